@@ -1,0 +1,103 @@
+package authz
+
+// Scope says where an operation's permission is looked up.
+type Scope int
+
+// The scopes.
+const (
+	// ScopeAuthenticated: any authenticated principal; the handler narrows
+	// what it returns to what the principal may see.
+	ScopeAuthenticated Scope = iota + 1
+	// ScopeGlobal: needs a platform-wide permission.
+	ScopeGlobal
+	// ScopeOrganization: needs the permission in the path's organization.
+	ScopeOrganization
+	// ScopeOrganizationMember: the principal must belong to the path's
+	// organization (any role), e.g. to read its own ACL.
+	ScopeOrganizationMember
+	// ScopeProject: needs the permission in the organization, or in the
+	// path's project through one of the project's groups.
+	ScopeProject
+	// ScopeAnyProject: needs the permission in the organization or in at
+	// least one of its projects; the handler returns only what is visible.
+	ScopeAnyProject
+)
+
+// Entry declares one API operation for authorization.
+type Entry struct {
+	OperationID string
+	Endpoint    string
+	Operation   Operation
+	Scope       Scope
+}
+
+// Catalogue is every /api/v1 operation, keyed by OpenAPI operationId. The
+// enforcement middleware refuses any operation missing here (fail closed), and
+// a test checks it against api/openapi.yaml in both directions.
+var Catalogue = indexCatalogue([]Entry{
+	{"getGlobalAcl", "", "", ScopeAuthenticated},
+	{"listSystemOauth2Providers", EndpointOAuth2Providers, Read, ScopeAuthenticated},
+	{"createSystemOauth2Provider", EndpointOAuth2Providers, Create, ScopeGlobal},
+	{"updateSystemOauth2Provider", EndpointOAuth2Providers, Update, ScopeGlobal},
+	{"deleteSystemOauth2Provider", EndpointOAuth2Providers, Delete, ScopeGlobal},
+
+	{"listOrganizations", EndpointOrganizations, Read, ScopeAuthenticated},
+	{"createOrganization", EndpointOrganizations, Create, ScopeGlobal},
+	{"getOrganization", EndpointOrganizations, Read, ScopeOrganization},
+	{"updateOrganization", EndpointOrganizations, Update, ScopeOrganization},
+	{"deleteOrganization", EndpointOrganizations, Delete, ScopeOrganization},
+	{"getOrganizationAcl", "", "", ScopeOrganizationMember},
+
+	{"listGroups", EndpointGroups, Read, ScopeOrganization},
+	{"createGroup", EndpointGroups, Create, ScopeOrganization},
+	{"getGroup", EndpointGroups, Read, ScopeOrganization},
+	{"updateGroup", EndpointGroups, Update, ScopeOrganization},
+	{"deleteGroup", EndpointGroups, Delete, ScopeOrganization},
+
+	{"listOrganizationOauth2Providers", EndpointOAuth2Providers, Read, ScopeOrganization},
+	{"createOrganizationOauth2Provider", EndpointOAuth2Providers, Create, ScopeOrganization},
+	{"getOrganizationOauth2Provider", EndpointOAuth2Providers, Read, ScopeOrganization},
+	{"updateOrganizationOauth2Provider", EndpointOAuth2Providers, Update, ScopeOrganization},
+	{"deleteOrganizationOauth2Provider", EndpointOAuth2Providers, Delete, ScopeOrganization},
+
+	{"listProjects", EndpointProjects, Read, ScopeAnyProject},
+	{"createProject", EndpointProjects, Create, ScopeOrganization},
+	{"getProject", EndpointProjects, Read, ScopeProject},
+	{"updateProject", EndpointProjects, Update, ScopeProject},
+	{"deleteProject", EndpointProjects, Delete, ScopeProject},
+
+	{"listOrganizationAllocations", EndpointAllocations, Read, ScopeOrganization},
+	{"createAllocation", EndpointAllocations, Create, ScopeProject},
+	{"getAllocation", EndpointAllocations, Read, ScopeProject},
+	{"updateAllocation", EndpointAllocations, Update, ScopeProject},
+	{"deleteAllocation", EndpointAllocations, Delete, ScopeProject},
+
+	{"getQuotas", EndpointQuotas, Read, ScopeOrganization},
+	{"updateQuotas", EndpointQuotas, Update, ScopeOrganization},
+
+	{"listRoles", EndpointRoles, Read, ScopeOrganization},
+
+	{"listServiceAccounts", EndpointServiceAccounts, Read, ScopeOrganization},
+	{"createServiceAccount", EndpointServiceAccounts, Create, ScopeOrganization},
+	{"getServiceAccount", EndpointServiceAccounts, Read, ScopeOrganization},
+	{"updateServiceAccount", EndpointServiceAccounts, Update, ScopeOrganization},
+	{"deleteServiceAccount", EndpointServiceAccounts, Delete, ScopeOrganization},
+	{"rotateServiceAccount", EndpointServiceAccounts, Update, ScopeOrganization},
+
+	{"listUsers", EndpointUsers, Read, ScopeOrganization},
+	{"createUser", EndpointUsers, Create, ScopeOrganization},
+	{"getUser", EndpointUsers, Read, ScopeOrganization},
+	{"updateUser", EndpointUsers, Update, ScopeOrganization},
+	{"deleteUser", EndpointUsers, Delete, ScopeOrganization},
+})
+
+func indexCatalogue(entries []Entry) map[string]Entry {
+	m := make(map[string]Entry, len(entries))
+	for _, e := range entries {
+		if _, dup := m[e.OperationID]; dup {
+			panic("authz: operation declared twice: " + e.OperationID)
+		}
+		m[e.OperationID] = e
+	}
+	return m
+}

@@ -1,0 +1,169 @@
+// Package authz decides what a principal may do. Everything it knows is data
+// declared once in this package:
+//
+//   - Catalogue: every API operation (by OpenAPI operationId) with the
+//     endpoint it belongs to, its CRUD operation and the scope it is checked
+//     in (global, organization or project);
+//   - SystemRoles: what each built-in role permits, per scope;
+//
+// and Grants, computed per request from the principal's platform roles and
+// its groups → roles → projects, answers both "may this call proceed?"
+// (enforcement middleware) and "what may this principal do?" (the ACL
+// endpoints). Both read the same Grants, so they cannot disagree.
+package authz
+
+import (
+	"crypto/sha1"
+	"fmt"
+	"sort"
+)
+
+// Operation is a CRUD verb on an endpoint.
+type Operation string
+
+// The operations, in the order the ACL lists them.
+const (
+	Create Operation = "create"
+	Read   Operation = "read"
+	Update Operation = "update"
+	Delete Operation = "delete"
+)
+
+var allOps = []Operation{Create, Read, Update, Delete}
+
+// Endpoint names: one per resource family, as the ACL reports them.
+const (
+	EndpointOrganizations   = "identity:organizations"
+	EndpointGroups          = "identity:groups"
+	EndpointProjects        = "identity:projects"
+	EndpointUsers           = "identity:users"
+	EndpointServiceAccounts = "identity:serviceaccounts"
+	EndpointOAuth2Providers = "identity:oauth2providers"
+	EndpointQuotas          = "identity:quotas"
+	EndpointAllocations     = "identity:allocations"
+	EndpointRoles           = "identity:roles"
+)
+
+// Permissions maps an endpoint to the operations allowed on it.
+type Permissions map[string][]Operation
+
+// Role is a system role: a name and what it permits at each scope.
+// Global permissions apply everywhere; Organization permissions to the whole
+// organization whose group grants the role; Project permissions only to the
+// projects that list such a group.
+type Role struct {
+	ID          string
+	Name        string
+	Description string
+	// Assignable: may organization administrators put it in a group? The
+	// platform-administrator role is bound only at platform level.
+	Assignable   bool
+	Global       Permissions
+	Organization Permissions
+	Project      Permissions
+}
+
+// roleID derives a stable UUID-formatted ID (name-based, SHA-1, RFC 9562 v5
+// layout) so system role IDs are the same in every installation.
+func roleID(name string) string {
+	h := sha1.Sum([]byte("gatehouse/system-role/" + name))
+	h[6] = (h[6] & 0x0f) | 0x50
+	h[8] = (h[8] & 0x3f) | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+func crud() []Operation { return append([]Operation(nil), allOps...) }
+
+// The system role names.
+const (
+	RolePlatformAdministrator = "platform-administrator"
+	RoleAdministrator         = "administrator"
+	RoleUser                  = "user"
+	RoleReader                = "reader"
+)
+
+// SystemRoles are the built-in roles. Documented in docs/RBAC.md; a test keeps
+// that page and this table in step.
+var SystemRoles = []*Role{
+	{
+		ID:          roleID(RolePlatformAdministrator),
+		Name:        RolePlatformAdministrator,
+		Description: "Operates the platform: every operation on every organization, system identity providers and quotas.",
+		Global: Permissions{
+			EndpointOrganizations: crud(), EndpointGroups: crud(), EndpointProjects: crud(),
+			EndpointUsers: crud(), EndpointServiceAccounts: crud(), EndpointOAuth2Providers: crud(),
+			EndpointQuotas: crud(), EndpointAllocations: crud(), EndpointRoles: {Read},
+		},
+	},
+	{
+		ID:          roleID(RoleAdministrator),
+		Name:        RoleAdministrator,
+		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers and allocations. Reads, but cannot raise, its quotas.",
+		Assignable:  true,
+		Organization: Permissions{
+			EndpointOrganizations: {Read, Update}, EndpointGroups: crud(), EndpointProjects: crud(),
+			EndpointUsers: crud(), EndpointServiceAccounts: crud(), EndpointOAuth2Providers: crud(),
+			EndpointQuotas: {Read}, EndpointAllocations: crud(), EndpointRoles: {Read},
+		},
+	},
+	{
+		ID:          roleID(RoleUser),
+		Name:        RoleUser,
+		Description: "Works inside the projects its groups are members of: reads and updates those projects and manages their allocations. Reads the organization, its roles and quotas.",
+		Assignable:  true,
+		Organization: Permissions{
+			EndpointOrganizations: {Read}, EndpointRoles: {Read}, EndpointQuotas: {Read},
+		},
+		Project: Permissions{
+			EndpointProjects: {Read, Update}, EndpointAllocations: crud(),
+		},
+	},
+	{
+		ID:          roleID(RoleReader),
+		Name:        RoleReader,
+		Description: "Reads everything in the organization and changes nothing.",
+		Assignable:  true,
+		Organization: Permissions{
+			EndpointOrganizations: {Read}, EndpointGroups: {Read}, EndpointProjects: {Read},
+			EndpointUsers: {Read}, EndpointServiceAccounts: {Read}, EndpointOAuth2Providers: {Read},
+			EndpointQuotas: {Read}, EndpointAllocations: {Read}, EndpointRoles: {Read},
+		},
+	},
+}
+
+var rolesByID = func() map[string]*Role {
+	m := make(map[string]*Role, len(SystemRoles))
+	for _, r := range SystemRoles {
+		m[r.ID] = r
+	}
+	return m
+}()
+
+// RoleByID finds a system role.
+func RoleByID(id string) (*Role, bool) {
+	r, ok := rolesByID[id]
+	return r, ok
+}
+
+// RoleByName finds a system role by name.
+func RoleByName(name string) (*Role, bool) {
+	for _, r := range SystemRoles {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// AssignableRoles are the roles an organization may grant through groups,
+// sorted by name.
+func AssignableRoles() []*Role {
+	var out []*Role
+	for _, r := range SystemRoles {
+		if r.Assignable {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}

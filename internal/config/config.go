@@ -1,0 +1,103 @@
+// Package config binds command-line flags to GATEHOUSE_* environment
+// variables: every option can be given either way, flags win, and --help
+// names the variable beside each flag.
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvName is the environment variable of a flag: "data-dir" → GATEHOUSE_DATA_DIR.
+func EnvName(flagName string) string {
+	return "GATEHOUSE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Binder registers options on a FlagSet with environment defaults.
+type Binder struct {
+	FS     *flag.FlagSet
+	Getenv func(string) string
+	errs   []error
+}
+
+// NewBinder binds to fs, reading the process environment.
+func NewBinder(fs *flag.FlagSet) *Binder { return &Binder{FS: fs, Getenv: os.Getenv} }
+
+func (b *Binder) usage(name, usage string) string {
+	return fmt.Sprintf("%s (env %s)", usage, EnvName(name))
+}
+
+// String binds a string option.
+func (b *Binder) String(p *string, name, def, usage string) {
+	if v := b.Getenv(EnvName(name)); v != "" {
+		def = v
+	}
+	b.FS.StringVar(p, name, def, b.usage(name, usage))
+}
+
+// Duration binds a duration option.
+func (b *Binder) Duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v := b.Getenv(EnvName(name)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s: %w", EnvName(name), err))
+		} else {
+			def = d
+		}
+	}
+	b.FS.DurationVar(p, name, def, b.usage(name, usage))
+}
+
+// Parse parses args and reports bad environment values as well as bad flags.
+func (b *Binder) Parse(args []string) error {
+	if len(b.errs) > 0 {
+		return b.errs[0]
+	}
+	return b.FS.Parse(args)
+}
+
+// Database selects and locates the database.
+type Database struct {
+	DataDir     string
+	DatabaseURL string
+}
+
+// Bind registers the database options.
+func (d *Database) Bind(b *Binder) {
+	b.String(&d.DataDir, "data-dir", "./gatehouse-data", "directory for the embedded SQLite database, the bootstrap token and the generated encryption key")
+	b.String(&d.DatabaseURL, "database-url", "", "postgres://user:pass@host:5432/db to use PostgreSQL instead of the embedded SQLite database")
+}
+
+// Postgres reports whether PostgreSQL is selected.
+func (d *Database) Postgres() bool { return d.DatabaseURL != "" && !strings.HasPrefix(d.DatabaseURL, "sqlite:") }
+
+// Serve is the configuration of `gatehouse serve`.
+type Serve struct {
+	Database
+	Listen             string
+	Issuer             string
+	BootstrapTokenFile string
+	EncryptionKey      string
+	EncryptionKeyFile  string
+	LogLevel           string
+	LogFormat          string
+	ShutdownTimeout    time.Duration
+	ServiceAccountTTL  time.Duration
+}
+
+// Bind registers every serve option.
+func (c *Serve) Bind(b *Binder) {
+	c.Database.Bind(b)
+	b.String(&c.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
+	b.String(&c.Issuer, "issuer", "", "public base URL of this Gatehouse, e.g. https://id.example.com (default http://LISTEN)")
+	b.String(&c.BootstrapTokenFile, "bootstrap-token-file", "", "where the first start writes the platform administrator token (default DATA_DIR/bootstrap-token)")
+	b.String(&c.EncryptionKey, "encryption-key", "", "base64 32-byte key that encrypts secrets at rest (required with PostgreSQL; with SQLite one is generated in DATA_DIR/encryption-key)")
+	b.String(&c.EncryptionKeyFile, "encryption-key-file", "", "file holding the base64 encryption key, instead of --encryption-key")
+	b.String(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	b.String(&c.LogFormat, "log-format", "json", "json or text")
+	b.Duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may run after SIGTERM")
+	b.Duration(&c.ServiceAccountTTL, "service-account-ttl", 365*24*time.Hour, "lifetime of service account tokens")
+}

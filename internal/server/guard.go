@@ -1,0 +1,176 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
+)
+
+// MaxBodyBytes caps request bodies; larger ones get 413 before any parsing.
+const MaxBodyBytes = 1 << 20
+
+type grantsKey struct{}
+
+// grantsFrom returns the caller's grants computed by the guard.
+func grantsFrom(ctx context.Context) *authz.Grants {
+	g, _ := ctx.Value(grantsKey{}).(*authz.Grants)
+	return g
+}
+
+// guard fronts every /api/v1 operation, in this order:
+//
+//  1. find the operation in the OpenAPI spec (404 / 405 otherwise);
+//  2. authenticate the bearer token (401);
+//  3. authorize from the endpoint catalogue and the caller's grants (403);
+//     an operation missing from the catalogue is refused (fail closed);
+//  4. validate parameters and body against the spec (413, 415, 400).
+//
+// Authorization runs before validation so that a caller of another
+// organization learns nothing about a request's shape from the error.
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ri := info(ctx)
+		route, pathParams, err := s.router.FindRoute(r)
+		if err != nil {
+			if errors.Is(err, routers.ErrMethodNotAllowed) {
+				apierror.Write(w, &apierror.Error{Status: http.StatusMethodNotAllowed, Code: apierror.MethodNotAllowed,
+					Description: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)})
+				return
+			}
+			apierror.Write(w, apierror.NotFoundError("no API operation at %s", r.URL.Path))
+			return
+		}
+		ri.operation = route.Operation.OperationID
+		entry, ok := authz.Catalogue[route.Operation.OperationID]
+		if !ok {
+			s.log.Error("operation missing from the authorization catalogue", "operation", route.Operation.OperationID)
+			apierror.Write(w, apierror.Internal())
+			return
+		}
+
+		principal, err := s.authenticate(r)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ri.subject = principal.Subject
+		orgID, projectID := pathParams["organizationID"], pathParams["projectID"]
+		grants, err := authz.Load(ctx, s.store.Read(), principal, orgID)
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("load grants: %w", err))
+			return
+		}
+		if !grants.Allows(entry, orgID, projectID) {
+			apierror.Write(w, apierror.ForbiddenError("%s is not allowed to %s", principal.Subject, route.Operation.OperationID))
+			return
+		}
+
+		if err := validate(r, route, pathParams); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		ctx = authn.WithPrincipal(ctx, principal)
+		ctx = context.WithValue(ctx, grantsKey{}, grants)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// authenticate reads "Authorization: Bearer <token>".
+func (s *Server) authenticate(r *http.Request) (*authn.Principal, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if h == "" {
+		return nil, apierror.Unauthorized("an Authorization: Bearer token is required")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, apierror.Unauthorized("the Authorization header must be \"Bearer <token>\"")
+	}
+	p, err := s.authn.Authenticate(r.Context(), strings.TrimSpace(token))
+	if errors.Is(err, authn.ErrInvalid) {
+		return nil, apierror.Unauthorized("the access token is invalid or has expired")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// validate checks the request against the OpenAPI operation: parameters,
+// content type, body size and body schema.
+func validate(r *http.Request, route *routers.Route, pathParams map[string]string) error {
+	if route.Operation.RequestBody != nil {
+		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+		if err != nil || mt != "application/json" {
+			return &apierror.Error{Status: http.StatusUnsupportedMediaType, Code: apierror.UnsupportedMediaType,
+				Description: "request bodies must be application/json"}
+		}
+		r.Body = http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+	}
+	in := &openapi3filter.RequestValidationInput{
+		Request:    r,
+		PathParams: pathParams,
+		Route:      route,
+		Options: &openapi3filter.Options{
+			// Authentication is the guard's job, done before validation.
+			AuthenticationFunc: func(context.Context, *openapi3filter.AuthenticationInput) error { return nil },
+		},
+	}
+	err := openapi3filter.ValidateRequest(r.Context(), in)
+	if err == nil {
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: apierror.InvalidRequest,
+			Description: fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes)}
+	}
+	return apierror.BadRequest("%s", describeValidation(err))
+}
+
+// describeValidation turns a kin-openapi error into one readable sentence
+// without the schema dump kin appends.
+func describeValidation(err error) string {
+	var re *openapi3filter.RequestError
+	if errors.As(err, &re) {
+		var se *openapi3.SchemaError
+		if errors.As(re.Err, &se) {
+			field := strings.Join(se.JSONPointer(), ".")
+			if field == "" {
+				field = "body"
+			}
+			where := "request body"
+			if re.Parameter != nil {
+				where = fmt.Sprintf("%s parameter %q", re.Parameter.In, re.Parameter.Name)
+			}
+			return fmt.Sprintf("%s: field %s: %s", where, field, se.Reason)
+		}
+		if re.Parameter != nil {
+			return fmt.Sprintf("%s parameter %q: %s", re.Parameter.In, re.Parameter.Name, firstLine(re.Err))
+		}
+		if re.RequestBody != nil {
+			return "request body: " + firstLine(re.Err)
+		}
+		return firstLine(re)
+	}
+	return firstLine(err)
+}
+
+func firstLine(err error) string {
+	if err == nil {
+		return "invalid request"
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}

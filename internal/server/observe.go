@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+)
+
+// requestInfo travels in the request context so that inner layers (the API
+// guard) can tell the outer logging and metrics layer which operation ran and
+// who called it.
+type requestInfo struct {
+	id        string
+	operation string
+	subject   string
+}
+
+type infoKey struct{}
+
+func info(ctx context.Context) *requestInfo {
+	if ri, ok := ctx.Value(infoKey{}).(*requestInfo); ok {
+		return ri
+	}
+	return &requestInfo{}
+}
+
+// statusRecorder remembers the status code written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += n
+	return n, err
+}
+
+// metrics are the server's Prometheus collectors.
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_http_requests_total",
+			Help: "HTTP requests served, by operation (OpenAPI operationId, or the path for non-API routes) and status code.",
+		}, []string{"operation", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gatehouse_http_request_duration_seconds",
+			Help:    "HTTP request latency by operation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"operation"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// observe is the outermost middleware: request ID, panic recovery, one
+// structured log line per request and the request metrics. It never logs
+// headers or bodies, so bearer tokens and secrets cannot leak into logs.
+func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := now()
+		ri := &requestInfo{id: newRequestID()}
+		w.Header().Set("X-Request-Id", ri.id)
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("panic serving request", "request_id", ri.id, "panic", p, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					apierror.Write(rec, apierror.Internal())
+				}
+			}
+			op := ri.operation
+			if op == "" {
+				op = "other"
+			}
+			elapsed := now().Sub(start)
+			m.requests.WithLabelValues(op, strconv.Itoa(rec.status)).Inc()
+			m.duration.WithLabelValues(op).Observe(elapsed.Seconds())
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelError
+			}
+			log.Log(r.Context(), level, "request",
+				"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "operation", ri.operation,
+				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
+				"subject", ri.subject, "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+	})
+}

@@ -1,0 +1,146 @@
+// Package server wires Gatehouse's HTTP surface: the /api/v1 handlers
+// generated from api/openapi.yaml behind the guard (authentication,
+// authorization, validation), health and readiness probes, Prometheus
+// metrics, and the outer request logging. Handlers are thin: they translate
+// between wire types and the tenancy service.
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
+)
+
+// Config is what the server needs.
+type Config struct {
+	Store   *store.Store
+	Tenancy *tenancy.Service
+	// Authenticator verifies bearer tokens; nil means service account tokens only.
+	Authenticator authn.Authenticator
+	Logger        *slog.Logger
+	Now           func() time.Time
+}
+
+// Server serves the HTTP API.
+type Server struct {
+	store    *store.Store
+	tenancy  *tenancy.Service
+	authn    authn.Authenticator
+	log      *slog.Logger
+	now      func() time.Time
+	router   routers.Router
+	handler  http.Handler
+	registry *prometheus.Registry
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	s := &Server{
+		store:   cfg.Store,
+		tenancy: cfg.Tenancy,
+		authn:   cfg.Authenticator,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.authn == nil {
+		s.authn = authn.Chain{authn.ServiceAccounts{Store: cfg.Store, Now: s.now}}
+	}
+	swagger, err := api.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("load OpenAPI spec: %w", err)
+	}
+	// Match on paths only: the servers list names public URLs that the
+	// request's Host need not equal behind a proxy.
+	swagger.Servers = nil
+	if s.router, err = gorillamux.NewRouter(swagger); err != nil {
+		return nil, fmt.Errorf("build OpenAPI router: %w", err)
+	}
+
+	s.registry = prometheus.NewRegistry()
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(s.registry)
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openapi)
+	apiMux := http.NewServeMux()
+	apiHandler := api.HandlerWithOptions(&handlers{s: s}, api.StdHTTPServerOptions{
+		BaseRouter: apiMux,
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			apierror.Write(w, apierror.BadRequest("%s", firstLine(err)))
+		},
+	})
+	mux.Handle("/api/v1/", s.guard(apiHandler))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
+	})
+	s.handler = observe(s.log, m, s.now, mux)
+	return s, nil
+}
+
+// Handler is the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Registry exposes the metrics registry (for extra collectors).
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.Warn("readiness check failed", "error", err)
+		apierror.Write(w, &apierror.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "the database is not reachable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// openapi serves the spec the API is validated against.
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/yaml")
+	_, _ = w.Write(api.SpecYAML)
+}
+
+// writeError sends err: API errors as they are, anything else as a logged 500.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if e, ok := apierror.As(err); ok {
+		apierror.Write(w, e)
+		return
+	}
+	s.log.Error("internal error", "request_id", info(r.Context()).id, "error", err)
+	apierror.Write(w, apierror.Internal())
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

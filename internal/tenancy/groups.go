@@ -1,0 +1,245 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// references checks that every ID in ids names a row of table in orgID; IDs
+// of other organizations are as unknown as made-up ones.
+func references(ctx context.Context, q *store.Q, table, orgID, field string, ids []string) error {
+	n, err := q.CountExisting(ctx, table, orgID, ids)
+	if err != nil {
+		return err
+	}
+	if want := len(dedupe(ids)); n != want {
+		return apierror.BadRequest("%s: %d of %d IDs do not exist in this organization", field, want-n, want)
+	}
+	return nil
+}
+
+func dedupe(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
+
+// checkRoles allows only roles that organizations may grant: the
+// platform-administrator role cannot be handed out through a group.
+func checkRoles(roleIDs []string) error {
+	for _, id := range roleIDs {
+		r, ok := authz.RoleByID(id)
+		if !ok {
+			return apierror.BadRequest("spec.roleIDs: unknown role %q", id)
+		}
+		if !r.Assignable {
+			return apierror.BadRequest("spec.roleIDs: role %q cannot be granted by an organization", r.Name)
+		}
+	}
+	return nil
+}
+
+func (s *Service) validateGroup(ctx context.Context, q *store.Q, g *store.Group) error {
+	if err := checkRoles(g.RoleIDs); err != nil {
+		return err
+	}
+	if err := references(ctx, q, store.RefUsers, g.OrganizationID, "spec.userIDs", g.UserIDs); err != nil {
+		return err
+	}
+	return references(ctx, q, store.RefServiceAccounts, g.OrganizationID, "spec.serviceAccountIDs", g.ServiceAccountIDs)
+}
+
+// CreateGroup creates a group in orgID.
+func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID string, g *store.Group) error {
+	s.newMeta(&g.Meta, actor, orgID)
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := s.validateGroup(ctx, q, g); err != nil {
+			return err
+		}
+		return storeError(q.CreateGroup(ctx, g), "group", g.Name)
+	})
+}
+
+// UpdateGroup replaces a group.
+func (s *Service) UpdateGroup(ctx context.Context, actor *authn.Principal, orgID, id string, g *store.Group) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetGroup(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "group", id)
+		}
+		s.carryMeta(&g.Meta, old.Meta, actor)
+		if err := s.validateGroup(ctx, q, g); err != nil {
+			return err
+		}
+		return storeError(q.UpdateGroup(ctx, g), "group", g.Name)
+	})
+}
+
+// GetGroup reads a group.
+func (s *Service) GetGroup(ctx context.Context, orgID, id string) (*store.Group, error) {
+	g, err := s.Store.Read().GetGroup(ctx, orgID, id)
+	return g, storeError(err, "group", id)
+}
+
+// DeleteGroup deletes a group.
+func (s *Service) DeleteGroup(ctx context.Context, orgID, id string) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.DeleteGroup(ctx, orgID, id), "group", id)
+	})
+}
+
+// User states.
+var userStates = map[string]bool{"active": true, "pending": true, "suspended": true}
+
+func (s *Service) validateUser(ctx context.Context, q *store.Q, u *store.User) error {
+	if u.State == "" {
+		u.State = authz.ActiveUserState
+	}
+	if !userStates[u.State] {
+		return apierror.BadRequest("spec.state: unknown state %q", u.State)
+	}
+	return references(ctx, q, store.RefGroups, u.OrganizationID, "spec.groupIDs", u.GroupIDs)
+}
+
+// CreateUser adds a user to orgID.
+func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, orgID string, u *store.User) error {
+	s.newMeta(&u.Meta, actor, orgID)
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := s.validateUser(ctx, q, u); err != nil {
+			return err
+		}
+		return userError(q.CreateUser(ctx, u), u)
+	})
+}
+
+func userError(err error, u *store.User) error {
+	if errors.Is(err, store.ErrConflict) {
+		return apierror.ConflictError("a user named %q or with subject %q already exists in this organization", u.Name, u.Subject)
+	}
+	return storeError(err, "user", u.Name)
+}
+
+// UpdateUser replaces a user. The last-active time is kept.
+func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, orgID, id string, u *store.User) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetUser(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "user", id)
+		}
+		s.carryMeta(&u.Meta, old.Meta, actor)
+		u.LastActive = old.LastActive
+		if err := s.validateUser(ctx, q, u); err != nil {
+			return err
+		}
+		return userError(q.UpdateUser(ctx, u), u)
+	})
+}
+
+// GetUser reads a user.
+func (s *Service) GetUser(ctx context.Context, orgID, id string) (*store.User, error) {
+	u, err := s.Store.Read().GetUser(ctx, orgID, id)
+	return u, storeError(err, "user", id)
+}
+
+// DeleteUser removes a user and its memberships.
+func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.DeleteUser(ctx, orgID, id), "user", id)
+	})
+}
+
+// newServiceAccountToken mints a token, stores its hash and expiry on sa and
+// returns the token: the only time it exists in clear.
+func (s *Service) newServiceAccountToken(sa *store.ServiceAccount) (string, error) {
+	token, err := secret.NewToken(s.Rand, authn.ServiceAccountTokenPrefix)
+	if err != nil {
+		return "", fmt.Errorf("service account token: %w", err)
+	}
+	sa.TokenHash = secret.Hash(token)
+	sa.ExpiresAt = s.Now().UTC().Add(s.ttl()).Truncate(time.Millisecond)
+	return token, nil
+}
+
+// CreateServiceAccount creates a service account in orgID ('' for a platform
+// account) and returns its token, which is not stored.
+func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Principal, orgID string, sa *store.ServiceAccount) (string, error) {
+	s.newMeta(&sa.Meta, actor, orgID)
+	token, err := s.newServiceAccountToken(sa)
+	if err != nil {
+		return "", err
+	}
+	err = s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", sa.GroupIDs); err != nil {
+			return err
+		}
+		return storeError(q.CreateServiceAccount(ctx, sa), "service account", sa.Name)
+	})
+	if err != nil {
+		return "", err
+	}
+	return token, nil
+}
+
+// UpdateServiceAccount replaces a service account's metadata and groups; its
+// token is unchanged.
+func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Principal, orgID, id string, sa *store.ServiceAccount) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetServiceAccount(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "service account", id)
+		}
+		s.carryMeta(&sa.Meta, old.Meta, actor)
+		sa.TokenHash, sa.ExpiresAt = old.TokenHash, old.ExpiresAt
+		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", sa.GroupIDs); err != nil {
+			return err
+		}
+		return storeError(q.UpdateServiceAccount(ctx, sa), "service account", sa.Name)
+	})
+}
+
+// RotateServiceAccount replaces the token: the old one stops working when the
+// transaction commits. Returns the account and its new token.
+func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Principal, orgID, id string) (*store.ServiceAccount, string, error) {
+	var (
+		sa    *store.ServiceAccount
+		token string
+	)
+	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		var err error
+		if sa, err = q.GetServiceAccount(ctx, orgID, id); err != nil {
+			return storeError(err, "service account", id)
+		}
+		s.carryMeta(&sa.Meta, sa.Meta, actor)
+		if token, err = s.newServiceAccountToken(sa); err != nil {
+			return err
+		}
+		return storeError(q.UpdateServiceAccount(ctx, sa), "service account", sa.Name)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return sa, token, nil
+}
+
+// GetServiceAccount reads a service account.
+func (s *Service) GetServiceAccount(ctx context.Context, orgID, id string) (*store.ServiceAccount, error) {
+	sa, err := s.Store.Read().GetServiceAccount(ctx, orgID, id)
+	return sa, storeError(err, "service account", id)
+}
+
+// DeleteServiceAccount deletes a service account; its token stops working.
+func (s *Service) DeleteServiceAccount(ctx context.Context, orgID, id string) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.DeleteServiceAccount(ctx, orgID, id), "service account", id)
+	})
+}

@@ -1,0 +1,133 @@
+package tenancy
+
+import (
+	"context"
+	"errors"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Organization types.
+const (
+	OrganizationAdhoc  = "adhoc"
+	OrganizationDomain = "domain"
+)
+
+// Provider scopes of an organization's login provider.
+const (
+	ProviderScopeGlobal       = "global"
+	ProviderScopeOrganization = "organization"
+)
+
+// ListOrganizations returns the organizations the caller may see: all of them
+// for platform readers; otherwise those it is a member of. With email set it
+// answers "which organizations is this email a member of?", which only
+// platform readers may ask.
+func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal, g *authz.Grants, email string, page store.Page) ([]*store.Organization, error) {
+	q := s.Store.Read()
+	platform := g.Global(authz.EndpointOrganizations, authz.Read)
+	switch {
+	case email != "":
+		if !platform {
+			return nil, apierror.ForbiddenError("querying another user's organizations requires platform read access to organizations")
+		}
+		return q.ListOrganizationsOfSubject(ctx, email, page)
+	case platform:
+		return q.ListOrganizations(ctx, page)
+	case actor.Kind == authn.KindServiceAccount && actor.OrganizationID != "":
+		if page.After != "" {
+			return nil, nil
+		}
+		o, err := q.GetOrganization(ctx, actor.OrganizationID)
+		if err != nil {
+			return nil, storeError(err, "organization", actor.OrganizationID)
+		}
+		return []*store.Organization{o}, nil
+	case actor.Kind == authn.KindUser:
+		return q.ListOrganizationsOfSubject(ctx, actor.Subject, page)
+	}
+	return nil, nil
+}
+
+// validateOrganization checks the spec rules the schema cannot express.
+func validateOrganization(ctx context.Context, q *store.Q, o *store.Organization) error {
+	switch o.Type {
+	case OrganizationAdhoc:
+	case OrganizationDomain:
+		if o.Domain == "" {
+			return apierror.BadRequest("organizationType domain requires spec.domain")
+		}
+	default:
+		return apierror.BadRequest("unknown organizationType %q", o.Type)
+	}
+	if (o.ProviderScope == "") != (o.ProviderID == "") {
+		return apierror.BadRequest("spec.providerScope and spec.providerID must be given together")
+	}
+	switch o.ProviderScope {
+	case "":
+	case ProviderScopeGlobal, ProviderScopeOrganization:
+		owner := ""
+		if o.ProviderScope == ProviderScopeOrganization {
+			owner = o.ID
+		}
+		if _, err := q.GetOAuth2Provider(ctx, owner, o.ProviderID); errors.Is(err, store.ErrNotFound) {
+			return apierror.BadRequest("spec.providerID %q is not a %s provider", o.ProviderID, o.ProviderScope)
+		} else if err != nil {
+			return err
+		}
+	default:
+		return apierror.BadRequest("unknown providerScope %q", o.ProviderScope)
+	}
+	return nil
+}
+
+// CreateOrganization creates an organization.
+func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal, o *store.Organization) error {
+	s.newMeta(&o.Meta, actor, "")
+	o.OrganizationID = o.ID
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := validateOrganization(ctx, q, o); err != nil {
+			return err
+		}
+		return organizationError(q.CreateOrganization(ctx, o), o)
+	})
+}
+
+func organizationError(err error, o *store.Organization) error {
+	if errors.Is(err, store.ErrConflict) && o.Domain != "" {
+		return apierror.ConflictError("an organization named %q or with domain %q already exists", o.Name, o.Domain)
+	}
+	return storeError(err, "organization", o.Name)
+}
+
+// GetOrganization reads one organization.
+func (s *Service) GetOrganization(ctx context.Context, id string) (*store.Organization, error) {
+	o, err := s.Store.Read().GetOrganization(ctx, id)
+	return o, storeError(err, "organization", id)
+}
+
+// UpdateOrganization replaces an organization's metadata and spec.
+func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal, id string, o *store.Organization) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetOrganization(ctx, id)
+		if err != nil {
+			return storeError(err, "organization", id)
+		}
+		s.carryMeta(&o.Meta, old.Meta, actor)
+		if err := validateOrganization(ctx, q, o); err != nil {
+			return err
+		}
+		return organizationError(q.UpdateOrganization(ctx, o), o)
+	})
+}
+
+// DeleteOrganization deletes an organization and everything in it, in one
+// transaction.
+func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.DeleteOrganization(ctx, id), "organization", id)
+	})
+}

@@ -1,0 +1,138 @@
+package tenancy
+
+import (
+	"context"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// ListProjects returns the organization's projects the caller may read: all
+// of them with an organization-wide grant, else those its project grants
+// cover.
+func (s *Service) ListProjects(ctx context.Context, g *authz.Grants, orgID string, page store.Page) ([]*store.Project, error) {
+	q := s.Store.Read()
+	if g.OrganizationWide(authz.EndpointProjects, authz.Read) {
+		return q.ListProjects(ctx, orgID, page)
+	}
+	return q.ListProjectsByID(ctx, orgID, g.ProjectsWith(authz.EndpointProjects, authz.Read), page)
+}
+
+// CreateProject creates a project in orgID.
+func (s *Service) CreateProject(ctx context.Context, actor *authn.Principal, orgID string, p *store.Project) error {
+	s.newMeta(&p.Meta, actor, orgID)
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
+			return err
+		}
+		return storeError(q.CreateProject(ctx, p), "project", p.Name)
+	})
+}
+
+// UpdateProject replaces a project.
+func (s *Service) UpdateProject(ctx context.Context, actor *authn.Principal, orgID, id string, p *store.Project) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetProject(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "project", id)
+		}
+		s.carryMeta(&p.Meta, old.Meta, actor)
+		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
+			return err
+		}
+		return storeError(q.UpdateProject(ctx, p), "project", p.Name)
+	})
+}
+
+// GetProject reads a project.
+func (s *Service) GetProject(ctx context.Context, orgID, id string) (*store.Project, error) {
+	p, err := s.Store.Read().GetProject(ctx, orgID, id)
+	return p, storeError(err, "project", id)
+}
+
+// DeleteProject deletes a project and its allocations.
+func (s *Service) DeleteProject(ctx context.Context, orgID, id string) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.DeleteProject(ctx, orgID, id), "project", id)
+	})
+}
+
+// OAuth2 provider types Gatehouse can federate to.
+var providerTypes = map[string]bool{"google": true, "microsoft": true, "github": true, "oidc": true}
+
+// ProviderInput is an OAuth2 provider write: ClientSecret nil keeps the
+// stored secret on update.
+type ProviderInput struct {
+	Provider     store.OAuth2Provider
+	ClientSecret *string
+}
+
+func (s *Service) sealProvider(in *ProviderInput, oldSealed string) error {
+	p := &in.Provider
+	if p.Type != "" && !providerTypes[p.Type] {
+		return apierror.BadRequest("spec.type: unknown provider type %q", p.Type)
+	}
+	p.ClientSecretEnc = oldSealed
+	if in.ClientSecret != nil {
+		p.ClientSecretEnc = ""
+		if *in.ClientSecret != "" {
+			p.ClientSecretEnc = s.Sealer.Seal(*in.ClientSecret, "oauth2provider:"+p.ID)
+		}
+	}
+	return nil
+}
+
+// CreateProvider creates an OAuth2 provider in orgID ('' = system).
+func (s *Service) CreateProvider(ctx context.Context, actor *authn.Principal, orgID string, in *ProviderInput) (*store.OAuth2Provider, error) {
+	p := &in.Provider
+	s.newMeta(&p.Meta, actor, orgID)
+	if err := s.sealProvider(in, ""); err != nil {
+		return nil, err
+	}
+	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.CreateOAuth2Provider(ctx, p), "oauth2 provider", p.Name)
+	})
+	return p, err
+}
+
+// UpdateProvider replaces an OAuth2 provider.
+func (s *Service) UpdateProvider(ctx context.Context, actor *authn.Principal, orgID, id string, in *ProviderInput) (*store.OAuth2Provider, error) {
+	p := &in.Provider
+	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetOAuth2Provider(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "oauth2 provider", id)
+		}
+		s.carryMeta(&p.Meta, old.Meta, actor)
+		if err := s.sealProvider(in, old.ClientSecretEnc); err != nil {
+			return err
+		}
+		return storeError(q.UpdateOAuth2Provider(ctx, p), "oauth2 provider", p.Name)
+	})
+	return p, err
+}
+
+// GetProvider reads an OAuth2 provider.
+func (s *Service) GetProvider(ctx context.Context, orgID, id string) (*store.OAuth2Provider, error) {
+	p, err := s.Store.Read().GetOAuth2Provider(ctx, orgID, id)
+	return p, storeError(err, "oauth2 provider", id)
+}
+
+// ProviderSecret decrypts a provider's client secret ('' if none). Only the
+// login flow uses it; the API never returns it.
+func (s *Service) ProviderSecret(p *store.OAuth2Provider) (string, error) {
+	if p.ClientSecretEnc == "" {
+		return "", nil
+	}
+	return s.Sealer.Open(p.ClientSecretEnc, "oauth2provider:"+p.ID)
+}
+
+// DeleteProvider deletes an OAuth2 provider. Organizations that log in
+// through it must be repointed first.
+func (s *Service) DeleteProvider(ctx context.Context, orgID, id string) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
+		return storeError(q.DeleteOAuth2Provider(ctx, orgID, id), "oauth2 provider", id)
+	})
+}

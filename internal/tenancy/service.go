@@ -1,0 +1,78 @@
+// Package tenancy is the business logic of the /api/v1 tenancy API:
+// organizations, groups, users, service accounts, projects, OAuth2 providers,
+// quotas and allocations. It validates what the OpenAPI schema cannot
+// (references, uniqueness, quotas, role assignability), runs every write as one
+// store transaction, and returns apierror values for caller mistakes. It knows
+// nothing of HTTP: handlers translate wire types to store types and back.
+package tenancy
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Service implements the tenancy operations.
+type Service struct {
+	Store  *store.Store
+	Sealer *secret.Sealer
+	// Now, NewID and Rand are injected so tests are deterministic.
+	Now   func() time.Time
+	NewID func() string
+	Rand  io.Reader
+	// ServiceAccountTTL is how long a service account token lives.
+	ServiceAccountTTL time.Duration
+}
+
+// DefaultServiceAccountTTL is the token lifetime when none is configured.
+const DefaultServiceAccountTTL = 365 * 24 * time.Hour
+
+func (s *Service) ttl() time.Duration {
+	if s.ServiceAccountTTL > 0 {
+		return s.ServiceAccountTTL
+	}
+	return DefaultServiceAccountTTL
+}
+
+// newMeta fills the server-owned creation fields of m.
+func (s *Service) newMeta(m *store.Meta, actor *authn.Principal, orgID string) {
+	m.ID = s.NewID()
+	m.OrganizationID = orgID
+	m.CreatedAt = s.Now().UTC()
+	m.CreatedBy = actor.Subject
+	m.ModifiedAt, m.ModifiedBy = time.Time{}, ""
+}
+
+// carryMeta copies the server-owned fields of the stored row into the update
+// m, and stamps the modification.
+func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principal) {
+	m.ID, m.OrganizationID, m.CreatedAt, m.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
+	m.ModifiedAt = s.Now().UTC()
+	m.ModifiedBy = actor.Subject
+}
+
+// storeError maps store errors for a resource of kind named name (or with that
+// id) onto API errors; other errors pass through (and become 500s).
+func storeError(err error, kind, name string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return apierror.NotFoundError("%s %q not found", kind, name)
+	case errors.Is(err, store.ErrConflict):
+		return apierror.ConflictError("a %s named %q already exists", kind, name)
+	case errors.Is(err, store.ErrReference):
+		return apierror.BadRequest("%s %q refers to a resource that does not exist in this organization", kind, name)
+	}
+	if _, ok := apierror.As(err); ok {
+		return err
+	}
+	return fmt.Errorf("%s %q: %w", kind, name, err)
+}
+
