@@ -105,7 +105,7 @@ func Compute(platformRoleIDs []string, m *Membership) *Grants {
 }
 
 // Allows reports whether e may proceed on organization orgID and project
-// projectID (either may be '' when the route has none).
+// projectID (either may be ” when the route has none).
 func (g *Grants) Allows(e Entry, orgID, projectID string) bool {
 	switch e.Scope {
 	case ScopeAuthenticated:

@@ -13,7 +13,7 @@ import (
 // suspended users hold no rights.
 const ActiveUserState = "active"
 
-// Load computes p's Grants, in organization orgID when it is not ''. Four
+// Load computes p's Grants, in organization orgID when it is not ”. Four
 // indexed queries at most, whatever the number of groups and projects.
 func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*Grants, error) {
 	platformRoles, err := q.PlatformRoles(ctx, string(p.Kind), p.ID)

@@ -72,7 +72,9 @@ func (d *Database) Bind(b *Binder) {
 }
 
 // Postgres reports whether PostgreSQL is selected.
-func (d *Database) Postgres() bool { return d.DatabaseURL != "" && !strings.HasPrefix(d.DatabaseURL, "sqlite:") }
+func (d *Database) Postgres() bool {
+	return d.DatabaseURL != "" && !strings.HasPrefix(d.DatabaseURL, "sqlite:")
+}
 
 // Serve is the configuration of `gatehouse serve`.
 type Serve struct {

@@ -80,7 +80,6 @@ func pageLimit(p store.Page) int {
 	return p.Limit
 }
 
-
 // --- ACL ---
 
 func (h *handlers) GetGlobalAcl(w http.ResponseWriter, r *http.Request) {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,7 +67,9 @@ func New(cfg Config) (*Server, error) {
 	if s.authn == nil {
 		s.authn = authn.Chain{authn.ServiceAccounts{Store: cfg.Store, Now: s.now}}
 	}
-	swagger, err := api.GetSwagger()
+	// Load api/openapi.yaml as written: the generator's embedded copy
+	// rewrites operationIds, which key the authorization catalogue.
+	swagger, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
 	if err != nil {
 		return nil, fmt.Errorf("load OpenAPI spec: %w", err)
 	}

@@ -15,7 +15,7 @@ type Tag struct {
 	Value string `json:"value"`
 }
 
-// Meta is the metadata every tenancy resource carries. OrganizationID is ''
+// Meta is the metadata every tenancy resource carries. OrganizationID is ”
 // for platform-level rows (system providers, platform service accounts).
 type Meta struct {
 	ID             string
@@ -65,8 +65,8 @@ const metaColumns = "id, organization_id, name, description, tags, created_at, c
 
 // metaScan holds the raw column values of Meta while a row is scanned.
 type metaScan struct {
-	tags               string
-	created, modified  int64
+	tags              string
+	created, modified int64
 }
 
 func (ms *metaScan) targets(m *Meta) []any {

@@ -82,7 +82,7 @@ func (p *Project) values() []any     { return nil }
 func (p *Project) targets() []any    { return nil }
 
 // OAuth2Provider is an upstream identity provider, either system-wide
-// (OrganizationID '') or an organization's own.
+// (OrganizationID ”) or an organization's own.
 type OAuth2Provider struct {
 	Meta
 	Type            string
@@ -119,12 +119,14 @@ type AllocationItem struct {
 	Reserved  int64
 }
 
-func (a *Allocation) meta() *Meta       { return &a.Meta }
-func (a *Allocation) columns() []string { return []string{"project_id", "resource_kind", "resource_id"} }
-func (a *Allocation) values() []any     { return []any{a.ProjectID, a.ResourceKind, a.ResourceID} }
-func (a *Allocation) targets() []any    { return []any{&a.ProjectID, &a.ResourceKind, &a.ResourceID} }
+func (a *Allocation) meta() *Meta { return &a.Meta }
+func (a *Allocation) columns() []string {
+	return []string{"project_id", "resource_kind", "resource_id"}
+}
+func (a *Allocation) values() []any  { return []any{a.ProjectID, a.ResourceKind, a.ResourceID} }
+func (a *Allocation) targets() []any { return []any{&a.ProjectID, &a.ResourceKind, &a.ResourceID} }
 
-// nullString scans a NULL as ''.
+// nullString scans a NULL as ”.
 type nullString string
 
 func (n *nullString) Scan(v any) error {

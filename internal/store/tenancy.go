@@ -37,7 +37,7 @@ func (q *Q) ListOrganizationsOfSubject(ctx context.Context, subject string, page
 }
 
 // DeleteOrganization removes the organization and everything in it. Tables
-// whose organization_id may be '' (platform rows) have no foreign key and are
+// whose organization_id may be ” (platform rows) have no foreign key and are
 // cleared explicitly; the rest cascade.
 func (q *Q) DeleteOrganization(ctx context.Context, id string) error {
 	for _, table := range []string{"group_members", tServiceAccounts, tProviders} {
@@ -345,7 +345,7 @@ func (q *Q) DeleteProject(ctx context.Context, orgID, id string) error {
 
 // --- OAuth2 providers ---
 
-// CreateOAuth2Provider inserts p (OrganizationID '' for a system provider).
+// CreateOAuth2Provider inserts p (OrganizationID ” for a system provider).
 func (q *Q) CreateOAuth2Provider(ctx context.Context, p *OAuth2Provider) error {
 	return insert(ctx, q, tProviders, p)
 }
@@ -360,7 +360,7 @@ func (q *Q) GetOAuth2Provider(ctx context.Context, orgID, id string) (*OAuth2Pro
 	return get[OAuth2Provider](ctx, q, tProviders, orgID, id)
 }
 
-// ListOAuth2Providers pages through the providers of orgID ('' = system).
+// ListOAuth2Providers pages through the providers of orgID (” = system).
 func (q *Q) ListOAuth2Providers(ctx context.Context, orgID string, page Page) ([]*OAuth2Provider, error) {
 	return list[OAuth2Provider](ctx, q, tProviders, "organization_id = $1", page, orgID)
 }
@@ -409,7 +409,7 @@ type Usage struct {
 }
 
 // Usage sums the organization's allocations per kind, leaving out the
-// allocation excludeID (the one being replaced, or '').
+// allocation excludeID (the one being replaced, or ”).
 func (q *Q) Usage(ctx context.Context, orgID, excludeID string) (map[string]Usage, error) {
 	rows, err := q.q.QueryContext(ctx, `SELECT kind, SUM(committed), SUM(reserved) FROM allocation_items
 		WHERE organization_id = $1 AND allocation_id <> $2 GROUP BY kind`, orgID, excludeID)
@@ -542,7 +542,7 @@ func (q *Q) BindPlatformRole(ctx context.Context, principalType, principalID, ro
 	return nil
 }
 
-// PlatformState reads a platform fact ('' if unset).
+// PlatformState reads a platform fact (” if unset).
 func (q *Q) PlatformState(ctx context.Context, key string) (string, error) {
 	var v string
 	err := q.q.QueryRowContext(ctx, "SELECT value FROM platform_state WHERE key = $1", key).Scan(&v)

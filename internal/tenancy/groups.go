@@ -170,7 +170,7 @@ func (s *Service) newServiceAccountToken(sa *store.ServiceAccount) (string, erro
 	return token, nil
 }
 
-// CreateServiceAccount creates a service account in orgID ('' for a platform
+// CreateServiceAccount creates a service account in orgID (” for a platform
 // account) and returns its token, which is not stored.
 func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Principal, orgID string, sa *store.ServiceAccount) (string, error) {
 	s.newMeta(&sa.Meta, actor, orgID)

@@ -84,7 +84,7 @@ func (s *Service) sealProvider(in *ProviderInput, oldSealed string) error {
 	return nil
 }
 
-// CreateProvider creates an OAuth2 provider in orgID ('' = system).
+// CreateProvider creates an OAuth2 provider in orgID (” = system).
 func (s *Service) CreateProvider(ctx context.Context, actor *authn.Principal, orgID string, in *ProviderInput) (*store.OAuth2Provider, error) {
 	p := &in.Provider
 	s.newMeta(&p.Meta, actor, orgID)
@@ -120,7 +120,7 @@ func (s *Service) GetProvider(ctx context.Context, orgID, id string) (*store.OAu
 	return p, storeError(err, "oauth2 provider", id)
 }
 
-// ProviderSecret decrypts a provider's client secret ('' if none). Only the
+// ProviderSecret decrypts a provider's client secret (” if none). Only the
 // login flow uses it; the API never returns it.
 func (s *Service) ProviderSecret(p *store.OAuth2Provider) (string, error) {
 	if p.ClientSecretEnc == "" {

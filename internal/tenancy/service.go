@@ -44,7 +44,9 @@ func (s *Service) ttl() time.Duration {
 func (s *Service) newMeta(m *store.Meta, actor *authn.Principal, orgID string) {
 	m.ID = s.NewID()
 	m.OrganizationID = orgID
-	m.CreatedAt = s.Now().UTC()
+	// Stored with millisecond precision: truncate now so that the create
+	// response equals every later read.
+	m.CreatedAt = s.Now().UTC().Truncate(time.Millisecond)
 	m.CreatedBy = actor.Subject
 	m.ModifiedAt, m.ModifiedBy = time.Time{}, ""
 }
@@ -53,7 +55,7 @@ func (s *Service) newMeta(m *store.Meta, actor *authn.Principal, orgID string) {
 // m, and stamps the modification.
 func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principal) {
 	m.ID, m.OrganizationID, m.CreatedAt, m.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
-	m.ModifiedAt = s.Now().UTC()
+	m.ModifiedAt = s.Now().UTC().Truncate(time.Millisecond)
 	m.ModifiedBy = actor.Subject
 }
 
@@ -75,4 +77,3 @@ func storeError(err error, kind, name string) error {
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
 }
-

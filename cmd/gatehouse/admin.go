@@ -1,0 +1,67 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+)
+
+func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var db config.Database
+	fs := flag.NewFlagSet("gatehouse migrate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	b := config.NewBinder(fs)
+	db.Bind(b)
+	if err := b.Parse(args); err != nil {
+		return err
+	}
+	st, err := openStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	fmt.Fprintf(stdout, "migrations applied (%s)\n", st.Dialect())
+	return nil
+}
+
+const adminUsage = `Usage:
+  gatehouse admin issue-token [flags]
+      Replace the platform administrator's token and print the new one to
+      stdout; the old token stops working at once. For a lost bootstrap token.
+`
+
+func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "issue-token" {
+		fmt.Fprint(stderr, adminUsage)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("admin: expected a subcommand")
+	}
+	var c config.Serve
+	fs := flag.NewFlagSet("gatehouse admin issue-token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	b := config.NewBinder(fs)
+	c.Bind(b)
+	if err := b.Parse(args[1:]); err != nil {
+		return err
+	}
+	sealer, err := loadSealer(&c)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	token, err := newTenancy(st, sealer, c.ServiceAccountTTL).ReissueBootstrapToken(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, token)
+	return nil
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
+)
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: want json or text, got %q", format)
+}
+
+// openStore opens and migrates the configured database.
+func openStore(ctx context.Context, db config.Database) (*store.Store, error) {
+	st, err := store.Open(ctx, db.DatabaseURL, db.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// loadSealer finds the key-encryption key: --encryption-key, then
+// --encryption-key-file, then (SQLite only) DATA_DIR/encryption-key, created on
+// first start. PostgreSQL deployments have several replicas that must share
+// the key, so there it must be configured.
+func loadSealer(c *config.Serve) (*secret.Sealer, error) {
+	raw := c.EncryptionKey
+	if raw == "" && c.EncryptionKeyFile != "" {
+		b, err := os.ReadFile(c.EncryptionKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("read encryption key file: %w", err)
+		}
+		raw = string(b)
+	}
+	if raw == "" {
+		if c.Postgres() {
+			return nil, errors.New("--encryption-key (or --encryption-key-file) is required with PostgreSQL, so that every replica shares it; generate one with: head -c 32 /dev/urandom | base64")
+		}
+		path := filepath.Join(c.DataDir, "encryption-key")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			raw = string(b)
+		case errors.Is(err, os.ErrNotExist):
+			key := make([]byte, secret.KeySize)
+			if _, err := rand.Read(key); err != nil {
+				return nil, fmt.Errorf("generate encryption key: %w", err)
+			}
+			raw = base64.StdEncoding.EncodeToString(key)
+			if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("create data directory: %w", err)
+			}
+			if err := os.WriteFile(path, []byte(raw+"\n"), 0o600); err != nil {
+				return nil, fmt.Errorf("write encryption key: %w", err)
+			}
+		default:
+			return nil, fmt.Errorf("read encryption key: %w", err)
+		}
+	}
+	key, err := secret.ParseKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	return secret.NewSealer(key)
+}
+
+func newTenancy(st *store.Store, sealer *secret.Sealer, ttl time.Duration) *tenancy.Service {
+	return &tenancy.Service{
+		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, ServiceAccountTTL: ttl,
+		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+	}
+}
+
+func bootstrapTokenPath(c *config.Serve) string {
+	if c.BootstrapTokenFile != "" {
+		return c.BootstrapTokenFile
+	}
+	return filepath.Join(c.DataDir, "bootstrap-token")
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c config.Serve
+	fs := flag.NewFlagSet("gatehouse serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	b := config.NewBinder(fs)
+	c.Bind(b)
+	if err := b.Parse(args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, c.LogLevel, c.LogFormat)
+	if err != nil {
+		return err
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.Listen
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	sealer, err := loadSealer(&c)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, c.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ten := newTenancy(st, sealer, c.ServiceAccountTTL)
+
+	if err := bootstrap(ctx, ten, &c, stdout); err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("gatehouse serving", "listen", ln.Addr().String(), "issuer", c.Issuer, "database", string(st.Dialect()), "version", version)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// SIGTERM: stop accepting, let in-flight requests finish.
+	log.Info("shutting down", "timeout", c.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// bootstrap creates the platform administrator on an empty database and
+// writes its token, once, to a 0600 file.
+func bootstrap(ctx context.Context, ten *tenancy.Service, c *config.Serve, stdout io.Writer) error {
+	token, created, err := ten.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	path := bootstrapTokenPath(c)
+	if err := writeSecretFile(path, token); err != nil {
+		return fmt.Errorf("bootstrap: %w (recover with: gatehouse admin issue-token)", err)
+	}
+	base := strings.TrimRight(c.Issuer, "/")
+	fmt.Fprintf(stdout, "Gatehouse bootstrapped: the platform administrator token is in %s (mode 0600). Use it as a bearer token:\n"+
+		"  curl -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/organizations\n", path, path, base)
+	return nil
+}
+
+func writeSecretFile(path, content string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create directory for %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.WriteString(content + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
+	return f.Close()
+}

@@ -1,0 +1,308 @@
+// Package testenv gives tests a real database and a running Gatehouse:
+// SQLite in a temporary directory always, and PostgreSQL when
+// GATEHOUSE_TEST_DATABASE_URL is set, each test in a schema of its own so
+// tests can run in parallel against one server.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/server"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
+)
+
+// PostgresURLEnv names the variable that enables PostgreSQL tests.
+const PostgresURLEnv = "GATEHOUSE_TEST_DATABASE_URL"
+
+// Backend is one database engine tests can run on.
+type Backend struct {
+	Name string
+	Open func(t testing.TB) *store.Store
+}
+
+// Backends lists SQLite, plus PostgreSQL when configured.
+func Backends() []Backend {
+	bs := []Backend{{Name: "sqlite", Open: SQLite}}
+	if os.Getenv(PostgresURLEnv) != "" {
+		bs = append(bs, Backend{Name: "postgres", Open: Postgres})
+	}
+	return bs
+}
+
+// ForEachBackend runs f as a subtest per backend.
+func ForEachBackend(t *testing.T, f func(t *testing.T, open func(testing.TB) *store.Store)) {
+	for _, b := range Backends() {
+		t.Run(b.Name, func(t *testing.T) { f(t, b.Open) })
+	}
+}
+
+// SQLite opens a migrated SQLite store in a temporary directory.
+func SQLite(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), "", t.TempDir())
+	if err != nil {
+		t.Fatalf("open sqlite: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate sqlite: %v", err)
+	}
+	return st
+}
+
+// Postgres opens a migrated store in a fresh schema of the database at
+// GATEHOUSE_TEST_DATABASE_URL, dropped when the test ends. It skips the test
+// when the variable is unset.
+func Postgres(t testing.TB) *store.Store {
+	t.Helper()
+	base := os.Getenv(PostgresURLEnv)
+	if base == "" {
+		t.Skipf("%s not set", PostgresURLEnv)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "gh_test_" + hex.EncodeToString(b)
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	defer admin.Close()
+	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		a, err := sql.Open("pgx", base)
+		if err == nil {
+			_, _ = a.Exec("DROP SCHEMA " + schema + " CASCADE")
+			a.Close()
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", PostgresURLEnv, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	st, err := store.Open(context.Background(), u.String(), "")
+	if err != nil {
+		t.Fatalf("open postgres store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatalf("migrate postgres: %v", err)
+	}
+	return st
+}
+
+// Clock is a settable clock for tests.
+type Clock struct{ now atomic.Int64 }
+
+// NewClock starts a clock at t.
+func NewClock(t time.Time) *Clock {
+	c := &Clock{}
+	c.Set(t)
+	return c
+}
+
+// Now reads the clock.
+func (c *Clock) Now() time.Time { return time.Unix(0, c.now.Load()).UTC() }
+
+// Set moves the clock to t.
+func (c *Clock) Set(t time.Time) { c.now.Store(t.UnixNano()) }
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) { c.now.Add(int64(d)) }
+
+// IDs returns a generator of sequential, sortable UUID-shaped IDs.
+func IDs() func() string {
+	var n atomic.Uint64
+	return func() string {
+		v := n.Add(1)
+		return "00000000-0000-7000-8000-" + leftPad(v)
+	}
+}
+
+func leftPad(v uint64) string {
+	s := strings.Repeat("0", 12) + strconv.FormatUint(v, 10)
+	return s[len(s)-12:]
+}
+
+// Env is a running Gatehouse on a real database.
+type Env struct {
+	URL        string
+	Store      *store.Store
+	Tenancy    *tenancy.Service
+	Clock      *Clock
+	AdminToken string // platform administrator
+	Client     *http.Client
+	t          testing.TB
+}
+
+// NewEnv starts Gatehouse over st behind an httptest server and bootstraps
+// the platform administrator.
+func NewEnv(t testing.TB, st *store.Store) *Env {
+	t.Helper()
+	key := make([]byte, secret.KeySize)
+	_, _ = rand.Read(key)
+	sealer, err := secret.NewSealer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: IDs(), Rand: rand.Reader}
+	token, created, err := ten.Bootstrap(context.Background())
+	if err != nil || !created {
+		t.Fatalf("bootstrap: created=%v err=%v", created, err)
+	}
+	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(), t: t}
+}
+
+// Response is a decoded HTTP response.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into v, failing the test on error.
+func (r *Response) JSON(t testing.TB, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.Body, v); err != nil {
+		t.Fatalf("decode %s: %v", r.Body, err)
+	}
+}
+
+// Map decodes the body as a JSON object.
+func (r *Response) Map(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.JSON(t, &m)
+	return m
+}
+
+// Do sends a request with token as bearer (none if ”), body marshalled as
+// JSON unless it is a string or []byte (sent as is).
+func (e *Env) Do(method, path, token string, body any) *Response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatalf("marshal body: %v", err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.URL+path, rd)
+	if err != nil {
+		e.t.Fatalf("new request: %v", err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := e.Client.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatalf("read body: %v", err)
+	}
+	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
+// Must sends a request and fails the test unless the status is want; it
+// returns the response.
+func (e *Env) Must(want int, method, path, token string, body any) *Response {
+	e.t.Helper()
+	r := e.Do(method, path, token, body)
+	if r.Status != want {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, r.Status, want, r.Body)
+	}
+	return r
+}
+
+// Tenant is an organization with a service account holding one role in it.
+type Tenant struct {
+	OrgID            string
+	GroupID          string
+	ServiceAccountID string
+	Token            string
+}
+
+// NewTenant creates organization name (as the platform administrator), a
+// group granting roleName, and a service account in that group.
+func (e *Env) NewTenant(name, roleName string) *Tenant {
+	e.t.Helper()
+	org := e.Must(http.StatusAccepted, "POST", "/api/v1/organizations", e.AdminToken, map[string]any{
+		"metadata": map[string]any{"name": name}, "spec": map[string]any{"organizationType": "adhoc"}}).Map(e.t)
+	orgID := org["metadata"].(map[string]any)["id"].(string)
+	return e.AddMember(orgID, name+"-"+roleName, roleName)
+}
+
+// AddMember adds a group granting roleName and a service account in it to
+// an existing organization.
+func (e *Env) AddMember(orgID, name, roleName string) *Tenant {
+	e.t.Helper()
+	roleID := ""
+	var roles []map[string]any
+	e.Must(http.StatusOK, "GET", "/api/v1/organizations/"+orgID+"/roles", e.AdminToken, nil).JSON(e.t, &roles)
+	for _, r := range roles {
+		md := r["metadata"].(map[string]any)
+		if md["name"] == roleName {
+			roleID = md["id"].(string)
+		}
+	}
+	if roleID == "" {
+		e.t.Fatalf("no role %q", roleName)
+	}
+	base := "/api/v1/organizations/" + orgID
+	g := e.Must(http.StatusCreated, "POST", base+"/groups", e.AdminToken, map[string]any{
+		"metadata": map[string]any{"name": name},
+		"spec":     map[string]any{"roleIDs": []string{roleID}, "userIDs": []string{}, "serviceAccountIDs": []string{}}}).Map(e.t)
+	groupID := g["metadata"].(map[string]any)["id"].(string)
+	sa := e.Must(http.StatusCreated, "POST", base+"/serviceaccounts", e.AdminToken, map[string]any{
+		"metadata": map[string]any{"name": name}, "spec": map[string]any{"groupIDs": []string{groupID}}}).Map(e.t)
+	return &Tenant{
+		OrgID: orgID, GroupID: groupID,
+		ServiceAccountID: sa["metadata"].(map[string]any)["id"].(string),
+		Token:            sa["status"].(map[string]any)["accessToken"].(string),
+	}
+}
