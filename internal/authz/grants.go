@@ -83,6 +83,15 @@ func Compute(platformRoleIDs []string, m *Membership) *Grants {
 		return g
 	}
 	g.OrganizationID, g.Member = m.OrganizationID, m.Member
+	// Every project the principal's groups reach appears in its ACL, even
+	// when only organization-wide roles grant rights there.
+	for _, projects := range m.GroupProjects {
+		for _, p := range projects {
+			if g.projects[p] == nil {
+				g.projects[p] = permSet{}
+			}
+		}
+	}
 	for group, roleIDs := range m.GroupRoles {
 		for _, id := range roleIDs {
 			r, ok := RoleByID(id)
@@ -94,9 +103,6 @@ func Compute(platformRoleIDs []string, m *Membership) *Grants {
 				continue
 			}
 			for _, p := range m.GroupProjects[group] {
-				if g.projects[p] == nil {
-					g.projects[p] = permSet{}
-				}
 				g.projects[p].add(r.Project)
 			}
 		}
@@ -197,8 +203,10 @@ func (p permSet) endpoints() []EndpointACL {
 }
 
 // ACL renders the grants. The organization section, present when Grants were
-// computed for an organization the principal may see, is the union of global
-// and organization permissions; each project section adds project grants.
+// computed for an organization, is the union of global and organization
+// permissions. There is a project section for every project the principal's
+// groups reach: the organization section plus that project's grants, i.e.
+// exactly what Allows permits there.
 func (g *Grants) ACL() ACL {
 	acl := ACL{Global: g.global.endpoints()}
 	if g.OrganizationID == "" {
