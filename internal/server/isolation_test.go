@@ -234,4 +234,3 @@ func keys(m map[int]bool) []int {
 	sort.Ints(out)
 	return out
 }
-
