@@ -49,16 +49,12 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := b.Parse(args[1:]); err != nil {
 		return err
 	}
-	sealer, err := loadSealer(&c)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, c.Database)
+	st, ten, err := openTenancy(ctx, &c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	token, err := newTenancy(st, sealer, c.ServiceAccountTTL).ReissueBootstrapToken(ctx)
+	token, err := ten.ReissueBootstrapToken(ctx)
 	if err != nil {
 		return err
 	}

@@ -100,11 +100,21 @@ func loadSealer(c *config.Serve) (*secret.Sealer, error) {
 	return secret.NewSealer(key)
 }
 
-func newTenancy(st *store.Store, sealer *secret.Sealer, ttl time.Duration) *tenancy.Service {
-	return &tenancy.Service{
-		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, ServiceAccountTTL: ttl,
-		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+// openTenancy opens the database and the encryption key and builds the
+// tenancy service on them; the caller closes the store.
+func openTenancy(ctx context.Context, c *config.Serve) (*store.Store, *tenancy.Service, error) {
+	sealer, err := loadSealer(c)
+	if err != nil {
+		return nil, nil, err
 	}
+	st, err := openStore(ctx, c.Database)
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, &tenancy.Service{
+		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, ServiceAccountTTL: c.ServiceAccountTTL,
+		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+	}, nil
 }
 
 func bootstrapTokenPath(c *config.Serve) string {
@@ -133,16 +143,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
-	sealer, err := loadSealer(&c)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, c.Database)
+	st, ten, err := openTenancy(ctx, &c)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	ten := newTenancy(st, sealer, c.ServiceAccountTTL)
 
 	if err := bootstrap(ctx, ten, &c, stdout); err != nil {
 		return err

@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
@@ -62,6 +63,13 @@ func validateOrganization(ctx context.Context, q *store.Q, o *store.Organization
 		}
 	default:
 		return apierror.BadRequest("unknown organizationType %q", o.Type)
+	}
+	if o.Domain != "" {
+		// Domains route logins by email, so compare them case-insensitively.
+		o.Domain = strings.ToLower(o.Domain)
+		if !isHostname(o.Domain) {
+			return apierror.BadRequest("spec.domain %q is not a DNS hostname", o.Domain)
+		}
 	}
 	if (o.ProviderScope == "") != (o.ProviderID == "") {
 		return apierror.BadRequest("spec.providerScope and spec.providerID must be given together")
@@ -130,4 +138,23 @@ func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		return storeError(q.DeleteOrganization(ctx, id), "organization", id)
 	})
+}
+
+// isHostname reports whether s is a DNS name of at least two labels, each
+// 1-63 letters, digits or inner hyphens (RFC 1123), 253 characters at most.
+func isHostname(s string) bool {
+	if len(s) > 253 || !strings.Contains(s, ".") {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
