@@ -49,7 +49,8 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := b.Parse(args[1:]); err != nil {
 		return err
 	}
-	st, ten, err := openTenancy(ctx, &c)
+	// Reissuing a token touches no encrypted column: no key needed.
+	st, ten, err := openTenancyWith(ctx, &c, nil)
 	if err != nil {
 		return err
 	}

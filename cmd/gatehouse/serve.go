@@ -107,6 +107,12 @@ func openTenancy(ctx context.Context, c *config.Serve) (*store.Store, *tenancy.S
 	if err != nil {
 		return nil, nil, err
 	}
+	return openTenancyWith(ctx, c, sealer)
+}
+
+// openTenancyWith is openTenancy with a given sealer (nil for commands that
+// touch no encrypted column).
+func openTenancyWith(ctx context.Context, c *config.Serve, sealer *secret.Sealer) (*store.Store, *tenancy.Service, error) {
 	st, err := openStore(ctx, c.Database)
 	if err != nil {
 		return nil, nil, err

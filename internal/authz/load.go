@@ -24,34 +24,35 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 		return Compute(platformRoles, nil), nil
 	}
 	m := &Membership{OrganizationID: orgID}
-	memberID := ""
+	var groups []string
 	switch p.Kind {
 	case authn.KindServiceAccount:
 		if p.OrganizationID == orgID {
-			memberID = p.ID
+			m.Member = true
+			byMember, err := q.GroupsOfMembers(ctx, orgID, string(p.Kind), []string{p.ID})
+			if err != nil {
+				return nil, fmt.Errorf("load groups: %w", err)
+			}
+			groups = byMember[p.ID]
 		}
 	case authn.KindUser:
+		// The user's record in this organization comes with its groups.
 		u, err := q.GetUserBySubject(ctx, orgID, p.Subject)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 		case err != nil:
 			return nil, fmt.Errorf("load user: %w", err)
 		case u.State == ActiveUserState:
-			memberID = u.ID
+			m.Member, groups = true, u.GroupIDs
 		}
 	}
-	if memberID == "" {
+	if !m.Member {
 		return Compute(platformRoles, m), nil
 	}
-	m.Member = true
-	groups, err := q.GroupsOfMembers(ctx, orgID, string(p.Kind), []string{memberID})
-	if err != nil {
-		return nil, fmt.Errorf("load groups: %w", err)
-	}
-	if m.GroupRoles, err = q.RolesOfGroups(ctx, groups[memberID]); err != nil {
+	if m.GroupRoles, err = q.RolesOfGroups(ctx, groups); err != nil {
 		return nil, fmt.Errorf("load roles: %w", err)
 	}
-	if m.GroupProjects, err = q.ProjectsOfGroups(ctx, groups[memberID]); err != nil {
+	if m.GroupProjects, err = q.ProjectsOfGroups(ctx, groups); err != nil {
 		return nil, fmt.Errorf("load projects: %w", err)
 	}
 	return Compute(platformRoles, m), nil

@@ -50,8 +50,8 @@ func (s *Service) Bootstrap(ctx context.Context) (token string, created bool, er
 }
 
 // ReissueBootstrapToken replaces the bootstrap platform administrator's token
-// (for a lost token): the old one stops working at once. If the account was
-// deleted, a new one is created and bound.
+// (for a lost token): the old one stops working at once, and the account's
+// platform-administrator binding is restored if it was removed.
 func (s *Service) ReissueBootstrapToken(ctx context.Context) (string, error) {
 	var token string
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
