@@ -102,6 +102,8 @@ func TestAllows(t *testing.T) {
 		{"user cannot list groups", nil, member(authz.RoleUser), "listGroups", org, "", false},
 		{"user cannot list the organization's allocations", nil, member(authz.RoleUser), "listOrganizationAllocations", org, "", false},
 		{"member without roles reads its own ACL", nil, member(), "getOrganizationAcl", org, "", true},
+		{"member without roles lists projects (sees none)", nil, member(), "listProjects", org, "", true},
+		{"non-member cannot list projects", nil, &authz.Membership{OrganizationID: org}, "listProjects", org, "", false},
 		{"member without roles reads nothing else", nil, member(), "getOrganization", org, "", false},
 		{"non-member cannot read the ACL", nil, &authz.Membership{OrganizationID: org}, "getOrganizationAcl", org, "", false},
 		{"anyone authenticated reads the global ACL", nil, nil, "getGlobalAcl", "", "", true},

@@ -18,8 +18,9 @@ const (
 	// ScopeProject: needs the permission in the organization, or in the
 	// path's project through one of the project's groups.
 	ScopeProject
-	// ScopeAnyProject: needs the permission in the organization or in at
-	// least one of its projects; the handler returns only what is visible.
+	// ScopeAnyProject: any member of the path's organization (or a holder of
+	// the permission there); the handler returns only the projects the
+	// principal's grants cover, possibly none.
 	ScopeAnyProject
 )
 

@@ -133,14 +133,9 @@ func (g *Grants) Allows(e Entry, orgID, projectID string) bool {
 	case ScopeProject:
 		return g.organization[e.Endpoint].has(e.Operation) || g.projects[projectID][e.Endpoint].has(e.Operation)
 	case ScopeAnyProject:
-		if g.organization[e.Endpoint].has(e.Operation) {
-			return true
-		}
-		for _, p := range g.projects {
-			if p[e.Endpoint].has(e.Operation) {
-				return true
-			}
-		}
+		// Any member may ask; the handler returns only what its grants
+		// cover, which may be nothing.
+		return g.Member || g.organization[e.Endpoint].has(e.Operation)
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -86,7 +87,19 @@ func projectMeta(m store.Meta, projectID string) api.ProjectScopedResourceReadMe
 	}
 }
 
-func ids(p *[]string) []string { return deref(p) }
+// ids reads an optional list of IDs as the store keeps it: a set, in ID
+// order, so that a write's response is what later reads return.
+func ids(p *[]string) []string { return idSet(deref(p)) }
+
+// idSet sorts s and drops repeats (nil stays nil).
+func idSet(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
 
 func nonNil(s []string) []string {
 	if s == nil {
@@ -113,7 +126,7 @@ func organizationToAPI(o *store.Organization) api.OrganizationRead {
 }
 
 func groupFromAPI(in api.GroupWrite) *store.Group {
-	return &store.Group{Meta: writeMeta(in.Metadata), UserIDs: in.Spec.UserIDs, ServiceAccountIDs: in.Spec.ServiceAccountIDs, RoleIDs: in.Spec.RoleIDs}
+	return &store.Group{Meta: writeMeta(in.Metadata), UserIDs: idSet(in.Spec.UserIDs), ServiceAccountIDs: idSet(in.Spec.ServiceAccountIDs), RoleIDs: idSet(in.Spec.RoleIDs)}
 }
 
 func groupToAPI(g *store.Group) api.GroupRead {
@@ -134,7 +147,7 @@ func labelFromSubject(subject string) string {
 }
 
 func userFromAPI(in api.UserWrite) *store.User {
-	u := &store.User{Subject: in.Spec.Subject, State: string(in.Spec.State), GroupIDs: in.Spec.GroupIDs}
+	u := &store.User{Subject: in.Spec.Subject, State: string(in.Spec.State), GroupIDs: idSet(in.Spec.GroupIDs)}
 	if in.Metadata != nil {
 		u.Meta = writeMeta(*in.Metadata)
 	} else {

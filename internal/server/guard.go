@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"net/mail"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -15,10 +16,29 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
 // MaxBodyBytes caps request bodies; larger ones get 413 before any parsing.
 const MaxBodyBytes = 1 << 20
+
+// kin-openapi validates only the string formats registered with it; the
+// spec's email (the ?email= membership query) and hostname (organization
+// domains) must be checked too. Registration is process-wide, hence init.
+func init() {
+	openapi3.DefineStringFormatCallback("email", func(s string) error {
+		if a, err := mail.ParseAddress(s); err != nil || a.Address != s {
+			return fmt.Errorf("not an email address")
+		}
+		return nil
+	})
+	openapi3.DefineStringFormatCallback("hostname", func(s string) error {
+		if !tenancy.IsHostname(strings.ToLower(s)) {
+			return fmt.Errorf("not a DNS hostname")
+		}
+		return nil
+	})
+}
 
 type grantsKey struct{}
 
@@ -34,7 +54,9 @@ func grantsFrom(ctx context.Context) *authz.Grants {
 //  2. authenticate the bearer token (401);
 //  3. authorize from the endpoint catalogue and the caller's grants (403);
 //     an operation missing from the catalogue is refused (fail closed);
-//  4. validate parameters and body against the spec (413, 415, 400).
+//  4. check that the path's organization exists (404), so that lists do
+//     not answer for, and creates do not write into, a missing one;
+//  5. validate parameters and body against the spec (413, 415, 400).
 //
 // Authorization runs before validation so that a caller of another
 // organization learns nothing about a request's shape from the error.
@@ -45,6 +67,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		route, pathParams, err := s.router.FindRoute(r)
 		if err != nil {
 			if errors.Is(err, routers.ErrMethodNotAllowed) {
+				w.Header().Set("Allow", s.allowedMethods(r))
 				apierror.Write(w, &apierror.Error{Status: http.StatusMethodNotAllowed, Code: apierror.MethodNotAllowed,
 					Description: fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path)})
 				return
@@ -62,6 +85,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 
 		principal, err := s.authenticate(r)
 		if err != nil {
+			if e, ok := apierror.As(err); ok && e.Status == http.StatusUnauthorized {
+				// RFC 9110, section 15.5.2: a 401 names the scheme to use.
+				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			}
 			s.writeError(w, r, err)
 			return
 		}
@@ -76,6 +103,12 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			apierror.Write(w, apierror.ForbiddenError("%s is not allowed to %s", principal.Subject, route.Operation.OperationID))
 			return
 		}
+		if orgID != "" {
+			if _, err := s.tenancy.GetOrganization(ctx, orgID); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
 
 		if err := validate(r, route, pathParams); err != nil {
 			s.writeError(w, r, err)
@@ -85,6 +118,20 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		ctx = context.WithValue(ctx, grantsKey{}, grants)
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// allowedMethods lists the methods the spec defines on r's path, for the
+// Allow header that a 405 must carry (RFC 9110, section 15.5.6).
+func (s *Server) allowedMethods(r *http.Request) string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, _, err := s.router.FindRoute(probe); err == nil {
+			allowed = append(allowed, m)
+		}
+	}
+	return strings.Join(allowed, ", ")
 }
 
 // authenticate reads "Authorization: Bearer <token>".
@@ -146,15 +193,14 @@ func describeValidation(err error) string {
 	if errors.As(err, &re) {
 		var se *openapi3.SchemaError
 		if errors.As(re.Err, &se) {
-			field := strings.Join(se.JSONPointer(), ".")
-			if field == "" {
-				field = "body"
-			}
 			where := "request body"
 			if re.Parameter != nil {
 				where = fmt.Sprintf("%s parameter %q", re.Parameter.In, re.Parameter.Name)
 			}
-			return fmt.Sprintf("%s: field %s: %s", where, field, se.Reason)
+			if field := strings.Join(se.JSONPointer(), "."); field != "" {
+				where += ": field " + field
+			}
+			return fmt.Sprintf("%s: %s", where, se.Reason)
 		}
 		if re.Parameter != nil {
 			return fmt.Sprintf("%s parameter %q: %s", re.Parameter.In, re.Parameter.Name, firstLine(re.Err))

@@ -3,7 +3,9 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
+	"slices"
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -20,10 +22,16 @@ var _ api.ServerInterface = (*handlers)(nil)
 
 func principal(r *http.Request) *authn.Principal { return authn.FromContext(r.Context()) }
 
-// decode reads the (already schema-validated) JSON body into v.
+// decode reads the (already schema-validated) JSON body into v. The body
+// must be that one JSON value: the validator reads only the first one.
 func (h *handlers) decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	if err := json.NewDecoder(r.Body).Decode(v); err != nil {
+	dec := json.NewDecoder(r.Body)
+	if err := dec.Decode(v); err != nil {
 		apierror.Write(w, apierror.BadRequest("request body: %v", err))
+		return false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		apierror.Write(w, apierror.BadRequest("request body: unexpected data after the JSON value"))
 		return false
 	}
 	return true
@@ -43,9 +51,14 @@ func (h *handlers) reply(w http.ResponseWriter, r *http.Request, status int, v a
 }
 
 // page decodes the list parameters. Page tokens are opaque to clients: the
-// base64url of the last ID returned.
+// base64url of the last ID returned. Without a limit the list is complete;
+// with one, the store is asked for one row more than the client wants, so
+// that replyList knows whether another page exists.
 func page(limit *int, token *string) (store.Page, error) {
-	p := store.Page{Limit: deref(limit)}
+	p := store.Page{Limit: store.NoLimit}
+	if limit != nil {
+		p.Limit = *limit + 1
+	}
 	if t := deref(token); t != "" {
 		b, err := base64.RawURLEncoding.DecodeString(t)
 		if err != nil || len(b) == 0 {
@@ -56,28 +69,23 @@ func page(limit *int, token *string) (store.Page, error) {
 	return p, nil
 }
 
-// replyList writes a page of items, converted by conv, with the next page
-// token in X-Next-Page-Token when the page is full.
+// replyList writes the items of page p, converted by conv. When p holds the
+// extra row page asked for, more remain: the extra row is dropped and the
+// token of the next page goes in X-Next-Page-Token.
 func replyList[T any, R any](h *handlers, w http.ResponseWriter, r *http.Request, p store.Page, items []T, err error, id func(T) string, conv func(T) R) {
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
+	if p.Limit != store.NoLimit && len(items) >= p.Limit {
+		items = items[:p.Limit-1]
+		w.Header().Set("X-Next-Page-Token", base64.RawURLEncoding.EncodeToString([]byte(id(items[len(items)-1]))))
+	}
 	out := make([]R, 0, len(items))
 	for _, it := range items {
 		out = append(out, conv(it))
 	}
-	if n := len(items); n > 0 && n == pageLimit(p) {
-		w.Header().Set("X-Next-Page-Token", base64.RawURLEncoding.EncodeToString([]byte(id(items[n-1]))))
-	}
 	writeJSON(w, http.StatusOK, out)
-}
-
-func pageLimit(p store.Page) int {
-	if p.Limit <= 0 || p.Limit > store.MaxPageSize {
-		return store.DefaultPageSize
-	}
-	return p.Limit
 }
 
 // --- ACL ---
@@ -378,17 +386,31 @@ func (h *handlers) DeleteOrganizationOauth2Provider(w http.ResponseWriter, r *ht
 
 // --- roles ---
 
-func (h *handlers) ListRoles(w http.ResponseWriter, r *http.Request, organizationID string, _ api.ListRolesParams) {
+func (h *handlers) ListRoles(w http.ResponseWriter, r *http.Request, organizationID string, params api.ListRolesParams) {
+	p, err := page(params.Limit, params.PageToken)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
 	if _, err := h.s.tenancy.GetOrganization(r.Context(), organizationID); err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
+	// Roles are a short fixed list: page through it in memory, in the
+	// order AssignableRoles gives.
 	roles := authz.AssignableRoles()
-	out := make(api.Roles, 0, len(roles))
-	for _, role := range roles {
-		out = append(out, roleToAPI(role))
+	if p.After != "" {
+		i := slices.IndexFunc(roles, func(role *authz.Role) bool { return role.ID == p.After })
+		if i < 0 {
+			h.s.writeError(w, r, apierror.BadRequest("query parameter \"pageToken\": not a page token from this API"))
+			return
+		}
+		roles = roles[i+1:]
 	}
-	writeJSON(w, http.StatusOK, out)
+	if p.Limit != store.NoLimit && len(roles) > p.Limit {
+		roles = roles[:p.Limit]
+	}
+	replyList(h, w, r, p, roles, nil, func(role *authz.Role) string { return role.ID }, roleToAPI)
 }
 
 // --- quotas and allocations ---

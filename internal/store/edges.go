@@ -17,34 +17,51 @@ const (
 // to values by from. One query per call, whatever the number of keys.
 func loadEdges(ctx context.Context, q *Q, table, from, to, cond string, condArgs []any, keys []string) (map[string][]string, error) {
 	out := make(map[string][]string, len(keys))
-	if len(keys) == 0 {
-		return out, nil
-	}
-	args := append([]any{}, condArgs...)
-	for _, k := range keys {
-		args = append(args, k)
-	}
-	query := "SELECT " + from + ", " + to + " FROM " + table + " WHERE " + from + " IN (" + placeholders(len(condArgs)+1, len(keys)) + ")"
-	if cond != "" {
-		query += " AND " + cond
-	}
-	query += " ORDER BY " + to
-	rows, err := q.q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", table, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var f, t string
-		if err := rows.Scan(&f, &t); err != nil {
-			return nil, fmt.Errorf("scan %s: %w", table, err)
+	err := inChunks(keys, func(chunk []string) error {
+		args := append([]any{}, condArgs...)
+		for _, k := range chunk {
+			args = append(args, k)
 		}
-		out[f] = append(out[f], t)
+		query := "SELECT " + from + ", " + to + " FROM " + table + " WHERE " + from + " IN (" + placeholders(len(condArgs)+1, len(chunk)) + ")"
+		if cond != "" {
+			query += " AND " + cond
+		}
+		query += " ORDER BY " + to
+		rows, err := q.q.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("load %s: %w", table, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var f, t string
+			if err := rows.Scan(&f, &t); err != nil {
+				return fmt.Errorf("scan %s: %w", table, err)
+			}
+			out[f] = append(out[f], t)
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("load %s: %w", table, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// maxInList bounds the placeholders of one IN list: SQLite refuses more than
+// 32,766 bound parameters in a statement, and an unbounded list (no limit
+// given) may fill relations for any number of rows.
+const maxInList = 500
+
+// inChunks calls f on consecutive slices of keys of at most maxInList.
+func inChunks(keys []string, f func([]string) error) error {
+	for len(keys) > 0 {
+		n := min(len(keys), maxInList)
+		if err := f(keys[:n]); err != nil {
+			return err
+		}
+		keys = keys[n:]
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load %s: %w", table, err)
-	}
-	return out, nil
+	return nil
 }
 
 // execEach runs query once per row of args.

@@ -30,21 +30,23 @@ type Meta struct {
 }
 
 // Page selects one page of a keyset-paginated list: rows whose id sorts after
-// After, at most Limit of them (0 means DefaultPageSize).
+// After, at most Limit of them (0 means DefaultPageSize, NoLimit all of them).
 type Page struct {
 	Limit int
 	After string
 }
 
-// Page sizes. Lists are ordered by id, which is a UUIDv7 and so also the
-// creation order; the next page starts strictly after the last id returned.
-const (
-	DefaultPageSize = 1000
-	MaxPageSize     = 1000
-)
+// NoLimit as Page.Limit selects every row after After: the API's lists
+// without a limit parameter are complete, as in Identity API 1.4.0.
+const NoLimit = -1
+
+// DefaultPageSize is the page size when Page.Limit is 0. Lists are ordered
+// by id, which is a UUIDv7 and so also the creation order; the next page
+// starts strictly after the last id returned.
+const DefaultPageSize = 1000
 
 func (p Page) limit() int {
-	if p.Limit <= 0 || p.Limit > MaxPageSize {
+	if p.Limit <= 0 {
 		return DefaultPageSize
 	}
 	return p.Limit
@@ -227,9 +229,11 @@ func list[R any, P ptr[R]](ctx context.Context, q *Q, table, where string, page 
 		args = append(args, page.After)
 		cond += " AND id > $" + strconv.Itoa(len(args))
 	}
-	args = append(args, page.limit())
-	query := "SELECT " + selectColumns(P(&zero)) + " FROM " + table + " WHERE " + cond +
-		" ORDER BY id LIMIT $" + strconv.Itoa(len(args))
+	query := "SELECT " + selectColumns(P(&zero)) + " FROM " + table + " WHERE " + cond + " ORDER BY id"
+	if page.Limit != NoLimit {
+		args = append(args, page.limit())
+		query += " LIMIT $" + strconv.Itoa(len(args))
+	}
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", table, err)

@@ -370,6 +370,16 @@ func (q *Q) DeleteOAuth2Provider(ctx context.Context, orgID, id string) error {
 	return remove(ctx, q, tProviders, orgID, id)
 }
 
+// CountOrganizationsUsingProvider reports how many organizations log in
+// through provider id of scope (global or organization).
+func (q *Q) CountOrganizationsUsingProvider(ctx context.Context, scope, id string) (int, error) {
+	var n int
+	if err := q.q.QueryRowContext(ctx, "SELECT COUNT(*) FROM organizations WHERE provider_scope = $1 AND provider_id = $2", scope, id).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count organizations using provider %s: %w", id, err)
+	}
+	return n, nil
+}
+
 // --- quotas and allocations ---
 
 // Quotas returns the organization's explicit quota quantities by kind; kinds
@@ -489,27 +499,33 @@ func (q *Q) fillAllocations(ctx context.Context, as []*Allocation) error {
 		return nil
 	}
 	byID := make(map[string]*Allocation, len(as))
-	args := make([]any, len(as))
+	ids := make([]string, len(as))
 	for i, a := range as {
 		byID[a.ID] = a
-		args[i] = a.ID
+		ids[i] = a.ID
 		a.Items = nil
 	}
-	rows, err := q.q.QueryContext(ctx, "SELECT allocation_id, kind, committed, reserved FROM allocation_items WHERE allocation_id IN ("+
-		placeholders(1, len(args))+") ORDER BY kind", args...)
-	if err != nil {
-		return fmt.Errorf("load allocation items: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var it AllocationItem
-		if err := rows.Scan(&id, &it.Kind, &it.Committed, &it.Reserved); err != nil {
-			return fmt.Errorf("scan allocation item: %w", err)
+	return inChunks(ids, func(chunk []string) error {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
 		}
-		byID[id].Items = append(byID[id].Items, it)
-	}
-	return rows.Err()
+		rows, err := q.q.QueryContext(ctx, "SELECT allocation_id, kind, committed, reserved FROM allocation_items WHERE allocation_id IN ("+
+			placeholders(1, len(args))+") ORDER BY kind", args...)
+		if err != nil {
+			return fmt.Errorf("load allocation items: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var it AllocationItem
+			if err := rows.Scan(&id, &it.Kind, &it.Committed, &it.Reserved); err != nil {
+				return fmt.Errorf("scan allocation item: %w", err)
+			}
+			byID[id].Items = append(byID[id].Items, it)
+		}
+		return rows.Err()
+	})
 }
 
 // DeleteAllocation removes an allocation of a project; its items cascade.

@@ -102,6 +102,11 @@ func (s *Service) DeleteGroup(ctx context.Context, orgID, id string) error {
 var userStates = map[string]bool{"active": true, "pending": true, "suspended": true}
 
 func (s *Service) validateUser(ctx context.Context, q *store.Q, u *store.User) error {
+	// A user written without metadata is named after its subject, which
+	// may hold no character a name can keep.
+	if u.Name == "" {
+		return apierror.BadRequest("metadata.name: required, as no name can be derived from spec.subject %q", u.Subject)
+	}
 	if u.State == "" {
 		u.State = authz.ActiveUserState
 	}

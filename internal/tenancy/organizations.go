@@ -67,7 +67,7 @@ func validateOrganization(ctx context.Context, q *store.Q, o *store.Organization
 	if o.Domain != "" {
 		// Domains route logins by email, so compare them case-insensitively.
 		o.Domain = strings.ToLower(o.Domain)
-		if !isHostname(o.Domain) {
+		if !IsHostname(o.Domain) {
 			return apierror.BadRequest("spec.domain %q is not a DNS hostname", o.Domain)
 		}
 	}
@@ -140,9 +140,9 @@ func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
 	})
 }
 
-// isHostname reports whether s is a DNS name of at least two labels, each
+// IsHostname reports whether s is a DNS name of at least two labels, each
 // 1-63 letters, digits or inner hyphens (RFC 1123), 253 characters at most.
-func isHostname(s string) bool {
+func IsHostname(s string) bool {
 	if len(s) > 253 || !strings.Contains(s, ".") {
 		return false
 	}

@@ -19,8 +19,8 @@ func TestIsHostname(t *testing.T) {
 		{"user@example.com", false},
 		{"", false},
 	} {
-		if got := isHostname(c.in); got != c.want {
-			t.Errorf("isHostname(%q) = %v, want %v", c.in, got, c.want)
+		if got := IsHostname(c.in); got != c.want {
+			t.Errorf("IsHostname(%q) = %v, want %v", c.in, got, c.want)
 		}
 	}
 }

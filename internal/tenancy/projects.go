@@ -132,7 +132,18 @@ func (s *Service) ProviderSecret(p *store.OAuth2Provider) (string, error) {
 // DeleteProvider deletes an OAuth2 provider. Organizations that log in
 // through it must be repointed first.
 func (s *Service) DeleteProvider(ctx context.Context, orgID, id string) error {
+	scope := ProviderScopeOrganization
+	if orgID == "" {
+		scope = ProviderScopeGlobal
+	}
 	return s.Store.Tx(ctx, func(q *store.Q) error {
+		n, err := q.CountOrganizationsUsingProvider(ctx, scope, id)
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return apierror.BadRequest("oauth2 provider %q is the login provider of %d organization(s): repoint them first", id, n)
+		}
 		return storeError(q.DeleteOAuth2Provider(ctx, orgID, id), "oauth2 provider", id)
 	})
 }

@@ -2,6 +2,7 @@ package tenancy
 
 import (
 	"context"
+	"math"
 	"sort"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -150,13 +151,25 @@ func checkAllocation(ctx context.Context, q *store.Q, a *store.Allocation) error
 				continue
 			}
 			o := others[it.Kind]
-			if total := o.Committed + o.Reserved + it.Committed + it.Reserved; total > l.Quantity {
-				return apierror.BadRequest("allocation exceeds the %q quota: %d requested, %d of %d free",
-					it.Kind, it.Committed+it.Reserved, max(l.Quantity-o.Committed-o.Reserved, 0), l.Quantity)
+			if total, ok := sum(o.Committed, o.Reserved, it.Committed, it.Reserved); !ok || total > l.Quantity {
+				return apierror.BadRequest("allocation exceeds the %q quota: %d committed and %d reserved requested, %d of %d free",
+					it.Kind, it.Committed, it.Reserved, max(l.Quantity-o.Committed-o.Reserved, 0), l.Quantity)
 			}
 		}
 	}
 	return nil
+}
+
+// sum adds non-negative amounts; ok is false when the total overflows int64,
+// which no quota can hold.
+func sum(amounts ...int64) (total int64, ok bool) {
+	for _, n := range amounts {
+		if total > math.MaxInt64-n {
+			return 0, false
+		}
+		total += n
+	}
+	return total, true
 }
 
 // CreateAllocation creates an allocation in a project, within quota.

@@ -1,0 +1,525 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixture is an organization with one of every resource and a member of
+// every assignable role, for the tests that walk every operation.
+type fixture struct {
+	org, orgName        string
+	admin, reader, user *member
+	ids                 map[string]string // path parameter → a real ID
+	// project is the user role's project, otherProject one it cannot reach.
+	project, otherProject       string
+	allocation, otherAllocation string
+	systemProvider, otherOrg    string
+	roleID                      string
+}
+
+func newFixture(t testing.TB, a *apiEnv) *fixture {
+	t.Helper()
+	f := &fixture{orgName: "acme"}
+	f.admin = a.tenant(t, "acme", "administrator")
+	f.org = f.admin.org
+	f.reader = a.addMember(t, f.org, "readers", "reader")
+	f.user = a.addMember(t, f.org, "users", "user")
+	tok := f.admin.token
+	f.project = id(a.must(t, http.StatusAccepted, "POST", orgPath(f.org, "projects"), tok, projectWrite("mine", []string{f.user.group, f.admin.group})).obj(t))
+	f.otherProject = id(a.must(t, http.StatusAccepted, "POST", orgPath(f.org, "projects"), tok, projectWrite("theirs", nil)).obj(t))
+	f.allocation = id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "projects", f.project, "allocations"), tok, allocWrite("alloc", item{"gpus", 1, 0})).obj(t))
+	f.otherAllocation = id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "projects", f.otherProject, "allocations"), tok, allocWrite("alloc", item{"gpus", 1, 0})).obj(t))
+	user := id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", nil)).obj(t))
+	provider := id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "oauth2providers"), tok, providerWrite("idp", "c", ptrTo("s"))).obj(t))
+	f.systemProvider = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite("google", "g", nil)).obj(t))
+	f.otherOrg = a.newOrg(t, "other")
+	f.roleID = a.role(t, "reader")
+	f.ids = map[string]string{
+		"organizationID":   f.org,
+		"groupid":          f.admin.group,
+		"projectID":        f.project,
+		"allocationID":     f.allocation,
+		"userID":           user,
+		"serviceAccountID": f.reader.sa,
+		"providerID":       provider,
+	}
+	return f
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+// path fills an operation's path with the fixture's IDs, overridden by
+// over; system provider paths get the system provider.
+func (f *fixture) path(op specOp, over map[string]string) string {
+	return pathParam.ReplaceAllStringFunc(op.path, func(m string) string {
+		name := m[1 : len(m)-1]
+		if v, ok := over[name]; ok {
+			return v
+		}
+		if name == "providerID" && !strings.Contains(op.path, "{organizationID}") {
+			return f.systemProvider
+		}
+		return f.ids[name]
+	})
+}
+
+// body is a schema-valid request body for op that succeeds on the fixture
+// (fresh names, distinct for creates and updates).
+func (f *fixture) body(op specOp) map[string]any {
+	prefix := "new"
+	if strings.HasPrefix(op.id, "update") {
+		prefix = "upd"
+	}
+	switch op.id {
+	case "createOrganization":
+		return orgWrite("new-org")
+	case "updateOrganization":
+		return orgWrite(f.orgName)
+	case "createGroup", "updateGroup":
+		return groupWrite(prefix+"-group", []string{f.roleID}, nil, nil)
+	case "createUser", "updateUser":
+		return userWrite(prefix+"-user", prefix+"@acme.example", "active", nil)
+	case "createServiceAccount", "updateServiceAccount":
+		return saWrite(prefix+"-sa", nil)
+	case "createProject", "updateProject":
+		return projectWrite(prefix+"-project", nil)
+	case "createOrganizationOauth2Provider", "updateOrganizationOauth2Provider", "createSystemOauth2Provider", "updateSystemOauth2Provider":
+		return providerWrite(prefix+"-provider", "c", ptrTo("s"))
+	case "createAllocation", "updateAllocation":
+		return allocWrite(prefix+"-alloc", item{"gpus", 1, 0})
+	case "updateQuotas":
+		return quotasWrite("gpus", 100)
+	}
+	return nil
+}
+
+// success is the status of op when it succeeds.
+func success(op specOp) int {
+	switch {
+	case op.id == "createOrganization" || op.id == "createProject":
+		return http.StatusAccepted
+	case strings.HasPrefix(op.id, "create"):
+		return http.StatusCreated
+	}
+	return http.StatusOK
+}
+
+// clone deep-copies a JSON body through encoding/json.
+func clone(t testing.TB, v map[string]any) map[string]any {
+	t.Helper()
+	b, _ := json.Marshal(v)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// send sends a request for op to path.
+func (a *apiEnv) send(t testing.TB, op specOp, path, token string, body any, hdrs ...header) *resp {
+	t.Helper()
+	return a.call(t, op.method, path, token, body, hdrs...)
+}
+
+// TestUnknownRoutes: paths outside the API are 404, known paths with an
+// unsupported method are 405, both as JSON errors and before authentication.
+func TestUnknownRoutes(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		f := newFixture(t, a)
+		for _, p := range []string{"/", "/nope", "/api", "/api/v1", "/api/v1/", "/api/v1/nope", "/api/v2/organizations",
+			"/api/v1/organizations/" + f.org + "/nope", "/api/v1/organizations/" + f.org + "/groups/" + f.admin.group + "/members",
+			"/api/v1/organizations/" + f.org + "/projects/" + f.project + "/allocations/" + f.allocation + "/x",
+			"/api/v1/acl/extra", "/api/v1/oauth2providers/" + f.systemProvider + "/rotate"} {
+			for _, tok := range []string{"", a.AdminToken} {
+				wantError(t, a.call(t, "GET", p, tok, nil), http.StatusNotFound, "not_found")
+				wantError(t, a.call(t, "POST", p, tok, "{}"), http.StatusNotFound, "not_found")
+			}
+		}
+
+		before := a.snapshot(t, f.org)
+		byPath := map[string]map[string]bool{}
+		for _, op := range specOperations(t) {
+			if byPath[op.path] == nil {
+				byPath[op.path] = map[string]bool{}
+			}
+			byPath[op.path][op.method] = true
+		}
+		checked := 0
+		for path, methods := range byPath {
+			for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
+				if methods[m] {
+					continue
+				}
+				p := f.path(specOp{path: path}, nil)
+				var allow []string
+				for am := range methods {
+					allow = append(allow, am)
+				}
+				for _, tok := range []string{"", a.AdminToken} {
+					r := a.call(t, m, p, tok, "{}")
+					wantError(t, r, http.StatusMethodNotAllowed, "method_not_allowed")
+					// RFC 9110 §15.5.6: a 405 lists the allowed methods.
+					if got := strings.Split(r.Header.Get("Allow"), ", "); !sameSet(got, allow) {
+						t.Errorf("%s: Allow %q, want %v", r, r.Header.Get("Allow"), allow)
+					}
+				}
+				checked++
+			}
+		}
+		if checked < 40 {
+			t.Errorf("only %d wrong-method cases", checked)
+		}
+		a.unchanged(t, before, "wrong methods", f.org)
+	})
+}
+
+// TestAuthentication: every operation refuses a missing, malformed,
+// unknown, deleted or expired bearer token with 401 before anything else.
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		f := newFixture(t, a)
+		gone := a.addMember(t, f.org, "gone", "administrator")
+		a.admin(t, http.StatusOK, "DELETE", orgPath(f.org, "serviceaccounts", gone.sa), nil)
+		rotated := a.addMember(t, f.org, "rotated", "administrator")
+		a.admin(t, http.StatusOK, "POST", orgPath(f.org, "serviceaccounts", rotated.sa, "rotate"), nil)
+
+		credentials := map[string]string{
+			"no header":                       "",
+			"basic scheme":                    "Basic YWRtaW46YWRtaW4=",
+			"scheme only":                     "Bearer",
+			"blank token":                     "Bearer    ",
+			"valid token, no scheme":          a.AdminToken,
+			"valid token, other scheme":       "Token " + a.AdminToken,
+			"unknown service account token":   "Bearer ghsa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+			"not a Gatehouse token":           "Bearer eyJhbGciOiJub25lIn0.e30.",
+			"token with trailing garbage":     "Bearer " + a.AdminToken + "x",
+			"deleted service account's token": "Bearer " + gone.token,
+			"token replaced by a rotation":    "Bearer " + rotated.token,
+		}
+		before := a.snapshot(t, f.org)
+		for _, op := range specOperations(t) {
+			path := f.path(op, nil)
+			for name, cred := range credentials {
+				r := a.send(t, op, path, "", f.body(op), header{"Authorization", cred})
+				if r.Status != http.StatusUnauthorized {
+					t.Errorf("%s with %s: %s, want 401", op.id, name, r)
+					continue
+				}
+				wantError(t, r, http.StatusUnauthorized, "access_denied")
+				// RFC 9110 §15.5.2: a 401 names the scheme to use.
+				if c := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(c, "Bearer") {
+					t.Errorf("%s with %s: WWW-Authenticate %q, want a Bearer challenge", op.id, name, c)
+				}
+			}
+		}
+		a.unchanged(t, before, "unauthenticated requests", f.org)
+
+		// The scheme is case-insensitive (RFC 9110).
+		a.must(t, http.StatusOK, "GET", "/api/v1/acl", "", nil, header{"Authorization", "bearer " + a.AdminToken})
+
+		// Expired tokens: the platform administrator's and a tenant's, on
+		// every operation.
+		a.Clock.Advance(tokenTTL)
+		for _, op := range specOperations(t) {
+			path := f.path(op, nil)
+			for _, tok := range []string{a.AdminToken, f.admin.token} {
+				wantError(t, a.send(t, op, path, tok, f.body(op)), http.StatusUnauthorized, "access_denied")
+			}
+		}
+		a.Clock.Advance(-time.Second)
+		a.must(t, http.StatusOK, "GET", orgPath(f.org), a.AdminToken, nil)
+		diffState(t, before, a.snapshot(t, f.org), "requests with expired tokens")
+	})
+}
+
+// TestRequestValidation: every operation with a body refuses malformed
+// JSON, wrong types, missing required fields and invalid names (400), other
+// content types (415) and bodies over 1 MiB (413), and changes nothing.
+func TestRequestValidation(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		f := newFixture(t, a)
+		type mutation struct {
+			name string
+			// mutate returns the body to send, or nil to skip the case.
+			mutate func(b map[string]any) any
+		}
+		bad := []mutation{
+			{"malformed JSON", func(map[string]any) any { return `{"metadata": {"name": "x"}, "spec": {` }},
+			{"trailing garbage", func(b map[string]any) any { j, _ := json.Marshal(b); return string(j) + "}" }},
+			{"empty body", func(map[string]any) any { return "" }},
+			{"JSON null", func(map[string]any) any { return "null" }},
+			{"an array", func(map[string]any) any { return "[]" }},
+			{"a string", func(map[string]any) any { return `"metadata"` }},
+			{"empty object", func(map[string]any) any { return map[string]any{} }},
+			{"metadata a string", func(b map[string]any) any { b["metadata"] = "acme"; return b }},
+			{"spec a string", func(b map[string]any) any { b["spec"] = "acme"; return b }},
+			{"no spec", func(b map[string]any) any { delete(b, "spec"); return b }},
+			{"no metadata", func(b map[string]any) any {
+				if _, ok := b["spec"].(map[string]any)["subject"]; ok {
+					return nil // a user's metadata is optional
+				}
+				delete(b, "metadata")
+				return b
+			}},
+			{"spec fields of the wrong type", func(b map[string]any) any {
+				spec := b["spec"].(map[string]any)
+				for k, v := range spec {
+					if _, ok := v.(string); ok {
+						spec[k] = 12
+					} else {
+						spec[k] = "text"
+					}
+				}
+				return b
+			}},
+		}
+		meta := func(name string, f func(m map[string]any)) mutation {
+			return mutation{name, func(b map[string]any) any { f(b["metadata"].(map[string]any)); return b }}
+		}
+		for n, v := range map[string]any{"a number": 42, "empty": "", "with a space": "two words", "with a leading dash": "-acme",
+			"with a trailing dot": "acme.", "with a slash": "a/b", "non-ASCII": "ac\u00e9me", "of 64 characters": strings.Repeat("a", 64),
+			"of 100 characters": strings.Repeat("Ab", 50)} {
+			bad = append(bad, meta("name "+n, func(m map[string]any) { m["name"] = v }))
+		}
+		bad = append(bad,
+			meta("no name", func(m map[string]any) { delete(m, "name") }),
+			meta("description over 1024", func(m map[string]any) { m["description"] = strings.Repeat("d", 1025) }),
+			meta("description a number", func(m map[string]any) { m["description"] = 7 }),
+			meta("65 tags", func(m map[string]any) { m["tags"] = tags(65, "v") }),
+			meta("tag value over 255", func(m map[string]any) { m["tags"] = tags(1, strings.Repeat("v", 256)) }),
+			meta("tag without value", func(m map[string]any) { m["tags"] = []any{map[string]any{"name": "n"}} }),
+			meta("tags an object", func(m map[string]any) { m["tags"] = map[string]any{"n": "v"} }),
+		)
+
+		before := a.snapshot(t, f.org, f.otherOrg)
+		cases := 0
+		for _, op := range specOperations(t) {
+			if !op.hasBody {
+				continue
+			}
+			path := f.path(op, nil)
+			valid := f.body(op)
+			if valid == nil {
+				t.Fatalf("no body for %s", op.id)
+			}
+			try := func(body any, hdrs ...header) *resp {
+				t.Helper()
+				cases++
+				return a.send(t, op, path, a.AdminToken, body, hdrs...)
+			}
+			if op.id == "updateQuotas" {
+				for what, body := range map[string]any{
+					"malformed JSON": `{"quotas": [`, "empty object": map[string]any{}, "quotas an object": map[string]any{"quotas": map[string]any{}},
+					"quantity a string": quotasWrite("gpus", "many"), "kind a number": quotasWrite(3, 1), "no kind": map[string]any{"quotas": []any{map[string]any{"quantity": 1}}},
+				} {
+					r := try(body)
+					if r.Status != http.StatusBadRequest {
+						t.Errorf("%s with %s: %s, want 400", op.id, what, r)
+						continue
+					}
+					wantError(t, r, http.StatusBadRequest, "invalid_request")
+				}
+			} else {
+				for _, c := range bad {
+					body := c.mutate(clone(t, valid))
+					if body == nil {
+						continue
+					}
+					r := try(body)
+					if r.Status != http.StatusBadRequest {
+						t.Errorf("%s with %s: %s, want 400", op.id, c.name, r)
+						continue
+					}
+					wantError(t, r, http.StatusBadRequest, "invalid_request")
+				}
+			}
+			for _, ct := range []string{"text/plain", "application/xml", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", "application/jsonx", ""} {
+				j, _ := json.Marshal(valid)
+				r := try(j, header{"Content-Type", ct})
+				if r.Status != http.StatusUnsupportedMediaType {
+					t.Errorf("%s with Content-Type %q: %s, want 415", op.id, ct, r)
+					continue
+				}
+				wantError(t, r, http.StatusUnsupportedMediaType, "unsupported_media_type")
+			}
+			// Just over 1 MiB, in an otherwise valid body.
+			huge := clone(t, valid)
+			if op.id == "updateQuotas" {
+				huge["padding"] = strings.Repeat("x", 1<<20)
+			} else {
+				huge["metadata"].(map[string]any)["description"] = strings.Repeat("x", 1<<20)
+			}
+			wantError(t, try(huge), http.StatusRequestEntityTooLarge, "invalid_request")
+		}
+		if cases < 17*30 {
+			t.Errorf("only %d validation cases", cases)
+		}
+		a.unchanged(t, before, "invalid request bodies", f.org, f.otherOrg)
+
+		// Controls: the valid bodies go through; JSON with a charset is
+		// JSON; a 63-character name is a name; unknown fields are ignored.
+		for _, op := range specOperations(t) {
+			if op.hasBody {
+				a.must(t, success(op), op.method, f.path(op, nil), a.AdminToken, f.body(op))
+			}
+		}
+		long := strings.Repeat("a", 61) + "-z"
+		b := groupWrite(long, nil, nil, nil)
+		b["metadata"].(map[string]any)["tags"] = tags(64, strings.Repeat("v", 255))
+		b["metadata"].(map[string]any)["description"] = strings.Repeat("d", 1024)
+		b["unknown"] = map[string]any{"nested": []any{1, "two"}}
+		b["spec"].(map[string]any)["futureField"] = true
+		j, _ := json.Marshal(b)
+		g := a.must(t, http.StatusCreated, "POST", orgPath(f.org, "groups"), a.AdminToken, j, header{"Content-Type", "Application/JSON; charset=utf-8"}).obj(t)
+		if str(g, "metadata", "name") != long || len(get(g, "metadata", "tags").([]any)) != 64 || has(g, "unknown") {
+			t.Errorf("group created with edge-case metadata reads back %v", g["metadata"])
+		}
+		// A body of exactly 1 MiB is not too large.
+		padded := groupWrite("padded", nil, nil, nil)
+		padded["padding"] = ""
+		j, _ = json.Marshal(padded)
+		padded["padding"] = strings.Repeat("p", 1<<20-len(j))
+		if j, _ = json.Marshal(padded); len(j) != 1<<20 {
+			t.Fatalf("padded body is %d bytes", len(j))
+		}
+		a.must(t, http.StatusCreated, "POST", orgPath(f.org, "groups"), a.AdminToken, j)
+	})
+}
+
+func tags(n int, value string) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = map[string]any{"name": "t" + strings.Repeat("x", i%3), "value": value}
+	}
+	return out
+}
+
+// TestNotFound: with every path parameter of every operation in turn set to
+// an unknown ID, the platform administrator gets 404 and nothing changes.
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		f := newFixture(t, a)
+		before := a.snapshot(t, f.org, f.otherOrg)
+		cases := 0
+		for _, op := range specOperations(t) {
+			for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
+				param := m[1]
+				for _, unknown := range []string{"no-such-id", "00000000-0000-7000-8000-999999999999"} {
+					path := f.path(op, map[string]string{param: unknown})
+					r := a.send(t, op, path, a.AdminToken, f.body(op))
+					cases++
+					if r.Status != http.StatusNotFound {
+						t.Errorf("%s with an unknown %s: %s, want 404", op.id, param, r)
+						continue
+					}
+					wantError(t, r, http.StatusNotFound, "not_found")
+				}
+			}
+		}
+		// An allocation of another project of the organization is not in
+		// this one.
+		for _, method := range []string{"GET", "PUT", "DELETE"} {
+			var body any
+			if method == "PUT" {
+				body = allocWrite("alloc", item{"gpus", 1, 0})
+			}
+			wantError(t, a.call(t, method, orgPath(f.org, "projects", f.project, "allocations", f.otherAllocation), a.AdminToken, body), http.StatusNotFound, "not_found")
+		}
+		if cases < 60 {
+			t.Errorf("only %d not-found cases", cases)
+		}
+		a.unchanged(t, before, "requests for unknown resources", f.org, f.otherOrg)
+		for _, table := range []string{"service_accounts", "oauth2_providers", "groups", "users", "projects", "allocations", "quotas"} {
+			var n int
+			if err := a.Store.DB().QueryRow("SELECT COUNT(*) FROM " + table + " WHERE organization_id IN ('no-such-id', '00000000-0000-7000-8000-999999999999')").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Errorf("%d rows written into %s of an unknown organization", n, table)
+			}
+		}
+	})
+}
+
+// TestPermissions walks every operation as an administrator, a reader and
+// a user-role member of the organization. Refused operations get 403 and
+// change nothing; permitted ones get past authorization (a read succeeds, a
+// write with an empty body fails validation, a delete of an unknown ID is
+// not found).
+func TestPermissions(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		f := newFixture(t, a)
+		denied := map[string]map[string]bool{
+			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
+				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider"),
+			"reader": {},
+			"user":   {},
+		}
+		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",
+			"listRoles", "getQuotas", "listProjects", "getProject", "updateProject",
+			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation")
+		ops := specOperations(t)
+		for _, op := range ops {
+			if op.method != "GET" {
+				denied["reader"][op.id] = true
+			}
+			if !userMay[op.id] {
+				denied["user"][op.id] = true
+			}
+		}
+		members := map[string]*member{"administrator": f.admin, "reader": f.reader, "user": f.user}
+
+		before := a.snapshot(t, f.org, f.otherOrg)
+		for role, m := range members {
+			for _, op := range ops {
+				if denied[role][op.id] {
+					r := a.send(t, op, f.path(op, nil), m.token, f.body(op))
+					if r.Status != http.StatusForbidden {
+						t.Errorf("%s may not %s: %s, want 403", role, op.id, r)
+						continue
+					}
+					wantError(t, r, http.StatusForbidden, "forbidden")
+					continue
+				}
+				switch {
+				case op.method == "GET":
+					a.must(t, http.StatusOK, op.method, f.path(op, nil), m.token, nil)
+				case op.hasBody:
+					wantError(t, a.send(t, op, f.path(op, nil), m.token, map[string]any{}), http.StatusBadRequest, "invalid_request")
+				default:
+					// delete and rotate: the last path parameter unknown.
+					params := pathParam.FindAllStringSubmatch(op.path, -1)
+					last := params[len(params)-1][1]
+					wantError(t, a.send(t, op, f.path(op, map[string]string{last: "no-such-id"}), m.token, nil), http.StatusNotFound, "not_found")
+				}
+			}
+		}
+		// The user role reaches only its own projects.
+		for _, op := range ops {
+			if !strings.Contains(op.path, "{projectID}") {
+				continue
+			}
+			path := f.path(op, map[string]string{"projectID": f.otherProject, "allocationID": f.otherAllocation})
+			wantError(t, a.send(t, op, path, f.user.token, f.body(op)), http.StatusForbidden, "forbidden")
+		}
+		a.unchanged(t, before, "refused and invalid requests of organization members", f.org, f.otherOrg)
+	})
+}
+
+func set(items ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, it := range items {
+		m[it] = true
+	}
+	return m
+}
