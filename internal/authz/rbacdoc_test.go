@@ -79,7 +79,7 @@ var scopeText = map[authz.Scope]string{
 	authz.ScopeOrganization:       "organization",
 	authz.ScopeOrganizationMember: "member of the organization",
 	authz.ScopeProject:            "organization, or the project in the path",
-	authz.ScopeAnyProject:         "organization, or any of its projects",
+	authz.ScopeAnyProject:         "member, filtered",
 }
 
 type request struct{ method, path string }
