@@ -65,13 +65,7 @@ func TestAllocations(t *testing.T) {
 		wantUsage(t, q, "servers", usage{20, 0, 0, 0, 20})
 
 		a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "projects", p1, "allocations"), tok, allocWrite("spare"))
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"create over quota", "POST", orgPath(acme.org, "projects", p2, "allocations"), allocWrite("more", item{"gpus", 1, 0}), http.StatusBadRequest, "invalid_request"},
 			{"create over quota by reserved", "POST", orgPath(acme.org, "projects", p2, "allocations"), allocWrite("more", item{"servers", 1, 0}, item{"gpus", 0, 1}), http.StatusBadRequest, "invalid_request"},
 			{"update over quota", "PUT", webPath, allocWrite("web-1", item{"gpus", 7, 1}), http.StatusBadRequest, "invalid_request"},
@@ -92,16 +86,7 @@ func TestAllocations(t *testing.T) {
 			{"item without reserved", "POST", orgPath(acme.org, "projects", p2, "allocations"), map[string]any{"metadata": md("x"), "spec": map[string]any{"kind": "c", "id": "c",
 				"allocations": []any{map[string]any{"kind": "gpus", "committed": 1}}}}, http.StatusBadRequest, "invalid_request"},
 		}
-		before := a.snapshot(t, acme.org, other.org)
-		for _, c := range refused {
-			r := a.call(t, c.method, c.path, tok, c.body)
-			if r.Status != c.status {
-				t.Errorf("%s: %s, want %d", c.name, r, c.status)
-				continue
-			}
-			wantError(t, r, c.status, c.code)
-		}
-		a.unchanged(t, before, "refused allocation writes", acme.org, other.org)
+		a.refuseAll(t, tok, "refused allocation writes", refused, acme.org, other.org)
 		wantError(t, a.call(t, "GET", orgPath(acme.org, "projects", p2, "allocations", web), tok, nil), http.StatusNotFound, "not_found")
 
 		// Deleting frees the quota.

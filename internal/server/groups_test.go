@@ -67,13 +67,7 @@ func TestGroups(t *testing.T) {
 
 		// Refused writes change nothing.
 		platformAdmin := platformRoleID(t)
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"duplicate name", "POST", base, groupWrite("developers", nil, nil, nil), http.StatusConflict, "conflict"},
 			{"rename onto another group", "PUT", orgPath(acme.org, "groups", devs), groupWrite("acme-administrator", nil, nil, nil), http.StatusConflict, "conflict"},
 			{"platform-administrator role", "POST", base, groupWrite("root", []string{platformAdmin}, nil, nil), http.StatusBadRequest, "invalid_request"},
@@ -85,12 +79,7 @@ func TestGroups(t *testing.T) {
 			{"unknown service account", "POST", base, groupWrite("g", nil, nil, []string{"no-such-sa"}), http.StatusBadRequest, "invalid_request"},
 			{"platform service account", "POST", base, groupWrite("g", nil, nil, []string{platformSA(t, a)}), http.StatusBadRequest, "invalid_request"},
 		}
-		before := a.snapshot(t, acme.org, other.org)
-		for _, c := range refused {
-			r := a.call(t, c.method, c.path, tok, c.body)
-			wantError(t, r, c.status, c.code)
-		}
-		a.unchanged(t, before, "refused group writes", acme.org, other.org)
+		a.refuseAll(t, tok, "refused group writes", refused, acme.org, other.org)
 
 		// A project that grants the group access loses it with the group;
 		// members lose the membership.

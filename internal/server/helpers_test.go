@@ -633,3 +633,28 @@ func excerpt(s string, at int) string {
 	}
 	return s[from:to]
 }
+
+// refusal is a request that must be refused with status and error code.
+type refusal struct {
+	name         string
+	method, path string
+	body         any
+	status       int
+	code         string
+}
+
+// refuseAll sends each refusal with token, checks its status and error
+// shape, and then that nothing in orgs changed.
+func (a *apiEnv) refuseAll(t *testing.T, token, what string, refused []refusal, orgs ...string) {
+	t.Helper()
+	before := a.snapshot(t, orgs...)
+	for _, c := range refused {
+		r := a.call(t, c.method, c.path, token, c.body)
+		if r.Status != c.status {
+			t.Errorf("%s: %s, want %d", c.name, r, c.status)
+			continue
+		}
+		wantError(t, r, c.status, c.code)
+	}
+	a.unchanged(t, before, what, orgs...)
+}

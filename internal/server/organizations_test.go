@@ -75,13 +75,7 @@ func TestOrganizationLifecycle(t *testing.T) {
 			}
 			return map[string]any{"metadata": md(name), "spec": spec}
 		}
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"duplicate name", "POST", "/api/v1/organizations", orgWrite("acme-corp"), http.StatusConflict, "conflict"},
 			{"duplicate domain, other case", "POST", "/api/v1/organizations", domainOrg("new", "ACME.example.com"), http.StatusConflict, "conflict"},
 			{"domain type without a domain", "POST", "/api/v1/organizations", map[string]any{"metadata": md("new"), "spec": map[string]any{"organizationType": "domain"}}, http.StatusBadRequest, "invalid_request"},
@@ -97,11 +91,7 @@ func TestOrganizationLifecycle(t *testing.T) {
 			{"take another organization's domain", "PUT", orgPath(other), domainOrg("other", "acme.example.com"), http.StatusConflict, "conflict"},
 			{"update with a bad domain", "PUT", orgPath(other), domainOrg("other", "-bad-.com"), http.StatusBadRequest, "invalid_request"},
 		}
-		before := a.snapshot(t, org, other)
-		for _, c := range refused {
-			wantError(t, a.call(t, c.method, c.path, a.AdminToken, c.body), c.status, c.code)
-		}
-		a.unchanged(t, before, "refused organization writes", org, other)
+		a.refuseAll(t, a.AdminToken, "refused organization writes", refused, org, other)
 
 		// A global provider reference is accepted and read back.
 		p := a.admin(t, http.StatusAccepted, "POST", "/api/v1/organizations", withProvider("federated", "global", sys)).obj(t)

@@ -45,13 +45,7 @@ func TestProjects(t *testing.T) {
 		wantSet(t, "groupIDs after update", strs(got, "spec", "groupIDs"), []string{acme.group, devs})
 
 		a.must(t, http.StatusAccepted, "POST", orgPath(other.org, "projects"), other.token, projectWrite("website", nil))
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"duplicate name", "POST", base, projectWrite("website", nil), http.StatusConflict, "conflict"},
 			{"rename onto another project", "PUT", orgPath(acme.org, "projects", id(bare)), projectWrite("website", nil), http.StatusConflict, "conflict"},
 			{"group of another organization", "POST", base, projectWrite("new", []string{other.group}), http.StatusBadRequest, "invalid_request"},
@@ -59,16 +53,7 @@ func TestProjects(t *testing.T) {
 			{"no spec", "POST", base, map[string]any{"metadata": md("new")}, http.StatusBadRequest, "invalid_request"},
 			{"groupIDs not an array", "POST", base, map[string]any{"metadata": md("new"), "spec": map[string]any{"groupIDs": devs}}, http.StatusBadRequest, "invalid_request"},
 		}
-		before := a.snapshot(t, acme.org, other.org)
-		for _, c := range refused {
-			r := a.call(t, c.method, c.path, tok, c.body)
-			if r.Status != c.status {
-				t.Errorf("%s: %s, want %d", c.name, r, c.status)
-				continue
-			}
-			wantError(t, r, c.status, c.code)
-		}
-		a.unchanged(t, before, "refused project writes", acme.org, other.org)
+		a.refuseAll(t, tok, "refused project writes", refused, acme.org, other.org)
 
 		// Delete takes the project's allocations with it.
 		alloc := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "projects", web, "allocations"), tok, allocWrite("a", item{"gpus", 4, 0})).obj(t))

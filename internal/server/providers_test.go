@@ -112,13 +112,7 @@ func TestOrganizationProviders(t *testing.T) {
 
 		badType := providerWrite("saml", "c", nil)
 		badType["spec"].(map[string]any)["type"] = "saml"
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"duplicate name", "POST", base, providerWrite("okta-prod", "c", nil), http.StatusConflict, "conflict"},
 			{"rename onto another provider", "PUT", orgPath(acme.org, "oauth2providers", id(plain)), providerWrite("okta-prod", "c", nil), http.StatusConflict, "conflict"},
 			{"unknown type", "POST", base, badType, http.StatusBadRequest, "invalid_request"},
@@ -126,16 +120,7 @@ func TestOrganizationProviders(t *testing.T) {
 			{"no clientID", "PUT", orgPath(acme.org, "oauth2providers", okta), map[string]any{"metadata": md("x"), "spec": map[string]any{"issuer": "https://x"}}, http.StatusBadRequest, "invalid_request"},
 			{"another organization's provider", "PUT", orgPath(acme.org, "oauth2providers", id(plain)+"x"), providerWrite("x", "c", nil), http.StatusNotFound, "not_found"},
 		}
-		before := a.snapshot(t, acme.org, other.org)
-		for _, c := range refused {
-			r := a.call(t, c.method, c.path, tok, c.body)
-			if r.Status != c.status {
-				t.Errorf("%s: %s, want %d", c.name, r, c.status)
-				continue
-			}
-			wantError(t, r, c.status, c.code)
-		}
-		a.unchanged(t, before, "refused provider writes", acme.org, other.org)
+		a.refuseAll(t, tok, "refused provider writes", refused, acme.org, other.org)
 		if s := storedSecret(t, a, acme.org, okta); s != secret2 {
 			t.Errorf("stored secret after refused writes = %q, want %q", s, secret2)
 		}

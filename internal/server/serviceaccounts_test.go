@@ -115,13 +115,7 @@ func TestServiceAccounts(t *testing.T) {
 		// The same name in another organization is fine.
 		a.must(t, http.StatusCreated, "POST", orgPath(other.org, "serviceaccounts"), other.token, saWrite("ci-bot", nil))
 
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"duplicate name", "POST", base, saWrite("ci-bot", nil), http.StatusConflict, "conflict"},
 			{"rename onto another account", "PUT", orgPath(acme.org, "serviceaccounts", ci), saWrite("acme-administrator", nil), http.StatusConflict, "conflict"},
 			{"group of another organization", "POST", base, saWrite("new", []string{other.group}), http.StatusBadRequest, "invalid_request"},
@@ -131,16 +125,7 @@ func TestServiceAccounts(t *testing.T) {
 			{"rotate an unknown account", "POST", orgPath(acme.org, "serviceaccounts", "no-such-sa", "rotate"), nil, http.StatusNotFound, "not_found"},
 			{"rotate another organization's account", "POST", orgPath(acme.org, "serviceaccounts", other.sa, "rotate"), nil, http.StatusNotFound, "not_found"},
 		}
-		before := a.snapshot(t, acme.org, other.org)
-		for _, c := range refused {
-			r := a.call(t, c.method, c.path, tok, c.body)
-			if r.Status != c.status {
-				t.Errorf("%s: %s, want %d", c.name, r, c.status)
-				continue
-			}
-			wantError(t, r, c.status, c.code)
-		}
-		a.unchanged(t, before, "refused service account writes", acme.org, other.org)
+		a.refuseAll(t, tok, "refused service account writes", refused, acme.org, other.org)
 		a.must(t, http.StatusOK, "GET", orgPath(other.org), other.token, nil)
 
 		// Delete: the token dies with the account, memberships go.

@@ -90,13 +90,7 @@ func TestUsers(t *testing.T) {
 		a.must(t, http.StatusCreated, "POST", orgPath(other.org, "users"), other.token, userWrite("joanne", "joanne@acme.example", "active", nil))
 
 		foreignGroup := other.group
-		refused := []struct {
-			name         string
-			method, path string
-			body         any
-			status       int
-			code         string
-		}{
+		refused := []refusal{
 			{"duplicate subject", "POST", base, userWrite("someone", "joanne@acme.example", "active", nil), http.StatusConflict, "conflict"},
 			{"duplicate name", "POST", base, userWrite("joanne", "new@acme.example", "active", nil), http.StatusConflict, "conflict"},
 			{"derived name taken", "POST", base, userWrite("", "Sam.Lee-ops@acme.example", "active", nil), http.StatusConflict, "conflict"},
@@ -111,16 +105,7 @@ func TestUsers(t *testing.T) {
 			{"no spec", "POST", base, map[string]any{"metadata": md("new")}, http.StatusBadRequest, "invalid_request"},
 			{"no name can be derived", "POST", base, userWrite("", "@@@", "active", nil), http.StatusBadRequest, "invalid_request"},
 		}
-		before := a.snapshot(t, acme.org, other.org)
-		for _, c := range refused {
-			r := a.call(t, c.method, c.path, tok, c.body)
-			if r.Status != c.status {
-				t.Errorf("%s: %s, want %d", c.name, r, c.status)
-				continue
-			}
-			wantError(t, r, c.status, c.code)
-		}
-		a.unchanged(t, before, "refused user writes", acme.org, other.org)
+		a.refuseAll(t, tok, "refused user writes", refused, acme.org, other.org)
 
 		// Delete removes the user from its groups.
 		wantEmpty(t, a.must(t, http.StatusOK, "DELETE", orgPath(acme.org, "users", jo), tok, nil))
