@@ -11,11 +11,7 @@ import (
 
 func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var db config.Database
-	fs := flag.NewFlagSet("gatehouse migrate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	b := config.NewBinder(fs)
-	db.Bind(b)
-	if err := b.Parse(args); err != nil {
+	if err := config.Parse("gatehouse migrate", &db, args, stderr); err != nil {
 		return err
 	}
 	st, err := openStore(ctx, db)
@@ -42,11 +38,7 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("admin: expected a subcommand")
 	}
 	var c config.Serve
-	fs := flag.NewFlagSet("gatehouse admin issue-token", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	b := config.NewBinder(fs)
-	c.Bind(b)
-	if err := b.Parse(args[1:]); err != nil {
+	if err := config.Parse("gatehouse admin issue-token", &c, args[1:], stderr); err != nil {
 		return err
 	}
 	// Reissuing a token touches no encrypted column: no key needed.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -132,11 +131,7 @@ func bootstrapTokenPath(c *config.Serve) string {
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config.Serve
-	fs := flag.NewFlagSet("gatehouse serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	b := config.NewBinder(fs)
-	c.Bind(b)
-	if err := b.Parse(args); err != nil {
+	if err := config.Parse("gatehouse serve", &c, args, stderr); err != nil {
 		return err
 	}
 	log, err := newLogger(stderr, c.LogLevel, c.LogFormat)

@@ -6,6 +6,7 @@ package config
 import (
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -57,6 +58,19 @@ func (b *Binder) Parse(args []string) error {
 		return b.errs[0]
 	}
 	return b.FS.Parse(args)
+}
+
+// Options is a set of options that binds itself to a Binder.
+type Options interface{ Bind(*Binder) }
+
+// Parse binds opts to a new flag set called name (usage and errors go to
+// out) and parses args into it.
+func Parse(name string, opts Options, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	b := NewBinder(fs)
+	opts.Bind(b)
+	return b.Parse(args)
 }
 
 // Database selects and locates the database.
