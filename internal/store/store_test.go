@@ -1305,7 +1305,6 @@ func TestQueryPlans(t *testing.T) {
 			{"delete user", func(q *store.Q) error { return q.DeleteUser(ctx, sc.org, users[0].ID) }},
 			{"delete service account", func(q *store.Q) error { return q.DeleteServiceAccount(ctx, sc.org, sas[0].ID) }},
 			{"update user", func(q *store.Q) error { return q.UpdateUser(ctx, users[1]) }},
-			{"touch user", func(q *store.Q) error { return q.TouchUser(ctx, sc.org, users[1].ID, t0) }},
 		}
 		for _, o := range writes {
 			var stmts []store.Statement

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 )
 
 // --- organizations ---
@@ -584,14 +583,4 @@ func (q *Q) ClaimPlatformState(ctx context.Context, key, value string) (bool, er
 		return false, fmt.Errorf("claim platform state %s: %w", key, err)
 	}
 	return n == 1, nil
-}
-
-// TouchUser records that a user was active (best effort, not transactional
-// with anything else).
-func (q *Q) TouchUser(ctx context.Context, orgID, id string, at time.Time) error {
-	_, err := q.q.ExecContext(ctx, "UPDATE users SET last_active = $1 WHERE organization_id = $2 AND id = $3", toMillis(at), orgID, id)
-	if err != nil {
-		return fmt.Errorf("touch user: %w", err)
-	}
-	return nil
 }
