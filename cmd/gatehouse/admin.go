@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 )
@@ -23,22 +25,59 @@ func migrate(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-const adminUsage = `Usage:
-  gatehouse admin issue-token [flags]
+// adminCommand is one `gatehouse admin` subcommand. Each lives in its own
+// file and registers itself in adminCommands from an init function.
+type adminCommand struct {
+	// usage is the subcommand's line(s) in `gatehouse admin --help`.
+	usage string
+	run   func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// adminCommands maps subcommand names to their implementations.
+var adminCommands = map[string]adminCommand{}
+
+func init() {
+	adminCommands["issue-token"] = adminCommand{
+		usage: `issue-token [flags]
       Replace the platform administrator's token and print the new one to
-      stdout; the old token stops working at once. For a lost bootstrap token.
-`
+      stdout; the old token stops working at once. For a lost bootstrap token.`,
+		run: issueToken,
+	}
+}
+
+func adminUsage() string {
+	names := make([]string, 0, len(adminCommands))
+	for n := range adminCommands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	b.WriteString("Usage:\n")
+	for _, n := range names {
+		b.WriteString("  gatehouse admin " + adminCommands[n].usage + "\n")
+	}
+	return b.String()
+}
 
 func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "issue-token" {
-		fmt.Fprint(stderr, adminUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return flag.ErrHelp
-		}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, adminUsage())
 		return fmt.Errorf("admin: expected a subcommand")
 	}
+	cmd, ok := adminCommands[args[0]]
+	if !ok {
+		fmt.Fprint(stderr, adminUsage())
+		if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+			return flag.ErrHelp
+		}
+		return fmt.Errorf("admin: unknown subcommand %q", args[0])
+	}
+	return cmd.run(ctx, args[1:], stdout, stderr)
+}
+
+func issueToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c config.Serve
-	if err := config.Parse("gatehouse admin issue-token", &c, args[1:], stderr); err != nil {
+	if err := config.Parse("gatehouse admin issue-token", &c, args, stderr); err != nil {
 		return err
 	}
 	// Reissuing a token touches no encrypted column: no key needed.

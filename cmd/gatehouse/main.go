@@ -30,8 +30,8 @@ const usage = `Gatehouse: identity and access management for multi-tenant clouds
 Usage:
   gatehouse serve   [flags]   run the server
   gatehouse migrate [flags]   apply database migrations and exit
-  gatehouse admin issue-token [flags]
-                              replace the platform administrator token (for a lost one)
+  gatehouse admin SUBCOMMAND  administrative tasks against the database
+                              ("gatehouse admin --help" lists them)
   gatehouse version           print the version
 
 Run "gatehouse COMMAND --help" for a command's flags. Every flag can also be
