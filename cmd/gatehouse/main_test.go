@@ -29,7 +29,8 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 	}
 	help := errb.String()
 	for _, name := range []string{"listen", "issuer", "data-dir", "database-url", "bootstrap-token-file", "encryption-key",
-		"encryption-key-file", "log-level", "log-format", "shutdown-timeout", "service-account-ttl"} {
+		"encryption-key-file", "log-level", "log-format", "shutdown-timeout", "service-account-ttl",
+		"signing-algorithm", "key-rotation-period", "max-token-lifetime", "clients-file"} {
 		if !strings.Contains(help, "-"+name) || !strings.Contains(help, config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}

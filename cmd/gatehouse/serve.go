@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -150,11 +151,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer st.Close()
 
+	if err := applyClientsFile(ctx, st, c.ClientsFile, log); err != nil {
+		return err
+	}
+
 	if err := bootstrap(ctx, ten, &c, stdout); err != nil {
 		return err
 	}
 
-	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log})
+	keyManager, stopRotation, err := startSigningKeys(ctx, &c, st, ten.Sealer, log)
+	if err != nil {
+		return err
+	}
+	defer stopRotation()
+
+	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager)})
 	if err != nil {
 		return err
 	}

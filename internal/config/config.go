@@ -102,6 +102,10 @@ type Serve struct {
 	LogFormat          string
 	ShutdownTimeout    time.Duration
 	ServiceAccountTTL  time.Duration
+	SigningAlgorithm   string
+	KeyRotationPeriod  time.Duration
+	MaxTokenLifetime   time.Duration
+	ClientsFile        string
 }
 
 // Bind registers every serve option.
@@ -116,4 +120,8 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.LogFormat, "log-format", "json", "json or text")
 	b.Duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may run after SIGTERM")
 	b.Duration(&c.ServiceAccountTTL, "service-account-ttl", 365*24*time.Hour, "lifetime of service account tokens")
+	b.String(&c.SigningAlgorithm, "signing-algorithm", "ES256", "algorithm of newly generated token signing keys: ES256, ES512 or RS256 (a change reaches signing two rotations later)")
+	b.Duration(&c.KeyRotationPeriod, "key-rotation-period", 720*time.Hour, "rotate the token signing keys when the active key is this old (0 disables the schedule)")
+	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")
+	b.String(&c.ClientsFile, "clients-file", "", "JSON file of OAuth2 clients to create or update at start (see README: OAuth2 clients)")
 }

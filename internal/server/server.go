@@ -35,6 +35,9 @@ type Config struct {
 	Authenticator authn.Authenticator
 	Logger        *slog.Logger
 	Now           func() time.Time
+	// JWKS serves the token signing keys at GET /oauth2/v2/jwks (the seed's
+	// path); nil leaves the path unserved.
+	JWKS http.Handler
 }
 
 // Server serves the HTTP API.
@@ -89,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openapi)
+	if cfg.JWKS != nil {
+		mux.Handle("GET /oauth2/v2/jwks", named("oauth2V2JwksGet", cfg.JWKS))
+	}
 	apiMux := http.NewServeMux()
 	apiHandler := api.HandlerWithOptions(&handlers{s: s}, api.StdHTTPServerOptions{
 		BaseRouter: apiMux,
@@ -102,6 +108,15 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.handler = observe(s.log, m, s.now, mux)
 	return s, nil
+}
+
+// named labels a non-API route's requests with the seed's operationId in the
+// log line and the metrics.
+func named(operation string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info(r.Context()).operation = operation
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Handler is the root HTTP handler.

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+func init() {
+	adminCommands["rotate-keys"] = adminCommand{
+		usage: `rotate-keys [--drop-retired] [flags]
+      Rotate the token signing keys now and print the new active key ID: the
+      next key (published since the last rotation) starts signing, the active
+      key is retired but stays published until its tokens expire, and a fresh
+      next key is generated with --signing-algorithm. Running servers follow
+      within 30 s. After a key compromise run it twice, the second time with
+      --drop-retired, which unpublishes every retired key at once.`,
+		run: rotateKeys,
+	}
+}
+
+// rotateKeysOptions are serve's options (database, encryption key, signing
+// key settings) plus --drop-retired.
+type rotateKeysOptions struct {
+	config.Serve
+	dropRetired bool
+}
+
+func (o *rotateKeysOptions) Bind(b *config.Binder) {
+	o.Serve.Bind(b)
+	b.FS.BoolVar(&o.dropRetired, "drop-retired", false,
+		"after rotating, delete every retired signing key, so that tokens they signed stop verifying at once (after a key compromise)")
+}
+
+func rotateKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o rotateKeysOptions
+	if err := config.Parse("gatehouse admin rotate-keys", &o, args, stderr); err != nil {
+		return err
+	}
+	sealer, err := loadSealer(&o.Serve)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, o.Database)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m, err := newKeyManager(&o.Serve, st, sealer, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return err
+	}
+	// On a database no server has started on yet, this creates the first
+	// pair, which the rotation then moves on by one.
+	if err := m.Ensure(ctx); err != nil {
+		return err
+	}
+	if err := m.Rotate(ctx); err != nil {
+		return err
+	}
+	if o.dropRetired {
+		n, err := m.DropRetired(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "dropped %d retired signing key(s): tokens they signed no longer verify\n", n)
+	}
+	// Reading the new key back also proves it opens with this encryption key.
+	k, err := m.SigningKey(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, k.ID())
+	return nil
+}
+
+// newKeyManager builds the signing key manager from serve's options.
+func newKeyManager(c *config.Serve, st *store.Store, sealer *secret.Sealer, log *slog.Logger) (*keys.Manager, error) {
+	if err := keys.CheckAlgorithm(c.SigningAlgorithm); err != nil {
+		return nil, fmt.Errorf("--signing-algorithm: %w", err)
+	}
+	if c.MaxTokenLifetime <= 0 {
+		return nil, fmt.Errorf("--max-token-lifetime must be positive, got %v", c.MaxTokenLifetime)
+	}
+	if c.KeyRotationPeriod < 0 {
+		return nil, fmt.Errorf("--key-rotation-period must not be negative, got %v", c.KeyRotationPeriod)
+	}
+	if sealer == nil {
+		return nil, errors.New("signing keys need the encryption key")
+	}
+	return &keys.Manager{
+		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, Logger: log,
+		Algorithm: c.SigningAlgorithm, TokenLifetime: c.MaxTokenLifetime,
+	}, nil
+}
+
+// startSigningKeys is serve's part: make sure an active and a next key exist
+// (safe with several replicas starting together), then run the rotation
+// schedule in the background. The returned function stops the schedule and
+// waits for it, so that it is done before the store closes.
+func startSigningKeys(ctx context.Context, c *config.Serve, st *store.Store, sealer *secret.Sealer, log *slog.Logger) (*keys.Manager, func(), error) {
+	m, err := newKeyManager(c, st, sealer, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.Ensure(ctx); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Run(ctx, c.KeyRotationPeriod)
+	}()
+	return m, func() { cancel(); <-done }, nil
+}

@@ -1,0 +1,347 @@
+// Package client is the registry of OAuth2 clients: the relying parties (web
+// applications, single-page and native apps, backend services) that log users
+// in through Gatehouse's OpenID Connect provider or get tokens from its token
+// endpoint. Clients are platform-wide; they belong to no organization.
+//
+// A client is confidential (it runs on a server and can keep a secret; it
+// authenticates to the token endpoint with client_secret_basic or
+// client_secret_post) or public (a browser or native app that cannot keep a
+// secret; token_endpoint_auth_method none, PKCE S256 always required, and no
+// client_credentials or token exchange, which would let anyone holding the
+// client_id act as the client).
+//
+// Secrets are generated here (32 random bytes), shown once, by Create and
+// RotateSecret, and never stored: only their SHA-256 hash is kept. A secret
+// carries 256 bits of entropy, so a slow password hash adds nothing, and a
+// stolen database (or backup) then holds nothing that authenticates as a
+// client. Rotation replaces the hash in one statement: the old secret stops
+// working when it commits, with no grace period.
+//
+// Redirect URIs are matched exactly, character for character, against the
+// registered list (RFC 9700 §4.1.3, OAuth 2.1): no prefix, wildcard,
+// normalisation or case folding, and never a fragment. Looser matching has
+// been the root of most authorization code and token theft seen in the wild
+// (open redirectors on the client's own domain, path traversal, look-alike
+// subdomains); exact matching makes the registered list the complete set of
+// places a code can be sent to. The one exception is RFC 8252 §7.3: native
+// apps listen on an ephemeral port of the loopback interface, so for
+// http://127.0.0.1 and http://[::1] redirect URIs any port is accepted at
+// request time, everything else still matching exactly. http is accepted only
+// for loopback hosts (127.0.0.1, [::1], localhost); "localhost" is matched
+// exactly, port included, since RFC 8252 §8.3 discourages it for native apps
+// (a name can be resolved elsewhere) and its port flexibility is defined for
+// the IP literals only.
+//
+// Clients can be managed with `gatehouse admin clients ...` or declared in a
+// JSON file applied by `gatehouse serve` at start (see LoadFile).
+package client
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Type is a client type (RFC 6749 §2.1).
+type Type string
+
+// The client types.
+const (
+	Confidential Type = "confidential"
+	Public       Type = "public"
+)
+
+// Grant types a client may be allowed.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+)
+
+// Token endpoint authentication methods (RFC 7591 §2).
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthNone              = "none"
+)
+
+// SecretPrefix starts every generated client secret, so that a leaked one is
+// recognisable (by people and by secret scanners).
+const SecretPrefix = "ghcs_"
+
+// Client is a registered client as the provider sees it. The secret hash is
+// not part of it: only Authenticate looks at it.
+type Client struct {
+	ID                      string
+	Name                    string
+	Type                    Type
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
+	Scopes                  []string // the scopes the client may request
+	TokenEndpointAuthMethod string
+	RequirePKCE             bool // always true for public clients
+	AccessTokenLifetime     time.Duration
+	RefreshTokenLifetime    time.Duration
+	CreatedAt               time.Time
+	ModifiedAt              time.Time // zero until the first change
+}
+
+// Spec is what a caller chooses about a client. Zero values take defaults:
+// type confidential; grant types authorization_code and refresh_token; scopes
+// openid, profile and email; authentication client_secret_basic for a
+// confidential client and none for a public one; the lifetimes below.
+type Spec struct {
+	// ID is the client_id. Create generates one when it is empty; a chosen
+	// one is 1-128 characters of A-Z a-z 0-9 . _ ~ - starting with a letter
+	// or digit. Update ignores it.
+	ID                      string
+	Name                    string
+	Type                    Type
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
+	Scopes                  []string
+	TokenEndpointAuthMethod string
+	RequirePKCE             bool
+	AccessTokenLifetime     time.Duration
+	RefreshTokenLifetime    time.Duration
+}
+
+// Lifetime defaults and bounds.
+const (
+	DefaultAccessTokenLifetime  = time.Hour
+	DefaultRefreshTokenLifetime = 30 * 24 * time.Hour
+	MinTokenLifetime            = time.Minute
+	MaxAccessTokenLifetime      = 24 * time.Hour
+	MaxRefreshTokenLifetime     = 365 * 24 * time.Hour
+)
+
+// ErrInvalidClient is Authenticate's one answer for an unknown client, a
+// wrong, missing or superfluous secret: the token endpoint turns it into
+// invalid_client without saying which.
+var ErrInvalidClient = errors.New("invalid client credentials")
+
+// Registry manages clients in the store.
+type Registry struct {
+	Store *store.Store
+	// Now, NewID and Rand are injected so tests are deterministic.
+	Now   func() time.Time
+	NewID func() string
+	Rand  io.Reader
+}
+
+func (r *Registry) now() time.Time { return r.Now().UTC().Truncate(time.Millisecond) }
+
+// Create registers a client. For a confidential client it returns the secret,
+// which exists nowhere else: only its hash is stored.
+func (r *Registry) Create(ctx context.Context, spec Spec) (*Client, string, error) {
+	row, err := normalize(spec)
+	if err != nil {
+		return nil, "", err
+	}
+	row.ID = spec.ID
+	if row.ID == "" {
+		row.ID = r.NewID()
+	} else if err := validateID(row.ID); err != nil {
+		return nil, "", err
+	}
+	var plain string
+	if row.Type == string(Confidential) {
+		if plain, err = secret.NewToken(r.Rand, SecretPrefix); err != nil {
+			return nil, "", err
+		}
+		row.SecretHash = secret.Hash(plain)
+	}
+	row.CreatedAt = r.now()
+	if err := r.Store.Tx(ctx, func(q *store.Q) error { return q.CreateOAuth2Client(ctx, row) }); err != nil {
+		return nil, "", storeError(err, row.ID)
+	}
+	return fromRow(row), plain, nil
+}
+
+// Get reads a client.
+func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
+	row, err := r.Store.Read().GetOAuth2Client(ctx, id)
+	if err != nil {
+		return nil, storeError(err, id)
+	}
+	return fromRow(row), nil
+}
+
+// List returns one page of clients in client_id order (see store.Page).
+func (r *Registry) List(ctx context.Context, page store.Page) ([]*Client, error) {
+	rows, err := r.Store.Read().ListOAuth2Clients(ctx, page)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Client, len(rows))
+	for i, row := range rows {
+		out[i] = fromRow(row)
+	}
+	return out, nil
+}
+
+// Update replaces a client's settings with spec (defaults applied as on
+// Create). The type cannot change: it decides how the client authenticates,
+// so a confidential client becoming public (or the reverse) is a new client.
+// The secret is kept.
+func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, error) {
+	var out *store.OAuth2Client
+	err := r.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetOAuth2Client(ctx, id)
+		if err != nil {
+			return err
+		}
+		if spec.Type == "" {
+			spec.Type = Type(old.Type)
+		}
+		if string(spec.Type) != old.Type {
+			return apierror.BadRequest("the type of client %q cannot change from %s to %s; delete it and create a new client", id, old.Type, spec.Type)
+		}
+		row, err := normalize(spec)
+		if err != nil {
+			return err
+		}
+		row.ID, row.SecretHash, row.CreatedAt = old.ID, old.SecretHash, old.CreatedAt
+		row.ModifiedAt = r.now()
+		if err := q.UpdateOAuth2Client(ctx, row); err != nil {
+			return err
+		}
+		out = row
+		return nil
+	})
+	if err != nil {
+		return nil, storeError(err, id)
+	}
+	return fromRow(out), nil
+}
+
+// Delete removes a client. Its secret stops working at once.
+func (r *Registry) Delete(ctx context.Context, id string) error {
+	return storeError(r.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteOAuth2Client(ctx, id) }), id)
+}
+
+// RotateSecret gives a confidential client a new secret and returns it; the
+// old one is invalid as soon as this returns.
+func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) {
+	plain, err := secret.NewToken(r.Rand, SecretPrefix)
+	if err != nil {
+		return "", err
+	}
+	err = r.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetOAuth2Client(ctx, id)
+		if err != nil {
+			return err
+		}
+		if old.Type != string(Confidential) {
+			return apierror.BadRequest("client %q is public: public clients have no secret", id)
+		}
+		return q.SetOAuth2ClientSecret(ctx, id, secret.Hash(plain), r.now())
+	})
+	if err != nil {
+		return "", storeError(err, id)
+	}
+	return plain, nil
+}
+
+// dummyHash is compared against when the client does not exist, so that an
+// unknown client_id costs the same as a wrong secret.
+var dummyHash = secret.Hash("gatehouse: no such client")
+
+// Authenticate checks a client's credentials as presented at the token
+// endpoint (however they were carried: the caller checks that the method
+// matches TokenEndpointAuthMethod). A confidential client must present its
+// secret; a public client must present none. The secret's SHA-256 hash is
+// compared with the stored one in constant time. Any mismatch is
+// ErrInvalidClient; other errors are infrastructure failures.
+func (r *Registry) Authenticate(ctx context.Context, clientID, presented string) (*Client, error) {
+	row, err := r.Store.Read().GetOAuth2Client(ctx, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		subtle.ConstantTimeCompare([]byte(secret.Hash(presented)), []byte(dummyHash))
+		return nil, ErrInvalidClient
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch Type(row.Type) {
+	case Public:
+		if presented != "" {
+			return nil, ErrInvalidClient
+		}
+		return fromRow(row), nil
+	case Confidential:
+		got := secret.Hash(presented)
+		ok := subtle.ConstantTimeCompare([]byte(got), []byte(row.SecretHash)) == 1
+		if presented == "" || row.SecretHash == "" || !ok {
+			return nil, ErrInvalidClient
+		}
+		return fromRow(row), nil
+	}
+	return nil, ErrInvalidClient
+}
+
+// AllowsGrant reports whether c may use grant type grant at the token
+// endpoint. Public clients never get client_credentials or token exchange,
+// whatever is stored.
+func AllowsGrant(c *Client, grant string) bool {
+	if c.Type != Confidential && (grant == GrantClientCredentials || grant == GrantTokenExchange) {
+		return false
+	}
+	for _, g := range c.GrantTypes {
+		if g == grant {
+			return true
+		}
+	}
+	return false
+}
+
+// AllowsScope reports whether c may request scope.
+func AllowsScope(c *Client, scope string) bool {
+	for _, s := range c.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+// RequiresPKCE reports whether authorization requests of c must carry a PKCE
+// code challenge (S256): always for public clients, on request
+// (Spec.RequirePKCE) for confidential ones, which may still send one.
+func RequiresPKCE(c *Client) bool { return c.Type != Confidential || c.RequirePKCE }
+
+func fromRow(row *store.OAuth2Client) *Client {
+	return &Client{
+		ID: row.ID, Name: row.Name, Type: Type(row.Type),
+		RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
+		GrantTypes: row.GrantTypes, Scopes: row.Scopes,
+		TokenEndpointAuthMethod: row.TokenEndpointAuthMethod, RequirePKCE: row.RequirePKCE,
+		AccessTokenLifetime: row.AccessTokenLifetime, RefreshTokenLifetime: row.RefreshTokenLifetime,
+		CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
+	}
+}
+
+// storeError maps store errors onto API errors; others pass through.
+func storeError(err error, id string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return apierror.NotFoundError("client %q not found", id)
+	case errors.Is(err, store.ErrConflict):
+		return apierror.ConflictError("a client with id %q already exists", id)
+	}
+	if _, ok := apierror.As(err); ok {
+		return err
+	}
+	return fmt.Errorf("client %q: %w", id, err)
+}

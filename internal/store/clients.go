@@ -1,0 +1,210 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// OAuth2Client is a relying party registered with Gatehouse's OpenID Connect
+// provider (table oauth2_clients). Clients are platform-wide: they have no
+// organization. The rules over these rows live in package client.
+type OAuth2Client struct {
+	ID                      string // the client_id
+	Name                    string
+	Type                    string // confidential | public; fixed at creation
+	SecretHash              string // SHA-256 hex of the secret; '' for public clients
+	RedirectURIs            []string
+	PostLogoutRedirectURIs  []string
+	GrantTypes              []string
+	Scopes                  []string
+	TokenEndpointAuthMethod string // client_secret_basic | client_secret_post | none
+	RequirePKCE             bool
+	AccessTokenLifetime     time.Duration // stored in milliseconds
+	RefreshTokenLifetime    time.Duration // stored in milliseconds
+	CreatedAt               time.Time
+	ModifiedAt              time.Time // zero until the first change
+}
+
+const tClients = "oauth2_clients"
+
+const clientColumns = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, " +
+	"token_endpoint_auth_method, require_pkce, access_token_lifetime_ms, refresh_token_lifetime_ms, created_at, modified_at"
+
+// clientLists are the JSON-encoded list columns of c, in column order.
+func clientLists(c *OAuth2Client) ([4]string, error) {
+	var out [4]string
+	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes} {
+		if l == nil {
+			l = []string{}
+		}
+		b, err := json.Marshal(l)
+		if err != nil {
+			return out, fmt.Errorf("encode client %s: %w", c.ID, err)
+		}
+		out[i] = string(b)
+	}
+	return out, nil
+}
+
+func clientValues(c *OAuth2Client) ([]any, error) {
+	lists, err := clientLists(c)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.ID, c.Name, c.Type, c.SecretHash, lists[0], lists[1], lists[2], lists[3],
+		c.TokenEndpointAuthMethod, c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(),
+		toMillis(c.CreatedAt), toMillis(c.ModifiedAt)}, nil
+}
+
+// clientScan holds the raw columns of one row while it is scanned.
+type clientScan struct {
+	c                     OAuth2Client
+	lists                 [4]string
+	accessMS, refreshMS   int64
+	createdMS, modifiedMS int64
+}
+
+func (s *clientScan) targets() []any {
+	return []any{&s.c.ID, &s.c.Name, &s.c.Type, &s.c.SecretHash, &s.lists[0], &s.lists[1], &s.lists[2], &s.lists[3],
+		&s.c.TokenEndpointAuthMethod, &s.c.RequirePKCE, &s.accessMS, &s.refreshMS, &s.createdMS, &s.modifiedMS}
+}
+
+func (s *clientScan) finish() (*OAuth2Client, error) {
+	c := s.c
+	for i, dst := range []*[]string{&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes, &c.Scopes} {
+		*dst = []string{}
+		if err := json.Unmarshal([]byte(s.lists[i]), dst); err != nil {
+			return nil, fmt.Errorf("decode client %s: %w", c.ID, err)
+		}
+	}
+	c.AccessTokenLifetime = time.Duration(s.accessMS) * time.Millisecond
+	c.RefreshTokenLifetime = time.Duration(s.refreshMS) * time.Millisecond
+	c.CreatedAt = fromMillis(s.createdMS)
+	c.ModifiedAt = fromMillis(s.modifiedMS)
+	return &c, nil
+}
+
+// CreateOAuth2Client inserts c; an existing client_id is ErrConflict.
+func (q *Q) CreateOAuth2Client(ctx context.Context, c *OAuth2Client) error {
+	args, err := clientValues(c)
+	if err != nil {
+		return err
+	}
+	query := "INSERT INTO " + tClients + " (" + clientColumns + ") VALUES (" + placeholders(1, len(args)) + ")"
+	if _, err := q.q.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("create client %s: %w", c.ID, classify(err))
+	}
+	return nil
+}
+
+// CreateOAuth2ClientIfAbsent inserts c unless a client with its ID exists,
+// and reports whether it did. Unlike CreateOAuth2Client it does not fail (and,
+// on PostgreSQL, abort the transaction) when another transaction inserted the
+// same ID first: replicas applying the same clients file at the same moment
+// both succeed.
+func (q *Q) CreateOAuth2ClientIfAbsent(ctx context.Context, c *OAuth2Client) (bool, error) {
+	args, err := clientValues(c)
+	if err != nil {
+		return false, err
+	}
+	query := "INSERT INTO " + tClients + " (" + clientColumns + ") VALUES (" + placeholders(1, len(args)) + ") ON CONFLICT (id) DO NOTHING"
+	res, err := q.q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return false, fmt.Errorf("create client %s: %w", c.ID, classify(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("create client %s: rows affected: %w", c.ID, err)
+	}
+	return n == 1, nil
+}
+
+// GetOAuth2Client reads one client.
+func (q *Q) GetOAuth2Client(ctx context.Context, id string) (*OAuth2Client, error) {
+	var s clientScan
+	query := "SELECT " + clientColumns + " FROM " + tClients + " WHERE id = $1"
+	if err := q.q.QueryRowContext(ctx, query, id).Scan(s.targets()...); err != nil {
+		return nil, fmt.Errorf("get client %s: %w", id, classify(err))
+	}
+	return s.finish()
+}
+
+// ListOAuth2Clients pages through the clients in id order.
+func (q *Q) ListOAuth2Clients(ctx context.Context, page Page) ([]*OAuth2Client, error) {
+	query := "SELECT " + clientColumns + " FROM " + tClients
+	var args []any
+	if page.After != "" {
+		args = append(args, page.After)
+		query += " WHERE id > $1"
+	}
+	query += " ORDER BY id"
+	if page.Limit != NoLimit {
+		args = append(args, page.limit())
+		query += " LIMIT $" + strconv.Itoa(len(args))
+	}
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	defer rows.Close()
+	var out []*OAuth2Client
+	for rows.Next() {
+		var s clientScan
+		if err := rows.Scan(s.targets()...); err != nil {
+			return nil, fmt.Errorf("scan client: %w", err)
+		}
+		c, err := s.finish()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateOAuth2Client rewrites c's settings and modified_at. It leaves the
+// id, type, creation time and secret hash alone: the secret changes only
+// through SetOAuth2ClientSecret, so that an update racing a rotation cannot
+// write the old hash back.
+func (q *Q) UpdateOAuth2Client(ctx context.Context, c *OAuth2Client) error {
+	lists, err := clientLists(c)
+	if err != nil {
+		return err
+	}
+	query := "UPDATE " + tClients + " SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, grant_types = $4, " +
+		"scopes = $5, token_endpoint_auth_method = $6, require_pkce = $7, access_token_lifetime_ms = $8, " +
+		"refresh_token_lifetime_ms = $9, modified_at = $10 WHERE id = $11"
+	res, err := q.q.ExecContext(ctx, query, c.Name, lists[0], lists[1], lists[2], lists[3], c.TokenEndpointAuthMethod,
+		c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(), toMillis(c.ModifiedAt), c.ID)
+	if err != nil {
+		return fmt.Errorf("update client %s: %w", c.ID, classify(err))
+	}
+	return expectOne(res, tClients, c.ID)
+}
+
+// SetOAuth2ClientSecret replaces the secret hash of a confidential client in
+// one statement: the old secret stops matching when the transaction commits.
+// A missing or public client is ErrNotFound.
+func (q *Q) SetOAuth2ClientSecret(ctx context.Context, id, secretHash string, modifiedAt time.Time) error {
+	res, err := q.q.ExecContext(ctx, "UPDATE "+tClients+" SET secret_hash = $1, modified_at = $2 WHERE id = $3 AND client_type = 'confidential'",
+		secretHash, toMillis(modifiedAt), id)
+	if err != nil {
+		return fmt.Errorf("set secret of client %s: %w", id, classify(err))
+	}
+	return expectOne(res, tClients, id)
+}
+
+// DeleteOAuth2Client removes a client.
+func (q *Q) DeleteOAuth2Client(ctx context.Context, id string) error {
+	res, err := q.q.ExecContext(ctx, "DELETE FROM "+tClients+" WHERE id = $1", id)
+	if err != nil {
+		return fmt.Errorf("delete client %s: %w", id, classify(err))
+	}
+	return expectOne(res, tClients, id)
+}

@@ -1,0 +1,106 @@
+package store_test
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+func signingKey(id string, state store.SigningKeyState) *store.SigningKey {
+	k := &store.SigningKey{ID: id, Algorithm: "ES256", State: state, SealedPrivateKey: "v1:k:sealed-" + id,
+		PublicJWK: `{"kid":"` + id + `"}`, CreatedAt: t0}
+	switch state {
+	case store.SigningKeyActive:
+		k.ActivatedAt = t0.Add(time.Minute)
+	case store.SigningKeyRetired:
+		k.ActivatedAt, k.RetiredAt, k.ExpiresAt = t0.Add(time.Minute), t0.Add(time.Hour), t0.Add(2*time.Hour)
+	}
+	return k
+}
+
+func keyIDs(ks []*store.SigningKey) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.ID)
+	}
+	return out
+}
+
+// TestSigningKeys: the signing key table keeps at most one next and one
+// active key whatever the caller does, state changes are conditional on the
+// current state, and the published set and the deletes honour expires_at.
+func TestSigningKeys(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		st, ctx := open(t), t.Context()
+		q := st.Read()
+
+		a := signingKey("a", store.SigningKeyActive)
+		must(t, q.CreateSigningKey(ctx, a))
+		must(t, q.CreateSigningKey(ctx, signingKey("b", store.SigningKeyNext)))
+		got, err := q.SigningKeyInState(ctx, store.SigningKeyActive)
+		must(t, err)
+		equal(t, "active key read back", got, a)
+
+		wantErr(t, "second active key", q.CreateSigningKey(ctx, signingKey("a2", store.SigningKeyActive)), store.ErrConflict)
+		wantErr(t, "second next key", q.CreateSigningKey(ctx, signingKey("b2", store.SigningKeyNext)), store.ErrConflict)
+		wantErr(t, "duplicate kid", q.CreateSigningKey(ctx, signingKey("a", store.SigningKeyRetired)), store.ErrConflict)
+		if err := q.CreateSigningKey(ctx, signingKey("x", "revoked")); err == nil {
+			t.Error("a key in an unknown state was stored")
+		}
+
+		// Conditional transitions.
+		wantErr(t, "activate the active key", q.ActivateSigningKey(ctx, "a", t0), store.ErrNotFound)
+		wantErr(t, "retire the next key", q.RetireSigningKey(ctx, "b", t0, t0), store.ErrNotFound)
+		wantErr(t, "activate a missing key", q.ActivateSigningKey(ctx, "nope", t0), store.ErrNotFound)
+		wantErr(t, "activate next while another is active", q.ActivateSigningKey(ctx, "b", t0), store.ErrConflict)
+		rotatedAt := t0.Add(time.Hour)
+		tx(t, st, func(q *store.Q) error {
+			must(t, q.LockSigningKeys(ctx))
+			must(t, q.RetireSigningKey(ctx, "a", rotatedAt, rotatedAt.Add(time.Hour)))
+			must(t, q.ActivateSigningKey(ctx, "b", rotatedAt))
+			return q.CreateSigningKey(ctx, signingKey("c", store.SigningKeyNext))
+		})
+		got, err = q.SigningKeyInState(ctx, store.SigningKeyActive)
+		must(t, err)
+		equal(t, "activated at", got.ActivatedAt, rotatedAt)
+		must(t, q.CreateSigningKey(ctx, signingKey("old", store.SigningKeyRetired))) // expires t0+2h
+
+		for _, tc := range []struct {
+			now  time.Time
+			want []string
+		}{
+			{t0, []string{"a", "b", "old", "c"}},
+			{t0.Add(2*time.Hour - time.Millisecond), []string{"a", "b", "old", "c"}},
+			{t0.Add(2 * time.Hour), []string{"b", "c"}}, // "a" expires at rotatedAt+1h = t0+2h too
+		} {
+			ks, err := q.PublishedSigningKeys(ctx, tc.now)
+			must(t, err)
+			if got := keyIDs(ks); !sameSet(got, tc.want) {
+				t.Errorf("published at %v: %v, want %v", tc.now.Sub(t0), got, tc.want)
+			}
+		}
+		n, err := q.DeleteExpiredSigningKeys(ctx, t0.Add(2*time.Hour-time.Millisecond))
+		must(t, err)
+		equal(t, "deleted before expiry", n, int64(0))
+		n, err = q.DeleteExpiredSigningKeys(ctx, t0.Add(2*time.Hour))
+		must(t, err)
+		equal(t, "deleted at expiry", n, int64(2))
+		must(t, q.CreateSigningKey(ctx, signingKey("young", store.SigningKeyRetired)))
+		n, err = q.DeleteRetiredSigningKeys(ctx)
+		must(t, err)
+		equal(t, "retired keys dropped", n, int64(1))
+		all, err := q.ListSigningKeys(ctx)
+		must(t, err)
+		if got := keyIDs(all); !sameSet(got, []string{"b", "c"}) {
+			t.Errorf("left %v, want [b c]", got)
+		}
+	})
+}
+
+func sameSet(a, b []string) bool {
+	return slices.Equal(sortedCopy(a), sortedCopy(b))
+}
