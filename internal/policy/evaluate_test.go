@@ -1,0 +1,180 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func mustCompile(t testing.TB, env *Env, p Policy) *Compiled {
+	t.Helper()
+	c, err := Compile(p, env)
+	if err != nil {
+		t.Fatalf("Compile: %v", err)
+	}
+	return c
+}
+
+func TestEvaluateCostLimitSkipsRule(t *testing.T) {
+	env, err := NewEnv([]string{"projects"}, Limits{MaxCost: 5000, MaxInputSize: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := Policy{DefaultServiceStrategy: Deny, Services: map[string]ServicePolicy{"projects": {Type: Rules, Rules: []Rule{
+		{Action: Deny, Expression: "parameters.items.all(a, parameters.items.all(b, a + b >= 0))"},
+		{Action: Allow, Expression: "true"},
+	}}}}
+	compiled := mustCompile(t, env, p)
+	items := make([]any, 2000) // 4 million pairs: far beyond the limit
+	for i := range items {
+		items[i] = float64(i)
+	}
+	start := time.Now()
+	d := Evaluate(context.Background(), nil, []NamedPolicy{{Name: "r", Policy: compiled}},
+		Request{Service: "projects", Parameters: map[string]any{"items": items}})
+	if elapsed := time.Since(start); elapsed > time.Second {
+		t.Errorf("evaluation took %v, the cost limit should stop it early", elapsed)
+	}
+	if !d.Allowed || d.RuleIndex != 1 || !strings.Contains(d.Reason, "rule 0 skipped") || !strings.Contains(d.Reason, "cost limit") {
+		t.Errorf("decision = %+v, want rule 1 after rule 0 skipped for its cost", d)
+	}
+	// Within the estimate the same rule evaluates normally.
+	d = Evaluate(context.Background(), nil, []NamedPolicy{{Name: "r", Policy: compiled}},
+		Request{Service: "projects", Parameters: map[string]any{"items": items[:5]}})
+	if d.Allowed || d.RuleIndex != 0 {
+		t.Errorf("small input: decision = %+v, want rule 0 (deny)", d)
+	}
+}
+
+func TestEvaluateCancelledContextDenies(t *testing.T) {
+	env := testEnv(t)
+	compiled := mustCompile(t, env, rules("true"))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	d := Evaluate(ctx, nil, []NamedPolicy{{Name: "r", Policy: compiled}}, Request{Service: "projects"})
+	if d.Allowed || !strings.Contains(d.Reason, "interrupted") {
+		t.Errorf("decision = %+v, want a deny saying the evaluation was interrupted", d)
+	}
+	// A type allow needs no evaluation and is not affected.
+	allow := mustCompile(t, env, Policy{DefaultServiceStrategy: Deny, Services: map[string]ServicePolicy{"projects": {Type: Allow}}})
+	if d := Evaluate(ctx, nil, []NamedPolicy{{Name: "r", Policy: allow}}, Request{Service: "projects"}); !d.Allowed {
+		t.Errorf("type allow under a cancelled context: %+v", d)
+	}
+}
+
+func TestEvaluateLiveContext(t *testing.T) {
+	env := testEnv(t)
+	compiled := mustCompile(t, env, rules("parameters.roles.exists(r, r == 'admin')"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d := Evaluate(ctx, nil, []NamedPolicy{{Name: "r", Policy: compiled}},
+		Request{Service: "projects", Parameters: map[string]any{"roles": []any{"reader", "admin"}}})
+	if !d.Allowed || d.RuleIndex != 0 {
+		t.Errorf("decision = %+v, want rule 0 to allow", d)
+	}
+}
+
+func TestEvaluateNilRolePolicyDenies(t *testing.T) {
+	d := Evaluate(context.Background(), nil, []NamedPolicy{{Name: "broken"}}, Request{Service: "projects"})
+	if d.Allowed || d.Policy != "broken" || !strings.Contains(d.Reason, "no compiled policy") {
+		t.Errorf("decision = %+v", d)
+	}
+}
+
+func TestEvaluateConcurrent(t *testing.T) {
+	env := testEnv(t)
+	compiled := mustCompile(t, env, rules("resources.tags.env == 'dev'"))
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				env := "prod"
+				if (g+i)%2 == 0 {
+					env = "dev"
+				}
+				d := Evaluate(context.Background(), nil, []NamedPolicy{{Name: "r", Policy: compiled}},
+					Request{Service: "projects", Resources: map[string]any{"tags": map[string]any{"env": env}}})
+				if d.Allowed != (env == "dev") {
+					t.Errorf("env %s: %+v", env, d)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	env := testEnv(t)
+	cache := NewCache(env, 2)
+	get := func(id, version string) *Compiled {
+		t.Helper()
+		c, err := cache.Get(CacheKey{ID: id, Version: version}, rules("true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	a1 := get("a", "1")
+	get("b", "1")
+	if get("a", "1") != a1 {
+		t.Fatal("a hit compiled again")
+	}
+	get("c", "1") // evicts b, the least recently used
+	if s := cache.Stats(); s.Len != 2 || s.Hits != 1 || s.Misses != 3 {
+		t.Fatalf("stats = %+v, want 2 entries, 1 hit, 3 misses", s)
+	}
+	if get("a", "1") != a1 {
+		t.Error("a was evicted, b should have been")
+	}
+	get("b", "1")
+	if s := cache.Stats(); s.Misses != 4 {
+		t.Errorf("b was still cached: %+v", s)
+	}
+	if get("a", "2") == a1 {
+		t.Error("a new version returned the old program")
+	}
+	cache.Forget("a")
+	if s := cache.Stats(); s.Len != 1 {
+		t.Errorf("after Forget: %+v, want only b", s)
+	}
+}
+
+func TestCacheReturnsCompileErrors(t *testing.T) {
+	cache := NewCache(testEnv(t), 4)
+	_, err := cache.Get(CacheKey{ID: "role-1", Version: "7"}, rules("nope"))
+	if err == nil || !strings.Contains(err.Error(), "role-1 version 7") || !strings.Contains(err.Error(), "undeclared reference") {
+		t.Fatalf("error = %v", err)
+	}
+	if s := cache.Stats(); s.Len != 0 {
+		t.Errorf("an error was cached: %+v", s)
+	}
+}
+
+func TestCacheConcurrent(t *testing.T) {
+	cache := NewCache(testEnv(t), 8)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 50; i++ {
+				key := CacheKey{ID: fmt.Sprintf("role-%d", (g+i)%12), Version: "1"}
+				c, err := cache.Get(key, rules("true"))
+				if err != nil || c == nil {
+					t.Errorf("Get(%v) = %v, %v", key, c, err)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if s := cache.Stats(); s.Len > 8 || s.Hits+s.Misses != 400 {
+		t.Errorf("stats = %+v, want at most 8 entries and 400 lookups", s)
+	}
+}

@@ -1,0 +1,69 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// FuzzCompileEvaluate checks that no policy document, expression or request
+// makes Compile or Evaluate panic or hang, and that decisions stay well
+// formed. It is seeded from every conformance case:
+//
+//	go test ./internal/policy/ -run '^$' -fuzz FuzzCompileEvaluate -fuzztime 1m
+func FuzzCompileEvaluate(f *testing.F) {
+	suite := loadConformance(f)
+	for _, c := range suite.Cases {
+		req, err := json.Marshal(suite.request(f, c.Request))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, r := range c.Roles {
+			doc, err := json.Marshal(r.Policy)
+			if err != nil {
+				f.Fatal(err)
+			}
+			expr := "true"
+			if sp, ok := r.Policy.Services["projects"]; ok && len(sp.Rules) > 0 {
+				expr = sp.Rules[0].Expression
+			}
+			f.Add(doc, req, expr)
+		}
+	}
+	env, err := NewEnv(suite.Services, Limits{MaxCost: 20_000})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, doc, reqJSON []byte, expr string) {
+		var req Request
+		_ = json.Unmarshal(reqJSON, &req) // a partial request is still a request
+		var roles []NamedPolicy
+		if p, err := Parse(doc, env.Limits()); err == nil {
+			if c, err := Compile(p, env); err == nil {
+				roles = append(roles, NamedPolicy{Name: "doc", Policy: c})
+			}
+		}
+		exprPolicy := Policy{DefaultServiceStrategy: Allow, Services: map[string]ServicePolicy{
+			"projects": {Type: Rules, Rules: []Rule{{Action: Deny, Expression: expr}, {Action: Allow, Expression: expr}}},
+		}}
+		guard, err := Compile(exprPolicy, env)
+		if err == nil {
+			roles = append(roles, NamedPolicy{Name: "expr", Policy: guard})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for _, g := range []*Compiled{nil, guard} {
+			d := Evaluate(ctx, g, roles, req)
+			if d.RuleIndex < -1 {
+				t.Fatalf("rule index %d", d.RuleIndex)
+			}
+			if d.Allowed && (d.Policy == "" || d.Policy == GuardrailPolicy) {
+				t.Fatalf("allowed by %q: %+v", d.Policy, d)
+			}
+			if d.Reason == "" {
+				t.Fatalf("decision without a reason: %+v", d)
+			}
+		}
+	})
+}
