@@ -19,8 +19,11 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/config"
+	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -165,7 +168,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopRotation()
 
-	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager)})
+	provider, err := newOIDCProvider(&c, st, keyManager, log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager),
+		OIDC:          provider.Handler(),
+		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, provider.Authenticator()}})
 	if err != nil {
 		return err
 	}
@@ -238,4 +247,17 @@ func writeSecretFile(path, content string) error {
 		return fmt.Errorf("chmod %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// newOIDCProvider builds the OpenID Connect provider on the local password
+// connector, the client registry and the signing keys.
+func newOIDCProvider(c *config.Serve, st *store.Store, km *keys.Manager, log *slog.Logger) (*oidc.Provider, error) {
+	pw, err := connector.NewPassword(st, connector.PasswordConfig{})
+	if err != nil {
+		return nil, err
+	}
+	return oidc.New(oidc.Config{
+		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw,
+		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Now: time.Now, Rand: rand.Reader, Logger: log,
+	})
 }

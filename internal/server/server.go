@@ -38,6 +38,10 @@ type Config struct {
 	// JWKS serves the token signing keys at GET /oauth2/v2/jwks (the seed's
 	// path); nil leaves the path unserved.
 	JWKS http.Handler
+	// OIDC serves the OpenID Connect provider: everything under /oauth2/v2/
+	// except the JWKS, and /.well-known/openid-configuration; nil leaves
+	// those paths unserved.
+	OIDC http.Handler
 }
 
 // Server serves the HTTP API.
@@ -94,6 +98,10 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /api/v1/openapi.yaml", s.openapi)
 	if cfg.JWKS != nil {
 		mux.Handle("GET /oauth2/v2/jwks", named("oauth2V2JwksGet", cfg.JWKS))
+	}
+	if cfg.OIDC != nil {
+		mux.Handle("/oauth2/v2/", cfg.OIDC)
+		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 	}
 	apiMux := http.NewServeMux()
 	apiHandler := api.HandlerWithOptions(&handlers{s: s}, api.StdHTTPServerOptions{

@@ -25,6 +25,11 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -156,8 +161,19 @@ type Env struct {
 	Clock      *Clock
 	AdminToken string // platform administrator
 	Client     *http.Client
-	t          testing.TB
+	// The OpenID Connect provider and what it runs on. OIDCClock is its
+	// clock (tokens, codes, sessions): it starts at the real time, because
+	// zitadel/oidc stamps ID tokens and expires_in with the real clock.
+	Provider  *oidc.Provider
+	OIDCClock *Clock
+	Keys      *keys.Manager
+	Clients   *client.Registry
+	Password  *connector.Password
+	t         testing.TB
 }
+
+// FastArgon2 are cheap password hashing parameters for tests.
+var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // NewEnv starts Gatehouse over st behind an httptest server and bootstraps
 // the platform administrator.
@@ -175,14 +191,37 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 	if err != nil || !created {
 		t.Fatalf("bootstrap: created=%v err=%v", created, err)
 	}
-	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	oidcClock := NewClock(time.Now())
+	km := &keys.Manager{Store: st, Sealer: sealer, Now: oidcClock.Now, TokenLifetime: time.Hour, Logger: logger}
+	if err := km.Ensure(context.Background()); err != nil {
+		t.Fatalf("signing keys: %v", err)
+	}
+	clients := &client.Registry{Store: st, Now: clock.Now, NewID: IDs(), Rand: rand.Reader}
+	pw, err := connector.NewPassword(st, connector.PasswordConfig{Params: FastArgon2, Now: oidcClock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
+	// The issuer is the httptest server's URL, known once it listens: the
+	// handler is set just after.
+	var root atomic.Pointer[http.Handler]
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
-	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(), t: t}
+	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw,
+		AllowInsecure: true, Now: oidcClock.Now, Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
+		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(),
+		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: clock.Now}, provider.Authenticator()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	root.Store(&h)
+	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, t: t}
 }
 
 // Response is a decoded HTTP response.

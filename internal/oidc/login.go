@@ -1,0 +1,212 @@
+package oidc
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// CSRFCookie carries the login form's CSRF token; the form carries it too,
+// and the auth request stores its hash, so a form posted from elsewhere (or
+// for another auth request) is refused.
+const CSRFCookie = "gatehouse_login_csrf"
+
+// Outcomes of a login attempt that are not a success.
+var (
+	errNoRequest   = errors.New("the login request is unknown, expired or already finished")
+	errCSRF        = errors.New("the form is stale or was not sent from this page")
+	errCredentials = connector.ErrInvalidCredentials
+)
+
+// loginView is what the login template shows.
+type loginView struct {
+	State string
+	CSRF  string
+	Email string
+	Error string
+}
+
+var pages = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in · Gatehouse</title>
+<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
+label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
+button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}[role=alert]{color:#a00;margin-top:1rem}</style>
+</head>
+<body>
+<main>
+<h1>Sign in</h1>
+{{if .Error}}<p role="alert" id="login-error">{{.Error}}</p>{{end}}
+<form method="post" action="/oauth2/v2/login">
+<input type="hidden" name="state" value="{{.State}}">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<label for="email">Email address</label>
+<input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}"{{if .Error}} aria-describedby="login-error"{{end}}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">Sign in</button>
+</form>
+</main>
+</body>
+</html>
+{{define "message"}}<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{{.Title}} · Gatehouse</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}</style></head>
+<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p></main></body>
+</html>{{end}}`))
+
+func writePage(w http.ResponseWriter, status int, name string, data any) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	_ = pages.ExecuteTemplate(w, name, data)
+}
+
+func writeMessage(w http.ResponseWriter, status int, title, text string) {
+	writePage(w, status, "message", struct{ Title, Text string }{title, text})
+}
+
+// loginPage shows the form for the auth request named by ?state=, with a
+// fresh CSRF token bound to that request and to this browser.
+func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("state")
+	csrf, hint, err := p.startLogin(r.Context(), id)
+	if err != nil {
+		p.loginError(w, err)
+		return
+	}
+	p.setCSRFCookie(w, csrf)
+	writePage(w, http.StatusOK, "login", loginView{State: id, CSRF: csrf, Email: hint})
+}
+
+// startLogin issues the CSRF token of an open auth request.
+func (p *Provider) startLogin(ctx context.Context, id string) (csrf, loginHint string, err error) {
+	if id == "" {
+		return "", "", errNoRequest
+	}
+	csrf, err = p.tokens.randomString(32)
+	if err != nil {
+		return "", "", err
+	}
+	var req *store.OIDCAuthRequest
+	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		if err := q.SetAuthRequestCSRF(ctx, id, secret.Hash(csrf), p.cfg.Now()); err != nil {
+			return err
+		}
+		req, err = q.GetAuthRequest(ctx, id, p.cfg.Now())
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", "", errNoRequest
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return csrf, req.LoginHint, nil
+}
+
+func (p *Provider) setCSRFCookie(w http.ResponseWriter, token string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: CSRFCookie, Value: token, Path: LoginPath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
+	})
+}
+
+// loginSubmit checks the form and the password; on success the browser goes
+// back to the provider's callback, which issues the code.
+func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		writeMessage(w, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		return
+	}
+	cookie := ""
+	if c, err := r.Cookie(CSRFCookie); err == nil {
+		cookie = c.Value
+	}
+	f := r.PostForm
+	id, email := f.Get("state"), f.Get("email")
+	err := p.login(r.Context(), id, f.Get("csrf_token"), cookie, email, f.Get("password"))
+	switch {
+	case err == nil:
+		http.Redirect(w, r, p.cfg.Issuer+CallbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
+	case errors.Is(err, errCredentials):
+		writePage(w, http.StatusUnauthorized, "login", loginView{State: id, CSRF: f.Get("csrf_token"), Email: email,
+			Error: "The email address or the password is wrong."})
+	default:
+		p.loginError(w, err)
+	}
+}
+
+// login is the logic of a login form post.
+func (p *Provider) login(ctx context.Context, id, csrfForm, csrfCookie, email, password string) error {
+	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, p.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Done) {
+		return errNoRequest
+	}
+	if err != nil {
+		return err
+	}
+	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
+		return errCSRF
+	}
+	ident, err := p.cfg.Password.Login(ctx, email, password)
+	if err != nil {
+		return err
+	}
+	if err := p.mayLogIn(ctx, ident.Subject); err != nil {
+		return err
+	}
+	now := p.cfg.Now()
+	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		return q.CompleteAuthRequest(ctx, id, ident.Subject, "pwd", now, now)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return errNoRequest
+	}
+	return err
+}
+
+// validCSRF: the form's token equals the cookie's, and its hash is the one
+// stored with the auth request.
+func validCSRF(storedHash, form, cookie string) bool {
+	if storedHash == "" || form == "" || cookie == "" {
+		return false
+	}
+	same := subtle.ConstantTimeCompare([]byte(form), []byte(cookie)) == 1
+	bound := subtle.ConstantTimeCompare([]byte(secret.Hash(form)), []byte(storedHash)) == 1
+	return same && bound
+}
+
+func (p *Provider) loginError(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, errNoRequest):
+		writeMessage(w, http.StatusBadRequest, "Sign-in link expired", "Go back to the application and start again.")
+	case errors.Is(err, errCSRF):
+		writeMessage(w, http.StatusForbidden, "Request refused", "The form is stale or was not sent from this page. Go back to the application and start again.")
+	case errors.Is(err, errInactive):
+		writeMessage(w, http.StatusForbidden, "Account not active", "Your account is pending or suspended. Ask an administrator of your organization.")
+	default:
+		p.log.Error("login failed", "error", err)
+		writeMessage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+	}
+}
+
+// loggedOut is where logout lands without a post_logout_redirect_uri.
+func (p *Provider) loggedOut(w http.ResponseWriter, _ *http.Request) {
+	writeMessage(w, http.StatusOK, "Signed out", "You have been signed out.")
+}

@@ -1,0 +1,323 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// The provider's paths: the seed's, plus the RFC 7662/7009 and RP-initiated
+// logout endpoints it does not name. The JWKS is served by internal/keys at
+// JWKSPath; the provider only advertises it.
+const (
+	DiscoveryPath     = "/.well-known/openid-configuration"
+	AuthorizationPath = "/oauth2/v2/authorization"
+	CallbackPath      = AuthorizationPath + "/callback"
+	TokenPath         = "/oauth2/v2/token"
+	UserinfoPath      = "/oauth2/v2/userinfo"
+	IntrospectionPath = "/oauth2/v2/introspect"
+	RevocationPath    = "/oauth2/v2/revoke"
+	EndSessionPath    = "/oauth2/v2/logout"
+	LoggedOutPath     = "/oauth2/v2/logout/done"
+	LoginPath         = "/oauth2/v2/login"
+	JWKSPath          = "/oauth2/v2/jwks"
+)
+
+// RefreshTokenPrefix starts every refresh token, so that a leaked one is
+// recognisable.
+const RefreshTokenPrefix = "ghrt_"
+
+// activeState is the user state that may log in (as in internal/authz).
+const activeState = "active"
+
+// Config is what the provider needs.
+type Config struct {
+	// Issuer is the public base URL, e.g. https://id.example.com.
+	Issuer   string
+	Store    *store.Store
+	Clients  *client.Registry
+	Keys     *keys.Manager
+	Password *connector.Password
+	// TokenLifetime caps every signed token's lifetime; the keys manager's
+	// TokenLifetime when zero (it keeps retired keys published that long).
+	TokenLifetime time.Duration
+	// AllowInsecure permits an http:// issuer (tests, local trials).
+	AllowInsecure bool
+	Now           func() time.Time
+	Rand          io.Reader
+	Logger        *slog.Logger
+}
+
+// Provider is Gatehouse's OpenID Connect provider.
+type Provider struct {
+	cfg     Config
+	log     *slog.Logger
+	tokens  *tokens
+	handler http.Handler
+}
+
+// New builds the provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Store == nil || cfg.Clients == nil || cfg.Keys == nil || cfg.Password == nil {
+		return nil, errors.New("oidc: Store, Clients, Keys and Password are required")
+	}
+	cfg.Issuer = strings.TrimRight(cfg.Issuer, "/")
+	if cfg.TokenLifetime <= 0 {
+		cfg.TokenLifetime = cfg.Keys.TokenLifetime
+	}
+	if cfg.TokenLifetime <= 0 {
+		return nil, errors.New("oidc: no token lifetime")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Rand = defaultRand(cfg.Rand)
+	p := &Provider{cfg: cfg, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand}
+
+	opts := []op.Option{op.WithCrypto(p.tokens)}
+	if cfg.AllowInsecure {
+		opts = append(opts, op.WithAllowInsecure())
+	}
+	provider, err := op.NewProvider(&op.Config{
+		CodeMethodS256:           true,
+		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
+		DefaultLogoutRedirectURI: LoggedOutPath,
+		SupportedUILocales:       []language.Tag{language.English},
+	}, &storage{p: p}, op.StaticIssuer(cfg.Issuer), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("oidc provider: %w", err)
+	}
+	endpoints := op.Endpoints{
+		Authorization: op.NewEndpoint(AuthorizationPath),
+		Token:         op.NewEndpoint(TokenPath),
+		Introspection: op.NewEndpoint(IntrospectionPath),
+		Userinfo:      op.NewEndpoint(UserinfoPath),
+		Revocation:    op.NewEndpoint(RevocationPath),
+		EndSession:    op.NewEndpoint(EndSessionPath),
+		JwksURI:       op.NewEndpoint(JWKSPath),
+	}
+	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p}
+	opHandler := op.RegisterLegacyServer(srv, op.AuthorizeCallbackHandler(provider))
+
+	mux := http.NewServeMux()
+	mux.Handle("/", opHandler)
+	mux.HandleFunc("GET "+LoginPath, p.loginPage)
+	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
+	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
+	p.handler = mux
+	return p, nil
+}
+
+// Handler serves every provider path (see the constants) except JWKSPath.
+func (p *Provider) Handler() http.Handler { return p.handler }
+
+// Authenticator verifies this provider's access tokens for /api/v1.
+func (p *Provider) Authenticator() authn.Authenticator { return Authenticator{t: p.tokens} }
+
+// mayLogIn refuses subjects who exist only as pending or suspended users: an
+// identity with no user record at all may log in (it has no rights yet), and
+// one active record is enough.
+func (p *Provider) mayLogIn(ctx context.Context, subject string) error {
+	states, err := p.cfg.Store.Read().UserStatesOfSubject(ctx, subject)
+	if err != nil {
+		return err
+	}
+	for _, s := range states {
+		if s.State == activeState {
+			return nil
+		}
+	}
+	if len(states) > 0 {
+		return errInactive
+	}
+	return nil
+}
+
+var errInactive = errors.New("the account is not active in any organization")
+
+// server is the op.Server: zitadel's LegacyServer with the endpoints that
+// need Gatehouse's rules overridden.
+type server struct {
+	*op.LegacyServer
+	p *Provider
+}
+
+// Discovery lists exactly what is supported.
+func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Response, error) {
+	algs, err := (&storage{p: s.p}).SignatureAlgorithms(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(algs))
+	for i, a := range algs {
+		names[i] = string(a)
+	}
+	iss := s.p.cfg.Issuer
+	return op.NewResponse(&oidc.DiscoveryConfiguration{
+		Issuer:                                    iss,
+		AuthorizationEndpoint:                     iss + AuthorizationPath,
+		TokenEndpoint:                             iss + TokenPath,
+		IntrospectionEndpoint:                     iss + IntrospectionPath,
+		UserinfoEndpoint:                          iss + UserinfoPath,
+		RevocationEndpoint:                        iss + RevocationPath,
+		EndSessionEndpoint:                        iss + EndSessionPath,
+		JwksURI:                                   iss + JWKSPath,
+		ScopesSupported:                           []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+		ResponseTypesSupported:                    []string{string(oidc.ResponseTypeCode)},
+		ResponseModesSupported:                    []string{"query"},
+		GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials},
+		SubjectTypesSupported:                     []string{"public"},
+		IDTokenSigningAlgValuesSupported:          names,
+		TokenEndpointAuthMethodsSupported:         []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
+		RevocationEndpointAuthMethodsSupported:    []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
+		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
+		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "amr",
+			"azp", "email", "email_verified", "preferred_username"},
+		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
+		UILocalesSupported:            []language.Tag{language.English},
+	}), nil
+}
+
+// usedAuthMethod tells how the request carried client credentials.
+func usedAuthMethod(header http.Header, form map[string][]string) string {
+	if _, _, ok := (&http.Request{Header: header}).BasicAuth(); ok {
+		return client.AuthClientSecretBasic
+	}
+	if v, ok := form["client_secret"]; ok && len(v) > 0 {
+		return client.AuthClientSecretPost
+	}
+	return client.AuthNone
+}
+
+// VerifyClient insists that a client authenticates with its registered
+// token_endpoint_auth_method, then lets zitadel check the secret.
+func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
+	if r.Data.ClientAssertionType != "" || r.Data.ClientAssertion != "" {
+		return nil, oidc.ErrInvalidClient().WithDescription("client assertions are not supported")
+	}
+	c, err := s.p.cfg.Clients.Get(ctx, r.Data.ClientID)
+	if err == nil {
+		if used := usedAuthMethod(r.Header, r.PostForm); used != c.TokenEndpointAuthMethod {
+			return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
+		}
+	}
+	cl, err := s.LegacyServer.VerifyClient(ctx, r)
+	var oe *oidc.Error
+	var se op.StatusError
+	if err != nil && !errors.As(err, &se) && errors.As(err, &oe) && oe.ErrorType == oidc.InvalidClient {
+		// RFC 6749 §5.2: invalid_client is a 401.
+		return nil, op.NewStatusError(oe, http.StatusUnauthorized)
+	}
+	return cl, err
+}
+
+// UserInfo answers for a valid, unrevoked user access token.
+func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	c, err := s.p.tokens.verify(ctx, r.Data.AccessToken)
+	if err != nil || c.Kind != kindUser {
+		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
+	}
+	info := new(oidc.UserInfo)
+	setUserinfo(info, c.Subject, c.Scopes())
+	return op.NewResponse(info), nil
+}
+
+// Introspect (RFC 7662) answers confidential clients only.
+func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
+	var id, sec string
+	if r.Data.ClientCredentials != nil {
+		id, sec = r.Data.ClientID, r.Data.ClientSecret
+	}
+	c, err := s.p.cfg.Clients.Authenticate(ctx, id, sec)
+	if err != nil || c.Type != client.Confidential {
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
+	}
+	resp := new(oidc.IntrospectionResponse)
+	if r.Data.IntrospectionRequest == nil {
+		return op.NewResponse(resp), nil
+	}
+	claims, err := s.p.tokens.verify(ctx, r.Data.Token)
+	if err != nil {
+		return op.NewResponse(resp), nil
+	}
+	resp.Active = true
+	resp.Scope = claims.Scopes()
+	resp.ClientID = claims.ClientID
+	resp.TokenType = oidc.BearerToken
+	resp.Expiration = oidc.FromTime(time.Unix(claims.ExpiresAt, 0))
+	resp.IssuedAt = oidc.FromTime(time.Unix(claims.IssuedAt, 0))
+	if claims.AuthTime != 0 {
+		resp.AuthTime = oidc.FromTime(time.Unix(claims.AuthTime, 0))
+	}
+	resp.Subject = claims.Subject
+	resp.Audience = claims.Audience
+	resp.Issuer = claims.Issuer
+	resp.JWTID = claims.JTI
+	return op.NewResponse(resp), nil
+}
+
+// Revocation (RFC 7009): a refresh token ends its session, an access token
+// is revoked until it expires. Tokens of another client are refused; unknown
+// tokens are accepted silently, as the RFC says.
+func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.RevocationRequest]) (*op.Response, error) {
+	st := &storage{p: s.p}
+	err := s.p.revoke(ctx, st, r.Client.GetID(), r.Data.Token)
+	if errors.Is(err, errOtherClient) {
+		return nil, op.RevocationError(oidc.ErrUnauthorizedClient().WithDescription("the token was issued to another client"))
+	}
+	if err != nil {
+		return nil, op.RevocationError(oidc.ErrServerError().WithParent(err))
+	}
+	return op.NewResponse(nil), nil
+}
+
+var errOtherClient = errors.New("token issued to another client")
+
+// revoke is Revocation's logic.
+func (p *Provider) revoke(ctx context.Context, st *storage, clientID, token string) error {
+	if strings.HasPrefix(token, RefreshTokenPrefix) {
+		sess, err := p.cfg.Store.Read().SessionByRefreshHash(ctx, secret.Hash(token))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sess.ClientID != clientID {
+			return errOtherClient
+		}
+		return st.revokeSession(ctx, sess.ID)
+	}
+	c, err := p.tokens.verifySignature(ctx, token)
+	if err != nil {
+		return nil
+	}
+	if c.ClientID != clientID {
+		return errOtherClient
+	}
+	now := p.cfg.Now()
+	return p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		return q.RevokeJTI(ctx, c.JTI, time.Unix(c.ExpiresAt, 0), now)
+	})
+}

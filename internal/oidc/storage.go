@@ -1,0 +1,614 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Lifetimes of the provider's own state.
+const (
+	// AuthRequestLifetime is how long a user has to log in.
+	AuthRequestLifetime = 10 * time.Minute
+	// CodeLifetime is how long an authorization code can be redeemed.
+	CodeLifetime = 60 * time.Second
+)
+
+// storage implements op.Storage (and ClientCredentialsStorage,
+// CanSetUserinfoFromRequest) over the store, the client registry and the keys
+// manager.
+type storage struct {
+	p *Provider
+}
+
+var (
+	_ op.Storage                   = (*storage)(nil)
+	_ op.ClientCredentialsStorage  = (*storage)(nil)
+	_ op.CanSetUserinfoFromRequest = (*storage)(nil)
+)
+
+func (s *storage) now() time.Time { return s.p.cfg.Now().UTC() }
+
+// --- requests as zitadel sees them ---
+
+// authRequest adapts a stored authorization request to op.AuthRequest.
+type authRequest struct{ r *store.OIDCAuthRequest }
+
+func (a *authRequest) GetID() string          { return a.r.ID }
+func (a *authRequest) GetACR() string         { return "" }
+func (a *authRequest) GetAMR() []string       { return strings.Fields(a.r.AMR) }
+func (a *authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
+func (a *authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
+func (a *authRequest) GetClientID() string    { return a.r.ClientID }
+func (a *authRequest) GetCodeChallenge() *oidc.CodeChallenge {
+	if a.r.CodeChallenge == "" {
+		return nil
+	}
+	return &oidc.CodeChallenge{Challenge: a.r.CodeChallenge, Method: oidc.CodeChallengeMethod(a.r.CodeChallengeMethod)}
+}
+func (a *authRequest) GetNonce() string                   { return a.r.Nonce }
+func (a *authRequest) GetRedirectURI() string             { return a.r.RedirectURI }
+func (a *authRequest) GetResponseType() oidc.ResponseType { return oidc.ResponseType(a.r.ResponseType) }
+func (a *authRequest) GetResponseMode() oidc.ResponseMode { return oidc.ResponseMode(a.r.ResponseMode) }
+func (a *authRequest) GetScopes() []string                { return strings.Fields(a.r.Scopes) }
+func (a *authRequest) GetState() string                   { return a.r.State }
+func (a *authRequest) GetSubject() string                 { return a.r.Subject }
+func (a *authRequest) Done() bool                         { return a.r.Done }
+
+// refreshRequest is a refresh_token grant on a session.
+type refreshRequest struct {
+	s      *store.OIDCSession
+	scopes []string
+}
+
+func (r *refreshRequest) GetAMR() []string            { return strings.Fields(r.s.AMR) }
+func (r *refreshRequest) GetAudience() []string       { return []string{r.s.ClientID} }
+func (r *refreshRequest) GetAuthTime() time.Time      { return r.s.AuthTime }
+func (r *refreshRequest) GetClientID() string         { return r.s.ClientID }
+func (r *refreshRequest) GetScopes() []string         { return r.scopes }
+func (r *refreshRequest) GetSubject() string          { return r.s.Subject }
+func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
+
+// clientRequest is a client_credentials grant.
+type clientRequest struct {
+	clientID string
+	scopes   []string
+}
+
+func (c *clientRequest) GetSubject() string    { return c.clientID }
+func (c *clientRequest) GetAudience() []string { return []string{c.clientID} }
+func (c *clientRequest) GetScopes() []string   { return c.scopes }
+
+// --- AuthStorage ---
+
+// CreateAuthRequest stores a validated authorization request. PKCE with S256
+// is required of clients that need it (all public ones), and plain is
+// refused from everyone; prompt=none cannot be satisfied (Gatehouse keeps no
+// browser session), so it answers login_required.
+func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
+	c, err := s.p.cfg.Clients.Get(ctx, req.ClientID)
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	if err := checkAuthRequest(c, req); err != nil {
+		return nil, err
+	}
+	id, err := s.p.tokens.randomString(16)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	r := &store.OIDCAuthRequest{
+		ID: id, ClientID: c.ID, RedirectURI: req.RedirectURI, Scopes: strings.Join(req.Scopes, " "),
+		State: req.State, Nonce: req.Nonce, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
+		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod), LoginHint: req.LoginHint,
+		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
+	}
+	err = s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		if err := q.PurgeOIDC(ctx, now); err != nil {
+			return err
+		}
+		return q.CreateAuthRequest(ctx, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{r}, nil
+}
+
+// checkAuthRequest applies Gatehouse's rules on top of zitadel's checks.
+func checkAuthRequest(c *client.Client, req *oidc.AuthRequest) error {
+	if !client.AllowsGrant(c, client.GrantAuthorizationCode) {
+		return oidc.ErrUnauthorizedClient().WithDescription("the client may not use the authorization code flow")
+	}
+	if req.ResponseType != oidc.ResponseTypeCode {
+		return oidc.ErrInvalidRequest().WithDescription("only response_type=code is supported")
+	}
+	if req.CodeChallenge != "" && req.CodeChallengeMethod != oidc.CodeChallengeMethodS256 {
+		return oidc.ErrInvalidRequest().WithDescription("code_challenge_method must be S256")
+	}
+	if client.RequiresPKCE(c) && req.CodeChallenge == "" {
+		return oidc.ErrInvalidRequest().WithDescription("this client must use PKCE (code_challenge with S256)")
+	}
+	for _, sc := range req.Scopes {
+		if !client.AllowsScope(c, sc) {
+			return oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this client", sc)
+		}
+	}
+	if slices.Contains(req.Prompt, oidc.PromptNone) {
+		return oidc.ErrLoginRequired().WithDescription("prompt=none: no session to reuse, the user must log in")
+	}
+	return nil
+}
+
+// AuthRequestByID reads an unexpired authorization request.
+func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
+	r, err := s.p.cfg.Store.Read().GetAuthRequest(ctx, id, s.now())
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{r}, nil
+}
+
+// AuthRequestByCode redeems an authorization code: it is marked used in the
+// same statement that finds it, so it works once. A second presentation
+// revokes what the first one issued (RFC 6749 §4.1.2, RFC 9700 §4.5).
+func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRequest, error) {
+	now := s.now()
+	var (
+		r        *store.OIDCAuthRequest
+		replayed bool
+	)
+	err := s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		var err error
+		r, err = q.ClaimAuthCode(ctx, secret.Hash(code))
+		if errors.Is(err, store.ErrCodeReplayed) {
+			replayed = true
+			if rerr := q.RevokeJTI(ctx, r.IssuedJTI, now.Add(s.p.cfg.TokenLifetime), now); rerr != nil {
+				return rerr
+			}
+			if r.IssuedSession != "" {
+				if rerr := q.RevokeSession(ctx, r.IssuedSession, now); rerr != nil {
+					return rerr
+				}
+			}
+			return nil
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid authorization code").WithParent(err)
+	case replayed:
+		s.p.log.Warn("authorization code replayed: tokens issued from it revoked", "client_id", r.ClientID)
+		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
+	case !now.Before(r.CodeExpiresAt):
+		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code expired")
+	}
+	return &authRequest{r}, nil
+}
+
+// SaveAuthCode stores the hash of the code issued for a request.
+func (s *storage) SaveAuthCode(ctx context.Context, id, code string) error {
+	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		return q.SaveAuthCode(ctx, id, secret.Hash(code), s.now().Add(CodeLifetime))
+	})
+}
+
+// DeleteAuthRequest forgets a request without a code; requests with one stay
+// until they expire, for replay detection.
+func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
+	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteAuthRequest(ctx, id) })
+}
+
+// accessLifetime is the client's access token lifetime capped at the keys
+// manager's TokenLifetime.
+func (s *storage) accessLifetime(ctx context.Context, clientID string) time.Duration {
+	d := s.p.cfg.TokenLifetime
+	if c, err := s.p.cfg.Clients.Get(ctx, clientID); err == nil && c.AccessTokenLifetime > 0 && c.AccessTokenLifetime < d {
+		d = c.AccessTokenLifetime
+	}
+	return d
+}
+
+// newAccessToken mints the access token for req and parks it for Encrypt.
+func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clientID string, authTime time.Time) (jti string, exp time.Time, err error) {
+	if jti, err = s.p.tokens.randomString(16); err != nil {
+		return "", time.Time{}, err
+	}
+	now := s.now()
+	exp = now.Add(s.accessLifetime(ctx, clientID)).Truncate(time.Second)
+	c := &AccessClaims{
+		Issuer: s.p.cfg.Issuer, Subject: req.GetSubject(), Audience: []string{s.p.cfg.Issuer}, ClientID: clientID,
+		Scope: strings.Join(req.GetScopes(), " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: kindUser,
+	}
+	if !authTime.IsZero() {
+		c.AuthTime = authTime.Unix()
+	}
+	if _, ok := req.(*clientRequest); ok {
+		c.Kind = kindClient
+	} else {
+		states, err := s.p.cfg.Store.Read().UserStatesOfSubject(ctx, req.GetSubject())
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		for _, st := range states {
+			if st.State == activeState {
+				c.Organizations = append(c.Organizations, st.OrganizationID)
+			}
+		}
+	}
+	tok, err := s.p.tokens.mint(ctx, c)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	s.p.tokens.minted.Store(jti+":"+req.GetSubject(), tok)
+	return jti, exp, nil
+}
+
+// CreateAccessToken issues an access token without a refresh token. A user
+// login still gets a session (without refresh token), so that logout can
+// revoke the access token.
+func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
+	switch r := req.(type) {
+	case *authRequest:
+		jti, exp, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return jti, exp, s.startSession(ctx, r, jti, exp, "", time.Time{})
+	case *clientRequest:
+		return s.newAccessToken(ctx, req, r.clientID, time.Time{})
+	}
+	return "", time.Time{}, oidc.ErrUnsupportedGrantType()
+}
+
+// startSession replaces the (subject, client) session by a new one.
+func (s *storage) startSession(ctx context.Context, r *authRequest, jti string, exp time.Time, refreshHash string, refreshExp time.Time) error {
+	id, err := s.p.tokens.randomString(16)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	sess := &store.OIDCSession{
+		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, AuthTime: r.r.AuthTime,
+		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: jti, AccessExpiresAt: exp, CreatedAt: now,
+	}
+	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		if err := q.ReplaceSession(ctx, sess, now); err != nil {
+			return err
+		}
+		return q.SetAuthRequestIssued(ctx, r.r.ID, jti, id)
+	})
+}
+
+// CreateAccessAndRefreshTokens issues an access token and a refresh token:
+// a new session for a code (replacing the previous one of that user and
+// client), or a rotation for a refresh token. Rotation is one conditional
+// UPDATE; losing it means the token was used twice, and the family goes.
+func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	refresh, err := s.p.tokens.randomString(32)
+	if err != nil {
+		return "", "", time.Time{}, err
+	}
+	refresh = RefreshTokenPrefix + refresh
+	switch r := req.(type) {
+	case *authRequest:
+		c, err := s.p.cfg.Clients.Get(ctx, r.r.ClientID)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		jti, exp, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		if err := s.startSession(ctx, r, jti, exp, secret.Hash(refresh), s.now().Add(c.RefreshTokenLifetime)); err != nil {
+			return "", "", time.Time{}, err
+		}
+		return jti, refresh, exp, nil
+	case *refreshRequest:
+		c, err := s.p.cfg.Clients.Get(ctx, r.s.ClientID)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		jti, exp, err := s.newAccessToken(ctx, req, r.s.ClientID, r.s.AuthTime)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		now := s.now()
+		err = s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+			if err := q.RotateRefreshToken(ctx, r.s.ID, secret.Hash(current), secret.Hash(refresh), now.Add(c.RefreshTokenLifetime)); err != nil {
+				return err
+			}
+			return q.SetSessionAccessToken(ctx, r.s.ID, jti, exp)
+		})
+		if errors.Is(err, store.ErrConflict) {
+			s.p.tokens.minted.Delete(jti + ":" + req.GetSubject())
+			if rerr := s.revokeSession(ctx, r.s.ID); rerr != nil {
+				return "", "", time.Time{}, rerr
+			}
+			return "", "", time.Time{}, oidc.ErrInvalidGrant().WithDescription("refresh token already used; the session is revoked")
+		}
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		return jti, refresh, exp, nil
+	}
+	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()
+}
+
+func (s *storage) revokeSession(ctx context.Context, id string) error {
+	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.RevokeSession(ctx, id, s.now()) })
+}
+
+// TokenRequestByRefreshToken finds the session of a current refresh token.
+// A rotated-away token is reuse: the whole family (session) is revoked.
+func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	hash := secret.Hash(token)
+	q := s.p.cfg.Store.Read()
+	sess, err := q.SessionByRefreshHash(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		id, uerr := q.UsedRefreshToken(ctx, hash)
+		if uerr == nil {
+			s.p.log.Warn("refresh token reused: session revoked")
+			if rerr := s.revokeSession(ctx, id); rerr != nil {
+				return nil, rerr
+			}
+			return nil, oidc.ErrInvalidGrant().WithDescription("refresh token already used; the session is revoked")
+		}
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid refresh token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !s.now().Before(sess.RefreshExpiresAt) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("refresh token expired")
+	}
+	if err := s.p.mayLogIn(ctx, sess.Subject); err != nil {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the user may no longer log in")
+	}
+	return &refreshRequest{s: sess, scopes: strings.Fields(sess.Scopes)}, nil
+}
+
+// TerminateSession ends the session of user at client and its tokens.
+func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	if userID == "" {
+		return nil
+	}
+	sess, err := s.p.cfg.Store.Read().SessionOf(ctx, userID, clientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.revokeSession(ctx, sess.ID)
+}
+
+// RevokeToken is unused: the revocation endpoint is overridden
+// (Server.Revocation).
+func (s *storage) RevokeToken(context.Context, string, string, string) *oidc.Error {
+	return oidc.ErrServerError().WithDescription("revocation is handled by the server")
+}
+
+// GetRefreshTokenInfo is unused for the same reason.
+func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, string, error) {
+	return "", "", op.ErrInvalidRefreshToken
+}
+
+// SigningKey is the keys manager's active key.
+func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	return s.p.cfg.Keys.SigningKey(ctx)
+}
+
+// SignatureAlgorithms lists the algorithms of the published keys.
+func (s *storage) SignatureAlgorithms(ctx context.Context) ([]jose.SignatureAlgorithm, error) {
+	set, err := s.p.cfg.Keys.PublicJWKS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var algs []jose.SignatureAlgorithm
+	for _, k := range set.Keys {
+		if a := jose.SignatureAlgorithm(k.Algorithm); !slices.Contains(algs, a) {
+			algs = append(algs, a)
+		}
+	}
+	return algs, nil
+}
+
+// publishedKey adapts a published JWK to op.Key.
+type publishedKey struct{ k jose.JSONWebKey }
+
+func (k publishedKey) ID() string { return k.k.KeyID }
+func (k publishedKey) Algorithm() jose.SignatureAlgorithm {
+	return jose.SignatureAlgorithm(k.k.Algorithm)
+}
+func (k publishedKey) Use() string { return k.k.Use }
+func (k publishedKey) Key() any    { return k.k.Key }
+
+// KeySet is the published JWKS (next, active and unexpired retired keys):
+// ID token hints are verified against it.
+func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
+	set, err := s.p.cfg.Keys.PublicJWKS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]op.Key, 0, len(set.Keys))
+	for _, k := range set.Keys {
+		out = append(out, publishedKey{k})
+	}
+	return out, nil
+}
+
+// --- OPStorage ---
+
+// GetClientByClientID loads a registered client.
+func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.p.cfg.Clients.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &opClient{c: c, p: s.p}, nil
+}
+
+// AuthorizeClientIDSecret checks a client's secret (constant time).
+func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) error {
+	_, err := s.p.cfg.Clients.Authenticate(ctx, id, sec)
+	return err
+}
+
+// SetUserinfoFromScopes is deprecated in zitadel/oidc; see
+// SetUserinfoFromRequest.
+func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string, string, []string) error {
+	return nil
+}
+
+// SetUserinfoFromRequest fills the ID token's user claims.
+func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	setUserinfo(ui, req.GetSubject(), scopes)
+	return nil
+}
+
+// setUserinfo fills the claims of a user: the subject is the email, which
+// the local password connector verified (it is the login name).
+func setUserinfo(ui *oidc.UserInfo, subject string, scopes []string) {
+	ui.Subject = subject
+	if slices.Contains(scopes, oidc.ScopeEmail) {
+		ui.Email = subject
+		ui.EmailVerified = true
+	}
+	if slices.Contains(scopes, oidc.ScopeProfile) {
+		ui.PreferredUsername = subject
+	}
+}
+
+// SetUserinfoFromToken is unused: userinfo is overridden (Server.UserInfo).
+func (s *storage) SetUserinfoFromToken(context.Context, *oidc.UserInfo, string, string, string) error {
+	return errors.New("userinfo is handled by the server")
+}
+
+// SetIntrospectionFromToken is unused: introspection is overridden.
+func (s *storage) SetIntrospectionFromToken(context.Context, *oidc.IntrospectionResponse, string, string, string) error {
+	return errors.New("introspection is handled by the server")
+}
+
+// GetPrivateClaimsFromScopes adds nothing: access tokens are minted by
+// newAccessToken, not by zitadel.
+func (s *storage) GetPrivateClaimsFromScopes(context.Context, string, string, []string) (map[string]any, error) {
+	return nil, nil
+}
+
+// GetKeyByIDAndClientID: the JWT profile grant is not supported.
+func (s *storage) GetKeyByIDAndClientID(context.Context, string, string) (*jose.JSONWebKey, error) {
+	return nil, errors.New("JWT profile is not supported")
+}
+
+// ValidateJWTProfileScopes: the JWT profile grant is not supported.
+func (s *storage) ValidateJWTProfileScopes(context.Context, string, []string) ([]string, error) {
+	return nil, errors.New("JWT profile is not supported")
+}
+
+// Health pings the database.
+func (s *storage) Health(ctx context.Context) error { return s.p.cfg.Store.Ping(ctx) }
+
+// ClientCredentials authenticates a confidential client allowed the
+// client_credentials grant.
+func (s *storage) ClientCredentials(ctx context.Context, id, sec string) (op.Client, error) {
+	c, err := s.p.cfg.Clients.Authenticate(ctx, id, sec)
+	if errors.Is(err, client.ErrInvalidClient) {
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
+	}
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if !client.AllowsGrant(c, client.GrantClientCredentials) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use client_credentials")
+	}
+	return &opClient{c: c, p: s.p}, nil
+}
+
+// ClientCredentialsTokenRequest checks the requested scopes.
+func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (op.TokenRequest, error) {
+	c, err := s.p.cfg.Clients.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, sc := range scopes {
+		if sc == oidc.ScopeOpenID || !client.AllowsScope(c, sc) {
+			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for client_credentials", sc)
+		}
+	}
+	return &clientRequest{clientID: id, scopes: scopes}, nil
+}
+
+// opClient adapts a registered client to op.Client.
+type opClient struct {
+	c *client.Client
+	p *Provider
+}
+
+func (c *opClient) GetID() string                    { return c.c.ID }
+func (c *opClient) RedirectURIs() []string           { return c.c.RedirectURIs }
+func (c *opClient) PostLogoutRedirectURIs() []string { return c.c.PostLogoutRedirectURIs }
+
+// ApplicationType: public clients are native apps or SPAs; native lets
+// zitadel accept loopback redirect URIs on any port (RFC 8252 §7.3), as the
+// registry does.
+func (c *opClient) ApplicationType() op.ApplicationType {
+	if c.c.Type == client.Public {
+		return op.ApplicationTypeNative
+	}
+	return op.ApplicationTypeWeb
+}
+
+func (c *opClient) AuthMethod() oidc.AuthMethod {
+	switch c.c.TokenEndpointAuthMethod {
+	case client.AuthClientSecretPost:
+		return oidc.AuthMethodPost
+	case client.AuthNone:
+		return oidc.AuthMethodNone
+	}
+	return oidc.AuthMethodBasic
+}
+func (c *opClient) ResponseTypes() []oidc.ResponseType {
+	return []oidc.ResponseType{oidc.ResponseTypeCode}
+}
+func (c *opClient) GrantTypes() []oidc.GrantType {
+	out := make([]oidc.GrantType, 0, len(c.c.GrantTypes))
+	for _, g := range c.c.GrantTypes {
+		if client.AllowsGrant(c.c, g) {
+			out = append(out, oidc.GrantType(g))
+		}
+	}
+	return out
+}
+func (c *opClient) LoginURL(id string) string           { return LoginPath + "?state=" + id }
+func (c *opClient) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
+func (c *opClient) IDTokenLifetime() time.Duration {
+	d := c.p.cfg.TokenLifetime
+	if c.c.AccessTokenLifetime > 0 && c.c.AccessTokenLifetime < d {
+		d = c.c.AccessTokenLifetime
+	}
+	return d
+}
+func (c *opClient) DevMode() bool { return false }
+func (c *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string {
+	return func(s []string) []string { return s }
+}
+func (c *opClient) IsScopeAllowed(scope string) bool     { return client.AllowsScope(c.c, scope) }
+func (c *opClient) IDTokenUserinfoClaimsAssertion() bool { return true }
+func (c *opClient) ClockSkew() time.Duration             { return 0 }

@@ -1,0 +1,214 @@
+package oidc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// AccessTokenType is the JWS "typ" of access tokens (RFC 9068 §2.1).
+const AccessTokenType = "at+jwt"
+
+// Principal kinds carried in access tokens' gh_kind claim.
+const (
+	kindUser   = "user"
+	kindClient = "client"
+)
+
+// AccessClaims are the claims of a Gatehouse access token (RFC 9068).
+type AccessClaims struct {
+	Issuer    string   `json:"iss"`
+	Subject   string   `json:"sub"`
+	Audience  []string `json:"aud"`
+	ClientID  string   `json:"client_id"`
+	Scope     string   `json:"scope,omitempty"`
+	IssuedAt  int64    `json:"iat"`
+	ExpiresAt int64    `json:"exp"`
+	JTI       string   `json:"jti"`
+	AuthTime  int64    `json:"auth_time,omitempty"`
+	// Kind is "user" (sub is the email) or "client" (client_credentials; sub
+	// is the client ID).
+	Kind string `json:"gh_kind"`
+	// Organizations are the IDs of the organizations in which the user is
+	// an active member, when the token was issued.
+	Organizations []string `json:"org_ids,omitempty"`
+}
+
+// Scopes splits the scope claim.
+func (c *AccessClaims) Scopes() []string { return strings.Fields(c.Scope) }
+
+// Errors of access token verification; all wrap authn.ErrInvalid.
+var (
+	errMalformed = fmt.Errorf("%w: malformed access token", authn.ErrInvalid)
+	errRevoked   = fmt.Errorf("%w: access token revoked", authn.ErrInvalid)
+)
+
+// allowedAlgorithms are the only algorithms a token may claim: anything else
+// (none, HS256 and other MACs) is refused before any key is looked at.
+var allowedAlgorithms = []jose.SignatureAlgorithm{jose.ES256, jose.ES512, jose.RS256}
+
+// tokens mints and verifies access tokens with the keys manager's keys.
+type tokens struct {
+	issuer string
+	keys   *keys.Manager
+	store  *store.Store
+	now    func() time.Time
+	rand   io.Reader
+
+	// minted hands tokens signed in Storage.CreateAccessToken to
+	// Crypto.Encrypt, which zitadel calls right after it (see the package
+	// documentation), keyed by "jti:subject".
+	minted sync.Map
+}
+
+func (t *tokens) randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(t.rand, b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// mint signs claims as an at+jwt with the active key.
+func (t *tokens) mint(ctx context.Context, c *AccessClaims) (string, error) {
+	key, err := t.keys.SigningKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("access token: %w", err)
+	}
+	return sign(key.JOSE(), c)
+}
+
+func sign(key jose.SigningKey, c any) (string, error) {
+	signer, err := jose.NewSigner(key, (&jose.SignerOptions{}).WithType(AccessTokenType))
+	if err != nil {
+		return "", fmt.Errorf("access token signer: %w", err)
+	}
+	payload, err := json.Marshal(c)
+	if err != nil {
+		return "", fmt.Errorf("access token claims: %w", err)
+	}
+	jws, err := signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	return jws.CompactSerialize()
+}
+
+// verifySignature checks that raw is an at+jwt signed by a published key
+// with an allowed algorithm and issued by us, and returns its claims. It
+// does not look at the time or at revocation.
+func (t *tokens) verifySignature(ctx context.Context, raw string) (*AccessClaims, error) {
+	jws, err := jose.ParseSigned(raw, allowedAlgorithms)
+	if err != nil || len(jws.Signatures) != 1 {
+		return nil, errMalformed
+	}
+	h := jws.Signatures[0].Protected
+	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
+		return nil, fmt.Errorf("%w: typ %q is not %s", authn.ErrInvalid, typ, AccessTokenType)
+	}
+	set, err := t.keys.PublicJWKS(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("verify access token: %w", err)
+	}
+	found := set.Key(h.KeyID)
+	if len(found) != 1 || found[0].Algorithm != h.Algorithm {
+		return nil, fmt.Errorf("%w: unknown signing key", authn.ErrInvalid)
+	}
+	payload, err := jws.Verify(found[0].Key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: bad signature", authn.ErrInvalid)
+	}
+	var c AccessClaims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return nil, errMalformed
+	}
+	if c.Issuer != t.issuer || !slices.Contains(c.Audience, t.issuer) || c.JTI == "" || c.Subject == "" {
+		return nil, fmt.Errorf("%w: wrong issuer or audience", authn.ErrInvalid)
+	}
+	return &c, nil
+}
+
+// verify is verifySignature plus expiry (by the injected clock) and
+// revocation: the full check of a token presented as a credential.
+func (t *tokens) verify(ctx context.Context, raw string) (*AccessClaims, error) {
+	c, err := t.verifySignature(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	now := t.now()
+	if !now.Before(time.Unix(c.ExpiresAt, 0)) {
+		return nil, fmt.Errorf("%w: access token expired", authn.ErrInvalid)
+	}
+	if time.Unix(c.IssuedAt, 0).After(now.Add(time.Minute)) {
+		return nil, fmt.Errorf("%w: access token issued in the future", authn.ErrInvalid)
+	}
+	revoked, err := t.store.Read().IsRevoked(ctx, c.JTI)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, errRevoked
+	}
+	return c, nil
+}
+
+// Encrypt implements op.Crypto. zitadel/oidc calls it for two things: to
+// turn "tokenID:subject" into an opaque access token, where we hand back the
+// at+jwt that Storage already minted under that key, and to make an
+// authorization code from an auth request ID, where we return 32 random
+// bytes (the code is looked up by its hash, never decrypted).
+func (t *tokens) Encrypt(s string) (string, error) {
+	if tok, ok := t.minted.LoadAndDelete(s); ok {
+		return tok.(string), nil
+	}
+	return t.randomString(32)
+}
+
+// Decrypt implements op.Crypto. Nothing of ours is decryptable: the
+// endpoints that would need it (userinfo, introspection, revocation) are
+// overridden to verify our JWTs instead.
+func (t *tokens) Decrypt(string) (string, error) {
+	return "", errors.New("gatehouse tokens are not encrypted")
+}
+
+// Authenticator verifies Gatehouse access tokens presented to /api/v1. It
+// implements authn.Authenticator: tokens that are not JWTs are left to the
+// rest of the chain.
+type Authenticator struct{ t *tokens }
+
+// Authenticate implements authn.Authenticator.
+func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.Principal, error) {
+	if strings.Count(token, ".") != 2 {
+		return nil, authn.ErrUnrecognized
+	}
+	c, err := a.t.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if c.Kind != kindUser {
+		return nil, fmt.Errorf("%w: client credentials tokens carry no user", authn.ErrInvalid)
+	}
+	return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject}, nil
+}
+
+// defaultRand is crypto/rand unless a reader was injected.
+func defaultRand(r io.Reader) io.Reader {
+	if r == nil {
+		return rand.Reader
+	}
+	return r
+}

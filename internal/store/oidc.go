@@ -1,0 +1,358 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OIDCAuthRequest is an authorization request of the OpenID Connect provider
+// (internal/oidc), from the authorization endpoint until its code is redeemed.
+type OIDCAuthRequest struct {
+	ID                  string
+	ClientID            string
+	RedirectURI         string
+	Scopes              string // space-separated
+	State               string
+	Nonce               string
+	ResponseType        string
+	ResponseMode        string
+	CodeChallenge       string
+	CodeChallengeMethod string
+	LoginHint           string
+	CSRFHash            string
+	Subject             string
+	AuthTime            time.Time
+	AMR                 string // space-separated
+	Done                bool
+	CodeExpiresAt       time.Time
+	CodeUsed            bool
+	IssuedJTI           string
+	IssuedSession       string
+	CreatedAt           time.Time
+	ExpiresAt           time.Time
+}
+
+const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, response_type, response_mode,
+	code_challenge, code_challenge_method, login_hint, csrf_hash, subject, auth_time, amr, done,
+	code_expires_at, code_used, issued_jti, issued_session, created_at, expires_at`
+
+func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, error) {
+	var a OIDCAuthRequest
+	var authTime, codeExp, created, expires int64
+	if err := row.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.Scopes, &a.State, &a.Nonce, &a.ResponseType, &a.ResponseMode,
+		&a.CodeChallenge, &a.CodeChallengeMethod, &a.LoginHint, &a.CSRFHash, &a.Subject, &authTime, &a.AMR, &a.Done,
+		&codeExp, &a.CodeUsed, &a.IssuedJTI, &a.IssuedSession, &created, &expires); err != nil {
+		return nil, classify(err)
+	}
+	a.AuthTime, a.CodeExpiresAt = fromMillis(authTime), fromMillis(codeExp)
+	a.CreatedAt, a.ExpiresAt = fromMillis(created), fromMillis(expires)
+	return &a, nil
+}
+
+// ErrCodeReplayed: an authorization code was presented a second time.
+// ClaimAuthCode returns it with the request, so that the caller can revoke
+// what the first redemption issued.
+var ErrCodeReplayed = errors.New("authorization code already used")
+
+// CreateAuthRequest inserts a new authorization request.
+func (q *Q) CreateAuthRequest(ctx context.Context, a *OIDCAuthRequest) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce,
+		response_type, response_mode, code_challenge, code_challenge_method, login_hint, csrf_hash, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		a.ID, a.ClientID, a.RedirectURI, a.Scopes, a.State, a.Nonce, a.ResponseType, a.ResponseMode,
+		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint, a.CSRFHash, toMillis(a.CreatedAt), toMillis(a.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create auth request: %w", classify(err))
+	}
+	return nil
+}
+
+// GetAuthRequest reads an unexpired authorization request (ErrNotFound
+// otherwise).
+func (q *Q) GetAuthRequest(ctx context.Context, id string, now time.Time) (*OIDCAuthRequest, error) {
+	a, err := scanAuthRequest(q.q.QueryRowContext(ctx,
+		"SELECT "+authRequestColumns+" FROM oidc_auth_requests WHERE id = $1 AND expires_at > $2", id, toMillis(now)))
+	if err != nil {
+		return nil, fmt.Errorf("auth request: %w", err)
+	}
+	return a, nil
+}
+
+// CompleteAuthRequest records a successful login on a pending, unexpired
+// request. It changes nothing and returns ErrNotFound when the request is
+// unknown, expired or already done, so a login completes a request once.
+func (q *Q) CompleteAuthRequest(ctx context.Context, id, subject, amr string, authTime, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET subject = $2, amr = $3, auth_time = $4, done = TRUE
+		WHERE id = $1 AND done = FALSE AND expires_at > $5`, id, subject, amr, toMillis(authTime), toMillis(now))
+	if err != nil {
+		return fmt.Errorf("complete auth request: %w", classify(err))
+	}
+	return expectOne(res, "oidc_auth_requests", id)
+}
+
+// SaveAuthCode attaches the hash of the authorization code to a done
+// request that has none yet; a request gets one code only.
+func (q *Q) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET code_hash = $2, code_expires_at = $3
+		WHERE id = $1 AND done = TRUE AND code_hash IS NULL`, id, codeHash, toMillis(expiresAt))
+	if err != nil {
+		return fmt.Errorf("save auth code: %w", classify(err))
+	}
+	return expectOne(res, "oidc_auth_requests", id)
+}
+
+// ClaimAuthCode marks the code as used and returns its request, in one
+// conditional UPDATE: of two concurrent redemptions exactly one gets the
+// request. A code presented again gets ErrCodeReplayed with the request; an
+// unknown code ErrNotFound. Expiry is the caller's to check.
+func (q *Q) ClaimAuthCode(ctx context.Context, codeHash string) (*OIDCAuthRequest, error) {
+	a, err := scanAuthRequest(q.q.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET code_used = TRUE
+		WHERE code_hash = $1 AND code_used = FALSE RETURNING `+authRequestColumns, codeHash))
+	if err == nil {
+		return a, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("claim auth code: %w", err)
+	}
+	a, err = scanAuthRequest(q.q.QueryRowContext(ctx,
+		"SELECT "+authRequestColumns+" FROM oidc_auth_requests WHERE code_hash = $1", codeHash))
+	if err != nil {
+		return nil, fmt.Errorf("claim auth code: %w", err)
+	}
+	return a, ErrCodeReplayed
+}
+
+// SetAuthRequestIssued records the access token and session a code produced.
+func (q *Q) SetAuthRequestIssued(ctx context.Context, id, jti, sessionID string) error {
+	_, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET
+		issued_jti = CASE WHEN $2 = '' THEN issued_jti ELSE $2 END,
+		issued_session = CASE WHEN $3 = '' THEN issued_session ELSE $3 END WHERE id = $1`, id, jti, sessionID)
+	if err != nil {
+		return fmt.Errorf("record issued tokens: %w", classify(err))
+	}
+	return nil
+}
+
+// DeleteAuthRequest removes a request that has no code. Requests with a code
+// stay until they expire, for replay detection.
+func (q *Q) DeleteAuthRequest(ctx context.Context, id string) error {
+	if _, err := q.q.ExecContext(ctx, "DELETE FROM oidc_auth_requests WHERE id = $1 AND code_hash IS NULL", id); err != nil {
+		return fmt.Errorf("delete auth request: %w", classify(err))
+	}
+	return nil
+}
+
+// OIDCSession is a login of subject at client: the refresh token family.
+type OIDCSession struct {
+	ID               string
+	Subject          string
+	ClientID         string
+	Scopes           string // space-separated
+	AMR              string // space-separated
+	AuthTime         time.Time
+	RefreshHash      string
+	RefreshExpiresAt time.Time
+	AccessJTI        string
+	AccessExpiresAt  time.Time
+	CreatedAt        time.Time
+}
+
+const sessionColumns = `id, subject, client_id, scopes, amr, auth_time, refresh_hash, refresh_expires_at,
+	access_jti, access_expires_at, created_at`
+
+func scanSession(row interface{ Scan(...any) error }) (*OIDCSession, error) {
+	var s OIDCSession
+	var authTime, refreshExp, accessExp, created int64
+	if err := row.Scan(&s.ID, &s.Subject, &s.ClientID, &s.Scopes, &s.AMR, &authTime, &s.RefreshHash, &refreshExp,
+		&s.AccessJTI, &accessExp, &created); err != nil {
+		return nil, classify(err)
+	}
+	s.AuthTime, s.RefreshExpiresAt = fromMillis(authTime), fromMillis(refreshExp)
+	s.AccessExpiresAt, s.CreatedAt = fromMillis(accessExp), fromMillis(created)
+	return &s, nil
+}
+
+// ReplaceSession makes s the one session of (s.Subject, s.ClientID): the
+// previous session, if any, is revoked (its access token included) and
+// replaced in the same statement, so concurrent logins leave exactly one.
+// Call it inside Store.Tx.
+func (q *Q) ReplaceSession(ctx context.Context, s *OIDCSession, now time.Time) error {
+	old, err := q.SessionOf(ctx, s.Subject, s.ClientID)
+	switch {
+	case errors.Is(err, ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		if err := q.RevokeJTI(ctx, old.AccessJTI, old.AccessExpiresAt, now); err != nil {
+			return err
+		}
+	}
+	_, err = q.q.ExecContext(ctx, `INSERT INTO oidc_sessions (`+sessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		ON CONFLICT (subject, client_id) DO UPDATE SET id = excluded.id, scopes = excluded.scopes, amr = excluded.amr,
+			auth_time = excluded.auth_time, refresh_hash = excluded.refresh_hash,
+			refresh_expires_at = excluded.refresh_expires_at, access_jti = excluded.access_jti,
+			access_expires_at = excluded.access_expires_at, created_at = excluded.created_at`,
+		s.ID, s.Subject, s.ClientID, s.Scopes, s.AMR, toMillis(s.AuthTime), s.RefreshHash, toMillis(s.RefreshExpiresAt),
+		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("replace session: %w", classify(err))
+	}
+	return nil
+}
+
+// SessionOf reads the session of subject at client (ErrNotFound if none).
+func (q *Q) SessionOf(ctx context.Context, subject, clientID string) (*OIDCSession, error) {
+	s, err := scanSession(q.q.QueryRowContext(ctx,
+		"SELECT "+sessionColumns+" FROM oidc_sessions WHERE subject = $1 AND client_id = $2", subject, clientID))
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+// SessionByRefreshHash reads the session whose current refresh token has
+// that hash (ErrNotFound if none).
+func (q *Q) SessionByRefreshHash(ctx context.Context, hash string) (*OIDCSession, error) {
+	if hash == "" {
+		return nil, fmt.Errorf("session: %w", ErrNotFound)
+	}
+	s, err := scanSession(q.q.QueryRowContext(ctx,
+		"SELECT "+sessionColumns+" FROM oidc_sessions WHERE refresh_hash = $1", hash))
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+// UsedRefreshToken returns the session a rotated-away refresh token belonged
+// to (ErrNotFound if the hash was never rotated).
+func (q *Q) UsedRefreshToken(ctx context.Context, hash string) (string, error) {
+	var id string
+	if err := q.q.QueryRowContext(ctx, "SELECT session_id FROM oidc_used_refresh_tokens WHERE token_hash = $1", hash).Scan(&id); err != nil {
+		return "", fmt.Errorf("used refresh token: %w", classify(err))
+	}
+	return id, nil
+}
+
+// RotateRefreshToken replaces the session's refresh token oldHash by
+// newHash, only if oldHash is still the current one, and records oldHash as
+// used. ErrConflict when another rotation won (the caller treats it as
+// reuse).
+func (q *Q) RotateRefreshToken(ctx context.Context, id, oldHash, newHash string, newExpiry time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_sessions SET refresh_hash = $3, refresh_expires_at = $4
+		WHERE id = $1 AND refresh_hash = $2`, id, oldHash, newHash, toMillis(newExpiry))
+	if err != nil {
+		return fmt.Errorf("rotate refresh token: %w", classify(err))
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("rotate refresh token: %w", ErrConflict)
+	}
+	if _, err := q.q.ExecContext(ctx, `INSERT INTO oidc_used_refresh_tokens (token_hash, session_id, expires_at)
+		VALUES ($1, $2, $3) ON CONFLICT (token_hash) DO NOTHING`, oldHash, id, toMillis(newExpiry)); err != nil {
+		return fmt.Errorf("record used refresh token: %w", classify(err))
+	}
+	return nil
+}
+
+// SetSessionAccessToken records the latest access token of a session.
+func (q *Q) SetSessionAccessToken(ctx context.Context, id, jti string, expiresAt time.Time) error {
+	_, err := q.q.ExecContext(ctx, "UPDATE oidc_sessions SET access_jti = $2, access_expires_at = $3 WHERE id = $1",
+		id, jti, toMillis(expiresAt))
+	if err != nil {
+		return fmt.Errorf("record session access token: %w", classify(err))
+	}
+	return nil
+}
+
+// RevokeSession deletes session id and revokes its latest access token.
+// Unknown ids change nothing.
+func (q *Q) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	s, err := scanSession(q.q.QueryRowContext(ctx, "DELETE FROM oidc_sessions WHERE id = $1 RETURNING "+sessionColumns, id))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("revoke session: %w", err)
+	}
+	return q.RevokeJTI(ctx, s.AccessJTI, s.AccessExpiresAt, now)
+}
+
+// RevokeJTI records an access token as revoked until it expires; empty or
+// already expired tokens need no record.
+func (q *Q) RevokeJTI(ctx context.Context, jti string, expiresAt, now time.Time) error {
+	if jti == "" || !expiresAt.After(now) {
+		return nil
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_revoked_tokens (jti, expires_at) VALUES ($1, $2)
+		ON CONFLICT (jti) DO NOTHING`, jti, toMillis(expiresAt))
+	if err != nil {
+		return fmt.Errorf("revoke access token: %w", classify(err))
+	}
+	return nil
+}
+
+// IsRevoked reports whether the access token jti was revoked.
+func (q *Q) IsRevoked(ctx context.Context, jti string) (bool, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, "SELECT COUNT(*) FROM oidc_revoked_tokens WHERE jti = $1", jti).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("check revocation: %w", classify(err))
+	}
+	return n > 0, nil
+}
+
+// PurgeOIDC deletes expired authorization requests, used refresh token
+// records, revocation records and sessions whose refresh token expired.
+func (q *Q) PurgeOIDC(ctx context.Context, now time.Time) error {
+	ms := toMillis(now)
+	for _, stmt := range []string{
+		"DELETE FROM oidc_auth_requests WHERE expires_at <= $1",
+		"DELETE FROM oidc_used_refresh_tokens WHERE expires_at <= $1",
+		"DELETE FROM oidc_revoked_tokens WHERE expires_at <= $1",
+		"DELETE FROM oidc_sessions WHERE refresh_expires_at <= $1 AND access_expires_at <= $1",
+	} {
+		if _, err := q.q.ExecContext(ctx, stmt, ms); err != nil {
+			return fmt.Errorf("purge: %w", classify(err))
+		}
+	}
+	return nil
+}
+
+// UserState is a subject's user record in one organization.
+type UserState struct {
+	OrganizationID string
+	State          string
+}
+
+// UserStatesOfSubject lists the organizations in which a user with that
+// subject exists, with the record's state.
+func (q *Q) UserStatesOfSubject(ctx context.Context, subject string) ([]UserState, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT organization_id, state FROM users WHERE subject = $1 ORDER BY organization_id", subject)
+	if err != nil {
+		return nil, fmt.Errorf("user states: %w", classify(err))
+	}
+	defer rows.Close()
+	var out []UserState
+	for rows.Next() {
+		var s UserState
+		if err := rows.Scan(&s.OrganizationID, &s.State); err != nil {
+			return nil, fmt.Errorf("user states: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// SetAuthRequestCSRF stores the hash of the login form's CSRF token on a
+// pending, unexpired request (ErrNotFound otherwise).
+func (q *Q) SetAuthRequestCSRF(ctx context.Context, id, hash string, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET csrf_hash = $2
+		WHERE id = $1 AND done = FALSE AND expires_at > $3`, id, hash, toMillis(now))
+	if err != nil {
+		return fmt.Errorf("set login csrf: %w", classify(err))
+	}
+	return expectOne(res, "oidc_auth_requests", id)
+}
