@@ -17,6 +17,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -783,4 +785,64 @@ func TestForgedTokens(t *testing.T) {
 func TestMain(m *testing.M) {
 	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	os.Exit(m.Run())
+}
+
+// TestConcurrentRedemption: racing redemptions of one code, and racing
+// rotations of one refresh token, never both win (the conditional UPDATEs).
+func TestConcurrentRedemption(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		c, sec := newClient(t, env, nil)
+		r := newRP(t, env, c, sec)
+		race := func(n int, try func() error) int {
+			var wg sync.WaitGroup
+			var wins atomic.Int32
+			for range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if try() == nil {
+						wins.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			return int(wins.Load())
+		}
+		f, code := r.login()
+		var tok *oauth2.Token
+		var mu sync.Mutex
+		if wins := race(6, func() error {
+			t, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier))
+			if err == nil {
+				mu.Lock()
+				tok = t
+				mu.Unlock()
+			}
+			return err
+		}); wins > 1 || tok == nil && wins == 1 {
+			t.Fatalf("%d redemptions of one code won", wins)
+		}
+		f, code = r.login()
+		tok = r.exchange(f, code)
+		if wins := race(6, func() error { _, err := r.refresh(tok.RefreshToken); return err }); wins > 1 {
+			t.Fatalf("%d rotations of one refresh token won", wins)
+		}
+	})
+}
+
+func TestAuthorizationByPOST(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	c, sec := newClient(t, env, nil)
+	r := newRP(t, env, c, sec)
+	v := url.Values{"response_type": {"code"}, "client_id": {c.ID}, "redirect_uri": {redirectURI}, "scope": {"openid"},
+		"state": {"s"}, "code_challenge": {oauth2.S256ChallengeFromVerifier(oauth2.GenerateVerifier())}, "code_challenge_method": {"S256"}}
+	resp, err := r.browser.PostForm(env.URL+oidc.AuthorizationPath, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.Contains(loc, oidc.LoginPath+"?state=") {
+		t.Fatalf("POST authorization: %d %q", resp.StatusCode, loc)
+	}
 }

@@ -222,13 +222,28 @@ func (s *storage) accessLifetime(ctx context.Context, clientID string) time.Dura
 	return d
 }
 
-// newAccessToken mints the access token for req and parks it for Encrypt.
-func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clientID string, authTime time.Time) (jti string, exp time.Time, err error) {
-	if jti, err = s.p.tokens.randomString(16); err != nil {
-		return "", time.Time{}, err
+// issued is a minted access token not yet handed to zitadel.
+type issued struct {
+	jti, subject, token string
+	exp                 time.Time
+}
+
+// handOver parks the token for Crypto.Encrypt, which zitadel calls right
+// after the storage method returns; only done once nothing can fail any more,
+// so that nothing is parked for a token that is never sent.
+func (s *storage) handOver(i *issued) (string, time.Time) {
+	s.p.tokens.minted.Store(i.jti+":"+i.subject, i.token)
+	return i.jti, i.exp
+}
+
+// newAccessToken mints the access token for req.
+func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clientID string, authTime time.Time) (*issued, error) {
+	jti, err := s.p.tokens.randomString(16)
+	if err != nil {
+		return nil, err
 	}
 	now := s.now()
-	exp = now.Add(s.accessLifetime(ctx, clientID)).Truncate(time.Second)
+	exp := now.Add(s.accessLifetime(ctx, clientID)).Truncate(time.Second)
 	c := &AccessClaims{
 		Issuer: s.p.cfg.Issuer, Subject: req.GetSubject(), Audience: []string{s.p.cfg.Issuer}, ClientID: clientID,
 		Scope: strings.Join(req.GetScopes(), " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: kindUser,
@@ -241,7 +256,7 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	} else {
 		states, err := s.p.cfg.Store.Read().UserStatesOfSubject(ctx, req.GetSubject())
 		if err != nil {
-			return "", time.Time{}, err
+			return nil, err
 		}
 		for _, st := range states {
 			if st.State == activeState {
@@ -251,10 +266,9 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	}
 	tok, err := s.p.tokens.mint(ctx, c)
 	if err != nil {
-		return "", time.Time{}, err
+		return nil, err
 	}
-	s.p.tokens.minted.Store(jti+":"+req.GetSubject(), tok)
-	return jti, exp, nil
+	return &issued{jti: jti, subject: req.GetSubject(), token: tok, exp: exp}, nil
 }
 
 // CreateAccessToken issues an access token without a refresh token. A user
@@ -263,19 +277,28 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	switch r := req.(type) {
 	case *authRequest:
-		jti, exp, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
+		at, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		return jti, exp, s.startSession(ctx, r, jti, exp, "", time.Time{})
+		if err := s.startSession(ctx, r, at, "", time.Time{}); err != nil {
+			return "", time.Time{}, err
+		}
+		jti, exp := s.handOver(at)
+		return jti, exp, nil
 	case *clientRequest:
-		return s.newAccessToken(ctx, req, r.clientID, time.Time{})
+		at, err := s.newAccessToken(ctx, req, r.clientID, time.Time{})
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		jti, exp := s.handOver(at)
+		return jti, exp, nil
 	}
 	return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 }
 
 // startSession replaces the (subject, client) session by a new one.
-func (s *storage) startSession(ctx context.Context, r *authRequest, jti string, exp time.Time, refreshHash string, refreshExp time.Time) error {
+func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, refreshHash string, refreshExp time.Time) error {
 	id, err := s.p.tokens.randomString(16)
 	if err != nil {
 		return err
@@ -283,13 +306,13 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, jti string, 
 	now := s.now()
 	sess := &store.OIDCSession{
 		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, AuthTime: r.r.AuthTime,
-		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: jti, AccessExpiresAt: exp, CreatedAt: now,
+		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: at.jti, AccessExpiresAt: at.exp, CreatedAt: now,
 	}
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.ReplaceSession(ctx, sess, now); err != nil {
 			return err
 		}
-		return q.SetAuthRequestIssued(ctx, r.r.ID, jti, id)
+		return q.SetAuthRequestIssued(ctx, r.r.ID, at.jti, id)
 	})
 }
 
@@ -309,20 +332,21 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		jti, exp, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
+		at, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		if err := s.startSession(ctx, r, jti, exp, secret.Hash(refresh), s.now().Add(c.RefreshTokenLifetime)); err != nil {
+		if err := s.startSession(ctx, r, at, secret.Hash(refresh), s.now().Add(c.RefreshTokenLifetime)); err != nil {
 			return "", "", time.Time{}, err
 		}
+		jti, exp := s.handOver(at)
 		return jti, refresh, exp, nil
 	case *refreshRequest:
 		c, err := s.p.cfg.Clients.Get(ctx, r.s.ClientID)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		jti, exp, err := s.newAccessToken(ctx, req, r.s.ClientID, r.s.AuthTime)
+		at, err := s.newAccessToken(ctx, req, r.s.ClientID, r.s.AuthTime)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
@@ -331,10 +355,9 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 			if err := q.RotateRefreshToken(ctx, r.s.ID, secret.Hash(current), secret.Hash(refresh), now.Add(c.RefreshTokenLifetime)); err != nil {
 				return err
 			}
-			return q.SetSessionAccessToken(ctx, r.s.ID, jti, exp)
+			return q.SetSessionAccessToken(ctx, r.s.ID, at.jti, at.exp)
 		})
 		if errors.Is(err, store.ErrConflict) {
-			s.p.tokens.minted.Delete(jti + ":" + req.GetSubject())
 			if rerr := s.revokeSession(ctx, r.s.ID); rerr != nil {
 				return "", "", time.Time{}, rerr
 			}
@@ -343,6 +366,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
+		jti, exp := s.handOver(at)
 		return jti, refresh, exp, nil
 	}
 	return "", "", time.Time{}, oidc.ErrUnsupportedGrantType()

@@ -58,6 +58,8 @@ CREATE TABLE oidc_sessions (
     UNIQUE (subject, client_id)
 );
 CREATE INDEX oidc_sessions_refresh ON oidc_sessions (refresh_hash);
+-- PurgeOIDC's lookup of sessions whose refresh token expired.
+CREATE INDEX oidc_sessions_expiry ON oidc_sessions (refresh_expires_at);
 
 -- Refresh tokens already rotated away: presenting one again is reuse, and
 -- revokes its whole family (the session).
