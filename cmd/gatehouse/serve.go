@@ -142,6 +142,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// zitadel/oidc logs through slog's default logger: make it ours.
+	slog.SetDefault(log)
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen
 	}

@@ -444,6 +444,9 @@ func TestTokenEndpointRefusals(t *testing.T) {
 			{"wrong PKCE verifier", func(code string, f flow) url.Values {
 				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {oauth2.GenerateVerifier()}}
 			}, [2]string{c.ID, sec}, http.StatusBadRequest, "invalid_grant"},
+			{"PKCE verifier left out by a confidential client", func(code string, f flow) url.Values {
+				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}}
+			}, [2]string{c.ID, sec}, http.StatusBadRequest, "invalid_grant"},
 			{"wrong client secret", func(code string, f flow) url.Values {
 				return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "code_verifier": {f.verifier}}
 			}, [2]string{c.ID, sec + "x"}, http.StatusUnauthorized, "invalid_client"},

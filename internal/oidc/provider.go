@@ -199,6 +199,52 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 	}), nil
 }
 
+// CodeExchange redeems an authorization code, checking (in this order) that
+// the code was issued to this client, for this redirect_uri, and, whenever
+// its request carried a PKCE challenge, that the verifier matches. zitadel's
+// own version skips PKCE for a confidential client that sends no verifier,
+// which would let a stolen code of a PKCE-protected request be redeemed by
+// simply leaving the verifier out.
+func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
+	authReq, err := op.AuthRequestByCode(ctx, s.Provider().Storage(), r.Data.Code)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCodeRedemption(authReq, r.Client.GetID(), r.Data.RedirectURI, r.Data.CodeVerifier); err != nil {
+		return nil, err
+	}
+	resp, err := op.CreateTokenResponse(ctx, authReq, r.Client, s.Provider(), true, r.Data.Code, "")
+	if err != nil {
+		return nil, err
+	}
+	return op.NewResponse(resp), nil
+}
+
+// checkCodeRedemption binds a code to its client, redirect_uri and PKCE
+// challenge.
+func checkCodeRedemption(authReq op.AuthRequest, clientID, redirectURI, verifier string) error {
+	if clientID != authReq.GetClientID() {
+		return oidc.ErrInvalidGrant().WithDescription("the code was issued to another client")
+	}
+	if redirectURI != authReq.GetRedirectURI() {
+		return oidc.ErrInvalidGrant().WithDescription("redirect_uri does not match the authorization request")
+	}
+	challenge := authReq.GetCodeChallenge()
+	if challenge == nil {
+		if verifier != "" {
+			return oidc.ErrInvalidGrant().WithDescription("code_verifier without a code_challenge")
+		}
+		return nil
+	}
+	if verifier == "" {
+		return oidc.ErrInvalidGrant().WithDescription("code_verifier required")
+	}
+	if err := op.AuthorizeCodeChallenge(verifier, challenge); err != nil {
+		return oidc.ErrInvalidGrant().WithDescription("invalid code_verifier")
+	}
+	return nil
+}
+
 // usedAuthMethod tells how the request carried client credentials.
 func usedAuthMethod(header http.Header, form map[string][]string) string {
 	if _, _, ok := (&http.Request{Header: header}).BasicAuth(); ok {
