@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 )
 
 // CompileError is a policy refused at write time. Its fields let an HTTP
@@ -50,20 +51,27 @@ func (e *CompileError) Error() string {
 // Compiled is a policy checked and turned into CEL programs, ready to
 // evaluate. It is immutable and safe for concurrent use.
 type Compiled struct {
-	source   Policy
-	strategy string
-	services map[string]*compiledService
-	maxCost  uint64
+	source    Policy
+	strategy  string
+	services  map[string]*compiledService
+	inputSize uint64
 }
 
 type compiledService struct {
 	typ   string
 	rules []compiledRule
+	// lastDeny is the index of the last deny rule, -1 if none: once another
+	// role has allowed, only a deny can change the decision, and no rule
+	// after lastDeny can produce one.
+	lastDeny int
 }
 
 type compiledRule struct {
 	action  string
 	program cel.Program
+	// tracked is the program under the cost limit, for expressions with a
+	// loop; nil otherwise.
+	tracked cel.Program
 }
 
 // Policy returns the policy c was compiled from.
@@ -98,14 +106,14 @@ func Compile(p Policy, env *Env) (*Compiled, error) {
 	sort.Strings(names)
 
 	c := &Compiled{source: p, strategy: p.DefaultServiceStrategy,
-		services: make(map[string]*compiledService, len(names)), maxCost: lim.MaxCost}
+		services: make(map[string]*compiledService, len(names)), inputSize: lim.MaxInputSize}
 	for _, name := range names {
 		sp := p.Services[name]
 		if !env.services[name] {
 			return nil, &CompileError{Service: name, Rule: -1,
 				Message: fmt.Sprintf("unknown service %q (known: %s)", name, strings.Join(env.Services(), ", "))}
 		}
-		cs := &compiledService{typ: sp.Type}
+		cs := &compiledService{typ: sp.Type, lastDeny: -1}
 		switch sp.Type {
 		case Allow, Deny:
 			if len(sp.Rules) > 0 {
@@ -119,11 +127,14 @@ func Compile(p Policy, env *Env) (*Compiled, error) {
 			}
 			cs.rules = make([]compiledRule, len(sp.Rules))
 			for i, r := range sp.Rules {
-				prg, err := compileRule(env, name, i, r)
+				rule, err := compileRule(env, name, i, r)
 				if err != nil {
 					return nil, err
 				}
-				cs.rules[i] = compiledRule{action: r.Action, program: prg}
+				cs.rules[i] = rule
+				if r.Action == Deny {
+					cs.lastDeny = i
+				}
 			}
 		default:
 			return nil, &CompileError{Service: name, Rule: -1,
@@ -134,21 +145,21 @@ func Compile(p Policy, env *Env) (*Compiled, error) {
 	return c, nil
 }
 
-func compileRule(env *Env, service string, i int, r Rule) (cel.Program, error) {
+func compileRule(env *Env, service string, i int, r Rule) (compiledRule, error) {
 	lim := env.limits
 	fail := func(format string, args ...any) *CompileError {
 		return &CompileError{Service: service, Rule: i, Message: fmt.Sprintf(format, args...)}
 	}
 	if r.Action != Allow && r.Action != Deny {
-		return nil, fail("action must be %q or %q, not %q", Allow, Deny, r.Action)
+		return compiledRule{}, fail("action must be %q or %q, not %q", Allow, Deny, r.Action)
 	}
 	if strings.TrimSpace(r.Expression) == "" {
-		return nil, fail("expression is empty (write 'true' to always match)")
+		return compiledRule{}, fail("expression is empty (write 'true' to always match)")
 	}
 	if len(r.Expression) > lim.MaxExpressionBytes {
 		e := fail("expression is %d bytes, the limit is %d", len(r.Expression), lim.MaxExpressionBytes)
 		e.Limit = "MaxExpressionBytes"
-		return nil, e
+		return compiledRule{}, e
 	}
 	ast, iss := env.cel.Compile(r.Expression)
 	if iss != nil && iss.Err() != nil {
@@ -163,30 +174,48 @@ func compileRule(env *Env, service string, i int, r Rule) (cel.Program, error) {
 				e.Line, e.Column = first.Location.Line(), first.Location.Column()+1
 			}
 		}
-		return nil, e
+		return compiledRule{}, e
 	}
 	if !ast.OutputType().IsExactType(cel.BoolType) {
-		return nil, fail("expression has type %s, it must be bool (compare a dynamic value explicitly, e.g. parameters.flag == true)",
+		return compiledRule{}, fail("expression has type %s, it must be bool (compare a dynamic value explicitly, e.g. parameters.flag == true)",
 			cel.FormatCELType(ast.OutputType()))
 	}
 	est, err := env.cel.EstimateCost(ast, estimator{maxSize: lim.MaxInputSize})
 	if err != nil {
-		return nil, fail("cannot estimate the expression's cost: %v", err)
+		return compiledRule{}, fail("cannot estimate the expression's cost: %v", err)
 	}
 	if est.Max > lim.MaxCost {
 		e := fail("expression may cost up to %d units, the limit is %d (avoid nested comprehensions over parameters or resources)", est.Max, lim.MaxCost)
 		e.Limit = "MaxCost"
-		return nil, e
+		return compiledRule{}, e
 	}
-	prg, err := env.cel.Program(ast,
-		cel.CostLimit(lim.MaxCost),
-		cel.InterruptCheckFrequency(interruptCheckFrequency),
-		cel.EvalOptions(cel.OptOptimize),
-	)
+	// Only a comprehension (all, exists, exists_one, map, filter) loops. An
+	// expression without one costs at most its size times its inputs' sizes
+	// and cannot blow up: it runs without the cost tracker, which would
+	// double its evaluation time. An expression with a loop gets two
+	// programs: one under cel.CostLimit that checks the context between
+	// iterations, run when some input of the request is larger than the
+	// estimate assumed, and a plain one, run otherwise, when the estimate (at
+	// most MaxCost) already bounds the real cost.
+	prg, err := env.cel.Program(ast, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, fail("cannot build the program: %v", err)
+		return compiledRule{}, fail("cannot build the program: %v", err)
 	}
-	return prg, nil
+	rule := compiledRule{action: r.Action, program: prg}
+	if hasLoop(ast) {
+		rule.tracked, err = env.cel.Program(ast, cel.EvalOptions(cel.OptOptimize),
+			cel.CostLimit(lim.MaxCost), cel.InterruptCheckFrequency(interruptCheckFrequency))
+		if err != nil {
+			return compiledRule{}, fail("cannot build the program: %v", err)
+		}
+	}
+	return rule, nil
+}
+
+// hasLoop reports whether a checked expression contains a comprehension.
+func hasLoop(a *cel.Ast) bool {
+	loops := celast.MatchDescendants(celast.NavigateAST(a.NativeRep()), celast.KindMatcher(celast.ComprehensionKind))
+	return len(loops) > 0
 }
 
 // interruptCheckFrequency is how many comprehension iterations run between

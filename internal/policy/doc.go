@@ -40,10 +40,11 @@
 // the author bothered to name is never opened by the default by accident.
 // Evaluation errors (a missing map key, a bad CIDR, the cost limit) skip the
 // rule instead of failing the request, as in the seed: a rule about
-// resources.tags.env must not break requests whose target has no tags. Since
-// skipping can only lose a match, and losing every match denies, an error can
-// never turn a deny into an allow through the last line; an author who wants
-// "missing tag → deny" writes the deny rule with has() or puts it first.
+// resources.tags.env must not break requests whose target has no tags. The
+// sharp edge: a failing deny rule is passed over and a later allow may match
+// (conformance case ip-negated-deny-skipped-on-bad-address). A fence that must
+// fail closed is written as the allow ("inIpRange(sourceIP, '10.0.0.0/8')"
+// with nothing after it) or guards its lookups with has().
 //
 // # Several roles, and the guardrail
 //
@@ -83,10 +84,18 @@
 //
 // # Cost
 //
-// Compile rejects expressions whose estimated worst-case cost is above
-// Limits.MaxCost, and every evaluation runs with the same cel.CostLimit and
-// checks the context for cancellation; an evaluation that exceeds the limit is
-// a skipped rule with a reason, never a panic or a hang. Compiling costs
-// milliseconds and evaluating microseconds, so compiled policies are kept in a
-// bounded Cache keyed by (policy ID, version).
+// Compile estimates every expression's worst-case cost, assuming every
+// string, list and map it reads is at most Limits.MaxInputSize long, and
+// rejects it above Limits.MaxCost. Only a comprehension (all, exists, map,
+// filter, exists_one) loops; an expression without one is evaluated plainly.
+// An expression with a loop is evaluated plainly when the request's inputs
+// are within MaxInputSize (the estimate then bounds its cost), and otherwise
+// under cel.CostLimit(MaxCost) with context interruption checks: a cost
+// blow-up is a skipped rule with a reason, never a panic or a hang. The
+// context is also checked before every rule. Cost tracking and interruption
+// checks make an evaluation several times slower, so only the case that can
+// run away pays for them (see docs/PERFORMANCE.md, "Policy evaluation").
+//
+// Compiling costs milliseconds and evaluating microseconds, so compiled
+// policies are kept in a bounded Cache keyed by (policy ID, version).
 package policy

@@ -3,10 +3,11 @@ package policy
 import (
 	"context"
 	"fmt"
-	"strings"
+	"math"
 	"time"
 
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 )
 
@@ -92,93 +93,140 @@ const (
 	explicitDeny
 )
 
+// how says what in a policy produced its outcome.
+type how int
+
+const (
+	byDefault how = iota
+	byType
+	byRule
+	byNoMatch
+)
+
+// result is one policy's outcome. Its reason is put into words only when it
+// becomes the decision: most results of a multi-role evaluation are dropped.
 type result struct {
 	outcome outcome
-	service string
+	how     how
+	service string // the services entry, "" when the default decided
 	rule    int
-	reason  string
+	word    string // the strategy, type or action that decided
+	skipped []skip
+}
+
+// skip is a rule whose evaluation failed.
+type skip struct {
+	rule int
+	err  error
+}
+
+func (r result) reason(service string) string {
+	var s string
+	switch r.how {
+	case byDefault:
+		s = fmt.Sprintf("service %q is not in the policy, defaultServiceStrategy is %s", service, r.word)
+	case byType:
+		s = fmt.Sprintf("service %q has type %s", service, r.word)
+	case byRule:
+		s = fmt.Sprintf("service %q rule %d (%s) matched", service, r.rule, r.word)
+	default:
+		s = fmt.Sprintf("service %q: no rule matched", service)
+	}
+	for _, sk := range r.skipped {
+		s += fmt.Sprintf("; rule %d skipped (evaluation failed: %v)", sk.rule, sk.err)
+	}
+	return s
 }
 
 // Evaluate decides req. It is the one decision function: the policy
 // simulator and the enforcement middleware both call it. The guardrail (nil:
 // no organization policy, allow everything) must allow, and then the roles
 // decide: the first role (in the given order) that denies explicitly denies;
-// else the first role that allows allows; else the request is denied. It
-// never panics and returns within the cost limits; a cancelled ctx makes
-// every remaining rule evaluation fail, hence skip, hence deny.
+// else the first role that allows allows; else the first role's implicit
+// deny is reported. It never panics and returns within the cost limits; a
+// cancelled ctx makes every remaining rule evaluation fail, hence skip,
+// hence deny.
 func Evaluate(ctx context.Context, guardrail *Compiled, roles []NamedPolicy, req Request) Decision {
-	act, err := interpreter.NewActivation(variables(req))
-	if err != nil {
-		return Decision{Allowed: false, RuleIndex: -1, Reason: fmt.Sprintf("cannot bind the request: %v", err)}
-	}
-	guardNote := ""
+	act := bind(req)
+	var guard *result
 	if guardrail != nil {
-		r := guardrail.decide(ctx, act, req)
+		r := guardrail.decide(ctx, act, req, false)
 		if r.outcome != allowed {
 			return Decision{Allowed: false, Policy: GuardrailPolicy, Service: r.service, RuleIndex: r.rule,
-				Reason: "organization guardrail denies: " + r.reason}
+				Reason: "organization guardrail denies: " + r.reason(req.Service)}
 		}
-		guardNote = "; organization guardrail allows: " + r.reason
+		guard = &r
 	}
 	if len(roles) == 0 {
 		return Decision{Allowed: false, RuleIndex: -1, Reason: "the principal holds no role"}
 	}
-	var firstAllow, firstDeny *Decision
-	for _, role := range roles {
+	firstAllow, firstDeny := -1, -1
+	var allowResult, denyResult result
+	for i, role := range roles {
 		if role.Policy == nil {
-			if firstDeny == nil {
-				firstDeny = &Decision{Policy: role.Name, RuleIndex: -1, Reason: fmt.Sprintf("role %q has no compiled policy", role.Name)}
+			if firstDeny < 0 {
+				firstDeny, denyResult = i, result{rule: -1}
 			}
 			continue
 		}
-		r := role.Policy.decide(ctx, act, req)
-		d := Decision{Allowed: r.outcome == allowed, Policy: role.Name, Service: r.service, RuleIndex: r.rule}
-		switch r.outcome {
-		case explicitDeny:
-			d.Reason = fmt.Sprintf("role %q denies explicitly: %s", role.Name, r.reason)
-			return d
-		case allowed:
-			if firstAllow == nil {
-				d.Reason = fmt.Sprintf("role %q allows: %s%s", role.Name, r.reason, guardNote)
-				firstAllow = &d
-			}
-		default:
-			if firstDeny == nil {
-				d.Reason = fmt.Sprintf("no role allows; role %q: %s", role.Name, r.reason)
-				firstDeny = &d
-			}
+		// Once a role has allowed, only an explicit deny from a later role
+		// can change the decision, so those roles stop at their last deny.
+		r := role.Policy.decide(ctx, act, req, firstAllow >= 0)
+		switch {
+		case r.outcome == explicitDeny:
+			return Decision{Allowed: false, Policy: role.Name, Service: r.service, RuleIndex: r.rule,
+				Reason: fmt.Sprintf("role %q denies explicitly: %s", role.Name, r.reason(req.Service))}
+		case r.outcome == allowed && firstAllow < 0:
+			firstAllow, allowResult = i, r
+		case r.outcome == implicitDeny && firstDeny < 0:
+			firstDeny, denyResult = i, r
 		}
 	}
-	if firstAllow != nil {
-		return *firstAllow
+	if firstAllow >= 0 {
+		name := roles[firstAllow].Name
+		reason := fmt.Sprintf("role %q allows: %s", name, allowResult.reason(req.Service))
+		if guard != nil {
+			reason += "; organization guardrail allows: " + guard.reason(req.Service)
+		}
+		return Decision{Allowed: true, Policy: name, Service: allowResult.service, RuleIndex: allowResult.rule, Reason: reason}
 	}
-	return *firstDeny
+	name := roles[firstDeny].Name
+	if roles[firstDeny].Policy == nil {
+		return Decision{Policy: name, RuleIndex: -1, Reason: fmt.Sprintf("role %q has no compiled policy", name)}
+	}
+	return Decision{Allowed: false, Policy: name, Service: denyResult.service, RuleIndex: denyResult.rule,
+		Reason: fmt.Sprintf("no role allows; role %q: %s", name, denyResult.reason(req.Service))}
 }
 
-// decide applies one policy to the request.
-func (c *Compiled) decide(ctx context.Context, act interpreter.Activation, req Request) result {
+// decide applies one policy to the request. With denyOnly, the caller only
+// needs to know whether the policy denies explicitly: rules after the last
+// deny rule are not evaluated, and the allow or implicit deny returned then
+// may not be the one full evaluation would give.
+func (c *Compiled) decide(ctx context.Context, act *activation, req Request, denyOnly bool) result {
 	sp, ok := c.services[req.Service]
 	if !ok {
 		o := implicitDeny
 		if c.strategy == Allow {
 			o = allowed
 		}
-		return result{outcome: o, rule: -1,
-			reason: fmt.Sprintf("service %q is not in the policy, defaultServiceStrategy is %s", req.Service, c.strategy)}
+		return result{outcome: o, how: byDefault, rule: -1, word: c.strategy}
 	}
 	switch sp.typ {
 	case Allow:
-		return result{outcome: allowed, service: req.Service, rule: -1,
-			reason: fmt.Sprintf("service %q has type allow", req.Service)}
+		return result{outcome: allowed, how: byType, service: req.Service, rule: -1, word: Allow}
 	case Deny:
-		return result{outcome: explicitDeny, service: req.Service, rule: -1,
-			reason: fmt.Sprintf("service %q has type deny", req.Service)}
+		return result{outcome: explicitDeny, how: byType, service: req.Service, rule: -1, word: Deny}
 	}
-	var skipped []string
-	for i, r := range sp.rules {
-		match, err := r.eval(ctx, act)
+	rules := sp.rules
+	if denyOnly {
+		rules = rules[:sp.lastDeny+1]
+	}
+	var skipped []skip
+	for i := range rules {
+		r := &rules[i]
+		match, err := r.eval(ctx, act, act.largest <= c.inputSize)
 		if err != nil {
-			skipped = append(skipped, fmt.Sprintf("rule %d skipped (evaluation failed: %v)", i, err))
+			skipped = append(skipped, skip{rule: i, err: err})
 			continue
 		}
 		if !match {
@@ -188,24 +236,15 @@ func (c *Compiled) decide(ctx context.Context, act interpreter.Activation, req R
 		if r.action == Deny {
 			o = explicitDeny
 		}
-		return result{outcome: o, service: req.Service, rule: i,
-			reason: fmt.Sprintf("service %q rule %d (%s) matched%s", req.Service, i, r.action, notes(skipped))}
+		return result{outcome: o, how: byRule, service: req.Service, rule: i, word: r.action, skipped: skipped}
 	}
-	return result{outcome: implicitDeny, service: req.Service, rule: -1,
-		reason: fmt.Sprintf("service %q: no rule matched%s", req.Service, notes(skipped))}
-}
-
-func notes(skipped []string) string {
-	if len(skipped) == 0 {
-		return ""
-	}
-	return "; " + strings.Join(skipped, "; ")
+	return result{outcome: implicitDeny, how: byNoMatch, service: req.Service, rule: -1, skipped: skipped}
 }
 
 // eval runs one rule. Anything but true or false is an error: the rule is
 // skipped. Panics cannot escape (cel-go recovers its own, this is a second
 // net for bindings).
-func (r *compiledRule) eval(ctx context.Context, act interpreter.Activation) (match bool, err error) {
+func (r *compiledRule) eval(ctx context.Context, act interpreter.Activation, fits bool) (match bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			match, err = false, fmt.Errorf("internal error: %v", p)
@@ -214,12 +253,19 @@ func (r *compiledRule) eval(ctx context.Context, act interpreter.Activation) (ma
 	if ctx.Err() != nil {
 		return false, fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
+	// Three cases. A loop-free expression cannot run long: plain Eval. An
+	// expression with a loop, on a request whose every string, list and map
+	// is within MaxInputSize: the compile-time estimate (at most MaxCost)
+	// bounds its cost, plain Eval too. A loop over a larger input: the
+	// program under cel.CostLimit, through ContextEval so that a cancelled
+	// request stops it between iterations. ContextEval and cost tracking
+	// cost several times Eval, so only the case that needs them pays.
 	var out any
-	if ctx.Done() == nil {
+	if r.tracked == nil || fits {
 		v, _, e := r.program.Eval(act)
 		out, err = v, e
 	} else {
-		v, _, e := r.program.ContextEval(ctx, act)
+		v, _, e := r.tracked.ContextEval(ctx, act)
 		out, err = v, e
 	}
 	if err != nil {
@@ -232,11 +278,64 @@ func (r *compiledRule) eval(ctx context.Context, act interpreter.Activation) (ma
 	return bool(b), nil
 }
 
-// variables binds a request to the expression variables.
-func variables(req Request) map[string]any {
-	groups := req.Principal.GroupIDs
-	if groups == nil {
-		groups = []string{}
+// activation holds a request's variables as CEL values, converted once per
+// Evaluate rather than on every access by every rule. The fields are ref.Val
+// (interfaces) so that resolving a name does not box a value again.
+type activation struct {
+	service, operation, sourceIP, organization, project ref.Val
+	now, principal, parameters, resources               ref.Val
+	// largest is the length of the longest string, list or map in the
+	// request: when it is within the estimate's assumption (MaxInputSize),
+	// the compile-time estimate bounds every rule's cost.
+	largest uint64
+}
+
+// ResolveName implements interpreter.Activation.
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case VarService:
+		return a.service, true
+	case VarOperation:
+		return a.operation, true
+	case VarNow:
+		return a.now, true
+	case VarSourceIP:
+		return a.sourceIP, true
+	case VarPrincipal:
+		return a.principal, true
+	case VarOrganization:
+		return a.organization, true
+	case VarProject:
+		return a.project, true
+	case VarParameters:
+		return a.parameters, true
+	case VarResources:
+		return a.resources, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+// bind turns a request into the expression variables. Absent parameters and
+// resources are empty maps, so a lookup in them is a missing key (an error
+// that skips the rule), like a lookup of a key they lack.
+func bind(req Request) *activation {
+	adapter := types.DefaultTypeAdapter
+	var largest uint64
+	size := func(n int) {
+		if uint64(n) > largest {
+			largest = uint64(n)
+		}
+	}
+	for _, s := range []string{req.Service, req.Operation, req.SourceIP, req.Organization, req.Project,
+		req.Principal.Type, req.Principal.ID, req.Principal.Email, req.Principal.OrganizationID} {
+		size(len(s))
+	}
+	size(len(req.Principal.GroupIDs))
+	for _, g := range req.Principal.GroupIDs {
+		size(len(g))
 	}
 	params := req.Parameters
 	if params == nil {
@@ -246,21 +345,80 @@ func variables(req Request) map[string]any {
 	if res == nil {
 		res = map[string]any{}
 	}
-	return map[string]any{
-		VarService:   types.String(req.Service),
-		VarOperation: types.String(req.Operation),
-		VarNow:       types.Timestamp{Time: req.Now},
-		VarSourceIP:  types.String(req.SourceIP),
-		VarPrincipal: map[string]any{
-			"type":           req.Principal.Type,
-			"id":             req.Principal.ID,
-			"email":          req.Principal.Email,
-			"organizationId": req.Principal.OrganizationID,
-			"groupIds":       groups,
-		},
-		VarOrganization: types.String(req.Organization),
-		VarProject:      types.String(req.Project),
-		VarParameters:   params,
-		VarResources:    res,
+	groups := make([]ref.Val, len(req.Principal.GroupIDs))
+	for i, g := range req.Principal.GroupIDs {
+		groups[i] = types.String(g)
 	}
+	principal := types.NewRefValMap(adapter, map[ref.Val]ref.Val{
+		types.String("type"):           types.String(req.Principal.Type),
+		types.String("id"):             types.String(req.Principal.ID),
+		types.String("email"):          types.String(req.Principal.Email),
+		types.String("organizationId"): types.String(req.Principal.OrganizationID),
+		types.String("groupIds"):       types.NewRefValList(adapter, groups),
+	})
+	return &activation{
+		service:      types.String(req.Service),
+		operation:    types.String(req.Operation),
+		now:          types.Timestamp{Time: req.Now},
+		sourceIP:     types.String(req.SourceIP),
+		principal:    principal,
+		organization: types.String(req.Organization),
+		project:      types.String(req.Project),
+		parameters:   toCEL(params, size),
+		resources:    toCEL(res, size),
+		largest:      largest,
+	}
+}
+
+// toCEL converts decoded JSON (and the Go types handlers put in parameters
+// and resources) to CEL values, deeply and once, so that a rule reading
+// resources.tags.env does not convert the tags map again.
+// It reports the length of every string, list and map to size.
+func toCEL(v any, size func(int)) ref.Val {
+	adapter := types.DefaultTypeAdapter
+	switch v := v.(type) {
+	case string:
+		size(len(v))
+		return types.String(v)
+	case map[string]any:
+		size(len(v))
+		m := make(map[ref.Val]ref.Val, len(v))
+		for k, e := range v {
+			size(len(k))
+			m[types.String(k)] = toCEL(e, size)
+		}
+		return types.NewRefValMap(adapter, m)
+	case []any:
+		size(len(v))
+		l := make([]ref.Val, len(v))
+		for i, e := range v {
+			l[i] = toCEL(e, size)
+		}
+		return types.NewRefValList(adapter, l)
+	case map[string]string:
+		size(len(v))
+		m := make(map[ref.Val]ref.Val, len(v))
+		for k, e := range v {
+			size(len(k))
+			size(len(e))
+			m[types.String(k)] = types.String(e)
+		}
+		return types.NewRefValMap(adapter, m)
+	case []string:
+		size(len(v))
+		l := make([]ref.Val, len(v))
+		for i, e := range v {
+			size(len(e))
+			l[i] = types.String(e)
+		}
+		return types.NewRefValList(adapter, l)
+	}
+	// Other Go values (numbers, booleans, nil, structs a handler put in) are
+	// converted by cel-go; their size is unknown, so the tracked programs run.
+	switch v.(type) {
+	case nil, bool, float64, float32, int, int32, int64, uint, uint32, uint64:
+	default:
+		size(math.MaxInt)
+	}
+	return adapter.NativeToValue(v)
 }
