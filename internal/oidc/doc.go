@@ -9,7 +9,9 @@
 // The protocol engine is github.com/zitadel/oidc/v3's op package, used
 // through op.Server: server embeds *op.LegacyServer and overrides Discovery
 // (it lists exactly what Gatehouse supports), VerifyClient (a client must use
-// its registered token_endpoint_auth_method), UserInfo, Introspect and
+// its registered token_endpoint_auth_method), CodeExchange (a code whose
+// request carried a PKCE challenge always needs the verifier: zitadel skips
+// the check when a confidential client leaves it out), UserInfo, Introspect and
 // Revocation (they verify our JWTs themselves, with the injected clock and
 // the revocation list). Storage (storage.go) is ours: auth requests, codes,
 // sessions and revocations live in the database (migration 00006), keys come

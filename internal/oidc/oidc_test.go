@@ -834,6 +834,26 @@ func TestConcurrentRedemption(t *testing.T) {
 	})
 }
 
+// TestExpiry: a code dies after 60 s and an auth request after 10 minutes
+// (by the provider's clock).
+func TestExpiry(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	c, sec := newClient(t, env, nil)
+	r := newRP(t, env, c, sec)
+	f, code := r.login()
+	env.OIDCClock.Advance(oidc.CodeLifetime + time.Second)
+	if _, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
+		t.Fatal("an expired code was accepted")
+	}
+	_, v := r.openLogin()
+	env.OIDCClock.Advance(oidc.AuthRequestLifetime + time.Second)
+	v.Set("email", email)
+	v.Set("password", password)
+	if resp := r.submit(v); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("login on an expired request: %d, want 400", resp.StatusCode)
+	}
+}
+
 func TestAuthorizationByPOST(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
 	c, sec := newClient(t, env, nil)
