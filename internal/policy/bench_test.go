@@ -29,9 +29,9 @@ func benchRoles(tb testing.TB, env *Env, loops bool) []NamedPolicy {
 			case 2:
 				expr = fmt.Sprintf("inIpRange(sourceIP, '172.%d.%d.0/24')", 16+r, i)
 			case 3:
-				expr = fmt.Sprintf("'grp-%d-%d' in principal.groupIds", r, i)
+				expr = fmt.Sprintf("'grp-%d-%d' in principal.groupIDs", r, i)
 				if loops {
-					expr = fmt.Sprintf("principal.groupIds.exists(g, g == 'grp-%d-%d')", r, i)
+					expr = fmt.Sprintf("principal.groupIDs.exists(g, g == 'grp-%d-%d')", r, i)
 				}
 			default:
 				expr = fmt.Sprintf("operation.startsWith('op-%d-%d-') && now.getHours('Europe/Zurich') < 18", r, i)

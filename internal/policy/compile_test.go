@@ -132,7 +132,7 @@ func TestCompileAccepts(t *testing.T) {
 		rules("parameters.roles.exists(r, r == 'admin')"),
 		rules("sourceIP.inIpRange('10.0.0.0/8') || inIpRange(sourceIP, '::1/128')"),
 		rules("now.getHours('Europe/Zurich') < 18 && now.getDayOfWeek() < 6"),
-		rules("principal.groupIds.exists(g, g == 'grp-admins') && principal.type == 'user'"),
+		rules("principal.groupIDs.exists(g, g == 'grp-admins') && principal.type == 'user'"),
 		rules("has(resources.tags) && resources.tags.env == 'dev' && project != '' && organization == principal.organizationId"),
 		rules("size(parameters) < 10 && service == 'projects' && operation.matches('^get-')"),
 		rules(strings.Repeat("operation == 'x' || ", 150) + "true"),

@@ -76,7 +76,7 @@
 //	now           timestamp        request time, e.g. now.getHours('Europe/Zurich') < 18
 //	sourceIP      string           caller address; inIpRange(sourceIP, '10.0.0.0/8')
 //	                               or sourceIP.inIpRange('2001:db8::/32')
-//	principal     map(string, dyn) type, id, email, organizationId, groupIds
+//	principal     map(string, dyn) type, id, email, organizationId, groupIDs
 //	organization  string           organization ID of the request
 //	project       string           project ID of the request ("" if none)
 //	parameters    map(string, dyn) the operation's parameters

@@ -15,7 +15,7 @@ import (
 const GuardrailPolicy = "guardrail"
 
 // Principal is the caller as expressions see it in the principal variable,
-// under the JSON names of its fields (principal.type, principal.groupIds, …).
+// under the JSON names of its fields (principal.type, principal.groupIDs, …).
 type Principal struct {
 	// Type is the kind of caller: user, serviceAccount, apiKey, assumedRole.
 	Type string `json:"type"`
@@ -26,7 +26,7 @@ type Principal struct {
 	// OrganizationID is the organization the caller belongs to.
 	OrganizationID string `json:"organizationId"`
 	// GroupIDs are the groups the caller belongs to (possibly none).
-	GroupIDs []string `json:"groupIds"`
+	GroupIDs []string `json:"groupIDs"`
 }
 
 // Request is what a decision is about. Evaluate reads no clock: Now is the
@@ -354,7 +354,7 @@ func bind(req Request) *activation {
 		types.String("id"):             types.String(req.Principal.ID),
 		types.String("email"):          types.String(req.Principal.Email),
 		types.String("organizationId"): types.String(req.Principal.OrganizationID),
-		types.String("groupIds"):       types.NewRefValList(adapter, groups),
+		types.String("groupIDs"):       types.NewRefValList(adapter, groups),
 	})
 	return &activation{
 		service:      types.String(req.Service),

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -176,5 +177,114 @@ func TestCacheConcurrent(t *testing.T) {
 	wg.Wait()
 	if s := cache.Stats(); s.Len > 8 || s.Hits+s.Misses != 400 {
 		t.Errorf("stats = %+v, want at most 8 entries and 400 lookups", s)
+	}
+}
+
+// referenceEvaluate is the semantics of several roles written the slow,
+// obvious way: every role evaluated in full, then combined. Evaluate, which
+// stops early, must agree with it on the policy and rule that decided.
+func referenceEvaluate(guardrail *Compiled, roles []NamedPolicy, req Request) Decision {
+	ctx := context.Background()
+	act := bind(req)
+	if guardrail != nil {
+		if r := guardrail.decide(ctx, act, req, false); r.outcome != allowed {
+			return Decision{Policy: GuardrailPolicy, Service: r.service, RuleIndex: r.rule}
+		}
+	}
+	results := make([]result, len(roles))
+	for i, role := range roles {
+		results[i] = role.Policy.decide(ctx, act, req, false)
+	}
+	for i, r := range results {
+		if r.outcome == explicitDeny {
+			return Decision{Policy: roles[i].Name, Service: r.service, RuleIndex: r.rule}
+		}
+	}
+	for i, r := range results {
+		if r.outcome == allowed {
+			return Decision{Allowed: true, Policy: roles[i].Name, Service: r.service, RuleIndex: r.rule}
+		}
+	}
+	if len(roles) == 0 {
+		return Decision{RuleIndex: -1}
+	}
+	return Decision{Policy: roles[0].Name, Service: results[0].service, RuleIndex: results[0].rule}
+}
+
+func TestEvaluateAgreesWithReference(t *testing.T) {
+	env := testEnv(t)
+	exprs := []string{
+		"true", "false",
+		"operation.startsWith('get-')", "operation == 'delete-project'",
+		"resources.tags.env == 'dev'",          // fails without tags
+		"inIpRange(sourceIP, '10.0.0.0/8')",    // fails on a bad address
+		"parameters.items.exists(x, x == 'a')", // fails without items
+		"'grp-admins' in principal.groupIDs",
+	}
+	// Every request is "too large" for this environment's estimate, so loops
+	// run under the cost limit.
+	tinyInputs, err := NewEnv([]string{"projects", "groups"}, Limits{MaxInputSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(4, 2))
+	randomPolicy := func() Policy {
+		p := Policy{DefaultServiceStrategy: []string{Allow, Deny}[rng.IntN(2)], Services: map[string]ServicePolicy{}}
+		for _, svc := range []string{"projects", "groups"} {
+			switch rng.IntN(4) {
+			case 0: // absent
+			case 1:
+				p.Services[svc] = ServicePolicy{Type: []string{Allow, Deny}[rng.IntN(2)]}
+			default:
+				sp := ServicePolicy{Type: Rules}
+				for n := rng.IntN(5); n > 0; n-- {
+					sp.Rules = append(sp.Rules, Rule{Action: []string{Allow, Deny}[rng.IntN(2)], Expression: exprs[rng.IntN(len(exprs))]})
+				}
+				p.Services[svc] = sp
+			}
+		}
+		return p
+	}
+	randomRequest := func() Request {
+		req := Request{Service: []string{"projects", "groups"}[rng.IntN(2)],
+			Operation: []string{"get-project", "delete-project", "list-groups"}[rng.IntN(3)],
+			SourceIP:  []string{"10.1.2.3", "192.0.2.1", "bogus"}[rng.IntN(3)],
+			Principal: Principal{Type: "user", ID: "u-1", GroupIDs: [][]string{nil, {"grp-admins"}}[rng.IntN(2)]}}
+		if rng.IntN(2) == 0 {
+			req.Resources = map[string]any{"tags": map[string]any{"env": []string{"dev", "prod"}[rng.IntN(2)]}}
+		}
+		if rng.IntN(2) == 0 {
+			req.Parameters = map[string]any{"items": []any{"b", "a"}[:1+rng.IntN(2)]}
+		}
+		return req
+	}
+	for i := 0; i < 3000; i++ {
+		var guard *Compiled
+		if rng.IntN(3) == 0 {
+			guard = mustCompile(t, env, randomPolicy())
+		}
+		roles := make([]NamedPolicy, rng.IntN(5))
+		for j := range roles {
+			roles[j] = NamedPolicy{Name: fmt.Sprintf("role-%d", j), Policy: mustCompile(t, env, randomPolicy())}
+		}
+		req := randomRequest()
+		got := Evaluate(context.Background(), guard, roles, req)
+		if i%10 == 0 {
+			// Every loop rule through its cost-tracked program decides the same.
+			tracked := make([]NamedPolicy, len(roles))
+			for j, r := range roles {
+				tracked[j] = NamedPolicy{Name: r.Name, Policy: mustCompile(t, tinyInputs, r.Policy.Policy())}
+			}
+			if d := Evaluate(context.Background(), guard, tracked, req); d != got {
+				t.Fatalf("request %+v: cost-tracked programs decide %+v, plain ones %+v", req, d, got)
+			}
+		}
+		want := referenceEvaluate(guard, roles, req)
+		if got.Allowed != want.Allowed || got.Policy != want.Policy || got.Service != want.Service || got.RuleIndex != want.RuleIndex {
+			for _, r := range roles {
+				t.Logf("%s: %+v", r.Name, r.Policy.Policy())
+			}
+			t.Fatalf("request %+v: Evaluate = %+v, reference = %+v", req, got, want)
+		}
 	}
 }
