@@ -36,6 +36,12 @@ func FuzzCompileEvaluate(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, doc, reqJSON []byte, expr string) {
+		start := time.Now()
+		defer func() {
+			if d := time.Since(start); d > 3*time.Second {
+				t.Fatalf("compile and evaluate took %v", d)
+			}
+		}()
 		var req Request
 		_ = json.Unmarshal(reqJSON, &req) // a partial request is still a request
 		var roles []NamedPolicy
