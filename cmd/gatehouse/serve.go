@@ -170,7 +170,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopRotation()
 
-	provider, err := newOIDCProvider(&c, st, keyManager, log)
+	provider, err := newOIDCProvider(&c, st, ten, keyManager, log)
 	if err != nil {
 		return err
 	}
@@ -252,14 +252,15 @@ func writeSecretFile(path, content string) error {
 }
 
 // newOIDCProvider builds the OpenID Connect provider on the local password
-// connector, the client registry and the signing keys.
-func newOIDCProvider(c *config.Serve, st *store.Store, km *keys.Manager, log *slog.Logger) (*oidc.Provider, error) {
+// connector, the system OAuth2 providers, the client registry and the
+// signing keys.
+func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, km *keys.Manager, log *slog.Logger) (*oidc.Provider, error) {
 	pw, err := connector.NewPassword(st, connector.PasswordConfig{})
 	if err != nil {
 		return nil, err
 	}
 	return oidc.New(oidc.Config{
-		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw,
+		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten,
 		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Now: time.Now, Rand: rand.Reader, Logger: log,
 	})
 }

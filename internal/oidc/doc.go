@@ -59,5 +59,9 @@
 // request: a post must carry the same token in both and match the request.
 // The local password connector checks the password; an email whose user
 // records are all pending or suspended is refused, one with no record at all
-// may log in (it has no rights until an organization adds it).
+// may log in (it has no rights until an organization adds it). The page also
+// offers the system OAuth2 providers (upstream.go): the choice redirects to
+// the upstream through internal/connector, and /oidc/callback takes the
+// recorded state once, verifies the upstream's answer and completes the auth
+// request with the upstream's verified email as the subject.
 package oidc

@@ -28,10 +28,11 @@ var (
 
 // loginView is what the login template shows.
 type loginView struct {
-	State string
-	CSRF  string
-	Email string
-	Error string
+	State     string
+	CSRF      string
+	Email     string
+	Error     string
+	Providers []providerChoice
 }
 
 var pages = template.Must(template.New("login").Parse(`<!doctype html>
@@ -55,6 +56,13 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}[role=alert]{color:
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button type="submit">Sign in</button>
 </form>
+{{if .Providers}}<h2>Or sign in with</h2>
+{{range .Providers}}<form method="post" action="/oauth2/v2/login">
+<input type="hidden" name="state" value="{{$.State}}">
+<input type="hidden" name="csrf_token" value="{{$.CSRF}}">
+<button type="submit" name="provider" value="{{.ID}}">{{.Name}}</button>
+</form>
+{{end}}{{end}}
 </main>
 </body>
 </html>
@@ -89,8 +97,13 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 		p.loginError(w, err)
 		return
 	}
+	providers, err := p.systemProviders(r.Context())
+	if err != nil {
+		p.loginError(w, err)
+		return
+	}
 	p.setCSRFCookie(w, csrf)
-	writePage(w, http.StatusOK, "login", loginView{State: id, CSRF: csrf, Email: hint})
+	writePage(w, http.StatusOK, "login", loginView{State: id, CSRF: csrf, Email: hint, Providers: providers})
 }
 
 // startLogin issues the CSRF token of an open auth request.
@@ -140,6 +153,15 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	id, email := f.Get("state"), f.Get("email")
+	if provider := f.Get("provider"); provider != "" {
+		to, err := p.startUpstream(r.Context(), id, f.Get("csrf_token"), cookie, provider)
+		if err != nil {
+			p.loginError(w, err)
+			return
+		}
+		http.Redirect(w, r, to, http.StatusSeeOther)
+		return
+	}
 	err := p.login(r.Context(), id, f.Get("csrf_token"), cookie, email, f.Get("password"))
 	switch {
 	case err == nil:
@@ -198,6 +220,14 @@ func (p *Provider) loginError(w http.ResponseWriter, err error) {
 		writeMessage(w, http.StatusBadRequest, "Sign-in link expired", "Go back to the application and start again.")
 	case errors.Is(err, errCSRF):
 		writeMessage(w, http.StatusForbidden, "Request refused", "The form is stale or was not sent from this page. Go back to the application and start again.")
+	case errors.Is(err, errBadState):
+		writeMessage(w, http.StatusBadRequest, "Sign-in link expired", "The answer from the identity provider does not belong to a sign-in in progress. Go back to the application and start again.")
+	case errors.Is(err, errNoProvider):
+		writeMessage(w, http.StatusBadRequest, "Unknown identity provider", "Go back and choose another way to sign in.")
+	case errors.Is(err, errUpstream):
+		writeMessage(w, http.StatusBadGateway, "Sign-in failed", "The identity provider did not complete the sign-in. Go back to the application and try again.")
+	case errors.Is(err, errUnverified):
+		writeMessage(w, http.StatusForbidden, "Email address not verified", "Your identity provider did not confirm your email address.")
 	case errors.Is(err, errInactive):
 		writeMessage(w, http.StatusForbidden, "Account not active", "Your account is pending or suspended. Ask an administrator of your organization.")
 	default:

@@ -50,6 +50,10 @@ type rp struct {
 	verifier *gooidc.IDTokenVerifier
 	conf     oauth2.Config
 	browser  *http.Client
+	// wantAMR is the amr the ID tokens must carry (pwd unless set).
+	wantAMR string
+	// page is the last login page shown.
+	page string
 }
 
 func newEnv(t *testing.T, open func(testing.TB) *store.Store) *testenv.Env {
@@ -160,6 +164,7 @@ func (r *rp) openLogin(extra ...oauth2.AuthCodeOption) (flow, url.Values) {
 	if resp.StatusCode != http.StatusOK {
 		r.t.Fatalf("authorization: status %d, body %s", resp.StatusCode, body)
 	}
+	r.page = body
 	return f, form(r.t, body)
 }
 
@@ -227,7 +232,11 @@ func (r *rp) exchange(f flow, code string) *oauth2.Token {
 	if err := idt.Claims(&claims); err != nil {
 		r.t.Fatal(err)
 	}
-	if idt.Subject != email || claims.Email != email || !claims.EmailVerified || len(claims.AMR) != 1 || claims.AMR[0] != "pwd" || claims.AuthTime == 0 {
+	wantAMR := r.wantAMR
+	if wantAMR == "" {
+		wantAMR = "pwd"
+	}
+	if idt.Subject != email || claims.Email != email || !claims.EmailVerified || len(claims.AMR) != 1 || claims.AMR[0] != wantAMR || claims.AuthTime == 0 {
 		r.t.Fatalf("ID token sub %q claims %+v", idt.Subject, claims)
 	}
 	return tok

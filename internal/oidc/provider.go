@@ -20,6 +20,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
 // The provider's paths: the seed's, plus the RFC 7662/7009 and RP-initiated
@@ -54,6 +55,11 @@ type Config struct {
 	Clients  *client.Registry
 	Keys     *keys.Manager
 	Password *connector.Password
+	// Tenancy opens the client secrets of upstream providers; nil offers
+	// the local password only.
+	Tenancy *tenancy.Service
+	// ConnectorOptions are passed to connector.New for upstream logins.
+	ConnectorOptions []connector.Option
 	// TokenLifetime caps every signed token's lifetime; the keys manager's
 	// TokenLifetime when zero (it keeps retired keys published that long).
 	TokenLifetime time.Duration
@@ -125,6 +131,7 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("GET "+LoginPath, p.loginPage)
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
+	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
 	p.handler = mux
 	return p, nil
 }

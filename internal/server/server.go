@@ -39,8 +39,8 @@ type Config struct {
 	// path); nil leaves the path unserved.
 	JWKS http.Handler
 	// OIDC serves the OpenID Connect provider: everything under /oauth2/v2/
-	// except the JWKS, and /.well-known/openid-configuration; nil leaves
-	// those paths unserved.
+	// except the JWKS, /.well-known/openid-configuration and /oidc/callback;
+	// nil leaves those paths unserved.
 	OIDC http.Handler
 }
 
@@ -102,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.OIDC != nil {
 		mux.Handle("/oauth2/v2/", cfg.OIDC)
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
+		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
 	}
 	apiMux := http.NewServeMux()
 	apiHandler := api.HandlerWithOptions(&handlers{s: s}, api.StdHTTPServerOptions{

@@ -312,6 +312,7 @@ func (q *Q) PurgeOIDC(ctx context.Context, now time.Time) error {
 		"DELETE FROM oidc_auth_requests WHERE expires_at <= $1",
 		"DELETE FROM oidc_used_refresh_tokens WHERE expires_at <= $1",
 		"DELETE FROM oidc_revoked_tokens WHERE expires_at <= $1",
+		"DELETE FROM oidc_upstream_logins WHERE expires_at <= $1",
 		"DELETE FROM oidc_sessions WHERE refresh_expires_at <= $1 AND access_expires_at <= $1",
 	} {
 		if _, err := q.q.ExecContext(ctx, stmt, ms); err != nil {
@@ -355,4 +356,41 @@ func (q *Q) SetAuthRequestCSRF(ctx context.Context, id, hash string, now time.Ti
 		return fmt.Errorf("set login csrf: %w", classify(err))
 	}
 	return expectOne(res, "oidc_auth_requests", id)
+}
+
+// OIDCUpstreamLogin is a login in flight at an upstream identity provider.
+type OIDCUpstreamLogin struct {
+	StateHash     string
+	AuthRequestID string
+	ProviderOrg   string
+	ProviderID    string
+	Verifier      string
+	Nonce         string
+	ExpiresAt     time.Time
+}
+
+// CreateUpstreamLogin records a redirect to an upstream provider.
+func (q *Q) CreateUpstreamLogin(ctx context.Context, l *OIDCUpstreamLogin) error {
+	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_upstream_logins (state_hash, auth_request_id, provider_org,
+		provider_id, verifier, nonce, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		l.StateHash, l.AuthRequestID, l.ProviderOrg, l.ProviderID, l.Verifier, l.Nonce, toMillis(l.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create upstream login: %w", classify(err))
+	}
+	return nil
+}
+
+// TakeUpstreamLogin deletes and returns the unexpired login of that state
+// hash: a state is accepted once (ErrNotFound otherwise).
+func (q *Q) TakeUpstreamLogin(ctx context.Context, stateHash string, now time.Time) (*OIDCUpstreamLogin, error) {
+	var l OIDCUpstreamLogin
+	var exp int64
+	err := q.q.QueryRowContext(ctx, `DELETE FROM oidc_upstream_logins WHERE state_hash = $1 AND expires_at > $2
+		RETURNING state_hash, auth_request_id, provider_org, provider_id, verifier, nonce, expires_at`,
+		stateHash, toMillis(now)).Scan(&l.StateHash, &l.AuthRequestID, &l.ProviderOrg, &l.ProviderID, &l.Verifier, &l.Nonce, &exp)
+	if err != nil {
+		return nil, fmt.Errorf("upstream login: %w", classify(err))
+	}
+	l.ExpiresAt = fromMillis(exp)
+	return &l, nil
 }

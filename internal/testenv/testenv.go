@@ -207,7 +207,7 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 	var root atomic.Pointer[http.Handler]
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
-	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw,
+	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
 		AllowInsecure: true, Now: oidcClock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,175 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// UpstreamCallbackPath is where upstream identity providers send the browser
+// back (the seed's /oidc/callback); register issuer+UpstreamCallbackPath as
+// the redirect URI at the upstream.
+const UpstreamCallbackPath = "/oidc/callback"
+
+// Outcomes of an upstream login that are not a success.
+var (
+	errBadState   = errors.New("unknown, expired or already used upstream state")
+	errUpstream   = errors.New("the identity provider refused the login")
+	errUnverified = errors.New("the identity provider did not vouch for an email address")
+	errNoProvider = errors.New("no such identity provider")
+)
+
+// maxListedProviders bounds the system providers shown on the login page.
+const maxListedProviders = 20
+
+// providerChoice is a system provider as the login page offers it.
+type providerChoice struct{ ID, Name string }
+
+// systemProviders lists the platform's OAuth2 providers (organization ”).
+func (p *Provider) systemProviders(ctx context.Context) ([]providerChoice, error) {
+	if p.cfg.Tenancy == nil {
+		return nil, nil
+	}
+	ps, err := p.cfg.Store.Read().ListOAuth2Providers(ctx, "", store.Page{Limit: maxListedProviders})
+	if err != nil {
+		return nil, fmt.Errorf("list providers: %w", err)
+	}
+	out := make([]providerChoice, len(ps))
+	for i, pr := range ps {
+		out[i] = providerChoice{ID: pr.ID, Name: pr.Name}
+	}
+	return out, nil
+}
+
+// connectorFor builds the connector of system provider id (discovery is
+// read at each login, so a changed upstream is picked up at once).
+func (p *Provider) connectorFor(ctx context.Context, id string) (connector.RedirectConnector, error) {
+	if p.cfg.Tenancy == nil {
+		return nil, errNoProvider
+	}
+	pr, err := p.cfg.Store.Read().GetOAuth2Provider(ctx, "", id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoProvider
+	}
+	if err != nil {
+		return nil, err
+	}
+	sec, err := p.cfg.Tenancy.ProviderSecret(pr)
+	if err != nil {
+		return nil, fmt.Errorf("provider %s secret: %w", id, err)
+	}
+	c, err := connector.New(ctx, pr, sec, p.cfg.Issuer+UpstreamCallbackPath, p.cfg.ConnectorOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errUpstream, err)
+	}
+	return c, nil
+}
+
+// startUpstream sends an open, CSRF-checked auth request to a system
+// provider: it returns the upstream authorization URL, after recording the
+// state (hashed), PKCE verifier and nonce of this login.
+func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie, providerID string) (string, error) {
+	now := p.cfg.Now()
+	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, now)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Done) {
+		return "", errNoRequest
+	}
+	if err != nil {
+		return "", err
+	}
+	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
+		return "", errCSRF
+	}
+	conn, err := p.connectorFor(ctx, providerID)
+	if err != nil {
+		return "", err
+	}
+	state, err := p.tokens.randomString(32)
+	if err != nil {
+		return "", err
+	}
+	nonce, err := p.tokens.randomString(16)
+	if err != nil {
+		return "", err
+	}
+	to, verifier, err := conn.AuthCodeURL(state, nonce)
+	if err != nil {
+		return "", err
+	}
+	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		return q.CreateUpstreamLogin(ctx, &store.OIDCUpstreamLogin{StateHash: secret.Hash(state), AuthRequestID: id,
+			ProviderID: providerID, Verifier: verifier, Nonce: nonce, ExpiresAt: req.ExpiresAt})
+	})
+	if err != nil {
+		return "", err
+	}
+	return to, nil
+}
+
+// finishUpstream completes an upstream login: the state is taken (once), the
+// code exchanged and the ID token verified by the connector, and the verified
+// email becomes the subject. It returns where the browser goes next (the
+// provider's callback, which issues our code).
+func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (string, error) {
+	now := p.cfg.Now()
+	var l *store.OIDCUpstreamLogin
+	err := p.cfg.Store.Tx(ctx, func(tx *store.Q) error {
+		var err error
+		l, err = tx.TakeUpstreamLogin(ctx, secret.Hash(q.Get("state")), now)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) || q.Get("state") == "" {
+		return "", errBadState
+	}
+	if err != nil {
+		return "", err
+	}
+	if q.Get("error") != "" || q.Get("code") == "" {
+		return "", errUpstream
+	}
+	conn, err := p.connectorFor(ctx, l.ProviderID)
+	if err != nil {
+		return "", err
+	}
+	ident, err := conn.Exchange(ctx, q.Get("code"), l.Verifier, l.Nonce)
+	switch {
+	case errors.Is(err, connector.ErrEmailNotVerified):
+		return "", errUnverified
+	case err != nil:
+		p.log.Warn("upstream login failed", "provider", l.ProviderID, "error", err)
+		return "", errUpstream
+	case !ident.EmailVerified || ident.Email == "":
+		return "", errUnverified
+	}
+	subject := strings.ToLower(strings.TrimSpace(ident.Email))
+	if err := p.mayLogIn(ctx, subject); err != nil {
+		return "", err
+	}
+	err = p.cfg.Store.Tx(ctx, func(tx *store.Q) error {
+		return tx.CompleteAuthRequest(ctx, l.AuthRequestID, subject, "fed", now, now)
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errNoRequest
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.cfg.Issuer + CallbackPath + "?id=" + url.QueryEscape(l.AuthRequestID), nil
+}
+
+// upstreamCallback is GET /oidc/callback.
+func (p *Provider) upstreamCallback(w http.ResponseWriter, r *http.Request) {
+	to, err := p.finishUpstream(r.Context(), r.URL.Query())
+	if err != nil {
+		p.loginError(w, err)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}

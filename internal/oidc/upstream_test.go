@@ -1,0 +1,167 @@
+package oidc_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+var providerButton = regexp.MustCompile(`name="provider" value="([^"]+)"`)
+
+// federation is a Gatehouse (down) whose system provider is another
+// Gatehouse (up): an independent OIDC upstream with a real login page.
+type federation struct {
+	up, down *testenv.Env
+	rp       *rp
+	provider string
+}
+
+func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation {
+	t.Helper()
+	up, down := newEnv(t, open), testenv.NewEnv(t, open(t))
+	uc, usec := newClient(t, up, func(s *client.Spec) {
+		s.Name = "downstream"
+		s.RedirectURIs = []string{down.URL + oidc.UpstreamCallbackPath}
+		s.PostLogoutRedirectURIs = nil
+	})
+	pr, err := down.Tenancy.CreateProvider(context.Background(), &authn.Principal{Kind: authn.KindServiceAccount, ID: "t", Subject: "test"}, "",
+		&tenancy.ProviderInput{Provider: store.OAuth2Provider{Meta: store.Meta{Name: "Upstream"}, Type: "oidc", Issuer: up.URL, ClientID: uc.ID},
+			ClientSecret: &usec})
+	if err != nil {
+		t.Fatalf("create provider: %v", err)
+	}
+	dc, dsec := newClient(t, down, nil)
+	r := newRP(t, down, dc, dsec)
+	r.wantAMR = "fed"
+	return &federation{up: up, down: down, rp: r, provider: pr.ID}
+}
+
+// follow follows redirects through both Gatehouses, stopping at the RP.
+func (f *federation) follow(t *testing.T, resp *http.Response) (*http.Response, string) {
+	t.Helper()
+	for range 20 {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode/100 != 3 || loc == "" || strings.HasPrefix(loc, redirectURI) {
+			return resp, string(body)
+		}
+		next, err := resp.Request.URL.Parse(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp, err = f.rp.browser.Get(next.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("redirect loop")
+	return nil, ""
+}
+
+// TestUpstreamLogin: the whole code flow through an upstream OIDC provider,
+// with go-oidc verifying the downstream's ID token.
+func TestUpstreamLogin(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		fl, v := f.rp.openLogin()
+		if m := providerButton.FindStringSubmatch(f.rp.page); m == nil || m[1] != f.provider {
+			t.Fatalf("the login page offers no button for the provider: %s", f.rp.page)
+		}
+		v.Set("provider", f.provider)
+		resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The upstream's login page.
+		page, body := f.follow(t, resp)
+		if page.StatusCode != http.StatusOK || !strings.HasPrefix(page.Request.URL.String(), f.up.URL+oidc.LoginPath) {
+			t.Fatalf("upstream login page: %d at %s: %s", page.StatusCode, page.Request.URL, body)
+		}
+		uv := form(t, body)
+		uv.Set("email", email)
+		uv.Set("password", password)
+		resp, err = f.rp.browser.PostForm(f.up.URL+oidc.LoginPath, uv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		final, body := f.follow(t, resp)
+		loc, _ := url.Parse(final.Header.Get("Location"))
+		if loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != fl.state {
+			t.Fatalf("no code for the RP: %d %q %s", final.StatusCode, final.Header.Get("Location"), body)
+		}
+		tok := f.rp.exchange(fl, loc.Query().Get("code"))
+		if ui, err := f.rp.userinfo(tok.AccessToken); err != nil || ui.Email != email {
+			t.Fatalf("userinfo %+v %v", ui, err)
+		}
+	})
+}
+
+// TestUpstreamCallbackRefusals: /oidc/callback accepts only a state it
+// issued, once.
+func TestUpstreamCallbackRefusals(t *testing.T) {
+	f := newFederation(t, testenv.SQLite)
+	_, v := f.rp.openLogin()
+	v.Set("provider", f.provider)
+	resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	up, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || up.Query().Get("state") == "" {
+		t.Fatalf("no upstream redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	state := up.Query().Get("state")
+	cb := f.down.URL + oidc.UpstreamCallbackPath + "?"
+	tests := []struct {
+		name  string
+		query url.Values
+		want  int
+	}{
+		{"unknown state", url.Values{"state": {"forged"}, "code": {"x"}}, http.StatusBadRequest},
+		{"no state", url.Values{"code": {"x"}}, http.StatusBadRequest},
+		{"upstream error (uses the state up)", url.Values{"state": {state}, "error": {"access_denied"}}, http.StatusBadGateway},
+		{"state replayed", url.Values{"state": {state}, "code": {"x"}}, http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		resp, err := f.rp.browser.Get(cb + tt.query.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d (Location %q), want %d", tt.name, resp.StatusCode, resp.Header.Get("Location"), tt.want)
+		}
+	}
+	// An unknown provider, and a provider choice without a valid CSRF token.
+	_, v = f.rp.openLogin()
+	for name, edit := range map[string]func(url.Values){
+		"unknown provider": func(v url.Values) { v.Set("provider", "nope") },
+		"no csrf":          func(v url.Values) { v.Set("provider", f.provider); v.Del("csrf_token") },
+	} {
+		w := url.Values{}
+		for k, vs := range v {
+			w[k] = append([]string(nil), vs...)
+		}
+		edit(w)
+		resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, w)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 == 3 {
+			t.Errorf("%s: redirected to %q", name, resp.Header.Get("Location"))
+		}
+	}
+}
