@@ -1,10 +1,12 @@
-package policy
+package policy_test
 
 import (
 	"context"
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/policy"
 )
 
 // FuzzCompileEvaluate checks that no policy document, expression or request
@@ -13,9 +15,13 @@ import (
 //
 //	go test ./internal/policy/ -run '^$' -fuzz FuzzCompileEvaluate -fuzztime 1m
 func FuzzCompileEvaluate(f *testing.F) {
-	suite := loadConformance(f)
+	suite := loadSuite(f)
 	for _, c := range suite.Cases {
-		req, err := json.Marshal(suite.request(f, c.Request))
+		r, err := suite.Request(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		req, err := json.Marshal(r)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -31,7 +37,7 @@ func FuzzCompileEvaluate(f *testing.F) {
 			f.Add(doc, req, expr)
 		}
 	}
-	env, err := NewEnv(suite.Services, Limits{MaxCost: 20_000})
+	env, err := policy.NewEnv(suite.Services, policy.Limits{MaxCost: 20_000})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -42,29 +48,29 @@ func FuzzCompileEvaluate(f *testing.F) {
 				t.Fatalf("compile and evaluate took %v", d)
 			}
 		}()
-		var req Request
+		var req policy.Request
 		_ = json.Unmarshal(reqJSON, &req) // a partial request is still a request
-		var roles []NamedPolicy
-		if p, err := Parse(doc, env.Limits()); err == nil {
-			if c, err := Compile(p, env); err == nil {
-				roles = append(roles, NamedPolicy{Name: "doc", Policy: c})
+		var roles []policy.NamedPolicy
+		if p, err := policy.Parse(doc, env.Limits()); err == nil {
+			if c, err := policy.Compile(p, env); err == nil {
+				roles = append(roles, policy.NamedPolicy{Name: "doc", Policy: c})
 			}
 		}
-		exprPolicy := Policy{DefaultServiceStrategy: Allow, Services: map[string]ServicePolicy{
-			"projects": {Type: Rules, Rules: []Rule{{Action: Deny, Expression: expr}, {Action: Allow, Expression: expr}}},
+		exprPolicy := policy.Policy{DefaultServiceStrategy: policy.Allow, Services: map[string]policy.ServicePolicy{
+			"projects": {Type: policy.Rules, Rules: []policy.Rule{{Action: policy.Deny, Expression: expr}, {Action: policy.Allow, Expression: expr}}},
 		}}
-		guard, err := Compile(exprPolicy, env)
+		guard, err := policy.Compile(exprPolicy, env)
 		if err == nil {
-			roles = append(roles, NamedPolicy{Name: "expr", Policy: guard})
+			roles = append(roles, policy.NamedPolicy{Name: "expr", Policy: guard})
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		for _, g := range []*Compiled{nil, guard} {
-			d := Evaluate(ctx, g, roles, req)
+		for _, g := range []*policy.Compiled{nil, guard} {
+			d := policy.Evaluate(ctx, g, roles, req)
 			if d.RuleIndex < -1 {
 				t.Fatalf("rule index %d", d.RuleIndex)
 			}
-			if d.Allowed && (d.Policy == "" || d.Policy == GuardrailPolicy) {
+			if d.Allowed && (d.Policy == "" || d.Policy == policy.GuardrailPolicy) {
 				t.Fatalf("allowed by %q: %+v", d.Policy, d)
 			}
 			if d.Reason == "" {
