@@ -4,9 +4,13 @@ import (
 	"fmt"
 	"net/netip"
 	"sort"
+	"strings"
+	"sync"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/overloads"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 )
@@ -111,6 +115,7 @@ func NewEnv(services []string, limits Limits) (*Env, error) {
 		// Hours and days without a time zone argument are UTC, whatever the
 		// server's local zone.
 		cel.DefaultUTCTimeZone(true),
+		zoneAccessors(),
 		// parameters and resources come from JSON, where every number is a
 		// double: parameters.limit > 10 must compare a double with an int.
 		cel.CrossTypeNumericComparisons(true),
@@ -158,6 +163,73 @@ func inIPRange(ipVal, cidrVal ref.Val) ref.Val {
 		ip = ip.Unmap()
 	}
 	return types.Bool(prefix.Contains(ip.WithZone("")))
+}
+
+// zoneAccessors redefines the bindings of the timestamp accessors that take
+// a time zone (now.getHours('Europe/Zurich'), …) to look zone names up once:
+// cel-go calls time.LoadLocation on every evaluation, which reads the zone
+// database and made a business-hours rule cost some 20 µs instead of well
+// under one. Numeric offsets ('+01:00') go to cel-go's own implementation.
+func zoneAccessors() cel.EnvOption {
+	accessors := []struct{ function, overload string }{
+		{overloads.TimeGetFullYear, overloads.TimestampToYearWithTz},
+		{overloads.TimeGetMonth, overloads.TimestampToMonthWithTz},
+		{overloads.TimeGetDayOfYear, overloads.TimestampToDayOfYearWithTz},
+		{overloads.TimeGetDayOfMonth, overloads.TimestampToDayOfMonthZeroBasedWithTz},
+		{overloads.TimeGetDate, overloads.TimestampToDayOfMonthOneBasedWithTz},
+		{overloads.TimeGetDayOfWeek, overloads.TimestampToDayOfWeekWithTz},
+		{overloads.TimeGetHours, overloads.TimestampToHoursWithTz},
+		{overloads.TimeGetMinutes, overloads.TimestampToMinutesWithTz},
+		{overloads.TimeGetSeconds, overloads.TimestampToSecondsWithTz},
+		{overloads.TimeGetMilliseconds, overloads.TimestampToMillisecondsWithTz},
+	}
+	opts := make([]cel.EnvOption, 0, len(accessors))
+	for _, a := range accessors {
+		function, overload := a.function, a.overload
+		opts = append(opts, cel.Function(function, cel.MemberOverload(overload,
+			[]*cel.Type{cel.TimestampType, cel.StringType}, cel.IntType,
+			cel.BinaryBinding(func(tsVal, tzVal ref.Val) ref.Val {
+				ts, ok := tsVal.(types.Timestamp)
+				if !ok {
+					return types.MaybeNoSuchOverloadErr(tsVal)
+				}
+				tz, ok := tzVal.(types.String)
+				if !ok || strings.Contains(string(tz), ":") {
+					return ts.Receive(function, overload, []ref.Val{tzVal})
+				}
+				loc, err := location(string(tz))
+				if err != nil {
+					return types.WrapErr(err)
+				}
+				return types.Timestamp{Time: ts.Time.In(loc)}.Receive(function, "", nil)
+			}))))
+	}
+	return cel.Lib(envOptions(opts))
+}
+
+// envOptions turns options into a cel.Library.
+type envOptions []cel.EnvOption
+
+// CompileOptions implements cel.Library.
+func (o envOptions) CompileOptions() []cel.EnvOption { return o }
+
+// ProgramOptions implements cel.Library.
+func (o envOptions) ProgramOptions() []cel.ProgramOption { return nil }
+
+// locations caches time zones by name. Only zones that load are kept, so it
+// holds at most the zone database's few hundred names.
+var locations sync.Map
+
+func location(name string) (*time.Location, error) {
+	if loc, ok := locations.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("unknown time zone %q", name)
+	}
+	locations.Store(name, loc)
+	return loc, nil
 }
 
 // estimator bounds the size of every variable (and of everything reached
