@@ -53,7 +53,8 @@ button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}[role=alert]{color:
 <label for="email">Email address</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}"{{if .Error}} aria-describedby="login-error"{{end}}>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>
+<input id="password" name="password" type="password" autocomplete="current-password" aria-describedby="password-hint">
+<p id="password-hint">Leave it empty if your organization signs you in with its own identity provider.</p>
 <button type="submit">Sign in</button>
 </form>
 {{if .Providers}}<h2>Or sign in with</h2>
@@ -153,8 +154,13 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	id, email := f.Get("state"), f.Get("email")
-	if provider := f.Get("provider"); provider != "" {
-		to, err := p.startUpstream(r.Context(), id, f.Get("csrf_token"), cookie, provider)
+	rt, upstream, err := p.chooseRoute(r.Context(), f.Get("provider"), email)
+	if err != nil {
+		p.loginError(w, err)
+		return
+	}
+	if upstream {
+		to, err := p.startUpstream(r.Context(), id, f.Get("csrf_token"), cookie, rt)
 		if err != nil {
 			p.loginError(w, err)
 			return
@@ -162,7 +168,7 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, to, http.StatusSeeOther)
 		return
 	}
-	err := p.login(r.Context(), id, f.Get("csrf_token"), cookie, email, f.Get("password"))
+	err = p.login(r.Context(), id, f.Get("csrf_token"), cookie, email, f.Get("password"))
 	switch {
 	case err == nil:
 		http.Redirect(w, r, p.cfg.Issuer+CallbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
@@ -172,6 +178,16 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.loginError(w, err)
 	}
+}
+
+// chooseRoute decides where a login form post goes: the chosen system
+// provider, else the provider of the organization owning the email's domain,
+// else (upstream false) the local password.
+func (p *Provider) chooseRoute(ctx context.Context, provider, email string) (route, bool, error) {
+	if provider != "" {
+		return route{provider: provider}, true, nil
+	}
+	return p.routeByEmail(ctx, email)
 }
 
 // login is the logic of a login form post.
@@ -228,6 +244,8 @@ func (p *Provider) loginError(w http.ResponseWriter, err error) {
 		writeMessage(w, http.StatusBadGateway, "Sign-in failed", "The identity provider did not complete the sign-in. Go back to the application and try again.")
 	case errors.Is(err, errUnverified):
 		writeMessage(w, http.StatusForbidden, "Email address not verified", "Your identity provider did not confirm your email address.")
+	case errors.Is(err, errForeignDomain):
+		writeMessage(w, http.StatusForbidden, "Sign-in refused", "Your organization's identity provider cannot sign in addresses outside its domain.")
 	case errors.Is(err, errInactive):
 		writeMessage(w, http.StatusForbidden, "Account not active", "Your account is pending or suspended. Ask an administrator of your organization.")
 	default:

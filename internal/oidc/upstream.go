@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
 // UpstreamCallbackPath is where upstream identity providers send the browser
@@ -48,13 +49,44 @@ func (p *Provider) systemProviders(ctx context.Context) ([]providerChoice, error
 	return out, nil
 }
 
-// connectorFor builds the connector of system provider id (discovery is
-// read at each login, so a changed upstream is picked up at once).
-func (p *Provider) connectorFor(ctx context.Context, id string) (connector.RedirectConnector, error) {
+// route is where a login goes upstream: a provider of organization org
+// (” for a system provider), and for an organization's own provider the
+// email domain its answers must be in.
+type route struct {
+	org, provider, domain string
+}
+
+// routeByEmail finds the provider of the organization that owns email's
+// domain; ok is false when the domain routes nowhere (local password).
+func (p *Provider) routeByEmail(ctx context.Context, email string) (route, bool, error) {
+	at := strings.LastIndexByte(email, '@')
+	if p.cfg.Tenancy == nil || at < 0 {
+		return route{}, false, nil
+	}
+	org, err := p.cfg.Store.Read().OrganizationByDomain(ctx, strings.ToLower(strings.TrimSpace(email[at+1:])))
+	if errors.Is(err, store.ErrNotFound) {
+		return route{}, false, nil
+	}
+	if err != nil {
+		return route{}, false, err
+	}
+	switch {
+	case org.ProviderID == "":
+		return route{}, false, nil
+	case org.ProviderScope == tenancy.ProviderScopeOrganization:
+		return route{org: org.ID, provider: org.ProviderID, domain: org.Domain}, true, nil
+	default:
+		return route{provider: org.ProviderID}, true, nil
+	}
+}
+
+// connectorFor builds the connector of a provider (discovery is read at each
+// login, so a changed upstream is picked up at once).
+func (p *Provider) connectorFor(ctx context.Context, org, id string) (connector.RedirectConnector, error) {
 	if p.cfg.Tenancy == nil {
 		return nil, errNoProvider
 	}
-	pr, err := p.cfg.Store.Read().GetOAuth2Provider(ctx, "", id)
+	pr, err := p.cfg.Store.Read().GetOAuth2Provider(ctx, org, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, errNoProvider
 	}
@@ -72,10 +104,10 @@ func (p *Provider) connectorFor(ctx context.Context, id string) (connector.Redir
 	return c, nil
 }
 
-// startUpstream sends an open, CSRF-checked auth request to a system
-// provider: it returns the upstream authorization URL, after recording the
-// state (hashed), PKCE verifier and nonce of this login.
-func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie, providerID string) (string, error) {
+// startUpstream sends an open, CSRF-checked auth request to the provider of
+// rt: it returns the upstream authorization URL, after recording the state
+// (hashed), PKCE verifier and nonce of this login.
+func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie string, rt route) (string, error) {
 	now := p.cfg.Now()
 	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, now)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Done) {
@@ -87,7 +119,7 @@ func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie, 
 	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
 		return "", errCSRF
 	}
-	conn, err := p.connectorFor(ctx, providerID)
+	conn, err := p.connectorFor(ctx, rt.org, rt.provider)
 	if err != nil {
 		return "", err
 	}
@@ -105,7 +137,7 @@ func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie, 
 	}
 	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		return q.CreateUpstreamLogin(ctx, &store.OIDCUpstreamLogin{StateHash: secret.Hash(state), AuthRequestID: id,
-			ProviderID: providerID, Verifier: verifier, Nonce: nonce, ExpiresAt: req.ExpiresAt})
+			ProviderOrg: rt.org, ProviderID: rt.provider, Verifier: verifier, Nonce: nonce, ExpiresAt: req.ExpiresAt})
 	})
 	if err != nil {
 		return "", err
@@ -134,7 +166,7 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (string, er
 	if q.Get("error") != "" || q.Get("code") == "" {
 		return "", errUpstream
 	}
-	conn, err := p.connectorFor(ctx, l.ProviderID)
+	conn, err := p.connectorFor(ctx, l.ProviderOrg, l.ProviderID)
 	if err != nil {
 		return "", err
 	}
@@ -149,6 +181,9 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (string, er
 		return "", errUnverified
 	}
 	subject := strings.ToLower(strings.TrimSpace(ident.Email))
+	if err := p.checkDomain(ctx, l.ProviderOrg, subject); err != nil {
+		return "", err
+	}
 	if err := p.mayLogIn(ctx, subject); err != nil {
 		return "", err
 	}
@@ -163,6 +198,25 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (string, er
 	}
 	return p.cfg.Issuer + CallbackPath + "?id=" + url.QueryEscape(l.AuthRequestID), nil
 }
+
+// checkDomain: an organization's own identity provider speaks for its own
+// email domain only, so that one tenant's IdP cannot log people in as users
+// of another. System providers (Google, ...) are trusted for any address.
+func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error {
+	if orgID == "" {
+		return nil
+	}
+	org, err := p.cfg.Store.Read().GetOrganization(ctx, orgID)
+	if err != nil {
+		return fmt.Errorf("provider organization: %w", err)
+	}
+	if org.Domain == "" || !strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain)) {
+		return errForeignDomain
+	}
+	return nil
+}
+
+var errForeignDomain = errors.New("the identity provider answered for an email outside its organization's domain")
 
 // upstreamCallback is GET /oidc/callback.
 func (p *Provider) upstreamCallback(w http.ResponseWriter, r *http.Request) {

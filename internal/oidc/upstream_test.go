@@ -25,6 +25,8 @@ type federation struct {
 	up, down *testenv.Env
 	rp       *rp
 	provider string
+	// The downstream's client at the upstream, for more providers.
+	upClient, upSecret string
 }
 
 func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation {
@@ -44,7 +46,7 @@ func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation
 	dc, dsec := newClient(t, down, nil)
 	r := newRP(t, down, dc, dsec)
 	r.wantAMR = "fed"
-	return &federation{up: up, down: down, rp: r, provider: pr.ID}
+	return &federation{up: up, down: down, rp: r, provider: pr.ID, upClient: uc.ID, upSecret: usec}
 }
 
 // follow follows redirects through both Gatehouses, stopping at the RP.
@@ -163,5 +165,92 @@ func TestUpstreamCallbackRefusals(t *testing.T) {
 		if resp.StatusCode/100 == 3 {
 			t.Errorf("%s: redirected to %q", name, resp.Header.Get("Location"))
 		}
+	}
+}
+
+// upstreamLogin completes the upstream's login page after the downstream
+// redirected there, and returns the final response.
+func (f *federation) upstreamLogin(t *testing.T, resp *http.Response) (*http.Response, string) {
+	t.Helper()
+	page, body := f.follow(t, resp)
+	if page.StatusCode != http.StatusOK || !strings.HasPrefix(page.Request.URL.String(), f.up.URL+oidc.LoginPath) {
+		t.Fatalf("upstream login page: %d at %s: %s", page.StatusCode, page.Request.URL, body)
+	}
+	uv := form(t, body)
+	uv.Set("email", email)
+	uv.Set("password", password)
+	resp, err := f.rp.browser.PostForm(f.up.URL+oidc.LoginPath, uv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.follow(t, resp)
+}
+
+// TestDomainRouting: an email whose domain belongs to an organization goes
+// to that organization's provider; an organization's own provider may only
+// sign in addresses of its domain.
+func TestDomainRouting(t *testing.T) {
+	f := newFederation(t, testenv.SQLite)
+	ctx := context.Background()
+	actor := &authn.Principal{Kind: authn.KindServiceAccount, ID: "t", Subject: "test"}
+	// acme.example logs in through the system provider.
+	acme := &store.Organization{Meta: store.Meta{Name: "acme"}, Type: "domain", Domain: "acme.example",
+		ProviderScope: tenancy.ProviderScopeGlobal, ProviderID: f.provider}
+	if err := f.down.Tenancy.CreateOrganization(ctx, actor, acme); err != nil {
+		t.Fatal(err)
+	}
+	// other.example has its own provider (the same upstream, which answers jo@acme.example).
+	other := &store.Organization{Meta: store.Meta{Name: "other"}, Type: "domain", Domain: "other.example"}
+	if err := f.down.Tenancy.CreateOrganization(ctx, actor, other); err != nil {
+		t.Fatal(err)
+	}
+	sec := f.upSecret
+	own, err := f.down.Tenancy.CreateProvider(ctx, actor, other.ID, &tenancy.ProviderInput{Provider: store.OAuth2Provider{
+		Meta: store.Meta{Name: "other-idp"}, Type: "oidc", Issuer: f.up.URL, ClientID: f.upClient}, ClientSecret: &sec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ProviderScope, other.ProviderID = tenancy.ProviderScopeOrganization, own.ID
+	if err := f.down.Tenancy.UpdateOrganization(ctx, actor, other.ID, other); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name      string
+		email     string
+		wantCode  bool
+		wantFinal int
+	}{
+		{"domain of an organization on the system provider", email, true, http.StatusSeeOther},
+		{"organization's own provider answering for another domain", "sam@other.example", false, http.StatusForbidden},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fl, v := f.rp.openLogin()
+			v.Set("email", tt.email)
+			resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), f.up.URL) {
+				t.Fatalf("not routed upstream: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+			}
+			final, body := f.upstreamLogin(t, resp)
+			loc, _ := url.Parse(final.Header.Get("Location"))
+			gotCode := loc != nil && loc.Query().Get("code") != ""
+			if gotCode != tt.wantCode || !tt.wantCode && final.StatusCode != tt.wantFinal {
+				t.Fatalf("final %d %q (code %v, want %v) %s", final.StatusCode, final.Header.Get("Location"), gotCode, tt.wantCode, body)
+			}
+			if gotCode {
+				f.rp.exchange(fl, loc.Query().Get("code"))
+			}
+		})
+	}
+	// An email of no organization still uses the local password.
+	_, v := f.rp.openLogin()
+	v.Set("email", "nobody@nowhere.example")
+	v.Set("password", "whatever whatever")
+	if resp := f.rp.submit(v); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("unrouted email: %d, want 401 from the password form", resp.StatusCode)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -393,4 +394,17 @@ func (q *Q) TakeUpstreamLogin(ctx context.Context, stateHash string, now time.Ti
 	}
 	l.ExpiresAt = fromMillis(exp)
 	return &l, nil
+}
+
+// OrganizationByDomain reads the organization whose email domain is domain
+// (ErrNotFound if none); login routing uses it.
+func (q *Q) OrganizationByDomain(ctx context.Context, domain string) (*Organization, error) {
+	os, err := list[Organization](ctx, q, tOrganizations, "domain = $1", Page{Limit: 1}, strings.ToLower(domain))
+	if err != nil {
+		return nil, fmt.Errorf("organization by domain: %w", err)
+	}
+	if len(os) == 0 {
+		return nil, fmt.Errorf("organization by domain %s: %w", domain, ErrNotFound)
+	}
+	return os[0], nil
 }
