@@ -43,7 +43,7 @@ const (
 // (an http.Client with a cookie jar that does not follow redirects off
 // Gatehouse) logging in through the real login page.
 type rp struct {
-	t        *testing.T
+	t        testing.TB
 	env      *testenv.Env
 	ctx      context.Context
 	provider *gooidc.Provider
@@ -56,7 +56,7 @@ type rp struct {
 	page string
 }
 
-func newEnv(t *testing.T, open func(testing.TB) *store.Store) *testenv.Env {
+func newEnv(t testing.TB, open func(testing.TB) *store.Store) *testenv.Env {
 	t.Helper()
 	env := testenv.NewEnv(t, open(t))
 	if err := env.Password.SetPassword(context.Background(), email, password); err != nil {
@@ -67,7 +67,7 @@ func newEnv(t *testing.T, open func(testing.TB) *store.Store) *testenv.Env {
 
 // newClient registers a client; spec defaults to a confidential web client
 // with the test redirect URIs and offline_access.
-func newClient(t *testing.T, env *testenv.Env, edit func(*client.Spec)) (*client.Client, string) {
+func newClient(t testing.TB, env *testenv.Env, edit func(*client.Spec)) (*client.Client, string) {
 	t.Helper()
 	spec := client.Spec{
 		Name: "web", RedirectURIs: []string{redirectURI}, PostLogoutRedirectURIs: []string{logoutURI},
@@ -84,7 +84,7 @@ func newClient(t *testing.T, env *testenv.Env, edit func(*client.Spec)) (*client
 	return c, sec
 }
 
-func newRP(t *testing.T, env *testenv.Env, c *client.Client, sec string) *rp {
+func newRP(t testing.TB, env *testenv.Env, c *client.Client, sec string) *rp {
 	t.Helper()
 	ctx := gooidc.ClientContext(context.Background(), env.Client)
 	provider, err := gooidc.NewProvider(ctx, env.URL)
@@ -138,7 +138,7 @@ func (r *rp) get(u string) (*http.Response, string) {
 var hidden = regexp.MustCompile(`name="(state|csrf_token)" value="([^"]*)"`)
 
 // form extracts the login form's hidden fields.
-func form(t *testing.T, body string) url.Values {
+func form(t testing.TB, body string) url.Values {
 	t.Helper()
 	v := url.Values{}
 	for _, m := range hidden.FindAllStringSubmatch(body, -1) {
@@ -252,7 +252,7 @@ func (r *rp) refresh(rt string) (*oauth2.Token, error) {
 }
 
 // postToken posts to the token endpoint and returns status and body.
-func postToken(t *testing.T, env *testenv.Env, v url.Values, basicID, basicSecret string) (int, map[string]any) {
+func postToken(t testing.TB, env *testenv.Env, v url.Values, basicID, basicSecret string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest("POST", env.URL+oidc.TokenPath, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -364,7 +364,7 @@ func TestCodeFlow(t *testing.T) {
 	})
 }
 
-func introspect(t *testing.T, env *testenv.Env, id, sec, token string) map[string]any {
+func introspect(t testing.TB, env *testenv.Env, id, sec, token string) map[string]any {
 	t.Helper()
 	req, _ := http.NewRequest("POST", env.URL+oidc.IntrospectionPath, strings.NewReader(url.Values{"token": {token}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

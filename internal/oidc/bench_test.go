@@ -1,0 +1,113 @@
+package oidc_test
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// latencies records per-operation durations and reports p50/p99.
+type latencies []time.Duration
+
+func (l latencies) report(b *testing.B) {
+	if len(l) == 0 {
+		return
+	}
+	slices.Sort(l)
+	b.ReportMetric(float64(l[len(l)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(l[len(l)*99/100].Microseconds()), "p99-µs")
+}
+
+// timed runs op b.N times over loopback HTTP and reports the latencies.
+func timed(b *testing.B, op func() int) {
+	b.Helper()
+	l := make(latencies, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if status := op(); status != http.StatusOK {
+			b.Fatalf("status %d", status)
+		}
+		l = append(l, time.Since(start))
+	}
+	b.StopTimer()
+	l.report(b)
+}
+
+func send(b *testing.B, env *testenv.Env, req *http.Request) int {
+	resp, err := env.Client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func formRequest(path string, v url.Values, id, sec string) *http.Request {
+	req, _ := http.NewRequest("POST", path, strings.NewReader(v.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if id != "" {
+		req.SetBasicAuth(id, sec)
+	}
+	return req
+}
+
+// BenchmarkOIDC measures, per database engine, over loopback HTTP against the
+// full server (guard, metrics, logging): client_credentials tokens (each
+// signed), userinfo and introspection of a user's access token, and refresh
+// token rotations (each a conditional UPDATE plus a signed token).
+func BenchmarkOIDC(b *testing.B) {
+	for _, be := range testenv.Backends() {
+		b.Run(be.Name, func(b *testing.B) {
+			env := newEnv(b, be.Open)
+			svc, svcSec := newClient(b, env, func(s *client.Spec) {
+				s.Name = "svc"
+				s.GrantTypes = []string{client.GrantClientCredentials}
+				s.RedirectURIs, s.PostLogoutRedirectURIs, s.Scopes = nil, nil, []string{"read"}
+			})
+			web, webSec := newClient(b, env, nil)
+			r := newRP(b, env, web, webSec)
+			f, code := r.login()
+			tok := r.exchange(f, code)
+
+			b.Run("client_credentials", func(b *testing.B) {
+				v := url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}
+				timed(b, func() int { return send(b, env, formRequest(env.URL+oidc.TokenPath, v, svc.ID, svcSec)) })
+			})
+			b.Run("userinfo", func(b *testing.B) {
+				timed(b, func() int {
+					req, _ := http.NewRequest("GET", env.URL+oidc.UserinfoPath, nil)
+					req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+					return send(b, env, req)
+				})
+			})
+			b.Run("introspect", func(b *testing.B) {
+				v := url.Values{"token": {tok.AccessToken}}
+				timed(b, func() int { return send(b, env, formRequest(env.URL+oidc.IntrospectionPath, v, web.ID, webSec)) })
+			})
+			// current survives reruns (-count): a rotated token must not be
+			// presented again, or reuse detection revokes the session.
+			current := tok.RefreshToken
+			b.Run("refresh", func(b *testing.B) {
+				l := make(latencies, 0, b.N)
+				for b.Loop() {
+					start := time.Now()
+					next, err := r.refresh(current)
+					if err != nil {
+						b.Fatal(err)
+					}
+					l = append(l, time.Since(start))
+					current = next.RefreshToken
+				}
+				l.report(b)
+			})
+		})
+	}
+}
