@@ -55,8 +55,10 @@
 //
 // The login page (login.go) is server-rendered, needs no JavaScript and loads
 // nothing external. Its CSRF token is random per page view, set in a cookie
-// scoped to the login path, put in the form, and stored hashed on the auth
-// request: a post must carry the same token in both and match the request.
+// scoped to /oauth2/v2/, put in the form, and stored hashed on the auth
+// request: a post must carry the same token in both and match the request,
+// and the authorization callback (which issues the code) requires the cookie
+// too, so a finished login cannot be completed in another browser.
 // The local password connector checks the password; an email whose user
 // records are all pending or suspended is refused, one with no record at all
 // may log in (it has no rights until an organization adds it). The page also

@@ -14,10 +14,17 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// CSRFCookie carries the login form's CSRF token; the form carries it too,
+// CSRFCookiePrefix starts the name of the cookie that carries the login
+// form's CSRF token (the name ends with a hash of the issuer, so that two
+// Gatehouses on one host keep theirs apart). The form carries the token too,
 // and the auth request stores its hash, so a form posted from elsewhere (or
-// for another auth request) is refused.
-const CSRFCookie = "gatehouse_login_csrf"
+// for another auth request) is refused; the authorization callback requires
+// the cookie as well, so a finished login cannot be completed in another
+// browser.
+const CSRFCookiePrefix = "gatehouse_login_"
+
+// cookiePath covers the login page and the authorization callback.
+const cookiePath = "/oauth2/v2/"
 
 // Outcomes of a login attempt that are not a success.
 var (
@@ -135,7 +142,7 @@ func (p *Provider) startLogin(ctx context.Context, id string) (csrf, loginHint s
 
 func (p *Provider) setCSRFCookie(w http.ResponseWriter, token string) {
 	http.SetCookie(w, &http.Cookie{
-		Name: CSRFCookie, Value: token, Path: LoginPath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Name: p.cookieName, Value: token, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
 	})
 }
@@ -148,10 +155,7 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusBadRequest, "Bad request", "The form could not be read.")
 		return
 	}
-	cookie := ""
-	if c, err := r.Cookie(CSRFCookie); err == nil {
-		cookie = c.Value
-	}
+	cookie := p.csrfCookie(r)
 	f := r.PostForm
 	id, email := f.Get("state"), f.Get("email")
 	rt, upstream, err := p.chooseRoute(r.Context(), f.Get("provider"), email)
@@ -251,6 +255,33 @@ func (p *Provider) loginError(w http.ResponseWriter, err error) {
 	default:
 		p.log.Error("login failed", "error", err)
 		writeMessage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
+	}
+}
+
+// csrfCookie reads the browser's login CSRF token (” if none).
+func (p *Provider) csrfCookie(r *http.Request) string {
+	if c, err := r.Cookie(p.cookieName); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// authorizeCallback guards zitadel's callback (which issues the code): the
+// auth request must be finished and this browser must hold the CSRF cookie
+// of the page that finished it.
+func (p *Provider) authorizeCallback(next http.Handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, err := p.cfg.Store.Read().GetAuthRequest(r.Context(), r.URL.Query().Get("id"), p.cfg.Now())
+		switch {
+		case errors.Is(err, store.ErrNotFound) || (err == nil && !req.Done):
+			p.loginError(w, errNoRequest)
+		case err != nil:
+			p.loginError(w, err)
+		case !validCSRF(req.CSRFHash, p.csrfCookie(r), p.csrfCookie(r)):
+			p.loginError(w, errCSRF)
+		default:
+			next.ServeHTTP(w, r)
+		}
 	}
 }
 

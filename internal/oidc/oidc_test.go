@@ -627,7 +627,7 @@ func TestLoginCSRF(t *testing.T) {
 		cookie bool
 	}{
 		{"missing token", func(v url.Values) { v.Del("csrf_token") }, true},
-		{"wrong token", func(v url.Values) { v.Set("csrf_token", "x"+v.Get("csrf_token")[1:]) }, true},
+		{"wrong token", func(v url.Values) { v.Set("csrf_token", flipFirst(v.Get("csrf_token"))) }, true},
 		{"no cookie", func(url.Values) {}, false},
 	}
 	for _, tt := range tests {
@@ -649,6 +649,24 @@ func TestLoginCSRF(t *testing.T) {
 				t.Fatalf("status %d, want 403", resp.StatusCode)
 			}
 		})
+	}
+	// A finished login cannot be completed in another browser: the
+	// authorization callback needs this browser's cookie.
+	_, v0 := r.openLogin()
+	v0.Set("email", email)
+	v0.Set("password", password)
+	done := r.submit(v0)
+	if done.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login: %d", done.StatusCode)
+	}
+	other := &http.Client{CheckRedirect: r.browser.CheckRedirect}
+	resp, err := other.Get(done.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Location") != "" {
+		t.Fatalf("callback in another browser: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	// A form for one auth request does not log in another.
 	_, v1 := r.openLogin()
@@ -877,4 +895,12 @@ func TestAuthorizationByPOST(t *testing.T) {
 	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.Contains(loc, oidc.LoginPath+"?state=") {
 		t.Fatalf("POST authorization: %d %q", resp.StatusCode, loc)
 	}
+}
+
+// flipFirst changes the first character of s (to another base64url one).
+func flipFirst(s string) string {
+	if s[0] == 'x' {
+		return "y" + s[1:]
+	}
+	return "x" + s[1:]
 }

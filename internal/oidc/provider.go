@@ -72,10 +72,11 @@ type Config struct {
 
 // Provider is Gatehouse's OpenID Connect provider.
 type Provider struct {
-	cfg     Config
-	log     *slog.Logger
-	tokens  *tokens
-	handler http.Handler
+	cfg        Config
+	log        *slog.Logger
+	tokens     *tokens
+	handler    http.Handler
+	cookieName string
 }
 
 // New builds the provider.
@@ -94,7 +95,7 @@ func New(cfg Config) (*Provider, error) {
 		cfg.Now = time.Now
 	}
 	cfg.Rand = defaultRand(cfg.Rand)
-	p := &Provider{cfg: cfg, log: cfg.Logger}
+	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + secret.Hash(cfg.Issuer)[:12]}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -128,6 +129,7 @@ func New(cfg Config) (*Provider, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
+	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
 	mux.HandleFunc("GET "+LoginPath, p.loginPage)
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
