@@ -872,6 +872,18 @@ func TestExpiry(t *testing.T) {
 	if _, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
 		t.Fatal("an expired code was accepted")
 	}
+	// A refresh token dies with its lifetime (here the minimum, a minute).
+	short, shortSec := newClient(t, env, func(s *client.Spec) {
+		s.Name = "short"
+		s.RefreshTokenLifetime = client.MinTokenLifetime
+	})
+	rs := newRP(t, env, short, shortSec)
+	f, code = rs.login()
+	tok := rs.exchange(f, code)
+	env.OIDCClock.Advance(client.MinTokenLifetime + time.Second)
+	if _, err := rs.refresh(tok.RefreshToken); err == nil {
+		t.Fatal("an expired refresh token was accepted")
+	}
 	_, v := r.openLogin()
 	env.OIDCClock.Advance(oidc.AuthRequestLifetime + time.Second)
 	v.Set("email", email)
