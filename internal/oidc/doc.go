@@ -1,5 +1,6 @@
 // Package oidc is Gatehouse's OpenID Connect provider: the authorization
-// code flow with PKCE, refresh tokens, client_credentials, userinfo,
+// code flow with PKCE, refresh tokens, client_credentials, token exchange,
+// userinfo,
 // introspection (RFC 7662), revocation (RFC 7009), RP-initiated logout and
 // discovery, at the seed's paths (see the Path constants), plus the local
 // password login page.
@@ -11,7 +12,9 @@
 // (it lists exactly what Gatehouse supports), VerifyClient (a client must use
 // its registered token_endpoint_auth_method), CodeExchange (a code whose
 // request carried a PKCE challenge always needs the verifier: zitadel skips
-// the check when a confidential client leaves it out), UserInfo, Introspect and
+// the check when a confidential client leaves it out), TokenExchange (RFC 8693
+// for service account tokens and our access tokens only, see exchange.go),
+// UserInfo, Introspect and
 // Revocation (they verify our JWTs themselves, with the injected clock and
 // the revocation list). Storage (storage.go) is ours: auth requests, codes,
 // sessions and revocations live in the database (migration 00006), keys come

@@ -283,7 +283,7 @@ func TestDiscovery(t *testing.T) {
 		"revocation_endpoint":                   env.URL + "/oauth2/v2/revoke",
 		"end_session_endpoint":                  env.URL + "/oauth2/v2/logout",
 		"response_types_supported":              []any{"code"},
-		"grant_types_supported":                 []any{"authorization_code", "refresh_token", "client_credentials"},
+		"grant_types_supported":                 []any{"authorization_code", "refresh_token", "client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"},
 		"code_challenge_methods_supported":      []any{"S256"},
 		"id_token_signing_alg_values_supported": []any{"ES256"},
 		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},

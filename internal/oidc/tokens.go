@@ -46,6 +46,10 @@ type AccessClaims struct {
 	// Organizations are the IDs of the organizations in which the user is
 	// an active member, when the token was issued.
 	Organizations []string `json:"org_ids,omitempty"`
+	// Organization and Name are a service account's (gh_kind
+	// service_account, from a token exchange).
+	Organization string `json:"gh_org,omitempty"`
+	Name         string `json:"gh_name,omitempty"`
 }
 
 // Scopes splits the scope claim.
@@ -199,10 +203,14 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	if err != nil {
 		return nil, err
 	}
-	if c.Kind != kindUser {
-		return nil, fmt.Errorf("%w: client credentials tokens carry no user", authn.ErrInvalid)
+	switch c.Kind {
+	case kindUser:
+		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject}, nil
+	case kindServiceAccount:
+		return &authn.Principal{Kind: authn.KindServiceAccount, ID: c.Subject, OrganizationID: c.Organization,
+			Subject: "serviceaccount:" + c.Name}, nil
 	}
-	return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject}, nil
+	return nil, fmt.Errorf("%w: client credentials tokens carry no user", authn.ErrInvalid)
 }
 
 // defaultRand is crypto/rand unless a reader was injected.

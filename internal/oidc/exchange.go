@@ -1,0 +1,128 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/client"
+)
+
+// kindServiceAccount marks access tokens exchanged for a service account
+// token: sub is the service account ID, gh_org its organization.
+const kindServiceAccount = "service_account"
+
+// TokenExchange implements RFC 8693 for one purpose: trading a Gatehouse
+// credential (a service account token, or one of our access tokens) for a
+// short-lived access token with the same or fewer scopes. The client must be
+// confidential and allowed the grant; actor tokens, audiences, resources and
+// other token types are refused rather than ignored.
+func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.TokenExchangeRequest]) (*op.Response, error) {
+	c, err := s.p.cfg.Clients.Get(ctx, r.Client.GetID())
+	if err != nil {
+		return nil, oidc.ErrInvalidClient().WithParent(err)
+	}
+	resp, err := s.p.exchange(ctx, c, r.Data)
+	if err != nil {
+		return nil, err
+	}
+	return op.NewResponse(resp), nil
+}
+
+// exchange is TokenExchange's logic.
+func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.TokenExchangeRequest) (*oidc.TokenExchangeResponse, error) {
+	if c.Type != client.Confidential || !client.AllowsGrant(c, client.GrantTokenExchange) {
+		return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use token exchange")
+	}
+	switch {
+	case req.SubjectTokenType != oidc.AccessTokenType:
+		return nil, oidc.ErrInvalidRequest().WithDescription("subject_token_type must be %s", oidc.AccessTokenType)
+	case req.RequestedTokenType != "" && req.RequestedTokenType != oidc.AccessTokenType:
+		return nil, oidc.ErrInvalidRequest().WithDescription("only access tokens are issued")
+	case req.ActorToken != "" || len(req.Audience) > 0 || len(req.Resource) > 0:
+		return nil, oidc.ErrInvalidRequest().WithDescription("actor_token, audience and resource are not supported")
+	}
+	subj, err := p.exchangeSubject(ctx, req.SubjectToken)
+	if err != nil {
+		return nil, err
+	}
+	scopes := []string(req.Scopes)
+	if len(scopes) == 0 {
+		scopes = subj.scopes
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(subj.scopes, sc) || !client.AllowsScope(c, sc) {
+			return nil, oidc.ErrInvalidScope().WithDescription("scope %q is wider than the subject token's or not allowed to the client", sc)
+		}
+	}
+	now := p.cfg.Now().UTC()
+	exp := now.Add(p.cfg.TokenLifetime)
+	if c.AccessTokenLifetime > 0 && now.Add(c.AccessTokenLifetime).Before(exp) {
+		exp = now.Add(c.AccessTokenLifetime)
+	}
+	if !subj.expires.IsZero() && subj.expires.Before(exp) {
+		exp = subj.expires
+	}
+	jti, err := p.tokens.randomString(16)
+	if err != nil {
+		return nil, err
+	}
+	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: []string{p.cfg.Issuer}, ClientID: c.ID,
+		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
+		Organizations: subj.orgs, Organization: subj.org, Name: subj.name}
+	tok, err := p.tokens.mint(ctx, claims)
+	if err != nil {
+		return nil, err
+	}
+	return &oidc.TokenExchangeResponse{AccessToken: tok, IssuedTokenType: oidc.AccessTokenType, TokenType: oidc.BearerToken,
+		ExpiresIn: uint64(max(exp.Sub(now), 0) / time.Second), Scopes: scopes}, nil
+}
+
+// exchangeSubject is who a subject token stands for.
+type exchangeSubject struct {
+	kind, sub, org, name string
+	orgs, scopes         []string
+	expires              time.Time // zero: no bound from the subject token
+}
+
+// exchangeSubject verifies a subject token: a service account token (by the
+// service account authenticator, so rotation and expiry apply at once) or a
+// user's access token of ours (signature, expiry, revocation).
+func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchangeSubject, error) {
+	invalid := oidc.ErrInvalidGrant().WithDescription("subject_token is invalid or expired")
+	if strings.HasPrefix(token, authn.ServiceAccountTokenPrefix) {
+		pr, err := authn.ServiceAccounts{Store: p.cfg.Store, Now: p.cfg.Now}.Authenticate(ctx, token)
+		if errors.Is(err, authn.ErrInvalid) {
+			return nil, invalid
+		}
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		return &exchangeSubject{kind: kindServiceAccount, sub: pr.ID, org: pr.OrganizationID,
+			name: strings.TrimPrefix(pr.Subject, "serviceaccount:"), scopes: serviceAccountScopes}, nil
+	}
+	c, err := p.tokens.verify(ctx, token)
+	if errors.Is(err, authn.ErrInvalid) {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
+	if c.Kind == kindClient {
+		return nil, invalid
+	}
+	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, orgs: c.Organizations,
+		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0)}, nil
+}
+
+// serviceAccountScopes are what a service account token may be narrowed
+// from: it carries no scopes of its own, so an exchange may ask for none
+// (the token then acts with the service account's roles, as the service
+// account token itself does).
+var serviceAccountScopes = []string{}
