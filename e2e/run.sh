@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# End-to-end tests of Gatehouse's OpenID Connect provider, against a real
+# `gatehouse serve` on 127.0.0.1 (SQLite in a temp data dir):
+#
+#   browser.test.js        Debian chromium, driven by playwright-core, logs in
+#                          through the real login page of a relying party
+#                          served by the test (oauth4webapi, code + PKCE)
+#   openid-client.test.js  panva's openid-client: discovery, code + PKCE with
+#                          the login form driven by fetch, refresh rotation,
+#                          userinfo, client_credentials, introspection,
+#                          revocation, token exchange (when advertised) and
+#                          /api/v1 with the access token
+#
+# Needs go, node 20+, `npm ci` done in e2e/, and chromium at /usr/bin/chromium
+# (or CHROMIUM=path). Run from anywhere: `bash e2e/run.sh`. Screenshots of the
+# login page go to e2e/artifacts/. Everything is bounded in time and talks to
+# 127.0.0.1 only; the server is always stopped.
+#
+# E2E_ONLY=tests/browser.test.js runs one file; E2E_STRICT=1 turns off the
+# guard of the known login-page CSP bug (see browser.test.js).
+set -euo pipefail
+
+E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$E2E")
+export PATH="/usr/local/go/bin:$PATH"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-e2e.XXXXXX")
+SERVER_PID=""
+cleanup() {
+	local rc=$?
+	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	if [ "$rc" -ne 0 ] && [ -f "$WORK/server.stderr" ]; then
+		echo "---- last lines of the server log ($WORK/server.stderr)" >&2
+		tail -n 40 "$WORK/server.stderr" >&2 || true
+	fi
+	rm -rf "$WORK"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+die() {
+	echo "e2e FAILED: $*" >&2
+	exit 1
+}
+
+[ -d "$E2E/node_modules/openid-client" ] || die "run 'npm ci' in $E2E first"
+export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
+
+echo "building gatehouse"
+BIN="$WORK/gatehouse"
+(cd "$ROOT" && timeout 300 go build -o "$BIN" ./cmd/gatehouse)
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 12000)) # below Linux's ephemeral ports
+		if port_free "$p"; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+PORT=$(free_port) || die "no free port"
+RP_PORT=$(free_port) || die "no free port"
+[ "$RP_PORT" != "$PORT" ] || RP_PORT=$(free_port)
+DATA="$WORK/data"
+ADMIN=(timeout 60 "$BIN" admin --data-dir "$DATA")
+
+# Users and clients, with the admin CLI as an operator would (passwords on stdin).
+rand() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
+BROWSER_EMAIL="browser.user@e2e.example"
+OIDC_EMAIL="rp.user@e2e.example"
+USER_PASSWORD="e2e-$(rand)"
+for email in "$BROWSER_EMAIL" "$OIDC_EMAIL"; do
+	printf '%s\n' "$USER_PASSWORD" | timeout 60 "$BIN" admin users set-password --data-dir "$DATA" --email "$email" >/dev/null
+done
+REDIRECT_URI="http://127.0.0.1:$RP_PORT/callback"
+timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-spa --name "e2e public client" \
+	--type public --redirect-uri "$REDIRECT_URI" \
+	--grant authorization_code --grant refresh_token \
+	--scope openid --scope email --scope profile --scope offline_access >"$WORK/spa.json"
+timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-service --name "e2e confidential client" \
+	--type confidential --auth-method client_secret_basic --redirect-uri "$REDIRECT_URI" \
+	--grant client_credentials --grant authorization_code --grant refresh_token \
+	--grant urn:ietf:params:oauth:grant-type:token-exchange \
+	--scope openid --scope email --scope offline_access >"$WORK/service.json"
+SERVICE_SECRET=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).secret)' "$WORK/service.json")
+[ -n "$SERVICE_SECRET" ] || die "admin clients create printed no secret"
+
+# `serve` has no switch for an http:// issuer: loopback issuers are accepted as
+# they are. The issuer's port may change between attempts: the clients'
+# loopback redirect URIs match on any port (RFC 8252) and nothing else keeps it.
+ready=""
+for attempt in 1 2 3 4 5; do
+	ISSUER="http://127.0.0.1:$PORT"
+	echo "starting gatehouse serve --issuer $ISSUER"
+	"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --issuer "$ISSUER" --log-format text \
+		>"$WORK/server.stdout" 2>"$WORK/server.stderr" </dev/null &
+	SERVER_PID=$!
+	for _ in $(seq 1 150); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$ISSUER/readyz" || true)" = 200 ]; then
+			ready=1
+			break
+		fi
+		sleep 0.2
+	done
+	[ -z "$ready" ] || break
+	kill -0 "$SERVER_PID" 2>/dev/null && die "gatehouse did not become ready at $ISSUER/readyz within 30s"
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=""
+	grep -q 'address already in use' "$WORK/server.stderr" || die "gatehouse exited during start-up"
+	echo "port $PORT was taken meanwhile; trying another (attempt $attempt)"
+	PORT=$(free_port) || die "no free port"
+	[ "$PORT" != "$RP_PORT" ] || PORT=$(free_port)
+done
+[ -n "$ready" ] || die "gatehouse found no free port in 5 attempts"
+echo "gatehouse ready at $ISSUER (pid $SERVER_PID); relying party port $RP_PORT"
+
+mkdir -p "$E2E/artifacts"
+export GATEHOUSE_ISSUER="$ISSUER"
+export E2E_RP_PORT="$RP_PORT"
+export E2E_REDIRECT_URI="$REDIRECT_URI"
+export E2E_PUBLIC_CLIENT_ID=e2e-spa
+export E2E_CONFIDENTIAL_CLIENT_ID=e2e-service
+export E2E_CONFIDENTIAL_CLIENT_SECRET="$SERVICE_SECRET"
+export E2E_BROWSER_EMAIL="$BROWSER_EMAIL"
+export E2E_OIDC_EMAIL="$OIDC_EMAIL"
+export E2E_PASSWORD="$USER_PASSWORD"
+export E2E_ARTIFACTS="$E2E/artifacts"
+
+cd "$E2E"
+# One file at a time: each file has its own user, but the server is shared.
+timeout 300 node --test --test-concurrency=1 --test-timeout=120000 ${E2E_ONLY:-tests/}
