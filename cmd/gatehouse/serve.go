@@ -150,6 +150,15 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
+	// Take the port before touching the database: a start that cannot serve
+	// must fail before it bootstraps (writes the administrator token once) or
+	// migrates, so that retrying on another port is a clean first start.
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+
 	st, ten, err := openTenancy(ctx, &c)
 	if err != nil {
 		return err
@@ -179,10 +188,6 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, provider.Authenticator()}})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),

@@ -916,3 +916,51 @@ func flipFirst(s string) string {
 	}
 	return "x" + s[1:]
 }
+
+// TestSigningAlgorithms: after the keys manager switches algorithm (two
+// rotations), tokens are signed with the new one, discovery lists it, and
+// relying parties and /api/v1 verify them.
+func TestSigningAlgorithms(t *testing.T) {
+	for _, alg := range []string{"ES512", "RS256"} {
+		t.Run(alg, func(t *testing.T) {
+			env := newEnv(t, testenv.SQLite)
+			env.Keys.Algorithm = alg
+			for range 2 {
+				if err := env.Keys.Rotate(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, sec := newClient(t, env, nil)
+			r := newRP(t, env, c, sec)
+			f, code := r.login()
+			tok := r.exchange(f, code) // go-oidc verifies the ID token with the discovered algorithms
+			jws, err := jose.ParseSigned(tok.AccessToken, []jose.SignatureAlgorithm{jose.SignatureAlgorithm(alg)})
+			if err != nil {
+				t.Fatalf("access token not %s: %v", alg, err)
+			}
+			_ = jws
+			if _, err := r.userinfo(tok.AccessToken); err != nil {
+				t.Fatalf("userinfo: %v", err)
+			}
+			var d map[string]any
+			env.Must(http.StatusOK, "GET", "/.well-known/openid-configuration", "", nil).JSON(t, &d)
+			if !strings.Contains(fmt.Sprint(d["id_token_signing_alg_values_supported"]), alg) {
+				t.Fatalf("discovery algorithms %v lack %s", d["id_token_signing_alg_values_supported"], alg)
+			}
+		})
+	}
+}
+
+// TestPromptNone: without a browser session, prompt=none answers
+// login_required at the client's redirect URI.
+func TestPromptNone(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	c, sec := newClient(t, env, nil)
+	r := newRP(t, env, c, sec)
+	resp, _ := r.get(r.conf.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"),
+		oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "login_required" {
+		t.Fatalf("prompt=none: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
