@@ -88,6 +88,27 @@ func (c *Cache) Get(key CacheKey, p Policy) (*Compiled, error) {
 	return compiled, nil
 }
 
+// Load is Get for callers that hold only the key: source is called, to read
+// the policy document, on a miss only. Enforcement reads a role's version on
+// every request but its policy text only when that version is not compiled
+// yet.
+func (c *Cache) Load(key CacheKey, source func() (Policy, error)) (*Compiled, error) {
+	c.mu.Lock()
+	if el, ok := c.entries[key]; ok {
+		c.order.MoveToFront(el)
+		c.hits++
+		compiled := el.Value.(*cacheEntry).compiled
+		c.mu.Unlock()
+		return compiled, nil
+	}
+	c.mu.Unlock()
+	p, err := source()
+	if err != nil {
+		return nil, fmt.Errorf("load policy %s version %s: %w", key.ID, key.Version, err)
+	}
+	return c.Get(key, p)
+}
+
 // Forget drops every cached version of the policy id (after a delete).
 func (c *Cache) Forget(id string) {
 	c.mu.Lock()

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -100,7 +101,11 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal
 		if err := validateOrganization(ctx, q, o); err != nil {
 			return err
 		}
-		return organizationError(q.CreateOrganization(ctx, o), o)
+		if err := q.CreateOrganization(ctx, o); err != nil {
+			return organizationError(err, o)
+		}
+		audit.Describe(ctx, "organizations", o.ID, nil, o)
+		return nil
 	})
 }
 
@@ -128,7 +133,11 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal
 		if err := validateOrganization(ctx, q, o); err != nil {
 			return err
 		}
-		return organizationError(q.UpdateOrganization(ctx, o), o)
+		if err := q.UpdateOrganization(ctx, o); err != nil {
+			return organizationError(err, o)
+		}
+		audit.Describe(ctx, "organizations", o.ID, old, o)
+		return nil
 	})
 }
 
@@ -136,7 +145,15 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal
 // transaction.
 func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteOrganization(ctx, id), "organization", id)
+		old, err := q.GetOrganization(ctx, id)
+		if err != nil {
+			return storeError(err, "organization", id)
+		}
+		if err := q.DeleteOrganization(ctx, id); err != nil {
+			return storeError(err, "organization", id)
+		}
+		audit.Describe(ctx, "organizations", id, old, nil)
+		return nil
 	})
 }
 
