@@ -148,11 +148,11 @@ var malformedBodies = map[string]map[string]any{
 	},
 	"evaluateOrganizationPolicy": {
 		"malformed JSON": `{"service": `, "empty object": map[string]any{}, "no operation": map[string]any{"service": "projects", "roles": []any{}},
-		"roles an object":  map[string]any{"service": "projects", "operation": "get-project", "roles": map[string]any{}},
+		"roles an object":     map[string]any{"service": "projects", "operation": "get-project", "roles": map[string]any{}},
 		"role without policy": map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r"}}},
 		"bad role policy": map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r",
 			"policy": map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{"projects": map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": "1 + 1"}}}}}}}},
-		"now not a time": map[string]any{"service": "projects", "operation": "get-project", "roles": []any{}, "now": "yesterday"},
+		"now not a time":         map[string]any{"service": "projects", "operation": "get-project", "roles": []any{}, "now": "yesterday"},
 		"unknown principal type": map[string]any{"service": "projects", "operation": "get-project", "principal": map[string]any{"type": "robot", "id": "x"}},
 		"unknown operation":      map[string]any{"service": "projects", "operation": "fly", "principal": map[string]any{"type": "serviceAccount", "id": "x"}},
 	},
