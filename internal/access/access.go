@@ -115,6 +115,18 @@ type Caller struct {
 	named     []policy.NamedPolicy
 }
 
+// NewCaller assembles a caller from what Load reads: p's grants in orgID,
+// its custom roles (in the order decisions evaluate them) and the
+// organization's compiled guardrail (nil for none).
+func NewCaller(p *authn.Principal, g *authz.Grants, orgID string, roles []Role, guardrail *policy.Compiled) *Caller {
+	c := &Caller{Principal: p, Grants: g, OrganizationID: orgID, Roles: roles, Guardrail: guardrail}
+	c.named = make([]policy.NamedPolicy, len(roles))
+	for i, r := range roles {
+		c.named[i] = policy.NamedPolicy{Name: r.Name, Policy: r.Policy}
+	}
+	return c
+}
+
 // HasPolicies reports whether any policy takes part in the caller's
 // decisions (a custom role or a guardrail). Without one, decisions are the
 // system grants alone, and requests need no parameters or resources.
@@ -176,7 +188,6 @@ func (e *Engine) Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID
 	if err != nil {
 		return nil, err
 	}
-	c := &Caller{Principal: p, Grants: g, OrganizationID: orgID}
 	if p.Kind == authn.KindAssumedRole && !g.Member {
 		// Outside its organization a session has no rights, but it must
 		// still end with its role.
@@ -189,8 +200,9 @@ func (e *Engine) Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID
 		}
 	}
 	if orgID == "" || !g.Member {
-		return c, nil
+		return NewCaller(p, g, orgID, nil, nil), nil
 	}
+	var roles []Role
 	var custom []string
 	for _, id := range g.RoleIDs() {
 		if _, system := authz.RoleByID(id); !system {
@@ -198,32 +210,18 @@ func (e *Engine) Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID
 		}
 	}
 	if len(custom) > 0 {
-		if c.Roles, err = e.loadRoles(ctx, q, orgID, custom); err != nil {
+		if roles, err = e.loadRoles(ctx, q, orgID, custom); err != nil {
 			return nil, err
 		}
 	}
-	if p.Kind == authn.KindAssumedRole {
-		if _, ok := c.roleByID(p.RoleID); !ok {
-			return nil, ErrSessionEnded
-		}
+	if p.Kind == authn.KindAssumedRole && !slices.ContainsFunc(roles, func(r Role) bool { return r.ID == p.RoleID }) {
+		return nil, ErrSessionEnded
 	}
-	if c.Guardrail, err = e.loadGuardrail(ctx, q, orgID); err != nil {
+	guardrail, err := e.loadGuardrail(ctx, q, orgID)
+	if err != nil {
 		return nil, err
 	}
-	c.named = make([]policy.NamedPolicy, len(c.Roles))
-	for i, r := range c.Roles {
-		c.named[i] = policy.NamedPolicy{Name: r.Name, Policy: r.Policy}
-	}
-	return c, nil
-}
-
-func (c *Caller) roleByID(id string) (Role, bool) {
-	for _, r := range c.Roles {
-		if r.ID == id {
-			return r, true
-		}
-	}
-	return Role{}, false
+	return NewCaller(p, g, orgID, roles, guardrail), nil
 }
 
 // loadRoles reads the headers of the custom roles ids of orgID and their
