@@ -203,14 +203,14 @@ var enforcementCalls = map[string]caseCall{
 		b["metadata"].(map[string]any)["tags"] = tagList(c.tags)
 		return b
 	}, http.StatusOK},
-	"deleteProject":            {"DELETE", "projects/{P}", nil, http.StatusAccepted},
-	"listProjects":             {"GET", "projects", nil, http.StatusOK},
-	"listGroups":               {"GET", "groups", nil, http.StatusOK},
-	"createGroup":              {"POST", "groups", func(enforcementCase) any { return groupWrite("made", nil, nil, nil) }, http.StatusCreated},
-	"getOrganization":          {"GET", "", nil, http.StatusOK},
-	"getOrganizationAcl":       {"GET", "acl", nil, http.StatusOK},
-	"updateQuotas":             {"PUT", "quotas", func(enforcementCase) any { return quotasWrite("gpus", 50) }, http.StatusOK},
-	"listApiKeys":              {"GET", "apikeys", nil, http.StatusOK},
+	"deleteProject":           {"DELETE", "projects/{P}", nil, http.StatusAccepted},
+	"listProjects":            {"GET", "projects", nil, http.StatusOK},
+	"listGroups":              {"GET", "groups", nil, http.StatusOK},
+	"createGroup":             {"POST", "groups", func(enforcementCase) any { return groupWrite("made", nil, nil, nil) }, http.StatusCreated},
+	"getOrganization":         {"GET", "", nil, http.StatusOK},
+	"getOrganizationAcl":      {"GET", "acl", nil, http.StatusOK},
+	"updateQuotas":            {"PUT", "quotas", func(enforcementCase) any { return quotasWrite("gpus", 50) }, http.StatusOK},
+	"listApiKeys":             {"GET", "apikeys", nil, http.StatusOK},
 	"resetOrganizationPolicy": {"POST", "policy/reset", nil, http.StatusOK},
 }
 
