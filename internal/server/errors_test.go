@@ -24,8 +24,15 @@ type fixture struct {
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
 	t.Helper()
-	f := &fixture{orgName: "acme"}
-	f.admin = a.tenant(t, "acme", "administrator")
+	return newFixtureNamed(t, a, "acme")
+}
+
+// newFixtureNamed is newFixture with an organization of that name (names of
+// organizations and system providers are unique platform-wide).
+func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
+	t.Helper()
+	f := &fixture{orgName: name}
+	f.admin = a.tenant(t, name, "administrator")
 	f.org = f.admin.org
 	f.reader = a.addMember(t, f.org, "readers", "reader")
 	f.user = a.addMember(t, f.org, "users", "user")
@@ -36,8 +43,12 @@ func newFixture(t testing.TB, a *apiEnv) *fixture {
 	f.otherAllocation = id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "projects", f.otherProject, "allocations"), tok, allocWrite("alloc", item{"gpus", 1, 0})).obj(t))
 	user := id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", nil)).obj(t))
 	provider := id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "oauth2providers"), tok, providerWrite("idp", "c", ptrTo("s"))).obj(t))
-	f.systemProvider = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite("google", "g", nil)).obj(t))
-	f.otherOrg = a.newOrg(t, "other")
+	systemName, otherName := "google", "other"
+	if name != "acme" {
+		systemName, otherName = name+"-google", name+"-other"
+	}
+	f.systemProvider = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite(systemName, "g", nil)).obj(t))
+	f.otherOrg = a.newOrg(t, otherName)
 	f.roleID = a.role(t, "reader")
 	// A custom role anyone may assume, and an API key of the reader role.
 	customRole := id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "roles"), roleWrite("custom", allowAll(), allowAll())).obj(t))
