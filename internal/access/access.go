@@ -112,7 +112,12 @@ type Caller struct {
 	// is loaded for members only: a non-member is refused before any
 	// policy is evaluated, so a guardrail never tells outsiders anything.
 	Guardrail *policy.Compiled
-	named     []policy.NamedPolicy
+	// OrganizationMissing: OrganizationID names no organization. Load
+	// finds it out with the guardrail's version (one query); the guard
+	// answers 404 to a request Decide allows (a platform administrator's),
+	// and 403 to the others, which learn nothing.
+	OrganizationMissing bool
+	named               []policy.NamedPolicy
 }
 
 // NewCaller assembles a caller from what Load reads: p's grants in orgID,
@@ -199,8 +204,17 @@ func (e *Engine) Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID
 			return nil, ErrSessionEnded
 		}
 	}
-	if orgID == "" || !g.Member {
+	if orgID == "" {
 		return NewCaller(p, g, orgID, nil, nil), nil
+	}
+	exists, guardrailVersion, err := q.OrganizationPolicyVersion(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	if !exists || !g.Member {
+		c := NewCaller(p, g, orgID, nil, nil)
+		c.OrganizationMissing = !exists
+		return c, nil
 	}
 	var roles []Role
 	var custom []string
@@ -217,7 +231,7 @@ func (e *Engine) Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID
 	if p.Kind == authn.KindAssumedRole && !slices.ContainsFunc(roles, func(r Role) bool { return r.ID == p.RoleID }) {
 		return nil, ErrSessionEnded
 	}
-	guardrail, err := e.loadGuardrail(ctx, q, orgID)
+	guardrail, err := e.loadGuardrail(ctx, q, orgID, guardrailVersion)
 	if err != nil {
 		return nil, err
 	}
@@ -263,12 +277,13 @@ func (e *Engine) loadRoles(ctx context.Context, q *store.Q, orgID string, ids []
 	return roles, nil
 }
 
-// loadGuardrail returns orgID's compiled guardrail, nil when it has none.
-func (e *Engine) loadGuardrail(ctx context.Context, q *store.Q, orgID string) (*policy.Compiled, error) {
+// loadGuardrail returns orgID's compiled guardrail at version v, nil when it
+// has none (v 0). A guardrail that moves on between the version read and the
+// policy read is read again.
+func (e *Engine) loadGuardrail(ctx context.Context, q *store.Q, orgID string, v int64) (*policy.Compiled, error) {
 	for attempt := 0; ; attempt++ {
-		v, err := q.OrganizationPolicyVersion(ctx, orgID)
-		if err != nil || v == 0 {
-			return nil, err
+		if v == 0 {
+			return nil, nil
 		}
 		compiled, err := e.Compiled(GuardrailCacheKey(orgID, v), func() (policy.Policy, error) {
 			p, err := q.GetOrganizationPolicy(ctx, orgID)
@@ -285,6 +300,9 @@ func (e *Engine) loadGuardrail(ctx context.Context, q *store.Q, orgID string) (*
 		}
 		if !errors.Is(err, store.ErrNotFound) || attempt == 3 {
 			return nil, fmt.Errorf("guardrail of %s: %w", orgID, err)
+		}
+		if _, v, err = q.OrganizationPolicyVersion(ctx, orgID); err != nil {
+			return nil, err
 		}
 	}
 }

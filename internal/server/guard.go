@@ -140,11 +140,9 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			apierror.Write(w, apierror.ForbiddenError("%s is not allowed to %s: %s", principal.Subject, route.Operation.OperationID, d.Reason))
 			return
 		}
-		if orgID != "" {
-			if _, err := s.tenancy.GetOrganization(ctx, orgID); err != nil {
-				s.writeError(w, r, err)
-				return
-			}
+		if caller.OrganizationMissing {
+			apierror.Write(w, apierror.NotFoundError("organization %q not found", orgID))
+			return
 		}
 
 		if err := validate(r, route, pathParams); err != nil {

@@ -107,8 +107,11 @@ func TestOrganizationPolicyVersions(t *testing.T) {
 		org := newOrg(t, st, "acme")
 		version := func() int64 {
 			t.Helper()
-			v, err := st.Read().OrganizationPolicyVersion(ctx, org.ID)
+			exists, v, err := st.Read().OrganizationPolicyVersion(ctx, org.ID)
 			must(t, err)
+			if !exists && v != 0 {
+				t.Errorf("a missing organization has guardrail version %d", v)
+			}
 			return v
 		}
 		if v := version(); v != 0 {
@@ -155,10 +158,13 @@ func TestOrganizationPolicyVersions(t *testing.T) {
 				t.Errorf("OrganizationPolicyVersion = %d, want %d", v, p.Version)
 			}
 		}
+		if exists, _, _ := st.Read().OrganizationPolicyVersion(ctx, org.ID); !exists {
+			t.Error("the organization does not exist")
+		}
 		// Deleting the organization deletes its guardrail.
 		tx(t, st, func(q *store.Q) error { return q.DeleteOrganization(ctx, org.ID) })
-		if v := version(); v != 0 {
-			t.Errorf("version after deleting the organization = %d", v)
+		if exists, v, err := st.Read().OrganizationPolicyVersion(ctx, org.ID); exists || v != 0 || err != nil {
+			t.Errorf("after deleting the organization: exists %v, version %d, err %v", exists, v, err)
 		}
 	})
 }

@@ -1301,7 +1301,7 @@ func TestQueryPlans(t *testing.T) {
 				}
 				return err
 			}},
-			{"guardrail version", func(q *store.Q) error { _, err := q.OrganizationPolicyVersion(ctx, sc.org); return err }},
+			{"organization and guardrail version", func(q *store.Q) error { _, _, err := q.OrganizationPolicyVersion(ctx, sc.org); return err }},
 			{"API key by ID", func(q *store.Q) error {
 				_, err := q.APIKeyByID(ctx, users[0].ID)
 				if errors.Is(err, store.ErrNotFound) {
