@@ -144,6 +144,9 @@ func TestAPIKeys(t *testing.T) {
 		a.must(t, http.StatusOK, "GET", orgPath(acme.org, "projects", p1), token, nil)
 		a.must(t, http.StatusOK, "PUT", orgPath(acme.org, "projects", p1), token, projectWrite("p1", nil))
 		a.must(t, http.StatusOK, "GET", orgPath(acme.org), token, nil)
+		if got := ids(a.must(t, http.StatusOK, "GET", "/api/v1/organizations", token, nil).arr(t)); !reflect.DeepEqual(got, []string{acme.org}) {
+			t.Errorf("the key lists organizations %v, want its own", got)
+		}
 		if got := ids(a.must(t, http.StatusOK, "GET", orgPath(acme.org, "projects"), token, nil).arr(t)); !reflect.DeepEqual(got, []string{p1}) {
 			t.Errorf("the key lists projects %v", got)
 		}

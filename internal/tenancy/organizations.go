@@ -25,7 +25,8 @@ const (
 )
 
 // ListOrganizations returns the organizations the caller may see: all of them
-// for platform readers; otherwise those it is a member of. With email set it
+// for platform readers; otherwise those it is a member of (a machine
+// principal, its own). With email set it
 // answers "which organizations is this email a member of?", which only
 // platform readers may ask.
 func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal, g *authz.Grants, email string, page store.Page) ([]*store.Organization, error) {
@@ -39,7 +40,8 @@ func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal,
 		return q.ListOrganizationsOfSubject(ctx, email, page)
 	case platform:
 		return q.ListOrganizations(ctx, page)
-	case actor.Kind == authn.KindServiceAccount && actor.OrganizationID != "":
+	case actor.Kind != authn.KindUser && actor.OrganizationID != "":
+		// A service account, an API key or a role session: its own.
 		if page.After != "" {
 			return nil, nil
 		}
