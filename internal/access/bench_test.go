@@ -3,7 +3,6 @@ package access_test
 import (
 	"context"
 	"fmt"
-	"sort"
 	"testing"
 	"time"
 
@@ -12,16 +11,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-func reportPercentiles(b *testing.B, durations []time.Duration) {
-	if len(durations) == 0 {
-		return
-	}
-	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
-	at := func(q float64) float64 { return float64(durations[int(q*float64(len(durations)-1))].Nanoseconds()) }
-	b.ReportMetric(at(0.50)/1000, "p50-µs")
-	b.ReportMetric(at(0.99)/1000, "p99-µs")
-}
 
 // BenchmarkDecide10Roles20Rules is access.Decide, in process, for a member
 // holding the user system role and 10 custom roles × 20 rules, under a
@@ -54,7 +43,7 @@ func BenchmarkDecide10Roles20Rules(b *testing.B) {
 		durations = append(durations, time.Since(start))
 	}
 	b.StopTimer()
-	reportPercentiles(b, durations)
+	testenv.ReportPercentiles(b, durations)
 }
 
 // BenchmarkGuardDecision is the guard's whole decision for one request of a
@@ -105,7 +94,7 @@ func BenchmarkGuardDecision(b *testing.B) {
 					durations = append(durations, time.Since(start))
 				}
 				b.StopTimer()
-				reportPercentiles(b, durations)
+				testenv.ReportPercentiles(b, durations)
 				if s := engine.CacheStats(); shape.custom && s.Misses != 11 {
 					b.Errorf("cache misses %d, want 11 (10 roles and the guardrail, once)", s.Misses)
 				}

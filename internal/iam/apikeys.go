@@ -2,7 +2,6 @@ package iam
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -23,15 +22,7 @@ type APIKeyInput struct {
 	Expiry *time.Time
 }
 
-func apiKeyError(err error, name string) error {
-	if errors.Is(err, store.ErrConflict) {
-		return apierror.ConflictError("an API key named %q already exists in this organization", name)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return apierror.NotFoundError("API key %q not found", name)
-	}
-	return err
-}
+func apiKeyError(err error, name string) error { return storeError(err, "API key", name) }
 
 // CreateAPIKey creates an API key bound to in.RoleID and returns it with its
 // token, which exists in clear only in this return value.

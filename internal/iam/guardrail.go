@@ -45,43 +45,35 @@ func (s *Service) PutGuardrail(ctx context.Context, actor *authn.Principal, orgI
 	if err != nil {
 		return policy.Policy{}, err
 	}
-	err = s.Store.Tx(ctx, func(q *store.Q) error {
-		before, err := s.guardrail(ctx, q, orgID)
-		if err != nil {
-			return err
-		}
-		row := &store.OrganizationPolicy{OrganizationID: orgID, Policy: text, ModifiedAt: s.now(), ModifiedBy: actor.Subject}
-		if err := q.PutOrganizationPolicy(ctx, row); err != nil {
-			return err
-		}
-		audit.Describe(ctx, auditPolicies, orgID, guardrailView(before), guardrailView(&p))
-		return nil
+	return p, s.changeGuardrail(ctx, orgID, p, func(q *store.Q) error {
+		return q.PutOrganizationPolicy(ctx, &store.OrganizationPolicy{OrganizationID: orgID, Policy: text, ModifiedAt: s.now(), ModifiedBy: actor.Subject})
 	})
-	if err != nil {
-		return policy.Policy{}, err
-	}
-	return p, nil
 }
 
 // ResetGuardrail removes orgID's guardrail and returns the allow-all policy
 // that now applies.
 func (s *Service) ResetGuardrail(ctx context.Context, actor *authn.Principal, orgID string) (policy.Policy, error) {
 	allowAll := policy.AllowAll()
-	err := s.Store.Tx(ctx, func(q *store.Q) error {
+	return allowAll, s.changeGuardrail(ctx, orgID, allowAll, func(q *store.Q) error {
+		_, err := q.ResetOrganizationPolicy(ctx, orgID, s.now(), actor.Subject)
+		return err
+	})
+}
+
+// changeGuardrail runs write, which makes after orgID's guardrail, in one
+// transaction with the audit record of the change.
+func (s *Service) changeGuardrail(ctx context.Context, orgID string, after policy.Policy, write func(q *store.Q) error) error {
+	return s.Store.Tx(ctx, func(q *store.Q) error {
 		before, err := s.guardrail(ctx, q, orgID)
 		if err != nil {
 			return err
 		}
-		if _, err := q.ResetOrganizationPolicy(ctx, orgID, s.now(), actor.Subject); err != nil {
+		if err := write(q); err != nil {
 			return err
 		}
-		audit.Describe(ctx, auditPolicies, orgID, guardrailView(before), guardrailView(&allowAll))
+		audit.Describe(ctx, auditPolicies, orgID, guardrailView(before), guardrailView(&after))
 		return nil
 	})
-	if err != nil {
-		return policy.Policy{}, err
-	}
-	return allowAll, nil
 }
 
 // guardrailView is how the audit log records a guardrail: the document, or

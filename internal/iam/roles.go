@@ -176,15 +176,19 @@ func checkName(name string) error {
 	return nil
 }
 
-func roleError(err error, name string) error {
+// storeError maps the store's conflict and not-found errors about a kind of
+// resource (named, or with that ID) to API errors; others pass through.
+func storeError(err error, kind, name string) error {
 	if errors.Is(err, store.ErrConflict) {
-		return apierror.ConflictError("a role named %q already exists in this organization", name)
+		return apierror.ConflictError("%s name %q is taken in this organization", kind, name)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return apierror.NotFoundError("role %q not found", name)
+		return apierror.NotFoundError("%s %q not found", kind, name)
 	}
 	return err
 }
+
+func roleError(err error, name string) error { return storeError(err, "role", name) }
 
 func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"testing"
 	"time"
 
@@ -132,10 +131,7 @@ func BenchmarkGuardHTTP(b *testing.B) {
 					durations = append(durations, time.Since(start))
 				}
 				b.StopTimer()
-				sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
-				at := func(q float64) float64 { return float64(durations[int(q*float64(len(durations)-1))].Microseconds()) }
-				b.ReportMetric(at(0.50), "p50-µs")
-				b.ReportMetric(at(0.99), "p99-µs")
+				testenv.ReportPercentiles(b, durations)
 			})
 		}
 	}

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -113,22 +115,23 @@ func (h *handlers) decodePolicy(w http.ResponseWriter, r *http.Request, field st
 	return p, true
 }
 
-func (h *handlers) UpdateRolePolicy(w http.ResponseWriter, r *http.Request, organizationID, roleID string) {
-	p, ok := h.decodePolicy(w, r, "policy")
+// rolePolicy replaces one of a role's policies with the body, by set.
+func (h *handlers) rolePolicy(w http.ResponseWriter, r *http.Request, organizationID, roleID, field string,
+	set func(ctx context.Context, actor *authn.Principal, orgID, id string, p policy.Policy) (*iam.Role, error)) {
+	p, ok := h.decodePolicy(w, r, field)
 	if !ok {
 		return
 	}
-	role, err := h.s.iam.UpdateRolePolicy(r.Context(), principal(r), organizationID, roleID, p)
+	role, err := set(r.Context(), principal(r), organizationID, roleID, p)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return iamRoleToAPI(role) }), err)
 }
 
+func (h *handlers) UpdateRolePolicy(w http.ResponseWriter, r *http.Request, organizationID, roleID string) {
+	h.rolePolicy(w, r, organizationID, roleID, "policy", h.s.iam.UpdateRolePolicy)
+}
+
 func (h *handlers) UpdateRoleAssumeRolePolicy(w http.ResponseWriter, r *http.Request, organizationID, roleID string) {
-	p, ok := h.decodePolicy(w, r, "assumeRolePolicy")
-	if !ok {
-		return
-	}
-	role, err := h.s.iam.UpdateRoleAssumeRolePolicy(r.Context(), principal(r), organizationID, roleID, p)
-	h.reply(w, r, http.StatusOK, later(err, func() any { return iamRoleToAPI(role) }), err)
+	h.rolePolicy(w, r, organizationID, roleID, "assumeRolePolicy", h.s.iam.UpdateRoleAssumeRolePolicy)
 }
 
 func (h *handlers) AssumeRole(w http.ResponseWriter, r *http.Request, organizationID, roleID string) {

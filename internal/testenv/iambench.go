@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 	"testing"
 	"time"
 
@@ -58,6 +59,20 @@ func IAMBenchGuardrail() policy.Policy {
 		"projects": {Type: policy.Rules, Rules: []policy.Rule{
 			{Action: policy.Deny, Expression: "!inIpRange(sourceIP, '10.0.0.0/8')"},
 			{Action: policy.Allow, Expression: "true"}}}}}
+}
+
+// ReportPercentiles reports the 50th and 99th percentiles of per-operation
+// durations as the benchmark metrics p50-µs and p99-µs.
+func ReportPercentiles(b *testing.B, durations []time.Duration) {
+	if len(durations) == 0 {
+		return
+	}
+	sort.Slice(durations, func(i, j int) bool { return durations[i] < durations[j] })
+	at := func(q float64) float64 {
+		return float64(durations[int(q*float64(len(durations)-1))].Nanoseconds()) / 1000
+	}
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
 }
 
 // IAMBench is what SeedIAMBench made.
