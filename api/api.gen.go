@@ -103,6 +103,63 @@ func (e ErrorCode) Valid() bool {
 	}
 }
 
+// Defines values for IamPolicyDefaultServiceStrategy.
+const (
+	IamPolicyDefaultServiceStrategyAllow IamPolicyDefaultServiceStrategy = "allow"
+	IamPolicyDefaultServiceStrategyDeny  IamPolicyDefaultServiceStrategy = "deny"
+)
+
+// Valid indicates whether the value is a known member of the IamPolicyDefaultServiceStrategy enum.
+func (e IamPolicyDefaultServiceStrategy) Valid() bool {
+	switch e {
+	case IamPolicyDefaultServiceStrategyAllow:
+		return true
+	case IamPolicyDefaultServiceStrategyDeny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IamPolicyRuleAction.
+const (
+	IamPolicyRuleActionAllow IamPolicyRuleAction = "allow"
+	IamPolicyRuleActionDeny  IamPolicyRuleAction = "deny"
+)
+
+// Valid indicates whether the value is a known member of the IamPolicyRuleAction enum.
+func (e IamPolicyRuleAction) Valid() bool {
+	switch e {
+	case IamPolicyRuleActionAllow:
+		return true
+	case IamPolicyRuleActionDeny:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for IamServicePolicyType.
+const (
+	IamServicePolicyTypeAllow IamServicePolicyType = "allow"
+	IamServicePolicyTypeDeny  IamServicePolicyType = "deny"
+	IamServicePolicyTypeRules IamServicePolicyType = "rules"
+)
+
+// Valid indicates whether the value is a known member of the IamServicePolicyType enum.
+func (e IamServicePolicyType) Valid() bool {
+	switch e {
+	case IamServicePolicyTypeAllow:
+		return true
+	case IamServicePolicyTypeDeny:
+		return true
+	case IamServicePolicyTypeRules:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Oauth2ProviderType.
 const (
 	Oauth2ProviderTypeGithub    Oauth2ProviderType = "github"
@@ -139,6 +196,39 @@ func (e OrganizationType) Valid() bool {
 	case OrganizationTypeAdhoc:
 		return true
 	case OrganizationTypeDomain:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PolicyDecisionDecidedBy.
+const (
+	PolicyDecisionDecidedByAuthenticated PolicyDecisionDecidedBy = "authenticated"
+	PolicyDecisionDecidedByGuardrail     PolicyDecisionDecidedBy = "guardrail"
+	PolicyDecisionDecidedByNone          PolicyDecisionDecidedBy = "none"
+	PolicyDecisionDecidedByPermission    PolicyDecisionDecidedBy = "permission"
+	PolicyDecisionDecidedByPlatform      PolicyDecisionDecidedBy = "platform"
+	PolicyDecisionDecidedByRole          PolicyDecisionDecidedBy = "role"
+	PolicyDecisionDecidedBySystemRole    PolicyDecisionDecidedBy = "systemRole"
+)
+
+// Valid indicates whether the value is a known member of the PolicyDecisionDecidedBy enum.
+func (e PolicyDecisionDecidedBy) Valid() bool {
+	switch e {
+	case PolicyDecisionDecidedByAuthenticated:
+		return true
+	case PolicyDecisionDecidedByGuardrail:
+		return true
+	case PolicyDecisionDecidedByNone:
+		return true
+	case PolicyDecisionDecidedByPermission:
+		return true
+	case PolicyDecisionDecidedByPlatform:
+		return true
+	case PolicyDecisionDecidedByRole:
+		return true
+	case PolicyDecisionDecidedBySystemRole:
 		return true
 	default:
 		return false
@@ -208,6 +298,36 @@ func (e ResourceProvisioningStatus) Valid() bool {
 	case ResourceProvisioningStatusProvisioning:
 		return true
 	case ResourceProvisioningStatusUnknown:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RolePermission.
+const (
+	RolePermissionResetOrganizationPolicy RolePermission = "resetOrganizationPolicy"
+)
+
+// Valid indicates whether the value is a known member of the RolePermission enum.
+func (e RolePermission) Valid() bool {
+	switch e {
+	case RolePermissionResetOrganizationPolicy:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for RoleSessionTokenType.
+const (
+	RoleSessionTokenTypeBearer RoleSessionTokenType = "Bearer"
+)
+
+// Valid indicates whether the value is a known member of the RoleSessionTokenType enum.
+func (e RoleSessionTokenType) Valid() bool {
+	switch e {
+	case RoleSessionTokenTypeBearer:
 		return true
 	default:
 		return false
@@ -304,6 +424,117 @@ type AllocationWrite struct {
 // Allocations A list of allocations.
 type Allocations = []AllocationRead
 
+// ApiKeyCreate An API key as returned by create, status.accessToken populated this once.
+type ApiKeyCreate struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec An API key's specification.
+	Spec ApiKeySpec `json:"spec"`
+
+	// Status An API key's status.
+	Status ApiKeyStatus `json:"status"`
+}
+
+// ApiKeyRead An API key (status.accessToken omitted).
+type ApiKeyRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec An API key's specification.
+	Spec ApiKeySpec `json:"spec"`
+
+	// Status An API key's status.
+	Status ApiKeyStatus `json:"status"`
+}
+
+// ApiKeySpec An API key's specification.
+type ApiKeySpec struct {
+	// Expiry When the key stops working; never when absent.
+	Expiry *time.Time `json:"expiry,omitempty"`
+
+	// RoleID The one role the key holds (an assignable system role or a custom role of the organization).
+	RoleID string `json:"roleID"`
+}
+
+// ApiKeyStatus An API key's status.
+type ApiKeyStatus struct {
+	// AccessToken The bearer token ghak_<keyID>_<secret>, in the create response only.
+	AccessToken *string `json:"accessToken,omitempty"`
+
+	// KeyID The public key ID (part of the token).
+	KeyID string `json:"keyID"`
+}
+
+// ApiKeyWrite An API key creation request.
+type ApiKeyWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec An API key's specification.
+	Spec ApiKeySpec `json:"spec"`
+}
+
+// ApiKeys A list of API keys.
+type ApiKeys = []ApiKeyRead
+
+// AuditEventRead One audited write.
+type AuditEventRead struct {
+	// Actor Who made a change.
+	Actor AuditPrincipal `json:"actor"`
+
+	// After The resource after the change (secrets redacted), null for deletions.
+	After interface{} `json:"after,omitempty"`
+
+	// Before The resource before the change (secrets redacted), null for creations.
+	Before      interface{} `json:"before,omitempty"`
+	Id          string      `json:"id"`
+	OperationId string      `json:"operationId"`
+
+	// OrganizationId Empty for platform-level writes.
+	OrganizationId string `json:"organizationId"`
+
+	// RequestId The X-Request-Id of the request.
+	RequestId string `json:"requestId"`
+
+	// Resource What a change was about.
+	Resource AuditResource `json:"resource"`
+	Time     time.Time     `json:"time"`
+}
+
+// AuditEvents A list of audit events.
+type AuditEvents = []AuditEventRead
+
+// AuditPrincipal Who made a change.
+type AuditPrincipal struct {
+	Id string `json:"id"`
+
+	// Kind user, serviceaccount, apikey or assumedrole.
+	Kind string `json:"kind"`
+
+	// RoleId The role of an API key or role session.
+	RoleId *string `json:"roleId,omitempty"`
+
+	// Source Who assumed the role of a role session.
+	Source  *AuditSource `json:"source,omitempty"`
+	Subject string       `json:"subject"`
+}
+
+// AuditResource What a change was about.
+type AuditResource struct {
+	Id string `json:"id"`
+
+	// Type The resource type (a service of the operation catalogue).
+	Type string `json:"type"`
+}
+
+// AuditSource Who assumed the role of a role session.
+type AuditSource struct {
+	Id      string `json:"id"`
+	Kind    string `json:"kind"`
+	Subject string `json:"subject"`
+}
+
 // Error Generic error message, compatible with oauth2.
 type Error struct {
 	// Error A terse error string expanding on the HTTP error code. Errors are based
@@ -353,6 +584,50 @@ type GroupWrite struct {
 // Groups A list of groups.
 type Groups = []GroupRead
 
+// IamPolicy A policy: services not listed are decided by defaultServiceStrategy; a
+// listed service is allowed or denied by its type, or by the first of its
+// rules whose CEL expression is true (no rule true: deny). A rule whose
+// evaluation fails is skipped.
+type IamPolicy struct {
+	DefaultServiceStrategy IamPolicyDefaultServiceStrategy `json:"defaultServiceStrategy"`
+	Services               map[string]IamServicePolicy     `json:"services"`
+}
+
+// IamPolicyDefaultServiceStrategy defines model for IamPolicy.DefaultServiceStrategy.
+type IamPolicyDefaultServiceStrategy string
+
+// IamPolicyRule One conditional decision.
+type IamPolicyRule struct {
+	Action IamPolicyRuleAction `json:"action"`
+
+	// Expression A CEL expression of type bool.
+	Expression string `json:"expression"`
+}
+
+// IamPolicyRuleAction defines model for IamPolicyRule.Action.
+type IamPolicyRuleAction string
+
+// IamServicePolicy How one service's requests are decided.
+type IamServicePolicy struct {
+	// Rules For type rules, evaluated in order; the first true expression decides.
+	Rules *[]IamPolicyRule     `json:"rules,omitempty"`
+	Type  IamServicePolicyType `json:"type"`
+}
+
+// IamServicePolicyType defines model for IamServicePolicy.Type.
+type IamServicePolicyType string
+
+// NamedPolicy A role policy under a name (what-if simulation).
+type NamedPolicy struct {
+	Name string `json:"name"`
+
+	// Policy A policy: services not listed are decided by defaultServiceStrategy; a
+	// listed service is allowed or denied by its type, or by the first of its
+	// rules whose CEL expression is true (no rule true: deny). A rule whose
+	// evaluation fails is skipped.
+	Policy IamPolicy `json:"policy"`
+}
+
 // Oauth2ProviderRead An OAuth 2.0 provider when read.
 type Oauth2ProviderRead struct {
 	// Metadata Metadata required by organization scoped resource reads.
@@ -398,6 +673,27 @@ type Oauth2ProviderWrite struct {
 
 // Oauth2Providers A list of organization scoped OAuth 2.0 providers.
 type Oauth2Providers = []Oauth2ProviderRead
+
+// OperationRead An API operation under the names policies use.
+type OperationRead struct {
+	// CrudOperation The ACL operation (create, read, update, delete), empty when none.
+	CrudOperation string `json:"crudOperation"`
+
+	// Endpoint The ACL endpoint, empty when the operation needs no permission.
+	Endpoint string `json:"endpoint"`
+
+	// Operation The policy operation name (the operationId in kebab-case).
+	Operation string `json:"operation"`
+
+	// OperationId The OpenAPI operationId.
+	OperationId string `json:"operationId"`
+
+	// Service The policy service (the endpoint name without "identity:").
+	Service string `json:"service"`
+}
+
+// Operations The operation catalogue.
+type Operations = []OperationRead
 
 // OrganizationRead An organization when read.
 type OrganizationRead struct {
@@ -492,6 +788,70 @@ type OrganizationWrite struct {
 
 // Organizations A list of organizations.
 type Organizations = []OrganizationRead
+
+// PolicyDecision A decision and what produced it.
+type PolicyDecision struct {
+	Allowed bool `json:"allowed"`
+
+	// DecidedBy For a real principal, what decided.
+	DecidedBy *PolicyDecisionDecidedBy `json:"decidedBy,omitempty"`
+
+	// Policy guardrail, the name of the role that decided, or empty.
+	Policy string `json:"policy"`
+	Reason string `json:"reason"`
+
+	// RoleId For a real principal, the ID of the role that decided.
+	RoleId *string `json:"roleId,omitempty"`
+
+	// RuleIndex The deciding rule, -1 when none.
+	RuleIndex int `json:"ruleIndex"`
+
+	// Service The services entry that decided, empty when the default strategy did.
+	Service string `json:"service"`
+}
+
+// PolicyDecisionDecidedBy For a real principal, what decided.
+type PolicyDecisionDecidedBy string
+
+// PolicyEvaluation A request to decide. With roles, decided against exactly the given
+// guardrail (none when absent) and roles. Without roles, principal.type
+// (user, serviceAccount, apiKey) and principal.id name a real principal
+// of the organization, decided as enforcement would; service and
+// operation must then name a catalogue operation.
+type PolicyEvaluation struct {
+	// Guardrail A policy: services not listed are decided by defaultServiceStrategy; a
+	// listed service is allowed or denied by its type, or by the first of its
+	// rules whose CEL expression is true (no rule true: deny). A rule whose
+	// evaluation fails is skipped.
+	Guardrail *IamPolicy `json:"guardrail,omitempty"`
+
+	// Now The time of the request (default now).
+	Now       *time.Time `json:"now,omitempty"`
+	Operation string     `json:"operation"`
+
+	// Organization What-if only; a real principal is decided in the path's organization.
+	Organization *string                 `json:"organization,omitempty"`
+	Parameters   *map[string]interface{} `json:"parameters,omitempty"`
+
+	// Principal The caller as policies see it (principal.*).
+	Principal *PolicyPrincipal        `json:"principal,omitempty"`
+	Project   *string                 `json:"project,omitempty"`
+	Resources *map[string]interface{} `json:"resources,omitempty"`
+	Roles     *[]NamedPolicy          `json:"roles,omitempty"`
+	Service   string                  `json:"service"`
+	SourceIP  *string                 `json:"sourceIP,omitempty"`
+}
+
+// PolicyPrincipal The caller as policies see it (principal.*).
+type PolicyPrincipal struct {
+	Email          *string   `json:"email,omitempty"`
+	GroupIDs       *[]string `json:"groupIDs,omitempty"`
+	Id             *string   `json:"id,omitempty"`
+	OrganizationId *string   `json:"organizationId,omitempty"`
+
+	// Type user, serviceAccount, apiKey or assumedRole.
+	Type *string `json:"type,omitempty"`
+}
 
 // ProjectRead A project when read.
 type ProjectRead struct {
@@ -699,10 +1059,87 @@ type ResourceWriteMetadata struct {
 	Tags *TagList `json:"tags,omitempty"`
 }
 
-// RoleRead A role.
+// RoleAssume A role assumption request.
+type RoleAssume struct {
+	// Ttl The session length in seconds.
+	Ttl int64 `json:"ttl"`
+}
+
+// RolePermission A capability that is not an API operation. resetOrganizationPolicy:
+// may reset the organization guardrail even where the guardrail would
+// refuse it (break-glass).
+type RolePermission string
+
+// RoleRead A role. System roles carry only metadata and status (builtin, not
+// editable); custom roles (Gatehouse addition) also carry their spec.
 type RoleRead struct {
 	// Metadata Metadata required by all resource reads.
 	Metadata ResourceReadMetadata `json:"metadata"`
+
+	// Spec A custom role's specification.
+	Spec *RoleSpec `json:"spec,omitempty"`
+
+	// Status A role's status.
+	Status *RoleStatus `json:"status,omitempty"`
+}
+
+// RoleSession A role session, whose token is returned this once.
+type RoleSession struct {
+	// AccessToken A bearer token with exactly the role's rights.
+	AccessToken string    `json:"accessToken"`
+	Expiration  time.Time `json:"expiration"`
+
+	// ExpiresIn Seconds until the token expires.
+	ExpiresIn int64                `json:"expiresIn"`
+	RoleID    string               `json:"roleID"`
+	TokenType RoleSessionTokenType `json:"tokenType"`
+}
+
+// RoleSessionTokenType defines model for RoleSession.TokenType.
+type RoleSessionTokenType string
+
+// RoleSpec A custom role's specification.
+type RoleSpec struct {
+	// AssumeRolePolicy A policy: services not listed are decided by defaultServiceStrategy; a
+	// listed service is allowed or denied by its type, or by the first of its
+	// rules whose CEL expression is true (no rule true: deny). A rule whose
+	// evaluation fails is skipped.
+	AssumeRolePolicy *IamPolicy `json:"assumeRolePolicy,omitempty"`
+
+	// Editable Whether the policy may change; fixed at creation (default true).
+	Editable *bool              `json:"editable,omitempty"`
+	Labels   *map[string]string `json:"labels,omitempty"`
+
+	// MaxSessionTTL The longest session (seconds) a caller may ask for when assuming the role.
+	MaxSessionTTL *int64            `json:"maxSessionTTL,omitempty"`
+	Permissions   *[]RolePermission `json:"permissions,omitempty"`
+
+	// Policy A policy: services not listed are decided by defaultServiceStrategy; a
+	// listed service is allowed or denied by its type, or by the first of its
+	// rules whose CEL expression is true (no rule true: deny). A rule whose
+	// evaluation fails is skipped.
+	Policy *IamPolicy `json:"policy,omitempty"`
+}
+
+// RoleStatus A role's status.
+type RoleStatus struct {
+	// Builtin True for system roles.
+	Builtin bool `json:"builtin"`
+
+	// Editable Whether the role's policy may change.
+	Editable bool `json:"editable"`
+
+	// Version Bumped by every change of a custom role (0 for system roles).
+	Version int64 `json:"version"`
+}
+
+// RoleWrite A custom role create/update request (an empty spec makes a role that allows everything).
+type RoleWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A custom role's specification.
+	Spec RoleSpec `json:"spec"`
 }
 
 // Roles A list of roles.
@@ -868,6 +1305,27 @@ type Users = []UserRead
 // AllocationIDParameter defines model for allocationIDParameter.
 type AllocationIDParameter = string
 
+// ApiKeyIDParameter defines model for apiKeyIDParameter.
+type ApiKeyIDParameter = string
+
+// AuditActorQueryParameter defines model for auditActorQueryParameter.
+type AuditActorQueryParameter = string
+
+// AuditOrganizationQueryParameter defines model for auditOrganizationQueryParameter.
+type AuditOrganizationQueryParameter = string
+
+// AuditResourceIdQueryParameter defines model for auditResourceIdQueryParameter.
+type AuditResourceIdQueryParameter = string
+
+// AuditResourceTypeQueryParameter defines model for auditResourceTypeQueryParameter.
+type AuditResourceTypeQueryParameter = string
+
+// AuditSinceQueryParameter defines model for auditSinceQueryParameter.
+type AuditSinceQueryParameter = time.Time
+
+// AuditUntilQueryParameter defines model for auditUntilQueryParameter.
+type AuditUntilQueryParameter = time.Time
+
 // EmailQueryParameter defines model for emailQueryParameter.
 type EmailQueryParameter = openapi_types.Email
 
@@ -888,6 +1346,9 @@ type ProjectIDParameter = string
 
 // ProviderIDParameter defines model for providerIDParameter.
 type ProviderIDParameter = string
+
+// RoleIDParameter defines model for roleIDParameter.
+type RoleIDParameter = string
 
 // ServiceAccountIDParameter defines model for serviceAccountIDParameter.
 type ServiceAccountIDParameter = string
@@ -941,8 +1402,52 @@ type ServiceAccountRequest = ServiceAccountWrite
 // by spec.subject, and Gatehouse derives a name when none is given.
 type UserRequest = UserWrite
 
+// ListAuditEventsParams defines parameters for ListAuditEvents.
+type ListAuditEventsParams struct {
+	// OrganizationId List this organization's events (it may have been deleted) instead of the platform-level ones.
+	OrganizationId *AuditOrganizationQueryParameter `form:"organizationId,omitempty" json:"organizationId,omitempty"`
+
+	// ResourceType Only events about this resource type (a service of the operation catalogue, e.g. groups).
+	ResourceType *AuditResourceTypeQueryParameter `form:"resourceType,omitempty" json:"resourceType,omitempty"`
+
+	// ResourceId Only events about this resource ID.
+	ResourceId *AuditResourceIdQueryParameter `form:"resourceId,omitempty" json:"resourceId,omitempty"`
+
+	// Actor Only events of this actor ID (service account, API key, session or user subject).
+	Actor *AuditActorQueryParameter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time.
+	Since *AuditSinceQueryParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this time.
+	Until *AuditUntilQueryParameter `form:"until,omitempty" json:"until,omitempty"`
+
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // ListSystemOauth2ProvidersParams defines parameters for ListSystemOauth2Providers.
 type ListSystemOauth2ProvidersParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListOperationsParams defines parameters for ListOperations.
+type ListOperationsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -972,6 +1477,47 @@ type ListOrganizationsParams struct {
 
 // ListOrganizationAllocationsParams defines parameters for ListOrganizationAllocations.
 type ListOrganizationAllocationsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListApiKeysParams defines parameters for ListApiKeys.
+type ListApiKeysParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListOrganizationAuditEventsParams defines parameters for ListOrganizationAuditEvents.
+type ListOrganizationAuditEventsParams struct {
+	// ResourceType Only events about this resource type (a service of the operation catalogue, e.g. groups).
+	ResourceType *AuditResourceTypeQueryParameter `form:"resourceType,omitempty" json:"resourceType,omitempty"`
+
+	// ResourceId Only events about this resource ID.
+	ResourceId *AuditResourceIdQueryParameter `form:"resourceId,omitempty" json:"resourceId,omitempty"`
+
+	// Actor Only events of this actor ID (service account, API key, session or user subject).
+	Actor *AuditActorQueryParameter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time.
+	Since *AuditSinceQueryParameter `form:"since,omitempty" json:"since,omitempty"`
+
+	// Until Only events before this time.
+	Until *AuditUntilQueryParameter `form:"until,omitempty" json:"until,omitempty"`
+
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -1073,6 +1619,9 @@ type CreateOrganizationJSONRequestBody = OrganizationWrite
 // UpdateOrganizationJSONRequestBody defines body for UpdateOrganization for application/json ContentType.
 type UpdateOrganizationJSONRequestBody = OrganizationWrite
 
+// CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
+type CreateApiKeyJSONRequestBody = ApiKeyWrite
+
 // CreateGroupJSONRequestBody defines body for CreateGroup for application/json ContentType.
 type CreateGroupJSONRequestBody = GroupWrite
 
@@ -1084,6 +1633,12 @@ type CreateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
 // UpdateOrganizationOauth2ProviderJSONRequestBody defines body for UpdateOrganizationOauth2Provider for application/json ContentType.
 type UpdateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
+
+// UpdateOrganizationPolicyJSONRequestBody defines body for UpdateOrganizationPolicy for application/json ContentType.
+type UpdateOrganizationPolicyJSONRequestBody = IamPolicy
+
+// EvaluateOrganizationPolicyJSONRequestBody defines body for EvaluateOrganizationPolicy for application/json ContentType.
+type EvaluateOrganizationPolicyJSONRequestBody = PolicyEvaluation
 
 // CreateProjectJSONRequestBody defines body for CreateProject for application/json ContentType.
 type CreateProjectJSONRequestBody = ProjectWrite
@@ -1099,6 +1654,21 @@ type UpdateAllocationJSONRequestBody = AllocationWrite
 
 // UpdateQuotasJSONRequestBody defines body for UpdateQuotas for application/json ContentType.
 type UpdateQuotasJSONRequestBody = QuotasWrite
+
+// CreateRoleJSONRequestBody defines body for CreateRole for application/json ContentType.
+type CreateRoleJSONRequestBody = RoleWrite
+
+// UpdateRoleJSONRequestBody defines body for UpdateRole for application/json ContentType.
+type UpdateRoleJSONRequestBody = RoleWrite
+
+// AssumeRoleJSONRequestBody defines body for AssumeRole for application/json ContentType.
+type AssumeRoleJSONRequestBody = RoleAssume
+
+// UpdateRoleAssumeRolePolicyJSONRequestBody defines body for UpdateRoleAssumeRolePolicy for application/json ContentType.
+type UpdateRoleAssumeRolePolicyJSONRequestBody = IamPolicy
+
+// UpdateRolePolicyJSONRequestBody defines body for UpdateRolePolicy for application/json ContentType.
+type UpdateRolePolicyJSONRequestBody = IamPolicy
 
 // CreateServiceAccountJSONRequestBody defines body for CreateServiceAccount for application/json ContentType.
 type CreateServiceAccountJSONRequestBody = ServiceAccountWrite
@@ -1117,6 +1687,9 @@ type ServerInterface interface {
 	// GetGlobalAcl Get the global ACL.
 	// (GET /api/v1/acl)
 	GetGlobalAcl(w http.ResponseWriter, r *http.Request)
+	// ListAuditEvents List platform audit events.
+	// (GET /api/v1/auditevents)
+	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
 	// ListSystemOauth2Providers List system identity providers.
 	// (GET /api/v1/oauth2providers)
 	ListSystemOauth2Providers(w http.ResponseWriter, r *http.Request, params ListSystemOauth2ProvidersParams)
@@ -1129,6 +1702,9 @@ type ServerInterface interface {
 	// UpdateSystemOauth2Provider Update a system identity provider.
 	// (PUT /api/v1/oauth2providers/{providerID})
 	UpdateSystemOauth2Provider(w http.ResponseWriter, r *http.Request, providerID ProviderIDParameter)
+	// ListOperations List the operation catalogue.
+	// (GET /api/v1/operations)
+	ListOperations(w http.ResponseWriter, r *http.Request, params ListOperationsParams)
 	// ListOrganizations List organizations.
 	// (GET /api/v1/organizations)
 	ListOrganizations(w http.ResponseWriter, r *http.Request, params ListOrganizationsParams)
@@ -1150,6 +1726,21 @@ type ServerInterface interface {
 	// ListOrganizationAllocations List allocations.
 	// (GET /api/v1/organizations/{organizationID}/allocations)
 	ListOrganizationAllocations(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationAllocationsParams)
+	// ListApiKeys List API keys.
+	// (GET /api/v1/organizations/{organizationID}/apikeys)
+	ListApiKeys(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListApiKeysParams)
+	// CreateApiKey Create an API key.
+	// (POST /api/v1/organizations/{organizationID}/apikeys)
+	CreateApiKey(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteApiKey Revoke an API key.
+	// (DELETE /api/v1/organizations/{organizationID}/apikeys/{apiKeyID})
+	DeleteApiKey(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, apiKeyID ApiKeyIDParameter)
+	// GetApiKey Get an API key.
+	// (GET /api/v1/organizations/{organizationID}/apikeys/{apiKeyID})
+	GetApiKey(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, apiKeyID ApiKeyIDParameter)
+	// ListOrganizationAuditEvents List the organization's audit events.
+	// (GET /api/v1/organizations/{organizationID}/auditevents)
+	ListOrganizationAuditEvents(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationAuditEventsParams)
 	// ListGroups List groups.
 	// (GET /api/v1/organizations/{organizationID}/groups)
 	ListGroups(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListGroupsParams)
@@ -1180,6 +1771,18 @@ type ServerInterface interface {
 	// UpdateOrganizationOauth2Provider Update an organization identity provider.
 	// (PUT /api/v1/organizations/{organizationID}/oauth2providers/{providerID})
 	UpdateOrganizationOauth2Provider(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, providerID ProviderIDParameter)
+	// GetOrganizationPolicy Get the organization guardrail policy.
+	// (GET /api/v1/organizations/{organizationID}/policy)
+	GetOrganizationPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// UpdateOrganizationPolicy Replace the organization guardrail policy.
+	// (PUT /api/v1/organizations/{organizationID}/policy)
+	UpdateOrganizationPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// EvaluateOrganizationPolicy Simulate a policy decision.
+	// (POST /api/v1/organizations/{organizationID}/policy/evaluate)
+	EvaluateOrganizationPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// ResetOrganizationPolicy Reset the organization guardrail policy.
+	// (POST /api/v1/organizations/{organizationID}/policy/reset)
+	ResetOrganizationPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
 	// ListProjects List projects.
 	// (GET /api/v1/organizations/{organizationID}/projects)
 	ListProjects(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListProjectsParams)
@@ -1216,6 +1819,27 @@ type ServerInterface interface {
 	// ListRoles List roles.
 	// (GET /api/v1/organizations/{organizationID}/roles)
 	ListRoles(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListRolesParams)
+	// CreateRole Create a custom role.
+	// (POST /api/v1/organizations/{organizationID}/roles)
+	CreateRole(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteRole Delete a custom role.
+	// (DELETE /api/v1/organizations/{organizationID}/roles/{roleID})
+	DeleteRole(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, roleID RoleIDParameter)
+	// GetRole Get a role.
+	// (GET /api/v1/organizations/{organizationID}/roles/{roleID})
+	GetRole(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, roleID RoleIDParameter)
+	// UpdateRole Update a custom role.
+	// (PUT /api/v1/organizations/{organizationID}/roles/{roleID})
+	UpdateRole(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, roleID RoleIDParameter)
+	// AssumeRole Assume a custom role.
+	// (POST /api/v1/organizations/{organizationID}/roles/{roleID}/assume)
+	AssumeRole(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, roleID RoleIDParameter)
+	// UpdateRoleAssumeRolePolicy Replace a custom role's assume-role policy.
+	// (PUT /api/v1/organizations/{organizationID}/roles/{roleID}/assumerolepolicy)
+	UpdateRoleAssumeRolePolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, roleID RoleIDParameter)
+	// UpdateRolePolicy Replace a custom role's policy.
+	// (PUT /api/v1/organizations/{organizationID}/roles/{roleID}/policy)
+	UpdateRolePolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, roleID RoleIDParameter)
 	// ListServiceAccounts List service accounts.
 	// (GET /api/v1/organizations/{organizationID}/serviceaccounts)
 	ListServiceAccounts(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListServiceAccountsParams)
@@ -1265,6 +1889,130 @@ func (siw *ServerInterfaceWrapper) GetGlobalAcl(w http.ResponseWriter, r *http.R
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetGlobalAcl(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAuditEventsParams
+
+	// ------------- Optional query parameter "organizationId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "organizationId", r.URL.Query(), &params.OrganizationId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "organizationId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "resourceType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resourceType", r.URL.Query(), &params.ResourceType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "resourceType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "resourceType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "resourceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resourceId", r.URL.Query(), &params.ResourceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "resourceId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "resourceId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAuditEvents(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1377,6 +2125,52 @@ func (siw *ServerInterfaceWrapper) UpdateSystemOauth2Provider(w http.ResponseWri
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateSystemOauth2Provider(w, r, providerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListOperations operation middleware
+func (siw *ServerInterfaceWrapper) ListOperations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOperationsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListOperations(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1609,6 +2403,277 @@ func (siw *ServerInterfaceWrapper) ListOrganizationAllocations(w http.ResponseWr
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListOrganizationAllocations(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListApiKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListApiKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListApiKeysParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListApiKeys(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateApiKey operation middleware
+func (siw *ServerInterfaceWrapper) CreateApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateApiKey(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteApiKey operation middleware
+func (siw *ServerInterfaceWrapper) DeleteApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "apiKeyID" -------------
+	var apiKeyID ApiKeyIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "apiKeyID", r.PathValue("apiKeyID"), &apiKeyID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "apiKeyID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteApiKey(w, r, organizationID, apiKeyID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetApiKey operation middleware
+func (siw *ServerInterfaceWrapper) GetApiKey(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "apiKeyID" -------------
+	var apiKeyID ApiKeyIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "apiKeyID", r.PathValue("apiKeyID"), &apiKeyID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "apiKeyID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetApiKey(w, r, organizationID, apiKeyID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListOrganizationAuditEvents operation middleware
+func (siw *ServerInterfaceWrapper) ListOrganizationAuditEvents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationAuditEventsParams
+
+	// ------------- Optional query parameter "resourceType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resourceType", r.URL.Query(), &params.ResourceType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "resourceType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "resourceType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "resourceId" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "resourceId", r.URL.Query(), &params.ResourceId, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "resourceId"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "resourceId", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "actor" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "actor", r.URL.Query(), &params.Actor, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "actor"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "actor", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "since" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "since", r.URL.Query(), &params.Since, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "since"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "since", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "until" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "until", r.URL.Query(), &params.Until, runtime.BindQueryParameterOptions{Type: "string", Format: "date-time"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "until"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "until", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListOrganizationAuditEvents(w, r, organizationID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -1981,6 +3046,110 @@ func (siw *ServerInterfaceWrapper) UpdateOrganizationOauth2Provider(w http.Respo
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateOrganizationOauth2Provider(w, r, organizationID, providerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOrganizationPolicy operation middleware
+func (siw *ServerInterfaceWrapper) GetOrganizationPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOrganizationPolicy(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateOrganizationPolicy operation middleware
+func (siw *ServerInterfaceWrapper) UpdateOrganizationPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateOrganizationPolicy(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// EvaluateOrganizationPolicy operation middleware
+func (siw *ServerInterfaceWrapper) EvaluateOrganizationPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.EvaluateOrganizationPolicy(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetOrganizationPolicy operation middleware
+func (siw *ServerInterfaceWrapper) ResetOrganizationPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetOrganizationPolicy(w, r, organizationID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2441,6 +3610,242 @@ func (siw *ServerInterfaceWrapper) ListRoles(w http.ResponseWriter, r *http.Requ
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListRoles(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateRole operation middleware
+func (siw *ServerInterfaceWrapper) CreateRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateRole(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteRole operation middleware
+func (siw *ServerInterfaceWrapper) DeleteRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "roleID" -------------
+	var roleID RoleIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleID", r.PathValue("roleID"), &roleID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteRole(w, r, organizationID, roleID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetRole operation middleware
+func (siw *ServerInterfaceWrapper) GetRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "roleID" -------------
+	var roleID RoleIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleID", r.PathValue("roleID"), &roleID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetRole(w, r, organizationID, roleID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateRole operation middleware
+func (siw *ServerInterfaceWrapper) UpdateRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "roleID" -------------
+	var roleID RoleIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleID", r.PathValue("roleID"), &roleID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateRole(w, r, organizationID, roleID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// AssumeRole operation middleware
+func (siw *ServerInterfaceWrapper) AssumeRole(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "roleID" -------------
+	var roleID RoleIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleID", r.PathValue("roleID"), &roleID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.AssumeRole(w, r, organizationID, roleID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateRoleAssumeRolePolicy operation middleware
+func (siw *ServerInterfaceWrapper) UpdateRoleAssumeRolePolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "roleID" -------------
+	var roleID RoleIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleID", r.PathValue("roleID"), &roleID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateRoleAssumeRolePolicy(w, r, organizationID, roleID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateRolePolicy operation middleware
+func (siw *ServerInterfaceWrapper) UpdateRolePolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "roleID" -------------
+	var roleID RoleIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "roleID", r.PathValue("roleID"), &roleID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateRolePolicy(w, r, organizationID, roleID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3011,6 +4416,7 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/quotas", wrapper.GetQuotas)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/quotas", wrapper.UpdateQuotas)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles", wrapper.ListRoles)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles", wrapper.CreateRole)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts", wrapper.ListServiceAccounts)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts", wrapper.CreateServiceAccount)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}", wrapper.DeleteServiceAccount)
@@ -3022,6 +4428,23 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.DeleteUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.GetUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.UpdateUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/operations", wrapper.ListOperations)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auditevents", wrapper.ListAuditEvents)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.DeleteRole)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.GetRole)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.UpdateRole)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}/policy", wrapper.UpdateRolePolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}/assumerolepolicy", wrapper.UpdateRoleAssumeRolePolicy)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}/assume", wrapper.AssumeRole)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/policy", wrapper.GetOrganizationPolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/policy", wrapper.UpdateOrganizationPolicy)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/policy/reset", wrapper.ResetOrganizationPolicy)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/policy/evaluate", wrapper.EvaluateOrganizationPolicy)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys", wrapper.ListApiKeys)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys", wrapper.CreateApiKey)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", wrapper.DeleteApiKey)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", wrapper.GetApiKey)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/auditevents", wrapper.ListOrganizationAuditEvents)
 
 	return m
 }
@@ -3031,145 +4454,229 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17k9s48thXQSm/KtspjWbs9V5yc3+k5uyLb5K9W5/tzSVZOTZEtiScKYAHgDPWuvzdU2gAJEiCFPUY",
-	"e+zlX/aIeDb6jUb3p0kiNrngwLWaXH6arIGmIPG/HD7ql3QFb8QH4OaHFFQiWa6Z4JPLyQuqYS0KBYSm",
-	"KTM/zshLCQq4JoJnW3K7Bk4oeZ+xDdPvyS1VZMVuzG88JRshYc6Zho0i8JEpfUn0GojI6b8LIO9zP+97",
-	"ckOzAshSSGxgFkXM19lkOlHJGjbULE1vc5hcTpSWjK8mnz9/nk5yKukGtNsMzTKRULPK6+cv/Zf2pq6I",
-	"BCUKmQCpepDr52Y2ZhrkVK8n0wmnGzNfOOpkOpHw74JJSCeXWhbQt77pBDaUZf8oQG57l1MokA8UwdYG",
-	"0BKUKhfzb9O9Wg02qoFlKeSG6uBTex0rKYqcpf2L4MycCjbtBoYbaU84IHb0zB5DszdrIBv6kW2KDeHF",
-	"ZgGSiCWxyKQFkaALyWfkn2vgcy42TGtIzXm6JlSCawOpbYXoSAJsnBpkm/P/ffZ3+KjPDBWcIToa9MgF",
-	"V0AsoZCESslAIW5qbBHF1Nhx4c5rx+X2NLl8fHFxMZ1sGHd/lgfHuIYVyMnn6eTj2cqD5syDxgL883Qi",
-	"5Ipy9tsAhOckbNt9uvUR9zzkkpz3PGizOssRPsBWAcKTcbtShPaUUFWeJWF8zg3o28fmTkss8WhyCTdM",
-	"FMoeD7nWZFMoTRZgyC0lt0yv7UCKboAsWaZBkoqfmDnNVwMBUJroNdUklyItErMI3XXgJRSah/4T8JVe",
-	"Ty5/fPykRaI7DjqX4l+Q6B1MzbXqPt1ymH0PVoobloLciWO00OsnxDfvXYgbcM+VKJA3LIGrJBEF3wUP",
-	"15hQ27p7Oc1R91yU4d47lmKadM9vB9hr1s+2MSj9Z5EyaEi/V/aT+TERXAPH/9I8z5htcP4vJVDaVzP8",
-	"h4Tl5HLyn84rVeHcflXn1cj/lEyDnb91/IEs1YIkEqgGIiQp8pRqZJD1/Xm5dOrV4qDdC3USbugSLVK/",
-	"dBh76rXWR++D7s9XhV6TJ7OLir4GbyHg6iffQDB23/Jr8mfowh3DOvWa3bA9KOJZ6dCF1jnIqddbH71n",
-	"2U2ON3T5hgGdetFmzJ6lIkcctj7kdVYhQz63oKlb7Cv384BFw0e6yTNsCVIKiWrWDc1Y+s4x0snUfnlX",
-	"X6qX/wuRbsmSsgxSYvdIsDtOYyT4MLDYySMgeTVknilxeqdfVSpAES40MdunRjUyGrBvYYBIlgyyVM1I",
-	"oHplyuvPRsdhCtXZDc2MJQEpMdJpzoUkqNqEOtFDxpOsSBlfEVRsz0tt59GUCKPHgcSFKmMYGuPvOgWu",
-	"md6Sq5fX5PHs6eyCpCzFJaciKTbGkKTk6cXFzMAwEXyZseTIg/WjdJworcw/owRazc6IYkIzCTTdWutA",
-	"neRQ3UR+ScpOSbnQa5BTUqiCZtnWnsIGKB4IbMma3gAplVOzOITPUsgFS1PgxwGoHKYDQuUxEmaxy4j2",
-	"W0jJYkvkgiYnRPdbqkgKnNnBjTQU0omJqYMK3RqlPaGoti+2CJZawzm3RplZ6ZreGOysUYBKRG6dC5Qb",
-	"PCypCJmQISH+QJcgn3MOCShFDepLdsMyWIEy2G2tCid884xqQy94LsZik5xmr0HegPyL2fRxJ6RwoHf2",
-	"zw405sRPS/A7EUlSSMM3jz+eK04KDh9zSIxVbbgzX1OeGqZUn8vY6dUhUaIl5YoZqrbtKE/n3HxVRZKA",
-	"GYsTQ4BabmfkemmPmOEBGPAmVMGU5BlQZQ4wF1ITpo0tZrarVGHpgAv930XB0+OAzIV+tzTDdLJ+R70G",
-	"sWzD4yH7C6eLDIzoWzKekooZ4cZyus0ETd8I8ROVK/jiAi4zsxrioJw8vnj6X3/8L38gi62GUzDDN4Hc",
-	"wsmYqs0XCKgkgVwr8vAx+Rv786NAds25N46tKxGlkCFKDYa5Isd0StBSig0RNyAV+80wDrSTEMgF9+wD",
-	"jsQgs1Cl3lkG1kWn2Mb5jQyy21MxRLWmisDHnJ2IZgu9NsLW2WBOh3CsrraKYF4HEFXkhtYg/RukjL7Z",
-	"5keiXjDiu40Z8h1asDsxkIEq3TStqe4GBVG+NaaaWW+DHQ63nWQxuz5jShOx9NA1cJIiswJHoQs8B7lh",
-	"ShmVyKi2uTSyVTuLfZWJBc12Wt9J9hee5oJxq5OEptSAvq/NYtLaCM68Ue0tvXSGD+4gJeB6NbeBTtTD",
-	"5naeDCol3SKU3Q9iYSY2LYL9xt06MZAHC7SSvlLyzARt2Fvfy6cIgpSbflgb4hGqYVMCs9WMzCfMKbaX",
-	"4XGo+WQ2iXj3Kr04PmWgN+NG0JftNA6/nH3g/rMfLwrxyr761YKhtsC3/Uei+ujgWHwpz721bFxDta2Y",
-	"+7GBEeWWzAKAFxuzXWtuoo1JDcO2RufE8IkMNASbrw4vgset6UtFfwfh1HEQwgH3YQEsjeNRibDXz61m",
-	"ZVVfZG9guP8sej0UIgTe7VQLi2JD4GikafwsKl+gWJbLioBgA5qmVA/12diD8NA20//ND2AYdg7JcF/m",
-	"a9O6uf1yPW60/v2/dhN28KjINWMEBMHH/lNVfhwjtgcSle97VU4So61h+EQ1EbfeZVCtOsrxPjC+a0zT",
-	"ZK9RG0eFU0wtwoYw7D8y65P6Ijjrh8Apvyqe9jLtBnIO49V1FhBBKacJti4AgYNkibMON8bOXsGUmCmo",
-	"ZsYyQgeJ9YtHOGZ81CuiQSpwo1p8MRou5eircpL0r2/evHRNEpHCjKChbq+KF1RBOueuZelsf0IMdNnS",
-	"KYdTsig0treDu3tEY4DkkoGmckuUprpQc26msLrI1ctrRdDhYw0dvRYK/MDWp1FNGEqrtgEXmi7vkswY",
-	"2gb7G2ZIqH1716lXwP2YKBkm06anQcMmF5JKlm3fFZzeUJYZezXoWM7qf1hJynVjVvzNTxna2YFvbgN6",
-	"LdJ35qvzLzUGqRkOlc+qJaPx9lScmR/P3JUanuwzkUKJinWbo4lA/wvkwhyKQ0hivy68KwlH2M2Rut01",
-	"MfJ0l19RCWovqQ5nPaFSerzMxMUczIaq3l37fKDIBjYLvHVHmQBEigwUQTSClGhhfty04WGaXT+PsLfr",
-	"5wq5eHMYP48LEijBXHK9liRrMrbmbXH35I3rGGWFneEex6/C3hl3z22+n3DCxrH72WPQmJaH0okMXTLY",
-	"Xc1iTJnV1NPqZij9SoL4BMjfK35ti8GSt+IaEaxoXlZ3aOeRu2SEuTGK7gvPqW/lYPhHhhkGkTYcrOC7",
-	"fh5Xa+1XYt0CXl+Iqsa25WtIJOjesRQ2CW/utCEK5TzitwabzwTPtpfmF6M9o9/U6TGWgM4t8ZCHGCFn",
-	"5BnTRh9yP38AyJ3bVAu8K8E5H1m/vY+qQ1eqQY4yMk5Nye2aJWuj7WxVqL4tAG9qcEy8epxzpojA7dEs",
-	"ChD068s4KH6+fv7MOv7llOhtzhK8L8PbRcPPc5BLITeEFlqQlKlE3IDcEgkZ1ewG4iav/2EfDHxjerSM",
-	"ZbvyaYUbu3HwjZu6vVfTEWMc/Z1piYtkPlkJscpgPkEJOZ9sWCKFEkttfpFGYVkyjrpk7M71T2Q+ESxN",
-	"5hPykJKV08ERtn6OR27gFdPrYmFHnfN2vJ4KFVS7KKPL+eVMpjjRZOoGinpUYlEv+/CpeyMb7oRJ9UqL",
-	"WhyNcza1wTRcnEQkRkyu1CKIOqRKbWknkCfyGOkRyqKDj2WYQGvBwn+pbqAX2+jBla4QA6iIo8Hh+Z+3",
-	"cX6B19e3a1HSgw7cK3HRYxoywd+wLue3ZhuojYM39G6CmbXDbLS5obsz0zw2EbpTD5jIumH3mqjHqqu5",
-	"m4JPLrLAC6VsS2ix2gB3N4gYC4J2PUaM4+3XR/S/B2G8jy+ePI2sZw000+vX6AMYiuB/Dfv0eONchH7g",
-	"lIse8kak6FfYiTaOd+5GGz/ijtOk9bMMWPOws4xfyVzZ+CfyP4sFSA4aFMnoAjL7ZiRUCjBAZClktQwz",
-	"orOCEsrJAuac8RQ+Yhg57tvQ6YIqaJzuH37AyPzysKeTnGoN0izo//1Kz367Ovu/F2d/fPvw17Pyj3ez",
-	"t/85+PTov/1H9CooDLHvOOgar/AaJcg6uSwgE3ylujQcFAWKCc74aj90fNnuaUQCXe0cQdPVT0zprksm",
-	"9NTWWFB0mQ0iaoFsJ6vuUvLDRm1mm4oNZR1MxL7MsS28Dd0crcTxtVDa7bh1KlZhelYoLTYY9N2aDl+q",
-	"KNAuMsYfvuVMietIrp+XT1DskGRDOV2hThQsa84xOgf1cGMgYMwO14ZWuKGW2S4MfTNET262rz0ZiAP0",
-	"+nn1TKOKZi4UTK0xgtdWzMgDDXLjNNuyLQrj2ZxfL43Cipfo84lj6hKW6PkQhJJFwTJtKP2h2ioNm0fl",
-	"CFPClnM+r+3VDgEYnkwb6oz3AhPBoZvc/NIGXGYFjZvU0oLnLoSPWxTPrQvTYQ6tB4dY32sUlclVStYi",
-	"afSYcx+dSLVzLlk3eJIVit2AkaFpCim5YZTAxzxjCdPOn+OcT2uW21eBhdJzjjYFeaDYip8xbro9cAJ5",
-	"Rp5bQmutubGADd2STKwYn3Mzq14Dk/VHdFOc0LH6hCo0rywRta0sNcXB53xDc2VtXkfxFiHaZllgCdF0",
-	"LYzV47jI2x101W3ztLXo+2PtnFqpHmzp7GHPNC2ViDVTPiuIu9598P+9c4n5O/BDQb/7Dn2YKZPXg4RG",
-	"K2a0YkYrZrRi7siKwSerHVN4TjTaSI0DCSHXJwo6bmXd50jEqlHo+u4d7W2WIUxV3Tri04oyAtmr/X6G",
-	"Pe4gu/bReaFYk+X3RpE6kSDvVZ98m8GaU6gVxZWmuoHTZW2sxa055EyID0VeM/Gm9hhCk81aAaWd5m8m",
-	"fI85x2jbF2jinv/NXzKUAzXNNxyOR32tMaXdxV83Qqpjuvu/C6Fpl8KoGDcWOLaJqD9iY6/R4iyMbvCp",
-	"JlpiVIchg7d0qwxQChXKsyA5RApLWmQdd4juo8us4gy9comxwXpUkCty4wJkjGlHeRkld2vWXI5sn2Oo",
-	"KK9Nmcozuv17Z9g16isIA7UWRZaSBRDXyYZuAE+t4RcdfykB9oMw/sWMpQcdAO4OYsTYxTDCs4JBb7Ct",
-	"wSSKVmR8XJ/wpGPN8WVKwCCu9IDtu3dbqHMgqdFCC5XQrOYbCuYyLQ8Dc8PfVI4Zj+osweSmdAc8Dcgp",
-	"2HgdverIXNFJjJXimXWKj37K/ibQYwd4O2GiOrmdjW22jdpAsb/3Saaq5yC5VLHeXVFJburuLXWfc7gn",
-	"w2sU6C+1NfdI/vC9RUK8d6AyRrFq+gHDQbgWZcKAdMvphiWNMOwvJc/2oKeHG6qTNShC3Y5Mi0dRivpy",
-	"3DFOalGG1XeOf20Y3+1FW90fI41RtNMaB/DaTcE/cHHLS1thi6xwJWlavVWMKjt+sH3cQvjmKssw5KTu",
-	"EEIXLMYqRbjFfXN8/C6M96PN1D7sfRm1qaOme9luOCaHvcI/rQ4Ajc+7UfwA76fB8tHlObo8R5fn74tr",
-	"fjfOwj7uXXdnjXJ/lPs75b7IoMtUNN9OHf/Z5S7tWluvvYYNhr+l9Vvd+SromX1mPiApZZjZdLH16dAM",
-	"6UhhlKJL955wZt3nmGsLI+pzkReZYdM2xsHgGCZkXljyc6TCE7gvt9d1CFnf93SiBnHSRl/HQ3d4zsvB",
-	"Y6jRzNjX5euon1YZEkAeto+FGIBbU+/RCPTdQO9+PF8Heu0F7uFXUmFuID80U4S6WyoilsdeRkUBNmSD",
-	"FpXaiQEq3IoyMYFp+G4grWf3CWQOgY/JmvKVF9SY/qzWOqo2Ym6gbUdsYgjHMqlRWuBrHJtUaKji2Hw9",
-	"a2fdjTg9brw6YL1q5HP+fKXrvhgRHnDrVx+mV641X54OFnERthgTdppqlrza6SayqeG8zujyTFbZLBBR",
-	"/1Uo7dOxG0GWCv5Ae/1yzinf1l0Fpk3g/yqUfZO/AA5Lpm3YHjWfeEplyn6DdM7LJVis/L7s9fulSI8m",
-	"8GhA7GeyRlkdhmv/fILXzDY9Jcp5Oyh5aG/9bVzAozn3nf5EmA641drl/8cErGpNc3BZKCPBBdUgD9TU",
-	"JTCpxePYgH4b+QKbXG9djpLv7LF17Nj65ZQ9kmMeMHaiSkRuabqK5o6hK7KheY7iRS6YllRuPf0JS6sK",
-	"C5IosLFMXFitlGYYlc74as6tgrUl5RpRVFEJmKYVc8WYJoUCY+iVwQwYXJ6m5ftams2547j2EYNnCFPs",
-	"7nItYupsqmGFqWBcOYohCe7KOi9m0zavcI15PPnxxwjhIwji3LMWX6LpasB4cc5g54ihlWcpPYhkONNg",
-	"lDFo8BlXeW2b/+FpPMFGl1lovt0X0jVr2c+uwx4nsObKmbsKXpzQcMPxDrfW7D5gKGTwOl4VdqedesgD",
-	"ZQSz4EaCu9yQPp035e1iTv1E4GfzK51W4OmEvY76mN5gMgf0IpVgY7UkiDTR7AZ9xYD5scykhcqRR0Vv",
-	"ywKMaZ91ybfsbB6F2uedUaWv7NTRRZvvXhnDoVxuB0iJEubXxBeGshKdC01WBcXcPhghNucLQPabgcYH",
-	"SUlSSAOIFNxOieB+VMptWnalJWXORBpotEZPo9Moxa3Uk3HYnrOaaeSV8cvw2HxYczrniy3S08whijWW",
-	"qvQMKUh2g/EQVntfYz50jo/osCDbV7J9K/bURPguJQKlYh+vL2MABzH7ko/HXDgKkkIyvX1tGrvqEkAl",
-	"SKOQ9CUZ9Y4PVfic9Ex5q/uBIk6hOr95cm5b+oSac/4Qk9O23MDBsI+mJLcl9iAlVM35+6sw2/0l+TMu",
-	"kcyLi4sfEuyC/4X3Zbk8s0u7kQqB11rnVbKJerLo9lYrlayWah8T55FlJm6JjWRpbn5Gfnn1k7LJQ4Ik",
-	"LMjEQ2zNM7E1FucDhan3TC+kwEzcWt9XOCsmcmv++IvMJpeTANK1rwgJkeOZmpM3UGr1wF9rJI2fbOZo",
-	"xpeir4CZlUZFptmZBk7L3D9GufewuDYnq5WzHOhqJWHlnlNmdGvE2A1I8oNMSU6l3tYzsrgE0vYvVX8P",
-	"N3XCcYqmBwZ6Ty1hTFvOn6kLS5tG85G6u4YM5hxzIDbS6M7m3D0ivnp5bfZ8yyScNdM1tjPO1OqN+NQx",
-	"Fi02VH7wiRPfx+qeXRItC3hPHlZZiR8RIZEBuAJwzX6QnpWpid6Th/BRS+r8Q8QmYhTceplQClTj4v5e",
-	"VgXnHraX/ejSsZ4qSbNNtOSKWXqt3dfANAANa1s2q6jY0oZljUHMQ27TKFGyQAj9j9c//50gl/qT5eTo",
-	"h5Ggiky72oVhIc2OkoSEKUODZdk8/Pq+VTbvfbPc4Yz8k+m1KHRZ1ROrYiyLLLOAYNWd1dQYJIk2wlaR",
-	"WK0XYe/XMpaASybvMjRe5TRZg+Ewk+mkQMo0HOry/Pz29nZG8etMyNW566rOf7p+9pe/v/7L2ZPZxWyt",
-	"NxlydKYzqJFluAhjVYBUlnJxQZN6pb0Kj88MOhrVs7UHl7+b05xNLic/zC5mP0zQpbJGRnVOc3Z+8/jc",
-	"ZYhfxXJ6vXK1dpo5y0txXB6etyxKXLtOMWmqfoFOi6skmzSqIT25uDhdnbcki1driue5t9UUnl487hq3",
-	"XOh5tOTC5+nkR7v6/s591VVQihebDZVbCyibE8G6eK6eoVCxbqtfMYn/W9PBn5ll93noqYien7E+lXdW",
-	"tN+Ntw/MdHgddYbUS9b+Gt961eS8UTn183Rnj0gZzs9v7xBp4k6fXjRykHQA7ExgFZQpbnGtrlW5Puf1",
-	"usa4mqdDcC1SXOxYHH968cPuzu3KTqenDoOV/VjsKaVJGG9bBUpDgWt6GOC+/Tyd5CLmqImVfbUxEp2O",
-	"2fYK59ymM+WNZFo+A3P1PC14YoYx3JgTBHgCs7mBr5YscelgfRUnQtMN48wYg1rEKNquNkbTk7AU57b7",
-	"vIJqnefxopKfW1T6+I4KTVqDaGCdScflvzXieXrxx909WwXnTMfHA6bsKtSE/X8cst+ekjunJ/1nLq6o",
-	"k/yPpP7HRicyG3/bW8q4W/aef6pSBn22DAQLcgxiJc+x7R6s5HA+YKfq5ANtGVtf/esO8NvyaEoZJXtb",
-	"BVN/o4T3dHfPVgW30+O8PaqT4XyjJPdeWlysgrZRyvJioLD8BR2HXwTD7VRfWtLtQyvl5fzvizxGgRYQ",
-	"t8XSeyXQmomt+l0B8TxXNt6j68aLXC8J5XNeu1syjUpLynl5rMuprKhzq/ylAurKqlguWcKA6zkvK5zi",
-	"jfIakg+ELQm1dwaxRbT07w7z9+caOPZlmLjDf5hd7GX73n9ruY4lvVZyC8i/e3v4vmgWaEi3jqfkNrUj",
-	"PtZ0vrL0W4ay4iNJDret/KMxezUkwoOkdy2bXpfsfnIn1NFjo9a3Plqn34t12k7RezhN/XEyDaV4p6Q+",
-	"/1QL1es3Pr1JUV/oFF/AiSUGELpLOHc9R6rbOZuJdCmp0rJIdGHj5GPWZYtq29TWuKytZVpTZAGMr4iE",
-	"jbgZrcgTWZGnxE3L76P64QvQsbla90H9OHIxcuRvFuE6MOAYbLObe7u326LOGQe4LrxVtguBbbsvo51c",
-	"7OCXNc+bf1aAQRHujnv0M4x+hjshyOkxaspdBxyENHI/ww5GAXNckEQsS2YsYmIwRv9wB4JmD3qoVzvu",
-	"CeQw2noYAeecZv0iq+nTugqm+/6COkJg9pNmvXj06KK6Ty6qxuGUVF0vlj7UPfXFKbqqnTrQlV4+GHFV",
-	"b31RRC/sdlP4Czvl90fQDpa9tOzA1wWtkbbvE21XZYM9Wbsj/oom4X4O7LIIdcxzjYR4iFHo6iPffURV",
-	"UIg5RlS29FFUtRjNyTEOq0T+I6j3UMvRTnX+Cf9laa/H21EvphtwqSHtJXD1mqKDjq3jtKLjXU4ZbDnG",
-	"Qd1hHNRxONfpsr7yEQYuxbTlfFqQBZBcZC5ZcvtFQw9mjAz6G/dfn4S/nVA72a2QO2Y4wMld4nuI6EHC",
-	"mJir+67UmWF8dPRqj2pIPHrueDI93IG93+urhgf+gRr8ECv02n3/z7HEPg+xxodX31ig2d2927pjL0A8",
-	"xCdGxUNi2cYXWKOs/n0Hx5084P1or8KhD7riAVbDOEM7Xu6AN1nX42OsrxVGdxdY3B1aF3lX9QJ04LmI",
-	"3YgPwMJGtMQgFBxFyvcWpPc13xce4ffY62liPBpqGK9ux/x91deF4UJoNr4yHHWvwdF/d6V7He5KCQtC",
-	"d/pQMO7Jt9wjJuKlH/z7c5aUcOv1koSltEfXyH1yjYQn4+mvPNP7FghRJbzhcFtWpi9z8oURuQ/UoOd9",
-	"jjIPkZxltfe7f9RXKywfozPXYJS0o5eDVshwIEU/PVqIoufC/G+Q48LGRvhVB+UGEqoSmtbSTdqSeCzL",
-	"nFPBSOQ5rwqiGHKjLMjW6IadEsaTrMDBmA1gDuM6Yz6RkDXsej5o01EiPWHZgwUAdyku3aUhrnkBZFlk",
-	"S5ZlmJd2y5O1FFwUKtvO5vz/iAJzbeUiy+p1TcwAG8GZFhJX31/OZY71qG8p0z6Vsws5sQkv3U5H8/U0",
-	"ISG91NbzRlHV+7b8IZ3odzGKlW8xnGMXnnxJd4VlzYO9Fb2oapvcpR4VcT246aIxGqMSNLobjleC/nhS",
-	"Jaj5tOqrE3u/ecUD/ajLcqpebx1C9NX4X+LiOJyt08MfbnnkIONlcYMGDn369fTOGMn5p+qPgYbWDsq2",
-	"zRqUvcv2qZqPt753eet7GnS82GWU9GPIC9B96HExsuxv+TL2lCj2VVWc3b1C1rmPIdRPHrbZ3atGI52N",
-	"qtHXvMs9DaM43May5Zg672pRktk2A29pX4D+hx3zDmnNrqiLzv5RgGTOGR6svXFzTjNScDa65I6XdxbG",
-	"If46rLpnGcFe743Mlk4DfK5JoBOisq3YGMHlNxUOa4Glm7tWXhU0dGFbI/XdQyn4HQqz18eygMMNeyky",
-	"2J2UBVuF1etthXusFjkk6OgVzvL9RRxZ6EXvqwyjEUsHuVum1x15qcYQpPsUgoTHFRKhPeGvJYaH07Er",
-	"E+qrhA7ImdYsLGoLWTYq4hIONyDLZ8a+PuycV1EQD+1N/8z2fOM7ig3TGtJHHeX07ORXfrnfYSG9xg77",
-	"S+g1z2JkDPeMMcROyPOIJu3d71DFVrHqMo2AdSkFDGDqats64ref5twyB6MICJ5tjTYggaZE8AQ6S+3V",
-	"qOEQV1Sdnr7ETV19RruPLllfB6nPjjV6qMbLu1Z1+FNxjuPeGDRmPv9Ux/Ydd3ivsBiBipW+R25yIz5A",
-	"i5t0lt9r84adxcQas7riCDh7TYOxSxkv/k5Ve+/UqHzE887mWmLq65zH9VdyhPr6AvQgjL0DGdQdHdk6",
-	"mBHfj46SPArZv9L7zyYX3yuuMrLhaDHJL6bLjXQ0KnD3oSjlt6nAnUuhqdXe7gv/iZqnr3CZEQb0QNX1",
-	"x/2tUeyRS7hhogicWqVW2GRwdilfS7yPJuYXl/T2wCN2TGmxnMbJM5yuseLcAPcttos7V39R32cyPAua",
-	"XkdqCZXRe3qfvKflsXhqskd5vx2lWC4ZPQpKiYThF6y4TP3lXpW1P+bzNGR4iHZs5v0S/k07T5cmbEtJ",
-	"jerv6L/0RcUOp91DdVyc6fyT+Wfoo4KKalOmAsLVa9g46s2yqrQMbLG0TFiWvcNLWVLzLt+kaVh3SFYT",
-	"hmtK7XKqsm2jmDmFi/IYbD3CG9lZea8Hb0Yu/u04A4ei1Vfy+1kWuZe3L46x9vvdqC4j0o+qy5f13J1E",
-	"dWk76cxkkBSS6S3S9QKoBHlV6PXk8te3hlxt2jjzC3DtcBy/vZ2iJ8FzhEJmk8vJOdKrW2TrTWO96muG",
-	"HgAfwpzQLGN8RXLJeMJympndcrqBySWW+zRraVydbpWGDSomsQSpVW7Rc/Lz9fNnHSnK3RTN7Hjt6cLE",
-	"jIo81MAp1+pROEat4m57BFvErzTuceXNaBwfmirltgrhc+P7WnnTjsQNZXRmpCqwG6JKLDdt34T7vDhB",
-	"CVK6oow3c71XAb7+fMKqnL2Aa/d1scGR9VSRuhuK3tCVpNxom1oE9qobxsWvTnfcr1ug6zUwSTLBVyRj",
-	"N1C/aQ9HbbrKdmyudA647s7N8/bz/w8AAP//",
+	"7H1rc9vIteBf6eLeKku3IEr2ONmN/GFLsScT7Z3EjuXZe3dDr90EDsmOwG4G3ZDMTPm/b/U53UADaJCg",
+	"3vbwky0C6Od5P38dpWq5UhKk0aPTX0cL4BkU+F8JX8w7PocP6hKk/SEDnRZiZYSSo9PRT9zAQpUaGM8y",
+	"YX8cs3cFaJCGKZmv2fUCJOPscy6Wwnxm11yzubiyv8mMLVUBEykMLDWDL0KbU2YWwNSK/7ME9nnl5/3M",
+	"rnheApupAl+wi2L26XiUjHS6gCW3SzPrFYxOR9oUQs5HX79+TUYrXvAlGLcZnucq5XaV52/e+SfdTZ2x",
+	"ArQqixRY/QU7f2NnE/aFFTeLUTKSfGnnC0cdJaMC/lmKArLRqSlK2LS+ZMRX4j9gvXkxkp29O2eXsN6w",
+	"AjfMrrOXmTBnqVHF30oo1hsW8dZeJVxZ+GBqxsxCaMbth+z8DTvQUFwJe1hpqkppEr/ghGnQ2p6dKlip",
+	"oWC6nP4DUnNY7eOfduJgI3bM0YBVvy3mXIp/4alvW/zPQhtasgq+eqb9hg6EYUu+Zgt+BWwKIFkGORjI",
+	"DpmQ2gDPaM/AVjk3M1Usj3K4gpwpCbpvJ+FU59mQLb13MHee7XIbfKpKt7sKaAM4aa2qqObYZUUf1iu4",
+	"7ZrsFOyAMw8r7kTVCgpCr5Qbnqt5CQmD8XzM5oUqV/pw207s2obs5ULIdLdNGAu1fGagoK0YsYS+1Wg7",
+	"emMZFky4GZ2OMm7gyH47SvrW9os0It9lbVOYqQK2L6u0A99kWbDk21d0hjht8ci+bRlAAboXIfCl+Fr8",
+	"o+46EAhEtnkRUlhuga/2k0g30o4UErnWhtlj7O/DAtiSfxHLcslkuZxCYYGdmJxRrABTFnLM/nMBciLV",
+	"UhgDmeUz7hVegHsHMnoL2SQLuGRiUWci/+vor/DFHFnufIRs0mLbSkkNjBg4S3lRCNCIaQbfiHLQ2HXh",
+	"zhvX5fY0On1+cnKSjJZCuj+rixPSwByK0ddk9OVo7o/myB8NHfjXpEkbt/C+8N3+222OuOMlV2LGjhdt",
+	"V0eSyiWsNeB5CkkrxdNOGNfVXTIhJ9Iefffa3G15JlPAlVClputh54YtS23YFCy6ZexamAUNpPkS2Ezk",
+	"lkLVco6d0z61JwDI+Lhhq0JlZWoXYfouvDqF9qX/DHJuFqPT3z1/0UHRLRe9KpRl91uELfdW/+1Ww+x6",
+	"sYW6EhkUW2GMl2bxgvnXNy7EDbjjSgqVwzaRU+VA0tRaG1ha5pOW2qjlYc9iaMwdF+LY7xlJaluW1JLr",
+	"+s+lPeqOi7JsZMtSUHrsnZ8G2GnWr/QyaPNHlQloqQfv6ZH9MVXSgMT/8tUqF/TC8T+0QnWonuHfCpiN",
+	"Tkf/7bjWpY7pqT6uR/7PQhig+TtwGCgbRrG0AG4AReeV5dbjzv48g7zr1eKg/Qt1rHboEgm73jnUueu1",
+	"NkffdLpvz0qzYC/GJzWiD95CwF7ufAPB2JuW32CEQxfuKOddr9kNuwFEPE0futAmBbnr9TZH37DsNsUb",
+	"unxLgO560XbMDUtFijhsfUjrSDJEOjflmVvse/fzgEXDF75c5fgmFIUqUN674rnIPjlCOkroyafmUr0g",
+	"MlXZms24yCFjtEeGn+M0VpQYdiw0eeRI3g+ZJ2FOAParyhRoJpVhdvvcymhWFPdv2ENkMwF5pscskAFz",
+	"7QV5TVqYlauXPLcqDWTMcqeJVAVDGSsUzg6ETPMyE3LOUMI+rsSuw4QpWevDml0voICJPM9AGmHWaFR5",
+	"Pn45PmGZyHDJmUrLJUjDOHt5cjK2Z5gqOctFesuL9aP03Civ1XorjZKIaVkx43kBPFuTmqLv5FLdRH5J",
+	"mqbkUpkFFAkrdcnzfE23sASOFwLOmFNJyXZxeD4zVUxFloG83QFVw/ScUG3WEARdlrVfQ8ama1ZMeXqH",
+	"4H7NNctAChrcckNVODaRuFPha6s9pBz1h+kaj6Xx4kSSdmhXuuBXFjobGKBTtSLrK0drZIVFSIQsCsln",
+	"pjryiZSQgtbcgn4hrkQOc9AWukm9cczXG9PwXqzqWEieX0BxBcWPdtO3uyGNA32iP3vAWDI/LcPnTKVp",
+	"WVi6efvrOZOslPBlBalV7y11lgsuM0uUmnON2YfgkjgzBZdaWKym97jMJtI+1WWagh1LMouApliP2bmz",
+	"xQq8AHu8KdeQsFUOXNsLXKnCMGGsUmi3q3VJeCCV+ZMqZXa7Q5bKfJrZYXpJv8NeC1j04u1P9hfJpzlY",
+	"1jcTMmM1McKNrfg6Vzz7oNTPvJjDgzO43M5qkYNL9vzk5f/43X//PZuuDdwFMfwQ8C2cTOjGfAGDSlNY",
+	"Gc0OnrO/iD8eBrxrIr2WTr4W5EIWKQ1Y4ooU0wlBs0ItmbqCQot/WcKBehIecik9+YBbQpBdqNafiID1",
+	"4Sm+4wxYFtjpVixSLbhm8GUl7ghnS7OwzNbpYE6GcKSusYpgXncgulxZXIPsL5AJ/mG9uiXoBSN+Wtoh",
+	"PxmydG+BQAG6shd1profEET+1ppqTNYGGg63neYxvT4X2jA186drz6lQOTEcjT7CFRRLgV4kNC2vCstb",
+	"jdPY57ma8nyr9p3mP8pspYQkmSRUpQZ8e2EXkzVGcOqN7m7pnVN8cAcZA/dVextozb3Z3M6SwYuCr/GU",
+	"3Q8KXWv2jWC/cbNO7MiDBRKnb/puumdPtpdfIwBSbfqgMcQhimHOvTMZCSfYnobXoSej8ShiZqzl4viU",
+	"gdyMG0GjupM4/HJ2Ofe3frzoidf61d/pGBoL/Lj5SvQmPLgtvFT33lk2rqHeVswO2oKIakt2ASDLpd0u",
+	"qZuoY3JLsEnpHFk6kYOBYPP15UXguDN9JehvQZwmDEI44C4kQGRxOAp8qCRZkeiL5A0s9R9H/VQhQKCT",
+	"qV5YFBoCQyPP4ndR2wLVrFpW5AiWYHjGzVCbDV2EP207/V/8AJZgryAdbsu8sG+3t1+tx422ef8XbsIe",
+	"GhWJw4gcQfBw861qP45l2wORyn97Vk0Sw61h8MQNU9feZFCvOkrxLoXcNqZ9ZadRW1eFUyQEsOEZbr4y",
+	"skk9CMz6IXDKR4XTjUS7BZzDaHWTBMTINQb1vCZ6uyksKHQyTtfOIJgwbbgp9ZiIOjkaV2pV5hb6XTiM",
+	"TOHmlxOy7TugKrhbuqlkRGsf+A29u+1+q0GjF40j9RJjf9IHkTN1HvzD/UHWB9lD1auDfKaZHUrMRE2q",
+	"WozdKlfr7hgYD2GFOnsd2qiVZtequBRy/opJuILCBRxONZDANyTgxftne0RLCeSc9dMuVJ5pdsAl41qL",
+	"OZkjnNcWX0TpmZy37gcX7BRc9OF28uwWteGYq8vddNAEsl2mWcNwfN9T4AW6GCyUzxf88tOkPDn5Ib2E",
+	"9fkb/C+4XzSkBRj6KWGCLsj5JaqQFCXzdZzRYeRidAmrcpqL1MU+soMVL4w/S1zWgEOk0fvPsJ+beaTH",
+	"jVie5vTex2JnAV7fhJXh5xvZmNvwDjysppox/lVmwvx4BdLE6epbCQzfgYxd2xOJwahRxdZV2DHeFUKm",
+	"YsVznHkWjSJoyE4+sA9YuuByDuyAoNjy0oynlqInTJZ5jsowKjeev9tfLc5X3j8Kx9syYRWzN2xGD3Xx",
+	"GUnc7NeSz3ueN4NSOwv+cbkya5y+FemK96Oj6Ouw4rxHWP2vI+eoODqvwmgDRIoMR+c16NY9n0TwE2SO",
+	"GBjh2NHY3JuduF0fkhyebbDM8ACieFdhwWYR0r7mwjuH418Tw/pwsMaNCDtVbMkzsPwKgbKLgz2gFldP",
+	"Sg1F4g3IVTg4XwlLSC1b1LpcQmY527iXD/epPY6T8po0q4J+dWHm0SF3AKeLCphcnHpPMFePCuU/6gWD",
+	"9wFst++Bm+oO0KWHMdSDb4N+2Eh/hgdgD+CqzhYtNsD8Re9WlQcDIgb+WjtXuRMcdu/9rq/QWeY7kaEg",
+	"oRCp89YtQWs+h4RZGONGWNEQHdYUpxQRdOOjnjEDhQY3Kq2cwZcVlxg74Cybf/7w4Z17JVUZjBk6TimG",
+	"eMo1ZBPp3qyCn140Je+ETUuD79PgLsCU2UUWAgwv1k6CnEg7BdmGz96da4YOeHI8mYXS4AcmLbSeMLQe",
+	"dh1qoSvpU5oLkAaJbtMtFHpDvETpHSJ+TLTUjZK259fAcqUKXoh8/amU/IoLYqX1h9Ws/od5waVpzYq/",
+	"+SlDv2cQK7EEs1DZJ/vU+ftbgzQcOXUMQcdmimG16sj+eORCHPFmX6sMKlBs+oDaAPS/oZjaS3EAyejp",
+	"1Lv2cYTteN7vPo9hiAtGjCrRFDT4VJRkXMyNZen66759PtNsCcsphmPLms5phmBkKZ+yPy6750FKX0RW",
+	"OH+DqVedYfw8jp5Xx1xJED3MohYS2tG7/ZO3wuM0GR8t9bj9KiiGt39u+/wOJ2xdu589dhpJdSm9wNCn",
+	"RbpQWbRJkEKc1ZF62SNpkncA/BtlWXpjsBRbU42YXZ0v36lcpGgK8pELPH8XnNqM5xoiEaj42amHWXJT",
+	"2yVChgCUQSoy4lUZzHiZmwt688IU3MB8/YrxiXQfeMB3BvZrusY67EpYXFivAAOjXITVTBR0HsLoiSxK",
+	"i7fXyChf//izZbeFS44Umlm1jh1Ixexr+NepHX19OGZn9Bt+OZFwxfOyDk/Q9mN9KVarGDTF90V+M+LH",
+	"uBl03sl11HXnT6//+DdfruBLN727xq6/ugWDPYsOlhKDygpO3pcUR7EDrLyVGF7o30fIiMugPPXMdvAB",
+	"1vccQ5kWJFhiZsX0qVL5dubsVtOYo+dsmnew2/H8WV2jDdSd/zPt9Xcd4lGEk1mI7276T6qgTeLzhDmI",
+	"xgQppooMilcB+iBiBCdEsw0nLk24iBAYrzlFLzRxm/g4SB+Knb2V3rL62KNJP0SpWCkzKBinQNqD6wU3",
+	"R2LGtFiWeW0xjodgdKBuVc046HD6ghrcMLGNtbM6ejwnkaQLZIYF8OypCIPNrdyYMUaGGXYi3XMgjaTP",
+	"Kk5PGcXPhC6UDhjQmxdoZtw4FlkiwxB3Y6UV7UJH0fx3pGS+PrW/YPJ/CivjFEySbI5JqmEH6BGzioYw",
+	"VlF1P18CrFx8oVEYVIxzHlKAq8+DxZhDCxyV40An7Hoh0oVVQ9c61KungCHNjlpAnk2k0EytiK5FDwQD",
+	"YHtMw2/P37ymCNkisRRKpBhYjmH4VtBeQTFTxZLx0iiWCZ2qKyjWrACLnlcQjw2pCcxwCMSU9o6Nklae",
+	"1LCxHQY/9FqFkABb0cQnF1SwyCajuVLzHCYjVF0mo6VIC6XVzNhfkODPBLmaY8kJr9hkpESWTkbsgLO5",
+	"M47g2fo5Dt3Ac2EW5ZRGnchuhq0OLQe0KKtk++WMEpxolLiBouw3lh62C516MkL7vRCpjWJ8I+HMRWV1",
+	"j2k4K45wjAg/ruyRG53xtdWSuCamtPMlaGKmArTVFyOEtSizDTFwFjXOXv8cDH/goyksTUocDCSuQMhh",
+	"wgA9JggqUsm4URt6YzH9fP6NxnhN66wEyKwOE8TDbQ6U7PGokqwRjIvSRmOucxTFLmHKp0cp11F7cMfX",
+	"FKGnK5CNuzrP4gZ6kis3rtfrXwdhPCet/VqYhSpNGFA6GQ0wYftpwyNre3mqm0takBNFraEhqrWlfTju",
+	"NLAihjaNDNUezGlg9B2IYcVthK5QhLsxNRsmB3bOwj+pM5ym6yi9q7wn9qB0jJ4ge/jjOn7lmB51vVAV",
+	"GzGBRyYusTm37wfRF1xtxBIa46C7yE0wPOLFe7R3nciVRtplog1W6oaHKnjkMte8LJevGS/nS5AuQ6VC",
+	"fCqNgtkVX9BbFtSreH7y4mVkPQvguVlcDIqL8kv7c/jNhmhPV4qmVYips4SlytBPshVsnMixHWz8iFtu",
+	"kzfvMpBoht1lPOT/jPJr2X+UUygkGNAs51PIqWhbKEtjAuJMFfUyiGmjVTflkk1hIoXM4AuZA+y+LZ5O",
+	"OTHz4HZ//wOWoKkuOxmtuDFQ2AX9v7/zo3+dHf3fk6M/fDz4+1H1x6fxx38PHh3+z3+LMrYtQRIfWpFc",
+	"lSIGRRNdppArOdd9igFKUJaPCznfDRzfdb+0LIHPt45g+PxnoU2fvo8+0AYJii6zhUSdI9tKqvt04/Cl",
+	"iDlTLbnoISJUgoreiIXbNWB8obRxO+7cCukZrzF4D4uKxEMQNbgCZ9XlE2VK3Yfs/E1Va4mGZEsu+RxV",
+	"iWBZE4nZn6i+Wr0ac0KlsbgiLbaMt0HohyHqZfv9Rm2c+IGev6nrEdXVMkoNCenwmBYhLD8wViB1scf+",
+	"XWTG44k8n1k9D5O0JqPEl4SboSdHMc6mpciNxXRX9eawGiFhYjaRk8ZeaQjA8he8Jc54rzbrk8IbSxuQ",
+	"LBG83MaWznluA/i4Iv6GXLIOcngz+ZB8yVFQZmcZW6i09cVE+ux3bpyzjNz6aV5qcQWWh2YZZOxKcAZf",
+	"VlZNMs4/5ZxpC7GispylNhOJqjh7psVcHglpP3vmGPKYvSFE66y5tYAlX7NczYWcSDurWYAomtXiEpzQ",
+	"h4xyjVYJFzrbMU7oBAefyCVfaTIVOYwngOhaMwIDAs8WKh0lnop83IJX/aaCrhT9dIwEdy1UDzYQ7GAG",
+	"aGsqEW2GtL43zg8TW4P30SD4XEdKnHUzhK4hDBSaKpUDlyShogcjJo39ySVC8pytfBRdQvMFfg8PYj5o",
+	"cpSM5iUvsoLKGhYKDVdE4d7TH7UWP0pGARphyIhUMp5It+pxJFSzJbV47GMtKXK9XjC6KNHM0BN/yV1S",
+	"8uDgvPghmQYT6SwjPnmZw7kV/+I8CT8Vco6uo4QdPY8aXoIqhBtNC5VjGKQp1q0zatlhnFOSaeeOZJnI",
+	"BjjoqiAgd3FJYHWo91odegwb6csfK7dvvFqxK/Wn3AbG7D+tcoSxIknl6eZzLqQ2DL7w1OTkpMZazBNZ",
+	"ARA7sKcZJlGQtRaHomFVafzI1XWP7bon8qAR/3kWxH/+B6xpoPoTkbmaMS3QmcgI0wt2YS9spooUsPTN",
+	"tSrz7FUdmYLOhMrSgpnwKDK4qSrTSzO7tZVVXiHvcAeaxdrrDapXM/SZHXiIkur6cLgC1rDubeRf8RjT",
+	"IzHDRIxXnVMnWY6O2LHjFTeLZ7ojRnepUqPGdheCw/DjjUIXHmUjkt8lrcbJkc8vjM6KEIpxo0OYUuim",
+	"/Yp65jl99vzkpDdgKh52SvWV322PO40ZIPspwIYgbvTj8TyHwiJHZQDXAEwYdlBj3L9HXMhUeze2ExQN",
+	"XUTW8DAuMTTzYGAM8yaKEkSUv49HlMeqI1Q18eJxir5y3ZNzU/sE7pvKddsTwIfZSVfNChd7E+neRLo3",
+	"ke5NpPdkIsXCzz1TeEq0N8B2stbqk9vECnpC2N3jiGAciATRIG0K/XVhrj5EG+sCVuWzvE3Rz7BDwHbf",
+	"Pnqjrxu8/MlYae6IkW+0zfh3BptlQqkoZpFpW0/7TJkLdW0vOVfqslw17McJXUNoDyYTY2UE9tFC/ouJ",
+	"xFJRP6H9/PgvPvCnGqhtG8bhZNSRG7MIuuJhLb0pZnf5Z6kM7xMYtZDzHBi+ExF/1JJC2+IkjC+xzjBq",
+	"h9yE9W6u+VrbQ3FxLF3jhtMg+0wlpF5S3ySnfFZLjA22QQQ5Y1cumwi+rHIuqxIvaAirRqZagvEs4Uzo",
+	"Vc7Xf+2tGYbyCp6BXliVnk2BuY8ozwVkRlbl6PizAmC3E8a/hGb2y/iZ9FfgwcI7YXmi+gw2VoqykMTR",
+	"RB0f17cN6VlzfJkFYMZbdoPtu6KjKHMgqvHSKJ3yvGGfC+ayb97smFvOrGrMeDJmdUxuSnfBSYBOwcab",
+	"4NUE5hpPYqQU76yXfWzG7G8CPLYcb++Z6F5qR4W56KXuodDvmzhT/eUgvlST3m0pXG7q/i3133O4J0tr",
+	"NJiH2pqr8H7zvUXqk20BZUz5NfwSQ7SlUVW1+2wt+VKkrRpiD8XPdsCngyU36QI0425H9o3DvnoSD0Qd",
+	"46gWJVib7vHPLeW7u2iS/TEt22fOBxTASzelvJTqWla6whpJ4bzgWV1oNyrs+MF2MQthwdA8x9jcpkGI",
+	"HHRV+ZB2gtrTMnz8JpT3W6upm6D3XVSnjqru1XvDITn8KvyTZABoPd4O4jewfloo35s89ybPvcnzt0U1",
+	"vxtj4Sbq3TRn7fn+nu9v5fsqhzN0wfamN6OHdrW5gqIxeV+QDuV953ge9uw0pEoS163Ik5Dm9y9Hm3uS",
+	"tjO2Td67oXd1cFZkUylf8anIhVlXxg3sgNDKTBtbYIBGo2oKMDildi74tBPnwupIHLgC6bNPFxA8wJCX",
+	"iSxgVmpy8U8L4JdH85xrapjsJaeeFcRlIpVDn9KP9drYRV3iVGNr2TW1ePc2a0R5KhbFDtCoK2Riz2Yi",
+	"IROGT3M4fBXWRdXsoJv1eUjdtWh8ihjVK0gfJ0vJrnK3Urr4xZZCun1wd9FfKCKsjZY4/0rVEKWq/ryh",
+	"qvPGcq9nzWKvSEXDKDE7+zPNCjFf9Nh3sV5vZX0YJjdQAxV9HlnQBSE5wwbWQfti90kU+SOW0aqqb5cY",
+	"2uE+tGo//BEPYXu1h/Asw6HCLTWOJNlUy7eCsRitqZFle81kCoV5bwnYruUfkpHH0Gi+g6v0VqVjWvpF",
+	"tQpfsZmwTM3yOV8nt4ptM0WzmGAQc4uMdGNVmYAnvvjd72LSLf8SfvH7l5GzXfIvDqk+fPg5zmFyJeeg",
+	"TcVpDhyDOcRoQYyqstvl+hI5PEVG2pOuuqS50KMuN/INs1/+8GJ7x+ygz8XgsLUWs2pbEZMRqR4uls33",
+	"BL1BbZA40PaVn67gtaf0tOMNkfsoSmozF1TT1nEAGgavbiEdsI2Pia2uYvT3j+VyReo/YM0HV6cTLRZh",
+	"ne+Dk87qDwfRqhaB8QcUbLNeXR8N6TVvhytsluqoolG5dBHPlsSwJb9E22odtI2RzJp2bxZCzg8fyXde",
+	"M+QbOM6rmNA+A34Fb4Oxr89f3gxY7G3i0Gk4G+3l4CKwDTdwGmnrgGVPqtYOlFFjlQ4Uzqakjz29hg/N",
+	"E9pNyGp9ewd9C9r9h/ucX83bqmJEo50h7IE/seYQT/nQ+1sBNQ99ixQ0NEYp7HTohxaW6lHYElOz20Yn",
+	"RQ9syAZv0rHhDAUZlosrK42FvQoDIwSDL8S6sqCZa+PtfuF+UzMOv4NKI8lKLJlE4vBQS2K79izNuh1w",
+	"Nvh1mwf7RDo5xJDwBtysOcxGvtau2zqYxUXIYozZGW5E+n6r35Aa3XprgeuaXffmQkD9R4kZSkIbYmSZ",
+	"ks+MNzhOJJfrpu/IvhM4REtNFa2nIGEmDCWJcvtIZrzIxL8gm8hqCQSV35cD52lZVvc+kb1FeTcfRpTU",
+	"oUL19g5KTlKzbeTzTks7oDBQChQ9nEj/0Sss6luRigXXdTt5veArcD21I9Gm9SDPdOLK/zcCtKl8BIVC",
+	"O70LD/U7q4gZu7bNfIqu5DZV5npBJVb7lc+jnRf4nC35aoXspZgKU/Bi7fFPEa5qC0mggYLbpSKplOdY",
+	"A0HI+USSgLVm1RqRVfECsOk8dlqwr5Qa0K7go1uxlEGWsdosNpGO4lLJDE8QEvzcdY62j1JuYI6NFKIp",
+	"8H0UyVFiu2n7Sot4xE1veARx6tkIODZ8PmC8OGWgOWJg5UnKBkCylGkwyFgwaCR9BqbERnn6PrXQPnsq",
+	"qGvXspteh1/cgTZXzdxzQnepuOF4N9fWaB8w9GTaLYHicsgzbRmzkpaDu07XpS5JnJLNqicDqhO62fxK",
+	"g3Tc3rM3URsTelExwIpXxyYaLZ15asQVFaXA7jLYB0evkEZFXYUBxHTvuqJbNJsHoe5951ybM5o6bpjn",
+	"2nhhDIdyBXghY1rZX1Nys3qOLpVBJymXBjBlYCKngOQ3B4Plb9K0LOxBZOB2ypT0o3KZomirTcGFU5EG",
+	"Kq3R2+hVSnErTTMsfTluqEZeGD8Nr83nuWUTOSVb7dgBCilLtTc1g0JcoRGXpHdfJ8MOgzUfHkn3rclT",
+	"G+D7hAjkiptofZUUMojYV3Q8ZsLRkJaFMOsL+7LzVaBP0Aokm1qme8OHLsluS63Dq4L5TqA6vnpx7PyY",
+	"rrDoRB5g8ZSOGTgY9jBhqwI0YMMXrify85nrmISE9JSR25JRL078hFpxfraHgvtGPwc5N6tdL4xZ1RWB",
+	"zxqVnCLNGiuRjIeTY9spNsvVNaPQ5vbmx+yX9z9rqvAcVMpGIh5C6ypXa6txPtPYuMp+hRiYq2uyfYWz",
+	"Yhuk9o+/FPnodBScdOMpnoRa4Z1692/nC/y1gdL4aPTV/iTkTEW6f1V7IG5U5kYcGZC8KtBu1vVZnNub",
+	"NdppDnw+L2DuinflfG3Z2BUU7IciYytemHWzbLZ29VPwr2ZZDp045pig6oGZfwkhRtIx/iQuTyGJdlev",
+	"qr1MJHYQ86BoZdBC5eOJdCXrzt6d2z1fiwKO2s3OumXBw9LyVX1vAoslLy5927HPX47m/r0j/94pOpI/",
+	"s4O6wu4hU4Vv5iLkRLa/g+yoqh//mR3AF1NwH5pCbcyUJCsTcoF6XNzfOz4XLsktFqBy6khP9ZWrhu8q",
+	"Nnup/TOmw33GA/284nNAy+1n9s8SijWri6agJlH3yZ2qbO1q3XM2xRP6Xxdv/8qQSr0iSo52mAJ0mRtN",
+	"23BzcxTlkcT46oPSag52eia0xUHnXHI2g8//dfRX+GKO3vE5HLkFVktZAMeS8L7qj9+RWcBEzso8p4MI",
+	"IlCSKmyE6wgUsEyRfy0XKUgNtV4yOlvxdAGWwoySUYmYaSnU6fHx9fX1mOPTsSrmx+5Tffzz+esf/3rx",
+	"49GL8cl4YZY5NQE1OTTQMlxE4EQ9HeGCqNNaBTk1HB9ZcLSiZ2cPrgyP5CsxOh39MD4Z/zBCk8oCCdUx",
+	"X4njq+fHPMWItnms8cJ7PC3dQi1Ws+Pq8rxm0Si2PfoJzE9otDhLc0orIUi3M704OaE0Hatk4tyYckbY",
+	"ffwPV9uLuOHWpphpTrSvt2tpYwN6bM/m5cnzvnGrhR6HXf/eu1/tx7+j1W/+2OrPheT5BTb6w8Z49Rgo",
+	"qS+XvFjTQVHsHJl4zl4jUyGzlZV789FH+0F1Z9iNuOrVGr27Lj1gB+dnfzkcs7OghSumYMda6PpClxOJ",
+	"HPVFWNuwYUnyNrHDhKk8A22oIc6rmDkpmUi0JFVTo5WwWYBBaoMV7DG4jpofC9OI3Z/Id27FjGdLIQUW",
+	"O1OFrlp3N6HQ6uBnQXfbZiGov8dvsX6FTjsMTvybJYzv/Aujr8mwIby2/GG9glsOcZ7dcICz1Kjiht9e",
+	"CJnedOG/SCPy3b9FOr7TFxX/Cr76eJ+kJwCsGAlqtUsmToWr6DC0vqncN8eWQb7z26PJXg4hQ1OeudbW",
+	"IQW7Ffl7efLD9o+rvqH3SDgtblcErNOcuiKgAb382OSknji6qLOAyJJMvQrNwVFCa5egvUW4Wwo2To8u",
+	"ohbnXSnT00ePuGV9I692J+kOsLeVyx6T7gGTNkKxx6Y2YnQxKtRq7Bf2cD9iRKceJKmMGQWi9Xq/uiu0",
+	"kgU36Mho1j12TaLrojBBYRdG+Q0zKECmMJ7Y8zWFSF3H2lVczOhiNK02htN12/0/qmzdf1/+FQHd/kPU",
+	"gfprB0uf3xmWxjoeRVA03hPum0Selyd/2P6l75jd+PD5gClXfJ0rnn1Q6mdezKH5/e+G7Ldqxf0XyAS3",
+	"EuM9ov5rF7zZi/63xP7nVvG0G78p7z3+te4C8JUIiFUFhpGSN/juDqTk5nSApuqlA10e20om6Tl+pkvU",
+	"X2dlnq/rFOZvFPFebv9SKvMnVcr71Ljpqu4M5kM43lWKq2G7KZStyoHM8hf0zjwIhNNUD83pdsGVKgLq",
+	"t4Uee4YWIDdB6ZNiaI2eezsa7H7EXJ5h7SSxHcrp7n0Ik7CXJNrN+9ssulAxYXTYMzGp5+EyY6/f//Km",
+	"fjyRBxQ/NlNF6JBAoV0CZM2OkYdjdoHQwqaVV4pa6gTrGrMzuWaNnhRhIhymO1CAUVf/flvfx/endAfA",
+	"FhHjN7R4/E506vvQjE3/qVWEpD724XSh3cNmsx8m3tKGsKgv3IidzxiXE9kI7LEvVRYW52Ijfx86xV0a",
+	"nYvoQGzX5WxmKYw0E7kqxJXIYU7hfAtIL5mYMU4BG7FFdPTyHrPY28Zx7IqZuMPv0cjchJKN1rPOIf/m",
+	"7WRPReNAMtK5nop4NK74tia1M8LfKo8IE4AlXHd6pMTsWCES3kiqbzTO6pPpX9wLdmywXTW3vrdafS9W",
+	"q243zpvj1B9GSSjd93Lq418bju3NRilvapCtRlE8zy1iWjHaRUC52ChWh0ZR08FZwbUpytSUlKQYszp1",
+	"sLaLba1IuYbbXbMpYMcyWKqrvXXpjqxLdwmbRO/jqiOY2FydYJzNMHKyp8jfLMD1QMBtoI0293Fnc2aT",
+	"Mg4waXprzTYApvceRjo52UIvGxZ5n9OJEakuwHBvf9zbH+8FIZPbiCn3He0Z4sjTjPncM5jbRajGetbE",
+	"wlUHQ/QP98BodsCHOqFgS4CXldbD9ANnNNvMsto2rbNguu/P7hwe5mbUrF/cm6iemomqdTkVVgeXu4N5",
+	"6uExeiUuYX0TN1u7GeAzyh2yo7EDCVfkbxPFRGpICzBUMi8Sa449X79LBHc7iyG3O6k9Pj81fA5vpkJm",
+	"hyR3G8iyUfMbGPrpkbEKAJV+A2xqT4sZxZR0ffoPuJxIrrWYSz7NIaxniS2XGxUlI83aHdJTKqqcL/jl",
+	"J0pOvYT1+RtKTnW/EMrTT5SZTp6yKgeNupVjKUMswrLwE9KXmNSmjSogG7Nz42sUY52NbgVjt38s7IF7",
+	"lwAZVRTA7zBp3NVcdNUGDq4XIl1gyZ15wSWFwtrRDhNWyhyzdOv+23YHRkM+cwc8kZfUpjqs31xl6GAt",
+	"GV8+NuYyIJLXVcfvkOq4/lNxf7YDkfEozNV2MHxvUbO0Llcyc/PCgogJV71ubx3YOy5CsN2NMu8sDh3/",
+	"StC6c/ysp8c+itbUQH1awzOl1s6oGFihlpTnt1RLkMbTSTQu9HkvAgKyzQ7n2UEBV+py76m4JTC+x1O8",
+	"FTAmuwrab2UFQ16wtpBEjPIwaljaCB93SM37vBUNJrMHuNt7Km4BbXcklA7IXHUk84aK6K2StCnms3Yz",
+	"UFp2zOrk864nEhOvT9n1QiXY8Zj6T5MTudVvfqYKqtZNGdYHTqOdyAIynmIlaNZweLQyrbHCx9Cg8Y4V",
+	"7LbJ2PtM6n0m9d7I8JSMDKZrO7t9MvZjmA9Jm94hErcq9scNKvMZzIR0NTOHOQh+oim/P3OhO8uNrgB3",
+	"fH2ntcfyp4TldFkhMrsrfsSIkt3iX3G9fVYsRMSbxJTgqA+RqO0m6omoot3FPZN7e9M+vbsC/ltg700D",
+	"T2iq41/xX5FttEI57MVS8a7PM+WQ1JXwevCYjEk1Hm+zJeGb+/Tqe0yvvh3M9Ua8nvkEJS3kPHdOEGYU",
+	"m2Lvv5xaIHSr0W2AjD2B/saNSndC3z4+pIHJEcMBMbIVvIeAHjT7iEXK3pc4M4yO7oNi92JIPCn/9mh6",
+	"8/jX3Yq6tQJ4n+nB9d1Cc+f3X+VN7VLfbV/P7RvLU72/cnD3bAWIZwjGsHhIKuy+sNueV/+2c2vvvI7O",
+	"ra0KN60TF8/PHEYZuum2Nyj1dr6v8fZYWbj3AcUfhwfBjNlPYALLRSyhZgAUtpKtBoHgnqV8bzm+j1m2",
+	"8BZ2j50qHsaTKYfR6m7K8KMWLQwXwvN98cK97DU4efi+ZK+bm1Kw4uD6DvKsqHbhmkIoAOPeHMa58igT",
+	"SYXENFuW2rAV15pNQWN3KczIwtwEPWatmhJVqUMl7Xnqayg0RSZjfbMjnudu7q389R1t9h75quBLN0lP",
+	"+Om85EVWcFGvec9N7zqhuXvGNY75CpsPmTRV7oRY72GV89QF6ddbObATixxrbF6fYrOuzO1vIrFO38uT",
+	"E7TTS2UWQs6Z0IxSlQ7HrK/XDi8AO1m6vo6YkRSrttllwQEu3X2y0A3QaHvO0B7LH04U+A45usPLeyE3",
+	"u/LrY7jieeka8D5eeqcFdcf2tViWuaUp1L+PeDk7sPTI9yjM1xPJ69M69B70qcrWCcsg9aJAJTjwORdS",
+	"myC1UmmYSH+o7OB6wc2RmB3WTQNx3oStCiFTseI5+9WsV5AwkX11NZY5K8C1C04mst0KVRVVUksk1TSM",
+	"wqclCu1Wnk0k1wzkTBUpYMbUtSrz7DQWVFudAVZDrhf7zHcgmkg7T5D3quuZjUUW80wzbkwhpqUBzSwe",
+	"uaQtyla1dB/zBibS5wtgtVg+1SDNmP1RmYUTphilnLp7REdvmYPf1Zj9WG9pIlOe53RHmE06K2UaD4n9",
+	"0QHog7EMWr+b1gJuD2n2F2eU2+LDsg5a5htIhd6wyMw93/ONb59vXBBlBMY9jtW3e/+MogBNet3jcYn3",
+	"WIyyI89W2tvhmGFgjOuivlA5th9ul0E+Lb1KnSWYkGDpWwGtYZHouixW1BKXiUX1YNBmPQHM6EYiXJWt",
+	"R5IZUxypDv+0AH55NM+t/opp/JFcx/fxAR5V8+xqy3vN81bioL4n3XMHHHcVZjcGwGDNK//mDgkt7/zg",
+	"31+kS3VuG0Nc/Fv7uJanFtcS3kyFXP5On1oWS90EUcK1X3qdxRtWY3ymB5V2d5h5E7eHm/4hCrpXU/WF",
+	"UbsX9m6SfYgKr4Hhhhh98+gTPw2Gndj/DYo60U5zp1WzDwtB+jVLuU55JuQ8aDRjleprkecuIsRy5FAv",
+	"t+jGMd3UWUTcsAkTMs1LHExQ8cqwpl8soCUkDdtKx4fa8IJrNgWQWG915SO+cc1Tq+bnM5Hn9le9lumi",
+	"UFKVOl+PJ/L/qBL7NK1UnjfLE9gBlkoKo6gwCPq1rHyN9bBkxhbAc7Ng2nBT6ok0ivFrLgyzIFXnCzVa",
+	"9uxl1rvJ59mIbRvq0+vmtx1nWy/4nezZyreYi7MNTh4y1oRI8+BQk42gSq/cpxwViRtx00UTbPZC0D5W",
+	"5PZC0B/uVAhql9V+dGTfrF7JQD7qrXBZvXETpK/Hf4io/3C23vDMcMt7CrKP9G/hwE3Lfr+8N0Jy/Gv9",
+	"x0BFawtmu9KTTczepvvUr+9D9u8zZP9uwPFkm1KyGUJ+ArMJPE72JPtbjqS/SxB7VBFnQOnAgHTuoght",
+	"Rg967f5Foz2e7UWjxwzEvxtCcXMd65+lMnxDFVnLyeidgV7an8D8jca8R1yjFfXh2d9KKIQzhgdrb6U9",
+	"8JyVGFa853e35Hd0xiH8Oqh6Yt0gL3YGZsLTAJ7vPkSQ1rOxBYVbslFMg+ld+cOFC+6xbx9LGMYS3pYE",
+	"3FyxxyjkrRV1Kewbc8BSLrG8lYaMTdcDg47e4yzfX8QRnV7UX2UJjZq5k7sWZtHTk3AfgvSUQpAoVzFA",
+	"QrrhpxZ8NKA117b2WqeMu5SLNTvIYMbL3FxQ1sSFKbiBOWUNrKA48tkURWmBWc3Y6x9/ZvBlVVArKp1M",
+	"ZJXGhvkM6xUcpQtIL5t5bfUnrEptk3wp5Nw148JpkonEVAWcXWnc3mGC7M+lnDCudbmEI9yb38P1QmHI",
+	"Aj2r+nW9mkipJLAlcKmZVFOVrQ8TtuRfLmgpHz78jC0WlMx0wtxJsB9+f3KSMG7YUmnDXv7w4uTkMJnI",
+	"OpxYJyznU8ip3QJkwmCXM3+UzIoQCZuJL/ZMTFXt2B6FXdZEIjUVGvP0qs8vAVaa4ipoWzNVwBUUQSoM",
+	"r1NywQ3FqQAhpudikmDCuEvnAMieefqdqTF7HSSfYJog9iODjJlFocr5YiJ9yzK9gnRs3zt/ow8TlovL",
+	"Rg83l7piaefaClZ2tusFLmdIsJvlCPckD9rV9UqDZyFePGxLMjvjphY2jYXtTRv74LkWpG5jSTcLNsfR",
+	"jn8lRL9l/7Hmktl713QMkzFenvyBXS+EpeuOxhDpsdSOkXbjM/SErttJCkPpGUvQms/BJfuZBSyRJWQT",
+	"aVWjkC6NmSPs2rM9ZBMgkQ4rmUKfs6miSdtCPuyLv1Wf0o1R9b6C3m6BJTs3R7PkG8tDBb1MDyjScTwt",
+	"RW6skG8Z/0S6XyvOPuO5hoRJxSxjPRzUAjVqG9wApQ/Cpn6L/OleovBuBrEP5ssijnA3NS8akP5MsyUY",
+	"nnHDk4lsCOJJkK9HgjXJ2K9qqdfiDUr4Fg9cAt9cXIGcSMwbLMI6G2lZFCCpxsyBWgpjIDtll7Ayh2PE",
+	"wxo/Uy6tJJ4uuJzDRB68PDk5DKal35mS7uJYVHx3Ws0fUP62f8j1RLpPjWoSjj5b6WNJxh0R9CENotuI",
+	"ji9YvheO936/RxOOj4nwPGjQZJQK75yp7fui6YUqzFEuriBjU+AFFK5F8PVCade+XE9kvO85lf3oT409",
+	"pJaWwRfY/71tqOF1Axnqdz5mxuSVCeaQ6oghWf2SAlomYCI942iYbaRz5GgEG3osluXSbSoXMzBiCWN2",
+	"1midPpGO2DtTkaPoWJbEKTPeJOVVB+2a4BJn6pLus4ol3SPppkn6SKTvC5+DnJvFw5Nvdy9xo0t4/HuP",
+	"1bdPhs885jweGbZ/1WUOv0mx2NSFllCc9MWSmqZsqopo5z1lAmVOXyYqq+tcECm1YmdVdihBr3FluyeL",
+	"r8wmMshgrMnzGC00HWPKBiH1rCWGP1bRuC6P2cuue9n1CZeaa2vDcQB+EFL6HRBQd4jeDRipp1n5ObfW",
+	"0yQjdSDDdjR8VbiynAM1+ccljXuauKeJ3yZNvG866MQiVx9ya6+xPGetkpKa6mRyzDJyCqclFnAFRdVT",
+	"jyKkhA5lLu8voC8/+A+ddfIwHkDlIjPO/HK/v1Aq3drhxhpOnbvYB1I9sUCq2A15TG7j3tMu7dQuJVv3",
+	"zKQUnIAAJIyKrzjkp0cTScQh5ZIpma/Z1L7Csx5XNE3exPebpO408ekhMpubM9I++mIjm0fqg6P2ksA+",
+	"7IW3oeOuKMftGmq0Zj7+tQntW0JnfK1U3kNNrtQldKhJX5hKhDZsC1i5aM1a4HooWLMhwdBS9onSdxSb",
+	"cuegfIteZu21xMTXiYzLr+wW4utPYAZB7D3woP5qUp2L2cP7reNZbgXsjxTk0qbiO9Whimw4ZgZ6OFlu",
+	"j0d7Ae4JhGZ8owLccaHM3fZeuTX9iaqn73GZEQL0TDflx921UWr9UsCVUGVg1Kqkwk5BfFzKY7H3vYr5",
+	"8OXx8cIjekylsdyNkWc4XpfaGf22mG/xvbhx9Rcc4vszqdLRbDSkVqeyt54+JetpdS0em+gqn7ah1K6R",
+	"LApaq1TgE4xP4T4ZmlIL+2yeFg1vIh3beR/Cvknz9EnC9ule/N3bL7mDhNvg7k1lXJzp+Ff7z9AijDXW",
+	"ZkIHiGsWsHTYm+cOce2Pa0wa5oya/jI167NSVti8zTZpX2waJOsJwzUFwW6/RVy7LxPlbaD1FtZIP23H",
+	"VrgBbvZU/NsxBg4Fq0ey+xGJ3MnaF4dYen4/osse6Peiy8Na7u5EdOka6exkkJaFMGvEa0o9OivNYnT6",
+	"948WXZUFjBf2F5DGwTg++5iMKLuHKEJZ5KPT0THiq1tkpwY0mcAs3hQqR023LlaX8jwXcl4HydvdSr6E",
+	"0emIpzmSjpbrlOI8seNxmPakU7WCjL21a2YvxifsmL09f/OaiczuwKypMU7m9Dg3BW2zehKZLuwuqdmB",
+	"Acml0YfhGOEbkRF+ItHJK/e48nY0ji/lVRTrOs7fjU+iV2Rg3znQV7Nq1aMLhqgb8SVdT7jvI1QX6Kwa",
+	"QjcOuC6I5u8nKOm5+eC637paapH11JXNlhytoVVBHBXoq24YV+8r2eJf176rsyhYruScUcZdaJwNR22b",
+	"yrZsrjIOuM+dmScZIoR9CNsusZQbnqt5CayUGRCGUIGNqhd3qSGEPf/pTvNtaqRZ9b/uNBwPwMk32Bw2",
+	"pysjEhQRURKqQG0PTCth39lhG7zMhGG5mlvUwlJL7LoQpjGofQWuAC/x49f/HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -112,6 +112,26 @@ var additionRoutes = []route{
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/oauth2providers/{providerID}", "getOrganizationOauth2Provider"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}", "getServiceAccount"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/users/{userID}", "getUser"},
+
+	// IAM (issue 4).
+	{http.MethodGet, "/api/v1/operations", "listOperations"},
+	{http.MethodGet, "/api/v1/auditevents", "listAuditEvents"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/roles", "createRole"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/roles/{roleID}", "getRole"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/roles/{roleID}", "updateRole"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/roles/{roleID}", "deleteRole"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/roles/{roleID}/policy", "updateRolePolicy"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/roles/{roleID}/assumerolepolicy", "updateRoleAssumeRolePolicy"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/roles/{roleID}/assume", "assumeRole"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/policy", "getOrganizationPolicy"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/policy", "updateOrganizationPolicy"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/policy/reset", "resetOrganizationPolicy"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/policy/evaluate", "evaluateOrganizationPolicy"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/apikeys", "listApiKeys"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/apikeys", "createApiKey"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", "getApiKey"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", "deleteApiKey"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/auditevents", "listOrganizationAuditEvents"},
 }
 
 // seedStatuses are the status codes the seed documents for each operation;
@@ -377,8 +397,11 @@ func TestErrorResponses(t *testing.T) {
 				t.Errorf("%s %s takes input but has no 400", method, path)
 			}
 
+			// Quotas and the organization guardrail are not named resources:
+			// nothing about them can conflict.
 			isWrite := strings.HasPrefix(op.OperationID, "create") || strings.HasPrefix(op.OperationID, "update")
-			if isWrite && op.OperationID != "updateQuotas" && op.Responses.Value("409") == nil {
+			unnamed := op.OperationID == "updateQuotas" || op.OperationID == "updateOrganizationPolicy"
+			if isWrite && !unnamed && op.Responses.Value("409") == nil {
 				t.Errorf("%s %s (%s) creates/updates a named resource but has no 409", method, path, op.OperationID)
 			}
 

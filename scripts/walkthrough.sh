@@ -12,12 +12,15 @@
 # administrator role, a project using that group, a user and a service account
 # in the group. Then, as the service account, it reads the organization's ACL,
 # lists the projects, and checks that creating an organization is forbidden.
+# Then IAM: a custom role reading only env=dev projects, an API key bound to
+# it (allowed and refused calls, the simulator's reason), a role the service
+# account assumes, the key's revocation and the audit log.
 # Every request must answer the expected status; anything else exits non-zero.
 # Needs curl and jq.
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 fi
 for tool in curl jq; do
@@ -107,5 +110,51 @@ check "the service account lists the project" "$PROJECTS" --arg p "$PROJECT" '[.
 # 9. As the service account: creating an organization is forbidden.
 DENIED=$(call 403 POST /organizations "$SA_TOKEN" '{"metadata":{"name":"not-allowed"},"spec":{"organizationType":"adhoc"}}')
 check "the refusal has the error shape" "$DENIED" '.error == "forbidden" and (.error_description | length > 0)'
+
+# 10. IAM: a custom role that reads only the projects tagged env=dev.
+POLICY=$(jq -nc '{defaultServiceStrategy: "deny", services: {projects: {type: "rules", rules: [
+	{action: "allow", expression: "operation in [\"get-project\", \"list-projects\"] && resources.project.tags.env == \"dev\""}]}}}')
+DEV_READER=$(call 201 POST "/organizations/$ORG/roles" "$TOKEN" \
+	"$(jq -nc --argjson p "$POLICY" '{metadata: {name: "dev-reader"}, spec: {policy: $p}}')" | jq -r .metadata.id)
+DEV=$(call 202 POST "/organizations/$ORG/projects" "$TOKEN" \
+	'{"metadata":{"name":"web-dev","tags":[{"name":"env","value":"dev"}]},"spec":{}}' | jq -r .metadata.id)
+PROD=$(call 202 POST "/organizations/$ORG/projects" "$TOKEN" \
+	'{"metadata":{"name":"web-prod","tags":[{"name":"env","value":"prod"}]},"spec":{}}' | jq -r .metadata.id)
+
+# 11. An API key bound to that role; its token is shown this once.
+KEY_JSON=$(call 201 POST "/organizations/$ORG/apikeys" "$TOKEN" \
+	"$(jq -nc --arg role "$DEV_READER" '{metadata: {name: "ci"}, spec: {roleID: $role}}')")
+KEY=$(jq -r .metadata.id <<<"$KEY_JSON")
+KEY_TOKEN=$(jq -r '.status.accessToken // empty' <<<"$KEY_JSON")
+[ -n "$KEY_TOKEN" ] || { echo "FAIL the API key create response has no status.accessToken" >&2; exit 1; }
+
+# 12. As the API key: the dev project, not the prod one; the list holds only dev.
+call 200 GET "/organizations/$ORG/projects/$DEV" "$KEY_TOKEN" >/dev/null
+call 403 GET "/organizations/$ORG/projects/$PROD" "$KEY_TOKEN" >/dev/null
+LISTED=$(call 200 GET "/organizations/$ORG/projects" "$KEY_TOKEN")
+check "the API key lists only the dev project" "$LISTED" --arg p "$DEV" '[.[].metadata.id] == [$p]'
+
+# 13. The simulator says why the prod project is refused, for this real key.
+WHY=$(call 200 POST "/organizations/$ORG/policy/evaluate" "$TOKEN" \
+	"$(jq -nc --arg key "$KEY" --arg p "$PROD" '{service: "projects", operation: "get-project", project: $p, principal: {type: "apiKey", id: $key}}')")
+check "the simulator refuses the prod project" "$WHY" '.allowed == false and .decidedBy == "none" and .policy == "dev-reader"'
+
+# 14. Role assumption: a role that manages groups, which service accounts may assume.
+ASSUMABLE=$(call 201 POST "/organizations/$ORG/roles" "$TOKEN" "$(jq -nc '{metadata: {name: "groups-admin"}, spec: {
+	policy: {defaultServiceStrategy: "deny", services: {groups: {type: "allow"}}},
+	assumeRolePolicy: {defaultServiceStrategy: "deny", services: {roles: {type: "rules", rules: [
+		{action: "allow", expression: "principal.type == \"serviceAccount\""}]}}}, maxSessionTTL: 900}}')" | jq -r .metadata.id)
+SESSION=$(call 200 POST "/organizations/$ORG/roles/$ASSUMABLE/assume" "$SA_TOKEN" '{"ttl":600}')
+check "the session lasts 600 s" "$SESSION" '.expiresIn == 600 and .tokenType == "Bearer"'
+SESSION_TOKEN=$(jq -r .accessToken <<<"$SESSION")
+call 200 GET "/organizations/$ORG/groups" "$SESSION_TOKEN" >/dev/null
+call 403 GET "/organizations/$ORG/projects/$PROJECT" "$SESSION_TOKEN" >/dev/null
+
+# 15. Revoking the API key refuses it at once; the audit log recorded it all.
+call 200 DELETE "/organizations/$ORG/apikeys/$KEY" "$TOKEN" >/dev/null
+call 401 GET "/organizations/$ORG/projects/$DEV" "$KEY_TOKEN" >/dev/null
+EVENTS=$(call 200 GET "/organizations/$ORG/auditevents?resourceType=apikeys" "$TOKEN")
+check "the audit log holds the key's creation and revocation" "$EVENTS" '[.[].operationId] == ["createApiKey", "deleteApiKey"]'
+check "the audit log holds no secret" "$EVENTS" --arg t "$KEY_TOKEN" 'tostring | contains($t) | not'
 
 echo "walkthrough passed: organization $ORG, group $GROUP, project $PROJECT" >&2

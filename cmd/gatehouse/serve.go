@@ -183,9 +183,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	proxies, err := c.TrustedProxyPrefixes()
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager),
-		OIDC:          provider.Handler(),
-		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, provider.Authenticator()}})
+		OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), TrustedProxies: proxies,
+		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, authn.APIKeys{Store: st, Now: time.Now},
+			provider.Authenticator()}})
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,11 @@
 // Package authn turns a bearer credential into a Principal. Authenticators
-// are tried in order; each recognizes its own token format (service account
-// tokens by prefix today; JWT access tokens plug in as another Authenticator
-// without touching the middleware or the handlers).
+// are tried in order; each recognizes its own token format: service account
+// tokens and API keys by prefix, JWT access tokens (internal/oidc) by shape.
 package authn
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"strings"
@@ -18,10 +18,16 @@ import (
 // Kind is the type of principal.
 type Kind string
 
-// Principal kinds; the values match the group member types in the store.
+// Principal kinds; the values of users and service accounts match the group
+// member types in the store.
 const (
 	KindServiceAccount Kind = store.MemberServiceAccount
 	KindUser           Kind = store.MemberUser
+	// KindAPIKey is an API key: its rights are exactly its role's.
+	KindAPIKey Kind = "apikey"
+	// KindAssumedRole is a role session from POST .../roles/{id}/assume: its
+	// rights are exactly the assumed role's.
+	KindAssumedRole Kind = "assumedrole"
 )
 
 // Principal is an authenticated caller.
@@ -34,9 +40,29 @@ type Principal struct {
 	// service accounts and for users.
 	OrganizationID string
 	// Subject names the caller in audit fields (createdBy/modifiedBy): the
-	// email of a user, "serviceaccount:<name>" of a service account.
+	// email of a user, "serviceaccount:<name>" of a service account,
+	// "apikey:<name>" of an API key, "assumedrole:<role>:<source subject>" of a
+	// role session.
 	Subject string
+	// RoleID is the one role of an API key or a role session; "" otherwise.
+	RoleID string
+	// Source is who assumed the role, for a role session; nil otherwise.
+	Source *Source
+	// Email is a user's email address ("" for machine principals).
+	Email string
 }
+
+// Source is the principal that assumed a role: what audit events and
+// policies see of a role session's origin.
+type Source struct {
+	Kind    Kind   `json:"kind"`
+	ID      string `json:"id"`
+	Subject string `json:"subject"`
+}
+
+// BoundToRole reports whether p's rights are exactly one role's (an API key
+// or a role session), rather than what its groups grant.
+func (p *Principal) BoundToRole() bool { return p.Kind == KindAPIKey || p.Kind == KindAssumedRole }
 
 // Authenticator verifies one kind of bearer token.
 type Authenticator interface {
@@ -105,4 +131,80 @@ func WithPrincipal(ctx context.Context, p *Principal) context.Context {
 func FromContext(ctx context.Context) *Principal {
 	p, _ := ctx.Value(ctxKey{}).(*Principal)
 	return p
+}
+
+// APIKeyTokenPrefix marks API keys. A key is "ghak_<key ID>_<secret>": the
+// key ID is public (it names the key in lists and audit events) and the
+// secret is 32 random bytes, base64url.
+const APIKeyTokenPrefix = "ghak_"
+
+// APIKeyToken assembles the bearer token of an API key.
+func APIKeyToken(keyID, secret string) string { return APIKeyTokenPrefix + keyID + "_" + secret }
+
+// ParseAPIKeyToken splits an API key token into its key ID and secret; ok is
+// false when token is not shaped like one. Key IDs are UUIDs and never hold
+// an underscore, so the first one after the prefix ends the ID.
+func ParseAPIKeyToken(token string) (keyID, secret string, ok bool) {
+	rest, found := strings.CutPrefix(token, APIKeyTokenPrefix)
+	if !found {
+		return "", "", false
+	}
+	keyID, secret, ok = strings.Cut(rest, "_")
+	return keyID, secret, ok && keyID != "" && secret != ""
+}
+
+// APIKeys authenticates API keys against the store: the key must exist (a
+// revoked key is deleted), its secret must hash to the stored hash, and it
+// must not have expired.
+type APIKeys struct {
+	Store *store.Store
+	Now   func() time.Time
+}
+
+// Authenticate implements Authenticator.
+func (a APIKeys) Authenticate(ctx context.Context, token string) (*Principal, error) {
+	if !strings.HasPrefix(token, APIKeyTokenPrefix) {
+		return nil, ErrUnrecognized
+	}
+	keyID, sec, ok := ParseAPIKeyToken(token)
+	if !ok {
+		return nil, fmt.Errorf("%w: malformed API key", ErrInvalid)
+	}
+	k, err := a.Store.Read().APIKeyByID(ctx, keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown or revoked API key", ErrInvalid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("authenticate API key: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(secret.Hash(sec)), []byte(k.SecretHash)) != 1 {
+		return nil, fmt.Errorf("%w: wrong API key secret", ErrInvalid)
+	}
+	if !k.ExpiresAt.IsZero() && !a.Now().Before(k.ExpiresAt) {
+		return nil, fmt.Errorf("%w: API key expired at %s", ErrInvalid, k.ExpiresAt.Format(time.RFC3339))
+	}
+	return &Principal{Kind: KindAPIKey, ID: k.ID, OrganizationID: k.OrganizationID, RoleID: k.RoleID,
+		Subject: "apikey:" + k.Name}, nil
+}
+
+// Session is a role session to sign (POST .../roles/{id}/assume): a
+// short-lived bearer token whose rights are exactly the role's. The OIDC
+// provider signs it as an access token, and its Authenticator turns it back
+// into a Principal of kind KindAssumedRole.
+type Session struct {
+	// ID identifies the session (the token's jti).
+	ID             string
+	OrganizationID string
+	RoleID         string
+	RoleName       string
+	// Source is who assumed the role.
+	Source Source
+	// TTL is how long the session lasts from when it is signed.
+	TTL time.Duration
+}
+
+// AssumedRoleSubject is the Subject of a role session's principal, as audit
+// fields show it: "assumedrole:<role name>:<source subject>".
+func AssumedRoleSubject(roleName, sourceSubject string) string {
+	return "assumedrole:" + roleName + ":" + sourceSubject
 }

@@ -90,6 +90,30 @@ var Catalogue = indexCatalogue([]Entry{
 	{"getUser", EndpointUsers, Read, ScopeOrganization},
 	{"updateUser", EndpointUsers, Update, ScopeOrganization},
 	{"deleteUser", EndpointUsers, Delete, ScopeOrganization},
+
+	// --- IAM (issue 4): the operation catalogue, custom roles, the
+	// organization guardrail policy and its simulator, API keys, role
+	// assumption and the audit log. assumeRole is open to every member: the
+	// role's assume-role policy decides (in the handler), so it grants no
+	// permission and is not in the ACL.
+	{"listOperations", "", "", ScopeAuthenticated},
+	{"createRole", EndpointRoles, Create, ScopeOrganization},
+	{"getRole", EndpointRoles, Read, ScopeOrganization},
+	{"updateRole", EndpointRoles, Update, ScopeOrganization},
+	{"deleteRole", EndpointRoles, Delete, ScopeOrganization},
+	{"updateRolePolicy", EndpointRoles, Update, ScopeOrganization},
+	{"updateRoleAssumeRolePolicy", EndpointRoles, Update, ScopeOrganization},
+	{"assumeRole", EndpointRoles, Create, ScopeOrganizationMember},
+	{"getOrganizationPolicy", EndpointPolicies, Read, ScopeOrganization},
+	{"updateOrganizationPolicy", EndpointPolicies, Update, ScopeOrganization},
+	{"resetOrganizationPolicy", EndpointOrganizations, Update, ScopeOrganization},
+	{"evaluateOrganizationPolicy", EndpointPolicies, Read, ScopeOrganization},
+	{"listApiKeys", EndpointAPIKeys, Read, ScopeOrganization},
+	{"createApiKey", EndpointAPIKeys, Create, ScopeOrganization},
+	{"getApiKey", EndpointAPIKeys, Read, ScopeOrganization},
+	{"deleteApiKey", EndpointAPIKeys, Delete, ScopeOrganization},
+	{"listOrganizationAuditEvents", EndpointAuditEvents, Read, ScopeOrganization},
+	{"listAuditEvents", EndpointAuditEvents, Read, ScopeGlobal},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

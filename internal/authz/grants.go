@@ -1,6 +1,9 @@
 package authz
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // opSet is a bit set of operations.
 type opSet uint8
@@ -53,11 +56,20 @@ func (p permSet) union(o permSet) permSet {
 type Grants struct {
 	global         permSet
 	OrganizationID string
-	// Member: the principal belongs to OrganizationID (a user or service
-	// account of it), whatever its roles.
+	// Member: the principal belongs to OrganizationID (a user, service
+	// account or API key of it, or a role session in it), whatever its roles.
 	Member       bool
 	organization permSet
 	projects     map[string]permSet
+	// everyProject holds project permissions that apply in every project of
+	// the organization (an API key bound to a system role).
+	everyProject permSet
+
+	// Which system roles produced the permissions, to say which one decided.
+	platformRoles []*Role
+	orgRoles      []*Role
+	projectRoles  map[string][]*Role
+	membership    *Membership
 }
 
 // Membership is what the store knows about a principal in one organization:
@@ -67,16 +79,24 @@ type Membership struct {
 	Member         bool
 	GroupRoles     map[string][]string // group ID → role IDs
 	GroupProjects  map[string][]string // group ID → project IDs
+	// Groups are all the principal's groups, with or without roles.
+	Groups []string
+	// AllProjects applies the roles' project permissions to every project of
+	// the organization instead of the groups' projects: an API key bound to a
+	// system role has no groups, and holds its role everywhere.
+	AllProjects bool
 }
 
 // Compute builds a principal's Grants from its platform role IDs and its
 // membership in one organization (nil for none). Unknown role IDs grant
 // nothing. Pure: no I/O.
 func Compute(platformRoleIDs []string, m *Membership) *Grants {
-	g := &Grants{global: permSet{}, organization: permSet{}, projects: map[string]permSet{}}
+	g := &Grants{global: permSet{}, organization: permSet{}, projects: map[string]permSet{}, everyProject: permSet{},
+		projectRoles: map[string][]*Role{}, membership: m}
 	for _, id := range platformRoleIDs {
 		if r, ok := RoleByID(id); ok {
 			g.global.add(r.Global)
+			g.platformRoles = append(g.platformRoles, r)
 		}
 	}
 	if m == nil {
@@ -99,11 +119,21 @@ func Compute(platformRoleIDs []string, m *Membership) *Grants {
 				continue
 			}
 			g.organization.add(r.Organization)
+			if !slices.Contains(g.orgRoles, r) {
+				g.orgRoles = append(g.orgRoles, r)
+			}
 			if len(r.Project) == 0 {
+				continue
+			}
+			if m.AllProjects {
+				g.everyProject.add(r.Project)
 				continue
 			}
 			for _, p := range m.GroupProjects[group] {
 				g.projects[p].add(r.Project)
+				if !slices.Contains(g.projectRoles[p], r) {
+					g.projectRoles[p] = append(g.projectRoles[p], r)
+				}
 			}
 		}
 	}
@@ -131,7 +161,8 @@ func (g *Grants) Allows(e Entry, orgID, projectID string) bool {
 	case ScopeOrganization:
 		return g.organization[e.Endpoint].has(e.Operation)
 	case ScopeProject:
-		return g.organization[e.Endpoint].has(e.Operation) || g.projects[projectID][e.Endpoint].has(e.Operation)
+		return g.organization[e.Endpoint].has(e.Operation) || g.everyProject[e.Endpoint].has(e.Operation) ||
+			g.projects[projectID][e.Endpoint].has(e.Operation)
 	case ScopeAnyProject:
 		// Any member may ask; the handler returns only what its grants
 		// cover, which may be nothing.
@@ -140,11 +171,93 @@ func (g *Grants) Allows(e Entry, orgID, projectID string) bool {
 	return false
 }
 
+// PlatformAllows reports whether e is allowed by the principal's platform
+// roles alone, wherever it is aimed: platform administrators are not subject
+// to an organization's guardrail or roles.
+func (g *Grants) PlatformAllows(e Entry) bool {
+	switch e.Scope {
+	case ScopeAuthenticated:
+		return false
+	case ScopeOrganizationMember:
+		return g.global[EndpointOrganizations].has(Read)
+	}
+	return g.global[e.Endpoint].has(e.Operation)
+}
+
+// AllowedBy names the system role that allows e on orgID and projectID
+// (platform roles first, then organization-wide, then project roles), ""
+// when none does or e needs no role. Decisions report it.
+func (g *Grants) AllowedBy(e Entry, orgID, projectID string) string {
+	if !g.Allows(e, orgID, projectID) || e.Scope == ScopeAuthenticated {
+		return ""
+	}
+	for _, r := range g.platformRoles {
+		if r.Global[e.Endpoint] != nil && slices.Contains(r.Global[e.Endpoint], e.Operation) ||
+			e.Scope == ScopeOrganizationMember && slices.Contains(r.Global[EndpointOrganizations], Read) {
+			return r.Name
+		}
+	}
+	if e.Scope == ScopeOrganizationMember || e.Scope == ScopeAnyProject && g.Member {
+		return "organization membership"
+	}
+	for _, r := range g.orgRoles {
+		if slices.Contains(r.Organization[e.Endpoint], e.Operation) ||
+			e.Scope == ScopeProject && g.membership != nil && g.membership.AllProjects && slices.Contains(r.Project[e.Endpoint], e.Operation) {
+			return r.Name
+		}
+	}
+	for _, r := range g.projectRoles[projectID] {
+		if slices.Contains(r.Project[e.Endpoint], e.Operation) {
+			return r.Name
+		}
+	}
+	return ""
+}
+
+// RoleIDs are the IDs of every role the principal holds in the organization,
+// system and custom, known or not, sorted and without repeats.
+func (g *Grants) RoleIDs() []string {
+	if g.membership == nil {
+		return nil
+	}
+	var ids []string
+	for _, roles := range g.membership.GroupRoles {
+		ids = append(ids, roles...)
+	}
+	sort.Strings(ids)
+	return slices.Compact(ids)
+}
+
+// GroupIDs are the principal's groups in the organization.
+func (g *Grants) GroupIDs() []string {
+	if g.membership == nil {
+		return nil
+	}
+	return g.membership.Groups
+}
+
+// EveryProject reports whether some permission holds in every project of the
+// organization through a project-scoped role (an API key bound to a system
+// role): the ACL then has a section for every project.
+func (g *Grants) EveryProject() bool { return len(g.everyProject.endpoints()) > 0 }
+
+// ProjectIDs are the projects the principal's groups reach, sorted: the
+// project sections of its ACL.
+func (g *Grants) ProjectIDs() []string {
+	ids := make([]string, 0, len(g.projects))
+	for id := range g.projects {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
 // OrganizationWide reports whether the permission holds across the whole
-// organization (globally or through an organization-scoped role), as opposed
-// to only in some projects. List handlers use it to decide whether to filter.
+// organization (globally, through an organization-scoped role, or in every
+// project), as opposed to only in some projects. List handlers use it to
+// decide whether to filter.
 func (g *Grants) OrganizationWide(endpoint string, op Operation) bool {
-	return g.global[endpoint].has(op) || g.organization[endpoint].has(op)
+	return g.global[endpoint].has(op) || g.organization[endpoint].has(op) || g.everyProject[endpoint].has(op)
 }
 
 // Global reports a platform-wide permission.
@@ -209,12 +322,7 @@ func (g *Grants) ACL() ACL {
 	}
 	org := g.global.union(g.organization)
 	acl.Organization = &ScopedACL{ID: g.OrganizationID, Endpoints: org.endpoints()}
-	ids := make([]string, 0, len(g.projects))
-	for id := range g.projects {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
+	for _, id := range g.ProjectIDs() {
 		acl.Projects = append(acl.Projects, ScopedACL{ID: id, Endpoints: org.union(g.projects[id]).endpoints()})
 	}
 	return acl

@@ -16,6 +16,21 @@ const ActiveUserState = "active"
 // Load computes p's Grants, in organization orgID when it is not ”. Four
 // indexed queries at most, whatever the number of groups and projects.
 func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*Grants, error) {
+	if p.BoundToRole() {
+		// An API key or a role session holds exactly its one role, in its
+		// own organization, and nothing platform-wide. A system role's
+		// project permissions apply in every project (it has no groups to
+		// name projects).
+		m := &Membership{OrganizationID: orgID}
+		if orgID != "" && orgID == p.OrganizationID {
+			m.Member, m.AllProjects = true, true
+			m.GroupRoles = map[string][]string{"": {p.RoleID}}
+		}
+		if orgID == "" {
+			m = nil
+		}
+		return Compute(nil, m), nil
+	}
 	platformRoles, err := q.PlatformRoles(ctx, string(p.Kind), p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("load platform roles: %w", err)
@@ -49,6 +64,7 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 	if !m.Member {
 		return Compute(platformRoles, m), nil
 	}
+	m.Groups = groups
 	if m.GroupRoles, err = q.RolesOfGroups(ctx, groups); err != nil {
 		return nil, fmt.Errorf("load roles: %w", err)
 	}

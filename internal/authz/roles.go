@@ -15,6 +15,7 @@ package authz
 import (
 	"crypto/sha1"
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -42,6 +43,10 @@ const (
 	EndpointQuotas          = "identity:quotas"
 	EndpointAllocations     = "identity:allocations"
 	EndpointRoles           = "identity:roles"
+	// IAM (issue 4).
+	EndpointPolicies    = "identity:policies"
+	EndpointAPIKeys     = "identity:apikeys"
+	EndpointAuditEvents = "identity:auditevents"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -166,4 +171,55 @@ func AssignableRoles() []*Role {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
+}
+
+// --- IAM (issue 4): what the system roles may do with custom roles, the
+// organization guardrail policy (and its simulator, a read), API keys and the
+// audit log. Kept in one block, merged into SystemRoles at package init.
+// Administrators manage all of it; readers read roles, the guardrail and API
+// keys (not the audit log); users read roles (as before).
+
+var iamPermissions = []struct {
+	role                 string
+	global, organization Permissions
+}{
+	{role: RolePlatformAdministrator, global: Permissions{
+		EndpointRoles: crud(), EndpointPolicies: {Read, Update}, EndpointAPIKeys: crud(), EndpointAuditEvents: {Read},
+	}},
+	{role: RoleAdministrator, organization: Permissions{
+		EndpointRoles: crud(), EndpointPolicies: {Read, Update}, EndpointAPIKeys: crud(), EndpointAuditEvents: {Read},
+	}},
+	{role: RoleReader, organization: Permissions{
+		EndpointRoles: {Read}, EndpointPolicies: {Read}, EndpointAPIKeys: {Read},
+	}},
+}
+
+func init() {
+	for _, p := range iamPermissions {
+		r, ok := RoleByName(p.role)
+		if !ok {
+			panic("authz: IAM permissions for unknown role " + p.role)
+		}
+		r.Global = mergePermissions(r.Global, p.global)
+		r.Organization = mergePermissions(r.Organization, p.organization)
+	}
+}
+
+// mergePermissions adds the operations of extra to perms (a new map when
+// perms is nil and extra is not empty), each operation once.
+func mergePermissions(perms, extra Permissions) Permissions {
+	if len(extra) == 0 {
+		return perms
+	}
+	if perms == nil {
+		perms = Permissions{}
+	}
+	for ep, ops := range extra {
+		for _, op := range ops {
+			if !slices.Contains(perms[ep], op) {
+				perms[ep] = append(perms[ep], op)
+			}
+		}
+	}
+	return perms
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -65,4 +66,38 @@ func newFlagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	return fs
+}
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"10.0.0.0/8", []string{"10.0.0.0/8"}, false},
+		{" 10.1.2.3/8 , 192.0.2.1,::1 ", []string{"10.0.0.0/8", "192.0.2.1/32", "::1/128"}, false},
+		{"::ffff:10.0.0.1", []string{"10.0.0.1/32"}, false},
+		{"10.0.0.0/33", nil, true},
+		{"proxy.example", nil, true},
+	}
+	for _, c := range cases {
+		s, err := parse(map[string]string{"GATEHOUSE_TRUSTED_PROXIES": c.in})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TrustedProxyPrefixes()
+		if (err != nil) != c.wantErr {
+			t.Errorf("%q: error %v, want error %v", c.in, err, c.wantErr)
+			continue
+		}
+		var strs []string
+		for _, p := range got {
+			strs = append(strs, p.String())
+		}
+		if strings.Join(strs, " ") != strings.Join(c.want, " ") {
+			t.Errorf("%q: prefixes %v, want %v", c.in, strs, c.want)
+		}
+	}
 }

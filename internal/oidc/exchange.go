@@ -114,7 +114,9 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if c.Kind == kindClient {
+	// Client tokens carry no user; a role session must not outlive or
+	// escape its role by becoming another token.
+	if c.Kind != kindUser && c.Kind != kindServiceAccount {
 		return nil, invalid
 	}
 	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, orgs: c.Organizations,

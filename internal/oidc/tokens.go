@@ -47,9 +47,14 @@ type AccessClaims struct {
 	// an active member, when the token was issued.
 	Organizations []string `json:"org_ids,omitempty"`
 	// Organization and Name are a service account's (gh_kind
-	// service_account, from a token exchange).
+	// service_account, from a token exchange), or a role session's
+	// organization and role name (gh_kind assumed_role).
 	Organization string `json:"gh_org,omitempty"`
 	Name         string `json:"gh_name,omitempty"`
+	// Role and Source are a role session's role ID and the principal that
+	// assumed it (gh_kind assumed_role; sub is the role ID).
+	Role   string        `json:"gh_role,omitempty"`
+	Source *authn.Source `json:"gh_src,omitempty"`
 }
 
 // Scopes splits the scope claim.
@@ -209,6 +214,13 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	case kindServiceAccount:
 		return &authn.Principal{Kind: authn.KindServiceAccount, ID: c.Subject, OrganizationID: c.Organization,
 			Subject: "serviceaccount:" + c.Name}, nil
+	case kindAssumedRole:
+		if c.Role == "" || c.Organization == "" || c.Source == nil {
+			return nil, errMalformed
+		}
+		src := *c.Source
+		return &authn.Principal{Kind: authn.KindAssumedRole, ID: c.JTI, OrganizationID: c.Organization, RoleID: c.Role,
+			Subject: authn.AssumedRoleSubject(c.Name, src.Subject), Source: &src}, nil
 	}
 	return nil, fmt.Errorf("%w: client credentials tokens carry no user", authn.ErrInvalid)
 }

@@ -56,17 +56,9 @@ func NewCache(env *Env, capacity int) *Cache {
 // stored policy was already compiled once when it was written, so an error
 // here means the environment changed (e.g. a service was removed).
 func (c *Cache) Get(key CacheKey, p Policy) (*Compiled, error) {
-	c.mu.Lock()
-	if el, ok := c.entries[key]; ok {
-		c.order.MoveToFront(el)
-		c.hits++
-		compiled := el.Value.(*cacheEntry).compiled
-		c.mu.Unlock()
+	if compiled := c.lookup(key, true); compiled != nil {
 		return compiled, nil
 	}
-	c.misses++
-	c.mu.Unlock()
-
 	compiled, err := Compile(p, c.env)
 	if err != nil {
 		return nil, fmt.Errorf("compile policy %s version %s: %w", key.ID, key.Version, err)
@@ -86,6 +78,37 @@ func (c *Cache) Get(key CacheKey, p Policy) (*Compiled, error) {
 		delete(c.entries, last.Value.(*cacheEntry).key)
 	}
 	return compiled, nil
+}
+
+// Load is Get for callers that hold only the key: source is called, to read
+// the policy document, on a miss only. Enforcement reads a role's version on
+// every request but its policy text only when that version is not compiled
+// yet.
+func (c *Cache) Load(key CacheKey, source func() (Policy, error)) (*Compiled, error) {
+	if compiled := c.lookup(key, false); compiled != nil {
+		return compiled, nil
+	}
+	p, err := source()
+	if err != nil {
+		return nil, fmt.Errorf("load policy %s version %s: %w", key.ID, key.Version, err)
+	}
+	return c.Get(key, p)
+}
+
+// lookup returns the cached policy for key (counting a hit), nil on a miss
+// (counted only with countMiss: Load's miss is counted by the Get it makes).
+func (c *Cache) lookup(key CacheKey, countMiss bool) *Compiled {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if el, ok := c.entries[key]; ok {
+		c.order.MoveToFront(el)
+		c.hits++
+		return el.Value.(*cacheEntry).compiled
+	}
+	if countMiss {
+		c.misses++
+	}
+	return nil
 }
 
 // Forget drops every cached version of the policy id (after a delete).

@@ -45,6 +45,12 @@ func TestConformance(t *testing.T) {
 			if msg := c.Want.Check(got); msg != "" {
 				t.Error(msg)
 			}
+			// Explicit marks exactly the denies a policy states: a deny
+			// rule that matched or a service of type deny.
+			stated := strings.Contains(got.Reason, "(deny) matched") || strings.Contains(got.Reason, "has type deny")
+			if want := !got.Allowed && stated && !strings.Contains(got.Reason, "no role allows"); got.Explicit != want {
+				t.Errorf("Explicit = %v, want %v; reason: %s", got.Explicit, want, got.Reason)
+			}
 			// The same request through the cache decides the same.
 			cache := policy.NewCache(env, 4)
 			cachedRoles := make([]policy.NamedPolicy, len(c.Roles))

@@ -79,6 +79,12 @@ type Decision struct {
 	// Reason explains the decision in words, including the rules skipped
 	// because their evaluation failed when they preceded the decision.
 	Reason string `json:"reason"`
+	// Explicit marks a deny that a policy stated (a matching deny rule, or a
+	// service of type deny), as opposed to an implicit one (the default
+	// strategy, no rule matched, no role). Enforcement lets an explicit deny
+	// of a custom role override what system roles allow; an implicit one does
+	// not. Not part of the simulator's JSON (it is implied by the reason).
+	Explicit bool `json:"-"`
 }
 
 // outcome of one policy.
@@ -153,7 +159,7 @@ func Evaluate(ctx context.Context, guardrail *Compiled, roles []NamedPolicy, req
 		r := guardrail.decide(ctx, act, req, false)
 		if r.outcome != allowed {
 			return Decision{Allowed: false, Policy: GuardrailPolicy, Service: r.service, RuleIndex: r.rule,
-				Reason: "organization guardrail denies: " + r.reason(req.Service)}
+				Reason: "organization guardrail denies: " + r.reason(req.Service), Explicit: r.outcome == explicitDeny}
 		}
 		guard = &r
 	}
@@ -175,7 +181,7 @@ func Evaluate(ctx context.Context, guardrail *Compiled, roles []NamedPolicy, req
 		switch {
 		case r.outcome == explicitDeny:
 			return Decision{Allowed: false, Policy: role.Name, Service: r.service, RuleIndex: r.rule,
-				Reason: fmt.Sprintf("role %q denies explicitly: %s", role.Name, r.reason(req.Service))}
+				Reason: fmt.Sprintf("role %q denies explicitly: %s", role.Name, r.reason(req.Service)), Explicit: true}
 		case r.outcome == allowed && firstAllow < 0:
 			firstAllow, allowResult = i, r
 		case r.outcome == implicitDeny && firstDeny < 0:

@@ -288,3 +288,30 @@ func TestEvaluateAgreesWithReference(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheLoadReadsOnMissOnly: Load calls its source only for a key that is
+// not cached, and not again once it is; a source error is returned and
+// nothing is cached.
+func TestCacheLoadReadsOnMissOnly(t *testing.T) {
+	cache := NewCache(testEnv(t), 4)
+	reads := 0
+	source := func() (Policy, error) { reads++; return rules("true"), nil }
+	first, err := cache.Load(CacheKey{ID: "r", Version: "1"}, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := cache.Load(CacheKey{ID: "r", Version: "1"}, source)
+	if err != nil || again != first || reads != 1 {
+		t.Errorf("second Load: same program %v, %d reads, err %v; want the cached program and 1 read", again == first, reads, err)
+	}
+	if _, err := cache.Load(CacheKey{ID: "r", Version: "2"}, source); err != nil || reads != 2 {
+		t.Errorf("a new version was not read: %d reads, err %v", reads, err)
+	}
+	_, err = cache.Load(CacheKey{ID: "gone", Version: "1"}, func() (Policy, error) { return Policy{}, fmt.Errorf("row vanished") })
+	if err == nil || !strings.Contains(err.Error(), "row vanished") {
+		t.Errorf("source error = %v", err)
+	}
+	if s := cache.Stats(); s.Len != 2 {
+		t.Errorf("cache holds %d policies, want 2 (the failed load is not cached)", s.Len)
+	}
+}

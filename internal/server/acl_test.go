@@ -40,9 +40,10 @@ func TestACL(t *testing.T) {
 		a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), acme.token, projectWrite("p2", nil))
 		p3 := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), acme.token, projectWrite("p3", []string{user.group})).obj(t))
 
-		platform := aclEndpoints("identity:allocations", crud, "identity:groups", crud, "identity:oauth2providers", crud,
-			"identity:organizations", crud, "identity:projects", crud, "identity:quotas", crud, "identity:roles", readOp,
-			"identity:serviceaccounts", crud, "identity:users", crud)
+		platform := aclEndpoints("identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
+			"identity:groups", crud, "identity:oauth2providers", crud,
+			"identity:organizations", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
+			"identity:quotas", crud, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:users", crud)
 		if got := a.admin(t, http.StatusOK, "GET", "/api/v1/acl", nil).obj(t); !reflect.DeepEqual(got, map[string]any{"global": platform}) {
 			t.Errorf("platform administrator's global ACL = %v, want %v", got, platform)
 		}
@@ -51,18 +52,19 @@ func TestACL(t *testing.T) {
 			t.Errorf("platform administrator's ACL of acme = %v", got)
 		}
 
-		admin := aclEndpoints("identity:allocations", crud, "identity:groups", crud, "identity:oauth2providers", crud,
-			"identity:organizations", []string{"read", "update"}, "identity:projects", crud, "identity:quotas", readOp, "identity:roles", readOp,
-			"identity:serviceaccounts", crud, "identity:users", crud)
+		admin := aclEndpoints("identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
+			"identity:groups", crud, "identity:oauth2providers", crud,
+			"identity:organizations", []string{"read", "update"}, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
+			"identity:quotas", readOp, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:users", crud)
 		wantACL := map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": admin},
 			"projects": []any{map[string]any{"id": p1, "endpoints": admin}}}
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "acl"), acme.token, nil).obj(t); !reflect.DeepEqual(got, wantACL) {
 			t.Errorf("administrator's ACL = %v, want %v", got, wantACL)
 		}
 
-		readerEPs := aclEndpoints("identity:allocations", readOp, "identity:groups", readOp, "identity:oauth2providers", readOp,
-			"identity:organizations", readOp, "identity:projects", readOp, "identity:quotas", readOp, "identity:roles", readOp,
-			"identity:serviceaccounts", readOp, "identity:users", readOp)
+		readerEPs := aclEndpoints("identity:allocations", readOp, "identity:apikeys", readOp, "identity:groups", readOp,
+			"identity:oauth2providers", readOp, "identity:organizations", readOp, "identity:policies", readOp, "identity:projects", readOp,
+			"identity:quotas", readOp, "identity:roles", readOp, "identity:serviceaccounts", readOp, "identity:users", readOp)
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "acl"), reader.token, nil).obj(t); !reflect.DeepEqual(got,
 			map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": readerEPs}}) {
 			t.Errorf("reader's ACL = %v", got)

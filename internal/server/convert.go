@@ -220,13 +220,6 @@ func quotasToAPI(qs []tenancy.Quota) api.QuotasRead {
 
 // roleToAPI renders a system role; roles are data, not rows, so they carry
 // no creation time of their own.
-func roleToAPI(r *authz.Role) api.RoleRead {
-	return api.RoleRead{Metadata: api.ResourceReadMetadata{
-		Id: r.ID, Name: r.Name, Description: optString(r.Description), CreationTime: time.Unix(0, 0).UTC(),
-		ProvisioningStatus: api.ResourceProvisioningStatusProvisioned, HealthStatus: api.ResourceHealthStatusHealthy,
-	}}
-}
-
 func aclEndpoints(eps []authz.EndpointACL) api.AclEndpoints {
 	out := make(api.AclEndpoints, 0, len(eps))
 	for _, e := range eps {

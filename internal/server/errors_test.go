@@ -24,8 +24,15 @@ type fixture struct {
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
 	t.Helper()
-	f := &fixture{orgName: "acme"}
-	f.admin = a.tenant(t, "acme", "administrator")
+	return newFixtureNamed(t, a, "acme")
+}
+
+// newFixtureNamed is newFixture with an organization of that name (names of
+// organizations and system providers are unique platform-wide).
+func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
+	t.Helper()
+	f := &fixture{orgName: name}
+	f.admin = a.tenant(t, name, "administrator")
 	f.org = f.admin.org
 	f.reader = a.addMember(t, f.org, "readers", "reader")
 	f.user = a.addMember(t, f.org, "users", "user")
@@ -36,9 +43,16 @@ func newFixture(t testing.TB, a *apiEnv) *fixture {
 	f.otherAllocation = id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "projects", f.otherProject, "allocations"), tok, allocWrite("alloc", item{"gpus", 1, 0})).obj(t))
 	user := id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", nil)).obj(t))
 	provider := id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "oauth2providers"), tok, providerWrite("idp", "c", ptrTo("s"))).obj(t))
-	f.systemProvider = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite("google", "g", nil)).obj(t))
-	f.otherOrg = a.newOrg(t, "other")
+	systemName, otherName := "google", "other"
+	if name != "acme" {
+		systemName, otherName = name+"-google", name+"-other"
+	}
+	f.systemProvider = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite(systemName, "g", nil)).obj(t))
+	f.otherOrg = a.newOrg(t, otherName)
 	f.roleID = a.role(t, "reader")
+	// A custom role anyone may assume, and an API key of the reader role.
+	customRole := id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "roles"), roleWrite("custom", allowAll(), allowAll())).obj(t))
+	apiKey := id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "apikeys"), apiKeyWrite("key", f.roleID)).obj(t))
 	f.ids = map[string]string{
 		"organizationID":   f.org,
 		"groupid":          f.admin.group,
@@ -47,6 +61,8 @@ func newFixture(t testing.TB, a *apiEnv) *fixture {
 		"userID":           user,
 		"serviceAccountID": f.reader.sa,
 		"providerID":       provider,
+		"roleID":           customRole,
+		"apiKeyID":         apiKey,
 	}
 	return f
 }
@@ -94,8 +110,69 @@ func (f *fixture) body(op specOp) map[string]any {
 		return allocWrite(prefix+"-alloc", item{"gpus", 1, 0})
 	case "updateQuotas":
 		return quotasWrite("gpus", 100)
+	case "createRole", "updateRole":
+		return roleWrite(prefix+"-role", allowAll(), allowAll())
+	case "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy":
+		return allowAll()
+	case "assumeRole":
+		return map[string]any{"ttl": 60}
+	case "evaluateOrganizationPolicy":
+		return map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}}
+	case "createApiKey":
+		return apiKeyWrite(prefix+"-key", f.roleID)
 	}
 	return nil
+}
+
+// resourceBody reports whether op's body is a {metadata, spec} resource
+// (the generic malformed-body cases apply to it).
+func resourceBody(op specOp) bool {
+	switch op.id {
+	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy":
+		return false
+	}
+	return true
+}
+
+// malformedBodies are refused bodies of the operations whose body is not a
+// resource, by what is wrong with them.
+var malformedBodies = map[string]map[string]any{
+	"updateQuotas": {
+		"malformed JSON": `{"quotas": [`, "empty object": map[string]any{}, "quotas an object": map[string]any{"quotas": map[string]any{}},
+		"quantity a string": quotasWrite("gpus", "many"), "kind a number": quotasWrite(3, 1), "no kind": map[string]any{"quotas": []any{map[string]any{"quantity": 1}}},
+	},
+	"policy": {
+		"malformed JSON": `{"defaultServiceStrategy": "allow", `, "empty object": map[string]any{}, "no services": map[string]any{"defaultServiceStrategy": "allow"},
+		"unknown strategy":  map[string]any{"defaultServiceStrategy": "maybe", "services": map[string]any{}},
+		"services a list":   map[string]any{"defaultServiceStrategy": "allow", "services": []any{}},
+		"unknown field":     map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{}, "version": 2},
+		"unknown type":      map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{"projects": map[string]any{"type": "sometimes"}}},
+		"unknown service":   map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{"computers": map[string]any{"type": "allow"}}},
+		"rule without expr": map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{"projects": map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow"}}}}},
+		"bad CEL":           map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{"projects": map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": "operation ==="}}}}},
+		"a string":          `"allow"`,
+	},
+	"assumeRole": {
+		"malformed JSON": `{"ttl": `, "empty object": map[string]any{}, "ttl a string": map[string]any{"ttl": "1h"},
+		"ttl zero": map[string]any{"ttl": 0}, "ttl negative": map[string]any{"ttl": -5}, "ttl a fraction": map[string]any{"ttl": 1.5},
+		"ttl over the role's maximum": map[string]any{"ttl": 3601}, "a list": "[]",
+	},
+	"evaluateOrganizationPolicy": {
+		"malformed JSON": `{"service": `, "empty object": map[string]any{}, "no operation": map[string]any{"service": "projects", "roles": []any{}},
+		"roles an object":     map[string]any{"service": "projects", "operation": "get-project", "roles": map[string]any{}},
+		"role without policy": map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r"}}},
+		"bad role policy": map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r",
+			"policy": map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{"projects": map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": "1 + 1"}}}}}}}},
+		"now not a time":         map[string]any{"service": "projects", "operation": "get-project", "roles": []any{}, "now": "yesterday"},
+		"unknown principal type": map[string]any{"service": "projects", "operation": "get-project", "principal": map[string]any{"type": "robot", "id": "x"}},
+		"unknown operation":      map[string]any{"service": "projects", "operation": "fly", "principal": map[string]any{"type": "serviceAccount", "id": "x"}},
+	},
+}
+
+func init() {
+	for _, op := range []string{"updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy"} {
+		malformedBodies[op] = malformedBodies["policy"]
+	}
 }
 
 // success is the status of op when it succeeds.
@@ -315,11 +392,8 @@ func TestRequestValidation(t *testing.T) {
 				cases++
 				return a.send(t, op, path, a.AdminToken, body, hdrs...)
 			}
-			if op.id == "updateQuotas" {
-				for what, body := range map[string]any{
-					"malformed JSON": `{"quotas": [`, "empty object": map[string]any{}, "quotas an object": map[string]any{"quotas": map[string]any{}},
-					"quantity a string": quotasWrite("gpus", "many"), "kind a number": quotasWrite(3, 1), "no kind": map[string]any{"quotas": []any{map[string]any{"quantity": 1}}},
-				} {
+			if !resourceBody(op) {
+				for what, body := range malformedBodies[op.id] {
 					r := try(body)
 					if r.Status != http.StatusBadRequest {
 						t.Errorf("%s with %s: %s, want 400", op.id, what, r)
@@ -352,14 +426,14 @@ func TestRequestValidation(t *testing.T) {
 			}
 			// Just over 1 MiB, in an otherwise valid body.
 			huge := clone(t, valid)
-			if op.id == "updateQuotas" {
+			if !resourceBody(op) {
 				huge["padding"] = strings.Repeat("x", 1<<20)
 			} else {
 				huge["metadata"].(map[string]any)["description"] = strings.Repeat("x", 1<<20)
 			}
 			wantError(t, try(huge), http.StatusRequestEntityTooLarge, "invalid_request")
 		}
-		if cases < 17*30 {
+		if cases < 25*30 {
 			t.Errorf("only %d validation cases", cases)
 		}
 		a.unchanged(t, before, "invalid request bodies", f.org, f.otherOrg)
@@ -461,16 +535,21 @@ func TestPermissions(t *testing.T) {
 		f := newFixture(t, a)
 		denied := map[string]map[string]bool{
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
-				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider"),
-			"reader": {},
+				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents"),
+			"reader": set("listOrganizationAuditEvents", "listAuditEvents"),
 			"user":   {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",
 			"listRoles", "getQuotas", "listProjects", "getProject", "updateProject",
-			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation")
+			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation",
+			"listOperations", "getRole", "assumeRole")
+		// A reader's POSTs that change nothing: the simulator (a read of
+		// the policies) and assuming a role (every member may ask; the
+		// role's assume-role policy decides).
+		readerMay := set("evaluateOrganizationPolicy", "assumeRole")
 		ops := specOperations(t)
 		for _, op := range ops {
-			if op.method != "GET" {
+			if op.method != "GET" && !readerMay[op.id] {
 				denied["reader"][op.id] = true
 			}
 			if !userMay[op.id] {
@@ -493,6 +572,10 @@ func TestPermissions(t *testing.T) {
 				}
 				switch {
 				case op.method == "GET":
+					a.must(t, http.StatusOK, op.method, f.path(op, nil), m.token, nil)
+				case op.id == "resetOrganizationPolicy":
+					// No body and no resource ID: resetting no guardrail
+					// changes nothing.
 					a.must(t, http.StatusOK, op.method, f.path(op, nil), m.token, nil)
 				case op.hasBody:
 					wantError(t, a.send(t, op, f.path(op, nil), m.token, map[string]any{}), http.StatusBadRequest, "invalid_request")

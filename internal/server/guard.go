@@ -1,19 +1,26 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"net/mail"
+	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
 
+	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -40,23 +47,38 @@ func init() {
 	})
 }
 
-type grantsKey struct{}
+type callerKey struct{}
 
-// grantsFrom returns the caller's grants computed by the guard.
-func grantsFrom(ctx context.Context) *authz.Grants {
-	g, _ := ctx.Value(grantsKey{}).(*authz.Grants)
-	return g
+// decided is what the guard learned about a request, for the handlers.
+type decided struct {
+	caller   *access.Caller
+	now      time.Time
+	sourceIP string
 }
+
+// decidedFrom returns what the guard decided the request on.
+func decidedFrom(ctx context.Context) *decided {
+	d, _ := ctx.Value(callerKey{}).(*decided)
+	return d
+}
+
+// grantsFrom returns the caller's system grants computed by the guard.
+func grantsFrom(ctx context.Context) *authz.Grants { return decidedFrom(ctx).caller.Grants }
 
 // guard fronts every /api/v1 operation, in this order:
 //
 //  1. find the operation in the OpenAPI spec (404 / 405 otherwise);
 //  2. authenticate the bearer token (401);
-//  3. authorize from the endpoint catalogue and the caller's grants (403);
-//     an operation missing from the catalogue is refused (fail closed);
+//  3. authorize: access.Decide on the operation's catalogue entry, with the
+//     caller's system grants, custom roles and the organization guardrail
+//     (403); an operation missing from the catalogue is refused (fail
+//     closed). Parameters and target resources are read only for callers
+//     whose decisions involve a policy;
 //  4. check that the path's organization exists (404), so that lists do
 //     not answer for, and creates do not write into, a missing one;
-//  5. validate parameters and body against the spec (413, 415, 400).
+//  5. validate parameters and body against the spec (413, 415, 400);
+//  6. for a write, start its audit log entry (package audit), which the
+//     write's transaction records when it commits.
 //
 // Authorization runs before validation so that a caller of another
 // organization learns nothing about a request's shape from the error.
@@ -94,20 +116,33 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		ri.subject = principal.Subject
 		orgID, projectID := pathParams["organizationID"], pathParams["projectID"]
-		grants, err := authz.Load(ctx, s.store.Read(), principal, orgID)
+		q := s.store.Read()
+		caller, err := s.access.Load(ctx, q, principal, orgID)
+		if errors.Is(err, authn.ErrInvalid) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
+			apierror.Write(w, apierror.Unauthorized("%s", strings.TrimPrefix(err.Error(), authn.ErrInvalid.Error()+": ")))
+			return
+		}
 		if err != nil {
-			s.writeError(w, r, fmt.Errorf("load grants: %w", err))
+			s.writeError(w, r, fmt.Errorf("load caller: %w", err))
 			return
 		}
-		if !grants.Allows(entry, orgID, projectID) {
-			apierror.Write(w, apierror.ForbiddenError("%s is not allowed to %s", principal.Subject, route.Operation.OperationID))
-			return
-		}
-		if orgID != "" {
-			if _, err := s.tenancy.GetOrganization(ctx, orgID); err != nil {
-				s.writeError(w, r, err)
+		dec := &decided{caller: caller, now: s.now(), sourceIP: s.clientIP(r)}
+		req := access.Request{Entry: entry, Organization: orgID, Project: projectID, Now: dec.now, SourceIP: dec.sourceIP}
+		if caller.HasPolicies() {
+			req.Parameters = parameters(r, pathParams)
+			if req.Resources, err = access.Resources(ctx, q, orgID, pathParams); err != nil {
+				s.writeError(w, r, fmt.Errorf("load resources: %w", err))
 				return
 			}
+		}
+		if d := s.access.Decide(ctx, caller, req); !d.Allowed {
+			apierror.Write(w, apierror.ForbiddenError("%s is not allowed to %s: %s", principal.Subject, route.Operation.OperationID, d.Reason))
+			return
+		}
+		if caller.OrganizationMissing {
+			apierror.Write(w, apierror.NotFoundError("organization %q not found", orgID))
+			return
 		}
 
 		if err := validate(r, route, pathParams); err != nil {
@@ -115,9 +150,114 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		ctx = authn.WithPrincipal(ctx, principal)
-		ctx = context.WithValue(ctx, grantsKey{}, grants)
+		ctx = context.WithValue(ctx, callerKey{}, dec)
+		if entry.Writes() {
+			ctx = audit.Begin(ctx, &audit.Entry{NewID: s.tenancy.NewID, Now: s.now, OrganizationID: orgID,
+				OperationID: entry.OperationID, RequestID: ri.id, Actor: auditActor(principal)},
+				entry.Service(), lastPathParam(route.Path, pathParams))
+		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// auditActor is how the audit log records p.
+func auditActor(p *authn.Principal) audit.Actor {
+	a := audit.Actor{Kind: string(p.Kind), ID: p.ID, Subject: p.Subject, RoleID: p.RoleID}
+	if p.Source != nil {
+		a.Source = &audit.Source{Kind: string(p.Source.Kind), ID: p.Source.ID, Subject: p.Source.Subject}
+	}
+	return a
+}
+
+// lastPathParam is the value of the last parameter of a route's path
+// template (/organizations/{organizationID}/groups/{groupid} → the group
+// ID): the resource a write is about, until its service says otherwise.
+func lastPathParam(template string, params map[string]string) string {
+	i := strings.LastIndex(template, "{")
+	j := strings.LastIndex(template, "}")
+	if i < 0 || j < i {
+		return ""
+	}
+	return params[template[i+1:j]]
+}
+
+// parameters is what policies see as parameters: the path parameters, the
+// query parameters (first value each) and the top-level fields of a JSON
+// object body, path first, then query, then body, a name taken once. The body
+// is read (at most MaxBodyBytes; a larger one is left for validation to
+// refuse) and put back for the handler.
+func parameters(r *http.Request, pathParams map[string]string) map[string]any {
+	out := make(map[string]any, len(pathParams))
+	for k, v := range pathParams {
+		out[k] = v
+	}
+	for k, vs := range r.URL.Query() {
+		if _, taken := out[k]; !taken && len(vs) > 0 {
+			out[k] = vs[0]
+		}
+	}
+	if r.Body == nil || r.Body == http.NoBody {
+		return out
+	}
+	buf, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(buf), r.Body), r.Body}
+	if err != nil || len(buf) > MaxBodyBytes {
+		return out
+	}
+	var body map[string]any
+	if json.Unmarshal(buf, &body) != nil {
+		return out
+	}
+	for k, v := range body {
+		if _, taken := out[k]; !taken {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// clientIP is the request's source address for policies: the connection's
+// peer, or, when the peer is a trusted proxy, the last address of
+// X-Forwarded-For that is not a trusted proxy.
+func (s *Server) clientIP(r *http.Request) string {
+	peer := r.RemoteAddr
+	if ap, err := netip.ParseAddrPort(peer); err == nil {
+		peer = ap.Addr().Unmap().String()
+	}
+	if !s.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" {
+			continue
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return peer
+		}
+		if !s.trusted(a.Unmap().String()) {
+			return a.Unmap().String()
+		}
+	}
+	return peer
+}
+
+func (s *Server) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, p := range s.trustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // allowedMethods lists the methods the spec defines on r's path, for the

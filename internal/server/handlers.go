@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"slices"
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
-	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -94,10 +92,15 @@ func (h *handlers) GetGlobalAcl(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, aclToAPI(grantsFrom(r.Context()).ACL()))
 }
 
-// GetOrganizationAcl renders the grants the guard computed for the path's
-// organization (whose existence the guard has checked).
+// GetOrganizationAcl renders what the guard would allow the caller in the
+// path's organization (whose existence the guard has checked) and its
+// projects: access.ACL, a projection of the same decisions.
 func (h *handlers) GetOrganizationAcl(w http.ResponseWriter, r *http.Request, organizationID string) {
-	writeJSON(w, http.StatusOK, aclToAPI(grantsFrom(r.Context()).ACL()))
+	d := decidedFrom(r.Context())
+	acl, err := h.s.access.ACL(r.Context(), d.caller, d.now, d.sourceIP, func() ([]string, error) {
+		return h.s.store.Read().ProjectIDs(r.Context(), organizationID)
+	})
+	h.reply(w, r, http.StatusOK, later(err, func() any { return aclToAPI(acl) }), err)
 }
 
 // --- organizations ---
@@ -283,7 +286,14 @@ func (h *handlers) ListProjects(w http.ResponseWriter, r *http.Request, organiza
 		h.s.writeError(w, r, err)
 		return
 	}
-	ps, err := h.s.tenancy.ListProjects(r.Context(), grantsFrom(r.Context()), organizationID, p)
+	// A caller whose decisions involve policies sees the projects it may
+	// get, each decided with its attributes; the others, what their system
+	// grants cover (the same answer, without evaluating anything).
+	var keep func(*store.Project) bool
+	if d := decidedFrom(r.Context()); d.caller.HasPolicies() {
+		keep = h.s.access.ProjectFilter(r.Context(), d.caller, d.now, d.sourceIP)
+	}
+	ps, err := h.s.tenancy.ListProjects(r.Context(), grantsFrom(r.Context()), organizationID, p, keep)
 	replyList(h, w, r, p, ps, err, func(p *store.Project) string { return p.ID }, projectToAPI)
 }
 
@@ -380,31 +390,6 @@ func (h *handlers) UpdateOrganizationOauth2Provider(w http.ResponseWriter, r *ht
 
 func (h *handlers) DeleteOrganizationOauth2Provider(w http.ResponseWriter, r *http.Request, organizationID, providerID string) {
 	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.DeleteProvider(r.Context(), organizationID, providerID))
-}
-
-// --- roles ---
-
-func (h *handlers) ListRoles(w http.ResponseWriter, r *http.Request, organizationID string, params api.ListRolesParams) {
-	p, err := page(params.Limit, params.PageToken)
-	if err != nil {
-		h.s.writeError(w, r, err)
-		return
-	}
-	// Roles are a short fixed list: page through it in memory, in the
-	// order AssignableRoles gives.
-	roles := authz.AssignableRoles()
-	if p.After != "" {
-		i := slices.IndexFunc(roles, func(role *authz.Role) bool { return role.ID == p.After })
-		if i < 0 {
-			h.s.writeError(w, r, apierror.BadRequest("query parameter \"pageToken\": not a page token from this API"))
-			return
-		}
-		roles = roles[i+1:]
-	}
-	if p.Limit != store.NoLimit && len(roles) > p.Limit {
-		roles = roles[:p.Limit]
-	}
-	replyList(h, w, r, p, roles, nil, func(role *authz.Role) string { return role.ID }, roleToAPI)
 }
 
 // --- quotas and allocations ---

@@ -42,6 +42,10 @@ func newOrgFixture(t *testing.T, e *testenv.Env, name string) *orgFixture {
 	user := e.Must(http.StatusCreated, "POST", base+"/users", tok, map[string]any{
 		"metadata": map[string]any{"name": "jo"}, "spec": map[string]any{"subject": "jo@" + name + ".example", "state": "active", "groupIDs": []string{}}}).Map(t)
 	prov := e.Must(http.StatusCreated, "POST", base+"/oauth2providers", tok, providerBody("idp")).Map(t)
+	// IAM: a custom role anyone may assume, an API key, a guardrail.
+	role := e.Must(http.StatusCreated, "POST", base+"/roles", tok, roleWrite("custom", allowAll(), allowAll())).Map(t)
+	key := e.Must(http.StatusCreated, "POST", base+"/apikeys", tok, apiKeyWrite("key", mdID(t, role))).Map(t)
+	e.Must(http.StatusOK, "PUT", base+"/policy", tok, rules("allow", "projects", "allow", "true"))
 	return &orgFixture{admin: admin, ids: map[string]string{
 		"organizationID":   admin.OrgID,
 		"groupid":          admin.GroupID,
@@ -50,6 +54,8 @@ func newOrgFixture(t *testing.T, e *testenv.Env, name string) *orgFixture {
 		"userID":           mdID(t, user),
 		"serviceAccountID": admin.ServiceAccountID,
 		"providerID":       mdID(t, prov),
+		"roleID":           mdID(t, role),
+		"apiKeyID":         mdID(t, key),
 	}}
 }
 
@@ -85,6 +91,14 @@ func bodies(roleID string) map[string]any {
 		"createAllocation":                 allocationBody("intruder", 1),
 		"updateAllocation":                 allocationBody("intruder", 1),
 		"updateQuotas":                     map[string]any{"quotas": []map[string]any{{"kind": "gpus", "quantity": 1000}}},
+		"createRole":                       roleWrite("intruder", allowAll(), allowAll()),
+		"updateRole":                       roleWrite("intruder", map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{}}, allowAll()),
+		"updateRolePolicy":                 map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{}},
+		"updateRoleAssumeRolePolicy":       allowAll(),
+		"assumeRole":                       map[string]any{"ttl": 60},
+		"updateOrganizationPolicy":         allowAll(),
+		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
+		"createApiKey":                     apiKeyWrite("intruder", roleID),
 	}
 }
 
@@ -95,7 +109,7 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	base := "/api/v1/organizations/" + o.admin.OrgID
 	var b strings.Builder
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
-		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"]} {
+		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -199,10 +213,10 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	switch op.id {
 	// Platform-wide reads any authenticated caller may make; they must not
 	// reveal B (checked by the leak scan).
-	case "getGlobalAcl", "listOrganizations", "listSystemOauth2Providers":
+	case "getGlobalAcl", "listOrganizations", "listSystemOauth2Providers", "listOperations":
 		return map[int]bool{http.StatusOK: true}
-	// Platform-only writes.
-	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider":
+	// Platform-only operations.
+	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents":
 		return map[int]bool{http.StatusForbidden: true}
 	}
 	if mode == "foreign-organization" {
@@ -216,9 +230,10 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	case "getGroup", "updateGroup", "deleteGroup", "getProject", "updateProject", "deleteProject",
 		"getUser", "updateUser", "deleteUser", "getServiceAccount", "updateServiceAccount", "deleteServiceAccount",
 		"rotateServiceAccount", "getOrganizationOauth2Provider", "updateOrganizationOauth2Provider",
-		"deleteOrganizationOauth2Provider", "getAllocation", "updateAllocation", "deleteAllocation", "createAllocation":
+		"deleteOrganizationOauth2Provider", "getAllocation", "updateAllocation", "deleteAllocation", "createAllocation",
+		"getRole", "updateRole", "deleteRole", "updateRolePolicy", "updateRoleAssumeRolePolicy", "assumeRole", "getApiKey", "deleteApiKey":
 		return map[int]bool{http.StatusNotFound: true}
-	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider":
+	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
 	case "deleteOrganization", "updateQuotas":
 		return map[int]bool{http.StatusForbidden: true}

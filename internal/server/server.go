@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -21,8 +22,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
@@ -42,6 +45,16 @@ type Config struct {
 	// except the JWKS, /.well-known/openid-configuration and /oidc/callback;
 	// nil leaves those paths unserved.
 	OIDC http.Handler
+	// Sessions signs role sessions (the OIDC provider); nil makes role
+	// assumption answer 503.
+	Sessions iam.SessionSigner
+	// MaxSessionLifetime caps role sessions (--max-token-lifetime); 24 h
+	// when zero.
+	MaxSessionLifetime time.Duration
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For header names the client (policies' sourceIP); empty
+	// means the connection's peer is the client.
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the HTTP API.
@@ -54,6 +67,10 @@ type Server struct {
 	router   routers.Router
 	handler  http.Handler
 	registry *prometheus.Registry
+	// access decides every request; iam runs the IAM operations.
+	access         *access.Engine
+	iam            *iam.Service
+	trustedProxies []netip.Prefix
 }
 
 // New builds the server and its routes.
@@ -72,11 +89,24 @@ func New(cfg Config) (*Server, error) {
 		s.now = time.Now
 	}
 	if s.authn == nil {
-		s.authn = authn.Chain{authn.ServiceAccounts{Store: cfg.Store, Now: s.now}}
+		s.authn = authn.Chain{authn.ServiceAccounts{Store: cfg.Store, Now: s.now}, authn.APIKeys{Store: cfg.Store, Now: s.now}}
 	}
+	env, err := access.NewEnv()
+	if err != nil {
+		return nil, err
+	}
+	s.access = access.NewEngine(cfg.Store, env, 0)
+	s.trustedProxies = cfg.TrustedProxies
+	lifetime := cfg.MaxSessionLifetime
+	if lifetime <= 0 {
+		lifetime = 24 * time.Hour
+	}
+	s.iam = &iam.Service{Store: cfg.Store, Access: s.access, Sessions: cfg.Sessions, MaxSessionLifetime: lifetime,
+		Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand}
 	// Load api/openapi.yaml as written: the generator's embedded copy
 	// rewrites operationIds, which key the authorization catalogue.
-	swagger, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	var swagger *openapi3.T
+	swagger, err = openapi3.NewLoader().LoadFromData(api.SpecYAML)
 	if err != nil {
 		return nil, fmt.Errorf("load OpenAPI spec: %w", err)
 	}

@@ -180,7 +180,8 @@ type Q struct {
 func (s *Store) Read() *Q { return &Q{q: s.db, dialect: s.dialect} }
 
 // Tx runs fn in one transaction: committed if fn returns nil, rolled back
-// otherwise (and on panic), so a failed request leaves nothing behind.
+// otherwise (and on panic), so a failed request leaves nothing behind. The
+// CommitHook carried by ctx, if any, runs after fn and before the commit.
 func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -195,8 +196,16 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Q{q: tx, dialect: s.dialect, inTx: true}); err != nil {
+	q := &Q{q: tx, dialect: s.dialect, inTx: true}
+	if err = fn(q); err != nil {
 		return err
+	}
+	// A commit hook (the audit log's) writes in this same transaction, so
+	// that the change and its record commit together or not at all.
+	if h := commitHook(ctx); h != nil {
+		if err = h(ctx, q); err != nil {
+			return err
+		}
 	}
 	if err = tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", classify(err))

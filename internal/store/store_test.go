@@ -1153,7 +1153,8 @@ func TestConcurrentWriters(t *testing.T) {
 // bigTables are the tables that grow with tenants; no query may read one of
 // them end to end.
 var bigTables = []string{"users", "service_accounts", "groups", "group_members", "group_roles", "projects",
-	"project_groups", "allocations", "allocation_items", "oauth2_providers", "quotas"}
+	"project_groups", "allocations", "allocation_items", "oauth2_providers", "quotas",
+	"iam_roles", "api_keys", "audit_events", "organization_policies"}
 
 // seedPlans fills the database with enough rows, spread over enough
 // organizations, that the planners prefer indexes where they exist.
@@ -1286,6 +1287,43 @@ func TestQueryPlans(t *testing.T) {
 			}},
 			{"platform roles", func(q *store.Q) error {
 				_, err := q.PlatformRoles(ctx, store.MemberServiceAccount, sas[0].ID)
+				return err
+			}},
+			// IAM: what every request of a member reads (role headers, the
+			// guardrail version), what a miss reads, authentication by API
+			// key, resource attributes for policies, role references and the
+			// audit log's filters.
+			{"custom role headers", func(q *store.Q) error { _, err := q.IAMRoleHeaders(ctx, sc.org, groupIDs[:3]); return err }},
+			{"custom role policy", func(q *store.Q) error {
+				_, err := q.IAMRolePolicy(ctx, sc.org, groupIDs[0], 1)
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				return err
+			}},
+			{"organization and guardrail version", func(q *store.Q) error { _, _, err := q.OrganizationPolicyVersion(ctx, sc.org); return err }},
+			{"API key by ID", func(q *store.Q) error {
+				_, err := q.APIKeyByID(ctx, users[0].ID)
+				if errors.Is(err, store.ErrNotFound) {
+					return nil
+				}
+				return err
+			}},
+			{"resource attributes", func(q *store.Q) error {
+				_, _, err := q.ResourceAttributes(ctx, store.AttrUsers, sc.org, users[2].ID)
+				return err
+			}},
+			{"role references", func(q *store.Q) error { _, _, err := q.RoleReferences(ctx, sc.org, groupIDs[0]); return err }},
+			{"audit events by resource", func(q *store.Q) error {
+				_, err := q.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: sc.org, ResourceType: "groups", ResourceID: groupIDs[0]}, store.Page{Limit: 10})
+				return err
+			}},
+			{"audit events by actor", func(q *store.Q) error {
+				_, err := q.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: sc.org, ActorID: users[0].ID}, store.Page{Limit: 10})
+				return err
+			}},
+			{"audit events since", func(q *store.Q) error {
+				_, err := q.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: sc.org, Since: t0}, store.Page{Limit: 10, After: users[0].ID})
 				return err
 			}},
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -35,22 +36,32 @@ func dedupe(ids []string) map[string]bool {
 }
 
 // checkRoles allows only roles that organizations may grant: the
-// platform-administrator role cannot be handed out through a group.
-func checkRoles(roleIDs []string) error {
+// assignable system roles (the platform-administrator role cannot be handed
+// out through a group) and the organization's own custom roles.
+func checkRoles(ctx context.Context, q *store.Q, orgID string, roleIDs []string) error {
+	var custom []string
 	for _, id := range roleIDs {
 		r, ok := authz.RoleByID(id)
 		if !ok {
-			return apierror.BadRequest("spec.roleIDs: unknown role %q", id)
+			custom = append(custom, id)
+			continue
 		}
 		if !r.Assignable {
 			return apierror.BadRequest("spec.roleIDs: role %q cannot be granted by an organization", r.Name)
 		}
 	}
+	n, err := q.CountExisting(ctx, store.RefRoles, orgID, custom)
+	if err != nil {
+		return err
+	}
+	if want := len(dedupe(custom)); n != want {
+		return apierror.BadRequest("spec.roleIDs: %d of %d roles are neither system roles nor custom roles of this organization", want-n, len(dedupe(roleIDs)))
+	}
 	return nil
 }
 
 func (s *Service) validateGroup(ctx context.Context, q *store.Q, g *store.Group) error {
-	if err := checkRoles(g.RoleIDs); err != nil {
+	if err := checkRoles(ctx, q, g.OrganizationID, g.RoleIDs); err != nil {
 		return err
 	}
 	if err := references(ctx, q, store.RefUsers, g.OrganizationID, "spec.userIDs", g.UserIDs); err != nil {
@@ -66,7 +77,11 @@ func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID
 		if err := s.validateGroup(ctx, q, g); err != nil {
 			return err
 		}
-		return storeError(q.CreateGroup(ctx, g), "group", g.Name)
+		if err := q.CreateGroup(ctx, g); err != nil {
+			return storeError(err, "group", g.Name)
+		}
+		audit.Describe(ctx, "groups", g.ID, nil, g)
+		return nil
 	})
 }
 
@@ -81,7 +96,11 @@ func (s *Service) UpdateGroup(ctx context.Context, actor *authn.Principal, orgID
 		if err := s.validateGroup(ctx, q, g); err != nil {
 			return err
 		}
-		return storeError(q.UpdateGroup(ctx, g), "group", g.Name)
+		if err := q.UpdateGroup(ctx, g); err != nil {
+			return storeError(err, "group", g.Name)
+		}
+		audit.Describe(ctx, "groups", g.ID, old, g)
+		return nil
 	})
 }
 
@@ -94,7 +113,15 @@ func (s *Service) GetGroup(ctx context.Context, orgID, id string) (*store.Group,
 // DeleteGroup deletes a group.
 func (s *Service) DeleteGroup(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteGroup(ctx, orgID, id), "group", id)
+		old, err := q.GetGroup(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "group", id)
+		}
+		if err := q.DeleteGroup(ctx, orgID, id); err != nil {
+			return storeError(err, "group", id)
+		}
+		audit.Describe(ctx, "groups", id, old, nil)
+		return nil
 	})
 }
 
@@ -123,7 +150,11 @@ func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, orgID 
 		if err := s.validateUser(ctx, q, u); err != nil {
 			return err
 		}
-		return userError(q.CreateUser(ctx, u), u)
+		if err := q.CreateUser(ctx, u); err != nil {
+			return userError(err, u)
+		}
+		audit.Describe(ctx, "users", u.ID, nil, u)
+		return nil
 	})
 }
 
@@ -146,7 +177,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, orgID,
 		if err := s.validateUser(ctx, q, u); err != nil {
 			return err
 		}
-		return userError(q.UpdateUser(ctx, u), u)
+		if err := q.UpdateUser(ctx, u); err != nil {
+			return userError(err, u)
+		}
+		audit.Describe(ctx, "users", u.ID, old, u)
+		return nil
 	})
 }
 
@@ -159,7 +194,15 @@ func (s *Service) GetUser(ctx context.Context, orgID, id string) (*store.User, e
 // DeleteUser removes a user and its memberships.
 func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteUser(ctx, orgID, id), "user", id)
+		old, err := q.GetUser(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "user", id)
+		}
+		if err := q.DeleteUser(ctx, orgID, id); err != nil {
+			return storeError(err, "user", id)
+		}
+		audit.Describe(ctx, "users", id, old, nil)
+		return nil
 	})
 }
 
@@ -187,7 +230,11 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Princip
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", sa.GroupIDs); err != nil {
 			return err
 		}
-		return storeError(q.CreateServiceAccount(ctx, sa), "service account", sa.Name)
+		if err := q.CreateServiceAccount(ctx, sa); err != nil {
+			return storeError(err, "service account", sa.Name)
+		}
+		audit.Describe(ctx, "serviceaccounts", sa.ID, nil, sa)
+		return nil
 	})
 	if err != nil {
 		return "", err
@@ -208,7 +255,11 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Princip
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", sa.GroupIDs); err != nil {
 			return err
 		}
-		return storeError(q.UpdateServiceAccount(ctx, sa), "service account", sa.Name)
+		if err := q.UpdateServiceAccount(ctx, sa); err != nil {
+			return storeError(err, "service account", sa.Name)
+		}
+		audit.Describe(ctx, "serviceaccounts", sa.ID, old, sa)
+		return nil
 	})
 }
 
@@ -224,11 +275,16 @@ func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Princip
 		if sa, err = q.GetServiceAccount(ctx, orgID, id); err != nil {
 			return storeError(err, "service account", id)
 		}
+		before := *sa
 		s.carryMeta(&sa.Meta, sa.Meta, actor)
 		if token, err = s.newServiceAccountToken(sa); err != nil {
 			return err
 		}
-		return storeError(q.UpdateServiceAccount(ctx, sa), "service account", sa.Name)
+		if err := q.UpdateServiceAccount(ctx, sa); err != nil {
+			return storeError(err, "service account", sa.Name)
+		}
+		audit.Describe(ctx, "serviceaccounts", sa.ID, &before, sa)
+		return nil
 	})
 	if err != nil {
 		return nil, "", err
@@ -245,6 +301,14 @@ func (s *Service) GetServiceAccount(ctx context.Context, orgID, id string) (*sto
 // DeleteServiceAccount deletes a service account; its token stops working.
 func (s *Service) DeleteServiceAccount(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteServiceAccount(ctx, orgID, id), "service account", id)
+		old, err := q.GetServiceAccount(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "service account", id)
+		}
+		if err := q.DeleteServiceAccount(ctx, orgID, id); err != nil {
+			return storeError(err, "service account", id)
+		}
+		audit.Describe(ctx, "serviceaccounts", id, old, nil)
+		return nil
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -24,7 +25,8 @@ const (
 )
 
 // ListOrganizations returns the organizations the caller may see: all of them
-// for platform readers; otherwise those it is a member of. With email set it
+// for platform readers; otherwise those it is a member of (a machine
+// principal, its own). With email set it
 // answers "which organizations is this email a member of?", which only
 // platform readers may ask.
 func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal, g *authz.Grants, email string, page store.Page) ([]*store.Organization, error) {
@@ -38,7 +40,8 @@ func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal,
 		return q.ListOrganizationsOfSubject(ctx, email, page)
 	case platform:
 		return q.ListOrganizations(ctx, page)
-	case actor.Kind == authn.KindServiceAccount && actor.OrganizationID != "":
+	case actor.Kind != authn.KindUser && actor.OrganizationID != "":
+		// A service account, an API key or a role session: its own.
 		if page.After != "" {
 			return nil, nil
 		}
@@ -100,7 +103,11 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal
 		if err := validateOrganization(ctx, q, o); err != nil {
 			return err
 		}
-		return organizationError(q.CreateOrganization(ctx, o), o)
+		if err := q.CreateOrganization(ctx, o); err != nil {
+			return organizationError(err, o)
+		}
+		audit.Describe(ctx, "organizations", o.ID, nil, o)
+		return nil
 	})
 }
 
@@ -128,7 +135,11 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal
 		if err := validateOrganization(ctx, q, o); err != nil {
 			return err
 		}
-		return organizationError(q.UpdateOrganization(ctx, o), o)
+		if err := q.UpdateOrganization(ctx, o); err != nil {
+			return organizationError(err, o)
+		}
+		audit.Describe(ctx, "organizations", o.ID, old, o)
+		return nil
 	})
 }
 
@@ -136,7 +147,15 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal
 // transaction.
 func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteOrganization(ctx, id), "organization", id)
+		old, err := q.GetOrganization(ctx, id)
+		if err != nil {
+			return storeError(err, "organization", id)
+		}
+		if err := q.DeleteOrganization(ctx, id); err != nil {
+			return storeError(err, "organization", id)
+		}
+		audit.Describe(ctx, "organizations", id, old, nil)
+		return nil
 	})
 }
 

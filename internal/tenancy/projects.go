@@ -4,20 +4,52 @@ import (
 	"context"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
-// ListProjects returns the organization's projects the caller may read: all
-// of them with an organization-wide grant, else those its project grants
-// cover.
-func (s *Service) ListProjects(ctx context.Context, g *authz.Grants, orgID string, page store.Page) ([]*store.Project, error) {
+// ListProjects returns the organization's projects the caller may read. With
+// keep (a caller whose decisions involve policies), the projects keep
+// accepts, walked in batches until the page is full; otherwise all of them
+// with an organization-wide grant, else those its project grants cover.
+func (s *Service) ListProjects(ctx context.Context, g *authz.Grants, orgID string, page store.Page, keep func(*store.Project) bool) ([]*store.Project, error) {
 	q := s.Store.Read()
+	if keep != nil {
+		return filterProjects(ctx, q, orgID, page, keep)
+	}
 	if g.OrganizationWide(authz.EndpointProjects, authz.Read) {
 		return q.ListProjects(ctx, orgID, page)
 	}
 	return q.ListProjectsByID(ctx, orgID, g.ProjectsWith(authz.EndpointProjects, authz.Read), page)
+}
+
+// projectBatch is how many projects a filtered list reads per query.
+const projectBatch = 200
+
+func filterProjects(ctx context.Context, q *store.Q, orgID string, page store.Page, keep func(*store.Project) bool) ([]*store.Project, error) {
+	var out []*store.Project
+	after := page.After
+	for {
+		batch, err := q.ListProjects(ctx, orgID, store.Page{Limit: projectBatch, After: after})
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range batch {
+			if !keep(p) {
+				continue
+			}
+			out = append(out, p)
+			if page.Limit != store.NoLimit && len(out) == page.Limit {
+				return out, nil
+			}
+		}
+		if len(batch) < projectBatch {
+			return out, nil
+		}
+		after = batch[len(batch)-1].ID
+	}
 }
 
 // CreateProject creates a project in orgID.
@@ -27,7 +59,11 @@ func (s *Service) CreateProject(ctx context.Context, actor *authn.Principal, org
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
 			return err
 		}
-		return storeError(q.CreateProject(ctx, p), "project", p.Name)
+		if err := q.CreateProject(ctx, p); err != nil {
+			return storeError(err, "project", p.Name)
+		}
+		audit.Describe(ctx, "projects", p.ID, nil, p)
+		return nil
 	})
 }
 
@@ -42,7 +78,11 @@ func (s *Service) UpdateProject(ctx context.Context, actor *authn.Principal, org
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
 			return err
 		}
-		return storeError(q.UpdateProject(ctx, p), "project", p.Name)
+		if err := q.UpdateProject(ctx, p); err != nil {
+			return storeError(err, "project", p.Name)
+		}
+		audit.Describe(ctx, "projects", p.ID, old, p)
+		return nil
 	})
 }
 
@@ -55,7 +95,15 @@ func (s *Service) GetProject(ctx context.Context, orgID, id string) (*store.Proj
 // DeleteProject deletes a project and its allocations.
 func (s *Service) DeleteProject(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteProject(ctx, orgID, id), "project", id)
+		old, err := q.GetProject(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "project", id)
+		}
+		if err := q.DeleteProject(ctx, orgID, id); err != nil {
+			return storeError(err, "project", id)
+		}
+		audit.Describe(ctx, "projects", id, old, nil)
+		return nil
 	})
 }
 
@@ -92,7 +140,11 @@ func (s *Service) CreateProvider(ctx context.Context, actor *authn.Principal, or
 		return nil, err
 	}
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.CreateOAuth2Provider(ctx, p), "oauth2 provider", p.Name)
+		if err := q.CreateOAuth2Provider(ctx, p); err != nil {
+			return storeError(err, "oauth2 provider", p.Name)
+		}
+		audit.Describe(ctx, "oauth2providers", p.ID, nil, p)
+		return nil
 	})
 	return p, err
 }
@@ -109,7 +161,11 @@ func (s *Service) UpdateProvider(ctx context.Context, actor *authn.Principal, or
 		if err := s.sealProvider(in, old.ClientSecretEnc); err != nil {
 			return err
 		}
-		return storeError(q.UpdateOAuth2Provider(ctx, p), "oauth2 provider", p.Name)
+		if err := q.UpdateOAuth2Provider(ctx, p); err != nil {
+			return storeError(err, "oauth2 provider", p.Name)
+		}
+		audit.Describe(ctx, "oauth2providers", p.ID, old, p)
+		return nil
 	})
 	return p, err
 }
@@ -144,6 +200,14 @@ func (s *Service) DeleteProvider(ctx context.Context, orgID, id string) error {
 		if n > 0 {
 			return apierror.BadRequest("oauth2 provider %q is the login provider of %d organization(s): repoint them first", id, n)
 		}
-		return storeError(q.DeleteOAuth2Provider(ctx, orgID, id), "oauth2 provider", id)
+		old, err := q.GetOAuth2Provider(ctx, orgID, id)
+		if err != nil {
+			return storeError(err, "oauth2 provider", id)
+		}
+		if err := q.DeleteOAuth2Provider(ctx, orgID, id); err != nil {
+			return storeError(err, "oauth2 provider", id)
+		}
+		audit.Describe(ctx, "oauth2providers", id, old, nil)
+		return nil
 	})
 }

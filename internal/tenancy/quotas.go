@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -99,6 +100,10 @@ func (s *Service) SetQuotas(ctx context.Context, _ *authn.Principal, orgID strin
 		if err := q.LockOrganization(ctx, orgID); err != nil {
 			return storeError(err, "organization", orgID)
 		}
+		before, err := quotas(ctx, q, orgID)
+		if err != nil {
+			return err
+		}
 		usage, err := q.Usage(ctx, orgID, "")
 		if err != nil {
 			return err
@@ -112,8 +117,11 @@ func (s *Service) SetQuotas(ctx context.Context, _ *authn.Principal, orgID strin
 				return err
 			}
 		}
-		out, err = quotas(ctx, q, orgID)
-		return err
+		if out, err = quotas(ctx, q, orgID); err != nil {
+			return err
+		}
+		audit.Describe(ctx, "quotas", orgID, before, out)
+		return nil
 	})
 	return out, err
 }
@@ -183,7 +191,11 @@ func (s *Service) CreateAllocation(ctx context.Context, actor *authn.Principal, 
 		if err := checkAllocation(ctx, q, a); err != nil {
 			return err
 		}
-		return storeError(q.CreateAllocation(ctx, a), "allocation", a.Name)
+		if err := q.CreateAllocation(ctx, a); err != nil {
+			return storeError(err, "allocation", a.Name)
+		}
+		audit.Describe(ctx, "allocations", a.ID, nil, a)
+		return nil
 	})
 }
 
@@ -199,7 +211,11 @@ func (s *Service) UpdateAllocation(ctx context.Context, actor *authn.Principal, 
 		if err := checkAllocation(ctx, q, a); err != nil {
 			return err
 		}
-		return storeError(q.UpdateAllocation(ctx, a), "allocation", a.Name)
+		if err := q.UpdateAllocation(ctx, a); err != nil {
+			return storeError(err, "allocation", a.Name)
+		}
+		audit.Describe(ctx, "allocations", a.ID, old, a)
+		return nil
 	})
 }
 
@@ -217,6 +233,14 @@ func (s *Service) ListAllocations(ctx context.Context, orgID string, page store.
 // DeleteAllocation frees an allocation.
 func (s *Service) DeleteAllocation(ctx context.Context, orgID, projectID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
-		return storeError(q.DeleteAllocation(ctx, orgID, projectID, id), "allocation", id)
+		old, err := q.GetAllocation(ctx, orgID, projectID, id)
+		if err != nil {
+			return storeError(err, "allocation", id)
+		}
+		if err := q.DeleteAllocation(ctx, orgID, projectID, id); err != nil {
+			return storeError(err, "allocation", id)
+		}
+		audit.Describe(ctx, "allocations", id, old, nil)
+		return nil
 	})
 }

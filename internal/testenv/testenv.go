@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -213,8 +214,12 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 		t.Fatal(err)
 	}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
-		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(),
-		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: clock.Now}, provider.Authenticator()}})
+		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(),
+		// Tests speak as clients anywhere: loopback is a trusted proxy, so a
+		// test sets the sourceIP policies see with X-Forwarded-For.
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: clock.Now}, authn.APIKeys{Store: st, Now: clock.Now},
+			provider.Authenticator()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,321 @@
+package server_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+)
+
+// The audit log over HTTP (issue 4).
+
+// auditCase is, for one write operation, what makes it fail on a fresh
+// fixture (over: path parameters to replace; body: the body, nil for the
+// fixture's) and the status of that failure.
+type auditCase struct {
+	over   map[string]string
+	body   any
+	status int
+}
+
+// auditFailures says how each write operation of the catalogue fails. Most
+// fail inside their transaction (a duplicate name, a dangling reference, a
+// quota, an unknown ID), after part of the work was done: nothing of it, and
+// no event, may remain.
+func auditFailures(f *fixture) map[string]auditCase {
+	unknown := "00000000-0000-7000-8000-999999999999"
+	badRef := func(b map[string]any) map[string]any {
+		b["spec"].(map[string]any)["groupIDs"] = []string{unknown}
+		return b
+	}
+	return map[string]auditCase{
+		"createOrganization":               {body: orgWrite(f.orgName), status: http.StatusConflict},
+		"updateOrganization":               {body: map[string]any{"metadata": md(f.orgName), "spec": map[string]any{"organizationType": "domain"}}, status: http.StatusBadRequest},
+		"deleteOrganization":               {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
+		"createGroup":                      {body: groupWrite(f.orgName+"-administrator", nil, nil, nil), status: http.StatusConflict},
+		"updateGroup":                      {body: groupWrite("g", nil, []string{unknown}, nil), status: http.StatusBadRequest},
+		"deleteGroup":                      {over: map[string]string{"groupid": unknown}, status: http.StatusNotFound},
+		"createSystemOauth2Provider":       {body: providerWrite(f.orgName+"-google", "g", nil), status: http.StatusConflict},
+		"updateSystemOauth2Provider":       {over: map[string]string{"providerID": unknown}, status: http.StatusNotFound},
+		"deleteSystemOauth2Provider":       {over: map[string]string{"providerID": unknown}, status: http.StatusNotFound},
+		"createOrganizationOauth2Provider": {body: providerWrite("idp", "c", nil), status: http.StatusConflict},
+		"updateOrganizationOauth2Provider": {over: map[string]string{"providerID": unknown}, status: http.StatusNotFound},
+		"deleteOrganizationOauth2Provider": {over: map[string]string{"providerID": unknown}, status: http.StatusNotFound},
+		"createProject":                    {body: projectWrite("mine", nil), status: http.StatusConflict},
+		"updateProject":                    {body: badRef(projectWrite("mine", nil)), status: http.StatusBadRequest},
+		"deleteProject":                    {over: map[string]string{"projectID": unknown}, status: http.StatusNotFound},
+		"createAllocation":                 {body: allocWrite("big", item{"gpus", 1000, 0}), status: http.StatusBadRequest},
+		"updateAllocation":                 {body: allocWrite("alloc", item{"gpus", 1000, 0}), status: http.StatusBadRequest},
+		"deleteAllocation":                 {over: map[string]string{"allocationID": unknown}, status: http.StatusNotFound},
+		"updateQuotas":                     {body: quotasWrite("gpus", 0), status: http.StatusBadRequest},
+		"createServiceAccount":             {body: saWrite("readers", nil), status: http.StatusConflict},
+		"updateServiceAccount":             {body: badRef(saWrite("readers", nil)), status: http.StatusBadRequest},
+		"deleteServiceAccount":             {over: map[string]string{"serviceAccountID": unknown}, status: http.StatusNotFound},
+		"rotateServiceAccount":             {over: map[string]string{"serviceAccountID": unknown}, status: http.StatusNotFound},
+		"createUser":                       {body: userWrite("jo2", "jo@acme.example", "active", nil), status: http.StatusConflict},
+		"updateUser":                       {body: userWrite("jo", "jo@acme.example", "active", []string{unknown}), status: http.StatusBadRequest},
+		"deleteUser":                       {over: map[string]string{"userID": unknown}, status: http.StatusNotFound},
+		"createRole":                       {body: roleWrite("custom", allowAll(), nil), status: http.StatusConflict},
+		"updateRole":                       {over: map[string]string{"roleID": unknown}, status: http.StatusNotFound},
+		"deleteRole":                       {over: map[string]string{"roleID": unknown}, status: http.StatusNotFound},
+		"updateRolePolicy":                 {over: map[string]string{"roleID": unknown}, status: http.StatusNotFound},
+		"updateRoleAssumeRolePolicy":       {over: map[string]string{"roleID": unknown}, status: http.StatusNotFound},
+		"assumeRole":                       {body: map[string]any{"ttl": 4000}, status: http.StatusBadRequest},
+		"updateOrganizationPolicy":         {body: rules("deny", "projects", "allow", "1"), status: http.StatusBadRequest},
+		"resetOrganizationPolicy":          {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
+		"createApiKey":                     {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
+		"deleteApiKey":                     {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
+	}
+}
+
+// auditResourceType is the resource type an operation's events carry: its
+// policy service, except the guardrail reset (an organizations:update that
+// changes the policies).
+func auditResourceType(opID string) string {
+	if opID == "resetOrganizationPolicy" {
+		return "policies"
+	}
+	return authz.Catalogue[opID].Service()
+}
+
+// eventsOf reads the audit events a request left, from the table itself.
+func (a *apiEnv) eventsOf(t testing.TB, r *resp) []map[string]any {
+	t.Helper()
+	reqID := r.Header.Get("X-Request-Id")
+	if reqID == "" {
+		t.Fatalf("%s: no X-Request-Id", r)
+	}
+	rows, err := a.Store.DB().Query(`SELECT organization_id, actor, operation_id, resource_type, resource_id, before_state, after_state
+		FROM audit_events WHERE request_id = $1`, reqID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []map[string]any
+	for rows.Next() {
+		var org, actor, op, typ, id, before, after string
+		if err := rows.Scan(&org, &actor, &op, &typ, &id, &before, &after); err != nil {
+			t.Fatal(err)
+		}
+		var act, b, af any
+		_ = json.Unmarshal([]byte(actor), &act)
+		_ = json.Unmarshal([]byte(before), &b)
+		_ = json.Unmarshal([]byte(after), &af)
+		out = append(out, map[string]any{"org": org, "actor": act, "op": op, "type": typ, "id": id, "before": b, "after": af})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestEveryWriteIsAudited walks every write operation of the catalogue
+// (create, update, delete) on a fresh fixture: a successful request leaves
+// exactly one event (who, what, which resource, before and after), a failed
+// one leaves none. A write operation without a case here fails the test.
+func TestEveryWriteIsAudited(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		walked := 0
+		for _, op := range specOperations(t) {
+			if !authz.Catalogue[op.id].Writes() {
+				continue
+			}
+			walked++
+			f := newFixtureNamed(t, a, "org-"+strings.ToLower(op.id))
+			fail, ok := auditFailures(f)[op.id]
+			if !ok {
+				t.Errorf("%s writes but has no audit case: add one to auditFailures", op.id)
+				continue
+			}
+			body := fail.body
+			if body == nil {
+				if b := f.body(op); b != nil {
+					body = b
+				}
+			}
+			r := a.send(t, op, f.path(op, fail.over), a.AdminToken, body)
+			if r.Status != fail.status {
+				t.Errorf("%s, failing: %s, want %d", op.id, r, fail.status)
+			}
+			if evs := a.eventsOf(t, r); len(evs) != 0 {
+				t.Errorf("%s failed (%d) but left %d audit events: %v", op.id, r.Status, len(evs), evs)
+			}
+
+			var okBody any
+			if b := f.body(op); b != nil {
+				okBody = b
+			}
+			r = a.send(t, op, f.path(op, nil), a.AdminToken, okBody)
+			if r.Status/100 != 2 {
+				t.Errorf("%s: %s, want success", op.id, r)
+				continue
+			}
+			evs := a.eventsOf(t, r)
+			if len(evs) != 1 {
+				t.Errorf("%s succeeded and left %d audit events, want exactly 1: %v", op.id, len(evs), evs)
+				continue
+			}
+			ev := evs[0]
+			wantOrg := f.org
+			if !strings.Contains(op.path, "{organizationID}") {
+				wantOrg = ""
+			}
+			wantID := lastParam(f, op)
+			if strings.HasPrefix(op.id, "create") {
+				wantID = id(r.obj(t))
+			}
+			if ev["op"] != op.id || ev["type"] != auditResourceType(op.id) || ev["id"] != wantID || ev["org"] != wantOrg {
+				t.Errorf("%s: event {op:%v type:%v id:%v org:%v}, want {op:%s type:%s id:%s org:%q}",
+					op.id, ev["op"], ev["type"], ev["id"], ev["org"], op.id, auditResourceType(op.id), wantID, wantOrg)
+			}
+			if !reflect.DeepEqual(ev["actor"], map[string]any{"kind": "serviceaccount", "id": a.adminID(t), "subject": adminSubject}) {
+				t.Errorf("%s: actor %v", op.id, ev["actor"])
+			}
+			creates, deletes := op.method == "POST" && strings.HasPrefix(op.id, "create"), op.method == "DELETE"
+			switch {
+			case creates && (ev["before"] != nil || ev["after"] == nil):
+				t.Errorf("%s: a creation has before %v, after %v", op.id, ev["before"], ev["after"])
+			case deletes && (ev["before"] == nil || ev["after"] != nil):
+				t.Errorf("%s: a deletion has before %v, after %v", op.id, ev["before"], ev["after"])
+			case !creates && !deletes && op.id != "assumeRole" && (ev["before"] == nil || ev["after"] == nil):
+				t.Errorf("%s: an update has before %v, after %v", op.id, ev["before"], ev["after"])
+			}
+		}
+		if walked < 36 {
+			t.Errorf("only %d write operations walked", walked)
+		}
+		// No event holds a secret: no token, no hash, no sealed secret.
+		rows, err := a.Store.DB().Query("SELECT before_state || after_state || actor FROM audit_events")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			for _, bad := range []string{"ghsa_", "ghak_", "ghcs_", "Hash", "hash\"", "Secret", "secret\"", "v1:", "accessToken", a.AdminToken} {
+				if strings.Contains(s, bad) {
+					t.Errorf("an audit event holds %q: %s", bad, s)
+				}
+			}
+		}
+	})
+}
+
+// lastParam is the fixture's ID for the last path parameter of op.
+func lastParam(f *fixture, op specOp) string {
+	params := pathParam.FindAllStringSubmatch(op.path, -1)
+	if len(params) == 0 {
+		return ""
+	}
+	name := params[len(params)-1][1]
+	if name == "providerID" && !strings.Contains(op.path, "{organizationID}") {
+		return f.systemProvider
+	}
+	return f.ids[name]
+}
+
+// adminID is the platform administrator service account's ID.
+func (a *apiEnv) adminID(t testing.TB) string {
+	t.Helper()
+	var id string
+	if err := a.Store.DB().QueryRow("SELECT id FROM service_accounts WHERE organization_id = '' AND name = 'platform-administrator'").Scan(&id); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestAuditLogAPI: who reads which events, the filters and paging, and the
+// events of a deleted organization.
+func TestAuditLogAPI(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		acme := a.tenant(t, "acme", "administrator")
+		reader := a.addMember(t, acme.org, "readers", "reader")
+		other := a.tenant(t, "other", "administrator")
+		list := orgPath(acme.org, "auditevents")
+
+		g := a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), acme.token, groupWrite("g1", nil, nil, nil)).obj(t)
+		a.Clock.Advance(time.Hour)
+		mid := a.Clock.Now()
+		a.must(t, http.StatusOK, "PUT", orgPath(acme.org, "groups", id(g)), acme.token, groupWrite("g1", nil, nil, []string{acme.sa}))
+		a.must(t, http.StatusOK, "DELETE", orgPath(acme.org, "groups", id(g)), acme.token, nil)
+
+		events := a.must(t, http.StatusOK, "GET", list, acme.token, nil).arr(t)
+		var ops []string
+		for _, e := range events {
+			ops = append(ops, str(e, "operationId"))
+			if str(e, "organizationId") != acme.org {
+				t.Errorf("event of another organization listed: %v", e)
+			}
+		}
+		// The fixture's writes (by the platform administrator), then ours.
+		wantTail := []string{"createGroup", "updateGroup", "deleteGroup"}
+		if len(ops) < 3 || !reflect.DeepEqual(ops[len(ops)-3:], wantTail) {
+			t.Errorf("operations %v, want them to end with %v", ops, wantTail)
+		}
+		byGroup := a.must(t, http.StatusOK, "GET", list+"?resourceType=groups&resourceId="+id(g), acme.token, nil).arr(t)
+		if len(byGroup) != 3 {
+			t.Fatalf("events of group %s: %v", id(g), byGroup)
+		}
+		upd := byGroup[1]
+		if get(upd, "before", "serviceAccountIDs") != nil || !reflect.DeepEqual(strs(upd, "after", "serviceAccountIDs"), []string{acme.sa}) {
+			t.Errorf("update before/after: %v / %v", upd["before"], upd["after"])
+		}
+		if str(upd, "actor", "subject") != "serviceaccount:acme-administrator" || str(upd, "actor", "id") != acme.sa || str(upd, "requestId") == "" {
+			t.Errorf("actor %v", upd["actor"])
+		}
+		if since := a.must(t, http.StatusOK, "GET", list+"?resourceId="+id(g)+"&since="+mid.Format(time.RFC3339), acme.token, nil).arr(t); len(since) != 2 {
+			t.Errorf("events since %v: %d, want 2", mid, len(since))
+		}
+		if until := a.must(t, http.StatusOK, "GET", list+"?resourceId="+id(g)+"&until="+mid.Format(time.RFC3339), acme.token, nil).arr(t); len(until) != 1 {
+			t.Errorf("events until %v: %d, want 1", mid, len(until))
+		}
+		if mine := a.must(t, http.StatusOK, "GET", list+"?actor="+acme.sa, acme.token, nil).arr(t); len(mine) != 3 {
+			t.Errorf("events of the administrator: %d, want 3", len(mine))
+		}
+		var paged []string
+		for token := ""; ; {
+			q := "?limit=2"
+			if token != "" {
+				q += "&pageToken=" + token
+			}
+			r := a.must(t, http.StatusOK, "GET", list+q, acme.token, nil)
+			for _, e := range r.arr(t) {
+				paged = append(paged, str(e, "operationId"))
+			}
+			if token = r.Header.Get("X-Next-Page-Token"); token == "" {
+				break
+			}
+		}
+		if !reflect.DeepEqual(paged, ops) {
+			t.Errorf("pages %v, want %v", paged, ops)
+		}
+
+		// Only administrators read the log; no one reads another
+		// organization's; the platform list is the platform's.
+		wantError(t, a.call(t, "GET", list, reader.token, nil), http.StatusForbidden, "forbidden")
+		wantError(t, a.call(t, "GET", list, other.token, nil), http.StatusForbidden, "forbidden")
+		wantError(t, a.call(t, "GET", "/api/v1/auditevents", acme.token, nil), http.StatusForbidden, "forbidden")
+		wantError(t, a.call(t, "GET", list+"?since=yesterday", acme.token, nil), http.StatusBadRequest, "invalid_request")
+		platform := a.must(t, http.StatusOK, "GET", "/api/v1/auditevents?resourceType=organizations&resourceId="+acme.org, a.AdminToken, nil).arr(t)
+		if len(platform) != 1 || str(platform[0], "operationId") != "createOrganization" || str(platform[0], "organizationId") != "" {
+			t.Errorf("platform events %v", platform)
+		}
+
+		// Deleting an organization keeps its events; the platform
+		// administrator reads them with organizationId.
+		a.admin(t, http.StatusAccepted, "DELETE", orgPath(acme.org), nil)
+		kept := a.must(t, http.StatusOK, "GET", "/api/v1/auditevents?organizationId="+acme.org, a.AdminToken, nil).arr(t)
+		if len(kept) != len(ops)+1 || str(kept[len(kept)-1], "operationId") != "deleteOrganization" {
+			t.Errorf("events of the deleted organization: %d, last %v", len(kept), kept[len(kept)-1])
+		}
+	})
+}
