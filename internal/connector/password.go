@@ -71,6 +71,9 @@ type Password struct {
 	cfg   PasswordConfig
 	slots chan struct{}
 	dummy string // see NewPassword
+	// onVerify, when set (by tests), sees the parameters of every hash
+	// check: the proof that every login path does the same work.
+	onVerify func(Argon2Params)
 }
 
 // NewPassword returns the Password connector over st.
@@ -245,7 +248,11 @@ func (p *Password) verify(ctx context.Context, password, encoded string) (bool, 
 		return false, Argon2Params{}, err
 	}
 	defer release()
-	return verifyPassword(password, encoded)
+	ok, params, err := verifyPassword(password, encoded)
+	if p.onVerify != nil {
+		p.onVerify(params)
+	}
+	return ok, params, err
 }
 
 // burn checks password against the dummy hash: the cost of a real check,
