@@ -22,6 +22,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AccessNodeAccessNodeType.
+const (
+	AccessNodeAccessNodeTypeSERVER      AccessNodeAccessNodeType = "SERVER"
+	AccessNodeAccessNodeTypeSERVERGROUP AccessNodeAccessNodeType = "SERVER_GROUP"
+)
+
+// Valid indicates whether the value is a known member of the AccessNodeAccessNodeType enum.
+func (e AccessNodeAccessNodeType) Valid() bool {
+	switch e {
+	case AccessNodeAccessNodeTypeSERVER:
+		return true
+	case AccessNodeAccessNodeTypeSERVERGROUP:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AclOperation.
 const (
 	AclOperationCreate AclOperation = "create"
@@ -40,6 +58,132 @@ func (e AclOperation) Valid() bool {
 	case AclOperationRead:
 		return true
 	case AclOperationUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudAccountDiscovery.
+const (
+	CloudAccountDiscoveryFailed       CloudAccountDiscovery = "failed"
+	CloudAccountDiscoveryNotAttempted CloudAccountDiscovery = "notAttempted"
+	CloudAccountDiscoverySucceeded    CloudAccountDiscovery = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the CloudAccountDiscovery enum.
+func (e CloudAccountDiscovery) Valid() bool {
+	switch e {
+	case CloudAccountDiscoveryFailed:
+		return true
+	case CloudAccountDiscoveryNotAttempted:
+		return true
+	case CloudAccountDiscoverySucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudConnectionCredentialType.
+const (
+	CloudConnectionCredentialTypeAssumeRole       CloudConnectionCredentialType = "assumeRole"
+	CloudConnectionCredentialTypeFederated        CloudConnectionCredentialType = "federated"
+	CloudConnectionCredentialTypeStoredCredential CloudConnectionCredentialType = "storedCredential"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionCredentialType enum.
+func (e CloudConnectionCredentialType) Valid() bool {
+	switch e {
+	case CloudConnectionCredentialTypeAssumeRole:
+		return true
+	case CloudConnectionCredentialTypeFederated:
+		return true
+	case CloudConnectionCredentialTypeStoredCredential:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudConnectionSpecProvider.
+const (
+	CloudConnectionSpecProviderAws CloudConnectionSpecProvider = "aws"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionSpecProvider enum.
+func (e CloudConnectionSpecProvider) Valid() bool {
+	switch e {
+	case CloudConnectionSpecProviderAws:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudConnectionValidateProvider.
+const (
+	CloudConnectionValidateProviderAws CloudConnectionValidateProvider = "aws"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionValidateProvider enum.
+func (e CloudConnectionValidateProvider) Valid() bool {
+	switch e {
+	case CloudConnectionValidateProviderAws:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudCredentialsProvider.
+const (
+	CloudCredentialsProviderAws CloudCredentialsProvider = "aws"
+	CloudCredentialsProviderGcp CloudCredentialsProvider = "gcp"
+)
+
+// Valid indicates whether the value is a known member of the CloudCredentialsProvider enum.
+func (e CloudCredentialsProvider) Valid() bool {
+	switch e {
+	case CloudCredentialsProviderAws:
+		return true
+	case CloudCredentialsProviderGcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudIdentitySpecProvider.
+const (
+	CloudIdentitySpecProviderAws CloudIdentitySpecProvider = "aws"
+	CloudIdentitySpecProviderGcp CloudIdentitySpecProvider = "gcp"
+)
+
+// Valid indicates whether the value is a known member of the CloudIdentitySpecProvider enum.
+func (e CloudIdentitySpecProvider) Valid() bool {
+	switch e {
+	case CloudIdentitySpecProviderAws:
+		return true
+	case CloudIdentitySpecProviderGcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialSpecType.
+const (
+	CredentialSpecTypeAwsAccessKey  CredentialSpecType = "awsAccessKey"
+	CredentialSpecTypeAwsAssumeRole CredentialSpecType = "awsAssumeRole"
+)
+
+// Valid indicates whether the value is a known member of the CredentialSpecType enum.
+func (e CredentialSpecType) Valid() bool {
+	switch e {
+	case CredentialSpecTypeAwsAccessKey:
+		return true
+	case CredentialSpecTypeAwsAssumeRole:
 		return true
 	default:
 		return false
@@ -97,6 +241,57 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeUnsupportedMediaType:
 		return true
 	case ErrorCodeUnsupportedResponseType:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorErrorType.
+const (
+	ErrorErrorTypeACCESSNODECOMMUNICATIONFAILED ErrorErrorType = "ACCESS_NODE_COMMUNICATION_FAILED"
+	ErrorErrorTypeALLACCOUNTSFAILEDDISCOVERY    ErrorErrorType = "ALL_ACCOUNTS_FAILED_DISCOVERY"
+	ErrorErrorTypeCREDENTIALINVALID             ErrorErrorType = "CREDENTIAL_INVALID"
+	ErrorErrorTypeINVALIDREQUEST                ErrorErrorType = "INVALID_REQUEST"
+	ErrorErrorTypeNOTENOUGHPERMISSIONS          ErrorErrorType = "NOT_ENOUGH_PERMISSIONS"
+	ErrorErrorTypeSERVICEENDPOINTNOTREACHABLE   ErrorErrorType = "SERVICE_ENDPOINT_NOT_REACHABLE"
+	ErrorErrorTypeUNKNOWN                       ErrorErrorType = "UNKNOWN"
+)
+
+// Valid indicates whether the value is a known member of the ErrorErrorType enum.
+func (e ErrorErrorType) Valid() bool {
+	switch e {
+	case ErrorErrorTypeACCESSNODECOMMUNICATIONFAILED:
+		return true
+	case ErrorErrorTypeALLACCOUNTSFAILEDDISCOVERY:
+		return true
+	case ErrorErrorTypeCREDENTIALINVALID:
+		return true
+	case ErrorErrorTypeINVALIDREQUEST:
+		return true
+	case ErrorErrorTypeNOTENOUGHPERMISSIONS:
+		return true
+	case ErrorErrorTypeSERVICEENDPOINTNOTREACHABLE:
+		return true
+	case ErrorErrorTypeUNKNOWN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GcpAccessTokenKind.
+const (
+	GcpAccessTokenKindFederated      GcpAccessTokenKind = "federated"
+	GcpAccessTokenKindServiceAccount GcpAccessTokenKind = "serviceAccount"
+)
+
+// Valid indicates whether the value is a known member of the GcpAccessTokenKind enum.
+func (e GcpAccessTokenKind) Valid() bool {
+	switch e {
+	case GcpAccessTokenKindFederated:
+		return true
+	case GcpAccessTokenKindServiceAccount:
 		return true
 	default:
 		return false
@@ -214,6 +409,27 @@ func (e ResourceProvisioningStatus) Valid() bool {
 	}
 }
 
+// Defines values for RetryPolicyBackOffStrategyType.
+const (
+	RetryPolicyBackOffStrategyTypeEqualJitterBackoffStrategy RetryPolicyBackOffStrategyType = "EqualJitterBackoffStrategy"
+	RetryPolicyBackOffStrategyTypeFixedDelayBackoffStrategy  RetryPolicyBackOffStrategyType = "FixedDelayBackoffStrategy"
+	RetryPolicyBackOffStrategyTypeFullJitterBackoffStrategy  RetryPolicyBackOffStrategyType = "FullJitterBackoffStrategy"
+)
+
+// Valid indicates whether the value is a known member of the RetryPolicyBackOffStrategyType enum.
+func (e RetryPolicyBackOffStrategyType) Valid() bool {
+	switch e {
+	case RetryPolicyBackOffStrategyTypeEqualJitterBackoffStrategy:
+		return true
+	case RetryPolicyBackOffStrategyTypeFixedDelayBackoffStrategy:
+		return true
+	case RetryPolicyBackOffStrategyTypeFullJitterBackoffStrategy:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserState.
 const (
 	UserStateActive    UserState = "active"
@@ -233,6 +449,24 @@ func (e UserState) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AccessNode The server that runs the cloud calls. Only the built-in node exists:
+// {"id": 1, "name": "local", "accessNodeType": "SERVER"}.
+type AccessNode struct {
+	AccessNodeType *AccessNodeAccessNodeType `json:"accessNodeType,omitempty"`
+	DisplayName    *string                   `json:"displayName,omitempty"`
+	Id             *int                      `json:"id,omitempty"`
+	Name           *string                   `json:"name,omitempty"`
+}
+
+// AccessNodeAccessNodeType defines model for AccessNode.AccessNodeType.
+type AccessNodeAccessNodeType string
+
+// AccountDiscovery The role assumed in each active member account to discover it.
+type AccountDiscovery struct {
+	// RoleNameWithPath Example: /gatehouse/discovery
+	RoleNameWithPath string `json:"roleNameWithPath"`
 }
 
 // Acl A list of access control scopes and permissions.
@@ -304,12 +538,370 @@ type AllocationWrite struct {
 // Allocations A list of allocations.
 type Allocations = []AllocationRead
 
+// AwsAccessKeyCredential An IAM user's access key.
+type AwsAccessKeyCredential struct {
+	AccessKeyID string `json:"accessKeyID"`
+
+	// SecretAccessKey Write-only. Sealed at rest, never returned.
+	SecretAccessKey *string `json:"secretAccessKey,omitempty"`
+}
+
+// AwsAssumeRoleCredential A role that this Gatehouse's own AWS identity assumes, passing the
+// organization's external ID (status.externalID).
+type AwsAssumeRoleCredential struct {
+	RoleARN string `json:"roleARN"`
+}
+
+// AwsCloudIdentity An AWS role assumed with AssumeRoleWithWebIdentity.
+type AwsCloudIdentity struct {
+	// Region The STS region (default us-east-1).
+	Region *string `json:"region,omitempty"`
+
+	// RoleARN Example: arn:aws:iam::123456789012:role/ci-deploy
+	RoleARN string `json:"roleARN"`
+
+	// SessionDuration DurationSeconds of the session (default 3600).
+	SessionDuration *int `json:"sessionDuration,omitempty"`
+
+	// SessionTags Add the https://aws.amazon.com/tags claim (principal tags
+	// organization_id, project_id, principal_type, principal_id); the
+	// role's trust policy must allow sts:TagSession.
+	SessionTags *bool `json:"sessionTags,omitempty"`
+
+	// StsEndpoint Overrides the STS endpoint (https).
+	StsEndpoint *string `json:"stsEndpoint,omitempty"`
+}
+
+// AwsCredentials Temporary credentials of the assumed role.
+type AwsCredentials struct {
+	AccessKeyID     string    `json:"accessKeyID"`
+	AssumedRoleARN  string    `json:"assumedRoleARN"`
+	Expiration      time.Time `json:"expiration"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	SessionToken    string    `json:"sessionToken"`
+}
+
+// AwsOrganization An AWS organization, as DescribeOrganization reports it.
+type AwsOrganization struct {
+	ManagementAccountARN   string `json:"managementAccountARN"`
+	ManagementAccountEmail string `json:"managementAccountEmail"`
+	ManagementAccountID    string `json:"managementAccountID"`
+	OrganizationARN        string `json:"organizationARN"`
+	OrganizationID         string `json:"organizationID"`
+}
+
+// BackOffStrategy The strategy's parameters: fixedBackoff (FixedDelayBackoffStrategy) or
+// baseDelay and maxBackoffTime (the jitter strategies), and retryCount.
+type BackOffStrategy struct {
+	BaseDelay      *int64 `json:"baseDelay,omitempty"`
+	FixedBackoff   *int64 `json:"fixedBackoff,omitempty"`
+	MaxBackoffTime *int64 `json:"maxBackoffTime,omitempty"`
+	RetryCount     int    `json:"retryCount"`
+}
+
+// CloudAccount A member account of a connected organization.
+type CloudAccount struct {
+	AccountID string                `json:"accountID"`
+	Arn       string                `json:"arn"`
+	Discovery CloudAccountDiscovery `json:"discovery"`
+	Email     string                `json:"email"`
+	Error     *string               `json:"error,omitempty"`
+	Name      string                `json:"name"`
+	State     string                `json:"state"`
+}
+
+// CloudAccountDiscovery defines model for CloudAccount.Discovery.
+type CloudAccountDiscovery string
+
+// CloudConnectionCredential How to reach the AWS organization's management account: storedCredential
+// (credentialID), assumeRole (roleARN, assumed by this Gatehouse's AWS
+// identity with the organization's external ID) or federated (projectID
+// and cloudIdentityID of an AWS cloud identity: the caller's workload
+// token).
+type CloudConnectionCredential struct {
+	CloudIdentityID *string                       `json:"cloudIdentityID,omitempty"`
+	CredentialID    *string                       `json:"credentialID,omitempty"`
+	ProjectID       *string                       `json:"projectID,omitempty"`
+	RoleARN         *string                       `json:"roleARN,omitempty"`
+	Type            CloudConnectionCredentialType `json:"type"`
+}
+
+// CloudConnectionCredentialType defines model for CloudConnectionCredential.Type.
+type CloudConnectionCredentialType string
+
+// CloudConnectionRead A cloud connection.
+type CloudConnectionRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec A cloud connection.
+	Spec CloudConnectionSpec `json:"spec"`
+
+	// Status The outcome of the connection's last validation.
+	Status CloudConnectionStatus `json:"status"`
+}
+
+// CloudConnectionSpec A cloud connection.
+type CloudConnectionSpec struct {
+	AccessNodes *[]AccessNode `json:"accessNodes,omitempty"`
+
+	// AccountDiscovery The role assumed in each active member account to discover it.
+	AccountDiscovery *AccountDiscovery `json:"accountDiscovery,omitempty"`
+
+	// Credential How to reach the AWS organization's management account: storedCredential
+	// (credentialID), assumeRole (roleARN, assumed by this Gatehouse's AWS
+	// identity with the organization's external ID) or federated (projectID
+	// and cloudIdentityID of an AWS cloud identity: the caller's workload
+	// token).
+	Credential CloudConnectionCredential    `json:"credential"`
+	Provider   *CloudConnectionSpecProvider `json:"provider,omitempty"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudConnectionSpecProvider defines model for CloudConnectionSpec.Provider.
+type CloudConnectionSpecProvider string
+
+// CloudConnectionStatus The outcome of the connection's last validation.
+type CloudConnectionStatus struct {
+	Accounts []CloudAccount `json:"accounts"`
+
+	// Organization An AWS organization, as DescribeOrganization reports it.
+	Organization AwsOrganization `json:"organization"`
+	ValidatedAt  time.Time       `json:"validatedAt"`
+}
+
+// CloudConnectionValidate The seed's validate request.
+type CloudConnectionValidate struct {
+	AccessNodes *[]AccessNode `json:"accessNodes,omitempty"`
+
+	// Credential How to reach the AWS organization's management account: storedCredential
+	// (credentialID), assumeRole (roleARN, assumed by this Gatehouse's AWS
+	// identity with the organization's external ID) or federated (projectID
+	// and cloudIdentityID of an AWS cloud identity: the caller's workload
+	// token).
+	Credential CloudConnectionCredential        `json:"credential"`
+	Provider   *CloudConnectionValidateProvider `json:"provider,omitempty"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudConnectionValidateProvider defines model for CloudConnectionValidate.Provider.
+type CloudConnectionValidateProvider string
+
+// CloudConnectionValidation A successful validation.
+type CloudConnectionValidation struct {
+	// Organization An AWS organization, as DescribeOrganization reports it.
+	Organization AwsOrganization `json:"organization"`
+}
+
+// CloudConnectionWrite A cloud connection to create or update.
+type CloudConnectionWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A cloud connection.
+	Spec CloudConnectionSpec `json:"spec"`
+}
+
+// CloudConnections A list of cloud connections.
+type CloudConnections = []CloudConnectionRead
+
+// CloudCredentials Credentials a cloud issued; one of aws and gcp, as provider says.
+type CloudCredentials struct {
+	// Aws Temporary credentials of the assumed role.
+	Aws *AwsCredentials `json:"aws,omitempty"`
+
+	// Gcp A GCP access token, of the service account or of the federated principal.
+	Gcp      *GcpAccessToken          `json:"gcp,omitempty"`
+	Provider CloudCredentialsProvider `json:"provider"`
+}
+
+// CloudCredentialsProvider defines model for CloudCredentials.Provider.
+type CloudCredentialsProvider string
+
+// CloudIdentities A list of cloud identities.
+type CloudIdentities = []CloudIdentityRead
+
+// CloudIdentityCredentialsRequest What the caller may choose about an exchange.
+type CloudIdentityCredentialsRequest struct {
+	// Context An optional label, carried in the token's context claim.
+	Context *string `json:"context,omitempty"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudIdentityRead A cloud identity.
+type CloudIdentityRead struct {
+	// Metadata Metadata required by project scoped resource reads.
+	Metadata ProjectScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec How the project's principals federate into a cloud: exactly one of aws
+	// and gcp, as provider says.
+	Spec CloudIdentitySpec `json:"spec"`
+
+	// Status What the cloud's trust configuration must name.
+	Status CloudIdentityStatus `json:"status"`
+}
+
+// CloudIdentitySpec How the project's principals federate into a cloud: exactly one of aws
+// and gcp, as provider says.
+type CloudIdentitySpec struct {
+	// Audience The aud of the identity's tokens. Default: sts.amazonaws.com (AWS);
+	// the provider's full resource name
+	// //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER (GCP).
+	Audience *string `json:"audience,omitempty"`
+
+	// Aws An AWS role assumed with AssumeRoleWithWebIdentity.
+	Aws *AwsCloudIdentity `json:"aws,omitempty"`
+
+	// Gcp A GCP workload identity pool provider, and optionally a service account
+	// to impersonate (without one the federated token is returned).
+	Gcp      *GcpCloudIdentity         `json:"gcp,omitempty"`
+	Provider CloudIdentitySpecProvider `json:"provider"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudIdentitySpecProvider defines model for CloudIdentitySpec.Provider.
+type CloudIdentitySpecProvider string
+
+// CloudIdentityStatus What the cloud's trust configuration must name.
+type CloudIdentityStatus struct {
+	// Audience The aud of the identity's tokens.
+	Audience string `json:"audience"`
+
+	// Issuer The organization's workload issuer URL (the tokens' iss).
+	Issuer string `json:"issuer"`
+
+	// SubjectPrefix The start of the sub of every token of the project's principals.
+	SubjectPrefix string `json:"subjectPrefix"`
+}
+
+// CloudIdentityToken A workload identity token and what it says.
+type CloudIdentityToken struct {
+	Audience   string    `json:"audience"`
+	Expiration time.Time `json:"expiration"`
+	Issuer     string    `json:"issuer"`
+	Subject    string    `json:"subject"`
+
+	// Token The signed JWT.
+	Token string `json:"token"`
+
+	// TokenType Example: urn:ietf:params:oauth:token-type:jwt
+	TokenType string `json:"tokenType"`
+}
+
+// CloudIdentityTokenRequest What the caller may choose about a workload identity token.
+type CloudIdentityTokenRequest struct {
+	// Context An optional label, carried in the context claim.
+	Context *string `json:"context,omitempty"`
+
+	// Lifetime Lifetime in seconds (default 900).
+	Lifetime *int `json:"lifetime,omitempty"`
+}
+
+// CloudIdentityWrite A cloud identity to create or update.
+type CloudIdentityWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec How the project's principals federate into a cloud: exactly one of aws
+	// and gcp, as provider says.
+	Spec CloudIdentitySpec `json:"spec"`
+}
+
+// CredentialRead A stored credential, without its secret.
+type CredentialRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec A stored credential; exactly the member its type names.
+	Spec CredentialSpec `json:"spec"`
+
+	// Status What Gatehouse adds to a stored credential.
+	Status CredentialStatus `json:"status"`
+}
+
+// CredentialSpec A stored credential; exactly the member its type names.
+type CredentialSpec struct {
+	// AwsAccessKey An IAM user's access key.
+	AwsAccessKey *AwsAccessKeyCredential `json:"awsAccessKey,omitempty"`
+
+	// AwsAssumeRole A role that this Gatehouse's own AWS identity assumes, passing the
+	// organization's external ID (status.externalID).
+	AwsAssumeRole *AwsAssumeRoleCredential `json:"awsAssumeRole,omitempty"`
+	Type          CredentialSpecType       `json:"type"`
+}
+
+// CredentialSpecType defines model for CredentialSpec.Type.
+type CredentialSpecType string
+
+// CredentialStatus What Gatehouse adds to a stored credential.
+type CredentialStatus struct {
+	// ExternalID The organization's external ID, generated by Gatehouse: the role's
+	// trust policy must require it (sts:ExternalId).
+	ExternalID *string `json:"externalID,omitempty"`
+
+	// HasSecret Whether a secret is stored (the secret itself is never returned).
+	HasSecret bool `json:"hasSecret"`
+}
+
+// CredentialWrite A credential to store.
+type CredentialWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A stored credential; exactly the member its type names.
+	Spec CredentialSpec `json:"spec"`
+}
+
+// Credentials A list of stored credentials.
+type Credentials = []CredentialRead
+
 // Error Generic error message, compatible with oauth2.
 type Error struct {
 	// Error A terse error string expanding on the HTTP error code. Errors are based
 	// on the OAuth 2.02 specification, but are expanded with proprietary status
 	// codes for APIs other than those specified by OAuth 2.02.
 	Error ErrorCode `json:"error"`
+
+	// ErrorType Gatehouse addition, cloud operations only (cloud identity credentials,
+	// cloud connections): why the cloud call failed, in the vocabulary of
+	// the seed's AWSOrganizationErrorType.
+	ErrorType *ErrorErrorType `json:"errorType,omitempty"`
 
 	// ErrorDescription Verbose message describing the error.
 	ErrorDescription string `json:"error_description"`
@@ -319,6 +911,44 @@ type Error struct {
 // on the OAuth 2.02 specification, but are expanded with proprietary status
 // codes for APIs other than those specified by OAuth 2.02.
 type ErrorCode string
+
+// ErrorErrorType Gatehouse addition, cloud operations only (cloud identity credentials,
+// cloud connections): why the cloud call failed, in the vocabulary of
+// the seed's AWSOrganizationErrorType.
+type ErrorErrorType string
+
+// GcpAccessToken A GCP access token, of the service account or of the federated principal.
+type GcpAccessToken struct {
+	AccessToken string             `json:"accessToken"`
+	Expiration  time.Time          `json:"expiration"`
+	Kind        GcpAccessTokenKind `json:"kind"`
+	TokenType   string             `json:"tokenType"`
+}
+
+// GcpAccessTokenKind defines model for GcpAccessToken.Kind.
+type GcpAccessTokenKind string
+
+// GcpCloudIdentity A GCP workload identity pool provider, and optionally a service account
+// to impersonate (without one the federated token is returned).
+type GcpCloudIdentity struct {
+	// IamCredentialsEndpoint Overrides https://iamcredentials.googleapis.com.
+	IamCredentialsEndpoint *string `json:"iamCredentialsEndpoint,omitempty"`
+
+	// Lifetime Lifetime of the service account token, in seconds (default 3600).
+	Lifetime *int `json:"lifetime,omitempty"`
+
+	// ProjectNumber The project number (not the project ID) of the pool.
+	ProjectNumber string `json:"projectNumber"`
+	ProviderID    string `json:"providerID"`
+
+	// Scopes OAuth scopes (default https://www.googleapis.com/auth/cloud-platform).
+	Scopes              *[]string `json:"scopes,omitempty"`
+	ServiceAccountEmail *string   `json:"serviceAccountEmail,omitempty"`
+
+	// StsEndpoint Overrides https://sts.googleapis.com.
+	StsEndpoint            *string `json:"stsEndpoint,omitempty"`
+	WorkloadIdentityPoolID string  `json:"workloadIdentityPoolID"`
+}
 
 // GroupRead A group.
 type GroupRead struct {
@@ -699,6 +1329,24 @@ type ResourceWriteMetadata struct {
 	Tags *TagList `json:"tags,omitempty"`
 }
 
+// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+// throttling, server errors (5xx) and network errors; never after
+// authentication or authorization errors (4xx). Delays are milliseconds;
+// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+// maxBackoffTime 20000, retryCount 3.
+type RetryPolicy struct {
+	// BackOffStrategy The strategy's parameters: fixedBackoff (FixedDelayBackoffStrategy) or
+	// baseDelay and maxBackoffTime (the jitter strategies), and retryCount.
+	BackOffStrategy     BackOffStrategy                `json:"backOffStrategy"`
+	BackOffStrategyType RetryPolicyBackOffStrategyType `json:"backOffStrategyType"`
+}
+
+// RetryPolicyBackOffStrategyType defines model for RetryPolicy.BackOffStrategyType.
+type RetryPolicyBackOffStrategyType string
+
 // RoleRead A role.
 type RoleRead struct {
 	// Metadata Metadata required by all resource reads.
@@ -868,6 +1516,15 @@ type Users = []UserRead
 // AllocationIDParameter defines model for allocationIDParameter.
 type AllocationIDParameter = string
 
+// CloudConnectionIDParameter defines model for cloudConnectionIDParameter.
+type CloudConnectionIDParameter = string
+
+// CloudIdentityIDParameter defines model for cloudIdentityIDParameter.
+type CloudIdentityIDParameter = string
+
+// CredentialIDParameter defines model for credentialIDParameter.
+type CredentialIDParameter = string
+
 // EmailQueryParameter defines model for emailQueryParameter.
 type EmailQueryParameter = openapi_types.Email
 
@@ -897,6 +1554,12 @@ type UserIDParameter = string
 
 // BadRequestResponse Generic error message, compatible with oauth2.
 type BadRequestResponse = Error
+
+// CloudBadGatewayResponse Generic error message, compatible with oauth2.
+type CloudBadGatewayResponse = Error
+
+// CloudBadRequestResponse Generic error message, compatible with oauth2.
+type CloudBadRequestResponse = Error
 
 // ConflictResponse Generic error message, compatible with oauth2.
 type ConflictResponse = Error
@@ -983,6 +1646,32 @@ type ListOrganizationAllocationsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListCloudConnectionsParams defines parameters for ListCloudConnections.
+type ListCloudConnectionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListCredentialsParams defines parameters for ListCredentials.
+type ListCredentialsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // ListGroupsParams defines parameters for ListGroups.
 type ListGroupsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -1011,6 +1700,19 @@ type ListOrganizationOauth2ProvidersParams struct {
 
 // ListProjectsParams defines parameters for ListProjects.
 type ListProjectsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListCloudIdentitiesParams defines parameters for ListCloudIdentities.
+type ListCloudIdentitiesParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -1073,6 +1775,21 @@ type CreateOrganizationJSONRequestBody = OrganizationWrite
 // UpdateOrganizationJSONRequestBody defines body for UpdateOrganization for application/json ContentType.
 type UpdateOrganizationJSONRequestBody = OrganizationWrite
 
+// CreateCloudConnectionJSONRequestBody defines body for CreateCloudConnection for application/json ContentType.
+type CreateCloudConnectionJSONRequestBody = CloudConnectionWrite
+
+// ValidateCloudConnectionJSONRequestBody defines body for ValidateCloudConnection for application/json ContentType.
+type ValidateCloudConnectionJSONRequestBody = CloudConnectionValidate
+
+// UpdateCloudConnectionJSONRequestBody defines body for UpdateCloudConnection for application/json ContentType.
+type UpdateCloudConnectionJSONRequestBody = CloudConnectionWrite
+
+// CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
+type CreateCredentialJSONRequestBody = CredentialWrite
+
+// UpdateCredentialJSONRequestBody defines body for UpdateCredential for application/json ContentType.
+type UpdateCredentialJSONRequestBody = CredentialWrite
+
 // CreateGroupJSONRequestBody defines body for CreateGroup for application/json ContentType.
 type CreateGroupJSONRequestBody = GroupWrite
 
@@ -1096,6 +1813,18 @@ type CreateAllocationJSONRequestBody = AllocationWrite
 
 // UpdateAllocationJSONRequestBody defines body for UpdateAllocation for application/json ContentType.
 type UpdateAllocationJSONRequestBody = AllocationWrite
+
+// CreateCloudIdentityJSONRequestBody defines body for CreateCloudIdentity for application/json ContentType.
+type CreateCloudIdentityJSONRequestBody = CloudIdentityWrite
+
+// UpdateCloudIdentityJSONRequestBody defines body for UpdateCloudIdentity for application/json ContentType.
+type UpdateCloudIdentityJSONRequestBody = CloudIdentityWrite
+
+// IssueCloudIdentityCredentialsJSONRequestBody defines body for IssueCloudIdentityCredentials for application/json ContentType.
+type IssueCloudIdentityCredentialsJSONRequestBody = CloudIdentityCredentialsRequest
+
+// IssueCloudIdentityTokenJSONRequestBody defines body for IssueCloudIdentityToken for application/json ContentType.
+type IssueCloudIdentityTokenJSONRequestBody = CloudIdentityTokenRequest
 
 // UpdateQuotasJSONRequestBody defines body for UpdateQuotas for application/json ContentType.
 type UpdateQuotasJSONRequestBody = QuotasWrite
@@ -1150,6 +1879,39 @@ type ServerInterface interface {
 	// ListOrganizationAllocations List allocations.
 	// (GET /api/v1/organizations/{organizationID}/allocations)
 	ListOrganizationAllocations(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationAllocationsParams)
+	// ListCloudConnections List cloud connections.
+	// (GET /api/v1/organizations/{organizationID}/cloudconnections)
+	ListCloudConnections(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListCloudConnectionsParams)
+	// CreateCloudConnection Connect an AWS organization.
+	// (POST /api/v1/organizations/{organizationID}/cloudconnections)
+	CreateCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// ValidateCloudConnection Validate an AWS organization credential.
+	// (POST /api/v1/organizations/{organizationID}/cloudconnections/validate)
+	ValidateCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteCloudConnection Delete a cloud connection.
+	// (DELETE /api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID})
+	DeleteCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, cloudConnectionID CloudConnectionIDParameter)
+	// GetCloudConnection Get a cloud connection.
+	// (GET /api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID})
+	GetCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, cloudConnectionID CloudConnectionIDParameter)
+	// UpdateCloudConnection Update a cloud connection.
+	// (PUT /api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID})
+	UpdateCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, cloudConnectionID CloudConnectionIDParameter)
+	// ListCredentials List stored credentials.
+	// (GET /api/v1/organizations/{organizationID}/credentials)
+	ListCredentials(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListCredentialsParams)
+	// CreateCredential Store a credential.
+	// (POST /api/v1/organizations/{organizationID}/credentials)
+	CreateCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteCredential Delete a stored credential.
+	// (DELETE /api/v1/organizations/{organizationID}/credentials/{credentialID})
+	DeleteCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, credentialID CredentialIDParameter)
+	// GetCredential Get a stored credential.
+	// (GET /api/v1/organizations/{organizationID}/credentials/{credentialID})
+	GetCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, credentialID CredentialIDParameter)
+	// UpdateCredential Update a stored credential.
+	// (PUT /api/v1/organizations/{organizationID}/credentials/{credentialID})
+	UpdateCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, credentialID CredentialIDParameter)
 	// ListGroups List groups.
 	// (GET /api/v1/organizations/{organizationID}/groups)
 	ListGroups(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListGroupsParams)
@@ -1207,6 +1969,27 @@ type ServerInterface interface {
 	// UpdateAllocation Update an allocation.
 	// (PUT /api/v1/organizations/{organizationID}/projects/{projectID}/allocations/{allocationID})
 	UpdateAllocation(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, allocationID AllocationIDParameter)
+	// ListCloudIdentities List a project's cloud identities.
+	// (GET /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities)
+	ListCloudIdentities(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, params ListCloudIdentitiesParams)
+	// CreateCloudIdentity Create a cloud identity.
+	// (POST /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities)
+	CreateCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter)
+	// DeleteCloudIdentity Delete a cloud identity.
+	// (DELETE /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID})
+	DeleteCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// GetCloudIdentity Get a cloud identity.
+	// (GET /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID})
+	GetCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// UpdateCloudIdentity Update a cloud identity.
+	// (PUT /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID})
+	UpdateCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// IssueCloudIdentityCredentials Obtain cloud credentials.
+	// (POST /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/credentials)
+	IssueCloudIdentityCredentials(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// IssueCloudIdentityToken Issue a workload identity token.
+	// (POST /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/token)
+	IssueCloudIdentityToken(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
 	// GetQuotas Get quotas.
 	// (GET /api/v1/organizations/{organizationID}/quotas)
 	GetQuotas(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
@@ -1609,6 +2392,404 @@ func (siw *ServerInterfaceWrapper) ListOrganizationAllocations(w http.ResponseWr
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListOrganizationAllocations(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCloudConnections operation middleware
+func (siw *ServerInterfaceWrapper) ListCloudConnections(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCloudConnectionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCloudConnections(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) CreateCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCloudConnection(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ValidateCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) ValidateCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ValidateCloudConnection(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudConnectionID" -------------
+	var cloudConnectionID CloudConnectionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudConnectionID", r.PathValue("cloudConnectionID"), &cloudConnectionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudConnectionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCloudConnection(w, r, organizationID, cloudConnectionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) GetCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudConnectionID" -------------
+	var cloudConnectionID CloudConnectionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudConnectionID", r.PathValue("cloudConnectionID"), &cloudConnectionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudConnectionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCloudConnection(w, r, organizationID, cloudConnectionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudConnectionID" -------------
+	var cloudConnectionID CloudConnectionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudConnectionID", r.PathValue("cloudConnectionID"), &cloudConnectionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudConnectionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCloudConnection(w, r, organizationID, cloudConnectionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCredentials operation middleware
+func (siw *ServerInterfaceWrapper) ListCredentials(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCredentialsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCredentials(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCredential operation middleware
+func (siw *ServerInterfaceWrapper) CreateCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCredential(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCredential operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "credentialID" -------------
+	var credentialID CredentialIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credentialID", r.PathValue("credentialID"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credentialID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCredential(w, r, organizationID, credentialID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCredential operation middleware
+func (siw *ServerInterfaceWrapper) GetCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "credentialID" -------------
+	var credentialID CredentialIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credentialID", r.PathValue("credentialID"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credentialID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCredential(w, r, organizationID, credentialID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCredential operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "credentialID" -------------
+	var credentialID CredentialIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credentialID", r.PathValue("credentialID"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credentialID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCredential(w, r, organizationID, credentialID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -2343,6 +3524,325 @@ func (siw *ServerInterfaceWrapper) UpdateAllocation(w http.ResponseWriter, r *ht
 	handler.ServeHTTP(w, r)
 }
 
+// ListCloudIdentities operation middleware
+func (siw *ServerInterfaceWrapper) ListCloudIdentities(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCloudIdentitiesParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCloudIdentities(w, r, organizationID, projectID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) CreateCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCloudIdentity(w, r, organizationID, projectID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCloudIdentity(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) GetCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCloudIdentity(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCloudIdentity(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IssueCloudIdentityCredentials operation middleware
+func (siw *ServerInterfaceWrapper) IssueCloudIdentityCredentials(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IssueCloudIdentityCredentials(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IssueCloudIdentityToken operation middleware
+func (siw *ServerInterfaceWrapper) IssueCloudIdentityToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IssueCloudIdentityToken(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetQuotas operation middleware
 func (siw *ServerInterfaceWrapper) GetQuotas(w http.ResponseWriter, r *http.Request) {
 
@@ -3022,6 +4522,24 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.DeleteUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.GetUser)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.UpdateUser)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities", wrapper.ListCloudIdentities)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities", wrapper.CreateCloudIdentity)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", wrapper.DeleteCloudIdentity)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", wrapper.GetCloudIdentity)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", wrapper.UpdateCloudIdentity)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/token", wrapper.IssueCloudIdentityToken)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/credentials", wrapper.IssueCloudIdentityCredentials)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials", wrapper.ListCredentials)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials", wrapper.CreateCredential)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials/{credentialID}", wrapper.DeleteCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials/{credentialID}", wrapper.GetCredential)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials/{credentialID}", wrapper.UpdateCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections", wrapper.ListCloudConnections)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections", wrapper.CreateCloudConnection)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/validate", wrapper.ValidateCloudConnection)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.DeleteCloudConnection)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.GetCloudConnection)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.UpdateCloudConnection)
 
 	return m
 }
@@ -3031,145 +4549,233 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17k9s48thXQSm/KtspjWbs9V5yc3+k5uyLb5K9W5/tzSVZOTZEtiScKYAHgDPWuvzdU2gAJEiCFPUY",
-	"e+zlX/aIeDb6jUb3p0kiNrngwLWaXH6arIGmIPG/HD7ql3QFb8QH4OaHFFQiWa6Z4JPLyQuqYS0KBYSm",
-	"KTM/zshLCQq4JoJnW3K7Bk4oeZ+xDdPvyS1VZMVuzG88JRshYc6Zho0i8JEpfUn0GojI6b8LIO9zP+97",
-	"ckOzAshSSGxgFkXM19lkOlHJGjbULE1vc5hcTpSWjK8mnz9/nk5yKukGtNsMzTKRULPK6+cv/Zf2pq6I",
-	"BCUKmQCpepDr52Y2ZhrkVK8n0wmnGzNfOOpkOpHw74JJSCeXWhbQt77pBDaUZf8oQG57l1MokA8UwdYG",
-	"0BKUKhfzb9O9Wg02qoFlKeSG6uBTex0rKYqcpf2L4MycCjbtBoYbaU84IHb0zB5DszdrIBv6kW2KDeHF",
-	"ZgGSiCWxyKQFkaALyWfkn2vgcy42TGtIzXm6JlSCawOpbYXoSAJsnBpkm/P/ffZ3+KjPDBWcIToa9MgF",
-	"V0AsoZCESslAIW5qbBHF1Nhx4c5rx+X2NLl8fHFxMZ1sGHd/lgfHuIYVyMnn6eTj2cqD5syDxgL883Qi",
-	"5Ipy9tsAhOckbNt9uvUR9zzkkpz3PGizOssRPsBWAcKTcbtShPaUUFWeJWF8zg3o28fmTkss8WhyCTdM",
-	"FMoeD7nWZFMoTRZgyC0lt0yv7UCKboAsWaZBkoqfmDnNVwMBUJroNdUklyItErMI3XXgJRSah/4T8JVe",
-	"Ty5/fPykRaI7DjqX4l+Q6B1MzbXqPt1ymH0PVoobloLciWO00OsnxDfvXYgbcM+VKJA3LIGrJBEF3wUP",
-	"15hQ27p7Oc1R91yU4d47lmKadM9vB9hr1s+2MSj9Z5EyaEi/V/aT+TERXAPH/9I8z5htcP4vJVDaVzP8",
-	"h4Tl5HLyn84rVeHcflXn1cj/lEyDnb91/IEs1YIkEqgGIiQp8pRqZJD1/Xm5dOrV4qDdC3USbugSLVK/",
-	"dBh76rXWR++D7s9XhV6TJ7OLir4GbyHg6iffQDB23/Jr8mfowh3DOvWa3bA9KOJZ6dCF1jnIqddbH71n",
-	"2U2ON3T5hgGdetFmzJ6lIkcctj7kdVYhQz63oKlb7Cv384BFw0e6yTNsCVIKiWrWDc1Y+s4x0snUfnlX",
-	"X6qX/wuRbsmSsgxSYvdIsDtOYyT4MLDYySMgeTVknilxeqdfVSpAES40MdunRjUyGrBvYYBIlgyyVM1I",
-	"oHplyuvPRsdhCtXZDc2MJQEpMdJpzoUkqNqEOtFDxpOsSBlfEVRsz0tt59GUCKPHgcSFKmMYGuPvOgWu",
-	"md6Sq5fX5PHs6eyCpCzFJaciKTbGkKTk6cXFzMAwEXyZseTIg/WjdJworcw/owRazc6IYkIzCTTdWutA",
-	"neRQ3UR+ScpOSbnQa5BTUqiCZtnWnsIGKB4IbMma3gAplVOzOITPUsgFS1PgxwGoHKYDQuUxEmaxy4j2",
-	"W0jJYkvkgiYnRPdbqkgKnNnBjTQU0omJqYMK3RqlPaGoti+2CJZawzm3RplZ6ZreGOysUYBKRG6dC5Qb",
-	"PCypCJmQISH+QJcgn3MOCShFDepLdsMyWIEy2G2tCid884xqQy94LsZik5xmr0HegPyL2fRxJ6RwoHf2",
-	"zw405sRPS/A7EUlSSMM3jz+eK04KDh9zSIxVbbgzX1OeGqZUn8vY6dUhUaIl5YoZqrbtKE/n3HxVRZKA",
-	"GYsTQ4BabmfkemmPmOEBGPAmVMGU5BlQZQ4wF1ITpo0tZrarVGHpgAv930XB0+OAzIV+tzTDdLJ+R70G",
-	"sWzD4yH7C6eLDIzoWzKekooZ4cZyus0ETd8I8ROVK/jiAi4zsxrioJw8vnj6X3/8L38gi62GUzDDN4Hc",
-	"wsmYqs0XCKgkgVwr8vAx+Rv786NAds25N46tKxGlkCFKDYa5Isd0StBSig0RNyAV+80wDrSTEMgF9+wD",
-	"jsQgs1Cl3lkG1kWn2Mb5jQyy21MxRLWmisDHnJ2IZgu9NsLW2WBOh3CsrraKYF4HEFXkhtYg/RukjL7Z",
-	"5keiXjDiu40Z8h1asDsxkIEq3TStqe4GBVG+NaaaWW+DHQ63nWQxuz5jShOx9NA1cJIiswJHoQs8B7lh",
-	"ShmVyKi2uTSyVTuLfZWJBc12Wt9J9hee5oJxq5OEptSAvq/NYtLaCM68Ue0tvXSGD+4gJeB6NbeBTtTD",
-	"5naeDCol3SKU3Q9iYSY2LYL9xt06MZAHC7SSvlLyzARt2Fvfy6cIgpSbflgb4hGqYVMCs9WMzCfMKbaX",
-	"4XGo+WQ2iXj3Kr04PmWgN+NG0JftNA6/nH3g/rMfLwrxyr761YKhtsC3/Uei+ujgWHwpz721bFxDta2Y",
-	"+7GBEeWWzAKAFxuzXWtuoo1JDcO2RufE8IkMNASbrw4vgset6UtFfwfh1HEQwgH3YQEsjeNRibDXz61m",
-	"ZVVfZG9guP8sej0UIgTe7VQLi2JD4GikafwsKl+gWJbLioBgA5qmVA/12diD8NA20//ND2AYdg7JcF/m",
-	"a9O6uf1yPW60/v2/dhN28KjINWMEBMHH/lNVfhwjtgcSle97VU4So61h+EQ1EbfeZVCtOsrxPjC+a0zT",
-	"ZK9RG0eFU0wtwoYw7D8y65P6Ijjrh8Apvyqe9jLtBnIO49V1FhBBKacJti4AgYNkibMON8bOXsGUmCmo",
-	"ZsYyQgeJ9YtHOGZ81CuiQSpwo1p8MRou5eircpL0r2/evHRNEpHCjKChbq+KF1RBOueuZelsf0IMdNnS",
-	"KYdTsig0treDu3tEY4DkkoGmckuUprpQc26msLrI1ctrRdDhYw0dvRYK/MDWp1FNGEqrtgEXmi7vkswY",
-	"2gb7G2ZIqH1716lXwP2YKBkm06anQcMmF5JKlm3fFZzeUJYZezXoWM7qf1hJynVjVvzNTxna2YFvbgN6",
-	"LdJ35qvzLzUGqRkOlc+qJaPx9lScmR/P3JUanuwzkUKJinWbo4lA/wvkwhyKQ0hivy68KwlH2M2Rut01",
-	"MfJ0l19RCWovqQ5nPaFSerzMxMUczIaq3l37fKDIBjYLvHVHmQBEigwUQTSClGhhfty04WGaXT+PsLfr",
-	"5wq5eHMYP48LEijBXHK9liRrMrbmbXH35I3rGGWFneEex6/C3hl3z22+n3DCxrH72WPQmJaH0okMXTLY",
-	"Xc1iTJnV1NPqZij9SoL4BMjfK35ti8GSt+IaEaxoXlZ3aOeRu2SEuTGK7gvPqW/lYPhHhhkGkTYcrOC7",
-	"fh5Xa+1XYt0CXl+Iqsa25WtIJOjesRQ2CW/utCEK5TzitwabzwTPtpfmF6M9o9/U6TGWgM4t8ZCHGCFn",
-	"5BnTRh9yP38AyJ3bVAu8K8E5H1m/vY+qQ1eqQY4yMk5Nye2aJWuj7WxVqL4tAG9qcEy8epxzpojA7dEs",
-	"ChD068s4KH6+fv7MOv7llOhtzhK8L8PbRcPPc5BLITeEFlqQlKlE3IDcEgkZ1ewG4iav/2EfDHxjerSM",
-	"ZbvyaYUbu3HwjZu6vVfTEWMc/Z1piYtkPlkJscpgPkEJOZ9sWCKFEkttfpFGYVkyjrpk7M71T2Q+ESxN",
-	"5hPykJKV08ERtn6OR27gFdPrYmFHnfN2vJ4KFVS7KKPL+eVMpjjRZOoGinpUYlEv+/CpeyMb7oRJ9UqL",
-	"WhyNcza1wTRcnEQkRkyu1CKIOqRKbWknkCfyGOkRyqKDj2WYQGvBwn+pbqAX2+jBla4QA6iIo8Hh+Z+3",
-	"cX6B19e3a1HSgw7cK3HRYxoywd+wLue3ZhuojYM39G6CmbXDbLS5obsz0zw2EbpTD5jIumH3mqjHqqu5",
-	"m4JPLrLAC6VsS2ix2gB3N4gYC4J2PUaM4+3XR/S/B2G8jy+ePI2sZw000+vX6AMYiuB/Dfv0eONchH7g",
-	"lIse8kak6FfYiTaOd+5GGz/ijtOk9bMMWPOws4xfyVzZ+CfyP4sFSA4aFMnoAjL7ZiRUCjBAZClktQwz",
-	"orOCEsrJAuac8RQ+Yhg57tvQ6YIqaJzuH37AyPzysKeTnGoN0izo//1Kz367Ovu/F2d/fPvw17Pyj3ez",
-	"t/85+PTov/1H9CooDLHvOOgar/AaJcg6uSwgE3ylujQcFAWKCc74aj90fNnuaUQCXe0cQdPVT0zprksm",
-	"9NTWWFB0mQ0iaoFsJ6vuUvLDRm1mm4oNZR1MxL7MsS28Dd0crcTxtVDa7bh1KlZhelYoLTYY9N2aDl+q",
-	"KNAuMsYfvuVMietIrp+XT1DskGRDOV2hThQsa84xOgf1cGMgYMwO14ZWuKGW2S4MfTNET262rz0ZiAP0",
-	"+nn1TKOKZi4UTK0xgtdWzMgDDXLjNNuyLQrj2ZxfL43Cipfo84lj6hKW6PkQhJJFwTJtKP2h2ioNm0fl",
-	"CFPClnM+r+3VDgEYnkwb6oz3AhPBoZvc/NIGXGYFjZvU0oLnLoSPWxTPrQvTYQ6tB4dY32sUlclVStYi",
-	"afSYcx+dSLVzLlk3eJIVit2AkaFpCim5YZTAxzxjCdPOn+OcT2uW21eBhdJzjjYFeaDYip8xbro9cAJ5",
-	"Rp5bQmutubGADd2STKwYn3Mzq14Dk/VHdFOc0LH6hCo0rywRta0sNcXB53xDc2VtXkfxFiHaZllgCdF0",
-	"LYzV47jI2x101W3ztLXo+2PtnFqpHmzp7GHPNC2ViDVTPiuIu9598P+9c4n5O/BDQb/7Dn2YKZPXg4RG",
-	"K2a0YkYrZrRi7siKwSerHVN4TjTaSI0DCSHXJwo6bmXd50jEqlHo+u4d7W2WIUxV3Tri04oyAtmr/X6G",
-	"Pe4gu/bReaFYk+X3RpE6kSDvVZ98m8GaU6gVxZWmuoHTZW2sxa055EyID0VeM/Gm9hhCk81aAaWd5m8m",
-	"fI85x2jbF2jinv/NXzKUAzXNNxyOR32tMaXdxV83Qqpjuvu/C6Fpl8KoGDcWOLaJqD9iY6/R4iyMbvCp",
-	"JlpiVIchg7d0qwxQChXKsyA5RApLWmQdd4juo8us4gy9comxwXpUkCty4wJkjGlHeRkld2vWXI5sn2Oo",
-	"KK9Nmcozuv17Z9g16isIA7UWRZaSBRDXyYZuAE+t4RcdfykB9oMw/sWMpQcdAO4OYsTYxTDCs4JBb7Ct",
-	"wSSKVmR8XJ/wpGPN8WVKwCCu9IDtu3dbqHMgqdFCC5XQrOYbCuYyLQ8Dc8PfVI4Zj+osweSmdAc8Dcgp",
-	"2HgdverIXNFJjJXimXWKj37K/ibQYwd4O2GiOrmdjW22jdpAsb/3Saaq5yC5VLHeXVFJburuLXWfc7gn",
-	"w2sU6C+1NfdI/vC9RUK8d6AyRrFq+gHDQbgWZcKAdMvphiWNMOwvJc/2oKeHG6qTNShC3Y5Mi0dRivpy",
-	"3DFOalGG1XeOf20Y3+1FW90fI41RtNMaB/DaTcE/cHHLS1thi6xwJWlavVWMKjt+sH3cQvjmKssw5KTu",
-	"EEIXLMYqRbjFfXN8/C6M96PN1D7sfRm1qaOme9luOCaHvcI/rQ4Ajc+7UfwA76fB8tHlObo8R5fn74tr",
-	"fjfOwj7uXXdnjXJ/lPs75b7IoMtUNN9OHf/Z5S7tWluvvYYNhr+l9Vvd+SromX1mPiApZZjZdLH16dAM",
-	"6UhhlKJL955wZt3nmGsLI+pzkReZYdM2xsHgGCZkXljyc6TCE7gvt9d1CFnf93SiBnHSRl/HQ3d4zsvB",
-	"Y6jRzNjX5euon1YZEkAeto+FGIBbU+/RCPTdQO9+PF8Heu0F7uFXUmFuID80U4S6WyoilsdeRkUBNmSD",
-	"FpXaiQEq3IoyMYFp+G4grWf3CWQOgY/JmvKVF9SY/qzWOqo2Ym6gbUdsYgjHMqlRWuBrHJtUaKji2Hw9",
-	"a2fdjTg9brw6YL1q5HP+fKXrvhgRHnDrVx+mV641X54OFnERthgTdppqlrza6SayqeG8zujyTFbZLBBR",
-	"/1Uo7dOxG0GWCv5Ae/1yzinf1l0Fpk3g/yqUfZO/AA5Lpm3YHjWfeEplyn6DdM7LJVis/L7s9fulSI8m",
-	"8GhA7GeyRlkdhmv/fILXzDY9Jcp5Oyh5aG/9bVzAozn3nf5EmA641drl/8cErGpNc3BZKCPBBdUgD9TU",
-	"JTCpxePYgH4b+QKbXG9djpLv7LF17Nj65ZQ9kmMeMHaiSkRuabqK5o6hK7KheY7iRS6YllRuPf0JS6sK",
-	"C5IosLFMXFitlGYYlc74as6tgrUl5RpRVFEJmKYVc8WYJoUCY+iVwQwYXJ6m5ftams2547j2EYNnCFPs",
-	"7nItYupsqmGFqWBcOYohCe7KOi9m0zavcI15PPnxxwjhIwji3LMWX6LpasB4cc5g54ihlWcpPYhkONNg",
-	"lDFo8BlXeW2b/+FpPMFGl1lovt0X0jVr2c+uwx4nsObKmbsKXpzQcMPxDrfW7D5gKGTwOl4VdqedesgD",
-	"ZQSz4EaCu9yQPp035e1iTv1E4GfzK51W4OmEvY76mN5gMgf0IpVgY7UkiDTR7AZ9xYD5scykhcqRR0Vv",
-	"ywKMaZ91ybfsbB6F2uedUaWv7NTRRZvvXhnDoVxuB0iJEubXxBeGshKdC01WBcXcPhghNucLQPabgcYH",
-	"SUlSSAOIFNxOieB+VMptWnalJWXORBpotEZPo9Moxa3Uk3HYnrOaaeSV8cvw2HxYczrniy3S08whijWW",
-	"qvQMKUh2g/EQVntfYz50jo/osCDbV7J9K/bURPguJQKlYh+vL2MABzH7ko/HXDgKkkIyvX1tGrvqEkAl",
-	"SKOQ9CUZ9Y4PVfic9Ex5q/uBIk6hOr95cm5b+oSac/4Qk9O23MDBsI+mJLcl9iAlVM35+6sw2/0l+TMu",
-	"kcyLi4sfEuyC/4X3Zbk8s0u7kQqB11rnVbKJerLo9lYrlayWah8T55FlJm6JjWRpbn5Gfnn1k7LJQ4Ik",
-	"LMjEQ2zNM7E1FucDhan3TC+kwEzcWt9XOCsmcmv++IvMJpeTANK1rwgJkeOZmpM3UGr1wF9rJI2fbOZo",
-	"xpeir4CZlUZFptmZBk7L3D9GufewuDYnq5WzHOhqJWHlnlNmdGvE2A1I8oNMSU6l3tYzsrgE0vYvVX8P",
-	"N3XCcYqmBwZ6Ty1hTFvOn6kLS5tG85G6u4YM5hxzIDbS6M7m3D0ivnp5bfZ8yyScNdM1tjPO1OqN+NQx",
-	"Fi02VH7wiRPfx+qeXRItC3hPHlZZiR8RIZEBuAJwzX6QnpWpid6Th/BRS+r8Q8QmYhTceplQClTj4v5e",
-	"VgXnHraX/ejSsZ4qSbNNtOSKWXqt3dfANAANa1s2q6jY0oZljUHMQ27TKFGyQAj9j9c//50gl/qT5eTo",
-	"h5Ggiky72oVhIc2OkoSEKUODZdk8/Pq+VTbvfbPc4Yz8k+m1KHRZ1ROrYiyLLLOAYNWd1dQYJIk2wlaR",
-	"WK0XYe/XMpaASybvMjRe5TRZg+Ewk+mkQMo0HOry/Pz29nZG8etMyNW566rOf7p+9pe/v/7L2ZPZxWyt",
-	"NxlydKYzqJFluAhjVYBUlnJxQZN6pb0Kj88MOhrVs7UHl7+b05xNLic/zC5mP0zQpbJGRnVOc3Z+8/jc",
-	"ZYhfxXJ6vXK1dpo5y0txXB6etyxKXLtOMWmqfoFOi6skmzSqIT25uDhdnbcki1driue5t9UUnl487hq3",
-	"XOh5tOTC5+nkR7v6/s591VVQihebDZVbCyibE8G6eK6eoVCxbqtfMYn/W9PBn5ll93noqYien7E+lXdW",
-	"tN+Ntw/MdHgddYbUS9b+Gt961eS8UTn183Rnj0gZzs9v7xBp4k6fXjRykHQA7ExgFZQpbnGtrlW5Puf1",
-	"usa4mqdDcC1SXOxYHH968cPuzu3KTqenDoOV/VjsKaVJGG9bBUpDgWt6GOC+/Tyd5CLmqImVfbUxEp2O",
-	"2fYK59ymM+WNZFo+A3P1PC14YoYx3JgTBHgCs7mBr5YscelgfRUnQtMN48wYg1rEKNquNkbTk7AU57b7",
-	"vIJqnefxopKfW1T6+I4KTVqDaGCdScflvzXieXrxx909WwXnTMfHA6bsKtSE/X8cst+ekjunJ/1nLq6o",
-	"k/yPpP7HRicyG3/bW8q4W/aef6pSBn22DAQLcgxiJc+x7R6s5HA+YKfq5ANtGVtf/esO8NvyaEoZJXtb",
-	"BVN/o4T3dHfPVgW30+O8PaqT4XyjJPdeWlysgrZRyvJioLD8BR2HXwTD7VRfWtLtQyvl5fzvizxGgRYQ",
-	"t8XSeyXQmomt+l0B8TxXNt6j68aLXC8J5XNeu1syjUpLynl5rMuprKhzq/ylAurKqlguWcKA6zkvK5zi",
-	"jfIakg+ELQm1dwaxRbT07w7z9+caOPZlmLjDf5hd7GX73n9ruY4lvVZyC8i/e3v4vmgWaEi3jqfkNrUj",
-	"PtZ0vrL0W4ay4iNJDret/KMxezUkwoOkdy2bXpfsfnIn1NFjo9a3Plqn34t12k7RezhN/XEyDaV4p6Q+",
-	"/1QL1es3Pr1JUV/oFF/AiSUGELpLOHc9R6rbOZuJdCmp0rJIdGHj5GPWZYtq29TWuKytZVpTZAGMr4iE",
-	"jbgZrcgTWZGnxE3L76P64QvQsbla90H9OHIxcuRvFuE6MOAYbLObe7u326LOGQe4LrxVtguBbbsvo51c",
-	"7OCXNc+bf1aAQRHujnv0M4x+hjshyOkxaspdBxyENHI/ww5GAXNckEQsS2YsYmIwRv9wB4JmD3qoVzvu",
-	"CeQw2noYAeecZv0iq+nTugqm+/6COkJg9pNmvXj06KK6Ty6qxuGUVF0vlj7UPfXFKbqqnTrQlV4+GHFV",
-	"b31RRC/sdlP4Czvl90fQDpa9tOzA1wWtkbbvE21XZYM9Wbsj/oom4X4O7LIIdcxzjYR4iFHo6iPffURV",
-	"UIg5RlS29FFUtRjNyTEOq0T+I6j3UMvRTnX+Cf9laa/H21EvphtwqSHtJXD1mqKDjq3jtKLjXU4ZbDnG",
-	"Qd1hHNRxONfpsr7yEQYuxbTlfFqQBZBcZC5ZcvtFQw9mjAz6G/dfn4S/nVA72a2QO2Y4wMld4nuI6EHC",
-	"mJir+67UmWF8dPRqj2pIPHrueDI93IG93+urhgf+gRr8ECv02n3/z7HEPg+xxodX31ig2d2927pjL0A8",
-	"xCdGxUNi2cYXWKOs/n0Hx5084P1or8KhD7riAVbDOEM7Xu6AN1nX42OsrxVGdxdY3B1aF3lX9QJ04LmI",
-	"3YgPwMJGtMQgFBxFyvcWpPc13xce4ffY62liPBpqGK9ux/x91deF4UJoNr4yHHWvwdF/d6V7He5KCQtC",
-	"d/pQMO7Jt9wjJuKlH/z7c5aUcOv1koSltEfXyH1yjYQn4+mvPNP7FghRJbzhcFtWpi9z8oURuQ/UoOd9",
-	"jjIPkZxltfe7f9RXKywfozPXYJS0o5eDVshwIEU/PVqIoufC/G+Q48LGRvhVB+UGEqoSmtbSTdqSeCzL",
-	"nFPBSOQ5rwqiGHKjLMjW6IadEsaTrMDBmA1gDuM6Yz6RkDXsej5o01EiPWHZgwUAdyku3aUhrnkBZFlk",
-	"S5ZlmJd2y5O1FFwUKtvO5vz/iAJzbeUiy+p1TcwAG8GZFhJX31/OZY71qG8p0z6Vsws5sQkv3U5H8/U0",
-	"ISG91NbzRlHV+7b8IZ3odzGKlW8xnGMXnnxJd4VlzYO9Fb2oapvcpR4VcT246aIxGqMSNLobjleC/nhS",
-	"Jaj5tOqrE3u/ecUD/ajLcqpebx1C9NX4X+LiOJyt08MfbnnkIONlcYMGDn369fTOGMn5p+qPgYbWDsq2",
-	"zRqUvcv2qZqPt753eet7GnS82GWU9GPIC9B96HExsuxv+TL2lCj2VVWc3b1C1rmPIdRPHrbZ3atGI52N",
-	"qtHXvMs9DaM43May5Zg672pRktk2A29pX4D+hx3zDmnNrqiLzv5RgGTOGR6svXFzTjNScDa65I6XdxbG",
-	"If46rLpnGcFe743Mlk4DfK5JoBOisq3YGMHlNxUOa4Glm7tWXhU0dGFbI/XdQyn4HQqz18eygMMNeyky",
-	"2J2UBVuF1etthXusFjkk6OgVzvL9RRxZ6EXvqwyjEUsHuVum1x15qcYQpPsUgoTHFRKhPeGvJYaH07Er",
-	"E+qrhA7ImdYsLGoLWTYq4hIONyDLZ8a+PuycV1EQD+1N/8z2fOM7ig3TGtJHHeX07ORXfrnfYSG9xg77",
-	"S+g1z2JkDPeMMcROyPOIJu3d71DFVrHqMo2AdSkFDGDqats64ref5twyB6MICJ5tjTYggaZE8AQ6S+3V",
-	"qOEQV1Sdnr7ETV19RruPLllfB6nPjjV6qMbLu1Z1+FNxjuPeGDRmPv9Ux/Ydd3ivsBiBipW+R25yIz5A",
-	"i5t0lt9r84adxcQas7riCDh7TYOxSxkv/k5Ve+/UqHzE887mWmLq65zH9VdyhPr6AvQgjL0DGdQdHdk6",
-	"mBHfj46SPArZv9L7zyYX3yuuMrLhaDHJL6bLjXQ0KnD3oSjlt6nAnUuhqdXe7gv/iZqnr3CZEQb0QNX1",
-	"x/2tUeyRS7hhogicWqVW2GRwdilfS7yPJuYXl/T2wCN2TGmxnMbJM5yuseLcAPcttos7V39R32cyPAua",
-	"XkdqCZXRe3qfvKflsXhqskd5vx2lWC4ZPQpKiYThF6y4TP3lXpW1P+bzNGR4iHZs5v0S/k07T5cmbEtJ",
-	"jerv6L/0RcUOp91DdVyc6fyT+Wfoo4KKalOmAsLVa9g46s2yqrQMbLG0TFiWvcNLWVLzLt+kaVh3SFYT",
-	"hmtK7XKqsm2jmDmFi/IYbD3CG9lZea8Hb0Yu/u04A4ei1Vfy+1kWuZe3L46x9vvdqC4j0o+qy5f13J1E",
-	"dWk76cxkkBSS6S3S9QKoBHlV6PXk8te3hlxt2jjzC3DtcBy/vZ2iJ8FzhEJmk8vJOdKrW2TrTWO96muG",
-	"HgAfwpzQLGN8RXLJeMJympndcrqBySWW+zRraVydbpWGDSomsQSpVW7Rc/Lz9fNnHSnK3RTN7Hjt6cLE",
-	"jIo81MAp1+pROEat4m57BFvErzTuceXNaBwfmirltgrhc+P7WnnTjsQNZXRmpCqwG6JKLDdt34T7vDhB",
-	"CVK6oow3c71XAb7+fMKqnL2Aa/d1scGR9VSRuhuK3tCVpNxom1oE9qobxsWvTnfcr1ug6zUwSTLBVyRj",
-	"N1C/aQ9HbbrKdmyudA647s7N8/bz/w8AAP//",
+	"7H1/d9u2kuhXwdHbc2zvo2UnTbtb5bzznmK7qbaJ7Ws7ze5WWQciIQkNBagEaFs3J9/9HQwAEiRBipJl",
+	"x0l1/7mNBQIDYH7PYOZzJ+SzOWeESdHpfe5MCY5IAv/JyJ08xxNyxT8Rpv4QEREmdC4pZ51e5zWWZMpT",
+	"QRCOIqr+2EXnCRGEScRZvEC3U8IQRh9jOqPyI7rFAk3ojfobi9CMJ2TIqCQzgcgdFbKH5JQgPsd/pQR9",
+	"nNt1P6IbHKcEjXkCAxRQSP3a7QQdEU7JDCvQ5GJOOr2OkAllk86XL1+CzhwneEak2QyOYx5iBeXg+Nz+",
+	"Ut1UHyVE8DQJCcq/QINjtRpVA+ZYTjtBh+GZWs+dtRN0EvJXShMSdXoySUkTfEEnjHkaHXHGSNgCKhiN",
+	"wmx4PUiVedeBaxARJqlctIKKmsFLYMrnXBWihMCnOF4CjpA8IRHKxzdA5My5Ijhkhmn8j5Qki0ZgUkGS",
+	"HYFgtKKQhAiRAfOX+jyHBgYV8HnMkxmWzk9VOCYJT+c0agaCUUVOMLT+MMxMK54DkHXD6j7+cDUlaIbv",
+	"6CydIZbORiRBfIw0F5AcJUSmCeui91PChozPqJQkUoRohuCEmDEk0qOAjyCHjQSKSwzZf+6fkju5r9jX",
+	"PvARRddzzgRBmsOhECcJJQKYioQRXhbjuy7YeeG6zJ46vWeHh4dBZ0aZ+Wd2cZRJMiFJ50vQuduf2KPZ",
+	"t0ejD/xL0OHJBDP6zxaciiF3bP3tFmdc8ZIzPrziRSvoNCv/RBaCwHlSpiGF0w4QFtldIsqGTB199drM",
+	"bfExXM08ITeUp0JfDxpINEuFRCOiyC1Ct1RO9UQCzwga01iSBOWCQK2pflUnQIREcoolmic8SkMFhKy7",
+	"8OwUypf+hrCJnHZ6Pz57XiHRJRc9T/ifJJRLWJoZVX+72TSrXmzCb2hEkqU4hlM5fY7s8EZAzIQrQiJI",
+	"ckND0g9DnrJl52EGI6xH14NTnnVFoBT3XgKKGlK/vp5gpVW/6MFEyFc8oqSktlzon9QfQ84kYfCfeD6P",
+	"qR5w8KfgoKblK/xLQsadXud/HeQ63oH+VRzkM79PqCR6/cr1O0qQ5EqyYkkQT1A6j7AEBlncn5VLm4YW",
+	"Jq0H1Ei4tiBqpD43GLtpWIuzN53uWT+VU/S8e5jTV+stOFx94xtw5m4CvyB/2gJuGNamYTbTNqCIZaVt",
+	"AS1ykE3DW5y9Aewyx2sLvmJAmwZazdkAKnDEdvABr9MKGfC5EY4MsBfmzy2AJnd4No9hJEkSnoCadYNj",
+	"Gl0bRtoJ9C/XRVCt/B/xaIHGmMYkQnqPCD6HZZQEb3csenHPkVy0WSdARu+0UEWcCMS4VOaexEo1Uhqw",
+	"HaEOEY0piSPRRY7qFQurPysdhwpQZ2c4VpYEiZCSTkPGEwSqjasT7VIWxmlE2QSBYnuQaTt7AeJKjyMJ",
+	"ACqURa+sdmvJof75AD3rvugeoohGAHLEw3RGmEQYvTg87HasQfkKRwrWW7y43/0qaiDJtf6nudwrLUcv",
+	"Ty5+HxydXJ+cHp+fDU6vrk/Prq4vTvpHv/ZfvTmpwYT++0t0eXWJ+kKkM3LBY/Keyul7MrJ71G4JwqI5",
+	"p0xm+8RM3JKk51rkCRkrJXQDaKOsJGvwp7FecKRuH4dTEgG+GGTaldOESxmry+MJ0qeDYGIxZCOy4Cwy",
+	"mCPVrfOYhou9LsrODVGBmg8O8WTI3p3+dnr2/rRwnw9Jr+ZKjy5Ojk9Orwb9N9eD09/7b0ChaneNPdQP",
+	"QyLEMWGURD30Tqjrwgnr4VvRo3jW6z1z/tdTvOsgU9fVscA1p3LKE/pPEim+NieJoqYeElL08qU2dOOW",
+	"/KlA5lQyzqCRwSCYslPAkIbZrB07ZNnBgQmMBCHRjkD995dnjpg+yQeNiKARgbETwkhCQzMHCnlE9FVz",
+	"No5peM87trPU3B3OXW7KftNGmdKiEY4TgqOFNuzFRvixWciCJPSSmHE5JUmAUpHiOF5oBjojGHgpWaAp",
+	"vtEnBXalAg7OZ8yTEY0iwu53QNk0NSeUceAMLeOY35IIjRYoGeFwg5LqFgsUAcmoyS36GzmlTwUvFDMK",
+	"MeDiaAHHUhg4ZNqfoiCd4hvFmwrCS4R8rh26mCkRkqE56A9K+rEdmR35UDFYIgRW/CuhNzQmEyKUYNIO",
+	"AaM3z2MsFXHCvVAmScJwfAn8EHB+82KnjMYM2WUNZfIwTJNkIxKhz1DKyN2chJJEoFixKWaREgHFtRRn",
+	"yC8JI5lgJqgSyHocZtGQqV9FGoZEzcUQ1tKhiwZjfcUULgAYDxYkQPOYYKEucM4TiahEWKiro0Kkmg4Y",
+	"l7/wlEX3O2TG5fVYTVOrtRnqVYilB97/ZN8xPIqJ4u5jyiKUMyPY2BwvYo6jK87f4GRCHl03jdWqijgw",
+	"Q88OX/z7j//2ExotJBEbljmwGBWF9RzdMgzJXAq0+wy9pa/2HLVzyKxfS+tJoEAqopREMVcth7T9Mk74",
+	"DPEbkggQpyNwccAhpywXs/c7YQwi/1ozsDo6hTHG5ZvLWkVUUywQuZvTDdFsKqdKhzTuE6OxGVZXgMJZ",
+	"1xyISOeK1kj0lkQUK3l9v4NxZryeqSmvwfm0FAMpEZmHtbLUw6AgyLfSUl3tKNTTwbbh+E55BLu0OIjj",
+	"80TJSgnOszGOBfGtaLRk0DOSVIt4q2/jOBZddMZiLddGKY3lPlWyLCJGD+kN2edhh0bDTg89C9AQPH7q",
+	"H8NOzEMcDzvqjzmE6vb0z0rRPrkYdr4og3jugPq5NByujqWzTu8P81EnMP9x/fri7N1554PH3RxRMY/x",
+	"4hQckJ+rv9PI+bMTj2D+D75kS/DRnySUaqhxQhxTESpSXqxx+gmPCcKgPEeIMqSMGoRDSW8ImhEICTmu",
+	"jsisZJzzxUNTU6ndKpPtHMtpAfk7uTZ/EGXw+gJpuWvij+qUH7ynEPscwjEVEvGxpW1FpQmPtbojIOg9",
+	"J8mMCqFs6epuJjEf4Xip2zaMT4wxCkLA9cG1+PZSARMVZjB+MVHd0rnxmMEOotwILm0Dom/rrW2OFicJ",
+	"XtRhXLZffzzAd+QOgFrPzE0MtUD17C0JVNE12/RuYYo9MAICRLqTLlLcwHgL3OsQw06346HT3KHiX9Jx",
+	"uMBGIAhq9F0Lzirnfmbn8564i/1wDAUAPzRfiWiig/viS3bvFbABhnxbvrhVCSOyLSkALGvVfkpwTmKl",
+	"LmhvZUdxrZhI4mWyHjyuLJ+ZmUsIp4iDxJ1wFRag+bpPshowBsdar9eGFwhXonSP7lJ2CEkBOWBebHAi",
+	"VDjy30UeROLjDCzPEcyIxBGWbZ39+iLsaavl39oJlLowJ2H7INilGl3efgaPma15/5dmwRoe5Uks8hyB",
+	"82PzrQo7j1IaWxKV/bafLeKjrXb4hCXit9bXnEPt5XifKFs2pxqy0qylq4IlAo2w7hk2X5kOZjwKztop",
+	"YMmviqeNTLuEnO14dZEF+Nj1rdDu2N/I4ihLvVpRe+wzNOi/tYlVhsF/Ios6bfo3shgcezVhQcKEyAyi",
+	"6nnAJe1zFi+66JJgZbgpY4EIGSBGlD6apSFVMDPo3KqvlQ3hBrvy23Kh897Urcidy+uflta0gaSAmjKj",
+	"fUcoGkP995d56p5WyEWA5lgI47EbMleb2VE2qvFvDY7RrpBYpqJr/zY43vMr6P2LU79xUVa71cCa4zhy",
+	"8wdXxxq104LZAU7f2pCPZx9k4tUzFAe7vLpE+ne0G5ExTmOJUrFPsJD7z/a87NA5ltxcKYYmnv/w4sef",
+	"/u3ffz589rynhh+EdD8i85gvfBMKAkrFcVqnENlfLknIWSRsOpX5Lgf8h58ODwHmLKHtxQ/PCxltP6t/",
+	"VW1IM9MVnvi4S6SDUFMp56J3cIBvRRfP8D8564Z8diDxRKAwxnSGducJZSGd4xipvxYx8JpGgY3im/82",
+	"g8Gb4f6bRnsvNQqrw9sRSCapkCb+pT0a4EOHSM4Vnlxq8J3bGnEeE6ydHFLUmyBnNyRJaGQSCRUy5BYD",
+	"7Hev28robML+jAX4VAIym/MEJwsn7TW7X4vvaoHVuaT5+qKWiIMOeK0ynMuSVpUavS8pGBNtmG8dQmeZ",
+	"583n526kOn9ptgLQlU3WXMFZycr2shgXVyG98RhGjYj7tfGiC69DY4YZnpAZYdLkhdSde2XgCaQJtxpa",
+	"c9su9HXLllJJl15MJfW0vIgfvMB/ELXb9l3aCIefzsbjS5lgSSbrOKqE+XRHONkSPTSmdyR6hcNPfDxG",
+	"u7+ofx2TGC/Mn+yCexA3H2FB4Ff95gHfmVFXdEbQriLRP5V5n9jFKBF7AYyFkMyR2mMVTbJZC0RHmfzp",
+	"hcu6fzpskYzsbme16bxyoLjFDcCXn0Mpz7oZkjKHzWfxIQs4fw1K+ZTjkl9Sqck28wNc+jlSe7lsA9Xh",
+	"hHn/HrkeVuuvMDE7CG3ocEIHYm99KclsLknk9ViQWtZgogOeX1idD1lpfaQVR85oWW0xsK6l7KWDNJ6W",
+	"bJ+195K/ZVlbF/6V3+rnBTicgmAss+sdgXLeYu+5Zx6U5MsO2a77cESRaqZEol0jxoNM7I4WVc27//5y",
+	"yDK12yQ8EFSvae9Bug+JiGIQkdKQTML3kCk+UXpaA7ipxVHxcU7PxHPjGKynW558ijmOTKzeo7uX3+z4",
+	"sKHwisY3IM9O9/2aNGgWshQGKV9FJrohAyfoZCfkoYEScsKvLdCtxp9VeYu1vk/AvfX7O7NK4GtPgSa1",
+	"VKz6sf5omaMhm73FcVr32Eo27PKzziNn8M+WzuUsfOj1LVeDXEtmK44vUMaKB+9guPNKw6UEfCu8fB5k",
+	"3DlYOMt9UfnQ8hU7kLe51Ay5PHGMVIZ8Rqwxkl/ijkAxFtLJga0Vm+3vtCDDPbe6UqCspPF/CToGVhL1",
+	"ZVtTp0EZ7gT5Botztzjz383wtULfkBRoF7TB98egqr8LRfyeJ5D7YgEpHNI4jRux/17I2oR3LTaQ+cTv",
+	"xajr3gF8Bee5Vy6u4UEvzdPoRi8fR3tnuk8J8ZETDGvyDDk/KnNFa4NCpCR6iTgDtoxvdV7CJJyDwyLL",
+	"phR44YtN3YoWyOgC9SXoTML50sdd4Vy7a7SHpoHK9XRLNbzs89prNIqt2VjzLdJs7GqXaJXnxiu0g5xT",
+	"c17trECC77Wj3+r4kAIaTjkXBOERT6UyC8hdOMVs4iFESCm7k/4noHMNAorxiMSByTiH5J3s8fSODrWT",
+	"O6k9ubAClsqK6fQ6//NHf/+/8f4/D/d/7l73Dv7f/ofPz4LnP/705V86m2XbjZe9aFboaa37/9HD0gWo",
+	"19Djs083pcUXYFnD9taZ2mrKHZG76UVm1yLKJLdcqofIHQ5lvHDYlDZ22/KpNKKEhTUZPTiNrEpqr3zH",
+	"ZGKKLjrWkRB442GCFPhWdEM+Q7v995d7L/X7cgvBjkDjNI7zODYkA7KDA4pn3Qnnk5jgOYXvLXqIg9N3",
+	"b1+dXBxkgdYDnfp1YI1ye9rnnMfi4Pzs7M2BXU8cnF+c/T44PrlAu6+Pzm2spvkdeku+XQiytebclc9W",
+	"5d0b09Nac/1FndWS81A1OgsbhZyN6cSE0HT0SD8B2SDi+RghSOukxrgqOows6mgJn6B3F2+0f1lPv6P+",
+	"7g9GihTO6DwhY3rnX0tInMgsZpiOILlLWbomfzkrzlCl8BYpRnqTQX54ZZiWXmdNgaK+cyrW4aYBVrzk",
+	"Vt01lS1YyEaiXvld1t2A3w3m3xrcCp0wEqH/eH/lvVf4MksmzsLMacJ6lMhxD2IaogeP1XsweF/N0fvz",
+	"Vi69M2kiafkaQX6PdjuFG3WOrN11PpQSVIcTG1WJNqYKxXRMJPXlpr4xv6glhYnqZ2H8n8tR/B9+KkRa",
+	"fvJHTJqv5T52oXPWT8oqLOpY69iEmdpep1xWilIF4PVXyEilQDpa/WRcyBmUK2qd+XebUDmLUKyKcpUT",
+	"f5kplIo4TTBPHb5aGUS539gt5Cgs0Z586W3lXK420/gSvzzhkAJ05WXuEQEp36NfRSpUfILKXbh66p4M",
+	"5yxXrJVO4wTBAv1EGSJgo0W+vo5q6RyfIasm+ZhNKzm/K6TonVgIIr8yNMXiEgjSt3EipyRRO4URiAq7",
+	"512dS6X/KgWJx/CQqZAnuOfLLSpdS756892syYnzsniSa9C/FustcZl78d1GB04FKVdw4RQ5u8d/k4XP",
+	"S+XQ9GN68+B2RoTAExIgtQSWdBSbZ+66SpCHSPyz9pEkibCP/jXGInI3xwwqd5jnIb9eXZ0j5xE/grfP",
+	"unDeCAsSDZkZmZUeeo7UIdOxeW8XoJFSkxJiJrfZkgrIhBKJkwXSrHvI1BL6gU3/fCAQvKHXb0flVKlc",
+	"ZmJNs/mC7hOM6ptY9zXodRhTwqSOlhRedroPGm0hGfum0c4Jzx06QfnxtjQZczReXKcM32Aa41Hsfpit",
+	"av8wSTCTpVXhb3ZJ9+myU+5gRuSUR9fqV/NkvzRJ4S1mXgbgQzWn+G5/wkFB3zcFxuBmj0ywxSmasbw6",
+	"X2CUMuedEdRr3S3pag7VBENW8Wjv9dDtdFF6PGmeuQZWE77hIR6lscIaPjal+ZoLU7jYYcqOdIKOKf9x",
+	"fXHyj3cnl1edoNM/Ojq5vLw+PTs+uT46e/v23engqH81ODu9/qU/eHNybF5MNlaE8dYXUYNOTs/evf71",
+	"+vzk4u3g8nJwdnqpVnzz5rp/dHT27vTq0ixyfTy4PDr7/eTiv/ypN9XXteXr+Z0kI0Urhk8g/evIFk2A",
+	"GZYb0fWFCXzMs+Rv9/Ca10fnhSfKQZ4xXKxGxbPSjHmKSmb914UV69I617Os7eOSLFOkUFlrSWpIyU5u",
+	"k2d65TF+CymlAFDNud8rkx2upWq/zjmPM4ekzh609mm8AH2lcGdDJjmiszlJBGfKEtu19ghnpHSV2Sv5",
+	"ghpTvFOKZ07wok2mtM0Dp3jmSuaiu7S7pj1cg6gGjX3W8vKk95+8uY7G33UKdWz9Gq2tOWdq3e4yLl1X",
+	"mU7vMt4zzmPvnp3Cml7vETwv9hw3yFvz+Djbqz3629vbsntaiV1tFe/bYip7BW2pJkcrV4iKlFefktwy",
+	"od7CKmQr3PB5z9skKRevsXaewkV4qVvXvfR7AeDHp2LlAzBrq97513X73BHGyNbRZWuiCQQ6k66lJadk",
+	"5n8wNDj2YPPgGB41VKax6xgiyo55XaRtWrzEUoR+W6VU5ftDocvF1q+tft/ggqVrt6v7TiPILqUWGepe",
+	"UZqqrNAHQHv9otztF30l43MDyN9ocuoRrc3MnGv4ctZKdWpr3ld7ysjCmScER0+F5xS3svb5e6ZpdyK+",
+	"BGdl5dX5ovSvRsmyxrFX7uiRdW4jZy7j6nW8Z1IRhTAVtW6zN6c99RcqTN0lY7RrAjrQxIN2oTi+shKo",
+	"0tsMTaFPhMxN2SXt+dBr7um6X7agPpRiUsiRFcUXAbqd0nCqTPuFcH0VIwKV3rReSEkcDRkVmX65ctjy",
+	"bHB8ZGKUAZKLOQ1BSYXCok6JRYRTp/jLAiUkxlAhxlu0IHePtsdAUNxrY5EZbizHQb/VrfYK3mU+dhR1",
+	"i4to2NEKzbADEnLYmdEw4YKPpfpLoszAMWXgOPGVW32Jhh1Oo3DYQbvYVm/UZ2vX2DMTT6icpiM965BV",
+	"nQHCtbc1UEoTtuB0AlioE5iJvCaUr+D1KnzqyciGB2FSjdKiUELblAupHlN7ceKRGEtyoWulSgG0DciT",
+	"5D7Sw5VFa19LO4FWOQv7S17BcrTwXlyWBKQOyhNSMnj+auHnF1D+8nbKM3qQToEMv+hRAylnV7SufBGY",
+	"xO48UOHTLNDVTscWPhYoiLPGQrqQzkoLNfjKCgVDnJ9MZVLX6ZFOZoSZCoRQSxac2NAsxgTnS5lTzw6f",
+	"v/AFhAiO5fSyVRDUgvar+01DPRXTnMcpq+K95BmPwIm+FG0M71yONnbGJbeJi3fpsOZ2d+kvqtXXie/o",
+	"t3REEkYkETqJQvf5cpUCKDA75kkxuc5YQSFmaESGjLKI3OWZF4pOR1iQ0u3+9AN4c7LLLmZk4P1/9vf/",
+	"+3D/5w+7f+xn/7jufvhX56e9/+vN0Cg8cY6WxzUzjZIkRXIZkZiziajTcEAUCMoZZZPV0PG8+qUSCaZS",
+	"Q9MMEk/eUCHryoRBrZ0CC/KCWSKiypEtZdV1Sn7zu9uIzzCtYSK6KZceYW3o8mwZjk+5kGbHlVvRCtNR",
+	"KiSfWQ9dJWzMoAKUrqxrL98UnTQfosFx1n1KT2meo5YeFw8ZVPcFPVwZCFDzl0lFK0xRS3cZhl610ZPL",
+	"4ys+yOqB6oenhYLMkisCNrXIofAYVfJAkmRmNNtsLAjj7pANxkphhVzYYccw9YSMwfPBEdbVOBWl74qF",
+	"kGS253i96XjIhoW96ikIvETBJXXGhjwRZ6TR6Qqgtcj7dgY3vb+5qku88F1SqYSLKSYhsoLbTnFZHWj0",
+	"ojLqR2jKw9IXQ2arm2NpnEs65hvGqaA3RMnQKCIRuqEYkbt5TEMqjT/HOJ+mdK6rGqRCDhnYFGhH0Anb",
+	"p0x9tmMEchcda0KrwFwCYIYXKOYTyoZMrSqnhCbF/nk6uGGT7LAA80oTUdXKEgFMPmQzPBfa5jUUrxGi",
+	"apY5lhCOplxZPYaLfFhCV/U2T1WLfjrWzqaV6taWzgr2TNlS8VgzWUchv+vdxlqenEvMPhdZ9+iXPzdp",
+	"Z8rMi2Vet1bM1orZWjFbK+aBrBioBxI1h8u3NlLpQtyTaxIFNVFZ87On5rhS6JrijjqapQhT5FFHaM2S",
+	"pQe5CQ0rxiDr9lEbUCzI8iejSG1IkDeqT3ZMa83J1Yr8SlPRwKmzNqa6dlLM+ad0XjDxAn0NrsmmrYDM",
+	"TrORCfvFkEG99Ndg4h68tUGGbKKy+QbTMa+v1ae0mwr6QV3JgxwT/0q5xLUvNihTFjiM8T0LmukwWs0j",
+	"v5ktEab7S+RFn2/xQqhDSYUrz5x8IpOj45/XJvDobvjG0MtA9E3WoIL00Y1JO1SmHWZZneNb+34KZtbt",
+	"XPxvE0vNJqoAg74CZyCm0MVuRJD5SKduEBZpw887/zghZLUThn9RZemRmgOuL0MN1afdGt35GTSWS1eY",
+	"hLNcvuq8ttd5Dcx+MBMCGcvRGts3fZ9A5wBSw6nkIsRxwTfkrAUdC9c65pK/qa7ynqnLnR2TWdJccOCQ",
+	"k7PxInoVkTmnEx8rhTurFR/NlP1NoMeS4609E1HL7XR1ej2oeij6702SKf+ylVzKWe+yrCSzdP2W6u/Z",
+	"3RO8dvE9sXuYrZn+uOvvzVOkfwkqw5MNiT9BOggUUjBJr9GC4RkNS4X0H0uerUBPuzMswykRCJsdqRE1",
+	"xbMfjTv6Sc3LsJru8deS8V0FWuv+8KxG17socACr3aTsE+O3LLMVFsAKJwmO8l5nNeUV9GSruIWga04c",
+	"Q8pJ0SGkH88rJPdwi6fm+PhbGO/3NlObsPfca1N7TfdsXHtMdr9y/6l1AFL6eTmKr+H9xG71lq3Lc+vy",
+	"3Lo8/xZc87txFjZx76I7ayv3t3J/udwv1OJasdBbnl+s5snSXPLeqqY+uS1EiHji1EFFeCxJMmRymnAp",
+	"Y8omgW3WSvQ79t0f7+50ZjMj8pYnn8wPL021BTNBKdNA4bTboDyb7cXd3V4XQSsFnf8wo3FMzQPBl0Om",
+	"MUAmC8TQ7mGWojOmiZB7PVTb/AHdYirFkLnNFV6ik79SHP8H9HvwjkfhwXP0v1GCWcRnfxwG6t8fdOb+",
+	"L2lc86Uz+oOuLINC9H/QjLLdYi+GwO1G8a/o+f+wPafaXT1sAco/e3Z4GAxZqY3Fc2jj4DSsQD/4WlZU",
+	"2nE0oW15eLWhR7lNbu1ddIJO/eY6Qaf2aJeXUfGBVO084qUyHpM6h4y/Wc/9sqzrghJ1sDV6RWBA+56D",
+	"dqtL394d6XacXn9O8TEvzh8kKxXeVJSCtilcmR49U6Ki67zYhncrcz5PY6UM6Uwixcmh9MFICzkjkFhI",
+	"nkqOSPGEVivKVPp2A4WZijPWexSLt5Ul3mRN45xrQerAtUNlb3voyw+9vslo8dALRV3WD/z6ntJTgbCt",
+	"osXH9w35eg+szQY1Ki0rMVFhYpxNUExvSFTswe9odpl2YtRhBtqwO9prnEENiEVNBrB7jllRhSiFN2+6",
+	"9X9b86xc+UOvuhxxGpzlxYO1Bkh9c4BHCar7iHCN2HpxmuZiUaX33a1FnIct+oSdxJKGF0udsZDibbcG",
+	"AU3HDjEmyJ+pkIjcUSG1IIs428mqnQ0ZZouiQ06NcbzMqdBlnkaEkTGVOjkWq59YhJOI/pNEQ5aBoLHy",
+	"+/KKPS1zdeto2prpqzmGvKwOHkWcbaBmAAIeBHJeT4p2dW6Nzr7ZGzL70Uuoo5mxiik2KoMiBjHFc6J0",
+	"dX8KTz7JjjCWazHrTT+b0fllZDaXC1P27jsraeC7tmY5pa/kPs+Ea1HFI7cknnjLEeIJmuH5HMRLMqIS",
+	"mtAa+uOaVoXCJCKIzhhkXGulOIa3H5RNtIdFSasMRhBVOIGOAATKD6ohqSDK0MtShuAJRxSh3D01ZLbo",
+	"MjwVsgwhgM9N+WuoPqyMcqgu6O3AWseRDCdWm7al3x3m8fzHHz2ED0fg556FLC6JJy3m83MGvYYPrSxL",
+	"aUAkxZlao4xCA93gc6CH//TCX8amzixUvz0V0lWwrGbXwRcbsOaylWtOaJOGG8y3vrXmdPtsczKkVMve",
+	"r4fsCCWYOVMSHEgpQKlItTrFiq+9lpc9zEvN236i2fHUnr30+phMmwOpdBp7bJQVXoSFkt5ARIZAyVWo",
+	"dC/mwKO8MWkHY3wd0Q3f0qtZFKred4yF7OulvUBDIz2jjMFUpoIKiZDg6q+6bWIm0RmXaJJiqKAFeZhD",
+	"NiLAfmMi4dlfGKbQkiUiZqeIMzsrZiGotkImmBoTqaXR6r2NWqMUtlIseaO/7BZMI6uM99xrs48HoiEb",
+	"LYCeugZRtLGUBykiktAbyDrS2rtSgBhn8FR1Qm8I+0q2b86eyghfp0SAVGzi9VmmbStmn/FxnwtHkDBN",
+	"qFxcqsHGvU9wQhKlkHiVzYKnRfcgy5rjGuN5RyCjUB3cPD/QI20n/SHb5Um1kGVh2r0AzRMiCBSGw2LI",
+	"PvbdkE8PvQIQ0TA9PPwhhE/gP8lHdSiwbyjNDaNyBJ5KOc9LuvQLcaW6motKJSvGm0IeETSO+a0OZ1U2",
+	"30XvLt4IXaLHKXUETNzF1nnMF8ri3BEQlFFfAQXG/NZ0LXFWhdrA5T++S+JOr+OcdOHXjlNO0pZGrXyh",
+	"m3+4JA0/db6oP1E25k01iLU0SmNJ9yVhOKuwpZR7exYDdbNSGMsBTyYJmZhHyzFeKDF2QxL0QxKhOU7k",
+	"olj3SMepzb9E8dVpYIRjAKYHPKcINGEEFedPYJI/AzflMevYZGINMdFBtcyXqHTQhMfdITNP9fvnA7Xn",
+	"W5qQ/XIF8Gpdpy7yFGjSaDHDySdbi/vj3f7Ejtu343pIJin5iHbzss7QOloxALB+h6z8HYn2swJgH9Eu",
+	"uZMJNv4hpGt7c6a9TCAF8nlhf+d4Qs3Lgd0q2Hs9w3ryItO6nJl+oT63WvtHeGPwEQ704xxPCHhuP6K/",
+	"UpIsnMb7YElk9crQiEcLU6wMoxGc0H9cnp0i4FIvNScHP0xCRBpLobdh1sagygOLsSFdpiwHtTyiQtGg",
+	"CS4Zn8HH/9w/JXdy/xxPyL4BMANlSjDU9HpvqujaHckpGTJoDgYH4RTRDbJ+FFh4sABFXMfXYhoSJkhu",
+	"l3T6cxxOieIwnaCTAmUqDmUKumL4tcuTyYH5VBy8GRydnF6e7D/vHnancqabSVAJvYDyW3OBUFYFSYSm",
+	"XABIlx/PMCfH432Fjkr1rOwBeOacMDynnV7nh+5h9wfdBmcKjOoAz+nBzbMDHEKF2Imvct4FnJYokRbK",
+	"xXF2edayyHBtEEEdfvkanBb9MNa5uhrT1UrPDw+zFj+6CC3k8WvqPvhTaOaupeHytrex5n11ore4AdFV",
+	"Z/Pi8FndvBmgB24p/AvzV/Xxjxr65o+V/ZwwHF9CAgWUV8/nAE19NsPJQh+UrjyiXTz9IxAq2m2l9N64",
+	"80F9YO9Ms/u566nw3p+yPoV1VlSrM1QvTH1w6XWGKMyxjKDT+8O/9XzIAVDguf1350uw9IuM8zhffXhA",
+	"pPE7fRrRyJykOcDaMnGaHQHAFa5VB5X55kBxwXN7EhqaF21wbYQj06/LRdN74fiLwx+Wf5x1THhA6lBY",
+	"2YzFllLKhPGhyDZLAld9oQ73w5egM+c+R01VqHaRzpGodcxWIRwyXTSYlUrW2aYe+SNQ5yEnvJSAyjuE",
+	"haQ7VOcrExqaosu2PDjC0YwyqoxByX0UraH10XRH2zVEyFc8WtTflx1CSbW2oe4Y8qVCpc82RqW+aooe",
+	"EvXXm/0miefF4c/Lv7QdTgofPmux5BwvYo6jK87f4GRCit//2Ga/WeuUtySi+GoxJw9I+kcmr6iW/O9J",
+	"/c+UTqQ2Xh1LNW4plb5B9h58zgtzfdEMJCaStGMlxzB2BVayPh/QS9XygaqMLUJ/WXP8Tjf9eJE/WfhG",
+	"Ce/F8i8Zl7/wlD2kMqivamM47+LxqlpcjttFpWyethSW78Bx+CgYrpd6bEm3Cq1kwfm/F3lsBZpD3BpL",
+	"n5RAK5ePa3YF+KvJ6XyPuogXGowRZkNWiC2pQZklZbw82uUEflno1iZsUAF0ZZGOxzSkhMkhmyf0hsZk",
+	"oiPKUxJ+QnSMsI4Z+ICo6N815u9Z4ThWZZiww3+oXaxk+z59a7mIJY1WcuWQ//b28FPRLMCQrlxPxm0K",
+	"V3xf07mv6TdLZYWnyIzcVqr8+uxVlwjXkt6FmpV1svv5g1BHg41a3PrWOv1erNNqIez1aernTuBK8VpJ",
+	"ffC5kKrXbHxak6IIaADvTPkYEghNEM6E51AendP1fscJFjJJQ5nqPHmfdVmh2iq1lYK1hXqGAo0IZROU",
+	"kBm/2VqRG7IiN4mbmt979cPXRPrWqsSDmnHkcMuRv1mEq8GA+2Cb3tyHld0WRc7YwnVhrbJlCKzHPY52",
+	"criEXxY8b/ZZASRFmBj31s+w9TM8CEEG91FTHjrhwKWRp5l2sBUw90uS8NWi9WVMtMboHx5A0KxAD3lO",
+	"25JEDqWtuxlwxmnWLLLKPq2+s9z3l9ThHmYzaeYDty6qp+aiKl1ORtXO5a7gnnp0ioZiOyFnjITNZO2L",
+	"mGlSL9P1jrAlfPJptVMcchx5KkOedd6niX6TkJf18bOFIzXjkQPn98cPwvIWG5lC5Yi3rOGpsQbvFVkG",
+	"USG8zUbDG83K1vljv2uqtIW5MmjRLhaWZAkkIO8FgJliyDzsIGuBj1lk3u6aPx3bns0BwkKk+jU2GTKn",
+	"lzOPidIeCA6nSL+qsh+/1G2rK8BBjR46HjKnVhhYoCQS2Z7UH8eYxqmaACcEvTg81KBBuS9l8tR5/Eu8",
+	"qGpWPwQ7MIWii098DGo8WEZbCYY659RVXrUtG9vegIAvX23N+u8u4qBxASrivL+ste1XY4TF34BU983D",
+	"osHp7/03g+Pri5N/vDu5vOp8WV8LOrC8TZ3H4zNetKsLAJFoR2Q8GBU8akcJgWwMHO910dGUhJ+Eyd0F",
+	"Zpj9ihLFOInw3cKOMH1DZ0Q/j9P1t6icwjslGhbN1zlJZlQIdT49RKXLsDWX3gV2HDmrB0MGv/QvTjMN",
+	"sAwCudMIhQbHAdReRGMSKaarZlL3MmQ28WQvMGUhC4kPyHafKRxQ7l00IqXY5vIEhIsRAIgKD/tHu+9O",
+	"fzs9e38aoBJqBUPWPzo6uby8Pj07Prk+Onv79t3p4Kh/NTg7vf6lP3hzchygy5OL3wdHJ9cnp8fnZ4PT",
+	"q+vTs6vri5P+0a/9V29OgiE7ujg5Pjm9GvTfXJv5A6TGnJyevXv96/X5ycXbweXl4Oz0cq8qiSxWfBVZ",
+	"ZBdvJ44OHxgMte0aoVTlO39HofQdypaMKXrYmsN/nryc+VxC6XslZldVMH/s28czloVzfCpesfT71l7c",
+	"RB617w7XNhlbO3JeE+lDIJ1PIcVyF81rItth1bdjlmzxtC5wvlkk3ZB6vdyfV2G1a74TKDpFGLmFoiFG",
+	"4ZzHOKx6JLROTU25KjROiJjmbZdyHwhPkK4lCpVXppRN0G5VMd2rC/Y/dcfE4dYxsXVMPKF3DZvjYw+k",
+	"LmaK7KbiMrlfAGz1LrokYQLCPyFDprsi5Dk53kCMA9N3GINxdtccfskHbgMvTy3wUvFDFSMvzh0/xaDL",
+	"pQ5qYAf+nrVzTZbOJ7KwPkJFvkPm/J0K3XdnH8IgSuEQBMckQrrBodzTTjbwy0luvHhufLbWPYd2xZTf",
+	"MkSZLadufxwc79UGS7JNPJQ6ki3wdUIk2fKNSkjuEoWj5qkEw0rf3zb78W+sjQC5F6h9PWa1llpx8Dn/",
+	"x/2KApRZbhf1XXVDlxWxDn3HNEoFgRqfjEvo+a3dSWD27NU6sIo8pZXvKgdl67Xa/Ov/yu2vKW9X9VhV",
+	"I06mtZfLXH3OqmUY9FVkwxYdN+Cc2hguPp5jymHBa/qkLqzjycuJTa3BIYPqtvhW9EFd/I0suppGsn/r",
+	"cvx6Bv2T0ic/kbkMENX1x7WqOWRK1xwcQ29/Zhrg1PqlnqQOuKXzrb73VatqbIZRtdf79HvZFcpmZMXh",
+	"le6WKOVsTJnpsdAum/+1XvL7cxSZs2z0EZnjqzutrc/oKfmM9GW5JGiu+Cs+/1ytWAXAW+eGAUJc5wEo",
+	"zPoY1RPNQjXPn/Xu/M+ItsJ0W3MxQ/57UO+6r0T1Ugef4f9p1OhFMdQLrcXUEEvBTuX0GjrWxnZOx8u8",
+	"HjByW/PwAb0e98O52vIUfVtNTFA2iYnhfJKjEUFzHsc+O+s1kU2YsWXQ37pXYxP87cNjOjUMM2zhz8jw",
+	"3UV0pzmkz6PwUOpMOz66rWCxVUP8Nv39yXT9YhWrdVooVdvYEa2bLrjPLL7/1gt8laYL2yYL31hRyYfr",
+	"0fDAXgB/OT8fFbepW7nttrCV1X/vQpgbL259b6/Cus0b/MUU23GGam3MNfovDLaNF75WycyHwOIP66Rl",
+	"aM+Fr/pVCywsVUZrhYJbkfK9FeT8mr1E7uH3WKkNib/yYTteXa3v+VU7ibiA4HjbUWSre7Wu9PlQutf6",
+	"rhRbUbzRhwI1Du3IFXIizu3k35+zJDu3Ri+JHbV1jTw114h7M5b+sjt9aokQeXNLRm4t6Hn/bbf67o5o",
+	"1crDUOY6ktMs/xgNPLKl6iJxZsBW0m69HDhHhjUp+sW9hSh4LtR/tXJc6NwICzWCtvjQHSvEIsRRobU8",
+	"BOBuaRwbp4KSyENmOYAuZo2p05ndTBsgysI4hcmoLlbs1nD1+URc1rCsVYhuPQ/0hKZYoBEhzLSzN0FD",
+	"gHlE0DiNxzSGx3liwcJpwhlPRbzoDtl/8RT66s55HOsSW5axqQlmnFHJ9TMHUI0E5UxtR/04JTiWU/NG",
+	"b8gkR/gWU4kUSuUpJ7q5vdnp1nzdTEpII7U19CMRxW8r/pBa9DvcipVvMZ1jGZ48prtCs+bW3opGVNVD",
+	"HlKP8rgezHLeHI2tErR1N9xfCfp5o0pQuY3CVyf2ZvOKOfpRneWUd2pYh+jz+R8jcOyuVuvhd7e85SDb",
+	"YHGJBtZt8/DiwRjJwef8Hy0NrSWUrYeVKHuZ7ZMP30Z9HzLquxl0PFxmlDRjyGsim9DjcMuyv+Vg7CZR",
+	"7KuqOMu/clnnKoZQM3noYQ+vGm3pbKsafc1Y7mYYxYZtLKg0ZALLlKxbP9FMmLW0yifsoSm/NWVmkhsa",
+	"EijClrW50T2qs1YGiDLJTaVy9ProvKHJ1SCH+TvtceXssEWLq/zIt/HiJ9f8roFAKsVUHWJ8Stla7T0i",
+	"PlaRB6EL+1+UIk5dNFCcwkRkGLZ9U6gQKUkChNOIEmaCOyIdgT9znpAxvUN5Vxe1wo5AMkmFRLNUSD0V",
+	"2hWEoIiH4uDozdm74+4s2mvsXWUzdB+yQLRd4+v1rbIQLC8ObS9tq89sXT24ghPrsrHNKjCmVYhF6g00",
+	"Csl2iPpl5qUr/gxZpSGE1WdMQ89V6zZWmE/7tiMZbNvyjQ/UdOT+GL9uxxF3ZX9fkSVIsxUa30VHkU1g",
+	"4BP3NJWY+P3LPRZPbkegGZE4whJrVXJOwsZuIU9UFdxS9VYVfDINQp6+KljuFPJNM8HWtvdbCs42dMuT",
+	"Twq9HP2VfyIsywAPcRxTNhky46nLOi/xBNx0wCnJne28RGXeqxQg7YHj7vLqcsj60C3hgsfkPZXT92SU",
+	"PXbdlWQ25wlOFk6ThsAW0dVtGKB56pABdHuBcQWqidVaLEC3U6K9BtlGtKcAoxLkARr03w6Z04sFTQgD",
+	"zVyX8gUXl5ITwGZFlh0/I7MRScSUzrsI+H/WA3vIQpwki7zLVA9aoqozLHc/RdXOpWqDQ+bvXvoS/Xj4",
+	"HCZqbokKh2RarnaHrFgyV/fotsV2ELe+El3t25RS5QmK+cRbiHggRFqUeMVGNg8u/JzlskjO1+iZ1dzg",
+	"pnTo236p365EU3M8b39xisHe4kWNRDwbSUyZbZhV01fnaYlEaUMCW2GohOEuZuhsTtjgGNnG7INjI4uy",
+	"5wClR8jgnN4ry1FUFaNDpuRoUJKbrlViHdyBno3z2NSVtnIXUTlkckpmgsQ3RKBdNY7c4dk8hj7O1+9P",
+	"Xl0PQOxc/df11dlvJ6fXvwzenOx1kdbeMZ0JFPIZQeOEz2AupHiKAiHU3cRxHJPkJYLGSMBS77RkVkNj",
+	"OiaSzgjImXDKBWHdIWsUoGpdfX5ULBFNbQSSDks9giiChb6mECruuEYMwcluBdB3YlIButezp8eQI3+l",
+	"XOKGRAAiBdJjWj7mfk3kP/ScD0gwGqI6x8U/UpJQE0t0YC89sMcxShndvty5v6dSn7GLrQarvuLjaJ/T",
+	"8HJlZNY+DwefNy+ENDyOF7DK9A3IkiNBZC3kjyeuttS3lWJur777soD18/8THpPlvVtglFasQ8ygkLIg",
+	"ERotWtYmuYBVvr+8M3163mwzxWj42JycMmC8Jcy3mWdPK/MMrsslQn3DX0sMt6djYzzbXNFlVZrjuGxu",
+	"C214GidzZn8We3driqdiyPJiCbumaS/OPcTqQz6jUhJfxpgC4VIv3rfgfn+sQZR22JiSWrmLLWN4ar2/",
+	"PTdkeUSZ9p52RaOymy3vNqBfnjgMIEC65oghftuiUTMHpQiAy2ukhmDtoarLDy3S+zovVor09BgPeosr",
+	"6n3UyfrikdomWtto/zbxsxJk3RTnuF8pwtLKB5+L2L4kD/SCzPiNL4JsuMkN/0Qq3KQufdPDG5blb16W",
+	"Vk0AHl0EqaDBaFC2GZ2basi9aVS+RxXoMiw+9XXI/Poruof6+prIVhj7ADKovohS5WK2+H7/jt/3Qfav",
+	"lD1a5uIrlV/ybNjnzH08XW5LR1sF7il01P42FbiDhEustbenwn+85ukFgOlhQDuiqD+ubo3CF/OE3FCe",
+	"CjepwmiFZQanQfla4n1rYj66pNcX7rFjKukD93PytKdreODfwn0L4/zO1Xfi++yZp4+m0ZGancrWe/qU",
+	"vKfZtVhq0lf5tB2lWQ4/FoKHNH+eim1wL2/u7/N5KjJcRztW6z6Gf1OvU6cJq1+36u/Wf4kNJtyHdtfV",
+	"cWGlg8/q/9rWHsypNqLCIVw5JTNDvXFsCFf9cQGJudgk4CI+rvNSZtS8zDepBhYdkvmCLkxRntb8d6S1",
+	"h3JR3gdb7+GNtMtWfIUNeLPl4t+OM7AtWn0lv59mkSt5+/wYq39/GNVli/Rb1eVxPXcbUV2qTjq1GAnT",
+	"hMoF0PWI4IQk/VROO70/Pihy1d3l+vk7IcDNPz4ouhQAv+YIaRJ3ep0DoFcDZKX0sXaBKbpJeAyWrqi8",
+	"nZonlIV0jmO1W4ZnpNPr4DAG1lEKnS6EJDNQTHx9VPMWpAfobHB8VNPJ3CxRbqJXXc7t3yjQriQMMyn2",
+	"3DncEZ4ZXmvVyRr35s1zMRvHpqYmySJP4TPza9XLM7FtmGezM0v51c4Uef+5oBoJt+1z8rqUCE8wZeWW",
+	"8HmCr70fp5Jl88FVvzW5wR548kzdGQZv6CTBTGmbkjv2qpnG5K8GS+Lrwj5nowmKOZugmN6QYqTdnbXs",
+	"Kluyucw5YD43bp6gjRJme3SUqwSi3f77S4D69dG553WQKThFOXNRsfxEqB0MV9UnjvlTVv1QD+3qB/sC",
+	"3SZUkn3O4kVhYff5dKtFdc1Pl7ZMOS190+VM4wDOwgHrBsc0KuM57D8vyyU6Xz58+f8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
@@ -42,6 +43,10 @@ type Config struct {
 	// except the JWKS, /.well-known/openid-configuration and /oidc/callback;
 	// nil leaves those paths unserved.
 	OIDC http.Handler
+	// Cloud is cloud credential federation: the /api/v1 cloud identity,
+	// credential store and cloud connection operations, and the
+	// organizations' workload issuers at /oidc/organizations/{id}/. Required.
+	Cloud *cloud.Service
 }
 
 // Server serves the HTTP API.
@@ -54,6 +59,7 @@ type Server struct {
 	router   routers.Router
 	handler  http.Handler
 	registry *prometheus.Registry
+	cloud    *cloud.Service
 }
 
 // New builds the server and its routes.
@@ -64,6 +70,10 @@ func New(cfg Config) (*Server, error) {
 		authn:   cfg.Authenticator,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		cloud:   cfg.Cloud,
+	}
+	if s.cloud == nil {
+		return nil, fmt.Errorf("server: no cloud service")
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -104,6 +114,10 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
 	}
+	// Each organization's workload issuer (public: AWS and GCP fetch them).
+	mux.Handle("GET /oidc/organizations/{organizationID}/.well-known/openid-configuration",
+		named("workloadIssuerDiscoveryGet", http.HandlerFunc(s.workloadDiscovery)))
+	mux.Handle("GET /oidc/organizations/{organizationID}/jwks", named("workloadIssuerJwksGet", http.HandlerFunc(s.workloadJWKS)))
 	apiMux := http.NewServeMux()
 	apiHandler := api.HandlerWithOptions(&handlers{s: s}, api.StdHTTPServerOptions{
 		BaseRouter: apiMux,

@@ -32,6 +32,8 @@ CREATE TABLE cloud_identities (
 );
 CREATE UNIQUE INDEX cloud_identities_project_name ON cloud_identities (project_id, name);
 CREATE UNIQUE INDEX cloud_identities_org_id ON cloud_identities (organization_id, id);
+-- A project's identities in creation order (keyset pagination).
+CREATE INDEX cloud_identities_project_id ON cloud_identities (project_id, id);
 
 -- The credential store. spec holds what may be shown (access key ID, role
 -- ARN); secret holds the sealed secret access key (AAD "cloudcredential:" || id),
