@@ -24,7 +24,7 @@ func (s *Service) httpClient() *http.Client {
 }
 
 // stsClient builds an STS client for one operation (each gets its own
-// retryer: see awsRetryer). endpoint '' means AWS's regional endpoint.
+// retryer: see awsRetryer). endpoint ” means AWS's regional endpoint.
 func (s *Service) stsClient(ctx context.Context, region, endpoint string, creds aws.CredentialsProvider, p RetryPolicy) *sts.Client {
 	o := sts.Options{Region: region, Credentials: creds, HTTPClient: s.httpClient(), Retryer: awsRetryer(ctx, p, s.jitter(), s.sleeper())}
 	if endpoint != "" {
@@ -76,7 +76,7 @@ func credentialsFromSTS(what string, c *ststypes.Credentials, u *ststypes.Assume
 	return creds, nil
 }
 
-// assumeRole assumes roleARN with base, passing externalID (if not '').
+// assumeRole assumes roleARN with base, passing externalID (if not ”).
 func (s *Service) assumeRole(ctx context.Context, region, endpoint string, base aws.CredentialsProvider, roleARN, externalID, session string, p RetryPolicy) (*AWSCredentials, error) {
 	in := &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String(session),
 		DurationSeconds: aws.Int32(int32((15 * time.Minute).Seconds()))}

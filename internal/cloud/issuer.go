@@ -107,7 +107,7 @@ func SubjectPrefix(orgID, projectID string) string {
 // characters that are safe in a trust policy condition and a log.
 var contextPattern = regexp.MustCompile(`^[A-Za-z0-9._:/@-]{1,256}$`)
 
-// CheckContext validates a caller-chosen context claim ('' means none).
+// CheckContext validates a caller-chosen context claim (” means none).
 func CheckContext(field, c string) error {
 	if c != "" && !contextPattern.MatchString(c) {
 		return invalid("%s must be 1 to 256 characters of A-Z a-z 0-9 . _ : / @ -", field)

@@ -69,7 +69,9 @@ func (s *sleeps) take() []time.Duration {
 }
 
 // jitter is a settable random source: Int64N returns pick(n).
-type jitter struct{ pick atomic.Pointer[func(int64) int64] }
+type jitter struct {
+	pick atomic.Pointer[func(int64) int64]
+}
 
 func (j *jitter) set(f func(n int64) int64) { j.pick.Store(&f) }
 func (j *jitter) Int64N(n int64) int64 {
@@ -227,7 +229,9 @@ func (w *world) setupGCP() {
 
 func (o orgWorld) base() string { return "/api/v1/organizations/" + o.admin.OrgID }
 
-func (o orgWorld) identities() string { return o.base() + "/projects/" + o.project + "/cloudidentities" }
+func (o orgWorld) identities() string {
+	return o.base() + "/projects/" + o.project + "/cloudidentities"
+}
 
 // createIdentity creates a cloud identity in o's project as o's admin.
 func (w *world) createIdentity(o orgWorld, name string, spec map[string]any) string {

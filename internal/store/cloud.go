@@ -25,7 +25,7 @@ type CloudIdentity struct {
 	Spec      string // JSON, internal/cloud's IdentitySpec
 }
 
-func (c *CloudIdentity) meta() *Meta        { return &c.Meta }
+func (c *CloudIdentity) meta() *Meta       { return &c.Meta }
 func (c *CloudIdentity) columns() []string { return []string{"project_id", "provider", "spec"} }
 func (c *CloudIdentity) values() []any     { return []any{c.ProjectID, c.Provider, c.Spec} }
 func (c *CloudIdentity) targets() []any    { return []any{&c.ProjectID, &c.Provider, &c.Spec} }
@@ -68,7 +68,7 @@ func (q *Q) DeleteCloudIdentity(ctx context.Context, orgID, projectID, id string
 }
 
 // CloudCredential is an entry of an organization's credential store. Secret
-// is the sealed secret ('' for types without one); nothing outside
+// is the sealed secret (” for types without one); nothing outside
 // internal/cloud opens it, and the API never returns it.
 type CloudCredential struct {
 	Meta
@@ -77,7 +77,7 @@ type CloudCredential struct {
 	Secret string // sealed, AAD bound to the row
 }
 
-func (c *CloudCredential) meta() *Meta        { return &c.Meta }
+func (c *CloudCredential) meta() *Meta       { return &c.Meta }
 func (c *CloudCredential) columns() []string { return []string{"type", "spec", "secret"} }
 func (c *CloudCredential) values() []any     { return []any{c.Type, c.Spec, c.Secret} }
 func (c *CloudCredential) targets() []any    { return []any{&c.Type, &c.Spec, &c.Secret} }
@@ -180,8 +180,8 @@ func (q *Q) DeleteCloudConnection(ctx context.Context, orgID, id string) error {
 }
 
 // CloudConnectionsUsing lists the names of the organization's connections
-// that use the stored credential credentialID (when not '') or the cloud
-// identity cloudIdentityID (when not ''), so that deleting what they use can
+// that use the stored credential credentialID (when not ”) or the cloud
+// identity cloudIdentityID (when not ”), so that deleting what they use can
 // be refused.
 func (q *Q) CloudConnectionsUsing(ctx context.Context, orgID, credentialID, cloudIdentityID string) ([]string, error) {
 	column, id := "credential_id", credentialID

@@ -652,7 +652,7 @@ func (a *AWS) serveOrganizations(w http.ResponseWriter, r *http.Request) {
 		a.orgReply(w, map[string]any{"Organization": map[string]any{
 			"Id": org.ID, "Arn": org.ARN(), "FeatureSet": "ALL",
 			"MasterAccountId": org.ManagementAccountID, "MasterAccountEmail": org.ManagementAccountEmail,
-			"MasterAccountArn": "arn:aws:organizations::" + org.ManagementAccountID + ":account/" + org.ID + "/" + org.ManagementAccountID,
+			"MasterAccountArn":     "arn:aws:organizations::" + org.ManagementAccountID + ":account/" + org.ID + "/" + org.ManagementAccountID,
 			"AvailablePolicyTypes": []any{},
 		}})
 	case "ListAccounts":
