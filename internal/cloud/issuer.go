@@ -92,10 +92,25 @@ var claimsSupported = []string{"iss", "sub", "aud", "iat", "nbf", "exp", "jti", 
 
 // Subject is the sub claim of a token about caller in a project: scoped so
 // that a trust policy conditioned on sub (AWS cannot condition on custom
-// claims) can tell organizations, projects and principals apart.
+// claims) can tell organizations, projects and principals apart:
+//
+//	org:{organizationID}:project:{projectID}:sa:{serviceAccountID}
+//	org:{organizationID}:project:{projectID}:user:{userID}
+//
+// The principal type is short ("sa", not principal_type's "serviceAccount")
+// because GCP refuses a google.subject over 127 bytes, and the usual mapping
+// is google.subject = assertion.sub: with UUIDs this is at most 127 bytes.
 func Subject(orgID, projectID string, c Caller) string {
-	return "org:" + orgID + ":project:" + projectID + ":" + c.Type + ":" + c.ID
+	kind := c.Type
+	if kind == PrincipalServiceAccount {
+		kind = "sa"
+	}
+	return "org:" + orgID + ":project:" + projectID + ":" + kind + ":" + c.ID
 }
+
+// MaxSubjectLength is GCP's limit on google.subject, which Subject respects
+// for Gatehouse's UUID identifiers.
+const MaxSubjectLength = 127
 
 // SubjectPrefix is what every token about a project's principals starts
 // with: a StringLike condition "PREFIX*" admits them all.
