@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -239,14 +240,18 @@ func (s *Service) connect(ctx context.Context, p *authn.Principal, orgID string,
 		ident, caller, err := s.identityForCaller(ctx, p, orgID, c.ProjectID, c.CloudIdentityID)
 		if e, ok := apierror.As(err); ok {
 			// No such project or identity, or a caller who is no member:
-			// the request cannot be carried out as written.
-			return nil, invalid("credential: %s", e.Description)
+			// the request cannot be carried out as written. The message
+			// names no ID: they are the caller's own input.
+			if e.Status == http.StatusNotFound {
+				return nil, invalid("credential: no such cloud identity in credential.projectID")
+			}
+			return nil, invalid("credential: a federated credential needs a caller who is a member of this organization")
 		}
 		if err != nil {
 			return nil, err
 		}
 		if ident.Spec.Provider != ProviderAWS {
-			return nil, invalid("credential.cloudIdentityID: cloud identity %q is not an AWS identity", c.CloudIdentityID)
+			return nil, invalid("credential.cloudIdentityID: the cloud identity is not an AWS identity")
 		}
 		raw, _, err := s.mint(ctx, ident, caller, ident.Spec.audience(), "", ExchangeTokenLifetime)
 		if err != nil {
@@ -456,14 +461,14 @@ func (s *Service) referencesExist(ctx context.Context, q *store.Q, orgID string,
 	case ConnectionStoredCredential:
 		if _, err := q.GetCloudCredential(ctx, orgID, c.CredentialID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return invalid("credential.credentialID: no credential %q in this organization", c.CredentialID)
+				return invalid("credential.credentialID: no such credential in this organization")
 			}
 			return err
 		}
 	case ConnectionFederated:
 		if _, err := q.GetCloudIdentity(ctx, orgID, c.ProjectID, c.CloudIdentityID); err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return invalid("credential.cloudIdentityID: no cloud identity %q in project %q", c.CloudIdentityID, c.ProjectID)
+				return invalid("credential.cloudIdentityID: no such cloud identity in credential.projectID")
 			}
 			return err
 		}

@@ -249,7 +249,7 @@ func (s *Service) DeleteCredential(ctx context.Context, orgID, id string) error 
 func (s *Service) openCredential(ctx context.Context, orgID, id string) (*CredentialSpec, string, error) {
 	row, err := s.Store.Read().GetCloudCredential(ctx, orgID, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, "", invalid("credential.credentialID: no credential %q in this organization", id)
+		return nil, "", invalid("credential.credentialID: no such credential in this organization")
 	}
 	if err != nil {
 		return nil, "", err

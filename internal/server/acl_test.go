@@ -40,7 +40,8 @@ func TestACL(t *testing.T) {
 		a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), acme.token, projectWrite("p2", nil))
 		p3 := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), acme.token, projectWrite("p3", []string{user.group})).obj(t))
 
-		platform := aclEndpoints("identity:allocations", crud, "identity:groups", crud, "identity:oauth2providers", crud,
+		platform := aclEndpoints("identity:allocations", crud, "identity:cloudconnections", crud, "identity:cloudidentities", crud,
+			"identity:credentials", crud, "identity:groups", crud, "identity:oauth2providers", crud,
 			"identity:organizations", crud, "identity:projects", crud, "identity:quotas", crud, "identity:roles", readOp,
 			"identity:serviceaccounts", crud, "identity:users", crud)
 		if got := a.admin(t, http.StatusOK, "GET", "/api/v1/acl", nil).obj(t); !reflect.DeepEqual(got, map[string]any{"global": platform}) {
@@ -51,7 +52,8 @@ func TestACL(t *testing.T) {
 			t.Errorf("platform administrator's ACL of acme = %v", got)
 		}
 
-		admin := aclEndpoints("identity:allocations", crud, "identity:groups", crud, "identity:oauth2providers", crud,
+		admin := aclEndpoints("identity:allocations", crud, "identity:cloudconnections", crud, "identity:cloudidentities", crud,
+			"identity:cloudidentitytokens", []string{"create"}, "identity:credentials", crud, "identity:groups", crud, "identity:oauth2providers", crud,
 			"identity:organizations", []string{"read", "update"}, "identity:projects", crud, "identity:quotas", readOp, "identity:roles", readOp,
 			"identity:serviceaccounts", crud, "identity:users", crud)
 		wantACL := map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": admin},
@@ -60,7 +62,7 @@ func TestACL(t *testing.T) {
 			t.Errorf("administrator's ACL = %v, want %v", got, wantACL)
 		}
 
-		readerEPs := aclEndpoints("identity:allocations", readOp, "identity:groups", readOp, "identity:oauth2providers", readOp,
+		readerEPs := aclEndpoints("identity:allocations", readOp, "identity:cloudidentities", readOp, "identity:groups", readOp, "identity:oauth2providers", readOp,
 			"identity:organizations", readOp, "identity:projects", readOp, "identity:quotas", readOp, "identity:roles", readOp,
 			"identity:serviceaccounts", readOp, "identity:users", readOp)
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "acl"), reader.token, nil).obj(t); !reflect.DeepEqual(got,
@@ -69,7 +71,8 @@ func TestACL(t *testing.T) {
 		}
 
 		userOrg := aclEndpoints("identity:organizations", readOp, "identity:quotas", readOp, "identity:roles", readOp)
-		userProject := aclEndpoints("identity:allocations", crud, "identity:organizations", readOp, "identity:projects", []string{"read", "update"},
+		userProject := aclEndpoints("identity:allocations", crud, "identity:cloudidentities", readOp,
+			"identity:cloudidentitytokens", []string{"create"}, "identity:organizations", readOp, "identity:projects", []string{"read", "update"},
 			"identity:quotas", readOp, "identity:roles", readOp)
 		wantACL = map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": userOrg},
 			"projects": []any{map[string]any{"id": p1, "endpoints": userProject}, map[string]any{"id": p3, "endpoints": userProject}}}

@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +21,10 @@ type fixture struct {
 	allocation, otherAllocation string
 	systemProvider, otherOrg    string
 	roleID                      string
+	// cloud is the AWS stand-in; firstCredential a stored credential of
+	// another AWS organization than the fixture's connection.
+	cloud           *cloudStand
+	firstCredential string
 }
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
@@ -48,7 +53,31 @@ func newFixture(t testing.TB, a *apiEnv) *fixture {
 		"serviceAccountID": f.reader.sa,
 		"providerID":       provider,
 	}
+	f.cloud = newCloudStand(t, a.Env)
+	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, tok)
+	for k, v := range cloudIDs {
+		f.ids[k] = v
+	}
+	f.firstCredential = first
 	return f
+}
+
+// issuing are the operations that mint tokens or cloud credentials: only
+// members of the organization hold them, never the platform administrator
+// (see authz.EndpointCloudIdentityTokens).
+var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true}
+
+// plainBodies are the operations whose body is not {metadata, spec}.
+var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true}
+
+// tokenFor is who exercises op in the walkers: the platform administrator,
+// except for the issuing operations, which need the organization's
+// administrator.
+func (f *fixture) tokenFor(a *apiEnv, op specOp) string {
+	if issuing[op.id] {
+		return f.admin.token
+	}
+	return a.AdminToken
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -94,6 +123,20 @@ func (f *fixture) body(op specOp) map[string]any {
 		return allocWrite(prefix+"-alloc", item{"gpus", 1, 0})
 	case "updateQuotas":
 		return quotasWrite("gpus", 100)
+	case "createCloudIdentity", "updateCloudIdentity":
+		return f.cloud.identityWrite(prefix + "-identity")
+	case "issueCloudIdentityToken", "issueCloudIdentityCredentials":
+		return map[string]any{"context": "walker"}
+	case "createCredential":
+		return credentialWrite(prefix+"-credential", 1)
+	case "updateCredential":
+		return credentialWrite(prefix+"-credential", 2) // the connection's credential keeps its AWS organization
+	case "createCloudConnection":
+		return connectionWrite(prefix+"-connection", f.firstCredential)
+	case "updateCloudConnection":
+		return connectionWrite(prefix+"-connection", f.ids["credentialID"])
+	case "validateCloudConnection":
+		return map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": f.firstCredential}}
 	}
 	return nil
 }
@@ -150,16 +193,30 @@ func TestUnknownRoutes(t *testing.T) {
 			}
 			byPath[op.path][op.method] = true
 		}
+		router, err := specRouter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// routes reports whether some operation serves method on the URL
+		// path p: a literal segment may also match another operation's
+		// template (…/cloudconnections/validate is also
+		// …/cloudconnections/{cloudConnectionID}).
+		routes := func(method, p string) bool {
+			_, _, err := router.FindRoute(httptest.NewRequest(method, p, nil))
+			return err == nil
+		}
 		checked := 0
 		for path, methods := range byPath {
 			for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
-				if methods[m] {
+				p := f.path(specOp{path: path}, nil)
+				if methods[m] || routes(m, p) {
 					continue
 				}
-				p := f.path(specOp{path: path}, nil)
 				var allow []string
-				for am := range methods {
-					allow = append(allow, am)
+				for _, am := range []string{"GET", "POST", "PUT", "DELETE"} {
+					if routes(am, p) {
+						allow = append(allow, am)
+					}
 				}
 				for _, tok := range []string{"", a.AdminToken} {
 					r := a.call(t, m, p, tok, "{}")
@@ -313,9 +370,25 @@ func TestRequestValidation(t *testing.T) {
 			try := func(body any, hdrs ...header) *resp {
 				t.Helper()
 				cases++
-				return a.send(t, op, path, a.AdminToken, body, hdrs...)
+				return a.send(t, op, path, f.tokenFor(a, op), body, hdrs...)
 			}
-			if op.id == "updateQuotas" {
+			if plainBodies[op.id] {
+				// Bodies that are not {metadata, spec}: every field optional
+				// for the issuing operations, credential required for validate.
+				for what, body := range map[string]any{
+					"malformed JSON": `{"context": `, "trailing garbage": `{}}`, "empty body": "", "JSON null": "null", "an array": "[]",
+					"a string": `"context"`, "unknown field": map[string]any{"contxt": "x"}, "context a number": map[string]any{"context": 5},
+					"context with a space": map[string]any{"context": "a b"}, "retry policy a string": map[string]any{"retryPolicy": "fast"},
+					"credential a string": map[string]any{"credential": "stored"},
+				} {
+					r := try(body)
+					if r.Status != http.StatusBadRequest {
+						t.Errorf("%s with %s: %s, want 400", op.id, what, r)
+						continue
+					}
+					wantError(t, r, http.StatusBadRequest, "invalid_request")
+				}
+			} else if op.id == "updateQuotas" {
 				for what, body := range map[string]any{
 					"malformed JSON": `{"quotas": [`, "empty object": map[string]any{}, "quotas an object": map[string]any{"quotas": map[string]any{}},
 					"quantity a string": quotasWrite("gpus", "many"), "kind a number": quotasWrite(3, 1), "no kind": map[string]any{"quotas": []any{map[string]any{"quantity": 1}}},
@@ -352,7 +425,7 @@ func TestRequestValidation(t *testing.T) {
 			}
 			// Just over 1 MiB, in an otherwise valid body.
 			huge := clone(t, valid)
-			if op.id == "updateQuotas" {
+			if op.id == "updateQuotas" || plainBodies[op.id] {
 				huge["padding"] = strings.Repeat("x", 1<<20)
 			} else {
 				huge["metadata"].(map[string]any)["description"] = strings.Repeat("x", 1<<20)
@@ -368,7 +441,7 @@ func TestRequestValidation(t *testing.T) {
 		// JSON; a 63-character name is a name; unknown fields are ignored.
 		for _, op := range specOperations(t) {
 			if op.hasBody {
-				a.must(t, success(op), op.method, f.path(op, nil), a.AdminToken, f.body(op))
+				a.must(t, success(op), op.method, f.path(op, nil), f.tokenFor(a, op), f.body(op))
 			}
 		}
 		long := strings.Repeat("a", 61) + "-z"
@@ -413,9 +486,15 @@ func TestNotFound(t *testing.T) {
 		for _, op := range specOperations(t) {
 			for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
 				param := m[1]
+				if issuing[op.id] && param == "organizationID" {
+					// Only the organization's members may issue: in an
+					// unknown organization nobody is one (403, see
+					// TestPermissions), so there is nothing to find.
+					continue
+				}
 				for _, unknown := range []string{"no-such-id", "00000000-0000-7000-8000-999999999999"} {
 					path := f.path(op, map[string]string{param: unknown})
-					r := a.send(t, op, path, a.AdminToken, f.body(op))
+					r := a.send(t, op, path, f.tokenFor(a, op), f.body(op))
 					cases++
 					if r.Status != http.StatusNotFound {
 						t.Errorf("%s with an unknown %s: %s, want 404", op.id, param, r)
@@ -438,7 +517,8 @@ func TestNotFound(t *testing.T) {
 			t.Errorf("only %d not-found cases", cases)
 		}
 		a.unchanged(t, before, "requests for unknown resources", f.org, f.otherOrg)
-		for _, table := range []string{"service_accounts", "oauth2_providers", "groups", "users", "projects", "allocations", "quotas"} {
+		for _, table := range []string{"service_accounts", "oauth2_providers", "groups", "users", "projects", "allocations", "quotas",
+			"cloud_identities", "cloud_credentials", "cloud_connections", "cloud_external_ids"} {
 			var n int
 			if err := a.Store.DB().QueryRow("SELECT COUNT(*) FROM " + table + " WHERE organization_id IN ('no-such-id', '00000000-0000-7000-8000-999999999999')").Scan(&n); err != nil {
 				t.Fatal(err)
@@ -462,12 +542,14 @@ func TestPermissions(t *testing.T) {
 		denied := map[string]map[string]bool{
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
 				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider"),
-			"reader": {},
+			// The credential store and cloud connections are administrators'.
+			"reader": set("listCredentials", "getCredential", "listCloudConnections", "getCloudConnection"),
 			"user":   {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",
 			"listRoles", "getQuotas", "listProjects", "getProject", "updateProject",
-			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation")
+			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation",
+			"listCloudIdentities", "getCloudIdentity", "issueCloudIdentityToken", "issueCloudIdentityCredentials")
 		ops := specOperations(t)
 		for _, op := range ops {
 			if op.method != "GET" {
@@ -495,7 +577,12 @@ func TestPermissions(t *testing.T) {
 				case op.method == "GET":
 					a.must(t, http.StatusOK, op.method, f.path(op, nil), m.token, nil)
 				case op.hasBody:
-					wantError(t, a.send(t, op, f.path(op, nil), m.token, map[string]any{}), http.StatusBadRequest, "invalid_request")
+					// An invalid body: empty is valid for the issuing ones.
+					invalid := map[string]any{}
+					if issuing[op.id] {
+						invalid["context"] = 5
+					}
+					wantError(t, a.send(t, op, f.path(op, nil), m.token, invalid), http.StatusBadRequest, "invalid_request")
 				default:
 					// delete and rotate: the last path parameter unknown.
 					params := pathParam.FindAllStringSubmatch(op.path, -1)
