@@ -12,6 +12,8 @@
 # administrator role, a project using that group, a user and a service account
 # in the group. Then, as the service account, it reads the organization's ACL,
 # lists the projects, and checks that creating an organization is forbidden.
+# Last, the organization's workload issuer (discovery and JWKS), a cloud
+# identity of the project, and a workload token for the service account.
 # Every request must answer the expected status; anything else exits non-zero.
 # Needs curl and jq.
 set -euo pipefail
@@ -24,7 +26,8 @@ for tool in curl jq; do
 	command -v "$tool" >/dev/null || { echo "walkthrough: $tool is required" >&2; exit 2; }
 done
 
-API="${1%/}/api/v1"
+BASE="${1%/}"
+API="$BASE/api/v1"
 TOKEN=$(tr -d '[:space:]' <"$2")
 NAME="${3:-acme}"
 [ -n "$TOKEN" ] || { echo "walkthrough: $2 is empty" >&2; exit 2; }
@@ -108,4 +111,25 @@ check "the service account lists the project" "$PROJECTS" --arg p "$PROJECT" '[.
 DENIED=$(call 403 POST /organizations "$SA_TOKEN" '{"metadata":{"name":"not-allowed"},"spec":{"organizationType":"adhoc"}}')
 check "the refusal has the error shape" "$DENIED" '.error == "forbidden" and (.error_description | length > 0)'
 
-echo "walkthrough passed: organization $ORG, group $GROUP, project $PROJECT" >&2
+# 10. The organization's workload issuer, public: what AWS and GCP read.
+ISSUER="$BASE/oidc/organizations/$ORG"
+DISCOVERY=$(curl -sS --max-time 15 -f "$ISSUER/.well-known/openid-configuration") || {
+	echo "FAIL GET $ISSUER/.well-known/openid-configuration" >&2
+	exit 1
+}
+check "the discovery document names the organization's issuer" "$DISCOVERY" --arg iss "$ISSUER" \
+	'.issuer == $iss and .jwks_uri == ($iss + "/jwks")'
+JWKS=$(curl -sS --max-time 15 -f "$ISSUER/jwks") || { echo "FAIL GET $ISSUER/jwks" >&2; exit 1; }
+check "the JWKS publishes the organization's keys" "$JWKS" '(.keys | length) == 2 and all(.keys[]; .alg == "ES256" and (has("d") | not))'
+
+# 11. A cloud identity of the project (an AWS role to assume), and, as the
+# service account, a workload token for it.
+IDENTITY=$(call 201 POST "/organizations/$ORG/projects/$PROJECT/cloudidentities" "$TOKEN" \
+	'{"metadata":{"name":"deploy"},"spec":{"provider":"aws","aws":{"roleARN":"arn:aws:iam::123456789012:role/deploy"}}}' |
+	jq -r .metadata.id)
+WORKLOAD=$(call 200 POST "/organizations/$ORG/projects/$PROJECT/cloudidentities/$IDENTITY/token" "$SA_TOKEN" '{}')
+check "the workload token is the organization's, about the service account" "$WORKLOAD" --arg iss "$ISSUER" \
+	--arg sub "org:$ORG:project:$PROJECT:sa:$(jq -r .metadata.id <<<"$SA")" \
+	'.issuer == $iss and .subject == $sub and .audience == "sts.amazonaws.com" and (.token | split(".") | length) == 3'
+
+echo "walkthrough passed: organization $ORG, group $GROUP, project $PROJECT, cloud identity $IDENTITY" >&2
