@@ -13,6 +13,8 @@ DROP INDEX signing_keys_one_per_state;
 CREATE UNIQUE INDEX signing_keys_one_per_scope_state ON signing_keys (scope, state) WHERE state IN ('next', 'active');
 -- Published keys and expiry deletes of one scope.
 CREATE INDEX signing_keys_scope ON signing_keys (scope, state, expires_at);
+-- The rotation schedule's "which scopes have an active key".
+CREATE INDEX signing_keys_state_scope ON signing_keys (state, scope);
 
 -- Cloud identities: how a project's principals federate into AWS or GCP.
 -- spec is the provider configuration as JSON (no secret: federation has none).
@@ -101,6 +103,7 @@ DROP TABLE cloud_external_ids;
 DROP TABLE cloud_credentials;
 DROP TABLE cloud_identities;
 DELETE FROM signing_keys WHERE scope <> '';
+DROP INDEX signing_keys_state_scope;
 DROP INDEX signing_keys_scope;
 DROP INDEX signing_keys_one_per_scope_state;
 CREATE UNIQUE INDEX signing_keys_one_per_state ON signing_keys (state) WHERE state IN ('next', 'active');
