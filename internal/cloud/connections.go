@@ -286,11 +286,30 @@ func (s *Service) assumeWithExternalID(ctx context.Context, orgID, roleARN strin
 // account with basic organization permissions, and returns the organization
 // (the seed's validate). Failures are *Error values.
 func (s *Service) Validate(ctx context.Context, p *authn.Principal, orgID string, req ValidateRequest) (*Organization, error) {
+	var org *Organization
+	err := s.withManagementAccount(ctx, p, orgID, req, func(_ context.Context, _ aws.CredentialsProvider, _ RetryPolicy, o *Organization) error {
+		org = o
+		return nil
+	})
+	return org, err
+}
+
+func accessNodeDown() *Error {
+	return newError(ErrAccessNodeCommunicationFailed, nil,
+		"the built-in access node %q is disabled on this Gatehouse (--cloud-access-node-enabled=false)", BuiltinAccessNodeName)
+}
+
+// withManagementAccount is what validation and discovery share: check the
+// request (nothing is called when it is invalid), check the access node,
+// reach the management account and describe its organization, then run
+// next with the credentials, within one RequestTimeout.
+func (s *Service) withManagementAccount(ctx context.Context, p *authn.Principal, orgID string, req ValidateRequest,
+	next func(ctx context.Context, creds aws.CredentialsProvider, policy RetryPolicy, org *Organization) error) error {
 	if err := firstInvalid(s.checkConnection(req.Provider, req.Credential, req.AccessNodes, req.RetryPolicy)); err != nil {
-		return nil, err
+		return err
 	}
 	if s.AccessNodeDisabled {
-		return nil, accessNodeDown()
+		return accessNodeDown()
 	}
 	policy := DefaultRetryPolicy()
 	if req.RetryPolicy != nil {
@@ -300,14 +319,13 @@ func (s *Service) Validate(ctx context.Context, p *authn.Principal, orgID string
 	defer cancel()
 	creds, err := s.connect(ctx, p, orgID, req.Credential, policy)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return s.describeOrganization(ctx, creds, policy)
-}
-
-func accessNodeDown() *Error {
-	return newError(ErrAccessNodeCommunicationFailed, nil,
-		"the built-in access node %q is disabled on this Gatehouse (--cloud-access-node-enabled=false)", BuiltinAccessNodeName)
+	org, err := s.describeOrganization(ctx, creds, policy)
+	if err != nil {
+		return err
+	}
+	return next(ctx, creds, policy, org)
 }
 
 // discover validates a connection spec and discovers its accounts.
@@ -315,51 +333,46 @@ func (s *Service) discover(ctx context.Context, p *authn.Principal, orgID string
 	if spec.Provider == "" {
 		spec.Provider = ProviderAWS
 	}
-	if err := firstInvalid(s.checkConnection(spec.Provider, spec.Credential, spec.AccessNodes, spec.RetryPolicy)); err != nil {
-		return nil, err
-	}
 	if d := spec.AccountDiscovery; d != nil && !roleNameWithPathPattern.MatchString(d.RoleNameWithPath) {
 		return nil, invalid("accountDiscovery.roleNameWithPath must be a role name, optionally with its path (/path/name)")
 	}
-	if s.AccessNodeDisabled {
-		return nil, accessNodeDown()
-	}
-	policy := DefaultRetryPolicy()
-	if spec.RetryPolicy != nil {
-		policy = *spec.RetryPolicy
-	}
-	ctx, cancel := s.outbound(ctx)
-	defer cancel()
-	creds, err := s.connect(ctx, p, orgID, spec.Credential, policy)
+	var status *ConnectionStatus
+	req := ValidateRequest{Provider: spec.Provider, Credential: spec.Credential, AccessNodes: spec.AccessNodes, RetryPolicy: spec.RetryPolicy}
+	err := s.withManagementAccount(ctx, p, orgID, req, func(ctx context.Context, creds aws.CredentialsProvider, policy RetryPolicy, org *Organization) error {
+		accounts, err := s.listAccounts(ctx, creds, policy)
+		if err != nil {
+			return err
+		}
+		status = &ConnectionStatus{Organization: *org, Accounts: accounts, ValidatedAt: s.now().Truncate(time.Millisecond)}
+		return s.discoverAccounts(ctx, creds, policy, spec.AccountDiscovery, status)
+	})
 	if err != nil {
 		return nil, err
 	}
-	org, err := s.describeOrganization(ctx, creds, policy)
-	if err != nil {
-		return nil, err
-	}
-	accounts, err := s.listAccounts(ctx, creds, policy)
-	if err != nil {
-		return nil, err
-	}
-	status := &ConnectionStatus{Organization: *org, Accounts: accounts, ValidatedAt: s.now().Truncate(time.Millisecond)}
+	return status, nil
+}
+
+// discoverAccounts assumes the discovery role in every active account
+// (none without a discovery role), recording each outcome; it fails only
+// when every attempt failed, or STS could not be reached at all.
+func (s *Service) discoverAccounts(ctx context.Context, creds aws.CredentialsProvider, policy RetryPolicy, d *AccountDiscovery, status *ConnectionStatus) error {
 	tried, succeeded := 0, 0
 	for i := range status.Accounts {
 		a := &status.Accounts[i]
 		a.Discovery = DiscoveryNotAttempted
-		if spec.AccountDiscovery == nil || a.State != "ACTIVE" {
+		if d == nil || a.State != "ACTIVE" {
 			continue
 		}
 		tried++
-		_, err := s.assumeRole(ctx, s.stsRegion(), s.AWS.STSEndpoint, creds, memberRoleARN(org.OrganizationARN, a.AccountID, spec.AccountDiscovery.RoleNameWithPath),
+		_, err := s.assumeRole(ctx, s.stsRegion(), s.AWS.STSEndpoint, creds, memberRoleARN(status.Organization.OrganizationARN, a.AccountID, d.RoleNameWithPath),
 			"", "gatehouse-discovery", policy)
 		if err != nil {
 			e, ok := AsError(err)
 			if !ok {
-				return nil, err
+				return err
 			}
 			if e.Type == ErrServiceEndpointNotReachable {
-				return nil, e // STS is gone: no account can tell us anything
+				return e // STS is gone: no account can tell us anything
 			}
 			a.Discovery, a.Error = DiscoveryFailed, e.Message
 			continue
@@ -368,10 +381,10 @@ func (s *Service) discover(ctx context.Context, p *authn.Principal, orgID string
 		succeeded++
 	}
 	if tried > 0 && succeeded == 0 {
-		return nil, newError(ErrAllAccountsFailedDiscovery, nil, "role %q could not be assumed in any of the %d active member accounts (first: %s)",
-			spec.AccountDiscovery.RoleNameWithPath, tried, firstAccountError(status.Accounts))
+		return newError(ErrAllAccountsFailedDiscovery, nil, "role %q could not be assumed in any of the %d active member accounts (first: %s)",
+			d.RoleNameWithPath, tried, firstAccountError(status.Accounts))
 	}
-	return status, nil
+	return nil
 }
 
 func firstAccountError(accounts []Account) string {

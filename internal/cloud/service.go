@@ -190,18 +190,12 @@ func (s *Service) randomID() (string, error) {
 
 // newMeta fills the server-owned creation fields of m.
 func (s *Service) newMeta(m *store.Meta, actor *authn.Principal, orgID string) {
-	m.ID = s.NewID()
-	m.OrganizationID = orgID
-	m.CreatedAt = s.now().Truncate(time.Millisecond)
-	m.CreatedBy = actor.Subject
-	m.ModifiedAt, m.ModifiedBy = time.Time{}, ""
+	m.Stamp(s.NewID(), orgID, s.now(), actor.Subject)
 }
 
 // carryMeta copies the server-owned fields of old into the update m.
 func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principal) {
-	m.ID, m.OrganizationID, m.CreatedAt, m.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
-	m.ModifiedAt = s.now().Truncate(time.Millisecond)
-	m.ModifiedBy = actor.Subject
+	m.Carry(old, s.now(), actor.Subject)
 }
 
 // storeError maps store errors about a resource of kind named name onto API

@@ -1341,7 +1341,10 @@ func TestQueryPlans(t *testing.T) {
 				_, err := q.GetCloudIdentity(ctx, sc.org, identities[0].ProjectID, identities[0].ID)
 				return err
 			}},
-			{"list credentials", func(q *store.Q) error { _, err := q.ListCloudCredentials(ctx, sc.org, store.Page{Limit: 5}); return err }},
+			{"list credentials", func(q *store.Q) error {
+				_, err := q.ListCloudCredentials(ctx, sc.org, store.Page{Limit: 5})
+				return err
+			}},
 			{"list cloud connections", func(q *store.Q) error {
 				_, err := q.ListCloudConnections(ctx, sc.org, store.Page{Limit: 5})
 				return err

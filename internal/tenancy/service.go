@@ -42,21 +42,13 @@ func (s *Service) ttl() time.Duration {
 
 // newMeta fills the server-owned creation fields of m.
 func (s *Service) newMeta(m *store.Meta, actor *authn.Principal, orgID string) {
-	m.ID = s.NewID()
-	m.OrganizationID = orgID
-	// Stored with millisecond precision: truncate now so that the create
-	// response equals every later read.
-	m.CreatedAt = s.Now().UTC().Truncate(time.Millisecond)
-	m.CreatedBy = actor.Subject
-	m.ModifiedAt, m.ModifiedBy = time.Time{}, ""
+	m.Stamp(s.NewID(), orgID, s.Now(), actor.Subject)
 }
 
 // carryMeta copies the server-owned fields of the stored row into the update
 // m, and stamps the modification.
 func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principal) {
-	m.ID, m.OrganizationID, m.CreatedAt, m.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
-	m.ModifiedAt = s.Now().UTC().Truncate(time.Millisecond)
-	m.ModifiedBy = actor.Subject
+	m.Carry(old, s.Now(), actor.Subject)
 }
 
 // storeError maps store errors for a resource of kind named name (or with that

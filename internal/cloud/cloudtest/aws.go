@@ -473,6 +473,19 @@ func (a *AWS) issue(role *Role, name string, d time.Duration) (stsCredentials, a
 		assumedRoleUser{Arn: s.assumedARN, AssumedRoleID: "AROA" + strings.ToUpper(randomHex(8)) + ":" + name}
 }
 
+// issueFor issues a session of role for the request's DurationSeconds, or
+// answers the ValidationError AWS gives for a duration the role does not
+// allow.
+func (a *AWS) issueFor(w http.ResponseWriter, form url.Values, role *Role, name string) (stsCredentials, assumedRoleUser, bool) {
+	d, bad := durationOf(form, role)
+	if bad != "" {
+		a.stsFail(w, 400, "ValidationError", "%s", bad)
+		return stsCredentials{}, assumedRoleUser{}, false
+	}
+	creds, user := a.issue(role, name, d)
+	return creds, user, true
+}
+
 // likeMatch is IAM's StringLike: * any run of characters, ? one.
 func likeMatch(pattern, s string) bool {
 	ok, err := path.Match(strings.ReplaceAll(pattern, "/", "\x00"), strings.ReplaceAll(s, "/", "\x00"))
@@ -537,12 +550,10 @@ func (a *AWS) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Request, 
 		denied()
 		return
 	}
-	d, bad := durationOf(form, role)
-	if bad != "" {
-		a.stsFail(w, 400, "ValidationError", "%s", bad)
+	creds, user, ok := a.issueFor(w, form, role, name)
+	if !ok {
 		return
 	}
-	creds, user := a.issue(role, name, d)
 	var out webIdentityResponse
 	out.Xmlns = stsNamespace
 	out.Result.SubjectFromWebIdentityToken = v.Subject
@@ -569,12 +580,10 @@ func (a *AWS) assumeRole(w http.ResponseWriter, form url.Values, principal strin
 		a.stsFail(w, 403, "AccessDenied", "User: %s is not authorized to perform: sts:AssumeRole on resource: %s", principal, roleARN)
 		return
 	}
-	d, bad := durationOf(form, role)
-	if bad != "" {
-		a.stsFail(w, 400, "ValidationError", "%s", bad)
+	creds, user, ok := a.issueFor(w, form, role, name)
+	if !ok {
 		return
 	}
-	creds, user := a.issue(role, name, d)
 	var out assumeRoleResponse
 	out.Xmlns = stsNamespace
 	out.Result.AssumedRoleUser = user
