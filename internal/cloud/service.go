@@ -76,10 +76,12 @@ type Service struct {
 	Sleep  Sleeper
 	// RequestTimeout bounds one whole cloud operation, retries included;
 	// AttemptTimeout bounds connecting, the TLS handshake and waiting for
-	// the response headers of each attempt.
+	// the response headers of each attempt (read once, at the first cloud
+	// call, when the shared transport is built).
 	RequestTimeout time.Duration
 	AttemptTimeout time.Duration
-	// RootCAs verifies cloud endpoints (the system pool if nil).
+	// RootCAs verifies cloud endpoints (the system pool if nil; read once,
+	// at the first cloud call).
 	RootCAs *x509.CertPool
 	// AccessNodeDisabled turns the built-in access node off
 	// (--cloud-access-node-enabled=false): cloud connection validation then
