@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
 // Defaults of the optional Service fields.
@@ -201,25 +202,16 @@ func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principa
 }
 
 // storeError maps store errors about a resource of kind named name onto API
-// errors; other errors pass through (and become 500s).
+// errors as tenancy does (404, 409), except that a broken reference is a 404
+// here (the project went away), and cloud errors pass through.
 func storeError(err error, kind, name string) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, store.ErrNotFound):
-		return apierror.NotFoundError("%s %q not found", kind, name)
-	case errors.Is(err, store.ErrConflict):
-		return apierror.ConflictError("a %s named %q already exists", kind, name)
-	case errors.Is(err, store.ErrReference):
+	if errors.Is(err, store.ErrReference) {
 		return apierror.NotFoundError("%s %q refers to a resource that does not exist in this organization", kind, name)
-	}
-	if _, ok := apierror.As(err); ok {
-		return err
 	}
 	if _, ok := AsError(err); ok {
 		return err
 	}
-	return fmt.Errorf("%s %q: %w", kind, name, err)
+	return tenancy.StoreError(err, kind, name)
 }
 
 // Caller is who a workload token is about: the authenticated principal as a

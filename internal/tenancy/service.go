@@ -51,8 +51,14 @@ func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principa
 	m.Carry(old, s.Now(), actor.Subject)
 }
 
-// storeError maps store errors for a resource of kind named name (or with that
-// id) onto API errors; other errors pass through (and become 500s).
+// StoreError maps store errors for a resource of kind named name (or with
+// that id) onto API errors: not found 404, a uniqueness conflict 409, a
+// reference to a missing resource 400; API errors pass through as they are,
+// anything else is wrapped (and becomes a 500). Other services of the API
+// (internal/cloud) use it for their own resources.
+func StoreError(err error, kind, name string) error { return storeError(err, kind, name) }
+
+// storeError is StoreError.
 func storeError(err error, kind, name string) error {
 	switch {
 	case err == nil:
