@@ -22,6 +22,24 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AccessNodeAccessNodeType.
+const (
+	AccessNodeAccessNodeTypeSERVER      AccessNodeAccessNodeType = "SERVER"
+	AccessNodeAccessNodeTypeSERVERGROUP AccessNodeAccessNodeType = "SERVER_GROUP"
+)
+
+// Valid indicates whether the value is a known member of the AccessNodeAccessNodeType enum.
+func (e AccessNodeAccessNodeType) Valid() bool {
+	switch e {
+	case AccessNodeAccessNodeTypeSERVER:
+		return true
+	case AccessNodeAccessNodeTypeSERVERGROUP:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AclOperation.
 const (
 	AclOperationCreate AclOperation = "create"
@@ -40,6 +58,132 @@ func (e AclOperation) Valid() bool {
 	case AclOperationRead:
 		return true
 	case AclOperationUpdate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudAccountDiscovery.
+const (
+	CloudAccountDiscoveryFailed       CloudAccountDiscovery = "failed"
+	CloudAccountDiscoveryNotAttempted CloudAccountDiscovery = "notAttempted"
+	CloudAccountDiscoverySucceeded    CloudAccountDiscovery = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the CloudAccountDiscovery enum.
+func (e CloudAccountDiscovery) Valid() bool {
+	switch e {
+	case CloudAccountDiscoveryFailed:
+		return true
+	case CloudAccountDiscoveryNotAttempted:
+		return true
+	case CloudAccountDiscoverySucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudConnectionCredentialType.
+const (
+	CloudConnectionCredentialTypeAssumeRole       CloudConnectionCredentialType = "assumeRole"
+	CloudConnectionCredentialTypeFederated        CloudConnectionCredentialType = "federated"
+	CloudConnectionCredentialTypeStoredCredential CloudConnectionCredentialType = "storedCredential"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionCredentialType enum.
+func (e CloudConnectionCredentialType) Valid() bool {
+	switch e {
+	case CloudConnectionCredentialTypeAssumeRole:
+		return true
+	case CloudConnectionCredentialTypeFederated:
+		return true
+	case CloudConnectionCredentialTypeStoredCredential:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudConnectionSpecProvider.
+const (
+	CloudConnectionSpecProviderAws CloudConnectionSpecProvider = "aws"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionSpecProvider enum.
+func (e CloudConnectionSpecProvider) Valid() bool {
+	switch e {
+	case CloudConnectionSpecProviderAws:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudConnectionValidateProvider.
+const (
+	CloudConnectionValidateProviderAws CloudConnectionValidateProvider = "aws"
+)
+
+// Valid indicates whether the value is a known member of the CloudConnectionValidateProvider enum.
+func (e CloudConnectionValidateProvider) Valid() bool {
+	switch e {
+	case CloudConnectionValidateProviderAws:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudCredentialsProvider.
+const (
+	CloudCredentialsProviderAws CloudCredentialsProvider = "aws"
+	CloudCredentialsProviderGcp CloudCredentialsProvider = "gcp"
+)
+
+// Valid indicates whether the value is a known member of the CloudCredentialsProvider enum.
+func (e CloudCredentialsProvider) Valid() bool {
+	switch e {
+	case CloudCredentialsProviderAws:
+		return true
+	case CloudCredentialsProviderGcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CloudIdentitySpecProvider.
+const (
+	CloudIdentitySpecProviderAws CloudIdentitySpecProvider = "aws"
+	CloudIdentitySpecProviderGcp CloudIdentitySpecProvider = "gcp"
+)
+
+// Valid indicates whether the value is a known member of the CloudIdentitySpecProvider enum.
+func (e CloudIdentitySpecProvider) Valid() bool {
+	switch e {
+	case CloudIdentitySpecProviderAws:
+		return true
+	case CloudIdentitySpecProviderGcp:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CredentialSpecType.
+const (
+	CredentialSpecTypeAwsAccessKey  CredentialSpecType = "awsAccessKey"
+	CredentialSpecTypeAwsAssumeRole CredentialSpecType = "awsAssumeRole"
+)
+
+// Valid indicates whether the value is a known member of the CredentialSpecType enum.
+func (e CredentialSpecType) Valid() bool {
+	switch e {
+	case CredentialSpecTypeAwsAccessKey:
+		return true
+	case CredentialSpecTypeAwsAssumeRole:
 		return true
 	default:
 		return false
@@ -97,6 +241,57 @@ func (e ErrorCode) Valid() bool {
 	case ErrorCodeUnsupportedMediaType:
 		return true
 	case ErrorCodeUnsupportedResponseType:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ErrorErrorType.
+const (
+	ErrorErrorTypeACCESSNODECOMMUNICATIONFAILED ErrorErrorType = "ACCESS_NODE_COMMUNICATION_FAILED"
+	ErrorErrorTypeALLACCOUNTSFAILEDDISCOVERY    ErrorErrorType = "ALL_ACCOUNTS_FAILED_DISCOVERY"
+	ErrorErrorTypeCREDENTIALINVALID             ErrorErrorType = "CREDENTIAL_INVALID"
+	ErrorErrorTypeINVALIDREQUEST                ErrorErrorType = "INVALID_REQUEST"
+	ErrorErrorTypeNOTENOUGHPERMISSIONS          ErrorErrorType = "NOT_ENOUGH_PERMISSIONS"
+	ErrorErrorTypeSERVICEENDPOINTNOTREACHABLE   ErrorErrorType = "SERVICE_ENDPOINT_NOT_REACHABLE"
+	ErrorErrorTypeUNKNOWN                       ErrorErrorType = "UNKNOWN"
+)
+
+// Valid indicates whether the value is a known member of the ErrorErrorType enum.
+func (e ErrorErrorType) Valid() bool {
+	switch e {
+	case ErrorErrorTypeACCESSNODECOMMUNICATIONFAILED:
+		return true
+	case ErrorErrorTypeALLACCOUNTSFAILEDDISCOVERY:
+		return true
+	case ErrorErrorTypeCREDENTIALINVALID:
+		return true
+	case ErrorErrorTypeINVALIDREQUEST:
+		return true
+	case ErrorErrorTypeNOTENOUGHPERMISSIONS:
+		return true
+	case ErrorErrorTypeSERVICEENDPOINTNOTREACHABLE:
+		return true
+	case ErrorErrorTypeUNKNOWN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GcpAccessTokenKind.
+const (
+	GcpAccessTokenKindFederated      GcpAccessTokenKind = "federated"
+	GcpAccessTokenKindServiceAccount GcpAccessTokenKind = "serviceAccount"
+)
+
+// Valid indicates whether the value is a known member of the GcpAccessTokenKind enum.
+func (e GcpAccessTokenKind) Valid() bool {
+	switch e {
+	case GcpAccessTokenKindFederated:
+		return true
+	case GcpAccessTokenKindServiceAccount:
 		return true
 	default:
 		return false
@@ -304,6 +499,27 @@ func (e ResourceProvisioningStatus) Valid() bool {
 	}
 }
 
+// Defines values for RetryPolicyBackOffStrategyType.
+const (
+	RetryPolicyBackOffStrategyTypeEqualJitterBackoffStrategy RetryPolicyBackOffStrategyType = "EqualJitterBackoffStrategy"
+	RetryPolicyBackOffStrategyTypeFixedDelayBackoffStrategy  RetryPolicyBackOffStrategyType = "FixedDelayBackoffStrategy"
+	RetryPolicyBackOffStrategyTypeFullJitterBackoffStrategy  RetryPolicyBackOffStrategyType = "FullJitterBackoffStrategy"
+)
+
+// Valid indicates whether the value is a known member of the RetryPolicyBackOffStrategyType enum.
+func (e RetryPolicyBackOffStrategyType) Valid() bool {
+	switch e {
+	case RetryPolicyBackOffStrategyTypeEqualJitterBackoffStrategy:
+		return true
+	case RetryPolicyBackOffStrategyTypeFixedDelayBackoffStrategy:
+		return true
+	case RetryPolicyBackOffStrategyTypeFullJitterBackoffStrategy:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for RolePermission.
 const (
 	RolePermissionResetOrganizationPolicy RolePermission = "resetOrganizationPolicy"
@@ -353,6 +569,24 @@ func (e UserState) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AccessNode The server that runs the cloud calls. Only the built-in node exists:
+// {"id": 1, "name": "local", "accessNodeType": "SERVER"}.
+type AccessNode struct {
+	AccessNodeType *AccessNodeAccessNodeType `json:"accessNodeType,omitempty"`
+	DisplayName    *string                   `json:"displayName,omitempty"`
+	Id             *int                      `json:"id,omitempty"`
+	Name           *string                   `json:"name,omitempty"`
+}
+
+// AccessNodeAccessNodeType defines model for AccessNode.AccessNodeType.
+type AccessNodeAccessNodeType string
+
+// AccountDiscovery The role assumed in each active member account to discover it.
+type AccountDiscovery struct {
+	// RoleNameWithPath Example: /gatehouse/discovery
+	RoleNameWithPath string `json:"roleNameWithPath"`
 }
 
 // Acl A list of access control scopes and permissions.
@@ -535,12 +769,370 @@ type AuditSource struct {
 	Subject string `json:"subject"`
 }
 
+// AwsAccessKeyCredential An IAM user's access key.
+type AwsAccessKeyCredential struct {
+	AccessKeyID string `json:"accessKeyID"`
+
+	// SecretAccessKey Write-only. Sealed at rest, never returned.
+	SecretAccessKey *string `json:"secretAccessKey,omitempty"`
+}
+
+// AwsAssumeRoleCredential A role that this Gatehouse's own AWS identity assumes, passing the
+// organization's external ID (status.externalID).
+type AwsAssumeRoleCredential struct {
+	RoleARN string `json:"roleARN"`
+}
+
+// AwsCloudIdentity An AWS role assumed with AssumeRoleWithWebIdentity.
+type AwsCloudIdentity struct {
+	// Region The STS region (default us-east-1).
+	Region *string `json:"region,omitempty"`
+
+	// RoleARN Example: arn:aws:iam::123456789012:role/ci-deploy
+	RoleARN string `json:"roleARN"`
+
+	// SessionDuration DurationSeconds of the session (default 3600).
+	SessionDuration *int `json:"sessionDuration,omitempty"`
+
+	// SessionTags Add the https://aws.amazon.com/tags claim (principal tags
+	// organization_id, project_id, principal_type, principal_id); the
+	// role's trust policy must allow sts:TagSession.
+	SessionTags *bool `json:"sessionTags,omitempty"`
+
+	// StsEndpoint Overrides the STS endpoint (https).
+	StsEndpoint *string `json:"stsEndpoint,omitempty"`
+}
+
+// AwsCredentials Temporary credentials of the assumed role.
+type AwsCredentials struct {
+	AccessKeyID     string    `json:"accessKeyID"`
+	AssumedRoleARN  string    `json:"assumedRoleARN"`
+	Expiration      time.Time `json:"expiration"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	SessionToken    string    `json:"sessionToken"`
+}
+
+// AwsOrganization An AWS organization, as DescribeOrganization reports it.
+type AwsOrganization struct {
+	ManagementAccountARN   string `json:"managementAccountARN"`
+	ManagementAccountEmail string `json:"managementAccountEmail"`
+	ManagementAccountID    string `json:"managementAccountID"`
+	OrganizationARN        string `json:"organizationARN"`
+	OrganizationID         string `json:"organizationID"`
+}
+
+// BackOffStrategy The strategy's parameters: fixedBackoff (FixedDelayBackoffStrategy) or
+// baseDelay and maxBackoffTime (the jitter strategies), and retryCount.
+type BackOffStrategy struct {
+	BaseDelay      *int64 `json:"baseDelay,omitempty"`
+	FixedBackoff   *int64 `json:"fixedBackoff,omitempty"`
+	MaxBackoffTime *int64 `json:"maxBackoffTime,omitempty"`
+	RetryCount     int    `json:"retryCount"`
+}
+
+// CloudAccount A member account of a connected organization.
+type CloudAccount struct {
+	AccountID string                `json:"accountID"`
+	Arn       string                `json:"arn"`
+	Discovery CloudAccountDiscovery `json:"discovery"`
+	Email     string                `json:"email"`
+	Error     *string               `json:"error,omitempty"`
+	Name      string                `json:"name"`
+	State     string                `json:"state"`
+}
+
+// CloudAccountDiscovery defines model for CloudAccount.Discovery.
+type CloudAccountDiscovery string
+
+// CloudConnectionCredential How to reach the AWS organization's management account: storedCredential
+// (credentialID), assumeRole (roleARN, assumed by this Gatehouse's AWS
+// identity with the organization's external ID) or federated (projectID
+// and cloudIdentityID of an AWS cloud identity: the caller's workload
+// token).
+type CloudConnectionCredential struct {
+	CloudIdentityID *string                       `json:"cloudIdentityID,omitempty"`
+	CredentialID    *string                       `json:"credentialID,omitempty"`
+	ProjectID       *string                       `json:"projectID,omitempty"`
+	RoleARN         *string                       `json:"roleARN,omitempty"`
+	Type            CloudConnectionCredentialType `json:"type"`
+}
+
+// CloudConnectionCredentialType defines model for CloudConnectionCredential.Type.
+type CloudConnectionCredentialType string
+
+// CloudConnectionRead A cloud connection.
+type CloudConnectionRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec A cloud connection.
+	Spec CloudConnectionSpec `json:"spec"`
+
+	// Status The outcome of the connection's last validation.
+	Status CloudConnectionStatus `json:"status"`
+}
+
+// CloudConnectionSpec A cloud connection.
+type CloudConnectionSpec struct {
+	AccessNodes *[]AccessNode `json:"accessNodes,omitempty"`
+
+	// AccountDiscovery The role assumed in each active member account to discover it.
+	AccountDiscovery *AccountDiscovery `json:"accountDiscovery,omitempty"`
+
+	// Credential How to reach the AWS organization's management account: storedCredential
+	// (credentialID), assumeRole (roleARN, assumed by this Gatehouse's AWS
+	// identity with the organization's external ID) or federated (projectID
+	// and cloudIdentityID of an AWS cloud identity: the caller's workload
+	// token).
+	Credential CloudConnectionCredential    `json:"credential"`
+	Provider   *CloudConnectionSpecProvider `json:"provider,omitempty"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudConnectionSpecProvider defines model for CloudConnectionSpec.Provider.
+type CloudConnectionSpecProvider string
+
+// CloudConnectionStatus The outcome of the connection's last validation.
+type CloudConnectionStatus struct {
+	Accounts []CloudAccount `json:"accounts"`
+
+	// Organization An AWS organization, as DescribeOrganization reports it.
+	Organization AwsOrganization `json:"organization"`
+	ValidatedAt  time.Time       `json:"validatedAt"`
+}
+
+// CloudConnectionValidate The seed's validate request.
+type CloudConnectionValidate struct {
+	AccessNodes *[]AccessNode `json:"accessNodes,omitempty"`
+
+	// Credential How to reach the AWS organization's management account: storedCredential
+	// (credentialID), assumeRole (roleARN, assumed by this Gatehouse's AWS
+	// identity with the organization's external ID) or federated (projectID
+	// and cloudIdentityID of an AWS cloud identity: the caller's workload
+	// token).
+	Credential CloudConnectionCredential        `json:"credential"`
+	Provider   *CloudConnectionValidateProvider `json:"provider,omitempty"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudConnectionValidateProvider defines model for CloudConnectionValidate.Provider.
+type CloudConnectionValidateProvider string
+
+// CloudConnectionValidation A successful validation.
+type CloudConnectionValidation struct {
+	// Organization An AWS organization, as DescribeOrganization reports it.
+	Organization AwsOrganization `json:"organization"`
+}
+
+// CloudConnectionWrite A cloud connection to create or update.
+type CloudConnectionWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A cloud connection.
+	Spec CloudConnectionSpec `json:"spec"`
+}
+
+// CloudConnections A list of cloud connections.
+type CloudConnections = []CloudConnectionRead
+
+// CloudCredentials Credentials a cloud issued; one of aws and gcp, as provider says.
+type CloudCredentials struct {
+	// Aws Temporary credentials of the assumed role.
+	Aws *AwsCredentials `json:"aws,omitempty"`
+
+	// Gcp A GCP access token, of the service account or of the federated principal.
+	Gcp      *GcpAccessToken          `json:"gcp,omitempty"`
+	Provider CloudCredentialsProvider `json:"provider"`
+}
+
+// CloudCredentialsProvider defines model for CloudCredentials.Provider.
+type CloudCredentialsProvider string
+
+// CloudIdentities A list of cloud identities.
+type CloudIdentities = []CloudIdentityRead
+
+// CloudIdentityCredentialsRequest What the caller may choose about an exchange.
+type CloudIdentityCredentialsRequest struct {
+	// Context An optional label, carried in the token's context claim.
+	Context *string `json:"context,omitempty"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudIdentityRead A cloud identity.
+type CloudIdentityRead struct {
+	// Metadata Metadata required by project scoped resource reads.
+	Metadata ProjectScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec How the project's principals federate into a cloud: exactly one of aws
+	// and gcp, as provider says.
+	Spec CloudIdentitySpec `json:"spec"`
+
+	// Status What the cloud's trust configuration must name.
+	Status CloudIdentityStatus `json:"status"`
+}
+
+// CloudIdentitySpec How the project's principals federate into a cloud: exactly one of aws
+// and gcp, as provider says.
+type CloudIdentitySpec struct {
+	// Audience The aud of the identity's tokens. Default: sts.amazonaws.com (AWS);
+	// the provider's full resource name
+	// //iam.googleapis.com/projects/NUMBER/locations/global/workloadIdentityPools/POOL/providers/PROVIDER (GCP).
+	Audience *string `json:"audience,omitempty"`
+
+	// Aws An AWS role assumed with AssumeRoleWithWebIdentity.
+	Aws *AwsCloudIdentity `json:"aws,omitempty"`
+
+	// Gcp A GCP workload identity pool provider, and optionally a service account
+	// to impersonate (without one the federated token is returned).
+	Gcp      *GcpCloudIdentity         `json:"gcp,omitempty"`
+	Provider CloudIdentitySpecProvider `json:"provider"`
+
+	// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+	// throttling, server errors (5xx) and network errors; never after
+	// authentication or authorization errors (4xx). Delays are milliseconds;
+	// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+	// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+	// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+	// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+	// maxBackoffTime 20000, retryCount 3.
+	RetryPolicy *RetryPolicy `json:"retryPolicy,omitempty"`
+}
+
+// CloudIdentitySpecProvider defines model for CloudIdentitySpec.Provider.
+type CloudIdentitySpecProvider string
+
+// CloudIdentityStatus What the cloud's trust configuration must name.
+type CloudIdentityStatus struct {
+	// Audience The aud of the identity's tokens.
+	Audience string `json:"audience"`
+
+	// Issuer The organization's workload issuer URL (the tokens' iss).
+	Issuer string `json:"issuer"`
+
+	// SubjectPrefix The start of the sub of every token of the project's principals.
+	SubjectPrefix string `json:"subjectPrefix"`
+}
+
+// CloudIdentityToken A workload identity token and what it says.
+type CloudIdentityToken struct {
+	Audience   string    `json:"audience"`
+	Expiration time.Time `json:"expiration"`
+	Issuer     string    `json:"issuer"`
+	Subject    string    `json:"subject"`
+
+	// Token The signed JWT.
+	Token string `json:"token"`
+
+	// TokenType Example: urn:ietf:params:oauth:token-type:jwt
+	TokenType string `json:"tokenType"`
+}
+
+// CloudIdentityTokenRequest What the caller may choose about a workload identity token.
+type CloudIdentityTokenRequest struct {
+	// Context An optional label, carried in the context claim.
+	Context *string `json:"context,omitempty"`
+
+	// Lifetime Lifetime in seconds (default 900).
+	Lifetime *int `json:"lifetime,omitempty"`
+}
+
+// CloudIdentityWrite A cloud identity to create or update.
+type CloudIdentityWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec How the project's principals federate into a cloud: exactly one of aws
+	// and gcp, as provider says.
+	Spec CloudIdentitySpec `json:"spec"`
+}
+
+// CredentialRead A stored credential, without its secret.
+type CredentialRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec A stored credential; exactly the member its type names.
+	Spec CredentialSpec `json:"spec"`
+
+	// Status What Gatehouse adds to a stored credential.
+	Status CredentialStatus `json:"status"`
+}
+
+// CredentialSpec A stored credential; exactly the member its type names.
+type CredentialSpec struct {
+	// AwsAccessKey An IAM user's access key.
+	AwsAccessKey *AwsAccessKeyCredential `json:"awsAccessKey,omitempty"`
+
+	// AwsAssumeRole A role that this Gatehouse's own AWS identity assumes, passing the
+	// organization's external ID (status.externalID).
+	AwsAssumeRole *AwsAssumeRoleCredential `json:"awsAssumeRole,omitempty"`
+	Type          CredentialSpecType       `json:"type"`
+}
+
+// CredentialSpecType defines model for CredentialSpec.Type.
+type CredentialSpecType string
+
+// CredentialStatus What Gatehouse adds to a stored credential.
+type CredentialStatus struct {
+	// ExternalID The organization's external ID, generated by Gatehouse: the role's
+	// trust policy must require it (sts:ExternalId).
+	ExternalID *string `json:"externalID,omitempty"`
+
+	// HasSecret Whether a secret is stored (the secret itself is never returned).
+	HasSecret bool `json:"hasSecret"`
+}
+
+// CredentialWrite A credential to store.
+type CredentialWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A stored credential; exactly the member its type names.
+	Spec CredentialSpec `json:"spec"`
+}
+
+// Credentials A list of stored credentials.
+type Credentials = []CredentialRead
+
 // Error Generic error message, compatible with oauth2.
 type Error struct {
 	// Error A terse error string expanding on the HTTP error code. Errors are based
 	// on the OAuth 2.02 specification, but are expanded with proprietary status
 	// codes for APIs other than those specified by OAuth 2.02.
 	Error ErrorCode `json:"error"`
+
+	// ErrorType Gatehouse addition, cloud operations only (cloud identity credentials,
+	// cloud connections): why the cloud call failed, in the vocabulary of
+	// the seed's AWSOrganizationErrorType.
+	ErrorType *ErrorErrorType `json:"errorType,omitempty"`
 
 	// ErrorDescription Verbose message describing the error.
 	ErrorDescription string `json:"error_description"`
@@ -550,6 +1142,44 @@ type Error struct {
 // on the OAuth 2.02 specification, but are expanded with proprietary status
 // codes for APIs other than those specified by OAuth 2.02.
 type ErrorCode string
+
+// ErrorErrorType Gatehouse addition, cloud operations only (cloud identity credentials,
+// cloud connections): why the cloud call failed, in the vocabulary of
+// the seed's AWSOrganizationErrorType.
+type ErrorErrorType string
+
+// GcpAccessToken A GCP access token, of the service account or of the federated principal.
+type GcpAccessToken struct {
+	AccessToken string             `json:"accessToken"`
+	Expiration  time.Time          `json:"expiration"`
+	Kind        GcpAccessTokenKind `json:"kind"`
+	TokenType   string             `json:"tokenType"`
+}
+
+// GcpAccessTokenKind defines model for GcpAccessToken.Kind.
+type GcpAccessTokenKind string
+
+// GcpCloudIdentity A GCP workload identity pool provider, and optionally a service account
+// to impersonate (without one the federated token is returned).
+type GcpCloudIdentity struct {
+	// IamCredentialsEndpoint Overrides https://iamcredentials.googleapis.com.
+	IamCredentialsEndpoint *string `json:"iamCredentialsEndpoint,omitempty"`
+
+	// Lifetime Lifetime of the service account token, in seconds (default 3600).
+	Lifetime *int `json:"lifetime,omitempty"`
+
+	// ProjectNumber The project number (not the project ID) of the pool.
+	ProjectNumber string `json:"projectNumber"`
+	ProviderID    string `json:"providerID"`
+
+	// Scopes OAuth scopes (default https://www.googleapis.com/auth/cloud-platform).
+	Scopes              *[]string `json:"scopes,omitempty"`
+	ServiceAccountEmail *string   `json:"serviceAccountEmail,omitempty"`
+
+	// StsEndpoint Overrides https://sts.googleapis.com.
+	StsEndpoint            *string `json:"stsEndpoint,omitempty"`
+	WorkloadIdentityPoolID string  `json:"workloadIdentityPoolID"`
+}
 
 // GroupRead A group.
 type GroupRead struct {
@@ -1059,6 +1689,24 @@ type ResourceWriteMetadata struct {
 	Tags *TagList `json:"tags,omitempty"`
 }
 
+// RetryPolicy How Gatehouse retries the cloud calls of an exchange or validation after
+// throttling, server errors (5xx) and network errors; never after
+// authentication or authorization errors (4xx). Delays are milliseconds;
+// for retry n (0 for the first): FixedDelayBackoffStrategy waits
+// fixedBackoff; EqualJitterBackoffStrategy waits c/2 + random[0, c/2] and
+// FullJitterBackoffStrategy random[0, c], with c = min(maxBackoffTime,
+// baseDelay * 2^n). Default: EqualJitterBackoffStrategy, baseDelay 100,
+// maxBackoffTime 20000, retryCount 3.
+type RetryPolicy struct {
+	// BackOffStrategy The strategy's parameters: fixedBackoff (FixedDelayBackoffStrategy) or
+	// baseDelay and maxBackoffTime (the jitter strategies), and retryCount.
+	BackOffStrategy     BackOffStrategy                `json:"backOffStrategy"`
+	BackOffStrategyType RetryPolicyBackOffStrategyType `json:"backOffStrategyType"`
+}
+
+// RetryPolicyBackOffStrategyType defines model for RetryPolicy.BackOffStrategyType.
+type RetryPolicyBackOffStrategyType string
+
 // RoleAssume A role assumption request.
 type RoleAssume struct {
 	// Ttl The session length in seconds.
@@ -1326,6 +1974,15 @@ type AuditSinceQueryParameter = time.Time
 // AuditUntilQueryParameter defines model for auditUntilQueryParameter.
 type AuditUntilQueryParameter = time.Time
 
+// CloudConnectionIDParameter defines model for cloudConnectionIDParameter.
+type CloudConnectionIDParameter = string
+
+// CloudIdentityIDParameter defines model for cloudIdentityIDParameter.
+type CloudIdentityIDParameter = string
+
+// CredentialIDParameter defines model for credentialIDParameter.
+type CredentialIDParameter = string
+
 // EmailQueryParameter defines model for emailQueryParameter.
 type EmailQueryParameter = openapi_types.Email
 
@@ -1358,6 +2015,12 @@ type UserIDParameter = string
 
 // BadRequestResponse Generic error message, compatible with oauth2.
 type BadRequestResponse = Error
+
+// CloudBadGatewayResponse Generic error message, compatible with oauth2.
+type CloudBadGatewayResponse = Error
+
+// CloudBadRequestResponse Generic error message, compatible with oauth2.
+type CloudBadRequestResponse = Error
 
 // ConflictResponse Generic error message, compatible with oauth2.
 type ConflictResponse = Error
@@ -1529,6 +2192,32 @@ type ListOrganizationAuditEventsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListCloudConnectionsParams defines parameters for ListCloudConnections.
+type ListCloudConnectionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListCredentialsParams defines parameters for ListCredentials.
+type ListCredentialsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // ListGroupsParams defines parameters for ListGroups.
 type ListGroupsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -1557,6 +2246,19 @@ type ListOrganizationOauth2ProvidersParams struct {
 
 // ListProjectsParams defines parameters for ListProjects.
 type ListProjectsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListCloudIdentitiesParams defines parameters for ListCloudIdentities.
+type ListCloudIdentitiesParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -1622,6 +2324,21 @@ type UpdateOrganizationJSONRequestBody = OrganizationWrite
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyWrite
 
+// CreateCloudConnectionJSONRequestBody defines body for CreateCloudConnection for application/json ContentType.
+type CreateCloudConnectionJSONRequestBody = CloudConnectionWrite
+
+// ValidateCloudConnectionJSONRequestBody defines body for ValidateCloudConnection for application/json ContentType.
+type ValidateCloudConnectionJSONRequestBody = CloudConnectionValidate
+
+// UpdateCloudConnectionJSONRequestBody defines body for UpdateCloudConnection for application/json ContentType.
+type UpdateCloudConnectionJSONRequestBody = CloudConnectionWrite
+
+// CreateCredentialJSONRequestBody defines body for CreateCredential for application/json ContentType.
+type CreateCredentialJSONRequestBody = CredentialWrite
+
+// UpdateCredentialJSONRequestBody defines body for UpdateCredential for application/json ContentType.
+type UpdateCredentialJSONRequestBody = CredentialWrite
+
 // CreateGroupJSONRequestBody defines body for CreateGroup for application/json ContentType.
 type CreateGroupJSONRequestBody = GroupWrite
 
@@ -1651,6 +2368,18 @@ type CreateAllocationJSONRequestBody = AllocationWrite
 
 // UpdateAllocationJSONRequestBody defines body for UpdateAllocation for application/json ContentType.
 type UpdateAllocationJSONRequestBody = AllocationWrite
+
+// CreateCloudIdentityJSONRequestBody defines body for CreateCloudIdentity for application/json ContentType.
+type CreateCloudIdentityJSONRequestBody = CloudIdentityWrite
+
+// UpdateCloudIdentityJSONRequestBody defines body for UpdateCloudIdentity for application/json ContentType.
+type UpdateCloudIdentityJSONRequestBody = CloudIdentityWrite
+
+// IssueCloudIdentityCredentialsJSONRequestBody defines body for IssueCloudIdentityCredentials for application/json ContentType.
+type IssueCloudIdentityCredentialsJSONRequestBody = CloudIdentityCredentialsRequest
+
+// IssueCloudIdentityTokenJSONRequestBody defines body for IssueCloudIdentityToken for application/json ContentType.
+type IssueCloudIdentityTokenJSONRequestBody = CloudIdentityTokenRequest
 
 // UpdateQuotasJSONRequestBody defines body for UpdateQuotas for application/json ContentType.
 type UpdateQuotasJSONRequestBody = QuotasWrite
@@ -1741,6 +2470,39 @@ type ServerInterface interface {
 	// ListOrganizationAuditEvents List the organization's audit events.
 	// (GET /api/v1/organizations/{organizationID}/auditevents)
 	ListOrganizationAuditEvents(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationAuditEventsParams)
+	// ListCloudConnections List cloud connections.
+	// (GET /api/v1/organizations/{organizationID}/cloudconnections)
+	ListCloudConnections(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListCloudConnectionsParams)
+	// CreateCloudConnection Connect an AWS organization.
+	// (POST /api/v1/organizations/{organizationID}/cloudconnections)
+	CreateCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// ValidateCloudConnection Validate an AWS organization credential.
+	// (POST /api/v1/organizations/{organizationID}/cloudconnections/validate)
+	ValidateCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteCloudConnection Delete a cloud connection.
+	// (DELETE /api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID})
+	DeleteCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, cloudConnectionID CloudConnectionIDParameter)
+	// GetCloudConnection Get a cloud connection.
+	// (GET /api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID})
+	GetCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, cloudConnectionID CloudConnectionIDParameter)
+	// UpdateCloudConnection Update a cloud connection.
+	// (PUT /api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID})
+	UpdateCloudConnection(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, cloudConnectionID CloudConnectionIDParameter)
+	// ListCredentials List stored credentials.
+	// (GET /api/v1/organizations/{organizationID}/credentials)
+	ListCredentials(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListCredentialsParams)
+	// CreateCredential Store a credential.
+	// (POST /api/v1/organizations/{organizationID}/credentials)
+	CreateCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteCredential Delete a stored credential.
+	// (DELETE /api/v1/organizations/{organizationID}/credentials/{credentialID})
+	DeleteCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, credentialID CredentialIDParameter)
+	// GetCredential Get a stored credential.
+	// (GET /api/v1/organizations/{organizationID}/credentials/{credentialID})
+	GetCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, credentialID CredentialIDParameter)
+	// UpdateCredential Update a stored credential.
+	// (PUT /api/v1/organizations/{organizationID}/credentials/{credentialID})
+	UpdateCredential(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, credentialID CredentialIDParameter)
 	// ListGroups List groups.
 	// (GET /api/v1/organizations/{organizationID}/groups)
 	ListGroups(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListGroupsParams)
@@ -1810,6 +2572,27 @@ type ServerInterface interface {
 	// UpdateAllocation Update an allocation.
 	// (PUT /api/v1/organizations/{organizationID}/projects/{projectID}/allocations/{allocationID})
 	UpdateAllocation(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, allocationID AllocationIDParameter)
+	// ListCloudIdentities List a project's cloud identities.
+	// (GET /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities)
+	ListCloudIdentities(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, params ListCloudIdentitiesParams)
+	// CreateCloudIdentity Create a cloud identity.
+	// (POST /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities)
+	CreateCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter)
+	// DeleteCloudIdentity Delete a cloud identity.
+	// (DELETE /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID})
+	DeleteCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// GetCloudIdentity Get a cloud identity.
+	// (GET /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID})
+	GetCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// UpdateCloudIdentity Update a cloud identity.
+	// (PUT /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID})
+	UpdateCloudIdentity(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// IssueCloudIdentityCredentials Obtain cloud credentials.
+	// (POST /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/credentials)
+	IssueCloudIdentityCredentials(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
+	// IssueCloudIdentityToken Issue a workload identity token.
+	// (POST /api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/token)
+	IssueCloudIdentityToken(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, projectID ProjectIDParameter, cloudIdentityID CloudIdentityIDParameter)
 	// GetQuotas Get quotas.
 	// (GET /api/v1/organizations/{organizationID}/quotas)
 	GetQuotas(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
@@ -2683,6 +3466,404 @@ func (siw *ServerInterfaceWrapper) ListOrganizationAuditEvents(w http.ResponseWr
 	handler.ServeHTTP(w, r)
 }
 
+// ListCloudConnections operation middleware
+func (siw *ServerInterfaceWrapper) ListCloudConnections(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCloudConnectionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCloudConnections(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) CreateCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCloudConnection(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ValidateCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) ValidateCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ValidateCloudConnection(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudConnectionID" -------------
+	var cloudConnectionID CloudConnectionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudConnectionID", r.PathValue("cloudConnectionID"), &cloudConnectionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudConnectionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCloudConnection(w, r, organizationID, cloudConnectionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) GetCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudConnectionID" -------------
+	var cloudConnectionID CloudConnectionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudConnectionID", r.PathValue("cloudConnectionID"), &cloudConnectionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudConnectionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCloudConnection(w, r, organizationID, cloudConnectionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCloudConnection operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCloudConnection(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudConnectionID" -------------
+	var cloudConnectionID CloudConnectionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudConnectionID", r.PathValue("cloudConnectionID"), &cloudConnectionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudConnectionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCloudConnection(w, r, organizationID, cloudConnectionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCredentials operation middleware
+func (siw *ServerInterfaceWrapper) ListCredentials(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCredentialsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCredentials(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCredential operation middleware
+func (siw *ServerInterfaceWrapper) CreateCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCredential(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCredential operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "credentialID" -------------
+	var credentialID CredentialIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credentialID", r.PathValue("credentialID"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credentialID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCredential(w, r, organizationID, credentialID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCredential operation middleware
+func (siw *ServerInterfaceWrapper) GetCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "credentialID" -------------
+	var credentialID CredentialIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credentialID", r.PathValue("credentialID"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credentialID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCredential(w, r, organizationID, credentialID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCredential operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCredential(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "credentialID" -------------
+	var credentialID CredentialIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "credentialID", r.PathValue("credentialID"), &credentialID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credentialID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCredential(w, r, organizationID, credentialID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ListGroups operation middleware
 func (siw *ServerInterfaceWrapper) ListGroups(w http.ResponseWriter, r *http.Request) {
 
@@ -3503,6 +4684,325 @@ func (siw *ServerInterfaceWrapper) UpdateAllocation(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateAllocation(w, r, organizationID, projectID, allocationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListCloudIdentities operation middleware
+func (siw *ServerInterfaceWrapper) ListCloudIdentities(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListCloudIdentitiesParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListCloudIdentities(w, r, organizationID, projectID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) CreateCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateCloudIdentity(w, r, organizationID, projectID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) DeleteCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteCloudIdentity(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) GetCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetCloudIdentity(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateCloudIdentity operation middleware
+func (siw *ServerInterfaceWrapper) UpdateCloudIdentity(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateCloudIdentity(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IssueCloudIdentityCredentials operation middleware
+func (siw *ServerInterfaceWrapper) IssueCloudIdentityCredentials(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IssueCloudIdentityCredentials(w, r, organizationID, projectID, cloudIdentityID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IssueCloudIdentityToken operation middleware
+func (siw *ServerInterfaceWrapper) IssueCloudIdentityToken(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "projectID" -------------
+	var projectID ProjectIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "projectID", r.PathValue("projectID"), &projectID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "projectID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "cloudIdentityID" -------------
+	var cloudIdentityID CloudIdentityIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "cloudIdentityID", r.PathValue("cloudIdentityID"), &cloudIdentityID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "cloudIdentityID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IssueCloudIdentityToken(w, r, organizationID, projectID, cloudIdentityID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4445,6 +5945,24 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", wrapper.DeleteApiKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", wrapper.GetApiKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/auditevents", wrapper.ListOrganizationAuditEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities", wrapper.ListCloudIdentities)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities", wrapper.CreateCloudIdentity)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", wrapper.DeleteCloudIdentity)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", wrapper.GetCloudIdentity)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", wrapper.UpdateCloudIdentity)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/token", wrapper.IssueCloudIdentityToken)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/credentials", wrapper.IssueCloudIdentityCredentials)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials", wrapper.ListCredentials)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials", wrapper.CreateCredential)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials/{credentialID}", wrapper.DeleteCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials/{credentialID}", wrapper.GetCredential)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/credentials/{credentialID}", wrapper.UpdateCredential)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections", wrapper.ListCloudConnections)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections", wrapper.CreateCloudConnection)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/validate", wrapper.ValidateCloudConnection)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.DeleteCloudConnection)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.GetCloudConnection)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.UpdateCloudConnection)
 
 	return m
 }
@@ -4454,229 +5972,316 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9vIteBf6eLeKku3IEr2ONmN/GFLsScT7Z3EjuXZe3dDr90EDsmOwG4G3ZDMTPm/b/U53UADaJCg",
-	"3vbwky0C6Od5P38dpWq5UhKk0aPTX0cL4BkU+F8JX8w7PocP6hKk/SEDnRZiZYSSo9PRT9zAQpUaGM8y",
-	"YX8cs3cFaJCGKZmv2fUCJOPscy6Wwnxm11yzubiyv8mMLVUBEykMLDWDL0KbU2YWwNSK/7ME9nnl5/3M",
-	"rnheApupAl+wi2L26XiUjHS6gCW3SzPrFYxOR9oUQs5HX79+TUYrXvAlGLcZnucq5XaV52/e+SfdTZ2x",
-	"ArQqixRY/QU7f2NnE/aFFTeLUTKSfGnnC0cdJaMC/lmKArLRqSlK2LS+ZMRX4j9gvXkxkp29O2eXsN6w",
-	"AjfMrrOXmTBnqVHF30oo1hsW8dZeJVxZ+GBqxsxCaMbth+z8DTvQUFwJe1hpqkppEr/ghGnQ2p6dKlip",
-	"oWC6nP4DUnNY7eOfduJgI3bM0YBVvy3mXIp/4alvW/zPQhtasgq+eqb9hg6EYUu+Zgt+BWwKIFkGORjI",
-	"DpmQ2gDPaM/AVjk3M1Usj3K4gpwpCbpvJ+FU59mQLb13MHee7XIbfKpKt7sKaAM4aa2qqObYZUUf1iu4",
-	"7ZrsFOyAMw8r7kTVCgpCr5Qbnqt5CQmD8XzM5oUqV/pw207s2obs5ULIdLdNGAu1fGagoK0YsYS+1Wg7",
-	"emMZFky4GZ2OMm7gyH47SvrW9os0It9lbVOYqQK2L6u0A99kWbDk21d0hjht8ci+bRlAAboXIfCl+Fr8",
-	"o+46EAhEtnkRUlhuga/2k0g30o4UErnWhtlj7O/DAtiSfxHLcslkuZxCYYGdmJxRrABTFnLM/nMBciLV",
-	"UhgDmeUz7hVegHsHMnoL2SQLuGRiUWci/+vor/DFHFnufIRs0mLbSkkNjBg4S3lRCNCIaQbfiHLQ2HXh",
-	"zhvX5fY0On1+cnKSjJZCuj+rixPSwByK0ddk9OVo7o/myB8NHfjXpEkbt/C+8N3+222OuOMlV2LGjhdt",
-	"V0eSyiWsNeB5CkkrxdNOGNfVXTIhJ9Iefffa3G15JlPAlVClputh54YtS23YFCy6ZexamAUNpPkS2Ezk",
-	"lkLVco6d0z61JwDI+Lhhq0JlZWoXYfouvDqF9qX/DHJuFqPT3z1/0UHRLRe9KpRl91uELfdW/+1Ww+x6",
-	"sYW6EhkUW2GMl2bxgvnXNy7EDbjjSgqVwzaRU+VA0tRaG1ha5pOW2qjlYc9iaMwdF+LY7xlJaluW1JLr",
-	"+s+lPeqOi7JsZMtSUHrsnZ8G2GnWr/QyaPNHlQloqQfv6ZH9MVXSgMT/8tUqF/TC8T+0QnWonuHfCpiN",
-	"Tkf/7bjWpY7pqT6uR/7PQhig+TtwGCgbRrG0AG4AReeV5dbjzv48g7zr1eKg/Qt1rHboEgm73jnUueu1",
-	"NkffdLpvz0qzYC/GJzWiD95CwF7ufAPB2JuW32CEQxfuKOddr9kNuwFEPE0futAmBbnr9TZH37DsNsUb",
-	"unxLgO560XbMDUtFijhsfUjrSDJEOjflmVvse/fzgEXDF75c5fgmFIUqUN674rnIPjlCOkroyafmUr0g",
-	"MlXZms24yCFjtEeGn+M0VpQYdiw0eeRI3g+ZJ2FOAParyhRoJpVhdvvcymhWFPdv2ENkMwF5pscskAFz",
-	"7QV5TVqYlauXPLcqDWTMcqeJVAVDGSsUzg6ETPMyE3LOUMI+rsSuw4QpWevDml0voICJPM9AGmHWaFR5",
-	"Pn45PmGZyHDJmUrLJUjDOHt5cjK2Z5gqOctFesuL9aP03Civ1XorjZKIaVkx43kBPFuTmqLv5FLdRH5J",
-	"mqbkUpkFFAkrdcnzfE23sASOFwLOmFNJyXZxeD4zVUxFloG83QFVw/ScUG3WEARdlrVfQ8ama1ZMeXqH",
-	"4H7NNctAChrcckNVODaRuFPha6s9pBz1h+kaj6Xx4kSSdmhXuuBXFjobGKBTtSLrK0drZIVFSIQsCsln",
-	"pjryiZSQgtbcgn4hrkQOc9AWukm9cczXG9PwXqzqWEieX0BxBcWPdtO3uyGNA32iP3vAWDI/LcPnTKVp",
-	"WVi6efvrOZOslPBlBalV7y11lgsuM0uUmnON2YfgkjgzBZdaWKym97jMJtI+1WWagh1LMouApliP2bmz",
-	"xQq8AHu8KdeQsFUOXNsLXKnCMGGsUmi3q3VJeCCV+ZMqZXa7Q5bKfJrZYXpJv8NeC1j04u1P9hfJpzlY",
-	"1jcTMmM1McKNrfg6Vzz7oNTPvJjDgzO43M5qkYNL9vzk5f/43X//PZuuDdwFMfwQ8C2cTOjGfAGDSlNY",
-	"Gc0OnrO/iD8eBrxrIr2WTr4W5EIWKQ1Y4ooU0wlBs0ItmbqCQot/WcKBehIecik9+YBbQpBdqNafiID1",
-	"4Sm+4wxYFtjpVixSLbhm8GUl7ghnS7OwzNbpYE6GcKSusYpgXncgulxZXIPsL5AJ/mG9uiXoBSN+Wtoh",
-	"PxmydG+BQAG6shd1profEET+1ppqTNYGGg63neYxvT4X2jA186drz6lQOTEcjT7CFRRLgV4kNC2vCstb",
-	"jdPY57ma8nyr9p3mP8pspYQkmSRUpQZ8e2EXkzVGcOqN7m7pnVN8cAcZA/dVextozb3Z3M6SwYuCr/GU",
-	"3Q8KXWv2jWC/cbNO7MiDBRKnb/puumdPtpdfIwBSbfqgMcQhimHOvTMZCSfYnobXoSej8ShiZqzl4viU",
-	"gdyMG0GjupM4/HJ2Ofe3frzoidf61d/pGBoL/Lj5SvQmPLgtvFT33lk2rqHeVswO2oKIakt2ASDLpd0u",
-	"qZuoY3JLsEnpHFk6kYOBYPP15UXguDN9JehvQZwmDEI44C4kQGRxOAp8qCRZkeiL5A0s9R9H/VQhQKCT",
-	"qV5YFBoCQyPP4ndR2wLVrFpW5AiWYHjGzVCbDV2EP207/V/8AJZgryAdbsu8sG+3t1+tx422ef8XbsIe",
-	"GhWJw4gcQfBw861qP45l2wORyn97Vk0Sw61h8MQNU9feZFCvOkrxLoXcNqZ9ZadRW1eFUyQEsOEZbr4y",
-	"skk9CMz6IXDKR4XTjUS7BZzDaHWTBMTINQb1vCZ6uyksKHQyTtfOIJgwbbgp9ZiIOjkaV2pV5hb6XTiM",
-	"TOHmlxOy7TugKrhbuqlkRGsf+A29u+1+q0GjF40j9RJjf9IHkTN1HvzD/UHWB9lD1auDfKaZHUrMRE2q",
-	"WozdKlfr7hgYD2GFOnsd2qiVZtequBRy/opJuILCBRxONZDANyTgxftne0RLCeSc9dMuVJ5pdsAl41qL",
-	"OZkjnNcWX0TpmZy37gcX7BRc9OF28uwWteGYq8vddNAEsl2mWcNwfN9T4AW6GCyUzxf88tOkPDn5Ib2E",
-	"9fkb/C+4XzSkBRj6KWGCLsj5JaqQFCXzdZzRYeRidAmrcpqL1MU+soMVL4w/S1zWgEOk0fvPsJ+beaTH",
-	"jVie5vTex2JnAV7fhJXh5xvZmNvwDjysppox/lVmwvx4BdLE6epbCQzfgYxd2xOJwahRxdZV2DHeFUKm",
-	"YsVznHkWjSJoyE4+sA9YuuByDuyAoNjy0oynlqInTJZ5jsowKjeev9tfLc5X3j8Kx9syYRWzN2xGD3Xx",
-	"GUnc7NeSz3ueN4NSOwv+cbkya5y+FemK96Oj6Ouw4rxHWP2vI+eoODqvwmgDRIoMR+c16NY9n0TwE2SO",
-	"GBjh2NHY3JuduF0fkhyebbDM8ACieFdhwWYR0r7mwjuH418Tw/pwsMaNCDtVbMkzsPwKgbKLgz2gFldP",
-	"Sg1F4g3IVTg4XwlLSC1b1LpcQmY527iXD/epPY6T8po0q4J+dWHm0SF3AKeLCphcnHpPMFePCuU/6gWD",
-	"9wFst++Bm+oO0KWHMdSDb4N+2Eh/hgdgD+CqzhYtNsD8Re9WlQcDIgb+WjtXuRMcdu/9rq/QWeY7kaEg",
-	"oRCp89YtQWs+h4RZGONGWNEQHdYUpxQRdOOjnjEDhQY3Kq2cwZcVlxg74Cybf/7w4Z17JVUZjBk6TimG",
-	"eMo1ZBPp3qyCn140Je+ETUuD79PgLsCU2UUWAgwv1k6CnEg7BdmGz96da4YOeHI8mYXS4AcmLbSeMLQe",
-	"dh1qoSvpU5oLkAaJbtMtFHpDvETpHSJ+TLTUjZK259fAcqUKXoh8/amU/IoLYqX1h9Ws/od5waVpzYq/",
-	"+SlDv2cQK7EEs1DZJ/vU+ftbgzQcOXUMQcdmimG16sj+eORCHPFmX6sMKlBs+oDaAPS/oZjaS3EAyejp",
-	"1Lv2cYTteN7vPo9hiAtGjCrRFDT4VJRkXMyNZen66759PtNsCcsphmPLms5phmBkKZ+yPy6750FKX0RW",
-	"OH+DqVedYfw8jp5Xx1xJED3MohYS2tG7/ZO3wuM0GR8t9bj9KiiGt39u+/wOJ2xdu589dhpJdSm9wNCn",
-	"RbpQWbRJkEKc1ZF62SNpkncA/BtlWXpjsBRbU42YXZ0v36lcpGgK8pELPH8XnNqM5xoiEaj42amHWXJT",
-	"2yVChgCUQSoy4lUZzHiZmwt688IU3MB8/YrxiXQfeMB3BvZrusY67EpYXFivAAOjXITVTBR0HsLoiSxK",
-	"i7fXyChf//izZbeFS44Umlm1jh1Ixexr+NepHX19OGZn9Bt+OZFwxfOyDk/Q9mN9KVarGDTF90V+M+LH",
-	"uBl03sl11HXnT6//+DdfruBLN727xq6/ugWDPYsOlhKDygpO3pcUR7EDrLyVGF7o30fIiMugPPXMdvAB",
-	"1vccQ5kWJFhiZsX0qVL5dubsVtOYo+dsmnew2/H8WV2jDdSd/zPt9Xcd4lGEk1mI7276T6qgTeLzhDmI",
-	"xgQppooMilcB+iBiBCdEsw0nLk24iBAYrzlFLzRxm/g4SB+Knb2V3rL62KNJP0SpWCkzKBinQNqD6wU3",
-	"R2LGtFiWeW0xjodgdKBuVc046HD6ghrcMLGNtbM6ejwnkaQLZIYF8OypCIPNrdyYMUaGGXYi3XMgjaTP",
-	"Kk5PGcXPhC6UDhjQmxdoZtw4FlkiwxB3Y6UV7UJH0fx3pGS+PrW/YPJ/CivjFEySbI5JqmEH6BGzioYw",
-	"VlF1P18CrFx8oVEYVIxzHlKAq8+DxZhDCxyV40An7Hoh0oVVQ9c61KungCHNjlpAnk2k0EytiK5FDwQD",
-	"YHtMw2/P37ymCNkisRRKpBhYjmH4VtBeQTFTxZLx0iiWCZ2qKyjWrACLnlcQjw2pCcxwCMSU9o6Nklae",
-	"1LCxHQY/9FqFkABb0cQnF1SwyCajuVLzHCYjVF0mo6VIC6XVzNhfkODPBLmaY8kJr9hkpESWTkbsgLO5",
-	"M47g2fo5Dt3Ac2EW5ZRGnchuhq0OLQe0KKtk++WMEpxolLiBouw3lh62C516MkL7vRCpjWJ8I+HMRWV1",
-	"j2k4K45wjAg/ruyRG53xtdWSuCamtPMlaGKmArTVFyOEtSizDTFwFjXOXv8cDH/goyksTUocDCSuQMhh",
-	"wgA9JggqUsm4URt6YzH9fP6NxnhN66wEyKwOE8TDbQ6U7PGokqwRjIvSRmOucxTFLmHKp0cp11F7cMfX",
-	"FKGnK5CNuzrP4gZ6kis3rtfrXwdhPCet/VqYhSpNGFA6GQ0wYftpwyNre3mqm0takBNFraEhqrWlfTju",
-	"NLAihjaNDNUezGlg9B2IYcVthK5QhLsxNRsmB3bOwj+pM5ym6yi9q7wn9qB0jJ4ge/jjOn7lmB51vVAV",
-	"GzGBRyYusTm37wfRF1xtxBIa46C7yE0wPOLFe7R3nciVRtplog1W6oaHKnjkMte8LJevGS/nS5AuQ6VC",
-	"fCqNgtkVX9BbFtSreH7y4mVkPQvguVlcDIqL8kv7c/jNhmhPV4qmVYips4SlytBPshVsnMixHWz8iFtu",
-	"kzfvMpBoht1lPOT/jPJr2X+UUygkGNAs51PIqWhbKEtjAuJMFfUyiGmjVTflkk1hIoXM4AuZA+y+LZ5O",
-	"OTHz4HZ//wOWoKkuOxmtuDFQ2AX9v7/zo3+dHf3fk6M/fDz4+1H1x6fxx38PHh3+z3+LMrYtQRIfWpFc",
-	"lSIGRRNdppArOdd9igFKUJaPCznfDRzfdb+0LIHPt45g+PxnoU2fvo8+0AYJii6zhUSdI9tKqvt04/Cl",
-	"iDlTLbnoISJUgoreiIXbNWB8obRxO+7cCukZrzF4D4uKxEMQNbgCZ9XlE2VK3Yfs/E1Va4mGZEsu+RxV",
-	"iWBZE4nZn6i+Wr0ac0KlsbgiLbaMt0HohyHqZfv9Rm2c+IGev6nrEdXVMkoNCenwmBYhLD8wViB1scf+",
-	"XWTG44k8n1k9D5O0JqPEl4SboSdHMc6mpciNxXRX9eawGiFhYjaRk8ZeaQjA8he8Jc54rzbrk8IbSxuQ",
-	"LBG83MaWznluA/i4Iv6GXLIOcngz+ZB8yVFQZmcZW6i09cVE+ux3bpyzjNz6aV5qcQWWh2YZZOxKcAZf",
-	"VlZNMs4/5ZxpC7GispylNhOJqjh7psVcHglpP3vmGPKYvSFE66y5tYAlX7NczYWcSDurWYAomtXiEpzQ",
-	"h4xyjVYJFzrbMU7oBAefyCVfaTIVOYwngOhaMwIDAs8WKh0lnop83IJX/aaCrhT9dIwEdy1UDzYQ7GAG",
-	"aGsqEW2GtL43zg8TW4P30SD4XEdKnHUzhK4hDBSaKpUDlyShogcjJo39ySVC8pytfBRdQvMFfg8PYj5o",
-	"cpSM5iUvsoLKGhYKDVdE4d7TH7UWP0pGARphyIhUMp5It+pxJFSzJbV47GMtKXK9XjC6KNHM0BN/yV1S",
-	"8uDgvPghmQYT6SwjPnmZw7kV/+I8CT8Vco6uo4QdPY8aXoIqhBtNC5VjGKQp1q0zatlhnFOSaeeOZJnI",
-	"BjjoqiAgd3FJYHWo91odegwb6csfK7dvvFqxK/Wn3AbG7D+tcoSxIknl6eZzLqQ2DL7w1OTkpMZazBNZ",
-	"ARA7sKcZJlGQtRaHomFVafzI1XWP7bon8qAR/3kWxH/+B6xpoPoTkbmaMS3QmcgI0wt2YS9spooUsPTN",
-	"tSrz7FUdmYLOhMrSgpnwKDK4qSrTSzO7tZVVXiHvcAeaxdrrDapXM/SZHXiIkur6cLgC1rDubeRf8RjT",
-	"IzHDRIxXnVMnWY6O2LHjFTeLZ7ojRnepUqPGdheCw/DjjUIXHmUjkt8lrcbJkc8vjM6KEIpxo0OYUuim",
-	"/Yp65jl99vzkpDdgKh52SvWV322PO40ZIPspwIYgbvTj8TyHwiJHZQDXAEwYdlBj3L9HXMhUeze2ExQN",
-	"XUTW8DAuMTTzYGAM8yaKEkSUv49HlMeqI1Q18eJxir5y3ZNzU/sE7pvKddsTwIfZSVfNChd7E+neRLo3",
-	"ke5NpPdkIsXCzz1TeEq0N8B2stbqk9vECnpC2N3jiGAciATRIG0K/XVhrj5EG+sCVuWzvE3Rz7BDwHbf",
-	"Pnqjrxu8/MlYae6IkW+0zfh3BptlQqkoZpFpW0/7TJkLdW0vOVfqslw17McJXUNoDyYTY2UE9tFC/ouJ",
-	"xFJRP6H9/PgvPvCnGqhtG8bhZNSRG7MIuuJhLb0pZnf5Z6kM7xMYtZDzHBi+ExF/1JJC2+IkjC+xzjBq",
-	"h9yE9W6u+VrbQ3FxLF3jhtMg+0wlpF5S3ySnfFZLjA22QQQ5Y1cumwi+rHIuqxIvaAirRqZagvEs4Uzo",
-	"Vc7Xf+2tGYbyCp6BXliVnk2BuY8ozwVkRlbl6PizAmC3E8a/hGb2y/iZ9FfgwcI7YXmi+gw2VoqykMTR",
-	"RB0f17cN6VlzfJkFYMZbdoPtu6KjKHMgqvHSKJ3yvGGfC+ayb97smFvOrGrMeDJmdUxuSnfBSYBOwcab",
-	"4NUE5hpPYqQU76yXfWzG7G8CPLYcb++Z6F5qR4W56KXuodDvmzhT/eUgvlST3m0pXG7q/i3133O4J0tr",
-	"NJiH2pqr8H7zvUXqk20BZUz5NfwSQ7SlUVW1+2wt+VKkrRpiD8XPdsCngyU36QI0425H9o3DvnoSD0Qd",
-	"46gWJVib7vHPLeW7u2iS/TEt22fOBxTASzelvJTqWla6whpJ4bzgWV1oNyrs+MF2MQthwdA8x9jcpkGI",
-	"HHRV+ZB2gtrTMnz8JpT3W6upm6D3XVSnjqru1XvDITn8KvyTZABoPd4O4jewfloo35s89ybPvcnzt0U1",
-	"vxtj4Sbq3TRn7fn+nu9v5fsqhzN0wfamN6OHdrW5gqIxeV+QDuV953ge9uw0pEoS163Ik5Dm9y9Hm3uS",
-	"tjO2Td67oXd1cFZkUylf8anIhVlXxg3sgNDKTBtbYIBGo2oKMDildi74tBPnwupIHLgC6bNPFxA8wJCX",
-	"iSxgVmpy8U8L4JdH85xrapjsJaeeFcRlIpVDn9KP9drYRV3iVGNr2TW1ePc2a0R5KhbFDtCoK2Riz2Yi",
-	"IROGT3M4fBXWRdXsoJv1eUjdtWh8ihjVK0gfJ0vJrnK3Urr4xZZCun1wd9FfKCKsjZY4/0rVEKWq/ryh",
-	"qvPGcq9nzWKvSEXDKDE7+zPNCjFf9Nh3sV5vZX0YJjdQAxV9HlnQBSE5wwbWQfti90kU+SOW0aqqb5cY",
-	"2uE+tGo//BEPYXu1h/Asw6HCLTWOJNlUy7eCsRitqZFle81kCoV5bwnYruUfkpHH0Gi+g6v0VqVjWvpF",
-	"tQpfsZmwTM3yOV8nt4ptM0WzmGAQc4uMdGNVmYAnvvjd72LSLf8SfvH7l5GzXfIvDqk+fPg5zmFyJeeg",
-	"TcVpDhyDOcRoQYyqstvl+hI5PEVG2pOuuqS50KMuN/INs1/+8GJ7x+ygz8XgsLUWs2pbEZMRqR4uls33",
-	"BL1BbZA40PaVn67gtaf0tOMNkfsoSmozF1TT1nEAGgavbiEdsI2Pia2uYvT3j+VyReo/YM0HV6cTLRZh",
-	"ne+Dk87qDwfRqhaB8QcUbLNeXR8N6TVvhytsluqoolG5dBHPlsSwJb9E22odtI2RzJp2bxZCzg8fyXde",
-	"M+QbOM6rmNA+A34Fb4Oxr89f3gxY7G3i0Gk4G+3l4CKwDTdwGmnrgGVPqtYOlFFjlQ4Uzqakjz29hg/N",
-	"E9pNyGp9ewd9C9r9h/ucX83bqmJEo50h7IE/seYQT/nQ+1sBNQ99ixQ0NEYp7HTohxaW6lHYElOz20Yn",
-	"RQ9syAZv0rHhDAUZlosrK42FvQoDIwSDL8S6sqCZa+PtfuF+UzMOv4NKI8lKLJlE4vBQS2K79izNuh1w",
-	"Nvh1mwf7RDo5xJDwBtysOcxGvtau2zqYxUXIYozZGW5E+n6r35Aa3XprgeuaXffmQkD9R4kZSkIbYmSZ",
-	"ks+MNzhOJJfrpu/IvhM4REtNFa2nIGEmDCWJcvtIZrzIxL8gm8hqCQSV35cD52lZVvc+kb1FeTcfRpTU",
-	"oUL19g5KTlKzbeTzTks7oDBQChQ9nEj/0Sss6luRigXXdTt5veArcD21I9Gm9SDPdOLK/zcCtKl8BIVC",
-	"O70LD/U7q4gZu7bNfIqu5DZV5npBJVb7lc+jnRf4nC35aoXspZgKU/Bi7fFPEa5qC0mggYLbpSKplOdY",
-	"A0HI+USSgLVm1RqRVfECsOk8dlqwr5Qa0K7go1uxlEGWsdosNpGO4lLJDE8QEvzcdY62j1JuYI6NFKIp",
-	"8H0UyVFiu2n7Sot4xE1veARx6tkIODZ8PmC8OGWgOWJg5UnKBkCylGkwyFgwaCR9BqbERnn6PrXQPnsq",
-	"qGvXspteh1/cgTZXzdxzQnepuOF4N9fWaB8w9GTaLYHicsgzbRmzkpaDu07XpS5JnJLNqicDqhO62fxK",
-	"g3Tc3rM3URsTelExwIpXxyYaLZ15asQVFaXA7jLYB0evkEZFXYUBxHTvuqJbNJsHoe5951ybM5o6bpjn",
-	"2nhhDIdyBXghY1rZX1Nys3qOLpVBJymXBjBlYCKngOQ3B4Plb9K0LOxBZOB2ypT0o3KZomirTcGFU5EG",
-	"Kq3R2+hVSnErTTMsfTluqEZeGD8Nr83nuWUTOSVb7dgBCilLtTc1g0JcoRGXpHdfJ8MOgzUfHkn3rclT",
-	"G+D7hAjkiptofZUUMojYV3Q8ZsLRkJaFMOsL+7LzVaBP0Aokm1qme8OHLsluS63Dq4L5TqA6vnpx7PyY",
-	"rrDoRB5g8ZSOGTgY9jBhqwI0YMMXrify85nrmISE9JSR25JRL078hFpxfraHgvtGPwc5N6tdL4xZ1RWB",
-	"zxqVnCLNGiuRjIeTY9spNsvVNaPQ5vbmx+yX9z9rqvAcVMpGIh5C6ypXa6txPtPYuMp+hRiYq2uyfYWz",
-	"Yhuk9o+/FPnodBScdOMpnoRa4Z1692/nC/y1gdL4aPTV/iTkTEW6f1V7IG5U5kYcGZC8KtBu1vVZnNub",
-	"NdppDnw+L2DuinflfG3Z2BUU7IciYytemHWzbLZ29VPwr2ZZDp045pig6oGZfwkhRtIx/iQuTyGJdlev",
-	"qr1MJHYQ86BoZdBC5eOJdCXrzt6d2z1fiwKO2s3OumXBw9LyVX1vAoslLy5927HPX47m/r0j/94pOpI/",
-	"s4O6wu4hU4Vv5iLkRLa/g+yoqh//mR3AF1NwH5pCbcyUJCsTcoF6XNzfOz4XLsktFqBy6khP9ZWrhu8q",
-	"Nnup/TOmw33GA/284nNAy+1n9s8SijWri6agJlH3yZ2qbO1q3XM2xRP6Xxdv/8qQSr0iSo52mAJ0mRtN",
-	"23BzcxTlkcT46oPSag52eia0xUHnXHI2g8//dfRX+GKO3vE5HLkFVktZAMeS8L7qj9+RWcBEzso8p4MI",
-	"IlCSKmyE6wgUsEyRfy0XKUgNtV4yOlvxdAGWwoySUYmYaSnU6fHx9fX1mOPTsSrmx+5Tffzz+esf/3rx",
-	"49GL8cl4YZY5NQE1OTTQMlxE4EQ9HeGCqNNaBTk1HB9ZcLSiZ2cPrgyP5CsxOh39MD4Z/zBCk8oCCdUx",
-	"X4njq+fHPMWItnms8cJ7PC3dQi1Ws+Pq8rxm0Si2PfoJzE9otDhLc0orIUi3M704OaE0Hatk4tyYckbY",
-	"ffwPV9uLuOHWpphpTrSvt2tpYwN6bM/m5cnzvnGrhR6HXf/eu1/tx7+j1W/+2OrPheT5BTb6w8Z49Rgo",
-	"qS+XvFjTQVHsHJl4zl4jUyGzlZV789FH+0F1Z9iNuOrVGr27Lj1gB+dnfzkcs7OghSumYMda6PpClxOJ",
-	"HPVFWNuwYUnyNrHDhKk8A22oIc6rmDkpmUi0JFVTo5WwWYBBaoMV7DG4jpofC9OI3Z/Id27FjGdLIQUW",
-	"O1OFrlp3N6HQ6uBnQXfbZiGov8dvsX6FTjsMTvybJYzv/Aujr8mwIby2/GG9glsOcZ7dcICz1Kjiht9e",
-	"CJnedOG/SCPy3b9FOr7TFxX/Cr76eJ+kJwCsGAlqtUsmToWr6DC0vqncN8eWQb7z26PJXg4hQ1OeudbW",
-	"IQW7Ffl7efLD9o+rvqH3SDgtblcErNOcuiKgAb382OSknji6qLOAyJJMvQrNwVFCa5egvUW4Wwo2To8u",
-	"ohbnXSnT00ePuGV9I692J+kOsLeVyx6T7gGTNkKxx6Y2YnQxKtRq7Bf2cD9iRKceJKmMGQWi9Xq/uiu0",
-	"kgU36Mho1j12TaLrojBBYRdG+Q0zKECmMJ7Y8zWFSF3H2lVczOhiNK02htN12/0/qmzdf1/+FQHd/kPU",
-	"gfprB0uf3xmWxjoeRVA03hPum0Selyd/2P6l75jd+PD5gClXfJ0rnn1Q6mdezKH5/e+G7Ldqxf0XyAS3",
-	"EuM9ov5rF7zZi/63xP7nVvG0G78p7z3+te4C8JUIiFUFhpGSN/juDqTk5nSApuqlA10e20om6Tl+pkvU",
-	"X2dlnq/rFOZvFPFebv9SKvMnVcr71Ljpqu4M5kM43lWKq2G7KZStyoHM8hf0zjwIhNNUD83pdsGVKgLq",
-	"t4Uee4YWIDdB6ZNiaI2eezsa7H7EXJ5h7SSxHcrp7n0Ik7CXJNrN+9ssulAxYXTYMzGp5+EyY6/f//Km",
-	"fjyRBxQ/NlNF6JBAoV0CZM2OkYdjdoHQwqaVV4pa6gTrGrMzuWaNnhRhIhymO1CAUVf/flvfx/endAfA",
-	"FhHjN7R4/E506vvQjE3/qVWEpD724XSh3cNmsx8m3tKGsKgv3IidzxiXE9kI7LEvVRYW52Ijfx86xV0a",
-	"nYvoQGzX5WxmKYw0E7kqxJXIYU7hfAtIL5mYMU4BG7FFdPTyHrPY28Zx7IqZuMPv0cjchJKN1rPOIf/m",
-	"7WRPReNAMtK5nop4NK74tia1M8LfKo8IE4AlXHd6pMTsWCES3kiqbzTO6pPpX9wLdmywXTW3vrdafS9W",
-	"q243zpvj1B9GSSjd93Lq418bju3NRilvapCtRlE8zy1iWjHaRUC52ChWh0ZR08FZwbUpytSUlKQYszp1",
-	"sLaLba1IuYbbXbMpYMcyWKqrvXXpjqxLdwmbRO/jqiOY2FydYJzNMHKyp8jfLMD1QMBtoI0293Fnc2aT",
-	"Mg4waXprzTYApvceRjo52UIvGxZ5n9OJEakuwHBvf9zbH+8FIZPbiCn3He0Z4sjTjPncM5jbRajGetbE",
-	"wlUHQ/QP98BodsCHOqFgS4CXldbD9ANnNNvMsto2rbNguu/P7hwe5mbUrF/cm6iemomqdTkVVgeXu4N5",
-	"6uExeiUuYX0TN1u7GeAzyh2yo7EDCVfkbxPFRGpICzBUMi8Sa449X79LBHc7iyG3O6k9Pj81fA5vpkJm",
-	"hyR3G8iyUfMbGPrpkbEKAJV+A2xqT4sZxZR0ffoPuJxIrrWYSz7NIaxniS2XGxUlI83aHdJTKqqcL/jl",
-	"J0pOvYT1+RtKTnW/EMrTT5SZTp6yKgeNupVjKUMswrLwE9KXmNSmjSogG7Nz42sUY52NbgVjt38s7IF7",
-	"lwAZVRTA7zBp3NVcdNUGDq4XIl1gyZ15wSWFwtrRDhNWyhyzdOv+23YHRkM+cwc8kZfUpjqs31xl6GAt",
-	"GV8+NuYyIJLXVcfvkOq4/lNxf7YDkfEozNV2MHxvUbO0Llcyc/PCgogJV71ubx3YOy5CsN2NMu8sDh3/",
-	"StC6c/ysp8c+itbUQH1awzOl1s6oGFihlpTnt1RLkMbTSTQu9HkvAgKyzQ7n2UEBV+py76m4JTC+x1O8",
-	"FTAmuwrab2UFQ16wtpBEjPIwaljaCB93SM37vBUNJrMHuNt7Km4BbXcklA7IXHUk84aK6K2StCnms3Yz",
-	"UFp2zOrk864nEhOvT9n1QiXY8Zj6T5MTudVvfqYKqtZNGdYHTqOdyAIynmIlaNZweLQyrbHCx9Cg8Y4V",
-	"7LbJ2PtM6n0m9d7I8JSMDKZrO7t9MvZjmA9Jm94hErcq9scNKvMZzIR0NTOHOQh+oim/P3OhO8uNrgB3",
-	"fH2ntcfyp4TldFkhMrsrfsSIkt3iX3G9fVYsRMSbxJTgqA+RqO0m6omoot3FPZN7e9M+vbsC/ltg700D",
-	"T2iq41/xX5FttEI57MVS8a7PM+WQ1JXwevCYjEk1Hm+zJeGb+/Tqe0yvvh3M9Ua8nvkEJS3kPHdOEGYU",
-	"m2Lvv5xaIHSr0W2AjD2B/saNSndC3z4+pIHJEcMBMbIVvIeAHjT7iEXK3pc4M4yO7oNi92JIPCn/9mh6",
-	"8/jX3Yq6tQJ4n+nB9d1Cc+f3X+VN7VLfbV/P7RvLU72/cnD3bAWIZwjGsHhIKuy+sNueV/+2c2vvvI7O",
-	"ra0KN60TF8/PHEYZuum2Nyj1dr6v8fZYWbj3AcUfhwfBjNlPYALLRSyhZgAUtpKtBoHgnqV8bzm+j1m2",
-	"8BZ2j50qHsaTKYfR6m7K8KMWLQwXwvN98cK97DU4efi+ZK+bm1Kw4uD6DvKsqHbhmkIoAOPeHMa58igT",
-	"SYXENFuW2rAV15pNQWN3KczIwtwEPWatmhJVqUMl7Xnqayg0RSZjfbMjnudu7q389R1t9h75quBLN0lP",
-	"+Om85EVWcFGvec9N7zqhuXvGNY75CpsPmTRV7oRY72GV89QF6ddbObATixxrbF6fYrOuzO1vIrFO38uT",
-	"E7TTS2UWQs6Z0IxSlQ7HrK/XDi8AO1m6vo6YkRSrttllwQEu3X2y0A3QaHvO0B7LH04U+A45usPLeyE3",
-	"u/LrY7jieeka8D5eeqcFdcf2tViWuaUp1L+PeDk7sPTI9yjM1xPJ69M69B70qcrWCcsg9aJAJTjwORdS",
-	"myC1UmmYSH+o7OB6wc2RmB3WTQNx3oStCiFTseI5+9WsV5AwkX11NZY5K8C1C04mst0KVRVVUksk1TSM",
-	"wqclCu1Wnk0k1wzkTBUpYMbUtSrz7DQWVFudAVZDrhf7zHcgmkg7T5D3quuZjUUW80wzbkwhpqUBzSwe",
-	"uaQtyla1dB/zBibS5wtgtVg+1SDNmP1RmYUTphilnLp7REdvmYPf1Zj9WG9pIlOe53RHmE06K2UaD4n9",
-	"0QHog7EMWr+b1gJuD2n2F2eU2+LDsg5a5htIhd6wyMw93/ONb59vXBBlBMY9jtW3e/+MogBNet3jcYn3",
-	"WIyyI89W2tvhmGFgjOuivlA5th9ul0E+Lb1KnSWYkGDpWwGtYZHouixW1BKXiUX1YNBmPQHM6EYiXJWt",
-	"R5IZUxypDv+0AH55NM+t/opp/JFcx/fxAR5V8+xqy3vN81bioL4n3XMHHHcVZjcGwGDNK//mDgkt7/zg",
-	"31+kS3VuG0Nc/Fv7uJanFtcS3kyFXP5On1oWS90EUcK1X3qdxRtWY3ymB5V2d5h5E7eHm/4hCrpXU/WF",
-	"UbsX9m6SfYgKr4Hhhhh98+gTPw2Gndj/DYo60U5zp1WzDwtB+jVLuU55JuQ8aDRjleprkecuIsRy5FAv",
-	"t+jGMd3UWUTcsAkTMs1LHExQ8cqwpl8soCUkDdtKx4fa8IJrNgWQWG915SO+cc1Tq+bnM5Hn9le9lumi",
-	"UFKVOl+PJ/L/qBL7NK1UnjfLE9gBlkoKo6gwCPq1rHyN9bBkxhbAc7Ng2nBT6ok0ivFrLgyzIFXnCzVa",
-	"9uxl1rvJ59mIbRvq0+vmtx1nWy/4nezZyreYi7MNTh4y1oRI8+BQk42gSq/cpxwViRtx00UTbPZC0D5W",
-	"5PZC0B/uVAhql9V+dGTfrF7JQD7qrXBZvXETpK/Hf4io/3C23vDMcMt7CrKP9G/hwE3Lfr+8N0Jy/Gv9",
-	"x0BFawtmu9KTTczepvvUr+9D9u8zZP9uwPFkm1KyGUJ+ArMJPE72JPtbjqS/SxB7VBFnQOnAgHTuoght",
-	"Rg967f5Foz2e7UWjxwzEvxtCcXMd65+lMnxDFVnLyeidgV7an8D8jca8R1yjFfXh2d9KKIQzhgdrb6U9",
-	"8JyVGFa853e35Hd0xiH8Oqh6Yt0gL3YGZsLTAJ7vPkSQ1rOxBYVbslFMg+ld+cOFC+6xbx9LGMYS3pYE",
-	"3FyxxyjkrRV1Kewbc8BSLrG8lYaMTdcDg47e4yzfX8QRnV7UX2UJjZq5k7sWZtHTk3AfgvSUQpAoVzFA",
-	"QrrhpxZ8NKA117b2WqeMu5SLNTvIYMbL3FxQ1sSFKbiBOWUNrKA48tkURWmBWc3Y6x9/ZvBlVVArKp1M",
-	"ZJXGhvkM6xUcpQtIL5t5bfUnrEptk3wp5Nw148JpkonEVAWcXWnc3mGC7M+lnDCudbmEI9yb38P1QmHI",
-	"Aj2r+nW9mkipJLAlcKmZVFOVrQ8TtuRfLmgpHz78jC0WlMx0wtxJsB9+f3KSMG7YUmnDXv7w4uTkMJnI",
-	"OpxYJyznU8ip3QJkwmCXM3+UzIoQCZuJL/ZMTFXt2B6FXdZEIjUVGvP0qs8vAVaa4ipoWzNVwBUUQSoM",
-	"r1NywQ3FqQAhpudikmDCuEvnAMieefqdqTF7HSSfYJog9iODjJlFocr5YiJ9yzK9gnRs3zt/ow8TlovL",
-	"Rg83l7piaefaClZ2tusFLmdIsJvlCPckD9rV9UqDZyFePGxLMjvjphY2jYXtTRv74LkWpG5jSTcLNsfR",
-	"jn8lRL9l/7Hmktl713QMkzFenvyBXS+EpeuOxhDpsdSOkXbjM/SErttJCkPpGUvQms/BJfuZBSyRJWQT",
-	"aVWjkC6NmSPs2rM9ZBMgkQ4rmUKfs6miSdtCPuyLv1Wf0o1R9b6C3m6BJTs3R7PkG8tDBb1MDyjScTwt",
-	"RW6skG8Z/0S6XyvOPuO5hoRJxSxjPRzUAjVqG9wApQ/Cpn6L/OleovBuBrEP5ssijnA3NS8akP5MsyUY",
-	"nnHDk4lsCOJJkK9HgjXJ2K9qqdfiDUr4Fg9cAt9cXIGcSMwbLMI6G2lZFCCpxsyBWgpjIDtll7Ayh2PE",
-	"wxo/Uy6tJJ4uuJzDRB68PDk5DKal35mS7uJYVHx3Ws0fUP62f8j1RLpPjWoSjj5b6WNJxh0R9CENotuI",
-	"ji9YvheO936/RxOOj4nwPGjQZJQK75yp7fui6YUqzFEuriBjU+AFFK5F8PVCade+XE9kvO85lf3oT409",
-	"pJaWwRfY/71tqOF1Axnqdz5mxuSVCeaQ6oghWf2SAlomYCI942iYbaRz5GgEG3osluXSbSoXMzBiCWN2",
-	"1midPpGO2DtTkaPoWJbEKTPeJOVVB+2a4BJn6pLus4ol3SPppkn6SKTvC5+DnJvFw5Nvdy9xo0t4/HuP",
-	"1bdPhs885jweGbZ/1WUOv0mx2NSFllCc9MWSmqZsqopo5z1lAmVOXyYqq+tcECm1YmdVdihBr3FluyeL",
-	"r8wmMshgrMnzGC00HWPKBiH1rCWGP1bRuC6P2cuue9n1CZeaa2vDcQB+EFL6HRBQd4jeDRipp1n5ObfW",
-	"0yQjdSDDdjR8VbiynAM1+ccljXuauKeJ3yZNvG866MQiVx9ya6+xPGetkpKa6mRyzDJyCqclFnAFRdVT",
-	"jyKkhA5lLu8voC8/+A+ddfIwHkDlIjPO/HK/v1Aq3drhxhpOnbvYB1I9sUCq2A15TG7j3tMu7dQuJVv3",
-	"zKQUnIAAJIyKrzjkp0cTScQh5ZIpma/Z1L7Csx5XNE3exPebpO408ekhMpubM9I++mIjm0fqg6P2ksA+",
-	"7IW3oeOuKMftGmq0Zj7+tQntW0JnfK1U3kNNrtQldKhJX5hKhDZsC1i5aM1a4HooWLMhwdBS9onSdxSb",
-	"cuegfIteZu21xMTXiYzLr+wW4utPYAZB7D3woP5qUp2L2cP7reNZbgXsjxTk0qbiO9Whimw4ZgZ6OFlu",
-	"j0d7Ae4JhGZ8owLccaHM3fZeuTX9iaqn73GZEQL0TDflx921UWr9UsCVUGVg1Kqkwk5BfFzKY7H3vYr5",
-	"8OXx8cIjekylsdyNkWc4XpfaGf22mG/xvbhx9Rcc4vszqdLRbDSkVqeyt54+JetpdS0em+gqn7ah1K6R",
-	"LApaq1TgE4xP4T4ZmlIL+2yeFg1vIh3beR/Cvknz9EnC9ule/N3bL7mDhNvg7k1lXJzp+Ff7z9AijDXW",
-	"ZkIHiGsWsHTYm+cOce2Pa0wa5oya/jI167NSVti8zTZpX2waJOsJwzUFwW6/RVy7LxPlbaD1FtZIP23H",
-	"VrgBbvZU/NsxBg4Fq0ey+xGJ3MnaF4dYen4/osse6Peiy8Na7u5EdOka6exkkJaFMGvEa0o9OivNYnT6",
-	"948WXZUFjBf2F5DGwTg++5iMKLuHKEJZ5KPT0THiq1tkpwY0mcAs3hQqR023LlaX8jwXcl4HydvdSr6E",
-	"0emIpzmSjpbrlOI8seNxmPakU7WCjL21a2YvxifsmL09f/OaiczuwKypMU7m9Dg3BW2zehKZLuwuqdmB",
-	"Acml0YfhGOEbkRF+ItHJK/e48nY0ji/lVRTrOs7fjU+iV2Rg3znQV7Nq1aMLhqgb8SVdT7jvI1QX6Kwa",
-	"QjcOuC6I5u8nKOm5+eC637paapH11JXNlhytoVVBHBXoq24YV+8r2eJf176rsyhYruScUcZdaJwNR22b",
-	"yrZsrjIOuM+dmScZIoR9CNsusZQbnqt5CayUGRCGUIGNqhd3qSGEPf/pTvNtaqRZ9b/uNBwPwMk32Bw2",
-	"pysjEhQRURKqQG0PTCth39lhG7zMhGG5mlvUwlJL7LoQpjGofQWuAC/x49f/HwAA//8=",
+	"7H17c9u2nuhXwejujKW9tOykaXerzJ17VdtNtU1sH9tpdrfKuhAJSTimAB0CtK2TyXe/gx8AEiRBiZLl",
+	"R1P1n8Yiiefv/fzSCvlszhlhUrR6X1pTgiOSwD8ZuZfneEKu+A1h6oeIiDChc0k5a/Va77AkU54KgnAU",
+	"UfVjF50nRBAmEWfxAt1NCUMY/RHTGZV/oDss0ITeqt9YhGY8IUNGJZkJRO6pkD0kpwTxOf5HStAfczvv",
+	"H+gWxylBY57AC2pRSD3ttoKWCKdkhtXS5GJOWr2WkAllk9bXr1+D1hwneEak2QyOYx5itcrB8bl9Ut1U",
+	"HyVE8DQJCcq/QINjNRtVL8yxnLaCFsMzNZ87aitoJeQfKU1I1OrJJCXL1he08Jz+ShbLF8NQ/3yAbshi",
+	"yQrMMOvOnkZU9kPJk7+lJFksWcSZukpyq+AD8TGSUyoQVh+iwTFqC5LcUnVYYchTJgO74AAJIoQ6O56g",
+	"VJAEiXT0dxLKTraPf6iJnY2oMVsNVn2WTDCj/4RTX7X491RIvWTufLUn7IbaVKIZXqApviVoRAhDEYmJ",
+	"JFEHUSYkwZHeM0HzGMsxT2b7MbklMeKMiLqduFMNoiZbujAwN4jWuQ084qnZXQa0DpyUVpVkc6yzoqvF",
+	"nDx0TWoK1MbIwoo5UT4niUavEEsc80lKAkS6ky6aJDydi86qnai1NdnLJWXhepuQCmrxWJJEb0XSGalb",
+	"jVCjF5ahwATLVq8VYUn21betoG5tH5mk8TprG5ExT8jqZaVq4E2WFcY8jY44YyRsQC3hbRRmr9cTqsq4",
+	"a1Is+H4QESapXDRaFTUvr1hTPua6K0oIfIrjFcsRkickQvn7S1bkjLnmcsgMrwalPhBjRQDV24pzJ0TU",
+	"UjJ4yQ9E9lF1HYC9NFq+CEYVm4dX6w/DjLTmOYC4sWR2n9xyNSVohu/pLJ0hls5GJFFUSksnkqOEyDRh",
+	"XfRpStiQ8RmVkkRKQDCv4ISYd0ik3wL5BjniTaBo3pD95/4puZf7SqzaB/lGkck5Z4IgLXmhECcJJQJI",
+	"pIQ3vKKP77pg54XrMntq9V4dHh4GrRll5s/s4iiTZEKS1tegdb8/sUezb49GH/jXoMjUVggt7rv1t1sc",
+	"cc1LzuTDNS9arU6LmDdkIQicJ2V6pXDaAcIiu0tE2ZCpo69em7ktKx0k5JbyVOjrQQOJZqmQaEQUukXo",
+	"jsqpHkjgGUFjGivWkguoak71VJ0AAYkFSzRPeJSGahGy7sKzUyhf+nvCJnLa6n3/6nUFRVdc9DzhSk5b",
+	"QdLMW/W3mw2z7sUm/JZGJFkJYziV09fIvr50IWbANVeS8Jis0hV4TLQYvBCSzJTUEKZC8lmnZjF6zDUX",
+	"YuSmvhaxV/GaokBefy7lUddclGIjK5YCYn/t/HqAtWb9ql8mQv7EI0pKet2FfqR+DDmThME/8XweU/3C",
+	"wd8FBz02n+FfEjJu9Vr/6yBXgg/0U3GQj/wpoZLo+Stw6GiJkisWjyUBnWeuxKxuZX+WQW57tTBo/UIN",
+	"q226RI1d5wZ1tr3W4ujLTvesn8opet09zBG98RYc9rL1DThjL1t+gRE2XbihnNtesxl2CYhYmt50oUUK",
+	"su31FkdfsuwyxWu6fEWAtr1oNeaSpQJFbLY+oHVaMgQ6N8KRWeyF+bnBosk9ns1jeJMkCU9A3rvFMY2u",
+	"DSFtBfrJdXGpVhAZ8WiBxpjGJEJ6jwg+h2mUKNHsWPTkniO5aDJPgIwAbFcVcSIQ41LpnRIrGU2J4vYN",
+	"dYhoTEkciS5yZMBYWEFeaPVZydUzHCuVhkRIcach4wkCGcsVztqUhXEaUTZBIGEfZGJXJ0Cc5YYMge6m",
+	"JCFDZlVKsIa96r7pHqKIRrDkiIfpjDCJMHpzeNhtWc32Jxyptd7hxcPuV2EDSa71n+ZyrzQfvTy5+G1w",
+	"dHJ9cnp8fjY4vbo+Pbu6vjjpH/3S/+n9SQ0k9D9dosurS9QXIp2RCx6TT1ROP5GR3aO22xIWzTllMtsn",
+	"ZuKOJD3XNJCQsZKGtwA2Sl2zloc01hOO1O3jcEoigBcDTG05TbiUsbo8niB9OggGFkM2IgvOIgM5Ut06",
+	"j2m46HRRdm6ICrT84BBPhuzj6a+nZ59OC/f5mPhqrvTo4uT45PRq0H9/PTj9rf8eBKpm19hD/TAkQhwT",
+	"RknUQx+Fui6csB6+Ez2KZ73eK+e/nqJdB5neoI4FrjmVU57Qf5JI0bU5SRQ29ZCQopdPtaUbt+hPBTKn",
+	"klEGDQwGwJTCBBo9jGYV6iHLDg50cSQIifYE6n+6dC3KJ/lLIyJoRODdCWEkoaEZA4U8IvqqORvHNHzg",
+	"HdtRau4O56ZUpUhq7VBJ0QjHCcHRQlsYxFbosZnILknoKTHjckqSAKUixXG80AR0RjDQUmIM6JmCqxYH",
+	"5zPmyYhGEWEPO6BsmJoTyk3JFizjmN+RCI0WKBnhcIuc6g4LFAHKqMEt+Bs+pU8FLxQxCjHA4mgBx1J4",
+	"cci0YUetdIpvFW0qMC8R8rn2eGHwAGVgDvKD4n5sT2ZHPlQElgiBFf1K6C2NyYQIxZi0ZcLIzdaBAfdC",
+	"mSQJw/El0EOA+e2znTIYM2SnNZjJwzBNkq1whD5DKSP3cxJKEoFgxaaYRYoFFOdSlCG/JIxkgpmgiiHr",
+	"9zCLhkw9FWkYEjUWQ1hzhy4aGP8XhQsAwoMFCdA8JlioC5zzRCIqERbq6qgQqcYDxuXPPGXRww6ZcXk9",
+	"VsPUSm0GexVg6RcffrIfGR7FRFH3MWURyokRbGyOFzHH0RXn73EyIU8um8ZqVoUcmKFXh2/+/ft/+wGN",
+	"FpKILfMcmIyKwnyObBmGZC4Far9CH+hPHUfsHDJrYNNyEgiQCiklUcRV8yGtv4wTPkP8liQC2OkITBxw",
+	"yCnL2ezDThgDy7/WBKwOT+EdY3vOea1CqikWiNzP6ZZwNpVTJUMa84mR2AypK6zCmdcciEjnCtdI9IFE",
+	"FCt+/bCDcUa8nqkhr6X2Lq6AQEpEZuqtTPU4IAj8rTRVVxsK9XCwbTi+Ux7BLi0M4vg8UbxSgvFsjGNB",
+	"fDMaKRnkjCTVLN7K2ziORReBR1L9OkppLPep4mURMXJIb8i+DFs0GrZ66FWAhmDxU38MWzEPcTxsqR/z",
+	"Farb04+VoH1yMWx9VQrx3Fnql9LrcHUsnbV6v5uPWoH5x/W7i7OP563PHrt3RMU8xotTMEB+qT6nkfOz",
+	"4xhh/g++ZlNwCG1QrxojxDEVoULlxQanD0ZlDMJzhChDSqlBOJT0lqAZAd+UY+qIzEzGS1A8NDWU2q1S",
+	"2c6xnBaAv5VL8wdRtl6fRy83TfxeHfKz9xRin0E4pkIiPra4rbA04bEWdwREBc1JMqMQNyKqu5nEfITj",
+	"lWbbMD4xyigwAdcG1+DbS7WYqDCCsYuJ6pbOjcUMdhDlSnBpG+AG3Gxuc7Q4SfCiDuKy/fr9Ab4jdxao",
+	"5cxitEb17C0KVME123S7MEQHlAAT0KGogbEWuNchhq1uy4OnuUHFP6VjcIGNgDfWyLt2Oeuc+5kdz3vi",
+	"LvTDMRQW+Hn5lYhlePBQeMnuvbJsWEO+LZ8DrQQR2ZbUAixp1XZKME5iJS5oa2VLUa2YSOIlsh44rkyf",
+	"qZkrEKcIg8QdcB0SoOm6j7NmUVNarteKFzBXomSP7kpyCNEJ+cK80OB4qHDkv4vcicTH2bI8RzAjEkdY",
+	"NjX264uwp62m/2AHUOLCnITNnWCX6u3y9rP1mNGW7//STFhDozyRl54jcB4uv1Vhx1FCY0Okst/2s0l8",
+	"uNUMnrBE/M7amvNVeyneDWWrxlSvrDVq6apgikADrHuGy69MOzOeBGbtEDDls8LpUqJdAs5mtLpIAnzk",
+	"GsJ4jzS9XRYI7EanjBbGkxQgIbFMRVcTdR2hMufzNFbQbwJgWUg2vxyXbW+BqsBu9U0FLb32ht/od1fd",
+	"bzao96JhpFpibE+67TlTE/rV2R1kfpA1VD07yD2B1FB0THNSVWLsSrVfVMeAQDol1KnrEJLPBbrjyQ1l",
+	"k7eIEaX06BSDkSBa4GsS4moDe2pES2YUMDvtlMeRQG3MlEpGJ9oYZsJ94EWQnnXUj/nBhDc7F93pNtKr",
+	"BsfLjjm73GUHrUG2RnuuSeRQ+x4RnIBvWkH5ZIpvrofp4eF34Q1ZDI7hn8T8IkiYEKl/CpR+CsYB7dDO",
+	"Yhk5ixd+Rge5Ct4lzNNRTEOT7YDac5xIe5awrAaHqEevP8N6bmaRHjainZVgdXkudubg9SasDD5fysbM",
+	"htfgYTnV9PGvNKLy5JYw6aerZ4wgeIdE6E6diA9GJU9WrkKNcZ5QFtI5jmHmsTf8rCA72VB+gsIpZhOC",
+	"2hqKFS+NcKgoeoBYGsegDINyY/m7+lXhfBY2ogPwV0yYRek3m9FCnX/GglnKoyUPap4X01AqCz6ZzeUC",
+	"pi/ltsD9CC/6GqwY1Air/7lv3GT7gyxxxkEkz3D6vBrduuWTAH5UmyMa5jRUNDbzZiVTxyYhuWfrLNM9",
+	"AC/eZViwXIRUr5mEjub4V8SwOhzMccPDTjma4YgofgVAWcXBGlDzqyepIElg3RdZAhieU0VIFVvUNkzF",
+	"2bq1fLhO7TGcFOekmSf6V5NY5h1yDXC6zIDJZKbVRAHXqFD2o1owuHBgu3wPWGZ3AA5lyJpqfBvSGMCX",
+	"0J/mKVcNuKrxhNAlMH9Zu1WembKle62Vq1wLDqv3vvUrvBM6PEZrZSYnZ01rfp+hQf+DzbgxBrcbsqiT",
+	"z361wlF1f8A8shV5DlrR7H0Qu9AlwTGJEJYKHmRgROUsP6Vy30ELKP4Zixdu8GF+aO7q6g4rC/bZ/LSs",
+	"4I1NAmHmRN0TiN8x1P90med0aagSAZoruVxHUAxZOcvz3sQbQIy+lo3tb4Pjjt9h0r84XQ1H9sWa4zhy",
+	"E8vWhxq104IbCIJwakPwPPsgE6/dVxGJy6tLpJ+jdkTGOI0lSsU+wULuv+rUUmpzLLn7qBgq9vq7N9//",
+	"8G///uPhq9c99fpBSPcjMo/5wkunNeIfp3UGavvkkoScRcISMJtUnC38ux8OD2HNWabTm+9eF1KdflR/",
+	"VX16ZqQrPPGx6kiTq6mUc9E7OMB3ootn+J+cdUM+O5B4IlAYYzpD7bnlt0j9WoTAaxoFNqra/Nu8DN5l",
+	"928add5qEFaHtyeQTFIhTTyi9jBDTBNE1l3hyWWFCY44jwnWTmcp6l1CZ7ckSWhkMswUMOQeHNhvQ2V1",
+	"GfRnJMBnoiWzOU9wsnDyIbP7tfBuZYb1qKT5+qIWiQNtashgrpm9wEN86wA607CXn5+7ker4pdEKi65s",
+	"suYKzkpeTy+JcWEV8t6O4a0Rcb82UU3C62CeYYYnZEaYNHH6dedeefEE8kcbvVpz2+7q66Yt5RiuvJhK",
+	"TmJ5Ev/yAv9B1G7bd2kjHN6cjceXMsGSTDYJHBDm0z3hRK/30Jjek+gnHN7w8Ri1f1Z/HZMYL8xPdsIO",
+	"xDGPsCDwVBfpwPfmrSs6I6itUPTvVCpl2kxGiegE8C6EyB2pPVbBJBu1gHSUyR/euKT7h8MGWarudtYb",
+	"zssHilvcwvrycygl4C5fSZnC5qP4gAWCcQxI+TTNUpwISNwmEh9CrHKg9lLZJViHE+b9PXIjXqz/2MRQ",
+	"QqiZDu9qQSxkX0oym0sSeT3IpJY0mGgtzxNWF9OjpD7SiCJnuKy2GFhXf5YCL43nO9tn7b3kRQ42loV/",
+	"4Xc67xyHU2CMZXK9J1BOW+w990ylgXzaIWu7FQUUqmZCJGobNh5kbHe0qEre/U+XQ5aJ3SYAnaB6SbsD",
+	"6RckUqomiZSEZDKBh0zRiVLNBavkf7osVW3omfjaOAbt6Y4nNzHHkYmd9sju5WIOPmgolFfwvZCnLfue",
+	"JkskC1kKSytfRca6ISMiaGUn5MEBnwLeANxqXFqVIh0vxXtVWv56bqzyx1vwZ/nWs64Ou/qs80hGbepo",
+	"FuyThXN6Y32qQYcrRiu+X8CMNQ/egXAnfd/FBHwnvHQeeNw5aDirnSn5q+Urdlbe5FJr3Gjg/EtlyGeZ",
+	"tSy/xD2BYiykk5NYyzab32mBh3tuda3AxZLE/zVombWSqC83tJQXFhDkGyyO3eDMfzOvbxSKDEladsJ6",
+	"t9z2seqvghG/5Qm9vtisFA5pnMZLof9BwLoM7hpsIPPqPohQ1+VlP4P318sXN3ADl8ZZ6pMqH0dzx5RP",
+	"CPGhE7y2zDLkPFTqipYGhUhJ9BbiMpSkeKfjxCfhHAwWWXabwAtf2MOdaACM7qK+Bq1JOF9ZbCOc952I",
+	"iiVYrodbKeFln9deoxFszcaW3yLN3l3vEq3wvPQK7UvOqTlVFNZAwU/a0G9lfEjJC6ecC2KqCGKGyH2d",
+	"pxJSfO6lvzbQXC8BxXhE4sBkAEc2WAUUiD0d+kzupbbkwgxYKi2m1Wv9z+/9/f/G+/883P+xe907+H/7",
+	"n7+8Cl5//8PXf2ltl2wvvezFcoGe1pr/nzxMuLDqDeT47NNtSfGFtWyge+vMWTXknsjN9CLTaxFlklsq",
+	"1UPkHocyXjhkSiu7TelUGlHCwhqvLk6zYAp75XsmM0500bH2hEDOvXFS4DvRDfkMtfufLjtvdeExu4I9",
+	"gcZpHOeuYkjOYgcHFM+6E84nMcFzCt9b8BAHpx8//HRycZAFvh7oVJwDq5Tb0z7nPBYH52dn7w/sfOLg",
+	"/OLst8HxyQVqvzs6t76a5QXKGtLtgpOtMeWufLYu7d6anNaY6tcG/+U0VL2duY1CzsZ0Ylxo2nukU/K3",
+	"CHg+QgjcuiYYq2QwsqCjOXyCPl681/ZlPfye+t3vjDRu+/OEjOm9fy4hneBBkY4g2UZpuibAMavaV8Xw",
+	"BikfepNBfnjlNa28zppAzL5zKtbgphesaMmdumsqG5CQrXi98rtcI9oiaMn6GFNBJ4xE6D8+XXnvFb7M",
+	"kjszN3OasB4lctwDn4boQfGwHry8r8bo/f1Org5hMZ60fI4gv0e7ncKNOkfW7DofSwiqg4mtikRbE4Vi",
+	"OiY2OK9cils/UVMK49XP3Pg/lr343/1Q8LT84PeYLL+Wh+iFzlm/KK2wKGNtohNmYnudcFmpVhyA1V8B",
+	"I5UCaW/1izEhZ6tcU+rMv9uGyFlcxbogVznxt5lAqZDTOPPU4UNcn2LlfmW3EKOwQnryhbeVY7maDOML",
+	"/PK4QwqrK0/zAA9I+R79IlKhFDCUdMbVU/clpthYsUYyjeMEC3TJKPCAjRb5/L0sDHJPDFk1yMdsWvH5",
+	"tpCid2JXEPmFoSkWl4CQ3uwZOSWJ2im8gaiwe27rWCr9qxQkHkNhiUKcYMcXW1S6lnz25XezISXO66VL",
+	"rpf+XKS3RGUeRHeXGnAqQLmGCadI2T32m8x9XqqTrYubmQJIMyIEnpAAqSmwpKPYlB3TVVs9SOIftY8k",
+	"SYQtwqYhFpH7OWZQSdGk6/9ydXWOnKJqCGpR6YrqIyxINGTmzawU7OtiOlmARkpMSogZ3EZLqkUmlEic",
+	"LExa1JCpKXTBg/75QCCoaaZr+cipErnMwBpn8wndlPhqjSK3Os91GFPCpPaWFCrtuAVmbJqUrTFjx4T0",
+	"81ZQLqYlTcQcjRfXKcO3mOr8kPzDbFb7wyTBTJZmhd/slG4pKaf83IzIKY+u1VNTQq00SKE2Tl6W7XM1",
+	"pvh+f8JBQN83BZ/hZo+Ms8UpYri6bHtghDKn7gM0GGqXZDUHa4Ihq1i0Oz10N12UitmYskNZJtstD/Eo",
+	"jRXU8LGp2b68UKALHaYMZCtomXKM1xcnf/t4cnnVClr9o6OTy8vr07Pjk+ujsw8fPp4OjvpXg7PT65/7",
+	"g/cnx6aCzdIKnd56j+qlk9Ozj+9+uT4/ufgwuLwcnJ1eqhnfv7/uHx2dfTy9ujSTXB8PLo/Ofju5+C9/",
+	"6E212lH5en4jyUjhiqETSD8d2SJ2MMJqJbq+UJyPeJbs7R5a8+7ovFAyKsgjhovVgXlWsz8PUcm0/5WJ",
+	"k1vRrG0WQxYpUqh0vCI0pKQnN4kzvfIov4WQUlhQzbk/KJIdrqWqv845jzODpI4etPppvEC4fGdDJjmi",
+	"szlJBGdKE2tbfYQzUrrKrGpZQYwpJZfgmeO8aBIpbePAKZ65nLloLu1uqA/XAKoBY5+2vDro/QdvrKOx",
+	"d51Cg5OaJFxT0cg0QWkzLl1TmQ7vMtYzzmPvnp2OC17rEZR78hw38FtTDCrbqz36u7u7snlasV2tFe/b",
+	"DMZOQVqqidHKBaIi5tWHJDcMqLdrFbIRbPis502ClIvXWDtO4SK82K37EPitAPDwpWj5sJiNRe/867p9",
+	"7gmjZGvvslXRBAKZSdc2llMy8ycMDY490Dw4hqSGyjB2HoNE2TFvCrTLJi+RFKFzq5So/PBV6PYd9XOr",
+	"51ucsHTtdnbfaQTZpdQCQ10dANMlA6pKaKtflJv9omdSPrcA/EtVTv1GYzUzpxq+ykh4lrvF1pIUtBGk",
+	"Z2FWl7lUSyQRAFBEQhppxcywhkv9ps1feIvwkJkPLOCbEkl3+hrzss3WlAaFlU2F5jFN9HlQKYYsSRXe",
+	"3oFWeHTyXumWick9o+BlI4o3IvUa/NVToy86XdTXv8GXQ0ZucZzm5U0F2GBu6Hzugyb/vgpGNLUZKL/G",
+	"Fl7Z0J5e/fEvv1yKZ2Z667KsgFQJBmsW7SzFB5UZnFyk8bqGoTMG/gr7PkCGqAnJtIJ54wPM79mHMiVI",
+	"UMRsMSdo5JeEKsK4EbedOWrOpngH64cvKLnYnP+esDGTwsUjDydTEF/d9M880ZuE5wEyEK1dRzyJSPLW",
+	"QR9ADOeE9GzNiUsRLjwEpmJWdi80MJvY3JzM8IxE+bF7E5SNuTZlERhXoRB/+26K5T4dI0FnaZzX/PEX",
+	"0axKzI1CCXLiWlOW0gzj21i5oVNN7StPvyVghgnB0UsRBotb2ZgxeoZpdiK+zBNKbMKUr1EJlJfX2q9b",
+	"BKuanQJv1tnznbGMD85xa0glrQhTev4uKwbQU79QYQqUG2uqlmwOtFSD2lDTjLKJepUzI+ygG0Lmpj65",
+	"NknrOTu6QL5tgQk1yxVwZKWfRIDupjScIiHxQrhG5BGBlgiGWpA4GjIqMsV/7XiSs8HxkQkeCRSFoiFY",
+	"D6ADj9OLBOHUqZK8QAlR6HlL/NU9cwLTHALBolIbJJLBxmoYvKqt6wEEWIkmmQXFwiIatrSmOWyB6jJs",
+	"zWiYcMHHUv0CBH9MdbFAX1+it2jY4jQKhy3UxrbNiT5bO0fHDDyhcpqO9KhDVrXSCtcQqhfVCvLltAKY",
+	"qBWYgbzs19cZbh069WKE9kchUkvF+EKvOVNXt3pMzVmxh2P4klSsSX5pOcW87ozmmtDNFs+I0MyUEqH0",
+	"RQ9hTdJoSRVjhRr9o/fO8G1bD1PRpMDAQGCauncCRKDmFYAK48xflojUWnrsfPaNwnjF+jqMkEjpME5F",
+	"4+WlrmvMcVrWcMbFNg/bKVGlRLEbMsKj/RAL0lk+UV3FpbM5YYW7GkT+8DstVy5dr9W/2oXWYLB2a7p1",
+	"SoIPWw1KTthp3SMr1+nKbi4oQY4XtZoWGc9rJTXHnQJWrMjtqsWcAkZvQQxLHiJ0uSLcxtSsmRxYOQv7",
+	"JO+QNFp46V0W1KwOSvjoCbCHnxb+K4f2SndTnrER6dTU8ktspnDfFa0rjw8mfnccKPhlJmhes9TWJFx3",
+	"Ik351ppoie+vUGPMeWQ6X7lOnHQyI8x0uMkQX3dFN8GGpUjwV4ev3/gCXAiO5fSyUVCXXdov7jdL6nWb",
+	"LvRO2W7vJc94BEEBK8HGiByrwcaOuOI2cfEuHYmm2V36mzb0dSIf+jUdkYQRSYQOClU/p8SVpaGB2Zgn",
+	"xWQBY9UNMUMjMmSUReQ+jyRVeDrCmpk7t/vDd+Cdyi67GGGK9//Z3//vw/0fP7d/38/+uO5+/lfnUef/",
+	"eiNOV5W5LMdpZYoYSYroMiIxZxNRpxiABKX4OGWT9cDxvPqlYgmm8tSyESSevKdC1un7UMWuQIK8yywh",
+	"UeXIVpLqOt14eR2RiM8wrSEiUFUD6Td8BZMLMD7lQpodV25F6xlHUH7Zehw9RaQFMTXlsss3TY3Mh2hw",
+	"DIAOvgkY0pTXKBVLGTLoHgfqq9KroacckwpXmMKW7ioIvWqiXpbfr/hUqweqC2kUGv5JrhDY9LqExhZU",
+	"8QOpBFJTPd6+C8y4O2SDsdLzILdn2DJEPSFj8ORwhHW3J4XppuF9x/Hi0/GQDQt71UMQyKzFJXHGhnCh",
+	"Oim8sLQGeWzOy8vyia/qLH++SyqVpDPFsUTW0NFpXqYDp7ygjPoRmvKw9MWQ2e6ZWBpnmY5hC+NU0Fui",
+	"eGgUkQjdUozI/VypSdL4p4wzbUrnukpTKuSQgSqO9gSdsH3K1Gd7hiF30bFGtMqaSwuY4QWK+YSyIVOz",
+	"yimhiUFVHEUJEUIHa9ikASzAKmGKn1eMEyKAwYdshudCm4oMxmuAqFozHAMCjqY8bAWWinxegVf1poKq",
+	"FP1yjATbFqobGwjWMAOUNRWPNqO1vmPjh/Gtwfpo8kSmecKjNNTNer09Xu6IW+rVqW5oPBg+aexn08oK",
+	"x3lMV6Dnc/weFsRs0EgraE1SnESJrvSU6Po8msKZYj25Fg9ZQhkamYJWzN8KaV7jSMhmC3Lx2FbLzkqg",
+	"mgWDixLMDDUVtLFpati4vLL/kGSBiVSW4Z88jclAiX9+ngSfUjYB11GA9l95DS+FmpxLTAuZY5gwmSxK",
+	"Z1Syw9jgIVsRD0U0auCgyyJezcUFjtUh32t26D5s1F+eZG5frxfJNHSU3Gygiz4p5QhiRYLM040nmDIh",
+	"C6kgE3pL2JBlAITa6jTdNhjaWgtD6WF5Ku3IeZyjWveQtQsVvPtOBe9fyUIPlH9CI9NzugQ6Q+Zhes4u",
+	"1IWNeRLqSmV3PI2jt3lkCjgTMksLpECAyGCmykwvxf5kpb6AGfI2d6AprL1bonoVi9fn4WiM33WaK2AF",
+	"695S/uXPW9mnY4h0fls5dS3L6SM27HiO5XRPVMToKlXKakM6q3Ig2C0gv1TogqMs9GIwkWl+cmQ7RHln",
+	"BQhtXLjHddPqGo4D/dkrp9hvOWDKH9kHaxqcr4668xkg6ynAkjL8V3m2J3YM4ILorJ8c4/7V40Kur40I",
+	"oqGJyGoexkWb9o5oWIV+GUVxegJc+HsC+FI6DUzVxSnawNQX56a2tTU2letW1+ZoZiedF3uU7kykOxPp",
+	"zkS6M5E+kokUiqdGy3MLdgbYSt+h/OSWsYKaEHbz2CMYOyKBN0hbh/6aMFcboj3Ft077fTf7Y82A7bp9",
+	"1EZfF3j5i7HSbImRL7XN2Hcam2VcqchnkSlbT+tMmVNdaDrm/CadF+zHgb4G1x6sTYyZEdhGC9kvhgya",
+	"fb8D+/nBBxv4kw1Utg3DcMzryPVZBE3796CuPmQOif9IucS15S0om8QEwTu+GiozHdpWUxFpZuupA4F3",
+	"Ohbf4YVQh2LiWKrGDaNB1plKtHoJ/MUqn9kSfYMtEUH66NbkaJL7eYxZ1qT3zhabgZFRTGdU+gs5RVTM",
+	"Y7w4re36DvIKnIGYKpUejQgyH+k8F8IibVX2jj9OCFnvhOEvKpD60n8m9T2UoXWy22A6P4Olvb4VJOEs",
+	"8bE6rkm/q1uzf5kJgfTuaIPtz/BCnTPIHIBqOJVchDgu2OecudSbmx1zyZlV16bAtNPKjslMaS44cNDJ",
+	"2XgRvIrAnOOJj5TCndWyj+WY/acAjxXHW3smopba6dbq+qXqoejfl3Gm/MtGfCknvatSuMzU9Vuqv2d3",
+	"T1AaxFeP6HG2phf1gL15OsyvAGWobyHxDYRoQ9VJkyEcLRie0bDUBf6p+Nka+NSeYRlOiUDY7Ei90anr",
+	"CPpE1NGPal6Ctewefykp39VFa9kfapDY3ocOBbDSTcpuGL9jma6wAFI4SbDunqLrJXxe0kN1HbOQUlhx",
+	"HENsbtEgpB10WQPYcoLayzJ8/CWU9werqcug99yrU3tV9+y95pDsfuX+qWUAUnq8GsQ3sH5it9TtzuS5",
+	"M3nuTJ5/Car5zRgLl1Hvojlrx/d3fH813y8ULl8zrTzP+VPjZDG0WS01YZq52a4NiCdO0xiEx5IkQyan",
+	"CZcypmyiHcUk0UXDBGp/f3+vw04YkXc8uTEP3prSlGaAUhijgmlTgE//YEd7c3/f6SLoO6mDK2c0jqmp",
+	"pvR2yDQEyGSBGGofZvG/kMne6aHaTpnoDkONCLcT5Vt08o8Ux/8BzTG976Pw4DX63yjBLOKz3w8D9fdn",
+	"HQDzcxrXfOm8/VmX4UUh+j9oRlm72LgycFt3/it6/T+s47QGqF9bgPLPXh0eBkNW6vn5GnpeOt090Xe+",
+	"/p6V3qXLwLb8erX76VUpzb/2LlpBq35zraBVe7SriwT4llRt0+rFMh4TXd22togAxEHMTX/dmpZWUsZ1",
+	"oXC6ukIMVMcpEVYQArL2pUvalZbrIsi4dkPneQikryMJnuMRjaFitjEhMg4tXAo5hV1Fcol06yhqatRT",
+	"gLfQTyvRZCiPdyO3hNkc7ylxHkBg2ZAlZKzoE5WoPUoIvtmfxNg0ErCwVLMCv+bBY1JnWoMe1egSwkRN",
+	"nacQJ8lC16a0niEgZ7r+KGqD64SyQJ3NkJGISjyKSeetDaHWo7SrudUdhGPBzfg6LlvMSfg8uYBqletV",
+	"24YvVtTZroO7y/pyLIBJBhkC48WsFAA0YggLycrqjuXxRwQnkEihhgTi68ZimkbtCZ1Ma7womxSHhG+I",
+	"GHgWZHvhp0zSOO9khMwnXuT3+B+gOFZ974Yy6f0JDmE1uVxRaxK2VKo7aZZSe/M1/m4HWfZEsRiw54qz",
+	"KuPn6xZZCVoWQ+uLa8s86Vm3blByz1vdcxspadLI+3kEqUxS0vH37QdxdWntJkfyfP399z4dEt+7X/zw",
+	"xnO2M3xvkOrq6r2fw8ScTYiQGadpGwbTgZjcrFMFFjcgNun4Y3XStgysbeBf30y7XLLS20w7j7tvHhxa",
+	"YlZlW33Q0gq+iRhV17FhBR4/0NZY0foZvMILHhlK8wbPfSQpgVMWDqvxA1AzeDULqYCtf8xbkvjp70/p",
+	"bK6NbLq1jpX5odd4jqJWtHZX32lEq8rymDkgZ5v56upoSK0TyV1hsSBOFvOtNBnIK1AkBs3wDXgw8tQI",
+	"yBcQevdyStmk80wRKjlD3iA8JYu8rnOTZfDWGPvqolKKYcFHcOp+B1+xFC52uPloYfux6DwHiSXpWaRy",
+	"eBAUF5rzeRpjSSKdt6ZUexDORtrqsUw0eJ6g4eIJrSdklb7dQluT4oj1LubibWWR2KhdvRYlmZniUZ3d",
+	"oa8+9DoZqHzoK6SgppGAvkLUVFE904OGjx8aA+g9sCYbrGGbK0R4JcigmN4qacwpD++a+jJzlbGPapXV",
+	"fbteuF/U5Ju755hpJFEKhcm0ONzUXl+um69nXQ04S6InigebSai1dogn4WE+JNyAmxWHWd5qpVQduTGL",
+	"85BFH7OTWNLwYqV3HgoKZNYCKgqGaWOT/nsKeYBUSM3IIs72sl5BQ4bZouihVe84YQep0E1SRoSRMZU6",
+	"FRurRyzCSUT/SaIhy5agofLbcpO+LP/FzvO489us5yn0kjpQqM62UNgVAQ0CPm+0tLYOttbh2J0hsx+9",
+	"hdLZGamYYiMyKGQQUzwnSlb3x3Tng+wJ48oopkHoIi064cDoXXCo31jdWd+1LedT+koeUsuxFlR8FZbx",
+	"xNvMC0/QDM/nwF6SEZUJThYW/7jGVaEgiQiiU0gY11IpjqHSCGUT7XJT3CpbI7AqnEA/bQLNu9QrqSBg",
+	"V7Ax5FAwJIpQbhYbMtuyFArTWIIQwOemeSz07sSSTKA3l7fQRB1FMpRYbdo2Tl5peoMj8FPPQli/xJMG",
+	"4/kpg57DB1aWpCwBJEWZGoOMAoNCarVjSiw0gahTC9Wzl4K6ai3r6XXwxRa0uWzmmhPapuIG422urel9",
+	"kKYnQ0qdoP1yyJ5QjJkzxcEBlQKUilSLU6xYW6hBDdCsUbNeqZP0Xnv20mtjMk3CpZJp7LFRVqg/FEp6",
+	"q0u/QMNC6BMt5kCjvK5CB2Kqd53RLT2bBaHqfcdYyL6e2m+Yx0JaYQyGMmWuSYQEV7+G2s1qOTrjEpyk",
+	"mEkCiTlDNiJAfmMiochUGKaJOoiImJ0izuyomIUg2gqZYGpUpIZKq/c2apVS2ErRDKu/7BZUIyuM99xr",
+	"s9mk0ZCNtK22awBFK0u5NzUiCb0FI66W3m01GjUMVFZ5Jt03J09lgK8TIoArLqP1WepVI2Kf0XGfCUeQ",
+	"ME2oXFyql42vAnyCSiDxCpsFSwtUQo90lxUqnLYURqA6uH19YPyYpnzvkLV5Um0DVxi2E6B5QgSBtkpY",
+	"DNkffTcGqIe02xIN08PD70L4BP5J/lCHAvsGP4d2bma7nko5z+tu9wuBRnUdy5RIVgxACnlE0Djmdzq+",
+	"qbL5Lvp48V7oOupOPXog4i60zmO+UBrnnoAoHfUVYGDM70zPf2dW6KxZ/vFjErd6LeekC09bTjM26/6t",
+	"fKFb57soDY9aX9VPlI35sg6emhulsaT7kjCctUGQi/wsBupmpTCaA55MEjIxJfJivFBs7JYk6LskQnOc",
+	"yEWxOL0wVYrgr2LxGxEY5hiA6gH5tYFGjKBi/AlMNlDg5sDYtBqR1VTSUVaZLVHJoAmPu0NmCkP2zwdq",
+	"z3c0Ifvl/rnV4vtd5Kmir8FihpMb28n2j/v9iX1v377XA0fyH6id17HuIJ7YlkmUDVn5OxLtZ10a/kBt",
+	"ci8TbENTdGdczrSVCbhAPi7s7xxPqEkl9QWo9AzpyVu06p4Tpi66ldr/gKTTP+BA/5jjCQHL7R/oHylJ",
+	"FigvTQSaRNZUAo14tDAdJTAawQn9x+XZKQIq9VZTcrDDJESksRR6G2ZuDKI8kBgb48eU5qCmR1QoHDTO",
+	"JWMz+OM/90/Jvdw/xxOybxaYLWVKMDResLW17I7klAzZOI1jfRBOBEqQhY1g4YECFHHtX4tpSJgguV7S",
+	"6s9xOCWKwrSCVgqYqSiUaYeI4WmXJ5MD86k4eD84Ojm9PNl/3T3sTuVMt2KnMiYFtHQX4ThRey1YkG7e",
+	"m0FODsf7ChyV6FnZgyl2xfCctnqt77qH3e9aYFKZAqE6wHN6cPvqAIcQ0TbxtTe5gNMSJdRCOTvOLs9q",
+	"FoWS9q13RL4Do0U/jHXyloZ0NdPrw0OdDKeUTJgbEjs1dh/83VTQ09xwZc/7MNa0r471Fjcguups3hy+",
+	"qhs3W+iB20j6wvyqPv5er375x0p/ThiOLyGiFpoT52OApD6b4WShD0rHzmkTT/8ImIo2Wym5N259Vh9k",
+	"d5ZGVJJbYqzp3rur0gPUHvQ/dLqor75G+nModGBqLu7H5JbEJuLclpMdMuCor90KogVLkrWJdQLE44gI",
+	"qYN13/rMSYFu3pxPDVbCYpkTJiT0iYDgOoguRlQWMmSG7NysGOFoRhmFkoI80R2oq1CodHDY84k+sWK5",
+	"td/9t5i/ok/bDU78myKM5/aF1teg2RBWW75azMkDhxhEGw7QDyVPNvz2krJw04V/ZJLG638LdHytLzL+",
+	"5Xz1+TFJjwNYPhLk4FpX55FY22KFodVNZb45UAzy3G5PT/amCRka4ehC+xFdCvYg8vfm8LvVH2et6B+R",
+	"cCrczggYwqXTzgioQy8/FzmpJY4m6swhslqmnrvmYC+hVUsQ1iJcLbjsp0eXXovzupTp5aOH37K+lFeb",
+	"kzQHWNswaYdJj4BJS6HYYlMZMaoY5Wo16gt1uJ8holM0klS6SAei1Xq/qitUkgWW4MgoVhdXUkih9JJT",
+	"Pgnp/IYxSQgLSXeozlcmNDR9oed+MaOK0Xq1PpxuaeMREfInHi3q78u+Qkm1yxc8MzmGLpa+2hqW+vqK",
+	"eVDU33nxT4k8bw5/XP1lyNk4pmFxva8aTDnHi5jj6Irz9ziZkOL33zfZr0jnc55IEn0gEcVKYnxE1D8y",
+	"wZu16P9A7H+lFE+18U1578GXvNfGV01AlCrQjJQcw7trkJLN6YCeqpYOVHlsKZmk5viRSEF/HadxvMgL",
+	"BfxJEe/N6i8Zlz/zlD2mxq2vamsw78LxulJcDttFoWyeNmSWH8E78yQQrqd6ak63Dq5kEVB/LfTYMTQH",
+	"uTWUviiGVuhsuabB7gRyeZo1bYWmQ731u30GbsdWsJvXNzM1oWJUCrczaZDPg1mEji4+HuePh6yt48fG",
+	"PHEdEiC0M0KiYl/WThddArSgUeaV0o2rnHV1UZ8tUKHzi5sIB+kOOsCoqn+f5ffx7SndDrB5xPgljVS/",
+	"EZ36MTRjWX9qGSHJj705XSh3ilruh/E3jtJYVBduhAZjhNmQFQJ71EuZhcW42LS/D5ziJo3ORHQAtot0",
+	"PFYUhskhmyf0lsZkosP5piS8QXSMsA7Y8C2iopfXmMXOCsexLmbCDr9FI3MRSpZazyqH/Je3k70UjQPI",
+	"SOV6MuJRuOKHmtT6Gn+zPCJIAGbkrtKJyGfHcpFwI6m+0J6uTqZ//SjYscR2Vdz6zmr1rVitqj1vN8ep",
+	"H1uBK93XcuqDLwXH9nKjlDU1sFI7NhzHCjGVGG0ioExsFMpDo3Rrz3GChUzSUKY6SdFndapgbRXbSpFy",
+	"Bbe7QCMCfQHJjN/urEtbsi5tEzY1vferjkT65qoE4yyHkcMdRf7TAlwNBDwE2vTmPq9tzixSxgYmTWut",
+	"WQXA+r2nkU4OV9DLgkXe5nRCRKoJMNzZH3f2x0dByOAhYspjR3u6OPIyYz53DOZhEaq+zlC+cNXGEP3d",
+	"IzCaNfAhTyhYEeClpHU3/cAYzZazrLJNq+9M9+3Znd3DXI6a+Ys7E9VLM1GVLifDaudy1zBPPT1Gz+kN",
+	"WWziZiu33NzTuUNqNNTW1a6hzOuQCRImROqSeZ5Yc+is/E0iuNmZD7nNSe3w+aXhs3szGTIbJNluIMtS",
+	"za9h6KdFxiwAlNkNoJE6LSQ54oyYMpaYDRkWgk4YHsXErWcJJegLFSVNqQd3kQbpdSoqm0zxzbVOTr0h",
+	"i8GxTk41v2iU1z/pzHTtKcty0DiLF291KUMowjK1E+ovIalNSJ6QqIsG0tYohjob1QrGZv9Q2AP2zgiJ",
+	"dEUB+A6Sxk3NRVNtoH03peEUSu5MEsx0KKwarROglMWQpZt3uVc7kILEY3PAQ3ajm8G79ZuzDB2oJWPL",
+	"x/pcBprkVdXxLVId0+XN7882INJtubnaBoYfLWpWr8uUzFy+MCdiwlSv21kHdo4LF2zXo8xri0MHXzS0",
+	"rh0/a+mxjaKVOVD3cnjWqbVjXQws4TOd5zfjM8KkpZNgXKjzXjgEZJUdzrKDhNzym52n4oHAeAGn+CBg",
+	"DNYVtM9YBkNWsFaQpBllx2tYWgofW6Tmdd6KApPZAdzDPRUPgLYtCaUNMlcNydxQEX1QkraO+czdDDot",
+	"22d1snnXQwaJ1z10N+UB9BXXXd61E7lQsXNExjzR1bp1hnXbaLRDlpAIh1AJGhUcHqVMa6jw0TRovGIF",
+	"e2gy9i6TepdJvTMyvCQjg6zazh6ejP0c5kPonBdyxki4brh+F2lPgecsTD++fFitD+o4+1SGfGbtEzTR",
+	"9eTyHn1+enqkRjxy1vntWRvD8haX+hQqR7wjEi+NSHivyJKFCuK9PNtkF/2msdJ22cxWi9pYWJQlUDyq",
+	"EwBkCq0Jl0mjqXCmxChjGjI/HVMRciX6Bbp3k55pyCL7uzbQUYYIDqdIV8S0H79FYGCsLA6MknQ8ZE7j",
+	"T5AsSSSyPakfx5jGqRoAJwS9OTw0DdbUvSpRq876V6JFj2QGLJEDxx74dCa/0hqWaYtlYG+uNsKXP+3s",
+	"ft+c3U/DAmi/ny5rQ4PWI4TFZ4Cq+6Yo5OD0t/77wfH1xcnfPp5cXrW+bi4FHVjaps7jOZxC2pFCoj2R",
+	"0eCifnqUEMhmxHGni46mJLwRpiQIEMPsKUoU4TSOpdIt7Ak0wwxPCJgts95JVE6hxiQNi9EvTiO8HqLS",
+	"JdjGPaX9Pc7swZDBk/7FaSYBlpdA7jVAocFxoL1YYxIpoqtGUvcyZDZxsxOYHs+FvCl0DMc5IkUFPgtO",
+	"NCylAH/G3mAYAKLCQ/5R++Ppr6dnn04DVAKtYMj6R0cnl5fXp2fHJ9dHZx8+fDwdHPWvBmen1z/3B+9P",
+	"jgN0eXLx2+Do5Prk9Pj8bHB6dX16dnV9cdI/+qX/0/uTYMiOLk6OT06vBv3312b8AKl3Tk7PPr775fr8",
+	"5OLD4PJycHZ66bERWqh4Fl5kJ2/Gjg4feRnQYbHGhFmhO39FpvQN8paMKHrImkN/Xjyf+VIC6QfVe6mK",
+	"YH7nk49mrPJC+US8QpXKnZdgK+VZfHe4scrY2JDzjkgfAOl0LClWm2jeEdkMqv48askOTuu8WdsF0idz",
+	"b1VI7Yblh4pGEUbudHNeLXDOYxxWLRJapqam1RAaJ0RkJhAU5TYQnpgWxtA1Y0rZBLWrgmmnLlfopRsm",
+	"DneGiZ1h4gWVS9oeHXskcTETZLfll8ntAqCrd9GldoTrjg86NiVP6fM6Ypw1fYM+GGd3y90v+Ys7x8tL",
+	"c7xU7FBFz4tzxy/R6XKpnRrYWX/P6rkmyQ8iyfJg6yFzfqdCx87s69hsFiFBcEwihCVKiJAdbWQDu5zk",
+	"xorn+mdrzXOoLab8jiHKbCts+3Bw3Kl1lmSbeCxxJJvgeVwk2fRLhZDcJJoVpMtjAHfh0X9haQTQvYDt",
+	"mxGrjcSKgy/5Hw+rNVwmuV3Ud8UNXa3cGvQd1SgVBPozMi7RiFhzEqg9nVoDVpGmNLJd5UvZWa22X1S4",
+	"cvsb8tt1LVZVjxMqB1j7jVWrIOhZeMMOHLdgnNoaLD6dYcohwRvapC6s4clLiU2fuCGDzqT4TvRBXPyV",
+	"LLoaR7K/dQafHiFL5EM3ZC4DRHV+nxY1dQLd4Fg9Tpk2WkW1dqkXKQPu8Hwn7z1rse7tEKrmcp/OnF2j",
+	"6m7W2FvJbokSzsaUmf74zYqBvNNTfnuGInOWS21E5vjqTmtnM3pJNiN9WS4Kmit+xupx69W6hfXWmWEA",
+	"ETepHwejPkVTJjNRTfVEvTt/FaIdM921csqA/wHYu2mROT3VwRf4P42WWlEM9ioghlcsBjtdr2vwWCvb",
+	"OR6vsnrAm7tWSo9o9XgYzNVWt+3bZgSCsklsCp4gydGIoDmPY5+e9Y7IZZCxI9B/dqvGNujb56c0ahhi",
+	"2MCekcG7C+hZWyu/ReGxxJlmdHRXAHcnhvh1+oej6ea1btdr4Fwq1rsnGvdydtMsvv2OznydXs673s1/",
+	"sp40j9f6+ZGtAP5uID4sbtL2ZtfEecer/9p9dLbeM/PBVoVNe0L7e7E0owzV1jobtHUe7Po5P1fHnceA",
+	"4s+bhGVoy4WveH4DKCw1VmgEgjuW8q3183nOFuUPsHus1d3c3zilGa2utgd61gbl7kJwvGtUvpO9GjcK",
+	"eizZa3NTCnQXX2yhp4LuU77QIRREFzTSMG1aIQ6Zbhos0CwVEs2xEGhEBI10EiHVFcpFF5X6x2VR5Jyp",
+	"8xR3JDG1l6CX8T6OYzP3Sv56rjf7iHyV4pmZpCY0apLiJEowzde846bbbl5UPeMcx2w3/afMh0nXQqwL",
+	"N7M230pbTUxj6Kd/10MYjXBk9jdk0JP7zeEh2OltPi0VJvCq00Xn/oquEOvEuEQiHf2dhLr7gK+zfpUF",
+	"O7i0/SjHDdDoKaMgd1j+FyzEYvDyUcjNuvz6gNziOH3Gql25DGDYvqCzNFY0Rcdga16O2ooe8bmWlOPF",
+	"kOH8tDrWgz7i0SJAEQmtKJAJDniCKRPSaaPCBRkye6iofTfFcp+OO1ngt543QPOEspDOcYy+yMWcBIhG",
+	"XxHDM4gbTwiOodNhMGSCJLc0zAotIp5kBew9bWXcitt6iVSYlUdDhgUibMyTUJcZu+NpHPV8ycnZGQTw",
+	"NFvsnjCNboZMzeP0uBH5zFIhi9wTCEuZ0FEqiUAKj0yDhjyuHWqED5mtDS7UWvFIECa76Ccup0aYQrq9",
+	"jLlHcPSmMbG76qKTfEtDpouSwRR4RtA4ZTX1d04MgD4Zy9DrN9MuKZRlL05ys8WnZR16mcckpGLJIiPz",
+	"fMc3voGsR00ZCcIWx/LbfXxGkRCh9brn4xIX0Hi+Is9m2luniyAwhkQgfk55rLRfRX4LW+ylVqWOAig+",
+	"ruhbQkrDAtE1HWtAS5wFCtWdQYu9w7JajXnNRyCZPsVRJ6KPEoJv9iex0l+hZZcnefPCP8Czap5VbXmn",
+	"eT5IHBSPpHuugeMJV1rb8gAY6G9r31wjoeXcDv7tRbpk57Y0xMW+tYtreWlxLe7NZMhl7/SlZbFk/S4h",
+	"dcUsM+/Y43Ze3xMr8FKPZTBzE7eHmb7e3/F620hWH0ZtXti5SXYhKjgHhg0xevPoEzsNhJ2ofzWKOhFG",
+	"c9erRldTqvVrFGIR4oiyCcpQF5TqOxrHJiJEcWRXL1fohiHd1FhEzLABoiyMUxiM6kb1bv9uX0CLSxqq",
+	"eF2vDU+xQCNCGOS8z23EN6x5pNT8eExjqKwkFiycJpzxVMSL7pD9F0/RDC8gXaPYikwNMOOMSq5rVIBf",
+	"S8nX0PuWRWhKcCynpsDSkEmO8B2mEimQyvOFQFixO93JrNvJ51mKbbVRMDrixfm24myrBb/DHVv5M+bi",
+	"rIKTp4w10aS5cajJUlDVrzymHOWJGzHTeRNsdkLQLlbk4ULQj1sVgg4ceWOLFsTNkX25esUc+ai2m332",
+	"xiZIn4//FFH/7my14ZnulncUZBfpX8KBrDOng8lPr025hOTgS/5HQ0VrBWabNvNFzF6l++Sv70L2HzNk",
+	"fzvgeLhKKVkOIe+IXAYehzuS/WeOpN8miD2riNOgTbhDOtdRhJajh37t8UWjHZ7tRKPnDMTfDqHYso4F",
+	"ZaJNVgAlmza/MANm/cjzAXtoyu9MjWCIdIMK+lmPYnA7iawPJaJMctNmDr07Ol/SoXyQr/kbbVDu7LBB",
+	"f/L8yHf+4pfmL8ZLEKTSCcdBxpeUatfcIuIjFbkTurD/Rcnj1EUDRSmMR0bHy6rHVIiUJAHCaUQJM84d",
+	"mzMwT8iY3qO8Ja+aYU8gmaRCQrKPHgq1BSEo4qE4OHp/9vG4O4s6SxuP2/Tqx+zuZed4vqbjdgWrO3vZ",
+	"S9vJMztTD67AxKZkbLsCjOnzaoF6C11esx2ifpl46XLNQ1bp5mnlGaHjO9dtulEhPs17xmZr2/XeeKSO",
+	"sQ+H+E3bxboz+5vCrgCaHdP4JtrBbgMCX7ilqUTEH96ro3hyewLNiMQRlliLknMSLm31+kJFwR1W70TB",
+	"F9Pd9eWLguU2r39qIthY9/5AwdiG7nhyo8DLkV/5DWFZBHiI45iyiTcnNRUkAUpJ7m3bbCrz5CVYaQ8M",
+	"d5dXl0PWh1aXFzwmn6icfiKjrFJZW5LZnCc4WTgdNgPbAUn30DRZULC6TmBMgWpgNRcLIK9UmwXsqDaz",
+	"trTyAA36H4bMaaSLJoSBZK77MIGJS/EJILMii443lUKmdN5FQP/RGNM4TYgYshAnySJvEd6DugfqDEvt",
+	"hwN0dHFyfHJ6Nei/vzbP1AaH7PTs6vrk9Ozju1+uz08uPgwuLwdnp5dv0feHr2Ggy5OL3wZHJ9cnp8fn",
+	"Z4PTq2v1wcVJ/+iX/k/vT+CQPp7+enr26bQ7ZMV+R7qigq2UjLi1lehWbaYPDk9QzCfeLlIDIdIixyt2",
+	"IX505udMl3lynqPh+fLuxKVD/2s2Ov82OJoa43Xzi1ME9g4vajji2Uhiymy385qmyC+LJUrrEtgxQ8UM",
+	"25ihszlhg2N0pO05aHBseJGvIsOeMMbpTpmPoiobHTKo+lDim65WYg3cgR6N89g0BbN8F1Gp04oFiW+J",
+	"QG31HrnHs3lMFP+9/nTy0/UA2M7Vf11fnf16cnr98+D9iamWEcaYzgQK+YxAtQZTyCpVjFUqekkiWD9J",
+	"3iLoag0k9V5m1R9iOiaSzgjwmXDKBWHdIVvKQNW8+vyoWMGamjAk7ZZ6AlYEEz0nEyruuIYNwcnuGNA3",
+	"olIBuNeTp6fgI/9IucRLAgGIFEi/0zCZ+x2Rf9NjPiLC6BXVGS7+lpKEGl+is/ZSdUQcoxSqj+0slQ+0",
+	"VOozdqHVQNUzJkf7jIaXawOztnk48Lx9JqTX41gBq0TfLFlyJIisXfnTsasd9u24mFty6KEkYPP4fyhW",
+	"trLxrq4OB4J1iBl0wRIkQqNFw9okFzDLtxd3pk/PG22mCA0fm5NTCoy3/9wu8uxlRZ7pksYOEuobfmk1",
+	"SuqLdzmBY07VLI8i3kPYVGZcoHZExjiN5aXWwC9lgiWZ6OKCc5LsW808SRUw8zE6OnmPyP080aZnEQxZ",
+	"Vu0WFN/FnOyHUxLeFMvf5p+grAIuwzOl/EOJQj1NMGRQ0RBm5wK21wmA/ZnKlAiDvXwf9mb3cDflUNlA",
+	"P9O1DXhM3g4Z44ygGcFMIMZHPFp0AjTD95d6KVdX71FbkJCzSATInAT67ofDwwBhiWZcSPTmu9eHh51g",
+	"yPKqYyJAMR6RWIflkohKPIpJdpRIiRABGtN7dSYya4qsjkIta8iAmlIB5Xyzz28ImQtdfkFva8wTpe87",
+	"FTNxXrmbmKGw7lMIVbyhlnCAsKn6SEi0Z+l3xLvoyKlRCTaJSYKZJBGS04Snk+mQmd7gbfDxqvcGx6IT",
+	"oJjeEFPt0q1wqWinUrZgtrspLKdJTRzFER5JHlSrq5UG+y5eNBH6Xm11XUs9xe7Cdm7iXcRgCVJXsaTN",
+	"zBcw2sEXjehrBv9ZpuOEADpLRhdQ1THS5ts3hz+iuylVdN3QGE16wDGqtRtbyJcKNFIQosgKlbqK44wI",
+	"gScEZTHOM2AJ0ZAp1cilS11kCLuwbA/YBGFAhzkLSV0cYUaTVoUPqhf/qsGCG6Pqo0UZbo4lwbpNNBT5",
+	"Br95Dm+orcPvu6OUxlIJ+YrxD5n5NePsYxwLEiDGIXiqAyC/Skbz2gaXQOmTsKm/In96lODEzSD2ydyO",
+	"miNspzVGAdKdYMJgyAqCeOCU9dWCtZax3+ZSr8KbLFrG1Pmd0FvChgzKCyduO44wTRLCdCuaNp9RKUnU",
+	"QzdkLjtdHcSY4aeJOddewyGDgHNnWuNN5MxcHPKK70ar+RHkb/UHWwyZ+VTyIuGos5U+l2RcEUGf0iC6",
+	"iujYvuY74XgXQ/lswvGBJjxPGvzhpcJrF3TXVlyMxJQncj+mtyRCI4ITkphIg7spF0SXRxdDhhPi9PAg",
+	"lmq3bVCDv4J2x4k01F8MmcdQY4wVNvKDJF0kZZyZYDq63RiQ1fuQgGWCDJllHAWzDTOOHAFgox/TWToz",
+	"m7KxF13U1zQ7C5U0xN6YigxFh+4lRpmxJimrOgiTkq05U5V05wGcj0i69SR1JNIsDsWETeT06cm3uRe/",
+	"0cU9/p3H6s9PhvsWc56PDKu/8m6If0qxWOb9mECctD2ViqZsHXOm5u0hCjKn7SYVOZFxQEqV2Jl1J9Ix",
+	"cZntXlt8WTRkTqHjnDx3wUJTMaYsEVL7JTH8uXrLVXnMTnbdya4vuCNdWRv2A/CTkNJvgICaQ7RuQE/b",
+	"zczPubLtpjZSOzJsRcPniene2VCTf17SuKOJO5r456SJj00HjVhka2st7cgEnRzK6QlCB+qbpLwsXl9H",
+	"52dR+xAhRYUrc1l/Ac4z6tSHxjrZ8QdQmciMvl3utxdKJUo7XFrCq3IXu0CqFxZI5bshi8ll3HvZHaDK",
+	"aUnQcdVa1FiBAARI92gxyK8f2WSoEDOdIjRSr+CoxhWtJy/i+yYVPov49BQF0Isz6n3UxUYWj9QGR+0k",
+	"gV3YSyUpfVuUI3hQMdDSzAdfitC+InTGtlTFNdTklt+QCjWpC1Px0IZVASuXpVkTWI8O1ixIMHopuwpY",
+	"W4pN2Toof96gGJagbBKTylp84uuQ+eVX9ADx9R2RjSD2EXhQfdOpysXs4P3B8SwPAvZnCnIpU/G12lV5",
+	"NuwzAz2dLLfDo50A9wJCM/6kAtxBwiWWTxvesYL+eNXTC1imhwDtiaL8uL42Cl/ME3JLeSrcIhRGKqz0",
+	"zYelPBd736mYT99FHy7co8dUyi08zMjTHK+hIUID8y285zeufoQhvj2Tqj6apYbU7FR21tOXZD3NrsVi",
+	"k77Kl20ozWoeYiF4SPNy3tgmQ+vUwjqbp0LDTaRjNe9T2Df1PHWSsHq6E3939ktsIOEhuLupjAszHXxR",
+	"/2vaqzHH2ogKB3HllMwM9saxQVz14wKShrEpWIb4uM5KmWHzKtukerFokMwndNfkBLv9FXHtsUyUD4HW",
+	"B1gj7bQVW+ESuNlR8T+PMbApWD2T3U+TyLWsfX6I1c8fR3TZAf1OdHlay91WRJeqkU5NRsI0oXIBeK1T",
+	"j/qpnLZ6v39W6MoVYLzu53VVATZ//6zwUmf3aIqQJnGr1zoAfDWLrLSK1iYwhTcJj0HTFZVas1mQvNot",
+	"wzPS6rVwGAPpKLlOdZynEkwKaU8i5HMSoTO1ZvS6e4gO0Nng+CgvQDlP+C2NjB5nptDbzJ54pjtzJTzU",
+	"loRhJkXHHcN9wzPCOy06WeXe1IgvRuPYUl5Jssjj/M34WvTyDHxuCibbalalenTOELa0smeQCyJ4mqil",
+	"5H08deaVkMUDzgui2ftxOn8uP7jqt6aWmmc9eWWzGQZraFYQhzv6qhnG1PsKVvjXhS3/SxMUczZBOuPO",
+	"Nc66o5ZNZSs2lxkHzOfGzBM0EcKupsTx5YZY4phPUoJSFhGNIbrABoRfUiLUZC7s2U/Xms+bLZilA5qc",
+	"QvOnoLM0xpInLjiZxTSc05QRcYqIcEayQG0LTHOq3lljGziNqEQxnyjUglJL6C6hsjCoeoXcEv8l+gY2",
+	"OFXpcona/U+XcDbvjs491W1NwzTKmUsayiVuN7ujPeGUYtex8ZCdmSgBHra8z1m8KEzslv9vdknQs9al",
+	"daYdnMa8cpapLjblLOsWxzQq0x3Yf95WTrS+fv76/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -132,6 +132,25 @@ var additionRoutes = []route{
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", "getApiKey"},
 	{http.MethodDelete, "/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", "deleteApiKey"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/auditevents", "listOrganizationAuditEvents"},
+	// Cloud credential federation (issue 5).
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities", "listCloudIdentities"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities", "createCloudIdentity"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", "getCloudIdentity"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", "updateCloudIdentity"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", "deleteCloudIdentity"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/token", "issueCloudIdentityToken"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/credentials", "issueCloudIdentityCredentials"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/credentials", "listCredentials"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/credentials", "createCredential"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/credentials/{credentialID}", "getCredential"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/credentials/{credentialID}", "updateCredential"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/credentials/{credentialID}", "deleteCredential"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/cloudconnections", "listCloudConnections"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/cloudconnections", "createCloudConnection"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/cloudconnections/validate", "validateCloudConnection"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", "getCloudConnection"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", "updateCloudConnection"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", "deleteCloudConnection"},
 }
 
 // seedStatuses are the status codes the seed documents for each operation;

@@ -15,6 +15,8 @@
 # Then IAM: a custom role reading only env=dev projects, an API key bound to
 # it (allowed and refused calls, the simulator's reason), a role the service
 # account assumes, the key's revocation and the audit log.
+# Last, the organization's workload issuer (discovery and JWKS), a cloud
+# identity of the project, and a workload token for the service account.
 # Every request must answer the expected status; anything else exits non-zero.
 # Needs curl and jq.
 set -euo pipefail
@@ -27,7 +29,8 @@ for tool in curl jq; do
 	command -v "$tool" >/dev/null || { echo "walkthrough: $tool is required" >&2; exit 2; }
 done
 
-API="${1%/}/api/v1"
+BASE="${1%/}"
+API="$BASE/api/v1"
 TOKEN=$(tr -d '[:space:]' <"$2")
 NAME="${3:-acme}"
 [ -n "$TOKEN" ] || { echo "walkthrough: $2 is empty" >&2; exit 2; }
@@ -157,4 +160,25 @@ EVENTS=$(call 200 GET "/organizations/$ORG/auditevents?resourceType=apikeys" "$T
 check "the audit log holds the key's creation and revocation" "$EVENTS" '[.[].operationId] == ["createApiKey", "deleteApiKey"]'
 check "the audit log holds no secret" "$EVENTS" --arg t "$KEY_TOKEN" 'tostring | contains($t) | not'
 
-echo "walkthrough passed: organization $ORG, group $GROUP, project $PROJECT" >&2
+# 16. The organization's workload issuer, public: what AWS and GCP read.
+ISSUER="$BASE/oidc/organizations/$ORG"
+DISCOVERY=$(curl -sS --max-time 15 -f "$ISSUER/.well-known/openid-configuration") || {
+	echo "FAIL GET $ISSUER/.well-known/openid-configuration" >&2
+	exit 1
+}
+check "the discovery document names the organization's issuer" "$DISCOVERY" --arg iss "$ISSUER" \
+	'.issuer == $iss and .jwks_uri == ($iss + "/jwks")'
+JWKS=$(curl -sS --max-time 15 -f "$ISSUER/jwks") || { echo "FAIL GET $ISSUER/jwks" >&2; exit 1; }
+check "the JWKS publishes the organization's keys" "$JWKS" '(.keys | length) == 2 and all(.keys[]; .alg == "ES256" and (has("d") | not))'
+
+# 17. A cloud identity of the project (an AWS role to assume), and, as the
+# service account, a workload token for it.
+IDENTITY=$(call 201 POST "/organizations/$ORG/projects/$PROJECT/cloudidentities" "$TOKEN" \
+	'{"metadata":{"name":"deploy"},"spec":{"provider":"aws","aws":{"roleARN":"arn:aws:iam::123456789012:role/deploy"}}}' |
+	jq -r .metadata.id)
+WORKLOAD=$(call 200 POST "/organizations/$ORG/projects/$PROJECT/cloudidentities/$IDENTITY/token" "$SA_TOKEN" '{}')
+check "the workload token is the organization's, about the service account" "$WORKLOAD" --arg iss "$ISSUER" \
+	--arg sub "org:$ORG:project:$PROJECT:sa:$(jq -r .metadata.id <<<"$SA")" \
+	'.issuer == $iss and .subject == $sub and .audience == "sts.amazonaws.com" and (.token | split(".") | length) == 3'
+
+echo "walkthrough passed: organization $ORG, group $GROUP, project $PROJECT, cloud identity $IDENTITY" >&2

@@ -30,7 +30,10 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 	help := errb.String()
 	for _, name := range []string{"listen", "issuer", "data-dir", "database-url", "bootstrap-token-file", "encryption-key",
 		"encryption-key-file", "log-level", "log-format", "shutdown-timeout", "service-account-ttl",
-		"signing-algorithm", "key-rotation-period", "max-token-lifetime", "clients-file"} {
+		"signing-algorithm", "key-rotation-period", "max-token-lifetime", "clients-file",
+		"workload-signing-algorithm", "cloud-access-node-enabled", "cloud-request-timeout", "cloud-attempt-timeout",
+		"cloud-aws-access-key-id", "cloud-aws-secret-access-key", "cloud-aws-secret-access-key-file", "cloud-aws-region",
+		"cloud-aws-sts-endpoint", "cloud-aws-organizations-endpoint"} {
 		if !strings.Contains(help, "-"+name) || !strings.Contains(help, config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}

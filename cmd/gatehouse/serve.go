@@ -187,8 +187,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	cl, err := newCloud(&c, st, ten, keyManager, log)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager),
 		OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), TrustedProxies: proxies,
+		Cloud: cl,
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, authn.APIKeys{Store: st, Now: time.Now},
 			provider.Authenticator()}})
 	if err != nil {

@@ -29,6 +29,11 @@ type Error struct {
 	Status      int    `json:"-"`
 	Code        string `json:"error"`
 	Description string `json:"error_description"`
+	// ErrorType is the domain detail of an error, beside the generic code:
+	// the cloud operations put the seed's AWSOrganizationErrorType here
+	// (UNKNOWN, INVALID_REQUEST, CREDENTIAL_INVALID, ...). Omitted when empty,
+	// so every other error keeps the seed's two fields.
+	ErrorType string `json:"errorType,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }

@@ -102,6 +102,28 @@ func Describe(ctx context.Context, resourceType, resourceID string, before, afte
 	e.before, e.after = Snapshot(before), Snapshot(after)
 }
 
+// Action records an audited operation that changes nothing stored (issuing
+// cloud credentials, validating a cloud connection): the event is the only row
+// its transaction writes, with detail as the after state (secrets removed like
+// any snapshot). Call it once the operation has succeeded, so a failure leaves
+// no event; if recording fails, the operation must fail too, so nothing is
+// handed out unaudited. Outside an audited request it does nothing.
+func Action(ctx context.Context, st *store.Store, resourceType, resourceID string, detail any) error {
+	if From(ctx) == nil {
+		return nil
+	}
+	return st.Tx(ctx, func(*store.Q) error {
+		Describe(ctx, resourceType, resourceID, nil, detail)
+		return nil
+	})
+}
+
+// Unaudited returns ctx without the request's commit hook, for an incidental
+// write that is not the request's own (an idempotent "ensure" done on the
+// way): its transaction must not carry the request's event, which belongs
+// to the write that follows and must vanish if that write fails.
+func Unaudited(ctx context.Context) context.Context { return store.WithCommitHook(ctx, nil) }
+
 // commit is the store.CommitHook: it inserts the event once per request (a
 // write that happened to run two transactions is still one event, recorded
 // with the first).

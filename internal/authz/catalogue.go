@@ -114,6 +114,25 @@ var Catalogue = indexCatalogue([]Entry{
 	{"deleteApiKey", EndpointAPIKeys, Delete, ScopeOrganization},
 	{"listOrganizationAuditEvents", EndpointAuditEvents, Read, ScopeOrganization},
 	{"listAuditEvents", EndpointAuditEvents, Read, ScopeGlobal},
+	// Cloud credential federation (issue 5).
+	{"listCloudIdentities", EndpointCloudIdentities, Read, ScopeProject},
+	{"createCloudIdentity", EndpointCloudIdentities, Create, ScopeProject},
+	{"getCloudIdentity", EndpointCloudIdentities, Read, ScopeProject},
+	{"updateCloudIdentity", EndpointCloudIdentities, Update, ScopeProject},
+	{"deleteCloudIdentity", EndpointCloudIdentities, Delete, ScopeProject},
+	{"issueCloudIdentityToken", EndpointCloudIdentityTokens, Create, ScopeProject},
+	{"issueCloudIdentityCredentials", EndpointCloudIdentityTokens, Create, ScopeProject},
+	{"listCredentials", EndpointCredentials, Read, ScopeOrganization},
+	{"createCredential", EndpointCredentials, Create, ScopeOrganization},
+	{"getCredential", EndpointCredentials, Read, ScopeOrganization},
+	{"updateCredential", EndpointCredentials, Update, ScopeOrganization},
+	{"deleteCredential", EndpointCredentials, Delete, ScopeOrganization},
+	{"listCloudConnections", EndpointCloudConnections, Read, ScopeOrganization},
+	{"createCloudConnection", EndpointCloudConnections, Create, ScopeOrganization},
+	{"validateCloudConnection", EndpointCloudConnections, Create, ScopeOrganization},
+	{"getCloudConnection", EndpointCloudConnections, Read, ScopeOrganization},
+	{"updateCloudConnection", EndpointCloudConnections, Update, ScopeOrganization},
+	{"deleteCloudConnection", EndpointCloudConnections, Delete, ScopeOrganization},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

@@ -47,6 +47,21 @@ const (
 	EndpointPolicies    = "identity:policies"
 	EndpointAPIKeys     = "identity:apikeys"
 	EndpointAuditEvents = "identity:auditevents"
+
+	// Cloud credential federation (issue 5).
+
+	// EndpointCloudIdentities: a project's cloud identities (configuration).
+	EndpointCloudIdentities = "identity:cloudidentities"
+	// EndpointCloudIdentityTokens: obtaining workload identity tokens and
+	// cloud credentials from a cloud identity ("create" only). Kept apart
+	// from reading the configuration: issuing credentials is more
+	// sensitive, and platform administrators do not hold it.
+	EndpointCloudIdentityTokens = "identity:cloudidentitytokens"
+	// EndpointCredentials: the organization's credential store.
+	EndpointCredentials = "identity:credentials"
+	// EndpointCloudConnections: connected cloud organizations and
+	// credential validation.
+	EndpointCloudConnections = "identity:cloudconnections"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -98,40 +113,52 @@ var SystemRoles = []*Role{
 			EndpointOrganizations: crud(), EndpointGroups: crud(), EndpointProjects: crud(),
 			EndpointUsers: crud(), EndpointServiceAccounts: crud(), EndpointOAuth2Providers: crud(),
 			EndpointQuotas: crud(), EndpointAllocations: crud(), EndpointRoles: {Read},
+			// Cloud credential federation (issue 5): configuration only,
+			// never an organization's workload tokens or cloud credentials.
+			EndpointCloudIdentities: crud(), EndpointCredentials: crud(), EndpointCloudConnections: crud(),
 		},
 	},
 	{
 		ID:          roleID(RoleAdministrator),
 		Name:        RoleAdministrator,
-		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers and allocations. Reads, but cannot raise, its quotas.",
+		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers, allocations, cloud identities, credential store and cloud connections; obtains cloud credentials in any project. Reads, but cannot raise, its quotas.",
 		Assignable:  true,
 		Organization: Permissions{
 			EndpointOrganizations: {Read, Update}, EndpointGroups: crud(), EndpointProjects: crud(),
 			EndpointUsers: crud(), EndpointServiceAccounts: crud(), EndpointOAuth2Providers: crud(),
 			EndpointQuotas: {Read}, EndpointAllocations: crud(), EndpointRoles: {Read},
+			// Cloud credential federation (issue 5).
+			EndpointCloudIdentities: crud(), EndpointCloudIdentityTokens: {Create},
+			EndpointCredentials: crud(), EndpointCloudConnections: crud(),
 		},
 	},
 	{
 		ID:          roleID(RoleUser),
 		Name:        RoleUser,
-		Description: "Works inside the projects its groups are members of: reads and updates those projects and manages their allocations. Reads the organization, its roles and quotas.",
+		Description: "Works inside the projects its groups are members of: reads and updates those projects, manages their allocations, reads their cloud identities and obtains cloud credentials from them. Reads the organization, its roles and quotas.",
 		Assignable:  true,
 		Organization: Permissions{
 			EndpointOrganizations: {Read}, EndpointRoles: {Read}, EndpointQuotas: {Read},
 		},
 		Project: Permissions{
 			EndpointProjects: {Read, Update}, EndpointAllocations: crud(),
+			// Cloud credential federation (issue 5): members of a project
+			// read its cloud identities and obtain credentials from them.
+			EndpointCloudIdentities: {Read}, EndpointCloudIdentityTokens: {Create},
 		},
 	},
 	{
 		ID:          roleID(RoleReader),
 		Name:        RoleReader,
-		Description: "Reads everything in the organization and changes nothing.",
+		Description: "Reads everything in the organization and changes nothing (the credential store and cloud connections are administrators' only).",
 		Assignable:  true,
 		Organization: Permissions{
 			EndpointOrganizations: {Read}, EndpointGroups: {Read}, EndpointProjects: {Read},
 			EndpointUsers: {Read}, EndpointServiceAccounts: {Read}, EndpointOAuth2Providers: {Read},
 			EndpointQuotas: {Read}, EndpointAllocations: {Read}, EndpointRoles: {Read},
+			// Cloud credential federation (issue 5): the configuration of
+			// cloud identities, not the credential store or connections.
+			EndpointCloudIdentities: {Read},
 		},
 	},
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,6 +52,20 @@ func (b *Binder) Duration(p *time.Duration, name string, def time.Duration, usag
 		}
 	}
 	b.FS.DurationVar(p, name, def, b.usage(name, usage))
+}
+
+// Bool binds a boolean option; the environment takes what strconv.ParseBool
+// does (true, false, 1, 0, ...).
+func (b *Binder) Bool(p *bool, name string, def bool, usage string) {
+	if v := b.Getenv(EnvName(name)); v != "" {
+		parsed, err := strconv.ParseBool(v)
+		if err != nil {
+			b.errs = append(b.errs, fmt.Errorf("%s: %w", EnvName(name), err))
+		} else {
+			def = parsed
+		}
+	}
+	b.FS.BoolVar(p, name, def, b.usage(name, usage))
 }
 
 // Parse parses args and reports bad environment values as well as bad flags.
@@ -110,6 +125,7 @@ type Serve struct {
 	// TrustedProxies is a comma-separated list of CIDRs of reverse proxies
 	// whose X-Forwarded-For names the client (the sourceIP policies see).
 	TrustedProxies string
+	Cloud
 }
 
 // TrustedProxyPrefixes parses TrustedProxies; a bare address is a /32 or
@@ -138,6 +154,34 @@ func (c *Serve) TrustedProxyPrefixes() ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// Cloud configures cloud credential federation (internal/cloud).
+type Cloud struct {
+	WorkloadSigningAlgorithm string
+	CloudAccessNodeEnabled   bool
+	CloudRequestTimeout      time.Duration
+	CloudAttemptTimeout      time.Duration
+	CloudAWSAccessKeyID      string
+	CloudAWSSecretAccessKey  string
+	CloudAWSSecretKeyFile    string
+	CloudAWSRegion           string
+	CloudAWSSTSEndpoint      string
+	CloudAWSOrgsEndpoint     string
+}
+
+// Bind registers the cloud options.
+func (c *Cloud) Bind(b *Binder) {
+	b.String(&c.WorkloadSigningAlgorithm, "workload-signing-algorithm", "ES256", "algorithm of organizations' workload issuer keys: ES256 or RS256 (both AWS and GCP accept them)")
+	b.Bool(&c.CloudAccessNodeEnabled, "cloud-access-node-enabled", true, "run cloud connection validation on this process (the built-in access node); false makes it fail with ACCESS_NODE_COMMUNICATION_FAILED")
+	b.Duration(&c.CloudRequestTimeout, "cloud-request-timeout", 30*time.Second, "longest a cloud exchange or validation may take, retries included")
+	b.Duration(&c.CloudAttemptTimeout, "cloud-attempt-timeout", 10*time.Second, "longest one cloud call may wait to connect, handshake or get its response headers")
+	b.String(&c.CloudAWSAccessKeyID, "cloud-aws-access-key-id", "", "this Gatehouse's own AWS access key ID: it assumes the roles of assumeRole cloud connections with the organization's external ID")
+	b.String(&c.CloudAWSSecretAccessKey, "cloud-aws-secret-access-key", "", "the secret of --cloud-aws-access-key-id (prefer the environment variable or --cloud-aws-secret-access-key-file)")
+	b.String(&c.CloudAWSSecretKeyFile, "cloud-aws-secret-access-key-file", "", "file holding the secret of --cloud-aws-access-key-id")
+	b.String(&c.CloudAWSRegion, "cloud-aws-region", "us-east-1", "AWS region of this Gatehouse's STS calls")
+	b.String(&c.CloudAWSSTSEndpoint, "cloud-aws-sts-endpoint", "", "AWS STS endpoint of cloud connections (default AWS's regional endpoint)")
+	b.String(&c.CloudAWSOrgsEndpoint, "cloud-aws-organizations-endpoint", "", "AWS Organizations endpoint of cloud connections (default AWS's)")
+}
+
 // Bind registers every serve option.
 func (c *Serve) Bind(b *Binder) {
 	c.Database.Bind(b)
@@ -155,4 +199,5 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")
 	b.String(&c.ClientsFile, "clients-file", "", "JSON file of OAuth2 clients to create or update at start (see README: OAuth2 clients)")
 	b.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the client address that policies see as sourceIP (default none: the connection's peer)")
+	c.Cloud.Bind(b)
 }

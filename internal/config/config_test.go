@@ -101,3 +101,24 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudOptions: the cloud options default to a usable built-in access
+// node, and booleans come from the environment like every other option.
+func TestCloudOptions(t *testing.T) {
+	t.Parallel()
+	c, err := parse(nil)
+	if err != nil || !c.CloudAccessNodeEnabled || c.WorkloadSigningAlgorithm != "ES256" || c.CloudRequestTimeout != 30*time.Second ||
+		c.CloudAttemptTimeout != 10*time.Second || c.CloudAWSRegion != "us-east-1" {
+		t.Fatalf("defaults: %+v, %v", c.Cloud, err)
+	}
+	c, err = parse(map[string]string{"GATEHOUSE_CLOUD_ACCESS_NODE_ENABLED": "false", "GATEHOUSE_CLOUD_AWS_SECRET_ACCESS_KEY": "s3cret"})
+	if err != nil || c.CloudAccessNodeEnabled || c.CloudAWSSecretAccessKey != "s3cret" {
+		t.Fatalf("environment: %+v, %v", c.Cloud, err)
+	}
+	if c, err = parse(map[string]string{"GATEHOUSE_CLOUD_ACCESS_NODE_ENABLED": "false"}, "--cloud-access-node-enabled=true"); err != nil || !c.CloudAccessNodeEnabled {
+		t.Fatalf("a flag must win over the environment: %+v, %v", c.Cloud, err)
+	}
+	if _, err := parse(map[string]string{"GATEHOUSE_CLOUD_ACCESS_NODE_ENABLED": "perhaps"}); err == nil {
+		t.Error("a bad boolean in the environment was accepted")
+	}
+}

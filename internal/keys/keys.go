@@ -47,6 +47,22 @@ const (
 // ErrNoActiveKey: there is no active signing key; Ensure creates one.
 var ErrNoActiveKey = errors.New("no active signing key (keys.Manager.Ensure creates one)")
 
+// OrganizationAlgorithms are the algorithms an organization's workload issuer
+// may sign with: the ones both AWS STS and GCP workload identity federation
+// accept, default first.
+var OrganizationAlgorithms = []jose.SignatureAlgorithm{ES256, RS256}
+
+// CheckOrganizationAlgorithm reports whether name is an algorithm workload
+// identity tokens may be signed with.
+func CheckOrganizationAlgorithm(name string) error {
+	for _, a := range OrganizationAlgorithms {
+		if string(a) == name {
+			return nil
+		}
+	}
+	return fmt.Errorf("unsupported workload signing algorithm %q: want ES256 or RS256 (what AWS and GCP both accept)", name)
+}
+
 // CheckAlgorithm reports whether name is a supported signing algorithm.
 func CheckAlgorithm(name string) error {
 	for _, a := range Algorithms {
@@ -61,6 +77,10 @@ func CheckAlgorithm(name string) error {
 // exported fields before first use and do not change them afterwards, except
 // Algorithm while no call is in flight (it applies to keys generated from then
 // on). A Manager is safe for concurrent use; each replica has one.
+//
+// The Manager itself serves the platform's keys; Organization returns the
+// Manager of one organization's key set (its workload issuer), which shares
+// this one's configuration and has its own keys, caches and rotation state.
 type Manager struct {
 	Store  *store.Store
 	Sealer *secret.Sealer // the key-encryption key
@@ -82,6 +102,15 @@ type Manager struct {
 	CheckInterval time.Duration
 	// Logger receives Run's and JWKSHandler's reports (slog.Default if nil).
 	Logger *slog.Logger
+	// OrganizationAlgorithm is the algorithm of organization key sets:
+	// ES256 (default if empty) or RS256.
+	OrganizationAlgorithm string
+
+	// scope is store.PlatformScope for the Manager a caller builds, an
+	// organization ID for the ones Organization builds.
+	scope string
+	// orgs caches the organization Managers of a platform Manager.
+	orgs sync.Map // organization ID → *Manager
 
 	activeMu sync.Mutex // one refresh of active at a time
 	active   atomic.Pointer[cachedKey]
@@ -150,7 +179,52 @@ func (m *Manager) check() error {
 	case m.TokenLifetime <= 0:
 		return fmt.Errorf("signing keys: the maximum token lifetime must be positive, got %v", m.TokenLifetime)
 	}
+	if m.scope != store.PlatformScope {
+		return CheckOrganizationAlgorithm(string(m.algorithm()))
+	}
 	return CheckAlgorithm(string(m.algorithm()))
+}
+
+// Scope is the key set this Manager serves: store.PlatformScope, or an
+// organization ID.
+func (m *Manager) Scope() string { return m.scope }
+
+// Organization returns the Manager of organization orgID's key set, which
+// signs that organization's workload identity tokens and is published at its
+// issuer's JWKS. It has the same store, key-encryption key, clock and
+// lifetimes as m, the algorithm OrganizationAlgorithm, and the same
+// next/active/retired rotation; its keys are created on first use (SigningKey
+// or PublicJWKS) and rotated by m.Run. The same *Manager is returned for the
+// same orgID, so its caches are shared. Call it on the platform Manager only.
+func (m *Manager) Organization(orgID string) *Manager {
+	if m.scope != store.PlatformScope {
+		panic("keys: Organization called on an organization Manager")
+	}
+	if orgID == store.PlatformScope {
+		panic("keys: Organization needs an organization ID")
+	}
+	if v, ok := m.orgs.Load(orgID); ok {
+		return v.(*Manager)
+	}
+	alg := m.OrganizationAlgorithm
+	if alg == "" {
+		alg = string(DefaultAlgorithm)
+	}
+	child := &Manager{
+		Store: m.Store, Sealer: m.Sealer, Now: m.Now, Rand: m.Rand, Algorithm: alg,
+		TokenLifetime: m.TokenLifetime, CacheTTL: m.CacheTTL, CheckInterval: m.CheckInterval, Logger: m.Logger,
+		scope: orgID,
+	}
+	v, _ := m.orgs.LoadOrStore(orgID, child)
+	return v.(*Manager)
+}
+
+// scoped returns the Manager of scope: m itself for the platform.
+func (m *Manager) scoped(scope string) *Manager {
+	if scope == store.PlatformScope {
+		return m
+	}
+	return m.Organization(scope)
 }
 
 // invalidate drops the in-memory copies after this Manager changed the keys.
@@ -200,7 +274,22 @@ func (k *SigningKey) JOSE() jose.SigningKey {
 // then re-read from the database (an indexed read of one row; the private key
 // is only unsealed again when the active key has changed), so all replicas
 // sign with the same key at most CacheTTL after a rotation.
+//
+// An organization Manager creates its key set on first use (Ensure); the
+// platform Manager returns ErrNoActiveKey instead, as serve ensures its keys
+// at start.
 func (m *Manager) SigningKey(ctx context.Context) (*SigningKey, error) {
+	k, err := m.signingKey(ctx)
+	if errors.Is(err, ErrNoActiveKey) && m.scope != store.PlatformScope {
+		if err := m.Ensure(ctx); err != nil {
+			return nil, err
+		}
+		return m.signingKey(ctx)
+	}
+	return k, err
+}
+
+func (m *Manager) signingKey(ctx context.Context) (*SigningKey, error) {
 	if c := m.active.Load(); c != nil && m.now().Before(c.until) {
 		return c.key, nil
 	}
@@ -214,7 +303,7 @@ func (m *Manager) SigningKey(ctx context.Context) (*SigningKey, error) {
 	if m.Store == nil || m.Sealer == nil {
 		return nil, errors.New("signing keys: no store or no key-encryption key")
 	}
-	row, err := m.Store.Read().SigningKeyInState(ctx, store.SigningKeyActive)
+	row, err := m.Store.Read().SigningKeyInState(ctx, m.scope, store.SigningKeyActive)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrNoActiveKey
 	}
@@ -235,7 +324,9 @@ func (m *Manager) SigningKey(ctx context.Context) (*SigningKey, error) {
 // learn it before it signs), the active key, and the retired keys whose tokens
 // may still be valid. Each carries kid, alg and use "sig", and no private
 // material. Like SigningKey, it is served from memory for CacheTTL, but a
-// retired key leaves the set as soon as it expires.
+// retired key leaves the set as soon as it expires. An organization Manager
+// whose key set does not exist yet creates it first, so that a verifier
+// learns the keys before anything is signed with them.
 func (m *Manager) PublicJWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 	now := m.now()
 	c := m.jwks.Load()
@@ -243,6 +334,14 @@ func (m *Manager) PublicJWKS(ctx context.Context) (jose.JSONWebKeySet, error) {
 		var err error
 		if c, err = m.refreshJWKS(ctx); err != nil {
 			return jose.JSONWebKeySet{}, err
+		}
+		if len(c.keys) == 0 && m.scope != store.PlatformScope {
+			if err := m.Ensure(ctx); err != nil {
+				return jose.JSONWebKeySet{}, err
+			}
+			if c, err = m.refreshJWKS(ctx); err != nil {
+				return jose.JSONWebKeySet{}, err
+			}
 		}
 	}
 	set := jose.JSONWebKeySet{Keys: make([]jose.JSONWebKey, 0, len(c.keys))}
@@ -265,7 +364,7 @@ func (m *Manager) refreshJWKS(ctx context.Context) (*cachedJWKS, error) {
 	if m.Store == nil {
 		return nil, errors.New("signing keys: no store")
 	}
-	rows, err := m.Store.Read().PublishedSigningKeys(ctx, now)
+	rows, err := m.Store.Read().PublishedSigningKeys(ctx, m.scope, now)
 	if err != nil {
 		return nil, fmt.Errorf("read published signing keys: %w", err)
 	}
@@ -342,18 +441,30 @@ func (m *Manager) generate(now time.Time) (*store.SigningKey, error) {
 	}
 	return &store.SigningKey{
 		ID:               id,
+		Scope:            m.scope,
 		Algorithm:        string(alg),
-		SealedPrivateKey: m.Sealer.Seal(string(der), aad(id)),
+		SealedPrivateKey: m.Sealer.Seal(string(der), aad(m.scope, id)),
 		PublicJWK:        string(pub),
 		CreatedAt:        now,
 	}, nil
 }
 
-func aad(id string) string { return "signingkey:" + id }
+// aad binds a sealed private key to its kid and scope, so that a key copied
+// to another row, or from one organization's set to another's, does not
+// open. Platform keys keep the form they had before scopes existed.
+func aad(scope, id string) string {
+	if scope == store.PlatformScope {
+		return "signingkey:" + id
+	}
+	return "signingkey:" + scope + ":" + id
+}
 
 // open unseals a stored key and checks it against its public JWK.
 func (m *Manager) open(row *store.SigningKey) (*SigningKey, error) {
-	der, err := m.Sealer.Open(row.SealedPrivateKey, aad(row.ID))
+	if row.Scope != m.scope {
+		return nil, fmt.Errorf("signing key %s belongs to scope %q, not %q", row.ID, row.Scope, m.scope)
+	}
+	der, err := m.Sealer.Open(row.SealedPrivateKey, aad(row.Scope, row.ID))
 	if err != nil {
 		if errors.Is(err, secret.ErrWrongKey) {
 			return nil, fmt.Errorf("signing key %s: %w: the keys were stored with another --encryption-key", row.ID, err)
@@ -416,10 +527,10 @@ func (p *pool) take() (*store.SigningKey, error) {
 	return k, nil
 }
 
-// current reads the active and next keys (nil when missing).
-func current(ctx context.Context, q *store.Q) (active, next *store.SigningKey, err error) {
+// current reads the active and next keys of scope (nil when missing).
+func current(ctx context.Context, q *store.Q, scope string) (active, next *store.SigningKey, err error) {
 	read := func(state store.SigningKeyState) (*store.SigningKey, error) {
-		k, err := q.SigningKeyInState(ctx, state)
+		k, err := q.SigningKeyInState(ctx, scope, state)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, nil
 		}
@@ -460,7 +571,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	if err := m.check(); err != nil {
 		return err
 	}
-	active, next, err := current(ctx, m.Store.Read())
+	active, next, err := current(ctx, m.Store.Read(), m.scope)
 	if err != nil {
 		return fmt.Errorf("signing keys: %w", err)
 	}
@@ -482,11 +593,11 @@ func (m *Manager) Ensure(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	err = m.Store.Tx(ctx, func(q *store.Q) error {
+	err = m.tx(ctx, func(q *store.Q) error {
 		if err := q.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		active, next, err := current(ctx, q)
+		active, next, err := current(ctx, q, m.scope)
 		if err != nil {
 			return err
 		}
@@ -519,7 +630,7 @@ func (m *Manager) Ensure(ctx context.Context) error {
 				return err
 			}
 		}
-		_, err = q.DeleteExpiredSigningKeys(ctx, now)
+		_, err = q.DeleteExpiredSigningKeys(ctx, m.scope, now)
 		return err
 	})
 	m.invalidate()
@@ -566,7 +677,7 @@ func (m *Manager) rotateIfDue(ctx context.Context, period time.Duration) (*rotat
 	}
 	// A cheap read first, so that a check that finds nothing to do generates
 	// no key and takes no lock.
-	active, err := m.Store.Read().SigningKeyInState(ctx, store.SigningKeyActive)
+	active, err := m.Store.Read().SigningKeyInState(ctx, m.scope, store.SigningKeyActive)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -588,12 +699,12 @@ func (m *Manager) rotate(ctx context.Context, period time.Duration) (*rotation, 
 		return nil, err
 	}
 	var r *rotation
-	err = m.Store.Tx(ctx, func(q *store.Q) error {
+	err = m.tx(ctx, func(q *store.Q) error {
 		r = nil
 		if err := q.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		active, next, err := current(ctx, q)
+		active, next, err := current(ctx, q, m.scope)
 		if err != nil {
 			return err
 		}
@@ -637,7 +748,7 @@ func (m *Manager) rotate(ctx context.Context, period time.Duration) (*rotation, 
 			return err
 		}
 		rot.next = k.ID
-		if rot.deleted, err = q.DeleteExpiredSigningKeys(ctx, now); err != nil {
+		if rot.deleted, err = q.DeleteExpiredSigningKeys(ctx, m.scope, now); err != nil {
 			return err
 		}
 		r = rot
@@ -660,12 +771,12 @@ func (m *Manager) DropRetired(ctx context.Context) (int64, error) {
 		return 0, errors.New("signing keys: no store")
 	}
 	var n int64
-	err := m.Store.Tx(ctx, func(q *store.Q) error {
+	err := m.tx(ctx, func(q *store.Q) error {
 		if err := q.LockSigningKeys(ctx); err != nil {
 			return err
 		}
 		var err error
-		n, err = q.DeleteRetiredSigningKeys(ctx)
+		n, err = q.DeleteRetiredSigningKeys(ctx, m.scope)
 		return err
 	})
 	m.invalidate()
@@ -676,7 +787,9 @@ func (m *Manager) DropRetired(ctx context.Context) (int64, error) {
 }
 
 // Run rotates the keys whenever the active key has been active for period,
-// checking once at start and then every CheckInterval, until ctx ends.
+// checking once at start and then every CheckInterval, until ctx ends. Called
+// on the platform Manager, it rotates every key set: the platform's and each
+// organization's (every scope with an active key), each on its own age.
 // Several replicas may run it at once: one of them rotates. Errors are logged
 // and the check is retried at the next tick. A period of zero or less
 // disables the schedule: Run returns at once.
@@ -691,18 +804,52 @@ func (m *Manager) Run(ctx context.Context, period time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		r, err := m.rotateIfDue(ctx, period)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			m.log().Error("scheduled signing key rotation failed", "error", err)
-		case r != nil:
-			m.log().Info("signing keys rotated", "active", r.activated, "retired", r.retired, "next", r.next,
-				"deleted", r.deleted, "algorithm", string(m.algorithm()))
-		}
+		m.RotateAllDue(ctx, period)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// RotateAllDue runs one check of the schedule: this Manager's key set and,
+// on the platform Manager, every organization's set with an active key,
+// each rotated when its active key is at least period old. Errors are
+// logged, and one scope's failure does not stop the others.
+func (m *Manager) RotateAllDue(ctx context.Context, period time.Duration) {
+	scopes := []string{m.scope}
+	if m.scope == store.PlatformScope && m.Store != nil {
+		all, err := m.Store.Read().SigningKeyScopes(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				m.log().Error("scheduled signing key rotation: list key sets", "error", err)
+			}
+		} else {
+			for _, s := range all {
+				if s != store.PlatformScope {
+					scopes = append(scopes, s)
+				}
+			}
+		}
+	}
+	for _, scope := range scopes {
+		sm := m.scoped(scope)
+		r, err := sm.rotateIfDue(ctx, period)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.log().Error("scheduled signing key rotation failed", "scope", scope, "error", err)
+		case r != nil:
+			m.log().Info("signing keys rotated", "scope", scope, "active", r.activated, "retired", r.retired, "next", r.next,
+				"deleted", r.deleted, "algorithm", string(sm.algorithm()))
+		}
+	}
+}
+
+// tx runs f in a transaction of the key set's own. Keys are made on first use,
+// often on the way to a request's audited write (a workload token minted for
+// a new cloud connection): that request's audit event must commit with its
+// own write, not with the keys, so the request's commit hook is dropped here.
+func (m *Manager) tx(ctx context.Context, f func(q *store.Q) error) error {
+	return m.Store.Tx(store.WithCommitHook(ctx, nil), f)
 }

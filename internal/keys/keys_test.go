@@ -480,7 +480,7 @@ func TestPrivateKeysSealed(t *testing.T) {
 
 				// The next key's sealed value copied onto the active row:
 				// the AAD binds it to its own kid.
-				next, err := c.st.Read().SigningKeyInState(t.Context(), store.SigningKeyNext)
+				next, err := c.st.Read().SigningKeyInState(t.Context(), store.PlatformScope, store.SigningKeyNext)
 				must(t, err)
 				_, err = c.st.DB().ExecContext(t.Context(), "UPDATE signing_keys SET private_key = $1 WHERE id = $2", next.SealedPrivateKey, k.ID())
 				must(t, err)
@@ -606,7 +606,7 @@ func TestAlgorithmSwitch(t *testing.T) {
 				must(t, m.Rotate(t.Context()))
 			}
 			k := activeKey(t, m)
-			next, err := c.st.Read().SigningKeyInState(t.Context(), store.SigningKeyNext)
+			next, err := c.st.Read().SigningKeyInState(t.Context(), store.PlatformScope, store.SigningKeyNext)
 			must(t, err)
 			if k.SignatureAlgorithm() != want.active || next.Algorithm != string(want.next) {
 				t.Fatalf("after %d rotations: active %s, next %s; want %s, %s", i, k.SignatureAlgorithm(), next.Algorithm, want.active, want.next)

@@ -20,6 +20,8 @@ type auditCase struct {
 	over   map[string]string
 	body   any
 	status int
+	// okOver overrides path parameters of the successful request.
+	okOver map[string]string
 }
 
 // auditFailures says how each write operation of the catalogue fails. Most
@@ -69,6 +71,24 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"resetOrganizationPolicy":          {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
 		"createApiKey":                     {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
 		"deleteApiKey":                     {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
+		// Cloud credential federation (issue 5). Issuing tokens and
+		// credentials and validating a connection store nothing but are
+		// recorded like writes; deleting a credential succeeds on the one
+		// no connection uses.
+		"createCloudIdentity":           {body: f.cloud.identityWrite("walker"), status: http.StatusConflict},
+		"updateCloudIdentity":           {over: map[string]string{"cloudIdentityID": unknown}, status: http.StatusNotFound},
+		"deleteCloudIdentity":           {over: map[string]string{"cloudIdentityID": unknown}, status: http.StatusNotFound},
+		"issueCloudIdentityToken":       {over: map[string]string{"cloudIdentityID": unknown}, status: http.StatusNotFound},
+		"issueCloudIdentityCredentials": {over: map[string]string{"cloudIdentityID": unknown}, status: http.StatusNotFound},
+		"createCredential":              {body: credentialWrite("first", 1), status: http.StatusConflict},
+		"updateCredential":              {over: map[string]string{"credentialID": unknown}, status: http.StatusNotFound},
+		"deleteCredential": {over: map[string]string{"credentialID": f.ids["credentialID"]}, status: http.StatusBadRequest,
+			okOver: map[string]string{"credentialID": f.firstCredential}},
+		"createCloudConnection": {body: connectionWrite("walkers", f.ids["credentialID"]), status: http.StatusConflict},
+		"updateCloudConnection": {over: map[string]string{"cloudConnectionID": unknown}, status: http.StatusNotFound},
+		"deleteCloudConnection": {over: map[string]string{"cloudConnectionID": unknown}, status: http.StatusNotFound},
+		"validateCloudConnection": {body: map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": unknown}},
+			status: http.StatusBadRequest},
 	}
 }
 
@@ -138,7 +158,8 @@ func TestEveryWriteIsAudited(t *testing.T) {
 					body = b
 				}
 			}
-			r := a.send(t, op, f.path(op, fail.over), a.AdminToken, body)
+			token := f.tokenFor(a, op)
+			r := a.send(t, op, f.path(op, fail.over), token, body)
 			if r.Status != fail.status {
 				t.Errorf("%s, failing: %s, want %d", op.id, r, fail.status)
 			}
@@ -150,7 +171,7 @@ func TestEveryWriteIsAudited(t *testing.T) {
 			if b := f.body(op); b != nil {
 				okBody = b
 			}
-			r = a.send(t, op, f.path(op, nil), a.AdminToken, okBody)
+			r = a.send(t, op, f.path(op, fail.okOver), token, okBody)
 			if r.Status/100 != 2 {
 				t.Errorf("%s: %s, want success", op.id, r)
 				continue
@@ -166,6 +187,9 @@ func TestEveryWriteIsAudited(t *testing.T) {
 				wantOrg = ""
 			}
 			wantID := lastParam(f, op)
+			if v, ok := fail.okOver[lastParamName(op)]; ok {
+				wantID = v
+			}
 			if strings.HasPrefix(op.id, "create") {
 				wantID = id(r.obj(t))
 			}
@@ -173,11 +197,20 @@ func TestEveryWriteIsAudited(t *testing.T) {
 				t.Errorf("%s: event {op:%v type:%v id:%v org:%v}, want {op:%s type:%s id:%s org:%q}",
 					op.id, ev["op"], ev["type"], ev["id"], ev["org"], op.id, auditResourceType(op.id), wantID, wantOrg)
 			}
-			if !reflect.DeepEqual(ev["actor"], map[string]any{"kind": "serviceaccount", "id": a.adminID(t), "subject": adminSubject}) {
-				t.Errorf("%s: actor %v", op.id, ev["actor"])
+			wantActor := map[string]any{"kind": "serviceaccount", "id": a.adminID(t), "subject": adminSubject}
+			if token != a.AdminToken {
+				// The issuing operations, as the organization's administrator.
+				wantActor = map[string]any{"kind": "serviceaccount", "id": f.admin.sa,
+					"subject": "serviceaccount:" + f.orgName + "-administrator"}
+			}
+			if !reflect.DeepEqual(ev["actor"], wantActor) {
+				t.Errorf("%s: actor %v, want %v", op.id, ev["actor"], wantActor)
 			}
 			creates, deletes := op.method == "POST" && strings.HasPrefix(op.id, "create"), op.method == "DELETE"
 			switch {
+			case auditedActions[op.id] && (ev["before"] != nil || ev["after"] == nil):
+				t.Errorf("%s: an action has before %v, after %v", op.id, ev["before"], ev["after"])
+			case auditedActions[op.id]:
 			case creates && (ev["before"] != nil || ev["after"] == nil):
 				t.Errorf("%s: a creation has before %v, after %v", op.id, ev["before"], ev["after"])
 			case deletes && (ev["before"] == nil || ev["after"] != nil):
@@ -207,6 +240,19 @@ func TestEveryWriteIsAudited(t *testing.T) {
 			}
 		}
 	})
+}
+
+// auditedActions are operations that store nothing but are audited: their
+// event has no before state, and its after state says what was done.
+var auditedActions = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true}
+
+// lastParamName is the name of op's last path parameter, "" for none.
+func lastParamName(op specOp) string {
+	params := pathParam.FindAllStringSubmatch(op.path, -1)
+	if len(params) == 0 {
+		return ""
+	}
+	return params[len(params)-1][1]
 }
 
 // lastParam is the fixture's ID for the last path parameter of op.

@@ -3,6 +3,7 @@ package server_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +21,10 @@ type fixture struct {
 	allocation, otherAllocation string
 	systemProvider, otherOrg    string
 	roleID                      string
+	// cloud is the AWS stand-in; firstCredential a stored credential of
+	// another AWS organization than the fixture's connection.
+	cloud           *cloudStand
+	firstCredential string
 }
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
@@ -64,7 +69,31 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		"roleID":           customRole,
 		"apiKeyID":         apiKey,
 	}
+	f.cloud = newCloudStand(t, a.Env)
+	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, tok)
+	for k, v := range cloudIDs {
+		f.ids[k] = v
+	}
+	f.firstCredential = first
 	return f
+}
+
+// issuing are the operations that mint tokens or cloud credentials: only
+// members of the organization hold them, never the platform administrator
+// (see authz.EndpointCloudIdentityTokens).
+var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true}
+
+// plainBodies are the operations whose body is not {metadata, spec}.
+var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true}
+
+// tokenFor is who exercises op in the walkers: the platform administrator,
+// except for the issuing operations, which need the organization's
+// administrator.
+func (f *fixture) tokenFor(a *apiEnv, op specOp) string {
+	if issuing[op.id] {
+		return f.admin.token
+	}
+	return a.AdminToken
 }
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
@@ -120,6 +149,20 @@ func (f *fixture) body(op specOp) map[string]any {
 		return map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}}
 	case "createApiKey":
 		return apiKeyWrite(prefix+"-key", f.roleID)
+	case "createCloudIdentity", "updateCloudIdentity":
+		return f.cloud.identityWrite(prefix + "-identity")
+	case "issueCloudIdentityToken", "issueCloudIdentityCredentials":
+		return map[string]any{"context": "walker"}
+	case "createCredential":
+		return credentialWrite(prefix+"-credential", 1)
+	case "updateCredential":
+		return credentialWrite(prefix+"-credential", 2) // the connection's credential keeps its AWS organization
+	case "createCloudConnection":
+		return connectionWrite(prefix+"-connection", f.firstCredential)
+	case "updateCloudConnection":
+		return connectionWrite(prefix+"-connection", f.ids["credentialID"])
+	case "validateCloudConnection":
+		return map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": f.firstCredential}}
 	}
 	return nil
 }
@@ -127,6 +170,9 @@ func (f *fixture) body(op specOp) map[string]any {
 // resourceBody reports whether op's body is a {metadata, spec} resource
 // (the generic malformed-body cases apply to it).
 func resourceBody(op specOp) bool {
+	if plainBodies[op.id] {
+		return false
+	}
 	switch op.id {
 	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy":
 		return false
@@ -172,6 +218,16 @@ var malformedBodies = map[string]map[string]any{
 func init() {
 	for _, op := range []string{"updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy"} {
 		malformedBodies[op] = malformedBodies["policy"]
+	}
+	// The cloud operations' plain bodies: every field optional for the
+	// issuing operations, credential required for validate.
+	for op := range plainBodies {
+		malformedBodies[op] = map[string]any{
+			"malformed JSON": `{"context": `, "trailing garbage": `{}}`, "empty body": "", "JSON null": "null", "an array": "[]",
+			"a string": `"context"`, "unknown field": map[string]any{"contxt": "x"}, "context a number": map[string]any{"context": 5},
+			"context with a space": map[string]any{"context": "a b"}, "retry policy a string": map[string]any{"retryPolicy": "fast"},
+			"credential a string": map[string]any{"credential": "stored"},
+		}
 	}
 }
 
@@ -227,16 +283,30 @@ func TestUnknownRoutes(t *testing.T) {
 			}
 			byPath[op.path][op.method] = true
 		}
+		router, err := specRouter()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// routes reports whether some operation serves method on the URL
+		// path p: a literal segment may also match another operation's
+		// template (…/cloudconnections/validate is also
+		// …/cloudconnections/{cloudConnectionID}).
+		routes := func(method, p string) bool {
+			_, _, err := router.FindRoute(httptest.NewRequest(method, p, nil))
+			return err == nil
+		}
 		checked := 0
 		for path, methods := range byPath {
 			for _, m := range []string{"GET", "POST", "PUT", "DELETE", "PATCH"} {
-				if methods[m] {
+				p := f.path(specOp{path: path}, nil)
+				if methods[m] || routes(m, p) {
 					continue
 				}
-				p := f.path(specOp{path: path}, nil)
 				var allow []string
-				for am := range methods {
-					allow = append(allow, am)
+				for _, am := range []string{"GET", "POST", "PUT", "DELETE"} {
+					if routes(am, p) {
+						allow = append(allow, am)
+					}
 				}
 				for _, tok := range []string{"", a.AdminToken} {
 					r := a.call(t, m, p, tok, "{}")
@@ -390,7 +460,7 @@ func TestRequestValidation(t *testing.T) {
 			try := func(body any, hdrs ...header) *resp {
 				t.Helper()
 				cases++
-				return a.send(t, op, path, a.AdminToken, body, hdrs...)
+				return a.send(t, op, path, f.tokenFor(a, op), body, hdrs...)
 			}
 			if !resourceBody(op) {
 				for what, body := range malformedBodies[op.id] {
@@ -442,7 +512,7 @@ func TestRequestValidation(t *testing.T) {
 		// JSON; a 63-character name is a name; unknown fields are ignored.
 		for _, op := range specOperations(t) {
 			if op.hasBody {
-				a.must(t, success(op), op.method, f.path(op, nil), a.AdminToken, f.body(op))
+				a.must(t, success(op), op.method, f.path(op, nil), f.tokenFor(a, op), f.body(op))
 			}
 		}
 		long := strings.Repeat("a", 61) + "-z"
@@ -487,9 +557,15 @@ func TestNotFound(t *testing.T) {
 		for _, op := range specOperations(t) {
 			for _, m := range pathParam.FindAllStringSubmatch(op.path, -1) {
 				param := m[1]
+				if issuing[op.id] && param == "organizationID" {
+					// Only the organization's members may issue: in an
+					// unknown organization nobody is one (403, see
+					// TestPermissions), so there is nothing to find.
+					continue
+				}
 				for _, unknown := range []string{"no-such-id", "00000000-0000-7000-8000-999999999999"} {
 					path := f.path(op, map[string]string{param: unknown})
-					r := a.send(t, op, path, a.AdminToken, f.body(op))
+					r := a.send(t, op, path, f.tokenFor(a, op), f.body(op))
 					cases++
 					if r.Status != http.StatusNotFound {
 						t.Errorf("%s with an unknown %s: %s, want 404", op.id, param, r)
@@ -512,7 +588,8 @@ func TestNotFound(t *testing.T) {
 			t.Errorf("only %d not-found cases", cases)
 		}
 		a.unchanged(t, before, "requests for unknown resources", f.org, f.otherOrg)
-		for _, table := range []string{"service_accounts", "oauth2_providers", "groups", "users", "projects", "allocations", "quotas"} {
+		for _, table := range []string{"service_accounts", "oauth2_providers", "groups", "users", "projects", "allocations", "quotas",
+			"cloud_identities", "cloud_credentials", "cloud_connections", "cloud_external_ids"} {
 			var n int
 			if err := a.Store.DB().QueryRow("SELECT COUNT(*) FROM " + table + " WHERE organization_id IN ('no-such-id', '00000000-0000-7000-8000-999999999999')").Scan(&n); err != nil {
 				t.Fatal(err)
@@ -536,13 +613,17 @@ func TestPermissions(t *testing.T) {
 		denied := map[string]map[string]bool{
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
 				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents"),
-			"reader": set("listOrganizationAuditEvents", "listAuditEvents"),
-			"user":   {},
+			// The audit log, the credential store and cloud connections are
+			// administrators'.
+			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
+				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection"),
+			"user": {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",
 			"listRoles", "getQuotas", "listProjects", "getProject", "updateProject",
 			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation",
-			"listOperations", "getRole", "assumeRole")
+			"listOperations", "getRole", "assumeRole",
+			"listCloudIdentities", "getCloudIdentity", "issueCloudIdentityToken", "issueCloudIdentityCredentials")
 		// A reader's POSTs that change nothing: the simulator (a read of
 		// the policies) and assuming a role (every member may ask; the
 		// role's assume-role policy decides).
@@ -578,7 +659,12 @@ func TestPermissions(t *testing.T) {
 					// changes nothing.
 					a.must(t, http.StatusOK, op.method, f.path(op, nil), m.token, nil)
 				case op.hasBody:
-					wantError(t, a.send(t, op, f.path(op, nil), m.token, map[string]any{}), http.StatusBadRequest, "invalid_request")
+					// An invalid body: empty is valid for the issuing ones.
+					invalid := map[string]any{}
+					if issuing[op.id] {
+						invalid["context"] = 5
+					}
+					wantError(t, a.send(t, op, f.path(op, nil), m.token, invalid), http.StatusBadRequest, "invalid_request")
 				default:
 					// delete and rotate: the last path parameter unknown.
 					params := pathParam.FindAllStringSubmatch(op.path, -1)

@@ -146,6 +146,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 
 		if err := validate(r, route, pathParams); err != nil {
+			// Operations whose errors carry a domain errorType (the cloud
+			// connection ones) declare the type of a malformed request.
+			if t, ok := route.Operation.Extensions["x-gatehouse-error-type"].(string); ok {
+				if e, ok := apierror.As(err); ok && e.Status == http.StatusBadRequest {
+					e.ErrorType = t
+				}
+			}
 			s.writeError(w, r, err)
 			return
 		}

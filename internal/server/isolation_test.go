@@ -31,7 +31,7 @@ func mdID(t *testing.T, m map[string]any) string {
 	return m["metadata"].(map[string]any)["id"].(string)
 }
 
-func newOrgFixture(t *testing.T, e *testenv.Env, name string) *orgFixture {
+func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string) *orgFixture {
 	admin := e.NewTenant(name, "administrator")
 	base := "/api/v1/organizations/" + admin.OrgID
 	tok := admin.Token
@@ -46,7 +46,8 @@ func newOrgFixture(t *testing.T, e *testenv.Env, name string) *orgFixture {
 	role := e.Must(http.StatusCreated, "POST", base+"/roles", tok, roleWrite("custom", allowAll(), allowAll())).Map(t)
 	key := e.Must(http.StatusCreated, "POST", base+"/apikeys", tok, apiKeyWrite("key", mdID(t, role))).Map(t)
 	e.Must(http.StatusOK, "PUT", base+"/policy", tok, rules("allow", "projects", "allow", "true"))
-	return &orgFixture{admin: admin, ids: map[string]string{
+	cloudIDs, _ := stand.cloudIDs(t, admin.OrgID, projectID, tok)
+	o := &orgFixture{admin: admin, ids: map[string]string{
 		"organizationID":   admin.OrgID,
 		"groupid":          admin.GroupID,
 		"projectID":        projectID,
@@ -57,6 +58,10 @@ func newOrgFixture(t *testing.T, e *testenv.Env, name string) *orgFixture {
 		"roleID":           mdID(t, role),
 		"apiKeyID":         mdID(t, key),
 	}}
+	for k, v := range cloudIDs {
+		o.ids[k] = v
+	}
+	return o
 }
 
 func allocationBody(name string, gpus int) map[string]any {
@@ -70,8 +75,10 @@ func providerBody(name string) map[string]any {
 }
 
 // bodies holds a schema-valid request body for every operation that takes
-// one, so that requests get past validation and reach the handler.
-func bodies(roleID string) map[string]any {
+// one, so that requests get past validation and reach the handler. The
+// cloud bodies name B's stored credential and cloud identity: another
+// organization's IDs must be as unknown as made-up ones.
+func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 	meta := map[string]any{"name": "intruder"}
 	return map[string]any{
 		"createOrganization":               map[string]any{"metadata": meta, "spec": map[string]any{"organizationType": "adhoc"}},
@@ -99,6 +106,17 @@ func bodies(roleID string) map[string]any {
 		"updateOrganizationPolicy":         allowAll(),
 		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
 		"createApiKey":                     apiKeyWrite("intruder", roleID),
+		// Cloud credential federation (issue 5).
+		"createCloudIdentity":           stand.identityWrite("intruder"),
+		"updateCloudIdentity":           stand.identityWrite("intruder"),
+		"issueCloudIdentityToken":       map[string]any{},
+		"issueCloudIdentityCredentials": map[string]any{},
+		"createCredential":              credentialWrite("intruder", 1),
+		"updateCredential":              credentialWrite("intruder", 1),
+		"createCloudConnection":         connectionWrite("intruder", b.ids["credentialID"]),
+		"updateCloudConnection":         connectionWrite("intruder", b.ids["credentialID"]),
+		"validateCloudConnection": map[string]any{"credential": map[string]any{"type": "federated", "projectID": b.ids["projectID"],
+			"cloudIdentityID": b.ids["cloudIdentityID"]}},
 	}
 }
 
@@ -109,7 +127,8 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	base := "/api/v1/organizations/" + o.admin.OrgID
 	var b strings.Builder
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
-		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents"} {
+		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
+		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -160,12 +179,13 @@ func TestTenantIsolation(t *testing.T) {
 		t.Run(backend.Name, func(t *testing.T) {
 			t.Parallel()
 			e := testenv.NewEnv(t, backend.Open(t))
-			w := &world{e: e, a: newOrgFixture(t, e, "org-a"), b: newOrgFixture(t, e, "org-b")}
+			stand := newCloudStand(t, e)
+			w := &world{e: e, a: newOrgFixture(t, e, stand, "org-a"), b: newOrgFixture(t, e, stand, "org-b")}
 			w.systemProviderID = mdID(t, e.Must(http.StatusCreated, "POST", "/api/v1/oauth2providers", e.AdminToken, providerBody("google")).Map(t))
 
 			var roles []map[string]any
 			e.Must(http.StatusOK, "GET", "/api/v1/organizations/"+w.a.admin.OrgID+"/roles", w.a.admin.Token, nil).JSON(t, &roles)
-			body := bodies(mdID(t, roles[0]))
+			body := bodies(mdID(t, roles[0]), stand, w.b)
 			before := snapshot(t, e, w.b)
 			secretsOfB := []string{}
 			for _, id := range w.b.ids {
@@ -231,10 +251,19 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"getUser", "updateUser", "deleteUser", "getServiceAccount", "updateServiceAccount", "deleteServiceAccount",
 		"rotateServiceAccount", "getOrganizationOauth2Provider", "updateOrganizationOauth2Provider",
 		"deleteOrganizationOauth2Provider", "getAllocation", "updateAllocation", "deleteAllocation", "createAllocation",
-		"getRole", "updateRole", "deleteRole", "updateRolePolicy", "updateRoleAssumeRolePolicy", "assumeRole", "getApiKey", "deleteApiKey":
+		"getRole", "updateRole", "deleteRole", "updateRolePolicy", "updateRoleAssumeRolePolicy", "assumeRole", "getApiKey", "deleteApiKey",
+		// Cloud credential federation: B's project, identity, credential or
+		// connection is not found in A.
+		"listCloudIdentities", "createCloudIdentity", "getCloudIdentity", "updateCloudIdentity", "deleteCloudIdentity",
+		"issueCloudIdentityToken", "issueCloudIdentityCredentials", "getCredential", "updateCredential", "deleteCredential",
+		"getCloudConnection", "updateCloudConnection", "deleteCloudConnection":
 		return map[int]bool{http.StatusNotFound: true}
-	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey":
+	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
+		"createCredential":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
+	case "createCloudConnection", "validateCloudConnection":
+		// The body names B's credential or cloud identity: unknown in A.
+		return map[int]bool{http.StatusBadRequest: true}
 	case "deleteOrganization", "updateQuotas":
 		return map[int]bool{http.StatusForbidden: true}
 	}

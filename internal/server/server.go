@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -55,6 +56,10 @@ type Config struct {
 	// X-Forwarded-For header names the client (policies' sourceIP); empty
 	// means the connection's peer is the client.
 	TrustedProxies []netip.Prefix
+	// Cloud is cloud credential federation: the /api/v1 cloud identity,
+	// credential store and cloud connection operations, and the
+	// organizations' workload issuers at /oidc/organizations/{id}/. Required.
+	Cloud *cloud.Service
 }
 
 // Server serves the HTTP API.
@@ -71,6 +76,7 @@ type Server struct {
 	access         *access.Engine
 	iam            *iam.Service
 	trustedProxies []netip.Prefix
+	cloud          *cloud.Service
 }
 
 // New builds the server and its routes.
@@ -81,6 +87,10 @@ func New(cfg Config) (*Server, error) {
 		authn:   cfg.Authenticator,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		cloud:   cfg.Cloud,
+	}
+	if s.cloud == nil {
+		return nil, fmt.Errorf("server: no cloud service")
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -134,6 +144,10 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
 	}
+	// Each organization's workload issuer (public: AWS and GCP fetch them).
+	mux.Handle("GET /oidc/organizations/{organizationID}/.well-known/openid-configuration",
+		named("workloadIssuerDiscoveryGet", http.HandlerFunc(s.workloadDiscovery)))
+	mux.Handle("GET /oidc/organizations/{organizationID}/jwks", named("workloadIssuerJwksGet", http.HandlerFunc(s.workloadJWKS)))
 	apiMux := http.NewServeMux()
 	apiHandler := api.HandlerWithOptions(&handlers{s: s}, api.StdHTTPServerOptions{
 		BaseRouter: apiMux,

@@ -18,13 +18,19 @@ const (
 	SigningKeyRetired SigningKeyState = "retired"
 )
 
+// PlatformScope is the scope of the platform's signing keys (the OpenID
+// Connect provider's); any other scope is an organization ID, whose keys sign
+// that organization's workload identity tokens.
+const PlatformScope = ""
+
 // SigningKey is one row of signing_keys. The store sees only the sealed
 // private key; sealing and key material are internal/keys' business.
 type SigningKey struct {
-	ID               string // the JWK kid
+	ID               string // the JWK kid, unique across scopes
+	Scope            string // PlatformScope or an organization ID
 	Algorithm        string // JOSE name: ES256, ES512, RS256
 	State            SigningKeyState
-	SealedPrivateKey string // secret.Sealer output, AAD "signingkey:"+ID
+	SealedPrivateKey string // secret.Sealer output, AAD bound to ID and Scope
 	PublicJWK        string // public JWK JSON
 	CreatedAt        time.Time
 	ActivatedAt      time.Time // zero until the key becomes active
@@ -32,7 +38,7 @@ type SigningKey struct {
 	ExpiresAt        time.Time // retired keys leave JWKS at this time; zero before
 }
 
-const signingKeyColumns = "id, algorithm, state, private_key, public_jwk, created_at, activated_at, retired_at, expires_at"
+const signingKeyColumns = "id, scope, algorithm, state, private_key, public_jwk, created_at, activated_at, retired_at, expires_at"
 
 // signingKeysLock is the PostgreSQL advisory lock key that serializes writers
 // of signing_keys ("gatkeys" in ASCII).
@@ -43,7 +49,8 @@ const signingKeysLock = 0x6761746b657973
 // take turns, and each sees what the previous one committed. On PostgreSQL it
 // takes a transaction-scoped advisory lock (the table may be empty, so there
 // is no row to lock); on SQLite BEGIN IMMEDIATE already holds the database's
-// single write lock. The unique index on state is the backstop either way.
+// single write lock. The unique index on (scope, state) is the backstop
+// either way. One lock serves every scope: key writes are rare and short.
 func (q *Q) LockSigningKeys(ctx context.Context) error {
 	if q.dialect != Postgres || !q.inTx {
 		return nil
@@ -54,11 +61,11 @@ func (q *Q) LockSigningKeys(ctx context.Context) error {
 	return nil
 }
 
-// CreateSigningKey inserts k. A second next or active key is refused with
-// ErrConflict.
+// CreateSigningKey inserts k. A second next or active key in k's scope is
+// refused with ErrConflict.
 func (q *Q) CreateSigningKey(ctx context.Context, k *SigningKey) error {
-	_, err := q.q.ExecContext(ctx, "INSERT INTO signing_keys ("+signingKeyColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-		k.ID, k.Algorithm, string(k.State), k.SealedPrivateKey, k.PublicJWK,
+	_, err := q.q.ExecContext(ctx, "INSERT INTO signing_keys ("+signingKeyColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+		k.ID, k.Scope, k.Algorithm, string(k.State), k.SealedPrivateKey, k.PublicJWK,
 		toMillis(k.CreatedAt), toMillis(k.ActivatedAt), toMillis(k.RetiredAt), toMillis(k.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("insert signing key %s: %w", k.ID, classify(err))
@@ -66,10 +73,10 @@ func (q *Q) CreateSigningKey(ctx context.Context, k *SigningKey) error {
 	return nil
 }
 
-// SigningKeyInState reads the next or the active key (there is at most one of
-// each); ErrNotFound if there is none.
-func (q *Q) SigningKeyInState(ctx context.Context, state SigningKeyState) (*SigningKey, error) {
-	ks, err := q.signingKeys(ctx, "state = $1", string(state))
+// SigningKeyInState reads the next or the active key of scope (there is at
+// most one of each); ErrNotFound if there is none.
+func (q *Q) SigningKeyInState(ctx context.Context, scope string, state SigningKeyState) (*SigningKey, error) {
+	ks, err := q.signingKeys(ctx, "scope = $1 AND state = $2", scope, string(state))
 	if err != nil {
 		return nil, err
 	}
@@ -79,15 +86,35 @@ func (q *Q) SigningKeyInState(ctx context.Context, state SigningKeyState) (*Sign
 	return ks[0], nil
 }
 
-// PublishedSigningKeys lists the keys JWKS publishes at now: the next key,
-// the active key, and the retired keys whose ExpiresAt is after now. The
-// table holds a handful of rows (expired ones are deleted at each rotation)
-// and callers cache the result, so it is read whole.
-func (q *Q) PublishedSigningKeys(ctx context.Context, now time.Time) ([]*SigningKey, error) {
-	return q.signingKeys(ctx, "state <> $1 OR expires_at > $2", string(SigningKeyRetired), toMillis(now))
+// PublishedSigningKeys lists the keys of scope that JWKS publishes at now:
+// the next key, the active key, and the retired keys whose ExpiresAt is after
+// now. A scope holds a handful of rows (expired ones are deleted at each
+// rotation) and callers cache the result, so it is read whole.
+func (q *Q) PublishedSigningKeys(ctx context.Context, scope string, now time.Time) ([]*SigningKey, error) {
+	return q.signingKeys(ctx, "scope = $1 AND (state <> $2 OR expires_at > $3)", scope, string(SigningKeyRetired), toMillis(now))
 }
 
-// ListSigningKeys lists every signing key, expired ones included, oldest first.
+// SigningKeyScopes lists the scopes that have an active key, sorted: the
+// rotation schedule walks them.
+func (q *Q) SigningKeyScopes(ctx context.Context) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT scope FROM signing_keys WHERE state = $1 ORDER BY scope", string(SigningKeyActive))
+	if err != nil {
+		return nil, fmt.Errorf("list signing key scopes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("scan signing key scope: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ListSigningKeys lists every signing key of every scope, expired ones
+// included, oldest first.
 func (q *Q) ListSigningKeys(ctx context.Context) ([]*SigningKey, error) {
 	return q.signingKeys(ctx, "1 = 1")
 }
@@ -102,7 +129,7 @@ func (q *Q) signingKeys(ctx context.Context, where string, args ...any) ([]*Sign
 	for rows.Next() {
 		var k SigningKey
 		var state string
-		if err := rows.Scan(&k.ID, &k.Algorithm, &state, &k.SealedPrivateKey, &k.PublicJWK,
+		if err := rows.Scan(&k.ID, &k.Scope, &k.Algorithm, &state, &k.SealedPrivateKey, &k.PublicJWK,
 			(*millis)(&k.CreatedAt), (*millis)(&k.ActivatedAt), (*millis)(&k.RetiredAt), (*millis)(&k.ExpiresAt)); err != nil {
 			return nil, fmt.Errorf("scan signing key: %w", err)
 		}
@@ -136,17 +163,17 @@ func (q *Q) RetireSigningKey(ctx context.Context, id string, at, expires time.Ti
 	return expectOne(res, "active signing key", id)
 }
 
-// DeleteExpiredSigningKeys deletes the retired keys whose ExpiresAt is at or
-// before now, and reports how many it deleted.
-func (q *Q) DeleteExpiredSigningKeys(ctx context.Context, now time.Time) (int64, error) {
-	return q.deleteSigningKeys(ctx, "state = $1 AND expires_at <= $2", string(SigningKeyRetired), toMillis(now))
+// DeleteExpiredSigningKeys deletes the retired keys of scope whose ExpiresAt
+// is at or before now, and reports how many it deleted.
+func (q *Q) DeleteExpiredSigningKeys(ctx context.Context, scope string, now time.Time) (int64, error) {
+	return q.deleteSigningKeys(ctx, "scope = $1 AND state = $2 AND expires_at <= $3", scope, string(SigningKeyRetired), toMillis(now))
 }
 
-// DeleteRetiredSigningKeys deletes every retired key, expired or not, and
-// reports how many it deleted: after a key compromise, tokens signed by the
-// old keys must stop verifying at once.
-func (q *Q) DeleteRetiredSigningKeys(ctx context.Context) (int64, error) {
-	return q.deleteSigningKeys(ctx, "state = $1", string(SigningKeyRetired))
+// DeleteRetiredSigningKeys deletes every retired key of scope, expired or
+// not, and reports how many it deleted: after a key compromise, tokens signed
+// by the old keys must stop verifying at once.
+func (q *Q) DeleteRetiredSigningKeys(ctx context.Context, scope string) (int64, error) {
+	return q.deleteSigningKeys(ctx, "scope = $1 AND state = $2", scope, string(SigningKeyRetired))
 }
 
 func (q *Q) deleteSigningKeys(ctx context.Context, where string, args ...any) (int64, error) {

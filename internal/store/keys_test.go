@@ -41,7 +41,7 @@ func TestSigningKeys(t *testing.T) {
 		a := signingKey("a", store.SigningKeyActive)
 		must(t, q.CreateSigningKey(ctx, a))
 		must(t, q.CreateSigningKey(ctx, signingKey("b", store.SigningKeyNext)))
-		got, err := q.SigningKeyInState(ctx, store.SigningKeyActive)
+		got, err := q.SigningKeyInState(ctx, store.PlatformScope, store.SigningKeyActive)
 		must(t, err)
 		equal(t, "active key read back", got, a)
 
@@ -64,7 +64,7 @@ func TestSigningKeys(t *testing.T) {
 			must(t, q.ActivateSigningKey(ctx, "b", rotatedAt))
 			return q.CreateSigningKey(ctx, signingKey("c", store.SigningKeyNext))
 		})
-		got, err = q.SigningKeyInState(ctx, store.SigningKeyActive)
+		got, err = q.SigningKeyInState(ctx, store.PlatformScope, store.SigningKeyActive)
 		must(t, err)
 		equal(t, "activated at", got.ActivatedAt, rotatedAt)
 		must(t, q.CreateSigningKey(ctx, signingKey("old", store.SigningKeyRetired))) // expires t0+2h
@@ -77,20 +77,20 @@ func TestSigningKeys(t *testing.T) {
 			{t0.Add(2*time.Hour - time.Millisecond), []string{"a", "b", "old", "c"}},
 			{t0.Add(2 * time.Hour), []string{"b", "c"}}, // "a" expires at rotatedAt+1h = t0+2h too
 		} {
-			ks, err := q.PublishedSigningKeys(ctx, tc.now)
+			ks, err := q.PublishedSigningKeys(ctx, store.PlatformScope, tc.now)
 			must(t, err)
 			if got := keyIDs(ks); !sameSet(got, tc.want) {
 				t.Errorf("published at %v: %v, want %v", tc.now.Sub(t0), got, tc.want)
 			}
 		}
-		n, err := q.DeleteExpiredSigningKeys(ctx, t0.Add(2*time.Hour-time.Millisecond))
+		n, err := q.DeleteExpiredSigningKeys(ctx, store.PlatformScope, t0.Add(2*time.Hour-time.Millisecond))
 		must(t, err)
 		equal(t, "deleted before expiry", n, int64(0))
-		n, err = q.DeleteExpiredSigningKeys(ctx, t0.Add(2*time.Hour))
+		n, err = q.DeleteExpiredSigningKeys(ctx, store.PlatformScope, t0.Add(2*time.Hour))
 		must(t, err)
 		equal(t, "deleted at expiry", n, int64(2))
 		must(t, q.CreateSigningKey(ctx, signingKey("young", store.SigningKeyRetired)))
-		n, err = q.DeleteRetiredSigningKeys(ctx)
+		n, err = q.DeleteRetiredSigningKeys(ctx, store.PlatformScope)
 		must(t, err)
 		equal(t, "retired keys dropped", n, int64(1))
 		all, err := q.ListSigningKeys(ctx)
@@ -103,4 +103,66 @@ func TestSigningKeys(t *testing.T) {
 
 func sameSet(a, b []string) bool {
 	return slices.Equal(sortedCopy(a), sortedCopy(b))
+}
+
+// TestSigningKeyScopes: each scope (the platform, each organization) has its
+// own next and active key, lists, deletes and publications see one scope
+// only, and deleting an organization deletes its key set and nothing else.
+func TestSigningKeyScopes(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		st, ctx := open(t), t.Context()
+		q := st.Read()
+		org := newOrg(t, st, "acme")
+		scoped := func(id, scope string, state store.SigningKeyState) *store.SigningKey {
+			k := signingKey(id, state)
+			k.Scope = scope
+			return k
+		}
+		for _, k := range []*store.SigningKey{
+			scoped("p-active", store.PlatformScope, store.SigningKeyActive), scoped("p-next", store.PlatformScope, store.SigningKeyNext),
+			scoped("o-active", org.ID, store.SigningKeyActive), scoped("o-next", org.ID, store.SigningKeyNext),
+			scoped("o-retired", org.ID, store.SigningKeyRetired), scoped("x-next", "other-org", store.SigningKeyNext),
+		} {
+			must(t, q.CreateSigningKey(ctx, k))
+		}
+		wantErr(t, "second active key in a scope", q.CreateSigningKey(ctx, scoped("o-active2", org.ID, store.SigningKeyActive)), store.ErrConflict)
+
+		for _, tc := range []struct {
+			scope string
+			state store.SigningKeyState
+			want  string
+		}{
+			{store.PlatformScope, store.SigningKeyActive, "p-active"},
+			{org.ID, store.SigningKeyActive, "o-active"},
+			{org.ID, store.SigningKeyNext, "o-next"},
+		} {
+			k, err := q.SigningKeyInState(ctx, tc.scope, tc.state)
+			must(t, err)
+			equal(t, "key of scope "+tc.scope, k.ID, tc.want)
+			equal(t, "scope read back", k.Scope, tc.scope)
+		}
+		_, err := q.SigningKeyInState(ctx, "other-org", store.SigningKeyActive)
+		wantErr(t, "active key of a scope without one", err, store.ErrNotFound)
+
+		pub, err := q.PublishedSigningKeys(ctx, org.ID, t0)
+		must(t, err)
+		if got := keyIDs(pub); !sameSet(got, []string{"o-active", "o-next", "o-retired"}) {
+			t.Errorf("published keys of the organization: %v", got)
+		}
+		scopes, err := q.SigningKeyScopes(ctx)
+		must(t, err)
+		equal(t, "scopes with an active key", scopes, []string{store.PlatformScope, org.ID})
+
+		n, err := q.DeleteRetiredSigningKeys(ctx, store.PlatformScope)
+		must(t, err)
+		equal(t, "platform retired keys dropped", n, int64(0))
+
+		tx(t, st, func(q *store.Q) error { return q.DeleteOrganization(ctx, org.ID) })
+		all, err := q.ListSigningKeys(ctx)
+		must(t, err)
+		if got := keyIDs(all); !sameSet(got, []string{"p-active", "p-next", "x-next"}) {
+			t.Errorf("after deleting the organization the keys are %v", got)
+		}
+	})
 }

@@ -29,6 +29,23 @@ type Meta struct {
 	ModifiedBy     string
 }
 
+// Stamp fills the server-owned creation fields of a new resource: its ID,
+// organization, creation time (truncated to the millisecond the database
+// keeps, so that a create's response equals every later read) and creator,
+// and clears the modification.
+func (m *Meta) Stamp(id, orgID string, now time.Time, by string) {
+	m.ID, m.OrganizationID = id, orgID
+	m.CreatedAt, m.CreatedBy = now.UTC().Truncate(time.Millisecond), by
+	m.ModifiedAt, m.ModifiedBy = time.Time{}, ""
+}
+
+// Carry copies the server-owned fields of the stored old into the update m
+// and stamps the modification.
+func (m *Meta) Carry(old Meta, now time.Time, by string) {
+	m.ID, m.OrganizationID, m.CreatedAt, m.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
+	m.ModifiedAt, m.ModifiedBy = now.UTC().Truncate(time.Millisecond), by
+}
+
 // Page selects one page of a keyset-paginated list: rows whose id sorts after
 // After, at most Limit of them (0 means DefaultPageSize, NoLimit all of them).
 type Page struct {

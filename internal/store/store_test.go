@@ -1201,6 +1201,43 @@ func seedPlans(t testing.TB, st *store.Store, orgs int) []scope {
 					return err
 				}
 			}
+			// Cloud credential federation: identities of the projects,
+			// stored credentials, connections, the external ID, the
+			// workload issuer's keys.
+			projects, err := q.ListProjects(ctx, sc.org, store.Page{})
+			if err != nil {
+				return err
+			}
+			for i, pr := range projects[:10] {
+				if err := q.CreateCloudIdentity(ctx, &store.CloudIdentity{Meta: newMeta(sc.org, fmt.Sprintf("ci%d", i)), ProjectID: pr.ID,
+					Provider: "aws", Spec: "{}"}); err != nil {
+					return err
+				}
+			}
+			var creds []string
+			for i := range 5 {
+				c := &store.CloudCredential{Meta: newMeta(sc.org, fmt.Sprintf("cred%d", i)), Type: "awsAccessKey", Spec: "{}", Secret: "v1:x:y"}
+				if err := q.CreateCloudCredential(ctx, c); err != nil {
+					return err
+				}
+				creds = append(creds, c.ID)
+			}
+			for i := range 3 {
+				if err := q.CreateCloudConnection(ctx, &store.CloudConnection{Meta: newMeta(sc.org, fmt.Sprintf("conn%d", i)), Provider: "aws",
+					CredentialID: creds[i], ExternalOrganizationID: fmt.Sprintf("o-%d", i), Spec: "{}", Status: "{}"}); err != nil {
+					return err
+				}
+			}
+			if _, err := q.EnsureCloudExternalID(ctx, sc.org, "gatehouse-"+newID(), t0); err != nil {
+				return err
+			}
+			for _, state := range []store.SigningKeyState{store.SigningKeyActive, store.SigningKeyNext, store.SigningKeyRetired} {
+				k := signingKey(newID(), state)
+				k.Scope = sc.org
+				if err := q.CreateSigningKey(ctx, k); err != nil {
+					return err
+				}
+			}
 			return q.SetQuota(ctx, sc.org, "gpus", 100)
 		})
 	}
@@ -1238,6 +1275,13 @@ func TestQueryPlans(t *testing.T) {
 		must(t, err)
 		allocs, err := st.Read().ListAllocations(ctx, sc.org, store.Page{Limit: 1})
 		must(t, err)
+		projects, err := st.Read().ListProjects(ctx, sc.org, store.Page{Limit: 1})
+		must(t, err)
+		identities, err := st.Read().ListCloudIdentities(ctx, sc.org, projects[0].ID, store.Page{})
+		must(t, err)
+		if len(identities) == 0 {
+			t.Fatal("no cloud identity seeded in the first project")
+		}
 		ops := []op{
 			{"list users, first page", func(q *store.Q) error { _, err := q.ListUsers(ctx, sc.org, store.Page{Limit: 20}); return err }},
 			{"list users, next page", func(q *store.Q) error {
@@ -1326,6 +1370,38 @@ func TestQueryPlans(t *testing.T) {
 				_, err := q.ListAuditEvents(ctx, store.AuditFilter{OrganizationID: sc.org, Since: t0}, store.Page{Limit: 10, After: users[0].ID})
 				return err
 			}},
+			// Cloud credential federation.
+			{"list cloud identities of a project", func(q *store.Q) error {
+				_, err := q.ListCloudIdentities(ctx, sc.org, identities[0].ProjectID, store.Page{Limit: 5})
+				return err
+			}},
+			{"get cloud identity", func(q *store.Q) error {
+				_, err := q.GetCloudIdentity(ctx, sc.org, identities[0].ProjectID, identities[0].ID)
+				return err
+			}},
+			{"list credentials", func(q *store.Q) error {
+				_, err := q.ListCloudCredentials(ctx, sc.org, store.Page{Limit: 5})
+				return err
+			}},
+			{"list cloud connections", func(q *store.Q) error {
+				_, err := q.ListCloudConnections(ctx, sc.org, store.Page{Limit: 5})
+				return err
+			}},
+			{"connections using a credential", func(q *store.Q) error {
+				_, err := q.CloudConnectionsUsing(ctx, sc.org, "some-credential", "")
+				return err
+			}},
+			{"connections using a cloud identity", func(q *store.Q) error {
+				_, err := q.CloudConnectionsUsing(ctx, sc.org, "", identities[0].ID)
+				return err
+			}},
+			{"external ID", func(q *store.Q) error { _, err := q.CloudExternalID(ctx, sc.org); return err }},
+			{"active key of a scope", func(q *store.Q) error {
+				_, err := q.SigningKeyInState(ctx, sc.org, store.SigningKeyActive)
+				return err
+			}},
+			{"published keys of a scope", func(q *store.Q) error { _, err := q.PublishedSigningKeys(ctx, sc.org, t0); return err }},
+			{"scopes with an active key", func(q *store.Q) error { _, err := q.SigningKeyScopes(ctx); return err }},
 		}
 		explained := 0
 		for _, o := range ops {
@@ -1343,6 +1419,13 @@ func TestQueryPlans(t *testing.T) {
 			{"delete user", func(q *store.Q) error { return q.DeleteUser(ctx, sc.org, users[0].ID) }},
 			{"delete service account", func(q *store.Q) error { return q.DeleteServiceAccount(ctx, sc.org, sas[0].ID) }},
 			{"update user", func(q *store.Q) error { return q.UpdateUser(ctx, users[1]) }},
+			{"delete expired keys of a scope", func(q *store.Q) error {
+				_, err := q.DeleteExpiredSigningKeys(ctx, sc.org, t0.Add(24*time.Hour))
+				return err
+			}},
+			{"delete a project's cloud identity", func(q *store.Q) error {
+				return q.DeleteCloudIdentity(ctx, sc.org, identities[0].ProjectID, identities[0].ID)
+			}},
 		}
 		for _, o := range writes {
 			var stmts []store.Statement

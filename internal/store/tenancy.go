@@ -44,6 +44,11 @@ func (q *Q) DeleteOrganization(ctx context.Context, id string) error {
 			return fmt.Errorf("delete organization %s: clear %s: %w", id, table, err)
 		}
 	}
+	// The organization's workload issuer keys (scope = its ID); the platform
+	// scope is '' and never an organization ID.
+	if _, err := q.q.ExecContext(ctx, "DELETE FROM signing_keys WHERE scope = $1", id); err != nil {
+		return fmt.Errorf("delete organization %s: clear signing keys: %w", id, err)
+	}
 	return remove(ctx, q, tOrganizations, id, id)
 }
 

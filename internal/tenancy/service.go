@@ -42,25 +42,23 @@ func (s *Service) ttl() time.Duration {
 
 // newMeta fills the server-owned creation fields of m.
 func (s *Service) newMeta(m *store.Meta, actor *authn.Principal, orgID string) {
-	m.ID = s.NewID()
-	m.OrganizationID = orgID
-	// Stored with millisecond precision: truncate now so that the create
-	// response equals every later read.
-	m.CreatedAt = s.Now().UTC().Truncate(time.Millisecond)
-	m.CreatedBy = actor.Subject
-	m.ModifiedAt, m.ModifiedBy = time.Time{}, ""
+	m.Stamp(s.NewID(), orgID, s.Now(), actor.Subject)
 }
 
 // carryMeta copies the server-owned fields of the stored row into the update
 // m, and stamps the modification.
 func (s *Service) carryMeta(m *store.Meta, old store.Meta, actor *authn.Principal) {
-	m.ID, m.OrganizationID, m.CreatedAt, m.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
-	m.ModifiedAt = s.Now().UTC().Truncate(time.Millisecond)
-	m.ModifiedBy = actor.Subject
+	m.Carry(old, s.Now(), actor.Subject)
 }
 
-// storeError maps store errors for a resource of kind named name (or with that
-// id) onto API errors; other errors pass through (and become 500s).
+// StoreError maps store errors for a resource of kind named name (or with
+// that id) onto API errors: not found 404, a uniqueness conflict 409, a
+// reference to a missing resource 400; API errors pass through as they are,
+// anything else is wrapped (and becomes a 500). Other services of the API
+// (internal/cloud) use it for their own resources.
+func StoreError(err error, kind, name string) error { return storeError(err, kind, name) }
+
+// storeError is StoreError.
 func storeError(err error, kind, name string) error {
 	switch {
 	case err == nil:

@@ -28,6 +28,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -170,7 +171,23 @@ type Env struct {
 	Keys      *keys.Manager
 	Clients   *client.Registry
 	Password  *connector.Password
-	t         testing.TB
+	// Cloud is cloud credential federation, on the OIDC clock. Tests point
+	// it at stand-in clouds (RootCAs, endpoints, Jitter, Sleep) before the
+	// first cloud call.
+	Cloud *cloud.Service
+	t     testing.TB
+}
+
+// Options changes how NewEnvWith starts Gatehouse.
+type Options struct {
+	// TLS serves over HTTPS with httptest's certificate (Env.Client trusts
+	// it): cloud providers accept only https issuers.
+	TLS bool
+	// Log receives the server's log lines (discarded if nil).
+	Log io.Writer
+	// Wrap, if set, wraps Gatehouse's root handler, e.g. to inject faults in
+	// front of it.
+	Wrap func(http.Handler) http.Handler
 }
 
 // FastArgon2 are cheap password hashing parameters for tests.
@@ -180,6 +197,12 @@ var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism:
 // the platform administrator.
 func NewEnv(t testing.TB, st *store.Store) *Env {
 	t.Helper()
+	return NewEnvWith(t, st, Options{})
+}
+
+// NewEnvWith is NewEnv with options.
+func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
+	t.Helper()
 	key := make([]byte, secret.KeySize)
 	_, _ = rand.Read(key)
 	sealer, err := secret.NewSealer(key)
@@ -187,12 +210,17 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 		t.Fatal(err)
 	}
 	clock := NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: IDs(), Rand: rand.Reader}
+	newID := IDs() // one sequence for every table, so no two resources share an ID
+	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: newID, Rand: rand.Reader}
 	token, created, err := ten.Bootstrap(context.Background())
 	if err != nil || !created {
 		t.Fatalf("bootstrap: created=%v err=%v", created, err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logOut := opts.Log
+	if logOut == nil {
+		logOut = io.Discard
+	}
+	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	oidcClock := NewClock(time.Now())
 	km := &keys.Manager{Store: st, Sealer: sealer, Now: oidcClock.Now, TokenLifetime: time.Hour, Logger: logger}
 	if err := km.Ensure(context.Background()); err != nil {
@@ -206,15 +234,23 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 	// The issuer is the httptest server's URL, known once it listens: the
 	// handler is set just after.
 	var root atomic.Pointer[http.Handler]
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
+	rootHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) })
+	var hs *httptest.Server
+	if opts.TLS {
+		hs = httptest.NewTLSServer(rootHandler)
+	} else {
+		hs = httptest.NewServer(rootHandler)
+	}
 	t.Cleanup(hs.Close)
 	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
 		AllowInsecure: true, Now: oidcClock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
+	cl := &cloud.Service{Store: st, Sealer: sealer, Keys: km, Issuer: hs.URL, Now: oidcClock.Now, NewID: newID,
+		Rand: rand.Reader, Logger: logger}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
-		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(),
+		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl,
 		// Tests speak as clients anywhere: loopback is a trusted proxy, so a
 		// test sets the sourceIP policies see with X-Forwarded-For.
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
@@ -224,9 +260,12 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 		t.Fatal(err)
 	}
 	h := srv.Handler()
+	if opts.Wrap != nil {
+		h = opts.Wrap(h)
+	}
 	root.Store(&h)
 	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
-		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, t: t}
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Cloud: cl, t: t}
 }
 
 // Response is a decoded HTTP response.
