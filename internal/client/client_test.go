@@ -384,7 +384,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 		want := &client.Client{
 			ID: "full", Name: "Full", Type: client.Confidential, RedirectURIs: full.RedirectURIs,
 			PostLogoutRedirectURIs: full.PostLogoutRedirectURIs, GrantTypes: full.GrantTypes, Scopes: full.Scopes,
-			TokenEndpointAuthMethod: client.AuthClientSecretPost, RequirePKCE: true,
+			TokenEndpointAuthMethod: client.AuthClientSecretPost, RequirePKCE: true, TLSCertificates: []string{},
 			AccessTokenLifetime: 15*time.Minute + time.Millisecond, RefreshTokenLifetime: 90 * 24 * time.Hour, CreatedAt: t0,
 		}
 		if !reflect.DeepEqual(c, want) {

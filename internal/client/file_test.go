@@ -149,7 +149,7 @@ func TestApplyFile(t *testing.T) {
 			PostLogoutRedirectURIs: []string{"https://grafana.example.com/login"},
 			GrantTypes:             []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "email"},
 			TokenEndpointAuthMethod: client.AuthClientSecretBasic, AccessTokenLifetime: 30 * time.Minute,
-			RefreshTokenLifetime: client.DefaultRefreshTokenLifetime, CreatedAt: t0}
+			RefreshTokenLifetime: client.DefaultRefreshTokenLifetime, CreatedAt: t0, TLSCertificates: []string{}}
 		if !reflect.DeepEqual(g, want) {
 			t.Errorf("grafana:\n %+v\nwant\n %+v", g, want)
 		}

@@ -75,7 +75,12 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	}
 	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: []string{p.cfg.Issuer}, ClientID: c.ID,
 		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
-		Organizations: subj.orgs, Organization: subj.org, Name: subj.name}
+		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf}
+	if claims.Confirmation == nil {
+		if claims.Confirmation, err = p.binding(ctx, c.ID); err != nil {
+			return nil, err
+		}
+	}
 	tok, err := p.tokens.mint(ctx, claims)
 	if err != nil {
 		return nil, err
@@ -86,14 +91,18 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 
 // exchangeSubject is who a subject token stands for.
 type exchangeSubject struct {
-	kind, sub, org, name string
-	orgs, scopes         []string
-	expires              time.Time // zero: no bound from the subject token
+	kind, sub, org, name, acr string
+	orgs, scopes              []string
+	expires                   time.Time // zero: no bound from the subject token
+	// cnf is the subject token's certificate binding, which the new token
+	// keeps.
+	cnf *Confirmation
 }
 
 // exchangeSubject verifies a subject token: a service account token (by the
 // service account authenticator, so rotation and expiry apply at once) or a
-// user's access token of ours (signature, expiry, revocation).
+// user's access token of ours (signature, expiry, revocation, and the
+// certificate of a bound token).
 func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchangeSubject, error) {
 	invalid := oidc.ErrInvalidGrant().WithDescription("subject_token is invalid or expired")
 	if strings.HasPrefix(token, authn.ServiceAccountTokenPrefix) {
@@ -114,11 +123,11 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if c.Kind == kindClient {
+	if c.Kind == kindClient || checkBinding(ctx, c) != nil {
 		return nil, invalid
 	}
-	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, orgs: c.Organizations,
-		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0)}, nil
+	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, acr: c.ACR, orgs: c.Organizations,
+		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation}, nil
 }
 
 // serviceAccountScopes are what a service account token may be narrowed

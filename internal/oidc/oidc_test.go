@@ -155,8 +155,17 @@ type flow struct {
 	state, nonce, verifier string
 }
 
-// openLogin starts an authorization request and returns the login form.
+// openLogin starts an authorization request in a new browser (no browser
+// session, so the login page shows) and returns the login form. The SSO
+// tests keep a browser across logins with openLoginHere.
 func (r *rp) openLogin(extra ...oauth2.AuthCodeOption) (flow, url.Values) {
+	r.t.Helper()
+	r.browser.Jar, _ = cookiejar.New(nil)
+	return r.openLoginHere(extra...)
+}
+
+// openLoginHere is openLogin in the current browser.
+func (r *rp) openLoginHere(extra ...oauth2.AuthCodeOption) (flow, url.Values) {
 	r.t.Helper()
 	f := flow{state: "st-" + rand.Text(), nonce: "n-" + rand.Text(), verifier: oauth2.GenerateVerifier()}
 	opts := append([]oauth2.AuthCodeOption{gooidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)}, extra...)

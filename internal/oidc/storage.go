@@ -46,7 +46,7 @@ func (s *storage) now() time.Time { return s.p.cfg.Now().UTC() }
 type authRequest struct{ r *store.OIDCAuthRequest }
 
 func (a *authRequest) GetID() string          { return a.r.ID }
-func (a *authRequest) GetACR() string         { return "" }
+func (a *authRequest) GetACR() string         { return a.r.ACR }
 func (a *authRequest) GetAMR() []string       { return strings.Fields(a.r.AMR) }
 func (a *authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
@@ -73,6 +73,7 @@ type refreshRequest struct {
 }
 
 func (r *refreshRequest) GetAMR() []string            { return strings.Fields(r.s.AMR) }
+func (r *refreshRequest) GetACR() string              { return r.s.ACR }
 func (r *refreshRequest) GetAudience() []string       { return []string{r.s.ClientID} }
 func (r *refreshRequest) GetAuthTime() time.Time      { return r.s.AuthTime }
 func (r *refreshRequest) GetClientID() string         { return r.s.ClientID }
@@ -92,10 +93,9 @@ func (c *clientRequest) GetScopes() []string   { return c.scopes }
 
 // --- AuthStorage ---
 
-// CreateAuthRequest stores a validated authorization request. PKCE with S256
-// is required of clients that need it (all public ones), and plain is
-// refused from everyone; prompt=none cannot be satisfied (Gatehouse keeps no
-// browser session), so it answers login_required.
+// CreateAuthRequest stores a validated authorization request. It satisfies
+// op.Storage; the authorization endpoint (server.Authorize) calls
+// createAuthRequest with the parameters it checked itself.
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, req.ClientID)
 	if err != nil {
@@ -104,16 +104,30 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err := checkAuthRequest(c, req); err != nil {
 		return nil, err
 	}
+	r, err := s.createAuthRequest(ctx, req, &authParams{locale: "en"})
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{r}, nil
+}
+
+// createAuthRequest stores req with the parameters ap that Gatehouse checked.
+func (s *storage) createAuthRequest(ctx context.Context, req *oidc.AuthRequest, ap *authParams) (*store.OIDCAuthRequest, error) {
 	id, err := s.p.tokens.randomString(16)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
+	maxAge := time.Duration(-1)
+	if req.MaxAge != nil {
+		maxAge = time.Duration(*req.MaxAge) * time.Second
+	}
 	r := &store.OIDCAuthRequest{
-		ID: id, ClientID: c.ID, RedirectURI: req.RedirectURI, Scopes: strings.Join(req.Scopes, " "),
+		ID: id, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: strings.Join(req.Scopes, " "),
 		State: req.State, Nonce: req.Nonce, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod), LoginHint: req.LoginHint,
-		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
+		Prompt: strings.Join(req.Prompt, " "), MaxAge: maxAge, UILocale: ap.locale, ACRValues: strings.Join(ap.acrValues, " "),
+		ACREssential: ap.acrEssential, HintSubject: ap.hintSubject, CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
 	}
 	err = s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.PurgeOIDC(ctx, now); err != nil {
@@ -124,7 +138,7 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err != nil {
 		return nil, err
 	}
-	return &authRequest{r}, nil
+	return r, nil
 }
 
 // checkAuthRequest applies Gatehouse's rules on top of zitadel's checks.
@@ -146,11 +160,15 @@ func checkAuthRequest(c *client.Client, req *oidc.AuthRequest) error {
 			return oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this client", sc)
 		}
 	}
-	if slices.Contains(req.Prompt, oidc.PromptNone) {
-		return oidc.ErrLoginRequired().WithDescription("prompt=none: no session to reuse, the user must log in")
+	if req.Display != "" && !slices.Contains(displayValues, req.Display) {
+		return oidc.ErrInvalidRequest().WithDescription("display must be one of page, popup, touch or wap")
 	}
 	return nil
 }
+
+// displayValues are the display parameters accepted (OpenID Connect Core
+// §3.1.2.1); every page is the same responsive page whatever is asked.
+var displayValues = []oidc.Display{oidc.DisplayPage, oidc.DisplayPopup, oidc.DisplayTouch, oidc.DisplayWAP}
 
 // AuthRequestByID reads an unexpired authorization request.
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
@@ -251,6 +269,14 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()
 	}
+	if r, ok := req.(interface{ GetACR() string }); ok {
+		c.ACR = r.GetACR()
+	}
+	cnf, err := s.p.binding(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	c.Confirmation = cnf
 	if _, ok := req.(*clientRequest); ok {
 		c.Kind = kindClient
 	} else {
@@ -305,7 +331,7 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, 
 	}
 	now := s.now()
 	sess := &store.OIDCSession{
-		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, AuthTime: r.r.AuthTime,
+		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime,
 		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: at.jti, AccessExpiresAt: at.exp, CreatedAt: now,
 	}
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
@@ -498,9 +524,14 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's user claims.
+// SetUserinfoFromRequest fills the ID token's user claims. A refreshed ID
+// token repeats the acr of the original login (zitadel takes acr from auth
+// requests only).
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	setUserinfo(ui, req.GetSubject(), scopes)
+	if r, ok := req.(*refreshRequest); ok && r.s.ACR != "" {
+		ui.AppendClaims("acr", r.s.ACR)
+	}
 	return nil
 }
 

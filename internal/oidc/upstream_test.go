@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -49,14 +50,34 @@ func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation
 	return &federation{up: up, down: down, rp: r, provider: pr.ID, upClient: uc.ID, upSecret: usec}
 }
 
-// follow follows redirects through both Gatehouses, stopping at the RP.
+// continueLink is the link of the page that moves on to an upstream.
+var continueLink = regexp.MustCompile(`<a id="continue" href="([^"]+)"`)
+
+// continueTo reads the page a login form answers with when the login goes
+// upstream (200, no redirect: see login.go continueUpstream) and returns
+// where it moves on to.
+func continueTo(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := continueLink.FindStringSubmatch(string(body))
+	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(string(body), `http-equiv="refresh"`) {
+		t.Fatalf("no page moving on upstream: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// follow follows redirects (and the pages that move on to an upstream by
+// themselves) through both Gatehouses, stopping at the RP.
 func (f *federation) follow(t *testing.T, resp *http.Response) (*http.Response, string) {
 	t.Helper()
 	for range 20 {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		loc := resp.Header.Get("Location")
-		if resp.StatusCode/100 != 3 || loc == "" || strings.HasPrefix(loc, redirectURI) {
+		if m := continueLink.FindStringSubmatch(string(body)); resp.StatusCode == http.StatusOK && m != nil {
+			loc = html.UnescapeString(m[1])
+		} else if resp.StatusCode/100 != 3 || loc == "" || strings.HasPrefix(loc, redirectURI) {
 			return resp, string(body)
 		}
 		next, err := resp.Request.URL.Parse(loc)
@@ -119,10 +140,9 @@ func TestUpstreamCallbackRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	up, err := url.Parse(resp.Header.Get("Location"))
+	up, err := url.Parse(continueTo(t, resp))
 	if err != nil || up.Query().Get("state") == "" {
-		t.Fatalf("no upstream redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		t.Fatalf("no way upstream: %v", err)
 	}
 	state := up.Query().Get("state")
 	cb := f.down.URL + oidc.UpstreamCallbackPath + "?"
@@ -232,8 +252,12 @@ func TestDomainRouting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), f.up.URL) {
-				t.Fatalf("not routed upstream: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+			to := continueTo(t, resp)
+			if !strings.HasPrefix(to, f.up.URL) {
+				t.Fatalf("not routed upstream but to %q", to)
+			}
+			if resp, err = f.rp.browser.Get(to); err != nil {
+				t.Fatal(err)
 			}
 			final, body := f.upstreamLogin(t, resp)
 			loc, _ := url.Parse(final.Header.Get("Location"))

@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -170,14 +172,32 @@ type Env struct {
 	Clients   *client.Registry
 	Password  *connector.Password
 	t         testing.TB
+	server    *httptest.Server
 }
 
 // FastArgon2 are cheap password hashing parameters for tests.
 var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
+// Options change the Gatehouse a test runs.
+type Options struct {
+	// Onboarding is the provider's onboarding mode (off when empty).
+	Onboarding oidc.Onboarding
+	// UIURL is where signup links land.
+	UIURL string
+	// ClientCAs, when set, serve HTTPS (httptest's certificate) and request
+	// TLS client certificates, with these CAs for tls_client_auth clients.
+	ClientCAs *x509.CertPool
+}
+
 // NewEnv starts Gatehouse over st behind an httptest server and bootstraps
 // the platform administrator.
 func NewEnv(t testing.TB, st *store.Store) *Env {
+	t.Helper()
+	return NewEnvWith(t, st, Options{})
+}
+
+// NewEnvWith is NewEnv with options.
+func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	t.Helper()
 	key := make([]byte, secret.KeySize)
 	_, _ = rand.Read(key)
@@ -205,10 +225,17 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 	// The issuer is the httptest server's URL, known once it listens: the
 	// handler is set just after.
 	var root atomic.Pointer[http.Handler]
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
+	if opts.ClientCAs != nil {
+		hs.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
 	t.Cleanup(hs.Close)
 	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
-		AllowInsecure: true, Now: oidcClock.Now, Logger: logger})
+		AllowInsecure: true, Onboarding: opts.Onboarding, UIURL: opts.UIURL, ClientCAs: opts.ClientCAs,
+		Now: oidcClock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +248,16 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 	h := srv.Handler()
 	root.Store(&h)
 	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
-		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, t: t}
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, t: t, server: hs}
+}
+
+// ClientWithCertificate is an HTTP client of an HTTPS Env (Options.ClientCAs)
+// that presents cert as its TLS client certificate (whatever CAs the server
+// names).
+func (e *Env) ClientWithCertificate(cert tls.Certificate) *http.Client {
+	tr := e.server.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
 // Response is a decoded HTTP response.
