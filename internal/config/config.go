@@ -106,6 +106,14 @@ type Serve struct {
 	KeyRotationPeriod  time.Duration
 	MaxTokenLifetime   time.Duration
 	ClientsFile        string
+	// TLS served by Gatehouse itself, and RFC 8705 client certificates.
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
+	// Onboarding is off, local or all (see internal/oidc.Onboarding).
+	Onboarding             string
+	UIURL                  string
+	BrowserSessionLifetime time.Duration
 }
 
 // Bind registers every serve option.
@@ -124,4 +132,10 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.KeyRotationPeriod, "key-rotation-period", 720*time.Hour, "rotate the token signing keys when the active key is this old (0 disables the schedule)")
 	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")
 	b.String(&c.ClientsFile, "clients-file", "", "JSON file of OAuth2 clients to create or update at start (see README: OAuth2 clients)")
+	b.String(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key-file")
+	b.String(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	b.String(&c.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA certificates of OAuth2 clients' TLS certificates: request (not require) client certificates and offer RFC 8705 client authentication")
+	b.String(&c.Onboarding, "onboarding", "local", "who may create an organization at their first login: off, local (local password users) or all (upstream logins too)")
+	b.String(&c.UIURL, "ui-url", "", "where a completed signup link (GET /api/v1/signup) sends the browser (default: Gatehouse's own page)")
+	b.Duration(&c.BrowserSessionLifetime, "browser-session-lifetime", 12*time.Hour, "how long a browser login is reused for single sign-on")
 }

@@ -58,11 +58,49 @@ type rp struct {
 
 func newEnv(t testing.TB, open func(testing.TB) *store.Store) *testenv.Env {
 	t.Helper()
-	env := testenv.NewEnv(t, open(t))
+	return newEnvWith(t, open, testenv.Options{})
+}
+
+// newEnvWith is newEnv with options; the test user has a local password.
+func newEnvWith(t testing.TB, open func(testing.TB) *store.Store, opts testenv.Options) *testenv.Env {
+	t.Helper()
+	env := testenv.NewEnvWith(t, open(t), opts)
 	if err := env.Password.SetPassword(context.Background(), email, password); err != nil {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// addUser adds a user with subject to the tenant's organization and group.
+func addUser(t testing.TB, env *testenv.Env, ten *testenv.Tenant, subject, state string) {
+	t.Helper()
+	env.Must(http.StatusCreated, "POST", "/api/v1/organizations/"+ten.OrgID+"/users", env.AdminToken, map[string]any{
+		"spec": map[string]any{"subject": subject, "state": state, "groupIDs": []string{ten.GroupID}}})
+}
+
+// userID is the ID of the user with subject in the tenant's organization.
+func userID(t testing.TB, env *testenv.Env, ten *testenv.Tenant, subject string) string {
+	t.Helper()
+	var users []map[string]any
+	env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+ten.OrgID+"/users", env.AdminToken, nil).JSON(t, &users)
+	for _, u := range users {
+		if u["spec"].(map[string]any)["subject"] == subject {
+			return u["metadata"].(map[string]any)["id"].(string)
+		}
+	}
+	t.Fatalf("no user %s", subject)
+	return ""
+}
+
+func newJar() (http.CookieJar, error) { return cookiejar.New(nil) }
+
+func mustECKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // newClient registers a client; spec defaults to a confidential web client
@@ -298,6 +336,16 @@ func TestDiscovery(t *testing.T) {
 		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},
 		"request_parameter_supported":           nil,
 		"device_authorization_endpoint":         nil,
+		"prompt_values_supported":               []any{"none", "login", "consent", "select_account"},
+		"acr_values_supported":                  []any{oidc.ACRPassword, oidc.ACRFederated},
+		"ui_locales_supported":                  []any{"en", "de"},
+		"display_values_supported":              []any{"page", "popup", "touch", "wap"},
+		"claims_parameter_supported":            true,
+		"claims_supported": []any{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
+			"azp", "email", "email_verified", "preferred_username"},
+		// Without --tls-client-ca-file no RFC 8705 (see TestMTLSDiscovery).
+		"tls_client_certificate_bound_access_tokens": false,
+		"mtls_endpoint_aliases":                      nil,
 	}
 	for k, v := range want {
 		if fmt.Sprint(d[k]) != fmt.Sprint(v) {
@@ -957,19 +1005,5 @@ func TestSigningAlgorithms(t *testing.T) {
 				t.Fatalf("discovery algorithms %v lack %s", d["id_token_signing_alg_values_supported"], alg)
 			}
 		})
-	}
-}
-
-// TestPromptNone: without a browser session, prompt=none answers
-// login_required at the client's redirect URI.
-func TestPromptNone(t *testing.T) {
-	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
-	resp, _ := r.get(r.conf.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"),
-		oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "login_required" {
-		t.Fatalf("prompt=none: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

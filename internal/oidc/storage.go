@@ -160,14 +160,12 @@ func checkAuthRequest(c *client.Client, req *oidc.AuthRequest) error {
 			return oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this client", sc)
 		}
 	}
-	if req.Display != "" && !slices.Contains(displayValues, req.Display) {
-		return oidc.ErrInvalidRequest().WithDescription("display must be one of page, popup, touch or wap")
-	}
 	return nil
 }
 
-// displayValues are the display parameters accepted (OpenID Connect Core
-// §3.1.2.1); every page is the same responsive page whatever is asked.
+// displayValues are the display parameters discovery lists (OpenID Connect
+// Core §3.1.2.1): every page is the same responsive page whatever is asked,
+// and zitadel ignores values outside these four.
 var displayValues = []oidc.Display{oidc.DisplayPage, oidc.DisplayPopup, oidc.DisplayTouch, oidc.DisplayWAP}
 
 // AuthRequestByID reads an unexpired authorization request.

@@ -32,7 +32,13 @@ type federation struct {
 
 func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation {
 	t.Helper()
-	up, down := newEnv(t, open), testenv.NewEnv(t, open(t))
+	return newFederationWith(t, open, testenv.Options{})
+}
+
+// newFederationWith is newFederation with options for the downstream.
+func newFederationWith(t *testing.T, open func(testing.TB) *store.Store, opts testenv.Options) *federation {
+	t.Helper()
+	up, down := newEnv(t, open), testenv.NewEnvWith(t, open(t), opts)
 	uc, usec := newClient(t, up, func(s *client.Spec) {
 		s.Name = "downstream"
 		s.RedirectURIs = []string{down.URL + oidc.UpstreamCallbackPath}
@@ -276,5 +282,54 @@ func TestDomainRouting(t *testing.T) {
 	v.Set("password", "whatever whatever")
 	if resp := f.rp.submit(v); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unrouted email: %d, want 401 from the password form", resp.StatusCode)
+	}
+}
+
+// TestUpstreamOnboarding: with onboarding "all", a first login through an
+// upstream provider gets the onboarding form too; with "local" it does not.
+func TestUpstreamOnboarding(t *testing.T) {
+	for _, mode := range []oidc.Onboarding{oidc.OnboardingLocal, oidc.OnboardingAll} {
+		t.Run(string(mode), func(t *testing.T) {
+			f := newFederationWith(t, testenv.SQLite, testenv.Options{Onboarding: mode})
+			_, v := f.rp.openLogin()
+			v.Set("provider", f.provider)
+			resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp, err = f.rp.browser.Get(continueTo(t, resp)); err != nil {
+				t.Fatal(err)
+			}
+			page, body := f.upstreamLogin(t, resp)
+			onboarding := page.StatusCode == http.StatusOK && page.Request.URL.Path == oidc.OnboardPath
+			if onboarding != (mode == oidc.OnboardingAll) {
+				t.Fatalf("onboarding page %v with mode %s: %d at %s %s", onboarding, mode, page.StatusCode, page.Request.URL, body)
+			}
+		})
+	}
+}
+
+// TestLoginHintRouting: a login_hint whose domain belongs to an organization
+// with its own provider goes straight to that provider, without the login
+// page; an essential acr of the password class keeps it (and the provider
+// buttons) away.
+func TestLoginHintRouting(t *testing.T) {
+	f := newFederation(t, testenv.SQLite)
+	actor := &authn.Principal{Kind: authn.KindServiceAccount, ID: "t", Subject: "test"}
+	acme := &store.Organization{Meta: store.Meta{Name: "acme"}, Type: "domain", Domain: "acme.example",
+		ProviderScope: tenancy.ProviderScopeGlobal, ProviderID: f.provider}
+	if err := f.down.Tenancy.CreateOrganization(t.Context(), actor, acme); err != nil {
+		t.Fatal(err)
+	}
+	r := f.rp
+	r.browser.Jar, _ = newJar()
+	_, resp, _, _ := r.authorize(param("login_hint", email))
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), f.up.URL+oidc.AuthorizationPath) {
+		t.Fatalf("login_hint not routed upstream: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	claims := `{"id_token":{"acr":{"essential":true,"value":"` + oidc.ACRPassword + `"}}}`
+	_, _, _, body := r.authorize(param("login_hint", email), param("claims", claims))
+	if !isLoginPage(body) || providerButton.MatchString(body) {
+		t.Fatalf("an essential password acr still routes upstream or offers providers: %s", body)
 	}
 }
