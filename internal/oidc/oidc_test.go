@@ -130,7 +130,7 @@ func newRP(t testing.TB, env *testenv.Env, c *client.Client, sec string) *rp {
 		t.Fatalf("discovery: %v", err)
 	}
 	style := oauth2.AuthStyleInHeader
-	if c.TokenEndpointAuthMethod == client.AuthClientSecretPost || c.TokenEndpointAuthMethod == client.AuthNone {
+	if c.TokenEndpointAuthMethod == client.AuthClientSecretPost || c.TokenEndpointAuthMethod == client.AuthNone || client.UsesCertificate(c) {
 		style = oauth2.AuthStyleInParams
 	}
 	ep := provider.Endpoint()
@@ -141,7 +141,8 @@ func newRP(t testing.TB, env *testenv.Env, c *client.Client, sec string) *rp {
 		verifier: provider.Verifier(&gooidc.Config{ClientID: c.ID}),
 		conf: oauth2.Config{ClientID: c.ID, ClientSecret: sec, Endpoint: ep, RedirectURL: redirectURI,
 			Scopes: []string{gooidc.ScopeOpenID, "email", gooidc.ScopeOfflineAccess}},
-		browser: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		browser: &http.Client{Jar: jar, Transport: env.Client.Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }
 
