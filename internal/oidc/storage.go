@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -501,9 +502,14 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 
 // --- OPStorage ---
 
-// GetClientByClientID loads a registered client.
+// GetClientByClientID loads a registered client. An unknown client_id is
+// the caller's mistake (invalid_request, a 400 page at the authorization
+// endpoint: there is no redirect_uri to trust), not a server error.
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, id)
+	if e, ok := apierror.As(err); ok && e.Status == http.StatusNotFound {
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client_id").WithParent(err)
+	}
 	if err != nil {
 		return nil, err
 	}
