@@ -169,7 +169,9 @@ func TestValidation(t *testing.T) {
 		{"self-signed, thumbprint of another size", selfSigned("AAAA"), "base64url"},
 		{"self-signed, thumbprint twice", selfSigned(thumb(1), thumb(1)), "twice"},
 		{"self-signed, too many", selfSigned(thumb(1), thumb(2), thumb(3), thumb(4), thumb(5), thumb(6), thumb(7), thumb(8), thumb(9), thumb(10), thumb(11)), "at most 10"},
-		{"identity with a secret method", func(s *client.Spec) { s.TLSClientAuth = client.TLSIdentity{Field: client.TLSSANDNS, Value: "a.example"} }, "for tls_client_auth clients only"},
+		{"identity with a secret method", func(s *client.Spec) {
+			s.TLSClientAuth = client.TLSIdentity{Field: client.TLSSANDNS, Value: "a.example"}
+		}, "for tls_client_auth clients only"},
 		{"thumbprints with a secret method", func(s *client.Spec) { s.TLSCertificates = []string{thumb(1)} }, "for self_signed_tls_client_auth clients only"},
 		{"thumbprints with tls_client_auth", func(s *client.Spec) {
 			tlsAuth(client.TLSSANDNS, "a.example")(s)

@@ -15,6 +15,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -124,18 +125,12 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return nil, err
 	}
 	st := &storage{p: p}
-	req, err := st.createAuthRequest(ctx, r.Data, ap)
+	req, err := st.newAuthRequest(r.Data, ap)
 	if err != nil {
 		return nil, err
 	}
 	prompts := r.Data.Prompt
 	none := slices.Contains(prompts, oidc.PromptNone)
-	fail := func(e *oidc.Error) (*op.Redirect, error) {
-		if derr := st.DeleteAuthRequest(ctx, req.ID); derr != nil {
-			return nil, derr
-		}
-		return nil, e
-	}
 	bs, err := p.browserSession(ctx, r.Header)
 	if err != nil {
 		return nil, err
@@ -146,7 +141,10 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	}
 	if !reuse || slices.Contains(prompts, oidc.PromptSelectAccount) {
 		if none {
-			return fail(oidc.ErrLoginRequired().WithDescription("prompt=none: no browser session this request can use"))
+			return nil, oidc.ErrLoginRequired().WithDescription("prompt=none: no browser session this request can use")
+		}
+		if err := st.insertAuthRequest(ctx, req); err != nil {
+			return nil, err
 		}
 		return op.NewRedirect(LoginPath + "?state=" + url.QueryEscape(req.ID)), nil
 	}
@@ -157,35 +155,35 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	}
 	switch {
 	case none && step == stepOnboard:
-		return fail(oidc.ErrInteractionRequired().WithDescription("prompt=none: the user must first create an organization"))
+		return nil, oidc.ErrInteractionRequired().WithDescription("prompt=none: the user must first create an organization")
 	case none && step == stepConsent:
-		return fail(errConsentRequired())
+		return nil, errConsentRequired()
 	}
-	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-		return q.AuthenticateAuthRequest(ctx, req.ID, a, step, p.cfg.Now())
-	})
-	if err != nil {
-		return nil, err
-	}
-	if step == "" {
-		done, err := p.cfg.Store.Read().GetAuthRequest(ctx, req.ID, p.cfg.Now())
+	// Authenticated from the session as the request is stored: one write.
+	req.Subject, req.AMR, req.ACR, req.AuthTime = a.Subject, a.AMR, a.ACR, a.AuthTime
+	req.Interaction, req.Done = step, step == ""
+	if step != "" {
+		// The consent and onboarding pages need this browser's CSRF token.
+		csrf, err := p.tokens.randomString(32)
 		if err != nil {
 			return nil, err
 		}
-		to, err := op.BuildAuthResponseCallbackURL(ctx, &authRequest{done}, s.Provider())
-		if err != nil {
+		req.CSRFHash = secret.Hash(csrf)
+		if err := st.insertAuthRequest(ctx, req); err != nil {
 			return nil, err
 		}
-		return op.NewRedirect(to), nil
+		redirect := op.NewRedirect(p.stepURL(req.ID, step))
+		redirect.Header.Add("Set-Cookie", p.csrfCookieFor(csrf).String())
+		return redirect, nil
 	}
-	// The consent and onboarding pages need this browser's CSRF token.
-	csrf, _, err := p.startLogin(ctx, req.ID)
+	if err := st.insertAuthRequest(ctx, req); err != nil {
+		return nil, err
+	}
+	to, err := op.BuildAuthResponseCallbackURL(ctx, &authRequest{req}, s.Provider())
 	if err != nil {
 		return nil, err
 	}
-	redirect := op.NewRedirect(p.stepURL(req.ID, step))
-	redirect.Header.Add("Set-Cookie", p.csrfCookieFor(csrf).String())
-	return redirect, nil
+	return op.NewRedirect(to), nil
 }
 
 // nextStep is what a user authenticated as a must still do for request r:

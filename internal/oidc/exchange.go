@@ -62,10 +62,7 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 		}
 	}
 	now := p.cfg.Now().UTC()
-	exp := now.Add(p.cfg.TokenLifetime)
-	if c.AccessTokenLifetime > 0 && now.Add(c.AccessTokenLifetime).Before(exp) {
-		exp = now.Add(c.AccessTokenLifetime)
-	}
+	exp := now.Add(p.accessLifetime(c))
 	if !subj.expires.IsZero() && subj.expires.Before(exp) {
 		exp = subj.expires
 	}
@@ -77,7 +74,7 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
 		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf}
 	if claims.Confirmation == nil {
-		if claims.Confirmation, err = p.binding(ctx, c.ID); err != nil {
+		if claims.Confirmation, err = binding(ctx, c); err != nil {
 			return nil, err
 		}
 	}

@@ -45,11 +45,10 @@ func (p *Provider) authenticateCertificate(ctx context.Context, c *client.Client
 	return client.AuthenticateCertificate(c, authn.PeerCertificates(ctx), p.cfg.ClientCAs, p.cfg.Now())
 }
 
-// binding is the cnf of an access token issued now to clientID: the
+// binding is the cnf of an access token issued now to client c: the
 // certificate it authenticated with, when it authenticates with one.
-func (p *Provider) binding(ctx context.Context, clientID string) (*Confirmation, error) {
-	c, err := p.cfg.Clients.Get(ctx, clientID)
-	if err != nil || !client.UsesCertificate(c) {
+func binding(ctx context.Context, c *client.Client) (*Confirmation, error) {
+	if !client.UsesCertificate(c) {
 		return nil, nil
 	}
 	chain := authn.PeerCertificates(ctx)

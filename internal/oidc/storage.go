@@ -114,6 +114,15 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 
 // createAuthRequest stores req with the parameters ap that Gatehouse checked.
 func (s *storage) createAuthRequest(ctx context.Context, req *oidc.AuthRequest, ap *authParams) (*store.OIDCAuthRequest, error) {
+	r, err := s.newAuthRequest(req, ap)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.insertAuthRequest(ctx, r)
+}
+
+// newAuthRequest is the row of req, not stored yet.
+func (s *storage) newAuthRequest(req *oidc.AuthRequest, ap *authParams) (*store.OIDCAuthRequest, error) {
 	id, err := s.p.tokens.randomString(16)
 	if err != nil {
 		return nil, err
@@ -123,23 +132,23 @@ func (s *storage) createAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if req.MaxAge != nil {
 		maxAge = time.Duration(*req.MaxAge) * time.Second
 	}
-	r := &store.OIDCAuthRequest{
+	return &store.OIDCAuthRequest{
 		ID: id, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: strings.Join(req.Scopes, " "),
 		State: req.State, Nonce: req.Nonce, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod), LoginHint: req.LoginHint,
 		Prompt: strings.Join(req.Prompt, " "), MaxAge: maxAge, UILocale: ap.locale, ACRValues: strings.Join(ap.acrValues, " "),
 		ACREssential: ap.acrEssential, HintSubject: ap.hintSubject, CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
-	}
-	err = s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-		if err := q.PurgeOIDC(ctx, now); err != nil {
+	}, nil
+}
+
+// insertAuthRequest stores r, purging what expired first.
+func (s *storage) insertAuthRequest(ctx context.Context, r *store.OIDCAuthRequest) error {
+	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		if err := q.PurgeOIDC(ctx, r.CreatedAt); err != nil {
 			return err
 		}
 		return q.CreateAuthRequest(ctx, r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return r, nil
 }
 
 // checkAuthRequest applies Gatehouse's rules on top of zitadel's checks.
@@ -229,11 +238,13 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteAuthRequest(ctx, id) })
 }
 
-// accessLifetime is the client's access token lifetime capped at the keys
-// manager's TokenLifetime.
-func (s *storage) accessLifetime(ctx context.Context, clientID string) time.Duration {
-	d := s.p.cfg.TokenLifetime
-	if c, err := s.p.cfg.Clients.Get(ctx, clientID); err == nil && c.AccessTokenLifetime > 0 && c.AccessTokenLifetime < d {
+// accessLifetime is the lifetime of the tokens Gatehouse signs for client c
+// (access, ID and exchanged tokens): the client's access token lifetime,
+// capped at the provider's TokenLifetime (how long retired keys stay
+// published).
+func (p *Provider) accessLifetime(c *client.Client) time.Duration {
+	d := p.cfg.TokenLifetime
+	if c.AccessTokenLifetime > 0 && c.AccessTokenLifetime < d {
 		d = c.AccessTokenLifetime
 	}
 	return d
@@ -259,8 +270,12 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	if err != nil {
 		return nil, err
 	}
+	cl, err := s.p.cfg.Clients.Get(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
-	exp := now.Add(s.accessLifetime(ctx, clientID)).Truncate(time.Second)
+	exp := now.Add(s.p.accessLifetime(cl)).Truncate(time.Second)
 	c := &AccessClaims{
 		Issuer: s.p.cfg.Issuer, Subject: req.GetSubject(), Audience: []string{s.p.cfg.Issuer}, ClientID: clientID,
 		Scope: strings.Join(req.GetScopes(), " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: kindUser,
@@ -271,11 +286,9 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	if r, ok := req.(interface{ GetACR() string }); ok {
 		c.ACR = r.GetACR()
 	}
-	cnf, err := s.p.binding(ctx, clientID)
-	if err != nil {
+	if c.Confirmation, err = binding(ctx, cl); err != nil {
 		return nil, err
 	}
-	c.Confirmation = cnf
 	if _, ok := req.(*clientRequest); ok {
 		c.Kind = kindClient
 	} else {
@@ -654,14 +667,8 @@ func (c *opClient) GrantTypes() []oidc.GrantType {
 }
 func (c *opClient) LoginURL(id string) string           { return LoginPath + "?state=" + id }
 func (c *opClient) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
-func (c *opClient) IDTokenLifetime() time.Duration {
-	d := c.p.cfg.TokenLifetime
-	if c.c.AccessTokenLifetime > 0 && c.c.AccessTokenLifetime < d {
-		d = c.c.AccessTokenLifetime
-	}
-	return d
-}
-func (c *opClient) DevMode() bool { return false }
+func (c *opClient) IDTokenLifetime() time.Duration      { return c.p.accessLifetime(c.c) }
+func (c *opClient) DevMode() bool                       { return false }
 func (c *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }
