@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -12,8 +10,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -27,38 +23,8 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
+	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-// writeCert makes a certificate (self-signed when parent is nil) and writes
-// it and its key as PEM files in dir; it returns the tls.Certificate and
-// the file names.
-func writeCert(t *testing.T, dir, name string, tmpl *x509.Certificate, parent *tls.Certificate) (tls.Certificate, string, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber, _ = rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	signerCert, signerKey := tmpl, any(key)
-	if parent != nil {
-		signerCert, signerKey = parent.Leaf, parent.PrivateKey
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	certFile, keyFile := filepath.Join(dir, name+".pem"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, certFile, keyFile
-}
 
 // TestServeTLS: serve --tls-cert-file/--tls-key-file/--tls-client-ca-file
 // serves HTTPS with an https issuer, requests but does not require client
@@ -68,12 +34,12 @@ func writeCert(t *testing.T, dir, name string, tmpl *x509.Certificate, parent *t
 func TestServeTLS(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	serverCert, certFile, keyFile := writeCert(t, dir, "server", &x509.Certificate{Subject: pkix.Name{CommonName: "gatehouse"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}, nil)
-	_, caFile, _ := writeCert(t, dir, "ca", &x509.Certificate{Subject: pkix.Name{CommonName: "Client CA"}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}, nil)
-	robot, robotFile, _ := writeCert(t, dir, "robot", &x509.Certificate{Subject: pkix.Name{CommonName: "robot"},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, nil)
+	serverCert := testenv.SelfSigned(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "gatehouse"},
+		IPs: []net.IP{net.ParseIP("127.0.0.1")}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	certFile, keyFile := testenv.WritePEM(t, dir, "server", serverCert)
+	caFile, _ := testenv.WritePEM(t, dir, "ca", testenv.NewCA(t, "Client CA", nil, testenv.CertOptions{}).TLS())
+	robot := testenv.SelfSigned(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "robot"}})
+	robotFile, _ := testenv.WritePEM(t, dir, "robot", robot)
 	data := filepath.Join(dir, "data")
 
 	out, errOut, code := cli(t, bin, "admin", "clients", "create", "--data-dir", data, "--id", "robot", "--name", "Robot",
@@ -174,7 +140,7 @@ func thumbprint(c *x509.Certificate) string {
 // TestServeRefusesBadOptions: option mistakes stop serve before it listens.
 func TestServeRefusesBadOptions(t *testing.T) {
 	dir := t.TempDir()
-	_, certFile, keyFile := writeCert(t, dir, "server", &x509.Certificate{Subject: pkix.Name{CommonName: "x"}}, nil)
+	certFile, keyFile := testenv.WritePEM(t, dir, "server", testenv.SelfSigned(t, testenv.CertOptions{}))
 	bad := filepath.Join(dir, "bad.pem")
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,15 +1,11 @@
 package client_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
-	"math/big"
 	"net"
 	"net/url"
 	"testing"
@@ -19,63 +15,17 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// ca signs certificates for the tests; a nil *ca self-signs.
-type ca struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
+// billing is a client certificate issued by ca (self-signed when nil) with
+// every kind of SAN, valid for an hour around t0; edit changes it.
+func billing(t *testing.T, ca *testenv.CA, edit func(*testenv.CertOptions)) *x509.Certificate {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func serialNumber() *big.Int {
-	n, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	return n
-}
-
-func newCA(t *testing.T, name string, parent *ca) *ca {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{SerialNumber: serialNumber(), Subject: pkix.Name{CommonName: name}, IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(48 * time.Hour)}
-	signerCert, signerKey := tmpl, key
-	if parent != nil {
-		signerCert, signerKey = parent.cert, parent.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signerCert, &key.PublicKey, signerKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return &ca{cert: cert, key: key}
-}
-
-func (c *ca) issue(t *testing.T, edit func(*x509.Certificate)) *x509.Certificate {
-	t.Helper()
-	key := newKey(t)
-	tmpl := &x509.Certificate{SerialNumber: serialNumber(), Subject: pkix.Name{CommonName: "billing", Organization: []string{"Acme"}},
-		DNSNames: []string{"billing.svc.example"}, EmailAddresses: []string{"billing@acme.example"}, IPAddresses: []net.IP{net.ParseIP("10.0.0.7")},
-		URIs: []*url.URL{{Scheme: "spiffe", Host: "acme", Path: "/billing"}}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour)}
+	o := testenv.CertOptions{Subject: pkix.Name{CommonName: "billing", Organization: []string{"Acme"}},
+		DNS: []string{"billing.svc.example"}, Emails: []string{"billing@acme.example"}, IPs: []net.IP{net.ParseIP("10.0.0.7")},
+		URIs: []*url.URL{{Scheme: "spiffe", Host: "acme", Path: "/billing"}}, NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(time.Hour)}
 	if edit != nil {
-		edit(tmpl)
+		edit(&o)
 	}
-	parentCert, parentKey := tmpl, key
-	if c != nil {
-		parentCert, parentKey = c.cert, c.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parentCert, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return cert
+	return ca.Issue(t, o).Leaf
 }
 
 // TestAuthenticateCertificate: RFC 8705 §2 by certificate: the PKI method
@@ -84,13 +34,13 @@ func (c *ca) issue(t *testing.T, edit func(*x509.Certificate)) *x509.Certificate
 // registered identity; the self-signed method the thumbprint only.
 func TestAuthenticateCertificate(t *testing.T) {
 	t.Parallel()
-	root := newCA(t, "Acme Root", nil)
-	inter := newCA(t, "Acme Clients", root)
-	rogue := newCA(t, "Rogue", nil)
-	roots := x509.NewCertPool()
-	roots.AddCert(root.cert)
-	leaf := inter.issue(t, nil)
-	self := (*ca)(nil).issue(t, nil)
+	validity := testenv.CertOptions{NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(48 * time.Hour)}
+	root := testenv.NewCA(t, "Acme Root", nil, validity)
+	inter := testenv.NewCA(t, "Acme Clients", root, validity)
+	rogue := testenv.NewCA(t, "Rogue", nil, validity)
+	roots := root.Pool
+	leaf := billing(t, inter, nil)
+	self := billing(t, nil, nil)
 	pki := func(field, value string) *client.Client {
 		return &client.Client{TokenEndpointAuthMethod: client.AuthTLSClientAuth, TLSClientAuth: client.TLSIdentity{Field: field, Value: value}}
 	}
@@ -104,26 +54,26 @@ func TestAuthenticateCertificate(t *testing.T) {
 		now   time.Time
 		ok    bool
 	}{
-		{"subject DN", pki(client.TLSSubjectDN, "CN=billing,O=Acme"), []*x509.Certificate{leaf, inter.cert}, roots, t0, true},
-		{"SAN DNS, any case", pki(client.TLSSANDNS, "Billing.SVC.example"), []*x509.Certificate{leaf, inter.cert}, roots, t0, true},
-		{"SAN URI", pki(client.TLSSANURI, "spiffe://acme/billing"), []*x509.Certificate{leaf, inter.cert}, roots, t0, true},
-		{"SAN IP", pki(client.TLSSANIP, "10.0.0.7"), []*x509.Certificate{leaf, inter.cert}, roots, t0, true},
-		{"SAN email", pki(client.TLSSANEmail, "BILLING@acme.example"), []*x509.Certificate{leaf, inter.cert}, roots, t0, true},
-		{"subject DN in another order", pki(client.TLSSubjectDN, "O=Acme,CN=billing"), []*x509.Certificate{leaf, inter.cert}, roots, t0, false},
-		{"another SAN DNS", pki(client.TLSSANDNS, "ledger.svc.example"), []*x509.Certificate{leaf, inter.cert}, roots, t0, false},
-		{"SAN URI prefix", pki(client.TLSSANURI, "spiffe://acme/bill"), []*x509.Certificate{leaf, inter.cert}, roots, t0, false},
+		{"subject DN", pki(client.TLSSubjectDN, "CN=billing,O=Acme"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, true},
+		{"SAN DNS, any case", pki(client.TLSSANDNS, "Billing.SVC.example"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, true},
+		{"SAN URI", pki(client.TLSSANURI, "spiffe://acme/billing"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, true},
+		{"SAN IP", pki(client.TLSSANIP, "10.0.0.7"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, true},
+		{"SAN email", pki(client.TLSSANEmail, "BILLING@acme.example"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, true},
+		{"subject DN in another order", pki(client.TLSSubjectDN, "O=Acme,CN=billing"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, false},
+		{"another SAN DNS", pki(client.TLSSANDNS, "ledger.svc.example"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, false},
+		{"SAN URI prefix", pki(client.TLSSANURI, "spiffe://acme/bill"), []*x509.Certificate{leaf, inter.Cert}, roots, t0, false},
 		{"intermediate missing", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{leaf}, roots, t0, false},
-		{"no client CAs", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{leaf, inter.cert}, nil, t0, false},
-		{"another CA", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{rogue.issue(t, nil)}, roots, t0, false},
-		{"expired at the injected time", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{leaf, inter.cert}, roots, t0.Add(2 * time.Hour), false},
-		{"server certificate", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{inter.issue(t, func(c *x509.Certificate) {
-			c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		}), inter.cert}, roots, t0, false},
+		{"no client CAs", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{leaf, inter.Cert}, nil, t0, false},
+		{"another CA", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{billing(t, rogue, nil)}, roots, t0, false},
+		{"expired at the injected time", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{leaf, inter.Cert}, roots, t0.Add(2 * time.Hour), false},
+		{"server certificate", pki(client.TLSSANDNS, "billing.svc.example"), []*x509.Certificate{billing(t, inter, func(o *testenv.CertOptions) {
+			o.EKU = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+		}), inter.Cert}, roots, t0, false},
 		{"no certificate", pki(client.TLSSANDNS, "billing.svc.example"), nil, roots, t0, false},
 		{"self-signed, registered", byThumbprint, []*x509.Certificate{self}, nil, t0.Add(100 * time.Hour), true},
-		{"self-signed, another one", byThumbprint, []*x509.Certificate{(*ca)(nil).issue(t, nil)}, nil, t0, false},
-		{"self-signed method, CA certificate", byThumbprint, []*x509.Certificate{leaf, inter.cert}, roots, t0, false},
-		{"a secret client", secretClient, []*x509.Certificate{leaf, inter.cert}, roots, t0, false},
+		{"self-signed, another one", byThumbprint, []*x509.Certificate{billing(t, nil, nil)}, nil, t0, false},
+		{"self-signed method, CA certificate", byThumbprint, []*x509.Certificate{leaf, inter.Cert}, roots, t0, false},
+		{"a secret client", secretClient, []*x509.Certificate{leaf, inter.Cert}, roots, t0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -131,11 +131,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	}
 	prompts := r.Data.Prompt
 	none := slices.Contains(prompts, oidc.PromptNone)
-	bs, err := p.browserSession(ctx, r.Header)
-	if err != nil {
-		return nil, err
-	}
-	reuse, err := p.reusable(ctx, req, bs)
+	bs, reuse, err := p.sessionFor(ctx, r.Header, req)
 	if err != nil {
 		return nil, err
 	}

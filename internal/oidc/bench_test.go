@@ -142,8 +142,8 @@ func BenchmarkOIDC(b *testing.B) {
 func BenchmarkOIDCMTLS(b *testing.B) {
 	for _, be := range testenv.Backends() {
 		b.Run(be.Name, func(b *testing.B) {
-			env := newEnvWith(b, be.Open, testenv.Options{ClientCAs: newTestCA(b, "CA").pool})
-			cert := issue(b, nil, certOpts{})
+			env := newEnvWith(b, be.Open, testenv.Options{ClientCAs: newTestCA(b, "CA").Pool})
+			cert := testenv.SelfSigned(b, testenv.CertOptions{})
 			svc := certClient(b, env, "svc", client.AuthSelfSignedTLSClientAuth, client.TLSIdentity{}, []string{client.Thumbprint(cert.Leaf)},
 				client.GrantClientCredentials)
 			web := certClient(b, env, "web", client.AuthSelfSignedTLSClientAuth, client.TLSIdentity{}, []string{client.Thumbprint(cert.Leaf)},

@@ -20,23 +20,6 @@ import (
 // Both need the browser that authenticated: the login CSRF cookie must match
 // the hash stored on the auth request, on the page and on its form.
 
-// interactionRequest is the auth request id waiting for step, shown or
-// posted by the browser whose CSRF token (cookie, and form when posted)
-// belongs to it.
-func (p *Provider) interactionRequest(ctx context.Context, id, step, csrfForm, csrfCookie string) (*store.OIDCAuthRequest, error) {
-	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, p.cfg.Now())
-	if errors.Is(err, store.ErrNotFound) || err == nil && (req.Done || req.Subject == "" || req.Interaction != step) {
-		return nil, errNoRequest
-	}
-	if err != nil {
-		return nil, err
-	}
-	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
-		return req, errCSRF
-	}
-	return req, nil
-}
-
 // needsOnboarding reports whether a, who just logged in, gets the
 // onboarding form: the configured mode allows its login method, and the
 // subject belongs to no organization (tenancy.NeedsOnboarding).
@@ -75,7 +58,7 @@ func (p *Provider) advance(ctx context.Context, req *store.OIDCAuthRequest, step
 func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	cookie := p.csrfCookie(r)
-	req, err := p.interactionRequest(ctx, r.URL.Query().Get("state"), stepConsent, cookie, cookie)
+	req, err := p.pendingRequest(ctx, r.URL.Query().Get("state"), stepConsent, cookie, cookie)
 	m := requestLocale(r, req)
 	if err != nil {
 		p.loginError(w, m, err)
@@ -113,20 +96,12 @@ func describeScope(m *messages, scope string) scopeView {
 // access_denied to the client.
 func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		m := requestLocale(r, nil)
-		writeMessage(w, http.StatusBadRequest, m, m.BadRequestTitle, m.BadRequestText)
-		return
-	}
-	f := r.PostForm
-	req, err := p.interactionRequest(ctx, f.Get("state"), stepConsent, f.Get("csrf_token"), p.csrfCookie(r))
-	m := requestLocale(r, req)
-	if err != nil {
-		p.loginError(w, m, err)
+	req, f, m, ok := p.postedForm(w, r, stepConsent, 16<<10)
+	if !ok {
 		return
 	}
 	var next string
+	var err error
 	switch f.Get("decision") {
 	case "allow":
 		err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
@@ -153,7 +128,7 @@ func (p *Provider) consentSubmit(w http.ResponseWriter, r *http.Request) {
 // onboardPage is GET OnboardPath?state=ID: the seed's onboarding form.
 func (p *Provider) onboardPage(w http.ResponseWriter, r *http.Request) {
 	cookie := p.csrfCookie(r)
-	req, err := p.interactionRequest(r.Context(), r.URL.Query().Get("state"), stepOnboard, cookie, cookie)
+	req, err := p.pendingRequest(r.Context(), r.URL.Query().Get("state"), stepOnboard, cookie, cookie)
 	m := requestLocale(r, req)
 	if err != nil {
 		p.loginError(w, m, err)
@@ -182,17 +157,8 @@ func roleChoices(m *messages, checked []string) []roleView {
 // form again with the message, and creates nothing.
 func (p *Provider) onboardSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	if err := r.ParseForm(); err != nil {
-		m := requestLocale(r, nil)
-		writeMessage(w, http.StatusBadRequest, m, m.BadRequestTitle, m.BadRequestText)
-		return
-	}
-	f := r.PostForm
-	req, err := p.interactionRequest(ctx, f.Get("state"), stepOnboard, f.Get("csrf_token"), p.csrfCookie(r))
-	m := requestLocale(r, req)
-	if err != nil {
-		p.loginError(w, m, err)
+	req, f, m, ok := p.postedForm(w, r, stepOnboard, 64<<10)
+	if !ok {
 		return
 	}
 	in := tenancy.OnboardInput{

@@ -4,7 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -15,21 +14,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
-
-var pageForm = regexp.MustCompile(`name="(state|csrf_token)" value="([^"]*)"`)
-
-// pageValues are the hidden fields of a consent or onboarding page.
-func pageValues(t *testing.T, body string) url.Values {
-	t.Helper()
-	v := url.Values{}
-	for _, m := range pageForm.FindAllStringSubmatch(body, -1) {
-		v.Set(m[1], m[2])
-	}
-	if v.Get("state") == "" || v.Get("csrf_token") == "" {
-		t.Fatalf("no form in %s", body)
-	}
-	return v
-}
 
 // post posts v to path in r's browser (redirects not followed).
 func (r *rp) post(path string, v url.Values) (*http.Response, string) {
@@ -86,7 +70,7 @@ func TestConsent(t *testing.T) {
 		// Deny.
 		f, _ := r.openLogin()
 		body := consentPage(r.passwordLogin(email))
-		v := pageValues(t, body)
+		v := form(t, body)
 		v.Set("decision", "deny")
 		resp, _ := r.post(oidc.ConsentPath, v)
 		loc, _ := url.Parse(resp.Header.Get("Location"))
@@ -104,7 +88,7 @@ func TestConsent(t *testing.T) {
 			t.Fatalf("consent skipped: %v", result)
 		}
 		body = checkPage(page, body)
-		v = pageValues(t, body)
+		v = form(t, body)
 		v.Set("decision", "allow")
 		resp, _ = r.post(oidc.ConsentPath, v)
 		code := r.toRP(resp).Query().Get("code")
@@ -145,7 +129,7 @@ func TestInteractionCSRF(t *testing.T) {
 	resp := r.passwordLogin(email)
 	pageURL := resp.Header.Get("Location")
 	_, body := r.get(pageURL)
-	v := pageValues(t, body)
+	v := form(t, body)
 	v.Set("decision", "allow")
 
 	stranger := &http.Client{CheckRedirect: r.browser.CheckRedirect}

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -95,11 +96,7 @@ func (p *Provider) loginView(ctx context.Context, r *http.Request, req *store.OI
 	if v.Email == "" {
 		v.Email = req.HintSubject
 	}
-	bs, err := p.browserSession(ctx, r.Header)
-	if err != nil {
-		return nil, err
-	}
-	reuse, err := p.reusable(ctx, req, bs)
+	bs, reuse, err := p.sessionFor(ctx, r.Header, req)
 	if err != nil {
 		return nil, err
 	}
@@ -155,20 +152,43 @@ func (p *Provider) setCSRFCookie(w http.ResponseWriter, token string) {
 	http.SetCookie(w, p.csrfCookieFor(token))
 }
 
-// formRequest is the auth request a login form was posted for: open, not
-// authenticated yet, and posted with this browser's CSRF token for it.
-func (p *Provider) formRequest(ctx context.Context, id, csrfForm, csrfCookie string) (*store.OIDCAuthRequest, error) {
+// pendingRequest is auth request id waiting for step ("" the login,
+// stepOnboard or stepConsent after it), shown or posted by the browser whose
+// CSRF token (cookie, and form when posted) belongs to it. With errCSRF it
+// returns the request too (its language).
+func (p *Provider) pendingRequest(ctx context.Context, id, step, csrfForm, csrfCookie string) (*store.OIDCAuthRequest, error) {
 	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, p.cfg.Now())
-	if errors.Is(err, store.ErrNotFound) || (err == nil && (req.Done || req.Subject != "")) {
+	if errors.Is(err, store.ErrNotFound) || err == nil && (req.Done || req.Interaction != step || (req.Subject == "") != (step == "")) {
 		return nil, errNoRequest
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
-		return nil, errCSRF
+		return req, errCSRF
 	}
 	return req, nil
+}
+
+// postedForm reads the form of a page (at most limit bytes) and the auth
+// request it was posted for, waiting for step ("" for the login form): open,
+// and posted with this browser's CSRF token for it. On failure it has
+// answered w with the page that says why, and ok is false.
+func (p *Provider) postedForm(w http.ResponseWriter, r *http.Request, step string, limit int64) (req *store.OIDCAuthRequest, f url.Values, m *messages, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
+	if err := r.ParseForm(); err != nil {
+		m := requestLocale(r, nil)
+		writeMessage(w, http.StatusBadRequest, m, m.BadRequestTitle, m.BadRequestText)
+		return nil, nil, nil, false
+	}
+	f = r.PostForm
+	req, err := p.pendingRequest(r.Context(), f.Get("state"), step, f.Get("csrf_token"), p.csrfCookie(r))
+	m = requestLocale(r, req)
+	if err != nil {
+		p.loginError(w, m, err)
+		return nil, nil, nil, false
+	}
+	return req, f, m, true
 }
 
 // loginSubmit takes the login form: "Continue as" the browser session, a
@@ -178,17 +198,8 @@ func (p *Provider) formRequest(ctx context.Context, id, csrfForm, csrfCookie str
 // The way upstream is a page that moves on by itself (continueUpstream).
 func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
-	if err := r.ParseForm(); err != nil {
-		m := requestLocale(r, nil)
-		writeMessage(w, http.StatusBadRequest, m, m.BadRequestTitle, m.BadRequestText)
-		return
-	}
-	f := r.PostForm
-	req, err := p.formRequest(ctx, f.Get("state"), f.Get("csrf_token"), p.csrfCookie(r))
-	m := requestLocale(r, req)
-	if err != nil {
-		p.loginError(w, m, err)
+	req, f, m, ok := p.postedForm(w, r, "", 16<<10)
+	if !ok {
 		return
 	}
 	if f.Get("continue") != "" {
@@ -242,18 +253,12 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 // still use it.
 func (p *Provider) continueSession(w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, m *messages) {
 	ctx := r.Context()
-	bs, err := p.browserSession(ctx, r.Header)
+	bs, reuse, err := p.sessionFor(ctx, r.Header, req)
+	if err == nil && !reuse {
+		err = errNoSession
+	}
 	if err != nil {
 		p.loginError(w, m, err)
-		return
-	}
-	reuse, err := p.reusable(ctx, req, bs)
-	if err != nil {
-		p.loginError(w, m, err)
-		return
-	}
-	if !reuse {
-		p.loginError(w, m, errNoSession)
 		return
 	}
 	next, err := p.authenticated(ctx, w, r, req, sessionAuthentication(bs), false)

@@ -2,13 +2,9 @@ package oidc_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/json"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,63 +19,10 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// testCA issues TLS client certificates for the tests.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pool *x509.CertPool
-}
-
-func newSerial() *big.Int {
-	n, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	return n
-}
-
-func newTestCA(t testing.TB, name string) *testCA {
+// newTestCA is a CA for client certificates.
+func newTestCA(t testing.TB, name string) *testenv.CA {
 	t.Helper()
-	key := mustECKey(t)
-	tmpl := &x509.Certificate{SerialNumber: newSerial(), Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &testCA{cert: cert, key: key, pool: pool}
-}
-
-// certOpts shape a client certificate.
-type certOpts struct {
-	subject  pkix.Name
-	dns      []string
-	eku      []x509.ExtKeyUsage
-	notAfter time.Time
-}
-
-// issue makes a client certificate signed by ca (self-signed when ca is nil).
-func issue(t testing.TB, ca *testCA, o certOpts) tls.Certificate {
-	t.Helper()
-	key := mustECKey(t)
-	if o.eku == nil {
-		o.eku = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	}
-	if o.notAfter.IsZero() {
-		o.notAfter = time.Now().Add(time.Hour)
-	}
-	tmpl := &x509.Certificate{SerialNumber: newSerial(), Subject: o.subject, DNSNames: o.dns, ExtKeyUsage: o.eku,
-		KeyUsage: x509.KeyUsageDigitalSignature, NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: o.notAfter}
-	parent, signer := tmpl, any(key)
-	if ca != nil {
-		parent, signer = ca.cert, ca.key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, _ := x509.ParseCertificate(der)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+	return testenv.NewCA(t, name, nil, testenv.CertOptions{})
 }
 
 // certTokenRequest posts a client_credentials request of clientID over a
@@ -90,20 +33,12 @@ func certTokenRequest(t *testing.T, env *testenv.Env, clientID string, cert *tls
 	if cert != nil {
 		hc = env.ClientWithCertificate(*cert)
 	}
-	req, _ := http.NewRequest("POST", env.URL+oidc.TokenPath, strings.NewReader(url.Values{
-		"grant_type": {"client_credentials"}, "client_id": {clientID}, "scope": {"read"}}.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	basicID := ""
 	if basicSecret != "" {
-		req.SetBasicAuth(clientID, basicSecret)
+		basicID = clientID
 	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return postForm(t, hc, env.URL+oidc.TokenPath, url.Values{"grant_type": {"client_credentials"}, "client_id": {clientID},
+		"scope": {"read"}}, basicID, basicSecret)
 }
 
 func certClient(t testing.TB, env *testenv.Env, name, method string, id client.TLSIdentity, thumbprints []string, grants ...string) *client.Client {
@@ -130,10 +65,10 @@ func certClient(t testing.TB, env *testenv.Env, name, method string, id client.T
 func TestMTLSClientAuthentication(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		ca, rogue := newTestCA(t, "Acme Clients"), newTestCA(t, "Rogue")
-		env := newEnvWith(t, open, testenv.Options{ClientCAs: ca.pool})
-		billingCert := issue(t, ca, certOpts{subject: pkix.Name{CommonName: "billing"}, dns: []string{"billing.svc.example"}})
-		ledgerCert := issue(t, ca, certOpts{subject: pkix.Name{CommonName: "ledger", Organization: []string{"Acme"}}})
-		robotCert := issue(t, nil, certOpts{subject: pkix.Name{CommonName: "robot"}})
+		env := newEnvWith(t, open, testenv.Options{ClientCAs: ca.Pool})
+		billingCert := ca.Issue(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "billing"}, DNS: []string{"billing.svc.example"}})
+		ledgerCert := ca.Issue(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "ledger", Organization: []string{"Acme"}}})
+		robotCert := testenv.SelfSigned(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "robot"}})
 		billing := certClient(t, env, "billing", client.AuthTLSClientAuth, client.TLSIdentity{Field: client.TLSSANDNS, Value: "billing.svc.example"}, nil, client.GrantClientCredentials)
 		ledger := certClient(t, env, "ledger", client.AuthTLSClientAuth, client.TLSIdentity{Field: client.TLSSubjectDN, Value: "CN=ledger,O=Acme"}, nil, client.GrantClientCredentials)
 		robot := certClient(t, env, "robot", client.AuthSelfSignedTLSClientAuth, client.TLSIdentity{}, []string{client.Thumbprint(robotCert.Leaf)}, client.GrantClientCredentials)
@@ -154,13 +89,13 @@ func TestMTLSClientAuthentication(t *testing.T) {
 			{"subject DN from the CA", ledger.ID, ptr(ledgerCert), "", http.StatusOK},
 			{"registered self-signed", robot.ID, ptr(robotCert), "", http.StatusOK},
 			{"no certificate", billing.ID, nil, "", http.StatusUnauthorized},
-			{"the right SAN from another CA", billing.ID, ptr(issue(t, rogue, certOpts{dns: []string{"billing.svc.example"}})), "", http.StatusUnauthorized},
-			{"the CA, another SAN", billing.ID, ptr(issue(t, ca, certOpts{dns: []string{"other.svc.example"}})), "", http.StatusUnauthorized},
-			{"the CA, another subject", ledger.ID, ptr(issue(t, ca, certOpts{subject: pkix.Name{CommonName: "ledger", Organization: []string{"Evil"}}})), "", http.StatusUnauthorized},
-			{"expired", billing.ID, ptr(issue(t, ca, certOpts{dns: []string{"billing.svc.example"}, notAfter: time.Now().Add(-time.Minute)})), "", http.StatusUnauthorized},
-			{"not for client authentication", billing.ID, ptr(issue(t, ca, certOpts{dns: []string{"billing.svc.example"}, eku: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})), "", http.StatusUnauthorized},
+			{"the right SAN from another CA", billing.ID, ptr(rogue.Issue(t, testenv.CertOptions{DNS: []string{"billing.svc.example"}})), "", http.StatusUnauthorized},
+			{"the CA, another SAN", billing.ID, ptr(ca.Issue(t, testenv.CertOptions{DNS: []string{"other.svc.example"}})), "", http.StatusUnauthorized},
+			{"the CA, another subject", ledger.ID, ptr(ca.Issue(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "ledger", Organization: []string{"Evil"}}})), "", http.StatusUnauthorized},
+			{"expired", billing.ID, ptr(ca.Issue(t, testenv.CertOptions{DNS: []string{"billing.svc.example"}, NotAfter: time.Now().Add(-time.Minute)})), "", http.StatusUnauthorized},
+			{"not for client authentication", billing.ID, ptr(ca.Issue(t, testenv.CertOptions{DNS: []string{"billing.svc.example"}, EKU: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})), "", http.StatusUnauthorized},
 			{"a secret alongside the certificate", billing.ID, ptr(billingCert), "ghcs_guess", http.StatusUnauthorized},
-			{"another self-signed certificate", robot.ID, ptr(issue(t, nil, certOpts{})), "", http.StatusUnauthorized},
+			{"another self-signed certificate", robot.ID, ptr(testenv.SelfSigned(t, testenv.CertOptions{})), "", http.StatusUnauthorized},
 			{"a CA certificate for a self-signed client", robot.ID, ptr(billingCert), "", http.StatusUnauthorized},
 			{"a secret client presenting a certificate and its secret", "", ptr(billingCert), secretClientSecret, http.StatusOK},
 		}
@@ -201,7 +136,7 @@ func TestMTLSClientAuthentication(t *testing.T) {
 // TestMTLSDiscovery: with client CAs, discovery offers the RFC 8705 methods
 // and certificate-bound tokens.
 func TestMTLSDiscovery(t *testing.T) {
-	env := newEnvWith(t, testenv.SQLite, testenv.Options{ClientCAs: newTestCA(t, "CA").pool})
+	env := newEnvWith(t, testenv.SQLite, testenv.Options{ClientCAs: newTestCA(t, "CA").Pool})
 	var d map[string]any
 	env.Must(http.StatusOK, "GET", "/.well-known/openid-configuration", "", nil).JSON(t, &d)
 	for _, k := range []string{"token_endpoint_auth_methods_supported", "revocation_endpoint_auth_methods_supported", "introspection_endpoint_auth_methods_supported"} {
@@ -231,9 +166,9 @@ func asStrings(v any) []string {
 func TestCertificateBoundTokens(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		ca := newTestCA(t, "Acme Clients")
-		env := newEnvWith(t, open, testenv.Options{ClientCAs: ca.pool})
-		cert := issue(t, nil, certOpts{subject: pkix.Name{CommonName: "portal"}})
-		other := issue(t, nil, certOpts{subject: pkix.Name{CommonName: "thief"}})
+		env := newEnvWith(t, open, testenv.Options{ClientCAs: ca.Pool})
+		cert := testenv.SelfSigned(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "portal"}})
+		other := testenv.SelfSigned(t, testenv.CertOptions{Subject: pkix.Name{CommonName: "thief"}})
 		portal := certClient(t, env, "portal", client.AuthSelfSignedTLSClientAuth, client.TLSIdentity{}, []string{client.Thumbprint(cert.Leaf)},
 			client.GrantAuthorizationCode, client.GrantRefreshToken)
 		exchanger, exchangerSecret := newClient(t, env, func(s *client.Spec) {
@@ -275,14 +210,7 @@ func TestCertificateBoundTokens(t *testing.T) {
 
 		// Introspection by the portal itself, authenticated by its certificate.
 		introspect := func(hc *http.Client) (int, map[string]any) {
-			resp, err := hc.PostForm(env.URL+oidc.IntrospectionPath, url.Values{"client_id": {portal.ID}, "token": {tok.AccessToken}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var m map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			return resp.StatusCode, m
+			return postForm(t, hc, env.URL+oidc.IntrospectionPath, url.Values{"client_id": {portal.ID}, "token": {tok.AccessToken}}, "", "")
 		}
 		if status, m := introspect(withCert); status != http.StatusOK || m["active"] != true ||
 			m["cnf"].(map[string]any)["x5t#S256"] != client.Thumbprint(cert.Leaf) {
@@ -307,19 +235,9 @@ func TestCertificateBoundTokens(t *testing.T) {
 
 		// Token exchange: the bound token is exchanged only by a holder of its certificate.
 		exchange := func(hc *http.Client) (int, map[string]any) {
-			req, _ := http.NewRequest("POST", env.URL+oidc.TokenPath, strings.NewReader(url.Values{
-				"grant_type": {client.GrantTokenExchange}, "subject_token": {fresh.AccessToken},
-				"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}}.Encode()))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.SetBasicAuth(exchanger.ID, exchangerSecret)
-			resp, err := hc.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var m map[string]any
-			_ = json.NewDecoder(resp.Body).Decode(&m)
-			return resp.StatusCode, m
+			return postForm(t, hc, env.URL+oidc.TokenPath, url.Values{"grant_type": {client.GrantTokenExchange},
+				"subject_token": {fresh.AccessToken}, "subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}},
+				exchanger.ID, exchangerSecret)
 		}
 		if status, m := exchange(env.Client); status != http.StatusBadRequest || m["error"] != "invalid_grant" {
 			t.Fatalf("exchange without the certificate: %d %v", status, m)

@@ -20,10 +20,8 @@ import (
 func TestRemovedKey(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		env := newEnv(t, open)
-		c, sec := newClient(t, env, nil)
-		r := newRP(t, env, c, sec)
-		f, code := r.login()
-		tok := r.exchange(f, code)
+		r, c, sec := webRP(t, env)
+		tok := r.signIn()
 		hint, _ := tok.Extra("id_token").(string)
 		ctx := t.Context()
 		for range 2 {
@@ -54,10 +52,8 @@ func TestRemovedKey(t *testing.T) {
 // an expired token likewise.
 func TestForgedTokensEverywhere(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
-	f, code := r.login()
-	tok := r.exchange(f, code)
+	r, c, sec := webRP(t, env)
+	tok := r.signIn()
 	parts := strings.Split(tok.AccessToken, ".")
 	forged := map[string]string{
 		"alg none":           b64JSON(map[string]string{"alg": "none", "typ": "at+jwt"}) + "." + parts[1] + ".",
@@ -88,8 +84,7 @@ func TestForgedTokensEverywhere(t *testing.T) {
 // state is a 400 page and redirects nowhere.
 func TestBadLoginState(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, _, _ := webRP(t, env)
 	_, v := r.openLogin()
 	v.Set("email", email)
 	v.Set("password", password)
@@ -117,8 +112,7 @@ func TestBadLoginState(t *testing.T) {
 // scope, a bad PKCE method).
 func TestErrorsNeverRedirectToUnverifiedURIs(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, c, _ := webRP(t, env)
 	evil := "https://evil.example/cb"
 	tests := map[string]url.Values{
 		"unknown client":                        {"client_id": {"nope"}, "redirect_uri": {evil}},

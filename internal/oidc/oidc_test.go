@@ -253,6 +253,21 @@ func (r *rp) login(extra ...oauth2.AuthCodeOption) (flow, string) {
 	return f, code
 }
 
+// webRP is a relying party of a new confidential web client (newClient's
+// defaults), with the client and its secret.
+func webRP(t testing.TB, env *testenv.Env) (*rp, *client.Client, string) {
+	t.Helper()
+	c, sec := newClient(t, env, nil)
+	return newRP(t, env, c, sec), c, sec
+}
+
+// signIn logs the test user in (a new browser) and redeems the code.
+func (r *rp) signIn() *oauth2.Token {
+	r.t.Helper()
+	f, code := r.login()
+	return r.exchange(f, code)
+}
+
 // exchange redeems code and verifies the ID token as a relying party must.
 func (r *rp) exchange(f flow, code string) *oauth2.Token {
 	r.t.Helper()
@@ -302,12 +317,19 @@ func (r *rp) refresh(rt string) (*oauth2.Token, error) {
 // postToken posts to the token endpoint and returns status and body.
 func postToken(t testing.TB, env *testenv.Env, v url.Values, basicID, basicSecret string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", env.URL+oidc.TokenPath, strings.NewReader(v.Encode()))
+	return postForm(t, env.Client, env.URL+oidc.TokenPath, v, basicID, basicSecret)
+}
+
+// postForm posts v to u with hc (and HTTP Basic credentials when basicID is
+// set) and returns the status and the JSON answer.
+func postForm(t testing.TB, hc *http.Client, u string, v url.Values, basicID, basicSecret string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basicID != "" {
 		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
 	}
-	resp, err := env.Client.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

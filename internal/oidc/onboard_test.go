@@ -57,7 +57,7 @@ func TestOnboarding(t *testing.T) {
 		if m := formAction.FindStringSubmatch(page.Header.Get("Content-Security-Policy")); m == nil || m[1] != "'self' http://127.0.0.1:9999" {
 			t.Errorf("onboarding page CSP %q", page.Header.Get("Content-Security-Policy"))
 		}
-		hidden := pageValues(t, body)
+		hidden := form(t, body)
 		submit := func(fields map[string][]string) (*http.Response, string) {
 			v := url.Values{"state": {hidden.Get("state")}, "csrf_token": {hidden.Get("csrf_token")}}
 			for k, vs := range fields {

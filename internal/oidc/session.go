@@ -139,6 +139,17 @@ func (p *Provider) reusable(ctx context.Context, r *store.OIDCAuthRequest, bs *s
 	return true, nil
 }
 
+// sessionFor is the browser session of the browser that sent h, and
+// whether request r may use it (reusable).
+func (p *Provider) sessionFor(ctx context.Context, h http.Header, r *store.OIDCAuthRequest) (*store.BrowserSession, bool, error) {
+	bs, err := p.browserSession(ctx, h)
+	if err != nil {
+		return nil, false, err
+	}
+	reuse, err := p.reusable(ctx, r, bs)
+	return bs, reuse, err
+}
+
 // acrAllowed reports whether a login of class acr may complete r: any, when
 // r asks for no acr or only voluntarily (the token then says what was done);
 // one of the values, when they are essential.

@@ -113,10 +113,8 @@ func isLoginPage(body string) bool { return strings.Contains(body, `action="/oau
 func TestSingleSignOn(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		env := newEnv(t, open)
-		c, sec := newClient(t, env, nil)
-		r := newRP(t, env, c, sec)
-		f, code := r.login()
-		first := idToken(t, r.exchange(f, code))
+		r, _, _ := webRP(t, env)
+		first := idToken(t, r.signIn())
 
 		u, _ := url.Parse(env.URL + "/oauth2/v2/")
 		var session *http.Cookie
@@ -156,8 +154,7 @@ func TestSingleSignOn(t *testing.T) {
 // TestSessionCookieAttributes: the browser session cookie's attributes.
 func TestSessionCookieAttributes(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, _, _ := webRP(t, env)
 	_, v := r.openLogin()
 	v.Set("email", email)
 	v.Set("password", password)
@@ -260,8 +257,7 @@ func TestIDTokenHint(t *testing.T) {
 	c, sec := newClient(t, env, nil)
 	other, _ := newClient(t, env, func(s *client.Spec) { s.Name = "other" })
 	r := newRP(t, env, c, sec)
-	f, code := r.login()
-	raw, _ := r.exchange(f, code).Extra("id_token").(string)
+	raw, _ := r.signIn().Extra("id_token").(string)
 
 	key, err := env.Keys.SigningKey(t.Context())
 	if err != nil {
@@ -322,10 +318,8 @@ func TestIDTokenHint(t *testing.T) {
 // session is too old for does the same.
 func TestForcedLogin(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
-	f, code := r.login()
-	firstAuth := idToken(t, r.exchange(f, code))["auth_time"].(float64)
+	r, _, _ := webRP(t, env)
+	firstAuth := idToken(t, r.signIn())["auth_time"].(float64)
 	tests := []struct {
 		name string
 		opt  oauth2.AuthCodeOption
@@ -358,10 +352,8 @@ func TestForcedLogin(t *testing.T) {
 // continue with, or the form to use another one.
 func TestSelectAccount(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
-	f, code := r.login()
-	firstAuth := idToken(t, r.exchange(f, code))["auth_time"]
+	r, _, _ := webRP(t, env)
+	firstAuth := idToken(t, r.signIn())["auth_time"]
 
 	f, _, result, body := r.authorize(param("prompt", "select_account"))
 	if result != nil || !strings.Contains(body, `id="session-subject">`+email+`<`) || !strings.Contains(body, `name="continue"`) {
@@ -415,8 +407,7 @@ func TestSelectAccount(t *testing.T) {
 // TestLoginHint: login_hint fills in the email.
 func TestLoginHint(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, _, _ := webRP(t, env)
 	r.browser.Jar, _ = newJar()
 	_, _, _, body := r.authorize(param("login_hint", "hinted@acme.example"))
 	if !isLoginPage(body) || !strings.Contains(body, `value="hinted@acme.example"`) {
@@ -429,8 +420,7 @@ func TestLoginHint(t *testing.T) {
 // without it the browser's Accept-Language decides.
 func TestUILocales(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, c, _ := webRP(t, env)
 	tests := []struct {
 		uiLocales, acceptLanguage, want string
 	}{
@@ -472,8 +462,7 @@ func TestUILocales(t *testing.T) {
 // one the login cannot meet gets unmet_authentication_requirements.
 func TestACR(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, _, _ := webRP(t, env)
 	essential := func(values ...string) string {
 		b, _ := json.Marshal(map[string]any{"id_token": map[string]any{"acr": map[string]any{"essential": true, "values": values}}})
 		return string(b)
@@ -541,8 +530,7 @@ func TestACR(t *testing.T) {
 // pages are responsive whatever is asked); an unknown one is ignored.
 func TestDisplay(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
+	r, _, _ := webRP(t, env)
 	for _, d := range []string{"page", "popup", "touch", "wap", "hologram"} {
 		if _, _, result, body := r.authorize(param("display", d)); result != nil || !isLoginPage(body) {
 			t.Errorf("display=%s: %v", d, result)
@@ -586,10 +574,8 @@ func TestLoginPageCSP(t *testing.T) {
 func TestLogout(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		env := newEnv(t, open)
-		c, sec := newClient(t, env, nil)
-		r := newRP(t, env, c, sec)
-		f, code := r.login()
-		raw, _ := r.exchange(f, code).Extra("id_token").(string)
+		r, c, _ := webRP(t, env)
+		raw, _ := r.signIn().Extra("id_token").(string)
 		lr, _ := r.get(env.URL + oidc.EndSessionPath + "?" + url.Values{"id_token_hint": {raw},
 			"post_logout_redirect_uri": {logoutURI}, "state": {"bye"}}.Encode())
 		if !strings.HasPrefix(lr.Header.Get("Location"), logoutURI+"?state=bye") {
@@ -600,8 +586,7 @@ func TestLogout(t *testing.T) {
 		}
 
 		// Without a hint: a confirmation page; a forged confirmation changes nothing.
-		f, code = r.login()
-		r.exchange(f, code)
+		r.signIn()
 		q := url.Values{"client_id": {c.ID}, "post_logout_redirect_uri": {logoutURI}}
 		resp, body := r.get(env.URL + oidc.EndSessionPath + "?" + q.Encode())
 		if resp.StatusCode != http.StatusOK || !strings.Contains(body, `name="logout_csrf"`) {
