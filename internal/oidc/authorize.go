@@ -172,10 +172,17 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		redirect.Header.Add("Set-Cookie", p.csrfCookieFor(csrf).String())
 		return redirect, nil
 	}
+	// Done: the code is stored with the request, in the same write.
+	code, err := p.tokens.randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	req.CodeHash, req.CodeExpiresAt = secret.Hash(code), p.cfg.Now().Add(CodeLifetime)
 	if err := st.insertAuthRequest(ctx, req); err != nil {
 		return nil, err
 	}
-	to, err := op.BuildAuthResponseCallbackURL(ctx, &authRequest{req}, s.Provider())
+	to, err := op.AuthResponseURL(req.RedirectURI, oidc.ResponseType(req.ResponseType), oidc.ResponseMode(req.ResponseMode),
+		&op.CodeResponseType{Code: code, State: req.State}, s.Provider().Encoder())
 	if err != nil {
 		return nil, err
 	}

@@ -143,6 +143,10 @@ func TestSingleSignOn(t *testing.T) {
 		if second["auth_time"] != first["auth_time"] || second["acr"] != oidc.ACRPassword {
 			t.Fatalf("auth_time %v acr %v, want the first login's %v and %s", second["auth_time"], second["acr"], first["auth_time"], oidc.ACRPassword)
 		}
+		// A code issued by single sign-on works once too.
+		if _, err := r2.conf.Exchange(r2.ctx, result.Get("code"), oauth2.VerifierOption(f2.verifier)); err == nil {
+			t.Fatal("a single sign-on code was redeemed twice")
+		}
 		// The session lives BrowserSessionLifetime (12 h by default).
 		env.OIDCClock.Advance(oidc.DefaultBrowserSessionLifetime)
 		if _, _, result, body := r2.authorize(); result != nil || !isLoginPage(body) {

@@ -41,8 +41,12 @@ type OIDCAuthRequest struct {
 	ACR         string
 	// Interaction is what the authenticated user must still do before the
 	// request is done: "" (nothing), "onboard" or "consent".
-	Interaction   string
-	Done          bool
+	Interaction string
+	Done        bool
+	// CodeHash is the SHA-256 (hex) of the request's authorization code:
+	// CreateAuthRequest stores it when the request is created done (single
+	// sign-on), SaveAuthCode otherwise. Reads leave it empty.
+	CodeHash      string
 	CodeExpiresAt time.Time
 	CodeUsed      bool
 	IssuedJTI     string
@@ -81,7 +85,8 @@ var ErrCodeReplayed = errors.New("authorization code already used")
 
 // CreateAuthRequest inserts a new authorization request. A request created
 // from a browser session is authenticated at once (Subject set, with AMR,
-// ACR, AuthTime, Interaction and Done).
+// ACR, AuthTime, Interaction and Done), and when done it may carry its code
+// (CodeHash, CodeExpiresAt).
 func (q *Q) CreateAuthRequest(ctx context.Context, a *OIDCAuthRequest) error {
 	maxAge := int64(-1)
 	if a.MaxAge >= 0 {
@@ -89,12 +94,14 @@ func (q *Q) CreateAuthRequest(ctx context.Context, a *OIDCAuthRequest) error {
 	}
 	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce,
 		response_type, response_mode, code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age,
-		ui_locale, acr_values, acr_essential, hint_subject, subject, amr, acr, auth_time, interaction, done, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26)`,
+		ui_locale, acr_values, acr_essential, hint_subject, subject, amr, acr, auth_time, interaction, done,
+		code_hash, code_expires_at, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+		$23, $24, NULLIF($25, ''), $26, $27, $28)`,
 		a.ID, a.ClientID, a.RedirectURI, a.Scopes, a.State, a.Nonce, a.ResponseType, a.ResponseMode,
 		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint, a.CSRFHash, a.Prompt, maxAge, a.UILocale, a.ACRValues,
 		a.ACREssential, a.HintSubject, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), a.Interaction, a.Done,
-		toMillis(a.CreatedAt), toMillis(a.ExpiresAt))
+		a.CodeHash, toMillis(a.CodeExpiresAt), toMillis(a.CreatedAt), toMillis(a.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create auth request: %w", classify(err))
 	}
