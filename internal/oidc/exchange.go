@@ -120,7 +120,11 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
-	if c.Kind == kindClient || checkBinding(ctx, c) != nil {
+	if c.Kind == kindClient {
+		return nil, invalid
+	}
+	// A certificate-bound token is exchanged only by its certificate's holder.
+	if err := checkBinding(ctx, c); err != nil {
 		return nil, invalid
 	}
 	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, acr: c.ACR, orgs: c.Organizations,
