@@ -99,8 +99,9 @@ func (p *Provider) authenticateClient(ctx context.Context, id, sec string) (*cli
 
 // introspectByCertificate serves the introspection endpoint for clients that
 // authenticate with a certificate, whom zitadel's handler turns away for
-// sending no secret; everything else goes to next.
-func (p *Provider) introspectByCertificate(next http.Handler) http.HandlerFunc {
+// sending no secret: it hands them to Introspect as zitadel would.
+// Everything else goes to next.
+func (s *server) introspectByCertificate(next http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		if err := r.ParseForm(); err != nil {
@@ -113,18 +114,17 @@ func (p *Provider) introspectByCertificate(next http.Handler) http.HandlerFunc {
 			next.ServeHTTP(w, r)
 			return
 		}
-		c, err := p.authenticateClient(r.Context(), id, "")
-		if err != nil || c.Type != client.Confidential {
-			op.WriteError(w, r, clientAuthError(), nil)
-			return
-		}
-		resp, err := p.introspect(r.Context(), r.PostForm.Get("token"))
+		resp, err := s.Introspect(r.Context(), &op.Request[op.IntrospectionRequest]{
+			Method: r.Method, URL: r.URL, Header: r.Header, Form: r.Form, PostForm: r.PostForm,
+			Data: &op.IntrospectionRequest{ClientCredentials: &op.ClientCredentials{ClientID: id},
+				IntrospectionRequest: &oidc.IntrospectionRequest{Token: r.PostForm.Get("token")}},
+		})
 		if err != nil {
 			op.WriteError(w, r, err, nil)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
-		_ = json.NewEncoder(w).Encode(resp)
+		_ = json.NewEncoder(w).Encode(resp.Data)
 	}
 }

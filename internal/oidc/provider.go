@@ -197,7 +197,7 @@ func New(cfg Config) (*Provider, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
 	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
-	mux.Handle("POST "+IntrospectionPath, p.introspectByCertificate(opHandler))
+	mux.Handle("POST "+IntrospectionPath, srv.introspectByCertificate(opHandler))
 	mux.HandleFunc("GET "+LoginPath, p.loginPage)
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
 	mux.HandleFunc("GET "+ConsentPath, p.consentPage)
@@ -414,7 +414,10 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	return op.NewResponse(info), nil
 }
 
-// Introspect (RFC 7662) answers confidential clients only.
+// Introspect (RFC 7662) answers confidential clients only, authenticated by
+// secret or by certificate. A certificate-bound token's cnf is in the
+// answer, for the resource server to compare with the certificate of whoever
+// presented the token to it (RFC 8705 §3.2).
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	var id, sec string
 	if r.Data.ClientCredentials != nil {
@@ -422,33 +425,15 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	}
 	c, err := s.p.authenticateClient(ctx, id, sec)
 	if err != nil || c.Type != client.Confidential {
-		return nil, clientAuthError()
+		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
 	}
-	token := ""
-	if r.Data.IntrospectionRequest != nil {
-		token = r.Data.Token
-	}
-	resp, err := s.p.introspect(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	return op.NewResponse(resp), nil
-}
-
-// introspect describes token: active with its claims (and cnf for a
-// certificate-bound token, RFC 8705 §3.2) when it is one of ours, valid
-// and not revoked; inactive otherwise.
-func (p *Provider) introspect(ctx context.Context, token string) (*oidc.IntrospectionResponse, error) {
 	resp := new(oidc.IntrospectionResponse)
-	if token == "" {
-		return resp, nil
+	if r.Data.IntrospectionRequest == nil {
+		return op.NewResponse(resp), nil
 	}
-	claims, err := p.tokens.verify(ctx, token)
-	if errors.Is(err, authn.ErrInvalid) {
-		return resp, nil
-	}
+	claims, err := s.p.tokens.verify(ctx, r.Data.Token)
 	if err != nil {
-		return nil, oidc.ErrServerError().WithParent(err)
+		return op.NewResponse(resp), nil
 	}
 	resp.Active = true
 	resp.Scope = claims.Scopes()
@@ -466,7 +451,7 @@ func (p *Provider) introspect(ctx context.Context, token string) (*oidc.Introspe
 	if claims.Confirmation != nil {
 		resp.Claims = map[string]any{"cnf": claims.Confirmation}
 	}
-	return resp, nil
+	return op.NewResponse(resp), nil
 }
 
 // Revocation (RFC 7009): a refresh token ends its session, an access token

@@ -73,7 +73,14 @@ func CheckOnboardInput(in *OnboardInput) error {
 		in.RoleIDs = []string{admin.ID}
 	}
 	in.RoleIDs = dedupeList(in.RoleIDs)
-	return checkRoles(in.RoleIDs)
+	// A new organization has no roles of its own: the assignable system
+	// roles only.
+	for _, id := range in.RoleIDs {
+		if r, ok := authz.RoleByID(id); !ok || !r.Assignable {
+			return bad("roles: %q is not a role a new organization may grant (administrator, user or reader)", id)
+		}
+	}
+	return nil
 }
 
 func dedupeList(ids []string) []string {
