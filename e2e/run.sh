@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # End-to-end tests of Gatehouse's OpenID Connect provider, against a real
-# `gatehouse serve` on 127.0.0.1 (SQLite in a temp data dir):
+# `gatehouse serve --onboarding all` on 127.0.0.1 (SQLite in a temp data dir),
+# with an independent upstream OpenID provider (panva's oidc-provider,
+# upstream/provider.js, its own process) registered as a system OAuth2
+# provider:
 #
 #   browser.test.js        Debian chromium, driven by playwright-core, logs in
 #                          through the real login page of a relying party
-#                          served by the test (oauth4webapi, code + PKCE)
+#                          served by the test (oauth4webapi, code + PKCE):
+#                          local password, single sign-on with prompt=none,
+#                          the consent page, logout, German pages, and a new
+#                          user through the upstream provider who fills in
+#                          the onboarding form
 #   openid-client.test.js  panva's openid-client: discovery, code + PKCE with
 #                          the login form driven by fetch, refresh rotation,
 #                          userinfo, client_credentials, introspection,
@@ -16,8 +23,7 @@
 # login page go to e2e/artifacts/. Everything is bounded in time and talks to
 # 127.0.0.1 only; the server is always stopped.
 #
-# E2E_ONLY=tests/browser.test.js runs one file; E2E_STRICT=1 turns off the
-# guard of the known login-page CSP bug (see browser.test.js).
+# E2E_ONLY=tests/browser.test.js runs one file.
 set -euo pipefail
 
 E2E=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,20 +32,30 @@ export PATH="/usr/local/go/bin:$PATH"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gatehouse-e2e.XXXXXX")
 SERVER_PID=""
-cleanup() {
-	local rc=$?
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		kill -TERM "$SERVER_PID" 2>/dev/null || true
+UPSTREAM_PID=""
+stop_pid() {
+	local pid=$1
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
 		for _ in $(seq 1 50); do
-			kill -0 "$SERVER_PID" 2>/dev/null || break
+			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
-		kill -KILL "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
 	fi
+}
+cleanup() {
+	local rc=$?
+	stop_pid "$UPSTREAM_PID"
+	stop_pid "$SERVER_PID"
 	if [ "$rc" -ne 0 ] && [ -f "$WORK/server.stderr" ]; then
 		echo "---- last lines of the server log ($WORK/server.stderr)" >&2
 		tail -n 40 "$WORK/server.stderr" >&2 || true
+	fi
+	if [ "$rc" -ne 0 ] && [ -f "$WORK/upstream.log" ]; then
+		echo "---- last lines of the upstream provider's log ($WORK/upstream.log)" >&2
+		tail -n 20 "$WORK/upstream.log" >&2 || true
 	fi
 	rm -rf "$WORK"
 	exit "$rc"
@@ -53,7 +69,7 @@ die() {
 	exit 1
 }
 
-[ -d "$E2E/node_modules/openid-client" ] || die "run 'npm ci' in $E2E first"
+[ -d "$E2E/node_modules/openid-client" ] && [ -d "$E2E/node_modules/oidc-provider" ] || die "run 'npm ci' in $E2E first"
 export CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || die "no chromium at $CHROMIUM (apt-get install chromium, or set CHROMIUM)"
 
@@ -90,7 +106,7 @@ for email in "$BROWSER_EMAIL" "$OIDC_EMAIL"; do
 done
 REDIRECT_URI="http://127.0.0.1:$RP_PORT/callback"
 timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-spa --name "e2e public client" \
-	--type public --redirect-uri "$REDIRECT_URI" \
+	--type public --redirect-uri "$REDIRECT_URI" --post-logout-redirect-uri "http://127.0.0.1:$RP_PORT/bye" \
 	--grant authorization_code --grant refresh_token \
 	--scope openid --scope email --scope profile --scope offline_access >"$WORK/spa.json"
 timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-service --name "e2e confidential client" \
@@ -108,7 +124,7 @@ ready=""
 for attempt in 1 2 3 4 5; do
 	ISSUER="http://127.0.0.1:$PORT"
 	echo "starting gatehouse serve --issuer $ISSUER"
-	"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --issuer "$ISSUER" --log-format text \
+	"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --issuer "$ISSUER" --log-format text --onboarding all \
 		>"$WORK/server.stdout" 2>"$WORK/server.stderr" </dev/null &
 	SERVER_PID=$!
 	for _ in $(seq 1 150); do
@@ -131,6 +147,41 @@ done
 [ -n "$ready" ] || die "gatehouse found no free port in 5 attempts"
 echo "gatehouse ready at $ISSUER (pid $SERVER_PID); relying party port $RP_PORT"
 
+# The upstream identity provider, a separate process with Gatehouse as its client.
+UP_PORT=$(free_port) || die "no free port"
+UP_ISSUER="http://127.0.0.1:$UP_PORT"
+UP_SECRET="upstream-$(rand)$(rand)"
+(cd "$E2E" && exec node upstream/provider.js "$UP_PORT" "$ISSUER" gatehouse "$UP_SECRET") >"$WORK/upstream.log" 2>&1 </dev/null &
+UPSTREAM_PID=$!
+up=""
+for _ in $(seq 1 100); do
+	kill -0 "$UPSTREAM_PID" 2>/dev/null || die "the upstream provider exited during start-up"
+	if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$UP_ISSUER/.well-known/openid-configuration" || true)" = 200 ]; then
+		up=1
+		break
+	fi
+	sleep 0.2
+done
+[ -n "$up" ] || die "the upstream provider did not answer within 20s"
+echo "upstream provider (oidc-provider) ready at $UP_ISSUER (pid $UPSTREAM_PID)"
+
+# As the platform administrator: the upstream as a system provider, and an
+# organization for the local users (who would otherwise be asked to onboard).
+ADMIN_TOKEN=$(tr -d '[:space:]' <"$DATA/bootstrap-token")
+api() {
+	local method=$1 path=$2 body=$3 out
+	out=$(curl -sS --max-time 10 -X "$method" -H "Authorization: Bearer $ADMIN_TOKEN" -H "Content-Type: application/json" \
+		-d "$body" -w '\n%{http_code}' "$ISSUER$path") || die "$method $path failed"
+	case "${out##*$'\n'}" in 2*) ;; *) die "$method $path: $out" ;; esac
+	printf '%s' "${out%$'\n'*}"
+}
+api POST /api/v1/oauth2providers '{"metadata":{"name":"e2e-upstream","description":"oidc-provider"},"spec":{"type":"oidc","issuer":"'"$UP_ISSUER"'","clientID":"gatehouse","clientSecret":"'"$UP_SECRET"'"}}' >/dev/null
+ORG=$(api POST /api/v1/organizations '{"metadata":{"name":"e2e"},"spec":{"organizationType":"adhoc"}}' |
+	node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>process.stdout.write(JSON.parse(s).metadata.id))')
+for email in "$BROWSER_EMAIL" "$OIDC_EMAIL"; do
+	api POST "/api/v1/organizations/$ORG/users" '{"spec":{"subject":"'"$email"'","state":"active","groupIDs":[]}}' >/dev/null
+done
+
 mkdir -p "$E2E/artifacts"
 export GATEHOUSE_ISSUER="$ISSUER"
 export E2E_RP_PORT="$RP_PORT"
@@ -141,6 +192,9 @@ export E2E_CONFIDENTIAL_CLIENT_SECRET="$SERVICE_SECRET"
 export E2E_BROWSER_EMAIL="$BROWSER_EMAIL"
 export E2E_OIDC_EMAIL="$OIDC_EMAIL"
 export E2E_PASSWORD="$USER_PASSWORD"
+export E2E_UPSTREAM_ISSUER="$UP_ISSUER"
+export E2E_UPSTREAM_NAME=e2e-upstream
+export E2E_NEWCOMER_EMAIL="founder.$(rand | tr -dc 'a-z0-9' | cut -c1-8)@startup.example"
 export E2E_ARTIFACTS="$E2E/artifacts"
 
 cd "$E2E"

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,8 +53,18 @@ replaces the whole list, and an empty value clears it):
                                    urn:ietf:params:oauth:grant-type:token-exchange
                                    (default authorization_code + refresh_token)
   --scope SCOPE                    a scope the client may request (default openid, profile, email)
-  --auth-method METHOD             client_secret_basic (default), client_secret_post, none (public)
+  --auth-method METHOD             client_secret_basic (default), client_secret_post, none (public),
+                                   tls_client_auth, self_signed_tls_client_auth (RFC 8705: a TLS
+                                   client certificate instead of a secret; serve --tls-client-ca-file)
+  --tls-subject-dn DN              tls_client_auth: the certificate's subject DN (RFC 4514, e.g.
+                                   "CN=billing,O=Acme", as openssl x509 -subject -nameopt RFC2253 prints it)
+  --tls-san-dns NAME, --tls-san-uri URI, --tls-san-ip IP, --tls-san-email EMAIL
+                                   tls_client_auth: a SAN the certificate must carry instead (one of the five)
+  --tls-certificate FILE           self_signed_tls_client_auth: a PEM certificate the client may present
+                                   (its SHA-256 thumbprint is stored; repeat for a rollover)
+  --tls-certificate-sha256 T       the same, given as the base64url SHA-256 thumbprint
   --require-pkce                   require PKCE of a confidential client (always for public)
+  --require-consent                ask users to allow the client's scopes (remembered per user)
   --access-token-lifetime D        default 1h, at most 24h
   --refresh-token-lifetime D       default 720h, at most 8760h
 
@@ -78,7 +90,9 @@ type clientOptions struct {
 	cmd                                          string
 	id, name, typ, authMethod, after             string
 	redirectURIs, postLogoutURIs, grants, scopes stringList
-	requirePKCE                                  bool
+	tlsCertFiles, tlsThumbprints                 stringList
+	tlsIdentity                                  map[string]*string
+	requirePKCE, requireConsent                  bool
 	accessTTL, refreshTTL                        time.Duration
 	limit                                        int
 }
@@ -99,6 +113,15 @@ func (o *clientOptions) Bind(b *config.Binder) {
 		fs.Var(&o.scopes, "scope", "scope the client may request (repeat for more)")
 		fs.StringVar(&o.authMethod, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post or none")
 		fs.BoolVar(&o.requirePKCE, "require-pkce", false, "require PKCE of a confidential client")
+		fs.BoolVar(&o.requireConsent, "require-consent", false, "ask users to allow the client's scopes")
+		o.tlsIdentity = map[string]*string{}
+		for flagName, field := range tlsIdentityFlags {
+			v := new(string)
+			o.tlsIdentity[flagName] = v
+			fs.StringVar(v, flagName, "", "tls_client_auth: the certificate's "+strings.ReplaceAll(field, "_", " "))
+		}
+		fs.Var(&o.tlsCertFiles, "tls-certificate", "self_signed_tls_client_auth: PEM certificate file (repeat for more)")
+		fs.Var(&o.tlsThumbprints, "tls-certificate-sha256", "self_signed_tls_client_auth: base64url SHA-256 thumbprint (repeat for more)")
 		fs.DurationVar(&o.accessTTL, "access-token-lifetime", 0, "access token lifetime (default 1h)")
 		fs.DurationVar(&o.refreshTTL, "refresh-token-lifetime", 0, "refresh token lifetime (default 720h)")
 	case "list":
@@ -119,6 +142,13 @@ type clientJSON struct {
 	Scopes                  []string   `json:"scopes"`
 	TokenEndpointAuthMethod string     `json:"tokenEndpointAuthMethod"`
 	RequirePKCE             bool       `json:"requirePKCE"`
+	RequireConsent          bool       `json:"requireConsent"`
+	TLSClientAuthSubjectDN  string     `json:"tlsClientAuthSubjectDN,omitempty"`
+	TLSClientAuthSANDNS     string     `json:"tlsClientAuthSANDNS,omitempty"`
+	TLSClientAuthSANURI     string     `json:"tlsClientAuthSANURI,omitempty"`
+	TLSClientAuthSANIP      string     `json:"tlsClientAuthSANIP,omitempty"`
+	TLSClientAuthSANEmail   string     `json:"tlsClientAuthSANEmail,omitempty"`
+	TLSClientCertificates   []string   `json:"tlsClientCertificates,omitempty"`
 	AccessTokenLifetime     string     `json:"accessTokenLifetime"`
 	RefreshTokenLifetime    string     `json:"refreshTokenLifetime"`
 	CreatedAt               time.Time  `json:"createdAt"`
@@ -130,9 +160,25 @@ func toClientJSON(c *client.Client) *clientJSON {
 	out := &clientJSON{
 		ID: c.ID, Name: c.Name, Type: string(c.Type), RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
-		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE,
-		AccessTokenLifetime: c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
+		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent,
+		TLSClientCertificates: c.TLSCertificates,
+		AccessTokenLifetime:   c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
 		CreatedAt: c.CreatedAt,
+	}
+	if len(out.TLSClientCertificates) == 0 {
+		out.TLSClientCertificates = nil
+	}
+	switch c.TLSClientAuth.Field {
+	case client.TLSSubjectDN:
+		out.TLSClientAuthSubjectDN = c.TLSClientAuth.Value
+	case client.TLSSANDNS:
+		out.TLSClientAuthSANDNS = c.TLSClientAuth.Value
+	case client.TLSSANURI:
+		out.TLSClientAuthSANURI = c.TLSClientAuth.Value
+	case client.TLSSANIP:
+		out.TLSClientAuthSANIP = c.TLSClientAuth.Value
+	case client.TLSSANEmail:
+		out.TLSClientAuthSANEmail = c.TLSClientAuth.Value
 	}
 	if !c.ModifiedAt.IsZero() {
 		m := c.ModifiedAt
@@ -220,7 +266,9 @@ func adminClients(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	switch cmd {
 	case "create":
 		spec := client.Spec{ID: o.id}
-		o.apply(&spec, set)
+		if err := o.apply(&spec, set); err != nil {
+			return err
+		}
 		c, sec, err := reg.Create(ctx, spec)
 		if err != nil {
 			return plain(err)
@@ -253,12 +301,10 @@ func adminClients(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			return plain(err)
 		}
-		spec := client.Spec{
-			Name: c.Name, Type: c.Type, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
-			GrantTypes: c.GrantTypes, Scopes: c.Scopes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
-			RequirePKCE: c.RequirePKCE, AccessTokenLifetime: c.AccessTokenLifetime, RefreshTokenLifetime: c.RefreshTokenLifetime,
+		spec := client.SpecOf(c)
+		if err := o.apply(&spec, set); err != nil {
+			return err
 		}
-		o.apply(&spec, set)
 		if c, err = reg.Update(ctx, pos[0], spec); err != nil {
 			return plain(err)
 		}
@@ -278,8 +324,43 @@ func adminClients(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	return out.Encode(result)
 }
 
+// tlsIdentityFlags maps the flags of a tls_client_auth client's certificate
+// identity to the fields they set.
+var tlsIdentityFlags = map[string]string{
+	"tls-subject-dn": client.TLSSubjectDN, "tls-san-dns": client.TLSSANDNS, "tls-san-uri": client.TLSSANURI,
+	"tls-san-ip": client.TLSSANIP, "tls-san-email": client.TLSSANEmail,
+}
+
 // apply copies the flags that were given onto spec.
-func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) {
+func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) error {
+	if set["require-consent"] {
+		spec.RequireConsent = o.requireConsent
+	}
+	var identities int
+	for flagName, field := range tlsIdentityFlags {
+		if !set[flagName] {
+			continue
+		}
+		identities++
+		spec.TLSClientAuth = client.TLSIdentity{Field: field, Value: *o.tlsIdentity[flagName]}
+		if spec.TLSClientAuth.Value == "" {
+			spec.TLSClientAuth = client.TLSIdentity{}
+		}
+	}
+	if identities > 1 {
+		return errors.New("give one of --tls-subject-dn, --tls-san-dns, --tls-san-uri, --tls-san-ip and --tls-san-email")
+	}
+	if set["tls-certificate"] || set["tls-certificate-sha256"] {
+		thumbprints := append([]string{}, o.tlsThumbprints...)
+		for _, path := range o.tlsCertFiles {
+			t, err := certificateThumbprint(path)
+			if err != nil {
+				return err
+			}
+			thumbprints = append(thumbprints, t)
+		}
+		spec.TLSCertificates = thumbprints
+	}
 	if set["name"] {
 		spec.Name = o.name
 	}
@@ -309,6 +390,32 @@ func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) {
 	}
 	if set["refresh-token-lifetime"] {
 		spec.RefreshTokenLifetime = o.refreshTTL
+	}
+	return nil
+}
+
+// certificateThumbprint reads the first PEM certificate of path and returns
+// its SHA-256 thumbprint (base64url), as self_signed_tls_client_auth
+// clients are registered.
+func certificateThumbprint(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--tls-certificate: %w", err)
+	}
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			return "", fmt.Errorf("--tls-certificate %s: no PEM certificate in it", path)
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return "", fmt.Errorf("--tls-certificate %s: %w", path, err)
+		}
+		return client.Thumbprint(cert), nil
 	}
 }
 

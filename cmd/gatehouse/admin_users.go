@@ -3,27 +3,34 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
 func init() {
 	adminCommands["users"] = adminCommand{
-		usage: `users set-password|delete --email EMAIL [flags]
+		usage: `users set-password|delete|invite --email EMAIL [flags]
       Local users (the built-in password connector, for installs with no
       upstream identity provider). set-password creates the user or replaces
       its password, and unlocks it; the password is read from the first line
       of standard input, never from a flag (flags end up in shell history
-      and in ps). delete removes the local user's password.`,
+      and in ps). delete removes the local user's password. invite prints the
+      signup link that activates a pending user of an organization.`,
 		run: adminUsers,
 	}
 }
@@ -31,6 +38,12 @@ func init() {
 const usersUsage = `Usage:
   gatehouse admin users set-password --email EMAIL [flags] < password-file
   gatehouse admin users delete --email EMAIL [flags]
+  gatehouse admin users invite --organization ORG_ID --email EMAIL [--lifetime 168h] [--issuer URL]
+
+invite prints (JSON) the signup link of the organization's user EMAIL, who
+must be in state pending: ISSUER/api/v1/signup?token=..., which works once,
+until it expires, and makes the user active (an earlier link of the same
+user stops working). Send it to the user; it is not stored in clear.
 
 set-password reads the password from the first line of standard input: pipe
 it in (from a file or a password manager) or type it at the prompt (twice,
@@ -45,14 +58,20 @@ var stdin io.Reader = os.Stdin
 // userOptions are the flags of one `admin users` subcommand.
 type userOptions struct {
 	config.Database
-	email string
-	fs    *flag.FlagSet
+	cmd, email, organization, issuer string
+	lifetime                         time.Duration
+	fs                               *flag.FlagSet
 }
 
 func (o *userOptions) Bind(b *config.Binder) {
 	o.Database.Bind(b)
 	o.fs = b.FS
-	b.FS.StringVar(&o.email, "email", "", "the local user's email address (required)")
+	b.FS.StringVar(&o.email, "email", "", "the user's email address (required)")
+	if o.cmd == "invite" {
+		b.FS.StringVar(&o.organization, "organization", "", "ID of the organization of the pending user (required)")
+		b.FS.DurationVar(&o.lifetime, "lifetime", tenancy.DefaultSignupLifetime, "how long the link works (at most 720h)")
+		b.String(&o.issuer, "issuer", "http://127.0.0.1:8080", "public base URL of this Gatehouse, as serve --issuer")
+	}
 }
 
 func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -61,14 +80,14 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			return flag.ErrHelp
 		}
-		return errors.New("admin users: expected a subcommand: set-password or delete")
+		return errors.New("admin users: expected a subcommand: set-password, delete or invite")
 	}
 	cmd := args[0]
-	if cmd != "set-password" && cmd != "delete" {
+	if cmd != "set-password" && cmd != "delete" && cmd != "invite" {
 		fmt.Fprint(stderr, usersUsage)
 		return fmt.Errorf("admin users: unknown subcommand %q", cmd)
 	}
-	var o userOptions
+	o := userOptions{cmd: cmd}
 	if err := config.Parse("gatehouse admin users "+cmd, &o, args[1:], stderr); err != nil {
 		return err
 	}
@@ -85,6 +104,8 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer st.Close()
 	switch cmd {
+	case "invite":
+		return inviteUser(ctx, st, &o, stdout)
 	case "delete":
 		err := st.Tx(ctx, func(q *store.Q) error { return q.DeleteLocalPassword(ctx, o.email) })
 		if errors.Is(err, store.ErrNotFound) {
@@ -110,6 +131,24 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintf(stdout, "password set for local user %s\n", strings.ToLower(strings.TrimSpace(o.email)))
 		return nil
 	}
+}
+
+// inviteUser prints the signup link of a pending user.
+func inviteUser(ctx context.Context, st *store.Store, o *userOptions, stdout io.Writer) error {
+	if o.organization == "" {
+		return errors.New("--organization is required")
+	}
+	ten := &tenancy.Service{Store: st, Now: time.Now, Rand: rand.Reader}
+	token, exp, err := ten.CreateSignup(ctx, o.organization, o.email, o.lifetime)
+	if err != nil {
+		return plain(err)
+	}
+	out := json.NewEncoder(stdout)
+	out.SetIndent("", "  ")
+	return out.Encode(map[string]any{
+		"url":       strings.TrimRight(o.issuer, "/") + oidc.SignupPath + "?" + url.Values{"token": {token}}.Encode(),
+		"expiresAt": exp,
+	})
 }
 
 // readPassword reads one line of in. On a terminal it prompts on stderr,

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -146,6 +149,21 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	slog.SetDefault(log)
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen
+		if c.TLSCertFile != "" {
+			c.Issuer = "https://" + c.Listen
+		}
+	}
+	tlsConfig, clientCAs, err := loadTLS(&c)
+	if err != nil {
+		return err
+	}
+	if _, err := oidc.ParseOnboarding(c.Onboarding); err != nil {
+		return fmt.Errorf("--onboarding: %w", err)
+	}
+	if c.UIURL != "" {
+		if u, err := url.Parse(c.UIURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("--ui-url %q: want an absolute http(s) URL", c.UIURL)
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -179,7 +197,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopRotation()
 
-	provider, err := newOIDCProvider(&c, st, ten, keyManager, log)
+	provider, err := newOIDCProvider(&c, st, ten, keyManager, clientCAs, log)
 	if err != nil {
 		return err
 	}
@@ -207,10 +225,18 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		TLSConfig:         tlsConfig,
 	}
-	log.Info("gatehouse serving", "listen", ln.Addr().String(), "issuer", c.Issuer, "database", string(st.Dialect()), "version", version)
+	log.Info("gatehouse serving", "listen", ln.Addr().String(), "issuer", c.Issuer, "database", string(st.Dialect()),
+		"tls", tlsConfig != nil, "client_certificates", clientCAs != nil, "onboarding", c.Onboarding, "version", version)
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- hs.ServeTLS(ln, "", "")
+			return
+		}
+		errc <- hs.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -269,13 +295,51 @@ func writeSecretFile(path, content string) error {
 // newOIDCProvider builds the OpenID Connect provider on the local password
 // connector, the system OAuth2 providers, the client registry and the
 // signing keys.
-func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, km *keys.Manager, log *slog.Logger) (*oidc.Provider, error) {
+func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, km *keys.Manager, clientCAs *x509.CertPool, log *slog.Logger) (*oidc.Provider, error) {
 	pw, err := connector.NewPassword(st, connector.PasswordConfig{})
 	if err != nil {
 		return nil, err
 	}
 	return oidc.New(oidc.Config{
 		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten,
-		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Now: time.Now, Rand: rand.Reader, Logger: log,
+		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Onboarding: oidc.Onboarding(c.Onboarding), UIURL: c.UIURL,
+		BrowserSessionLifetime: c.BrowserSessionLifetime, ClientCAs: clientCAs,
+		Now: time.Now, Rand: rand.Reader, Logger: log,
 	})
+}
+
+// loadTLS reads --tls-cert-file and --tls-key-file (nil config: serve plain
+// HTTP) and --tls-client-ca-file. With client CAs the server requests a
+// client certificate from every client but requires none (browsers and
+// secret-holding clients go on without), and verifies it in the application:
+// against these CAs for tls_client_auth, by thumbprint for
+// self_signed_tls_client_auth (whose certificates chain to nothing, so the
+// handshake must not check chains). The CAs are not sent in the
+// CertificateRequest, so that clients with self-signed certificates still
+// present theirs.
+func loadTLS(c *config.Serve) (*tls.Config, *x509.CertPool, error) {
+	switch {
+	case c.TLSCertFile == "" && c.TLSKeyFile == "" && c.TLSClientCAFile == "":
+		return nil, nil, nil
+	case c.TLSCertFile == "" || c.TLSKeyFile == "":
+		return nil, nil, errors.New("--tls-cert-file and --tls-key-file go together (--tls-client-ca-file needs both: client certificates exist only when Gatehouse terminates TLS)")
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--tls-cert-file/--tls-key-file: %w", err)
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if c.TLSClientCAFile == "" {
+		return cfg, nil, nil
+	}
+	pem, err := os.ReadFile(c.TLSClientCAFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--tls-client-ca-file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, nil, fmt.Errorf("--tls-client-ca-file %s: no PEM certificate in it", c.TLSClientCAFile)
+	}
+	cfg.ClientAuth = tls.RequestClientCert
+	return cfg, pool, nil
 }

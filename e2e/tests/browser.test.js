@@ -1,9 +1,13 @@
 // A person logging in: headless Debian chromium, driven by playwright-core,
 // opens a tiny relying party served here on 127.0.0.1, which starts the
 // authorization code flow with PKCE (oauth4webapi); the browser lands on
-// Gatehouse's real login page, signs in with the local password connector
-// and comes back with a code, which the relying party exchanges and whose
-// ID token it validates (nonce, iss, aud, signature).
+// Gatehouse's real login page, with its real Content-Security-Policy, and
+// comes back with a code, which the relying party exchanges and whose ID
+// token it validates (nonce, iss, aud, signature). Then: single sign-on with
+// prompt=none, the consent page (deny and allow), logout, the German pages,
+// and a new user who signs in through an independent upstream OpenID
+// provider (oidc-provider, its own process) and creates an organization on
+// the onboarding form.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -15,14 +19,18 @@ import { env, verifyJWT, apiGet } from './env.js';
 const insecure = { [oauth.allowInsecureRequests]: true, signal: () => AbortSignal.timeout(15000) };
 const rpOrigin = `http://127.0.0.1:${env.rpPort}`;
 const clientMeta = { client_id: env.publicClientID };
+// Authorization parameters the relying party passes on from its own URL.
+const passThrough = ['prompt', 'max_age', 'login_hint', 'ui_locales'];
 
 let as; // the authorization server's metadata
 let server; // the relying party
 let browser;
+let signedIn; // { context, page, first } of the browser that signed in locally
 const flows = new Map(); // state -> { verifier, nonce }
 const results = []; // what /callback saw, newest last
 
-// The relying party: / starts a login, /callback finishes it.
+// The relying party: / starts a login, /callback finishes it, /logout asks
+// Gatehouse to end the session and /bye is where that lands.
 async function rp(req, res) {
   const url = new URL(req.url, rpOrigin);
   try {
@@ -42,6 +50,9 @@ async function rp(req, res) {
         code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
         code_challenge_method: 'S256',
       });
+      for (const p of passThrough) {
+        if (url.searchParams.has(p)) auth.searchParams.set(p, url.searchParams.get(p));
+      }
       res.writeHead(302, { location: auth.href }).end();
       return;
     }
@@ -50,6 +61,12 @@ async function rp(req, res) {
       const flow = flows.get(state);
       if (!flow) throw new Error(`unknown state ${state}`);
       flows.delete(state);
+      if (url.searchParams.has('error')) {
+        results.push({ error: url.searchParams.get('error'), state });
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<!doctype html><title>Relying party</title><h1 id="error">${url.searchParams.get('error')}</h1>`);
+        return;
+      }
       const params = oauth.validateAuthResponse(as, clientMeta, url, state);
       const response = await oauth.authorizationCodeGrantRequest(
         as, clientMeta, oauth.None(), params, env.redirectURI, flow.verifier, insecure);
@@ -61,6 +78,22 @@ async function rp(req, res) {
       results.push({ tokens, claims, nonce: flow.nonce });
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
       res.end(`<!doctype html><title>Relying party</title><h1 id="who">Signed in as ${claims.sub}</h1>`);
+      return;
+    }
+    if (url.pathname === '/logout') {
+      const last = results.findLast((r) => r.tokens);
+      const end = new URL(as.end_session_endpoint);
+      end.search = new URLSearchParams({
+        id_token_hint: last.tokens.id_token,
+        post_logout_redirect_uri: `${rpOrigin}/bye`,
+        state: 'bye',
+      });
+      res.writeHead(302, { location: end.href }).end();
+      return;
+    }
+    if (url.pathname === '/bye') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(`<!doctype html><title>Relying party</title><h1 id="bye">Signed out (${url.searchParams.get('state')})</h1>`);
       return;
     }
     res.writeHead(404).end();
@@ -90,13 +123,14 @@ before(async () => {
 });
 
 after(async () => {
+  await signedIn?.context.close();
   await browser?.close();
   await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
   server?.closeAllConnections?.();
 });
 
-async function newPage({ bypassCSP = false } = {}) {
-  const context = await browser.newContext({ bypassCSP });
+async function newPage({ locale } = {}) {
+  const context = await browser.newContext(locale ? { locale } : {});
   const page = await context.newPage();
   page.setDefaultTimeout(20000);
   // What the browser says (a CSP violation, say) goes into a failure's message.
@@ -115,38 +149,45 @@ async function newPage({ bypassCSP = false } = {}) {
   return { context, page };
 }
 
-// KNOWN BUG (provider, internal/oidc/login.go): the login page's
-// Content-Security-Policy has form-action 'self', and Chromium applies
-// form-action to the redirects that follow the form's POST too, so the
-// redirect chain POST /oauth2/v2/login -> /oauth2/v2/authorization/callback
-// -> the client's redirect_uri (another origin) is blocked and a real browser
-// never gets back to the relying party. The tests that need that redirect
-// are marked TODO when, and only when, they fail with exactly this
-// violation; any other failure fails them, and once the provider is fixed
-// they pass as they are (then delete this guard). E2E_STRICT=1 turns the
-// guard off. The same flow with the
-// page's CSP bypassed runs strictly below, so everything after the redirect
-// is still checked.
-function knownFormActionBug(t, page, err) {
-  if (process.env.E2E_STRICT) throw err; // E2E_STRICT=1 bash e2e/run.sh: no guard
-  const blocked = page.consoleMessages.some((m) => /violates the following Content Security Policy directive: "form-action 'self'"/.test(m));
-  if (blocked && new URL(page.url()).pathname === '/oauth2/v2/login') {
-    t.todo("KNOWN BUG: the login page's CSP form-action 'self' blocks the redirect back to the relying party");
-  }
-  throw err;
-}
-
-// backAtRP waits until the browser is at the relying party's redirect URI.
-async function backAtRP(page) {
+// until waits for the browser to reach a URL, failing at once on a CSP
+// violation and saying where the browser is and what its console said.
+async function until(page, predicate) {
   try {
-    await Promise.race([page.waitForURL((u) => u.href.startsWith(env.redirectURI)), page.cspViolation]);
+    await Promise.race([page.waitForURL(predicate), page.cspViolation]);
   } catch (err) {
     err.message += `\nthe browser is at ${page.url()}; its console said:\n  ${page.consoleMessages.join('\n  ')}`;
     throw err;
   }
 }
 
-// signIn fills the login page and checks what the relying party got back.
+const backAtRP = (page) => until(page, (u) => u.href.startsWith(env.redirectURI));
+const atGatehouse = (page, pathname) => until(page, (u) => u.origin === env.issuer && u.pathname === pathname);
+
+// lastResult is what the relying party got from the latest callback.
+function lastResult(before) {
+  assert.equal(results.length, before + 1, 'the relying party got one callback');
+  const r = results.at(-1);
+  if (r.error instanceof Error) throw r.error;
+  return r;
+}
+
+// checkSignedIn checks the relying party's last sign-in as email.
+async function checkSignedIn(page, before, email) {
+  const r = lastResult(before);
+  assert.equal(r.error, undefined, `the relying party got an error: ${r.error}`);
+  assert.equal(await page.locator('#who').textContent(), `Signed in as ${email}`);
+  assert.equal(r.claims.iss, env.issuer);
+  assert.equal(r.claims.sub, email);
+  assert.equal(r.claims.nonce, r.nonce);
+  assert.ok([r.claims.aud].flat().includes(env.publicClientID));
+  const { payload } = await verifyJWT(r.tokens.id_token, { audience: env.publicClientID });
+  assert.equal(payload.nonce, r.nonce);
+  await verifyJWT(r.tokens.access_token, { typ: 'at+jwt' });
+  assert.equal((await apiGet('/api/v1/acl', r.tokens.access_token)).status, 200);
+  return r;
+}
+
+// signIn fills the login page with the local user's password.
 async function signIn(page, screenshot) {
   const before = results.length;
   await page.getByLabel('Email address').fill(env.browserEmail);
@@ -154,36 +195,29 @@ async function signIn(page, screenshot) {
   await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   await backAtRP(page);
   if (screenshot) await page.screenshot({ path: path.join(env.artifacts, screenshot) });
-
-  assert.equal(results.length, before + 1, 'the relying party got one callback');
-  const r = results.at(-1);
-  if (r.error) throw r.error;
-  assert.equal(await page.locator('#who').textContent(), `Signed in as ${env.browserEmail}`);
-  assert.equal(r.claims.iss, env.issuer);
-  assert.equal(r.claims.sub, env.browserEmail);
-  assert.equal(r.claims.nonce, r.nonce);
-  assert.ok([r.claims.aud].flat().includes(env.publicClientID));
-  const { payload } = await verifyJWT(r.tokens.id_token, { audience: env.publicClientID });
-  assert.equal(payload.nonce, r.nonce);
-  await verifyJWT(r.tokens.access_token, { typ: 'at+jwt' });
-  assert.equal((await apiGet('/api/v1/acl', r.tokens.access_token)).status, 200);
+  return checkSignedIn(page, before, env.browserEmail);
 }
 
-async function toLoginPage(page) {
-  await page.goto(`${rpOrigin}/`);
-  await page.waitForURL((u) => u.origin === env.issuer && u.pathname === '/oauth2/v2/login');
+async function toLoginPage(page, query = '') {
+  await page.goto(`${rpOrigin}/${query}`);
+  await atGatehouse(page, '/oauth2/v2/login');
 }
 
-test('the login page: labelled fields, no external loads, a screenshot in e2e/artifacts/', async () => {
+test('the login page: labelled fields, no external loads, a strict CSP, a screenshot in e2e/artifacts/', async () => {
   const { context, page } = await newPage();
   try {
     const external = [];
     page.on('request', (r) => new URL(r.url()).origin === env.issuer || new URL(r.url()).origin === rpOrigin || external.push(r.url()));
+    const response = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth2/v2/login');
     await toLoginPage(page);
+    const csp = (await response).headers()['content-security-policy'];
+    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, new RegExp(`form-action 'self' ${rpOrigin};`), 'form-action names this origin and the relying party only');
     assert.equal(await page.title(), 'Sign in · Gatehouse');
-    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
     assert.equal(await page.getByLabel('Email address').getAttribute('type'), 'email');
     assert.equal(await page.getByLabel('Password').getAttribute('type'), 'password');
+    await page.getByRole('button', { name: env.upstreamName }).waitFor();
     await page.screenshot({ path: path.join(env.artifacts, 'login-page.png'), fullPage: true });
     assert.deepEqual(external, [], 'the login page loads nothing from elsewhere');
   } finally {
@@ -191,26 +225,60 @@ test('the login page: labelled fields, no external loads, a screenshot in e2e/ar
   }
 });
 
-test('a user signs in through the login page and the relying party gets a valid ID token', async (t) => {
+test('a user signs in through the login page and the relying party gets a valid ID token', async () => {
   const { context, page } = await newPage();
-  try {
-    await toLoginPage(page);
-    await signIn(page, 'signed-in.png');
-  } catch (err) {
-    knownFormActionBug(t, page, err);
-  } finally {
-    await context.close();
-  }
+  signedIn = { context, page };
+  await toLoginPage(page);
+  signedIn.first = await signIn(page, 'signed-in.png');
+  assert.equal(signedIn.first.claims.acr, 'urn:gatehouse:acr:password');
 });
 
-test("the same sign-in with the login page's CSP bypassed (everything after the redirect, strictly)", async () => {
-  const { context, page } = await newPage({ bypassCSP: true });
-  try {
-    await toLoginPage(page);
-    await signIn(page, 'signed-in.png');
-  } finally {
-    await context.close();
-  }
+test('single sign-on: prompt=none in the same browser comes back with a code, no page, the same auth_time', async () => {
+  assert.ok(signedIn, 'needs the sign-in above');
+  const { page, first } = signedIn;
+  const before = results.length;
+  const seen = [];
+  page.on('framenavigated', (f) => f === page.mainFrame() && seen.push(new URL(f.url()).pathname));
+  await page.goto(`${rpOrigin}/?prompt=none`);
+  await backAtRP(page);
+  const r = await checkSignedIn(page, before, env.browserEmail);
+  assert.equal(r.claims.auth_time, first.claims.auth_time, 'the session\'s login time, not a new one');
+  assert.ok(!seen.includes('/oauth2/v2/login'), `no login page on the way: ${seen}`);
+});
+
+test('the consent page (prompt=consent): Deny sends access_denied, Allow signs in', async () => {
+  assert.ok(signedIn, 'needs the sign-in above');
+  const { page } = signedIn;
+  let before = results.length;
+  await page.goto(`${rpOrigin}/?prompt=consent`);
+  await atGatehouse(page, '/oauth2/v2/consent');
+  await page.getByRole('heading', { name: 'Allow access?' }).waitFor();
+  assert.equal(await page.locator('#client-name').textContent(), 'e2e public client');
+  assert.match(await page.locator('#scopes').textContent(), /See your email address/);
+  await page.screenshot({ path: path.join(env.artifacts, 'consent-page.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Deny' }).click();
+  await backAtRP(page);
+  assert.equal(lastResult(before).error, 'access_denied');
+  assert.equal(await page.locator('#error').textContent(), 'access_denied');
+
+  before = results.length;
+  await page.goto(`${rpOrigin}/?prompt=consent`);
+  await atGatehouse(page, '/oauth2/v2/consent');
+  await page.getByRole('button', { name: 'Allow' }).click();
+  await backAtRP(page);
+  await checkSignedIn(page, before, env.browserEmail);
+});
+
+test('logout ends the browser session: back at the relying party, then prompt=none needs a login', async () => {
+  assert.ok(signedIn, 'needs the sign-in above');
+  const { page } = signedIn;
+  await page.goto(`${rpOrigin}/logout`);
+  await until(page, (u) => u.href.startsWith(`${rpOrigin}/bye`));
+  assert.equal(await page.locator('#bye').textContent(), 'Signed out (bye)');
+  const before = results.length;
+  await page.goto(`${rpOrigin}/?prompt=none`);
+  await backAtRP(page);
+  assert.equal(lastResult(before).error, 'login_required');
 });
 
 test('a wrong password shows an error on the login page and no redirect', async () => {
@@ -235,7 +303,7 @@ test('a wrong password shows an error on the login page and no redirect', async 
   }
 });
 
-test('after a wrong password, the right one on the same page signs in', async (t) => {
+test('after a wrong password, the right one on the same page signs in', async () => {
   const { context, page } = await newPage();
   try {
     await toLoginPage(page);
@@ -244,8 +312,63 @@ test('after a wrong password, the right one on the same page signs in', async (t
     await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.getByRole('alert').waitFor();
     await signIn(page);
-  } catch (err) {
-    knownFormActionBug(t, page, err);
+  } finally {
+    await context.close();
+  }
+});
+
+test('German pages: ui_locales=de, and a German browser without it', async () => {
+  for (const [query, locale] of [['?ui_locales=de', undefined], ['', 'de-CH']]) {
+    const { context, page } = await newPage({ locale });
+    try {
+      await toLoginPage(page, query);
+      assert.equal(await page.title(), 'Anmelden · Gatehouse');
+      assert.equal(await page.getByLabel('Passwort').getAttribute('type'), 'password');
+      if (query) await page.screenshot({ path: path.join(env.artifacts, 'login-page-de.png'), fullPage: true });
+    } finally {
+      await context.close();
+    }
+  }
+});
+
+test('a new user signs in through the upstream provider, creates an organization on the onboarding form, and is in it', async () => {
+  const { context, page } = await newPage();
+  try {
+    await toLoginPage(page);
+    const before = results.length;
+    await page.getByRole('button', { name: env.upstreamName }).click();
+    // The page that moves on to the upstream, then oidc-provider's own login page.
+    await until(page, (u) => u.href.startsWith(env.upstreamIssuer));
+    await page.locator('input[name="login"]').fill(env.newcomerEmail);
+    await page.locator('input[name="password"]').fill('anything');
+    await page.locator('button[type="submit"]').click();
+    // oidc-provider asks its user to allow Gatehouse, the first time.
+    await until(page, (u) => u.origin === env.issuer || u.href.startsWith(env.upstreamIssuer));
+    if (page.url().startsWith(env.upstreamIssuer)) {
+      await page.locator('button[type="submit"]').click();
+    }
+    await atGatehouse(page, '/oauth2/v2/onboard');
+    await page.getByRole('heading', { name: 'Create your organization' }).waitFor();
+    assert.equal(await page.locator('#role-administrator').isChecked(), true, 'administrator is the default role');
+    await page.getByLabel('Organization name').fill('e2e-startup');
+    await page.getByLabel('Organization description (optional)').fill('Made in the browser');
+    await page.getByLabel('Name of your group').fill('founders');
+    await page.screenshot({ path: path.join(env.artifacts, 'onboarding-page.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await backAtRP(page);
+    const r = await checkSignedIn(page, before, env.newcomerEmail);
+    assert.equal(r.claims.acr, 'urn:gatehouse:acr:federated');
+    assert.deepEqual(r.claims.amr, ['fed']);
+
+    // The new organization, with the new user in it, through /api/v1 with the user's token.
+    const orgs = await (await apiGet('/api/v1/organizations', r.tokens.access_token)).json();
+    const org = orgs.find((o) => o.metadata.name === 'e2e-startup');
+    assert.ok(org, `the user's organizations: ${JSON.stringify(orgs)}`);
+    assert.equal(org.metadata.description, 'Made in the browser');
+    const users = await (await apiGet(`/api/v1/organizations/${org.metadata.id}/users`, r.tokens.access_token)).json();
+    assert.deepEqual(users.map((u) => [u.spec.subject, u.spec.state]), [[env.newcomerEmail, 'active']]);
+    const groups = await (await apiGet(`/api/v1/organizations/${org.metadata.id}/groups`, r.tokens.access_token)).json();
+    assert.deepEqual(groups.map((g) => [g.metadata.name, g.spec.userIDs]), [['founders', [users[0].metadata.id]]]);
   } finally {
     await context.close();
   }

@@ -17,6 +17,9 @@ export const env = {
   browserEmail: need('E2E_BROWSER_EMAIL'),
   oidcEmail: need('E2E_OIDC_EMAIL'),
   password: need('E2E_PASSWORD'),
+  upstreamIssuer: need('E2E_UPSTREAM_ISSUER'),
+  upstreamName: need('E2E_UPSTREAM_NAME'),
+  newcomerEmail: need('E2E_NEWCOMER_EMAIL'),
   artifacts: need('E2E_ARTIFACTS'),
   chromium: process.env.CHROMIUM || '/usr/bin/chromium',
 };

@@ -66,11 +66,18 @@ const (
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
 )
 
-// Token endpoint authentication methods (RFC 7591 §2).
+// Token endpoint authentication methods (RFC 7591 §2, RFC 8705 §2).
 const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
 	AuthNone              = "none"
+	// AuthTLSClientAuth: a certificate issued by the client CA Gatehouse
+	// trusts (--tls-client-ca-file), whose subject DN or a SAN is the one
+	// registered (Spec.TLSClientAuth).
+	AuthTLSClientAuth = "tls_client_auth"
+	// AuthSelfSignedTLSClientAuth: a certificate whose SHA-256 thumbprint
+	// is registered (Spec.TLSCertificates), whoever issued it.
+	AuthSelfSignedTLSClientAuth = "self_signed_tls_client_auth"
 )
 
 // SecretPrefix starts every generated client secret, so that a leaked one is
@@ -89,10 +96,18 @@ type Client struct {
 	Scopes                  []string // the scopes the client may request
 	TokenEndpointAuthMethod string
 	RequirePKCE             bool // always true for public clients
-	AccessTokenLifetime     time.Duration
-	RefreshTokenLifetime    time.Duration
-	CreatedAt               time.Time
-	ModifiedAt              time.Time // zero until the first change
+	// RequireConsent: users are asked to allow the client's scopes (once;
+	// the answer is remembered, see internal/oidc).
+	RequireConsent bool
+	// TLSClientAuth is what a tls_client_auth client's certificate must
+	// carry; TLSCertificates the thumbprints a self_signed_tls_client_auth
+	// client may present.
+	TLSClientAuth        TLSIdentity
+	TLSCertificates      []string
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
+	CreatedAt            time.Time
+	ModifiedAt           time.Time // zero until the first change
 }
 
 // Spec is what a caller chooses about a client. Zero values take defaults:
@@ -112,8 +127,14 @@ type Spec struct {
 	Scopes                  []string
 	TokenEndpointAuthMethod string
 	RequirePKCE             bool
-	AccessTokenLifetime     time.Duration
-	RefreshTokenLifetime    time.Duration
+	RequireConsent          bool
+	// TLSClientAuth is required with tls_client_auth and not allowed
+	// otherwise; TLSCertificates (SHA-256 thumbprints, base64url, see
+	// Thumbprint) likewise with self_signed_tls_client_auth.
+	TLSClientAuth        TLSIdentity
+	TLSCertificates      []string
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
 }
 
 // Lifetime defaults and bounds.
@@ -142,7 +163,8 @@ type Registry struct {
 func (r *Registry) now() time.Time { return r.Now().UTC().Truncate(time.Millisecond) }
 
 // Create registers a client. For a confidential client it returns the secret,
-// which exists nowhere else: only its hash is stored.
+// which exists nowhere else: only its hash is stored. A client that
+// authenticates with a TLS certificate gets no secret.
 func (r *Registry) Create(ctx context.Context, spec Spec) (*Client, string, error) {
 	row, err := normalize(spec)
 	if err != nil {
@@ -155,7 +177,7 @@ func (r *Registry) Create(ctx context.Context, spec Spec) (*Client, string, erro
 		return nil, "", err
 	}
 	var plain string
-	if row.Type == string(Confidential) {
+	if row.Type == string(Confidential) && !UsesCertificate(fromRow(row)) {
 		if plain, err = secret.NewToken(r.Rand, SecretPrefix); err != nil {
 			return nil, "", err
 		}
@@ -245,6 +267,9 @@ func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) 
 		if old.Type != string(Confidential) {
 			return apierror.BadRequest("client %q is public: public clients have no secret", id)
 		}
+		if UsesCertificate(fromRow(old)) {
+			return apierror.BadRequest("client %q authenticates with a TLS certificate (%s), not a secret", id, old.TokenEndpointAuthMethod)
+		}
 		return q.SetOAuth2ClientSecret(ctx, id, secret.Hash(plain), r.now())
 	})
 	if err != nil {
@@ -325,8 +350,22 @@ func fromRow(row *store.OAuth2Client) *Client {
 		RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
 		GrantTypes: row.GrantTypes, Scopes: row.Scopes,
 		TokenEndpointAuthMethod: row.TokenEndpointAuthMethod, RequirePKCE: row.RequirePKCE,
-		AccessTokenLifetime: row.AccessTokenLifetime, RefreshTokenLifetime: row.RefreshTokenLifetime,
-		CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
+		RequireConsent:  row.RequireConsent,
+		TLSClientAuth:   TLSIdentity{Field: row.TLSClientAuthField, Value: row.TLSClientAuthValue},
+		TLSCertificates: row.TLSCertificates, AccessTokenLifetime: row.AccessTokenLifetime,
+		RefreshTokenLifetime: row.RefreshTokenLifetime, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
+	}
+}
+
+// SpecOf is the Spec that would re-create c (without its ID): the starting
+// point of a partial update.
+func SpecOf(c *Client) Spec {
+	return Spec{
+		Name: c.Name, Type: c.Type, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
+		GrantTypes: c.GrantTypes, Scopes: c.Scopes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
+		RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent, TLSClientAuth: c.TLSClientAuth,
+		TLSCertificates: c.TLSCertificates, AccessTokenLifetime: c.AccessTokenLifetime,
+		RefreshTokenLifetime: c.RefreshTokenLifetime,
 	}
 }
 

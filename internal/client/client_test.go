@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"reflect"
@@ -144,6 +145,38 @@ func TestValidation(t *testing.T) {
 		{"negative refresh lifetime", func(s *client.Spec) { s.RefreshTokenLifetime = -1 }, "refresh token lifetime"},
 		{"huge refresh lifetime", func(s *client.Spec) { s.RefreshTokenLifetime = 366 * 24 * time.Hour }, "refresh token lifetime"},
 		{"min refresh lifetime", func(s *client.Spec) { s.RefreshTokenLifetime = time.Minute }, ""},
+
+		// RFC 8705 client certificates.
+		{"tls_client_auth by SAN DNS", tlsAuth(client.TLSSANDNS, "billing.svc.example"), ""},
+		{"tls_client_auth by subject DN", tlsAuth(client.TLSSubjectDN, "CN=billing,O=Acme"), ""},
+		{"tls_client_auth by SAN URI", tlsAuth(client.TLSSANURI, "spiffe://acme/billing"), ""},
+		{"tls_client_auth by SAN IP", tlsAuth(client.TLSSANIP, "10.0.0.7"), ""},
+		{"tls_client_auth by SAN email", tlsAuth(client.TLSSANEmail, "billing@acme.example"), ""},
+		{"tls_client_auth without identity", tlsAuth("", ""), "needs the subject DN or a SAN"},
+		{"tls_client_auth unknown field", tlsAuth("issuer_dn", "CN=x"), "certificate field"},
+		{"tls_client_auth bad IP", tlsAuth(client.TLSSANIP, "10.0.0"), "not an IP address"},
+		{"tls_client_auth relative URI", tlsAuth(client.TLSSANURI, "billing"), "absolute URI"},
+		{"tls_client_auth email without @", tlsAuth(client.TLSSANEmail, "billing"), "email"},
+		{"tls_client_auth control character", tlsAuth(client.TLSSubjectDN, "CN=a\x01b"), "control"},
+		{"tls_client_auth for a public client", func(s *client.Spec) {
+			tlsAuth(client.TLSSANDNS, "a.example")(s)
+			s.Type = client.Public
+		}, "public client cannot authenticate"},
+		{"self-signed with a thumbprint", selfSigned(thumb(1)), ""},
+		{"self-signed with two (rollover)", selfSigned(thumb(1), thumb(2)), ""},
+		{"self-signed without a thumbprint", selfSigned(), "at least one certificate"},
+		{"self-signed, thumbprint not base64url", selfSigned("not a thumbprint"), "base64url"},
+		{"self-signed, thumbprint of another size", selfSigned("AAAA"), "base64url"},
+		{"self-signed, thumbprint twice", selfSigned(thumb(1), thumb(1)), "twice"},
+		{"self-signed, too many", selfSigned(thumb(1), thumb(2), thumb(3), thumb(4), thumb(5), thumb(6), thumb(7), thumb(8), thumb(9), thumb(10), thumb(11)), "at most 10"},
+		{"identity with a secret method", func(s *client.Spec) {
+			s.TLSClientAuth = client.TLSIdentity{Field: client.TLSSANDNS, Value: "a.example"}
+		}, "for tls_client_auth clients only"},
+		{"thumbprints with a secret method", func(s *client.Spec) { s.TLSCertificates = []string{thumb(1)} }, "for self_signed_tls_client_auth clients only"},
+		{"thumbprints with tls_client_auth", func(s *client.Spec) {
+			tlsAuth(client.TLSSANDNS, "a.example")(s)
+			s.TLSCertificates = []string{thumb(1)}
+		}, "for self_signed_tls_client_auth clients only"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -172,6 +205,29 @@ func TestValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// tlsAuth makes a spec a tls_client_auth client.
+func tlsAuth(field, value string) func(*client.Spec) {
+	return func(s *client.Spec) {
+		s.TokenEndpointAuthMethod = client.AuthTLSClientAuth
+		s.TLSClientAuth = client.TLSIdentity{Field: field, Value: value}
+	}
+}
+
+// selfSigned makes a spec a self_signed_tls_client_auth client.
+func selfSigned(thumbprints ...string) func(*client.Spec) {
+	return func(s *client.Spec) {
+		s.TokenEndpointAuthMethod = client.AuthSelfSignedTLSClientAuth
+		s.TLSCertificates = thumbprints
+	}
+}
+
+// thumb is a well-formed thumbprint, different for each n.
+func thumb(n byte) string {
+	b := make([]byte, 32)
+	b[0] = n
+	return base64.RawURLEncoding.EncodeToString(b)
 }
 
 // TestDefaults: what an almost empty spec becomes.
@@ -384,7 +440,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 		want := &client.Client{
 			ID: "full", Name: "Full", Type: client.Confidential, RedirectURIs: full.RedirectURIs,
 			PostLogoutRedirectURIs: full.PostLogoutRedirectURIs, GrantTypes: full.GrantTypes, Scopes: full.Scopes,
-			TokenEndpointAuthMethod: client.AuthClientSecretPost, RequirePKCE: true,
+			TokenEndpointAuthMethod: client.AuthClientSecretPost, RequirePKCE: true, TLSCertificates: []string{},
 			AccessTokenLifetime: 15*time.Minute + time.Millisecond, RefreshTokenLifetime: 90 * 24 * time.Hour, CreatedAt: t0,
 		}
 		if !reflect.DeepEqual(c, want) {

@@ -37,8 +37,17 @@ type fileClient struct {
 	Scopes                  []string        `json:"scopes"`
 	TokenEndpointAuthMethod string          `json:"tokenEndpointAuthMethod"`
 	RequirePKCE             bool            `json:"requirePKCE"`
-	AccessTokenLifetime     string          `json:"accessTokenLifetime"`
-	RefreshTokenLifetime    string          `json:"refreshTokenLifetime"`
+	RequireConsent          bool            `json:"requireConsent"`
+	// RFC 8705: one of the five for tls_client_auth, the thumbprints for
+	// self_signed_tls_client_auth.
+	TLSClientAuthSubjectDN string   `json:"tlsClientAuthSubjectDN"`
+	TLSClientAuthSANDNS    string   `json:"tlsClientAuthSANDNS"`
+	TLSClientAuthSANURI    string   `json:"tlsClientAuthSANURI"`
+	TLSClientAuthSANIP     string   `json:"tlsClientAuthSANIP"`
+	TLSClientAuthSANEmail  string   `json:"tlsClientAuthSANEmail"`
+	TLSClientCertificates  []string `json:"tlsClientCertificates"`
+	AccessTokenLifetime    string   `json:"accessTokenLifetime"`
+	RefreshTokenLifetime   string   `json:"refreshTokenLifetime"`
 }
 
 // Declared is a client as a clients file declares it: its settings (with
@@ -69,11 +78,19 @@ type Declared struct {
 //	      "scopes": ["openid", "profile", "email"],
 //	      "tokenEndpointAuthMethod": "client_secret_basic",
 //	      "requirePKCE": false,
+//	      "requireConsent": false,              // ask users to allow the scopes
 //	      "accessTokenLifetime": "1h",          // Go durations
 //	      "refreshTokenLifetime": "720h"
 //	    }
 //	  ]
 //	}
+//
+// A client authenticating with a TLS certificate (RFC 8705) gives
+// "tokenEndpointAuthMethod": "tls_client_auth" and exactly one of
+// tlsClientAuthSubjectDN, tlsClientAuthSANDNS, tlsClientAuthSANURI,
+// tlsClientAuthSANIP, tlsClientAuthSANEmail; or
+// "self_signed_tls_client_auth" and tlsClientCertificates, the SHA-256
+// thumbprints (base64url) of its certificates. Neither has a secret.
 //
 // (The comments above are for this documentation only: the file is plain
 // JSON.) Omitted fields take Spec's defaults. A plain-text secret in the file
@@ -137,6 +154,17 @@ func (fc *fileClient) declared(getenv func(string) string) (Declared, error) {
 		RedirectURIs: fc.RedirectURIs, PostLogoutRedirectURIs: fc.PostLogoutRedirectURIs,
 		GrantTypes: fc.GrantTypes, Scopes: fc.Scopes,
 		TokenEndpointAuthMethod: fc.TokenEndpointAuthMethod, RequirePKCE: fc.RequirePKCE,
+		RequireConsent: fc.RequireConsent, TLSCertificates: fc.TLSClientCertificates,
+	}
+	for field, value := range map[string]string{TLSSubjectDN: fc.TLSClientAuthSubjectDN, TLSSANDNS: fc.TLSClientAuthSANDNS,
+		TLSSANURI: fc.TLSClientAuthSANURI, TLSSANIP: fc.TLSClientAuthSANIP, TLSSANEmail: fc.TLSClientAuthSANEmail} {
+		if value == "" {
+			continue
+		}
+		if !spec.TLSClientAuth.IsZero() {
+			return Declared{}, errors.New("give exactly one of tlsClientAuthSubjectDN, tlsClientAuthSANDNS, tlsClientAuthSANURI, tlsClientAuthSANIP and tlsClientAuthSANEmail")
+		}
+		spec.TLSClientAuth = TLSIdentity{Field: field, Value: value}
 	}
 	var err error
 	if spec.AccessTokenLifetime, err = parseLifetime("accessTokenLifetime", fc.AccessTokenLifetime); err != nil {
@@ -195,6 +223,9 @@ func (d *Declared) row() (*store.OAuth2Client, error) {
 	switch {
 	case row.Type == string(Public) && d.SecretHash != "":
 		return nil, apierror.BadRequest("a public client has no secret: remove secretHash/secretEnv")
+	case UsesCertificate(fromRow(row)) && d.SecretHash != "":
+		return nil, apierror.BadRequest("a client authenticating with a TLS certificate has no secret: remove secretHash/secretEnv")
+	case UsesCertificate(fromRow(row)):
 	case row.Type == string(Confidential) && d.SecretHash == "":
 		return nil, apierror.BadRequest("a confidential client needs a secret: give secretHash or secretEnv")
 	case row.Type == string(Confidential) && !isSHA256Hex(d.SecretHash):
@@ -316,6 +347,10 @@ func sameSettings(a, b *store.OAuth2Client) bool {
 		slices.Equal(a.Scopes, b.Scopes) &&
 		a.TokenEndpointAuthMethod == b.TokenEndpointAuthMethod &&
 		a.RequirePKCE == b.RequirePKCE &&
+		a.RequireConsent == b.RequireConsent &&
+		a.TLSClientAuthField == b.TLSClientAuthField &&
+		a.TLSClientAuthValue == b.TLSClientAuthValue &&
+		slices.Equal(a.TLSCertificates, b.TLSCertificates) &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime &&
 		a.RefreshTokenLifetime == b.RefreshTokenLifetime
 }

@@ -95,6 +95,9 @@ func TestLoadFileRefuses(t *testing.T) {
 		{"lifetime out of bounds", entry(`,"secretEnv":"OK","refreshTokenLifetime":"9000h"`), "refresh token lifetime"},
 		{"invalid redirect", entry(`,"secretEnv":"OK","postLogoutRedirectURIs":["https://app.example/#x"]`), "fragment"},
 		{"unknown grant", entry(`,"secretEnv":"OK","grantTypes":["password"]`), "not supported"},
+		{"two certificate identities", entry(`,"tokenEndpointAuthMethod":"tls_client_auth","tlsClientAuthSANDNS":"a.example","tlsClientAuthSubjectDN":"CN=a"`), "exactly one"},
+		{"certificate client with a secret", entry(`,"secretEnv":"OK","tokenEndpointAuthMethod":"tls_client_auth","tlsClientAuthSANDNS":"a.example"`), "has no secret"},
+		{"self-signed without thumbprints", entry(`,"tokenEndpointAuthMethod":"self_signed_tls_client_auth"`), "at least one certificate"},
 		{"duplicate id", `{"clients":[{"id":"a","name":"A","type":"public","redirectURIs":["https://a.example/"]},` +
 			`{"id":"a","name":"B","type":"public","redirectURIs":["https://a.example/"]}]}`, "declared twice"},
 	}
@@ -113,6 +116,34 @@ func TestLoadFileRefuses(t *testing.T) {
 	}
 	if d, err := client.LoadFile(writeFile(t, `{"clients":[]}`), vars); err != nil || len(d) != 0 {
 		t.Errorf("empty file: %v, %v", d, err)
+	}
+}
+
+// TestFileCertificateClients: the clients file declares RFC 8705 clients
+// (no secret) and consent, and a changed identity is an update.
+func TestFileCertificateClients(t *testing.T) {
+	t.Parallel()
+	r, _ := newRegistry(testenv.SQLite(t))
+	content := func(dns string) string {
+		return `{"clients":[
+		  {"id":"billing","name":"Billing","grantTypes":["client_credentials"],"tokenEndpointAuthMethod":"tls_client_auth","tlsClientAuthSANDNS":"` + dns + `"},
+		  {"id":"robot","name":"Robot","grantTypes":["client_credentials"],"tokenEndpointAuthMethod":"self_signed_tls_client_auth","tlsClientCertificates":["` + thumb(3) + `"]},
+		  {"id":"portal","name":"Portal","type":"public","requireConsent":true,"redirectURIs":["https://portal.example/cb"]}]}`
+	}
+	res, err := r.ApplyFile(t.Context(), writeFile(t, content("billing.svc.example")), env(nil))
+	if err != nil || len(res.Created) != 3 {
+		t.Fatalf("apply: %+v %v", res, err)
+	}
+	billing, _ := r.Get(t.Context(), "billing")
+	robot, _ := r.Get(t.Context(), "robot")
+	portal, _ := r.Get(t.Context(), "portal")
+	if billing.TLSClientAuth != (client.TLSIdentity{Field: client.TLSSANDNS, Value: "billing.svc.example"}) ||
+		!reflect.DeepEqual(robot.TLSCertificates, []string{thumb(3)}) || !portal.RequireConsent {
+		t.Fatalf("read back %+v %+v %+v", billing, robot, portal)
+	}
+	res, err = r.ApplyFile(t.Context(), writeFile(t, content("billing2.svc.example")), env(nil))
+	if err != nil || !reflect.DeepEqual(res.Updated, []string{"billing"}) || len(res.Unchanged) != 2 {
+		t.Fatalf("re-apply with a new SAN: %+v %v", res, err)
 	}
 }
 
@@ -149,7 +180,7 @@ func TestApplyFile(t *testing.T) {
 			PostLogoutRedirectURIs: []string{"https://grafana.example.com/login"},
 			GrantTypes:             []string{"authorization_code", "refresh_token"}, Scopes: []string{"openid", "email"},
 			TokenEndpointAuthMethod: client.AuthClientSecretBasic, AccessTokenLifetime: 30 * time.Minute,
-			RefreshTokenLifetime: client.DefaultRefreshTokenLifetime, CreatedAt: t0}
+			RefreshTokenLifetime: client.DefaultRefreshTokenLifetime, CreatedAt: t0, TLSCertificates: []string{}}
 		if !reflect.DeepEqual(g, want) {
 			t.Errorf("grafana:\n %+v\nwant\n %+v", g, want)
 		}

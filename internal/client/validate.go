@@ -33,6 +33,8 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		RedirectURIs: list(spec.RedirectURIs), PostLogoutRedirectURIs: list(spec.PostLogoutRedirectURIs),
 		GrantTypes: list(spec.GrantTypes), Scopes: list(spec.Scopes),
 		TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod, RequirePKCE: spec.RequirePKCE,
+		RequireConsent: spec.RequireConsent, TLSClientAuthField: spec.TLSClientAuth.Field,
+		TLSClientAuthValue: spec.TLSClientAuth.Value, TLSCertificates: list(spec.TLSCertificates),
 		AccessTokenLifetime: spec.AccessTokenLifetime, RefreshTokenLifetime: spec.RefreshTokenLifetime,
 	}
 
@@ -64,12 +66,19 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		}
 	case AuthNone:
 		if !public {
-			return nil, bad("a confidential client authenticates with its secret: token endpoint auth method %s or %s, not none",
-				AuthClientSecretBasic, AuthClientSecretPost)
+			return nil, bad("a confidential client authenticates with its secret or certificate: token endpoint auth method %s, %s, %s or %s, not none",
+				AuthClientSecretBasic, AuthClientSecretPost, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth)
+		}
+	case AuthTLSClientAuth, AuthSelfSignedTLSClientAuth:
+		if public {
+			return nil, bad("a public client cannot authenticate: its token endpoint auth method must be none, not %s", row.TokenEndpointAuthMethod)
 		}
 	default:
-		return nil, bad("token endpoint auth method %q: want %s, %s or %s", row.TokenEndpointAuthMethod,
-			AuthClientSecretBasic, AuthClientSecretPost, AuthNone)
+		return nil, bad("token endpoint auth method %q: want %s, %s, %s, %s or %s", row.TokenEndpointAuthMethod,
+			AuthClientSecretBasic, AuthClientSecretPost, AuthTLSClientAuth, AuthSelfSignedTLSClientAuth, AuthNone)
+	}
+	if err := validateTLS(row); err != nil {
+		return nil, err
 	}
 	if public {
 		row.RequirePKCE = true

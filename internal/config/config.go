@@ -109,8 +109,18 @@ func (d *Database) Postgres() bool {
 // Serve is the configuration of `gatehouse serve`.
 type Serve struct {
 	Database
-	Listen             string
-	Issuer             string
+	Listen string
+	Issuer string
+
+	// TLS served by Gatehouse itself, and RFC 8705 client certificates.
+	TLSCertFile     string
+	TLSKeyFile      string
+	TLSClientCAFile string
+	// Onboarding is off, local or all (see internal/oidc.Onboarding).
+	Onboarding             string
+	UIURL                  string
+	BrowserSessionLifetime time.Duration
+
 	BootstrapTokenFile string
 	EncryptionKey      string
 	EncryptionKeyFile  string
@@ -187,6 +197,12 @@ func (c *Serve) Bind(b *Binder) {
 	c.Database.Bind(b)
 	b.String(&c.Listen, "listen", "127.0.0.1:8080", "address to serve HTTP on")
 	b.String(&c.Issuer, "issuer", "", "public base URL of this Gatehouse, e.g. https://id.example.com (default http://LISTEN)")
+	b.String(&c.TLSCertFile, "tls-cert-file", "", "PEM certificate (chain) to serve HTTPS with; needs --tls-key-file")
+	b.String(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
+	b.String(&c.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA certificates of OAuth2 clients' TLS certificates: request (not require) client certificates and offer RFC 8705 client authentication")
+	b.String(&c.Onboarding, "onboarding", "local", "who may create an organization at their first login: off, local (local password users) or all (upstream logins too)")
+	b.String(&c.UIURL, "ui-url", "", "where a completed signup link (GET /api/v1/signup) sends the browser (default: Gatehouse's own page)")
+	b.Duration(&c.BrowserSessionLifetime, "browser-session-lifetime", 12*time.Hour, "how long a browser login is reused for single sign-on")
 	b.String(&c.BootstrapTokenFile, "bootstrap-token-file", "", "where the first start writes the platform administrator token (default DATA_DIR/bootstrap-token)")
 	b.String(&c.EncryptionKey, "encryption-key", "", "base64 32-byte key that encrypts secrets at rest (required with PostgreSQL; with SQLite one is generated in DATA_DIR/encryption-key)")
 	b.String(&c.EncryptionKeyFile, "encryption-key-file", "", "file holding the base64 encryption key, instead of --encryption-key")

@@ -1,33 +1,38 @@
 // Package oidc is Gatehouse's OpenID Connect provider: the authorization
 // code flow with PKCE, refresh tokens, client_credentials, token exchange,
-// userinfo,
-// introspection (RFC 7662), revocation (RFC 7009), RP-initiated logout and
-// discovery, at the seed's paths (see the Path constants), plus the local
-// password login page.
+// userinfo, introspection (RFC 7662), revocation (RFC 7009), RP-initiated
+// logout and discovery, at the seed's paths (see the Path constants); the
+// login page (local password, system providers, routing by email domain),
+// browser single sign-on sessions, the consent and onboarding pages, the
+// signup link, and RFC 8705 mutual-TLS client authentication with
+// certificate-bound tokens.
 //
 // # Built on zitadel/oidc, with our rules where it matters
 //
 // The protocol engine is github.com/zitadel/oidc/v3's op package, used
 // through op.Server: server embeds *op.LegacyServer and overrides Discovery
-// (it lists exactly what Gatehouse supports), VerifyClient (a client must use
-// its registered token_endpoint_auth_method), CodeExchange (a code whose
-// request carried a PKCE challenge always needs the verifier: zitadel skips
-// the check when a confidential client leaves it out), TokenExchange (RFC 8693
-// for service account tokens and our access tokens only, see exchange.go),
-// UserInfo, Introspect and
-// Revocation (they verify our JWTs themselves, with the injected clock and
-// the revocation list). Storage (storage.go) is ours: auth requests, codes,
-// sessions and revocations live in the database (migration 00006), keys come
-// from internal/keys (one JWKS route, served there), clients from
-// internal/client.
+// (it lists exactly what Gatehouse supports), Authorize (browser sessions
+// and the authorization parameters, authorize.go), VerifyClient (a client
+// must use its registered token_endpoint_auth_method, a TLS certificate
+// included), CodeExchange (a code whose request carried a PKCE challenge
+// always needs the verifier: zitadel skips the check when a confidential
+// client leaves it out), TokenExchange (RFC 8693 for service account tokens
+// and our access tokens only, see exchange.go), UserInfo, Introspect and
+// Revocation (they verify our JWTs themselves, with the injected clock, the
+// revocation list and the certificate binding), and EndSession (it ends the
+// browser session too). Storage (storage.go) is ours: auth requests, codes,
+// sessions, revocations, browser sessions and consent live in the database
+// (migrations 00006-00008), keys come from internal/keys (one JWKS route,
+// served there), clients from internal/client.
 //
 // # Access tokens
 //
 // Access tokens are RFC 9068 JWTs (typ at+jwt) carrying iss, sub, aud (the
 // issuer: /api/v1 is the resource), client_id, scope, iat, exp, jti,
-// auth_time, gh_kind (user or client) and org_ids (the organizations in which
-// the user is active). zitadel's own JWT path hard-codes typ JWT, so the
-// storage mints the token itself in CreateAccessToken and hands it over
+// auth_time, acr, gh_kind (user or client), org_ids (the organizations in
+// which the user is active) and, for a client that authenticates with a TLS
+// certificate, cnf.x5t#S256. zitadel's own JWT path hard-codes typ JWT, so
+// the storage mints the token itself in CreateAccessToken and hands it over
 // through op.Crypto: zitadel asks Crypto.Encrypt("jti:subject") for the
 // "opaque" token right after, and gets ours. Encrypt otherwise makes
 // authorization codes (32 random bytes, stored hashed). Lifetimes are the
@@ -54,19 +59,89 @@
 // access token. Logout (end_session with an id_token_hint) and revoking the
 // refresh token do the same.
 //
-// # Login
+// # Browser sessions and the authorization parameters
 //
-// The login page (login.go) is server-rendered, needs no JavaScript and loads
-// nothing external. Its CSRF token is random per page view, set in a cookie
+// A successful login (password or upstream) also starts a browser session
+// (session.go): a cookie of 32 random bytes whose SHA-256 the server keeps
+// with the subject, auth_time, amr and acr, for BrowserSessionLifetime. The
+// authorization endpoint reuses it when the request allows (reusable):
+// prompt=login and max_age force a new login (max_age=0 always), an
+// id_token_hint (one of our ID tokens, for this client, expired or not) or
+// an email login_hint must name the session's subject, acr_values must
+// include the session's acr, and the user must still be allowed to log in.
+// Then the code goes back without a page and the ID token carries the
+// original auth_time; prompt=none answers login_required otherwise, and
+// consent_required or interaction_required when a page would be needed.
+// prompt=select_account shows the login page with "Continue as" the
+// session's account. ui_locales (then Accept-Language) picks English or
+// German for the pages. acr values: urn:gatehouse:acr:password and
+// urn:gatehouse:acr:federated; an essential acr (claims parameter) the login
+// does not meet gets unmet_authentication_requirements.
+//
+// # Login, consent and onboarding pages
+//
+// The pages (pages.go) are server-rendered, need no JavaScript and load
+// nothing external. Their Content-Security-Policy allows forms to post to
+// this origin and to the origin of the request's redirect_uri only: Chromium
+// applies form-action to the redirects after a form's POST, and those end at
+// the relying party. A login that goes to an upstream provider answers with
+// a page that moves on by itself (meta refresh and a link), because the
+// upstream's origin is known only after the post and must not need to be in
+// the policy. The login CSRF token is random per page view, set in a cookie
 // scoped to /oauth2/v2/, put in the form, and stored hashed on the auth
-// request: a post must carry the same token in both and match the request,
-// and the authorization callback (which issues the code) requires the cookie
-// too, so a finished login cannot be completed in another browser.
+// request: a post must carry the same token in both and match the request;
+// the consent and onboarding pages and the authorization callback (which
+// issues the code) require the cookie too, so a login cannot be completed
+// in another browser.
+//
 // The local password connector checks the password; an email whose user
 // records are all pending or suspended is refused, one with no record at all
-// may log in (it has no rights until an organization adds it). The page also
-// offers the system OAuth2 providers (upstream.go): the choice redirects to
-// the upstream through internal/connector, and /oidc/callback takes the
-// recorded state once, verifies the upstream's answer and completes the auth
-// request with the upstream's verified email as the subject.
+// may log in (it has no rights until an organization adds it). The login
+// page also offers the system OAuth2 providers (upstream.go): the choice
+// redirects to the upstream through internal/connector, and /oidc/callback
+// takes the recorded state once, verifies the upstream's answer and
+// completes the auth request with the upstream's verified email as the
+// subject.
+//
+// After authenticating, a user may have to onboard or consent
+// (interaction.go) before the code is issued. Onboarding (Config.Onboarding:
+// off, local or all) is offered to someone with no user record anywhere and
+// an email domain no organization owns: the seed's form creates an adhoc
+// organization, a group with the chosen assignable roles and the user in it,
+// in one transaction (tenancy.Onboard). Consent is asked for prompt=consent
+// and, for clients that require it, until the user has allowed every
+// requested scope; the answer is remembered per (subject, client) until the
+// client is deleted. Deny sends access_denied to the client.
+//
+// # Negative tests
+//
+// Each attack the provider must resist has a test that fails if the defence
+// goes:
+//
+//	attack                                             test (internal/oidc unless named)
+//	code replay (and revocation of what it gave)       TestCodeReplayRevokes, TestConcurrentRedemption
+//	code redeemed by another client                    TestTokenEndpointRefusals/code_redeemed_by_another_client
+//	redirect_uri mismatch at the token endpoint        TestTokenEndpointRefusals/redirect_uri_mismatch
+//	unregistered redirect_uri at authorization         TestOpenRedirect
+//	missing or plain PKCE for a public client          TestPublicClientNeedsPKCE
+//	PKCE verifier left out or wrong                    TestTokenEndpointRefusals/PKCE_*, TestTokenEndpointRefusals/wrong_PKCE_verifier
+//	bad state (login form, callback, pages, upstream)  TestBadLoginState, TestUpstreamCallbackRefusals
+//	reused refresh token (the family is revoked)       TestRefreshReuseRevokesFamily, TestConcurrentRedemption
+//	expired code, refresh token, auth request          TestExpiry
+//	expired access token                               TestAPIWithAccessToken, TestForgedTokensEverywhere
+//	alg none, HS256 keyed with the public key          TestForgedTokens, TestForgedTokensEverywhere
+//	token signed by a removed key                      TestRemovedKey, TestForgedTokens/unknown_(removed)_key
+//	open redirect: post_logout_redirect_uri            TestOpenRedirect, TestLogout
+//	errors never sent to an unverified redirect_uri    TestErrorsNeverRedirectToUnverifiedURIs
+//	login CSRF: missing or wrong token                 TestLoginCSRF
+//	login completed in another browser                 TestLoginCSRF, TestInteractionCSRF
+//	logout CSRF (no id_token_hint)                     TestLogout
+//	id_token_hint of another client, forged, foreign   TestIDTokenHint
+//	suspended or pending users                         TestSuspendedUserCannotLogIn, TestPromptNone, TestSignupLink
+//	one tenant's IdP answering for another's domain    TestDomainRouting
+//	certificate-bound token without its certificate    TestCertificateBoundTokens
+//	wrong, expired, foreign or absent client cert      TestMTLSClientAuthentication, client.TestAuthenticateCertificate
+//	client secret alongside a certificate              TestMTLSClientAuthentication
+//	duplicate onboarding, half-created organization    tenancy.TestOnboard, tenancy.TestOnboardConcurrently, TestOnboarding
+//	signup link used twice, expired, replaced          TestSignupLink
 package oidc

@@ -62,10 +62,7 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 		}
 	}
 	now := p.cfg.Now().UTC()
-	exp := now.Add(p.cfg.TokenLifetime)
-	if c.AccessTokenLifetime > 0 && now.Add(c.AccessTokenLifetime).Before(exp) {
-		exp = now.Add(c.AccessTokenLifetime)
-	}
+	exp := now.Add(p.accessLifetime(c))
 	if !subj.expires.IsZero() && subj.expires.Before(exp) {
 		exp = subj.expires
 	}
@@ -75,7 +72,12 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	}
 	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: []string{p.cfg.Issuer}, ClientID: c.ID,
 		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
-		Organizations: subj.orgs, Organization: subj.org, Name: subj.name}
+		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf}
+	if claims.Confirmation == nil {
+		if claims.Confirmation, err = binding(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	tok, err := p.tokens.mint(ctx, claims)
 	if err != nil {
 		return nil, err
@@ -86,14 +88,18 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 
 // exchangeSubject is who a subject token stands for.
 type exchangeSubject struct {
-	kind, sub, org, name string
-	orgs, scopes         []string
-	expires              time.Time // zero: no bound from the subject token
+	kind, sub, org, name, acr string
+	orgs, scopes              []string
+	expires                   time.Time // zero: no bound from the subject token
+	// cnf is the subject token's certificate binding, which the new token
+	// keeps.
+	cnf *Confirmation
 }
 
 // exchangeSubject verifies a subject token: a service account token (by the
 // service account authenticator, so rotation and expiry apply at once) or a
-// user's access token of ours (signature, expiry, revocation).
+// user's access token of ours (signature, expiry, revocation, and the
+// certificate of a bound token).
 func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchangeSubject, error) {
 	invalid := oidc.ErrInvalidGrant().WithDescription("subject_token is invalid or expired")
 	if strings.HasPrefix(token, authn.ServiceAccountTokenPrefix) {
@@ -119,8 +125,12 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 	if c.Kind != kindUser && c.Kind != kindServiceAccount {
 		return nil, invalid
 	}
-	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, orgs: c.Organizations,
-		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0)}, nil
+	// A certificate-bound token is exchanged only by its certificate's holder.
+	if err := checkBinding(ctx, c); err != nil {
+		return nil, invalid
+	}
+	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, acr: c.ACR, orgs: c.Organizations,
+		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation}, nil
 }
 
 // serviceAccountScopes are what a service account token may be narrowed

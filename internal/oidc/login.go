@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -30,98 +32,96 @@ const cookiePath = "/oauth2/v2/"
 var (
 	errNoRequest   = errors.New("the login request is unknown, expired or already finished")
 	errCSRF        = errors.New("the form is stale or was not sent from this page")
+	errNoSession   = errors.New("the browser session ended or cannot serve this request")
 	errCredentials = connector.ErrInvalidCredentials
 )
 
-// loginView is what the login template shows.
-type loginView struct {
-	State     string
-	CSRF      string
-	Email     string
-	Error     string
-	Providers []providerChoice
-}
-
-var pages = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Sign in · Gatehouse</title>
-<style>body{font-family:system-ui,sans-serif;max-width:24rem;margin:4rem auto;padding:0 1rem}
-label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}[role=alert]{color:#a00;margin-top:1rem}</style>
-</head>
-<body>
-<main>
-<h1>Sign in</h1>
-{{if .Error}}<p role="alert" id="login-error">{{.Error}}</p>{{end}}
-<form method="post" action="/oauth2/v2/login">
-<input type="hidden" name="state" value="{{.State}}">
-<input type="hidden" name="csrf_token" value="{{.CSRF}}">
-<label for="email">Email address</label>
-<input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}"{{if .Error}} aria-describedby="login-error"{{end}}>
-<label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" aria-describedby="password-hint">
-<p id="password-hint">Leave it empty if your organization signs you in with its own identity provider.</p>
-<button type="submit">Sign in</button>
-</form>
-{{if .Providers}}<h2>Or sign in with</h2>
-{{range .Providers}}<form method="post" action="/oauth2/v2/login">
-<input type="hidden" name="state" value="{{$.State}}">
-<input type="hidden" name="csrf_token" value="{{$.CSRF}}">
-<button type="submit" name="provider" value="{{.ID}}">{{.Name}}</button>
-</form>
-{{end}}{{end}}
-</main>
-</body>
-</html>
-{{define "message"}}<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>{{.Title}} · Gatehouse</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}</style></head>
-<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p></main></body>
-</html>{{end}}`))
-
-func writePage(w http.ResponseWriter, status int, name string, data any) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
-	h.Set("Referrer-Policy", "no-referrer")
-	w.WriteHeader(status)
-	_ = pages.ExecuteTemplate(w, name, data)
-}
-
-func writeMessage(w http.ResponseWriter, status int, title, text string) {
-	writePage(w, status, "message", struct{ Title, Text string }{title, text})
+// requestLocale is the language of the pages of request r, or of the
+// browser when there is no request.
+func requestLocale(r *http.Request, req *store.OIDCAuthRequest) *messages {
+	if req != nil && req.UILocale != "" {
+		return texts(req.UILocale)
+	}
+	return texts(pickLocale(nil, r.Header.Get("Accept-Language")))
 }
 
 // loginPage shows the form for the auth request named by ?state=, with a
-// fresh CSRF token bound to that request and to this browser.
+// fresh CSRF token bound to that request and to this browser. A login_hint
+// whose email domain belongs to an organization with its own identity
+// provider goes there at once, without the page.
 func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
-	id := r.URL.Query().Get("state")
-	csrf, hint, err := p.startLogin(r.Context(), id)
+	ctx := r.Context()
+	csrf, req, err := p.startLogin(ctx, r.URL.Query().Get("state"))
+	m := requestLocale(r, req)
 	if err != nil {
-		p.loginError(w, err)
-		return
-	}
-	providers, err := p.systemProviders(r.Context())
-	if err != nil {
-		p.loginError(w, err)
+		p.loginError(w, m, err)
 		return
 	}
 	p.setCSRFCookie(w, csrf)
-	writePage(w, http.StatusOK, "login", loginView{State: id, CSRF: csrf, Email: hint, Providers: providers})
+	if req.Subject != "" {
+		// Authenticated already, with an interaction to finish.
+		http.Redirect(w, r, p.stepURL(req.ID, req.Interaction), http.StatusSeeOther)
+		return
+	}
+	if !slices.Contains(strings.Fields(req.Prompt), oidc.PromptSelectAccount) && acrAllowed(req, ACRFederated) {
+		rt, upstream, err := p.routeByEmail(ctx, req.LoginHint)
+		if err != nil {
+			p.loginError(w, m, err)
+			return
+		}
+		if upstream {
+			to, err := p.startUpstream(ctx, req, rt)
+			if err != nil {
+				p.loginError(w, m, err)
+				return
+			}
+			http.Redirect(w, r, to, http.StatusFound)
+			return
+		}
+	}
+	view, err := p.loginView(ctx, r, req, csrf, m)
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	writePage(w, http.StatusOK, "login", view, origin(req.RedirectURI))
 }
 
-// startLogin issues the CSRF token of an open auth request.
-func (p *Provider) startLogin(ctx context.Context, id string) (csrf, loginHint string, err error) {
-	if id == "" {
-		return "", "", errNoRequest
+// loginView fills the login page of request req: the email pre-filled from
+// login_hint, the id_token_hint's subject or the browser session's; the
+// browser session offered ("Continue as") when the request may use it; the
+// system providers unless the request's essential acr excludes them.
+func (p *Provider) loginView(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, csrf string, m *messages) (*loginView, error) {
+	v := &loginView{T: m, State: req.ID, CSRF: csrf, Email: req.LoginHint}
+	if v.Email == "" {
+		v.Email = req.HintSubject
 	}
-	csrf, err = p.tokens.randomString(32)
+	bs, reuse, err := p.sessionFor(ctx, r.Header, req)
 	if err != nil {
-		return "", "", err
+		return nil, err
+	}
+	if reuse {
+		v.Session = bs.Subject
+	} else if bs != nil && v.Email == "" {
+		v.Email = bs.Subject
+	}
+	if acrAllowed(req, ACRFederated) {
+		if v.Providers, err = p.systemProviders(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// startLogin issues the CSRF token of an open auth request and returns the
+// request.
+func (p *Provider) startLogin(ctx context.Context, id string) (string, *store.OIDCAuthRequest, error) {
+	if id == "" {
+		return "", nil, errNoRequest
+	}
+	csrf, err := p.tokens.randomString(32)
+	if err != nil {
+		return "", nil, err
 	}
 	var req *store.OIDCAuthRequest
 	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
@@ -132,56 +132,152 @@ func (p *Provider) startLogin(ctx context.Context, id string) (csrf, loginHint s
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return "", "", errNoRequest
+		return "", nil, errNoRequest
 	}
 	if err != nil {
-		return "", "", err
+		return "", nil, err
 	}
-	return csrf, req.LoginHint, nil
+	return csrf, req, nil
+}
+
+// csrfCookieFor is the cookie that carries the login CSRF token.
+func (p *Provider) csrfCookieFor(token string) *http.Cookie {
+	return &http.Cookie{
+		Name: p.cookieName, Value: token, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
+	}
 }
 
 func (p *Provider) setCSRFCookie(w http.ResponseWriter, token string) {
-	http.SetCookie(w, &http.Cookie{
-		Name: p.cookieName, Value: token, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
-	})
+	http.SetCookie(w, p.csrfCookieFor(token))
 }
 
-// loginSubmit checks the form and the password; on success the browser goes
-// back to the provider's callback, which issues the code.
-func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+// pendingRequest is auth request id waiting for step ("" the login,
+// stepOnboard or stepConsent after it), shown or posted by the browser whose
+// CSRF token (cookie, and form when posted) belongs to it. With errCSRF it
+// returns the request too (its language).
+func (p *Provider) pendingRequest(ctx context.Context, id, step, csrfForm, csrfCookie string) (*store.OIDCAuthRequest, error) {
+	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, p.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) || err == nil && (req.Done || req.Interaction != step || (req.Subject == "") != (step == "")) {
+		return nil, errNoRequest
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
+		return req, errCSRF
+	}
+	return req, nil
+}
+
+// postedForm reads the form of a page (at most limit bytes) and the auth
+// request it was posted for, waiting for step ("" for the login form): open,
+// and posted with this browser's CSRF token for it. On failure it has
+// answered w with the page that says why, and ok is false.
+func (p *Provider) postedForm(w http.ResponseWriter, r *http.Request, step string, limit int64) (req *store.OIDCAuthRequest, f url.Values, m *messages, ok bool) {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	if err := r.ParseForm(); err != nil {
-		writeMessage(w, http.StatusBadRequest, "Bad request", "The form could not be read.")
+		m := requestLocale(r, nil)
+		writeMessage(w, http.StatusBadRequest, m, m.BadRequestTitle, m.BadRequestText)
+		return nil, nil, nil, false
+	}
+	f = r.PostForm
+	req, err := p.pendingRequest(r.Context(), f.Get("state"), step, f.Get("csrf_token"), p.csrfCookie(r))
+	m = requestLocale(r, req)
+	if err != nil {
+		p.loginError(w, m, err)
+		return nil, nil, nil, false
+	}
+	return req, f, m, true
+}
+
+// loginSubmit takes the login form: "Continue as" the browser session, a
+// system provider's button, an email routed to an organization's provider,
+// or an email and password. A successful login goes on with a 303 to the
+// callback (which issues the code) or to the consent or onboarding page.
+// The way upstream is a page that moves on by itself (continueUpstream).
+func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	req, f, m, ok := p.postedForm(w, r, "", 16<<10)
+	if !ok {
 		return
 	}
-	cookie := p.csrfCookie(r)
-	f := r.PostForm
-	id, email := f.Get("state"), f.Get("email")
-	rt, upstream, err := p.chooseRoute(r.Context(), f.Get("provider"), email)
+	if f.Get("continue") != "" {
+		p.continueSession(w, r, req, m)
+		return
+	}
+	email := strings.TrimSpace(f.Get("email"))
+	rt, upstream, err := p.chooseRoute(ctx, f.Get("provider"), email)
 	if err != nil {
-		p.loginError(w, err)
+		p.loginError(w, m, err)
 		return
 	}
 	if upstream {
-		to, err := p.startUpstream(r.Context(), id, f.Get("csrf_token"), cookie, rt)
+		to, err := p.startUpstream(ctx, req, rt)
 		if err != nil {
-			p.loginError(w, err)
+			p.loginError(w, m, err)
 			return
 		}
-		http.Redirect(w, r, to, http.StatusSeeOther)
+		continueUpstream(w, m, to)
 		return
 	}
-	err = p.login(r.Context(), id, f.Get("csrf_token"), cookie, email, f.Get("password"))
-	switch {
-	case err == nil:
-		http.Redirect(w, r, p.cfg.Issuer+CallbackPath+"?id="+url.QueryEscape(id), http.StatusSeeOther)
-	case errors.Is(err, errCredentials):
-		writePage(w, http.StatusUnauthorized, "login", loginView{State: id, CSRF: f.Get("csrf_token"), Email: email,
-			Error: "The email address or the password is wrong."})
-	default:
-		p.loginError(w, err)
+	ident, err := p.cfg.Password.Login(ctx, email, f.Get("password"))
+	if errors.Is(err, errCredentials) {
+		view, verr := p.loginView(ctx, r, req, f.Get("csrf_token"), m)
+		if verr != nil {
+			p.loginError(w, m, verr)
+			return
+		}
+		view.Email, view.Error = email, m.WrongPassword
+		writePage(w, http.StatusUnauthorized, "login", view, origin(req.RedirectURI))
+		return
 	}
+	if err == nil {
+		err = p.mayLogIn(ctx, ident.Subject)
+	}
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	now := p.cfg.Now()
+	next, err := p.authenticated(ctx, w, r, req, store.Authentication{Subject: ident.Subject, AMR: "pwd", ACR: ACRPassword, AuthTime: now}, true)
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// continueSession completes req with the browser's session ("Continue as"
+// on the login page of a prompt=select_account request), if the request may
+// still use it.
+func (p *Provider) continueSession(w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, m *messages) {
+	ctx := r.Context()
+	bs, reuse, err := p.sessionFor(ctx, r.Header, req)
+	if err == nil && !reuse {
+		err = errNoSession
+	}
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	next, err := p.authenticated(ctx, w, r, req, sessionAuthentication(bs), false)
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// continueUpstream answers a login form that goes to an upstream identity
+// provider with a page that moves on to it by itself (meta refresh, and a
+// link). A redirect would be blocked: Chromium applies the page's CSP
+// form-action to every redirect after the POST, and the upstream's origin is
+// known only now (an email's domain picks the organization's provider), so
+// it cannot be in the policy of the page that posted. A meta refresh is a
+// new navigation, not the form's.
+func continueUpstream(w http.ResponseWriter, m *messages, to string) {
+	writePage(w, http.StatusOK, "continue", continueView{T: m, URL: to})
 }
 
 // chooseRoute decides where a login form post goes: the chosen system
@@ -192,35 +288,6 @@ func (p *Provider) chooseRoute(ctx context.Context, provider, email string) (rou
 		return route{provider: provider}, true, nil
 	}
 	return p.routeByEmail(ctx, email)
-}
-
-// login is the logic of a login form post.
-func (p *Provider) login(ctx context.Context, id, csrfForm, csrfCookie, email, password string) error {
-	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, p.cfg.Now())
-	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Done) {
-		return errNoRequest
-	}
-	if err != nil {
-		return err
-	}
-	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
-		return errCSRF
-	}
-	ident, err := p.cfg.Password.Login(ctx, email, password)
-	if err != nil {
-		return err
-	}
-	if err := p.mayLogIn(ctx, ident.Subject); err != nil {
-		return err
-	}
-	now := p.cfg.Now()
-	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-		return q.CompleteAuthRequest(ctx, id, ident.Subject, "pwd", now, now)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return errNoRequest
-	}
-	return err
 }
 
 // validCSRF: the form's token equals the cookie's, and its hash is the one
@@ -234,28 +301,31 @@ func validCSRF(storedHash, form, cookie string) bool {
 	return same && bound
 }
 
-func (p *Provider) loginError(w http.ResponseWriter, err error) {
+// loginError shows the page for err (a message page with the right
+// status); unexpected errors are logged and shown as a 500.
+func (p *Provider) loginError(w http.ResponseWriter, m *messages, err error) {
+	status, title, text := http.StatusInternalServerError, m.ErrorTitle, m.ErrorText
 	switch {
-	case errors.Is(err, errNoRequest):
-		writeMessage(w, http.StatusBadRequest, "Sign-in link expired", "Go back to the application and start again.")
+	case errors.Is(err, errNoRequest), errors.Is(err, errNoSession):
+		status, title, text = http.StatusBadRequest, m.LinkExpiredTitle, m.LinkExpiredText
 	case errors.Is(err, errCSRF):
-		writeMessage(w, http.StatusForbidden, "Request refused", "The form is stale or was not sent from this page. Go back to the application and start again.")
+		status, title, text = http.StatusForbidden, m.RefusedTitle, m.RefusedText
 	case errors.Is(err, errBadState):
-		writeMessage(w, http.StatusBadRequest, "Sign-in link expired", "The answer from the identity provider does not belong to a sign-in in progress. Go back to the application and start again.")
+		status, title, text = http.StatusBadRequest, m.LinkExpiredTitle, m.BadStateText
 	case errors.Is(err, errNoProvider):
-		writeMessage(w, http.StatusBadRequest, "Unknown identity provider", "Go back and choose another way to sign in.")
+		status, title, text = http.StatusBadRequest, m.UnknownProviderTitle, m.UnknownProviderText
 	case errors.Is(err, errUpstream):
-		writeMessage(w, http.StatusBadGateway, "Sign-in failed", "The identity provider did not complete the sign-in. Go back to the application and try again.")
+		status, title, text = http.StatusBadGateway, m.UpstreamFailedTitle, m.UpstreamFailedText
 	case errors.Is(err, errUnverified):
-		writeMessage(w, http.StatusForbidden, "Email address not verified", "Your identity provider did not confirm your email address.")
+		status, title, text = http.StatusForbidden, m.UnverifiedTitle, m.UnverifiedText
 	case errors.Is(err, errForeignDomain):
-		writeMessage(w, http.StatusForbidden, "Sign-in refused", "Your organization's identity provider cannot sign in addresses outside its domain.")
+		status, title, text = http.StatusForbidden, m.ForeignDomainTitle, m.ForeignDomainText
 	case errors.Is(err, errInactive):
-		writeMessage(w, http.StatusForbidden, "Account not active", "Your account is pending or suspended. Ask an administrator of your organization.")
+		status, title, text = http.StatusForbidden, m.InactiveTitle, m.InactiveText
 	default:
 		p.log.Error("login failed", "error", err)
-		writeMessage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")
 	}
+	writeMessage(w, status, m, title, text)
 }
 
 // csrfCookie reads the browser's login CSRF token (” if none).
@@ -272,13 +342,14 @@ func (p *Provider) csrfCookie(r *http.Request) string {
 func (p *Provider) authorizeCallback(next http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		req, err := p.cfg.Store.Read().GetAuthRequest(r.Context(), r.URL.Query().Get("id"), p.cfg.Now())
+		m := requestLocale(r, req)
 		switch {
 		case errors.Is(err, store.ErrNotFound) || (err == nil && !req.Done):
-			p.loginError(w, errNoRequest)
+			p.loginError(w, m, errNoRequest)
 		case err != nil:
-			p.loginError(w, err)
+			p.loginError(w, m, err)
 		case !validCSRF(req.CSRFHash, p.csrfCookie(r), p.csrfCookie(r)):
-			p.loginError(w, errCSRF)
+			p.loginError(w, m, errCSRF)
 		default:
 			next.ServeHTTP(w, r)
 		}
@@ -286,6 +357,10 @@ func (p *Provider) authorizeCallback(next http.Handler) http.HandlerFunc {
 }
 
 // loggedOut is where logout lands without a post_logout_redirect_uri.
-func (p *Provider) loggedOut(w http.ResponseWriter, _ *http.Request) {
-	writeMessage(w, http.StatusOK, "Signed out", "You have been signed out.")
+func (p *Provider) loggedOut(w http.ResponseWriter, r *http.Request) {
+	m := texts(pickLocale(oidc.ParseLocales(strings.Fields(r.URL.Query().Get("ui_locales"))), r.Header.Get("Accept-Language")))
+	writeMessage(w, http.StatusOK, m, m.SignedOutTitle, m.SignedOutText)
 }
+
+// secureEqual compares two secrets in constant time.
+func secureEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -58,11 +58,49 @@ type rp struct {
 
 func newEnv(t testing.TB, open func(testing.TB) *store.Store) *testenv.Env {
 	t.Helper()
-	env := testenv.NewEnv(t, open(t))
+	return newEnvWith(t, open, testenv.Options{})
+}
+
+// newEnvWith is newEnv with options; the test user has a local password.
+func newEnvWith(t testing.TB, open func(testing.TB) *store.Store, opts testenv.Options) *testenv.Env {
+	t.Helper()
+	env := testenv.NewEnvWith(t, open(t), opts)
 	if err := env.Password.SetPassword(context.Background(), email, password); err != nil {
 		t.Fatal(err)
 	}
 	return env
+}
+
+// addUser adds a user with subject to the tenant's organization and group.
+func addUser(t testing.TB, env *testenv.Env, ten *testenv.Tenant, subject, state string) {
+	t.Helper()
+	env.Must(http.StatusCreated, "POST", "/api/v1/organizations/"+ten.OrgID+"/users", env.AdminToken, map[string]any{
+		"spec": map[string]any{"subject": subject, "state": state, "groupIDs": []string{ten.GroupID}}})
+}
+
+// userID is the ID of the user with subject in the tenant's organization.
+func userID(t testing.TB, env *testenv.Env, ten *testenv.Tenant, subject string) string {
+	t.Helper()
+	var users []map[string]any
+	env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+ten.OrgID+"/users", env.AdminToken, nil).JSON(t, &users)
+	for _, u := range users {
+		if u["spec"].(map[string]any)["subject"] == subject {
+			return u["metadata"].(map[string]any)["id"].(string)
+		}
+	}
+	t.Fatalf("no user %s", subject)
+	return ""
+}
+
+func newJar() (http.CookieJar, error) { return cookiejar.New(nil) }
+
+func mustECKey(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }
 
 // newClient registers a client; spec defaults to a confidential web client
@@ -92,7 +130,7 @@ func newRP(t testing.TB, env *testenv.Env, c *client.Client, sec string) *rp {
 		t.Fatalf("discovery: %v", err)
 	}
 	style := oauth2.AuthStyleInHeader
-	if c.TokenEndpointAuthMethod == client.AuthClientSecretPost || c.TokenEndpointAuthMethod == client.AuthNone {
+	if c.TokenEndpointAuthMethod == client.AuthClientSecretPost || c.TokenEndpointAuthMethod == client.AuthNone || client.UsesCertificate(c) {
 		style = oauth2.AuthStyleInParams
 	}
 	ep := provider.Endpoint()
@@ -103,7 +141,8 @@ func newRP(t testing.TB, env *testenv.Env, c *client.Client, sec string) *rp {
 		verifier: provider.Verifier(&gooidc.Config{ClientID: c.ID}),
 		conf: oauth2.Config{ClientID: c.ID, ClientSecret: sec, Endpoint: ep, RedirectURL: redirectURI,
 			Scopes: []string{gooidc.ScopeOpenID, "email", gooidc.ScopeOfflineAccess}},
-		browser: &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		browser: &http.Client{Jar: jar, Transport: env.Client.Transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 	}
 }
 
@@ -155,8 +194,17 @@ type flow struct {
 	state, nonce, verifier string
 }
 
-// openLogin starts an authorization request and returns the login form.
+// openLogin starts an authorization request in a new browser (no browser
+// session, so the login page shows) and returns the login form. The SSO
+// tests keep a browser across logins with openLoginHere.
 func (r *rp) openLogin(extra ...oauth2.AuthCodeOption) (flow, url.Values) {
+	r.t.Helper()
+	r.browser.Jar, _ = cookiejar.New(nil)
+	return r.openLoginHere(extra...)
+}
+
+// openLoginHere is openLogin in the current browser.
+func (r *rp) openLoginHere(extra ...oauth2.AuthCodeOption) (flow, url.Values) {
 	r.t.Helper()
 	f := flow{state: "st-" + rand.Text(), nonce: "n-" + rand.Text(), verifier: oauth2.GenerateVerifier()}
 	opts := append([]oauth2.AuthCodeOption{gooidc.Nonce(f.nonce), oauth2.S256ChallengeOption(f.verifier)}, extra...)
@@ -203,6 +251,21 @@ func (r *rp) login(extra ...oauth2.AuthCodeOption) (flow, string) {
 		r.t.Fatalf("no code in %s", loc)
 	}
 	return f, code
+}
+
+// webRP is a relying party of a new confidential web client (newClient's
+// defaults), with the client and its secret.
+func webRP(t testing.TB, env *testenv.Env) (*rp, *client.Client, string) {
+	t.Helper()
+	c, sec := newClient(t, env, nil)
+	return newRP(t, env, c, sec), c, sec
+}
+
+// signIn logs the test user in (a new browser) and redeems the code.
+func (r *rp) signIn() *oauth2.Token {
+	r.t.Helper()
+	f, code := r.login()
+	return r.exchange(f, code)
 }
 
 // exchange redeems code and verifies the ID token as a relying party must.
@@ -254,12 +317,19 @@ func (r *rp) refresh(rt string) (*oauth2.Token, error) {
 // postToken posts to the token endpoint and returns status and body.
 func postToken(t testing.TB, env *testenv.Env, v url.Values, basicID, basicSecret string) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", env.URL+oidc.TokenPath, strings.NewReader(v.Encode()))
+	return postForm(t, env.Client, env.URL+oidc.TokenPath, v, basicID, basicSecret)
+}
+
+// postForm posts v to u with hc (and HTTP Basic credentials when basicID is
+// set) and returns the status and the JSON answer.
+func postForm(t testing.TB, hc *http.Client, u string, v url.Values, basicID, basicSecret string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", u, strings.NewReader(v.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if basicID != "" {
 		req.SetBasicAuth(url.QueryEscape(basicID), url.QueryEscape(basicSecret))
 	}
-	resp, err := env.Client.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +359,16 @@ func TestDiscovery(t *testing.T) {
 		"token_endpoint_auth_methods_supported": []any{"client_secret_basic", "client_secret_post", "none"},
 		"request_parameter_supported":           nil,
 		"device_authorization_endpoint":         nil,
+		"prompt_values_supported":               []any{"none", "login", "consent", "select_account"},
+		"acr_values_supported":                  []any{oidc.ACRPassword, oidc.ACRFederated},
+		"ui_locales_supported":                  []any{"en", "de"},
+		"display_values_supported":              []any{"page", "popup", "touch", "wap"},
+		"claims_parameter_supported":            true,
+		"claims_supported": []any{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
+			"azp", "email", "email_verified", "preferred_username"},
+		// Without --tls-client-ca-file no RFC 8705 (see TestMTLSDiscovery).
+		"tls_client_certificate_bound_access_tokens": false,
+		"mtls_endpoint_aliases":                      nil,
 	}
 	for k, v := range want {
 		if fmt.Sprint(d[k]) != fmt.Sprint(v) {
@@ -948,19 +1028,5 @@ func TestSigningAlgorithms(t *testing.T) {
 				t.Fatalf("discovery algorithms %v lack %s", d["id_token_signing_alg_values_supported"], alg)
 			}
 		})
-	}
-}
-
-// TestPromptNone: without a browser session, prompt=none answers
-// login_required at the client's redirect URI.
-func TestPromptNone(t *testing.T) {
-	env := newEnv(t, testenv.SQLite)
-	c, sec := newClient(t, env, nil)
-	r := newRP(t, env, c, sec)
-	resp, _ := r.get(r.conf.AuthCodeURL("s", oauth2.SetAuthURLParam("prompt", "none"),
-		oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
-	loc, _ := url.Parse(resp.Header.Get("Location"))
-	if resp.StatusCode != http.StatusFound || loc == nil || loc.Query().Get("error") != "login_required" {
-		t.Fatalf("prompt=none: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

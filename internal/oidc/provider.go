@@ -2,6 +2,7 @@ package oidc
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +13,6 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
-	"golang.org/x/text/language"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
@@ -38,6 +38,16 @@ const (
 	LoggedOutPath     = "/oauth2/v2/logout/done"
 	LoginPath         = "/oauth2/v2/login"
 	JWKSPath          = "/oauth2/v2/jwks"
+	// OnboardPath is the seed's onboarding form (GET shows it, POST creates
+	// the organization); ConsentPath the consent page; LogoutConfirmPath
+	// asks before a logout that came without an id_token_hint.
+	OnboardPath       = "/oauth2/v2/onboard"
+	ConsentPath       = "/oauth2/v2/consent"
+	LogoutConfirmPath = "/oauth2/v2/logout/confirm"
+	// SignupPath is the seed's signup link (GET /api/v1/signup?token=...);
+	// SignupDonePath is where it lands without a configured UI.
+	SignupPath     = "/api/v1/signup"
+	SignupDonePath = "/oauth2/v2/signup/done"
 )
 
 // RefreshTokenPrefix starts every refresh token, so that a leaked one is
@@ -65,18 +75,64 @@ type Config struct {
 	TokenLifetime time.Duration
 	// AllowInsecure permits an http:// issuer (tests, local trials).
 	AllowInsecure bool
-	Now           func() time.Time
-	Rand          io.Reader
-	Logger        *slog.Logger
+	// Onboarding decides who may create an organization after logging in
+	// for the first time (see Onboarding); "" is OnboardingOff.
+	Onboarding Onboarding
+	// BrowserSessionLifetime is how long a login is reused for single
+	// sign-on; DefaultBrowserSessionLifetime when zero.
+	BrowserSessionLifetime time.Duration
+	// UIURL is where a completed signup link sends the browser; without
+	// one, Gatehouse's own page says the account is active.
+	UIURL string
+	// ClientCAs are the CAs of tls_client_auth client certificates. Set it
+	// when the server requests client certificates (serve
+	// --tls-client-ca-file): it turns RFC 8705 client authentication on.
+	ClientCAs *x509.CertPool
+	Now       func() time.Time
+	Rand      io.Reader
+	Logger    *slog.Logger
+}
+
+// Onboarding says who gets the onboarding form: a user who has just logged
+// in for the first time (no user record in any organization, and an email
+// domain no organization owns) and who may create an organization of their
+// own there, becoming its first member.
+type Onboarding string
+
+// The onboarding modes.
+const (
+	// OnboardingOff: nobody; such users log in with no rights until an
+	// administrator adds them to an organization.
+	OnboardingOff Onboarding = "off"
+	// OnboardingLocal: users of the local password connector, whom an
+	// operator created (gatehouse admin users), so they are trusted.
+	OnboardingLocal Onboarding = "local"
+	// OnboardingAll: anyone who can log in, through an upstream identity
+	// provider too (open self-service signup).
+	OnboardingAll Onboarding = "all"
+)
+
+// ParseOnboarding checks an onboarding mode.
+func ParseOnboarding(s string) (Onboarding, error) {
+	switch o := Onboarding(s); o {
+	case OnboardingOff, OnboardingLocal, OnboardingAll:
+		return o, nil
+	}
+	return "", fmt.Errorf("onboarding %q: want off, local or all", s)
 }
 
 // Provider is Gatehouse's OpenID Connect provider.
 type Provider struct {
-	cfg        Config
-	log        *slog.Logger
-	tokens     *tokens
-	handler    http.Handler
-	cookieName string
+	cfg     Config
+	log     *slog.Logger
+	tokens  *tokens
+	handler http.Handler
+	// op is zitadel's provider (its encoder, ID token hint verifier).
+	op op.OpenIDProvider
+	// cookieName is the login CSRF cookie's, sessionCookie the browser
+	// session's.
+	cookieName    string
+	sessionCookie string
 }
 
 // New builds the provider.
@@ -94,8 +150,18 @@ func New(cfg Config) (*Provider, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Onboarding == "" {
+		cfg.Onboarding = OnboardingOff
+	}
+	if _, err := ParseOnboarding(string(cfg.Onboarding)); err != nil {
+		return nil, err
+	}
+	if cfg.BrowserSessionLifetime <= 0 {
+		cfg.BrowserSessionLifetime = DefaultBrowserSessionLifetime
+	}
 	cfg.Rand = defaultRand(cfg.Rand)
-	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + secret.Hash(cfg.Issuer)[:12]}
+	issuerHash := secret.Hash(cfg.Issuer)[:12]
+	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + issuerHash, sessionCookie: SessionCookiePrefix + issuerHash}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -110,11 +176,12 @@ func New(cfg Config) (*Provider, error) {
 		AuthMethodPost:           true,
 		GrantTypeRefreshToken:    true,
 		DefaultLogoutRedirectURI: LoggedOutPath,
-		SupportedUILocales:       []language.Tag{language.English},
+		SupportedUILocales:       UILocales,
 	}, &storage{p: p}, op.StaticIssuer(cfg.Issuer), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("oidc provider: %w", err)
 	}
+	p.op = provider
 	endpoints := op.Endpoints{
 		Authorization: op.NewEndpoint(AuthorizationPath),
 		Token:         op.NewEndpoint(TokenPath),
@@ -130,10 +197,18 @@ func New(cfg Config) (*Provider, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
 	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
+	mux.Handle("POST "+IntrospectionPath, srv.introspectByCertificate(opHandler))
 	mux.HandleFunc("GET "+LoginPath, p.loginPage)
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
+	mux.HandleFunc("GET "+ConsentPath, p.consentPage)
+	mux.HandleFunc("POST "+ConsentPath, p.consentSubmit)
+	mux.HandleFunc("GET "+OnboardPath, p.onboardPage)
+	mux.HandleFunc("POST "+OnboardPath, p.onboardSubmit)
+	mux.HandleFunc("GET "+LogoutConfirmPath, p.logoutConfirm)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
 	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
+	mux.HandleFunc("GET "+SignupPath, p.signup)
+	mux.HandleFunc("GET "+SignupDonePath, p.signupDone)
 	p.handler = mux
 	return p, nil
 }
@@ -172,6 +247,15 @@ type server struct {
 	p *Provider
 }
 
+// discovery is the provider metadata: zitadel's fields plus those it does
+// not know (prompt values, RFC 8705).
+type discovery struct {
+	*oidc.DiscoveryConfiguration
+	PromptValuesSupported []string `json:"prompt_values_supported"`
+	// RFC 8705 §3.3.
+	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+}
+
 // Discovery lists exactly what is supported.
 func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Response, error) {
 	algs, err := (&storage{p: s.p}).SignatureAlgorithms(ctx)
@@ -183,28 +267,42 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 		names[i] = string(a)
 	}
 	iss := s.p.cfg.Issuer
-	return op.NewResponse(&oidc.DiscoveryConfiguration{
-		Issuer:                                    iss,
-		AuthorizationEndpoint:                     iss + AuthorizationPath,
-		TokenEndpoint:                             iss + TokenPath,
-		IntrospectionEndpoint:                     iss + IntrospectionPath,
-		UserinfoEndpoint:                          iss + UserinfoPath,
-		RevocationEndpoint:                        iss + RevocationPath,
-		EndSessionEndpoint:                        iss + EndSessionPath,
-		JwksURI:                                   iss + JWKSPath,
-		ScopesSupported:                           []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
-		ResponseTypesSupported:                    []string{string(oidc.ResponseTypeCode)},
-		ResponseModesSupported:                    []string{"query"},
-		GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, oidc.GrantTypeTokenExchange},
-		SubjectTypesSupported:                     []string{"public"},
-		IDTokenSigningAlgValuesSupported:          names,
-		TokenEndpointAuthMethodsSupported:         []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
-		RevocationEndpointAuthMethodsSupported:    []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone},
-		IntrospectionEndpointAuthMethodsSupported: []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost},
-		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "c_hash", "amr",
-			"azp", "email", "email_verified", "preferred_username"},
-		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
-		UILocalesSupported:            []language.Tag{language.English},
+	tokenAuth := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
+	introspectionAuth := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
+	if s.p.mtlsEnabled() {
+		tokenAuth = append(tokenAuth, client.AuthTLSClientAuth, client.AuthSelfSignedTLSClientAuth)
+		introspectionAuth = append(introspectionAuth, client.AuthTLSClientAuth, client.AuthSelfSignedTLSClientAuth)
+	}
+	return op.NewResponse(&discovery{
+		DiscoveryConfiguration: &oidc.DiscoveryConfiguration{
+			Issuer:                                    iss,
+			AuthorizationEndpoint:                     iss + AuthorizationPath,
+			TokenEndpoint:                             iss + TokenPath,
+			IntrospectionEndpoint:                     iss + IntrospectionPath,
+			UserinfoEndpoint:                          iss + UserinfoPath,
+			RevocationEndpoint:                        iss + RevocationPath,
+			EndSessionEndpoint:                        iss + EndSessionPath,
+			JwksURI:                                   iss + JWKSPath,
+			ScopesSupported:                           []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
+			ResponseTypesSupported:                    []string{string(oidc.ResponseTypeCode)},
+			ResponseModesSupported:                    []string{"query"},
+			GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, oidc.GrantTypeTokenExchange},
+			ACRValuesSupported:                        supportedACRs,
+			SubjectTypesSupported:                     []string{"public"},
+			IDTokenSigningAlgValuesSupported:          names,
+			TokenEndpointAuthMethodsSupported:         tokenAuth,
+			RevocationEndpointAuthMethodsSupported:    tokenAuth,
+			IntrospectionEndpointAuthMethodsSupported: introspectionAuth,
+			DisplayValuesSupported:                    displayValues,
+			ClaimTypesSupported:                       []string{"normal"},
+			ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
+				"azp", "email", "email_verified", "preferred_username"},
+			ClaimsParameterSupported:      true,
+			CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
+			UILocalesSupported:            UILocales,
+		},
+		PromptValuesSupported:                 []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
+		TLSClientCertificateBoundAccessTokens: s.p.mtlsEnabled(),
 	}), nil
 }
 
@@ -266,15 +364,29 @@ func usedAuthMethod(header http.Header, form map[string][]string) string {
 }
 
 // VerifyClient insists that a client authenticates with its registered
-// token_endpoint_auth_method, then lets zitadel check the secret.
+// token_endpoint_auth_method: its TLS certificate (RFC 8705) and nothing
+// else, or its secret carried as registered (zitadel checks the secret).
 func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCredentials]) (op.Client, error) {
 	if r.Data.ClientAssertionType != "" || r.Data.ClientAssertion != "" {
 		return nil, oidc.ErrInvalidClient().WithDescription("client assertions are not supported")
 	}
 	c, err := s.p.cfg.Clients.Get(ctx, r.Data.ClientID)
+	if err == nil && client.UsesCertificate(c) {
+		if usedAuthMethod(r.Header, r.Form) != client.AuthNone {
+			return nil, clientAuthError()
+		}
+		if err := s.p.authenticateCertificate(ctx, c); err != nil {
+			s.p.log.Info("client certificate refused", "client_id", c.ID, "error", err)
+			return nil, clientAuthError()
+		}
+		if oidc.GrantType(r.Form.Get("grant_type")) == oidc.GrantTypeClientCredentials && !client.AllowsGrant(c, client.GrantClientCredentials) {
+			return nil, oidc.ErrUnauthorizedClient().WithDescription("the client may not use client_credentials")
+		}
+		return &opClient{c: c, p: s.p}, nil
+	}
 	if err == nil {
-		if used := usedAuthMethod(r.Header, r.PostForm); used != c.TokenEndpointAuthMethod {
-			return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
+		if used := usedAuthMethod(r.Header, r.Form); used != c.TokenEndpointAuthMethod {
+			return nil, clientAuthError()
 		}
 	}
 	cl, err := s.LegacyServer.VerifyClient(ctx, r)
@@ -287,9 +399,13 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 	return cl, err
 }
 
-// UserInfo answers for a valid, unrevoked user access token.
+// UserInfo answers for a valid, unrevoked user access token, presented with
+// its certificate if it is bound to one.
 func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
 	c, err := s.p.tokens.verify(ctx, r.Data.AccessToken)
+	if err == nil {
+		err = checkBinding(ctx, c)
+	}
 	if err != nil || c.Kind != kindUser {
 		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
 	}
@@ -298,13 +414,16 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	return op.NewResponse(info), nil
 }
 
-// Introspect (RFC 7662) answers confidential clients only.
+// Introspect (RFC 7662) answers confidential clients only, authenticated by
+// secret or by certificate. A certificate-bound token's cnf is in the
+// answer, for the resource server to compare with the certificate of whoever
+// presented the token to it (RFC 8705 §3.2).
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
 	var id, sec string
 	if r.Data.ClientCredentials != nil {
 		id, sec = r.Data.ClientID, r.Data.ClientSecret
 	}
-	c, err := s.p.cfg.Clients.Authenticate(ctx, id, sec)
+	c, err := s.p.authenticateClient(ctx, id, sec)
 	if err != nil || c.Type != client.Confidential {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
 	}
@@ -338,6 +457,9 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	resp.Audience = claims.Audience
 	resp.Issuer = claims.Issuer
 	resp.JWTID = claims.JTI
+	if claims.Confirmation != nil {
+		resp.Claims = map[string]any{"cnf": claims.Confirmation}
+	}
 	return op.NewResponse(resp), nil
 }
 

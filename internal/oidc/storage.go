@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -46,7 +47,7 @@ func (s *storage) now() time.Time { return s.p.cfg.Now().UTC() }
 type authRequest struct{ r *store.OIDCAuthRequest }
 
 func (a *authRequest) GetID() string          { return a.r.ID }
-func (a *authRequest) GetACR() string         { return "" }
+func (a *authRequest) GetACR() string         { return a.r.ACR }
 func (a *authRequest) GetAMR() []string       { return strings.Fields(a.r.AMR) }
 func (a *authRequest) GetAudience() []string  { return []string{a.r.ClientID} }
 func (a *authRequest) GetAuthTime() time.Time { return a.r.AuthTime }
@@ -73,6 +74,7 @@ type refreshRequest struct {
 }
 
 func (r *refreshRequest) GetAMR() []string            { return strings.Fields(r.s.AMR) }
+func (r *refreshRequest) GetACR() string              { return r.s.ACR }
 func (r *refreshRequest) GetAudience() []string       { return []string{r.s.ClientID} }
 func (r *refreshRequest) GetAuthTime() time.Time      { return r.s.AuthTime }
 func (r *refreshRequest) GetClientID() string         { return r.s.ClientID }
@@ -92,10 +94,9 @@ func (c *clientRequest) GetScopes() []string   { return c.scopes }
 
 // --- AuthStorage ---
 
-// CreateAuthRequest stores a validated authorization request. PKCE with S256
-// is required of clients that need it (all public ones), and plain is
-// refused from everyone; prompt=none cannot be satisfied (Gatehouse keeps no
-// browser session), so it answers login_required.
+// CreateAuthRequest stores a validated authorization request. It satisfies
+// op.Storage; the authorization endpoint (server.Authorize) calls
+// createAuthRequest with the parameters it checked itself.
 func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, _ string) (op.AuthRequest, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, req.ClientID)
 	if err != nil {
@@ -104,27 +105,50 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 	if err := checkAuthRequest(c, req); err != nil {
 		return nil, err
 	}
+	r, err := s.createAuthRequest(ctx, req, &authParams{locale: "en"})
+	if err != nil {
+		return nil, err
+	}
+	return &authRequest{r}, nil
+}
+
+// createAuthRequest stores req with the parameters ap that Gatehouse checked.
+func (s *storage) createAuthRequest(ctx context.Context, req *oidc.AuthRequest, ap *authParams) (*store.OIDCAuthRequest, error) {
+	r, err := s.newAuthRequest(req, ap)
+	if err != nil {
+		return nil, err
+	}
+	return r, s.insertAuthRequest(ctx, r)
+}
+
+// newAuthRequest is the row of req, not stored yet.
+func (s *storage) newAuthRequest(req *oidc.AuthRequest, ap *authParams) (*store.OIDCAuthRequest, error) {
 	id, err := s.p.tokens.randomString(16)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	r := &store.OIDCAuthRequest{
-		ID: id, ClientID: c.ID, RedirectURI: req.RedirectURI, Scopes: strings.Join(req.Scopes, " "),
+	maxAge := time.Duration(-1)
+	if req.MaxAge != nil {
+		maxAge = time.Duration(*req.MaxAge) * time.Second
+	}
+	return &store.OIDCAuthRequest{
+		ID: id, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Scopes: strings.Join(req.Scopes, " "),
 		State: req.State, Nonce: req.Nonce, ResponseType: string(req.ResponseType), ResponseMode: string(req.ResponseMode),
 		CodeChallenge: req.CodeChallenge, CodeChallengeMethod: string(req.CodeChallengeMethod), LoginHint: req.LoginHint,
-		CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
-	}
-	err = s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-		if err := q.PurgeOIDC(ctx, now); err != nil {
+		Prompt: strings.Join(req.Prompt, " "), MaxAge: maxAge, UILocale: ap.locale, ACRValues: strings.Join(ap.acrValues, " "),
+		ACREssential: ap.acrEssential, HintSubject: ap.hintSubject, CreatedAt: now, ExpiresAt: now.Add(AuthRequestLifetime),
+	}, nil
+}
+
+// insertAuthRequest stores r, purging what expired first.
+func (s *storage) insertAuthRequest(ctx context.Context, r *store.OIDCAuthRequest) error {
+	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		if err := q.PurgeOIDC(ctx, r.CreatedAt); err != nil {
 			return err
 		}
 		return q.CreateAuthRequest(ctx, r)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &authRequest{r}, nil
 }
 
 // checkAuthRequest applies Gatehouse's rules on top of zitadel's checks.
@@ -146,11 +170,13 @@ func checkAuthRequest(c *client.Client, req *oidc.AuthRequest) error {
 			return oidc.ErrInvalidScope().WithDescription("scope %q is not allowed for this client", sc)
 		}
 	}
-	if slices.Contains(req.Prompt, oidc.PromptNone) {
-		return oidc.ErrLoginRequired().WithDescription("prompt=none: no session to reuse, the user must log in")
-	}
 	return nil
 }
+
+// displayValues are the display parameters discovery lists (OpenID Connect
+// Core §3.1.2.1): every page is the same responsive page whatever is asked,
+// and zitadel ignores values outside these four.
+var displayValues = []oidc.Display{oidc.DisplayPage, oidc.DisplayPopup, oidc.DisplayTouch, oidc.DisplayWAP}
 
 // AuthRequestByID reads an unexpired authorization request.
 func (s *storage) AuthRequestByID(ctx context.Context, id string) (op.AuthRequest, error) {
@@ -212,11 +238,13 @@ func (s *storage) DeleteAuthRequest(ctx context.Context, id string) error {
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteAuthRequest(ctx, id) })
 }
 
-// accessLifetime is the client's access token lifetime capped at the keys
-// manager's TokenLifetime.
-func (s *storage) accessLifetime(ctx context.Context, clientID string) time.Duration {
-	d := s.p.cfg.TokenLifetime
-	if c, err := s.p.cfg.Clients.Get(ctx, clientID); err == nil && c.AccessTokenLifetime > 0 && c.AccessTokenLifetime < d {
+// accessLifetime is the lifetime of the tokens Gatehouse signs for client c
+// (access, ID and exchanged tokens): the client's access token lifetime,
+// capped at the provider's TokenLifetime (how long retired keys stay
+// published).
+func (p *Provider) accessLifetime(c *client.Client) time.Duration {
+	d := p.cfg.TokenLifetime
+	if c.AccessTokenLifetime > 0 && c.AccessTokenLifetime < d {
 		d = c.AccessTokenLifetime
 	}
 	return d
@@ -242,14 +270,24 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	if err != nil {
 		return nil, err
 	}
+	cl, err := s.p.cfg.Clients.Get(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
-	exp := now.Add(s.accessLifetime(ctx, clientID)).Truncate(time.Second)
+	exp := now.Add(s.p.accessLifetime(cl)).Truncate(time.Second)
 	c := &AccessClaims{
 		Issuer: s.p.cfg.Issuer, Subject: req.GetSubject(), Audience: []string{s.p.cfg.Issuer}, ClientID: clientID,
 		Scope: strings.Join(req.GetScopes(), " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: kindUser,
 	}
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()
+	}
+	if r, ok := req.(interface{ GetACR() string }); ok {
+		c.ACR = r.GetACR()
+	}
+	if c.Confirmation, err = binding(ctx, cl); err != nil {
+		return nil, err
 	}
 	if _, ok := req.(*clientRequest); ok {
 		c.Kind = kindClient
@@ -305,7 +343,7 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, 
 	}
 	now := s.now()
 	sess := &store.OIDCSession{
-		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, AuthTime: r.r.AuthTime,
+		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime,
 		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: at.jti, AccessExpiresAt: at.exp, CreatedAt: now,
 	}
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
@@ -477,9 +515,14 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 
 // --- OPStorage ---
 
-// GetClientByClientID loads a registered client.
+// GetClientByClientID loads a registered client. An unknown client_id is
+// the caller's mistake (invalid_request, a 400 page at the authorization
+// endpoint: there is no redirect_uri to trust), not a server error.
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, id)
+	if e, ok := apierror.As(err); ok && e.Status == http.StatusNotFound {
+		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client_id").WithParent(err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -498,9 +541,14 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's user claims.
+// SetUserinfoFromRequest fills the ID token's user claims. A refreshed ID
+// token repeats the acr of the original login (zitadel takes acr from auth
+// requests only).
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	setUserinfo(ui, req.GetSubject(), scopes)
+	if r, ok := req.(*refreshRequest); ok && r.s.ACR != "" {
+		ui.AppendClaims("acr", r.s.ACR)
+	}
 	return nil
 }
 
@@ -619,14 +667,8 @@ func (c *opClient) GrantTypes() []oidc.GrantType {
 }
 func (c *opClient) LoginURL(id string) string           { return LoginPath + "?state=" + id }
 func (c *opClient) AccessTokenType() op.AccessTokenType { return op.AccessTokenTypeBearer }
-func (c *opClient) IDTokenLifetime() time.Duration {
-	d := c.p.cfg.TokenLifetime
-	if c.c.AccessTokenLifetime > 0 && c.c.AccessTokenLifetime < d {
-		d = c.c.AccessTokenLifetime
-	}
-	return d
-}
-func (c *opClient) DevMode() bool { return false }
+func (c *opClient) IDTokenLifetime() time.Duration      { return c.p.accessLifetime(c.c) }
+func (c *opClient) DevMode() bool                       { return false }
 func (c *opClient) RestrictAdditionalIdTokenScopes() func([]string) []string {
 	return func(s []string) []string { return s }
 }

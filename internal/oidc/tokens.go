@@ -40,6 +40,12 @@ type AccessClaims struct {
 	ExpiresAt int64    `json:"exp"`
 	JTI       string   `json:"jti"`
 	AuthTime  int64    `json:"auth_time,omitempty"`
+	// ACR is the authentication context class of the login (user tokens).
+	ACR string `json:"acr,omitempty"`
+	// Confirmation binds the token to the TLS client certificate of the
+	// client it was issued to (RFC 8705 §3): it is accepted only over a
+	// connection presenting that certificate.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
 	// Kind is "user" (sub is the email) or "client" (client_credentials; sub
 	// is the client ID).
 	Kind string `json:"gh_kind"`
@@ -55,6 +61,12 @@ type AccessClaims struct {
 	// assumed it (gh_kind assumed_role; sub is the role ID).
 	Role   string        `json:"gh_role,omitempty"`
 	Source *authn.Source `json:"gh_src,omitempty"`
+}
+
+// Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
+type Confirmation struct {
+	// X5tS256 is the base64url SHA-256 thumbprint of the certificate.
+	X5tS256 string `json:"x5t#S256"`
 }
 
 // Scopes splits the scope claim.
@@ -206,6 +218,9 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	}
 	c, err := a.t.verify(ctx, token)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkBinding(ctx, c); err != nil {
 		return nil, err
 	}
 	switch c.Kind {

@@ -104,21 +104,11 @@ func (p *Provider) connectorFor(ctx context.Context, org, id string) (connector.
 	return c, nil
 }
 
-// startUpstream sends an open, CSRF-checked auth request to the provider of
-// rt: it returns the upstream authorization URL, after recording the state
-// (hashed), PKCE verifier and nonce of this login.
-func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie string, rt route) (string, error) {
-	now := p.cfg.Now()
-	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, id, now)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && req.Done) {
-		return "", errNoRequest
-	}
-	if err != nil {
-		return "", err
-	}
-	if !validCSRF(req.CSRFHash, csrfForm, csrfCookie) {
-		return "", errCSRF
-	}
+// startUpstream sends auth request req (open, its CSRF already checked, or
+// routed by its login_hint) to the provider of rt: it returns the upstream
+// authorization URL, after recording the state (hashed), PKCE verifier and
+// nonce of this login.
+func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest, rt route) (string, error) {
 	conn, err := p.connectorFor(ctx, rt.org, rt.provider)
 	if err != nil {
 		return "", err
@@ -136,7 +126,7 @@ func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie s
 		return "", err
 	}
 	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-		return q.CreateUpstreamLogin(ctx, &store.OIDCUpstreamLogin{StateHash: secret.Hash(state), AuthRequestID: id,
+		return q.CreateUpstreamLogin(ctx, &store.OIDCUpstreamLogin{StateHash: secret.Hash(state), AuthRequestID: req.ID,
 			ProviderOrg: rt.org, ProviderID: rt.provider, Verifier: verifier, Nonce: nonce, ExpiresAt: req.ExpiresAt})
 	})
 	if err != nil {
@@ -145,11 +135,12 @@ func (p *Provider) startUpstream(ctx context.Context, id, csrfForm, csrfCookie s
 	return to, nil
 }
 
-// finishUpstream completes an upstream login: the state is taken (once), the
-// code exchanged and the ID token verified by the connector, and the verified
-// email becomes the subject. It returns where the browser goes next (the
-// provider's callback, which issues our code).
-func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (string, error) {
+// finishUpstream verifies an upstream login: the state is taken (once), the
+// code exchanged and the ID token verified by the connector, and the
+// verified email becomes the subject. It returns the auth request and who
+// logged in.
+func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OIDCAuthRequest, store.Authentication, error) {
+	none := store.Authentication{}
 	now := p.cfg.Now()
 	var l *store.OIDCUpstreamLogin
 	err := p.cfg.Store.Tx(ctx, func(tx *store.Q) error {
@@ -158,45 +149,43 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (string, er
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) || q.Get("state") == "" {
-		return "", errBadState
+		return nil, none, errBadState
 	}
 	if err != nil {
-		return "", err
+		return nil, none, err
+	}
+	req, err := p.cfg.Store.Read().GetAuthRequest(ctx, l.AuthRequestID, now)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (req.Done || req.Subject != "") {
+		return nil, none, errNoRequest
+	}
+	if err != nil {
+		return nil, none, err
 	}
 	if q.Get("error") != "" || q.Get("code") == "" {
-		return "", errUpstream
+		return req, none, errUpstream
 	}
 	conn, err := p.connectorFor(ctx, l.ProviderOrg, l.ProviderID)
 	if err != nil {
-		return "", err
+		return req, none, err
 	}
 	ident, err := conn.Exchange(ctx, q.Get("code"), l.Verifier, l.Nonce)
 	switch {
 	case errors.Is(err, connector.ErrEmailNotVerified):
-		return "", errUnverified
+		return req, none, errUnverified
 	case err != nil:
 		p.log.Warn("upstream login failed", "provider", l.ProviderID, "error", err)
-		return "", errUpstream
+		return req, none, errUpstream
 	case !ident.EmailVerified || ident.Email == "":
-		return "", errUnverified
+		return req, none, errUnverified
 	}
 	subject := strings.ToLower(strings.TrimSpace(ident.Email))
 	if err := p.checkDomain(ctx, l.ProviderOrg, subject); err != nil {
-		return "", err
+		return req, none, err
 	}
 	if err := p.mayLogIn(ctx, subject); err != nil {
-		return "", err
+		return req, none, err
 	}
-	err = p.cfg.Store.Tx(ctx, func(tx *store.Q) error {
-		return tx.CompleteAuthRequest(ctx, l.AuthRequestID, subject, "fed", now, now)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return "", errNoRequest
-	}
-	if err != nil {
-		return "", err
-	}
-	return p.cfg.Issuer + CallbackPath + "?id=" + url.QueryEscape(l.AuthRequestID), nil
+	return req, store.Authentication{Subject: subject, AMR: "fed", ACR: ACRFederated, AuthTime: now}, nil
 }
 
 // checkDomain: an organization's own identity provider speaks for its own
@@ -218,12 +207,21 @@ func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error
 
 var errForeignDomain = errors.New("the identity provider answered for an email outside its organization's domain")
 
-// upstreamCallback is GET /oidc/callback.
+// upstreamCallback is GET /oidc/callback: a verified upstream login
+// completes its auth request (and starts a browser session) like a password
+// login does.
 func (p *Provider) upstreamCallback(w http.ResponseWriter, r *http.Request) {
-	to, err := p.finishUpstream(r.Context(), r.URL.Query())
+	ctx := r.Context()
+	req, a, err := p.finishUpstream(ctx, r.URL.Query())
+	m := requestLocale(r, req)
 	if err != nil {
-		p.loginError(w, err)
+		p.loginError(w, m, err)
 		return
 	}
-	http.Redirect(w, r, to, http.StatusSeeOther)
+	next, err := p.authenticated(ctx, w, r, req, a, true)
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }

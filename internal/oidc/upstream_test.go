@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -31,7 +32,13 @@ type federation struct {
 
 func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation {
 	t.Helper()
-	up, down := newEnv(t, open), testenv.NewEnv(t, open(t))
+	return newFederationWith(t, open, testenv.Options{})
+}
+
+// newFederationWith is newFederation with options for the downstream.
+func newFederationWith(t *testing.T, open func(testing.TB) *store.Store, opts testenv.Options) *federation {
+	t.Helper()
+	up, down := newEnv(t, open), testenv.NewEnvWith(t, open(t), opts)
 	uc, usec := newClient(t, up, func(s *client.Spec) {
 		s.Name = "downstream"
 		s.RedirectURIs = []string{down.URL + oidc.UpstreamCallbackPath}
@@ -49,14 +56,34 @@ func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation
 	return &federation{up: up, down: down, rp: r, provider: pr.ID, upClient: uc.ID, upSecret: usec}
 }
 
-// follow follows redirects through both Gatehouses, stopping at the RP.
+// continueLink is the link of the page that moves on to an upstream.
+var continueLink = regexp.MustCompile(`<a id="continue" href="([^"]+)"`)
+
+// continueTo reads the page a login form answers with when the login goes
+// upstream (200, no redirect: see login.go continueUpstream) and returns
+// where it moves on to.
+func continueTo(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := continueLink.FindStringSubmatch(string(body))
+	if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(string(body), `http-equiv="refresh"`) {
+		t.Fatalf("no page moving on upstream: %d %q %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	return html.UnescapeString(m[1])
+}
+
+// follow follows redirects (and the pages that move on to an upstream by
+// themselves) through both Gatehouses, stopping at the RP.
 func (f *federation) follow(t *testing.T, resp *http.Response) (*http.Response, string) {
 	t.Helper()
 	for range 20 {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		loc := resp.Header.Get("Location")
-		if resp.StatusCode/100 != 3 || loc == "" || strings.HasPrefix(loc, redirectURI) {
+		if m := continueLink.FindStringSubmatch(string(body)); resp.StatusCode == http.StatusOK && m != nil {
+			loc = html.UnescapeString(m[1])
+		} else if resp.StatusCode/100 != 3 || loc == "" || strings.HasPrefix(loc, redirectURI) {
 			return resp, string(body)
 		}
 		next, err := resp.Request.URL.Parse(loc)
@@ -119,10 +146,9 @@ func TestUpstreamCallbackRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	up, err := url.Parse(resp.Header.Get("Location"))
+	up, err := url.Parse(continueTo(t, resp))
 	if err != nil || up.Query().Get("state") == "" {
-		t.Fatalf("no upstream redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		t.Fatalf("no way upstream: %v", err)
 	}
 	state := up.Query().Get("state")
 	cb := f.down.URL + oidc.UpstreamCallbackPath + "?"
@@ -232,8 +258,12 @@ func TestDomainRouting(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), f.up.URL) {
-				t.Fatalf("not routed upstream: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+			to := continueTo(t, resp)
+			if !strings.HasPrefix(to, f.up.URL) {
+				t.Fatalf("not routed upstream but to %q", to)
+			}
+			if resp, err = f.rp.browser.Get(to); err != nil {
+				t.Fatal(err)
 			}
 			final, body := f.upstreamLogin(t, resp)
 			loc, _ := url.Parse(final.Header.Get("Location"))
@@ -252,5 +282,54 @@ func TestDomainRouting(t *testing.T) {
 	v.Set("password", "whatever whatever")
 	if resp := f.rp.submit(v); resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("unrouted email: %d, want 401 from the password form", resp.StatusCode)
+	}
+}
+
+// TestUpstreamOnboarding: with onboarding "all", a first login through an
+// upstream provider gets the onboarding form too; with "local" it does not.
+func TestUpstreamOnboarding(t *testing.T) {
+	for _, mode := range []oidc.Onboarding{oidc.OnboardingLocal, oidc.OnboardingAll} {
+		t.Run(string(mode), func(t *testing.T) {
+			f := newFederationWith(t, testenv.SQLite, testenv.Options{Onboarding: mode})
+			_, v := f.rp.openLogin()
+			v.Set("provider", f.provider)
+			resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp, err = f.rp.browser.Get(continueTo(t, resp)); err != nil {
+				t.Fatal(err)
+			}
+			page, body := f.upstreamLogin(t, resp)
+			onboarding := page.StatusCode == http.StatusOK && page.Request.URL.Path == oidc.OnboardPath
+			if onboarding != (mode == oidc.OnboardingAll) {
+				t.Fatalf("onboarding page %v with mode %s: %d at %s %s", onboarding, mode, page.StatusCode, page.Request.URL, body)
+			}
+		})
+	}
+}
+
+// TestLoginHintRouting: a login_hint whose domain belongs to an organization
+// with its own provider goes straight to that provider, without the login
+// page; an essential acr of the password class keeps it (and the provider
+// buttons) away.
+func TestLoginHintRouting(t *testing.T) {
+	f := newFederation(t, testenv.SQLite)
+	actor := &authn.Principal{Kind: authn.KindServiceAccount, ID: "t", Subject: "test"}
+	acme := &store.Organization{Meta: store.Meta{Name: "acme"}, Type: "domain", Domain: "acme.example",
+		ProviderScope: tenancy.ProviderScopeGlobal, ProviderID: f.provider}
+	if err := f.down.Tenancy.CreateOrganization(t.Context(), actor, acme); err != nil {
+		t.Fatal(err)
+	}
+	r := f.rp
+	r.browser.Jar, _ = newJar()
+	_, resp, _, _ := r.authorize(param("login_hint", email))
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), f.up.URL+oidc.AuthorizationPath) {
+		t.Fatalf("login_hint not routed upstream: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	claims := `{"id_token":{"acr":{"essential":true,"value":"` + oidc.ACRPassword + `"}}}`
+	_, _, _, body := r.authorize(param("login_hint", email), param("claims", claims))
+	if !isLoginPage(body) || providerButton.MatchString(body) {
+		t.Fatalf("an essential password acr still routes upstream or offers providers: %s", body)
 	}
 }

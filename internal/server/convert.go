@@ -1,9 +1,7 @@
 package server
 
 import (
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/api"
@@ -134,24 +132,12 @@ func groupToAPI(g *store.Group) api.GroupRead {
 		UserIDs: nonNil(g.UserIDs), ServiceAccountIDs: nonNil(g.ServiceAccountIDs), RoleIDs: nonNil(g.RoleIDs)}}
 }
 
-var notLabel = regexp.MustCompile(`[^a-zA-Z0-9_.-]+`)
-
-// labelFromSubject derives a resource name from an email when a user is
-// written without metadata: "Jo.Doe@example.com" → "Jo.Doe-example.com".
-func labelFromSubject(subject string) string {
-	s := notLabel.ReplaceAllString(subject, "-")
-	if len(s) > 63 {
-		s = s[:63]
-	}
-	return strings.Trim(s, "-_.")
-}
-
 func userFromAPI(in api.UserWrite) *store.User {
 	u := &store.User{Subject: in.Spec.Subject, State: string(in.Spec.State), GroupIDs: idSet(in.Spec.GroupIDs)}
 	if in.Metadata != nil {
 		u.Meta = writeMeta(*in.Metadata)
 	} else {
-		u.Name = labelFromSubject(in.Spec.Subject)
+		u.Name = tenancy.NameFromSubject(in.Spec.Subject)
 	}
 	return u
 }

@@ -43,8 +43,9 @@ type Config struct {
 	// path); nil leaves the path unserved.
 	JWKS http.Handler
 	// OIDC serves the OpenID Connect provider: everything under /oauth2/v2/
-	// except the JWKS, /.well-known/openid-configuration and /oidc/callback;
-	// nil leaves those paths unserved.
+	// except the JWKS, /.well-known/openid-configuration, /oidc/callback and
+	// the signup link GET /api/v1/signup (an HTML page outside the JSON
+	// API); nil leaves those paths unserved.
 	OIDC http.Handler
 	// Sessions signs role sessions (the OIDC provider); nil makes role
 	// assumption answer 503.
@@ -143,6 +144,7 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("/oauth2/v2/", cfg.OIDC)
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
+		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", cfg.OIDC))
 	}
 	// Each organization's workload issuer (public: AWS and GCP fetch them).
 	mux.Handle("GET /oidc/organizations/{organizationID}/.well-known/openid-configuration",
@@ -159,8 +161,21 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
 	})
-	s.handler = observe(s.log, m, s.now, mux)
+	s.handler = observe(s.log, m, s.now, peerCertificates(mux))
 	return s, nil
+}
+
+// peerCertificates hands the TLS client certificate chain of the connection
+// (when Gatehouse terminates TLS and the client sent one) to the inner
+// layers through the context: client authentication by certificate and the
+// checks of certificate-bound tokens (RFC 8705) read it there.
+func peerCertificates(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			r = r.WithContext(authn.WithPeerCertificates(r.Context(), r.TLS.PeerCertificates))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // named labels a non-API route's requests with the seed's operationId in the

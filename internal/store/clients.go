@@ -22,21 +22,32 @@ type OAuth2Client struct {
 	Scopes                  []string
 	TokenEndpointAuthMethod string // client_secret_basic | client_secret_post | none
 	RequirePKCE             bool
-	AccessTokenLifetime     time.Duration // stored in milliseconds
-	RefreshTokenLifetime    time.Duration // stored in milliseconds
-	CreatedAt               time.Time
-	ModifiedAt              time.Time // zero until the first change
+	// RequireConsent: the user is asked to allow the client's scopes.
+	RequireConsent bool
+	// TLSClientAuthField and TLSClientAuthValue are the certificate field
+	// (subject_dn, san_dns, san_uri, san_ip, san_email) and the value a
+	// tls_client_auth client's certificate must carry (RFC 8705 §2.1.2).
+	TLSClientAuthField string
+	TLSClientAuthValue string
+	// TLSCertificates are the SHA-256 thumbprints (base64url) of the
+	// certificates a self_signed_tls_client_auth client may present.
+	TLSCertificates      []string
+	AccessTokenLifetime  time.Duration // stored in milliseconds
+	RefreshTokenLifetime time.Duration // stored in milliseconds
+	CreatedAt            time.Time
+	ModifiedAt           time.Time // zero until the first change
 }
 
 const tClients = "oauth2_clients"
 
 const clientColumns = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, " +
-	"token_endpoint_auth_method, require_pkce, access_token_lifetime_ms, refresh_token_lifetime_ms, created_at, modified_at"
+	"token_endpoint_auth_method, require_pkce, access_token_lifetime_ms, refresh_token_lifetime_ms, created_at, modified_at, " +
+	"require_consent, tls_client_auth_field, tls_client_auth_value, tls_client_certificates"
 
 // clientLists are the JSON-encoded list columns of c, in column order.
-func clientLists(c *OAuth2Client) ([4]string, error) {
-	var out [4]string
-	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes} {
+func clientLists(c *OAuth2Client) ([5]string, error) {
+	var out [5]string
+	for i, l := range [][]string{c.RedirectURIs, c.PostLogoutRedirectURIs, c.GrantTypes, c.Scopes, c.TLSCertificates} {
 		if l == nil {
 			l = []string{}
 		}
@@ -56,25 +67,26 @@ func clientValues(c *OAuth2Client) ([]any, error) {
 	}
 	return []any{c.ID, c.Name, c.Type, c.SecretHash, lists[0], lists[1], lists[2], lists[3],
 		c.TokenEndpointAuthMethod, c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(),
-		toMillis(c.CreatedAt), toMillis(c.ModifiedAt)}, nil
+		toMillis(c.CreatedAt), toMillis(c.ModifiedAt), c.RequireConsent, c.TLSClientAuthField, c.TLSClientAuthValue, lists[4]}, nil
 }
 
 // clientScan holds the raw columns of one row while it is scanned.
 type clientScan struct {
 	c                     OAuth2Client
-	lists                 [4]string
+	lists                 [5]string
 	accessMS, refreshMS   int64
 	createdMS, modifiedMS int64
 }
 
 func (s *clientScan) targets() []any {
 	return []any{&s.c.ID, &s.c.Name, &s.c.Type, &s.c.SecretHash, &s.lists[0], &s.lists[1], &s.lists[2], &s.lists[3],
-		&s.c.TokenEndpointAuthMethod, &s.c.RequirePKCE, &s.accessMS, &s.refreshMS, &s.createdMS, &s.modifiedMS}
+		&s.c.TokenEndpointAuthMethod, &s.c.RequirePKCE, &s.accessMS, &s.refreshMS, &s.createdMS, &s.modifiedMS,
+		&s.c.RequireConsent, &s.c.TLSClientAuthField, &s.c.TLSClientAuthValue, &s.lists[4]}
 }
 
 func (s *clientScan) finish() (*OAuth2Client, error) {
 	c := s.c
-	for i, dst := range []*[]string{&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes, &c.Scopes} {
+	for i, dst := range []*[]string{&c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes, &c.Scopes, &c.TLSCertificates} {
 		*dst = []string{}
 		if err := json.Unmarshal([]byte(s.lists[i]), dst); err != nil {
 			return nil, fmt.Errorf("decode client %s: %w", c.ID, err)
@@ -179,9 +191,11 @@ func (q *Q) UpdateOAuth2Client(ctx context.Context, c *OAuth2Client) error {
 	}
 	query := "UPDATE " + tClients + " SET name = $1, redirect_uris = $2, post_logout_redirect_uris = $3, grant_types = $4, " +
 		"scopes = $5, token_endpoint_auth_method = $6, require_pkce = $7, access_token_lifetime_ms = $8, " +
-		"refresh_token_lifetime_ms = $9, modified_at = $10 WHERE id = $11"
+		"refresh_token_lifetime_ms = $9, modified_at = $10, require_consent = $11, tls_client_auth_field = $12, " +
+		"tls_client_auth_value = $13, tls_client_certificates = $14 WHERE id = $15"
 	res, err := q.q.ExecContext(ctx, query, c.Name, lists[0], lists[1], lists[2], lists[3], c.TokenEndpointAuthMethod,
-		c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(), toMillis(c.ModifiedAt), c.ID)
+		c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(), toMillis(c.ModifiedAt),
+		c.RequireConsent, c.TLSClientAuthField, c.TLSClientAuthValue, lists[4], c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %s: %w", c.ID, classify(err))
 	}

@@ -23,29 +23,55 @@ type OIDCAuthRequest struct {
 	CodeChallengeMethod string
 	LoginHint           string
 	CSRFHash            string
-	Subject             string
-	AuthTime            time.Time
-	AMR                 string // space-separated
-	Done                bool
-	CodeExpiresAt       time.Time
-	CodeUsed            bool
-	IssuedJTI           string
-	IssuedSession       string
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// Prompt is the space-separated prompt parameter.
+	Prompt string
+	// MaxAge is the max_age parameter; negative when absent.
+	MaxAge time.Duration
+	// UILocale is the language the pages of this request are shown in.
+	UILocale string
+	// ACRValues are the space-separated acr values asked for, essential
+	// when the claims parameter said so.
+	ACRValues    string
+	ACREssential bool
+	// HintSubject is the subject of a verified id_token_hint.
+	HintSubject string
+	Subject     string
+	AuthTime    time.Time
+	AMR         string // space-separated
+	ACR         string
+	// Interaction is what the authenticated user must still do before the
+	// request is done: "" (nothing), "onboard" or "consent".
+	Interaction string
+	Done        bool
+	// CodeHash is the SHA-256 (hex) of the request's authorization code:
+	// CreateAuthRequest stores it when the request is created done (single
+	// sign-on), SaveAuthCode otherwise. Reads leave it empty.
+	CodeHash      string
+	CodeExpiresAt time.Time
+	CodeUsed      bool
+	IssuedJTI     string
+	IssuedSession string
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
 }
 
 const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, response_type, response_mode,
-	code_challenge, code_challenge_method, login_hint, csrf_hash, subject, auth_time, amr, done,
+	code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age, ui_locale, acr_values, acr_essential,
+	hint_subject, subject, auth_time, amr, acr, interaction, done,
 	code_expires_at, code_used, issued_jti, issued_session, created_at, expires_at`
 
 func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, error) {
 	var a OIDCAuthRequest
-	var authTime, codeExp, created, expires int64
+	var authTime, codeExp, created, expires, maxAge int64
 	if err := row.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.Scopes, &a.State, &a.Nonce, &a.ResponseType, &a.ResponseMode,
-		&a.CodeChallenge, &a.CodeChallengeMethod, &a.LoginHint, &a.CSRFHash, &a.Subject, &authTime, &a.AMR, &a.Done,
+		&a.CodeChallenge, &a.CodeChallengeMethod, &a.LoginHint, &a.CSRFHash, &a.Prompt, &maxAge, &a.UILocale, &a.ACRValues,
+		&a.ACREssential, &a.HintSubject, &a.Subject, &authTime, &a.AMR, &a.ACR, &a.Interaction, &a.Done,
 		&codeExp, &a.CodeUsed, &a.IssuedJTI, &a.IssuedSession, &created, &expires); err != nil {
 		return nil, classify(err)
+	}
+	a.MaxAge = -1
+	if maxAge >= 0 {
+		a.MaxAge = time.Duration(maxAge) * time.Second
 	}
 	a.AuthTime, a.CodeExpiresAt = fromMillis(authTime), fromMillis(codeExp)
 	a.CreatedAt, a.ExpiresAt = fromMillis(created), fromMillis(expires)
@@ -57,13 +83,25 @@ func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, err
 // what the first redemption issued.
 var ErrCodeReplayed = errors.New("authorization code already used")
 
-// CreateAuthRequest inserts a new authorization request.
+// CreateAuthRequest inserts a new authorization request. A request created
+// from a browser session is authenticated at once (Subject set, with AMR,
+// ACR, AuthTime, Interaction and Done), and when done it may carry its code
+// (CodeHash, CodeExpiresAt).
 func (q *Q) CreateAuthRequest(ctx context.Context, a *OIDCAuthRequest) error {
+	maxAge := int64(-1)
+	if a.MaxAge >= 0 {
+		maxAge = int64(a.MaxAge / time.Second)
+	}
 	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce,
-		response_type, response_mode, code_challenge, code_challenge_method, login_hint, csrf_hash, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		response_type, response_mode, code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age,
+		ui_locale, acr_values, acr_essential, hint_subject, subject, amr, acr, auth_time, interaction, done,
+		code_hash, code_expires_at, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+		$23, $24, NULLIF($25, ''), $26, $27, $28)`,
 		a.ID, a.ClientID, a.RedirectURI, a.Scopes, a.State, a.Nonce, a.ResponseType, a.ResponseMode,
-		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint, a.CSRFHash, toMillis(a.CreatedAt), toMillis(a.ExpiresAt))
+		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint, a.CSRFHash, a.Prompt, maxAge, a.UILocale, a.ACRValues,
+		a.ACREssential, a.HintSubject, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), a.Interaction, a.Done,
+		a.CodeHash, toMillis(a.CodeExpiresAt), toMillis(a.CreatedAt), toMillis(a.ExpiresAt))
 	if err != nil {
 		return fmt.Errorf("create auth request: %w", classify(err))
 	}
@@ -81,14 +119,39 @@ func (q *Q) GetAuthRequest(ctx context.Context, id string, now time.Time) (*OIDC
 	return a, nil
 }
 
-// CompleteAuthRequest records a successful login on a pending, unexpired
-// request. It changes nothing and returns ErrNotFound when the request is
-// unknown, expired or already done, so a login completes a request once.
-func (q *Q) CompleteAuthRequest(ctx context.Context, id, subject, amr string, authTime, now time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET subject = $2, amr = $3, auth_time = $4, done = TRUE
-		WHERE id = $1 AND done = FALSE AND expires_at > $5`, id, subject, amr, toMillis(authTime), toMillis(now))
+// Authentication is who completed the login of an auth request, and how.
+type Authentication struct {
+	Subject  string
+	AMR      string // space-separated
+	ACR      string
+	AuthTime time.Time
+}
+
+// AuthenticateAuthRequest records a successful login on a pending, unexpired
+// request that nobody has logged in to yet. With interaction "" the request
+// is done (a code can be issued); otherwise the user must still onboard or
+// consent (AdvanceAuthRequest). It changes nothing and returns ErrNotFound
+// when the request is unknown, expired, done or already authenticated, so a
+// login completes a request once.
+func (q *Q) AuthenticateAuthRequest(ctx context.Context, id string, a Authentication, interaction string, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET subject = $2, amr = $3, acr = $4, auth_time = $5,
+		interaction = $6, done = $7 WHERE id = $1 AND done = FALSE AND subject = '' AND expires_at > $8`,
+		id, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), interaction, interaction == "", toMillis(now))
 	if err != nil {
-		return fmt.Errorf("complete auth request: %w", classify(err))
+		return fmt.Errorf("authenticate auth request: %w", classify(err))
+	}
+	return expectOne(res, "oidc_auth_requests", id)
+}
+
+// AdvanceAuthRequest moves an authenticated request from interaction from to
+// interaction to ("" makes it done). ErrNotFound when the request is not at
+// from (a form posted twice, or for another step), done or expired.
+func (q *Q) AdvanceAuthRequest(ctx context.Context, id, from, to string, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET interaction = $3, done = $4
+		WHERE id = $1 AND interaction = $2 AND subject <> '' AND done = FALSE AND expires_at > $5`,
+		id, from, to, to == "", toMillis(now))
+	if err != nil {
+		return fmt.Errorf("advance auth request: %w", classify(err))
 	}
 	return expectOne(res, "oidc_auth_requests", id)
 }
@@ -152,6 +215,7 @@ type OIDCSession struct {
 	ClientID         string
 	Scopes           string // space-separated
 	AMR              string // space-separated
+	ACR              string
 	AuthTime         time.Time
 	RefreshHash      string
 	RefreshExpiresAt time.Time
@@ -160,13 +224,13 @@ type OIDCSession struct {
 	CreatedAt        time.Time
 }
 
-const sessionColumns = `id, subject, client_id, scopes, amr, auth_time, refresh_hash, refresh_expires_at,
+const sessionColumns = `id, subject, client_id, scopes, amr, acr, auth_time, refresh_hash, refresh_expires_at,
 	access_jti, access_expires_at, created_at`
 
 func scanSession(row interface{ Scan(...any) error }) (*OIDCSession, error) {
 	var s OIDCSession
 	var authTime, refreshExp, accessExp, created int64
-	if err := row.Scan(&s.ID, &s.Subject, &s.ClientID, &s.Scopes, &s.AMR, &authTime, &s.RefreshHash, &refreshExp,
+	if err := row.Scan(&s.ID, &s.Subject, &s.ClientID, &s.Scopes, &s.AMR, &s.ACR, &authTime, &s.RefreshHash, &refreshExp,
 		&s.AccessJTI, &accessExp, &created); err != nil {
 		return nil, classify(err)
 	}
@@ -191,12 +255,12 @@ func (q *Q) ReplaceSession(ctx context.Context, s *OIDCSession, now time.Time) e
 		}
 	}
 	_, err = q.q.ExecContext(ctx, `INSERT INTO oidc_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 		ON CONFLICT (subject, client_id) DO UPDATE SET id = excluded.id, scopes = excluded.scopes, amr = excluded.amr,
-			auth_time = excluded.auth_time, refresh_hash = excluded.refresh_hash,
+			acr = excluded.acr, auth_time = excluded.auth_time, refresh_hash = excluded.refresh_hash,
 			refresh_expires_at = excluded.refresh_expires_at, access_jti = excluded.access_jti,
 			access_expires_at = excluded.access_expires_at, created_at = excluded.created_at`,
-		s.ID, s.Subject, s.ClientID, s.Scopes, s.AMR, toMillis(s.AuthTime), s.RefreshHash, toMillis(s.RefreshExpiresAt),
+		s.ID, s.Subject, s.ClientID, s.Scopes, s.AMR, s.ACR, toMillis(s.AuthTime), s.RefreshHash, toMillis(s.RefreshExpiresAt),
 		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("replace session: %w", classify(err))
@@ -306,7 +370,8 @@ func (q *Q) IsRevoked(ctx context.Context, jti string) (bool, error) {
 }
 
 // PurgeOIDC deletes expired authorization requests, used refresh token
-// records, revocation records and sessions whose refresh token expired.
+// records, revocation records, upstream logins, browser sessions, signup
+// links and sessions whose refresh token expired.
 func (q *Q) PurgeOIDC(ctx context.Context, now time.Time) error {
 	ms := toMillis(now)
 	for _, stmt := range []string{
@@ -314,6 +379,8 @@ func (q *Q) PurgeOIDC(ctx context.Context, now time.Time) error {
 		"DELETE FROM oidc_used_refresh_tokens WHERE expires_at <= $1",
 		"DELETE FROM oidc_revoked_tokens WHERE expires_at <= $1",
 		"DELETE FROM oidc_upstream_logins WHERE expires_at <= $1",
+		"DELETE FROM oidc_browser_sessions WHERE expires_at <= $1",
+		"DELETE FROM user_signups WHERE expires_at <= $1",
 		"DELETE FROM oidc_sessions WHERE refresh_expires_at <= $1 AND access_expires_at <= $1",
 	} {
 		if _, err := q.q.ExecContext(ctx, stmt, ms); err != nil {

@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"database/sql"
 	"encoding/hex"
 	"encoding/json"
@@ -174,11 +176,15 @@ type Env struct {
 	// Cloud is cloud credential federation, on the OIDC clock. Tests point
 	// it at stand-in clouds (RootCAs, endpoints, Jitter, Sleep) before the
 	// first cloud call.
-	Cloud *cloud.Service
-	t     testing.TB
+	Cloud  *cloud.Service
+	t      testing.TB
+	server *httptest.Server
 }
 
-// Options changes how NewEnvWith starts Gatehouse.
+// FastArgon2 are cheap password hashing parameters for tests.
+var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
+
+// Options change the Gatehouse a test runs (NewEnvWith).
 type Options struct {
 	// TLS serves over HTTPS with httptest's certificate (Env.Client trusts
 	// it): cloud providers accept only https issuers.
@@ -188,10 +194,14 @@ type Options struct {
 	// Wrap, if set, wraps Gatehouse's root handler, e.g. to inject faults in
 	// front of it.
 	Wrap func(http.Handler) http.Handler
+	// Onboarding is the provider's onboarding mode (off when empty).
+	Onboarding oidc.Onboarding
+	// UIURL is where signup links land.
+	UIURL string
+	// ClientCAs, when set, serve HTTPS (httptest's certificate) and request
+	// TLS client certificates, with these CAs for tls_client_auth clients.
+	ClientCAs *x509.CertPool
 }
-
-// FastArgon2 are cheap password hashing parameters for tests.
-var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
 // NewEnv starts Gatehouse over st behind an httptest server and bootstraps
 // the platform administrator.
@@ -234,16 +244,20 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	// The issuer is the httptest server's URL, known once it listens: the
 	// handler is set just after.
 	var root atomic.Pointer[http.Handler]
-	rootHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) })
-	var hs *httptest.Server
-	if opts.TLS {
-		hs = httptest.NewTLSServer(rootHandler)
-	} else {
-		hs = httptest.NewServer(rootHandler)
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
+	switch {
+	case opts.ClientCAs != nil:
+		hs.TLS = &tls.Config{ClientAuth: tls.RequestClientCert, MinVersion: tls.VersionTLS12}
+		hs.StartTLS()
+	case opts.TLS:
+		hs.StartTLS()
+	default:
+		hs.Start()
 	}
 	t.Cleanup(hs.Close)
 	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
-		AllowInsecure: true, Now: oidcClock.Now, Logger: logger})
+		AllowInsecure: true, Onboarding: opts.Onboarding, UIURL: opts.UIURL, ClientCAs: opts.ClientCAs,
+		Now: oidcClock.Now, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +279,16 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	root.Store(&h)
 	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
-		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Cloud: cl, t: t}
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Cloud: cl, t: t, server: hs}
+}
+
+// ClientWithCertificate is an HTTP client of an HTTPS Env (Options.ClientCAs)
+// that presents cert as its TLS client certificate (whatever CAs the server
+// names).
+func (e *Env) ClientWithCertificate(cert tls.Certificate) *http.Client {
+	tr := e.server.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }
+	return &http.Client{Transport: tr, Timeout: 30 * time.Second}
 }
 
 // Response is a decoded HTTP response.

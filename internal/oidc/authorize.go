@@ -1,0 +1,377 @@
+package oidc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Errors of OpenID Connect Core §3.1.2.6 and of "OpenID Connect Core Error
+// Code unmet_authentication_requirements" that zitadel/oidc has no
+// constructor for.
+func errConsentRequired() *oidc.Error {
+	return &oidc.Error{ErrorType: "consent_required", Description: "prompt=none: the user must consent to this client first"}
+}
+
+func errUnmetACR() *oidc.Error {
+	return &oidc.Error{ErrorType: "unmet_authentication_requirements",
+		Description: "the login cannot satisfy the essential acr values of the request"}
+}
+
+// authParams are the parts of an authorization request that Gatehouse
+// decides on itself, parsed and checked.
+type authParams struct {
+	hintSubject  string
+	acrValues    []string
+	acrEssential bool
+	locale       string
+}
+
+// supportedACRs are the acr values Gatehouse can honour.
+var supportedACRs = []string{ACRPassword, ACRFederated}
+
+// parseAuthParams checks id_token_hint (one of our ID tokens, for this
+// client; an expired one is fine, it only names the user), the acr requested
+// through acr_values or as an essential claim of the claims parameter, and
+// picks the pages' language.
+func (s *server) parseAuthParams(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*authParams, error) {
+	d := r.Data
+	ap := &authParams{acrValues: d.ACRValues, locale: pickLocale(d.UILocales, r.Header.Get("Accept-Language"))}
+	if d.IDTokenHint != "" {
+		claims, err := op.VerifyIDTokenHint[*oidc.IDTokenClaims](ctx, d.IDTokenHint, s.Provider().IDTokenHintVerifier(ctx))
+		if err != nil && !errors.As(err, &op.IDTokenHintExpiredError{}) {
+			return nil, oidc.ErrInvalidRequest().WithDescription("id_token_hint is not an ID token of this provider")
+		}
+		if !slices.Contains(claims.Audience, d.ClientID) {
+			return nil, oidc.ErrInvalidRequest().WithDescription("id_token_hint was not issued to this client")
+		}
+		ap.hintSubject = claims.Subject
+	}
+	if raw := r.Form.Get("claims"); raw != "" {
+		values, essential, err := essentialACR(raw)
+		if err != nil {
+			return nil, err
+		}
+		if len(values) > 0 {
+			ap.acrValues, ap.acrEssential = values, essential
+		}
+	}
+	if ap.acrEssential && !slices.ContainsFunc(ap.acrValues, func(v string) bool { return slices.Contains(supportedACRs, v) }) {
+		return nil, errUnmetACR()
+	}
+	return ap, nil
+}
+
+// essentialACR reads the id_token acr request of a claims parameter
+// (OpenID Connect Core §5.5): its values (value or values) and whether it is
+// essential. Other requested claims are voluntary and answered as the
+// scopes decide.
+func essentialACR(raw string) ([]string, bool, error) {
+	if len(raw) > 4096 {
+		return nil, false, oidc.ErrInvalidRequest().WithDescription("the claims parameter is too long")
+	}
+	var c struct {
+		IDToken map[string]*struct {
+			Essential bool     `json:"essential"`
+			Value     string   `json:"value"`
+			Values    []string `json:"values"`
+		} `json:"id_token"`
+	}
+	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+		return nil, false, oidc.ErrInvalidRequest().WithDescription("the claims parameter is not valid JSON: %v", err)
+	}
+	acr := c.IDToken["acr"]
+	if acr == nil {
+		return nil, false, nil
+	}
+	values := acr.Values
+	if acr.Value != "" {
+		values = append([]string{acr.Value}, values...)
+	}
+	return values, acr.Essential && len(values) > 0, nil
+}
+
+// Authorize handles a validated authorization request (zitadel has checked
+// the client, redirect_uri, scopes, response type and PKCE method; errors
+// returned here are sent to the redirect_uri). With a reusable browser
+// session the request completes without the login page (single sign-on):
+// the code goes straight back, or the browser goes to the consent or
+// onboarding page. prompt=none never shows a page: it answers
+// login_required, consent_required or interaction_required instead.
+func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthRequest]) (*op.Redirect, error) {
+	p := s.p
+	oc, ok := r.Client.(*opClient)
+	if !ok {
+		return nil, oidc.ErrServerError().WithDescription("unexpected client type")
+	}
+	if err := checkAuthRequest(oc.c, r.Data); err != nil {
+		return nil, err
+	}
+	ap, err := s.parseAuthParams(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	st := &storage{p: p}
+	req, err := st.newAuthRequest(r.Data, ap)
+	if err != nil {
+		return nil, err
+	}
+	prompts := r.Data.Prompt
+	none := slices.Contains(prompts, oidc.PromptNone)
+	bs, reuse, err := p.sessionFor(ctx, r.Header, req)
+	if err != nil {
+		return nil, err
+	}
+	if !reuse || slices.Contains(prompts, oidc.PromptSelectAccount) {
+		if none {
+			return nil, oidc.ErrLoginRequired().WithDescription("prompt=none: no browser session this request can use")
+		}
+		if err := st.insertAuthRequest(ctx, req); err != nil {
+			return nil, err
+		}
+		return op.NewRedirect(LoginPath + "?state=" + url.QueryEscape(req.ID)), nil
+	}
+	a := sessionAuthentication(bs)
+	step, err := p.nextStep(ctx, req, a, "")
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case none && step == stepOnboard:
+		return nil, oidc.ErrInteractionRequired().WithDescription("prompt=none: the user must first create an organization")
+	case none && step == stepConsent:
+		return nil, errConsentRequired()
+	}
+	// Authenticated from the session as the request is stored: one write.
+	req.Subject, req.AMR, req.ACR, req.AuthTime = a.Subject, a.AMR, a.ACR, a.AuthTime
+	req.Interaction, req.Done = step, step == ""
+	if step != "" {
+		// The consent and onboarding pages need this browser's CSRF token.
+		csrf, err := p.tokens.randomString(32)
+		if err != nil {
+			return nil, err
+		}
+		req.CSRFHash = secret.Hash(csrf)
+		if err := st.insertAuthRequest(ctx, req); err != nil {
+			return nil, err
+		}
+		redirect := op.NewRedirect(p.stepURL(req.ID, step))
+		redirect.Header.Add("Set-Cookie", p.csrfCookieFor(csrf).String())
+		return redirect, nil
+	}
+	// Done: the code is stored with the request, in the same write.
+	code, err := p.tokens.randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	req.CodeHash, req.CodeExpiresAt = secret.Hash(code), p.cfg.Now().Add(CodeLifetime)
+	if err := st.insertAuthRequest(ctx, req); err != nil {
+		return nil, err
+	}
+	to, err := op.AuthResponseURL(req.RedirectURI, oidc.ResponseType(req.ResponseType), oidc.ResponseMode(req.ResponseMode),
+		&op.CodeResponseType{Code: code, State: req.State}, s.Provider().Encoder())
+	if err != nil {
+		return nil, err
+	}
+	return op.NewRedirect(to), nil
+}
+
+// nextStep is what a user authenticated as a must still do for request r:
+// onboard (create an organization), consent, or nothing (""). after names
+// the step just completed, which is not asked again.
+func (p *Provider) nextStep(ctx context.Context, r *store.OIDCAuthRequest, a store.Authentication, after string) (string, error) {
+	if after == "" {
+		need, err := p.needsOnboarding(ctx, a)
+		if err != nil || need {
+			return stepOnboard, err
+		}
+	}
+	if after == stepConsent {
+		return "", nil
+	}
+	if slices.Contains(strings.Fields(r.Prompt), oidc.PromptConsent) {
+		return stepConsent, nil
+	}
+	c, err := p.cfg.Clients.Get(ctx, r.ClientID)
+	if err != nil {
+		return "", err
+	}
+	if !c.RequireConsent {
+		return "", nil
+	}
+	granted, err := p.cfg.Store.Read().ConsentedScopes(ctx, a.Subject, r.ClientID)
+	if err != nil {
+		return "", err
+	}
+	for _, sc := range strings.Fields(r.Scopes) {
+		if !slices.Contains(granted, sc) {
+			return stepConsent, nil
+		}
+	}
+	return "", nil
+}
+
+// stepURL is where the browser goes for step of request id ("" for the
+// callback that issues the code).
+func (p *Provider) stepURL(id, step string) string {
+	switch step {
+	case stepOnboard:
+		return p.cfg.Issuer + OnboardPath + "?state=" + url.QueryEscape(id)
+	case stepConsent:
+		return p.cfg.Issuer + ConsentPath + "?state=" + url.QueryEscape(id)
+	}
+	return p.cfg.Issuer + CallbackPath + "?id=" + url.QueryEscape(id)
+}
+
+// authenticated completes the login step of request r as a: a fresh login
+// (password or upstream) also starts a browser session, whose cookie goes
+// into w's headers. It returns where the browser goes next: the callback,
+// the consent or onboarding page, or (an essential acr the login did not
+// meet) the client's redirect_uri with unmet_authentication_requirements.
+func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication, fresh bool) (string, error) {
+	if !acrAllowed(req, a.ACR) {
+		return p.errorRedirect(ctx, req, errUnmetACR())
+	}
+	step, err := p.nextStep(ctx, req, a, "")
+	if err != nil {
+		return "", err
+	}
+	var cookie *http.Cookie
+	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		if fresh {
+			var err error
+			if cookie, err = p.startBrowserSession(ctx, q, r.Header, a); err != nil {
+				return err
+			}
+		}
+		return q.AuthenticateAuthRequest(ctx, req.ID, a, step, p.cfg.Now())
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errNoRequest
+	}
+	if err != nil {
+		return "", err
+	}
+	if cookie != nil {
+		http.SetCookie(w, cookie)
+	}
+	return p.stepURL(req.ID, step), nil
+}
+
+// errorRedirect ends request r with an error for the client: the auth
+// request is deleted and the returned URL is the client's redirect_uri with
+// error, error_description and state.
+func (p *Provider) errorRedirect(ctx context.Context, r *store.OIDCAuthRequest, e *oidc.Error) (string, error) {
+	if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteAuthRequest(ctx, r.ID) }); err != nil {
+		return "", err
+	}
+	redirect, err := op.TryErrorRedirect(ctx, &authRequest{r}, e, p.op.Encoder(), nil)
+	if err != nil {
+		return "", fmt.Errorf("error redirect: %w", err)
+	}
+	return redirect.URL, nil
+}
+
+// EndSession is RP-initiated logout. With an id_token_hint it ends the
+// client's session of the hint's subject (its refresh token and latest
+// access token) and the browser session if it is that subject's; the user
+// then goes to the registered post_logout_redirect_uri. Without a hint the
+// request could come from any page, so the browser session ends only after
+// the user confirms on Gatehouse's own page (a CSRF-checked form posting
+// back here).
+func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
+	p := s.p
+	es, err := op.ValidateEndSessionRequest(ctx, r.Data, s.Provider())
+	if err != nil {
+		return nil, err
+	}
+	bs, err := p.browserSession(ctx, r.Header)
+	if err != nil {
+		return nil, err
+	}
+	confirmed := r.Method == http.MethodPost && validLogoutCSRF(r.Form.Get("logout_csrf"), p.logoutCookieValue(r.Header))
+	endBrowser := bs != nil && (es.UserID == bs.Subject || es.UserID == "" && confirmed)
+	if es.UserID != "" {
+		if err := (&storage{p: p}).TerminateSession(ctx, es.UserID, es.ClientID); err != nil {
+			return nil, err
+		}
+	}
+	if bs != nil && es.UserID == "" && !confirmed {
+		q := url.Values{}
+		for k, v := range map[string]string{"client_id": r.Data.ClientID, "post_logout_redirect_uri": r.Data.PostLogoutRedirectURI,
+			"state": r.Data.State, "ui_locales": oidc.Locales(r.Data.UILocales).String()} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		return op.NewRedirect(p.cfg.Issuer + LogoutConfirmPath + "?" + q.Encode()), nil
+	}
+	redirect := op.NewRedirect(es.RedirectURI)
+	if endBrowser {
+		if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteBrowserSession(ctx, bs.IDHash) }); err != nil {
+			return nil, err
+		}
+		redirect.Header.Add("Set-Cookie", p.newSessionCookie("", -1).String())
+	}
+	return redirect, nil
+}
+
+// logoutCookieName carries the double-submit token of the logout
+// confirmation page.
+func (p *Provider) logoutCookieValue(h http.Header) string {
+	if c, err := (&http.Request{Header: h}).Cookie(p.cookieName + "_logout"); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+func validLogoutCSRF(form, cookie string) bool {
+	return form != "" && len(form) == len(cookie) && secureEqual(form, cookie)
+}
+
+// logoutConfirm is GET LogoutConfirmPath: the page that asks a user whose
+// logout came without an id_token_hint whether to sign out. Its parameters
+// are checked again when the form posts them back to the end session
+// endpoint; the origin of a post_logout_redirect_uri registered for the
+// client is allowed as the form's redirect target.
+func (p *Provider) logoutConfirm(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	m := texts(pickLocale(oidc.ParseLocales(strings.Fields(q.Get("ui_locales"))), r.Header.Get("Accept-Language")))
+	bs, err := p.browserSession(r.Context(), r.Header)
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	if bs == nil {
+		writeMessage(w, http.StatusOK, m, m.SignedOutTitle, m.SignedOutText)
+		return
+	}
+	token, err := p.tokens.randomString(32)
+	if err != nil {
+		p.loginError(w, m, err)
+		return
+	}
+	view := logoutView{T: m, Subject: bs.Subject, CSRF: token, ClientID: q.Get("client_id"), State: q.Get("state")}
+	var formOrigin string
+	if uri := q.Get("post_logout_redirect_uri"); uri != "" && view.ClientID != "" {
+		if c, err := p.cfg.Clients.Get(r.Context(), view.ClientID); err == nil && client.ValidPostLogoutRedirectURI(c, uri) {
+			view.PostLogoutRedirectURI, formOrigin = uri, origin(uri)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: p.cookieName + "_logout", Value: token, Path: EndSessionPath, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int((10 * time.Minute).Seconds())})
+	writePage(w, http.StatusOK, "logout", view, formOrigin)
+}

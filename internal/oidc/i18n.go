@@ -1,0 +1,236 @@
+package oidc
+
+import (
+	"golang.org/x/text/language"
+)
+
+// messages are the texts of the provider's pages in one language. Every
+// field must be set in every language (a test checks it); the templates
+// refer to them as {{.T.Field}}.
+type messages struct {
+	Lang string
+
+	// Login page.
+	SignInTitle, Email, Password, PasswordHint, SignIn, OrSignInWith string
+	SignedInAs, ContinueAs, UseAnother, WrongPassword                string
+
+	// Consent page.
+	ConsentTitle, ConsentWants, Allow, Deny                    string
+	ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOffline, Scope string
+
+	// Onboarding page.
+	OnboardTitle, OnboardIntro, OrgName, OrgDescription, GroupName, GroupDescription string
+	Roles, NameHint, CreateOrganization                                              string
+	RoleAdministrator, RoleUser, RoleReader                                          string
+	ErrOrgName, ErrGroupName, ErrDescription, ErrRoles, ErrOrgTaken                  string
+
+	// Logout and the way to an upstream identity provider.
+	LogoutTitle, LogoutButton, ContinueTitle, ContinueText, ContinueLink string
+
+	// Messages: a title and a text each.
+	LinkExpiredTitle, LinkExpiredText         string
+	RefusedTitle, RefusedText                 string
+	BadStateText                              string
+	UnknownProviderTitle, UnknownProviderText string
+	UpstreamFailedTitle, UpstreamFailedText   string
+	UnverifiedTitle, UnverifiedText           string
+	ForeignDomainTitle, ForeignDomainText     string
+	InactiveTitle, InactiveText               string
+	ErrorTitle, ErrorText                     string
+	BadRequestTitle, BadRequestText           string
+	SignedOutTitle, SignedOutText             string
+	SignupDoneTitle, SignupDoneText           string
+	SignupErrorTitle, SignupErrorText         string
+}
+
+var english = &messages{
+	Lang: "en",
+
+	SignInTitle:   "Sign in",
+	Email:         "Email address",
+	Password:      "Password",
+	PasswordHint:  "Leave it empty if your organization signs you in with its own identity provider.",
+	SignIn:        "Sign in",
+	OrSignInWith:  "Or sign in with",
+	SignedInAs:    "You are signed in as",
+	ContinueAs:    "Continue as",
+	UseAnother:    "Or use another account",
+	WrongPassword: "The email address or the password is wrong.",
+
+	ConsentTitle: "Allow access?",
+	ConsentWants: "would like to:",
+	Allow:        "Allow",
+	Deny:         "Deny",
+	ScopeOpenID:  "Confirm who you are",
+	ScopeProfile: "See your user name",
+	ScopeEmail:   "See your email address",
+	ScopeOffline: "Stay signed in while you are away (a refresh token)",
+	Scope:        "Use the permission",
+
+	OnboardTitle:       "Create your organization",
+	OnboardIntro:       "Your account belongs to no organization yet. Create one: you become the first member of its first group.",
+	OrgName:            "Organization name",
+	OrgDescription:     "Organization description (optional)",
+	GroupName:          "Name of your group",
+	GroupDescription:   "Group description (optional)",
+	Roles:              "Roles of your group",
+	NameHint:           "1 to 63 letters, digits, hyphens, underscores or dots, starting and ending with a letter or digit.",
+	CreateOrganization: "Create organization",
+	RoleAdministrator:  "administers the organization: groups, users, projects, identity providers",
+	RoleUser:           "uses the organization's projects",
+	RoleReader:         "reads everything and changes nothing",
+	ErrOrgName:         "The organization name is not valid.",
+	ErrGroupName:       "The group name is not valid.",
+	ErrDescription:     "A description may have at most 1024 characters.",
+	ErrRoles:           "Choose roles from the list.",
+	ErrOrgTaken:        "An organization with this name already exists. Choose another name.",
+
+	LogoutTitle:   "Sign out?",
+	LogoutButton:  "Sign out",
+	ContinueTitle: "Continuing to your identity provider",
+	ContinueText:  "If nothing happens, follow this link:",
+	ContinueLink:  "Continue",
+
+	LinkExpiredTitle:     "Sign-in link expired",
+	LinkExpiredText:      "Go back to the application and start again.",
+	RefusedTitle:         "Request refused",
+	RefusedText:          "The form is stale or was not sent from this page. Go back to the application and start again.",
+	BadStateText:         "The answer from the identity provider does not belong to a sign-in in progress. Go back to the application and start again.",
+	UnknownProviderTitle: "Unknown identity provider",
+	UnknownProviderText:  "Go back and choose another way to sign in.",
+	UpstreamFailedTitle:  "Sign-in failed",
+	UpstreamFailedText:   "The identity provider did not complete the sign-in. Go back to the application and try again.",
+	UnverifiedTitle:      "Email address not verified",
+	UnverifiedText:       "Your identity provider did not confirm your email address.",
+	ForeignDomainTitle:   "Sign-in refused",
+	ForeignDomainText:    "Your organization's identity provider cannot sign in addresses outside its domain.",
+	InactiveTitle:        "Account not active",
+	InactiveText:         "Your account is pending or suspended. Ask an administrator of your organization.",
+	ErrorTitle:           "Something went wrong",
+	ErrorText:            "Please try again later.",
+	BadRequestTitle:      "Bad request",
+	BadRequestText:       "The form could not be read.",
+	SignedOutTitle:       "Signed out",
+	SignedOutText:        "You have been signed out.",
+	SignupDoneTitle:      "Account activated",
+	SignupDoneText:       "Your account is active. You can now sign in to the applications of your organization.",
+	SignupErrorTitle:     "Sign-up link not valid",
+	SignupErrorText:      "The link is unknown, has expired or was already used. Ask an administrator of your organization for a new one.",
+}
+
+var german = &messages{
+	Lang: "de",
+
+	SignInTitle:   "Anmelden",
+	Email:         "E-Mail-Adresse",
+	Password:      "Passwort",
+	PasswordHint:  "Leer lassen, wenn Ihre Organisation Sie über ihren eigenen Identitätsanbieter anmeldet.",
+	SignIn:        "Anmelden",
+	OrSignInWith:  "Oder anmelden mit",
+	SignedInAs:    "Sie sind angemeldet als",
+	ContinueAs:    "Weiter als",
+	UseAnother:    "Oder ein anderes Konto verwenden",
+	WrongPassword: "Die E-Mail-Adresse oder das Passwort ist falsch.",
+
+	ConsentTitle: "Zugriff erlauben?",
+	ConsentWants: "möchte:",
+	Allow:        "Erlauben",
+	Deny:         "Ablehnen",
+	ScopeOpenID:  "Bestätigen, wer Sie sind",
+	ScopeProfile: "Ihren Benutzernamen sehen",
+	ScopeEmail:   "Ihre E-Mail-Adresse sehen",
+	ScopeOffline: "Angemeldet bleiben, während Sie nicht da sind (ein Refresh-Token)",
+	Scope:        "Die Berechtigung nutzen",
+
+	OnboardTitle:       "Ihre Organisation anlegen",
+	OnboardIntro:       "Ihr Konto gehört noch zu keiner Organisation. Legen Sie eine an: Sie werden das erste Mitglied ihrer ersten Gruppe.",
+	OrgName:            "Name der Organisation",
+	OrgDescription:     "Beschreibung der Organisation (optional)",
+	GroupName:          "Name Ihrer Gruppe",
+	GroupDescription:   "Beschreibung der Gruppe (optional)",
+	Roles:              "Rollen Ihrer Gruppe",
+	NameHint:           "1 bis 63 Buchstaben, Ziffern, Bindestriche, Unterstriche oder Punkte, am Anfang und am Ende ein Buchstabe oder eine Ziffer.",
+	CreateOrganization: "Organisation anlegen",
+	RoleAdministrator:  "verwaltet die Organisation: Gruppen, Benutzer, Projekte, Identitätsanbieter",
+	RoleUser:           "nutzt die Projekte der Organisation",
+	RoleReader:         "liest alles und ändert nichts",
+	ErrOrgName:         "Der Name der Organisation ist ungültig.",
+	ErrGroupName:       "Der Name der Gruppe ist ungültig.",
+	ErrDescription:     "Eine Beschreibung darf höchstens 1024 Zeichen haben.",
+	ErrRoles:           "Wählen Sie Rollen aus der Liste.",
+	ErrOrgTaken:        "Eine Organisation mit diesem Namen gibt es schon. Wählen Sie einen anderen Namen.",
+
+	LogoutTitle:   "Abmelden?",
+	LogoutButton:  "Abmelden",
+	ContinueTitle: "Weiter zu Ihrem Identitätsanbieter",
+	ContinueText:  "Falls nichts passiert, folgen Sie diesem Link:",
+	ContinueLink:  "Weiter",
+
+	LinkExpiredTitle:     "Anmeldelink abgelaufen",
+	LinkExpiredText:      "Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+	RefusedTitle:         "Anfrage abgelehnt",
+	RefusedText:          "Das Formular ist veraltet oder wurde nicht von dieser Seite gesendet. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+	BadStateText:         "Die Antwort des Identitätsanbieters gehört zu keiner laufenden Anmeldung. Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",
+	UnknownProviderTitle: "Unbekannter Identitätsanbieter",
+	UnknownProviderText:  "Gehen Sie zurück und wählen Sie eine andere Art der Anmeldung.",
+	UpstreamFailedTitle:  "Anmeldung fehlgeschlagen",
+	UpstreamFailedText:   "Der Identitätsanbieter hat die Anmeldung nicht abgeschlossen. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
+	UnverifiedTitle:      "E-Mail-Adresse nicht bestätigt",
+	UnverifiedText:       "Ihr Identitätsanbieter hat Ihre E-Mail-Adresse nicht bestätigt.",
+	ForeignDomainTitle:   "Anmeldung verweigert",
+	ForeignDomainText:    "Der Identitätsanbieter Ihrer Organisation kann keine Adressen außerhalb ihrer Domain anmelden.",
+	InactiveTitle:        "Konto nicht aktiv",
+	InactiveText:         "Ihr Konto ist ausstehend oder gesperrt. Wenden Sie sich an die Administration Ihrer Organisation.",
+	ErrorTitle:           "Etwas ist schiefgelaufen",
+	ErrorText:            "Bitte versuchen Sie es später erneut.",
+	BadRequestTitle:      "Ungültige Anfrage",
+	BadRequestText:       "Das Formular konnte nicht gelesen werden.",
+	SignedOutTitle:       "Abgemeldet",
+	SignedOutText:        "Sie wurden abgemeldet.",
+	SignupDoneTitle:      "Konto aktiviert",
+	SignupDoneText:       "Ihr Konto ist aktiv. Sie können sich jetzt bei den Anwendungen Ihrer Organisation anmelden.",
+	SignupErrorTitle:     "Registrierungslink ungültig",
+	SignupErrorText:      "Der Link ist unbekannt, abgelaufen oder wurde schon verwendet. Bitten Sie die Administration Ihrer Organisation um einen neuen.",
+}
+
+// UILocales are the languages the pages are shown in, English first (the
+// default). Discovery lists them as ui_locales_supported.
+var UILocales = []language.Tag{language.English, language.German}
+
+var catalogue = map[string]*messages{"en": english, "de": german}
+
+var localeMatcher = language.NewMatcher(UILocales)
+
+// pickLocale chooses the pages' language: the first of the request's
+// ui_locales that Gatehouse ships; with no ui_locales, the best match of the
+// browser's Accept-Language; English otherwise (ui_locales naming only
+// languages Gatehouse does not ship included).
+func pickLocale(uiLocales []language.Tag, acceptLanguage string) string {
+	if len(uiLocales) > 0 {
+		for _, t := range uiLocales {
+			base, _ := t.Base()
+			if _, ok := catalogue[base.String()]; ok {
+				return base.String()
+			}
+		}
+		return "en"
+	}
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return "en"
+	}
+	_, i, conf := localeMatcher.Match(tags...)
+	if conf == language.No {
+		return "en"
+	}
+	base, _ := UILocales[i].Base()
+	return base.String()
+}
+
+// texts returns the messages of locale (English for anything unknown).
+func texts(locale string) *messages {
+	if m, ok := catalogue[locale]; ok {
+		return m
+	}
+	return english
+}

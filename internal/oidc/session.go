@@ -1,0 +1,158 @@
+package oidc
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/zitadel/oidc/v3/pkg/oidc"
+
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// SessionCookiePrefix starts the name of the browser session cookie (the
+// name ends with a hash of the issuer, like the login CSRF cookie's). The
+// cookie holds 32 random bytes; the server keeps their SHA-256 with the
+// subject, auth_time, amr, acr and expiry (table oidc_browser_sessions). It
+// is HttpOnly, SameSite=Lax (so it reaches the authorization endpoint on the
+// top-level redirect from a relying party, and no cross-site subrequest),
+// Secure when the issuer is https, scoped to /oauth2/v2/, and lives as long
+// as the session (BrowserSessionLifetime).
+const SessionCookiePrefix = "gatehouse_session_"
+
+// DefaultBrowserSessionLifetime is how long a login is reused for single
+// sign-on when Config.BrowserSessionLifetime is zero.
+const DefaultBrowserSessionLifetime = 12 * time.Hour
+
+// The authentication context classes Gatehouse can honour (acr_values,
+// the claims parameter, and the acr claim of its tokens).
+const (
+	// ACRPassword: the local password connector.
+	ACRPassword = "urn:gatehouse:acr:password"
+	// ACRFederated: an upstream identity provider vouched for the user.
+	ACRFederated = "urn:gatehouse:acr:federated"
+)
+
+// acrOf is the acr of a login by its amr.
+func acrOf(amr string) string {
+	if amr == "fed" {
+		return ACRFederated
+	}
+	return ACRPassword
+}
+
+// The interactions a user may have to complete after authenticating.
+const (
+	stepOnboard = "onboard"
+	stepConsent = "consent"
+)
+
+// sessionCookieValue reads the browser session cookie from a request's
+// headers (” if none).
+func (p *Provider) sessionCookieValue(h http.Header) string {
+	if c, err := (&http.Request{Header: h}).Cookie(p.sessionCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// browserSession is the valid session of the browser that sent h, or nil.
+func (p *Provider) browserSession(ctx context.Context, h http.Header) (*store.BrowserSession, error) {
+	v := p.sessionCookieValue(h)
+	if v == "" {
+		return nil, nil
+	}
+	bs, err := p.cfg.Store.Read().GetBrowserSession(ctx, secret.Hash(v), p.cfg.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return bs, err
+}
+
+// sessionCookie is the Set-Cookie of a browser session value (an empty
+// value with MaxAge -1 deletes the cookie).
+func (p *Provider) newSessionCookie(value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name: p.sessionCookie, Value: value, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: maxAge,
+	}
+}
+
+// startBrowserSession makes a new session for a, replacing the one the
+// browser (headers h) had, within transaction q; it returns the cookie to
+// set.
+func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.Header, a store.Authentication) (*http.Cookie, error) {
+	value, err := p.tokens.randomString(32)
+	if err != nil {
+		return nil, err
+	}
+	now := p.cfg.Now()
+	previous := ""
+	if v := p.sessionCookieValue(h); v != "" {
+		previous = secret.Hash(v)
+	}
+	lifetime := p.cfg.BrowserSessionLifetime
+	bs := &store.BrowserSession{IDHash: secret.Hash(value), Subject: a.Subject, AuthTime: a.AuthTime, AMR: a.AMR, ACR: a.ACR,
+		CreatedAt: now, ExpiresAt: now.Add(lifetime)}
+	if err := q.ReplaceBrowserSession(ctx, previous, bs); err != nil {
+		return nil, err
+	}
+	return p.newSessionCookie(value, int(lifetime/time.Second)), nil
+}
+
+// authentication is the login a browser session stands for.
+func sessionAuthentication(bs *store.BrowserSession) store.Authentication {
+	return store.Authentication{Subject: bs.Subject, AMR: bs.AMR, ACR: bs.ACR, AuthTime: bs.AuthTime}
+}
+
+// reusable reports whether the browser session bs satisfies auth request r
+// without a new login (OpenID Connect Core §3.1.2.1): no prompt=login, the
+// login no older than max_age (max_age=0 always asks again), the subject of
+// an id_token_hint and of an email login_hint, an acr the request accepts,
+// and a user who may still log in. prompt=select_account is the caller's:
+// it shows the account instead of reusing it silently.
+func (p *Provider) reusable(ctx context.Context, r *store.OIDCAuthRequest, bs *store.BrowserSession) (bool, error) {
+	if bs == nil || slices.Contains(strings.Fields(r.Prompt), oidc.PromptLogin) {
+		return false, nil
+	}
+	if r.MaxAge == 0 || r.MaxAge > 0 && p.cfg.Now().Sub(bs.AuthTime) > r.MaxAge {
+		return false, nil
+	}
+	if r.HintSubject != "" && r.HintSubject != bs.Subject {
+		return false, nil
+	}
+	if strings.Contains(r.LoginHint, "@") && !strings.EqualFold(strings.TrimSpace(r.LoginHint), bs.Subject) {
+		return false, nil
+	}
+	if acrs := strings.Fields(r.ACRValues); len(acrs) > 0 && !slices.Contains(acrs, bs.ACR) {
+		return false, nil
+	}
+	if err := p.mayLogIn(ctx, bs.Subject); errors.Is(err, errInactive) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// sessionFor is the browser session of the browser that sent h, and
+// whether request r may use it (reusable).
+func (p *Provider) sessionFor(ctx context.Context, h http.Header, r *store.OIDCAuthRequest) (*store.BrowserSession, bool, error) {
+	bs, err := p.browserSession(ctx, h)
+	if err != nil {
+		return nil, false, err
+	}
+	reuse, err := p.reusable(ctx, r, bs)
+	return bs, reuse, err
+}
+
+// acrAllowed reports whether a login of class acr may complete r: any, when
+// r asks for no acr or only voluntarily (the token then says what was done);
+// one of the values, when they are essential.
+func acrAllowed(r *store.OIDCAuthRequest, acr string) bool {
+	return !r.ACREssential || slices.Contains(strings.Fields(r.ACRValues), acr)
+}
