@@ -64,6 +64,12 @@ func TestSignupLink(t *testing.T) {
 		if got := state(email); got != "active" {
 			t.Fatalf("state after signup %q", got)
 		}
+		// The activation is in the organization's audit log, as the user's.
+		evs, err := env.Store.Read().ListAuditEvents(ctx, store.AuditFilter{OrganizationID: acme.OrgID, ActorID: email}, store.Page{Limit: 10})
+		if err != nil || len(evs) != 1 || evs[0].OperationID != "completeSignup" || evs[0].ResourceType != "users" ||
+			!strings.Contains(evs[0].Before, `"pending"`) || !strings.Contains(evs[0].After, `"active"`) {
+			t.Fatalf("audit events of the signup: %+v, %v", evs, err)
+		}
 		r.openLogin()
 		if resp := r.passwordLogin(email); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("the activated user cannot log in: %d", resp.StatusCode)

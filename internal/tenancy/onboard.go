@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -112,6 +113,22 @@ func NeedsOnboarding(ctx context.Context, q *store.Q, subject string) (bool, err
 	return false, err
 }
 
+// auditOutsideAPI begins the audit entry of a write made by the login flow
+// rather than through /api/v1 (onboarding, completing a signup), with the
+// signed-in subject as the actor: such writes are recorded like API writes,
+// in their own transaction. A ctx that already carries an entry keeps it.
+// The new entry is returned (nil when ctx had one) so that a write which
+// learns its organization and actor only inside its transaction can set
+// them before the commit.
+func (s *Service) auditOutsideAPI(ctx context.Context, operation, orgID, subject, resourceType, resourceID string) (context.Context, *audit.Entry) {
+	if audit.From(ctx) != nil {
+		return ctx, nil
+	}
+	e := &audit.Entry{NewID: s.NewID, Now: s.Now, OrganizationID: orgID, OperationID: operation,
+		Actor: audit.Actor{Kind: string(authn.KindUser), ID: subject, Subject: subject}}
+	return audit.Begin(ctx, e, resourceType, resourceID), e
+}
+
 // Onboard creates, in one transaction, an adhoc organization, a group in it
 // with the chosen roles, and the subject as an active user in that group:
 // all of it or nothing (a name clash leaves no organization behind). It
@@ -135,6 +152,7 @@ func (s *Service) Onboard(ctx context.Context, in OnboardInput) (*store.Organiza
 	if user.Name == "" {
 		return nil, apierror.BadRequest("no user name can be derived from the subject %q", in.Subject)
 	}
+	ctx, _ = s.auditOutsideAPI(ctx, "onboard", org.ID, in.Subject, "organizations", org.ID)
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.LockSubject(ctx, in.Subject); err != nil {
 			return err
@@ -152,6 +170,7 @@ func (s *Service) Onboard(ctx context.Context, in OnboardInput) (*store.Organiza
 		if err := q.CreateUser(ctx, user); err != nil {
 			return userError(err, user)
 		}
+		audit.Describe(ctx, "organizations", org.ID, nil, map[string]any{"organization": org, "group": group, "user": user})
 		return storeError(q.CreateGroup(ctx, group), "group", group.Name)
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,7 +71,7 @@ func TestOnboard(t *testing.T) {
 			{"unknown role", in(func(i *tenancy.OnboardInput) { i.RoleIDs = []string{"nope"} }), http.StatusBadRequest, nil},
 			{"domain owned by an organization", in(func(i *tenancy.OnboardInput) { i.Subject = "sam@acme.example" }), 0, tenancy.ErrOnboarded},
 		}
-		tables := []string{"organizations", "groups", "users", "group_members", "group_roles"}
+		tables := []string{"organizations", "groups", "users", "group_members", "group_roles", "audit_events"}
 		before := map[string]int{}
 		for _, tb := range tables {
 			before[tb] = count(t, st, tb)
@@ -103,6 +104,12 @@ func TestOnboard(t *testing.T) {
 		if err != nil || u.State != authz.ActiveUserState || len(u.GroupIDs) != 1 || u.GroupIDs[0] != groups[0].ID ||
 			len(groups[0].RoleIDs) != 1 || groups[0].RoleIDs[0] != adminRole.ID || org.CreatedBy != "jo@startup.example" {
 			t.Fatalf("user %+v (%v), group %+v, org %+v", u, err, groups[0], org)
+		}
+		// The onboarding is in the audit log, once, as the new user's doing.
+		evs, err := st.Read().ListAuditEvents(ctx, store.AuditFilter{OrganizationID: org.ID}, store.Page{Limit: 10})
+		if err != nil || len(evs) != 1 || evs[0].OperationID != "onboard" || evs[0].ActorSubject != "jo@startup.example" ||
+			evs[0].ResourceType != "organizations" || evs[0].ResourceID != org.ID || !strings.Contains(evs[0].After, `"group"`) {
+			t.Fatalf("audit events of the onboarding: %+v, %v", evs, err)
 		}
 		if _, err := s.Onboard(ctx, in(func(i *tenancy.OnboardInput) { i.OrganizationName = "second" })); !errors.Is(err, tenancy.ErrOnboarded) {
 			t.Fatalf("a member onboarded again: %v", err)

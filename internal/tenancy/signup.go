@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -66,6 +67,9 @@ func (s *Service) CreateSignup(ctx context.Context, orgID, subject string, lifet
 // once. Anything else is ErrSignupInvalid and changes nothing.
 func (s *Service) CompleteSignup(ctx context.Context, token string) (*store.User, error) {
 	var u *store.User
+	// The subject is known once the signup is taken: the entry's actor and
+	// organization are filled in inside the transaction, before its commit.
+	ctx, entry := s.auditOutsideAPI(ctx, "completeSignup", "", "", "users", "")
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		sg, err := q.TakeSignup(ctx, secret.Hash(token), s.Now())
 		if errors.Is(err, store.ErrNotFound) {
@@ -81,8 +85,14 @@ func (s *Service) CompleteSignup(ctx context.Context, token string) (*store.User
 			return ErrSignupInvalid
 		}
 		actor := &authn.Principal{Kind: authn.KindUser, ID: u.Subject, Subject: u.Subject}
+		before := *u
 		s.carryMeta(&u.Meta, u.Meta, actor)
 		u.State = authz.ActiveUserState
+		if entry != nil {
+			entry.OrganizationID = sg.OrganizationID
+			entry.Actor = audit.Actor{Kind: string(authn.KindUser), ID: u.Subject, Subject: u.Subject}
+		}
+		audit.Describe(ctx, "users", u.ID, &before, u)
 		return q.UpdateUser(ctx, u)
 	})
 	if err != nil {
