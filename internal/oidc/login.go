@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -252,6 +253,10 @@ func (p *Provider) loginError(w http.ResponseWriter, err error) {
 		writeMessage(w, http.StatusForbidden, "Sign-in refused", "Your organization's identity provider cannot sign in addresses outside its domain.")
 	case errors.Is(err, errInactive):
 		writeMessage(w, http.StatusForbidden, "Account not active", "Your account is pending or suspended. Ask an administrator of your organization.")
+	case store.IsUnavailable(err):
+		p.log.Warn("login failed: database unavailable", "error", err)
+		w.Header().Set("Retry-After", apierror.RetryAfterSeconds(apierror.UnavailableRetry))
+		writeMessage(w, http.StatusServiceUnavailable, "Temporarily unavailable", "Sign-in is not possible right now. Please try again in a few seconds.")
 	default:
 		p.log.Error("login failed", "error", err)
 		writeMessage(w, http.StatusInternalServerError, "Something went wrong", "Please try again later.")

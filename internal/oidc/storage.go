@@ -121,11 +121,22 @@ func (s *storage) CreateAuthRequest(ctx context.Context, req *oidc.AuthRequest, 
 		}
 		return q.CreateAuthRequest(ctx, r)
 	})
+	if store.IsUnavailable(err) {
+		// zitadel redirects this error to the client (the browser cannot be
+		// given a 503 through a redirect), as RFC 6749 §4.1.2.1 intends.
+		return nil, (&oidc.Error{ErrorType: temporarilyUnavailable,
+			Description: "the authorization server is temporarily unavailable; try again later"}).WithParent(err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return &authRequest{r}, nil
 }
+
+// temporarilyUnavailable is RFC 6749's error code for an authorization
+// request the server cannot handle for now (zitadel/oidc does not define
+// it; its error type is unexported, hence the untyped constant).
+const temporarilyUnavailable = "temporarily_unavailable"
 
 // checkAuthRequest applies Gatehouse's rules on top of zitadel's checks.
 func checkAuthRequest(c *client.Client, req *oidc.AuthRequest) error {

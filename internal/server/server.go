@@ -115,7 +115,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
 	})
-	s.handler = observe(s.log, m, s.now, mux)
+	s.handler = observe(s.log, m, s.now, watchOutage(mux))
 	return s, nil
 }
 
@@ -143,7 +143,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("readiness check failed", "error", err)
-		apierror.Write(w, &apierror.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "the database is not reachable"})
+		apierror.Write(w, apierror.Unavailable("the database is not reachable"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -159,6 +159,11 @@ func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := apierror.As(err); ok {
 		apierror.Write(w, e)
+		return
+	}
+	if store.IsUnavailable(err) {
+		s.log.Warn("database unavailable", "request_id", info(r.Context()).id, "error", err)
+		apierror.Write(w, apierror.Unavailable(unavailableDescription))
 		return
 	}
 	s.log.Error("internal error", "request_id", info(r.Context()).id, "error", err)

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,10 +47,30 @@ type Store struct {
 	dialect Dialect
 }
 
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct {
+	busyTimeout time.Duration
+}
+
+// WithBusyTimeout sets how long a SQLite statement waits for the write lock
+// before failing as ErrUnavailable (default 10 s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// DefaultConnectTimeout bounds connecting to PostgreSQL when the database URL
+// sets no connect_timeout, so that a request meeting an unreachable server
+// fails (503) instead of hanging.
+const DefaultConnectTimeout = 5 * time.Second
+
 // Open connects to the database named by databaseURL, or, when it is empty, to
 // the SQLite file gatehouse.db inside dataDir (created if missing). It does not
 // apply migrations; call Migrate.
-func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*Store, error) {
+	o := options{busyTimeout: 10 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var (
 		db      *sql.DB
 		dialect Dialect
@@ -58,13 +79,19 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		dialect = Postgres
-		db, err = sql.Open("pgx", databaseURL)
+		db, err = sql.Open("pgx", withConnectTimeout(databaseURL))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		db.SetMaxOpenConns(20)
 		db.SetMaxIdleConns(10)
 		db.SetConnMaxIdleTime(5 * time.Minute)
+		// Connections are replaced now and then, so that after a failover or
+		// a load balancer change the pool ends up on the current server. A
+		// connection that broke is dropped at its next use (pgx pings a
+		// connection idle for more than a second), so the pool recovers from
+		// an outage without a restart.
+		db.SetConnMaxLifetime(30 * time.Minute)
 	case databaseURL == "" || strings.HasPrefix(databaseURL, "sqlite:"):
 		dialect = SQLite
 		path := strings.TrimPrefix(databaseURL, "sqlite:")
@@ -77,7 +104,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 			}
 			path = filepath.Join(dataDir, "gatehouse.db")
 		}
-		db, err = sql.Open("sqlite", sqliteDSN(path))
+		db, err = sql.Open("sqlite", sqliteDSN(path, o.busyTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -97,14 +124,30 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	return s, nil
 }
 
-func sqliteDSN(path string) string {
+func sqliteDSN(path string, busyTimeout time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
+}
+
+// withConnectTimeout adds connect_timeout=DefaultConnectTimeout to a
+// PostgreSQL URL that has none.
+func withConnectTimeout(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // sql.Open reports it
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") != "" {
+		return raw
+	}
+	q.Set("connect_timeout", strconv.Itoa(int(DefaultConnectTimeout.Seconds())))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // redactURL drops the password from a database URL so it can be logged.
@@ -128,7 +171,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", s.dialect, err)
+		return fmt.Errorf("ping %s: %w", s.dialect, note(ctx, err))
 	}
 	return nil
 }
@@ -177,14 +220,14 @@ type Q struct {
 }
 
 // Read returns a Q for reads that need no transaction.
-func (s *Store) Read() *Q { return &Q{q: s.db, dialect: s.dialect} }
+func (s *Store) Read() *Q { return &Q{q: watched{s.db}, dialect: s.dialect} }
 
 // Tx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise (and on panic), so a failed request leaves nothing behind.
 func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", note(ctx, err))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -195,11 +238,11 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Q{q: tx, dialect: s.dialect, inTx: true}); err != nil {
+	if err = fn(&Q{q: watched{tx}, dialect: s.dialect, inTx: true}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", classify(err))
+		return fmt.Errorf("commit: %w", note(ctx, classify(err)))
 	}
 	return nil
 }

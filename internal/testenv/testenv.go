@@ -80,6 +80,15 @@ func SQLite(t testing.TB) *store.Store {
 // when the variable is unset.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
+	return OpenMigrated(t, PostgresURL(t))
+}
+
+// PostgresURL creates a fresh schema in the database at
+// GATEHOUSE_TEST_DATABASE_URL, dropped when the test ends, and returns the
+// database URL that selects it (search_path). It skips the test when the
+// variable is unset.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
 		t.Skipf("%s not set", PostgresURLEnv)
@@ -109,13 +118,20 @@ func Postgres(t testing.TB) *store.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	st, err := store.Open(context.Background(), u.String(), "")
+	return u.String()
+}
+
+// OpenMigrated opens the store at databaseURL (closed when the test ends)
+// and applies the migrations.
+func OpenMigrated(t testing.TB, databaseURL string, opts ...store.Option) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), databaseURL, "", opts...)
 	if err != nil {
-		t.Fatalf("open postgres store: %v", err)
+		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatalf("migrate postgres: %v", err)
+		t.Fatalf("migrate: %v", err)
 	}
 	return st
 }
