@@ -323,7 +323,15 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, 
 		if err := q.ReplaceSession(ctx, sess, now); err != nil {
 			return err
 		}
-		return q.SetAuthRequestIssued(ctx, r.r.ID, at.jti, id)
+		replayed, err := q.SetAuthRequestIssued(ctx, r.r.ID, at.jti, id)
+		if err != nil || !replayed {
+			return err
+		}
+		// The code was presented again (on any replica) before these
+		// tokens were recorded, so the replay could not revoke them: they
+		// are revoked here, as if issued just before the replay.
+		s.p.log.Warn("authorization code replayed during its redemption: tokens issued from it revoked", "client_id", r.r.ClientID)
+		return q.RevokeSession(ctx, id, now)
 	})
 }
 
