@@ -20,10 +20,12 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -147,6 +149,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen
 	}
+	limits, err := serveLimits(&c)
+	if err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 
@@ -184,20 +190,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager),
-		OIDC:          provider.Handler(),
+		OIDC: provider.Handler(), Limits: limits,
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, provider.Authenticator()}})
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := newHTTPServer(&c, srv.Handler(), log)
 	log.Info("gatehouse serving", "listen", ln.Addr().String(), "issuer", c.Issuer, "database", string(st.Dialect()), "version", version)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -267,5 +265,44 @@ func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, km 
 	return oidc.New(oidc.Config{
 		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten,
 		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Now: time.Now, Rand: rand.Reader, Logger: log,
+		UpstreamTimeout: c.UpstreamTimeout,
 	})
+}
+
+// serveLimits reads the rate limit and trusted proxy flags.
+func serveLimits(c *config.Serve) (server.Limits, error) {
+	var (
+		l   server.Limits
+		err error
+	)
+	if l.Token, err = ratelimit.ParseRate(c.RateLimitToken); err != nil {
+		return l, fmt.Errorf("--rate-limit-token: %w", err)
+	}
+	if l.Login, err = ratelimit.ParseRate(c.RateLimitLogin); err != nil {
+		return l, fmt.Errorf("--rate-limit-login: %w", err)
+	}
+	trusted, err := clientip.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return l, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	l.ClientIP = &clientip.Resolver{Trusted: trusted}
+	if c.UpstreamTimeout <= 0 {
+		return l, fmt.Errorf("--upstream-timeout must be positive, got %v", c.UpstreamTimeout)
+	}
+	return l, nil
+}
+
+// newHTTPServer is the HTTP server with serve's timeouts: a client that
+// sends its headers or body too slowly (slowloris) is cut off, and a
+// keep-alive connection does not stay idle for ever.
+func newHTTPServer(c *config.Serve, h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
+		WriteTimeout:      c.WriteTimeout,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

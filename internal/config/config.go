@@ -106,6 +106,16 @@ type Serve struct {
 	KeyRotationPeriod  time.Duration
 	MaxTokenLifetime   time.Duration
 	ClientsFile        string
+
+	// Abuse protections and timeouts (see docs/OPERATIONS.md).
+	RateLimitToken    string
+	RateLimitLogin    string
+	TrustedProxies    string
+	UpstreamTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
 }
 
 // Bind registers every serve option.
@@ -124,4 +134,14 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.KeyRotationPeriod, "key-rotation-period", 720*time.Hour, "rotate the token signing keys when the active key is this old (0 disables the schedule)")
 	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")
 	b.String(&c.ClientsFile, "clients-file", "", "JSON file of OAuth2 clients to create or update at start (see README: OAuth2 clients)")
+
+	// Abuse protections and timeouts.
+	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
+	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
+	b.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of the load balancers whose X-Forwarded-For names the client (default: none, the peer is the client)")
+	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
+	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")
+	b.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
+	b.Duration(&c.WriteTimeout, "write-timeout", 60*time.Second, "how long writing a response may take")
+	b.Duration(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 }

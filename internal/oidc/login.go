@@ -245,6 +245,8 @@ func (p *Provider) loginError(w http.ResponseWriter, err error) {
 		writeMessage(w, http.StatusBadRequest, "Sign-in link expired", "The answer from the identity provider does not belong to a sign-in in progress. Go back to the application and start again.")
 	case errors.Is(err, errNoProvider):
 		writeMessage(w, http.StatusBadRequest, "Unknown identity provider", "Go back and choose another way to sign in.")
+	case errors.Is(err, errUpstreamTimeout):
+		writeMessage(w, http.StatusGatewayTimeout, "Sign-in timed out", "The identity provider did not answer in time. Go back to the application and try again later.")
 	case errors.Is(err, errUpstream):
 		writeMessage(w, http.StatusBadGateway, "Sign-in failed", "The identity provider did not complete the sign-in. Go back to the application and try again.")
 	case errors.Is(err, errUnverified):

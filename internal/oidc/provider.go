@@ -60,6 +60,11 @@ type Config struct {
 	Tenancy *tenancy.Service
 	// ConnectorOptions are passed to connector.New for upstream logins.
 	ConnectorOptions []connector.Option
+	// UpstreamTimeout bounds each step of an upstream login (discovery and
+	// redirect, code exchange and ID token check); DefaultUpstreamTimeout
+	// when zero. A slow or silent upstream gets the user an error page,
+	// not a hanging browser.
+	UpstreamTimeout time.Duration
 	// TokenLifetime caps every signed token's lifetime; the keys manager's
 	// TokenLifetime when zero (it keeps retired keys published that long).
 	TokenLifetime time.Duration

@@ -42,6 +42,9 @@ type Config struct {
 	// except the JWKS, /.well-known/openid-configuration and /oidc/callback;
 	// nil leaves those paths unserved.
 	OIDC http.Handler
+	// Limits are the rate and body limits of the OAuth2 and login
+	// endpoints; the zero value limits nothing.
+	Limits Limits
 }
 
 // Server serves the HTTP API.
@@ -100,7 +103,7 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("GET /oauth2/v2/jwks", named("oauth2V2JwksGet", cfg.JWKS))
 	}
 	if cfg.OIDC != nil {
-		mux.Handle("/oauth2/v2/", cfg.OIDC)
+		mux.Handle("/oauth2/v2/", newLimiter(cfg.Limits, s.log, s.registry).wrap(cfg.OIDC))
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
 	}
@@ -115,7 +118,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
 	})
-	s.handler = observe(s.log, m, s.now, watchOutage(mux))
+	s.handler = observe(s.log, m, s.now, watchOutage(secureHeaders(mux)))
 	return s, nil
 }
 

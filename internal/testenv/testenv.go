@@ -191,9 +191,26 @@ type Env struct {
 // FastArgon2 are cheap password hashing parameters for tests.
 var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
+// Option adjusts the Gatehouse NewEnv starts.
+type Option func(*options)
+
+type options struct {
+	oidc   []func(*oidc.Config)
+	server []func(*server.Config)
+}
+
+// WithOIDC edits the provider's configuration before it is built.
+func WithOIDC(f func(*oidc.Config)) Option { return func(o *options) { o.oidc = append(o.oidc, f) } }
+
+// WithServer edits the server's configuration before it is built (rate
+// limits, for instance).
+func WithServer(f func(*server.Config)) Option {
+	return func(o *options) { o.server = append(o.server, f) }
+}
+
 // NewEnv starts Gatehouse over st behind an httptest server and bootstraps
 // the platform administrator.
-func NewEnv(t testing.TB, st *store.Store) *Env {
+func NewEnv(t testing.TB, st *store.Store, opts ...Option) *Env {
 	t.Helper()
 	key := make([]byte, secret.KeySize)
 	_, _ = rand.Read(key)
@@ -223,14 +240,26 @@ func NewEnv(t testing.TB, st *store.Store) *Env {
 	var root atomic.Pointer[http.Handler]
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*root.Load()).ServeHTTP(w, r) }))
 	t.Cleanup(hs.Close)
-	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
-		AllowInsecure: true, Now: oidcClock.Now, Logger: logger})
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	oc := oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
+		AllowInsecure: true, Now: oidcClock.Now, Logger: logger}
+	for _, f := range o.oidc {
+		f(&oc)
+	}
+	provider, err := oidc.New(oc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
+	sc := server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
 		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(),
-		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: clock.Now}, provider.Authenticator()}})
+		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: clock.Now}, provider.Authenticator()}}
+	for _, f := range o.server {
+		f(&sc)
+	}
+	srv, err := server.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
