@@ -213,6 +213,23 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 	}), nil
 }
 
+// VerifyAuthRequest adds Gatehouse's redirect URI rule to zitadel's client
+// lookup, before anything can redirect: the redirect_uri must be one the
+// client registered, exactly, the port of a 127.0.0.1 or [::1] URI aside
+// (RFC 8252 §7.3; client.ValidRedirectURI). zitadel's own check is looser
+// for native (public) clients: it accepts any 127.0.0.0/8 host and a
+// fragment (found by FuzzAuthorizationRequest).
+func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
+	cr, err := s.LegacyServer.VerifyAuthRequest(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := cr.Client.(*opClient); ok && r.Data.RedirectURI != "" && !client.ValidRedirectURI(c.c, r.Data.RedirectURI) {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
+	}
+	return cr, nil
+}
+
 // CodeExchange redeems an authorization code, checking (in this order) that
 // the code was issued to this client, for this redirect_uri, and, whenever
 // its request carried a PKCE challenge, that the verifier matches. zitadel's

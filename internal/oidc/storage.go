@@ -12,6 +12,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -496,9 +497,15 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 
 // --- OPStorage ---
 
-// GetClientByClientID loads a registered client.
+// GetClientByClientID loads a registered client. An unknown one is the
+// caller's mistake (400 invalid_client), not a server error: zitadel turns
+// any error that is not an OAuth2 error into a 500 (found by
+// FuzzAuthorizationRequest).
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, id)
+	if e, ok := apierror.As(err); ok && e.Status == http.StatusNotFound {
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client_id")
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -185,7 +185,10 @@ type Env struct {
 	Keys      *keys.Manager
 	Clients   *client.Registry
 	Password  *connector.Password
-	t         testing.TB
+	// Handler is the server's root handler, for in-process requests
+	// (fuzzing) that need no network.
+	Handler http.Handler
+	t       testing.TB
 }
 
 // FastArgon2 are cheap password hashing parameters for tests.
@@ -266,7 +269,7 @@ func NewEnv(t testing.TB, st *store.Store, opts ...Option) *Env {
 	h := srv.Handler()
 	root.Store(&h)
 	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
-		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, t: t}
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Handler: h, t: t}
 }
 
 // Response is a decoded HTTP response.
