@@ -1,0 +1,368 @@
+package loadgen
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/gatehouse/gatehouse/internal/loginflow"
+)
+
+// Target is the Gatehouse under load and what the scenarios log in with.
+// Setting it up takes the admin CLI (clients and local users are not in
+// the API); scripts/load.sh does it.
+type Target struct {
+	URL  string
+	HTTP *http.Client
+	// AdminToken is the platform administrator's token: the /api/v1
+	// scenarios create their organization, group, service account and users
+	// with it.
+	AdminToken string
+	// The confidential client: client_credentials, authorization_code and
+	// refresh_token, with RedirectURI registered.
+	ClientID, ClientSecret, RedirectURI string
+	// Email of the local user to log in as; with a %d in it, worker w logs
+	// in as fmt.Sprintf(Email, w) (refresh rotation needs a session per
+	// worker: a user has one session per client). Password is everyone's.
+	Email, Password string
+	// ListSize users are created for the paged list, read PageSize a page.
+	ListSize, PageSize int
+}
+
+// ScenarioNames are the scenarios, in the order they run by default.
+var ScenarioNames = []string{"discovery", "jwks", "client_credentials", "refresh", "userinfo", "introspection", "acl", "list"}
+
+// Scenario returns the scenario called name.
+func (t *Target) Scenario(name string) (Scenario, error) {
+	switch name {
+	case "discovery":
+		return &getScenario{name: name, t: t, path: "/.well-known/openid-configuration"}, nil
+	case "jwks":
+		return &getScenario{name: name, t: t, path: "/oauth2/v2/jwks"}, nil
+	case "client_credentials":
+		return &clientCredentials{t: t}, nil
+	case "refresh":
+		return &refresh{t: t}, nil
+	case "userinfo":
+		return &userinfo{t: t}, nil
+	case "introspection":
+		return &introspection{t: t}, nil
+	case "acl":
+		return &acl{t: t}, nil
+	case "list":
+		return &list{t: t}, nil
+	}
+	return nil, fmt.Errorf("unknown scenario %q (known: %s)", name, strings.Join(ScenarioNames, ", "))
+}
+
+func (t *Target) flow() *loginflow.Client {
+	return &loginflow.Client{BaseURL: t.URL, ClientID: t.ClientID, ClientSecret: t.ClientSecret, RedirectURI: t.RedirectURI, HTTP: t.HTTP}
+}
+
+func (t *Target) email(w int) string {
+	if strings.Contains(t.Email, "%d") {
+		return fmt.Sprintf(t.Email, w)
+	}
+	return t.Email
+}
+
+// login gets tokens for worker w's user through the login page.
+func (t *Target) login(ctx context.Context, w int) (*loginflow.Tokens, error) {
+	f := t.flow()
+	code, fl, err := f.Code(ctx, t.email(w), t.Password, "openid", "email", "offline_access")
+	if err != nil {
+		return nil, fmt.Errorf("log in as %s: %w", t.email(w), err)
+	}
+	return f.Exchange(ctx, code, fl)
+}
+
+// send does one request and checks the status; the body is read whole
+// (so the connection is reused) and returned.
+func (t *Target) send(ctx context.Context, method, path, token string, form url.Values, basic bool, body any, want int) ([]byte, http.Header, error) {
+	var rd io.Reader
+	switch {
+	case form != nil:
+		rd = strings.NewReader(form.Encode())
+	case body != nil:
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.URL+path, rd)
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case form != nil:
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	case body != nil:
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if basic {
+		req.SetBasicAuth(url.QueryEscape(t.ClientID), url.QueryEscape(t.ClientSecret))
+	}
+	resp, err := t.HTTP.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, nil, fmt.Errorf("%s %s: status %d, want %d: %.200s", method, path, resp.StatusCode, want, b)
+	}
+	return b, resp.Header, nil
+}
+
+// getScenario is an unauthenticated GET answered 200.
+type getScenario struct {
+	name, path string
+	t          *Target
+}
+
+func (s *getScenario) Name() string                     { return s.name }
+func (s *getScenario) Setup(context.Context, int) error { return nil }
+func (s *getScenario) Do(ctx context.Context, _ int) error {
+	_, _, err := s.t.send(ctx, "GET", s.path, "", nil, false, nil, http.StatusOK)
+	return err
+}
+
+// clientCredentials gets a token for the client itself.
+type clientCredentials struct{ t *Target }
+
+func (s *clientCredentials) Name() string                     { return "client_credentials" }
+func (s *clientCredentials) Setup(context.Context, int) error { return nil }
+func (s *clientCredentials) Do(ctx context.Context, _ int) error {
+	_, _, err := s.t.send(ctx, "POST", "/oauth2/v2/token", "", url.Values{"grant_type": {"client_credentials"}}, true, nil, http.StatusOK)
+	return err
+}
+
+// refresh rotates a refresh token per worker, each on its own user's
+// session.
+type refresh struct {
+	t      *Target
+	tokens []string
+}
+
+func (s *refresh) Name() string { return "refresh" }
+func (s *refresh) Setup(ctx context.Context, workers int) error {
+	s.tokens = make([]string, workers)
+	for w := range workers {
+		tok, err := s.t.login(ctx, w)
+		if err != nil {
+			return err
+		}
+		s.tokens[w] = tok.RefreshToken
+	}
+	return nil
+}
+func (s *refresh) Do(ctx context.Context, w int) error {
+	tok, err := s.t.flow().Refresh(ctx, s.tokens[w])
+	if err != nil {
+		return err
+	}
+	s.tokens[w] = tok.RefreshToken
+	return nil
+}
+
+// userinfo reads the claims of one user access token.
+type userinfo struct {
+	t      *Target
+	access string
+}
+
+func (s *userinfo) Name() string { return "userinfo" }
+func (s *userinfo) Setup(ctx context.Context, _ int) error {
+	tok, err := s.t.login(ctx, 0)
+	if err == nil {
+		s.access = tok.AccessToken
+	}
+	return err
+}
+func (s *userinfo) Do(ctx context.Context, _ int) error {
+	_, _, err := s.t.send(ctx, "GET", "/oauth2/v2/userinfo", s.access, nil, false, nil, http.StatusOK)
+	return err
+}
+
+// introspection asks about one user access token as the client.
+type introspection struct {
+	t      *Target
+	access string
+}
+
+func (s *introspection) Name() string { return "introspection" }
+func (s *introspection) Setup(ctx context.Context, _ int) error {
+	tok, err := s.t.login(ctx, 0)
+	if err == nil {
+		s.access = tok.AccessToken
+	}
+	return err
+}
+func (s *introspection) Do(ctx context.Context, _ int) error {
+	b, _, err := s.t.send(ctx, "POST", "/oauth2/v2/introspect", "", url.Values{"token": {s.access}}, true, nil, http.StatusOK)
+	if err == nil && !bytes.Contains(b, []byte(`"active":true`)) {
+		return fmt.Errorf("introspection: token not active: %.200s", b)
+	}
+	return err
+}
+
+// tenant is an organization with a group granting administrator and a
+// service account in it: the caller of the /api/v1 scenarios, as a tenant's
+// automation would be.
+type tenant struct {
+	org, token string
+}
+
+func (t *Target) newTenant(ctx context.Context) (*tenant, error) {
+	name := "load-" + strings.ToLower(rand.Text()[:10])
+	b, _, err := t.send(ctx, "POST", "/api/v1/organizations", t.AdminToken, nil, false,
+		map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{"organizationType": "adhoc"}}, http.StatusAccepted)
+	if err != nil {
+		return nil, err
+	}
+	org := idOf(b)
+	base := "/api/v1/organizations/" + org
+	b, _, err = t.send(ctx, "GET", base+"/roles", t.AdminToken, nil, false, nil, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var roles []struct {
+		Metadata struct{ ID, Name string }
+	}
+	if err := json.Unmarshal(b, &roles); err != nil {
+		return nil, fmt.Errorf("roles: %w", err)
+	}
+	role := ""
+	for _, r := range roles {
+		if r.Metadata.Name == "administrator" {
+			role = r.Metadata.ID
+		}
+	}
+	b, _, err = t.send(ctx, "POST", base+"/groups", t.AdminToken, nil, false, map[string]any{"metadata": map[string]any{"name": "admins"},
+		"spec": map[string]any{"roleIDs": []string{role}, "userIDs": []string{}, "serviceAccountIDs": []string{}}}, http.StatusCreated)
+	if err != nil {
+		return nil, err
+	}
+	group := idOf(b)
+	b, _, err = t.send(ctx, "POST", base+"/serviceaccounts", t.AdminToken, nil, false, map[string]any{"metadata": map[string]any{"name": "automation"},
+		"spec": map[string]any{"groupIDs": []string{group}}}, http.StatusCreated)
+	if err != nil {
+		return nil, err
+	}
+	var sa struct {
+		Status struct{ AccessToken string }
+	}
+	if err := json.Unmarshal(b, &sa); err != nil || sa.Status.AccessToken == "" {
+		return nil, fmt.Errorf("service account without a token: %.200s", b)
+	}
+	return &tenant{org: org, token: sa.Status.AccessToken}, nil
+}
+
+func idOf(b []byte) string {
+	var v struct {
+		Metadata struct{ ID string }
+	}
+	_ = json.Unmarshal(b, &v)
+	return v.Metadata.ID
+}
+
+// acl reads the tenant's access control list (authorization computed from
+// its groups, rendered).
+type acl struct {
+	t  *Target
+	tn *tenant
+}
+
+func (s *acl) Name() string { return "acl" }
+func (s *acl) Setup(ctx context.Context, _ int) (err error) {
+	s.tn, err = s.t.newTenant(ctx)
+	return err
+}
+func (s *acl) Do(ctx context.Context, _ int) error {
+	_, _, err := s.t.send(ctx, "GET", "/api/v1/organizations/"+s.tn.org+"/acl", s.tn.token, nil, false, nil, http.StatusOK)
+	return err
+}
+
+// list walks the tenant's users page by page, each worker on its own walk.
+type list struct {
+	t     *Target
+	tn    *tenant
+	mu    sync.Mutex
+	pages map[int]string
+}
+
+func (s *list) Name() string { return "list" }
+func (s *list) Setup(ctx context.Context, _ int) error {
+	var err error
+	if s.tn, err = s.t.newTenant(ctx); err != nil {
+		return err
+	}
+	s.pages = map[int]string{}
+	n := s.t.ListSize
+	if n <= 0 {
+		n = 1000
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		next     = make(chan int)
+	)
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				_, _, err := s.t.send(ctx, "POST", "/api/v1/organizations/"+s.tn.org+"/users", s.tn.token, nil, false, map[string]any{
+					"spec": map[string]any{"subject": fmt.Sprintf("user%05d@load.example", i), "state": "active", "groupIDs": []string{}}},
+					http.StatusCreated)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return firstErr
+}
+func (s *list) Do(ctx context.Context, w int) error {
+	size := s.t.PageSize
+	if size <= 0 {
+		size = 100
+	}
+	s.mu.Lock()
+	token := s.pages[w]
+	s.mu.Unlock()
+	q := url.Values{"limit": {fmt.Sprint(size)}}
+	if token != "" {
+		q.Set("pageToken", token)
+	}
+	_, h, err := s.t.send(ctx, "GET", "/api/v1/organizations/"+s.tn.org+"/users?"+q.Encode(), s.tn.token, nil, false, nil, http.StatusOK)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.pages[w] = h.Get("X-Next-Page-Token") // '' after the last page: start over
+	s.mu.Unlock()
+	return nil
+}
