@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,7 +24,7 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatalf("serve --help exited %d", code)
 	}
 	for _, name := range []string{"rate-limit-token", "rate-limit-login", "trusted-proxies", "upstream-timeout",
-		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout"} {
+		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval"} {
 		if !strings.Contains(errb.String(), "-"+name) || !strings.Contains(errb.String(), config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}
@@ -104,4 +105,23 @@ func TestSlowClientsAreCut(t *testing.T) {
 		})
 	}
 	p.stop(t)
+}
+
+// TestDebugListener: --debug-listen serves the profiler on its own address
+// only; the public port never does.
+func TestDebugListener(t *testing.T) {
+	bin := binary(t)
+	debug := freeAddr(t)
+	p := start(t, bin, "--data-dir", t.TempDir(), "--debug-listen", debug)
+	defer p.stop(t)
+	for addr, want := range map[string]int{debug: http.StatusOK, p.addr: http.StatusNotFound} {
+		resp, err := http.Get("http://" + addr + "/debug/pprof/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("/debug/pprof/ on %s: %d, want %d", addr, resp.StatusCode, want)
+		}
+	}
 }

@@ -116,6 +116,8 @@ type Serve struct {
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
+	DebugListen       string
+	LogFlushInterval  time.Duration
 }
 
 // Bind registers every serve option.
@@ -144,4 +146,6 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
 	b.Duration(&c.WriteTimeout, "write-timeout", 60*time.Second, "how long writing a response may take")
 	b.Duration(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	b.Duration(&c.LogFlushInterval, "log-flush-interval", 100*time.Millisecond, "log lines are written in batches this often (a crash loses at most this much); 0 writes each line at once")
+	b.String(&c.DebugListen, "debug-listen", "", "address of a separate listener serving Go's profiler (/debug/pprof/) for performance work, e.g. 127.0.0.1:6060; never expose it (default: off)")
 }

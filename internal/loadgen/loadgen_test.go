@@ -78,6 +78,9 @@ func TestOpenLoop(t *testing.T) {
 	tg := target(t, testenv.SQLite)
 	ctx := context.Background()
 	s, _ := tg.Scenario("jwks")
+	if err := s.Setup(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
 	r := loadgen.Run(ctx, s, loadgen.Options{Duration: 500 * time.Millisecond, Workers: 4, Rate: 40})
 	if r.Requests < 1 || r.Requests > 21 || r.Errors != 0 || r.Mode != "open at 40/s" {
 		t.Errorf("40/s for 0.5 s: %+v, want at most 21 requests and no errors", r)
@@ -89,6 +92,9 @@ func TestOpenLoop(t *testing.T) {
 	}
 	tg.ClientSecret = "wrong"
 	cc, _ := tg.Scenario("client_credentials")
+	if err := cc.Setup(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
 	r = loadgen.Run(ctx, cc, loadgen.Options{Duration: 200 * time.Millisecond, Workers: 1})
 	if r.Errors == 0 || r.Errors != r.Requests || !strings.Contains(r.FirstError, "401") {
 		t.Errorf("wrong secret: %+v, want every request an error, the first one kept", r)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -84,70 +85,120 @@ func (t *Target) login(ctx context.Context, w int) (*loginflow.Tokens, error) {
 }
 
 // send does one request and checks the status; the body is read whole
-// (so the connection is reused) and returned.
+// (so the connection is reused) and returned. For set-up and requests that
+// change each time; the hot paths use a prepared request.
 func (t *Target) send(ctx context.Context, method, path, token string, form url.Values, basic bool, body any, want int) ([]byte, http.Header, error) {
-	var rd io.Reader
+	var raw []byte
+	h := http.Header{}
 	switch {
 	case form != nil:
-		rd = strings.NewReader(form.Encode())
+		raw = []byte(form.Encode())
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
 	case body != nil:
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, nil, err
 		}
-		rd = bytes.NewReader(b)
+		raw = b
+		h.Set("Content-Type", "application/json")
 	}
-	req, err := http.NewRequestWithContext(ctx, method, t.URL+path, rd)
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	if basic {
+		h.Set("Authorization", t.basicAuth())
+	}
+	r, err := t.prepare(method, path, h, raw, want)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch {
-	case form != nil:
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	case body != nil:
-		req.Header.Set("Content-Type", "application/json")
+	return r.do(ctx, true)
+}
+
+// basicAuth is the client's Authorization header (client_secret_basic).
+func (t *Target) basicAuth() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(t.ClientID)+":"+url.QueryEscape(t.ClientSecret)))
+}
+
+// request is a request prepared once and sent many times: the load
+// generator shares the machine with the server, so what it spends per
+// request (parsing the URL, encoding the form and the credentials) is taken
+// from the server.
+type request struct {
+	t      *Target
+	method string
+	u      *url.URL
+	header http.Header // read-only once prepared: shared by concurrent sends
+	body   []byte
+	want   int
+}
+
+func (t *Target) prepare(method, path string, header http.Header, body []byte, want int) (*request, error) {
+	u, err := url.Parse(t.URL + path)
+	if err != nil {
+		return nil, err
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	return &request{t: t, method: method, u: u, header: header, body: body, want: want}, nil
+}
+
+// do sends r; with keep the body is returned, else it is discarded.
+func (r *request) do(ctx context.Context, keep bool) ([]byte, http.Header, error) {
+	req := (&http.Request{Method: r.method, URL: r.u, Header: r.header, Host: r.u.Host,
+		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1}).WithContext(ctx)
+	if r.body != nil {
+		req.Body = io.NopCloser(bytes.NewReader(r.body))
+		req.ContentLength = int64(len(r.body))
 	}
-	if basic {
-		req.SetBasicAuth(url.QueryEscape(t.ClientID), url.QueryEscape(t.ClientSecret))
-	}
-	resp, err := t.HTTP.Do(req)
+	resp, err := r.t.HTTP.Do(req)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, nil, err
+	if resp.StatusCode != r.want || keep {
+		b, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return nil, nil, err
+		}
+		if resp.StatusCode != r.want {
+			return nil, nil, fmt.Errorf("%s %s: status %d, want %d: %.200s", r.method, r.u.Path, resp.StatusCode, r.want, b)
+		}
+		return b, resp.Header, nil
 	}
-	if resp.StatusCode != want {
-		return nil, nil, fmt.Errorf("%s %s: status %d, want %d: %.200s", method, path, resp.StatusCode, want, b)
-	}
-	return b, resp.Header, nil
+	_, err = io.Copy(io.Discard, resp.Body)
+	return nil, resp.Header, err
 }
 
 // getScenario is an unauthenticated GET answered 200.
 type getScenario struct {
 	name, path string
 	t          *Target
+	r          *request
 }
 
-func (s *getScenario) Name() string                     { return s.name }
-func (s *getScenario) Setup(context.Context, int) error { return nil }
+func (s *getScenario) Name() string { return s.name }
+func (s *getScenario) Setup(context.Context, int) (err error) {
+	s.r, err = s.t.prepare("GET", s.path, http.Header{}, nil, http.StatusOK)
+	return err
+}
 func (s *getScenario) Do(ctx context.Context, _ int) error {
-	_, _, err := s.t.send(ctx, "GET", s.path, "", nil, false, nil, http.StatusOK)
+	_, _, err := s.r.do(ctx, false)
 	return err
 }
 
 // clientCredentials gets a token for the client itself.
-type clientCredentials struct{ t *Target }
+type clientCredentials struct {
+	t *Target
+	r *request
+}
 
-func (s *clientCredentials) Name() string                     { return "client_credentials" }
-func (s *clientCredentials) Setup(context.Context, int) error { return nil }
+func (s *clientCredentials) Name() string { return "client_credentials" }
+func (s *clientCredentials) Setup(context.Context, int) (err error) {
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {s.t.basicAuth()}}
+	s.r, err = s.t.prepare("POST", "/oauth2/v2/token", h, []byte("grant_type=client_credentials"), http.StatusOK)
+	return err
+}
 func (s *clientCredentials) Do(ctx context.Context, _ int) error {
-	_, _, err := s.t.send(ctx, "POST", "/oauth2/v2/token", "", url.Values{"grant_type": {"client_credentials"}}, true, nil, http.StatusOK)
+	_, _, err := s.r.do(ctx, false)
 	return err
 }
 
@@ -181,39 +232,42 @@ func (s *refresh) Do(ctx context.Context, w int) error {
 
 // userinfo reads the claims of one user access token.
 type userinfo struct {
-	t      *Target
-	access string
+	t *Target
+	r *request
 }
 
 func (s *userinfo) Name() string { return "userinfo" }
 func (s *userinfo) Setup(ctx context.Context, _ int) error {
 	tok, err := s.t.login(ctx, 0)
-	if err == nil {
-		s.access = tok.AccessToken
+	if err != nil {
+		return err
 	}
+	s.r, err = s.t.prepare("GET", "/oauth2/v2/userinfo", http.Header{"Authorization": {"Bearer " + tok.AccessToken}}, nil, http.StatusOK)
 	return err
 }
 func (s *userinfo) Do(ctx context.Context, _ int) error {
-	_, _, err := s.t.send(ctx, "GET", "/oauth2/v2/userinfo", s.access, nil, false, nil, http.StatusOK)
+	_, _, err := s.r.do(ctx, false)
 	return err
 }
 
 // introspection asks about one user access token as the client.
 type introspection struct {
-	t      *Target
-	access string
+	t *Target
+	r *request
 }
 
 func (s *introspection) Name() string { return "introspection" }
 func (s *introspection) Setup(ctx context.Context, _ int) error {
 	tok, err := s.t.login(ctx, 0)
-	if err == nil {
-		s.access = tok.AccessToken
+	if err != nil {
+		return err
 	}
+	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {s.t.basicAuth()}}
+	s.r, err = s.t.prepare("POST", "/oauth2/v2/introspect", h, []byte(url.Values{"token": {tok.AccessToken}}.Encode()), http.StatusOK)
 	return err
 }
 func (s *introspection) Do(ctx context.Context, _ int) error {
-	b, _, err := s.t.send(ctx, "POST", "/oauth2/v2/introspect", "", url.Values{"token": {s.access}}, true, nil, http.StatusOK)
+	b, _, err := s.r.do(ctx, true)
 	if err == nil && !bytes.Contains(b, []byte(`"active":true`)) {
 		return fmt.Errorf("introspection: token not active: %.200s", b)
 	}
@@ -283,17 +337,21 @@ func idOf(b []byte) string {
 // acl reads the tenant's access control list (authorization computed from
 // its groups, rendered).
 type acl struct {
-	t  *Target
-	tn *tenant
+	t *Target
+	r *request
 }
 
 func (s *acl) Name() string { return "acl" }
-func (s *acl) Setup(ctx context.Context, _ int) (err error) {
-	s.tn, err = s.t.newTenant(ctx)
+func (s *acl) Setup(ctx context.Context, _ int) error {
+	tn, err := s.t.newTenant(ctx)
+	if err != nil {
+		return err
+	}
+	s.r, err = s.t.prepare("GET", "/api/v1/organizations/"+tn.org+"/acl", http.Header{"Authorization": {"Bearer " + tn.token}}, nil, http.StatusOK)
 	return err
 }
 func (s *acl) Do(ctx context.Context, _ int) error {
-	_, _, err := s.t.send(ctx, "GET", "/api/v1/organizations/"+s.tn.org+"/acl", s.tn.token, nil, false, nil, http.StatusOK)
+	_, _, err := s.r.do(ctx, false)
 	return err
 }
 

@@ -2,12 +2,14 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -139,7 +141,11 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
 	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
-	p.handler = mux
+	// A token request reads its client through several zitadel callbacks:
+	// once from the database is enough.
+	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(client.WithRequestCache(r.Context())))
+	})
 	return p, nil
 }
 
@@ -175,9 +181,19 @@ var errInactive = errors.New("the account is not active in any organization")
 type server struct {
 	*op.LegacyServer
 	p *Provider
+	// discovery is the encoded discovery document of the algorithms it
+	// names: the document changes only with the published keys' algorithms.
+	discovery atomic.Pointer[encodedDiscovery]
 }
 
-// Discovery lists exactly what is supported.
+type encodedDiscovery struct {
+	algs string
+	body json.RawMessage
+}
+
+// Discovery lists exactly what is supported. The document is encoded once
+// per set of published algorithms (encoding it was a tenth of a discovery
+// request's CPU).
 func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Response, error) {
 	algs, err := (&storage{p: s.p}).SignatureAlgorithms(ctx)
 	if err != nil {
@@ -187,8 +203,23 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 	for i, a := range algs {
 		names[i] = string(a)
 	}
+	key := strings.Join(names, " ")
+	if d := s.discovery.Load(); d != nil && d.algs == key {
+		return op.NewResponse(d.body), nil
+	}
+	body, err := json.Marshal(s.discoveryDocument(names))
+	if err != nil {
+		return nil, fmt.Errorf("encode discovery: %w", err)
+	}
+	s.discovery.Store(&encodedDiscovery{algs: key, body: body})
+	return op.NewResponse(json.RawMessage(body)), nil
+}
+
+// discoveryDocument is the discovery document for the published algorithms
+// names.
+func (s *server) discoveryDocument(names []string) *oidc.DiscoveryConfiguration {
 	iss := s.p.cfg.Issuer
-	return op.NewResponse(&oidc.DiscoveryConfiguration{
+	return &oidc.DiscoveryConfiguration{
 		Issuer:                                    iss,
 		AuthorizationEndpoint:                     iss + AuthorizationPath,
 		TokenEndpoint:                             iss + TokenPath,
@@ -210,7 +241,7 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 			"azp", "email", "email_verified", "preferred_username"},
 		CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 		UILocalesSupported:            []language.Tag{language.English},
-	}), nil
+	}
 }
 
 // VerifyAuthRequest adds Gatehouse's redirect URI rule to zitadel's client

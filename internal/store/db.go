@@ -45,6 +45,9 @@ const (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+	// stmts caches prepared statements on SQLite (nil on PostgreSQL, where
+	// pgx does it).
+	stmts *stmtCache
 }
 
 // Option adjusts Open.
@@ -83,8 +86,11 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*St
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// As many idle connections as open ones: under load, a pool that
+		// closes what it cannot keep idle reconnects (and re-authenticates)
+		// all the time. ConnMaxIdleTime shrinks it when the load goes.
 		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(10)
+		db.SetMaxIdleConns(20)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 		// Connections are replaced now and then, so that after a failover or
 		// a load balancer change the pool ends up on the current server. A
@@ -113,10 +119,17 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*St
 		// deadlock upgrading a read lock, and busy_timeout makes the second one
 		// wait instead of failing.
 		db.SetMaxOpenConns(8)
+		// Kept open: database/sql keeps 2 idle by default, and opening a
+		// SQLite connection (file, pragmas) was an eighth of a token
+		// request's CPU under load.
+		db.SetMaxIdleConns(8)
 	default:
 		return nil, fmt.Errorf("unsupported database URL %q: want postgres://... or sqlite:PATH", redactURL(databaseURL))
 	}
 	s := &Store{db: db, dialect: dialect}
+	if dialect == SQLite {
+		s.stmts = newStmtCache(db)
+	}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -166,7 +179,12 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close releases the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
@@ -220,7 +238,12 @@ type Q struct {
 }
 
 // Read returns a Q for reads that need no transaction.
-func (s *Store) Read() *Q { return &Q{q: watched{s.db}, dialect: s.dialect} }
+func (s *Store) Read() *Q {
+	if s.stmts != nil {
+		return &Q{q: watched{preparedDB{s.db, s.stmts}}, dialect: s.dialect}
+	}
+	return &Q{q: watched{s.db}, dialect: s.dialect}
+}
 
 // Tx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise (and on panic), so a failed request leaves nothing behind.
@@ -238,7 +261,11 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Q{q: watched{tx}, dialect: s.dialect, inTx: true}); err != nil {
+	var q querier = tx
+	if s.stmts != nil {
+		q = preparedTx{tx, s.stmts}
+	}
+	if err = fn(&Q{q: watched{q}, dialect: s.dialect, inTx: true}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
