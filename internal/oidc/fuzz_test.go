@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -198,5 +199,47 @@ func TestRedirectURIExact(t *testing.T) {
 				t.Errorf("%s client, %s: %d %q, want 400 without a redirect", typ, uri, rec.Code, loc)
 			}
 		}
+	}
+}
+
+// TestVerifiedTokenCache: a token checked once is not trusted beyond what
+// the check covered: once its signing key is dropped, it expires, or it is
+// revoked, it is refused, though its signature was already verified.
+func TestVerifiedTokenCache(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	c, sec := newClient(t, env, nil)
+	r := newRP(t, env, c, sec)
+	ctx := context.Background()
+
+	// The signing key goes away.
+	fl, code := r.login()
+	tok := r.exchange(fl, code)
+	for range 2 {
+		if _, err := r.userinfo(tok.AccessToken); err != nil {
+			t.Fatalf("userinfo: %v", err)
+		}
+	}
+	for range 2 {
+		if err := env.Keys.Rotate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := env.Keys.DropRetired(ctx); err != nil {
+		t.Fatal(err)
+	}
+	env.OIDCClock.Advance(2 * time.Minute) // past the keys' 30 s cache
+	if _, err := r.userinfo(tok.AccessToken); err == nil {
+		t.Error("a verified token still works after its signing key was dropped")
+	}
+
+	// The token expires.
+	fl, code = r.login()
+	tok = r.exchange(fl, code)
+	if _, err := r.userinfo(tok.AccessToken); err != nil {
+		t.Fatalf("userinfo: %v", err)
+	}
+	env.OIDCClock.Advance(2 * time.Hour)
+	if _, err := r.userinfo(tok.AccessToken); err == nil {
+		t.Error("a verified token still works after it expired")
 	}
 }

@@ -106,7 +106,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
-	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand}
+	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, verified: newVerifiedCache()}
 
 	opts := []op.Option{op.WithCrypto(p.tokens)}
 	if cfg.AllowInsecure {
