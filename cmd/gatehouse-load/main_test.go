@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,10 +15,7 @@ import (
 )
 
 // TestMain silences zitadel/oidc, which logs through slog's default logger.
-func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunQuiet(m)) }
 
 // TestCommand: the command runs the chosen scenarios against a real
 // Gatehouse and prints a table, or JSON with the server's memory.

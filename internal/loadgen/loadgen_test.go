@@ -3,8 +3,6 @@ package loadgen_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -17,10 +15,7 @@ import (
 )
 
 // TestMain silences zitadel/oidc, which logs through slog's default logger.
-func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunQuiet(m)) }
 
 // target is a running Gatehouse set up as scripts/load.sh sets one up: a
 // client with every grant the scenarios use, and local users load0, load1.

@@ -42,21 +42,55 @@ var ScenarioNames = []string{"discovery", "jwks", "client_credentials", "refresh
 
 // Scenario returns the scenario called name.
 func (t *Target) Scenario(name string) (Scenario, error) {
+	form := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}
 	switch name {
 	case "discovery":
-		return &getScenario{name: name, t: t, path: "/.well-known/openid-configuration"}, nil
+		return fixed(name, func(context.Context) (*request, error) {
+			return t.prepare("GET", "/.well-known/openid-configuration", http.Header{}, nil, http.StatusOK)
+		}, nil), nil
 	case "jwks":
-		return &getScenario{name: name, t: t, path: "/oauth2/v2/jwks"}, nil
+		return fixed(name, func(context.Context) (*request, error) {
+			return t.prepare("GET", "/oauth2/v2/jwks", http.Header{}, nil, http.StatusOK)
+		}, nil), nil
 	case "client_credentials":
-		return &clientCredentials{t: t}, nil
+		return fixed(name, func(context.Context) (*request, error) {
+			h := form.Clone()
+			h.Set("Authorization", t.basicAuth())
+			return t.prepare("POST", "/oauth2/v2/token", h, []byte("grant_type=client_credentials"), http.StatusOK)
+		}, nil), nil
 	case "refresh":
 		return &refresh{t: t}, nil
 	case "userinfo":
-		return &userinfo{t: t}, nil
+		return fixed(name, func(ctx context.Context) (*request, error) {
+			tok, err := t.login(ctx, 0)
+			if err != nil {
+				return nil, err
+			}
+			return t.prepare("GET", "/oauth2/v2/userinfo", http.Header{"Authorization": {"Bearer " + tok.AccessToken}}, nil, http.StatusOK)
+		}, nil), nil
 	case "introspection":
-		return &introspection{t: t}, nil
+		return fixed(name, func(ctx context.Context) (*request, error) {
+			tok, err := t.login(ctx, 0)
+			if err != nil {
+				return nil, err
+			}
+			h := form.Clone()
+			h.Set("Authorization", t.basicAuth())
+			return t.prepare("POST", "/oauth2/v2/introspect", h, []byte(url.Values{"token": {tok.AccessToken}}.Encode()), http.StatusOK)
+		}, func(b []byte) error {
+			if !bytes.Contains(b, []byte(`"active":true`)) {
+				return fmt.Errorf("introspection: token not active: %.200s", b)
+			}
+			return nil
+		}), nil
 	case "acl":
-		return &acl{t: t}, nil
+		return fixed(name, func(ctx context.Context) (*request, error) {
+			tn, err := t.newTenant(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return t.prepare("GET", "/api/v1/organizations/"+tn.org+"/acl", http.Header{"Authorization": {"Bearer " + tn.token}}, nil, http.StatusOK)
+		}, nil), nil
 	case "list":
 		return &list{t: t}, nil
 	}
@@ -168,37 +202,29 @@ func (r *request) do(ctx context.Context, keep bool) ([]byte, http.Header, error
 	return nil, resp.Header, err
 }
 
-// getScenario is an unauthenticated GET answered 200.
-type getScenario struct {
-	name, path string
-	t          *Target
-	r          *request
+// fixedScenario sends one request, prepared at set-up, over and over.
+type fixedScenario struct {
+	name    string
+	prepare func(ctx context.Context) (*request, error)
+	// check, when set, looks at the answer's body (read only then).
+	check func(body []byte) error
+	r     *request
 }
 
-func (s *getScenario) Name() string { return s.name }
-func (s *getScenario) Setup(context.Context, int) (err error) {
-	s.r, err = s.t.prepare("GET", s.path, http.Header{}, nil, http.StatusOK)
-	return err
-}
-func (s *getScenario) Do(ctx context.Context, _ int) error {
-	_, _, err := s.r.do(ctx, false)
-	return err
+func fixed(name string, prepare func(context.Context) (*request, error), check func([]byte) error) *fixedScenario {
+	return &fixedScenario{name: name, prepare: prepare, check: check}
 }
 
-// clientCredentials gets a token for the client itself.
-type clientCredentials struct {
-	t *Target
-	r *request
-}
-
-func (s *clientCredentials) Name() string { return "client_credentials" }
-func (s *clientCredentials) Setup(context.Context, int) (err error) {
-	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {s.t.basicAuth()}}
-	s.r, err = s.t.prepare("POST", "/oauth2/v2/token", h, []byte("grant_type=client_credentials"), http.StatusOK)
+func (s *fixedScenario) Name() string { return s.name }
+func (s *fixedScenario) Setup(ctx context.Context, _ int) (err error) {
+	s.r, err = s.prepare(ctx)
 	return err
 }
-func (s *clientCredentials) Do(ctx context.Context, _ int) error {
-	_, _, err := s.r.do(ctx, false)
+func (s *fixedScenario) Do(ctx context.Context, _ int) error {
+	b, _, err := s.r.do(ctx, s.check != nil)
+	if err == nil && s.check != nil {
+		err = s.check(b)
+	}
 	return err
 }
 
@@ -228,50 +254,6 @@ func (s *refresh) Do(ctx context.Context, w int) error {
 	}
 	s.tokens[w] = tok.RefreshToken
 	return nil
-}
-
-// userinfo reads the claims of one user access token.
-type userinfo struct {
-	t *Target
-	r *request
-}
-
-func (s *userinfo) Name() string { return "userinfo" }
-func (s *userinfo) Setup(ctx context.Context, _ int) error {
-	tok, err := s.t.login(ctx, 0)
-	if err != nil {
-		return err
-	}
-	s.r, err = s.t.prepare("GET", "/oauth2/v2/userinfo", http.Header{"Authorization": {"Bearer " + tok.AccessToken}}, nil, http.StatusOK)
-	return err
-}
-func (s *userinfo) Do(ctx context.Context, _ int) error {
-	_, _, err := s.r.do(ctx, false)
-	return err
-}
-
-// introspection asks about one user access token as the client.
-type introspection struct {
-	t *Target
-	r *request
-}
-
-func (s *introspection) Name() string { return "introspection" }
-func (s *introspection) Setup(ctx context.Context, _ int) error {
-	tok, err := s.t.login(ctx, 0)
-	if err != nil {
-		return err
-	}
-	h := http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Authorization": {s.t.basicAuth()}}
-	s.r, err = s.t.prepare("POST", "/oauth2/v2/introspect", h, []byte(url.Values{"token": {tok.AccessToken}}.Encode()), http.StatusOK)
-	return err
-}
-func (s *introspection) Do(ctx context.Context, _ int) error {
-	b, _, err := s.r.do(ctx, true)
-	if err == nil && !bytes.Contains(b, []byte(`"active":true`)) {
-		return fmt.Errorf("introspection: token not active: %.200s", b)
-	}
-	return err
 }
 
 // tenant is an organization with a group granting administrator and a
@@ -332,27 +314,6 @@ func idOf(b []byte) string {
 	}
 	_ = json.Unmarshal(b, &v)
 	return v.Metadata.ID
-}
-
-// acl reads the tenant's access control list (authorization computed from
-// its groups, rendered).
-type acl struct {
-	t *Target
-	r *request
-}
-
-func (s *acl) Name() string { return "acl" }
-func (s *acl) Setup(ctx context.Context, _ int) error {
-	tn, err := s.t.newTenant(ctx)
-	if err != nil {
-		return err
-	}
-	s.r, err = s.t.prepare("GET", "/api/v1/organizations/"+tn.org+"/acl", http.Header{"Authorization": {"Bearer " + tn.token}}, nil, http.StatusOK)
-	return err
-}
-func (s *acl) Do(ctx context.Context, _ int) error {
-	_, _, err := s.r.do(ctx, false)
-	return err
 }
 
 // list walks the tenant's users page by page, each worker on its own walk.

@@ -3,8 +3,6 @@ package loginflow_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"testing"
@@ -16,10 +14,7 @@ import (
 )
 
 // TestMain silences zitadel/oidc, which logs through slog's default logger.
-func TestMain(m *testing.M) {
-	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { os.Exit(testenv.RunQuiet(m)) }
 
 // TestFlows: a code obtained through the login page redeems once, its
 // refresh token rotates, a wrong password and a replayed refresh token are

@@ -327,6 +327,31 @@ func callH(c *http.Client, base, token, method, path string, body any) (int, []b
 	return resp.StatusCode, b, resp.Header, err
 }
 
+// missingGroups lists the groups at path (as admin, through base) and
+// returns how many of the IDs in acked are not among them.
+func missingGroups(t *testing.T, hc *http.Client, base, admin, path string, acked []string) int {
+	t.Helper()
+	status, body, err := call(hc, base, admin, "GET", path, nil)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("list groups: %d %s %v", status, body, err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(body, &list); err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, g := range list {
+		have[id(g)] = true
+	}
+	missing := 0
+	for _, g := range acked {
+		if !have[g] {
+			missing++
+		}
+	}
+	return missing
+}
+
 // readToken reads a bootstrap token file.
 func readToken(t *testing.T, path string) string {
 	t.Helper()

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,41 +73,14 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 				})
 			}
 			time.Sleep(time.Second)
-			if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case err := <-r.done:
-				if err != nil {
-					t.Errorf("gatehouse serve exited with %v after SIGTERM, want 0", err)
-				}
-			case <-time.After(30 * time.Second):
-				t.Fatal("gatehouse serve still running 30 s after SIGTERM")
-			}
+			r.stop(t) // SIGTERM while the writes stream; it must exit 0
 			wg.Wait()
 			for _, f := range failures {
 				t.Errorf("a write during the shutdown was answered %s", f)
 			}
 
 			r = serve(t, args...)
-			status, body, err = call(hc, r.URL, admin, "GET", groups, nil)
-			if err != nil || status != http.StatusOK {
-				t.Fatalf("list groups after the restart: %d %s %v", status, body, err)
-			}
-			var list []map[string]any
-			if err := json.Unmarshal(body, &list); err != nil {
-				t.Fatal(err)
-			}
-			have := map[string]bool{}
-			for _, g := range list {
-				have[id(g)] = true
-			}
-			missing := 0
-			for _, g := range acked {
-				if !have[g] {
-					missing++
-				}
-			}
+			missing := missingGroups(t, hc, r.URL, admin, groups, acked)
 			t.Logf("%d writes acknowledged before and during the shutdown, %d found after the restart", len(acked), len(acked)-missing)
 			if missing > 0 || len(acked) < 10 {
 				t.Errorf("%d of %d acknowledged writes are missing after the restart", missing, len(acked))

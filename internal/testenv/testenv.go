@@ -393,3 +393,12 @@ func (e *Env) AddMember(orgID, name, roleName string) *Tenant {
 		Token:            sa["status"].(map[string]any)["accessToken"].(string),
 	}
 }
+
+// RunQuiet runs a package's tests with slog's default logger silenced:
+// zitadel/oidc logs every refused request through it. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.RunQuiet(m)) }
+func RunQuiet(m *testing.M) int {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return m.Run()
+}
