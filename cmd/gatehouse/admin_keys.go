@@ -22,10 +22,10 @@ func init() {
       next key (published since the last rotation) starts signing, the active
       key is retired but stays published until its tokens expire, and a fresh
       next key is generated with --signing-algorithm. Running servers follow
-      within 30 s. After a key compromise run it twice, the second time with
-      --drop-retired, which unpublishes every retired key at once. With
-      --organization, the same for that organization's workload issuer keys
-      (--workload-signing-algorithm).`,
+      within 30 s. Runs racing each other (on any hosts) rotate once. After a
+      key compromise run it twice, the second time with --drop-retired, which
+      unpublishes every retired key at once. With --organization, the same for
+      that organization's workload issuer keys (--workload-signing-algorithm).`,
 		run: rotateKeys,
 	}
 }
@@ -74,8 +74,19 @@ func rotateKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err := m.Ensure(ctx); err != nil {
 		return err
 	}
-	if err := m.Rotate(ctx); err != nil {
+	active, err := st.Read().SigningKeyInState(ctx, m.Scope(), store.SigningKeyActive)
+	if err != nil {
+		return fmt.Errorf("read the active signing key: %w", err)
+	}
+	// Rotate the key seen active, not whatever is active by the time the
+	// lock is ours: two runs racing (two operators, two cron jobs, on any
+	// hosts) rotate once and print the same new key.
+	rotated, err := m.RotateActive(ctx, active.ID)
+	if err != nil {
 		return err
+	}
+	if !rotated {
+		fmt.Fprintf(stderr, "signing key %s was retired by a concurrent rotation; not rotating again\n", active.ID)
 	}
 	if o.dropRetired {
 		n, err := m.DropRetired(ctx)

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // The error codes of the seed's error model.
@@ -22,6 +24,12 @@ const (
 	MethodNotAllowed     = "method_not_allowed"
 	UnsupportedMediaType = "unsupported_media_type"
 	Forbidden            = "forbidden"
+	// TemporarilyUnavailable (503): the database or another dependency is
+	// down; Retry-After says when to try again.
+	TemporarilyUnavailable = "temporarily_unavailable"
+	// TooManyRequests (429): a rate limit refused the request; Retry-After
+	// says when the next one will be accepted.
+	TooManyRequests = "too_many_requests"
 )
 
 // Error is an API error: an HTTP status plus the body fields.
@@ -34,6 +42,9 @@ type Error struct {
 	// (UNKNOWN, INVALID_REQUEST, CREDENTIAL_INVALID, ...). Omitted when empty,
 	// so every other error keeps the seed's two fields.
 	ErrorType string `json:"errorType,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header (whole
+	// seconds, rounded up).
+	RetryAfter time.Duration `json:"-"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }
@@ -72,6 +83,31 @@ func Internal() *Error {
 	return newf(http.StatusInternalServerError, ServerError, "an internal error occurred; it has been logged")
 }
 
+// UnavailableRetry is the Retry-After of a 503: long enough for a database
+// restart or failover to be noticed, short enough not to stall clients.
+const UnavailableRetry = 5 * time.Second
+
+// Unavailable: the service cannot answer for now (database down).
+func Unavailable(format string, args ...any) *Error {
+	e := newf(http.StatusServiceUnavailable, TemporarilyUnavailable, format, args...)
+	e.RetryAfter = UnavailableRetry
+	return e
+}
+
+// RateLimited: too many requests; the next is accepted after retryAfter.
+func RateLimited(retryAfter time.Duration, format string, args ...any) *Error {
+	e := newf(http.StatusTooManyRequests, TooManyRequests, format, args...)
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// RetryAfterSeconds renders d for the Retry-After header: whole seconds,
+// rounded up, at least 1.
+func RetryAfterSeconds(d time.Duration) string {
+	s := int64((d + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(s, 1), 10)
+}
+
 // As extracts an *Error from err's chain.
 func As(err error) (*Error, bool) {
 	var e *Error
@@ -83,6 +119,9 @@ func As(err error) (*Error, bool) {
 func Write(w http.ResponseWriter, e *Error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", RetryAfterSeconds(e.RetryAfter))
+	}
 	w.WriteHeader(e.Status)
 	_ = json.NewEncoder(w).Encode(e)
 }

@@ -192,7 +192,7 @@ func (r *Registry) Create(ctx context.Context, spec Spec) (*Client, string, erro
 
 // Get reads a client.
 func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
-	row, err := r.Store.Read().GetOAuth2Client(ctx, id)
+	row, err := r.row(ctx, id)
 	if err != nil {
 		return nil, storeError(err, id)
 	}
@@ -289,7 +289,7 @@ var dummyHash = secret.Hash("gatehouse: no such client")
 // compared with the stored one in constant time. Any mismatch is
 // ErrInvalidClient; other errors are infrastructure failures.
 func (r *Registry) Authenticate(ctx context.Context, clientID, presented string) (*Client, error) {
-	row, err := r.Store.Read().GetOAuth2Client(ctx, clientID)
+	row, err := r.row(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) {
 		subtle.ConstantTimeCompare([]byte(secret.Hash(presented)), []byte(dummyHash))
 		return nil, ErrInvalidClient

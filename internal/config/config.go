@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/clientip"
 )
 
 // EnvName is the environment variable of a flag: "data-dir" → GATEHOUSE_DATA_DIR.
@@ -133,35 +135,31 @@ type Serve struct {
 	MaxTokenLifetime   time.Duration
 	ClientsFile        string
 	// TrustedProxies is a comma-separated list of CIDRs of reverse proxies
-	// whose X-Forwarded-For names the client (the sourceIP policies see).
+	// whose X-Forwarded-For names the client (the address rate limits key on
+	// and the sourceIP policies see).
 	TrustedProxies string
+
+	// Abuse protections and timeouts (see docs/OPERATIONS.md).
+	RateLimitToken    string
+	RateLimitLogin    string
+	UpstreamTimeout   time.Duration
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	DebugListen       string
+	LogFlushInterval  time.Duration
 	Cloud
 }
 
 // TrustedProxyPrefixes parses TrustedProxies; a bare address is a /32 or
 // /128.
 func (c *Serve) TrustedProxyPrefixes() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, f := range strings.Split(c.TrustedProxies, ",") {
-		f = strings.TrimSpace(f)
-		if f == "" {
-			continue
-		}
-		if !strings.Contains(f, "/") {
-			a, err := netip.ParseAddr(f)
-			if err != nil {
-				return nil, fmt.Errorf("--trusted-proxies: %q is neither a CIDR nor an address", f)
-			}
-			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
-			continue
-		}
-		p, err := netip.ParsePrefix(f)
-		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxies: %q is neither a CIDR nor an address", f)
-		}
-		out = append(out, p.Masked())
+	p, err := clientip.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
 	}
-	return out, nil
+	return p, nil
 }
 
 // Cloud configures cloud credential federation (internal/cloud).
@@ -214,6 +212,17 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.KeyRotationPeriod, "key-rotation-period", 720*time.Hour, "rotate the token signing keys when the active key is this old (0 disables the schedule)")
 	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")
 	b.String(&c.ClientsFile, "clients-file", "", "JSON file of OAuth2 clients to create or update at start (see README: OAuth2 clients)")
-	b.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the client address that policies see as sourceIP (default none: the connection's peer)")
+	b.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of the load balancers whose X-Forwarded-For names the client: the address that rate limits key on and policies see as sourceIP (default: none, the peer is the client)")
+
+	// Abuse protections and timeouts.
+	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
+	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
+	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
+	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")
+	b.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
+	b.Duration(&c.WriteTimeout, "write-timeout", 60*time.Second, "how long writing a response may take")
+	b.Duration(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
+	b.Duration(&c.LogFlushInterval, "log-flush-interval", 100*time.Millisecond, "log lines are written in batches this often (a crash loses at most this much); 0 writes each line at once")
+	b.String(&c.DebugListen, "debug-listen", "", "address of a separate listener serving Go's profiler (/debug/pprof/) for performance work, e.g. 127.0.0.1:6060; never expose it (default: off)")
 	c.Cloud.Bind(b)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -21,6 +23,13 @@ const JWKSMaxAge = 5 * time.Minute
 // error shape, with the cause logged and not sent.
 func JWKSHandler(m *Manager) http.Handler {
 	cacheControl := "public, max-age=" + strconv.Itoa(int(JWKSMaxAge/time.Second))
+	// The encoded set, kept while the set's key IDs stay the same (keys are
+	// immutable): encoding the public keys was most of a JWKS request.
+	type encoded struct {
+		kids string
+		body []byte
+	}
+	var last atomic.Pointer[encoded]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		set, err := m.PublicJWKS(r.Context())
 		if err != nil {
@@ -28,11 +37,20 @@ func JWKSHandler(m *Manager) http.Handler {
 			apierror.Write(w, apierror.Internal())
 			return
 		}
-		body, err := json.Marshal(set)
-		if err != nil {
+		var kids strings.Builder
+		for _, k := range set.Keys {
+			kids.WriteString(k.KeyID)
+			kids.WriteByte(' ')
+		}
+		var body []byte
+		if e := last.Load(); e != nil && e.kids == kids.String() {
+			body = e.body
+		} else if body, err = json.Marshal(set); err != nil {
 			m.log().Error("encode JWKS", "error", err)
 			apierror.Write(w, apierror.Internal())
 			return
+		} else {
+			last.Store(&encoded{kids: kids.String(), body: body})
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", cacheControl)

@@ -54,6 +54,17 @@ func TestJWKSHandler(t *testing.T) {
 		if _, err := verify(signJWT(t, activeKey(t, m), "bob"), set, keys.ES256); err != nil {
 			t.Errorf("a token does not verify against the served JWKS: %v", err)
 		}
+
+		// After a rotation (and the cache's lifetime) the handler serves the
+		// new set, not the encoding it kept of the old one.
+		must(t, m.Rotate(t.Context()))
+		c.clock.Advance(keys.DefaultCacheTTL)
+		_, body = get(t, srv.URL)
+		set = jose.JSONWebKeySet{}
+		must(t, json.Unmarshal(body, &set))
+		if got, want := kids(set), kids(jwks(t, m)); !slices.Equal(got, want) || len(got) != 3 {
+			t.Errorf("after a rotation: served kids %v, want %v", got, want)
+		}
 	})
 
 	t.Run("failure", func(t *testing.T) {

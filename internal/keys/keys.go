@@ -655,8 +655,24 @@ type rotation struct {
 // rotation. For the schedule, use RotateIfDue, which rotates once however many
 // replicas ask.
 func (m *Manager) Rotate(ctx context.Context) error {
-	_, err := m.rotate(ctx, 0)
+	_, err := m.rotate(ctx, func(*store.SigningKey, time.Time) bool { return true })
 	return err
+}
+
+// RotateActive rotates only if kid is still the active key (re-read under
+// the lock), and reports whether it rotated. `gatehouse admin rotate-keys`
+// uses it with the key it saw active, so that two operators (or two cron
+// jobs) rotating at the same moment rotate once, and both end up with the
+// same new active key: the key they meant to retire is retired either way.
+// An empty kid means "no key is active yet".
+func (m *Manager) RotateActive(ctx context.Context, kid string) (bool, error) {
+	r, err := m.rotate(ctx, func(active *store.SigningKey, _ time.Time) bool {
+		if active == nil {
+			return kid == ""
+		}
+		return active.ID == kid
+	})
+	return r != nil, err
 }
 
 // RotateIfDue rotates when the active key has been active for at least period
@@ -684,12 +700,15 @@ func (m *Manager) rotateIfDue(ctx context.Context, period time.Duration) (*rotat
 	if active != nil && m.now().Sub(active.ActivatedAt) < period {
 		return nil, nil
 	}
-	return m.rotate(ctx, period)
+	return m.rotate(ctx, func(active *store.SigningKey, now time.Time) bool {
+		return active == nil || now.Sub(active.ActivatedAt) >= period
+	})
 }
 
-// rotate runs one rotation; with period > 0 only if the active key (re-read
-// under the lock) is at least that old. It returns nil when it did not rotate.
-func (m *Manager) rotate(ctx context.Context, period time.Duration) (*rotation, error) {
+// rotate runs one rotation if due(active key, now) holds for the active key
+// re-read under the lock (another replica may have rotated meanwhile). It
+// returns nil when it did not rotate.
+func (m *Manager) rotate(ctx context.Context, due func(active *store.SigningKey, now time.Time) bool) (*rotation, error) {
 	if err := m.check(); err != nil {
 		return nil, err
 	}
@@ -708,7 +727,7 @@ func (m *Manager) rotate(ctx context.Context, period time.Duration) (*rotation, 
 		if err != nil {
 			return err
 		}
-		if period > 0 && active != nil && now.Sub(active.ActivatedAt) < period {
+		if !due(active, now) {
 			return nil // another replica rotated first
 		}
 		if err := m.opens(active, next); err != nil {

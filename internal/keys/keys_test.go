@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -335,6 +336,27 @@ func TestConcurrentReplicas(t *testing.T) {
 		s = wantOneActiveOneNext(t, c.st)
 		if len(s[store.SigningKeyRetired]) != replicas {
 			t.Fatalf("%d concurrent rotations left %d retired keys, want %d: %v", replicas, len(s[store.SigningKeyRetired]), replicas, s)
+		}
+
+		// Rotations of the key each saw active (admin rotate-keys): one
+		// rotates, and it retires exactly that key.
+		seen := s[store.SigningKeyActive][0]
+		before := len(s[store.SigningKeyRetired])
+		var rotatedSeen atomic.Int32
+		for i, err := range all(func(m *keys.Manager) error {
+			ok, err := m.RotateActive(t.Context(), seen)
+			if ok {
+				rotatedSeen.Add(1)
+			}
+			return err
+		}) {
+			if err != nil {
+				t.Fatalf("replica %d RotateActive: %v", i, err)
+			}
+		}
+		s = wantOneActiveOneNext(t, c.st)
+		if rotatedSeen.Load() != 1 || len(s[store.SigningKeyRetired]) != before+1 || !slices.Contains(s[store.SigningKeyRetired], seen) {
+			t.Fatalf("%d concurrent rotations of %s: %d rotated, retired %v; want 1 rotation retiring it", replicas, seen, rotatedSeen.Load(), s[store.SigningKeyRetired])
 		}
 
 		// Scheduled rotations: all due at once, exactly one rotates.

@@ -33,6 +33,8 @@ type messages struct {
 	BadStateText                              string
 	UnknownProviderTitle, UnknownProviderText string
 	UpstreamFailedTitle, UpstreamFailedText   string
+	UpstreamTimeoutTitle, UpstreamTimeoutText string
+	UnavailableTitle, UnavailableText         string
 	UnverifiedTitle, UnverifiedText           string
 	ForeignDomainTitle, ForeignDomainText     string
 	InactiveTitle, InactiveText               string
@@ -100,6 +102,10 @@ var english = &messages{
 	UnknownProviderText:  "Go back and choose another way to sign in.",
 	UpstreamFailedTitle:  "Sign-in failed",
 	UpstreamFailedText:   "The identity provider did not complete the sign-in. Go back to the application and try again.",
+	UpstreamTimeoutTitle: "Sign-in timed out",
+	UpstreamTimeoutText:  "The identity provider did not answer in time. Go back to the application and try again later.",
+	UnavailableTitle:     "Temporarily unavailable",
+	UnavailableText:      "Sign-in is not possible right now. Please try again in a few seconds.",
 	UnverifiedTitle:      "Email address not verified",
 	UnverifiedText:       "Your identity provider did not confirm your email address.",
 	ForeignDomainTitle:   "Sign-in refused",
@@ -175,6 +181,10 @@ var german = &messages{
 	UnknownProviderText:  "Gehen Sie zurück und wählen Sie eine andere Art der Anmeldung.",
 	UpstreamFailedTitle:  "Anmeldung fehlgeschlagen",
 	UpstreamFailedText:   "Der Identitätsanbieter hat die Anmeldung nicht abgeschlossen. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
+	UpstreamTimeoutTitle: "Zeitüberschreitung bei der Anmeldung",
+	UpstreamTimeoutText:  "Der Identitätsanbieter hat nicht rechtzeitig geantwortet. Kehren Sie zur Anwendung zurück und versuchen Sie es später erneut.",
+	UnavailableTitle:     "Vorübergehend nicht verfügbar",
+	UnavailableText:      "Die Anmeldung ist gerade nicht möglich. Bitte versuchen Sie es in einigen Sekunden erneut.",
 	UnverifiedTitle:      "E-Mail-Adresse nicht bestätigt",
 	UnverifiedText:       "Ihr Identitätsanbieter hat Ihre E-Mail-Adresse nicht bestätigt.",
 	ForeignDomainTitle:   "Anmeldung verweigert",

@@ -11,6 +11,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -314,6 +315,8 @@ func (p *Provider) loginError(w http.ResponseWriter, m *messages, err error) {
 		status, title, text = http.StatusBadRequest, m.LinkExpiredTitle, m.BadStateText
 	case errors.Is(err, errNoProvider):
 		status, title, text = http.StatusBadRequest, m.UnknownProviderTitle, m.UnknownProviderText
+	case errors.Is(err, errUpstreamTimeout):
+		status, title, text = http.StatusGatewayTimeout, m.UpstreamTimeoutTitle, m.UpstreamTimeoutText
 	case errors.Is(err, errUpstream):
 		status, title, text = http.StatusBadGateway, m.UpstreamFailedTitle, m.UpstreamFailedText
 	case errors.Is(err, errUnverified):
@@ -322,6 +325,10 @@ func (p *Provider) loginError(w http.ResponseWriter, m *messages, err error) {
 		status, title, text = http.StatusForbidden, m.ForeignDomainTitle, m.ForeignDomainText
 	case errors.Is(err, errInactive):
 		status, title, text = http.StatusForbidden, m.InactiveTitle, m.InactiveText
+	case store.IsUnavailable(err):
+		p.log.Warn("login failed: database unavailable", "error", err)
+		w.Header().Set("Retry-After", apierror.RetryAfterSeconds(apierror.UnavailableRetry))
+		status, title, text = http.StatusServiceUnavailable, m.UnavailableTitle, m.UnavailableText
 	default:
 		p.log.Error("login failed", "error", err)
 	}

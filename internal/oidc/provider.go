@@ -3,12 +3,14 @@ package oidc
 import (
 	"context"
 	"crypto/x509"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
@@ -70,6 +72,11 @@ type Config struct {
 	Tenancy *tenancy.Service
 	// ConnectorOptions are passed to connector.New for upstream logins.
 	ConnectorOptions []connector.Option
+	// UpstreamTimeout bounds each step of an upstream login (discovery and
+	// redirect, code exchange and ID token check); DefaultUpstreamTimeout
+	// when zero. A slow or silent upstream gets the user an error page,
+	// not a hanging browser.
+	UpstreamTimeout time.Duration
 	// TokenLifetime caps every signed token's lifetime; the keys manager's
 	// TokenLifetime when zero (it keeps retired keys published that long).
 	TokenLifetime time.Duration
@@ -165,7 +172,7 @@ func New(cfg Config) (*Provider, error) {
 	if p.log == nil {
 		p.log = slog.Default()
 	}
-	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand}
+	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, verified: newVerifiedCache()}
 
 	opts := []op.Option{op.WithCrypto(p.tokens)}
 	if cfg.AllowInsecure {
@@ -209,7 +216,11 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
 	mux.HandleFunc("GET "+SignupPath, p.signup)
 	mux.HandleFunc("GET "+SignupDonePath, p.signupDone)
-	p.handler = mux
+	// A token request reads its client through several zitadel callbacks:
+	// once from the database is enough.
+	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r.WithContext(client.WithRequestCache(r.Context())))
+	})
 	return p, nil
 }
 
@@ -245,6 +256,9 @@ var errInactive = errors.New("the account is not active in any organization")
 type server struct {
 	*op.LegacyServer
 	p *Provider
+	// discovery is the encoded discovery document of the algorithms it
+	// names: the document changes only with the published keys' algorithms.
+	discovery atomic.Pointer[encodedDiscovery]
 }
 
 // discovery is the provider metadata: zitadel's fields plus those it does
@@ -256,7 +270,14 @@ type discovery struct {
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
 }
 
-// Discovery lists exactly what is supported.
+type encodedDiscovery struct {
+	algs string
+	body json.RawMessage
+}
+
+// Discovery lists exactly what is supported. The document is encoded once
+// per set of published algorithms (encoding it was a tenth of a discovery
+// request's CPU): nothing else in it changes while the process runs.
 func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Response, error) {
 	algs, err := (&storage{p: s.p}).SignatureAlgorithms(ctx)
 	if err != nil {
@@ -266,6 +287,21 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 	for i, a := range algs {
 		names[i] = string(a)
 	}
+	key := strings.Join(names, " ")
+	if d := s.discovery.Load(); d != nil && d.algs == key {
+		return op.NewResponse(d.body), nil
+	}
+	body, err := json.Marshal(s.discoveryDocument(names))
+	if err != nil {
+		return nil, fmt.Errorf("encode discovery: %w", err)
+	}
+	s.discovery.Store(&encodedDiscovery{algs: key, body: body})
+	return op.NewResponse(json.RawMessage(body)), nil
+}
+
+// discoveryDocument is the discovery document for the published algorithms
+// names.
+func (s *server) discoveryDocument(names []string) *discovery {
 	iss := s.p.cfg.Issuer
 	tokenAuth := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost, oidc.AuthMethodNone}
 	introspectionAuth := []oidc.AuthMethod{oidc.AuthMethodBasic, oidc.AuthMethodPost}
@@ -273,7 +309,7 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 		tokenAuth = append(tokenAuth, client.AuthTLSClientAuth, client.AuthSelfSignedTLSClientAuth)
 		introspectionAuth = append(introspectionAuth, client.AuthTLSClientAuth, client.AuthSelfSignedTLSClientAuth)
 	}
-	return op.NewResponse(&discovery{
+	return &discovery{
 		DiscoveryConfiguration: &oidc.DiscoveryConfiguration{
 			Issuer:                                    iss,
 			AuthorizationEndpoint:                     iss + AuthorizationPath,
@@ -303,7 +339,24 @@ func (s *server) Discovery(ctx context.Context, _ *op.Request[struct{}]) (*op.Re
 		},
 		PromptValuesSupported:                 []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
 		TLSClientCertificateBoundAccessTokens: s.p.mtlsEnabled(),
-	}), nil
+	}
+}
+
+// VerifyAuthRequest adds Gatehouse's redirect URI rule to zitadel's client
+// lookup, before anything can redirect: the redirect_uri must be one the
+// client registered, exactly, the port of a 127.0.0.1 or [::1] URI aside
+// (RFC 8252 §7.3; client.ValidRedirectURI). zitadel's own check is looser
+// for native (public) clients: it accepts any 127.0.0.0/8 host and a
+// fragment (found by FuzzAuthorizationRequest).
+func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthRequest]) (*op.ClientRequest[oidc.AuthRequest], error) {
+	cr, err := s.LegacyServer.VerifyAuthRequest(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := cr.Client.(*opClient); ok && r.Data.RedirectURI != "" && !client.ValidRedirectURI(c.c, r.Data.RedirectURI) {
+		return nil, oidc.ErrInvalidRequestRedirectURI().WithDescription("redirect_uri is not registered for this client")
+	}
+	return cr, nil
 }
 
 // CodeExchange redeems an authorization code, checking (in this order) that

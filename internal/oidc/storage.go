@@ -143,13 +143,25 @@ func (s *storage) newAuthRequest(req *oidc.AuthRequest, ap *authParams) (*store.
 
 // insertAuthRequest stores r, purging what expired first.
 func (s *storage) insertAuthRequest(ctx context.Context, r *store.OIDCAuthRequest) error {
-	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+	err := s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.PurgeOIDC(ctx, r.CreatedAt); err != nil {
 			return err
 		}
 		return q.CreateAuthRequest(ctx, r)
 	})
+	if store.IsUnavailable(err) {
+		// zitadel redirects this error to the client (the browser cannot be
+		// given a 503 through a redirect), as RFC 6749 §4.1.2.1 intends.
+		return (&oidc.Error{ErrorType: temporarilyUnavailable,
+			Description: "the authorization server is temporarily unavailable; try again later"}).WithParent(err)
+	}
+	return err
 }
+
+// temporarilyUnavailable is RFC 6749's error code for an authorization
+// request the server cannot handle for now (zitadel/oidc does not define
+// it; its error type is unexported, hence the untyped constant).
+const temporarilyUnavailable = "temporarily_unavailable"
 
 // checkAuthRequest applies Gatehouse's rules on top of zitadel's checks.
 func checkAuthRequest(c *client.Client, req *oidc.AuthRequest) error {
@@ -350,7 +362,15 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, 
 		if err := q.ReplaceSession(ctx, sess, now); err != nil {
 			return err
 		}
-		return q.SetAuthRequestIssued(ctx, r.r.ID, at.jti, id)
+		replayed, err := q.SetAuthRequestIssued(ctx, r.r.ID, at.jti, id)
+		if err != nil || !replayed {
+			return err
+		}
+		// The code was presented again (on any replica) before these
+		// tokens were recorded, so the replay could not revoke them: they
+		// are revoked here, as if issued just before the replay.
+		s.p.log.Warn("authorization code replayed during its redemption: tokens issued from it revoked", "client_id", r.r.ClientID)
+		return q.RevokeSession(ctx, id, now)
 	})
 }
 
@@ -515,13 +535,15 @@ func (s *storage) KeySet(ctx context.Context) ([]op.Key, error) {
 
 // --- OPStorage ---
 
-// GetClientByClientID loads a registered client. An unknown client_id is
-// the caller's mistake (invalid_request, a 400 page at the authorization
-// endpoint: there is no redirect_uri to trust), not a server error.
+// GetClientByClientID loads a registered client. An unknown one is the
+// caller's mistake (400 invalid_client; at the authorization endpoint a page,
+// there being no redirect_uri to trust), not a server error: zitadel turns
+// any error that is not an OAuth2 error into a 500 (found by
+// FuzzAuthorizationRequest).
 func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, id)
 	if e, ok := apierror.As(err); ok && e.Status == http.StatusNotFound {
-		return nil, oidc.ErrInvalidRequest().WithDescription("unknown client_id").WithParent(err)
+		return nil, oidc.ErrInvalidClient().WithDescription("unknown client_id").WithParent(err)
 	}
 	if err != nil {
 		return nil, err

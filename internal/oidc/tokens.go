@@ -90,6 +90,9 @@ type tokens struct {
 	now    func() time.Time
 	rand   io.Reader
 
+	// verified remembers tokens whose signature checked out.
+	verified *verifiedCache
+
 	// minted hands tokens signed in Storage.CreateAccessToken to
 	// Crypto.Encrypt, which zitadel calls right after it (see the package
 	// documentation), keyed by "jti:subject".
@@ -133,34 +136,57 @@ func sign(key jose.SigningKey, c any) (string, error) {
 // with an allowed algorithm and issued by us, and returns its claims. It
 // does not look at the time or at revocation.
 func (t *tokens) verifySignature(ctx context.Context, raw string) (*AccessClaims, error) {
+	key := tokenKey(raw)
+	if v, ok := t.verified.get(key, t.now()); ok {
+		set, err := t.keys.PublicJWKS(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("verify access token: %w", err)
+		}
+		if found := set.Key(v.kid); len(found) == 1 && found[0].Algorithm == v.alg {
+			c := v.claims
+			return &c, nil
+		}
+		return nil, fmt.Errorf("%w: unknown signing key", authn.ErrInvalid)
+	}
+	c, kid, alg, err := t.checkSignature(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	t.verified.put(key, &verifiedToken{claims: *c, kid: kid, alg: alg, expires: time.Unix(c.ExpiresAt, 0)})
+	return c, nil
+}
+
+// checkSignature is verifySignature without the cache; it also returns the
+// signing key's kid and algorithm.
+func (t *tokens) checkSignature(ctx context.Context, raw string) (*AccessClaims, string, string, error) {
 	jws, err := jose.ParseSigned(raw, allowedAlgorithms)
 	if err != nil || len(jws.Signatures) != 1 {
-		return nil, errMalformed
+		return nil, "", "", errMalformed
 	}
 	h := jws.Signatures[0].Protected
 	if typ, _ := h.ExtraHeaders[jose.HeaderType].(string); !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
-		return nil, fmt.Errorf("%w: typ %q is not %s", authn.ErrInvalid, typ, AccessTokenType)
+		return nil, "", "", fmt.Errorf("%w: typ %q is not %s", authn.ErrInvalid, typ, AccessTokenType)
 	}
 	set, err := t.keys.PublicJWKS(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("verify access token: %w", err)
+		return nil, "", "", fmt.Errorf("verify access token: %w", err)
 	}
 	found := set.Key(h.KeyID)
 	if len(found) != 1 || found[0].Algorithm != h.Algorithm {
-		return nil, fmt.Errorf("%w: unknown signing key", authn.ErrInvalid)
+		return nil, "", "", fmt.Errorf("%w: unknown signing key", authn.ErrInvalid)
 	}
 	payload, err := jws.Verify(found[0].Key)
 	if err != nil {
-		return nil, fmt.Errorf("%w: bad signature", authn.ErrInvalid)
+		return nil, "", "", fmt.Errorf("%w: bad signature", authn.ErrInvalid)
 	}
 	var c AccessClaims
 	if err := json.Unmarshal(payload, &c); err != nil {
-		return nil, errMalformed
+		return nil, "", "", errMalformed
 	}
 	if c.Issuer != t.issuer || !slices.Contains(c.Audience, t.issuer) || c.JTI == "" || c.Subject == "" {
-		return nil, fmt.Errorf("%w: wrong issuer or audience", authn.ErrInvalid)
+		return nil, "", "", fmt.Errorf("%w: wrong issuer or audience", authn.ErrInvalid)
 	}
-	return &c, nil
+	return &c, h.KeyID, h.Algorithm, nil
 }
 
 // verify is verifySignature plus expiry (by the injected clock) and

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -26,6 +27,30 @@ var (
 	errUnverified = errors.New("the identity provider did not vouch for an email address")
 	errNoProvider = errors.New("no such identity provider")
 )
+
+// DefaultUpstreamTimeout is Config.UpstreamTimeout's default.
+const DefaultUpstreamTimeout = 10 * time.Second
+
+// errUpstreamTimeout: the upstream did not answer within UpstreamTimeout.
+var errUpstreamTimeout = errors.New("the identity provider did not answer in time")
+
+// upstreamContext bounds one step of an upstream login.
+func (p *Provider) upstreamContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	d := p.cfg.UpstreamTimeout
+	if d <= 0 {
+		d = DefaultUpstreamTimeout
+	}
+	return context.WithTimeout(ctx, d)
+}
+
+// upstreamFailure tells a timeout (uctx's deadline passed) from other
+// failures of an upstream step.
+func upstreamFailure(uctx context.Context, err error) error {
+	if errors.Is(uctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", errUpstreamTimeout, err)
+	}
+	return err
+}
 
 // maxListedProviders bounds the system providers shown on the login page.
 const maxListedProviders = 20
@@ -109,9 +134,11 @@ func (p *Provider) connectorFor(ctx context.Context, org, id string) (connector.
 // authorization URL, after recording the state (hashed), PKCE verifier and
 // nonce of this login.
 func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest, rt route) (string, error) {
-	conn, err := p.connectorFor(ctx, rt.org, rt.provider)
+	uctx, cancel := p.upstreamContext(ctx)
+	defer cancel()
+	conn, err := p.connectorFor(uctx, rt.org, rt.provider)
 	if err != nil {
-		return "", err
+		return "", upstreamFailure(uctx, err)
 	}
 	state, err := p.tokens.randomString(32)
 	if err != nil {
@@ -164,14 +191,19 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OID
 	if q.Get("error") != "" || q.Get("code") == "" {
 		return req, none, errUpstream
 	}
-	conn, err := p.connectorFor(ctx, l.ProviderOrg, l.ProviderID)
+	uctx, cancel := p.upstreamContext(ctx)
+	defer cancel()
+	conn, err := p.connectorFor(uctx, l.ProviderOrg, l.ProviderID)
 	if err != nil {
-		return req, none, err
+		return req, none, upstreamFailure(uctx, err)
 	}
-	ident, err := conn.Exchange(ctx, q.Get("code"), l.Verifier, l.Nonce)
+	ident, err := conn.Exchange(uctx, q.Get("code"), l.Verifier, l.Nonce)
 	switch {
 	case errors.Is(err, connector.ErrEmailNotVerified):
 		return req, none, errUnverified
+	case err != nil && errors.Is(uctx.Err(), context.DeadlineExceeded):
+		p.log.Warn("upstream login timed out", "provider", l.ProviderID, "error", err)
+		return req, none, upstreamFailure(uctx, err)
 	case err != nil:
 		p.log.Warn("upstream login failed", "provider", l.ProviderID, "error", err)
 		return req, none, errUpstream

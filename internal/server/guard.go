@@ -10,7 +10,6 @@ import (
 	"mime"
 	"net/http"
 	"net/mail"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -227,44 +226,14 @@ func parameters(r *http.Request, pathParams map[string]string) map[string]any {
 }
 
 // clientIP is the request's source address for policies: the connection's
-// peer, or, when the peer is a trusted proxy, the last address of
-// X-Forwarded-For that is not a trusted proxy.
+// peer, or, when the peer is a trusted proxy, the nearest address of
+// X-Forwarded-For that is not one (the same address rate limits key on).
 func (s *Server) clientIP(r *http.Request) string {
-	peer := r.RemoteAddr
-	if ap, err := netip.ParseAddrPort(peer); err == nil {
-		peer = ap.Addr().Unmap().String()
+	a, _ := s.ips.Addr(r)
+	if !a.IsValid() {
+		return ""
 	}
-	if !s.trusted(peer) {
-		return peer
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := strings.TrimSpace(hops[i])
-		if hop == "" {
-			continue
-		}
-		a, err := netip.ParseAddr(hop)
-		if err != nil {
-			return peer
-		}
-		if !s.trusted(a.Unmap().String()) {
-			return a.Unmap().String()
-		}
-	}
-	return peer
-}
-
-func (s *Server) trusted(addr string) bool {
-	a, err := netip.ParseAddr(addr)
-	if err != nil {
-		return false
-	}
-	for _, p := range s.trustedProxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return a.String()
 }
 
 // allowedMethods lists the methods the spec defines on r's path, for the

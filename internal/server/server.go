@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -54,13 +55,17 @@ type Config struct {
 	// when zero.
 	MaxSessionLifetime time.Duration
 	// TrustedProxies are the addresses of reverse proxies whose
-	// X-Forwarded-For header names the client (policies' sourceIP); empty
-	// means the connection's peer is the client.
+	// X-Forwarded-For header names the client (the address rate limits key
+	// on and policies' sourceIP); empty means the connection's peer is the
+	// client.
 	TrustedProxies []netip.Prefix
 	// Cloud is cloud credential federation: the /api/v1 cloud identity,
 	// credential store and cloud connection operations, and the
 	// organizations' workload issuers at /oidc/organizations/{id}/. Required.
 	Cloud *cloud.Service
+	// Limits are the rate and body limits of the OAuth2 and login
+	// endpoints; the zero value limits nothing.
+	Limits Limits
 }
 
 // Server serves the HTTP API.
@@ -74,10 +79,12 @@ type Server struct {
 	handler  http.Handler
 	registry *prometheus.Registry
 	// access decides every request; iam runs the IAM operations.
-	access         *access.Engine
-	iam            *iam.Service
-	trustedProxies []netip.Prefix
-	cloud          *cloud.Service
+	access *access.Engine
+	iam    *iam.Service
+	// ips finds a request's client address behind the trusted proxies:
+	// the key of rate limits and the sourceIP of policies.
+	ips   *clientip.Resolver
+	cloud *cloud.Service
 }
 
 // New builds the server and its routes.
@@ -107,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.access = access.NewEngine(cfg.Store, env, 0)
-	s.trustedProxies = cfg.TrustedProxies
+	s.ips = &clientip.Resolver{Trusted: cfg.TrustedProxies}
 	lifetime := cfg.MaxSessionLifetime
 	if lifetime <= 0 {
 		lifetime = 24 * time.Hour
@@ -141,7 +148,7 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("GET /oauth2/v2/jwks", named("oauth2V2JwksGet", cfg.JWKS))
 	}
 	if cfg.OIDC != nil {
-		mux.Handle("/oauth2/v2/", cfg.OIDC)
+		mux.Handle("/oauth2/v2/", newLimiter(cfg.Limits, s.ips, s.log, s.registry).wrap(cfg.OIDC))
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
 		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", cfg.OIDC))
@@ -161,7 +168,7 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
 	})
-	s.handler = observe(s.log, m, s.now, peerCertificates(mux))
+	s.handler = observe(s.log, m, s.now, watchOutage(secureHeaders(peerCertificates(mux))))
 	return s, nil
 }
 
@@ -202,7 +209,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {
 		s.log.Warn("readiness check failed", "error", err)
-		apierror.Write(w, &apierror.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable", Description: "the database is not reachable"})
+		apierror.Write(w, apierror.Unavailable("the database is not reachable"))
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -218,6 +225,11 @@ func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := apierror.As(err); ok {
 		apierror.Write(w, e)
+		return
+	}
+	if store.IsUnavailable(err) {
+		s.log.Warn("database unavailable", "request_id", info(r.Context()).id, "error", err)
+		apierror.Write(w, apierror.Unavailable(unavailableDescription))
 		return
 	}
 	s.log.Error("internal error", "request_id", info(r.Context()).id, "error", err)

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,12 +45,35 @@ const (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+	// stmts caches prepared statements on SQLite (nil on PostgreSQL, where
+	// pgx does it).
+	stmts *stmtCache
 }
+
+// Option adjusts Open.
+type Option func(*options)
+
+type options struct {
+	busyTimeout time.Duration
+}
+
+// WithBusyTimeout sets how long a SQLite statement waits for the write lock
+// before failing as ErrUnavailable (default 10 s).
+func WithBusyTimeout(d time.Duration) Option { return func(o *options) { o.busyTimeout = d } }
+
+// DefaultConnectTimeout bounds connecting to PostgreSQL when the database URL
+// sets no connect_timeout, so that a request meeting an unreachable server
+// fails (503) instead of hanging.
+const DefaultConnectTimeout = 5 * time.Second
 
 // Open connects to the database named by databaseURL, or, when it is empty, to
 // the SQLite file gatehouse.db inside dataDir (created if missing). It does not
 // apply migrations; call Migrate.
-func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
+func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*Store, error) {
+	o := options{busyTimeout: 10 * time.Second}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var (
 		db      *sql.DB
 		dialect Dialect
@@ -58,13 +82,22 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		dialect = Postgres
-		db, err = sql.Open("pgx", databaseURL)
+		db, err = sql.Open("pgx", withConnectTimeout(databaseURL))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
+		// As many idle connections as open ones: under load, a pool that
+		// closes what it cannot keep idle reconnects (and re-authenticates)
+		// all the time. ConnMaxIdleTime shrinks it when the load goes.
 		db.SetMaxOpenConns(20)
-		db.SetMaxIdleConns(10)
+		db.SetMaxIdleConns(20)
 		db.SetConnMaxIdleTime(5 * time.Minute)
+		// Connections are replaced now and then, so that after a failover or
+		// a load balancer change the pool ends up on the current server. A
+		// connection that broke is dropped at its next use (pgx pings a
+		// connection idle for more than a second), so the pool recovers from
+		// an outage without a restart.
+		db.SetConnMaxLifetime(30 * time.Minute)
 	case databaseURL == "" || strings.HasPrefix(databaseURL, "sqlite:"):
 		dialect = SQLite
 		path := strings.TrimPrefix(databaseURL, "sqlite:")
@@ -77,7 +110,7 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 			}
 			path = filepath.Join(dataDir, "gatehouse.db")
 		}
-		db, err = sql.Open("sqlite", sqliteDSN(path))
+		db, err = sql.Open("sqlite", sqliteDSN(path, o.busyTimeout))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
 		}
@@ -86,10 +119,17 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 		// deadlock upgrading a read lock, and busy_timeout makes the second one
 		// wait instead of failing.
 		db.SetMaxOpenConns(8)
+		// Kept open: database/sql keeps 2 idle by default, and opening a
+		// SQLite connection (file, pragmas) was an eighth of a token
+		// request's CPU under load.
+		db.SetMaxIdleConns(8)
 	default:
 		return nil, fmt.Errorf("unsupported database URL %q: want postgres://... or sqlite:PATH", redactURL(databaseURL))
 	}
 	s := &Store{db: db, dialect: dialect}
+	if dialect == SQLite {
+		s.stmts = newStmtCache(db)
+	}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -97,14 +137,30 @@ func Open(ctx context.Context, databaseURL, dataDir string) (*Store, error) {
 	return s, nil
 }
 
-func sqliteDSN(path string) string {
+func sqliteDSN(path string, busyTimeout time.Duration) string {
 	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Set("_txlock", "immediate")
 	return "file:" + path + "?" + q.Encode()
+}
+
+// withConnectTimeout adds connect_timeout=DefaultConnectTimeout to a
+// PostgreSQL URL that has none.
+func withConnectTimeout(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // sql.Open reports it
+	}
+	q := u.Query()
+	if q.Get("connect_timeout") != "" {
+		return raw
+	}
+	q.Set("connect_timeout", strconv.Itoa(int(DefaultConnectTimeout.Seconds())))
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // redactURL drops the password from a database URL so it can be logged.
@@ -123,12 +179,17 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close releases the connection pool.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.stmts != nil {
+		s.stmts.close()
+	}
+	return s.db.Close()
+}
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", s.dialect, err)
+		return fmt.Errorf("ping %s: %w", s.dialect, note(ctx, err))
 	}
 	return nil
 }
@@ -177,7 +238,12 @@ type Q struct {
 }
 
 // Read returns a Q for reads that need no transaction.
-func (s *Store) Read() *Q { return &Q{q: s.db, dialect: s.dialect} }
+func (s *Store) Read() *Q {
+	if s.stmts != nil {
+		return &Q{q: watched{preparedDB{s.db, s.stmts}}, dialect: s.dialect}
+	}
+	return &Q{q: watched{s.db}, dialect: s.dialect}
+}
 
 // Tx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise (and on panic), so a failed request leaves nothing behind. The
@@ -185,7 +251,7 @@ func (s *Store) Read() *Q { return &Q{q: s.db, dialect: s.dialect} }
 func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", err)
+		return fmt.Errorf("begin transaction: %w", note(ctx, err))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -196,19 +262,23 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	q := &Q{q: tx, dialect: s.dialect, inTx: true}
-	if err = fn(q); err != nil {
+	var q querier = tx
+	if s.stmts != nil {
+		q = preparedTx{tx, s.stmts}
+	}
+	txq := &Q{q: watched{q}, dialect: s.dialect, inTx: true}
+	if err = fn(txq); err != nil {
 		return err
 	}
 	// A commit hook (the audit log's) writes in this same transaction, so
 	// that the change and its record commit together or not at all.
 	if h := commitHook(ctx); h != nil {
-		if err = h(ctx, q); err != nil {
+		if err = h(ctx, txq); err != nil {
 			return err
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", classify(err))
+		return fmt.Errorf("commit: %w", note(ctx, classify(err)))
 	}
 	return nil
 }

@@ -21,8 +21,9 @@ var (
 	ErrReference = errors.New("reference to a missing resource")
 )
 
-// classify maps engine-specific constraint errors onto the store's errors.
-// SQLite reports extended result codes, PostgreSQL SQLSTATEs.
+// classify maps engine-specific constraint errors onto the store's errors,
+// and database faults onto ErrUnavailable. SQLite reports extended result
+// codes, PostgreSQL SQLSTATEs.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -48,5 +49,5 @@ func classify(err error) error {
 			return fmt.Errorf("%w: %v", ErrReference, err)
 		}
 	}
-	return err
+	return unavailable(err)
 }

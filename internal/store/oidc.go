@@ -169,8 +169,9 @@ func (q *Q) SaveAuthCode(ctx context.Context, id, codeHash string, expiresAt tim
 
 // ClaimAuthCode marks the code as used and returns its request, in one
 // conditional UPDATE: of two concurrent redemptions exactly one gets the
-// request. A code presented again gets ErrCodeReplayed with the request; an
-// unknown code ErrNotFound. Expiry is the caller's to check.
+// request. A code presented again gets ErrCodeReplayed with the request (and
+// the request is marked replayed, see SetAuthRequestIssued); an unknown code
+// ErrNotFound. Expiry is the caller's to check.
 func (q *Q) ClaimAuthCode(ctx context.Context, codeHash string) (*OIDCAuthRequest, error) {
 	a, err := scanAuthRequest(q.q.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET code_used = TRUE
 		WHERE code_hash = $1 AND code_used = FALSE RETURNING `+authRequestColumns, codeHash))
@@ -180,23 +181,29 @@ func (q *Q) ClaimAuthCode(ctx context.Context, codeHash string) (*OIDCAuthReques
 	if !errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("claim auth code: %w", err)
 	}
-	a, err = scanAuthRequest(q.q.QueryRowContext(ctx,
-		"SELECT "+authRequestColumns+" FROM oidc_auth_requests WHERE code_hash = $1", codeHash))
+	// The UPDATE waits for a redemption recording its tokens (its row
+	// lock), so it returns them if they are recorded; if not, the flag tells
+	// that redemption to revoke them itself.
+	a, err = scanAuthRequest(q.q.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET code_replayed = TRUE
+		WHERE code_hash = $1 RETURNING `+authRequestColumns, codeHash))
 	if err != nil {
 		return nil, fmt.Errorf("claim auth code: %w", err)
 	}
 	return a, ErrCodeReplayed
 }
 
-// SetAuthRequestIssued records the access token and session a code produced.
-func (q *Q) SetAuthRequestIssued(ctx context.Context, id, jti, sessionID string) error {
-	_, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET
+// SetAuthRequestIssued records the access token and session a code produced,
+// and reports whether the code was replayed meanwhile: then the caller must
+// revoke them in the same transaction, since the replay could not.
+func (q *Q) SetAuthRequestIssued(ctx context.Context, id, jti, sessionID string) (replayed bool, err error) {
+	err = q.q.QueryRowContext(ctx, `UPDATE oidc_auth_requests SET
 		issued_jti = CASE WHEN $2 = '' THEN issued_jti ELSE $2 END,
-		issued_session = CASE WHEN $3 = '' THEN issued_session ELSE $3 END WHERE id = $1`, id, jti, sessionID)
+		issued_session = CASE WHEN $3 = '' THEN issued_session ELSE $3 END WHERE id = $1
+		RETURNING code_replayed`, id, jti, sessionID).Scan(&replayed)
 	if err != nil {
-		return fmt.Errorf("record issued tokens: %w", classify(err))
+		return false, fmt.Errorf("record issued tokens: %w", classify(err))
 	}
-	return nil
+	return replayed, nil
 }
 
 // DeleteAuthRequest removes a request that has no code. Requests with a code

@@ -43,7 +43,13 @@ func TestAuthCodeIsSingleUse(t *testing.T) {
 				}
 				return err
 			}, nil},
-			{"issued", func(q *store.Q) error { return q.SetAuthRequestIssued(ctx, "r1", "jti1", "s1") }, nil},
+			{"issued", func(q *store.Q) error {
+				replayed, err := q.SetAuthRequestIssued(ctx, "r1", "jti1", "s1")
+				if replayed {
+					t.Error("issued reports a replay before any")
+				}
+				return err
+			}, nil},
 			{"replay", func(q *store.Q) error {
 				r, err := q.ClaimAuthCode(ctx, "h1")
 				if r == nil || r.IssuedJTI != "jti1" || r.IssuedSession != "s1" {
@@ -51,6 +57,20 @@ func TestAuthCodeIsSingleUse(t *testing.T) {
 				}
 				return err
 			}, store.ErrCodeReplayed},
+			// As the provider does: the replay's transaction commits (it
+			// revokes what was issued), which keeps the replay mark.
+			{"replay, committed", func(q *store.Q) error {
+				if _, err := q.ClaimAuthCode(ctx, "h1"); !errors.Is(err, store.ErrCodeReplayed) {
+					t.Errorf("replay: %v", err)
+				}
+				return nil
+			}, nil},
+			{"issued after a replay", func(q *store.Q) error {
+				if replayed, err := q.SetAuthRequestIssued(ctx, "r1", "jti2", "s2"); err != nil || !replayed {
+					t.Errorf("recording tokens after a replay: replayed=%v err=%v, want replayed", replayed, err)
+				}
+				return nil
+			}, nil},
 		}
 		for _, s := range steps {
 			if err := tx(s.do); !errors.Is(err, s.want) && !(s.want == nil && err == nil) {

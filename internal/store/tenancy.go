@@ -449,6 +449,24 @@ func (q *Q) LockOrganization(ctx context.Context, orgID string) error {
 	return q.lockOrganization(ctx, orgID)
 }
 
+// LockServiceAccount holds the service account's row until the transaction
+// ends, so that a read-modify-write of it (rotation, update) cannot
+// interleave with another one on another replica and write back a token hash
+// or memberships it read before the other committed. PostgreSQL takes a row
+// lock; SQLite transactions already hold the database write lock.
+// ErrNotFound when there is no such service account.
+func (q *Q) LockServiceAccount(ctx context.Context, orgID, id string) error {
+	if q.dialect != Postgres || !q.inTx {
+		return nil
+	}
+	var got string
+	err := q.q.QueryRowContext(ctx, "SELECT id FROM service_accounts WHERE organization_id = $1 AND id = $2 FOR UPDATE", orgID, id).Scan(&got)
+	if err != nil {
+		return fmt.Errorf("lock service account %s: %w", id, classify(err))
+	}
+	return nil
+}
+
 // CreateAllocation inserts a with its items.
 func (q *Q) CreateAllocation(ctx context.Context, a *Allocation) error {
 	if err := insert(ctx, q, tAllocations, a); err != nil {

@@ -246,6 +246,11 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Princip
 // token is unchanged.
 func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Principal, orgID, id string, sa *store.ServiceAccount) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
+		// Locked first: the token hash read below is written back, and must
+		// not be one a concurrent rotation has just replaced.
+		if err := q.LockServiceAccount(ctx, orgID, id); err != nil {
+			return storeError(err, "service account", id)
+		}
 		old, err := q.GetServiceAccount(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "service account", id)
@@ -271,6 +276,12 @@ func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Princip
 		token string
 	)
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		// Locked first, so that concurrent rotations and updates take turns
+		// on every replica: each rotation's token is valid until the next
+		// one commits, and an update never restores a replaced token.
+		if err := q.LockServiceAccount(ctx, orgID, id); err != nil {
+			return storeError(err, "service account", id)
+		}
 		var err error
 		if sa, err = q.GetServiceAccount(ctx, orgID, id); err != nil {
 			return storeError(err, "service account", id)

@@ -84,6 +84,15 @@ func SQLite(t testing.TB) *store.Store {
 // when the variable is unset.
 func Postgres(t testing.TB) *store.Store {
 	t.Helper()
+	return OpenMigrated(t, PostgresURL(t))
+}
+
+// PostgresURL creates a fresh schema in the database at
+// GATEHOUSE_TEST_DATABASE_URL, dropped when the test ends, and returns the
+// database URL that selects it (search_path). It skips the test when the
+// variable is unset.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
 	base := os.Getenv(PostgresURLEnv)
 	if base == "" {
 		t.Skipf("%s not set", PostgresURLEnv)
@@ -113,13 +122,20 @@ func Postgres(t testing.TB) *store.Store {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	st, err := store.Open(context.Background(), u.String(), "")
+	return u.String()
+}
+
+// OpenMigrated opens the store at databaseURL (closed when the test ends)
+// and applies the migrations.
+func OpenMigrated(t testing.TB, databaseURL string, opts ...store.Option) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), databaseURL, "", opts...)
 	if err != nil {
-		t.Fatalf("open postgres store: %v", err)
+		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { st.Close() })
 	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatalf("migrate postgres: %v", err)
+		t.Fatalf("migrate: %v", err)
 	}
 	return st
 }
@@ -176,9 +192,12 @@ type Env struct {
 	// Cloud is cloud credential federation, on the OIDC clock. Tests point
 	// it at stand-in clouds (RootCAs, endpoints, Jitter, Sleep) before the
 	// first cloud call.
-	Cloud  *cloud.Service
-	t      testing.TB
-	server *httptest.Server
+	Cloud *cloud.Service
+	// Handler is the server's root handler, for in-process requests
+	// (fuzzing) that need no network.
+	Handler http.Handler
+	t       testing.TB
+	server  *httptest.Server
 }
 
 // FastArgon2 are cheap password hashing parameters for tests.
@@ -201,13 +220,35 @@ type Options struct {
 	// ClientCAs, when set, serve HTTPS (httptest's certificate) and request
 	// TLS client certificates, with these CAs for tls_client_auth clients.
 	ClientCAs *x509.CertPool
+	// EditOIDC and EditServer change the provider's and the server's
+	// configuration before they are built (see WithOIDC, WithServer).
+	EditOIDC   []func(*oidc.Config)
+	EditServer []func(*server.Config)
+}
+
+// Option adjusts the Gatehouse NewEnv starts.
+type Option func(*Options)
+
+// WithOIDC edits the provider's configuration before it is built.
+func WithOIDC(f func(*oidc.Config)) Option {
+	return func(o *Options) { o.EditOIDC = append(o.EditOIDC, f) }
+}
+
+// WithServer edits the server's configuration before it is built (rate
+// limits, for instance).
+func WithServer(f func(*server.Config)) Option {
+	return func(o *Options) { o.EditServer = append(o.EditServer, f) }
 }
 
 // NewEnv starts Gatehouse over st behind an httptest server and bootstraps
 // the platform administrator.
-func NewEnv(t testing.TB, st *store.Store) *Env {
+func NewEnv(t testing.TB, st *store.Store, opts ...Option) *Env {
 	t.Helper()
-	return NewEnvWith(t, st, Options{})
+	var o Options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return NewEnvWith(t, st, o)
 }
 
 // NewEnvWith is NewEnv with options.
@@ -255,21 +296,30 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 		hs.Start()
 	}
 	t.Cleanup(hs.Close)
-	provider, err := oidc.New(oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
+	oc := oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
 		AllowInsecure: true, Onboarding: opts.Onboarding, UIURL: opts.UIURL, ClientCAs: opts.ClientCAs,
-		Now: oidcClock.Now, Logger: logger})
+		Now: oidcClock.Now, Logger: logger}
+	for _, f := range opts.EditOIDC {
+		f(&oc)
+	}
+	provider, err := oidc.New(oc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cl := &cloud.Service{Store: st, Sealer: sealer, Keys: km, Issuer: hs.URL, Now: oidcClock.Now, NewID: newID,
 		Rand: rand.Reader, Logger: logger}
-	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
+	sc := server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
 		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl,
 		// Tests speak as clients anywhere: loopback is a trusted proxy, so a
-		// test sets the sourceIP policies see with X-Forwarded-For.
+		// test sets the client address (rate limits, policies' sourceIP)
+		// with X-Forwarded-For.
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: clock.Now}, authn.APIKeys{Store: st, Now: clock.Now},
-			provider.Authenticator()}})
+			provider.Authenticator()}}
+	for _, f := range opts.EditServer {
+		f(&sc)
+	}
+	srv, err := server.New(sc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +329,7 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	root.Store(&h)
 	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
-		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Cloud: cl, t: t, server: hs}
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Cloud: cl, Handler: h, t: t, server: hs}
 }
 
 // ClientWithCertificate is an HTTP client of an HTTPS Env (Options.ClientCAs)
@@ -411,4 +461,13 @@ func (e *Env) AddMember(orgID, name, roleName string) *Tenant {
 		ServiceAccountID: sa["metadata"].(map[string]any)["id"].(string),
 		Token:            sa["status"].(map[string]any)["accessToken"].(string),
 	}
+}
+
+// RunQuiet runs a package's tests with slog's default logger silenced:
+// zitadel/oidc logs every refused request through it. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(testenv.RunQuiet(m)) }
+func RunQuiet(m *testing.M) int {
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return m.Run()
 }

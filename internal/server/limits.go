@@ -1,0 +1,199 @@
+package server
+
+import (
+	"fmt"
+	"html"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/clientip"
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
+)
+
+// Limits are the abuse protections of the OAuth2 and login endpoints. The
+// zero value limits nothing (tests); `gatehouse serve` sets them from its
+// flags. They are per process: with N replicas a key gets N times the rate.
+type Limits struct {
+	// Token limits each client ID and each client address on the token,
+	// introspection and revocation endpoints.
+	Token ratelimit.Rate
+	// Login limits each client address on authorization requests and login
+	// form posts, and each account (the email posted) on password checks.
+	Login ratelimit.Rate
+}
+
+// MaxFormBytes caps the bodies of the OAuth2 endpoints' form posts: a token
+// request is a few hundred bytes; a megabyte of form would only cost memory.
+const MaxFormBytes = 64 << 10
+
+// limiter applies Limits in front of the OpenID Connect provider.
+type limiter struct {
+	token, login *ratelimit.Limiter
+	ips          *clientip.Resolver
+	log          *slog.Logger
+	refused      *prometheus.CounterVec
+	warnXFF      sync.Once
+}
+
+func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, reg prometheus.Registerer) *limiter {
+	lim := &limiter{
+		token: ratelimit.New(l.Token, 0, nil), login: ratelimit.New(l.Login, 0, nil), ips: ips, log: log,
+		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gatehouse_rate_limited_total",
+			Help: "Requests refused with 429 by a rate limit, by endpoint group (token, login) and key (client, ip, account).",
+		}, []string{"limit", "key"}),
+	}
+	if lim.ips == nil {
+		lim.ips = &clientip.Resolver{}
+	}
+	reg.MustRegister(lim.refused)
+	return lim
+}
+
+// wrap limits the provider's endpoints that an attacker could use to guess
+// secrets or passwords, or to make Gatehouse write: the token, introspection
+// and revocation endpoints (per client and per address), authorization
+// requests (per address: each one is a row) and login posts (per address,
+// and per account for password checks). Their form bodies are capped at
+// MaxFormBytes.
+func (l *limiter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == http.MethodPost && (r.URL.Path == oidc.TokenPath || r.URL.Path == oidc.IntrospectionPath || r.URL.Path == oidc.RevocationPath):
+			if !l.form(w, r, false) {
+				return
+			}
+			if !l.allow(w, r, l.token, "token", "ip", "ip:"+l.clientKey(r), false) ||
+				!l.allow(w, r, l.token, "token", "client", "client:"+clientID(r), false) {
+				return
+			}
+		case r.URL.Path == oidc.AuthorizationPath:
+			if !l.allow(w, r, l.login, "login", "ip", "authorize:"+l.clientKey(r), true) {
+				return
+			}
+		case r.Method == http.MethodPost && r.URL.Path == oidc.LoginPath:
+			if !l.form(w, r, true) {
+				return
+			}
+			if !l.allow(w, r, l.login, "login", "ip", "login:"+l.clientKey(r), true) {
+				return
+			}
+			if r.PostForm.Get("password") != "" {
+				account := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+				if !l.allow(w, r, l.login, "login", "account", "account:"+account, true) {
+					return
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// form caps and parses a form body; false when it answered (413).
+func (l *limiter) form(w http.ResponseWriter, r *http.Request, page bool) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		msg := fmt.Sprintf("the form could not be read (at most %d bytes)", MaxFormBytes)
+		if page {
+			writeStaticPage(w, http.StatusRequestEntityTooLarge, "Bad request", msg)
+			return false
+		}
+		apierror.Write(w, &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: apierror.InvalidRequest, Description: msg})
+		return false
+	}
+	return true
+}
+
+// clientKey is the rate limiting key of the request's client address.
+func (l *limiter) clientKey(r *http.Request) string {
+	a, untrusted := l.ips.Addr(r)
+	if untrusted {
+		l.warnXFF.Do(func() {
+			l.log.Warn("X-Forwarded-For received from a peer that is not a trusted proxy: it is ignored, so behind a load balancer every client shares its address for rate limiting; set --trusted-proxies",
+				"peer", r.RemoteAddr)
+		})
+	}
+	return clientip.Key(a)
+}
+
+// clientID is the client a token request claims to be: HTTP Basic's user
+// (form-urlencoded, RFC 6749 §2.3.1) or the client_id field. It is not
+// authenticated yet; a flood under someone else's client ID slows that
+// client down, which the per-address limit bounds per attacker.
+func clientID(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		if u, err := url.QueryUnescape(id); err == nil {
+			return u
+		}
+		return id
+	}
+	return r.PostForm.Get("client_id")
+}
+
+// allow takes a token for key; when there is none it answers 429 with
+// Retry-After (an HTML page for page requests, the OAuth2 error shape
+// otherwise) and returns false.
+func (l *limiter) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.Limiter, name, kind, key string, page bool) bool {
+	ok, retry := lim.Allow(key)
+	if ok {
+		return true
+	}
+	l.refused.WithLabelValues(name, kind).Inc()
+	e := apierror.RateLimited(retry, "too many requests; retry in %s seconds", apierror.RetryAfterSeconds(retry))
+	if page {
+		w.Header().Set("Retry-After", apierror.RetryAfterSeconds(retry))
+		writeStaticPage(w, http.StatusTooManyRequests, "Too many attempts",
+			"Too many sign-in attempts from here. Wait "+apierror.RetryAfterSeconds(retry)+" seconds and try again.")
+		return false
+	}
+	apierror.Write(w, e)
+	return false
+}
+
+// writeStaticPage sends a small HTML page; title and text are escaped.
+func writeStaticPage(w http.ResponseWriter, status int, title, text string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>%s · Gatehouse</title>
+<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}</style></head>
+<body><main><h1>%s</h1><p>%s</p></main></body>
+</html>
+`, html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
+}
+
+// tokenResponsePaths answer with tokens or facts about tokens: never to be
+// cached by a browser or a proxy (RFC 6749 §5.1, RFC 7662 §2.2).
+var tokenResponsePaths = map[string]bool{
+	oidc.TokenPath: true, oidc.UserinfoPath: true, oidc.IntrospectionPath: true, oidc.RevocationPath: true,
+}
+
+// secureHeaders sets the headers every answer carries: no MIME sniffing,
+// no referrer, no framing (X-Frame-Options and CSP frame-ancestors), and a
+// CSP that allows nothing but inline style (the static pages'); pages that
+// need more (the login page's form) set their own. Token, userinfo,
+// introspection and revocation answers are never cached.
+func secureHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+		if tokenResponsePaths[r.URL.Path] {
+			h.Set("Cache-Control", "no-store")
+			h.Set("Pragma", "no-cache")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
