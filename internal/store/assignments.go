@@ -1,0 +1,600 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Permission sets and account assignments (issue 6), migration 00012.
+
+// Table names of this file.
+const (
+	tPermissionSets     = "permission_sets"
+	tAccountAssignments = "account_assignments"
+)
+
+// RefPermissionSets is the CountExisting and NamesOf kind of permission sets.
+const RefPermissionSets = tPermissionSets
+
+// Principal types of account assignments (as the API names them).
+const (
+	PrincipalUser           = "user"
+	PrincipalGroup          = "group"
+	PrincipalServiceAccount = "serviceAccount"
+)
+
+// TargetProject is the target type of an assignment to a project.
+const TargetProject = "project"
+
+// PermissionSet is a bundle of roles and an optional inline policy that an
+// account assignment grants on its target.
+type PermissionSet struct {
+	Meta
+	// RoleIDs are assignable system roles or custom roles of the
+	// organization, sorted (a view of permission_set_roles).
+	RoleIDs []string
+	// InlinePolicy is the JSON policy document, "" for none.
+	InlinePolicy    string
+	SessionDuration int64 // seconds
+	// Version grows with every change (the inline policy's cache key).
+	Version int64
+	// AssignmentCount is how many assignments use the set; filled by reads,
+	// ignored by writes.
+	AssignmentCount int
+}
+
+func (p *PermissionSet) meta() *Meta { return &p.Meta }
+func (p *PermissionSet) columns() []string {
+	return []string{"inline_policy", "session_duration", "version"}
+}
+func (p *PermissionSet) values() []any { return []any{p.InlinePolicy, p.SessionDuration, p.Version} }
+func (p *PermissionSet) targets() []any {
+	return []any{&p.InlinePolicy, &p.SessionDuration, &p.Version}
+}
+
+// PermissionSetSortable are the columns a permission set list may be
+// sorted by.
+var PermissionSetSortable = []string{"name", "created_at", "id"}
+
+// CreatePermissionSet inserts p with its roles.
+func (q *Q) CreatePermissionSet(ctx context.Context, p *PermissionSet) error {
+	if err := insert(ctx, q, tPermissionSets, p); err != nil {
+		return err
+	}
+	return q.setPermissionSetRoles(ctx, p)
+}
+
+// UpdatePermissionSet rewrites p and its roles, and renames it in its
+// assignments.
+func (q *Q) UpdatePermissionSet(ctx context.Context, p *PermissionSet) error {
+	if err := update(ctx, q, tPermissionSets, p); err != nil {
+		return err
+	}
+	if err := q.setPermissionSetRoles(ctx, p); err != nil {
+		return err
+	}
+	_, err := q.q.ExecContext(ctx, `UPDATE account_assignments SET permission_set_name = $1
+		WHERE organization_id = $2 AND permission_set_id = $3 AND permission_set_name <> $1`, p.Name, p.OrganizationID, p.ID)
+	if err != nil {
+		return fmt.Errorf("rename permission set %s in its assignments: %w", p.ID, err)
+	}
+	return nil
+}
+
+func (q *Q) setPermissionSetRoles(ctx context.Context, p *PermissionSet) error {
+	if _, err := q.q.ExecContext(ctx, "DELETE FROM permission_set_roles WHERE permission_set_id = $1", p.ID); err != nil {
+		return fmt.Errorf("clear permission set roles: %w", err)
+	}
+	var rows [][]any
+	for _, id := range dedupe(p.RoleIDs) {
+		rows = append(rows, []any{p.ID, id})
+	}
+	return execEach(ctx, q, "add permission set role", "INSERT INTO permission_set_roles (permission_set_id, role_id) VALUES ($1, $2)", rows)
+}
+
+// GetPermissionSet reads one permission set of orgID with its roles and
+// assignment count.
+func (q *Q) GetPermissionSet(ctx context.Context, orgID, id string) (*PermissionSet, error) {
+	p, err := get[PermissionSet](ctx, q, tPermissionSets, orgID, id)
+	if err != nil {
+		return nil, err
+	}
+	return p, q.fillPermissionSets(ctx, orgID, []*PermissionSet{p})
+}
+
+// ListPermissionSets reads one page of orgID's permission sets and their
+// total number.
+func (q *Q) ListPermissionSets(ctx context.Context, orgID string, page OffsetPage) ([]*PermissionSet, int, error) {
+	l := offsetQuery{table: tPermissionSets, columns: selectColumns(&PermissionSet{}), cond: "organization_id = $1",
+		args: []any{orgID}, sortable: PermissionSetSortable}
+	total, err := l.count(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	ps, err := offsetList(ctx, q, l, page, total, scanRecord[PermissionSet])
+	if err != nil {
+		return nil, 0, err
+	}
+	return ps, total, q.fillPermissionSets(ctx, orgID, ps)
+}
+
+func (q *Q) fillPermissionSets(ctx context.Context, orgID string, ps []*PermissionSet) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	ids := make([]string, len(ps))
+	for i, p := range ps {
+		ids[i] = p.ID
+	}
+	roles, err := loadEdges(ctx, q, "permission_set_roles", "permission_set_id", "role_id", "", nil, ids)
+	if err != nil {
+		return err
+	}
+	counts := map[string]int{}
+	err = inChunks(ids, func(chunk []string) error {
+		args := []any{orgID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := q.q.QueryContext(ctx, `SELECT permission_set_id, COUNT(*) FROM account_assignments
+			WHERE organization_id = $1 AND permission_set_id IN (`+placeholders(2, len(chunk))+`) GROUP BY permission_set_id`, args...)
+		if err != nil {
+			return fmt.Errorf("count assignments of permission sets: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id string
+			var n int
+			if err := rows.Scan(&id, &n); err != nil {
+				return fmt.Errorf("scan assignment count: %w", err)
+			}
+			counts[id] = n
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		p.RoleIDs, p.AssignmentCount = roles[p.ID], counts[p.ID]
+	}
+	return nil
+}
+
+// DeletePermissionSet removes a permission set and its role links. The
+// database refuses it (ErrReference) while an assignment uses it.
+func (q *Q) DeletePermissionSet(ctx context.Context, orgID, id string) error {
+	return remove(ctx, q, tPermissionSets, orgID, id)
+}
+
+// PermissionSetInlinePolicy reads a permission set's inline policy at the
+// given version; ErrNotFound when the set is gone or has moved on to another
+// version.
+func (q *Q) PermissionSetInlinePolicy(ctx context.Context, orgID, id string, version int64) (string, error) {
+	var p string
+	err := q.q.QueryRowContext(ctx, "SELECT inline_policy FROM permission_sets WHERE organization_id = $1 AND id = $2 AND version = $3",
+		orgID, id, version).Scan(&p)
+	if err != nil {
+		return "", fmt.Errorf("permission set %s version %d: %w", id, version, classify(err))
+	}
+	return p, nil
+}
+
+// PermissionSetsWithRole names the permission sets of orgID that hold
+// roleID, sorted.
+func (q *Q) PermissionSetsWithRole(ctx context.Context, orgID, roleID string) ([]string, error) {
+	names, err := q.names(ctx, `SELECT p.name FROM permission_set_roles r JOIN permission_sets p ON p.id = r.permission_set_id
+		WHERE r.role_id = $1 AND p.organization_id = $2 ORDER BY p.name`, roleID, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("permission sets holding role %s: %w", roleID, err)
+	}
+	return names, nil
+}
+
+// PermissionSetsWithRoles lists the IDs of orgID's permission sets that
+// hold any of roleIDs.
+func (q *Q) PermissionSetsWithRoles(ctx context.Context, orgID string, roleIDs []string) ([]string, error) {
+	roleIDs = dedupe(roleIDs)
+	if len(roleIDs) == 0 {
+		return nil, nil
+	}
+	args := []any{orgID}
+	for _, id := range roleIDs {
+		args = append(args, id)
+	}
+	ids, err := q.names(ctx, `SELECT DISTINCT r.permission_set_id FROM permission_set_roles r JOIN permission_sets p ON p.id = r.permission_set_id
+		WHERE p.organization_id = $1 AND r.role_id IN (`+placeholders(2, len(roleIDs))+`) ORDER BY r.permission_set_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("permission sets holding roles: %w", err)
+	}
+	return ids, nil
+}
+
+// --- account assignments ---
+
+// AccountAssignment is one principal × permission set × target. The names
+// are copies of the named objects', kept in step by their renames.
+type AccountAssignment struct {
+	ID, OrganizationID                        string
+	PrincipalType, PrincipalID, PrincipalName string
+	PermissionSetID, PermissionSetName        string
+	TargetType, TargetID, TargetName          string
+	CreatedAt                                 time.Time
+	CreatedBy                                 string
+}
+
+const assignmentColumns = "id, organization_id, principal_type, principal_id, principal_name, permission_set_id, permission_set_name, " +
+	"target_type, target_id, target_name, created_at, created_by"
+
+func scanAssignment(rows *sql.Rows) (*AccountAssignment, error) {
+	var a AccountAssignment
+	var created int64
+	if err := rows.Scan(&a.ID, &a.OrganizationID, &a.PrincipalType, &a.PrincipalID, &a.PrincipalName, &a.PermissionSetID,
+		&a.PermissionSetName, &a.TargetType, &a.TargetID, &a.TargetName, &created, &a.CreatedBy); err != nil {
+		return nil, err
+	}
+	a.CreatedAt = fromMillis(created)
+	return &a, nil
+}
+
+// AssignmentSortable are the columns an assignment list may be sorted by.
+var AssignmentSortable = []string{"created_at", "principal_name", "principal_type", "permission_set_name", "target_name", "id"}
+
+// assignmentRowsPerInsert bounds one multi-row INSERT: 12 parameters a row,
+// far below SQLite's 32,766 parameters a statement.
+const assignmentRowsPerInsert = 200
+
+// InsertAccountAssignments inserts as, many rows a statement, and counts
+// them in their organizations' totals. An assignment that exists already
+// (same principal, permission set and target) is ErrConflict.
+func (q *Q) InsertAccountAssignments(ctx context.Context, as []*AccountAssignment) error {
+	added := map[string]int{}
+	for start := 0; start < len(as); start += assignmentRowsPerInsert {
+		chunk := as[start:min(start+assignmentRowsPerInsert, len(as))]
+		var values []string
+		var args []any
+		for _, a := range chunk {
+			values = append(values, "("+placeholders(len(args)+1, 12)+")")
+			args = append(args, a.ID, a.OrganizationID, a.PrincipalType, a.PrincipalID, a.PrincipalName, a.PermissionSetID,
+				a.PermissionSetName, a.TargetType, a.TargetID, a.TargetName, toMillis(a.CreatedAt), a.CreatedBy)
+			added[a.OrganizationID]++
+		}
+		if _, err := q.q.ExecContext(ctx, "INSERT INTO account_assignments ("+assignmentColumns+") VALUES "+strings.Join(values, ", "), args...); err != nil {
+			return fmt.Errorf("insert account assignments: %w", classify(err))
+		}
+	}
+	for org, n := range added {
+		if err := q.addAssignmentCount(ctx, org, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addAssignmentCount adds n (negative to subtract) to orgID's total.
+func (q *Q) addAssignmentCount(ctx context.Context, orgID string, n int) error {
+	if n == 0 {
+		return nil
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO account_assignment_counts (organization_id, total) VALUES ($1, $2)
+		ON CONFLICT (organization_id) DO UPDATE SET total = account_assignment_counts.total + excluded.total`, orgID, n)
+	if err != nil {
+		return fmt.Errorf("count assignments of %s: %w", orgID, classify(err))
+	}
+	return nil
+}
+
+// GetAccountAssignment reads one assignment of orgID.
+func (q *Q) GetAccountAssignment(ctx context.Context, orgID, id string) (*AccountAssignment, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT "+assignmentColumns+" FROM account_assignments WHERE organization_id = $1 AND id = $2", orgID, id)
+	if err != nil {
+		return nil, fmt.Errorf("get account assignment %s: %w", id, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("get account assignment %s: %w", id, err)
+		}
+		return nil, fmt.Errorf("account assignment %s: %w", id, ErrNotFound)
+	}
+	a, err := scanAssignment(rows)
+	if err != nil {
+		return nil, fmt.Errorf("scan account assignment %s: %w", id, err)
+	}
+	return a, nil
+}
+
+// DeleteAccountAssignment removes one assignment of orgID.
+func (q *Q) DeleteAccountAssignment(ctx context.Context, orgID, id string) error {
+	_, err := q.deleteAssignments(ctx, orgID, "id = $2", id)
+	return err
+}
+
+// deleteAssignments removes orgID's assignments meeting cond (on $2...)
+// and takes them off its total; ErrNotFound when there were none.
+func (q *Q) deleteAssignments(ctx context.Context, orgID, cond string, args ...any) (int, error) {
+	res, err := q.q.ExecContext(ctx, "DELETE FROM account_assignments WHERE organization_id = $1 AND "+cond, append([]any{orgID}, args...)...)
+	if err != nil {
+		return 0, fmt.Errorf("delete account assignments: %w", classify(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("delete account assignments: %w", err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("account assignments: %w", ErrNotFound)
+	}
+	return int(n), q.addAssignmentCount(ctx, orgID, -int(n))
+}
+
+// removeAssignmentsOf deletes the assignments of a principal or of a target
+// (column prefix "principal" or "target"), in the transaction that deletes
+// it: principals and targets have no foreign key to cascade.
+func (q *Q) removeAssignmentsOf(ctx context.Context, orgID, of, typ, id string) error {
+	_, err := q.deleteAssignments(ctx, orgID, of+"_type = $2 AND "+of+"_id = $3", typ, id)
+	if err != nil && !isNotFound(err) {
+		return err
+	}
+	return nil
+}
+
+// renameInAssignments copies a principal's or target's new name (column
+// prefix "principal" or "target") into its assignments.
+func (q *Q) renameInAssignments(ctx context.Context, orgID, of, typ, id, name string) error {
+	_, err := q.q.ExecContext(ctx, "UPDATE account_assignments SET "+of+"_name = $1 WHERE organization_id = $2 AND "+
+		of+"_type = $3 AND "+of+"_id = $4 AND "+of+"_name <> $1", name, orgID, typ, id)
+	if err != nil {
+		return fmt.Errorf("rename %s %s in its assignments: %w", of, id, err)
+	}
+	return nil
+}
+
+// AssignmentFilter narrows a list of assignments; zero fields do not filter.
+// Every filter is an exact match.
+type AssignmentFilter struct {
+	TargetType, TargetID, TargetName          string
+	PermissionSetID, PermissionSetName        string
+	PrincipalType, PrincipalID, PrincipalName string
+	// PermissionSetIDs, when not nil, keeps the assignments of these
+	// permission sets only (none when empty).
+	PermissionSetIDs []string
+	// Member, when set, keeps the assignments that reach this user or
+	// service account: its own and its groups'.
+	Member *Member
+}
+
+// Member is a user or service account, by principal type and ID, with the
+// IDs of its groups in the organization.
+type Member struct {
+	Type, ID string
+	GroupIDs []string
+}
+
+// reachesMember is the condition "this assignment is m's own or one of its
+// groups'", its parameters added by next. The groups are given as values,
+// so that both engines look each one up in the principal index (PostgreSQL
+// would not look up the members of a subquery under an OR).
+func reachesMember(m Member, next func(any) string) string {
+	own := "(principal_type = " + next(m.Type) + " AND principal_id = " + next(m.ID) + ")"
+	groups := dedupe(m.GroupIDs)
+	if len(groups) == 0 {
+		return own
+	}
+	ph := make([]string, len(groups))
+	for i, g := range groups {
+		ph[i] = next(g)
+	}
+	return "(" + own + " OR (principal_type = 'group' AND principal_id IN (" + strings.Join(ph, ", ") + ")))"
+}
+
+// query is the condition and arguments of f in orgID.
+func (f AssignmentFilter) query(orgID string) (cond string, args []any, unfiltered bool) {
+	args = []any{orgID}
+	conds := []string{"organization_id = $1"}
+	next := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	for _, c := range []struct{ column, value string }{
+		{"target_type", f.TargetType}, {"target_id", f.TargetID}, {"target_name", f.TargetName},
+		{"permission_set_id", f.PermissionSetID}, {"permission_set_name", f.PermissionSetName},
+		{"principal_type", f.PrincipalType}, {"principal_id", f.PrincipalID}, {"principal_name", f.PrincipalName},
+	} {
+		if c.value != "" {
+			conds = append(conds, c.column+" = "+next(c.value))
+		}
+	}
+	if f.PermissionSetIDs != nil {
+		if len(f.PermissionSetIDs) == 0 {
+			conds = append(conds, "1 = 0")
+		} else {
+			ph := make([]string, len(f.PermissionSetIDs))
+			for i, id := range f.PermissionSetIDs {
+				ph[i] = next(id)
+			}
+			conds = append(conds, "permission_set_id IN ("+strings.Join(ph, ", ")+")")
+		}
+	}
+	if f.Member != nil {
+		conds = append(conds, reachesMember(*f.Member, next))
+	}
+	return strings.Join(conds, " AND "), args, len(conds) == 1
+}
+
+// ListAccountAssignments reads one page of orgID's assignments meeting f,
+// and how many meet it. Read the two in one Snapshot for a consistent page.
+// The total of an unfiltered list is the organization's kept count; a
+// filtered one is counted.
+func (q *Q) ListAccountAssignments(ctx context.Context, orgID string, f AssignmentFilter, page OffsetPage) ([]*AccountAssignment, int, error) {
+	if len(f.PermissionSetIDs) > maxInList || f.Member != nil && len(f.Member.GroupIDs) > maxInList {
+		return nil, 0, fmt.Errorf("list account assignments: more than %d permission sets or groups", maxInList)
+	}
+	cond, args, unfiltered := f.query(orgID)
+	l := offsetQuery{table: tAccountAssignments, columns: assignmentColumns, cond: cond, args: args, sortable: AssignmentSortable}
+	var total int
+	var err error
+	if unfiltered {
+		total, err = q.AccountAssignmentTotal(ctx, orgID)
+	} else {
+		total, err = l.count(ctx, q)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	as, err := offsetList(ctx, q, l, page, total, scanAssignment)
+	return as, total, err
+}
+
+// AccountAssignmentTotal is orgID's number of assignments, as kept by the
+// writes.
+func (q *Q) AccountAssignmentTotal(ctx context.Context, orgID string) (int, error) {
+	var n int
+	err := q.q.QueryRowContext(ctx, "SELECT total FROM account_assignment_counts WHERE organization_id = $1", orgID).Scan(&n)
+	if err = classify(err); err != nil && !isNotFound(err) {
+		return 0, fmt.Errorf("assignment total of %s: %w", orgID, err)
+	}
+	return n, nil
+}
+
+// CountAccountAssignments counts orgID's assignments meeting f.
+func (q *Q) CountAccountAssignments(ctx context.Context, orgID string, f AssignmentFilter) (int, error) {
+	cond, args, _ := f.query(orgID)
+	return offsetQuery{table: tAccountAssignments, cond: cond, args: args}.count(ctx, q)
+}
+
+// Triple names an assignment by what it joins.
+type Triple struct {
+	PrincipalType, PrincipalID, PermissionSetID, TargetType, TargetID string
+}
+
+// ExistingAssignments returns the assignments of orgID among the triples
+// made of principals × permissionSetIDs × targets (at most 500 of each), in
+// ID order.
+func (q *Q) ExistingAssignments(ctx context.Context, orgID string, principalIDs, permissionSetIDs, targetIDs []string) ([]*AccountAssignment, error) {
+	principalIDs, permissionSetIDs, targetIDs = dedupe(principalIDs), dedupe(permissionSetIDs), dedupe(targetIDs)
+	if len(principalIDs) == 0 || len(permissionSetIDs) == 0 || len(targetIDs) == 0 {
+		return nil, nil
+	}
+	if max(len(principalIDs), len(permissionSetIDs), len(targetIDs)) > maxInList {
+		return nil, fmt.Errorf("existing assignments: more than %d IDs of a kind", maxInList)
+	}
+	args := []any{orgID}
+	in := func(ids []string) string {
+		from := len(args) + 1
+		for _, id := range ids {
+			args = append(args, id)
+		}
+		return "(" + placeholders(from, len(ids)) + ")"
+	}
+	query := "SELECT " + assignmentColumns + " FROM account_assignments WHERE organization_id = $1 AND principal_id IN " + in(principalIDs) +
+		" AND permission_set_id IN " + in(permissionSetIDs) + " AND target_id IN " + in(targetIDs) + " ORDER BY id"
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("existing assignments: %w", err)
+	}
+	defer rows.Close()
+	var out []*AccountAssignment
+	for rows.Next() {
+		a, err := scanAssignment(rows)
+		if err != nil {
+			return nil, fmt.Errorf("scan account assignment: %w", err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// NamesOf maps the IDs among ids of rows of table (RefUsers, RefGroups,
+// RefServiceAccounts, RefProjects, RefPermissionSets) in orgID to their
+// names; IDs of other organizations are left out like unknown ones.
+func (q *Q) NamesOf(ctx context.Context, table, orgID string, ids []string) (map[string]string, error) {
+	switch table {
+	case tUsers, tGroups, tServiceAccounts, tProjects, tPermissionSets:
+	default:
+		return nil, fmt.Errorf("names of: table %q not allowed", table)
+	}
+	out := map[string]string{}
+	err := inChunks(dedupe(ids), func(chunk []string) error {
+		args := []any{orgID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := q.q.QueryContext(ctx, "SELECT id, name FROM "+table+" WHERE organization_id = $1 AND id IN ("+placeholders(2, len(chunk))+")", args...)
+		if err != nil {
+			return fmt.Errorf("names of %s: %w", table, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, name string
+			if err := rows.Scan(&id, &name); err != nil {
+				return fmt.Errorf("scan name of %s: %w", table, err)
+			}
+			out[id] = name
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// AssignedSet is a permission set assigned on a target to a principal,
+// directly or through one of its groups: what a decision needs of it.
+type AssignedSet struct {
+	TargetType, TargetID  string
+	PermissionSetID, Name string
+	Version               int64
+	HasInlinePolicy       bool
+	RoleIDs               []string // sorted
+}
+
+// AssignedPermissionSets reads the permission sets assigned to member in
+// orgID (its own assignments and its groups'), once per target and set,
+// ordered by target, then permission set name. One indexed query (for at
+// most 500 groups).
+func (q *Q) AssignedPermissionSets(ctx context.Context, orgID string, member Member) ([]AssignedSet, error) {
+	if len(member.GroupIDs) > maxInList {
+		return nil, fmt.Errorf("assigned permission sets: %d groups, at most %d", len(member.GroupIDs), maxInList)
+	}
+	args := []any{orgID}
+	next := func(v any) string {
+		args = append(args, v)
+		return "$" + strconv.Itoa(len(args))
+	}
+	reach := reachesMember(member, next)
+	rows, err := q.q.QueryContext(ctx, `SELECT a.target_type, a.target_id, p.id, p.name, p.version, p.inline_policy <> '', COALESCE(r.role_id, '')
+		FROM permission_sets p
+		JOIN (SELECT DISTINCT target_type, target_id, permission_set_id FROM account_assignments WHERE organization_id = $1 AND `+reach+`) a
+			ON p.id = a.permission_set_id
+		LEFT JOIN permission_set_roles r ON r.permission_set_id = p.id
+		ORDER BY a.target_type, a.target_id, p.name, p.id, r.role_id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("assigned permission sets: %w", err)
+	}
+	defer rows.Close()
+	var out []AssignedSet
+	for rows.Next() {
+		var s AssignedSet
+		var role string
+		if err := rows.Scan(&s.TargetType, &s.TargetID, &s.PermissionSetID, &s.Name, &s.Version, &s.HasInlinePolicy, &role); err != nil {
+			return nil, fmt.Errorf("scan assigned permission set: %w", err)
+		}
+		if n := len(out); n > 0 && out[n-1].TargetType == s.TargetType && out[n-1].TargetID == s.TargetID && out[n-1].PermissionSetID == s.PermissionSetID {
+			out[n-1].RoleIDs = append(out[n-1].RoleIDs, role)
+			continue
+		}
+		if role != "" {
+			s.RoleIDs = []string{role}
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("assigned permission sets: %w", err)
+	}
+	return out, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
