@@ -22,6 +22,63 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AccountAssignmentPrincipalType.
+const (
+	AccountAssignmentPrincipalTypeGroup          AccountAssignmentPrincipalType = "group"
+	AccountAssignmentPrincipalTypeServiceAccount AccountAssignmentPrincipalType = "serviceAccount"
+	AccountAssignmentPrincipalTypeUser           AccountAssignmentPrincipalType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AccountAssignmentPrincipalType enum.
+func (e AccountAssignmentPrincipalType) Valid() bool {
+	switch e {
+	case AccountAssignmentPrincipalTypeGroup:
+		return true
+	case AccountAssignmentPrincipalTypeServiceAccount:
+		return true
+	case AccountAssignmentPrincipalTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccountAssignmentProvisioningState.
+const (
+	AccountAssignmentProvisioningStateFailed     AccountAssignmentProvisioningState = "failed"
+	AccountAssignmentProvisioningStateInProgress AccountAssignmentProvisioningState = "inProgress"
+	AccountAssignmentProvisioningStateSucceeded  AccountAssignmentProvisioningState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the AccountAssignmentProvisioningState enum.
+func (e AccountAssignmentProvisioningState) Valid() bool {
+	switch e {
+	case AccountAssignmentProvisioningStateFailed:
+		return true
+	case AccountAssignmentProvisioningStateInProgress:
+		return true
+	case AccountAssignmentProvisioningStateSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccountAssignmentTargetType.
+const (
+	AccountAssignmentTargetTypeProject AccountAssignmentTargetType = "project"
+)
+
+// Valid indicates whether the value is a known member of the AccountAssignmentTargetType enum.
+func (e AccountAssignmentTargetType) Valid() bool {
+	switch e {
+	case AccountAssignmentTargetTypeProject:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AclOperation.
 const (
 	AclOperationCreate AclOperation = "create"
@@ -208,6 +265,7 @@ const (
 	PolicyDecisionDecidedByGuardrail     PolicyDecisionDecidedBy = "guardrail"
 	PolicyDecisionDecidedByNone          PolicyDecisionDecidedBy = "none"
 	PolicyDecisionDecidedByPermission    PolicyDecisionDecidedBy = "permission"
+	PolicyDecisionDecidedByPermissionSet PolicyDecisionDecidedBy = "permissionSet"
 	PolicyDecisionDecidedByPlatform      PolicyDecisionDecidedBy = "platform"
 	PolicyDecisionDecidedByRole          PolicyDecisionDecidedBy = "role"
 	PolicyDecisionDecidedBySystemRole    PolicyDecisionDecidedBy = "systemRole"
@@ -223,6 +281,8 @@ func (e PolicyDecisionDecidedBy) Valid() bool {
 	case PolicyDecisionDecidedByNone:
 		return true
 	case PolicyDecisionDecidedByPermission:
+		return true
+	case PolicyDecisionDecidedByPermissionSet:
 		return true
 	case PolicyDecisionDecidedByPlatform:
 		return true
@@ -353,6 +413,107 @@ func (e UserState) Valid() bool {
 	default:
 		return false
 	}
+}
+
+// AccountAssignmentList The account assignments a create made, in principal × permission set × target order.
+type AccountAssignmentList struct {
+	Items []AccountAssignmentRead `json:"items"`
+}
+
+// AccountAssignmentMetadata An account assignment's metadata (assignments have no name).
+type AccountAssignmentMetadata struct {
+	CreatedBy      *string   `json:"createdBy,omitempty"`
+	CreationTime   time.Time `json:"creationTime"`
+	Id             string    `json:"id"`
+	OrganizationId string    `json:"organizationId"`
+}
+
+// AccountAssignmentPage A page of account assignments.
+type AccountAssignmentPage struct {
+	// Count The number of assignments of the whole (filtered) list.
+	Count int                     `json:"count"`
+	Items []AccountAssignmentRead `json:"items"`
+	Page  int                     `json:"page"`
+	Size  int                     `json:"size"`
+
+	// Sort The order applied, as field:asc or field:desc.
+	Sort []string `json:"sort"`
+}
+
+// AccountAssignmentPrincipal Who an assignment is for.
+type AccountAssignmentPrincipal struct {
+	Id string `json:"id"`
+
+	// Type The type of an assignment's principal.
+	Type AccountAssignmentPrincipalType `json:"type"`
+}
+
+// AccountAssignmentPrincipalType The type of an assignment's principal.
+type AccountAssignmentPrincipalType string
+
+// AccountAssignmentProvisioning Whether the assignment is in effect on its target. Assignments to
+// projects take effect in the transaction that creates them: succeeded.
+type AccountAssignmentProvisioning struct {
+	FailureReason *string                            `json:"failureReason,omitempty"`
+	State         AccountAssignmentProvisioningState `json:"state"`
+}
+
+// AccountAssignmentProvisioningState defines model for AccountAssignmentProvisioning.State.
+type AccountAssignmentProvisioningState string
+
+// AccountAssignmentRead An account assignment.
+type AccountAssignmentRead struct {
+	// Metadata An account assignment's metadata (assignments have no name).
+	Metadata AccountAssignmentMetadata `json:"metadata"`
+
+	// Spec What an assignment joins.
+	Spec AccountAssignmentSpec `json:"spec"`
+
+	// Status The names of what an assignment joins (kept in step with renames) and its provisioning.
+	Status AccountAssignmentStatus `json:"status"`
+}
+
+// AccountAssignmentSpec What an assignment joins.
+type AccountAssignmentSpec struct {
+	PermissionSetID string `json:"permissionSetID"`
+
+	// Principal Who an assignment is for.
+	Principal AccountAssignmentPrincipal `json:"principal"`
+
+	// Target Where an assignment applies.
+	Target AccountAssignmentTarget `json:"target"`
+}
+
+// AccountAssignmentStatus The names of what an assignment joins (kept in step with renames) and its provisioning.
+type AccountAssignmentStatus struct {
+	PermissionSetName string `json:"permissionSetName"`
+	PrincipalName     string `json:"principalName"`
+
+	// Provisioning Whether the assignment is in effect on its target. Assignments to
+	// projects take effect in the transaction that creates them: succeeded.
+	Provisioning AccountAssignmentProvisioning `json:"provisioning"`
+
+	// RoleURN urn:gatehouse:iam::<organization>:<target type>/<target ID>/permissionset/<permission set name>.
+	RoleURN    string `json:"roleURN"`
+	TargetName string `json:"targetName"`
+}
+
+// AccountAssignmentTarget Where an assignment applies.
+type AccountAssignmentTarget struct {
+	Id string `json:"id"`
+
+	// Type The type of an assignment's target.
+	Type AccountAssignmentTargetType `json:"type"`
+}
+
+// AccountAssignmentTargetType The type of an assignment's target.
+type AccountAssignmentTargetType string
+
+// AccountAssignmentsCreate Assign every permission set to every principal on every target.
+type AccountAssignmentsCreate struct {
+	PermissionSetIDs []string                     `json:"permissionSetIDs"`
+	Principals       []AccountAssignmentPrincipal `json:"principals"`
+	Targets          []AccountAssignmentTarget    `json:"targets"`
 }
 
 // Acl A list of access control scopes and permissions.
@@ -789,12 +950,77 @@ type OrganizationWrite struct {
 // Organizations A list of organizations.
 type Organizations = []OrganizationRead
 
+// PermissionSetPage A page of permission sets.
+type PermissionSetPage struct {
+	// Count The number of permission sets of the whole list.
+	Count int                 `json:"count"`
+	Items []PermissionSetRead `json:"items"`
+	Page  int                 `json:"page"`
+	Size  int                 `json:"size"`
+
+	// Sort The order applied, as field:asc or field:desc.
+	Sort []string `json:"sort"`
+}
+
+// PermissionSetRead A permission set.
+type PermissionSetRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec A permission set's specification.
+	Spec PermissionSetSpec `json:"spec"`
+
+	// Status A permission set's status.
+	Status PermissionSetStatus `json:"status"`
+}
+
+// PermissionSetSpec A permission set's specification.
+type PermissionSetSpec struct {
+	// InlinePolicy A policy: services not listed are decided by defaultServiceStrategy; a
+	// listed service is allowed or denied by its type, or by the first of its
+	// rules whose CEL expression is true (no rule true: deny). A rule whose
+	// evaluation fails is skipped.
+	InlinePolicy *IamPolicy `json:"inlinePolicy,omitempty"`
+
+	// RoleIDs The roles the set grants on its targets (assignable system roles or custom roles of the organization).
+	RoleIDs []string `json:"roleIDs"`
+
+	// SessionDuration Seconds (3600..43200, default 3600): how long a session a cloud account
+	// target may grant. Project targets are decided per request and have no
+	// session.
+	SessionDuration *int64 `json:"sessionDuration,omitempty"`
+}
+
+// PermissionSetStatus A permission set's status.
+type PermissionSetStatus struct {
+	// AssignmentCount How many account assignments use the set.
+	AssignmentCount int `json:"assignmentCount"`
+
+	// Urn urn:gatehouse:iam::<organization>:permissionset/<name>.
+	Urn string `json:"urn"`
+
+	// Version Bumped by every change.
+	Version int64 `json:"version"`
+}
+
+// PermissionSetWrite A permission set create/update request.
+type PermissionSetWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A permission set's specification.
+	Spec PermissionSetSpec `json:"spec"`
+}
+
 // PolicyDecision A decision and what produced it.
 type PolicyDecision struct {
 	Allowed bool `json:"allowed"`
 
-	// DecidedBy For a real principal, what decided.
+	// DecidedBy For a real principal, what decided (permissionSet, issue 6, a permission set assigned on the request's project).
 	DecidedBy *PolicyDecisionDecidedBy `json:"decidedBy,omitempty"`
+
+	// PermissionSetId For a real principal, the ID of the permission set that decided (issue 6).
+	PermissionSetId *string `json:"permissionSetId,omitempty"`
 
 	// Policy guardrail, the name of the role that decided, or empty.
 	Policy string `json:"policy"`
@@ -810,7 +1036,7 @@ type PolicyDecision struct {
 	Service string `json:"service"`
 }
 
-// PolicyDecisionDecidedBy For a real principal, what decided.
+// PolicyDecisionDecidedBy For a real principal, what decided (permissionSet, issue 6, a permission set assigned on the request's project).
 type PolicyDecisionDecidedBy string
 
 // PolicyEvaluation A request to decide. With roles, decided against exactly the given
@@ -1302,6 +1528,9 @@ type UserWrite struct {
 // Users A list of users.
 type Users = []UserRead
 
+// AccountAssignmentIDParameter defines model for accountAssignmentIDParameter.
+type AccountAssignmentIDParameter = string
+
 // AllocationIDParameter defines model for allocationIDParameter.
 type AllocationIDParameter = string
 
@@ -1338,8 +1567,29 @@ type LimitParameter = int
 // OrganizationIDParameter defines model for organizationIDParameter.
 type OrganizationIDParameter = string
 
+// PageParameter defines model for pageParameter.
+type PageParameter = int
+
 // PageTokenParameter defines model for pageTokenParameter.
 type PageTokenParameter = string
+
+// PermissionSetIDParameter defines model for permissionSetIDParameter.
+type PermissionSetIDParameter = string
+
+// PermissionSetIDQueryParameter defines model for permissionSetIDQueryParameter.
+type PermissionSetIDQueryParameter = string
+
+// PermissionSetNameQueryParameter defines model for permissionSetNameQueryParameter.
+type PermissionSetNameQueryParameter = string
+
+// PrincipalIDQueryParameter defines model for principalIDQueryParameter.
+type PrincipalIDQueryParameter = string
+
+// PrincipalNameQueryParameter defines model for principalNameQueryParameter.
+type PrincipalNameQueryParameter = string
+
+// PrincipalTypeQueryParameter The type of an assignment's principal.
+type PrincipalTypeQueryParameter = AccountAssignmentPrincipalType
 
 // ProjectIDParameter defines model for projectIDParameter.
 type ProjectIDParameter = string
@@ -1350,8 +1600,29 @@ type ProviderIDParameter = string
 // RoleIDParameter defines model for roleIDParameter.
 type RoleIDParameter = string
 
+// RoleNameQueryParameter defines model for roleNameQueryParameter.
+type RoleNameQueryParameter = string
+
+// RoleURNQueryParameter defines model for roleURNQueryParameter.
+type RoleURNQueryParameter = string
+
 // ServiceAccountIDParameter defines model for serviceAccountIDParameter.
 type ServiceAccountIDParameter = string
+
+// SizeParameter defines model for sizeParameter.
+type SizeParameter = int
+
+// SortParameter defines model for sortParameter.
+type SortParameter = []string
+
+// TargetIDQueryParameter defines model for targetIDQueryParameter.
+type TargetIDQueryParameter = string
+
+// TargetNameQueryParameter defines model for targetNameQueryParameter.
+type TargetNameQueryParameter = string
+
+// TargetTypeQueryParameter The type of an assignment's target.
+type TargetTypeQueryParameter = AccountAssignmentTargetType
 
 // UserIDParameter defines model for userIDParameter.
 type UserIDParameter = string
@@ -1475,6 +1746,51 @@ type ListOrganizationsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListAccountAssignmentsParams defines parameters for ListAccountAssignments.
+type ListAccountAssignmentsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// TargetType Only assignments to targets of this type.
+	TargetType *TargetTypeQueryParameter `form:"targetType,omitempty" json:"targetType,omitempty"`
+
+	// TargetID Only assignments to this target (a project ID).
+	TargetID *TargetIDQueryParameter `form:"targetID,omitempty" json:"targetID,omitempty"`
+
+	// TargetName Only assignments to a target of this name.
+	TargetName *TargetNameQueryParameter `form:"targetName,omitempty" json:"targetName,omitempty"`
+
+	// PermissionSetID Only assignments of this permission set.
+	PermissionSetID *PermissionSetIDQueryParameter `form:"permissionSetID,omitempty" json:"permissionSetID,omitempty"`
+
+	// PermissionSetName Only assignments of the permission set of this name.
+	PermissionSetName *PermissionSetNameQueryParameter `form:"permissionSetName,omitempty" json:"permissionSetName,omitempty"`
+
+	// PrincipalType Only assignments to principals of this type.
+	PrincipalType *PrincipalTypeQueryParameter `form:"principalType,omitempty" json:"principalType,omitempty"`
+
+	// PrincipalID Only assignments to this principal.
+	PrincipalID *PrincipalIDQueryParameter `form:"principalID,omitempty" json:"principalID,omitempty"`
+
+	// PrincipalName Only assignments to principals of this name.
+	PrincipalName *PrincipalNameQueryParameter `form:"principalName,omitempty" json:"principalName,omitempty"`
+
+	// RoleName Only assignments whose permission set holds the role of this name (a system or custom role).
+	RoleName *RoleNameQueryParameter `form:"roleName,omitempty" json:"roleName,omitempty"`
+
+	// RoleURN Only the assignments of this role URN (status.roleURN).
+	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+}
+
 // ListOrganizationAllocationsParams defines parameters for ListOrganizationAllocations.
 type ListOrganizationAllocationsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -1555,6 +1871,21 @@ type ListOrganizationOauth2ProvidersParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListPermissionSetsParams defines parameters for ListPermissionSets.
+type ListPermissionSetsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
 // ListProjectsParams defines parameters for ListProjects.
 type ListProjectsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -1594,6 +1925,51 @@ type ListServiceAccountsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListServiceAccountAccountAssignmentsParams defines parameters for ListServiceAccountAccountAssignments.
+type ListServiceAccountAccountAssignmentsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// TargetType Only assignments to targets of this type.
+	TargetType *TargetTypeQueryParameter `form:"targetType,omitempty" json:"targetType,omitempty"`
+
+	// TargetID Only assignments to this target (a project ID).
+	TargetID *TargetIDQueryParameter `form:"targetID,omitempty" json:"targetID,omitempty"`
+
+	// TargetName Only assignments to a target of this name.
+	TargetName *TargetNameQueryParameter `form:"targetName,omitempty" json:"targetName,omitempty"`
+
+	// PermissionSetID Only assignments of this permission set.
+	PermissionSetID *PermissionSetIDQueryParameter `form:"permissionSetID,omitempty" json:"permissionSetID,omitempty"`
+
+	// PermissionSetName Only assignments of the permission set of this name.
+	PermissionSetName *PermissionSetNameQueryParameter `form:"permissionSetName,omitempty" json:"permissionSetName,omitempty"`
+
+	// PrincipalType Only assignments to principals of this type.
+	PrincipalType *PrincipalTypeQueryParameter `form:"principalType,omitempty" json:"principalType,omitempty"`
+
+	// PrincipalID Only assignments to this principal.
+	PrincipalID *PrincipalIDQueryParameter `form:"principalID,omitempty" json:"principalID,omitempty"`
+
+	// PrincipalName Only assignments to principals of this name.
+	PrincipalName *PrincipalNameQueryParameter `form:"principalName,omitempty" json:"principalName,omitempty"`
+
+	// RoleName Only assignments whose permission set holds the role of this name (a system or custom role).
+	RoleName *RoleNameQueryParameter `form:"roleName,omitempty" json:"roleName,omitempty"`
+
+	// RoleURN Only the assignments of this role URN (status.roleURN).
+	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+}
+
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -1607,6 +1983,51 @@ type ListUsersParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListUserAccountAssignmentsParams defines parameters for ListUserAccountAssignments.
+type ListUserAccountAssignmentsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// TargetType Only assignments to targets of this type.
+	TargetType *TargetTypeQueryParameter `form:"targetType,omitempty" json:"targetType,omitempty"`
+
+	// TargetID Only assignments to this target (a project ID).
+	TargetID *TargetIDQueryParameter `form:"targetID,omitempty" json:"targetID,omitempty"`
+
+	// TargetName Only assignments to a target of this name.
+	TargetName *TargetNameQueryParameter `form:"targetName,omitempty" json:"targetName,omitempty"`
+
+	// PermissionSetID Only assignments of this permission set.
+	PermissionSetID *PermissionSetIDQueryParameter `form:"permissionSetID,omitempty" json:"permissionSetID,omitempty"`
+
+	// PermissionSetName Only assignments of the permission set of this name.
+	PermissionSetName *PermissionSetNameQueryParameter `form:"permissionSetName,omitempty" json:"permissionSetName,omitempty"`
+
+	// PrincipalType Only assignments to principals of this type.
+	PrincipalType *PrincipalTypeQueryParameter `form:"principalType,omitempty" json:"principalType,omitempty"`
+
+	// PrincipalID Only assignments to this principal.
+	PrincipalID *PrincipalIDQueryParameter `form:"principalID,omitempty" json:"principalID,omitempty"`
+
+	// PrincipalName Only assignments to principals of this name.
+	PrincipalName *PrincipalNameQueryParameter `form:"principalName,omitempty" json:"principalName,omitempty"`
+
+	// RoleName Only assignments whose permission set holds the role of this name (a system or custom role).
+	RoleName *RoleNameQueryParameter `form:"roleName,omitempty" json:"roleName,omitempty"`
+
+	// RoleURN Only the assignments of this role URN (status.roleURN).
+	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+}
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -1618,6 +2039,9 @@ type CreateOrganizationJSONRequestBody = OrganizationWrite
 
 // UpdateOrganizationJSONRequestBody defines body for UpdateOrganization for application/json ContentType.
 type UpdateOrganizationJSONRequestBody = OrganizationWrite
+
+// CreateAccountAssignmentsJSONRequestBody defines body for CreateAccountAssignments for application/json ContentType.
+type CreateAccountAssignmentsJSONRequestBody = AccountAssignmentsCreate
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyWrite
@@ -1633,6 +2057,12 @@ type CreateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
 // UpdateOrganizationOauth2ProviderJSONRequestBody defines body for UpdateOrganizationOauth2Provider for application/json ContentType.
 type UpdateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
+
+// CreatePermissionSetJSONRequestBody defines body for CreatePermissionSet for application/json ContentType.
+type CreatePermissionSetJSONRequestBody = PermissionSetWrite
+
+// UpdatePermissionSetJSONRequestBody defines body for UpdatePermissionSet for application/json ContentType.
+type UpdatePermissionSetJSONRequestBody = PermissionSetWrite
 
 // UpdateOrganizationPolicyJSONRequestBody defines body for UpdateOrganizationPolicy for application/json ContentType.
 type UpdateOrganizationPolicyJSONRequestBody = IamPolicy
@@ -1720,6 +2150,18 @@ type ServerInterface interface {
 	// UpdateOrganization Update an organization.
 	// (PUT /api/v1/organizations/{organizationID})
 	UpdateOrganization(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// ListAccountAssignments List account assignments.
+	// (GET /api/v1/organizations/{organizationID}/accountassignments)
+	ListAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListAccountAssignmentsParams)
+	// CreateAccountAssignments Create account assignments.
+	// (POST /api/v1/organizations/{organizationID}/accountassignments)
+	CreateAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteAccountAssignment Delete an account assignment.
+	// (DELETE /api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID})
+	DeleteAccountAssignment(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, accountAssignmentID AccountAssignmentIDParameter)
+	// GetAccountAssignment Get an account assignment.
+	// (GET /api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID})
+	GetAccountAssignment(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, accountAssignmentID AccountAssignmentIDParameter)
 	// GetOrganizationAcl Get the organization scoped ACL.
 	// (GET /api/v1/organizations/{organizationID}/acl)
 	GetOrganizationAcl(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
@@ -1771,6 +2213,21 @@ type ServerInterface interface {
 	// UpdateOrganizationOauth2Provider Update an organization identity provider.
 	// (PUT /api/v1/organizations/{organizationID}/oauth2providers/{providerID})
 	UpdateOrganizationOauth2Provider(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, providerID ProviderIDParameter)
+	// ListPermissionSets List permission sets.
+	// (GET /api/v1/organizations/{organizationID}/permissionsets)
+	ListPermissionSets(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListPermissionSetsParams)
+	// CreatePermissionSet Create a permission set.
+	// (POST /api/v1/organizations/{organizationID}/permissionsets)
+	CreatePermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeletePermissionSet Delete a permission set.
+	// (DELETE /api/v1/organizations/{organizationID}/permissionsets/{permissionSetID})
+	DeletePermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, permissionSetID PermissionSetIDParameter)
+	// GetPermissionSet Get a permission set.
+	// (GET /api/v1/organizations/{organizationID}/permissionsets/{permissionSetID})
+	GetPermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, permissionSetID PermissionSetIDParameter)
+	// UpdatePermissionSet Replace a permission set.
+	// (PUT /api/v1/organizations/{organizationID}/permissionsets/{permissionSetID})
+	UpdatePermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, permissionSetID PermissionSetIDParameter)
 	// GetOrganizationPolicy Get the organization guardrail policy.
 	// (GET /api/v1/organizations/{organizationID}/policy)
 	GetOrganizationPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
@@ -1855,6 +2312,9 @@ type ServerInterface interface {
 	// UpdateServiceAccount Update a service account.
 	// (PUT /api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID})
 	UpdateServiceAccount(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, serviceAccountID ServiceAccountIDParameter)
+	// ListServiceAccountAccountAssignments List what a service account can reach.
+	// (GET /api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments)
+	ListServiceAccountAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, serviceAccountID ServiceAccountIDParameter, params ListServiceAccountAccountAssignmentsParams)
 	// RotateServiceAccount Rotate a service account token.
 	// (POST /api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/rotate)
 	RotateServiceAccount(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, serviceAccountID ServiceAccountIDParameter)
@@ -1873,6 +2333,9 @@ type ServerInterface interface {
 	// UpdateUser Update a user.
 	// (PUT /api/v1/organizations/{organizationID}/users/{userID})
 	UpdateUser(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// ListUserAccountAssignments List what a user can reach.
+	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
+	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -2322,6 +2785,300 @@ func (siw *ServerInterfaceWrapper) UpdateOrganization(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateOrganization(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) ListAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountAssignmentsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", r.URL.Query(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetID", r.URL.Query(), &params.TargetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetName", r.URL.Query(), &params.TargetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetID", r.URL.Query(), &params.PermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetName", r.URL.Query(), &params.PermissionSetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalType", r.URL.Query(), &params.PrincipalType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalID", r.URL.Query(), &params.PrincipalID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalName", r.URL.Query(), &params.PrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleName", r.URL.Query(), &params.RoleName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleURN" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleURN", r.URL.Query(), &params.RoleURN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAccountAssignments(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) CreateAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAccountAssignments(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAccountAssignment operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAccountAssignment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "accountAssignmentID" -------------
+	var accountAssignmentID AccountAssignmentIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "accountAssignmentID", r.PathValue("accountAssignmentID"), &accountAssignmentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "accountAssignmentID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAccountAssignment(w, r, organizationID, accountAssignmentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAccountAssignment operation middleware
+func (siw *ServerInterfaceWrapper) GetAccountAssignment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "accountAssignmentID" -------------
+	var accountAssignmentID AccountAssignmentIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "accountAssignmentID", r.PathValue("accountAssignmentID"), &accountAssignmentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "accountAssignmentID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccountAssignment(w, r, organizationID, accountAssignmentID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3046,6 +3803,205 @@ func (siw *ServerInterfaceWrapper) UpdateOrganizationOauth2Provider(w http.Respo
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateOrganizationOauth2Provider(w, r, organizationID, providerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListPermissionSets operation middleware
+func (siw *ServerInterfaceWrapper) ListPermissionSets(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPermissionSetsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPermissionSets(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreatePermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) CreatePermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreatePermissionSet(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeletePermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) DeletePermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "permissionSetID" -------------
+	var permissionSetID PermissionSetIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "permissionSetID", r.PathValue("permissionSetID"), &permissionSetID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeletePermissionSet(w, r, organizationID, permissionSetID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) GetPermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "permissionSetID" -------------
+	var permissionSetID PermissionSetIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "permissionSetID", r.PathValue("permissionSetID"), &permissionSetID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPermissionSet(w, r, organizationID, permissionSetID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdatePermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "permissionSetID" -------------
+	var permissionSetID PermissionSetIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "permissionSetID", r.PathValue("permissionSetID"), &permissionSetID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdatePermissionSet(w, r, organizationID, permissionSetID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4041,6 +4997,213 @@ func (siw *ServerInterfaceWrapper) UpdateServiceAccount(w http.ResponseWriter, r
 	handler.ServeHTTP(w, r)
 }
 
+// ListServiceAccountAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) ListServiceAccountAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "serviceAccountID" -------------
+	var serviceAccountID ServiceAccountIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "serviceAccountID", r.PathValue("serviceAccountID"), &serviceAccountID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "serviceAccountID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServiceAccountAccountAssignmentsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", r.URL.Query(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetID", r.URL.Query(), &params.TargetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetName", r.URL.Query(), &params.TargetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetID", r.URL.Query(), &params.PermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetName", r.URL.Query(), &params.PermissionSetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalType", r.URL.Query(), &params.PrincipalType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalID", r.URL.Query(), &params.PrincipalID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalName", r.URL.Query(), &params.PrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleName", r.URL.Query(), &params.RoleName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleURN" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleURN", r.URL.Query(), &params.RoleURN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListServiceAccountAccountAssignments(w, r, organizationID, serviceAccountID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // RotateServiceAccount operation middleware
 func (siw *ServerInterfaceWrapper) RotateServiceAccount(w http.ResponseWriter, r *http.Request) {
 
@@ -4262,6 +5425,213 @@ func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListUserAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserAccountAssignmentsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", r.URL.Query(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetID", r.URL.Query(), &params.TargetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetName", r.URL.Query(), &params.TargetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetID", r.URL.Query(), &params.PermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetName", r.URL.Query(), &params.PermissionSetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalType", r.URL.Query(), &params.PrincipalType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalID", r.URL.Query(), &params.PrincipalID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalName", r.URL.Query(), &params.PrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleName", r.URL.Query(), &params.RoleName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleURN" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleURN", r.URL.Query(), &params.RoleURN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUserAccountAssignments(w, r, organizationID, userID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -4445,6 +5815,17 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", wrapper.DeleteApiKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/apikeys/{apiKeyID}", wrapper.GetApiKey)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/auditevents", wrapper.ListOrganizationAuditEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets", wrapper.ListPermissionSets)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets", wrapper.CreatePermissionSet)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", wrapper.DeletePermissionSet)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", wrapper.GetPermissionSet)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", wrapper.UpdatePermissionSet)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments", wrapper.ListAccountAssignments)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments", wrapper.CreateAccountAssignments)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", wrapper.DeleteAccountAssignment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", wrapper.GetAccountAssignment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/accountassignments", wrapper.ListUserAccountAssignments)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments", wrapper.ListServiceAccountAccountAssignments)
 
 	return m
 }
@@ -4454,229 +5835,277 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H1rc9vIteBf6eLeKku3IEr2ONmN/GFLsScT7Z3EjuXZe3dDr90EDsmOwG4G3ZDMTPm/b/U53UADaJCg",
-	"3vbwky0C6Od5P38dpWq5UhKk0aPTX0cL4BkU+F8JX8w7PocP6hKk/SEDnRZiZYSSo9PRT9zAQpUaGM8y",
-	"YX8cs3cFaJCGKZmv2fUCJOPscy6Wwnxm11yzubiyv8mMLVUBEykMLDWDL0KbU2YWwNSK/7ME9nnl5/3M",
-	"rnheApupAl+wi2L26XiUjHS6gCW3SzPrFYxOR9oUQs5HX79+TUYrXvAlGLcZnucq5XaV52/e+SfdTZ2x",
-	"ArQqixRY/QU7f2NnE/aFFTeLUTKSfGnnC0cdJaMC/lmKArLRqSlK2LS+ZMRX4j9gvXkxkp29O2eXsN6w",
-	"AjfMrrOXmTBnqVHF30oo1hsW8dZeJVxZ+GBqxsxCaMbth+z8DTvQUFwJe1hpqkppEr/ghGnQ2p6dKlip",
-	"oWC6nP4DUnNY7eOfduJgI3bM0YBVvy3mXIp/4alvW/zPQhtasgq+eqb9hg6EYUu+Zgt+BWwKIFkGORjI",
-	"DpmQ2gDPaM/AVjk3M1Usj3K4gpwpCbpvJ+FU59mQLb13MHee7XIbfKpKt7sKaAM4aa2qqObYZUUf1iu4",
-	"7ZrsFOyAMw8r7kTVCgpCr5Qbnqt5CQmD8XzM5oUqV/pw207s2obs5ULIdLdNGAu1fGagoK0YsYS+1Wg7",
-	"emMZFky4GZ2OMm7gyH47SvrW9os0It9lbVOYqQK2L6u0A99kWbDk21d0hjht8ci+bRlAAboXIfCl+Fr8",
-	"o+46EAhEtnkRUlhuga/2k0g30o4UErnWhtlj7O/DAtiSfxHLcslkuZxCYYGdmJxRrABTFnLM/nMBciLV",
-	"UhgDmeUz7hVegHsHMnoL2SQLuGRiUWci/+vor/DFHFnufIRs0mLbSkkNjBg4S3lRCNCIaQbfiHLQ2HXh",
-	"zhvX5fY0On1+cnKSjJZCuj+rixPSwByK0ddk9OVo7o/myB8NHfjXpEkbt/C+8N3+222OuOMlV2LGjhdt",
-	"V0eSyiWsNeB5CkkrxdNOGNfVXTIhJ9Iefffa3G15JlPAlVClputh54YtS23YFCy6ZexamAUNpPkS2Ezk",
-	"lkLVco6d0z61JwDI+Lhhq0JlZWoXYfouvDqF9qX/DHJuFqPT3z1/0UHRLRe9KpRl91uELfdW/+1Ww+x6",
-	"sYW6EhkUW2GMl2bxgvnXNy7EDbjjSgqVwzaRU+VA0tRaG1ha5pOW2qjlYc9iaMwdF+LY7xlJaluW1JLr",
-	"+s+lPeqOi7JsZMtSUHrsnZ8G2GnWr/QyaPNHlQloqQfv6ZH9MVXSgMT/8tUqF/TC8T+0QnWonuHfCpiN",
-	"Tkf/7bjWpY7pqT6uR/7PQhig+TtwGCgbRrG0AG4AReeV5dbjzv48g7zr1eKg/Qt1rHboEgm73jnUueu1",
-	"NkffdLpvz0qzYC/GJzWiD95CwF7ufAPB2JuW32CEQxfuKOddr9kNuwFEPE0futAmBbnr9TZH37DsNsUb",
-	"unxLgO560XbMDUtFijhsfUjrSDJEOjflmVvse/fzgEXDF75c5fgmFIUqUN674rnIPjlCOkroyafmUr0g",
-	"MlXZms24yCFjtEeGn+M0VpQYdiw0eeRI3g+ZJ2FOAParyhRoJpVhdvvcymhWFPdv2ENkMwF5pscskAFz",
-	"7QV5TVqYlauXPLcqDWTMcqeJVAVDGSsUzg6ETPMyE3LOUMI+rsSuw4QpWevDml0voICJPM9AGmHWaFR5",
-	"Pn45PmGZyHDJmUrLJUjDOHt5cjK2Z5gqOctFesuL9aP03Civ1XorjZKIaVkx43kBPFuTmqLv5FLdRH5J",
-	"mqbkUpkFFAkrdcnzfE23sASOFwLOmFNJyXZxeD4zVUxFloG83QFVw/ScUG3WEARdlrVfQ8ama1ZMeXqH",
-	"4H7NNctAChrcckNVODaRuFPha6s9pBz1h+kaj6Xx4kSSdmhXuuBXFjobGKBTtSLrK0drZIVFSIQsCsln",
-	"pjryiZSQgtbcgn4hrkQOc9AWukm9cczXG9PwXqzqWEieX0BxBcWPdtO3uyGNA32iP3vAWDI/LcPnTKVp",
-	"WVi6efvrOZOslPBlBalV7y11lgsuM0uUmnON2YfgkjgzBZdaWKym97jMJtI+1WWagh1LMouApliP2bmz",
-	"xQq8AHu8KdeQsFUOXNsLXKnCMGGsUmi3q3VJeCCV+ZMqZXa7Q5bKfJrZYXpJv8NeC1j04u1P9hfJpzlY",
-	"1jcTMmM1McKNrfg6Vzz7oNTPvJjDgzO43M5qkYNL9vzk5f/43X//PZuuDdwFMfwQ8C2cTOjGfAGDSlNY",
-	"Gc0OnrO/iD8eBrxrIr2WTr4W5EIWKQ1Y4ooU0wlBs0ItmbqCQot/WcKBehIecik9+YBbQpBdqNafiID1",
-	"4Sm+4wxYFtjpVixSLbhm8GUl7ghnS7OwzNbpYE6GcKSusYpgXncgulxZXIPsL5AJ/mG9uiXoBSN+Wtoh",
-	"PxmydG+BQAG6shd1profEET+1ppqTNYGGg63neYxvT4X2jA186drz6lQOTEcjT7CFRRLgV4kNC2vCstb",
-	"jdPY57ma8nyr9p3mP8pspYQkmSRUpQZ8e2EXkzVGcOqN7m7pnVN8cAcZA/dVextozb3Z3M6SwYuCr/GU",
-	"3Q8KXWv2jWC/cbNO7MiDBRKnb/puumdPtpdfIwBSbfqgMcQhimHOvTMZCSfYnobXoSej8ShiZqzl4viU",
-	"gdyMG0GjupM4/HJ2Ofe3frzoidf61d/pGBoL/Lj5SvQmPLgtvFT33lk2rqHeVswO2oKIakt2ASDLpd0u",
-	"qZuoY3JLsEnpHFk6kYOBYPP15UXguDN9JehvQZwmDEI44C4kQGRxOAp8qCRZkeiL5A0s9R9H/VQhQKCT",
-	"qV5YFBoCQyPP4ndR2wLVrFpW5AiWYHjGzVCbDV2EP207/V/8AJZgryAdbsu8sG+3t1+tx422ef8XbsIe",
-	"GhWJw4gcQfBw861qP45l2wORyn97Vk0Sw61h8MQNU9feZFCvOkrxLoXcNqZ9ZadRW1eFUyQEsOEZbr4y",
-	"skk9CMz6IXDKR4XTjUS7BZzDaHWTBMTINQb1vCZ6uyksKHQyTtfOIJgwbbgp9ZiIOjkaV2pV5hb6XTiM",
-	"TOHmlxOy7TugKrhbuqlkRGsf+A29u+1+q0GjF40j9RJjf9IHkTN1HvzD/UHWB9lD1auDfKaZHUrMRE2q",
-	"WozdKlfr7hgYD2GFOnsd2qiVZtequBRy/opJuILCBRxONZDANyTgxftne0RLCeSc9dMuVJ5pdsAl41qL",
-	"OZkjnNcWX0TpmZy37gcX7BRc9OF28uwWteGYq8vddNAEsl2mWcNwfN9T4AW6GCyUzxf88tOkPDn5Ib2E",
-	"9fkb/C+4XzSkBRj6KWGCLsj5JaqQFCXzdZzRYeRidAmrcpqL1MU+soMVL4w/S1zWgEOk0fvPsJ+beaTH",
-	"jVie5vTex2JnAV7fhJXh5xvZmNvwDjysppox/lVmwvx4BdLE6epbCQzfgYxd2xOJwahRxdZV2DHeFUKm",
-	"YsVznHkWjSJoyE4+sA9YuuByDuyAoNjy0oynlqInTJZ5jsowKjeev9tfLc5X3j8Kx9syYRWzN2xGD3Xx",
-	"GUnc7NeSz3ueN4NSOwv+cbkya5y+FemK96Oj6Ouw4rxHWP2vI+eoODqvwmgDRIoMR+c16NY9n0TwE2SO",
-	"GBjh2NHY3JuduF0fkhyebbDM8ACieFdhwWYR0r7mwjuH418Tw/pwsMaNCDtVbMkzsPwKgbKLgz2gFldP",
-	"Sg1F4g3IVTg4XwlLSC1b1LpcQmY527iXD/epPY6T8po0q4J+dWHm0SF3AKeLCphcnHpPMFePCuU/6gWD",
-	"9wFst++Bm+oO0KWHMdSDb4N+2Eh/hgdgD+CqzhYtNsD8Re9WlQcDIgb+WjtXuRMcdu/9rq/QWeY7kaEg",
-	"oRCp89YtQWs+h4RZGONGWNEQHdYUpxQRdOOjnjEDhQY3Kq2cwZcVlxg74Cybf/7w4Z17JVUZjBk6TimG",
-	"eMo1ZBPp3qyCn140Je+ETUuD79PgLsCU2UUWAgwv1k6CnEg7BdmGz96da4YOeHI8mYXS4AcmLbSeMLQe",
-	"dh1qoSvpU5oLkAaJbtMtFHpDvETpHSJ+TLTUjZK259fAcqUKXoh8/amU/IoLYqX1h9Ws/od5waVpzYq/",
-	"+SlDv2cQK7EEs1DZJ/vU+ftbgzQcOXUMQcdmimG16sj+eORCHPFmX6sMKlBs+oDaAPS/oZjaS3EAyejp",
-	"1Lv2cYTteN7vPo9hiAtGjCrRFDT4VJRkXMyNZen66759PtNsCcsphmPLms5phmBkKZ+yPy6750FKX0RW",
-	"OH+DqVedYfw8jp5Xx1xJED3MohYS2tG7/ZO3wuM0GR8t9bj9KiiGt39u+/wOJ2xdu589dhpJdSm9wNCn",
-	"RbpQWbRJkEKc1ZF62SNpkncA/BtlWXpjsBRbU42YXZ0v36lcpGgK8pELPH8XnNqM5xoiEaj42amHWXJT",
-	"2yVChgCUQSoy4lUZzHiZmwt688IU3MB8/YrxiXQfeMB3BvZrusY67EpYXFivAAOjXITVTBR0HsLoiSxK",
-	"i7fXyChf//izZbeFS44Umlm1jh1Ixexr+NepHX19OGZn9Bt+OZFwxfOyDk/Q9mN9KVarGDTF90V+M+LH",
-	"uBl03sl11HXnT6//+DdfruBLN727xq6/ugWDPYsOlhKDygpO3pcUR7EDrLyVGF7o30fIiMugPPXMdvAB",
-	"1vccQ5kWJFhiZsX0qVL5dubsVtOYo+dsmnew2/H8WV2jDdSd/zPt9Xcd4lGEk1mI7276T6qgTeLzhDmI",
-	"xgQppooMilcB+iBiBCdEsw0nLk24iBAYrzlFLzRxm/g4SB+Knb2V3rL62KNJP0SpWCkzKBinQNqD6wU3",
-	"R2LGtFiWeW0xjodgdKBuVc046HD6ghrcMLGNtbM6ejwnkaQLZIYF8OypCIPNrdyYMUaGGXYi3XMgjaTP",
-	"Kk5PGcXPhC6UDhjQmxdoZtw4FlkiwxB3Y6UV7UJH0fx3pGS+PrW/YPJ/CivjFEySbI5JqmEH6BGzioYw",
-	"VlF1P18CrFx8oVEYVIxzHlKAq8+DxZhDCxyV40An7Hoh0oVVQ9c61KungCHNjlpAnk2k0EytiK5FDwQD",
-	"YHtMw2/P37ymCNkisRRKpBhYjmH4VtBeQTFTxZLx0iiWCZ2qKyjWrACLnlcQjw2pCcxwCMSU9o6Nklae",
-	"1LCxHQY/9FqFkABb0cQnF1SwyCajuVLzHCYjVF0mo6VIC6XVzNhfkODPBLmaY8kJr9hkpESWTkbsgLO5",
-	"M47g2fo5Dt3Ac2EW5ZRGnchuhq0OLQe0KKtk++WMEpxolLiBouw3lh62C516MkL7vRCpjWJ8I+HMRWV1",
-	"j2k4K45wjAg/ruyRG53xtdWSuCamtPMlaGKmArTVFyOEtSizDTFwFjXOXv8cDH/goyksTUocDCSuQMhh",
-	"wgA9JggqUsm4URt6YzH9fP6NxnhN66wEyKwOE8TDbQ6U7PGokqwRjIvSRmOucxTFLmHKp0cp11F7cMfX",
-	"FKGnK5CNuzrP4gZ6kis3rtfrXwdhPCet/VqYhSpNGFA6GQ0wYftpwyNre3mqm0takBNFraEhqrWlfTju",
-	"NLAihjaNDNUezGlg9B2IYcVthK5QhLsxNRsmB3bOwj+pM5ym6yi9q7wn9qB0jJ4ge/jjOn7lmB51vVAV",
-	"GzGBRyYusTm37wfRF1xtxBIa46C7yE0wPOLFe7R3nciVRtplog1W6oaHKnjkMte8LJevGS/nS5AuQ6VC",
-	"fCqNgtkVX9BbFtSreH7y4mVkPQvguVlcDIqL8kv7c/jNhmhPV4qmVYips4SlytBPshVsnMixHWz8iFtu",
-	"kzfvMpBoht1lPOT/jPJr2X+UUygkGNAs51PIqWhbKEtjAuJMFfUyiGmjVTflkk1hIoXM4AuZA+y+LZ5O",
-	"OTHz4HZ//wOWoKkuOxmtuDFQ2AX9v7/zo3+dHf3fk6M/fDz4+1H1x6fxx38PHh3+z3+LMrYtQRIfWpFc",
-	"lSIGRRNdppArOdd9igFKUJaPCznfDRzfdb+0LIHPt45g+PxnoU2fvo8+0AYJii6zhUSdI9tKqvt04/Cl",
-	"iDlTLbnoISJUgoreiIXbNWB8obRxO+7cCukZrzF4D4uKxEMQNbgCZ9XlE2VK3Yfs/E1Va4mGZEsu+RxV",
-	"iWBZE4nZn6i+Wr0ac0KlsbgiLbaMt0HohyHqZfv9Rm2c+IGev6nrEdXVMkoNCenwmBYhLD8wViB1scf+",
-	"XWTG44k8n1k9D5O0JqPEl4SboSdHMc6mpciNxXRX9eawGiFhYjaRk8ZeaQjA8he8Jc54rzbrk8IbSxuQ",
-	"LBG83MaWznluA/i4Iv6GXLIOcngz+ZB8yVFQZmcZW6i09cVE+ux3bpyzjNz6aV5qcQWWh2YZZOxKcAZf",
-	"VlZNMs4/5ZxpC7GispylNhOJqjh7psVcHglpP3vmGPKYvSFE66y5tYAlX7NczYWcSDurWYAomtXiEpzQ",
-	"h4xyjVYJFzrbMU7oBAefyCVfaTIVOYwngOhaMwIDAs8WKh0lnop83IJX/aaCrhT9dIwEdy1UDzYQ7GAG",
-	"aGsqEW2GtL43zg8TW4P30SD4XEdKnHUzhK4hDBSaKpUDlyShogcjJo39ySVC8pytfBRdQvMFfg8PYj5o",
-	"cpSM5iUvsoLKGhYKDVdE4d7TH7UWP0pGARphyIhUMp5It+pxJFSzJbV47GMtKXK9XjC6KNHM0BN/yV1S",
-	"8uDgvPghmQYT6SwjPnmZw7kV/+I8CT8Vco6uo4QdPY8aXoIqhBtNC5VjGKQp1q0zatlhnFOSaeeOZJnI",
-	"BjjoqiAgd3FJYHWo91odegwb6csfK7dvvFqxK/Wn3AbG7D+tcoSxIknl6eZzLqQ2DL7w1OTkpMZazBNZ",
-	"ARA7sKcZJlGQtRaHomFVafzI1XWP7bon8qAR/3kWxH/+B6xpoPoTkbmaMS3QmcgI0wt2YS9spooUsPTN",
-	"tSrz7FUdmYLOhMrSgpnwKDK4qSrTSzO7tZVVXiHvcAeaxdrrDapXM/SZHXiIkur6cLgC1rDubeRf8RjT",
-	"IzHDRIxXnVMnWY6O2LHjFTeLZ7ojRnepUqPGdheCw/DjjUIXHmUjkt8lrcbJkc8vjM6KEIpxo0OYUuim",
-	"/Yp65jl99vzkpDdgKh52SvWV322PO40ZIPspwIYgbvTj8TyHwiJHZQDXAEwYdlBj3L9HXMhUeze2ExQN",
-	"XUTW8DAuMTTzYGAM8yaKEkSUv49HlMeqI1Q18eJxir5y3ZNzU/sE7pvKddsTwIfZSVfNChd7E+neRLo3",
-	"ke5NpPdkIsXCzz1TeEq0N8B2stbqk9vECnpC2N3jiGAciATRIG0K/XVhrj5EG+sCVuWzvE3Rz7BDwHbf",
-	"Pnqjrxu8/MlYae6IkW+0zfh3BptlQqkoZpFpW0/7TJkLdW0vOVfqslw17McJXUNoDyYTY2UE9tFC/ouJ",
-	"xFJRP6H9/PgvPvCnGqhtG8bhZNSRG7MIuuJhLb0pZnf5Z6kM7xMYtZDzHBi+ExF/1JJC2+IkjC+xzjBq",
-	"h9yE9W6u+VrbQ3FxLF3jhtMg+0wlpF5S3ySnfFZLjA22QQQ5Y1cumwi+rHIuqxIvaAirRqZagvEs4Uzo",
-	"Vc7Xf+2tGYbyCp6BXliVnk2BuY8ozwVkRlbl6PizAmC3E8a/hGb2y/iZ9FfgwcI7YXmi+gw2VoqykMTR",
-	"RB0f17cN6VlzfJkFYMZbdoPtu6KjKHMgqvHSKJ3yvGGfC+ayb97smFvOrGrMeDJmdUxuSnfBSYBOwcab",
-	"4NUE5hpPYqQU76yXfWzG7G8CPLYcb++Z6F5qR4W56KXuodDvmzhT/eUgvlST3m0pXG7q/i3133O4J0tr",
-	"NJiH2pqr8H7zvUXqk20BZUz5NfwSQ7SlUVW1+2wt+VKkrRpiD8XPdsCngyU36QI0425H9o3DvnoSD0Qd",
-	"46gWJVib7vHPLeW7u2iS/TEt22fOBxTASzelvJTqWla6whpJ4bzgWV1oNyrs+MF2MQthwdA8x9jcpkGI",
-	"HHRV+ZB2gtrTMnz8JpT3W6upm6D3XVSnjqru1XvDITn8KvyTZABoPd4O4jewfloo35s89ybPvcnzt0U1",
-	"vxtj4Sbq3TRn7fn+nu9v5fsqhzN0wfamN6OHdrW5gqIxeV+QDuV953ge9uw0pEoS163Ik5Dm9y9Hm3uS",
-	"tjO2Td67oXd1cFZkUylf8anIhVlXxg3sgNDKTBtbYIBGo2oKMDildi74tBPnwupIHLgC6bNPFxA8wJCX",
-	"iSxgVmpy8U8L4JdH85xrapjsJaeeFcRlIpVDn9KP9drYRV3iVGNr2TW1ePc2a0R5KhbFDtCoK2Riz2Yi",
-	"IROGT3M4fBXWRdXsoJv1eUjdtWh8ihjVK0gfJ0vJrnK3Urr4xZZCun1wd9FfKCKsjZY4/0rVEKWq/ryh",
-	"qvPGcq9nzWKvSEXDKDE7+zPNCjFf9Nh3sV5vZX0YJjdQAxV9HlnQBSE5wwbWQfti90kU+SOW0aqqb5cY",
-	"2uE+tGo//BEPYXu1h/Asw6HCLTWOJNlUy7eCsRitqZFle81kCoV5bwnYruUfkpHH0Gi+g6v0VqVjWvpF",
-	"tQpfsZmwTM3yOV8nt4ptM0WzmGAQc4uMdGNVmYAnvvjd72LSLf8SfvH7l5GzXfIvDqk+fPg5zmFyJeeg",
-	"TcVpDhyDOcRoQYyqstvl+hI5PEVG2pOuuqS50KMuN/INs1/+8GJ7x+ygz8XgsLUWs2pbEZMRqR4uls33",
-	"BL1BbZA40PaVn67gtaf0tOMNkfsoSmozF1TT1nEAGgavbiEdsI2Pia2uYvT3j+VyReo/YM0HV6cTLRZh",
-	"ne+Dk87qDwfRqhaB8QcUbLNeXR8N6TVvhytsluqoolG5dBHPlsSwJb9E22odtI2RzJp2bxZCzg8fyXde",
-	"M+QbOM6rmNA+A34Fb4Oxr89f3gxY7G3i0Gk4G+3l4CKwDTdwGmnrgGVPqtYOlFFjlQ4Uzqakjz29hg/N",
-	"E9pNyGp9ewd9C9r9h/ucX83bqmJEo50h7IE/seYQT/nQ+1sBNQ99ixQ0NEYp7HTohxaW6lHYElOz20Yn",
-	"RQ9syAZv0rHhDAUZlosrK42FvQoDIwSDL8S6sqCZa+PtfuF+UzMOv4NKI8lKLJlE4vBQS2K79izNuh1w",
-	"Nvh1mwf7RDo5xJDwBtysOcxGvtau2zqYxUXIYozZGW5E+n6r35Aa3XprgeuaXffmQkD9R4kZSkIbYmSZ",
-	"ks+MNzhOJJfrpu/IvhM4REtNFa2nIGEmDCWJcvtIZrzIxL8gm8hqCQSV35cD52lZVvc+kb1FeTcfRpTU",
-	"oUL19g5KTlKzbeTzTks7oDBQChQ9nEj/0Sss6luRigXXdTt5veArcD21I9Gm9SDPdOLK/zcCtKl8BIVC",
-	"O70LD/U7q4gZu7bNfIqu5DZV5npBJVb7lc+jnRf4nC35aoXspZgKU/Bi7fFPEa5qC0mggYLbpSKplOdY",
-	"A0HI+USSgLVm1RqRVfECsOk8dlqwr5Qa0K7go1uxlEGWsdosNpGO4lLJDE8QEvzcdY62j1JuYI6NFKIp",
-	"8H0UyVFiu2n7Sot4xE1veARx6tkIODZ8PmC8OGWgOWJg5UnKBkCylGkwyFgwaCR9BqbERnn6PrXQPnsq",
-	"qGvXspteh1/cgTZXzdxzQnepuOF4N9fWaB8w9GTaLYHicsgzbRmzkpaDu07XpS5JnJLNqicDqhO62fxK",
-	"g3Tc3rM3URsTelExwIpXxyYaLZ15asQVFaXA7jLYB0evkEZFXYUBxHTvuqJbNJsHoe5951ybM5o6bpjn",
-	"2nhhDIdyBXghY1rZX1Nys3qOLpVBJymXBjBlYCKngOQ3B4Plb9K0LOxBZOB2ypT0o3KZomirTcGFU5EG",
-	"Kq3R2+hVSnErTTMsfTluqEZeGD8Nr83nuWUTOSVb7dgBCilLtTc1g0JcoRGXpHdfJ8MOgzUfHkn3rclT",
-	"G+D7hAjkiptofZUUMojYV3Q8ZsLRkJaFMOsL+7LzVaBP0Aokm1qme8OHLsluS63Dq4L5TqA6vnpx7PyY",
-	"rrDoRB5g8ZSOGTgY9jBhqwI0YMMXrify85nrmISE9JSR25JRL078hFpxfraHgvtGPwc5N6tdL4xZ1RWB",
-	"zxqVnCLNGiuRjIeTY9spNsvVNaPQ5vbmx+yX9z9rqvAcVMpGIh5C6ypXa6txPtPYuMp+hRiYq2uyfYWz",
-	"Yhuk9o+/FPnodBScdOMpnoRa4Z1692/nC/y1gdL4aPTV/iTkTEW6f1V7IG5U5kYcGZC8KtBu1vVZnNub",
-	"NdppDnw+L2DuinflfG3Z2BUU7IciYytemHWzbLZ29VPwr2ZZDp045pig6oGZfwkhRtIx/iQuTyGJdlev",
-	"qr1MJHYQ86BoZdBC5eOJdCXrzt6d2z1fiwKO2s3OumXBw9LyVX1vAoslLy5927HPX47m/r0j/94pOpI/",
-	"s4O6wu4hU4Vv5iLkRLa/g+yoqh//mR3AF1NwH5pCbcyUJCsTcoF6XNzfOz4XLsktFqBy6khP9ZWrhu8q",
-	"Nnup/TOmw33GA/284nNAy+1n9s8SijWri6agJlH3yZ2qbO1q3XM2xRP6Xxdv/8qQSr0iSo52mAJ0mRtN",
-	"23BzcxTlkcT46oPSag52eia0xUHnXHI2g8//dfRX+GKO3vE5HLkFVktZAMeS8L7qj9+RWcBEzso8p4MI",
-	"IlCSKmyE6wgUsEyRfy0XKUgNtV4yOlvxdAGWwoySUYmYaSnU6fHx9fX1mOPTsSrmx+5Tffzz+esf/3rx",
-	"49GL8cl4YZY5NQE1OTTQMlxE4EQ9HeGCqNNaBTk1HB9ZcLSiZ2cPrgyP5CsxOh39MD4Z/zBCk8oCCdUx",
-	"X4njq+fHPMWItnms8cJ7PC3dQi1Ws+Pq8rxm0Si2PfoJzE9otDhLc0orIUi3M704OaE0Hatk4tyYckbY",
-	"ffwPV9uLuOHWpphpTrSvt2tpYwN6bM/m5cnzvnGrhR6HXf/eu1/tx7+j1W/+2OrPheT5BTb6w8Z49Rgo",
-	"qS+XvFjTQVHsHJl4zl4jUyGzlZV789FH+0F1Z9iNuOrVGr27Lj1gB+dnfzkcs7OghSumYMda6PpClxOJ",
-	"HPVFWNuwYUnyNrHDhKk8A22oIc6rmDkpmUi0JFVTo5WwWYBBaoMV7DG4jpofC9OI3Z/Id27FjGdLIQUW",
-	"O1OFrlp3N6HQ6uBnQXfbZiGov8dvsX6FTjsMTvybJYzv/Aujr8mwIby2/GG9glsOcZ7dcICz1Kjiht9e",
-	"CJnedOG/SCPy3b9FOr7TFxX/Cr76eJ+kJwCsGAlqtUsmToWr6DC0vqncN8eWQb7z26PJXg4hQ1OeudbW",
-	"IQW7Ffl7efLD9o+rvqH3SDgtblcErNOcuiKgAb382OSknji6qLOAyJJMvQrNwVFCa5egvUW4Wwo2To8u",
-	"ohbnXSnT00ePuGV9I692J+kOsLeVyx6T7gGTNkKxx6Y2YnQxKtRq7Bf2cD9iRKceJKmMGQWi9Xq/uiu0",
-	"kgU36Mho1j12TaLrojBBYRdG+Q0zKECmMJ7Y8zWFSF3H2lVczOhiNK02htN12/0/qmzdf1/+FQHd/kPU",
-	"gfprB0uf3xmWxjoeRVA03hPum0Selyd/2P6l75jd+PD5gClXfJ0rnn1Q6mdezKH5/e+G7Ldqxf0XyAS3",
-	"EuM9ov5rF7zZi/63xP7nVvG0G78p7z3+te4C8JUIiFUFhpGSN/juDqTk5nSApuqlA10e20om6Tl+pkvU",
-	"X2dlnq/rFOZvFPFebv9SKvMnVcr71Ljpqu4M5kM43lWKq2G7KZStyoHM8hf0zjwIhNNUD83pdsGVKgLq",
-	"t4Uee4YWIDdB6ZNiaI2eezsa7H7EXJ5h7SSxHcrp7n0Ik7CXJNrN+9ssulAxYXTYMzGp5+EyY6/f//Km",
-	"fjyRBxQ/NlNF6JBAoV0CZM2OkYdjdoHQwqaVV4pa6gTrGrMzuWaNnhRhIhymO1CAUVf/flvfx/endAfA",
-	"FhHjN7R4/E506vvQjE3/qVWEpD724XSh3cNmsx8m3tKGsKgv3IidzxiXE9kI7LEvVRYW52Ijfx86xV0a",
-	"nYvoQGzX5WxmKYw0E7kqxJXIYU7hfAtIL5mYMU4BG7FFdPTyHrPY28Zx7IqZuMPv0cjchJKN1rPOIf/m",
-	"7WRPReNAMtK5nop4NK74tia1M8LfKo8IE4AlXHd6pMTsWCES3kiqbzTO6pPpX9wLdmywXTW3vrdafS9W",
-	"q243zpvj1B9GSSjd93Lq418bju3NRilvapCtRlE8zy1iWjHaRUC52ChWh0ZR08FZwbUpytSUlKQYszp1",
-	"sLaLba1IuYbbXbMpYMcyWKqrvXXpjqxLdwmbRO/jqiOY2FydYJzNMHKyp8jfLMD1QMBtoI0293Fnc2aT",
-	"Mg4waXprzTYApvceRjo52UIvGxZ5n9OJEakuwHBvf9zbH+8FIZPbiCn3He0Z4sjTjPncM5jbRajGetbE",
-	"wlUHQ/QP98BodsCHOqFgS4CXldbD9ANnNNvMsto2rbNguu/P7hwe5mbUrF/cm6iemomqdTkVVgeXu4N5",
-	"6uExeiUuYX0TN1u7GeAzyh2yo7EDCVfkbxPFRGpICzBUMi8Sa449X79LBHc7iyG3O6k9Pj81fA5vpkJm",
-	"hyR3G8iyUfMbGPrpkbEKAJV+A2xqT4sZxZR0ffoPuJxIrrWYSz7NIaxniS2XGxUlI83aHdJTKqqcL/jl",
-	"J0pOvYT1+RtKTnW/EMrTT5SZTp6yKgeNupVjKUMswrLwE9KXmNSmjSogG7Nz42sUY52NbgVjt38s7IF7",
-	"lwAZVRTA7zBp3NVcdNUGDq4XIl1gyZ15wSWFwtrRDhNWyhyzdOv+23YHRkM+cwc8kZfUpjqs31xl6GAt",
-	"GV8+NuYyIJLXVcfvkOq4/lNxf7YDkfEozNV2MHxvUbO0Llcyc/PCgogJV71ubx3YOy5CsN2NMu8sDh3/",
-	"StC6c/ysp8c+itbUQH1awzOl1s6oGFihlpTnt1RLkMbTSTQu9HkvAgKyzQ7n2UEBV+py76m4JTC+x1O8",
-	"FTAmuwrab2UFQ16wtpBEjPIwaljaCB93SM37vBUNJrMHuNt7Km4BbXcklA7IXHUk84aK6K2StCnms3Yz",
-	"UFp2zOrk864nEhOvT9n1QiXY8Zj6T5MTudVvfqYKqtZNGdYHTqOdyAIynmIlaNZweLQyrbHCx9Cg8Y4V",
-	"7LbJ2PtM6n0m9d7I8JSMDKZrO7t9MvZjmA9Jm94hErcq9scNKvMZzIR0NTOHOQh+oim/P3OhO8uNrgB3",
-	"fH2ntcfyp4TldFkhMrsrfsSIkt3iX3G9fVYsRMSbxJTgqA+RqO0m6omoot3FPZN7e9M+vbsC/ltg700D",
-	"T2iq41/xX5FttEI57MVS8a7PM+WQ1JXwevCYjEk1Hm+zJeGb+/Tqe0yvvh3M9Ua8nvkEJS3kPHdOEGYU",
-	"m2Lvv5xaIHSr0W2AjD2B/saNSndC3z4+pIHJEcMBMbIVvIeAHjT7iEXK3pc4M4yO7oNi92JIPCn/9mh6",
-	"8/jX3Yq6tQJ4n+nB9d1Cc+f3X+VN7VLfbV/P7RvLU72/cnD3bAWIZwjGsHhIKuy+sNueV/+2c2vvvI7O",
-	"ra0KN60TF8/PHEYZuum2Nyj1dr6v8fZYWbj3AcUfhwfBjNlPYALLRSyhZgAUtpKtBoHgnqV8bzm+j1m2",
-	"8BZ2j50qHsaTKYfR6m7K8KMWLQwXwvN98cK97DU4efi+ZK+bm1Kw4uD6DvKsqHbhmkIoAOPeHMa58igT",
-	"SYXENFuW2rAV15pNQWN3KczIwtwEPWatmhJVqUMl7Xnqayg0RSZjfbMjnudu7q389R1t9h75quBLN0lP",
-	"+Om85EVWcFGvec9N7zqhuXvGNY75CpsPmTRV7oRY72GV89QF6ddbObATixxrbF6fYrOuzO1vIrFO38uT",
-	"E7TTS2UWQs6Z0IxSlQ7HrK/XDi8AO1m6vo6YkRSrttllwQEu3X2y0A3QaHvO0B7LH04U+A45usPLeyE3",
-	"u/LrY7jieeka8D5eeqcFdcf2tViWuaUp1L+PeDk7sPTI9yjM1xPJ69M69B70qcrWCcsg9aJAJTjwORdS",
-	"myC1UmmYSH+o7OB6wc2RmB3WTQNx3oStCiFTseI5+9WsV5AwkX11NZY5K8C1C04mst0KVRVVUksk1TSM",
-	"wqclCu1Wnk0k1wzkTBUpYMbUtSrz7DQWVFudAVZDrhf7zHcgmkg7T5D3quuZjUUW80wzbkwhpqUBzSwe",
-	"uaQtyla1dB/zBibS5wtgtVg+1SDNmP1RmYUTphilnLp7REdvmYPf1Zj9WG9pIlOe53RHmE06K2UaD4n9",
-	"0QHog7EMWr+b1gJuD2n2F2eU2+LDsg5a5htIhd6wyMw93/ONb59vXBBlBMY9jtW3e/+MogBNet3jcYn3",
-	"WIyyI89W2tvhmGFgjOuivlA5th9ul0E+Lb1KnSWYkGDpWwGtYZHouixW1BKXiUX1YNBmPQHM6EYiXJWt",
-	"R5IZUxypDv+0AH55NM+t/opp/JFcx/fxAR5V8+xqy3vN81bioL4n3XMHHHcVZjcGwGDNK//mDgkt7/zg",
-	"31+kS3VuG0Nc/Fv7uJanFtcS3kyFXP5On1oWS90EUcK1X3qdxRtWY3ymB5V2d5h5E7eHm/4hCrpXU/WF",
-	"UbsX9m6SfYgKr4Hhhhh98+gTPw2Gndj/DYo60U5zp1WzDwtB+jVLuU55JuQ8aDRjleprkecuIsRy5FAv",
-	"t+jGMd3UWUTcsAkTMs1LHExQ8cqwpl8soCUkDdtKx4fa8IJrNgWQWG915SO+cc1Tq+bnM5Hn9le9lumi",
-	"UFKVOl+PJ/L/qBL7NK1UnjfLE9gBlkoKo6gwCPq1rHyN9bBkxhbAc7Ng2nBT6ok0ivFrLgyzIFXnCzVa",
-	"9uxl1rvJ59mIbRvq0+vmtx1nWy/4nezZyreYi7MNTh4y1oRI8+BQk42gSq/cpxwViRtx00UTbPZC0D5W",
-	"5PZC0B/uVAhql9V+dGTfrF7JQD7qrXBZvXETpK/Hf4io/3C23vDMcMt7CrKP9G/hwE3Lfr+8N0Jy/Gv9",
-	"x0BFawtmu9KTTczepvvUr+9D9u8zZP9uwPFkm1KyGUJ+ArMJPE72JPtbjqS/SxB7VBFnQOnAgHTuoght",
-	"Rg967f5Foz2e7UWjxwzEvxtCcXMd65+lMnxDFVnLyeidgV7an8D8jca8R1yjFfXh2d9KKIQzhgdrb6U9",
-	"8JyVGFa853e35Hd0xiH8Oqh6Yt0gL3YGZsLTAJ7vPkSQ1rOxBYVbslFMg+ld+cOFC+6xbx9LGMYS3pYE",
-	"3FyxxyjkrRV1Kewbc8BSLrG8lYaMTdcDg47e4yzfX8QRnV7UX2UJjZq5k7sWZtHTk3AfgvSUQpAoVzFA",
-	"QrrhpxZ8NKA117b2WqeMu5SLNTvIYMbL3FxQ1sSFKbiBOWUNrKA48tkURWmBWc3Y6x9/ZvBlVVArKp1M",
-	"ZJXGhvkM6xUcpQtIL5t5bfUnrEptk3wp5Nw148JpkonEVAWcXWnc3mGC7M+lnDCudbmEI9yb38P1QmHI",
-	"Aj2r+nW9mkipJLAlcKmZVFOVrQ8TtuRfLmgpHz78jC0WlMx0wtxJsB9+f3KSMG7YUmnDXv7w4uTkMJnI",
-	"OpxYJyznU8ip3QJkwmCXM3+UzIoQCZuJL/ZMTFXt2B6FXdZEIjUVGvP0qs8vAVaa4ipoWzNVwBUUQSoM",
-	"r1NywQ3FqQAhpudikmDCuEvnAMieefqdqTF7HSSfYJog9iODjJlFocr5YiJ9yzK9gnRs3zt/ow8TlovL",
-	"Rg83l7piaefaClZ2tusFLmdIsJvlCPckD9rV9UqDZyFePGxLMjvjphY2jYXtTRv74LkWpG5jSTcLNsfR",
-	"jn8lRL9l/7Hmktl713QMkzFenvyBXS+EpeuOxhDpsdSOkXbjM/SErttJCkPpGUvQms/BJfuZBSyRJWQT",
-	"aVWjkC6NmSPs2rM9ZBMgkQ4rmUKfs6miSdtCPuyLv1Wf0o1R9b6C3m6BJTs3R7PkG8tDBb1MDyjScTwt",
-	"RW6skG8Z/0S6XyvOPuO5hoRJxSxjPRzUAjVqG9wApQ/Cpn6L/OleovBuBrEP5ssijnA3NS8akP5MsyUY",
-	"nnHDk4lsCOJJkK9HgjXJ2K9qqdfiDUr4Fg9cAt9cXIGcSMwbLMI6G2lZFCCpxsyBWgpjIDtll7Ayh2PE",
-	"wxo/Uy6tJJ4uuJzDRB68PDk5DKal35mS7uJYVHx3Ws0fUP62f8j1RLpPjWoSjj5b6WNJxh0R9CENotuI",
-	"ji9YvheO936/RxOOj4nwPGjQZJQK75yp7fui6YUqzFEuriBjU+AFFK5F8PVCade+XE9kvO85lf3oT409",
-	"pJaWwRfY/71tqOF1Axnqdz5mxuSVCeaQ6oghWf2SAlomYCI942iYbaRz5GgEG3osluXSbSoXMzBiCWN2",
-	"1midPpGO2DtTkaPoWJbEKTPeJOVVB+2a4BJn6pLus4ol3SPppkn6SKTvC5+DnJvFw5Nvdy9xo0t4/HuP",
-	"1bdPhs885jweGbZ/1WUOv0mx2NSFllCc9MWSmqZsqopo5z1lAmVOXyYqq+tcECm1YmdVdihBr3FluyeL",
-	"r8wmMshgrMnzGC00HWPKBiH1rCWGP1bRuC6P2cuue9n1CZeaa2vDcQB+EFL6HRBQd4jeDRipp1n5ObfW",
-	"0yQjdSDDdjR8VbiynAM1+ccljXuauKeJ3yZNvG866MQiVx9ya6+xPGetkpKa6mRyzDJyCqclFnAFRdVT",
-	"jyKkhA5lLu8voC8/+A+ddfIwHkDlIjPO/HK/v1Aq3drhxhpOnbvYB1I9sUCq2A15TG7j3tMu7dQuJVv3",
-	"zKQUnIAAJIyKrzjkp0cTScQh5ZIpma/Z1L7Csx5XNE3exPebpO408ekhMpubM9I++mIjm0fqg6P2ksA+",
-	"7IW3oeOuKMftGmq0Zj7+tQntW0JnfK1U3kNNrtQldKhJX5hKhDZsC1i5aM1a4HooWLMhwdBS9onSdxSb",
-	"cuegfIteZu21xMTXiYzLr+wW4utPYAZB7D3woP5qUp2L2cP7reNZbgXsjxTk0qbiO9Whimw4ZgZ6OFlu",
-	"j0d7Ae4JhGZ8owLccaHM3fZeuTX9iaqn73GZEQL0TDflx921UWr9UsCVUGVg1Kqkwk5BfFzKY7H3vYr5",
-	"8OXx8cIjekylsdyNkWc4XpfaGf22mG/xvbhx9Rcc4vszqdLRbDSkVqeyt54+JetpdS0em+gqn7ah1K6R",
-	"LApaq1TgE4xP4T4ZmlIL+2yeFg1vIh3beR/Cvknz9EnC9ule/N3bL7mDhNvg7k1lXJzp+Ff7z9AijDXW",
-	"ZkIHiGsWsHTYm+cOce2Pa0wa5oya/jI167NSVti8zTZpX2waJOsJwzUFwW6/RVy7LxPlbaD1FtZIP23H",
-	"VrgBbvZU/NsxBg4Fq0ey+xGJ3MnaF4dYen4/osse6Peiy8Na7u5EdOka6exkkJaFMGvEa0o9OivNYnT6",
-	"948WXZUFjBf2F5DGwTg++5iMKLuHKEJZ5KPT0THiq1tkpwY0mcAs3hQqR023LlaX8jwXcl4HydvdSr6E",
-	"0emIpzmSjpbrlOI8seNxmPakU7WCjL21a2YvxifsmL09f/OaiczuwKypMU7m9Dg3BW2zehKZLuwuqdmB",
-	"Acml0YfhGOEbkRF+ItHJK/e48nY0ji/lVRTrOs7fjU+iV2Rg3znQV7Nq1aMLhqgb8SVdT7jvI1QX6Kwa",
-	"QjcOuC6I5u8nKOm5+eC637paapH11JXNlhytoVVBHBXoq24YV+8r2eJf176rsyhYruScUcZdaJwNR22b",
-	"yrZsrjIOuM+dmScZIoR9CNsusZQbnqt5CayUGRCGUIGNqhd3qSGEPf/pTvNtaqRZ9b/uNBwPwMk32Bw2",
-	"pysjEhQRURKqQG0PTCth39lhG7zMhGG5mlvUwlJL7LoQpjGofQWuAC/x49f/HwAA//8=",
+	"7L1td9tGsj/4Vfpw7zmW7oEo2fFkd+QXezRxJqOdTKyxnZ27O/Q/aQJFskdgNwfdkMzk5HPcD3S/2P90",
+	"VTfQABokSD1Ydpg3sQigH6uqq+vhV7+OUrVcKQnS6NH5r6MF8AwK/KeEj+aKz+G9ugZpf8hAp4VYGaHk",
+	"6Hz0HTewUKUGxrNM2B/H7KoADdIwJfM1u12AZJz9nIulMD+zW67ZXNzY32TGlqqAiRQGlprBR6HNOTML",
+	"YGrF/10C+3nl+/2Z3fC8BDZTBb5gB8Xs0/EoGel0AUtuh2bWKxidj7QphJyPfvvtt2S04gVfgnGT4Wmq",
+	"SmkutBZzuQRpLl9f+Re6c7uQzH3AePUFu3xtOxX2hRU3i1Eyknxpu400PkpGBfy7FAVko3NTlLBptMmI",
+	"57lKue1987hYAVqVRQqs/mLDuIJWdx3QSvwV1tsW6eLqkl3DesMIXDO79l5mwlykRhV/L6FYbxjEG0tp",
+	"cGPJl6kZMwuhGbcfssvX7EhDcSPsYtEGJX7ACdOgtV07VbBSQ8F0Of0XpOa4mse/bcfhFhtVjAaM+k0x",
+	"51L8gqu+bfDfC21oyCr46pn2EzoShi35mi34DbApgGQZ5GAgO2ZCagM8ozkDW+XczFSxPMnhBnKmJOi+",
+	"mYRdXWZDpvTW0dxltstu8Kkq3ewqog3opDWqoupjlxG9X6/grmOyXbAjzjytuBVVKyiIvVJueK7mJSQM",
+	"xvMxmxeqXOnjbTOxYxsyl3dCprtNwliq5TMDBU3FiCX0jUbb1hvDsGTCzeh8lHEDJ/bbUdI3th+lEfku",
+	"Y5vCTBWwfVilbXifYcGSbx/RBfK05SP7tj2fCtC9DIEvxcfiH3XHgUQgss2DkMIeZvhqv4h0Le0oIfFQ",
+	"3dB77HR+vwC25B/FslwyWS6nUFhipzPYKFaAKQs5Zv9YgJxItRTGQGbPGfcKL8C9Axm9hac4Cw7xxLLO",
+	"RP7XyQ/w0ZxY5eEET3HLbSslNTDSL1jKi0KARk4z+Eb0gI9tF868sV1uTqPz52dnZ8loKaT7s9o4IQ3M",
+	"oRj9low+nsz90pz4paEF/y1pysYtZ1/4bv/uNlvccZPtMmwYhN1P+0q9eQmbFWrJzsbsgp6sOJ4wwEBm",
+	"TFiGWJl138raLxoLm8GMl7kZndtVDReZ/guW+qy71G78uP87EqpdXVIEr2GtAelBSFpppJaEcV3RIhNy",
+	"Iu0cu2TnqM0fkgXcCFVqIi92adiy1IZNwYqLjN0Ks6CGNF8Cm4ncSthajbR92qd2BwGXlRu2KlRWpnYQ",
+	"ZtOykg7dItrvQc7NYnT+h+cvOiJmC6GuoFgK1GDewRZVltXvMruWvaTaanNXWm1+PejQqHXrWnlrjrZ3",
+	"TTtjHTy2H/gS9hsdtJfSj9kOatBIbd/bxloImYoVz/dYQ6PcGvo2egdVdzJ0OHstm1H1WPSw5Qr7Gzq2",
+	"wWrg9rHZXraOraPa/UcBs9H56P84rS/Tp/RUn3Yuh1eNZmgiyl4+tvExvbWBgX0zu7JuoW5EBsXWE4+X",
+	"ZvGC+dc3DsQ1uONICpXDtguwyoHudmttYGlV4bTURi2PewZDbe4xkL0o/nahdEdOLFSeubPDjj7kA7x5",
+	"tGaCb/XfL9zQRttn8OPbHwZNwI4sJotxtD++/YEdacNNqceu0Y1j+/HtD1uG5m5aF8QYW/a7dYXvJ7p2",
+	"qzvuuBa/bNO12jozJx0Ld7f//vVLj071oqVUbVZc7QhVYbaMUBUZFOdsJiDPzrlOLU3RH/ZddmR/QrOc",
+	"3fFMFJCiTiU0y2FmmCrNcTKRBayAGz7NgR1ZolTLJT/RYDUhtD1YVV3DDRQ8RwXtFTaH/WgGPF2wXGgz",
+	"kXbAmk3XeHMQkgmjWTDmhPFcK/sAdS6A7JlmWvJr+CnlGibyKC3A9vgTN8eoFJbyWqpbSV3ZUXP28uzM",
+	"Lj18XOUqA7/R0Z1QRfPagJvYUsVenJ1FVLEl/3hJL39dPeVFwdf2oTbr3P5gL432b8OL+V4akD+9qQEr",
+	"GGqJ38txvrctLEev7XuGcz+mISd43dWgMe17dtPXww7uuqf9T+33dRt28KXedl6SXbFXXFEDOwmp3+hl",
+	"0OZPKhNAdu3KxPuWHtkfUyUNSPwnX61yQS+c/ksrtOMPXIGq5X8UwgD13zWT12ZooxgxLBpVVxk3uCHN",
+	"+XnTyX2PFhvtH6gzwgwdImk6V06Nue+xNlvftLpvLkqzYC/GZ7XSNXgKgeHh3icQtL1p+A0TydCBO6F3",
+	"32N2zW4gES9thw60qXDc93ibrW8YdltBGjp8K4Due9C2zQ1DRYk4bHwo68hmiHJuyjM32Lfu5wGDho98",
+	"ucrxTSgKVaBCdcNzkf3kBKlVHeyTn5pD9SaeqcrWbMZFDhmjOTL8HLvBw3/QslDnkSV5O6SfhDnTqB9V",
+	"pkAzqQyz0+dCTiTP8+oNu4hOGRuzwLpmdS0ymWk6Ma0at+S51VsgY/Z0mkhVMDw7Q7PXkZBpXmZCzhna",
+	"Xk8rg9ZxwpSsPSX29gMFTORlBtIIs0Z32/Pxy/EZy0SGQ85UWqIz1aluvyV2E2e5SO+4sb6Vnh3ltcPn",
+	"VpgFGe/wAsbzAni2JgO2vpdNdR35IWnqkktlFlAkrNQlz/HaJTRbAscNAefmq+yPpGP9lljFciqyDOTd",
+	"FqhqpmeFaoeXIOqyR/stZFaBL6Y8vUdyv+X2IiAFNW5PQ1W4YyJxq8LXbAos5WiZnboravjiRJLfwI50",
+	"wW8sdTY4QKdqRWEDHP3UFRehELIsJJ+ZasknUkIKWnNL+oW4ETnMQVvqJsOxO3y9mxX3xd7NCsnzd1Dc",
+	"QPGtnfTddkhjQz/Rnz1kLJnvluFzptK0LKzcvPv24A0LPq4gNZChdJYLLjMrlJp9jdn7YJM4MwWXWliu",
+	"pve4zCbSPtVlmoJtSzLLgKZYj9mlU9gFboBdXnvbS9gqB67tBq5UYZgwjGu7dULrkvhAKvNnVcrsboss",
+	"lflpZpvpFf2Oey1h0Yt3X9kfJd6mjWIzITNWCyOc2Iqvc8Wz90p9by8Zj37A5bZXyxxcsudnL/+vP/yf",
+	"X7Pp2sB9CMP3wbmFnQnd6C84oNIUVkazo+fsb+JPx8HZNZHe/0FBQngKWaY0YIUrWQ9ICUL3l7qBQotf",
+	"rODAexIucim9+IA7UpAdqNY/kQDr41N8x7k2LbHTrlimWnDN4ONK3BPPlmZhD1t3B3M6hBN1jVEE/boF",
+	"0eXK8hpkf4NMcHu1vdvCBC3+tLRN/mToyr2FAgXoyhPX6ephSBDPt1ZXY7KyUXPRmLHvBenK3fa70WKa",
+	"ca/nLnkGCROy9jew//nvto34f/67MrIUGRRWJV4V9kw27qZfmauqf+xkv3gLHOmtab76LVS8/+ma/lC9",
+	"pTAoyn7Wae9vYHjGDR8YPPfMajr0BTsKVwlPYKlQ3TnuztqZAP+0jhhEEnoqlHwvljA0iCQZiSzaWCsw",
+	"Km5VDxfLMn8nmqoxpEErecXnEPX38Dn6CiK0FVkn+8o2s3XEo3m7UDmwI3J2Q3aMptvxKBY58SAESEEC",
+	"wWIHHaLtPP5EFWaDBZxYGzIME+gxhqNZzk+kQwsDuCRxa55UcRPO1G/HNmzjvTjoTuUfC2WVnyD4lC5s",
+	"EbGAlLoU0puwnyd907mznzJcBCfaRbbjXN+7oXS3DgPxLJXKptxoeLNBlkvbvdXiR86WOGrbYoIh1WsQ",
+	"GZK6EVb+2hciOwD2ttbyjdFZzmA2g9RYtVYYb7Afs4uGhXoinUHJvnAN/hvn7kCVmZP7Be+iJOhQm1me",
+	"e8XZHtXtDbdHfFnAW+DuJO7MVBtu6GB2iyXkVaHmBWhLtVXTo2RE6kJkuVqbTS0O2mhk82FnQnduy+BQ",
+	"2YlWq9PITn8F6c4NvLMfubUrdxdu7+iz9rpV83GjqtoftJTv3ETahMlNSzb8SwkZORPaQTIxWlmFMmg/",
+	"8VA7vfZ0qnSWrR5UEon0cX0NW8JqOyPnIl8CnoO3PSvKjq5hhRyrDazIiFMAfnaMSQyW+VeBFNmyBegT",
+	"27gJG95oyqoddyr4uA4N6K5KWcjzKujsXPDl+fmkPDv7Kg21HPwF3AOnstrx0u+njd8vX7tf63XQYNw7",
+	"LQXYriu9PY4pbYFbcatm1g4iisVgNdyUddxCY6EHkdj7ivQ7B0gBLbIivUQ/5ine8lve4QgPWtrp/HbH",
+	"Y3B4u4Nx2DGtv8GTMXKm4CsMbtBe3SQmo/zv1ZVL+Vfr8WwUl01Vd8vW1BECPpLD/xlReKuos/2V6Ybw",
+	"3aVz5zbfv2cvsnfpto89dVe+61E9xjhV5rG7kr21uLsSaI2OkULlZATWKKsDCdTd+nmupkOOwPxbma2U",
+	"kOQnCKXigG/f2cFkjRa8htid0pVzRuIMMgbuq/Y0Bu5hrO/OFsXW2n8Rj8yKLXkwQLK+NzNtumsvnUjv",
+	"CpRq0keNJo7xqHDJOJORcM6m83A79GQUPUVqX1XP9bH2ZeFEMAXCeQH8cHZZ9ze+va2XSkknUTDAD5u3",
+	"RG/ig7vSS7XvkQt7Y1o9mn5IEdWUwiOArjvo9+X2JkKO4FEyogy3nqOhQ8ed7ivn2xbGadIghA3uIgJE",
+	"FqejIOONvB3kjnLnPzNqPEqGmJfqgUWpIQj+6bt11fE5alYNS+9/9XIiizbCr7btfucrWDUyunttuTpt",
+	"nn/8qlTJqEjWbGQJgoebd1X7duh+Poip/LcXVScx3hpGT9wwdevd+PWooxLvWshtbdpXdmq1tVXYRUIE",
+	"G67h5i2jOJFHoVnfBHb5Sel0o9BuEecwWd0UATFxjSnYvUp0ncQdplRN184glTAX+k1CndKqVmpV5pb6",
+	"XfKyTGH/zQmP7XuQKjjbHa059M19mHCwpV5h7Ff6KLKmLt/y+LCQ9UL2SPVqIZ9pZpsSM1GLqtbB/nEl",
+	"inX0ck5Knd0ObdRKs1tVXAs5f8WkvSY69IqpdnbKYZ4ll2sSVy2lS//w3VJWyFF1XcYQAZcLQnkiVnsO",
+	"UkKq1PRgo4+3i2c3qA3L3GMkay40kWz30KxpOD7vKfACw/4slc8X/PonMv9cw9qbh9wvGtICDP2UeEO5",
+	"86FWCcRK5uv4QYc4E/Ek2XKai9QhVbCjFS+MX0sc1oBFpNb717D/NPNM7x2D3hf9qY6zgK/3Ocrw843H",
+	"mJvwDmdYLTVj51eZCfPtTa9r4Y0Ehu9Axm7tisRo1Khi6yhsGw27CkIsbNGdPAwDsHTB5RzYEVGxPUsz",
+	"nlqJnjBZ5jlehvFy4893+6vl+Soil8ATtnRYISwM69FTXbzHPk+4v7FdDvWUNwf87XJl1th9C5cE90dH",
+	"2ddxxWWPsvpfJy548OSyAj0JGCnSHK3XoF335ySS3w6hBLEbm3uzExfgAWTCtQ2GGS5AlO8qLtisQtrX",
+	"HBjHcP5rclgfD25xVy95Bva8QqLss3APvJ6UGorEB3VV4D18Jawgtcei1uUSMnuyjXvP4b5rjztJeS2a",
+	"VUG/OlCgaJM7kNO7ipgcqtB2j0V4hfIf9ZLB24C2Y75BLxhuuUO8Gbwbpte4vwdczoBTdYsHIljMeIQE",
+	"kUEjs5Z3tnInOuzu+31voYuW6+BggIRCpC6Cdgla8zkkzNIYN8Kqhuh/pNyhiKIbb/WCGSg0uFZp5Aw+",
+	"rrjEeH5n2fzL+/dX7pVUZTBmGMxMiC9TriGbSPdmlZD0oql5J2xaGnyfGndwGswOshBgeLF2GuRE2i7I",
+	"NnxxdamZcmEW3PagNPiG6RZadxhaD7tBrmF4509pLgAjc9qhmmGEotcofZCibxMtdS6kJIjGNrBcqYIX",
+	"Il//VEp+wwUdpfWHVa/+h3nBpWn1ir/5LsNY5CB/YQlmobKf7FMXg99qpBFcWcf1d2ymCCKiTuyPJy7t",
+	"EHf2G5VBRYrNuMw2Af2/UEztpjiCdPm7Ux9ujy1s5/P+kPYYh7gEweglmhL5nsolGQezty5df903T4ya",
+	"XE4RfEbWck4zJCMr+RQGDHXXgy59EV3h8jXGPHSa8f04eV4t89AYuW5af3/nrZQ1TcZHKz3uPgrKq+3v",
+	"2z6/xw5b2+57j61GUm1KLzH03SJd+iraJFxEbJ09l32im+Q9EP9GXZbeGKzF1lIjZlfnyyuVixRNQT6b",
+	"gOdXwarNeK4hkhWKn517mqXQcTtEyJCAMkhFRmeVg3Z4R2++MwU3MF+/Ynwi3Qee8J2B/Za2sU6FwmjC",
+	"9QowWcllPc1EQeshjJ7IorR8Sygj33z7vT1uCwdlKTSz1zp2JBWzr+Ff57b19fGYXdBv+OVEwg3Pyzpl",
+	"QNuP9bVYrWLUFJ9XGGCIk0HnnVxHXXd+9fqXf/PmCr503btt7PqrWzTYM+hgKDGqrOjkbUm5DTvQyhuJ",
+	"KX/+faSMuA5KcZ87LWC9zzGWaVGCFWZWTZ8qlW8/nN1oGn30rE1zD3Zbnr+oW7SBuvV/pv39XYd8FDnJ",
+	"LMV3J/1nVdAk8XnCHEUjHBxFgb8K2AcZI1gh6m24cGnSRUTA+JtTdEMTN4kPg+5DsbW32ltWL3sUFIkk",
+	"FSslRsA7dKHbBTcnYsa0WJZ5bTGOh2B0ww6rHgctTl9Qg2smNrE20kKP5yQChICHYQE8eyrKYHMqex+M",
+	"kWaGrUgkKQRvJH1WcXrKKH4mdKF002zwzXdoZtzYFlkiw7RzY7UV7dI50fx3omS+Pre/IFRzCivjLpik",
+	"2ZySVsOO0CNmLxoCI+3dz9cAK5fzZxQm+mKfx5R06lFLMQ/QEkflONAJu12IdGGvoWsd3qungGnGNYjR",
+	"RArN1IrkWnRBMCm1xzT85vL1N5S1WiRWQokUk70xNR5B56CYqWLJeGkUy4ROFUYlFmDZ8wbisSHDgj+b",
+	"pBON+XQjT2ra2E6D20M+fQxWTYtsMporNc9hMsKry2S0FGmhtJoZ+wsK/JkgV3MMMOAVm4yUyNLJiB1x",
+	"NnfGEVxb38exa3guzKKcUqsT2cUT1aHlgAZlL9l+OKMEOxolrqHo8RuDbNlFTj0Zpf1BhNRGNb4BAuOi",
+	"srrLNPwojpwYkfO4skdudMbXVks6NU2VFoBHlgBt74uxrMQy2xADZ1nj4pvvg+aPfDSFlUmJo4HEwbkf",
+	"J4TLS6QilYwbtaE3FtP3599otNe0zkqAzN5hgni4zYGSPR5V0jWCdlHbaPR1iarYNUz59CTlOmoP7via",
+	"IvJ0BbKxV5dZ3EBPeuXG8fr711EYz0ljvxVmoUoTBpRORgNM2L7bcMnaXp5q55IW5URZa2iIam1pH847",
+	"Da6IsU0DNaqHcxocfQ9qWHEXpStU4faWZsP0wM5a+Cc16sh0HZV3lffELpTekuXc3XKELLldqOoYMYFH",
+	"Jq6xtRKjI0e3WEKjHXQXuQ6GR7x4j/auHblCFrt0tMFK3fBQNSAmKUDN6XL5mvFy7hI0nagnPwUC2SPi",
+	"wUf0lgWQkM/PXryMjGcBPDeLd4PiovzQ/hJ+syHa0xUOaJXN6CadqAz9JFvJxqkc28nGt7hlN3lzLwON",
+	"ZthexkP+Lwjziv21nEIhwYBmOZ9CThWAQl0aQYFmqqiHQYc2JdJyyaYwkUJm8JHMAYh2yg2fcjrMg939",
+	"+quklduz4sZAYQf0v/7JT365OPn/z07++OHonyfVHz+NP/xn8Oj4//6P6MG2JUjifSuSq7qIQdFklynk",
+	"Ss5138UgzFjbjRyvul9ihtB8awuGzxELo+e+LzpACNFhtpios2RbRXXf3Th8KWLOVEsueoQIFQyhN2Lh",
+	"dg0aXyht3Iw7u0L3jG8weA+BPuMhiJirhmhIfvNJMqXuQ3b5uqqMQU2yJZd8jleJYFgTiYhMFTAu4jRJ",
+	"Y3lFWm4Zb6PQ90Oul+33G9jh8QW9fF1XX6gRLEsNCd3hMS1C2PPAWIXUxR77d/EwHk/k5cze8zBJazJK",
+	"fAGfGXpyFONsWoocE3UdKvhx1ULCxGwiJ425UhOAkJS8pc54rzbr08IbQxuQLBG83OaWznpuI/j4Rfw1",
+	"uWQd5fAmIBD5kqOkzC4ytlBp64uJ9Ih03DhnGbn107zU4gbsGZplkLEbwRl8XNlrknH+KedMW4gV1Xgr",
+	"tZlIvIqzZ1rM5YmQ9rNn7kAes9fEaJ0xtwaw5GuWq7mQE2l7NQsQRbO2T0L52LLCE7MzdqGzHeOETrDx",
+	"iVzylSZTkeN4IoiuNSMwIPBsodJR4qXIhy181W8q6GrRT8dIcN9K9WADwQ5mgPZNJQYtE+aWboPZaWYQ",
+	"7wux02qlCbNzX9g6jXn97nF1uquxtQjOU3EZNIa+W65F89N7SLnojmXrMm7PvxAyFzLwFw50IyX98Svv",
+	"qxgYwv0zFMSim2A82oOMtZMqdKvMhu5Nqugn4lbiezcOBhfoddlnQHsHqZKZZkdffX12Nh6//OrF2Vni",
+	"oweY/fH4nC3ULbN6P+NVrUrO0lyVmQ+bmUiHsmGPR1yEMfNp434VwgiFFRQVDp49LR3y2kQGsZKVbiuk",
+	"+frlKKhQQaOsa1TYYUbLVHRTT4bQW18KSoTi+hJRKoiCb+KC+i/q1irP6yhYn3cAOeHQFY1lIe8GmBKD",
+	"QNmCeYI4ljEK+lO5XJGmTJAWddB1ZwO37FB71Wiidddbd643ZKmFyNF07n3aHJiI2N1DwSGb8msX5RFb",
+	"Ah8Bgux2GykX180/voUwDHmqVA5ckv0LuThm6/mzg1ngeQ13klB/nvePGlNOyD/Jvk4Yb+8TEUSNeuB2",
+	"CnHYVFUit0Jycfkdo2Q0L3mRFVQv0/K9XTqUu2/pj7qfNurHKBkFNwCMdpVKxjEAmnAh2dDFMM2raAss",
+	"prFSbmni3opVTwhGNfmkNiz6LBXK+au7wOCuqhBjJHOlF9itL61hyJw7w4h3XuZwKTP4GD948VMh5xh0",
+	"k7CT51GXVahQbnLKVCF1IE2xbq1Ry4PlT0ftArlYJrIBoU1V+LTbuCTw19RzrRa9n82/rQLm4lW5XUlI",
+	"5SYwZv9AtDCFsUmetvicC6kNg488Na7uFpZEn8iKgNiRXc0w/ZT83NgUNatK41uusRERgkseNTJnLoLM",
+	"mb/CmhqqPxGZQ8Bvkc5ERnSiYBZ2w2aqSAExrW5VmWev6pheDMOofFSI64vGFtdV5bRq4oK08HgqWbKL",
+	"zijV7QajdTNpjB15ipLq9ni46brhF914849n55yIGaawvuqsOlnBaImdIWPFzeKZ7hggu1KpUeq+S8FD",
+	"Mf6I1Bs5kB6qKyqOPDJDtFek0MFX2jDAbYiKXYmVnkSty6vtGTsx122/BNiQ/oYRUDzP7Q05CB3QAEwY",
+	"dlRz3H9Ggu+oxnRsJmhUawORbQ2A3xfduC/7a5NECXLx3sZz8WK4UlWFn56rurvDPLkAPw99s7fCuBU6",
+	"Z5iHedXEBjs4lw/O5YNz+eBcfiDnMpYU7unCS6KD67qT71+v3KajoM/MSo8jinGgEkTT2yhpyiUI+eQ2",
+	"tPRVxUC8N9b3sIO1vm8e/Uag8Cx/Mv6tezrIN3q1/DuDHVqhVhRz57T9zn1O4IW6tZucK3Vdrhqe94S2",
+	"IfSkk3O2cp/7OGv/xUQiyOZ3GHlw+jcfMl011PaqY3MyGgIX86U62NXWvSlm9vl3qQzvUxi1kPMcGL4T",
+	"c9stKSmgp3LLEm3BeDvkJkQKvOVrBPt3EcBd40ZVyjluKqHrJZ4v/vJZDTHW2AYV5ILduDxs+LjKuazA",
+	"8dDIV7VMlZHi+CqZ0Kucr3/oRVtFfQXXQC/slZ5NgbmPKEMYZEb++Gj7swJgtxXGv4Rm9sv4mvRjFyJk",
+	"YQjsWK/BRoxNS0kcnfvxdp27o2/M8WEWgFgB2R7TdyXUUOdAVuOlUTrlecM+F7oh9F79CPRwRNuMw1hU",
+	"y+S6dBucBOwUTLxJXk1irvkkJkpxz3qPj82c/VmQx5bl7V0T3SvtCNKUXuouCv2+6WSqvxx0LtWid5v/",
+	"3nXdP6X+fQ7nZGVN1Ef/MFNz9Wr3n1sE2XULKSNYiuHXmNwmjao8ktla8qVIW+irj3We7cBPR0tu0gVo",
+	"xt2M7BvHfUhcjyQd46wWFVib9vEvrct3d9Ck+6Mn2mMOBRKgKlEkr6W6ldVdYY2icF7wrC4bGFV2fGO7",
+	"mIUQaj3PMaupaRAi52MFvNZO7X9aho/fxeX9ztfUTdR7Fb1TR6/u1XvDKblRHiX4k3QAaD3eTuJ7WD8t",
+	"lR9MngeT58Hk+fuSml+MsXCT9G6asw7n/uHc33ruqxwu0AXbCwyDHtrVZuxpY/K+IB0KlMpxPbAYHoWv",
+	"xsNFfXjo863que2xb0JXdaxYZFIpX/GpyIVZV8YNrOfcyukfW2IA8yawLVKAwTkVp8ennTgXVkfiwA1I",
+	"j9uxgOABhrxMZAGzUpOLf1oAvz6Z51zrRnxczwjiOpHKoe/Sj0i37F0Yx5zyolhjLEldWdmyPMXHsiM0",
+	"6gqZ2LWZSMiE4dMcjl81o5+PungZx4znWrn2KddGryD9NPnddpS7BcbjF1vi4fvo7l0/xFaIKps4/0pV",
+	"3r2qm7GhHsZGoPyLJkw+StEwSsz2/kyzQswXPfZdrHRQWR+G6Q1UDl5fbohRL6UReY2U7yrI60GhxmE9",
+	"hK4wtM29b6Fm/QkXYTtOVriWYVPhlBpLkmyqglDRWEzW1MyyPduBQmHeWgG2e8aD59DNpYgdkIWVXxT0",
+	"/YrNhD3UfAlhRBvxzgdTNGGYg3hiPEg34vEFZ+KLP/whXvQw/OLrl5G1XfKPjqnev/8+fsLkSs5Bm+qk",
+	"OXIHzDFGC2JUlZ0u19d4wlNkpF1pD0LrYcCHJy88jxFrEKA/OGytdVi1rYjJiK4eLpbNoe7vg6oWJ9re",
+	"rAlPrz25Eu5siOxHUQKucpgyEyegYfTqBtIh23ibOyY8kMUirJBydNYZ/fE+aRF+gYJpbs6JsF31mrfD",
+	"EUbzILAKDEU8WxHDlvwabat10DZGMmuavVkIOT/+RL7z+kDew3FexYT2GfArehvMfX3+8mbAYm/5qzYW",
+	"cbwKlovANtzAeaQgFgLGVUWxKBfZXjpQOZvSfezplcpqrtBuSlbr23tIP2y22O/8au5WFSMarallF/yJ",
+	"ldV6yoveX0SxuehbtKChMUqmTgGpmhZW6lHYElOzu0YnRRdsyAT3qXV1QemaubiBrA62usb8lcoIweAj",
+	"HV3OckNX1vDtfuV+UxkzP4PqRpKVCDZJ6vBQS2IbtZ963U44G/y6zYV9IjWwYky4x2nWbGbjudZGvB98",
+	"xEXEYuywM9yI9O1WvyGCxFTWAqEbJjNnLftXiRlKQhs6yDIlnxlvcJxILtdN3xGmEtcO0VJTLZApSJgJ",
+	"Q/Aa3D6SGS8y8QtkE1kNgajyy3LgPC3L6sEncrAo7+bDiIo6vFC9uQewboYyCM95d0s7ojBQChQ9nkj/",
+	"0SvEc6hExYI7lcEyg17wFVhdPR5tWjfyTCeucFIjQJvyfikU2t27cFG/MCzx2LZtPqdoS+6Cz9tLKjHU",
+	"fD6P1qzic7bkqxUeL8VUmIIXa89/inhVW0oCDR7GgrRSniN6lJDziSQFa82qMeJRxQtg9taPNarsK6UG",
+	"tCv46FYEgcoyVpvFJtJJXAIb8wIhwc/hI1+uclS2Um5gjiWooun9fRLJSWI7aftKS3jETW+4BHHp2Qg4",
+	"Nnw+oL24ZKA+YmTlRcoGQrKSaTDJWDJoJH0GpsRGYZ++a6F99lRY145lt3sdfnEPt7mq554Vus+LG7a3",
+	"/22N5gFDV6ZdTDGuhzzT9mBW0p7gyEoJK3VJ6pRs4sUNwHV2vfmRBum4vWtvojYm9KJigBWvlk3IBqZc",
+	"asQNYWRgXT6sIKhXKKOirsKAYrp7Xckt6s2TUHe/c67NBXUdN8xzbbwyhk250gWQMa3srym5Wf2JLpVB",
+	"JymXBjBlYCKngOI3B4PAgWlaFnYhMnAzZUr6VrlMUbXVpuDCXZEGXlqju9F7KcWpNM2w9OW4cTXyyvh5",
+	"uG0+zy2byCnZaseOUOiyVHtTMyjEDRpxSXv3OBm2GcR8+ER331o8tQm+T4nAU3GTrK+SQgYJ+0qOx0w4",
+	"GtKyEGb9zr7sfBXoE7QKSVTZbFhaELslo8pZQgelhpxCdXrz4tT5MR0k+0QeIXhKxwwcNHucsFUBGrBU",
+	"HtcT+fOFqzWJgvSckduSEaYTfkKgTj/bRcF5o5+DnJvVrBfGrOpaChcNDMxImetKJeNh51iwk81ydcso",
+	"tLk9+TH78e33mmpjBDVGUIiH1LrK1dreOJ9pLPlpv0IOzNUt2b7CXrGAZPvHH4t8dD4KVrrxFFdCrXBP",
+	"vfu38wX+2mBpfDT6zf4k5ExF6qZWc6DTqMyNODEgeVXaxqzrtbi0O2u0uznw+byAuYM9zfnaHmM3ULCv",
+	"ioyteGHWzYIj2uGn4F9NWA6duMMxwasHZv4lxBhJx/iTuDyFJIzO9wH/ukJ7mUisvepJ0eqghcrHE+nA",
+	"fi+uLu2cb0UBJ+0ysd2CKmFRnqoyCpHFkhfXvmDrzx9PKkCzE//eOTqSf2ZHdW2CY6YKXwZPyIlsfwfZ",
+	"SVV552d2BB9NwX1oChWAVZKsTHgK1O3i/K74XLgkt1iAyrkTPdVXro6Qq3XhtfafMR3uZ1zQn1d8Dmi5",
+	"/Zn9u4RizWrQFLxJVIWC2FRla1cliLMprtD/8+7NDwyl1CuS5GiHKUCXudE0Ddc3R1UeRYzHbZb25oAo",
+	"o0JbHnTOJWcz+Pm/Tn6Aj+bkis/hxA2wGsoCOBbT8ag/fkZmARM5K/OcFiKIQEmqsBGuI1TAMkX+tVyk",
+	"IDXU95LRxYqnC7ASBkHgciehzk9Pb29vxxyfjlUxP3Wf6tPvL7/59od33568GJ+NF2aZU/l0k0ODLcNB",
+	"BE7U8xEOiGrUVpRT0/GJJUerenbm4GB4JF+J0fnoq/HZ+CsECzULFFSnfCVOb56f8hQj2uaxklVvcbV0",
+	"i7VYfRxXm+dvFo0yJaPvwHyHRouLNKe0EqJ029OLszNK07GXTOwbU86Iu0//5bC96DTcWk48zUn29dZ7",
+	"b0xAj+3avDx73tduNdDTsF7yW/er/fgPNPrNH9v7cyF5/g5LJGNJ4boN1NSXS16saaEodo5MPBff4KFC",
+	"Ziur9+ajD/aDas/KTBioqtxH964rD9jR5cXfjsfsIih+jynYDpzuJIcbyF0srIcIn0g8UV+EqNANS5K3",
+	"iR0nTOUZaEOlBF/FzEnJRKIlqeoarYRNAAapDdb+weA6PjNWozSN2P2JvHIjZjxbCikQ7EwVGh3JXSq0",
+	"d/CLqna/HjWBoP4Z38X6FVrtMDjx71YwXvkXRr8lw5rwt+X36xXcsYnLbM8GLlKjij2/fSdkuu/Af5RG",
+	"5Lt/i3J8py+q8yv46sNDip6AsGIiKOC1MUW4e9ti50Dr68p9c2oPyCs/Pers5RAxNOXZW/IjhhLsTuLv",
+	"5dlX2z+uKq4/oOC0vF0JMMZbq10J0EBefmiepF44uqizQMiSTr0KzcFRQWuHoL1FuAuiH5dH76IW510l",
+	"09Nnj7hlfeNZ7VbSLWBvEbwDJz0AJ22kYs9NbcboclR4q7Ff2MX9gBGdepCmMmYUiNbr/eqO0GoW3KAj",
+	"o1kxwmohDVCYANiFUX7DDAqQKYwndn1NIVJX638VVzO6HE2jjfH0iIxHoM2fVLbu3y//ioBu5UZ85rKf",
+	"Qi59fm9cGqsVGWHReDXdz5J5Xp79cfuXqZKzXKTN8T4f0OWKr3PFs/dKfc+LOTS//8OQ+epytVKFgexv",
+	"kAluNcYHZP1vXPBmL/vfkfuf24unnfi+Z+/pr3X9pN9IgNirwDBR8hrf3UGU7C8HqKteOdA9Y1vJJD3L",
+	"z3SJ99dZmefrOoX5M2W8l9u/lMr8WZXyIW/ctFX3RvMhHe+qxdW03VTKVuXAw/JH9M48CoVTV4990u3C",
+	"K1UE1O+LPQ4HWsDcRKVP6kBrVCve0WD3LebyDCvEjYXkznev4JyEVbjRbt5foNqFigmjw2rTSd0Plxn7",
+	"5u2Pr+vHE3lE8WMzVYQOCVTaJUDWrLV9PGbvkFrYtPJKUTHCYFxjdiHXrFESI0yEw3QHCjDq3r/f1Pvx",
+	"5V26A2KLqPEbimN/IXfqh7gZm/5VqwRJvezD5UK7+t9mP0y8GCBxUV+4EbucMS4nshHYY1+qLCzOxUb+",
+	"PnSKuzQ6F9GB3K7L2cxKGGkmclWIG5HDnML5FpBeMzFjnAI2YoPo3Mt7zGJvGsuxK2fiDL9EI3OTSjZa",
+	"zzqL/Lu3kz2VGweKkc72VMKjscV3NaldEP9WeUSYACzhtlMjJWbHCplwL62+UXK0T6d/8SDcscF21Zz6",
+	"wWr1pVitunXM9+epP46SULvvPalPf204tjcbpbypQbYKRfE8t4wpqKxiUcdGsTo0iso1zwquTVGmpqQk",
+	"xZjVqcO1XW5rRco13O6aTQErlsFS3RysS/dkXbpP2iR5H786gon11QnG2UwjZweJ/NkSXA8F3IXaaHIf",
+	"djZnNiXjAJOmt9ZsI2B673G0k7Mt8rJhkfc5nRiR6gIMD/bHg/3xQRgyuYuacupiq4OSzjvZIyMloY/H",
+	"7I0ECtyN1MN8picy8lXCZiI3UEDGjgiqiP5Gu4Gk4FyG4OmvMMj7B74Edg2w0hRCGNakJpC5VrHahcoz",
+	"Zxix3zuDIpY5r+BqsguDceiu7OAPmApV/WlpJGGNQrr0BhUNxxGhepZVQGITWTV8znV6/IphkCwvgE0L",
+	"DHb2fdthGrF0Rk0msqRKjhYFpGQydcuJ+UXXsB6zCvwD7b5lZVwJFsM+oaXUuF494ZC0IxcBGezsteJz",
+	"2MloosUvO36git3MMrQx+4VX0reXr/f90pLD7t82yzS/vmMDe44hJPg7fL7X8EPe2/1zLxn2+/LHtz+0",
+	"P3zQSNE2z13xOcSNeV6YRgTnQU++uxEuuqxhuH3njNxoz28+W/G5kPPR+UjNZhrM6H7154EBdH0nNRGf",
+	"w8fr1HdXE+keVMWWlXTvkpQjf2LKCwNacOnq9JuEccOWShv2/Ozs7BhNGxOpCiYVgvCd2zPdVUcIS6+3",
+	"BqAK3w16D16enSWMT6QpxCqvCzRVlfd5XgDP1vjmH5nkCHQpXIYp1dKm7jGhyCPUsIvwtFSVrYUZfg0M",
+	"ZjNIjZ2OkimwoxDCZyJR64cMsmPKhfLFjHOt0IlJxy+iz6JnhCxUZNXps7ZGj+LWreZh5I92aH8REfQP",
+	"dCgpt9bjUZgC62JcHiwYsTNOB8sSdWSGqk+FQXS4ef3ujcL3K+HvdME6/bVD0TtHMfbJ8/de3GgmDJsj",
+	"pABht8yVhIlEVLEqudKjqMaMK2Sx7AijQXGLF52xHYIU79mM3N3+O9Fzch9X/u6TIDCoUzep1FGT9FCK",
+	"e5ijpc84jUdLZMkP1Hx3G/W9k/I9qdcDMhm7cjxUz3c5JB405zq0VD/NzOsDC90tTzxWOTqWND7YrvzV",
+	"A7h7duCHGtZjS5olz/MGCIgzmm52HLUjyy6C7r686M9wMTezZv3iIVDsydmomptTcXWwuTsEiT0+R6/E",
+	"Naz3CXZ/33EgYeS7bY0doX2Kii1NpIa0AEOFKyIujpX4qx3BF8jgbmYx5nYrdeDnp8bP4c5UzOyY5JEU",
+	"3J3sx8SMVRq29BNgU7tazCimJLhiMlxOJCns6F8NqsowBI0L67pEXMSO6QkQTs4X/Pongoi7hvXla4KI",
+	"c78Qy9NPhA9J8eoVEpSS+foVFRRBKOSF75C+REuwNqqAbMwuja8UhhaTbh0xN3+E18W5d2283q7sMT+P",
+	"bhciXSDwNVpjMPAdHdAJK2WOWHm14djOwGjIZ26BJ9L2oopGFbUKJwcRnX0Rp6gpGQXDQ5mPsXFXBT5+",
+	"Y3Yk8sjmYhxXvyk7GFhgnnA1JA6W4kP4cEi2u0nmndWh01+JWvew/5I89rnspibq85qeCeBuRpD8hVpS",
+	"qMxSoUXWyUk0LvSaf2sBstXm646DAm7U9cHQe0difIureCdiTHZVtN/Iioa8Ym0piQ7K47ixdhN93KM0",
+	"32SWrRboQHB3t8Xegdoez+rqROaeF9E7QSVS5nUd7EvgiDGrk0c/nEiEPzxntwuVsNsFNwlCoVZRCTWY",
+	"7RRmqqAYQsI5PHI32oksIOMp1mNjjbDjFt4h4uwOhW7oWMHuCol4wDM84BkejAxPycjQDb6+B0jET2E+",
+	"pNv0DvnwVckNbvAyn8FMSFe5ZpiD4Dvq8sszF7q13OgKcMvXt1oHLn9KXF7HE3pmdlv8CfO6dstCx/H2",
+	"WbGQEffJ7MJWHwMu0XXUk9dIs4t7Jg/2pgPIYkX8d+DefdO/qKvTX/H/IttohXLcizlJ9hXPwUE9ih4+",
+	"JmNSzcfbbEn45gHk8AFBDu9Gc7155xceJkgLOc+dE4QZxabAVirPqRBptybEBso4COjP3Kh0L/Ltw2Ma",
+	"mJwwHJCpXtF7SOhByd1YvvpDqTPD5OghNf2ghsShMe/Opvtnoe9WWqGVRv9MD66yEJo7v/xaC2qXKguH",
+	"qgqfGVrcwxVleGArQBynK8bFQwDpDuUVDmf17xvh7t7RrO9sVdi3WkMcJW2YZOiC3u1RcOHyUGnhU2Hh",
+	"PQQVfxgeBDNm34EJLBexhJoBVNhKthpEgocj5UtD2vuUxUPuYPfYqe5IHNJsmKzuAvd90tIh4UB4figh",
+	"ctC9BkP4PZTutb8ppYbQ0bBjiFsTfWcIkF/riyamnkRwvAoAr42Nx1rQeBM5GBsvbty5CqHPPgP8uoc0",
+	"/TRg4LbjirX38aAR3L0GbXtJa7HQYtHPD0usKygu2tBd01JmOWhMT9ITeRRPB9NMFWE2mI6mg1FELFb6",
+	"8Ue0zIUEqnG0Zkd2riLHmkG354yzKc/8Mw8c5uHAsJJRVUCoKHOKt10pLVzq2aXDzdEVWlgpjciZaICN",
+	"9ZmmGkLogTKvGsy9MQGruSmPm4fVGOWmAP72IA9K1iEmpku4+wjPvdWm019bQKw7p2d1ReRbl4iFKYcv",
+	"z/7IjjRfW/GyULdsyeX6eCJvFyKPgpUx23qsdhkZU7pSZ9ud56oprn+nlq29me+h4nLuie6TOyv9jV9d",
+	"nqwn1EGE+R2YIVR5OGo+8+iee6PYxzNzNUX7XjV24wJ+lfPUJeM2H2NO7kSiiptgVmVLg+VTDdKcM6kk",
+	"kL5LqZfUQlb6QpzuvYn86uuzsyofrYbnbSqpzCj7ZwYplvVT0kE/3rIbKDRCyiMgpO2rBQj5ykVmY4XQ",
+	"Ani6AMQmaPC+Q8XtM/B97rrwJxBQPjzroBMfdOIqFRzFyidRilE63QNmk5dzmI5F+OGVqJmRbKTSoJot",
+	"S23YimvNpqBFRuJUEAKKHrNWlaiqeLGS9iKvb6HwBUHyXN2e8Dx3fW/11V3RZB9QCgi+dJ30cP+85EVW",
+	"cFGP+aCg3Dc4YneNAzZyNbMfE4Cp3ImxGjpGPZUNFrCJrExgVq2oEfAZwR4dj9lVPGMcTfFSGabL6b8g",
+	"JXSjmKrfdecFvHT/R/4ebPSYZ/2By7ed7l/wIf0Q4mbX8/oUbnhecrJUfTqoONS56djXYlnmVqaM2T+E",
+	"WThT/5GVR96kn68nkterdeyzcaYqWyfuBuOQ1pziwOdcSG0CmDalYSL9orKj2wU3J2J2TJ1aJcHdv+rr",
+	"0q8Ga3qJ7De86FhBWQDPEUk5qfwElUFOFRVATsRPESJ60BDru9dEcs1AzlSRAqIv3aoyz85jCfrVGiR0",
+	"kfSDfaad52QibT+h16TumcqlPLNXM1OIaWlAM8tHDgCKkO+s3EcMkon02CNY/50ul2P2J2UWTpliBF/n",
+	"9hGTRsoc/KzG7Nt6ShOZ8jynPUJkulkp03h6/beOQB/tyKDxu24t4faIZr9xRrkpPvI1EYf5GlIEyu8b",
+	"ZOaeH86Nz//ceEeSEW93xGP17j78QVGApnvdpzsl3mJ56Y4+W93ejscMk+zQmDWRC5Vn9paoZs3K+eel",
+	"D8/JEgQ3sfKtgFazKHQdIh7eEpeJZfWg0SY2KVq9m9Y8FJmxiyNVwpoWwK9P5rm9vyIkaAQ37W28gU96",
+	"8+zelg83zzupg/qB7p478LirY7YxmQ7x86uKZ8PBca58419e1ly1bhvT5fxbhxy5Jxd4FexMxVx+T58a",
+	"Ik6Fp43OFjfMGhEwrOzyTG/hSxeARG3sE0Ltuu+PnX5x30zWD8ngXjh4Pg7RQLwmhj05ev9MNt8NprDZ",
+	"fw3KYHMuYDdq9n4h6H7NUq5Tngk5ZxXr4qX6VuS5i8GhUqn1vdyyG0foOmcRcc0mTMg0LzOqcarb9UGi",
+	"UUKBaOjydf9teME1mwJgpS5YefQIHPPUXvPzmchz+6tey3RRKKlKna/HE/n/qZIt+RqhX5pQp7aBpZLC",
+	"qKJbHc4+XADPzcIViptIoxi/5cIwS1I19hAqK36mB531nmKQNnFbb2gRZc8F33bDgfrI7+xwrHyWkT9b",
+	"6OQx89ZINA9OW9tIqi545QH1qFg8plP9YmA9ByXokHd2dyXoj/eqBLVL9H1yZt98vZKBftRbLad6Yx+m",
+	"r9t/DASRsLfeVO9wygcJckANafHAviUEXz6YIDn9tf5j4EVrC2e7MjZNzt5296lfP8B/PGgN83shx7Nt",
+	"l5LNFPIdmE3kcXYQ2Z91bfF7JLFPquIMKEMSiM5dLkKb2YNee3jV6MBnB9XoU4J63I+g2P+O9e9SGb4B",
+	"rsOeZPTOQC/td2D+Tm0+IK/RiPr47O8lFMIZw4OxtyBUeM5KDCs+nHd3PO9ojUP6dVT1Cb2esaPn3c7E",
+	"THwa0PP9hwjSeDZmkLkhG4Up030jf7xwwQP3HWIJw1jCu4qA/S/2GIW8tToXhX1jDljKJULla8jYdD0w",
+	"6Ogt9vLlRRzR6kX9VVbQqJlbuVthFtEiFYcQpKcVgkS5igET0g4/teCjAWX+t5XqP2fcpVysK2C3d5Q1",
+	"8c4U3MCcsgZWUJz4bIqidEBP33z7PYOPq4Ky3HUykVUaG+YzrFdwki4gvW7mtdWfxNCdmAd3msguulOC",
+	"x59HkeJal0s4wbn5OdwuFIYs0LOq9v+riZRKAlsCl5pJNVXZ+jhhS/7xHQ3l/fvvsVyrkplOmIe4++rr",
+	"s7OEccOWShv28qsXZ2fHSQibpxOW8ynkVLoVMkHoeRVGHkKAsZn4aNfEVHB4dinssCYSpalArKr682uA",
+	"FWXru2nNVAE3UASpMLxOyQXXFKdiJpiei0mCCeMunQMge+bld6bG7JsQsosXQIhZkDGzKFQ5X0ykKyB4",
+	"pFeQju17l6/1ccJycd0EAKPUFSs711axsr3dLnA4Q4Ld7InwQPqgHV2vNngR8sXjwmrZHjchCDQGdjBt",
+	"HILnWpS67UjaL9gcWzv9lRh9Z7AsOnQql05jyF3cLAeS5WSMB+sTmJ5XlzC3QnFqKQRBUAylZyxBaz4H",
+	"l+xnFrDEIyGbSHs1CuXSmDnBXkES4jEBMutHPaEJVDJpW8iHffEAvPVEgLfuwCXJrugYVnwj1HxNb+yI",
+	"Ih3H01Lkxir59uCfSPdrdbLPeK4hYVIxe7AeI8lv09GitsENVPoox9Tv8Xx6kCi8/Sj20XxZdCLcD+ZF",
+	"g9KfabYEwzNueDKRDUU8CfL1SLEmHftVrfVavkEN3/KBS+CbixuQE4l5g0WIs5GWRQGSMGaO1FIYA9k5",
+	"u4aVOR4jH9b8mXJpNfF0weUcJvLo5dnZcdAt/c6UdBvHouq7u9X8EfVv+4dcT6T71Kim4OizlX4qzbij",
+	"gj6mQXSb0PHoWgfl+OD3+2TK8SkJnkcNmoxK4Z0ztcmKy5leqMKc5OIGMjYFXkDBDAL23y6UBsp71hPJ",
+	"CwjAOcBL7SOPVRFPjT1OEJoi+GIiI4YaXhejTnmeQzFmxuSVCeaYcMRQrH5MAS0TQACM9uBomG2kc+Ro",
+	"JBt6LJbl0k0qFzMwYgljdkEy26EyTqQT9s5U5CQ6wpK4y4w3Sfmrgw5RHSNpOhfVkfSAops66RORHnIy",
+	"Bzk3i8cX325f4kaXcPkPHqvPXwxfeM75dGLY/lXDHH6WarGpgZZQnfRgSU1TNqEi2n7PHUqsh4nKapwL",
+	"EqVW7axghxL0Gle2e7L4ymwigwzGWjyP0ULTMaZsUFIvWmr4pwKN654xB931oLs+aTzY5m04TsCPIkq/",
+	"AAHqFnFDRZnKz7kVT5OM1IEO27nhq8LBcg68yX9a0XiQiQeZ+HnKxIeWg04tcviQm6GWEKKBtSAlNeFk",
+	"cswychdOKyzgBgpW4I3bR0gJHepc3l9AX773Hzrr5HE8gMpFZlz44X55oVS6NcONGE6dvTgEUj2xQKrY",
+	"DnlObvPe04Z2akPJIpSqt6jJhgBIGIGvOOanRxNJwiHlkimZr9kUy3JkPa5o6rzJ7/uk7jT56TEym5s9",
+	"0jz6YiObS+qDow6awCHshbep474kx92K87Z6Pv21Se1bQmc8VirvkSY36ho60qQvTCUiG7YFrLxr9Vrg",
+	"eChYs6HB0FAOidL3FJty76T8YXjMypg5ZCct5DyHzlhi6utExvVXdgf19Tswgyj2Ac6gfjSpzsYc6P3O",
+	"8Sx3IvZPFOTSluI74VBFJhwzAz2eLnfgo4MC9wRCMz5TBe7UPQvqJO5UQC1S/Pe4OmU7ZYHNgpuJxPqM",
+	"YfKLfxfrTjJ1K12BEKXBFVxjlKCRsBWfQ5YwjRtMpUVmIjdQQEbZGrnQxk3vou55iIGp+9XOFic7ut1E",
+	"sfhlxw9UsZtJi0qsWC74ewnFeo9vL1/v++UPfLlHr62Cp3dsYM8xeH/yfgtXfb7X8P3H+w29UDns/+WP",
+	"b39of/iQBlDe5rkrPu+xn1jewpoXXbly0GTvbru8XfCIPosGPJTXDZyR7pmxUbltPlvxuZDz0flIzWYa",
+	"UKV7EqrvvR6rhTL3W9Lszmp91Or7FocZ0euf6aZZZncjL1VUK+BGqDLwFVXGlk6dGRzKp7o1Hyy3j191",
+	"Bjc8InMqQ+D9+E6G83WpnS9ti1cU34urlD9iE1+ep5KWZqN/slqVg1PyKR3s1bZ4bqKtfNr+RztGMtRr",
+	"rVKBTzDsk3uMEboQ9rkSLRvuY3Sy/T6G25D66TMw2acHq9LBLcgdJdyFd/c1HWFPp7/a/w3FNq65NhM6",
+	"YFyzgKXj3jx3jGt/XCMWB2dUS5+pWZ/zr+LmbS4/+2LTz1d3GI4piCH/PfLaQ3n+7kKtd3Dy+W47LrgN",
+	"dHOQ4p+Pj20oWX0idxqJyJ2caHGKpecPo7ociP6gujyuQ+xeVJc7+L6aCsyn9XPZQezq3HJAP3s7t6wc",
+	"Obi0Di6tg0vr4NL6Xbu08Fb6hfmxujonzh/SshBmjZ0T1MVFaRaj839+sG0qu9sv7C8gjSNufPYhGRGa",
+	"BA27LPLR+egU2cQtVafmEPmGLMMUKsdzqQZHT3meCzmvk7Ltmku+hNH5iKc5zq8Vqkt5hfZgbMBs6FSt",
+	"IGNv7JjZi/EZO2VvLl9/w0RmZ2DWVIg1cwZO1wVNs3oS6e5NqDmwIwOS43ketBG+EWnhO7IpeKs3jryd",
+	"/eGho4tiXeeVu/bpxI807CvVe/TkFv550ERd+D3pRl77urV1QQhC+tCmucA1ALffn6CExOaF637rsLsj",
+	"46mRtJcc3YQVAKsKDLmuGYcvnWyJ59ZOjwJRsFzJOSOEl9BrGbba9iFtmVxlNXefO/9HMsQ68T4s88tS",
+	"bniu5iWwUmZAHEKAjpjuJ0DbzkLa85/u1F8UnaaCn3EYNu5PLZZlzo0qQnJygxnYp4OtDEArlYQqMdgT",
+	"00rYd3aYBi8zYViu5pa1ENqX3RbCNBq1r8ANxDcx1vBVpTwxDUazowoWwrKXkLmQfmmOiUpjOj2SbLhg",
+	"NWgbDB7KRaRhNQsA4GiERtXCUzMlfTXNBqd2D6/fPvz2vwMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -69,6 +69,12 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"resetOrganizationPolicy":          {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
 		"createApiKey":                     {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
 		"deleteApiKey":                     {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
+		"createPermissionSet":              {body: permissionSetWrite("ops", nil, nil), status: http.StatusConflict},
+		"updatePermissionSet":              {over: map[string]string{"permissionSetID": unknown}, status: http.StatusNotFound},
+		"deletePermissionSet":              {over: map[string]string{"permissionSetID": f.assignedSet}, status: http.StatusConflict},
+		"createAccountAssignments": {body: assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.assignedSet},
+			[]map[string]any{ref("project", f.project)}), status: http.StatusConflict},
+		"deleteAccountAssignment": {over: map[string]string{"accountAssignmentID": unknown}, status: http.StatusNotFound},
 	}
 }
 
@@ -166,7 +172,10 @@ func TestEveryWriteIsAudited(t *testing.T) {
 				wantOrg = ""
 			}
 			wantID := lastParam(f, op)
-			if strings.HasPrefix(op.id, "create") {
+			switch {
+			case op.id == "createAccountAssignments": // the first of those it made
+				wantID = id(items(t, r)[0])
+			case strings.HasPrefix(op.id, "create"):
 				wantID = id(r.obj(t))
 			}
 			if ev["op"] != op.id || ev["type"] != auditResourceType(op.id) || ev["id"] != wantID || ev["org"] != wantOrg {
@@ -186,7 +195,7 @@ func TestEveryWriteIsAudited(t *testing.T) {
 				t.Errorf("%s: an update has before %v, after %v", op.id, ev["before"], ev["after"])
 			}
 		}
-		if walked < 36 {
+		if walked < 41 {
 			t.Errorf("only %d write operations walked", walked)
 		}
 		// No event holds a secret: no token, no hash, no sealed secret.

@@ -46,16 +46,23 @@ func newOrgFixture(t *testing.T, e *testenv.Env, name string) *orgFixture {
 	role := e.Must(http.StatusCreated, "POST", base+"/roles", tok, roleWrite("custom", allowAll(), allowAll())).Map(t)
 	key := e.Must(http.StatusCreated, "POST", base+"/apikeys", tok, apiKeyWrite("key", mdID(t, role))).Map(t)
 	e.Must(http.StatusOK, "PUT", base+"/policy", tok, rules("allow", "projects", "allow", "true"))
+	// Issue 6: a permission set assigned to the user on the project.
+	set := e.Must(http.StatusCreated, "POST", base+"/permissionsets", tok, permissionSetWrite("ops", []string{mdID(t, role)}, nil)).Map(t)
+	created := e.Must(http.StatusCreated, "POST", base+"/accountassignments", tok,
+		assign([]map[string]any{ref("user", mdID(t, user))}, []string{mdID(t, set)}, []map[string]any{ref("project", projectID)})).Map(t)
+	assignment := created["items"].([]any)[0].(map[string]any)
 	return &orgFixture{admin: admin, ids: map[string]string{
-		"organizationID":   admin.OrgID,
-		"groupid":          admin.GroupID,
-		"projectID":        projectID,
-		"allocationID":     mdID(t, alloc),
-		"userID":           mdID(t, user),
-		"serviceAccountID": admin.ServiceAccountID,
-		"providerID":       mdID(t, prov),
-		"roleID":           mdID(t, role),
-		"apiKeyID":         mdID(t, key),
+		"organizationID":      admin.OrgID,
+		"groupid":             admin.GroupID,
+		"projectID":           projectID,
+		"allocationID":        mdID(t, alloc),
+		"userID":              mdID(t, user),
+		"serviceAccountID":    admin.ServiceAccountID,
+		"providerID":          mdID(t, prov),
+		"roleID":              mdID(t, role),
+		"apiKeyID":            mdID(t, key),
+		"permissionSetID":     mdID(t, set),
+		"accountAssignmentID": mdID(t, assignment),
 	}}
 }
 
@@ -70,8 +77,9 @@ func providerBody(name string) map[string]any {
 }
 
 // bodies holds a schema-valid request body for every operation that takes
-// one, so that requests get past validation and reach the handler.
-func bodies(roleID string) map[string]any {
+// one, so that requests get past validation and reach the handler. ids are
+// the other organization's resources the bodies refer to.
+func bodies(roleID string, ids map[string]string) map[string]any {
 	meta := map[string]any{"name": "intruder"}
 	return map[string]any{
 		"createOrganization":               map[string]any{"metadata": meta, "spec": map[string]any{"organizationType": "adhoc"}},
@@ -99,6 +107,10 @@ func bodies(roleID string) map[string]any {
 		"updateOrganizationPolicy":         allowAll(),
 		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
 		"createApiKey":                     apiKeyWrite("intruder", roleID),
+		"createPermissionSet":              permissionSetWrite("intruder", []string{roleID}, nil),
+		"updatePermissionSet":              permissionSetWrite("intruder", []string{roleID}, allowAll()),
+		"createAccountAssignments": assign([]map[string]any{ref("user", ids["userID"])}, []string{ids["permissionSetID"]},
+			[]map[string]any{ref("project", ids["projectID"])}),
 	}
 }
 
@@ -109,7 +121,8 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	base := "/api/v1/organizations/" + o.admin.OrgID
 	var b strings.Builder
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
-		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents"} {
+		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
+		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -165,7 +178,7 @@ func TestTenantIsolation(t *testing.T) {
 
 			var roles []map[string]any
 			e.Must(http.StatusOK, "GET", "/api/v1/organizations/"+w.a.admin.OrgID+"/roles", w.a.admin.Token, nil).JSON(t, &roles)
-			body := bodies(mdID(t, roles[0]))
+			body := bodies(mdID(t, roles[0]), w.b.ids)
 			before := snapshot(t, e, w.b)
 			secretsOfB := []string{}
 			for _, id := range w.b.ids {
@@ -231,10 +244,16 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"getUser", "updateUser", "deleteUser", "getServiceAccount", "updateServiceAccount", "deleteServiceAccount",
 		"rotateServiceAccount", "getOrganizationOauth2Provider", "updateOrganizationOauth2Provider",
 		"deleteOrganizationOauth2Provider", "getAllocation", "updateAllocation", "deleteAllocation", "createAllocation",
-		"getRole", "updateRole", "deleteRole", "updateRolePolicy", "updateRoleAssumeRolePolicy", "assumeRole", "getApiKey", "deleteApiKey":
+		"getRole", "updateRole", "deleteRole", "updateRolePolicy", "updateRoleAssumeRolePolicy", "assumeRole", "getApiKey", "deleteApiKey",
+		"getPermissionSet", "updatePermissionSet", "deletePermissionSet", "getAccountAssignment", "deleteAccountAssignment",
+		"listUserAccountAssignments", "listServiceAccountAccountAssignments":
 		return map[int]bool{http.StatusNotFound: true}
-	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey":
+	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
+		"createPermissionSet":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
+	// The body names B's user, permission set and project: unknown in A.
+	case "createAccountAssignments":
+		return map[int]bool{http.StatusBadRequest: true}
 	case "deleteOrganization", "updateQuotas":
 		return map[int]bool{http.StatusForbidden: true}
 	}

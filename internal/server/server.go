@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -67,9 +68,11 @@ type Server struct {
 	router   routers.Router
 	handler  http.Handler
 	registry *prometheus.Registry
-	// access decides every request; iam runs the IAM operations.
+	// access decides every request; iam runs the IAM operations;
+	// assignments the permission sets and account assignments.
 	access         *access.Engine
 	iam            *iam.Service
+	assignments    *assignment.Service
 	trustedProxies []netip.Prefix
 }
 
@@ -103,6 +106,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.iam = &iam.Service{Store: cfg.Store, Access: s.access, Sessions: cfg.Sessions, MaxSessionLifetime: lifetime,
 		Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand}
+	s.assignments = &assignment.Service{Store: cfg.Store, Access: s.access, Now: s.now, NewID: cfg.Tenancy.NewID}
 	// Load api/openapi.yaml as written: the generator's embedded copy
 	// rewrites operationIds, which key the authorization catalogue.
 	var swagger *openapi3.T

@@ -598,3 +598,14 @@ func (q *Q) AssignedPermissionSets(ctx context.Context, orgID string, member Mem
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// CustomRoleNamed returns the ID of orgID's custom role called name, ""
+// when it has none (names are unique per organization).
+func (q *Q) CustomRoleNamed(ctx context.Context, orgID, name string) (string, error) {
+	var id string
+	err := q.q.QueryRowContext(ctx, "SELECT id FROM iam_roles WHERE organization_id = $1 AND name = $2", orgID, name).Scan(&id)
+	if err = classify(err); err != nil && !isNotFound(err) {
+		return "", fmt.Errorf("custom role %q: %w", name, err)
+	}
+	return id, nil
+}
