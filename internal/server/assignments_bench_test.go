@@ -102,8 +102,9 @@ func seedAssignments(b *testing.B, e *testenv.Env) assignmentsBench {
 // middle one (offset 50,000, the deepest walk: pages past the middle are
 // read from the other end), the last, in the default order and sorted by
 // two keys; filtered by target (2,000 matches), by permission set (5,000),
-// and by principal type (all 100,000: the filtered total is counted); and
-// a two-key order with mixed directions that no index serves. Each case
+// and by principal type (all 100,000, whose total is kept like the
+// unfiltered one); and a two-key order with mixed directions that no index
+// serves (first and deep page). Each case
 // runs over HTTP (the administrator's GET, guard included) and in process
 // (the assignment service: parse, one snapshot, total and page), with
 // per-request percentiles.
@@ -132,6 +133,7 @@ func BenchmarkAccountAssignmentsList(b *testing.B) {
 				{"set/deep/2keys", "permissionSetID=" + bench.set + "&page=200&sort=targetName:desc&sort=createdAt:desc", 5000},
 				{"type-user/first/2keys", "principalType=user&page=0&" + twoKeys, 100000},
 				{"mixed-directions/first", "page=0&sort=principalName:asc&sort=createdAt:desc", 100000},
+				{"mixed-directions/deep-80k", "page=4000&sort=principalName:asc&sort=createdAt:desc", 100000},
 			}
 			for _, c := range cases {
 				b.Run(c.name+"/http", func(b *testing.B) {

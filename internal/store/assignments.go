@@ -249,11 +249,14 @@ var AssignmentSortable = []string{"created_at", "principal_name", "principal_typ
 // far below SQLite's 32,766 parameters a statement.
 const assignmentRowsPerInsert = 200
 
+// counted is a key of account_assignment_counts.
+type counted struct{ org, principalType string }
+
 // InsertAccountAssignments inserts as, many rows a statement, and counts
 // them in their organizations' totals. An assignment that exists already
 // (same principal, permission set and target) is ErrConflict.
 func (q *Q) InsertAccountAssignments(ctx context.Context, as []*AccountAssignment) error {
-	added := map[string]int{}
+	added := map[counted]int{}
 	for start := 0; start < len(as); start += assignmentRowsPerInsert {
 		chunk := as[start:min(start+assignmentRowsPerInsert, len(as))]
 		var values []string
@@ -262,29 +265,27 @@ func (q *Q) InsertAccountAssignments(ctx context.Context, as []*AccountAssignmen
 			values = append(values, "("+placeholders(len(args)+1, 12)+")")
 			args = append(args, a.ID, a.OrganizationID, a.PrincipalType, a.PrincipalID, a.PrincipalName, a.PermissionSetID,
 				a.PermissionSetName, a.TargetType, a.TargetID, a.TargetName, toMillis(a.CreatedAt), a.CreatedBy)
-			added[a.OrganizationID]++
+			added[counted{a.OrganizationID, a.PrincipalType}]++
 		}
 		if _, err := q.q.ExecContext(ctx, "INSERT INTO account_assignments ("+assignmentColumns+") VALUES "+strings.Join(values, ", "), args...); err != nil {
 			return fmt.Errorf("insert account assignments: %w", classify(err))
 		}
 	}
-	for org, n := range added {
-		if err := q.addAssignmentCount(ctx, org, n); err != nil {
-			return err
-		}
-	}
-	return nil
+	return q.addAssignmentCounts(ctx, added)
 }
 
-// addAssignmentCount adds n (negative to subtract) to orgID's total.
-func (q *Q) addAssignmentCount(ctx context.Context, orgID string, n int) error {
-	if n == 0 {
-		return nil
-	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO account_assignment_counts (organization_id, total) VALUES ($1, $2)
-		ON CONFLICT (organization_id) DO UPDATE SET total = account_assignment_counts.total + excluded.total`, orgID, n)
-	if err != nil {
-		return fmt.Errorf("count assignments of %s: %w", orgID, classify(err))
+// addAssignmentCounts adds each n (negative to subtract) to its total.
+func (q *Q) addAssignmentCounts(ctx context.Context, added map[counted]int) error {
+	for k, n := range added {
+		if n == 0 {
+			continue
+		}
+		_, err := q.q.ExecContext(ctx, `INSERT INTO account_assignment_counts (organization_id, principal_type, total) VALUES ($1, $2, $3)
+			ON CONFLICT (organization_id, principal_type) DO UPDATE SET total = account_assignment_counts.total + excluded.total`,
+			k.org, k.principalType, n)
+		if err != nil {
+			return fmt.Errorf("count assignments of %s: %w", k.org, classify(err))
+		}
 	}
 	return nil
 }
@@ -316,20 +317,31 @@ func (q *Q) DeleteAccountAssignment(ctx context.Context, orgID, id string) error
 }
 
 // deleteAssignments removes orgID's assignments meeting cond (on $2...)
-// and takes them off its total; ErrNotFound when there were none.
+// and takes them off its totals; ErrNotFound when there were none.
 func (q *Q) deleteAssignments(ctx context.Context, orgID, cond string, args ...any) (int, error) {
-	res, err := q.q.ExecContext(ctx, "DELETE FROM account_assignments WHERE organization_id = $1 AND "+cond, append([]any{orgID}, args...)...)
+	rows, err := q.q.QueryContext(ctx, "DELETE FROM account_assignments WHERE organization_id = $1 AND "+cond+" RETURNING principal_type",
+		append([]any{orgID}, args...)...)
 	if err != nil {
 		return 0, fmt.Errorf("delete account assignments: %w", classify(err))
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return 0, fmt.Errorf("delete account assignments: %w", err)
+	removed, n := map[counted]int{}, 0
+	for rows.Next() {
+		var typ string
+		if err := rows.Scan(&typ); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("delete account assignments: %w", err)
+		}
+		removed[counted{orgID, typ}]--
+		n++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("delete account assignments: %w", classify(err))
 	}
 	if n == 0 {
 		return 0, fmt.Errorf("account assignments: %w", ErrNotFound)
 	}
-	return int(n), q.addAssignmentCount(ctx, orgID, -int(n))
+	return n, q.addAssignmentCounts(ctx, removed)
 }
 
 // removeAssignmentsOf deletes the assignments of a principal or of a target
@@ -392,8 +404,15 @@ func reachesMember(m Member, next func(any) string) string {
 	return "(" + own + " OR (principal_type = 'group' AND principal_id IN (" + strings.Join(ph, ", ") + ")))"
 }
 
+// kept reports whether the total of f is kept by the writes: with no
+// filter, or with a principal type alone.
+func (f AssignmentFilter) kept() bool {
+	return f.TargetType == "" && f.TargetID == "" && f.TargetName == "" && f.PermissionSetID == "" && f.PermissionSetName == "" &&
+		f.PrincipalID == "" && f.PrincipalName == "" && f.PermissionSetIDs == nil && f.Member == nil
+}
+
 // query is the condition and arguments of f in orgID.
-func (f AssignmentFilter) query(orgID string) (cond string, args []any, unfiltered bool) {
+func (f AssignmentFilter) query(orgID string) (cond string, args []any) {
 	args = []any{orgID}
 	conds := []string{"organization_id = $1"}
 	next := func(v any) string {
@@ -423,23 +442,24 @@ func (f AssignmentFilter) query(orgID string) (cond string, args []any, unfilter
 	if f.Member != nil {
 		conds = append(conds, reachesMember(*f.Member, next))
 	}
-	return strings.Join(conds, " AND "), args, len(conds) == 1
+	return strings.Join(conds, " AND "), args
 }
 
 // ListAccountAssignments reads one page of orgID's assignments meeting f,
 // and how many meet it. Read the two in one Snapshot for a consistent page.
-// The total of an unfiltered list is the organization's kept count; a
-// filtered one is counted.
+// The total of an unfiltered list, or of one filtered by principal type
+// alone, is the organization's kept count; another filtered one is
+// counted.
 func (q *Q) ListAccountAssignments(ctx context.Context, orgID string, f AssignmentFilter, page OffsetPage) ([]*AccountAssignment, int, error) {
 	if len(f.PermissionSetIDs) > maxInList || f.Member != nil && len(f.Member.GroupIDs) > maxInList {
 		return nil, 0, fmt.Errorf("list account assignments: more than %d permission sets or groups", maxInList)
 	}
-	cond, args, unfiltered := f.query(orgID)
+	cond, args := f.query(orgID)
 	l := offsetQuery{table: tAccountAssignments, columns: assignmentColumns, cond: cond, args: args, sortable: AssignmentSortable}
 	var total int
 	var err error
-	if unfiltered {
-		total, err = q.AccountAssignmentTotal(ctx, orgID)
+	if f.kept() {
+		total, err = q.AccountAssignmentTotal(ctx, orgID, f.PrincipalType)
 	} else {
 		total, err = l.count(ctx, q)
 	}
@@ -450,12 +470,15 @@ func (q *Q) ListAccountAssignments(ctx context.Context, orgID string, f Assignme
 	return as, total, err
 }
 
-// AccountAssignmentTotal is orgID's number of assignments, as kept by the
-// writes.
-func (q *Q) AccountAssignmentTotal(ctx context.Context, orgID string) (int, error) {
+// AccountAssignmentTotal is orgID's number of assignments to principals
+// of principalType ("" for all), as kept by the writes.
+func (q *Q) AccountAssignmentTotal(ctx context.Context, orgID, principalType string) (int, error) {
+	query, args := "SELECT COALESCE(SUM(total), 0) FROM account_assignment_counts WHERE organization_id = $1", []any{orgID}
+	if principalType != "" {
+		query, args = query+" AND principal_type = $2", append(args, principalType)
+	}
 	var n int
-	err := q.q.QueryRowContext(ctx, "SELECT total FROM account_assignment_counts WHERE organization_id = $1", orgID).Scan(&n)
-	if err = classify(err); err != nil && !isNotFound(err) {
+	if err := q.q.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("assignment total of %s: %w", orgID, err)
 	}
 	return n, nil
@@ -463,7 +486,7 @@ func (q *Q) AccountAssignmentTotal(ctx context.Context, orgID string) (int, erro
 
 // CountAccountAssignments counts orgID's assignments meeting f.
 func (q *Q) CountAccountAssignments(ctx context.Context, orgID string, f AssignmentFilter) (int, error) {
-	cond, args, _ := f.query(orgID)
+	cond, args := f.query(orgID)
 	return offsetQuery{table: tAccountAssignments, cond: cond, args: args}.count(ctx, q)
 }
 

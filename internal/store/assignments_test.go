@@ -35,14 +35,22 @@ func assignmentIDs(as []*store.AccountAssignment) []string {
 	return out
 }
 
-// wantTotal checks that orgID's kept total is the number of its rows.
+// wantTotal checks that orgID's kept totals are the numbers of its rows,
+// in all and by principal type.
 func wantTotal(t testing.TB, st *store.Store, orgID string, want int) {
 	t.Helper()
-	got, err := st.Read().AccountAssignmentTotal(t.Context(), orgID)
+	got, err := st.Read().AccountAssignmentTotal(t.Context(), orgID, "")
 	must(t, err)
 	rows := count(t, st, "account_assignments", "organization_id = $1", orgID)
 	if got != want || rows != want {
 		t.Errorf("assignments of %s: kept total %d, rows %d, want %d", orgID, got, rows, want)
+	}
+	for _, typ := range []string{store.PrincipalUser, store.PrincipalGroup, store.PrincipalServiceAccount} {
+		got, err := st.Read().AccountAssignmentTotal(t.Context(), orgID, typ)
+		must(t, err)
+		if rows := count(t, st, "account_assignments", "organization_id = $1 AND principal_type = $2", orgID, typ); got != rows {
+			t.Errorf("%s assignments of %s: kept total %d, rows %d", typ, orgID, got, rows)
+		}
 	}
 }
 
@@ -366,6 +374,9 @@ func TestOffsetPaging(t *testing.T) {
 			}},
 			{store.AssignmentFilter{PermissionSetIDs: []string{sets[0].ID, sets[2].ID}}, func(a *store.AccountAssignment) bool { return a.PermissionSetID != sets[1].ID }},
 			{store.AssignmentFilter{PermissionSetIDs: []string{}}, func(*store.AccountAssignment) bool { return false }},
+			{store.AssignmentFilter{PrincipalType: store.PrincipalServiceAccount}, func(a *store.AccountAssignment) bool {
+				return a.PrincipalType == store.PrincipalServiceAccount
+			}},
 		}
 		for fi, f := range filters {
 			var rows []*store.AccountAssignment

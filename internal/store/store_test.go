@@ -1373,6 +1373,9 @@ func TestQueryPlans(t *testing.T) {
 			{"list assignments of permission sets", list(store.AssignmentFilter{PermissionSetIDs: []string{sets[0].ID, sets[1].ID}}, 0)},
 			{"list assignments by principal name", list(store.AssignmentFilter{PrincipalName: "n3"}, 0)},
 			{"list assignments of a principal", list(store.AssignmentFilter{PrincipalType: store.PrincipalGroup, PrincipalID: groupIDs[0]}, 0)},
+			{"list assignments of a principal type", list(store.AssignmentFilter{PrincipalType: store.PrincipalGroup}, 3)},
+			{"list assignments of a target ID", list(store.AssignmentFilter{TargetID: projects[1].ID}, 0)},
+			{"list assignments of a principal ID", list(store.AssignmentFilter{PrincipalID: groupIDs[1]}, 0)},
 			{"effective assignments of a user", list(store.AssignmentFilter{Member: &store.Member{Type: store.PrincipalUser, ID: users[0].ID, GroupIDs: users[0].GroupIDs}}, 0)},
 			{"assigned permission sets of a user", func(q *store.Q) error {
 				_, err := q.AssignedPermissionSets(ctx, sc.org, store.Member{Type: store.PrincipalUser, ID: users[0].ID, GroupIDs: users[0].GroupIDs})

@@ -60,9 +60,11 @@ CREATE TABLE account_assignments (
     created_by          TEXT NOT NULL DEFAULT ''
 );
 -- One assignment per triple; also "the assignments of a principal" (the
--- decision's query, cascades, renames, the effective lists).
+-- decision's query, cascades, renames, the effective lists). IDs lead
+-- types, so that a filter on a principal ID alone uses it too (IDs are
+-- unique across types).
 CREATE UNIQUE INDEX account_assignments_triple ON account_assignments
-    (organization_id, principal_type, principal_id, permission_set_id, target_type, target_id);
+    (organization_id, principal_id, principal_type, permission_set_id, target_id, target_type);
 CREATE UNIQUE INDEX account_assignments_org_id ON account_assignments (organization_id, id);
 -- Sorted lists: each sort field, then created_at and id (the tie-breaker).
 CREATE INDEX account_assignments_org_created ON account_assignments (organization_id, created_at, id);
@@ -70,16 +72,23 @@ CREATE INDEX account_assignments_org_principal_name ON account_assignments (orga
 CREATE INDEX account_assignments_org_set_name ON account_assignments (organization_id, permission_set_name, created_at, id);
 CREATE INDEX account_assignments_org_target_name ON account_assignments (organization_id, target_name, created_at, id);
 -- Filters by target and by permission set (and their cascades, renames and
--- counts), in creation order.
-CREATE INDEX account_assignments_org_target ON account_assignments (organization_id, target_type, target_id, created_at, id);
-CREATE INDEX account_assignments_org_set ON account_assignments (organization_id, permission_set_id, created_at, id);
+-- counts), in creation order. They hold every sort key too, so that a
+-- filtered list sorted by another key is sorted from the index alone,
+-- without reading a table row per match.
+CREATE INDEX account_assignments_org_target ON account_assignments
+    (organization_id, target_id, target_type, created_at, id, principal_name, permission_set_name, target_name, principal_type);
+CREATE INDEX account_assignments_org_set ON account_assignments
+    (organization_id, permission_set_id, created_at, id, principal_name, permission_set_name, target_name, principal_type);
 
--- The number of assignments of each organization, kept by the transactions
--- that insert and delete them: the unfiltered list's total without counting
--- 100,000 rows on every page.
+-- The number of assignments of each organization, by principal type, kept
+-- by the transactions that insert and delete them: the total of an
+-- unfiltered list (and of one filtered by principal type alone) without
+-- counting 100,000 rows on every page.
 CREATE TABLE account_assignment_counts (
-    organization_id TEXT PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
-    total           BIGINT NOT NULL
+    organization_id TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    principal_type  TEXT NOT NULL,
+    total           BIGINT NOT NULL,
+    PRIMARY KEY (organization_id, principal_type)
 );
 
 -- +goose Down
