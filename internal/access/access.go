@@ -155,8 +155,11 @@ type Caller struct {
 // organization's compiled guardrail (nil for none) and the policies of the
 // permission sets assigned to it.
 func NewCaller(p *authn.Principal, g *authz.Grants, orgID string, roles []Role, guardrail *policy.Compiled, projectPolicies ...ProjectPolicy) *Caller {
-	c := &Caller{Principal: p, Grants: g, OrganizationID: orgID, Roles: roles, Guardrail: guardrail, ProjectPolicies: projectPolicies,
-		owners: map[string]owner{}, inProject: map[string][]policy.NamedPolicy{}}
+	c := &Caller{Principal: p, Grants: g, OrganizationID: orgID, Roles: roles, Guardrail: guardrail, ProjectPolicies: projectPolicies}
+	if len(roles) == 0 && len(projectPolicies) == 0 {
+		return c // the usual caller: system roles only, nothing to index
+	}
+	c.owners, c.inProject = map[string]owner{}, map[string][]policy.NamedPolicy{}
 	c.named = make([]policy.NamedPolicy, len(roles))
 	for i, r := range roles {
 		c.named[i] = policy.NamedPolicy{Name: r.Name, Policy: r.Policy}
@@ -281,7 +284,7 @@ func (e *Engine) Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID
 			}
 		}
 	}
-	byID := map[string]Role{}
+	var byID map[string]Role
 	if len(custom) > 0 {
 		if byID, err = e.loadRoles(ctx, q, orgID, custom); err != nil {
 			return nil, err

@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -576,8 +578,10 @@ type AssignedSet struct {
 
 // AssignedPermissionSets reads the permission sets assigned to member in
 // orgID (its own assignments and its groups'), once per target and set,
-// ordered by target, then permission set name. One indexed query (for at
-// most 500 groups).
+// ordered by target, then permission set name. Every request of a member
+// asks, so it is one plain indexed query when nothing is assigned (the
+// usual case), and one more for the sets when something is; at most 500
+// groups.
 func (q *Q) AssignedPermissionSets(ctx context.Context, orgID string, member Member) ([]AssignedSet, error) {
 	if len(member.GroupIDs) > maxInList {
 		return nil, fmt.Errorf("assigned permission sets: %d groups, at most %d", len(member.GroupIDs), maxInList)
@@ -587,37 +591,86 @@ func (q *Q) AssignedPermissionSets(ctx context.Context, orgID string, member Mem
 		args = append(args, v)
 		return "$" + strconv.Itoa(len(args))
 	}
-	reach := reachesMember(member, next)
-	rows, err := q.q.QueryContext(ctx, `SELECT a.target_type, a.target_id, p.id, p.name, p.version, p.inline_policy <> '', COALESCE(r.role_id, '')
-		FROM permission_sets p
-		JOIN (SELECT DISTINCT target_type, target_id, permission_set_id FROM account_assignments WHERE organization_id = $1 AND `+reach+`) a
-			ON p.id = a.permission_set_id
-		LEFT JOIN permission_set_roles r ON r.permission_set_id = p.id
-		ORDER BY a.target_type, a.target_id, p.name, p.id, r.role_id`, args...)
+	rows, err := q.q.QueryContext(ctx, "SELECT target_type, target_id, permission_set_id FROM account_assignments WHERE organization_id = $1 AND "+
+		reachesMember(member, next), args...)
 	if err != nil {
 		return nil, fmt.Errorf("assigned permission sets: %w", err)
 	}
-	defer rows.Close()
+	type key struct{ targetType, targetID, setID string }
 	var out []AssignedSet
+	seen := map[key]bool{}
+	var setIDs []string
 	for rows.Next() {
-		var s AssignedSet
-		var role string
-		if err := rows.Scan(&s.TargetType, &s.TargetID, &s.PermissionSetID, &s.Name, &s.Version, &s.HasInlinePolicy, &role); err != nil {
-			return nil, fmt.Errorf("scan assigned permission set: %w", err)
+		var a AssignedSet
+		if err := rows.Scan(&a.TargetType, &a.TargetID, &a.PermissionSetID); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("scan assignment: %w", err)
 		}
-		if n := len(out); n > 0 && out[n-1].TargetType == s.TargetType && out[n-1].TargetID == s.TargetID && out[n-1].PermissionSetID == s.PermissionSetID {
-			out[n-1].RoleIDs = append(out[n-1].RoleIDs, role)
-			continue
+		if k := (key{a.TargetType, a.TargetID, a.PermissionSetID}); !seen[k] { // assigned to the member and to a group of it
+			seen[k] = true
+			out = append(out, a)
+			setIDs = append(setIDs, a.PermissionSetID)
 		}
-		if role != "" {
-			s.RoleIDs = []string{role}
-		}
-		out = append(out, s)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("assigned permission sets: %w", err)
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, nil
+	}
+	sets, err := q.permissionSetHeaders(ctx, orgID, setIDs)
+	if err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for _, a := range out {
+		if h, ok := sets[a.PermissionSetID]; ok {
+			a.Name, a.Version, a.HasInlinePolicy, a.RoleIDs = h.Name, h.Version, h.HasInlinePolicy, h.RoleIDs
+			kept = append(kept, a)
+		}
+	}
+	slices.SortFunc(kept, func(a, b AssignedSet) int {
+		return cmp.Or(cmp.Compare(a.TargetType, b.TargetType), cmp.Compare(a.TargetID, b.TargetID), cmp.Compare(a.Name, b.Name),
+			cmp.Compare(a.PermissionSetID, b.PermissionSetID))
+	})
+	return kept, nil
+}
+
+// permissionSetHeaders reads what decisions need of the permission sets
+// ids of orgID (name, version, whether it has an inline policy, roles), by
+// ID, in one query per 500 sets.
+func (q *Q) permissionSetHeaders(ctx context.Context, orgID string, ids []string) (map[string]AssignedSet, error) {
+	out := map[string]AssignedSet{}
+	err := inChunks(dedupe(ids), func(chunk []string) error {
+		args := []any{orgID}
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		rows, err := q.q.QueryContext(ctx, `SELECT p.id, p.name, p.version, p.inline_policy <> '', COALESCE(r.role_id, '')
+			FROM permission_sets p LEFT JOIN permission_set_roles r ON r.permission_set_id = p.id
+			WHERE p.organization_id = $1 AND p.id IN (`+placeholders(2, len(chunk))+`) ORDER BY p.id, r.role_id`, args...)
+		if err != nil {
+			return fmt.Errorf("permission sets: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h AssignedSet
+			var role string
+			if err := rows.Scan(&h.PermissionSetID, &h.Name, &h.Version, &h.HasInlinePolicy, &role); err != nil {
+				return fmt.Errorf("scan permission set: %w", err)
+			}
+			if prev, ok := out[h.PermissionSetID]; ok {
+				h.RoleIDs = prev.RoleIDs
+			}
+			if role != "" {
+				h.RoleIDs = append(h.RoleIDs, role)
+			}
+			out[h.PermissionSetID] = h
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
