@@ -122,12 +122,12 @@ func keys(m map[string]string) []string {
 	return out
 }
 
-// uniqueRefs is refs without repeats, in their first order.
-func uniqueRefs(refs []Ref) []Ref {
-	var out []Ref
-	for _, r := range refs {
-		if !slices.Contains(out, r) {
-			out = append(out, r)
+// unique is xs without repeats, in their first order.
+func unique[T comparable](xs []T) []T {
+	var out []T
+	for _, x := range xs {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
 		}
 	}
 	return out
@@ -148,8 +148,7 @@ func (s *Service) CreateAssignments(ctx context.Context, o iam.Origin, orgID str
 		Now: o.Now, SourceIP: o.SourceIP}).Allowed {
 		return nil, apierror.ForbiddenError("creating account assignments needs the right to create groups, which can grant any role")
 	}
-	principals, targets := uniqueRefs(req.Principals), uniqueRefs(req.Targets)
-	setIDs := dedupeInOrder(req.PermissionSetIDs)
+	principals, targets, setIDs := unique(req.Principals), unique(req.Targets), unique(req.PermissionSetIDs)
 	if len(principals) == 0 || len(setIDs) == 0 || len(targets) == 0 {
 		return nil, apierror.BadRequest("principals, permissionSetIDs and targets: each needs at least one item")
 	}
@@ -236,16 +235,6 @@ func (s *Service) refuseExisting(ctx context.Context, q *store.Q, orgID string, 
 		}
 	}
 	return nil
-}
-
-func dedupeInOrder(ids []string) []string {
-	var out []string
-	for _, id := range ids {
-		if !slices.Contains(out, id) {
-			out = append(out, id)
-		}
-	}
-	return out
 }
 
 func assignmentError(err error, id string) error {

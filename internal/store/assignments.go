@@ -139,12 +139,9 @@ func (q *Q) fillPermissionSets(ctx context.Context, orgID string, ps []*Permissi
 	}
 	counts := map[string]int{}
 	err = inChunks(ids, func(chunk []string) error {
-		args := []any{orgID}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
+		args := params{orgID}
 		rows, err := q.q.QueryContext(ctx, `SELECT permission_set_id, COUNT(*) FROM account_assignments
-			WHERE organization_id = $1 AND permission_set_id IN (`+placeholders(2, len(chunk))+`) GROUP BY permission_set_id`, args...)
+			WHERE organization_id = $1 AND permission_set_id IN `+args.in(chunk)+` GROUP BY permission_set_id`, args...)
 		if err != nil {
 			return fmt.Errorf("count assignments of permission sets: %w", err)
 		}
@@ -205,12 +202,9 @@ func (q *Q) PermissionSetsWithRoles(ctx context.Context, orgID string, roleIDs [
 	if len(roleIDs) == 0 {
 		return nil, nil
 	}
-	args := []any{orgID}
-	for _, id := range roleIDs {
-		args = append(args, id)
-	}
+	args := params{orgID}
 	ids, err := q.names(ctx, `SELECT DISTINCT r.permission_set_id FROM permission_set_roles r JOIN permission_sets p ON p.id = r.permission_set_id
-		WHERE p.organization_id = $1 AND r.role_id IN (`+placeholders(2, len(roleIDs))+`) ORDER BY r.permission_set_id`, args...)
+		WHERE p.organization_id = $1 AND r.role_id IN `+args.in(roleIDs)+` ORDER BY r.permission_set_id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("permission sets holding roles: %w", err)
 	}
@@ -390,20 +384,16 @@ type Member struct {
 }
 
 // reachesMember is the condition "this assignment is m's own or one of its
-// groups'", its parameters added by next. The groups are given as values,
+// groups'", its parameters added to args. The groups are given as values,
 // so that both engines look each one up in the principal index (PostgreSQL
 // would not look up the members of a subquery under an OR).
-func reachesMember(m Member, next func(any) string) string {
-	own := "(principal_type = " + next(m.Type) + " AND principal_id = " + next(m.ID) + ")"
+func reachesMember(m Member, args *params) string {
+	own := "(principal_type = " + args.add(m.Type) + " AND principal_id = " + args.add(m.ID) + ")"
 	groups := dedupe(m.GroupIDs)
 	if len(groups) == 0 {
 		return own
 	}
-	ph := make([]string, len(groups))
-	for i, g := range groups {
-		ph[i] = next(g)
-	}
-	return "(" + own + " OR (principal_type = 'group' AND principal_id IN (" + strings.Join(ph, ", ") + ")))"
+	return "(" + own + " OR (principal_type = 'group' AND principal_id IN " + args.in(groups) + "))"
 }
 
 // kept reports whether the total of f is kept by the writes: with no
@@ -415,36 +405,28 @@ func (f AssignmentFilter) kept() bool {
 
 // query is the condition and arguments of f in orgID.
 func (f AssignmentFilter) query(orgID string) (cond string, args []any) {
-	args = []any{orgID}
+	p := params{orgID}
 	conds := []string{"organization_id = $1"}
-	next := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
 	for _, c := range []struct{ column, value string }{
 		{"target_type", f.TargetType}, {"target_id", f.TargetID}, {"target_name", f.TargetName},
 		{"permission_set_id", f.PermissionSetID}, {"permission_set_name", f.PermissionSetName},
 		{"principal_type", f.PrincipalType}, {"principal_id", f.PrincipalID}, {"principal_name", f.PrincipalName},
 	} {
 		if c.value != "" {
-			conds = append(conds, c.column+" = "+next(c.value))
+			conds = append(conds, c.column+" = "+p.add(c.value))
 		}
 	}
 	if f.PermissionSetIDs != nil {
 		if len(f.PermissionSetIDs) == 0 {
 			conds = append(conds, "1 = 0")
 		} else {
-			ph := make([]string, len(f.PermissionSetIDs))
-			for i, id := range f.PermissionSetIDs {
-				ph[i] = next(id)
-			}
-			conds = append(conds, "permission_set_id IN ("+strings.Join(ph, ", ")+")")
+			conds = append(conds, "permission_set_id IN "+p.in(f.PermissionSetIDs))
 		}
 	}
 	if f.Member != nil {
-		conds = append(conds, reachesMember(*f.Member, next))
+		conds = append(conds, reachesMember(*f.Member, &p))
 	}
-	return strings.Join(conds, " AND "), args
+	return strings.Join(conds, " AND "), p
 }
 
 // ListAccountAssignments reads one page of orgID's assignments meeting f,
@@ -508,16 +490,9 @@ func (q *Q) ExistingAssignments(ctx context.Context, orgID string, principalIDs,
 	if max(len(principalIDs), len(permissionSetIDs), len(targetIDs)) > maxInList {
 		return nil, fmt.Errorf("existing assignments: more than %d IDs of a kind", maxInList)
 	}
-	args := []any{orgID}
-	in := func(ids []string) string {
-		from := len(args) + 1
-		for _, id := range ids {
-			args = append(args, id)
-		}
-		return "(" + placeholders(from, len(ids)) + ")"
-	}
-	query := "SELECT " + assignmentColumns + " FROM account_assignments WHERE organization_id = $1 AND principal_id IN " + in(principalIDs) +
-		" AND permission_set_id IN " + in(permissionSetIDs) + " AND target_id IN " + in(targetIDs) + " ORDER BY id"
+	args := params{orgID}
+	query := "SELECT " + assignmentColumns + " FROM account_assignments WHERE organization_id = $1 AND principal_id IN " + args.in(principalIDs) +
+		" AND permission_set_id IN " + args.in(permissionSetIDs) + " AND target_id IN " + args.in(targetIDs) + " ORDER BY id"
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("existing assignments: %w", err)
@@ -545,11 +520,8 @@ func (q *Q) NamesOf(ctx context.Context, table, orgID string, ids []string) (map
 	}
 	out := map[string]string{}
 	err := inChunks(dedupe(ids), func(chunk []string) error {
-		args := []any{orgID}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
-		rows, err := q.q.QueryContext(ctx, "SELECT id, name FROM "+table+" WHERE organization_id = $1 AND id IN ("+placeholders(2, len(chunk))+")", args...)
+		args := params{orgID}
+		rows, err := q.q.QueryContext(ctx, "SELECT id, name FROM "+table+" WHERE organization_id = $1 AND id IN "+args.in(chunk), args...)
 		if err != nil {
 			return fmt.Errorf("names of %s: %w", table, err)
 		}
@@ -586,13 +558,9 @@ func (q *Q) AssignedPermissionSets(ctx context.Context, orgID string, member Mem
 	if len(member.GroupIDs) > maxInList {
 		return nil, fmt.Errorf("assigned permission sets: %d groups, at most %d", len(member.GroupIDs), maxInList)
 	}
-	args := []any{orgID}
-	next := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	args := params{orgID}
 	rows, err := q.q.QueryContext(ctx, "SELECT target_type, target_id, permission_set_id FROM account_assignments WHERE organization_id = $1 AND "+
-		reachesMember(member, next), args...)
+		reachesMember(member, &args), args...)
 	if err != nil {
 		return nil, fmt.Errorf("assigned permission sets: %w", err)
 	}
@@ -643,13 +611,10 @@ func (q *Q) AssignedPermissionSets(ctx context.Context, orgID string, member Mem
 func (q *Q) permissionSetHeaders(ctx context.Context, orgID string, ids []string) (map[string]AssignedSet, error) {
 	out := map[string]AssignedSet{}
 	err := inChunks(dedupe(ids), func(chunk []string) error {
-		args := []any{orgID}
-		for _, id := range chunk {
-			args = append(args, id)
-		}
+		args := params{orgID}
 		rows, err := q.q.QueryContext(ctx, `SELECT p.id, p.name, p.version, p.inline_policy <> '', COALESCE(r.role_id, '')
 			FROM permission_sets p LEFT JOIN permission_set_roles r ON r.permission_set_id = p.id
-			WHERE p.organization_id = $1 AND p.id IN (`+placeholders(2, len(chunk))+`) ORDER BY p.id, r.role_id`, args...)
+			WHERE p.organization_id = $1 AND p.id IN `+args.in(chunk)+` ORDER BY p.id, r.role_id`, args...)
 		if err != nil {
 			return fmt.Errorf("permission sets: %w", err)
 		}
@@ -674,6 +639,24 @@ func (q *Q) permissionSetHeaders(ctx context.Context, orgID string, ids []string
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// params collects a statement's arguments; add appends one and names its
+// placeholder.
+type params []any
+
+func (p *params) add(v any) string {
+	*p = append(*p, v)
+	return "$" + strconv.Itoa(len(*p))
+}
+
+// in appends ids and names their placeholders as an IN list: "($2, $3)".
+func (p *params) in(ids []string) string {
+	ph := make([]string, len(ids))
+	for i, id := range ids {
+		ph[i] = p.add(id)
+	}
+	return "(" + strings.Join(ph, ", ") + ")"
+}
 
 // CustomRoleNamed returns the ID of orgID's custom role called name, ""
 // when it has none (names are unique per organization).
