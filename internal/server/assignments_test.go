@@ -20,6 +20,19 @@ func (a *apiEnv) setOf(t testing.TB, org, token, name string, roleIDs []string, 
 	return id(a.must(t, http.StatusCreated, "POST", orgPath(org, "permissionsets"), token, permissionSetWrite(name, roleIDs, inline)).obj(t))
 }
 
+// projectOf creates a project without groups in org and returns its ID.
+func (a *apiEnv) projectOf(t testing.TB, org, token, name string) string {
+	t.Helper()
+	return id(a.must(t, http.StatusAccepted, "POST", orgPath(org, "projects"), token, projectWrite(name, nil)).obj(t))
+}
+
+// groupOf creates a group without roles or members in org and returns its
+// ID.
+func (a *apiEnv) groupOf(t testing.TB, org, token, name string) string {
+	t.Helper()
+	return id(a.must(t, http.StatusCreated, "POST", orgPath(org, "groups"), token, groupWrite(name, nil, nil, nil)).obj(t))
+}
+
 // assignOne assigns set to a principal on a project and returns the
 // assignment.
 func (a *apiEnv) assignOne(t testing.TB, org, token, principalType, principalID, set, project string) map[string]any {
@@ -68,9 +81,9 @@ func TestAccountAssignmentStory(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *apiEnv) {
 		acme := a.tenant(t, "acme", "administrator")
 		tok := acme.token
-		p := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("payments", nil)).obj(t))
-		q := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("quarry", nil)).obj(t))
-		devs := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("devs", nil, nil, nil)).obj(t))
+		p := a.projectOf(t, acme.org, tok, "payments")
+		q := a.projectOf(t, acme.org, tok, "quarry")
+		devs := a.groupOf(t, acme.org, tok, "devs")
 		ci := a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite("ci", []string{devs})).obj(t)
 		member := str(ci, "status", "accessToken")
 		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", []string{devs})).obj(t))
@@ -149,8 +162,8 @@ func TestPermissionSetPolicies(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *apiEnv) {
 		acme := a.tenant(t, "acme", "administrator")
 		tok := acme.token
-		p := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("p", nil)).obj(t))
-		q := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("q", nil)).obj(t))
+		p := a.projectOf(t, acme.org, tok, "p")
+		q := a.projectOf(t, acme.org, tok, "q")
 		ops := a.addMember(t, acme.org, "ops", "administrator")
 		viewer := a.addMember(t, acme.org, "viewer", "reader")
 		a.must(t, http.StatusOK, "PUT", orgPath(acme.org, "groups", viewer.group), tok, groupWrite("viewer", nil, nil, []string{viewer.sa}))
@@ -249,7 +262,7 @@ func TestPermissionSets(t *testing.T) {
 
 		// An assigned set: counted, renamed in its assignments, not deletable.
 		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", nil)).obj(t))
-		p := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("p", nil)).obj(t))
+		p := a.projectOf(t, acme.org, tok, "p")
 		asg := a.assignOne(t, acme.org, tok, "user", jo, set, p)
 		a.Clock.Advance(time.Minute)
 		updated := a.must(t, http.StatusOK, "PUT", orgPath(acme.org, "permissionsets", set), tok, permissionSetWrite("operators", []string{custom}, nil)).obj(t)
@@ -303,13 +316,13 @@ func TestBulkAssignments(t *testing.T) {
 		acme := a.tenant(t, "acme", "administrator")
 		other := a.tenant(t, "other", "administrator")
 		tok := acme.token
-		g1 := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("g1", nil, nil, nil)).obj(t))
+		g1 := a.groupOf(t, acme.org, tok, "g1")
 		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", nil)).obj(t))
 		s1 := a.setOf(t, acme.org, tok, "s1", []string{a.role(t, "reader")}, nil)
 		s2 := a.setOf(t, acme.org, tok, "s2", []string{a.role(t, "user")}, nil)
-		p1 := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("p1", nil)).obj(t))
-		p2 := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("p2", nil)).obj(t))
-		foreignProject := id(a.must(t, http.StatusAccepted, "POST", orgPath(other.org, "projects"), other.token, projectWrite("theirs", nil)).obj(t))
+		p1 := a.projectOf(t, acme.org, tok, "p1")
+		p2 := a.projectOf(t, acme.org, tok, "p2")
+		foreignProject := a.projectOf(t, other.org, other.token, "theirs")
 		list := orgPath(acme.org, "accountassignments")
 
 		principals := []map[string]any{ref("group", g1), ref("user", jo), ref("group", g1)}
@@ -393,16 +406,16 @@ func TestEffectiveAssignments(t *testing.T) {
 		acme := a.tenant(t, "acme", "administrator")
 		other := a.tenant(t, "other", "administrator")
 		tok := acme.token
-		g1 := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("g1", nil, nil, nil)).obj(t))
-		g2 := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("g2", nil, nil, nil)).obj(t))
-		g3 := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("g3", nil, nil, nil)).obj(t))
+		g1 := a.groupOf(t, acme.org, tok, "g1")
+		g2 := a.groupOf(t, acme.org, tok, "g2")
+		g3 := a.groupOf(t, acme.org, tok, "g3")
 		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", []string{g1, g2})).obj(t))
 		al := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("al", "al@acme.example", "active", []string{g3})).obj(t))
 		robot := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite("robot", []string{g2})).obj(t))
 		set := a.setOf(t, acme.org, tok, "dev", []string{a.role(t, "user")}, nil)
 		ro := a.setOf(t, acme.org, tok, "ro", []string{a.role(t, "reader")}, nil)
-		p := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("p", nil)).obj(t))
-		q := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("q", nil)).obj(t))
+		p := a.projectOf(t, acme.org, tok, "p")
+		q := a.projectOf(t, acme.org, tok, "q")
 
 		direct := a.assignOne(t, acme.org, tok, "user", jo, set, p)
 		viaG1 := a.assignOne(t, acme.org, tok, "group", g1, ro, q)
@@ -447,12 +460,12 @@ func TestAssignmentListFilters(t *testing.T) {
 		acme := a.tenant(t, "acme", "administrator")
 		tok := acme.token
 		custom := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "roles"), tok, roleWrite("custom", allowAll(), nil)).obj(t))
-		g := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("zeta", nil, nil, nil)).obj(t))
+		g := a.groupOf(t, acme.org, tok, "zeta")
 		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("alpha", "jo@acme.example", "active", nil)).obj(t))
 		ps1 := a.setOf(t, acme.org, tok, "beta", []string{a.role(t, "reader")}, nil)
 		ps2 := a.setOf(t, acme.org, tok, "gamma", []string{custom}, nil)
-		p := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("pp", nil)).obj(t))
-		q := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("qq", nil)).obj(t))
+		p := a.projectOf(t, acme.org, tok, "pp")
+		q := a.projectOf(t, acme.org, tok, "qq")
 		r := a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "accountassignments"), tok,
 			assign([]map[string]any{ref("user", jo), ref("group", g)}, []string{ps1, ps2}, []map[string]any{ref("project", p), ref("project", q)}))
 		all := ids(items(t, r)) // jo/beta/pp, jo/beta/qq, jo/gamma/pp, jo/gamma/qq, zeta/beta/pp, ...
@@ -509,12 +522,12 @@ func TestAssignmentCascades(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *apiEnv) {
 		acme := a.tenant(t, "acme", "administrator")
 		tok := acme.token
-		g := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("g", nil, nil, nil)).obj(t))
+		g := a.groupOf(t, acme.org, tok, "g")
 		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", nil)).obj(t))
 		robot := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite("robot", nil)).obj(t))
 		set := a.setOf(t, acme.org, tok, "s", []string{a.role(t, "reader")}, nil)
-		p := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("p", nil)).obj(t))
-		q := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("q", nil)).obj(t))
+		p := a.projectOf(t, acme.org, tok, "p")
+		q := a.projectOf(t, acme.org, tok, "q")
 		list := orgPath(acme.org, "accountassignments")
 		a.must(t, http.StatusCreated, "POST", list, tok, assign([]map[string]any{ref("group", g), ref("user", jo), ref("serviceAccount", robot)},
 			[]string{set}, []map[string]any{ref("project", p), ref("project", q)}))

@@ -173,7 +173,7 @@ func pagedLists() []pagedList {
 	}
 	assignNew := func(principalType string, principal func(w *pagingWorld) string) func(t *testing.T, w *pagingWorld) {
 		return func(t *testing.T, w *pagingWorld) {
-			p := id(w.a.must(t, http.StatusAccepted, "POST", orgPath(w.acme.org, "projects"), w.acme.token, projectWrite(w.name("target"), nil)).obj(t))
+			p := w.a.projectOf(t, w.acme.org, w.acme.token, w.name("target"))
 			w.a.assignOne(t, w.acme.org, w.acme.token, principalType, principal(w), w.set, p)
 		}
 	}
@@ -289,10 +289,10 @@ func TestPaginationConformance(t *testing.T) {
 		w.readerRole = a.role(t, "reader")
 		w.user = a.addMember(t, w.acme.org, "users", "user")
 		tok := w.acme.token
-		w.group = id(a.must(t, http.StatusCreated, "POST", orgPath(w.acme.org, "groups"), tok, groupWrite("members", nil, nil, nil)).obj(t))
+		w.group = a.groupOf(t, w.acme.org, tok, "members")
 		w.jo = id(a.must(t, http.StatusCreated, "POST", orgPath(w.acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", []string{w.group})).obj(t))
 		w.robot = id(a.must(t, http.StatusCreated, "POST", orgPath(w.acme.org, "serviceaccounts"), tok, saWrite("robot", []string{w.group})).obj(t))
-		w.project = id(a.must(t, http.StatusAccepted, "POST", orgPath(w.acme.org, "projects"), tok, projectWrite("home", nil)).obj(t))
+		w.project = a.projectOf(t, w.acme.org, tok, "home")
 		w.set = a.setOf(t, w.acme.org, tok, "members", []string{a.role(t, "reader")}, nil)
 		// Unrelated rows: in the other organization, seen by no list of acme
 		// nor by the platform-level lists the rows read.
