@@ -40,6 +40,63 @@ func (e AccessNodeAccessNodeType) Valid() bool {
 	}
 }
 
+// Defines values for AccountAssignmentPrincipalType.
+const (
+	AccountAssignmentPrincipalTypeGroup          AccountAssignmentPrincipalType = "group"
+	AccountAssignmentPrincipalTypeServiceAccount AccountAssignmentPrincipalType = "serviceAccount"
+	AccountAssignmentPrincipalTypeUser           AccountAssignmentPrincipalType = "user"
+)
+
+// Valid indicates whether the value is a known member of the AccountAssignmentPrincipalType enum.
+func (e AccountAssignmentPrincipalType) Valid() bool {
+	switch e {
+	case AccountAssignmentPrincipalTypeGroup:
+		return true
+	case AccountAssignmentPrincipalTypeServiceAccount:
+		return true
+	case AccountAssignmentPrincipalTypeUser:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccountAssignmentProvisioningState.
+const (
+	AccountAssignmentProvisioningStateFailed     AccountAssignmentProvisioningState = "failed"
+	AccountAssignmentProvisioningStateInProgress AccountAssignmentProvisioningState = "inProgress"
+	AccountAssignmentProvisioningStateSucceeded  AccountAssignmentProvisioningState = "succeeded"
+)
+
+// Valid indicates whether the value is a known member of the AccountAssignmentProvisioningState enum.
+func (e AccountAssignmentProvisioningState) Valid() bool {
+	switch e {
+	case AccountAssignmentProvisioningStateFailed:
+		return true
+	case AccountAssignmentProvisioningStateInProgress:
+		return true
+	case AccountAssignmentProvisioningStateSucceeded:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AccountAssignmentTargetType.
+const (
+	AccountAssignmentTargetTypeProject AccountAssignmentTargetType = "project"
+)
+
+// Valid indicates whether the value is a known member of the AccountAssignmentTargetType enum.
+func (e AccountAssignmentTargetType) Valid() bool {
+	switch e {
+	case AccountAssignmentTargetTypeProject:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AclOperation.
 const (
 	AclOperationCreate AclOperation = "create"
@@ -403,6 +460,7 @@ const (
 	PolicyDecisionDecidedByGuardrail     PolicyDecisionDecidedBy = "guardrail"
 	PolicyDecisionDecidedByNone          PolicyDecisionDecidedBy = "none"
 	PolicyDecisionDecidedByPermission    PolicyDecisionDecidedBy = "permission"
+	PolicyDecisionDecidedByPermissionSet PolicyDecisionDecidedBy = "permissionSet"
 	PolicyDecisionDecidedByPlatform      PolicyDecisionDecidedBy = "platform"
 	PolicyDecisionDecidedByRole          PolicyDecisionDecidedBy = "role"
 	PolicyDecisionDecidedBySystemRole    PolicyDecisionDecidedBy = "systemRole"
@@ -418,6 +476,8 @@ func (e PolicyDecisionDecidedBy) Valid() bool {
 	case PolicyDecisionDecidedByNone:
 		return true
 	case PolicyDecisionDecidedByPermission:
+		return true
+	case PolicyDecisionDecidedByPermissionSet:
 		return true
 	case PolicyDecisionDecidedByPlatform:
 		return true
@@ -582,6 +642,107 @@ type AccessNode struct {
 
 // AccessNodeAccessNodeType defines model for AccessNode.AccessNodeType.
 type AccessNodeAccessNodeType string
+
+// AccountAssignmentList The account assignments a create made, in principal × permission set × target order.
+type AccountAssignmentList struct {
+	Items []AccountAssignmentRead `json:"items"`
+}
+
+// AccountAssignmentMetadata An account assignment's metadata (assignments have no name).
+type AccountAssignmentMetadata struct {
+	CreatedBy      *string   `json:"createdBy,omitempty"`
+	CreationTime   time.Time `json:"creationTime"`
+	Id             string    `json:"id"`
+	OrganizationId string    `json:"organizationId"`
+}
+
+// AccountAssignmentPage A page of account assignments.
+type AccountAssignmentPage struct {
+	// Count The number of assignments of the whole (filtered) list.
+	Count int                     `json:"count"`
+	Items []AccountAssignmentRead `json:"items"`
+	Page  int                     `json:"page"`
+	Size  int                     `json:"size"`
+
+	// Sort The order applied, as field:asc or field:desc.
+	Sort []string `json:"sort"`
+}
+
+// AccountAssignmentPrincipal Who an assignment is for.
+type AccountAssignmentPrincipal struct {
+	Id string `json:"id"`
+
+	// Type The type of an assignment's principal.
+	Type AccountAssignmentPrincipalType `json:"type"`
+}
+
+// AccountAssignmentPrincipalType The type of an assignment's principal.
+type AccountAssignmentPrincipalType string
+
+// AccountAssignmentProvisioning Whether the assignment is in effect on its target. Assignments to
+// projects take effect in the transaction that creates them: succeeded.
+type AccountAssignmentProvisioning struct {
+	FailureReason *string                            `json:"failureReason,omitempty"`
+	State         AccountAssignmentProvisioningState `json:"state"`
+}
+
+// AccountAssignmentProvisioningState defines model for AccountAssignmentProvisioning.State.
+type AccountAssignmentProvisioningState string
+
+// AccountAssignmentRead An account assignment.
+type AccountAssignmentRead struct {
+	// Metadata An account assignment's metadata (assignments have no name).
+	Metadata AccountAssignmentMetadata `json:"metadata"`
+
+	// Spec What an assignment joins.
+	Spec AccountAssignmentSpec `json:"spec"`
+
+	// Status The names of what an assignment joins (kept in step with renames) and its provisioning.
+	Status AccountAssignmentStatus `json:"status"`
+}
+
+// AccountAssignmentSpec What an assignment joins.
+type AccountAssignmentSpec struct {
+	PermissionSetID string `json:"permissionSetID"`
+
+	// Principal Who an assignment is for.
+	Principal AccountAssignmentPrincipal `json:"principal"`
+
+	// Target Where an assignment applies.
+	Target AccountAssignmentTarget `json:"target"`
+}
+
+// AccountAssignmentStatus The names of what an assignment joins (kept in step with renames) and its provisioning.
+type AccountAssignmentStatus struct {
+	PermissionSetName string `json:"permissionSetName"`
+	PrincipalName     string `json:"principalName"`
+
+	// Provisioning Whether the assignment is in effect on its target. Assignments to
+	// projects take effect in the transaction that creates them: succeeded.
+	Provisioning AccountAssignmentProvisioning `json:"provisioning"`
+
+	// RoleURN urn:gatehouse:iam::<organization>:<target type>/<target ID>/permissionset/<permission set name>.
+	RoleURN    string `json:"roleURN"`
+	TargetName string `json:"targetName"`
+}
+
+// AccountAssignmentTarget Where an assignment applies.
+type AccountAssignmentTarget struct {
+	Id string `json:"id"`
+
+	// Type The type of an assignment's target.
+	Type AccountAssignmentTargetType `json:"type"`
+}
+
+// AccountAssignmentTargetType The type of an assignment's target.
+type AccountAssignmentTargetType string
+
+// AccountAssignmentsCreate Assign every permission set to every principal on every target.
+type AccountAssignmentsCreate struct {
+	PermissionSetIDs []string                     `json:"permissionSetIDs"`
+	Principals       []AccountAssignmentPrincipal `json:"principals"`
+	Targets          []AccountAssignmentTarget    `json:"targets"`
+}
 
 // AccountDiscovery The role assumed in each active member account to discover it.
 type AccountDiscovery struct {
@@ -1419,12 +1580,77 @@ type OrganizationWrite struct {
 // Organizations A list of organizations.
 type Organizations = []OrganizationRead
 
+// PermissionSetPage A page of permission sets.
+type PermissionSetPage struct {
+	// Count The number of permission sets of the whole list.
+	Count int                 `json:"count"`
+	Items []PermissionSetRead `json:"items"`
+	Page  int                 `json:"page"`
+	Size  int                 `json:"size"`
+
+	// Sort The order applied, as field:asc or field:desc.
+	Sort []string `json:"sort"`
+}
+
+// PermissionSetRead A permission set.
+type PermissionSetRead struct {
+	// Metadata Metadata required by organization scoped resource reads.
+	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
+
+	// Spec A permission set's specification.
+	Spec PermissionSetSpec `json:"spec"`
+
+	// Status A permission set's status.
+	Status PermissionSetStatus `json:"status"`
+}
+
+// PermissionSetSpec A permission set's specification.
+type PermissionSetSpec struct {
+	// InlinePolicy A policy: services not listed are decided by defaultServiceStrategy; a
+	// listed service is allowed or denied by its type, or by the first of its
+	// rules whose CEL expression is true (no rule true: deny). A rule whose
+	// evaluation fails is skipped.
+	InlinePolicy *IamPolicy `json:"inlinePolicy,omitempty"`
+
+	// RoleIDs The roles the set grants on its targets (assignable system roles or custom roles of the organization).
+	RoleIDs []string `json:"roleIDs"`
+
+	// SessionDuration Seconds (3600..43200, default 3600): how long a session a cloud account
+	// target may grant. Project targets are decided per request and have no
+	// session.
+	SessionDuration *int64 `json:"sessionDuration,omitempty"`
+}
+
+// PermissionSetStatus A permission set's status.
+type PermissionSetStatus struct {
+	// AssignmentCount How many account assignments use the set.
+	AssignmentCount int `json:"assignmentCount"`
+
+	// Urn urn:gatehouse:iam::<organization>:permissionset/<name>.
+	Urn string `json:"urn"`
+
+	// Version Bumped by every change.
+	Version int64 `json:"version"`
+}
+
+// PermissionSetWrite A permission set create/update request.
+type PermissionSetWrite struct {
+	// Metadata Metadata required for all API resource reads and writes.
+	Metadata ResourceWriteMetadata `json:"metadata"`
+
+	// Spec A permission set's specification.
+	Spec PermissionSetSpec `json:"spec"`
+}
+
 // PolicyDecision A decision and what produced it.
 type PolicyDecision struct {
 	Allowed bool `json:"allowed"`
 
-	// DecidedBy For a real principal, what decided.
+	// DecidedBy For a real principal, what decided (permissionSet, issue 6, a permission set assigned on the request's project).
 	DecidedBy *PolicyDecisionDecidedBy `json:"decidedBy,omitempty"`
+
+	// PermissionSetId For a real principal, the ID of the permission set that decided (issue 6).
+	PermissionSetId *string `json:"permissionSetId,omitempty"`
 
 	// Policy guardrail, the name of the role that decided, or empty.
 	Policy string `json:"policy"`
@@ -1440,7 +1666,7 @@ type PolicyDecision struct {
 	Service string `json:"service"`
 }
 
-// PolicyDecisionDecidedBy For a real principal, what decided.
+// PolicyDecisionDecidedBy For a real principal, what decided (permissionSet, issue 6, a permission set assigned on the request's project).
 type PolicyDecisionDecidedBy string
 
 // PolicyEvaluation A request to decide. With roles, decided against exactly the given
@@ -1950,6 +2176,9 @@ type UserWrite struct {
 // Users A list of users.
 type Users = []UserRead
 
+// AccountAssignmentIDParameter defines model for accountAssignmentIDParameter.
+type AccountAssignmentIDParameter = string
+
 // AllocationIDParameter defines model for allocationIDParameter.
 type AllocationIDParameter = string
 
@@ -1995,8 +2224,29 @@ type LimitParameter = int
 // OrganizationIDParameter defines model for organizationIDParameter.
 type OrganizationIDParameter = string
 
+// PageParameter defines model for pageParameter.
+type PageParameter = int
+
 // PageTokenParameter defines model for pageTokenParameter.
 type PageTokenParameter = string
+
+// PermissionSetIDParameter defines model for permissionSetIDParameter.
+type PermissionSetIDParameter = string
+
+// PermissionSetIDQueryParameter defines model for permissionSetIDQueryParameter.
+type PermissionSetIDQueryParameter = string
+
+// PermissionSetNameQueryParameter defines model for permissionSetNameQueryParameter.
+type PermissionSetNameQueryParameter = string
+
+// PrincipalIDQueryParameter defines model for principalIDQueryParameter.
+type PrincipalIDQueryParameter = string
+
+// PrincipalNameQueryParameter defines model for principalNameQueryParameter.
+type PrincipalNameQueryParameter = string
+
+// PrincipalTypeQueryParameter The type of an assignment's principal.
+type PrincipalTypeQueryParameter = AccountAssignmentPrincipalType
 
 // ProjectIDParameter defines model for projectIDParameter.
 type ProjectIDParameter = string
@@ -2007,8 +2257,29 @@ type ProviderIDParameter = string
 // RoleIDParameter defines model for roleIDParameter.
 type RoleIDParameter = string
 
+// RoleNameQueryParameter defines model for roleNameQueryParameter.
+type RoleNameQueryParameter = string
+
+// RoleURNQueryParameter defines model for roleURNQueryParameter.
+type RoleURNQueryParameter = string
+
 // ServiceAccountIDParameter defines model for serviceAccountIDParameter.
 type ServiceAccountIDParameter = string
+
+// SizeParameter defines model for sizeParameter.
+type SizeParameter = int
+
+// SortParameter defines model for sortParameter.
+type SortParameter = []string
+
+// TargetIDQueryParameter defines model for targetIDQueryParameter.
+type TargetIDQueryParameter = string
+
+// TargetNameQueryParameter defines model for targetNameQueryParameter.
+type TargetNameQueryParameter = string
+
+// TargetTypeQueryParameter The type of an assignment's target.
+type TargetTypeQueryParameter = AccountAssignmentTargetType
 
 // UserIDParameter defines model for userIDParameter.
 type UserIDParameter = string
@@ -2138,6 +2409,51 @@ type ListOrganizationsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListAccountAssignmentsParams defines parameters for ListAccountAssignments.
+type ListAccountAssignmentsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// TargetType Only assignments to targets of this type.
+	TargetType *TargetTypeQueryParameter `form:"targetType,omitempty" json:"targetType,omitempty"`
+
+	// TargetID Only assignments to this target (a project ID).
+	TargetID *TargetIDQueryParameter `form:"targetID,omitempty" json:"targetID,omitempty"`
+
+	// TargetName Only assignments to a target of this name.
+	TargetName *TargetNameQueryParameter `form:"targetName,omitempty" json:"targetName,omitempty"`
+
+	// PermissionSetID Only assignments of this permission set.
+	PermissionSetID *PermissionSetIDQueryParameter `form:"permissionSetID,omitempty" json:"permissionSetID,omitempty"`
+
+	// PermissionSetName Only assignments of the permission set of this name.
+	PermissionSetName *PermissionSetNameQueryParameter `form:"permissionSetName,omitempty" json:"permissionSetName,omitempty"`
+
+	// PrincipalType Only assignments to principals of this type.
+	PrincipalType *PrincipalTypeQueryParameter `form:"principalType,omitempty" json:"principalType,omitempty"`
+
+	// PrincipalID Only assignments to this principal.
+	PrincipalID *PrincipalIDQueryParameter `form:"principalID,omitempty" json:"principalID,omitempty"`
+
+	// PrincipalName Only assignments to principals of this name.
+	PrincipalName *PrincipalNameQueryParameter `form:"principalName,omitempty" json:"principalName,omitempty"`
+
+	// RoleName Only assignments whose permission set holds the role of this name (a system or custom role).
+	RoleName *RoleNameQueryParameter `form:"roleName,omitempty" json:"roleName,omitempty"`
+
+	// RoleURN Only the assignments of this role URN (status.roleURN).
+	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+}
+
 // ListOrganizationAllocationsParams defines parameters for ListOrganizationAllocations.
 type ListOrganizationAllocationsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -2244,6 +2560,21 @@ type ListOrganizationOauth2ProvidersParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListPermissionSetsParams defines parameters for ListPermissionSets.
+type ListPermissionSetsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
 // ListProjectsParams defines parameters for ListProjects.
 type ListProjectsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -2296,6 +2627,51 @@ type ListServiceAccountsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListServiceAccountAccountAssignmentsParams defines parameters for ListServiceAccountAccountAssignments.
+type ListServiceAccountAccountAssignmentsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// TargetType Only assignments to targets of this type.
+	TargetType *TargetTypeQueryParameter `form:"targetType,omitempty" json:"targetType,omitempty"`
+
+	// TargetID Only assignments to this target (a project ID).
+	TargetID *TargetIDQueryParameter `form:"targetID,omitempty" json:"targetID,omitempty"`
+
+	// TargetName Only assignments to a target of this name.
+	TargetName *TargetNameQueryParameter `form:"targetName,omitempty" json:"targetName,omitempty"`
+
+	// PermissionSetID Only assignments of this permission set.
+	PermissionSetID *PermissionSetIDQueryParameter `form:"permissionSetID,omitempty" json:"permissionSetID,omitempty"`
+
+	// PermissionSetName Only assignments of the permission set of this name.
+	PermissionSetName *PermissionSetNameQueryParameter `form:"permissionSetName,omitempty" json:"permissionSetName,omitempty"`
+
+	// PrincipalType Only assignments to principals of this type.
+	PrincipalType *PrincipalTypeQueryParameter `form:"principalType,omitempty" json:"principalType,omitempty"`
+
+	// PrincipalID Only assignments to this principal.
+	PrincipalID *PrincipalIDQueryParameter `form:"principalID,omitempty" json:"principalID,omitempty"`
+
+	// PrincipalName Only assignments to principals of this name.
+	PrincipalName *PrincipalNameQueryParameter `form:"principalName,omitempty" json:"principalName,omitempty"`
+
+	// RoleName Only assignments whose permission set holds the role of this name (a system or custom role).
+	RoleName *RoleNameQueryParameter `form:"roleName,omitempty" json:"roleName,omitempty"`
+
+	// RoleURN Only the assignments of this role URN (status.roleURN).
+	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+}
+
 // ListUsersParams defines parameters for ListUsers.
 type ListUsersParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -2309,6 +2685,51 @@ type ListUsersParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListUserAccountAssignmentsParams defines parameters for ListUserAccountAssignments.
+type ListUserAccountAssignmentsParams struct {
+	// Page The page to return, from 0. A page past the end is empty.
+	Page *PageParameter `form:"page,omitempty" json:"page,omitempty"`
+
+	// Size The number of items a page holds.
+	Size *SizeParameter `form:"size,omitempty" json:"size,omitempty"`
+
+	// Sort The order: field:asc or field:desc (asc when the direction is left out),
+	// repeatable (or comma-separated) for several keys; the fields each list
+	// sorts by are in its description, also in the seed's snake_case
+	// (created_at). An unknown field is a 400.
+	Sort *SortParameter `form:"sort,omitempty" json:"sort,omitempty"`
+
+	// TargetType Only assignments to targets of this type.
+	TargetType *TargetTypeQueryParameter `form:"targetType,omitempty" json:"targetType,omitempty"`
+
+	// TargetID Only assignments to this target (a project ID).
+	TargetID *TargetIDQueryParameter `form:"targetID,omitempty" json:"targetID,omitempty"`
+
+	// TargetName Only assignments to a target of this name.
+	TargetName *TargetNameQueryParameter `form:"targetName,omitempty" json:"targetName,omitempty"`
+
+	// PermissionSetID Only assignments of this permission set.
+	PermissionSetID *PermissionSetIDQueryParameter `form:"permissionSetID,omitempty" json:"permissionSetID,omitempty"`
+
+	// PermissionSetName Only assignments of the permission set of this name.
+	PermissionSetName *PermissionSetNameQueryParameter `form:"permissionSetName,omitempty" json:"permissionSetName,omitempty"`
+
+	// PrincipalType Only assignments to principals of this type.
+	PrincipalType *PrincipalTypeQueryParameter `form:"principalType,omitempty" json:"principalType,omitempty"`
+
+	// PrincipalID Only assignments to this principal.
+	PrincipalID *PrincipalIDQueryParameter `form:"principalID,omitempty" json:"principalID,omitempty"`
+
+	// PrincipalName Only assignments to principals of this name.
+	PrincipalName *PrincipalNameQueryParameter `form:"principalName,omitempty" json:"principalName,omitempty"`
+
+	// RoleName Only assignments whose permission set holds the role of this name (a system or custom role).
+	RoleName *RoleNameQueryParameter `form:"roleName,omitempty" json:"roleName,omitempty"`
+
+	// RoleURN Only the assignments of this role URN (status.roleURN).
+	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+}
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -2320,6 +2741,9 @@ type CreateOrganizationJSONRequestBody = OrganizationWrite
 
 // UpdateOrganizationJSONRequestBody defines body for UpdateOrganization for application/json ContentType.
 type UpdateOrganizationJSONRequestBody = OrganizationWrite
+
+// CreateAccountAssignmentsJSONRequestBody defines body for CreateAccountAssignments for application/json ContentType.
+type CreateAccountAssignmentsJSONRequestBody = AccountAssignmentsCreate
 
 // CreateApiKeyJSONRequestBody defines body for CreateApiKey for application/json ContentType.
 type CreateApiKeyJSONRequestBody = ApiKeyWrite
@@ -2350,6 +2774,12 @@ type CreateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
 // UpdateOrganizationOauth2ProviderJSONRequestBody defines body for UpdateOrganizationOauth2Provider for application/json ContentType.
 type UpdateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
+
+// CreatePermissionSetJSONRequestBody defines body for CreatePermissionSet for application/json ContentType.
+type CreatePermissionSetJSONRequestBody = PermissionSetWrite
+
+// UpdatePermissionSetJSONRequestBody defines body for UpdatePermissionSet for application/json ContentType.
+type UpdatePermissionSetJSONRequestBody = PermissionSetWrite
 
 // UpdateOrganizationPolicyJSONRequestBody defines body for UpdateOrganizationPolicy for application/json ContentType.
 type UpdateOrganizationPolicyJSONRequestBody = IamPolicy
@@ -2449,6 +2879,18 @@ type ServerInterface interface {
 	// UpdateOrganization Update an organization.
 	// (PUT /api/v1/organizations/{organizationID})
 	UpdateOrganization(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// ListAccountAssignments List account assignments.
+	// (GET /api/v1/organizations/{organizationID}/accountassignments)
+	ListAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListAccountAssignmentsParams)
+	// CreateAccountAssignments Create account assignments.
+	// (POST /api/v1/organizations/{organizationID}/accountassignments)
+	CreateAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteAccountAssignment Delete an account assignment.
+	// (DELETE /api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID})
+	DeleteAccountAssignment(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, accountAssignmentID AccountAssignmentIDParameter)
+	// GetAccountAssignment Get an account assignment.
+	// (GET /api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID})
+	GetAccountAssignment(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, accountAssignmentID AccountAssignmentIDParameter)
 	// GetOrganizationAcl Get the organization scoped ACL.
 	// (GET /api/v1/organizations/{organizationID}/acl)
 	GetOrganizationAcl(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
@@ -2533,6 +2975,21 @@ type ServerInterface interface {
 	// UpdateOrganizationOauth2Provider Update an organization identity provider.
 	// (PUT /api/v1/organizations/{organizationID}/oauth2providers/{providerID})
 	UpdateOrganizationOauth2Provider(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, providerID ProviderIDParameter)
+	// ListPermissionSets List permission sets.
+	// (GET /api/v1/organizations/{organizationID}/permissionsets)
+	ListPermissionSets(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListPermissionSetsParams)
+	// CreatePermissionSet Create a permission set.
+	// (POST /api/v1/organizations/{organizationID}/permissionsets)
+	CreatePermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeletePermissionSet Delete a permission set.
+	// (DELETE /api/v1/organizations/{organizationID}/permissionsets/{permissionSetID})
+	DeletePermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, permissionSetID PermissionSetIDParameter)
+	// GetPermissionSet Get a permission set.
+	// (GET /api/v1/organizations/{organizationID}/permissionsets/{permissionSetID})
+	GetPermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, permissionSetID PermissionSetIDParameter)
+	// UpdatePermissionSet Replace a permission set.
+	// (PUT /api/v1/organizations/{organizationID}/permissionsets/{permissionSetID})
+	UpdatePermissionSet(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, permissionSetID PermissionSetIDParameter)
 	// GetOrganizationPolicy Get the organization guardrail policy.
 	// (GET /api/v1/organizations/{organizationID}/policy)
 	GetOrganizationPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
@@ -2638,6 +3095,9 @@ type ServerInterface interface {
 	// UpdateServiceAccount Update a service account.
 	// (PUT /api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID})
 	UpdateServiceAccount(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, serviceAccountID ServiceAccountIDParameter)
+	// ListServiceAccountAccountAssignments List what a service account can reach.
+	// (GET /api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments)
+	ListServiceAccountAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, serviceAccountID ServiceAccountIDParameter, params ListServiceAccountAccountAssignmentsParams)
 	// RotateServiceAccount Rotate a service account token.
 	// (POST /api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/rotate)
 	RotateServiceAccount(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, serviceAccountID ServiceAccountIDParameter)
@@ -2656,6 +3116,9 @@ type ServerInterface interface {
 	// UpdateUser Update a user.
 	// (PUT /api/v1/organizations/{organizationID}/users/{userID})
 	UpdateUser(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// ListUserAccountAssignments List what a user can reach.
+	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
+	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -3105,6 +3568,300 @@ func (siw *ServerInterfaceWrapper) UpdateOrganization(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateOrganization(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) ListAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountAssignmentsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", r.URL.Query(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetID", r.URL.Query(), &params.TargetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetName", r.URL.Query(), &params.TargetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetID", r.URL.Query(), &params.PermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetName", r.URL.Query(), &params.PermissionSetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalType", r.URL.Query(), &params.PrincipalType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalID", r.URL.Query(), &params.PrincipalID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalName", r.URL.Query(), &params.PrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleName", r.URL.Query(), &params.RoleName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleURN" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleURN", r.URL.Query(), &params.RoleURN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAccountAssignments(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) CreateAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateAccountAssignments(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAccountAssignment operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAccountAssignment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "accountAssignmentID" -------------
+	var accountAssignmentID AccountAssignmentIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "accountAssignmentID", r.PathValue("accountAssignmentID"), &accountAssignmentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "accountAssignmentID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAccountAssignment(w, r, organizationID, accountAssignmentID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetAccountAssignment operation middleware
+func (siw *ServerInterfaceWrapper) GetAccountAssignment(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "accountAssignmentID" -------------
+	var accountAssignmentID AccountAssignmentIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "accountAssignmentID", r.PathValue("accountAssignmentID"), &accountAssignmentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "accountAssignmentID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccountAssignment(w, r, organizationID, accountAssignmentID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4227,6 +4984,205 @@ func (siw *ServerInterfaceWrapper) UpdateOrganizationOauth2Provider(w http.Respo
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateOrganizationOauth2Provider(w, r, organizationID, providerID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListPermissionSets operation middleware
+func (siw *ServerInterfaceWrapper) ListPermissionSets(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListPermissionSetsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListPermissionSets(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreatePermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) CreatePermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreatePermissionSet(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeletePermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) DeletePermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "permissionSetID" -------------
+	var permissionSetID PermissionSetIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "permissionSetID", r.PathValue("permissionSetID"), &permissionSetID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeletePermissionSet(w, r, organizationID, permissionSetID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetPermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) GetPermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "permissionSetID" -------------
+	var permissionSetID PermissionSetIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "permissionSetID", r.PathValue("permissionSetID"), &permissionSetID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetPermissionSet(w, r, organizationID, permissionSetID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdatePermissionSet operation middleware
+func (siw *ServerInterfaceWrapper) UpdatePermissionSet(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "permissionSetID" -------------
+	var permissionSetID PermissionSetIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "permissionSetID", r.PathValue("permissionSetID"), &permissionSetID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdatePermissionSet(w, r, organizationID, permissionSetID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5541,6 +6497,213 @@ func (siw *ServerInterfaceWrapper) UpdateServiceAccount(w http.ResponseWriter, r
 	handler.ServeHTTP(w, r)
 }
 
+// ListServiceAccountAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) ListServiceAccountAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "serviceAccountID" -------------
+	var serviceAccountID ServiceAccountIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "serviceAccountID", r.PathValue("serviceAccountID"), &serviceAccountID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "serviceAccountID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListServiceAccountAccountAssignmentsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", r.URL.Query(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetID", r.URL.Query(), &params.TargetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetName", r.URL.Query(), &params.TargetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetID", r.URL.Query(), &params.PermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetName", r.URL.Query(), &params.PermissionSetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalType", r.URL.Query(), &params.PrincipalType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalID", r.URL.Query(), &params.PrincipalID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalName", r.URL.Query(), &params.PrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleName", r.URL.Query(), &params.RoleName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleURN" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleURN", r.URL.Query(), &params.RoleURN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListServiceAccountAccountAssignments(w, r, organizationID, serviceAccountID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // RotateServiceAccount operation middleware
 func (siw *ServerInterfaceWrapper) RotateServiceAccount(w http.ResponseWriter, r *http.Request) {
 
@@ -5762,6 +6925,213 @@ func (siw *ServerInterfaceWrapper) UpdateUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// ListUserAccountAssignments operation middleware
+func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserAccountAssignmentsParams
+
+	// ------------- Optional query parameter "page" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "page", r.URL.Query(), &params.Page, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "page"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "page", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "size" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "size", r.URL.Query(), &params.Size, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "size"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "size", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "sort" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "sort", r.URL.Query(), &params.Sort, runtime.BindQueryParameterOptions{Type: "array", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "sort"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sort", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetType", r.URL.Query(), &params.TargetType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetID", r.URL.Query(), &params.TargetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetName", r.URL.Query(), &params.TargetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetID", r.URL.Query(), &params.PermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permissionSetName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permissionSetName", r.URL.Query(), &params.PermissionSetName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permissionSetName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permissionSetName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalType" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalType", r.URL.Query(), &params.PrincipalType, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalType"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalType", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalID" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalID", r.URL.Query(), &params.PrincipalID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalID"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalID", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principalName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principalName", r.URL.Query(), &params.PrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principalName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principalName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleName" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleName", r.URL.Query(), &params.RoleName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleName"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleName", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "roleURN" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "roleURN", r.URL.Query(), &params.RoleURN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUserAccountAssignments(w, r, organizationID, userID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -5963,6 +7333,17 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.DeleteCloudConnection)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.GetCloudConnection)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", wrapper.UpdateCloudConnection)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets", wrapper.ListPermissionSets)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets", wrapper.CreatePermissionSet)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", wrapper.DeletePermissionSet)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", wrapper.GetPermissionSet)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", wrapper.UpdatePermissionSet)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments", wrapper.ListAccountAssignments)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments", wrapper.CreateAccountAssignments)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", wrapper.DeleteAccountAssignment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", wrapper.GetAccountAssignment)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/accountassignments", wrapper.ListUserAccountAssignments)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments", wrapper.ListServiceAccountAccountAssignments)
 
 	return m
 }
@@ -5972,316 +7353,365 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7H17c9u2nuhXwejujKW9tOykaXerzJ17VdtNtU1sH9tpdrfKuhAJSTimAB0CtK2TyXe/gx8AEiRBiZLl",
-	"R1P1n8Yiiefv/fzSCvlszhlhUrR6X1pTgiOSwD8ZuZfneEKu+A1h6oeIiDChc0k5a/Va77AkU54KgnAU",
-	"UfVjF50nRBAmEWfxAt1NCUMY/RHTGZV/oDss0ITeqt9YhGY8IUNGJZkJRO6pkD0kpwTxOf5HStAfczvv",
-	"H+gWxylBY57AC2pRSD3ttoKWCKdkhtXS5GJOWr2WkAllk9bXr1+D1hwneEak2QyOYx5itcrB8bl9Ut1U",
-	"HyVE8DQJCcq/QINjNRtVL8yxnLaCFsMzNZ87aitoJeQfKU1I1OrJJCXL1he08Jz+ShbLF8NQ/3yAbshi",
-	"yQrMMOvOnkZU9kPJk7+lJFksWcSZukpyq+AD8TGSUyoQVh+iwTFqC5LcUnVYYchTJgO74AAJIoQ6O56g",
-	"VJAEiXT0dxLKTraPf6iJnY2oMVsNVn2WTDCj/4RTX7X491RIvWTufLUn7IbaVKIZXqApviVoRAhDEYmJ",
-	"JFEHUSYkwZHeM0HzGMsxT2b7MbklMeKMiLqduFMNoiZbujAwN4jWuQ084qnZXQa0DpyUVpVkc6yzoqvF",
-	"nDx0TWoK1MbIwoo5UT4niUavEEsc80lKAkS6ky6aJDydi86qnai1NdnLJWXhepuQCmrxWJJEb0XSGalb",
-	"jVCjF5ahwATLVq8VYUn21betoG5tH5mk8TprG5ExT8jqZaVq4E2WFcY8jY44YyRsQC3hbRRmr9cTqsq4",
-	"a1Is+H4QESapXDRaFTUvr1hTPua6K0oIfIrjFcsRkickQvn7S1bkjLnmcsgMrwalPhBjRQDV24pzJ0TU",
-	"UjJ4yQ9E9lF1HYC9NFq+CEYVm4dX6w/DjLTmOYC4sWR2n9xyNSVohu/pLJ0hls5GJFFUSksnkqOEyDRh",
-	"XfRpStiQ8RmVkkRKQDCv4ISYd0ik3wL5BjniTaBo3pD95/4puZf7SqzaB/lGkck5Z4IgLXmhECcJJQJI",
-	"pIQ3vKKP77pg54XrMntq9V4dHh4GrRll5s/s4iiTZEKS1tegdb8/sUezb49GH/jXoMjUVggt7rv1t1sc",
-	"cc1LzuTDNS9arU6LmDdkIQicJ2V6pXDaAcIiu0tE2ZCpo69em7ktKx0k5JbyVOjrQQOJZqmQaEQUukXo",
-	"jsqpHkjgGUFjGivWkguoak71VJ0AAYkFSzRPeJSGahGy7sKzUyhf+nvCJnLa6n3/6nUFRVdc9DzhSk5b",
-	"QdLMW/W3mw2z7sUm/JZGJFkJYziV09fIvr50IWbANVeS8Jis0hV4TLQYvBCSzJTUEKZC8lmnZjF6zDUX",
-	"YuSmvhaxV/GaokBefy7lUddclGIjK5YCYn/t/HqAtWb9ql8mQv7EI0pKet2FfqR+DDmThME/8XweU/3C",
-	"wd8FBz02n+FfEjJu9Vr/6yBXgg/0U3GQj/wpoZLo+Stw6GiJkisWjyUBnWeuxKxuZX+WQW57tTBo/UIN",
-	"q226RI1d5wZ1tr3W4ujLTvesn8opet09zBG98RYc9rL1DThjL1t+gRE2XbihnNtesxl2CYhYmt50oUUK",
-	"su31FkdfsuwyxWu6fEWAtr1oNeaSpQJFbLY+oHVaMgQ6N8KRWeyF+bnBosk9ns1jeJMkCU9A3rvFMY2u",
-	"DSFtBfrJdXGpVhAZ8WiBxpjGJEJ6jwg+h2mUKNHsWPTkniO5aDJPgIwAbFcVcSIQ41LpnRIrGU2J4vYN",
-	"dYhoTEkciS5yZMBYWEFeaPVZydUzHCuVhkRIcach4wkCGcsVztqUhXEaUTZBIGEfZGJXJ0Cc5YYMge6m",
-	"JCFDZlVKsIa96r7pHqKIRrDkiIfpjDCJMHpzeNhtWc32Jxyptd7hxcPuV2EDSa71n+ZyrzQfvTy5+G1w",
-	"dHJ9cnp8fjY4vbo+Pbu6vjjpH/3S/+n9SQ0k9D9dosurS9QXIp2RCx6TT1ROP5GR3aO22xIWzTllMtsn",
-	"ZuKOJD3XNJCQsZKGtwA2Sl2zloc01hOO1O3jcEoigBcDTG05TbiUsbo8niB9OggGFkM2IgvOIgM5Ut06",
-	"j2m46HRRdm6ICrT84BBPhuzj6a+nZ59OC/f5mPhqrvTo4uT45PRq0H9/PTj9rf8eBKpm19hD/TAkQhwT",
-	"RknUQx+Fui6csB6+Ez2KZ73eK+e/nqJdB5neoI4FrjmVU57Qf5JI0bU5SRQ29ZCQopdPtaUbt+hPBTKn",
-	"klEGDQwGwJTCBBo9jGYV6iHLDg50cSQIifYE6n+6dC3KJ/lLIyJoRODdCWEkoaEZA4U8IvqqORvHNHzg",
-	"HdtRau4O56ZUpUhq7VBJ0QjHCcHRQlsYxFbosZnILknoKTHjckqSAKUixXG80AR0RjDQUmIM6JmCqxYH",
-	"5zPmyYhGEWEPO6BsmJoTyk3JFizjmN+RCI0WKBnhcIuc6g4LFAHKqMEt+Bs+pU8FLxQxCjHA4mgBx1J4",
-	"cci0YUetdIpvFW0qMC8R8rn2eGHwAGVgDvKD4n5sT2ZHPlQElgiBFf1K6C2NyYQIxZi0ZcLIzdaBAfdC",
-	"mSQJw/El0EOA+e2znTIYM2SnNZjJwzBNkq1whD5DKSP3cxJKEoFgxaaYRYoFFOdSlCG/JIxkgpmgiiHr",
-	"9zCLhkw9FWkYEjUWQ1hzhy4aGP8XhQsAwoMFCdA8JlioC5zzRCIqERbq6qgQqcYDxuXPPGXRww6ZcXk9",
-	"VsPUSm0GexVg6RcffrIfGR7FRFH3MWURyokRbGyOFzHH0RXn73EyIU8um8ZqVoUcmKFXh2/+/ft/+wGN",
-	"FpKILfMcmIyKwnyObBmGZC4Far9CH+hPHUfsHDJrYNNyEgiQCiklUcRV8yGtv4wTPkP8liQC2OkITBxw",
-	"yCnL2ezDThgDy7/WBKwOT+EdY3vOea1CqikWiNzP6ZZwNpVTJUMa84mR2AypK6zCmdcciEjnCtdI9IFE",
-	"FCt+/bCDcUa8nqkhr6X2Lq6AQEpEZuqtTPU4IAj8rTRVVxsK9XCwbTi+Ux7BLi0M4vg8UbxSgvFsjGNB",
-	"fDMaKRnkjCTVLN7K2ziORReBR1L9OkppLPep4mURMXJIb8i+DFs0GrZ66FWAhmDxU38MWzEPcTxsqR/z",
-	"Farb04+VoH1yMWx9VQrx3Fnql9LrcHUsnbV6v5uPWoH5x/W7i7OP563PHrt3RMU8xotTMEB+qT6nkfOz",
-	"4xhh/g++ZlNwCG1QrxojxDEVoULlxQanD0ZlDMJzhChDSqlBOJT0lqAZAd+UY+qIzEzGS1A8NDWU2q1S",
-	"2c6xnBaAv5VL8wdRtl6fRy83TfxeHfKz9xRin0E4pkIiPra4rbA04bEWdwREBc1JMqMQNyKqu5nEfITj",
-	"lWbbMD4xyigwAdcG1+DbS7WYqDCCsYuJ6pbOjcUMdhDlSnBpG+AG3Gxuc7Q4SfCiDuKy/fr9Ab4jdxao",
-	"5cxitEb17C0KVME123S7MEQHlAAT0KGogbEWuNchhq1uy4OnuUHFP6VjcIGNgDfWyLt2Oeuc+5kdz3vi",
-	"LvTDMRQW+Hn5lYhlePBQeMnuvbJsWEO+LZ8DrQQR2ZbUAixp1XZKME5iJS5oa2VLUa2YSOIlsh44rkyf",
-	"qZkrEKcIg8QdcB0SoOm6j7NmUVNarteKFzBXomSP7kpyCNEJ+cK80OB4qHDkv4vcicTH2bI8RzAjEkdY",
-	"NjX264uwp62m/2AHUOLCnITNnWCX6u3y9rP1mNGW7//STFhDozyRl54jcB4uv1Vhx1FCY0Okst/2s0l8",
-	"uNUMnrBE/M7amvNVeyneDWWrxlSvrDVq6apgikADrHuGy69MOzOeBGbtEDDls8LpUqJdAs5mtLpIAnzk",
-	"GsJ4jzS9XRYI7EanjBbGkxQgIbFMRVcTdR2hMufzNFbQbwJgWUg2vxyXbW+BqsBu9U0FLb32ht/od1fd",
-	"bzao96JhpFpibE+67TlTE/rV2R1kfpA1VD07yD2B1FB0THNSVWLsSrVfVMeAQDol1KnrEJLPBbrjyQ1l",
-	"k7eIEaX06BSDkSBa4GsS4moDe2pES2YUMDvtlMeRQG3MlEpGJ9oYZsJ94EWQnnXUj/nBhDc7F93pNtKr",
-	"BsfLjjm73GUHrUG2RnuuSeRQ+x4RnIBvWkH5ZIpvrofp4eF34Q1ZDI7hn8T8IkiYEKl/CpR+CsYB7dDO",
-	"Yhk5ixd+Rge5Ct4lzNNRTEOT7YDac5xIe5awrAaHqEevP8N6bmaRHjainZVgdXkudubg9SasDD5fysbM",
-	"htfgYTnV9PGvNKLy5JYw6aerZ4wgeIdE6E6diA9GJU9WrkKNcZ5QFtI5jmHmsTf8rCA72VB+gsIpZhOC",
-	"2hqKFS+NcKgoeoBYGsegDINyY/m7+lXhfBY2ogPwV0yYRek3m9FCnX/GglnKoyUPap4X01AqCz6ZzeUC",
-	"pi/ltsD9CC/6GqwY1Air/7lv3GT7gyxxxkEkz3D6vBrduuWTAH5UmyMa5jRUNDbzZiVTxyYhuWfrLNM9",
-	"AC/eZViwXIRUr5mEjub4V8SwOhzMccPDTjma4YgofgVAWcXBGlDzqyepIElg3RdZAhieU0VIFVvUNkzF",
-	"2bq1fLhO7TGcFOekmSf6V5NY5h1yDXC6zIDJZKbVRAHXqFD2o1owuHBgu3wPWGZ3AA5lyJpqfBvSGMCX",
-	"0J/mKVcNuKrxhNAlMH9Zu1WembKle62Vq1wLDqv3vvUrvBM6PEZrZSYnZ01rfp+hQf+DzbgxBrcbsqiT",
-	"z361wlF1f8A8shV5DlrR7H0Qu9AlwTGJEJYKHmRgROUsP6Vy30ELKP4Zixdu8GF+aO7q6g4rC/bZ/LSs",
-	"4I1NAmHmRN0TiN8x1P90med0aagSAZoruVxHUAxZOcvz3sQbQIy+lo3tb4Pjjt9h0r84XQ1H9sWa4zhy",
-	"E8vWhxq104IbCIJwakPwPPsgE6/dVxGJy6tLpJ+jdkTGOI0lSsU+wULuv+rUUmpzLLn7qBgq9vq7N9//",
-	"8G///uPhq9c99fpBSPcjMo/5wkunNeIfp3UGavvkkoScRcISMJtUnC38ux8OD2HNWabTm+9eF1KdflR/",
-	"VX16ZqQrPPGx6kiTq6mUc9E7OMB3ootn+J+cdUM+O5B4IlAYYzpD7bnlt0j9WoTAaxoFNqra/Nu8DN5l",
-	"928add5qEFaHtyeQTFIhTTyi9jBDTBNE1l3hyWWFCY44jwnWTmcp6l1CZ7ckSWhkMswUMOQeHNhvQ2V1",
-	"GfRnJMBnoiWzOU9wsnDyIbP7tfBuZYb1qKT5+qIWiQNtashgrpm9wEN86wA607CXn5+7ker4pdEKi65s",
-	"suYKzkpeTy+JcWEV8t6O4a0Rcb82UU3C62CeYYYnZEaYNHH6dedeefEE8kcbvVpz2+7q66Yt5RiuvJhK",
-	"TmJ5Ev/yAv9B1G7bd2kjHN6cjceXMsGSTDYJHBDm0z3hRK/30Jjek+gnHN7w8Ri1f1Z/HZMYL8xPdsIO",
-	"xDGPsCDwVBfpwPfmrSs6I6itUPTvVCpl2kxGiegE8C6EyB2pPVbBJBu1gHSUyR/euKT7h8MGWarudtYb",
-	"zssHilvcwvrycygl4C5fSZnC5qP4gAWCcQxI+TTNUpwISNwmEh9CrHKg9lLZJViHE+b9PXIjXqz/2MRQ",
-	"QqiZDu9qQSxkX0oym0sSeT3IpJY0mGgtzxNWF9OjpD7SiCJnuKy2GFhXf5YCL43nO9tn7b3kRQ42loV/",
-	"4Xc67xyHU2CMZXK9J1BOW+w990ylgXzaIWu7FQUUqmZCJGobNh5kbHe0qEre/U+XQ5aJ3SYAnaB6SbsD",
-	"6RckUqomiZSEZDKBh0zRiVLNBavkf7osVW3omfjaOAbt6Y4nNzHHkYmd9sju5WIOPmgolFfwvZCnLfue",
-	"JkskC1kKSytfRca6ISMiaGUn5MEBnwLeANxqXFqVIh0vxXtVWv56bqzyx1vwZ/nWs64Ou/qs80hGbepo",
-	"FuyThXN6Y32qQYcrRiu+X8CMNQ/egXAnfd/FBHwnvHQeeNw5aDirnSn5q+Urdlbe5FJr3Gjg/EtlyGeZ",
-	"tSy/xD2BYiykk5NYyzab32mBh3tuda3AxZLE/zVombWSqC83tJQXFhDkGyyO3eDMfzOvbxSKDEladsJ6",
-	"t9z2seqvghG/5Qm9vtisFA5pnMZLof9BwLoM7hpsIPPqPohQ1+VlP4P318sXN3ADl8ZZ6pMqH0dzx5RP",
-	"CPGhE7y2zDLkPFTqipYGhUhJ9BbiMpSkeKfjxCfhHAwWWXabwAtf2MOdaACM7qK+Bq1JOF9ZbCOc952I",
-	"iiVYrodbKeFln9deoxFszcaW3yLN3l3vEq3wvPQK7UvOqTlVFNZAwU/a0G9lfEjJC6ecC2KqCGKGyH2d",
-	"pxJSfO6lvzbQXC8BxXhE4sBkAEc2WAUUiD0d+kzupbbkwgxYKi2m1Wv9z+/9/f/G+/883P+xe907+H/7",
-	"n7+8Cl5//8PXf2ltl2wvvezFcoGe1pr/nzxMuLDqDeT47NNtSfGFtWyge+vMWTXknsjN9CLTaxFlklsq",
-	"1UPkHocyXjhkSiu7TelUGlHCwhqvLk6zYAp75XsmM0500bH2hEDOvXFS4DvRDfkMtfufLjtvdeExu4I9",
-	"gcZpHOeuYkjOYgcHFM+6E84nMcFzCt9b8BAHpx8//HRycZAFvh7oVJwDq5Tb0z7nPBYH52dn7w/sfOLg",
-	"/OLst8HxyQVqvzs6t76a5QXKGtLtgpOtMeWufLYu7d6anNaY6tcG/+U0VL2duY1CzsZ0Ylxo2nukU/K3",
-	"CHg+QgjcuiYYq2QwsqCjOXyCPl681/ZlPfye+t3vjDRu+/OEjOm9fy4hneBBkY4g2UZpuibAMavaV8Xw",
-	"BikfepNBfnjlNa28zppAzL5zKtbgphesaMmdumsqG5CQrXi98rtcI9oiaMn6GFNBJ4xE6D8+XXnvFb7M",
-	"kjszN3OasB4lctwDn4boQfGwHry8r8bo/f1Org5hMZ60fI4gv0e7ncKNOkfW7DofSwiqg4mtikRbE4Vi",
-	"OiY2OK9cils/UVMK49XP3Pg/lr343/1Q8LT84PeYLL+Wh+iFzlm/KK2wKGNtohNmYnudcFmpVhyA1V8B",
-	"I5UCaW/1izEhZ6tcU+rMv9uGyFlcxbogVznxt5lAqZDTOPPU4UNcn2LlfmW3EKOwQnryhbeVY7maDOML",
-	"/PK4QwqrK0/zAA9I+R79IlKhFDCUdMbVU/clpthYsUYyjeMEC3TJKPCAjRb5/L0sDHJPDFk1yMdsWvH5",
-	"tpCid2JXEPmFoSkWl4CQ3uwZOSWJ2im8gaiwe27rWCr9qxQkHkNhiUKcYMcXW1S6lnz25XezISXO66VL",
-	"rpf+XKS3RGUeRHeXGnAqQLmGCadI2T32m8x9XqqTrYubmQJIMyIEnpAAqSmwpKPYlB3TVVs9SOIftY8k",
-	"SYQtwqYhFpH7OWZQSdGk6/9ydXWOnKJqCGpR6YrqIyxINGTmzawU7OtiOlmARkpMSogZ3EZLqkUmlEic",
-	"LExa1JCpKXTBg/75QCCoaaZr+cipErnMwBpn8wndlPhqjSK3Os91GFPCpPaWFCrtuAVmbJqUrTFjx4T0",
-	"81ZQLqYlTcQcjRfXKcO3mOr8kPzDbFb7wyTBTJZmhd/slG4pKaf83IzIKY+u1VNTQq00SKE2Tl6W7XM1",
-	"pvh+f8JBQN83BZ/hZo+Ms8UpYri6bHtghDKn7gM0GGqXZDUHa4Ihq1i0Oz10N12UitmYskNZJtstD/Eo",
-	"jRXU8LGp2b68UKALHaYMZCtomXKM1xcnf/t4cnnVClr9o6OTy8vr07Pjk+ujsw8fPp4OjvpXg7PT65/7",
-	"g/cnx6aCzdIKnd56j+qlk9Ozj+9+uT4/ufgwuLwcnJ1eqhnfv7/uHx2dfTy9ujSTXB8PLo/Ofju5+C9/",
-	"6E212lH5en4jyUjhiqETSD8d2SJ2MMJqJbq+UJyPeJbs7R5a8+7ovFAyKsgjhovVgXlWsz8PUcm0/5WJ",
-	"k1vRrG0WQxYpUqh0vCI0pKQnN4kzvfIov4WQUlhQzbk/KJIdrqWqv845jzODpI4etPppvEC4fGdDJjmi",
-	"szlJBGdKE2tbfYQzUrrKrGpZQYwpJZfgmeO8aBIpbePAKZ65nLloLu1uqA/XAKoBY5+2vDro/QdvrKOx",
-	"d51Cg5OaJFxT0cg0QWkzLl1TmQ7vMtYzzmPvnp2OC17rEZR78hw38FtTDCrbqz36u7u7snlasV2tFe/b",
-	"DMZOQVqqidHKBaIi5tWHJDcMqLdrFbIRbPis502ClIvXWDtO4SK82K37EPitAPDwpWj5sJiNRe/867p9",
-	"7gmjZGvvslXRBAKZSdc2llMy8ycMDY490Dw4hqSGyjB2HoNE2TFvCrTLJi+RFKFzq5So/PBV6PYd9XOr",
-	"51ucsHTtdnbfaQTZpdQCQ10dANMlA6pKaKtflJv9omdSPrcA/EtVTv1GYzUzpxq+ykh4lrvF1pIUtBGk",
-	"Z2FWl7lUSyQRAFBEQhppxcywhkv9ps1feIvwkJkPLOCbEkl3+hrzss3WlAaFlU2F5jFN9HlQKYYsSRXe",
-	"3oFWeHTyXumWick9o+BlI4o3IvUa/NVToy86XdTXv8GXQ0ZucZzm5U0F2GBu6Hzugyb/vgpGNLUZKL/G",
-	"Fl7Z0J5e/fEvv1yKZ2Z667KsgFQJBmsW7SzFB5UZnFyk8bqGoTMG/gr7PkCGqAnJtIJ54wPM79mHMiVI",
-	"UMRsMSdo5JeEKsK4EbedOWrOpngH64cvKLnYnP+esDGTwsUjDydTEF/d9M880ZuE5wEyEK1dRzyJSPLW",
-	"QR9ADOeE9GzNiUsRLjwEpmJWdi80MJvY3JzM8IxE+bF7E5SNuTZlERhXoRB/+26K5T4dI0FnaZzX/PEX",
-	"0axKzI1CCXLiWlOW0gzj21i5oVNN7StPvyVghgnB0UsRBotb2ZgxeoZpdiK+zBNKbMKUr1EJlJfX2q9b",
-	"BKuanQJv1tnznbGMD85xa0glrQhTev4uKwbQU79QYQqUG2uqlmwOtFSD2lDTjLKJepUzI+ygG0Lmpj65",
-	"NknrOTu6QL5tgQk1yxVwZKWfRIDupjScIiHxQrhG5BGBlgiGWpA4GjIqMsV/7XiSs8HxkQkeCRSFoiFY",
-	"D6ADj9OLBOHUqZK8QAlR6HlL/NU9cwLTHALBolIbJJLBxmoYvKqt6wEEWIkmmQXFwiIatrSmOWyB6jJs",
-	"zWiYcMHHUv0CBH9MdbFAX1+it2jY4jQKhy3UxrbNiT5bO0fHDDyhcpqO9KhDVrXSCtcQqhfVCvLltAKY",
-	"qBWYgbzs19cZbh069WKE9kchUkvF+EKvOVNXt3pMzVmxh2P4klSsSX5pOcW87ozmmtDNFs+I0MyUEqH0",
-	"RQ9hTdJoSRVjhRr9o/fO8G1bD1PRpMDAQGCauncCRKDmFYAK48xflojUWnrsfPaNwnjF+jqMkEjpME5F",
-	"4+WlrmvMcVrWcMbFNg/bKVGlRLEbMsKj/RAL0lk+UV3FpbM5YYW7GkT+8DstVy5dr9W/2oXWYLB2a7p1",
-	"SoIPWw1KTthp3SMr1+nKbi4oQY4XtZoWGc9rJTXHnQJWrMjtqsWcAkZvQQxLHiJ0uSLcxtSsmRxYOQv7",
-	"JO+QNFp46V0W1KwOSvjoCbCHnxb+K4f2SndTnrER6dTU8ktspnDfFa0rjw8mfnccKPhlJmhes9TWJFx3",
-	"Ik351ppoie+vUGPMeWQ6X7lOnHQyI8x0uMkQX3dFN8GGpUjwV4ev3/gCXAiO5fSyUVCXXdov7jdL6nWb",
-	"LvRO2W7vJc94BEEBK8HGiByrwcaOuOI2cfEuHYmm2V36mzb0dSIf+jUdkYQRSYQOClU/p8SVpaGB2Zgn",
-	"xWQBY9UNMUMjMmSUReQ+jyRVeDrCmpk7t/vDd+Cdyi67GGGK9//Z3//vw/0fP7d/38/+uO5+/lfnUef/",
-	"eiNOV5W5LMdpZYoYSYroMiIxZxNRpxiABKX4OGWT9cDxvPqlYgmm8tSyESSevKdC1un7UMWuQIK8yywh",
-	"UeXIVpLqOt14eR2RiM8wrSEiUFUD6Td8BZMLMD7lQpodV25F6xlHUH7Zehw9RaQFMTXlsss3TY3Mh2hw",
-	"DIAOvgkY0pTXKBVLGTLoHgfqq9KroacckwpXmMKW7ioIvWqiXpbfr/hUqweqC2kUGv5JrhDY9LqExhZU",
-	"8QOpBFJTPd6+C8y4O2SDsdLzILdn2DJEPSFj8ORwhHW3J4XppuF9x/Hi0/GQDQt71UMQyKzFJXHGhnCh",
-	"Oim8sLQGeWzOy8vyia/qLH++SyqVpDPFsUTW0NFpXqYDp7ygjPoRmvKw9MWQ2e6ZWBpnmY5hC+NU0Fui",
-	"eGgUkQjdUozI/VypSdL4p4wzbUrnukpTKuSQgSqO9gSdsH3K1Gd7hiF30bFGtMqaSwuY4QWK+YSyIVOz",
-	"yimhiUFVHEUJEUIHa9ikASzAKmGKn1eMEyKAwYdshudCm4oMxmuAqFozHAMCjqY8bAWWinxegVf1poKq",
-	"FP1yjATbFqobGwjWMAOUNRWPNqO1vmPjh/Gtwfpo8kSmecKjNNTNer09Xu6IW+rVqW5oPBg+aexn08oK",
-	"x3lMV6Dnc/weFsRs0EgraE1SnESJrvSU6Po8msKZYj25Fg9ZQhkamYJWzN8KaV7jSMhmC3Lx2FbLzkqg",
-	"mgWDixLMDDUVtLFpati4vLL/kGSBiVSW4Z88jclAiX9+ngSfUjYB11GA9l95DS+FmpxLTAuZY5gwmSxK",
-	"Z1Syw9jgIVsRD0U0auCgyyJezcUFjtUh32t26D5s1F+eZG5frxfJNHSU3Gygiz4p5QhiRYLM040nmDIh",
-	"C6kgE3pL2JBlAITa6jTdNhjaWgtD6WF5Ku3IeZyjWveQtQsVvPtOBe9fyUIPlH9CI9NzugQ6Q+Zhes4u",
-	"1IWNeRLqSmV3PI2jt3lkCjgTMksLpECAyGCmykwvxf5kpb6AGfI2d6AprL1bonoVi9fn4WiM33WaK2AF",
-	"695S/uXPW9mnY4h0fls5dS3L6SM27HiO5XRPVMToKlXKakM6q3Ig2C0gv1TogqMs9GIwkWl+cmQ7RHln",
-	"BQhtXLjHddPqGo4D/dkrp9hvOWDKH9kHaxqcr4668xkg6ynAkjL8V3m2J3YM4ILorJ8c4/7V40Kur40I",
-	"oqGJyGoexkWb9o5oWIV+GUVxegJc+HsC+FI6DUzVxSnawNQX56a2tTU2letW1+ZoZiedF3uU7kykOxPp",
-	"zkS6M5E+kokUiqdGy3MLdgbYSt+h/OSWsYKaEHbz2CMYOyKBN0hbh/6aMFcboj3Ft077fTf7Y82A7bp9",
-	"1EZfF3j5i7HSbImRL7XN2Hcam2VcqchnkSlbT+tMmVNdaDrm/CadF+zHgb4G1x6sTYyZEdhGC9kvhgya",
-	"fb8D+/nBBxv4kw1Utg3DcMzryPVZBE3796CuPmQOif9IucS15S0om8QEwTu+GiozHdpWUxFpZuupA4F3",
-	"Ohbf4YVQh2LiWKrGDaNB1plKtHoJ/MUqn9kSfYMtEUH66NbkaJL7eYxZ1qT3zhabgZFRTGdU+gs5RVTM",
-	"Y7w4re36DvIKnIGYKpUejQgyH+k8F8IibVX2jj9OCFnvhOEvKpD60n8m9T2UoXWy22A6P4Olvb4VJOEs",
-	"8bE6rkm/q1uzf5kJgfTuaIPtz/BCnTPIHIBqOJVchDgu2OecudSbmx1zyZlV16bAtNPKjslMaS44cNDJ",
-	"2XgRvIrAnOOJj5TCndWyj+WY/acAjxXHW3smopba6dbq+qXqoejfl3Gm/MtGfCknvatSuMzU9Vuqv2d3",
-	"T1AaxFeP6HG2phf1gL15OsyvAGWobyHxDYRoQ9VJkyEcLRie0bDUBf6p+Nka+NSeYRlOiUDY7Ei90anr",
-	"CPpE1NGPal6Ctewefykp39VFa9kfapDY3ocOBbDSTcpuGL9jma6wAFI4SbDunqLrJXxe0kN1HbOQUlhx",
-	"HENsbtEgpB10WQPYcoLayzJ8/CWU9werqcug99yrU3tV9+y95pDsfuX+qWUAUnq8GsQ3sH5it9TtzuS5",
-	"M3nuTJ5/Car5zRgLl1Hvojlrx/d3fH813y8ULl8zrTzP+VPjZDG0WS01YZq52a4NiCdO0xiEx5IkQyan",
-	"CZcypmyiHcUk0UXDBGp/f3+vw04YkXc8uTEP3prSlGaAUhijgmlTgE//YEd7c3/f6SLoO6mDK2c0jqmp",
-	"pvR2yDQEyGSBGGofZvG/kMne6aHaTpnoDkONCLcT5Vt08o8Ux/8BzTG976Pw4DX63yjBLOKz3w8D9fdn",
-	"HQDzcxrXfOm8/VmX4UUh+j9oRlm72LgycFt3/it6/T+s47QGqF9bgPLPXh0eBkNW6vn5GnpeOt090Xe+",
-	"/p6V3qXLwLb8erX76VUpzb/2LlpBq35zraBVe7SriwT4llRt0+rFMh4TXd22togAxEHMTX/dmpZWUsZ1",
-	"oXC6ukIMVMcpEVYQArL2pUvalZbrIsi4dkPneQikryMJnuMRjaFitjEhMg4tXAo5hV1Fcol06yhqatRT",
-	"gLfQTyvRZCiPdyO3hNkc7ylxHkBg2ZAlZKzoE5WoPUoIvtmfxNg0ErCwVLMCv+bBY1JnWoMe1egSwkRN",
-	"nacQJ8lC16a0niEgZ7r+KGqD64SyQJ3NkJGISjyKSeetDaHWo7SrudUdhGPBzfg6LlvMSfg8uYBqletV",
-	"24YvVtTZroO7y/pyLIBJBhkC48WsFAA0YggLycrqjuXxRwQnkEihhgTi68ZimkbtCZ1Ma7womxSHhG+I",
-	"GHgWZHvhp0zSOO9khMwnXuT3+B+gOFZ974Yy6f0JDmE1uVxRaxK2VKo7aZZSe/M1/m4HWfZEsRiw54qz",
-	"KuPn6xZZCVoWQ+uLa8s86Vm3blByz1vdcxspadLI+3kEqUxS0vH37QdxdWntJkfyfP399z4dEt+7X/zw",
-	"xnO2M3xvkOrq6r2fw8ScTYiQGadpGwbTgZjcrFMFFjcgNun4Y3XStgysbeBf30y7XLLS20w7j7tvHhxa",
-	"YlZlW33Q0gq+iRhV17FhBR4/0NZY0foZvMILHhlK8wbPfSQpgVMWDqvxA1AzeDULqYCtf8xbkvjp70/p",
-	"bK6NbLq1jpX5odd4jqJWtHZX32lEq8rymDkgZ5v56upoSK0TyV1hsSBOFvOtNBnIK1AkBs3wDXgw8tQI",
-	"yBcQevdyStmk80wRKjlD3iA8JYu8rnOTZfDWGPvqolKKYcFHcOp+B1+xFC52uPloYfux6DwHiSXpWaRy",
-	"eBAUF5rzeRpjSSKdt6ZUexDORtrqsUw0eJ6g4eIJrSdklb7dQluT4oj1LubibWWR2KhdvRYlmZniUZ3d",
-	"oa8+9DoZqHzoK6SgppGAvkLUVFE904OGjx8aA+g9sCYbrGGbK0R4JcigmN4qacwpD++a+jJzlbGPapXV",
-	"fbteuF/U5Ju755hpJFEKhcm0ONzUXl+um69nXQ04S6InigebSai1dogn4WE+JNyAmxWHWd5qpVQduTGL",
-	"85BFH7OTWNLwYqV3HgoKZNYCKgqGaWOT/nsKeYBUSM3IIs72sl5BQ4bZouihVe84YQep0E1SRoSRMZU6",
-	"FRurRyzCSUT/SaIhy5agofLbcpO+LP/FzvO489us5yn0kjpQqM62UNgVAQ0CPm+0tLYOttbh2J0hsx+9",
-	"hdLZGamYYiMyKGQQUzwnSlb3x3Tng+wJ48oopkHoIi064cDoXXCo31jdWd+1LedT+koeUsuxFlR8FZbx",
-	"xNvMC0/QDM/nwF6SEZUJThYW/7jGVaEgiQiiU0gY11IpjqHSCGUT7XJT3CpbI7AqnEA/bQLNu9QrqSBg",
-	"V7Ax5FAwJIpQbhYbMtuyFArTWIIQwOemeSz07sSSTKA3l7fQRB1FMpRYbdo2Tl5peoMj8FPPQli/xJMG",
-	"4/kpg57DB1aWpCwBJEWZGoOMAoNCarVjSiw0gahTC9Wzl4K6ai3r6XXwxRa0uWzmmhPapuIG422urel9",
-	"kKYnQ0qdoP1yyJ5QjJkzxcEBlQKUilSLU6xYW6hBDdCsUbNeqZP0Xnv20mtjMk3CpZJp7LFRVqg/FEp6",
-	"q0u/QMNC6BMt5kCjvK5CB2Kqd53RLT2bBaHqfcdYyL6e2m+Yx0JaYQyGMmWuSYQEV7+G2s1qOTrjEpyk",
-	"mEkCiTlDNiJAfmMiochUGKaJOoiImJ0izuyomIUg2gqZYGpUpIZKq/c2apVS2ErRDKu/7BZUIyuM99xr",
-	"s9mk0ZCNtK22awBFK0u5NzUiCb0FI66W3m01GjUMVFZ5Jt03J09lgK8TIoArLqP1WepVI2Kf0XGfCUeQ",
-	"ME2oXFyql42vAnyCSiDxCpsFSwtUQo90lxUqnLYURqA6uH19YPyYpnzvkLV5Um0DVxi2E6B5QgSBtkpY",
-	"DNkffTcGqIe02xIN08PD70L4BP5J/lCHAvsGP4d2bma7nko5z+tu9wuBRnUdy5RIVgxACnlE0Djmdzq+",
-	"qbL5Lvp48V7oOupOPXog4i60zmO+UBrnnoAoHfUVYGDM70zPf2dW6KxZ/vFjErd6LeekC09bTjM26/6t",
-	"fKFb57soDY9aX9VPlI35sg6emhulsaT7kjCctUGQi/wsBupmpTCaA55MEjIxJfJivFBs7JYk6LskQnOc",
-	"yEWxOL0wVYrgr2LxGxEY5hiA6gH5tYFGjKBi/AlMNlDg5sDYtBqR1VTSUVaZLVHJoAmPu0NmCkP2zwdq",
-	"z3c0Ifvl/rnV4vtd5Kmir8FihpMb28n2j/v9iX1v377XA0fyH6id17HuIJ7YlkmUDVn5OxLtZ10a/kBt",
-	"ci8TbENTdGdczrSVCbhAPi7s7xxPqEkl9QWo9AzpyVu06p4Tpi66ldr/gKTTP+BA/5jjCQHL7R/oHylJ",
-	"FigvTQSaRNZUAo14tDAdJTAawQn9x+XZKQIq9VZTcrDDJESksRR6G2ZuDKI8kBgb48eU5qCmR1QoHDTO",
-	"JWMz+OM/90/Jvdw/xxOybxaYLWVKMDResLW17I7klAzZOI1jfRBOBEqQhY1g4YECFHHtX4tpSJgguV7S",
-	"6s9xOCWKwrSCVgqYqSiUaYeI4WmXJ5MD86k4eD84Ojm9PNl/3T3sTuVMt2KnMiYFtHQX4ThRey1YkG7e",
-	"m0FODsf7ChyV6FnZgyl2xfCctnqt77qH3e9aYFKZAqE6wHN6cPvqAIcQ0TbxtTe5gNMSJdRCOTvOLs9q",
-	"FoWS9q13RL4Do0U/jHXyloZ0NdPrw0OdDKeUTJgbEjs1dh/83VTQ09xwZc/7MNa0r471Fjcguups3hy+",
-	"qhs3W+iB20j6wvyqPv5er375x0p/ThiOLyGiFpoT52OApD6b4WShD0rHzmkTT/8ImIo2Wym5N259Vh9k",
-	"d5ZGVJJbYqzp3rur0gPUHvQ/dLqor75G+nModGBqLu7H5JbEJuLclpMdMuCor90KogVLkrWJdQLE44gI",
-	"qYN13/rMSYFu3pxPDVbCYpkTJiT0iYDgOoguRlQWMmSG7NysGOFoRhmFkoI80R2oq1CodHDY84k+sWK5",
-	"td/9t5i/ok/bDU78myKM5/aF1teg2RBWW75azMkDhxhEGw7QDyVPNvz2krJw04V/ZJLG638LdHytLzL+",
-	"5Xz1+TFJjwNYPhLk4FpX55FY22KFodVNZb45UAzy3G5PT/amCRka4ehC+xFdCvYg8vfm8LvVH2et6B+R",
-	"cCrczggYwqXTzgioQy8/FzmpJY4m6swhslqmnrvmYC+hVUsQ1iJcLbjsp0eXXovzupTp5aOH37K+lFeb",
-	"kzQHWNswaYdJj4BJS6HYYlMZMaoY5Wo16gt1uJ8holM0klS6SAei1Xq/qitUkgWW4MgoVhdXUkih9JJT",
-	"Pgnp/IYxSQgLSXeozlcmNDR9oed+MaOK0Xq1PpxuaeMREfInHi3q78u+Qkm1yxc8MzmGLpa+2hqW+vqK",
-	"eVDU33nxT4k8bw5/XP1lyNk4pmFxva8aTDnHi5jj6Irz9ziZkOL33zfZr0jnc55IEn0gEcVKYnxE1D8y",
-	"wZu16P9A7H+lFE+18U1578GXvNfGV01AlCrQjJQcw7trkJLN6YCeqpYOVHlsKZmk5viRSEF/HadxvMgL",
-	"BfxJEe/N6i8Zlz/zlD2mxq2vamsw78LxulJcDttFoWyeNmSWH8E78yQQrqd6ak63Dq5kEVB/LfTYMTQH",
-	"uTWUviiGVuhsuabB7gRyeZo1bYWmQ731u30GbsdWsJvXNzM1oWJUCrczaZDPg1mEji4+HuePh6yt48fG",
-	"PHEdEiC0M0KiYl/WThddArSgUeaV0o2rnHV1UZ8tUKHzi5sIB+kOOsCoqn+f5ffx7SndDrB5xPgljVS/",
-	"EZ36MTRjWX9qGSHJj705XSh3ilruh/E3jtJYVBduhAZjhNmQFQJ71EuZhcW42LS/D5ziJo3ORHQAtot0",
-	"PFYUhskhmyf0lsZkosP5piS8QXSMsA7Y8C2iopfXmMXOCsexLmbCDr9FI3MRSpZazyqH/Je3k70UjQPI",
-	"SOV6MuJRuOKHmtT6Gn+zPCJIAGbkrtKJyGfHcpFwI6m+0J6uTqZ//SjYscR2Vdz6zmr1rVitqj1vN8ep",
-	"H1uBK93XcuqDLwXH9nKjlDU1sFI7NhzHCjGVGG0ioExsFMpDo3Rrz3GChUzSUKY6SdFndapgbRXbSpFy",
-	"Bbe7QCMCfQHJjN/urEtbsi5tEzY1vferjkT65qoE4yyHkcMdRf7TAlwNBDwE2vTmPq9tzixSxgYmTWut",
-	"WQXA+r2nkU4OV9DLgkXe5nRCRKoJMNzZH3f2x0dByOAhYspjR3u6OPIyYz53DOZhEaq+zlC+cNXGEP3d",
-	"IzCaNfAhTyhYEeClpHU3/cAYzZazrLJNq+9M9+3Znd3DXI6a+Ys7E9VLM1GVLifDaudy1zBPPT1Gz+kN",
-	"WWziZiu33NzTuUNqNNTW1a6hzOuQCRImROqSeZ5Yc+is/E0iuNmZD7nNSe3w+aXhs3szGTIbJNluIMtS",
-	"za9h6KdFxiwAlNkNoJE6LSQ54oyYMpaYDRkWgk4YHsXErWcJJegLFSVNqQd3kQbpdSoqm0zxzbVOTr0h",
-	"i8GxTk41v2iU1z/pzHTtKcty0DiLF291KUMowjK1E+ovIalNSJ6QqIsG0tYohjob1QrGZv9Q2AP2zgiJ",
-	"dEUB+A6Sxk3NRVNtoH03peEUSu5MEsx0KKwarROglMWQpZt3uVc7kILEY3PAQ3ajm8G79ZuzDB2oJWPL",
-	"x/pcBprkVdXxLVId0+XN7882INJtubnaBoYfLWpWr8uUzFy+MCdiwlSv21kHdo4LF2zXo8xri0MHXzS0",
-	"rh0/a+mxjaKVOVD3cnjWqbVjXQws4TOd5zfjM8KkpZNgXKjzXjgEZJUdzrKDhNzym52n4oHAeAGn+CBg",
-	"DNYVtM9YBkNWsFaQpBllx2tYWgofW6Tmdd6KApPZAdzDPRUPgLYtCaUNMlcNydxQEX1QkraO+czdDDot",
-	"22d1snnXQwaJ1z10N+UB9BXXXd61E7lQsXNExjzR1bp1hnXbaLRDlpAIh1AJGhUcHqVMa6jw0TRovGIF",
-	"e2gy9i6TepdJvTMyvCQjg6zazh6ejP0c5kPonBdyxki4brh+F2lPgecsTD++fFitD+o4+1SGfGbtEzTR",
-	"9eTyHn1+enqkRjxy1vntWRvD8haX+hQqR7wjEi+NSHivyJKFCuK9PNtkF/2msdJ22cxWi9pYWJQlUDyq",
-	"EwBkCq0Jl0mjqXCmxChjGjI/HVMRciX6Bbp3k55pyCL7uzbQUYYIDqdIV8S0H79FYGCsLA6MknQ8ZE7j",
-	"T5AsSSSyPakfx5jGqRoAJwS9OTw0DdbUvSpRq876V6JFj2QGLJEDxx74dCa/0hqWaYtlYG+uNsKXP+3s",
-	"ft+c3U/DAmi/ny5rQ4PWI4TFZ4Cq+6Yo5OD0t/77wfH1xcnfPp5cXrW+bi4FHVjaps7jOZxC2pFCoj2R",
-	"0eCifnqUEMhmxHGni46mJLwRpiQIEMPsKUoU4TSOpdIt7Ak0wwxPCJgts95JVE6hxiQNi9EvTiO8HqLS",
-	"JdjGPaX9Pc7swZDBk/7FaSYBlpdA7jVAocFxoL1YYxIpoqtGUvcyZDZxsxOYHs+FvCl0DMc5IkUFPgtO",
-	"NCylAH/G3mAYAKLCQ/5R++Ppr6dnn04DVAKtYMj6R0cnl5fXp2fHJ9dHZx8+fDwdHPWvBmen1z/3B+9P",
-	"jgN0eXLx2+Do5Prk9Pj8bHB6dX16dnV9cdI/+qX/0/uTYMiOLk6OT06vBv3312b8AKl3Tk7PPr775fr8",
-	"5OLD4PJycHZ66bERWqh4Fl5kJ2/Gjg4feRnQYbHGhFmhO39FpvQN8paMKHrImkN/Xjyf+VIC6QfVe6mK",
-	"YH7nk49mrPJC+US8QpXKnZdgK+VZfHe4scrY2JDzjkgfAOl0LClWm2jeEdkMqv48askOTuu8WdsF0idz",
-	"b1VI7Yblh4pGEUbudHNeLXDOYxxWLRJapqam1RAaJ0RkJhAU5TYQnpgWxtA1Y0rZBLWrgmmnLlfopRsm",
-	"DneGiZ1h4gWVS9oeHXskcTETZLfll8ntAqCrd9GldoTrjg86NiVP6fM6Ypw1fYM+GGd3y90v+Ys7x8tL",
-	"c7xU7FBFz4tzxy/R6XKpnRrYWX/P6rkmyQ8iyfJg6yFzfqdCx87s69hsFiFBcEwihCVKiJAdbWQDu5zk",
-	"xorn+mdrzXOoLab8jiHKbCts+3Bw3Kl1lmSbeCxxJJvgeVwk2fRLhZDcJJoVpMtjAHfh0X9haQTQvYDt",
-	"mxGrjcSKgy/5Hw+rNVwmuV3Ud8UNXa3cGvQd1SgVBPozMi7RiFhzEqg9nVoDVpGmNLJd5UvZWa22X1S4",
-	"cvsb8tt1LVZVjxMqB1j7jVWrIOhZeMMOHLdgnNoaLD6dYcohwRvapC6s4clLiU2fuCGDzqT4TvRBXPyV",
-	"LLoaR7K/dQafHiFL5EM3ZC4DRHV+nxY1dQLd4Fg9Tpk2WkW1dqkXKQPu8Hwn7z1rse7tEKrmcp/OnF2j",
-	"6m7W2FvJbokSzsaUmf74zYqBvNNTfnuGInOWS21E5vjqTmtnM3pJNiN9WS4Kmit+xupx69W6hfXWmWEA",
-	"ETepHwejPkVTJjNRTfVEvTt/FaIdM921csqA/wHYu2mROT3VwRf4P42WWlEM9ioghlcsBjtdr2vwWCvb",
-	"OR6vsnrAm7tWSo9o9XgYzNVWt+3bZgSCsklsCp4gydGIoDmPY5+e9Y7IZZCxI9B/dqvGNujb56c0ahhi",
-	"2MCekcG7C+hZWyu/ReGxxJlmdHRXAHcnhvh1+oej6ea1btdr4Fwq1rsnGvdydtMsvv2OznydXs673s1/",
-	"sp40j9f6+ZGtAP5uID4sbtL2ZtfEecer/9p9dLbeM/PBVoVNe0L7e7E0owzV1jobtHUe7Po5P1fHnceA",
-	"4s+bhGVoy4WveH4DKCw1VmgEgjuW8q3183nOFuUPsHus1d3c3zilGa2utgd61gbl7kJwvGtUvpO9GjcK",
-	"eizZa3NTCnQXX2yhp4LuU77QIRREFzTSMG1aIQ6Zbhos0CwVEs2xEGhEBI10EiHVFcpFF5X6x2VR5Jyp",
-	"8xR3JDG1l6CX8T6OYzP3Sv56rjf7iHyV4pmZpCY0apLiJEowzde846bbbl5UPeMcx2w3/afMh0nXQqwL",
-	"N7M230pbTUxj6Kd/10MYjXBk9jdk0JP7zeEh2OltPi0VJvCq00Xn/oquEOvEuEQiHf2dhLr7gK+zfpUF",
-	"O7i0/SjHDdDoKaMgd1j+FyzEYvDyUcjNuvz6gNziOH3Gql25DGDYvqCzNFY0Rcdga16O2ooe8bmWlOPF",
-	"kOH8tDrWgz7i0SJAEQmtKJAJDniCKRPSaaPCBRkye6iofTfFcp+OO1ngt543QPOEspDOcYy+yMWcBIhG",
-	"XxHDM4gbTwiOodNhMGSCJLc0zAotIp5kBew9bWXcitt6iVSYlUdDhgUibMyTUJcZu+NpHPV8ycnZGQTw",
-	"NFvsnjCNboZMzeP0uBH5zFIhi9wTCEuZ0FEqiUAKj0yDhjyuHWqED5mtDS7UWvFIECa76Ccup0aYQrq9",
-	"jLlHcPSmMbG76qKTfEtDpouSwRR4RtA4ZTX1d04MgD4Zy9DrN9MuKZRlL05ys8WnZR16mcckpGLJIiPz",
-	"fMc3voGsR00ZCcIWx/LbfXxGkRCh9brn4xIX0Hi+Is9m2luniyAwhkQgfk55rLRfRX4LW+ylVqWOAig+",
-	"ruhbQkrDAtE1HWtAS5wFCtWdQYu9w7JajXnNRyCZPsVRJ6KPEoJv9iex0l+hZZcnefPCP8Czap5VbXmn",
-	"eT5IHBSPpHuugeMJV1rb8gAY6G9r31wjoeXcDv7tRbpk57Y0xMW+tYtreWlxLe7NZMhl7/SlZbFk/S4h",
-	"dcUsM+/Y43Ze3xMr8FKPZTBzE7eHmb7e3/F620hWH0ZtXti5SXYhKjgHhg0xevPoEzsNhJ2ofzWKOhFG",
-	"c9erRldTqvVrFGIR4oiyCcpQF5TqOxrHJiJEcWRXL1fohiHd1FhEzLABoiyMUxiM6kb1bv9uX0CLSxqq",
-	"eF2vDU+xQCNCGOS8z23EN6x5pNT8eExjqKwkFiycJpzxVMSL7pD9F0/RDC8gXaPYikwNMOOMSq5rVIBf",
-	"S8nX0PuWRWhKcCynpsDSkEmO8B2mEimQyvOFQFixO93JrNvJ51mKbbVRMDrixfm24myrBb/DHVv5M+bi",
-	"rIKTp4w10aS5cajJUlDVrzymHOWJGzHTeRNsdkLQLlbk4ULQj1sVgg4ceWOLFsTNkX25esUc+ai2m332",
-	"xiZIn4//FFH/7my14ZnulncUZBfpX8KBrDOng8lPr025hOTgS/5HQ0VrBWabNvNFzF6l++Sv70L2HzNk",
-	"fzvgeLhKKVkOIe+IXAYehzuS/WeOpN8miD2riNOgTbhDOtdRhJajh37t8UWjHZ7tRKPnDMTfDqHYso4F",
-	"ZaJNVgAlmza/MANm/cjzAXtoyu9MjWCIdIMK+lmPYnA7iawPJaJMctNmDr07Ol/SoXyQr/kbbVDu7LBB",
-	"f/L8yHf+4pfmL8ZLEKTSCcdBxpeUatfcIuIjFbkTurD/Rcnj1EUDRSmMR0bHy6rHVIiUJAHCaUQJM84d",
-	"mzMwT8iY3qO8Ja+aYU8gmaRCQrKPHgq1BSEo4qE4OHp/9vG4O4s6SxuP2/Tqx+zuZed4vqbjdgWrO3vZ",
-	"S9vJMztTD67AxKZkbLsCjOnzaoF6C11esx2ifpl46XLNQ1bp5mnlGaHjO9dtulEhPs17xmZr2/XeeKSO",
-	"sQ+H+E3bxboz+5vCrgCaHdP4JtrBbgMCX7ilqUTEH96ro3hyewLNiMQRlliLknMSLm31+kJFwR1W70TB",
-	"F9Pd9eWLguU2r39qIthY9/5AwdiG7nhyo8DLkV/5DWFZBHiI45iyiTcnNRUkAUpJ7m3bbCrz5CVYaQ8M",
-	"d5dXl0PWh1aXFzwmn6icfiKjrFJZW5LZnCc4WTgdNgPbAUn30DRZULC6TmBMgWpgNRcLIK9UmwXsqDaz",
-	"trTyAA36H4bMaaSLJoSBZK77MIGJS/EJILMii443lUKmdN5FQP/RGNM4TYgYshAnySJvEd6DugfqDEvt",
-	"hwN0dHFyfHJ6Nei/vzbP1AaH7PTs6vrk9Ozju1+uz08uPgwuLwdnp5dv0feHr2Ggy5OL3wZHJ9cnp8fn",
-	"Z4PTq2v1wcVJ/+iX/k/vT+CQPp7+enr26bQ7ZMV+R7qigq2UjLi1lehWbaYPDk9QzCfeLlIDIdIixyt2",
-	"IX505udMl3lynqPh+fLuxKVD/2s2Ov82OJoa43Xzi1ME9g4vajji2Uhiymy385qmyC+LJUrrEtgxQ8UM",
-	"25ihszlhg2N0pO05aHBseJGvIsOeMMbpTpmPoiobHTKo+lDim65WYg3cgR6N89g0BbN8F1Gp04oFiW+J",
-	"QG31HrnHs3lMFP+9/nTy0/UA2M7Vf11fnf16cnr98+D9iamWEcaYzgQK+YxAtQZTyCpVjFUqekkiWD9J",
-	"3iLoag0k9V5m1R9iOiaSzgjwmXDKBWHdIVvKQNW8+vyoWMGamjAk7ZZ6AlYEEz0nEyruuIYNwcnuGNA3",
-	"olIBuNeTp6fgI/9IucRLAgGIFEi/0zCZ+x2Rf9NjPiLC6BXVGS7+lpKEGl+is/ZSdUQcoxSqj+0slQ+0",
-	"VOozdqHVQNUzJkf7jIaXawOztnk48Lx9JqTX41gBq0TfLFlyJIisXfnTsasd9u24mFty6KEkYPP4fyhW",
-	"trLxrq4OB4J1iBl0wRIkQqNFw9okFzDLtxd3pk/PG22mCA0fm5NTCoy3/9wu8uxlRZ7pksYOEuobfmk1",
-	"SuqLdzmBY07VLI8i3kPYVGZcoHZExjiN5aXWwC9lgiWZ6OKCc5LsW808SRUw8zE6OnmPyP080aZnEQxZ",
-	"Vu0WFN/FnOyHUxLeFMvf5p+grAIuwzOl/EOJQj1NMGRQ0RBm5wK21wmA/ZnKlAiDvXwf9mb3cDflUNlA",
-	"P9O1DXhM3g4Z44ygGcFMIMZHPFp0AjTD95d6KVdX71FbkJCzSATInAT67ofDwwBhiWZcSPTmu9eHh51g",
-	"yPKqYyJAMR6RWIflkohKPIpJdpRIiRABGtN7dSYya4qsjkIta8iAmlIB5Xyzz28ImQtdfkFva8wTpe87",
-	"FTNxXrmbmKGw7lMIVbyhlnCAsKn6SEi0Z+l3xLvoyKlRCTaJSYKZJBGS04Snk+mQmd7gbfDxqvcGx6IT",
-	"oJjeEFPt0q1wqWinUrZgtrspLKdJTRzFER5JHlSrq5UG+y5eNBH6Xm11XUs9xe7Cdm7iXcRgCVJXsaTN",
-	"zBcw2sEXjehrBv9ZpuOEADpLRhdQ1THS5ts3hz+iuylVdN3QGE16wDGqtRtbyJcKNFIQosgKlbqK44wI",
-	"gScEZTHOM2AJ0ZAp1cilS11kCLuwbA/YBGFAhzkLSV0cYUaTVoUPqhf/qsGCG6Pqo0UZbo4lwbpNNBT5",
-	"Br95Dm+orcPvu6OUxlIJ+YrxD5n5NePsYxwLEiDGIXiqAyC/Skbz2gaXQOmTsKm/In96lODEzSD2ydyO",
-	"miNspzVGAdKdYMJgyAqCeOCU9dWCtZax3+ZSr8KbLFrG1Pmd0FvChgzKCyduO44wTRLCdCuaNp9RKUnU",
-	"QzdkLjtdHcSY4aeJOddewyGDgHNnWuNN5MxcHPKK70ar+RHkb/UHWwyZ+VTyIuGos5U+l2RcEUGf0iC6",
-	"iujYvuY74XgXQ/lswvGBJjxPGvzhpcJrF3TXVlyMxJQncj+mtyRCI4ITkphIg7spF0SXRxdDhhPi9PAg",
-	"lmq3bVCDv4J2x4k01F8MmcdQY4wVNvKDJF0kZZyZYDq63RiQ1fuQgGWCDJllHAWzDTOOHAFgox/TWToz",
-	"m7KxF13U1zQ7C5U0xN6YigxFh+4lRpmxJimrOgiTkq05U5V05wGcj0i69SR1JNIsDsWETeT06cm3uRe/",
-	"0cU9/p3H6s9PhvsWc56PDKu/8m6If0qxWOb9mECctD2ViqZsHXOm5u0hCjKn7SYVOZFxQEqV2Jl1J9Ix",
-	"cZntXlt8WTRkTqHjnDx3wUJTMaYsEVL7JTH8uXrLVXnMTnbdya4vuCNdWRv2A/CTkNJvgICaQ7RuQE/b",
-	"zczPubLtpjZSOzJsRcPniene2VCTf17SuKOJO5r456SJj00HjVhka2st7cgEnRzK6QlCB+qbpLwsXl9H",
-	"52dR+xAhRYUrc1l/Ac4z6tSHxjrZ8QdQmciMvl3utxdKJUo7XFrCq3IXu0CqFxZI5bshi8ll3HvZHaDK",
-	"aUnQcdVa1FiBAARI92gxyK8f2WSoEDOdIjRSr+CoxhWtJy/i+yYVPov49BQF0Isz6n3UxUYWj9QGR+0k",
-	"gV3YSyUpfVuUI3hQMdDSzAdfitC+InTGtlTFNdTklt+QCjWpC1Px0IZVASuXpVkTWI8O1ixIMHopuwpY",
-	"W4pN2Toof96gGJagbBKTylp84uuQ+eVX9ADx9R2RjSD2EXhQfdOpysXs4P3B8SwPAvZnCnIpU/G12lV5",
-	"NuwzAz2dLLfDo50A9wJCM/6kAtxBwiWWTxvesYL+eNXTC1imhwDtiaL8uL42Cl/ME3JLeSrcIhRGKqz0",
-	"zYelPBd736mYT99FHy7co8dUyi08zMjTHK+hIUID8y285zeufoQhvj2Tqj6apYbU7FR21tOXZD3NrsVi",
-	"k77Kl20ozWoeYiF4SPNy3tgmQ+vUwjqbp0LDTaRjNe9T2Df1PHWSsHq6E3939ktsIOEhuLupjAszHXxR",
-	"/2vaqzHH2ogKB3HllMwM9saxQVz14wKShrEpWIb4uM5KmWHzKtukerFokMwndNfkBLv9FXHtsUyUD4HW",
-	"B1gj7bQVW+ESuNlR8T+PMbApWD2T3U+TyLWsfX6I1c8fR3TZAf1OdHlay91WRJeqkU5NRsI0oXIBeK1T",
-	"j/qpnLZ6v39W6MoVYLzu53VVATZ//6zwUmf3aIqQJnGr1zoAfDWLrLSK1iYwhTcJj0HTFZVas1mQvNot",
-	"wzPS6rVwGAPpKLlOdZynEkwKaU8i5HMSoTO1ZvS6e4gO0Nng+CgvQDlP+C2NjB5nptDbzJ54pjtzJTzU",
-	"loRhJkXHHcN9wzPCOy06WeXe1IgvRuPYUl5Jssjj/M34WvTyDHxuCibbalalenTOELa0smeQCyJ4mqil",
-	"5H08deaVkMUDzgui2ftxOn8uP7jqt6aWmmc9eWWzGQZraFYQhzv6qhnG1PsKVvjXhS3/SxMUczZBOuPO",
-	"Nc66o5ZNZSs2lxkHzOfGzBM0EcKupsTx5YZY4phPUoJSFhGNIbrABoRfUiLUZC7s2U/Xms+bLZilA5qc",
-	"QvOnoLM0xpInLjiZxTSc05QRcYqIcEayQG0LTHOq3lljGziNqEQxnyjUglJL6C6hsjCoeoXcEv8l+gY2",
-	"OFXpcona/U+XcDbvjs491W1NwzTKmUsayiVuN7ujPeGUYtex8ZCdmSgBHra8z1m8KEzslv9vdknQs9al",
-	"daYdnMa8cpapLjblLOsWxzQq0x3Yf95WTrS+fv76/wMAAP//",
+	"7L3rctu4uij4KijNqYq0h5ad9OWcVmpqRm17pbU7bXvZTmfvs5TjhkhIwjIFaBGgZXUqz7EfaL/YFD4A",
+	"JEiCEiXLl6TVfzoWSVy/+/VzK+SzOWeESdHqfW5NCY5IAv9k5F5e4Am55reEqR8iIsKEziXlrNVrvcOS",
+	"THkqCMJRRNWPXXSREEGYRJzFS7SYEoYw+iOmMyr/QAss0ITeqd9YhGY8IUNGJZkJRO6pkD0kpwTxOf5X",
+	"StAfczvvH+gOxylBY57AC2pRSD3ttoKWCKdkhtXS5HJOWr2WkAllk9aXL1+C1hwneEak2QwOQ54y2ReC",
+	"TtiMMDk4ubAvVPfWZ8h8gHD2BRqcqEmpemGO5bQVtBieqWk9g7eCVkL+ldKERK2eTFKyarVBC8cxD7Ga",
+	"ffW6UEIET5OQoPyLFetyRt10QXP6K1muO6T+xQDdkuWKFZhhNp09jajsh5Inf09JslyxiHMFaeROgS/i",
+	"YySnVCCsPkSDE9QWJLmj6rD0BQV2wQESRAh1djxBqSAJEunonySUnWwf/1ITu1csedJqsOrzZIIZ/RNO",
+	"fd3i31Mh9ZK589UrYTfUphLN8BJN8R1BI0IYikhMJIk6iDIhCY70ngmax1iOeTI7iMkdiRFnRNTtxJ1q",
+	"EDXZ0qWBuUG0yW3gEU/N7jKgdeCktKokm2OTFV0v5+Sha1JToDZGFlbMifI5STR6hVjimE9SEiDSnXTR",
+	"JOHpXHTW7UStrclerigLN9uEVFCLx5IkeiuSzkjdaoQavbAMBSZYtnqtCEtyoL5tBXVr+8AkjTdZ24iM",
+	"eULWLytVA2+zrDDmaXTMGSNhA2oJb6Mwe72eUFXG3ZBiwfeDiDBJ5bLRqqh5ec2a8jE3XVFC4FMcr1mO",
+	"kDwhEcrfX7EiZ8wNl0NmeD0o9YEYKwKo3laCRUJELSWDl/xAZB9V1wHYS6PVi2BUSSHwav1hmJE2PAeQ",
+	"hlbM7hOrrqcEzfA9naUzxNLZiCSKSmnhSXKUEJkmrIs+TgkbMj6jUpJICQjmFZwQ8w6J9FsgfiFH+goU",
+	"zRuy/zg4I/fyQEl9ByB+KTI550wQpAVDFOIkoUQAiZTwhlcy810X7LxwXWZPrd7ro6OjoDWjzPyZXRxl",
+	"kkxI0voStO4PJvZoDuzR6AP/EhSZ2hqhxX23/naLI254yeoYVixC3ad6Jb+8AI0TPkNHXdTXT+YYRAOC",
+	"CIsQVQgxl8u6k1VfFA42ImOcxrLVU6fqHrL+zznqo+pRm/XD/W8IqOp0tQR/S5aCADxQpk8aoCVAWGSw",
+	"iCgbMrXHKtgZaLPSTULuKE+FBi80kGiWColGRJGLCC2onOqBBJ4RNKaxYo25/K/mVE/VDRI4VizRPOFR",
+	"GqpFyFXHqpWfEtC+J2wip63eD6/fVEjMGkCdk2RGQfS8Imt0EJS/i9RZ1oJqacxNYbX4dSNunytFudRd",
+	"XG3tmVbW2nhtZ3hGtlsdKR+lXbNaVKOVqrnXrTWhLKRzxRo3XqXk5gztGLWLyidpupytjk3yfC2i2XG5",
+	"8zVdW2P5ff3a1Cxr11aRyf9HQsatXuv/OsytIIf6qTisaPUXhWH0RrjSGtfhsX5rBQLbYTZF3YTf0Ygk",
+	"azkeTuX0DbKvr1yIGXDDlSQ8JussFzwmWilfCklmSocJUyH5rFOzGD3mFgvZCuIXUy4qdGLK48jwDrV6",
+	"Fw9AZSztBN6qVwzN0lrrd/Dh8qzRBtTKfLQYVvvh8gy1hcQyFV0z6Mq1fbg8W7M0oyL3NWKsUyuKtpd6",
+	"oCuPuuGNC/rnOlmrLDNjLWPB7dYrzn/WyFRvSkLVasFVrZAncs0KeRKRpIfGlMRRD4tQwZT+Q72L2uon",
+	"sKeqG49oYtRZKlBMxhLxVHaCIUvInGCJRzFBbQWUfDbDB4IoSQiMRkpUF+SOJDgGAe0tDAfzCERwOEUx",
+	"FXLI1IIFGi1Bc6AMUSmQs+YA4Vhw9QBkLkKiVwIJhm/JTYgFGbJ2mBA14w2WHRAKU3bL+ILpqdSqMfr+",
+	"6EgdPbmfxzwi9qK9N8GTotoAl1gSxd4cHXlEsRm+H+iXf8ye4iTBS/VQyGWsflBKo/pb4mSylQRkubce",
+	"QBGGnOLXYpydbQ3K6de25eHYrqkJB8+narSmbXm3/roZ485n2p5rX+djqMWnYh2/1AbhWnKlB9iISH3R",
+	"LxMhf+YRJdohkdnmL/Uj9WPImSQM/onn85jqFw7/KTg4YBqeQDbyx4RKouev+jdy/4HkSCMsWMPnEZZw",
+	"IcX9WdPJrlcLg9Yv1Bhhmi5RSzoXRozZ9VqLo6863fN+KqfoTfcoF7oab8ExPOx8A87Yq5ZfMJE0Xbgh",
+	"ertesxl2BYhYatt0oUWBY9frLY6+YtllAanp8hUB2vWi1ZgrlgoUsdn6gNZpmyHQuRGOzGIvzc8NFk3u",
+	"8Wwew5skSXgCAtUdjml0YwipEh3Uk5viUq2JZ8SjJRpjGpMI6T0i+BymAebf6Fj05J4juWwyT4CMadSu",
+	"KuJEIMYlUtvHlA0ZjuPsDXWIRhjrIse6pmQtbTITmmMqMW6GYyW3kAgp7jRkPEHAO12zV5uyME4jyiYI",
+	"bK+HmUGrEyDOcheX0n5IQobMOhvAT/q6+333CEU0giVHPEzBC25EN+vz+BlHaq0LvHzY/SpsIMmN/tNc",
+	"7rXmo1enl78Pjk9vTs9OLs4HZ9c3Z+fXN5en/eNf+j+/P62BhP7HK3R1fYX6QqQzcslj8pHK6Ucysnvs",
+	"WfPqnFMms31iJhZKFHecRgkZp4JEOwAbJepbn1Qa6wlH6vZxOCURwIsBpracJlzKWF0eSO3qdBAMLIZs",
+	"RJacRQZypLp1HtNw2emi7NyUlL364BBPhuzD2a9n5x/PCvf5mPhqrvT48vTk9Ox60H9/Mzj7vf8eBKpm",
+	"19hD/TAkQpwQRknUQx+Eui6csB5eiB7Fs17vtfNfT9Guw8wiq44FrjmVU57QP0kE9iSSKGzqISFFL59q",
+	"Rzdu0Z8KZE4lowwaGAyAISq1rwdGs66WIcsOLnAVrv7HKzfW4DR/aUQEjQi8OyGMJDQ0Y6CQR0RfNWfj",
+	"mIYPvGM7Ss3d4dzJvqByqu3uYDvBcUJwtNS+J7ETemwmsksSekrMuJySJECpSHEMFhMq0IxgoKXEhFZk",
+	"rgOtHn0JlE44olFE2MMOKBum5oTyIAMLlnHMFyRSuncywuEOOdUCKx1eoQwo9gb8DZ/Sp4KXihiFGGBx",
+	"ZKxL7otDpl1+aqVTfKdoU4F5iZDPdagWhtigDMxBflDcj72S2ZEPFYElQmBFvxJ6R2MyIUIxJu3zMXKz",
+	"DW2Be6FMkoTh+AroIcD87tlOGYwZstMazORhmCbJTjgCGEfI/ZyEkkQgWLEpZpFiAcW5FGXILwkjmWAm",
+	"qGLI+j3MoiFTT0UahkSNxRDW3KGLBkbXpnABQHiwIAGaxwQLdYFznkhEJcJCXR0VItV4wLj8G09Z9LBD",
+	"ZlzejNUwtVKbwV4FWPrFh5/sBwaGMMnRmLII5cQINjbHy5jj6Jrz9ziZkCeXTWM1q0IOzNDro+//1w//",
+	"80c0WkoidsxzYDIqCvM5smUYkrkUqP0a/UZ/7jhi55BZ16WWk0CAVEgpiSKumg9p/QU81/yOJALY6QhM",
+	"HHDIKcvZ7MNOGAPLv9EErA5P4R0TlZDzWoVUUywQuZ/THeFsKqdKhjTmEyOxGVJXWIUzrzkQkc4VrpHo",
+	"NxJRrPj1ww7GGfFmpoa8kdpatgYCKRGZE70y1eOAIPC30lRdbSDXw5k4XSLEGZiEP7csDOL4IlG8UoLx",
+	"bIxjQXwzGikZ5Iwk1Szeyts4jkUXZV6TUUpjeUAVL4uIkUN6Q/Z52KLRsNVDrwM0BIuf+mPYinmI42FL",
+	"/ZivUN2efqwE7dPLYeuLUojnzlI/l16Hq2PprNX7h/moFZh/3Ly7PP9w0frkMWNHVMxjvATTbNW8GLRo",
+	"5PzshMww/wdfsik4BL2qVytm0/dUmxeqp1yNjBYIW9PADEckQJTlLlr03/9Vdqv9939ldukkIkn10DIL",
+	"f/aPjUy+lwQDnhct/l9cW8U/zNCfmpzFb0TiCEvcMFD8lZIw9Reo7Z4SSD6Mg5jZqe7aeE1+XnovGZ5S",
+	"zq6pvtQmAZMl0Mh/LgUB+x2R7mEpoluJHC4sqdFJXuAJ8brI8QTcqx7Y8pyTemWdp88TBLKY8pigto4P",
+	"IlEHvF3dli/Y7FEAUMdV+VEV3I3+JzyRK5yGmqSSCCKravyH4MmwG6nAQgMsCcyZB1momfGOqrU1u3hL",
+	"Dqpb+TjlSuh0Ei20jctDFgBSZ5RZr9/roG47Dw7tcA/BsFQabbhXS/GrVwdB5wpKWZFuFAKALKNQ2lPL",
+	"uF9aZfO1l2F4lsTvqKK/6gXPDRClJZfCCbQMhch4TEKp1AkqrY+zi/oFp96QGRu8euGW2G+MhxhUFaxt",
+	"acCbNaED9jzrWYVFiUjlC1eiVZqQS4KNBFTZqZBYFrgqZRcJnyREKKjNhm4FLS2meY6rdNl6xEYXDWje",
+	"jCdU9zZzmMpGsJpxI7X9OQk3HuBKfWTOLt2cuF3pz8rnlu3HrCobv9FRXpmNlAETyxJt+CenzMMTynGF",
+	"PliZuzRoO/KQxwls6YeuHFu+qMATHGnmanaE2XV6+CKeEeCDi5oTRe1bMgeMFZLMtfEsIfBZBxL2FPLP",
+	"HSqy5gpqZdVinKD/jSKt2vCmnI/zaKrqqaQJ62VWYW02HqZHR9+FrpQDvxDzwIisar3698PC74MT82t+",
+	"DoJI805JAAbFAt7u+oQ2JxJjrWRWjrv0ha0WIjvyUK/CQTcCsesM9CsMJCElsNJyiXhKLl4K9XgAC3dG",
+	"2oh/G/boMG/DGJuxaXEMnNHDU+AVRO7AxVcEJsnt75nKxe2r+XpWksuiqLvmavKgKhv8Zv/0CLxZoO72",
+	"wnSB+G4yuYk02n5mS7I3mbYOPUWVvotWvsYVUHlCRcjVbW5hEYFAUAwOrQiEORxOkRLF7giaEdCVnPCD",
+	"yMxkciKKIGPDVz9SOb3ACjgcg1Qr97AdRtl614lalSH9pxD7NEaluxmNkQgBHvWEx9oFIYBjOXS4uptJ",
+	"zEdNBIH41DiIRVltbvDtlVpMVBjBysnVLV2YKBbYQZQ7pkvbaAjJvrkrgOo7a/uFP6TXd+TOArXvp5hb",
+	"Wz17a5aqgmu26XZhiA4wTJN+O2zZzMmeex1i2PLy0jzIoUaJzoMgYCOQO2d8UHY5m5z7uR1vrWrNND92",
+	"Fvhp9ZWIVXjwUHjJ7t1jtihsq0bfcSEi25LLCLXSBwFDWOljOoKopahWTAoal8sgK3BcmT5z/a5BnCIM",
+	"EnfATUgAjfxw5OS4a1+bdoYaKQhJ3l1LDsHIli/MCw1O1Gid7pkHdvJxtiyxvQJqSJa+CHvaavqNFdFs",
+	"ZVoDXaNArt6/X2HMaJSnTobnCJyHq29V2HG0laIRUtlv+9kkPtxqBk9YIr6w8V/5qr0U75aydWOqVzYa",
+	"tXRVMEWgAdY9w9VXpgMMnwRm7RAw5bPC6UqiXQLOZrS6SAJ85BqKrtSqEnnZFjcXd7Q0ZrkAmZwhTdR1",
+	"Pu6cz9NYQb8pV8JCsv3luGx7B1QFdruhTUt/swtDFoxUS4ztSbc9Z2oS9Tv7g8wPsoaqZwf5SiA1FB3T",
+	"nFSVGPv9nGpVqWKi0EKdug4h+VygBU9uKZu8RUwpy6Ze1UgYa20z/5pJUvSLlswoYHZanU7YzowGEKBi",
+	"kgh1gqGSnp1cwqwYjXPRnW4jvWpwsuqYa0yFxYPWIFvj0a6pCqb2PSI4gXhxBeWTKb690UawW7K0RjLz",
+	"iyBhQqT+KbDuAuNJzipPcBYv/YwOKkv5qyuko5iGpjYVas9xIu1ZwrIaHKIevf4M67mZRXrrHrWREM/F",
+	"zhy83oaVwecr2ZjZ8AY8LKeaPv6VRlSe3tU6WM4ZQfAOidBCnYgPRiVP1q5CjVGwLkFRpTWyky28RFA4",
+	"xWxCUFtDseKlEQ4VRQ8QS+MYlGFQbix/V78qnM9SOXS5pDUTZjWVms1ooc4/Y108gNXYBk3jBYoLPp3N",
+	"5RKmL1Uig/sRXvQ1WDGoEVb/48CErh4MsjJnDiJ5htPn1ejWLZ8E8NsgoMKnsZk3K9ERtmSce7bOMt0D",
+	"8OJdhgWrRUj1mim/1Rz/ihhWh4NrnPYzHBHFrwAo6+z8DdWTVJAksCGFWbk+PKeKkCq2qG2YirN1a/lw",
+	"ndpjOCnOSTNP9K+mDKB3yA3A6SoDJlNHcL3fxlWh7Ee1YHDpwLbPQ2oJwwKbGneNb0PWuji2KJDXgKuu",
+	"8cM4h+mPEzGmbLckA65c5UZwWL33nV/hQuiUFa2VmQpqG1rz+wwN+r/Z+mjG4HZLlnXy2a9WOKruD5hH",
+	"tiLPQSuafQBiF7oiOCYRwlLBgwyMqJxVE6vcd9ACin/O4qWbEJgfmru6usPKEnC2Py0reGNT7jELbH4l",
+	"EF8w1P94lVfg01AlAjRXcrnOahiyck3Oe5MDADVMtGxsfzN5/lWHSV+7nteL6+rFmuM4dssAbg41aqcF",
+	"NxD49mvT4jz7IBOv3VcRiavrK6Sfo7YpkIFScUCwkAevO7WU2hxL7j4qpm+9+e77H378n//rp6PXb3rq",
+	"9cOQHkRkHvOll05rxD9J6wzU9skVCTmLsnBAWwI2W/h3Px4dwZqz6h7ff/emUN/jp6MjX7SgGekaT3ys",
+	"OtLkairlXPQOD/FCdPEM/8lZN+SzQ4knAoUxpjPUzh246tciBN7QKLCZzubf5mWI+Hb/plHnrQZhdXiv",
+	"BJJJKqTJEdRR35BnBNlu13hyVWGCI85jgnUguBT1LqHzO5IkNDL1ABUw5B4c2G9DZXUV9GckwGeiJbM5",
+	"T3CydKpXZvdr4d3KDJtRSfP1ZS0SB9rUkMFcM3uBh/jWAXSmYa8+P3cj1fFLoxUWXdlkzRWcl7yeXhLj",
+	"wirEop7AWyPifm0yjYTXwTzDDE/IjDBpQhvrzr3y4ilU+2z0as1tu6uvm7ZUEXLtxVQqSJYn8S8v8B9E",
+	"7bZ9lzbC4e35eHwlEyzJZJvAAWE+fSWcjPIeGtN7Ev2Mw1s+HqP239RfJyTGS/OTnbADucUjLAg81RXf",
+	"8b1565rOCGorFP0nlUqZNpNRIjoBvAtpa8dqj1UwyUYtIB1l8sfvXdL941GDmqLudjYbzssHilvcwfry",
+	"cyiVS11bwbNAYfNRfMACCTI2mtijaZbiREDiNtnxkPaUA7WXyq7AOpz4g3ojN+LF+o89sbyQn9iXkszm",
+	"0hvaa8oO+6m3zqDyPGF1kYlZsPFaipzhstpiYF39WcFiaTzf2T5r7yUvSb21LPwLX+hCszicAmMsk+tX",
+	"AuW0xd5zz9SFzqfVdb2y+s8KVTMhErUNGw8ytjtaViXv/serIcvEbpMUTlC9pN2BRAYSEahgpiQkUylx",
+	"yBSdKFXItkr+x6tSje2eyXmNY9CeFjy5jTmOTD6zLxWnVHq7JiEnL4ZdE8hqyjr6niYrJAtZShUrX0XG",
+	"uqFKQdDKTmh9eDs8bQBuNS6tSkn1l+K9Ki1/MzdW+eMd+LN869lUh11/1nl24UZhjjbF0hvrUw06bBA0",
+	"mb9fwIwND96BcKe8qYsJeCG8dB543AVoOOudKfmr5St2Vt7kUldE3PNUhnyWWcvyS3wlUIyFdOoE1bLN",
+	"5nda4OGeW90ocLEk8X8JWmatJOrLLS3lhQUE+QaLYzc489/N61ulB0PhFDthvVtu91j1V8GI3/MiW77Y",
+	"rBQOaZzGK6H/QcC6Cu4abCDz6j6IUNfVSnsG76+XL27hBi6Ns9InVT6O5o4pnxDiQyd4bZVlyHmo1BUt",
+	"DQqRkugtxGUoSXGh48Qn4RwMFlnFGYGXvrCHhWgAjO6ivgStSThfWwAznPediIoVWK6HWyvhZZ/XXqMR",
+	"bM3GVt8izd7d7BKt8LzyCu1Lzqk5lQ03QMGP2tBvZXwokxNOORfE9HzCDJH7Ok8llN24l/7a6XO9BBTj",
+	"EYkDU5UrynJb1aW90qHP5F5qSy7MgKXSYlq91v/5R//gf+ODP48Ofure9A7/v4NPn18Hb3748cv/aO2W",
+	"bK+87OVqgZ7Wmv+fPEy4sOot5Pjs011J8YW1bKF762pWakg3w1tkei2iDGo1w2Q9RO5xKOOlQ6a0stuU",
+	"TqURJSys8eriNAumsFf+ylSrEV10oj0hUAfPOCnwQnRDPkPt/serzlvdZsWu4JVA4zSOc1cx5DWyw0OK",
+	"Z90J55OY4DmF7y14iMOzD7/9fHp5mAW+HupUnEOrlNvTvuA8FocX5+fvD+184vDi8vz3wcnpJWq/O76w",
+	"vprV7Vga0u2Ck60x5a58tint3pmc1pjq1wb/5TRUvZ25jULOxnRiXGjae2SriO8M8LyVSxS3ri2XXzAY",
+	"WdDRHD5BHy7fa/uyHv6V+t3vjDRu+4uEjOm9fy4hneBBkY4g2UYnV+ow3nEthjdI+dCbDPLDK69p7XXW",
+	"BGL2nVOxBje9YEVLIA2cygYkZCder/wuN4i2CFqyPsZU0AkjEfr3j9f+DGr1ZVZwKXMzpwnrUSLHPfBp",
+	"iB4U9O7BywdqjN4/F3J9CIvxpOVzBPk92u0UbtQ5smbX+VhCUB1M7FQk2pkoFNMxscF55cap+gnUKzBe",
+	"/cyN/1PZi//djwVPy49+j8nqa3mIXuic9YvSCosy1jY6YSa21wmXld6SAVj9FTBSKZD2Vr8YE3K2yg2l",
+	"zvy7XYicxVVsCnKVE3+bCZQKOY0zD0r5LOemMIhX2S3EKKyRnnzhbeVYribD+AK/PO6QwurK0zzAA1K+",
+	"R7+IVGh8aNqsVE7dl5hiY8UayTSOEyzQZZzBAzZa5vP3sjDIV2LIqkE+ZtOKz7eFFL1Tu4LILwxNsbgC",
+	"hKyvEIUNyiIq7J7bOpZK/yoFicdQ7LEQJ9jxxRaVriWfffXdbEmJ8+62kuulPxfpLVGZB9HdlQacClBu",
+	"YMIpUnaP/SZzn5e6guqC46Yo8YwIgSckQGoKLOkoNqXAdScVD5L4R+0jSRJhC6NriEXkfo4ZdDcw6fq/",
+	"XF9fIKfQOYL60Lr/7QgLEg2ZeTNrz/KmmE4WoJESkxJiBrfRkmqRCSUSJ0uTFjVkagpd8KB/MRCImwpq",
+	"WM2gRC4zsMbZfEI3Jb5aN9itmHsTxpRA0b1y9Vu36KtNk7J1X+2YkH5uqsU5Ba6liZij8fImZfgOU50f",
+	"kn+YzWp/mCSYydKs8Jud0i3v7JSEnxE55dGNemrKmpcGKdSrzUulf6rGFN8fTDgI6AemCRPc7LFxtjiN",
+	"BdY3qQ2MUObUfeAsXqJ2SVZzsCYYsopFu9NDi+myVGDWlALOMtnueIhHaaygho9Nh9rVxftd6DCtGVpB",
+	"y7RIuLk8/fuH06vrVtDqHx+fXl3dnJ2fnN4cn//224ezwXH/enB+dvO3/uD96YmpKruya4a3B4N66fTs",
+	"/MO7X24uTi9/G1xdDc7PrtSM79/f9I+Pzz+cXV+ZSW5OBlfH57+fXv6nP/SmWoG4fD2/k2SkcMXQCdNk",
+	"bmQLy8MI65Xo+uLtPuJZsrd7aM2744tCGecgjxguduzhWYfiPESlUMFxZeLkTjRrm8WQRYoUi0OuDg0p",
+	"6clN4kyvPcpvIaQUFlRz7g+KZIdrqeqvc87jzCCpowetfhovES7f2ZBJjuhsThLBmdLE2lYf4YyUrjKr",
+	"JF4QY0rJJXjmOC+aRErbOHCKZy5nLppLu1vqwzWAasDYpy2vD3r/0RvraOxdZ1BwtyYJ11Q0MkV524xL",
+	"11Smw7uM9Yzz2LtnpyOt13oE5Z48xw381hSDyvZqj36xWJTN04rtaq34wGYwdjYpm1suy1ofktwwoN6u",
+	"VchGsOGznjcJUi5eY+04hYvwYrfuDei3AsDDl6Llw2K2Fr3zr+v2CdW/1Wlq77JV0QQCmUn3G5JTMvMn",
+	"DJlafMWRByeQ1FAZxs5jkCg75m2BdtXkJZIidG6VEpUfvgrdUrN+bvV8hxOWrt3O7juNILuUWmCoqwNg",
+	"OldCVQlT2T03+0XPpHzuAPhXqpz6jcZqZk41fJWR8Cx3i20kKWgjSM/CrG49oZZIIgCgiIQ00oqZYQ1X",
+	"+k2bv/AW4SEzH1jANyWSFvoa81ZK1pQGzY5M16QxTfR5UCmGLEkV3uoG48en75VumZjcMwpeNqJ4I1Kv",
+	"wV89Nfqy00V9/Rt8OWTkDsdp3nJEgA3mls7nPmjy76tgRFObgfJrbOmVDe3p1R//6suleGamty7LCkiV",
+	"YLBm0c5SfFCZwcllGm9qGDpn4K+w7wNkiJqQTCuYNz7A/J59KFOCBEXMlnOCRn5JqCKMG3HbmaPmbIp3",
+	"sHn4gpKLzfm/EjZmUrh45OFkCuKrm/4bT/Qm4XmADERr1xF0M3jroA8ghnNCerbmxKUIFx4CUzEruxca",
+	"mE1sb05meEai/Ni9CcrGXJsy6OSgm+O1F1MsD+gYCTpL47zmj7+IZlVibhRKkBPXmrKUZhjfxspNlmtq",
+	"X3l6IAMzTAiOXoowWNzK1ozRM0yzE/FlnlBiE6Z8zUOh5ZvWft0iWNXsFHizzp7vjGV8cI5bQyppRZh2",
+	"cIusGEBP/UKFaRpmrKlasjnUUg1qQ00zyibqVc6MsINuCZmbnmHaJK3n7OimdaYOmu4jpoAjK/0kArSY",
+	"0nCKhMRL4RqRRwTaFBpqQeJoyKjIFP+N40nOByfHJngkUBSKhmA9gK64Tn9QhFOnSvISJUSh5x3xV/ds",
+	"VsS8CDre2uVZcEEGG+thcH3p8tyCYmERDVta0xy2QHUZtmY0TLjgY6l+AYI/prpYoK9X8Fs0bHEahcMW",
+	"amPbelSfrZ2jYwaeUDlNR3rUIataaYVrCNWLagX5cloBTNQKzEBe9uvr1r4JnXoxQvujEKmVYnyh/7up",
+	"q1s9puas2MMxfEkq1iS/spxiXndGc02ZtbcAlkWJUPqir7tWGq2oYqxQo3/83hm+bethKpoUGBgIdEUv",
+	"0gkQgZpXACqMM39ZIlJr6bHz2TcK4xXr6zBCIqXDOBWNV5e6rjHHaVnDGRfbPGynRJUSxW7JCI8OQixI",
+	"Z/VEdRWXzueEFe5qEPnD77RcuXK9Vv9qF9p1w9qt6dYpCT5sNSg5Yad1j6xcpyu7uaAEOV7UalpkPK+V",
+	"1Bx3ClixJrerFnMKGL0DMSx5iNDlinBbU7NmcmDlLOyTvGvxaOmld1lQszoosaZbX/XKoeXxYsozNiKd",
+	"mlp+ia3U4M/DuumMFMaBgl9mguY1S21Nwk0n0pRvo4lW+P4KNcacR6YbtevESSem0Zgh9dopP+NJFmxY",
+	"igR/ffTme1+AC8GxnF41CuqyS/vF/WZFve6U0X+lhbLd3kue8QiCAtaCjRE51oONHXHNbeLiXToSTbO7",
+	"9Ddt6OtEPvRrOiIJI5IIHRSqfk6JK0tDU/ExT4rJAsaqG2KGRmTIKIvIfR5JqvB0hDUzd273x++CUo8a",
+	"N8IUH/zZP/jfRwc/fWr/4yD746b76d+cR53/1xtxuq7MZTlOK1PEjBzi1OyMOZuIOsXA7by0GTheVL+E",
+	"TjeTtSNIPIGerjX6Pq009PQus4RElSNbS6rrdOPVdUQiPsO0hohAVQ2k3/AVTC7A+JQLaXZcuRWtZxxD",
+	"+WXrcfQUkYaeS9BN3V6+aTRsPkSDEwB08E3AkKa8RqlYypBBR3dQX5VeDX3emVS4whS2dNdB6HUT9bL8",
+	"fsWnWj1QXUij0IRfcoXAgdbhobEFVfxAKoHUVI+37wIz7g7ZYKz0PMjtGbYMUU/IGDw5HGHdgVlheltX",
+	"wO44Xnw6HrJhYa96CAKZtbgkztgQLlQnhReW1iCPzXl5VT7xdZ3lz3dJpZJ0pjiWhhxcbCiuA6e8oIz6",
+	"EZrysPTFkM0IZoaWameZjmEL41TQO6J4aBSRCN1RjMj9XKlJ0vinjDNtSue6SlMq5JCBKo5eCTphB5Sp",
+	"z14ZhtxFJxrRKmsuLWCGlyjmE8qGTM0qp4QmBlVxFCVECB2sYZMGsACrhCl+XjFOiAAGH7IZngttKjIY",
+	"rwGias1wDAg4mvKwFVgq8mkNXtWbCqpS9MsxEuxaqG5sINjADFDWVHwtkt0eaevaRRc74W3bKro0SrFd",
+	"9K56RBf29ZfvD109Dd8tF+7lpbgMCkvfLFGk+OkOckWqa1l7jOs7aFAWU0YuNnUjBfXxK9dZDIwOTpM6",
+	"iEUUm0oL2yy/3BZDKGh1umKI2rYY9UBcauBYjYNZU0PW1o5tf/fj0VG3q2PkUCGIroemfIGU3A9hh/rE",
+	"be2JPPxQd4tV7BEOoYts4z97Cm6EwhySKMDlCtxyiu8IYnzInGrX9TUGy5F8OhFuXbXAFQEvPgBuBHF1",
+	"rUSyVpvHfkL9C18o4Xnp6agNZl4LUH4KnSbsYY1/fa181/TuvSOJ3+P/czqba0lZZw/nxSgqF7jmhsqn",
+	"pjeaT7325mpDlkqdZYvOveftYuIhu1sIONqmfGKiPHxHYCNA8jTpecKjNCSRt2itzWzIaY5TO9lgsc/W",
+	"8zfTKBPHecR4oOezuN8ubDnQ/kn0Y4Bw+Z40QOR9K81NQS460JZOoSOxiW9tBa1JipMo0UUpE11KUNNd",
+	"U1cwn6fcvRYSnDMNwNTiZP4ujsW2t1HTw5BFVbTU9LhwUuZo/N6KeU0IRrb5IDcs2j4jWfF4MwUEd4GD",
+	"pqb3CBac1ZZ53HbPlWX4J09jMmARqalfAJ9SNoGgmwAdvPa6rArVzFc4ZbKQOsJksiydUcmDZbmjrSWM",
+	"Iho1CG3KcoXMxQWOvybfa3bo9Wh+mgXMeeNvDFuV3Gygiz5C13sOsUkWtvAEUyZkIYl2Qu8IG7IMgFBb",
+	"nabbQEz7uWEoPSxPpR05zxCBVvKsXeh90nd6n/xKlnqg/BMaaUAtg86QeWQiZxfqwsY8CXWN1wVP4+ht",
+	"HtMLYRiZjwqSR8HYYqbKnFbFzq6ljsoZLdlEZmR8scJoXWz7kwfyM77oNDddF/yiKzV/f8bvAR1Djtjb",
+	"yqlrK5g+YmPImGM5fSUqBsgqVcqqajurciDYbb2zki/CURa6WNmW815yZHtremcFCG2s0roBbk1E7Iys",
+	"1LTaGVysz1fwuW7rKcCKBkbXeZ0M7IQOCKLzpXOM+zdP8F19VWkwqpUb6q8NgKdNu2417N+ziqI43ZQu",
+	"/d2UfMUwDEzVqupGh3lxAX62KtnWAuPaqmbNPMzzYnf3vXN571zeO5f3zuVHci5D2flodVbm3nVd6diY",
+	"n9wqVlBnZtWPPYKxIxJ409t00pRJELLJbWDpy7LQ3bzZDa31dfuoNwK5vPzF+Ld2xMhXerXsO40dWq5U",
+	"5HPnlP3OdU7gqW7REXN+m84LnvdAX4PrSdfO2cx9buOs7RdDRrqTLnoHkQeHv9mQ6WygslcdhmPeEDif",
+	"L1Wvo4Q9XrPPv1IucW1hMMomMUHwjs9tN9NJATW1JGe2Ew0Q+Lw1b7zAS6EOxUQAV40bRoOsM5Vo9RL4",
+	"i1U+syX6BlshgvTRnaluQe7nMWb6ZPlYG/mykVFMZ1T6S2BGVMxjvDzDdcwX5BU4AzFVKj0aEWQ+0hnC",
+	"hEXaH+8df5wQstkJw19UIPWl/0z87V3VmOoJpDHng9kz0D7KWp7zrxRnJSOq4xp3R92a/ctMCBTGibbY",
+	"/gwv1TmDzAGohlPJRYjjgn3OdUOIreah4OHwjulvRJodk5nSXHDgoJOz8SJ4FYE5xxMfKYU7q2UfqzH7",
+	"qwCPNcdbeyailtoRmFi/VD0U/fsqzpR/2Ygv5aR3nf/eTF2/pfp7dvcERdV8PvrH2Zpe1AP2Zm+/H9s6",
+	"1OtAGSqDSXwLyW1Qr9t4JKMlwzMaQnJ4nUv98fjZBvjUnmEZTolA2OxIvdGp66X+RNTRj2pegrXqHn8p",
+	"Kd/VRWvZHzzRtmu0QwGsdJOyW8YXLNMVlkAKJwnWfed0palPK7rPb2IWUgorjmPIaioahLTzMWudX07t",
+	"f1mGj7+E8v5gNXUV9F54dWqv6p691xyS3a/cP7UMQEqP14P4FtZP7DYJ2Js89ybPvcnzL0E1vxlj4Srq",
+	"XTRn7fn+nu+v5/uFli8bFuTJqyWocbLso6wKrTBtcG2/K8QTp90ewmNJkiGT04RLGVM20Y5ikuhyqwK1",
+	"f7i/12EnjMgFT27Ng7emqLcZoJQAomDalC7WP9jRvr+/73QRdOzWsa0zGsfU1KF8O2QaAmSyRAy1j7LM",
+	"KagB1Omh2h7jaIGhupbbw/stOv1XiuN/h7bi3vdRePgG/d8owSzis38cBervTzoA5m9pXPOl8/Yn3cAA",
+	"hej/QTPK2sWW34Hb9Pzf0Jv/wzpOU6X6tQUo/+z10VEwZKVu6W+gW7jTFx195+uMXun6vgpsy69X+8Zf",
+	"lwok1d5FK2jVb64VtGqPdn15Jd+Sqg3uvVjGY6L7AtSWX4I4CPitPrpVyrguFE6HI8ZAdZziqv6g7BWN",
+	"3ssVpWRcu6GLPCLT18sNz/GIxtBrxJgQGYfmd4VqDF1Fcol0K1BratRTgLfUTyvRZCiPdyN3hNnqOFPi",
+	"PIDAsiFLyFjRJypRe5QQfHswibFpwWRhqWYFfs2Dx6TOtKaeddGVmy0Q4iRZ6qre1jME5ExHoaM2uE4o",
+	"C9TZDBmJqMSjmHTeFnMM2tWqNB2EY8HN+DqjTcxJ+DxVFNQqN0s/gS/WZJ3Uwd1VfSE7wCSDDIHxYlZK",
+	"JxsxhIVkbV3s8vgjghNIQVVDAvF1YzF1+wuU0Mm0xouyTVlt+IaIwYpMkJRJGuc9IJH5pFFAv82Vqe96",
+	"VSa9P8MhrCeXa6p0w5ZKFbvNUmpvvsbf7SDL+pyivFv9FnlFFkPr25LIvFyMbnql5J63CEQDhE0iA9T0",
+	"sS4+maTE25UkaIG4urLqpSN5vvnhh8CbbeR+8eP3nrOd4XuDVNfX7/0cJuZsQoTMOE3bMJgOxORmPb6w",
+	"uAWxSccfq5O2BfQTE+DXPEXotbfWd54G0zg4tMSsyrb6oKUVfBMxqq5jy9qFfqCtzU2y8FqTkWR4g+c+",
+	"kpTAKbuJaX4AagavZiEVsPWPuWFakbYLOihqRWt39Z1tko/sATnbXJ15pKaqdSK5K/RmG6G20mQgr0CR",
+	"GDTDt+DByFMjIF9A6N3LKWWTzjNFqOQMeYvwlCzyus5NlsFbY+yri0ophgUfw6n7HXzFJgLY4eajpe1k",
+	"p/McJJakZ5HK4UFQlnHO52mMJeQgswhUexDORtrqsUo0eJ6g4eIJbSZklb7dQZJvccR6F3PxtrJIbNSu",
+	"XouSzEzZzc7+0Ncfep0MVD70NVJQ00hAXwsPqqie6d7Hxw+NAfQeWJMN1iXyrhbhISk6pnckKjTWcU19",
+	"mbnK2Ee1yuq+XS/cL2sq9bjnmGkkUQolXbU43NReX+44pGddDzgroieKB5tJqM+bZetDwi24WXGY1U3q",
+	"Sn0lGrM4D1n0MTuJJQ0v13rnoRRTZi2gomCYNjbpf6aQB0iF1Iws4uxV1mVxyDBbFj20kLCfhx2kQreX",
+	"GxFGxlTqIjZYPWIRTiL6J4mGLFuChspvy036svwXe8/j3m+zmafQS+pAoTrfQUl8BDQI+LzR0to62FqH",
+	"Y3eGzH70FqqmZKRiio3IoJBBTPGcKFndH9OdD/JKGFdGMQ1CZ9frhAOjd8GhfmMV+33XtppP6St5SBXs",
+	"WlDx9abAE28bVDxBMzyfA3tJRlQmOFla/OMaV4WCJCKILRajpVIcQ402yiba5aa4VbZGYFU4IUhp/dD2",
+	"VL2SCgJ2BRtDDqXWogjlZrEhs83eoaSfJQgBfG7a7kPXcyzJBLqaeoto1FEkQ4nVptUrJeLhN73BEfip",
+	"ZyGsX+JJg/H8lEHP4QMrS1JWAJKiTI1BRoFBIbXaMSUW2mfVqYXq2UtBXbWWzfQ6+GIH2lw2c80J7VJx",
+	"g/G219b0PkjTk4EoaJGObMK/Xw55JRRj5kxxcEClAKUi1eIUK1ZlbFA93cxmV+okvdeevfTamMCLCmGM",
+	"ODs2ygqVG0NJ73QlGmj1rCZNxRxolNdV6EBM9a4zuqVnsyBUve8YC9nXU/sN81hIK4zBUKZBCImQ4OrX",
+	"ULtZLUdnXIKTFDNJIDFnyEYEyG9MJJTnDMM0UQcREbNTxJkdFbMQRFshE0yNitRQafXeRq1SClspmmH1",
+	"l92CamSF8Z57bTabNBqykbbVdg2gaGUp96ZGJKF3YMTV0rutRqOGgcoqz6T75uSpDPB1QgRwxVW0Pku9",
+	"akTsMzruM+EIEqYJlcsr9bLxVYBPUAkkXmGzYGmBCkmR7k9HhdPQywhUh3dvDo0f0zQ+GLI2T6oNdAvD",
+	"dgI0T4gg0JASiyH7o+/GAPWQdlsiXTkNPtGl0/5QhwL7Bj+Hdm5mu55KOc87lvQLgUZ1vV6VSFYMQAp5",
+	"RNA45gsd31TZfBd9uHwvdAcap5MPEHEXWucxXyqN85WAKB31FWBgzBfa9uXOCj3Jyz9+SOJWr+WcdOFp",
+	"y2lja92/lS/g1wJKw6PWF/UTZWO+qve55kZpLOmBJAxnDaTkMj+LgbpZKYzmgCeThExMceEYLxUbuyMJ",
+	"+i6J0Bwnclls6yNMlSL4q1j8RgSGOQagekB+baARI6gYfwKTDRS4OTA2rUZkNZV0lFVmS1QyaMLj7pCZ",
+	"ktr9i4Ha84Im5MBpGgXaTrVtkdv6Kus/pMFihpNbEukP/7g/yMoGHtj3euBI/gO18w4gHcQT22ySsiEr",
+	"f0eig6y/1R+oTe5lgm1oigJZqIoJVibgAvm4sL8LPKEmldQXoNIzpCdvbq+7dZmOMlZq/wOSTv+AA/1j",
+	"jicELLd/oH+lJFmivDQRaBJZOy404tHS9OLCaAQn9O9X52cIqNRbTcnBDpMQkcZS6G2YuTGI8kBibIwf",
+	"U5oD1PKlQuGgcS4Zm8Ef/3FwRu7lwQWekAOzwGwpU4KhZZWtrWV3JKdkyMZpHOuDcCJQgixsBAsPFKCI",
+	"a/9aTEPCBMn1klZ/jsMpURQGSi3GhkKZRtIYnnZ5Mjk0n4rD94Pj07Or04M33aPuVM6gKpOkMiYFtHQX",
+	"4ThRey1YUCtouZCTw/GBAkclelb2YIpdMTynrV7ru+5R9zsoySunQKgO8Zwe3r0+xCFEtE18jeEu4bRE",
+	"CbVQzo6zy7OaRaEZUOsdke/AaNEPY528pSFdzfTm6EgnwyklE+aGxE6N3Yf/NBX0NDdcxyvVHoD21bHe",
+	"4gZEV53N90ev68bNFnqYMkudQduBX9XHP+jVr/5Y6c8Jw/EVRNSeJglP8jFAUp/NcLLUB6Vj57SJp38M",
+	"TEWbrZTcG7c+qQ+yO0sjKskdMdZ0791V6QFqD/q/dbqor75G+nModGBKQB7E5I7EJuLcFuIfMuCob9za",
+	"6wVLkrWJdQLE44gIqYN13/rMScGQgSUpmxqshMUyJ0xI6LAFwXUQXYyoLGTIDNmFWTHC0YwyCiUFeSLA",
+	"kVyFQqWDw55P9YkVy639w3+L+Sv6tN3gxL8rwnhhX2h9CZoNYbXl6+WcPHCIQbTlAP1Q8mTLb68oC7dd",
+	"+Acmabz5t0DHN/oi41/OV58ek/Q4gOUjQQ6udXUeibUtVhha3VTmm0PFIC/s9vRk3zchQyMcXWo/okvB",
+	"HkT+vj/6bv3HY56MaBQR9oiEU+F2RsAQLp12RkAdevmpyEktcTRRZw6R1TL13DUHewmtWoKwFuFqqwo/",
+	"PbryWpw3pUwvHz38lvWVvNqcpDnA2laTe0x6BExaCcUWm8qIUcUoV6tRX6jD/QQRnaKRpNJFOhCt1vtV",
+	"XaGSLLAER0axL4uSQgqll5zySUjnN4xJQlhIukN1vjKhodT1cuZ+MaOK0Xq1PpxuaeMREfJnHi3r78u+",
+	"Qkm1Pyo8MzmGLpa+3hmW+jqyelDU37P6q0Se749+Wv9lyNk4pmFxva8bTDnHy5jj6Jrz9ziZkOL3PzTZ",
+	"r0jnc55IEv1GIoqVxPiIqH9sgjdr0f+B2P9aKZ5q49vy3sPPeZeyL5qAKFWgGSk5gXc3ICXb0wE9VS0d",
+	"qPLYUjJJzfEjkYL+Ok7jeJkXCvhKEe/79V8yLv/GU/aYGre+qp3BvAvHm0pxOWwXhbJ52pBZfgDvzJNA",
+	"uJ7qqTndJriSRUD9tdBjz9Ac5NZQ+qIYWqEn+IYGu1PI5WnW7h7aNfY275MeuL3uwW5e3wbehIpRKdye",
+	"7kE+D2YROr78cJI/HrK2jh8b88R1SIDQzgiJih3tO110BdCCRplXSrf8dNbVRX22RIXGM24iHKQ76ACj",
+	"qv59nt/Ht6d0O8DmEeNXtKD/RnTqx9CMZf2pZYQkP/bmdKHcY3O1H8bfclNjUV24ERqMEWZDVgjsUS9l",
+	"FhbjYtP+PnCKmzQ6E9EB2C7S8VhRGCaHbJ7QOxqTiQ7nm5LwFtExwjpgw7eIil5eYxY7LxzHppgJO/wW",
+	"jcxFKFlpPasc8l/eTvZSNA4gI5XryYhH4YofalLra/zN8oggAZiRRaUTkc+O5SLhVlJ9obFvnUz/5lGw",
+	"Y4Xtqrj1vdXqW7FasWp7ra1x6qdW4Er3tZz68HPBsb3aKGVNDazUjg3HsUJMqpuXJnlsFMpDo3RT9HGC",
+	"hUzSUKY6SdFndapgbRXbSpFyBbe7QCMCfQHJjN/trUs7si7tEjY1vferjkT65qoE46yGkaM9Rf5qAa4G",
+	"Ah4CbXpznzY2ZxYpYwOTprXWrANg/d7TSCdHa+hlwSJvczohItUEGO7tj3v746MgZPAQMeXQxFY7jdM3",
+	"skd6Gq93uuicER246+k6+0oMmeerAI1pLElCItTWpYr032A3YDo4F0GLgrcQ5H2GZwTdEjIXOoTQ7fyu",
+	"i8yVWkJPeRwZw4j63hgU8SgmebmaqC8hDt009zyDVKjsTwUjASq0q9Zv6Nb8sCIQz6KskNiQZQP3sAg7",
+	"bxEEyeKEoFECwc52brVMSWfGqIloFGTJ0TQhoTaZmuOE/KJbsuyirPgH2H3TzLjiHIaulqqOUsB51YRD",
+	"6hvpO2CwsdcKT8hGRhNB/9zwA55sZpbRF7NdeKX+dnCy7ZcKHDb/ttgM/eSBA2y5BhfgH/D5Vst3cW/z",
+	"zy1l2O7LD5dn5Q8fNVK0jHMXeEL8xjxLTD2Ecy8nP9wI5z1WN9y+wiNX2vOLz+Z4Qtmk1Wvx8VgQ2dqt",
+	"/NwwgK6OU2vgM/XxyixT8iEzD7KW5pyZdzWV0/7EECeSCIoZmic8SiGpU6IZFxK9Pjo66oBpY8h4ghiH",
+	"Inw9xdNND5J88KC8AJ7YacB78P3RUYDwkMmEzuO8DZrekRK344TgaAlv/oQYhkKX1GSY6o71enpIKLIV",
+	"alDf5ZY8s7UgiW8JIuMxCaXaDmchQW23hM+QgdRPIhJ1dC6UbRkeCw5OTM1+ofoseEa0hUpbdeqsrV5W",
+	"XNJqHof+CFPtz0OCPoJDiZuz7rbcFFgT4/JowYiVdZqyLF5Hpiv6ZDWI9prXX94ovFsK/yAF6/BzBaI3",
+	"jmKso+fXltwIRCWaQEkBXbtlwhkZMqgqliVX2iqqPuOKtlhWiFGjuMV+ZW37IMUdm5Gr1/8geA52ofJX",
+	"nziBQZXuZKnwmqSbQtzjsJY64zSwFs+R76H54TbqnYPyjsTrBpmMVTruiuebMIlHzbl2LdUvM/N6j0IP",
+	"yxP39Wf3JY03tit/9wjung3wIS/rsSbNEsdxoQiIMZqudhyVI8v6znTfXvSne5irUTN/cR8o9uJsVMXL",
+	"ybDaudwNgsSeHqPn9JYstwl2v644kCDyXY2G2rrnHDRbGjJBwoRI3bjC4+KY01/VCr5BBDc78yG3Oak9",
+	"Pr80fHZvJkNmgyRPJOBuZD/WyJilYTO7ATRSp4UkR5wR00wGsyHTAjv4V52uMtAIstDXxeMiNkivC8Kx",
+	"yRTf3ugScbdkOTjRJeLMLxrl9U+6PqSOV88qQXEWL9/qhiJQCnlqJ9RfgiVYSJ6QqIsG0nYKA4tJtY+Y",
+	"2T+U14W9V2281q5sa362F1MaTqHwNVhjIPAdHNABSlkMtfJyw7HagRQkHpsDHjI1C08KXdSyOjlQ0dk2",
+	"cfKakoEwPJb5GAbX1SJrNGYDIk9sLoZ11ZuynYU55gnTQ2JvKd6HD7tguxll3lgcOvysoXUL+6+mxzaX",
+	"XeZA3cvhWRe4G+uS/Amf6VCZGQeLrKGTYFyoNf/mBGStzdewg4Tc8du9ofeBwHgJp/ggYAw2FbTPWQZD",
+	"VrBWkKQZZcdvrF0FHzuk5qvMstkB7QHu4bbYB0Db01ldDcncUhF9UKlEnXmdB/vq4og+q5OtfjhkUP6w",
+	"hxZTHqDFFMsASqFmUQl5MdsRGfNExxDqOodto9EOWUIiHEI/NlQIOy7VO4Q6u01LN1SsYA8tibivZ7iv",
+	"Z7g3MrwkI0M1+HoHJRGfw3wYxjyNQs6YDoXehHR3kfYUeM4CRkXOsFof1NUuUhnymbVP0ERHXUMXrBVe",
+	"hWM14rGzzm/P2hiWt7jSp1A54j2ReGlEwntFlixUEO/l2Sa76HeNlUYPzleL2lhYlCVQwr0TAGSapJEy",
+	"aTR9BpQYZUxD5qcTKkKuRL9Ad1DXMw1ZZH/XBjrKEMHhFOm+NPbjtwgMjJXFgVGSjocsJyrIBJSKbE/q",
+	"xzGmcZqYvJHvj4700oi6VyVq1Vn/SrTokcyAJXLg2AOfzuRXWsMqbbEM7M3VRvjy573d75uz+2lYAO33",
+	"41Vtgt5mhLD4DFD1wLRmGZz93n8/OLm5PP37h9Or69aX7aWgQ0vb1Hk8h1NIO1JI9EpkNLionx4nBGqK",
+	"4bjTRcdTEt4KU5gXiGH2FCWKcBrHUukWXgk0wwxPCJgtsw7mVE6h0wsNi9EveQ6B6CEqXYJt3FPa3+PM",
+	"HgwZPOlfnmUSYHkJ5F4DFBqcBNqLNSaRIrpqJHUvQ2bLp3UC8OeIwlEIdALHOSJFBT5LETYspQB/xt5g",
+	"GACiwkP+UfvD2a9n5x/PAlQCrWDI+sfHp1dXN2fnJ6c3x+e//fbhbHDcvx6cn938rT94f3oSoKvTy98H",
+	"x6c3p2cnF+eDs+ubs/Prm8vT/vEv/Z/fnwZDdnx5enJ6dj3ov78x4wdIvXN6dv7h3S83F6eXvw2urgbn",
+	"Z1ceG6GFimfhRXbyZuzo6JGXobZdZ8Ks0J2/IlP6BnlLRhQ9ZM2hPy+ez3wugfSDqi5XRTC/88lHM9Z5",
+	"oXwiXqFXzN5LsJMiyb473FplbGzIeUekD4B01r0U600074hsBlVfj1qyh9M6b9ZugfTJ3FsVUrtlEfCi",
+	"UYSRBbRdNQLnPMZh1SKhZWpqGn6jcUJEZgJBUW4D4QkKp5hNiMgyattVwbRTV7HnpRsmjvaGib1h4gUV",
+	"Ld8dHXskcTETZHfll8ntAqCrd9GVdoTrvqs6NiUvrOV1xDhr+gZ9MM7uVrtf8hf3jpeX5nip2KGKnhfn",
+	"jl+i0+VKOzWws/6e1XNNkh9EkuXB1lD4y/5OhY6dOdCx2SxCguCYRAhLlBAhO9rIBnY5XXgiNb0Kqnay",
+	"onkOtcWULxiizOYZ24eDk06tsyTbxGOJI9kEz+MiyaZfKYTkJtGsLUQeA7gPj/4LSyOA7gVs345YbSVW",
+	"HH7O/3hYx68yye2ivitu6J6B1qDvqEapIAKFmDEu0YhYcxKoPZ1aA1aRpjSyXeVL2Vutdt/aq3L7W/Lb",
+	"TS1WVY8TKgdY+41V6yDoWXjDHhx3YJzaGSw+nWHKIcFb2qQureHJS4k/aoljyMSchF28EH0QF38ly67G",
+	"kexvncGnR8gS+dAtmcsAUZ3fp0VNnUA3OFGPU6aNVlGtXepFyoB7PN/Le8/aMm83hKq53KczZzfofWVS",
+	"bbXslijhbEwZibK6OOuLgbzTU357hiJzlittROb46k5rbzN6STajvHaoRUFzxc/Yw2GzjlOw3jozDCDi",
+	"Nl0cYNSnaI1uJqrpYaJ3569CtGem+4bqGfA/AHu3bfWgpzr8DP+n0UorisFe6D+gXrEYzBC5pwIqYNTg",
+	"sVa2czxeZ/WAN/cNzR/R6vEwmKvtMdW3LUEFZZPYFDxBkqMRQXMexz496x2RqyBjT6C/dqvGLujbp6c0",
+	"ahhi2MCekcG7C+hZc3m/ReGxxJlmdHTfhmovhvh1+oej6fYdp8rt9dfU92Tl4JBK7/4GpQ3OYc6LbM5v",
+	"sMV7aYcrNf7zfiqn6E33qHiGe03/pXaGrgH6rHlcCaWevhBonRXA35PXh8VNmk8X0XirZo+FEZ7CXlCe",
+	"sbb5aRUp97x6bzIoYY4fbx5GBx5mVSjNefjZ/nOrJtjNKEO1wbWHMqwTmAflefZGiKfqe/0YUPxpm7AM",
+	"bbnwFc9vAIWlxgqNQHDPUr61rtoPheVnCubIqfTWDbmb0epqk+6nk+LWNO3GcXUDuUVnL3vt23U/iey1",
+	"vSnFKXVBNixnWey02aRpd+mLYv9sBo2ws2bX5T7YqNQGe8ga98H2G3cu3DbHX0Gv6sc0/RRaPq/vIVy+",
+	"x71E8GBTTeVIc7JQQtGvr29wlVD0y216RymLYiIgV0cMWdvf+kFA2nDe+UF4Wz/o1GM2ZHxuWTSLKQOX",
+	"Ig2XqK32SmMSIcYXPYTRCEf2mW0SbFv/Qp6QIMkdDUmAkjTWtXXnXFDTZmJgemTmecwpkzRGtNBYuM40",
+	"VSBCjxQyWkDulc0WipfytD0XCqtcFVxaXuReyNrHxFQBdxviubXYdPi5AL1btGKokshL03QB0hW/P/oJ",
+	"tQVeKvIy5Qs0w2zZGbLFlMbexsRIjU5lndmrSnXW6TwXRXL9F7VsbY18jxWXsyO4Dx4s9Bd+NYVPLaA2",
+	"Asx3RDaByj2r+cqje3YGsU9n5iqS9q3SlvwE3qmgU3wM/Xd0QUkRQIJfSYLFI0GY7CHGGelktatsc68o",
+	"1YiVvTdk3/14dJT1npgnlIV0jstCKpJc/RmRkEYkQpxlZX/uSKJGNs3f1Vyl5u9vTWQ2g35iphCnes/F",
+	"fazeDEmdge9rl4WfgUDZ8Ky9TLyXibO2T0BWnkUoBuq0g/6sls5BOhbRxdEtqRlr2jgjsxFJBJqlQqI5",
+	"FgKNiKCRJqdUdzsUXdQv2V9tRQrOlCIvFiQxddxxHPPFAY5jM/daX92F3uwjUgGKZ2aSGuyfpDiJEkzz",
+	"Ne8FlF03Qq+esYNG6hdKnrS2TroRYhVkjHwrKyxgQ5aZwJRYYW1aVJgkzk4XXfi7Q4EpnnGJRDr6Jwl1",
+	"J1OfqF915zm4tHuWvwUaPSWv32P5X7Cos2XSj0FuNuXXh+QOx+kzdgDIZQDD9gWdpbGiKbqegzH1txU9",
+	"sib9eDlkOD+tjs3GGfFoGRgNxtTrN4IDnmDKhHRaMnNBhsweKmovplge0HEnKyKBjP6Vq0uf5XJOAkSj",
+	"L6DoKEKZEByjVJAkyPwEmUGOJ1kzTI+fwu3ep5eY615DhgUibMyTULcsWPA0jnq+QofZGQRakbSLfSWM",
+	"52TI1Dyu1ySfWSpkka+UaiYTOkolEUjhkWn2mtfIgH6DQ2b7DApQG0G57KKfuZwaYQrpVtXmHiFpJI2J",
+	"3VUXneZbGjLd4ACmUFrjOGU1tbxPDYA+GcvQ6zfTrii6by9OcrPFJ1YTYZknJKRixSIj83zPN76BCmqa",
+	"MoJ2p3Esv93HZxQJEVqvez4ucUlm/K4qz2baW6eLIMkOjFlDNuVxpLREPi6QTdFLbXhOFEAjQ0XfElIa",
+	"Foiu6X4NWuIsUKjuDIpdupr3fcn1ayCZPsVRF7UcJQTfHkxipb9C+39PIbhL/wDPqnlWteW95vkgcVA8",
+	"ku65AY4nXGltq5PpEFy5eXOD4jgXdvBvL2suO7eV6XL2rX2O3IsLvHJuJkMue6cvrSKODngQxtlilpl3",
+	"/7YIqfSRV2INXpoAJD3GNiHUZvr62Ok3u0ay+pIM5oW952MfDYRzYNgSo7fPZLPTQAqb+lejDDbjAjar",
+	"RtdTqvVrFGIR4oiyCcpQF5TqBY1jE4OjOLKrlyt0w1C6zlhEzLABoiyMUxgM/LJxzDUqitooIYc0VPG6",
+	"XhueYoFGhDConzm31SNgzSOl5sdjGkOVdrFk4TThjKciXnaH7D95imZ4CaVfjGHEEDY1wIwzKrmudwsx",
+	"8kq+VttRD6cEx3JqirUPmeQILzCVSIFUXnsIhBW7073MuqMYpFXYVhtapLPnnG+r4UB14He0ZytfZeTP",
+	"Gjh5yrw1TZobp62tBFUTvPKIcpQvHtOIfr5iPXshaJ939nAh6KedCkGHjryxQwvi9si+Wr1ijnxUpzn1",
+	"sze2Qfp8/KeoIOLOVpvq7W55T0H2VUNKOGCpiIvJT69NuYTk8HP+R0NFaw1m69dKmL1O98lf35f/eMzy",
+	"H7sBx6N1SslqCHlH5CrwONqT7K+5KscuQexZRZz1X7mkcxNFaDV66NceXzTa49leNHrOoh67IRQ71rGg",
+	"5ZypMELJto10zYCvhGkanA/Yg5Q+nWkEkW7QjZOnkNvDInA7CTQmkaIIBFEmObTy5Al6d3xR02RXzTHI",
+	"1/wNNtot7XB1s93Ske/9xS/NX4xXIEilq7aDjC+pbFdzi4iPVORO6ML+lyWPUxcNFKUwHhkdL6seUyFS",
+	"kgQIpxElzDh3bM7APCFjeq8Tf6Rtaf9KIJmkQkKyjx4KtQUhKOKhODx+f/7hpDuL6vvyOgj4WBGjLpIv",
+	"n6c7r7uClc3ZCpe2l2f2ph5cgYltydhuBZjDzwWgflDX3tIOUb9MvHTrtyHTPztte608I3R856YNfCvE",
+	"p1EP3+La9n18d+613hXEb14xtjpztWdvA6DZM42v3B++Owh84ZamEhF/eN/f4sm9EmhGJI6wxFqUnJOw",
+	"tj3vCxYF91i9FwVfQNzA1yIKHrp9g587ouChRLCx7v0bBWMbWvDkVoGXI79CDVwbAR7iOKZs4s1JTQVJ",
+	"gFKSe93NXCAq8+QlWGkPDHdX11dD1hcinZFLHpOPVE4/klHW9aAtyWzOE5wsTat0dEuWge2mDrSYmCwo",
+	"WF0nMKZANTAU5w0gr1SbBeyoNrO2tPIADfq/DVneYF2gCWEgmeue7mDiUnwCyKzIouNNpZApnXcR0H80",
+	"xjROEyKGLMRJskRE4YXCrx7UPVBnODj7vf9+cHJzefr3D6dX1wE6vjw9OT27HvTf35hnaoNDdnZ+fXN6",
+	"dv7h3S83F6eXvw2urgbnZ1dv0Q9Hb2Cgq9PL3wfHpzenZycX54Oz6xv1weVp//iX/s/vT+GQPpz9enb+",
+	"8aw7ZMXe6bqigu26BqWTdE0GckcS21ObJyjmE29H+oEQaZHjOYf3FMzPmS7z5DwDJ3R3vbZh/QbFjGHw",
+	"n/e5si+Ho6kx3jS/OEVgF3hZwxHPRxJTZvhhAUBeLEuU1iWwZ4aKGbYxQ+dzwgYn6Fjbc9DgxPAif4l6",
+	"Y5zulPkoqrLRIYOqDyW+6Wol1sAd6NE4h2oHWGZ8F1Gp04oFie+IQG31HrnHs3lMFP+9+Xj6880A2M71",
+	"f95cn/96enbzt8H7U1MtI4wxnQkU8hmBag2mkFWqGKtU9JJEsH6SvEWcxUvIDSH3Mqv+ENMxkXRGgM+E",
+	"Uy4I6w7ZSgaq5tXnR8Ua1tSEIWm31BOwIpjoOZlQccc1bAhOds+AvhGVCsC9njw9BR/5V8olXhEIQKRA",
+	"+p2GydzviPy7HvMREUavqM5w8feUJNT4Ep21lzqt4BilUH1sb6l8oKVSn7ELrQaqnjE52mc0vNoYmLXN",
+	"w4Hn3TMhvZ6VhWbNkiWHyup1K386drXHvj0Xc0sOPZQEbB//D8XKapnXJUifpmWMFqxDzKCjviARGi0b",
+	"1ia5hFm+vbgzfXreaDNFaPjYnJxSYEzkTvmw9pFnLynyTJc0dpBQ3/BLq1FSX7zLCRxzqmZ5FPEewqYy",
+	"4zLr/3alNfArmWBJJrq44JwkB1YzT1LTD+r49D0i9/NEm55FMGRZtVtQfJdzchBOSXhbLH+bf+JrAmUN",
+	"AMGQVZtABcD+bLMpDPbyA9ib3cNiyqGygX6maxvwmLwdMsYZQTOCmUCMj3i07ARohu+v9FKur9+jtiAh",
+	"Z5EIkO2E992PR0cBwhLNuJDo++/eHB11Are7nghQjEck1mG5JKK6yV7WSg86haExvVdnIrOueeoo1LKG",
+	"DKgphZZW+ee3hMx1UX+zrTFPlL7vVMzEeeVuYoaCUmFCV/GGWsIBwqbqIyHRK0u/I95Fx25nL5wQ3ViL",
+	"REhOE55OpkM2SXg6F6gNPl713uBEdAIU09tinzBd4VLRTqVswWyLKSynSU0cxREeSR5Uq6uVBvsuXjxt",
+	"9y0140pPsbuwvZt4HzFYgtR1LGk78wWMdvhZI/rGPbU003FCAJ0lV9trmV5ahsbYnn4UPKaYZYV8qUAj",
+	"BSHQK0XqKo4zIgSeEJTFOM+AJURDplQjly51kSHsWedCYBOERfXNUfQGMpq0LnxQvbjvz/VC+nM9AEuC",
+	"TZtoKPINfvMc3lBbh993RymNpRLyFeMfMvNrxtnHOBYkQIxD8FQHQH6djOa1Da6A0idhU39F/vQowYnb",
+	"QeyTuR01R9hNa4wCpDvBhMGQFQTxwCnrqwVrLWO/zaVehTdZtIyp8zuhd4QNGZQXTtx2HGGaJITpVjRt",
+	"PqNSkqiHbslcdro6iDHDTxNzrr2GQwYB5860xpvImbk45BXfjVbzE8jf6g+2HDLzqeRFwlFnK30uybgi",
+	"gj6lQXQd0bFNuPbC8T6G8tmE40NNeJ40+MNLhTcu6K6tuBiJKU/kQUzvSIRGBCckMZEGiykXRJdHF0OG",
+	"E+L08CCWardtUIO/gnbHiTTUXwyZx1BjjBU28oMkXSRlnJlgOrrdGJDV+5CAZYLoPo2KcRTMNsw4cgSA",
+	"jX5MZ+nMbMrGXnRRX9PsLFTSEHtjKjIUHbqXGGXGmqSs6iDc5o+eap55AOcjkm49SR2JtJ0pY8Imcvr0",
+	"5Nvci9/o4h7/3mP19ZPhvsWc5yPD6q+8G+JXKRbLvB8TiJO2p1LRlK1jztS8PdNM1naTipzIOCClSuzM",
+	"uhPpmLjMdq8tviwaMqfQcU6eu2ChqRhTVgip/ZIY/ly95ao8Zi+77mXXF902tqgN+wH4SUjpN0BAzSFa",
+	"N6Cn7Wbm51zbdlMbqR0ZtqLh88R072yoyT8vadzTxD1N/Dpp4mPTQSMW2dpaKzsyQSeHcnqC0IH6Jikv",
+	"i9fX0flZ1D5ESFHhylzWX4DzjDr1obFOdvwBVCYyo2+X++2FUonSDleW8KrcxT6Q6oUFUvluyGJyGfde",
+	"dgeocloSdFy1FjVWIAAB0j1aDPLrRzYZKsRMpwiN1Cs4qnFF68mL+L5Nhc8iPj1FAfTijHofdbGRxSO1",
+	"wVF7SWAf9lJJSt8V5QgeVAy0NPPh5yK0rwmdsS1VcQ01ueO3pEJN6sJUPLRhXcDKVWnWBNajgzULEoxe",
+	"yr4C1o5iU3YOyp+2KIYlKJvEpLIWn/g6ZH75FT1AfH1HZCOIfQQeVN90qnIxe3h/cDzLg4D9mYJcylR8",
+	"o3ZVng37zEBPJ8vt8WgvwL2A0IyvVIA7NM+wEHTCZmSVWchnm85Euvz7TsZly0/A4TdkCcHh1E1+se/2",
+	"IOCAL5ipJMEFRIiqH3WCRoDmeEKiAAm44CFT741pLElCIp2tEVMhzfb6+cxNDEzVrza2OKnVbUaK6Z8b",
+	"fsCTzUxaUmGRVFjw95Qkyy2+HZxs++UZnm0xax4NebXd5IUBtlyD9Sdvd3DZ51st33683dITHpPtv/xw",
+	"eVb+8DENoLiMcxd4UmM/UbilqIGHruwl2YfbLhdQprpqpcJKP8bhtNCOpMozVgq3xWdzPKFs0uq1+Hgs",
+	"CIh0L0L03SlbTbjE8mmjJteI9V6r7yUs0yPXvxJFs8zmRl74Yp6QO8pT4dZ2MsaWMkPWS3kurXlvuX1y",
+	"sqMv3ENzKlWMHuY7aY7X0GeogVcU3vOLlB9giG/PU6mPZqV/MjuVvVPyJTH27FosNumrfNn+x6yUMBaC",
+	"hzTvkoFtjRGtENa5EhUabmN0UvM+hdtQz1NnYFJP91alvVsQG0h4CO5uazqCmQ4/q/81bYGcY21EhYO4",
+	"ckpmBnvj2CCu+nEJtTiwqQOK+LjO+Zdh8zqXn3qx6OfLJ3TX5MSQ/xVx7bE8fw+B1gc4+ey0FRfcCrjZ",
+	"U/Gvx8fWFKyeyZ2mSeRGTjQ/xOrnjyO67IF+L7o8rUNsJ6LLA3xfRQHmef1cahGbOrdMoZ+tnVuKjuxd",
+	"WnuX1t6ltXdp/aVdWqCVfmN+rKrMCfsnYZpQuYTJdamLfiqnrd4/PqkxubrtN/28jwds7B+fFDroahJ6",
+	"2WkSt3qtQ0ATc1RlFqk7Y0Hjj4THwJdEpbdJhvXqzBmekVavhcMY9lcK1dV5hYoxFspsiJDPSYTO1ZrR",
+	"m+4ROkTng5PjvOHBPOF3NDIGTjOF3mb2xDPduSs5oLYkDAM/d8Zw3/CM8E7bFKzV2/QkK2Z/2NLRSbLM",
+	"88rN+Jrjewa+MA16bPXkUv1zZwjbysczyCURPE3UUuKYh2abUOlDyOIB5wW47f3kX6w5uOq3pna3Zz15",
+	"Je0ZBjdhVoCVO4ZcM4ypLx2siecWtt0MTVDM2QTpCi+u19IdtexDWrO5zGpuPjf+j6CJdUJJhXnscIgl",
+	"jvkkJShlEdEYogs6QrofJUJN5sKe/XSj+bzVabLyM6aGjflT0FkaY8kTF5zMYhrOacpWOkUrOSNZYrAF",
+	"pjlV72ywDZxGVKKYTxRqQWlftEioLAyqXiF3xH+JvoENThUbKalzb/c/XsHZvDu+8HRTMQ26KWcuaSi3",
+	"VNnujl4Jp/WXzsWGakAJUbivtnzAWbwsTOy2m2t2SR+vCpMK235cY165qpEubuws6w7HNCrTHdh/3sa8",
+	"8SVkEiwSao/trDaHonGUxZRZ+OyYnukexQrohgu1eeU80hge+p6B+dipwqdXKHnOwQTizPatKpDLqgTx",
+	"5dOX/z8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -151,6 +152,19 @@ var additionRoutes = []route{
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", "getCloudConnection"},
 	{http.MethodPut, "/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", "updateCloudConnection"},
 	{http.MethodDelete, "/api/v1/organizations/{organizationID}/cloudconnections/{cloudConnectionID}", "deleteCloudConnection"},
+
+	// Permission sets and account assignments (issue 6).
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/permissionsets", "listPermissionSets"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/permissionsets", "createPermissionSet"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", "getPermissionSet"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", "updatePermissionSet"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/permissionsets/{permissionSetID}", "deletePermissionSet"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/accountassignments", "listAccountAssignments"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/accountassignments", "createAccountAssignments"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", "getAccountAssignment"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", "deleteAccountAssignment"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/users/{userID}/accountassignments", "listUserAccountAssignments"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments", "listServiceAccountAccountAssignments"},
 }
 
 // seedStatuses are the status codes the seed documents for each operation;
@@ -429,6 +443,10 @@ func TestErrorResponses(t *testing.T) {
 			}
 
 			ok := op.Responses.Status(http.StatusOK)
+			if paging, _ := op.Extensions["x-gatehouse-paging"].(string); paging == "offset" {
+				checkOffsetList(t, method, path, op, ok)
+				continue
+			}
 			if ok == nil || ok.Value.Headers["X-Next-Page-Token"] == nil {
 				t.Errorf("%s %s: list response does not document X-Next-Page-Token", method, path)
 			}
@@ -442,6 +460,33 @@ func TestErrorResponses(t *testing.T) {
 			if schema := ok.Value.Content.Get("application/json").Schema; schema.Value.Type.Is("array") == false {
 				t.Errorf("%s %s: list response is not a bare array", method, path)
 			}
+		}
+	}
+}
+
+// checkOffsetList checks a list that pages the seed's way (issue 6,
+// x-gatehouse-paging: offset): page, size and sort parameters, and an object
+// answer {items, count, page, size, sort}.
+func checkOffsetList(t *testing.T, method, path string, op *openapi3.Operation, ok *openapi3.ResponseRef) {
+	t.Helper()
+	for _, name := range []string{"page", "size", "sort"} {
+		if op.Parameters.GetByInAndName("query", name) == nil {
+			t.Errorf("%s %s: offset-paged list lacks the %s parameter", method, path, name)
+		}
+	}
+	for _, name := range []string{"limit", "pageToken"} {
+		if op.Parameters.GetByInAndName("query", name) != nil {
+			t.Errorf("%s %s: offset-paged list also takes %s", method, path, name)
+		}
+	}
+	schema := ok.Value.Content.Get("application/json").Schema.Value
+	if !schema.Type.Is("object") {
+		t.Errorf("%s %s: offset-paged list answers %v, want an object", method, path, schema.Type)
+		return
+	}
+	for _, name := range []string{"items", "count", "page", "size", "sort"} {
+		if schema.Properties[name] == nil || !slices.Contains(schema.Required, name) {
+			t.Errorf("%s %s: offset-paged list answer lacks the required %s", method, path, name)
 		}
 	}
 }

@@ -14,7 +14,10 @@
 # lists the projects, and checks that creating an organization is forbidden.
 # Then IAM: a custom role reading only env=dev projects, an API key bound to
 # it (allowed and refused calls, the simulator's reason), a role the service
-# account assumes, the key's revocation and the audit log.
+# account assumes, the key's revocation and the audit log. Then permission
+# sets: a set with the user role assigned to a group on the dev project (its
+# member acts there and not on prod), what the user can reach, and the
+# assignment's removal.
 # Last, the organization's workload issuer (discovery and JWKS), a cloud
 # identity of the project, and a workload token for the service account.
 # Every request must answer the expected status; anything else exits non-zero.
@@ -22,7 +25,7 @@
 set -euo pipefail
 
 if [ $# -lt 2 ] || [ $# -gt 3 ]; then
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 fi
 for tool in curl jq; do
@@ -160,7 +163,38 @@ EVENTS=$(call 200 GET "/organizations/$ORG/auditevents?resourceType=apikeys" "$T
 check "the audit log holds the key's creation and revocation" "$EVENTS" '[.[].operationId] == ["createApiKey", "deleteApiKey"]'
 check "the audit log holds no secret" "$EVENTS" --arg t "$KEY_TOKEN" 'tostring | contains($t) | not'
 
-# 16. The organization's workload issuer, public: what AWS and GCP read.
+# 16. Permission sets: the user role on the dev project, assigned to a group
+#     without roles (and to the user jo directly).
+USER_ROLE=$(call 200 GET "/organizations/$ORG/roles" "$TOKEN" |
+	jq -r '.[] | select(.metadata.name == "user") | .metadata.id')
+DEVELOPERS=$(call 201 POST "/organizations/$ORG/groups" "$TOKEN" \
+	'{"metadata":{"name":"developers"},"spec":{"roleIDs":[],"userIDs":[],"serviceAccountIDs":[]}}' | jq -r .metadata.id)
+BUILDER_TOKEN=$(call 201 POST "/organizations/$ORG/serviceaccounts" "$TOKEN" \
+	"$(jq -nc --arg g "$DEVELOPERS" '{metadata: {name: "builder"}, spec: {groupIDs: [$g]}}')" | jq -r .status.accessToken)
+SET=$(call 201 POST "/organizations/$ORG/permissionsets" "$TOKEN" \
+	"$(jq -nc --arg r "$USER_ROLE" '{metadata: {name: "developer"}, spec: {roleIDs: [$r]}}')" | jq -r .metadata.id)
+JO=$(jq -r .metadata.id <<<"$USER_JSON")
+CREATED=$(call 201 POST "/organizations/$ORG/accountassignments" "$TOKEN" \
+	"$(jq -nc --arg g "$DEVELOPERS" --arg jo "$JO" --arg s "$SET" --arg p "$DEV" \
+		'{principals: [{type: "group", id: $g}, {type: "user", id: $jo}], permissionSetIDs: [$s], targets: [{type: "project", id: $p}]}')")
+check "two assignments, in effect at once" "$CREATED" '[.items[].status.provisioning.state] == ["succeeded", "succeeded"]'
+ASSIGNMENT=$(jq -r '.items[0].metadata.id' <<<"$CREATED")
+
+# 17. As the group's service account: the dev project (200), not the prod one (403).
+call 200 GET "/organizations/$ORG/projects/$DEV" "$BUILDER_TOKEN" >/dev/null
+call 403 GET "/organizations/$ORG/projects/$PROD" "$BUILDER_TOKEN" >/dev/null
+
+# 18. What jo can reach, and the assignments of the dev project by principal name.
+REACH=$(call 200 GET "/organizations/$ORG/users/$JO/accountassignments" "$TOKEN")
+check "jo reaches the dev project" "$REACH" --arg p "$DEV" '.count == 1 and .items[0].spec.target.id == $p'
+PAGE=$(call 200 GET "/organizations/$ORG/accountassignments?targetID=$DEV&sort=principalName:desc&size=1" "$TOKEN")
+check "a page of one of two, sorted" "$PAGE" '.count == 2 and (.items | length) == 1 and .sort == ["principalName:desc"]'
+
+# 19. Removing the group's assignment revokes it on the next request.
+call 200 DELETE "/organizations/$ORG/accountassignments/$ASSIGNMENT" "$TOKEN" >/dev/null
+call 403 GET "/organizations/$ORG/projects/$DEV" "$BUILDER_TOKEN" >/dev/null
+
+# 20. The organization's workload issuer, public: what AWS and GCP read.
 ISSUER="$BASE/oidc/organizations/$ORG"
 DISCOVERY=$(curl -sS --max-time 15 -f "$ISSUER/.well-known/openid-configuration") || {
 	echo "FAIL GET $ISSUER/.well-known/openid-configuration" >&2
@@ -171,7 +205,7 @@ check "the discovery document names the organization's issuer" "$DISCOVERY" --ar
 JWKS=$(curl -sS --max-time 15 -f "$ISSUER/jwks") || { echo "FAIL GET $ISSUER/jwks" >&2; exit 1; }
 check "the JWKS publishes the organization's keys" "$JWKS" '(.keys | length) == 2 and all(.keys[]; .alg == "ES256" and (has("d") | not))'
 
-# 17. A cloud identity of the project (an AWS role to assume), and, as the
+# 21. A cloud identity of the project (an AWS role to assume), and, as the
 # service account, a workload token for it.
 IDENTITY=$(call 201 POST "/organizations/$ORG/projects/$PROJECT/cloudidentities" "$TOKEN" \
 	'{"metadata":{"name":"deploy"},"spec":{"provider":"aws","aws":{"roleARN":"arn:aws:iam::123456789012:role/deploy"}}}' |

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 const org, proj, otherProj = "org-1", "proj-1", "proj-2"
@@ -72,6 +73,15 @@ type who struct {
 	custom    []policy.Policy
 	perms     [][]string // permissions of the custom roles
 	guardrail *policy.Policy
+	assigned  []assignedSet // permission sets assigned to the principal
+}
+
+// assignedSet is a permission set assigned on one project.
+type assignedSet struct {
+	name, project string
+	system        []string // system role names
+	custom        []policy.Policy
+	inline        *policy.Policy
 }
 
 func (w who) caller(t testing.TB, e *policy.Env) *access.Caller {
@@ -97,6 +107,25 @@ func (w who) caller(t testing.TB, e *policy.Env) *access.Caller {
 		m.GroupRoles = map[string][]string{"grp-1": ids}
 		m.GroupProjects = map[string][]string{"grp-1": w.projects}
 	}
+	var projectPolicies []access.ProjectPolicy
+	for _, a := range w.assigned {
+		set := store.AssignedSet{TargetType: store.TargetProject, TargetID: a.project, PermissionSetID: "set-" + a.name, Name: a.name,
+			Version: 1, HasInlinePolicy: a.inline != nil}
+		for _, n := range a.system {
+			set.RoleIDs = append(set.RoleIDs, roleID(t, n))
+		}
+		for i, d := range a.custom {
+			id := a.name + "-custom-" + string(rune('a'+i))
+			set.RoleIDs = append(set.RoleIDs, id)
+			projectPolicies = append(projectPolicies, access.ProjectPolicy{Project: a.project, Name: authz.PermissionSetGrant(a.name, id),
+				RoleID: id, PermissionSetID: set.PermissionSetID, Policy: compile(t, e, d)})
+		}
+		if a.inline != nil {
+			projectPolicies = append(projectPolicies, access.ProjectPolicy{Project: a.project, Name: authz.PermissionSetInline(a.name),
+				PermissionSetID: set.PermissionSetID, Policy: compile(t, e, *a.inline)})
+		}
+		m.Assigned = append(m.Assigned, set)
+	}
 	g := authz.Compute(platform, m)
 	var roles []access.Role
 	for i, d := range w.custom {
@@ -110,7 +139,7 @@ func (w who) caller(t testing.TB, e *policy.Env) *access.Caller {
 	if w.guardrail != nil {
 		guard = compile(t, e, *w.guardrail)
 	}
-	return access.NewCaller(p, g, org, roles, guard)
+	return access.NewCaller(p, g, org, roles, guard, projectPolicies...)
 }
 
 var (
@@ -190,6 +219,44 @@ func TestDecide(t *testing.T) {
 		{"API key with a custom role", who{kind: authn.KindAPIKey, member: true, roleID: "custom-a", custom: []policy.Policy{onlyReads}}, "listProjects", org, "", "", nil, true, access.BySystemRole, "organization membership"},
 		{"role session: exactly its role", who{kind: authn.KindAssumedRole, member: true, roleID: "custom-a", custom: []policy.Policy{groupsAdmin}}, "deleteGroup", org, "", "", nil, true, access.ByRole, "custom-a"},
 		{"role session: nothing beyond its role", who{kind: authn.KindAssumedRole, member: true, roleID: "custom-a", custom: []policy.Policy{groupsAdmin}}, "getProject", org, proj, "", nil, false, access.ByNone, "custom-a"},
+
+		// Account assignments (issue 6): in their project, and only there.
+		{"permission set's user role in its project", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleUser}}}},
+			"updateProject", org, proj, "", nil, true, access.ByPermissionSet, "permissionset:ops/role:user"},
+		{"permission set's user role in another project", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleUser}}}},
+			"updateProject", org, otherProj, "", nil, false, access.ByNone, ""},
+		{"permission set's administrator role administers its project", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleAdministrator}}}},
+			"deleteProject", org, proj, "", nil, true, access.ByPermissionSet, "permissionset:ops/role:administrator"},
+		{"permission set's administrator role: nothing organization-wide", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleAdministrator}}}},
+			"createGroup", org, "", "", nil, false, access.ByNone, ""},
+		{"permission set's administrator role: no project creation", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleAdministrator}}}},
+			"createProject", org, "", "", nil, false, access.ByNone, ""},
+		{"permission set's reader role reads", who{member: true, assigned: []assignedSet{{name: "audit", project: proj, system: []string{authz.RoleReader}}}},
+			"getAllocation", org, proj, "", nil, true, access.ByPermissionSet, "permissionset:audit/role:reader"},
+		{"permission set's reader role does not write", who{member: true, assigned: []assignedSet{{name: "audit", project: proj, system: []string{authz.RoleReader}}}},
+			"updateAllocation", org, proj, "", nil, false, access.ByNone, ""},
+		{"group roles decide before permission sets", with(user, func(w *who) {
+			w.assigned = []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleUser}}}
+		}),
+			"updateProject", org, proj, "", nil, true, access.BySystemRole, authz.RoleUser},
+		{"inline policy in its project", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, inline: &onlyReads}}},
+			"getProject", org, proj, "", nil, true, access.ByPermissionSet, "permissionset:ops/inline"},
+		{"inline policy not in another project", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, inline: &onlyReads}}},
+			"getProject", org, otherProj, "", nil, false, access.ByNone, ""},
+		{"inline policy not outside projects", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, inline: &groupsAdmin}}},
+			"listGroups", org, "", "", nil, false, access.ByNone, ""},
+		{"permission set's custom role in its project", who{member: true, assigned: []assignedSet{{name: "ops", project: proj, custom: []policy.Policy{allowAll}}}},
+			"deleteAllocation", org, proj, "", nil, true, access.ByPermissionSet, "permissionset:ops/role:ops-custom-a"},
+		{"permission set's explicit deny beats an organization role", with(admin, func(w *who) {
+			w.assigned = []assignedSet{{name: "safe", project: proj, custom: []policy.Policy{denyDeletes}}}
+		}), "deleteProject", org, proj, "", nil, false, access.ByPermissionSet, "permissionset:safe/role:safe-custom-a"},
+		{"permission set's explicit deny stays in its project", with(admin, func(w *who) {
+			w.assigned = []assignedSet{{name: "safe", project: proj, custom: []policy.Policy{denyDeletes}}}
+		}), "deleteProject", org, otherProj, "", nil, true, access.BySystemRole, authz.RoleAdministrator},
+		{"permission set's explicit deny beats an organization-wide custom allow", who{member: true, custom: []policy.Policy{allowAll},
+			assigned: []assignedSet{{name: "safe", project: proj, inline: &denyDeletes}}}, "deleteProject", org, proj, "", nil, false, access.ByPermissionSet, "permissionset:safe/inline"},
+		{"the guardrail applies to permission sets", who{member: true, guardrail: &noProjects, assigned: []assignedSet{{name: "ops", project: proj, system: []string{authz.RoleAdministrator}}}},
+			"getProject", org, proj, "", nil, false, access.ByGuardrail, policy.GuardrailPolicy},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -206,6 +273,9 @@ func TestDecide(t *testing.T) {
 			}
 			if d.By == access.ByRole && d.RoleID == "" {
 				t.Error("a role decided but its ID is not reported")
+			}
+			if (d.By == access.ByPermissionSet) != (d.PermissionSetID != "") {
+				t.Errorf("decided by %s with permission set %q", d.By, d.PermissionSetID)
 			}
 		})
 	}
@@ -231,6 +301,12 @@ func TestACLIsAProjectionOfDecide(t *testing.T) {
 		"API key with a custom role":   {kind: authn.KindAPIKey, member: true, roleID: "custom-a", custom: []policy.Policy{onlyP1}},
 		"member without roles":         {member: true, guardrail: &allowAll},
 		"session of a dev-only reader": {kind: authn.KindAssumedRole, member: true, roleID: "custom-a", custom: []policy.Policy{devOnly}},
+		"user role through a permission set": {member: true, guardrail: &denyDeletes,
+			assigned: []assignedSet{{name: "ops", project: otherProj, system: []string{authz.RoleUser}}}},
+		"administrator with a denying permission set": {member: true, system: []string{authz.RoleAdministrator},
+			assigned: []assignedSet{{name: "safe", project: proj, custom: []policy.Policy{denyDeletes}}}},
+		"inline policy of a permission set only": {member: true,
+			assigned: []assignedSet{{name: "ops", project: "proj-3", inline: &onlyReads}, {name: "adm", project: proj, system: []string{authz.RoleAdministrator}, inline: &denyGroups}}},
 	}
 	all := []string{proj, otherProj, "proj-3"}
 	for name, w := range shapes {

@@ -22,6 +22,7 @@ var resourceKinds = []struct {
 	{"allocationID", "allocation", store.AttrAllocations},
 	{"roleID", "role", store.AttrRoles},
 	{"apiKeyID", "apiKey", store.AttrAPIKeys},
+	{"permissionSetID", "permissionSet", store.AttrPermissionSets},
 }
 
 // ResourceParams are the path parameters Resources reads, sorted.

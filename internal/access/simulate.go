@@ -71,7 +71,7 @@ func (e *Engine) Simulate(ctx context.Context, q *store.Q, orgID string, now tim
 			ar.Parameters["projectID"] = req.Project
 		}
 	}
-	if ar.Resources == nil && c.HasPolicies() {
+	if ar.Resources == nil && c.HasPoliciesIn(req.Project) {
 		path := map[string]string{}
 		for _, k := range ResourceParams() {
 			if v, ok := ar.Parameters[k].(string); ok {

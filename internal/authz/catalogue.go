@@ -133,6 +133,21 @@ var Catalogue = indexCatalogue([]Entry{
 	{"getCloudConnection", EndpointCloudConnections, Read, ScopeOrganization},
 	{"updateCloudConnection", EndpointCloudConnections, Update, ScopeOrganization},
 	{"deleteCloudConnection", EndpointCloudConnections, Delete, ScopeOrganization},
+
+	// --- Permission sets and account assignments (issue 6). The effective
+	// assignments of a user or service account (its own and its groups')
+	// are reads of account assignments.
+	{"listPermissionSets", EndpointPermissionSets, Read, ScopeOrganization},
+	{"createPermissionSet", EndpointPermissionSets, Create, ScopeOrganization},
+	{"getPermissionSet", EndpointPermissionSets, Read, ScopeOrganization},
+	{"updatePermissionSet", EndpointPermissionSets, Update, ScopeOrganization},
+	{"deletePermissionSet", EndpointPermissionSets, Delete, ScopeOrganization},
+	{"listAccountAssignments", EndpointAccountAssignments, Read, ScopeOrganization},
+	{"createAccountAssignments", EndpointAccountAssignments, Create, ScopeOrganization},
+	{"getAccountAssignment", EndpointAccountAssignments, Read, ScopeOrganization},
+	{"deleteAccountAssignment", EndpointAccountAssignments, Delete, ScopeOrganization},
+	{"listUserAccountAssignments", EndpointAccountAssignments, Read, ScopeOrganization},
+	{"listServiceAccountAccountAssignments", EndpointAccountAssignments, Read, ScopeOrganization},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

@@ -3,6 +3,8 @@ package authz
 import (
 	"slices"
 	"sort"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // opSet is a bit set of operations.
@@ -70,6 +72,15 @@ type Grants struct {
 	orgRoles      []*Role
 	projectRoles  map[string][]*Role
 	membership    *Membership
+	// setRoles are, per project, the system roles of the permission sets
+	// assigned there (issue 6).
+	setRoles map[string][]setRole
+}
+
+// setRole is a system role granted in a project by a permission set.
+type setRole struct {
+	name, permissionSetID string
+	perms                 permSet
 }
 
 // Membership is what the store knows about a principal in one organization:
@@ -85,6 +96,48 @@ type Membership struct {
 	// the organization instead of the groups' projects: an API key bound to a
 	// system role has no groups, and holds its role everywhere.
 	AllProjects bool
+	// Assigned are the permission sets assigned to the principal (directly
+	// or through its groups) on targets of the organization (issue 6).
+	Assigned []store.AssignedSet
+}
+
+// PermissionSetGrant names what a permission set grants through one of its
+// roles, in decisions and the simulator: "permissionset:<set>/role:<role>".
+func PermissionSetGrant(set, role string) string { return "permissionset:" + set + "/role:" + role }
+
+// PermissionSetInline names a permission set's inline policy in decisions
+// and the simulator: "permissionset:<set>/inline".
+func PermissionSetInline(set string) string { return "permissionset:" + set + "/inline" }
+
+// projectOperations are the (endpoint, operation) pairs of the operations
+// checked in a project (ScopeProject): what a system role can grant in one
+// project, and nothing organization-wide.
+var projectOperations = func() permSet {
+	p := permSet{}
+	for _, e := range Catalogue {
+		if e.Scope == ScopeProject {
+			p[e.Endpoint] |= bit(e.Operation)
+		}
+	}
+	return p
+}()
+
+// inProject is what role r allows on the operations of one project: its
+// project permissions, and those of its organization permissions that
+// project operations check (an administrator's projects and allocations),
+// so that a permission set holding the administrator role administers its
+// target project and nothing else.
+func inProject(r *Role) permSet {
+	all := permSet{}
+	all.add(r.Organization)
+	all.add(r.Project)
+	out := permSet{}
+	for ep, ops := range all {
+		if ops&projectOperations[ep] != 0 {
+			out[ep] = ops & projectOperations[ep]
+		}
+	}
+	return out
 }
 
 // Compute builds a principal's Grants from its platform role IDs and its
@@ -92,7 +145,7 @@ type Membership struct {
 // nothing. Pure: no I/O.
 func Compute(platformRoleIDs []string, m *Membership) *Grants {
 	g := &Grants{global: permSet{}, organization: permSet{}, projects: map[string]permSet{}, everyProject: permSet{},
-		projectRoles: map[string][]*Role{}, membership: m}
+		projectRoles: map[string][]*Role{}, membership: m, setRoles: map[string][]setRole{}}
 	for _, id := range platformRoleIDs {
 		if r, ok := RoleByID(id); ok {
 			g.global.add(r.Global)
@@ -137,7 +190,40 @@ func Compute(platformRoleIDs []string, m *Membership) *Grants {
 			}
 		}
 	}
+	// A permission set assigned on a project grants there what its system
+	// roles allow on that project's operations. Its custom roles and inline
+	// policy are policies, decided by internal/access. Every assigned
+	// project has an ACL section, like the projects of the groups.
+	for _, a := range m.Assigned {
+		if a.TargetType != store.TargetProject {
+			continue
+		}
+		p := a.TargetID
+		if g.projects[p] == nil {
+			g.projects[p] = permSet{}
+		}
+		for _, id := range a.RoleIDs {
+			r, ok := RoleByID(id)
+			if !ok || !r.Assignable {
+				continue
+			}
+			perms := inProject(r)
+			for ep, ops := range perms {
+				g.projects[p][ep] |= ops
+			}
+			g.setRoles[p] = append(g.setRoles[p], setRole{name: PermissionSetGrant(a.Name, r.Name), permissionSetID: a.PermissionSetID, perms: perms})
+		}
+	}
 	return g
+}
+
+// Assigned are the permission sets assigned to the principal in the
+// organization (see Membership.Assigned).
+func (g *Grants) Assigned() []store.AssignedSet {
+	if g.membership == nil {
+		return nil
+	}
+	return g.membership.Assigned
 }
 
 // Allows reports whether e may proceed on organization orgID and project
@@ -185,33 +271,48 @@ func (g *Grants) PlatformAllows(e Entry) bool {
 }
 
 // AllowedBy names the system role that allows e on orgID and projectID
-// (platform roles first, then organization-wide, then project roles), ""
-// when none does or e needs no role. Decisions report it.
+// (platform roles first, then organization-wide, then project roles, then
+// the roles of permission sets assigned on the project), "" when none does
+// or e needs no role. Decisions report it.
 func (g *Grants) AllowedBy(e Entry, orgID, projectID string) string {
+	name, _ := g.AllowedThrough(e, orgID, projectID)
+	return name
+}
+
+// AllowedThrough is AllowedBy, and when the allowing role is a permission
+// set's, the set's ID (its name is then PermissionSetGrant(set, role)).
+func (g *Grants) AllowedThrough(e Entry, orgID, projectID string) (name, permissionSetID string) {
 	if !g.Allows(e, orgID, projectID) || e.Scope == ScopeAuthenticated {
-		return ""
+		return "", ""
 	}
 	for _, r := range g.platformRoles {
 		if r.Global[e.Endpoint] != nil && slices.Contains(r.Global[e.Endpoint], e.Operation) ||
 			e.Scope == ScopeOrganizationMember && slices.Contains(r.Global[EndpointOrganizations], Read) {
-			return r.Name
+			return r.Name, ""
 		}
 	}
 	if e.Scope == ScopeOrganizationMember || e.Scope == ScopeAnyProject && g.Member {
-		return "organization membership"
+		return "organization membership", ""
 	}
 	for _, r := range g.orgRoles {
 		if slices.Contains(r.Organization[e.Endpoint], e.Operation) ||
 			e.Scope == ScopeProject && g.membership != nil && g.membership.AllProjects && slices.Contains(r.Project[e.Endpoint], e.Operation) {
-			return r.Name
+			return r.Name, ""
 		}
 	}
 	for _, r := range g.projectRoles[projectID] {
 		if slices.Contains(r.Project[e.Endpoint], e.Operation) {
-			return r.Name
+			return r.Name, ""
 		}
 	}
-	return ""
+	if e.Scope == ScopeProject {
+		for _, sr := range g.setRoles[projectID] {
+			if sr.perms[e.Endpoint].has(e.Operation) {
+				return sr.name, sr.permissionSetID
+			}
+		}
+	}
+	return "", ""
 }
 
 // RoleIDs are the IDs of every role the principal holds in the organization,

@@ -13,8 +13,9 @@ import (
 // suspended users hold no rights.
 const ActiveUserState = "active"
 
-// Load computes p's Grants, in organization orgID when it is not ”. Four
-// indexed queries at most, whatever the number of groups and projects.
+// Load computes p's Grants, in organization orgID when it is not ”. Five
+// indexed queries at most, whatever the number of groups, projects and
+// account assignments.
 func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*Grants, error) {
 	if p.BoundToRole() {
 		// An API key or a role session holds exactly its one role, in its
@@ -40,10 +41,14 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 	}
 	m := &Membership{OrganizationID: orgID}
 	var groups []string
+	// The principal's record in the organization, whose account
+	// assignments (issue 6) apply to it.
+	var member store.Member
 	switch p.Kind {
 	case authn.KindServiceAccount:
 		if p.OrganizationID == orgID {
 			m.Member = true
+			member = store.Member{Type: store.PrincipalServiceAccount, ID: p.ID}
 			byMember, err := q.GroupsOfMembers(ctx, orgID, string(p.Kind), []string{p.ID})
 			if err != nil {
 				return nil, fmt.Errorf("load groups: %w", err)
@@ -59,6 +64,7 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 			return nil, fmt.Errorf("load user: %w", err)
 		case u.State == ActiveUserState:
 			m.Member, groups = true, u.GroupIDs
+			member = store.Member{Type: store.PrincipalUser, ID: u.ID}
 		}
 	}
 	if !m.Member {
@@ -70,6 +76,10 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 	}
 	if m.GroupProjects, err = q.ProjectsOfGroups(ctx, groups); err != nil {
 		return nil, fmt.Errorf("load projects: %w", err)
+	}
+	member.GroupIDs = groups
+	if m.Assigned, err = q.AssignedPermissionSets(ctx, orgID, member); err != nil {
+		return nil, fmt.Errorf("load account assignments: %w", err)
 	}
 	return Compute(platformRoles, m), nil
 }

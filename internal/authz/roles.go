@@ -62,6 +62,9 @@ const (
 	// EndpointCloudConnections: connected cloud organizations and
 	// credential validation.
 	EndpointCloudConnections = "identity:cloudconnections"
+	// Permission sets and account assignments (issue 6).
+	EndpointPermissionSets     = "identity:permissionsets"
+	EndpointAccountAssignments = "identity:accountassignments"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -221,8 +224,22 @@ var iamPermissions = []struct {
 	}},
 }
 
+// --- Permission sets and account assignments (issue 6): administrators
+// manage both; readers and users read them (who may reach which project is
+// no secret inside an organization). Merged into SystemRoles at init.
+
+var assignmentPermissions = []struct {
+	role                 string
+	global, organization Permissions
+}{
+	{role: RolePlatformAdministrator, global: Permissions{EndpointPermissionSets: crud(), EndpointAccountAssignments: crud()}},
+	{role: RoleAdministrator, organization: Permissions{EndpointPermissionSets: crud(), EndpointAccountAssignments: crud()}},
+	{role: RoleReader, organization: Permissions{EndpointPermissionSets: {Read}, EndpointAccountAssignments: {Read}}},
+	{role: RoleUser, organization: Permissions{EndpointPermissionSets: {Read}, EndpointAccountAssignments: {Read}}},
+}
+
 func init() {
-	for _, p := range iamPermissions {
+	for _, p := range append(iamPermissions, assignmentPermissions...) {
 		r, ok := RoleByName(p.role)
 		if !ok {
 			panic("authz: IAM permissions for unknown role " + p.role)

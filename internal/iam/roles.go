@@ -128,7 +128,16 @@ type RoleInput struct {
 // compile checks p in the API's policy environment; a refusal is a 400
 // naming the field, the service, the rule and the CEL position or limit.
 func (s *Service) compile(field string, p policy.Policy) (string, error) {
-	if _, err := policy.Compile(p, s.Access.Env()); err != nil {
+	return CompilePolicy(s.Access.Env(), field, p)
+}
+
+// CompilePolicy checks a policy document written to field in env and
+// returns the JSON text to store; a refusal is a 400 naming the field, the
+// service, the rule and the CEL position or limit. Every policy the API
+// stores (role policies, the guardrail, permission sets' inline policies)
+// goes through it.
+func CompilePolicy(env *policy.Env, field string, p policy.Policy) (string, error) {
+	if _, err := policy.Compile(p, env); err != nil {
 		var ce *policy.CompileError
 		if errors.As(err, &ce) {
 			return "", apierror.BadRequest("%s: %s", field, ce.Error())
@@ -418,8 +427,9 @@ func (s *Service) UpdateRoleAssumeRolePolicy(ctx context.Context, actor *authn.P
 	})
 }
 
-// DeleteRole deletes a custom role that nothing references any more. Its
-// sessions end at once: each request of a session checks that its role
+// DeleteRole deletes a custom role that nothing references any more (no
+// group grants it, no API key is bound to it, no permission set holds it).
+// Its sessions end at once: each request of a session checks that its role
 // exists.
 func (s *Service) DeleteRole(ctx context.Context, orgID, id string) error {
 	if err := systemRoleConflict(id); err != nil {
@@ -434,12 +444,19 @@ func (s *Service) DeleteRole(ctx context.Context, orgID, id string) error {
 		if err != nil {
 			return err
 		}
+		sets, err := q.PermissionSetsWithRole(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
 		var uses []string
 		if len(groups) > 0 {
 			uses = append(uses, fmt.Sprintf("granted by groups %s", strings.Join(groups, ", ")))
 		}
 		if len(keys) > 0 {
 			uses = append(uses, fmt.Sprintf("bound to API keys %s", strings.Join(keys, ", ")))
+		}
+		if len(sets) > 0 {
+			uses = append(uses, fmt.Sprintf("held by permission sets %s", strings.Join(sets, ", ")))
 		}
 		if len(uses) > 0 {
 			return apierror.ConflictError("role %q is still %s: remove it from them first", old.Name, strings.Join(uses, " and "))

@@ -40,10 +40,10 @@ func TestACL(t *testing.T) {
 		a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), acme.token, projectWrite("p2", nil))
 		p3 := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), acme.token, projectWrite("p3", []string{user.group})).obj(t))
 
-		platform := aclEndpoints("identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
+		platform := aclEndpoints("identity:accountassignments", crud, "identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
 			"identity:cloudconnections", crud, "identity:cloudidentities", crud, "identity:credentials", crud,
 			"identity:groups", crud, "identity:oauth2providers", crud,
-			"identity:organizations", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
+			"identity:organizations", crud, "identity:permissionsets", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
 			"identity:quotas", crud, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:users", crud)
 		if got := a.admin(t, http.StatusOK, "GET", "/api/v1/acl", nil).obj(t); !reflect.DeepEqual(got, map[string]any{"global": platform}) {
 			t.Errorf("platform administrator's global ACL = %v, want %v", got, platform)
@@ -53,10 +53,10 @@ func TestACL(t *testing.T) {
 			t.Errorf("platform administrator's ACL of acme = %v", got)
 		}
 
-		admin := aclEndpoints("identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
+		admin := aclEndpoints("identity:accountassignments", crud, "identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
 			"identity:cloudconnections", crud, "identity:cloudidentities", crud, "identity:cloudidentitytokens", []string{"create"},
 			"identity:credentials", crud, "identity:groups", crud, "identity:oauth2providers", crud,
-			"identity:organizations", []string{"read", "update"}, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
+			"identity:organizations", []string{"read", "update"}, "identity:permissionsets", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
 			"identity:quotas", readOp, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:users", crud)
 		wantACL := map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": admin},
 			"projects": []any{map[string]any{"id": p1, "endpoints": admin}}}
@@ -64,18 +64,19 @@ func TestACL(t *testing.T) {
 			t.Errorf("administrator's ACL = %v, want %v", got, wantACL)
 		}
 
-		readerEPs := aclEndpoints("identity:allocations", readOp, "identity:apikeys", readOp, "identity:cloudidentities", readOp,
-			"identity:groups", readOp, "identity:oauth2providers", readOp, "identity:organizations", readOp, "identity:policies", readOp,
+		readerEPs := aclEndpoints("identity:accountassignments", readOp, "identity:allocations", readOp, "identity:apikeys", readOp, "identity:cloudidentities", readOp,
+			"identity:groups", readOp, "identity:oauth2providers", readOp, "identity:organizations", readOp, "identity:permissionsets", readOp, "identity:policies", readOp,
 			"identity:projects", readOp, "identity:quotas", readOp, "identity:roles", readOp, "identity:serviceaccounts", readOp, "identity:users", readOp)
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "acl"), reader.token, nil).obj(t); !reflect.DeepEqual(got,
 			map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": readerEPs}}) {
 			t.Errorf("reader's ACL = %v", got)
 		}
 
-		userOrg := aclEndpoints("identity:organizations", readOp, "identity:quotas", readOp, "identity:roles", readOp)
-		userProject := aclEndpoints("identity:allocations", crud, "identity:cloudidentities", readOp,
-			"identity:cloudidentitytokens", []string{"create"}, "identity:organizations", readOp, "identity:projects", []string{"read", "update"},
+		userOrg := aclEndpoints("identity:accountassignments", readOp, "identity:organizations", readOp, "identity:permissionsets", readOp,
 			"identity:quotas", readOp, "identity:roles", readOp)
+		userProject := aclEndpoints("identity:accountassignments", readOp, "identity:allocations", crud, "identity:cloudidentities", readOp,
+			"identity:cloudidentitytokens", []string{"create"}, "identity:organizations", readOp,
+			"identity:permissionsets", readOp, "identity:projects", []string{"read", "update"}, "identity:quotas", readOp, "identity:roles", readOp)
 		wantACL = map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": userOrg},
 			"projects": []any{map[string]any{"id": p1, "endpoints": userProject}, map[string]any{"id": p3, "endpoints": userProject}}}
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "acl"), user.token, nil).obj(t); !reflect.DeepEqual(got, wantACL) {

@@ -89,6 +89,12 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"deleteCloudConnection": {over: map[string]string{"cloudConnectionID": unknown}, status: http.StatusNotFound},
 		"validateCloudConnection": {body: map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": unknown}},
 			status: http.StatusBadRequest},
+		"createPermissionSet": {body: permissionSetWrite("ops", nil, nil), status: http.StatusConflict},
+		"updatePermissionSet": {over: map[string]string{"permissionSetID": unknown}, status: http.StatusNotFound},
+		"deletePermissionSet": {over: map[string]string{"permissionSetID": f.assignedSet}, status: http.StatusConflict},
+		"createAccountAssignments": {body: assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.assignedSet},
+			[]map[string]any{ref("project", f.project)}), status: http.StatusConflict},
+		"deleteAccountAssignment": {over: map[string]string{"accountAssignmentID": unknown}, status: http.StatusNotFound},
 	}
 }
 
@@ -190,7 +196,10 @@ func TestEveryWriteIsAudited(t *testing.T) {
 			if v, ok := fail.okOver[lastParamName(op)]; ok {
 				wantID = v
 			}
-			if strings.HasPrefix(op.id, "create") {
+			switch {
+			case op.id == "createAccountAssignments": // the first of those it made
+				wantID = id(items(t, r)[0])
+			case strings.HasPrefix(op.id, "create"):
 				wantID = id(r.obj(t))
 			}
 			if ev["op"] != op.id || ev["type"] != auditResourceType(op.id) || ev["id"] != wantID || ev["org"] != wantOrg {
@@ -219,7 +228,7 @@ func TestEveryWriteIsAudited(t *testing.T) {
 				t.Errorf("%s: an update has before %v, after %v", op.id, ev["before"], ev["after"])
 			}
 		}
-		if walked < 36 {
+		if walked < 41 {
 			t.Errorf("only %d write operations walked", walked)
 		}
 		// No event holds a secret: no token, no hash, no sealed secret.

@@ -40,14 +40,19 @@ func newCloudStand(t testing.TB, e *testenv.Env) *cloudStand {
 	e.Cloud.RootCAs = roots
 	e.Cloud.AWS = cloud.AWSPlatform{STSEndpoint: s.aws.STS.URL, OrganizationsEndpoint: s.aws.Organizations.URL}
 	for n := 1; n <= 2; n++ {
-		account := fmt.Sprintf("%d%d%d%d%d%d%d%d%d%d%d%d", n, n, n, n, n, n, n, n, n, n, n, n)
-		keyID, secret := standKey(n)
-		s.aws.AddUser(cloudtest.User{ARN: "arn:aws:iam::" + account + ":user/validator", AccessKeyID: keyID, SecretAccessKey: secret,
-			Allowed: []string{"organizations:DescribeOrganization", "organizations:ListAccounts"}})
-		s.aws.AddOrganization(cloudtest.Organization{ID: fmt.Sprintf("o-walkers%04d", n), ManagementAccountID: account,
-			ManagementAccountEmail: "root@example.com", Accounts: []cloudtest.Account{{ID: account, Name: "management", Email: "root@example.com", State: "ACTIVE"}}})
+		s.addOrganization(n, fmt.Sprintf("%d%d%d%d%d%d%d%d%d%d%d%d", n, n, n, n, n, n, n, n, n, n, n, n))
 	}
 	return s
+}
+
+// addOrganization adds AWS organization n, managed by account (12 digits),
+// whose management account's access key (standKey(n)) may read it.
+func (s *cloudStand) addOrganization(n int, account string) {
+	keyID, secret := standKey(n)
+	s.aws.AddUser(cloudtest.User{ARN: "arn:aws:iam::" + account + ":user/validator", AccessKeyID: keyID, SecretAccessKey: secret,
+		Allowed: []string{"organizations:DescribeOrganization", "organizations:ListAccounts"}})
+	s.aws.AddOrganization(cloudtest.Organization{ID: fmt.Sprintf("o-walkers%04d", n), ManagementAccountID: account,
+		ManagementAccountEmail: "root@example.com", Accounts: []cloudtest.Account{{ID: account, Name: "management", Email: "root@example.com", State: "ACTIVE"}}})
 }
 
 // trust makes the walkers' role trust organization org's issuer.

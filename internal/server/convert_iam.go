@@ -129,6 +129,9 @@ func decisionToAPI(d access.Decision) api.PolicyDecision {
 	if d.RoleID != "" {
 		out.RoleId = &d.RoleID
 	}
+	if d.PermissionSetID != "" {
+		out.PermissionSetId = &d.PermissionSetID
+	}
 	return out
 }
 

@@ -25,6 +25,10 @@ type fixture struct {
 	// another AWS organization than the fixture's connection.
 	cloud           *cloudStand
 	firstCredential string
+	// assignedSet is a permission set with an assignment (the fixture's
+	// accountAssignmentID: user jo on project mine); ids[permissionSetID]
+	// is one without.
+	assignedSet string
 }
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
@@ -58,16 +62,23 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 	// A custom role anyone may assume, and an API key of the reader role.
 	customRole := id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "roles"), roleWrite("custom", allowAll(), allowAll())).obj(t))
 	apiKey := id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "apikeys"), apiKeyWrite("key", f.roleID)).obj(t))
+	// Permission sets, one of them assigned to jo on the user role's project.
+	set := id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "permissionsets"), permissionSetWrite("ops", []string{a.role(t, "user")}, nil)).obj(t))
+	f.assignedSet = id(a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "permissionsets"), permissionSetWrite("assigned", []string{f.roleID}, nil)).obj(t))
+	assignment := id(items(t, a.admin(t, http.StatusCreated, "POST", orgPath(f.org, "accountassignments"),
+		assign([]map[string]any{ref("user", user)}, []string{f.assignedSet}, []map[string]any{ref("project", f.project)})))[0])
 	f.ids = map[string]string{
-		"organizationID":   f.org,
-		"groupid":          f.admin.group,
-		"projectID":        f.project,
-		"allocationID":     f.allocation,
-		"userID":           user,
-		"serviceAccountID": f.reader.sa,
-		"providerID":       provider,
-		"roleID":           customRole,
-		"apiKeyID":         apiKey,
+		"organizationID":      f.org,
+		"groupid":             f.admin.group,
+		"projectID":           f.project,
+		"allocationID":        f.allocation,
+		"userID":              user,
+		"serviceAccountID":    f.reader.sa,
+		"providerID":          provider,
+		"roleID":              customRole,
+		"apiKeyID":            apiKey,
+		"permissionSetID":     set,
+		"accountAssignmentID": assignment,
 	}
 	f.cloud = newCloudStand(t, a.Env)
 	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, tok)
@@ -163,6 +174,10 @@ func (f *fixture) body(op specOp) map[string]any {
 		return connectionWrite(prefix+"-connection", f.ids["credentialID"])
 	case "validateCloudConnection":
 		return map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": f.firstCredential}}
+	case "createPermissionSet", "updatePermissionSet":
+		return permissionSetWrite(prefix+"-set", []string{f.roleID}, allowAll())
+	case "createAccountAssignments":
+		return assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.ids["permissionSetID"]}, []map[string]any{ref("project", f.otherProject)})
 	}
 	return nil
 }
@@ -174,7 +189,8 @@ func resourceBody(op specOp) bool {
 		return false
 	}
 	switch op.id {
-	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy":
+	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy",
+		"createAccountAssignments":
 		return false
 	}
 	return true
@@ -212,6 +228,25 @@ var malformedBodies = map[string]map[string]any{
 		"now not a time":         map[string]any{"service": "projects", "operation": "get-project", "roles": []any{}, "now": "yesterday"},
 		"unknown principal type": map[string]any{"service": "projects", "operation": "get-project", "principal": map[string]any{"type": "robot", "id": "x"}},
 		"unknown operation":      map[string]any{"service": "projects", "operation": "fly", "principal": map[string]any{"type": "serviceAccount", "id": "x"}},
+	},
+	"createAccountAssignments": {
+		"malformed JSON": `{"principals": [`, "empty object": map[string]any{}, "a list": "[]",
+		"no targets":             map[string]any{"principals": []any{ref("user", "u")}, "permissionSetIDs": []string{"s"}},
+		"no principals":          assign([]map[string]any{}, []string{"s"}, []map[string]any{ref("project", "p")}),
+		"no permission sets":     assign([]map[string]any{ref("user", "u")}, []string{}, []map[string]any{ref("project", "p")}),
+		"principals an object":   map[string]any{"principals": ref("user", "u"), "permissionSetIDs": []string{"s"}, "targets": []any{ref("project", "p")}},
+		"unknown principal type": assign([]map[string]any{ref("robot", "u")}, []string{"s"}, []map[string]any{ref("project", "p")}),
+		"cloud account target":   assign([]map[string]any{ref("user", "u")}, []string{"s"}, []map[string]any{ref("cloudAccount", "123456789012")}),
+		"principal without id":   assign([]map[string]any{{"type": "user"}}, []string{"s"}, []map[string]any{ref("project", "p")}),
+		"empty target id":        assign([]map[string]any{ref("user", "u")}, []string{"s"}, []map[string]any{ref("project", "")}),
+		"set ID a number":        map[string]any{"principals": []any{ref("user", "u")}, "permissionSetIDs": []any{7}, "targets": []any{ref("project", "p")}},
+		"101 principals": assign(func() []map[string]any {
+			var ps []map[string]any
+			for range 101 {
+				ps = append(ps, ref("user", "u"))
+			}
+			return ps
+		}(), []string{"s"}, []map[string]any{ref("project", "p")}),
 	},
 }
 
@@ -623,7 +658,9 @@ func TestPermissions(t *testing.T) {
 			"listRoles", "getQuotas", "listProjects", "getProject", "updateProject",
 			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation",
 			"listOperations", "getRole", "assumeRole",
-			"listCloudIdentities", "getCloudIdentity", "issueCloudIdentityToken", "issueCloudIdentityCredentials")
+			"listCloudIdentities", "getCloudIdentity", "issueCloudIdentityToken", "issueCloudIdentityCredentials",
+			"listPermissionSets", "getPermissionSet", "listAccountAssignments", "getAccountAssignment",
+			"listUserAccountAssignments", "listServiceAccountAccountAssignments")
 		// A reader's POSTs that change nothing: the simulator (a read of
 		// the policies) and assuming a role (every member may ask; the
 		// role's assume-role policy decides).

@@ -72,7 +72,7 @@ func grantsFrom(ctx context.Context) *authz.Grants { return decidedFrom(ctx).cal
 //     caller's system grants, custom roles and the organization guardrail
 //     (403); an operation missing from the catalogue is refused (fail
 //     closed). Parameters and target resources are read only for callers
-//     whose decisions involve a policy;
+//     whose decisions in the path's project involve a policy;
 //  4. check that the path's organization exists (404), so that lists do
 //     not answer for, and creates do not write into, a missing one;
 //  5. validate parameters and body against the spec (413, 415, 400);
@@ -128,7 +128,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		dec := &decided{caller: caller, now: s.now(), sourceIP: s.clientIP(r)}
 		req := access.Request{Entry: entry, Organization: orgID, Project: projectID, Now: dec.now, SourceIP: dec.sourceIP}
-		if caller.HasPolicies() {
+		if caller.HasPoliciesIn(projectID) {
 			req.Parameters = parameters(r, pathParams)
 			if req.Resources, err = access.Resources(ctx, q, orgID, pathParams); err != nil {
 				s.writeError(w, r, fmt.Errorf("load resources: %w", err))

@@ -226,8 +226,8 @@ func specOperations(t testing.TB) []specOp {
 		}
 	}
 	sort.Slice(ops, func(i, j int) bool { return ops[i].id < ops[j].id })
-	if len(ops) != 81 {
-		t.Fatalf("the spec has %d operations; api/ROUTES.md lists 81", len(ops))
+	if len(ops) != 92 {
+		t.Fatalf("the spec has %d operations; api/ROUTES.md lists 92", len(ops))
 	}
 	return ops
 }
@@ -703,4 +703,36 @@ func roleWrite(name string, policy, assume map[string]any) map[string]any {
 
 func apiKeyWrite(name, roleID string) map[string]any {
 	return map[string]any{"metadata": md(name), "spec": map[string]any{"roleID": roleID}}
+}
+
+// --- permission sets and account assignments (issue 6) ---
+
+// permissionSetWrite is a permission set of roleIDs; inline nil leaves the
+// inline policy out.
+func permissionSetWrite(name string, roleIDs []string, inline map[string]any) map[string]any {
+	spec := map[string]any{"roleIDs": nonNil(roleIDs)}
+	if inline != nil {
+		spec["inlinePolicy"] = inline
+	}
+	return map[string]any{"metadata": md(name), "spec": spec}
+}
+
+// ref is a principal or target of an assignment.
+func ref(typ, id string) map[string]any { return map[string]any{"type": typ, "id": id} }
+
+// assign is a bulk create body: principals × permission sets × targets.
+func assign(principals []map[string]any, setIDs []string, targets []map[string]any) map[string]any {
+	return map[string]any{"principals": principals, "permissionSetIDs": setIDs, "targets": targets}
+}
+
+// items decodes a page or list answer {items: [...], ...}.
+func items(t testing.TB, r *resp) []map[string]any {
+	t.Helper()
+	var body struct {
+		Items []map[string]any `json:"items"`
+	}
+	if err := json.Unmarshal(r.Body, &body); err != nil || body.Items == nil {
+		t.Fatalf("%s: body has no items list: %v", r, err)
+	}
+	return body.Items
 }

@@ -46,17 +46,24 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	role := e.Must(http.StatusCreated, "POST", base+"/roles", tok, roleWrite("custom", allowAll(), allowAll())).Map(t)
 	key := e.Must(http.StatusCreated, "POST", base+"/apikeys", tok, apiKeyWrite("key", mdID(t, role))).Map(t)
 	e.Must(http.StatusOK, "PUT", base+"/policy", tok, rules("allow", "projects", "allow", "true"))
+	// Issue 6: a permission set assigned to the user on the project.
+	set := e.Must(http.StatusCreated, "POST", base+"/permissionsets", tok, permissionSetWrite("ops", []string{mdID(t, role)}, nil)).Map(t)
+	created := e.Must(http.StatusCreated, "POST", base+"/accountassignments", tok,
+		assign([]map[string]any{ref("user", mdID(t, user))}, []string{mdID(t, set)}, []map[string]any{ref("project", projectID)})).Map(t)
+	assignment := created["items"].([]any)[0].(map[string]any)
 	cloudIDs, _ := stand.cloudIDs(t, admin.OrgID, projectID, tok)
 	o := &orgFixture{admin: admin, ids: map[string]string{
-		"organizationID":   admin.OrgID,
-		"groupid":          admin.GroupID,
-		"projectID":        projectID,
-		"allocationID":     mdID(t, alloc),
-		"userID":           mdID(t, user),
-		"serviceAccountID": admin.ServiceAccountID,
-		"providerID":       mdID(t, prov),
-		"roleID":           mdID(t, role),
-		"apiKeyID":         mdID(t, key),
+		"organizationID":      admin.OrgID,
+		"groupid":             admin.GroupID,
+		"projectID":           projectID,
+		"allocationID":        mdID(t, alloc),
+		"userID":              mdID(t, user),
+		"serviceAccountID":    admin.ServiceAccountID,
+		"providerID":          mdID(t, prov),
+		"roleID":              mdID(t, role),
+		"apiKeyID":            mdID(t, key),
+		"permissionSetID":     mdID(t, set),
+		"accountAssignmentID": mdID(t, assignment),
 	}}
 	for k, v := range cloudIDs {
 		o.ids[k] = v
@@ -76,8 +83,9 @@ func providerBody(name string) map[string]any {
 
 // bodies holds a schema-valid request body for every operation that takes
 // one, so that requests get past validation and reach the handler. The
-// cloud bodies name B's stored credential and cloud identity: another
-// organization's IDs must be as unknown as made-up ones.
+// bodies name B's resources (its stored credential and cloud identity, user,
+// permission set, project): another organization's IDs must be as unknown as
+// made-up ones.
 func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 	meta := map[string]any{"name": "intruder"}
 	return map[string]any{
@@ -117,6 +125,10 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"updateCloudConnection":         connectionWrite("intruder", b.ids["credentialID"]),
 		"validateCloudConnection": map[string]any{"credential": map[string]any{"type": "federated", "projectID": b.ids["projectID"],
 			"cloudIdentityID": b.ids["cloudIdentityID"]}},
+		"createPermissionSet": permissionSetWrite("intruder", []string{roleID}, nil),
+		"updatePermissionSet": permissionSetWrite("intruder", []string{roleID}, allowAll()),
+		"createAccountAssignments": assign([]map[string]any{ref("user", b.ids["userID"])}, []string{b.ids["permissionSetID"]},
+			[]map[string]any{ref("project", b.ids["projectID"])}),
 	}
 }
 
@@ -128,7 +140,8 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	var b strings.Builder
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
 		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
-		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities"} {
+		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities",
+		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -256,13 +269,17 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		// connection is not found in A.
 		"listCloudIdentities", "createCloudIdentity", "getCloudIdentity", "updateCloudIdentity", "deleteCloudIdentity",
 		"issueCloudIdentityToken", "issueCloudIdentityCredentials", "getCredential", "updateCredential", "deleteCredential",
-		"getCloudConnection", "updateCloudConnection", "deleteCloudConnection":
+		"getCloudConnection", "updateCloudConnection", "deleteCloudConnection",
+		// Permission sets and account assignments.
+		"getPermissionSet", "updatePermissionSet", "deletePermissionSet", "getAccountAssignment", "deleteAccountAssignment",
+		"listUserAccountAssignments", "listServiceAccountAccountAssignments":
 		return map[int]bool{http.StatusNotFound: true}
 	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
-		"createCredential":
+		"createCredential", "createPermissionSet":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
-	case "createCloudConnection", "validateCloudConnection":
-		// The body names B's credential or cloud identity: unknown in A.
+	// The body names B's credential or cloud identity, or B's user,
+	// permission set and project: unknown in A.
+	case "createCloudConnection", "validateCloudConnection", "createAccountAssignments":
 		return map[int]bool{http.StatusBadRequest: true}
 	case "deleteOrganization", "updateQuotas":
 		return map[int]bool{http.StatusForbidden: true}

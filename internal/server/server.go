@@ -24,6 +24,7 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
@@ -78,9 +79,11 @@ type Server struct {
 	router   routers.Router
 	handler  http.Handler
 	registry *prometheus.Registry
-	// access decides every request; iam runs the IAM operations.
-	access *access.Engine
-	iam    *iam.Service
+	// access decides every request; iam runs the IAM operations;
+	// assignments the permission sets and account assignments.
+	access      *access.Engine
+	iam         *iam.Service
+	assignments *assignment.Service
 	// ips finds a request's client address behind the trusted proxies:
 	// the key of rate limits and the sourceIP of policies.
 	ips   *clientip.Resolver
@@ -121,6 +124,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.iam = &iam.Service{Store: cfg.Store, Access: s.access, Sessions: cfg.Sessions, MaxSessionLifetime: lifetime,
 		Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand}
+	s.assignments = &assignment.Service{Store: cfg.Store, Access: s.access, Now: s.now, NewID: cfg.Tenancy.NewID}
 	// Load api/openapi.yaml as written: the generator's embedded copy
 	// rewrites operationIds, which key the authorization catalogue.
 	var swagger *openapi3.T

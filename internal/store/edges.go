@@ -168,7 +168,7 @@ func (q *Q) CountExisting(ctx context.Context, table, orgID string, ids []string
 		return 0, nil
 	}
 	switch table {
-	case tGroups, tUsers, tServiceAccounts, tProjects, tIAMRoles:
+	case tGroups, tUsers, tServiceAccounts, tProjects, tIAMRoles, tPermissionSets:
 	default:
 		return 0, fmt.Errorf("count existing: table %q not allowed", table)
 	}

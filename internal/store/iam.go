@@ -322,7 +322,7 @@ func (q *Q) DeleteAPIKey(ctx context.Context, orgID, id string) error {
 // attributeTables are the tables ResourceAttributes may read.
 var attributeTables = map[string]bool{
 	tProjects: true, tGroups: true, tUsers: true, tServiceAccounts: true, tProviders: true,
-	tAllocations: true, tIAMRoles: true, tAPIKeys: true,
+	tAllocations: true, tIAMRoles: true, tAPIKeys: true, tPermissionSets: true,
 }
 
 // Attribute tables for ResourceAttributes.
@@ -335,6 +335,7 @@ const (
 	AttrAllocations     = tAllocations
 	AttrRoles           = tIAMRoles
 	AttrAPIKeys         = tAPIKeys
+	AttrPermissionSets  = tPermissionSets
 )
 
 // ResourceAttributes reads the name and tags of row (orgID, id) of table:

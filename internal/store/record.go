@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -258,19 +259,29 @@ func list[R any, P ptr[R]](ctx context.Context, q *Q, table, where string, page 
 	defer rows.Close()
 	var out []*R
 	for rows.Next() {
-		var r R
-		p := P(&r)
-		var ms metaScan
-		if err := rows.Scan(append(ms.targets(p.meta()), p.targets()...)...); err != nil {
+		r, err := scanRecord[R, P](rows)
+		if err != nil {
 			return nil, fmt.Errorf("scan %s: %w", table, err)
 		}
-		if err := ms.finish(p.meta()); err != nil {
-			return nil, err
-		}
-		out = append(out, &r)
+		out = append(out, r)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list %s: %w", table, err)
 	}
 	return out, nil
+}
+
+// scanRecord reads the current row (selected with selectColumns) into a
+// new R.
+func scanRecord[R any, P ptr[R]](rows *sql.Rows) (*R, error) {
+	var r R
+	p := P(&r)
+	var ms metaScan
+	if err := rows.Scan(append(ms.targets(p.meta()), p.targets()...)...); err != nil {
+		return nil, err
+	}
+	if err := ms.finish(p.meta()); err != nil {
+		return nil, err
+	}
+	return &r, nil
 }

@@ -1154,7 +1154,8 @@ func TestConcurrentWriters(t *testing.T) {
 // them end to end.
 var bigTables = []string{"users", "service_accounts", "groups", "group_members", "group_roles", "projects",
 	"project_groups", "allocations", "allocation_items", "oauth2_providers", "quotas",
-	"iam_roles", "api_keys", "audit_events", "organization_policies"}
+	"iam_roles", "api_keys", "audit_events", "organization_policies",
+	"permission_sets", "permission_set_roles", "account_assignments", "account_assignment_counts"}
 
 // seedPlans fills the database with enough rows, spread over enough
 // organizations, that the planners prefer indexes where they exist.
@@ -1186,10 +1187,30 @@ func seedPlans(t testing.TB, st *store.Store, orgs int) []scope {
 					return err
 				}
 			}
+			var sets []*store.PermissionSet
+			for i := range 5 {
+				ps := &store.PermissionSet{Meta: newMeta(sc.org, fmt.Sprintf("ps%d", i)), RoleIDs: []string{"role-1", fmt.Sprintf("role-%d", i+2)},
+					SessionDuration: 3600, Version: 1}
+				if err := q.CreatePermissionSet(ctx, ps); err != nil {
+					return err
+				}
+				sets = append(sets, ps)
+			}
+			var assignments []*store.AccountAssignment
 			for p := range 30 {
 				pr := &store.Project{Meta: newMeta(sc.org, fmt.Sprintf("p%d", p)), GroupIDs: []string{groups[p%10], groups[(p+3)%10]}}
 				if err := q.CreateProject(ctx, pr); err != nil {
 					return err
+				}
+				for i := range 8 {
+					typ, id := store.PrincipalGroup, groups[(p+i)%10]
+					if i%2 == 1 {
+						typ, id = store.PrincipalUser, newID()
+					}
+					ps := sets[(p+i)%5]
+					assignments = append(assignments, &store.AccountAssignment{ID: newID(), OrganizationID: sc.org, PrincipalType: typ,
+						PrincipalID: id, PrincipalName: fmt.Sprintf("n%d", i), PermissionSetID: ps.ID, PermissionSetName: ps.Name,
+						TargetType: store.TargetProject, TargetID: pr.ID, TargetName: pr.Name, CreatedAt: t0, CreatedBy: "tester"})
 				}
 				if err := q.CreateAllocation(ctx, &store.Allocation{Meta: newMeta(sc.org, "a"), ProjectID: pr.ID, ResourceKind: "k", ResourceID: "i",
 					Items: []store.AllocationItem{{Kind: "gpus", Committed: 1}, {Kind: "servers", Reserved: 1}}}); err != nil {
@@ -1237,6 +1258,9 @@ func seedPlans(t testing.TB, st *store.Store, orgs int) []scope {
 				if err := q.CreateSigningKey(ctx, k); err != nil {
 					return err
 				}
+			}
+			if err := q.InsertAccountAssignments(ctx, assignments); err != nil {
+				return err
 			}
 			return q.SetQuota(ctx, sc.org, "gpus", 100)
 		})
@@ -1403,6 +1427,57 @@ func TestQueryPlans(t *testing.T) {
 			{"published keys of a scope", func(q *store.Q) error { _, err := q.PublishedSigningKeys(ctx, sc.org, t0); return err }},
 			{"scopes with an active key", func(q *store.Q) error { _, err := q.SigningKeyScopes(ctx); return err }},
 		}
+		// Permission sets and account assignments (issue 6): the lists at
+		// both ends and with each filter, the effective list of a user, what
+		// every request of a member reads, and the reference checks.
+		sets, _, err := st.Read().ListPermissionSets(ctx, sc.org, store.OffsetPage{Size: 5})
+		must(t, err)
+		projects, err = st.Read().ListProjects(ctx, sc.org, store.Page{Limit: 2})
+		must(t, err)
+		byName := []store.SortKey{{Column: "principal_name"}, {Column: "created_at"}}
+		list := func(f store.AssignmentFilter, page int) func(q *store.Q) error {
+			return func(q *store.Q) error {
+				_, _, err := q.ListAccountAssignments(ctx, sc.org, f, store.OffsetPage{Number: page, Size: 20, Sort: byName})
+				return err
+			}
+		}
+		ops = append(ops, []op{
+			{"list assignments, first page", list(store.AssignmentFilter{}, 0)},
+			{"list assignments, last page", list(store.AssignmentFilter{}, 11)},
+			{"list assignments of a target", list(store.AssignmentFilter{TargetType: store.TargetProject, TargetID: projects[0].ID}, 0)},
+			{"list assignments of a permission set", list(store.AssignmentFilter{PermissionSetID: sets[0].ID}, 1)},
+			{"list assignments of permission sets", list(store.AssignmentFilter{PermissionSetIDs: []string{sets[0].ID, sets[1].ID}}, 0)},
+			{"list assignments by principal name", list(store.AssignmentFilter{PrincipalName: "n3"}, 0)},
+			{"list assignments of a principal", list(store.AssignmentFilter{PrincipalType: store.PrincipalGroup, PrincipalID: groupIDs[0]}, 0)},
+			{"list assignments of a principal type", list(store.AssignmentFilter{PrincipalType: store.PrincipalGroup}, 3)},
+			{"list assignments of a target ID", list(store.AssignmentFilter{TargetID: projects[1].ID}, 0)},
+			{"list assignments of a principal ID", list(store.AssignmentFilter{PrincipalID: groupIDs[1]}, 0)},
+			{"effective assignments of a user", list(store.AssignmentFilter{Member: &store.Member{Type: store.PrincipalUser, ID: users[0].ID, GroupIDs: users[0].GroupIDs}}, 0)},
+			{"assigned permission sets of a user", func(q *store.Q) error {
+				_, err := q.AssignedPermissionSets(ctx, sc.org, store.Member{Type: store.PrincipalUser, ID: users[0].ID, GroupIDs: users[0].GroupIDs})
+				return err
+			}},
+			{"assigned permission sets of a service account", func(q *store.Q) error {
+				_, err := q.AssignedPermissionSets(ctx, sc.org, store.Member{Type: store.PrincipalServiceAccount, ID: sas[0].ID, GroupIDs: sas[0].GroupIDs})
+				return err
+			}},
+			{"existing assignments", func(q *store.Q) error {
+				_, err := q.ExistingAssignments(ctx, sc.org, groupIDs[:2], []string{sets[0].ID}, []string{projects[0].ID, projects[1].ID})
+				return err
+			}},
+			{"names of principals", func(q *store.Q) error { _, err := q.NamesOf(ctx, store.RefGroups, sc.org, groupIDs[:3]); return err }},
+			{"get permission set", func(q *store.Q) error { _, err := q.GetPermissionSet(ctx, sc.org, sets[0].ID); return err }},
+			{"list permission sets", func(q *store.Q) error {
+				_, _, err := q.ListPermissionSets(ctx, sc.org, store.OffsetPage{Number: 1, Size: 2, Sort: []store.SortKey{{Column: "name"}}})
+				return err
+			}},
+			{"permission sets with a role", func(q *store.Q) error { _, err := q.PermissionSetsWithRole(ctx, sc.org, "role-3"); return err }},
+			{"permission sets with roles", func(q *store.Q) error {
+				_, err := q.PermissionSetsWithRoles(ctx, sc.org, []string{"role-3", "role-4"})
+				return err
+			}},
+			{"inline policy", func(q *store.Q) error { _, err := q.PermissionSetInlinePolicy(ctx, sc.org, sets[0].ID, 1); return err }},
+		}...)
 		explained := 0
 		for _, o := range ops {
 			var stmts []store.Statement
@@ -1425,6 +1500,18 @@ func TestQueryPlans(t *testing.T) {
 			}},
 			{"delete a project's cloud identity", func(q *store.Q) error {
 				return q.DeleteCloudIdentity(ctx, sc.org, identities[0].ProjectID, identities[0].ID)
+			}},
+			{"delete group", func(q *store.Q) error { return q.DeleteGroup(ctx, sc.org, groupIDs[0]) }},
+			{"update group", func(q *store.Q) error { return q.UpdateGroup(ctx, groups[1]) }},
+			{"delete project", func(q *store.Q) error { return q.DeleteProject(ctx, sc.org, projects[0].ID) }},
+			{"update project", func(q *store.Q) error { return q.UpdateProject(ctx, projects[1]) }},
+			{"update permission set", func(q *store.Q) error { return q.UpdatePermissionSet(ctx, sets[1]) }},
+			{"delete account assignment", func(q *store.Q) error {
+				as, _, err := q.ListAccountAssignments(ctx, sc.org, store.AssignmentFilter{}, store.OffsetPage{Size: 1})
+				if err != nil {
+					return err
+				}
+				return q.DeleteAccountAssignment(ctx, sc.org, as[0].ID)
 			}},
 		}
 		for _, o := range writes {

@@ -62,9 +62,13 @@ func (q *Q) CreateGroup(ctx context.Context, g *Group) error {
 	return q.setGroupEdges(ctx, g)
 }
 
-// UpdateGroup rewrites g, its members and roles.
+// UpdateGroup rewrites g, its members and roles, and renames it in its
+// account assignments.
 func (q *Q) UpdateGroup(ctx context.Context, g *Group) error {
 	if err := update(ctx, q, tGroups, g); err != nil {
+		return err
+	}
+	if err := q.renameInAssignments(ctx, g.OrganizationID, "principal", PrincipalGroup, g.ID, g.Name); err != nil {
 		return err
 	}
 	return q.setGroupEdges(ctx, g)
@@ -121,9 +125,12 @@ func (q *Q) fillGroups(ctx context.Context, gs []*Group) error {
 	return nil
 }
 
-// DeleteGroup removes a group; memberships, role grants and project access
-// cascade.
+// DeleteGroup removes a group and its account assignments; memberships,
+// role grants and project access cascade.
 func (q *Q) DeleteGroup(ctx context.Context, orgID, id string) error {
+	if err := q.removeAssignmentsOf(ctx, orgID, "principal", PrincipalGroup, id); err != nil {
+		return err
+	}
 	return remove(ctx, q, tGroups, orgID, id)
 }
 
@@ -137,9 +144,13 @@ func (q *Q) CreateUser(ctx context.Context, u *User) error {
 	return q.SetMemberGroups(ctx, u.OrganizationID, MemberUser, u.ID, u.GroupIDs)
 }
 
-// UpdateUser rewrites u and its group memberships.
+// UpdateUser rewrites u and its group memberships, and renames it in its
+// account assignments.
 func (q *Q) UpdateUser(ctx context.Context, u *User) error {
 	if err := update(ctx, q, tUsers, u); err != nil {
+		return err
+	}
+	if err := q.renameInAssignments(ctx, u.OrganizationID, "principal", PrincipalUser, u.ID, u.Name); err != nil {
 		return err
 	}
 	return q.SetMemberGroups(ctx, u.OrganizationID, MemberUser, u.ID, u.GroupIDs)
@@ -190,9 +201,12 @@ func (q *Q) fillUsers(ctx context.Context, orgID string, us []*User) error {
 	return nil
 }
 
-// DeleteUser removes a user and its memberships.
+// DeleteUser removes a user, its memberships and its account assignments.
 func (q *Q) DeleteUser(ctx context.Context, orgID, id string) error {
 	if err := q.SetMemberGroups(ctx, orgID, MemberUser, id, nil); err != nil {
+		return err
+	}
+	if err := q.removeAssignmentsOf(ctx, orgID, "principal", PrincipalUser, id); err != nil {
 		return err
 	}
 	return remove(ctx, q, tUsers, orgID, id)
@@ -209,9 +223,12 @@ func (q *Q) CreateServiceAccount(ctx context.Context, s *ServiceAccount) error {
 }
 
 // UpdateServiceAccount rewrites s (including its token hash and expiry) and
-// its group memberships.
+// its group memberships, and renames it in its account assignments.
 func (q *Q) UpdateServiceAccount(ctx context.Context, s *ServiceAccount) error {
 	if err := update(ctx, q, tServiceAccounts, s); err != nil {
+		return err
+	}
+	if err := q.renameInAssignments(ctx, s.OrganizationID, "principal", PrincipalServiceAccount, s.ID, s.Name); err != nil {
 		return err
 	}
 	return q.SetMemberGroups(ctx, s.OrganizationID, MemberServiceAccount, s.ID, s.GroupIDs)
@@ -263,10 +280,14 @@ func (q *Q) fillServiceAccounts(ctx context.Context, orgID string, ss []*Service
 	return nil
 }
 
-// DeleteServiceAccount removes a service account, its memberships and any
-// platform role bindings; its token stops working with the commit.
+// DeleteServiceAccount removes a service account, its memberships, its
+// account assignments and any platform role bindings; its token stops
+// working with the commit.
 func (q *Q) DeleteServiceAccount(ctx context.Context, orgID, id string) error {
 	if err := q.SetMemberGroups(ctx, orgID, MemberServiceAccount, id, nil); err != nil {
+		return err
+	}
+	if err := q.removeAssignmentsOf(ctx, orgID, "principal", PrincipalServiceAccount, id); err != nil {
 		return err
 	}
 	if _, err := q.q.ExecContext(ctx, "DELETE FROM platform_role_bindings WHERE principal_type = $1 AND principal_id = $2", MemberServiceAccount, id); err != nil {
@@ -285,9 +306,13 @@ func (q *Q) CreateProject(ctx context.Context, p *Project) error {
 	return q.SetProjectGroups(ctx, p.ID, p.GroupIDs)
 }
 
-// UpdateProject rewrites p and its groups.
+// UpdateProject rewrites p and its groups, and renames it in the account
+// assignments that target it.
 func (q *Q) UpdateProject(ctx context.Context, p *Project) error {
 	if err := update(ctx, q, tProjects, p); err != nil {
+		return err
+	}
+	if err := q.renameInAssignments(ctx, p.OrganizationID, "target", TargetProject, p.ID, p.Name); err != nil {
 		return err
 	}
 	return q.SetProjectGroups(ctx, p.ID, p.GroupIDs)
@@ -342,8 +367,12 @@ func (q *Q) fillProjects(ctx context.Context, ps []*Project) error {
 	return nil
 }
 
-// DeleteProject removes a project; its allocations and group links cascade.
+// DeleteProject removes a project and the account assignments that target
+// it; its allocations and group links cascade.
 func (q *Q) DeleteProject(ctx context.Context, orgID, id string) error {
+	if err := q.removeAssignmentsOf(ctx, orgID, "target", TargetProject, id); err != nil {
+		return err
+	}
 	return remove(ctx, q, tProjects, orgID, id)
 }
 

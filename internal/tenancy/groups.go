@@ -35,10 +35,11 @@ func dedupe(ids []string) map[string]bool {
 	return m
 }
 
-// checkRoles allows only roles that organizations may grant: the
-// assignable system roles (the platform-administrator role cannot be handed
-// out through a group) and the organization's own custom roles.
-func checkRoles(ctx context.Context, q *store.Q, orgID string, roleIDs []string) error {
+// CheckRoles allows only roles that organizations may grant (through a
+// group's or a permission set's spec.roleIDs): the assignable system roles
+// (the platform-administrator role cannot be handed out) and the
+// organization's own custom roles.
+func CheckRoles(ctx context.Context, q *store.Q, orgID string, roleIDs []string) error {
 	var custom []string
 	for _, id := range roleIDs {
 		r, ok := authz.RoleByID(id)
@@ -61,7 +62,7 @@ func checkRoles(ctx context.Context, q *store.Q, orgID string, roleIDs []string)
 }
 
 func (s *Service) validateGroup(ctx context.Context, q *store.Q, g *store.Group) error {
-	if err := checkRoles(ctx, q, g.OrganizationID, g.RoleIDs); err != nil {
+	if err := CheckRoles(ctx, q, g.OrganizationID, g.RoleIDs); err != nil {
 		return err
 	}
 	if err := references(ctx, q, store.RefUsers, g.OrganizationID, "spec.userIDs", g.UserIDs); err != nil {
@@ -110,17 +111,21 @@ func (s *Service) GetGroup(ctx context.Context, orgID, id string) (*store.Group,
 	return g, storeError(err, "group", id)
 }
 
-// DeleteGroup deletes a group.
+// DeleteGroup deletes a group and its account assignments.
 func (s *Service) DeleteGroup(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetGroup(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "group", id)
 		}
+		before, err := withRemovedAssignments(ctx, q, orgID, store.AssignmentFilter{PrincipalType: store.PrincipalGroup, PrincipalID: id}, old)
+		if err != nil {
+			return err
+		}
 		if err := q.DeleteGroup(ctx, orgID, id); err != nil {
 			return storeError(err, "group", id)
 		}
-		audit.Describe(ctx, "groups", id, old, nil)
+		audit.Describe(ctx, "groups", id, before, nil)
 		return nil
 	})
 }
@@ -191,17 +196,21 @@ func (s *Service) GetUser(ctx context.Context, orgID, id string) (*store.User, e
 	return u, storeError(err, "user", id)
 }
 
-// DeleteUser removes a user and its memberships.
+// DeleteUser removes a user, its memberships and its account assignments.
 func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetUser(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "user", id)
 		}
+		before, err := withRemovedAssignments(ctx, q, orgID, store.AssignmentFilter{PrincipalType: store.PrincipalUser, PrincipalID: id}, old)
+		if err != nil {
+			return err
+		}
 		if err := q.DeleteUser(ctx, orgID, id); err != nil {
 			return storeError(err, "user", id)
 		}
-		audit.Describe(ctx, "users", id, old, nil)
+		audit.Describe(ctx, "users", id, before, nil)
 		return nil
 	})
 }
@@ -309,17 +318,22 @@ func (s *Service) GetServiceAccount(ctx context.Context, orgID, id string) (*sto
 	return sa, storeError(err, "service account", id)
 }
 
-// DeleteServiceAccount deletes a service account; its token stops working.
+// DeleteServiceAccount deletes a service account and its account
+// assignments; its token stops working.
 func (s *Service) DeleteServiceAccount(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetServiceAccount(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "service account", id)
 		}
+		before, err := withRemovedAssignments(ctx, q, orgID, store.AssignmentFilter{PrincipalType: store.PrincipalServiceAccount, PrincipalID: id}, old)
+		if err != nil {
+			return err
+		}
 		if err := q.DeleteServiceAccount(ctx, orgID, id); err != nil {
 			return storeError(err, "service account", id)
 		}
-		audit.Describe(ctx, "serviceaccounts", id, old, nil)
+		audit.Describe(ctx, "serviceaccounts", id, before, nil)
 		return nil
 	})
 }

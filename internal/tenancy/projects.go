@@ -92,17 +92,22 @@ func (s *Service) GetProject(ctx context.Context, orgID, id string) (*store.Proj
 	return p, storeError(err, "project", id)
 }
 
-// DeleteProject deletes a project and its allocations.
+// DeleteProject deletes a project, its allocations and the account
+// assignments that target it.
 func (s *Service) DeleteProject(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetProject(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "project", id)
 		}
+		before, err := withRemovedAssignments(ctx, q, orgID, store.AssignmentFilter{TargetType: store.TargetProject, TargetID: id}, old)
+		if err != nil {
+			return err
+		}
 		if err := q.DeleteProject(ctx, orgID, id); err != nil {
 			return storeError(err, "project", id)
 		}
-		audit.Describe(ctx, "projects", id, old, nil)
+		audit.Describe(ctx, "projects", id, before, nil)
 		return nil
 	})
 }

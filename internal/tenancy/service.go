@@ -7,6 +7,8 @@
 package tenancy
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -74,4 +76,25 @@ func storeError(err error, kind, name string) error {
 		return err
 	}
 	return fmt.Errorf("%s %q: %w", kind, name, err)
+}
+
+// withRemovedAssignments is the audit log's "before" of a principal or
+// project being deleted: the resource, and, when its deletion takes account
+// assignments along (the store removes them in the same transaction), how
+// many (accountAssignmentsRemoved), read before they go.
+func withRemovedAssignments(ctx context.Context, q *store.Q, orgID string, of store.AssignmentFilter, resource any) (any, error) {
+	n, err := q.CountAccountAssignments(ctx, orgID, of)
+	if err != nil || n == 0 {
+		return resource, err
+	}
+	b, err := json.Marshal(resource)
+	if err != nil {
+		return nil, fmt.Errorf("audit snapshot: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("audit snapshot: %w", err)
+	}
+	m["AccountAssignmentsRemoved"] = n
+	return m, nil
 }

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/assignment"
+	"github.com/gatehouse/gatehouse/internal/pagination"
+	"github.com/gatehouse/gatehouse/internal/policy"
+	"github.com/gatehouse/gatehouse/internal/store"
+)
+
+// Translation between the wire types of permission sets and account
+// assignments (issue 6) and the assignment and store types.
+
+func permissionSetInputFromAPI(in api.PermissionSetWrite, limits policy.Limits) (assignment.PermissionSetInput, error) {
+	p, err := optPolicyFromAPI("spec.inlinePolicy", in.Spec.InlinePolicy, limits)
+	if err != nil {
+		return assignment.PermissionSetInput{}, err
+	}
+	return assignment.PermissionSetInput{Meta: writeMeta(in.Metadata), RoleIDs: idSet(nonNil(in.Spec.RoleIDs)), InlinePolicy: p,
+		SessionDuration: in.Spec.SessionDuration}, nil
+}
+
+func permissionSetToAPI(p *assignment.PermissionSet) api.PermissionSetRead {
+	spec := api.PermissionSetSpec{RoleIDs: nonNil(p.RoleIDs), SessionDuration: ptr(p.SessionDuration)}
+	if p.InlinePolicy != nil {
+		spec.InlinePolicy = ptr(policyToAPI(*p.InlinePolicy))
+	}
+	return api.PermissionSetRead{Metadata: orgMeta(p.Meta), Spec: spec,
+		Status: api.PermissionSetStatus{AssignmentCount: p.AssignmentCount, Urn: p.URN(), Version: p.Version}}
+}
+
+func permissionSetPageToAPI(p pagination.Page[*assignment.PermissionSet]) api.PermissionSetPage {
+	out := api.PermissionSetPage{Items: make([]api.PermissionSetRead, len(p.Items)), Count: p.Total, Page: p.Number, Size: p.Size, Sort: p.Sort}
+	for i, s := range p.Items {
+		out.Items[i] = permissionSetToAPI(s)
+	}
+	return out
+}
+
+func assignmentToAPI(a *store.AccountAssignment) api.AccountAssignmentRead {
+	return api.AccountAssignmentRead{
+		Metadata: api.AccountAssignmentMetadata{Id: a.ID, OrganizationId: a.OrganizationID, CreationTime: a.CreatedAt, CreatedBy: optString(a.CreatedBy)},
+		Spec: api.AccountAssignmentSpec{Principal: api.AccountAssignmentPrincipal{Type: api.AccountAssignmentPrincipalType(a.PrincipalType), Id: a.PrincipalID},
+			PermissionSetID: a.PermissionSetID, Target: api.AccountAssignmentTarget{Type: api.AccountAssignmentTargetType(a.TargetType), Id: a.TargetID}},
+		Status: api.AccountAssignmentStatus{PrincipalName: a.PrincipalName, PermissionSetName: a.PermissionSetName, TargetName: a.TargetName,
+			RoleURN: assignment.RoleURN(a), Provisioning: api.AccountAssignmentProvisioning{State: api.AccountAssignmentProvisioningState(assignment.ProvisioningSucceeded)}},
+	}
+}
+
+func assignmentsToAPI(as []*store.AccountAssignment) []api.AccountAssignmentRead {
+	out := make([]api.AccountAssignmentRead, len(as))
+	for i, a := range as {
+		out[i] = assignmentToAPI(a)
+	}
+	return out
+}
+
+func assignmentPageToAPI(p pagination.Page[*store.AccountAssignment]) api.AccountAssignmentPage {
+	return api.AccountAssignmentPage{Items: assignmentsToAPI(p.Items), Count: p.Total, Page: p.Number, Size: p.Size, Sort: p.Sort}
+}
+
+func createRequestFromAPI(in api.AccountAssignmentsCreate) assignment.CreateRequest {
+	out := assignment.CreateRequest{PermissionSetIDs: in.PermissionSetIDs}
+	for _, p := range in.Principals {
+		out.Principals = append(out.Principals, assignment.Ref{Type: string(p.Type), ID: p.Id})
+	}
+	for _, t := range in.Targets {
+		out.Targets = append(out.Targets, assignment.Ref{Type: string(t.Type), ID: t.Id})
+	}
+	return out
+}
+
+// assignmentQuery is the paging and filters of the three assignment lists
+// (their generated parameter types have the same fields).
+func assignmentQuery(p api.ListAccountAssignmentsParams) (assignment.Filter, pagination.Request) {
+	f := assignment.Filter{TargetType: string(deref(p.TargetType)), TargetID: deref(p.TargetID), TargetName: deref(p.TargetName),
+		PermissionSetID: deref(p.PermissionSetID), PermissionSetName: deref(p.PermissionSetName),
+		PrincipalType: string(deref(p.PrincipalType)), PrincipalID: deref(p.PrincipalID), PrincipalName: deref(p.PrincipalName),
+		RoleName: deref(p.RoleName), RoleURN: deref(p.RoleURN)}
+	return f, pagination.Request{Page: p.Page, Size: p.Size, Sort: deref(p.Sort)}
+}
