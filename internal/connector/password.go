@@ -52,7 +52,10 @@ type PasswordConfig struct {
 	Params Argon2Params
 	// MaxConcurrentHashes bounds the hashes computed at once, and so the
 	// memory a burst of logins can take (Params.Memory each); default
-	// 2 × GOMAXPROCS. Further logins wait for a slot.
+	// GOMAXPROCS. An argon2id hash with parallelism 1 keeps one core busy,
+	// so more hashes at once than cores finish no sooner: they would only
+	// hold their memory while waiting for a core. Further logins wait for a
+	// slot.
 	MaxConcurrentHashes int
 	// Now and Rand are the clock and the salt source (defaults time.Now,
 	// crypto/rand).
@@ -94,7 +97,7 @@ func NewPassword(st *store.Store, cfg PasswordConfig) (*Password, error) {
 		return nil, fmt.Errorf("password connector: %w", err)
 	}
 	if cfg.MaxConcurrentHashes <= 0 {
-		cfg.MaxConcurrentHashes = 2 * runtime.GOMAXPROCS(0)
+		cfg.MaxConcurrentHashes = runtime.GOMAXPROCS(0)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
