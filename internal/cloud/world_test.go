@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -305,48 +304,11 @@ func policy(kind string, params map[string]any) map[string]any {
 }
 
 // closedPort returns a loopback https URL nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "https://" + addr
-}
+func closedPort(t *testing.T) string { return "https://" + testenv.ClosedAddr(t) }
 
 // silentListener accepts connections and never answers; it returns its
 // https URL.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "https://" + l.Addr().String()
-}
+func silentListener(t *testing.T) string { return "https://" + testenv.SilentAddr(t) }
 
 func ms(v ...int) []time.Duration {
 	out := make([]time.Duration, len(v))

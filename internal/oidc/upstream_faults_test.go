@@ -3,10 +3,8 @@ package oidc_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,52 +15,6 @@ import (
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
-// silentListener accepts connections and never answers: an upstream that
-// hangs.
-func silentListener(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		mu    sync.Mutex
-		conns []net.Conn
-	)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
-// closedPort is an address nothing listens on: an upstream that is down.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestUpstreamSilentOrDown: choosing a system provider whose upstream hangs
 // shows an error page once UpstreamTimeout has passed (504), and one whose
 // upstream is down shows one at once (502); never a hanging browser or a
@@ -71,13 +23,13 @@ func TestUpstreamSilentOrDown(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	for _, c := range []struct {
 		name    string
-		addr    func(*testing.T) string
+		addr    func(testing.TB) string
 		status  int
 		says    string
 		atLeast time.Duration
 	}{
-		{"silent upstream", silentListener, http.StatusGatewayTimeout, "did not answer in time", timeout},
-		{"upstream down", closedPort, http.StatusBadGateway, "did not complete the sign-in", 0},
+		{"silent upstream", testenv.SilentAddr, http.StatusGatewayTimeout, "did not answer in time", timeout},
+		{"upstream down", testenv.ClosedAddr, http.StatusBadGateway, "did not complete the sign-in", 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			env := testenv.NewEnv(t, testenv.SQLite(t), testenv.WithOIDC(func(oc *oidc.Config) { oc.UpstreamTimeout = timeout }))
