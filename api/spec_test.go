@@ -141,6 +141,7 @@ var additionRoutes = []route{
 	{http.MethodDelete, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}", "deleteCloudIdentity"},
 	{http.MethodPost, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/token", "issueCloudIdentityToken"},
 	{http.MethodPost, "/api/v1/organizations/{organizationID}/projects/{projectID}/cloudidentities/{cloudIdentityID}/credentials", "issueCloudIdentityCredentials"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/cloudaccounts/{accountID}/credentials", "issueCloudAccountCredentials"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/credentials", "listCredentials"},
 	{http.MethodPost, "/api/v1/organizations/{organizationID}/credentials", "createCredential"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/credentials/{credentialID}", "getCredential"},

@@ -20,9 +20,10 @@ import (
 // its principals, permission sets and targets).
 const MaxPerRequest = 1000
 
-// ProvisioningSucceeded is the provisioning state of an assignment to a
-// project: it takes effect in the transaction that creates it (the next
-// request is decided with it), so there is nothing left to provision.
+// ProvisioningSucceeded is the provisioning state of every assignment: it
+// takes effect in the transaction that creates it (the next request to a
+// project, or for a cloud account's credentials, is decided with it), so
+// there is nothing left to provision in Gatehouse.
 const ProvisioningSucceeded = "succeeded"
 
 // AssignmentFields are the fields an assignment list sorts by.
@@ -40,9 +41,9 @@ var principalTables = map[string]string{
 	store.PrincipalUser: store.RefUsers, store.PrincipalGroup: store.RefGroups, store.PrincipalServiceAccount: store.RefServiceAccounts,
 }
 
-// targetTables are where each target type lives. Cloud accounts (through
-// cloud connections) join here when they exist.
-var targetTables = map[string]string{store.TargetProject: store.RefProjects}
+// targetTables are where each target type lives: projects, and the AWS
+// accounts that the organization's cloud connections discovered.
+var targetTables = map[string]string{store.TargetProject: store.RefProjects, store.TargetCloudAccount: store.RefCloudAccounts}
 
 // Ref names a principal or a target: its type and ID.
 type Ref struct{ Type, ID string }

@@ -148,6 +148,10 @@ var Catalogue = indexCatalogue([]Entry{
 	{"deleteAccountAssignment", EndpointAccountAssignments, Delete, ScopeOrganization},
 	{"listUserAccountAssignments", EndpointAccountAssignments, Read, ScopeOrganization},
 	{"listServiceAccountAccountAssignments", EndpointAccountAssignments, Read, ScopeOrganization},
+	// Any member may ask; the handler gives credentials only to the holders
+	// of an assignment of the permission set on the account (like
+	// assumeRole and its assume-role policy).
+	{"issueCloudAccountCredentials", EndpointCloudAccountCredentials, Create, ScopeOrganizationMember},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

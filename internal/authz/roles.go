@@ -65,6 +65,11 @@ const (
 	// Permission sets and account assignments (issue 6).
 	EndpointPermissionSets     = "identity:permissionsets"
 	EndpointAccountAssignments = "identity:accountassignments"
+	// EndpointCloudAccountCredentials: obtaining AWS credentials through an
+	// account assignment on a cloud account ("create" only). No role holds
+	// it: any member may ask (ScopeOrganizationMember), and the assignment
+	// is what decides; a custom role or the guardrail can still deny it.
+	EndpointCloudAccountCredentials = "identity:cloudaccountcredentials"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.

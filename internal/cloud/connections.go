@@ -423,6 +423,16 @@ func memberRoleARN(orgARN, accountID, roleNameWithPath string) string {
 	return "arn:" + partition + ":iam::" + accountID + ":role" + roleNameWithPath
 }
 
+// cloudAccounts are the discovered accounts as assignment targets.
+func cloudAccounts(orgID, connectionID string, accounts []Account) []store.CloudAccount {
+	out := make([]store.CloudAccount, len(accounts))
+	for i, a := range accounts {
+		out[i] = store.CloudAccount{OrganizationID: orgID, ID: a.AccountID, ConnectionID: connectionID,
+			Name: a.Name, Email: a.Email, ARN: a.ARN, State: a.State}
+	}
+	return out
+}
+
 func connectionToStore(c *Connection) (*store.CloudConnection, error) {
 	spec, err := json.Marshal(c.Spec)
 	if err != nil {
@@ -473,7 +483,10 @@ func (s *Service) CreateConnection(ctx context.Context, p *authn.Principal, orgI
 			return err
 		}
 		audit.Describe(ctx, "cloudconnections", row.ID, nil, c)
-		return connectionStoreError(q.CreateCloudConnection(ctx, row), meta.Name, status.Organization.OrganizationID)
+		if err := connectionStoreError(q.CreateCloudConnection(ctx, row), meta.Name, status.Organization.OrganizationID); err != nil {
+			return err
+		}
+		return q.SyncCloudAccounts(ctx, orgID, row.ID, cloudAccounts(orgID, row.ID, status.Accounts))
 	})
 	if err != nil {
 		return nil, err
@@ -568,7 +581,12 @@ func (s *Service) UpdateConnection(ctx context.Context, p *authn.Principal, orgI
 			return err
 		}
 		audit.Describe(ctx, "cloudconnections", id, before, c)
-		return connectionStoreError(q.UpdateCloudConnection(ctx, row), meta.Name, status.Organization.OrganizationID)
+		if err := connectionStoreError(q.UpdateCloudConnection(ctx, row), meta.Name, status.Organization.OrganizationID); err != nil {
+			return err
+		}
+		// Accounts that left the AWS organization go with their
+		// assignments: discovery lists every account or fails.
+		return q.SyncCloudAccounts(ctx, orgID, id, cloudAccounts(orgID, id, status.Accounts))
 	})
 	if err != nil {
 		return nil, err
@@ -576,7 +594,8 @@ func (s *Service) UpdateConnection(ctx context.Context, p *authn.Principal, orgI
 	return c, nil
 }
 
-// DeleteConnection deletes a cloud connection.
+// DeleteConnection deletes a cloud connection, the accounts it discovered
+// and their account assignments.
 func (s *Service) DeleteConnection(ctx context.Context, orgID, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetCloudConnection(ctx, orgID, id)

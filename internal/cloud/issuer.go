@@ -62,18 +62,22 @@ type Discovery struct {
 // about who is asking comes from the authenticated caller, never from the
 // request body; only Context is the caller's to choose (validated).
 type WorkloadClaims struct {
-	Issuer          string          `json:"iss"`
-	Subject         string          `json:"sub"`
-	Audience        string          `json:"aud"`
-	IssuedAt        int64           `json:"iat"`
-	NotBefore       int64           `json:"nbf"`
-	ExpiresAt       int64           `json:"exp"`
-	JTI             string          `json:"jti"`
-	OrganizationID  string          `json:"organization_id"`
-	ProjectID       string          `json:"project_id"`
-	PrincipalType   string          `json:"principal_type"`
-	PrincipalID     string          `json:"principal_id"`
-	CloudIdentityID string          `json:"cloud_identity_id"`
+	Issuer          string `json:"iss"`
+	Subject         string `json:"sub"`
+	Audience        string `json:"aud"`
+	IssuedAt        int64  `json:"iat"`
+	NotBefore       int64  `json:"nbf"`
+	ExpiresAt       int64  `json:"exp"`
+	JTI             string `json:"jti"`
+	OrganizationID  string `json:"organization_id"`
+	ProjectID       string `json:"project_id,omitempty"`
+	PrincipalType   string `json:"principal_type"`
+	PrincipalID     string `json:"principal_id"`
+	CloudIdentityID string `json:"cloud_identity_id,omitempty"`
+	// AccountID and PermissionSetID are set instead of ProjectID and
+	// CloudIdentityID in a token for an account assignment.
+	AccountID       string          `json:"account_id,omitempty"`
+	PermissionSetID string          `json:"permission_set_id,omitempty"`
 	Context         string          `json:"context,omitempty"`
 	AWSSessionTags  *AWSSessionTags `json:"https://aws.amazon.com/tags,omitempty"`
 }
@@ -88,7 +92,7 @@ type AWSSessionTags struct {
 
 // claimsSupported lists the claims workload tokens carry.
 var claimsSupported = []string{"iss", "sub", "aud", "iat", "nbf", "exp", "jti", "organization_id", "project_id",
-	"principal_type", "principal_id", "cloud_identity_id", "context", AWSSessionTagsClaim}
+	"principal_type", "principal_id", "cloud_identity_id", "account_id", "permission_set_id", "context", AWSSessionTagsClaim}
 
 // Subject is the sub claim of a token about caller in a project: scoped so
 // that a trust policy conditioned on sub (AWS cannot condition on custom
@@ -201,25 +205,34 @@ func (s *Service) mint(ctx context.Context, id *Identity, caller Caller, audienc
 			"principal_type": {c.PrincipalType}, "principal_id": {c.PrincipalID},
 		}}
 	}
-	key, err := s.Keys.Organization(id.Meta.OrganizationID).SigningKey(ctx)
+	raw, err := s.sign(ctx, c)
 	if err != nil {
-		return "", nil, fmt.Errorf("workload issuer signing key: %w", err)
+		return "", nil, err
+	}
+	return raw, c, nil
+}
+
+// sign signs c with the workload issuer key of c's organization.
+func (s *Service) sign(ctx context.Context, c *WorkloadClaims) (string, error) {
+	key, err := s.Keys.Organization(c.OrganizationID).SigningKey(ctx)
+	if err != nil {
+		return "", fmt.Errorf("workload issuer signing key: %w", err)
 	}
 	signer, err := jose.NewSigner(key.JOSE(), (&jose.SignerOptions{}).WithType(WorkloadTokenType))
 	if err != nil {
-		return "", nil, fmt.Errorf("workload token signer: %w", err)
+		return "", fmt.Errorf("workload token signer: %w", err)
 	}
 	payload, err := json.Marshal(c)
 	if err != nil {
-		return "", nil, fmt.Errorf("workload token claims: %w", err)
+		return "", fmt.Errorf("workload token claims: %w", err)
 	}
 	jws, err := signer.Sign(payload)
 	if err != nil {
-		return "", nil, fmt.Errorf("sign workload token: %w", err)
+		return "", fmt.Errorf("sign workload token: %w", err)
 	}
 	raw, err := jws.CompactSerialize()
 	if err != nil {
-		return "", nil, fmt.Errorf("serialize workload token: %w", err)
+		return "", fmt.Errorf("serialize workload token: %w", err)
 	}
-	return raw, c, nil
+	return raw, nil
 }

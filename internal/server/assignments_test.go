@@ -509,7 +509,7 @@ func TestAssignmentListFilters(t *testing.T) {
 			}
 		}
 		for _, query := range []string{"roleURN=arn:aws:iam::1:role/x", "roleURN=urn:gatehouse:iam::" + acme.org + ":project/" + q,
-			"principalType=robot", "targetType=cloudAccount", "sort=color", "sort=createdAt:sideways", "sort=id&sort=id", "size=0", "size=101", "page=-1", "page=x"} {
+			"principalType=robot", "targetType=planet", "sort=color", "sort=createdAt:sideways", "sort=id&sort=id", "size=0", "size=101", "page=-1", "page=x"} {
 			wantError(t, a.call(t, "GET", orgPath(acme.org, "accountassignments")+"?"+query, tok, nil), http.StatusBadRequest, "invalid_request")
 		}
 	})

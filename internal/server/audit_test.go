@@ -94,7 +94,8 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"deletePermissionSet": {over: map[string]string{"permissionSetID": f.assignedSet}, status: http.StatusConflict},
 		"createAccountAssignments": {body: assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.assignedSet},
 			[]map[string]any{ref("project", f.project)}), status: http.StatusConflict},
-		"deleteAccountAssignment": {over: map[string]string{"accountAssignmentID": unknown}, status: http.StatusNotFound},
+		"deleteAccountAssignment":      {over: map[string]string{"accountAssignmentID": unknown}, status: http.StatusNotFound},
+		"issueCloudAccountCredentials": {over: map[string]string{"accountID": "999999999999"}, status: http.StatusNotFound},
 	}
 }
 
@@ -253,7 +254,8 @@ func TestEveryWriteIsAudited(t *testing.T) {
 
 // auditedActions are operations that store nothing but are audited: their
 // event has no before state, and its after state says what was done.
-var auditedActions = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true}
+var auditedActions = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true,
+	"issueCloudAccountCredentials": true}
 
 // lastParamName is the name of op's last path parameter, "" for none.
 func lastParamName(op specOp) string {

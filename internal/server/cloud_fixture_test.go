@@ -80,10 +80,17 @@ func connectionWrite(name, credentialID string) map[string]any {
 		"credential": map[string]any{"type": "storedCredential", "credentialID": credentialID}}}
 }
 
+// standAccount is the AWS account the walkers' connection discovers (the
+// management account of AWS organization 2).
+const standAccount = "222222222222"
+
 // cloudIDs creates, as token in org, a cloud identity in project, a stored
 // credential of each AWS organization and a connection through the second,
-// and returns the path parameters naming them plus the first credential.
-func (s *cloudStand) cloudIDs(t testing.TB, org, project, token string) (ids map[string]string, firstCredential string) {
+// and a permission set assigned to group on the connection's account,
+// whose role there trusts the assignment; it returns the path parameters
+// naming them (and the set, as accountPermissionSetID) plus the first
+// credential.
+func (s *cloudStand) cloudIDs(t testing.TB, org, project, group, token string) (ids map[string]string, firstCredential string) {
 	t.Helper()
 	s.trust(org)
 	do := func(path string, body map[string]any) string {
@@ -95,5 +102,12 @@ func (s *cloudStand) cloudIDs(t testing.TB, org, project, token string) (ids map
 	first := do(base+"/credentials", credentialWrite("first", 1))
 	second := do(base+"/credentials", credentialWrite("second", 2))
 	conn := do(base+"/cloudconnections", connectionWrite("walkers", second))
-	return map[string]string{"cloudIdentityID": identity, "credentialID": second, "cloudConnectionID": conn}, first
+	set := do(base+"/permissionsets", permissionSetWrite("walkers-account", nil, nil))
+	s.e.Must(http.StatusCreated, "POST", base+"/accountassignments", token,
+		assign([]map[string]any{ref("group", group)}, []string{set}, []map[string]any{ref("cloudAccount", standAccount)}))
+	p := s.aws.AddOIDCProvider(standAccount, s.e.URL+"/oidc/organizations/"+org, "sts.amazonaws.com")
+	s.aws.AddRole(cloudtest.Role{ARN: "arn:aws:iam::" + standAccount + ":role/gatehouse/walkers-account", TrustedProvider: p.ARN(),
+		AudEquals: "sts.amazonaws.com", SubLike: cloud.AccountSubjectPrefix(org, standAccount, set) + "*"})
+	return map[string]string{"cloudIdentityID": identity, "credentialID": second, "cloudConnectionID": conn,
+		"accountID": standAccount, "accountPermissionSetID": set}, first
 }

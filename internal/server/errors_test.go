@@ -81,7 +81,7 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		"accountAssignmentID": assignment,
 	}
 	f.cloud = newCloudStand(t, a.Env)
-	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, tok)
+	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, f.admin.group, tok)
 	for k, v := range cloudIDs {
 		f.ids[k] = v
 	}
@@ -92,10 +92,11 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 // issuing are the operations that mint tokens or cloud credentials: only
 // members of the organization hold them, never the platform administrator
 // (see authz.EndpointCloudIdentityTokens).
-var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true}
+var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "issueCloudAccountCredentials": true}
 
 // plainBodies are the operations whose body is not {metadata, spec}.
-var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true}
+var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true,
+	"issueCloudAccountCredentials": true}
 
 // tokenFor is who exercises op in the walkers: the platform administrator,
 // except for the issuing operations, which need the organization's
@@ -164,6 +165,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return f.cloud.identityWrite(prefix + "-identity")
 	case "issueCloudIdentityToken", "issueCloudIdentityCredentials":
 		return map[string]any{"context": "walker"}
+	case "issueCloudAccountCredentials":
+		return map[string]any{"permissionSetID": f.ids["accountPermissionSetID"]}
 	case "createCredential":
 		return credentialWrite(prefix+"-credential", 1)
 	case "updateCredential":
@@ -236,7 +239,8 @@ var malformedBodies = map[string]map[string]any{
 		"no permission sets":     assign([]map[string]any{ref("user", "u")}, []string{}, []map[string]any{ref("project", "p")}),
 		"principals an object":   map[string]any{"principals": ref("user", "u"), "permissionSetIDs": []string{"s"}, "targets": []any{ref("project", "p")}},
 		"unknown principal type": assign([]map[string]any{ref("robot", "u")}, []string{"s"}, []map[string]any{ref("project", "p")}),
-		"cloud account target":   assign([]map[string]any{ref("user", "u")}, []string{"s"}, []map[string]any{ref("cloudAccount", "123456789012")}),
+		"undiscovered account":   assign([]map[string]any{ref("user", "u")}, []string{"s"}, []map[string]any{ref("cloudAccount", "123456789012")}),
+		"unknown target type":    assign([]map[string]any{ref("user", "u")}, []string{"s"}, []map[string]any{ref("planet", "p")}),
 		"principal without id":   assign([]map[string]any{{"type": "user"}}, []string{"s"}, []map[string]any{ref("project", "p")}),
 		"empty target id":        assign([]map[string]any{ref("user", "u")}, []string{"s"}, []map[string]any{ref("project", "")}),
 		"set ID a number":        map[string]any{"principals": []any{ref("user", "u")}, "permissionSetIDs": []any{7}, "targets": []any{ref("project", "p")}},

@@ -187,6 +187,16 @@ func (h *handlers) IssueCloudIdentityCredentials(w http.ResponseWriter, r *http.
 	replyCloudValue(h, w, r, http.StatusOK, creds, err, credentialsToAPI, true)
 }
 
+func (h *handlers) IssueCloudAccountCredentials(w http.ResponseWriter, r *http.Request, organizationID, accountID string) {
+	var in api.CloudAccountCredentialsRequest
+	if !h.decode(w, r, &in) {
+		return
+	}
+	creds, err := h.s.cloud.IssueAccountCredentials(r.Context(), principal(r), organizationID, accountID, cloud.AccountCredentialsRequest{
+		PermissionSetID: in.PermissionSetID, RetryPolicy: retryPolicyFromAPI(in.RetryPolicy)})
+	replyCloudValue(h, w, r, http.StatusOK, creds, err, credentialsToAPI, true)
+}
+
 func credentialsToAPI(c *cloud.Credentials) api.CloudCredentials {
 	out := api.CloudCredentials{Provider: api.CloudCredentialsProvider(c.Provider)}
 	if a := c.AWS; a != nil {

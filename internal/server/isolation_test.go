@@ -51,7 +51,7 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	created := e.Must(http.StatusCreated, "POST", base+"/accountassignments", tok,
 		assign([]map[string]any{ref("user", mdID(t, user))}, []string{mdID(t, set)}, []map[string]any{ref("project", projectID)})).Map(t)
 	assignment := created["items"].([]any)[0].(map[string]any)
-	cloudIDs, _ := stand.cloudIDs(t, admin.OrgID, projectID, tok)
+	cloudIDs, _ := stand.cloudIDs(t, admin.OrgID, projectID, admin.GroupID, tok)
 	o := &orgFixture{admin: admin, ids: map[string]string{
 		"organizationID":      admin.OrgID,
 		"groupid":             admin.GroupID,
@@ -119,6 +119,7 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"updateCloudIdentity":           stand.identityWrite("intruder"),
 		"issueCloudIdentityToken":       map[string]any{},
 		"issueCloudIdentityCredentials": map[string]any{},
+		"issueCloudAccountCredentials":  map[string]any{"permissionSetID": b.ids["accountPermissionSetID"]},
 		"createCredential":              credentialWrite("intruder", 1),
 		"updateCredential":              credentialWrite("intruder", 1),
 		"createCloudConnection":         connectionWrite("intruder", b.ids["credentialID"]),
@@ -201,8 +202,12 @@ func TestTenantIsolation(t *testing.T) {
 			body := bodies(mdID(t, roles[0]), stand, w.b)
 			before := snapshot(t, e, w.b)
 			secretsOfB := []string{}
-			for _, id := range w.b.ids {
-				secretsOfB = append(secretsOfB, id)
+			for k, id := range w.b.ids {
+				// Both organizations connect the stand-in's same AWS
+				// organization: its account ID is A's to see too.
+				if k != "accountID" {
+					secretsOfB = append(secretsOfB, id)
+				}
 			}
 
 			for _, op := range operations(t) {
@@ -278,8 +283,10 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"createCredential", "createPermissionSet":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
 	// The body names B's credential or cloud identity, or B's user,
-	// permission set and project: unknown in A.
-	case "createCloudConnection", "validateCloudConnection", "createAccountAssignments":
+	// permission set and project: unknown in A. (The account of
+	// issueCloudAccountCredentials is A's too: both connect the same AWS
+	// organization; B's permission set is what A does not know.)
+	case "createCloudConnection", "validateCloudConnection", "createAccountAssignments", "issueCloudAccountCredentials":
 		return map[int]bool{http.StatusBadRequest: true}
 	case "deleteOrganization", "updateQuotas":
 		return map[int]bool{http.StatusForbidden: true}

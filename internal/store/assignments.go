@@ -510,11 +510,11 @@ func (q *Q) ExistingAssignments(ctx context.Context, orgID string, principalIDs,
 }
 
 // NamesOf maps the IDs among ids of rows of table (RefUsers, RefGroups,
-// RefServiceAccounts, RefProjects, RefPermissionSets) in orgID to their
+// RefServiceAccounts, RefProjects, RefPermissionSets, RefCloudAccounts) in orgID to their
 // names; IDs of other organizations are left out like unknown ones.
 func (q *Q) NamesOf(ctx context.Context, table, orgID string, ids []string) (map[string]string, error) {
 	switch table {
-	case tUsers, tGroups, tServiceAccounts, tProjects, tPermissionSets:
+	case tUsers, tGroups, tServiceAccounts, tProjects, tPermissionSets, tCloudAccounts:
 	default:
 		return nil, fmt.Errorf("names of: table %q not allowed", table)
 	}

@@ -174,8 +174,12 @@ func (q *Q) ListCloudConnections(ctx context.Context, orgID string, page Page) (
 	return list[CloudConnection](ctx, q, tCloudConnections, "organization_id = $1", page, orgID)
 }
 
-// DeleteCloudConnection removes a cloud connection.
+// DeleteCloudConnection removes a cloud connection, and the accounts it
+// discovered with their account assignments.
 func (q *Q) DeleteCloudConnection(ctx context.Context, orgID, id string) error {
+	if err := q.SyncCloudAccounts(ctx, orgID, id, nil); err != nil {
+		return err
+	}
 	return remove(ctx, q, tCloudConnections, orgID, id)
 }
 

@@ -184,6 +184,16 @@ func (a *AWS) AddOrganization(o Organization) {
 	a.orgs = append(a.orgs, &o)
 }
 
+// RemoveAccount takes a member account out of its organization (it left,
+// or was closed): ListAccounts no longer lists it.
+func (a *AWS) RemoveAccount(account string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, o := range a.orgs {
+		o.Accounts = slices.DeleteFunc(o.Accounts, func(acc Account) bool { return acc.ID == account })
+	}
+}
+
 // organizationOf finds the organization account belongs to (as its
 // management account or a member), or nil.
 func (a *AWS) organizationOf(account string) *Organization {
