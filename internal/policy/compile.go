@@ -72,6 +72,10 @@ type compiledRule struct {
 	// tracked is the program under the cost limit, for expressions with a
 	// loop; nil otherwise.
 	tracked cel.Program
+	// filter decides the rule without its plain program when the request's
+	// service or operation is not one the expression can be true for; nil
+	// when the expression does not constrain them (see prefilter).
+	filter *prefilter
 }
 
 // Policy returns the policy c was compiled from.
@@ -197,11 +201,13 @@ func compileRule(env *Env, service string, i int, r Rule) (compiledRule, error) 
 	// iterations, run when some input of the request is larger than the
 	// estimate assumed, and a plain one, run otherwise, when the estimate (at
 	// most MaxCost) already bounds the real cost.
-	prg, err := env.cel.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	// The plain program parses a literal inIpRange prefix once, here. The
+	// tracked one keeps the plain call, whose cost the tracker accounts.
+	prg, err := env.cel.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CustomDecoratorV2(inIPRangeLiteral))
 	if err != nil {
 		return compiledRule{}, fail("cannot build the program: %v", err)
 	}
-	rule := compiledRule{action: r.Action, program: prg}
+	rule := compiledRule{action: r.Action, program: prg, filter: newPrefilter(ast)}
 	if hasLoop(ast) {
 		rule.tracked, err = env.cel.Program(ast, cel.EvalOptions(cel.OptOptimize),
 			cel.CostLimit(lim.MaxCost), cel.InterruptCheckFrequency(interruptCheckFrequency))

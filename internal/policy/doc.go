@@ -96,6 +96,13 @@
 // checks make an evaluation several times slower, so only the case that can
 // run away pays for them (see docs/PERFORMANCE.md, "Policy evaluation").
 //
+// Evaluation is kept cheap without changing what a rule means: a rule whose
+// expression requires, in a conjunction, that operation (or service) equal,
+// be in a list of, or start with string literals is not run for a request
+// that does not satisfy that (the expression is false then, whatever else it
+// says; see prefilter.go), and an inIpRange on a literal range parses the
+// range once per program and sourceIP once per decision.
+//
 // Compiling costs milliseconds and evaluating microseconds, so compiled
 // policies are kept in a bounded Cache keyed by (policy ID, version).
 package policy

@@ -151,18 +151,30 @@ func inIPRange(ipVal, cidrVal ref.Val) ref.Val {
 	if !ok {
 		return types.MaybeNoSuchOverloadErr(cidrVal)
 	}
-	ip, err := netip.ParseAddr(string(ipStr))
-	if err != nil {
+	ip, ok := parseAddr(string(ipStr))
+	if !ok {
 		return types.NewErr("inIpRange: invalid IP address %q", string(ipStr))
 	}
 	prefix, err := netip.ParsePrefix(string(cidrStr))
 	if err != nil {
 		return types.NewErr("inIpRange: invalid CIDR %q", string(cidrStr))
 	}
+	return types.Bool(inPrefix(ip, prefix))
+}
+
+// parseAddr parses an address as inIpRange reads it.
+func parseAddr(s string) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(s)
+	return ip, err == nil
+}
+
+// inPrefix is inIpRange on parsed values: a zone is ignored, and an
+// IPv4-mapped IPv6 address is in an IPv4 prefix when its IPv4 address is.
+func inPrefix(ip netip.Addr, prefix netip.Prefix) bool {
 	if prefix.Addr().Is4() {
 		ip = ip.Unmap()
 	}
-	return types.Bool(prefix.Contains(ip.WithZone("")))
+	return prefix.Contains(ip.WithZone(""))
 }
 
 // zoneAccessors redefines the bindings of the timestamp accessors that take

@@ -8,6 +8,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 )
 
 func mustCompile(t testing.TB, env *Env, p Policy) *Compiled {
@@ -313,5 +317,87 @@ func TestCacheLoadReadsOnMissOnly(t *testing.T) {
 	}
 	if s := cache.Stats(); s.Len != 2 {
 		t.Errorf("cache holds %d policies, want 2 (the failed load is not cached)", s.Len)
+	}
+}
+
+// refValCEL is the conversion bind used before maps were keyed by Go
+// strings (map[ref.Val]ref.Val): the reference the string-keyed maps must
+// agree with.
+func refValCEL(v any) ref.Val {
+	adapter := types.DefaultTypeAdapter
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[ref.Val]ref.Val, len(v))
+		for k, e := range v {
+			m[types.String(k)] = refValCEL(e)
+		}
+		return types.NewRefValMap(adapter, m)
+	case []any:
+		l := make([]ref.Val, len(v))
+		for i, e := range v {
+			l[i] = refValCEL(e)
+		}
+		return types.NewRefValList(adapter, l)
+	case map[string]string:
+		m := make(map[ref.Val]ref.Val, len(v))
+		for k, e := range v {
+			m[types.String(k)] = types.String(e)
+		}
+		return types.NewRefValMap(adapter, m)
+	}
+	return toCEL(v, func(int) {})
+}
+
+// TestStringKeyedMapsAgreeWithRefValMaps: every map operation an expression
+// can apply to principal, parameters and resources (lookups, missing keys,
+// has, in, size, equality both ways, iteration, indexing with other key
+// types) gives the same value or the same error with the maps bind builds as
+// with the map[ref.Val]ref.Val maps it built before.
+func TestStringKeyedMapsAgreeWithRefValMaps(t *testing.T) {
+	env := testEnv(t)
+	req := Request{Service: "projects", Operation: "get-project", SourceIP: "10.1.2.3",
+		Principal:  Principal{Type: "user", ID: "u-1", Email: "a@example.com", OrganizationID: "org-1", GroupIDs: []string{"g1", "g2"}},
+		Parameters: map[string]any{"items": []any{"a", "b"}, "n": float64(2), "labels": map[string]string{"a": "1"}, "none": nil, "flag": true},
+		Resources:  map[string]any{"tags": map[string]any{"env": "dev", "team": "core"}, "n": float64(1), "list": []any{map[string]any{"k": "v"}}},
+	}
+	exprs := []string{
+		"resources.tags.env == 'dev'", "resources.tags.missing == 'x'", "resources['tags']['team'] == 'core'",
+		"has(resources.tags)", "has(resources.nope)", "has(resources.tags.env)", "'env' in resources.tags", "'x' in resources.tags",
+		"dyn(1) in resources", "dyn(2.0) in resources", "dyn(resources)[1] == 'x'", "resources.tags.size() == 2", "size(resources) == 3",
+		"resources.tags == {'env': 'dev', 'team': 'core'}", "{'env': 'dev', 'team': 'core'} == resources.tags",
+		"resources.tags == {'env': 'dev'}", "{'team': 'core', 'env': 'prod'} == resources.tags", "resources.tags != {}",
+		"resources == parameters", "resources.tags == resources.tags", "resources.list[0] == {'k': 'v'}", "{'k': 'v'} == resources.list[0]",
+		"resources.tags.all(k, resources.tags[k] != '')", "resources.tags.exists(k, k == 'team')", "resources.tags.map(k, k + '!').size() == 2",
+		"resources.tags.filter(k, k.startsWith('e')) == ['env']", "resources.n == 1", "resources.n > 0.5", "resources.list.exists(m, m.k == 'v')",
+		"type(resources) == map", "type(resources.tags) == map", "dyn(resources).tags.env == 'dev'", "resources.tags == {1: 'dev', 'team': 'core'}",
+		"parameters.labels.a == '1'", "parameters.labels == {'a': '1'}", "parameters.none == null", "parameters.flag", "parameters.items.size() == 2",
+		"principal.type == 'user'", "principal.groupIDs.exists(g, g == 'g2')", "'g1' in principal.groupIDs", "principal.nope == 'x'",
+		"principal == {'type': 'user', 'id': 'u-1', 'email': 'a@example.com', 'organizationId': 'org-1', 'groupIDs': ['g1', 'g2']}",
+		"principal.size() == 5", "principal.all(k, k != '')",
+	}
+	act := bind(req)
+	old := *act
+	old.parameters = refValCEL(req.Parameters)
+	old.resources = refValCEL(req.Resources)
+	groups := make([]any, len(req.Principal.GroupIDs))
+	for i, g := range req.Principal.GroupIDs {
+		groups[i] = g
+	}
+	old.principal = refValCEL(map[string]any{"type": req.Principal.Type, "id": req.Principal.ID, "email": req.Principal.Email,
+		"organizationId": req.Principal.OrganizationID, "groupIDs": groups})
+	for _, e := range exprs {
+		ast, iss := env.cel.Compile(e)
+		if iss.Err() != nil {
+			t.Fatalf("%s: %v", e, iss.Err())
+		}
+		prg, err := env.cel.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, gotErr := prg.Eval(act)
+		want, _, wantErr := prg.Eval(&old)
+		if fmt.Sprint(got, gotErr) != fmt.Sprint(want, wantErr) {
+			t.Errorf("%s: string-keyed maps give %v (%v), map[ref.Val]ref.Val %v (%v)", e, got, gotErr, want, wantErr)
+		}
 	}
 }
