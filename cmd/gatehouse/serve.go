@@ -207,6 +207,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopRotation()
+	stopRetention, err := startAuditRetention(ctx, &c, st, ten.NewID, log)
+	if err != nil {
+		return err
+	}
+	defer stopRetention()
 
 	provider, err := newOIDCProvider(&c, st, ten, keyManager, clientCAs, log)
 	if err != nil {

@@ -386,7 +386,7 @@ type AuditEvent struct {
 const auditColumns = "id, organization_id, created_at, actor_kind, actor_id, actor_subject, actor, operation_id, resource_type, resource_id, before_state, after_state, request_id"
 
 // InsertAuditEvent appends e. There is no update or delete: the log is
-// append-only.
+// append-only (events leave it only by age, PurgeAuditEvents).
 func (q *Q) InsertAuditEvent(ctx context.Context, e *AuditEvent) error {
 	nullJSON := func(s string) string {
 		if s == "" {
@@ -401,6 +401,23 @@ func (q *Q) InsertAuditEvent(ctx context.Context, e *AuditEvent) error {
 		return fmt.Errorf("insert audit event: %w", classify(err))
 	}
 	return nil
+}
+
+// PurgeAuditEvents deletes at most limit of the oldest events recorded
+// before cutoff, and says how many it deleted. It is the one way events
+// leave the log (the retention, --audit-retention): no event can be changed,
+// or deleted by anything but its age.
+func (q *Q) PurgeAuditEvents(ctx context.Context, cutoff time.Time, limit int) (int, error) {
+	res, err := q.q.ExecContext(ctx, "DELETE FROM audit_events WHERE id IN "+
+		"(SELECT id FROM audit_events WHERE created_at < $1 ORDER BY created_at LIMIT $2)", toMillis(cutoff), limit)
+	if err != nil {
+		return 0, fmt.Errorf("purge audit events: %w", classify(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("purge audit events: %w", err)
+	}
+	return int(n), nil
 }
 
 // AuditFilter narrows a list of audit events; zero fields do not filter.
