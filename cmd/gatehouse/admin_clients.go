@@ -89,10 +89,12 @@ type clientOptions struct {
 	config.Database
 	cmd                                          string
 	id, name, typ, authMethod, after             string
+	backchannelURI                               string
 	redirectURIs, postLogoutURIs, grants, scopes stringList
 	tlsCertFiles, tlsThumbprints                 stringList
 	tlsIdentity                                  map[string]*string
 	requirePKCE, requireConsent                  bool
+	backchannelSessionRequired                   bool
 	accessTTL, refreshTTL                        time.Duration
 	limit                                        int
 }
@@ -114,6 +116,8 @@ func (o *clientOptions) Bind(b *config.Binder) {
 		fs.StringVar(&o.authMethod, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post or none")
 		fs.BoolVar(&o.requirePKCE, "require-pkce", false, "require PKCE of a confidential client")
 		fs.BoolVar(&o.requireConsent, "require-consent", false, "ask users to allow the client's scopes")
+		fs.StringVar(&o.backchannelURI, "backchannel-logout-uri", "", "where the client receives logout tokens (https; \"\" for none)")
+		fs.BoolVar(&o.backchannelSessionRequired, "backchannel-logout-session-required", false, "logout tokens must carry sid")
 		o.tlsIdentity = map[string]*string{}
 		for flagName, field := range tlsIdentityFlags {
 			v := new(string)
@@ -133,27 +137,29 @@ func (o *clientOptions) Bind(b *config.Binder) {
 // clientJSON is how the CLI prints a client: the clients file's field names,
 // plus the times and, once, the secret.
 type clientJSON struct {
-	ID                      string     `json:"id"`
-	Name                    string     `json:"name"`
-	Type                    string     `json:"type"`
-	RedirectURIs            []string   `json:"redirectURIs"`
-	PostLogoutRedirectURIs  []string   `json:"postLogoutRedirectURIs"`
-	GrantTypes              []string   `json:"grantTypes"`
-	Scopes                  []string   `json:"scopes"`
-	TokenEndpointAuthMethod string     `json:"tokenEndpointAuthMethod"`
-	RequirePKCE             bool       `json:"requirePKCE"`
-	RequireConsent          bool       `json:"requireConsent"`
-	TLSClientAuthSubjectDN  string     `json:"tlsClientAuthSubjectDN,omitempty"`
-	TLSClientAuthSANDNS     string     `json:"tlsClientAuthSANDNS,omitempty"`
-	TLSClientAuthSANURI     string     `json:"tlsClientAuthSANURI,omitempty"`
-	TLSClientAuthSANIP      string     `json:"tlsClientAuthSANIP,omitempty"`
-	TLSClientAuthSANEmail   string     `json:"tlsClientAuthSANEmail,omitempty"`
-	TLSClientCertificates   []string   `json:"tlsClientCertificates,omitempty"`
-	AccessTokenLifetime     string     `json:"accessTokenLifetime"`
-	RefreshTokenLifetime    string     `json:"refreshTokenLifetime"`
-	CreatedAt               time.Time  `json:"createdAt"`
-	ModifiedAt              *time.Time `json:"modifiedAt,omitempty"`
-	Secret                  string     `json:"secret,omitempty"`
+	ID                               string     `json:"id"`
+	Name                             string     `json:"name"`
+	Type                             string     `json:"type"`
+	RedirectURIs                     []string   `json:"redirectURIs"`
+	PostLogoutRedirectURIs           []string   `json:"postLogoutRedirectURIs"`
+	GrantTypes                       []string   `json:"grantTypes"`
+	Scopes                           []string   `json:"scopes"`
+	TokenEndpointAuthMethod          string     `json:"tokenEndpointAuthMethod"`
+	RequirePKCE                      bool       `json:"requirePKCE"`
+	RequireConsent                   bool       `json:"requireConsent"`
+	TLSClientAuthSubjectDN           string     `json:"tlsClientAuthSubjectDN,omitempty"`
+	TLSClientAuthSANDNS              string     `json:"tlsClientAuthSANDNS,omitempty"`
+	TLSClientAuthSANURI              string     `json:"tlsClientAuthSANURI,omitempty"`
+	TLSClientAuthSANIP               string     `json:"tlsClientAuthSANIP,omitempty"`
+	TLSClientAuthSANEmail            string     `json:"tlsClientAuthSANEmail,omitempty"`
+	TLSClientCertificates            []string   `json:"tlsClientCertificates,omitempty"`
+	BackchannelLogoutURI             string     `json:"backchannelLogoutURI,omitempty"`
+	BackchannelLogoutSessionRequired bool       `json:"backchannelLogoutSessionRequired,omitempty"`
+	AccessTokenLifetime              string     `json:"accessTokenLifetime"`
+	RefreshTokenLifetime             string     `json:"refreshTokenLifetime"`
+	CreatedAt                        time.Time  `json:"createdAt"`
+	ModifiedAt                       *time.Time `json:"modifiedAt,omitempty"`
+	Secret                           string     `json:"secret,omitempty"`
 }
 
 func toClientJSON(c *client.Client) *clientJSON {
@@ -161,8 +167,9 @@ func toClientJSON(c *client.Client) *clientJSON {
 		ID: c.ID, Name: c.Name, Type: string(c.Type), RedirectURIs: c.RedirectURIs,
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent,
-		TLSClientCertificates: c.TLSCertificates,
-		AccessTokenLifetime:   c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
+		TLSClientCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
+		AccessTokenLifetime:              c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
 		CreatedAt: c.CreatedAt,
 	}
 	if len(out.TLSClientCertificates) == 0 {
@@ -384,6 +391,12 @@ func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) error {
 	}
 	if set["require-pkce"] {
 		spec.RequirePKCE = o.requirePKCE
+	}
+	if set["backchannel-logout-uri"] {
+		spec.BackchannelLogoutURI = o.backchannelURI
+	}
+	if set["backchannel-logout-session-required"] {
+		spec.BackchannelLogoutSessionRequired = o.backchannelSessionRequired
 	}
 	if set["access-token-lifetime"] {
 		spec.AccessTokenLifetime = o.accessTTL

@@ -246,3 +246,54 @@ func TestServeClientsFile(t *testing.T) {
 		t.Errorf("serve with a bad clients file: exit %d, stderr %q", code, errOut)
 	}
 }
+
+// TestAdminClientsBackchannel: the back-channel logout flags of create and
+// update, what get prints, and a bad URI refused with its reason.
+func TestAdminClientsBackchannel(t *testing.T) {
+	bin := binary(t)
+	db := "--data-dir=" + t.TempDir()
+	run := func(args ...string) (map[string]any, string, int) {
+		t.Helper()
+		out, errOut, code := cli(t, bin, append([]string{"admin", "clients"}, args...)...)
+		var m map[string]any
+		if code == 0 {
+			if err := json.Unmarshal([]byte(out), &m); err != nil {
+				t.Fatalf("admin clients %v printed %q: %v", args, out, err)
+			}
+		}
+		return m, errOut, code
+	}
+	steps := []struct {
+		name        string
+		args        []string
+		wantURI     any // nil: not printed
+		wantSession any
+		wantErr     string
+	}{
+		{"create", []string{"create", db, "--id", "bc", "--name", "BC", "--redirect-uri", "https://app.example.com/cb",
+			"--backchannel-logout-uri", "https://app.example.com/bcl", "--backchannel-logout-session-required"},
+			"https://app.example.com/bcl", true, ""},
+		{"update keeps them", []string{"update", "bc", db, "--name", "Renamed"}, "https://app.example.com/bcl", true, ""},
+		{"http elsewhere", []string{"update", "bc", db, "--backchannel-logout-uri", "http://app.example.com/bcl"},
+			nil, nil, "http is allowed only for loopback"},
+		{"fragment", []string{"update", "bc", db, "--backchannel-logout-uri", "https://app.example.com/bcl#x"},
+			nil, nil, "must not have a fragment"},
+		{"removed", []string{"update", "bc", db, "--backchannel-logout-uri", "", "--backchannel-logout-session-required=false"},
+			nil, nil, ""},
+	}
+	for _, s := range steps {
+		m, errOut, code := run(s.args...)
+		if s.wantErr != "" {
+			if code != 1 || !strings.Contains(errOut, s.wantErr) {
+				t.Errorf("%s: exit %d, stderr %q; want exit 1 saying %q", s.name, code, errOut, s.wantErr)
+			}
+			continue
+		}
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", s.name, code, errOut)
+		}
+		if m["backchannelLogoutURI"] != s.wantURI || m["backchannelLogoutSessionRequired"] != s.wantSession {
+			t.Errorf("%s: printed %v %v, want %v %v", s.name, m["backchannelLogoutURI"], m["backchannelLogoutSessionRequired"], s.wantURI, s.wantSession)
+		}
+	}
+}

@@ -263,6 +263,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// Logout tokens still on their way to relying parties: each delivery
+	// is bounded (oidc.DefaultBackchannelLogoutTimeout), and they are not
+	// retried after a restart.
+	provider.WaitLogoutNotifications()
 	log.Info("stopped")
 	return nil
 }

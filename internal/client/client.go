@@ -102,12 +102,19 @@ type Client struct {
 	// TLSClientAuth is what a tls_client_auth client's certificate must
 	// carry; TLSCertificates the thumbprints a self_signed_tls_client_auth
 	// client may present.
-	TLSClientAuth        TLSIdentity
-	TLSCertificates      []string
-	AccessTokenLifetime  time.Duration
-	RefreshTokenLifetime time.Duration
-	CreatedAt            time.Time
-	ModifiedAt           time.Time // zero until the first change
+	TLSClientAuth   TLSIdentity
+	TLSCertificates []string
+	// BackchannelLogoutURI receives a logout token when a user's session
+	// with this client ends (OpenID Connect Back-Channel Logout 1.0); ""
+	// for none.
+	BackchannelLogoutURI string
+	// BackchannelLogoutSessionRequired: the logout tokens carry the sid of
+	// the ended session (the ID tokens always carry it).
+	BackchannelLogoutSessionRequired bool
+	AccessTokenLifetime              time.Duration
+	RefreshTokenLifetime             time.Duration
+	CreatedAt                        time.Time
+	ModifiedAt                       time.Time // zero until the first change
 }
 
 // Spec is what a caller chooses about a client. Zero values take defaults:
@@ -131,10 +138,15 @@ type Spec struct {
 	// TLSClientAuth is required with tls_client_auth and not allowed
 	// otherwise; TLSCertificates (SHA-256 thumbprints, base64url, see
 	// Thumbprint) likewise with self_signed_tls_client_auth.
-	TLSClientAuth        TLSIdentity
-	TLSCertificates      []string
-	AccessTokenLifetime  time.Duration
-	RefreshTokenLifetime time.Duration
+	TLSClientAuth   TLSIdentity
+	TLSCertificates []string
+	// BackchannelLogoutURI is an absolute https URL (http only on a
+	// loopback host) without fragment, or "" for none; a client that sets
+	// BackchannelLogoutSessionRequired needs one.
+	BackchannelLogoutURI             string
+	BackchannelLogoutSessionRequired bool
+	AccessTokenLifetime              time.Duration
+	RefreshTokenLifetime             time.Duration
 }
 
 // Lifetime defaults and bounds.
@@ -352,7 +364,8 @@ func fromRow(row *store.OAuth2Client) *Client {
 		TokenEndpointAuthMethod: row.TokenEndpointAuthMethod, RequirePKCE: row.RequirePKCE,
 		RequireConsent:  row.RequireConsent,
 		TLSClientAuth:   TLSIdentity{Field: row.TLSClientAuthField, Value: row.TLSClientAuthValue},
-		TLSCertificates: row.TLSCertificates, AccessTokenLifetime: row.AccessTokenLifetime,
+		TLSCertificates: row.TLSCertificates, BackchannelLogoutURI: row.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: row.BackchannelLogoutSessionRequired, AccessTokenLifetime: row.AccessTokenLifetime,
 		RefreshTokenLifetime: row.RefreshTokenLifetime, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
 	}
 }
@@ -364,7 +377,8 @@ func SpecOf(c *Client) Spec {
 		Name: c.Name, Type: c.Type, RedirectURIs: c.RedirectURIs, PostLogoutRedirectURIs: c.PostLogoutRedirectURIs,
 		GrantTypes: c.GrantTypes, Scopes: c.Scopes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 		RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent, TLSClientAuth: c.TLSClientAuth,
-		TLSCertificates: c.TLSCertificates, AccessTokenLifetime: c.AccessTokenLifetime,
+		TLSCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, AccessTokenLifetime: c.AccessTokenLifetime,
 		RefreshTokenLifetime: c.RefreshTokenLifetime,
 	}
 }

@@ -46,8 +46,11 @@ type fileClient struct {
 	TLSClientAuthSANIP     string   `json:"tlsClientAuthSANIP"`
 	TLSClientAuthSANEmail  string   `json:"tlsClientAuthSANEmail"`
 	TLSClientCertificates  []string `json:"tlsClientCertificates"`
-	AccessTokenLifetime    string   `json:"accessTokenLifetime"`
-	RefreshTokenLifetime   string   `json:"refreshTokenLifetime"`
+	// OpenID Connect Back-Channel Logout 1.0.
+	BackchannelLogoutURI             string `json:"backchannelLogoutURI"`
+	BackchannelLogoutSessionRequired bool   `json:"backchannelLogoutSessionRequired"`
+	AccessTokenLifetime              string `json:"accessTokenLifetime"`
+	RefreshTokenLifetime             string `json:"refreshTokenLifetime"`
 }
 
 // Declared is a client as a clients file declares it: its settings (with
@@ -79,6 +82,8 @@ type Declared struct {
 //	      "tokenEndpointAuthMethod": "client_secret_basic",
 //	      "requirePKCE": false,
 //	      "requireConsent": false,              // ask users to allow the scopes
+//	      "backchannelLogoutURI": "https://grafana.example.com/backchannel-logout", // logout tokens go here
+//	      "backchannelLogoutSessionRequired": true, // logout tokens carry sid
 //	      "accessTokenLifetime": "1h",          // Go durations
 //	      "refreshTokenLifetime": "720h"
 //	    }
@@ -155,6 +160,7 @@ func (fc *fileClient) declared(getenv func(string) string) (Declared, error) {
 		GrantTypes: fc.GrantTypes, Scopes: fc.Scopes,
 		TokenEndpointAuthMethod: fc.TokenEndpointAuthMethod, RequirePKCE: fc.RequirePKCE,
 		RequireConsent: fc.RequireConsent, TLSCertificates: fc.TLSClientCertificates,
+		BackchannelLogoutURI: fc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: fc.BackchannelLogoutSessionRequired,
 	}
 	for field, value := range map[string]string{TLSSubjectDN: fc.TLSClientAuthSubjectDN, TLSSANDNS: fc.TLSClientAuthSANDNS,
 		TLSSANURI: fc.TLSClientAuthSANURI, TLSSANIP: fc.TLSClientAuthSANIP, TLSSANEmail: fc.TLSClientAuthSANEmail} {
@@ -351,6 +357,8 @@ func sameSettings(a, b *store.OAuth2Client) bool {
 		a.TLSClientAuthField == b.TLSClientAuthField &&
 		a.TLSClientAuthValue == b.TLSClientAuthValue &&
 		slices.Equal(a.TLSCertificates, b.TLSCertificates) &&
+		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
+		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime &&
 		a.RefreshTokenLifetime == b.RefreshTokenLifetime
 }

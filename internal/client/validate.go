@@ -35,6 +35,7 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		TokenEndpointAuthMethod: spec.TokenEndpointAuthMethod, RequirePKCE: spec.RequirePKCE,
 		RequireConsent: spec.RequireConsent, TLSClientAuthField: spec.TLSClientAuth.Field,
 		TLSClientAuthValue: spec.TLSClientAuth.Value, TLSCertificates: list(spec.TLSCertificates),
+		BackchannelLogoutURI: spec.BackchannelLogoutURI, BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
 		AccessTokenLifetime: spec.AccessTokenLifetime, RefreshTokenLifetime: spec.RefreshTokenLifetime,
 	}
 
@@ -108,6 +109,13 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 	}
 	if err := validateURIs("post-logout redirect URI", row.PostLogoutRedirectURIs); err != nil {
 		return nil, err
+	}
+	if row.BackchannelLogoutURI != "" {
+		if err := validateBackchannelLogoutURI(row.BackchannelLogoutURI); err != nil {
+			return nil, err
+		}
+	} else if row.BackchannelLogoutSessionRequired {
+		return nil, bad("backchannel logout session required needs a backchannel logout URI")
 	}
 	if code && len(row.RedirectURIs) == 0 {
 		return nil, bad("the authorization_code grant needs at least one redirect URI")
@@ -239,6 +247,18 @@ func validateRedirectURI(what, raw string) error {
 		return bad("http is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https")
 	}
 	return nil
+}
+
+// validateBackchannelLogoutURI checks where logout tokens are posted
+// (OpenID Connect Back-Channel Logout 1.0 §2.2): the redirect URI rules
+// (absolute https, http only on a loopback host, no fragment, no user
+// information), which also keep a logout token off plain-text networks. A
+// query is allowed, as the specification does.
+func validateBackchannelLogoutURI(raw string) error {
+	if strings.Contains(raw, "#") {
+		return apierror.BadRequest("backchannel logout URI %q: must not have a fragment (Back-Channel Logout §2.2)", raw)
+	}
+	return validateRedirectURI("backchannel logout URI", raw)
 }
 
 func loopbackHost(host string) bool {

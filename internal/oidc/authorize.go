@@ -156,7 +156,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return nil, errConsentRequired()
 	}
 	// Authenticated from the session as the request is stored: one write.
-	req.Subject, req.AMR, req.ACR, req.AuthTime = a.Subject, a.AMR, a.ACR, a.AuthTime
+	req.Subject, req.AMR, req.ACR, req.AuthTime, req.SID = a.Subject, a.AMR, a.ACR, a.AuthTime, a.SID
 	req.Interaction, req.Done = step, step == ""
 	if step != "" {
 		// The consent and onboarding pages need this browser's CSRF token.
@@ -253,7 +253,7 @@ func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *
 	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if fresh {
 			var err error
-			if cookie, err = p.startBrowserSession(ctx, q, r.Header, a); err != nil {
+			if cookie, a.SID, err = p.startBrowserSession(ctx, q, r.Header, a); err != nil {
 				return err
 			}
 		}
@@ -291,7 +291,9 @@ func (p *Provider) errorRedirect(ctx context.Context, r *store.OIDCAuthRequest, 
 // then goes to the registered post_logout_redirect_uri. Without a hint the
 // request could come from any page, so the browser session ends only after
 // the user confirms on Gatehouse's own page (a CSRF-checked form posting
-// back here).
+// back here). The clients whose sessions ended this way (the hint's, and
+// every client a login in the ended browser session reached) are told
+// through back-channel logout, once the sessions are gone (backchannel.go).
 func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRequest]) (*op.Redirect, error) {
 	p := s.p
 	es, err := op.ValidateEndSessionRequest(ctx, r.Data, s.Provider())
@@ -304,9 +306,14 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	}
 	confirmed := r.Method == http.MethodPost && validLogoutCSRF(r.Form.Get("logout_csrf"), p.logoutCookieValue(r.Header))
 	endBrowser := bs != nil && (es.UserID == bs.Subject || es.UserID == "" && confirmed)
+	var ended []*store.OIDCSession
 	if es.UserID != "" {
-		if err := (&storage{p: p}).TerminateSession(ctx, es.UserID, es.ClientID); err != nil {
+		sess, err := (&storage{p: p}).terminateSession(ctx, es.UserID, es.ClientID)
+		if err != nil {
 			return nil, err
+		}
+		if sess != nil {
+			ended = append(ended, sess)
 		}
 	}
 	if bs != nil && es.UserID == "" && !confirmed {
@@ -321,11 +328,19 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	}
 	redirect := op.NewRedirect(es.RedirectURI)
 	if endBrowser {
+		// The clients the browser session's logins reached; their own
+		// sessions (refresh tokens) are theirs to end on the logout token.
+		reached, err := p.cfg.Store.Read().SessionsOfSID(ctx, sidOf(bs.IDHash))
+		if err != nil {
+			return nil, err
+		}
 		if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteBrowserSession(ctx, bs.IDHash) }); err != nil {
 			return nil, err
 		}
+		ended = append(ended, reached...)
 		redirect.Header.Add("Set-Cookie", p.newSessionCookie("", -1).String())
 	}
+	p.notifyLogout(ctx, ended)
 	return redirect, nil
 }
 

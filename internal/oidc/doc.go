@@ -20,7 +20,8 @@
 // and our access tokens only, see exchange.go), UserInfo, Introspect and
 // Revocation (they verify our JWTs themselves, with the injected clock, the
 // revocation list and the certificate binding), and EndSession (it ends the
-// browser session too). Storage (storage.go) is ours: auth requests, codes,
+// browser session too, and tells the clients of the ended sessions through
+// OpenID Connect Back-Channel Logout, see backchannel.go). Storage (storage.go) is ours: auth requests, codes,
 // sessions, revocations, browser sessions and consent live in the database
 // (migrations 00006-00008), keys come from internal/keys (one JWKS route,
 // served there), clients from internal/client.

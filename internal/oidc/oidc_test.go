@@ -365,7 +365,10 @@ func TestDiscovery(t *testing.T) {
 		"display_values_supported":              []any{"page", "popup", "touch", "wap"},
 		"claims_parameter_supported":            true,
 		"claims_supported": []any{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
-			"azp", "email", "email_verified", "preferred_username"},
+			"azp", "email", "email_verified", "preferred_username", "sid"},
+		// OpenID Connect Back-Channel Logout 1.0, with sid.
+		"backchannel_logout_supported":         true,
+		"backchannel_logout_session_supported": true,
 		// Without --tls-client-ca-file no RFC 8705 (see TestMTLSDiscovery).
 		"tls_client_certificate_bound_access_tokens": false,
 		"mtls_endpoint_aliases":                      nil,

@@ -95,9 +95,16 @@ type Config struct {
 	// when the server requests client certificates (serve
 	// --tls-client-ca-file): it turns RFC 8705 client authentication on.
 	ClientCAs *x509.CertPool
-	Now       func() time.Time
-	Rand      io.Reader
-	Logger    *slog.Logger
+	// BackchannelLogoutClient POSTs logout tokens to the clients'
+	// back-channel logout URIs (see backchannel.go); nil is a client that
+	// follows no redirects.
+	BackchannelLogoutClient *http.Client
+	// BackchannelLogoutTimeout bounds each logout token POST;
+	// DefaultBackchannelLogoutTimeout when zero.
+	BackchannelLogoutTimeout time.Duration
+	Now                      func() time.Time
+	Rand                     io.Reader
+	Logger                   *slog.Logger
 }
 
 // Onboarding says who gets the onboarding form: a user who has just logged
@@ -140,6 +147,8 @@ type Provider struct {
 	// session's.
 	cookieName    string
 	sessionCookie string
+	// bcl delivers back-channel logout tokens.
+	bcl *backchannel
 }
 
 // New builds the provider.
@@ -168,7 +177,8 @@ func New(cfg Config) (*Provider, error) {
 	}
 	cfg.Rand = defaultRand(cfg.Rand)
 	issuerHash := secret.Hash(cfg.Issuer)[:12]
-	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + issuerHash, sessionCookie: SessionCookiePrefix + issuerHash}
+	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + issuerHash, sessionCookie: SessionCookiePrefix + issuerHash,
+		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -332,10 +342,13 @@ func (s *server) discoveryDocument(names []string) *discovery {
 			DisplayValuesSupported:                    displayValues,
 			ClaimTypesSupported:                       []string{"normal"},
 			ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "c_hash",
-				"azp", "email", "email_verified", "preferred_username"},
+				"azp", "email", "email_verified", "preferred_username", "sid"},
 			ClaimsParameterSupported:      true,
 			CodeChallengeMethodsSupported: []oidc.CodeChallengeMethod{oidc.CodeChallengeMethodS256},
 			UILocalesSupported:            UILocales,
+			// OpenID Connect Back-Channel Logout 1.0: see backchannel.go.
+			BackChannelLogoutSupported:        true,
+			BackChannelLogoutSessionSupported: true,
 		},
 		PromptValuesSupported:                 []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
 		TLSClientCertificateBoundAccessTokens: s.p.mtlsEnabled(),

@@ -82,13 +82,22 @@ func (p *Provider) newSessionCookie(value string, maxAge int) *http.Cookie {
 	}
 }
 
+// sidOf is the sid (OpenID Connect Back-Channel Logout 1.0, and the sid
+// claim of ID tokens) of the browser session whose cookie hash is idHash. It
+// is derived rather than stored, so that sessions from before back-channel
+// logout have one too; a second hash, so that the sid relying parties see
+// is not the key the session is looked up by.
+func sidOf(idHash string) string {
+	return secret.Hash("sid:" + idHash)[:32]
+}
+
 // startBrowserSession makes a new session for a, replacing the one the
 // browser (headers h) had, within transaction q; it returns the cookie to
-// set.
-func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.Header, a store.Authentication) (*http.Cookie, error) {
+// set and the session's sid.
+func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.Header, a store.Authentication) (*http.Cookie, string, error) {
 	value, err := p.tokens.randomString(32)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	now := p.cfg.Now()
 	previous := ""
@@ -99,14 +108,14 @@ func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.H
 	bs := &store.BrowserSession{IDHash: secret.Hash(value), Subject: a.Subject, AuthTime: a.AuthTime, AMR: a.AMR, ACR: a.ACR,
 		CreatedAt: now, ExpiresAt: now.Add(lifetime)}
 	if err := q.ReplaceBrowserSession(ctx, previous, bs); err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return p.newSessionCookie(value, int(lifetime/time.Second)), nil
+	return p.newSessionCookie(value, int(lifetime/time.Second)), sidOf(bs.IDHash), nil
 }
 
 // authentication is the login a browser session stands for.
 func sessionAuthentication(bs *store.BrowserSession) store.Authentication {
-	return store.Authentication{Subject: bs.Subject, AMR: bs.AMR, ACR: bs.ACR, AuthTime: bs.AuthTime}
+	return store.Authentication{Subject: bs.Subject, AMR: bs.AMR, ACR: bs.ACR, AuthTime: bs.AuthTime, SID: sidOf(bs.IDHash)}
 }
 
 // reusable reports whether the browser session bs satisfies auth request r

@@ -357,6 +357,7 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, 
 	sess := &store.OIDCSession{
 		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime,
 		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: at.jti, AccessExpiresAt: at.exp, CreatedAt: now,
+		SID: r.r.SID,
 	}
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.ReplaceSession(ctx, sess, now); err != nil {
@@ -465,17 +466,24 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 
 // TerminateSession ends the session of user at client and its tokens.
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
+	_, err := s.terminateSession(ctx, userID, clientID)
+	return err
+}
+
+// terminateSession is TerminateSession, returning the session it ended
+// (nil if there was none), whose client back-channel logout notifies.
+func (s *storage) terminateSession(ctx context.Context, userID, clientID string) (*store.OIDCSession, error) {
 	if userID == "" {
-		return nil
+		return nil, nil
 	}
 	sess, err := s.p.cfg.Store.Read().SessionOf(ctx, userID, clientID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return s.revokeSession(ctx, sess.ID)
+	return sess, s.revokeSession(ctx, sess.ID)
 }
 
 // RevokeToken is unused: the revocation endpoint is overridden
@@ -565,11 +573,22 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 
 // SetUserinfoFromRequest fills the ID token's user claims. A refreshed ID
 // token repeats the acr of the original login (zitadel takes acr from auth
-// requests only).
+// requests only). Both carry the sid of the browser session of the login,
+// the one a back-channel logout token names (zitadel sets no sid).
 func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
 	setUserinfo(ui, req.GetSubject(), scopes)
-	if r, ok := req.(*refreshRequest); ok && r.s.ACR != "" {
-		ui.AppendClaims("acr", r.s.ACR)
+	var sid string
+	switch r := req.(type) {
+	case *refreshRequest:
+		if r.s.ACR != "" {
+			ui.AppendClaims("acr", r.s.ACR)
+		}
+		sid = r.s.SID
+	case *authRequest:
+		sid = r.r.SID
+	}
+	if sid != "" {
+		ui.AppendClaims("sid", sid)
 	}
 	return nil
 }

@@ -39,6 +39,9 @@ type OIDCAuthRequest struct {
 	AuthTime    time.Time
 	AMR         string // space-separated
 	ACR         string
+	// SID is the sid of the browser session the login used (see
+	// Authentication.SID).
+	SID string
 	// Interaction is what the authenticated user must still do before the
 	// request is done: "" (nothing), "onboard" or "consent".
 	Interaction string
@@ -58,7 +61,7 @@ type OIDCAuthRequest struct {
 const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, response_type, response_mode,
 	code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age, ui_locale, acr_values, acr_essential,
 	hint_subject, subject, auth_time, amr, acr, interaction, done,
-	code_expires_at, code_used, issued_jti, issued_session, created_at, expires_at`
+	code_expires_at, code_used, issued_jti, issued_session, created_at, expires_at, sid`
 
 func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, error) {
 	var a OIDCAuthRequest
@@ -66,7 +69,7 @@ func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, err
 	if err := row.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.Scopes, &a.State, &a.Nonce, &a.ResponseType, &a.ResponseMode,
 		&a.CodeChallenge, &a.CodeChallengeMethod, &a.LoginHint, &a.CSRFHash, &a.Prompt, &maxAge, &a.UILocale, &a.ACRValues,
 		&a.ACREssential, &a.HintSubject, &a.Subject, &authTime, &a.AMR, &a.ACR, &a.Interaction, &a.Done,
-		&codeExp, &a.CodeUsed, &a.IssuedJTI, &a.IssuedSession, &created, &expires); err != nil {
+		&codeExp, &a.CodeUsed, &a.IssuedJTI, &a.IssuedSession, &created, &expires, &a.SID); err != nil {
 		return nil, classify(err)
 	}
 	a.MaxAge = -1
@@ -95,13 +98,13 @@ func (q *Q) CreateAuthRequest(ctx context.Context, a *OIDCAuthRequest) error {
 	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce,
 		response_type, response_mode, code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age,
 		ui_locale, acr_values, acr_essential, hint_subject, subject, amr, acr, auth_time, interaction, done,
-		code_hash, code_expires_at, created_at, expires_at)
+		code_hash, code_expires_at, created_at, expires_at, sid)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-		$23, $24, NULLIF($25, ''), $26, $27, $28)`,
+		$23, $24, NULLIF($25, ''), $26, $27, $28, $29)`,
 		a.ID, a.ClientID, a.RedirectURI, a.Scopes, a.State, a.Nonce, a.ResponseType, a.ResponseMode,
 		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint, a.CSRFHash, a.Prompt, maxAge, a.UILocale, a.ACRValues,
 		a.ACREssential, a.HintSubject, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), a.Interaction, a.Done,
-		a.CodeHash, toMillis(a.CodeExpiresAt), toMillis(a.CreatedAt), toMillis(a.ExpiresAt))
+		a.CodeHash, toMillis(a.CodeExpiresAt), toMillis(a.CreatedAt), toMillis(a.ExpiresAt), a.SID)
 	if err != nil {
 		return fmt.Errorf("create auth request: %w", classify(err))
 	}
@@ -125,6 +128,9 @@ type Authentication struct {
 	AMR      string // space-separated
 	ACR      string
 	AuthTime time.Time
+	// SID identifies the browser session of the login (the sid claim of
+	// OpenID Connect Back-Channel Logout 1.0); "" when there is none.
+	SID string
 }
 
 // AuthenticateAuthRequest records a successful login on a pending, unexpired
@@ -135,8 +141,8 @@ type Authentication struct {
 // login completes a request once.
 func (q *Q) AuthenticateAuthRequest(ctx context.Context, id string, a Authentication, interaction string, now time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET subject = $2, amr = $3, acr = $4, auth_time = $5,
-		interaction = $6, done = $7 WHERE id = $1 AND done = FALSE AND subject = '' AND expires_at > $8`,
-		id, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), interaction, interaction == "", toMillis(now))
+		interaction = $6, done = $7, sid = $9 WHERE id = $1 AND done = FALSE AND subject = '' AND expires_at > $8`,
+		id, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), interaction, interaction == "", toMillis(now), a.SID)
 	if err != nil {
 		return fmt.Errorf("authenticate auth request: %w", classify(err))
 	}
@@ -229,16 +235,19 @@ type OIDCSession struct {
 	AccessJTI        string
 	AccessExpiresAt  time.Time
 	CreatedAt        time.Time
+	// SID is the sid of the browser session whose login started the
+	// session ("" if unknown).
+	SID string
 }
 
 const sessionColumns = `id, subject, client_id, scopes, amr, acr, auth_time, refresh_hash, refresh_expires_at,
-	access_jti, access_expires_at, created_at`
+	access_jti, access_expires_at, created_at, sid`
 
 func scanSession(row interface{ Scan(...any) error }) (*OIDCSession, error) {
 	var s OIDCSession
 	var authTime, refreshExp, accessExp, created int64
 	if err := row.Scan(&s.ID, &s.Subject, &s.ClientID, &s.Scopes, &s.AMR, &s.ACR, &authTime, &s.RefreshHash, &refreshExp,
-		&s.AccessJTI, &accessExp, &created); err != nil {
+		&s.AccessJTI, &accessExp, &created, &s.SID); err != nil {
 		return nil, classify(err)
 	}
 	s.AuthTime, s.RefreshExpiresAt = fromMillis(authTime), fromMillis(refreshExp)
@@ -262,13 +271,13 @@ func (q *Q) ReplaceSession(ctx context.Context, s *OIDCSession, now time.Time) e
 		}
 	}
 	_, err = q.q.ExecContext(ctx, `INSERT INTO oidc_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-		ON CONFLICT (subject, client_id) DO UPDATE SET id = excluded.id, scopes = excluded.scopes, amr = excluded.amr,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		ON CONFLICT (subject, client_id) DO UPDATE SET id = excluded.id, scopes = excluded.scopes, amr = excluded.amr, sid = excluded.sid,
 			acr = excluded.acr, auth_time = excluded.auth_time, refresh_hash = excluded.refresh_hash,
 			refresh_expires_at = excluded.refresh_expires_at, access_jti = excluded.access_jti,
 			access_expires_at = excluded.access_expires_at, created_at = excluded.created_at`,
 		s.ID, s.Subject, s.ClientID, s.Scopes, s.AMR, s.ACR, toMillis(s.AuthTime), s.RefreshHash, toMillis(s.RefreshExpiresAt),
-		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt))
+		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt), s.SID)
 	if err != nil {
 		return fmt.Errorf("replace session: %w", classify(err))
 	}
@@ -283,6 +292,32 @@ func (q *Q) SessionOf(ctx context.Context, subject, clientID string) (*OIDCSessi
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	return s, nil
+}
+
+// SessionsOfSID reads the sessions that logins in the browser session sid
+// started (none for sid ""): the clients a logout of that browser session
+// concerns.
+func (q *Q) SessionsOfSID(ctx context.Context, sid string) ([]*OIDCSession, error) {
+	if sid == "" {
+		return nil, nil
+	}
+	rows, err := q.q.QueryContext(ctx, "SELECT "+sessionColumns+" FROM oidc_sessions WHERE sid = $1 ORDER BY client_id", sid)
+	if err != nil {
+		return nil, fmt.Errorf("sessions of sid: %w", classify(err))
+	}
+	defer rows.Close()
+	var out []*OIDCSession
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sessions of sid: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sessions of sid: %w", classify(err))
+	}
+	return out, nil
 }
 
 // SessionByRefreshHash reads the session whose current refresh token has

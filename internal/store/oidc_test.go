@@ -284,3 +284,54 @@ func TestConsents(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionsOfSID: the sid of a login travels from the auth request to
+// the session its code starts, and finds the sessions of one browser
+// session only (migration 00014, on both databases).
+func TestSessionsOfSID(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		st, ctx := open(t), t.Context()
+		now := t0
+		tx := func(f func(q *store.Q) error) error { return st.Tx(ctx, f) }
+		req := &store.OIDCAuthRequest{ID: "r1", ClientID: "a", RedirectURI: "https://app/cb", Scopes: "openid",
+			ResponseType: "code", CreatedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+		if err := tx(func(q *store.Q) error {
+			if err := q.CreateAuthRequest(ctx, req); err != nil {
+				return err
+			}
+			return q.AuthenticateAuthRequest(ctx, "r1", store.Authentication{Subject: "jo@x", AMR: "pwd", AuthTime: now, SID: "sid1"}, "", now)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := st.Read().GetAuthRequest(ctx, "r1", now)
+		if err != nil || got.SID != "sid1" {
+			t.Fatalf("auth request sid %q, %v", got.SID, err)
+		}
+		for _, s := range []struct{ id, client, subject, sid string }{
+			{"s1", "a", "jo@x", "sid1"}, {"s2", "b", "jo@x", "sid1"}, {"s3", "c", "jo@x", "sid2"}, {"s4", "d", "eve@x", ""},
+		} {
+			sess := &store.OIDCSession{ID: s.id, Subject: s.subject, ClientID: s.client, Scopes: "openid", AuthTime: now,
+				RefreshExpiresAt: now.Add(time.Hour), CreatedAt: now, SID: s.sid}
+			if err := tx(func(q *store.Q) error { return q.ReplaceSession(ctx, sess, now) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for sid, want := range map[string][]string{"sid1": {"a", "b"}, "sid2": {"c"}, "": nil, "nope": nil} {
+			sessions, err := st.Read().SessionsOfSID(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var clients []string
+			for _, s := range sessions {
+				clients = append(clients, s.ClientID)
+				if s.SID != sid {
+					t.Errorf("session %s has sid %q, want %q", s.ID, s.SID, sid)
+				}
+			}
+			if strings.Join(clients, ",") != strings.Join(want, ",") {
+				t.Errorf("sid %q: clients %v, want %v", sid, clients, want)
+			}
+		}
+	})
+}
