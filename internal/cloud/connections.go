@@ -111,14 +111,18 @@ type ConnectionSpec struct {
 	Credential       ConnectionCredential `json:"credential"`
 	AccessNodes      []AccessNode         `json:"accessNodes,omitempty"`
 	AccountDiscovery *AccountDiscovery    `json:"accountDiscovery,omitempty"`
+	TagFilter        *TagFilter           `json:"tagFilter,omitempty"`
 	RetryPolicy      *RetryPolicy         `json:"retryPolicy,omitempty"`
 }
 
 // ConnectionStatus is the outcome of a connection's last validation.
 type ConnectionStatus struct {
 	Organization Organization `json:"organization"`
-	Accounts     []Account    `json:"accounts"`
-	ValidatedAt  time.Time    `json:"validatedAt"`
+	// Accounts are the accounts kept: all of them without a tag filter.
+	Accounts []Account `json:"accounts"`
+	// FilteredOut is how many accounts the tag filter left out.
+	FilteredOut int       `json:"filteredOut,omitempty"`
+	ValidatedAt time.Time `json:"validatedAt"`
 }
 
 // Connection is a persisted cloud connection.
@@ -350,14 +354,22 @@ func (s *Service) discover(ctx context.Context, p *authn.Principal, orgID string
 	if d := spec.AccountDiscovery; d != nil && !roleNameWithPathPattern.MatchString(d.RoleNameWithPath) {
 		return nil, invalid("accountDiscovery.roleNameWithPath must be a role name, optionally with its path (/path/name)")
 	}
+	if err := spec.TagFilter.validate("tagFilter"); err != nil {
+		return nil, err
+	}
 	var status *ConnectionStatus
 	req := ValidateRequest{Provider: spec.Provider, Credential: spec.Credential, AccessNodes: spec.AccessNodes, RetryPolicy: spec.RetryPolicy}
 	err := s.withManagementAccount(ctx, p, orgID, req, func(ctx context.Context, creds aws.CredentialsProvider, policy RetryPolicy, org *Organization) error {
-		accounts, err := s.listAccounts(ctx, creds, policy)
+		all, err := s.listAccounts(ctx, creds, policy)
 		if err != nil {
 			return err
 		}
-		status = &ConnectionStatus{Organization: *org, Accounts: accounts, ValidatedAt: s.now().Truncate(time.Millisecond)}
+		accounts, err := s.filterAccounts(ctx, creds, policy, spec.TagFilter, all)
+		if err != nil {
+			return err
+		}
+		status = &ConnectionStatus{Organization: *org, Accounts: accounts, FilteredOut: len(all) - len(accounts),
+			ValidatedAt: s.now().Truncate(time.Millisecond)}
 		return s.discoverAccounts(ctx, creds, policy, spec.AccountDiscovery, status)
 	})
 	if err != nil {

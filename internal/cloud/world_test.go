@@ -194,13 +194,22 @@ func (w *world) setupAWS() {
 	a.AddUser(cloudtest.User{ARN: "arn:aws:iam::" + accountA + ":user/no-permissions", AccessKeyID: weakKeyID, SecretAccessKey: weakKeySecret})
 	a.AddUser(cloudtest.User{ARN: "arn:aws:iam::" + accountLone + ":user/lonely", AccessKeyID: loneKeyID, SecretAccessKey: loneKeySecret,
 		Allowed: []string{"organizations:DescribeOrganization"}})
+	// Tags and organizational units, for tag filters: prod is tagged
+	// env=prod; staging is in ou-aaaa-staging, below ou-aaaa-workloads
+	// (tier=workloads); old is in ou-aaaa-workloads itself.
 	a.AddOrganization(cloudtest.Organization{ID: "o-aaaaaaaaaa", ManagementAccountID: accountA, ManagementAccountEmail: "aws-root@acme.example",
 		Accounts: []cloudtest.Account{
-			{ID: accountA, Name: "management", Email: "aws-root@acme.example", State: "ACTIVE"},
-			{ID: memberOne, Name: "prod", Email: "prod@acme.example", State: "ACTIVE"},
-			{ID: memberTwo, Name: "staging", Email: "staging@acme.example", State: "ACTIVE"},
-			{ID: memberSuspend, Name: "old", Email: "old@acme.example", State: "SUSPENDED"},
-		}})
+			{ID: accountA, Name: "management", Email: "aws-root@acme.example", State: "ACTIVE", Tags: map[string]string{"env": "management"}},
+			{ID: memberOne, Name: "prod", Email: "prod@acme.example", State: "ACTIVE", Tags: map[string]string{"env": "prod", "cost-center": "42"}},
+			{ID: memberTwo, Name: "staging", Email: "staging@acme.example", State: "ACTIVE", Parent: "ou-aaaa-staging",
+				Tags: map[string]string{"env": "staging"}},
+			{ID: memberSuspend, Name: "old", Email: "old@acme.example", State: "SUSPENDED", Parent: "ou-aaaa-workloads"},
+		},
+		Units: []cloudtest.Unit{
+			{ID: "ou-aaaa-workloads", Tags: map[string]string{"tier": "workloads"}},
+			{ID: "ou-aaaa-staging", Parent: "ou-aaaa-workloads", Tags: map[string]string{"team": "platform"}},
+		},
+		RootTags: map[string]string{"tier": "root"}})
 }
 
 // externalIDRole (re)creates the management role trusting this Gatehouse's

@@ -23,6 +23,14 @@ func optString(s string) *string {
 	return &s
 }
 
+// optInt is n, or nil (absent) when it is zero.
+func optInt(n int) *int {
+	if n == 0 {
+		return nil
+	}
+	return &n
+}
+
 func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil

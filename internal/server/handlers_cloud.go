@@ -327,6 +327,12 @@ func connectionSpecFromAPI(in api.CloudConnectionSpec) cloud.ConnectionSpec {
 	if d := in.AccountDiscovery; d != nil {
 		spec.AccountDiscovery = &cloud.AccountDiscovery{RoleNameWithPath: d.RoleNameWithPath}
 	}
+	if f := in.TagFilter; f != nil {
+		spec.TagFilter = &cloud.TagFilter{Type: string(f.Type), Tags: make([]cloud.Tag, len(f.Tags))}
+		for i, t := range f.Tags {
+			spec.TagFilter.Tags[i] = cloud.Tag{Key: t.Key, Value: t.Value}
+		}
+	}
 	return spec
 }
 
@@ -339,13 +345,20 @@ func connectionToAPI(c *cloud.Connection) api.CloudConnectionRead {
 	if d := c.Spec.AccountDiscovery; d != nil {
 		spec.AccountDiscovery = &api.AccountDiscovery{RoleNameWithPath: d.RoleNameWithPath}
 	}
+	if f := c.Spec.TagFilter; f != nil {
+		spec.TagFilter = &api.AccountTagFilter{Type: api.AccountTagFilterType(f.Type), Tags: make([]api.AwsTag, len(f.Tags))}
+		for i, t := range f.Tags {
+			spec.TagFilter.Tags[i] = api.AwsTag{Key: t.Key, Value: t.Value}
+		}
+	}
 	accounts := make([]api.CloudAccount, len(c.Status.Accounts))
 	for i, a := range c.Status.Accounts {
 		accounts[i] = api.CloudAccount{AccountID: a.AccountID, Arn: a.ARN, Name: a.Name, Email: a.Email, State: a.State,
 			Discovery: api.CloudAccountDiscovery(a.Discovery), Error: optString(a.Error)}
 	}
 	return api.CloudConnectionRead{Metadata: orgMeta(c.Meta), Spec: spec, Status: api.CloudConnectionStatus{
-		Organization: awsOrganizationToAPI(c.Status.Organization), Accounts: accounts, ValidatedAt: c.Status.ValidatedAt}}
+		Organization: awsOrganizationToAPI(c.Status.Organization), Accounts: accounts, FilteredOut: optInt(c.Status.FilteredOut),
+		ValidatedAt: c.Status.ValidatedAt}}
 }
 
 func (h *handlers) ListCloudConnections(w http.ResponseWriter, r *http.Request, organizationID string, params api.ListCloudConnectionsParams) {

@@ -23,8 +23,8 @@ import (
 // AWS is a stand-in for the parts of AWS that Gatehouse calls: STS (the
 // query API with XML answers: AssumeRoleWithWebIdentity, AssumeRole,
 // GetCallerIdentity) and Organizations (JSON 1.1: DescribeOrganization,
-// ListAccounts), each on its own TLS server, sharing one account world. It
-// verifies web identity tokens against the issuer's real discovery document
+// ListAccounts, ListParents, ListTagsForResource), each on its own TLS
+// server, sharing one account world. It verifies web identity tokens against the issuer's real discovery document
 // and JWKS over HTTP, checks SigV4 signatures with the secrets it issued,
 // evaluates role trust (provider, aud and sub conditions, trusted principals,
 // external ID, session tags) and permissions, and fails the way AWS does.
@@ -99,13 +99,30 @@ type Organization struct {
 	ManagementAccountID    string
 	ManagementAccountEmail string
 	Accounts               []Account
+	// Units are its organizational units, below the root or each other.
+	Units []Unit
+	// RootTags are the root's tags.
+	RootTags map[string]string
 }
 
 // Account is a member account.
 type Account struct {
 	ID, Name, Email string
 	State           string // ACTIVE, SUSPENDED, ...
+	// Parent is the organizational unit it is in, "" for the root.
+	Parent string
+	Tags   map[string]string
 }
+
+// Unit is an organizational unit ("ou-..."): its parent unit ("" for the
+// root) and tags.
+type Unit struct {
+	ID, Parent string
+	Tags       map[string]string
+}
+
+// RootID is the ID of the organization's root.
+func (o *Organization) RootID() string { return "r-" + strings.TrimPrefix(o.ID, "o-")[:4] }
 
 // ARN of the organization.
 func (o *Organization) ARN() string {
@@ -680,9 +697,106 @@ func (a *AWS) serveOrganizations(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		a.listAccounts(w, body, org)
+	case "ListParents", "ListTagsForResource":
+		if accountOf(principal) != org.ManagementAccountID {
+			a.orgFail(w, 400, "AccessDeniedException", "You don't have permissions to access this resource.")
+			return
+		}
+		if op == "ListParents" {
+			a.listParents(w, body, org)
+		} else {
+			a.listTags(w, body, org)
+		}
 	default:
 		a.orgFail(w, 400, "UnknownOperationException", "unknown operation %q", op)
 	}
+}
+
+// listParents answers ListParents for an account or a unit.
+func (a *AWS) listParents(w http.ResponseWriter, body []byte, org *Organization) {
+	var in struct{ ChildId string }
+	if err := json.Unmarshal(body, &in); err != nil {
+		a.orgFail(w, 400, "InvalidInputException", "malformed request body")
+		return
+	}
+	a.mu.Lock()
+	parent, found := "", false
+	for _, acc := range org.Accounts {
+		if acc.ID == in.ChildId {
+			parent, found = acc.Parent, true
+		}
+	}
+	for _, u := range org.Units {
+		if u.ID == in.ChildId {
+			parent, found = u.Parent, true
+		}
+	}
+	a.mu.Unlock()
+	if !found {
+		a.orgFail(w, 400, "ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.")
+		return
+	}
+	p := map[string]any{"Id": org.RootID(), "Type": "ROOT"}
+	if parent != "" {
+		p = map[string]any{"Id": parent, "Type": "ORGANIZATIONAL_UNIT"}
+	}
+	a.orgReply(w, map[string]any{"Parents": []any{p}})
+}
+
+// listTags answers ListTagsForResource for an account, a unit or the root,
+// one tag per page (as AWS may page them).
+func (a *AWS) listTags(w http.ResponseWriter, body []byte, org *Organization) {
+	var in struct {
+		ResourceId string
+		NextToken  *string
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		a.orgFail(w, 400, "InvalidInputException", "malformed request body")
+		return
+	}
+	a.mu.Lock()
+	var tags map[string]string
+	found := in.ResourceId == org.RootID()
+	if found {
+		tags = org.RootTags
+	}
+	for _, acc := range org.Accounts {
+		if acc.ID == in.ResourceId {
+			tags, found = acc.Tags, true
+		}
+	}
+	for _, u := range org.Units {
+		if u.ID == in.ResourceId {
+			tags, found = u.Tags, true
+		}
+	}
+	a.mu.Unlock()
+	if !found {
+		a.orgFail(w, 400, "TargetNotFoundException", "We can't find a resource that matches the ResourceId that you specified.")
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	start := 0
+	if in.NextToken != nil {
+		n, err := strconv.Atoi(*in.NextToken)
+		if err != nil || n < 0 || n > len(keys) {
+			a.orgFail(w, 400, "InvalidInputException", "You provided an invalid value for NextToken.")
+			return
+		}
+		start = n
+	}
+	out := map[string]any{"Tags": []any{}}
+	if start < len(keys) {
+		out["Tags"] = []any{map[string]any{"Key": keys[start], "Value": tags[keys[start]]}}
+		if start+1 < len(keys) {
+			out["NextToken"] = strconv.Itoa(start + 1)
+		}
+	}
+	a.orgReply(w, out)
 }
 
 func (a *AWS) listAccounts(w http.ResponseWriter, body []byte, org *Organization) {
