@@ -121,6 +121,25 @@ type Unit struct {
 	Tags       map[string]string
 }
 
+// node finds the root, an account or a unit by ID: its parent unit (""
+// for the root or a node right below it) and its tags.
+func (o *Organization) node(id string) (parent string, tags map[string]string, ok bool) {
+	if id == o.RootID() {
+		return "", o.RootTags, true
+	}
+	for _, acc := range o.Accounts {
+		if acc.ID == id {
+			return acc.Parent, acc.Tags, true
+		}
+	}
+	for _, u := range o.Units {
+		if u.ID == id {
+			return u.Parent, u.Tags, true
+		}
+	}
+	return "", nil, false
+}
+
 // RootID is the ID of the organization's root.
 func (o *Organization) RootID() string { return "r-" + strings.TrimPrefix(o.ID, "o-")[:4] }
 
@@ -720,19 +739,9 @@ func (a *AWS) listParents(w http.ResponseWriter, body []byte, org *Organization)
 		return
 	}
 	a.mu.Lock()
-	parent, found := "", false
-	for _, acc := range org.Accounts {
-		if acc.ID == in.ChildId {
-			parent, found = acc.Parent, true
-		}
-	}
-	for _, u := range org.Units {
-		if u.ID == in.ChildId {
-			parent, found = u.Parent, true
-		}
-	}
+	parent, _, found := org.node(in.ChildId)
 	a.mu.Unlock()
-	if !found {
+	if !found || in.ChildId == org.RootID() {
 		a.orgFail(w, 400, "ChildNotFoundException", "We can't find an organizational unit (OU) or AWS account with the ChildId that you specified.")
 		return
 	}
@@ -755,21 +764,7 @@ func (a *AWS) listTags(w http.ResponseWriter, body []byte, org *Organization) {
 		return
 	}
 	a.mu.Lock()
-	var tags map[string]string
-	found := in.ResourceId == org.RootID()
-	if found {
-		tags = org.RootTags
-	}
-	for _, acc := range org.Accounts {
-		if acc.ID == in.ResourceId {
-			tags, found = acc.Tags, true
-		}
-	}
-	for _, u := range org.Units {
-		if u.ID == in.ResourceId {
-			tags, found = u.Tags, true
-		}
-	}
+	_, tags, found := org.node(in.ResourceId)
 	a.mu.Unlock()
 	if !found {
 		a.orgFail(w, 400, "TargetNotFoundException", "We can't find a resource that matches the ResourceId that you specified.")
