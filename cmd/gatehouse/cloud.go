@@ -42,12 +42,27 @@ func newCloud(c *config.Serve, st *store.Store, ten *tenancy.Service, km *keys.M
 			return nil, err
 		}
 	}
+	var ambient cloud.AmbientSources
+	if c.CloudAWSAmbientCreds {
+		ambient = cloud.AmbientSourcesFromEnv(os.Getenv)
+		if err := ambient.Check(); err != nil {
+			return nil, fmt.Errorf("--cloud-aws-ambient-credentials: %w", err)
+		}
+		// Say which identity tenants' ambientRole connections will use.
+		src := ambient.Source()
+		if src == "" {
+			src = "none (EC2 instance metadata disabled)"
+		}
+		log.Warn("ambient AWS credentials are enabled: every organization may validate cloud connections with this Gatehouse's own AWS identity",
+			"source", src)
+	}
 	return &cloud.Service{
 		Store: st, Sealer: ten.Sealer, Keys: km, Issuer: c.Issuer, Now: time.Now, Rand: rand.Reader, Logger: log,
 		NewID:          func() string { return uuid.Must(uuid.NewV7()).String() },
 		RequestTimeout: c.CloudRequestTimeout, AttemptTimeout: c.CloudAttemptTimeout,
 		AccessNodeDisabled: !c.CloudAccessNodeEnabled,
 		AWS: cloud.AWSPlatform{AccessKeyID: c.CloudAWSAccessKeyID, SecretAccessKey: secretKey, Region: c.CloudAWSRegion,
-			STSEndpoint: c.CloudAWSSTSEndpoint, OrganizationsEndpoint: c.CloudAWSOrgsEndpoint},
+			STSEndpoint: c.CloudAWSSTSEndpoint, OrganizationsEndpoint: c.CloudAWSOrgsEndpoint,
+			AmbientCredentials: c.CloudAWSAmbientCreds, Ambient: ambient},
 	}, nil
 }

@@ -34,7 +34,7 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 		"tls-client-ca-file", "onboarding", "ui-url", "browser-session-lifetime",
 		"workload-signing-algorithm", "cloud-access-node-enabled", "cloud-request-timeout", "cloud-attempt-timeout",
 		"cloud-aws-access-key-id", "cloud-aws-secret-access-key", "cloud-aws-secret-access-key-file", "cloud-aws-region",
-		"cloud-aws-sts-endpoint", "cloud-aws-organizations-endpoint"} {
+		"cloud-aws-sts-endpoint", "cloud-aws-organizations-endpoint", "cloud-aws-ambient-credentials"} {
 		if !strings.Contains(help, "-"+name) || !strings.Contains(help, config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}

@@ -32,6 +32,10 @@ const (
 	// workload token, exchanged with AssumeRoleWithWebIdentity. No secret
 	// exists anywhere.
 	ConnectionFederated = "federated"
+	// ConnectionAmbientRole: the built-in access node's own ambient AWS
+	// identity (web identity, container or EC2 instance role), no stored
+	// secret (AWS_IAM_ROLE). Only with AWSPlatform.AmbientCredentials.
+	ConnectionAmbientRole = "ambientRole"
 )
 
 // The built-in access node: the Gatehouse process itself. No other node
@@ -186,8 +190,16 @@ func (s *Service) checkConnection(provider string, c ConnectionCredential, nodes
 	case ConnectionFederated:
 		return errors.Join(need("projectID", c.ProjectID), need("cloudIdentityID", c.CloudIdentityID),
 			unused(map[string]string{"credentialID": c.CredentialID, "roleARN": c.RoleARN}))
+	case ConnectionAmbientRole:
+		if err := unused(map[string]string{"credentialID": c.CredentialID, "roleARN": c.RoleARN, "projectID": c.ProjectID, "cloudIdentityID": c.CloudIdentityID}); err != nil {
+			return err
+		}
+		if !s.AWS.AmbientCredentials {
+			return ambientDisabled()
+		}
+		return nil
 	}
-	return invalid("credential.type must be storedCredential, assumeRole or federated")
+	return invalid("credential.type must be storedCredential, assumeRole, federated or ambientRole")
 }
 
 // firstInvalid turns errors.Join's result into its first *Error.
@@ -267,8 +279,10 @@ func (s *Service) connect(ctx context.Context, p *authn.Principal, orgID string,
 			return nil, err
 		}
 		return staticCredentials(creds), nil
+	case ConnectionAmbientRole:
+		return s.ambientIdentity(ctx, policy)
 	}
-	return nil, invalid("credential.type must be storedCredential, assumeRole or federated")
+	return nil, invalid("credential.type must be storedCredential, assumeRole, federated or ambientRole")
 }
 
 func (s *Service) assumeWithExternalID(ctx context.Context, orgID, roleARN string, policy RetryPolicy) (aws.CredentialsProvider, error) {

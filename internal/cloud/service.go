@@ -51,6 +51,16 @@ type AWSPlatform struct {
 	// (https, or http on a loopback address); empty means AWS's own.
 	STSEndpoint           string
 	OrganizationsEndpoint string
+	// AmbientCredentials offers the ambientRole credential type
+	// (--cloud-aws-ambient-credentials): the node's ambient identity, from
+	// Ambient. Off by default: in a multi-tenant deployment any tenant could
+	// otherwise drive this Gatehouse's own AWS identity (a confused deputy),
+	// so it is for self-hosted, single-tenant deployments.
+	AmbientCredentials bool
+	// Ambient says where the ambient identity comes from
+	// (AmbientSourcesFromEnv in production; set directly in tests). Read
+	// at every use.
+	Ambient AmbientSources
 }
 
 // Service is cloud credential federation: cloud identities and the tokens

@@ -176,6 +176,7 @@ type Cloud struct {
 	CloudAWSRegion           string
 	CloudAWSSTSEndpoint      string
 	CloudAWSOrgsEndpoint     string
+	CloudAWSAmbientCreds     bool
 }
 
 // Bind registers the cloud options.
@@ -190,6 +191,7 @@ func (c *Cloud) Bind(b *Binder) {
 	b.String(&c.CloudAWSRegion, "cloud-aws-region", "us-east-1", "AWS region of this Gatehouse's STS calls")
 	b.String(&c.CloudAWSSTSEndpoint, "cloud-aws-sts-endpoint", "", "AWS STS endpoint of cloud connections (default AWS's regional endpoint)")
 	b.String(&c.CloudAWSOrgsEndpoint, "cloud-aws-organizations-endpoint", "", "AWS Organizations endpoint of cloud connections (default AWS's)")
+	b.Bool(&c.CloudAWSAmbientCreds, "cloud-aws-ambient-credentials", false, "offer the ambientRole cloud connection credential: this Gatehouse's own ambient AWS identity (IRSA web identity, container or EC2 instance role, from the AWS_* environment); for self-hosted, single-tenant deployments only, since every organization could use it")
 }
 
 // Bind registers every serve option.

@@ -108,11 +108,12 @@ func TestCloudOptions(t *testing.T) {
 	t.Parallel()
 	c, err := parse(nil)
 	if err != nil || !c.CloudAccessNodeEnabled || c.WorkloadSigningAlgorithm != "ES256" || c.CloudRequestTimeout != 30*time.Second ||
-		c.CloudAttemptTimeout != 10*time.Second || c.CloudAWSRegion != "us-east-1" {
+		c.CloudAttemptTimeout != 10*time.Second || c.CloudAWSRegion != "us-east-1" || c.CloudAWSAmbientCreds {
 		t.Fatalf("defaults: %+v, %v", c.Cloud, err)
 	}
-	c, err = parse(map[string]string{"GATEHOUSE_CLOUD_ACCESS_NODE_ENABLED": "false", "GATEHOUSE_CLOUD_AWS_SECRET_ACCESS_KEY": "s3cret"})
-	if err != nil || c.CloudAccessNodeEnabled || c.CloudAWSSecretAccessKey != "s3cret" {
+	c, err = parse(map[string]string{"GATEHOUSE_CLOUD_ACCESS_NODE_ENABLED": "false", "GATEHOUSE_CLOUD_AWS_SECRET_ACCESS_KEY": "s3cret",
+		"GATEHOUSE_CLOUD_AWS_AMBIENT_CREDENTIALS": "true"})
+	if err != nil || c.CloudAccessNodeEnabled || c.CloudAWSSecretAccessKey != "s3cret" || !c.CloudAWSAmbientCreds {
 		t.Fatalf("environment: %+v, %v", c.Cloud, err)
 	}
 	if c, err = parse(map[string]string{"GATEHOUSE_CLOUD_ACCESS_NODE_ENABLED": "false"}, "--cloud-access-node-enabled=true"); err != nil || !c.CloudAccessNodeEnabled {

@@ -1,6 +1,8 @@
 // Package cloudtest holds in-process stand-ins for the cloud services that
 // internal/cloud calls, for tests that cannot reach AWS or GCP: AWS STS and
-// Organizations (AWS), GCP STS and IAM Credentials (GCP). Each speaks the real
+// Organizations (AWS), the EC2 instance metadata service (IMDS, IMDSv2 only)
+// and the ECS/EKS container credentials endpoint (ContainerCredentials),
+// which hand out sessions of AWS's roles, GCP STS and IAM Credentials (GCP). Each speaks the real
 // wire protocol to the real client SDKs (aws-sdk-go-v2, x/oauth2's
 // externalaccount) over TLS, and fails the way the real service fails.
 //
