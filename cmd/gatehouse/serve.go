@@ -217,6 +217,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A user suspended or deleted through /api/v1 loses their sessions;
+	// the provider tells the relying parties.
+	ten.SessionsEnded = provider.NotifySessionsEnded
 	proxies, err := c.TrustedProxyPrefixes()
 	if err != nil {
 		return err

@@ -95,6 +95,14 @@ func newBackchannel(c *http.Client, timeout time.Duration) *backchannel {
 // been (each delivery is bounded by Config.BackchannelLogoutTimeout).
 func (p *Provider) WaitLogoutNotifications() { p.bcl.pending.Wait() }
 
+// NotifySessionsEnded tells the clients of sessions that ended outside the
+// provider (a user suspended or deleted: tenancy.Service.SessionsEnded)
+// through their back-channel logout URIs, as a logout does. Call it after
+// the write that ended them has committed; it returns at once.
+func (p *Provider) NotifySessionsEnded(ctx context.Context, ended []*store.OIDCSession) {
+	p.notifyLogout(ctx, ended)
+}
+
 // notifyLogout tells the clients of the ended sessions, once per client,
 // through their back-channel logout URIs. Call it after the sessions'
 // transaction has committed. It returns at once: the tokens are signed and

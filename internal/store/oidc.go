@@ -387,6 +387,40 @@ func (q *Q) RevokeSession(ctx context.Context, id string, now time.Time) error {
 	return q.RevokeJTI(ctx, s.AccessJTI, s.AccessExpiresAt, now)
 }
 
+// EndSessionsOfSubject deletes every session of subject (at every client),
+// revokes their latest access tokens and deletes the subject's browser
+// sessions, for a person who may no longer log in. It returns the sessions
+// it ended, whose clients back-channel logout notifies. Call it inside
+// Store.Tx, with the write that took the person's access away.
+func (q *Q) EndSessionsOfSubject(ctx context.Context, subject string, now time.Time) ([]*OIDCSession, error) {
+	rows, err := q.q.QueryContext(ctx, "DELETE FROM oidc_sessions WHERE subject = $1 RETURNING "+sessionColumns, subject)
+	if err != nil {
+		return nil, fmt.Errorf("end sessions of subject: %w", classify(err))
+	}
+	var ended []*OIDCSession
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("end sessions of subject: %w", err)
+		}
+		ended = append(ended, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("end sessions of subject: %w", classify(err))
+	}
+	for _, s := range ended {
+		if err := q.RevokeJTI(ctx, s.AccessJTI, s.AccessExpiresAt, now); err != nil {
+			return nil, err
+		}
+	}
+	if _, err := q.q.ExecContext(ctx, "DELETE FROM oidc_browser_sessions WHERE subject = $1", subject); err != nil {
+		return nil, fmt.Errorf("end browser sessions of subject: %w", classify(err))
+	}
+	return ended, nil
+}
+
 // RevokeJTI records an access token as revoked until it expires; empty or
 // already expired tokens need no record.
 func (q *Q) RevokeJTI(ctx context.Context, jti string, expiresAt, now time.Time) error {

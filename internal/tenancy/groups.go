@@ -172,7 +172,8 @@ func userError(err error, u *store.User) error {
 
 // UpdateUser replaces a user. The last-active time is kept.
 func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, orgID, id string, u *store.User) error {
-	return s.Store.Tx(ctx, func(q *store.Q) error {
+	var ended []*store.OIDCSession
+	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetUser(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "user", id)
@@ -185,9 +186,44 @@ func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, orgID,
 		if err := q.UpdateUser(ctx, u); err != nil {
 			return userError(err, u)
 		}
+		// A suspension (or a move back to pending), or a subject changed
+		// away: the old subject may have lost its last active record.
+		if old.State == authz.ActiveUserState && (u.State != authz.ActiveUserState || u.Subject != old.Subject) {
+			if ended, err = s.endSessionsIfInactive(ctx, q, old.Subject); err != nil {
+				return err
+			}
+		}
 		audit.Describe(ctx, "users", u.ID, old, u)
 		return nil
 	})
+	s.sessionsEnded(ctx, err, ended)
+	return err
+}
+
+// endSessionsIfInactive ends subject's OIDC sessions (refresh tokens, the
+// latest access tokens, browser sessions) when the write in q has left it
+// no active user record in any organization: such a person may no longer
+// log in or refresh, and the relying parties are told. Deleting the last
+// record ends them too: whatever the tokens were issued for is gone.
+func (s *Service) endSessionsIfInactive(ctx context.Context, q *store.Q, subject string) ([]*store.OIDCSession, error) {
+	states, err := q.UserStatesOfSubject(ctx, subject)
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range states {
+		if st.State == authz.ActiveUserState {
+			return nil, nil
+		}
+	}
+	return q.EndSessionsOfSubject(ctx, subject, s.Now().UTC())
+}
+
+// sessionsEnded passes the sessions a committed write ended to
+// SessionsEnded.
+func (s *Service) sessionsEnded(ctx context.Context, err error, ended []*store.OIDCSession) {
+	if err == nil && len(ended) > 0 && s.SessionsEnded != nil {
+		s.SessionsEnded(ctx, ended)
+	}
 }
 
 // GetUser reads a user.
@@ -198,7 +234,8 @@ func (s *Service) GetUser(ctx context.Context, orgID, id string) (*store.User, e
 
 // DeleteUser removes a user, its memberships and its account assignments.
 func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
-	return s.Store.Tx(ctx, func(q *store.Q) error {
+	var ended []*store.OIDCSession
+	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetUser(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "user", id)
@@ -210,9 +247,16 @@ func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
 		if err := q.DeleteUser(ctx, orgID, id); err != nil {
 			return storeError(err, "user", id)
 		}
+		if old.State == authz.ActiveUserState {
+			if ended, err = s.endSessionsIfInactive(ctx, q, old.Subject); err != nil {
+				return err
+			}
+		}
 		audit.Describe(ctx, "users", id, before, nil)
 		return nil
 	})
+	s.sessionsEnded(ctx, err, ended)
+	return err
 }
 
 // newServiceAccountToken mints a token, stores its hash and expiry on sa and

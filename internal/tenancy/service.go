@@ -30,6 +30,10 @@ type Service struct {
 	Rand  io.Reader
 	// ServiceAccountTTL is how long a service account token lives.
 	ServiceAccountTTL time.Duration
+	// SessionsEnded, when set, is told of the OIDC sessions a user's
+	// suspension or deletion ended, after that write has committed: the
+	// OIDC provider notifies their clients (back-channel logout).
+	SessionsEnded func(ctx context.Context, ended []*store.OIDCSession)
 }
 
 // DefaultServiceAccountTTL is the token lifetime when none is configured.

@@ -306,6 +306,7 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ten.SessionsEnded = provider.NotifySessionsEnded
 	cl := &cloud.Service{Store: st, Sealer: sealer, Keys: km, Issuer: hs.URL, Now: oidcClock.Now, NewID: newID,
 		Rand: rand.Reader, Logger: logger}
 	sc := server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
