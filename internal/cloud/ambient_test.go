@@ -195,6 +195,31 @@ func TestAmbientRole(t *testing.T) {
 		if now := w.aws.Calls("GetCallerIdentity") + imds.CredentialCalls(); now != calls {
 			t.Errorf("bad requests made %d calls", now-calls)
 		}
+
+		t.Run("assumeRole with the ambient identity when no access key is configured", func(t *testing.T) {
+			keyID, secret := w.e.Cloud.AWS.AccessKeyID, w.e.Cloud.AWS.SecretAccessKey
+			w.e.Cloud.AWS.AccessKeyID, w.e.Cloud.AWS.SecretAccessKey = "", ""
+			defer func() { w.e.Cloud.AWS.AccessKeyID, w.e.Cloud.AWS.SecretAccessKey = keyID, secret }()
+			ext, err := w.e.Cloud.ExternalID(t.Context(), a.admin.OrgID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The customer's role trusts the account the instance role is in,
+			// with this organization's external ID.
+			w.aws.AddRole(cloudtest.Role{ARN: orgRole, TrustedPrincipals: []string{"arn:aws:iam::" + accountA + ":root"}, ExternalID: ext,
+				Allowed: orgPerms})
+			body := map[string]any{"credential": map[string]any{"type": "assumeRole", "roleARN": orgRole}}
+			w.setAmbient(false, onIMDS)
+			wantCloudError(t, w.validate(a, body), http.StatusBadRequest, cloud.ErrCredentialInvalid, "--cloud-aws-ambient-credentials")
+			w.setAmbient(true, onIMDS)
+			before := imds.CredentialCalls()
+			if r := w.validate(a, body); r.Status != http.StatusOK {
+				t.Fatalf("assumeRole through the instance role: %d %s", r.Status, r.Body)
+			}
+			if imds.CredentialCalls() == before {
+				t.Error("the instance role was not used")
+			}
+		})
 	})
 }
 

@@ -213,13 +213,20 @@ func firstInvalid(err error) error {
 	return err
 }
 
-// platformIdentity is the built-in access node's own AWS identity.
-func (s *Service) platformIdentity() (aws.CredentialsProvider, error) {
-	if s.AWS.AccessKeyID == "" || s.AWS.SecretAccessKey == "" {
-		return nil, newError(ErrCredentialInvalid, nil,
-			"the built-in access node has no AWS identity of its own to assume the role with (--cloud-aws-access-key-id); use a stored access key or a federated credential")
+// platformIdentity is the built-in access node's own AWS identity, which
+// assumes roles with the organization's external ID: the configured access
+// key, or else, where the operator enabled it, the ambient identity (the
+// instance, container or IRSA role Gatehouse runs as). The external ID, not
+// the flag, is what keeps tenants from each other's roles here.
+func (s *Service) platformIdentity(ctx context.Context, policy RetryPolicy) (aws.CredentialsProvider, error) {
+	if s.AWS.AccessKeyID != "" && s.AWS.SecretAccessKey != "" {
+		return staticCredentials(&AWSCredentials{AccessKeyID: s.AWS.AccessKeyID, SecretAccessKey: s.AWS.SecretAccessKey}), nil
 	}
-	return staticCredentials(&AWSCredentials{AccessKeyID: s.AWS.AccessKeyID, SecretAccessKey: s.AWS.SecretAccessKey}), nil
+	if s.AWS.AmbientCredentials {
+		return s.ambientIdentity(ctx, policy)
+	}
+	return nil, newError(ErrCredentialInvalid, nil,
+		"the built-in access node has no AWS identity of its own to assume the role with (--cloud-aws-access-key-id, or --cloud-aws-ambient-credentials); use a stored access key or a federated credential")
 }
 
 func (s *Service) stsRegion() string {
@@ -286,7 +293,7 @@ func (s *Service) connect(ctx context.Context, p *authn.Principal, orgID string,
 }
 
 func (s *Service) assumeWithExternalID(ctx context.Context, orgID, roleARN string, policy RetryPolicy) (aws.CredentialsProvider, error) {
-	base, err := s.platformIdentity()
+	base, err := s.platformIdentity(ctx, policy)
 	if err != nil {
 		return nil, err
 	}
