@@ -341,22 +341,7 @@ func (s *Service) ListAssignments(ctx context.Context, orgID string, f Filter, r
 // can reach. 404 when the principal does not exist.
 func (s *Service) ListEffective(ctx context.Context, orgID string, member Ref, f Filter, r pagination.Request) (pagination.Page[*store.AccountAssignment], error) {
 	return s.list(ctx, orgID, f, r, func(q *store.Q) (*store.Member, error) {
-		m := &store.Member{Type: member.Type, ID: member.ID}
-		var err error
-		switch member.Type {
-		case store.PrincipalUser:
-			var u *store.User
-			if u, err = q.GetUser(ctx, orgID, member.ID); err == nil {
-				m.GroupIDs = u.GroupIDs
-			}
-		case store.PrincipalServiceAccount:
-			var sa *store.ServiceAccount
-			if sa, err = q.GetServiceAccount(ctx, orgID, member.ID); err == nil {
-				m.GroupIDs = sa.GroupIDs
-			}
-		default:
-			return nil, fmt.Errorf("effective assignments of a %s", member.Type)
-		}
+		m, err := q.MemberOf(ctx, orgID, member.Type, member.ID)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, apierror.NotFoundError("%s %q not found", member.Type, member.ID)
 		}

@@ -176,22 +176,13 @@ func (s *Service) accountGrant(ctx context.Context, p *authn.Principal, orgID, a
 			}
 			return err
 		}
-		member := store.Member{Type: caller.Type, ID: caller.ID}
-		switch caller.Type {
-		case PrincipalUser:
-			u, err := q.GetUser(ctx, orgID, caller.ID)
-			if err != nil {
-				return fmt.Errorf("caller's groups: %w", err)
-			}
-			member.GroupIDs = u.GroupIDs
-		case PrincipalServiceAccount:
-			sa, err := q.GetServiceAccount(ctx, orgID, caller.ID)
-			if err != nil {
-				return fmt.Errorf("caller's groups: %w", err)
-			}
-			member.GroupIDs = sa.GroupIDs
+		// The caller's principal types are the store's (user,
+		// serviceAccount).
+		member, err := q.MemberOf(ctx, orgID, caller.Type, caller.ID)
+		if err != nil {
+			return fmt.Errorf("caller's groups: %w", err)
 		}
-		ok, err := q.MemberHasAssignment(ctx, orgID, member, setID, store.TargetCloudAccount, accountID)
+		ok, err := q.MemberHasAssignment(ctx, orgID, *member, setID, store.TargetCloudAccount, accountID)
 		if err != nil {
 			return err
 		}

@@ -383,6 +383,30 @@ type Member struct {
 	GroupIDs []string
 }
 
+// MemberOf reads a user or service account of orgID (principalType
+// PrincipalUser or PrincipalServiceAccount) as a Member, with its groups;
+// ErrNotFound when it does not exist.
+func (q *Q) MemberOf(ctx context.Context, orgID, principalType, id string) (*Member, error) {
+	m := &Member{Type: principalType, ID: id}
+	switch principalType {
+	case PrincipalUser:
+		u, err := q.GetUser(ctx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		m.GroupIDs = u.GroupIDs
+	case PrincipalServiceAccount:
+		sa, err := q.GetServiceAccount(ctx, orgID, id)
+		if err != nil {
+			return nil, err
+		}
+		m.GroupIDs = sa.GroupIDs
+	default:
+		return nil, fmt.Errorf("member of type %q: only users and service accounts have groups", principalType)
+	}
+	return m, nil
+}
+
 // reachesMember is the condition "this assignment is m's own or one of its
 // groups'", its parameters added to args. The groups are given as values,
 // so that both engines look each one up in the principal index (PostgreSQL
