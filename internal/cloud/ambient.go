@@ -244,6 +244,20 @@ func (s *Service) ambientProvider(ctx context.Context, a AmbientSources, policy 
 // refused one is CREDENTIAL_INVALID, not a permission error of the
 // Organizations call after it.
 func (s *Service) ambientIdentity(ctx context.Context, policy RetryPolicy) (aws.CredentialsProvider, error) {
+	creds, err := s.ambientCredentials(ctx, policy)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.callerIdentity(ctx, creds, policy); err != nil {
+		return nil, err
+	}
+	return creds, nil
+}
+
+// ambientCredentials obtains the ambient identity's credentials without
+// proving them: for assuming a role with them, where STS's answer to the
+// AssumeRole itself is the proof.
+func (s *Service) ambientCredentials(ctx context.Context, policy RetryPolicy) (aws.CredentialsProvider, error) {
 	if !s.AWS.AmbientCredentials {
 		return nil, ambientDisabled()
 	}
@@ -254,9 +268,6 @@ func (s *Service) ambientIdentity(ctx context.Context, policy RetryPolicy) (aws.
 	}
 	if _, err := creds.Retrieve(ctx); err != nil {
 		return nil, classifyAmbient(src, err)
-	}
-	if _, err := s.callerIdentity(ctx, creds, policy); err != nil {
-		return nil, err
 	}
 	return creds, nil
 }

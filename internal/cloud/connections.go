@@ -223,7 +223,7 @@ func (s *Service) platformIdentity(ctx context.Context, policy RetryPolicy) (aws
 		return staticCredentials(&AWSCredentials{AccessKeyID: s.AWS.AccessKeyID, SecretAccessKey: s.AWS.SecretAccessKey}), nil
 	}
 	if s.AWS.AmbientCredentials {
-		return s.ambientIdentity(ctx, policy)
+		return s.ambientCredentials(ctx, policy)
 	}
 	return nil, newError(ErrCredentialInvalid, nil,
 		"the built-in access node has no AWS identity of its own to assume the role with (--cloud-aws-access-key-id, or --cloud-aws-ambient-credentials); use a stored access key or a federated credential")
