@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/pagination"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -187,6 +188,9 @@ func (s *Service) CreateAssignments(ctx context.Context, o iam.Origin, orgID str
 						TargetType: t.Type, TargetID: t.ID, TargetName: tNames[t], CreatedAt: now, CreatedBy: o.Caller.Principal.Subject})
 				}
 			}
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.AccountAssignments, len(out)); err != nil {
+			return err
 		}
 		err = q.InsertAccountAssignments(ctx, out)
 		switch {

@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/pagination"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -36,6 +37,9 @@ type Service struct {
 	// Now and NewID are injected so tests are deterministic.
 	Now   func() time.Time
 	NewID func() string
+	// ObjectLimits bound the permission sets and account assignments of an
+	// organization (nil: the defaults).
+	ObjectLimits objectlimit.Limits
 }
 
 // Session durations of a permission set, in seconds.
@@ -160,6 +164,9 @@ func (s *Service) CreatePermissionSet(ctx context.Context, actor *authn.Principa
 	out := &PermissionSet{PermissionSet: p, InlinePolicy: in.InlinePolicy}
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := tenancy.CheckRoles(ctx, q, orgID, p.RoleIDs); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.PermissionSets, 1); err != nil {
 			return err
 		}
 		if err := q.CreatePermissionSet(ctx, p); err != nil {

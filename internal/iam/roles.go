@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -46,6 +47,9 @@ type Service struct {
 	Now   func() time.Time
 	NewID func() string
 	Rand  io.Reader
+	// ObjectLimits bound the custom roles and API keys of an organization
+	// (nil: the defaults).
+	ObjectLimits objectlimit.Limits
 }
 
 // Role session lengths, in seconds.
@@ -237,6 +241,9 @@ func (s *Service) CreateRole(ctx context.Context, actor *authn.Principal, orgID 
 		r.Editable = *in.Editable
 	}
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Roles, 1); err != nil {
+			return err
+		}
 		if err := q.CreateIAMRole(ctx, r); err != nil {
 			return roleError(err, r.Name)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -77,6 +78,9 @@ func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID
 	s.newMeta(&g.Meta, actor, orgID)
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := s.validateGroup(ctx, q, g); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Groups, 1); err != nil {
 			return err
 		}
 		if err := q.CreateGroup(ctx, g); err != nil {
@@ -163,6 +167,9 @@ func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, may ac
 	}
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := s.validateUser(ctx, q, u); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Users, 1); err != nil {
 			return err
 		}
 		if err := q.CreateUser(ctx, u); err != nil {
@@ -299,6 +306,9 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Princip
 	}
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", sa.GroupIDs); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.ServiceAccounts, 1); err != nil {
 			return err
 		}
 		if err := q.CreateServiceAccount(ctx, sa); err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -64,6 +65,9 @@ func (s *Service) CreateProject(ctx context.Context, actor *authn.Principal, may
 	}
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Projects, 1); err != nil {
 			return err
 		}
 		if err := q.CreateProject(ctx, p); err != nil {
@@ -159,6 +163,9 @@ func (s *Service) CreateProvider(ctx context.Context, actor *authn.Principal, or
 		return nil, err
 	}
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.OAuth2Providers, 1); err != nil {
+			return err
+		}
 		if err := q.CreateOAuth2Provider(ctx, p); err != nil {
 			return storeError(err, "oauth2 provider", p.Name)
 		}
