@@ -75,7 +75,9 @@ func TestObjectLimits(t *testing.T) {
 		}{
 			{objectlimit.APIKeys, "apikeys", func(i int) any { return apiKeyWrite(fmt.Sprintf("x-%d", i), userRole) }, http.StatusCreated},
 			{objectlimit.ServiceAccounts, "serviceaccounts", func(i int) any { return saWrite(fmt.Sprintf("x-%d", i), nil) }, http.StatusCreated},
-			{objectlimit.Users, "users", func(i int) any { return userWrite(fmt.Sprintf("x-%d", i), fmt.Sprintf("x%d@acme.example", i), "active", nil) }, http.StatusCreated},
+			{objectlimit.Users, "users", func(i int) any {
+				return userWrite(fmt.Sprintf("x-%d", i), fmt.Sprintf("x%d@acme.example", i), "active", nil)
+			}, http.StatusCreated},
 			{objectlimit.Groups, "groups", func(i int) any { return groupWrite(fmt.Sprintf("x-%d", i), nil, nil, nil) }, http.StatusCreated},
 			{objectlimit.Projects, "projects", func(i int) any { return projectWrite(fmt.Sprintf("x-%d", i), nil) }, http.StatusAccepted},
 			{objectlimit.Roles, "roles", func(i int) any { return roleWrite(fmt.Sprintf("x-%d", i), allowAll(), nil) }, http.StatusCreated},
