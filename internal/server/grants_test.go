@@ -13,14 +13,15 @@ import (
 // beside the right to the write itself. The same write that leaves access as
 // it is needs nothing more than before.
 
-// editorPolicy allows managing projects, users, service accounts and
-// permission sets, and updating (not creating) groups: no right to grant.
+// editorPolicy allows managing projects, users, service accounts, custom
+// roles and permission sets, and updating (not creating) groups: no right
+// to grant.
 func editorPolicy() map[string]any {
 	svc := func(expr string) map[string]any {
 		return map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": expr}}}
 	}
 	return map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{
-		"projects": svc("true"), "users": svc("true"), "serviceaccounts": svc("true"), "permissionsets": svc("true"),
+		"projects": svc("true"), "users": svc("true"), "serviceaccounts": svc("true"), "permissionsets": svc("true"), "roles": svc("true"),
 		"groups": svc("operation != 'create-group'"),
 	}}
 }
@@ -66,9 +67,13 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 			{"editor moves a user into a group", editor, "PUT", orgPath(acme.org, "users", jo), userWrite("jo", "jo@acme.example", "active", []string{others, acme.group})},
 			{"editor widens an assigned permission set", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("ro", []string{a.role(t, "reader"), admin}, nil)},
 			{"editor gives an assigned set an inline policy", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("ro", []string{a.role(t, "reader")}, allowAll())},
+			{"editor widens its own role", editor, "PUT", orgPath(acme.org, "roles", editorRole, "policy"), allowAll()},
+			{"editor widens its own role by a full update", editor, "PUT", orgPath(acme.org, "roles", editorRole), roleWrite("editor", allowAll(), nil)},
+			{"editor lets anyone assume its role", editor, "PUT", orgPath(acme.org, "roles", editorRole, "assumerolepolicy"), rules("allow", "roles", "allow", "true")},
 		}
 		before := a.snapshot(t, acme.org)
 		setBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "permissionsets", assigned), tok, nil).String()
+		roleBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "roles", editorRole), tok, nil).String()
 		for _, c := range refused {
 			r := a.call(t, c.method, c.path, c.token, c.body)
 			wantError(t, r, http.StatusForbidden, "forbidden")
@@ -79,6 +84,9 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 		a.unchanged(t, before, "writes that change access without the right to grant", acme.org)
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "permissionsets", assigned), tok, nil).String(); got != setBefore {
 			t.Errorf("the refused permission set updates changed it: %s, was %s", got, setBefore)
+		}
+		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "roles", editorRole), tok, nil).String(); got != roleBefore {
+			t.Errorf("the refused role updates changed it: %s, was %s", got, roleBefore)
 		}
 
 		// The same writes keeping access as it is need no more than before.
@@ -94,6 +102,7 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 			{"editor renames a user", editor, "PUT", orgPath(acme.org, "users", jo), userWrite("jo2", "jo@acme.example", "active", []string{others}), http.StatusOK},
 			{"editor creates a service account without groups", editor, "POST", orgPath(acme.org, "serviceaccounts"), saWrite("robot", nil), http.StatusCreated},
 			{"editor renames an assigned set", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("read-only", []string{a.role(t, "reader")}, nil), http.StatusOK},
+			{"editor renames its role, same policy", editor, "PUT", orgPath(acme.org, "roles", editorRole), roleWrite("editor-2", editorPolicy(), nil), http.StatusOK},
 			{"editor widens an unassigned set", editor, "PUT", orgPath(acme.org, "permissionsets", unassigned), permissionSetWrite("spare", []string{admin}, nil), http.StatusOK},
 			{"administrator adds a group to a project", tok, "PUT", project, projectWrite("web", []string{user.group, acme.group, others}), http.StatusOK},
 		}
