@@ -248,15 +248,15 @@ func SetGrantChange(before, after *store.PermissionSet) string {
 	var changes []string
 	added, removed := tenancy.Changed(before.RoleIDs, after.RoleIDs)
 	if len(added) > 0 || len(removed) > 0 {
-		changes = append(changes, "its spec.roleIDs")
+		changes = append(changes, "spec.roleIDs")
 	}
 	if before.InlinePolicy != after.InlinePolicy {
-		changes = append(changes, "its spec.inlinePolicy")
+		changes = append(changes, "spec.inlinePolicy")
 	}
 	if len(changes) == 0 {
 		return ""
 	}
-	return fmt.Sprintf("changing %s of permission set %q, assigned %d time(s)", strings.Join(changes, " and "), before.Name, before.AssignmentCount)
+	return fmt.Sprintf("changing the %s of permission set %q (assigned %d times)", strings.Join(changes, " and "), before.Name, before.AssignmentCount)
 }
 
 // DeletePermissionSet deletes a permission set that no assignment uses.
