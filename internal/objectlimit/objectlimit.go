@@ -5,10 +5,10 @@
 // the database, and every list and decision that reads the organization
 // would slow down with it (2,000 API keys took 3.7 s to create).
 //
-// A create checks the limit in its own transaction, after locking the
-// organization (store.LockOrganization: a row lock on PostgreSQL, the
-// database write lock on SQLite), so concurrent creates take turns and
-// cannot pass the limit together; at the limit the create is refused with
+// A create checks the limit in its own transaction, after taking the lock
+// of its kind in its organization (store.LockObjects: an advisory lock on
+// PostgreSQL, the database write lock on SQLite), so concurrent creates take
+// turns and cannot pass the limit together; at the limit the create is refused with
 // 409 and writes nothing. The operator sets the limits with --object-limits.
 package objectlimit
 
@@ -124,9 +124,10 @@ func (l Limits) String() string {
 }
 
 // Reserve checks, in q's transaction, that orgID may hold n more objects of
-// kind k, before the caller inserts them in the same transaction. It locks
-// the organization first, so that concurrent creates in it serialize until
-// commit and the count each one reads includes what the others committed.
+// kind k, before the caller inserts them in the same transaction. It first
+// takes the lock of that kind in that organization (store.LockObjects), so
+// that concurrent creates of the kind serialize until commit and the count
+// each one reads includes what the others committed.
 // Past the limit it returns a 409 naming the limit and the flag. Platform
 // objects (orgID "") are not limited.
 func (l Limits) Reserve(ctx context.Context, q *store.Q, orgID, k string, n int) error {
@@ -137,7 +138,7 @@ func (l Limits) Reserve(ctx context.Context, q *store.Q, orgID, k string, n int)
 	if orgID == "" || n <= 0 {
 		return nil
 	}
-	if err := q.LockOrganization(ctx, orgID); err != nil {
+	if err := q.LockObjects(ctx, kd.table, orgID); err != nil {
 		return fmt.Errorf("object limit of %s: %w", k, err)
 	}
 	have, err := q.CountObjects(ctx, kd.table, orgID)
