@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/logbuf"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -124,12 +125,16 @@ func openTenancy(ctx context.Context, c *config.Serve) (*store.Store, *tenancy.S
 // openTenancyWith is openTenancy with a given sealer (nil for commands that
 // touch no encrypted column).
 func openTenancyWith(ctx context.Context, c *config.Serve, sealer *secret.Sealer) (*store.Store, *tenancy.Service, error) {
+	limits, err := objectlimit.Parse(c.ObjectLimits)
+	if err != nil {
+		return nil, nil, err
+	}
 	st, err := openStore(ctx, c.Database)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, &tenancy.Service{
-		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, ServiceAccountTTL: c.ServiceAccountTTL,
+		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, ServiceAccountTTL: c.ServiceAccountTTL, ObjectLimits: limits,
 		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
 	}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -188,7 +189,7 @@ func TestAdminUsersInvite(t *testing.T) {
 	if err := ten.CreateOrganization(ctx, actor, org); err != nil {
 		t.Fatal(err)
 	}
-	if err := ten.CreateUser(ctx, actor, org.ID, &store.User{Meta: store.Meta{Name: "jo"}, Subject: "jo@acme.example", State: "pending"}); err != nil {
+	if err := ten.CreateUser(ctx, actor, access.TrustedGrant, org.ID, &store.User{Meta: store.Meta{Name: "jo"}, Subject: "jo@acme.example", State: "pending"}); err != nil {
 		t.Fatal(err)
 	}
 	invite := func(args ...string) (string, string, int) {

@@ -7,11 +7,11 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/pagination"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -142,12 +142,11 @@ func unique[T comparable](xs []T) []T {
 //
 // Who may assign: an assignment grants its permission set's roles, so
 // making one must not widen what the caller can hand out. As for API keys,
-// the caller must also be allowed to create groups in the organization
-// (which can already grant any role).
+// the caller must also hold the right to grant in the organization
+// (access.GrantOperation: creating groups, which can already grant any role).
 func (s *Service) CreateAssignments(ctx context.Context, o iam.Origin, orgID string, req CreateRequest) ([]*store.AccountAssignment, error) {
-	if !s.Access.Decide(ctx, o.Caller, access.Request{Entry: authz.Catalogue["createGroup"], Organization: orgID,
-		Now: o.Now, SourceIP: o.SourceIP}).Allowed {
-		return nil, apierror.ForbiddenError("creating account assignments needs the right to create groups, which can grant any role")
+	if err := s.Access.GrantCheck(o.Caller, o.Now, o.SourceIP).Check(ctx, orgID, "creating account assignments"); err != nil {
+		return nil, err
 	}
 	principals, targets, setIDs := unique(req.Principals), unique(req.Targets), unique(req.PermissionSetIDs)
 	if len(principals) == 0 || len(setIDs) == 0 || len(targets) == 0 {
@@ -189,6 +188,9 @@ func (s *Service) CreateAssignments(ctx context.Context, o iam.Origin, orgID str
 						TargetType: t.Type, TargetID: t.ID, TargetName: tNames[t], CreatedAt: now, CreatedBy: o.Caller.Principal.Subject})
 				}
 			}
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.AccountAssignments, len(out)); err != nil {
+			return err
 		}
 		err = q.InsertAccountAssignments(ctx, out)
 		switch {

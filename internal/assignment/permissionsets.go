@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/access"
@@ -22,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/pagination"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -35,6 +37,9 @@ type Service struct {
 	// Now and NewID are injected so tests are deterministic.
 	Now   func() time.Time
 	NewID func() string
+	// ObjectLimits bound the permission sets and account assignments of an
+	// organization (nil: the defaults).
+	ObjectLimits objectlimit.Limits
 }
 
 // Session durations of a permission set, in seconds.
@@ -161,6 +166,9 @@ func (s *Service) CreatePermissionSet(ctx context.Context, actor *authn.Principa
 		if err := tenancy.CheckRoles(ctx, q, orgID, p.RoleIDs); err != nil {
 			return err
 		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.PermissionSets, 1); err != nil {
+			return err
+		}
 		if err := q.CreatePermissionSet(ctx, p); err != nil {
 			return setError(err, p.Name)
 		}
@@ -186,7 +194,11 @@ func (s *Service) GetPermissionSet(ctx context.Context, orgID, id string) (*Perm
 // UpdatePermissionSet replaces a permission set. Its version grows, so the
 // next request of every principal it is assigned to is decided on the new
 // version; a new name reaches its assignments in the same transaction.
-func (s *Service) UpdatePermissionSet(ctx context.Context, actor *authn.Principal, orgID, id string, in PermissionSetInput) (*PermissionSet, error) {
+// Changing what an assigned set grants (its roles or inline policy) changes
+// the rights of every principal it is assigned to: that needs the right to
+// grant, as assigning it did (SetGrantChange).
+func (s *Service) UpdatePermissionSet(ctx context.Context, o iam.Origin, orgID, id string, in PermissionSetInput) (*PermissionSet, error) {
+	actor := o.Caller.Principal
 	var out *PermissionSet
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetPermissionSet(ctx, orgID, id)
@@ -200,6 +212,11 @@ func (s *Service) UpdatePermissionSet(ctx context.Context, actor *authn.Principa
 		p := *old
 		if err := s.validate(in, &p); err != nil {
 			return err
+		}
+		if change := SetGrantChange(old, &p); change != "" {
+			if err := s.Access.GrantCheck(o.Caller, o.Now, o.SourceIP).Check(ctx, orgID, change); err != nil {
+				return err
+			}
 		}
 		if err := tenancy.CheckRoles(ctx, q, orgID, p.RoleIDs); err != nil {
 			return err
@@ -218,6 +235,28 @@ func (s *Service) UpdatePermissionSet(ctx context.Context, actor *authn.Principa
 		return nil, err
 	}
 	return out, nil
+}
+
+// SetGrantChange is the change of access that replacing permission set
+// before with after makes ("" for none): new or removed roles, or another
+// inline policy, while the set is assigned (an unassigned set grants
+// nothing, and assigning it needs the right to grant).
+func SetGrantChange(before, after *store.PermissionSet) string {
+	if before.AssignmentCount == 0 {
+		return ""
+	}
+	var changes []string
+	added, removed := tenancy.Changed(before.RoleIDs, after.RoleIDs)
+	if len(added) > 0 || len(removed) > 0 {
+		changes = append(changes, "spec.roleIDs")
+	}
+	if before.InlinePolicy != after.InlinePolicy {
+		changes = append(changes, "spec.inlinePolicy")
+	}
+	if len(changes) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("changing the %s of permission set %q (assigned %d times)", strings.Join(changes, " and "), before.Name, before.AssignmentCount)
 }
 
 // DeletePermissionSet deletes a permission set that no assignment uses.

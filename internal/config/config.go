@@ -140,6 +140,9 @@ type Serve struct {
 	// whose X-Forwarded-For names the client (the address rate limits key on
 	// and the sourceIP policies see).
 	TrustedProxies string
+	// ObjectLimits are the per-organization object limits, kind=N,...
+	// (internal/objectlimit).
+	ObjectLimits string
 
 	// Abuse protections and timeouts (see docs/OPERATIONS.md).
 	RateLimitToken    string
@@ -222,6 +225,7 @@ func (c *Serve) Bind(b *Binder) {
 	// Abuse protections and timeouts.
 	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
 	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
+	b.String(&c.ObjectLimits, "object-limits", "", "per-organization limits on what members create, as kind=N,... (kinds: accountassignments, apikeys, groups, oauth2providers, permissionsets, projects, roles, serviceaccounts, users); unnamed kinds keep their defaults (see docs/OPERATIONS.md)")
 	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
 	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")
 	b.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -69,6 +70,9 @@ func (s *Service) CreateAPIKey(ctx context.Context, o Origin, orgID string, in A
 			if n == 0 {
 				return apierror.BadRequest("spec.roleID: no role %q in this organization", in.RoleID)
 			}
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.APIKeys, 1); err != nil {
+			return err
 		}
 		if err := q.CreateAPIKey(ctx, k); err != nil {
 			return apiKeyError(err, k.Name)

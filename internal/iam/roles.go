@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/policy"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -46,6 +47,9 @@ type Service struct {
 	Now   func() time.Time
 	NewID func() string
 	Rand  io.Reader
+	// ObjectLimits bound the custom roles and API keys of an organization
+	// (nil: the defaults).
+	ObjectLimits objectlimit.Limits
 }
 
 // Role session lengths, in seconds.
@@ -237,6 +241,9 @@ func (s *Service) CreateRole(ctx context.Context, actor *authn.Principal, orgID 
 		r.Editable = *in.Editable
 	}
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Roles, 1); err != nil {
+			return err
+		}
 		if err := q.CreateIAMRole(ctx, r); err != nil {
 			return roleError(err, r.Name)
 		}
@@ -316,7 +323,7 @@ func systemRoleConflict(id string) error {
 // changeRole runs change on custom role id of orgID in one transaction: it
 // reads the role, lets change modify a copy, bumps the version, stamps the
 // modification, stores it and describes it to the audit log.
-func (s *Service) changeRole(ctx context.Context, actor *authn.Principal, orgID, id string, change func(old *Role, r *store.IAMRole, out *Role) error) (*Role, error) {
+func (s *Service) changeRole(ctx context.Context, o Origin, orgID, id string, change func(old *Role, r *store.IAMRole, out *Role) error) (*Role, error) {
 	if err := systemRoleConflict(id); err != nil {
 		return nil, err
 	}
@@ -335,8 +342,13 @@ func (s *Service) changeRole(ctx context.Context, actor *authn.Principal, orgID,
 		if err := change(before, &r, out); err != nil {
 			return err
 		}
+		if c := RoleGrantChange(old, &r); c != "" {
+			if err := s.Access.GrantCheck(o.Caller, o.Now, o.SourceIP).Check(ctx, orgID, c); err != nil {
+				return err
+			}
+		}
 		r.ID, r.OrganizationID, r.CreatedAt, r.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
-		r.ModifiedAt, r.ModifiedBy = s.now(), actor.Subject
+		r.ModifiedAt, r.ModifiedBy = s.now(), o.Caller.Principal.Subject
 		r.Version = old.Version + 1
 		if err := q.UpdateIAMRole(ctx, &r); err != nil {
 			return roleError(err, r.Name)
@@ -348,6 +360,38 @@ func (s *Service) changeRole(ctx context.Context, actor *authn.Principal, orgID,
 		return nil, err
 	}
 	return out, nil
+}
+
+// RoleGrantChange is the change of access that replacing custom role before
+// with after makes ("" for none): its policy (what every holder may do,
+// through groups, API keys, sessions and permission sets), its
+// permissions, or its assume-role policy (who may take its rights). Each
+// needs the right to grant (access.GrantOperation): a holder of a role that
+// may only edit roles must not widen its own.
+func RoleGrantChange(before, after *store.IAMRole) string {
+	var changes []string
+	if before.Policy != after.Policy {
+		changes = append(changes, "spec.policy")
+	}
+	if !sameSet(before.Permissions, after.Permissions) {
+		changes = append(changes, "spec.permissions")
+	}
+	if before.AssumeRolePolicy != after.AssumeRolePolicy {
+		changes = append(changes, "spec.assumeRolePolicy")
+	}
+	if len(changes) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("changing the %s of role %q", strings.Join(changes, " and "), before.Name)
+}
+
+// sameSet reports whether a and b hold the same strings, whatever their
+// order and repeats.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
 // setPolicy replaces the policy of r (its document in out), refusing a
@@ -377,8 +421,9 @@ func (s *Service) setAssumeRolePolicy(r *store.IAMRole, out *Role, p policy.Poli
 // UpdateRole replaces a custom role's metadata, maxSessionTTL, permissions
 // and labels, and its policies when given. editable cannot change; the
 // policy of a role that is not editable cannot either (its other fields
-// can: they do not widen what the role allows).
-func (s *Service) UpdateRole(ctx context.Context, actor *authn.Principal, orgID, id string, in RoleInput) (*Role, error) {
+// can: they do not widen what the role allows). Changing what the role
+// allows or who may assume it needs the right to grant (RoleGrantChange).
+func (s *Service) UpdateRole(ctx context.Context, o Origin, orgID, id string, in RoleInput) (*Role, error) {
 	if err := checkName(in.Meta.Name); err != nil {
 		return nil, err
 	}
@@ -390,7 +435,7 @@ func (s *Service) UpdateRole(ctx context.Context, actor *authn.Principal, orgID,
 	if err != nil {
 		return nil, err
 	}
-	return s.changeRole(ctx, actor, orgID, id, func(old *Role, r *store.IAMRole, out *Role) error {
+	return s.changeRole(ctx, o, orgID, id, func(old *Role, r *store.IAMRole, out *Role) error {
 		if in.Editable != nil && *in.Editable != old.Custom.Editable {
 			return apierror.BadRequest("spec.editable: fixed when the role was created (it is %v)", old.Custom.Editable)
 		}
@@ -412,8 +457,8 @@ func (s *Service) UpdateRole(ctx context.Context, actor *authn.Principal, orgID,
 }
 
 // UpdateRolePolicy replaces a custom role's policy.
-func (s *Service) UpdateRolePolicy(ctx context.Context, actor *authn.Principal, orgID, id string, p policy.Policy) (*Role, error) {
-	return s.changeRole(ctx, actor, orgID, id, func(old *Role, r *store.IAMRole, out *Role) error {
+func (s *Service) UpdateRolePolicy(ctx context.Context, o Origin, orgID, id string, p policy.Policy) (*Role, error) {
+	return s.changeRole(ctx, o, orgID, id, func(old *Role, r *store.IAMRole, out *Role) error {
 		return s.setPolicy(old, r, out, p)
 	})
 }
@@ -421,8 +466,8 @@ func (s *Service) UpdateRolePolicy(ctx context.Context, actor *authn.Principal, 
 // UpdateRoleAssumeRolePolicy replaces a custom role's assume-role policy
 // (allowed on roles that are not editable: it decides who may take the
 // role's rights, not what they are).
-func (s *Service) UpdateRoleAssumeRolePolicy(ctx context.Context, actor *authn.Principal, orgID, id string, p policy.Policy) (*Role, error) {
-	return s.changeRole(ctx, actor, orgID, id, func(_ *Role, r *store.IAMRole, out *Role) error {
+func (s *Service) UpdateRoleAssumeRolePolicy(ctx context.Context, o Origin, orgID, id string, p policy.Policy) (*Role, error) {
+	return s.changeRole(ctx, o, orgID, id, func(_ *Role, r *store.IAMRole, out *Role) error {
 		return s.setAssumeRolePolicy(r, out, p)
 	})
 }

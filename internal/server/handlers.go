@@ -183,7 +183,7 @@ func (h *handlers) UpdateGroup(w http.ResponseWriter, r *http.Request, organizat
 	if !h.decode(w, r, &in) {
 		return
 	}
-	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.UpdateGroup(r.Context(), principal(r), organizationID, groupid, groupFromAPI(in)))
+	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.UpdateGroup(r.Context(), principal(r), h.mayGrant(r), organizationID, groupid, groupFromAPI(in)))
 }
 
 func (h *handlers) DeleteGroup(w http.ResponseWriter, r *http.Request, organizationID, groupid string) {
@@ -208,7 +208,7 @@ func (h *handlers) CreateUser(w http.ResponseWriter, r *http.Request, organizati
 		return
 	}
 	u := userFromAPI(in)
-	err := h.s.tenancy.CreateUser(r.Context(), principal(r), organizationID, u)
+	err := h.s.tenancy.CreateUser(r.Context(), principal(r), h.mayGrant(r), organizationID, u)
 	h.reply(w, r, http.StatusCreated, later(err, func() any { return userToAPI(u) }), err)
 }
 
@@ -223,7 +223,7 @@ func (h *handlers) UpdateUser(w http.ResponseWriter, r *http.Request, organizati
 		return
 	}
 	u := userFromAPI(in)
-	err := h.s.tenancy.UpdateUser(r.Context(), principal(r), organizationID, userID, u)
+	err := h.s.tenancy.UpdateUser(r.Context(), principal(r), h.mayGrant(r), organizationID, userID, u)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return userToAPI(u) }), err)
 }
 
@@ -250,7 +250,7 @@ func (h *handlers) CreateServiceAccount(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	sa := &store.ServiceAccount{Meta: writeMeta(in.Metadata), GroupIDs: ids(in.Spec.GroupIDs)}
-	token, err := h.s.tenancy.CreateServiceAccount(r.Context(), principal(r), organizationID, sa)
+	token, err := h.s.tenancy.CreateServiceAccount(r.Context(), principal(r), h.mayGrant(r), organizationID, sa)
 	h.reply(w, r, http.StatusCreated, later(err, func() any { return serviceAccountToAPI(sa, token) }), err)
 }
 
@@ -265,7 +265,7 @@ func (h *handlers) UpdateServiceAccount(w http.ResponseWriter, r *http.Request, 
 		return
 	}
 	sa := &store.ServiceAccount{Meta: writeMeta(in.Metadata), GroupIDs: ids(in.Spec.GroupIDs)}
-	err := h.s.tenancy.UpdateServiceAccount(r.Context(), principal(r), organizationID, serviceAccountID, sa)
+	err := h.s.tenancy.UpdateServiceAccount(r.Context(), principal(r), h.mayGrant(r), organizationID, serviceAccountID, sa)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return serviceAccountToAPI(sa, "") }), err)
 }
 
@@ -303,7 +303,7 @@ func (h *handlers) CreateProject(w http.ResponseWriter, r *http.Request, organiz
 		return
 	}
 	p := &store.Project{Meta: writeMeta(in.Metadata), GroupIDs: ids(in.Spec.GroupIDs)}
-	err := h.s.tenancy.CreateProject(r.Context(), principal(r), organizationID, p)
+	err := h.s.tenancy.CreateProject(r.Context(), principal(r), h.mayGrant(r), organizationID, p)
 	h.reply(w, r, http.StatusAccepted, later(err, func() any { return projectToAPI(p) }), err)
 }
 
@@ -318,7 +318,7 @@ func (h *handlers) UpdateProject(w http.ResponseWriter, r *http.Request, organiz
 		return
 	}
 	p := &store.Project{Meta: writeMeta(in.Metadata), GroupIDs: ids(in.Spec.GroupIDs)}
-	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.UpdateProject(r.Context(), principal(r), organizationID, projectID, p))
+	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.UpdateProject(r.Context(), principal(r), h.mayGrant(r), organizationID, projectID, p))
 }
 
 func (h *handlers) DeleteProject(w http.ResponseWriter, r *http.Request, organizationID, projectID string) {

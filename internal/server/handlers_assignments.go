@@ -48,7 +48,7 @@ func (h *handlers) GetPermissionSet(w http.ResponseWriter, r *http.Request, orga
 
 func (h *handlers) UpdatePermissionSet(w http.ResponseWriter, r *http.Request, organizationID, permissionSetID string) {
 	h.writePermissionSet(w, r, http.StatusOK, func(in assignment.PermissionSetInput) (*assignment.PermissionSet, error) {
-		return h.s.assignments.UpdatePermissionSet(r.Context(), principal(r), organizationID, permissionSetID, in)
+		return h.s.assignments.UpdatePermissionSet(r.Context(), origin(r), organizationID, permissionSetID, in)
 	})
 }
 

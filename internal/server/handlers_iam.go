@@ -8,7 +8,6 @@ import (
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
-	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -93,7 +92,7 @@ func (h *handlers) UpdateRole(w http.ResponseWriter, r *http.Request, organizati
 		h.s.writeError(w, r, err)
 		return
 	}
-	role, err := h.s.iam.UpdateRole(r.Context(), principal(r), organizationID, roleID, ri)
+	role, err := h.s.iam.UpdateRole(r.Context(), origin(r), organizationID, roleID, ri)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return iamRoleToAPI(role) }), err)
 }
 
@@ -117,12 +116,12 @@ func (h *handlers) decodePolicy(w http.ResponseWriter, r *http.Request, field st
 
 // rolePolicy replaces one of a role's policies with the body, by set.
 func (h *handlers) rolePolicy(w http.ResponseWriter, r *http.Request, organizationID, roleID, field string,
-	set func(ctx context.Context, actor *authn.Principal, orgID, id string, p policy.Policy) (*iam.Role, error)) {
+	set func(ctx context.Context, o iam.Origin, orgID, id string, p policy.Policy) (*iam.Role, error)) {
 	p, ok := h.decodePolicy(w, r, field)
 	if !ok {
 		return
 	}
-	role, err := set(r.Context(), principal(r), organizationID, roleID, p)
+	role, err := set(r.Context(), origin(r), organizationID, roleID, p)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return iamRoleToAPI(role) }), err)
 }
 

@@ -123,8 +123,9 @@ func New(cfg Config) (*Server, error) {
 		lifetime = 24 * time.Hour
 	}
 	s.iam = &iam.Service{Store: cfg.Store, Access: s.access, Sessions: cfg.Sessions, MaxSessionLifetime: lifetime,
-		Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand}
-	s.assignments = &assignment.Service{Store: cfg.Store, Access: s.access, Now: s.now, NewID: cfg.Tenancy.NewID}
+		Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand, ObjectLimits: cfg.Tenancy.ObjectLimits}
+	s.assignments = &assignment.Service{Store: cfg.Store, Access: s.access, Now: s.now, NewID: cfg.Tenancy.NewID,
+		ObjectLimits: cfg.Tenancy.ObjectLimits}
 	// Load api/openapi.yaml as written: the generator's embedded copy
 	// rewrites operationIds, which key the authorization catalogue.
 	var swagger *openapi3.T

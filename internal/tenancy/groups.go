@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -78,6 +80,9 @@ func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID
 		if err := s.validateGroup(ctx, q, g); err != nil {
 			return err
 		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Groups, 1); err != nil {
+			return err
+		}
 		if err := q.CreateGroup(ctx, g); err != nil {
 			return storeError(err, "group", g.Name)
 		}
@@ -86,12 +91,17 @@ func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID
 	})
 }
 
-// UpdateGroup replaces a group.
-func (s *Service) UpdateGroup(ctx context.Context, actor *authn.Principal, orgID, id string, g *store.Group) error {
+// UpdateGroup replaces a group. Changing its roles or members changes who
+// holds which rights: that needs the right to grant (may) as well as the
+// right to update groups (a custom role may give one without the other).
+func (s *Service) UpdateGroup(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, g *store.Group) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetGroup(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "group", id)
+		}
+		if err := checkGrant(ctx, may, orgID, GroupGrantChange(old, g)); err != nil {
+			return err
 		}
 		s.carryMeta(&g.Meta, old.Meta, actor)
 		if err := s.validateGroup(ctx, q, g); err != nil {
@@ -148,11 +158,18 @@ func (s *Service) validateUser(ctx context.Context, q *store.Q, u *store.User) e
 	return references(ctx, q, store.RefGroups, u.OrganizationID, "spec.groupIDs", u.GroupIDs)
 }
 
-// CreateUser adds a user to orgID.
-func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, orgID string, u *store.User) error {
+// CreateUser adds a user to orgID. Putting it in groups grants it their
+// rights: that needs the right to grant (may).
+func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID string, u *store.User) error {
 	s.newMeta(&u.Meta, actor, orgID)
+	if err := checkGrant(ctx, may, orgID, MemberGrantChange("user", nil, u.GroupIDs)); err != nil {
+		return err
+	}
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := s.validateUser(ctx, q, u); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Users, 1); err != nil {
 			return err
 		}
 		if err := q.CreateUser(ctx, u); err != nil {
@@ -170,13 +187,17 @@ func userError(err error, u *store.User) error {
 	return storeError(err, "user", u.Name)
 }
 
-// UpdateUser replaces a user. The last-active time is kept.
-func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, orgID, id string, u *store.User) error {
+// UpdateUser replaces a user. The last-active time is kept. Changing its
+// groups changes its rights: that needs the right to grant (may).
+func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, u *store.User) error {
 	var ended []*store.OIDCSession
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetUser(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "user", id)
+		}
+		if err := checkGrant(ctx, may, orgID, MemberGrantChange("user", old.GroupIDs, u.GroupIDs)); err != nil {
+			return err
 		}
 		s.carryMeta(&u.Meta, old.Meta, actor)
 		u.LastActive = old.LastActive
@@ -272,15 +293,22 @@ func (s *Service) newServiceAccountToken(sa *store.ServiceAccount) (string, erro
 }
 
 // CreateServiceAccount creates a service account in orgID (” for a platform
-// account) and returns its token, which is not stored.
-func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Principal, orgID string, sa *store.ServiceAccount) (string, error) {
+// account) and returns its token, which is not stored. Putting it in groups
+// grants it their rights: that needs the right to grant (may).
+func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID string, sa *store.ServiceAccount) (string, error) {
 	s.newMeta(&sa.Meta, actor, orgID)
+	if err := checkGrant(ctx, may, orgID, MemberGrantChange("service account", nil, sa.GroupIDs)); err != nil {
+		return "", err
+	}
 	token, err := s.newServiceAccountToken(sa)
 	if err != nil {
 		return "", err
 	}
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", sa.GroupIDs); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.ServiceAccounts, 1); err != nil {
 			return err
 		}
 		if err := q.CreateServiceAccount(ctx, sa); err != nil {
@@ -296,8 +324,9 @@ func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Princip
 }
 
 // UpdateServiceAccount replaces a service account's metadata and groups; its
-// token is unchanged.
-func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Principal, orgID, id string, sa *store.ServiceAccount) error {
+// token is unchanged. Changing its groups changes its rights: that needs the
+// right to grant (may).
+func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, sa *store.ServiceAccount) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		// Locked first: the token hash read below is written back, and must
 		// not be one a concurrent rotation has just replaced.
@@ -307,6 +336,9 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Princip
 		old, err := q.GetServiceAccount(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "service account", id)
+		}
+		if err := checkGrant(ctx, may, orgID, MemberGrantChange("service account", old.GroupIDs, sa.GroupIDs)); err != nil {
+			return err
 		}
 		s.carryMeta(&sa.Meta, old.Meta, actor)
 		sa.TokenHash, sa.ExpiresAt = old.TokenHash, old.ExpiresAt

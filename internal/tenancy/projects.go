@@ -3,10 +3,12 @@ package tenancy
 import (
 	"context"
 
+	"github.com/gatehouse/gatehouse/internal/access"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -53,10 +55,19 @@ func filterProjects(ctx context.Context, q *store.Q, orgID string, page store.Pa
 }
 
 // CreateProject creates a project in orgID.
-func (s *Service) CreateProject(ctx context.Context, actor *authn.Principal, orgID string, p *store.Project) error {
+//
+// Naming groups grants them access to the project: that needs the right to
+// grant (may).
+func (s *Service) CreateProject(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID string, p *store.Project) error {
 	s.newMeta(&p.Meta, actor, orgID)
+	if err := checkGrant(ctx, may, orgID, ProjectGrantChange(nil, p.GroupIDs)); err != nil {
+		return err
+	}
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
+			return err
+		}
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.Projects, 1); err != nil {
 			return err
 		}
 		if err := q.CreateProject(ctx, p); err != nil {
@@ -67,12 +78,19 @@ func (s *Service) CreateProject(ctx context.Context, actor *authn.Principal, org
 	})
 }
 
-// UpdateProject replaces a project.
-func (s *Service) UpdateProject(ctx context.Context, actor *authn.Principal, orgID, id string, p *store.Project) error {
+// UpdateProject replaces a project. Adding or removing a group changes who
+// reaches the project (who reads it, obtains its cloud credentials, or no
+// longer administers it): that needs the right to grant (may), not only the
+// right to update the project that its own groups give; an update that keeps
+// the groups needs no more than before.
+func (s *Service) UpdateProject(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, p *store.Project) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetProject(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "project", id)
+		}
+		if err := checkGrant(ctx, may, orgID, ProjectGrantChange(old.GroupIDs, p.GroupIDs)); err != nil {
+			return err
 		}
 		s.carryMeta(&p.Meta, old.Meta, actor)
 		if err := references(ctx, q, store.RefGroups, orgID, "spec.groupIDs", p.GroupIDs); err != nil {
@@ -145,6 +163,9 @@ func (s *Service) CreateProvider(ctx context.Context, actor *authn.Principal, or
 		return nil, err
 	}
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := s.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.OAuth2Providers, 1); err != nil {
+			return err
+		}
 		if err := q.CreateOAuth2Provider(ctx, p); err != nil {
 			return storeError(err, "oauth2 provider", p.Name)
 		}

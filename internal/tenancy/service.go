@@ -16,6 +16,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -34,6 +35,10 @@ type Service struct {
 	// suspension or deletion ended, after that write has committed: the
 	// OIDC provider notifies their clients (back-channel logout).
 	SessionsEnded func(ctx context.Context, ended []*store.OIDCSession)
+	// ObjectLimits bound how many objects of each kind an organization
+	// holds (nil: the defaults); the server hands them to the IAM and
+	// assignment services too.
+	ObjectLimits objectlimit.Limits
 }
 
 // DefaultServiceAccountTTL is the token lifetime when none is configured.

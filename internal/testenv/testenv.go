@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
@@ -224,6 +225,9 @@ type Options struct {
 	// configuration before they are built (see WithOIDC, WithServer).
 	EditOIDC   []func(*oidc.Config)
 	EditServer []func(*server.Config)
+	// ObjectLimits are the per-organization object limits (nil: the
+	// defaults); see WithObjectLimits.
+	ObjectLimits objectlimit.Limits
 }
 
 // Option adjusts the Gatehouse NewEnv starts.
@@ -238,6 +242,12 @@ func WithOIDC(f func(*oidc.Config)) Option {
 // limits, for instance).
 func WithServer(f func(*server.Config)) Option {
 	return func(o *Options) { o.EditServer = append(o.EditServer, f) }
+}
+
+// WithObjectLimits sets the per-organization object limits (low ones, to
+// reach them in a test).
+func WithObjectLimits(l objectlimit.Limits) Option {
+	return func(o *Options) { o.ObjectLimits = l }
 }
 
 // NewEnv starts Gatehouse over st behind an httptest server and bootstraps
@@ -262,7 +272,7 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	clock := NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	newID := IDs() // one sequence for every table, so no two resources share an ID
-	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: newID, Rand: rand.Reader}
+	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: newID, Rand: rand.Reader, ObjectLimits: opts.ObjectLimits}
 	token, created, err := ten.Bootstrap(context.Background())
 	if err != nil || !created {
 		t.Fatalf("bootstrap: created=%v err=%v", created, err)

@@ -1,0 +1,122 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// Grants need the right to grant (issue 12, finding 5): a write that changes
+// who reaches what (a project's groups, a group's roles or members, a user's
+// or service account's groups, what an assigned permission set grants) needs
+// the right to create groups (access.GrantOperation) in the organization,
+// beside the right to the write itself. The same write that leaves access as
+// it is needs nothing more than before.
+
+// editorPolicy allows managing projects, users, service accounts, custom
+// roles and permission sets, and updating (not creating) groups: no right
+// to grant.
+func editorPolicy() map[string]any {
+	svc := func(expr string) map[string]any {
+		return map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": expr}}}
+	}
+	return map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{
+		"projects": svc("true"), "users": svc("true"), "serviceaccounts": svc("true"), "permissionsets": svc("true"), "roles": svc("true"),
+		"groups": svc("operation != 'create-group'"),
+	}}
+}
+
+// TestGrantsNeedTheRightToGrant: the user role rewriting its project's
+// groups (the finding), and a custom role that may edit everything but not
+// create groups widening access through every other path, are refused with
+// a 403 naming createGroup and change nothing; the same writes that keep
+// access as it is pass; an administrator may make them, unless the
+// guardrail denies creating groups.
+func TestGrantsNeedTheRightToGrant(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		acme := a.tenant(t, "acme", "administrator")
+		tok := acme.token
+		user := a.addMember(t, acme.org, "users", "user")
+		others := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("others", []string{a.role(t, "user")}, nil, nil)).obj(t))
+		web := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("web", []string{user.group, acme.group})).obj(t))
+		jo := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("jo", "jo@acme.example", "active", []string{others})).obj(t))
+		editorRole := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "roles"), tok, roleWrite("editor", editorPolicy(), nil)).obj(t))
+		editors := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("editors", []string{editorRole}, nil, nil)).obj(t))
+		editorSA := a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite("editor", []string{editors})).obj(t)
+		editor := str(editorSA, "status", "accessToken")
+		assigned := a.setOf(t, acme.org, tok, "ro", []string{a.role(t, "reader")}, nil)
+		unassigned := a.setOf(t, acme.org, tok, "spare", []string{a.role(t, "reader")}, nil)
+		a.assignOne(t, acme.org, tok, "user", jo, assigned, web)
+		admin := a.role(t, "administrator")
+
+		project := orgPath(acme.org, "projects", web)
+		refused := []struct {
+			name, token, method, path string
+			body                      any
+		}{
+			{"user adds a group to its project", user.token, "PUT", project, projectWrite("web", []string{user.group, acme.group, others})},
+			{"user removes the administrators' group", user.token, "PUT", project, projectWrite("web", []string{user.group})},
+			{"editor adds a group to a project", editor, "PUT", project, projectWrite("web", []string{user.group, acme.group, editors})},
+			{"editor creates a project with a group", editor, "POST", orgPath(acme.org, "projects"), projectWrite("new", []string{editors})},
+			{"editor gives a group a role", editor, "PUT", orgPath(acme.org, "groups", others), groupWrite("others", []string{a.role(t, "user"), admin}, nil, nil)},
+			{"editor adds a user to a group", editor, "PUT", orgPath(acme.org, "groups", acme.group), groupWrite("acme-administrator", []string{admin}, []string{jo}, []string{acme.sa})},
+			{"editor joins the administrators' group", editor, "PUT", orgPath(acme.org, "serviceaccounts", id(editorSA)), saWrite("editor", []string{editors, acme.group})},
+			{"editor creates a service account in a group", editor, "POST", orgPath(acme.org, "serviceaccounts"), saWrite("robot", []string{acme.group})},
+			{"editor creates a user in a group", editor, "POST", orgPath(acme.org, "users"), userWrite("al", "al@acme.example", "active", []string{acme.group})},
+			{"editor moves a user into a group", editor, "PUT", orgPath(acme.org, "users", jo), userWrite("jo", "jo@acme.example", "active", []string{others, acme.group})},
+			{"editor widens an assigned permission set", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("ro", []string{a.role(t, "reader"), admin}, nil)},
+			{"editor gives an assigned set an inline policy", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("ro", []string{a.role(t, "reader")}, allowAll())},
+			{"editor widens its own role", editor, "PUT", orgPath(acme.org, "roles", editorRole, "policy"), allowAll()},
+			{"editor widens its own role by a full update", editor, "PUT", orgPath(acme.org, "roles", editorRole), roleWrite("editor", allowAll(), nil)},
+			{"editor lets anyone assume its role", editor, "PUT", orgPath(acme.org, "roles", editorRole, "assumerolepolicy"), rules("allow", "roles", "allow", "true")},
+		}
+		before := a.snapshot(t, acme.org)
+		setBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "permissionsets", assigned), tok, nil).String()
+		roleBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "roles", editorRole), tok, nil).String()
+		for _, c := range refused {
+			r := a.call(t, c.method, c.path, c.token, c.body)
+			wantError(t, r, http.StatusForbidden, "forbidden")
+			if d := str(r.obj(t), "error_description"); !strings.Contains(d, "createGroup") {
+				t.Errorf("%s: %q does not name the missing permission createGroup", c.name, d)
+			}
+		}
+		a.unchanged(t, before, "writes that change access without the right to grant", acme.org)
+		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "permissionsets", assigned), tok, nil).String(); got != setBefore {
+			t.Errorf("the refused permission set updates changed it: %s, was %s", got, setBefore)
+		}
+		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "roles", editorRole), tok, nil).String(); got != roleBefore {
+			t.Errorf("the refused role updates changed it: %s, was %s", got, roleBefore)
+		}
+
+		// The same writes keeping access as it is need no more than before.
+		allowed := []struct {
+			name, token, method, path string
+			body                      any
+			status                    int
+		}{
+			{"user renames its project, groups reordered", user.token, "PUT", project, projectWrite("website", []string{acme.group, user.group, user.group}), http.StatusOK},
+			{"editor renames a project", editor, "PUT", project, projectWrite("web", []string{user.group, acme.group}), http.StatusOK},
+			{"editor creates a project without groups", editor, "POST", orgPath(acme.org, "projects"), projectWrite("bare", nil), http.StatusAccepted},
+			{"editor renames a group", editor, "PUT", orgPath(acme.org, "groups", others), groupWrite("others-renamed", []string{a.role(t, "user")}, []string{jo}, nil), http.StatusOK},
+			{"editor renames a user", editor, "PUT", orgPath(acme.org, "users", jo), userWrite("jo2", "jo@acme.example", "active", []string{others}), http.StatusOK},
+			{"editor creates a service account without groups", editor, "POST", orgPath(acme.org, "serviceaccounts"), saWrite("robot", nil), http.StatusCreated},
+			{"editor renames an assigned set", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("read-only", []string{a.role(t, "reader")}, nil), http.StatusOK},
+			{"editor renames its role, same policy", editor, "PUT", orgPath(acme.org, "roles", editorRole), roleWrite("editor-2", editorPolicy(), nil), http.StatusOK},
+			{"editor widens an unassigned set", editor, "PUT", orgPath(acme.org, "permissionsets", unassigned), permissionSetWrite("spare", []string{admin}, nil), http.StatusOK},
+			{"administrator adds a group to a project", tok, "PUT", project, projectWrite("web", []string{user.group, acme.group, others}), http.StatusOK},
+		}
+		for _, c := range allowed {
+			if r := a.call(t, c.method, c.path, c.token, c.body); r.Status != c.status {
+				t.Errorf("%s: %s, want %d", c.name, r, c.status)
+			}
+		}
+
+		// Decided by access.Decide: a guardrail denying group creation
+		// takes the right to grant from the administrator too.
+		a.admin(t, http.StatusOK, "PUT", orgPath(acme.org, "policy"), rules("allow", "groups", "deny", "operation == 'create-group'", "allow", "true"))
+		a.refuseAll(t, tok, "an administrator under a guardrail denying group creation", []refusal{
+			{"remove a group", "PUT", project, projectWrite("web", []string{user.group, acme.group}), http.StatusForbidden, "forbidden"},
+		}, acme.org)
+	})
+}
