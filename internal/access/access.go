@@ -26,6 +26,15 @@
 // use (the handler narrows the answer) are always allowed. The custom role
 // permission resetOrganizationPolicy allows resetting the guardrail even
 // where the guardrail refuses it: it is the break-glass right.
+//
+// Who vouched (issue 12): a user whose login was authenticated by an
+// identity provider that an organization registered (the token's gh_idp
+// claim, authn.Principal.IdP) is trusted by that organization only. Load
+// (through authz.Load) gives it no platform role and no membership
+// elsewhere, whatever user records or role bindings its email has there, and
+// Decide refuses it every operation outside that organization. Platform
+// providers, local passwords and tokens issued before the claim existed
+// keep the rules above.
 package access
 
 import (
@@ -535,6 +544,11 @@ func (e *Engine) Decide(ctx context.Context, c *Caller, req Request) Decision {
 	op := ent.Name()
 	if ent.Scope == authz.ScopeAuthenticated {
 		return allow(ByAuthenticated, "", fmt.Sprintf("any authenticated caller may %s (the answer is narrowed to what it may see)", op))
+	}
+	if v := c.Principal.VouchingOrganization(); v != "" && req.Organization != v {
+		// authz.Load already gives such a caller nothing outside v; this
+		// says why, and holds even for grants built another way.
+		return deny(fmt.Sprintf("%s: the caller was vouched for by an identity provider of organization %s, trusted there only", op, v))
 	}
 	if c.Grants.PlatformAllows(ent) {
 		name := c.Grants.AllowedBy(ent, req.Organization, req.Project)

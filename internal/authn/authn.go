@@ -50,6 +50,37 @@ type Principal struct {
 	Source *Source
 	// Email is a user's email address ("" for machine principals).
 	Email string
+	// IdP is who vouched for a user: the identity provider that
+	// authenticated the login its token comes from (the token's gh_idp
+	// claim). nil for machine principals and for tokens issued before
+	// Gatehouse recorded it, which keep the behaviour of that time.
+	IdP *IdP
+}
+
+// IdP is the identity provider that authenticated a user's login, as access
+// tokens carry it (claim gh_idp).
+type IdP struct {
+	// Org is the organization that registered the provider; "" for a
+	// platform provider or a local password.
+	Org string `json:"org,omitempty"`
+	// ID is the provider's ID ("local" for a password login).
+	ID string `json:"id"`
+	// Issuer and Subject are the upstream's issuer and its identifier for
+	// the person.
+	Issuer  string `json:"iss,omitempty"`
+	Subject string `json:"sub,omitempty"`
+}
+
+// VouchingOrganization is the organization whose own identity provider
+// vouched for p, or "" when none did (a platform provider, a local
+// password, a machine principal, a token from before the claim). Such a
+// principal is trusted by that organization only: it is a member of no
+// other and holds no platform role (internal/authz Load, internal/access).
+func (p *Principal) VouchingOrganization() string {
+	if p == nil || p.Kind != KindUser || p.IdP == nil {
+		return ""
+	}
+	return p.IdP.Org
 }
 
 // Source is the principal that assumed a role: what audit events and

@@ -15,7 +15,9 @@ const ActiveUserState = "active"
 
 // Load computes p's Grants, in organization orgID when it is not ”. Five
 // indexed queries at most, whatever the number of groups, projects and
-// account assignments.
+// account assignments. A user vouched for by an organization's identity
+// provider (Principal.VouchingOrganization) holds no platform role and is a
+// member of that organization only.
 func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*Grants, error) {
 	if p.BoundToRole() {
 		// An API key or a role session holds exactly its one role, in its
@@ -32,14 +34,28 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 		}
 		return Compute(nil, m), nil
 	}
-	platformRoles, err := q.PlatformRoles(ctx, string(p.Kind), p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("load platform roles: %w", err)
+	// A user vouched for by an organization's own identity provider is
+	// trusted by that organization only (issue 12, finding 1): its platform
+	// role bindings (bound to the email) and its user records elsewhere
+	// belong to whoever else has that email, not to what this provider
+	// says.
+	vouching := p.VouchingOrganization()
+	var (
+		platformRoles []string
+		err           error
+	)
+	if vouching == "" {
+		if platformRoles, err = q.PlatformRoles(ctx, string(p.Kind), p.ID); err != nil {
+			return nil, fmt.Errorf("load platform roles: %w", err)
+		}
 	}
 	if orgID == "" {
 		return Compute(platformRoles, nil), nil
 	}
 	m := &Membership{OrganizationID: orgID}
+	if vouching != "" && vouching != orgID {
+		return Compute(nil, m), nil
+	}
 	var groups []string
 	// The principal's record in the organization, whose account
 	// assignments (issue 6) apply to it.

@@ -254,6 +254,9 @@ func (s *Service) caller(ctx context.Context, p *authn.Principal, orgID string) 
 		}
 		return Caller{Type: PrincipalServiceAccount, ID: p.ID}, nil
 	case authn.KindUser:
+		if v := p.VouchingOrganization(); v != "" && v != orgID {
+			return Caller{}, apierror.ForbiddenError("only active members of the organization may obtain its workload identity tokens")
+		}
 		u, err := s.Store.Read().GetUserBySubject(ctx, orgID, p.Subject)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && u.State != "active") {
 			return Caller{}, apierror.ForbiddenError("only active members of the organization may obtain its workload identity tokens")

@@ -67,6 +67,9 @@ type Identity struct {
 	// sub (stable per upstream and client), GitHub's numeric user ID, or the
 	// local user's email. (ConnectorID, Subject) identifies a person.
 	Subject string
+	// Issuer is the upstream that vouched for the person: the verified ID
+	// token's iss, or GitHub's web URL; "" for the local password store.
+	Issuer string
 	// Email and EmailVerified: trust Email only if EmailVerified.
 	Email         string
 	EmailVerified bool

@@ -29,6 +29,8 @@ type githubConnector struct {
 	base
 	oauth oauth2.Config
 	api   string
+	// web is GitHub's web URL: the issuer of its identities.
+	web string
 }
 
 func newGitHub(b base, issuer string) (RedirectConnector, error) {
@@ -51,7 +53,7 @@ func newGitHub(b base, issuer string) (RedirectConnector, error) {
 	if len(scopes) == 0 {
 		scopes = []string{"read:user", "user:email"}
 	}
-	return &githubConnector{base: b, api: api, oauth: oauth2.Config{
+	return &githubConnector{base: b, api: api, web: web, oauth: oauth2.Config{
 		ClientID: b.clientID, ClientSecret: b.clientSecret, RedirectURL: b.callback, Scopes: scopes,
 		Endpoint: oauth2.Endpoint{
 			AuthURL:   web + "/login/oauth/authorize",
@@ -105,7 +107,7 @@ func (c *githubConnector) Exchange(ctx context.Context, code, verifier, nonce st
 	if err := c.get(ctx, tok, "/user/emails?per_page=100", &emails); err != nil {
 		return Identity{}, err
 	}
-	id := Identity{ConnectorID: c.id, Subject: strconv.FormatInt(user.ID, 10), Name: user.Name, Picture: user.AvatarURL}
+	id := Identity{ConnectorID: c.id, Subject: strconv.FormatInt(user.ID, 10), Issuer: c.web, Name: user.Name, Picture: user.AvatarURL}
 	if id.Name == "" {
 		id.Name = user.Login
 	}

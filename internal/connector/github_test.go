@@ -29,8 +29,10 @@ func TestGitHubRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Exchange: %v (upstream: %s)", err, g.lastTokenError())
 	}
-	if id != octocat {
-		t.Errorf("identity %+v, want %+v", id, octocat)
+	want := octocat
+	want.Issuer = g.srv.URL // GitHub's web URL vouches for its users
+	if id != want {
+		t.Errorf("identity %+v, want %+v", id, want)
 	}
 	_, err = c.Exchange(t.Context(), l.code, l.verifier, "")
 	wantErr(t, err, connector.ErrUpstream, "bad_verification_code")

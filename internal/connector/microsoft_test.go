@@ -1,6 +1,7 @@
 package connector_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/internal/connector"
@@ -90,8 +91,12 @@ func TestMicrosoft(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Exchange: %v", err)
 			}
+			// The issuer is the tenant's, from the token's own tid.
+			if !strings.HasPrefix(id.Issuer, u.srv.URL+"/") || !strings.HasSuffix(id.Issuer, "/v2.0") {
+				t.Errorf("issuer %q is not a tenant of %s", id.Issuer, u.srv.URL)
+			}
 			want := connector.Identity{ConnectorID: "prov-microsoft", Subject: "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
-				Email: "jo@contoso.example", Name: "Jo Smith"}
+				Issuer: id.Issuer, Email: "jo@contoso.example", Name: "Jo Smith"}
 			if id != want {
 				t.Errorf("identity %+v, want %+v", id, want)
 			}

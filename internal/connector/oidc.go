@@ -272,7 +272,7 @@ func (c *oidcConnector) Exchange(ctx context.Context, code, verifier, nonce stri
 		}
 	}
 	id := Identity{
-		ConnectorID: c.id, Subject: claims.Subject,
+		ConnectorID: c.id, Subject: claims.Subject, Issuer: idt.Issuer,
 		Email: claims.Email, EmailVerified: claims.Email != "" && c.emailVerified(&claims),
 		Name: claims.Name, GivenName: claims.GivenName, FamilyName: claims.FamilyName, Picture: claims.Picture,
 	}

@@ -135,8 +135,10 @@ func TestOIDCRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Exchange: %v (upstream: %s)", err, u.lastTokenError())
 	}
-	if id != jo {
-		t.Errorf("identity %+v, want %+v", id, jo)
+	want := jo
+	want.Issuer = u.srv.URL // the verified ID token's iss
+	if id != want {
+		t.Errorf("identity %+v, want %+v", id, want)
 	}
 
 	_, err = c.Exchange(t.Context(), l.code, l.verifier, "nonce-1")
@@ -314,7 +316,7 @@ func TestOIDCUserinfo(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := connector.Identity{ConnectorID: "prov-oidc", Subject: "user-1234", Email: "jo@example.com", EmailVerified: tc.want, Name: "Jo Smith"}
+			want := connector.Identity{ConnectorID: "prov-oidc", Subject: "user-1234", Issuer: u.srv.URL, Email: "jo@example.com", EmailVerified: tc.want, Name: "Jo Smith"}
 			if id != want {
 				t.Errorf("identity %+v, want %+v", id, want)
 			}
@@ -423,7 +425,7 @@ func TestGoogle(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := connector.Identity{ConnectorID: "prov-google", Subject: "1234567890", Email: "jo@example.com", EmailVerified: true, Name: "Jo Smith"}
+			want := connector.Identity{ConnectorID: "prov-google", Subject: "1234567890", Issuer: u.srv.URL, Email: "jo@example.com", EmailVerified: true, Name: "Jo Smith"}
 			if id != want {
 				t.Errorf("identity %+v, want %+v", id, want)
 			}

@@ -156,7 +156,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return nil, errConsentRequired()
 	}
 	// Authenticated from the session as the request is stored: one write.
-	req.Subject, req.AMR, req.ACR, req.AuthTime, req.SID = a.Subject, a.AMR, a.ACR, a.AuthTime, a.SID
+	req.Subject, req.AMR, req.ACR, req.AuthTime, req.SID, req.IdP = a.Subject, a.AMR, a.ACR, a.AuthTime, a.SID, a.IdP
 	req.Interaction, req.Done = step, step == ""
 	if step != "" {
 		// The consent and onboarding pages need this browser's CSRF token.

@@ -102,7 +102,11 @@
 // redirects to the upstream through internal/connector, and /oidc/callback
 // takes the recorded state once, verifies the upstream's answer and
 // completes the auth request with the upstream's verified email as the
-// subject.
+// subject. Every login records who vouched for it (store.IdP: the
+// provider's organization, ID, issuer and upstream subject), kept by the
+// browser session and the refresh family and carried by every access token
+// as gh_idp: a user vouched for by an organization's own provider acts in
+// that organization only (internal/authz, internal/access).
 //
 // After authenticating, a user may have to onboard or consent
 // (interaction.go) before the code is issued. Onboarding (Config.Onboarding:
@@ -145,4 +149,5 @@
 //	client secret alongside a certificate              TestMTLSClientAuthentication
 //	duplicate onboarding, half-created organization    tenancy.TestOnboard, tenancy.TestOnboardConcurrently, TestOnboarding
 //	signup link used twice, expired, replaced          TestSignupLink
+//	an org's IdP vouching for another org's admin      TestVouchedByOrganizationProvider, systemtest.TestForeignProviderTakeover
 package oidc

@@ -72,7 +72,7 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	}
 	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: []string{p.cfg.Issuer}, ClientID: c.ID,
 		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
-		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf}
+		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf, IdP: subj.idp}
 	if claims.Confirmation == nil {
 		if claims.Confirmation, err = binding(ctx, c); err != nil {
 			return nil, err
@@ -94,6 +94,9 @@ type exchangeSubject struct {
 	// cnf is the subject token's certificate binding, which the new token
 	// keeps.
 	cnf *Confirmation
+	// idp is who vouched for the subject token's user, which the new token
+	// keeps: an exchange never escapes the organization it is confined to.
+	idp *authn.IdP
 }
 
 // exchangeSubject verifies a subject token: a service account token (by the
@@ -130,7 +133,7 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 		return nil, invalid
 	}
 	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, acr: c.ACR, orgs: c.Organizations,
-		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation}, nil
+		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation, idp: c.IdP}, nil
 }
 
 // serviceAccountScopes are what a service account token may be narrowed

@@ -29,6 +29,10 @@ func (p *Provider) needsOnboarding(ctx context.Context, a store.Authentication) 
 		return false, nil
 	case p.cfg.Onboarding == OnboardingLocal && a.AMR != "pwd":
 		return false, nil
+	case a.IdP.Confined():
+		// An organization's own provider speaks for that organization's
+		// people, whom it adds; its logins found no organization.
+		return false, nil
 	}
 	return tenancy.NeedsOnboarding(ctx, p.cfg.Store.Read(), a.Subject)
 }
@@ -36,7 +40,7 @@ func (p *Provider) needsOnboarding(ctx context.Context, a store.Authentication) 
 // advance moves request req past step: to the next step's page, or to the
 // callback that issues the code.
 func (p *Provider) advance(ctx context.Context, req *store.OIDCAuthRequest, step string) (string, error) {
-	a := store.Authentication{Subject: req.Subject, AMR: req.AMR, ACR: req.ACR, AuthTime: req.AuthTime}
+	a := store.Authentication{Subject: req.Subject, AMR: req.AMR, ACR: req.ACR, AuthTime: req.AuthTime, IdP: req.IdP}
 	next, err := p.nextStep(ctx, req, a, step)
 	if err != nil {
 		return "", err

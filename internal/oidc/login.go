@@ -241,7 +241,10 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.cfg.Now()
-	next, err := p.authenticated(ctx, w, r, req, store.Authentication{Subject: ident.Subject, AMR: "pwd", ACR: ACRPassword, AuthTime: now}, true)
+	// A local password is vouched for by this Gatehouse: trusted platform-wide.
+	a := store.Authentication{Subject: ident.Subject, AMR: "pwd", ACR: ACRPassword, AuthTime: now,
+		IdP: store.IdP{ID: connector.LocalConnectorID, Issuer: p.cfg.Issuer, Subject: ident.Subject}}
+	next, err := p.authenticated(ctx, w, r, req, a, true)
 	if err != nil {
 		p.loginError(w, m, err)
 		return

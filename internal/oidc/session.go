@@ -106,7 +106,7 @@ func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.H
 	}
 	lifetime := p.cfg.BrowserSessionLifetime
 	bs := &store.BrowserSession{IDHash: secret.Hash(value), Subject: a.Subject, AuthTime: a.AuthTime, AMR: a.AMR, ACR: a.ACR,
-		CreatedAt: now, ExpiresAt: now.Add(lifetime)}
+		IdP: a.IdP, CreatedAt: now, ExpiresAt: now.Add(lifetime)}
 	if err := q.ReplaceBrowserSession(ctx, previous, bs); err != nil {
 		return nil, "", err
 	}
@@ -115,7 +115,7 @@ func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.H
 
 // authentication is the login a browser session stands for.
 func sessionAuthentication(bs *store.BrowserSession) store.Authentication {
-	return store.Authentication{Subject: bs.Subject, AMR: bs.AMR, ACR: bs.ACR, AuthTime: bs.AuthTime, SID: sidOf(bs.IDHash)}
+	return store.Authentication{Subject: bs.Subject, AMR: bs.AMR, ACR: bs.ACR, AuthTime: bs.AuthTime, SID: sidOf(bs.IDHash), IdP: bs.IdP}
 }
 
 // reusable reports whether the browser session bs satisfies auth request r

@@ -13,6 +13,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -66,6 +67,7 @@ func (a *authRequest) GetScopes() []string                { return strings.Field
 func (a *authRequest) GetState() string                   { return a.r.State }
 func (a *authRequest) GetSubject() string                 { return a.r.Subject }
 func (a *authRequest) Done() bool                         { return a.r.Done }
+func (a *authRequest) vouchedBy() store.IdP               { return a.r.IdP }
 
 // refreshRequest is a refresh_token grant on a session.
 type refreshRequest struct {
@@ -81,6 +83,7 @@ func (r *refreshRequest) GetClientID() string         { return r.s.ClientID }
 func (r *refreshRequest) GetScopes() []string         { return r.scopes }
 func (r *refreshRequest) GetSubject() string          { return r.s.Subject }
 func (r *refreshRequest) SetCurrentScopes(s []string) { r.scopes = s }
+func (r *refreshRequest) vouchedBy() store.IdP        { return r.s.IdP }
 
 // clientRequest is a client_credentials grant.
 type clientRequest struct {
@@ -304,12 +307,22 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	if _, ok := req.(*clientRequest); ok {
 		c.Kind = kindClient
 	} else {
+		// Who vouched for the login (the code's request, or the refresh
+		// token's session): an organization's own provider confines the
+		// token, and its org_ids, to that organization.
+		var idp store.IdP
+		if v, ok := req.(interface{ vouchedBy() store.IdP }); ok {
+			idp = v.vouchedBy()
+		}
+		if idp.ID != "" {
+			c.IdP = &authn.IdP{Org: idp.Org, ID: idp.ID, Issuer: idp.Issuer, Subject: idp.Subject}
+		}
 		states, err := s.p.cfg.Store.Read().UserStatesOfSubject(ctx, req.GetSubject())
 		if err != nil {
 			return nil, err
 		}
 		for _, st := range states {
-			if st.State == activeState {
+			if st.State == activeState && (!idp.Confined() || st.OrganizationID == idp.Org) {
 				c.Organizations = append(c.Organizations, st.OrganizationID)
 			}
 		}
@@ -357,7 +370,7 @@ func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, 
 	sess := &store.OIDCSession{
 		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime,
 		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: at.jti, AccessExpiresAt: at.exp, CreatedAt: now,
-		SID: r.r.SID,
+		SID: r.r.SID, IdP: r.r.IdP,
 	}
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.ReplaceSession(ctx, sess, now); err != nil {

@@ -61,6 +61,11 @@ type AccessClaims struct {
 	// assumed it (gh_kind assumed_role; sub is the role ID).
 	Role   string        `json:"gh_role,omitempty"`
 	Source *authn.Source `json:"gh_src,omitempty"`
+	// IdP is who vouched for the user (gh_kind user): the identity provider
+	// of the login the token comes from. With IdP.Org set the token acts in
+	// that organization only (internal/access). Tokens issued before
+	// Gatehouse recorded it have none and keep the behaviour of that time.
+	IdP *authn.IdP `json:"gh_idp,omitempty"`
 }
 
 // Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
@@ -251,7 +256,7 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	}
 	switch c.Kind {
 	case kindUser:
-		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject}, nil
+		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP}, nil
 	case kindServiceAccount:
 		return &authn.Principal{Kind: authn.KindServiceAccount, ID: c.Subject, OrganizationID: c.Organization,
 			Subject: "serviceaccount:" + c.Name}, nil

@@ -165,7 +165,7 @@ func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest
 // finishUpstream verifies an upstream login: the state is taken (once), the
 // code exchanged and the ID token verified by the connector, and the
 // verified email becomes the subject. It returns the auth request and who
-// logged in.
+// logged in, with the provider that vouched for them (Authentication.IdP).
 func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OIDCAuthRequest, store.Authentication, error) {
 	none := store.Authentication{}
 	now := p.cfg.Now()
@@ -217,7 +217,11 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OID
 	if err := p.mayLogIn(ctx, subject); err != nil {
 		return req, none, err
 	}
-	return req, store.Authentication{Subject: subject, AMR: "fed", ACR: ACRFederated, AuthTime: now}, nil
+	// Who vouched: an organization's own provider (ProviderOrg set) is
+	// trusted for that organization only, and every token of this login
+	// says so (gh_idp).
+	return req, store.Authentication{Subject: subject, AMR: "fed", ACR: ACRFederated, AuthTime: now,
+		IdP: store.IdP{Org: l.ProviderOrg, ID: l.ProviderID, Issuer: ident.Issuer, Subject: ident.Subject}}, nil
 }
 
 // checkDomain: an organization's own identity provider speaks for its own

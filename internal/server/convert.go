@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -226,8 +227,9 @@ func aclEndpoints(eps []authz.EndpointACL) api.AclEndpoints {
 	return out
 }
 
-func aclToAPI(a authz.ACL) api.Acl {
-	out := api.Acl{}
+// aclToAPI renders the ACL of caller p, with who vouched for it.
+func aclToAPI(a authz.ACL, p *authn.Principal) api.Acl {
+	out := api.Acl{IdentityProvider: identityProviderToAPI(p)}
 	if len(a.Global) > 0 {
 		out.Global = ptr(aclEndpoints(a.Global))
 	}
@@ -242,4 +244,20 @@ func aclToAPI(a authz.ACL) api.Acl {
 		out.Projects = &ps
 	}
 	return out
+}
+
+// identityProviderToAPI is who vouched for p (the ACL's identityProvider):
+// nil for machine principals and for tokens without the gh_idp claim.
+func identityProviderToAPI(p *authn.Principal) *api.AclIdentityProvider {
+	if p == nil || p.Kind != authn.KindUser || p.IdP == nil {
+		return nil
+	}
+	nonEmpty := func(s string) *string {
+		if s == "" {
+			return nil
+		}
+		return &s
+	}
+	return &api.AclIdentityProvider{OrganizationID: nonEmpty(p.IdP.Org), ProviderID: p.IdP.ID,
+		Issuer: nonEmpty(p.IdP.Issuer), Subject: nonEmpty(p.IdP.Subject)}
 }

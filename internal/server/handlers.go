@@ -89,7 +89,7 @@ func replyList[T any, R any](h *handlers, w http.ResponseWriter, r *http.Request
 // --- ACL ---
 
 func (h *handlers) GetGlobalAcl(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, aclToAPI(grantsFrom(r.Context()).ACL()))
+	writeJSON(w, http.StatusOK, aclToAPI(grantsFrom(r.Context()).ACL(), principal(r)))
 }
 
 // GetOrganizationAcl renders what the guard would allow the caller in the
@@ -100,7 +100,7 @@ func (h *handlers) GetOrganizationAcl(w http.ResponseWriter, r *http.Request, or
 	acl, err := h.s.access.ACL(r.Context(), d.caller, d.now, d.sourceIP, func() ([]string, error) {
 		return h.s.store.Read().ProjectIDs(r.Context(), organizationID)
 	})
-	h.reply(w, r, http.StatusOK, later(err, func() any { return aclToAPI(acl) }), err)
+	h.reply(w, r, http.StatusOK, later(err, func() any { return aclToAPI(acl, principal(r)) }), err)
 }
 
 // --- organizations ---

@@ -13,11 +13,14 @@ import (
 // provider (table oidc_browser_sessions): who logged in, when and how. The
 // cookie's value is never stored, only its SHA-256.
 type BrowserSession struct {
-	IDHash    string
-	Subject   string
-	AuthTime  time.Time
-	AMR       string // space-separated
-	ACR       string
+	IDHash   string
+	Subject  string
+	AuthTime time.Time
+	AMR      string // space-separated
+	ACR      string
+	// IdP is who vouched for the login: a login continued from the session
+	// (single sign-on, prompt=none) is vouched for by the same provider.
+	IdP       IdP
 	CreatedAt time.Time
 	ExpiresAt time.Time
 }
@@ -31,9 +34,10 @@ func (q *Q) ReplaceBrowserSession(ctx context.Context, previousHash string, s *B
 			return err
 		}
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_browser_sessions (id_hash, subject, auth_time, amr, acr, created_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, s.IDHash, s.Subject, toMillis(s.AuthTime), s.AMR, s.ACR,
-		toMillis(s.CreatedAt), toMillis(s.ExpiresAt))
+	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_browser_sessions (id_hash, subject, auth_time, amr, acr, created_at, expires_at,
+		idp_org, idp_id, idp_issuer, idp_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		s.IDHash, s.Subject, toMillis(s.AuthTime), s.AMR, s.ACR, toMillis(s.CreatedAt), toMillis(s.ExpiresAt),
+		s.IdP.Org, s.IdP.ID, s.IdP.Issuer, s.IdP.Subject)
 	if err != nil {
 		return fmt.Errorf("create browser session: %w", classify(err))
 	}
@@ -45,9 +49,10 @@ func (q *Q) ReplaceBrowserSession(ctx context.Context, previousHash string, s *B
 func (q *Q) GetBrowserSession(ctx context.Context, idHash string, now time.Time) (*BrowserSession, error) {
 	var s BrowserSession
 	var authTime, created, expires int64
-	err := q.q.QueryRowContext(ctx, `SELECT id_hash, subject, auth_time, amr, acr, created_at, expires_at
-		FROM oidc_browser_sessions WHERE id_hash = $1 AND expires_at > $2`, idHash, toMillis(now)).
-		Scan(&s.IDHash, &s.Subject, &authTime, &s.AMR, &s.ACR, &created, &expires)
+	err := q.q.QueryRowContext(ctx, `SELECT id_hash, subject, auth_time, amr, acr, created_at, expires_at,
+		idp_org, idp_id, idp_issuer, idp_subject FROM oidc_browser_sessions WHERE id_hash = $1 AND expires_at > $2`,
+		idHash, toMillis(now)).
+		Scan(&s.IDHash, &s.Subject, &authTime, &s.AMR, &s.ACR, &created, &expires, &s.IdP.Org, &s.IdP.ID, &s.IdP.Issuer, &s.IdP.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("browser session: %w", classify(err))
 	}

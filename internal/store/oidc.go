@@ -42,6 +42,8 @@ type OIDCAuthRequest struct {
 	// SID is the sid of the browser session the login used (see
 	// Authentication.SID).
 	SID string
+	// IdP is who vouched for the login (see Authentication.IdP).
+	IdP IdP
 	// Interaction is what the authenticated user must still do before the
 	// request is done: "" (nothing), "onboard" or "consent".
 	Interaction string
@@ -61,7 +63,8 @@ type OIDCAuthRequest struct {
 const authRequestColumns = `id, client_id, redirect_uri, scopes, state, nonce, response_type, response_mode,
 	code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age, ui_locale, acr_values, acr_essential,
 	hint_subject, subject, auth_time, amr, acr, interaction, done,
-	code_expires_at, code_used, issued_jti, issued_session, created_at, expires_at, sid`
+	code_expires_at, code_used, issued_jti, issued_session, created_at, expires_at, sid,
+	idp_org, idp_id, idp_issuer, idp_subject`
 
 func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, error) {
 	var a OIDCAuthRequest
@@ -69,7 +72,8 @@ func scanAuthRequest(row interface{ Scan(...any) error }) (*OIDCAuthRequest, err
 	if err := row.Scan(&a.ID, &a.ClientID, &a.RedirectURI, &a.Scopes, &a.State, &a.Nonce, &a.ResponseType, &a.ResponseMode,
 		&a.CodeChallenge, &a.CodeChallengeMethod, &a.LoginHint, &a.CSRFHash, &a.Prompt, &maxAge, &a.UILocale, &a.ACRValues,
 		&a.ACREssential, &a.HintSubject, &a.Subject, &authTime, &a.AMR, &a.ACR, &a.Interaction, &a.Done,
-		&codeExp, &a.CodeUsed, &a.IssuedJTI, &a.IssuedSession, &created, &expires, &a.SID); err != nil {
+		&codeExp, &a.CodeUsed, &a.IssuedJTI, &a.IssuedSession, &created, &expires, &a.SID,
+		&a.IdP.Org, &a.IdP.ID, &a.IdP.Issuer, &a.IdP.Subject); err != nil {
 		return nil, classify(err)
 	}
 	a.MaxAge = -1
@@ -98,13 +102,14 @@ func (q *Q) CreateAuthRequest(ctx context.Context, a *OIDCAuthRequest) error {
 	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_auth_requests (id, client_id, redirect_uri, scopes, state, nonce,
 		response_type, response_mode, code_challenge, code_challenge_method, login_hint, csrf_hash, prompt, max_age,
 		ui_locale, acr_values, acr_essential, hint_subject, subject, amr, acr, auth_time, interaction, done,
-		code_hash, code_expires_at, created_at, expires_at, sid)
+		code_hash, code_expires_at, created_at, expires_at, sid, idp_org, idp_id, idp_issuer, idp_subject)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-		$23, $24, NULLIF($25, ''), $26, $27, $28, $29)`,
+		$23, $24, NULLIF($25, ''), $26, $27, $28, $29, $30, $31, $32, $33)`,
 		a.ID, a.ClientID, a.RedirectURI, a.Scopes, a.State, a.Nonce, a.ResponseType, a.ResponseMode,
 		a.CodeChallenge, a.CodeChallengeMethod, a.LoginHint, a.CSRFHash, a.Prompt, maxAge, a.UILocale, a.ACRValues,
 		a.ACREssential, a.HintSubject, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), a.Interaction, a.Done,
-		a.CodeHash, toMillis(a.CodeExpiresAt), toMillis(a.CreatedAt), toMillis(a.ExpiresAt), a.SID)
+		a.CodeHash, toMillis(a.CodeExpiresAt), toMillis(a.CreatedAt), toMillis(a.ExpiresAt), a.SID,
+		a.IdP.Org, a.IdP.ID, a.IdP.Issuer, a.IdP.Subject)
 	if err != nil {
 		return fmt.Errorf("create auth request: %w", classify(err))
 	}
@@ -131,7 +136,33 @@ type Authentication struct {
 	// SID identifies the browser session of the login (the sid claim of
 	// OpenID Connect Back-Channel Logout 1.0); "" when there is none.
 	SID string
+	// IdP is who vouched for the person: the identity provider that
+	// authenticated them. Every token issued from the login carries it.
+	IdP IdP
 }
+
+// IdP is the identity provider that authenticated a login (issue 12,
+// finding 1: an email alone does not say who vouched for it). A provider
+// registered by an organization (Org set) is trusted for that organization
+// only; a platform provider (Org ”) and a local password (ID "local") are
+// trusted for the platform. The zero IdP is a login from before migration
+// 00018, which keeps the behaviour of that time.
+type IdP struct {
+	// Org is the organization that registered the provider; ” for a
+	// platform provider or a local password.
+	Org string
+	// ID is the provider's ID, or "local" for a password login.
+	ID string
+	// Issuer and Subject are the upstream's issuer and its identifier for
+	// the person (the ID token's iss and sub, GitHub's user ID); for a
+	// password login, this Gatehouse's issuer and the email.
+	Issuer  string
+	Subject string
+}
+
+// Confined reports whether the login acts in one organization only: it was
+// vouched for by that organization's own provider.
+func (i IdP) Confined() bool { return i.Org != "" }
 
 // AuthenticateAuthRequest records a successful login on a pending, unexpired
 // request that nobody has logged in to yet. With interaction "" the request
@@ -141,8 +172,10 @@ type Authentication struct {
 // login completes a request once.
 func (q *Q) AuthenticateAuthRequest(ctx context.Context, id string, a Authentication, interaction string, now time.Time) error {
 	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET subject = $2, amr = $3, acr = $4, auth_time = $5,
-		interaction = $6, done = $7, sid = $9 WHERE id = $1 AND done = FALSE AND subject = '' AND expires_at > $8`,
-		id, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), interaction, interaction == "", toMillis(now), a.SID)
+		interaction = $6, done = $7, sid = $9, idp_org = $10, idp_id = $11, idp_issuer = $12, idp_subject = $13
+		WHERE id = $1 AND done = FALSE AND subject = '' AND expires_at > $8`,
+		id, a.Subject, a.AMR, a.ACR, toMillis(a.AuthTime), interaction, interaction == "", toMillis(now), a.SID,
+		a.IdP.Org, a.IdP.ID, a.IdP.Issuer, a.IdP.Subject)
 	if err != nil {
 		return fmt.Errorf("authenticate auth request: %w", classify(err))
 	}
@@ -238,16 +271,19 @@ type OIDCSession struct {
 	// SID is the sid of the browser session whose login started the
 	// session ("" if unknown).
 	SID string
+	// IdP is who vouched for the login that started the session: refreshed
+	// tokens carry it as the first ones did.
+	IdP IdP
 }
 
 const sessionColumns = `id, subject, client_id, scopes, amr, acr, auth_time, refresh_hash, refresh_expires_at,
-	access_jti, access_expires_at, created_at, sid`
+	access_jti, access_expires_at, created_at, sid, idp_org, idp_id, idp_issuer, idp_subject`
 
 func scanSession(row interface{ Scan(...any) error }) (*OIDCSession, error) {
 	var s OIDCSession
 	var authTime, refreshExp, accessExp, created int64
 	if err := row.Scan(&s.ID, &s.Subject, &s.ClientID, &s.Scopes, &s.AMR, &s.ACR, &authTime, &s.RefreshHash, &refreshExp,
-		&s.AccessJTI, &accessExp, &created, &s.SID); err != nil {
+		&s.AccessJTI, &accessExp, &created, &s.SID, &s.IdP.Org, &s.IdP.ID, &s.IdP.Issuer, &s.IdP.Subject); err != nil {
 		return nil, classify(err)
 	}
 	s.AuthTime, s.RefreshExpiresAt = fromMillis(authTime), fromMillis(refreshExp)
@@ -271,13 +307,14 @@ func (q *Q) ReplaceSession(ctx context.Context, s *OIDCSession, now time.Time) e
 		}
 	}
 	_, err = q.q.ExecContext(ctx, `INSERT INTO oidc_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (subject, client_id) DO UPDATE SET id = excluded.id, scopes = excluded.scopes, amr = excluded.amr, sid = excluded.sid,
+			idp_org = excluded.idp_org, idp_id = excluded.idp_id, idp_issuer = excluded.idp_issuer, idp_subject = excluded.idp_subject,
 			acr = excluded.acr, auth_time = excluded.auth_time, refresh_hash = excluded.refresh_hash,
 			refresh_expires_at = excluded.refresh_expires_at, access_jti = excluded.access_jti,
 			access_expires_at = excluded.access_expires_at, created_at = excluded.created_at`,
 		s.ID, s.Subject, s.ClientID, s.Scopes, s.AMR, s.ACR, toMillis(s.AuthTime), s.RefreshHash, toMillis(s.RefreshExpiresAt),
-		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt), s.SID)
+		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt), s.SID, s.IdP.Org, s.IdP.ID, s.IdP.Issuer, s.IdP.Subject)
 	if err != nil {
 		return fmt.Errorf("replace session: %w", classify(err))
 	}

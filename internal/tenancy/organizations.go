@@ -3,6 +3,7 @@ package tenancy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
@@ -26,7 +27,8 @@ const (
 
 // ListOrganizations returns the organizations the caller may see: all of them
 // for platform readers; otherwise those it is a member of (a machine
-// principal, its own). With email set it
+// principal, its own; a user vouched for by an organization's identity
+// provider, that organization at most). With email set it
 // answers "which organizations is this email a member of?", which only
 // platform readers may ask.
 func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal, g *authz.Grants, email string, page store.Page) ([]*store.Organization, error) {
@@ -50,10 +52,36 @@ func (s *Service) ListOrganizations(ctx context.Context, actor *authn.Principal,
 			return nil, storeError(err, "organization", actor.OrganizationID)
 		}
 		return []*store.Organization{o}, nil
+	case actor.VouchingOrganization() != "":
+		return vouchedOrganizations(ctx, q, actor, page)
 	case actor.Kind == authn.KindUser:
 		return q.ListOrganizationsOfSubject(ctx, actor.Subject, page)
 	}
 	return nil, nil
+}
+
+// vouchedOrganizations is what a user vouched for by an organization's own
+// identity provider sees: that organization, if it has a user with the
+// subject, and nothing else (records of the email in other organizations
+// belong to whoever else uses it).
+func vouchedOrganizations(ctx context.Context, q *store.Q, actor *authn.Principal, page store.Page) ([]*store.Organization, error) {
+	org := actor.VouchingOrganization()
+	if page.After != "" {
+		return nil, nil
+	}
+	if _, err := q.GetUserBySubject(ctx, org, actor.Subject); errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("list organizations: %w", err)
+	}
+	o, err := q.GetOrganization(ctx, org)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list organizations: %w", err)
+	}
+	return []*store.Organization{o}, nil
 }
 
 // validateOrganization checks the spec rules the schema cannot express.
