@@ -231,6 +231,13 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		apierror.Write(w, e)
 		return
 	}
+	if clientGone(r) {
+		// The client went away and its work was stopped: not a fault of
+		// the server's, and nobody reads the answer.
+		s.log.Info("client went away", "request_id", info(r.Context()).id, "error", err)
+		w.WriteHeader(StatusClientClosedRequest)
+		return
+	}
 	if store.IsUnavailable(err) {
 		s.log.Warn("database unavailable", "request_id", info(r.Context()).id, "error", err)
 		apierror.Write(w, apierror.Unavailable(unavailableDescription))
