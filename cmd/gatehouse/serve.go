@@ -434,6 +434,9 @@ func serveLimits(c *config.Serve) (server.Limits, error) {
 	if l.Login, err = ratelimit.ParseRate(c.RateLimitLogin); err != nil {
 		return l, fmt.Errorf("--rate-limit-login: %w", err)
 	}
+	if l.AuthFailures, err = ratelimit.ParseRate(c.RateLimitAuthFailures); err != nil {
+		return l, fmt.Errorf("--rate-limit-auth-failures: %w", err)
+	}
 	if c.UpstreamTimeout <= 0 {
 		return l, fmt.Errorf("--upstream-timeout must be positive, got %v", c.UpstreamTimeout)
 	}

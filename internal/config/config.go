@@ -142,18 +142,21 @@ type Serve struct {
 	TrustedProxies string
 
 	// Abuse protections and timeouts (see docs/OPERATIONS.md).
-	RateLimitToken  string
-	RateLimitLogin  string
-	UpstreamTimeout time.Duration
-	// DatabaseTimeout bounds each statement and transaction of serving
-	// (store.WithTimeout).
-	DatabaseTimeout   time.Duration
+	RateLimitToken    string
+	RateLimitLogin    string
+	UpstreamTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
 	IdleTimeout       time.Duration
 	DebugListen       string
 	LogFlushInterval  time.Duration
+	// DatabaseTimeout bounds each statement and transaction of serving
+	// (store.WithTimeout).
+	DatabaseTimeout time.Duration
+	// RateLimitAuthFailures limits failed bearer authentications on
+	// /api/v1 per client address.
+	RateLimitAuthFailures string
 	Cloud
 }
 
@@ -225,6 +228,7 @@ func (c *Serve) Bind(b *Binder) {
 	// Abuse protections and timeouts.
 	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
 	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
+	b.String(&c.RateLimitAuthFailures, "rate-limit-auth-failures", "30/m", "limit per client address on failed bearer authentications (401) on /api/v1: past it the address gets 429 before its token is checked; successful ones count nothing. N/s, N/m, N/h or off; per replica")
 	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
 	b.Duration(&c.DatabaseTimeout, "database-timeout", 5*time.Second, "longest a request's database work may take: each statement, each transaction (waiting for a pool connection included); past it the request gets 503 temporarily_unavailable with Retry-After. On PostgreSQL, connections also get statement_timeout and lock_timeout of 4/5 of it, unless --database-url sets them")
 	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")
