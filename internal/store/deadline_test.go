@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -210,4 +212,42 @@ func TestDatabaseTimeoutClientGone(t *testing.T) {
 
 func timedOrg(name string) *store.Organization {
 	return &store.Organization{Meta: store.Meta{ID: newID(), Name: fmt.Sprintf("%s-%s", name, newID()[:8]), CreatedAt: t0}, Type: "adhoc"}
+}
+
+// TestServerTimeouts: a store with a timeout gives its PostgreSQL
+// connections statement_timeout and lock_timeout of 4/5 of it, unless the
+// database URL chose its own; without a timeout the URL is left alone.
+func TestServerTimeouts(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		url     string
+		timeout time.Duration
+		want    map[string]string
+	}{
+		{"postgres://h/db?sslmode=disable", 5 * time.Second, map[string]string{"statement_timeout": "4000", "lock_timeout": "4000", "sslmode": "disable"}},
+		{"postgres://h/db?statement_timeout=60000", 5 * time.Second, map[string]string{"statement_timeout": "60000", "lock_timeout": "4000"}},
+		{"postgres://h/db?lock_timeout=1", time.Second, map[string]string{"statement_timeout": "800", "lock_timeout": "1"}},
+		{"postgres://h/db", 0, map[string]string{}},
+	} {
+		u, err := url.Parse(store.WithServerTimeouts(c.url, c.timeout))
+		must(t, err)
+		got := map[string]string{}
+		for k := range u.Query() {
+			got[k] = u.Query().Get(k)
+		}
+		if !maps.Equal(got, c.want) {
+			t.Errorf("%s with %v: parameters %v, want %v", c.url, c.timeout, got, c.want)
+		}
+	}
+	if os.Getenv(testenv.PostgresURLEnv) == "" {
+		return
+	}
+	st := testenv.OpenMigrated(t, testenv.PostgresURL(t), store.WithTimeout(timeoutUnderTest))
+	for _, p := range []string{"statement_timeout", "lock_timeout"} {
+		var v string
+		must(t, st.Read().ScanOne(context.Background(), "SHOW "+p, &v))
+		if v != "240ms" {
+			t.Errorf("%s of the store's connections: %s, want 240ms", p, v)
+		}
+	}
 }

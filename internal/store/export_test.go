@@ -54,3 +54,6 @@ func (s *Store) TracedRollback(ctx context.Context, record func(Statement), fn f
 func (q *Q) ScanOne(ctx context.Context, query string, dest any) error {
 	return q.q.QueryRowContext(ctx, query).Scan(dest)
 }
+
+// WithServerTimeouts exposes withServerTimeouts to the tests.
+var WithServerTimeouts = withServerTimeouts
