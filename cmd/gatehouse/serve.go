@@ -55,8 +55,8 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 }
 
 // openStore opens and migrates the configured database.
-func openStore(ctx context.Context, db config.Database) (*store.Store, error) {
-	st, err := store.Open(ctx, db.DatabaseURL, db.DataDir)
+func openStore(ctx context.Context, db config.Database, opts ...store.Option) (*store.Store, error) {
+	st, err := store.Open(ctx, db.DatabaseURL, db.DataDir, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -113,23 +113,29 @@ func loadSealer(c *config.Serve) (*secret.Sealer, error) {
 }
 
 // openTenancy opens the database and the encryption key and builds the
-// tenancy service on them; the caller closes the store.
+// tenancy service on them, for serving: every unit of database work is
+// bounded by --database-timeout. The caller closes the store.
 func openTenancy(ctx context.Context, c *config.Serve) (*store.Store, *tenancy.Service, error) {
+	if c.DatabaseTimeout <= 0 {
+		return nil, nil, fmt.Errorf("--database-timeout must be positive, got %v", c.DatabaseTimeout)
+	}
 	sealer, err := loadSealer(c)
 	if err != nil {
 		return nil, nil, err
 	}
-	return openTenancyWith(ctx, c, sealer)
+	return openTenancyWith(ctx, c, sealer, store.WithTimeout(c.DatabaseTimeout))
 }
 
 // openTenancyWith is openTenancy with a given sealer (nil for commands that
-// touch no encrypted column).
-func openTenancyWith(ctx context.Context, c *config.Serve, sealer *secret.Sealer) (*store.Store, *tenancy.Service, error) {
+// touch no encrypted column) and store options (the administration
+// commands set no database timeout: an operator at a terminal can stop a
+// command that waits).
+func openTenancyWith(ctx context.Context, c *config.Serve, sealer *secret.Sealer, opts ...store.Option) (*store.Store, *tenancy.Service, error) {
 	limits, err := objectlimit.Parse(c.ObjectLimits)
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := openStore(ctx, c.Database)
+	st, err := openStore(ctx, c.Database, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -432,6 +438,9 @@ func serveLimits(c *config.Serve) (server.Limits, error) {
 	}
 	if l.Login, err = ratelimit.ParseRate(c.RateLimitLogin); err != nil {
 		return l, fmt.Errorf("--rate-limit-login: %w", err)
+	}
+	if l.AuthFailures, err = ratelimit.ParseRate(c.RateLimitAuthFailures); err != nil {
+		return l, fmt.Errorf("--rate-limit-auth-failures: %w", err)
 	}
 	if c.UpstreamTimeout <= 0 {
 		return l, fmt.Errorf("--upstream-timeout must be positive, got %v", c.UpstreamTimeout)

@@ -23,7 +23,7 @@ func TestLimitFlags(t *testing.T) {
 	if code := run(context.Background(), []string{"serve", "--help"}, &out, &errb); code != 0 {
 		t.Fatalf("serve --help exited %d", code)
 	}
-	for _, name := range []string{"rate-limit-token", "rate-limit-login", "trusted-proxies", "upstream-timeout",
+	for _, name := range []string{"rate-limit-token", "rate-limit-login", "rate-limit-auth-failures", "database-timeout", "trusted-proxies", "upstream-timeout",
 		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval"} {
 		if !strings.Contains(errb.String(), "-"+name) || !strings.Contains(errb.String(), config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
@@ -37,6 +37,8 @@ func TestLimitFlags(t *testing.T) {
 		{[]string{"--rate-limit-login", "5/fortnight"}, "--rate-limit-login"},
 		{[]string{"--trusted-proxies", "10.0.0.0/99"}, "--trusted-proxies"},
 		{[]string{"--upstream-timeout", "0s"}, "--upstream-timeout"},
+		{[]string{"--rate-limit-auth-failures", "many"}, "--rate-limit-auth-failures"},
+		{[]string{"--database-timeout", "0s"}, "--database-timeout"},
 	} {
 		dir := t.TempDir()
 		var out, errb bytes.Buffer

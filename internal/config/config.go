@@ -154,6 +154,12 @@ type Serve struct {
 	IdleTimeout       time.Duration
 	DebugListen       string
 	LogFlushInterval  time.Duration
+	// DatabaseTimeout bounds each statement and transaction of serving
+	// (store.WithTimeout).
+	DatabaseTimeout time.Duration
+	// RateLimitAuthFailures limits failed bearer authentications on
+	// /api/v1 per client address.
+	RateLimitAuthFailures string
 	Cloud
 }
 
@@ -226,7 +232,9 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
 	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
 	b.String(&c.ObjectLimits, "object-limits", "", "per-organization limits on what members create, as kind=N,... (kinds: accountassignments, apikeys, groups, oauth2providers, permissionsets, projects, roles, serviceaccounts, users); unnamed kinds keep their defaults (see docs/OPERATIONS.md)")
+	b.String(&c.RateLimitAuthFailures, "rate-limit-auth-failures", "30/m", "limit per client address on failed bearer authentications (401) on /api/v1: past it the address gets 429 before its token is checked; successful ones count nothing. N/s, N/m, N/h or off; per replica")
 	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
+	b.Duration(&c.DatabaseTimeout, "database-timeout", 5*time.Second, "longest a request's database work may take: each statement, each transaction (waiting for a pool connection included); past it the request gets 503 temporarily_unavailable with Retry-After. On PostgreSQL, connections also get statement_timeout and lock_timeout of 4/5 of it, unless --database-url sets them")
 	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")
 	b.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
 	b.Duration(&c.WriteTimeout, "write-timeout", 60*time.Second, "how long writing a response may take")

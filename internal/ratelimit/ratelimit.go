@@ -137,6 +137,29 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
+// Blocked reports whether key's bucket is empty, without taking from it,
+// and if so the time until it holds a token again. A key without a bucket
+// is not blocked, and none is made for it: a limiter that counts failures
+// (Allow on each one) and is asked Blocked before every attempt keeps no
+// state for keys that never fail.
+func (l *Limiter) Blocked(key string) (bool, time.Duration) {
+	if l == nil || !l.rate.Enabled() {
+		return false, 0
+	}
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e, ok := l.buckets[key]
+	if !ok {
+		return false, 0
+	}
+	b := e.Value.(*bucket)
+	if tokens := b.lim.TokensAt(now); tokens < 1 {
+		return true, time.Duration((1 - tokens) * float64(l.rate.Per) / float64(l.rate.N))
+	}
+	return false, 0
+}
+
 // evict drops buckets idle long enough to be full again (they equal a new
 // one), and the least recently used beyond maxKeys.
 func (l *Limiter) evict(now time.Time) {

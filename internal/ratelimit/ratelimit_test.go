@@ -143,3 +143,40 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestBlocked: Blocked looks without taking: a key is blocked only once
+// its failures (Allow) emptied its bucket, says when it may try again, and
+// is free again when a token came back; asking about a key that never
+// failed keeps no bucket for it.
+func TestBlocked(t *testing.T) {
+	t.Parallel()
+	clock := testenv.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := ratelimit.New(ratelimit.Rate{N: 2, Per: 2 * time.Second}, 0, clock.Now)
+	for range 5 {
+		if blocked, _ := l.Blocked("a"); blocked {
+			t.Fatal("a key that never failed is blocked")
+		}
+	}
+	if l.Len() != 0 {
+		t.Fatalf("Blocked made %d buckets, want none", l.Len())
+	}
+	l.Allow("a")
+	if blocked, _ := l.Blocked("a"); blocked {
+		t.Fatal("blocked after 1 failure of a burst of 2")
+	}
+	l.Allow("a")
+	blocked, retry := l.Blocked("a")
+	if !blocked || retry <= 0 || retry > time.Second {
+		t.Fatalf("after the burst: blocked=%v retry=%v, want blocked with a retry within 1s", blocked, retry)
+	}
+	if blocked, _ := l.Blocked("b"); blocked {
+		t.Error("another key is blocked")
+	}
+	clock.Advance(retry)
+	if blocked, _ := l.Blocked("a"); blocked {
+		t.Error("still blocked once a token came back")
+	}
+	if blocked, _ := (*ratelimit.Limiter)(nil).Blocked("a"); blocked {
+		t.Error("a nil limiter blocks")
+	}
+}

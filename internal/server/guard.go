@@ -67,7 +67,8 @@ func grantsFrom(ctx context.Context) *authz.Grants { return decidedFrom(ctx).cal
 // guard fronts every /api/v1 operation, in this order:
 //
 //  1. find the operation in the OpenAPI spec (404 / 405 otherwise);
-//  2. authenticate the bearer token (401);
+//  2. authenticate the bearer token (401), unless the client's address
+//     failed too often lately (429, see authThrottle);
 //  3. authorize: access.Decide on the operation's catalogue entry, with the
 //     caller's system grants, custom roles and the organization guardrail
 //     (403); an operation missing from the catalogue is refused (fail
@@ -104,9 +105,13 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 
+		if s.authFailures.refuse(w, r) {
+			return
+		}
 		principal, err := s.authenticate(r)
 		if err != nil {
 			if e, ok := apierror.As(err); ok && e.Status == http.StatusUnauthorized {
+				s.authFailures.failed(r)
 				// RFC 9110, section 15.5.2: a 401 names the scheme to use.
 				w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 			}
@@ -118,6 +123,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		q := s.store.Read()
 		caller, err := s.access.Load(ctx, q, principal, orgID)
 		if errors.Is(err, authn.ErrInvalid) {
+			s.authFailures.failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gatehouse"`)
 			apierror.Write(w, apierror.Unauthorized("%s", strings.TrimPrefix(err.Error(), authn.ErrInvalid.Error()+": ")))
 			return

@@ -27,6 +27,9 @@ type Limits struct {
 	// Login limits each client address on authorization requests and login
 	// form posts, and each account (the email posted) on password checks.
 	Login ratelimit.Rate
+	// AuthFailures limits each client address's failed bearer
+	// authentications on /api/v1 (see authThrottle).
+	AuthFailures ratelimit.Rate
 }
 
 // MaxFormBytes caps the bodies of the OAuth2 endpoints' form posts: a token
@@ -42,18 +45,26 @@ type limiter struct {
 	warnXFF      sync.Once
 }
 
-func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, reg prometheus.Registerer) *limiter {
+// newRateLimited is the counter of requests refused by a rate limit,
+// registered on reg; the OAuth2 limiter and the API's authentication
+// throttle share it.
+func newRateLimited(reg prometheus.Registerer) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gatehouse_rate_limited_total",
+		Help: "Requests refused with 429 by a rate limit, by endpoint group (token, login, api_auth) and key (client, ip, account).",
+	}, []string{"limit", "key"})
+	reg.MustRegister(c)
+	return c
+}
+
+func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, refused *prometheus.CounterVec) *limiter {
 	lim := &limiter{
 		token: ratelimit.New(l.Token, 0, nil), login: ratelimit.New(l.Login, 0, nil), ips: ips, log: log,
-		refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "gatehouse_rate_limited_total",
-			Help: "Requests refused with 429 by a rate limit, by endpoint group (token, login) and key (client, ip, account).",
-		}, []string{"limit", "key"}),
+		refused: refused,
 	}
 	if lim.ips == nil {
 		lim.ips = &clientip.Resolver{}
 	}
-	reg.MustRegister(lim.refused)
 	return lim
 }
 

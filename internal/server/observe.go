@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -56,6 +57,17 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// StatusClientClosedRequest is the status logged and counted for a request
+// whose client went away before it was answered (nginx's 499): its
+// database work was stopped, which is no fault of the server's, so it must
+// not read as a 500 in the log, the metrics or the alerts on them.
+const StatusClientClosedRequest = 499
+
+// clientGone reports whether r's client went away: net/http cancels the
+// request's context when the connection closes (or an HTTP/2 stream is
+// reset). A deadline is not a departure.
+func clientGone(r *http.Request) bool { return errors.Is(r.Context().Err(), context.Canceled) }
+
 // metrics are the server's Prometheus collectors.
 type metrics struct {
 	requests *prometheus.CounterVec
@@ -105,15 +117,21 @@ func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handl
 				op = "other"
 			}
 			elapsed := now().Sub(start)
-			m.requests.WithLabelValues(op, strconv.Itoa(rec.status)).Inc()
+			status := rec.status
+			// Whatever error the interrupted work turned into (a library
+			// may make a 500 of a canceled lookup), nobody received it.
+			if (status == 0 || status >= 500) && clientGone(r) {
+				status = StatusClientClosedRequest
+			}
+			m.requests.WithLabelValues(op, strconv.Itoa(status)).Inc()
 			m.duration.WithLabelValues(op).Observe(elapsed.Seconds())
 			level := slog.LevelInfo
-			if rec.status >= 500 {
+			if status >= 500 {
 				level = slog.LevelError
 			}
 			log.Log(r.Context(), level, "request",
 				"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "operation", ri.operation,
-				"status", rec.status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
+				"status", status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
 				"subject", ri.subject, "remote", r.RemoteAddr)
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))

@@ -88,6 +88,8 @@ type Server struct {
 	// the key of rate limits and the sourceIP of policies.
 	ips   *clientip.Resolver
 	cloud *cloud.Service
+	// authFailures throttles failed bearer authentication per address.
+	authFailures *authThrottle
 }
 
 // New builds the server and its routes.
@@ -143,6 +145,8 @@ func New(cfg Config) (*Server, error) {
 	s.registry = prometheus.NewRegistry()
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := newMetrics(s.registry)
+	rateLimited := newRateLimited(s.registry)
+	s.authFailures = newAuthThrottle(cfg.Limits.AuthFailures, s.ips, rateLimited)
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -153,7 +157,7 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("GET /oauth2/v2/jwks", named("oauth2V2JwksGet", cfg.JWKS))
 	}
 	if cfg.OIDC != nil {
-		mux.Handle("/oauth2/v2/", newLimiter(cfg.Limits, s.ips, s.log, s.registry).wrap(cfg.OIDC))
+		mux.Handle("/oauth2/v2/", newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(cfg.OIDC))
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
 		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", cfg.OIDC))
@@ -230,6 +234,13 @@ func (s *Server) openapi(w http.ResponseWriter, _ *http.Request) {
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := apierror.As(err); ok {
 		apierror.Write(w, e)
+		return
+	}
+	if clientGone(r) {
+		// The client went away and its work was stopped: not a fault of
+		// the server's, and nobody reads the answer.
+		s.log.Info("client went away", "request_id", info(r.Context()).id, "error", err)
+		w.WriteHeader(StatusClientClosedRequest)
 		return
 	}
 	if store.IsUnavailable(err) {

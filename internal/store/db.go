@@ -45,6 +45,13 @@ const (
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
+	// timeout bounds each unit of database work (see WithTimeout); 0 is
+	// no bound.
+	timeout time.Duration
+	// migrateURL is the PostgreSQL URL without the statement and lock
+	// timeouts: migrations (and waiting for another replica's) may take
+	// longer than any request should.
+	migrateURL string
 	// stmts caches prepared statements on SQLite (nil on PostgreSQL, where
 	// pgx does it).
 	stmts *stmtCache
@@ -55,7 +62,18 @@ type Option func(*options)
 
 type options struct {
 	busyTimeout time.Duration
+	timeout     time.Duration
 }
+
+// WithTimeout bounds the database work of every call: each statement run
+// outside a transaction, and each transaction (Tx, Snapshot) as a whole,
+// from waiting for a pool connection to the commit. Past it the call fails
+// with ErrUnavailable (the HTTP layer answers 503 with Retry-After) instead
+// of waiting for a database that does not answer. On PostgreSQL it also
+// sets the connections' statement_timeout and lock_timeout (see
+// serverTimeout), unless the database URL sets them. Zero (the default, for
+// the command line tools) is no bound.
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithBusyTimeout sets how long a SQLite statement waits for the write lock
 // before failing as ErrUnavailable (default 10 s).
@@ -75,14 +93,16 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*St
 		opt(&o)
 	}
 	var (
-		db      *sql.DB
-		dialect Dialect
-		err     error
+		db         *sql.DB
+		dialect    Dialect
+		migrateURL string
+		err        error
 	)
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
 		dialect = Postgres
-		db, err = sql.Open("pgx", withConnectTimeout(databaseURL))
+		migrateURL = withConnectTimeout(databaseURL)
+		db, err = sql.Open("pgx", withServerTimeouts(migrateURL, o.timeout))
 		if err != nil {
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
@@ -126,7 +146,7 @@ func Open(ctx context.Context, databaseURL, dataDir string, opts ...Option) (*St
 	default:
 		return nil, fmt.Errorf("unsupported database URL %q: want postgres://... or sqlite:PATH", redactURL(databaseURL))
 	}
-	s := &Store{db: db, dialect: dialect}
+	s := &Store{db: db, dialect: dialect, timeout: o.timeout, migrateURL: migrateURL}
 	if dialect == SQLite {
 		s.stmts = newStmtCache(db)
 	}
@@ -163,6 +183,39 @@ func withConnectTimeout(raw string) string {
 	return u.String()
 }
 
+// serverTimeout is the statement_timeout and lock_timeout of PostgreSQL
+// connections under a deadline d: four fifths of it, so that a statement
+// that is merely slow, or waits for a row lock, is ended by the server with
+// a clean error while its connection stays usable, before the client's
+// deadline has to cut the connection (which it still does when the server
+// does not answer at all). Never below a millisecond, PostgreSQL's unit.
+func serverTimeout(d time.Duration) time.Duration {
+	return max(d*4/5, time.Millisecond)
+}
+
+// withServerTimeouts adds statement_timeout and lock_timeout of
+// serverTimeout(d) (in milliseconds) to a PostgreSQL URL that does not set
+// them; pgx sends parameters it does not know itself to the server at
+// connection start. d == 0 leaves the URL as it is.
+func withServerTimeouts(raw string, d time.Duration) string {
+	if d <= 0 {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw // sql.Open reports it
+	}
+	q := u.Query()
+	ms := strconv.FormatInt(serverTimeout(d).Milliseconds(), 10)
+	for _, p := range []string{"statement_timeout", "lock_timeout"} {
+		if q.Get(p) == "" {
+			q.Set(p, ms)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
 // redactURL drops the password from a database URL so it can be logged.
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
@@ -188,8 +241,10 @@ func (s *Store) Close() error {
 
 // Ping checks that the database answers; /readyz uses it.
 func (s *Store) Ping(ctx context.Context) error {
-	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("ping %s: %w", s.dialect, note(ctx, err))
+	b := s.bound(ctx)
+	defer b.end()
+	if err := s.db.PingContext(b.ctx); err != nil {
+		return fmt.Errorf("ping %s: %w", s.dialect, note(ctx, b.classify(b.ctx, err)))
 	}
 	return nil
 }
@@ -212,7 +267,17 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 		opts = append(opts, goose.WithSessionLocker(locker))
 	}
-	p, err := goose.NewProvider(gd, s.db, dir, opts...)
+	db := s.db
+	if s.migrateURL != "" && s.timeout > 0 {
+		// The pool's connections end statements and lock waits after the
+		// request timeout; migrations, and waiting for another replica's
+		// advisory lock while it migrates, may take longer.
+		if db, err = sql.Open("pgx", s.migrateURL); err != nil {
+			return fmt.Errorf("migrations: open postgres: %w", err)
+		}
+		defer db.Close()
+	}
+	p, err := goose.NewProvider(gd, db, dir, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -240,18 +305,24 @@ type Q struct {
 // Read returns a Q for reads that need no transaction.
 func (s *Store) Read() *Q {
 	if s.stmts != nil {
-		return &Q{q: watched{preparedDB{s.db, s.stmts}}, dialect: s.dialect}
+		return &Q{q: watched{q: preparedDB{s.db, s.stmts}, timeout: s.timeout}, dialect: s.dialect}
 	}
-	return &Q{q: watched{s.db}, dialect: s.dialect}
+	return &Q{q: watched{q: s.db, timeout: s.timeout}, dialect: s.dialect}
 }
 
 // Tx runs fn in one transaction: committed if fn returns nil, rolled back
 // otherwise (and on panic), so a failed request leaves nothing behind. The
 // CommitHook carried by ctx, if any, runs after fn and before the commit.
+//
+// The whole transaction, from waiting for a connection to the commit, is
+// bounded by the store's timeout (WithTimeout): every statement of fn ends
+// at the transaction's deadline, whatever context fn passes it.
 func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	b := s.bound(ctx)
+	defer b.end()
+	tx, err := s.db.BeginTx(b.ctx, nil)
 	if err != nil {
-		return fmt.Errorf("begin transaction: %w", note(ctx, err))
+		return fmt.Errorf("begin transaction: %w", note(ctx, b.classify(b.ctx, err)))
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -266,7 +337,7 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 	if s.stmts != nil {
 		q = preparedTx{tx, s.stmts}
 	}
-	txq := &Q{q: watched{q}, dialect: s.dialect, inTx: true}
+	txq := &Q{q: watched{q: q, tx: b}, dialect: s.dialect, inTx: true}
 	if err = fn(txq); err != nil {
 		return err
 	}
@@ -278,7 +349,7 @@ func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
 		}
 	}
 	if err = tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", note(ctx, classify(err)))
+		return fmt.Errorf("commit: %w", note(ctx, b.classify(b.ctx, classify(err))))
 	}
 	return nil
 }

@@ -48,3 +48,12 @@ func (s *Store) TracedRollback(ctx context.Context, record func(Statement), fn f
 	defer func() { _ = tx.Rollback() }()
 	return fn(&Q{q: tracer{q: tx, record: record}, dialect: s.dialect, inTx: true})
 }
+
+// ScanOne runs query through q, bounded and watched like the store's own
+// statements, and scans the one value of its one row into dest.
+func (q *Q) ScanOne(ctx context.Context, query string, dest any) error {
+	return q.q.QueryRowContext(ctx, query).Scan(dest)
+}
+
+// WithServerTimeouts exposes withServerTimeouts to the tests.
+var WithServerTimeouts = withServerTimeouts

@@ -9,8 +9,10 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -46,7 +48,11 @@ func IsUnavailable(err error) bool {
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff { // the primary result code of an extended one
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_IOERR,
-			sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL:
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PROTOCOL,
+			// A statement is interrupted when its context ends: the
+			// database timeout passed (a client that went away is told
+			// apart by its request's context, before this is asked).
+			sqlite3.SQLITE_INTERRUPT:
 			return true
 		}
 		return false
@@ -67,16 +73,18 @@ func IsUnavailable(err error) bool {
 
 // unavailableSQLState: connection exceptions (class 08), insufficient
 // resources (53: disk full, out of memory, too many connections), operator
-// intervention (57P01-57P03: shutdown, cannot connect now), and the
-// transaction conflicts a retry resolves (40001 serialization failure,
-// 40P01 deadlock). Everything else is the statement's fault.
+// intervention (57P01-57P03: shutdown, cannot connect now), the transaction
+// conflicts a retry resolves (40001 serialization failure, 40P01
+// deadlock), and the server's own timeouts (57014: statement_timeout,
+// 55P03: lock_timeout; see WithTimeout). Everything else is the statement's
+// fault.
 func unavailableSQLState(code string) bool {
 	switch {
 	case strings.HasPrefix(code, "08"), strings.HasPrefix(code, "53"):
 		return true
 	}
 	switch code {
-	case "57P01", "57P02", "57P03", "40001", "40P01":
+	case "57P01", "57P02", "57P03", "40001", "40P01", "57014", "55P03":
 		return true
 	}
 	return false
@@ -113,9 +121,11 @@ func WatchOutage(ctx context.Context) (context.Context, *Outage) {
 func (o *Outage) Seen() bool { return o != nil && o.seen.Load() }
 
 // note records err on ctx's Outage when it is a database fault, and returns
-// it classified.
+// it classified. An error met after the caller's context was canceled (the
+// client went away) is the caller's doing, not the database's: it is
+// returned as it is and notes nothing.
 func note(ctx context.Context, err error) error {
-	if err == nil || !IsUnavailable(err) {
+	if err == nil || errors.Is(ctx.Err(), context.Canceled) || !IsUnavailable(err) {
 		return err
 	}
 	if o, ok := ctx.Value(outageKey{}).(*Outage); ok {
@@ -124,22 +134,133 @@ func note(ctx context.Context, err error) error {
 	return unavailable(err)
 }
 
-// watched passes every statement to q and notes database faults on the
-// context's Outage.
-type watched struct{ q querier }
+// errDeadline is the cause of a context that reached the store's timeout.
+var errDeadline = errors.New("no answer within the database timeout")
+
+// unit is one unit of database work bounded by the store's timeout (see
+// WithTimeout): a statement outside a transaction, or a transaction with
+// all its statements.
+type unit struct {
+	// ctx is the caller's context, ending at the deadline.
+	ctx     context.Context
+	timeout time.Duration
+	// stop releases ctx; nil when there is no timeout.
+	stop context.CancelFunc
+
+	mu sync.Mutex
+	// kept release the contexts of the unit's queries, whose rows outlive
+	// the call that made them.
+	kept []context.CancelFunc
+}
+
+// bound starts a unit of work under ctx ending after timeout (never, when
+// timeout is not positive).
+func bound(ctx context.Context, timeout time.Duration) *unit {
+	if timeout <= 0 {
+		return &unit{ctx: ctx}
+	}
+	c, stop := context.WithTimeoutCause(ctx, timeout, errDeadline)
+	return &unit{ctx: c, timeout: timeout, stop: stop}
+}
+
+// bound starts a unit of work bounded by the store's timeout.
+func (s *Store) bound(ctx context.Context) *unit { return bound(ctx, s.timeout) }
+
+// end releases the unit's contexts; its statements' rows must be closed.
+func (u *unit) end() {
+	u.mu.Lock()
+	kept := u.kept
+	u.kept = nil
+	u.mu.Unlock()
+	for _, c := range kept {
+		c()
+	}
+	if u.stop != nil {
+		u.stop()
+	}
+}
+
+// keep holds the release of a query's context until the unit ends: the
+// query's rows are read after the call that made them returned. A unit
+// that is a single statement is never ended: its context is released at
+// its deadline, or with the caller's context, whichever comes first.
+func (u *unit) keep(release context.CancelFunc) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.kept = append(u.kept, release)
+}
+
+// statement returns the context of one statement of the unit: the one the
+// caller passed (with its values), ending at the unit's deadline too, and
+// its release.
+func (u *unit) statement(ctx context.Context) (context.Context, context.CancelFunc) {
+	if u.stop == nil || ctx == u.ctx {
+		return ctx, func() {}
+	}
+	d, _ := u.ctx.Deadline()
+	return context.WithDeadlineCause(ctx, d, errDeadline)
+}
+
+// classify makes err ErrUnavailable when the deadline of the unit (or of
+// the statement's context stmt) has passed: whatever the driver made of the
+// interruption (a timeout, a closed connection, an interrupted SQLite
+// statement, a transaction already rolled back), the database did not
+// answer in time. Other errors pass unchanged.
+func (u *unit) classify(stmt context.Context, err error) error {
+	if err == nil || u.stop == nil || errors.Is(err, errDeadline) ||
+		!errors.Is(context.Cause(u.ctx), errDeadline) && !errors.Is(context.Cause(stmt), errDeadline) {
+		return err
+	}
+	return fmt.Errorf("%w (%w, %s): %w", ErrUnavailable, errDeadline, u.timeout, err)
+}
+
+// watched passes every statement to q, bounded by the store's timeout, and
+// notes database faults on the context's Outage.
+type watched struct {
+	q querier
+	// timeout bounds each statement outside a transaction.
+	timeout time.Duration
+	// tx is the transaction the statements belong to: they end at its
+	// deadline. Nil outside a transaction.
+	tx *unit
+}
+
+// start returns the unit a statement belongs to, the context to run it in
+// and the release of that context.
+func (w watched) start(ctx context.Context) (*unit, context.Context, context.CancelFunc) {
+	if w.tx != nil {
+		c, release := w.tx.statement(ctx)
+		return w.tx, c, release
+	}
+	u := bound(ctx, w.timeout)
+	if u.stop == nil {
+		return u, ctx, func() {}
+	}
+	return u, u.ctx, u.stop
+}
 
 func (w watched) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	res, err := w.q.ExecContext(ctx, query, args...)
-	return res, note(ctx, err)
+	u, c, release := w.start(ctx)
+	defer release()
+	res, err := w.q.ExecContext(c, query, args...)
+	return res, note(ctx, u.classify(c, err))
 }
 
 func (w watched) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	rows, err := w.q.QueryContext(ctx, query, args...)
-	return rows, note(ctx, err)
+	u, c, release := w.start(ctx)
+	rows, err := w.q.QueryContext(c, query, args...)
+	if err != nil {
+		release()
+		return rows, note(ctx, u.classify(c, err))
+	}
+	u.keep(release)
+	return rows, nil
 }
 
 func (w watched) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	row := w.q.QueryRowContext(ctx, query, args...)
-	_ = note(ctx, row.Err())
+	u, c, release := w.start(ctx)
+	row := w.q.QueryRowContext(c, query, args...)
+	_ = note(ctx, u.classify(c, row.Err()))
+	u.keep(release)
 	return row
 }

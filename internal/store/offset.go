@@ -146,16 +146,18 @@ func (s *Store) Snapshot(ctx context.Context, fn func(q *Q) error) error {
 	if s.dialect == Postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	tx, err := s.db.BeginTx(ctx, opts)
+	b := s.bound(ctx)
+	defer b.end()
+	tx, err := s.db.BeginTx(b.ctx, opts)
 	if err != nil {
-		return fmt.Errorf("begin snapshot: %w", err)
+		return fmt.Errorf("begin snapshot: %w", note(ctx, b.classify(b.ctx, err)))
 	}
 	defer func() { _ = tx.Rollback() }()
-	if err := fn(&Q{q: tx, dialect: s.dialect}); err != nil {
+	if err := fn(&Q{q: watched{q: tx, tx: b}, dialect: s.dialect}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("end snapshot: %w", err)
+		return fmt.Errorf("end snapshot: %w", note(ctx, b.classify(b.ctx, err)))
 	}
 	return nil
 }

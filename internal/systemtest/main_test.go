@@ -59,7 +59,7 @@ const (
 
 // noRateLimits turns the per-instance rate limits off: the races fire
 // hundreds of requests of one client from one address on purpose.
-var noRateLimits = []string{"--rate-limit-token", "off", "--rate-limit-login", "off"}
+var noRateLimits = []string{"--rate-limit-token", "off", "--rate-limit-login", "off", "--rate-limit-auth-failures", "off"}
 
 // newDatabase creates a database on the PostgreSQL server of
 // GATEHOUSE_TEST_DATABASE_URL, dropped (with its connections) when the test
