@@ -56,12 +56,69 @@ func revokeToken(t *testing.T, env *testenv.Env, id, sec, token string) {
 	}
 }
 
+// wantStatus sends a request as env.Do does and reports, on t (a subtest's
+// own, unlike env.Must), a status other than want.
+func wantStatus(t *testing.T, env *testenv.Env, want int, method, path, token string, body any) {
+	t.Helper()
+	if r := env.Do(method, path, token, body); r.Status != want {
+		t.Errorf("%s %s: status %d, want %d; body %.300s", method, path, r.Status, want, r.Body)
+	}
+}
+
+// checkIntrospection introspects token as client id and checks the answer:
+// exactly {"active": false} (as for an unknown token) unless wantActive,
+// else active with the test user as sub and wantClient as client_id.
+func checkIntrospection(t *testing.T, env *testenv.Env, id, sec, token string, wantActive bool, wantClient string) {
+	t.Helper()
+	got := introspect(t, env, id, sec, token)
+	if !wantActive {
+		if len(got) != 1 || got["active"] != false {
+			t.Errorf("introspection: %v, want exactly {\"active\": false}", got)
+		}
+		return
+	}
+	if got["active"] != true || got["sub"] != email || got["client_id"] != wantClient || got["scope"] == nil {
+		t.Errorf("introspection: %v, want active, sub %s, client_id %s", got, email, wantClient)
+	}
+}
+
 // TestIntrospectionIsForTheTokensClient (finding 8): introspection tells
-// what a token is only to the client it was issued to, or to a resource
-// server it is meant for (a confidential client in its audience, through
-// token exchange with audience); to any other authenticated client it is
+// what a token is only to the client it was issued to; to any other
+// authenticated confidential client (a resource server included, unless the
+// token is meant for it: TestIntrospectionByAudience) it is
 // {"active": false}, exactly as an unknown token.
 func TestIntrospectionIsForTheTokensClient(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		r, a, aSec := webRP(t, env)
+		b, bSec := newClient(t, env, func(s *client.Spec) { s.Name = "other" })
+		rs, rsSec := newClient(t, env, func(s *client.Spec) { s.Name = "resource-server" })
+		tok := r.signIn()
+		tests := []struct {
+			name       string
+			id, sec    string
+			token      string
+			wantActive bool
+		}{
+			{"the client it was issued to", a.ID, aSec, tok.AccessToken, true},
+			{"another client", b.ID, bSec, tok.AccessToken, false},
+			{"a resource server not in its audience", rs.ID, rsSec, tok.AccessToken, false},
+			{"an unknown token", a.ID, aSec, "not-a-token", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				checkIntrospection(t, env, tt.id, tt.sec, tt.token, tt.wantActive, a.ID)
+			})
+		}
+	})
+}
+
+// TestIntrospectionByAudience (finding 8): a token meant for a resource
+// server (token exchange with audience, a registered confidential client)
+// is active to that resource server and to the client that obtained it,
+// and to nobody else; an audience that is no confidential client is
+// invalid_target.
+func TestIntrospectionByAudience(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		env := newEnv(t, open)
 		r, a, aSec := webRP(t, env)
@@ -80,34 +137,18 @@ func TestIntrospectionIsForTheTokensClient(t *testing.T) {
 		tests := []struct {
 			name       string
 			id, sec    string
-			token      string
 			wantActive bool
-			wantClient string
 		}{
-			{"the client it was issued to", a.ID, aSec, tok.AccessToken, true, a.ID},
-			{"another client", b.ID, bSec, tok.AccessToken, false, ""},
-			{"a resource server not in its audience", rs.ID, rsSec, tok.AccessToken, false, ""},
-			{"a resource server in its audience", rs.ID, rsSec, forRS, true, ex.ID},
-			{"the client that exchanged it", ex.ID, exSec, forRS, true, ex.ID},
-			{"another client, audience-bound token", b.ID, bSec, forRS, false, ""},
-			{"the subject token's client, audience-bound token", a.ID, aSec, forRS, false, ""},
-			{"an unknown token", a.ID, aSec, "not-a-token", false, ""},
+			{"the resource server in its audience", rs.ID, rsSec, true},
+			{"the client that obtained it", ex.ID, exSec, true},
+			{"another client", b.ID, bSec, false},
+			{"the subject token's client", a.ID, aSec, false},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got := introspect(t, env, tt.id, tt.sec, tt.token)
-				if !tt.wantActive {
-					if len(got) != 1 || got["active"] != false {
-						t.Errorf("%v, want exactly {\"active\": false}", got)
-					}
-					return
-				}
-				if got["active"] != true || got["sub"] != email || got["client_id"] != tt.wantClient || got["scope"] == nil {
-					t.Errorf("%v, want active, sub %s, client_id %s", got, email, tt.wantClient)
-				}
+				checkIntrospection(t, env, tt.id, tt.sec, forRS, tt.wantActive, ex.ID)
 			})
 		}
-		// An audience must be a registered confidential client.
 		for name, aud := range map[string]string{"unknown client": "no-such-client", "public client": public.ID} {
 			t.Run("audience "+name, func(t *testing.T) {
 				status, body := exchangeToken(t, env, ex.ID, exSec, tok.AccessToken, url.Values{"audience": {aud}})
@@ -137,7 +178,7 @@ func TestExchangedTokensDieWithTheirSubject(t *testing.T) {
 			if wantAlive {
 				want = http.StatusOK
 			}
-			env.Must(want, "GET", "/api/v1/acl", token, nil)
+			wantStatus(t, env, want, "GET", "/api/v1/acl", token, nil)
 			if _, err := r.rp.userinfo(token); (err == nil) != wantAlive {
 				t.Errorf("userinfo: err %v, want alive %v", err, wantAlive)
 			}
@@ -172,7 +213,7 @@ func TestExchangedTokensDieWithTheirSubject(t *testing.T) {
 				}
 			}},
 			{"user suspended", func(t *testing.T, _ *rpT, _ *oauth2.Token) {
-				env.Must(http.StatusOK, "PUT", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken,
+				wantStatus(t, env, http.StatusOK, "PUT", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken,
 					map[string]any{"spec": map[string]any{"subject": email, "state": "suspended", "groupIDs": []string{acme.GroupID}}})
 				env.Provider.WaitLogoutNotifications()
 			}},
@@ -195,7 +236,7 @@ func TestExchangedTokensDieWithTheirSubject(t *testing.T) {
 					t.Run([]string{"exchanged", "exchanged twice"}[i], func(t *testing.T) { check(t, r, tk, false) })
 				}
 				// Active again for the next case.
-				env.Must(http.StatusOK, "PUT", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken,
+				wantStatus(t, env, http.StatusOK, "PUT", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken,
 					map[string]any{"spec": map[string]any{"subject": email, "state": "active", "groupIDs": []string{acme.GroupID}}})
 			})
 		}
@@ -209,7 +250,7 @@ func TestExchangedTokensDieWithTheirSubject(t *testing.T) {
 			second := mustExchange(t, env, ex.ID, exSec, first, nil)
 			revokeToken(t, env, ex.ID, exSec, first)
 			check(t, r, second, false)
-			env.Must(http.StatusOK, "GET", "/api/v1/acl", tok.AccessToken, nil)
+			wantStatus(t, env, http.StatusOK, "GET", "/api/v1/acl", tok.AccessToken, nil)
 		})
 	})
 }
@@ -226,24 +267,29 @@ func TestExchangedServiceAccountTokens(t *testing.T) {
 			end  func(t *testing.T, ten *testenv.Tenant)
 		}{
 			{"token rotated", func(t *testing.T, ten *testenv.Tenant) {
-				env.Must(http.StatusOK, "POST", "/api/v1/organizations/"+ten.OrgID+"/serviceaccounts/"+ten.ServiceAccountID+"/rotate", env.AdminToken, nil)
+				wantStatus(t, env, http.StatusOK, "POST", "/api/v1/organizations/"+ten.OrgID+"/serviceaccounts/"+ten.ServiceAccountID+"/rotate", env.AdminToken, nil)
 			}},
 			{"account deleted", func(t *testing.T, ten *testenv.Tenant) {
-				env.Must(http.StatusOK, "DELETE", "/api/v1/organizations/"+ten.OrgID+"/serviceaccounts/"+ten.ServiceAccountID, env.AdminToken, nil)
+				wantStatus(t, env, http.StatusOK, "DELETE", "/api/v1/organizations/"+ten.OrgID+"/serviceaccounts/"+ten.ServiceAccountID, env.AdminToken, nil)
 			}},
 		}
+		tenants := make([]*testenv.Tenant, len(tests))
+		for i := range tests {
+			tenants[i] = env.NewTenant("sa-"+string(rune('a'+i)), "reader")
+		}
+		short := env.NewTenant("sa-short", "reader")
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				ten := env.NewTenant("sa-"+string(rune('a'+i)), "reader")
+				ten := tenants[i]
 				groups := "/api/v1/organizations/" + ten.OrgID + "/groups"
 				first := mustExchange(t, env, ex.ID, exSec, ten.Token, nil)
 				second := mustExchange(t, env, ex.ID, exSec, first, nil)
 				for _, tk := range []string{first, second} {
-					env.Must(http.StatusOK, "GET", groups, tk, nil)
+					wantStatus(t, env, http.StatusOK, "GET", groups, tk, nil)
 				}
 				tt.end(t, ten)
 				for _, tk := range []string{first, second} {
-					env.Must(http.StatusUnauthorized, "GET", groups, tk, nil)
+					wantStatus(t, env, http.StatusUnauthorized, "GET", groups, tk, nil)
 					if got := introspect(t, env, ex.ID, exSec, tk); got["active"] != false {
 						t.Errorf("introspection: %v", got)
 					}
@@ -251,7 +297,7 @@ func TestExchangedServiceAccountTokens(t *testing.T) {
 			})
 		}
 		t.Run("expiry clamped", func(t *testing.T) {
-			ten := env.NewTenant("sa-short", "reader")
+			ten := short
 			soon := env.OIDCClock.Now().Add(5 * time.Minute).Truncate(time.Second)
 			err := env.Store.Tx(t.Context(), func(q *store.Q) error {
 				sa, err := q.GetServiceAccount(t.Context(), ten.OrgID, ten.ServiceAccountID)
@@ -296,7 +342,7 @@ func TestRefreshReuseRevokesEarlierAccessTokens(t *testing.T) {
 		}
 		for i, at := range []string{tok.AccessToken, second.AccessToken, third.AccessToken} {
 			t.Run([]string{"first", "second", "latest"}[i], func(t *testing.T) {
-				env.Must(http.StatusUnauthorized, "GET", "/api/v1/acl", at, nil)
+				wantStatus(t, env, http.StatusUnauthorized, "GET", "/api/v1/acl", at, nil)
 				if _, err := r.userinfo(at); err == nil {
 					t.Error("userinfo accepted it")
 				}
@@ -320,4 +366,32 @@ func newRPT(t *testing.T, env *testenv.Env) *rpT {
 	t.Helper()
 	r, c, sec := webRP(t, env)
 	return &rpT{rp: r, c: c, sec: sec}
+}
+
+// TestExchangeChainBounded: a token can be exchanged down a chain of at
+// most 8 tokens (each use checks all its ancestors), and the scopes only
+// narrow along it.
+func TestExchangeChainBounded(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		r, _, _ := webRP(t, env)
+		ex, exSec := exchanger(t, env, "exchanger")
+		tok := r.signIn().AccessToken
+		for i := range 8 {
+			extra := url.Values{}
+			if i == 0 {
+				extra.Set("scope", "openid email")
+			}
+			tok = mustExchange(t, env, ex.ID, exSec, tok, extra)
+			if i == 3 {
+				if status, body := exchangeToken(t, env, ex.ID, exSec, tok, url.Values{"scope": {"openid offline_access"}}); status != http.StatusBadRequest || body["error"] != "invalid_scope" {
+					t.Errorf("widening the scope down the chain: %d %v", status, body)
+				}
+			}
+		}
+		wantStatus(t, env, http.StatusOK, "GET", "/api/v1/acl", tok, nil)
+		if status, body := exchangeToken(t, env, ex.ID, exSec, tok, nil); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("a 9th exchange: %d %v, want invalid_grant", status, body)
+		}
+	})
 }
