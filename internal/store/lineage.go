@@ -44,7 +44,7 @@ const maxLineageJTIs = 16
 // TokenLineageState reads, in one round trip, whether any of l.JTIs is
 // revoked, whether l.Family still exists and the current token hash of
 // l.ServiceAccount. It is the per-use check of every access token, so it
-// touches primary keys only.
+// touches primary keys only, and only the tables l needs.
 func (q *Q) TokenLineageState(ctx context.Context, l TokenLineage) (*LineageState, error) {
 	if len(l.JTIs) == 0 || len(l.JTIs) > maxLineageJTIs {
 		return nil, fmt.Errorf("token lineage: %d jtis, want 1 to %d", len(l.JTIs), maxLineageJTIs)
@@ -55,24 +55,26 @@ func (q *Q) TokenLineageState(ctx context.Context, l TokenLineage) (*LineageStat
 		args = append(args, j)
 		marks = append(marks, "$"+strconv.Itoa(len(args)))
 	}
-	args = append(args, l.Family, l.ServiceAccount)
-	fam, sa := "$"+strconv.Itoa(len(args)-1), "$"+strconv.Itoa(len(args))
 	var (
 		st                LineageState
 		revoked, familyOK int
 	)
-	err := q.q.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM oidc_revoked_tokens WHERE jti IN (`+strings.Join(marks, ", ")+`)),
-		(SELECT COUNT(*) FROM oidc_sessions WHERE id = `+fam+`),
-		COALESCE((SELECT token_hash FROM service_accounts WHERE id = `+sa+`), '')`, args...).
-		Scan(&revoked, &familyOK, &st.ServiceAccountTokenHash)
-	if err != nil {
+	cols := []string{"(SELECT COUNT(*) FROM oidc_revoked_tokens WHERE jti IN (" + strings.Join(marks, ", ") + "))"}
+	dest := []any{&revoked}
+	if l.Family != "" {
+		args = append(args, l.Family)
+		cols = append(cols, "(SELECT COUNT(*) FROM oidc_sessions WHERE id = $"+strconv.Itoa(len(args))+")")
+		dest = append(dest, &familyOK)
+	}
+	if l.ServiceAccount != "" {
+		args = append(args, l.ServiceAccount)
+		cols = append(cols, "COALESCE((SELECT token_hash FROM service_accounts WHERE id = $"+strconv.Itoa(len(args))+"), '')")
+		dest = append(dest, &st.ServiceAccountTokenHash)
+	}
+	if err := q.q.QueryRowContext(ctx, "SELECT "+strings.Join(cols, ", "), args...).Scan(dest...); err != nil {
 		return nil, fmt.Errorf("token lineage: %w", classify(err))
 	}
 	st.Revoked = revoked > 0
-	st.FamilyLive = l.Family != "" && familyOK > 0
-	if l.ServiceAccount == "" {
-		st.ServiceAccountTokenHash = ""
-	}
+	st.FamilyLive = familyOK > 0
 	return &st, nil
 }
