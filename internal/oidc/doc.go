@@ -40,9 +40,18 @@
 // client's, capped at the keys manager's TokenLifetime (which keeps retired
 // keys published that long). Verification (tokens.verify) allows ES256,
 // ES512 and RS256 only (no none, no HMAC), requires typ at+jwt, a kid in the
-// published JWKS, our issuer and audience, an unexpired exp and a jti that is
-// not revoked. Authenticator plugs that into the /api/v1 authn chain; only
-// user tokens are accepted there.
+// published JWKS, our issuer and audience, an unexpired exp and a live
+// lineage (lineage.go): the jti and those of the tokens it was exchanged from
+// (gh_par) not revoked, the session it was issued in (gh_fam, the refresh
+// token family) still existing, the service account token it was exchanged
+// from (gh_sat) still current, all in one database read per use, so a
+// derived token dies with its source at once on every replica.
+// Authenticator plugs that into the /api/v1 authn chain; only user tokens
+// (and exchanged service account tokens, role sessions) are accepted there.
+//
+// Introspection tells a token's contents only to the client it was issued
+// to or to a confidential client in its audience (a resource server it was
+// exchanged for); to any other client it is inactive, as an unknown token.
 //
 // # Codes, sessions and refresh tokens
 //
@@ -57,8 +66,9 @@
 // token family: it holds the hash of the current refresh token. Rotation
 // (every use) is a conditional UPDATE on that hash; presenting a rotated
 // token again, or losing a rotation race, revokes the session and its latest
-// access token. Logout (end_session with an id_token_hint) and revoking the
-// refresh token do the same.
+// access token, and every other access token issued in it, since they name
+// the session (gh_fam) and die with it. Logout (end_session with an
+// id_token_hint) and revoking the refresh token do the same.
 //
 // # Browser sessions and the authorization parameters
 //
@@ -132,6 +142,10 @@
 //	PKCE verifier left out or wrong                    TestTokenEndpointRefusals/PKCE_*, TestTokenEndpointRefusals/wrong_PKCE_verifier
 //	bad state (login form, callback, pages, upstream)  TestBadLoginState, TestUpstreamCallbackRefusals
 //	reused refresh token (the family is revoked)       TestRefreshReuseRevokesFamily, TestConcurrentRedemption
+//	earlier access tokens of a reused family           TestRefreshReuseRevokesEarlierAccessTokens
+//	introspection by another client                    TestIntrospectionIsForTheTokensClient, TestIntrospectionByAudience
+//	exchanged token outliving its subject token        TestExchangedTokensDieWithTheirSubject, TestExchangedServiceAccountTokens
+//	unbounded or widening exchange chains              TestExchangeChainBounded, TestTokenExchange
 //	expired code, refresh token, auth request          TestExpiry
 //	expired access token                               TestAPIWithAccessToken, TestForgedTokensEverywhere
 //	alg none, HS256 keyed with the public key          TestForgedTokens, TestForgedTokensEverywhere

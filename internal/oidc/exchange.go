@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -10,8 +11,11 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/secret"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // kindServiceAccount marks access tokens exchanged for a service account
@@ -20,9 +24,16 @@ const kindServiceAccount = "service_account"
 
 // TokenExchange implements RFC 8693 for one purpose: trading a Gatehouse
 // credential (a service account token, or one of our access tokens) for a
-// short-lived access token with the same or fewer scopes. The client must be
-// confidential and allowed the grant; actor tokens, audiences, resources and
-// other token types are refused rather than ignored.
+// short-lived access token with the same or fewer scopes, optionally meant
+// for resource servers named by audience (registered confidential clients,
+// which may then introspect it). The client must be confidential and
+// allowed the grant; actor tokens, resources and other token types are
+// refused rather than ignored.
+//
+// The new token descends from the subject token (see checkLineage): it
+// keeps the subject's session (refresh token family), adds the subject's
+// jti to its parents, or fingerprints the service account token, so that
+// whatever ends the subject token ends it too, and it never outlives it.
 func (s *server) TokenExchange(ctx context.Context, r *op.ClientRequest[oidc.TokenExchangeRequest]) (*op.Response, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, r.Client.GetID())
 	if err != nil {
@@ -45,8 +56,12 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 		return nil, oidc.ErrInvalidRequest().WithDescription("subject_token_type must be %s", oidc.AccessTokenType)
 	case req.RequestedTokenType != "" && req.RequestedTokenType != oidc.AccessTokenType:
 		return nil, oidc.ErrInvalidRequest().WithDescription("only access tokens are issued")
-	case req.ActorToken != "" || len(req.Audience) > 0 || len(req.Resource) > 0:
-		return nil, oidc.ErrInvalidRequest().WithDescription("actor_token, audience and resource are not supported")
+	case req.ActorToken != "" || len(req.Resource) > 0:
+		return nil, oidc.ErrInvalidRequest().WithDescription("actor_token and resource are not supported")
+	}
+	audience, err := p.exchangeAudience(ctx, req.Audience)
+	if err != nil {
+		return nil, err
 	}
 	subj, err := p.exchangeSubject(ctx, req.SubjectToken)
 	if err != nil {
@@ -70,9 +85,10 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	if err != nil {
 		return nil, err
 	}
-	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: []string{p.cfg.Issuer}, ClientID: c.ID,
+	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: audience, ClientID: c.ID,
 		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
-		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf, IdP: subj.idp}
+		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf, IdP: subj.idp,
+		Family: subj.family, Parents: subj.parents, ServiceAccountToken: subj.sat}
 	if claims.Confirmation == nil {
 		if claims.Confirmation, err = binding(ctx, c); err != nil {
 			return nil, err
@@ -97,6 +113,11 @@ type exchangeSubject struct {
 	// idp is who vouched for the subject token's user, which the new token
 	// keeps: an exchange never escapes the organization it is confined to.
 	idp *authn.IdP
+	// family, parents and sat are the new token's lineage: the subject
+	// token's session, the jtis of the subject token and its ancestors,
+	// the fingerprint of the service account token it comes from.
+	family, sat string
+	parents     []string
 }
 
 // exchangeSubject verifies a subject token: a service account token (by the
@@ -113,8 +134,19 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 		if err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)
 		}
+		// The exchanged token must not outlive the service account token,
+		// and names it so that a rotation or deletion ends it.
+		hash := secret.Hash(token)
+		sa, err := p.cfg.Store.Read().GetServiceAccountByTokenHash(ctx, hash)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, invalid
+		}
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
 		return &exchangeSubject{kind: kindServiceAccount, sub: pr.ID, org: pr.OrganizationID,
-			name: strings.TrimPrefix(pr.Subject, "serviceaccount:"), scopes: serviceAccountScopes}, nil
+			name: strings.TrimPrefix(pr.Subject, "serviceaccount:"), scopes: serviceAccountScopes,
+			expires: sa.ExpiresAt, sat: serviceAccountTokenFingerprint(hash)}, nil
 	}
 	c, err := p.tokens.verify(ctx, token)
 	if errors.Is(err, authn.ErrInvalid) {
@@ -132,8 +164,45 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 	if err := checkBinding(ctx, c); err != nil {
 		return nil, invalid
 	}
+	// The chain is bounded: every use of a token checks all its ancestors.
+	if len(c.Parents) >= maxExchangeDepth {
+		return nil, oidc.ErrInvalidGrant().WithDescription("subject_token was exchanged too many times already")
+	}
 	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, acr: c.ACR, orgs: c.Organizations,
-		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation, idp: c.IdP}, nil
+		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation, idp: c.IdP,
+		family: c.Family, parents: append(slices.Clone(c.Parents), c.JTI), sat: c.ServiceAccountToken}, nil
+}
+
+// maxAudiences bounds the audience parameters of one exchange.
+const maxAudiences = 8
+
+// exchangeAudience is the aud claim of an exchanged token: the issuer
+// (the token stays usable at /api/v1 and userinfo) and each requested
+// audience, which must be the client_id of a registered confidential client:
+// a resource server that authenticates to introspect the token (RFC 8693
+// §2.1, RFC 7662). Anything else is invalid_target.
+func (p *Provider) exchangeAudience(ctx context.Context, requested []string) ([]string, error) {
+	aud := []string{p.cfg.Issuer}
+	if len(requested) > maxAudiences {
+		return nil, oidc.ErrInvalidTarget().WithDescription("at most %d audiences", maxAudiences)
+	}
+	for _, a := range requested {
+		if a == "" || slices.Contains(aud, a) {
+			continue
+		}
+		rs, err := p.cfg.Clients.Get(ctx, a)
+		if e, ok := apierror.As(err); ok && e.Status == http.StatusNotFound {
+			return nil, oidc.ErrInvalidTarget().WithDescription("audience %q is not a registered client", a)
+		}
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		if rs.Type != client.Confidential {
+			return nil, oidc.ErrInvalidTarget().WithDescription("audience %q is not a confidential client", a)
+		}
+		aud = append(aud, a)
+	}
+	return aud, nil
 }
 
 // serviceAccountScopes are what a service account token may be narrowed

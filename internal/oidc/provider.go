@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -481,7 +482,9 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 }
 
 // Introspect (RFC 7662) answers confidential clients only, authenticated by
-// secret or by certificate. A certificate-bound token's cnf is in the
+// secret or by certificate, and tells a token's contents only to a client
+// entitled to them (mayIntrospect): to any other the token is inactive,
+// exactly as an unknown one. A certificate-bound token's cnf is in the
 // answer, for the resource server to compare with the certificate of whoever
 // presented the token to it (RFC 8705 §3.2).
 func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionRequest]) (*op.Response, error) {
@@ -498,7 +501,7 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 		return op.NewResponse(resp), nil
 	}
 	claims, err := s.p.tokens.verify(ctx, r.Data.Token)
-	if err != nil {
+	if err != nil || !mayIntrospect(s.p.cfg.Issuer, c.ID, claims) {
 		return op.NewResponse(resp), nil
 	}
 	if claims.Kind == kindAssumedRole {
@@ -545,6 +548,19 @@ func (s *server) Revocation(ctx context.Context, r *op.ClientRequest[oidc.Revoca
 }
 
 var errOtherClient = errors.New("token issued to another client")
+
+// mayIntrospect says whether the client clientID may learn that the token
+// of claims is active, and what it says: the client it was issued to, or a
+// resource server it is meant for (a client named in its audience, see
+// exchangeAudience; the issuer itself is no client). RFC 7662 §4 leaves
+// this to the server; answering every client would let any confidential
+// client learn who holds a token it got hold of, and that it works.
+func mayIntrospect(issuer, clientID string, claims *AccessClaims) bool {
+	if clientID == "" {
+		return false
+	}
+	return claims.ClientID == clientID || (clientID != issuer && slices.Contains(claims.Audience, clientID))
+}
 
 // revoke is Revocation's logic.
 func (p *Provider) revoke(ctx context.Context, st *storage, clientID, token string) error {

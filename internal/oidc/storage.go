@@ -279,8 +279,12 @@ func (s *storage) handOver(i *issued) (string, time.Time) {
 	return i.jti, i.exp
 }
 
-// newAccessToken mints the access token for req.
-func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clientID string, authTime time.Time) (*issued, error) {
+// newAccessToken mints the access token for req, issued in the session
+// family ("" for client credentials): the token lives only while that
+// session does (checkLineage), so ending the session (logout, revocation,
+// refresh token reuse, deactivation) ends every access token issued in it,
+// not only the latest.
+func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clientID string, authTime time.Time, family string) (*issued, error) {
 	jti, err := s.p.tokens.randomString(16)
 	if err != nil {
 		return nil, err
@@ -294,6 +298,7 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	c := &AccessClaims{
 		Issuer: s.p.cfg.Issuer, Subject: req.GetSubject(), Audience: []string{s.p.cfg.Issuer}, ClientID: clientID,
 		Scope: strings.Join(req.GetScopes(), " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: kindUser,
+		Family: family,
 	}
 	if !authTime.IsZero() {
 		c.AuthTime = authTime.Unix()
@@ -340,17 +345,21 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (string, time.Time, error) {
 	switch r := req.(type) {
 	case *authRequest:
-		at, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
+		family, err := s.p.tokens.randomString(16)
 		if err != nil {
 			return "", time.Time{}, err
 		}
-		if err := s.startSession(ctx, r, at, "", time.Time{}); err != nil {
+		at, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime, family)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		if err := s.startSession(ctx, r, family, at, "", time.Time{}); err != nil {
 			return "", time.Time{}, err
 		}
 		jti, exp := s.handOver(at)
 		return jti, exp, nil
 	case *clientRequest:
-		at, err := s.newAccessToken(ctx, req, r.clientID, time.Time{})
+		at, err := s.newAccessToken(ctx, req, r.clientID, time.Time{}, "")
 		if err != nil {
 			return "", time.Time{}, err
 		}
@@ -360,12 +369,9 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 }
 
-// startSession replaces the (subject, client) session by a new one.
-func (s *storage) startSession(ctx context.Context, r *authRequest, at *issued, refreshHash string, refreshExp time.Time) error {
-	id, err := s.p.tokens.randomString(16)
-	if err != nil {
-		return err
-	}
+// startSession replaces the (subject, client) session by a new one, id,
+// the family at was issued in.
+func (s *storage) startSession(ctx context.Context, r *authRequest, id string, at *issued, refreshHash string, refreshExp time.Time) error {
 	now := s.now()
 	sess := &store.OIDCSession{
 		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime,
@@ -404,11 +410,15 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		at, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime)
+		family, err := s.p.tokens.randomString(16)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		if err := s.startSession(ctx, r, at, secret.Hash(refresh), s.now().Add(c.RefreshTokenLifetime)); err != nil {
+		at, err := s.newAccessToken(ctx, req, r.r.ClientID, r.r.AuthTime, family)
+		if err != nil {
+			return "", "", time.Time{}, err
+		}
+		if err := s.startSession(ctx, r, family, at, secret.Hash(refresh), s.now().Add(c.RefreshTokenLifetime)); err != nil {
 			return "", "", time.Time{}, err
 		}
 		jti, exp := s.handOver(at)
@@ -418,7 +428,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		if err != nil {
 			return "", "", time.Time{}, err
 		}
-		at, err := s.newAccessToken(ctx, req, r.s.ClientID, r.s.AuthTime)
+		at, err := s.newAccessToken(ctx, req, r.s.ClientID, r.s.AuthTime, r.s.ID)
 		if err != nil {
 			return "", "", time.Time{}, err
 		}

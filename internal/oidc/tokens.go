@@ -66,6 +66,17 @@ type AccessClaims struct {
 	// that organization only (internal/access). Tokens issued before
 	// Gatehouse recorded it have none and keep the behaviour of that time.
 	IdP *authn.IdP `json:"gh_idp,omitempty"`
+	// Family is the session (refresh token family) a user's token was
+	// issued in, kept by the tokens exchanged from it: the token dies with
+	// the session (see checkLineage).
+	Family string `json:"gh_fam,omitempty"`
+	// Parents are the jtis of the tokens this one was exchanged from (RFC
+	// 8693), root first: revoking any of them revokes this one.
+	Parents []string `json:"gh_par,omitempty"`
+	// ServiceAccountToken fingerprints the service account token a
+	// service_account token was exchanged from: rotating or deleting it
+	// ends this one.
+	ServiceAccountToken string `json:"gh_sat,omitempty"`
 }
 
 // Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
@@ -195,7 +206,8 @@ func (t *tokens) checkSignature(ctx context.Context, raw string) (*AccessClaims,
 }
 
 // verify is verifySignature plus expiry (by the injected clock) and
-// revocation: the full check of a token presented as a credential.
+// revocation of the token and of what it descends from (checkLineage): the
+// full check of a token presented as a credential.
 func (t *tokens) verify(ctx context.Context, raw string) (*AccessClaims, error) {
 	c, err := t.verifySignature(ctx, raw)
 	if err != nil {
@@ -208,12 +220,8 @@ func (t *tokens) verify(ctx context.Context, raw string) (*AccessClaims, error) 
 	if time.Unix(c.IssuedAt, 0).After(now.Add(time.Minute)) {
 		return nil, fmt.Errorf("%w: access token issued in the future", authn.ErrInvalid)
 	}
-	revoked, err := t.store.Read().IsRevoked(ctx, c.JTI)
-	if err != nil {
+	if err := t.checkLineage(ctx, c); err != nil {
 		return nil, err
-	}
-	if revoked {
-		return nil, errRevoked
 	}
 	return c, nil
 }

@@ -402,8 +402,13 @@ func (q *Q) RotateRefreshToken(ctx context.Context, id, oldHash, newHash string,
 }
 
 // SetSessionAccessToken records the latest access token of a session.
+// access_expires_at only grows: every access token of the family (and every
+// token exchanged from one) lives only while the session row does, so the
+// row must not be purged before the longest-lived of them expires, even
+// after the client's access token lifetime was shortened.
 func (q *Q) SetSessionAccessToken(ctx context.Context, id, jti string, expiresAt time.Time) error {
-	_, err := q.q.ExecContext(ctx, "UPDATE oidc_sessions SET access_jti = $2, access_expires_at = $3 WHERE id = $1",
+	_, err := q.q.ExecContext(ctx, `UPDATE oidc_sessions SET access_jti = $2,
+		access_expires_at = CASE WHEN access_expires_at > $3 THEN access_expires_at ELSE $3 END WHERE id = $1`,
 		id, jti, toMillis(expiresAt))
 	if err != nil {
 		return fmt.Errorf("record session access token: %w", classify(err))
