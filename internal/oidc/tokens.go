@@ -61,6 +61,9 @@ type AccessClaims struct {
 	// assumed it (gh_kind assumed_role; sub is the role ID).
 	Role   string        `json:"gh_role,omitempty"`
 	Source *authn.Source `json:"gh_src,omitempty"`
+	// Lineage is a role session's lineage (gh_kind assumed_role): what it
+	// derives from, checked against the database on every use.
+	Lineage []store.LineageLink `json:"gh_lin,omitempty"`
 }
 
 // Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
@@ -251,17 +254,24 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	}
 	switch c.Kind {
 	case kindUser:
-		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject}, nil
+		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject,
+			ExpiresAt: time.Unix(c.ExpiresAt, 0), TokenID: c.JTI}, nil
 	case kindServiceAccount:
 		return &authn.Principal{Kind: authn.KindServiceAccount, ID: c.Subject, OrganizationID: c.Organization,
-			Subject: "serviceaccount:" + c.Name}, nil
+			Subject: "serviceaccount:" + c.Name, ExpiresAt: time.Unix(c.ExpiresAt, 0)}, nil
 	case kindAssumedRole:
-		if c.Role == "" || c.Organization == "" || c.Source == nil {
+		// A session without lineage (signed before lineage existed) fails
+		// closed: nothing would tie it to its source.
+		if c.Role == "" || c.Organization == "" || c.Source == nil || len(c.Lineage) == 0 {
 			return nil, errMalformed
+		}
+		if err := authn.CheckLineage(ctx, a.t.store, c.Lineage); err != nil {
+			return nil, fmt.Errorf("role session %s: %w", c.JTI, err)
 		}
 		src := *c.Source
 		return &authn.Principal{Kind: authn.KindAssumedRole, ID: c.JTI, OrganizationID: c.Organization, RoleID: c.Role,
-			Subject: authn.AssumedRoleSubject(c.Name, src.Subject), Source: &src}, nil
+			Subject: authn.AssumedRoleSubject(c.Name, src.Subject), Source: &src,
+			ExpiresAt: time.Unix(c.ExpiresAt, 0), Lineage: c.Lineage}, nil
 	}
 	return nil, fmt.Errorf("%w: client credentials tokens carry no user", authn.ErrInvalid)
 }
