@@ -1,0 +1,92 @@
+package oidc_test
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// TestRoleSessionOfUserEndsWithSource (issue 12, finding 2, the user
+// source): a role session a person assumed with their access token ends,
+// on its next use, when they are suspended in or removed from the
+// organization, or when that access token is revoked. The person stays
+// active in another organization, so their own token keeps working there:
+// what ends the session is its lineage, not the token's death. On the old
+// code the session kept working until its TTL.
+func TestRoleSessionOfUserEndsWithSource(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme, other := env.NewTenant("acme", "administrator"), env.NewTenant("other", "reader")
+		addUser(t, env, other, email, "active")
+		orgs := "/api/v1/organizations/"
+		role := env.Must(http.StatusCreated, "POST", orgs+acme.OrgID+"/roles", env.AdminToken, map[string]any{
+			"metadata": map[string]any{"name": "deputy"},
+			"spec": map[string]any{
+				"policy": map[string]any{"defaultServiceStrategy": "allow", "services": map[string]any{}},
+				"assumeRolePolicy": map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{"roles": map[string]any{
+					"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": "principal.type == 'user'"}}}}},
+				"maxSessionTTL": 900,
+			}}).Map(t)
+		roleID := role["metadata"].(map[string]any)["id"].(string)
+		c, sec := newClient(t, env, nil)
+		r := newRP(t, env, c, sec)
+		setState := func(state string) {
+			t.Helper()
+			env.Must(http.StatusOK, "PUT", orgs+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken, map[string]any{
+				"spec": map[string]any{"subject": email, "state": state, "groupIDs": []string{acme.GroupID}}})
+		}
+
+		cases := []struct {
+			name string
+			end  func(t *testing.T, accessToken string)
+			// tokenLives: the person's own access token still works (in
+			// the other organization) after end.
+			tokenLives bool
+		}{
+			{"suspended in the organization", func(t *testing.T, _ string) { setState("suspended") }, true},
+			{"removed from the organization", func(t *testing.T, _ string) {
+				env.Must(http.StatusOK, "DELETE", orgs+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken, nil)
+			}, true},
+			{"access token revoked", func(t *testing.T, accessToken string) {
+				if resp, body := post(t, env, oidc.RevocationPath, "192.0.2.7", url.Values{"token": {accessToken}}, c.ID, sec); resp.StatusCode != http.StatusOK {
+					t.Fatalf("revocation: %d %s", resp.StatusCode, body)
+				}
+			}, false},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				addUser(t, env, acme, email, "active")
+				tok := r.signIn()
+				sess := env.Must(http.StatusOK, "POST", orgs+acme.OrgID+"/roles/"+roleID+"/assume", tok.AccessToken, map[string]any{"ttl": 600}).Map(t)
+				session := sess["accessToken"].(string)
+				env.Must(http.StatusOK, "GET", orgs+acme.OrgID+"/groups", session, nil)
+				tc.end(t, tok.AccessToken)
+				env.Must(http.StatusUnauthorized, "GET", orgs+acme.OrgID+"/groups", session, nil)
+				env.Must(http.StatusUnauthorized, "GET", "/api/v1/acl", session, nil)
+				if tc.tokenLives {
+					env.Must(http.StatusOK, "GET", orgs+other.OrgID, tok.AccessToken, nil)
+				}
+				// Back to a clean slate for the next case: no record in acme.
+				if r := env.Do("GET", orgs+acme.OrgID+"/users", env.AdminToken, nil); r.Status == http.StatusOK {
+					for _, u := range listOf(t, r) {
+						if u["spec"].(map[string]any)["subject"] == email {
+							env.Must(http.StatusOK, "DELETE", orgs+acme.OrgID+"/users/"+u["metadata"].(map[string]any)["id"].(string), env.AdminToken, nil)
+						}
+					}
+				}
+			})
+		}
+	})
+}
+
+// listOf decodes a list response.
+func listOf(t *testing.T, r *testenv.Response) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	r.JSON(t, &out)
+	return out
+}
