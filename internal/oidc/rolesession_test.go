@@ -61,14 +61,25 @@ func TestRoleSessionOfUserEndsWithSource(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				addUser(t, env, acme, email, "active")
 				tok := r.signIn()
-				sess := env.Must(http.StatusOK, "POST", orgs+acme.OrgID+"/roles/"+roleID+"/assume", tok.AccessToken, map[string]any{"ttl": 600}).Map(t)
+				var sess map[string]any
+				if r := env.Do("POST", orgs+acme.OrgID+"/roles/"+roleID+"/assume", tok.AccessToken, map[string]any{"ttl": 600}); r.Status != http.StatusOK {
+					t.Fatalf("assume: %d %s", r.Status, r.Body)
+				} else {
+					r.JSON(t, &sess)
+				}
 				session := sess["accessToken"].(string)
-				env.Must(http.StatusOK, "GET", orgs+acme.OrgID+"/groups", session, nil)
+				want := func(status int, path, token, what string) {
+					t.Helper()
+					if r := env.Do("GET", path, token, nil); r.Status != status {
+						t.Errorf("%s: GET %s → %d %s, want %d", what, path, r.Status, r.Body, status)
+					}
+				}
+				want(http.StatusOK, orgs+acme.OrgID+"/groups", session, "the session")
 				tc.end(t, tok.AccessToken)
-				env.Must(http.StatusUnauthorized, "GET", orgs+acme.OrgID+"/groups", session, nil)
-				env.Must(http.StatusUnauthorized, "GET", "/api/v1/acl", session, nil)
+				want(http.StatusUnauthorized, orgs+acme.OrgID+"/groups", session, "the session after its source ended")
+				want(http.StatusUnauthorized, "/api/v1/acl", session, "the session after its source ended")
 				if tc.tokenLives {
-					env.Must(http.StatusOK, "GET", orgs+other.OrgID, tok.AccessToken, nil)
+					want(http.StatusOK, orgs+other.OrgID, tok.AccessToken, "the person's own token elsewhere")
 				}
 				// Back to a clean slate for the next case: no record in acme.
 				if r := env.Do("GET", orgs+acme.OrgID+"/users", env.AdminToken, nil); r.Status == http.StatusOK {
