@@ -19,7 +19,7 @@ type lineageOrg struct {
 	assume, keys string
 }
 
-func (a *apiEnv) lineageOrg(t *testing.T, name string) *lineageOrg {
+func (a *apiEnv) lineageOrg(t testing.TB, name string) *lineageOrg {
 	t.Helper()
 	admin := a.tenant(t, name, "administrator")
 	l := &lineageOrg{a: a, admin: admin, ops: a.addMember(t, admin.org, "ops", "reader")}
@@ -30,7 +30,7 @@ func (a *apiEnv) lineageOrg(t *testing.T, name string) *lineageOrg {
 }
 
 // session assumes the deputy role with token for ttl seconds.
-func (l *lineageOrg) session(t *testing.T, token string, ttl int) (string, time.Time) {
+func (l *lineageOrg) session(t testing.TB, token string, ttl int) (string, time.Time) {
 	t.Helper()
 	s := l.a.must(t, http.StatusOK, "POST", l.assume, token, map[string]any{"ttl": ttl}).obj(t)
 	exp, err := time.Parse(time.RFC3339, str(s, "expiration"))
@@ -42,7 +42,7 @@ func (l *lineageOrg) session(t *testing.T, token string, ttl int) (string, time.
 
 // key creates an API key bound to roleID with token and returns its ID,
 // token and expiry ("" for none).
-func (l *lineageOrg) key(t *testing.T, token, name, roleID string) (keyID, keyToken, expiry string) {
+func (l *lineageOrg) key(t testing.TB, token, name, roleID string) (keyID, keyToken, expiry string) {
 	t.Helper()
 	k := l.a.must(t, http.StatusCreated, "POST", l.keys, token, apiKeyWrite(name, roleID)).obj(t)
 	e, _ := get(k, "spec", "expiry").(string)
@@ -50,7 +50,7 @@ func (l *lineageOrg) key(t *testing.T, token, name, roleID string) (keyID, keyTo
 }
 
 // works checks that token still reads the organization's groups.
-func (l *lineageOrg) works(t *testing.T, token, what string) {
+func (l *lineageOrg) works(t testing.TB, token, what string) {
 	t.Helper()
 	if r := l.a.call(t, "GET", orgPath(l.admin.org, "groups"), token, nil); r.Status != http.StatusOK {
 		t.Fatalf("%s before its source ended: %s", what, r)
