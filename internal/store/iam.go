@@ -306,7 +306,22 @@ func (k *APIKey) values() []any {
 	return []any{k.RoleID, k.SecretHash, toMillis(k.ExpiresAt), k.ParentKind, k.ParentID, jsonValue{k.Lineage, "[]"}, k.FromRoleSession}
 }
 func (k *APIKey) targets() []any {
-	return []any{&k.RoleID, &k.SecretHash, (*millis)(&k.ExpiresAt), &k.ParentKind, &k.ParentID, jsonTarget{&k.Lineage}, &k.FromRoleSession}
+	return []any{&k.RoleID, &k.SecretHash, (*millis)(&k.ExpiresAt), &k.ParentKind, &k.ParentID, lineageTarget{&k.Lineage}, &k.FromRoleSession}
+}
+
+// lineageTarget scans a lineage column: an empty list reads as nil, as a
+// key without lineage is written.
+type lineageTarget struct{ p *[]LineageLink }
+
+// Scan implements sql.Scanner.
+func (l lineageTarget) Scan(v any) error {
+	if err := (jsonTarget{l.p}).Scan(v); err != nil {
+		return err
+	}
+	if len(*l.p) == 0 {
+		*l.p = nil
+	}
+	return nil
 }
 
 // CreateAPIKey inserts k.
