@@ -195,7 +195,8 @@ func keyIDByName(t *testing.T, a *apiEnv, l *lineageOrg, name string) string {
 // machine credential never outlives it (a later expiry is 400, none
 // defaults to the parent's end, and it stops at that end), and the keys a
 // role's sessions minted go with the role instead of blocking its
-// deletion; a key an administrator bound still blocks it (409). On the old
+// deletion; a key an administrator bound still blocks it (409). A session
+// may not outlive the key that assumed it either (400). On the old
 // code a 60-second session minted a key that never expired and kept the
 // role from being deleted.
 func TestDerivedKeyLimits(t *testing.T) {
@@ -252,6 +253,15 @@ func TestDerivedKeyLimits(t *testing.T) {
 		s2, end2 := l2.session(t, l2.ops.token, 60)
 		_, k2, _ := l2.key(t, s2, "minted", l2.role)
 		l2.works(t, k2, "the minted key")
+
+		// A session may not outlive the credential that assumed it: a key
+		// with ten minutes left gets sessions of at most ten minutes.
+		soon := a.Clock.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+		short := str(a.must(t, http.StatusCreated, "POST", l2.keys, l2.admin.token, map[string]any{"metadata": md("short"),
+			"spec": map[string]any{"roleID": a.role(t, "reader"), "expiry": soon}}).obj(t), "status", "accessToken")
+		wantError(t, a.call(t, "POST", l2.assume, short, map[string]any{"ttl": 900}), http.StatusBadRequest, "invalid_request")
+		l2.session(t, short, 540)
+
 		a.Clock.Advance(end2.Sub(a.Clock.Now()) + time.Second)
 		wantError(t, a.call(t, "GET", orgPath(l2.admin.org, "groups"), k2, nil), http.StatusUnauthorized, "access_denied")
 	})
