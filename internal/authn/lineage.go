@@ -9,8 +9,9 @@ import (
 
 // ErrSourceEnded is why a derived credential (a role session, an API key
 // minted by a machine credential) is refused: a credential it derives from
-// was deleted, rotated, suspended or has expired, or the role's trust
-// changed. It wraps ErrInvalid, so the API answers 401.
+// was deleted, rotated, suspended or revoked, or the role's trust changed
+// (expiry needs no link: a derived credential never outlives its source).
+// It wraps ErrInvalid, so the API answers 401.
 var ErrSourceEnded = fmt.Errorf("%w: the credential this one derives from has ended", ErrInvalid)
 
 // CheckLineage checks, in one query on st, that every link of lineage still
