@@ -55,6 +55,17 @@ type Principal struct {
 	// claim). nil for machine principals and for tokens issued before
 	// Gatehouse recorded it, which keep the behaviour of that time.
 	IdP *IdP
+	// ExpiresAt is when the credential presented stops working (zero:
+	// never): what it derives (a role session, an API key) may not outlive
+	// it.
+	ExpiresAt time.Time
+	// TokenID is the jti of a user's access token ("" otherwise): a role
+	// session assumed with it ends when it is revoked.
+	TokenID string
+	// Lineage are the links the credential depends on (a role session's, a
+	// derived API key's), already checked for this request; what it
+	// derives inherits them.
+	Lineage []store.LineageLink
 }
 
 // IdP is the identity provider that authenticated a user's login, as access
@@ -148,7 +159,8 @@ func (s ServiceAccounts) Authenticate(ctx context.Context, token string) (*Princ
 	if !s.Now().Before(sa.ExpiresAt) {
 		return nil, fmt.Errorf("%w: service account token expired at %s", ErrInvalid, sa.ExpiresAt.Format(time.RFC3339))
 	}
-	return &Principal{Kind: KindServiceAccount, ID: sa.ID, OrganizationID: sa.OrganizationID, Subject: "serviceaccount:" + sa.Name}, nil
+	return &Principal{Kind: KindServiceAccount, ID: sa.ID, OrganizationID: sa.OrganizationID, Subject: "serviceaccount:" + sa.Name,
+		ExpiresAt: sa.ExpiresAt}, nil
 }
 
 type ctxKey struct{}
@@ -185,8 +197,9 @@ func ParseAPIKeyToken(token string) (keyID, secret string, ok bool) {
 }
 
 // APIKeys authenticates API keys against the store: the key must exist (a
-// revoked key is deleted), its secret must hash to the stored hash, and it
-// must not have expired.
+// revoked key is deleted), its secret must hash to the stored hash, it must
+// not have expired, and every link of its lineage (the credentials a key
+// minted by a machine credential derives from) must still hold.
 type APIKeys struct {
 	Store *store.Store
 	Now   func() time.Time
@@ -214,8 +227,11 @@ func (a APIKeys) Authenticate(ctx context.Context, token string) (*Principal, er
 	if !k.ExpiresAt.IsZero() && !a.Now().Before(k.ExpiresAt) {
 		return nil, fmt.Errorf("%w: API key expired at %s", ErrInvalid, k.ExpiresAt.Format(time.RFC3339))
 	}
+	if err := CheckLineage(ctx, a.Store, k.Lineage); err != nil {
+		return nil, fmt.Errorf("API key %s: %w", k.ID, err)
+	}
 	return &Principal{Kind: KindAPIKey, ID: k.ID, OrganizationID: k.OrganizationID, RoleID: k.RoleID,
-		Subject: "apikey:" + k.Name}, nil
+		Subject: "apikey:" + k.Name, ExpiresAt: k.ExpiresAt, Lineage: k.Lineage}, nil
 }
 
 // Session is a role session to sign (POST .../roles/{id}/assume): a
@@ -232,6 +248,9 @@ type Session struct {
 	Source Source
 	// TTL is how long the session lasts from when it is signed.
 	TTL time.Duration
+	// Lineage are the links the session depends on (its source's, the
+	// source itself, the role at its trust version): checked on every use.
+	Lineage []store.LineageLink
 }
 
 // AssumedRoleSubject is the Subject of a role session's principal, as audit

@@ -3,6 +3,7 @@ package iam
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/access"
@@ -34,6 +35,13 @@ func apiKeyError(err error, name string) error { return storeError(err, "API key
 // account of its own making) may bind any role; an API key or a role session
 // may bind only its own role (the key is then no wider than the caller);
 // anyone else is refused.
+//
+// A key created by a machine credential (a role session, an API key, a
+// service account) is that credential's offspring: it records its parent
+// and lineage (see derivedFrom), checked on every use, and may not outlive
+// it (a later in.Expiry is refused; none means the parent's end). A key a
+// person creates has no lineage: it is an organization object, which stays
+// when its creator leaves, like a group they created.
 func (s *Service) CreateAPIKey(ctx context.Context, o Origin, orgID string, in APIKeyInput) (*store.APIKey, string, error) {
 	actor := o.Caller.Principal
 	switch {
@@ -48,6 +56,23 @@ func (s *Service) CreateAPIKey(ctx context.Context, o Origin, orgID string, in A
 	if in.Expiry != nil && !in.Expiry.After(s.Now()) {
 		return nil, "", apierror.BadRequest("spec.expiry: %s is not in the future", in.Expiry.UTC().Format(time.RFC3339))
 	}
+	var from parent
+	if actor.Kind != authn.KindUser {
+		var err error
+		if from, err = derivedFrom(ctx, s.Store.Read(), actor, orgID, o.Caller.Grants.Member); err != nil {
+			return nil, "", err
+		}
+		if !from.end.IsZero() {
+			switch {
+			case in.Expiry == nil:
+				end := from.end
+				in.Expiry = &end
+			case in.Expiry.After(from.end):
+				return nil, "", apierror.BadRequest("spec.expiry: %s is later than the end of the credential creating the key (%s)",
+					in.Expiry.UTC().Format(time.RFC3339), from.end.UTC().Format(time.RFC3339))
+			}
+		}
+	}
 	if r, ok := authz.RoleByID(in.RoleID); ok && !r.Assignable {
 		return nil, "", apierror.BadRequest("spec.roleID: role %q cannot be granted by an organization", r.Name)
 	}
@@ -55,7 +80,13 @@ func (s *Service) CreateAPIKey(ctx context.Context, o Origin, orgID string, in A
 	if err != nil {
 		return nil, "", fmt.Errorf("API key secret: %w", err)
 	}
-	k := &store.APIKey{Meta: in.Meta, RoleID: in.RoleID, SecretHash: secret.Hash(sec)}
+	k := &store.APIKey{Meta: in.Meta, RoleID: in.RoleID, SecretHash: secret.Hash(sec), Lineage: from.lineage}
+	if actor.Kind != authn.KindUser {
+		k.ParentKind, k.ParentID = string(actor.Kind), actor.ID
+		k.FromRoleSession = slices.ContainsFunc(from.lineage, func(l store.LineageLink) bool {
+			return l.Kind == store.LinkRole && l.ID == in.RoleID
+		})
+	}
 	k.ID, k.OrganizationID, k.CreatedAt, k.CreatedBy = s.NewID(), orgID, s.now(), actor.Subject
 	k.ModifiedAt, k.ModifiedBy = time.Time{}, ""
 	if in.Expiry != nil {

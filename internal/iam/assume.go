@@ -55,8 +55,13 @@ type Session struct {
 // principal, for service "roles" and operation "assume-role", with the role
 // as resources.role ({id, name, tags, labels}); a role without one cannot be
 // assumed. The session lasts req.TTL, which may not exceed the role's
-// maxSessionTTL nor MaxSessionLifetime. A role session cannot assume a role
-// (no chains of sessions).
+// maxSessionTTL nor MaxSessionLifetime nor what the caller's credential has
+// left. A role session cannot assume a role (no chains of sessions).
+//
+// The session carries its lineage (see derivedFrom), ending with the role
+// at its trust version: every use checks it, so the session ends when its
+// source is deleted, rotated or suspended, or when the role's trust changes
+// (IAMRole.TrustVersion).
 func (s *Service) AssumeRole(ctx context.Context, req AssumeRequest) (*Session, error) {
 	if s.Sessions == nil {
 		return nil, &apierror.Error{Status: http.StatusServiceUnavailable, Code: "temporarily_unavailable",
@@ -107,9 +112,21 @@ func (s *Service) AssumeRole(ctx context.Context, req AssumeRequest) (*Session, 
 		return nil, apierror.ForbiddenError("%s is not allowed to assume role %q: %s", caller.Subject, c.Name, d.Reason)
 	}
 
+	// The session's lineage: its source's, then the role at the trust
+	// version just evaluated. It may not outlive its source.
+	from, err := derivedFrom(ctx, s.Store.Read(), caller, req.OrganizationID, req.Caller.Grants.Member)
+	if err != nil {
+		return nil, err
+	}
+	ttl := time.Duration(req.TTL) * time.Second
+	if left, ends := from.remaining(req.Now); ends && ttl > left {
+		return nil, apierror.BadRequest("ttl: %d seconds is more than the %d seconds the credential assuming the role has left",
+			req.TTL, int64(left/time.Second))
+	}
+	lineage := append(from.lineage, store.LineageLink{Kind: store.LinkRole, Org: req.OrganizationID, ID: c.ID, Version: c.TrustVersion})
 	sess := authn.Session{ID: s.NewID(), OrganizationID: req.OrganizationID, RoleID: c.ID, RoleName: c.Name,
 		Source: authn.Source{Kind: caller.Kind, ID: caller.ID, Subject: caller.Subject},
-		TTL:    time.Duration(req.TTL) * time.Second}
+		TTL:    ttl, Lineage: lineage}
 	// Sign first: if the audit write fails the token is never shown.
 	token, expires, err := s.Sessions.SignSession(ctx, sess)
 	if err != nil {
@@ -118,7 +135,7 @@ func (s *Service) AssumeRole(ctx context.Context, req AssumeRequest) (*Session, 
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
 		audit.Describe(ctx, auditRoles, c.ID, nil, map[string]any{
 			"session": sess.ID, "roleId": c.ID, "roleName": c.Name, "source": sess.Source,
-			"expiresAt": expires, "decidedBy": d.Reason,
+			"expiresAt": expires, "decidedBy": d.Reason, "lineage": sess.Lineage,
 		})
 		return nil
 	})

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -210,7 +211,7 @@ func (s *Service) CreateRole(ctx context.Context, actor *authn.Principal, orgID 
 	if err := checkName(in.Meta.Name); err != nil {
 		return nil, err
 	}
-	r := &store.IAMRole{Meta: in.Meta, Editable: true, Version: 1}
+	r := &store.IAMRole{Meta: in.Meta, Editable: true, Version: 1, TrustVersion: 1}
 	r.ID, r.OrganizationID, r.CreatedAt, r.CreatedBy = s.NewID(), orgID, s.now(), actor.Subject
 	r.ModifiedAt, r.ModifiedBy = time.Time{}, ""
 	out := &Role{Custom: r, Policy: policy.AllowAll()}
@@ -350,6 +351,11 @@ func (s *Service) changeRole(ctx context.Context, o Origin, orgID, id string, ch
 		r.ID, r.OrganizationID, r.CreatedAt, r.CreatedBy = old.ID, old.OrganizationID, old.CreatedAt, old.CreatedBy
 		r.ModifiedAt, r.ModifiedBy = s.now(), o.Caller.Principal.Subject
 		r.Version = old.Version + 1
+		if trustChanged(old, &r) {
+			// The sessions begun under the old trust end at their next
+			// use (the trust version is in their lineage).
+			r.TrustVersion = old.TrustVersion + 1
+		}
 		if err := q.UpdateIAMRole(ctx, &r); err != nil {
 			return roleError(err, r.Name)
 		}
@@ -392,6 +398,17 @@ func sameSet(a, b []string) bool {
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
+// trustChanged reports whether the change from old to r touches what an
+// assume-role decision reads of the role: the assume-role policy itself,
+// and the role attributes it sees (resources.role: name, tags, labels).
+// Only such a change ends the role's sessions; a new description, TTL or
+// role policy does not (the sessions' rights follow the role policy anyway,
+// since it is read on every request).
+func trustChanged(old, r *store.IAMRole) bool {
+	return old.AssumeRolePolicy != r.AssumeRolePolicy || old.Name != r.Name ||
+		!slices.Equal(old.Tags, r.Tags) || !maps.Equal(old.Labels, r.Labels)
 }
 
 // setPolicy replaces the policy of r (its document in out), refusing a
@@ -473,9 +490,11 @@ func (s *Service) UpdateRoleAssumeRolePolicy(ctx context.Context, o Origin, orgI
 }
 
 // DeleteRole deletes a custom role that nothing references any more (no
-// group grants it, no API key is bound to it, no permission set holds it).
-// Its sessions end at once: each request of a session checks that its role
-// exists.
+// group grants it, no API key an administrator bound to it, no permission
+// set holds it). Its sessions end at once: each request of a session checks
+// that its role exists. The API keys its sessions minted (and the keys those
+// keys minted) are deleted with it, in the same transaction: they are the
+// sessions' offspring, not references that keep the role alive.
 func (s *Service) DeleteRole(ctx context.Context, orgID, id string) error {
 	if err := systemRoleConflict(id); err != nil {
 		return err
@@ -510,10 +529,18 @@ func (s *Service) DeleteRole(ctx context.Context, orgID, id string) error {
 		if err != nil {
 			return err
 		}
+		minted, err := q.DeleteAPIKeysFromRoleSessions(ctx, orgID, id)
+		if err != nil {
+			return err
+		}
 		if err := q.DeleteIAMRole(ctx, orgID, id); err != nil {
 			return roleError(err, id)
 		}
-		audit.Describe(ctx, auditRoles, id, before.auditView(), nil)
+		view := before.auditView()
+		if m, ok := view.(map[string]any); ok && len(minted) > 0 {
+			m["deletedSessionAPIKeys"] = minted // one event per write: the keys that went with the role
+		}
+		audit.Describe(ctx, auditRoles, id, view, nil)
 		return nil
 	})
 }

@@ -65,3 +65,21 @@ func (t *tokens) checkLineage(ctx context.Context, c *AccessClaims) error {
 func serviceAccountTokenFingerprint(tokenHash string) string {
 	return secret.Hash("gatehouse service account token lineage\x00" + tokenHash)[:32]
 }
+
+// credentialLineage is the lineage of a user's access token as the
+// credentials derived from it (role sessions, API keys; internal/iam)
+// inherit it: the token's jti and its ancestors' (none revoked) and its
+// session (alive). checkLineage checks the same on every use of the token
+// itself; a role session assumed with it checks these links on every use
+// of the session, so ending the token's family ends the session too.
+func credentialLineage(c *AccessClaims) []store.LineageLink {
+	links := make([]store.LineageLink, 0, len(c.Parents)+2)
+	for _, jti := range c.Parents {
+		links = append(links, store.LineageLink{Kind: store.LinkToken, ID: jti})
+	}
+	links = append(links, store.LineageLink{Kind: store.LinkToken, ID: c.JTI})
+	if c.Family != "" {
+		links = append(links, store.LineageLink{Kind: store.LinkSession, ID: c.Family})
+	}
+	return links
+}

@@ -11,7 +11,8 @@ import (
 
 // kindAssumedRole marks role session tokens (POST .../roles/{id}/assume):
 // sub and gh_role are the role ID, gh_org its organization, gh_name its
-// name, gh_src the principal that assumed it.
+// name, gh_src the principal that assumed it, gh_lin its lineage (the
+// links checked on every use: see authn.CheckLineage).
 const kindAssumedRole = "assumed_role"
 
 // SignSession signs a role session as one of our access tokens (at+jwt, the
@@ -22,8 +23,8 @@ const kindAssumedRole = "assumed_role"
 // provider's token lifetime (--max-token-lifetime): the signing keys stay
 // published only that long.
 func (p *Provider) SignSession(ctx context.Context, s authn.Session) (string, time.Time, error) {
-	if s.ID == "" || s.OrganizationID == "" || s.RoleID == "" || s.Source.ID == "" {
-		return "", time.Time{}, errors.New("role session: ID, organization, role and source are required")
+	if s.ID == "" || s.OrganizationID == "" || s.RoleID == "" || s.Source.ID == "" || len(s.Lineage) == 0 {
+		return "", time.Time{}, errors.New("role session: ID, organization, role, source and lineage are required")
 	}
 	if s.TTL <= 0 || s.TTL > p.cfg.TokenLifetime {
 		return "", time.Time{}, fmt.Errorf("role session: lifetime %s outside (0, %s]", s.TTL, p.cfg.TokenLifetime)
@@ -34,7 +35,7 @@ func (p *Provider) SignSession(ctx context.Context, s authn.Session) (string, ti
 	tok, err := p.tokens.mint(ctx, &AccessClaims{
 		Issuer: p.cfg.Issuer, Subject: s.RoleID, Audience: []string{p.cfg.Issuer},
 		IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: s.ID, Kind: kindAssumedRole,
-		Organization: s.OrganizationID, Name: s.RoleName, Role: s.RoleID, Source: &src,
+		Organization: s.OrganizationID, Name: s.RoleName, Role: s.RoleID, Source: &src, Lineage: s.Lineage,
 	})
 	return tok, exp, err
 }

@@ -64,6 +64,21 @@ func TestRoleSessions(t *testing.T) {
 			t.Errorf("exchanging a role session: %d %v, want invalid_grant", status, body)
 		}
 
+		// Introspection follows the session's lineage too: a session of a
+		// role whose assume-role policy changed is inactive (issue 12).
+		other := env.Must(http.StatusCreated, "POST", base+"/roles", acme.Token, map[string]any{"metadata": map[string]any{"name": "r2"},
+			"spec": map[string]any{"policy": allowAll, "assumeRolePolicy": allowAll}}).Map(t)
+		otherID := other["metadata"].(map[string]any)["id"].(string)
+		tok2 := env.Must(http.StatusOK, "POST", base+"/roles/"+otherID+"/assume", acme.Token, map[string]any{"ttl": 600}).Map(t)["accessToken"].(string)
+		if got := introspect(t, env, intro.ID, introSec, tok2); got["active"] != true {
+			t.Errorf("introspection of a live session: %v", got)
+		}
+		env.Must(http.StatusOK, "PUT", base+"/roles/"+otherID+"/assumerolepolicy", acme.Token,
+			map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{}})
+		if got := introspect(t, env, intro.ID, introSec, tok2); got["active"] != false {
+			t.Errorf("introspection after the assume-role policy changed: %v", got)
+		}
+
 		env.Must(http.StatusOK, "DELETE", base+"/roles/"+roleID, acme.Token, nil)
 		if got := introspect(t, env, intro.ID, introSec, tok); got["active"] != false {
 			t.Errorf("introspection after the role was deleted: %v", got)
@@ -78,7 +93,8 @@ func TestRoleSessions(t *testing.T) {
 func TestSignSessionBounds(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
 	ok := authn.Session{ID: "s-1", OrganizationID: "o", RoleID: "r", RoleName: "r", TTL: time.Minute,
-		Source: authn.Source{Kind: authn.KindServiceAccount, ID: "sa", Subject: "serviceaccount:sa"}}
+		Source:  authn.Source{Kind: authn.KindServiceAccount, ID: "sa", Subject: "serviceaccount:sa"},
+		Lineage: []store.LineageLink{{Kind: store.LinkRole, Org: "o", ID: "r", Version: 1}}}
 	if _, exp, err := env.Provider.SignSession(context.Background(), ok); err != nil || exp.Sub(env.OIDCClock.Now()) > time.Minute {
 		t.Fatalf("a valid session: exp %v, err %v", exp, err)
 	}
@@ -88,6 +104,8 @@ func TestSignSessionBounds(t *testing.T) {
 		"no role":   func(s *authn.Session) { s.RoleID = "" },
 		"no source": func(s *authn.Session) { s.Source = authn.Source{} },
 		"no ID":     func(s *authn.Session) { s.ID = "" },
+		// Without lineage nothing would tie it to its source.
+		"no lineage": func(s *authn.Session) { s.Lineage = nil },
 	} {
 		s := ok
 		edit(&s)

@@ -77,6 +77,9 @@ type AccessClaims struct {
 	// service_account token was exchanged from: rotating or deleting it
 	// ends this one.
 	ServiceAccountToken string `json:"gh_sat,omitempty"`
+	// Lineage is a role session's lineage (gh_kind assumed_role): what it
+	// derives from, checked against the database on every use.
+	Lineage []store.LineageLink `json:"gh_lin,omitempty"`
 }
 
 // Confirmation is the cnf claim of a certificate-bound token (RFC 8705 §3.1).
@@ -206,8 +209,9 @@ func (t *tokens) checkSignature(ctx context.Context, raw string) (*AccessClaims,
 }
 
 // verify is verifySignature plus expiry (by the injected clock) and
-// revocation of the token and of what it descends from (checkLineage): the
-// full check of a token presented as a credential.
+// revocation of the token and of what it descends from (checkLineage; for a
+// role session, checkSession): the full check of a token presented as a
+// credential.
 func (t *tokens) verify(ctx context.Context, raw string) (*AccessClaims, error) {
 	c, err := t.verifySignature(ctx, raw)
 	if err != nil {
@@ -220,10 +224,39 @@ func (t *tokens) verify(ctx context.Context, raw string) (*AccessClaims, error) 
 	if time.Unix(c.IssuedAt, 0).After(now.Add(time.Minute)) {
 		return nil, fmt.Errorf("%w: access token issued in the future", authn.ErrInvalid)
 	}
+	if c.Kind == kindAssumedRole {
+		if err := t.checkSession(ctx, c); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	if err := t.checkLineage(ctx, c); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkSession is the revocation check of a role session: its own jti and
+// its lineage (the credential it was assumed with, the role at its trust
+// version) in one query, so that wherever a session is verified (the API,
+// introspection) it ends with its source, at the cost of the one query
+// every token pays for revocation. A session without lineage (signed
+// before lineage existed) fails closed: nothing would tie it to its source.
+func (t *tokens) checkSession(ctx context.Context, c *AccessClaims) error {
+	if len(c.Lineage) == 0 {
+		return errMalformed
+	}
+	self := store.LineageLink{Kind: store.LinkToken, ID: c.JTI}
+	broken, ok, err := t.store.Read().BrokenLink(ctx, append([]store.LineageLink{self}, c.Lineage...))
+	switch {
+	case err != nil:
+		return fmt.Errorf("verify role session: %w", err)
+	case ok:
+		return nil
+	case broken == self:
+		return errRevoked
+	}
+	return fmt.Errorf("role session %s: %w (%s)", c.JTI, authn.ErrSourceEnded, broken)
 }
 
 // Encrypt implements op.Crypto. zitadel/oidc calls it for two things: to
@@ -264,17 +297,20 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	}
 	switch c.Kind {
 	case kindUser:
-		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP}, nil
+		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP,
+			ExpiresAt: time.Unix(c.ExpiresAt, 0), TokenID: c.JTI, Lineage: credentialLineage(c)}, nil
 	case kindServiceAccount:
 		return &authn.Principal{Kind: authn.KindServiceAccount, ID: c.Subject, OrganizationID: c.Organization,
-			Subject: "serviceaccount:" + c.Name}, nil
+			Subject: "serviceaccount:" + c.Name, ExpiresAt: time.Unix(c.ExpiresAt, 0)}, nil
 	case kindAssumedRole:
+		// verify checked the session's lineage.
 		if c.Role == "" || c.Organization == "" || c.Source == nil {
 			return nil, errMalformed
 		}
 		src := *c.Source
 		return &authn.Principal{Kind: authn.KindAssumedRole, ID: c.JTI, OrganizationID: c.Organization, RoleID: c.Role,
-			Subject: authn.AssumedRoleSubject(c.Name, src.Subject), Source: &src}, nil
+			Subject: authn.AssumedRoleSubject(c.Name, src.Subject), Source: &src,
+			ExpiresAt: time.Unix(c.ExpiresAt, 0), Lineage: c.Lineage}, nil
 	}
 	return nil, fmt.Errorf("%w: client credentials tokens carry no user", authn.ErrInvalid)
 }

@@ -24,17 +24,21 @@ type IAMRole struct {
 	Labels           map[string]string
 	Editable         bool
 	Version          int64
+	// TrustVersion moves on only when what the assume-role decision reads
+	// of the role changes (assume-role policy, name, tags, labels): role
+	// sessions carry the one they began under and end when it moves on.
+	TrustVersion int64
 }
 
 func (r *IAMRole) meta() *Meta { return &r.Meta }
 func (r *IAMRole) columns() []string {
-	return []string{"policy", "assume_role_policy", "max_session_ttl", "permissions", "labels", "editable", "version"}
+	return []string{"policy", "assume_role_policy", "max_session_ttl", "permissions", "labels", "editable", "version", "trust_version"}
 }
 func (r *IAMRole) values() []any {
-	return []any{r.Policy, r.AssumeRolePolicy, r.MaxSessionTTL, jsonValue{r.Permissions, "[]"}, jsonValue{r.Labels, "{}"}, r.Editable, r.Version}
+	return []any{r.Policy, r.AssumeRolePolicy, r.MaxSessionTTL, jsonValue{r.Permissions, "[]"}, jsonValue{r.Labels, "{}"}, r.Editable, r.Version, r.TrustVersion}
 }
 func (r *IAMRole) targets() []any {
-	return []any{&r.Policy, &r.AssumeRolePolicy, &r.MaxSessionTTL, jsonTarget{&r.Permissions}, jsonTarget{&r.Labels}, &r.Editable, &r.Version}
+	return []any{&r.Policy, &r.AssumeRolePolicy, &r.MaxSessionTTL, jsonTarget{&r.Permissions}, jsonTarget{&r.Labels}, &r.Editable, &r.Version, &r.TrustVersion}
 }
 
 // jsonValue writes a value as JSON text; nil slices and maps as empty.
@@ -167,7 +171,9 @@ func (q *Q) RoleReferences(ctx context.Context, orgID, roleID string) (groups, a
 		WHERE r.role_id = $1 AND g.organization_id = $2 ORDER BY g.name`, roleID, orgID); err != nil {
 		return nil, nil, fmt.Errorf("groups granting role %s: %w", roleID, err)
 	}
-	if apiKeys, err = q.names(ctx, "SELECT name FROM api_keys WHERE role_id = $1 AND organization_id = $2 ORDER BY name", roleID, orgID); err != nil {
+	// Keys minted by the role's own sessions are not references: they are
+	// deleted with the role (DeleteAPIKeysFromRoleSessions).
+	if apiKeys, err = q.names(ctx, "SELECT name FROM api_keys WHERE role_id = $1 AND organization_id = $2 AND NOT from_role_session ORDER BY name", roleID, orgID); err != nil {
 		return nil, nil, fmt.Errorf("API keys bound to role %s: %w", roleID, err)
 	}
 	return groups, apiKeys, nil
@@ -279,12 +285,44 @@ type APIKey struct {
 	RoleID     string
 	SecretHash string
 	ExpiresAt  time.Time // zero: never
+	// ParentKind and ParentID name the machine credential that created the
+	// key (a role session, an API key, a service account); both "" for a
+	// key a person created, which is an organization object.
+	ParentKind string
+	ParentID   string
+	// Lineage are the links the key depends on (its parent's, then its
+	// parent): checked on every use, so that the key dies with its source.
+	Lineage []LineageLink
+	// FromRoleSession: a session of the key's own role is in its lineage,
+	// so deleting the role deletes the key rather than refusing.
+	FromRoleSession bool
 }
 
-func (k *APIKey) meta() *Meta       { return &k.Meta }
-func (k *APIKey) columns() []string { return []string{"role_id", "secret_hash", "expires_at"} }
-func (k *APIKey) values() []any     { return []any{k.RoleID, k.SecretHash, toMillis(k.ExpiresAt)} }
-func (k *APIKey) targets() []any    { return []any{&k.RoleID, &k.SecretHash, (*millis)(&k.ExpiresAt)} }
+func (k *APIKey) meta() *Meta { return &k.Meta }
+func (k *APIKey) columns() []string {
+	return []string{"role_id", "secret_hash", "expires_at", "parent_kind", "parent_id", "lineage", "from_role_session"}
+}
+func (k *APIKey) values() []any {
+	return []any{k.RoleID, k.SecretHash, toMillis(k.ExpiresAt), k.ParentKind, k.ParentID, jsonValue{k.Lineage, "[]"}, k.FromRoleSession}
+}
+func (k *APIKey) targets() []any {
+	return []any{&k.RoleID, &k.SecretHash, (*millis)(&k.ExpiresAt), &k.ParentKind, &k.ParentID, lineageTarget{&k.Lineage}, &k.FromRoleSession}
+}
+
+// lineageTarget scans a lineage column: an empty list reads as nil, as a
+// key without lineage is written.
+type lineageTarget struct{ p *[]LineageLink }
+
+// Scan implements sql.Scanner.
+func (l lineageTarget) Scan(v any) error {
+	if err := (jsonTarget{l.p}).Scan(v); err != nil {
+		return err
+	}
+	if len(*l.p) == 0 {
+		*l.p = nil
+	}
+	return nil
+}
 
 // CreateAPIKey inserts k.
 func (q *Q) CreateAPIKey(ctx context.Context, k *APIKey) error { return insert(ctx, q, tAPIKeys, k) }
