@@ -504,15 +504,6 @@ func (s *server) Introspect(ctx context.Context, r *op.Request[op.IntrospectionR
 	if err != nil || !mayIntrospect(s.p.cfg.Issuer, c.ID, claims) {
 		return op.NewResponse(resp), nil
 	}
-	if claims.Kind == kindAssumedRole {
-		// A role session ends with its role.
-		if _, err := s.p.cfg.Store.Read().GetIAMRole(ctx, claims.Organization, claims.Role); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return op.NewResponse(resp), nil
-			}
-			return nil, oidc.ErrServerError().WithParent(err)
-		}
-	}
 	resp.Active = true
 	resp.Scope = claims.Scopes()
 	resp.ClientID = claims.ClientID
