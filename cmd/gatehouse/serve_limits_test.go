@@ -24,7 +24,7 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatalf("serve --help exited %d", code)
 	}
 	for _, name := range []string{"rate-limit-token", "rate-limit-login", "trusted-proxies", "upstream-timeout",
-		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval"} {
+		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval", "dns-resolver", "dns-timeout"} {
 		if !strings.Contains(errb.String(), "-"+name) || !strings.Contains(errb.String(), config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}
@@ -37,6 +37,8 @@ func TestLimitFlags(t *testing.T) {
 		{[]string{"--rate-limit-login", "5/fortnight"}, "--rate-limit-login"},
 		{[]string{"--trusted-proxies", "10.0.0.0/99"}, "--trusted-proxies"},
 		{[]string{"--upstream-timeout", "0s"}, "--upstream-timeout"},
+		{[]string{"--dns-resolver", "no-port"}, "--dns-resolver"},
+		{[]string{"--dns-timeout", "0s"}, "--dns-timeout"},
 	} {
 		dir := t.TempDir()
 		var out, errb bytes.Buffer

@@ -146,11 +146,15 @@ type Serve struct {
 	RateLimitLogin    string
 	UpstreamTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
-	ReadTimeout       time.Duration
-	WriteTimeout      time.Duration
-	IdleTimeout       time.Duration
-	DebugListen       string
-	LogFlushInterval  time.Duration
+	// DNSResolver (host:port, '' for the system resolver) and DNSTimeout:
+	// where and how long domain verification looks up TXT challenges.
+	DNSResolver      string
+	DNSTimeout       time.Duration
+	ReadTimeout      time.Duration
+	WriteTimeout     time.Duration
+	IdleTimeout      time.Duration
+	DebugListen      string
+	LogFlushInterval time.Duration
 	Cloud
 }
 
@@ -223,6 +227,8 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
 	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
 	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
+	b.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that domain verification asks for the _gatehouse-challenge TXT records, over UDP and TCP (default: the system resolver)")
+	b.Duration(&c.DNSTimeout, "dns-timeout", 5*time.Second, "how long one domain verification's DNS lookup may take before the request gets 503")
 	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")
 	b.Duration(&c.ReadTimeout, "read-timeout", 30*time.Second, "how long a client may take to send a whole request")
 	b.Duration(&c.WriteTimeout, "write-timeout", 60*time.Second, "how long writing a response may take")

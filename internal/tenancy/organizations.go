@@ -103,6 +103,9 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal
 		if err := validateOrganization(ctx, q, o); err != nil {
 			return err
 		}
+		if err := s.claimDomain(o, nil); err != nil {
+			return err
+		}
 		if err := q.CreateOrganization(ctx, o); err != nil {
 			return organizationError(err, o)
 		}
@@ -112,8 +115,11 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal
 }
 
 func organizationError(err error, o *store.Organization) error {
-	if errors.Is(err, store.ErrConflict) && o.Domain != "" {
-		return apierror.ConflictError("an organization named %q or with domain %q already exists", o.Name, o.Domain)
+	// Only verified domains are unique, and a write never verifies one: a
+	// conflict with a verified domain is the name's (or, keeping a verified
+	// domain, a concurrent verification's).
+	if errors.Is(err, store.ErrConflict) && o.DomainVerified() {
+		return apierror.ConflictError("an organization named %q or with verified domain %q already exists", o.Name, o.Domain)
 	}
 	return storeError(err, "organization", o.Name)
 }
@@ -133,6 +139,10 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal
 		}
 		s.carryMeta(&o.Meta, old.Meta, actor)
 		if err := validateOrganization(ctx, q, o); err != nil {
+			return err
+		}
+		// A changed domain is a new claim: pending, with a new challenge.
+		if err := s.claimDomain(o, old); err != nil {
 			return err
 		}
 		if err := q.UpdateOrganization(ctx, o); err != nil {

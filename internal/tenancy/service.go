@@ -34,6 +34,11 @@ type Service struct {
 	// suspension or deletion ended, after that write has committed: the
 	// OIDC provider notifies their clients (back-channel logout).
 	SessionsEnded func(ctx context.Context, ended []*store.OIDCSession)
+	// Resolver answers the DNS checks of domain claims (VerifyDomain);
+	// nil is the system resolver. DNSTimeout bounds one check
+	// (DefaultDNSTimeout when zero).
+	Resolver   TXTResolver
+	DNSTimeout time.Duration
 }
 
 // DefaultServiceAccountTTL is the token lifetime when none is configured.
