@@ -69,6 +69,7 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"assumeRole":                       {body: map[string]any{"ttl": 4000}, status: http.StatusBadRequest},
 		"updateOrganizationPolicy":         {body: rules("deny", "projects", "allow", "1"), status: http.StatusBadRequest},
 		"resetOrganizationPolicy":          {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
+		"verifyOrganizationDomain":         {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
 		"createApiKey":                     {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
 		"deleteApiKey":                     {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
 		// Cloud credential federation (issue 5). Issuing tokens and
@@ -154,6 +155,11 @@ func TestEveryWriteIsAudited(t *testing.T) {
 			}
 			walked++
 			f := newFixtureNamed(t, a, "org-"+strings.ToLower(op.id))
+			if op.id == "verifyOrganizationDomain" {
+				// Something to verify: a pending claim.
+				a.admin(t, http.StatusOK, "PUT", orgPath(f.org), map[string]any{"metadata": md(f.orgName),
+					"spec": map[string]any{"organizationType": "domain", "domain": f.orgName + ".example"}})
+			}
 			fail, ok := auditFailures(f)[op.id]
 			if !ok {
 				t.Errorf("%s writes but has no audit case: add one to auditFailures", op.id)

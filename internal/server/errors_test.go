@@ -157,6 +157,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return allowAll()
 	case "assumeRole":
 		return map[string]any{"ttl": 60}
+	case "verifyOrganizationDomain":
+		return map[string]any{"markVerified": true}
 	case "evaluateOrganizationPolicy":
 		return map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}}
 	case "createApiKey":

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -129,4 +130,10 @@ func (e *Env) VerifyDomain(orgID string) {
 	e.t.Helper()
 	e.Must(http.StatusOK, "POST", "/api/v1/organizations/"+orgID+"/domain/verify", e.AdminToken,
 		map[string]any{"markVerified": true})
+}
+
+// WithResolver makes domain verification ask r (e.g. a DNSServer's
+// Resolver), within timeout (the default when zero).
+func WithResolver(r tenancy.TXTResolver, timeout time.Duration) Option {
+	return func(o *Options) { o.Resolver, o.DNSTimeout = r, timeout }
 }
