@@ -194,6 +194,11 @@ func (s *Service) VerifyDomain(ctx context.Context, actor *authn.Principal, in V
 	}
 	var out *store.Organization
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
+		// Serialized with UpdateOrganization: the claim checked by DNS is
+		// the one stamped verified.
+		if err := q.LockOrganization(ctx, o.ID); err != nil {
+			return storeError(err, "organization", o.ID)
+		}
 		cur, err := q.GetOrganization(ctx, o.ID)
 		if err != nil {
 			return storeError(err, "organization", o.ID)

@@ -83,6 +83,7 @@ func TestVerifyDomainDNS(t *testing.T) {
 			{"no such name", "absent.example", dns.Addr, nil, http.StatusBadRequest},
 			{"name without TXT records", "nodata.example", dns.Addr, func(string) []string { return []string{} }, http.StatusBadRequest},
 			{"record holds another value", "wrong.example", dns.Addr, func(string) []string { return []string{"someone-elses-token"} }, http.StatusBadRequest},
+			{"server failure (SERVFAIL)", "servfail.example", dns.Addr, nil, http.StatusServiceUnavailable},
 			{"resolver down", "down.example", goneAddr, func(tok string) []string { return []string{tok} }, http.StatusServiceUnavailable},
 			{"resolver silent", "silent.example", silent.LocalAddr().String(), func(tok string) []string { return []string{tok} }, http.StatusServiceUnavailable},
 		}
@@ -95,6 +96,9 @@ func TestVerifyDomainDNS(t *testing.T) {
 				}
 				if tt.txt != nil {
 					dns.SetTXT(v.RecordName, tt.txt(v.RecordValue)...)
+				}
+				if tt.domain == "servfail.example" {
+					dns.Fail(v.RecordName)
 				}
 				svc := *s
 				svc.Resolver = resolverAt(tt.resolver)

@@ -133,6 +133,12 @@ func (s *Service) GetOrganization(ctx context.Context, id string) (*store.Organi
 // UpdateOrganization replaces an organization's metadata and spec.
 func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal, id string, o *store.Organization) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
+		// The domain's verification is carried from the row read here: a
+		// verification committing in between must not be lost, nor write
+		// back a domain this update replaced (VerifyDomain locks too).
+		if err := q.LockOrganization(ctx, id); err != nil {
+			return storeError(err, "organization", id)
+		}
 		old, err := q.GetOrganization(ctx, id)
 		if err != nil {
 			return storeError(err, "organization", id)

@@ -23,6 +23,7 @@ type DNSServer struct {
 
 	mu      sync.Mutex
 	txt     map[string][]string // fully qualified, lower-case name → TXT values
+	fail    map[string]bool     // names answered SERVFAIL
 	servers []*dns.Server
 	closed  bool
 }
@@ -31,7 +32,7 @@ type DNSServer struct {
 // A name it was not told of is NXDOMAIN.
 func NewDNSServer(t testing.TB) *DNSServer {
 	t.Helper()
-	s := &DNSServer{txt: map[string][]string{}}
+	s := &DNSServer{txt: map[string][]string{}, fail: map[string]bool{}}
 	// TCP on the UDP socket's port; another process may hold that TCP
 	// port, so try a few UDP ports.
 	var (
@@ -79,6 +80,14 @@ func (s *DNSServer) SetTXT(name string, values ...string) {
 	s.txt[dns.Fqdn(strings.ToLower(name))] = append([]string{}, values...)
 }
 
+// Fail makes the server answer SERVFAIL for name, as a resolver does when
+// the domain's own servers fail.
+func (s *DNSServer) Fail(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.fail[dns.Fqdn(strings.ToLower(name))] = true
+}
+
 // Remove makes name unknown again (NXDOMAIN).
 func (s *DNSServer) Remove(name string) {
 	s.mu.Lock()
@@ -108,8 +117,11 @@ func (s *DNSServer) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 		q := req.Question[0]
 		s.mu.Lock()
 		values, ok := s.txt[strings.ToLower(q.Name)]
+		fail := s.fail[strings.ToLower(q.Name)]
 		s.mu.Unlock()
 		switch {
+		case fail:
+			m.Rcode = dns.RcodeServerFailure
 		case !ok:
 			m.Rcode = dns.RcodeNameError
 		case q.Qtype == dns.TypeTXT:
