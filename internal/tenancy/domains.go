@@ -162,8 +162,8 @@ type VerifyDomainInput struct {
 // with MarkVerified, by fiat. A claim already verified is returned as it is.
 // Errors: 400 no domain, an unclaimable domain, or a record that is missing
 // or holds another value; 403 MarkVerified by anyone else; 409 the domain is
-// another organization's (verified), or the claim changed meanwhile; 503 the
-// resolver failed or did not answer in time.
+// another organization's (verified), the claim changed meanwhile, or it has
+// no challenge yet; 503 the resolver failed or did not answer in time.
 func (s *Service) VerifyDomain(ctx context.Context, actor *authn.Principal, in VerifyDomainInput) (*store.Organization, error) {
 	o, err := s.Store.Read().GetOrganization(ctx, in.OrganizationID)
 	if err != nil {
@@ -176,10 +176,11 @@ func (s *Service) VerifyDomain(ctx context.Context, actor *authn.Principal, in V
 		return o, nil
 	case in.MarkVerified && !in.Platform:
 		return nil, apierror.ForbiddenError("only a platform administrator may mark a domain verified without its DNS record")
-	case o.DomainToken == "":
-		// A claim from before challenges existed, whose token the start
-		// has not issued yet (see IssueDomainChallenges).
-		return nil, apierror.Unavailable("the challenge of domain %q is not issued yet", o.Domain)
+	case o.DomainToken == "" && !in.MarkVerified:
+		// A claim written by a replica of the previous release during a
+		// rolling upgrade: no challenge until the next start issues one
+		// (IssueDomainChallenges) or an update of the organization does.
+		return nil, apierror.ConflictError("domain %q has no challenge yet: update the organization (PUT, same spec) to issue one", o.Domain)
 	}
 	if err := checkClaimable(o.Domain); err != nil {
 		return nil, err
