@@ -265,6 +265,9 @@ func TestIssueDomainChallenges(t *testing.T) {
 		if err := st.Tx(ctx, func(q *store.Q) error { return q.CreateOrganization(ctx, old) }); err != nil {
 			t.Fatal(err)
 		}
+		// Until then, there is nothing to look up: 409, naming the fix.
+		_, err := s.VerifyDomain(ctx, admin, tenancy.VerifyDomainInput{OrganizationID: "old"})
+		wantStatus(t, "verify a claim without a challenge", err, http.StatusConflict)
 		if err := s.IssueDomainChallenges(ctx); err != nil {
 			t.Fatal(err)
 		}
