@@ -10,6 +10,6 @@
 //
 // The PostgreSQL tests need GATEHOUSE_TEST_DATABASE_URL (CI sets it); each
 // creates a database of its own on that server and drops it at the end. They
-// skip with a message when it is unset. The SIGTERM test also runs on SQLite,
-// and the domain takeover replay runs on SQLite only.
+// skip with a message when it is unset. The SIGTERM test and the domain
+// takeover replay also run on SQLite.
 package systemtest
