@@ -113,6 +113,8 @@ var additionRoutes = []route{
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/oauth2providers/{providerID}", "getOrganizationOauth2Provider"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}", "getServiceAccount"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/users/{userID}", "getUser"},
+	// Verified domains (issue 12).
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/domain/verify", "verifyOrganizationDomain"},
 
 	// IAM (issue 4).
 	{http.MethodGet, "/api/v1/operations", "listOperations"},

@@ -135,13 +135,21 @@ func openTenancyWith(ctx context.Context, c *config.Serve, sealer *secret.Sealer
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.DNSTimeout <= 0 {
+		return nil, nil, fmt.Errorf("--dns-timeout must be positive, got %v", c.DNSTimeout)
+	}
+	resolver, err := tenancy.NewResolver(c.DNSResolver)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--dns-resolver: %w", err)
+	}
 	st, err := openStore(ctx, c.Database, opts...)
 	if err != nil {
 		return nil, nil, err
 	}
 	return st, &tenancy.Service{
 		Store: st, Sealer: sealer, Now: time.Now, Rand: rand.Reader, ServiceAccountTTL: c.ServiceAccountTTL, ObjectLimits: limits,
-		NewID: func() string { return uuid.Must(uuid.NewV7()).String() },
+		NewID:    func() string { return uuid.Must(uuid.NewV7()).String() },
+		Resolver: resolver, DNSTimeout: c.DNSTimeout,
 	}, nil
 }
 

@@ -24,7 +24,7 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatalf("serve --help exited %d", code)
 	}
 	for _, name := range []string{"rate-limit-token", "rate-limit-login", "rate-limit-auth-failures", "database-timeout", "trusted-proxies", "upstream-timeout",
-		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval"} {
+		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval", "dns-resolver", "dns-timeout"} {
 		if !strings.Contains(errb.String(), "-"+name) || !strings.Contains(errb.String(), config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}
@@ -39,6 +39,8 @@ func TestLimitFlags(t *testing.T) {
 		{[]string{"--upstream-timeout", "0s"}, "--upstream-timeout"},
 		{[]string{"--rate-limit-auth-failures", "many"}, "--rate-limit-auth-failures"},
 		{[]string{"--database-timeout", "0s"}, "--database-timeout"},
+		{[]string{"--dns-resolver", "no-port"}, "--dns-resolver"},
+		{[]string{"--dns-timeout", "0s"}, "--dns-timeout"},
 	} {
 		dir := t.TempDir()
 		var out, errb bytes.Buffer

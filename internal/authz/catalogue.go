@@ -48,6 +48,10 @@ var Catalogue = indexCatalogue([]Entry{
 	{"updateOrganization", EndpointOrganizations, Update, ScopeOrganization},
 	{"deleteOrganization", EndpointOrganizations, Delete, ScopeOrganization},
 	{"getOrganizationAcl", "", "", ScopeOrganizationMember},
+	// Verified domains (issue 12): proving the organization's domain is
+	// changing the organization; marking it verified without DNS is the
+	// platform administrator's only (checked in the handler).
+	{"verifyOrganizationDomain", EndpointOrganizations, Update, ScopeOrganization},
 
 	{"listGroups", EndpointGroups, Read, ScopeOrganization},
 	{"createGroup", EndpointGroups, Create, ScopeOrganization},

@@ -121,7 +121,7 @@
 // After authenticating, a user may have to onboard or consent
 // (interaction.go) before the code is issued. Onboarding (Config.Onboarding:
 // off, local or all) is offered to someone with no user record anywhere and
-// an email domain no organization owns: the seed's form creates an adhoc
+// an email domain no organization has verified: the seed's form creates an adhoc
 // organization, a group with the chosen assignable roles and the user in it,
 // in one transaction (tenancy.Onboard). Consent is asked for prompt=consent
 // and, for clients that require it, until the user has allowed every
@@ -157,7 +157,8 @@
 //	logout CSRF (no id_token_hint)                     TestLogout
 //	id_token_hint of another client, forged, foreign   TestIDTokenHint
 //	suspended or pending users                         TestSuspendedUserCannotLogIn, TestPromptNone, TestSignupLink
-//	one tenant's IdP answering for another's domain    TestDomainRouting
+//	one tenant's IdP answering for another's domain    TestDomainRouting, TestDomainTakeoverReplay
+//	routing by a domain claimed but not proven         TestDomainTakeoverReplay, tenancy.TestDomainClaims
 //	certificate-bound token without its certificate    TestCertificateBoundTokens
 //	wrong, expired, foreign or absent client cert      TestMTLSClientAuthentication, client.TestAuthenticateCertificate
 //	client secret alongside a certificate              TestMTLSClientAuthentication

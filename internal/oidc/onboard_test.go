@@ -172,8 +172,9 @@ func TestOnboardingModes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s %s", tt.mode, tt.subject), func(t *testing.T) {
 			env := newEnvWith(t, testenv.SQLite, testenv.Options{Onboarding: tt.mode})
-			env.Must(http.StatusAccepted, "POST", "/api/v1/organizations", env.AdminToken, map[string]any{
-				"metadata": map[string]any{"name": "acme"}, "spec": map[string]any{"organizationType": "domain", "domain": "acme.example"}})
+			acme := env.Must(http.StatusAccepted, "POST", "/api/v1/organizations", env.AdminToken, map[string]any{
+				"metadata": map[string]any{"name": "acme"}, "spec": map[string]any{"organizationType": "domain", "domain": "acme.example"}}).Map(t)
+			env.VerifyDomain(acme["metadata"].(map[string]any)["id"].(string))
 			if err := env.Password.SetPassword(t.Context(), tt.subject, password); err != nil {
 				t.Fatal(err)
 			}

@@ -82,7 +82,9 @@ type route struct {
 }
 
 // routeByEmail finds the provider of the organization that owns email's
-// domain; ok is false when the domain routes nowhere (local password).
+// domain; ok is false when the domain routes nowhere (local password). Only
+// a verified domain is owned (store.OrganizationByDomain): a pending claim,
+// which anyone can make, routes nothing.
 func (p *Provider) routeByEmail(ctx context.Context, email string) (route, bool, error) {
 	at := strings.LastIndexByte(email, '@')
 	if p.cfg.Tenancy == nil || at < 0 {
@@ -225,8 +227,9 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OID
 }
 
 // checkDomain: an organization's own identity provider speaks for its own
-// email domain only, so that one tenant's IdP cannot log people in as users
-// of another. System providers (Google, ...) are trusted for any address.
+// verified email domain only, so that one tenant's IdP cannot log people in
+// as users of another (a domain merely claimed proves nothing: issue 12).
+// System providers (Google, ...) are trusted for any address.
 func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error {
 	if orgID == "" {
 		return nil
@@ -235,7 +238,7 @@ func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error
 	if err != nil {
 		return fmt.Errorf("provider organization: %w", err)
 	}
-	if org.Domain == "" || !strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain)) {
+	if !org.DomainVerified() || !strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain)) {
 		return errForeignDomain
 	}
 	return nil

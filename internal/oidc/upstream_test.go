@@ -240,6 +240,9 @@ func TestDomainRouting(t *testing.T) {
 	if err := f.down.Tenancy.UpdateOrganization(ctx, actor, other.ID, other); err != nil {
 		t.Fatal(err)
 	}
+	// Only verified domains route (issue 12).
+	f.down.VerifyDomain(acme.ID)
+	f.down.VerifyDomain(other.ID)
 
 	tests := []struct {
 		name      string
@@ -321,6 +324,7 @@ func TestLoginHintRouting(t *testing.T) {
 	if err := f.down.Tenancy.CreateOrganization(t.Context(), actor, acme); err != nil {
 		t.Fatal(err)
 	}
+	f.down.VerifyDomain(acme.ID)
 	r := f.rp
 	r.browser.Jar, _ = newJar()
 	_, resp, _, _ := r.authorize(param("login_hint", email))

@@ -69,6 +69,7 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"assumeRole":                       {body: map[string]any{"ttl": 4000}, status: http.StatusBadRequest},
 		"updateOrganizationPolicy":         {body: rules("deny", "projects", "allow", "1"), status: http.StatusBadRequest},
 		"resetOrganizationPolicy":          {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
+		"verifyOrganizationDomain":         {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
 		"createApiKey":                     {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
 		"deleteApiKey":                     {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
 		// Cloud credential federation (issue 5). Issuing tokens and

@@ -129,7 +129,15 @@ func organizationToAPI(o *store.Organization) api.OrganizationRead {
 	if o.ProviderScope != "" {
 		spec.ProviderScope = ptr(api.ProviderScope(o.ProviderScope))
 	}
-	return api.OrganizationRead{Metadata: readMeta(o.Meta), Spec: spec}
+	out := api.OrganizationRead{Metadata: readMeta(o.Meta), Spec: spec}
+	if v, ok := tenancy.DomainStatus(o); ok {
+		dv := &api.DomainVerification{State: api.DomainVerificationState(v.State), RecordName: v.RecordName, RecordValue: v.RecordValue}
+		if !v.VerifiedAt.IsZero() {
+			dv.VerifiedAt = ptr(v.VerifiedAt.UTC())
+		}
+		out.Status = &api.OrganizationStatus{DomainVerification: dv}
+	}
+	return out
 }
 
 func groupFromAPI(in api.GroupWrite) *store.Group {

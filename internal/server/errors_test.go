@@ -43,6 +43,9 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 	f := &fixture{orgName: name}
 	f.admin = a.tenant(t, name, "administrator")
 	f.org = f.admin.org
+	// The organization claims a domain (pending), so that it has something
+	// to verify (verifyOrganizationDomain).
+	a.admin(t, http.StatusOK, "PUT", orgPath(f.org), f.orgWrite())
 	f.reader = a.addMember(t, f.org, "readers", "reader")
 	f.user = a.addMember(t, f.org, "users", "user")
 	tok := f.admin.token
@@ -98,6 +101,12 @@ var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdenti
 var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true,
 	"issueCloudAccountCredentials": true}
 
+// orgWrite is the fixture organization's body: its name, claiming the
+// domain <name>.example.
+func (f *fixture) orgWrite() map[string]any {
+	return map[string]any{"metadata": md(f.orgName), "spec": map[string]any{"organizationType": "domain", "domain": f.orgName + ".example"}}
+}
+
 // tokenFor is who exercises op in the walkers: the platform administrator,
 // except for the issuing operations, which need the organization's
 // administrator.
@@ -136,7 +145,7 @@ func (f *fixture) body(op specOp) map[string]any {
 	case "createOrganization":
 		return orgWrite("new-org")
 	case "updateOrganization":
-		return orgWrite(f.orgName)
+		return f.orgWrite()
 	case "createGroup", "updateGroup":
 		return groupWrite(prefix+"-group", []string{f.roleID}, nil, nil)
 	case "createUser", "updateUser":
@@ -157,6 +166,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return allowAll()
 	case "assumeRole":
 		return map[string]any{"ttl": 60}
+	case "verifyOrganizationDomain":
+		return map[string]any{"markVerified": true}
 	case "evaluateOrganizationPolicy":
 		return map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}}
 	case "createApiKey":
@@ -193,7 +204,7 @@ func resourceBody(op specOp) bool {
 	}
 	switch op.id {
 	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy",
-		"createAccountAssignments":
+		"createAccountAssignments", "verifyOrganizationDomain":
 		return false
 	}
 	return true
@@ -221,6 +232,10 @@ var malformedBodies = map[string]map[string]any{
 		"malformed JSON": `{"ttl": `, "empty object": map[string]any{}, "ttl a string": map[string]any{"ttl": "1h"},
 		"ttl zero": map[string]any{"ttl": 0}, "ttl negative": map[string]any{"ttl": -5}, "ttl a fraction": map[string]any{"ttl": 1.5},
 		"ttl over the role's maximum": map[string]any{"ttl": 3601}, "a list": "[]",
+	},
+	"verifyOrganizationDomain": {
+		"malformed JSON": `{"markVerified": `, "markVerified a string": map[string]any{"markVerified": "yes"},
+		"unknown field": map[string]any{"skipDNS": true}, "a list": "[]", "a string": `"verify"`,
 	},
 	"evaluateOrganizationPolicy": {
 		"malformed JSON": `{"service": `, "empty object": map[string]any{}, "no operation": map[string]any{"service": "projects", "roles": []any{}},

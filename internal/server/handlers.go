@@ -9,7 +9,9 @@ import (
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
 // handlers implements api.ServerInterface. By the time a method runs, the
@@ -136,6 +138,19 @@ func (h *handlers) UpdateOrganization(w http.ResponseWriter, r *http.Request, or
 		return
 	}
 	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.UpdateOrganization(r.Context(), principal(r), organizationID, organizationFromAPI(in)))
+}
+
+// VerifyOrganizationDomain proves the organization's domain claim by DNS,
+// or marks it verified when a platform administrator (global update of
+// organizations) asks.
+func (h *handlers) VerifyOrganizationDomain(w http.ResponseWriter, r *http.Request, organizationID string) {
+	var in api.OrganizationDomainVerify
+	if !h.decode(w, r, &in) {
+		return
+	}
+	o, err := h.s.tenancy.VerifyDomain(r.Context(), principal(r), tenancy.VerifyDomainInput{OrganizationID: organizationID,
+		MarkVerified: deref(in.MarkVerified), Platform: grantsFrom(r.Context()).Global(authz.EndpointOrganizations, authz.Update)})
+	h.reply(w, r, http.StatusOK, later(err, func() any { return organizationToAPI(o) }), err)
 }
 
 func (h *handlers) DeleteOrganization(w http.ResponseWriter, r *http.Request, organizationID string) {

@@ -111,6 +111,7 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"updateRolePolicy":                 map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{}},
 		"updateRoleAssumeRolePolicy":       allowAll(),
 		"assumeRole":                       map[string]any{"ttl": 60},
+		"verifyOrganizationDomain":         map[string]any{},
 		"updateOrganizationPolicy":         allowAll(),
 		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
 		"createApiKey":                     apiKeyWrite("intruder", roleID),
@@ -290,6 +291,9 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		return map[int]bool{http.StatusBadRequest: true}
 	case "deleteOrganization", "updateQuotas":
 		return map[int]bool{http.StatusForbidden: true}
+	// A's organization claims no domain: nothing to verify.
+	case "verifyOrganizationDomain":
+		return map[int]bool{http.StatusBadRequest: true}
 	}
 	return map[int]bool{http.StatusOK: true}
 }

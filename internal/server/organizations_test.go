@@ -77,7 +77,8 @@ func TestOrganizationLifecycle(t *testing.T) {
 		}
 		refused := []refusal{
 			{"duplicate name", "POST", "/api/v1/organizations", orgWrite("acme-corp"), http.StatusConflict, "conflict"},
-			{"duplicate domain, other case", "POST", "/api/v1/organizations", domainOrg("new", "ACME.example.com"), http.StatusConflict, "conflict"},
+			{"public mail domain", "POST", "/api/v1/organizations", domainOrg("new", "GMail.com"), http.StatusBadRequest, "invalid_request"},
+			{"public suffix", "POST", "/api/v1/organizations", domainOrg("new", "co.uk"), http.StatusBadRequest, "invalid_request"},
 			{"domain type without a domain", "POST", "/api/v1/organizations", map[string]any{"metadata": md("new"), "spec": map[string]any{"organizationType": "domain"}}, http.StatusBadRequest, "invalid_request"},
 			{"domain not a hostname", "POST", "/api/v1/organizations", domainOrg("new", "not a host"), http.StatusBadRequest, "invalid_request"},
 			{"domain an email", "POST", "/api/v1/organizations", domainOrg("new", "jo@example.com"), http.StatusBadRequest, "invalid_request"},
@@ -88,7 +89,7 @@ func TestOrganizationLifecycle(t *testing.T) {
 			{"system provider as organization provider", "POST", "/api/v1/organizations", withProvider("new", "organization", sys), http.StatusBadRequest, "invalid_request"},
 			{"unknown provider scope", "POST", "/api/v1/organizations", withProvider("new", "planet", sys), http.StatusBadRequest, "invalid_request"},
 			{"rename onto another organization", "PUT", orgPath(other), orgWrite("acme-corp"), http.StatusConflict, "conflict"},
-			{"take another organization's domain", "PUT", orgPath(other), domainOrg("other", "acme.example.com"), http.StatusConflict, "conflict"},
+			{"move to a public mail domain", "PUT", orgPath(other), domainOrg("other", "outlook.com"), http.StatusBadRequest, "invalid_request"},
 			{"update with a bad domain", "PUT", orgPath(other), domainOrg("other", "-bad-.com"), http.StatusBadRequest, "invalid_request"},
 		}
 		a.refuseAll(t, a.AdminToken, "refused organization writes", refused, org, other)

@@ -581,10 +581,12 @@ func (q *Q) TakeUpstreamLogin(ctx context.Context, stateHash string, now time.Ti
 	return &l, nil
 }
 
-// OrganizationByDomain reads the organization whose email domain is domain
-// (ErrNotFound if none); login routing uses it.
+// OrganizationByDomain reads the organization that has verified email domain
+// domain (ErrNotFound if none); login routing and onboarding use it. A
+// pending claim owns nothing: anyone may claim any domain, so only a proven
+// one may route logins (unique among verified claims, see migration 00017).
 func (q *Q) OrganizationByDomain(ctx context.Context, domain string) (*Organization, error) {
-	os, err := list[Organization](ctx, q, tOrganizations, "domain = $1", Page{Limit: 1}, strings.ToLower(domain))
+	os, err := list[Organization](ctx, q, tOrganizations, "domain = $1 AND domain_verified_at > 0", Page{Limit: 1}, strings.ToLower(domain))
 	if err != nil {
 		return nil, fmt.Errorf("organization by domain: %w", err)
 	}

@@ -14,18 +14,30 @@ type Organization struct {
 	ProviderScope    string // global | organization, '' if none
 	ProviderID       string
 	GoogleCustomerID string
+	// DomainToken is the DNS TXT challenge of the current domain claim
+	// (a new one whenever Domain changes); DomainVerifiedAt is when the
+	// claim was proven, zero while it is pending. Only a verified domain
+	// routes logins (OrganizationByDomain).
+	DomainToken      string
+	DomainVerifiedAt time.Time
 }
 
 func (o *Organization) meta() *Meta { return &o.Meta }
 func (o *Organization) columns() []string {
-	return []string{"organization_type", "domain", "provider_scope", "provider_id", "google_customer_id"}
+	return []string{"organization_type", "domain", "provider_scope", "provider_id", "google_customer_id",
+		"domain_token", "domain_verified_at"}
 }
 func (o *Organization) values() []any {
-	return []any{o.Type, nullable(o.Domain), o.ProviderScope, o.ProviderID, o.GoogleCustomerID}
+	return []any{o.Type, nullable(o.Domain), o.ProviderScope, o.ProviderID, o.GoogleCustomerID,
+		o.DomainToken, toMillis(o.DomainVerifiedAt)}
 }
 func (o *Organization) targets() []any {
-	return []any{&o.Type, (*nullString)(&o.Domain), &o.ProviderScope, &o.ProviderID, &o.GoogleCustomerID}
+	return []any{&o.Type, (*nullString)(&o.Domain), &o.ProviderScope, &o.ProviderID, &o.GoogleCustomerID,
+		&o.DomainToken, (*millis)(&o.DomainVerifiedAt)}
 }
+
+// DomainVerified reports whether o's domain claim has been proven.
+func (o *Organization) DomainVerified() bool { return o.Domain != "" && !o.DomainVerifiedAt.IsZero() }
 
 // Group collects users and service accounts and grants them roles. Its member
 // and role lists are views of the group_members and group_roles tables.

@@ -145,7 +145,8 @@ func kinds(t testing.TB) []kind {
 			global: true,
 			create: func(q *store.Q, _ scope, name string) (any, error) {
 				o := &store.Organization{Meta: newMeta("", name), Type: "domain", Domain: name + "-" + newID()[:8] + ".example.com",
-					ProviderScope: "global", ProviderID: "provider-1", GoogleCustomerID: "C0123"}
+					ProviderScope: "global", ProviderID: "provider-1", GoogleCustomerID: "C0123",
+					DomainToken: "challenge-" + name, DomainVerifiedAt: time.UnixMilli(1_700_000_000_123).UTC()}
 				o.OrganizationID = o.ID
 				return o, q.CreateOrganization(ctx, o)
 			},
@@ -160,6 +161,7 @@ func kinds(t testing.TB) []kind {
 			mutate: func(r any, _ scope) {
 				o := r.(*store.Organization)
 				o.Type, o.Domain, o.ProviderScope, o.ProviderID, o.GoogleCustomerID = "adhoc", "", "", "", ""
+				o.DomainToken, o.DomainVerifiedAt = "", time.Time{}
 			},
 		},
 		{
@@ -745,15 +747,24 @@ func TestUniqueness(t *testing.T) {
 			t.Errorf("organizations of jo@example.com: %d, want 2", got)
 		}
 
-		org := func(name, domain string) error {
+		org := func(name, domain string, verifiedAt time.Time) error {
 			return st.Tx(ctx, func(q *store.Q) error {
-				return q.CreateOrganization(ctx, &store.Organization{Meta: newMeta("", name), Type: "domain", Domain: domain})
+				return q.CreateOrganization(ctx, &store.Organization{Meta: newMeta("", name), Type: "domain", Domain: domain,
+					DomainVerifiedAt: verifiedAt})
 			})
 		}
-		must(t, org("acme", "acme.example.com"))
-		wantErr(t, "duplicate domain", org("acme-2", "acme.example.com"), store.ErrConflict)
-		must(t, org("no-domain-1", ""))
-		must(t, org("no-domain-2", "")) // '' means none, and any number of organizations have none
+		// Only verified domains are unique (issue 12): pending claims of one
+		// domain coexist, so claiming first blocks nobody.
+		verified := time.UnixMilli(1_700_000_000_000)
+		must(t, org("acme", "acme.example.com", time.Time{}))
+		must(t, org("acme-2", "acme.example.com", time.Time{}))
+		must(t, org("acme-3", "acme.example.com", verified))
+		wantErr(t, "duplicate verified domain", org("acme-4", "acme.example.com", verified), store.ErrConflict)
+		if o, err := st.Read().OrganizationByDomain(ctx, "ACME.example.com"); err != nil || o.Name != "acme-3" {
+			t.Errorf("acme.example.com is owned by %+v (%v), want the verified acme-3", o, err)
+		}
+		must(t, org("no-domain-1", "", time.Time{}))
+		must(t, org("no-domain-2", "", time.Time{})) // '' means none, and any number of organizations have none
 
 		wantErr(t, "group in an unknown organization", st.Tx(ctx, func(q *store.Q) error {
 			return q.CreateGroup(ctx, &store.Group{Meta: newMeta(newID(), "g")})

@@ -24,6 +24,43 @@ func (q *Q) UpdateOrganization(ctx context.Context, o *Organization) error {
 	return update(ctx, q, tOrganizations, o)
 }
 
+// OrganizationsWithoutDomainToken lists the IDs of organizations whose
+// domain claim has no challenge yet (claims made before migration 00017).
+func (q *Q) OrganizationsWithoutDomainToken(ctx context.Context) ([]string, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT id FROM organizations WHERE domain IS NOT NULL AND domain_token = '' ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("organizations without domain token: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("organizations without domain token: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("organizations without domain token: %w", err)
+	}
+	return ids, nil
+}
+
+// SetMissingDomainToken gives organization id's domain claim the challenge
+// token unless it has one already (another replica may have been first);
+// it reports whether it did.
+func (q *Q) SetMissingDomainToken(ctx context.Context, id, token string) (bool, error) {
+	res, err := q.q.ExecContext(ctx, "UPDATE organizations SET domain_token = $1 WHERE id = $2 AND domain IS NOT NULL AND domain_token = ''", token, id)
+	if err != nil {
+		return false, fmt.Errorf("set domain token of %s: %w", id, classify(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("set domain token of %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
 // ListOrganizations pages through every organization.
 func (q *Q) ListOrganizations(ctx context.Context, page Page) ([]*Organization, error) {
 	return list[Organization](ctx, q, tOrganizations, "1 = 1", page)

@@ -254,10 +254,13 @@ func newCluster(t *testing.T, n int, extra ...string) *cluster {
 	gatehouse(t, password+"\n", "admin", "users", "set-password", "--email", email, "--database-url", c.dbURL)
 	// The user's email domain belongs to an organization, so a login ends at
 	// the relying party rather than at onboarding (offered to local users
-	// who belong nowhere).
-	c.mustAPI(t, http.StatusAccepted, "POST", "/api/v1/organizations", map[string]any{
+	// who belong nowhere). Only a verified domain is an organization's: the
+	// platform administrator marks it verified.
+	people := c.mustAPI(t, http.StatusAccepted, "POST", "/api/v1/organizations", map[string]any{
 		"metadata": map[string]any{"name": "people"},
 		"spec":     map[string]any{"organizationType": "domain", "domain": email[strings.LastIndexByte(email, '@')+1:]}})
+	peopleID, _ := people["metadata"].(map[string]any)["id"].(string)
+	c.mustAPI(t, http.StatusOK, "POST", "/api/v1/organizations/"+peopleID+"/domain/verify", map[string]any{"markVerified": true})
 	c.web = c.newClient(t, "web", "--redirect-uri", redirectURI, "--grant", "authorization_code", "--grant", "refresh_token",
 		"--scope", "openid", "--scope", "email", "--scope", "offline_access")
 	c.svc = c.newClient(t, "svc", "--grant", "client_credentials", "--scope", "read")

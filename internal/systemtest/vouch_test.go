@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -232,11 +231,6 @@ func createClient(t *testing.T, db []string, name string, flags ...string) *logi
 	}
 	return &loginflow.Client{ClientID: created.ID, ClientSecret: created.Secret, RedirectURI: redirectURI}
 }
-
-var (
-	continueLink = regexp.MustCompile(`<a id="continue" href="([^"]+)"`)
-	formField    = regexp.MustCompile(`name="(state|csrf_token)" value="([^"]*)"`)
-)
 
 // walkEnd is where a login walk ended without a code: the status and host
 // of the last answer, and its page.

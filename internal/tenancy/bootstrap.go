@@ -23,8 +23,14 @@ var (
 
 // Bootstrap creates the platform administrator service account on an empty
 // installation and returns its token. On every later start (or when another
-// replica won the race) it returns created=false and no token.
+// replica won the race) it returns created=false and no token. Every start
+// also issues the challenges of domain claims that lack one.
 func (s *Service) Bootstrap(ctx context.Context) (token string, created bool, err error) {
+	// Every start: domain claims from before verification existed get
+	// their challenge (issue 12).
+	if err := s.IssueDomainChallenges(ctx); err != nil {
+		return "", false, fmt.Errorf("issue domain challenges: %w", err)
+	}
 	sa := &store.ServiceAccount{Meta: store.Meta{Name: BootstrapAccountName,
 		Description: "Platform administrator created at first start."}}
 	s.newMeta(&sa.Meta, systemActor, "")

@@ -47,7 +47,12 @@ func TestOnboard(t *testing.T) {
 		if err := s.CreateOrganization(ctx, admin, &store.Organization{Meta: store.Meta{Name: "taken"}, Type: tenancy.OrganizationAdhoc}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.CreateOrganization(ctx, admin, &store.Organization{Meta: store.Meta{Name: "acme"}, Type: tenancy.OrganizationDomain, Domain: "acme.example"}); err != nil {
+		acme := &store.Organization{Meta: store.Meta{Name: "acme"}, Type: tenancy.OrganizationDomain, Domain: "acme.example"}
+		if err := s.CreateOrganization(ctx, admin, acme); err != nil {
+			t.Fatal(err)
+		}
+		// Only a verified domain is an organization's.
+		if _, err := s.VerifyDomain(ctx, admin, tenancy.VerifyDomainInput{OrganizationID: acme.ID, MarkVerified: true, Platform: true}); err != nil {
 			t.Fatal(err)
 		}
 		platform, _ := authz.RoleByName(authz.RolePlatformAdministrator)

@@ -131,6 +131,9 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal
 		if err := validateOrganization(ctx, q, o); err != nil {
 			return err
 		}
+		if err := s.claimDomain(o, nil); err != nil {
+			return err
+		}
 		if err := q.CreateOrganization(ctx, o); err != nil {
 			return organizationError(err, o)
 		}
@@ -140,8 +143,11 @@ func (s *Service) CreateOrganization(ctx context.Context, actor *authn.Principal
 }
 
 func organizationError(err error, o *store.Organization) error {
-	if errors.Is(err, store.ErrConflict) && o.Domain != "" {
-		return apierror.ConflictError("an organization named %q or with domain %q already exists", o.Name, o.Domain)
+	// Only verified domains are unique, and a write never verifies one: a
+	// conflict with a verified domain is the name's (or, keeping a verified
+	// domain, a concurrent verification's).
+	if errors.Is(err, store.ErrConflict) && o.DomainVerified() {
+		return apierror.ConflictError("an organization named %q or with verified domain %q already exists", o.Name, o.Domain)
 	}
 	return storeError(err, "organization", o.Name)
 }
@@ -155,12 +161,22 @@ func (s *Service) GetOrganization(ctx context.Context, id string) (*store.Organi
 // UpdateOrganization replaces an organization's metadata and spec.
 func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal, id string, o *store.Organization) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
+		// The domain's verification is carried from the row read here: a
+		// verification committing in between must not be lost, nor write
+		// back a domain this update replaced (VerifyDomain locks too).
+		if err := q.LockOrganization(ctx, id); err != nil {
+			return storeError(err, "organization", id)
+		}
 		old, err := q.GetOrganization(ctx, id)
 		if err != nil {
 			return storeError(err, "organization", id)
 		}
 		s.carryMeta(&o.Meta, old.Meta, actor)
 		if err := validateOrganization(ctx, q, o); err != nil {
+			return err
+		}
+		// A changed domain is a new claim: pending, with a new challenge.
+		if err := s.claimDomain(o, old); err != nil {
 			return err
 		}
 		if err := q.UpdateOrganization(ctx, o); err != nil {

@@ -39,6 +39,11 @@ type Service struct {
 	// holds (nil: the defaults); the server hands them to the IAM and
 	// assignment services too.
 	ObjectLimits objectlimit.Limits
+	// Resolver answers the DNS checks of domain claims (VerifyDomain);
+	// nil is the system resolver. DNSTimeout bounds one check
+	// (DefaultDNSTimeout when zero).
+	Resolver   TXTResolver
+	DNSTimeout time.Duration
 }
 
 // DefaultServiceAccountTTL is the token lifetime when none is configured.

@@ -228,6 +228,11 @@ type Options struct {
 	// ObjectLimits are the per-organization object limits (nil: the
 	// defaults); see WithObjectLimits.
 	ObjectLimits objectlimit.Limits
+	// Resolver answers domain verification's DNS lookups (the system
+	// resolver when nil; see NewDNSServer), within DNSTimeout (the
+	// default when zero).
+	Resolver   tenancy.TXTResolver
+	DNSTimeout time.Duration
 }
 
 // Option adjusts the Gatehouse NewEnv starts.
@@ -272,7 +277,8 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	clock := NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	newID := IDs() // one sequence for every table, so no two resources share an ID
-	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: newID, Rand: rand.Reader, ObjectLimits: opts.ObjectLimits}
+	ten := &tenancy.Service{Store: st, Sealer: sealer, Now: clock.Now, NewID: newID, Rand: rand.Reader, ObjectLimits: opts.ObjectLimits,
+		Resolver: opts.Resolver, DNSTimeout: opts.DNSTimeout}
 	token, created, err := ten.Bootstrap(context.Background())
 	if err != nil || !created {
 		t.Fatalf("bootstrap: created=%v err=%v", created, err)
