@@ -5,6 +5,17 @@ import (
 	"database/sql"
 )
 
+// MigrateTo applies the embedded migrations up to version only, so that a
+// test can write rows as an earlier release left them.
+func (s *Store) MigrateTo(ctx context.Context, version int64) error { return s.migrate(ctx, version) }
+
+// Exec runs a statement outside any transaction (test fixtures of old
+// schemas).
+func (s *Store) Exec(ctx context.Context, query string, args ...any) error {
+	_, err := s.db.ExecContext(ctx, query, args...)
+	return err
+}
+
 // Statement is one SQL statement a Q ran, with its arguments.
 type Statement struct {
 	Query string

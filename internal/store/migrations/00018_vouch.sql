@@ -7,8 +7,7 @@
 -- provider and for local passwords): what such a provider vouches for acts
 -- in that organization only. idp_id is the provider's ID ('local' for a
 -- password), idp_issuer and idp_subject the upstream's issuer and its
--- identifier for the person. Rows from before this migration have ''
--- everywhere and keep today's behaviour.
+-- identifier for the person.
 ALTER TABLE oidc_auth_requests ADD COLUMN idp_org TEXT NOT NULL DEFAULT '';
 ALTER TABLE oidc_auth_requests ADD COLUMN idp_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE oidc_auth_requests ADD COLUMN idp_issuer TEXT NOT NULL DEFAULT '';
@@ -21,6 +20,14 @@ ALTER TABLE oidc_sessions ADD COLUMN idp_org TEXT NOT NULL DEFAULT '';
 ALTER TABLE oidc_sessions ADD COLUMN idp_id TEXT NOT NULL DEFAULT '';
 ALTER TABLE oidc_sessions ADD COLUMN idp_issuer TEXT NOT NULL DEFAULT '';
 ALTER TABLE oidc_sessions ADD COLUMN idp_subject TEXT NOT NULL DEFAULT '';
+-- The sessions begun before this migration cannot say who vouched for them:
+-- left alive, a login an organization's provider made for another tenant's
+-- email (the takeover of finding 1) would go on refreshing unconfined for the
+-- refresh tokens' lifetime (30 days by default). They end here: everyone
+-- signs in once more, and every new token says who vouched. Access tokens
+-- already issued live out their own lifetime (--max-token-lifetime at most).
+DELETE FROM oidc_sessions;
+DELETE FROM oidc_browser_sessions;
 
 -- +goose Down
 ALTER TABLE oidc_sessions DROP COLUMN idp_subject;
