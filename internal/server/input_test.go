@@ -341,3 +341,17 @@ func TestUserSubject(t *testing.T) {
 		}
 	})
 }
+
+// TestBearerNotText: a bearer token that is not text (an API key whose ID
+// holds invalid UTF-8: header values may carry such bytes) is a 401 like any
+// unknown token, on both engines; PostgreSQL's refusal of the lookup was a
+// 500 before.
+func TestBearerNotText(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		for _, token := range []string{"ghak_\xff_secret", "ghak_a\xc3_secret", "ghak_" + strings.Repeat("a", 5000) + "_secret"} {
+			r := a.call(t, "GET", "/api/v1/organizations", "", nil, header{"Authorization", "Bearer " + token})
+			wantError(t, r, http.StatusUnauthorized, "access_denied")
+		}
+	})
+}
