@@ -193,7 +193,29 @@ func ParseAPIKeyToken(token string) (keyID, secret string, ok bool) {
 		return "", "", false
 	}
 	keyID, secret, ok = strings.Cut(rest, "_")
-	return keyID, secret, ok && keyID != "" && secret != ""
+	return keyID, secret, ok && uuidShaped(keyID) && secret != ""
+}
+
+// uuidShaped reports whether s is a UUID in its canonical text form. A key
+// ID of any other shape names no key, and is not looked up: PostgreSQL
+// fails a lookup by a value that is not UTF-8 (header values may hold such
+// bytes), which would answer an unknown token with an error, not a 401.
+func uuidShaped(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
 }
 
 // APIKeys authenticates API keys against the store: the key must exist (a

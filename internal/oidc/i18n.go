@@ -83,7 +83,7 @@ var english = &messages{
 	RoleReader:         "reads everything and changes nothing",
 	ErrOrgName:         "The organization name is not valid.",
 	ErrGroupName:       "The group name is not valid.",
-	ErrDescription:     "A description may have at most 1024 characters.",
+	ErrDescription:     "A description is plain text of at most 1024 characters.",
 	ErrRoles:           "Choose roles from the list.",
 	ErrOrgTaken:        "An organization with this name already exists. Choose another name.",
 
@@ -162,7 +162,7 @@ var german = &messages{
 	RoleReader:         "liest alles und ändert nichts",
 	ErrOrgName:         "Der Name der Organisation ist ungültig.",
 	ErrGroupName:       "Der Name der Gruppe ist ungültig.",
-	ErrDescription:     "Eine Beschreibung darf höchstens 1024 Zeichen haben.",
+	ErrDescription:     "Eine Beschreibung ist einfacher Text mit höchstens 1024 Zeichen.",
 	ErrRoles:           "Wählen Sie Rollen aus der Liste.",
 	ErrOrgTaken:        "Eine Organisation mit diesem Namen gibt es schon. Wählen Sie einen anderen Namen.",
 

@@ -196,7 +196,8 @@ func (p *Provider) onboardSubmit(w http.ResponseWriter, r *http.Request) {
 	case !tenancy.ValidName(in.GroupName):
 		again(http.StatusBadRequest, m.ErrGroupName)
 		return
-	case len(in.OrganizationDescription) > tenancy.MaxDescriptionLength || len(in.GroupDescription) > tenancy.MaxDescriptionLength:
+	case len(in.OrganizationDescription) > tenancy.MaxDescriptionLength || len(in.GroupDescription) > tenancy.MaxDescriptionLength,
+		tenancy.TextProblem(in.OrganizationDescription) != "" || tenancy.TextProblem(in.GroupDescription) != "":
 		again(http.StatusBadRequest, m.ErrDescription)
 		return
 	case !roleOK:

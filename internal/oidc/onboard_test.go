@@ -76,6 +76,11 @@ func TestOnboarding(t *testing.T) {
 			{"group name missing", map[string][]string{"organization_name": {"startup"}}, http.StatusBadRequest, "group name is not valid"},
 			{"description too long", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
 				"organization_description": {strings.Repeat("x", 1025)}}, http.StatusBadRequest, "at most 1024"},
+			// PostgreSQL refused these with a 500; SQLite stored them.
+			{"description with NUL", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
+				"organization_description": {"a\x00b"}}, http.StatusBadRequest, "plain text"},
+			{"description not UTF-8", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
+				"group_description": {"a\xffb"}}, http.StatusBadRequest, "plain text"},
 			{"platform role", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
 				"roles": {authz.RolePlatformAdministrator}}, http.StatusBadRequest, "Choose roles"},
 			{"unknown role", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"}, "roles": {"owner"}}, http.StatusBadRequest, "Choose roles"},

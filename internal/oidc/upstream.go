@@ -212,7 +212,14 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OID
 	case !ident.EmailVerified || ident.Email == "":
 		return req, none, errUnverified
 	}
-	subject := strings.ToLower(strings.TrimSpace(ident.Email))
+	// An upstream's email becomes a subject like any other: a bare address
+	// of at most 254 bytes, no control characters (a NUL would reach the
+	// database). One that is not is no verified email Gatehouse can use.
+	subject, err := tenancy.NormalizeSubject(strings.TrimSpace(ident.Email))
+	if err != nil {
+		p.log.Warn("upstream login: the provider's email is not a usable address", "provider", l.ProviderID, "error", err)
+		return req, none, errUnverified
+	}
 	if err := p.checkDomain(ctx, l.ProviderOrg, subject); err != nil {
 		return req, none, err
 	}

@@ -66,7 +66,8 @@ func grantsFrom(ctx context.Context) *authz.Grants { return decidedFrom(ctx).cal
 
 // guard fronts every /api/v1 operation, in this order:
 //
-//  1. find the operation in the OpenAPI spec (404 / 405 otherwise);
+//  1. find the operation in the OpenAPI spec (404 / 405 otherwise); refuse
+//     parameters that are not text (400) or IDs of a shape nothing has (404);
 //  2. authenticate the bearer token (401), unless the client's address
 //     failed too often lately (429, see authThrottle);
 //  3. authorize: access.Decide on the operation's catalogue entry, with the
@@ -98,6 +99,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			return
 		}
 		ri.operation = route.Operation.OperationID
+		if err := checkParameters(route, pathParams, r.URL); err != nil {
+			s.writeError(w, r, err) // not text (400), or an ID nothing can have (404): see input.go
+			return
+		}
 		entry, ok := authz.Catalogue[route.Operation.OperationID]
 		if !ok {
 			s.log.Error("operation missing from the authorization catalogue", "operation", route.Operation.OperationID)
@@ -277,7 +282,7 @@ func (s *Server) authenticate(r *http.Request) (*authn.Principal, error) {
 }
 
 // validate checks the request against the OpenAPI operation: parameters,
-// content type, body size and body schema.
+// content type, body size, body text (readBody) and body schema.
 func validate(r *http.Request, route *routers.Route, pathParams map[string]string) error {
 	if route.Operation.RequestBody != nil {
 		mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -285,7 +290,9 @@ func validate(r *http.Request, route *routers.Route, pathParams map[string]strin
 			return &apierror.Error{Status: http.StatusUnsupportedMediaType, Code: apierror.UnsupportedMediaType,
 				Description: "request bodies must be application/json"}
 		}
-		r.Body = http.MaxBytesReader(nil, r.Body, MaxBodyBytes)
+		if err := readBody(r); err != nil {
+			return err
+		}
 	}
 	in := &openapi3filter.RequestValidationInput{
 		Request:    r,
@@ -299,11 +306,6 @@ func validate(r *http.Request, route *routers.Route, pathParams map[string]strin
 	err := openapi3filter.ValidateRequest(r.Context(), in)
 	if err == nil {
 		return nil
-	}
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: apierror.InvalidRequest,
-			Description: fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes)}
 	}
 	return apierror.BadRequest("%s", describeValidation(err))
 }

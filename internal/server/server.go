@@ -243,6 +243,12 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.WriteHeader(StatusClientClosedRequest)
 		return
 	}
+	if store.IsInvalidInput(err) {
+		// The guard refuses such values first; this catches what it cannot see.
+		s.log.Warn("the database refused a value of the request", "request_id", info(r.Context()).id, "error", err)
+		apierror.Write(w, apierror.BadRequest("a value of the request cannot be stored (not valid text, too long or out of range)"))
+		return
+	}
 	if store.IsUnavailable(err) {
 		s.log.Warn("database unavailable", "request_id", info(r.Context()).id, "error", err)
 		apierror.Write(w, apierror.Unavailable(unavailableDescription))

@@ -19,10 +19,36 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrReference: a referenced row does not exist.
 	ErrReference = errors.New("reference to a missing resource")
+	// ErrInvalidInput: the database refused a value as data it cannot hold
+	// (see IsInvalidInput): the request's fault, a 400, never a 500.
+	ErrInvalidInput = errors.New("value the database cannot store")
 )
 
+// IsInvalidInput reports whether err (however wrapped) is the database
+// refusing a value of the statement: on PostgreSQL a data exception such as
+// a NUL byte or invalid UTF-8 in text (SQLSTATE 22021, 22P05), a value too
+// long or out of range, or text that does not parse as the column's type;
+// on SQLite a string or blob over its size limit. The API refuses such
+// input before it reaches the store; this is the net behind that check.
+func IsInvalidInput(err error) bool {
+	if errors.Is(err, ErrInvalidInput) {
+		return true
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "22021", "22P05", "22001", "22003", "22007", "22008", "22P02":
+			return true
+		}
+		return false
+	}
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_TOOBIG
+}
+
 // classify maps engine-specific constraint errors onto the store's errors,
-// and database faults onto ErrUnavailable. SQLite reports extended result
+// refused values onto ErrInvalidInput, and database faults onto
+// ErrUnavailable. SQLite reports extended result
 // codes, PostgreSQL SQLSTATEs.
 func classify(err error) error {
 	if err == nil {
@@ -30,6 +56,9 @@ func classify(err error) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return ErrNotFound
+	}
+	if IsInvalidInput(err) {
+		return fmt.Errorf("%w: %w", ErrInvalidInput, err)
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) {

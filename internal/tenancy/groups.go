@@ -144,6 +144,11 @@ func (s *Service) DeleteGroup(ctx context.Context, orgID, id string) error {
 var userStates = map[string]bool{"active": true, "pending": true, "suspended": true}
 
 func (s *Service) validateUser(ctx context.Context, q *store.Q, u *store.User) error {
+	subject, err := NormalizeSubject(u.Subject)
+	if err != nil {
+		return apierror.BadRequest("spec.subject: %v", err)
+	}
+	u.Subject = subject
 	// A user written without metadata is named after its subject, which
 	// may hold no character a name can keep.
 	if u.Name == "" {

@@ -61,6 +61,11 @@ var ErrOnboarded = errors.New("already a member of an organization, or the email
 // defaults the roles), returning an apierror naming the field at fault.
 func CheckOnboardInput(in *OnboardInput) error {
 	bad := apierror.BadRequest
+	subject, err := NormalizeSubject(in.Subject)
+	if err != nil {
+		return bad("subject: %v", err)
+	}
+	in.Subject = subject
 	switch {
 	case !ValidName(in.OrganizationName):
 		return bad("organization_name: 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
@@ -68,6 +73,8 @@ func CheckOnboardInput(in *OnboardInput) error {
 		return bad("group_name: 1-63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit")
 	case len(in.OrganizationDescription) > MaxDescriptionLength, len(in.GroupDescription) > MaxDescriptionLength:
 		return bad("descriptions have at most %d characters", MaxDescriptionLength)
+	case TextProblem(in.OrganizationDescription) != "", TextProblem(in.GroupDescription) != "":
+		return bad("descriptions must be valid UTF-8 text without NUL characters")
 	}
 	if len(in.RoleIDs) == 0 {
 		admin, _ := authz.RoleByName(authz.RoleAdministrator)

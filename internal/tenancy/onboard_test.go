@@ -75,6 +75,14 @@ func TestOnboard(t *testing.T) {
 			{"platform role", in(func(i *tenancy.OnboardInput) { i.RoleIDs = []string{platform.ID} }), http.StatusBadRequest, nil},
 			{"unknown role", in(func(i *tenancy.OnboardInput) { i.RoleIDs = []string{"nope"} }), http.StatusBadRequest, nil},
 			{"domain owned by an organization", in(func(i *tenancy.OnboardInput) { i.Subject = "sam@acme.example" }), 0, tenancy.ErrOnboarded},
+			// What an upstream provider vouches for is not trusted to be
+			// an email address, nor text (PostgreSQL refused NUL with a 500).
+			{"subject not an email", in(func(i *tenancy.OnboardInput) { i.Subject = "jo" }), http.StatusBadRequest, nil},
+			{"subject with a control character", in(func(i *tenancy.OnboardInput) { i.Subject = "jo\x1b@startup.example" }), http.StatusBadRequest, nil},
+			{"subject with NUL", in(func(i *tenancy.OnboardInput) { i.Subject = "jo\x00@startup.example" }), http.StatusBadRequest, nil},
+			{"subject of 10000 characters", in(func(i *tenancy.OnboardInput) { i.Subject = strings.Repeat("j", 9984) + "@startup.example" }), http.StatusBadRequest, nil},
+			{"description with NUL", in(func(i *tenancy.OnboardInput) { i.OrganizationDescription = "a\x00b" }), http.StatusBadRequest, nil},
+			{"description not UTF-8", in(func(i *tenancy.OnboardInput) { i.GroupDescription = "a\xffb" }), http.StatusBadRequest, nil},
 		}
 		tables := []string{"organizations", "groups", "users", "group_members", "group_roles", "audit_events"}
 		before := map[string]int{}
@@ -166,6 +174,27 @@ func TestNameFromSubject(t *testing.T) {
 		got := tenancy.NameFromSubject(in)
 		if got != want || got != "" && !tenancy.ValidName(got) {
 			t.Errorf("NameFromSubject(%q) = %q, want %q (valid)", in, got, want)
+		}
+	}
+}
+
+// TestNormalizeSubject: a subject is a bare email address of at most 254
+// bytes without control characters, lower-cased.
+func TestNormalizeSubject(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"jo@acme.example": "jo@acme.example", "Jo.Doe@ACME.example": "jo.doe@acme.example", "zoë@acme.example": "zoë@acme.example",
+		strings.Repeat("a", 64) + "@" + strings.Repeat("b", 181) + ".example": strings.Repeat("a", 64) + "@" + strings.Repeat("b", 181) + ".example",
+	} {
+		if got, err := tenancy.NormalizeSubject(in); err != nil || got != want {
+			t.Errorf("NormalizeSubject(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "jo", "@acme.example", "Jo <jo@acme.example>", "<jo@acme.example>", `"j o"@acme.example`, "jo@acme.example ",
+		"jo@acme.example\r\n", "j\x00o@acme.example", "j\xffo@acme.example", "jo\u0085@acme.example", "a@b.example, c@d.example",
+		strings.Repeat("a", 64) + "@" + strings.Repeat("b", 182) + ".example"} {
+		if got, err := tenancy.NormalizeSubject(in); err == nil {
+			t.Errorf("NormalizeSubject(%q) = %q, want an error", in, got)
 		}
 	}
 }

@@ -39,6 +39,11 @@ func (s *Service) CreateSignup(ctx context.Context, orgID, subject string, lifet
 	if lifetime < time.Minute || lifetime > MaxSignupLifetime {
 		return "", time.Time{}, apierror.BadRequest("signup link lifetime %s: want between 1m and %s", lifetime, MaxSignupLifetime)
 	}
+	// Stored subjects are normalized (lower-cased): look the user up the same way.
+	subject, err := NormalizeSubject(subject)
+	if err != nil {
+		return "", time.Time{}, apierror.BadRequest("%v", err)
+	}
 	token, err := secret.NewToken(s.Rand, SignupTokenPrefix)
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("signup token: %w", err)
