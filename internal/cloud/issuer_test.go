@@ -175,7 +175,9 @@ func TestWorkloadIssuer(t *testing.T) {
 			}
 			id := ci
 			if tc.o.project != a.project {
-				id = "anything"
+				// Well-formed (a malformed ID is a 404 before any
+				// authorization), but not one of the caller's.
+				id = "0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"
 			}
 			if r := issue(tc.o, id, tc.token, body); r.Status != tc.status {
 				t.Errorf("%s: %d %s, want %d", name, r.Status, r.Body, tc.status)

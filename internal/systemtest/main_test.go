@@ -57,9 +57,12 @@ const (
 	redirectURI = "http://127.0.0.1:9/callback"
 )
 
-// noRateLimits turns the per-instance rate limits off: the races fire
-// hundreds of requests of one client from one address on purpose.
-var noRateLimits = []string{"--rate-limit-token", "off", "--rate-limit-login", "off", "--rate-limit-auth-failures", "off"}
+// noRateLimits turns the per-instance rate limits off and raises the
+// per-organization object limits: the races fire hundreds of requests of one
+// client from one address on purpose, and the load tests create thousands of
+// groups in one organization.
+var noRateLimits = []string{"--rate-limit-token", "off", "--rate-limit-login", "off", "--rate-limit-auth-failures", "off",
+	"--object-limits", "groups=1000000,apikeys=1000000,serviceaccounts=1000000,users=1000000,projects=1000000"}
 
 // newDatabase creates a database on the PostgreSQL server of
 // GATEHOUSE_TEST_DATABASE_URL, dropped (with its connections) when the test
