@@ -40,13 +40,22 @@ func (s *Service) GetGuardrail(ctx context.Context, orgID string) (policy.Policy
 // PutGuardrail replaces orgID's guardrail with p, compiled first (a bad
 // policy is a 400 and nothing is stored). Every replica applies it from its
 // next request: the compiled guardrail is cached by version.
-func (s *Service) PutGuardrail(ctx context.Context, actor *authn.Principal, orgID string, p policy.Policy) (policy.Policy, error) {
+//
+// The guardrail caps every grant in the organization, so replacing it can
+// widen anyone's access as surely as giving them a role: it needs the right
+// to grant (access.GrantOperation), decided under the guardrail in force,
+// beside the right to the write. ResetGuardrail does not: it is the
+// break-glass permission resetOrganizationPolicy, granted on its own.
+func (s *Service) PutGuardrail(ctx context.Context, o Origin, orgID string, p policy.Policy) (policy.Policy, error) {
+	if err := s.Access.GrantCheck(o.Caller, o.Now, o.SourceIP).Check(ctx, orgID, "replacing the organization's guardrail"); err != nil {
+		return policy.Policy{}, err
+	}
 	text, err := s.compile("policy", p)
 	if err != nil {
 		return policy.Policy{}, err
 	}
 	return p, s.changeGuardrail(ctx, orgID, p, func(q *store.Q) error {
-		return q.PutOrganizationPolicy(ctx, &store.OrganizationPolicy{OrganizationID: orgID, Policy: text, ModifiedAt: s.now(), ModifiedBy: actor.Subject})
+		return q.PutOrganizationPolicy(ctx, &store.OrganizationPolicy{OrganizationID: orgID, Policy: text, ModifiedAt: s.now(), ModifiedBy: o.Caller.Principal.Subject})
 	})
 }
 

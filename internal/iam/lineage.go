@@ -24,7 +24,8 @@ type parent struct {
 //
 //   - a service account: the account with its present token (the hash
 //     prefix: rotating the token ends the offspring), ending with that
-//     token (or with p's own token, if it is shorter, e.g. an exchanged one);
+//     token (or with p's own token, if it is shorter, e.g. an exchanged one),
+//     then an exchanged token's own lineage (its jti and its ancestors');
 //   - an API key: the key's own lineage, then the key;
 //   - a role session: the session's lineage (the session is a signed token,
 //     not a row: it ends with its lineage or at its expiry, which the
@@ -50,8 +51,10 @@ func derivedFrom(ctx context.Context, q *store.Q, p *authn.Principal, orgID stri
 		if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(end) {
 			end = p.ExpiresAt
 		}
-		return parent{end: end, lineage: []store.LineageLink{{Kind: store.LinkServiceAccount, Org: sa.OrganizationID, ID: sa.ID,
-			Hash: sa.TokenHash[:min(len(sa.TokenHash), store.TokenHashPrefixLen)]}}}, nil
+		// Then, for a token exchanged from the account's (oidc), that
+		// token's own lineage: revoking it ends its offspring too.
+		return parent{end: end, lineage: append([]store.LineageLink{{Kind: store.LinkServiceAccount, Org: sa.OrganizationID, ID: sa.ID,
+			Hash: sa.TokenHash[:min(len(sa.TokenHash), store.TokenHashPrefixLen)]}}, p.Lineage...)}, nil
 	case authn.KindAPIKey:
 		return parent{end: p.ExpiresAt, lineage: append(slices.Clone(p.Lineage),
 			store.LineageLink{Kind: store.LinkAPIKey, Org: p.OrganizationID, ID: p.ID})}, nil

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -278,6 +279,7 @@ func TestExchangedServiceAccountTokens(t *testing.T) {
 			tenants[i] = env.NewTenant("sa-"+string(rune('a'+i)), "reader")
 		}
 		short := env.NewTenant("sa-short", "reader")
+		parent := env.NewTenant("sa-parent", authz.RoleAdministrator)
 		for i, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				ten := tenants[i]
@@ -296,6 +298,36 @@ func TestExchangedServiceAccountTokens(t *testing.T) {
 				}
 			})
 		}
+		// The attacker review of main (finding 7): an API key minted by an
+		// exchanged token named only the service account in its lineage,
+		// so revoking the exchanged token left the key working. Now it
+		// inherits the token's lineage (its jti and its ancestors'): the
+		// key dies with it, while the account's own token, and a key it
+		// minted directly, live on.
+		t.Run("offspring of a revoked exchanged token", func(t *testing.T) {
+			ten := parent
+			keys := "/api/v1/organizations/" + ten.OrgID + "/apikeys"
+			groups := "/api/v1/organizations/" + ten.OrgID + "/groups"
+			reader, _ := authz.RoleByName(authz.RoleReader)
+			mint := func(token, name string) string {
+				k := env.Must(http.StatusCreated, "POST", keys, token, map[string]any{
+					"metadata": map[string]any{"name": name}, "spec": map[string]any{"roleID": reader.ID}}).Map(t)
+				return k["status"].(map[string]any)["accessToken"].(string)
+			}
+			first := mustExchange(t, env, ex.ID, exSec, ten.Token, nil)
+			second := mustExchange(t, env, ex.ID, exSec, first, nil)
+			fromFirst, fromSecond, direct := mint(first, "from-first"), mint(second, "from-second"), mint(ten.Token, "direct")
+			for _, k := range []string{fromFirst, fromSecond, direct} {
+				wantStatus(t, env, http.StatusOK, "GET", groups, k, nil)
+			}
+			revokeToken(t, env, ex.ID, exSec, first)
+			for _, k := range []string{first, second, fromFirst, fromSecond} {
+				wantStatus(t, env, http.StatusUnauthorized, "GET", groups, k, nil)
+			}
+			for _, k := range []string{ten.Token, direct} {
+				wantStatus(t, env, http.StatusOK, "GET", groups, k, nil)
+			}
+		})
 		t.Run("expiry clamped", func(t *testing.T) {
 			ten := short
 			soon := env.OIDCClock.Now().Add(5 * time.Minute).Truncate(time.Second)

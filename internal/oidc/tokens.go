@@ -300,8 +300,11 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP,
 			ExpiresAt: time.Unix(c.ExpiresAt, 0), TokenID: c.JTI, Lineage: credentialLineage(c)}, nil
 	case kindServiceAccount:
+		// The lineage of the exchanged token (its jti, its ancestors'):
+		// what it derives (internal/iam derivedFrom) dies when it is
+		// revoked, not only when the account's token is rotated.
 		return &authn.Principal{Kind: authn.KindServiceAccount, ID: c.Subject, OrganizationID: c.Organization,
-			Subject: "serviceaccount:" + c.Name, ExpiresAt: time.Unix(c.ExpiresAt, 0)}, nil
+			Subject: "serviceaccount:" + c.Name, ExpiresAt: time.Unix(c.ExpiresAt, 0), Lineage: credentialLineage(c)}, nil
 	case kindAssumedRole:
 		// verify checked the session's lineage.
 		if c.Role == "" || c.Organization == "" || c.Source == nil {

@@ -14,15 +14,15 @@ import (
 // it is needs nothing more than before.
 
 // editorPolicy allows managing projects, users, service accounts, custom
-// roles and permission sets, and updating (not creating) groups: no right
-// to grant.
+// roles, permission sets and the organization guardrail, and updating (not
+// creating) groups: no right to grant.
 func editorPolicy() map[string]any {
 	svc := func(expr string) map[string]any {
 		return map[string]any{"type": "rules", "rules": []any{map[string]any{"action": "allow", "expression": expr}}}
 	}
 	return map[string]any{"defaultServiceStrategy": "deny", "services": map[string]any{
 		"projects": svc("true"), "users": svc("true"), "serviceaccounts": svc("true"), "permissionsets": svc("true"), "roles": svc("true"),
-		"groups": svc("operation != 'create-group'"),
+		"policies": svc("true"), "groups": svc("operation != 'create-group'"),
 	}}
 }
 
@@ -32,6 +32,13 @@ func editorPolicy() map[string]any {
 // a 403 naming createGroup and change nothing; the same writes that keep
 // access as it is pass; an administrator may make them, unless the
 // guardrail denies creating groups.
+//
+// It also replays the attacker review of main (findings 4 and 6): without
+// the right to grant, the editor re-pointed an administrator's user record
+// to another person's email, reactivated a suspended administrator,
+// rotated the administrators' service account and used its new token, and
+// replaced a guardrail that denied deleting users by allow-all; on that
+// code each of these was a 200.
 func TestGrantsNeedTheRightToGrant(t *testing.T) {
 	t.Parallel()
 	eachBackend(t, func(t *testing.T, a *apiEnv) {
@@ -49,6 +56,14 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 		unassigned := a.setOf(t, acme.org, tok, "spare", []string{a.role(t, "reader")}, nil)
 		a.assignOne(t, acme.org, tok, "user", jo, assigned, web)
 		admin := a.role(t, "administrator")
+		// An administrator's user record, a suspended administrator, and
+		// records without groups, which may change person or state freely.
+		boss := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("boss", "boss@acme.example", "active", []string{acme.group})).obj(t))
+		gone := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("gone", "gone@acme.example", "suspended", []string{acme.group})).obj(t))
+		loner := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite("loner", "loner@acme.example", "suspended", nil)).obj(t))
+		bare := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite("bare", nil)).obj(t))
+		// The guardrail forbids deleting users to everyone (finding 6).
+		a.must(t, http.StatusOK, "PUT", orgPath(acme.org, "policy"), tok, rules("allow", "users", "deny", "operation == 'delete-user'", "allow", "true"))
 
 		project := orgPath(acme.org, "projects", web)
 		refused := []struct {
@@ -70,10 +85,19 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 			{"editor widens its own role", editor, "PUT", orgPath(acme.org, "roles", editorRole, "policy"), allowAll()},
 			{"editor widens its own role by a full update", editor, "PUT", orgPath(acme.org, "roles", editorRole), roleWrite("editor", allowAll(), nil)},
 			{"editor lets anyone assume its role", editor, "PUT", orgPath(acme.org, "roles", editorRole, "assumerolepolicy"), rules("allow", "roles", "allow", "true")},
+			// Finding 4: the same groups, another person.
+			{"editor re-points an administrator's user record to another email", editor, "PUT", orgPath(acme.org, "users", boss), userWrite("boss", "mallory@evil.example", "active", []string{acme.group})},
+			// Finding 4: a suspended administrator's rights come back.
+			{"editor reactivates a suspended administrator", editor, "PUT", orgPath(acme.org, "users", gone), userWrite("gone", "gone@acme.example", "active", []string{acme.group})},
+			// Finding 4: the new token is the administrators' rights in hand.
+			{"editor rotates the administrators' service account", editor, "POST", orgPath(acme.org, "serviceaccounts", acme.sa, "rotate"), nil},
+			// Finding 6: lifting the guardrail widens everyone's access.
+			{"editor replaces the guardrail by allow-all", editor, "PUT", orgPath(acme.org, "policy"), allowAll()},
 		}
 		before := a.snapshot(t, acme.org)
 		setBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "permissionsets", assigned), tok, nil).String()
 		roleBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "roles", editorRole), tok, nil).String()
+		guardrailBefore := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "policy"), tok, nil).String()
 		for _, c := range refused {
 			r := a.call(t, c.method, c.path, c.token, c.body)
 			wantError(t, r, http.StatusForbidden, "forbidden")
@@ -88,6 +112,12 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "roles", editorRole), tok, nil).String(); got != roleBefore {
 			t.Errorf("the refused role updates changed it: %s, was %s", got, roleBefore)
 		}
+		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "policy"), tok, nil).String(); got != guardrailBefore {
+			t.Errorf("the refused guardrail update changed it: %s, was %s", got, guardrailBefore)
+		}
+		// The administrators' service account token was not replaced.
+		a.must(t, http.StatusOK, "GET", orgPath(acme.org, "groups"), acme.token, nil)
+		wantError(t, a.call(t, "DELETE", orgPath(acme.org, "users", jo), editor, nil), http.StatusForbidden, "forbidden")
 
 		// The same writes keeping access as it is need no more than before.
 		allowed := []struct {
@@ -103,6 +133,10 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 			{"editor creates a service account without groups", editor, "POST", orgPath(acme.org, "serviceaccounts"), saWrite("robot", nil), http.StatusCreated},
 			{"editor renames an assigned set", editor, "PUT", orgPath(acme.org, "permissionsets", assigned), permissionSetWrite("read-only", []string{a.role(t, "reader")}, nil), http.StatusOK},
 			{"editor renames its role, same policy", editor, "PUT", orgPath(acme.org, "roles", editorRole), roleWrite("editor-2", editorPolicy(), nil), http.StatusOK},
+			{"editor changes the subject of a user without groups", editor, "PUT", orgPath(acme.org, "users", loner), userWrite("loner", "other@acme.example", "suspended", nil), http.StatusOK},
+			{"editor reactivates a user without groups", editor, "PUT", orgPath(acme.org, "users", loner), userWrite("loner", "other@acme.example", "active", nil), http.StatusOK},
+			{"editor suspends an administrator", editor, "PUT", orgPath(acme.org, "users", boss), userWrite("boss", "boss@acme.example", "suspended", []string{acme.group}), http.StatusOK},
+			{"editor rotates a service account without groups", editor, "POST", orgPath(acme.org, "serviceaccounts", bare, "rotate"), nil, http.StatusOK},
 			{"editor widens an unassigned set", editor, "PUT", orgPath(acme.org, "permissionsets", unassigned), permissionSetWrite("spare", []string{admin}, nil), http.StatusOK},
 			{"administrator adds a group to a project", tok, "PUT", project, projectWrite("web", []string{user.group, acme.group, others}), http.StatusOK},
 		}

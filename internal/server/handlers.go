@@ -285,7 +285,7 @@ func (h *handlers) UpdateServiceAccount(w http.ResponseWriter, r *http.Request, 
 }
 
 func (h *handlers) RotateServiceAccount(w http.ResponseWriter, r *http.Request, organizationID, serviceAccountID string) {
-	sa, token, err := h.s.tenancy.RotateServiceAccount(r.Context(), principal(r), organizationID, serviceAccountID)
+	sa, token, err := h.s.tenancy.RotateServiceAccount(r.Context(), principal(r), h.mayGrant(r), organizationID, serviceAccountID)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return serviceAccountToAPI(sa, token) }), err)
 }
 

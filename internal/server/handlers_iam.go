@@ -157,7 +157,7 @@ func (h *handlers) UpdateOrganizationPolicy(w http.ResponseWriter, r *http.Reque
 	if !ok {
 		return
 	}
-	p, err := h.s.iam.PutGuardrail(r.Context(), principal(r), organizationID, p)
+	p, err := h.s.iam.PutGuardrail(r.Context(), origin(r), organizationID, p)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return policyToAPI(p) }), err)
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -264,5 +265,58 @@ func TestDerivedKeyLimits(t *testing.T) {
 
 		a.Clock.Advance(end2.Sub(a.Clock.Now()) + time.Second)
 		wantError(t, a.call(t, "GET", orgPath(l2.admin.org, "groups"), k2, nil), http.StatusUnauthorized, "access_denied")
+	})
+}
+
+// TestDerivedCredentialsMintNoServiceAccounts (attacker review of main,
+// finding 5): a credential with a lineage (a role session, an API key a
+// session, a key or a service account minted) may not create a service
+// account or rotate one's token, with groups or without: the token would
+// live a year and could not end with the credential it came from. The
+// review's attack: a 60-second session of a role that may create groups
+// created a service account in the administrators' group and rotated the
+// administrators' account; both tokens kept administering the organization
+// after the session's source and role were deleted. Each is a 403 naming
+// why, and changes nothing; the service account itself still may.
+func TestDerivedCredentialsMintNoServiceAccounts(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		l := a.lineageOrg(t, "mint")
+		org := l.admin.org
+		bare := id(a.must(t, http.StatusCreated, "POST", orgPath(org, "serviceaccounts"), l.admin.token, saWrite("bare", nil)).obj(t))
+		session, _ := l.session(t, l.ops.token, 60)
+		_, sessionKey, _ := l.key(t, session, "session-key", l.role)
+		_, adminKey, _ := l.key(t, l.admin.token, "admin-key", a.role(t, "administrator"))
+		callers := []struct{ name, token string }{
+			{"role session", session},
+			{"API key minted by a role session", sessionKey},
+			{"API key minted by a service account", adminKey},
+		}
+		writes := []struct {
+			name, method, path string
+			body               any
+		}{
+			{"create a service account in the administrators' group", "POST", orgPath(org, "serviceaccounts"), saWrite("backdoor", []string{l.admin.group})},
+			{"create a service account without groups", "POST", orgPath(org, "serviceaccounts"), saWrite("plain", nil)},
+			{"rotate the administrators' service account", "POST", orgPath(org, "serviceaccounts", l.admin.sa, "rotate"), nil},
+			{"rotate a service account without groups", "POST", orgPath(org, "serviceaccounts", bare, "rotate"), nil},
+		}
+		before := a.snapshot(t, org)
+		for _, c := range callers {
+			for _, w := range writes {
+				r := a.call(t, w.method, w.path, c.token, w.body)
+				wantError(t, r, http.StatusForbidden, "forbidden")
+				if d := str(r.obj(t), "error_description"); !strings.Contains(d, "could not end with") {
+					t.Errorf("%s: %s: %q does not say why", c.name, w.name, d)
+				}
+			}
+		}
+		a.unchanged(t, before, "service account writes by derived credentials", org)
+		// The administrators' token was not replaced.
+		l.works(t, l.admin.token, "the administrators' service account")
+
+		// A service account caller is as before.
+		a.must(t, http.StatusCreated, "POST", orgPath(org, "serviceaccounts"), l.admin.token, saWrite("plain", nil))
+		a.must(t, http.StatusOK, "POST", orgPath(org, "serviceaccounts", bare, "rotate"), l.admin.token, nil)
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -91,6 +92,36 @@ func GroupGrantChange(before, after *store.Group) string {
 // none): joining a group gives its roles, projects and account assignments.
 func MemberGrantChange(kind string, before, after []string) string {
 	return membershipChange(kind, "spec.groupIDs", before, after)
+}
+
+// UserGrantChange is the change of access that replacing user before with
+// after (both validated: subject normalized, state defaulted) makes (""
+// for none): its groups, and, while it has groups, who it is and whether it
+// holds them. A user record's groups are rights handed to a person: giving
+// the record another subject hands them to someone else, and making a
+// suspended or pending record active hands them back, each as surely as
+// adding the record to the groups would.
+func UserGrantChange(before, after *store.User) string {
+	changes := []string{MemberGrantChange("user", before.GroupIDs, after.GroupIDs)}
+	if len(after.GroupIDs) > 0 {
+		if after.Subject != before.Subject {
+			changes = append(changes, fmt.Sprintf("changing the spec.subject of a user with groups (from %s to %s)", before.Subject, after.Subject))
+		}
+		if after.State == authz.ActiveUserState && before.State != authz.ActiveUserState {
+			changes = append(changes, fmt.Sprintf("making a %s user with groups active", before.State))
+		}
+	}
+	return strings.Join(slices.DeleteFunc(changes, func(c string) bool { return c == "" }), " and ")
+}
+
+// RotationGrantChange is the change of access that rotating the token of
+// sa makes ("" for none): the new token is handed to the caller, with the
+// rights of every group the account is in.
+func RotationGrantChange(sa *store.ServiceAccount) string {
+	if len(sa.GroupIDs) == 0 {
+		return ""
+	}
+	return "rotating the token of a service account with groups (which hands its rights to the caller)"
 }
 
 // checkGrant asks may about change in orgID, when there is one.

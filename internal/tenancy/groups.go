@@ -193,7 +193,9 @@ func userError(err error, u *store.User) error {
 }
 
 // UpdateUser replaces a user. The last-active time is kept. Changing its
-// groups changes its rights: that needs the right to grant (may).
+// groups changes its rights, and so does changing the subject or making
+// active a user that has groups (see UserGrantChange): that needs the right
+// to grant (may).
 func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, u *store.User) error {
 	var ended []*store.OIDCSession
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
@@ -201,12 +203,14 @@ func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may ac
 		if err != nil {
 			return storeError(err, "user", id)
 		}
-		if err := checkGrant(ctx, may, orgID, MemberGrantChange("user", old.GroupIDs, u.GroupIDs)); err != nil {
-			return err
-		}
 		s.carryMeta(&u.Meta, old.Meta, actor)
 		u.LastActive = old.LastActive
+		// Validated first: the grant check compares the normalized
+		// subject and the defaulted state with the stored ones.
 		if err := s.validateUser(ctx, q, u); err != nil {
+			return err
+		}
+		if err := checkGrant(ctx, may, orgID, UserGrantChange(old, u)); err != nil {
 			return err
 		}
 		if err := q.UpdateUser(ctx, u); err != nil {
@@ -285,6 +289,33 @@ func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
 	return err
 }
 
+// refuseDerivedMint refuses what (creating a service account, rotating its
+// token) to a caller whose credential has a lineage: a role session, or an
+// API key minted by another credential. Such a credential dies with its
+// source (internal/iam derivedFrom), but the service account token it would
+// get lives a year and records no lineage: it would outlive the session,
+// its source and its role. A person, a service account, and a key a person
+// created (no lineage) are not refused.
+func (s *Service) refuseDerivedMint(actor *authn.Principal, what string) error {
+	if actor == nil {
+		return nil
+	}
+	if actor.Kind == authn.KindAssumedRole || (actor.Kind == authn.KindAPIKey && len(actor.Lineage) > 0) {
+		return apierror.ForbiddenError("a %s cannot %s: it derives from another credential, and a service account token lives %d days and could not end with it",
+			credentialName(actor), what, int(s.ttl().Hours()/24))
+	}
+	return nil
+}
+
+// credentialName names actor's kind of credential in refuseDerivedMint's
+// error.
+func credentialName(actor *authn.Principal) string {
+	if actor.Kind == authn.KindAssumedRole {
+		return "role session"
+	}
+	return "derived API key"
+}
+
 // newServiceAccountToken mints a token, stores its hash and expiry on sa and
 // returns the token: the only time it exists in clear.
 func (s *Service) newServiceAccountToken(sa *store.ServiceAccount) (string, error) {
@@ -299,8 +330,12 @@ func (s *Service) newServiceAccountToken(sa *store.ServiceAccount) (string, erro
 
 // CreateServiceAccount creates a service account in orgID (” for a platform
 // account) and returns its token, which is not stored. Putting it in groups
-// grants it their rights: that needs the right to grant (may).
+// grants it their rights: that needs the right to grant (may). No
+// credential with a lineage may create one (see Service.refuseDerivedMint).
 func (s *Service) CreateServiceAccount(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID string, sa *store.ServiceAccount) (string, error) {
+	if err := s.refuseDerivedMint(actor, "create a service account"); err != nil {
+		return "", err
+	}
 	s.newMeta(&sa.Meta, actor, orgID)
 	if err := checkGrant(ctx, may, orgID, MemberGrantChange("service account", nil, sa.GroupIDs)); err != nil {
 		return "", err
@@ -359,8 +394,14 @@ func (s *Service) UpdateServiceAccount(ctx context.Context, actor *authn.Princip
 }
 
 // RotateServiceAccount replaces the token: the old one stops working when the
-// transaction commits. Returns the account and its new token.
-func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Principal, orgID, id string) (*store.ServiceAccount, string, error) {
+// transaction commits. Returns the account and its new token. The caller
+// gets the account's rights with the token: for an account with groups
+// that needs the right to grant (may), and no credential with a lineage
+// may do it (see Service.refuseDerivedMint).
+func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string) (*store.ServiceAccount, string, error) {
+	if err := s.refuseDerivedMint(actor, "rotate a service account's token"); err != nil {
+		return nil, "", err
+	}
 	var (
 		sa    *store.ServiceAccount
 		token string
@@ -375,6 +416,9 @@ func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Princip
 		var err error
 		if sa, err = q.GetServiceAccount(ctx, orgID, id); err != nil {
 			return storeError(err, "service account", id)
+		}
+		if err := checkGrant(ctx, may, orgID, RotationGrantChange(sa)); err != nil {
+			return err
 		}
 		before := *sa
 		s.carryMeta(&sa.Meta, sa.Meta, actor)
