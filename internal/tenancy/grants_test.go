@@ -20,6 +20,9 @@ func TestGrantChanges(t *testing.T) {
 	group := func(roles, users, sas []string) *store.Group {
 		return &store.Group{RoleIDs: roles, UserIDs: users, ServiceAccountIDs: sas}
 	}
+	user := func(subject, state string, groups ...string) *store.User {
+		return &store.User{Subject: subject, State: state, GroupIDs: groups}
+	}
 	cases := []struct {
 		name   string
 		change string
@@ -37,6 +40,21 @@ func TestGrantChanges(t *testing.T) {
 			"changing a group's spec.userIDs (removing u) and changing a group's spec.serviceAccountIDs (adding s)"},
 		{"user: joins", tenancy.MemberGrantChange("user", nil, []string{"g"}), "changing a user's spec.groupIDs (adding g)"},
 		{"service account: same groups", tenancy.MemberGrantChange("service account", []string{"g"}, []string{"g"}), ""},
+		// The attacker review of main, finding 4: the same groups handed to
+		// another person, or back to a suspended one; a rotation hands the
+		// caller the account's token.
+		{"user: renamed only", tenancy.UserGrantChange(user("a@x", "active", "g"), user("a@x", "active", "g")), ""},
+		{"user: subject changed with groups", tenancy.UserGrantChange(user("a@x", "active", "g"), user("m@evil", "active", "g")),
+			"changing the spec.subject of a user with groups (from a@x to m@evil)"},
+		{"user: reactivated with groups", tenancy.UserGrantChange(user("a@x", "suspended", "g"), user("a@x", "active", "g")),
+			"making a suspended user with groups active"},
+		{"user: both, and a group added", tenancy.UserGrantChange(user("a@x", "pending", "g"), user("m@evil", "active", "g", "h")),
+			"changing a user's spec.groupIDs (adding h) and changing the spec.subject of a user with groups (from a@x to m@evil) and making a pending user with groups active"},
+		{"user: subject changed and reactivated without groups", tenancy.UserGrantChange(user("a@x", "suspended"), user("m@evil", "active")), ""},
+		{"user: suspended", tenancy.UserGrantChange(user("a@x", "active", "g"), user("a@x", "suspended", "g")), ""},
+		{"rotation: account with groups", tenancy.RotationGrantChange(&store.ServiceAccount{GroupIDs: []string{"g"}}),
+			"rotating the token of a service account with groups (which hands its rights to the caller)"},
+		{"rotation: account without groups", tenancy.RotationGrantChange(&store.ServiceAccount{}), ""},
 	}
 	for _, c := range cases {
 		if c.change != c.want {
