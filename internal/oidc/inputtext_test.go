@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -41,83 +42,12 @@ func TestOIDCInputText(t *testing.T) {
 		env := newEnv(t, open)
 		_, c, sec := webRP(t, env)
 		orgID := env.NewTenant("input", "reader").OrgID
-		v := func(kv ...string) url.Values {
-			out := url.Values{}
-			for i := 0; i+1 < len(kv); i += 2 {
-				out.Set(kv[i], kv[i+1])
-			}
-			return out
-		}
-		authorize := v("client_id", c.ID, "response_type", "code", "redirect_uri", redirectURI, "scope", "openid",
-			"state", "st", "nonce", "n", "login_hint", "x@example.com", "ui_locales", "en", "acr_values", "x",
-			"max_age", "60", "prompt", "login", "id_token_hint", "x", "claims", "{}", "code_challenge",
-			strings.Repeat("a", 43), "code_challenge_method", "S256")
-		exchange := "urn:ietf:params:oauth:grant-type:token-exchange"
-		accessType := "urn:ietf:params:oauth:token-type:access_token"
-		requests := []inputRequest{
-			{name: "authorization", method: "GET", path: oidc.AuthorizationPath, query: authorize, page: true},
-			{name: "authorization callback", method: "GET", path: oidc.CallbackPath, query: v("id", "x"), page: true},
-			{name: "login page", method: "GET", path: oidc.LoginPath, query: v("state", "x"), page: true},
-			{name: "login post", method: "POST", path: oidc.LoginPath, page: true,
-				form: v("state", "x", "csrf_token", "x", "provider", "x", "email", "x@example.com", "password", "x")},
-			{name: "consent page", method: "GET", path: oidc.ConsentPath, query: v("state", "x"), page: true},
-			{name: "consent post", method: "POST", path: oidc.ConsentPath, form: v("state", "x", "csrf_token", "x"), page: true},
-			{name: "onboard page", method: "GET", path: oidc.OnboardPath, query: v("state", "x"), page: true},
-			{name: "onboard post", method: "POST", path: oidc.OnboardPath, form: v("state", "x", "csrf_token", "x"), page: true},
-			{name: "logout", method: "GET", path: oidc.EndSessionPath, page: true,
-				query: v("client_id", c.ID, "id_token_hint", "x", "post_logout_redirect_uri", logoutURI, "state", "x")},
-			{name: "logout confirm", method: "POST", path: oidc.LogoutConfirmPath, form: v("state", "x", "csrf_token", "x"), page: true},
-			{name: "upstream callback", method: "GET", path: oidc.UpstreamCallbackPath, query: v("state", "x", "code", "x"), page: true},
-			{name: "signup", method: "GET", path: oidc.SignupPath, query: v("token", "x"), page: true},
-			{name: "token client_credentials", method: "POST", path: oidc.TokenPath,
-				form: v("grant_type", "client_credentials", "scope", "openid"), basic: []string{c.ID, sec}},
-			{name: "token client_id in form", method: "POST", path: oidc.TokenPath,
-				form: v("grant_type", "client_credentials", "client_id", c.ID, "client_secret", sec)},
-			{name: "token refresh", method: "POST", path: oidc.TokenPath,
-				form: v("grant_type", "refresh_token", "refresh_token", oidc.RefreshTokenPrefix+"x"), basic: []string{c.ID, sec}},
-			{name: "token code", method: "POST", path: oidc.TokenPath, basic: []string{c.ID, sec},
-				form: v("grant_type", "authorization_code", "code", "x", "redirect_uri", redirectURI, "code_verifier", strings.Repeat("a", 50))},
-			{name: "token exchange", method: "POST", path: oidc.TokenPath, basic: []string{c.ID, sec},
-				form: v("grant_type", exchange, "subject_token", "ghsa_x", "subject_token_type", accessType, "audience", "x")},
-			{name: "introspect", method: "POST", path: oidc.IntrospectionPath, form: v("token", oidc.RefreshTokenPrefix+"x"), basic: []string{c.ID, sec}},
-			{name: "revoke", method: "POST", path: oidc.RevocationPath, form: v("token", "ghsa_x"), basic: []string{c.ID, sec}},
-			{name: "userinfo query", method: "GET", path: oidc.UserinfoPath, query: v("access_token", "x")},
-			{name: "userinfo form", method: "POST", path: oidc.UserinfoPath, form: v("access_token", "x")},
-		}
-		for _, bad := range []struct{ name, text string }{{"NUL", "a\x00b"}, {"invalid UTF-8", "a\xffb"}} {
-			for _, req := range requests {
-				// One request per spoiled parameter: the value keeps its
-				// prefix (ghsr_, ghsa_, x@) so that it reaches the lookup it
-				// would on its own.
-				for _, where := range []string{"query", "form", "basic"} {
-					var params url.Values
-					switch where {
-					case "query":
-						params = req.query
-					case "form":
-						params = req.form
-					case "basic":
-						if req.basic != nil {
-							params = v("user", req.basic[0], "secret", req.basic[1])
-						}
-					}
-					for name := range params {
-						query, form, basic := clone(req.query), clone(req.form), append([]string(nil), req.basic...)
-						spoiled := params.Get(name) + bad.text
-						switch where {
-						case "query":
-							query.Set(name, spoiled)
-						case "form":
-							form.Set(name, spoiled)
-						case "basic":
-							basic[map[string]int{"user": 0, "secret": 1}[name]] = spoiled
-						}
-						label := req.name + " " + where + " " + name + " " + bad.name
-						status, ctype, body := sendInput(t, env, req.method, req.path, query, form, basic)
-						checkInputAnswer(t, label, req.page, status, ctype, body)
-					}
-				}
-			}
+		requests := inputRequests(c.ID, sec)
+		for _, bad := range badTexts {
+			forEachSpoiled(requests, bad.text, func(req inputRequest, label string, query, form url.Values, basic []string) {
+				status, ctype, body := sendInput(t, env, req.method, req.path, query, form, basic)
+				checkInputAnswer(t, label+" "+bad.name, req.page, status, ctype, body)
+			})
 			// The workload issuers read only the organization ID, a path
 			// parameter: one that cannot be an ID names nothing (4xx).
 			for _, suffix := range []string{"/.well-known/openid-configuration", "/jwks"} {
@@ -129,6 +59,119 @@ func TestOIDCInputText(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestOIDCInputTextBackstop: the provider alone, without the check that
+// internal/server puts in front of it, still answers such input with a 4xx:
+// a store refusal of text (store.IsInvalidInput) is the caller's mistake
+// wherever a handler meets it (loginError, the client lookups), not a 500.
+// It can fail on PostgreSQL only, where the store refuses such text.
+func TestOIDCInputTextBackstop(t *testing.T) {
+	t.Parallel()
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		_, c, sec := webRP(t, env)
+		h := env.Provider.Handler()
+		for _, bad := range badTexts {
+			forEachSpoiled(inputRequests(c.ID, sec), bad.text, func(req inputRequest, label string, query, form url.Values, basic []string) {
+				u := env.URL + req.path
+				if len(query) > 0 {
+					u += "?" + query.Encode()
+				}
+				var body io.Reader
+				if form != nil {
+					body = strings.NewReader(form.Encode())
+				}
+				r := httptest.NewRequest(req.method, u, body)
+				if form != nil {
+					r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				}
+				if basic != nil {
+					r.SetBasicAuth(url.QueryEscape(basic[0]), url.QueryEscape(basic[1]))
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				if rec.Code >= 500 {
+					t.Errorf("%s %s: status %d, want 4xx: %.200s", label, bad.name, rec.Code, rec.Body)
+				}
+			})
+		}
+	})
+}
+
+// badTexts are what PostgreSQL refuses in a text column.
+var badTexts = []struct{ name, text string }{{"NUL", "a\x00b"}, {"invalid UTF-8", "a\xffb"}}
+
+// inputRequests are requests to every endpoint the provider serves that
+// reads parameters, with the parameters each reads.
+func inputRequests(clientID, secret string) []inputRequest {
+	v := func(kv ...string) url.Values {
+		out := url.Values{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			out.Set(kv[i], kv[i+1])
+		}
+		return out
+	}
+	authorize := v("client_id", clientID, "response_type", "code", "redirect_uri", redirectURI, "scope", "openid",
+		"state", "st", "nonce", "n", "login_hint", "x@example.com", "ui_locales", "en", "acr_values", "x",
+		"max_age", "60", "prompt", "login", "id_token_hint", "x", "claims", "{}", "code_challenge",
+		strings.Repeat("a", 43), "code_challenge_method", "S256")
+	exchange := "urn:ietf:params:oauth:grant-type:token-exchange"
+	accessType := "urn:ietf:params:oauth:token-type:access_token"
+	return []inputRequest{
+		{name: "authorization", method: "GET", path: oidc.AuthorizationPath, query: authorize, page: true},
+		{name: "authorization callback", method: "GET", path: oidc.CallbackPath, query: v("id", "x"), page: true},
+		{name: "login page", method: "GET", path: oidc.LoginPath, query: v("state", "x"), page: true},
+		{name: "login post", method: "POST", path: oidc.LoginPath, page: true,
+			form: v("state", "x", "csrf_token", "x", "provider", "x", "email", "x@example.com", "password", "x")},
+		{name: "consent page", method: "GET", path: oidc.ConsentPath, query: v("state", "x"), page: true},
+		{name: "consent post", method: "POST", path: oidc.ConsentPath, form: v("state", "x", "csrf_token", "x"), page: true},
+		{name: "onboard page", method: "GET", path: oidc.OnboardPath, query: v("state", "x"), page: true},
+		{name: "onboard post", method: "POST", path: oidc.OnboardPath, form: v("state", "x", "csrf_token", "x"), page: true},
+		{name: "logout", method: "GET", path: oidc.EndSessionPath, page: true,
+			query: v("client_id", clientID, "id_token_hint", "x", "post_logout_redirect_uri", logoutURI, "state", "x")},
+		{name: "logout confirm", method: "POST", path: oidc.LogoutConfirmPath, form: v("state", "x", "csrf_token", "x"), page: true},
+		{name: "upstream callback", method: "GET", path: oidc.UpstreamCallbackPath, query: v("state", "x", "code", "x"), page: true},
+		{name: "signup", method: "GET", path: oidc.SignupPath, query: v("token", "x"), page: true},
+		{name: "token client_credentials", method: "POST", path: oidc.TokenPath,
+			form: v("grant_type", "client_credentials", "scope", "openid"), basic: []string{clientID, secret}},
+		{name: "token client_id in form", method: "POST", path: oidc.TokenPath,
+			form: v("grant_type", "client_credentials", "client_id", clientID, "client_secret", secret)},
+		{name: "token refresh", method: "POST", path: oidc.TokenPath,
+			form: v("grant_type", "refresh_token", "refresh_token", oidc.RefreshTokenPrefix+"x"), basic: []string{clientID, secret}},
+		{name: "token code", method: "POST", path: oidc.TokenPath, basic: []string{clientID, secret},
+			form: v("grant_type", "authorization_code", "code", "x", "redirect_uri", redirectURI, "code_verifier", strings.Repeat("a", 50))},
+		{name: "token exchange", method: "POST", path: oidc.TokenPath, basic: []string{clientID, secret},
+			form: v("grant_type", exchange, "subject_token", "ghsa_x", "subject_token_type", accessType, "audience", "x")},
+		{name: "introspect", method: "POST", path: oidc.IntrospectionPath, form: v("token", oidc.RefreshTokenPrefix+"x"), basic: []string{clientID, secret}},
+		{name: "revoke", method: "POST", path: oidc.RevocationPath, form: v("token", "ghsa_x"), basic: []string{clientID, secret}},
+		{name: "userinfo query", method: "GET", path: oidc.UserinfoPath, query: v("access_token", "x")},
+		{name: "userinfo form", method: "POST", path: oidc.UserinfoPath, form: v("access_token", "x")},
+	}
+}
+
+// forEachSpoiled calls f once per parameter of each request (query, form,
+// Basic user and secret), with that parameter's value followed by bad. The
+// value keeps its prefix (ghsr_, ghsa_, x@) so that it reaches the lookup
+// it would on its own.
+func forEachSpoiled(requests []inputRequest, bad string, f func(req inputRequest, label string, query, form url.Values, basic []string)) {
+	for _, req := range requests {
+		for name := range req.query {
+			query := clone(req.query)
+			query.Set(name, query.Get(name)+bad)
+			f(req, req.name+" query "+name, query, req.form, req.basic)
+		}
+		for name := range req.form {
+			form := clone(req.form)
+			form.Set(name, form.Get(name)+bad)
+			f(req, req.name+" form "+name, req.query, form, req.basic)
+		}
+		for i, name := range []string{"user", "secret"}[:len(req.basic)] {
+			basic := append([]string(nil), req.basic...)
+			basic[i] += bad
+			f(req, req.name+" Basic "+name, req.query, req.form, basic)
+		}
+	}
 }
 
 func clone(v url.Values) url.Values {
