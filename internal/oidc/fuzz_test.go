@@ -259,9 +259,11 @@ var fuzzEndpoints = []struct{ method, path string }{
 // client IDs to every endpoint the provider serves. None may answer 5xx,
 // and a parameter that is not text (NUL, invalid UTF-8: what PostgreSQL
 // refuses) must be a 400 on any engine, since it is refused before any
-// handler runs (TestOIDCInputText has the cases the review found).
+// handler runs (TestOIDCInputText has the cases the review found). It runs
+// on PostgreSQL when GATEHOUSE_TEST_DATABASE_URL is set, SQLite otherwise.
 func FuzzOIDCEndpoints(f *testing.F) {
-	env := newEnv(f, testenv.SQLite)
+	backends := testenv.Backends()
+	env := newEnv(f, backends[len(backends)-1].Open)
 	web, sec := newClient(f, env, nil)
 	for i := range fuzzEndpoints {
 		f.Add(uint8(i), "state=x&client_id="+web.ID, "state=x&csrf_token=x", "")
