@@ -194,6 +194,9 @@ func (p *Provider) exchangeAudience(ctx context.Context, requested []string) ([]
 		if e, ok := apierror.As(err); ok && e.Status == http.StatusNotFound {
 			return nil, oidc.ErrInvalidTarget().WithDescription("audience %q is not a registered client", a)
 		}
+		if store.IsInvalidInput(err) {
+			return nil, oidc.ErrInvalidTarget().WithDescription("audience %q is not valid text", a)
+		}
 		if err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/tenancy"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -242,4 +243,62 @@ func TestVerifiedTokenCache(t *testing.T) {
 	if _, err := r.userinfo(tok.AccessToken); err == nil {
 		t.Error("a verified token still works after it expired")
 	}
+}
+
+// fuzzEndpoints are the provider's endpoints that read parameters, as
+// FuzzOIDCEndpoints calls them.
+var fuzzEndpoints = []struct{ method, path string }{
+	{"GET", oidc.AuthorizationPath}, {"GET", oidc.CallbackPath}, {"GET", oidc.LoginPath}, {"POST", oidc.LoginPath},
+	{"GET", oidc.ConsentPath}, {"POST", oidc.ConsentPath}, {"GET", oidc.OnboardPath}, {"POST", oidc.OnboardPath},
+	{"GET", oidc.EndSessionPath}, {"POST", oidc.LogoutConfirmPath}, {"POST", oidc.TokenPath},
+	{"POST", oidc.IntrospectionPath}, {"POST", oidc.RevocationPath}, {"GET", oidc.UserinfoPath},
+	{"POST", oidc.UserinfoPath}, {"GET", oidc.UpstreamCallbackPath}, {"GET", oidc.SignupPath},
+}
+
+// FuzzOIDCEndpoints sends arbitrary query strings, form bodies and Basic
+// client IDs to every endpoint the provider serves. None may answer 5xx,
+// and a parameter that is not text (NUL, invalid UTF-8: what PostgreSQL
+// refuses) must be a 400 on any engine, since it is refused before any
+// handler runs (TestOIDCInputText has the cases the review found). It runs
+// on PostgreSQL when GATEHOUSE_TEST_DATABASE_URL is set, SQLite otherwise.
+func FuzzOIDCEndpoints(f *testing.F) {
+	backends := testenv.Backends()
+	env := newEnv(f, backends[len(backends)-1].Open)
+	web, sec := newClient(f, env, nil)
+	for i := range fuzzEndpoints {
+		f.Add(uint8(i), "state=x&client_id="+web.ID, "state=x&csrf_token=x", "")
+		f.Add(uint8(i), "id=a%00b", "grant_type=client_credentials&client_id=a%FFb", web.ID)
+		f.Add(uint8(i), "", "grant_type=refresh_token&refresh_token="+oidc.RefreshTokenPrefix+"x%00", "a\x00b")
+	}
+	f.Fuzz(func(t *testing.T, which uint8, query, form, user string) {
+		e := fuzzEndpoints[int(which)%len(fuzzEndpoints)]
+		req := httptest.NewRequest(e.method, env.URL+e.path, nil)
+		req.URL.RawQuery = query // as received, however malformed
+		if e.method == "POST" {
+			req = httptest.NewRequest(e.method, env.URL+e.path, strings.NewReader(form))
+			req.URL.RawQuery = query
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		if user != "" {
+			req.SetBasicAuth(url.QueryEscape(user), sec)
+		}
+		rec := httptest.NewRecorder()
+		env.Handler.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%s %s?%q form %q user %q: status %d: %s", e.method, e.path, query, form, user, rec.Code, rec.Body)
+		}
+		text := tenancy.TextProblem(user) == ""
+		for _, raw := range []string{query, form} {
+			if e.method != "POST" && raw == form {
+				continue
+			}
+			vs, _ := url.ParseQuery(raw)
+			for k, v := range vs {
+				text = text && tenancy.TextProblem(k) == "" && tenancy.TextProblem(strings.Join(v, "")) == ""
+			}
+		}
+		if !text && rec.Code != http.StatusBadRequest {
+			t.Fatalf("%s %s?%q form %q user %q: status %d, want 400 for parameters that are not text", e.method, e.path, query, form, user, rec.Code)
+		}
+	})
 }

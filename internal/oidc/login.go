@@ -312,6 +312,11 @@ func (p *Provider) loginError(w http.ResponseWriter, m *messages, err error) {
 	switch {
 	case errors.Is(err, errNoRequest), errors.Is(err, errNoSession):
 		status, title, text = http.StatusBadRequest, m.LinkExpiredTitle, m.LinkExpiredText
+	case store.IsInvalidInput(err):
+		// A state or ID that is not text (NUL, invalid UTF-8: PostgreSQL
+		// refuses to compare it) names no request, like an unknown one.
+		// internal/server refuses such input first; this is the net.
+		status, title, text = http.StatusBadRequest, m.LinkExpiredTitle, m.LinkExpiredText
 	case errors.Is(err, errCSRF):
 		status, title, text = http.StatusForbidden, m.RefusedTitle, m.RefusedText
 	case errors.Is(err, errBadState):

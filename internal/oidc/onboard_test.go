@@ -71,25 +71,30 @@ func TestOnboarding(t *testing.T) {
 			fields     map[string][]string
 			wantStatus int
 			wantText   string
+			// refusedUpFront: not text at all, refused before the form's
+			// handler runs (internal/server's oidcInput) with a static
+			// page rather than the form and an alert; browsers never send
+			// such a field, only a forged request does.
+			refusedUpFront bool
 		}{
-			{"organization name not a label", map[string][]string{"organization_name": {"-startup"}, "group_name": {"admins"}}, http.StatusBadRequest, "organization name is not valid"},
-			{"group name missing", map[string][]string{"organization_name": {"startup"}}, http.StatusBadRequest, "group name is not valid"},
+			{"organization name not a label", map[string][]string{"organization_name": {"-startup"}, "group_name": {"admins"}}, http.StatusBadRequest, "organization name is not valid", false},
+			{"group name missing", map[string][]string{"organization_name": {"startup"}}, http.StatusBadRequest, "group name is not valid", false},
 			{"description too long", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
-				"organization_description": {strings.Repeat("x", 1025)}}, http.StatusBadRequest, "at most 1024"},
+				"organization_description": {strings.Repeat("x", 1025)}}, http.StatusBadRequest, "at most 1024", false},
 			// PostgreSQL refused these with a 500; SQLite stored them.
 			{"description with NUL", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
-				"organization_description": {"a\x00b"}}, http.StatusBadRequest, "plain text"},
+				"organization_description": {"a\x00b"}}, http.StatusBadRequest, "contains a NUL character", true},
 			{"description not UTF-8", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
-				"group_description": {"a\xffb"}}, http.StatusBadRequest, "plain text"},
+				"group_description": {"a\xffb"}}, http.StatusBadRequest, "is not valid UTF-8", true},
 			{"platform role", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"},
-				"roles": {authz.RolePlatformAdministrator}}, http.StatusBadRequest, "Choose roles"},
-			{"unknown role", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"}, "roles": {"owner"}}, http.StatusBadRequest, "Choose roles"},
-			{"organization name taken", map[string][]string{"organization_name": {"acme"}, "group_name": {"admins"}}, http.StatusConflict, "already exists"},
+				"roles": {authz.RolePlatformAdministrator}}, http.StatusBadRequest, "Choose roles", false},
+			{"unknown role", map[string][]string{"organization_name": {"startup"}, "group_name": {"admins"}, "roles": {"owner"}}, http.StatusBadRequest, "Choose roles", false},
+			{"organization name taken", map[string][]string{"organization_name": {"acme"}, "group_name": {"admins"}}, http.StatusConflict, "already exists", false},
 		}
 		for _, tt := range refusals {
 			t.Run(tt.name, func(t *testing.T) {
 				resp, body := submit(tt.fields)
-				if resp.StatusCode != tt.wantStatus || !strings.Contains(body, tt.wantText) || !strings.Contains(body, `role="alert"`) {
+				if resp.StatusCode != tt.wantStatus || !strings.Contains(body, tt.wantText) || (!tt.refusedUpFront && !strings.Contains(body, `role="alert"`)) {
 					t.Fatalf("%d %s", resp.StatusCode, body)
 				}
 				if names := orgNames(t, env); !slices.Equal(names, before) {

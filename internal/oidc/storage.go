@@ -577,15 +577,28 @@ func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client
 		return nil, oidc.ErrInvalidClient().WithDescription("unknown client_id").WithParent(err)
 	}
 	if err != nil {
-		return nil, err
+		return nil, clientLookupError(err)
 	}
 	return &opClient{c: c, p: s.p}, nil
+}
+
+// clientLookupError is the OAuth2 error of a failed client lookup: a client
+// ID the store refuses as text (store.IsInvalidInput: NUL or invalid UTF-8,
+// which PostgreSQL cannot compare) is the caller's mistake, 400
+// invalid_request, not the server_error zitadel makes of any other error.
+// internal/server refuses such IDs before the provider runs; this is the
+// net behind it, for a caller that mounts the provider alone.
+func clientLookupError(err error) error {
+	if store.IsInvalidInput(err) {
+		return op.NewStatusError(oidc.ErrInvalidRequest().WithDescription("client_id is not valid text").WithParent(err), http.StatusBadRequest)
+	}
+	return err
 }
 
 // AuthorizeClientIDSecret checks a client's secret (constant time).
 func (s *storage) AuthorizeClientIDSecret(ctx context.Context, id, sec string) error {
 	_, err := s.p.cfg.Clients.Authenticate(ctx, id, sec)
-	return err
+	return clientLookupError(err)
 }
 
 // SetUserinfoFromScopes is deprecated in zitadel/oidc; see
@@ -665,6 +678,9 @@ func (s *storage) ClientCredentials(ctx context.Context, id, sec string) (op.Cli
 	if errors.Is(err, client.ErrInvalidClient) {
 		return nil, op.NewStatusError(oidc.ErrInvalidClient().WithDescription("client authentication failed"), http.StatusUnauthorized)
 	}
+	if store.IsInvalidInput(err) {
+		return nil, clientLookupError(err)
+	}
 	if err != nil {
 		return nil, oidc.ErrServerError().WithParent(err)
 	}
@@ -678,7 +694,7 @@ func (s *storage) ClientCredentials(ctx context.Context, id, sec string) (op.Cli
 func (s *storage) ClientCredentialsTokenRequest(ctx context.Context, id string, scopes []string) (op.TokenRequest, error) {
 	c, err := s.p.cfg.Clients.Get(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, clientLookupError(err)
 	}
 	for _, sc := range scopes {
 		if sc == oidc.ScopeOpenID || !client.AllowsScope(c, sc) {

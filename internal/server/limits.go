@@ -72,15 +72,12 @@ func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, refused *pro
 // secrets or passwords, or to make Gatehouse write: the token, introspection
 // and revocation endpoints (per client and per address), authorization
 // requests (per address: each one is a row) and login posts (per address,
-// and per account for password checks). Their form bodies are capped at
-// MaxFormBytes.
+// and per account for password checks). oidcInput, in front of it, has
+// capped (MaxFormBytes) and parsed their form bodies.
 func (l *limiter) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodPost && (r.URL.Path == oidc.TokenPath || r.URL.Path == oidc.IntrospectionPath || r.URL.Path == oidc.RevocationPath):
-			if !l.form(w, r, false) {
-				return
-			}
 			if !l.allow(w, r, l.token, "token", "ip", "ip:"+l.clientKey(r), false) ||
 				!l.allow(w, r, l.token, "token", "client", "client:"+clientID(r), false) {
 				return
@@ -90,9 +87,6 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 				return
 			}
 		case r.Method == http.MethodPost && r.URL.Path == oidc.LoginPath:
-			if !l.form(w, r, true) {
-				return
-			}
 			if !l.allow(w, r, l.login, "login", "ip", "login:"+l.clientKey(r), true) {
 				return
 			}
@@ -105,21 +99,6 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// form caps and parses a form body; false when it answered (413).
-func (l *limiter) form(w http.ResponseWriter, r *http.Request, page bool) bool {
-	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBytes)
-	if err := r.ParseForm(); err != nil {
-		msg := fmt.Sprintf("the form could not be read (at most %d bytes)", MaxFormBytes)
-		if page {
-			writeStaticPage(w, http.StatusRequestEntityTooLarge, "Bad request", msg)
-			return false
-		}
-		apierror.Write(w, &apierror.Error{Status: http.StatusRequestEntityTooLarge, Code: apierror.InvalidRequest, Description: msg})
-		return false
-	}
-	return true
 }
 
 // clientKey is the rate limiting key of the request's client address.

@@ -157,10 +157,13 @@ func New(cfg Config) (*Server, error) {
 		mux.Handle("GET /oauth2/v2/jwks", named("oauth2V2JwksGet", cfg.JWKS))
 	}
 	if cfg.OIDC != nil {
-		mux.Handle("/oauth2/v2/", newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(cfg.OIDC))
-		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", cfg.OIDC))
-		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", cfg.OIDC))
-		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", cfg.OIDC))
+		// oidcInput refuses parameters that are not text before anything,
+		// the limiter included, reads them.
+		provider := oidcInput(cfg.OIDC)
+		mux.Handle("/oauth2/v2/", oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(cfg.OIDC)))
+		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", provider))
+		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", provider))
+		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", provider))
 	}
 	// Each organization's workload issuer (public: AWS and GCP fetch them).
 	mux.Handle("GET /oidc/organizations/{organizationID}/.well-known/openid-configuration",
