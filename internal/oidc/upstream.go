@@ -301,13 +301,60 @@ func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error
 	if err != nil {
 		return fmt.Errorf("provider organization: %w", err)
 	}
-	if !org.DomainVerified() || !strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain)) {
+	if !domainVouches(org, subject) {
 		return errForeignDomain
 	}
 	return nil
 }
 
+// domainVouches: subject is an address of org's verified email domain, the
+// only addresses org's own provider speaks for.
+func domainVouches(org *store.Organization, subject string) bool {
+	return org.DomainVerified() && strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain))
+}
+
 var errForeignDomain = errors.New("the identity provider answered for an email outside its organization's domain")
+
+// Why a login once made is not trusted any more (stillVouched).
+var (
+	errNoVoucher   = errors.New("the login does not say which identity provider vouched for it")
+	errVoucherGone = errors.New("the identity provider that vouched for the login is no longer its organization's")
+)
+
+// stillVouched re-checks, when a login is used again (refresh, single
+// sign-on), who vouched for it: a login that does not say (written by a
+// release before migration 00018, or by an old replica during a rolling
+// upgrade) is refused, as its tokens would be unconfined; one an
+// organization's own provider vouched for needs that provider still to be
+// the organization's and subject still in its verified domain (one read).
+// Deleting or changing the provider also ends its sessions (tenancy); this
+// catches what such a write raced with. Logins by a password or a platform
+// provider are not re-read.
+func (p *Provider) stillVouched(ctx context.Context, idp store.IdP, subject string) error {
+	switch {
+	case idp.ID == "":
+		return errNoVoucher
+	case !idp.Confined():
+		return nil
+	}
+	org, err := p.cfg.Store.Read().VouchingOrganization(ctx, idp.Org, idp.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errVoucherGone
+	}
+	if err != nil {
+		return err
+	}
+	if !domainVouches(org, subject) {
+		return errForeignDomain
+	}
+	return nil
+}
+
+// notVouched reports whether err is stillVouched's refusal (rather than a
+// failure to check).
+func notVouched(err error) bool {
+	return errors.Is(err, errNoVoucher) || errors.Is(err, errVoucherGone) || errors.Is(err, errForeignDomain)
+}
 
 // upstreamCallback is GET /oidc/callback: a verified upstream login
 // completes its auth request (and starts a browser session) like a password
