@@ -71,7 +71,7 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if upstream {
-			to, err := p.startUpstream(ctx, req, rt)
+			to, err := p.goUpstream(ctx, w, r, req, rt)
 			if err != nil {
 				p.loginError(w, m, err)
 				return
@@ -214,7 +214,7 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if upstream {
-		to, err := p.startUpstream(ctx, req, rt)
+		to, err := p.goUpstream(ctx, w, r, req, rt)
 		if err != nil {
 			p.loginError(w, m, err)
 			return
@@ -282,6 +282,18 @@ func (p *Provider) continueSession(w http.ResponseWriter, r *http.Request, req *
 // new navigation, not the form's.
 func continueUpstream(w http.ResponseWriter, m *messages, to string) {
 	writePage(w, http.StatusOK, "continue", continueView{T: m, URL: to})
+}
+
+// goUpstream starts the upstream login of req at rt for the browser of r,
+// binding it to that browser (upstreamBinding sets the cookie on w): every
+// way upstream (a provider's button, an email's domain, a login_hint)
+// passes here.
+func (p *Provider) goUpstream(ctx context.Context, w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, rt route) (string, error) {
+	browser, err := p.upstreamBinding(w, r)
+	if err != nil {
+		return "", err
+	}
+	return p.startUpstream(ctx, req, rt, browser)
 }
 
 // chooseRoute decides where a login form post goes: the chosen system

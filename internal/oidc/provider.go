@@ -145,9 +145,10 @@ type Provider struct {
 	// op is zitadel's provider (its encoder, ID token hint verifier).
 	op op.OpenIDProvider
 	// cookieName is the login CSRF cookie's, sessionCookie the browser
-	// session's.
-	cookieName    string
-	sessionCookie string
+	// session's, upstreamCookie the upstream browser binding's.
+	cookieName     string
+	sessionCookie  string
+	upstreamCookie string
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
 }
@@ -179,7 +180,8 @@ func New(cfg Config) (*Provider, error) {
 	cfg.Rand = defaultRand(cfg.Rand)
 	issuerHash := secret.Hash(cfg.Issuer)[:12]
 	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + issuerHash, sessionCookie: SessionCookiePrefix + issuerHash,
-		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
+		upstreamCookie: UpstreamCookiePrefix + issuerHash,
+		bcl:            newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}

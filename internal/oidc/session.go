@@ -122,7 +122,8 @@ func sessionAuthentication(bs *store.BrowserSession) store.Authentication {
 // without a new login (OpenID Connect Core §3.1.2.1): no prompt=login, the
 // login no older than max_age (max_age=0 always asks again), the subject of
 // an id_token_hint and of an email login_hint, an acr the request accepts,
-// and a user who may still log in. prompt=select_account is the caller's:
+// a user who may still log in, and a provider that still vouches for the
+// login (stillVouched). prompt=select_account is the caller's:
 // it shows the account instead of reusing it silently.
 func (p *Provider) reusable(ctx context.Context, r *store.OIDCAuthRequest, bs *store.BrowserSession) (bool, error) {
 	if bs == nil || slices.Contains(strings.Fields(r.Prompt), oidc.PromptLogin) {
@@ -141,6 +142,11 @@ func (p *Provider) reusable(ctx context.Context, r *store.OIDCAuthRequest, bs *s
 		return false, nil
 	}
 	if err := p.mayLogIn(ctx, bs.Subject); errors.Is(err, errInactive) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	if err := p.stillVouched(ctx, bs.IdP, bs.Subject); notVouched(err) {
 		return false, nil
 	} else if err != nil {
 		return false, err

@@ -236,6 +236,10 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
 	case !now.Before(r.CodeExpiresAt):
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code expired")
+	case r.IdP.ID == "":
+		// Authenticated by a release (or an old replica) that did not
+		// record who vouched: its tokens would be unconfined.
+		return nil, oidc.ErrInvalidGrant().WithDescription("the login does not say which identity provider vouched for it; sign in again")
 	}
 	return &authRequest{r}, nil
 }
@@ -459,7 +463,9 @@ func (s *storage) revokeSession(ctx context.Context, id string) error {
 }
 
 // TokenRequestByRefreshToken finds the session of a current refresh token.
-// A rotated-away token is reuse: the whole family (session) is revoked.
+// A rotated-away token is reuse: the whole family (session) is revoked. The
+// user must still be allowed to log in, and the login still be vouched for
+// (stillVouched: a recorded provider, still its organization's).
 func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
 	hash := secret.Hash(token)
 	q := s.p.cfg.Store.Read()
@@ -483,6 +489,11 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	}
 	if err := s.p.mayLogIn(ctx, sess.Subject); err != nil {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the user may no longer log in")
+	}
+	if err := s.p.stillVouched(ctx, sess.IdP, sess.Subject); notVouched(err) {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the identity provider no longer vouches for this login; sign in again").WithParent(err)
+	} else if err != nil {
+		return nil, err
 	}
 	return &refreshRequest{s: sess, scopes: strings.Fields(sess.Scopes)}, nil
 }

@@ -131,11 +131,63 @@ func (p *Provider) connectorFor(ctx context.Context, org, id string) (connector.
 	return c, nil
 }
 
+// UpstreamCookiePrefix starts the name of the cookie that binds an upstream
+// login to the browser that began it (the name ends with a hash of the
+// issuer). It holds 32 random bytes, kept per browser: an upstream login's
+// row is found by the hash of its state together with this value
+// (upstreamStateHash), so the callback completes only in that browser.
+// Without it, a person who stopped his own upstream login before the
+// callback could send the link to someone else, whose browser would then be
+// signed in as him (login CSRF). Path UpstreamCallbackPath, HttpOnly,
+// SameSite=Lax (the upstream's redirect back is a top-level GET).
+const UpstreamCookiePrefix = "gatehouse_upstream_"
+
+// upstreamBinding is the value of the browser's upstream cookie, made and
+// set on w when the browser has none (or a malformed one); it is renewed for
+// AuthRequestLifetime. Reusing the value lets one browser run upstream
+// logins in two tabs at once.
+func (p *Provider) upstreamBinding(w http.ResponseWriter, r *http.Request) (string, error) {
+	v := p.upstreamCookieValue(r)
+	if len(v) != 43 {
+		var err error
+		if v, err = p.tokens.randomString(32); err != nil {
+			return "", err
+		}
+	}
+	// The callback is at the issuer's path + UpstreamCallbackPath (the
+	// redirect URI registered upstream).
+	path := UpstreamCallbackPath
+	if u, err := url.Parse(p.cfg.Issuer); err == nil {
+		path = strings.TrimSuffix(u.Path, "/") + UpstreamCallbackPath
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: p.upstreamCookie, Value: v, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
+	})
+	return v, nil
+}
+
+// upstreamCookieValue reads the browser's upstream cookie (” if none).
+func (p *Provider) upstreamCookieValue(r *http.Request) string {
+	if c, err := r.Cookie(p.upstreamCookie); err == nil {
+		return c.Value
+	}
+	return ""
+}
+
+// upstreamStateHash is the key of an upstream login: the state the upstream
+// sends back and the browser's upstream cookie, hashed together, so that the
+// state alone (which travels in URLs) finds nothing.
+func upstreamStateHash(state, browser string) string {
+	return secret.Hash("upstream:" + browser + ":" + state)
+}
+
 // startUpstream sends auth request req (open, its CSRF already checked, or
-// routed by its login_hint) to the provider of rt: it returns the upstream
-// authorization URL, after recording the state (hashed), PKCE verifier and
-// nonce of this login.
-func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest, rt route) (string, error) {
+// routed by its login_hint) to the provider of rt, for the browser whose
+// upstream cookie is browser (upstreamBinding): it returns the upstream
+// authorization URL, after recording the state (hashed with browser), PKCE
+// verifier and nonce of this login.
+func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest, rt route, browser string) (string, error) {
 	uctx, cancel := p.upstreamContext(ctx)
 	defer cancel()
 	conn, err := p.connectorFor(uctx, rt.org, rt.provider)
@@ -155,7 +207,7 @@ func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest
 		return "", err
 	}
 	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-		return q.CreateUpstreamLogin(ctx, &store.OIDCUpstreamLogin{StateHash: secret.Hash(state), AuthRequestID: req.ID,
+		return q.CreateUpstreamLogin(ctx, &store.OIDCUpstreamLogin{StateHash: upstreamStateHash(state, browser), AuthRequestID: req.ID,
 			ProviderOrg: rt.org, ProviderID: rt.provider, Verifier: verifier, Nonce: nonce, ExpiresAt: req.ExpiresAt})
 	})
 	if err != nil {
@@ -164,20 +216,24 @@ func (p *Provider) startUpstream(ctx context.Context, req *store.OIDCAuthRequest
 	return to, nil
 }
 
-// finishUpstream verifies an upstream login: the state is taken (once), the
+// finishUpstream verifies an upstream login: the state is taken (once, and
+// only by the browser that began the login: its upstream cookie is browser), the
 // code exchanged and the ID token verified by the connector, and the
 // verified email becomes the subject. It returns the auth request and who
 // logged in, with the provider that vouched for them (Authentication.IdP).
-func (p *Provider) finishUpstream(ctx context.Context, q url.Values) (*store.OIDCAuthRequest, store.Authentication, error) {
+func (p *Provider) finishUpstream(ctx context.Context, q url.Values, browser string) (*store.OIDCAuthRequest, store.Authentication, error) {
 	none := store.Authentication{}
 	now := p.cfg.Now()
+	if q.Get("state") == "" || browser == "" {
+		return nil, none, errBadState
+	}
 	var l *store.OIDCUpstreamLogin
 	err := p.cfg.Store.Tx(ctx, func(tx *store.Q) error {
 		var err error
-		l, err = tx.TakeUpstreamLogin(ctx, secret.Hash(q.Get("state")), now)
+		l, err = tx.TakeUpstreamLogin(ctx, upstreamStateHash(q.Get("state"), browser), now)
 		return err
 	})
-	if errors.Is(err, store.ErrNotFound) || q.Get("state") == "" {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, none, errBadState
 	}
 	if err != nil {
@@ -245,20 +301,67 @@ func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error
 	if err != nil {
 		return fmt.Errorf("provider organization: %w", err)
 	}
-	if !org.DomainVerified() || !strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain)) {
+	if !domainVouches(org, subject) {
 		return errForeignDomain
 	}
 	return nil
 }
 
+// domainVouches: subject is an address of org's verified email domain, the
+// only addresses org's own provider speaks for.
+func domainVouches(org *store.Organization, subject string) bool {
+	return org.DomainVerified() && strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain))
+}
+
 var errForeignDomain = errors.New("the identity provider answered for an email outside its organization's domain")
+
+// Why a login once made is not trusted any more (stillVouched).
+var (
+	errNoVoucher   = errors.New("the login does not say which identity provider vouched for it")
+	errVoucherGone = errors.New("the identity provider that vouched for the login is no longer its organization's")
+)
+
+// stillVouched re-checks, when a login is used again (refresh, single
+// sign-on), who vouched for it: a login that does not say (written by a
+// release before migration 00018, or by an old replica during a rolling
+// upgrade) is refused, as its tokens would be unconfined; one an
+// organization's own provider vouched for needs that provider still to be
+// the organization's and subject still in its verified domain (one read).
+// Deleting or changing the provider also ends its sessions (tenancy); this
+// catches what such a write raced with. Logins by a password or a platform
+// provider are not re-read.
+func (p *Provider) stillVouched(ctx context.Context, idp store.IdP, subject string) error {
+	switch {
+	case idp.ID == "":
+		return errNoVoucher
+	case !idp.Confined():
+		return nil
+	}
+	org, err := p.cfg.Store.Read().VouchingOrganization(ctx, idp.Org, idp.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return errVoucherGone
+	}
+	if err != nil {
+		return err
+	}
+	if !domainVouches(org, subject) {
+		return errForeignDomain
+	}
+	return nil
+}
+
+// notVouched reports whether err is stillVouched's refusal (rather than a
+// failure to check).
+func notVouched(err error) bool {
+	return errors.Is(err, errNoVoucher) || errors.Is(err, errVoucherGone) || errors.Is(err, errForeignDomain)
+}
 
 // upstreamCallback is GET /oidc/callback: a verified upstream login
 // completes its auth request (and starts a browser session) like a password
-// login does.
+// login does, in the browser that began it only (UpstreamCookiePrefix).
 func (p *Provider) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	req, a, err := p.finishUpstream(ctx, r.URL.Query())
+	req, a, err := p.finishUpstream(ctx, r.URL.Query(), p.upstreamCookieValue(r))
 	m := requestLocale(r, req)
 	if err != nil {
 		p.loginError(w, m, err)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/oauth2"
+
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -336,4 +338,109 @@ func TestLoginHintRouting(t *testing.T) {
 	if !isLoginPage(body) || providerButton.MatchString(body) {
 		t.Fatalf("an essential password acr still routes upstream or offers providers: %s", body)
 	}
+}
+
+// TestUpstreamCallbackBoundToBrowser replays the login CSRF of the attacker
+// review's finding 1: someone completes an upstream login as himself, stops
+// before his browser follows the redirect to /oidc/callback, and has a
+// victim (signed in with her password) open that link. The callback must
+// refuse it in the victim's browser (no session cookie, her single sign-on
+// stays hers) and still complete in the browser that began the login. On
+// the code before the fix the victim's prompt=none sign-on came back as the
+// attacker.
+func TestUpstreamCallbackBoundToBrowser(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		down := f.down
+		const victim, victimPW = "victim@victim.example", "victim-password-123"
+		if err := down.Password.SetPassword(t.Context(), victim, victimPW); err != nil {
+			t.Fatal(err)
+		}
+		vr := fedRP(t, f)
+		vr.wantAMR = "pwd"
+		_, vv := vr.openLogin()
+		vv.Set("email", victim)
+		vv.Set("password", victimPW)
+		if resp := vr.submit(vv); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("victim login: %d", resp.StatusCode)
+		}
+
+		cb := stoppedUpstreamLogin(t, f)
+		resp, err := vr.browser.Get(cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("the attacker's callback in the victim's browser: %d, want 400", resp.StatusCode)
+		}
+		for _, c := range resp.Cookies() {
+			if strings.HasPrefix(c.Name, oidc.SessionCookiePrefix) && c.Value != "" {
+				t.Errorf("the attacker's callback set a session cookie in the victim's browser")
+			}
+		}
+		fl, _, result, _ := vr.authorize(param("prompt", "none"))
+		code := result.Get("code")
+		if code == "" {
+			t.Fatalf("the victim's single sign-on: %v", result)
+		}
+		tok, err := vr.conf.Exchange(t.Context(), code, oauth2.VerifierOption(fl.verifier))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sub := claimsOf(t, tok.AccessToken)["sub"]; sub != victim {
+			t.Errorf("after opening the attacker's callback link the victim's sign-on is as %v, want %s", sub, victim)
+		}
+
+		// The refusal did not use the state up: the browser that began the
+		// login still completes it.
+		resp, err = f.rp.browser.Get(cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the callback in the browser that began the login: %d, want 303", resp.StatusCode)
+		}
+	})
+}
+
+// stoppedUpstreamLogin runs f.rp's browser through an upstream login (the
+// system provider's button, the upstream's password page) and stops before
+// the downstream callback, whose URL it returns.
+func stoppedUpstreamLogin(t *testing.T, f *federation) string {
+	t.Helper()
+	_, v := f.rp.openLogin()
+	v.Set("provider", f.provider)
+	resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, body := f.follow(t, resp)
+	uv := form(t, body)
+	uv.Set("email", email)
+	uv.Set("password", password)
+	if resp, err = f.rp.browser.PostForm(page.Request.URL.String(), uv); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if loc == "" {
+			t.Fatalf("no redirect: %d", resp.StatusCode)
+		}
+		next, err := resp.Request.URL.Parse(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(next.String(), f.down.URL+oidc.UpstreamCallbackPath) {
+			return next.String()
+		}
+		if resp, err = f.rp.browser.Get(next.String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("never reached the downstream callback")
+	return ""
 }

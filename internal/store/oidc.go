@@ -435,32 +435,83 @@ func (q *Q) RevokeSession(ctx context.Context, id string, now time.Time) error {
 // it ended, whose clients back-channel logout notifies. Call it inside
 // Store.Tx, with the write that took the person's access away.
 func (q *Q) EndSessionsOfSubject(ctx context.Context, subject string, now time.Time) ([]*OIDCSession, error) {
-	rows, err := q.q.QueryContext(ctx, "DELETE FROM oidc_sessions WHERE subject = $1 RETURNING "+sessionColumns, subject)
+	ended, err := q.endSessions(ctx, "subject = $1", now, subject)
 	if err != nil {
-		return nil, fmt.Errorf("end sessions of subject: %w", classify(err))
+		return nil, fmt.Errorf("end sessions of subject: %w", err)
+	}
+	return ended, nil
+}
+
+// EndSessionsVouchedBy deletes every session, and every browser session,
+// that identity provider id of organization org vouched for (IdP.Org and
+// IdP.ID), and revokes their latest access tokens; with id ” it ends those
+// of every provider of org (org must not be ” then). The tokens issued from
+// them carry their family and die with it. Call it inside Store.Tx, with the
+// write that removed or changed the provider, so that a provider no longer
+// trusted does not outlive its removal. It returns the sessions it ended.
+func (q *Q) EndSessionsVouchedBy(ctx context.Context, org, id string, now time.Time) ([]*OIDCSession, error) {
+	var (
+		ended []*OIDCSession
+		err   error
+	)
+	switch {
+	case id != "":
+		ended, err = q.endSessions(ctx, "idp_org = $1 AND idp_id = $2", now, org, id)
+	case org != "":
+		ended, err = q.endSessions(ctx, "idp_org = $1", now, org)
+	default:
+		return nil, errors.New("end sessions vouched by: no provider and no organization")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("end sessions vouched by %s/%s: %w", org, id, err)
+	}
+	return ended, nil
+}
+
+// endSessions deletes the sessions and browser sessions matching where (on
+// columns both tables have) and revokes the sessions' latest access tokens.
+func (q *Q) endSessions(ctx context.Context, where string, now time.Time, args ...any) ([]*OIDCSession, error) {
+	rows, err := q.q.QueryContext(ctx, "DELETE FROM oidc_sessions WHERE "+where+" RETURNING "+sessionColumns, args...)
+	if err != nil {
+		return nil, classify(err)
 	}
 	var ended []*OIDCSession
 	for rows.Next() {
 		s, err := scanSession(rows)
 		if err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("end sessions of subject: %w", err)
+			return nil, err
 		}
 		ended = append(ended, s)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("end sessions of subject: %w", classify(err))
+		return nil, classify(err)
 	}
 	for _, s := range ended {
 		if err := q.RevokeJTI(ctx, s.AccessJTI, s.AccessExpiresAt, now); err != nil {
 			return nil, err
 		}
 	}
-	if _, err := q.q.ExecContext(ctx, "DELETE FROM oidc_browser_sessions WHERE subject = $1", subject); err != nil {
-		return nil, fmt.Errorf("end browser sessions of subject: %w", classify(err))
+	if _, err := q.q.ExecContext(ctx, "DELETE FROM oidc_browser_sessions WHERE "+where, args...); err != nil {
+		return nil, fmt.Errorf("browser sessions: %w", classify(err))
 	}
 	return ended, nil
+}
+
+// VouchingOrganization reads organization org if identity provider id is
+// still one of its own (ErrNotFound otherwise), in one query: what refresh
+// and single sign-on re-check for a login that provider vouched for.
+func (q *Q) VouchingOrganization(ctx context.Context, org, id string) (*Organization, error) {
+	os, err := list[Organization](ctx, q, tOrganizations,
+		"id = $1 AND EXISTS (SELECT 1 FROM "+tProviders+" p WHERE p.organization_id = $1 AND p.id = $2)", Page{Limit: 1}, org, id)
+	if err != nil {
+		return nil, fmt.Errorf("vouching organization: %w", err)
+	}
+	if len(os) == 0 {
+		return nil, ErrNotFound
+	}
+	return os[0], nil
 }
 
 // RevokeJTI records an access token as revoked until it expires; empty or

@@ -182,13 +182,29 @@ func (s *Service) UpdateOrganization(ctx context.Context, actor *authn.Principal
 		if err := q.UpdateOrganization(ctx, o); err != nil {
 			return organizationError(err, o)
 		}
+		if vouchingChanged(old, o) {
+			// What the organization's own provider vouched for was
+			// vouched under the old provider and domain: it ends now.
+			if _, err := q.EndSessionsVouchedBy(ctx, id, "", s.Now().UTC()); err != nil {
+				return err
+			}
+		}
 		audit.Describe(ctx, "organizations", o.ID, old, o)
 		return nil
 	})
 }
 
+// vouchingChanged reports whether an update of organization old to o
+// changes what its own identity provider may vouch for: another provider or
+// provider scope, another domain, or a domain no longer verified. The logins
+// that provider vouched for were trusted under the old terms only.
+func vouchingChanged(old, o *store.Organization) bool {
+	return o.ProviderID != old.ProviderID || o.ProviderScope != old.ProviderScope ||
+		!strings.EqualFold(o.Domain, old.Domain) || old.DomainVerified() && !o.DomainVerified()
+}
+
 // DeleteOrganization deletes an organization and everything in it, in one
-// transaction.
+// transaction, with the sessions its own providers vouched for.
 func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetOrganization(ctx, id)
@@ -197,6 +213,9 @@ func (s *Service) DeleteOrganization(ctx context.Context, id string) error {
 		}
 		if err := q.DeleteOrganization(ctx, id); err != nil {
 			return storeError(err, "organization", id)
+		}
+		if _, err := q.EndSessionsVouchedBy(ctx, id, "", s.Now().UTC()); err != nil {
+			return err
 		}
 		audit.Describe(ctx, "organizations", id, old, nil)
 		return nil

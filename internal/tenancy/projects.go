@@ -190,6 +190,13 @@ func (s *Service) UpdateProvider(ctx context.Context, actor *authn.Principal, or
 		if err := q.UpdateOAuth2Provider(ctx, p); err != nil {
 			return storeError(err, "oauth2 provider", p.Name)
 		}
+		// Another upstream behind the same ID is another voucher: what the
+		// old one vouched for ends.
+		if p.Type != old.Type || p.Issuer != old.Issuer || p.ClientID != old.ClientID {
+			if _, err := q.EndSessionsVouchedBy(ctx, orgID, id, s.Now().UTC()); err != nil {
+				return err
+			}
+		}
 		audit.Describe(ctx, "oauth2providers", p.ID, old, p)
 		return nil
 	})
@@ -211,8 +218,9 @@ func (s *Service) ProviderSecret(p *store.OAuth2Provider) (string, error) {
 	return s.Sealer.Open(p.ClientSecretEnc, "oauth2provider:"+p.ID)
 }
 
-// DeleteProvider deletes an OAuth2 provider. Organizations that log in
-// through it must be repointed first.
+// DeleteProvider deletes an OAuth2 provider, and ends the sessions it
+// vouched for in the same transaction. Organizations that log in through it
+// must be repointed first.
 func (s *Service) DeleteProvider(ctx context.Context, orgID, id string) error {
 	scope := ProviderScopeOrganization
 	if orgID == "" {
@@ -232,6 +240,11 @@ func (s *Service) DeleteProvider(ctx context.Context, orgID, id string) error {
 		}
 		if err := q.DeleteOAuth2Provider(ctx, orgID, id); err != nil {
 			return storeError(err, "oauth2 provider", id)
+		}
+		// A removed provider vouches for nothing any more: the sessions
+		// (refresh families, single sign-on) it vouched for end with it.
+		if _, err := q.EndSessionsVouchedBy(ctx, orgID, id, s.Now().UTC()); err != nil {
+			return err
 		}
 		audit.Describe(ctx, "oauth2providers", id, old, nil)
 		return nil

@@ -26,8 +26,13 @@ ALTER TABLE oidc_sessions ADD COLUMN idp_subject TEXT NOT NULL DEFAULT '';
 -- refresh tokens' lifetime (30 days by default). They end here: everyone
 -- signs in once more, and every new token says who vouched. Access tokens
 -- already issued live out their own lifetime (--max-token-lifetime at most).
+-- Auth requests already authenticated (a login waiting for consent or
+-- onboarding, or a code not yet redeemed) cannot say either: they end too, and
+-- their users start the login again. The code refuses any such row a replica
+-- of the previous release writes later (oidc.stillVouched).
 DELETE FROM oidc_sessions;
 DELETE FROM oidc_browser_sessions;
+DELETE FROM oidc_auth_requests WHERE subject <> '';
 
 -- +goose Down
 ALTER TABLE oidc_sessions DROP COLUMN idp_subject;
