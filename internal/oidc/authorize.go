@@ -31,6 +31,38 @@ func errUnmetACR() *oidc.Error {
 		Description: "the login cannot satisfy the essential acr values of the request"}
 }
 
+// responseModes are the response_mode values discovery lists
+// (response_modes_supported) and Authorize accepts: the code comes back in
+// the query, as with no response_mode at all.
+var responseModes = []string{string(oidc.ResponseModeQuery)}
+
+// checkResponseMode refuses a response_mode discovery does not list
+// (zitadel would honour fragment or form_post silently). The refusal goes
+// back in the query: the mode asked for is cleared first, since the error
+// redirect follows it.
+func checkResponseMode(req *oidc.AuthRequest) error {
+	if req.ResponseMode == "" || slices.Contains(responseModes, string(req.ResponseMode)) {
+		return nil
+	}
+	mode := req.ResponseMode
+	req.ResponseMode = ""
+	return oidc.ErrInvalidRequest().WithDescription("response_mode %q is not supported; use query", mode)
+}
+
+// checkRequestObject refuses request objects (OpenID Connect Core §6.1,
+// §6.2): discovery says request_parameter_supported and
+// request_uri_parameter_supported are false, and ignoring one would act on
+// the plain parameters instead of the signed ones the client meant.
+func checkRequestObject(req *oidc.AuthRequest, form url.Values) error {
+	if req.RequestParam != "" {
+		return oidc.ErrRequestNotSupported().WithDescription("the request parameter (request objects) is not supported")
+	}
+	if form.Get("request_uri") != "" {
+		return &oidc.Error{ErrorType: "request_uri_not_supported", Description: "the request_uri parameter is not supported"}
+	}
+	return nil
+}
+
 // authParams are the parts of an authorization request that Gatehouse
 // decides on itself, parsed and checked.
 type authParams struct {
@@ -116,6 +148,12 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	oc, ok := r.Client.(*opClient)
 	if !ok {
 		return nil, oidc.ErrServerError().WithDescription("unexpected client type")
+	}
+	if err := checkRequestObject(r.Data, r.Form); err != nil {
+		return nil, err
+	}
+	if err := checkResponseMode(r.Data); err != nil {
+		return nil, err
 	}
 	if err := checkAuthRequest(oc.c, r.Data); err != nil {
 		return nil, err

@@ -16,10 +16,12 @@
 // must use its registered token_endpoint_auth_method, a TLS certificate
 // included), CodeExchange (a code whose request carried a PKCE challenge
 // always needs the verifier: zitadel skips the check when a confidential
-// client leaves it out), TokenExchange (RFC 8693 for service account tokens
+// client leaves it out), RefreshToken (its refusals keep the description
+// zitadel's drops), TokenExchange (RFC 8693 for service account tokens
 // and our access tokens only, see exchange.go), UserInfo, Introspect and
 // Revocation (they verify our JWTs themselves, with the injected clock, the
-// revocation list and the certificate binding), and EndSession (it ends the
+// revocation list and the certificate binding; userinfo's refusals are
+// RFC 6750 Bearer challenges, bearer.go), and EndSession (it ends the
 // browser session too, and tells the clients of the ended sessions through
 // OpenID Connect Back-Channel Logout, see backchannel.go). Storage (storage.go) is ours: auth requests, codes,
 // sessions, revocations, browser sessions and consent live in the database

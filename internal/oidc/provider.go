@@ -217,6 +217,7 @@ func New(cfg Config) (*Provider, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
 	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
+	mux.Handle(UserinfoPath, p.bearerErrors(opHandler))
 	mux.Handle("POST "+IntrospectionPath, srv.introspectByCertificate(opHandler))
 	mux.HandleFunc("GET "+LoginPath, p.loginPage)
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
@@ -279,6 +280,10 @@ type server struct {
 type discovery struct {
 	*oidc.DiscoveryConfiguration
 	PromptValuesSupported []string `json:"prompt_values_supported"`
+	// Request objects are refused (checkRequestObject); zitadel omits a
+	// false request_parameter_supported, this says it.
+	RequestParameterSupported    bool `json:"request_parameter_supported"`
+	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	// RFC 8705 §3.3.
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
 }
@@ -334,7 +339,7 @@ func (s *server) discoveryDocument(names []string) *discovery {
 			JwksURI:                                   iss + JWKSPath,
 			ScopesSupported:                           []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 			ResponseTypesSupported:                    []string{string(oidc.ResponseTypeCode)},
-			ResponseModesSupported:                    []string{"query"},
+			ResponseModesSupported:                    responseModes,
 			GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, oidc.GrantTypeTokenExchange},
 			ACRValuesSupported:                        supportedACRs,
 			SubjectTypesSupported:                     []string{"public"},
@@ -390,6 +395,35 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 		return nil, err
 	}
 	resp, err := op.CreateTokenResponse(ctx, authReq, r.Client, s.Provider(), true, r.Data.Code, "")
+	if err != nil {
+		return nil, err
+	}
+	return op.NewResponse(resp), nil
+}
+
+// RefreshToken is zitadel's, except that its refusals keep the description
+// TokenRequestByRefreshToken gave them: zitadel wraps every one in a bare
+// invalid_grant (RFC 6749 §5.2 has error_description for saying why).
+func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.RefreshTokenRequest]) (*op.Response, error) {
+	request, err := s.Provider().Storage().TokenRequestByRefreshToken(ctx, r.Data.RefreshToken)
+	var oe *oidc.Error
+	if err != nil && !errors.As(err, &oe) {
+		// What zitadel answers, the outage handling included.
+		return nil, oidc.ErrInvalidGrant().WithParent(err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.Client.GetID() != request.GetClientID() {
+		return nil, oidc.ErrInvalidGrant().WithDescription("the refresh token was issued to another client")
+	}
+	if err := op.ValidateRefreshTokenScopes(r.Data.Scopes, request); err != nil {
+		if errors.As(err, &oe) && oe.Description == "" {
+			return nil, oe.WithDescription("the scope asks for more than the refresh token was granted")
+		}
+		return nil, err
+	}
+	resp, err := op.CreateTokenResponse(ctx, request, r.Client, s.Provider(), true, "", r.Data.RefreshToken)
 	if err != nil {
 		return nil, err
 	}
@@ -462,7 +496,12 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 	var oe *oidc.Error
 	var se op.StatusError
 	if err != nil && !errors.As(err, &se) && errors.As(err, &oe) && oe.ErrorType == oidc.InvalidClient {
-		// RFC 6749 §5.2: invalid_client is a 401.
+		// RFC 6749 §5.2: invalid_client is a 401. zitadel drops the
+		// description of an unknown client_id: the same words as a wrong
+		// secret, which tell nobody whether the client exists.
+		if oe.Description == "" {
+			oe = oe.WithDescription("client authentication failed")
+		}
 		return nil, op.NewStatusError(oe, http.StatusUnauthorized)
 	}
 	return cl, err
@@ -476,7 +515,7 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 		err = checkBinding(ctx, c)
 	}
 	if err != nil || c.Kind != kindUser {
-		return nil, op.NewStatusError(oidc.ErrAccessDenied().WithDescription("access token invalid"), http.StatusUnauthorized)
+		return nil, op.NewStatusError(errInvalidToken(), http.StatusUnauthorized)
 	}
 	info := new(oidc.UserInfo)
 	setUserinfo(info, c.Subject, c.Scopes())

@@ -1,0 +1,201 @@
+package oidc_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// The tests of issue 17, an outside OpenID Connect conformance check.
+
+// TestUserinfoBearerErrors: userinfo refuses a token it cannot honour as
+// RFC 6750 §3.1 says: 401, a WWW-Authenticate: Bearer challenge naming
+// invalid_token (none when no token came at all) and an invalid_token JSON
+// body with a description.
+func TestUserinfoBearerErrors(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		r, c, sec := webRP(t, env)
+		svc, svcSec := newClient(t, env, func(s *client.Spec) {
+			s.Name = "svc"
+			s.GrantTypes = []string{client.GrantClientCredentials}
+			s.RedirectURIs, s.PostLogoutRedirectURIs = nil, nil
+			s.Scopes = []string{"read"}
+		})
+		revoked := r.signIn().AccessToken
+		if status, _ := postForm(t, env.Client, env.URL+oidc.RevocationPath, url.Values{"token": {revoked}}, c.ID, sec); status != http.StatusOK {
+			t.Fatalf("revoke: %d", status)
+		}
+		_, cc := postToken(t, env, url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}, svc.ID, svcSec)
+		clientToken, _ := cc["access_token"].(string)
+		expiring := r.signIn().AccessToken
+		tests := []struct {
+			name    string
+			token   string // "" sends none
+			post    bool   // the token as an access_token form parameter
+			noError bool   // a challenge without an error code
+		}{
+			{name: "garbage", token: "garbage"},
+			{name: "garbage in the form", token: "garbage", post: true},
+			{name: "revoked", token: revoked},
+			{name: "client credentials token", token: clientToken},
+			{name: "expired", token: expiring},
+			{name: "missing", noError: true},
+		}
+		env.OIDCClock.Advance(2 * time.Hour)
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				var req *http.Request
+				if tt.post {
+					req, _ = http.NewRequest("POST", env.URL+oidc.UserinfoPath, strings.NewReader(url.Values{"access_token": {tt.token}}.Encode()))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+				} else {
+					req, _ = http.NewRequest("GET", env.URL+oidc.UserinfoPath, nil)
+					if tt.token != "" {
+						req.Header.Set("Authorization", "Bearer "+tt.token)
+					}
+				}
+				resp, err := env.Client.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				var body map[string]any
+				if err := json.Unmarshal(raw, &body); err != nil {
+					t.Fatalf("body %q: %v", raw, err)
+				}
+				challenge := resp.Header.Get("WWW-Authenticate")
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("status %d, want 401", resp.StatusCode)
+				}
+				if body["error"] != "invalid_token" || body["error_description"] == nil || body["error_description"] == "" {
+					t.Errorf("body %s", raw)
+				}
+				if !strings.HasPrefix(challenge, `Bearer realm="`+env.URL+`"`) {
+					t.Errorf("WWW-Authenticate %q", challenge)
+				}
+				if tt.noError != !strings.Contains(challenge, `error="invalid_token", error_description="`) {
+					t.Errorf("WWW-Authenticate %q (want an error code: %v)", challenge, !tt.noError)
+				}
+			})
+		}
+	})
+}
+
+// TestUnsupportedResponseMode: a response_mode discovery does not list is
+// refused with invalid_request, sent back in the query to the registered
+// redirect_uri; query itself is fine.
+func TestUnsupportedResponseMode(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	r, _, _ := webRP(t, env)
+	var d struct {
+		Modes []string `json:"response_modes_supported"`
+	}
+	env.Must(http.StatusOK, "GET", oidc.DiscoveryPath, "", nil).JSON(t, &d)
+	if len(d.Modes) != 1 || d.Modes[0] != "query" {
+		t.Fatalf("response_modes_supported %v", d.Modes)
+	}
+	tests := []struct {
+		mode      string
+		wantError string // "" is the login page
+	}{
+		{"query", ""},
+		{"fragment", "invalid_request"},
+		{"form_post", "invalid_request"},
+		{"query.jwt", "invalid_request"},
+		{"bogus", "invalid_request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			_, resp, result, _ := r.authorize(param("response_mode", tt.mode))
+			if tt.wantError == "" {
+				if resp.StatusCode != http.StatusOK || result != nil {
+					t.Fatalf("%d %v, want the login page", resp.StatusCode, result)
+				}
+				return
+			}
+			if result.Get("error") != tt.wantError || result.Get("error_description") == "" {
+				t.Fatalf("%d Location %q, want %s in the query", resp.StatusCode, resp.Header.Get("Location"), tt.wantError)
+			}
+		})
+	}
+}
+
+// TestTokenErrorsDescribed: every token endpoint refusal says why in
+// error_description, not in its error code alone.
+func TestTokenErrorsDescribed(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		c, sec := newClient(t, env, nil)
+		tests := []struct {
+			name  string
+			form  url.Values
+			basic [2]string
+		}{
+			{"bogus refresh token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"ghrt_bogus"}}, [2]string{c.ID, sec}},
+			{"refresh token without the prefix", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"bogus"}}, [2]string{c.ID, sec}},
+			{"missing refresh token", url.Values{"grant_type": {"refresh_token"}}, [2]string{c.ID, sec}},
+			{"bogus code", url.Values{"grant_type": {"authorization_code"}, "code": {"bogus"}, "redirect_uri": {redirectURI}}, [2]string{c.ID, sec}},
+			{"missing code", url.Values{"grant_type": {"authorization_code"}, "redirect_uri": {redirectURI}}, [2]string{c.ID, sec}},
+			{"unknown client", url.Values{"grant_type": {"authorization_code"}, "code": {"bogus"}, "redirect_uri": {redirectURI}}, [2]string{"nope", "nope"}},
+			{"unknown client in the body", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"ghrt_bogus"}, "client_id": {"nope"}, "client_secret": {"nope"}}, [2]string{}},
+			{"wrong secret", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"ghrt_bogus"}}, [2]string{c.ID, sec + "x"}},
+			{"no client authentication", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"ghrt_bogus"}}, [2]string{}},
+			{"unsupported grant type", url.Values{"grant_type": {"password"}, "username": {"u"}, "password": {"p"}}, [2]string{c.ID, sec}},
+			{"missing grant type", url.Values{}, [2]string{c.ID, sec}},
+			{"client_credentials not granted", url.Values{"grant_type": {"client_credentials"}}, [2]string{c.ID, sec}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				status, body := postToken(t, env, tt.form, tt.basic[0], tt.basic[1])
+				if status < 400 || body["error"] == nil || body["access_token"] != nil {
+					t.Fatalf("status %d body %v, want a refusal", status, body)
+				}
+				if d, _ := body["error_description"].(string); d == "" {
+					t.Errorf("status %d body %v: no error_description", status, body)
+				}
+			})
+		}
+	})
+}
+
+// TestRequestObjectsRefused: discovery says request objects are not
+// supported, and an authorization request carrying one, by value or by
+// reference, is refused with the errors of OpenID Connect Core §6.1/§6.2
+// rather than acted on without it.
+func TestRequestObjectsRefused(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	r, _, _ := webRP(t, env)
+	var d map[string]any
+	env.Must(http.StatusOK, "GET", oidc.DiscoveryPath, "", nil).JSON(t, &d)
+	for _, k := range []string{"request_parameter_supported", "request_uri_parameter_supported"} {
+		if v, ok := d[k]; !ok || v != false {
+			t.Errorf("%s = %v (present %v), want false", k, v, ok)
+		}
+	}
+	tests := []struct {
+		name, key, value, wantError string
+	}{
+		{"request", "request", b64JSON(map[string]string{"alg": "none"}) + "." + b64JSON(map[string]string{"scope": "openid"}) + ".", "request_not_supported"},
+		{"request_uri", "request_uri", "https://rp.example/request.jwt", "request_uri_not_supported"},
+		{"request_uri urn", "request_uri", "urn:ietf:params:oauth:request_uri:abc", "request_uri_not_supported"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, resp, result, _ := r.authorize(param(tt.key, tt.value))
+			if result.Get("error") != tt.wantError || result.Get("error_description") == "" {
+				t.Fatalf("%d Location %q, want %s", resp.StatusCode, resp.Header.Get("Location"), tt.wantError)
+			}
+		})
+	}
+}
