@@ -53,15 +53,8 @@ func checkParameters(route *routers.Route, pathParams map[string]string, u *url.
 	if err != nil {
 		return apierror.BadRequest("query string: %s", firstLine(err))
 	}
-	for _, name := range sortedKeys(query) {
-		if p := tenancy.TextProblem(name); p != "" {
-			return apierror.BadRequest("query parameter name %q %s", name, p)
-		}
-		for _, v := range query[name] {
-			if p := tenancy.TextProblem(v); p != "" {
-				return apierror.BadRequest("query parameter %q %s", name, p)
-			}
-		}
+	if what := valuesProblem(query); what != "" {
+		return apierror.BadRequest("query %s", what)
 	}
 	for _, ps := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
 		for _, ref := range ps {
@@ -75,6 +68,23 @@ func checkParameters(route *routers.Route, pathParams map[string]string, u *url.
 		}
 	}
 	return nil
+}
+
+// valuesProblem names the first parameter of vs (in name order) whose name
+// or a value is not text, with what is wrong ("parameter %q ..."), or "":
+// the one check of the API's query strings and the provider's forms.
+func valuesProblem(vs url.Values) string {
+	for _, name := range sortedKeys(vs) {
+		if p := tenancy.TextProblem(name); p != "" {
+			return fmt.Sprintf("parameter name %q %s", name, p)
+		}
+		for _, v := range vs[name] {
+			if p := tenancy.TextProblem(v); p != "" {
+				return fmt.Sprintf("parameter %q %s", name, p)
+			}
+		}
+	}
+	return ""
 }
 
 // patterns caches the compiled patterns of path parameters (a handful).

@@ -50,15 +50,8 @@ func oidcInput(next http.Handler) http.Handler {
 
 // inputProblem says which parameter of a parsed request is not text, or "".
 func inputProblem(r *http.Request) string {
-	for _, name := range sortedKeys(r.Form) {
-		if p := tenancy.TextProblem(name); p != "" {
-			return fmt.Sprintf("parameter name %q %s", name, p)
-		}
-		for _, v := range r.Form[name] {
-			if p := tenancy.TextProblem(v); p != "" {
-				return fmt.Sprintf("parameter %q %s", name, p)
-			}
-		}
+	if what := valuesProblem(r.Form); what != "" {
+		return what
 	}
 	if user, secret, ok := r.BasicAuth(); ok {
 		// RFC 6749 §2.3.1: both are form-urlencoded inside Basic; check
