@@ -1,8 +1,10 @@
 package authz
 
 import (
+	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -427,4 +429,45 @@ func (g *Grants) ACL() ACL {
 		acl.Projects = append(acl.Projects, ScopedACL{ID: id, Endpoints: org.union(g.projects[id]).endpoints()})
 	}
 	return acl
+}
+
+// Held describes each source of rights in g, for the message of a write
+// that hands them to someone else (see HeldBy): its platform roles, its
+// groups in the organization (a group gives roles, projects and account
+// assignments, and policies may name it), the groups that give roles or
+// projects, and the permission sets assigned to it. It is nil when g holds
+// nothing beyond a bare membership. A test walks every field of Membership,
+// so that a source added there and not here fails it.
+func (g *Grants) Held() []string {
+	var out []string
+	if len(g.platformRoles) > 0 {
+		names := make([]string, len(g.platformRoles))
+		for i, r := range g.platformRoles {
+			names[i] = r.Name
+		}
+		out = append(out, "platform roles "+strings.Join(names, ", "))
+	}
+	m := g.membership
+	if m == nil {
+		return out
+	}
+	groups := slices.Clone(m.Groups)
+	for id := range m.GroupRoles {
+		groups = append(groups, id)
+	}
+	for id := range m.GroupProjects {
+		groups = append(groups, id)
+	}
+	slices.Sort(groups)
+	if groups = slices.Compact(groups); len(groups) > 0 {
+		out = append(out, "groups "+strings.Join(groups, ", "))
+	}
+	if len(m.Assigned) > 0 {
+		sets := make([]string, len(m.Assigned))
+		for i, a := range m.Assigned {
+			sets[i] = fmt.Sprintf("%s on %s %s", a.Name, a.TargetType, a.TargetID)
+		}
+		out = append(out, "account assignments of "+strings.Join(sets, ", "))
+	}
+	return out
 }

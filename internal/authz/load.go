@@ -45,8 +45,8 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 		err           error
 	)
 	if vouching == "" {
-		if platformRoles, err = q.PlatformRoles(ctx, string(p.Kind), p.ID); err != nil {
-			return nil, fmt.Errorf("load platform roles: %w", err)
+		if platformRoles, err = platformRolesOf(ctx, q, p.Kind, p.ID); err != nil {
+			return nil, err
 		}
 	}
 	if orgID == "" {
@@ -86,16 +86,69 @@ func Load(ctx context.Context, q *store.Q, p *authn.Principal, orgID string) (*G
 	if !m.Member {
 		return Compute(platformRoles, m), nil
 	}
-	m.Groups = groups
-	if m.GroupRoles, err = q.RolesOfGroups(ctx, groups); err != nil {
-		return nil, fmt.Errorf("load roles: %w", err)
-	}
-	if m.GroupProjects, err = q.ProjectsOfGroups(ctx, groups); err != nil {
-		return nil, fmt.Errorf("load projects: %w", err)
-	}
 	member.GroupIDs = groups
-	if m.Assigned, err = q.AssignedPermissionSets(ctx, orgID, member); err != nil {
-		return nil, fmt.Errorf("load account assignments: %w", err)
+	if err := loadMembership(ctx, q, m, member); err != nil {
+		return nil, err
+	}
+	return Compute(platformRoles, m), nil
+}
+
+// loadMembership fills the membership m of member (a user record or service
+// account of m.OrganizationID, its groups in member.GroupIDs): the roles and
+// projects of its groups and the permission sets assigned to it or to them.
+// Load and HeldBy both read a member's rights here, so that a source of
+// rights added later counts for both.
+func loadMembership(ctx context.Context, q *store.Q, m *Membership, member store.Member) error {
+	var err error
+	m.Groups = member.GroupIDs
+	if m.GroupRoles, err = q.RolesOfGroups(ctx, member.GroupIDs); err != nil {
+		return fmt.Errorf("load roles: %w", err)
+	}
+	if m.GroupProjects, err = q.ProjectsOfGroups(ctx, member.GroupIDs); err != nil {
+		return fmt.Errorf("load projects: %w", err)
+	}
+	if m.Assigned, err = q.AssignedPermissionSets(ctx, m.OrganizationID, member); err != nil {
+		return fmt.Errorf("load account assignments: %w", err)
+	}
+	return nil
+}
+
+// platformRolesOf reads the platform roles bound to a principal: a service
+// account by its ID, a user by its subject (Principal.ID), so that they
+// belong to the person, not to any of its user records.
+func platformRolesOf(ctx context.Context, q *store.Q, kind authn.Kind, id string) ([]string, error) {
+	roles, err := q.PlatformRoles(ctx, string(kind), id)
+	if err != nil {
+		return nil, fmt.Errorf("load platform roles: %w", err)
+	}
+	return roles, nil
+}
+
+// HeldBy computes the rights that member, a user record or a service account
+// of orgID with the groups member.GroupIDs, holds when it is active and its
+// credential is used: what a write handing the record to someone else
+// passes on with it (giving a user record another subject, making it active
+// again, rotating a service account's token and handing the new one to the
+// caller). It reads the same sources as Load, through the same functions:
+// the groups' roles and projects, the permission sets assigned to the member
+// or its groups, and, for a service account, the platform roles bound to it
+// (they go with its token). A user's platform roles are bound to its subject,
+// the person, and stay with that person whatever becomes of the record.
+func HeldBy(ctx context.Context, q *store.Q, orgID string, member store.Member) (*Grants, error) {
+	var platformRoles []string
+	switch member.Type {
+	case store.PrincipalServiceAccount:
+		var err error
+		if platformRoles, err = platformRolesOf(ctx, q, authn.KindServiceAccount, member.ID); err != nil {
+			return nil, err
+		}
+	case store.PrincipalUser:
+	default:
+		return nil, fmt.Errorf("rights held by a %q: only users and service accounts hold rights of their own", member.Type)
+	}
+	m := &Membership{OrganizationID: orgID, Member: true}
+	if err := loadMembership(ctx, q, m, member); err != nil {
+		return nil, err
 	}
 	return Compute(platformRoles, m), nil
 }

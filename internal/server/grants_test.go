@@ -1,9 +1,14 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // Grants need the right to grant (issue 12, finding 5): a write that changes
@@ -152,5 +157,104 @@ func TestGrantsNeedTheRightToGrant(t *testing.T) {
 		a.refuseAll(t, tok, "an administrator under a guardrail denying group creation", []refusal{
 			{"remove a group", "PUT", project, projectWrite("web", []string{user.group, acme.group}), http.StatusForbidden, "forbidden"},
 		}, acme.org)
+	})
+}
+
+// TestGrantsCountEverySourceOfRights (the second review): handing a user
+// record to another person (a new subject), back to its person (active
+// again), or a service account's new token to the caller hands over every
+// right the record holds, wherever it comes from: its groups, a permission
+// set assigned to it directly or to a group of it, and a service account's
+// platform roles. Without the right to grant, each is a 403 naming
+// createGroup that changes nothing (on the code before the fix, only the
+// groups counted, and the editor took the others); a record holding nothing
+// changes hands freely, and an administrator may hand over any of them.
+func TestGrantsCountEverySourceOfRights(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		acme := a.tenant(t, "acme", "administrator")
+		tok := acme.token
+		admin := a.role(t, "administrator")
+		web := id(a.must(t, http.StatusAccepted, "POST", orgPath(acme.org, "projects"), tok, projectWrite("web", nil)).obj(t))
+		ops := a.setOf(t, acme.org, tok, "ops", []string{admin}, nil)
+		editorRole := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "roles"), tok, roleWrite("editor", editorPolicy(), nil)).obj(t))
+		editors := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("editors", []string{editorRole}, nil, nil)).obj(t))
+		editor := str(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite("editor", []string{editors})).obj(t), "status", "accessToken")
+		// A group without roles or projects whose only right is a
+		// permission set assigned to it.
+		assignedGroup := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "groups"), tok, groupWrite("assigned", nil, nil, nil)).obj(t))
+		a.assignOne(t, acme.org, tok, "group", assignedGroup, ops, web)
+
+		user := func(name, state string, groups []string) string {
+			return id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "users"), tok, userWrite(name, name+"@acme.example", state, groups)).obj(t))
+		}
+		sa := func(name string, groups []string) (string, string) {
+			o := a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "serviceaccounts"), tok, saWrite(name, groups)).obj(t)
+			return id(o), str(o, "status", "accessToken")
+		}
+		// The sources of rights, one record each.
+		directUser, directSuspended := user("direct", "active", nil), user("direct-gone", "suspended", nil)
+		a.assignOne(t, acme.org, tok, "user", directUser, ops, web)
+		a.assignOne(t, acme.org, tok, "user", directSuspended, ops, web)
+		groupUser, groupSuspended := user("grouped", "active", []string{acme.group}), user("grouped-gone", "suspended", []string{acme.group})
+		viaGroupUser := user("via-group", "suspended", []string{assignedGroup})
+		directSA, directSAToken := sa("direct", nil)
+		a.assignOne(t, acme.org, tok, "serviceAccount", directSA, ops, web)
+		platformSA, platformSAToken := sa("platform", nil)
+		platformAdmin, _ := authz.RoleByName(authz.RolePlatformAdministrator)
+		if err := a.Store.Tx(context.Background(), func(q *store.Q) error {
+			return q.BindPlatformRole(context.Background(), string(authn.KindServiceAccount), platformSA, platformAdmin.ID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		viaGroupSA, _ := sa("via-group", []string{assignedGroup})
+		// Records holding nothing.
+		loner := user("loner", "suspended", nil)
+		lonerSA, _ := sa("loner", nil)
+
+		repoint := func(name, state string, groups []string) any {
+			return userWrite(name, "mallory@evil.example", state, groups)
+		}
+		refused := []struct {
+			source, method, path string
+			body                 any
+		}{
+			{"groups: re-pointed", "PUT", orgPath(acme.org, "users", groupUser), repoint("grouped", "active", []string{acme.group})},
+			{"groups: reactivated", "PUT", orgPath(acme.org, "users", groupSuspended), userWrite("grouped-gone", "grouped-gone@acme.example", "active", []string{acme.group})},
+			{"direct account assignment: re-pointed", "PUT", orgPath(acme.org, "users", directUser), repoint("direct", "active", nil)},
+			{"direct account assignment: reactivated", "PUT", orgPath(acme.org, "users", directSuspended), userWrite("direct-gone", "direct-gone@acme.example", "active", nil)},
+			{"a group's account assignment: reactivated", "PUT", orgPath(acme.org, "users", viaGroupUser), userWrite("via-group", "via-group@acme.example", "active", []string{assignedGroup})},
+			{"groups: rotated", "POST", orgPath(acme.org, "serviceaccounts", acme.sa, "rotate"), nil},
+			{"direct account assignment: rotated", "POST", orgPath(acme.org, "serviceaccounts", directSA, "rotate"), nil},
+			{"a group's account assignment: rotated", "POST", orgPath(acme.org, "serviceaccounts", viaGroupSA, "rotate"), nil},
+			{"platform role: rotated", "POST", orgPath(acme.org, "serviceaccounts", platformSA, "rotate"), nil},
+		}
+		before := a.snapshot(t, acme.org)
+		for _, c := range refused {
+			r := a.call(t, c.method, c.path, editor, c.body)
+			if r.Status != http.StatusForbidden || !strings.Contains(str(r.obj(t), "error_description"), "createGroup") {
+				t.Errorf("%s by an editor without the right to grant: %s, want a 403 naming createGroup", c.source, r)
+			}
+		}
+		a.unchanged(t, before, "handing over rights without the right to grant", acme.org)
+		// The refused rotations left the tokens as they were.
+		for _, token := range []string{directSAToken, platformSAToken} {
+			a.must(t, http.StatusOK, "GET", orgPath(acme.org, "projects", web), token, nil)
+		}
+
+		allowed := []struct {
+			name, token, method, path string
+			body                      any
+		}{
+			{"editor re-points a user holding nothing", editor, "PUT", orgPath(acme.org, "users", loner), userWrite("loner", "other@acme.example", "active", nil)},
+			{"editor rotates a service account holding nothing", editor, "POST", orgPath(acme.org, "serviceaccounts", lonerSA, "rotate"), nil},
+			{"administrator re-points a user with an account assignment", tok, "PUT", orgPath(acme.org, "users", directUser), repoint("direct", "active", nil)},
+			{"administrator rotates a service account with a platform role", tok, "POST", orgPath(acme.org, "serviceaccounts", platformSA, "rotate"), nil},
+		}
+		for _, c := range allowed {
+			if r := a.call(t, c.method, c.path, c.token, c.body); r.Status != http.StatusOK {
+				t.Errorf("%s: %s, want 200", c.name, r)
+			}
+		}
 	})
 }

@@ -96,32 +96,54 @@ func MemberGrantChange(kind string, before, after []string) string {
 
 // UserGrantChange is the change of access that replacing user before with
 // after (both validated: subject normalized, state defaulted) makes (""
-// for none): its groups, and, while it has groups, who it is and whether it
-// holds them. A user record's groups are rights handed to a person: giving
-// the record another subject hands them to someone else, and making a
-// suspended or pending record active hands them back, each as surely as
-// adding the record to the groups would.
-func UserGrantChange(before, after *store.User) string {
+// for none): its groups, and, while the record holds rights (held, the
+// sources authz.HeldBy finds for it after the write), who it is and whether
+// it holds them. A user record's rights are handed to a person: giving the
+// record another subject hands them to someone else, and making a suspended
+// or pending record active hands them back, each as surely as granting them
+// directly would. Whatever gives the record rights counts: its groups, the
+// permission sets assigned to it or to them.
+func UserGrantChange(before, after *store.User, held []string) string {
 	changes := []string{MemberGrantChange("user", before.GroupIDs, after.GroupIDs)}
-	if len(after.GroupIDs) > 0 {
+	if len(held) > 0 {
+		holding := strings.Join(held, "; ")
 		if after.Subject != before.Subject {
-			changes = append(changes, fmt.Sprintf("changing the spec.subject of a user with groups (from %s to %s)", before.Subject, after.Subject))
+			changes = append(changes, fmt.Sprintf("changing the spec.subject of a user holding rights (from %s to %s; it holds %s)", before.Subject, after.Subject, holding))
 		}
 		if after.State == authz.ActiveUserState && before.State != authz.ActiveUserState {
-			changes = append(changes, fmt.Sprintf("making a %s user with groups active", before.State))
+			changes = append(changes, fmt.Sprintf("making a %s user holding rights active (it holds %s)", before.State, holding))
 		}
 	}
 	return strings.Join(slices.DeleteFunc(changes, func(c string) bool { return c == "" }), " and ")
 }
 
-// RotationGrantChange is the change of access that rotating the token of
-// sa makes ("" for none): the new token is handed to the caller, with the
-// rights of every group the account is in.
-func RotationGrantChange(sa *store.ServiceAccount) string {
-	if len(sa.GroupIDs) == 0 {
+// userHandedOver reports whether replacing user before with after hands
+// the record to someone else, or back to its person: another subject, or
+// active again. Only then does UserGrantChange need what the record holds.
+func userHandedOver(before, after *store.User) bool {
+	return after.Subject != before.Subject || after.State == authz.ActiveUserState && before.State != authz.ActiveUserState
+}
+
+// RotationGrantChange is the change of access that rotating the token of a
+// service account holding rights held (authz.HeldBy) makes ("" for none):
+// the new token is handed to the caller, with everything the account holds
+// (its groups, the permission sets assigned to it or to them, its platform
+// roles).
+func RotationGrantChange(held []string) string {
+	if len(held) == 0 {
 		return ""
 	}
-	return "rotating the token of a service account with groups (which hands its rights to the caller)"
+	return fmt.Sprintf("rotating the token of a service account holding rights (which hands them to the caller; it holds %s)", strings.Join(held, "; "))
+}
+
+// heldBy lists the sources of rights member of orgID holds (authz.HeldBy),
+// read in the write's transaction q.
+func heldBy(ctx context.Context, q *store.Q, orgID string, member store.Member) ([]string, error) {
+	g, err := authz.HeldBy(ctx, q, orgID, member)
+	if err != nil {
+		return nil, fmt.Errorf("rights held by %s %s: %w", member.Type, member.ID, err)
+	}
+	return g.Held(), nil
 }
 
 // checkGrant asks may about change in orgID, when there is one.

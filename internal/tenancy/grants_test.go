@@ -23,6 +23,7 @@ func TestGrantChanges(t *testing.T) {
 	user := func(subject, state string, groups ...string) *store.User {
 		return &store.User{Subject: subject, State: state, GroupIDs: groups}
 	}
+	groups, assigned := []string{"groups g"}, []string{"account assignments of ops on project web"}
 	cases := []struct {
 		name   string
 		change string
@@ -43,18 +44,26 @@ func TestGrantChanges(t *testing.T) {
 		// The attacker review of main, finding 4: the same groups handed to
 		// another person, or back to a suspended one; a rotation hands the
 		// caller the account's token.
-		{"user: renamed only", tenancy.UserGrantChange(user("a@x", "active", "g"), user("a@x", "active", "g")), ""},
-		{"user: subject changed with groups", tenancy.UserGrantChange(user("a@x", "active", "g"), user("m@evil", "active", "g")),
-			"changing the spec.subject of a user with groups (from a@x to m@evil)"},
-		{"user: reactivated with groups", tenancy.UserGrantChange(user("a@x", "suspended", "g"), user("a@x", "active", "g")),
-			"making a suspended user with groups active"},
-		{"user: both, and a group added", tenancy.UserGrantChange(user("a@x", "pending", "g"), user("m@evil", "active", "g", "h")),
-			"changing a user's spec.groupIDs (adding h) and changing the spec.subject of a user with groups (from a@x to m@evil) and making a pending user with groups active"},
-		{"user: subject changed and reactivated without groups", tenancy.UserGrantChange(user("a@x", "suspended"), user("m@evil", "active")), ""},
-		{"user: suspended", tenancy.UserGrantChange(user("a@x", "active", "g"), user("a@x", "suspended", "g")), ""},
-		{"rotation: account with groups", tenancy.RotationGrantChange(&store.ServiceAccount{GroupIDs: []string{"g"}}),
-			"rotating the token of a service account with groups (which hands its rights to the caller)"},
-		{"rotation: account without groups", tenancy.RotationGrantChange(&store.ServiceAccount{}), ""},
+		// The second review: whatever gives the record rights (held, as
+		// authz.HeldBy lists it) counts, not its groups alone.
+		{"user: renamed only", tenancy.UserGrantChange(user("a@x", "active", "g"), user("a@x", "active", "g"), groups), ""},
+		{"user: subject changed with groups", tenancy.UserGrantChange(user("a@x", "active", "g"), user("m@evil", "active", "g"), groups),
+			"changing the spec.subject of a user holding rights (from a@x to m@evil; it holds groups g)"},
+		{"user: subject changed with an account assignment", tenancy.UserGrantChange(user("a@x", "active"), user("m@evil", "active"), assigned),
+			"changing the spec.subject of a user holding rights (from a@x to m@evil; it holds account assignments of ops on project web)"},
+		{"user: reactivated with groups", tenancy.UserGrantChange(user("a@x", "suspended", "g"), user("a@x", "active", "g"), groups),
+			"making a suspended user holding rights active (it holds groups g)"},
+		{"user: reactivated with an account assignment", tenancy.UserGrantChange(user("a@x", "suspended"), user("a@x", "active"), assigned),
+			"making a suspended user holding rights active (it holds account assignments of ops on project web)"},
+		{"user: both, and a group added", tenancy.UserGrantChange(user("a@x", "pending", "g"), user("m@evil", "active", "g", "h"), []string{"groups g, h"}),
+			"changing a user's spec.groupIDs (adding h) and changing the spec.subject of a user holding rights (from a@x to m@evil; it holds groups g, h) and making a pending user holding rights active (it holds groups g, h)"},
+		{"user: subject changed and reactivated holding nothing", tenancy.UserGrantChange(user("a@x", "suspended"), user("m@evil", "active"), nil), ""},
+		{"user: suspended", tenancy.UserGrantChange(user("a@x", "active", "g"), user("a@x", "suspended", "g"), groups), ""},
+		{"rotation: account with groups", tenancy.RotationGrantChange(groups),
+			"rotating the token of a service account holding rights (which hands them to the caller; it holds groups g)"},
+		{"rotation: account with platform roles", tenancy.RotationGrantChange([]string{"platform roles platform-administrator"}),
+			"rotating the token of a service account holding rights (which hands them to the caller; it holds platform roles platform-administrator)"},
+		{"rotation: account holding nothing", tenancy.RotationGrantChange(nil), ""},
 	}
 	for _, c := range cases {
 		if c.change != c.want {

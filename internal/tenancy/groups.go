@@ -210,7 +210,15 @@ func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may ac
 		if err := s.validateUser(ctx, q, u); err != nil {
 			return err
 		}
-		if err := checkGrant(ctx, may, orgID, UserGrantChange(old, u)); err != nil {
+		var held []string
+		if userHandedOver(old, u) {
+			// What the record holds once written: its new groups, and
+			// the permission sets assigned to it or to them.
+			if held, err = heldBy(ctx, q, orgID, store.Member{Type: store.PrincipalUser, ID: old.ID, GroupIDs: u.GroupIDs}); err != nil {
+				return err
+			}
+		}
+		if err := checkGrant(ctx, may, orgID, UserGrantChange(old, u, held)); err != nil {
 			return err
 		}
 		if err := q.UpdateUser(ctx, u); err != nil {
@@ -417,7 +425,11 @@ func (s *Service) RotateServiceAccount(ctx context.Context, actor *authn.Princip
 		if sa, err = q.GetServiceAccount(ctx, orgID, id); err != nil {
 			return storeError(err, "service account", id)
 		}
-		if err := checkGrant(ctx, may, orgID, RotationGrantChange(sa)); err != nil {
+		held, err := heldBy(ctx, q, orgID, store.Member{Type: store.PrincipalServiceAccount, ID: sa.ID, GroupIDs: sa.GroupIDs})
+		if err != nil {
+			return err
+		}
+		if err := checkGrant(ctx, may, orgID, RotationGrantChange(held)); err != nil {
 			return err
 		}
 		before := *sa
