@@ -13,6 +13,10 @@ type messages struct {
 	// Login page.
 	SignInTitle, Email, Password, PasswordHint, SignIn, OrSignInWith string
 	SignedInAs, ContinueAs, UseAnother, WrongPassword                string
+	// ContinueWith starts the button that goes to the identity provider a
+	// login_hint's domain routes to: "Continue with <provider> (<org>)";
+	// HintedProvider says why the page offers it.
+	ContinueWith, HintedProvider string
 
 	// Consent page.
 	ConsentTitle, ConsentWants, Allow, Deny                    string
@@ -48,16 +52,18 @@ type messages struct {
 var english = &messages{
 	Lang: "en",
 
-	SignInTitle:   "Sign in",
-	Email:         "Email address",
-	Password:      "Password",
-	PasswordHint:  "Leave it empty if your organization signs you in with its own identity provider.",
-	SignIn:        "Sign in",
-	OrSignInWith:  "Or sign in with",
-	SignedInAs:    "You are signed in as",
-	ContinueAs:    "Continue as",
-	UseAnother:    "Or use another account",
-	WrongPassword: "The email address or the password is wrong.",
+	SignInTitle:    "Sign in",
+	Email:          "Email address",
+	Password:       "Password",
+	PasswordHint:   "Leave it empty if your organization signs you in with its own identity provider.",
+	SignIn:         "Sign in",
+	OrSignInWith:   "Or sign in with",
+	SignedInAs:     "You are signed in as",
+	ContinueAs:     "Continue as",
+	ContinueWith:   "Continue with",
+	HintedProvider: "Your organization signs you in with its own identity provider.",
+	UseAnother:     "Or use another account",
+	WrongPassword:  "The email address or the password is wrong.",
 
 	ConsentTitle: "Allow access?",
 	ConsentWants: "would like to:",
@@ -127,16 +133,18 @@ var english = &messages{
 var german = &messages{
 	Lang: "de",
 
-	SignInTitle:   "Anmelden",
-	Email:         "E-Mail-Adresse",
-	Password:      "Passwort",
-	PasswordHint:  "Leer lassen, wenn Ihre Organisation Sie über ihren eigenen Identitätsanbieter anmeldet.",
-	SignIn:        "Anmelden",
-	OrSignInWith:  "Oder anmelden mit",
-	SignedInAs:    "Sie sind angemeldet als",
-	ContinueAs:    "Weiter als",
-	UseAnother:    "Oder ein anderes Konto verwenden",
-	WrongPassword: "Die E-Mail-Adresse oder das Passwort ist falsch.",
+	SignInTitle:    "Anmelden",
+	Email:          "E-Mail-Adresse",
+	Password:       "Passwort",
+	PasswordHint:   "Leer lassen, wenn Ihre Organisation Sie über ihren eigenen Identitätsanbieter anmeldet.",
+	SignIn:         "Anmelden",
+	OrSignInWith:   "Oder anmelden mit",
+	SignedInAs:     "Sie sind angemeldet als",
+	ContinueAs:     "Weiter als",
+	ContinueWith:   "Weiter mit",
+	HintedProvider: "Ihre Organisation meldet Sie über ihren eigenen Identitätsanbieter an.",
+	UseAnother:     "Oder ein anderes Konto verwenden",
+	WrongPassword:  "Die E-Mail-Adresse oder das Passwort ist falsch.",
 
 	ConsentTitle: "Zugriff erlauben?",
 	ConsentWants: "möchte:",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -48,8 +49,12 @@ func requestLocale(r *http.Request, req *store.OIDCAuthRequest) *messages {
 
 // loginPage shows the form for the auth request named by ?state=, with a
 // fresh CSRF token bound to that request and to this browser. A login_hint
-// whose email domain belongs to an organization with its own identity
-// provider goes there at once, without the page.
+// whose email domain belongs to an organization with an identity provider
+// preselects it: the page offers a button "Continue with <provider>
+// (<organization>)" that posts the form, and never goes upstream by itself.
+// A link can carry any login_hint: were it followed without a click, a
+// crafted link would make a victim's browser start, and finish, a login at
+// the attacker's own organization's provider (login CSRF).
 func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	csrf, req, err := p.startLogin(ctx, r.URL.Query().Get("state"))
@@ -64,28 +69,36 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p.stepURL(req.ID, req.Interaction), http.StatusSeeOther)
 		return
 	}
-	if !slices.Contains(strings.Fields(req.Prompt), oidc.PromptSelectAccount) && acrAllowed(req, ACRFederated) {
-		rt, upstream, err := p.routeByEmail(ctx, req.LoginHint)
-		if err != nil {
-			p.loginError(w, m, err)
-			return
-		}
-		if upstream {
-			to, err := p.goUpstream(ctx, w, r, req, rt)
-			if err != nil {
-				p.loginError(w, m, err)
-				return
-			}
-			http.Redirect(w, r, to, http.StatusFound)
-			return
-		}
-	}
 	view, err := p.loginView(ctx, r, req, csrf, m)
 	if err != nil {
 		p.loginError(w, m, err)
 		return
 	}
+	if !slices.Contains(strings.Fields(req.Prompt), oidc.PromptSelectAccount) && acrAllowed(req, ACRFederated) {
+		if view.Hinted, err = p.hintedProvider(ctx, req.LoginHint); err != nil {
+			p.loginError(w, m, err)
+			return
+		}
+	}
 	writePage(w, http.StatusOK, "login", view, origin(req.RedirectURI))
+}
+
+// hintedProvider is the identity provider that the domain of login_hint
+// routes to (routeByEmail), as the login page offers it, or nil when it
+// routes to none.
+func (p *Provider) hintedProvider(ctx context.Context, hint string) (*hintedChoice, error) {
+	rt, upstream, err := p.routeByEmail(ctx, hint)
+	if err != nil || !upstream {
+		return nil, err
+	}
+	pr, err := p.cfg.Store.Read().GetOAuth2Provider(ctx, rt.org, rt.provider)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoProvider
+	}
+	if err != nil {
+		return nil, fmt.Errorf("provider %s of login_hint: %w", rt.provider, err)
+	}
+	return &hintedChoice{Email: hint, Provider: pr.Name, Organization: rt.orgName}, nil
 }
 
 // loginView fills the login page of request req: the email pre-filled from
@@ -286,8 +299,9 @@ func continueUpstream(w http.ResponseWriter, m *messages, to string) {
 
 // goUpstream starts the upstream login of req at rt for the browser of r,
 // binding it to that browser (upstreamBinding sets the cookie on w): every
-// way upstream (a provider's button, an email's domain, a login_hint)
-// passes here.
+// way upstream passes here, and every one is a post of the login form with
+// its CSRF token (a provider's button, an email's domain, the button a
+// login_hint preselects).
 func (p *Provider) goUpstream(ctx context.Context, w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, rt route) (string, error) {
 	browser, err := p.upstreamBinding(w, r)
 	if err != nil {

@@ -24,6 +24,14 @@ fieldset{margin-top:1rem}fieldset label{display:inline;margin:0}small{color:#555
 <main>
 <h1>{{.T.SignInTitle}}</h1>
 {{if .Error}}<p role="alert" id="login-error">{{.Error}}</p>{{end}}
+{{with .Hinted}}<form method="post" action="/oauth2/v2/login">
+<input type="hidden" name="state" value="{{$.State}}">
+<input type="hidden" name="csrf_token" value="{{$.CSRF}}">
+<input type="hidden" name="email" value="{{.Email}}">
+<p>{{$.T.HintedProvider}} <strong id="hinted-email">{{.Email}}</strong></p>
+<button type="submit" id="hinted-provider" name="hinted" value="1">{{$.T.ContinueWith}} {{.Provider}}{{if .Organization}} ({{.Organization}}){{end}}</button>
+</form>
+<h2>{{$.T.UseAnother}}</h2>{{end}}
 {{if .Session}}<form method="post" action="/oauth2/v2/login">
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
@@ -141,7 +149,17 @@ type loginView struct {
 	// Session is the subject of the browser's session when the request
 	// may continue with it ("Continue as ...").
 	Session string
+	// Hinted is the identity provider a login_hint's domain routes to,
+	// offered as a button ("Continue with ..."): the page never goes
+	// upstream by itself.
+	Hinted *hintedChoice
 }
+
+// hintedChoice is the identity provider that the domain of a login_hint
+// routes to, as the login page offers it: the provider's and the owning
+// organization's names (Organization "" for a system provider the
+// organization chose), and the hinted email that the button posts.
+type hintedChoice struct{ Email, Provider, Organization string }
 
 // scopeView is one requested scope on the consent page; Raw when there is
 // no description of it, so its name is shown.

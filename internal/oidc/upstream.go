@@ -79,6 +79,9 @@ func (p *Provider) systemProviders(ctx context.Context) ([]providerChoice, error
 // email domain its answers must be in.
 type route struct {
 	org, provider, domain string
+	// orgName is the name of the organization whose domain routed the
+	// login here ("" for a provider button), shown on the login page.
+	orgName string
 }
 
 // routeByEmail finds the provider of the organization that owns email's
@@ -101,9 +104,9 @@ func (p *Provider) routeByEmail(ctx context.Context, email string) (route, bool,
 	case org.ProviderID == "":
 		return route{}, false, nil
 	case org.ProviderScope == tenancy.ProviderScopeOrganization:
-		return route{org: org.ID, provider: org.ProviderID, domain: org.Domain}, true, nil
+		return route{org: org.ID, provider: org.ProviderID, domain: org.Domain, orgName: org.Name}, true, nil
 	default:
-		return route{provider: org.ProviderID}, true, nil
+		return route{provider: org.ProviderID, orgName: org.Name}, true, nil
 	}
 }
 

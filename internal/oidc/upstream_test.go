@@ -22,6 +22,9 @@ import (
 
 var providerButton = regexp.MustCompile(`name="provider" value="([^"]+)"`)
 
+// hintedEmail is the email the button a login_hint preselects posts.
+var hintedEmail = regexp.MustCompile(`<input type="hidden" name="email" value="([^"]*)">`)
+
 // federation is a Gatehouse (down) whose system provider is another
 // Gatehouse (up): an independent OIDC upstream with a real login page.
 type federation struct {
@@ -314,30 +317,109 @@ func TestUpstreamOnboarding(t *testing.T) {
 	}
 }
 
-// TestLoginHintRouting: a login_hint whose domain belongs to an organization
-// with its own provider goes straight to that provider, without the login
-// page; an essential acr of the password class keeps it (and the provider
-// buttons) away.
-func TestLoginHintRouting(t *testing.T) {
-	f := newFederation(t, testenv.SQLite)
-	actor := &authn.Principal{Kind: authn.KindServiceAccount, ID: "t", Subject: "test"}
-	acme := &store.Organization{Meta: store.Meta{Name: "acme"}, Type: "domain", Domain: "acme.example",
-		ProviderScope: tenancy.ProviderScopeGlobal, ProviderID: f.provider}
-	if err := f.down.Tenancy.CreateOrganization(t.Context(), actor, acme); err != nil {
-		t.Fatal(err)
-	}
-	f.down.VerifyDomain(acme.ID)
-	r := f.rp
-	r.browser.Jar, _ = newJar()
-	_, resp, _, _ := r.authorize(param("login_hint", email))
-	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), f.up.URL+oidc.AuthorizationPath) {
-		t.Fatalf("login_hint not routed upstream: %d %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	claims := `{"id_token":{"acr":{"essential":true,"value":"` + oidc.ACRPassword + `"}}}`
-	_, _, _, body := r.authorize(param("login_hint", email), param("claims", claims))
-	if !isLoginPage(body) || providerButton.MatchString(body) {
-		t.Fatalf("an essential password acr still routes upstream or offers providers: %s", body)
-	}
+// TestLoginHintNeedsAClick: a login_hint whose domain belongs to an
+// organization with an identity provider (its own, or a system provider it
+// chose) never goes upstream by itself (on the code before the fix it was a
+// 302 to the provider: a crafted link made a victim's browser start, and
+// finish, a login at an attacker's own provider). The login page shows
+// the hinted email and a button "Continue with <provider> (<organization>)";
+// posting it with the page's CSRF token goes upstream, posting it from
+// another browser (no CSRF cookie) or with another token is refused and
+// starts nothing. An essential acr of the password class offers neither the
+// button nor the provider buttons.
+func TestLoginHintNeedsAClick(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		ctx := t.Context()
+		actor := &authn.Principal{Kind: authn.KindServiceAccount, ID: "t", Subject: "test"}
+		acme := &store.Organization{Meta: store.Meta{Name: "acme"}, Type: "domain", Domain: "acme.example",
+			ProviderScope: tenancy.ProviderScopeGlobal, ProviderID: f.provider}
+		if err := f.down.Tenancy.CreateOrganization(ctx, actor, acme); err != nil {
+			t.Fatal(err)
+		}
+		other := &store.Organization{Meta: store.Meta{Name: "other"}, Type: "domain", Domain: "other.example"}
+		if err := f.down.Tenancy.CreateOrganization(ctx, actor, other); err != nil {
+			t.Fatal(err)
+		}
+		sec := f.upSecret
+		own, err := f.down.Tenancy.CreateProvider(ctx, actor, other.ID, &tenancy.ProviderInput{Provider: store.OAuth2Provider{
+			Meta: store.Meta{Name: "other-idp"}, Type: "oidc", Issuer: f.up.URL, ClientID: f.upClient}, ClientSecret: &sec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.ProviderScope, other.ProviderID = tenancy.ProviderScopeOrganization, own.ID
+		if err := f.down.Tenancy.UpdateOrganization(ctx, actor, other.ID, other); err != nil {
+			t.Fatal(err)
+		}
+		f.down.VerifyDomain(acme.ID)
+		f.down.VerifyDomain(other.ID)
+		r := f.rp
+		upstreamAt := f.up.URL + oidc.AuthorizationPath
+		for _, c := range []struct {
+			name, hint, button string
+		}{
+			{"an organization's own provider", "sam@other.example", "Continue with other-idp (other)"},
+			{"a system provider an organization chose", email, "Continue with Upstream (acme)"},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				r.browser.Jar, _ = newJar()
+				_, resp, _, body := r.authorize(param("login_hint", c.hint))
+				if resp.StatusCode != http.StatusOK || !isLoginPage(body) {
+					t.Fatalf("login_hint %s: %d %q, want the login page", c.hint, resp.StatusCode, resp.Header.Get("Location"))
+				}
+				for _, ck := range resp.Cookies() {
+					if strings.Contains(ck.Name, oidc.UpstreamCookiePrefix) {
+						t.Errorf("the login page began an upstream login (cookie %s)", ck.Name)
+					}
+				}
+				if !strings.Contains(body, `id="hinted-provider" name="hinted" value="1">`+c.button+`</button>`) {
+					t.Fatalf("no button %q on the login page: %s", c.button, body)
+				}
+				v := form(t, body)
+				if m := hintedEmail.FindStringSubmatch(body); m == nil || html.UnescapeString(m[1]) != c.hint {
+					t.Fatalf("the button does not post the email %q: %s", c.hint, body)
+				}
+				v.Set("email", c.hint)
+				v.Set("hinted", "1")
+				// From another browser (a cross-site post carries no
+				// CSRF cookie of this one), or with a forged token.
+				stranger := &http.Client{CheckRedirect: r.browser.CheckRedirect}
+				stranger.Jar, _ = newJar()
+				forged := url.Values{}
+				for k, vs := range v {
+					forged[k] = vs
+				}
+				forged.Set("csrf_token", "forged")
+				for name, post := range map[string]func() (*http.Response, error){
+					"another browser": func() (*http.Response, error) { return stranger.PostForm(f.down.URL+oidc.LoginPath, v) },
+					"a forged token":  func() (*http.Response, error) { return r.browser.PostForm(f.down.URL+oidc.LoginPath, forged) },
+				} {
+					resp, err := post()
+					if err != nil {
+						t.Fatal(err)
+					}
+					b, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != http.StatusForbidden || strings.Contains(string(b), upstreamAt) {
+						t.Errorf("the hinted button posted from %s: %d, want 403 and no way upstream: %s", name, resp.StatusCode, b)
+					}
+				}
+				// The click: the page's form, with its CSRF token.
+				resp, err := r.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if to := continueTo(t, resp); !strings.HasPrefix(to, upstreamAt) {
+					t.Fatalf("the hinted button went to %q, want the provider", to)
+				}
+			})
+		}
+		claims := `{"id_token":{"acr":{"essential":true,"value":"` + oidc.ACRPassword + `"}}}`
+		_, _, _, body := r.authorize(param("login_hint", email), param("claims", claims))
+		if !isLoginPage(body) || providerButton.MatchString(body) || strings.Contains(body, "hinted-provider") {
+			t.Fatalf("an essential password acr still offers a provider: %s", body)
+		}
+	})
 }
 
 // TestUpstreamCallbackBoundToBrowser replays the login CSRF of the attacker
