@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -327,7 +328,9 @@ func cookieOf(resp *http.Response, prefix string) *http.Cookie {
 	return nil
 }
 
-// TestCookieSecureOnHTTPS: with an https issuer the login cookie is Secure.
+// TestCookieSecureOnHTTPS: with an https issuer the login and session
+// cookies are __Host- cookies (Secure, Path=/, no Domain), which no other
+// site of the domain can set, and only those names are read.
 func TestCookieSecureOnHTTPS(t *testing.T) {
 	st := testenv.SQLite(t)
 	ctx := context.Background()
@@ -364,7 +367,46 @@ func TestCookieSecureOnHTTPS(t *testing.T) {
 	u, _ := url.Parse(loc)
 	rec = httptest.NewRecorder()
 	p.Handler().ServeHTTP(rec, httptest.NewRequest("GET", issuer+oidc.LoginPath+"?"+u.RawQuery, nil))
-	if c := cookieOf(&http.Response{Header: rec.Header()}, oidc.CSRFCookiePrefix); c == nil || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
-		t.Errorf("login cookie on an https issuer: %+v, want Secure, HttpOnly, SameSite=Lax", c)
+	hostOnly := func(what string, c *http.Cookie, prefix string) {
+		t.Helper()
+		if c == nil || !strings.HasPrefix(c.Name, oidc.HostCookiePrefix+prefix) || !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode ||
+			c.Path != "/" || c.Domain != "" {
+			t.Errorf("%s on an https issuer: %+v, want a __Host- name, Secure, HttpOnly, SameSite=Lax, Path=/ and no Domain", what, c)
+		}
+	}
+	csrf := cookieOf(&http.Response{Header: rec.Header()}, oidc.HostCookiePrefix+oidc.CSRFCookiePrefix)
+	hostOnly("login cookie", csrf, oidc.CSRFCookiePrefix)
+	if csrf == nil {
+		t.FailNow()
+	}
+	// A password login sets the browser session cookie, named and scoped
+	// the same way.
+	const user, password = "ann@example.com", "correct-horse-battery"
+	if err := pw.SetPassword(ctx, user, password); err != nil {
+		t.Fatal(err)
+	}
+	token := regexp.MustCompile(`name="csrf_token" value="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if token == nil {
+		t.Fatalf("no CSRF token on the login page: %s", rec.Body)
+	}
+	form := url.Values{"state": {u.Query().Get("state")}, "csrf_token": {token[1]}, "email": {user}, "password": {password}}
+	req := httptest.NewRequest("POST", issuer+oidc.LoginPath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: csrf.Name, Value: csrf.Value})
+	rec = httptest.NewRecorder()
+	p.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusSeeOther {
+		t.Fatalf("password login: %d %s", rec.Code, rec.Body)
+	}
+	hostOnly("session cookie", cookieOf(&http.Response{Header: rec.Header()}, oidc.HostCookiePrefix+oidc.SessionCookiePrefix), oidc.SessionCookiePrefix)
+	// The plain names are not read: a cookie without the prefix, which any
+	// site of the domain could toss, is no CSRF cookie of this issuer.
+	req = httptest.NewRequest("POST", issuer+oidc.LoginPath, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: strings.TrimPrefix(csrf.Name, oidc.HostCookiePrefix), Value: csrf.Value})
+	rec = httptest.NewRecorder()
+	p.Handler().ServeHTTP(rec, req)
+	if rec.Code != http.StatusForbidden && rec.Code != http.StatusBadRequest {
+		t.Errorf("a login posted with an unprefixed CSRF cookie: %d, want it refused", rec.Code)
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
@@ -342,7 +341,7 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	if err != nil {
 		return nil, err
 	}
-	confirmed := r.Method == http.MethodPost && validLogoutCSRF(r.Form.Get("logout_csrf"), p.logoutCookieValue(r.Header))
+	confirmed := r.Method == http.MethodPost && bs != nil && validLogoutCSRF(r.Form.Get("logout_csrf"), p.logoutConfirmToken(r.Header))
 	endBrowser := bs != nil && (es.UserID == bs.Subject || es.UserID == "" && confirmed)
 	var ended []*store.OIDCSession
 	if es.UserID != "" {
@@ -382,17 +381,22 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	return redirect, nil
 }
 
-// logoutCookieName carries the double-submit token of the logout
-// confirmation page.
-func (p *Provider) logoutCookieValue(h http.Header) string {
-	if c, err := (&http.Request{Header: h}).Cookie(p.cookieName + "_logout"); err == nil {
-		return c.Value
+// logoutConfirmToken is the CSRF token of the logout confirmation page of the
+// browser that sent h: derived from its browser session's cookie (32 random
+// bytes this Gatehouse issued, checked against the stored session), so that
+// no page elsewhere can know it, and no cookie anyone else could set (a
+// double-submit cookie can be tossed by another site of the same domain)
+// takes part. "" without a session.
+func (p *Provider) logoutConfirmToken(h http.Header) string {
+	v := p.sessionCookieValue(h)
+	if v == "" {
+		return ""
 	}
-	return ""
+	return secret.Hash("logout-confirmation:" + v)
 }
 
-func validLogoutCSRF(form, cookie string) bool {
-	return form != "" && len(form) == len(cookie) && secureEqual(form, cookie)
+func validLogoutCSRF(form, want string) bool {
+	return form != "" && want != "" && len(form) == len(want) && secureEqual(form, want)
 }
 
 // logoutConfirm is GET LogoutConfirmPath: the page that asks a user whose
@@ -412,19 +416,12 @@ func (p *Provider) logoutConfirm(w http.ResponseWriter, r *http.Request) {
 		writeMessage(w, http.StatusOK, m, m.SignedOutTitle, m.SignedOutText)
 		return
 	}
-	token, err := p.tokens.randomString(32)
-	if err != nil {
-		p.loginError(w, m, err)
-		return
-	}
-	view := logoutView{T: m, Subject: bs.Subject, CSRF: token, ClientID: q.Get("client_id"), State: q.Get("state")}
+	view := logoutView{T: m, Subject: bs.Subject, CSRF: p.logoutConfirmToken(r.Header), ClientID: q.Get("client_id"), State: q.Get("state")}
 	var formOrigin string
 	if uri := q.Get("post_logout_redirect_uri"); uri != "" && view.ClientID != "" {
 		if c, err := p.cfg.Clients.Get(r.Context(), view.ClientID); err == nil && client.ValidPostLogoutRedirectURI(c, uri) {
 			view.PostLogoutRedirectURI, formOrigin = uri, origin(uri)
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: p.cookieName + "_logout", Value: token, Path: EndSessionPath, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int((10 * time.Minute).Seconds())})
 	writePage(w, http.StatusOK, "logout", view, formOrigin)
 }

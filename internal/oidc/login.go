@@ -27,7 +27,9 @@ import (
 // browser.
 const CSRFCookiePrefix = "gatehouse_login_"
 
-// cookiePath covers the login page and the authorization callback.
+// cookiePath covers the login page and the authorization callback (the
+// path of the login and session cookies of an http issuer; see
+// Provider.cookie).
 const cookiePath = "/oauth2/v2/"
 
 // Outcomes of a login attempt that are not a success.
@@ -156,10 +158,7 @@ func (p *Provider) startLogin(ctx context.Context, id string) (string, *store.OI
 
 // csrfCookieFor is the cookie that carries the login CSRF token.
 func (p *Provider) csrfCookieFor(token string) *http.Cookie {
-	return &http.Cookie{
-		Name: p.cookieName, Value: token, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
-	}
+	return p.cookie(p.cookieName, token, cookiePath, int(AuthRequestLifetime.Seconds()), http.SameSiteLaxMode)
 }
 
 func (p *Provider) setCSRFCookie(w http.ResponseWriter, token string) {

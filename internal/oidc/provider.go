@@ -149,6 +149,9 @@ type Provider struct {
 	cookieName     string
 	sessionCookie  string
 	upstreamCookie string
+	// secureCookies: the issuer is https, so the cookies are Secure, Path=/
+	// and named with HostCookiePrefix (see cookie).
+	secureCookies bool
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
 }
@@ -179,9 +182,14 @@ func New(cfg Config) (*Provider, error) {
 	}
 	cfg.Rand = defaultRand(cfg.Rand)
 	issuerHash := secret.Hash(cfg.Issuer)[:12]
-	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: CSRFCookiePrefix + issuerHash, sessionCookie: SessionCookiePrefix + issuerHash,
-		upstreamCookie: UpstreamCookiePrefix + issuerHash,
-		bcl:            newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
+	secure := strings.HasPrefix(cfg.Issuer, "https://")
+	prefix := ""
+	if secure {
+		prefix = HostCookiePrefix
+	}
+	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
+		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -620,4 +628,26 @@ func (p *Provider) revoke(ctx context.Context, st *storage, clientID, token stri
 	return p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		return q.RevokeJTI(ctx, c.JTI, time.Unix(c.ExpiresAt, 0), now)
 	})
+}
+
+// HostCookiePrefix starts the name of every cookie of a provider whose
+// issuer is https. A browser accepts a cookie so named only from that very
+// host, Secure, with Path=/ and no Domain: another site of the same
+// registrable domain, or a plain-http page of the host, cannot set or
+// overwrite it (cookie tossing), which would otherwise let it fix a
+// victim's login CSRF token, upstream binding or browser session. An http
+// issuer (http://127.0.0.1 in development and the tests) cannot have such
+// cookies, which need Secure: its cookies keep the plain names and their
+// narrower paths.
+const HostCookiePrefix = "__Host-"
+
+// cookie is a Set-Cookie of the provider: HttpOnly, with sameSite, living
+// maxAge seconds (-1 deletes it). With an https issuer it is Secure and at
+// Path=/, as its __Host- name requires; otherwise at path.
+func (p *Provider) cookie(name, value, path string, maxAge int, sameSite http.SameSite) *http.Cookie {
+	c := &http.Cookie{Name: name, Value: value, Path: path, HttpOnly: true, SameSite: sameSite, MaxAge: maxAge}
+	if p.secureCookies {
+		c.Secure, c.Path = true, "/"
+	}
+	return c
 }

@@ -20,8 +20,9 @@ import (
 // subject, auth_time, amr, acr and expiry (table oidc_browser_sessions). It
 // is HttpOnly, SameSite=Lax (so it reaches the authorization endpoint on the
 // top-level redirect from a relying party, and no cross-site subrequest),
-// Secure when the issuer is https, scoped to /oauth2/v2/, and lives as long
-// as the session (BrowserSessionLifetime).
+// Secure, named __Host-... and at Path=/ when the issuer is https (else
+// scoped to /oauth2/v2/; see Provider.cookie), and lives as long as the
+// session (BrowserSessionLifetime).
 const SessionCookiePrefix = "gatehouse_session_"
 
 // DefaultBrowserSessionLifetime is how long a login is reused for single
@@ -76,10 +77,7 @@ func (p *Provider) browserSession(ctx context.Context, h http.Header) (*store.Br
 // sessionCookie is the Set-Cookie of a browser session value (an empty
 // value with MaxAge -1 deletes the cookie).
 func (p *Provider) newSessionCookie(value string, maxAge int) *http.Cookie {
-	return &http.Cookie{
-		Name: p.sessionCookie, Value: value, Path: cookiePath, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: maxAge,
-	}
+	return p.cookie(p.sessionCookie, value, cookiePath, maxAge, http.SameSiteLaxMode)
 }
 
 // sidOf is the sid (OpenID Connect Back-Channel Logout 1.0, and the sid

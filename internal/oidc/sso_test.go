@@ -574,7 +574,8 @@ func TestLoginPageCSP(t *testing.T) {
 
 // TestLogout: RP-initiated logout with an id_token_hint ends the browser
 // session (prompt=none then needs a login); without one, Gatehouse asks
-// first, and only its own confirmation (with the cookie's token) ends it.
+// first, and only its own confirmation (with the token derived from the
+// browser session's cookie) ends it.
 func TestLogout(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		env := newEnv(t, open)
@@ -621,6 +622,15 @@ func TestLogout(t *testing.T) {
 		}
 		if _, _, result, _ := r.authorize(param("prompt", "none")); result.Get("error") != "login_required" {
 			t.Fatalf("prompt=none after the confirmed logout: %v", result)
+		}
+		// The token belongs to the browser session it was shown to: the
+		// next session's confirmation needs its own.
+		r.signIn()
+		if resp := post(q); strings.HasPrefix(resp.Header.Get("Location"), logoutURI) {
+			t.Fatalf("an earlier session's confirmation token logged out the next session: %q", resp.Header.Get("Location"))
+		}
+		if _, _, result, _ := r.authorize(param("prompt", "none")); result.Get("code") == "" {
+			t.Fatalf("the next session ended on an earlier session's token: %v", result)
 		}
 	})
 }

@@ -136,46 +136,62 @@ func (p *Provider) connectorFor(ctx context.Context, org, id string) (connector.
 
 // UpstreamCookiePrefix starts the name of the cookie that binds an upstream
 // login to the browser that began it (the name ends with a hash of the
-// issuer). It holds 32 random bytes, kept per browser: an upstream login's
-// row is found by the hash of its state together with this value
-// (upstreamStateHash), so the callback completes only in that browser.
-// Without it, a person who stopped his own upstream login before the
-// callback could send the link to someone else, whose browser would then be
-// signed in as him (login CSRF). Path UpstreamCallbackPath, HttpOnly,
-// SameSite=Lax (the upstream's redirect back is a top-level GET).
+// issuer; see Provider.cookie for the __Host- prefix and path). It holds a
+// binding of 32 random bytes, kept per browser and sealed (AES-256-GCM, the
+// tenancy key, bound to the issuer): an upstream login's row is found by
+// the hash of its state together with the binding (upstreamStateHash), so
+// the callback completes only in that browser. Without it, a person who
+// stopped his own upstream login before the callback could send the link to
+// someone else, whose browser would then be signed in as him (login CSRF).
+// The seal means that only values this Gatehouse issued are ever used: a
+// value set by anyone else is replaced by a new one. HttpOnly, SameSite=Lax
+// (the upstream's redirect back is a top-level GET).
 const UpstreamCookiePrefix = "gatehouse_upstream_"
 
-// upstreamBinding is the value of the browser's upstream cookie, made and
-// set on w when the browser has none (or a malformed one); it is renewed for
-// AuthRequestLifetime. Reusing the value lets one browser run upstream
+// upstreamBinding is the browser's upstream binding, made (and its cookie
+// set on w) when the browser has no valid one; the cookie is renewed for
+// AuthRequestLifetime. Reusing the binding lets one browser run upstream
 // logins in two tabs at once.
 func (p *Provider) upstreamBinding(w http.ResponseWriter, r *http.Request) (string, error) {
+	if p.cfg.Tenancy == nil || p.cfg.Tenancy.Sealer == nil {
+		return "", errNoProvider // no upstream login without tenancy
+	}
 	v := p.upstreamCookieValue(r)
-	if len(v) != 43 {
+	if v == "" {
 		var err error
 		if v, err = p.tokens.randomString(32); err != nil {
 			return "", err
 		}
 	}
-	// The callback is at the issuer's path + UpstreamCallbackPath (the
-	// redirect URI registered upstream).
+	// Without __Host- (an http issuer), the cookie is scoped to the
+	// callback, at the issuer's path + UpstreamCallbackPath (the redirect
+	// URI registered upstream).
 	path := UpstreamCallbackPath
 	if u, err := url.Parse(p.cfg.Issuer); err == nil {
 		path = strings.TrimSuffix(u.Path, "/") + UpstreamCallbackPath
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: p.upstreamCookie, Value: v, Path: path, HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(p.cfg.Issuer, "https://"), MaxAge: int(AuthRequestLifetime.Seconds()),
-	})
+	http.SetCookie(w, p.cookie(p.upstreamCookie, p.cfg.Tenancy.Sealer.Seal(v, p.upstreamAAD()), path,
+		int(AuthRequestLifetime.Seconds()), http.SameSiteLaxMode))
 	return v, nil
 }
 
-// upstreamCookieValue reads the browser's upstream cookie (” if none).
+// upstreamAAD binds sealed upstream cookies to this issuer.
+func (p *Provider) upstreamAAD() string { return "oidc-upstream-binding:" + p.cfg.Issuer }
+
+// upstreamCookieValue is the binding of the browser's upstream cookie: ""
+// if there is none, or if it is not a binding this issuer sealed (a value
+// set by someone else, by another site of the same registrable domain for
+// instance, is never used).
 func (p *Provider) upstreamCookieValue(r *http.Request) string {
-	if c, err := r.Cookie(p.upstreamCookie); err == nil {
-		return c.Value
+	c, err := r.Cookie(p.upstreamCookie)
+	if err != nil || p.cfg.Tenancy == nil || p.cfg.Tenancy.Sealer == nil {
+		return ""
 	}
-	return ""
+	v, err := p.cfg.Tenancy.Sealer.Open(c.Value, p.upstreamAAD())
+	if err != nil || len(v) != 43 {
+		return ""
+	}
+	return v
 }
 
 // upstreamStateHash is the key of an upstream login: the state the upstream

@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -487,12 +488,67 @@ func TestUpstreamCallbackBoundToBrowser(t *testing.T) {
 	})
 }
 
+// TestUpstreamCookieOnlyServerIssued: the upstream binding cookie is used
+// only when this Gatehouse issued (sealed) it. Someone who set a value of
+// his choosing in his own browser and in a victim's (cookie tossing from
+// another site of the domain) and then had the victim open the callback of
+// his own stopped upstream login signed the victim in as himself on the code
+// before the fix (it reused any 43-character value); now his value is
+// replaced by a sealed one, his callback is refused in the victim's
+// browser, and still completes in his own.
+func TestUpstreamCookieOnlyServerIssued(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		name := oidc.UpstreamCookiePrefix + secret.Hash(f.down.URL)[:12]
+		chosen := &http.Cookie{Name: name, Value: strings.Repeat("A", 43), Path: "/"}
+		cb := stoppedUpstreamLoginWith(t, f, []*http.Cookie{chosen})
+		cbURL, _ := url.Parse(cb)
+		issued := false
+		for _, c := range f.rp.browser.Jar.Cookies(cbURL) {
+			issued = issued || c.Name == name && c.Value != chosen.Value
+		}
+		if !issued {
+			t.Errorf("the chosen upstream cookie was not replaced by one Gatehouse issued")
+		}
+		victim := &http.Client{CheckRedirect: f.rp.browser.CheckRedirect}
+		victim.Jar, _ = newJar()
+		root, _ := url.Parse(f.down.URL + "/")
+		victim.Jar.SetCookies(root, []*http.Cookie{chosen})
+		resp, err := victim.Get(cb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("the callback in a browser holding the chosen cookie: %d, want 400", resp.StatusCode)
+		}
+		if resp, err = f.rp.browser.Get(cb); err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("the callback in the browser that began the login: %d, want 303", resp.StatusCode)
+		}
+	})
+}
+
 // stoppedUpstreamLogin runs f.rp's browser through an upstream login (the
 // system provider's button, the upstream's password page) and stops before
 // the downstream callback, whose URL it returns.
 func stoppedUpstreamLogin(t *testing.T, f *federation) string {
 	t.Helper()
+	return stoppedUpstreamLoginWith(t, f, nil)
+}
+
+// stoppedUpstreamLoginWith is stoppedUpstreamLogin with cookies set in the
+// new browser before its login.
+func stoppedUpstreamLoginWith(t *testing.T, f *federation, cookies []*http.Cookie) string {
+	t.Helper()
 	_, v := f.rp.openLogin()
+	if cookies != nil {
+		u, _ := url.Parse(f.down.URL + "/")
+		f.rp.browser.Jar.SetCookies(u, cookies)
+	}
 	v.Set("provider", f.provider)
 	resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
 	if err != nil {
