@@ -70,6 +70,16 @@ const (
 	// it: any member may ask (ScopeOrganizationMember), and the assignment
 	// is what decides; a custom role or the guardrail can still deny it.
 	EndpointCloudAccountCredentials = "identity:cloudaccountcredentials"
+	// Sessions (issue 13). EndpointSessions: a person's browser and
+	// application sessions as administrators see and end them (an
+	// organization's administrators: only the sessions its own identity
+	// providers vouched for). EndpointAccount: the signed-in person's own
+	// sessions and consents; no role holds it (any person may, for
+	// themselves: ScopeAuthenticated), but a custom role's explicit deny
+	// or the guardrail cannot reach it either, since it names no
+	// organization.
+	EndpointSessions = "identity:sessions"
+	EndpointAccount  = "identity:account"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -124,6 +134,8 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5): configuration only,
 			// never an organization's workload tokens or cloud credentials.
 			EndpointCloudIdentities: crud(), EndpointCredentials: crud(), EndpointCloudConnections: crud(),
+			// Sessions (issue 13): every session of every person.
+			EndpointSessions: {Read, Delete},
 		},
 	},
 	{
@@ -138,6 +150,9 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5).
 			EndpointCloudIdentities: crud(), EndpointCloudIdentityTokens: {Create},
 			EndpointCredentials: crud(), EndpointCloudConnections: crud(),
+			// Sessions (issue 13): its users' sessions that its own
+			// identity providers vouched for.
+			EndpointSessions: {Read, Delete},
 		},
 	},
 	{
