@@ -2622,6 +2622,32 @@ type ServiceAccountRequest = ServiceAccountWrite
 // by spec.subject, and Gatehouse derives a name when none is given.
 type UserRequest = UserWrite
 
+// ListAccountConsentsParams defines parameters for ListAccountConsents.
+type ListAccountConsentsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListAccountSessionsParams defines parameters for ListAccountSessions.
+type ListAccountSessionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {
 	// OrganizationId List this organization's events (it may have been deleted) instead of the platform-level ones.
@@ -3016,6 +3042,32 @@ type ListUserAccountAssignmentsParams struct {
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
 }
 
+// ListUserSessionsParams defines parameters for ListUserSessions.
+type ListUserSessionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListSubjectSessionsParams defines parameters for ListSubjectSessions.
+type ListSubjectSessionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -3137,13 +3189,13 @@ type UpdateUserJSONRequestBody = UserWrite
 type ServerInterface interface {
 	// ListAccountConsents List the applications the caller consented to.
 	// (GET /api/v1/account/consents)
-	ListAccountConsents(w http.ResponseWriter, r *http.Request)
+	ListAccountConsents(w http.ResponseWriter, r *http.Request, params ListAccountConsentsParams)
 	// DeleteAccountConsent Revoke a consent.
 	// (DELETE /api/v1/account/consents/{clientID})
 	DeleteAccountConsent(w http.ResponseWriter, r *http.Request, clientID ConsentClientIDParameter)
 	// ListAccountSessions List the caller's sessions.
 	// (GET /api/v1/account/sessions)
-	ListAccountSessions(w http.ResponseWriter, r *http.Request)
+	ListAccountSessions(w http.ResponseWriter, r *http.Request, params ListAccountSessionsParams)
 	// DeleteAccountSession End one of the caller's sessions.
 	// (DELETE /api/v1/account/sessions/{sessionID})
 	DeleteAccountSession(w http.ResponseWriter, r *http.Request, sessionID SessionIDParameter)
@@ -3434,7 +3486,7 @@ type ServerInterface interface {
 	DeleteUserSessions(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
 	// ListUserSessions List a user's sessions in the organization.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/sessions)
-	ListUserSessions(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	ListUserSessions(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserSessionsParams)
 	// DeleteUserSession End one of a user's sessions in the organization.
 	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/sessions/{sessionID})
 	DeleteUserSession(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, sessionID SessionIDParameter)
@@ -3443,7 +3495,7 @@ type ServerInterface interface {
 	DeleteSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
 	// ListSubjectSessions List every session of a person.
 	// (GET /api/v1/subjects/{subject}/sessions)
-	ListSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
+	ListSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter, params ListSubjectSessionsParams)
 	// DeleteSubjectSession End one session of a person.
 	// (DELETE /api/v1/subjects/{subject}/sessions/{sessionID})
 	DeleteSubjectSession(w http.ResponseWriter, r *http.Request, subject SubjectParameter, sessionID SessionIDParameter)
@@ -3461,8 +3513,40 @@ type MiddlewareFunc func(http.Handler) http.Handler
 // ListAccountConsents operation middleware
 func (siw *ServerInterfaceWrapper) ListAccountConsents(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountConsentsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.ListAccountConsents(w, r)
+		siw.Handler.ListAccountConsents(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3501,8 +3585,40 @@ func (siw *ServerInterfaceWrapper) DeleteAccountConsent(w http.ResponseWriter, r
 // ListAccountSessions operation middleware
 func (siw *ServerInterfaceWrapper) ListAccountSessions(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountSessionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.ListAccountSessions(w, r)
+		siw.Handler.ListAccountSessions(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7660,8 +7776,37 @@ func (siw *ServerInterfaceWrapper) ListUserSessions(w http.ResponseWriter, r *ht
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserSessionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.ListUserSessions(w, r, organizationID, userID)
+		siw.Handler.ListUserSessions(w, r, organizationID, userID, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7756,8 +7901,37 @@ func (siw *ServerInterfaceWrapper) ListSubjectSessions(w http.ResponseWriter, r 
 		return
 	}
 
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSubjectSessionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.ListSubjectSessions(w, r, subject)
+		siw.Handler.ListSubjectSessions(w, r, subject, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -8286,190 +8460,191 @@ var swaggerSpec = []string{
 	"zLXnKaERYYIUeklnMMPRhCgKA1WLE0Oh+gcH8/m8h+Fpj6fjA/OpOPhwenRydnWy/6Z32JvIKRQ4lFQm",
 	"pISW7iKceKR+BxbUCTou5BRwvK/AUYmetT2YupEMz2in33nbO+y9her2cgKE6gDP6MHd6wODbQdKpCDG",
 	"0zn2NfqtAxjqWuPsnoYN7awy9geo57tPQXARnNmW90HIAINk4XzQdYoJdAk0L5tqwHD5Kc/Gk6oF45UI",
-	"GZ97umYgqED+7vBtH5kt6XvX8rcpSG6XFKVciJDpuDO3VkypL2VHaXE22MgeE2RPacRVZ/Xm8FCnySud",
-	"GU7PcaYc/NPU1tXMfRXrz68C6HlT0cdXwm5Q9NRdvzt83TRwvtKDjFluA9ob/Ko/frv64xFPhzSOCXO/",
-	"/E5vfPmXlEmSMpxcQZrOSZrytBgDdJbpFKcLc9S6o0xxfCY9SIeLmj2D4AzqCdj2/lH4Ej6XUcUCq4nQ",
-	"/Bo0Qv7BF9sV+auGfiWOr40HP3FdAz+vkWNLdGrw1zTJeHW7VApN97RnHItbocv1BsbzYl7UYYLiVuis",
-	"JsJiYQayoGBXgLB52/qomYmqjIliroEJ+rduTEgbcoU4pXNFSRaTuIfeHb5zHNF6G9qB6V6CMeKUMeYY",
-	"Dq+MMw0oUz5d8y5KyR2/JbGB7BYgNsTxpQ48KcP1syDFu8N3q79kXP7EMxY/IjZdwikqONLHugHClOv8",
-	"/sO/tuIVi01HBpUu7JPO188e3HM9gJtynSqneSUgciRHiSBkjMyJkDojr18NSRD+uBmDaw4dyntWCNRV",
-	"KuqK0BnkpljJIpqijHBOOIXWjaUnfIbKUmRFUBJIjWO7h86ZkmeKU1D88XxG2OkxOuKMkaisr+mIbZwk",
-	"IaNSnWpV/FaixC1ZFKJ2cWK5Ndn80FccVwml63Bw5GfgghARMjlxppOmi4F+wXXEc5YsljLsKwthj8iw",
-	"cyhexbALZ/a3x7A9m9wGd7ZfHnwx/3oYez5RrBPXI+eArSpGGTJfoBw2HJoCLpoItiWRdX0AYIfRGuaK",
-	"QR8agdcUSwgZt0hPU1RmxFjaQUBEyAR5n0vYIEIrtSu63Y8mmDGSqBUq5efj5SlMI3kS99CAQTfrkOVU",
-	"IY+zA+whLnNXBIFxqTAwUFLzu8N3K1i7Taprw9rNuwjstTvG/iCsO2ExXJ7xX20D99Zl9Dk6NrL4pJGr",
-	"X4IaLio2G1TYeXOrgHVZlWHwZyJ/Bm/4IEoek7CrPXhoemHTLW9gC3R9y3Dys8mCNrEDg6MPLmSo7X0u",
-	"Ed0sppLcrW0HOB38utdDA/U10p9DMVoTNrafkDuSmKogtl9syMBU+8btj1kKUbDBFnsB4kmci2/vfXEK",
-	"gZYXiqlBYCiXomZCEhwHOgEaKkBYscpWMQrZhQ10w/GUMgptX3gqlkkZas8nd8YksB4GwWm7CeR/z0i6",
-	"cNApaDeEdcNeL2bkgUOcxhsOMIgkTzf89oqyaNOFf2SSJut/CwbCtb7IDaMuuXtM0uMAlo8EObjW07V+",
-	"bNBKzVLaNJX55kCJFxd2e3qyPx9nfgyxNo97xZXTzgmoQy9bS7baWTNz44y8hFYtQdhQo3o7YT89uvKG",
-	"Mq1LmV4+evhDtpbyanOS5gDjpuitHSY9AiYthWKLTVXEqGOU6y5TX6jD/QxZ96KVpNJDOlm4MayyvkIl",
-	"WWAJEXLl3tlKCimVx3dK3CNdg2ZEUsIi0gvV+cqURsZiOvOLGXWM1qv14XRHRyUQIX/k8aL5vuwrlFSj",
-	"JQ3AmTpwLpa+3hqWck94owdFfbGwf1oF8YfVX0acjRIaldf7usWUM7xIOI6vOf+A0zEpf/9dm/2KbDbj",
-	"qSTxrySmWEmMj4j6RybBvhH9H4j9r9929MY35b0HX+w/17YqQUE4shYp2ZwO6Kka6cBKy0vD8SORgf46",
-	"ypJkURRz3VlmHgDz+qq2BvMPsdAUsF0WymZZS2b5EcL+ngTC9VRPzenWwZU8teavhR47huYgt4bSF8XQ",
-	"8uCuDQx2JxAZUCqsiDIWm/JOOpHE9hUNWSZIPw/S64K9zUSHFpl3PJMo7Nhj6YedvcAZuwsxCw7iI8rQ",
-	"LRni4X6EBdkzOUhUCuS8FBTzYBajo8uPx8XjkHV1YhI4A4tINxDaGSExYtzpvL3XQ1cALWiYhztCTARz",
-	"1tVDA7ZApebgrocEStL4gh6UpnNe3Me3p3Q7wNbg6SzuOu+4/A3p1I/lOm04tZyQFMfeni64Uber/TC5",
-	"kaT0ncaipjwWdDpCmIWslDGiXsotLCZ2UweSQrS1KXVmUgUA20U2GikKw2TIZim9owkZ6zyxCYluER0h",
-	"rDMBfIuo6eUNZrHz0nGsi5mww2/RyFyGkqXWs9oh/+XtZC9F4wAyUruenHiUrvihJrWBxt+81hMUaWRk",
-	"XusW77NjuUi4kVTvfN8s0795FOxYYrsqb31ntfpWrFasBtSb49QPncCV7hs59cGXkmN7uVHKmhrKCw2g",
-	"MwcfgRhtUmtM0g0qcm6UJE3ZKMVCplkkM11Izmd1qmFtHdsqKVglt7tAQ0LZGKVkyu921qUtWZe2CZua",
-	"3vtVRyJ9c9WCcZbDyOGOIv9pAa4BAh4CbXpzn9c2Z5YpYwuTprXWrAJg/d7TSCeHK+hlySJviwVB/LXJ",
-	"XNvZH3f2x0dByOAhYooN18ZC0DGbrh1AWFTozr/f66FzRnRGqAlzrSYAer4K0IgmuqBdVyc+6b/BbsB0",
-	"1ieCNrLvIaXhDE8JuiVkZlIOnKFM0dLCeAjVkCY8iY1hRH1vDIp4mJCipHg8kJDgTFlEZzg5gxob+Z8K",
-	"RgJn2Csi9RtSgSD8W4tncd7sIWT5wH0sor33CIJkcQqpIpBFsiiUMkmnxqiJaBzkVbdoSiJtMjXHCYUr",
-	"bsmih/ICzWD3zXLjinMYuqOVOkoB57U06WLggMHaXis8JmsZTQT9Y80PeLqeWUZfzGbhlfrb0+NNv1Tg",
-	"sP63JejaZPIaeG4whAvwD/h8o+W7uLf+55YybPblx8uz6oePGilaxbkLPCZ+Y54lph7CuZOTH26E8x6r",
-	"G25f45FL7fnlZzM8pmzc6Xf4aCQIyJZblJ9bBtA1cWoNfKaHSZVlSl6k2Bu0LPKSNZXT/sQIp5IIihma",
-	"pTzOoFqQRFMuJHp9eHi4B6aNkPEUMQ6NUvqKp5s+0cXgQXUBPLXTgPfg3eFhgHDIZEpntgeLeiBMziJO",
-	"UoLjBbz5A2IYmhFRmadnMjs9VKqwpU/RwOWWPLe1IIlvCSKjEeRfmpyvrlsbNmQg9ZOYxLaQgs0ZFxyc",
-	"mJr9Qocw8IxoC5W26jRZW72suKLVPA79EaYji4cEfQKHEjdn3eu4tZVMjMujBSPW1mnqfXodma7okxe3",
-	"3Wlef3mj8HYp/IMUrIMvNYjeIDfWT8+vLbkRiEo0hlp1uijomDMSMihXnVftsZ2ufMaVUrposdJWcYuD",
-	"2tp2QYpbNiPXr/9B8BxsQ+WvP3ECg0pF1YtmPjWTdFuIexzW0mScBtbiOfIdND/cRr11UN6SeN0ik7FO",
-	"xxuSqlcyiUfNuXYt1S8z83qHQg/LE/cUifcmjbe2K799BHfPGvhQ1ItckWaJk6RUXdIYTZc7jqqRZQNn",
-	"um8v+tM9zOWoWby4CxR7cTaq8uXkWO1c7hpBYk+P0TN6SxabBLtf1xxIRYGrri5rB9V2QiZIlBKpmwt7",
-	"XBwz+otawTeI4GZnPuQ2J7XD55eGz+7N5MhskOSJBNy17McaGfM0bGY3gIbqtJDkUNdIN/zGLGRaYAf/",
-	"qtP5Wzcgc3tve1zEBul1pXE2nuDbG117/JYsTo917XHzi0Z5/ZNuPKDj1fMSw5wli/e66TP02JnYCfWX",
-	"YAkWkqck7qFTKazxBKckrzRctEw3+4e+LbD3uo3X2pVtM4nufEKjCXRUAmsMBL6DAzpAGUugbFhhOFY7",
-	"kIIkI3PAIVOz8LRUxS+vkwOtgmyjfa8pGQjDY5mPYXDdhqBBYzYg8sTmYlhXsynbWZhjnjB9fneW4l34",
-	"sAu261HmtcWhgy8aWjew/2p6bHPZZQHU/QKedQVtXbVwlPKpDpWZ8qmuTZzXVW/MXHcIyEqbr2EHuwLA",
-	"2ywA/ABgDNYVtM9ZDkNWsFaQpBnlnt9Yuww+tkjNl5ll8wPaAdzDbbEPgLans7oakrmhIvqgUok687oI",
-	"9tXFEX1WJ1v9MGSmevV8wgOoLq8bJhdFo/MuKUMy4qmOIdR1DrtGow1ZSmIcSYgzKIUdV+odQgOXtqUb",
-	"alawh5ZE3NUz3NUz3BkZXpKRoR58vYWSiM9hPowSnsW2wn0eQAFPUgJVK3ACQPfUvr9NDSqleLGuyavn",
-	"aa1Rm7ZWhKxkH0HTTEg0JEXoGzSBrwTPmeYF6uTscEHIjH0BXIa6vr+pR61kPWu0eHf4FkH98TkVZM/t",
-	"rTWlTAqEQzbn6a1S74paKlrlMLUBhrDkfvUi+2YhfecK+zNBZP9LJfT5a/+LOpP/LfDX/pfT468hA76Y",
-	"xZSwiCAhRQ9P8R+c4bnoRXyq+Sm5jyaYjQmEv8BSBp+u0NX1VcgGQmRTcskT8onKyScyzFsvWf8pGFly",
-	"sD/4UjlQhqfka8gMr7cnmn9dfruo6Y3izJYncaIIQgZ3CP0YhoQwFFMR8TtIgBgu3BrhFfyF+4SWvUyn",
-	"BcB1vStd1xHc+QjTJEuJQBFO0wUiilgo1owwuIxDpkEjvz8Hkwx0Fj+YAvimt5ctfx8yrSZoAxq0TOPj",
-	"sW5jXpY1ToXICCzL9pZx0PZx7FORf7Y8xavcINJvlTrc7mrcTTe1nHAuobVGA4P/+G2YpL4Ny5Ia4037",
-	"i1P0dY4XDaz8fCgxZUDJXJR0+rMsD6GBWRyCsTUrVm3g9gpVD2n/fROFQy6Bs43nQsYzGfGppY001blQ",
-	"dzih8RJfPxCeI2ed354PMKpucamnv3bEO9H9pYnu3ivaEKOfw2PYQ79prDTW6WK1qIuFRVkCHTv3AoBM",
-	"k8pZVViM1K8EDuOwMT8dG5FpESjCl02Jaa5nRSntaEOUIYKjCdJtyO3H77XUUlscuArpKGQFUUEmzUPk",
-	"e1I/5uKVEo3eHR7qpeVSVpNPrkKLHlP4KWZxvHRP54irrGGZDbcK7H9N0WfnjXO8cbbxnZZ7mtLm1yOE",
-	"5WeAqvumE/fp2W+DD6fHN5cnf/94cnXdeYAUdGBp2xbtEWuFaujwBhK/EjkNLluNCz1EKYsTEt0KUy5f",
-	"llQQlCrCacI9KrfwSqApZnhMwJloBVBFA6GxN43KMamFdiz6Sjd3CLYJGjFKZDF7EDJ4Mrg8yyXA6hLI",
-	"vQYodHocIIxGJFYUVw2j1WSr3AbIaOkm/JjxmJhGhng6hI6ruR4MrVMJhK7Ee4Hu1SpKByjQMVzCkJSN",
-	"8Xm5D1E32ljfgWEbuk1blWmg7sezX87OP50FqAKQQcgGR0cnV1c3Z+fHJzdH57/++vHs9GhwfXp+dvPT",
-	"4PTDyXGArk4ufzs9Ork5OTu+OD89u745O7++uTwZHP1t8OOHkyBkR5cnxydn16eDDzdm/ACpd07Ozj/+",
-	"/Lebi5PLX0+vrk7Pz648/j4LS8/Cwezkz6O3V5ehtt3kjqxRq50W/01wpJyUeoihQ7VePHf6UgHpB3VQ",
-	"qAtu/kASH81YFVHiEwxLfd92Hv+tNDzw3eHGimZr88/PRPoASFfQkWK1YednIttB1Z9HmdnBaVNkynaB",
-	"9MmchDVSu2FDj7IphZE5EjMSGYFzluCobsfQkjjVtfcx0t2MrZgeF5YTniLrMrPVMbp1wXSvqfreSzdn",
-	"HO7MGTtzxgtqQLI9OvZI4mI5nGIL3pzCmgAafg9d6aA2hFNiHchFkUyv+6bkK/7mPDfLncKO08Z1De/c",
-	"NS/LXVOzXpX9Nc4dv0RXzZV2hWBn/X2r5xqLGUSFF4lTUMTT/k6FjoPd13lWLEaC4ITECEuUEiH3dNoX",
-	"WPN0EanM9B2q28nKRj3UFRM+Z4gyWzPEPjw93mt0seSbeCxxJJ/geRwr+fRLhZDCkJq3eCri+XepTn9h",
-	"aQTQvYTtmxGrjcSKgy/FHw/r3lkluT00cMUN3f+3HjCHMgFBcYxxCKI05iRQe/YaDVhlmtLKdlUsZWe1",
-	"2n6bztrtb8hv17VY1f1UqJos5TdWrYKgZ+ENO3DcgnFqa7D4dIYphwRvaJO6tIYnLyX+pCWOkIkZiXp4",
-	"LgYgLv5CFj2NI/nfOhtfj5An5aNbMpMBoiPHaauT4U+P1eOMaaNV3GiXepEy4A7Pd/Les7a/3Q6hai/3",
-	"xXyKKTu4IykdLZ4nHqaHKp2FXgmwnvf02lDKMyVPJnxMmUDDhW2M2VV6LBQ3EZC26TNugWpa6zg9xYuQ",
-	"3fEsmqART/d0SCHkTMA5UBL30EU2TKiYIIyOz67Q9b9fo5REPI0hyyQOmdF29Rp/g880nejp96DbxIQn",
-	"sa5DveLt33CS2dYSEU4SSP7vF2k9IUs4vzXROHod2SwPMFeCTUoET+5IqmRsf4ZpyKZ4gSgTkuAYEmam",
-	"OL39zexY5xSNeIowW3BGEEkgVWWQnwnSqw/ZkCScjYUtKVPys3ffHf4ArUUZ5LugCRbFAFTuvQ81Y4Ai",
-	"o84lT/GtdZEkmE7RjLAYyriMMWU2qhQxMg+Z2f+dOjK1PghbgkZo8DtPYVX6C7MKeNdE9LxHWI2hT0vr",
-	"ICNME6E+jLn2siDMxFxJjLrnh/ryu8O3BigipMAvZHrlJqdXP4CWq/fEZuPowg5abUEDc362CnrIinMR",
-	"RerOEsYJV7VwI5qOYcRHYqC8NpFegI+X/Y3PFThoMvIeffmaZ10p7IGGs22KzDxtQ7PrWka4QiRzSzkl",
-	"2PHlvxRfVmO02EjMxEeG7zBN8DAhTRFJgA7esEjgYBrU1ukytRmT11mjazSrNmmm2kCTEhSTEVXEySL1",
-	"6uqdP+spvz1vkDnLpY4gc3xNp7VzDL0kx1DR7MMiobniZ2y6uF6LaFhvk68FEHGTtoswanO/xdfbxajG",
-	"pqN6d/6ywTvO/JcvBlcA/wOwd9PejHqqgy/wfxovdZUY7IWGgeoVi8EMkXsqoGRlAx5ri3qBx6tcG/Bm",
-	"ud/pzrWxVdfGw2CusSm0ARGMlDqbmAqlSq0aEjTjSeLTCX8mchlk7Aj0n911sQ369vkpPReGGLZwWuTw",
-	"7gK6ac3c5DZ4LHGmHR3d9Y3eiSF+w/3D0XTzFtFcwcYba91e2ZCjZmyvGchb1CI8hzkv8jm/PUWfV3a4",
-	"VOM/H2Rygt70DstnuNP0X5KmX3JU+IE+t8NVUOrpO3c0WQGKKtirsLjJItCMxpvw1TKaPIW9oDpjg1zK",
-	"PEi549U7k0EFc/x48zA68DCrQmXOgy/2nyuCMYvek+tTBv3tCsqwSmA+rTnad0aIR+ww+thQ/HmT2Ett",
-	"ufB1u2sBhZVOiK1AcMdSvoWy9tuE5WeK2CyodAvTh9UbN6HV+tvnkeI8VN9dCE480Va5RWcne/3l7SRP",
-	"I3ttbkpxqmCRNftPlMtL25bbMzxuKBQdssoXPXTFUwkN2YYLCDMMtLOXxANdJYDGqBuTEc4SWTzpYxHt",
-	"vQ8ZdBrGKUHDFOp8DxeFq1jSqY0upA05vBdude/17Tlqn2uRS0H/WPMDnsonMv2UKp1f4DHxG3/s3Vbv",
-	"cScRPNhUUzvSgixUUHSNFPwZHlM27vQ7fDQSBNjbc1T/qxOKQbU1wDBjcUIEJOSKkHX9vRohZNVp1Si8",
-	"vRp1fREWMj6zLJollIFLkUYL1FV7pQmJEePzPsJoiGP7jCqZ/t3hoaJGlI11MrDpgBCgNEt0M5wZF9T0",
-	"hTyVuo1iUawkY5ImiELSiG2H0GSaKhGhRwprLSH30u6I5Ut52iaJpVUuC2CtLnInZO1iYuqAuwnx3Fhs",
-	"Oqi1Clm3d2KdRF6aYHoI6393+APqCrxQ5GXC52iK2WIvZPMJTYin1L5AanQqm8xedaqzSue5KJPrv6hl",
-	"a2Pke6y4nC3BffBgob/0q8lesYDaCjB/JrINVO5YzZ88umdrEPt0Zq4yad8oN9lP4J0yeeXH0DBX15oW",
-	"OkenIsHioSBM9hHjjOzlBSqr7Z3y90L29ntIydIFn2cpZRGd4aqQiiRXf8YkojH0VMpr+92RVI0cslHK",
-	"pzAXI/cSGWkVcfbeRGYzaABuanSr91zcxxJyDpsMfH92WfgZCJQNz9rJxDuZOO/TDGTlWYRioE4b9LCt",
-	"5iVaOgfpWET3TbGkZqRp45RMhyQVuu/gDAuBhkTQWJNTmmrzQC3ROi87xRkxKa+mxQtOEj7fx0li5l7p",
-	"q7vQm31EKkDx1EzSgP3jDKdximmx5p2A8kABpWpM8pyxg0bqF0qetIBethZilWSMYitLLGAhy01gSqyw",
-	"Ni0qTKWGvR668LdzBlM84xKJbPhPEkkkech8on7dnefg0vZZ/gZo9JS8foflf8HODZZJPwa5WZdfH5A7",
-	"nGTP2ByokAEM2xd0miWKpuiiTcbUD9VPrEk/WYQMF6e1Z7NxhjxeBEaDscVDtOAAdTWEROQeRzJRsgUX",
-	"JGT2UFF3PsFyn4728kpRyOhfhbr0RS5mJEA0/gqKjiKUKcEJtEoOcj9B0Sk5RYOLU6hH6vFTuO329RIL",
-	"3StkWCDCRjyNdDejOc+SuO9LrM/PINCKpF3sK2E8J7pNses1KWaWClnkK6WayZQOTdkZrLQ/0PTyQljQ",
-	"gkhXEclSxVAUlwDlsod+5FB4BOqHzCc0mth7hKSRLCF2Vz10UmzJdjGCKZTWOMpYQ8OOEwOgT8Yy9PrN",
-	"tEs669iLk9xs8YnVRFjmMYmoWLLI2Dzf8Y1voEyqpoyg3WkcK2738RlFSoTW656PS1ySKb+ry7O59rbX",
-	"Q5BkB8askE14EistkY9KZFP0MxueEwdKwWSKvqWkMiwQXVPVCLTEaaBQ3RkUu3S1aAlX6NdAMn2Ko65c",
-	"PUwJvt0fJ0p/Tel4Ij3VXi/9Azyr5lnXlnea54PEQfFIuucaOJ5ypbUtT6ZDcOXmzTWK41zYwb+9rLn8",
-	"3Jamy9m3djlyLy7wyrmZHLnsnb60ijg64EEYZ4tZJrJSeY6QSh95JVbgpQlA0mNsEkJtpm+OnX6zbSRr",
-	"LslgXth5PnbRQLgAhg0xevNMNjsNpLCpf7XKYDMuYLNqdD2hWr9GERYRhqqgOeqCUj2nSWJicBRHdvVy",
-	"hW4YStcZi4gZNkCURUkGg4FfNkm4RkXRGCXkkIY6XjdrwxMs0JAQBkWyZ7Z6BKx5qNT8ZEQTaMUiFiya",
-	"pJzxTCSLXsj+g2doihdQ+sUYRgxhUwNMOaOS66L2ECOv5GuomMpiNCE4kRPTkSVkkiM8x1QiBVJF7SEQ",
-	"VuxOdzLrlmKQlmFbY2iRzp5zvq2HAzWB3+GOrfwpI39WwMlT5q1p0tw6bW0pqJrglUeUo3zxmEb08xXr",
-	"2QlBu7yzhwtBP2xVCDpw5I0tWhA3R/bl6hVz5KMmzWmQv7EJ0hfjP0UFEXe2xlRvd8s7CrKrGlLBAUtF",
-	"XEx+em3KJSQHX4o/WipaKzBbv1bB7FW6T/H6rvzHY5b/2A44Hq5SSpZDyM9ELgOPwx3J/jNX5dgmiD2r",
-	"iLP6K5d0rqMILUcP/drji0Y7PNuJRs9Z1GM7hGLLOhb0lTUVRijZtFu+GfCV0H1qUTFgH1L6dKYRRLpB",
-	"y22eQW4Pi8HtJNCIxIoiEESZ5NCvm6fo56OLhk76ao7TYs3fYDf9yg6Xd9SvHPnOX/zS/MV4CYKUehdW",
-	"kPElle1qbxHxkYrCCV3a/6LiceqhU0UpjEdGx8uqx1SIjKQBwllMCTPOHZszMEvJiN7rxB/dG49n8SuB",
-	"ZJoJCck+eijUFYSgmEfi4OjD+cfj3jRubr7vIOBjRYy6SL54nhb87gqWdmAtXdpOntmZenANJjYlY9sV",
-	"YA6+lID6Qa35KztEgyrx0q3fQqZ/dnrzW3lG6PjOdbv014hPq0b95bXtmvVv3Wu9LYhfv2JsfeZ6Y/4W",
-	"QLNjGn9yf/j2IPCFW5oqRPzhzf3LJ/dKoCmROMYSa1FyRqLGHvwvWBTcYfVOFHwBcQN/FlHwIEoJ/IWT",
-	"548oeCgRbK17/0rB2IbmPL1V4OXIr1AD10aARzhJdB/+ek5qJkgKlJLc687rAlFZJC/BSvtguLu6vgrZ",
-	"QIhsSi55Qj5ROflEhnnXg64k0xlPcbqAUE8h0C1ZBEiQKCW6fq+pSBQyWN1eYEyBamAozhtAXqk2C9hR",
-	"bWZtZeUBOh38GrKj4tbRmDCQzAcwOZi4FJ8AMivy6HhTKWRCZz0E9B+632cpESGLcJouEFF4ofCrD3UP",
-	"1Bmenv02+HB6fHN58vePJ1fXATq6PDk+Obs+HXy4Mc/UBkN2dn59c3J2/vHnv91cnFz+enp1dXp+dvUe",
-	"fXf4Bga6Orn87fTo5Obk7Pji/PTs+kZ9cHkyOPrb4McPJ3BIH89+OTv/dNYLGdBkZ4O6qb7pk8+trYSR",
-	"O5KacgzqQBM+9nbPPxUiK3M85/Cegvk50+WenGfghO6umxhh8Up7LgiD/7jLlX1ZrezftL84RWDneNHA",
-	"Ec+HElNm+GEJQF4sS5TWJbBjhooZdjFD5zPCTo/RkbbnoNNjw4v8JeqNcXqvykdRnY2GDKo+VPimq5VY",
-	"A3egR+Mcqh1gmfNdRKVOKxYkuSMCddV75B5PZwlR/Pfm08mPN6fAdq7/4+b6/JeTs5ufTj+cmGoZUYLp",
-	"VKCITwlUazCFrDLFWKWilySG9ZP0PeIsWUBuCLmXefWHhI6IpFMCfCaacEFYL2RLGaiaV58fFStYUxuG",
-	"pN1ST8CKYKLnZELlHTewITjZHQP6RlQqAPdm8vQUfORfGZd4SSAAkQLpd1omc/9M5N/1mI+IMHpFTYaL",
-	"v2ckpcaX6Ky90mkFJyiD6mM7S+UDLZX6jF1oNVD1jMnRPqPh1drArG0eDjxvnwnp9SwtNGuWLDlUVm9a",
-	"+dOxqx327biYW3LooSRg8/h/KFbWyLwuQfo0LWO0YB1hBh31BYnRcNGyNsklzPLtxZ3p0/NGmylCw0fm",
-	"5JQCYyJ3qoe1izx7SZFnuqSxg4T6hl9ajZLm4l1O4JhTNcujiPcRNpUZF3n/tyutgV/JFEsy1sUFZyTd",
-	"t5p5mpl+UEcnHxC5n6Xa9CyCkOXVbkHxXczIfjQh0W25/G3xia8JlDUABCGrN4EKgP3ZZlMY7OX7sDe7",
-	"h/mEQ2UD/UzXNuAJeR8yxhlBU4KZQIwPebzYC9AU31/ppVxff0BdQSLOYhEg2wnv7feHhwHCEk25kOjd",
-	"2zeHh3uB211PBCjBQ5LosFwSU91kL2+lB53C0IjeqzORedc8dRRqWSEDakqhpVXx+S0hM13U32xrxFOl",
-	"7zsVM3FRuZuYoaBUmNBVvKGWcICwqfpISPzK0u+Y99CR29kLp0Q31iIxkpOUZ+NJyMYpz2YCdcHHq947",
-	"PRZ7AUrobblPmK5wqWinUrZgtvkEltOmJo7iCI8kD6rVNUqDAxcvnrb7lppxqafYXdjOTbyLGKxA6iqW",
-	"tJn5AkY7+KIRfe2eWprpOCGAzpLr7bVMLy1DY2xPPwoeU8zyQr5UoKGCEOiVInUVxykRAo8JymOcp8AS",
-	"4pAp1cilSz1kCHveuRDYBGFxc3MUvYGcJq0KH1Qv7vpzvZD+XA/AkmDdJhqKfIPfvIA31NXh971hRhOp",
-	"hHzF+ENmfs05+wgnggSIcQie2gOQXyWjeW2DS6D0SdjUX5E/PUpw4mYQ+2RuR80RttMaowTpTjBhELKS",
-	"IB44ZX21YK1l7PeF1KvwJo+WMXV+x/SOsJBBeeHUbccRZWlKmG5F0+VTKiWJ++iWzOReTwcx5vhpYs61",
-	"1zBkEHDuTGu8iZyZi0Ne8d1oNT+A/K3+YIuQmU8lLxOOJlvpc0nGNRH0KQ2iq4iObcK1E453MZTPJhwf",
-	"aMLzpMEfXiq8dkF3bcXFSEx4KvcTekdiNCQ4JamJNJhPuCC6PLoIGU6J08ODWKrdtUEN/grae06kof4i",
-	"ZB5DjTFW2MgPkvaQlElugtnT7caArN5HBCwTRPdpVIyjZLZhxpEjAGz0YzrNpmZTNvaihwaaZuehkobY",
-	"G1ORoejQvcQoM9YkZVUH4TZ/9FTzLAI4H5F060maSKTtTJkQNpaTpyff5l78Rhf3+Hceqz8/GR5YzHk+",
-	"Mqz+Kroh/inFYln0YwJx0vZUKpuydcyZmrdvmsnablKxExkHpFSJnXl3Ih0Tl9vutcWXxSFzCh0X5LkH",
-	"FpqaMWWJkDqoiOHP1VuuzmN2sutOdn3RbWPL2rAfgJ+ElH4DBNQconUDetpu5n7OlW03tZHakWFrGj5P",
-	"TffOlpr885LGHU3c0cQ/J018bDpoxCJbW2tpRybo5FBNTxA6UN8k5eXx+jo6P4/ahwgpKlyZy/oLcJFR",
-	"pz401sk9fwCVicwY2OV+e6FUorLDpSW8anexC6R6YYFUvhuymFzFvZfdAaqalgQdV61FjZUIQIB0jxaD",
-	"/PqRTYaKMNMpQkP1Co4bXNF68jK+b1Lhs4xPT1EAvTyj3kdTbGT5SG1w1E4S2IW91JLSt0U5ggcVA63M",
-	"fPClDO0rQmdsS1XcQE3u+C2pUZOmMBUPbVgVsHJVmTWF9ehgzZIEo5eyq4C1pdiUrYPy5w2KYQnKxgmp",
-	"rcUnvobML7+iB4ivPxPZCmIfgQc1N52qXcwO3h8cz/IgYH+mIJcqFV+rXZVnwz4z0NPJcjs82glwLyA0",
-	"408qwB2YZ1gIOmZTssws5LNN5yJd8f1ezmWrT8DhF7KU4GjiJr/Yd/sQcMDnzFSS4AIiRNWPOkEjQDM8",
-	"JnGABFxwyNR7I5pIkpJYZ2skVEizvUExcxsDU/2rtS1OanXrkWL6x5of8HQ9k5ZUWCQVFvw9I+lig29P",
-	"jzf98gxPN5i1iIa82mzy0gAbrsH6kzc7uPzzjZZvP95s6SlPyOZffrw8q374mAZQXMW5CzxusJ8o3FLU",
-	"wENXdpLsw22XcyhTXbdSYaUf42hSakdS5xlLhdvysxkeUzbu9Dt8NBIERLoXIfpula2mXGL5tFGTK8R6",
-	"r9X3EpbpketfibJZZn0jL3wxS8kd5ZlwazsZY0uVIeulPJfWvLPcPjnZ0RfuoTm1KkYP8520x2voM9TC",
-	"Kwrv+UXKjzDEt+ep1Eez1D+Zn8rOKfmSGHt+LRab9FW+bP9jXkoYC8EjWnTJwLbGiFYIm1yJCg03MTqp",
-	"eZ/CbajnaTIwqac7q9LOLYgNJDwEdzc1HcFMB1/U/9q2QC6wNqbCQVw5IVODvUliEFf9uIBaHNjUAUV8",
-	"1OT8y7F5lctPvVj28xUTumtyYsj/irj2WJ6/h0DrA5x8dtqaC24J3Oyo+J/Hx9YWrJ7JnaZJ5FpOND/E",
-	"6uePI7rsgH4nujytQ2wrossDfF9lAeZ5/VxqEes6t0yhn42dW4qO7FxaO5fWzqW1c2n9pV1aoJV+Y36s",
-	"usy5MWO09R3WrYJnv9vroRMWm0KcRUEGw4HysnRiwuciZFDXjjOTxlhpkqKYY97LYJbyOxqTVKA7nkUT",
-	"EqMRT239O5uLICdk2kPXHEl8SxCeY1O7g2iTNEYzkgoYW7usAiQyMSPMFNjQfBmSHxlHXE5IWq7zMcHG",
-	"fIEjSe9IUNklYbFYZrSwu39cP5aZY3mJDKEWuwtyfmjRcjpmlqTwTPrq12kQmU9ISso+LHNNW6vO5yDg",
-	"tZExXwmU0DvnznX1cs4ikrKQ6ahmd62cJYu+EUateLocA3shGxisgnINQ5KfxwgJtXeclOYQKGOxesyI",
-	"7cb/PmT5Cp2h0XChMDbBcsTTaT69rhqY8AgnaIaFmPP0/2Pvanoa16HoX7G6eUXqA4RY9a0q3gjNimpY",
-	"sIAuPIlhrHFtZDugasR/H13fa8cJLk0LGhjUHajJtR3fj2PHOadG9ptAAkxzsMT9PitCptHMm9YSr5dS",
-	"S+ct98ZCEoLsdIl9iSF6gLAcOX1xfBP6sNGb0PnNjO8fJeTJFdIzLrKw7/PAa/EFH/agd8gBfzOOOPpF",
-	"f+3ArNvHFCFnvIgoJjc6adjTapcuYLUR7j/G9YoKu2tZ2E+PTweU7YFfGSUosK+ur4yqL7rGTHv7KWNr",
-	"yBEuipw1EUn1E2IM/3oT+D4v18kpcsAFOJMKdkQ81H7nw+AAxtd9v9ettntA/LkAMQFCgMTvAH/XO3BY",
-	"rQEkXuvAY66ZWHKpwLQVzgVGRxOAX45NpT9kM32jG/1TA76M98MKMWhtoKF7vwqVah2lxccJg7Qybgke",
-	"95HwWkjY3R7IdiD+QKkij9y+dLwRYnu5jGRQ7kZ3YzAQR6+FcMMqyh6rvRNW+yi+viu4gkGJqrHSr0LD",
-	"yBA8a/yP0fR6AWYNTOHJrJU/Dt2+XjwtJiMk4cUuN1aNpqOj8HaBht93wBkeqYf8bo0KhcI9k4ROL0vg",
-	"OWq+FKPpiFcqDLHnz0jHBhiss6vjKnMvanYBfWYnh8fsiF18/f+ssLOTNYHDTL8Umrvo7OqMvdA8vAbN",
-	"bORXFCyc41GseFg49LxPmhMV96xdtXScZB9flBYMz0nXPIrO9WQjMxNRAb1g5JtwprHQFaVMRcMMBMnO",
-	"dx9wq1sY56e9Y8ODe34vSR4W+tMKENJOW9KtMtn5VzJDsnyTDTQYLqp0S8uU0XcMibHzjz1yq/2j9xsG",
-	"lw4b0+10bHwy5FAXgJKWcqHinitz1wjaPoQIQR2cwJImhYPGct+Lt27VXpHUO7F2E/U3/evkslFQ03J3",
-	"os4MbJPUfjKtH8ihkU8xOtO9hGu2GAZvaumZMncQWohBHq30HaNwiXgQ5UksGaaY6urPw3Mfz64uw7M5",
-	"P5sXRKhvRU0zkaeGvhL1bnP0j2OVFcEKV0hhGUjUrYDYhyH/a7RadRpO1w+epKvL3g52hSr/Im0Q5z+j",
-	"JlzWrQeuZN3PO2H8ZGcLJ52nF//MwRjHidIYcpzUSuronweYKkrnUULeyL22FRwRg/1hVjBsbjPxEuyh",
-	"N20FA9gX5f476fL5i9eBfWiXLd+teUxfCbSrpLScmaTwzX6lc8cVDJwyaSfZxSXT4ul3AAAA//8=",
+	"GZ97umYgqED+7vBtH5kt6XvX8rcpSG6XFKVciJDpuDO3VkypL2VHaXE22MgeU7n+5T/8zLx45QBA8sL+",
+	"3fkarPwiR0Xnq8+QtKXphbqiN4eHOjtfqepwaY4P5+CfpqSvlilWSRw5BAAbaao1+UrYcwUE0agHa6lh",
+	"aNOE5psDhfEXdpN61nd6P76v8n0fDHF8qWMMLs1vHfj09epPM2a5LWivzsdvV3884umQxjFh7pfftVkx",
+	"ZZKkDCdXkKZ0kqY8LcYAnW06xenCgJruqFPco0mP0uGy5vBBcQD1DGyb/yh8KZ/LpMIiq4lQ/Ro0Yv7B",
+	"F9sV+qvGfqWOrE0HfuK6B0BeI8iWKNXor2my8Wp3qRSa7uvIACxuhS5XHBjPk3lRh0mKW6GzugiLhRnI",
+	"wqRdAcLmbeujZyaqNCZKuAhM0oN140LalCvEKp0zSrKYxD307vCd44jX29AOXPcSjBGrTDGO4fDKNKPj",
+	"x93y6Zp3UUru+C2Je50/JVK8O3y3+kvG5U88Y/EjYtMlnKKCI32sGyDMunTezHRkUMml3R7ccz2gm3Ld",
+	"Kqd9JSByJkeJIGSMzImQOiOxXw3JEP64IYNrDh3Ke3YI1FUq+orQIeSmmMkimqSMcE44ibYNSE/4EJWl",
+	"yJKgJJAbx34PnTMlzxWnoOSD8xlhp8foiDNGorK+qiPWcZKEjEp1qlX1Q4lSt2RRqBrFieXWdPNDX0kc",
+	"SihfR4JBfgFGECJCJifOdNJ0cdAvuIEInCWLpQLLlYWwb09gyZFnlcDixhDsBJZHEli8p/1w6cR+efDF",
+	"/Oth4smJEh1wPXISxAolKITMFyiJjYRCgRaZCMYlkZV9QGBH0DDCBQZ9eARecywhZcASPZqisiCCpR0E",
+	"RKRMkPe5hgUqlFK7o9v9aIIZI4laoVJ+P16ewjSSJ3EPDRh0Mw9ZThXzOEugHsQVbhRBZFwqChQorend",
+	"4bsVoo1Nqmwj2ph3Edjrd4LNg7DuhMVwecZ/uQ3cW5c/5OjYKOIkjVLNJZhhRMVmhwo7f24Vsi7LMgz+",
+	"TOTPEA0xiJLOI3IYtQcPcyls+uUNiN6DQXPLcPKzyYI3sSODow8uZKjtfS4R3SymktytbQc6Hfy610MD",
+	"9TXSn0MxYhM2uJ+QO5KYqjC2X3DIwFT/xu2PWgpRscE2ewHiSZyLr+99cSqBlpeKqUFgKpciZ0ISHAc6",
+	"AR4qgFix0laxCtmFDXTE8ZQyCm1/eCqWSVlqzyd3G5mE4LTdAgJ/z0i6WEvkgiGsG/56MSMPHOI03nCA",
+	"QSR5uuG3V5RFmy78I5M0Wf/bly/cYgewfCTIwbWdWPtIYm0e94wrp50TUIdetpZstbNu5saZeQmtWoKw",
+	"oWb1dtJ+enTlDWX7BnU/7z6X8mpzkuYA46bovR0mPQImLYVii01VxKhjlOsuVV+ow/0MVRdEK0mlh3Sy",
+	"eGNYbX2FSrLAEiIky73TlRRSao/gtDhAugbRiKSERaQXqvOVKY2MxXjmFzPqGK1X68Ppjo5KIUL+yONF",
+	"833ZVyipRssagDN1AF0sfb01LOWe8FYPivpiof+0CuIPq7+MOBslNCqv93WLKWd4kXAcX3P+AadjUv7+",
+	"uzb7FdlsxlNJ4l9JTLGSGB8R9Y9MgYVG9H8g9r9+29Eb35T3Hnyx/1zbqgQFAclapGRzOqCnaqQDKy0v",
+	"DcePRAb66yhLkkVRzHdnmXkAzOur2hrMP8RCU8B2WSibZS2Z5UcI+3wSCNdTPTWnWwdX8tSqvxZ67Bia",
+	"g9waSl8UQ8uD+zYw2J1AZESpsCbKWGzKe+lEIttXNmSZIP08SLML9jYTHVxkXvJMorBjj6UfdvYCZ+wu",
+	"xGw4iI8oQ7dkiIf7ERZkz+SgUSmQ81JQzINZjI4uPx4Xj0PW1Ylp4AwtIh1BaGeExIhxp/P6Xg9dAbSg",
+	"YR7uCjEhzFlXDw3YApWaw7seEihJ5Av6UJrOeXEf357S7QBbg8u1uOu84/Y3pFM/luu04dRyQlIce3u6",
+	"4EZdr/bD5EaS0ncai5rymNDpCGEWslLGkHopt7CY2F0dSAzR9qbUnUkVAWwX2WikKAyTIZul9I4mZKzz",
+	"BCckukV0hLDOBPEtoqaXN5jFzkvHsS5mwg6/RSNzGUqWWs9qh/yXt5O9FI0DyEjtenLiUbrih5rUBhp/",
+	"81pfUKSTkXlp/iY7louEG0n1zvfNMv2bR8GOJbar8tZ3VqtvxWrFakC9OU790Alc6b6RUx98KTm2lxul",
+	"rKmhvNAAOrPwEYjRJrXKJF2hIudKSdKUjVIsZJpFMtOFBH1WpxrW1rGtkoJXcrsLNCSUjVFKpvxuZ13a",
+	"knVpm7Cp6b1fdSTSN1ctGGc5jBzuKPKfFuAaIOAh0KY393ltc2aZMrYwaVprzSoA1u89jXRyuIJelizy",
+	"tlgUxJ+bzMWd/XFnf3wUhAweIqbYcG0sBB2z6doBhEWF9vz7vR46Z0RnBJsw12oCqOerAI1oogsadnXi",
+	"l/4b7AZMZ/0iaCP8HlI6zvCUoFtCZiblwhnKFK0tjIdQDWvCk9gYRtT3xqCIhwkpSsrHAwkJ7pRFdIaT",
+	"M6ixkv+pYCRwhr0iUr8hFQjCv7V4FufNPkKWD9zHItp7jyBIFqeQKgNZNItCKZN0aoyaiMZBXnWNpiTS",
+	"JlNznFC45JYseigv0A123yw3rjiHoTuaqaMUcF5Lk04GDhis7bXCY7KW0UTQP9b8gKfrmWX0xWwWXqm/",
+	"PT3e9EsFDut/W4KuTSavgecGQ7gA/4DPN1q+i3vrf24pw2Zffrw8q374qJGiVZy7wGPiN+ZZYuohnDs5",
+	"+eFGOO+xuuH2NR651J5ffjbDY8rGnX6Hj0aCgGy5Rfm5ZQBdE6fWwGd62FRZpuRFiQWDlkVetqZy2p8Y",
+	"4VQSQTFDs5THGVSLkmjKhUSvDw8P98C0ETKeIsahUU5f8XTTJ7wYPKgugKd2GvAevDs8DBAOmUzpzPbg",
+	"UQ+EydnESUpwvIA3f0AMQzMqKvP0VGanh0oltvQtGrjckue2FiTxLUFkNIL8U5Pz1XVrA4cMpH4Sk9gW",
+	"0rA584KDE1OzX+gQB54RbaHSVp0ma6uXFVe0msehP8J05PGQoE/gUOLmrHsdt7aWiXF5tGDE2jpNvVev",
+	"I9MVffLixjvN6y9vFN4uhX+QgnXwpQbRG+TG+un5tSU3AlGJxlCrUBeFHXNGQgblyvOqTbbTmc+4UkoX",
+	"LVbaKm5xUFvbLkhxy2bk+vU/CJ6Dbaj89SdOYFCpqH7RzKlmkm4LcY/DWpqM08BaPEe+g+aH26i3Dspb",
+	"Eq9bZDLW6XhDUvVKJvGoOdeupfplZl7vUOhheeKeJgHepPHWduW3j+DuWQMfinqhK9IscZKUqosao+ly",
+	"x1E1smzgTPftRX+6h7kcNYsXd4FiL85GVb6cHKudy10jSOzpMXpGb8lik2D365oDqSjw1dVl/aDaTsgE",
+	"iVIidXNpj4tjRn9RK/gGEdzszIfc5qR2+PzS8Nm9mRyZDZI8kYC7lv1YI2Oehs3sBtBQnRaSHOoa6Ybv",
+	"mIVMC+zgX3U6v+sGdG7vdY+L2CC9rjTPxhN8e6Nrz9+Sxemxrj1vftEor3/SjSd0vHpeYpqzZPFeN/2G",
+	"HksTO6H+EizBQvKUxD10KoU1nuCU5JWmi5b5Zv/Qtwf2XrfxWruybSbSnU9oNIGOWmCNgcB3cEAHKGMJ",
+	"lA0rDMdqB1KQZGQOOGRqFp6WqhjmdXKgVZR60mhKBsLwWOZjGFy3oWjQmA2IPLG5GNbVbMp2FuaYJ0yf",
+	"552leBc+7ILtepR5bXHo4IuG1g3sv5oe21x2WQB1v4BnXUFdVy0cpXyqQ2WmfKprM+d19Rsz1x0CstLm",
+	"a9jBrgDyNgsgPwAYg3UF7XOWw5AVrBUkaUa55zfWLoOPLVLzZWbZ/IB2APdwW+wDoO3prK6GZG6oiD6o",
+	"VKLOvC6CfXVxRJ/VyVY/DJmp3j2f8ACq6+uG2UXR7LxLzpCMeKpjCHWdw67RaEOWkhhHEuIMSmHHlXqH",
+	"0MCnbemGmhXsoSURd/UMd/UMd0aGl2RkqAdfb6Ek4nOYD6OEZ7Gt8J8HUMCTlEDVCpwA0D21729Tg0op",
+	"Xqxr8up5WmvUp60VISvZR9A0ExINSRH6pi66Gjxnmjeok7PDBSEz9gVwGer+BqYetZL1rNHi3eFbBPXH",
+	"51SQPbe32pQyKRAO2Zynt0q9K2qpaJXD1AYYwpL71Yvsm4X0nSvszwSR/S+V0Oev/S/qTP63wF/7X06P",
+	"v4YM+GIWU8IigoQUPTzFf3CG56IX8anmp+Q+mmA2JhD+AksZfLpCV9dXIRsIkU3JJU/IJyonn8gwb71l",
+	"/adgZMnB/uBL5UAZnpKvITO83p5o/nX57aKmN4ozW57EiSIIGdwh9KMYEsJQTEXE7yABYrhwa4RX8Bfu",
+	"E1o2M50WANf1rnRdR3DnI0yTLCUCRThNF4goYqFYM8LgMg6ZBo38/hxMMtBZ/GAK4Jvebrb8fci0mqAN",
+	"aNAyj4/Huo19WdY4FSIjsCzbW8dB28exT0X+2fIUr3KDUL9V6nC7q3E33dT7wrmE1hoNDP7jt2GS+jYs",
+	"S2qMN+0vTtHXOV40sPLzocSUASVzUdLpT7M8hAZmcQjG1qxYtYHbK1Q9pP33TRQOuQTONh4MGc9kxKeW",
+	"NtJU50Ld4YTGS3z9QHiOnHV+g00Aq1tc6umvHfFOdH9porv3ijbE6OfwGPbQbxorjXW6WC3qYmFRlkDH",
+	"1r0AINOkclYVFiP1K4HDOGzMT8dGZFoEivBlU2KaC1pRSjvaEGWI4GiCdBt6+/F7LbXUFgeuQjoKWUFU",
+	"kEnzEPme1I+5eKVEo3eHh3ppuZTV5JOr0KLHFH6KWRwv3dM54iprWGbDrQL7X1P02XnjHG+cbfyn5Z6m",
+	"tPn1CGH5GaDqvunEfnr22+DD6fHN5cnfP55cXXceIAUdWNq2RXvEWqEaOryBxK9EToPLVuNCD1HK4oRE",
+	"t8KUy5clFQSlinCacI/KLbwSaIoZHhNwJloBVNFAaOxOo3JMaqEdi77SzR2CbYJGjBJZzB6EDJ4MLs9y",
+	"CbC6BHKvAQqdHgcIoxGJFcVVw2g12Sq3ATJaugk/ZjwmppEjng6h42yuB0PrWAKhK/FeoHvVitIBCnQM",
+	"lzAkZWN8Xu5D1I021ndg2IZu01ZlGqj78eyXs/NPZwGqAGQQssHR0cnV1c3Z+fHJzdH5r79+PDs9Glyf",
+	"np/d/DQ4/XByHKCrk8vfTo9Obk7Oji/OT8+ub87Or28uTwZHfxv8+OEkCNnR5cnxydn16eDDjRk/QOqd",
+	"k7Pzjz//7ebi5PLX06ur0/OzK4+/z8LSs3AwO/nz6O3VZahtN7kja9Rqp8V/ExwpJ6UeYuhQrRfPnb5U",
+	"QPpBHRTqgps/kMRHM1ZFlPgEw1Lft53HfysND3x3uLGi2dr88zORPgDSFXSkWG3Y+ZnIdlD151FmdnDa",
+	"FJmyXSB9MidhjdRu2NCjbEphZI7EjERG4JwlOKrbMbQkTnXtfYx0N2MrpseF5YSnyLrMbHWMbl0w3Wuq",
+	"vvfSzRmHO3PGzpzxghqQbI+OPZK4WA6n2II3p7AmgIbfQ1c6qA3hlFgHclEk0+u+KfmKvznPzXKnsOO0",
+	"cV3DO3fNy3LX1KxXZX+Nc8cv0VVzpV0h2Fl/3+q5xmIGUeFF4hQU8bS/U6HjYPd1nhWLkSA4ITHCEqVE",
+	"yD2d9gXWPF1EKjN9h+p2srJRD3XFhM8ZoszWDLEPT4/3Gl0s+SYeSxzJJ3gex0o+/VIhpDCk5i2einj+",
+	"XarTX1gaAXQvYftmxGojseLgS/HHw7p3VkluDw1ccUP3/60HzKFMQFAcYxyCKI05CdSevUYDVpmmtLJd",
+	"FUvZWa2236azdvsb8tt1LVZ1PxWqJkv5jVWrIOhZeMMOHLdgnNoaLD6dYcohwRvapC6t4clLiT9piSNk",
+	"YkaiHp6LAYiLv5BFT+NI/rfOxtcj5En56JbMZIDoyHHa6mT402P1OGPaaBU32qVepAy4w/OdvPes7W+3",
+	"Q6jay30xn2LKDu5ISkeL54mH6aFKZ6FXAqznPb02lPJMyZMJH1Mm0HBhG2N2lR4LxU0EpG36jFugmtY6",
+	"Tk/xImR3PIsmaMTTPR1SCDkTcA6UxD10kQ0TKiYIo+OzK3T979coJRFPY8gyiUNmtF29xt/gM00nevo9",
+	"6DYx4Ums61CvePs3nGS2tUSEkwSS//tFWk/IEs5vTTSOXkc2ywPMlWCTEsGTO5IqGdufYRqyKV4gyoQk",
+	"OIaEmSlOb38zO9Y5RSOeIswWnBFEEkhVGeRngvTqQzYkCWdjYUvKlPzs3XeHP0BrUQb5LmiCRTEAlXvv",
+	"Q80YoMioc8lTfGtdJAmmUzQjLIYyLmNMmY0qRYzMQ2b2f6eOTK0PwpagERr8zlNYlf7CrALeNRE97xFW",
+	"Y+jT0jrICNNEqA9jrr0sCDMxVxKj7vmhvvzu8K0Biggp8AuZXrnJ6dUPoOXqPbHZOLqwg1Zb0MCcn62C",
+	"HrLiXESRurOEccJVLdyIpmMY8ZEYKK9NpBfg42V/43MFDpqMvEdfvuZZVwp7oOFsmyIzT9vQ7LqWEa4Q",
+	"ydxSTgl2fPkvxZfVGC02EjPxkeE7TBM8TEhTRBKggzcsEjiYBrV1ukxtxuR11ugazapNmqk20KQExWRE",
+	"FXGySL26eufPespvzxtkznKpI8gcX9Np7RxDL8kxVDT7sEhorvgZmy6u1yIa1tvkawFE3KTtIoza3G/x",
+	"9XYxqrHpqN6dv2zwjjP/5YvBFcD/AOzdtDejnurgC/yfxktdJQZ7oWGgesViMEPkngooWdmAx9qiXuDx",
+	"KtcGvFnud7pzbWzVtfEwmGtsCm1ABCOlziamQqlSq4YEzXiS+HTCn4lcBhk7Av1nd11sg759fkrPhSGG",
+	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9w/3A03bxFNFew8cZat1c25KgZ22sG8ha1CM9hzot8zm9P",
+	"0eeVHS7V+M8HmZygN73D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9iosbrIINKPxJny1jCZPYS+o",
+	"ztgglzIPUu549c5kUMEcP948jA48zKpQmfPgi/3nimDMovfk+pRBf7uCMqwSmE9rjvadEeIRO4w+NhR/",
+	"3iT2UlsufN3uWkBhpRNiKxDcsZRvoaz9NmH5mSI2CyrdwvRh9cZNaLX+9nmkOA/VdxeCE0+0VW7R2cle",
+	"f3k7ydPIXpubUpwqWGTN/hPl8tK25fYMjxsKRYes8kUPXfFUQkO24QLCDAPt7CXxQFcJoDHqxmSEs0QW",
+	"T/pYRHvvQwadhnFK0DCFOt/DReEqlnRqowtpQw7vhVvde317jtrnWuRS0D/W/ICn8olMP6VK5xd4TPzG",
+	"H3u31XvcSQQPNtXUjrQgCxUUXSMFf4bHlI07/Q4fjQQB9vYc1f/qhGJQbQ0wzFicEAEJuSJkXX+vRghZ",
+	"dVo1Cm+vRl1fhIWMzyyLZgll4FKk0QJ11V5pQmLE+LyPMBri2D6jSqZ/d3ioqBFlY50MbDogBCjNEt0M",
+	"Z8YFNX0hT6Vuo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL20O2L5Up62SWJplcsCWKuL3AlZu5iYOuBu",
+	"Qjw3FpsOaq1C1u2dWCeRlyaYHsL63x3+gLoCLxR5mfA5mmK22AvZfEIT4im1L5Aancoms1ed6qzSeS7K",
+	"5PovatnaGPkeKy5nS3AfPFjoL/1qslcsoLYCzJ+JbAOVO1bzJ4/u2RrEPp2Zq0zaN8pN9hN4p0xe+TE0",
+	"zNW1poXO0alIsHgoCJN9xDgje3mBymp7p/y9kL39HlKydMHnWUpZRGe4KqQiydWfMYloDD2V8tp+dyRV",
+	"I4dslPIpzMXIvURGWkWcvTeR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
+	"0wY9bKt5iZbOQToW0X1TLKkZado4JdMhSYXuOzjDQqAhETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEz/dx",
+	"kpi5V/rqLvRmH5EKUDw1kzRg/zjDaZxiWqx5J6A8UECpGpM8Z+ygkfqFkictoJethVglGaPYyhILWMhy",
+	"E5gSK6xNiwpTqWGvhy787ZzBFM+4RCIb/pNEEkkeMp+oX3fnObi0fZa/ARo9Ja/fYflfsHODZdKPQW7W",
+	"5dcH5A4n2TM2BypkAMP2BZ1miaIpumiTMfVD9RNr0k8WIcPFae3ZbJwhjxeB0WBs8RAtOEBdDSERuceR",
+	"TJRswQUJmT1U1J1PsNyno728UhQy+lehLn2RixkJEI2/gqKjCGVKcAKtkoPcT1B0Sk7R4OIU6pF6/BRu",
+	"u329xEL3ChkWiLARTyPdzWjOsyTu+xLr8zMItCJpF/tKGM+JblPsek2KmaVCFvlKqWYypUNTdgYr7Q80",
+	"vbwQFrQg0lVEslQxFMUlQLnsoR85FB6B+iHzCY0m9h4haSRLiN1VD50UW7JdjGAKpTWOMtbQsOPEAOiT",
+	"sQy9fjPtks469uIkN1t8YjURlnlMIiqWLDI2z3d84xsok6opI2h3GseK2318RpESofW65+MSl2TK7+ry",
+	"bK697fUQJNmBMStkE57ESkvkoxLZFP3MhufEgVIwmaJvKakMC0TXVDUCLXEaKFR3BsUuXS1awhX6NZBM",
+	"n+KoK1cPU4Jv98eJ0l9TOp5IT7XXS/8Az6p51rXlneb5IHFQPJLuuQaOp1xpbcuT6RBcuXlzjeI4F3bw",
+	"by9rLj+3pely9q1djtyLC7xybiZHLnunL60ijg54EMbZYpaJrFSeI6TSR16JFXhpApD0GJuEUJvpm2On",
+	"32wbyZpLMpgXdp6PXTQQLoBhQ4zePJPNTgMpbOpfrTLYjAvYrBpdT6jWr1GERYShKmiOuqBUz2mSmBgc",
+	"xZFdvVyhG4bSdcYiYoYNEGVRksFg4JdNEq5RUTRGCTmkoY7XzdrwBAs0JIRBkeyZrR4Bax4qNT8Z0QRa",
+	"sYgFiyYpZzwTyaIXsv/gGZriBZR+MYYRQ9jUAFPOqOS6qD3EyCv5GiqmshhNCE7kxHRkCZnkCM8xlUiB",
+	"VFF7CIQVu9OdzLqlGKRl2NYYWqSz55xv6+FATeB3uGMrf8rInxVw8pR5a5o0t05bWwqqJnjlEeUoXzym",
+	"Ef18xXp2QtAu7+zhQtAPWxWCDhx5Y4sWxM2Rfbl6xRz5qElzGuRvbIL0xfhPUUHEna0x1dvd8o6C7KqG",
+	"VHDAUhEXk59em3IJycGX4o+WitYKzNavVTB7le5TvL4r//GY5T+2A46Hq5SS5RDyM5HLwONwR7L/zFU5",
+	"tglizyrirP7KJZ3rKELL0UO/9vii0Q7PdqLRcxb12A6h2LKOBX1lTYURSjbtlm8GfCV0n1pUDNiHlD6d",
+	"aQSRbtBym2eQ28NicDsJNCKxoggEUSY59OvmKfr56KKhk76a47RY8zfYTb+yw+Ud9StHvvMXvzR/MV6C",
+	"IKXehRVkfEllu9pbRHykonBCl/a/qHiceuhUUQrjkdHxsuoxFSIjaYBwFlPCjHPH5gzMUjKi9zrxR/fG",
+	"41n8SiCZZkJCso8eCnUFISjmkTg4+nD+8bg3jZub7zsI+FgRoy6SL56nBb+7gqUdWEuXtpNndqYeXIOJ",
+	"TcnYdgWYgy8loH5Qa/7KDtGgSrx067eQ6Z+d3vxWnhE6vnPdLv014tOqUX95bbtm/Vv3Wm8L4tevGFuf",
+	"ud6YvwXQ7JjGn9wfvj0IfOGWpgoRf3hz//LJvRJoSiSOscRalJyRqLEH/wsWBXdYvRMFX0DcwJ9FFDyI",
+	"UgJ/4eT5IwoeSgRb696/UjC2oTlPbxV4OfIr1MC1EeARThLdh7+ek5oJkgKlJPe687pAVBbJS7DSPhju",
+	"rq6vQjYQIpuSS56QT1ROPpFh3vWgK8l0xlOcLiDUUwh0SxYBEiRKia7fayoShQxWtxcYU6AaGIrzBpBX",
+	"qs0CdlSbWVtZeYBOB7+G7Ki4dTQmDCTzAUwOJi7FJ4DMijw63lQKmdBZDwH9h+73WUpEyCKcpgtEFF4o",
+	"/OpD3QN1hqdnvw0+nB7fXJ78/ePJ1XWAji5Pjk/Ork8HH27MM7XBkJ2dX9+cnJ1//PlvNxcnl7+eXl2d",
+	"np9dvUffHb6Bga5OLn87PTq5OTk7vjg/Pbu+UR9cngyO/jb48cMJHNLHs1/Ozj+d9UIGNNnZoG6qb/rk",
+	"c2srYeSOpKYcgzrQhI+93fNPhcjKHM85vKdgfs50uSfnGTihu+smRli80p4LwuA/7nJlX1Yr+zftL04R",
+	"2DleNHDE86HElBl+WAKQF8sSpXUJ7JihYoZdzND5jLDTY3Sk7Tno9NjwIn+JemOc3qvyUVRnoyGDqg8V",
+	"vulqJdbAHejROIdqB1jmfBdRqdOKBUnuiEBd9R65x9NZQhT/vfl08uPNKbCd6/+4uT7/5eTs5qfTDyem",
+	"WkaUYDoVKOJTAtUaTCGrTDFWqegliWH9JH2POEsWkBtC7mVe/SGhIyLplACfiSZcENYL2VIGqubV50fF",
+	"CtbUhiFpt9QTsCKY6DmZUHnHDWwITnbHgL4RlQrAvZk8PQUf+VfGJV4SCECkQPqdlsncPxP5dz3mIyKM",
+	"XlGT4eLvGUmp8SU6a690WsEJyqD62M5S+UBLpT5jF1oNVD1jcrTPaHi1NjBrm4cDz9tnQno9SwvNmiVL",
+	"DpXVm1b+dOxqh307LuaWHHooCdg8/h+KlTUyr0uQPk3LGC1YR5hBR31BYjRctKxNcgmzfHtxZ/r0vNFm",
+	"itDwkTk5pcCYyJ3qYe0iz15S5Jkuaewgob7hl1ajpLl4lxM45lTN8ijifYRNZcZF3v/tSmvgVzLFkox1",
+	"ccEZSfetZp5mph/U0ckHRO5nqTY9iyBkebVbUHwXM7IfTUh0Wy5/W3ziawJlDQBByOpNoAJgf7bZFAZ7",
+	"+T7sze5hPuFQ2UA/07UNeELeh4xxRtCUYCYQ40MeL/YCNMX3V3op19cfUFeQiLNYBMh2wnv7/eFhgLBE",
+	"Uy4kevf2zeHhXuB21xMBSvCQJDosl8RUN9nLW+lBpzA0ovfqTGTeNU8dhVpWyICaUmhpVXx+S8hMF/U3",
+	"2xrxVOn7TsVMXFTuJmYoKBUmdBVvqCUcIGyqPhISv7L0O+Y9dOR29sIp0Y21SIzkJOXZeBKyccqzmUBd",
+	"8PGq906PxV6AEnpb7hOmK1wq2qmULZhtPoHltKmJozjCI8mDanWN0uDAxYun7b6lZlzqKXYXtnMT7yIG",
+	"K5C6iiVtZr6A0Q6+aERfu6eWZjpOCKCz5Hp7LdNLy9AY29OPgscUs7yQLxVoqCAEeqVIXcVxSoTAY4Ly",
+	"GOcpsIQ4ZEo1culSDxnCnncuBDZBWNzcHEVvIKdJq8IH1Yu7/lwvpD/XA7AkWLeJhiLf4Dcv4A11dfh9",
+	"b5jRRCohXzH+kJlfc84+wokgAWIcgqf2AORXyWhe2+ASKH0SNvVX5E+PEpy4GcQ+mdtRc4TttMYoQboT",
+	"TBiErCSIB05ZXy1Yaxn7fSH1KrzJo2VMnd8xvSMsZFBeOHXbcURZmhKmW9F0+ZRKSeI+uiUzudfTQYw5",
+	"fpqYc+01DBkEnDvTGm8iZ+bikFd8N1rNDyB/qz/YImTmU8nLhKPJVvpcknFNBH1Kg+gqomObcO2E410M",
+	"5bMJxwea8Dxp8IeXCq9d0F1bcTESE57K/YTekRgNCU5JaiIN5hMuiC6PLkKGU+L08CCWandtUIO/gvae",
+	"E2movwiZx1BjjBU28oOkPSRlkptg9nS7MSCr9xEBywTRfRoV4yiZbZhx5AgAG/2YTrOp2ZSNveihgabZ",
+	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoSN5eTpybe5F7/RxT3+ncfqz0+G",
+	"BxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bm7ZtmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
+	"xwV57oGFpmZMWSKkDipi+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nl201tpHZk",
+	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtqRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
+	"/gJcZNSpD411cs8fQGUiMwZ2ud9eKJWo7HBpCa/aXewCqV5YIJXvhiwmV3HvZXeAqqYlQcdVa1FjJQIQ",
+	"IN2jxSC/fmSToSLMdIrQUL2C4wZXtJ68jO+bVPgs49NTFEAvz6j30RQbWT5SGxy1kwR2YS+1pPRtUY7g",
+	"QcVAKzMffClD+4rQGdtSFTdQkzt+S2rUpClMxUMbVgWsXFVmTWE9OlizJMHopewqYG0pNmXroPx5g2JY",
+	"grJxQmpr8YmvIfPLr+gB4uvPRLaC2EfgQc1Np2oXs4P3B8ezPAjYnynIpUrF12pX5dmwzwz0dLLcDo92",
+	"AtwLCM34kwpwB+YZFoKO2ZQsMwv5bNO5SFd8v5dz2eoTcPiFLCU4mrjJL/bdPgQc8DkzlSS4gAhR9aNO",
+	"0AjQDI9JHCABFxwy9d6IJpKkJNbZGgkV0mxvUMzcxsBU/2pti5Na3XqkmP6x5gc8Xc+kJRUWSYUFf89I",
+	"utjg29PjTb88w9MNZi2iIa82m7w0wIZrsP7kzQ4u/3yj5duPN1t6yhOy+ZcfL8+qHz6mARRXce4Cjxvs",
+	"Jwq3FDXw0JWdJPtw2+UcylTXrVRY6cc4mpTakdR5xlLhtvxshseUjTv9Dh+NBAGR7kWIvltlqymXWD5t",
+	"1OQKsd5r9b2EZXrk+leibJZZ38gLX8xSckd5JtzaTsbYUmXIeinPpTXvLLdPTnb0hXtoTq2K0cN8J+3x",
+	"GvoMtfCKwnt+kfIjDPHteSr10Sz1T+ansnNKviTGnl+LxSZ9lS/b/5iXEsZC8IgWXTKwrTGiFcImV6JC",
+	"w02MTmrep3Ab6nmaDEzq6c6qtHMLYgMJD8HdTU1HMNPBF/W/ti2QC6yNqXAQV07I1GBvkhjEVT8uoBYH",
+	"NnVAER81Of9ybF7l8lMvlv18xYTumpwY8r8irj2W5+8h0PoAJ5+dtuaCWwI3Oyr+5/GxtQWrZ3KnaRK5",
+	"lhPND7H6+eOILjug34kuT+sQ24ro8gDfV1mAeV4/l1rEus4tU+hnY+eWoiM7l9bOpbVzae1cWn9plxZo",
+	"pd+YH6suc27MGG19h3Wr4Nnv9nrohMWmEGdRkMFwoLwsnZjwuQgZ1LXjzKQxVpqkKOaY9zKYpfyOxiQV",
+	"6I5n0YTEaMRTW//O5iLICZn20DVHEt8ShOfY1O4g2iSN0YykAsbWLqsAiUzMCDMFNjRfhuRHxhGXE5KW",
+	"63xMsDFf4EjSOxJUdklYLJYZLezuH9ePZeZYXiJDqMXugpwfWrScjpklKTyTvvp1GkTmE5KSsg/LXNPW",
+	"qvM5CHhtZMxXAiX0zrlzXb2cs4ikLGQ6qtldK2fJom+EUSueLsfAXsgGBqugXMOQ5OcxQkLtHSelOQTK",
+	"WKweM2K78b8PWb5CZ2g0XCiMTbAc8XSaT6+rBiY8wgma4f+Pvev5aRuGwv+K1cuK1AFCnLpTxSa0E9U4",
+	"cAAOXmKYNddGtgOqpv3v03t+dpzUpSlD48d6AzV5seP347Njf59zD8bWgf0GSYBpDBZhvc8KzDSaedNa",
+	"4vVCaum85d5YSEKQnc5DW2KI7gVYHjh9Q/8mdLDRG2z8Zsb3Xsi/v9OKj2ca8sA0tDvy9zcAkvjQYds6",
+	"kb1lMHTwi/56Aj1wHxhh4nsUFk2udBLipyk7XcBqI9wnxvWS0IlrqeSPD48HYI+BR6USntlBhL+Mqi+6",
+	"DuXi5l3G1pB9aBQ5ayKSQADEWPjrWeYg83KxnwYiO8RkCXVE2EbP75xuxhnFukOIXciwQ/XvC9UTqgVc",
+	"/wIYfr0D45QTcP1aBx5zzcSCSwWmrXAOaSkNotccYEu/z2b6Sjf6pwaQHO+HaS4KhgRDd36JlWodL8dK",
+	"GPxvSDetKuTkmDtc+5pwbXehJlsL+gf1lsJq+/r3TLDz8VqY4dEr3U0kSOG9FocOK4s7wPlCgPO1+PpT",
+	"ESJ0SlSNlX6JDw5czbPG/xhNL6/BrIEhPJq1QtTY7MtrqAWBDjk0ubFqNB0dYI2g7vcdcBYON0C1sEZh",
+	"tXMr4tzpsxW8R80XYjQd8UphF3v+HIjxAEh21tdcZe5Ezc6gzexo/5AdsLOvn08Ka2zZI0I30y+Fx511",
+	"1tfGXmiOH6QzG/kVBQunYVNc3LaNLe/TF0XtQ2uXLTEq2Q+frAuG56QwH+X/egKemYmoRV8w8k0401ho",
+	"ilKmom4iVbXz3RfcKkjG8Wnv2PDiVu8l8clCe1opSFrzTApiJtuJTGZIIHGygZDERb10aZky+pYFivL8",
+	"2E1utX8IYkPn0rZvup028E+GbK8DiNOSX1Tcc2VuG0ELuRAhQZEI+eqkcPCw3PfirVs9r0ivnvjTiYSd",
+	"/nVy0Sioabk7UWMGPpN0lzLVJcihkdkyOtOdhGu26AZvaumZMrcQWgGDPFjpO0bhEnEvyoNYMkwxxVDN",
+	"m7Vy3mw8uzjHd3N6Mi/Igd+ImkYiTw19TfCnjdEHxyor0ApXgUwU6eytgNiHLn80Wi07D07XDx6ki/Pe",
+	"t4TKaC0qirz+UkpQ58uadc+VrPt5B/tPdrZw0nnagsEc9HGcyKUhx0mtpI7+uRdSRWlnEOaN3Gtb6Rcx",
+	"2B9mBcPmJpORCS30pq1gAPtYzLidcrbyCXxgG9pJ0HdrHtJ5jXbOlSZHkxS+2a+0A7yCjlMm7SS7OAG7",
+	"/v0nAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gatehouse/gatehouse/api"
@@ -70,7 +71,7 @@ func sessionError(err error, id string) error {
 	return err
 }
 
-func (h *handlers) ListAccountSessions(w http.ResponseWriter, r *http.Request) {
+func (h *handlers) ListAccountSessions(w http.ResponseWriter, r *http.Request, params api.ListAccountSessionsParams) {
 	p, scope, err := person(r)
 	if err == nil && h.s.sessions == nil {
 		err = errSessionsOff
@@ -80,7 +81,59 @@ func (h *handlers) ListAccountSessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ss, err := h.s.sessions.PersonSessions(r.Context(), p.ID, scope, family(p))
-	h.reply(w, r, http.StatusOK, later(err, func() any { return sessionsToAPI(ss) }), err)
+	h.replySessions(w, r, params.Limit, params.PageToken, ss, err)
+}
+
+// sessionKey orders sessions as PersonSessions lists them (newest first,
+// then by ID) and is their page token: the creation time in milliseconds
+// and the ID, so that a page goes on after a session that ended meanwhile.
+func sessionKey(s *oidc.PersonSession) string {
+	return strconv.FormatInt(s.CreatedAt.UnixMilli(), 10) + ":" + s.ID
+}
+
+// after reports whether s comes after the session of page token key in
+// PersonSessions' order.
+func after(s *oidc.PersonSession, key string) (bool, error) {
+	ms, id, ok := strings.Cut(key, ":")
+	t, err := strconv.ParseInt(ms, 10, 64)
+	if !ok || err != nil || id == "" {
+		return false, apierror.BadRequest("query parameter \"pageToken\": not a page token from this API")
+	}
+	c := s.CreatedAt.UnixMilli()
+	return c < t || c == t && s.ID > id, nil
+}
+
+// replySessions answers one page of the session list ss (complete, in
+// PersonSessions' order): the sessions after the page token, at most limit,
+// and X-Next-Page-Token when more remain.
+func (h *handlers) replySessions(w http.ResponseWriter, r *http.Request, limit *int, token *string, ss []*oidc.PersonSession, err error) {
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	p, err := page(limit, token)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	if p.After != "" {
+		rest := ss[:0:0]
+		for _, s := range ss {
+			ok, err := after(s, p.After)
+			if err != nil {
+				h.s.writeError(w, r, err)
+				return
+			}
+			if ok {
+				rest = append(rest, s)
+			}
+		}
+		ss = rest
+	}
+	if p.Limit != store.NoLimit && len(ss) > p.Limit {
+		ss = ss[:p.Limit]
+	}
+	replyList(h, w, r, p, ss, nil, sessionKey, sessionToAPI)
 }
 
 func (h *handlers) DeleteAccountSession(w http.ResponseWriter, r *http.Request, sessionID string) {
@@ -94,14 +147,33 @@ func (h *handlers) DeleteAccountSession(w http.ResponseWriter, r *http.Request, 
 	h.reply(w, r, http.StatusOK, nil, sessionError(err, sessionID))
 }
 
-func (h *handlers) ListAccountConsents(w http.ResponseWriter, r *http.Request) {
-	p, err := h.consentCaller(r)
+func (h *handlers) ListAccountConsents(w http.ResponseWriter, r *http.Request, params api.ListAccountConsentsParams) {
+	caller, err := h.consentCaller(r)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
-	cs, err := h.s.sessions.PersonConsents(r.Context(), p.ID)
-	h.reply(w, r, http.StatusOK, later(err, func() any { return consentsToAPI(cs) }), err)
+	p, err := page(params.Limit, params.PageToken)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	cs, err := h.s.sessions.PersonConsents(r.Context(), caller.ID)
+	if err == nil {
+		// By client ID, as PersonConsents lists them: the page token is the
+		// last client ID.
+		rest := cs[:0:0]
+		for _, c := range cs {
+			if c.ClientID > p.After {
+				rest = append(rest, c)
+			}
+		}
+		cs = rest
+		if p.Limit != store.NoLimit && len(cs) > p.Limit {
+			cs = cs[:p.Limit]
+		}
+	}
+	replyList(h, w, r, p, cs, err, func(c *oidc.PersonConsent) string { return c.ClientID }, consentToAPI)
 }
 
 func (h *handlers) DeleteAccountConsent(w http.ResponseWriter, r *http.Request, clientID string) {
@@ -148,14 +220,14 @@ func (h *handlers) userSubject(r *http.Request, orgID, userID string) (string, e
 	return u.Subject, nil
 }
 
-func (h *handlers) ListUserSessions(w http.ResponseWriter, r *http.Request, organizationID, userID string) {
+func (h *handlers) ListUserSessions(w http.ResponseWriter, r *http.Request, organizationID, userID string, params api.ListUserSessionsParams) {
 	subject, err := h.userSubject(r, organizationID, userID)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
 	ss, err := h.s.sessions.PersonSessions(r.Context(), subject, oidc.SessionScope{Organization: organizationID}, callerFamily(r, subject))
-	h.reply(w, r, http.StatusOK, later(err, func() any { return sessionsToAPI(ss) }), err)
+	h.replySessions(w, r, params.Limit, params.PageToken, ss, err)
 }
 
 func (h *handlers) DeleteUserSessions(w http.ResponseWriter, r *http.Request, organizationID, userID string) {
@@ -186,14 +258,14 @@ func (h *handlers) subjectOf(subject string) (string, error) {
 	return strings.ToLower(subject), nil
 }
 
-func (h *handlers) ListSubjectSessions(w http.ResponseWriter, r *http.Request, subject string) {
+func (h *handlers) ListSubjectSessions(w http.ResponseWriter, r *http.Request, subject string, params api.ListSubjectSessionsParams) {
 	subject, err := h.subjectOf(subject)
 	if err != nil {
 		h.s.writeError(w, r, err)
 		return
 	}
 	ss, err := h.s.sessions.PersonSessions(r.Context(), subject, oidc.SessionScope{}, callerFamily(r, subject))
-	h.reply(w, r, http.StatusOK, later(err, func() any { return sessionsToAPI(ss) }), err)
+	h.replySessions(w, r, params.Limit, params.PageToken, ss, err)
 }
 
 func (h *handlers) DeleteSubjectSessions(w http.ResponseWriter, r *http.Request, subject string) {
@@ -227,36 +299,36 @@ func callerFamily(r *http.Request, subject string) string {
 func sessionsToAPI(ss []*oidc.PersonSession) api.Sessions {
 	out := make(api.Sessions, 0, len(ss))
 	for _, s := range ss {
-		a := api.Session{Id: s.ID, Kind: api.SessionKind(s.Kind), CreatedAt: s.CreatedAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
-			Current: s.Current, Provider: api.SessionProvider{Id: s.IdP.ID, OrganizationId: optional(s.IdP.Org), Issuer: optional(s.IdP.Issuer)},
-			ClientId: optional(s.ClientID), ClientName: optional(s.ClientName), BrowserSessionId: optional(s.BrowserSessionID),
-			UserAgent: optional(s.UserAgent), ClientAddress: optional(s.ClientAddress)}
-		if !s.LastUsedAt.IsZero() {
-			t := s.LastUsedAt.UTC()
-			a.LastUsedAt = &t
-		}
-		if s.Kind == oidc.SessionKindApplication {
-			scopes := s.Scopes
-			if scopes == nil {
-				scopes = []string{}
-			}
-			a.Scopes = &scopes
-		}
-		out = append(out, a)
+		out = append(out, sessionToAPI(s))
 	}
 	return out
 }
 
-func consentsToAPI(cs []*oidc.PersonConsent) api.Consents {
-	out := make(api.Consents, 0, len(cs))
-	for _, c := range cs {
-		scopes := c.Scopes
+func sessionToAPI(s *oidc.PersonSession) api.Session {
+	a := api.Session{Id: s.ID, Kind: api.SessionKind(s.Kind), CreatedAt: s.CreatedAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
+		Current: s.Current, Provider: api.SessionProvider{Id: s.IdP.ID, OrganizationId: optional(s.IdP.Org), Issuer: optional(s.IdP.Issuer)},
+		ClientId: optional(s.ClientID), ClientName: optional(s.ClientName), BrowserSessionId: optional(s.BrowserSessionID),
+		UserAgent: optional(s.UserAgent), ClientAddress: optional(s.ClientAddress)}
+	if !s.LastUsedAt.IsZero() {
+		t := s.LastUsedAt.UTC()
+		a.LastUsedAt = &t
+	}
+	if s.Kind == oidc.SessionKindApplication {
+		scopes := s.Scopes
 		if scopes == nil {
 			scopes = []string{}
 		}
-		out = append(out, api.Consent{ClientId: c.ClientID, ClientName: c.ClientName, Scopes: scopes, GrantedAt: c.GrantedAt.UTC()})
+		a.Scopes = &scopes
 	}
-	return out
+	return a
+}
+
+func consentToAPI(c *oidc.PersonConsent) api.Consent {
+	scopes := c.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return api.Consent{ClientId: c.ClientID, ClientName: c.ClientName, Scopes: scopes, GrantedAt: c.GrantedAt.UTC()}
 }
 
 // optional is s as an optional field: absent when empty.
