@@ -161,10 +161,10 @@ var Catalogue = indexCatalogue([]Entry{
 	// person's, for themselves (the handler refuses machine principals with
 	// 403 and narrows a login an organization's own provider vouched for to
 	// what that provider vouched); revokes are audited like every write.
-	{"listAccountSessions", EndpointAccount, Read, ScopeAuthenticated},
-	{"deleteAccountSession", EndpointAccount, Delete, ScopeAuthenticated},
-	{"listAccountConsents", EndpointAccount, Read, ScopeAuthenticated},
-	{"deleteAccountConsent", EndpointAccount, Delete, ScopeAuthenticated},
+	{"listAccountSessions", EndpointSessions, Read, ScopeAuthenticated},
+	{"deleteAccountSession", EndpointSessions, Delete, ScopeAuthenticated},
+	{"listAccountConsents", EndpointSessions, Read, ScopeAuthenticated},
+	{"deleteAccountConsent", EndpointSessions, Delete, ScopeAuthenticated},
 	{"listUserSessions", EndpointSessions, Read, ScopeOrganization},
 	{"deleteUserSession", EndpointSessions, Delete, ScopeOrganization},
 	{"deleteUserSessions", EndpointSessions, Delete, ScopeOrganization},

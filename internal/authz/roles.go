@@ -70,16 +70,12 @@ const (
 	// it: any member may ask (ScopeOrganizationMember), and the assignment
 	// is what decides; a custom role or the guardrail can still deny it.
 	EndpointCloudAccountCredentials = "identity:cloudaccountcredentials"
-	// Sessions (issue 13). EndpointSessions: a person's browser and
-	// application sessions as administrators see and end them (an
-	// organization's administrators: only the sessions its own identity
-	// providers vouched for). EndpointAccount: the signed-in person's own
-	// sessions and consents; no role holds it (any person may, for
-	// themselves: ScopeAuthenticated), but a custom role's explicit deny
-	// or the guardrail cannot reach it either, since it names no
-	// organization.
+	// EndpointSessions: a person's browser and application sessions and
+	// consents (issue 13). Administrators see and end them (an
+	// organization's administrators: only those its own identity
+	// providers vouched for); the account operations, a person's own, are
+	// ScopeAuthenticated and need no role.
 	EndpointSessions = "identity:sessions"
-	EndpointAccount  = "identity:account"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.

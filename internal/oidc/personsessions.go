@@ -216,9 +216,10 @@ func (p *Provider) EndPersonSession(ctx context.Context, subject string, scope S
 }
 
 // EndPersonSessions ends every session of subject in scope (sign out
-// everywhere) in one audited transaction and returns them; back-channel
-// logout as EndPersonSession.
-func (p *Provider) EndPersonSessions(ctx context.Context, subject string, scope SessionScope) ([]*PersonSession, error) {
+// everywhere) in one transaction, audited as resource auditID (the user or
+// the subject the request named), and returns them; back-channel logout as
+// EndPersonSession.
+func (p *Provider) EndPersonSessions(ctx context.Context, subject string, scope SessionScope, auditID string) ([]*PersonSession, error) {
 	now := p.cfg.Now()
 	var (
 		gone  []*PersonSession
@@ -258,7 +259,7 @@ func (p *Provider) EndPersonSessions(ctx context.Context, subject string, scope 
 		for _, s := range ended {
 			gone = append(gone, &PersonSession{ID: s.ID, Kind: SessionKindApplication, ClientID: s.ClientID, CreatedAt: s.CreatedAt, IdP: s.IdP})
 		}
-		audit.Describe(ctx, "sessions", subject, map[string]any{"subject": subject, "organization": scope.Organization,
+		audit.Describe(ctx, "sessions", auditID, map[string]any{"subject": subject, "organization": scope.Organization,
 			"ended": len(gone), "sessions": auditSessions(gone)}, nil)
 		return nil
 	})
@@ -295,9 +296,12 @@ func (p *Provider) PersonConsents(ctx context.Context, subject string) ([]*Perso
 	out := make([]*PersonConsent, 0, len(cs))
 	for _, c := range cs {
 		pc := &PersonConsent{ClientID: c.ClientID, Scopes: c.Scopes, GrantedAt: c.GrantedAt}
-		// The consent's foreign key deletes it with its client: the
-		// client exists.
+		// The consent's foreign key deletes it with its client; one
+		// deleted since the read is skipped.
 		cl, err := p.cfg.Clients.Get(ctx, c.ClientID)
+		if isNotFound(err) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("client of consent: %w", err)
 		}

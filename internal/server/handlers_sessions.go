@@ -20,7 +20,7 @@ import (
 type SessionManager interface {
 	PersonSessions(ctx context.Context, subject string, scope oidc.SessionScope, currentFamily string) ([]*oidc.PersonSession, error)
 	EndPersonSession(ctx context.Context, subject string, scope oidc.SessionScope, id string) (*oidc.PersonSession, error)
-	EndPersonSessions(ctx context.Context, subject string, scope oidc.SessionScope) ([]*oidc.PersonSession, error)
+	EndPersonSessions(ctx context.Context, subject string, scope oidc.SessionScope, auditID string) ([]*oidc.PersonSession, error)
 	PersonConsents(ctx context.Context, subject string) ([]*oidc.PersonConsent, error)
 	RevokeConsent(ctx context.Context, subject, clientID string) error
 }
@@ -236,7 +236,7 @@ func (h *handlers) DeleteUserSessions(w http.ResponseWriter, r *http.Request, or
 		h.s.writeError(w, r, err)
 		return
 	}
-	ss, err := h.s.sessions.EndPersonSessions(r.Context(), subject, oidc.SessionScope{Organization: organizationID})
+	ss, err := h.s.sessions.EndPersonSessions(r.Context(), subject, oidc.SessionScope{Organization: organizationID}, userID)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return sessionsToAPI(ss) }), err)
 }
 
@@ -274,7 +274,7 @@ func (h *handlers) DeleteSubjectSessions(w http.ResponseWriter, r *http.Request,
 		h.s.writeError(w, r, err)
 		return
 	}
-	ss, err := h.s.sessions.EndPersonSessions(r.Context(), subject, oidc.SessionScope{})
+	ss, err := h.s.sessions.EndPersonSessions(r.Context(), subject, oidc.SessionScope{}, subject)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return sessionsToAPI(ss) }), err)
 }
 
