@@ -26,10 +26,11 @@ const (
 )
 
 // sessionClient registers a confidential web client that may get refresh
-// tokens, and returns a relying party of it.
+// tokens, with client_id name (not a generated one, which could equal
+// another table's ID), and returns a relying party of it.
 func sessionClient(t testing.TB, e *testenv.Env, name string) *loginflow.Client {
 	t.Helper()
-	c, sec, err := e.Clients.Create(context.Background(), client.Spec{Name: name, RedirectURIs: []string{sessionRedirectURI},
+	c, sec, err := e.Clients.Create(context.Background(), client.Spec{ID: name, Name: name, RedirectURIs: []string{sessionRedirectURI},
 		GrantTypes: []string{client.GrantAuthorizationCode, client.GrantRefreshToken}, Scopes: []string{"openid", "email", "offline_access"}})
 	if err != nil {
 		t.Fatal(err)
