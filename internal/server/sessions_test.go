@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -420,6 +424,57 @@ func TestUserSessionsAcrossOrganizations(t *testing.T) {
 		wantTokenDead(t, a, "jo's password login after the platform signed jo out", local.AccessToken)
 		if got := a.must(t, http.StatusOK, "GET", platform, a.AdminToken, nil).arr(t); len(got) != 0 {
 			t.Errorf("jo's sessions after signing out everywhere: %v", got)
+		}
+	})
+}
+
+// TestSessionRevokeSendsBackchannelLogout: ending a session over the API
+// tells its client, as a logout does: a logout token for the person and the
+// session's sid reaches the client's back-channel logout URI.
+func TestSessionRevokeSendsBackchannelLogout(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		const jo = "jo@acme.example"
+		got := make(chan map[string]any, 4)
+		rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			parts := strings.Split(r.PostForm.Get("logout_token"), ".")
+			var claims map[string]any
+			if len(parts) == 3 {
+				if b, err := base64.RawURLEncoding.DecodeString(parts[1]); err == nil {
+					_ = json.Unmarshal(b, &claims)
+				}
+			}
+			got <- claims
+		}))
+		t.Cleanup(rp.Close)
+		c, sec, err := a.Clients.Create(context.Background(), client.Spec{ID: "mail", Name: "Mail", RedirectURIs: []string{sessionRedirectURI},
+			GrantTypes: []string{client.GrantAuthorizationCode, client.GrantRefreshToken}, Scopes: []string{"openid", "email", "offline_access"},
+			BackchannelLogoutURI: rp.URL + "/bcl", BackchannelLogoutSessionRequired: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mail := &loginflow.Client{BaseURL: a.URL, ClientID: c.ID, ClientSecret: sec, RedirectURI: sessionRedirectURI, HTTP: a.Client}
+		tok := signIn(t, a.Env, mail, jo)
+		var app map[string]any
+		for _, s := range a.must(t, http.StatusOK, "GET", "/api/v1/account/sessions", tok.AccessToken, nil).arr(t) {
+			if str(s, "kind") == "application" {
+				app = s
+			}
+		}
+		if app == nil {
+			t.Fatal("no application session")
+		}
+		a.must(t, http.StatusOK, "DELETE", "/api/v1/account/sessions/"+str(app, "id"), tok.AccessToken, nil)
+		select {
+		case claims := <-got:
+			events, _ := claims["events"].(map[string]any)
+			if claims["sub"] != jo || fmt.Sprint(claims["aud"]) != "[mail]" || claims["sid"] != str(app, "browserSessionId") ||
+				events["http://schemas.openid.net/event/backchannel-logout"] == nil {
+				t.Errorf("logout token claims %v", claims)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no logout token reached the client")
 		}
 	})
 }
