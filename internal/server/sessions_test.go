@@ -478,3 +478,50 @@ func TestSessionRevokeSendsBackchannelLogout(t *testing.T) {
 		}
 	})
 }
+
+// userAgentTransport sends every request with User-Agent ua.
+type userAgentTransport struct {
+	ua   string
+	base http.RoundTripper
+}
+
+func (u userAgentTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("User-Agent", u.ua)
+	return u.base.RoundTrip(r)
+}
+
+// TestSessionUserAgentKeptAsText: the User-Agent a browser sends is kept as
+// text only (a tab and invalid UTF-8 dropped) and at most 256 bytes, cut
+// at a character boundary, behind a trusted proxy the client's address
+// from X-Forwarded-For.
+func TestSessionUserAgentKeptAsText(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		ua := "Browser\t/1.0 \xff" + strings.Repeat("é", 200)
+		rp := sessionClient(t, a.Env, "Web")
+		rp.HTTP = &http.Client{Transport: userAgentTransport{ua: ua, base: forwardedFor{addr: "198.51.100.9", base: a.Client.Transport}}}
+		tok := signIn(t, a.Env, rp, "jo@acme.example")
+		rp.HTTP = a.Client
+		for _, s := range a.must(t, http.StatusOK, "GET", "/api/v1/account/sessions", tok.AccessToken, nil).arr(t) {
+			got := str(s, "userAgent")
+			want := "Browser/1.0 " + strings.Repeat("é", 122) // 12 + 244 bytes
+			if got != want || str(s, "clientAddress") != "198.51.100.9" {
+				t.Errorf("user agent %q (%d bytes), address %q; want %q, 198.51.100.9", got, len(got), str(s, "clientAddress"), want)
+			}
+		}
+	})
+}
+
+// forwardedFor sends every request with X-Forwarded-For addr (loopback is
+// a trusted proxy in tests).
+type forwardedFor struct {
+	addr string
+	base http.RoundTripper
+}
+
+func (f forwardedFor) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", f.addr)
+	return f.base.RoundTrip(r)
+}

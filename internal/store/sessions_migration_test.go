@@ -80,7 +80,9 @@ func TestSessionsMigrationKeepsSessions(t *testing.T) {
 			if len(all) != 2 || got[""] != "s3" || got["sid-2"] != "s2" {
 				t.Errorf("sessions after a per-device and a default login: %v", got)
 			}
-			if err := st.Tx(ctx, func(q *store.Q) error { return q.RotateRefreshToken(ctx, "s2", "h-s2", "h-next", now.Add(time.Hour), now) }); err != nil {
+			if err := st.Tx(ctx, func(q *store.Q) error {
+				return q.RotateRefreshToken(ctx, "s2", "h-s2", "h-next", now.Add(time.Hour), now)
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if s, err := q.SessionByID(ctx, "jo@x.example", "s2"); err != nil || !s.LastUsedAt.Equal(now) {
