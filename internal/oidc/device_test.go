@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/loginflow"
@@ -127,6 +128,75 @@ func TestSessionPerDevice(t *testing.T) {
 			refused(t, "per-device client: a reused refresh token", err)
 			_, err = lf.Refresh(ctx, next.RefreshToken)
 			refused(t, "per-device client: the family of a reused refresh token", err)
+		}
+	})
+}
+
+// TestBrowserSessionLastUsed: single sign-on records when it reused a
+// browser session (at most once a minute), and the application sessions a
+// browser session's logins started name it; the caller's family and its
+// browser session are marked current.
+func TestBrowserSessionLastUsed(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		ctx := context.Background()
+		r, _, _ := webRP(t, env)
+		r.signIn()
+		browserOf := func(current string) (*oidc.PersonSession, []*oidc.PersonSession) {
+			t.Helper()
+			all, err := env.Provider.PersonSessions(ctx, email, oidc.SessionScope{}, current)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b *oidc.PersonSession
+			for _, s := range all {
+				if s.Kind == oidc.SessionKindBrowser {
+					b = s
+				}
+			}
+			if b == nil {
+				t.Fatalf("no browser session in %v", all)
+			}
+			return b, all
+		}
+		if b, _ := browserOf(""); !b.LastUsedAt.IsZero() {
+			t.Fatalf("a fresh browser session was used at %v", b.LastUsedAt)
+		}
+		sso := func() {
+			t.Helper()
+			other, sec := newClient(t, env, nil)
+			r2 := newRP(t, env, other, sec)
+			r2.browser = r.browser
+			if _, _, result, body := r2.authorize(); result.Get("code") == "" {
+				t.Fatalf("no single sign-on: %s", body)
+			}
+		}
+		env.OIDCClock.Advance(5 * time.Minute)
+		sso()
+		used := env.OIDCClock.Now().Truncate(time.Millisecond)
+		if b, _ := browserOf(""); !b.LastUsedAt.Equal(used) {
+			t.Errorf("last used %v after single sign-on at %v", b.LastUsedAt, used)
+		}
+		env.OIDCClock.Advance(10 * time.Second)
+		sso()
+		b, all := browserOf("")
+		if !b.LastUsedAt.Equal(used) {
+			t.Errorf("last used %v, want %v kept (written at most once a minute)", b.LastUsedAt, used)
+		}
+		var family string
+		for _, s := range all {
+			if s.Kind == oidc.SessionKindApplication {
+				family = s.ID
+				if s.BrowserSessionID != b.ID {
+					t.Errorf("application session %s names browser session %q, want %q", s.ID, s.BrowserSessionID, b.ID)
+				}
+			}
+		}
+		b, all = browserOf(family)
+		for _, s := range all {
+			if s.Current != (s.ID == family || s.ID == b.ID) {
+				t.Errorf("session %s (%s) current %v", s.ID, s.Kind, s.Current)
+			}
 		}
 	})
 }
