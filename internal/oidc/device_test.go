@@ -200,3 +200,52 @@ func TestBrowserSessionLastUsed(t *testing.T) {
 		}
 	})
 }
+
+// TestConfinedLoginSessions: a login vouched for by an organization's own
+// identity provider speaks for that organization only (issue 12), so on
+// the account page it sees and ends only the sessions that provider
+// vouched for, never the person's password login, and may not touch
+// consents (remembered across every provider); the password login sees
+// everything.
+func TestConfinedLoginSessions(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		down := f.down
+		org := down.NewTenant("own-idp", "administrator")
+		addUser(t, down, org, email, "active")
+		if err := down.Password.SetPassword(t.Context(), email, password); err != nil {
+			t.Fatal(err)
+		}
+		c, sec := newClient(t, down, nil)
+		local := newRP(t, down, c, sec).signIn()
+		ownID := claimDomainWithOwnProvider(t, f, org.OrgID, "acme.example")
+		vouched, _ := vouchedLogin(t, f)
+
+		var mine []map[string]any
+		down.Must(http.StatusOK, "GET", "/api/v1/account/sessions", vouched, nil).JSON(t, &mine)
+		if len(mine) != 2 {
+			t.Fatalf("the confined login's sessions: %v, want its browser and application session", mine)
+		}
+		for _, s := range mine {
+			p, _ := s["provider"].(map[string]any)
+			if p["organizationId"] != org.OrgID || p["id"] != ownID {
+				t.Errorf("the confined login sees %v", s)
+			}
+		}
+		var all []map[string]any
+		down.Must(http.StatusOK, "GET", "/api/v1/account/sessions", local.AccessToken, nil).JSON(t, &all)
+		if len(all) != 4 {
+			t.Fatalf("the password login's view: %v, want 4 sessions", all)
+		}
+		for _, s := range all {
+			if p, _ := s["provider"].(map[string]any); p["id"] == "local" {
+				down.Must(http.StatusNotFound, "DELETE", "/api/v1/account/sessions/"+s["id"].(string), vouched, nil)
+			}
+		}
+		down.Must(http.StatusForbidden, "GET", "/api/v1/account/consents", vouched, nil)
+		down.Must(http.StatusForbidden, "DELETE", "/api/v1/account/consents/"+c.ID, vouched, nil)
+		down.Must(http.StatusOK, "GET", "/api/v1/account/sessions", local.AccessToken, nil)
+		// It ends its own.
+		down.Must(http.StatusOK, "DELETE", "/api/v1/account/sessions/"+mine[0]["id"].(string), vouched, nil)
+	})
+}
