@@ -25,7 +25,7 @@ type SessionManager interface {
 	RevokeConsent(ctx context.Context, subject, clientID string) error
 }
 
-// sessionsOff answers when the server runs without an OpenID Connect
+// errSessionsOff answers when the server runs without an OpenID Connect
 // provider: nobody can have sessions then.
 var errSessionsOff = apierror.Unavailable("this server runs without its OpenID Connect provider: there are no sessions")
 
@@ -63,7 +63,7 @@ func family(p *authn.Principal) string {
 	return ""
 }
 
-// sessionsOrNotFound turns "no such session" into the API's 404.
+// sessionError turns "no such session" into the API's 404.
 func sessionError(err error, id string) error {
 	if errors.Is(err, store.ErrNotFound) {
 		return apierror.NotFoundError("session %q not found", id)
