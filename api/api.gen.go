@@ -652,6 +652,24 @@ func (e RoleSessionTokenType) Valid() bool {
 	}
 }
 
+// Defines values for SessionKind.
+const (
+	SessionKindApplication SessionKind = "application"
+	SessionKindBrowser     SessionKind = "browser"
+)
+
+// Valid indicates whether the value is a known member of the SessionKind enum.
+func (e SessionKind) Valid() bool {
+	switch e {
+	case SessionKindApplication:
+		return true
+	case SessionKindBrowser:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserState.
 const (
 	UserStateActive    UserState = "active"
@@ -1386,6 +1404,17 @@ type CloudIdentityWrite struct {
 	// and gcp, as provider says.
 	Spec CloudIdentitySpec `json:"spec"`
 }
+
+// Consent An application a person allowed, and what.
+type Consent struct {
+	ClientId   string    `json:"clientId"`
+	ClientName string    `json:"clientName"`
+	GrantedAt  time.Time `json:"grantedAt"`
+	Scopes     []string  `json:"scopes"`
+}
+
+// Consents A list of consents.
+type Consents = []Consent
 
 // CredentialRead A stored credential, without its secret.
 type CredentialRead struct {
@@ -2261,6 +2290,56 @@ type ServiceAccountWrite struct {
 // ServiceAccounts A list of service accounts.
 type ServiceAccounts = []ServiceAccountRead
 
+// Session A browser session (single sign-on login) or an application session (a client's refresh token family).
+type Session struct {
+	// BrowserSessionId The browser session whose login started an application session, while it lives.
+	BrowserSessionId *string `json:"browserSessionId,omitempty"`
+
+	// ClientAddress The browser's address at login, when recorded.
+	ClientAddress *string `json:"clientAddress,omitempty"`
+
+	// ClientId The client of an application session.
+	ClientId *string `json:"clientId,omitempty"`
+
+	// ClientName Its name (absent when the client was deleted since).
+	ClientName *string   `json:"clientName,omitempty"`
+	CreatedAt  time.Time `json:"createdAt"`
+
+	// Current The calling access token belongs to this session (or was begun in this browser session).
+	Current   bool        `json:"current"`
+	ExpiresAt time.Time   `json:"expiresAt"`
+	Id        string      `json:"id"`
+	Kind      SessionKind `json:"kind"`
+
+	// LastUsedAt The last refresh (application) or single sign-on (browser); absent when never used since.
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+
+	// Provider Who vouched for the login.
+	Provider SessionProvider `json:"provider"`
+
+	// Scopes The scopes of an application session.
+	Scopes *[]string `json:"scopes,omitempty"`
+
+	// UserAgent The browser's User-Agent at login, when recorded.
+	UserAgent *string `json:"userAgent,omitempty"`
+}
+
+// SessionKind defines model for Session.Kind.
+type SessionKind string
+
+// SessionProvider Who vouched for the login.
+type SessionProvider struct {
+	// Id The identity provider's ID, or local for a password.
+	Id     string  `json:"id"`
+	Issuer *string `json:"issuer,omitempty"`
+
+	// OrganizationId The organization that registered the provider; absent for a platform provider or a password.
+	OrganizationId *string `json:"organizationId,omitempty"`
+}
+
+// Sessions A list of sessions.
+type Sessions = []Session
+
 // StaticResourceMetadata This metadata is for resources that just exist, and don't require
 // any provisioning and health status, but benefit from a standardized
 // metadata format.
@@ -2402,6 +2481,9 @@ type CloudConnectionIDParameter = string
 // CloudIdentityIDParameter defines model for cloudIdentityIDParameter.
 type CloudIdentityIDParameter = string
 
+// ConsentClientIDParameter defines model for consentClientIDParameter.
+type ConsentClientIDParameter = string
+
 // CredentialIDParameter defines model for credentialIDParameter.
 type CredentialIDParameter = string
 
@@ -2459,11 +2541,17 @@ type RoleURNQueryParameter = string
 // ServiceAccountIDParameter defines model for serviceAccountIDParameter.
 type ServiceAccountIDParameter = string
 
+// SessionIDParameter defines model for sessionIDParameter.
+type SessionIDParameter = string
+
 // SizeParameter defines model for sizeParameter.
 type SizeParameter = int
 
 // SortParameter defines model for sortParameter.
 type SortParameter = []string
+
+// SubjectParameter defines model for subjectParameter.
+type SubjectParameter = string
 
 // TargetIDQueryParameter defines model for targetIDQueryParameter.
 type TargetIDQueryParameter = string
@@ -2533,6 +2621,32 @@ type ServiceAccountRequest = ServiceAccountWrite
 // UserRequest A user create/update object. metadata is optional: a user is identified
 // by spec.subject, and Gatehouse derives a name when none is given.
 type UserRequest = UserWrite
+
+// ListAccountConsentsParams defines parameters for ListAccountConsents.
+type ListAccountConsentsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListAccountSessionsParams defines parameters for ListAccountSessions.
+type ListAccountSessionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
 
 // ListAuditEventsParams defines parameters for ListAuditEvents.
 type ListAuditEventsParams struct {
@@ -2928,6 +3042,32 @@ type ListUserAccountAssignmentsParams struct {
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
 }
 
+// ListUserSessionsParams defines parameters for ListUserSessions.
+type ListUserSessionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListSubjectSessionsParams defines parameters for ListSubjectSessions.
+type ListSubjectSessionsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -3047,6 +3187,18 @@ type UpdateUserJSONRequestBody = UserWrite
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// ListAccountConsents List the applications the caller consented to.
+	// (GET /api/v1/account/consents)
+	ListAccountConsents(w http.ResponseWriter, r *http.Request, params ListAccountConsentsParams)
+	// DeleteAccountConsent Revoke a consent.
+	// (DELETE /api/v1/account/consents/{clientID})
+	DeleteAccountConsent(w http.ResponseWriter, r *http.Request, clientID ConsentClientIDParameter)
+	// ListAccountSessions List the caller's sessions.
+	// (GET /api/v1/account/sessions)
+	ListAccountSessions(w http.ResponseWriter, r *http.Request, params ListAccountSessionsParams)
+	// DeleteAccountSession End one of the caller's sessions.
+	// (DELETE /api/v1/account/sessions/{sessionID})
+	DeleteAccountSession(w http.ResponseWriter, r *http.Request, sessionID SessionIDParameter)
 	// GetGlobalAcl Get the global ACL.
 	// (GET /api/v1/acl)
 	GetGlobalAcl(w http.ResponseWriter, r *http.Request)
@@ -3329,6 +3481,24 @@ type ServerInterface interface {
 	// ListUserAccountAssignments List what a user can reach.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
 	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
+	// DeleteUserSessions Sign a user out of the organization everywhere.
+	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/sessions)
+	DeleteUserSessions(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// ListUserSessions List a user's sessions in the organization.
+	// (GET /api/v1/organizations/{organizationID}/users/{userID}/sessions)
+	ListUserSessions(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserSessionsParams)
+	// DeleteUserSession End one of a user's sessions in the organization.
+	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/sessions/{sessionID})
+	DeleteUserSession(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, sessionID SessionIDParameter)
+	// DeleteSubjectSessions Sign a person out everywhere.
+	// (DELETE /api/v1/subjects/{subject}/sessions)
+	DeleteSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
+	// ListSubjectSessions List every session of a person.
+	// (GET /api/v1/subjects/{subject}/sessions)
+	ListSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter, params ListSubjectSessionsParams)
+	// DeleteSubjectSession End one session of a person.
+	// (DELETE /api/v1/subjects/{subject}/sessions/{sessionID})
+	DeleteSubjectSession(w http.ResponseWriter, r *http.Request, subject SubjectParameter, sessionID SessionIDParameter)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -3339,6 +3509,150 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// ListAccountConsents operation middleware
+func (siw *ServerInterfaceWrapper) ListAccountConsents(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountConsentsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAccountConsents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAccountConsent operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAccountConsent(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ConsentClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAccountConsent(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListAccountSessions operation middleware
+func (siw *ServerInterfaceWrapper) ListAccountSessions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListAccountSessionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListAccountSessions(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteAccountSession operation middleware
+func (siw *ServerInterfaceWrapper) DeleteAccountSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "sessionID" -------------
+	var sessionID SessionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sessionID", r.PathValue("sessionID"), &sessionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sessionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteAccountSession(w, r, sessionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // GetGlobalAcl operation middleware
 func (siw *ServerInterfaceWrapper) GetGlobalAcl(w http.ResponseWriter, r *http.Request) {
@@ -7403,6 +7717,265 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 	handler.ServeHTTP(w, r)
 }
 
+// DeleteUserSessions operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUserSessions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUserSessions(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListUserSessions operation middleware
+func (siw *ServerInterfaceWrapper) ListUserSessions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListUserSessionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListUserSessions(w, r, organizationID, userID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUserSession operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUserSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "sessionID" -------------
+	var sessionID SessionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sessionID", r.PathValue("sessionID"), &sessionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sessionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUserSession(w, r, organizationID, userID, sessionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteSubjectSessions operation middleware
+func (siw *ServerInterfaceWrapper) DeleteSubjectSessions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "subject" -------------
+	var subject SubjectParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subject", r.PathValue("subject"), &subject, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subject", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteSubjectSessions(w, r, subject)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListSubjectSessions operation middleware
+func (siw *ServerInterfaceWrapper) ListSubjectSessions(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "subject" -------------
+	var subject SubjectParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subject", r.PathValue("subject"), &subject, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subject", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSubjectSessionsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSubjectSessions(w, r, subject, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteSubjectSession operation middleware
+func (siw *ServerInterfaceWrapper) DeleteSubjectSession(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "subject" -------------
+	var subject SubjectParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subject", r.PathValue("subject"), &subject, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subject", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "sessionID" -------------
+	var sessionID SessionIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "sessionID", r.PathValue("sessionID"), &sessionID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "sessionID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteSubjectSession(w, r, subject, sessionID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -7617,6 +8190,16 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", wrapper.GetAccountAssignment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/accountassignments", wrapper.ListUserAccountAssignments)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments", wrapper.ListServiceAccountAccountAssignments)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account/sessions", wrapper.ListAccountSessions)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/account/sessions/{sessionID}", wrapper.DeleteAccountSession)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account/consents", wrapper.ListAccountConsents)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/account/consents/{clientID}", wrapper.DeleteAccountConsent)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/sessions", wrapper.DeleteUserSessions)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/sessions", wrapper.ListUserSessions)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/sessions/{sessionID}", wrapper.DeleteUserSession)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subjects/{subject}/sessions", wrapper.DeleteSubjectSessions)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subjects/{subject}/sessions", wrapper.ListSubjectSessions)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subjects/{subject}/sessions/{sessionID}", wrapper.DeleteSubjectSession)
 
 	return m
 }
@@ -7626,408 +8209,442 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37dtu2vigKvwqGvjVGpPXRspOm3avKOOMc1XYzvZranrbTrLUns12IhCRMU4AmAVpWc/Ic+4H2i52B",
-	"HwASJEGJkq9N1X8aiySuv/v1SyfiszlnhEnRGXzpTAmOSQr/ZOROnuMJueI3hKkfYiKilM4l5awz6LzH",
-	"kkx5JgjCcUzVj310nhJBmEScJUu0mBKGMPo9oTMqf0cLLNCE3qrfWIxmPCUho5LMBCJ3VMgBklOC+Bz/",
-	"KyPo97md93d0i5OMoDFP4QW1KKSe9jtBR0RTMsNqaXI5J51BR8iUsknn69evQWeOUzwj0mwGRxHPmBwK",
-	"QSdsRpg8OTq3L9T3NmTIfIBw/gU6OVKTUvXCHMtpJ+gwPFPTegbvBJ2U/CujKYk7A5lmxF3tHEtJUjXO",
-	"//rHwd6PeG/8+ct/fN3L//22xb9fv/n6b52gtvHALmbd/oafLvM9nhyh7us3KKYTKkUPySmWCKMo4VmM",
-	"Is4YidR3iI/1HaUTzOgfGH6LqYj4LUlJvPpsNjuRVdtLEh7B3Kt3iFIieJZGBBVfrLhBZ9RnvLo5/YUs",
-	"197c+Qm6IcsVmzHDPONGspjKYSR5+veMpMsV+zlTlILcKvKj4YsKhNWHAJSCpLdUXaEGosDuPUCCCAEw",
-	"maJMkBSJbPRPEslefiT/UhO7YCh5upJkmFWfOdC9bvEfqJB6yS5OvBJ2Q10q0Qwv0RTfEjQihKGYJESS",
-	"uIcoE5Lg2OLUPMFyzNPZXkJuSYI4I6JpJ+5UJ3GbLV0YTDiJN7kNPOKZ2V2OSg7IVVaV5nNssqKr5Zzc",
-	"d01qCtTFyMKKpVJzkmqkj7DECZ9kJECkP+mjScqzueit24laW5u9XFIWbbYJqaAWjyVJ9VYknZGm1Qg1",
-	"emkZCkyw7Aw6MZZkT33bjIIfmaTJJmsbkTFPyfplZWrgbZYFTOUw5ylraHiNBTXSvNq4z0f8YCknMWGS",
-	"ymWrDVLz8prtFWM+4+ZSAqvAyZqdCclTEqPi/RWbc8Z8vp2RGV6PK0PgNorCq7eV5JsS0Uiq4SU/lthH",
-	"9XUAeaLx6kUwqsRkeLX5XM1Iz3ekIPmv2IhPhbiaEjTDd3SWzRDLZiOSKoquFQXJUUpklrI++jQlLGR8",
-	"RqUksRLxzCs4JeYdEuu3QNVAjqYRKP4Qsv/aOyV3ck9pOHugaiiWMudMEKSVIBThNKVEADuR8IZXC/Hd",
-	"POy8dPNmT53B64ODg6Azo8z8mR8cZZJMSNr5GnTu9ib2aPbs0ei7+xqUBYA1smJJVm8ElPKIzwcv6kRX",
-	"7EeBhnqlgIMAjVM+Qwd9NNRP5hgkMoIIixFVaDqXy6ZLUl+U7igmY5wlsjNQF+Tel/7PubWD+q2Z9QMo",
-	"bQjz6qK04ntDloIAaFGmLw0AL0BY5GCNKAuZ2mMdgg3gWqEyJbeUZ0JDKjqRaJYJiUZEEbEYLaic6oEE",
-	"nhE0pomSSAq1Wc2pnipgIHCsWKJ5yuMsUouQq45V2wwq8P+BsImcdgbfv35Tu/01MD8n6YyCxH9J1qi2",
-	"qHgXqbNshPrKmM8I9uWFtJLXCrNEoTeVN954PbVtrxJxS2+f4hnZbnWkeit2zWpRrVaq5l631pSyiM6V",
-	"GLHxKiU3Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWmtg69emZlm7tppW9W8pGXcGnf/ffmGH3NdPxX7N",
-	"rnZeGkZvhCu9fx1J0G+toAV2mGekAim/pTFJ17J0nMnpG2RfX7knM+DzbSrlCVlnp+MJ0caepZBkpnTj",
-	"KBOSz3oN+9JjPu+etkLpxZSLGiGc8iQ2fFYdhIvoYNWoHAq81Wy7MEtbg/3qtY8Xp602oFbmYzaw2o8X",
-	"p6grJJaZ6JtBV67t48XpmqUZK86wjREbVcyDzahQHfX5gEfQP9aJuFWtB2vRFgCl2Uz0R4Mo+6Yiy65W",
-	"PdQKeSrXrJCnMUkHaExJEg+wiBR46j/Uu6irfgLvjwKemKbGeEMFSshYIp7JXhCylMwJlniUENRV8M1n",
-	"M7wniBJAwUSqlC1BbkmKE5CL38FwMI9ABEdTlFAhQ6YWLNBoCbofZYhKgZw1BwgngqsHIOoSEr8SSDB8",
-	"Q64jLEjIulFK1IzXWPZAFs/YDeMLpqdSq8bo7cGBOnpyN094TCzMeG+Cp2XFDy6xIgG/OTjwSMAzfHei",
-	"X/4hf4rTFC/VQyGXifphzNOZ+lvidLKVtGglHT2AojEFd2xEXjvbGuzVr20r72C7pjbSTjFVqzVtK+fo",
-	"r9sJOcVM20s4V8UYavGZWCcQaPdHI+XTAzwXvfuq5yVC/sRjSrQnNne1XehH6seIM0kY/BPP5wnVL+z/",
-	"U3DwPLc8zHzkTymVRM9fd+wW7kDJkcZ9cCPNYyzhbstHZU1yD71aGLR5oca413aJWio8NyLfQ6+1PPqq",
-	"0z0bZnKK3vQPCgG19RYcK9SDb8AZe9XyS/aytgs39POh12yGXQEilnC3XWhZDHro9ZZHX7HsqtjWdvmK",
-	"lj30otWYK5YKxLXd+oDWaQMy0LkRjs1iL8zPLRZN7vBsnsCbJE15CrLZLU5ofG0IqZJC1JPr8lKtkW7E",
-	"4yUaY5qQGOk9IvgcpgE5otWx6Mk9R3LRZp4AGTu5XVXMiUCMS6S2jykLGU6S/A11iEau6yPHPqrENm30",
-	"FJr5KolwhhMlApEYKUYXMp4iYMOu4bJLWZRkMWUTBIb4/dwk2QsQZ4VvWOlkJCUhs641CDB43X/bP0Ax",
-	"jWHJMY8yCP8xUqD18P2EY7XWBV7e734VNpD0Wv9pLvdK89HL44vfTg6Pr49Pj87PTk6vrk/Prq4vjoeH",
-	"fxv+9OG4ARKGny7R5dUlGgqRzcgFT8gnKqefyMjucWAN5HNOmcz3iZlYKKne8bamZJwJEj8A2CitwTpz",
-	"s0RPOFK3j6MpiQFeDDB15TTlUibq8kABUKeDYGARshFZchYbyJHq1nlCo2Wvj/JzUwL76oNDPA3Zx9Nf",
-	"Ts8+nZbu8zHx1Vzp4cXx0fHp1cnww/XJ6W/DDyCbtbvGARpGERHiiDBK4gH6KNR14ZQN8EIMKJ4NBq+d",
-	"/waKdu3nNnV1LHDNmZzylP5BYjDjkVRh0wAJKQbFVA904xb9qUDmVHLKoIHBABiiUjv+YDTrdwtZfnCB",
-	"q7sNP126QTrHxUsjImhM4N0JYSSlkRkDRTwm+qo5Gyc0uucd21Ea7g4X0SkLKqfacwIWHZykBMdL7YgU",
-	"D0KPzUR2SUJPiRmXU5IGKBMZTsCOQwWaEQy0lJiYpNz5ozUtNToTHxm+xTRRivn9TkmS2ZynOKXJ8jor",
-	"Bm04NLWWo9NLlHB+k82VwnVdOISiKU4Swiakj6MZ6ZvJKrQLdk4Z+l48EPyq5aibTBQJMvSJp9VZKYNQ",
-	"mXdI0SM8wZShBEuShqx7oWjU3nAsSdqD4x3zdETjmLD7nWw+TMNZFsFPFuuThC9IjEZLlI5w9ICCwAIL",
-	"FANFAhOMoS5GDNBAh5eK1kcYUH1kTIruiyHT7nW10im+VaS/JBuIiM91CDCG8MecioB4poQL9krmEB0q",
-	"/kWEwIo9pPSWJmRChOL72ilq1BIbcgf3QplSgXFyCewGSMrDc/UqlWDITmsIH4+iLE0fhOGCGYvczUkk",
-	"NdBmbIpZrCC4PJcivMUlYSRTzARV8o5+D7M4ZOqpyKKIqLEYwpr59tGJsYpQuACg61iQAM0TgoW6wDlP",
-	"JaISYaGujgqRaTLDuPyZZyy+3yEzLq/HaphGodgQRwVY+sX7n+xHBiZLydGYshgVtB42NsfLhOP4ivMP",
-	"OJ2QJxf9EzWrQg7M0OuDt//x/f/4AY2WkogHZukwGRWl+RzRPYrIXArUfY1+pT/1HKk+ZNa3r8VQkM8V",
-	"UkqieJdm81o9hNAOfktSAdLKCCxIcMgZK6SY+50wBonqWhOwJjyFd0wEUCHKKKSaYoHI3Zw+EM5mcqpE",
-	"dGOdKhgOEEx3Fc685kBENle4RuJfSUyxEofudzDOiNczNeS11HbNNRBIicijTGpTPQ4IAn+rTNXXrgw9",
-	"nMn/IEKcgvH+S8fCIE7OU8UrJdgmxzgRxDejUUJAjEszLUFZdQYnieij3FU2ymgi96jiZTExYt4gZF/C",
-	"Do3DzgC9DlAItln1R9hJeISTsKN+LFaobk8/VnrM8UXY+drvgJkpX+qXyutwdSybdQb/MB91AvOP6/cX",
-	"Zx/PO589DoeYinmCl2BEr9vOgw6NnZ+d8DTm/+BrPgWHYPxOkY1SGLg/UG29qZ9yPeNGIGwtLzMck0CJ",
-	"WnkkAfo//7vqS/0//zv3IKQxSeuHlvti8n9sZJy/IBjwvOyb+eqagv5hhv7c5ix+JRLHWOKWCUivlACv",
-	"v0Bd95RA8mEcpPhefdfGv/XT0nvJ8JRydkX1pbYJ5K6ARvFzJTnB7312D0sR3VpGQ2lJrU7yHE+IN/AD",
-	"T8Cn7oEtzzmpV9b5ZD2hTYspTwjq6gA6EvfAL9nv+AI7HwUAdeChH1XBMex/wlO5wr2rSSqJIfSwwdML",
-	"Pie7kRostMCSwJx5kMdiGj+2Wlu7i7fkoL6VT1OuhE4ngU+bED1kASB1Rpn1z74OmrZz74Al9xAMS6Xx",
-	"hnu1FL9+dZAMo6CUlelGKazNMgqlPXWMd6tT9Q54GYZnSfyWKvqrXvDcAJFTklZiSLQMhch4TCKp1Akq",
-	"rTe6j4au+xXfkJCZ94z/HtQTrM2TwI81cQOWPBtYJUWpNT8r5UVz6ZDlCWSFjKpkLZQQI3QWbAWDFSyP",
-	"yAlZboXY/1LhN4refrUry6dYTGk0dX96JZTUO6OMCpliyVNhVl2HRCXzZSm5INiIZrUrEBLLErun7Dzl",
-	"k5QIhU75/jtBR8uPnnusQKEesRUEAv1px6zqe5s53G4jJMrZpNr+nEQbD3CpPjJnl21OdS/1Z9Vzy/dj",
-	"VpWP3+ooL81GqhiDZYVo/ZNT5mFW1TBeH6zMXeK4Hd0qQk22DGWoHVuxqMATi2zmaneE+XV6GDaeEWDQ",
-	"i4YTRd0bMgeyIiSZa6NpSuCzHmSoK6o0d8jbmitoFKLLYbn+N8pEdMObcj4uYvvqp5KlbJCTMu0uCLOD",
-	"g+8iV/yCX4h5YGRptV79+37p95Mj82txDoJI846HUuq3+z5p0gnmWSsyVsOcfVHipeCgIvCwdNCtQOwq",
-	"B/0aZ0tJBay0wCSeUryoRAvdQ7ZwRtpIsNAnPUBFFJmnSkAAHjdcLjrQPTnSJqDXb/ag8oATxmlqEHBG",
-	"dBiksHy8cE6KSukByw7NMjrGq7eRNCMOgS17OBy8gsgtOJrLoC25/T0XIbh91Ug164h3WSNYAyhFlKCN",
-	"5rR/evSCPEp/e52jxAo2mdyEzm0/s2Ugm0zbRCxEnduITrHGFThyZMBsuYXhCIKktUAZg8yLoylS0ust",
-	"QTMCKqUTBGMB2uRWlUHGhnZ/onJ6jhVwOHa7TuHn3Y/z9a4T/GpDrjiFKzz5GfTbDU/hEwjD5b0a+1kR",
-	"Z3BDyFygruPjlXhyqG2WoqeoBBckZBFO0yVlE4QlSggWOYEAxQBPBOoWq+2Bk0iH3Lu0CCchyxiV8Biz",
-	"yjOkHiE84rcEqXdsCqiaqFt+9SOjME8/ZL+QJYgMulSNNn9yOUUzLKNpH6nz5Rn4QTRZsHdOBVJCCPi+",
-	"QzbDDE8IsBKAG1BQGCFxubyEGHygQs0sfgYnlfZwdMFPU3/vHKegS415ihrWXwM1dZTtsXYhrnCFMH2/",
-	"ljRUTJbFtVXMQfky16sxhuHB4v2AnPgsRAkV0liIiBAQoJTyRLscBdyqI97Uz2qS8FEb+To5NvE2QlvP",
-	"dCiOjahs8f1J9ZOKta3FEJdqT3FpIYZbeoToc8PO4SDiIlyochotKbtv7hrh9l2Z/cKf/uG7OWeB2mVc",
-	"LhVSv0Jrza6T73zT3dIQPRBnTTWRML/MQQn7wo5X0i1Czxpsb0VoGmwE0tuN69ouZ5NzP7PjrbXIMS0t",
-	"Owv8vPpKxCp0ui+85PfusXb6sKFVnvWnKUe3PIumJM5T+SOcJCTVkmheh8MGCYRM18IqHHNEB58lfGLM",
-	"Pvr7V6LsoIu4Uj/HKZ/1QwZVCMo59or0C6JLERQhCQvI8p5QAXZkHSqBZZmsA0kqJlbShNAmKKgr47zI",
-	"WbIcKKZDBcIhMzyYjxHjCIKDUG1cnYzGeB4cAZwoACVasa6QKVkcalf00XAEtd50UGY0pYy4WaHV2k0i",
-	"L94kgpABgzM1nIy+DbjqnKHQ4QKxrUlTXGhKIp7GJA6BjWtzmxIhtM0uS4ixzGOZ17CpKGRq4Ibcpmwu",
-	"ZErw7JWZP0VdTUXAVYfmWIgFT2MT25Iv6pUuKLTaIXLUZG93g87ByVgAgQsg7xAuzhyHLL+lHIK8K9Un",
-	"hFOCZJoJqQ4urze1oLFfJXeyR/2FGMzzVwKdHIEwlXszke/AvJOYql3rbwIQc0xJmuPtnKTg5w3Wmgvy",
-	"fdTo2ZqiAyXy2WD1dDlPTjpdfVRbeiFcHMedoKPjxztKTk5Iye7qKqY1flmbPpf81jDoMuQTd8DNJBb/",
-	"JTmlwTRG6FgtYwtBkq+/IfABFgvzch0nZ6jJAl2k9fBxviyxvRnaiEb6Iuxpq+k3NkfnK9N26DVm5NX7",
-	"95uNc1nIU/TQcwTOw9W3Kuw4prxjG+Ztvx3mk/h4eDt4UixtYaP/i1V7ackNZevGVK9sNGrlqmCKQAOs",
-	"e4arr0ynlzwJzNohYMpnhdOVwmEFONvJhGUS4BMLoexlowmvKJzp1tIZLY0vLkAmj10TdV1PZ87nWWKE",
-	"PioQZxHZ/nJcNv8AVAV2u6FnS3/zEO4sGKmRGNuT7nrO1NTs6u0OsjjIBqqeH+QrgdRQdEwLUlVh7Hdz",
-	"qk2UNUeF1lPUdQjJ5wIteHpD2eQdYkqkN2WaQa5Uw7YL/zE1OPziLCO5AQum1VpFN3cdQPysKWyhi16A",
-	"p76ob+HzIfT6reyZPjGvOOYGh2H5oDXINgTcNRTDVvseEZxCtqCC8skU31xrV9gNWVpXmflFkCglUv8U",
-	"2PgBE+iWF6FT6puf0UFtX79Qno0SGpnqwKg7x2nuj4FltThEPXrzGTZzM4v0NnrLBmo+Fztz8HobVgaf",
-	"r2RjVp9tz8MKqunjX1lM5fFtY5jFGSMI3iExWqgT8cGo5OuNiWqMklcHatGukZ1svVqCoilmE6IUfAXF",
-	"ipfGOFIUPUAsSxLQ0EC5sfxd/QqJP1ax0hr9mgnzUrTtZrRQ55+xKVzRamwnbcMZyws+ns3lEqavFHCG",
-	"+xFe9DVYcdIgrP7Xnsms2TvJq0M7iOQZTp9Xq1u3fBLAb4N4T5/GZt6sBW/aStvu2TrLdA/Ai3c5FqwW",
-	"IdVrpmpxe/wrY1gTDq6JKZzhmCh+BUDZ5O1vqZ5kgqSBzXjII8jwnCpCqtii9h0qztZv5MNNao/hpLgg",
-	"zTxFruXNb5NpD06XOTA5hpz2KpT9qBEMLhzY9sVJWcKwwKY0eOvbkI2BDlvUFW/BVddEYziH6Q9jNS5k",
-	"t0wYrl3lRnC4yhb3QFe4EDphWWtlpsTzhv7jIUMnw19t1WVjcLshyyb57BcrHNX3B8wjX5HnoBXN3gOx",
-	"C10SnJAYgSlWyMCIynlh4dp9Bx2g+GcsWbrlIIpDc1fXdFh5+vX2p2UFbyxr9mnEFzoAJ/dyaKgSAdho",
-	"TdJl2dnwSiByZ1IUoUSflo3tb6ZgVD1QYagD0NaL6+rFhuM4dEuebw41aqel8AuI8GssiuDZB5l47b6K",
-	"SFxeXSL9HHVNpTWUiT2Chdx73Wuk1OZYirCNcvL+m+/efv/D//iPHw9evxmo1/cjuheTecKXXjqtEf8o",
-	"azJQ2yeXJOIszrMVbOeMfOHf/XBwAGvOy8S9/e5NqVDcjwcHvmQGM9KVCReoXEGsydVUyrkY7O/jhejj",
-	"Gf6Ds37EZ/sQrhElmM5QtwicUr+WIfCaxoENLTP/Ni9DQpr7N4177zQIq8N7JbS3w1SI0FEZkAYNtQ6u",
-	"8OSyxgRHnCcE6zw1KZpdz2e3JE1pbEqDK2AoPMWw35bK6iroz0mAz0RrEuuXTnn9/H4tvFuZYTMqab6+",
-	"aETiQJsacphrZy/wEN8mgM417NXn526kPn5ltNKia5tsuIKzSnSFl8SUwxyxQEfw1oi4X5tEaOEN7CrC",
-	"fkysYtO51148hh4CrV5tuG139U3T1j2Yqy+mVky+Ool/eYH/IBq33XBpV3iyHa+Q2BPhfaNB1anc+PrN",
-	"fwTrIjQhDKxa8fH7H1pYXjr2Y9/uRji6ORuPL2WKJZlsE44ozKevhFMtaYDG9I7EP+Hoho/HqPuz+uuI",
-	"JHhpfrIT9iCKd4QFgae6jRu+M29d0RnRIXz/pFKS1E5GiegF8C7UDDhUN1g/6HzUEkmhTP7w1mVMPxy0",
-	"aJ7gbmez4bxcrrzFB1hfcQ6VvhBr+wuU+Ecxig9YSsHPHj26En0K+oSJyISc8wJlvTxkBU3BqT9xKXbj",
-	"aK133JOvBMUhhlKS2Vx605dMqxY/b9Lp654nrCn7Ik+oWstvckqlthjYgKm8yYs0fv18n+vuxeHxTlm7",
-	"jYNrDd93A5FqedS8lKOGJFcaVaukIo+RuRz/rqcpotTMHCBQrqaTAMLnIJ6ttwQXr9YiPCqLbjz2oj3U",
-	"1grW3/hCdx/BJsWvKgO8EsiJ4zVnMTDdkIppddXhvOuRopC5ZoK6RjYMcllutKyrc8NPlyHLdTlTZ4qg",
-	"ZvWtF6AxiQlUV1ZCt6l4HzJFnCsNpqzd6NNlpUXVoAxrC57eJBzHpoJPD2xWsxElTOqt5LFmOmu4XCPB",
-	"qPOMx0Y/DZn5uKSoBoj2SR8+PRn+WvIQEXZLU67zb5waI1Ckgdr2MMe/XKKTi8shWpCRM6j6/vjwcl89",
-	"NnUJSepK1CHLxXoTdHR8+AY692EWERsapw6ecdvvSgui7xAfj0lK4pAVrVAL6xFPEQEvWIz29uB89/BC",
-	"7Jm97zlLCNBYMV1BkvHelAtJ4gApVT0he5IwzCTSCiJguWazcNwLCnFyY6fRS1EgzxSeu744/vvH48sr",
-	"X8WASruxhroBRdeuhrQ201PB9zRdoWFUw8Or2JOL8FCrLujkYK0eFNDXMma8Bb1ocHTX+tO9FJ92Zfmb",
-	"OberHz+Al9u3nk0tW+vPuiiJslHSka0L4400rqcAtUhhKt4v4cmGB+/AuxOPWUqbWAivfLQtY4XsiSLN",
-	"p8VOi7SgKnw4224DEStSeXkmIz7LSX4BAa8ESrCQTuHZRllVrCw5o9NwUBcniZllBkSTZxKK0ps99lo7",
-	"mkrStweubKmQs8wjnCsZY4bZslidr/GyyXnSK8v7KvirjmyUJ1IxfGh9Vp0viYdyS4dhaQFBcSnlsVvA",
-	"yW/m9a2KOEFmmZ2wOTrh4cnIn4gE3AuLfysqTftCVDM4pHGWrMTYewHrKrhrsYE8uOVenKmpYPgzBMF4",
-	"BYEtomEq46x0zVePQ2xGNitSlw+d4LVVBnLnYd7IXmeTvLM5o3ihs/sm0RzstnkKhcBLX/TXok0mpLuo",
-	"r0FnEs3XdoGI5kMnsGwFluvhPrfNd2i+RiPXm42tvkWav7vZJVrdYeUV2pcewA6CpZsTNcNLFE05F8R0",
-	"DMcMkbumgA0ojngn/c3W5iYvOMEjkth84DivRqQu7ZXOACF3Uju0YAanp8pw73/ivT8O9n7sXw/2/5+9",
-	"z19eB2++/8HXL+VeZHvlZS9XazC00Qv65NkSpVVvobjknz6U2lJayxbWIp0rpYZ063CJ3BaDKIPeRzDZ",
-	"AJE7HMlk6ZApbaBpS6eymBIWNQS34CyPKbNX/sqm2/XRkXYIQzF446vFC9GP+Ax1h58ue+90t1gn82uc",
-	"JUkRMQNFXtj+PsWz/oTzSULwnML3FjzE/unHX386vtjP4//3dQL1vjUk5YmdnCdi//zs7MO+nU/sn1+c",
-	"/XZydHyBuu8Pz63LenVX2ZZ0uxRr0Jpy1z7blHY/nA20LdVvjIEuaKh6O/eeR5yN6cREEmgnuu3K9WCA",
-	"560vuSJFs2LitKBj8zU/XnzQjig9/Cv1e29V+uF5Ssb0zj+XkE4MtchGkNusa7vobIZxI4a3yHzTmwyK",
-	"w6uuae11NsSjD51TsSZivWBFS6AmFpUtSMiDOP+Lu9wg6CzoyOZQe+Nx+M9PV/5yUurLvCxuHm2TpWxA",
-	"iRwPwPkpBtDVagAv76kxBv9cyPWRfCagoJgjKO7Rbqd0o86RtbvOxxKCmmDiQUWiBxOFEjomNka5vIgP",
-	"5gkUbzPBTXk004/VYKbvfii5ZH/wu1ZXX8t99ELnrF+UVliWsbbRCXOxvUm4ND6R4sUgN6tRKYyv5MXY",
-	"zPNVbih1Ft89hMhZXsWmIFc78Xe5QKmQ03j9oeDqcm6qJHqV3VKo1hrpyRflWw1pbTOML/7VVyzIXV11",
-	"mnu4fKr36BeRSnVFTNvS2qn78vNsyGwrmcZx2wa6lxF4bUfLYv5BHg3+SoSsHutoNq34fFdIMTi2K4j9",
-	"wtAUi0tAyOY6vtigLFQv0Xs2Rbv0r1KQZAwl+Uvh0j1fiGXlWorZV9/NlpQ4/15dGCz9uUhvhcrci+6u",
-	"NODUgHIDE06ZsnvsNzGfYcp+I2mektqmAs/Aysp8bAIMKmCvhzWyAzRVCBlGtzANie3jlGeSCF2DR/TR",
-	"eTZKqJgiDP2arv7ryhSIAeoWh0z/dYpnuoc2ZRPzwm84yXRrMYbOzy6vUL/f39dz7MOc3qhwO5gfj4vp",
-	"XwlTJsrbxkongurJVhRGdRbqn0+XnJOlmTX+q72+Q4wsID9N6yy5ULa+rPScsFhnNtjj9+qv9uFQrsg9",
-	"Nve2wCK/y7apxt5a1YF7DeVD8iFMHhRWgU/dIs70OZoRIfCEBEjhA5Z0lJjmbbr3rYei+0cdIklSYVvZ",
-	"6W0gcjfHcJw2SOpvV1fnyGlNh6DllIAiPSMsdOAIvJk31H1TTgEP0EjJ9Ckxg9sMB7XIlBKJ06VJZQ6Z",
-	"mkIXQxuenwgTkAMte6Cyoh1YM5hiQreMTb0VkduE5zpKKIE6/tWGOm4fGZvabFvJ2DGhZIwpQO/0zGpu",
-	"H2c/zGe1P0xSzGRlVvjNTul2jHKa+M2InPL4Wj01ndIqg5Ra4BTd1z7X84Du9iYctMk904EbbvbQeAad",
-	"VpDryWVgNAinJhxEE3UrioUbLxSymvulN0CL6bLSs8Z0F8qzz295hEdZoqCGj7Wdb027RRc6TDPNTtCp",
-	"xBZ1gs7w8PD48vL69Ozo+Prw7NdfP56eHA6vTs5Or38ennw4PjKNalb2OfV2zVQvHZ+efXz/t+vz44tf",
-	"Ty4vT85OL9WMHz5cDw8Pzz6eXl2aSa6PTi4Pz347vvhvf0BpvalR9Xp+I+lI4YqhE0g/HdledTDCeotP",
-	"cz84H+GqOIc8tOb94XmpaFpQZPmUeyzz1D4pYgBLTSFWFjt4EDOQzTzMo7rK/SbcMK7P64w6bXJDrjyW",
-	"mlIaCCyo4dzvlX0G11I3tsw5T3LruQnWM8aUZIlw9c5CJjmiM13oDEuCulZ55oxUrjJvTlaSuSsJoXjm",
-	"eNraZDfZ3C2KZ64YWbbt97c03jQAqgFjn2lnfaLaD94IfmOcPYUePo3V7KDaqenz02VcunZdKEluTb2c",
-	"Jy0q5tUlLKgo6zlu4Lem3my+V3v0i8Wi6ktRbFebcPZs1YHeJp14qp1emtOIWibB2bUK2Qo2fK6eNolF",
-	"5WtsHCdYWfLvq+l302SygocvxSQFi9laTyy+btonNBRTpynyqqIpT4hAIDPpDtFySmb+JF9Tt7488skR",
-	"hKvVhrHzGCTKj3lboF01ebXyqM6HVqLy/VeRCQVXzXOr5w84YeXa7ey+0wjyS2kEhqbaPXpdOkrdNIsr",
-	"bNTxM1lKHgD4V9pH9ButbSIF1fBVM8Szwoe7kaSgLXYDC7O6m6VaIokBgGIS0VgrZoY1XOo3bVbeO4RD",
-	"Zj6wgG/KGi5Mu+q8O7O1+0K5VtOIeUxTfR5UipDp6rm6av7h8QelW6YmX5yCS1indKjX4K+BGn3Z66Oh",
-	"/m2hK/WTW5xkRRdTAQbDGzqf+6DJv6+SxVdtBkqmsqVXNrSn13z8qy+X4pmZ3gmFLoNUBQYbFu0sxQeV",
-	"OZxcZMmmVswzBs41+z5AhmiIebaCeesDLO7ZhzIVSFDEbDknaOSXhGrCuBG3nTkazqZ8B5vH2ii52Jz/",
-	"K2EDfIWLRx5OpiC+vumfeao3Cc8DZCBa+zmhQeI7B30AMZwT0rO1Jy5luPjaomGCe6GB2cT2vg+wlBbH",
-	"7i0qYnwLGYPmkGDbRN3FFMs9OkaCzrKkqNPnL7Bfl5hbxb0UxLWhZL0ZxrcxbbyzVeIb61XmNi+nFrti",
-	"hinB8UsRBstb2ZoxeoZpdyK+LDFKWGOaqH6al+5eUblXv9nkfHLGMg5jt4mjklaE6TC/yAv45GXvoQ+5",
-	"saZqyWZfSzWoC3VIKZuoVzkzwo5pRQOKqZvQ19N98E3tUp1WqIAjL9cobJl1IfFSuEbkEYmw6TepkyBD",
-	"RkWu+G8c/HR2cnRoIp0CRaFoBNaDBTQkkxzNSQol4XHmdBRaopQo9Lwl/orc7dqPlUHH23Usj4TJYWM9",
-	"DK5vOlbry9BHYUdrmmEHVJewM6NRygUfS/ULEPwx1QV+Q2Y1RKiD9rr/tn/wDoUdTuMo7KAu1g5WGumz",
-	"tXP0zMATKqfZSI8asrqVVriGUL0oSH02y+kEMFEnMAN52W/5QJpLbDbRqRcjtD8KkVopxpeSokwt/Pox",
-	"tWfFHo7h4ce5SX5lCeSiVpzmmjJvTAksixLhT8OP0ixe0XlAocbw8IMzfNfWsFY0KTAwEOgqnKQXIAJ1",
-	"KgFUGGd+VyNptPTY+ewbpfHKNfF0uyrGnSIBq9vgNJjjtKzhjIttdRGnrKQSxW7ICI/2IixIb/VETVUS",
-	"z+aEle7qpKFVhZYrV67X6l9dt1uPXrs13TrtgsJOizJRdlr3yKq1NfObCyqQ40Wttg2IivqG7XGnhBU+",
-	"tHGQ9agIIdhU1vf19hlaL/OtE5SwogQxTm9+s47t2kH8itMb13OdRyDYa0w4v1GyQzYHpfro9NL43vsh",
-	"O7ddWSo9n7Xv7u3Bd0WKflNkTP3WnINrJDklUvgA8mt6H2nVlX03iqcrfdkuou7zmhNbIXzXr948sfFT",
-	"YDjxMZk87UEdsvARceDJPy0butsIYN48593SKT7qF5NNheMr2hR8An4VdxwIuTATtC/ubos3bzqRZjcb",
-	"TbTC4Voqxuo8Mp2XXM9ZNjEN4w1/1ZEQM57m4ciVXJHXB2/e+kLgCE7k9LIVmNql/c39ZkVjk4zRf2Wl",
-	"/ibeS57xGCjNWrAxct56sLEjrrlNXL5LR4xsd5f+LnpDneqLfslGJGUEwrbwiCQ6bslVYKBSyZin5XQi",
-	"Y0qPMEMjEjLKYnJXxJorPB1hLUE5t/vDd9XSQ24MOt77Y7j3Pw/2fvzc/cde/sd1//O/O496//e/re3m",
-	"Fbfo5uU0rpLl4uYJZxPRpI25jao3A8fz+pdfg7yj56oRJJ58oEI2GVmg3G+JBHmXWUGi2pGtJdVNBonV",
-	"Jck0n27o4jjDNLGc3FNKoQTjUy6k2XHtVrRydwh9KvyN0SDiDZpCKxKVX75peGs+RCdHeRczPaQpGVWp",
-	"uxayKzUK2AwQFSjK0pQwqXCFKWxZ22/uqo1OX32/Res3XR6q1LlQFxTTNZV0BzCq+IFUWoBps2PfBWbc",
-	"D9nJWCnXkP0XdgxRT8kY3GccYV0lSmF6V7cK6TmhE3QcsrC0Vz0Egdz7SlxpHjeHmlSf0tJaZLo6L6+q",
-	"OHDVZG71iDitomcXNsVHR8pB/pYnkLYfsnp8rrqQeUqgfSDIhupU+gYrdDfKJrSqhvmuOh3PF2sFWr8B",
-	"yBZS1cjjtOCEREQI2PNiMxrGaMqjyhchmxHMDDvRTlodOxklmaC3RIkRcUxidEsxIndzpZ5L4xc1Ttwp",
-	"neual5mQIYObQa8EnbA9pSFQ/MrIJH2kVZv6misLmOGlDmIOmZpVTglNDbXCcZwSYSp65Z1GBVjDTKOc",
-	"mlFMBKZd6AzPde9RS/Q0TtStaI7hCsdTHnVsYLffSOWccrOJqq6EvBzjVE0nuade0dowtYH5qaroebTo",
-	"UsHDczzxyl1zPAFoKVdr9Okp/hKhitCbaKj6KBbxFlOeENixv/BQvuVWey/tq3HzZr+ecuT0j6YnPJVN",
-	"whp4s6BbZQz59bpOIRaRglf9h/rsHkEb+rOgY8McYQdmuWZtPkCrn4bvlkv38lJcVaWlb6b9lz99gIS6",
-	"+lrWHuP6bmuUJZSR803dl0Fz3NRVHnul+bvUwVNQuRXCNnA6UYjX9bdQEwpanQ5qorGFWjMQF/37Xzv1",
-	"/p34qzX9Bmyfge53Pxwc9Ps6NhOVgjcHaMoXSKk+EO6qT9wW6CnCXmGvwB7hEPrINqO3p+BGxswh0wzM",
-	"fLqHNb4liPGQOZ1Rmis2VyNIdbbwutrLKwKtfADcCuKa2s7lVXwP/YS6Wi6uVPfXOh4NcaiTxiz13GSW",
-	"skGetKSbU+h8pZLEDVlLA6fdMJH7+jUoBNKc1HRLUn+kyU/ZbK6VBZOulFfsqV3gmhuqnpreaDH12ptr",
-	"DJWrVD8uO5Wft+Odh+xuIeBoX8aRiS7yHYGNPCpqScxTHmcRib0NDmxGTUFznD4bBot95q6foS1kSnBS",
-	"ZCroVvQ57ndLWw60Xxz9ECC8rkq1uSko2AG0pedKwzauuhN0JhlO41SX+E51uVlNd03t2WKeTgWEoApE",
-	"rgGYyubM3/G7XMM6bnsYsqyNl7csSydljsbvJZs3hP7kmw8K26rtSZc3GjJTQFAhOAYbMhmx4KyxFPC2",
-	"e64twz95lpATFpOGIi/wKeSFZgkJ0N5rr6u01PlmhTMwD+UkTKbLyhlVPKeWO9rODCimcYuQujxHzVxc",
-	"4PgJi73mh96M5sd5oKY37suwVcnNBvroE5VTLWEEOWzhCaZMyFKlgQm9JSxkOQChrjpNt9msjq+AofSw",
-	"PJN25CIzSa07ZN1Sn7yh0yfvF7LUAxWfUJ35WwOdkHlkImcX6sLGPI106fYFz5L4XRFLDuE/uW8UMmzB",
-	"3mSmyp2lhQO1TgkLWrKJzMj4YoXdvtwiskggYXzRa2+9L/njV2r+/rIIe3QM/s13tVPXhkB9xMaQMcdy",
-	"+krUbLB1qpT3KHFW5UCw26ZxJV+Eoyx1PDVE30+ObB9276wAoa1VWjewso2InZOVhraMJ+fr82R8IQPN",
-	"FGBFs8uropgQdkJWBNFFJQqM+3dP0Gdzjw4wqhklqH3iBW3bobVlr8dVFMXpvHnh77zpM2kamGpU1Y0O",
-	"8+ICS23pxq0FxrWlH9s52e0B7fzrO//6zr++868/rn8dWpPEq7OBd977Wnfv4uRWsYImM6t+7BGMHZHA",
-	"m1apk/VMYppNqgRLX179wM3X3tBa37SPZiOQy8tfjH/rgRj5Sq+Wfae1Q8uVinzunKrrvckJPNWdtxLO",
-	"b7J5Kfgg0NfgBhNo52weQWDj++0XISP9SR+9h+CL/V9tqH4+UDWwAIZj3ihAny9Vr6OCPV6zz78yLnFj",
-	"9UTo84TgHZ/bbqaTURoK7s5sXz8g8DnpwskCL4U6FBN5XjduGA2yyVSi1Utdd8oon/kSfYOtEEGG6NZU",
-	"VSF38wQzfbJ8XAQ6wMgooTMq/XWCYyrmCV42F+QCeQXOQEyVSo9GBJmPdGY6YbH2x3vHH6eEbHbC8BcV",
-	"SH3pPxNbCKU+pnoC6fPFYPYMtI+ykef8K8N5qZL6uMbd0bRm/zJTAmEm8Rbbn+GlOmeQOQDVcCa5iHBS",
-	"ss+5bgix1TwUPBzeMf1N6/NjMlOaCw4cdHI2XgavMjAXeOIjpXBnjexjNWb/KcBjzfE2nolopHYEJtYv",
-	"1Q9F/76KMxVftuJLBeld5783Uzdvqfme3T1B5Umfj/5xtqYXdY+92dsfJrZY/zpQhop0EkNihG5qYDyS",
-	"8ZLhGY2gKEGTS/3x+NkG+NSdYRlNiUDY7Ei90dDP/8moox/VvARr1T3+raJ81xetZX/wROveEyUKYKWb",
-	"jN0wvmC5rrAEUjhJse7iqyuc+Vsd6ME2MQsphRUnCWTTlQ1C2vmogFz4Skq8LMPHX0J5v7eaugp6z706",
-	"tVd1z99rD8nuV+6fWgYglcfrQXwL6yd2O6nsTJ47k+fO5PmXoJrfjLFwFfUum7N2fH/H99fz/VJfrA0L",
-	"QRXJM2qcPAErr35ss2ZsU0DEU6cnKcJjSdKQyWnKpUwomwQ244boMt3d7+/udNgJI3LB0xvz4J3pfGAG",
-	"qCSAKJg2JbP1D3a0t3d3vT46IolSZaBsIE0SauqfvguZhgCZLhFD3YM8eQxqT/UG6Gd6R2L4+icc3fDx",
-	"2JYjQwsMVd3G6gXz7B06/leGk/9UukPqfR9F+2/Q/x+lmMV89o+DQP39WQfA/JwlDV86b382TfEj9H+h",
-	"GWXdGb4zbytaEoRMQScsF/07evO/WM/pPNe8tgAVn70+OAhCVh4XvTk4ODgI9DlB0Cf6rk4gRji6OSsG",
-	"XQe21de/BtURriqFuRrvohN0mjfXCTqNR7u+rJdvSbWF+rGMJ0Q3T2ks+wVxEPPVxRSkTJpC4XQ4YgJU",
-	"xynq6w/KtkHYr9cqwWrGpg2dFxGZvoaXeI5HNIGGTMaEyDh0CC1VAekrkkukW/lcU6OBArylflrvyl3E",
-	"u5FbwmxVpilxHkBgWchSMlb0iUrUHaUE3+xNEmz61FlYaliBX/PgCWkyralnfXTpZgtEOE2XuiKF9QwB",
-	"OdNR6KgLrhPKAnU2ISMxlXiUkN67co5Bt56k2EM4EdyMrzPaINHwWYpQqFVuln4CX6zJOmmCu8vmAoqA",
-	"SQYZAuPFrJXsNmIIi8jaeuzV8UcEp5CFq4YE4uvGYuoeQSilk2mDF2Wbcu7wDREnKzJBMiZpUjTKReaT",
-	"VgH9NlemuTVglfT+BIewnlyuqQ4PW6pUijdLabz5Bn+3gyzrc4pw3sRqi7wii6HNvZtkUaZIdwZUcs87",
-	"BKIBwiaRAWpJWRefTDN/gZqgA+LqymqrjuT55vvvA2+2kfvFD289ZzvDdwaprq4++DlMwtmECJlzmq5h",
-	"MD2Iyc0bIWJxA2KTjj9WJ20bN6QmwK99itBrb435Ig2mdXBohVlVbfVBRyv4JmJUXceWNTP9QNuYm2Th",
-	"tSEjyfAGz32kGYFTdhPT/ADUDl7NQmpg6x9zw7QibRd0UNSK1u7qe9skH9kDcra5OvNITdXoRHJX6M02",
-	"Ql2lyUBegSIxaIZvwINRpEZAvoDQu5dTyia9Z4pQKRjyFuEpeeR1k5ssh7fW2NcUlVIOCz6EU/c7+MrN",
-	"K7DDzUdL2+5T5zlILMnAIpXDg6Ac6JzPswRLyEFmMaj2IJyNtNVjlWjwPEHD5RPaTMiqfPsASb7lEZtd",
-	"zOXbyiOxUbd+LUoyM+Vee7tDX3/oTTJQ9dDXSEFtIwF9rWOoonqmxSkf3zcG0HtgbTbYlMi7WoSHpOiE",
-	"3pK41NDJNfXl5ipjH9Uqq/t2s3C/XNGez+4g10jiDEoJa3F4y059Ztb1gLMieqJ8sLmE+rxZtj4k3IKb",
-	"lYdZ3cmz0s+kNYvzkEUfs5NY0uhirXceqlHl1gIqSoZpY5P+ZwZ5gFRIzchizl7lrWhDhtmy7KGFhP0i",
-	"7CATuq3hiDAyplIXscHqEYtxGtM/SByyfAkaKr8tN+nL8l/sPI87v81mnkIvqQOF6uwBWjEgoEHA542W",
-	"1tXB1jocuxcy+9E7qJqSk4opNiKDQgYxxXOiZHV/THcxyCthXBnlNAidXa8TDozeBYf6jXWK8F3baj6l",
-	"r+Q+1dcbQcXXEwVPvO138QTN8HwO7CUdUZnidGnxj2tcFQqSiCC2WIyWSnECNdoom2iXm+JW+RqBVeGU",
-	"IKX1Q7td9UomCNgVbAw5lFqLY1SYxUJmKK6uamgJQqC7Mt/h2TwBYSvCkkygm663iEYTRTKUWG1avVIh",
-	"Hn7T2+26dtImrF/iSYvx/JThtrEbsyUpKwBJUabWIKPAoJRa7ZgSS23bmtRC9eyloK5ay2Z6HXzxANpc",
-	"PnPDCT2k4gbjba+tOd3K25wMREGLbGQT/v1yyCuhGDNnioObxu2ZyLQ4xcpVGVtU7TezBXnD8vx4Gs9e",
-	"em1M4EWFMEacHxtlpcqNkaS3uhKN7dguMjEHGuV1FToQU7/rnG7p2SwI1e87wUIO9dR+wzwW0gpjMJRp",
-	"TENiJLj6NdJuVsvRGZfgJMVMEkjMCdmIAPlNiITynFGUpeogYmJ2ijizo2IWgWgrZIqpUZFaKq3e22hU",
-	"SmErZTOs/rJfUo2sMD5wr81mk8YhG2lbbd8AilaWCm9qTFJ6C0ZcLb3bajRqGKis8ky6b0GeqgDfJEQA",
-	"V1xF6/PUq1bEPqfjPhOOIFGWUrm8VC8bXwX4BJVA4hU2S5YWqJAU676IUBDXNpIzAtX+7Zt948c0DTdC",
-	"1oUSRTUzsDNsL7Bld6HGTMh+H7oxQAOk3ZZIV06DT3TptN/VocC+wc+hnZv5rqdSzotOOcNSoFFTj2El",
-	"kpUDkCIeEzRO+ELHN9U230cfLz4I3fnI6SAFRNyF1nnCl0rjfCUgSkd9BRiY8IW2fbmzQi/86o8f06Qz",
-	"6DgnXXracdonW/dv7Qv4tYTS8KjzVf1E2ZivKrKsuVGWSLonCcN54zK5LM7iRN2sFEZzwJNJSiamuHCC",
-	"l4qN3ZIUfZfGaI5TuSy3kxKmShH8VS5+IwLDHANQPSC/NtCIEdSMP4HJBgrcHBibViPymko6yiq3JSoZ",
-	"NOVJP2Smqvjw/ETteUFTsuc0KwNtp94uy225lve90mAxw+mNaYyCfr/by8sG7hVlq2Wakd9Rt+g800M8",
-	"tU1OKQtZ9TsS7+V91X5HXXInU2xDUxTIQlVMsDIBFyjGhf2d4wk1qaS+AJWBIT35V6ZLnOlkZKX23yHp",
-	"9Hc40N/neELAcvs7+ldG0iUqShOBJpG3gUMjHi9NDziMRnBC/3l5doqASr3TlBzsMCkRWSKF3oaZG4Mo",
-	"DyTGxvgxpTlALV8qFA4a55KxGfz+X3un5E7uneMJ2TMLzJcyJRhapdnaWnZHckpCNs6SRB+EE4ES5GEj",
-	"WHigAMVc+9cSGhEmSKGXdIZzHE2JojBQajExFMo0MMfwtM/Tyb75VOx/ODk8Pr083nvTP+hP5QyqMkkq",
-	"E1JCS3cRjhN10IEFdYKOCzkFHO8pcFSiZ20PptgVw3PaGXS+6x/0v4OSvHIKhGofz+n+7et9HEFE28TX",
-	"kPACTktUUAsV7Di/PKtZlJpQdd4T+R6MFsMo0clbGtLVTG8ODnQynFIyYW5I7NTYvf9PU0FPc8N1vFLt",
-	"AWhfE+stb0D01dm8PXjdNG6+0P2MWeoM2g78qj7+Xq9+9cdKf04ZTi4hovY4TXlajAGS+myG06U+KB07",
-	"p008w0NgKtpspeTepPNZfZDfWRZTSW6JsaZ7765OD1D3ZPhrr4+G6mukP4dCB6YE5F5CbkliIs5tL4KQ",
-	"AUd949ZeL1mSrE2sFyCexERIHaz7zmdOCkIGlqR8arASlsucMCGhsxsE10F0MaKylCGzuu9UHQqVDg57",
-	"PtYnVi639g//LRav6NN2gxP/rgjjuX2h8zVoN4TVlq+Wc3LPIU7iLQcYRpKnW357SVm07cI/MkmTzb8F",
-	"Or7RFzn/cr76/JikxwEsHwlycK2v80isbbHG0JqmMt/sKwZ5brenJ3vbhgyNcHyh/YguBbsX+Xt78N36",
-	"j8c8HdE4JuwRCafC7ZyAIVw57ZyAOvTyc5mTWuJoos4cIqtl6rlrDvYSWrUEYS3C9VYVfnp06bU4b0qZ",
-	"Xj56+C3rK3m1OUlzgI0tTneY9AiYtBKKLTZVEaOOUa5Wo75Qh/sZIjpFK0mlj3QgWqP3q75CJVlgCY6M",
-	"cl8WJYWUSi855ZOQzm8Yk5SwiPRDdb4ypZHU9XLmfjGjjtF6tT6c7mjjERHyJx4vm+/LvkJJvS8vPDM5",
-	"hi6Wvn4wLPV1AvagqL9X+p8Sed4e/Lj+y4izcUKj8npft5hyjpcJx/EV5x9wOiHl779vs1+Rzec8lST+",
-	"lcQUK4nxEVH/0ARvNqL/PbH/tVI81ca35b37X4pGbV81AVGqQDtScgTvbkBKtqcDeqpGOlDnsZVkkobj",
-	"RyID/XWcJcmyKBTwJ0W8t+u/ZFz+zDP2mBq3vqoHg3kXjjeV4grYLgtl86wls/wI3pkngXA91VNzuk1w",
-	"JY+A+muhx46hOcitofRFMbRSL/oNDXbHkMtTStpFGYtN6pCO97E166Fd42Dz/vyBM3YX7OYO4iPK0A0Z",
-	"4dFehAXpmVAxKgVyXgqKeTCL0eHFx6Picci6On5szFPXIQFCOyMkRow7XV16fXQJ0IJGuVdKdz111tVH",
-	"Q7ZEpcYzbiIcpDvoAKO6/n1W3Me3p3Q7wOYR46GydH7XeTePb0infgzNWDafWk5IimNvTxeqPTZX+2H8",
-	"LTc1FjWFG6GTMcIsZKXAHt0j11hYjItN+/vAKW7S6ExEB2C7yMZjRWGYDNk8pbc0IRMdzjcl0Q2iY4R1",
-	"wIZvETW9vMEsdlY6jk0xE3b4LRqZy1Cy0npWO+S/vJ3spWgcQEZq15MTj9IV39ekNtT4m+cRQQIwI4ta",
-	"JyKfHctFwq2k+lJj3yaZ/s2jYMcK21V56zur1bditWL19lpb49SPncCV7hs59f6XkmN7tVHKmhpYpR0b",
-	"ThKFmFQ3L02L2ChUhEbppujjFAuZZpHMdJKiz+pUw9o6tlUi5Upud4FGBPoCkhm/3VmXHsi69JCwqem9",
-	"X3Uk0jdXLRhnNYwc7CjynxbgGiDgPtCmN/d5Y3NmmTK2MGlaa806ANbvPY10crCGXpYs8janEyJSTYDh",
-	"zv64sz8+CkIG9xFT9k1stdM4fSN7pKfxeq+PzhjRgbuerrOvRMg8XwVoTBNJUhKjri5VpP8GuwHTwbkI",
-	"WhS8gyDvUzwj6IaQudAhhG7nd11krtISesqT2BhG1PfGoIhHCSnK1cRDCXHoprnnKaRC5X8qGAlQqV21",
-	"fkO35ocVgXgW54XEQpYPPMAi6r1DECSLU4JGKQQ727nVMiWdGaMmonGQJ0fTlETaZGqOE/KLbsiyj/Li",
-	"H2D3zXLjinMYulqqOkoB59UQDqlvZOiAwcZeKzwhGxlNBP1jww94uplZRl/MduGV+tuTo22/VOCw+bfl",
-	"ZuhH9xxgyzW4AH+Pz7davot7m39uKcN2X368OK1++KiRolWcO8cT4jfmWWLqIZw7Ofn+Rjjvsbrh9jUe",
-	"udKeX342xxPKJp1Bh4/HgsjOw8rPLQPomji1Bj5TH6/KMiUPmXmQtzTnzLyrqZz2J0Y4lURQzNA85XEG",
-	"SZ0SzbiQ6PXBwUEPTBsh4yliHIrwDRRPNz1IisGD6gJ4aqcB78Hbg4MA4ZDJlM6Tog2a3pESt5OU4HgJ",
-	"b/6IGIZCl9RkmOqO9Xp6SCiyFWrQ0OWWPLe1IIlvCCLjMYmk2g5nEUFdt4RPyEDqJzGJezoXyrYMTwQH",
-	"J6Zmv1B9Fjwj2kKlrTpN1lYvK65oNY9Df4Sp9uchQZ/AocTNWfc7bgqsiXF5tGDE2jpNWRavI9MVffIa",
-	"RDvN6y9vFH5YCn8vBWv/Sw2iN45ibKLnV5bcCEQlmkBJAV27ZcIZCRlUFcuTK20VVZ9xRVssa8SoVdzi",
-	"sLa2XZDiA5uR69d/L3gOHkLlrz9xAoNq3cky4TVJt4W4x2EtTcZpYC2eI99B8/1t1A8Oyg8kXrfIZKzT",
-	"cVc834RJPGrOtWupfpmZ1zsUul+euK8/uy9pvLVd+btHcPdsgA9FWY81aZY4SUpFQIzRdLXjqBpZNnSm",
-	"+/aiP93DXI2axYu7QLEXZ6MqX06O1c7lbhAk9vQYPac3ZLlNsPtVzYEEke9qNNTVPeeg2VLIBIlSInXj",
-	"Co+LY05/USv4BhHc7MyH3Oakdvj80vDZvZkcmQ2SPJGAu5H9WCNjnobN7AbQSJ0WkhxxRkwzGcxCpgV2",
-	"8K86XWWgEWSpr4vHRWyQXheEY5MpvrnWJeJuyPLkSJeIM79olNc/6fqQOl49rwTFWbJ8pxuKQCnkqZ1Q",
-	"fwmWYCF5SuI+OpG2UxhYTOp9xMz+obwu7L1u47V2ZVvzs7uY0mgKha/BGgOB7+CADlDGEqiVVxiO1Q6k",
-	"IMnYHHDI1Cw8LXVRy+vkQEVn28TJa0oGwvBY5mMYXFeLbNCYDYg8sbkY1tVsynYW5pgnTA+JnaV4Fz7s",
-	"gu1mlHljcWj/i4bWLey/mh7bXHZZAPWggGdd4G6sS/KnfKZDZWYcLLKGToJxodH8WxCQtTZfww5Scstv",
-	"dobeewLjBZzivYAx2FTQPmM5DFnBWkGSZpQ9v7F2FXw8IDVfZZbND2gHcPe3xd4D2p7O6mpI5paK6L1K",
-	"JerM6yLYVxdH9FmdbPXDkEH5wwFaTHmAFlMsAyiFmkclFMVsR2TMUx1DqOscdo1GG7KUxDiCfmyoFHZc",
-	"qXcIdXbblm6oWcHuWxJxV89wV89wZ2R4SUaGevD1A5REfA7zYZTwLLZ1wPMACniSEqhagXVT5qf2/W1r",
-	"UCnFi3VNXj1Pa/X0tbUiZCX7CJplQqIRKULfoMV1JXhO8yQ4OTtcEDJjXwCXYcqzyRTsNibt0Bot3h58",
-	"h7icknRBBem5JdBnlEmBcMgWPL1R6l1RS8VpwS6yESx5UL3IgVnIwLnCwVwQOfhSCX3+OviizuT/Ffjr",
-	"4MvJ0deQAV/MYkpYRJCQoo9n+A/O8EL0Iz7T/NS2iYTwF1jK8NMlury6DNkwbzL+icrpJzLKK2Rb/ykY",
-	"WXKw3/9SOVCGZ+RryAyvtyeaf11++5XIzTVxZsuTOFEEIYM7hCZMI0IYiqmI+C0kQIyW9k48+Av3CZ2V",
-	"mE4LgOt6W7quQ7jzMaZJlhKBIpymS0QUsVCsGWFwGYdMg0Z+fw4mGegsfgCDWF6CHUIhMYtDptUEbUCD",
-	"yvZ8MtHd5sqyxokQGYFlFY2Fc7R9HPtU5J8tT/Eq9/HwW6UOHnY17qYbtBn3ElprNDD4T9+GSerbsCyp",
-	"Md60vzhFXxd42cDKz0YSUwaUzEVJS7/XhtDALA7BeDArVm3g9gpVH2n/fROFQy6BA0Ku2WAmIz6ztJGm",
-	"OhcKelOu8PUD4Tl01vnt+QCj6hZXevprR7wT3V+a6O69oi0x+jk8hn30m8ZKY50uVou6WFiUJdBYpRcA",
-	"ZJpUzqrCYqR+JXAYh4356ciITMtAEb5Md5klIbOilHa0IcoQwdEU6W5x9uN3WmqpLQ5chXQcsoKoIJPm",
-	"IfI9qR9z8UqJRm8PDvTScimrySdXoUWPKfwUszheuqdzxFXWsMqGWwX2v6bos/PGOd44DQtgk/502Zg2",
-	"vxkhLD8DVN0zDdNOTn8bfjg5ur44/vvH48urzj2koH1L2x7QHrFRqIYObyDxK5HT4LLVuNBDlLI4JdGN",
-	"MOXyZUkFQakinCbco3ILrwSaYYYnBJyJVgBVNBD6r9GoHJNaaMdioHRzh2CboBGjRBazByGDJ8OL01wC",
-	"rC6B3GmAQidHAcJoTGJFcdUwWk22ym2AjJZuwo8Zj8krgfiCITwbUeI2vYNGZQRCV+JeELIIJ4koHaBA",
-	"R3AJI1I2xuflPkTdaGN9B4ZtICo8TAN1P57+cnr26TRAFYAMQjY8PDy+vLw+PTs6vj48+/XXj6cnh8Or",
-	"k7PT65+HJx+OjwJ0eXzx28nh8fXx6dH52cnp1fXp2dX1xfHw8G/Dnz4cByE7vDg+Oj69Ohl+uDbjB0i9",
-	"c3x69vH9367Pjy9+Pbm8PDk7vfT4+ywsPQsHs5M/j95eXYbadpM7skatdlr8N8GRclLqIYYO1Xrx3OlL",
-	"BaTv1UGhLrj5A0l8NGNdRIlPMCz1fdt5/B+k4YHvDrdWNFubf94T6QMgXUFHivWGnfdEtoOqP48ys4PT",
-	"psiUhwXSJ3MS1kjtlg09yqYURhbQQt0InPMER3U7hpbEqa69j9E4JSI3nOTOJi0XW5eZrY7RrQumvabq",
-	"ey/dnHGwM2fszBkvqAHJw9GxRxIXy+EUD+DNKawJoOH30aUOatM91LUDuSiS6XXflHzF35znZrVT2HHa",
-	"uK7hnbvmZblratarsr/GueOX6Kq51K4Q7Kx/YPVcYzGDqPAicQqKeNrfqdBxsHs6z4rFSBCckBhhiVIi",
-	"ZE+nfYE1TxeRykzfobqdrGzUQ10x5QuGKLM1Q+zDk6Neo4sl38RjiSP5BM/jWMmnXymEFIbUvMVTEc+/",
-	"S3X6C0sjgO4lbN+OWG0lVux/Kf64X/fOKsnto6Erbuj+v/WAOZQJCIpjjEMQpTEngdrTazRglWlKK9tV",
-	"sZSd1erh23TWbn9Lfrupxarup0LVZCm/sWodBD0Lb9iB4wMYpx4MFp/OMOWQ4C1tUhfW8OSlxJ+0xBEy",
-	"MSdRHy/EEMTFX8iyr3Ek/1tn4+sR8qR8dEPmMkB07DhtdTL8yZF6nDFttIob7VIvUgbc4flO3nvW9rcP",
-	"Q6jay30xn2HK9m9JSsfL54mH6aNKZ6FXAqznfb02lPJMyZMJn1Am0GhpG2N2lR4LxU0EpG36jFugmtY6",
-	"Ts/wMmS3PIumaMzTng4phJwJOAdK4j46z0YJFVOE0dHpJbr6ryuUkoinMWSZxCEz2q5e42/wmaYTff0e",
-	"dJuY8iTWdajXvP0bTjLbWiLCSQLJ/4MirSdkCec3JhpHryOb5wHmSrBJieDJLUmVjO3PMA3ZDC8RZUIS",
-	"HEPCzAynN7+ZHeucojFPEWZLzggiCaSqDPMzQXr1IRuRhLOJsCVlSn727tuDH6G1KIN8FzTFohiAyt67",
-	"UDMGKDLqXPIM31gXSYLpDM0Ji6GMywRTZqNKESOLkJn936ojU+uDsCVohAa/8xRWpb8wq4B3TUTPO4TV",
-	"GPq0tA4yxjQR6sOYay8LwkwslMSoe36oL78/+M4ARYQU+IVMr9zk9OoH0HL1jthsHF3YQastaGjOz1ZB",
-	"D1lxLqJI3VnBOOGqlm5E0xGM+EgMlNcm0gvw8bK/8YUCB01G3qEvX/OsK4U90HC2TZGZp21odlXLCFeI",
-	"ZG4ppwQ7vvyX4stqjBYbiZn4yPAtpgkeJaQpIgnQwRsWCRxMg9omXaa2Y/I6a3SDZtUmzVQbaFKCYjKm",
-	"ijhZpF5fvfO9nvLb8waZs1zpCDLH13RaO8fQS3IMFc0+LBKaK37GpoubtYiG9Tb5WgARt2m7CKM291t8",
-	"/bAY1dh0VO/OXzZ4x5n/8sXgCuC/B/Zu25tRT7X/Bf5P45WuEoO90DBQvWIxmCFyRwWUrGzAY21RL/B4",
-	"nWsD3iz3O925Nh7UtXE/mGtsCm1ABCOlziamQqlSq0YEzXmS+HTC90Sugowdgf6zuy4egr59fkrPhSGG",
-	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9wf3803b5FNFew8cZat9c25KgZ22sG8ha1CM9gzvN8zm9P",
-	"0eeVHa7U+M+GmZyiN/2D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9josbrIINKPxNny1jCZPYS+o",
-	"ztgglzIPUu549c5kUMEcP97cjw7cz6pQmXP/i/3nmmDMovfk5pRBf7uGMqwTmE9qjvadEeIRO4w+NhR/",
-	"3ib2UlsufN3uWkBhpRNiKxDcsZRvoaz9Q8LyM0VsFlS6henD6o3b0Gr97fNIcR6q7y4EJ55oq9yis5O9",
-	"/vJ2kqeRvbY3pThVsMiG/SfK5aVty+05njQUig5Z5Ys+uuSphIZsoyWEGQba2Uvioa4SQGPUjckYZ4ks",
-	"ngywiHrvQgadhnFK0CiFOt+jZeEqlnRmowtpQw7vuVvde3N7jtrnRuRS0D82/ICn8olMP6VK5+d4QvzG",
-	"H3u31XvcSQT3NtXUjrQgCxUU3SAFf44nlE06gw4fjwUB9vYc1f/qhGJYbQ0wylicEAEJuSJkXX+vRghZ",
-	"dVo1Cm+vRl1fhIWMzy2LZgll4FKk0RJ11V5pQmLE+GKAMBrh2D6jSqZ/e3CgqBFlE50MbDogBCjNEt0M",
-	"Z84FNX0hT6Ruo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL2yO2L5Up62SWJplasCWKuL3AlZu5iYOuBu",
-	"Qzy3Fpv2a61CNu2dWCeRFyaYHsL63x78iLoCLxV5mfIFmmG27IVsMaUJ8ZTaF0iNTmWT2atOddbpPOdl",
-	"cv0XtWxtjXyPFZfzQHAf3FvoL/1qslcsoLYCzPdEtoHKHav5k0f3PBjEPp2Zq0zat8pN9hN4p0xe+TE0",
-	"zNW1poXO0alIsHgkCJMDxDgjvbxAZbW9U/5eyL77AVKydMHneUpZROe4KqQiydWfMYloDD2V8tp+tyRV",
-	"I4dsnPIZzMXInURGWkWcvTOR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
-	"0xY9bKt5iZbOQToW0X1TLKkZa9o4I7MRSYXuOzjHQqARETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEL/Zw",
-	"kpi51/rqzvVmH5EKUDwzkzRg/yTDaZxiWqx5J6DcU0CpGpM8Z+ygkfqFkictoJdthFglGaPYygoLWMhy",
-	"E5gSK6xNiwpTqaHXR+f+ds5gimdcIpGN/kkiiSQPmU/Ur7vzHFx6eJa/BRo9Ja/fYflfsHODZdKPQW42",
-	"5df75BYn2TM2BypkAMP2BZ1liaIpumiTMfVD9RNr0k+WIcPFafVsNs6Ix8vAaDC2eIgWHKCuhpCI3OFI",
-	"Jkq24IKEzB4q6i6mWO7RcS+vFIWM/lWoS1/kck4CROOvoOgoQpkSnECr5CD3ExSdklM0PD+BeqQeP4Xb",
-	"bl8vsdC9QoYFImzM00h3M1rwLIkHvsT6/AwCrUjaxb4SxnOi2xS7XpNiZqmQRb5SqplM6ciUncFK+wNN",
-	"Ly+EBS2IdBWRLFUMRXEJUC776CcOhUegfshiSqOpvUdIGskSYnfVR8fFlmwXI5hCaY3jjDU07Dg2APpk",
-	"LEOv30y7orOOvTjJzRafWE2EZR6RiIoVi4zN8x3f+AbKpGrKCNqdxrHidh+fUaREaL3u+bjEBZnx27o8",
-	"m2tvvT6CJDswZoVsypNYaYl8XCKbYpDZ8Jw4UAomU/QtJZVhgeiaqkagJc4CherOoNilq0VLuEK/BpLp",
-	"Uxx15epRSvDN3iRR+mtKJ1PpqfZ64R/gWTXPura80zzvJQ6KR9I9N8DxlCutbXUyHYIrN29uUBzn3A7+",
-	"7WXN5ee2Ml3OvrXLkXtxgVfOzeTIZe/0pVXE0QEPwjhbzDKRlcpzhFT6yCuxBi9NAJIeY5sQajN9c+z0",
-	"m4dGsuaSDOaFnedjFw2EC2DYEqO3z2Sz00AKm/pXqww24wI2q0ZXU6r1axRhEWGoCpqjLijVC5okJgZH",
-	"cWRXL1fohqF0nbGImGEDRFmUZDAY+GWThGtUFI1RQg5pqON1szY8xQKNCGFQJHtuq0fAmkdKzU/GNIFW",
-	"LGLJomnKGc9EsuyH7L95hmZ4CaVfjGHEEDY1wIwzKrkuag8x8kq+hoqpLEZTghM5NR1ZQiY5wgtMJVIg",
-	"VdQeAmHF7nQnsz5QDNIqbGsMLdLZc8639XCgJvA72LGVP2Xkzxo4ecq8NU2aW6etrQRVE7zyiHKULx7T",
-	"iH6+Yj07IWiXd3Z/IejHBxWC9h154wEtiNsj+2r1ijnyUZPmNMzf2Abpi/GfooKIO1tjqre75R0F2VUN",
-	"qeCApSIuJj+9NuUSkv0vxR8tFa01mK1fq2D2Ot2neH1X/uMxy388DDgerFNKVkPIeyJXgcfBjmT/maty",
-	"PCSIPauIs/4rl3RuogitRg/92uOLRjs824lGz1nU42EIxQPrWNBX1lQYoWTbbvlmwFdC96lFxYADSOnT",
-	"mUYQ6QYtt3kGuT0sBreTQGMSK4pAEGWSQ79unqL3h+cNnfTVHCfFmr/BbvqVHa7uqF858p2/+KX5i/EK",
-	"BCn1Lqwg40sq29XeIuIjFYUTurT/ZcXj1EcnilIYj4yOl1WPqRAZSQOEs5gSZpw7NmdgnpIxvdOJP7o3",
-	"Hs/iVwLJNBMSkn30UKgrCEExj8T+4Yezj0f9WdzcfN9BwMeKGHWRfPk8LfjdFazswFq6tJ08szP14BpM",
-	"bEvGHlaA2f9SAup7teav7BANq8RLt34Lmf7Z6c1v5Rmh4zs37dJfIz6tGvWX17Zr1v/gXuuHgvjNK8bW",
-	"Z6435m8BNDum8Sf3hz8cBL5wS1OFiN+/uX/55F4JNCMSx1hiLUrOSdTYg/8Fi4I7rN6Jgi8gbuDPIgru",
-	"RymBv3Dy/BEF9yWCrXXvXykY29CCpzcKvBz5FWrg2gjwCCeJ7sNfz0nNBEmBUpI73XldICqL5CVY6QAM",
-	"d5dXlyEbCpHNyAVPyCcqp5/IKO960JVkNucpTpcQ6ikEuiHLAAkSpUTX7zUViUIGq+sFxhSoBobivAHk",
-	"lWqzgB3VZtZWVh6gk+GvITssbh1NCAPJfAiTg4lL8QkgsyKPjjeVQqZ03kdA/6H7fZYSEbIIp+kSEYUX",
-	"Cr8GUPdAneHJ6W/DDydH1xfHf/94fHkVoMOL46Pj06uT4Ydr80xtMGSnZ1fXx6dnH9//7fr8+OLXk8vL",
-	"k7PTy3fo+4M3MNDl8cVvJ4fH18enR+dnJ6dX1+qDi+Ph4d+GP304hkP6ePrL6dmn037IgCY7G9RN9U2f",
-	"fG5tJYzcktSUY1AHmvCJt3v+iRBZmeM5h/cUzM+ZLvfkPAMndHfdxAiLV9pzQRj8p12u7MtqZf+m/cUp",
-	"ArvAywaOeDaSmDLDD0sA8mJZorQugR0zVMywixk6mxN2coQOtT0HnRwZXuQvUW+M070qH0V1NhoyqPpQ",
-	"4ZuuVmIN3IEejXOodoBlzncRlTqtWJDklgjUVe+ROzybJ0Tx3+tPxz9dnwDbufrv66uzX45Pr38++XBs",
-	"qmVECaYzgSI+I1CtwRSyyhRjlYpekhjWT9J3iLNkCbkh5E7m1R8SOiaSzgjwmWjKBWH9kK1koGpefX5U",
-	"rGFNbRiSdks9ASuCiZ6TCZV33MCG4GR3DOgbUakA3JvJ01PwkX9lXOIVgQBECqTfaZnM/Z7Iv+sxHxFh",
-	"9IqaDBd/z0hKjS/RWXul0wpOUAbVx3aWyntaKvUZu9BqoOoZk6N9RsPLjYFZ2zwceH54JqTXs7LQrFmy",
-	"5FBZvWnlT8eudti342JuyaH7koDt4/+hWFkj87oA6dO0jNGCdYQZdNQXJEajZcvaJBcwy7cXd6ZPzxtt",
-	"pggNH5uTUwqMidypHtYu8uwlRZ7pksYOEuobfmk1SpqLdzmBY07VLI8iPkDYVGZc5v3fLrUGfilTLMlE",
-	"Fxeck3TPauZpZvpBHR5/QORunmrTswhClle7BcV3OSd70ZREN+Xyt8UnviZQ1gAQhKzeBCoA9mebTWGw",
-	"l+/B3uweFlMOlQ30M13bgCfkXcgYZwTNCGYCMT7i8bIXoBm+u9RLubr6gLqCRJzFIkC2E953PxwcBAhL",
-	"NONCorffvTk46AVudz0RoASPSKLDcklMdZO9vJUedApDY3qnzkTmXfPUUahlhQyoKYWWVsXnN4TMdVF/",
-	"s60xT5W+71TMxEXlbmKGglJhQlfxhlrCAcKm6iMh8StLv2PeR4duZy+cEt1Yi8RITlOeTaYhm6Q8mwvU",
-	"BR+veu/kSPQClNCbcp8wXeFS0U6lbMFsiyksp01NHMURHkkeVKtrlAaHLl48bfctNeNKT7G7sJ2beBcx",
-	"WIHUdSxpO/MFjLb/RSP6xj21NNNxQgCdJdfba5leWobG2J5+FDymmOWFfKlAIwUh0CtF6iqOMyIEnhCU",
-	"xzjPgCXEIVOqkUuX+sgQ9rxzIbAJwuLm5ih6AzlNWhc+qF7c9ed6If257oElwaZNNBT5Br95AW+oq8Pv",
-	"+6OMJlIJ+Yrxh8z8mnP2MU4ECRDjEDzVA5BfJ6N5bYMroPRJ2NRfkT89SnDidhD7ZG5HzREepjVGCdKd",
-	"YMIgZCVBPHDK+mrBWsvY7wqpV+FNHi1j6vxO6C1hIYPywqnbjiPK0pQw3Yqmy2dUShIP0A2Zy15fBzHm",
-	"+GlizrXXMGQQcO5Ma7yJnJmLQ17x3Wg1P4L8rf5gy5CZTyUvE44mW+lzScY1EfQpDaLriI5twrUTjncx",
-	"lM8mHO9rwvOkwR9eKrxxQXdtxcVITHkq9xJ6S2I0IjglqYk0WEy5ILo8uggZTonTw4NYqt21QQ3+Cto9",
-	"J9JQfxEyj6HGGCts5AdJ+0jKJDfB9HS7MSCrdxEBywTRfRoV4yiZbZhx5AgAG/2YzrKZ2ZSNveijoabZ",
-	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoRN5PTpybe5F7/RxT3+ncfqz0+G",
-	"hxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bmHZhmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
-	"xwV57oOFpmZMWSGkDiti+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nt201tpHZk",
-	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtmRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
-	"/gJcZNSpD411sucPoDKRGUO73G8vlEpUdriyhFftLnaBVC8skMp3QxaTq7j3sjtAVdOSoOOqtaixEgEI",
-	"kO7RYpBfP7LJUBFmOkVopF7BcYMrWk9exvdtKnyW8ekpCqCXZ9T7aIqNLB+pDY7aSQK7sJdaUvpDUY7g",
-	"XsVAKzPvfylD+5rQGdtSFTdQk1t+Q2rUpClMxUMb1gWsXFZmTWE9OlizJMHopewqYD1QbMqDg/LnLYph",
-	"CcomCamtxSe+hswvv6J7iK/viWwFsY/Ag5qbTtUuZgfv945nuRewP1OQS5WKb9SuyrNhnxno6WS5HR7t",
-	"BLgXEJrxJxXg9s0zLASdsBlZZRby2aZzka74vpdz2eoTcPiFLCU4mrrJL/bdAQQc8AUzlSS4gAhR9aNO",
-	"0AjQHE9IHCABFxwy9d6YJpKkJNbZGgkV0mxvWMzcxsBU/2pji5Na3WakmP6x4Qc83cykJRUWSYUFf89I",
-	"utzi25Ojbb88xbMtZi2iIS+3m7w0wJZrsP7k7Q4u/3yr5duPt1t6yhOy/ZcfL06rHz6mARRXce4cTxrs",
-	"Jwq3FDXw0JWdJHt/2+UCylTXrVRY6cc4mpbakdR5xkrhtvxsjieUTTqDDh+PBQGR7kWIvg/KVlMusXza",
-	"qMk1Yr3X6nsBy/TI9a9E2SyzuZEXvpin5JbyTLi1nYyxpcqQ9VKeS2veWW6fnOzoC/fQnFoVo/v5Ttrj",
-	"NfQZauEVhff8IuVHGOLb81Tqo1npn8xPZeeUfEmMPb8Wi036Kl+2/zEvJYyF4BEtumRgW2NEK4RNrkSF",
-	"htsYndS8T+E21PM0GZjU051VaecWxAYS7oO725qOYKb9L+p/bVsgF1gbU+EgrpySmcHeJDGIq35cQi0O",
-	"bOqAIj5ucv7l2LzO5adeLPv5igndNTkx5H9FXHssz999oPUeTj47bc0FtwJudlT8z+NjawtWz+RO0yRy",
-	"IyeaH2L188cRXXZAvxNdntYh9iCiyz18X2UB5nn9XGoRmzq3TKGfrZ1bio7sXFo7l9bOpbVzaf2lXVqg",
-	"lX5jfqy6zAn7J1GWUrmEyXWpi2Emp53BPz6rMbm67TfDoo8HbOwfnxU66GoSetlZmnQGnX1AE3NUVRap",
-	"O2NB44+UJ8CXRK23SY716swZnpHOoIOjBPZXCdXVeYWKMZbKbIiIz0mMztSa0Zv+AdpHZydHh0XDg3nK",
-	"b2lsDJxmCr3N/IlnujNXckBdSRgGfu6M4b7hGeG9tilYq7fpSVbO/rClo9N0WeSVm/E1x/cMfG4a9Njq",
-	"yZX6584QtpWPZ5ALIniWqqUkCY/MNqHSh5DlAy4KcNv7Kb5Yc3D1b03tbs96ikraMwxuwrwAK3cMuWYY",
-	"U186WBPPLWy7GZqihLMJ0hVeXK+lO2rVh7Rmc7nV3Hxu/B9BG+uEkgqL2OEIS5zwSUZQxmKiMUQXdIR0",
-	"P0qEmsyFPfvpRvN5q9Pk5WdMDRvzp6CzLMGSpy44mcW0nNOUrXSKVnJG8sRgC0xzqt7ZYBs4i6lECZ8o",
-	"1ILSvmiRUlkaVL1Cbon/En0DG5wqN1JS594dfrqEs3l/eO7ppmIadFPOXNJQbamy3R29Ek7rL52LDdWA",
-	"UqJwX215j7NkWZrYbTfX7pI+XZYmFbb9uMa8alUjXdzYWdYtTmhcpTuw/6KNeetLyCVYJNQeu3ltDkXj",
-	"KEsos/DZMz3TPYoV0A0XaovKeaQ1PAw9A/OxU4VPr1DygoMJxJntW1Uil3UJ4uvnr/9fAAAA//8=",
+	"7P37cuO2viAKvwpK31S1PEPL7ksyO+r66oxiO1medGwv253eexZ7OxAJSVimAC0CtKz09HmNeaB5sVP4",
+	"ASBBEpQoWb6ko/yTtkji+rtfv3QiPp1xRpgUnf6XzoTgmKTwT0bu5QUek2t+S5j6ISYiSulMUs46/c7P",
+	"WJIJzwRBOI6p+rGHLlIiCJOIs2SB5hPCEEa/J3RK5e9ojgUa0zv1G4vRlKckZFSSqUDkngrZR3JCEJ/h",
+	"f2UE/T6z8/6O7nCSETTiKbygFoXU014n6IhoQqZYLU0uZqTT7wiZUjbufP36NejMcIqnRJrN4CjiGZMD",
+	"IeiYTQmTp8cX9oX63gYMmQ8Qzr9Ap8dqUqpemGE56QQdhqdqWs/gnaCTkn9lNCVxpy/TjLirnWEpSarG",
+	"+c9/HO7/gPdHn7/829f9/N/vWvz79Zuv/6UT1DYe2MWs2t/g01W+x9Nj1H39BsV0TKXYQ3KCJcIoSngW",
+	"o4gzRiL1HeIjfUfpGDP6B4bfYioifkdSEi8/m/VOZNn2koRHMPfyHaKUCJ6lEUHFF0tu0Bn1Ga9uRn8h",
+	"i5U3d3GKbsliyWbMMM+4kSymchBJnv49I+liyX7OFaUgd4r8aPiiAmH1IQClIOkdVVeogSiwew+QIEIA",
+	"TKYoEyRFIhv+k0RyLz+Sf6mJXTCUPF1KMsyqzx3oXrX4D1RIvWQXJ14Ju6EulWiKF2iC7wgaEsJQTBIi",
+	"SbyHKBOS4Nji1CzBcsTT6X5C7kiCOCOiaSfuVKdxmy1dGkw4jde5DTzkmdldjkoOyFVWleZzrLOi68WM",
+	"PHRNagrUxcjCiqVSM5JqpI+wxAkfZyRApDfuoXHKs5nYW7UTtbY2e7miLFpvE1JBLR5JkuqtSDolTasR",
+	"avTSMhSYYNnpd2Isyb76thkFPzJJk3XWNiQjnpLVy8rUwJssC5jKUc5TVtDwGgtqpHm1cZ+P+MFSTmPC",
+	"JJWLVhuk5uUV2yvGfMbNcaYkvKOEtpChzgeZnLxBEbx8Q+PGzdH1ZKbB/v/C+38oOaH4Z+/m/93//OUw",
+	"eP3mvzctPSVwgDhZcSlC8pTEqHh/yb04Yz7fpZApXo3mA2CUijmpt5XQnhLRyGXgJT+C20f1dQBlpfHy",
+	"RTCqJHx4tflczUjPd6SgtCzZiE/7uZ4QNMX3dJpNEcumQ5IqZqR1HMlRSmSWsh76NCEsZHxKpSSxkk7N",
+	"Kzgl5h0S67dAS0KOkhQo1hayf98/I/dyXyln+6AlKW44U5iJtP6GIpymlAjghBLe8CpQvpuHnZdu3uyp",
+	"0399eHgYdKaUmT/zg6NMkjFJO1+Dzv3+2B7Nvj0afXdfg7LssoJ4lNSMRkApj/h88KJOdMl+FGioVwo4",
+	"CNAo5VN02EMD/WSGQZgkiLAYUYWmM7louiT1RemOYjLCWSI7fXVB7n3p/5xbO6zfmlk/gNKaMK8uSuvs",
+	"t2QhCIAWZfrSAPAChEUO1oiykKk91iHYAK6Vh1NyR3kmNKSiU4mmmZBoSBQRi9GcyokeSOApQSOaKGGq",
+	"0PjVnOqpAgYCx4olmqU8ziK1CLnsWLW5owL/Hwgby0mn/93rN7XbXwHzM5JOKSgrV2QFx0TFu0idZSPU",
+	"V8Z8RrAvL6SVqFlYVAqVr7zxxuupbXuZdF56+wxPyWarI9VbsWtWi2q1UjX3qrWmlEV0psSItVcpuTlD",
+	"O0bjoopJ2i5no2OTvFiLaHdc7nxt19ZaeVy9NjXLyrXVFML/kpJRp9/5/x0UJtQD/VQc1EyCF6Vh9Eb4",
+	"P0m0kiTot5bQAjvMM1KBlN/RmKQrWToGfcC+vnRPZsDn21TKE7LKxMgTou1UCyHJVKn1USYkn+417EuP",
+	"+bx72gil5xMuaoRwwpPY8Fl1EC6ig0GmcijwVrPZxSxtBfar1z5enrXagFqZj9nAaj9enqGukFhmomcG",
+	"Xbq2j5dnK5ZmDFCDNvZ3VLFsNqNCddTnAx5jcl25MQ0gp8d9hNEw5XMwz+pfXwkkaIy6b9+gCbnHMYno",
+	"FCe544GnCLOQ4dksocZiX3yYklFKxMSqM3hKkwXqvnmDhliQ799laYKiCU5xpATAvcbTNHtoe4zd/Fze",
+	"vvn6vwtzw83+5y9v3nzdazgq+scqbaCqIGKtBQBONRsD/2iQ+t9UxP7lWppaIU/lihXyNCZpH40oSeI+",
+	"FpG6Hv2Hehd11U/g41N4FtPUmOioQAkZScQzuReELCUzgiUeJgR1FSng0yneF0TJ6mAIV3qpIHckxQmo",
+	"EO9hOJhHIIKjCUqokCFTCxZouAA1mTJEpUDOmgOEE8HVA9AKCIkVrDF8S24iLEjIulFK1Iw3WO6B2pKx",
+	"W8bnTE+lVo3Ru8NDdfTkfpbwmFi48N4ET8s6MlxiRVl4c3joURam+P5Uv/x9/hSnKV6oh0IuEvXDiKdT",
+	"+Fu7NVYpDUKjln4ZjAQ0bbDzVPBBf7IUG9wdffcuKBGZ//wfB2EoPv+3/5H/y48QEqfjjRQEK9zqARRb",
+	"KQSiRnptZ1tBsPVrm4q42K6pjYBbTNVqTZuKtvrrdnJtMdPmQu11MYZafCZWyYDaWdfI7PQAz8Xivup5",
+	"iZA/8pgSHTeQO4Yv9SP1Y8SZJAz+6fCqg38KDnESLQ8zH/lTSiXR89fDEArnteRI0zBwes5iLOFuy0dl",
+	"rbDbXi0M2rxQY89tu0StCFwYKX/bay2Pvux0wUGB3vQOC52k9RYcw+PWN+CMvWz5JRNp24Ub+rntNZth",
+	"l4CIJdxtF1qWfLe93vLoS5ZdldTbLl/Rsm0vWo25ZKlAXNutD2id9hkAnRvi2Cz20vzcYtHkHk9nCbxJ",
+	"0pSnIGPe4YTGN4aQKmlKPbkpL9XaZYc8XqARpgmJkd4jgs9hGpB/Wh2LntxzJJdt5gmQcY3YVcWcCMS4",
+	"RGr7mCqNJEnyN9QhGvm0hxyTuBI/tZ1baOarJNspTpQoR2KkGF3IeIqADbu26i5lUZLFlI0R+F4Ociv0",
+	"XoA4KyIZlBpOUhIy6wiGcJjXvXe9QxTTGJYc8yiDYDUjzVp/9I84Vmud48XD7ldhA0lv9J/mcq81H706",
+	"ufzt9Ojk5uTs+OL89Oz65uz8+ubyZHD0t8GPH04aIGHw6QpdXV+hgRDZlFzyhHyicvKJDO0e+9YnMuOU",
+	"yXyfmIm50k6c2ICUjDJB4i2AjdJ+bOhBlugJh+r2cTQhMcCLAaaunKRcykRdHigy6nQQDCxCNiQLzmID",
+	"OVLdOk9otNjrofzclOKx/OAQT0P28eyXs/NPZ6X7fEx8NVd6dHlyfHJ2fTr4cHN69tvgA8hm7a6xjwZR",
+	"RIQ4JoySuI8+CnVdOGV9PBd9iqf9/mvnv76iXQe5G0UdC1xzJic8pX+QGCy3JFXY1EdCin4x1ZZu3KI/",
+	"FcicSk4ZNDAYAENUal8vjGZdrSHLDy5wddDBpys3pOykeGlIBI0JvDsmjKQ0MmOgiMdEXzVno4RGD7xj",
+	"O0rD3eEilmpO5UQ7y8CIh5OU4Hihfc9iK/TYTGSXJPSUmHE5IWmAMpHhBEx3VKApwUBLiYmgy/19WtNS",
+	"ozPxkeE7TBM8TMjDTkmS6YynOKXJ4iYrBm04NLWW47MrlHB+m82UwnVT+ACjCU4Swsakh6Mp6ZnJKrQL",
+	"dk4Z+k5sCX7VctRNJooEGfrE0+qslEFg13uk6BEeY8pQgiVJQ9a9VDRqfzCSJN2D4x3xdEjjmLCHnWw+",
+	"TMNZFqF6FuuThM9JjIYLlA5xtEVBYI4FioEigSnJUBcjBmigwwtF6yMMqD40VmT3xZBpE6Ra6QTfKdJf",
+	"kg1ExGc6YB1DsG5ORUA8U8IFeyVziA4V/yJCYMUeUnpHEzImQvF97Qc3aokNEIV7oUypwDi5AnYDJGX7",
+	"XL1KJRiy0xrCx6MoS9OtMFwwx5H7GYmkBtqMTTCLFQSX51KEt7gkjGSKmaBK3tHvYRaHTD0VWRQRNRZD",
+	"WDPfHjo1VhEKFwB0HQsSoFlCsFAXOOOpRFQiLNTVUSEyTWYYlz/xjMUPO2TG5c1IDdMoFBviqABLv/jw",
+	"k/3IwPQqORpRFqOC1sPGZniRcBxfc/4Bp2Py5KJ/omZVyIEZen347t++++/fo+FCErFllg6TUVGazxHd",
+	"o4jMpEDd1+hX+uOeI9WHzIZzaDEU5HOFlJIo3qXZvFYPIZqH35FUgLQyBAsSHHLGCinmYSeMQaK60QSs",
+	"CU/hHeMlKUQZhVQTLBC5n9Et4WwmJ0pEN9apguEAwXRX4cxrDkRkM4VrJP6VxBQrcehhB+OMeDNVQ95I",
+	"bddcAYGUiDywqDbV44Ag8LfKVD3tktHDmWwlIsQZOCG+dCwM4uQiVbxSgm1yhBNBfDMaJQTEuDTTEpRV",
+	"Z3CSiB7KvaPDjCZynypeFhMj5vVD9iXs0Djs9NHrAIVgm1V/hJ2ERzgJO+rHYoXq9vRjpcecXIadr70O",
+	"mJnypX6pvA5Xx7Jpp/8P81EnMP+4+fny/ONF57PHcRJTMUvwAozoddt50KGx87MTkcj8H3zNp+DaB1Lk",
+	"ThUG7g9UW2/qp1zPDxMIW8vLFMckUKJWHjyC/u//qbrP/+//yT0IaUzS+qHlPqX8H2sZ5y8JBjwv+5i+",
+	"uqagf5ihP7c5i1+JxDGWuGW63CslwOsvUNc9JZB8GAcpfq++a+On+3HhvWR4Sjm7pvpS26QdVECj+LmS",
+	"SuMPOHAPSxHdWv5NaUmtTvICj4nXk4fHEEbhgS3POalXVvmWPdFs8wlPCOrqmEkS74F/tdfxxfI+CgDq",
+	"WFM/qoKD2/+Ep3KJm1qTVBJDtGmDxxp8TnYjNVhogSWBOfMgD781/ni1tnYXb8lBfSufJlwJnU66qTYh",
+	"esgCQOqUMuuVfR00befBMWruIRiWSuM192opfv3qIHVLQSkr041SJKNlFEp76hjvVqfqHfAyDM+S+B1V",
+	"9Fe94LkBIickrYQNaRkKkdGIRFKpE1Rab3QPDVz3K74lITPvmTgEUE+wNk8CP9bEDVjytG+VFKXW/KSU",
+	"F82lQ5anOxYyqpK1UEKM0FmwFQxWsDwIK2S5FeLgS4XfKHr71a4sn2I+odHE/emVUFLvlDIqZIolT4VZ",
+	"dR0SlcyXpeSSYCOa1a5ASCxL7J6yi5SPUyIUOuX77wQdLT967rEChXrEVhAI9Kcds6rvbepwu7WQKGeT",
+	"avszEq09wJX6yJxdtj7VvdKfVc8t349ZVT5+q6O8MhupYgyWFaL1T06Zh1lVI7d9sDJzieNmdKuTR1Bs",
+	"GMpQO7ZiUYEn/NzM1e4I8+v0MGw8JcCg5w0nirq3ZAZkRUgy00bTlMBne1BPQVGlmUPeVlxBoxBdjsT2",
+	"v1EmomvelPNxEc5ZP5UsZf2clGl3QZgdHr6NXPELfiHmgZGl1Xr17wel30+Pza/FOQgizTseSqnf7vmk",
+	"SSeYZ6XIWI1s9yUGlIKDiljT0kG3ArHrHPRrnC0lFbDSApN4SvGiEi30ANnCGWktwUKfdB8VUWSemhYB",
+	"eNxwuURG9/RYm4Bev9mHcFUnctdUzOCM6HBOYfl44ZwUlUIZlh2aZXSMV28taUYcAVv2cDh4BZE7cDSX",
+	"QVty+3suQnD7qpFqVhHvskawAlCKaEcblWr/9OgFeWLG5jpHiRWsM7kJndt8ZstA1pm2iViIOrcRnWKN",
+	"S3Dk2IDZYgPDEcTFa4EyBpkXRxOkpNc7gqYEVEonCMYCtEmnK4OMjeb/ROXkAivgcOx2ncLPexDn610l",
+	"+NWGXHIK13j8E+i3a57CJxCGy3s19rMizuCWkJlAXcfHK/H4SNssxZ6iElyQkEU4TReUjRGWKCFY5AQC",
+	"FAM8FqhbrHYPnEQ6y8KlRTgJWcaoDHRsfOUZUo8QHvI7gtQ7NutXTdQtv/qRUZinF7JfyAJEBl1YSZs/",
+	"uZygKZbRpIfU+fIM/CCaLNg7pwIpIQR83yGbYobHBFgJwA0oKIyQuFwMRfQ/UKFmFj+Bk0p7OLrgp6m/",
+	"d4FT0KVGPEUN66+BmjrK9lg7F9e4Qpi+W0kaKibL4toq5qB8mavVGMPwYPF+QE58FqKECmksREQICFBK",
+	"eaJdjgJu1RFv6mc1TviwjXydnJh4G6GtZzoUx0ZUtvj+tPpJxdrWYogrtae4tBDDLT1C9IVh53AQcREu",
+	"VDmNlpTdN3eNcPuuzH7hT4zx3ZyzQO0yLhe2qV+htWbXyXe+6W5piD0QZ03tmzC/zH4J+8KOV9ItQs8a",
+	"bG9FaBpsBCoaGNe1Xc46535ux1tpkWNaWnYW+Hn5lYhl6PRQeMnv3WPt9GFDq9T6TxOO7ngWTUicV2+I",
+	"cJKQVEuiedUYGyQQMl25rXDMER18lvCxMfvo71+JsoMu4kr9HKV82gsZFJ4ol1VQpF8QnVhShCTMIbF/",
+	"TAXYkXWoBJZlsg4kqZhYSRNCm6CgCpLzImfJoq+YDhUIh8zwYD5CjCMIDkK1cXX+IeN5cARwogCUaMW6",
+	"QqZkcUiD6aHBECoT6qDMaEIZcROBq5XGRF5qTAQhAwZnUseMvg246pyh0OECsa2gVFxoSiKexiQOgY1r",
+	"c5sSIbTNLkuIscxjmVdcqihkauCGHK1sJmRK8PSVmT9FXU1FwFWHZliIOU9jE9uSL+qVTpBb7hA5brK3",
+	"u0Hn4GQsgMAFkPcIF2eOQ5bfUg5B3pXqE8IpQTLNhFQHl1dHm9PYr5I7CcP+2hvm+SuBTo9BmMq9mch3",
+	"YN5JbLLUypsAxBxRkuZ4q3O0eiuFXGcfNXq2os5EiXw2WD1dzpOTTlcf1ZZeCBfHcSfo6PjxjpKTE1Ky",
+	"u7qKaY1f1qbPJb8VDLoM+cQdcD2JxX9JTiE7jRE6VsvYQpDkq28IfIDFwrxcx8kZarJAF2k9fJQvS2xu",
+	"hjaikb4Ie9pq+rXN0fnKtB16hRl5+f79ZuNcFvKU6PQcgfNw+a0KO44pRtqGedtvB/kkPh7eDp4US5vb",
+	"6P9i1V5ackvZqjHVK2uNWrkqmCLQAOue4fIr0+klTwKzdgiY8lnhdKlwWAHOdjJhmQT4xEIo0tpowivK",
+	"vLrlk4YL44sLkCldoIm6LqE047MsMUIfFYiziGx+OS6b3wJVgd2u6dnS32zDnQUjNRJje9Jdz5maMm17",
+	"u4MsDrKBqucH+UogNRQd0YJUVRj7/YxqE2XNUaH1FHUdQvKZQHOe3lI2fo+YEulNUXGQK9Ww7cJ/TNkV",
+	"vzjLSG7Agmm1VtHNXQcQP2tqmeg6J+CpL0qa+HwIe71W9kyfmFccc4PDsHzQGmQbAu4aSrerfQ8JTiFb",
+	"UEH5eIJvb7Qr7JYsrKvM/CJIlBKpfwps/IAJdMvrDir1zc/ooBK1XyjPhgmNTC1r1J3hNPfHwLJaHKIe",
+	"vfkMm7mZRXobvWUDNZ+LnTl4vQkrg8+XsjGrz7bnYQXV9PGvLKby5K4xzOKcEQTvkBjN1Yn4YFTy1cZE",
+	"NUbJqwOVk1fITra6MkHRBLMxUQq+gmLFS2McKYoeIJYlCWhooNxY/q5+hcQfq1hpjX7FhHnh5HYzWqjz",
+	"z9gUrmg1ttO24YzlBZ9MZ3IB01fKjcP9CC/6Gqw4bRBW/33fZNbsn+a1zB1E8gynz6vVrVs+CeC3Rryn",
+	"T2Mzb9aCN21dePdsnWW6B+DFuxwLlouQ6jVTY7s9/pUxrAkHV8QUTnFMFL8CoGzy9rdUTzJB0sBmPOQR",
+	"ZHhGFSFVbFH7DhVn6zXy4Sa1x3BSXJBmniLX8ua3ybQHp6scmBxDTnsVyn7UCAaXDmz74qQsYZhjU8i+",
+	"9W3IxkCHDargt+CqK6IxnMP0h7EaF7JbGQ7XrnItOFxmi9vSFc6FTljWWpmp6r2m/3jA0OngV1to2xjc",
+	"bsmiST77xQpH9f0B88hX5DloRbP3QexCVwQnJEZgihUyMKJyXku6dt9BByj+OUsWbjmI4tDc1TUdVp5+",
+	"vflpWcEby5p9GvG5DsDJvRwaqkQANlqTdFl2NrwSiNybFEWoyqhlY/ubKRhVD1QY6AC01eK6erHhOI7c",
+	"Av3rQ43aaSn8AiL8GosiePZBxl67ryISV9dXSD9HXVMxDmVin2Ah91/vNVJqcyxF2EY5ef/N23ffff/f",
+	"/+2Hw9dv+ur1g4jux2SW8IWXTmvEP86aDNT2yRWJOIvzbAVbTjBf+NvvDw9hzXm5u3dv35QK3v1weOhL",
+	"ZjAjXZtwgcoVxJpcTaScif7BAZ6LHp7iPzjrRXx6AOEaUYLpFHWLwCn1axkCb2gc2NAy82/zMiSkuX/T",
+	"eO+9BmF1eK+E9naYChE6KgPSoKHWwTUeX9WY4JDzhGCdpyZFs+v5/I6kKY1NNXgFDIWnGPbbUlldBv05",
+	"CfCZaE1i/cLpqJDfr4V3KzOsRyXN15eNSBxoU0MOc+3sBR7i2wTQuYa9/PzcjdTHr4xWWnRtkw1XcF6J",
+	"rvCSmHKYIxboGN4aEvdrkwgtvIFdRdiPiVVsOvfaiyfQNqLVqw237a6+adq6B3P5xdT6B1Qn8S8v8B9E",
+	"47YbLu0ajzfjFRJ7IrxvNag69Rpfv/m3YFWEJoSB1eo8ft/C8tKxH/t2N8TR7flodCVTLMl4k3BEYT59",
+	"JZxqSX00ovck/hFHt3w0Qt2f1F/HJMEL85OdcA+ieIdYEHiqmw7ie/PWNZ0SHcL3TyolSe1klIi9AN6F",
+	"mgFH6gbrB52PWiIplMnv37mM6fvDFv0y3O2sN5yXy5W3uIX1FedQaQWysqVEiX8Uo/iApRT87NGjK9Gn",
+	"oE+YiEzIOS9Q1stDltAUnPoTl2I3jtZ6xz35SlAcYiAlmc6kN33JdOfx8yadvu55wpqyL/KEqpX8JqdU",
+	"aouBDZjK+/pI49fP97nqXhwe75S1Wzu41vB9NxCplkfNSzlqSHKlUbVKKvIYmcvx73qaIkrNzAEC5XI6",
+	"CSB8AeLZaktw8WotwqOy6MZjL5qZbaxg/Y3PdcMZbFL8qjLAK4GcOF5zFn3TAKuYVldPzhtdKQqZayao",
+	"a2TDIJflhou6Ojf4dBWyXJczdaYIalbf9gI0IjGBKtFK6DZNDkKmiHOlHZq1G326qjRU65dhbc7T24Tj",
+	"2FTw0QXHp0NKmNRbyWPNdNZwuUaCUecZj41+GjLzcUlRDRDtkR58ejr4teQhIuyOplzn3zg1RqBIA7Ud",
+	"gU5+uUKnl1cDNCdDZ1D1/cnR1YF6bOoSktSVqEOWi/Um6Ojk6A30mcQsIjY0Th0847bFmRZE3yM+GpGU",
+	"xCErGvcW1iOeIgJesBjt78P57uO52Dd733eWEKCRYrqCJKP9CReSxAFSqnpC9iVhmEmkFUTAcs1m4bjn",
+	"FOLkRk5vn6JAnik8d3N58vePJ1fXvooBleZ4DXUDikZtDWltpo2G72m6RMOohodXsScX4aFWXdDJwVo9",
+	"KKCvZcx4C3rR4OiudVN8KT7tyvLXc25XP96Cl9u3nnUtW6vPuiiJslbSka0L4400rqcAtUhhKt4v4cma",
+	"B+/AuxOPWUqbmAuvfLQpY4XsiSLNp8VOi7SgKnw4224DEUtSeXkmIz7NSX4BAa8ESrCQTuHZRllVLC05",
+	"o9NwUBcniZllCkSTZxKK0ps97rV2NJWkbw9c2VIh55lHOFcyxhSzRbE6X5twk/OkV5b3h/BXHVkrT6Ri",
+	"+ND6rDpfEg/khg7D0gKC4lLKY7eAk9/M6xsVcYLMMjthc3TC9snIn4gEPAiLfysqTftCVDM4pFGWLMXY",
+	"BwHrMrhrsYE8uOVBnKmpYPgzBMF4BYENomEq4yx1zVePQ6xHNitSlw+d4LVlBnLnoa0BY7JJ3tucUTzX",
+	"2X3jaAZ22zyFQuCFL/pr3iYT0l3U16AzjmYru0BEs4ETWLYEy/Vwn9vmOzRfo5HrzcaW3yLN313vEq3u",
+	"sPQK7UtbsINg6eZETfECRRPOBTH97TFD5L4pYAOKI95Lf3+9mckLTvCQJDYfOM6rEalLe6UzQMi91A4t",
+	"mMHXW7t30z/4H/ufv7wO3nz3va9fyoPI9tLLXizXYGijF/TJsyVKq95Acck/3ZbaUlrLBtYinSulhnTr",
+	"cIncFoMog95HMFkfkXscyWThkCltoGlLp7KYEhY1BLfgLI8ps1f+yqbb9dCxdghDMXjjq8Vz0Yv4FHUH",
+	"n6723usGwU7m1yhLkiJiBoq8sIMDiqe9MefjhOAZhe8teIiDs4+//nhyeZDH/x/oBOoDa0jKEzs5T8TB",
+	"xfn5hwM7nzi4uDz/7fT45BJ1fz66sC7r5Y2EW9LtUqxBa8pd+2xd2r09G2hbqt8YA13QUPV27j2POBvR",
+	"sYkk0E5025Vra4DnrS+5JEWzYuK0oGPzNT9eftCOKD38K/X73rL0w4uUjOi9fy4hnRhqkQ0ht1nXdtHZ",
+	"DKNGDG+R+aY3GRSHV13TyutsiEcfOKdiTcR6wYqWQE0sKluQkK04/4u7XCPoLOjI5lB743H4n5+u/eWk",
+	"1Jd5Wdw82iZLWZ8SOeqD81P0oatVH17eV2P0/zmXqyP5TEBBMUdQ3GPR/M+5UefI2l3nYwlBTTCxVZFo",
+	"a6JQQkfExiiXF/HBPIHibSa4KY9m+qEazPT2+5JL9nu/a3X5tTxEL3TO+kVphWUZaxOdkDNBmB9I3Iaz",
+	"2ORq2yYUQU6DfI4HSphsiMbXDxvL6I1TzNYyUgUdXeWlZOVZr4xtvt7S6vKB3UUtOcLliph5p70CZu5l",
+	"qSGqSR8wbqzixSC3hFIpjHvrxbg58lWuqSgU321DSyivYl0qUTvx97kOoOipCdSAGrmLmSls6bVPlKLr",
+	"Vgi8vsDsahRym2F8Icu++k7u6qrTPMBLV71Hv1RbKgVjOs3WTt2XUmmjnFuJoY6nPdDtp8DRPlwU8/fz",
+	"AP5XImT18FSzaSWadYUU/RO7gtgvv06wuAKEbC69jA3KQsEZvWdTZ03/KgVJRtBFoRThvueLiq1cSzH7",
+	"8rvZkHnm36sLg6U/F7esUJlNWOUyY2VB6mtAuQbRL1N2D+2P+RRT9htJ8yziNkWT+la94SMTE1IBez2s",
+	"EfegD0bIMLqDaUhsH6c8k0Toskmihy6yYULFBGFosXX979empg9Qtzhk+i/FSyF5mLKxeeE3nGS6GxxD",
+	"F+dX16jX6x3oOQ5gTm8gvx3Mj8fF9K+Eqezl7Tymc3f1ZEtq2ToL9c+nqwTK0swa/9Ve3yNG5pBSqNXM",
+	"XI5eXQl8Rlisk1Hs8XtNDvbhQC5JFzf3Nsciv8u22eHe8uKBew3lQ/IhTB7HV4FP3dXPtKaaEiHwmARI",
+	"4QOWdJiYfnu6XbGHovtHHSBJUmG7D+ptIHI/w3CcNq7tb9fXF8jpJoigS5iAukpDLHSsD7yZ90B+U87a",
+	"D9BQqWEpMYPbpBS1yJQSidOFyT4PmZpC168bXJwKE0MFXZagGKYdWDOYYkK38lC9e5TbN+lGy6vaG1vq",
+	"geS2/rHZ6Lb7jx0T5FvTM8Bpc9bc8c9+mM9qfwABuTIr/GandJt8OX0Xp0ROeHyjnhq9ojJIqWtR0TDv",
+	"cz11635/zMEAsG+apsPNHhlnrtO9czW5DIzS55TxgwCwbkUXdEO8QlbzmO310XyyqLQZMg2h8oIBdzzC",
+	"wyxRUMNH2jS7okOmCx2m/2kn6FTCwTpBZ3B0dHJ1dXN2fnxyc3T+668fz06PBten52c3Pw1OP5wcm95C",
+	"S1vTehudqpdOzs4//vy3m4uTy19Pr65Oz8+u1IwfPtwMjo7OP55dX5lJbo5Pr47Ofzu5/A9/DHC9D1X1",
+	"en4j6VDhiqETSD8d2vaCMMJqI11zCz8f4ar48zy05ueji1Kdu6BIzCq3xeapfVKEbZb6eCytT7EVy51N",
+	"Fs0D8cotQtzIu8+r7HBt0nmuPca1UuYOLKjh3B+UMAjXUrePzThPcoeHia809q9kgXD1zkImOaJTbe/A",
+	"kqCuVZ45I5WrzPvJlWTuSg4vnjrO0TYJaTbdjuKpK0aW3TG9De1tDYBqwNhnjVudW/i9N+nC2NPPoO1S",
+	"YwFCKFBrWjN1GZeuKR6qyFvrPOdJiyKHS8xDleMGfmtKBOd7tUc/n8+r7i/FdrXVbd8Withbp3lStTlP",
+	"c+ZXy7xFu1YhW8GGzzvXJhesfI2N4wRLqzR+NS2KmkxW8PClmKRgMRvricXXTfuEHnDqNEVeCDblCRHI",
+	"GBqVsiwnZOrPyzatBsojnx5DhGFtGDuPQaL8mDcF2mWTV4vF6hR2JSo/fBWZUHDVPLd6vsUJK9duZ/ed",
+	"RpBfSiMwNJVb0uvSiQWmv1/hVoifyVKyBeBfah/Rb7S2iRRUw1eAEk8Lt/takoK22PUtzOoGpGqJJAYA",
+	"iklEY62YGdZwpd+0iZTvEQ6Z+cACvqlEOTcdxvOG2tbuCxV2Te/sEU31eVApQqYLHutGB0cnH5RumZoU",
+	"fwpefJ2Fo16Dv/pq9MVeDw30b3PdXIHc4SQrGs8KMBje0tnMB03+fZUsvmozUOWWLbyyoT295uNffrkU",
+	"T830TvR6GaQqMNiwaGcpPqjM4eQyS9a1Yp4z8Ifa9wEyREOYuhXMWx9gcc8+lKlAgiJmixlBQ78kVBPG",
+	"jbjtzNFwNuU7WD88SsnF5vxfCRuTLVw88nAyBfH1Tf/EU71JeB4gA9HaNQ09Ld876AOI4ZyQnq09cSnD",
+	"xdcWPS7cCw3MJjb3fYCltDh2bx0Y41vIGPTzBNsm6s4nWO7TERJ0miVFaUV/T4S6xNwqVKkgrg1dBsww",
+	"vo1p450t7N9YYjS3eTnl8xUzTAmOX4owWN7KxozRM0y7E2n0rzd4tPTTvNr6kmLL+s0m55MzlnEYu303",
+	"lbQiEJUIC10nb7/UqQBaxxtrqpZsDrRUg7pQOpaysXqVMyPsmO5BoJi6OZjQVSBkptyszgRVwJFX2BS2",
+	"Mr6QeCFcI/KQRNi0CNV5qyGjIlf8145XOz89PjLBaYGiUDQC68EceshJjmYkhSr+OHOaQC1QShR63hF/",
+	"EfV2HePKoONtFJcHL+WwsRoGV/eJq7XS6KGwozXNsAOqS9iZ0ijlgo+k+gUI/ojqmswhsxoilK573XvX",
+	"O3yPwg6ncRR2UBdrByuN9NnaOfbMwGMqJ9lQjxqyupVWuIZQvSjIVjfL6QQwUScwA3nZb/lAmquiNtGp",
+	"FyO0PwqRWirGl/LYTPuC+jG1Z8UejuHhx7lJfmnV6qK8n+aaMu8lCiyLEuGvnBClWbykWYRCjcHRB2f4",
+	"ri07rmhSYGAg0IVTyV6ACJQWBVBhnPldjaTR0mPns2+UxiuXMdQdxhh36jos71zUYI7TsoYzLrYFYZxK",
+	"oEoUuyVDPNyPsCB7yydqKmx5PiOsdFenDd1FtFy5dL1W/+q6DZb02q3p1unwFHZaVPay07pHVi2Hmt9c",
+	"UIEcL2q17RlVlKRsjzslrPChjYOsx0UIwbqyvq8d08B6me+coIQlVaNxevubdWzXDuJXnN66nus8AsFe",
+	"Y8L5rZIdshko1cdnV8b33gvZhW2kU2nTrX137w7fFlUVmiJj6rfmHFwjySmRwi3Ir+lDpFVX9l0rnq70",
+	"ZbuIus8rTmyJ8F2/evPExk+B4cTHZPJMFXXIwkfEgSf/uGhoSCSAefOcd0unXqxfTDZFqa9pU/AJ+FXc",
+	"cSDkwkzQvh6/rbe97kSa3aw10RKHa6l+rvPINMtyPWfZ2PT4N/xVR0JMeZpHkFfSe14fvnnnC4EjOJGT",
+	"q1Zgapf2N/ebJb1oMkb/lZVa0ngvecpjoDQrwcbIeavBxo644jZx+S4dMbLdXfobHw50djb6JRuSlBEI",
+	"28JDkui4JVeBgeIyI56WM8CMKT3CDA1JyCiLyX2RHqDwdIi1BOXc7vdvq9Wi3LQBvP/HYP9/He7/8Ln7",
+	"j/38j5ve5//qPNr7f/7LygZscYsGbE6vMVmuR59wNhZN2pjbW3w9cLyof/k1yJuwLhtB4vEHKmSTkQUq",
+	"NJdIkHeZFSSqHdlKUt1kkFheRU7z6YbGm1NME8vJPdUvSjA+4UKaHddzAkC5O4LWIv5edhDxBn28FYnK",
+	"L9/0KDYfotPjvPGcHtJU+aqUygvZtRoFbAaIChRlaUqYVLjCFLasbBF43Uanr77folufruhVajapa8Dp",
+	"Mli6aRtV/EAqLcB0RrLvAjPuhex0pJRrSNgMO4aop2QE7jOOsC7spTC9q7u77DmhE3QUsrC0Vz0EgXIJ",
+	"lbjSPG4ONak+paW1SE52Xl5WJOK6ydzqEXFaRc/ObVaWjpSDlDtPIG0vZPX4XHUhs5RAx0eQDdWp9AxW",
+	"6AaiTWhVDfNddjqeL1YKtH4DkK19q5HH6ZoKuaMQsOfFZjSI0YRHlS9CNiWYGXainbQ6djJKMkHviBIj",
+	"4pjE6I5iRO5nSj2Xxi9qnLgTOtNlSjMhQwY3g14JOmb7SkOg+JWRSXpIqzb1NVcWMMULHcQcMjWrnBCa",
+	"GmqF4zglwhRhy5vDCrCGmd5GNaOYCEyH1yme6XaxluhpnKhb0RzDFY4nPOrYwG6/kco55WYTVV0JeTnG",
+	"qZpO8kC9orVhag3zU1XR82jRpRqVF3jslbtmeAzQUi6w6dNT/FVdFaE30VD1USzizSc8IbBjf62ofMut",
+	"9l7aV+PmzX49FeTpH01PeCqbhDXwZkGD0RhKIujSklhECl71H+qzBwRt6M+Cjg1zhB2Y5Zq1+QCtfhq+",
+	"Wy7dy0txVZWWvp72X/50Cwl19bWsPMbVDfIoSygjF+u6L4PmuKnrPPZK83epg6eg2C6EbeB0rBCv6+96",
+	"JxS0Ok3vRGPXu2YgnuL7U/3wtdOiwYm/WtEiwraG6L79/vCw19OxmagUvNlHEz5HSvWBcFd94ramUhH2",
+	"CnsF9giH0EMXJgzTnoIbGTODTDMw8+m24/iOIMZD5jSzaS6yXY0g1Qneq8plLwm08gFwK4hr6hSYF14+",
+	"8hPqaoW/Uqlm63g0xKFOGrPUc5NZyvp50pLuJ6LzlUoSN2Qt9Z0O0UQe6NegdktzUtMdSf2RJj9m05lW",
+	"Fky6Ul5kqXaBK26oemp6o8XUK2+uMVSuUrC67FR+3iaFHrK7gYCjfRnHJrrIdwQ28qgo/zFLeZxFJPb2",
+	"pLAZNQXNcVqjGCz2mbt+gk6eKcFJkakQ6Pks7ndLWw60Xxx9H+gyAcsKi5ubghorQFv2XGnYxlV3gs44",
+	"w2mc6qrsqa4QrOmuKRdczNOpgBAU7sg1AFOMnvmbtJfLjsdtD0OWtfHylmXppMzR+L1ks4bQn3zzQWFb",
+	"tW0E895QZgoIKgTHYEMmIxacNVZv3nTPtWX4J88Scspi0lCXBz6FvNAsIQHaf+11lZaaFS1xBuahnITJ",
+	"dFE5o4rn1HJH20wDxTRuEVKX56iZiwscP2Gx1/zQm9H8JA/U9MZ9GbYqudlAD32icqIljCCHLTzGlAlZ",
+	"qjQwpneEhSwHINRVp+n2B9bxFTCUHpZn0o5cZCapdYesW2ptOHBaG/5CFnqg4hOqM39roBMyj0zk7EJd",
+	"2Iinka62P+dZEr8vYskh/Cf3jUKGLdibzFS5s7RwoNYpYUFL1pEZGZ8vsduXu3oWCSSMz/faW+9L/vil",
+	"mr+/LMI+HYF/833t1LUhUB+xMWTMsJy8EjUbbJ0q5W1lnFU5EOx21lzKF+EoS01qDdH3kyPbOt87K0Bo",
+	"a5XWDaxsI2LnZKWhk+bpxeo8GV/IQDMFWNKf9Lqo/4SdkBVBdFGJAuP+qyfos7mtChjVjBLUPvGCtm2q",
+	"27I95zKK4jRLvfQ3S/WZNA1MNarqRod5cYGlttrmxgLjymqd7Zzs9oB2/vWdf33nX9/51x/Xvw7dZOLl",
+	"2cA7732tIXtxcstYQZOZVT/2CMaOSOBNq9TJeiYxzSZVgqUvr37g5muvaa1v2kezEcjl5S/Gv7UlRr7U",
+	"q2Xfae3QcqUinzun6npvcgJPdLO0hPPbbFYKPgj0NbjBBNo5m0cQ2Ph++0XISG/cQz9D8MXBrzZUPx+o",
+	"GlgAwzFvFKDPl6rXUcEer9nnXxmXuLF6IrTmQvCOz2031ckoDTWSp7YVIxD4nHThZI4XQh2KiTyvGzeM",
+	"BtlkKtHqpa47ZZTPfIm+wZaIIAN0Z6qqkPtZgpk+WT4qAh1gZJTQKZX+0s4xFbMEL5oLcoG8AmcgJkql",
+	"R0OCzEc6M52wWPvjveOPUkLWO2H4iwqkvvSfiS2EUh9TPYH0+WIwewbaR9nIc/6V4bxUSX1c4+5oWrN/",
+	"mSmBMJN4g+1P8UKdM8gcgGo4k1xEOCnZ51w3hNhoHgoeDu+Y1X64FGo+5cdkpjQXHDjo5Gy8DF5lYC7w",
+	"xEdK4c4a2cdyzP5TgMeK4208E9FI7QhMrF+qH4r+fRlnKr5sxZcK0rvKf2+mbt5S8z27e4LKkz4f/eNs",
+	"TS/qAXuztz9IbH+FVaAMFekkhsQI3YfCeCTjBcNTGkFRgiaX+uPxszXwqTvFMpoQgbDZkXpjr8Gf8VTU",
+	"0Y9qXoK17B7/VlG+64vWsj94onW7kBIFsNJNxm4Zn7NcV1gAKRynWDde1hXO/N0p9GDrmIWUwoqTBLLp",
+	"ygYh7XxUQC58JSVeluHjL6G8P1hNXQa9F16d2qu65++1h2T3K/dPLQOQyuPVIL6B9RO7zW92Js+dyXNn",
+	"8vxLUM1vxli4jHqXzVk7vr/j+6v5fqmV2ZqFoIrkGTVOnoCVVz+2WTO2jyPiqdNGFuGRJGnI5CTlUiaU",
+	"jQObcUN0me7ud/f3OuyEETnn6a158N50PjADVBJAFEybktn6Bzvau/v7vR46JolSZaBsIE0Sauqfvg+Z",
+	"hgCZLhBD3cM8eQxqT+310U/0nsTw9Y84uuWjkS1HhuYYqrqN1Avm2Xt08q8MJ/9T6Q6p930UHbxB/w2l",
+	"mMV8+o/DQP39WQfA/JQlDV86b3/WXV5QhP7/aEpZd4rvzduKlgQhU9AJy0X/Fb35T7bnNAtsXluAis9e",
+	"Hx4GISuPi94cHh4eBvqcIOgTva0TiCGObs+LQVeBbfX1r0F1hOtKYa7Gu+gEnebNdYJO49GuLuvlW1Jt",
+	"oX4s4wnRzVMay35BHMRseTEFKZOmUDgdjpgA1XGK+vqDsm0Q9uuVSrCasWlDF0VEpq9HKZ7hIU2gh5Yx",
+	"ITIOTV1LVUB6iuQS6VY+19SorwBvoZ/WG6kX8W7kjjBblWlCnAcQWBaylIwUfaISdYcpwbf74wSb1oIW",
+	"lhpW4Nc8eEKaTGvqWQ9dudkCEU7Tha5IYT1DQM50FDrqguuEskCdTchITCUeJmTvfTnHoFtPUtxDOBHc",
+	"jK8z2iDR8FmKUKhVrpd+Al+syDppgrur5gKKgEkGGQLjxayV7DZiCIvIynrs1fGHBKeQhauGBOLrxmLq",
+	"HkEopeNJgxdlk3Lu8A0Rp0syQTImaVL0Nkbmk1YB/TZXprmbY5X0/giHsJpcrqgOD1uqVIo3S2m8+QZ/",
+	"t4Msq3OKcN7EaoO8Iouhzb2bZFGmSDdzVHLPewSiAcImkQFqSVkXn0wzf4GaoAPi6tJqq47k+ea77wJv",
+	"tpH7xffvPGc7xfcGqa6vP/g5TMLZmAiZc5quYTB7EJOb967E4hbEJh1/rE7aNm5ITYBf+xSh194a80Ua",
+	"TOvg0Aqzqtrqg45W8E3EqLqODWtm+oG2MTfJwmtDRpLhDZ77SDMCp+wmpvkBqB28moXUwNY/5pppRdou",
+	"6KCoFa3d1e9tknxkD8jZ5vLMIzVVoxPJXaE32wh1lSYDeQWKxKApvgUPRpEaAfkCQu9eTigb7z1ThErB",
+	"kDcIT8kjr5vcZDm8tca+pqiUcljwEZy638FXbl6BHW4+XNgOrTrPQWJJ+hapHB4E5UBnfJYlWNp+pkq1",
+	"B+FsqK0ey0SD5wkaLp/QekJW5dstJPmWR2x2MZdvK4/ERt36tSjJzJR73dsd+upDb5KBqoe+QgpqGwno",
+	"ax1DFdUzLU756KExgN4Da7PBpkTe5SI8JEUn9I7EpYZOrqkvN1cZ+6hWWd23m4X7xZL2fHYHuUYSZ1BK",
+	"WIvDG3bqM7OuBpwl0RPlg80l1OfNsvUh4QbcrDzM8k6elX4mrVmchyx+bUzs9+qVKZ8LkjrStQ73gKo3",
+	"nOnqNXtIA6Pbpjv/AJva3VCPf5QSMTFgNsJTmiw8pNXMaQT/phDt6sq0Tg3rURiYQv8M75qgUHcClheF",
+	"bmJJSfKBrsKzdAWvhC3Wo7QoWEBgOUvE06aMVLc3eWO9c22k9uxhyZD+SMhTKUwNXZ18WWSgmqkcZysS",
+	"lEUN5XSN43edtuimbFlzepnSxEokrwiv13JPDkxKgcMCDck4Y9rdQUUVEho0VqPar7Pwhoyzahs7M38n",
+	"6DgX5bXRJVjIj8LfKxV0WQxtmzWWdJ3RAMMqqNc18+69R+6Vav8D+I3gGtt7W20k82qiAudsK2Qva212",
+	"bavBieWgvF77pcG4EZwKnPwoSLoPb66BltXCPbFtEugCvgtLzqkVgO6n9uVD8zBjju54Fk0Mc5cTQ808",
+	"xWcaiEatvtcrAe3DeYoSHuFECw1ohoWY8zRe0Xng4bk5JvJtTIUkqQkrsEvLgdasyZZMzgsKrlpq/aqW",
+	"HPsK7qrfWYOr+u01RhSn0eXKQDco7Jgb3qko+XiNe/efGaTUUyG1Thhz9irv6h4yzBblYCeofVNE8GVC",
+	"dwgeEkZGVOp6cFg9YjFOY/oHiUOWL0GTiG8r4uhlhQLsgnh2IRDrBd14CRrYJs+30NUIAQ0CldkYPLs6",
+	"b0lz7L2QFbSaSodaTbDRvhUyiAmeEYRFQ3pUMcgrYaICymxEF6rRuXvGhAmH+o01XfJd23KmpK/kIY1M",
+	"GkHF114Mj72d7PEYTfFsBuwlHVKZ4nRh8Y9rXBUKkoggtu6aNvDgBMqdUjbW0SuKW+VrBFaFU4IokwQ6",
+	"16tXMkHARG/TsaBqaRyjwsMUMkNxdYFgSxAC+Jzc4+ksAbtFhCUZQ2N6bz2qJopkKLHatHqlQjz8Xiw4",
+	"Aj/1LGXISTxuMZ6fMug5fGBlScoSQFKUqTXIKDAoVSlxvHIlEbzJwqqevRTUVWtZz0QKX2zBMJrP3HBC",
+	"27SBwnibGz71Pkjbk4GEIpENbe0cvxzySijGzJni4IBKAcpEpsUpVi5w3KIBjpnNrtSpH9N49tLrrgFt",
+	"FDICcH5sWr/KiyBHkt7pom4s1rH+IhMzoFFejd6BmPpd53RLz2ZBqH7fSu8f6Kmb7QJGGIOhTI83peNz",
+	"9WukI5YsR2dcQrwRZpJAjmvIhgTIb0IkVLqOoixVBxETs1PEmR0VswhEWyFTTI21saX913sbjfZd2ErZ",
+	"o6m/7JVUIyuM991rs4UZ4pANtduzZwBFK0tFYFJMUnoH/lAtvdvCbmoYKFL2TGbkgjxVAb5JiACuuIzW",
+	"51nMrYh9Tsd93hBBoiylcnGlXjZ2WQivUQKJV9gsWfDAjBDrFsNgwLM9WY1AdXD35sCEBJneVSHrgspf",
+	"86g6w+4FtoI9lGsL2e8DN5y2j3QEENJFSOETXYX0d3UosG+wCuo4oXzXEylnRdO5QSlmt6ldvxLJyrG8",
+	"EY8JGiV8rkOFa5vvoY+XH4RuIug0YwQi7kLrLOGLqTaYKxVGfQUYmPC5diO5sx7xmNR+/JgmnX7HOenS",
+	"045jrrORVLUv4NcSSsOjzlf1E2UjvqxfgeZGWSLpviQM5z1A5aI4i1N1s1IYzQGPxykZmzr9CV4oNnZH",
+	"UvQ2jdEMp3JR7swoTME/+KtcR04EhjkGoHpAqYpAI0ZQ86MEJrE2cNNJbYaqyMsT6oDl3C2nZNCUJ72Q",
+	"mQYdg4tTtec5Tcm+0/cTtJ1650m3e2neQlKDxRSnt6bHGPr9fj+vwLtfdICQaUZ+R92iiRuYhk37b8pC",
+	"Vv2OxPt5i9LfUZfcyxTbKE8FslBgGqxMwAWKcWF/F3hMTVUGX6xn35Ce/CvTcNU0BbRS++9Qv+F3ONDf",
+	"Z3hMwAn6O/pXRtIFKqr8gSaRd1RFQx4vTDtVjIZwQv/z6vwMAZV6ryk52GFSIrJECr0NMzcGUV57mow5",
+	"lSnNAcriU6Fw0MRpGJvB7/++f0bu5f4FHpN9s8B8KROCoeuoLVNpdyQnJGSjLEn0QTjBnEEegYmFBwpQ",
+	"zLXnKaERYYIUeklnMMPRhCgKA1WLE0Oh+gcH8/m8h+Fpj6fjA/OpOPhwenRydnWy/6Z32JvIKRQ4lFQm",
+	"pISW7iKceKR+BxbUCTou5BRwvK/AUYmetT2YupEMz2in33nbO+y9her2cgKE6gDP6MHd6wODbQdKpCDG",
+	"0zn2NfqtAxjqWuPsnoYN7awy9geo57tPQXARnNmW90HIAINk4XzQdYoJdAk0L5tqwHD5Kc/Gk6oF45UI",
+	"GZ97umYgqED+7vBtH5kt6XvX8rcpSG6XFKVciJDpuDO3VkypL2VHaXE22MgeU7n+5T/8zLx45QBA8sL+",
+	"3fkarPwiR0Xnq8+QtKXphbqiN4eHOjtfqepwaY4P5+CfpqSvlilWSRw5BAAbaao1+UrYcwUE0agHa6lh",
+	"aNOE5psDhfEXdpN61nd6P76v8n0fDHF8qWMMLs1vHfj09epPM2a5LWivzsdvV3884umQxjFh7pfftVkx",
+	"ZZKkDCdXkKZ0kqY8LcYAnW06xenCgJruqFPco0mP0uGy5vBBcQD1DGyb/yh8KZ/LpMIiq4lQ/Ro0Yv7B",
+	"F9sV+qvGfqWOrE0HfuK6B0BeI8iWKNXor2my8Wp3qRSa7uvIACxuhS5XHBjPk3lRh0mKW6GzugiLhRnI",
+	"wqRdAcLmbeujZyaqNCZKuAhM0oN140LalCvEKp0zSrKYxD307vCd44jX29AOXPcSjBGrTDGO4fDKNKPj",
+	"x93y6Zp3UUru+C2Je50/JVK8O3y3+kvG5U88Y/EjYtMlnKKCI32sGyDMunTezHRkUMml3R7ccz2gm3Ld",
+	"Kqd9JSByJkeJIGSMzImQOiOxXw3JEP64IYNrDh3Ke3YI1FUq+orQIeSmmMkimqSMcE44ibYNSE/4EJWl",
+	"yJKgJJAbx34PnTMlzxWnoOSD8xlhp8foiDNGorK+qiPWcZKEjEp1qlX1Q4lSt2RRqBrFieXWdPNDX0kc",
+	"SihfR4JBfgFGECJCJifOdNJ0cdAvuIEInCWLpQLLlYWwb09gyZFnlcDixhDsBJZHEli8p/1w6cR+efDF",
+	"/Oth4smJEh1wPXISxAolKITMFyiJjYRCgRaZCMYlkZV9QGBH0DDCBQZ9eARecywhZcASPZqisiCCpR0E",
+	"RKRMkPe5hgUqlFK7o9v9aIIZI4laoVJ+P16ewjSSJ3EPDRh0Mw9ZThXzOEugHsQVbhRBZFwqChQorend",
+	"4bsVoo1Nqmwj2ph3Edjrd4LNg7DuhMVwecZ/uQ3cW5c/5OjYKOIkjVLNJZhhRMVmhwo7f24Vsi7LMgz+",
+	"TOTPEA0xiJLOI3IYtQcPcyls+uUNiN6DQXPLcPKzyYI3sSODow8uZKjtfS4R3SymktytbQc6Hfy610MD",
+	"9TXSn0MxYhM2uJ+QO5KYqjC2X3DIwFT/xu2PWgpRscE2ewHiSZyLr+99cSqBlpeKqUFgKpciZ0ISHAc6",
+	"AR4qgFix0laxCtmFDXTE8ZQyCm1/eCqWSVlqzyd3G5mE4LTdAgJ/z0i6WEvkgiGsG/56MSMPHOI03nCA",
+	"QSR5uuG3V5RFmy78I5M0Wf/bly/cYgewfCTIwbWdWPtIYm0e94wrp50TUIdetpZstbNu5saZeQmtWoKw",
+	"oWb1dtJ+enTlDWX7BnU/7z6X8mpzkuYA46bovR0mPQImLYVii01VxKhjlOsuVV+ow/0MVRdEK0mlh3Sy",
+	"eGNYbX2FSrLAEiIky73TlRRSao/gtDhAugbRiKSERaQXqvOVKY2MxXjmFzPqGK1X68Ppjo5KIUL+yONF",
+	"833ZVyipRssagDN1AF0sfb01LOWe8FYPivpiof+0CuIPq7+MOBslNCqv93WLKWd4kXAcX3P+AadjUv7+",
+	"uzb7FdlsxlNJ4l9JTLGSGB8R9Y9MgYVG9H8g9r9+29Eb35T3Hnyx/1zbqgQFAclapGRzOqCnaqQDKy0v",
+	"DcePRAb66yhLkkVRzHdnmXkAzOur2hrMP8RCU8B2WSibZS2Z5UcI+3wSCNdTPTWnWwdX8tSqvxZ67Bia",
+	"g9waSl8UQ8uD+zYw2J1AZESpsCbKWGzKe+lEIttXNmSZIP08SLML9jYTHVxkXvJMorBjj6UfdvYCZ+wu",
+	"xGw4iI8oQ7dkiIf7ERZkz+SgUSmQ81JQzINZjI4uPx4Xj0PW1Ylp4AwtIh1BaGeExIhxp/P6Xg9dAbSg",
+	"YR7uCjEhzFlXDw3YApWaw7seEihJ5Av6UJrOeXEf357S7QBbg8u1uOu84/Y3pFM/luu04dRyQlIce3u6",
+	"4EZdr/bD5EaS0ncai5rymNDpCGEWslLGkHopt7CY2F0dSAzR9qbUnUkVAWwX2WikKAyTIZul9I4mZKzz",
+	"BCckukV0hLDOBPEtoqaXN5jFzkvHsS5mwg6/RSNzGUqWWs9qh/yXt5O9FI0DyEjtenLiUbrih5rUBhp/",
+	"81pfUKSTkXlp/iY7louEG0n1zvfNMv2bR8GOJbar8tZ3VqtvxWrFakC9OU790Alc6b6RUx98KTm2lxul",
+	"rKmhvNAAOrPwEYjRJrXKJF2hIudKSdKUjVIsZJpFMtOFBH1WpxrW1rGtkoJXcrsLNCSUjVFKpvxuZ13a",
+	"knVpm7Cp6b1fdSTSN1ctGGc5jBzuKPKfFuAaIOAh0KY393ltc2aZMrYwaVprzSoA1u89jXRyuIJelizy",
+	"tlgUxJ+bzMWd/XFnf3wUhAweIqbYcG0sBB2z6doBhEWF9vz7vR46Z0RnBJsw12oCqOerAI1oogsadnXi",
+	"l/4b7AZMZ/0iaCP8HlI6zvCUoFtCZiblwhnKFK0tjIdQDWvCk9gYRtT3xqCIhwkpSsrHAwkJ7pRFdIaT",
+	"M6ixkv+pYCRwhr0iUr8hFQjCv7V4FufNPkKWD9zHItp7jyBIFqeQKgNZNItCKZN0aoyaiMZBXnWNpiTS",
+	"JlNznFC45JYseigv0A123yw3rjiHoTuaqaMUcF5Lk04GDhis7bXCY7KW0UTQP9b8gKfrmWX0xWwWXqm/",
+	"PT3e9EsFDut/W4KuTSavgecGQ7gA/4DPN1q+i3vrf24pw2Zffrw8q374qJGiVZy7wGPiN+ZZYuohnDs5",
+	"+eFGOO+xuuH2NR651J5ffjbDY8rGnX6Hj0aCgGy5Rfm5ZQBdE6fWwGd62FRZpuRFiQWDlkVetqZy2p8Y",
+	"4VQSQTFDs5THGVSLkmjKhUSvDw8P98C0ETKeIsahUU5f8XTTJ7wYPKgugKd2GvAevDs8DBAOmUzpzPbg",
+	"UQ+EydnESUpwvIA3f0AMQzMqKvP0VGanh0oltvQtGrjckue2FiTxLUFkNIL8U5Pz1XVrA4cMpH4Sk9gW",
+	"0rA584KDE1OzX+gQB54RbaHSVp0ma6uXFVe0msehP8J05PGQoE/gUOLmrHsdt7aWiXF5tGDE2jpNvVev",
+	"I9MVffLixjvN6y9vFN4uhX+QgnXwpQbRG+TG+un5tSU3AlGJxlCrUBeFHXNGQgblyvOqTbbTmc+4UkoX",
+	"LVbaKm5xUFvbLkhxy2bk+vU/CJ6Dbaj89SdOYFCpqH7RzKlmkm4LcY/DWpqM08BaPEe+g+aH26i3Dspb",
+	"Eq9bZDLW6XhDUvVKJvGoOdeupfplZl7vUOhheeKeJgHepPHWduW3j+DuWQMfinqhK9IscZKUqosao+ly",
+	"x1E1smzgTPftRX+6h7kcNYsXd4FiL85GVb6cHKudy10jSOzpMXpGb8lik2D365oDqSjw1dVl/aDaTsgE",
+	"iVIidXNpj4tjRn9RK/gGEdzszIfc5qR2+PzS8Nm9mRyZDZI8kYC7lv1YI2Oehs3sBtBQnRaSHOoa6Ybv",
+	"mIVMC+zgX3U6v+sGdG7vdY+L2CC9rjTPxhN8e6Nrz9+Sxemxrj1vftEor3/SjSd0vHpeYpqzZPFeN/2G",
+	"HksTO6H+EizBQvKUxD10KoU1nuCU5JWmi5b5Zv/Qtwf2XrfxWruybSbSnU9oNIGOWmCNgcB3cEAHKGMJ",
+	"lA0rDMdqB1KQZGQOOGRqFp6WqhjmdXKgVZR60mhKBsLwWOZjGFy3oWjQmA2IPLG5GNbVbMp2FuaYJ0yf",
+	"552leBc+7ILtepR5bXHo4IuG1g3sv5oe21x2WQB1v4BnXUFdVy0cpXyqQ2WmfKprM+d19Rsz1x0CstLm",
+	"a9jBrgDyNgsgPwAYg3UF7XOWw5AVrBUkaUa55zfWLoOPLVLzZWbZ/IB2APdwW+wDoO3prK6GZG6oiD6o",
+	"VKLOvC6CfXVxRJ/VyVY/DJmp3j2f8ACq6+uG2UXR7LxLzpCMeKpjCHWdw67RaEOWkhhHEuIMSmHHlXqH",
+	"0MCnbemGmhXsoSURd/UMd/UMd0aGl2RkqAdfb6Ek4nOYD6OEZ7Gt8J8HUMCTlEDVCpwA0D21729Tg0op",
+	"Xqxr8up5WmvUp60VISvZR9A0ExINSRH6pi66Gjxnmjeok7PDBSEz9gVwGer+BqYetZL1rNHi3eFbBPXH",
+	"51SQPbe32pQyKRAO2Zynt0q9K2qpaJXD1AYYwpL71Yvsm4X0nSvszwSR/S+V0Oev/S/qTP63wF/7X06P",
+	"v4YM+GIWU8IigoQUPTzFf3CG56IX8anmp+Q+mmA2JhD+AksZfLpCV9dXIRsIkU3JJU/IJyonn8gwb71l",
+	"/adgZMnB/uBL5UAZnpKvITO83p5o/nX57aKmN4ozW57EiSIIGdwh9KMYEsJQTEXE7yABYrhwa4RX8Bfu",
+	"E1o2M50WANf1rnRdR3DnI0yTLCUCRThNF4goYqFYM8LgMg6ZBo38/hxMMtBZ/GAK4Jvebrb8fci0mqAN",
+	"aNAyj4/Huo19WdY4FSIjsCzbW8dB28exT0X+2fIUr3KDUL9V6nC7q3E33dT7wrmE1hoNDP7jt2GS+jYs",
+	"S2qMN+0vTtHXOV40sPLzocSUASVzUdLpT7M8hAZmcQjG1qxYtYHbK1Q9pP33TRQOuQTONh4MGc9kxKeW",
+	"NtJU50Ld4YTGS3z9QHiOnHV+g00Aq1tc6umvHfFOdH9porv3ijbE6OfwGPbQbxorjXW6WC3qYmFRlkDH",
+	"1r0AINOkclYVFiP1K4HDOGzMT8dGZFoEivBlU2KaC1pRSjvaEGWI4GiCdBt6+/F7LbXUFgeuQjoKWUFU",
+	"kEnzEPme1I+5eKVEo3eHh3ppuZTV5JOr0KLHFH6KWRwv3dM54iprWGbDrQL7X1P02XnjHG+cbfyn5Z6m",
+	"tPn1CGH5GaDqvunEfnr22+DD6fHN5cnfP55cXXceIAUdWNq2RXvEWqEaOryBxK9EToPLVuNCD1HK4oRE",
+	"t8KUy5clFQSlinCacI/KLbwSaIoZHhNwJloBVNFAaOxOo3JMaqEdi77SzR2CbYJGjBJZzB6EDJ4MLs9y",
+	"CbC6BHKvAQqdHgcIoxGJFcVVw2g12Sq3ATJaugk/ZjwmppEjng6h42yuB0PrWAKhK/FeoHvVitIBCnQM",
+	"lzAkZWN8Xu5D1I021ndg2IZu01ZlGqj78eyXs/NPZwGqAGQQssHR0cnV1c3Z+fHJzdH5r79+PDs9Glyf",
+	"np/d/DQ4/XByHKCrk8vfTo9Obk7Oji/OT8+ub87Or28uTwZHfxv8+OEkCNnR5cnxydn16eDDjRk/QOqd",
+	"k7Pzjz//7ebi5PLX06ur0/OzK4+/z8LSs3AwO/nz6O3VZahtN7kja9Rqp8V/ExwpJ6UeYuhQrRfPnb5U",
+	"QPpBHRTqgps/kMRHM1ZFlPgEw1Lft53HfysND3x3uLGi2dr88zORPgDSFXSkWG3Y+ZnIdlD151FmdnDa",
+	"FJmyXSB9MidhjdRu2NCjbEphZI7EjERG4JwlOKrbMbQkTnXtfYx0N2MrpseF5YSnyLrMbHWMbl0w3Wuq",
+	"vvfSzRmHO3PGzpzxghqQbI+OPZK4WA6n2II3p7AmgIbfQ1c6qA3hlFgHclEk0+u+KfmKvznPzXKnsOO0",
+	"cV3DO3fNy3LX1KxXZX+Nc8cv0VVzpV0h2Fl/3+q5xmIGUeFF4hQU8bS/U6HjYPd1nhWLkSA4ITHCEqVE",
+	"yD2d9gXWPF1EKjN9h+p2srJRD3XFhM8ZoszWDLEPT4/3Gl0s+SYeSxzJJ3gex0o+/VIhpDCk5i2einj+",
+	"XarTX1gaAXQvYftmxGojseLgS/HHw7p3VkluDw1ccUP3/60HzKFMQFAcYxyCKI05CdSevUYDVpmmtLJd",
+	"FUvZWa2236azdvsb8tt1LVZ1PxWqJkv5jVWrIOhZeMMOHLdgnNoaLD6dYcohwRvapC6t4clLiT9piSNk",
+	"YkaiHp6LAYiLv5BFT+NI/rfOxtcj5En56JbMZIDoyHHa6mT402P1OGPaaBU32qVepAy4w/OdvPes7W+3",
+	"Q6jay30xn2LKDu5ISkeL54mH6aFKZ6FXAqznPb02lPJMyZMJH1Mm0HBhG2N2lR4LxU0EpG36jFugmtY6",
+	"Tk/xImR3PIsmaMTTPR1SCDkTcA6UxD10kQ0TKiYIo+OzK3T979coJRFPY8gyiUNmtF29xt/gM00nevo9",
+	"6DYx4Ums61CvePs3nGS2tUSEkwSS//tFWk/IEs5vTTSOXkc2ywPMlWCTEsGTO5IqGdufYRqyKV4gyoQk",
+	"OIaEmSlOb38zO9Y5RSOeIswWnBFEEkhVGeRngvTqQzYkCWdjYUvKlPzs3XeHP0BrUQb5LmiCRTEAlXvv",
+	"Q80YoMioc8lTfGtdJAmmUzQjLIYyLmNMmY0qRYzMQ2b2f6eOTK0PwpagERr8zlNYlf7CrALeNRE97xFW",
+	"Y+jT0jrICNNEqA9jrr0sCDMxVxKj7vmhvvzu8K0Biggp8AuZXrnJ6dUPoOXqPbHZOLqwg1Zb0MCcn62C",
+	"HrLiXESRurOEccJVLdyIpmMY8ZEYKK9NpBfg42V/43MFDpqMvEdfvuZZVwp7oOFsmyIzT9vQ7LqWEa4Q",
+	"ydxSTgl2fPkvxZfVGC02EjPxkeE7TBM8TEhTRBKggzcsEjiYBrV1ukxtxuR11ugazapNmqk20KQExWRE",
+	"FXGySL26eufPespvzxtkznKpI8gcX9Np7RxDL8kxVDT7sEhorvgZmy6u1yIa1tvkawFE3KTtIoza3G/x",
+	"9XYxqrHpqN6dv2zwjjP/5YvBFcD/AOzdtDejnurgC/yfxktdJQZ7oWGgesViMEPkngooWdmAx9qiXuDx",
+	"KtcGvFnud7pzbWzVtfEwmGtsCm1ABCOlziamQqlSq4YEzXiS+HTCn4lcBhk7Av1nd11sg759fkrPhSGG",
+	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9w/3A03bxFNFew8cZat1c25KgZ22sG8ha1CM9hzot8zm9P",
+	"0eeVHS7V+M8HmZygN73D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9iosbrIINKPxJny1jCZPYS+o",
+	"ztgglzIPUu549c5kUMEcP948jA48zKpQmfPgi/3nimDMovfk+pRBf7uCMqwSmE9rjvadEeIRO4w+NhR/",
+	"3iT2UlsufN3uWkBhpRNiKxDcsZRvoaz9NmH5mSI2CyrdwvRh9cZNaLX+9nmkOA/VdxeCE0+0VW7R2cle",
+	"f3k7ydPIXpubUpwqWGTN/hPl8tK25fYMjxsKRYes8kUPXfFUQkO24QLCDAPt7CXxQFcJoDHqxmSEs0QW",
+	"T/pYRHvvQwadhnFK0DCFOt/DReEqlnRqowtpQw7vhVvde317jtrnWuRS0D/W/ICn8olMP6VK5xd4TPzG",
+	"H3u31XvcSQQPNtXUjrQgCxUUXSMFf4bHlI07/Q4fjQQB9vYc1f/qhGJQbQ0wzFicEAEJuSJkXX+vRghZ",
+	"dVo1Cm+vRl1fhIWMzyyLZgll4FKk0QJ11V5pQmLE+LyPMBri2D6jSqZ/d3ioqBFlY50MbDogBCjNEt0M",
+	"Z8YFNX0hT6Vuo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL20O2L5Up62SWJplcsCWKuL3AlZu5iYOuBu",
+	"Qjw3FpsOaq1C1u2dWCeRlyaYHsL63x3+gLoCLxR5mfA5mmK22AvZfEIT4im1L5Aancoms1ed6qzSeS7K",
+	"5PovatnaGPkeKy5nS3AfPFjoL/1qslcsoLYCzJ+JbAOVO1bzJ4/u2RrEPp2Zq0zaN8pN9hN4p0xe+TE0",
+	"zNW1poXO0alIsHgoCJN9xDgje3mBymp7p/y9kL39HlKydMHnWUpZRGe4KqQiydWfMYloDD2V8tp+dyRV",
+	"I4dslPIpzMXIvURGWkWcvTeR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
+	"0wY9bKt5iZbOQToW0X1TLKkZado4JdMhSYXuOzjDQqAhETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEz/dx",
+	"kpi5V/rqLvRmH5EKUDw1kzRg/zjDaZxiWqx5J6A8UECpGpM8Z+ygkfqFkictoJethVglGaPYyhILWMhy",
+	"E5gSK6xNiwpTqWGvhy787ZzBFM+4RCIb/pNEEkkeMp+oX3fnObi0fZa/ARo9Ja/fYflfsHODZdKPQW7W",
+	"5dcH5A4n2TM2BypkAMP2BZ1miaIpumiTMfVD9RNr0k8WIcPFae3ZbJwhjxeB0WBs8RAtOEBdDSERuceR",
+	"TJRswQUJmT1U1J1PsNyno728UhQy+lehLn2RixkJEI2/gqKjCGVKcAKtkoPcT1B0Sk7R4OIU6pF6/BRu",
+	"u329xEL3ChkWiLARTyPdzWjOsyTu+xLr8zMItCJpF/tKGM+JblPsek2KmaVCFvlKqWYypUNTdgYr7Q80",
+	"vbwQFrQg0lVEslQxFMUlQLnsoR85FB6B+iHzCY0m9h4haSRLiN1VD50UW7JdjGAKpTWOMtbQsOPEAOiT",
+	"sQy9fjPtks469uIkN1t8YjURlnlMIiqWLDI2z3d84xsok6opI2h3GseK2318RpESofW65+MSl2TK7+ry",
+	"bK697fUQJNmBMStkE57ESkvkoxLZFP3MhufEgVIwmaJvKakMC0TXVDUCLXEaKFR3BsUuXS1awhX6NZBM",
+	"n+KoK1cPU4Jv98eJ0l9TOp5IT7XXS/8Az6p51rXlneb5IHFQPJLuuQaOp1xpbcuT6RBcuXlzjeI4F3bw",
+	"by9rLj+3pely9q1djtyLC7xybiZHLnunL60ijg54EMbZYpaJrFSeI6TSR16JFXhpApD0GJuEUJvpm2On",
+	"32wbyZpLMpgXdp6PXTQQLoBhQ4zePJPNTgMpbOpfrTLYjAvYrBpdT6jWr1GERYShKmiOuqBUz2mSmBgc",
+	"xZFdvVyhG4bSdcYiYoYNEGVRksFg4JdNEq5RUTRGCTmkoY7XzdrwBAs0JIRBkeyZrR4Bax4qNT8Z0QRa",
+	"sYgFiyYpZzwTyaIXsv/gGZriBZR+MYYRQ9jUAFPOqOS6qD3EyCv5GiqmshhNCE7kxHRkCZnkCM8xlUiB",
+	"VFF7CIQVu9OdzLqlGKRl2NYYWqSz55xv6+FATeB3uGMrf8rInxVw8pR5a5o0t05bWwqqJnjlEeUoXzym",
+	"Ef18xXp2QtAu7+zhQtAPWxWCDhx5Y4sWxM2Rfbl6xRz5qElzGuRvbIL0xfhPUUHEna0x1dvd8o6C7KqG",
+	"VHDAUhEXk59em3IJycGX4o+WitYKzNavVTB7le5TvL4r//GY5T+2A46Hq5SS5RDyM5HLwONwR7L/zFU5",
+	"tglizyrirP7KJZ3rKELL0UO/9vii0Q7PdqLRcxb12A6h2LKOBX1lTYURSjbtlm8GfCV0n1pUDNiHlD6d",
+	"aQSRbtBym2eQ28NicDsJNCKxoggEUSY59OvmKfr56KKhk76a47RY8zfYTb+yw+Ud9StHvvMXvzR/MV6C",
+	"IKXehRVkfEllu9pbRHykonBCl/a/qHiceuhUUQrjkdHxsuoxFSIjaYBwFlPCjHPH5gzMUjKi9zrxR/fG",
+	"41n8SiCZZkJCso8eCnUFISjmkTg4+nD+8bg3jZub7zsI+FgRoy6SL56nBb+7gqUdWEuXtpNndqYeXIOJ",
+	"TcnYdgWYgy8loH5Qa/7KDtGgSrx067eQ6Z+d3vxWnhE6vnPdLv014tOqUX95bbtm/Vv3Wm8L4tevGFuf",
+	"ud6YvwXQ7JjGn9wfvj0IfOGWpgoRf3hz//LJvRJoSiSOscRalJyRqLEH/wsWBXdYvRMFX0DcwJ9FFDyI",
+	"UgJ/4eT5IwoeSgRb696/UjC2oTlPbxV4OfIr1MC1EeARThLdh7+ek5oJkgKlJPe687pAVBbJS7DSPhju",
+	"rq6vQjYQIpuSS56QT1ROPpFh3vWgK8l0xlOcLiDUUwh0SxYBEiRKia7fayoShQxWtxcYU6AaGIrzBpBX",
+	"qs0CdlSbWVtZeYBOB7+G7Ki4dTQmDCTzAUwOJi7FJ4DMijw63lQKmdBZDwH9h+73WUpEyCKcpgtEFF4o",
+	"/OpD3QN1hqdnvw0+nB7fXJ78/ePJ1XWAji5Pjk/Ork8HH27MM7XBkJ2dX9+cnJ1//PlvNxcnl7+eXl2d",
+	"np9dvUffHb6Bga5OLn87PTq5OTk7vjg/Pbu+UR9cngyO/jb48cMJHNLHs1/Ozj+d9UIGNNnZoG6qb/rk",
+	"c2srYeSOpKYcgzrQhI+93fNPhcjKHM85vKdgfs50uSfnGTihu+smRli80p4LwuA/7nJlX1Yr+zftL04R",
+	"2DleNHDE86HElBl+WAKQF8sSpXUJ7JihYoZdzND5jLDTY3Sk7Tno9NjwIn+JemOc3qvyUVRnoyGDqg8V",
+	"vulqJdbAHejROIdqB1jmfBdRqdOKBUnuiEBd9R65x9NZQhT/vfl08uPNKbCd6/+4uT7/5eTs5qfTDyem",
+	"WkaUYDoVKOJTAtUaTCGrTDFWqegliWH9JH2POEsWkBtC7mVe/SGhIyLplACfiSZcENYL2VIGqubV50fF",
+	"CtbUhiFpt9QTsCKY6DmZUHnHDWwITnbHgL4RlQrAvZk8PQUf+VfGJV4SCECkQPqdlsncPxP5dz3mIyKM",
+	"XlGT4eLvGUmp8SU6a690WsEJyqD62M5S+UBLpT5jF1oNVD1jcrTPaHi1NjBrm4cDz9tnQno9SwvNmiVL",
+	"DpXVm1b+dOxqh307LuaWHHooCdg8/h+KlTUyr0uQPk3LGC1YR5hBR31BYjRctKxNcgmzfHtxZ/r0vNFm",
+	"itDwkTk5pcCYyJ3qYe0iz15S5Jkuaewgob7hl1ajpLl4lxM45lTN8ijifYRNZcZF3v/tSmvgVzLFkox1",
+	"ccEZSfetZp5mph/U0ckHRO5nqTY9iyBkebVbUHwXM7IfTUh0Wy5/W3ziawJlDQBByOpNoAJgf7bZFAZ7",
+	"+T7sze5hPuFQ2UA/07UNeELeh4xxRtCUYCYQ40MeL/YCNMX3V3op19cfUFeQiLNYBMh2wnv7/eFhgLBE",
+	"Uy4kevf2zeHhXuB21xMBSvCQJDosl8RUN9nLW+lBpzA0ovfqTGTeNU8dhVpWyICaUmhpVXx+S8hMF/U3",
+	"2xrxVOn7TsVMXFTuJmYoKBUmdBVvqCUcIGyqPhISv7L0O+Y9dOR29sIp0Y21SIzkJOXZeBKyccqzmUBd",
+	"8PGq906PxV6AEnpb7hOmK1wq2qmULZhtPoHltKmJozjCI8mDanWN0uDAxYun7b6lZlzqKXYXtnMT7yIG",
+	"K5C6iiVtZr6A0Q6+aERfu6eWZjpOCKCz5Hp7LdNLy9AY29OPgscUs7yQLxVoqCAEeqVIXcVxSoTAY4Ly",
+	"GOcpsIQ4ZEo1culSDxnCnncuBDZBWNzcHEVvIKdJq8IH1Yu7/lwvpD/XA7AkWLeJhiLf4Dcv4A11dfh9",
+	"b5jRRCohXzH+kJlfc84+wokgAWIcgqf2AORXyWhe2+ASKH0SNvVX5E+PEpy4GcQ+mdtRc4TttMYoQboT",
+	"TBiErCSIB05ZXy1Yaxn7fSH1KrzJo2VMnd8xvSMsZFBeOHXbcURZmhKmW9F0+ZRKSeI+uiUzudfTQYw5",
+	"fpqYc+01DBkEnDvTGm8iZ+bikFd8N1rNDyB/qz/YImTmU8nLhKPJVvpcknFNBH1Kg+gqomObcO2E410M",
+	"5bMJxwea8Dxp8IeXCq9d0F1bcTESE57K/YTekRgNCU5JaiIN5hMuiC6PLkKGU+L08CCWandtUIO/gvae",
+	"E2movwiZx1BjjBU28oOkPSRlkptg9nS7MSCr9xEBywTRfRoV4yiZbZhx5AgAG/2YTrOp2ZSNveihgabZ",
+	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoSN5eTpybe5F7/RxT3+ncfqz0+G",
+	"BxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bm7ZtmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
+	"xwV57oGFpmZMWSKkDipi+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nl201tpHZk",
+	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtqRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
+	"/gJcZNSpD411cs8fQGUiMwZ2ud9eKJWo7HBpCa/aXewCqV5YIJXvhiwmV3HvZXeAqqYlQcdVa1FjJQIQ",
+	"IN2jxSC/fmSToSLMdIrQUL2C4wZXtJ68jO+bVPgs49NTFEAvz6j30RQbWT5SGxy1kwR2YS+1pPRtUY7g",
+	"QcVAKzMffClD+4rQGdtSFTdQkzt+S2rUpClMxUMbVgWsXFVmTWE9OlizJMHopewqYG0pNmXroPx5g2JY",
+	"grJxQmpr8YmvIfPLr+gB4uvPRLaC2EfgQc1Np2oXs4P3B8ezPAjYnynIpUrF12pX5dmwzwz0dLLcDo92",
+	"AtwLCM34kwpwB+YZFoKO2ZQsMwv5bNO5SFd8v5dz2eoTcPiFLCU4mrjJL/bdPgQc8DkzlSS4gAhR9aNO",
+	"0AjQDI9JHCABFxwy9d6IJpKkJNbZGgkV0mxvUMzcxsBU/2pti5Na3XqkmP6x5gc8Xc+kJRUWSYUFf89I",
+	"utjg29PjTb88w9MNZi2iIa82m7w0wIZrsP7kzQ4u/3yj5duPN1t6yhOy+ZcfL8+qHz6mARRXce4Cjxvs",
+	"Jwq3FDXw0JWdJPtw2+UcylTXrVRY6cc4mpTakdR5xlLhtvxshseUjTv9Dh+NBAGR7kWIvltlqymXWD5t",
+	"1OQKsd5r9b2EZXrk+leibJZZ38gLX8xSckd5JtzaTsbYUmXIeinPpTXvLLdPTnb0hXtoTq2K0cN8J+3x",
+	"GvoMtfCKwnt+kfIjDPHteSr10Sz1T+ansnNKviTGnl+LxSZ9lS/b/5iXEsZC8IgWXTKwrTGiFcImV6JC",
+	"w02MTmrep3Ab6nmaDEzq6c6qtHMLYgMJD8HdTU1HMNPBF/W/ti2QC6yNqXAQV07I1GBvkhjEVT8uoBYH",
+	"NnVAER81Of9ybF7l8lMvlv18xYTumpwY8r8irj2W5+8h0PoAJ5+dtuaCWwI3Oyr+5/GxtQWrZ3KnaRK5",
+	"lhPND7H6+eOILjug34kuT+sQ24ro8gDfV1mAeV4/l1rEus4tU+hnY+eWoiM7l9bOpbVzae1cWn9plxZo",
+	"pd+YH6suc27MGG19h3Wr4Nnv9nrohMWmEGdRkMFwoLwsnZjwuQgZ1LXjzKQxVpqkKOaY9zKYpfyOxiQV",
+	"6I5n0YTEaMRTW//O5iLICZn20DVHEt8ShOfY1O4g2iSN0YykAsbWLqsAiUzMCDMFNjRfhuRHxhGXE5KW",
+	"63xMsDFf4EjSOxJUdklYLJYZLezuH9ePZeZYXiJDqMXugpwfWrScjpklKTyTvvp1GkTmE5KSsg/LXNPW",
+	"qvM5CHhtZMxXAiX0zrlzXb2cs4ikLGQ6qtldK2fJom+EUSueLsfAXsgGBqugXMOQ5OcxQkLtHSelOQTK",
+	"WKweM2K78b8PWb5CZ2g0XCiMTbAc8XSaT6+rBiY8wgma4f+Pvev5aRuGwv+K1cuK1AFCnLpTxSa0E9U4",
+	"cAAOXmKYNddGtgOqpv3v03t+dpzUpSlD48d6AzV5seP347Njf59zD8bWgf0GSYBpDBZhvc8KzDSaedNa",
+	"4vVCaum85d5YSEKQnc5DW2KI7gVYHjh9Q/8mdLDRG2z8Zsb3Xsi/v9OKj2ca8sA0tDvy9zcAkvjQYds6",
+	"kb1lMHTwi/56Aj1wHxhh4nsUFk2udBLipyk7XcBqI9wnxvWS0IlrqeSPD48HYI+BR6USntlBhL+Mqi+6",
+	"DuXi5l3G1pB9aBQ5ayKSQADEWPjrWeYg83KxnwYiO8RkCXVE2EbP75xuxhnFukOIXciwQ/XvC9UTqgVc",
+	"/wIYfr0D45QTcP1aBx5zzcSCSwWmrXAOaSkNotccYEu/z2b6Sjf6pwaQHO+HaS4KhgRDd36JlWodL8dK",
+	"GPxvSDetKuTkmDtc+5pwbXehJlsL+gf1lsJq+/r3TLDz8VqY4dEr3U0kSOG9FocOK4s7wPlCgPO1+PpT",
+	"ESJ0SlSNlX6JDw5czbPG/xhNL6/BrIEhPJq1QtTY7MtrqAWBDjk0ubFqNB0dYI2g7vcdcBYON0C1sEZh",
+	"tXMr4tzpsxW8R80XYjQd8UphF3v+HIjxAEh21tdcZe5Ezc6gzexo/5AdsLOvn08Ka2zZI0I30y+Fx511",
+	"1tfGXmiOH6QzG/kVBQunYVNc3LaNLe/TF0XtQ2uXLTEq2Q+frAuG56QwH+X/egKemYmoRV8w8k0401ho",
+	"ilKmom4iVbXz3RfcKkjG8Wnv2PDiVu8l8clCe1opSFrzTApiJtuJTGZIIHGygZDERb10aZky+pYFivL8",
+	"2E1utX8IYkPn0rZvup028E+GbK8DiNOSX1Tcc2VuG0ELuRAhQZEI+eqkcPCw3PfirVs9r0ivnvjTiYSd",
+	"/nVy0Sioabk7UWMGPpN0lzLVJcihkdkyOtOdhGu26AZvaumZMrcQWgGDPFjpO0bhEnEvyoNYMkwxxVDN",
+	"m7Vy3mw8uzjHd3N6Mi/Igd+ImkYiTw19TfCnjdEHxyor0ApXgUwU6eytgNiHLn80Wi07D07XDx6ki/Pe",
+	"t4TKaC0qirz+UkpQ58uadc+VrPt5B/tPdrZw0nnagsEc9HGcyKUhx0mtpI7+uRdSRWlnEOaN3Gtb6Rcx",
+	"2B9mBcPmJpORCS30pq1gAPtYzLidcrbyCXxgG9pJ0HdrHtJ5jXbOlSZHkxS+2a+0A7yCjlMm7SS7OAG7",
+	"/v0nAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -65,6 +65,9 @@ replaces the whole list, and an empty value clears it):
   --tls-certificate-sha256 T       the same, given as the base64url SHA-256 thumbprint
   --require-pkce                   require PKCE of a confidential client (always for public)
   --require-consent                ask users to allow the client's scopes (remembered per user)
+  --session-per-device             one session (refresh token family) per browser session, so that a
+                                   login on a second device does not end the first (default: one per
+                                   person, the next login ends the previous one)
   --access-token-lifetime D        default 1h, at most 24h
   --refresh-token-lifetime D       default 720h, at most 8760h
 
@@ -93,7 +96,7 @@ type clientOptions struct {
 	redirectURIs, postLogoutURIs, grants, scopes stringList
 	tlsCertFiles, tlsThumbprints                 stringList
 	tlsIdentity                                  map[string]*string
-	requirePKCE, requireConsent                  bool
+	requirePKCE, requireConsent, perDevice       bool
 	backchannelSessionRequired                   bool
 	accessTTL, refreshTTL                        time.Duration
 	limit                                        int
@@ -116,6 +119,7 @@ func (o *clientOptions) Bind(b *config.Binder) {
 		fs.StringVar(&o.authMethod, "auth-method", "", "token endpoint auth method: client_secret_basic, client_secret_post or none")
 		fs.BoolVar(&o.requirePKCE, "require-pkce", false, "require PKCE of a confidential client")
 		fs.BoolVar(&o.requireConsent, "require-consent", false, "ask users to allow the client's scopes")
+		fs.BoolVar(&o.perDevice, "session-per-device", false, "one session per browser session instead of one per person")
 		fs.StringVar(&o.backchannelURI, "backchannel-logout-uri", "", "where the client receives logout tokens (https; \"\" for none)")
 		fs.BoolVar(&o.backchannelSessionRequired, "backchannel-logout-session-required", false, "logout tokens must carry sid")
 		o.tlsIdentity = map[string]*string{}
@@ -155,6 +159,7 @@ type clientJSON struct {
 	TLSClientCertificates            []string   `json:"tlsClientCertificates,omitempty"`
 	BackchannelLogoutURI             string     `json:"backchannelLogoutURI,omitempty"`
 	BackchannelLogoutSessionRequired bool       `json:"backchannelLogoutSessionRequired,omitempty"`
+	SessionPerDevice                 bool       `json:"sessionPerDevice,omitempty"`
 	AccessTokenLifetime              string     `json:"accessTokenLifetime"`
 	RefreshTokenLifetime             string     `json:"refreshTokenLifetime"`
 	CreatedAt                        time.Time  `json:"createdAt"`
@@ -168,8 +173,8 @@ func toClientJSON(c *client.Client) *clientJSON {
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent,
 		TLSClientCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
-		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-		AccessTokenLifetime:              c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, SessionPerDevice: c.SessionPerDevice,
+		AccessTokenLifetime: c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
 		CreatedAt: c.CreatedAt,
 	}
 	if len(out.TLSClientCertificates) == 0 {
@@ -342,6 +347,9 @@ var tlsIdentityFlags = map[string]string{
 func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) error {
 	if set["require-consent"] {
 		spec.RequireConsent = o.requireConsent
+	}
+	if set["session-per-device"] {
+		spec.SessionPerDevice = o.perDevice
 	}
 	var identities int
 	for flagName, field := range tlsIdentityFlags {

@@ -297,3 +297,34 @@ func TestAdminClientsBackchannel(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminClientsSessionPerDevice: --session-per-device on create and
+// update, printed as sessionPerDevice (absent when off), kept by an update
+// that does not name it.
+func TestAdminClientsSessionPerDevice(t *testing.T) {
+	bin := binary(t)
+	db := "--data-dir=" + t.TempDir()
+	for _, s := range []struct {
+		name string
+		args []string
+		want any // nil: not printed (off)
+	}{
+		{"create", []string{"create", db, "--id", "spa", "--name", "SPA", "--type", "public", "--redirect-uri", "http://127.0.0.1/cb",
+			"--session-per-device"}, true},
+		{"update keeps it", []string{"update", "spa", db, "--name", "Renamed"}, true},
+		{"turned off", []string{"update", "spa", db, "--session-per-device=false"}, nil},
+		{"get", []string{"get", "spa", db}, nil},
+	} {
+		out, errOut, code := cli(t, bin, append([]string{"admin", "clients"}, s.args...)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", s.name, code, errOut)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%s printed %q: %v", s.name, out, err)
+		}
+		if m["sessionPerDevice"] != s.want {
+			t.Errorf("%s: sessionPerDevice %v, want %v", s.name, m["sessionPerDevice"], s.want)
+		}
+	}
+}

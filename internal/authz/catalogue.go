@@ -156,6 +156,21 @@ var Catalogue = indexCatalogue([]Entry{
 	// of an assignment of the permission set on the account (like
 	// assumeRole and its assume-role policy).
 	{"issueCloudAccountCredentials", EndpointCloudAccountCredentials, Create, ScopeOrganizationMember},
+
+	// --- Sessions (issue 13). The account operations are any signed-in
+	// person's, for themselves (the handler refuses machine principals with
+	// 403 and narrows a login an organization's own provider vouched for to
+	// what that provider vouched); revokes are audited like every write.
+	{"listAccountSessions", EndpointSessions, Read, ScopeAuthenticated},
+	{"deleteAccountSession", EndpointSessions, Delete, ScopeAuthenticated},
+	{"listAccountConsents", EndpointSessions, Read, ScopeAuthenticated},
+	{"deleteAccountConsent", EndpointSessions, Delete, ScopeAuthenticated},
+	{"listUserSessions", EndpointSessions, Read, ScopeOrganization},
+	{"deleteUserSession", EndpointSessions, Delete, ScopeOrganization},
+	{"deleteUserSessions", EndpointSessions, Delete, ScopeOrganization},
+	{"listSubjectSessions", EndpointSessions, Read, ScopeGlobal},
+	{"deleteSubjectSession", EndpointSessions, Delete, ScopeGlobal},
+	{"deleteSubjectSessions", EndpointSessions, Delete, ScopeGlobal},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

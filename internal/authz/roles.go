@@ -70,6 +70,12 @@ const (
 	// it: any member may ask (ScopeOrganizationMember), and the assignment
 	// is what decides; a custom role or the guardrail can still deny it.
 	EndpointCloudAccountCredentials = "identity:cloudaccountcredentials"
+	// EndpointSessions: a person's browser and application sessions and
+	// consents (issue 13). Administrators see and end them (an
+	// organization's administrators: only those its own identity
+	// providers vouched for); the account operations, a person's own, are
+	// ScopeAuthenticated and need no role.
+	EndpointSessions = "identity:sessions"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -124,6 +130,8 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5): configuration only,
 			// never an organization's workload tokens or cloud credentials.
 			EndpointCloudIdentities: crud(), EndpointCredentials: crud(), EndpointCloudConnections: crud(),
+			// Sessions (issue 13): every session of every person.
+			EndpointSessions: {Read, Delete},
 		},
 	},
 	{
@@ -138,6 +146,9 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5).
 			EndpointCloudIdentities: crud(), EndpointCloudIdentityTokens: {Create},
 			EndpointCredentials: crud(), EndpointCloudConnections: crud(),
+			// Sessions (issue 13): its users' sessions that its own
+			// identity providers vouched for.
+			EndpointSessions: {Read, Delete},
 		},
 	},
 	{

@@ -111,10 +111,15 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the logout tokens carry the sid of
 	// the ended session (the ID tokens always carry it).
 	BackchannelLogoutSessionRequired bool
-	AccessTokenLifetime              time.Duration
-	RefreshTokenLifetime             time.Duration
-	CreatedAt                        time.Time
-	ModifiedAt                       time.Time // zero until the first change
+	// SessionPerDevice: a login starts a session (refresh token family)
+	// per browser session, so that the person's other devices keep theirs;
+	// false keeps the seed's one session per person and client, where the
+	// next login ends the previous one (see internal/oidc).
+	SessionPerDevice     bool
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
+	CreatedAt            time.Time
+	ModifiedAt           time.Time // zero until the first change
 }
 
 // Spec is what a caller chooses about a client. Zero values take defaults:
@@ -145,8 +150,11 @@ type Spec struct {
 	// BackchannelLogoutSessionRequired needs one.
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
-	AccessTokenLifetime              time.Duration
-	RefreshTokenLifetime             time.Duration
+	// SessionPerDevice: one session per browser session instead of one
+	// per person (Client.SessionPerDevice).
+	SessionPerDevice     bool
+	AccessTokenLifetime  time.Duration
+	RefreshTokenLifetime time.Duration
 }
 
 // Lifetime defaults and bounds.
@@ -366,6 +374,7 @@ func fromRow(row *store.OAuth2Client) *Client {
 		TLSClientAuth:   TLSIdentity{Field: row.TLSClientAuthField, Value: row.TLSClientAuthValue},
 		TLSCertificates: row.TLSCertificates, BackchannelLogoutURI: row.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: row.BackchannelLogoutSessionRequired, AccessTokenLifetime: row.AccessTokenLifetime,
+		SessionPerDevice:     row.SessionPerDevice,
 		RefreshTokenLifetime: row.RefreshTokenLifetime, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
 	}
 }
@@ -379,7 +388,7 @@ func SpecOf(c *Client) Spec {
 		RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent, TLSClientAuth: c.TLSClientAuth,
 		TLSCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, AccessTokenLifetime: c.AccessTokenLifetime,
-		RefreshTokenLifetime: c.RefreshTokenLifetime,
+		RefreshTokenLifetime: c.RefreshTokenLifetime, SessionPerDevice: c.SessionPerDevice,
 	}
 }
 

@@ -49,8 +49,10 @@ type fileClient struct {
 	// OpenID Connect Back-Channel Logout 1.0.
 	BackchannelLogoutURI             string `json:"backchannelLogoutURI"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannelLogoutSessionRequired"`
-	AccessTokenLifetime              string `json:"accessTokenLifetime"`
-	RefreshTokenLifetime             string `json:"refreshTokenLifetime"`
+	// SessionPerDevice: one session per browser session (Spec).
+	SessionPerDevice     bool   `json:"sessionPerDevice"`
+	AccessTokenLifetime  string `json:"accessTokenLifetime"`
+	RefreshTokenLifetime string `json:"refreshTokenLifetime"`
 }
 
 // Declared is a client as a clients file declares it: its settings (with
@@ -84,6 +86,7 @@ type Declared struct {
 //	      "requireConsent": false,              // ask users to allow the scopes
 //	      "backchannelLogoutURI": "https://grafana.example.com/backchannel-logout", // logout tokens go here
 //	      "backchannelLogoutSessionRequired": true, // logout tokens carry sid
+//	      "sessionPerDevice": false,            // true: one session per browser, not per person
 //	      "accessTokenLifetime": "1h",          // Go durations
 //	      "refreshTokenLifetime": "720h"
 //	    }
@@ -161,6 +164,7 @@ func (fc *fileClient) declared(getenv func(string) string) (Declared, error) {
 		TokenEndpointAuthMethod: fc.TokenEndpointAuthMethod, RequirePKCE: fc.RequirePKCE,
 		RequireConsent: fc.RequireConsent, TLSCertificates: fc.TLSClientCertificates,
 		BackchannelLogoutURI: fc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: fc.BackchannelLogoutSessionRequired,
+		SessionPerDevice: fc.SessionPerDevice,
 	}
 	for field, value := range map[string]string{TLSSubjectDN: fc.TLSClientAuthSubjectDN, TLSSANDNS: fc.TLSClientAuthSANDNS,
 		TLSSANURI: fc.TLSClientAuthSANURI, TLSSANIP: fc.TLSClientAuthSANIP, TLSSANEmail: fc.TLSClientAuthSANEmail} {
@@ -359,6 +363,7 @@ func sameSettings(a, b *store.OAuth2Client) bool {
 		slices.Equal(a.TLSCertificates, b.TLSCertificates) &&
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
+		a.SessionPerDevice == b.SessionPerDevice &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime &&
 		a.RefreshTokenLifetime == b.RefreshTokenLifetime
 }

@@ -36,6 +36,7 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		RequireConsent: spec.RequireConsent, TLSClientAuthField: spec.TLSClientAuth.Field,
 		TLSClientAuthValue: spec.TLSClientAuth.Value, TLSCertificates: list(spec.TLSCertificates),
 		BackchannelLogoutURI: spec.BackchannelLogoutURI, BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
+		SessionPerDevice:    spec.SessionPerDevice,
 		AccessTokenLifetime: spec.AccessTokenLifetime, RefreshTokenLifetime: spec.RefreshTokenLifetime,
 	}
 

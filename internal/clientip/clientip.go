@@ -7,6 +7,7 @@
 package clientip
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -106,4 +107,27 @@ func Key(a netip.Addr) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+type addrKey struct{}
+
+// WithAddr returns ctx carrying the client address a, resolved once by the
+// HTTP layer (which knows the trusted proxies) for the packages behind it:
+// the OpenID Connect provider records it with a browser session.
+func WithAddr(ctx context.Context, a netip.Addr) context.Context {
+	return context.WithValue(ctx, addrKey{}, a)
+}
+
+// FromContext is the address WithAddr put in ctx (ok false if none).
+func FromContext(ctx context.Context) (netip.Addr, bool) {
+	a, ok := ctx.Value(addrKey{}).(netip.Addr)
+	return a, ok && a.IsValid()
+}
+
+// Middleware puts the request's client address (r.Addr) in its context.
+func (r *Resolver) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		a, _ := r.Addr(req)
+		next.ServeHTTP(w, req.WithContext(WithAddr(req.Context(), a)))
+	})
 }

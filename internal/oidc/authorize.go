@@ -202,7 +202,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 			return nil, err
 		}
 		req.CSRFHash = secret.Hash(csrf)
-		if err := st.insertAuthRequest(ctx, req); err != nil {
+		if err := st.insertReusing(ctx, req, bs.IDHash); err != nil {
 			return nil, err
 		}
 		redirect := op.NewRedirect(p.stepURL(req.ID, step))
@@ -215,7 +215,7 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return nil, err
 	}
 	req.CodeHash, req.CodeExpiresAt = secret.Hash(code), p.cfg.Now().Add(CodeLifetime)
-	if err := st.insertAuthRequest(ctx, req); err != nil {
+	if err := st.insertReusing(ctx, req, bs.IDHash); err != nil {
 		return nil, err
 	}
 	to, err := op.AuthResponseURL(req.RedirectURI, oidc.ResponseType(req.ResponseType), oidc.ResponseMode(req.ResponseMode),
@@ -345,7 +345,13 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	endBrowser := bs != nil && (es.UserID == bs.Subject || es.UserID == "" && confirmed)
 	var ended []*store.OIDCSession
 	if es.UserID != "" {
-		sess, err := (&storage{p: p}).terminateSession(ctx, es.UserID, es.ClientID)
+		// The hint's sid names the browser session, and so the session
+		// of a client with sessions per device.
+		sid := ""
+		if es.IDTokenHintClaims != nil {
+			sid = es.IDTokenHintClaims.SessionID
+		}
+		sess, err := (&storage{p: p}).terminateSession(ctx, es.UserID, es.ClientID, sid)
 		if err != nil {
 			return nil, err
 		}

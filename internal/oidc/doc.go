@@ -167,4 +167,16 @@
 //	duplicate onboarding, half-created organization    tenancy.TestOnboard, tenancy.TestOnboardConcurrently, TestOnboarding
 //	signup link used twice, expired, replaced          TestSignupLink
 //	an org's IdP vouching for another org's admin      TestVouchedByOrganizationProvider, systemtest.TestForeignProviderTakeover
+//	a confined login ending the person's other logins  TestConfinedLoginSessions, server.TestUserSessionsAcrossOrganizations
+//	a revoked session's refresh or access token        server.TestAccountSessions, TestSessionPerDevice
+//	one device's login ending another's (per device)   TestSessionPerDevice
+//
+// # Sessions per device and over the API
+//
+// A client with sessionPerDevice keeps one session (refresh family) per
+// browser session: oidc_sessions is unique on (subject, client, device),
+// device being the sid of the login's browser session for such a client
+// and "" otherwise (deviceOf). personsessions.go lists and ends a person's
+// browser and application sessions and consents for the /api/v1 sessions
+// operations, within a SessionScope.
 package oidc

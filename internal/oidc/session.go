@@ -7,9 +7,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
+	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -104,11 +106,36 @@ func (p *Provider) startBrowserSession(ctx context.Context, q *store.Q, h http.H
 	}
 	lifetime := p.cfg.BrowserSessionLifetime
 	bs := &store.BrowserSession{IDHash: secret.Hash(value), Subject: a.Subject, AuthTime: a.AuthTime, AMR: a.AMR, ACR: a.ACR,
-		IdP: a.IdP, CreatedAt: now, ExpiresAt: now.Add(lifetime)}
+		IdP: a.IdP, CreatedAt: now, ExpiresAt: now.Add(lifetime), UserAgent: userAgent(h.Get("User-Agent"))}
+	if addr, ok := clientip.FromContext(ctx); ok {
+		bs.ClientAddress = addr.String()
+	}
 	if err := q.ReplaceBrowserSession(ctx, previous, bs); err != nil {
 		return nil, "", err
 	}
 	return p.newSessionCookie(value, int(lifetime/time.Second)), sidOf(bs.IDHash), nil
+}
+
+// maxUserAgent bounds the User-Agent kept with a browser session.
+const maxUserAgent = 256
+
+// userAgent is the User-Agent header as a browser session keeps it: text
+// only (invalid UTF-8 and control characters dropped, which PostgreSQL
+// would refuse and a page would show garbled), at most maxUserAgent bytes.
+// It is what the browser claims, shown to help a person recognize their
+// devices, never trusted.
+func userAgent(h string) string {
+	h = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(h, ""))
+	for len(h) > maxUserAgent {
+		_, size := utf8.DecodeLastRuneInString(h)
+		h = h[:len(h)-size]
+	}
+	return strings.TrimSpace(h)
 }
 
 // authentication is the login a browser session stands for.

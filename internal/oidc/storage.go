@@ -146,9 +146,21 @@ func (s *storage) newAuthRequest(req *oidc.AuthRequest, ap *authParams) (*store.
 
 // insertAuthRequest stores r, purging what expired first.
 func (s *storage) insertAuthRequest(ctx context.Context, r *store.OIDCAuthRequest) error {
+	return s.insertReusing(ctx, r, "")
+}
+
+// insertReusing is insertAuthRequest for a request authenticated from the
+// browser session whose cookie hash is reused ("" for none): the session's
+// last use is recorded in the same transaction (the account page shows it).
+func (s *storage) insertReusing(ctx context.Context, r *store.OIDCAuthRequest, reused string) error {
 	err := s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.PurgeOIDC(ctx, r.CreatedAt); err != nil {
 			return err
+		}
+		if reused != "" {
+			if err := q.TouchBrowserSession(ctx, reused, r.CreatedAt); err != nil {
+				return err
+			}
 		}
 		return q.CreateAuthRequest(ctx, r)
 	})
@@ -373,14 +385,19 @@ func (s *storage) CreateAccessToken(ctx context.Context, req op.TokenRequest) (s
 	return "", time.Time{}, oidc.ErrUnsupportedGrantType()
 }
 
-// startSession replaces the (subject, client) session by a new one, id,
-// the family at was issued in.
+// startSession replaces the (subject, client) session, or for a client
+// with one session per device the (subject, client, browser session) one,
+// by a new one, id, the family at was issued in.
 func (s *storage) startSession(ctx context.Context, r *authRequest, id string, at *issued, refreshHash string, refreshExp time.Time) error {
 	now := s.now()
+	c, err := s.p.cfg.Clients.Get(ctx, r.r.ClientID)
+	if err != nil {
+		return err
+	}
 	sess := &store.OIDCSession{
 		ID: id, Subject: r.r.Subject, ClientID: r.r.ClientID, Scopes: r.r.Scopes, AMR: r.r.AMR, ACR: r.r.ACR, AuthTime: r.r.AuthTime,
 		RefreshHash: refreshHash, RefreshExpiresAt: refreshExp, AccessJTI: at.jti, AccessExpiresAt: at.exp, CreatedAt: now,
-		SID: r.r.SID, IdP: r.r.IdP,
+		SID: r.r.SID, IdP: r.r.IdP, Device: deviceOf(c, r.r.SID),
 	}
 	return s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		if err := q.ReplaceSession(ctx, sess, now); err != nil {
@@ -438,7 +455,7 @@ func (s *storage) CreateAccessAndRefreshTokens(ctx context.Context, req op.Token
 		}
 		now := s.now()
 		err = s.p.cfg.Store.Tx(ctx, func(q *store.Q) error {
-			if err := q.RotateRefreshToken(ctx, r.s.ID, secret.Hash(current), secret.Hash(refresh), now.Add(c.RefreshTokenLifetime)); err != nil {
+			if err := q.RotateRefreshToken(ctx, r.s.ID, secret.Hash(current), secret.Hash(refresh), now.Add(c.RefreshTokenLifetime), now); err != nil {
 				return err
 			}
 			return q.SetSessionAccessToken(ctx, r.s.ID, at.jti, at.exp)
@@ -498,19 +515,37 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	return &refreshRequest{s: sess, scopes: strings.Fields(sess.Scopes)}, nil
 }
 
-// TerminateSession ends the session of user at client and its tokens.
+// TerminateSession ends the session of user at client and its tokens (for
+// a client with sessions per device, the one begun without a browser
+// session; our EndSession names the device).
 func (s *storage) TerminateSession(ctx context.Context, userID, clientID string) error {
-	_, err := s.terminateSession(ctx, userID, clientID)
+	_, err := s.terminateSession(ctx, userID, clientID, "")
 	return err
 }
 
-// terminateSession is TerminateSession, returning the session it ended
-// (nil if there was none), whose client back-channel logout notifies.
-func (s *storage) terminateSession(ctx context.Context, userID, clientID string) (*store.OIDCSession, error) {
+// deviceOf is the device of a session client c starts from a login in the
+// browser session sid: the sid for a client with sessionPerDevice, "" (one
+// session per person and client) otherwise.
+func deviceOf(c *client.Client, sid string) string {
+	if c.SessionPerDevice {
+		return sid
+	}
+	return ""
+}
+
+// terminateSession is TerminateSession for the session begun in the browser
+// session sid (which matters only to a client with sessions per device),
+// returning the session it ended (nil if there was none), whose client
+// back-channel logout notifies.
+func (s *storage) terminateSession(ctx context.Context, userID, clientID, sid string) (*store.OIDCSession, error) {
 	if userID == "" {
 		return nil, nil
 	}
-	sess, err := s.p.cfg.Store.Read().SessionOf(ctx, userID, clientID)
+	c, err := s.p.cfg.Clients.Get(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.p.cfg.Store.Read().SessionOf(ctx, userID, clientID, deviceOf(c, sid))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}

@@ -97,6 +97,13 @@ func auditFailures(f *fixture) map[string]auditCase {
 			[]map[string]any{ref("project", f.project)}), status: http.StatusConflict},
 		"deleteAccountAssignment":      {over: map[string]string{"accountAssignmentID": unknown}, status: http.StatusNotFound},
 		"issueCloudAccountCredentials": {over: map[string]string{"accountID": "999999999999"}, status: http.StatusNotFound},
+		// Sessions (issue 13): an unknown session, client or user.
+		"deleteAccountSession":  {over: map[string]string{"sessionID": unknownSession}, status: http.StatusNotFound},
+		"deleteAccountConsent":  {over: map[string]string{"clientID": "no-such-client"}, status: http.StatusNotFound},
+		"deleteUserSession":     {over: map[string]string{"sessionID": unknownSession}, status: http.StatusNotFound},
+		"deleteUserSessions":    {over: map[string]string{"userID": unknown}, status: http.StatusNotFound},
+		"deleteSubjectSession":  {over: map[string]string{"sessionID": unknownSession}, status: http.StatusNotFound},
+		"deleteSubjectSessions": {over: map[string]string{"subject": "nobody"}, status: http.StatusNotFound},
 	}
 }
 
@@ -104,8 +111,11 @@ func auditFailures(f *fixture) map[string]auditCase {
 // policy service, except the guardrail reset (an organizations:update that
 // changes the policies).
 func auditResourceType(opID string) string {
-	if opID == "resetOrganizationPolicy" {
+	switch opID {
+	case "resetOrganizationPolicy":
 		return "policies"
+	case "deleteAccountConsent": // a sessions operation on a consent
+		return "consents"
 	}
 	return authz.Catalogue[opID].Service()
 }
@@ -209,7 +219,11 @@ func TestEveryWriteIsAudited(t *testing.T) {
 					op.id, ev["op"], ev["type"], ev["id"], ev["org"], op.id, auditResourceType(op.id), wantID, wantOrg)
 			}
 			wantActor := map[string]any{"kind": "serviceaccount", "id": a.adminID(t), "subject": adminSubject}
-			if token != a.AdminToken {
+			switch {
+			case token == f.personToken:
+				// The account operations, as the person.
+				wantActor = map[string]any{"kind": "user", "id": fixtureSubject, "subject": fixtureSubject}
+			case token != a.AdminToken:
 				// The issuing operations, as the organization's administrator.
 				wantActor = map[string]any{"kind": "serviceaccount", "id": f.admin.sa,
 					"subject": "serviceaccount:" + f.orgName + "-administrator"}
@@ -252,6 +266,9 @@ func TestEveryWriteIsAudited(t *testing.T) {
 		}
 	})
 }
+
+// unknownSession is a well-formed session ID no session has.
+const unknownSession = "0123456789abcdef0123456789abcdef"
 
 // auditedActions are operations that store nothing but are audited: their
 // event has no before state, and its after state says what was done.

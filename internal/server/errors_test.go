@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gatehouse/gatehouse/internal/store"
 )
 
 // fixture is an organization with one of every resource and a member of
@@ -29,6 +32,11 @@ type fixture struct {
 	// accountAssignmentID: user jo on project mine); ids[permissionSetID]
 	// is one without.
 	assignedSet string
+	// personToken is user jo's own OpenID Connect access token (a password
+	// login), for the account operations; ids[sessionID] is a session of
+	// jo's that the organization's identity provider vouched for, and
+	// ids[clientID] a client jo consented to.
+	personToken string
 }
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
@@ -89,8 +97,28 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		f.ids[k] = v
 	}
 	f.firstCredential = first
+	// Sessions (issue 13): jo signs in with a password, consents to the
+	// client, and holds a session the organization's provider vouched for.
+	rp := sessionClient(t, a.Env, name+"-web")
+	f.personToken = signIn(t, a.Env, rp, fixtureSubject).AccessToken
+	ctx := context.Background()
+	if err := a.Store.Tx(ctx, func(q *store.Q) error {
+		return q.GrantConsent(ctx, fixtureSubject, rp.ClientID, []string{"openid"}, a.OIDCClock.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, f.ids["sessionID"] = vouchedSessions(t, a.Env, fixtureSubject, f.org, provider)
+	f.ids["subject"], f.ids["clientID"] = fixtureSubject, rp.ClientID
 	return f
 }
+
+// fixtureSubject is the fixture user jo's subject.
+const fixtureSubject = "jo@acme.example"
+
+// selfService are the account operations: a person's own sessions and
+// consents, which only their own access token may call.
+var selfService = map[string]bool{"listAccountSessions": true, "deleteAccountSession": true, "listAccountConsents": true,
+	"deleteAccountConsent": true}
 
 // issuing are the operations that mint tokens or cloud credentials: only
 // members of the organization hold them, never the platform administrator
@@ -113,6 +141,9 @@ func (f *fixture) orgWrite() map[string]any {
 func (f *fixture) tokenFor(a *apiEnv, op specOp) string {
 	if issuing[op.id] {
 		return f.admin.token
+	}
+	if selfService[op.id] {
+		return f.personToken
 	}
 	return a.AdminToken
 }
@@ -665,12 +696,18 @@ func TestPermissions(t *testing.T) {
 	eachBackend(t, func(t *testing.T, a *apiEnv) {
 		f := newFixture(t, a)
 		denied := map[string]map[string]bool{
+			// A person's sessions across organizations are the platform's;
+			// the account operations a person's own (service accounts have
+			// no sessions).
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
-				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents"),
-			// The audit log, the credential store and cloud connections are
-			// administrators'.
+				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
+				"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions",
+				"listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent"),
+			// The audit log, the credential store, cloud connections and
+			// users' sessions are administrators'.
 			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
-				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection"),
+				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection",
+				"listUserSessions", "listSubjectSessions", "listAccountSessions", "listAccountConsents"),
 			"user": {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",

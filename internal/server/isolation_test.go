@@ -68,6 +68,11 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	for k, v := range cloudIDs {
 		o.ids[k] = v
 	}
+	// Sessions (issue 13): a session of jo that the organization's
+	// provider vouched for, and a client.
+	subject := "jo@" + name + ".example"
+	_, o.ids["sessionID"] = vouchedSessions(t, e, subject, admin.OrgID, mdID(t, prov))
+	o.ids["subject"], o.ids["clientID"] = subject, sessionClient(t, e, name+"-web").ClientID
 	return o
 }
 
@@ -143,7 +148,7 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
 		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
 		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities",
-		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments"} {
+		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments", "/users/" + o.ids["userID"] + "/sessions"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -255,7 +260,11 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	case "getGlobalAcl", "listOrganizations", "listSystemOauth2Providers", "listOperations":
 		return map[int]bool{http.StatusOK: true}
 	// Platform-only operations.
-	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents":
+	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
+		"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions":
+		return map[int]bool{http.StatusForbidden: true}
+	// A person's own sessions and consents: a service account has none.
+	case "listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent":
 		return map[int]bool{http.StatusForbidden: true}
 	}
 	if mode == "foreign-organization" {
@@ -278,7 +287,9 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"getCloudConnection", "updateCloudConnection", "deleteCloudConnection",
 		// Permission sets and account assignments.
 		"getPermissionSet", "updatePermissionSet", "deletePermissionSet", "getAccountAssignment", "deleteAccountAssignment",
-		"listUserAccountAssignments", "listServiceAccountAccountAssignments":
+		"listUserAccountAssignments", "listServiceAccountAccountAssignments",
+		// Sessions: B's user is not in A.
+		"listUserSessions", "deleteUserSession", "deleteUserSessions":
 		return map[int]bool{http.StatusNotFound: true}
 	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
 		"createCredential", "createPermissionSet":

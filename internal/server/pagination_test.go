@@ -27,8 +27,8 @@ func walkWith(t testing.TB, a *apiEnv, path, token string, limit int, key func(m
 	seen := map[string]bool{}
 	next := ""
 	for pages := 0; ; pages++ {
-		if pages > 100 {
-			t.Fatalf("%s: more than 100 pages of %d", path, limit)
+		if pages > 1000 {
+			t.Fatalf("%s: more than 1000 pages of %d", path, limit)
 		}
 		if pages > 0 {
 			between()
@@ -99,6 +99,25 @@ type pagingWorld struct {
 	// cloud is an AWS stand-in: each cloud connection needs an AWS
 	// organization of its own.
 	cloud *cloudStand
+	// joToken is jo's own access token, and acmeIdP an identity provider
+	// of acme (the sessions lists; made on first use).
+	joToken, acmeIdP string
+}
+
+// joSessionToken signs jo in (once) and returns jo's access token.
+func (w *pagingWorld) joSessionToken(t *testing.T) string {
+	if w.joToken == "" {
+		w.joToken = signIn(t, w.a.Env, sessionClient(t, w.a.Env, "paging-web"), fixtureSubject).AccessToken
+	}
+	return w.joToken
+}
+
+// addJoSession stores a session of jo that acme's provider vouched for.
+func (w *pagingWorld) addJoSession(t *testing.T) {
+	if w.acmeIdP == "" {
+		w.acmeIdP = id(w.a.must(t, http.StatusCreated, "POST", orgPath(w.acme.org, "oauth2providers"), w.acme.token, providerWrite("paging-idp", "c", nil)).obj(t))
+	}
+	vouchedSessions(t, w.a.Env, fixtureSubject, w.acme.org, w.acmeIdP)
 }
 
 func (w *pagingWorld) name(prefix string) string {
@@ -138,6 +157,9 @@ func (l pagedList) keyOf() func(map[string]any) string {
 
 // metadataID is the key of a resource.
 func metadataID(it map[string]any) string { return id(it) }
+
+// sessionKey identifies a session of the sessions lists.
+func sessionKey(it map[string]any) string { return str(it, "id") }
 
 func itemKeys(items []map[string]any, key func(map[string]any) string) []string {
 	out := make([]string, len(items))
@@ -290,6 +312,37 @@ func pagedLists() []pagedList {
 			cred := id(w.a.must(t, http.StatusCreated, "POST", orgPath(w.acme.org, "credentials"), w.acme.token, credentialWrite(w.name("conn-cred"), n)).obj(t))
 			w.a.must(t, http.StatusCreated, "POST", orgPath(w.acme.org, "cloudconnections"), w.acme.token, connectionWrite(w.name("conn"), cred))
 		}, "cloudconnections"),
+		// Sessions (issue 13): each add stores a browser session and an
+		// application session of jo that acme's provider vouched for.
+		{op: "listUserSessions", token: acmeToken, key: sessionKey,
+			path: func(w *pagingWorld) string { return orgPath(w.acme.org, "users", w.jo, "sessions") },
+			add:  func(t *testing.T, w *pagingWorld) { w.addJoSession(t) },
+			unknownParents: func(w *pagingWorld) []string {
+				return []string{orgPath("no-such-org", "users", w.jo, "sessions"), orgPath(w.acme.org, "users", "no-such-user", "sessions")}
+			}},
+		{op: "listSubjectSessions", token: adminToken, key: sessionKey,
+			path: func(w *pagingWorld) string { return "/api/v1/subjects/" + fixtureSubject + "/sessions" },
+			add:  func(t *testing.T, w *pagingWorld) { w.addJoSession(t) }},
+		{op: "listAccountSessions", key: sessionKey,
+			token: func(w *pagingWorld) string { return w.joToken },
+			path:  func(w *pagingWorld) string { return "/api/v1/account/sessions" },
+			add: func(t *testing.T, w *pagingWorld) {
+				w.joSessionToken(t)
+				w.addJoSession(t)
+			}},
+		{op: "listAccountConsents", key: func(it map[string]any) string { return str(it, "clientId") },
+			token: func(w *pagingWorld) string { return w.joToken },
+			path:  func(w *pagingWorld) string { return "/api/v1/account/consents" },
+			add: func(t *testing.T, w *pagingWorld) {
+				w.joSessionToken(t)
+				c := sessionClient(t, w.a.Env, w.name("consented"))
+				ctx := context.Background()
+				if err := w.a.Store.Tx(ctx, func(q *store.Q) error {
+					return q.GrantConsent(ctx, fixtureSubject, c.ClientID, []string{"openid"}, w.a.OIDCClock.Now())
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}},
 		effective("listUserAccountAssignments", "users", func(w *pagingWorld) string { return w.jo }),
 		effective("listServiceAccountAccountAssignments", "serviceaccounts", func(w *pagingWorld) string { return w.robot }),
 	}

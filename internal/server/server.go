@@ -67,6 +67,10 @@ type Config struct {
 	// Limits are the rate and body limits of the OAuth2 and login
 	// endpoints; the zero value limits nothing.
 	Limits Limits
+	// PersonSessions lists and ends people's browser and application
+	// sessions and consents (the OIDC provider); nil makes those operations
+	// answer 503.
+	PersonSessions SessionManager
 }
 
 // Server serves the HTTP API.
@@ -90,17 +94,20 @@ type Server struct {
 	cloud *cloud.Service
 	// authFailures throttles failed bearer authentication per address.
 	authFailures *authThrottle
+	// sessions are people's sessions and consents (Config.PersonSessions).
+	sessions SessionManager
 }
 
 // New builds the server and its routes.
 func New(cfg Config) (*Server, error) {
 	s := &Server{
-		store:   cfg.Store,
-		tenancy: cfg.Tenancy,
-		authn:   cfg.Authenticator,
-		log:     cfg.Logger,
-		now:     cfg.Now,
-		cloud:   cfg.Cloud,
+		store:    cfg.Store,
+		tenancy:  cfg.Tenancy,
+		authn:    cfg.Authenticator,
+		log:      cfg.Logger,
+		now:      cfg.Now,
+		cloud:    cfg.Cloud,
+		sessions: cfg.PersonSessions,
 	}
 	if s.cloud == nil {
 		return nil, fmt.Errorf("server: no cloud service")
@@ -159,8 +166,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.OIDC != nil {
 		// oidcInput refuses parameters that are not text before anything,
 		// the limiter included, reads them.
-		provider := oidcInput(cfg.OIDC)
-		mux.Handle("/oauth2/v2/", oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(cfg.OIDC)))
+		// The provider records the client address (behind the trusted
+		// proxies) with the browser sessions it starts.
+		withAddr := s.ips.Middleware(cfg.OIDC)
+		provider := oidcInput(withAddr)
+		mux.Handle("/oauth2/v2/", oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(withAddr)))
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", provider))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", provider))
 		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", provider))

@@ -23,6 +23,31 @@ type BrowserSession struct {
 	IdP       IdP
 	CreatedAt time.Time
 	ExpiresAt time.Time
+	// UserAgent and ClientAddress are the browser's User-Agent and address
+	// at login (migration 00023; '' for older sessions), shown on the
+	// account page so that a person recognizes their devices.
+	UserAgent     string
+	ClientAddress string
+	// LastUsedAt is when single sign-on last reused the session (zero:
+	// never).
+	LastUsedAt time.Time
+}
+
+const browserSessionColumns = `id_hash, subject, auth_time, amr, acr, created_at, expires_at,
+	idp_org, idp_id, idp_issuer, idp_subject, user_agent, client_address, last_used_at`
+
+func scanBrowserSession(row interface{ Scan(...any) error }) (*BrowserSession, error) {
+	var s BrowserSession
+	var authTime, created, expires, lastUsed int64
+	if err := row.Scan(&s.IDHash, &s.Subject, &authTime, &s.AMR, &s.ACR, &created, &expires, &s.IdP.Org, &s.IdP.ID,
+		&s.IdP.Issuer, &s.IdP.Subject, &s.UserAgent, &s.ClientAddress, &lastUsed); err != nil {
+		return nil, classify(err)
+	}
+	s.AuthTime, s.CreatedAt, s.ExpiresAt = fromMillis(authTime), fromMillis(created), fromMillis(expires)
+	if lastUsed > 0 {
+		s.LastUsedAt = fromMillis(lastUsed)
+	}
+	return &s, nil
 }
 
 // ReplaceBrowserSession stores s, deleting the session the same browser had
@@ -34,10 +59,14 @@ func (q *Q) ReplaceBrowserSession(ctx context.Context, previousHash string, s *B
 			return err
 		}
 	}
-	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_browser_sessions (id_hash, subject, auth_time, amr, acr, created_at, expires_at,
-		idp_org, idp_id, idp_issuer, idp_subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+	var lastUsed int64
+	if !s.LastUsedAt.IsZero() {
+		lastUsed = toMillis(s.LastUsedAt)
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO oidc_browser_sessions (`+browserSessionColumns+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		s.IDHash, s.Subject, toMillis(s.AuthTime), s.AMR, s.ACR, toMillis(s.CreatedAt), toMillis(s.ExpiresAt),
-		s.IdP.Org, s.IdP.ID, s.IdP.Issuer, s.IdP.Subject)
+		s.IdP.Org, s.IdP.ID, s.IdP.Issuer, s.IdP.Subject, s.UserAgent, s.ClientAddress, lastUsed)
 	if err != nil {
 		return fmt.Errorf("create browser session: %w", classify(err))
 	}
@@ -47,17 +76,48 @@ func (q *Q) ReplaceBrowserSession(ctx context.Context, previousHash string, s *B
 // GetBrowserSession reads the unexpired session with that cookie hash
 // (ErrNotFound otherwise).
 func (q *Q) GetBrowserSession(ctx context.Context, idHash string, now time.Time) (*BrowserSession, error) {
-	var s BrowserSession
-	var authTime, created, expires int64
-	err := q.q.QueryRowContext(ctx, `SELECT id_hash, subject, auth_time, amr, acr, created_at, expires_at,
-		idp_org, idp_id, idp_issuer, idp_subject FROM oidc_browser_sessions WHERE id_hash = $1 AND expires_at > $2`,
-		idHash, toMillis(now)).
-		Scan(&s.IDHash, &s.Subject, &authTime, &s.AMR, &s.ACR, &created, &expires, &s.IdP.Org, &s.IdP.ID, &s.IdP.Issuer, &s.IdP.Subject)
+	s, err := scanBrowserSession(q.q.QueryRowContext(ctx, "SELECT "+browserSessionColumns+
+		" FROM oidc_browser_sessions WHERE id_hash = $1 AND expires_at > $2", idHash, toMillis(now)))
 	if err != nil {
-		return nil, fmt.Errorf("browser session: %w", classify(err))
+		return nil, fmt.Errorf("browser session: %w", err)
 	}
-	s.AuthTime, s.CreatedAt, s.ExpiresAt = fromMillis(authTime), fromMillis(created), fromMillis(expires)
-	return &s, nil
+	return s, nil
+}
+
+// BrowserSessionsOfSubject lists subject's unexpired browser sessions,
+// newest first.
+func (q *Q) BrowserSessionsOfSubject(ctx context.Context, subject string, now time.Time) ([]*BrowserSession, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT "+browserSessionColumns+
+		" FROM oidc_browser_sessions WHERE subject = $1 AND expires_at > $2 ORDER BY created_at DESC, id_hash", subject, toMillis(now))
+	if err != nil {
+		return nil, fmt.Errorf("browser sessions of subject: %w", classify(err))
+	}
+	defer rows.Close()
+	var out []*BrowserSession
+	for rows.Next() {
+		s, err := scanBrowserSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("browser sessions of subject: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("browser sessions of subject: %w", classify(err))
+	}
+	return out, nil
+}
+
+// TouchBrowserSession records that single sign-on reused the session at
+// now. It writes at most once a minute per session: the time is shown to
+// people, and a write per authorization request would cost more than the
+// minute is worth.
+func (q *Q) TouchBrowserSession(ctx context.Context, idHash string, now time.Time) error {
+	ms := toMillis(now)
+	if _, err := q.q.ExecContext(ctx, "UPDATE oidc_browser_sessions SET last_used_at = $2 WHERE id_hash = $1 AND last_used_at < $3",
+		idHash, ms, ms-time.Minute.Milliseconds()); err != nil {
+		return fmt.Errorf("touch browser session: %w", classify(err))
+	}
+	return nil
 }
 
 // DeleteBrowserSession ends a browser session; an unknown hash changes
@@ -82,6 +142,48 @@ func (q *Q) ConsentedScopes(ctx context.Context, subject, clientID string) ([]st
 		return nil, fmt.Errorf("consent: %w", classify(err))
 	}
 	return strings.Fields(scopes), nil
+}
+
+// Consent is what a subject allowed a client (table oidc_consents).
+type Consent struct {
+	Subject   string
+	ClientID  string
+	Scopes    []string
+	GrantedAt time.Time
+}
+
+// ConsentsOfSubject lists the consents subject gave, by client ID.
+func (q *Q) ConsentsOfSubject(ctx context.Context, subject string) ([]*Consent, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT subject, client_id, scopes, granted_at FROM oidc_consents WHERE subject = $1 ORDER BY client_id", subject)
+	if err != nil {
+		return nil, fmt.Errorf("consents: %w", classify(err))
+	}
+	defer rows.Close()
+	var out []*Consent
+	for rows.Next() {
+		var c Consent
+		var scopes string
+		var granted int64
+		if err := rows.Scan(&c.Subject, &c.ClientID, &scopes, &granted); err != nil {
+			return nil, fmt.Errorf("consents: %w", classify(err))
+		}
+		c.Scopes, c.GrantedAt = strings.Fields(scopes), fromMillis(granted)
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("consents: %w", classify(err))
+	}
+	return out, nil
+}
+
+// DeleteConsent forgets what subject allowed client: the next login asks
+// again (for a client that asks). ErrNotFound when there was no consent.
+func (q *Q) DeleteConsent(ctx context.Context, subject, clientID string) error {
+	res, err := q.q.ExecContext(ctx, "DELETE FROM oidc_consents WHERE subject = $1 AND client_id = $2", subject, clientID)
+	if err != nil {
+		return fmt.Errorf("delete consent: %w", classify(err))
+	}
+	return expectOne(res, "oidc_consents", clientID)
 }
 
 // GrantConsent adds scopes to what subject allowed client. Call it inside

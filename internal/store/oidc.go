@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -274,29 +275,39 @@ type OIDCSession struct {
 	// IdP is who vouched for the login that started the session: refreshed
 	// tokens carry it as the first ones did.
 	IdP IdP
+	// Device is "" for a client with one session per person (the seed's
+	// rule), and for a client with sessionPerDevice the sid of the browser
+	// session the login came from: one session per (subject, client,
+	// device) (migration 00023).
+	Device string
+	// LastUsedAt is the last refresh (zero: never refreshed).
+	LastUsedAt time.Time
 }
 
 const sessionColumns = `id, subject, client_id, scopes, amr, acr, auth_time, refresh_hash, refresh_expires_at,
-	access_jti, access_expires_at, created_at, sid, idp_org, idp_id, idp_issuer, idp_subject`
+	access_jti, access_expires_at, created_at, sid, idp_org, idp_id, idp_issuer, idp_subject, device, last_used_at`
 
 func scanSession(row interface{ Scan(...any) error }) (*OIDCSession, error) {
 	var s OIDCSession
-	var authTime, refreshExp, accessExp, created int64
+	var authTime, refreshExp, accessExp, created, lastUsed int64
 	if err := row.Scan(&s.ID, &s.Subject, &s.ClientID, &s.Scopes, &s.AMR, &s.ACR, &authTime, &s.RefreshHash, &refreshExp,
-		&s.AccessJTI, &accessExp, &created, &s.SID, &s.IdP.Org, &s.IdP.ID, &s.IdP.Issuer, &s.IdP.Subject); err != nil {
+		&s.AccessJTI, &accessExp, &created, &s.SID, &s.IdP.Org, &s.IdP.ID, &s.IdP.Issuer, &s.IdP.Subject, &s.Device, &lastUsed); err != nil {
 		return nil, classify(err)
 	}
 	s.AuthTime, s.RefreshExpiresAt = fromMillis(authTime), fromMillis(refreshExp)
 	s.AccessExpiresAt, s.CreatedAt = fromMillis(accessExp), fromMillis(created)
+	if lastUsed > 0 {
+		s.LastUsedAt = fromMillis(lastUsed)
+	}
 	return &s, nil
 }
 
-// ReplaceSession makes s the one session of (s.Subject, s.ClientID): the
-// previous session, if any, is revoked (its access token included) and
-// replaced in the same statement, so concurrent logins leave exactly one.
-// Call it inside Store.Tx.
+// ReplaceSession makes s the one session of (s.Subject, s.ClientID,
+// s.Device): the previous session, if any, is revoked (its access token
+// included) and replaced in the same statement, so concurrent logins leave
+// exactly one. Call it inside Store.Tx.
 func (q *Q) ReplaceSession(ctx context.Context, s *OIDCSession, now time.Time) error {
-	old, err := q.SessionOf(ctx, s.Subject, s.ClientID)
+	old, err := q.SessionOf(ctx, s.Subject, s.ClientID, s.Device)
 	switch {
 	case errors.Is(err, ErrNotFound):
 	case err != nil:
@@ -307,28 +318,122 @@ func (q *Q) ReplaceSession(ctx context.Context, s *OIDCSession, now time.Time) e
 		}
 	}
 	_, err = q.q.ExecContext(ctx, `INSERT INTO oidc_sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
-		ON CONFLICT (subject, client_id) DO UPDATE SET id = excluded.id, scopes = excluded.scopes, amr = excluded.amr, sid = excluded.sid,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 0)
+		ON CONFLICT (subject, client_id, device) DO UPDATE SET last_used_at = 0, id = excluded.id, scopes = excluded.scopes, amr = excluded.amr, sid = excluded.sid,
 			idp_org = excluded.idp_org, idp_id = excluded.idp_id, idp_issuer = excluded.idp_issuer, idp_subject = excluded.idp_subject,
 			acr = excluded.acr, auth_time = excluded.auth_time, refresh_hash = excluded.refresh_hash,
 			refresh_expires_at = excluded.refresh_expires_at, access_jti = excluded.access_jti,
 			access_expires_at = excluded.access_expires_at, created_at = excluded.created_at`,
 		s.ID, s.Subject, s.ClientID, s.Scopes, s.AMR, s.ACR, toMillis(s.AuthTime), s.RefreshHash, toMillis(s.RefreshExpiresAt),
-		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt), s.SID, s.IdP.Org, s.IdP.ID, s.IdP.Issuer, s.IdP.Subject)
+		s.AccessJTI, toMillis(s.AccessExpiresAt), toMillis(s.CreatedAt), s.SID, s.IdP.Org, s.IdP.ID, s.IdP.Issuer, s.IdP.Subject, s.Device)
 	if err != nil {
 		return fmt.Errorf("replace session: %w", classify(err))
 	}
 	return nil
 }
 
-// SessionOf reads the session of subject at client (ErrNotFound if none).
-func (q *Q) SessionOf(ctx context.Context, subject, clientID string) (*OIDCSession, error) {
+// SessionOf reads the session of subject at client on device ("" for a
+// client with one session per person; ErrNotFound if none).
+func (q *Q) SessionOf(ctx context.Context, subject, clientID, device string) (*OIDCSession, error) {
 	s, err := scanSession(q.q.QueryRowContext(ctx,
-		"SELECT "+sessionColumns+" FROM oidc_sessions WHERE subject = $1 AND client_id = $2", subject, clientID))
+		"SELECT "+sessionColumns+" FROM oidc_sessions WHERE subject = $1 AND client_id = $2 AND device = $3", subject, clientID, device))
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
 	return s, nil
+}
+
+// SessionsOfSubject lists every session (refresh token family) of subject,
+// at every client, newest first.
+func (q *Q) SessionsOfSubject(ctx context.Context, subject string) ([]*OIDCSession, error) {
+	return q.sessionsWhere(ctx, "subject = $1 ORDER BY created_at DESC, id", subject)
+}
+
+// SessionByID reads session id of subject (ErrNotFound if none, or if it is
+// another subject's).
+func (q *Q) SessionByID(ctx context.Context, subject, id string) (*OIDCSession, error) {
+	s, err := scanSession(q.q.QueryRowContext(ctx,
+		"SELECT "+sessionColumns+" FROM oidc_sessions WHERE id = $1 AND subject = $2", id, subject))
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return s, nil
+}
+
+// EndSessionsOfClient deletes every session subject has at client (every
+// device) and revokes their latest access tokens; it returns them, for
+// back-channel logout. Call it inside Store.Tx.
+func (q *Q) EndSessionsOfClient(ctx context.Context, subject, clientID string, now time.Time) ([]*OIDCSession, error) {
+	ended, err := q.endFamilies(ctx, "subject = $1 AND client_id = $2", now, subject, clientID)
+	if err != nil {
+		return nil, fmt.Errorf("end sessions of client: %w", err)
+	}
+	return ended, nil
+}
+
+// EndSessionsOfBrowser deletes the sessions of subject that logins in the
+// browser session sid started (none for sid "") and revokes their latest
+// access tokens; it returns them, for back-channel logout. Call it inside
+// Store.Tx, with the deletion of the browser session.
+func (q *Q) EndSessionsOfBrowser(ctx context.Context, subject, sid string, now time.Time) ([]*OIDCSession, error) {
+	if sid == "" {
+		return nil, nil
+	}
+	ended, err := q.endFamilies(ctx, "subject = $1 AND sid = $2", now, subject, sid)
+	if err != nil {
+		return nil, fmt.Errorf("end sessions of browser session: %w", err)
+	}
+	return ended, nil
+}
+
+// endFamilies deletes the sessions matching where and revokes their latest
+// access tokens (every other access token of a family dies with its row).
+func (q *Q) endFamilies(ctx context.Context, where string, now time.Time, args ...any) ([]*OIDCSession, error) {
+	rows, err := q.q.QueryContext(ctx, "DELETE FROM oidc_sessions WHERE "+where+" RETURNING "+sessionColumns, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	ended, err := scanSessions(rows)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range ended {
+		if err := q.RevokeJTI(ctx, s.AccessJTI, s.AccessExpiresAt, now); err != nil {
+			return nil, err
+		}
+	}
+	return ended, nil
+}
+
+// sessionsWhere reads the sessions matching where (which may end in ORDER
+// BY).
+func (q *Q) sessionsWhere(ctx context.Context, where string, args ...any) ([]*OIDCSession, error) {
+	rows, err := q.q.QueryContext(ctx, "SELECT "+sessionColumns+" FROM oidc_sessions WHERE "+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", classify(err))
+	}
+	out, err := scanSessions(rows)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: %w", err)
+	}
+	return out, nil
+}
+
+// scanSessions reads and closes rows of sessionColumns.
+func scanSessions(rows *sql.Rows) ([]*OIDCSession, error) {
+	defer rows.Close()
+	var out []*OIDCSession
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, classify(err)
+	}
+	return out, nil
 }
 
 // SessionsOfSID reads the sessions that logins in the browser session sid
@@ -382,12 +487,12 @@ func (q *Q) UsedRefreshToken(ctx context.Context, hash string) (string, error) {
 }
 
 // RotateRefreshToken replaces the session's refresh token oldHash by
-// newHash, only if oldHash is still the current one, and records oldHash as
-// used. ErrConflict when another rotation won (the caller treats it as
-// reuse).
-func (q *Q) RotateRefreshToken(ctx context.Context, id, oldHash, newHash string, newExpiry time.Time) error {
-	res, err := q.q.ExecContext(ctx, `UPDATE oidc_sessions SET refresh_hash = $3, refresh_expires_at = $4
-		WHERE id = $1 AND refresh_hash = $2`, id, oldHash, newHash, toMillis(newExpiry))
+// newHash, only if oldHash is still the current one, records oldHash as
+// used and the session as last used now. ErrConflict when another rotation
+// won (the caller treats it as reuse).
+func (q *Q) RotateRefreshToken(ctx context.Context, id, oldHash, newHash string, newExpiry, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_sessions SET refresh_hash = $3, refresh_expires_at = $4, last_used_at = $5
+		WHERE id = $1 AND refresh_hash = $2`, id, oldHash, newHash, toMillis(newExpiry), toMillis(now))
 	if err != nil {
 		return fmt.Errorf("rotate refresh token: %w", classify(err))
 	}

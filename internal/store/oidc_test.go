@@ -100,10 +100,10 @@ func TestRefreshRotation(t *testing.T) {
 		if err := tx(func(q *store.Q) error { return q.ReplaceSession(ctx, sess("s1", "h1", "a1"), now) }); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx(func(q *store.Q) error { return q.RotateRefreshToken(ctx, "s1", "h1", "h2", now.Add(time.Hour)) }); err != nil {
+		if err := tx(func(q *store.Q) error { return q.RotateRefreshToken(ctx, "s1", "h1", "h2", now.Add(time.Hour), now) }); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx(func(q *store.Q) error { return q.RotateRefreshToken(ctx, "s1", "h1", "h3", now.Add(time.Hour)) }); !errors.Is(err, store.ErrConflict) {
+		if err := tx(func(q *store.Q) error { return q.RotateRefreshToken(ctx, "s1", "h1", "h3", now.Add(time.Hour), now) }); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("second rotation of h1: %v, want ErrConflict", err)
 		}
 		if id, err := st.Read().UsedRefreshToken(ctx, "h1"); err != nil || id != "s1" {
