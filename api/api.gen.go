@@ -802,6 +802,48 @@ type AccountDiscovery struct {
 	RoleNameWithPath string `json:"roleNameWithPath"`
 }
 
+// AccountIdentityProvider Gatehouse addition. Who vouched for the login.
+type AccountIdentityProvider struct {
+	Issuer *string `json:"issuer,omitempty"`
+
+	// OrganizationID The organization whose own provider or local account vouched; absent for the platform.
+	OrganizationID *string `json:"organizationID,omitempty"`
+
+	// ProviderID The provider's ID, or local for a password.
+	ProviderID string  `json:"providerID"`
+	Subject    *string `json:"subject,omitempty"`
+}
+
+// AccountOrganization Gatehouse addition. An organization the person is an active user of.
+type AccountOrganization struct {
+	OrganizationID   string `json:"organizationID"`
+	OrganizationName string `json:"organizationName"`
+
+	// Roles Names of the roles the user's groups grant there.
+	Roles    []string `json:"roles"`
+	UserID   string   `json:"userID"`
+	UserName string   `json:"userName"`
+}
+
+// AccountPasswordChange Gatehouse addition. A change of the caller's own local password.
+type AccountPasswordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// AccountRead Gatehouse addition. The signed-in person's account.
+type AccountRead struct {
+	Email string `json:"email"`
+
+	// IdentityProvider Gatehouse addition. Who vouched for the login.
+	IdentityProvider *AccountIdentityProvider `json:"identityProvider,omitempty"`
+
+	// LocalAccount The person has a local password its login's voucher owns.
+	LocalAccount  bool                  `json:"localAccount"`
+	Organizations []AccountOrganization `json:"organizations"`
+	Subject       string                `json:"subject"`
+}
+
 // AccountTagFilter Which member accounts the connection keeps (the seed's tagContents): those
 // carrying at least one of the tags (accountTag), or whose organizational
 // unit, or an organizational unit above it, carries one (organizationalUnitTag).
@@ -1578,6 +1620,24 @@ type IamServicePolicy struct {
 // IamServicePolicyType defines model for IamServicePolicy.Type.
 type IamServicePolicyType string
 
+// LocalAccountEmail Gatehouse addition. The address of a local account.
+type LocalAccountEmail struct {
+	Email string `json:"email"`
+}
+
+// LocalAccountRead Gatehouse addition. A local password account (never its password).
+type LocalAccountRead struct {
+	Email string `json:"email"`
+
+	// Locked Refusing sign-ins after too many failures, until lockedUntil.
+	Locked      bool       `json:"locked"`
+	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
+
+	// OrganizationID The organization that owns it; absent for the platform's.
+	OrganizationID    *string   `json:"organizationID,omitempty"`
+	PasswordUpdatedAt time.Time `json:"passwordUpdatedAt"`
+}
+
 // NamedPolicy A role policy under a name (what-if simulation).
 type NamedPolicy struct {
 	Name string `json:"name"`
@@ -1769,6 +1829,13 @@ type OrganizationWrite struct {
 
 // Organizations A list of organizations.
 type Organizations = []OrganizationRead
+
+// PasswordLink Gatehouse addition. A single-use link that lets a person choose a
+// password, shown once: hand it to the person.
+type PasswordLink struct {
+	ExpiresAt time.Time `json:"expiresAt"`
+	Url       string    `json:"url"`
+}
 
 // PermissionSetPage A page of permission sets.
 type PermissionSetPage struct {
@@ -2518,6 +2585,9 @@ type AllocationRequest = AllocationWrite
 // GroupRequest A group when created or updated.
 type GroupRequest = GroupWrite
 
+// LocalAccountEmailRequest Gatehouse addition. The address of a local account.
+type LocalAccountEmailRequest = LocalAccountEmail
+
 // Oauth2ProviderRequest An OAuth 2.0 provider when created or updated.
 type Oauth2ProviderRequest = Oauth2ProviderWrite
 
@@ -2928,6 +2998,15 @@ type ListUserAccountAssignmentsParams struct {
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
 }
 
+// ChangeAccountPasswordJSONRequestBody defines body for ChangeAccountPassword for application/json ContentType.
+type ChangeAccountPasswordJSONRequestBody = AccountPasswordChange
+
+// InviteLocalAccountJSONRequestBody defines body for InviteLocalAccount for application/json ContentType.
+type InviteLocalAccountJSONRequestBody = LocalAccountEmail
+
+// ResetLocalAccountPasswordJSONRequestBody defines body for ResetLocalAccountPassword for application/json ContentType.
+type ResetLocalAccountPasswordJSONRequestBody = LocalAccountEmail
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -3047,12 +3126,30 @@ type UpdateUserJSONRequestBody = UserWrite
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetAccount The signed-in person's account.
+	// (GET /api/v1/account)
+	GetAccount(w http.ResponseWriter, r *http.Request)
+	// ChangeAccountPassword Change the signed-in person's local password.
+	// (PUT /api/v1/account/password)
+	ChangeAccountPassword(w http.ResponseWriter, r *http.Request)
 	// GetGlobalAcl Get the global ACL.
 	// (GET /api/v1/acl)
 	GetGlobalAcl(w http.ResponseWriter, r *http.Request)
 	// ListAuditEvents List platform audit events.
 	// (GET /api/v1/auditevents)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// ListLocalAccounts List the platform's local password accounts.
+	// (GET /api/v1/localaccounts)
+	ListLocalAccounts(w http.ResponseWriter, r *http.Request)
+	// InviteLocalAccount Invite a person to a platform local password account.
+	// (POST /api/v1/localaccounts/invitation)
+	InviteLocalAccount(w http.ResponseWriter, r *http.Request)
+	// ResetLocalAccountPassword Send a password reset link of a platform local account.
+	// (POST /api/v1/localaccounts/passwordreset)
+	ResetLocalAccountPassword(w http.ResponseWriter, r *http.Request)
+	// DeleteLocalAccount Delete a platform local password account.
+	// (DELETE /api/v1/localaccounts/{email})
+	DeleteLocalAccount(w http.ResponseWriter, r *http.Request, email string)
 	// ListSystemOauth2Providers List system identity providers.
 	// (GET /api/v1/oauth2providers)
 	ListSystemOauth2Providers(w http.ResponseWriter, r *http.Request, params ListSystemOauth2ProvidersParams)
@@ -3329,6 +3426,18 @@ type ServerInterface interface {
 	// ListUserAccountAssignments List what a user can reach.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
 	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
+	// InviteUser Invite a user to a local password account.
+	// (POST /api/v1/organizations/{organizationID}/users/{userID}/invitation)
+	InviteUser(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// DeleteUserPassword Delete a user's local password account.
+	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/password)
+	DeleteUserPassword(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// GetUserPassword Read a user's local password account.
+	// (GET /api/v1/organizations/{organizationID}/users/{userID}/password)
+	GetUserPassword(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// ResetUserPassword Send a user a password reset link.
+	// (POST /api/v1/organizations/{organizationID}/users/{userID}/passwordreset)
+	ResetUserPassword(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -3339,6 +3448,34 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// GetAccount operation middleware
+func (siw *ServerInterfaceWrapper) GetAccount(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ChangeAccountPassword operation middleware
+func (siw *ServerInterfaceWrapper) ChangeAccountPassword(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ChangeAccountPassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // GetGlobalAcl operation middleware
 func (siw *ServerInterfaceWrapper) GetGlobalAcl(w http.ResponseWriter, r *http.Request) {
@@ -3469,6 +3606,74 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListLocalAccounts operation middleware
+func (siw *ServerInterfaceWrapper) ListLocalAccounts(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListLocalAccounts(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InviteLocalAccount operation middleware
+func (siw *ServerInterfaceWrapper) InviteLocalAccount(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InviteLocalAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetLocalAccountPassword operation middleware
+func (siw *ServerInterfaceWrapper) ResetLocalAccountPassword(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetLocalAccountPassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteLocalAccount operation middleware
+func (siw *ServerInterfaceWrapper) DeleteLocalAccount(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "email" -------------
+	var email string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "email", r.PathValue("email"), &email, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "email", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteLocalAccount(w, r, email)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7403,6 +7608,146 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 	handler.ServeHTTP(w, r)
 }
 
+// InviteUser operation middleware
+func (siw *ServerInterfaceWrapper) InviteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InviteUser(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUserPassword(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) GetUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUserPassword(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) ResetUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetUserPassword(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -7617,6 +7962,16 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", wrapper.GetAccountAssignment)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/accountassignments", wrapper.ListUserAccountAssignments)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments", wrapper.ListServiceAccountAccountAssignments)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/password", wrapper.DeleteUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/password", wrapper.GetUserPassword)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/invitation", wrapper.InviteUser)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/passwordreset", wrapper.ResetUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/localaccounts", wrapper.ListLocalAccounts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/localaccounts/invitation", wrapper.InviteLocalAccount)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/localaccounts/passwordreset", wrapper.ResetLocalAccountPassword)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/localaccounts/{email}", wrapper.DeleteLocalAccount)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account", wrapper.GetAccount)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/account/password", wrapper.ChangeAccountPassword)
 
 	return m
 }
@@ -7626,408 +7981,445 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37dtu2vigKvwqGvjVGpPXRspOm3avKOOMc1XYzvZranrbTrLUns12IhCRMU4AmAVpWc/Ic+4H2i52B",
-	"HwASJEGJkq9N1X8aiySuv/v1SyfiszlnhEnRGXzpTAmOSQr/ZOROnuMJueI3hKkfYiKilM4l5awz6LzH",
-	"kkx5JgjCcUzVj310nhJBmEScJUu0mBKGMPo9oTMqf0cLLNCE3qrfWIxmPCUho5LMBCJ3VMgBklOC+Bz/",
-	"KyPo97md93d0i5OMoDFP4QW1KKSe9jtBR0RTMsNqaXI5J51BR8iUsknn69evQWeOUzwj0mwGRxHPmBwK",
-	"QSdsRpg8OTq3L9T3NmTIfIBw/gU6OVKTUvXCHMtpJ+gwPFPTegbvBJ2U/CujKYk7A5lmxF3tHEtJUjXO",
-	"//rHwd6PeG/8+ct/fN3L//22xb9fv/n6b52gtvHALmbd/oafLvM9nhyh7us3KKYTKkUPySmWCKMo4VmM",
-	"Is4YidR3iI/1HaUTzOgfGH6LqYj4LUlJvPpsNjuRVdtLEh7B3Kt3iFIieJZGBBVfrLhBZ9RnvLo5/YUs",
-	"197c+Qm6IcsVmzHDPONGspjKYSR5+veMpMsV+zlTlILcKvKj4YsKhNWHAJSCpLdUXaEGosDuPUCCCAEw",
-	"maJMkBSJbPRPEslefiT/UhO7YCh5upJkmFWfOdC9bvEfqJB6yS5OvBJ2Q10q0Qwv0RTfEjQihKGYJESS",
-	"uIcoE5Lg2OLUPMFyzNPZXkJuSYI4I6JpJ+5UJ3GbLV0YTDiJN7kNPOKZ2V2OSg7IVVaV5nNssqKr5Zzc",
-	"d01qCtTFyMKKpVJzkmqkj7DECZ9kJECkP+mjScqzueit24laW5u9XFIWbbYJqaAWjyVJ9VYknZGm1Qg1",
-	"emkZCkyw7Aw6MZZkT33bjIIfmaTJJmsbkTFPyfplZWrgbZYFTOUw5ylraHiNBTXSvNq4z0f8YCknMWGS",
-	"ymWrDVLz8prtFWM+4+ZSAqvAyZqdCclTEqPi/RWbc8Z8vp2RGV6PK0PgNorCq7eV5JsS0Uiq4SU/lthH",
-	"9XUAeaLx6kUwqsRkeLX5XM1Iz3ekIPmv2IhPhbiaEjTDd3SWzRDLZiOSKoquFQXJUUpklrI++jQlLGR8",
-	"RqUksRLxzCs4JeYdEuu3QNVAjqYRKP4Qsv/aOyV3ck9pOHugaiiWMudMEKSVIBThNKVEADuR8IZXC/Hd",
-	"POy8dPNmT53B64ODg6Azo8z8mR8cZZJMSNr5GnTu9ib2aPbs0ei7+xqUBYA1smJJVm8ElPKIzwcv6kRX",
-	"7EeBhnqlgIMAjVM+Qwd9NNRP5hgkMoIIixFVaDqXy6ZLUl+U7igmY5wlsjNQF+Tel/7PubWD+q2Z9QMo",
-	"bQjz6qK04ntDloIAaFGmLw0AL0BY5GCNKAuZ2mMdgg3gWqEyJbeUZ0JDKjqRaJYJiUZEEbEYLaic6oEE",
-	"nhE0pomSSAq1Wc2pnipgIHCsWKJ5yuMsUouQq45V2wwq8P+BsImcdgbfv35Tu/01MD8n6YyCxH9J1qi2",
-	"qHgXqbNshPrKmM8I9uWFtJLXCrNEoTeVN954PbVtrxJxS2+f4hnZbnWkeit2zWpRrVaq5l631pSyiM6V",
-	"GLHxKiU3Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWmtg69emZlm7tppW9W8pGXcGnf/ffmGH3NdPxX7N",
-	"rnZeGkZvhCu9fx1J0G+toAV2mGekAim/pTFJ17J0nMnpG2RfX7knM+DzbSrlCVlnp+MJ0caepZBkpnTj",
-	"KBOSz3oN+9JjPu+etkLpxZSLGiGc8iQ2fFYdhIvoYNWoHAq81Wy7MEtbg/3qtY8Xp602oFbmYzaw2o8X",
-	"p6grJJaZ6JtBV67t48XpmqUZK86wjREbVcyDzahQHfX5gEfQP9aJuFWtB2vRFgCl2Uz0R4Mo+6Yiy65W",
-	"PdQKeSrXrJCnMUkHaExJEg+wiBR46j/Uu6irfgLvjwKemKbGeEMFSshYIp7JXhCylMwJlniUENRV8M1n",
-	"M7wniBJAwUSqlC1BbkmKE5CL38FwMI9ABEdTlFAhQ6YWLNBoCbofZYhKgZw1BwgngqsHIOoSEr8SSDB8",
-	"Q64jLEjIulFK1IzXWPZAFs/YDeMLpqdSq8bo7cGBOnpyN094TCzMeG+Cp2XFDy6xIgG/OTjwSMAzfHei",
-	"X/4hf4rTFC/VQyGXifphzNOZ+lvidLKVtGglHT2AojEFd2xEXjvbGuzVr20r72C7pjbSTjFVqzVtK+fo",
-	"r9sJOcVM20s4V8UYavGZWCcQaPdHI+XTAzwXvfuq5yVC/sRjSrQnNne1XehH6seIM0kY/BPP5wnVL+z/",
-	"U3DwPLc8zHzkTymVRM9fd+wW7kDJkcZ9cCPNYyzhbstHZU1yD71aGLR5oca413aJWio8NyLfQ6+1PPqq",
-	"0z0bZnKK3vQPCgG19RYcK9SDb8AZe9XyS/aytgs39POh12yGXQEilnC3XWhZDHro9ZZHX7HsqtjWdvmK",
-	"lj30otWYK5YKxLXd+oDWaQMy0LkRjs1iL8zPLRZN7vBsnsCbJE15CrLZLU5ofG0IqZJC1JPr8lKtkW7E",
-	"4yUaY5qQGOk9IvgcpgE5otWx6Mk9R3LRZp4AGTu5XVXMiUCMS6S2jykLGU6S/A11iEau6yPHPqrENm30",
-	"FJr5KolwhhMlApEYKUYXMp4iYMOu4bJLWZRkMWUTBIb4/dwk2QsQZ4VvWOlkJCUhs641CDB43X/bP0Ax",
-	"jWHJMY8yCP8xUqD18P2EY7XWBV7e734VNpD0Wv9pLvdK89HL44vfTg6Pr49Pj87PTk6vrk/Prq4vjoeH",
-	"fxv+9OG4ARKGny7R5dUlGgqRzcgFT8gnKqefyMjucWAN5HNOmcz3iZlYKKne8bamZJwJEj8A2CitwTpz",
-	"s0RPOFK3j6MpiQFeDDB15TTlUibq8kABUKeDYGARshFZchYbyJHq1nlCo2Wvj/JzUwL76oNDPA3Zx9Nf",
-	"Ts8+nZbu8zHx1Vzp4cXx0fHp1cnww/XJ6W/DDyCbtbvGARpGERHiiDBK4gH6KNR14ZQN8EIMKJ4NBq+d",
-	"/waKdu3nNnV1LHDNmZzylP5BYjDjkVRh0wAJKQbFVA904xb9qUDmVHLKoIHBABiiUjv+YDTrdwtZfnCB",
-	"q7sNP126QTrHxUsjImhM4N0JYSSlkRkDRTwm+qo5Gyc0uucd21Ea7g4X0SkLKqfacwIWHZykBMdL7YgU",
-	"D0KPzUR2SUJPiRmXU5IGKBMZTsCOQwWaEQy0lJiYpNz5ozUtNToTHxm+xTRRivn9TkmS2ZynOKXJ8jor",
-	"Bm04NLWWo9NLlHB+k82VwnVdOISiKU4Swiakj6MZ6ZvJKrQLdk4Z+l48EPyq5aibTBQJMvSJp9VZKYNQ",
-	"mXdI0SM8wZShBEuShqx7oWjU3nAsSdqD4x3zdETjmLD7nWw+TMNZFsFPFuuThC9IjEZLlI5w9ICCwAIL",
-	"FANFAhOMoS5GDNBAh5eK1kcYUH1kTIruiyHT7nW10im+VaS/JBuIiM91CDCG8MecioB4poQL9krmEB0q",
-	"/kWEwIo9pPSWJmRChOL72ilq1BIbcgf3QplSgXFyCewGSMrDc/UqlWDITmsIH4+iLE0fhOGCGYvczUkk",
-	"NdBmbIpZrCC4PJcivMUlYSRTzARV8o5+D7M4ZOqpyKKIqLEYwpr59tGJsYpQuACg61iQAM0TgoW6wDlP",
-	"JaISYaGujgqRaTLDuPyZZyy+3yEzLq/HaphGodgQRwVY+sX7n+xHBiZLydGYshgVtB42NsfLhOP4ivMP",
-	"OJ2QJxf9EzWrQg7M0OuDt//x/f/4AY2WkogHZukwGRWl+RzRPYrIXArUfY1+pT/1HKk+ZNa3r8VQkM8V",
-	"UkqieJdm81o9hNAOfktSAdLKCCxIcMgZK6SY+50wBonqWhOwJjyFd0wEUCHKKKSaYoHI3Zw+EM5mcqpE",
-	"dGOdKhgOEEx3Fc685kBENle4RuJfSUyxEofudzDOiNczNeS11HbNNRBIicijTGpTPQ4IAn+rTNXXrgw9",
-	"nMn/IEKcgvH+S8fCIE7OU8UrJdgmxzgRxDejUUJAjEszLUFZdQYnieij3FU2ymgi96jiZTExYt4gZF/C",
-	"Do3DzgC9DlAItln1R9hJeISTsKN+LFaobk8/VnrM8UXY+drvgJkpX+qXyutwdSybdQb/MB91AvOP6/cX",
-	"Zx/PO589DoeYinmCl2BEr9vOgw6NnZ+d8DTm/+BrPgWHYPxOkY1SGLg/UG29qZ9yPeNGIGwtLzMck0CJ",
-	"WnkkAfo//7vqS/0//zv3IKQxSeuHlvti8n9sZJy/IBjwvOyb+eqagv5hhv7c5ix+JRLHWOKWCUivlACv",
-	"v0Bd95RA8mEcpPhefdfGv/XT0nvJ8JRydkX1pbYJ5K6ARvFzJTnB7312D0sR3VpGQ2lJrU7yHE+IN/AD",
-	"T8Cn7oEtzzmpV9b5ZD2hTYspTwjq6gA6EvfAL9nv+AI7HwUAdeChH1XBMex/wlO5wr2rSSqJIfSwwdML",
-	"Pie7kRostMCSwJx5kMdiGj+2Wlu7i7fkoL6VT1OuhE4ngU+bED1kASB1Rpn1z74OmrZz74Al9xAMS6Xx",
-	"hnu1FL9+dZAMo6CUlelGKazNMgqlPXWMd6tT9Q54GYZnSfyWKvqrXvDcAJFTklZiSLQMhch4TCKp1Akq",
-	"rTe6j4au+xXfkJCZ94z/HtQTrM2TwI81cQOWPBtYJUWpNT8r5UVz6ZDlCWSFjKpkLZQQI3QWbAWDFSyP",
-	"yAlZboXY/1LhN4refrUry6dYTGk0dX96JZTUO6OMCpliyVNhVl2HRCXzZSm5INiIZrUrEBLLErun7Dzl",
-	"k5QIhU75/jtBR8uPnnusQKEesRUEAv1px6zqe5s53G4jJMrZpNr+nEQbD3CpPjJnl21OdS/1Z9Vzy/dj",
-	"VpWP3+ooL81GqhiDZYVo/ZNT5mFW1TBeH6zMXeK4Hd0qQk22DGWoHVuxqMATi2zmaneE+XV6GDaeEWDQ",
-	"i4YTRd0bMgeyIiSZa6NpSuCzHmSoK6o0d8jbmitoFKLLYbn+N8pEdMObcj4uYvvqp5KlbJCTMu0uCLOD",
-	"g+8iV/yCX4h5YGRptV79+37p95Mj82txDoJI846HUuq3+z5p0gnmWSsyVsOcfVHipeCgIvCwdNCtQOwq",
-	"B/0aZ0tJBay0wCSeUryoRAvdQ7ZwRtpIsNAnPUBFFJmnSkAAHjdcLjrQPTnSJqDXb/ag8oATxmlqEHBG",
-	"dBiksHy8cE6KSukByw7NMjrGq7eRNCMOgS17OBy8gsgtOJrLoC25/T0XIbh91Ug164h3WSNYAyhFlKCN",
-	"5rR/evSCPEp/e52jxAo2mdyEzm0/s2Ugm0zbRCxEnduITrHGFThyZMBsuYXhCIKktUAZg8yLoylS0ust",
-	"QTMCKqUTBGMB2uRWlUHGhnZ/onJ6jhVwOHa7TuHn3Y/z9a4T/GpDrjiFKzz5GfTbDU/hEwjD5b0a+1kR",
-	"Z3BDyFygruPjlXhyqG2WoqeoBBckZBFO0yVlE4QlSggWOYEAxQBPBOoWq+2Bk0iH3Lu0CCchyxiV8Biz",
-	"yjOkHiE84rcEqXdsCqiaqFt+9SOjME8/ZL+QJYgMulSNNn9yOUUzLKNpH6nz5Rn4QTRZsHdOBVJCCPi+",
-	"QzbDDE8IsBKAG1BQGCFxubyEGHygQs0sfgYnlfZwdMFPU3/vHKegS415ihrWXwM1dZTtsXYhrnCFMH2/",
-	"ljRUTJbFtVXMQfky16sxhuHB4v2AnPgsRAkV0liIiBAQoJTyRLscBdyqI97Uz2qS8FEb+To5NvE2QlvP",
-	"dCiOjahs8f1J9ZOKta3FEJdqT3FpIYZbeoToc8PO4SDiIlyochotKbtv7hrh9l2Z/cKf/uG7OWeB2mVc",
-	"LhVSv0Jrza6T73zT3dIQPRBnTTWRML/MQQn7wo5X0i1Czxpsb0VoGmwE0tuN69ouZ5NzP7PjrbXIMS0t",
-	"Owv8vPpKxCp0ui+85PfusXb6sKFVnvWnKUe3PIumJM5T+SOcJCTVkmheh8MGCYRM18IqHHNEB58lfGLM",
-	"Pvr7V6LsoIu4Uj/HKZ/1QwZVCMo59or0C6JLERQhCQvI8p5QAXZkHSqBZZmsA0kqJlbShNAmKKgr47zI",
-	"WbIcKKZDBcIhMzyYjxHjCIKDUG1cnYzGeB4cAZwoACVasa6QKVkcalf00XAEtd50UGY0pYy4WaHV2k0i",
-	"L94kgpABgzM1nIy+DbjqnKHQ4QKxrUlTXGhKIp7GJA6BjWtzmxIhtM0uS4ixzGOZ17CpKGRq4Ibcpmwu",
-	"ZErw7JWZP0VdTUXAVYfmWIgFT2MT25Iv6pUuKLTaIXLUZG93g87ByVgAgQsg7xAuzhyHLL+lHIK8K9Un",
-	"hFOCZJoJqQ4urze1oLFfJXeyR/2FGMzzVwKdHIEwlXszke/AvJOYql3rbwIQc0xJmuPtnKTg5w3Wmgvy",
-	"fdTo2ZqiAyXy2WD1dDlPTjpdfVRbeiFcHMedoKPjxztKTk5Iye7qKqY1flmbPpf81jDoMuQTd8DNJBb/",
-	"JTmlwTRG6FgtYwtBkq+/IfABFgvzch0nZ6jJAl2k9fBxviyxvRnaiEb6Iuxpq+k3NkfnK9N26DVm5NX7",
-	"95uNc1nIU/TQcwTOw9W3Kuw4prxjG+Ztvx3mk/h4eDt4UixtYaP/i1V7ackNZevGVK9sNGrlqmCKQAOs",
-	"e4arr0ynlzwJzNohYMpnhdOVwmEFONvJhGUS4BMLoexlowmvKJzp1tIZLY0vLkAmj10TdV1PZ87nWWKE",
-	"PioQZxHZ/nJcNv8AVAV2u6FnS3/zEO4sGKmRGNuT7nrO1NTs6u0OsjjIBqqeH+QrgdRQdEwLUlVh7Hdz",
-	"qk2UNUeF1lPUdQjJ5wIteHpD2eQdYkqkN2WaQa5Uw7YL/zE1OPziLCO5AQum1VpFN3cdQPysKWyhi16A",
-	"p76ob+HzIfT6reyZPjGvOOYGh2H5oDXINgTcNRTDVvseEZxCtqCC8skU31xrV9gNWVpXmflFkCglUv8U",
-	"2PgBE+iWF6FT6puf0UFtX79Qno0SGpnqwKg7x2nuj4FltThEPXrzGTZzM4v0NnrLBmo+Fztz8HobVgaf",
-	"r2RjVp9tz8MKqunjX1lM5fFtY5jFGSMI3iExWqgT8cGo5OuNiWqMklcHatGukZ1svVqCoilmE6IUfAXF",
-	"ipfGOFIUPUAsSxLQ0EC5sfxd/QqJP1ax0hr9mgnzUrTtZrRQ55+xKVzRamwnbcMZyws+ns3lEqavFHCG",
-	"+xFe9DVYcdIgrP7Xnsms2TvJq0M7iOQZTp9Xq1u3fBLAb4N4T5/GZt6sBW/aStvu2TrLdA/Ai3c5FqwW",
-	"IdVrpmpxe/wrY1gTDq6JKZzhmCh+BUDZ5O1vqZ5kgqSBzXjII8jwnCpCqtii9h0qztZv5MNNao/hpLgg",
-	"zTxFruXNb5NpD06XOTA5hpz2KpT9qBEMLhzY9sVJWcKwwKY0eOvbkI2BDlvUFW/BVddEYziH6Q9jNS5k",
-	"t0wYrl3lRnC4yhb3QFe4EDphWWtlpsTzhv7jIUMnw19t1WVjcLshyyb57BcrHNX3B8wjX5HnoBXN3gOx",
-	"C10SnJAYgSlWyMCIynlh4dp9Bx2g+GcsWbrlIIpDc1fXdFh5+vX2p2UFbyxr9mnEFzoAJ/dyaKgSAdho",
-	"TdJl2dnwSiByZ1IUoUSflo3tb6ZgVD1QYagD0NaL6+rFhuM4dEuebw41aqel8AuI8GssiuDZB5l47b6K",
-	"SFxeXSL9HHVNpTWUiT2Chdx73Wuk1OZYirCNcvL+m+/efv/D//iPHw9evxmo1/cjuheTecKXXjqtEf8o",
-	"azJQ2yeXJOIszrMVbOeMfOHf/XBwAGvOy8S9/e5NqVDcjwcHvmQGM9KVCReoXEGsydVUyrkY7O/jhejj",
-	"Gf6Ds37EZ/sQrhElmM5QtwicUr+WIfCaxoENLTP/Ni9DQpr7N4177zQIq8N7JbS3w1SI0FEZkAYNtQ6u",
-	"8OSyxgRHnCcE6zw1KZpdz2e3JE1pbEqDK2AoPMWw35bK6iroz0mAz0RrEuuXTnn9/H4tvFuZYTMqab6+",
-	"aETiQJsacphrZy/wEN8mgM417NXn526kPn5ltNKia5tsuIKzSnSFl8SUwxyxQEfw1oi4X5tEaOEN7CrC",
-	"fkysYtO51148hh4CrV5tuG139U3T1j2Yqy+mVky+Ool/eYH/IBq33XBpV3iyHa+Q2BPhfaNB1anc+PrN",
-	"fwTrIjQhDKxa8fH7H1pYXjr2Y9/uRji6ORuPL2WKJZlsE44ozKevhFMtaYDG9I7EP+Hoho/HqPuz+uuI",
-	"JHhpfrIT9iCKd4QFgae6jRu+M29d0RnRIXz/pFKS1E5GiegF8C7UDDhUN1g/6HzUEkmhTP7w1mVMPxy0",
-	"aJ7gbmez4bxcrrzFB1hfcQ6VvhBr+wuU+Ecxig9YSsHPHj26En0K+oSJyISc8wJlvTxkBU3BqT9xKXbj",
-	"aK133JOvBMUhhlKS2Vx605dMqxY/b9Lp654nrCn7Ik+oWstvckqlthjYgKm8yYs0fv18n+vuxeHxTlm7",
-	"jYNrDd93A5FqedS8lKOGJFcaVaukIo+RuRz/rqcpotTMHCBQrqaTAMLnIJ6ttwQXr9YiPCqLbjz2oj3U",
-	"1grW3/hCdx/BJsWvKgO8EsiJ4zVnMTDdkIppddXhvOuRopC5ZoK6RjYMcllutKyrc8NPlyHLdTlTZ4qg",
-	"ZvWtF6AxiQlUV1ZCt6l4HzJFnCsNpqzd6NNlpUXVoAxrC57eJBzHpoJPD2xWsxElTOqt5LFmOmu4XCPB",
-	"qPOMx0Y/DZn5uKSoBoj2SR8+PRn+WvIQEXZLU67zb5waI1Ckgdr2MMe/XKKTi8shWpCRM6j6/vjwcl89",
-	"NnUJSepK1CHLxXoTdHR8+AY692EWERsapw6ecdvvSgui7xAfj0lK4pAVrVAL6xFPEQEvWIz29uB89/BC",
-	"7Jm97zlLCNBYMV1BkvHelAtJ4gApVT0he5IwzCTSCiJguWazcNwLCnFyY6fRS1EgzxSeu744/vvH48sr",
-	"X8WASruxhroBRdeuhrQ201PB9zRdoWFUw8Or2JOL8FCrLujkYK0eFNDXMma8Bb1ocHTX+tO9FJ92Zfmb",
-	"OberHz+Al9u3nk0tW+vPuiiJslHSka0L4400rqcAtUhhKt4v4cmGB+/AuxOPWUqbWAivfLQtY4XsiSLN",
-	"p8VOi7SgKnw4224DEStSeXkmIz7LSX4BAa8ESrCQTuHZRllVrCw5o9NwUBcniZllBkSTZxKK0ps99lo7",
-	"mkrStweubKmQs8wjnCsZY4bZslidr/GyyXnSK8v7KvirjmyUJ1IxfGh9Vp0viYdyS4dhaQFBcSnlsVvA",
-	"yW/m9a2KOEFmmZ2wOTrh4cnIn4gE3AuLfysqTftCVDM4pHGWrMTYewHrKrhrsYE8uOVenKmpYPgzBMF4",
-	"BYEtomEq46x0zVePQ2xGNitSlw+d4LVVBnLnYd7IXmeTvLM5o3ihs/sm0RzstnkKhcBLX/TXok0mpLuo",
-	"r0FnEs3XdoGI5kMnsGwFluvhPrfNd2i+RiPXm42tvkWav7vZJVrdYeUV2pcewA6CpZsTNcNLFE05F8R0",
-	"DMcMkbumgA0ojngn/c3W5iYvOMEjkth84DivRqQu7ZXOACF3Uju0YAanp8pw73/ivT8O9n7sXw/2/5+9",
-	"z19eB2++/8HXL+VeZHvlZS9XazC00Qv65NkSpVVvobjknz6U2lJayxbWIp0rpYZ063CJ3BaDKIPeRzDZ",
-	"AJE7HMlk6ZApbaBpS6eymBIWNQS34CyPKbNX/sqm2/XRkXYIQzF446vFC9GP+Ax1h58ue+90t1gn82uc",
-	"JUkRMQNFXtj+PsWz/oTzSULwnML3FjzE/unHX386vtjP4//3dQL1vjUk5YmdnCdi//zs7MO+nU/sn1+c",
-	"/XZydHyBuu8Pz63LenVX2ZZ0uxRr0Jpy1z7blHY/nA20LdVvjIEuaKh6O/eeR5yN6cREEmgnuu3K9WCA",
-	"560vuSJFs2LitKBj8zU/XnzQjig9/Cv1e29V+uF5Ssb0zj+XkE4MtchGkNusa7vobIZxI4a3yHzTmwyK",
-	"w6uuae11NsSjD51TsSZivWBFS6AmFpUtSMiDOP+Lu9wg6CzoyOZQe+Nx+M9PV/5yUurLvCxuHm2TpWxA",
-	"iRwPwPkpBtDVagAv76kxBv9cyPWRfCagoJgjKO7Rbqd0o86RtbvOxxKCmmDiQUWiBxOFEjomNka5vIgP",
-	"5gkUbzPBTXk004/VYKbvfii5ZH/wu1ZXX8t99ELnrF+UVliWsbbRCXOxvUm4ND6R4sUgN6tRKYyv5MXY",
-	"zPNVbih1Ft89hMhZXsWmIFc78Xe5QKmQ03j9oeDqcm6qJHqV3VKo1hrpyRflWw1pbTOML/7VVyzIXV11",
-	"mnu4fKr36BeRSnVFTNvS2qn78vNsyGwrmcZx2wa6lxF4bUfLYv5BHg3+SoSsHutoNq34fFdIMTi2K4j9",
-	"wtAUi0tAyOY6vtigLFQv0Xs2Rbv0r1KQZAwl+Uvh0j1fiGXlWorZV9/NlpQ4/15dGCz9uUhvhcrci+6u",
-	"NODUgHIDE06ZsnvsNzGfYcp+I2mektqmAs/Aysp8bAIMKmCvhzWyAzRVCBlGtzANie3jlGeSCF2DR/TR",
-	"eTZKqJgiDP2arv7ryhSIAeoWh0z/dYpnuoc2ZRPzwm84yXRrMYbOzy6vUL/f39dz7MOc3qhwO5gfj4vp",
-	"XwlTJsrbxkongurJVhRGdRbqn0+XnJOlmTX+q72+Q4wsID9N6yy5ULa+rPScsFhnNtjj9+qv9uFQrsg9",
-	"Nve2wCK/y7apxt5a1YF7DeVD8iFMHhRWgU/dIs70OZoRIfCEBEjhA5Z0lJjmbbr3rYei+0cdIklSYVvZ",
-	"6W0gcjfHcJw2SOpvV1fnyGlNh6DllIAiPSMsdOAIvJk31H1TTgEP0EjJ9Ckxg9sMB7XIlBKJ06VJZQ6Z",
-	"mkIXQxuenwgTkAMte6Cyoh1YM5hiQreMTb0VkduE5zpKKIE6/tWGOm4fGZvabFvJ2DGhZIwpQO/0zGpu",
-	"H2c/zGe1P0xSzGRlVvjNTul2jHKa+M2InPL4Wj01ndIqg5Ra4BTd1z7X84Du9iYctMk904EbbvbQeAad",
-	"VpDryWVgNAinJhxEE3UrioUbLxSymvulN0CL6bLSs8Z0F8qzz295hEdZoqCGj7Wdb027RRc6TDPNTtCp",
-	"xBZ1gs7w8PD48vL69Ozo+Prw7NdfP56eHA6vTs5Or38ennw4PjKNalb2OfV2zVQvHZ+efXz/t+vz44tf",
-	"Ty4vT85OL9WMHz5cDw8Pzz6eXl2aSa6PTi4Pz347vvhvf0BpvalR9Xp+I+lI4YqhE0g/HdledTDCeotP",
-	"cz84H+GqOIc8tOb94XmpaFpQZPmUeyzz1D4pYgBLTSFWFjt4EDOQzTzMo7rK/SbcMK7P64w6bXJDrjyW",
-	"mlIaCCyo4dzvlX0G11I3tsw5T3LruQnWM8aUZIlw9c5CJjmiM13oDEuCulZ55oxUrjJvTlaSuSsJoXjm",
-	"eNraZDfZ3C2KZ64YWbbt97c03jQAqgFjn2lnfaLaD94IfmOcPYUePo3V7KDaqenz02VcunZdKEluTb2c",
-	"Jy0q5tUlLKgo6zlu4Lem3my+V3v0i8Wi6ktRbFebcPZs1YHeJp14qp1emtOIWibB2bUK2Qo2fK6eNolF",
-	"5WtsHCdYWfLvq+l302SygocvxSQFi9laTyy+btonNBRTpynyqqIpT4hAIDPpDtFySmb+JF9Tt7488skR",
-	"hKvVhrHzGCTKj3lboF01ebXyqM6HVqLy/VeRCQVXzXOr5w84YeXa7ey+0wjyS2kEhqbaPXpdOkrdNIsr",
-	"bNTxM1lKHgD4V9pH9ButbSIF1fBVM8Szwoe7kaSgLXYDC7O6m6VaIokBgGIS0VgrZoY1XOo3bVbeO4RD",
-	"Zj6wgG/KGi5Mu+q8O7O1+0K5VtOIeUxTfR5UipDp6rm6av7h8QelW6YmX5yCS1indKjX4K+BGn3Z66Oh",
-	"/m2hK/WTW5xkRRdTAQbDGzqf+6DJv6+SxVdtBkqmsqVXNrSn13z8qy+X4pmZ3gmFLoNUBQYbFu0sxQeV",
-	"OZxcZMmmVswzBs41+z5AhmiIebaCeesDLO7ZhzIVSFDEbDknaOSXhGrCuBG3nTkazqZ8B5vH2ii52Jz/",
-	"K2EDfIWLRx5OpiC+vumfeao3Cc8DZCBa+zmhQeI7B30AMZwT0rO1Jy5luPjaomGCe6GB2cT2vg+wlBbH",
-	"7i0qYnwLGYPmkGDbRN3FFMs9OkaCzrKkqNPnL7Bfl5hbxb0UxLWhZL0ZxrcxbbyzVeIb61XmNi+nFrti",
-	"hinB8UsRBstb2ZoxeoZpdyK+LDFKWGOaqH6al+5eUblXv9nkfHLGMg5jt4mjklaE6TC/yAv45GXvoQ+5",
-	"saZqyWZfSzWoC3VIKZuoVzkzwo5pRQOKqZvQ19N98E3tUp1WqIAjL9cobJl1IfFSuEbkEYmw6TepkyBD",
-	"RkWu+G8c/HR2cnRoIp0CRaFoBNaDBTQkkxzNSQol4XHmdBRaopQo9Lwl/orc7dqPlUHH23Usj4TJYWM9",
-	"DK5vOlbry9BHYUdrmmEHVJewM6NRygUfS/ULEPwx1QV+Q2Y1RKiD9rr/tn/wDoUdTuMo7KAu1g5WGumz",
-	"tXP0zMATKqfZSI8asrqVVriGUL0oSH02y+kEMFEnMAN52W/5QJpLbDbRqRcjtD8KkVopxpeSokwt/Pox",
-	"tWfFHo7h4ce5SX5lCeSiVpzmmjJvTAksixLhT8OP0ixe0XlAocbw8IMzfNfWsFY0KTAwEOgqnKQXIAJ1",
-	"KgFUGGd+VyNptPTY+ewbpfHKNfF0uyrGnSIBq9vgNJjjtKzhjIttdRGnrKQSxW7ICI/2IixIb/VETVUS",
-	"z+aEle7qpKFVhZYrV67X6l9dt1uPXrs13TrtgsJOizJRdlr3yKq1NfObCyqQ40Wttg2IivqG7XGnhBU+",
-	"tHGQ9agIIdhU1vf19hlaL/OtE5SwogQxTm9+s47t2kH8itMb13OdRyDYa0w4v1GyQzYHpfro9NL43vsh",
-	"O7ddWSo9n7Xv7u3Bd0WKflNkTP3WnINrJDklUvgA8mt6H2nVlX03iqcrfdkuou7zmhNbIXzXr948sfFT",
-	"YDjxMZk87UEdsvARceDJPy0butsIYN48593SKT7qF5NNheMr2hR8An4VdxwIuTATtC/ubos3bzqRZjcb",
-	"TbTC4Voqxuo8Mp2XXM9ZNjEN4w1/1ZEQM57m4ciVXJHXB2/e+kLgCE7k9LIVmNql/c39ZkVjk4zRf2Wl",
-	"/ibeS57xGCjNWrAxct56sLEjrrlNXL5LR4xsd5f+LnpDneqLfslGJGUEwrbwiCQ6bslVYKBSyZin5XQi",
-	"Y0qPMEMjEjLKYnJXxJorPB1hLUE5t/vDd9XSQ24MOt77Y7j3Pw/2fvzc/cde/sd1//O/O496//e/re3m",
-	"Fbfo5uU0rpLl4uYJZxPRpI25jao3A8fz+pdfg7yj56oRJJ58oEI2GVmg3G+JBHmXWUGi2pGtJdVNBonV",
-	"Jck0n27o4jjDNLGc3FNKoQTjUy6k2XHtVrRydwh9KvyN0SDiDZpCKxKVX75peGs+RCdHeRczPaQpGVWp",
-	"uxayKzUK2AwQFSjK0pQwqXCFKWxZ22/uqo1OX32/Res3XR6q1LlQFxTTNZV0BzCq+IFUWoBps2PfBWbc",
-	"D9nJWCnXkP0XdgxRT8kY3GccYV0lSmF6V7cK6TmhE3QcsrC0Vz0Egdz7SlxpHjeHmlSf0tJaZLo6L6+q",
-	"OHDVZG71iDitomcXNsVHR8pB/pYnkLYfsnp8rrqQeUqgfSDIhupU+gYrdDfKJrSqhvmuOh3PF2sFWr8B",
-	"yBZS1cjjtOCEREQI2PNiMxrGaMqjyhchmxHMDDvRTlodOxklmaC3RIkRcUxidEsxIndzpZ5L4xc1Ttwp",
-	"neual5mQIYObQa8EnbA9pSFQ/MrIJH2kVZv6misLmOGlDmIOmZpVTglNDbXCcZwSYSp65Z1GBVjDTKOc",
-	"mlFMBKZd6AzPde9RS/Q0TtStaI7hCsdTHnVsYLffSOWccrOJqq6EvBzjVE0nuade0dowtYH5qaroebTo",
-	"UsHDczzxyl1zPAFoKVdr9Okp/hKhitCbaKj6KBbxFlOeENixv/BQvuVWey/tq3HzZr+ecuT0j6YnPJVN",
-	"whp4s6BbZQz59bpOIRaRglf9h/rsHkEb+rOgY8McYQdmuWZtPkCrn4bvlkv38lJcVaWlb6b9lz99gIS6",
-	"+lrWHuP6bmuUJZSR803dl0Fz3NRVHnul+bvUwVNQuRXCNnA6UYjX9bdQEwpanQ5qorGFWjMQF/37Xzv1",
-	"/p34qzX9Bmyfge53Pxwc9Ps6NhOVgjcHaMoXSKk+EO6qT9wW6CnCXmGvwB7hEPrINqO3p+BGxswh0wzM",
-	"fLqHNb4liPGQOZ1Rmis2VyNIdbbwutrLKwKtfADcCuKa2s7lVXwP/YS6Wi6uVPfXOh4NcaiTxiz13GSW",
-	"skGetKSbU+h8pZLEDVlLA6fdMJH7+jUoBNKc1HRLUn+kyU/ZbK6VBZOulFfsqV3gmhuqnpreaDH12ptr",
-	"DJWrVD8uO5Wft+Odh+xuIeBoX8aRiS7yHYGNPCpqScxTHmcRib0NDmxGTUFznD4bBot95q6foS1kSnBS",
-	"ZCroVvQ57ndLWw60Xxz9ECC8rkq1uSko2AG0pedKwzauuhN0JhlO41SX+E51uVlNd03t2WKeTgWEoApE",
-	"rgGYyubM3/G7XMM6bnsYsqyNl7csSydljsbvJZs3hP7kmw8K26rtSZc3GjJTQFAhOAYbMhmx4KyxFPC2",
-	"e64twz95lpATFpOGIi/wKeSFZgkJ0N5rr6u01PlmhTMwD+UkTKbLyhlVPKeWO9rODCimcYuQujxHzVxc",
-	"4PgJi73mh96M5sd5oKY37suwVcnNBvroE5VTLWEEOWzhCaZMyFKlgQm9JSxkOQChrjpNt9msjq+AofSw",
-	"PJN25CIzSa07ZN1Sn7yh0yfvF7LUAxWfUJ35WwOdkHlkImcX6sLGPI106fYFz5L4XRFLDuE/uW8UMmzB",
-	"3mSmyp2lhQO1TgkLWrKJzMj4YoXdvtwiskggYXzRa2+9L/njV2r+/rIIe3QM/s13tVPXhkB9xMaQMcdy",
-	"+krUbLB1qpT3KHFW5UCw26ZxJV+Eoyx1PDVE30+ObB9276wAoa1VWjewso2InZOVhraMJ+fr82R8IQPN",
-	"FGBFs8uropgQdkJWBNFFJQqM+3dP0Gdzjw4wqhklqH3iBW3bobVlr8dVFMXpvHnh77zpM2kamGpU1Y0O",
-	"8+ICS23pxq0FxrWlH9s52e0B7fzrO//6zr++868/rn8dWpPEq7OBd977Wnfv4uRWsYImM6t+7BGMHZHA",
-	"m1apk/VMYppNqgRLX179wM3X3tBa37SPZiOQy8tfjH/rgRj5Sq+Wfae1Q8uVinzunKrrvckJPNWdtxLO",
-	"b7J5Kfgg0NfgBhNo52weQWDj++0XISP9SR+9h+CL/V9tqH4+UDWwAIZj3ihAny9Vr6OCPV6zz78yLnFj",
-	"9UTo84TgHZ/bbqaTURoK7s5sXz8g8DnpwskCL4U6FBN5XjduGA2yyVSi1Utdd8oon/kSfYOtEEGG6NZU",
-	"VSF38wQzfbJ8XAQ6wMgooTMq/XWCYyrmCV42F+QCeQXOQEyVSo9GBJmPdGY6YbH2x3vHH6eEbHbC8BcV",
-	"SH3pPxNbCKU+pnoC6fPFYPYMtI+ykef8K8N5qZL6uMbd0bRm/zJTAmEm8Rbbn+GlOmeQOQDVcCa5iHBS",
-	"ss+5bgix1TwUPBzeMf1N6/NjMlOaCw4cdHI2XgavMjAXeOIjpXBnjexjNWb/KcBjzfE2nolopHYEJtYv",
-	"1Q9F/76KMxVftuJLBeld5783Uzdvqfme3T1B5Umfj/5xtqYXdY+92dsfJrZY/zpQhop0EkNihG5qYDyS",
-	"8ZLhGY2gKEGTS/3x+NkG+NSdYRlNiUDY7Ei90dDP/8moox/VvARr1T3+raJ81xetZX/wROveEyUKYKWb",
-	"jN0wvmC5rrAEUjhJse7iqyuc+Vsd6ME2MQsphRUnCWTTlQ1C2vmogFz4Skq8LMPHX0J5v7eaugp6z706",
-	"tVd1z99rD8nuV+6fWgYglcfrQXwL6yd2O6nsTJ47k+fO5PmXoJrfjLFwFfUum7N2fH/H99fz/VJfrA0L",
-	"QRXJM2qcPAErr35ss2ZsU0DEU6cnKcJjSdKQyWnKpUwomwQ244boMt3d7+/udNgJI3LB0xvz4J3pfGAG",
-	"qCSAKJg2JbP1D3a0t3d3vT46IolSZaBsIE0SauqfvguZhgCZLhFD3YM8eQxqT/UG6Gd6R2L4+icc3fDx",
-	"2JYjQwsMVd3G6gXz7B06/leGk/9UukPqfR9F+2/Q/x+lmMV89o+DQP39WQfA/JwlDV86b382TfEj9H+h",
-	"GWXdGb4zbytaEoRMQScsF/07evO/WM/pPNe8tgAVn70+OAhCVh4XvTk4ODgI9DlB0Cf6rk4gRji6OSsG",
-	"XQe21de/BtURriqFuRrvohN0mjfXCTqNR7u+rJdvSbWF+rGMJ0Q3T2ks+wVxEPPVxRSkTJpC4XQ4YgJU",
-	"xynq6w/KtkHYr9cqwWrGpg2dFxGZvoaXeI5HNIGGTMaEyDh0CC1VAekrkkukW/lcU6OBArylflrvyl3E",
-	"u5FbwmxVpilxHkBgWchSMlb0iUrUHaUE3+xNEmz61FlYaliBX/PgCWkyralnfXTpZgtEOE2XuiKF9QwB",
-	"OdNR6KgLrhPKAnU2ISMxlXiUkN67co5Bt56k2EM4EdyMrzPaINHwWYpQqFVuln4CX6zJOmmCu8vmAoqA",
-	"SQYZAuPFrJXsNmIIi8jaeuzV8UcEp5CFq4YE4uvGYuoeQSilk2mDF2Wbcu7wDREnKzJBMiZpUjTKReaT",
-	"VgH9NlemuTVglfT+BIewnlyuqQ4PW6pUijdLabz5Bn+3gyzrc4pw3sRqi7wii6HNvZtkUaZIdwZUcs87",
-	"BKIBwiaRAWpJWRefTDN/gZqgA+LqymqrjuT55vvvA2+2kfvFD289ZzvDdwaprq4++DlMwtmECJlzmq5h",
-	"MD2Iyc0bIWJxA2KTjj9WJ20bN6QmwK99itBrb435Ig2mdXBohVlVbfVBRyv4JmJUXceWNTP9QNuYm2Th",
-	"tSEjyfAGz32kGYFTdhPT/ADUDl7NQmpg6x9zw7QibRd0UNSK1u7qe9skH9kDcra5OvNITdXoRHJX6M02",
-	"Ql2lyUBegSIxaIZvwINRpEZAvoDQu5dTyia9Z4pQKRjyFuEpeeR1k5ssh7fW2NcUlVIOCz6EU/c7+MrN",
-	"K7DDzUdL2+5T5zlILMnAIpXDg6Ac6JzPswRLyEFmMaj2IJyNtNVjlWjwPEHD5RPaTMiqfPsASb7lEZtd",
-	"zOXbyiOxUbd+LUoyM+Vee7tDX3/oTTJQ9dDXSEFtIwF9rWOoonqmxSkf3zcG0HtgbTbYlMi7WoSHpOiE",
-	"3pK41NDJNfXl5ipjH9Uqq/t2s3C/XNGez+4g10jiDEoJa3F4y059Ztb1gLMieqJ8sLmE+rxZtj4k3IKb",
-	"lYdZ3cmz0s+kNYvzkEUfs5NY0uhirXceqlHl1gIqSoZpY5P+ZwZ5gFRIzchizl7lrWhDhtmy7KGFhP0i",
-	"7CATuq3hiDAyplIXscHqEYtxGtM/SByyfAkaKr8tN+nL8l/sPI87v81mnkIvqQOF6uwBWjEgoEHA542W",
-	"1tXB1jocuxcy+9E7qJqSk4opNiKDQgYxxXOiZHV/THcxyCthXBnlNAidXa8TDozeBYf6jXWK8F3baj6l",
-	"r+Q+1dcbQcXXEwVPvO138QTN8HwO7CUdUZnidGnxj2tcFQqSiCC2WIyWSnECNdoom2iXm+JW+RqBVeGU",
-	"IKX1Q7td9UomCNgVbAw5lFqLY1SYxUJmKK6uamgJQqC7Mt/h2TwBYSvCkkygm663iEYTRTKUWG1avVIh",
-	"Hn7T2+26dtImrF/iSYvx/JThtrEbsyUpKwBJUabWIKPAoJRa7ZgSS23bmtRC9eyloK5ay2Z6HXzxANpc",
-	"PnPDCT2k4gbjba+tOd3K25wMREGLbGQT/v1yyCuhGDNnioObxu2ZyLQ4xcpVGVtU7TezBXnD8vx4Gs9e",
-	"em1M4EWFMEacHxtlpcqNkaS3uhKN7dguMjEHGuV1FToQU7/rnG7p2SwI1e87wUIO9dR+wzwW0gpjMJRp",
-	"TENiJLj6NdJuVsvRGZfgJMVMEkjMCdmIAPlNiITynFGUpeogYmJ2ijizo2IWgWgrZIqpUZFaKq3e22hU",
-	"SmErZTOs/rJfUo2sMD5wr81mk8YhG2lbbd8AilaWCm9qTFJ6C0ZcLb3bajRqGKis8ky6b0GeqgDfJEQA",
-	"V1xF6/PUq1bEPqfjPhOOIFGWUrm8VC8bXwX4BJVA4hU2S5YWqJAU676IUBDXNpIzAtX+7Zt948c0DTdC",
-	"1oUSRTUzsDNsL7Bld6HGTMh+H7oxQAOk3ZZIV06DT3TptN/VocC+wc+hnZv5rqdSzotOOcNSoFFTj2El",
-	"kpUDkCIeEzRO+ELHN9U230cfLz4I3fnI6SAFRNyF1nnCl0rjfCUgSkd9BRiY8IW2fbmzQi/86o8f06Qz",
-	"6DgnXXracdonW/dv7Qv4tYTS8KjzVf1E2ZivKrKsuVGWSLonCcN54zK5LM7iRN2sFEZzwJNJSiamuHCC",
-	"l4qN3ZIUfZfGaI5TuSy3kxKmShH8VS5+IwLDHANQPSC/NtCIEdSMP4HJBgrcHBibViPymko6yiq3JSoZ",
-	"NOVJP2Smqvjw/ETteUFTsuc0KwNtp94uy225lve90mAxw+mNaYyCfr/by8sG7hVlq2Wakd9Rt+g800M8",
-	"tU1OKQtZ9TsS7+V91X5HXXInU2xDUxTIQlVMsDIBFyjGhf2d4wk1qaS+AJWBIT35V6ZLnOlkZKX23yHp",
-	"9Hc40N/neELAcvs7+ldG0iUqShOBJpG3gUMjHi9NDziMRnBC/3l5doqASr3TlBzsMCkRWSKF3oaZG4Mo",
-	"DyTGxvgxpTlALV8qFA4a55KxGfz+X3un5E7uneMJ2TMLzJcyJRhapdnaWnZHckpCNs6SRB+EE4ES5GEj",
-	"WHigAMVc+9cSGhEmSKGXdIZzHE2JojBQajExFMo0MMfwtM/Tyb75VOx/ODk8Pr083nvTP+hP5QyqMkkq",
-	"E1JCS3cRjhN10IEFdYKOCzkFHO8pcFSiZ20PptgVw3PaGXS+6x/0v4OSvHIKhGofz+n+7et9HEFE28TX",
-	"kPACTktUUAsV7Di/PKtZlJpQdd4T+R6MFsMo0clbGtLVTG8ODnQynFIyYW5I7NTYvf9PU0FPc8N1vFLt",
-	"AWhfE+stb0D01dm8PXjdNG6+0P2MWeoM2g78qj7+Xq9+9cdKf04ZTi4hovY4TXlajAGS+myG06U+KB07",
-	"p008w0NgKtpspeTepPNZfZDfWRZTSW6JsaZ7765OD1D3ZPhrr4+G6mukP4dCB6YE5F5CbkliIs5tL4KQ",
-	"AUd949ZeL1mSrE2sFyCexERIHaz7zmdOCkIGlqR8arASlsucMCGhsxsE10F0MaKylCGzuu9UHQqVDg57",
-	"PtYnVi639g//LRav6NN2gxP/rgjjuX2h8zVoN4TVlq+Wc3LPIU7iLQcYRpKnW357SVm07cI/MkmTzb8F",
-	"Or7RFzn/cr76/JikxwEsHwlycK2v80isbbHG0JqmMt/sKwZ5brenJ3vbhgyNcHyh/YguBbsX+Xt78N36",
-	"j8c8HdE4JuwRCafC7ZyAIVw57ZyAOvTyc5mTWuJoos4cIqtl6rlrDvYSWrUEYS3C9VYVfnp06bU4b0qZ",
-	"Xj56+C3rK3m1OUlzgI0tTneY9AiYtBKKLTZVEaOOUa5Wo75Qh/sZIjpFK0mlj3QgWqP3q75CJVlgCY6M",
-	"cl8WJYWUSi855ZOQzm8Yk5SwiPRDdb4ypZHU9XLmfjGjjtF6tT6c7mjjERHyJx4vm+/LvkJJvS8vPDM5",
-	"hi6Wvn4wLPV1AvagqL9X+p8Sed4e/Lj+y4izcUKj8npft5hyjpcJx/EV5x9wOiHl779vs1+Rzec8lST+",
-	"lcQUK4nxEVH/0ARvNqL/PbH/tVI81ca35b37X4pGbV81AVGqQDtScgTvbkBKtqcDeqpGOlDnsZVkkobj",
-	"RyID/XWcJcmyKBTwJ0W8t+u/ZFz+zDP2mBq3vqoHg3kXjjeV4grYLgtl86wls/wI3pkngXA91VNzuk1w",
-	"JY+A+muhx46hOcitofRFMbRSL/oNDXbHkMtTStpFGYtN6pCO97E166Fd42Dz/vyBM3YX7OYO4iPK0A0Z",
-	"4dFehAXpmVAxKgVyXgqKeTCL0eHFx6Picci6On5szFPXIQFCOyMkRow7XV16fXQJ0IJGuVdKdz111tVH",
-	"Q7ZEpcYzbiIcpDvoAKO6/n1W3Me3p3Q7wOYR46GydH7XeTePb0infgzNWDafWk5IimNvTxeqPTZX+2H8",
-	"LTc1FjWFG6GTMcIsZKXAHt0j11hYjItN+/vAKW7S6ExEB2C7yMZjRWGYDNk8pbc0IRMdzjcl0Q2iY4R1",
-	"wIZvETW9vMEsdlY6jk0xE3b4LRqZy1Cy0npWO+S/vJ3spWgcQEZq15MTj9IV39ekNtT4m+cRQQIwI4ta",
-	"JyKfHctFwq2k+lJj3yaZ/s2jYMcK21V56zur1bditWL19lpb49SPncCV7hs59f6XkmN7tVHKmhpYpR0b",
-	"ThKFmFQ3L02L2ChUhEbppujjFAuZZpHMdJKiz+pUw9o6tlUi5Upud4FGBPoCkhm/3VmXHsi69JCwqem9",
-	"X3Uk0jdXLRhnNYwc7CjynxbgGiDgPtCmN/d5Y3NmmTK2MGlaa806ANbvPY10crCGXpYs8janEyJSTYDh",
-	"zv64sz8+CkIG9xFT9k1stdM4fSN7pKfxeq+PzhjRgbuerrOvRMg8XwVoTBNJUhKjri5VpP8GuwHTwbkI",
-	"WhS8gyDvUzwj6IaQudAhhG7nd11krtISesqT2BhG1PfGoIhHCSnK1cRDCXHoprnnKaRC5X8qGAlQqV21",
-	"fkO35ocVgXgW54XEQpYPPMAi6r1DECSLU4JGKQQ727nVMiWdGaMmonGQJ0fTlETaZGqOE/KLbsiyj/Li",
-	"H2D3zXLjinMYulqqOkoB59UQDqlvZOiAwcZeKzwhGxlNBP1jww94uplZRl/MduGV+tuTo22/VOCw+bfl",
-	"ZuhH9xxgyzW4AH+Pz7davot7m39uKcN2X368OK1++KiRolWcO8cT4jfmWWLqIZw7Ofn+Rjjvsbrh9jUe",
-	"udKeX342xxPKJp1Bh4/HgsjOw8rPLQPomji1Bj5TH6/KMiUPmXmQtzTnzLyrqZz2J0Y4lURQzNA85XEG",
-	"SZ0SzbiQ6PXBwUEPTBsh4yliHIrwDRRPNz1IisGD6gJ4aqcB78Hbg4MA4ZDJlM6Tog2a3pESt5OU4HgJ",
-	"b/6IGIZCl9RkmOqO9Xp6SCiyFWrQ0OWWPLe1IIlvCCLjMYmk2g5nEUFdt4RPyEDqJzGJezoXyrYMTwQH",
-	"J6Zmv1B9Fjwj2kKlrTpN1lYvK65oNY9Df4Sp9uchQZ/AocTNWfc7bgqsiXF5tGDE2jpNWRavI9MVffIa",
-	"RDvN6y9vFH5YCn8vBWv/Sw2iN45ibKLnV5bcCEQlmkBJAV27ZcIZCRlUFcuTK20VVZ9xRVssa8SoVdzi",
-	"sLa2XZDiA5uR69d/L3gOHkLlrz9xAoNq3cky4TVJt4W4x2EtTcZpYC2eI99B8/1t1A8Oyg8kXrfIZKzT",
-	"cVc834RJPGrOtWupfpmZ1zsUul+euK8/uy9pvLVd+btHcPdsgA9FWY81aZY4SUpFQIzRdLXjqBpZNnSm",
-	"+/aiP93DXI2axYu7QLEXZ6MqX06O1c7lbhAk9vQYPac3ZLlNsPtVzYEEke9qNNTVPeeg2VLIBIlSInXj",
-	"Co+LY05/USv4BhHc7MyH3Oakdvj80vDZvZkcmQ2SPJGAu5H9WCNjnobN7AbQSJ0WkhxxRkwzGcxCpgV2",
-	"8K86XWWgEWSpr4vHRWyQXheEY5MpvrnWJeJuyPLkSJeIM79olNc/6fqQOl49rwTFWbJ8pxuKQCnkqZ1Q",
-	"fwmWYCF5SuI+OpG2UxhYTOp9xMz+obwu7L1u47V2ZVvzs7uY0mgKha/BGgOB7+CADlDGEqiVVxiO1Q6k",
-	"IMnYHHDI1Cw8LXVRy+vkQEVn28TJa0oGwvBY5mMYXFeLbNCYDYg8sbkY1tVsynYW5pgnTA+JnaV4Fz7s",
-	"gu1mlHljcWj/i4bWLey/mh7bXHZZAPWggGdd4G6sS/KnfKZDZWYcLLKGToJxodH8WxCQtTZfww5Scstv",
-	"dobeewLjBZzivYAx2FTQPmM5DFnBWkGSZpQ9v7F2FXw8IDVfZZbND2gHcPe3xd4D2p7O6mpI5paK6L1K",
-	"JerM6yLYVxdH9FmdbPXDkEH5wwFaTHmAFlMsAyiFmkclFMVsR2TMUx1DqOscdo1GG7KUxDiCfmyoFHZc",
-	"qXcIdXbblm6oWcHuWxJxV89wV89wZ2R4SUaGevD1A5REfA7zYZTwLLZ1wPMACniSEqhagXVT5qf2/W1r",
-	"UCnFi3VNXj1Pa/X0tbUiZCX7CJplQqIRKULfoMV1JXhO8yQ4OTtcEDJjXwCXYcqzyRTsNibt0Bot3h58",
-	"h7icknRBBem5JdBnlEmBcMgWPL1R6l1RS8VpwS6yESx5UL3IgVnIwLnCwVwQOfhSCX3+OviizuT/Ffjr",
-	"4MvJ0deQAV/MYkpYRJCQoo9n+A/O8EL0Iz7T/NS2iYTwF1jK8NMlury6DNkwbzL+icrpJzLKK2Rb/ykY",
-	"WXKw3/9SOVCGZ+RryAyvtyeaf11++5XIzTVxZsuTOFEEIYM7hCZMI0IYiqmI+C0kQIyW9k48+Av3CZ2V",
-	"mE4LgOt6W7quQ7jzMaZJlhKBIpymS0QUsVCsGWFwGYdMg0Z+fw4mGegsfgCDWF6CHUIhMYtDptUEbUCD",
-	"yvZ8MtHd5sqyxokQGYFlFY2Fc7R9HPtU5J8tT/Eq9/HwW6UOHnY17qYbtBn3ElprNDD4T9+GSerbsCyp",
-	"Md60vzhFXxd42cDKz0YSUwaUzEVJS7/XhtDALA7BeDArVm3g9gpVH2n/fROFQy6BA0Ku2WAmIz6ztJGm",
-	"OhcKelOu8PUD4Tl01vnt+QCj6hZXevprR7wT3V+a6O69oi0x+jk8hn30m8ZKY50uVou6WFiUJdBYpRcA",
-	"ZJpUzqrCYqR+JXAYh4356ciITMtAEb5Md5klIbOilHa0IcoQwdEU6W5x9uN3WmqpLQ5chXQcsoKoIJPm",
-	"IfI9qR9z8UqJRm8PDvTScimrySdXoUWPKfwUszheuqdzxFXWsMqGWwX2v6bos/PGOd44DQtgk/502Zg2",
-	"vxkhLD8DVN0zDdNOTn8bfjg5ur44/vvH48urzj2koH1L2x7QHrFRqIYObyDxK5HT4LLVuNBDlLI4JdGN",
-	"MOXyZUkFQakinCbco3ILrwSaYYYnBJyJVgBVNBD6r9GoHJNaaMdioHRzh2CboBGjRBazByGDJ8OL01wC",
-	"rC6B3GmAQidHAcJoTGJFcdUwWk22ym2AjJZuwo8Zj8krgfiCITwbUeI2vYNGZQRCV+JeELIIJ4koHaBA",
-	"R3AJI1I2xuflPkTdaGN9B4ZtICo8TAN1P57+cnr26TRAFYAMQjY8PDy+vLw+PTs6vj48+/XXj6cnh8Or",
-	"k7PT65+HJx+OjwJ0eXzx28nh8fXx6dH52cnp1fXp2dX1xfHw8G/Dnz4cByE7vDg+Oj69Ohl+uDbjB0i9",
-	"c3x69vH9367Pjy9+Pbm8PDk7vfT4+ywsPQsHs5M/j95eXYbadpM7skatdlr8N8GRclLqIYYO1Xrx3OlL",
-	"BaTv1UGhLrj5A0l8NGNdRIlPMCz1fdt5/B+k4YHvDrdWNFubf94T6QMgXUFHivWGnfdEtoOqP48ys4PT",
-	"psiUhwXSJ3MS1kjtlg09yqYURhbQQt0InPMER3U7hpbEqa69j9E4JSI3nOTOJi0XW5eZrY7RrQumvabq",
-	"ey/dnHGwM2fszBkvqAHJw9GxRxIXy+EUD+DNKawJoOH30aUOatM91LUDuSiS6XXflHzF35znZrVT2HHa",
-	"uK7hnbvmZblratarsr/GueOX6Kq51K4Q7Kx/YPVcYzGDqPAicQqKeNrfqdBxsHs6z4rFSBCckBhhiVIi",
-	"ZE+nfYE1TxeRykzfobqdrGzUQ10x5QuGKLM1Q+zDk6Neo4sl38RjiSP5BM/jWMmnXymEFIbUvMVTEc+/",
-	"S3X6C0sjgO4lbN+OWG0lVux/Kf64X/fOKsnto6Erbuj+v/WAOZQJCIpjjEMQpTEngdrTazRglWlKK9tV",
-	"sZSd1erh23TWbn9Lfrupxarup0LVZCm/sWodBD0Lb9iB4wMYpx4MFp/OMOWQ4C1tUhfW8OSlxJ+0xBEy",
-	"MSdRHy/EEMTFX8iyr3Ek/1tn4+sR8qR8dEPmMkB07DhtdTL8yZF6nDFttIob7VIvUgbc4flO3nvW9rcP",
-	"Q6jay30xn2HK9m9JSsfL54mH6aNKZ6FXAqznfb02lPJMyZMJn1Am0GhpG2N2lR4LxU0EpG36jFugmtY6",
-	"Ts/wMmS3PIumaMzTng4phJwJOAdK4j46z0YJFVOE0dHpJbr6ryuUkoinMWSZxCEz2q5e42/wmaYTff0e",
-	"dJuY8iTWdajXvP0bTjLbWiLCSQLJ/4MirSdkCec3JhpHryOb5wHmSrBJieDJLUmVjO3PMA3ZDC8RZUIS",
-	"HEPCzAynN7+ZHeucojFPEWZLzggiCaSqDPMzQXr1IRuRhLOJsCVlSn727tuDH6G1KIN8FzTFohiAyt67",
-	"UDMGKDLqXPIM31gXSYLpDM0Ji6GMywRTZqNKESOLkJn936ojU+uDsCVohAa/8xRWpb8wq4B3TUTPO4TV",
-	"GPq0tA4yxjQR6sOYay8LwkwslMSoe36oL78/+M4ARYQU+IVMr9zk9OoH0HL1jthsHF3YQastaGjOz1ZB",
-	"D1lxLqJI3VnBOOGqlm5E0xGM+EgMlNcm0gvw8bK/8YUCB01G3qEvX/OsK4U90HC2TZGZp21odlXLCFeI",
-	"ZG4ppwQ7vvyX4stqjBYbiZn4yPAtpgkeJaQpIgnQwRsWCRxMg9omXaa2Y/I6a3SDZtUmzVQbaFKCYjKm",
-	"ijhZpF5fvfO9nvLb8waZs1zpCDLH13RaO8fQS3IMFc0+LBKaK37GpoubtYiG9Tb5WgARt2m7CKM291t8",
-	"/bAY1dh0VO/OXzZ4x5n/8sXgCuC/B/Zu25tRT7X/Bf5P45WuEoO90DBQvWIxmCFyRwWUrGzAY21RL/B4",
-	"nWsD3iz3O925Nh7UtXE/mGtsCm1ABCOlziamQqlSq0YEzXmS+HTC90Sugowdgf6zuy4egr59fkrPhSGG",
-	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9wf3803b5FNFew8cZat9c25KgZ22sG8ha1CM9gzvN8zm9P",
-	"0eeVHa7U+M+GmZyiN/2D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9josbrIINKPxNny1jCZPYS+o",
-	"ztgglzIPUu549c5kUMEcP97cjw7cz6pQmXP/i/3nmmDMovfk5pRBf7uGMqwTmE9qjvadEeIRO4w+NhR/",
-	"3ib2UlsufN3uWkBhpRNiKxDcsZRvoaz9Q8LyM0VsFlS6henD6o3b0Gr97fNIcR6q7y4EJ55oq9yis5O9",
-	"/vJ2kqeRvbY3pThVsMiG/SfK5aVty+05njQUig5Z5Ys+uuSphIZsoyWEGQba2Uvioa4SQGPUjckYZ4ks",
-	"ngywiHrvQgadhnFK0CiFOt+jZeEqlnRmowtpQw7vuVvde3N7jtrnRuRS0D82/ICn8olMP6VK5+d4QvzG",
-	"H3u31XvcSQT3NtXUjrQgCxUU3SAFf44nlE06gw4fjwUB9vYc1f/qhGJYbQ0wylicEAEJuSJkXX+vRghZ",
-	"dVo1Cm+vRl1fhIWMzy2LZgll4FKk0RJ11V5pQmLE+GKAMBrh2D6jSqZ/e3CgqBFlE50MbDogBCjNEt0M",
-	"Z84FNX0hT6Ruo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL2yO2L5Up62SWJplasCWKuL3AlZu5iYOuBu",
-	"Qzy3Fpv2a61CNu2dWCeRFyaYHsL63x78iLoCLxV5mfIFmmG27IVsMaUJ8ZTaF0iNTmWT2atOddbpPOdl",
-	"cv0XtWxtjXyPFZfzQHAf3FvoL/1qslcsoLYCzPdEtoHKHav5k0f3PBjEPp2Zq0zat8pN9hN4p0xe+TE0",
-	"zNW1poXO0alIsHgkCJMDxDgjvbxAZbW9U/5eyL77AVKydMHneUpZROe4KqQiydWfMYloDD2V8tp+tyRV",
-	"I4dsnPIZzMXInURGWkWcvTOR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
-	"0xY9bKt5iZbOQToW0X1TLKkZa9o4I7MRSYXuOzjHQqARETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEL/Zw",
-	"kpi51/rqzvVmH5EKUDwzkzRg/yTDaZxiWqx5J6DcU0CpGpM8Z+ygkfqFkictoJdthFglGaPYygoLWMhy",
-	"E5gSK6xNiwpTqaHXR+f+ds5gimdcIpGN/kkiiSQPmU/Ur7vzHFx6eJa/BRo9Ja/fYflfsHODZdKPQW42",
-	"5df75BYn2TM2BypkAMP2BZ1liaIpumiTMfVD9RNr0k+WIcPFafVsNs6Ix8vAaDC2eIgWHKCuhpCI3OFI",
-	"Jkq24IKEzB4q6i6mWO7RcS+vFIWM/lWoS1/kck4CROOvoOgoQpkSnECr5CD3ExSdklM0PD+BeqQeP4Xb",
-	"bl8vsdC9QoYFImzM00h3M1rwLIkHvsT6/AwCrUjaxb4SxnOi2xS7XpNiZqmQRb5SqplM6ciUncFK+wNN",
-	"Ly+EBS2IdBWRLFUMRXEJUC776CcOhUegfshiSqOpvUdIGskSYnfVR8fFlmwXI5hCaY3jjDU07Dg2APpk",
-	"LEOv30y7orOOvTjJzRafWE2EZR6RiIoVi4zN8x3f+AbKpGrKCNqdxrHidh+fUaREaL3u+bjEBZnx27o8",
-	"m2tvvT6CJDswZoVsypNYaYl8XCKbYpDZ8Jw4UAomU/QtJZVhgeiaqkagJc4CherOoNilq0VLuEK/BpLp",
-	"Uxx15epRSvDN3iRR+mtKJ1PpqfZ64R/gWTXPura80zzvJQ6KR9I9N8DxlCutbXUyHYIrN29uUBzn3A7+",
-	"7WXN5ee2Ml3OvrXLkXtxgVfOzeTIZe/0pVXE0QEPwjhbzDKRlcpzhFT6yCuxBi9NAJIeY5sQajN9c+z0",
-	"m4dGsuaSDOaFnedjFw2EC2DYEqO3z2Sz00AKm/pXqww24wI2q0ZXU6r1axRhEWGoCpqjLijVC5okJgZH",
-	"cWRXL1fohqF0nbGImGEDRFmUZDAY+GWThGtUFI1RQg5pqON1szY8xQKNCGFQJHtuq0fAmkdKzU/GNIFW",
-	"LGLJomnKGc9EsuyH7L95hmZ4CaVfjGHEEDY1wIwzKrkuag8x8kq+hoqpLEZTghM5NR1ZQiY5wgtMJVIg",
-	"VdQeAmHF7nQnsz5QDNIqbGsMLdLZc8639XCgJvA72LGVP2Xkzxo4ecq8NU2aW6etrQRVE7zyiHKULx7T",
-	"iH6+Yj07IWiXd3Z/IejHBxWC9h154wEtiNsj+2r1ijnyUZPmNMzf2Abpi/GfooKIO1tjqre75R0F2VUN",
-	"qeCApSIuJj+9NuUSkv0vxR8tFa01mK1fq2D2Ot2neH1X/uMxy388DDgerFNKVkPIeyJXgcfBjmT/maty",
-	"PCSIPauIs/4rl3RuogitRg/92uOLRjs824lGz1nU42EIxQPrWNBX1lQYoWTbbvlmwFdC96lFxYADSOnT",
-	"mUYQ6QYtt3kGuT0sBreTQGMSK4pAEGWSQ79unqL3h+cNnfTVHCfFmr/BbvqVHa7uqF858p2/+KX5i/EK",
-	"BCn1Lqwg40sq29XeIuIjFYUTurT/ZcXj1EcnilIYj4yOl1WPqRAZSQOEs5gSZpw7NmdgnpIxvdOJP7o3",
-	"Hs/iVwLJNBMSkn30UKgrCEExj8T+4Yezj0f9WdzcfN9BwMeKGHWRfPk8LfjdFazswFq6tJ08szP14BpM",
-	"bEvGHlaA2f9SAup7teav7BANq8RLt34Lmf7Z6c1v5Rmh4zs37dJfIz6tGvWX17Zr1v/gXuuHgvjNK8bW",
-	"Z6435m8BNDum8Sf3hz8cBL5wS1OFiN+/uX/55F4JNCMSx1hiLUrOSdTYg/8Fi4I7rN6Jgi8gbuDPIgru",
-	"RymBv3Dy/BEF9yWCrXXvXykY29CCpzcKvBz5FWrg2gjwCCeJ7sNfz0nNBEmBUpI73XldICqL5CVY6QAM",
-	"d5dXlyEbCpHNyAVPyCcqp5/IKO960JVkNucpTpcQ6ikEuiHLAAkSpUTX7zUViUIGq+sFxhSoBobivAHk",
-	"lWqzgB3VZtZWVh6gk+GvITssbh1NCAPJfAiTg4lL8QkgsyKPjjeVQqZ03kdA/6H7fZYSEbIIp+kSEYUX",
-	"Cr8GUPdAneHJ6W/DDydH1xfHf/94fHkVoMOL46Pj06uT4Ydr80xtMGSnZ1fXx6dnH9//7fr8+OLXk8vL",
-	"k7PTy3fo+4M3MNDl8cVvJ4fH18enR+dnJ6dX1+qDi+Ph4d+GP304hkP6ePrL6dmn037IgCY7G9RN9U2f",
-	"fG5tJYzcktSUY1AHmvCJt3v+iRBZmeM5h/cUzM+ZLvfkPAMndHfdxAiLV9pzQRj8p12u7MtqZf+m/cUp",
-	"ArvAywaOeDaSmDLDD0sA8mJZorQugR0zVMywixk6mxN2coQOtT0HnRwZXuQvUW+M070qH0V1NhoyqPpQ",
-	"4ZuuVmIN3IEejXOodoBlzncRlTqtWJDklgjUVe+ROzybJ0Tx3+tPxz9dnwDbufrv66uzX45Pr38++XBs",
-	"qmVECaYzgSI+I1CtwRSyyhRjlYpekhjWT9J3iLNkCbkh5E7m1R8SOiaSzgjwmWjKBWH9kK1koGpefX5U",
-	"rGFNbRiSdks9ASuCiZ6TCZV33MCG4GR3DOgbUakA3JvJ01PwkX9lXOIVgQBECqTfaZnM/Z7Iv+sxHxFh",
-	"9IqaDBd/z0hKjS/RWXul0wpOUAbVx3aWyntaKvUZu9BqoOoZk6N9RsPLjYFZ2zwceH54JqTXs7LQrFmy",
-	"5FBZvWnlT8eudti342JuyaH7koDt4/+hWFkj87oA6dO0jNGCdYQZdNQXJEajZcvaJBcwy7cXd6ZPzxtt",
-	"pggNH5uTUwqMidypHtYu8uwlRZ7pksYOEuobfmk1SpqLdzmBY07VLI8iPkDYVGZc5v3fLrUGfilTLMlE",
-	"Fxeck3TPauZpZvpBHR5/QORunmrTswhClle7BcV3OSd70ZREN+Xyt8UnviZQ1gAQhKzeBCoA9mebTWGw",
-	"l+/B3uweFlMOlQ30M13bgCfkXcgYZwTNCGYCMT7i8bIXoBm+u9RLubr6gLqCRJzFIkC2E953PxwcBAhL",
-	"NONCorffvTk46AVudz0RoASPSKLDcklMdZO9vJUedApDY3qnzkTmXfPUUahlhQyoKYWWVsXnN4TMdVF/",
-	"s60xT5W+71TMxEXlbmKGglJhQlfxhlrCAcKm6iMh8StLv2PeR4duZy+cEt1Yi8RITlOeTaYhm6Q8mwvU",
-	"BR+veu/kSPQClNCbcp8wXeFS0U6lbMFsiyksp01NHMURHkkeVKtrlAaHLl48bfctNeNKT7G7sJ2beBcx",
-	"WIHUdSxpO/MFjLb/RSP6xj21NNNxQgCdJdfba5leWobG2J5+FDymmOWFfKlAIwUh0CtF6iqOMyIEnhCU",
-	"xzjPgCXEIVOqkUuX+sgQ9rxzIbAJwuLm5ih6AzlNWhc+qF7c9ed6If257oElwaZNNBT5Br95AW+oq8Pv",
-	"+6OMJlIJ+Yrxh8z8mnP2MU4ECRDjEDzVA5BfJ6N5bYMroPRJ2NRfkT89SnDidhD7ZG5HzREepjVGCdKd",
-	"YMIgZCVBPHDK+mrBWsvY7wqpV+FNHi1j6vxO6C1hIYPywqnbjiPK0pQw3Yqmy2dUShIP0A2Zy15fBzHm",
-	"+GlizrXXMGQQcO5Ma7yJnJmLQ17x3Wg1P4L8rf5gy5CZTyUvE44mW+lzScY1EfQpDaLriI5twrUTjncx",
-	"lM8mHO9rwvOkwR9eKrxxQXdtxcVITHkq9xJ6S2I0IjglqYk0WEy5ILo8uggZTonTw4NYqt21QQ3+Cto9",
-	"J9JQfxEyj6HGGCts5AdJ+0jKJDfB9HS7MSCrdxEBywTRfRoV4yiZbZhx5AgAG/2YzrKZ2ZSNveijoabZ",
-	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoRN5PTpybe5F7/RxT3+ncfqz0+G",
-	"hxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bmHZhmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
-	"xwV57oOFpmZMWSGkDiti+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nt201tpHZk",
-	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtmRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
-	"/gJcZNSpD411sucPoDKRGUO73G8vlEpUdriyhFftLnaBVC8skMp3QxaTq7j3sjtAVdOSoOOqtaixEgEI",
-	"kO7RYpBfP7LJUBFmOkVopF7BcYMrWk9exvdtKnyW8ekpCqCXZ9T7aIqNLB+pDY7aSQK7sJdaUvpDUY7g",
-	"XsVAKzPvfylD+5rQGdtSFTdQk1t+Q2rUpClMxUMb1gWsXFZmTWE9OlizJMHopewqYD1QbMqDg/LnLYph",
-	"CcomCamtxSe+hswvv6J7iK/viWwFsY/Ag5qbTtUuZgfv945nuRewP1OQS5WKb9SuyrNhnxno6WS5HR7t",
-	"BLgXEJrxJxXg9s0zLASdsBlZZRby2aZzka74vpdz2eoTcPiFLCU4mrrJL/bdAQQc8AUzlSS4gAhR9aNO",
-	"0AjQHE9IHCABFxwy9d6YJpKkJNbZGgkV0mxvWMzcxsBU/2pji5Na3WakmP6x4Qc83cykJRUWSYUFf89I",
-	"utzi25Ojbb88xbMtZi2iIS+3m7w0wJZrsP7k7Q4u/3yr5duPt1t6yhOy/ZcfL06rHz6mARRXce4cTxrs",
-	"Jwq3FDXw0JWdJHt/2+UCylTXrVRY6cc4mpbakdR5xkrhtvxsjieUTTqDDh+PBQGR7kWIvg/KVlMusXza",
-	"qMk1Yr3X6nsBy/TI9a9E2SyzuZEXvpin5JbyTLi1nYyxpcqQ9VKeS2veWW6fnOzoC/fQnFoVo/v5Ttrj",
-	"NfQZauEVhff8IuVHGOLb81Tqo1npn8xPZeeUfEmMPb8Wi036Kl+2/zEvJYyF4BEtumRgW2NEK4RNrkSF",
-	"htsYndS8T+E21PM0GZjU051VaecWxAYS7oO725qOYKb9L+p/bVsgF1gbU+EgrpySmcHeJDGIq35cQi0O",
-	"bOqAIj5ucv7l2LzO5adeLPv5igndNTkx5H9FXHssz999oPUeTj47bc0FtwJudlT8z+NjawtWz+RO0yRy",
-	"IyeaH2L188cRXXZAvxNdntYh9iCiyz18X2UB5nn9XGoRmzq3TKGfrZ1bio7sXFo7l9bOpbVzaf2lXVqg",
-	"lX5jfqy6zAn7J1GWUrmEyXWpi2Emp53BPz6rMbm67TfDoo8HbOwfnxU66GoSetlZmnQGnX1AE3NUVRap",
-	"O2NB44+UJ8CXRK23SY716swZnpHOoIOjBPZXCdXVeYWKMZbKbIiIz0mMztSa0Zv+AdpHZydHh0XDg3nK",
-	"b2lsDJxmCr3N/IlnujNXckBdSRgGfu6M4b7hGeG9tilYq7fpSVbO/rClo9N0WeSVm/E1x/cMfG4a9Njq",
-	"yZX6584QtpWPZ5ALIniWqqUkCY/MNqHSh5DlAy4KcNv7Kb5Yc3D1b03tbs96ikraMwxuwrwAK3cMuWYY",
-	"U186WBPPLWy7GZqihLMJ0hVeXK+lO2rVh7Rmc7nV3Hxu/B9BG+uEkgqL2OEIS5zwSUZQxmKiMUQXdIR0",
-	"P0qEmsyFPfvpRvN5q9Pk5WdMDRvzp6CzLMGSpy44mcW0nNOUrXSKVnJG8sRgC0xzqt7ZYBs4i6lECZ8o",
-	"1ILSvmiRUlkaVL1Cbon/En0DG5wqN1JS594dfrqEs3l/eO7ppmIadFPOXNJQbamy3R29Ek7rL52LDdWA",
-	"UqJwX215j7NkWZrYbTfX7pI+XZYmFbb9uMa8alUjXdzYWdYtTmhcpTuw/6KNeetLyCVYJNQeu3ltDkXj",
-	"KEsos/DZMz3TPYoV0A0XaovKeaQ1PAw9A/OxU4VPr1DygoMJxJntW1Uil3UJ4uvnr/9fAAAA//8=",
+	"7P37cuO2nigKvwpK366yPB8tuzudzERdp85RbCfLk47tZbvTM3sx24FISMIyBWgRoGWlTz/HfqD9Yqfw",
+	"A0CCJChRsnxJR/knbZHE9Xe/fu5EfDrjjDApOv3PnQnBMUnhn4w8yEs8Jjf8jjD1Q0xElNKZpJx1+p2f",
+	"sCQTngmCcBxT9WMPXaZEECYRZ8kCzSeEIYx+T+iUyt/RHAs0pvfqNxajKU9JyKgkU4HIAxWyj+SEID7D",
+	"/8oI+n1m5/0d3eMkI2jEU3hBLQqpp71O0BHRhEyxWppczEin3xEypWzc+fLlS9CZ4RRPiTSbwVHEMyYH",
+	"QtAxmxImz04u7Qv1vQ0YMh8gnH+Bzk7UpFS9MMNy0gk6DE/VtJ7BO0EnJf/KaEriTl+mGXFXO8NSklSN",
+	"87/+cXTwPT4Y/fb5P74c5P9+1+Lfb95++R+doLbxwC5m1f4Gn67zPZ6doO6btyimYyrFPpITLBFGUcKz",
+	"GEWcMRKp7xAf6TtKx5jRPzD8FlMR8XuSknj52ax3Isu2lyQ8grmX7xClRPAsjQgqvlhyg86oL3h1M/oz",
+	"Way8ucszdEcWSzZjhnnBjWQxlYNI8vTvGUkXS/ZzoSgFuVfkR8MXFQirDwEoBUnvqbpCDUSB3XuABBEC",
+	"YDJFmSApEtnwnySS+/mR/EtN7IKh5OlSkmFWfeFA96rFf6BC6iW7OLEn7Ia6VKIpXqAJvidoSAhDMUmI",
+	"JPE+okxIgmOLU7MEyxFPpwcJuScJ4oyIpp24U53FbbZ0ZTDhLF7nNvCQZ2Z3OSo5IFdZVZrPsc6KbhYz",
+	"8tg1qSlQFyMLK5ZKzUiqkT7CEid8nJEAkd64h8Ypz2Zif9VO1Nra7OWasmi9TUgFtXgkSaq3IumUNK1G",
+	"qNFLy1BggmWn34mxJAfq22YU/MgkTdZZ25CMeEpWLytTA2+yLGAqxzlPWUHDayyokebVxn054gdLOYsJ",
+	"k1QuWm2QmpdXbK8Y8wU3lxJYBU5W7ExInpIYFe8v2Zwz5svtjEzxalwZALdRFF69rSTflIhGUg0v+bHE",
+	"PqqvA8gTjZcvglElJsOrzedqRnq5IwXJf8lGfCrEzYSgKX6g02yKWDYdklRRdK0oSI5SIrOU9dCnCWEh",
+	"41MqJYmViGdewSkx75BYvwWqBnI0jUDxh5D918E5eZAHSsM5AFVDsZQZZ4IgrQShCKcpJQLYiYQ3vFqI",
+	"7+Zh56WbN3vq9N8cHR0FnSll5s/84CiTZEzSzpeg83AwtkdzYI9G392XoCwArJAVS7J6I6CUR3w5eFEn",
+	"umQ/CjTUKwUcBGiU8ik66qGBfjLDIJERRFiMqELTmVw0XZL6onRHMRnhLJGdvrog9770f86tHdVvzawf",
+	"QGlNmFcXpRXfO7IQBECLMn1pAHgBwiIHa0RZyNQe6xBsANcKlSm5pzwTGlLRmUTTTEg0JIqIxWhO5UQP",
+	"JPCUoBFNlERSqM1qTvVUAQOBY8USzVIeZ5FahFx2rNpmUIH/D4SN5aTT//bN29rtr4D5GUmnFCT+a7JC",
+	"tUXFu0idZSPUV8Z8QbAvL6SVvFaYJQq9qbzxxuupbXuZiFt6+xxPyWarI9VbsWtWi2q1UjX3qrWmlEV0",
+	"psSItVcpuTlDO0bjoopJ2i5no2OTvFiLaHdc7nxt19ZaA1u9NjXLyrXVtKr/kZJRp9/5/x0WdshD/VQc",
+	"1uxql6Vh9Ea40vtXkQT91hJaYId5QSqQ8nsak3QlS8eZnLxF9vWlezIDvtymUp6QVXY6nhBt7FkISaZK",
+	"N44yIfl0v2FfesyX3dNGKD2fcFEjhBOexIbPqoNwER2sGpVDgbeabRdmaSuwX7328eq81QbUynzMBlb7",
+	"8eocdYXEMhM9M+jStX28Ol+xNGPFGbQxYqOKebAZFaqjvhzwCPrHKhG3qvVgLdoCoDSbif5oEGXfVmTZ",
+	"5aqHWiFP5YoV8jQmaR+NKEniPhaRAk/9h3oXddVP4P1RwBPT1BhvqEAJGUnEM7kfhCwlM4IlHiYEdRV8",
+	"8+kUHwiiBFAwkSplS5B7kuIE5OL3MBzMIxDB0QQlVMiQqQULNFyA7kcZolIgZ80Bwong6gGIuoTEewIJ",
+	"hu/IbYQFCVk3Soma8RbLfZDFM3bH+JzpqdSqMXp3dKSOnjzMEh4TCzPem+BpWfGDS6xIwG+PjjwS8BQ/",
+	"nOmXv8uf4jTFC/VQyEWifhjxdKr+ljgdbyQtWklHD6BoTMEdG5HXzrYCe/Vrm8o72K6pjbRTTNVqTZvK",
+	"OfrrdkJOMdPmEs5NMYZafCZWCQTa/dFI+fQAL0Xvvuh5iZA/8JgS7YnNXW1X+pH6MeJMEgb/xLNZQvUL",
+	"h/8UHDzPLQ8zH/lTSiXR89cdu4U7UHKkcR/cSLMYS7jb8lFZk9y2VwuDNi/UGPfaLlHtKTH87XSKabLt",
+	"5dYm8K26yaBn7KQKizCCkSzP9m5Gi7iXRn7d9k7Koy8DlYtBJifobe+okLbb3odrUtv6Bpyxly2/ZPxr",
+	"u3DDDLa9ZjPsEni3XKjtQssy3bbXWx59ybKrMmjb5SvCvO1FqzGXLBU4Rbv1AeHW1nAg2kMcm8VemZ9b",
+	"LJo84OksgTdJmvIUBM17nND41nAFJVKpJ7flpVqL45DHCzTCNCEx0ntE8DlMA0JRq2PRk3uO5KrNPAEy",
+	"Rn+7qpgTgRiXSG0fUxYynCT5G+oQjZDaQw49VDKotuAKLUko8XaKEyXPkRgprh0yniKQKVwrbJeyKMli",
+	"ysYIvAqHuX11P0CcFY5upWCSlITM+gkhWuJN713vCMU0hiXHPMoglsmItNZd+QOO1VrnePG4+1XYQNJb",
+	"/ae53BstFFyfXv16dnx6e3p+cnlxdn5ze35xc3t1Ojj+2+CHD6cNkDD4dI2ub67RQIhsSq54Qj5ROflE",
+	"hnaPfWvtn3HKZL5PzMRcqSiO6zglo0yQeAtgozia9UxniZ5wqG4fRxMSA7wYYOrKScqlTNTlgTajTgfB",
+	"wCJkQ7LgLDaQI9Wt84RGi/0eys9NaR/LDw7xNGQfz38+v/h0XrrPp8RXc6XHV6cnp+c3Z4MPt2fnvw4+",
+	"gKDZ7hr7aBBFRIgTwiiJ++ijUNeFU9bHc9GneNrvv3H+6yvadZg7CNSxwDVncsJT+geJwSZJUoVNfSSk",
+	"6BdTbenGLfpTgcyp5JRBA4MBMESlFnpgNOtEDFl+cIGriA4+XbsRR6fFS0MiaEzg3TFhJKWRGQNFPCb6",
+	"qjkbJTR65B3bURruDhehNnMqJ9oNBOYpnKQExwvtVRVbocdmIrskoafEjMsJSQOUiQwnYJSiAk0JBlpK",
+	"TIBV7snSaqManYmPDN9jmuBhQh53SpJMZzzFKU0Wt1kxaMOhqbWcnF+jhPO7bKbk3tvCuxVNcJIQNiY9",
+	"HE1Jz0xWoV2wc8rQt2JL8KuWo24yUSTI0CeeVmelDOJ+3iNFj/AYU4YSLEkasu6VolEHg5Ek6T4c74in",
+	"QxrHhD3uZPNhGs6yiOSyWJ8kfE5iNFygdIijLQoCcyxQDBQJ7EmGuhgxQAMdXihaH2FA9aGxj7ovhkzH",
+	"CqiVTvC9Iv0l2UBEfKbjmTHEcuZUBMQzJVywPZlDdKj4FxECK/aQ0nuakDERiu9rD69RS2z8INwLZUqf",
+	"x8k1sBsgKdvn6lUqwZCd1hA+HkVZmm6F4YJNjjzMSCQ10GZsglmsILg8lyK8xSVhJFPMBFXyjn4Pszhk",
+	"6qnIooiosRjCmvn20Jkx8VC4AKDrWJAAzRKChbrAGU8lohJhoa6OCpFpMsO4/JFnLH7cITMub0dqmEah",
+	"2BBHBVj6xcef7EcG9lfJ0YiyGBW0HjY2w4uE4/iG8w84HZNnF/0TNatCDszQm6N3//Htv3+HhgtJxJZZ",
+	"OkxGRWk+R3SPIjKTAnXfoF/oD/uOVB8ya+bQYijI5wopJVG8S7N5rR5CnAq/J6kAaWUI5jA45IwVUszj",
+	"ThiDRHWrCVgTnsI7JpypEGUUUk2wQORhRreEs5mcKBHdmNoKhgME012FM685EJHNFK6R+BcSU6zEoccd",
+	"jDPi7VQNeSu1kXYFBFIi8pCZ2lRPA4LA3ypT9bRfRg9nklmIEOfgifjcsTCIk8tU8UoJhtYRTgTxzWiU",
+	"EBDj0kxLUFadwUkieij3+w0zmsgDqnhZTIyY1w/Z57BD47DTR28CFIKhWf0Rahtk2FE/FitUt6cfKz3m",
+	"9CrsfOl1wMyUL/Vz5XW4OpZNO/1/mI86gfnH7U9XFx8vO795vCcxFbMEL8AjUHcEBB0aOz87sXbM/8GX",
+	"fAoOmQWdIrWmsNZ/oNp6Uz/levqQQNhaXqY4JoEStfKwCPR//nfVMfx//nfuDkljktYPLXcs5f9Yy9Nw",
+	"RTDgednR9MU1Bf3DDP1bm7P4hUgcY4lbZlPtKQFef4G67imB5MM4SPH79V0bZ90PC+8lw1PK2Q3Vl9om",
+	"Kr0CGsXPlUwLvyvdPSxFdGvpGaUltTrJSzwm3igWPIYAAQ9sec5JvbLKweyJ05pPeEJQV0cDkngfnKy9",
+	"ji9K9UkAUEdR+lEVvNz+JzyVS3zVmqSSGOIoG9zW4ECzG6nBQgssCcyZB3lgqXHKq7W1u3hLDupb+TTh",
+	"Suh0shG1CdFDFgBSp5RZZ/OboGk7j46+cg/BsFQar7lXS/HrVweZPQpKWZlulGL0LKNQ2lPHuOo6Ve+A",
+	"l2F4lsTvqaK/6gXPDRA5IWklIEbLUIiMRiSSSp2g0rrWe2jg+pLxHQmZec8EI4B6grV5EvixJm7Akqd9",
+	"q6QoteZHpbxoLh2yPBuukFGVrIUSYoTOgq1gsILl4UUhy60Qh58r/EbR2y92ZfkU8wmNJu5Pe0JJvVPK",
+	"qJApljwVZtV1SFQyX5aSK4KNaFa7AiGxLLF7yi5TPk6JUOiU778TdLT86LnHChTqEVtBINCfdsyqvrep",
+	"w+3WQqKcTartz0i09gDX6iNzdtn6VPdaf1Y9t3w/ZlX5+K2O8tpspIoxWFaI1j85ZR5mVY1J9sHKzCWO",
+	"m9GtIm5mw7iM2rEViwo8gdVmrnZHmF+nh2HjKQEGPW84UdS9IzMgK0KSmTaapgQ+24d0e0WVZg55W3EF",
+	"jUJ0OcbY/0aZiK55U87HRaBi/VSylPVzUqbdBWF2dPRN5Ipf8AsxD4wsrdarfz8s/X52Yn4tzkEQad7x",
+	"UEr9ds8nTTqRSStFxmrMti/kvRTpVERRlg66FYjd5KBf42wpqYCVFpjEc4oXldCnR8gWzkhrCRb6pPuo",
+	"CInzlDwIwOOGyxUUumcn2gT05u0BlFFwYlJNQQXOiI7pFJaPF85JUamjYNmhWUbHePXWkmbEMbBlD4eD",
+	"VxC5B0dzGbQlt7/nIgS3rxqpZhXxLmsEKwClCHm0oan2T49ekKccbK5zlFjBOpObOMDNZ7YMZJ1pm4iF",
+	"qHMb0SnWuARHTgyYLTYwHEHEtxYoY5B5cTRBSnq9J2hKQKV0gmAsQJtEsTLI2Dj1T1ROLrECDsdu1yn8",
+	"vIdxvt5Vgl9tyCWnYIMHbAzYmofhi3JT+tk9z6IJifMs0YSPKfNQUCEyPedyi8NJk0LrRHXplAI+Z4Ur",
+	"iKflCDu7rPcID6E4j11e4TMKGti4Th7x52Ga53sCnZ0ExaTg10IzLMScp7F3aFOqow1zzNew5DJd9/kW",
+	"LrIWN6dz14R2PyqOoSEevHV8VL/e+h0uveZGQUoBtEcePLeyoNXpRO483BOmtgUap5iBCysl65g1bLyx",
+	"91X1qJ1QU0snru03KOKS82Htjpdc9aUBq+MJZmOyjctGEQxlzzPCSQLnqDBKA7QLyhULW5ampFiU99AY",
+	"mS95Xjm36oDlz5eci9VkH3ka4B2gY0biA8oM0O8JN1K3fAC6hoHf1l4nsC24ZY0uVwKbG0iRxs4JFnlw",
+	"sb00kLaADO8JQwdTdbfCIUxDzhOCWRUv12b1JTrkQa3WZM++GORFIkpnUF3mEri4weMfwY67JnB8AqNP",
+	"macbP1ERT3dHyEygrhPLJPH4WPvmxL6ShrkgIYtwmi4oGyMsUUKwyAVhMIDhsUDdYrX7wEkMU3N2iZOQ",
+	"ZYxKeIxZ5RlSjxAe8nuC1Du2boOaqFt+9SOjME8vZD+TBajGur6cdvNxOUFTLKNJDyk5gmfg79fir2Wn",
+	"VCClbAO6hGyKGR4TUJlAPgJDHCMkLteEEv0PVKiZxY8QjKE9+V2IR6i/d4lTsBkqZtqw/hoyqqNsD7Jz",
+	"cYMrAvi3K0XgimuuuLYKTObLXG2uM4odLN4PyInPE5JQIY0nhAgBgbgpT3RojYBbddT4+lmNEz5sY0dK",
+	"Tk1cqdiMqCU+gsYr8sqKIa7VnuLSQoxW6BEOLo3aCgcRF2GxldNoSdZ8c9cUFN+V2S/8OZu+m3MWaETI",
+	"Un2v+hVar22dHeSb7paG2AezjSkBFuaX2S9hX9jxSqxFiHWDSF6EYMNGoCaNkR3tctY59ws73krPE9OS",
+	"k7PA35ZfiViGTo+Fl/zePezPhw2tiqP4NCstp2mLS148y6oLIdMFLIsAFBIX+lhZzisFokRcidajlE97",
+	"IYPSQWVJVpF+QXT9oELfmkNpljEV4C/VIYFYlsk6kKRiYqVDCO1qgWJwzoucJYu+YjpK2QiZ4cF8hBhH",
+	"EASLauPqDHLGc4UOOFEAxmLFukKmpCCQJXpoUOiAUxxNKCNuKYdqwUWRV1wUQciAwZnCi8auDLjqnKHQ",
+	"YXGxLSRXXGhKIp7GJA6BjWu3khIhtB6TJVapwTIvPNekNtcRMJsJmRI83TPzp6irqUhZHDQxnPmi9nQV",
+	"wMer4TqYpgACF0BKejcOWX5LrsZeX6k+IZwSJNNMSHVweZHIOY3JlrT2PGoH+Q5slf6+/CYAMUeUpIXJ",
+	"AUT13kpjzjLNf0WloBL5bPDuuZwnJ52u3VV7NCEtCis9TOdJdZScnJCSf9E1wNb4ZW36XPJbwaArepY7",
+	"4HoSi/+SnHqeGiN0TLKx+SPJV98QxLoUC/NyHSfRt8nTWuTi8lG+LLG5u9WIRvoi7Gmr6dd2u+Yr0/7W",
+	"Fe7S5fv3u0dzWchTqdhzBM7D5bcq7DimJnMb5m2/HeST+Hh4O3hSLG1us9yKVXtpyR1lq8ZUr6w1auWq",
+	"YIpAA6x7hsuvTKdRPgvM2iFgyheF06XCYQU428mEZRLgEwuhVnWjq6qodu0WwBsuTMxJgEzxGU3UdRG8",
+	"GZ9liRH6qECcRWTzy3HZ/BaoCux2zQgO/c02wjZgpEZibE+66zlTU2hzf3eQxUE2UPX8IPcEUkPRES1I",
+	"VYWxP8yodsXVHPJaT1HXISSfCTTn6R1l4/eIKZHe9FYAuVIN2y7M1RTO8ouzjOQGLJhWaxXd3EUOeSKm",
+	"GpWuVAURaUVRKp+vfL/Xym/X5OBxL2zFQWuQbQgsb+hgofY9JDiFrHgF5eMJvrvVIR93ZGFDQswvgkQp",
+	"kfqnwMbJmYDuvHKsUt/8jA4K8vuF8myY0MiU9EfdGU7zuANYVotD1KM3n2EzN7NIb6OUbULCS7EzB683",
+	"YWXw+VI2ZvXZ9jysoJo+/pXFVJ7eN4YTXjCC4B0So7k6ER+MSr7amKjGKEUvQAH5FbKTLTJPrJ+rq6FY",
+	"8dIYR4qiB4hlifbbgnJj+bv6FRJcrWKlNfoVE+b149vNaKHOP2NTWL7V2M7ahu2XF3w6nckFTF/pugD3",
+	"I7zoa7DirEFY/a8Dk0F6cJa3dHAQyTOcPq9Wt275JIDfGnkNPo3NvFlLUrDtMdyzdZbpHoAX73IsWC5C",
+	"qtdMq4H2+FfGsCYcXBE7P8UxUfwKgLIpqq2lepIJkgY2sy+PlMYzqgipYos6RkZxtl4jH25SewwnxQVp",
+	"5ilyLW9+m0x7cLrOgam1R9JVoexHjWBw5cC2Lx7YEoY5Nv08Wt+GbAzo26AZSAuuuiLq0DlMf7qGCZVy",
+	"a3vi2lWuBYebx9K0vsK50IU5tFZm+jKs6T8eMHQ2+MXGpBiD2x1ZNMlnP1vhqL4/YB75ijwHrWj2AYhd",
+	"6JrghMQITLFCBkZUzrsB1O476ADFv2DJwi17VByau7qmw8rLjGx+WlbwxrJmn4ZAlMGn68LLoaFKBGCj",
+	"NcUFys6GPYHIg0nFh7q6Wja2v5kqj/WAvIEOtF4trqsXG47j2O1Tsj7UqJ2Wwgwhkr2x+I9nH2Tstfsq",
+	"InF9c430c9Q15VFRJg4IFvLgzX4jpTbHUoQnlovUvP3m3bff/ft/fH/05m1fvX4Y0YOYzBK+8NJpjfgn",
+	"WZOB2j65JhFncR7oZdtd5Qv/5rujI1hzXtv13TdvS9Vdvz868iXtmZFuTLhA5QpiTa4mUs5E//AQz0UP",
+	"T/EfnPUiPj2EcI0owXSKukWAsPq1DIG3NA5sCLX5t3kZEq/dv2m8/16DsDq8PaG9HaYSko7KgHIfUNPn",
+	"Bo+va0zQid8RUjS7ni/uSZrS2MTLKWAoPMWw35bK6jLoz0mAz0RrCsgsnJ44+f1aeLcyw3pU0nx91YjE",
+	"gTY15DDXzl7gIb5NAJ1r2MvPz91IffzKaKVF1zbZcAXVaFAviSmH82OBTuCtIXG/NgU/hDeAuQj7MWFZ",
+	"Tedee/G0MWiu9mqL6NGmaVcGoa4TsjmAfBPf8gL/QTRuu+HSbvB4M14hsSeT6U6DqlNu+c3b/whWZSJA",
+	"GFi1TPO337WwvHTsx77dDXF0dzEaXcsUSzLeJOxemE/3hFMVsI9G9IHEP+Dojo9GqPuj+uuEJHhhfrIT",
+	"7kO2yhALAk9171X8YN66oVOiQ/j+SaUkqZ2MErEfwLtQG+fYH/+Zj1oiKZTJ7965jOm7oxYdj9ztrDec",
+	"l8uVt7iF9RXnUGnmtLIpUIl/FKP4gKWU5OPRoytZFqBPmIhMqK1SoKyXhyyhKTj1J+jGbr6I9Y578nKh",
+	"CNJASjKdSW+abrAkWtiUafGFTzcFx+eJwyv5TU6p1BYDGzCVd2aTxq+f73PVvTg83infunZwbTXg3Fcv",
+	"hJdysZHkSqNqlTzrDZJ287z0NEWUmhPjvYJOAghfgni22hJcvFqL8KgsuvHYi56OGytYf+Nz3TIMm1T2",
+	"qgywJ5ATx2vOom9aGBbT6lYBeatCRSFzzQR1jWwY5LLccFFX5wafrkOW63KmniJBzerbfoBGJCbQEkEJ",
+	"3aZNTcgUca50hbR2o0/Xlb6S/TKszXl6l3Acm0p1+2Czmg4pYVJvJY8109UxyrWAjDrPeGz005CZj0uK",
+	"aoBoj/Tg07PBLyUPEWH3NOU6z9SppQXFiKjt6Xb68zU6u7oeoDkZOoOq70+Prw/VY1N/l6SuRB2yXKw3",
+	"QUenx2+h3S5mEbGhcergGbdNKrUg+h7x0YikJA5Z0b+8sB7xFBHwgsXo4ADO9wDPxYHZ+4GzhACNFNMV",
+	"JBkdTLiQJA6QUtUTciAJw0wirSAClms2C8c9pxAnN3K6sxWFYE2B1dur079/PL2+8VXGqfQIbaiPU7Ta",
+	"bEjfNo2QmnKSmkTOanh4FXtyER5qsgadHKzVgwL6WsaMt6AXDY7uWlPZ1+LTrix/Ped29eMteLl961nX",
+	"srX6rIvSX2tl3Nj6Z95I43qqa4v8neL9Ep6sefAOvDvxmKW0ibnwykebMlbInijSfFrstEgLqmWgFatv",
+	"AxFLSlbwTEZ8WiTW5R/tCZRgIZ0C642yqlhaWk2n4aAuThIzyxSIJs8kdJIxe9xv7WgqSd8euLIlsS4y",
+	"j3CuZIwpZotidZ5wCJvzpFeWN0PyV9daK0+kYvjQ+qw6XxIP5IYOw9ICguJSymO3gJNfzesbFSuEzDI7",
+	"YXN0wvbJyJ+IBDwKi38tOir4QlQzOKRRlizF2EcB6zK4a7GBPLjlUZypqTHGCwTBeAWBDaJhKuMsdc1X",
+	"j0OsRzYrUpcPneC1ZQZy56GtdWaySd7bnFE819l942gGdts8hULghS/6a94mE9Jd1JegM45mK1s3RbOB",
+	"E1i2BMv1cL+1zXdovkYj11PS4hZp/u56l2h1h6VXaF/agh0ESzcnaooXKJpwLogOC1CqLHloCtiAIsAP",
+	"0t8hdWbyghM8JInNB47zqnvq0vZ0Bgh5kNqhBTM4jdAGB/8TH/xxdPB977Z/+P8c/Pb5TfD22+98Tc4e",
+	"RbaXXvZiuQZDG72gz54tUVr1BopL/um21JbSWjawFulcKTWkW29S5LYYRBk0LITJ+og84EgmC4dMaQNN",
+	"WzqVxZSwqCG4BWd5TJm98j2bbtdDJ9ohDE1PjK8Wz0Uv4lPUHXy63n+vW7w7mV+jLEmKiBkoZsYODyme",
+	"9sacjxOCZxS+t+AhDs8//vLD6dVhHv9/qBOoD60hKU/s5DwRh5cXFx8O7Xzi8PLq4tezk9Mr1P3p+NK6",
+	"rJe3gm9Jt0uxBq0pd+2zdWn39mygbal+Ywx0QUPV27n3POJsRMcmkkA70W0rza0BnreO8pIUzYqJ04KO",
+	"zdf8ePVBO6L08Hvq9/1l6YeXKRnRB/9cQjox1CIbQm6zrmGmsxlGjRjeIvNNbzIoDq+6ppXX2RCPPnBO",
+	"xZqI9YIVLYHaj1S2ICFbcf4vqVLVHHQWdGRzqL3xOPznpxt/2UT1ZV7+PY+2yVLWp0SO+uD8FH3o3tiH",
+	"lw/UGP1/zuXqSD4TUFDMERT3WNRbcW7UObJ21/lUQlATTGxVJNqaKJTQEbExyuVFfDBPoEipCW7Ko5m+",
+	"rwYzffNdySX7nd+1uvxaHqMXOmf9qrTCsoy1iU6Yi+1NwqXxiRQvBrlZjUphfCWvxmaer3JNqbP4bhsi",
+	"Z3kV64Jc7cTf5wKlQk7j9YfC4ouZqQbsVXZLoVorpCdflG81pLXNML74V1+xIHd11Wke4fKp3qNfRCrV",
+	"FTG9xmun7svPsyGzrWQax20b6J594LUdLor5+3k0+J4IWT3W0Wxa8fmukKJ/alcQ+4WhCRbXgJDN9eqx",
+	"QVmoXqL3bIp26V+lIMkIWs+UwqX3fSGWlWspZl9+NxtS4vx7dWGw9JcivRUq8yi6u9SAUwPKNUw4Zcru",
+	"sd/EfIop+5WkeUpqmwo8fSsr85EJMKiAvR7WyA7QPChkGN3DNCS2j1OeSWKK8YkeusyGCRUThKEv4c1/",
+	"3ZgCMUDd4pDpv87xlEAmKmVj88KvOMl0C02GLi+ub1Cv1zvUcxzCnN6ocDuYH4+L6feEKRPlbdeoE0H1",
+	"ZEsKgDsL9c+nS87J0swa/9Ve3yNG5pCfpnWWXChb3T5hRlisMxvs8Xv1V/twIJfkHpt7m2OR32XbVGNv",
+	"T4bAvYbyIfkQJg8Kq8CnboVq+vlNiRB4TAKk8AFLOkxMk1Ld491D0f2jDpAkqbAtW/U2EHmYYThOGyT1",
+	"t5ubS+S0YEXQWlFAkZ4hFjpwBN7MG8e/LaeAB2ioZPqUmMFthoNaZEqJxOnCpDKHTE2hi6ENLs+ECciB",
+	"1nRQWdEOrBlMMaFbxqbecs9tNncbJZRAQclq4zi3X5pNbbYt0+yYUDLGNFpxekM2t0m1H+az2h+gWG1l",
+	"VvjNTul2RnSa1U6JnPD4Vj01HUErg5RavRVdRn+r5wE9HIw5aJMHOuKwAzd7bDyDTsvj1eQyMBqEUxMO",
+	"oom6FcXCjRcKWc39st9H88mi0pvNdNHLs8/veYSHWaKgho+0nW9FW2EXOkzT6E7QqcQWdYLO4Pj49Pr6",
+	"9vzi5PT2+OKXXz6enx0Pbs4uzm9/HJx9OD0xDdmW9vP2dodWL52eX3z86W+3l6dXv5xdX59dnF+rGT98",
+	"uB0cH198PL+5NpPcnpxdH1/8enr13/6A0nrzvur1/ErSocIVQyeQfjq0PVlhhNUWn+a+pz7CVXEOeWjN",
+	"T8eXpaJpQZHlU6q+plRO86SIASw1P1pa7GArZiCbeZhHdZX7KrlhXL+tMuq0yQ258VhqSmkgsKCGc39U",
+	"9hlcS93YMuM8ya3nJljPGFOSBcLVOwuZ5IhOdaEzLAnqWuWZM1K5yrwJZ0nmriSE4qnjaWuT3WRztyie",
+	"umJk2bbf29B40wCoBox9pp3ViWrfeSP4jXH2HHrVNVazg2qnpp9dl3Hp2nWh9YY19XKetKiYV5ewoKKs",
+	"57iB35p6s/le7dHP5/OqL0WxXW3CObBVB/bXK81exrzmNKKWSXB2rUK2gg2fq6dNYlH5GhvHCVYV+4fC",
+	"9k0mK3j4WkxSsJiN9cTi66Z9QuNMdZoiryqq2wCAzARkBYLh/Em+pj9LeeSzEwhXqw1j5zFIlB/zpkC7",
+	"bPJq5VGdD61E5cevQjcbaJ5bPd/ihJVrt7P7TiPIL6URGJpq9+h16Sh10xS1sFHHL2Qp2QLwL7WP6Dda",
+	"20QKquGrZoinhQ93LUlBW+z6FmZ112a1RBIDAMUkorFWzAxruNZv2qy89wiHzHxgAd+UNZzra9S6mBrB",
+	"2n2hXOtQqwQjmurzoFKETFfP1VXzj08/KN0yNfniFFzCOqVDvQZ/9dXoi/0eGujf5rpSP7nHSVZ06xZg",
+	"MLyjs5kPmvz7Kll81WagZCpbeGVDe3rNx7/8cimemumdUOgySFVgsGHRzlJ8UJnDyVWWrGvFvGDgXLPv",
+	"A2SIhphnK5i3PsDinn0oU4EERcwWM4KGfkmoJowbcduZo+FsynewfqyNkovN+e8JG+ArXDzycLLM2xvn",
+	"R57qTcLzABmI1n5OaAT83kEfQAznhPRs7YlLGS6+tGiY4F5oYDaxue/D7QqSi4NbaAGD41gdiU4vLbWS",
+	"WtICppQ1/W6lRt2YDe5uakttbQbVpjB50z7t8YDemObZ/jpdbhIe3ZHYV+V5lEFpFkHH7IAyYeuwca5z",
+	"BExjXBGgjEmaID3QR/Vvf2EL54X2qvtmVcyhyC6Vjd3C9vyhP/YAP84el3RgE3Pr4+Xn7QMb8BoUJMhb",
+	"YMf42TIGDcHBzo+68wmWB3SEBJ1mSVGz0t9sor7rVjFghaDR0L7BDOPbmDZk244JjbVbc/uv05dACYYp",
+	"wfFrUYzKW9lYSPQM0+5EfBmTlLDGlGn9NC9jv6SKtX6zyRHrjGWCJ9zG3UpyVwiHsNAFCA9KLSCiiMyk",
+	"8SxoKf9QS/ioCzV5FZmh0Hjc/KzbMoGRxk1uhXYNITN1fHWKrQKOvHSpsC0HhMQL4TpUhiTCpse4TggO",
+	"GRW5EWztQMCLs5NjE/UXKG5NI7CkzaEJreRoRlJoj4Azp4vkAqVEoec98Venb9dytgw63k6zeVRYDhur",
+	"YXB1o9laj5IeCjva6hJ2QI0PO1MapVzwkVS/gPAzorrYdcistQRqAr7pvesdvUdhh9M4Cjuoi3WwAY30",
+	"2do59s3AYyon2VCPGrI6hxSuU0AvCsoAmOV0ApioE5iBvKJo+UCay8020alXo8A+CZFaqtKWWLDpC1E/",
+	"pvZiqYdjeGTT3D21tBx4UTdRc02ZNyMHlkWJ8JekiNIsXtKFQ6HG4PiDM3zX1nNXNCkwMBDoirRkP0AE",
+	"arYCqDDO/G530mj1tPPZN0rjletD6tZtjDsFM5a3hGowTWtZwxkX20o7TolVpZbckSEeHkRYkP3lEzVV",
+	"DL2YEVa6q7OGti1ax1q6XmuL6Lqdq/TarRvDaZ0VdlqUTLPTukdWrTOb31xQgRwvarVtxlXU+myPOyWs",
+	"8KGNg6wnRTjNYitqiom4uHcCdJaU48bp3a82yKN2EL/g9M6N4sijcew1JpzfKdkhm4H+c3J+beJQeiG7",
+	"tB2KcDyljEJNKJ5aP/a7o2+KchVNUWL1W3MOrpHkVFobP1p+TR8jrbqy71qxpaUv20WX/rbixJYI3/Wr",
+	"N09sLCEYEX1MJk8BUocsfEQcePIPi4ZOTwKYN895t3QK8frFZFPt+4Y2BWKBj9EdB8KPzATtGx3YQubr",
+	"TqTZzVoTLQk+KBUmdh6ZLmSuFzkb64pPlr/qqKApT/PQ/Ere1Jujt+984aAEJ3Jy3QpM7dL+5n6zpMlP",
+	"xui/slKvH+8lT3kMlGYl2Bg5bzXY2BFX3CYu36UjRra7S39HyYFOe0c/Z0OSMgIhjHhIEh3D5yowULVn",
+	"xNNyap1xK0WYoSEJGWUxeSjyLhSeDrGWoJzb/e6bahkuNx8DH/wxOPifRwff/9b9x0H+x23vt39zHu3/",
+	"3/9jpU0obmETcpq4yXKh/4SzsWjSxkBsVcITZeP1wPGy/uWXIO9uu2wEiccfqJBNRhYofV0iQd5lVpCo",
+	"dmQrSXWTQWJ5eT7Npxs6mk4xTSwn95QVKcH4hAtpdly7Fa3cHUPPFn+TQIj+FMQUos4v3zR/Nh+is5Pc",
+	"LKiHNOXTKjUIQ3ajRgGbAaICmf7mCleYwpaVvRdv2uj01fdbtEHUpdJKXTx1cT1dX0x3w6OKH0ilBZiW",
+	"U/ZdYMa9kJ2NlHINmbBhxxD1lIzAlcwR1hXTFKZ3dducfSeMiI5CFpb2qocgUIeiEmOdx5CiJtWntLQW",
+	"Wd/Oy8uqb9w0uR48Ik6rSPK5TXfTUaOQy+gJKu+FrB6rri5klhIwSoNsqE6lZ7BCd2ZtQqtqyPuy0/F8",
+	"sVKg9RuAbFFhjTxOO1pIyoXgVS82o0GMJjyqfBGyKcHMsBMdsKDjiKMkE/SeKDEijkmM7ilG5GGm1HNp",
+	"YgRMQMOEznT910zIkMHNoD3jo1Cf7RmZpIe0alNfc2UBU7zQAf0hU7PKCaGpoVbGiaQD5vKuuwKsYaZp",
+	"VM0oJgLTOneKZ7oPryV6GifqVjTHcIXjCY86NsnBb6RyTrnZRFVXQl6PcaqmkzxSr2htmFrD/FRV9Dxa",
+	"tHXufKDsbiuas6muqH5OKLvTMJoQKRA2PWfzrNqQFT12xYTPGTQI7KMJAKo00VNOp1pPyzYi2vu3gk6W",
+	"Jqvj5NRLgTO67+ZKNVMv8dgrrs7wGJCsXPDVp975qwwr/mgCKuujWHo1n/CEAKD4a5flkNIKZEr7aoaZ",
+	"seuDczsa0D+anvBUNsm44ASEhrcxlOjQpU6xiBSa6z/UZ4+I+9KfBR0bKQ07MMs1a1t5y00Rj+V7eS0e",
+	"vtLS1zOalD/dQk5ufS0rj3F1w0bKEsrI5bpe36A59PImD9/UYpHU8ZdQ/Bkiv3A6VojX9XdhFApanSaM",
+	"orELYzMQT/HDmX74xmkZ4oRwrmhZYluVdL/57uio19Ph3agU/91HEz5HSmOEiHl94rbGVxE5D3sFqQIO",
+	"oYcuTSS3PQU3uG4GyapgHdVt8PE9QYyHzGmu1Fz0vRqErgsOrCrfviRW0wfArSCuqXNlXgj82E+oqxUn",
+	"S6XDrb/WEIc6acxSz01mKevneY+6v41OeSwpKpD42Hc6lhN5qF+DWkLNeZH3JPUHq/2QTWdaxzIZj3nR",
+	"r9oFrrih6qnpjRZTr7y5xmjbSgH1si/+ZZtmesjuBnKhdgGdmABF3xHY4MWiHM0s5XEWkdjbI8Um5RU0",
+	"x4loMljssxL+CJ1lU4KTItkp0PNZ3O+WthzocAL0XaDFvWWF7s1NQc0foC37rhJhg5w6QWec4TROdTBS",
+	"qitWa7prylcX83QqIASFZHLFyTRHYMSrkpTL4MdtD0OWjRjlLcvSSZmj8TsXZw0RU/nmg8Ikbdta5r3K",
+	"zBQQlwz+1IZkaCw4a6wmvumea8vwT54l5IzFpKFOFHwKqeVZQgJ08MbrYS41z1riQ82jwQmT6aJyRhWH",
+	"s+WOtrkLimncIio3T3M1Fxc47tVir/mhN6P5aR7r7Q2XM2xVcrOBHvpE5URLGEEOW3iMKROyVKxkTO8J",
+	"C1kOQKirTtPtV63DUmAoPSzPpB25SG5U6w5Zt9Rqc+C02vyZLPRAxSdUFw+ogU7IPDKRswt1YSOeRrr7",
+	"w5xnSfy+SEeBqKncpQxJ+mCmM1PlPubC71ynhAUtWUdmZHy+xN1R7jJb5KAxPt9v7/QohTEsNZj4K6sc",
+	"0BG4hd/XTl3bT/URG/vPDMvJnqiZrj2xpLbNkbMqB4LdTq9L+SIcZalpsiH6fnJkeLB/VoDQ1iqtG4/a",
+	"RsTOyUpDZ9ezy9UmBF+kRTMFWNIv96aoR4adSB9BdF2aAuP+ba1wabBFGiWofe4WbdvkuWW72GUUxWne",
+	"e+Vv3uuzBBuYalTVjQ7z6uJxbfXXjQXGldVj28Um2APahSXswhJ2YQm7sISnDUuA7kbx8oICu6CHyoW4",
+	"J7eMFTSZWfVjj2DsiATezGyd72tyW21eNlj68gIqbsmHNa31TftoNgK5vPzVuAW3xMiXOgPtO639gK5U",
+	"5HPnVCMWmnznE928L+H8LpuVYjYCfQ1uDIb2aeeBFzYtwn4RMtIb99BPELNy+IvNcMgHqsZjwHDMGzzp",
+	"c0HrdVSwx2v2+VfGJW4swArOTATv+Nx2U53D01Cze2pbgwKBz0kXTuZ4IdShmID9unHDaJBNphKtXurS",
+	"dUb5zJfoG2yJCDJA96YwE3mYJZjpk+WjIj4ERkYJnVLpzzeMqZgleNFc0w/kFTgDMVEqPRoSZD7SxS0I",
+	"i3UYg3f8UUrIeicMf1GB1Jf+M7G1lOpjqidQgaMYzJ6B9lE28px/ZTivdlQf17g7mtbsX2ZKIDon3mD7",
+	"U7xQ5wwyB6AaziQXEU5K9jnXDSE2moeCh8M7ZrU/M4WycfkxmSnNBQcOOjkbL4NXGZgLPPGRUrizRvax",
+	"HLP/FOCx4ngbz0Q0UjsCE+uX6oeif1/GmYovW/GlgvSu8t+bqZu31HzP7p6geK3PR/80W9OLesTe7O0P",
+	"EtvvYxUoQ1FLiSGfRPdFMR7JeMHwlEZQ16TJpf50/GwNfOpOsYwmRCBsdqTe2G/wZzwXdfSjmpdgLbvH",
+	"v1WU7/qitewPnmjdvqZEAax0k7E7xucs1xUWQArHKdaNwHWRRH+3FD3YOmYhpbDiJIEkxLJBSDsfFZAL",
+	"X1Wa12X4+Eso749WU5dB76VXp/aq7vl77SHZ/cr9U8sApPJ4NYhvYP3EbjOmnclzZ/LcmTz/ElTzqzEW",
+	"LqPeZXPWju/v+P5qvl9qrbdmLbkiO0CNk+et5QXUbbKR7SuKeOq0NdZlukImJymXMqFsHNhEJaIr/Xe/",
+	"fXjQYSeMyDlP78yD96Z5ihmgkjejYNpU3dc/2NHePTzs99AJSZQqA5VHaZJQU0L5fcg0BMh0gRjqHuU5",
+	"d1C+br+PfqQPJIavf8DRHR+NbEVDNMdQGHKkXjDP3qPTf2U4+U+lO6Te91F0+Bb9/1GKWcyn/zgK1N+/",
+	"6QCYH7Ok4Uvn7d90oygUof8LTSnrTvGDeVvRkiBkCjphuejf0Nv/xfad5pXNawtQ8dmbo6MgZOVx0duj",
+	"o6OjQJ8TBH2ib+oEYoiju4ti0FVgW339S1Ad4aZS26/xLjpBp3lznaDTeLSrKwP6llRbqB/LeEJ0/6XG",
+	"amkQBzFbXoNCyqQpFE6HIyZAdZy64P6gbBuE/WalEqxmbNrQZRGR6euZi2d4SBPo6WZMiIxDk+FS8ZSe",
+	"IrlEus0TNDXqK8Bb6Kf1xv5FvBu5J8wWs5oQ5wEEloUsJSNFn6hE3WFK8N3BOMGm1aWFpYYV+DUPnpAm",
+	"05p61kPXbrZAhNN0oQt5WM8QkDMdhY664DqhLFBnEzISU4mHCdl/X84x6NazsPYRTgQ34+tEQMjPfJHa",
+	"HWqV66WfwBcrsk6a4O66uQYrYJJBhsB4MWtV/40YwiKysqVDdfwhwSkkL6shgfi6sZi6zRhK6XjS4EXZ",
+	"pCOEyVE7W5IJoqta5t1ckfmkVUC/zZVp7i5aJb0/wCGsJpcrGkzAlirNJsxSGm++wd/tIMvqnCKc98Hb",
+	"IK/IYmhz+zdZVHfSzUWV3PMegWiAsElkgBJc1sUn08xf1yfogLi6tGBzqQ7st4E328j94rt3nrOd4geD",
+	"VDc3H/wcJuFsTITMOU3XMJh9iMnNe6licQdik44/Vidte7+kJsCvfYrQG2+biiINpnVwaIVZVW31QUcr",
+	"+CZiVF3HhqVG/UDbmJtk4bUhI8nwBs99pBmBU3YT0/wA1A5ezUJqYOsfc820Im0XdFDUitbu6vc3ST6y",
+	"B+Rsc3nmkZqq0YnkrtCbbYS6SpOBvAJFYtAU34EHo0iNgHwBoXcvJ5SN918oQqVgyBuEp+SR101ushze",
+	"WmNfU1RKOSz4GE7d7+Ar97/BDjcfLmzHYJ3nILEkfYtUDg+CKqozPssSLCEHmcWg2oNwNtRWj2WiwcsE",
+	"DZdPaD0hq/LtFpJ8yyM2u5jLt5VHYqNu/VqUZGaq5O7vDn31oTfJQNVDXyEFtY0E9HWfoorqmS7JfPTY",
+	"GEDvgbXZYFMi73IRHpKiE3pP4lJPONfUl5urjH1Uq6zu283C/WJJh0+7g1wjiTOowKzF4Q2bfZpZVwPO",
+	"kuiJ8sHmEurLZtn6kHADblYeZnkz4EpLpNYszkMWfcxOYkmjq5XeeSjilVsLqCgZpo1N+p8Z5AFSITUj",
+	"iznby7tZhwyzRdlDCwn7RdhBJnRn1CFhZESlrv2D1SMW4zSmf5A4ZPkSNFR+XW7S1+W/2Hked36b9TyF",
+	"XlIHCtXFFjpYIKBBwOeNltbVwdY6HHs/ZPaj91A1JScVE2xEBoUMYoJnRMnq/pjuYpA9YVwZ5TQInV2v",
+	"Ew6M3gWH+pU12PBd23I+pa/kMUXrG0HF11YJj70dvPEYTfFsBuwlHVKZ4nRh8Y9rXBXQ4UgQWyxGS6U4",
+	"gdJ2lI21y01xq3yNwKpwSpDS+qFjt3olEwTsCjaGHCrUxTEqzGIhMxRXF4O0BCHQjd0f8HSWgLAVYUnG",
+	"0JDbW0SjiSIZSqw2rV6pEA+/6e1+VUd6E9Yv8bjFeH7KcN/Y0N2SlCWApChTa5BRYFBKrXZMiaXOj01q",
+	"oXr2WlBXrWU9vQ6+2II2l8/ccELbVNxgvM21Nb0P0vZkIApaZEOb8O+XQ/aEYsycKQ4OqBSgTGRanGLl",
+	"YpYtmh2Y2exKnaT3xrOXXhsTeFEhjBHnx0ZZqeBlJOm9rkTDYh2gKDIxAxrldRU6EFO/65xu6dksCNXv",
+	"O8FCDvTUfsM8FtIKYzCU6edDYiS4+jWyneY0R2dcgpMUM0kgMSdkQwLkNyESqppGUZaqg4iJ2SnizI6K",
+	"WQSirZAppkZFaqm0em+jUSmFrZTNsPrLXkk1ssJ43702m00ah2yobbU9AyhaWSq8qTFJ6T0YcbX0bqvR",
+	"qGGgssoL6b4FeaoCfJMQAVxxGa3PU69aEfucjvtMOIJEWUrl4lq9bHwV4BNUAolX2CxZWqBCUqxbq0Id",
+	"YduL0ghUh/dvD40f0/QpCVkXShTVzMDOsPuBrVYMNWZC9vvAjQHqI+22RLpyGnyiS6f9rg4F9g1+Du3c",
+	"zHc9kXJWNBgalAKNmtqUK5GsHIAU8ZigUcLnOr6ptvke+nj1QeiGUU7jLSDiLrTOEr5QGueegCgd9RVg",
+	"YMLn2vblznrMY1L78WOadPod56RLTztOB3br/q19Ab+WUBoedb6onygb8WW1qTU3yhJJDyRhOO/3JhfF",
+	"WZypm5XCaA54PE7J2NRkTvBCsbF7kqJv0hjNcCoX5S5cwlQpgr/KxW9EYJhjAKoH5NcGGjGCmvEnMNlA",
+	"gZsDY9NqRF5TSUdZ5bZEJYOmPOmFzBRjH1yeqT3PaUoOnB5voO3Uu4y5nerydmEaLKY4vTP9ZNDvDwd5",
+	"2cCDotq3TDPyO+oWDXv2EU9tn2TKQlb9jsQHeTu631GXPMgU29AUBbJQFROsTMAFinFhf5d4TE0qqS9A",
+	"pW9IT/6Vaa5nGkBZqf13SDr9HQ709xkeE7Dc/o7+lZF0gYrSRLpXql0uGvJ4YVrnYTSEE/rP64tzBFTq",
+	"vabkYIdJicgSKfQ2zNwYRHkgMTbGjynNAWr5UqFw0DiXjM3g9/86OCcP8uASj8mBWWC+lAnB0GHO1tay",
+	"O5ITErJRliT6IJwIlCAPG8HCAwUo5tq/ltCIMEEKvaQzmOFoQhSF6ZhCx0Ch+oeH8/m8h+Fpj6fjQ/Op",
+	"OPxwdnx6fn168LZ31JvIKVRlklQmpISW7iIcJ2q/AwvqBB0Xcgo4PlDgqETP2h5MsSuGZ7TT73zTO+p9",
+	"AyV55QQI1SGe0cP7N4cG20Cw9fVybOqZq0MOdFXBEU1IHxkOD3AEUiTE/4TsnmfRxGiREgIZxhRig7T7",
+	"m0qwWeBqz9qu4KY4unYFGNvuZd7TVueB7muJohqfJmw7SRYyLTdq6YSPNAIXfd2c8noCTClGfIeCrOqR",
+	"guwu+CjVe7AbQEbXngJKtN5Z1dayJxCfs8LUAhTB7TGMpjgm+z00YAtbuttUcKQmxElt4mJG2NkJOuaM",
+	"wSE7jPc9mmK1JlLUIhNoTCR6dwSBoaWGap2fiDRHqfPpNPFRF//26EjnJyq9H0ABzlgT3MN/mqKGWkBZ",
+	"Jb5g1xL/pWrw1ZmDtsXyl6Dz7uhN04j5Eg8zZlklqJ7wq/74m9Ufj3g6pHFMmPvlt3rHy7+kTJKU4eQa",
+	"AqNP05SnxRigcE2nOF1YFQau7oAyc5d7wu0lrS2REJkFN/BbGa8tipkYmC9BFU0PLXqoZc+ylvh6RWYJ",
+	"jkxseI5gBvBzROZzpgFTYYzpFw1opaRxKTR07wmNAQqO54oPoQGap5yNba+TfHzw9r87OtJufuDoSPI5",
+	"TjWymin2BPSChgZt9E6pUCNME6U4mDYN75VqQOZOL2tTg9EJ8+pC7Xulhr15i6IJTnGkGNa+XUIPnUI4",
+	"DDRxywOoYG9JXIw8JGMMIq94r1lHfjTA5nrokvBZUjQGrPQK14TIoKLCd4uLQTMyHvtIW0drHETIH3i8",
+	"2DZK2ln01Bo5CwXHxF756EIZzvTnscHeFmg0xPGV3lUZd18E8d8dfb/6y4izUUKj8nrftJhyhhcJx/EN",
+	"5x9wOibl779ts1+RzWY8lST+hcQU3yxm5AnJlr5K7TWoU68yW34kEUsa5YwrkMxERYxHheqfyw/Willj",
+	"az+Bg2QQJU/L2BIfQyvU/PIGxOPZ25Zv+ycTzW/cSYPjD+U7TTq/le4si6kk98R47lvKiKh7NvhFMQf1",
+	"NdKfQ1ElU276ICH3JDHZbbZdVMhAe3/rtscpSVnW/7YfKMJNhNSJQe99rqsgZOC1yqfWvf5LJdWYkNB8",
+	"FwL5IZNJSY1uNu7y1qB1KPxAhYQ9n+oTK5d2/Yf/FotX9Gm7iRB/V0rYpX2h8yVoN4S1zCvK8cghzuIN",
+	"BxhEkqcbfntNWbTpwj8ySZP1vwWdca0vcl3Z+eq3pyQ9DmD5SJCDaz2ds2r9mDXluWkq882hUsYv7fb0",
+	"ZH8+Jr9lwqlwOydgCFdOOyegDr1szRiBx2InQGotVbyiONtxtIRs16uk9ZB1GVfUn+u2ZCWFeT8A/65S",
+	"3Huoger5Cd4HNX8e3vVIBGhlHE+cGRuM5MtUTtH7yqDSvemayFaKprNgWoa4zQD1kLJ7KnND/IyL1voo",
+	"yHoBxHkHCNe6mXV1+NG/oxgvlBqn88jAOAg9zop+ZbbLWVWz1UpjRZ2tIQTqyjQD42wumMxpTAKji7JF",
+	"/nvIar343oPpiie6ez7kIOg0MOu+Ag9fvN9D746+B3uoFkmMbxXhJCU4XpSsX46poIxnZ+qoiYtpdS3R",
+	"D1L2FUrKeHOqMN0Q605d5XuzNbZV6n3XgJjq1neq5J9fldRgWvQghEigHOX8dGnrZMlOAFnFT0OZ3r5D",
+	"E56l7WhTxYBle9jk9DpkZXswNh1tDKEwvhSaF4EMTHaXY8gKWYMlSxGfd0UXljL1YxyJLJo0U50rdYIu",
+	"0Wk2Ue2Iz8sQn3erv2Rc/sgzFn/txOeasFiRG4sFunIBoC1IBBU69FTk5zPI0F80wUmIL7rGR3pO4F3h",
+	"l+UqpCFkebdhMH1QKZANFVL71QZsSyC0W6tMHEJGWNxDV0pqGVL4UjjdtcAJJfFiBfkI2XL6ofdUk1pW",
+	"2ZZPbC20vxZObhkd9Ck+Hf+t2bYa9a09UQ8rpOqdGZaTjk1CMI10qt6IwKH0pQDdehrHl98cpNQxMTM3",
+	"nNurVSsFStiI7nqHbr/Ke+2NGF/X2vf6TU7+yPil9m9zkuYA46Yg+Z116gnsAEuh2OJ4FTHqWO5GJakv",
+	"1OH+BhUZ2srROpG8MXulvkKlGiuRly0q7egVeyu1TnDaHyBdn2hEUsIi0gvV+cqURlLXu5+1NWLp1fpw",
+	"ehM5l1dyOp5eyOWeLBIPivpSjnZK91fgvzXFFxrR/5HY/+abjt54a4G4MsnhZ/vPs5ON5eLWpGRzOqCn",
+	"aqQDq8TW64bjV0p2RIQYZUmyKAr97oTbbQi324H5pXLtKpksh+2yUNY6POsjZFc8C4TrqZ6b062DK3kG",
+	"81/MHrNjaAVyayh9VQwtj6HfIAhGBx+Wim6ijMWm9JeOQrY9Z0OWCdLPcyEgANMm4RQFDngmUdixx9IP",
+	"O/uBM3ZXG4QLxEeUoTsyxMODCAuy7xiNnJeCYh7MYnR89fGkeByyrs7/HvHUTSgAoZ0REiPGna7s+z10",
+	"DdCChnlWCfQzZ866dMRzqXG8W8gOyhVR6de/L4r7+PqUbgfYGizWxV3n3bi/Ip36qTzkDaeWE5Li2NvT",
+	"BTeCYnVsY24kKacqSNsEzpcujM5GkABQsqCpl3ILi0mR0fk6kNRmyuCZjEzAdpGNRorCMAmhyfc0IWOd",
+	"jj8h0R2iI4R1wqVvETW9vMEsdlE6jnUxE3b4NQZulaFkqfWsdsh/eTvZa9E4gIzUricnHqUrfqxJbaDx",
+	"N68Dlge0uNM02bFcJNxIqne+b5bp3z4JdiyxXZW3vrNafS1WK1YD6s1x6vtO4Er3jZz68HMpWHy5Ucqa",
+	"GsoLDaBrCx+BGG0ymE1uMypSm5UkTdkoxUKmWSQzXWTQZ3WqYW0d2yqZ7qVQdoGGhLIxSsmU3++sS1uy",
+	"Lm0TNjW996uORPrmqiW4LIeRox1F/tMCXAMEPAba9OZ+W9ucWaaMLUya1lqzCoD1e88jnRytoJcli7yt",
+	"yQgVJUyBgJ39cWd/fBKEDB4jptgcXiwEHbPp2kl5RfX2/Pv9HrpgJn7VxH+VqxcU4fPOVwEa0USSlMSo",
+	"q4NR9d+65IIuroGgxfB7iIw/x1OC7giZCRMDXwxlmsQUxkMoOqnj6nVLYZ4QY1DEw4QU5ebjgQycPOtz",
+	"KGWW/6lgJHCGvSZSvyEVCMK/tXgW541AQpYP3Mci2n+PIPEUpwQNUyhWYueGsFs6NUZNROMgL25KUxJp",
+	"k6k5TqgPdkcWPZQX7wa7b5YbV5zD0N3O1FEKOK+GFEN9IwMHDNb2WuExWctoIugfa37A0/XMMvpiNktZ",
+	"1N+enWz6pQKH9b8tQdcmk9fAc4MhXIB/xOcbLd/FvfU/t5Rhsy8/Xp1XP/zt6SuaFDh3iW35hKoxzxJT",
+	"D+HcycmPN8J5j7VWlsDlkUvt+eVnMzymbNzpd/hoJAjIlluUn1sG0DVxag18pr9NlWVKHjLzwKIlVA+D",
+	"nzSV0/7ECKeSCIoZmqU8zqAoo0RTLiR6c3R0tA+mjZDxFDEOTXT6iqebHuLF4EF1ATy104D34N3RUYBw",
+	"yGRKZ7Y/j3ogTHUjm/+GIT+OYWhURWVez4nZ6aEgmK0wjwYut+S5rQVJfEcQGY2gOpKEBB7UdUvwQ7B6",
+	"REgMOXlFDSud/s8IiTX7he5x4BnRFipt1WmytnpZ8ROWb3EmMt16PCToEziUuDnrXmd1hZc3T7dOU1bd",
+	"n5DrXGbeQ2Cnef3ljcLbpfCPUrAOP9cgeu0oxiZ6fmPJDZSrMwnDoG+MOSMhg64geXFE2wXNZ1zRFssa",
+	"MWoVtziorW0XpLhlM3L9+h8Fz8E2VP76EzebzO1dUzR6aioluBLinoa1tCgvWDryHTQ/3ka9dVDeknjd",
+	"ojpQnY674vk6TOJJ65i5lurXWc1sh0KPq73m6cXjLcTW2q78zRO4e9bAh6Is94o0S5wkpSLexmi63HFU",
+	"jSwbONN9fdGf7mEuR83ixV2g2KuzUZUvJ8dq53LXCBJ7foye0Tuy2CTY/abmQILIdzUa6oJ9SmE8TUMm",
+	"SJQSqRtPe1wcM/qzWsFXiOBmZz7kNie1w+fXhs/uzeTIbJDkmQTctezHGhnzNGxmN4CG6rSQ5FClTDeD",
+	"hxr5IBSDf9XpCo+grL3bl93jIjZIrxu6sPEE393qFi93ZHF2olu8mF80yuufdH8nHa+ed3LgLFm81w3B",
+	"oZXhxE6ovwRLsJA8JXEPnUlhjSc4JXlDh6Kdvtk/tMeDvddtvNaubIv+d+cTGk2gcaWu/4/ZQjugA5Sx",
+	"BEruF4ZjCpVVSDIyBxwyNQtP9VHZ8ky29ix0ZFRPGk3JQBieynwMg+tuTw0aswGRZzYXw7qaTdnOwhzz",
+	"hOkBvbMU78KHXbBdjzKvLQ4dftbQuoH9V9Njt8aTWXa/gGfdoGakW+qmfKpDZaYcLLKGToJxodH8WxCQ",
+	"lTZfww5Scs/vdobeRwLjFZzio4AxWFfQvmA5DFnBWkGSZpT7fmPtMvjYIjVfZpbND2gHcI+3xT4C2p7P",
+	"6mpI5oaK6KPaD+jM6yLYVzcc8FmdbEeBkEFLgT6aT3iA5hMsoVMVK7pM5c3ohmTEUx1DqHsHdI1GG7KU",
+	"xDjStX9LYceVHgLQJ2+dStslK9hj2wzsegTsegTsjAyvychQD77eQpuBlzAfRgnP4qIgqvkXPEkJVK3A",
+	"CQDdc/v+NjWolOLFuiavnqe1frjaWhGykn0ETTMh0ZAUoW+mymopeE7zJDi5vKNYyIx9AVyGKc/GE7Db",
+	"mLRDa7R4d/SN7m02p4Lsuy1Mp5RJgXDI5jy9U+pdUUtFqxymNsAQltyvXmTfLKTvXGF/Jojsf66EPn/p",
+	"f1Zn8v8K/KX/+ezkS8iAL2YxJSwiSEjRw1P8B2d4LnoRn2p+Sh50b0cIf4GlDD5do+ub65ANhMim5Ion",
+	"5BOVk09kmHe4tP5TMLLkYH/4uXKgDE/Jl5AZXp/3aLNfl9/eE7m5Js5seRIniiBkcIcTfK/4PmEopiLi",
+	"95AAMVzYO/HgL9xnyCLdthF8Xt13R+9K13UMdz7CNMlSIlCE03SBiCIWijUjDC7jkGnQyO/PwSQDncUP",
+	"YBDLW6hCKCRmcci0mqANaLoP5Rh6uNW6DQiREViWie84dtD2aexTkX+2PMWrdZu67a3G3XSDNuNeQmuN",
+	"Bgb/YVdG/PVYltQYb9tfnKKvc7xoYOUXQ4kpA0rmoqSl3ytDaGAWh2BszYpVG3idRkPaf99E4ZBL4GyD",
+	"3ZDxTEZ8amkjTXUuFLRQWOLrB8Jz7Kzz6/MBRtUtLvX01454J7q/NtHde0UbYvRLeAx76FeNlcY6XawW",
+	"dbGwKEugMfp+AJBpUjmrCovtPoZZbBw25qcTIzItAkX4sqmeKWRWlNKONkQZIhiaCkDXbvPxey211BYH",
+	"rkI6CllBVJBJ8xD5nqBDtxWvlGj07uhILy2Xspp8chVa9JTCTzGL46V7PkdcZQ3LbLhVYP9rij47b5zj",
+	"jbNt6bXc05Q2vx4hLD8DVD0wHR/Ozn8dfDg7ub06/fvH0+ubziOkoENL27Zoj1grVEOHN5B4T+Q0uGw1",
+	"LvQQpSxOSHQnTLl8WVJBUKoIpwn3qNzCnkBTzPCYgDPRCqCKBoZsiAWNyjGphXYs+ko3dwi2CRoxSmQx",
+	"exAyeDK4Os8lwOoSyIMGKHR2EiCMRiRWFFcNo9Vkq9wGyGjpJvyY8ZiYDvV4OqRqC7keDM1pCISuxPuB",
+	"btouSgco0AlcwpCUjfF5uQ9RN9pY34FhG8j0si8zDdT9eP7z+cWn8wBVADII2eD4+PT6+vb84uT09vji",
+	"l18+np8dD27OLs5vfxycfTg9CdD16dWvZ8ent6fnJ5cXZ+c3t+cXN7dXp4Pjvw1++HAahOz46vTk9Pzm",
+	"bPDh1owfIPXO6fnFx5/+dnt5evXL2fX12cX5tcffZ2HpRTiYnfxl9PbqMtS2m9yRNWq10+K/Co6Uk1IP",
+	"MXSo1qvnTp8rIP2oDgp1wc0fSOKjGasiSnyCYamX+s7jv5WGB7473FjRbG3++YlIHwDpCjpSrDbs/ERk",
+	"O6j68ygzOzhtikzZLpA+m5OwRmo3bOhRNqUwMkdiRiIjcM4SHNXtGFoSp7r2PkajlIjccJI7m7RcbF1m",
+	"tjpGty6Y7jdV33vt5oyjnTljZ854RQ1ItkfHnkhcLIdTbMGbU1gTQMPvoWsd1IZwSqwDuSiS6XXflHzF",
+	"X53nZrlT2HHauK7hnbvmdblratarsr/GuePX6Kq51q4Q7Ky/b/VcYzGDqPAicQqKeNrfqdBxsAc6z4rF",
+	"SBCckBhhiVIi5L5O+wJrni4ilZm+Q3U7Wdmoh7piwucMUWZrhtiHZyf7jS6WfBNPJY7kE7yMYyWffqkQ",
+	"UhhS8xZPRTz/LtXpLyyNALqXsH0zYrWRWHH4ufjjcd07qyS3hwauuKH7/9YD5lAmICiOMQ5BlMacBGrP",
+	"fqMBq0xTWtmuiqXsrFbbb9NZu/0N+e26Fqu6nwpVk6X8xqpVEPQivGEHjlswTm0NFp/PMOWQ4A1tUlfW",
+	"8OSlxJ+0xBEyMSNRD8/FAMTFn8mip3Ek/1tn4+sR8qR8dEdmMkB05DhtdTL82Yl6nDFttIob7VKvUgbc",
+	"4flO3nvR9rfbIVTt5b6YTzFlh/ckpaPFy8TD9FCls9CeAOt5T68NpTxT8mTCx5QJNFzYxphdpcdCcRMB",
+	"aZs+4xaoprWO01O8CNk9z6IJGvF0X4cUQs4EnAMlcQ9dZsOEignC6OT8Gt381w1KScTTGLJM4pAZbVev",
+	"8Vf4TNOJnn4Puk1MeBLrOtQr3v4VJ5ltLRHhJIHk/36R1hOyhPM7E42j15HN8gBzJdikRPDknqRKxvZn",
+	"mIZsiheIMiEJjiFhZorTu1/NjnVO0YinCLMFZwSRBFJVBvmZIL36kA1JwtlY2JIyJT97993R99BalEG+",
+	"C5pgUQxA5f77UDMGKDLqXPIU31kXSYLpFM0Ii6GMyxhTZqNKESPzkJn936sjU+uDsCVohAa/8xRWpb8w",
+	"q4B3TUTPe4TVGPq0tA4ywjQR6sOYay8LwkzMlcSoe36oL789+sYARYQU+IVMr9zk9OoH0HL1gdhsHF3Y",
+	"QastaGDOz1ZBD1lxLqJI3VnCOOGqFm5E0wmM+EQMlNcm0gvw8bK/8bkCB01G3qPPX/KsK4U90HC2TZGZ",
+	"521odlPLCFeIZG4ppwQ7vvyX4stqjBYbiZn4yPA9pgkeJqQpIgnQwRsWCRxMg9o6XaY2Y/I6a3SNZtUm",
+	"zVQbaFKCYjKiijhZpF5dvfMnPeXX5w0yZ7nUEWSOr+m0do6h1+QYKpp9WCQ0V/yCTRfXaxEN623ytQAi",
+	"btJ2EUZt7rf4ZrsY1dh0VO/OXzZ4x5n/8sXgCuB/BPZu2ptRT3X4Gf5P46WuEoO90DBQvWIxmCHyQAWU",
+	"rGzAY21RL/B4lWsD3iz3O925Nrbq2ngczDU2hTYggpFSZxNToVSpVUOCZjxJfDrhT0Qug4wdgf6zuy62",
+	"Qd9+e07PhSGGLZwWOby7gG5aMze5DZ5KnGlHR3d9o3diiN9w/3g03bxFNFew8dZat1c25KgZ22sG8ha1",
+	"CC9gzst8zq9P0eeVHS7V+C8GmZygt72j8hnuNP3XpOmXHBV+oM/tcBWUev7OHU1WgKIK9iosbrIINKPx",
+	"Jny1jCbPYS+oztgglzIPUu549c5kUMEcP948jg48zqpQmfPws/3nimDMovfk+pRBf7uCMqwSmM9qjvad",
+	"EeIJO4w+NRT/tknspbZc+LrdtYDCSifEViC4YylfQ1n7bcLyC0VsFlS6henD6o2b0Gr97ctIcR6q7y4E",
+	"J55oq9yis5O9/vJ2kueRvTY3pThVsMia/SfK5aVty+0ZHjcUig5Z5YseuuaphIZswwWEGQba2Uviga4S",
+	"QGPUjckIZ4ksnvSxiPbfhww6DeOUoGEKdb6Hi8JVLOnURhfShhzeS7e69/r2HLXPtciloH+s+QFP5TOZ",
+	"fkqVzi/xmPiNP/Zuq/e4kwgebaqpHWlBFiooukYK/gyPKRt3+h0+GgkC7O0lqv/VCcWg2hpgmLE4IQIS",
+	"ckXIuv5ejRCy6rRqFN5ejbq+CAsZn1kWzRLKwKVIowXqqr3ShMSI8XkfYTTEsX1GlUz/7uhIUSPKxjoZ",
+	"2HRACFCaJboZzowLavpCnkndRrEoVpIxSRNEIWnEtkNoMk2ViNAThbWWkHtpd8TypTxvk8TSKpcFsFYX",
+	"uROydjExdcDdhHhuLDYd1lqFrNs7sU4ir0wwPYT1vzv6HnUFXijyMuFzNMVssR+y+YQmxFNqXyA1OpVN",
+	"Zq861Vml81yWyfVf1LK1MfI9VVzOluA+eLTQX/rVZK9YQG0FmD8R2QYqd6zmTx7dszWIfT4zV5m0b5Sb",
+	"7CfwTpm88mNomKtrTQudo1ORYPFQECb7iHFG9vMCldX2Tvl7IfvmO0jJ0gWfZyllEZ3hqpCKJFd/xiSi",
+	"MfRUymv73ZNUjRyyUcqnMBcjDxIZaRVx9t5EZjNoAG5qdKv3XNzHEnIOmwx8f3ZZ+AUIlA3P2snEO5k4",
+	"79MMZOVFhGKgThv0sK3mJVo6B+lYRPdNsaRmpGnjlEyHJBW67+AMC4GGRNBYk1OaavNALdE6LzvFGTEp",
+	"r6bFC04SPj/ASWLmXumru9SbfUIqQPHUTNKA/eMMp3GKabHmnYDySAGlakzynLGDRuoXSp61gF62FmKV",
+	"ZIxiK0ssYCHLTWBKrLA2LSpMpYb9Hrr0t3MGUzzjEols+E8SSSR5yHyift2d5+DS9ln+Bmj0nLx+h+V/",
+	"wc4Nlkk/BblZl18fknucZC/YHKiQAQzbF3SaJYqm6KJNxtQP1U+sST9ZhAwXp7Vvs3GGPF4ERoOxxUO0",
+	"4AB1NYRE5AFHMlGyBRckZPZQUXc+wfKAjvbzSlHI6F+FuvRZLmYkQDT+AoqOIpQpwQm0Sg5yP0HRKTlF",
+	"g8szqEfq8VO47fb1EgvdK2RYIMJGPI10N6M5z5K470usz88g0IqkXeyeMJ4T3abY9ZoUM0uFLHJPqWYy",
+	"pUNTdgYr7Q80vbwQFrQg0lVEslQxFMUlQLnsoR84FB6B+iHzCY0m9h4haSRLiN1VD50WW7JdjGAKpTWO",
+	"MtbQsOPUAOizsQy9fjPtks469uIkN1t8ZjURlnlCIiqWLDI2z3d84ysok6opI2h3GseK2316RpESofW6",
+	"l+MSV2TK7+vybK697fcQJNmBMStkE57ESkvkoxLZFP3MhufEgVIwmaJvKakMC0TXVDUCLXEaKFR3BsUu",
+	"XS1awhX6NZBMn+KoK1cPU4LvDsaJ0l9TOp5IT7XXK/8AL6p51rXlneb5KHFQPJHuuQaOp1xpbcuT6RBc",
+	"uXlzjeI4l3bwry9rLj+3pely9q1djtyrC7xybiZHLnunr60ijg54EMbZYpaJrFSeI6TSR/bECrw0AUh6",
+	"jE1CqM30zbHTb7eNZM0lGcwLO8/HLhoIF8CwIUZvnslmp4EUNvWvVhlsxgVsVo1uJlTr1yjCIsJQFTRH",
+	"XVCq5zRJTAyO4siuXq7QDUPpOmMRMcMGiLIoyWAw8MsmCdeoKBqjhBzSUMfrZm14ggUaEsKgSPbMVo+A",
+	"NQ+Vmp+MaAKtWMSCRZOUM56JZNEL2X/zDE3xAkq/GMOIIWxqgClnVHJd1B5i5JV8DRVTWYwmBCdyYjqy",
+	"hExyhOeYSqRAqqg9BMKK3elOZt1SDNIybGsMLdLZc8639XCgJvA72rGVP2Xkzwo4ec68NU2aW6etLQVV",
+	"E7zyhHKULx7TiH6+Yj07IWiXd/Z4Iej7rQpBh468sUUL4ubIvly9Yo581KQ5DfI3NkH6YvznqCDiztaY",
+	"6u1ueUdBdlVDKjhgqYiLyc+vTbmE5PBz8UdLRWsFZuvXKpi9SvcpXt+V/3jK8h/bAcejVUrJcgj5ichl",
+	"4HG0I9l/5qoc2wSxFxVxVn/lks51FKHl6KFfe3rRaIdnO9HoJYt6bIdQbFnHgr6ypsIIJZt2yzcD7gnd",
+	"pxYVA/YhpU9nGkGkG7Tc5hnk9rAY3E4CjUisKAJBlEkO/bp5in46vmzopK/mOCvW/BV206/scHlH/cqR",
+	"7/zFr81fjJcgSKl3YQUZX1PZrvYWER+pKJzQpf0vKh6nHjpTlMJ4ZHS8rHpMhchIGiCcxZQw49yxOQOz",
+	"lIzog0780b3xeBbvCSTTTEhI9tFDoa4gBMU8EofHHy4+nvSmcXPzfQcBnypi1EXyxcu04HdXsLQDa+nS",
+	"dvLMztSDazCxKRnbrgBz+LkE1I9qzV/ZIRpUiZdu/RYy/bPTm9/KM0LHd67bpb9GfFo16i+vbdesf+te",
+	"621B/PoVY+sz1xvztwCaHdP4k/vDtweBr9zSVCHij2/uXz65PYGmROIYS6xFyRmJGnvwv2JRcIfVO1Hw",
+	"FcQN/FlEwcMoJfAXTl4+ouCxRLC17v0LBWMbmvP0ToGXI79CDVwbAR7hJNF9+Os5qZkgKVBK8qA7rwtE",
+	"ZZG8BCvtg+Hu+uY6ZAMhsim54gn5ROXkExnmXQ+6kkxnPMXpAkI9hUB3ZBEgQaKU6Pq9piJRyGB1+4Ex",
+	"BaqBoThvAHml2ixgR7WZtZWVB+hs8EvIjotbR2PCQDIfwORg4lJ8AsisyKPjTaWQCZ31ENB/6H6fpUSE",
+	"LMJpukBE4YXCrz7UPVBneHb+6+DD2cnt1enfP55e3wTo+Or05PT85mzw4dY8UxsM2fnFze3p+cXHn/52",
+	"e3l69cvZ9fXZxfn1e/Tt0VsY6Pr06tez49Pb0/OTy4uz85tb9cHV6eD4b4MfPpzCIX08//n84tN5L2RA",
+	"k50N6qb6pk8+t7YSRu5JasoxqANN+NjbPf9MiKzM8ZzDew7m50yXe3JegBO6u25ihMUr7bkgDP7DLlf2",
+	"dbWyf9v+4hSBneNFA0e8GEpMmeGHJQB5tSxRWpfAjhkqZtjFDF3MCDs7QcfanoPOTgwv8peoN8bp/Sof",
+	"RXU2GjKo+lDhm65WYg3cgR6Nc6h2gGXOdxGVOq1YkOSeCNRV75EHPJ0lRPHf20+nP9yeAdu5+e/bm4uf",
+	"T89vfzz7cGqqZUQJplOBIj4lUK3BFLLKFGOVil6SGNZP0veIs2QBuSHkQebVHxI6IpJOCfCZaMIFYb2Q",
+	"LWWgal59flSsYE1tGJJ2Sz0DK4KJXpIJlXfcwIbgZHcM6CtRqQDcm8nTc/CRf2Vc4iWBAEQKpN9pmcz9",
+	"E5F/12M+IcLoFTUZLv6ekZQaX6Kz9kqnFZygDKqP7SyVj7RU6jN2odVA1QsmR/uMhtdrA7O2eTjwvH0m",
+	"pNeztNCsWbLkUFm9aeXPx6522LfjYm7JoceSgM3j/6FYWSPzugLp07SM0YJ1hBl01BckRsNFy9okVzDL",
+	"1xd3pk/PG22mCA0fmZNTCoyJ3Kke1i7y7DVFnumSxg4S6ht+bTVKmot3OYFjTtUsjyLeR9hUZlzk/d+u",
+	"tQZ+LVMsyVgXF5yR9MBq5mlm+kEdn35A5GGWatOzCEKWV7sFxXcxIwfRhER35fK3xSe+JlDWABCErN4E",
+	"KgD2Z5tNYbCXH8De7B7mEw6VDfQzXduAJ+R9yBhnBE0JZgIxPuTxYj9AU/xwrZdyc/MBdQWJOItFgGwn",
+	"vG++OzoKEJZoyoVE7755e3S0H7jd9USAEjwkiQ7LJTHVTfbyVnrQKQyN6IM6E5l3zVNHoZYVMqCmFFpa",
+	"FZ/fETLTRf3NtkY8Vfq+UzETF5W7iRkKSoUJXcUbagkHCJuqj4TEe5Z+x7yHjt3OXjglurEWiZGcpDwb",
+	"T0I2Tnk2E6gLPl713tmJ2A9QQu/KfcJ0hUtFO5WyBbPNJ7CcNjVxFEd4InlQra5RGhy4ePG83bfUjEs9",
+	"xe7Cdm7iXcRgBVJXsaTNzBcw2uFnjehr99TSTMcJAXSWXG+vZXppGRpje/pR8JhilhfypQINFYRArxSp",
+	"qzhOiRB4TFAe4zwFlhCHTKlGLl3qIUPY886FwCYIi5ubo+gN5DRpVfigenHXn+uV9Od6BJYE6zbRUOQb",
+	"/OYFvKGuDr/vDTOaSCXkK8YfMvNrztlHOBEkQIxD8NQ+gPwqGc1rG1wCpc/Cpv6K/OlJghM3g9hncztq",
+	"jrCd1hglSHeCCYOQlQTxwCnrqwVrLWO/L6RehTd5tIyp8zum94SFDMoLp247jihLU8J0K5oun1IpSdxH",
+	"d2Qm93s6iDHHTxNzrr2GIYOAc2da403kzFwc8orvRqv5HuRv9QdbhMx8KnmZcDTZSl9KMq6JoM9pEF1F",
+	"dGwTrp1wvIuhfDHh+FATnmcN/vBS4bULumsrLkZiwlN5kNB7EqMhwSlJTaTBfMIF0eXRRchwSpweHsRS",
+	"7a4NavBX0N53Ig31FyHzGGqMscJGfpC0h6RMchPMvm43BmT1ISJgmSC6T6NiHCWzDTOOHAFgox/TaTY1",
+	"m7KxFz000DQ7D5U0xN6YigxFh+4lRpmxJimrOgi3+aOnmmcRwPmEpFtP0kQibWfKhLCxnDw/+Tb34je6",
+	"uMe/81j9+cnwwGLOy5Fh9VfRDfFPKRbLoh8TiJO2p1LZlK1jztS8fdNM1naTip3IOCClSuzMuxPpmLjc",
+	"dq8tviwOmVPouCDPPbDQ1IwpS4TUQUUMf6necnUes5Ndd7Lrq24bW9aG/QD8LKT0KyCg5hCtG9DTdjP3",
+	"c65su6mN1I4MW9PweWq6d7bU5F+WNO5o4o4m/jlp4lPTQSMW2dpaSzsyQSeHanqC0IH6Jikvj9fX0fl5",
+	"1D5ESFHhylzWX4CLjDr1obFO7vsDqExkxsAu9+sLpRKVHS4t4VW7i10g1SsLpPLdkMXkKu697g5Q1bQk",
+	"6LhqLWqsRAACpHu0GOTXj2wyVISZThEaqldw3OCK1pOX8X2TCp9lfHqOAujlGfU+mmIjy0dqg6N2ksAu",
+	"7KWWlL4tyhE8qhhoZebDz2VoXxE6Y1uq4gZqcs/vSI2aNIWpeGjDqoCV68qsKaxHB2uWJBi9lF0FrC3F",
+	"pmwdlH/boBiWoGyckNpafOJryPzyK3qE+PoTka0g9gl4UHPTqdrF7OD90fEsjwL2FwpyqVLxtdpVeTbs",
+	"MwM9nyy3w6OdAPcKQjP+pALcoXmGhaBjNiXLzEI+23Qu0hXf7+dctvoEHH4hSwmOJm7yi323DwEHfM5M",
+	"JQkuIEJU/agTNAI0w2MSB0jABYdMvTeiiSQpiXW2RkKFNNsbFDO3MTDVv1rb4qRWtx4ppn+s+QFP1zNp",
+	"SYVFUmHB3zOSLjb49uxk0y/P8XSDWYtoyOvNJi8NsOEarD95s4PLP99o+fbjzZae8oRs/uXHq/Pqh09p",
+	"AMVVnLvE4wb7icItRQ08dGUnyT7edjmHMtV1KxVW+jGOJqV2JHWesVS4LT+b4TFl406/w0cjQUCkexWi",
+	"71bZasolls8bNblCrPdafa9gmR65fk+UzTLrG3nhi1lK7inPhFvbyRhbqgxZL+WltOad5fbZyY6+cA/N",
+	"qVUxepzvpD1eQ5+hFl5ReM8vUn6EIb4+T6U+mqX+yfxUdk7J18TY82ux2KSv8nX7H/NSwlgIHtGiSwa2",
+	"NUa0QtjkSlRouInRSc37HG5DPU+TgUk93VmVdm5BbCDhMbi7qekIZjr8rP7XtgVygbUxFQ7iygmZGuxN",
+	"EoO46scF1OLApg4o4qMm51+OzatcfurFsp+vmNBdkxND/lfEtafy/D0GWh/h5LPT1lxwS+BmR8X/PD62",
+	"tmD1Qu40TSLXcqL5IVY/fxrRZQf0O9HleR1iWxFdHuH7KgswL+vnUotY17llCv1s7NxSdGTn0tq5tHYu",
+	"rZ1L6y/t0gKt9CvzY9Vlzo0ZI2X3VGK9yc8vLDW37tBiqnsE4GoKclXwQL2VUHaHuvc4oTH6dxTjhdgP",
+	"ma71AQiXEGmy0EkqOEPRhKtn8AsWYs7TGJASDJEJj3ASstw1YfuHl6qB8DkT79GIJwmfQ3alRFMMwc1o",
+	"RlgM/dK0bSSS9N64xnA8pYwKmWLJU9vghNgEebOQHhqoZZA0ZLAtGzUNS0hikiLOoPpfFk1MKDWsUwG0",
+	"KamqN0kZkjxkOq61tHaWLCo5oDiOUyIEwklKcLxAE6x2UjmJbm2oPdFHAioOFueYEkHke4QZlxO1CT5n",
+	"JFUvUuk0PIaGMyTef5+3ScNIZEKdHYm1IIn+P/aupTd1HAr/FYsNVKLTqmLFrFCrqSqNVDQdqYvShSEG",
+	"fG9qozgpYtH/fnUeTpxgICCkq16x6yM5fh1/5xH7fP/gX+HnicHkTZVHKusApM4Ko1TCd2T1YpmL3FLJ",
+	"RdHDz3bqEV6LnNh9gm2wI9N0vryvn5h/tfm565ooLPQlhPo9BRZJC7zRwOplqPeVRkfO97XJR5wMz77h",
+	"UxnKkY8pOgSqMbQFZIIRDjrQdcIV0x9qljMfFSEKQhrqqfubpPgiQfSAb2iqFtIIZRJCPJxTl8uNEz2E",
+	"yA3ilNBmYhghxFpukMxxqgQaJoiDFlKbq3254bGfozY54ocL3/m5c75dd6ZdckQK+P/des1FRVHdehpr",
+	"e7FF0y6i2ld9oedxow7WdYiGcWJqmr2WTqQSr3zSdab1UqH+Uq2a1GIVeDnPVYasoCqZGND1a20cWNtB",
+	"ZW2xm2BijTWqT1WBaS+wsdyZ2j6g9mcxWDjFB07EV0txuVlynvIAMjn/zvqOsYkfNbqRf2B4cjcQS1tk",
+	"7QIUCkjCEKW07WGAEo1NEG0Imwqnkj7RJpTl88gTSJOI6XZlCCL2RiCD2wEMYhvUhMPYhPp30MPnQOkU",
+	"Dz9ypBDUZj9SXlz7bwaOLxRhUjjdCDR5fo/0zEG8mhWZzjcIKlQjdFTky87w7R2wwsJk3o0qAlR8++0d",
+	"QIHKcBIcFVnaGXZuECy4C020IEpxZEzNbIoJfbdFClumS2EsRn6ozrAjZyniVuOOMxVkAg+ktuvdzK5U",
+	"Ip6hz+Lur1txI56fHu4rpshVZj91wifDuAkaZvmfSHPPIXqLXq6MxA8hgYzwiYiER9rT/rggk7nXy2Z4",
+	"zq0s21QF+Vg+YUJE8JiZjT3tVIM4LhDhOZAjQv5TzhYZdCUFXKVhYvzh8voEV8xlfn2qNw5M3Pa7THoW",
+	"6U9FQQbR0jRgrrHBCTgWw8Rc/QMX4Z3n6dWZSC0Gcp+qfiU+lNo8fHtgcOVxQ36dD4722/r0q1Tmc5t9",
+	"7PR8QuH4xJ6e7WoEXHGVXGvDJrbLH+Yq36rcdXQOvb3o6tL4TOYytYtCicKAnYQdTkweWOdJK7TF4d7x",
+	"rx4zlHhZ4rLuMBcv5l+d/ihSmdss3A7cmZZtMl9JwFZijSorwvlpW2l45ohhyCLRuUjtAqCBnJN1pvOa",
+	"UHhEfar2S82YUGfQhnnvjV5fcG4e78cRGt25SnglQmhrcumetkZdF3C+UxE+LAOdgdOHQ762Jt3UGq44",
+	"4tsu0utLrVE0OEbNGDmaTiKxWgXdQu+0iZs4fpZzhJKOy0+XECw70SuLsgJGa5Nq4/XziqAu9kW99PC8",
+	"1laUCaq1Powigu08oF+gHua2ssBOWOMJy902MISfjr7ev34FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
