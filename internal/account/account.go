@@ -248,7 +248,7 @@ func (s *Service) UserPassword(ctx context.Context, orgID, userID string) (*stor
 // must own (404 otherwise), with its pending links; the logins it made end.
 // The user record stays (it may sign in another way).
 func (s *Service) DeleteUserPassword(ctx context.Context, orgID, userID string) error {
-	return s.deleteAccount(ctx, orgID, func(q *store.Q) (string, error) {
+	return s.deleteAccount(ctx, orgID, userID, func(q *store.Q) (string, error) {
 		u, err := orgUser(ctx, q, orgID, userID)
 		if err != nil {
 			return "", err
@@ -258,8 +258,9 @@ func (s *Service) DeleteUserPassword(ctx context.Context, orgID, userID string) 
 }
 
 // deleteAccount deletes the local account orgID owns at the address email
-// gives, its links, and the sessions its password began.
-func (s *Service) deleteAccount(ctx context.Context, orgID string, email func(*store.Q) (string, error)) error {
+// gives, its links, and the sessions its password began; the audit event
+// names resourceID (the user, or the address) among the users.
+func (s *Service) deleteAccount(ctx context.Context, orgID, resourceID string, email func(*store.Q) (string, error)) error {
 	var ended []*store.OIDCSession
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		addr, err := email(q)
@@ -285,7 +286,7 @@ func (s *Service) deleteAccount(ctx context.Context, orgID string, email func(*s
 		if ended, err = q.EndLocalSessions(ctx, addr, "", s.Now().UTC()); err != nil {
 			return err
 		}
-		audit.Describe(ctx, "localaccounts", addr, accountRecord(before), nil)
+		audit.Describe(ctx, "users", resourceID, accountRecord(before), nil)
 		return nil
 	})
 	s.sessionsEnded(ctx, err, ended)
@@ -339,7 +340,7 @@ func (s *Service) platformLink(ctx context.Context, email, purpose string, lifet
 		if link, err = s.newLink(ctx, q, linkSpec{purpose: purpose, email: email, lifetime: lifetime}); err != nil {
 			return err
 		}
-		audit.Describe(ctx, "localaccounts", email, nil, linkRecord(purpose, email, link.ExpiresAt))
+		audit.Describe(ctx, "users", email, nil, linkRecord(purpose, email, link.ExpiresAt))
 		return nil
 	})
 	if err != nil {
@@ -348,9 +349,9 @@ func (s *Service) platformLink(ctx context.Context, email, purpose string, lifet
 	return link, nil
 }
 
-// ListPlatform lists the platform-owned local accounts.
-func (s *Service) ListPlatform(ctx context.Context) ([]*store.LocalPassword, error) {
-	return s.Store.Read().ListLocalPasswords(ctx, "")
+// ListPlatform lists a page of the platform-owned local accounts.
+func (s *Service) ListPlatform(ctx context.Context, page store.Page) ([]*store.LocalPassword, error) {
+	return s.Store.Read().ListLocalPasswords(ctx, "", page)
 }
 
 // DeletePlatform deletes the platform-owned local account at email (404 if
@@ -360,7 +361,7 @@ func (s *Service) DeletePlatform(ctx context.Context, email string) error {
 	if err != nil {
 		return apierror.NotFoundError("%s has no local account", email)
 	}
-	return s.deleteAccount(ctx, "", func(*store.Q) (string, error) { return email, nil })
+	return s.deleteAccount(ctx, "", email, func(*store.Q) (string, error) { return email, nil })
 }
 
 // --- the link pages ---

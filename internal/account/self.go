@@ -158,7 +158,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *authn.Principal, curren
 		if ended, err = q.EndLocalSessions(ctx, p.Subject, p.TokenID, now); err != nil {
 			return err
 		}
-		audit.Describe(ctx, "localaccounts", p.Subject, accountRecord(acc),
+		audit.Describe(ctx, "account", p.Subject, accountRecord(acc),
 			accountRecord(&store.LocalPassword{Email: acc.Email, OrganizationID: owner, UpdatedAt: now}))
 		return nil
 	})

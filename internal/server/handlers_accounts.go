@@ -31,15 +31,16 @@ func (h *handlers) ResetUserPassword(w http.ResponseWriter, r *http.Request, org
 	h.reply(w, r, http.StatusCreated, later(err, func() any { return linkToAPI(l) }), err)
 }
 
-func (h *handlers) ListLocalAccounts(w http.ResponseWriter, r *http.Request) {
-	accs, err := h.s.accounts.ListPlatform(r.Context())
-	h.reply(w, r, http.StatusOK, later(err, func() any {
-		out := make([]api.LocalAccountRead, 0, len(accs))
-		for _, a := range accs {
-			out = append(out, localAccountToAPI(a, h.s.now()))
-		}
-		return out
-	}), err)
+func (h *handlers) ListLocalAccounts(w http.ResponseWriter, r *http.Request, params api.ListLocalAccountsParams) {
+	p, err := page(params.Limit, params.PageToken)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
+	accs, err := h.s.accounts.ListPlatform(r.Context(), p)
+	now := h.s.now()
+	replyList(h, w, r, p, accs, err, func(a *store.LocalPassword) string { return a.Email },
+		func(a *store.LocalPassword) api.LocalAccountRead { return localAccountToAPI(a, now) })
 }
 
 func (h *handlers) InviteLocalAccount(w http.ResponseWriter, r *http.Request) {

@@ -27,8 +27,8 @@ func walkWith(t testing.TB, a *apiEnv, path, token string, limit int, key func(m
 	seen := map[string]bool{}
 	next := ""
 	for pages := 0; ; pages++ {
-		if pages > 100 {
-			t.Fatalf("%s: more than 100 pages of %d", path, limit)
+		if pages > 1000 {
+			t.Fatalf("%s: more than 1000 pages of %d", path, limit)
 		}
 		if pages > 0 {
 			between()
@@ -214,6 +214,13 @@ func pagedLists() []pagedList {
 		{op: "listSystemOauth2Providers", path: func(*pagingWorld) string { return "/api/v1/oauth2providers" }, token: acmeToken,
 			add: func(t *testing.T, w *pagingWorld) {
 				w.a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite(w.name("idp"), "c", nil))
+			}},
+		{op: "listLocalAccounts", path: func(*pagingWorld) string { return "/api/v1/localaccounts" }, token: adminToken,
+			key: func(it map[string]any) string { return str(it, "email") },
+			add: func(t *testing.T, w *pagingWorld) {
+				if err := w.a.Password.SetPassword(context.Background(), w.name("local")+"@platform.example", "a long password"); err != nil {
+					t.Fatal(err)
+				}
 			}},
 		{op: "listOperations", path: func(*pagingWorld) string { return "/api/v1/operations" }, token: acmeToken,
 			key: func(it map[string]any) string { return str(it, "operationId") }},

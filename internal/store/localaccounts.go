@@ -105,10 +105,17 @@ func (q *Q) DeleteLocalAccountLinks(ctx context.Context, email, orgID string) er
 	return nil
 }
 
-// ListLocalPasswords lists the local accounts orgID owns ("" the platform's),
-// by email.
-func (q *Q) ListLocalPasswords(ctx context.Context, orgID string) ([]*LocalPassword, error) {
-	rows, err := q.q.QueryContext(ctx, "SELECT "+localPasswordColumns+" FROM local_passwords WHERE COALESCE(organization_id, '') = $1 ORDER BY email", orgID)
+// ListLocalPasswords lists the local accounts orgID owns ("" the
+// platform's), by email, a page at a time (Page.After is the last email of
+// the previous page).
+func (q *Q) ListLocalPasswords(ctx context.Context, orgID string, page Page) ([]*LocalPassword, error) {
+	query := "SELECT " + localPasswordColumns + " FROM local_passwords WHERE COALESCE(organization_id, '') = $1 AND email > $2 ORDER BY email"
+	args := []any{orgID, page.After}
+	if page.Limit != NoLimit {
+		query += " LIMIT $3"
+		args = append(args, page.limit())
+	}
+	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list local passwords: %w", classify(err))
 	}
