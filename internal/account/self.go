@@ -135,7 +135,10 @@ func (s *Service) ChangePassword(ctx context.Context, p *authn.Principal, curren
 	if err := connector.CheckPasswordPolicy(next); err != nil {
 		return apierror.BadRequest("new password: %v", err)
 	}
-	ident, err := s.Password.Login(ctx, p.Subject, current)
+	// Checking the current password writes (the attempt counter) in
+	// transactions of its own: not the request's audited write, which
+	// follows and records nothing if it does not happen.
+	ident, err := s.Password.Login(audit.Unaudited(ctx), p.Subject, current)
 	if errors.Is(err, connector.ErrInvalidCredentials) || err == nil && ident.Organization != owner {
 		return apierror.BadRequest("the current password is not correct (or the account is locked after too many failures); failed attempts count toward the lockout")
 	}
