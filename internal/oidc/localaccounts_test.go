@@ -468,3 +468,62 @@ func TestAccountSelfService(t *testing.T) {
 		}
 	})
 }
+
+// TestPlatformLocalAccount: the platform administrator's accounts are
+// trusted platform-wide (the person's organizations, unconfined); an
+// organization's administrator cannot touch them.
+func TestPlatformLocalAccount(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", "administrator")
+		other := env.NewTenant("other", "reader")
+		const ops = "ops@corp.example"
+		addUser(t, env, acme, ops, "active")
+		addUser(t, env, other, ops, "active")
+		body := map[string]any{"email": ops}
+		env.Must(http.StatusForbidden, "POST", "/api/v1/localaccounts/invitation", acme.Token, body)
+		env.Must(http.StatusBadRequest, "POST", "/api/v1/localaccounts/invitation", env.AdminToken, map[string]any{"email": "not an address"})
+		env.Must(http.StatusNotFound, "POST", "/api/v1/localaccounts/passwordreset", env.AdminToken, body)
+		choosePassword(t, env, linkURL(t, env.Must(http.StatusCreated, "POST", "/api/v1/localaccounts/invitation", env.AdminToken, body)), "the ops password")
+		var list []map[string]any
+		env.Must(http.StatusOK, "GET", "/api/v1/localaccounts", env.AdminToken, nil).JSON(t, &list)
+		found := false
+		for _, a := range list {
+			if a["email"] == ops {
+				found = true
+				if _, owned := a["organizationID"]; owned {
+					t.Errorf("platform account with an owner: %v", a)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("listLocalAccounts %v lacks %s", list, ops)
+		}
+		// The invitation of an organization's user at that address: taken.
+		env.Must(http.StatusConflict, "POST", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, acme, ops)+"/invitation", acme.Token, nil)
+		env.Must(http.StatusForbidden, "DELETE", "/api/v1/localaccounts/"+ops, acme.Token, nil)
+
+		c, sec := newClient(t, env, nil)
+		r := newRP(t, env, c, sec)
+		tok, code := r.signInAs(ops, "the ops password")
+		if code != http.StatusSeeOther {
+			t.Fatalf("login: %d", code)
+		}
+		env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+acme.OrgID+"/groups", tok.AccessToken, nil)
+		env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+other.OrgID+"/projects", tok.AccessToken, nil)
+		me := env.Must(http.StatusOK, "GET", "/api/v1/account", tok.AccessToken, nil).Map(t)
+		if orgs, _ := me["organizations"].([]any); len(orgs) != 2 || me["localAccount"] != true {
+			t.Errorf("account %v", me)
+		}
+
+		// Deleted: its sessions end and it signs in no more.
+		env.Must(http.StatusOK, "DELETE", "/api/v1/localaccounts/"+ops, env.AdminToken, nil)
+		env.Must(http.StatusNotFound, "DELETE", "/api/v1/localaccounts/"+ops, env.AdminToken, nil)
+		if _, err := r.refresh(tok.RefreshToken); err == nil {
+			t.Error("refresh after the account was deleted")
+		}
+		if _, code := r.signInAs(ops, "the ops password"); code == http.StatusSeeOther {
+			t.Error("login after the account was deleted")
+		}
+	})
+}
