@@ -495,6 +495,9 @@ func (s *Service) SetupNeeded(ctx context.Context) (bool, error) {
 	return !exists, err
 }
 
+// setupLock is the lock (store.Q.LockSubject) that serializes setups.
+const setupLock = "gatehouse:setup"
+
 func platformAdminRoleID() string {
 	r, _ := authz.RoleByName(authz.RolePlatformAdministrator)
 	return r.ID
@@ -549,6 +552,11 @@ func (s *Service) CompleteSetup(ctx context.Context, token, email, password stri
 		entry.Actor = audit.Actor{Kind: string(authn.KindUser), ID: email, Subject: email}
 	}
 	err = s.Store.Tx(ctx, func(q *store.Q) error {
+		// Two setups at once (a link spent while the command line printed
+		// a newer one) must not both see "no administrator yet".
+		if err := q.LockSubject(ctx, setupLock); err != nil {
+			return err
+		}
 		l, err := q.TakeLocalAccountLink(ctx, secret.Hash(token), s.Now())
 		if errors.Is(err, store.ErrNotFound) || store.IsInvalidInput(err) || err == nil && l.Purpose != store.LinkSetup {
 			return ErrLinkInvalid
