@@ -820,6 +820,48 @@ type AccountDiscovery struct {
 	RoleNameWithPath string `json:"roleNameWithPath"`
 }
 
+// AccountIdentityProvider Gatehouse addition. Who vouched for the login.
+type AccountIdentityProvider struct {
+	Issuer *string `json:"issuer,omitempty"`
+
+	// OrganizationID The organization whose own provider or local account vouched; absent for the platform.
+	OrganizationID *string `json:"organizationID,omitempty"`
+
+	// ProviderID The provider's ID, or local for a password.
+	ProviderID string  `json:"providerID"`
+	Subject    *string `json:"subject,omitempty"`
+}
+
+// AccountOrganization Gatehouse addition. An organization the person is an active user of.
+type AccountOrganization struct {
+	OrganizationID   string `json:"organizationID"`
+	OrganizationName string `json:"organizationName"`
+
+	// Roles Names of the roles the user's groups grant there.
+	Roles    []string `json:"roles"`
+	UserID   string   `json:"userID"`
+	UserName string   `json:"userName"`
+}
+
+// AccountPasswordChange Gatehouse addition. A change of the caller's own local password.
+type AccountPasswordChange struct {
+	CurrentPassword string `json:"currentPassword"`
+	NewPassword     string `json:"newPassword"`
+}
+
+// AccountRead Gatehouse addition. The signed-in person's account.
+type AccountRead struct {
+	Email string `json:"email"`
+
+	// IdentityProvider Gatehouse addition. Who vouched for the login.
+	IdentityProvider *AccountIdentityProvider `json:"identityProvider,omitempty"`
+
+	// LocalAccount The person has a local password its login's voucher owns.
+	LocalAccount  bool                  `json:"localAccount"`
+	Organizations []AccountOrganization `json:"organizations"`
+	Subject       string                `json:"subject"`
+}
+
 // AccountTagFilter Which member accounts the connection keeps (the seed's tagContents): those
 // carrying at least one of the tags (accountTag), or whose organizational
 // unit, or an organizational unit above it, carries one (organizationalUnitTag).
@@ -1607,6 +1649,24 @@ type IamServicePolicy struct {
 // IamServicePolicyType defines model for IamServicePolicy.Type.
 type IamServicePolicyType string
 
+// LocalAccountEmail Gatehouse addition. The address of a local account.
+type LocalAccountEmail struct {
+	Email string `json:"email"`
+}
+
+// LocalAccountRead Gatehouse addition. A local password account (never its password).
+type LocalAccountRead struct {
+	Email string `json:"email"`
+
+	// Locked Refusing sign-ins after too many failures, until lockedUntil.
+	Locked      bool       `json:"locked"`
+	LockedUntil *time.Time `json:"lockedUntil,omitempty"`
+
+	// OrganizationID The organization that owns it; absent for the platform's.
+	OrganizationID    *string   `json:"organizationID,omitempty"`
+	PasswordUpdatedAt time.Time `json:"passwordUpdatedAt"`
+}
+
 // NamedPolicy A role policy under a name (what-if simulation).
 type NamedPolicy struct {
 	Name string `json:"name"`
@@ -1798,6 +1858,13 @@ type OrganizationWrite struct {
 
 // Organizations A list of organizations.
 type Organizations = []OrganizationRead
+
+// PasswordLink Gatehouse addition. A single-use link that lets a person choose a
+// password, shown once: hand it to the person.
+type PasswordLink struct {
+	ExpiresAt time.Time `json:"expiresAt"`
+	Url       string    `json:"url"`
+}
 
 // PermissionSetPage A page of permission sets.
 type PermissionSetPage struct {
@@ -2606,6 +2673,9 @@ type AllocationRequest = AllocationWrite
 // GroupRequest A group when created or updated.
 type GroupRequest = GroupWrite
 
+// LocalAccountEmailRequest Gatehouse addition. The address of a local account.
+type LocalAccountEmailRequest = LocalAccountEmail
+
 // Oauth2ProviderRequest An OAuth 2.0 provider when created or updated.
 type Oauth2ProviderRequest = Oauth2ProviderWrite
 
@@ -2668,6 +2738,19 @@ type ListAuditEventsParams struct {
 	// Until Only events before this time.
 	Until *AuditUntilQueryParameter `form:"until,omitempty" json:"until,omitempty"`
 
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListLocalAccountsParams defines parameters for ListLocalAccounts.
+type ListLocalAccountsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -3068,6 +3151,15 @@ type ListSubjectSessionsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ChangeAccountPasswordJSONRequestBody defines body for ChangeAccountPassword for application/json ContentType.
+type ChangeAccountPasswordJSONRequestBody = AccountPasswordChange
+
+// InviteLocalAccountJSONRequestBody defines body for InviteLocalAccount for application/json ContentType.
+type InviteLocalAccountJSONRequestBody = LocalAccountEmail
+
+// ResetLocalAccountPasswordJSONRequestBody defines body for ResetLocalAccountPassword for application/json ContentType.
+type ResetLocalAccountPasswordJSONRequestBody = LocalAccountEmail
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -3187,12 +3279,18 @@ type UpdateUserJSONRequestBody = UserWrite
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
+	// GetAccount The signed-in person's account.
+	// (GET /api/v1/account)
+	GetAccount(w http.ResponseWriter, r *http.Request)
 	// ListAccountConsents List the applications the caller consented to.
 	// (GET /api/v1/account/consents)
 	ListAccountConsents(w http.ResponseWriter, r *http.Request, params ListAccountConsentsParams)
 	// DeleteAccountConsent Revoke a consent.
 	// (DELETE /api/v1/account/consents/{clientID})
 	DeleteAccountConsent(w http.ResponseWriter, r *http.Request, clientID ConsentClientIDParameter)
+	// ChangeAccountPassword Change the signed-in person's local password.
+	// (PUT /api/v1/account/password)
+	ChangeAccountPassword(w http.ResponseWriter, r *http.Request)
 	// ListAccountSessions List the caller's sessions.
 	// (GET /api/v1/account/sessions)
 	ListAccountSessions(w http.ResponseWriter, r *http.Request, params ListAccountSessionsParams)
@@ -3205,6 +3303,18 @@ type ServerInterface interface {
 	// ListAuditEvents List platform audit events.
 	// (GET /api/v1/auditevents)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// ListLocalAccounts List the platform's local password accounts.
+	// (GET /api/v1/localaccounts)
+	ListLocalAccounts(w http.ResponseWriter, r *http.Request, params ListLocalAccountsParams)
+	// InviteLocalAccount Invite a person to a platform local password account.
+	// (POST /api/v1/localaccounts/invitation)
+	InviteLocalAccount(w http.ResponseWriter, r *http.Request)
+	// ResetLocalAccountPassword Send a password reset link of a platform local account.
+	// (POST /api/v1/localaccounts/passwordreset)
+	ResetLocalAccountPassword(w http.ResponseWriter, r *http.Request)
+	// DeleteLocalAccount Delete a platform local password account.
+	// (DELETE /api/v1/localaccounts/{email})
+	DeleteLocalAccount(w http.ResponseWriter, r *http.Request, email string)
 	// ListSystemOauth2Providers List system identity providers.
 	// (GET /api/v1/oauth2providers)
 	ListSystemOauth2Providers(w http.ResponseWriter, r *http.Request, params ListSystemOauth2ProvidersParams)
@@ -3481,6 +3591,18 @@ type ServerInterface interface {
 	// ListUserAccountAssignments List what a user can reach.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
 	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
+	// InviteUser Invite a user to a local password account.
+	// (POST /api/v1/organizations/{organizationID}/users/{userID}/invitation)
+	InviteUser(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// DeleteUserPassword Delete a user's local password account.
+	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/password)
+	DeleteUserPassword(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// GetUserPassword Read a user's local password account.
+	// (GET /api/v1/organizations/{organizationID}/users/{userID}/password)
+	GetUserPassword(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
+	// ResetUserPassword Send a user a password reset link.
+	// (POST /api/v1/organizations/{organizationID}/users/{userID}/passwordreset)
+	ResetUserPassword(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
 	// DeleteUserSessions Sign a user out of the organization everywhere.
 	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/sessions)
 	DeleteUserSessions(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
@@ -3509,6 +3631,20 @@ type ServerInterfaceWrapper struct {
 }
 
 type MiddlewareFunc func(http.Handler) http.Handler
+
+// GetAccount operation middleware
+func (siw *ServerInterfaceWrapper) GetAccount(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
 
 // ListAccountConsents operation middleware
 func (siw *ServerInterfaceWrapper) ListAccountConsents(w http.ResponseWriter, r *http.Request) {
@@ -3573,6 +3709,20 @@ func (siw *ServerInterfaceWrapper) DeleteAccountConsent(w http.ResponseWriter, r
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DeleteAccountConsent(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ChangeAccountPassword operation middleware
+func (siw *ServerInterfaceWrapper) ChangeAccountPassword(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ChangeAccountPassword(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -3783,6 +3933,106 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListLocalAccounts operation middleware
+func (siw *ServerInterfaceWrapper) ListLocalAccounts(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListLocalAccountsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListLocalAccounts(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// InviteLocalAccount operation middleware
+func (siw *ServerInterfaceWrapper) InviteLocalAccount(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InviteLocalAccount(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetLocalAccountPassword operation middleware
+func (siw *ServerInterfaceWrapper) ResetLocalAccountPassword(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetLocalAccountPassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteLocalAccount operation middleware
+func (siw *ServerInterfaceWrapper) DeleteLocalAccount(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "email" -------------
+	var email string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "email", r.PathValue("email"), &email, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "email", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteLocalAccount(w, r, email)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7717,6 +7967,146 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 	handler.ServeHTTP(w, r)
 }
 
+// InviteUser operation middleware
+func (siw *ServerInterfaceWrapper) InviteUser(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.InviteUser(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) DeleteUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteUserPassword(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) GetUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetUserPassword(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetUserPassword operation middleware
+func (siw *ServerInterfaceWrapper) ResetUserPassword(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetUserPassword(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteUserSessions operation middleware
 func (siw *ServerInterfaceWrapper) DeleteUserSessions(w http.ResponseWriter, r *http.Request) {
 
@@ -8200,6 +8590,16 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subjects/{subject}/sessions", wrapper.DeleteSubjectSessions)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/subjects/{subject}/sessions", wrapper.ListSubjectSessions)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subjects/{subject}/sessions/{sessionID}", wrapper.DeleteSubjectSession)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/password", wrapper.DeleteUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/password", wrapper.GetUserPassword)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/invitation", wrapper.InviteUser)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/passwordreset", wrapper.ResetUserPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/localaccounts", wrapper.ListLocalAccounts)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/localaccounts/invitation", wrapper.InviteLocalAccount)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/localaccounts/passwordreset", wrapper.ResetLocalAccountPassword)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/localaccounts/{email}", wrapper.DeleteLocalAccount)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account", wrapper.GetAccount)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/account/password", wrapper.ChangeAccountPassword)
 
 	return m
 }
@@ -8209,442 +8609,476 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37cuO2viAKvwpK31S1PEPL7ksyO+r66oxiO1medGwv253eexZ7OxAJSVimAC0CtKz09HmNeaB5sVP4",
-	"ASBBEpQoWb6ko/yTtkji+rtfv3QiPp1xRpgUnf6XzoTgmKTwT0bu5QUek2t+S5j6ISYiSulMUs46/c7P",
-	"WJIJzwRBOI6p+rGHLlIiCJOIs2SB5hPCEEa/J3RK5e9ojgUa0zv1G4vRlKckZFSSqUDkngrZR3JCEJ/h",
-	"f2UE/T6z8/6O7nCSETTiKbygFoXU014n6IhoQqZYLU0uZqTT7wiZUjbufP36NejMcIqnRJrN4CjiGZMD",
-	"IeiYTQmTp8cX9oX63gYMmQ8Qzr9Ap8dqUqpemGE56QQdhqdqWs/gnaCTkn9lNCVxpy/TjLirnWEpSarG",
-	"+c9/HO7/gPdHn7/829f9/N/vWvz79Zuv/6UT1DYe2MWs2t/g01W+x9Nj1H39BsV0TKXYQ3KCJcIoSngW",
-	"o4gzRiL1HeIjfUfpGDP6B4bfYioifkdSEi8/m/VOZNn2koRHMPfyHaKUCJ6lEUHFF0tu0Bn1Ga9uRn8h",
-	"i5U3d3GKbsliyWbMMM+4kSymchBJnv49I+liyX7OFaUgd4r8aPiiAmH1IQClIOkdVVeogSiwew+QIEIA",
-	"TKYoEyRFIhv+k0RyLz+Sf6mJXTCUPF1KMsyqzx3oXrX4D1RIvWQXJ14Ju6EulWiKF2iC7wgaEsJQTBIi",
-	"SbyHKBOS4Nji1CzBcsTT6X5C7kiCOCOiaSfuVKdxmy1dGkw4jde5DTzkmdldjkoOyFVWleZzrLOi68WM",
-	"PHRNagrUxcjCiqVSM5JqpI+wxAkfZyRApDfuoXHKs5nYW7UTtbY2e7miLFpvE1JBLR5JkuqtSDolTasR",
-	"avTSMhSYYNnpd2Isyb76thkFPzJJk3XWNiQjnpLVy8rUwJssC5jKUc5TVtDwGgtqpHm1cZ+P+MFSTmPC",
-	"JJWLVhuk5uUV2yvGfMbNcaYkvKOEtpChzgeZnLxBEbx8Q+PGzdH1ZKbB/v/C+38oOaH4Z+/m/93//OUw",
-	"eP3mvzctPSVwgDhZcSlC8pTEqHh/yb04Yz7fpZApXo3mA2CUijmpt5XQnhLRyGXgJT+C20f1dQBlpfHy",
-	"RTCqJHx4tflczUjPd6SgtCzZiE/7uZ4QNMX3dJpNEcumQ5IqZqR1HMlRSmSWsh76NCEsZHxKpSSxkk7N",
-	"Kzgl5h0S67dAS0KOkhQo1hayf98/I/dyXyln+6AlKW44U5iJtP6GIpymlAjghBLe8CpQvpuHnZdu3uyp",
-	"0399eHgYdKaUmT/zg6NMkjFJO1+Dzv3+2B7Nvj0afXdfg7LssoJ4lNSMRkApj/h88KJOdMl+FGioVwo4",
-	"CNAo5VN02EMD/WSGQZgkiLAYUYWmM7louiT1RemOYjLCWSI7fXVB7n3p/5xbO6zfmlk/gNKaMK8uSuvs",
-	"t2QhCIAWZfrSAPAChEUO1oiykKk91iHYAK6Vh1NyR3kmNKSiU4mmmZBoSBQRi9GcyokeSOApQSOaKGGq",
-	"0PjVnOqpAgYCx4olmqU8ziK1CLnsWLW5owL/Hwgby0mn/93rN7XbXwHzM5JOKSgrV2QFx0TFu0idZSPU",
-	"V8Z8RrAvL6SVqFlYVAqVr7zxxuupbXuZdF56+wxPyWarI9VbsWtWi2q1UjX3qrWmlEV0psSItVcpuTlD",
-	"O0bjoopJ2i5no2OTvFiLaHdc7nxt19ZaeVy9NjXLyrXVFML/kpJRp9/5/x0UJtQD/VQc1EyCF6Vh9Eb4",
-	"P0m0kiTot5bQAjvMM1KBlN/RmKQrWToGfcC+vnRPZsDn21TKE7LKxMgTou1UCyHJVKn1USYkn+417EuP",
-	"+bx72gil5xMuaoRwwpPY8Fl1EC6ig0GmcijwVrPZxSxtBfar1z5enrXagFqZj9nAaj9enqGukFhmomcG",
-	"Xbq2j5dnK5ZmDFCDNvZ3VLFsNqNCddTnAx5jcl25MQ0gp8d9hNEw5XMwz+pfXwkkaIy6b9+gCbnHMYno",
-	"FCe544GnCLOQ4dksocZiX3yYklFKxMSqM3hKkwXqvnmDhliQ799laYKiCU5xpATAvcbTNHtoe4zd/Fze",
-	"vvn6vwtzw83+5y9v3nzdazgq+scqbaCqIGKtBQBONRsD/2iQ+t9UxP7lWppaIU/lihXyNCZpH40oSeI+",
-	"FpG6Hv2Hehd11U/g41N4FtPUmOioQAkZScQzuReELCUzgiUeJgR1FSng0yneF0TJ6mAIV3qpIHckxQmo",
-	"EO9hOJhHIIKjCUqokCFTCxZouAA1mTJEpUDOmgOEE8HVA9AKCIkVrDF8S24iLEjIulFK1Iw3WO6B2pKx",
-	"W8bnTE+lVo3Ru8NDdfTkfpbwmFi48N4ET8s6MlxiRVl4c3joURam+P5Uv/x9/hSnKV6oh0IuEvXDiKdT",
-	"+Fu7NVYpDUKjln4ZjAQ0bbDzVPBBf7IUG9wdffcuKBGZ//wfB2EoPv+3/5H/y48QEqfjjRQEK9zqARRb",
-	"KQSiRnptZ1tBsPVrm4q42K6pjYBbTNVqTZuKtvrrdnJtMdPmQu11MYZafCZWyYDaWdfI7PQAz8Xivup5",
-	"iZA/8pgSHTeQO4Yv9SP1Y8SZJAz+6fCqg38KDnESLQ8zH/lTSiXR89fDEArnteRI0zBwes5iLOFuy0dl",
-	"rbDbXi0M2rxQY89tu0StCFwYKX/bay2Pvux0wUGB3vQOC52k9RYcw+PWN+CMvWz5JRNp24Ub+rntNZth",
-	"l4CIJdxtF1qWfLe93vLoS5ZdldTbLl/Rsm0vWo25ZKlAXNutD2id9hkAnRvi2Cz20vzcYtHkHk9nCbxJ",
-	"0pSnIGPe4YTGN4aQKmlKPbkpL9XaZYc8XqARpgmJkd4jgs9hGpB/Wh2LntxzJJdt5gmQcY3YVcWcCMS4",
-	"RGr7mCqNJEnyN9QhGvm0hxyTuBI/tZ1baOarJNspTpQoR2KkGF3IeIqADbu26i5lUZLFlI0R+F4Ociv0",
-	"XoA4KyIZlBpOUhIy6wiGcJjXvXe9QxTTGJYc8yiDYDUjzVp/9I84Vmud48XD7ldhA0lv9J/mcq81H706",
-	"ufzt9Ojk5uTs+OL89Oz65uz8+ubyZHD0t8GPH04aIGHw6QpdXV+hgRDZlFzyhHyicvKJDO0e+9YnMuOU",
-	"yXyfmIm50k6c2ICUjDJB4i2AjdJ+bOhBlugJh+r2cTQhMcCLAaaunKRcykRdHigy6nQQDCxCNiQLzmID",
-	"OVLdOk9otNjrofzclOKx/OAQT0P28eyXs/NPZ6X7fEx8NVd6dHlyfHJ2fTr4cHN69tvgA8hm7a6xjwZR",
-	"RIQ4JoySuI8+CnVdOGV9PBd9iqf9/mvnv76iXQe5G0UdC1xzJic8pX+QGCy3JFXY1EdCin4x1ZZu3KI/",
-	"FcicSk4ZNDAYAENUal8vjGZdrSHLDy5wddDBpys3pOykeGlIBI0JvDsmjKQ0MmOgiMdEXzVno4RGD7xj",
-	"O0rD3eEilmpO5UQ7y8CIh5OU4Hihfc9iK/TYTGSXJPSUmHE5IWmAMpHhBEx3VKApwUBLiYmgy/19WtNS",
-	"ozPxkeE7TBM8TMjDTkmS6YynOKXJ4iYrBm04NLWW47MrlHB+m82UwnVT+ACjCU4Swsakh6Mp6ZnJKrQL",
-	"dk4Z+k5sCX7VctRNJooEGfrE0+qslEFg13uk6BEeY8pQgiVJQ9a9VDRqfzCSJN2D4x3xdEjjmLCHnWw+",
-	"TMNZFqF6FuuThM9JjIYLlA5xtEVBYI4FioEigSnJUBcjBmigwwtF6yMMqD40VmT3xZBpE6Ra6QTfKdJf",
-	"kg1ExGc6YB1DsG5ORUA8U8IFeyVziA4V/yJCYMUeUnpHEzImQvF97Qc3aokNEIV7oUypwDi5AnYDJGX7",
-	"XL1KJRiy0xrCx6MoS9OtMFwwx5H7GYmkBtqMTTCLFQSX51KEt7gkjGSKmaBK3tHvYRaHTD0VWRQRNRZD",
-	"WDPfHjo1VhEKFwB0HQsSoFlCsFAXOOOpRFQiLNTVUSEyTWYYlz/xjMUPO2TG5c1IDdMoFBviqABLv/jw",
-	"k/3IwPQqORpRFqOC1sPGZniRcBxfc/4Bp2Py5KJ/omZVyIEZen347t++++/fo+FCErFllg6TUVGazxHd",
-	"o4jMpEDd1+hX+uOeI9WHzIZzaDEU5HOFlJIo3qXZvFYPIZqH35FUgLQyBAsSHHLGCinmYSeMQaK60QSs",
-	"CU/hHeMlKUQZhVQTLBC5n9Et4WwmJ0pEN9apguEAwXRX4cxrDkRkM4VrJP6VxBQrcehhB+OMeDNVQ95I",
-	"bddcAYGUiDywqDbV44Ag8LfKVD3tktHDmWwlIsQZOCG+dCwM4uQiVbxSgm1yhBNBfDMaJQTEuDTTEpRV",
-	"Z3CSiB7KvaPDjCZynypeFhMj5vVD9iXs0Djs9NHrAIVgm1V/hJ2ERzgJO+rHYoXq9vRjpcecXIadr70O",
-	"mJnypX6pvA5Xx7Jpp/8P81EnMP+4+fny/ONF57PHcRJTMUvwAozoddt50KGx87MTkcj8H3zNp+DaB1Lk",
-	"ThUG7g9UW2/qp1zPDxMIW8vLFMckUKJWHjyC/u//qbrP/+//yT0IaUzS+qHlPqX8H2sZ5y8JBjwv+5i+",
-	"uqagf5ihP7c5i1+JxDGWuGW63CslwOsvUNc9JZB8GAcpfq++a+On+3HhvWR4Sjm7pvpS26QdVECj+LmS",
-	"SuMPOHAPSxHdWv5NaUmtTvICj4nXk4fHEEbhgS3POalXVvmWPdFs8wlPCOrqmEkS74F/tdfxxfI+CgDq",
-	"WFM/qoKD2/+Ep3KJm1qTVBJDtGmDxxp8TnYjNVhogSWBOfMgD781/ni1tnYXb8lBfSufJlwJnU66qTYh",
-	"esgCQOqUMuuVfR00befBMWruIRiWSuM192opfv3qIHVLQSkr041SJKNlFEp76hjvVqfqHfAyDM+S+B1V",
-	"9Fe94LkBIickrYQNaRkKkdGIRFKpE1Rab3QPDVz3K74lITPvmTgEUE+wNk8CP9bEDVjytG+VFKXW/KSU",
-	"F82lQ5anOxYyqpK1UEKM0FmwFQxWsDwIK2S5FeLgS4XfKHr71a4sn2I+odHE/emVUFLvlDIqZIolT4VZ",
-	"dR0SlcyXpeSSYCOa1a5ASCxL7J6yi5SPUyIUOuX77wQdLT967rEChXrEVhAI9Kcds6rvbepwu7WQKGeT",
-	"avszEq09wJX6yJxdtj7VvdKfVc8t349ZVT5+q6O8MhupYgyWFaL1T06Zh1lVI7d9sDJzieNmdKuTR1Bs",
-	"GMpQO7ZiUYEn/NzM1e4I8+v0MGw8JcCg5w0nirq3ZAZkRUgy00bTlMBne1BPQVGlmUPeVlxBoxBdjsT2",
-	"v1EmomvelPNxEc5ZP5UsZf2clGl3QZgdHr6NXPELfiHmgZGl1Xr17wel30+Pza/FOQgizTseSqnf7vmk",
-	"SSeYZ6XIWI1s9yUGlIKDiljT0kG3ArHrHPRrnC0lFbDSApN4SvGiEi30ANnCGWktwUKfdB8VUWSemhYB",
-	"eNxwuURG9/RYm4Bev9mHcFUnctdUzOCM6HBOYfl44ZwUlUIZlh2aZXSMV28taUYcAVv2cDh4BZE7cDSX",
-	"QVty+3suQnD7qpFqVhHvskawAlCKaEcblWr/9OgFeWLG5jpHiRWsM7kJndt8ZstA1pm2iViIOrcRnWKN",
-	"S3Dk2IDZYgPDEcTFa4EyBpkXRxOkpNc7gqYEVEonCMYCtEmnK4OMjeb/ROXkAivgcOx2ncLPexDn610l",
-	"+NWGXHIK13j8E+i3a57CJxCGy3s19rMizuCWkJlAXcfHK/H4SNssxZ6iElyQkEU4TReUjRGWKCFY5AQC",
-	"FAM8FqhbrHYPnEQ6y8KlRTgJWcaoDHRsfOUZUo8QHvI7gtQ7NutXTdQtv/qRUZinF7JfyAJEBl1YSZs/",
-	"uZygKZbRpIfU+fIM/CCaLNg7pwIpIQR83yGbYobHBFgJwA0oKIyQuFwMRfQ/UKFmFj+Bk0p7OLrgp6m/",
-	"d4FT0KVGPEUN66+BmjrK9lg7F9e4Qpi+W0kaKibL4toq5qB8mavVGMPwYPF+QE58FqKECmksREQICFBK",
-	"eaJdjgJu1RFv6mc1TviwjXydnJh4G6GtZzoUx0ZUtvj+tPpJxdrWYogrtae4tBDDLT1C9IVh53AQcREu",
-	"VDmNlpTdN3eNcPuuzH7hT4zx3ZyzQO0yLhe2qV+htWbXyXe+6W5piD0QZ03tmzC/zH4J+8KOV9ItQs8a",
-	"bG9FaBpsBCoaGNe1Xc46535ux1tpkWNaWnYW+Hn5lYhl6PRQeMnv3WPt9GFDq9T6TxOO7ngWTUicV2+I",
-	"cJKQVEuiedUYGyQQMl25rXDMER18lvCxMfvo71+JsoMu4kr9HKV82gsZFJ4ol1VQpF8QnVhShCTMIbF/",
-	"TAXYkXWoBJZlsg4kqZhYSRNCm6CgCpLzImfJoq+YDhUIh8zwYD5CjCMIDkK1cXX+IeN5cARwogCUaMW6",
-	"QqZkcUiD6aHBECoT6qDMaEIZcROBq5XGRF5qTAQhAwZnUseMvg246pyh0OECsa2gVFxoSiKexiQOgY1r",
-	"c5sSIbTNLkuIscxjmVdcqihkauCGHK1sJmRK8PSVmT9FXU1FwFWHZliIOU9jE9uSL+qVTpBb7hA5brK3",
-	"u0Hn4GQsgMAFkPcIF2eOQ5bfUg5B3pXqE8IpQTLNhFQHl1dHm9PYr5I7CcP+2hvm+SuBTo9BmMq9mch3",
-	"YN5JbLLUypsAxBxRkuZ4q3O0eiuFXGcfNXq2os5EiXw2WD1dzpOTTlcf1ZZeCBfHcSfo6PjxjpKTE1Ky",
-	"u7qKaY1f1qbPJb8VDLoM+cQdcD2JxX9JTiE7jRE6VsvYQpDkq28IfIDFwrxcx8kZarJAF2k9fJQvS2xu",
-	"hjaikb4Ie9pq+rXN0fnKtB16hRl5+f79ZuNcFvKU6PQcgfNw+a0KO44pRtqGedtvB/kkPh7eDp4US5vb",
-	"6P9i1V5ackvZqjHVK2uNWrkqmCLQAOue4fIr0+klTwKzdgiY8lnhdKlwWAHOdjJhmQT4xEIo0tpowivK",
-	"vLrlk4YL44sLkCldoIm6LqE047MsMUIfFYiziGx+OS6b3wJVgd2u6dnS32zDnQUjNRJje9Jdz5maMm17",
-	"u4MsDrKBqucH+UogNRQd0YJUVRj7/YxqE2XNUaH1FHUdQvKZQHOe3lI2fo+YEulNUXGQK9Ww7cJ/TNkV",
-	"vzjLSG7Agmm1VtHNXQcQP2tqmeg6J+CpL0qa+HwIe71W9kyfmFccc4PDsHzQGmQbAu4aSrerfQ8JTiFb",
-	"UEH5eIJvb7Qr7JYsrKvM/CJIlBKpfwps/IAJdMvrDir1zc/ooBK1XyjPhgmNTC1r1J3hNPfHwLJaHKIe",
-	"vfkMm7mZRXobvWUDNZ+LnTl4vQkrg8+XsjGrz7bnYQXV9PGvLKby5K4xzOKcEQTvkBjN1Yn4YFTy1cZE",
-	"NUbJqwOVk1fITra6MkHRBLMxUQq+gmLFS2McKYoeIJYlCWhooNxY/q5+hcQfq1hpjX7FhHnh5HYzWqjz",
-	"z9gUrmg1ttO24YzlBZ9MZ3IB01fKjcP9CC/6Gqw4bRBW/33fZNbsn+a1zB1E8gynz6vVrVs+CeC3Rryn",
-	"T2Mzb9aCN21dePdsnWW6B+DFuxwLlouQ6jVTY7s9/pUxrAkHV8QUTnFMFL8CoGzy9rdUTzJB0sBmPOQR",
-	"ZHhGFSFVbFH7DhVn6zXy4Sa1x3BSXJBmniLX8ua3ybQHp6scmBxDTnsVyn7UCAaXDmz74qQsYZhjU8i+",
-	"9W3IxkCHDargt+CqK6IxnMP0h7EaF7JbGQ7XrnItOFxmi9vSFc6FTljWWpmp6r2m/3jA0OngV1to2xjc",
-	"bsmiST77xQpH9f0B88hX5DloRbP3QexCVwQnJEZgihUyMKJyXku6dt9BByj+OUsWbjmI4tDc1TUdVp5+",
-	"vflpWcEby5p9GvG5DsDJvRwaqkQANlqTdFl2NrwSiNybFEWoyqhlY/ubKRhVD1QY6AC01eK6erHhOI7c",
-	"Av3rQ43aaSn8AiL8GosiePZBxl67ryISV9dXSD9HXVMxDmVin2Ah91/vNVJqcyxF2EY5ef/N23ffff/f",
-	"/+2Hw9dv+ur1g4jux2SW8IWXTmvEP86aDNT2yRWJOIvzbAVbTjBf+NvvDw9hzXm5u3dv35QK3v1weOhL",
-	"ZjAjXZtwgcoVxJpcTaScif7BAZ6LHp7iPzjrRXx6AOEaUYLpFHWLwCn1axkCb2gc2NAy82/zMiSkuX/T",
-	"eO+9BmF1eK+E9naYChE6KgPSoKHWwTUeX9WY4JDzhGCdpyZFs+v5/I6kKY1NNXgFDIWnGPbbUlldBv05",
-	"CfCZaE1i/cLpqJDfr4V3KzOsRyXN15eNSBxoU0MOc+3sBR7i2wTQuYa9/PzcjdTHr4xWWnRtkw1XcF6J",
-	"rvCSmHKYIxboGN4aEvdrkwgtvIFdRdiPiVVsOvfaiyfQNqLVqw237a6+adq6B3P5xdT6B1Qn8S8v8B9E",
-	"47YbLu0ajzfjFRJ7IrxvNag69Rpfv/m3YFWEJoSB1eo8ft/C8tKxH/t2N8TR7flodCVTLMl4k3BEYT59",
-	"JZxqSX00ovck/hFHt3w0Qt2f1F/HJMEL85OdcA+ieIdYEHiqmw7ie/PWNZ0SHcL3TyolSe1klIi9AN6F",
-	"mgFH6gbrB52PWiIplMnv37mM6fvDFv0y3O2sN5yXy5W3uIX1FedQaQWysqVEiX8Uo/iApRT87NGjK9Gn",
-	"oE+YiEzIOS9Q1stDltAUnPoTl2I3jtZ6xz35SlAcYiAlmc6kN33JdOfx8yadvu55wpqyL/KEqpX8JqdU",
-	"aouBDZjK+/pI49fP97nqXhwe75S1Wzu41vB9NxCplkfNSzlqSHKlUbVKKvIYmcvx73qaIkrNzAEC5XI6",
-	"CSB8AeLZaktw8WotwqOy6MZjL5qZbaxg/Y3PdcMZbFL8qjLAK4GcOF5zFn3TAKuYVldPzhtdKQqZayao",
-	"a2TDIJflhou6Ojf4dBWyXJczdaYIalbf9gI0IjGBKtFK6DZNDkKmiHOlHZq1G326qjRU65dhbc7T24Tj",
-	"2FTw0QXHp0NKmNRbyWPNdNZwuUaCUecZj41+GjLzcUlRDRDtkR58ejr4teQhIuyOplzn3zg1RqBIA7Ud",
-	"gU5+uUKnl1cDNCdDZ1D1/cnR1YF6bOoSktSVqEOWi/Um6Ojk6A30mcQsIjY0Th0847bFmRZE3yM+GpGU",
-	"xCErGvcW1iOeIgJesBjt78P57uO52Dd733eWEKCRYrqCJKP9CReSxAFSqnpC9iVhmEmkFUTAcs1m4bjn",
-	"FOLkRk5vn6JAnik8d3N58vePJ1fXvooBleZ4DXUDikZtDWltpo2G72m6RMOohodXsScX4aFWXdDJwVo9",
-	"KKCvZcx4C3rR4OiudVN8KT7tyvLXc25XP96Cl9u3nnUtW6vPuiiJslbSka0L4400rqcAtUhhKt4v4cma",
-	"B+/AuxOPWUqbmAuvfLQpY4XsiSLNp8VOi7SgKnw4224DEUtSeXkmIz7NSX4BAa8ESrCQTuHZRllVLC05",
-	"o9NwUBcniZllCkSTZxKK0ps97rV2NJWkbw9c2VIh55lHOFcyxhSzRbE6X5twk/OkV5b3h/BXHVkrT6Ri",
-	"+ND6rDpfEg/khg7D0gKC4lLKY7eAk9/M6xsVcYLMMjthc3TC9snIn4gEPAiLfysqTftCVDM4pFGWLMXY",
-	"BwHrMrhrsYE8uOVBnKmpYPgzBMF4BYENomEq4yx1zVePQ6xHNitSlw+d4LVlBnLnoa0BY7JJ3tucUTzX",
-	"2X3jaAZ22zyFQuCFL/pr3iYT0l3U16AzjmYru0BEs4ETWLYEy/Vwn9vmOzRfo5HrzcaW3yLN313vEq3u",
-	"sPQK7UtbsINg6eZETfECRRPOBTH97TFD5L4pYAOKI95Lf3+9mckLTvCQJDYfOM6rEalLe6UzQMi91A4t",
-	"mMHXW7t30z/4H/ufv7wO3nz3va9fyoPI9tLLXizXYGijF/TJsyVKq95Acck/3ZbaUlrLBtYinSulhnTr",
-	"cIncFoMog95HMFkfkXscyWThkCltoGlLp7KYEhY1BLfgLI8ps1f+yqbb9dCxdghDMXjjq8Vz0Yv4FHUH",
-	"n6723usGwU7m1yhLkiJiBoq8sIMDiqe9MefjhOAZhe8teIiDs4+//nhyeZDH/x/oBOoDa0jKEzs5T8TB",
-	"xfn5hwM7nzi4uDz/7fT45BJ1fz66sC7r5Y2EW9LtUqxBa8pd+2xd2r09G2hbqt8YA13QUPV27j2POBvR",
-	"sYkk0E5025Vra4DnrS+5JEWzYuK0oGPzNT9eftCOKD38K/X73rL0w4uUjOi9fy4hnRhqkQ0ht1nXdtHZ",
-	"DKNGDG+R+aY3GRSHV13TyutsiEcfOKdiTcR6wYqWQE0sKluQkK04/4u7XCPoLOjI5lB743H4n5+u/eWk",
-	"1Jd5Wdw82iZLWZ8SOeqD81P0oatVH17eV2P0/zmXqyP5TEBBMUdQ3GPR/M+5UefI2l3nYwlBTTCxVZFo",
-	"a6JQQkfExiiXF/HBPIHibSa4KY9m+qEazPT2+5JL9nu/a3X5tTxEL3TO+kVphWUZaxOdkDNBmB9I3Iaz",
-	"2ORq2yYUQU6DfI4HSphsiMbXDxvL6I1TzNYyUgUdXeWlZOVZr4xtvt7S6vKB3UUtOcLliph5p70CZu5l",
-	"qSGqSR8wbqzixSC3hFIpjHvrxbg58lWuqSgU321DSyivYl0qUTvx97kOoOipCdSAGrmLmSls6bVPlKLr",
-	"Vgi8vsDsahRym2F8Icu++k7u6qrTPMBLV71Hv1RbKgVjOs3WTt2XUmmjnFuJoY6nPdDtp8DRPlwU8/fz",
-	"AP5XImT18FSzaSWadYUU/RO7gtgvv06wuAKEbC69jA3KQsEZvWdTZ03/KgVJRtBFoRThvueLiq1cSzH7",
-	"8rvZkHnm36sLg6U/F7esUJlNWOUyY2VB6mtAuQbRL1N2D+2P+RRT9htJ8yziNkWT+la94SMTE1IBez2s",
-	"EfegD0bIMLqDaUhsH6c8k0Toskmihy6yYULFBGFosXX979empg9Qtzhk+i/FSyF5mLKxeeE3nGS6GxxD",
-	"F+dX16jX6x3oOQ5gTm8gvx3Mj8fF9K+Eqezl7Tymc3f1ZEtq2ToL9c+nqwTK0swa/9Ve3yNG5pBSqNXM",
-	"XI5eXQl8Rlisk1Hs8XtNDvbhQC5JFzf3Nsciv8u22eHe8uKBew3lQ/IhTB7HV4FP3dXPtKaaEiHwmARI",
-	"4QOWdJiYfnu6XbGHovtHHSBJUmG7D+ptIHI/w3CcNq7tb9fXF8jpJoigS5iAukpDLHSsD7yZ90B+U87a",
-	"D9BQqWEpMYPbpBS1yJQSidOFyT4PmZpC168bXJwKE0MFXZagGKYdWDOYYkK38lC9e5TbN+lGy6vaG1vq",
-	"geS2/rHZ6Lb7jx0T5FvTM8Bpc9bc8c9+mM9qfwABuTIr/GandJt8OX0Xp0ROeHyjnhq9ojJIqWtR0TDv",
-	"cz11635/zMEAsG+apsPNHhlnrtO9czW5DIzS55TxgwCwbkUXdEO8QlbzmO310XyyqLQZMg2h8oIBdzzC",
-	"wyxRUMNH2jS7okOmCx2m/2kn6FTCwTpBZ3B0dHJ1dXN2fnxyc3T+668fz06PBten52c3Pw1OP5wcm95C",
-	"S1vTehudqpdOzs4//vy3m4uTy19Pr65Oz8+u1IwfPtwMjo7OP55dX5lJbo5Pr47Ofzu5/A9/DHC9D1X1",
-	"en4j6VDhiqETSD8d2vaCMMJqI11zCz8f4ar48zy05ueji1Kdu6BIzCq3xeapfVKEbZb6eCytT7EVy51N",
-	"Fs0D8cotQtzIu8+r7HBt0nmuPca1UuYOLKjh3B+UMAjXUrePzThPcoeHia809q9kgXD1zkImOaJTbe/A",
-	"kqCuVZ45I5WrzPvJlWTuSg4vnjrO0TYJaTbdjuKpK0aW3TG9De1tDYBqwNhnjVudW/i9N+nC2NPPoO1S",
-	"YwFCKFBrWjN1GZeuKR6qyFvrPOdJiyKHS8xDleMGfmtKBOd7tUc/n8+r7i/FdrXVbd8Withbp3lStTlP",
-	"c+ZXy7xFu1YhW8GGzzvXJhesfI2N4wRLqzR+NS2KmkxW8PClmKRgMRvricXXTfuEHnDqNEVeCDblCRHI",
-	"GBqVsiwnZOrPyzatBsojnx5DhGFtGDuPQaL8mDcF2mWTV4vF6hR2JSo/fBWZUHDVPLd6vsUJK9duZ/ed",
-	"RpBfSiMwNJVb0uvSiQWmv1/hVoifyVKyBeBfah/Rb7S2iRRUw1eAEk8Lt/takoK22PUtzOoGpGqJJAYA",
-	"iklEY62YGdZwpd+0iZTvEQ6Z+cACvqlEOTcdxvOG2tbuCxV2Te/sEU31eVApQqYLHutGB0cnH5RumZoU",
-	"fwpefJ2Fo16Dv/pq9MVeDw30b3PdXIHc4SQrGs8KMBje0tnMB03+fZUsvmozUOWWLbyyoT295uNffrkU",
-	"T830TvR6GaQqMNiwaGcpPqjM4eQyS9a1Yp4z8Ifa9wEyREOYuhXMWx9gcc8+lKlAgiJmixlBQ78kVBPG",
-	"jbjtzNFwNuU7WD88SsnF5vxfCRuTLVw88nAyBfH1Tf/EU71JeB4gA9HaNQ09Ld876AOI4ZyQnq09cSnD",
-	"xdcWPS7cCw3MJjb3fYCltDh2bx0Y41vIGPTzBNsm6s4nWO7TERJ0miVFaUV/T4S6xNwqVKkgrg1dBsww",
-	"vo1p450t7N9YYjS3eTnl8xUzTAmOX4owWN7KxozRM0y7E2n0rzd4tPTTvNr6kmLL+s0m55MzlnEYu303",
-	"lbQiEJUIC10nb7/UqQBaxxtrqpZsDrRUg7pQOpaysXqVMyPsmO5BoJi6OZjQVSBkptyszgRVwJFX2BS2",
-	"Mr6QeCFcI/KQRNi0CNV5qyGjIlf8145XOz89PjLBaYGiUDQC68EceshJjmYkhSr+OHOaQC1QShR63hF/",
-	"EfV2HePKoONtFJcHL+WwsRoGV/eJq7XS6KGwozXNsAOqS9iZ0ijlgo+k+gUI/ojqmswhsxoilK573XvX",
-	"O3yPwg6ncRR2UBdrByuN9NnaOfbMwGMqJ9lQjxqyupVWuIZQvSjIVjfL6QQwUScwA3nZb/lAmquiNtGp",
-	"FyO0PwqRWirGl/LYTPuC+jG1Z8UejuHhx7lJfmnV6qK8n+aaMu8lCiyLEuGvnBClWbykWYRCjcHRB2f4",
-	"ri07rmhSYGAg0IVTyV6ACJQWBVBhnPldjaTR0mPns2+UxiuXMdQdxhh36jos71zUYI7TsoYzLrYFYZxK",
-	"oEoUuyVDPNyPsCB7yydqKmx5PiOsdFenDd1FtFy5dL1W/+q6DZb02q3p1unwFHZaVPay07pHVi2Hmt9c",
-	"UIEcL2q17RlVlKRsjzslrPChjYOsx0UIwbqyvq8d08B6me+coIQlVaNxevubdWzXDuJXnN66nus8AsFe",
-	"Y8L5rZIdshko1cdnV8b33gvZhW2kU2nTrX137w7fFlUVmiJj6rfmHFwjySmRwi3Ir+lDpFVX9l0rnq70",
-	"ZbuIus8rTmyJ8F2/evPExk+B4cTHZPJMFXXIwkfEgSf/uGhoSCSAefOcd0unXqxfTDZFqa9pU/AJ+FXc",
-	"cSDkwkzQvh6/rbe97kSa3aw10RKHa6l+rvPINMtyPWfZ2PT4N/xVR0JMeZpHkFfSe14fvnnnC4EjOJGT",
-	"q1Zgapf2N/ebJb1oMkb/lZVa0ngvecpjoDQrwcbIeavBxo644jZx+S4dMbLdXfobHw50djb6JRuSlBEI",
-	"28JDkui4JVeBgeIyI56WM8CMKT3CDA1JyCiLyX2RHqDwdIi1BOXc7vdvq9Wi3LQBvP/HYP9/He7/8Ln7",
-	"j/38j5ve5//qPNr7f/7LygZscYsGbE6vMVmuR59wNhZN2pjbW3w9cLyof/k1yJuwLhtB4vEHKmSTkQUq",
-	"NJdIkHeZFSSqHdlKUt1kkFheRU7z6YbGm1NME8vJPdUvSjA+4UKaHddzAkC5O4LWIv5edhDxBn28FYnK",
-	"L9/0KDYfotPjvPGcHtJU+aqUygvZtRoFbAaIChRlaUqYVLjCFLasbBF43Uanr77folufruhVajapa8Dp",
-	"Mli6aRtV/EAqLcB0RrLvAjPuhex0pJRrSNgMO4aop2QE7jOOsC7spTC9q7u77DmhE3QUsrC0Vz0EgXIJ",
-	"lbjSPG4ONak+paW1SE52Xl5WJOK6ydzqEXFaRc/ObVaWjpSDlDtPIG0vZPX4XHUhs5RAx0eQDdWp9AxW",
-	"6AaiTWhVDfNddjqeL1YKtH4DkK19q5HH6ZoKuaMQsOfFZjSI0YRHlS9CNiWYGXainbQ6djJKMkHviBIj",
-	"4pjE6I5iRO5nSj2Xxi9qnLgTOtNlSjMhQwY3g14JOmb7SkOg+JWRSXpIqzb1NVcWMMULHcQcMjWrnBCa",
-	"GmqF4zglwhRhy5vDCrCGmd5GNaOYCEyH1yme6XaxluhpnKhb0RzDFY4nPOrYwG6/kco55WYTVV0JeTnG",
-	"qZpO8kC9orVhag3zU1XR82jRpRqVF3jslbtmeAzQUi6w6dNT/FVdFaE30VD1USzizSc8IbBjf62ofMut",
-	"9l7aV+PmzX49FeTpH01PeCqbhDXwZkGD0RhKIujSklhECl71H+qzBwRt6M+Cjg1zhB2Y5Zq1+QCtfhq+",
-	"Wy7dy0txVZWWvp72X/50Cwl19bWsPMbVDfIoSygjF+u6L4PmuKnrPPZK83epg6eg2C6EbeB0rBCv6+96",
-	"JxS0Ok3vRGPXu2YgnuL7U/3wtdOiwYm/WtEiwraG6L79/vCw19OxmagUvNlHEz5HSvWBcFd94ramUhH2",
-	"CnsF9giH0EMXJgzTnoIbGTODTDMw8+m24/iOIMZD5jSzaS6yXY0g1Qneq8plLwm08gFwK4hr6hSYF14+",
-	"8hPqaoW/Uqlm63g0xKFOGrPUc5NZyvp50pLuJ6LzlUoSN2Qt9Z0O0UQe6NegdktzUtMdSf2RJj9m05lW",
-	"Fky6Ul5kqXaBK26oemp6o8XUK2+uMVSuUrC67FR+3iaFHrK7gYCjfRnHJrrIdwQ28qgo/zFLeZxFJPb2",
-	"pLAZNQXNcVqjGCz2mbt+gk6eKcFJkakQ6Pks7ndLWw60Xxx9H+gyAcsKi5ubghorQFv2XGnYxlV3gs44",
-	"w2mc6qrsqa4QrOmuKRdczNOpgBAU7sg1AFOMnvmbtJfLjsdtD0OWtfHylmXppMzR+L1ks4bQn3zzQWFb",
-	"tW0E895QZgoIKgTHYEMmIxacNVZv3nTPtWX4J88Scspi0lCXBz6FvNAsIQHaf+11lZaaFS1xBuahnITJ",
-	"dFE5o4rn1HJH20wDxTRuEVKX56iZiwscP2Gx1/zQm9H8JA/U9MZ9GbYqudlAD32icqIljCCHLTzGlAlZ",
-	"qjQwpneEhSwHINRVp+n2B9bxFTCUHpZn0o5cZCapdYesW2ptOHBaG/5CFnqg4hOqM39roBMyj0zk7EJd",
-	"2Iinka62P+dZEr8vYskh/Cf3jUKGLdibzFS5s7RwoNYpYUFL1pEZGZ8vsduXu3oWCSSMz/faW+9L/vil",
-	"mr+/LMI+HYF/833t1LUhUB+xMWTMsJy8EjUbbJ0q5W1lnFU5EOx21lzKF+EoS01qDdH3kyPbOt87K0Bo",
-	"a5XWDaxsI2LnZKWhk+bpxeo8GV/IQDMFWNKf9Lqo/4SdkBVBdFGJAuP+qyfos7mtChjVjBLUPvGCtm2q",
-	"27I95zKK4jRLvfQ3S/WZNA1MNarqRod5cYGlttrmxgLjymqd7Zzs9oB2/vWdf33nX9/51x/Xvw7dZOLl",
-	"2cA7732tIXtxcstYQZOZVT/2CMaOSOBNq9TJeiYxzSZVgqUvr37g5muvaa1v2kezEcjl5S/Gv7UlRr7U",
-	"q2Xfae3QcqUinzun6npvcgJPdLO0hPPbbFYKPgj0NbjBBNo5m0cQ2Ph++0XISG/cQz9D8MXBrzZUPx+o",
-	"GlgAwzFvFKDPl6rXUcEer9nnXxmXuLF6IrTmQvCOz2031ckoDTWSp7YVIxD4nHThZI4XQh2KiTyvGzeM",
-	"BtlkKtHqpa47ZZTPfIm+wZaIIAN0Z6qqkPtZgpk+WT4qAh1gZJTQKZX+0s4xFbMEL5oLcoG8AmcgJkql",
-	"R0OCzEc6M52wWPvjveOPUkLWO2H4iwqkvvSfiS2EUh9TPYH0+WIwewbaR9nIc/6V4bxUSX1c4+5oWrN/",
-	"mSmBMJN4g+1P8UKdM8gcgGo4k1xEOCnZ51w3hNhoHgoeDu+Y1X64FGo+5cdkpjQXHDjo5Gy8DF5lYC7w",
-	"xEdK4c4a2cdyzP5TgMeK4208E9FI7QhMrF+qH4r+fRlnKr5sxZcK0rvKf2+mbt5S8z27e4LKkz4f/eNs",
-	"TS/qAXuztz9IbH+FVaAMFekkhsQI3YfCeCTjBcNTGkFRgiaX+uPxszXwqTvFMpoQgbDZkXpjr8Gf8VTU",
-	"0Y9qXoK17B7/VlG+64vWsj94onW7kBIFsNJNxm4Zn7NcV1gAKRynWDde1hXO/N0p9GDrmIWUwoqTBLLp",
-	"ygYh7XxUQC58JSVeluHjL6G8P1hNXQa9F16d2qu65++1h2T3K/dPLQOQyuPVIL6B9RO7zW92Js+dyXNn",
-	"8vxLUM1vxli4jHqXzVk7vr/j+6v5fqmV2ZqFoIrkGTVOnoCVVz+2WTO2jyPiqdNGFuGRJGnI5CTlUiaU",
-	"jQObcUN0me7ud/f3OuyEETnn6a158N50PjADVBJAFEybktn6Bzvau/v7vR46JolSZaBsIE0Sauqfvg+Z",
-	"hgCZLhBD3cM8eQxqT+310U/0nsTw9Y84uuWjkS1HhuYYqrqN1Avm2Xt08q8MJ/9T6Q6p930UHbxB/w2l",
-	"mMV8+o/DQP39WQfA/JQlDV86b3/WXV5QhP7/aEpZd4rvzduKlgQhU9AJy0X/Fb35T7bnNAtsXluAis9e",
-	"Hx4GISuPi94cHh4eBvqcIOgTva0TiCGObs+LQVeBbfX1r0F1hOtKYa7Gu+gEnebNdYJO49GuLuvlW1Jt",
-	"oX4s4wnRzVMay35BHMRseTEFKZOmUDgdjpgA1XGK+vqDsm0Q9uuVSrCasWlDF0VEpq9HKZ7hIU2gh5Yx",
-	"ITIOTV1LVUB6iuQS6VY+19SorwBvoZ/WG6kX8W7kjjBblWlCnAcQWBaylIwUfaISdYcpwbf74wSb1oIW",
-	"lhpW4Nc8eEKaTGvqWQ9dudkCEU7Tha5IYT1DQM50FDrqguuEskCdTchITCUeJmTvfTnHoFtPUtxDOBHc",
-	"jK8z2iDR8FmKUKhVrpd+Al+syDppgrur5gKKgEkGGQLjxayV7DZiCIvIynrs1fGHBKeQhauGBOLrxmLq",
-	"HkEopeNJgxdlk3Lu8A0Rp0syQTImaVL0Nkbmk1YB/TZXprmbY5X0/giHsJpcrqgOD1uqVIo3S2m8+QZ/",
-	"t4Msq3OKcN7EaoO8Iouhzb2bZFGmSDdzVHLPewSiAcImkQFqSVkXn0wzf4GaoAPi6tJqq47k+ea77wJv",
-	"tpH7xffvPGc7xfcGqa6vP/g5TMLZmAiZc5quYTB7EJOb967E4hbEJh1/rE7aNm5ITYBf+xSh194a80Ua",
-	"TOvg0Aqzqtrqg45W8E3EqLqODWtm+oG2MTfJwmtDRpLhDZ77SDMCp+wmpvkBqB28moXUwNY/5pppRdou",
-	"6KCoFa3d1e9tknxkD8jZ5vLMIzVVoxPJXaE32wh1lSYDeQWKxKApvgUPRpEaAfkCQu9eTigb7z1ThErB",
-	"kDcIT8kjr5vcZDm8tca+pqiUcljwEZy638FXbl6BHW4+XNgOrTrPQWJJ+hapHB4E5UBnfJYlWNp+pkq1",
-	"B+FsqK0ey0SD5wkaLp/QekJW5dstJPmWR2x2MZdvK4/ERt36tSjJzJR73dsd+upDb5KBqoe+QgpqGwno",
-	"ax1DFdUzLU756KExgN4Da7PBpkTe5SI8JEUn9I7EpYZOrqkvN1cZ+6hWWd23m4X7xZL2fHYHuUYSZ1BK",
-	"WIvDG3bqM7OuBpwl0RPlg80l1OfNsvUh4QbcrDzM8k6elX4mrVmchyx+bUzs9+qVKZ8LkjrStQ73gKo3",
-	"nOnqNXtIA6Pbpjv/AJva3VCPf5QSMTFgNsJTmiw8pNXMaQT/phDt6sq0Tg3rURiYQv8M75qgUHcClheF",
-	"bmJJSfKBrsKzdAWvhC3Wo7QoWEBgOUvE06aMVLc3eWO9c22k9uxhyZD+SMhTKUwNXZ18WWSgmqkcZysS",
-	"lEUN5XSN43edtuimbFlzepnSxEokrwiv13JPDkxKgcMCDck4Y9rdQUUVEho0VqPar7Pwhoyzahs7M38n",
-	"6DgX5bXRJVjIj8LfKxV0WQxtmzWWdJ3RAMMqqNc18+69R+6Vav8D+I3gGtt7W20k82qiAudsK2Qva212",
-	"bavBieWgvF77pcG4EZwKnPwoSLoPb66BltXCPbFtEugCvgtLzqkVgO6n9uVD8zBjju54Fk0Mc5cTQ808",
-	"xWcaiEatvtcrAe3DeYoSHuFECw1ohoWY8zRe0Xng4bk5JvJtTIUkqQkrsEvLgdasyZZMzgsKrlpq/aqW",
-	"HPsK7qrfWYOr+u01RhSn0eXKQDco7Jgb3qko+XiNe/efGaTUUyG1Thhz9irv6h4yzBblYCeofVNE8GVC",
-	"dwgeEkZGVOp6cFg9YjFOY/oHiUOWL0GTiG8r4uhlhQLsgnh2IRDrBd14CRrYJs+30NUIAQ0CldkYPLs6",
-	"b0lz7L2QFbSaSodaTbDRvhUyiAmeEYRFQ3pUMcgrYaICymxEF6rRuXvGhAmH+o01XfJd23KmpK/kIY1M",
-	"GkHF114Mj72d7PEYTfFsBuwlHVKZ4nRh8Y9rXBUKkoggtu6aNvDgBMqdUjbW0SuKW+VrBFaFU4IokwQ6",
-	"16tXMkHARG/TsaBqaRyjwsMUMkNxdYFgSxAC+Jzc4+ksAbtFhCUZQ2N6bz2qJopkKLHatHqlQjz8Xiw4",
-	"Aj/1LGXISTxuMZ6fMug5fGBlScoSQFKUqTXIKDAoVSlxvHIlEbzJwqqevRTUVWtZz0QKX2zBMJrP3HBC",
-	"27SBwnibGz71Pkjbk4GEIpENbe0cvxzySijGzJni4IBKAcpEpsUpVi5w3KIBjpnNrtSpH9N49tLrrgFt",
-	"FDICcH5sWr/KiyBHkt7pom4s1rH+IhMzoFFejd6BmPpd53RLz2ZBqH7fSu8f6Kmb7QJGGIOhTI83peNz",
-	"9WukI5YsR2dcQrwRZpJAjmvIhgTIb0IkVLqOoixVBxETs1PEmR0VswhEWyFTTI21saX913sbjfZd2ErZ",
-	"o6m/7JVUIyuM991rs4UZ4pANtduzZwBFK0tFYFJMUnoH/lAtvdvCbmoYKFL2TGbkgjxVAb5JiACuuIzW",
-	"51nMrYh9Tsd93hBBoiylcnGlXjZ2WQivUQKJV9gsWfDAjBDrFsNgwLM9WY1AdXD35sCEBJneVSHrgspf",
-	"86g6w+4FtoI9lGsL2e8DN5y2j3QEENJFSOETXYX0d3UosG+wCuo4oXzXEylnRdO5QSlmt6ldvxLJyrG8",
-	"EY8JGiV8rkOFa5vvoY+XH4RuIug0YwQi7kLrLOGLqTaYKxVGfQUYmPC5diO5sx7xmNR+/JgmnX7HOenS",
-	"045jrrORVLUv4NcSSsOjzlf1E2UjvqxfgeZGWSLpviQM5z1A5aI4i1N1s1IYzQGPxykZmzr9CV4oNnZH",
-	"UvQ2jdEMp3JR7swoTME/+KtcR04EhjkGoHpAqYpAI0ZQ86MEJrE2cNNJbYaqyMsT6oDl3C2nZNCUJ72Q",
-	"mQYdg4tTtec5Tcm+0/cTtJ1650m3e2neQlKDxRSnt6bHGPr9fj+vwLtfdICQaUZ+R92iiRuYhk37b8pC",
-	"Vv2OxPt5i9LfUZfcyxTbKE8FslBgGqxMwAWKcWF/F3hMTVUGX6xn35Ce/CvTcNU0BbRS++9Qv+F3ONDf",
-	"Z3hMwAn6O/pXRtIFKqr8gSaRd1RFQx4vTDtVjIZwQv/z6vwMAZV6ryk52GFSIrJECr0NMzcGUV57mow5",
-	"lSnNAcriU6Fw0MRpGJvB7/++f0bu5f4FHpN9s8B8KROCoeuoLVNpdyQnJGSjLEn0QTjBnEEegYmFBwpQ",
-	"zLXnKaERYYIUeklnMMPRhCgKA1WLE0Oh+gcH8/m8h+Fpj6fjA/OpOPhwenRydnWy/6Z32JvIKRQ4lFQm",
-	"pISW7iKceKR+BxbUCTou5BRwvK/AUYmetT2YupEMz2in33nbO+y9her2cgKE6gDP6MHd6wODbQdKpCDG",
-	"0zn2NfqtAxjqWuPsnoYN7awy9geo57tPQXARnNmW90HIAINk4XzQdYoJdAk0L5tqwHD5Kc/Gk6oF45UI",
-	"GZ97umYgqED+7vBtH5kt6XvX8rcpSG6XFKVciJDpuDO3VkypL2VHaXE22MgeU7n+5T/8zLx45QBA8sL+",
-	"3fkarPwiR0Xnq8+QtKXphbqiN4eHOjtfqepwaY4P5+CfpqSvlilWSRw5BAAbaao1+UrYcwUE0agHa6lh",
-	"aNOE5psDhfEXdpN61nd6P76v8n0fDHF8qWMMLs1vHfj09epPM2a5LWivzsdvV3884umQxjFh7pfftVkx",
-	"ZZKkDCdXkKZ0kqY8LcYAnW06xenCgJruqFPco0mP0uGy5vBBcQD1DGyb/yh8KZ/LpMIiq4lQ/Ro0Yv7B",
-	"F9sV+qvGfqWOrE0HfuK6B0BeI8iWKNXor2my8Wp3qRSa7uvIACxuhS5XHBjPk3lRh0mKW6GzugiLhRnI",
-	"wqRdAcLmbeujZyaqNCZKuAhM0oN140LalCvEKp0zSrKYxD307vCd44jX29AOXPcSjBGrTDGO4fDKNKPj",
-	"x93y6Zp3UUru+C2Je50/JVK8O3y3+kvG5U88Y/EjYtMlnKKCI32sGyDMunTezHRkUMml3R7ccz2gm3Ld",
-	"Kqd9JSByJkeJIGSMzImQOiOxXw3JEP64IYNrDh3Ke3YI1FUq+orQIeSmmMkimqSMcE44ibYNSE/4EJWl",
-	"yJKgJJAbx34PnTMlzxWnoOSD8xlhp8foiDNGorK+qiPWcZKEjEp1qlX1Q4lSt2RRqBrFieXWdPNDX0kc",
-	"SihfR4JBfgFGECJCJifOdNJ0cdAvuIEInCWLpQLLlYWwb09gyZFnlcDixhDsBJZHEli8p/1w6cR+efDF",
-	"/Oth4smJEh1wPXISxAolKITMFyiJjYRCgRaZCMYlkZV9QGBH0DDCBQZ9eARecywhZcASPZqisiCCpR0E",
-	"RKRMkPe5hgUqlFK7o9v9aIIZI4laoVJ+P16ewjSSJ3EPDRh0Mw9ZThXzOEugHsQVbhRBZFwqChQorend",
-	"4bsVoo1Nqmwj2ph3Edjrd4LNg7DuhMVwecZ/uQ3cW5c/5OjYKOIkjVLNJZhhRMVmhwo7f24Vsi7LMgz+",
-	"TOTPEA0xiJLOI3IYtQcPcyls+uUNiN6DQXPLcPKzyYI3sSODow8uZKjtfS4R3SymktytbQc6Hfy610MD",
-	"9TXSn0MxYhM2uJ+QO5KYqjC2X3DIwFT/xu2PWgpRscE2ewHiSZyLr+99cSqBlpeKqUFgKpciZ0ISHAc6",
-	"AR4qgFix0laxCtmFDXTE8ZQyCm1/eCqWSVlqzyd3G5mE4LTdAgJ/z0i6WEvkgiGsG/56MSMPHOI03nCA",
-	"QSR5uuG3V5RFmy78I5M0Wf/bly/cYgewfCTIwbWdWPtIYm0e94wrp50TUIdetpZstbNu5saZeQmtWoKw",
-	"oWb1dtJ+enTlDWX7BnU/7z6X8mpzkuYA46bovR0mPQImLYVii01VxKhjlOsuVV+ow/0MVRdEK0mlh3Sy",
-	"eGNYbX2FSrLAEiIky73TlRRSao/gtDhAugbRiKSERaQXqvOVKY2MxXjmFzPqGK1X68Ppjo5KIUL+yONF",
-	"833ZVyipRssagDN1AF0sfb01LOWe8FYPivpiof+0CuIPq7+MOBslNCqv93WLKWd4kXAcX3P+AadjUv7+",
-	"uzb7FdlsxlNJ4l9JTLGSGB8R9Y9MgYVG9H8g9r9+29Eb35T3Hnyx/1zbqgQFAclapGRzOqCnaqQDKy0v",
-	"DcePRAb66yhLkkVRzHdnmXkAzOur2hrMP8RCU8B2WSibZS2Z5UcI+3wSCNdTPTWnWwdX8tSqvxZ67Bia",
-	"g9waSl8UQ8uD+zYw2J1AZESpsCbKWGzKe+lEIttXNmSZIP08SLML9jYTHVxkXvJMorBjj6UfdvYCZ+wu",
-	"xGw4iI8oQ7dkiIf7ERZkz+SgUSmQ81JQzINZjI4uPx4Xj0PW1Ylp4AwtIh1BaGeExIhxp/P6Xg9dAbSg",
-	"YR7uCjEhzFlXDw3YApWaw7seEihJ5Av6UJrOeXEf357S7QBbg8u1uOu84/Y3pFM/luu04dRyQlIce3u6",
-	"4EZdr/bD5EaS0ncai5rymNDpCGEWslLGkHopt7CY2F0dSAzR9qbUnUkVAWwX2WikKAyTIZul9I4mZKzz",
-	"BCckukV0hLDOBPEtoqaXN5jFzkvHsS5mwg6/RSNzGUqWWs9qh/yXt5O9FI0DyEjtenLiUbrih5rUBhp/",
-	"81pfUKSTkXlp/iY7louEG0n1zvfNMv2bR8GOJbar8tZ3VqtvxWrFakC9OU790Alc6b6RUx98KTm2lxul",
-	"rKmhvNAAOrPwEYjRJrXKJF2hIudKSdKUjVIsZJpFMtOFBH1WpxrW1rGtkoJXcrsLNCSUjVFKpvxuZ13a",
-	"knVpm7Cp6b1fdSTSN1ctGGc5jBzuKPKfFuAaIOAh0KY393ltc2aZMrYwaVprzSoA1u89jXRyuIJelizy",
-	"tlgUxJ+bzMWd/XFnf3wUhAweIqbYcG0sBB2z6doBhEWF9vz7vR46Z0RnBJsw12oCqOerAI1oogsadnXi",
-	"l/4b7AZMZ/0iaCP8HlI6zvCUoFtCZiblwhnKFK0tjIdQDWvCk9gYRtT3xqCIhwkpSsrHAwkJ7pRFdIaT",
-	"M6ixkv+pYCRwhr0iUr8hFQjCv7V4FufNPkKWD9zHItp7jyBIFqeQKgNZNItCKZN0aoyaiMZBXnWNpiTS",
-	"JlNznFC45JYseigv0A123yw3rjiHoTuaqaMUcF5Lk04GDhis7bXCY7KW0UTQP9b8gKfrmWX0xWwWXqm/",
-	"PT3e9EsFDut/W4KuTSavgecGQ7gA/4DPN1q+i3vrf24pw2Zffrw8q374qJGiVZy7wGPiN+ZZYuohnDs5",
-	"+eFGOO+xuuH2NR651J5ffjbDY8rGnX6Hj0aCgGy5Rfm5ZQBdE6fWwGd62FRZpuRFiQWDlkVetqZy2p8Y",
-	"4VQSQTFDs5THGVSLkmjKhUSvDw8P98C0ETKeIsahUU5f8XTTJ7wYPKgugKd2GvAevDs8DBAOmUzpzPbg",
-	"UQ+EydnESUpwvIA3f0AMQzMqKvP0VGanh0oltvQtGrjckue2FiTxLUFkNIL8U5Pz1XVrA4cMpH4Sk9gW",
-	"0rA584KDE1OzX+gQB54RbaHSVp0ma6uXFVe0msehP8J05PGQoE/gUOLmrHsdt7aWiXF5tGDE2jpNvVev",
-	"I9MVffLixjvN6y9vFN4uhX+QgnXwpQbRG+TG+un5tSU3AlGJxlCrUBeFHXNGQgblyvOqTbbTmc+4UkoX",
-	"LVbaKm5xUFvbLkhxy2bk+vU/CJ6Dbaj89SdOYFCpqH7RzKlmkm4LcY/DWpqM08BaPEe+g+aH26i3Dspb",
-	"Eq9bZDLW6XhDUvVKJvGoOdeupfplZl7vUOhheeKeJgHepPHWduW3j+DuWQMfinqhK9IscZKUqosao+ly",
-	"x1E1smzgTPftRX+6h7kcNYsXd4FiL85GVb6cHKudy10jSOzpMXpGb8lik2D365oDqSjw1dVl/aDaTsgE",
-	"iVIidXNpj4tjRn9RK/gGEdzszIfc5qR2+PzS8Nm9mRyZDZI8kYC7lv1YI2Oehs3sBtBQnRaSHOoa6Ybv",
-	"mIVMC+zgX3U6v+sGdG7vdY+L2CC9rjTPxhN8e6Nrz9+Sxemxrj1vftEor3/SjSd0vHpeYpqzZPFeN/2G",
-	"HksTO6H+EizBQvKUxD10KoU1nuCU5JWmi5b5Zv/Qtwf2XrfxWruybSbSnU9oNIGOWmCNgcB3cEAHKGMJ",
-	"lA0rDMdqB1KQZGQOOGRqFp6WqhjmdXKgVZR60mhKBsLwWOZjGFy3oWjQmA2IPLG5GNbVbMp2FuaYJ0yf",
-	"552leBc+7ILtepR5bXHo4IuG1g3sv5oe21x2WQB1v4BnXUFdVy0cpXyqQ2WmfKprM+d19Rsz1x0CstLm",
-	"a9jBrgDyNgsgPwAYg3UF7XOWw5AVrBUkaUa55zfWLoOPLVLzZWbZ/IB2APdwW+wDoO3prK6GZG6oiD6o",
-	"VKLOvC6CfXVxRJ/VyVY/DJmp3j2f8ACq6+uG2UXR7LxLzpCMeKpjCHWdw67RaEOWkhhHEuIMSmHHlXqH",
-	"0MCnbemGmhXsoSURd/UMd/UMd0aGl2RkqAdfb6Ek4nOYD6OEZ7Gt8J8HUMCTlEDVCpwA0D21729Tg0op",
-	"Xqxr8up5WmvUp60VISvZR9A0ExINSRH6pi66Gjxnmjeok7PDBSEz9gVwGer+BqYetZL1rNHi3eFbBPXH",
-	"51SQPbe32pQyKRAO2Zynt0q9K2qpaJXD1AYYwpL71Yvsm4X0nSvszwSR/S+V0Oev/S/qTP63wF/7X06P",
-	"v4YM+GIWU8IigoQUPTzFf3CG56IX8anmp+Q+mmA2JhD+AksZfLpCV9dXIRsIkU3JJU/IJyonn8gwb71l",
-	"/adgZMnB/uBL5UAZnpKvITO83p5o/nX57aKmN4ozW57EiSIIGdwh9KMYEsJQTEXE7yABYrhwa4RX8Bfu",
-	"E1o2M50WANf1rnRdR3DnI0yTLCUCRThNF4goYqFYM8LgMg6ZBo38/hxMMtBZ/GAK4Jvebrb8fci0mqAN",
-	"aNAyj4/Huo19WdY4FSIjsCzbW8dB28exT0X+2fIUr3KDUL9V6nC7q3E33dT7wrmE1hoNDP7jt2GS+jYs",
-	"S2qMN+0vTtHXOV40sPLzocSUASVzUdLpT7M8hAZmcQjG1qxYtYHbK1Q9pP33TRQOuQTONh4MGc9kxKeW",
-	"NtJU50Ld4YTGS3z9QHiOnHV+g00Aq1tc6umvHfFOdH9porv3ijbE6OfwGPbQbxorjXW6WC3qYmFRlkDH",
-	"1r0AINOkclYVFiP1K4HDOGzMT8dGZFoEivBlU2KaC1pRSjvaEGWI4GiCdBt6+/F7LbXUFgeuQjoKWUFU",
-	"kEnzEPme1I+5eKVEo3eHh3ppuZTV5JOr0KLHFH6KWRwv3dM54iprWGbDrQL7X1P02XnjHG+cbfyn5Z6m",
-	"tPn1CGH5GaDqvunEfnr22+DD6fHN5cnfP55cXXceIAUdWNq2RXvEWqEaOryBxK9EToPLVuNCD1HK4oRE",
-	"t8KUy5clFQSlinCacI/KLbwSaIoZHhNwJloBVNFAaOxOo3JMaqEdi77SzR2CbYJGjBJZzB6EDJ4MLs9y",
-	"CbC6BHKvAQqdHgcIoxGJFcVVw2g12Sq3ATJaugk/ZjwmppEjng6h42yuB0PrWAKhK/FeoHvVitIBCnQM",
-	"lzAkZWN8Xu5D1I021ndg2IZu01ZlGqj78eyXs/NPZwGqAGQQssHR0cnV1c3Z+fHJzdH5r79+PDs9Glyf",
-	"np/d/DQ4/XByHKCrk8vfTo9Obk7Oji/OT8+ub87Or28uTwZHfxv8+OEkCNnR5cnxydn16eDDjRk/QOqd",
-	"k7Pzjz//7ebi5PLX06ur0/OzK4+/z8LSs3AwO/nz6O3VZahtN7kja9Rqp8V/ExwpJ6UeYuhQrRfPnb5U",
-	"QPpBHRTqgps/kMRHM1ZFlPgEw1Lft53HfysND3x3uLGi2dr88zORPgDSFXSkWG3Y+ZnIdlD151FmdnDa",
-	"FJmyXSB9MidhjdRu2NCjbEphZI7EjERG4JwlOKrbMbQkTnXtfYx0N2MrpseF5YSnyLrMbHWMbl0w3Wuq",
-	"vvfSzRmHO3PGzpzxghqQbI+OPZK4WA6n2II3p7AmgIbfQ1c6qA3hlFgHclEk0+u+KfmKvznPzXKnsOO0",
-	"cV3DO3fNy3LX1KxXZX+Nc8cv0VVzpV0h2Fl/3+q5xmIGUeFF4hQU8bS/U6HjYPd1nhWLkSA4ITHCEqVE",
-	"yD2d9gXWPF1EKjN9h+p2srJRD3XFhM8ZoszWDLEPT4/3Gl0s+SYeSxzJJ3gex0o+/VIhpDCk5i2einj+",
-	"XarTX1gaAXQvYftmxGojseLgS/HHw7p3VkluDw1ccUP3/60HzKFMQFAcYxyCKI05CdSevUYDVpmmtLJd",
-	"FUvZWa2236azdvsb8tt1LVZ1PxWqJkv5jVWrIOhZeMMOHLdgnNoaLD6dYcohwRvapC6t4clLiT9piSNk",
-	"YkaiHp6LAYiLv5BFT+NI/rfOxtcj5En56JbMZIDoyHHa6mT402P1OGPaaBU32qVepAy4w/OdvPes7W+3",
-	"Q6jay30xn2LKDu5ISkeL54mH6aFKZ6FXAqznPb02lPJMyZMJH1Mm0HBhG2N2lR4LxU0EpG36jFugmtY6",
-	"Tk/xImR3PIsmaMTTPR1SCDkTcA6UxD10kQ0TKiYIo+OzK3T979coJRFPY8gyiUNmtF29xt/gM00nevo9",
-	"6DYx4Ums61CvePs3nGS2tUSEkwSS//tFWk/IEs5vTTSOXkc2ywPMlWCTEsGTO5IqGdufYRqyKV4gyoQk",
-	"OIaEmSlOb38zO9Y5RSOeIswWnBFEEkhVGeRngvTqQzYkCWdjYUvKlPzs3XeHP0BrUQb5LmiCRTEAlXvv",
-	"Q80YoMioc8lTfGtdJAmmUzQjLIYyLmNMmY0qRYzMQ2b2f6eOTK0PwpagERr8zlNYlf7CrALeNRE97xFW",
-	"Y+jT0jrICNNEqA9jrr0sCDMxVxKj7vmhvvzu8K0Biggp8AuZXrnJ6dUPoOXqPbHZOLqwg1Zb0MCcn62C",
-	"HrLiXESRurOEccJVLdyIpmMY8ZEYKK9NpBfg42V/43MFDpqMvEdfvuZZVwp7oOFsmyIzT9vQ7LqWEa4Q",
-	"ydxSTgl2fPkvxZfVGC02EjPxkeE7TBM8TEhTRBKggzcsEjiYBrV1ukxtxuR11ugazapNmqk20KQExWRE",
-	"FXGySL26eufPespvzxtkznKpI8gcX9Np7RxDL8kxVDT7sEhorvgZmy6u1yIa1tvkawFE3KTtIoza3G/x",
-	"9XYxqrHpqN6dv2zwjjP/5YvBFcD/AOzdtDejnurgC/yfxktdJQZ7oWGgesViMEPkngooWdmAx9qiXuDx",
-	"KtcGvFnud7pzbWzVtfEwmGtsCm1ABCOlziamQqlSq4YEzXiS+HTCn4lcBhk7Av1nd11sg759fkrPhSGG",
-	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9w/3A03bxFNFew8cZat1c25KgZ22sG8ha1CM9hzot8zm9P",
-	"0eeVHS7V+M8HmZygN73D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9iosbrIINKPxJny1jCZPYS+o",
-	"ztgglzIPUu549c5kUMEcP948jA48zKpQmfPgi/3nimDMovfk+pRBf7uCMqwSmE9rjvadEeIRO4w+NhR/",
-	"3iT2UlsufN3uWkBhpRNiKxDcsZRvoaz9NmH5mSI2CyrdwvRh9cZNaLX+9nmkOA/VdxeCE0+0VW7R2cle",
-	"f3k7ydPIXpubUpwqWGTN/hPl8tK25fYMjxsKRYes8kUPXfFUQkO24QLCDAPt7CXxQFcJoDHqxmSEs0QW",
-	"T/pYRHvvQwadhnFK0DCFOt/DReEqlnRqowtpQw7vhVvde317jtrnWuRS0D/W/ICn8olMP6VK5xd4TPzG",
-	"H3u31XvcSQQPNtXUjrQgCxUUXSMFf4bHlI07/Q4fjQQB9vYc1f/qhGJQbQ0wzFicEAEJuSJkXX+vRghZ",
-	"dVo1Cm+vRl1fhIWMzyyLZgll4FKk0QJ11V5pQmLE+LyPMBri2D6jSqZ/d3ioqBFlY50MbDogBCjNEt0M",
-	"Z8YFNX0hT6Vuo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL20O2L5Up62SWJplcsCWKuL3AlZu5iYOuBu",
-	"Qjw3FpsOaq1C1u2dWCeRlyaYHsL63x3+gLoCLxR5mfA5mmK22AvZfEIT4im1L5Aancoms1ed6qzSeS7K",
-	"5PovatnaGPkeKy5nS3AfPFjoL/1qslcsoLYCzJ+JbAOVO1bzJ4/u2RrEPp2Zq0zaN8pN9hN4p0xe+TE0",
-	"zNW1poXO0alIsHgoCJN9xDgje3mBymp7p/y9kL39HlKydMHnWUpZRGe4KqQiydWfMYloDD2V8tp+dyRV",
-	"I4dslPIpzMXIvURGWkWcvTeR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
-	"0wY9bKt5iZbOQToW0X1TLKkZado4JdMhSYXuOzjDQqAhETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEz/dx",
-	"kpi5V/rqLvRmH5EKUDw1kzRg/zjDaZxiWqx5J6A8UECpGpM8Z+ygkfqFkictoJethVglGaPYyhILWMhy",
-	"E5gSK6xNiwpTqWGvhy787ZzBFM+4RCIb/pNEEkkeMp+oX3fnObi0fZa/ARo9Ja/fYflfsHODZdKPQW7W",
-	"5dcH5A4n2TM2BypkAMP2BZ1miaIpumiTMfVD9RNr0k8WIcPFae3ZbJwhjxeB0WBs8RAtOEBdDSERuceR",
-	"TJRswQUJmT1U1J1PsNyno728UhQy+lehLn2RixkJEI2/gqKjCGVKcAKtkoPcT1B0Sk7R4OIU6pF6/BRu",
-	"u329xEL3ChkWiLARTyPdzWjOsyTu+xLr8zMItCJpF/tKGM+JblPsek2KmaVCFvlKqWYypUNTdgYr7Q80",
-	"vbwQFrQg0lVEslQxFMUlQLnsoR85FB6B+iHzCY0m9h4haSRLiN1VD50UW7JdjGAKpTWOMtbQsOPEAOiT",
-	"sQy9fjPtks469uIkN1t8YjURlnlMIiqWLDI2z3d84xsok6opI2h3GseK2318RpESofW65+MSl2TK7+ry",
-	"bK697fUQJNmBMStkE57ESkvkoxLZFP3MhufEgVIwmaJvKakMC0TXVDUCLXEaKFR3BsUuXS1awhX6NZBM",
-	"n+KoK1cPU4Jv98eJ0l9TOp5IT7XXS/8Az6p51rXlneb5IHFQPJLuuQaOp1xpbcuT6RBcuXlzjeI4F3bw",
-	"by9rLj+3pely9q1djtyLC7xybiZHLnunL60ijg54EMbZYpaJrFSeI6TSR16JFXhpApD0GJuEUJvpm2On",
-	"32wbyZpLMpgXdp6PXTQQLoBhQ4zePJPNTgMpbOpfrTLYjAvYrBpdT6jWr1GERYShKmiOuqBUz2mSmBgc",
-	"xZFdvVyhG4bSdcYiYoYNEGVRksFg4JdNEq5RUTRGCTmkoY7XzdrwBAs0JIRBkeyZrR4Bax4qNT8Z0QRa",
-	"sYgFiyYpZzwTyaIXsv/gGZriBZR+MYYRQ9jUAFPOqOS6qD3EyCv5GiqmshhNCE7kxHRkCZnkCM8xlUiB",
-	"VFF7CIQVu9OdzLqlGKRl2NYYWqSz55xv6+FATeB3uGMrf8rInxVw8pR5a5o0t05bWwqqJnjlEeUoXzym",
-	"Ef18xXp2QtAu7+zhQtAPWxWCDhx5Y4sWxM2Rfbl6xRz5qElzGuRvbIL0xfhPUUHEna0x1dvd8o6C7KqG",
-	"VHDAUhEXk59em3IJycGX4o+WitYKzNavVTB7le5TvL4r//GY5T+2A46Hq5SS5RDyM5HLwONwR7L/zFU5",
-	"tglizyrirP7KJZ3rKELL0UO/9vii0Q7PdqLRcxb12A6h2LKOBX1lTYURSjbtlm8GfCV0n1pUDNiHlD6d",
-	"aQSRbtBym2eQ28NicDsJNCKxoggEUSY59OvmKfr56KKhk76a47RY8zfYTb+yw+Ud9StHvvMXvzR/MV6C",
-	"IKXehRVkfEllu9pbRHykonBCl/a/qHiceuhUUQrjkdHxsuoxFSIjaYBwFlPCjHPH5gzMUjKi9zrxR/fG",
-	"41n8SiCZZkJCso8eCnUFISjmkTg4+nD+8bg3jZub7zsI+FgRoy6SL56nBb+7gqUdWEuXtpNndqYeXIOJ",
-	"TcnYdgWYgy8loH5Qa/7KDtGgSrx067eQ6Z+d3vxWnhE6vnPdLv014tOqUX95bbtm/Vv3Wm8L4tevGFuf",
-	"ud6YvwXQ7JjGn9wfvj0IfOGWpgoRf3hz//LJvRJoSiSOscRalJyRqLEH/wsWBXdYvRMFX0DcwJ9FFDyI",
-	"UgJ/4eT5IwoeSgRb696/UjC2oTlPbxV4OfIr1MC1EeARThLdh7+ek5oJkgKlJPe687pAVBbJS7DSPhju",
-	"rq6vQjYQIpuSS56QT1ROPpFh3vWgK8l0xlOcLiDUUwh0SxYBEiRKia7fayoShQxWtxcYU6AaGIrzBpBX",
-	"qs0CdlSbWVtZeYBOB7+G7Ki4dTQmDCTzAUwOJi7FJ4DMijw63lQKmdBZDwH9h+73WUpEyCKcpgtEFF4o",
-	"/OpD3QN1hqdnvw0+nB7fXJ78/ePJ1XWAji5Pjk/Ork8HH27MM7XBkJ2dX9+cnJ1//PlvNxcnl7+eXl2d",
-	"np9dvUffHb6Bga5OLn87PTq5OTk7vjg/Pbu+UR9cngyO/jb48cMJHNLHs1/Ozj+d9UIGNNnZoG6qb/rk",
-	"c2srYeSOpKYcgzrQhI+93fNPhcjKHM85vKdgfs50uSfnGTihu+smRli80p4LwuA/7nJlX1Yr+zftL04R",
-	"2DleNHDE86HElBl+WAKQF8sSpXUJ7JihYoZdzND5jLDTY3Sk7Tno9NjwIn+JemOc3qvyUVRnoyGDqg8V",
-	"vulqJdbAHejROIdqB1jmfBdRqdOKBUnuiEBd9R65x9NZQhT/vfl08uPNKbCd6/+4uT7/5eTs5qfTDyem",
-	"WkaUYDoVKOJTAtUaTCGrTDFWqegliWH9JH2POEsWkBtC7mVe/SGhIyLplACfiSZcENYL2VIGqubV50fF",
-	"CtbUhiFpt9QTsCKY6DmZUHnHDWwITnbHgL4RlQrAvZk8PQUf+VfGJV4SCECkQPqdlsncPxP5dz3mIyKM",
-	"XlGT4eLvGUmp8SU6a690WsEJyqD62M5S+UBLpT5jF1oNVD1jcrTPaHi1NjBrm4cDz9tnQno9SwvNmiVL",
-	"DpXVm1b+dOxqh307LuaWHHooCdg8/h+KlTUyr0uQPk3LGC1YR5hBR31BYjRctKxNcgmzfHtxZ/r0vNFm",
-	"itDwkTk5pcCYyJ3qYe0iz15S5Jkuaewgob7hl1ajpLl4lxM45lTN8ijifYRNZcZF3v/tSmvgVzLFkox1",
-	"ccEZSfetZp5mph/U0ckHRO5nqTY9iyBkebVbUHwXM7IfTUh0Wy5/W3ziawJlDQBByOpNoAJgf7bZFAZ7",
-	"+T7sze5hPuFQ2UA/07UNeELeh4xxRtCUYCYQ40MeL/YCNMX3V3op19cfUFeQiLNYBMh2wnv7/eFhgLBE",
-	"Uy4kevf2zeHhXuB21xMBSvCQJDosl8RUN9nLW+lBpzA0ovfqTGTeNU8dhVpWyICaUmhpVXx+S8hMF/U3",
-	"2xrxVOn7TsVMXFTuJmYoKBUmdBVvqCUcIGyqPhISv7L0O+Y9dOR29sIp0Y21SIzkJOXZeBKyccqzmUBd",
-	"8PGq906PxV6AEnpb7hOmK1wq2qmULZhtPoHltKmJozjCI8mDanWN0uDAxYun7b6lZlzqKXYXtnMT7yIG",
-	"K5C6iiVtZr6A0Q6+aERfu6eWZjpOCKCz5Hp7LdNLy9AY29OPgscUs7yQLxVoqCAEeqVIXcVxSoTAY4Ly",
-	"GOcpsIQ4ZEo1culSDxnCnncuBDZBWNzcHEVvIKdJq8IH1Yu7/lwvpD/XA7AkWLeJhiLf4Dcv4A11dfh9",
-	"b5jRRCohXzH+kJlfc84+wokgAWIcgqf2AORXyWhe2+ASKH0SNvVX5E+PEpy4GcQ+mdtRc4TttMYoQboT",
-	"TBiErCSIB05ZXy1Yaxn7fSH1KrzJo2VMnd8xvSMsZFBeOHXbcURZmhKmW9F0+ZRKSeI+uiUzudfTQYw5",
-	"fpqYc+01DBkEnDvTGm8iZ+bikFd8N1rNDyB/qz/YImTmU8nLhKPJVvpcknFNBH1Kg+gqomObcO2E410M",
-	"5bMJxwea8Dxp8IeXCq9d0F1bcTESE57K/YTekRgNCU5JaiIN5hMuiC6PLkKGU+L08CCWandtUIO/gvae",
-	"E2movwiZx1BjjBU28oOkPSRlkptg9nS7MSCr9xEBywTRfRoV4yiZbZhx5AgAG/2YTrOp2ZSNveihgabZ",
-	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoSN5eTpybe5F7/RxT3+ncfqz0+G",
-	"BxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bm7ZtmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
-	"xwV57oGFpmZMWSKkDipi+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nl201tpHZk",
-	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtqRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
-	"/gJcZNSpD411cs8fQGUiMwZ2ud9eKJWo7HBpCa/aXewCqV5YIJXvhiwmV3HvZXeAqqYlQcdVa1FjJQIQ",
-	"IN2jxSC/fmSToSLMdIrQUL2C4wZXtJ68jO+bVPgs49NTFEAvz6j30RQbWT5SGxy1kwR2YS+1pPRtUY7g",
-	"QcVAKzMffClD+4rQGdtSFTdQkzt+S2rUpClMxUMbVgWsXFVmTWE9OlizJMHopewqYG0pNmXroPx5g2JY",
-	"grJxQmpr8YmvIfPLr+gB4uvPRLaC2EfgQc1Np2oXs4P3B8ezPAjYnynIpUrF12pX5dmwzwz0dLLcDo92",
-	"AtwLCM34kwpwB+YZFoKO2ZQsMwv5bNO5SFd8v5dz2eoTcPiFLCU4mrjJL/bdPgQc8DkzlSS4gAhR9aNO",
-	"0AjQDI9JHCABFxwy9d6IJpKkJNbZGgkV0mxvUMzcxsBU/2pti5Na3XqkmP6x5gc8Xc+kJRUWSYUFf89I",
-	"utjg29PjTb88w9MNZi2iIa82m7w0wIZrsP7kzQ4u/3yj5duPN1t6yhOy+ZcfL8+qHz6mARRXce4Cjxvs",
-	"Jwq3FDXw0JWdJPtw2+UcylTXrVRY6cc4mpTakdR5xlLhtvxshseUjTv9Dh+NBAGR7kWIvltlqymXWD5t",
-	"1OQKsd5r9b2EZXrk+leibJZZ38gLX8xSckd5JtzaTsbYUmXIeinPpTXvLLdPTnb0hXtoTq2K0cN8J+3x",
-	"GvoMtfCKwnt+kfIjDPHteSr10Sz1T+ansnNKviTGnl+LxSZ9lS/b/5iXEsZC8IgWXTKwrTGiFcImV6JC",
-	"w02MTmrep3Ab6nmaDEzq6c6qtHMLYgMJD8HdTU1HMNPBF/W/ti2QC6yNqXAQV07I1GBvkhjEVT8uoBYH",
-	"NnVAER81Of9ybF7l8lMvlv18xYTumpwY8r8irj2W5+8h0PoAJ5+dtuaCWwI3Oyr+5/GxtQWrZ3KnaRK5",
-	"lhPND7H6+eOILjug34kuT+sQ24ro8gDfV1mAeV4/l1rEus4tU+hnY+eWoiM7l9bOpbVzae1cWn9plxZo",
-	"pd+YH6suc27MGG19h3Wr4Nnv9nrohMWmEGdRkMFwoLwsnZjwuQgZ1LXjzKQxVpqkKOaY9zKYpfyOxiQV",
-	"6I5n0YTEaMRTW//O5iLICZn20DVHEt8ShOfY1O4g2iSN0YykAsbWLqsAiUzMCDMFNjRfhuRHxhGXE5KW",
-	"63xMsDFf4EjSOxJUdklYLJYZLezuH9ePZeZYXiJDqMXugpwfWrScjpklKTyTvvp1GkTmE5KSsg/LXNPW",
-	"qvM5CHhtZMxXAiX0zrlzXb2cs4ikLGQ6qtldK2fJom+EUSueLsfAXsgGBqugXMOQ5OcxQkLtHSelOQTK",
-	"WKweM2K78b8PWb5CZ2g0XCiMTbAc8XSaT6+rBiY8wgma4f+Pvev5aRuGwv+K1cuK1AFCnLpTxSa0E9U4",
-	"cAAOXmKYNddGtgOqpv3v03t+dpzUpSlD48d6AzV5seP347Njf59zD8bWgf0GSYBpDBZhvc8KzDSaedNa",
-	"4vVCaum85d5YSEKQnc5DW2KI7gVYHjh9Q/8mdLDRG2z8Zsb3Xsi/v9OKj2ca8sA0tDvy9zcAkvjQYds6",
-	"kb1lMHTwi/56Aj1wHxhh4nsUFk2udBLipyk7XcBqI9wnxvWS0IlrqeSPD48HYI+BR6USntlBhL+Mqi+6",
-	"DuXi5l3G1pB9aBQ5ayKSQADEWPjrWeYg83KxnwYiO8RkCXVE2EbP75xuxhnFukOIXciwQ/XvC9UTqgVc",
-	"/wIYfr0D45QTcP1aBx5zzcSCSwWmrXAOaSkNotccYEu/z2b6Sjf6pwaQHO+HaS4KhgRDd36JlWodL8dK",
-	"GPxvSDetKuTkmDtc+5pwbXehJlsL+gf1lsJq+/r3TLDz8VqY4dEr3U0kSOG9FocOK4s7wPlCgPO1+PpT",
-	"ESJ0SlSNlX6JDw5czbPG/xhNL6/BrIEhPJq1QtTY7MtrqAWBDjk0ubFqNB0dYI2g7vcdcBYON0C1sEZh",
-	"tXMr4tzpsxW8R80XYjQd8UphF3v+HIjxAEh21tdcZe5Ezc6gzexo/5AdsLOvn08Ka2zZI0I30y+Fx511",
-	"1tfGXmiOH6QzG/kVBQunYVNc3LaNLe/TF0XtQ2uXLTEq2Q+frAuG56QwH+X/egKemYmoRV8w8k0401ho",
-	"ilKmom4iVbXz3RfcKkjG8Wnv2PDiVu8l8clCe1opSFrzTApiJtuJTGZIIHGygZDERb10aZky+pYFivL8",
-	"2E1utX8IYkPn0rZvup028E+GbK8DiNOSX1Tcc2VuG0ELuRAhQZEI+eqkcPCw3PfirVs9r0ivnvjTiYSd",
-	"/nVy0Sioabk7UWMGPpN0lzLVJcihkdkyOtOdhGu26AZvaumZMrcQWgGDPFjpO0bhEnEvyoNYMkwxxVDN",
-	"m7Vy3mw8uzjHd3N6Mi/Igd+ImkYiTw19TfCnjdEHxyor0ApXgUwU6eytgNiHLn80Wi07D07XDx6ki/Pe",
-	"t4TKaC0qirz+UkpQ58uadc+VrPt5B/tPdrZw0nnagsEc9HGcyKUhx0mtpI7+uRdSRWlnEOaN3Gtb6Rcx",
-	"2B9mBcPmJpORCS30pq1gAPtYzLidcrbyCXxgG9pJ0HdrHtJ5jXbOlSZHkxS+2a+0A7yCjlMm7SS7OAG7",
-	"/v0nAAD//w==",
+	"7P39dts4niAM3wqO3j3H0i4tO6lUzbRy3vOMynZVeztlu22nMrPDjAsiIQltClAToGVVNs9t7AXtjT0H",
+	"PwAkSIISJctxKqX6ozsWSXz+vj8/dSI+m3NGmBSdwafOlOCYpPBPRh7lFZ6QW35PmPohJiJK6VxSzjqD",
+	"zs9YkinPBEE4jqn6sY+uUiIIk4izZIkWU8IQRr8ldEblb2iBBZrQB/Ubi9GMpyRkVJKZQOSRCjlAckoQ",
+	"n+N/ZgT9Nrfz/oYecJIRNOYpvKAWhdTTfifoiGhKZlgtTS7npDPoCJlSNul8/vw56MxximdEms3gKOIZ",
+	"k0Mh6ITNCJPnp1f2hfrehgyZDxDOv0Dnp2pSql6YYzntBB2GZ2paz+CdoJOSf2Y0JXFnINOMuKudYylJ",
+	"qsb5r/88PvwLPhx//PSvnw/zf79p8e9Xrz//t05Q23hgF7Nuf8MPN/kez09R99VrFNMJlaKH5BRLhFGU",
+	"8CxGEWeMROo7xMf6jtIJZvR3DL/FVET8gaQkXn02m53Iqu0lCY9g7tU7RCkRPEsjgoovVtygM+oLXt2c",
+	"/o0s197c1Tm6J8sVmzHDvOBGspjKYSR5+veMpMsV+7lUlII8KPKj4YsKhNWHAJSCpA9UXaEGosDuPUCC",
+	"CAEwmaJMkBSJbPQPEslefiT/VBO7YCh5upJkmFVfOtC9bvHvqJB6yS5OHAi7oS6VaIaXaIofCBoRwlBM",
+	"EiJJ3EOUCUlwbHFqnmA55unsMCEPJEGcEdG0E3eq87jNlq4NJpzHm9wGHvHM7C5HJQfkKqtK8zk2WdHt",
+	"ck6euiY1BepiZGHFUqk5STXSR1jihE8yEiDSn/TRJOXZXPTW7UStrc1ebiiLNtuEVFCLx5KkeiuSzkjT",
+	"aoQavbQMBSZYdgadGEtyqL5tRsH3TNJkk7WNyJinZP2yMjXwNssCpnKS85Q1NLzGghppXm3clyN+sJTz",
+	"mDBJ5bLVBql5ec32ijFfcHOcKQnvJKEtZKjLYSanr1EEL9/RuHFzdDOZaXj4v/Dh70pOKP7Zv/t/Dz9+",
+	"Og5evf6XpqWnBA4QJ2suRUiekhgV76+4F2fMl7sUMsPr0XwIjFIxJ/W2EtpTIhq5DLzkR3D7qL4OoKw0",
+	"Xr0IRpWED682n6sZ6eWOFJSWFRvxaT+3U4Jm+JHOshli2WxEUsWMtI4jOUqJzFLWRx+mhIWMz6iUJFbS",
+	"qXkFp8S8Q2L9FmhJyFGSAsXaQvbvhxfkUR4q5ewQtCTFDecKM5HW31CE05QSAZxQwhteBcp387Dz0s2b",
+	"PXUGr46Pj4POjDLzZ35wlEkyIWnnc9B5PJzYozm0R6Pv7nNQll3WEI+SmtEIKOURXw5e1Imu2I8CDfVK",
+	"AQcBGqd8ho77aKifzDEIkwQRFiOq0HQul02XpL4o3VFMxjhLZGegLsi9L/2fc2vH9Vsz6wdQ2hDm1UVp",
+	"nf2eLAUB0KJMXxoAXoCwyMEaURYytcc6BBvAtfJwSh4oz4SGVHQu0SwTEo2IImIxWlA51QMJPCNoTBMl",
+	"TBUav5pTPVXAQOBYsUTzlMdZpBYhVx2rNndU4P8dYRM57Qy+f/W6dvtrYH5O0hkFZeWGrOGYqHgXqbNs",
+	"hPrKmC8I9uWFtBI1C4tKofKVN954PbVtr5LOS29f4BnZbnWkeit2zWpRrVaq5l631pSyiM6VGLHxKiU3",
+	"Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWiuP69emZlm7tppC+N9SMu4MOv+/o8KEeqSfiqOaSfCqNIze",
+	"CP8HidaSBP3WClpgh3lBKpDyBxqTdC1Lx6AP2NdX7skM+HKbSnlC1pkYeUK0nWopJJkptT7KhOSzXsO+",
+	"9Jgvu6etUHox5aJGCKc8iQ2fVQfhIjoYZCqHAm81m13M0tZgv3rt/fVFqw2olfmYDaz2/fUF6gqJZSb6",
+	"ZtCVa3t/fbFmacYANWxjf0cVy2YzKlRHfTngMSbXtRvTAHJ+OkAYjVK+APOs/vVAIEFj1P3uNZqSRxyT",
+	"iM5wkjseeIowCxmezxNqLPbFhykZp0RMrTqDZzRZou7r12iEBfnhTZYmKJriFEdKAOw1nqbZQ9tj7Obn",
+	"8t3rz/+7MDfcHX789Pr1517DUdHf12kDVQURay0AcKrZGPh7g9T/uiL2r9bS1Ap5KteskKcxSQdoTEkS",
+	"D7CI1PXoP9S7qKt+Ah+fwrOYpsZERwVKyFginsleELKUzAmWeJQQ1FWkgM9m+FAQJauDIVzppYI8kBQn",
+	"oEK8heFgHoEIjqYooUKGTC1YoNES1GTKEJUCOWsOEE4EVw9AKyAkVrDG8D25i7AgIetGKVEz3mHZA7Ul",
+	"Y/eML5ieSq0aozfHx+royeM84TGxcOG9CZ6WdWS4xIqy8Pr42KMszPDjuX75h/wpTlO8VA+FXCbqhzFP",
+	"Z/C3dmusUxqERi39MhgJaNpg56ngg/5kJTa4O/r+TVAiMv/1b0dhKD7+j3/L/+VHCInTyVYKghVu9QCK",
+	"rRQCUSO9trOtIdj6tW1FXGzX1EbALaZqtaZtRVv9dTu5tphpe6H2thhDLT4T62RA7axrZHZ6gJdicZ/1",
+	"vETIH3lMiY4byB3D1/qR+jHiTBIG/3R41dE/BIc4iZaHmY/8IaWS6PnrYQiF81pypGkYOD3nMZZwt+Wj",
+	"slbYXa8WBm1eqLHntl2i2lNiRJozRaZ2vdzaBL5VN9lwDclUWIQRjGTFNO9mtFZzZVSWXe+kPPoqUAFv",
+	"C3rdPy4UrLb34VpRd74BZ+xVyy/Ze9su3DCDXa/ZDLsC3i0XarvQshi/6/WWR1+x7Kra0Xb5ijDvetFq",
+	"zBVLBU7Rbn1AuLUDBIj2CMdmsdfm5xaLJo94Nk/gTZKmPAWB+QEnNL4zXEGJhurJXXmp1sg84vESjTFN",
+	"SIz0HhF8DtOAMNfqWPTkniO5bjNPgIyfx64q5kQgxiVS28dUqVdJkr+hDtEI233k0EMlS2ujvdCShBLT",
+	"ZzhRcimJkeLaIeMpApnCNbx3KYuSLKZsgsCRdJSb1HsB4qwIyxBKd0hJyKxXG2J7XvXf9I9RTGNYcsyj",
+	"DCLvjGhunes/4litdYGXT7tfhQ0kvdN/msu91ULBzdn1r+cnZ3dnF6dXl+cXt3cXl7d312fDk78Of3x3",
+	"1gAJww836Ob2Bg2FyGbkmifkA5XTD2Rk9ziwDp45p0zm+8RMLJSq5QQ6pGScCRLvAGwUR7NxFFmiJxyp",
+	"28fRlMQALwaYunKacikTdXmglanTQTCwCNmILDmLDeRIdes8odGy10f5uSktavXBIZ6G7P3F3y4uP1yU",
+	"7vM58dVc6cn12enZxe358N3d+cWvw3cgaLa7xgEaRhER4pQwSuIBei/UdeGUDfBCDCieDQavnP8GinYd",
+	"5T4hdSxwzZmc8pT+TmIwQ5NUYdMACSkGxVQ7unGL/lQgcyo5ZdDAYAAMUamFHhjN+o1Dlh9c4CrUww83",
+	"bnzcWfHSiAgaE3h3QhhJaWTGQBGPib5qzsYJjZ54x3aUhrvDRWDYgsqp9vyBRRInKcHxUjvSxU7osZnI",
+	"LknoKTHjckrSAGUiwwnYIalAM4KBlhITDpg7L7XaqEZn4j3DD5gmeJSQp52SJLM5T3FKk+VdVgzacGhq",
+	"LacXNyjh/D6bK7n3rnBoRlOcJIRNSB9HM9I3k1VoF+ycMvS92BH8quWom0wUCTL0iafVWSmDKLW3SNEj",
+	"PMGUoQRLkoase61o1OFwLEnag+Md83RE45iwp51sPkzDWRZxhxbrk4QvSIxGS5SOcLRDQWCBBYqBIoFd",
+	"zFAXIwZooMNLResjDKg+MiZx98WQaXuqWukUPyjSX5INRMTnOvoeQ+RxTkVAPFPCBTuQOUSHin8RIbBi",
+	"Dyl9oAmZEKH4vnbqG7XERrvCvVCm9Hmc3AC7AZKye65epRIM2WkN4eNRlKXpThgu2BbJ45xEUgNtxqaY",
+	"xQqCy3MpwltcEkYyxUxQJe/o9zCLQ6aeiiyKiBqLIayZbx+dGxMPhQsAuo4FCdA8IVioC5zzVCIqERbq",
+	"6qgQmSYzjMufeMbipx0y4/JurIZpFIoNcVSApV98+sm+Z2BHlhyNKYtRQethY3O8TDiObzl/h9MJ+eKi",
+	"f6JmVciBGXp1/OZfv/+XH9BoKYnYMUuHyagozeeI7lFE5lKg7iv0C/2x50j1IbNmDi2GgnyukFISxbs0",
+	"m9fqIYQm8QeSCpBWRmAOg0POWCHFPO2EMUhUd5qANeEpvGNcPoUoo5BqigUij3O6I5zN5FSJ6MbUVjAc",
+	"IJjuKpx5zYGIbK5wjcS/kJhiJQ497WCcEe9masg7qY20ayCQEpFHSdWmeh4QBP5Wmaqv/Ut6OJN6RYS4",
+	"AI/Kp46FQZxcpYpXSjC0jnEiiG9Go4SAGJdmWoKy6gxOEtFHuat3lNFEHlLFy2JixLxByD6FHRqHnQF6",
+	"FaAQDM3qj1DbIMOO+rFYobo9/VjpMWfXYedzvwNmpnypnyqvw9WxbNYZ/Kf5qBOYf9z9fH35/qrz0eMF",
+	"iqmYJ3gJHoG6IyDo0Nj52QmvZP4PPudTcO3QKRLBCmv9O6qtN/VTrie7CYSt5WWGYxIoUSuPhEH/9/9U",
+	"YwH+7//J3SFpTNL6oeUOsvwfG3kargkGPC87zD67pqD/NEN/bHMWvxCJYyxxy9y/AyXA6y9Q1z0lkHwY",
+	"Bym+V9+1cTr+uPReMjylnN1SfaltcigqoFH8XMkL8kdPuIeliG4tmai0pFYneYUnxOuWxBOICfHAluec",
+	"1CvrHOWe0LzFlCcEdXUAKIl74Czud3yByc8CgDpw1o+q4K33P+GpXOFz1ySVxBA62+B+Bwea3UgNFlpg",
+	"SWDOPMhjiU1wgVpbu4u35KC+lQ9TroROJ3dWmxA9ZAEgdUaZdTG/Cpq28+SAO/cQDEul8YZ7tRS/fnWQ",
+	"h6aglJXpRiks0zIKpT11jKuuU/UOeBmGZ0n8gSr6q17w3ACRU5JWYqC0DIXIeEwiqdQJKq1rvY+Gri8Z",
+	"35OQmfdMUAWoJ1ibJ4Efa+IGLHk2sEqKUmt+UsqL5tIhy3M3CxlVyVooIUboLNgKBitYHlEWstwKcfSp",
+	"wm8Uvf1sV5ZPsZjSaOr+dCCU1DujjAqZYslTYVZdh0Ql82UpuSbYiGa1KxASyxK7p+wq5ZOUCIVO+f47",
+	"QUfLj557rEChHrEVBAL9aces6nubOdxuIyTK2aTa/pxEGw9woz4yZ5dtTnVv9GfVc8v3Y1aVj9/qKG/M",
+	"RqoYg2WFaP2DU+ZhVtUwdB+szF3iuB3d6uThIFvGZdSOrVhU4ImlN3O1O8L8Oj0MG88IMOhFw4mi7j2Z",
+	"A1kRksy10TQl8FkPikMoqjR3yNuaK2gUosth5f43ykR0w5tyPi5iU+unkqVskJMy7S4Is+Pj7yJX/IJf",
+	"iHlgZGm1Xv37Uen381Pza3EOgkjzjodS6rf7PmnSiUxaKzJWw/R9WQ6lSKcicLZ00K1A7DYH/RpnS0kF",
+	"rLTAJL6keFEJfXqCbOGMtJFgoU96gIqQOE+BjgA8brhc76N7fqpNQK9eH0LsrROGbMp/cEZ0bKqwfLxw",
+	"TopK1Q/LDs0yOsart5E0I06ALXs4HLyCyAM4msugLbn9PRchuH3VSDXriHdZI1gDKEXopg2xtX969II8",
+	"y2R7naPECjaZ3MQBbj+zZSCbTNtELESd24hOscYVOHJqwGy5heEIgvy1QBmDzIujKVLS6wNBMwIqpRME",
+	"YwHa5AaWQcamJnygcnqFFXA4drtO4ec9ivP1rhP8akOuOAUbPGBjwDY8DF+Um9LPHngWTUmcJwYnfEKZ",
+	"h4IKkek5V1scTpsUWieqS2eR8AUrXEE8LUfY2WW9RXgEpaTs8gqfUdDAxnW+kD/11jw/EOj8NCgmBb8W",
+	"mmMhFjyNvUPbCOkWzDFfw4rLdN3nO7jIWtycTlcU2v2oOIaGePDW8XH9eut3uPKaGwUpBdAeefDCyoJW",
+	"pxO58/BAmEosaJJiBi6slGxi1rDxxt5X1aN2Qk0tg7y236CIS86HtTtecdVXBqxOpphNyC4uG0UwlD3P",
+	"CCcJnKPCKA3QLihXLGxZmpJiUd5DY2Sx4nnl3KoDlj9fcS5Wk33iaYB3gE4YiQ8pK5IgnEjd8gHoshV+",
+	"W3udwLbgljW6XAlsbiBFGjunWOTBxfbSQNoCMnwgDB1M1d0KhzCNOE8IZlW83JjVl+iQB7Vak70ig8TW",
+	"BSmdQXWZK+DiFk9+AjvuhsDxAYw+ZZ5u/ERFPN09IXOBuk4sk8STE+2bEz0lDXNBQhbhNF1SNkFYooRg",
+	"kQvCYADDE4G6xWp7wEkMU3N2iZOQZYzKQCe0VZ4h9QjhEX8gSL1jS3WoibrlV98zCvP0Q/Y3sgTVWFdD",
+	"1G4+LqdohmU07SMlR/AM/P1a/LXslAqklG1Al5DNMMMTAioTyEdgiGOExOUKZmLwjgo1s/gJgjG0J78L",
+	"8Qj1965wCjZDxUwb1l9DRnWU7UF2IW5xRQD/fq0IXHHNFddWgcl8mevNdUaxg8X7ATnxeUISKqTxhBAh",
+	"IBA35YkOrRFwq44aXz+rScJHbexIyZmJKxXbEbXER9B4RV5ZM8SN2lNcWojRCj3CwZVRW+Eg4iIstnIa",
+	"Lcmab+6aguK7MvuFP5vVd3POAo0IWapGV79C67Wts4N8093SED0w25iCdWF+mYMS9oUdr8RahFg3iORF",
+	"CDZsBMoQGdnRLmeTc7+04631PDEtOTkL/Lj6SsQqdHoqvOT37mF/PmxoVQ/Hp1lpOU1bXPJSb1ZdCJku",
+	"t1oEoJC40MfKcl4pECXiSrQep3zWDxlUiypLsor0C6KzQQt9awHVeCZUgL9UhwRiWSbrQJKKiZUOIbSr",
+	"BUoXOi9yliwHiukoZSNkhgfzMWIcQRAsqo2riwYwnit0wIkCMBYr1hUyJQWBLNFHw0IHnOFoShlxq3dU",
+	"y4OKvD6oCEIGDM7kexu7MuCqc4ZCh8XFtuxhcaEpiXgakzgENq7dSkqE0HpMllilBsu8TGKT2lxHwGwu",
+	"ZErw7MDMn6KupiJlcdDEcOaLOtBZ7U9Xw3UwTQEELoCU9G4csvyWXI29vlJ9QjglSKaZkOrg8pKmCxqT",
+	"HWntedQO8h3YOv199U0AYo4pSQuTA4jq/bXGnFWa/5riUCXy2eDdczlPTjpdu6v2aEJaFFZ6mM6T6ig5",
+	"OSEl/6JrgK3xy9r0ueS3hkFX9Cx3wM0kFv8lOdVnNUbomGRj80eSr78hiHUpFublOk6ib5OntcjF5eN8",
+	"WWJ7d6sRjfRF2NNW02/sds1Xpv2ta9ylq/fvd4/mspCnrrbnCJyHq29V2HFMBfE2zNt+O8wn8fHwdvCk",
+	"WNrCZrkVq/bSknvK1o2pXtlo1MpVwRSBBlj3DFdfmU6j/CIwa4eAKV8UTlcKhxXgbCcTlkmATyyEyuqN",
+	"rqqiNrtb83C0NDEnATL1hjRR13UP53yeJUboowJxFpHtL8dl8zugKrDbDSM49De7CNuAkRqJsT3prudM",
+	"TW3V3v4gi4NsoOr5QR4IpIaiY1qQqgpjf5xT7YqrOeS1nqKuQ0g+F2jB03vKJm8RUyK96QQCcqUatl2Y",
+	"q6mV5hdnGckNWDCt1iq6uYsc8kRMATJdnAwi0oo6ZD5fea/fym/X5OBxL2zNQWuQbQgsb+i3ovY9IjiF",
+	"rHgF5ZMpvr/TIR/3ZGlDQswvgkQpkfqnwMbJmYDuvFiwUt/8jA7aR/iF8myU0Mg0oEDdOU7zuANYVotD",
+	"1KM3n2EzN7NIb6OUbULCS7EzB6+3YWXw+Uo2ZvXZ9jysoJo+/pXFVJ49NIYTXjKC4B0So4U6ER+MSr7e",
+	"mKjGKEUvQLuDNbKTbYlArJ+rq6FY8dIYR4qiB4hlifbbgnJj+bv6FRJcrWKlNfo1E+bdDtrNaKHOP2NT",
+	"WL7V2M7bhu2XF3w2m8slTF/pEQL3I7zoa7DivEFY/fdDk0F6eJ43IHEQyTOcPq9Wt275JIDfBnkNPo3N",
+	"vFlLUrDNXNyzdZbpHoAX73IsWC1CqtdMY4z2+FfGsCYcXBM7P8MxUfwKgLIpqq2lepIJkgY2sy+PlMZz",
+	"qgipYos6RkZxtn4jH25SewwnxQVp5ilyLW9+m0x7cLrJgam1R9JVoexHjWBw7cC2Lx7YEoYFNt1nWt+G",
+	"bAzo26J1TQuuuibq0DlMf7qGCZVyy7ni2lVuBIfbx9K0vsKF0IU5tFZmWnFs6D8eMnQ+/MXGpBiD2z1Z",
+	"Nslnf7PCUX1/wDzyFXkOWtHsQxC70A3BCYkRmGKFDIyonDeAqN130AGKf8mSpVv2qDg0d3VNh5WXGdn+",
+	"tKzgjWXNPg2BKMMPN4WXQ0OVCMBGa4oLlJ0NBwKRR5OKD6WUtWxsfzNVHusBeUMdaL1eXFcvNhzHidtV",
+	"Z3OoUTsthRlCJHtj8R/PPsjEa/dVROLm9gbp56hryryiTBwSLOThq14jpTbHUoQnlovUvP7uzfc//Mu/",
+	"/uX41euBev0ooocxmSd86aXTGvFPsyYDtX1yQyLO4jzQy9YAzhf+3Q/Hx7DmvEbtm+9el6rU/uX42Je0",
+	"Z0a6NeEClSuINbmaSjkXg6MjvBB9PMO/c9aP+OwIwjWiBNMZ6hYBwurXMgTe0TiwIdTm3+ZlSLx2/6Zx",
+	"760GYXV4B0J7O0wlJB2VAeU+oKbPLZ7c1JigE78jpGh2PV8+kDSlsYmXU8BQeIphvy2V1VXQn5MAn4nW",
+	"FJBZOm2Q8vu18G5lhs2opPn6uhGJA21qyGGunb3AQ3ybADrXsFefn7uR+viV0UqLrm2y4Qqq0aBeElMO",
+	"58cCncJbI+J+bQp+CG8AcxH2Y8Kyms699uJZY9Bc7dUW0aNN064NQt0kZHMI+Sa+5QX+g2jcdsOl3eLJ",
+	"drxCYk8m070GVafI8qvX/xqsy0SAMLBaceYfWlheOvZj3+5GOLq/HI9vZIolmWwTdi/MpwfCqQo4QGP6",
+	"SOIfcXTPx2PU/Un9dUoSvDQ/2Ql7kK0ywoLAU90pGD+at27pjOgQvn9QKUlqJ6NE9AJ4F2rjnPjjP/NR",
+	"SySFMvnDG5cx/XDcosmVu53NhvNyufIWd7C+4hwq/bvW9oEq8Y9iFB+wlJJ8PHp0JcsC9AkTkQm1VQqU",
+	"9fKQFTQFp/4E3djNF7HecU9eLhRBGkpJZnPpTdMNVkQLmzItvvDppuD4PHF4Lb/JKZXaYmADpvJmfNL4",
+	"9fN9rrsXh8c75Vs3Dq6tBpz76oXwUi42klxpVK2SZ71B0m6el56miFJzYrzX0EkA4SsQz9ZbgotXaxEe",
+	"lUU3HnvRgXRrBeuvfKG7xGGTyl6VAQ4EcuJ4zVkMTNfKYlrd8iDvTqkoZK6ZoK6RDYNclhst6+rc8MNN",
+	"yHJdztRTJKhZfesFaExiAq0dlNBtOhOFTBHnSg9Tazf6cFPpgjoow9qCp/cJx7GpVKe7hMxGlDCpt5LH",
+	"munqGOVaQEadZzw2+mnIzMclRTVAtE/68On58JeSh4iwB5pynWfq1NKCYkTUtvE7+9sNOr++GaIFGTmD",
+	"qu/PTm6O1GNTf5ekrkQdslysN0FHZyevoTk0ZhGxoXHq4Bm3fUm1IPoW8fGYpCQOWdFtv7Ae8RQR8ILF",
+	"6PAQzvcQL8Sh2fuhs4QAjRXTFSQZH065kCQOkFLVE3IoCcNMIq0gApZrNgvHvaAQJzd2GvIVhWBNgdW7",
+	"67O/vz+7ufVVxql0tG2oj1N0V21I3za9r5pykppEzmp4eBV7chEearIGnRys1YMC+lrGjLegFw2O7loL",
+	"5K/Fp11Z/mbO7erHO/By+9azqWVr/VkXpb82yrix9c+8kcb1VNcW+TvF+yU82fDgHXh34jFLaRML4ZWP",
+	"tmWskD1RpPm02GmRFlTLQCtW3wYiVpSs4JmM+KxIrMs/OhAowUI6BdYbZVWxsrSaTsNBXZwkZpYZEE2e",
+	"SegkY/bYa+1oKknfHriyJbEuM49wrmSMGWbLYnWecAib86RXljd18lfX2ihPpGL40PqsOl8SD+WWDsPS",
+	"AoLiUspjt4CTX83rWxUrhMwyO2FzdMLuycgfiAQ8CYt/LToq+EJUMzikcZasxNgnAesquGuxgTy45Umc",
+	"qakxxgsEwXgFgS2iYSrjrHTNV49DbEY2K1KXD53gtVUGcuehrXVmskne2pxRvNDZfZNoDnbbPIVC4KUv",
+	"+mvRJhPSXdTnoDOJ5mtbN0XzoRNYtgLL9XAf2+Y7NF+jkespaXGLNH93s0u0usPKK7Qv7cAOgqWbEzXD",
+	"SxRNORdEhwUoVZY8NgVsQBHgR+lvijs3ecEJHpHE5gPHedU9dWkHOgOEPErt0IIZnEZoeVvK/t3g6N8O",
+	"P356Fbz+/gdfk7Mnke2Vl71crcHQRi/oF8+WKK16C8Ul/3RXaktpLVtYi3SulBrSrTcpclsMogwaFsJk",
+	"A0QecSSTpUOmtIGmLZ3KYkpY1BDcgrM8psxe+YFNt+ujU+0QhqYnxleLF6If8RnqDj/c9N7qrv5O5tc4",
+	"S5IiYgaKmbGjI4pn/Qnnk4TgOYXvLXiIo4v3v/x4dn2Ux/8f6QTqI2tIyhM7OU/E0dXl5bsjO584urq+",
+	"/PX89OwadX8+ubIu69Xd/1vS7VKsQWvKXftsU9q9OxtoW6rfGANd0FD1du49jzgb04mJJNBOdNtKc2eA",
+	"562jvCJFs2LitKBj8zXfX7/Tjig9/IH6vbcq/fAqJWP66J9LSCeGWmQjyG3WNcx0NsO4EcNbZL7pTQbF",
+	"4VXXtPY6G+LRh86pWBOxXrCiJVD7kcoWJGQnzv8VVaqag86CjmwOtTceh//54dZfNlF9mZd/z6NtspQN",
+	"KJHjATg/xQC6Nw7g5UM1xuAfC7k+ks8EFBRzBMU9FvVWnBt1jqzddT6XENQEEzsViXYmCiV0TGyMcnkR",
+	"78wTKFJqgpvyaKa/VIOZvvuh5JL9we9aXX0tT9ELnbP+qrTCsoy1jU7ImSDMDyRul3hsyyqZZktBToN8",
+	"jgdKmGyIxtcPG6ucQaWyTYxUQUdXeSlZeTYr156vt7S6fGB3USuOcLUiZt5pr4CZe1lpiGrSB4wbq3gx",
+	"yC2hVArj3vpq3Bz5KjdUFIrvdqEllFexKZWonfjbXAdQ9NQEakAt+OXcFHD22idK0XVrBF5fYHY1CrnN",
+	"ML6QZV99J3d11Wme4KWr3qNfqi2VgjHt4Wun7kuptFHOrcRQx9Me6DaL4GgfLYv5B3kA/4EIWT081Wxa",
+	"iWZdIcXgzK4g9suvUyxuACGbWwxgg7JQcEbv2dRZ079KQZIxdAsqRbj3fFGxlWspZl99N1syz/x7dWGw",
+	"9JfilhUqsw2rXGWsLEh9DSg3IPplyu6h/TGfYcp+JWmeRdymaNLAqjd8bGJCKmCvhzXiHvR7ChlGDzAN",
+	"ie3jlGeSmPqJoo+uslFCxRRhaCV5+++3pqYPULc4ZPovxUsheZiyiXnhV5xkuuspQ1eXN7eo3+8f6TmO",
+	"YE5vIL8dzI/HxfQHwlT28nbY1Lm7erIVNdudhfrn01UCZWlmjf9qr28RIwtIKdRqZi5Hr+94MScs1sko",
+	"9vi9Jgf7cChXpIube1tgkd9l2+xwbxuNwL2G8iH5ECaP46vAp+5ea1owzogQeEICpPABSzpKTF9Z3Zbf",
+	"Q9H9ow6RJKmwXXb1NhB5nGM4ThvX9tfb2yvkdM1F0A1TQF2lERY61gfezHv9vy5n7QdopNSwlJjBbVKK",
+	"WmRKicTp0mSfh0xNoevXDa/OhYmhgm6CUAzTDqwZTDGhW3mo3iXR7Q94p+VV7Y0t9fpzW9zZbHTb5c6O",
+	"CfKt6Y3jtPNs7mxrP8xntT+AgFyZFX6zU7rNLJ3+wjMipzy+U0+NXlEZpNSdr2gM+7GeuvV4OOFgADjU",
+	"QaIduNkT48x1ulSvJ5eBUfqcMn4QANat6IJuiFfIah6z3gAtpstKOz3T+DAvGPDAIzzKEgU1fKxNs2s6",
+	"QbvQYfp8d4JOJRysE3SGJydnNzd3F5enZ3cnl7/88v7i/GR4e355cffT8Pzd2anpobeyBbu3obd66ezi",
+	"8v3Pf727Orv+5fzm5vzy4kbN+O7d3fDk5PL9xe2NmeTu9Pzm5PLXs+v/8McA1/stVq/nV5KOFK4YOoH0",
+	"05FtowsjrDfSNbeq9RGuij/PQ2t+Prkq1bkLisSsUsE8xFP7pAjbLPWrWlmfYieWO5ssmgfilVthuZF3",
+	"H9fZ4dqk89x6jGulzB1YUMO5PylhEK6lbh+bc57kDg8TX2nsX8kS4eqdhUxyRGfa3oElQV2rPHNGKleZ",
+	"900tydyVHF48c5yjbRLSbLodxTNXjCy7Y/pb2tsaANWAsc8atz638Adv0oWxp19Ae8HGAoRQoNa0IOwy",
+	"Ll1TPHRLsdZ5zpMWRQ5XmIcqxw381pQIzvdqj36xWFTdX4rtaqvboS0U0dusmn4Z85ozv1rmLdq1CtkK",
+	"NnzeuTa5YOVrbBwnWNefAXoRNJms4OHXYpKCxWytJxZfN+0Tep2q0xR5IVjducEYGpWyLKdk5s/LNi11",
+	"yiOfn0KEYW0YO49BovyYtwXaVZNXi8XqFHYlKj99Fbo/RPPc6vkOJ6xcu53ddxpBfimNwNBUbkmvSycW",
+	"mD62hVshfiFLyQ6Af6V9RL/R2iZSUA1fAUo8K9zuG0kK2mI3sDCrG22rJZIYACgmEY21YmZYw41+0yZS",
+	"vkU4ZOYDC/imEuVCX6PWxdQI1u4LFXZHWiUY01SfB5UiZLrgsW50cHL2TumWqUnxp+DF11k46jX4a6BG",
+	"X/b6aKh/W+jmCuQBJ1nRYF2AwfCezuc+aPLvq2TxVZuBKrds6ZUN7ek1H//qy6V4ZqZ3otfLIFWBwYZF",
+	"O0vxQWUOJ9dZsqkV85KBP9S+D5AhGsLUrWDe+gCLe/ahTAUSFDFbzgka+SWhmjBuxG1njoazKd/B5uFR",
+	"Si42538gbEy2cPHIw8kybzujn3iqNwnPA2QgWrumoXfzWwd9ADGcE9KztScuZbj43KLHhXuhgdnE9r4P",
+	"t5FLLg7uoGsPjmN1JDojuNT9a0XXnlKi+5u1GnVjAr+7qR11IhpW+/jkfRa1xwPamZpnvU0aEyU8uiex",
+	"rzD3OINqOoJO2CFlwpbO41yndZhexiJAGZM0QXqg9+rf/lokzgvtVfftCs9DXWQqGxu8HfijtewBvp8/",
+	"LU/E5lLXx8vP2wc24DUoSJC3JpLxs2UMeriDnR91F1MsD+kYCTrLkqLMqL8/SH3XrcL2CkGjoeOGGca3",
+	"MW3Itk0uGsvt5vZfp5WEEgxTguOvRTEqb2VrIdEzTLsTaYw1acAN/TTvPLCi8Lh+s8kR64xlgifcXutK",
+	"clcIh7DQNSMPS107oojMpfEsaCn/SEv4qAtllBWZodAr3vysO2mBkcbNR4YOGyEzpZd1VrQCjrzarLBd",
+	"IoTES+E6VEYkwqYtvM7hDhkVuRFs49jNy/PTExOoGShuTSOwpC2gb7DkaE5S6GiBM6fx5xKlRKHnA/E3",
+	"FGjXJbgMOt7mwHkgXw4b62FwfW/gWluZPgo72uoSdkCNDzszGqVc8LFUv4DwM6a6PnnIrLUEyji+6r/p",
+	"H79FYYfTOAo7qIt1sAGN9NnaOXpm4AmV02ykRw1ZnUMK1ymgFwWVG8xyOgFM1AnMQF5RtHwgzRWCm+jU",
+	"V6PAPguRWqnSlliwaeVRP6b2YqmHY3hk09w9tbKCe1HqUnNNmfePB5ZFifBXEYnSLF7ROEWhxvDknTN8",
+	"15bgVzQpMDAQ6CLCpBcgAmV2AVQYZ363O2m0etr57Bul8colPXW3PcadGieru3g1mKa1rOGMi21xJKcq",
+	"rlJL7skIjw4jLEhv9URNRV4v54SV7uq8odOO1rFWrtfaIrpuszG9duvGcLqdhZ0WVe7stO6RVUsD5zcX",
+	"VCDHi1pt+6cV5Vnb404JK3xo4yDraRFOs9yJmmIiLh6cAJ0VFdRxev+rDfKoHcQvOL13ozjyaBx7jQnn",
+	"90p2yOag/5xe3Jg4lH7IrmxTKRzPKKNQxoun1o/95vi7osJIU5RY/dacg2skOZVu1E+WX9OnSKuu7LtR",
+	"bGnpy3bRpR/XnNgK4bt+9eaJjSUEI6KPyeRZW+qQhY+IA0/+cdnQnEsA8+Y575ZO7WS/mGwKtN/SpkAs",
+	"8DG640D4kZmgfW8KW3t+04k0u9loohXBB6Va0s4j0zjO9SJnE12ky/JXHRU042meTVFJdXt1/PqNLxyU",
+	"4EROb1qBqV3aX91vVvRlyhj9Z1Zqz+S95BmPgdKsBRsj560HGzvimtvE5bt0xMh2d+lvAjrUlQrQ37IR",
+	"SRmBEEY8IomO4XMVGCi0NOZpORvSuJUizNCIhIyymDwWqTIKT0dYS1DO7f7wXbVymptCgw9/Hx7+r+PD",
+	"v3zs/udh/sdd/+N/dx71/p//ttYmFLewCTl992S5N0PC2UQ0aWMgtirhibLJZuB4Vf/yc5A3JF41gsST",
+	"d1TIJiMLVCsvkSDvMitIVDuytaS6ySCxuqKi5tMNTWhnmCaWk3sqwZRgfMqFNDuu58eAcncCbXb8fR0h",
+	"+lMQUzs8v3zTr9t8iM5Pc7OgHtJUvKuUjQzZrRoFbAaICmRa0itcYQpb1rbLvG2j01ffb9G5Ule3KzVe",
+	"1fUQdUk43cCQKn4glRZguoTZd4EZ90N2PlbKNSQvhx1D1FMyBlcyR1gXuVOY3tWdjnpOGBEdhyws7VUP",
+	"QaB0SCXGOo8hRU2qT2lpLRL1nZdXFUy5bXI9eEScVpHkC5uhqKNGIf3UE1TeD1k9Vl1dyDwlYJQG2VCd",
+	"St9ghW6m24RW1ZD3Vafj+WKtQOs3ANk60Bp5nA7CkEcNwatebEbDGE15VPkiZDOCmWEnOmBBxxFHSSbo",
+	"A1FiRByTGD1QjMjjXKnn0sQImICGKZ3rkr2ZkCGDm0EHxkehPjswMkkfadWmvubKAmZ4qQP6Q6ZmlVNC",
+	"U0OtjBNJB8zljZIFWMNMn6+aUUwEptvxDM9162RL9DRO1K1ojuEKx1MedWySg99I5Zxys4mqroR8Pcap",
+	"mk7yRL2itWFqA/NTVdHzaNHWufOOsvudaM6mIKb6OaHsXsNoQqQoUk9tInTIirbIYsoXDHo6DtAUAFWa",
+	"6CmnubCnyx4Rm6SYZmmyPk5OvRQ4o/turlTm9gpPvOLqHE8Ayco1en3qnb8wtOKPJqCyPoqlV4spTwgA",
+	"ir/cXA4prUCmtK9mmJm4Pji3CQX9vekJT2WTjAtOQOhRHENVFV2dFotIobn+Q332hLgv/VnQsZHSsAOz",
+	"XLO2tbfcFPFYvpevxcNXWvpmRpPypzvIya2vZe0xru+xSVlCGbna1OsbNIde3ubhm1oskjr+Eup1Q+QX",
+	"TicK8br+xplCQavTN1M0Ns5sBuIZfjzXD185XV6cEM41XWZsd5nudz8cH/f7OrwbleK/B2jKF0hpjBAx",
+	"r0/clmUrIudhryBVwCH00ZWJ5Lan4AbXzSFZFayjIGRM8QNBjIfM6YfVXKe/GoSua0Ssq7i/IlbTB8Ct",
+	"IK6p2Wheu/3ET6irRUJL1d6tv9YQhzppzFLPTWYpG+R5j7olkU55LCkqkPg4cJrME3mkX4PyT815kQ8k",
+	"9Qer/ZjN5lrHMhmPeZ222gWuuaHqqemNFlOvvbnGaNtKzfuyL/5l+5x6yO4WcqF2AZ2aAEXfEdjgxaKC",
+	"0DzlcRaR2NvWxiblFTTHiWgyWOyzEv4EzYBTgpMi2SnQ81nc75a2HOhwAvRDoMW9Vb0JzE1BmSagLT1X",
+	"ibBBTp2gM8lwGqc6GCnVRcY13TUVx4t5OhUQgto/ueJk+lkw4lVJyp0L4raHIctGjPKWZemkzNH4nYvz",
+	"hoipfPNBYZK2nUjz9nJmCohLBn9qQzI0Fpw1FoDfds+1ZfgnzxJyzmLSUNoLPoXU8iwhATp85fUwl/qd",
+	"rfCh5tHghMl0WTmjisPZckfbjwfFNG4RlZunuZqLCxz3arHX/NCb0fwsj/X2hssZtiq52UAffaByqiWM",
+	"IIctPMGUCVkqVjKhD4SFLAcg1FWn6bYY12EpMJQelmfSjlwkN6p1h6xb6o46dLqj/o0s9UDFJ1QXD6iB",
+	"Tsg8MpGzC3VhY55GumHHgmdJ/LZIR4GoqdylDEn6YKYzU+U+5sLvXKeEBS3ZRGZkfLHC3VFuDFzkoDG+",
+	"6LV3epTCGFYaTPyVVQ7pGNzCb2unru2n+oiN/WeO5fRA1EzXnlhS25nKWZUDwW5z3pV8EY6y1OfaEH0/",
+	"OTI82D8rQGhrldaNR20jYudkpaEZ7/nVehOCL9KimQKsaHF8W5SQw06kjyC6Lk2Bcf99o3BpsEUaJah9",
+	"7hZt25e7ZYffVRTF6bd87e+37LMEG5hqVNWNDvPVxePagr1bC4xrC/62i02wB7QPS9iHJezDEvZhCc8b",
+	"lgANqeLVBQX2QQ+VC3FPbhUraDKz6scewdgRCbyZ2Trf1+S22rxssPTlBVTckg8bWuub9tFsBHJ5+Vfj",
+	"FtwRI1/pDLTvtPYDulKRz51TjVho8p1Pdb/FhPP7bF6K2Qj0NbgxGNqnnQde2LQI+0XISH/SRz9DzMrR",
+	"LzbDIR+oGo8BwzFv8KTPBa3XUcEer9nnnxmXuLEAKzgzEbzjc9vNdA5PQ5n1me3mCgQ+J104WeClUIdi",
+	"Avbrxg2jQTaZSrR6qUvXGeUzX6JvsBUiyBA9mMJM5HGeYKZPlo+L+BAYGSV0RqU/3zCmYp7gZXNNP5BX",
+	"4AzEVKn0aESQ+UgXtyAs1mEM3vHHKSGbnTD8RQVSX/rPxNZSqo+pnkAFjmIwewbaR9nIc/6Z4bzaUX1c",
+	"4+5oWrN/mSmB6Jx4i+3P8FKdM8gcgGo4k1xEOCnZ51w3hNhqHgoeDu+Y1ZbaFMrG5cdkpjQXHDjo5Gy8",
+	"DF5lYC7wxEdK4c4a2cdqzP5DgMea4208E9FI7QhMrF+qH4r+fRVnKr5sxZcK0rvOf2+mbt5S8z27e4Li",
+	"tT4f/fNsTS/qCXuztz9MbIuWdaAMRS0lhnwS3crGeCTjJcMzGkFdkyaX+vPxsw3wqTvDMpoSgbDZkXqj",
+	"1+DP+FLU0Y9qXoK16h7/WlG+64vWsj94onXHoRIFsNJNxu4ZX7BcV1gCKZykWPdu10US/Q1u9GCbmIWU",
+	"woqTBJIQywYh7XxUQC58VWm+LsPHn0J5f7Kaugp6r7w6tVd1z99rD8nuV+6fWgYglcfrQXwL6yd2+2ft",
+	"TZ57k+fe5PmnoJrfjLFwFfUum7P2fH/P99fz/VI3xA1ryRXZAWqcPG8tL6Buk41sK1jEU6cTtS7TFTI5",
+	"TbmUCWWTwCYqEV3pv/v946MOO2FELnh6bx68Nc1TzACVvBkF06bqvv7Bjvbm8bHXR6ckUaoMVB6lSUJN",
+	"CeW3IdMQINMlYqh7nOfcQfm63gD9RB9JDF//iKN7Ph7bioZogaEw5Fi9YJ69RWf/zHDyP5XukHrfR9HR",
+	"a/Q/UIpZzGf/eRyovz/qAJifsqThS+ftj7pRFIrQ/x/NKOvO8KN5W9GSIGQKOmG56L+j1//Fek6/0ea1",
+	"Baj47NXxcRCy8rjo9fHx8XGgzwmCPtF3dQIxwtH9ZTHoOrCtvv45qI5wW6nt13gXnaDTvLlO0Gk82vWV",
+	"AX1Lqi3Uj2U8Ibr/UmO1NIiDmK+uQSFl0hQKp8MRE6A6Tl1wf1C2DcJ+tVYJVjM2beiqiMj0tTnGczyi",
+	"CbThMyZExqEvdKl4Sl+RXCLd5gmaGg0U4C3101o0GSri3cgDYbaY1ZQ4DyCwLGQpGSv6RCXqjlKC7w8n",
+	"CTbdSS0sNazAr3nwhDSZ1tSzPrpxswUinKZLXcjDeoaAnOkodNQF1wllgTqbkJGYSjxKSO9tOcegW8/C",
+	"6iGcCG7G14mAkJ/5IrU71Co3Sz+BL9ZknTTB3U1zDVbAJIMMgfFi1qr+GzGERWRtS4fq+COCU0heVkMC",
+	"8XVjMXWbMZTSybTBi7JNRwiTo3a+IhNEV7XMG/Ai80mrgH6bK9PcELZKen+EQ1hPLtc0mIAtVZpNmKU0",
+	"3nyDv9tBlvU5RTjvg7dFXpHF0Ob2b7Ko7qT7wSq55y0C0QBhk8gAJbisi0+mmb+uT9ABcXVlweZSHdjv",
+	"A2+2kfvFD288ZzvDjwapbm/f+TlMwtmECJlzmq5hMD2Iyc3b32JxD2KTjj9WJ217v6QmwK99itArb5uK",
+	"Ig2mdXBohVlVbfVBRyv4JmJUXceWpUb9QNuYm2ThtSEjyfAGz32kGYFTdhPT/ADUDl7NQmpg6x9zw7Qi",
+	"bRd0UNSK1u7qe9skH9kDcra5OvNITdXoRHJX6M02Ql2lyUBegSIxaIbvwYNRpEZAvoDQu5dTyia9F4pQ",
+	"KRjyFuEpeeR1k5ssh7fW2NcUlVIOCz6BU/c7+Mr9b7DDzUdL2+RZ5zlILMnAIpXDg6CK6pzPswRL2xJZ",
+	"qfYgnI201WOVaPAyQcPlE9pMyKp8u4Mk3/KIzS7m8m3lkdioW78WJZmZKrm9/aGvP/QmGah66GukoLaR",
+	"gL7uU1RRPdMlmY+fGgPoPbA2G2xK5F0twkNSdEIfSFzqCeea+nJzlbGPapXVfbtZuF+u6PBpd5BrJHEG",
+	"FZi1OLxls08z63rAWRE9UT7YXEJ92SxbHxJuwc3Kw6xuBlxpidSaxXnI4ufGxH6vXpnyhSCpI13rcA8o",
+	"FsSZLvrTQxoY3U7/+QfYlDyHlh7jlIipAbMxntFk6SGtZk4j+DeFaFdXpnVqWI/CwBRa8HjXBPXNE7C8",
+	"KHQTKyq5D3XxopUrOBB5owws9QICy1kinjZlpJqy4vHKMvHaSO3Zw4oh/ZGQ51KY0sOmnUOegWqmcpyt",
+	"SFAWNVQhNo7fTcremGpvzellShMrkbwivF7LPTkwKQUOCzQik4xpdwcVVUho0Fi3qNfTkHFW7YRp5u8E",
+	"HeeivDa6BAv5XvjbLYMui6Hzu8aSrjMaYFgF9bpm3l7eoUPnLIP/AfxGcI3tva02knk9UYFztoXFV3VH",
+	"vLVF9MRqUN6sg9tw0ghOBU6+FyQ9hDc3QMtq4Z7Y9hl1Ad+FJefUCkD3U/vyoXmYMUcPPIumhrnLqaFm",
+	"nuIzDUSjVhbtQKDzU0jL141vQGjIW9ysadjw9NwcE/k2oUKS1IQV2KWV2srgvKlMUYdx3VLrV7Xi2Ndw",
+	"V/3OBlzVb68xojiNrtcGukE9zNzwTkXJx2vcu//IIKWeCql1wpizA2k95CHDbFkOdoLaN0UEXyZ0k/ER",
+	"YWRMpS6jh9UjFuM0pr+TOGT5EjSJ+LYijr6uUIB9EM8+BGKzoBsvQQPb5OUOmkEhoEGgMhuDZ1fnLWmO",
+	"3QtZQaupdKjVFBvtWyGDmOI5QVg0pEcVgxwIExVQZiO6UI3O3TMmTDjUb6xXle/aVjMlfSVP6f/SCCq+",
+	"DoV44luNxBM0w/M5sJd0RGWK06XFP65xVUCzQEFs3TVt4MEJVImlbKKjVxS3ytcIrAqnBFEmCYsNfmeC",
+	"gInepmNBsdc4RoWHKWSG4uq6ypYgBPA5ecSzeQJ2iwhLMuEp/Z1461E1USRDidWm1SsV4uH3YsER+Kln",
+	"KUNO4kmL8fyUQc/hAytLUlYAkqJMrUFGgUGpSonjlSuJ4E0WVvXsa0FdtZbNTKTwxQ4Mo/nMDSe0Sxso",
+	"jLe94VPvg7Q9GUgoEtnI1s7xyyEHQjFmzhQHB1QKUCYyLU6xcl3oFn2DzGx2pU79mMazl153DWijkBGA",
+	"82PT+lVeOzqS9EEXdWOxjvUXmZgDjfJq9A7E1O86p1t6NgtC9ftWev9QT91sFzDCGAxlWuMpHZ+rXyPb",
+	"tFVzdMYlxBthJgnkuIZsRID8JkRCgfAoylJ1EDExO0Wc2VExi0C0FTLF1FgbW9p/vbfRaN+FrZQ9mvrL",
+	"fkk1ssL4wL02W5ghDtlIuz37BlC0slQEJsUkpQ/gD9XSuy3spoaBImUvZEYuyFMV4JuECOCKq2h9nsXc",
+	"itjndNznDREkylIqlzfqZWOXhfAaJZB4hc2SBQ/MCLHuUg4GPNvW2QhURw+vj0xIkGn5FbIuqPw1j6oz",
+	"bC+whf+hXFvIfhu64bQDpCOAkC5CCp/oKqS/qUOBfYNVUMcJ5bueSjkvevUNSzG79a0WIlk5ljfiMUHj",
+	"hC90qHBt8330/vqd0L0XnR6WQMRdaJ0nfDnTBnOlwqivAAMTvtBuJHfWEx6T2o/v06Qz6DgnXXraccx1",
+	"NpKq9gX8WkJpeNT5rH6ibMxXtXnQ3ChLJD2UhOG8dapcFmdxrm5WCqM54MkkJRPT3iDBS8XGHkiKvktj",
+	"NMepXJYbWgpT8A/+KteRE4FhjgGoHlCqItCIEdT8KIFJrA3cdFKboSry8oQ6YDl3yykZNOVJP2Smr8nw",
+	"6lzteUFTcui0SwVtp96w0236mnfe1GAxw+m9ac2Gfns8zCvwHhaNM2Sakd9Qt+h9B6ZhRQBA+w1Z9TsS",
+	"H+adXX9DXfIoU2yjPBXIQoFpsDIBFyjGhf1d4Qk1VRl8sZ4DQ3ryr0yfWtNL0Urtv0H9ht/gQH+b4wkB",
+	"J+hv6J8ZSZeoqPKn247b5aIRj5emCy1GIzih/3lzeYGASr3VlBzsMCkRWSKF3oaZG4Morz1NxpzKlOYA",
+	"ZfGpUDho4jSMzeC3fz+8II/y8ApPyKFZYL6UKcHQrNWWqbQ7klMSsnGWJPognGDOII/AxMIDBSjm2vOU",
+	"0IgwQQq9pDOc42hKFIXpmJ4BQKEGR0eLxaKP4Wmfp5Mj86k4end+cnZxc3b4un/cn8oZFDiUVCakhJbu",
+	"Ipx4pEEHFtQJOi7kFHB8qMBRiZ61PZi6kQzPaWfQ+a5/3P8OqtvLKRCqIzynRw+vjgy2gWDra4vc1H5e",
+	"R+/pAr1jmpABMhwe4AikSAilDZnXbg7WfogkoxJsFrja/r0ruOkzor3qxk16lbeH1yUVelqiqIZ6C9uZ",
+	"mYVMy41aOuFjjcBFi1SnUq0AU4oR36G2uXqkILsL4T7qPdgNIKNrT9F2cu3frNhaDgTiC1aYWgqDv2Wi",
+	"MxyTXh8N2dJ2wTDFkKmJFlabuJwTdn6KTjhjcMgO432LZlitiRRlPQWaEIneHEOORak3aednIs1R6tR0",
+	"TXzUxb8+Ptap/krvB1BwHEJH/zD1gbWAsk58wa5T+3PV4KuT8PUrfQWob45fNY2YL/EoY5ZVguoJv+qP",
+	"v1v/8ZinIxrHhLlffq93vPpLyiRJGU5uIMfoLE15WowBCtdshtOlVWHg6g4pM3d5IIqNWkskBDnDDXws",
+	"47VFMRNO+jmooumRkvyJCUhoia+oa30oPYO64FM2ZsLKcpEpXhyELMcT4yPU5cQJdHKpwamcpjybTOvA",
+	"HzK+8PQEQtAo4M3xdwNktqTJs1aTTd8Au6Qo5UKETIeHuiWdypD9jgoL2if2mMplav/Tf9fFK0fAOa7s",
+	"353Pwdovco7pfPXxGTErh4AGtMoJs32xr1NBrU2zxkibJjTfHCnGfGU3qWd90wZvRji+1qFAZWT9FjD9",
+	"nRVlnHs0WYw6qt0cPuj3LuLnLs+tMf/ok+15/1ljf0J8CvwaOvAT16068lJetpKwRn8tOpngk67iiiCe",
+	"GQYn7oWuKh4Yxmde1NHM4l7o5EvCYmEGsjBpV4CweduG0jAT/B0TpQMEJjfJRltAdqPL8gSiLEqymMR9",
+	"9Ob4jRMvo7eh4yzcSzC25jLFOIXDK9OMBq5YPl3zLkrJA78nseFhfzSkeHP8Zv2XjMufeMbiZ8SmazhF",
+	"BUf6WLdAmE3pvJnpxKCSS7s9uGeFUrXpedZSSr4m8wRHJrk5F2uNuJljhOKOIA4CgIM8qPvPMwLSKKDc",
+	"gTDRJ6l6X+HvEC1Szia2WWc+PoSrvzk+1nHqoEcjyRc41SKymeJAjRvdQ4dxCic/xjQhcchMn8G3CCNG",
+	"FsWybRMBJ0+pC83bsJDo1WsUTXGKI3W0PbuEPjoDlIYu5HmUGOwtiYuRR2SCwdAk3laJhVIu++iK8HlS",
+	"dLbHZelZi/9GAFZStpWAg2YR+MSnUHS0nY8I+SOPl7sWhO0semrNRQuzogHhFnRHBxj/YenNX9Z/GXE2",
+	"TmhUXu+rFlPO8TLhOL7l/B1OJ6T8/fdt9iuy+ZynksS/kJji2+WcPCPR01fpFcI1ejrK8E5UBzfaalvV",
+	"wbdSpVvb14KQMbIgQurqB4Nq+KfwxygbgcHBsrw/mEBdRQrXhCkjN51dFpGrZanBCV0trAbVUGUqS1Gs",
+	"Qcn4Z8htH12yZJl3rTRkfIWKrrPjcJKEjEp1qlVT5/DqHN2TZWHWLE4s99ybHwaKqPX6IdtEDUN+LUwQ",
+	"IkImp8500nSM0i+4xhvOkuVKrevGQti3p3XlyLNO63LjFfda1zNpXd7TfrqKZb88+mT+9TQd60zpP7ie",
+	"pQG6kRKNQuZLyrB2RAq0yGRLrMjiGAACO9qS0ZAw2N7HEKGHJaQnWqJHU1TWprC0g4CelwnyNjcTaRMk",
+	"GuHo/jCaYsZIolaoZLH31+cwjeRJ3EdDBqJeyHKqmOd0APUgroamCCLjUlGgAIHA+GaNfmYLOLSRk8y7",
+	"CGID9trZk7DujMVweVXN5Qm4tyl/yNGxUU9LGqWaa3D5iIp/EBUxBbljwoZH1ezlP0Pk5TBKntdinviY",
+	"SxE/UN6AeLrdfMdw8rOpuGPiVIcn78pia9L5WCK6WUwledjYmH0+/EXpv+prpD+HxgcmReEwIQ8kMRXo",
+	"UFdHWYYMwgJeuy3sS+4bG9jbC5Rumouvb30xsYGWl4qpQWAqtz1hQhIcB7rYDlQbs2KlrZgZsiubVIHj",
+	"GWUUWgzyVKySstSezx62smvDabvFiv6ekXS5kcgFQ9iQP6UcPXGI83jLAYaR5OmW395QFm278PdM0mTz",
+	"b79+4RY7gOUjQQ6u7cXaZxJr8xwrXDntnIA69LK1ZAtmBOwkMW/k46945O042gho18sXTISsq2Q5CVm+",
+	"fFz2xPcCCByfYZr0UQPV8xO8d2r+PAX7j6lUtgr2S5yNNgT9rXKh77HyOZVNC+k1q1zp+C2aljFuO0Q9",
+	"ouyByjzCcc5Fa5cDyLoBKHsBwiYr+VC9lVB2j7o6r+tfUIyXohcynZcPUVcJsZitjUrRlHPTnt51Xmi/",
+	"QMVjUSMIqCvTDKLecsFsQWMSGHcDW+a/h6xmlXoLMUE8iQViXBvDdKk6GxcModNxr4/eHP8FXH9aJMsT",
+	"/ZOU4HhZCityYjDKdOZcHTVxKU3dEeAHKfsKJWUEPlOUzqBFp27Vf7Uztm2v5R1l900UQt363lvwx/cW",
+	"aDDNLc46xSpHOT9d2jlZshNA5dPnoUyv36Apz9J2tKnio7R99nN6HbJyoJ0NOjCEwgSp0rxRVWCCEBxH",
+	"QsganJWVuIMy9WMciSyaNlOda3WCLtFp9kLuic8fyvj2LRKfG8Jip96Dqa4MaAsSQYUOPRf5+QQ6xIYW",
+	"eSjcDhnsXlmuQhpCZmiDSYemUiCbg6X2q2MUCmcZPC8Rh5ARFvfRtZJaRhS+zGOMrbtO4uUa8hGy1fRD",
+	"76kmtawzi5/afi17g/gT0EGf4vPx35qi26j4HYh6viZV78yxnHZsdQfT7L8acBI4lL6U+fymXHnhv/7t",
+	"KAzFx//xb/m/PEUWSuZ4nY40dzPpvXYHpWIJm0xfUwMajAI33mT9b9Dj7N3nSg+BOUlzgHFTfYK9peAZ",
+	"LAUrodhSgSpi1OmAmxCmvlCH+xHqSreVtHU53MbCIfUVKuVZCcVsWfZiAAMsNYB2mjgj3WVhTFLCItIP",
+	"1fnKlEYm2Hbe1synV+vD6W0kYV4pp/H8YjD3FPDwoKiv2steLf8GgvhMCelG9H8i9r/6rqM33lpkrkxy",
+	"9Mn+c+NYlkJybk1KtqcDeqpGOrA23qPh+JUaHhEhxlmSLIt2hXvxdxfi725g/ilxIQVsl4Wy1jH676Gw",
+	"xReBcD3Vl+Z0m+BKXjzuT2ax2TO0Ark1lH5VDC0vX7BFmJDOQCm1DkMZi00DE50ADukslIiQZYIM8jIU",
+	"kIVj658UtSV5JlHYsccyCDu9wBm7q03GBeIjytA9GeHRYYQF6TlmJeeloJgHsxidXL8/LR6HrKtL70EI",
+	"dlHLAYR2RkiMGEdFf5teH90AtKBRXtAD0umYsy6dbO70PySxG5cJTRd8+XJK07ks7uPbU7odYGuwaRd3",
+	"HWGJEz7JyDekUz+XD73h1HJCUhx7e7rgxpisj/7MjSTlKhHS5r/6KrWh8zHUXijZ2NRLuYXFVCfRpVKg",
+	"npBp5mOKYQG2i2w8VhSGSchPe6AJmehKiFMS3SM6RljXuvItoqaXN5jFLkvHsSlmwg6/xdC2MpSstJ7V",
+	"DvlPbyf7WjQOICO168mJR+mKn2pSG2r8zbuZ5CEv7jRNdiwXCbeS6p3vm2X618+CHStsV+Wt761W34rV",
+	"itWAenuc+ksncKX7Rk599KkUTr/aKGVNDeWFBtB7no9BjDbF40xZOVRUlVOSNGXjFAuZZpHMdKskn9Wp",
+	"hrV1bKsUGSwF+ws0IpRNUEpm/GFvXdqRdWmXsKnpvV91JNI3Vy0FaDWMHO8p8h8W4Bog4CnQpjf3cWNz",
+	"ZpkytjBpWmvNOgDW730Z6eR4Db0sWeRtOwzIeje1Gff2x7398VkQMniKmGKTxLEQdMJmG6ctFj1o8+97",
+	"fXTJTISriRCr1s7zfBWgMU10y6auDlfVf+tql7quKZphGU3fQuz8BZ4RdE/I3BR6cIYybfkK4yH0+9CR",
+	"97o9FE+IMSjiUUKKprnxUAZOsZ0LqCKf/6lgJHCGvSFSvyEVCMK/tXgW5+3MQ5YPPMAi6r1FkJqLUyjQ",
+	"AbU7loVSJunMGDURjYO8rwxNSaRNpuY4oTT7PVn2Ud6CFOy+WW5ccQ5DPdFHKeC8Vpa6GDpgsLHXCk/I",
+	"RkYTQX/f8AOebmaW0RezXVKn/vb8dNsvFThs/m0JuraZvAaeWwzhAvwTPt9q+S7ubf65pQzbffn++qL6",
+	"4cfnLyZb4NwVtjW0qsY8S0w9hHMvJz/dCOc91lptKpdHrrTnl5/N8YSySWfQ4eOxICBb7lB+bhlA18Sp",
+	"NfCZLv1Vlil5UZ3WoGVR0lJTOe1PjHAqiaCYoXnK4wz6YUg040KiV8fHxz0wbYSMp4hxOaVsMlA8PWP3",
+	"UEU3HzyoLoCndhrwHrw5Pg4QDplMKTRdUrxcPRCmUpTNkMOQQcfwjLIJojIvisXs9FCL3Tb3Q0OXW/Lc",
+	"1oIkvieIjMdQ9cpUmum63Q8hnD0iJIasvVu33Kjg4MTU7Delkym0jzKt+bVVp8na6mXFz1jDz5lIL8BH",
+	"gj6AQ4mbs+531pf5e/V86zQd7fy5w85l5u0b95rXn94ovFsK/yQF6+hTDaK3qMjlp+e3ltxApwCTUgz6",
+	"xoQzEjJoyJr3pTBUBfmMK6UiVcVKW8UtDmtr2wcp7tiMXL/+J8FzsAuVv/7EzTdz2wbrXjCrujishbjn",
+	"YS0tOjuUjnwPzU+3Ue8clHckXreon1Sn4w2l3NYyiWet9OZaqr/Oem97FHpadTpPG2RvqbrWduXvnsHd",
+	"swE+FB3R1qRZ4iQp9U8zRtPVjqNqZNnQme7bi/50D3M1ahYv7gPFvjobVflycqx2LneDILEvj9Fzek+W",
+	"2wS739YcSEVZ8a7uiAI1fkMmSJQSJY36XRxz+je1gm8Qwc3OfMhtTmqPz18bPrs3kyOzQZIvJOBuZD/W",
+	"yJinYTO7ATRSp4UkhzpmUNasC+0JQSgG/6pJuoFnurFSJiS3P9RdxAbpdS9dNpni+zvdXfeeLM9PdXdd",
+	"84tGef2Tbq2t49XzJpqcJcu38L8IoykWUzuh/hIswULylMR9dC6FNZ7glOS9NG0fxQNh9q80WAx7r9t4",
+	"rV3Z9lvsLqY0mqIIM9N6EbOldkAHKGMJFCsvDMcUaq+QZGwOOGRqFp6Weifk1XkFnumVNZqSgTA8l/kY",
+	"BteNths0ZgMiX9hcDOtqNmU7C3PMEwBse0vx3lJcULbNKfPG4tDRJw2tW9h/NT12q0CZZQ8KeNbNJ3Wv",
+	"hHHKZzpUZsZnuq1d3jm4MXPdISBrbb6GHex7x+2yd9wTgDHYVNC+ZDkMWcFaQZJmlD2/sXYVfOyQmq8y",
+	"y+YHtAe4p9tinwBtX87qakjmlorokxo06MzrIthXt2TwWZ1sz4WQmZ5hiykPoDEpNAlnRauu1HQOQCMy",
+	"5qmOIdTdFbpGow1ZSmIc6erApbDjSpcF9el8k1rkJSvYUxsx7Lso7Lso7I0MX5ORoR58vYNGDC9hPowS",
+	"nsVFyVTzL3iSEqhagRMAui/t+9vWoFKKF+uavHqeokoPRWOtCFnJPoJmmZBoRIrQN1OHtRQ8Z1pGqpPL",
+	"28qGzNgXwGWouyqaLlhK1rNGizfH3+kGtwsqSK+PivXPKJMC4ZAteHqv1LuilopWOUxtgBEseVC9yIFZ",
+	"yMC5wsFcEDn4VAl9/jz4pM7kfwv8efDp/PRzyIAvZjElLCJISNHHM/w7Z3gh+hGfaX5KHiNoQArhL7CU",
+	"4YcbdHN7E7KhENmMXPOEfKBy+oGMzu3Crf8UjCw52B99qhwowzPyOWSG1+eNeu3X5beLTmIozmx5EieK",
+	"IGRwh9AFc0QIQzEVEX+ABIjR0u1MVsFfuM+QRbodp24l+ub4Tem6TuDOx5gmWUoEinCaLhFRxEKxZoTB",
+	"ZRwyDRr5/TmYZKCz+MG03dOpTHnTvZBpNUEb0BRMJXwCjXxr/QiEyAgsy7Yld9D2eexTkX+2PMWrda/i",
+	"3a3G3XRTx03nElprNDD4j/tC41+PZUmN8br9xSn6usDLBlZ+OZKYMqBkLko6XXFXh9DALA7B2JkVqzbw",
+	"Jq2YtP++icIhl8ABIddsMJMRn1naSFOdCwVNFlb4+oHwnDjr/PZ8gFF1iys9/bUj3ovuX5vo7r2iLTH6",
+	"JTyGffSrxkpjnS5Wi7pYWJQlKOZE9AKATJPKWVVYbH82zGLjsDE/nRqRaRkowpfN9Ewhs6KUdrQhyhDB",
+	"0HZA0odcAHurpZba4sBVSMchK4gKMmkeIt+T+jEXr5Ro9Ob4WC8tl7KafHIVWvScwk8xi+Ol+3KOuMoa",
+	"Vtlwq8D+5xR99t44xxunYQFs0h9uGtPmNyOE5WeAqoem48P5xa/Dd+end9dnf39/dnPbeYIUdGRp2w7t",
+	"ERuFaujwBhIfiJwGl63GhR6ilMUpie6FKZcvSyoIShXhNOEelVs4EGiGGZ4QcCZaAVTRwJCNsKBROSa1",
+	"0I7FQOnmDsE2QSNGiSxmD0IGT4bXF7kEWF0CedQAhc5PA4TRmMSK4qphtJpsldsAGS3dhB8zHpMDgfiC",
+	"ITwbUbWFXA+G9jUEQlfiXhCyCCeJKB2gQKdwCSNSNsbn5T5E3WhjfQeGbejm8FWmgbrvL/52cfnhIkAV",
+	"gAxCNjw5Obu5ubu4PD27O7n85Zf3F+cnw9vzy4u7n4bn785OA3Rzdv3r+cnZ3dnF6dXl+cXt3cXl7d31",
+	"2fDkr8Mf350FITu5Pjs9u7g9H767M+MHSL1zdnH5/ue/3l2dXf9yfnNzfnlx4/H3WVh6EQ5mJ38Zvb26",
+	"DLXtJndkjVrttfhvgiPlpNRDDB2q9dVzp08VkH5SB4W64OYPJPHRjHURJT7BsNRtfu/x30nDA98dbq1o",
+	"tjb//EykD4B0BR0p1ht2fiayHVT9cZSZPZw2RabsFki/mJOwRmq3bOhRNqUwskBiTiIjcM4THNXtGFoS",
+	"p7r2PkbjlIjccJI7m7RcbF1mtjpGty6Y9pqq733t5ozjvTljb874ihqQ7I6OPZO4WA6n2IE3p7AmgIbf",
+	"Rzc6qA3hlFgHclEk0+u+KfmKvznPzWqnsOO0cV3De3fN1+WuqVmvyv4a546/RlfNjXaFYGf9A6vnGosZ",
+	"RIUXiVNQxNP+ToWOgz3UeVYsRoLghMQIS5QSIXs67QusebqIVGb6DtXtZGWjHuqKKV8wRJmtGWIfnp/2",
+	"Gl0s+SaeSxzJJ3gZx0o+/UohpDCk5i2einj+farTn1gaAXQvYft2xGorseLoU/HH07p3VkluHw1dcUP3",
+	"/60HzKFMQFAcYxyCKI05CdSeXqMBq0xTWtmuiqXsrVa7b9NZu/0t+e2mFqu6nwpVk6X8xqp1EPQivGEP",
+	"jjswTu0MFr+cYcohwVvapK6t4clLiT9oiSNkYk6iPl6IIYiLfyPLvsaR/G+dja9HyJPy0T2ZywDRseO0",
+	"1cnw56fqcca00SputEt9lTLgHs/38t6Ltr/dDaFqL/fFfIYpO3ogKR0vXyYepo8qnYUOBFjP+3ptKOWZ",
+	"kicTPqFMoNHSNsbsKj0WipsISNv0GbdANa11nJ7hZcgeeBZN0ZinPR1SCDkTcA6UxH10lY0SKqYIo9OL",
+	"G3T777coJRFPY8gyiUNmtF29xl/hM00n+vo96DYx5Ums61CveftXnGS2tUSEkwSS/wdFWk/IEs7vTTSO",
+	"Xkc2zwPMlWCTEsGTB5IqGdufYRqyGV4iyoQkOIaEmRlO7381O9Y5RWOeIsyWnBFEEkhVGeZngvTqQzYi",
+	"CWcTYUvKlPzs3TfHf4HWogzyXdAUi2IAKntvQ80YoMioc8kzfG9dJAmmMzQnLIYyLhNMmY0qRYwsQmb2",
+	"/6COTK0PwpagERr8zlNYlf7CrALeNRE9bxFWY+jT0jrIGNNEqA9jrr0sCDOxUBKj7vmhvvz++DsDFBFS",
+	"4BcyvXKT06sfQMvVR2KzcXRhB622oKE5P1sFPWTFuYgidWcF44SrWroRTacw4jMxUF6bSC/Ax8v+yhcK",
+	"HDQZeYs+fc6zrhT2QMPZNkVmvmxDs9taRrhCJHNLOSXY8+U/FV9WY7TYSMzEe4YfME3wKCFNEUmADt6w",
+	"SOBgGtQ26TK1HZPXWaMbNKs2aabaQJMSFJMxVcTJIvX66p0/6ym/PW+QOcuVjiBzfE2ntXcMfU2OoaLZ",
+	"h0VCc8Uv2HRxsxbRsN4mXwsg4jZtF2HU5n6Lr3aLUY1NR/Xu/GWD95z5T18MrgD+J2Dvtr0Z9VRHn+D/",
+	"abzSVWKwFxoGqlcsBjNEHqmAkpUNeKwt6gUer3NtwJvlfqd718ZOXRtPg7nGptAGRDBS6mxiKpQqtWpE",
+	"0JwniU8n/JnIVZCxJ9B/dNfFLujbxy/puTDEsIXTIod3F9BNa+Ymt8FziTPt6Oi+b/ReDPEb7p+Optu3",
+	"iOYKNl5b6/bahhw1Y3vNQN6iFuElzHmVz/ntKfq8ssOVGv/lMJNT9Lp/XD7Dvab/NWn6JUeFH+hzO1wF",
+	"pb58544mK0BRBXsdFjdZBJrReBu+WkaTL2EvqM7YIJcyD1LuefXeZFDBHD/ePI0OPM2qUJnz6JP955pg",
+	"zKL35OaUQX+7hjKsE5jPa472vRHiGTuMPjcUf9wm9lJbLnzd7lpAYaUTYisQ3LOUb6Gs/S5h+YUiNgsq",
+	"3cL0YfXGbWi1/vZlpDgP1XcXghNPtFVu0dnLXn96O8mXkb22N6U4VbDIhv0nyuWlbcvtOZ40FIoOWeWL",
+	"PrrhqYSGbKMlhBkG2tlL4qGuEkBj1I3JGGeJLJ4MsIh6b0MGnYZxStAohTrfo2XhKpZ0ZqMLaUMO75Vb",
+	"3Xtze47a50bkUtDfN/yAp/ILmX5Klc6v8IT4jT/2bqv3uJcInmyqqR1pQRYqKLpBCv4cTyibdAYdPh4L",
+	"AuztJar/1QnFsNoaYJSxOCECEnJFyLr+Xo0Qsuq0ahTeXo26vggLGZ9bFs0SysClSKMl6qq90oTEiPHF",
+	"AGE0wrF9RpVM/+b4WFEjyiY6Gdh0QAhQmiW6Gc6cC2r6Qp5L3UaxKFaSMUkTRCFpxLZDaDJNlYjQM4W1",
+	"lpB7ZXfE8qV82SaJpVWuCmCtLnIvZO1jYuqAuw3x3FpsOqq1Ctm0d2KdRF6bYHoI639z/BfUFXipyMuU",
+	"L9AMs2UvZIspTYin1L5AanQqm8xedaqzTue5KpPrP6lla2vke664nB3BffBkob/0q8lesYDaCjB/JrIN",
+	"VO5ZzR88umdnEPvlzFxl0r5VbrKfwDtl8sqPoWGurjUtdI5ORYLFI0GYHCDGGenlBSqr7Z3y90L23Q+Q",
+	"kqULPs9TyiI6x1UhFUmu/oxJRGPoqZTX9nsgqRo5ZOOUz2AuRh4lMtIq4uyticxm0ADc1OhW77m4jyXk",
+	"HDYZ+P7osvALECgbnrWXifcycd6nGcjKiwjFQJ226GFbzUu0dA7SsYjum2JJzVjTxhmZjUgqdN/BORYC",
+	"jYigsSanNNXmgVqidV52ijNiUl5NixecJHxxiJPEzL3WV3elN/uMVIDimZmkAfsnGU7jFNNizXsB5YkC",
+	"StWY5DljB43UL5R80QJ62UaIVZIxiq2ssICFLDeBKbHC2rSoMJUaen105W/nDKZ4xiUS2egfJJJI8pD5",
+	"RP26O8/Bpd2z/C3Q6Evy+j2W/wk7N1gm/RzkZlN+fUQecJK9YHOgQgYwbF/QWZYomqKLNhlTP1Q/sSb9",
+	"ZBkyXJxWz2bjjHi8DIwGY4uHaMEB6moIicgjjmSiZAsuSMjsoaLuYorlIR338kpRyOhfhbr0SS7nJEA0",
+	"/gyKjiKUKcEJtEoOcj9B0Sk5RcOrc6hH6vFTuO329RIL3StkWCDCxjyNdDejBc+SeOBLrM/PINCKpF3s",
+	"gTCeE92m2PWaFDNLhSzyQKlmMqUjU3YGK+0PNL28EBa0INJVRLJUMRTFJUC57KMfORQegfohiymNpvYe",
+	"IWkkS4jdVR+dFVuyXYxgCqU1jjPW0LDjzADoF2MZev1m2hWddezFSW62+IXVRFjmKYmoWLHI2Dzf841v",
+	"oEyqpoyg3WkcK273+RlFSoTW616OS1yTGX+oy7O59tbrI0iyA2NWyKY8iZWWyMclsikGmQ3PiQOlYDJF",
+	"31JSGRaIrqlqBFriLFCo7gyKXbpatIQr9GsgmT7FUVeuHqUE3x9OEqW/pnQylZ5qr9f+AV5U86xry3vN",
+	"80nioHgm3XMDHE+50tpWJ9MhuHLz5gbFca7s4N9e1lx+bivT5exb+xy5ry7wyrmZHLnsnX5tFXF0wIMw",
+	"zhazTGSl8hwhlT5yINbgpQlA0mNsE0Jtpm+OnX69ayRrLslgXth7PvbRQLgAhi0xevtMNjsNpLCpf7XK",
+	"YDMuYLNqdDulWr9GERYRhqqgOeqCUr2gSWJicBRHdvVyhW4YStcZi4gZNkCURUkGg4FfNkm4RkXRGCXk",
+	"kIY6Xjdrw1Ms0IgQBkWy57Z6BKx5pNT8ZEwTaMUiliyappzxTCTLfsj+g2dohpdQ+sUYRgxhUwPMOKOS",
+	"66L2ECOv5GuomMpiNCU4kVPTkSVkkiO8wFQiBVJF7SEQVuxO9zLrjmKQVmFbY2iRzp5zvq2HAzWB3/Ge",
+	"rfwhI3/WwMmXzFvTpLl12tpKUDXBK88oR/niMY3o5yvWsxeC9nlnTxeC/rJTIejIkTd2aEHcHtlXq1fM",
+	"kY+aNKdh/sY2SF+M/yUqiLizNaZ6u1veU5B91ZAKDlgq4mLyl9emXEJy9Kn4o6WitQaz9WsVzF6n+xSv",
+	"78t/PGf5j92A4/E6pWQ1hPxM5CrwON6T7D9yVY5dgtiLijjrv3JJ5yaK0Gr00K89v2i0x7O9aPSSRT12",
+	"Qyh2rGNBX1lTYYSSbbvlmwEPhO5Ti4oBB5DSpzONININWm7zDHJ7WAxuJ4HGJFYUgSDKJId+3TxFP59c",
+	"NXTSV3OcF2v+BrvpV3a4uqN+5cj3/uKvzV+MVyBIqXdhBRm/prJd7S0iPlJROKFL+19WPE59dK4ohfHI",
+	"6HhZ9ZgKkZE0QDiLKWHGuWNzBuYpGdNHnfije+PxLD4QSKaZkJDso4dCXUEIinkkjk7eXb4/7c/i5ub7",
+	"DgI+V8Soi+TLl2nB765gZQfW0qXt5Zm9qQfXYGJbMrZbAeboUwmon9Sav7JDNKwSL936LWT6Z6c3v5Vn",
+	"hI7v3LRLf434tGrUX17bvln/zr3Wu4L4zSvG1meuN+ZvATR7pvEH94fvDgK/cktThYg/vbl/+eQOBJoR",
+	"iWMssRYl5yRq7MH/FYuCe6zei4JfQdzAH0UUPIpSAn/h5OUjCp5KBFvr3r9QMLahBU/vFXg58ivUwLUR",
+	"4BFOEt2Hv56TmgmSAqUkj7rzukBUFslLsNIBGO5ubm9CNhQim5FrnpAPVE4/kFHe9aAryWzOU5wuIdRT",
+	"CHRPlgESJEqJrt9rKhKFDFbXC4wpUA0MxXkDyCvVZgE7qs2sraw8QOfDX0J2Utw6mhAGkvkQJgcTl+IT",
+	"QGZFHh1vKoVM6byPgP5D9/ssJSJkEU7TJSIKLxR+DaDugTrD84tfh+/OT++uz/7+/uzmNkAn12enZxe3",
+	"58N3d+aZ2mDILi5v784uLt///Ne7q7PrX85vbs4vL27eou+PX8NAN2fXv56fnN2dXZxeXZ5f3N6pD67P",
+	"hid/Hf747gwO6f3F3y4uP1z0QwY02dmgbqpv+uRzayth5IGkphyDOtCET7zd88+FyMoczzm8L8H8nOly",
+	"T84LcEJ3102MsHilPReEwX/c58p+Xa3sX7e/OEVgF3jZwBEvRxJTZvhhCUC+WpYorUtgzwwVM+xihi7n",
+	"hJ2fohNtz0Hnp4YX+UvUG+N0r8pHUZ2NhgyqPlT4pquVWAN3oEfjHKodYJnzXUSlTisWJHkgAnXVe+QR",
+	"z+YJUfz37sPZj3fnwHZu/+Pu9vJvZxd3P52/OzPVMqIE05lAEZ8RqNZgClllirFKRS9JDOsn6VvEWbKE",
+	"3BDyKPPqDwkdE0lnBPhMNOWCsH7IVjJQNa8+PyrWsKY2DEm7pb4AK4KJXpIJlXfcwIbgZPcM6BtRqQDc",
+	"m8nTl+Aj/8y4xCsCAYgUSL/TMpn7ZyL/rsd8RoTRK2oyXPw9Iyk1vkRn7ZVOKzhBGVQf21sqn2ip1Gfs",
+	"QquBqhdMjvYZDW82BmZt83DgefdMSK9nZaFZs2TJobJ608q/HLvaY9+ei7klh55KAraP/4diZY3M6xqk",
+	"T9MyRgvWEWbQUV+QGI2WLWuTXMMs317cmT49b7SZIjR8bE5OKTAmcqd6WPvIs68p8kyXNHaQUN/w11aj",
+	"pLl4lxM45lTN8ijiA4RNZcZl3v/tRmvgNzLFkkx0ccE5SQ+tZp5mph/Uydk7RB7nqTY9iyBkebVbUHyX",
+	"c3IYTUl0Xy5/W3ziawJlDQBByOpNoAJgf7bZFAZ7+SHsze5hMeVQ2UA/07UNeELehoxxRtCMYCYQ4yMe",
+	"L3sBmuHHG72U29t3qCtIxFksAmQ74X33w/FxgLBEMy4kevPd6+PjXuB21xMBSvCIJDosl8RUN9nLW+lB",
+	"pzA0po/qTGTeNU8dhVpWyICaUmhpVXx+T8hcF/U32xrzVOn7TsVMXFTuJmYoKBUmdBVvqCUcIGyqPhIS",
+	"H1j6HfM+OnE7e+GU6MZaJEZymvJsMg3ZJOXZXKAu+HjVe+enoheghN6X+4TpCpeKdiplC2ZbTGE5bWri",
+	"KI7wTPKgWl2jNDh08eLLdt9SM670FLsL27uJ9xGDFUhdx5K2M1/AaEefNKJv3FNLMx0nBNBZcr29luml",
+	"ZWiM7elHwWOKWV7Ilwo0UhACvVKkruI4I0LgCUF5jPMMWEIcMqUauXSpjwxhzzsXApsgLG5ujqI3kNOk",
+	"deGD6sV9f66vpD/XE7Ak2LSJhiLf4Dcv4A11dfh9f5TRRCohXzH+kJlfc84+xokgAWIcgqd6APLrZDSv",
+	"bXAFlH4RNvVn5E/PEpy4HcR+Mbej5gi7aY1RgnQnmDAIWUkQD5yyvlqw1jL220LqVXiTR8uYOr8T+kBY",
+	"yKC8cOq244iyNCVMt6Lp8hmVksQDdE/mstfXQYw5fpqYc+01DBkEnDvTGm8iZ+bikFd8N1rNX0D+Vn+w",
+	"ZcjMp5KXCUeTrfSlJOOaCPolDaLriI5twrUXjvcxlC8mHB9pwvNFgz+8VHjjgu7aiouRmPJU/n/sXU1v",
+	"2zrW/itENo0BNymKAC+QrIzb+xYFBreZphd3Me6CsWibE5rMkJQ9nmL++4CHhxQlS7YsO3GSatXUkvh9",
+	"vg/P817wJcvIPaOaacw0WM2VYb48uhlLqlmC4cEC1z4PSQ31FbQHSaah/2Isaxw16KwImR9MXxBrRXTB",
+	"DDzcGLDVf08YeCaYx2l0gqPktpEYyDFwbPxjvsgXOKmQe3FBRp5nx1RJZPboKkKODuglaMwEl1QwHUwK",
+	"/lhTzbNI4HxC1u07aWKRAZlSMDmz8+dn37gv9U6XdPn7iNXrZ8OjQDmnY8PufwUa4qtUi22BxwTqZMBU",
+	"Kruyfc6Z6/cawWQDmlSWZMYBK3VqZ0Qn8jlx0XfvPb4yG8uk0HHBni/AQ7PhTNmipI4qavipsOU2ZUyv",
+	"u/a664uGjS1bw/UH+FlY6RtgoLiIIQxYA7sZ45w7YTe9kzrRYTcsfKURvbOlJX9a1tjzxJ4nvk6e+NR8",
+	"ENWiUFtrKyITIDlUrycYn6iPl/Jivr7Pzo9Z+5AhxU2qc4V4AS1u1LkP0Ts5qE+gwsyMURju20ulMpUZ",
+	"bi3htbEXfSLVC0ukqtuhQMlV2nvZCFDVa0mAuBo8arLEAIbEY7Qg8ftH4TLUhEp/RejevUKzhlC077xM",
+	"710qfJbp6TkKoJd79PNoyo0sL2lIjuo1gT7tZeNS+rE4x/CgYqCVni9/lk/7jtSZAKlKG7jJUj2wDW7S",
+	"lKZSwxt2JazcVXrVMB6frFnSYPxQ+gpYR8pNOfpR/tGhGJbhcibYxljq1NexrNdfyQHq62dmW53YJ5BB",
+	"zaBTGxvTn/eD81kOOuwnSnKpcvG94KpqJlznBno+Xa6no16BewGpGa9UgbvEZ9QYPpMLts0tVOebjipd",
+	"8f0gStnqEwj4jaVmdDJPL7+Ed68h4UCtJFaSUAYyRN2P/oLGkDzSGcuGxMAGj6V7b8qFZZpl/raG4Mbi",
+	"9EZFz20cTJtf7e1xcqPbjxXz/+z5gdL7ubSsoyLrqODvOdPrDt9++dT1yz/ookOvRTbkXbfOSw10HEOI",
+	"J3dbuPh5p+GHj7sNXSvBun/557c/qh8+pQOUVmnuls4a/CeOthw3qOErvSZ7uO9yBWWqN71U1NnHdDIv",
+	"wZFsyoytym352SOdcTk7uz5T06lhoNK9CNX3qGJVK0vt82ZN7lDra72+32CYNXr9O1N2y+zv5IUvHjVb",
+	"cpWbtLYTOluqAtkP5VRWc++5fXa24ze8hudsVDE6LHbSnq4BZ6hFVBTeq1cp/4Qm3l6k0i/N1vhkXJU+",
+	"KPmSBHvclkBNfitfdvwxlhKmxqgJL1AyaKgx4g3CplCiI8MuTifX73OEDX0/TQ4m97T3KvVhQYon4RDa",
+	"7eo6gp4uf7p/2kIgF1SbcZMQrp2zBVKvEEi47sc11OKgWAeUqGlT8C9S866Qn3uxHOcrOkzHlOSQ/4q0",
+	"9lSRv0NO6wFBvtDtRghuy7npufjribG1PVYnCqd5FrlXEK3+xPrnT6O69Ie+V12eNyB2FNXlgNhXWYE5",
+	"bZzLDWLf4BYW+ukc3HJ8pA9p9SGtPqTVh7R+6ZAWWKVvLI61qXN2FoxcLrmlfpI/T6w1t0ZoweoeQwg1",
+	"DaMp+N69Jbh8IOdLKnhG/o9kdG0GY+lrfQDBCWbxFjrTRkkymSv3DH6hxqyUzoAowREp1ISKsYyhiYAf",
+	"XqoGolbS3JCpEkKt4HalJQsKyc3kkckM8NK8b2Ri+RJDYzRbcMmN1dQqHQBOWLggjwO5ICM3DKbHEqYV",
+	"sqZhCCJjmigJ1f/yyRxTqWGc7kBjSVU/SS6JVWPp81pLY5diXbkDSrNMM2MIFZrRbE3m1M2kshLnG029",
+	"M9fEQMXBYh01M8zeECqVnbtJqJVk2r3IbQJ4DIAzLBvcRJg0Skxu3NqxzCuS5P/hV/f3WILzpvAjxToA",
+	"wigiGcvwjiyfzS2xypdcJOcQtmOf3Wc1GbtfHBk0eJqO5/cNC/M3Lh+arom6je5NqNMUWPSnIAgNqF4G",
+	"57440TX5fW38EZ3Zc+i4K0I54DHVTsHXGNpgZAQ5nBvAO0NMfv9PNrGIR+U5CrA0OKfmxrcSigT5F0JH",
+	"92xGJWEy8xwP1tRYujbkHFjkGvgU4XIskUOQFV0DmOM9IyCYnB00o1wOtvmGb8MatfERf+rxzo/t831n",
+	"jkQle7iAvzefaywqCsftnENtL5Ro3NQc7cGQ8Gm9UHfS9RoE41iWTvaKGiIoXPn015lWcwbn19eqEQqq",
+	"wNOpZRpQQVk2lu6sv+fSOGl7VUhbGKYTsVJJNvRVgT0toLBsdG3vOPZHEViwxDsy4out6G+WHKc8AM2O",
+	"T1mv0TYJswY18g2aJx+vyFzlup2B4g2S1ESJsj01UGptE+A2njflhmVDD5sQy+d5TUBkNaLbRBOEbLVA",
+	"rj5cuUlsMjViwDbx49up4aOh1EXDr0kpdMdmO6fsVftXxhzvvIXpzemKoYnr+0yaedB594UPCN8NLsjv",
+	"MjMVUhTouo/1/M1crcxYAiCAI7U6dFm1kgUI5KNWS54xbchS5ZM5yxy9BeCAUMTBztnignxXxNIHRuiK",
+	"YtFT5nP5KPKemAY8DOTqeYUPaAC5S0VQXUnZzpxi3od3eVQZDjCWLRp9mP3TJgBjH9trixoCTKon28PI",
+	"1hl6SLYqt3WF//0RWc2ZZuXkX9ymo8EaJAT4vbAGBF8me+5h35z41rLJbXaNUbwQ19tOgRdjOQoS3Zm+",
+	"99HNALV9lkxTUerDkFyifA2myk1iaSdNk/u1o1hB7VTpRezewy1U9EcoGwzoSbgHC58opRlwGunEaWyp",
+	"5KN0TMhxpzs/lkCiAx/PVInGMkR3plUw+N1QeRWSf3tlnrZzmmCPRidKj5r38qNLtO227c3IXqOlFiZ3",
+	"+RP/6oCrVFWMgPFtVYuGY0kNghKhkwJfIJli5oZQuUbtxBQYfFcfrlroHi1rzER9plcRDqSq32XmxcX0",
+	"TdJWmwt8SDkNFIlKgKMx/9dRbJDbemF/7REAQCeLWkdQ27D/Ulk4sCiaqjeVVYZeq39bWj1qtU6vP4EO",
+	"33yAweR0en3jAT6nkrAF5SIEvQHPQ4H2mirY3F6QkRzLXD5IpySH74PfHht6tGuQVE0FTTfI4FfTdKNX",
+	"IUUV6fXal6TXlh01iS/oGeQtktX+8u9Iaud2WZjoo2NZZiSAfdaoh7YTi73CeSKF86Wc9a4aopsUm+Sa",
+	"2zV07EGuRrmdn13/44drVrkt/Oh+YdIiZ4dnP4ZnHkfKDznX4uz67BJkBE6/egBHviqEkxZaCZB2BkRk",
+	"CNNwOSvgWNw6SrpgZ9dndCJgipXz7BEFnCJZ8q+ZiXpkGfnqxkw+Xnwgl+Trl0+/1fjYki78NOOTmu6+",
+	"lvxr55ZJCpn8SRvpGzUtfPZBqXDfHUZerfuM3kOq9bpAlMH2fVCrpuFbrYC7QeyLS4B+r1g72MQjvlnT",
+	"yDdmVK7dUIRQE5wmJNAYW17gf+XK0nRgyRc7Fm7zW/9D3XgAgAeWA32eEXpdJVe4sRlf7b7mkFTXFzHZ",
+	"uCZCQSbSkpVruqatVqtH7JhcvC+Pn2Plg2HbpJTgPG0M3aeNwxtbRtbUieEzybL3XBYaFdwsKZIDItX5",
+	"Qirtmy6qnk6opULNcoaOaEfhHooagAo4g2BySjvh032mUo+rF4HzEH0P/2v4IhdOJqfkgINp2ScCbidw",
+	"204GBEiTsGyP3L2zxzRonnFLhJo51uB1qJXmttSoe4UtWfutRp5AJkLlWeB9bt3PR3/dwdp8/u2WrJR+",
+	"EIpmBXOcsgx3ImVt0ErRSMc9emfIRDNohQqPIgM4hpo53uWm/F5JsS51HN9vvUl/3VViIRMlJZsg56i6",
+	"giC4mQ4L0iuqfBPmj+3scUhv490bYtwczyOqmOPRXAouw/kceFZXdyUspiiEU1tg/rLW52FU07CaJvjB",
+	"foRWFRLYqa0kSIxNxpDefWg5hoLl3Gu1ioU6CpsxGnfDSL7JU7z6P3ETR0lQYtbBgPzx3/8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

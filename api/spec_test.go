@@ -107,6 +107,17 @@ var seedRoutes = []route{
 
 // additionRoutes are operations Gatehouse adds beyond the seed.
 var additionRoutes = []route{
+	// Local password accounts and the person's own account (issue 13).
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/users/{userID}/password", "getUserPassword"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/users/{userID}/password", "deleteUserPassword"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/users/{userID}/invitation", "inviteUser"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/users/{userID}/passwordreset", "resetUserPassword"},
+	{http.MethodGet, "/api/v1/localaccounts", "listLocalAccounts"},
+	{http.MethodPost, "/api/v1/localaccounts/invitation", "inviteLocalAccount"},
+	{http.MethodPost, "/api/v1/localaccounts/passwordreset", "resetLocalAccountPassword"},
+	{http.MethodDelete, "/api/v1/localaccounts/{email}", "deleteLocalAccount"},
+	{http.MethodGet, "/api/v1/account", "getAccount"},
+	{http.MethodPut, "/api/v1/account/password", "changeAccountPassword"},
 	{http.MethodPost, "/api/v1/oauth2providers", "createSystemOauth2Provider"},
 	{http.MethodPut, "/api/v1/oauth2providers/{providerID}", "updateSystemOauth2Provider"},
 	{http.MethodDelete, "/api/v1/oauth2providers/{providerID}", "deleteSystemOauth2Provider"},

@@ -7,7 +7,11 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 )
 
@@ -72,7 +76,26 @@ func admin(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return fmt.Errorf("admin: unknown subcommand %q", args[0])
 	}
-	return cmd.run(ctx, args[1:], stdout, stderr)
+	return cmd.run(auditCLI(ctx, args), args[1:], stdout, stderr)
+}
+
+// cliResources are the audit log's resource types of the admin commands.
+var cliResources = map[string]string{
+	"users": "localaccounts", "clients": "oauth2clients", "rotate-keys": "signingkeys",
+	"issue-token": "serviceaccounts", "backup": "backups", "setup-link": "localaccounts",
+}
+
+// auditCLI is ctx with the audit entry of the admin command args: every
+// write the command makes is recorded (actor kind "cli") in the write's own
+// transaction, like an API write. Commands that only read record nothing.
+func auditCLI(ctx context.Context, args []string) context.Context {
+	command := args[0]
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && (command == "users" || command == "clients") {
+		command += " " + args[1]
+	}
+	ctx, _ = audit.BeginCLI(ctx, func() string { return uuid.Must(uuid.NewV7()).String() }, time.Now,
+		command, cliResources[args[0]], "")
+	return ctx
 }
 
 func issueToken(ctx context.Context, args []string, stdout, stderr io.Writer) error {

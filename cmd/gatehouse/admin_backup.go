@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -63,6 +64,11 @@ func adminBackup(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	defer st.Close()
+	// Recorded first, in a transaction of its own: a backup nobody could
+	// record is not taken (the copy then holds its own event).
+	if err := audit.Action(ctx, st, "backups", o.to, map[string]any{"to": o.to}); err != nil {
+		return fmt.Errorf("admin backup: audit: %w", err)
+	}
 	if err := st.Backup(ctx, o.to); err != nil {
 		return err
 	}

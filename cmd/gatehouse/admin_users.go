@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -103,11 +104,25 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	defer st.Close()
+	// The audit event (auditCLI) names the account and, for an
+	// invitation, the organization.
+	resource := "localaccounts"
+	if cmd == "invite" {
+		resource = "users"
+	}
+	audit.Name(ctx, o.organization, resource, strings.ToLower(strings.TrimSpace(o.email)))
 	switch cmd {
 	case "invite":
 		return inviteUser(ctx, st, &o, stdout)
 	case "delete":
-		err := st.Tx(ctx, func(q *store.Q) error { return q.DeleteLocalPassword(ctx, o.email) })
+		err := st.Tx(ctx, func(q *store.Q) error {
+			if err := q.DeleteLocalPassword(ctx, o.email); err != nil {
+				return err
+			}
+			// Whoever knew the password loses what it gave them.
+			_, err := q.EndLocalSessions(ctx, strings.ToLower(strings.TrimSpace(o.email)), "", time.Now())
+			return err
+		})
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no local user %q", o.email)
 		}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
@@ -217,7 +218,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	if err := bootstrap(ctx, ten, &c, stdout); err != nil {
+	pw, err := connector.NewPassword(st, connector.PasswordConfig{})
+	if err != nil {
+		return err
+	}
+	accounts := newAccounts(&c, st, ten, pw)
+	if err := bootstrap(ctx, ten, accounts, &c, stdout, log); err != nil {
 		return err
 	}
 
@@ -232,13 +238,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer stopRetention()
 
-	provider, err := newOIDCProvider(&c, st, ten, keyManager, clientCAs, log)
+	provider, err := newOIDCProvider(&c, st, ten, pw, accounts, keyManager, clientCAs, log)
 	if err != nil {
 		return err
 	}
-	// A user suspended or deleted through /api/v1 loses their sessions;
-	// the provider tells the relying parties.
+	// A user suspended or deleted through /api/v1, or a local password
+	// changed, loses their sessions; the provider tells the relying parties.
 	ten.SessionsEnded = provider.NotifySessionsEnded
+	accounts.SessionsEnded = provider.NotifySessionsEnded
 	proxies, err := c.TrustedProxyPrefixes()
 	if err != nil {
 		return err
@@ -247,7 +254,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Logger: log, JWKS: keys.JWKSHandler(keyManager),
+	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Accounts: accounts, Logger: log, JWKS: keys.JWKSHandler(keyManager),
 		OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), TrustedProxies: proxies,
 		Cloud: cl, Limits: limits, PersonSessions: provider,
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, authn.APIKeys{Store: st, Now: time.Now},
@@ -295,12 +302,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // bootstrap creates the platform administrator on an empty database and
 // writes its token, once, to a 0600 file.
-func bootstrap(ctx context.Context, ten *tenancy.Service, c *config.Serve, stdout io.Writer) error {
+func bootstrap(ctx context.Context, ten *tenancy.Service, accounts *account.Service, c *config.Serve, stdout io.Writer, log *slog.Logger) error {
 	token, created, err := ten.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrap: %w", err)
 	}
+	needed, err := accounts.SetupNeeded(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	if !created {
+		if needed {
+			log.Info("no person holds the platform administrator role yet: `gatehouse admin setup-link` prints a link that creates one")
+		}
 		return nil
 	}
 	path := bootstrapTokenPath(c)
@@ -308,9 +322,25 @@ func bootstrap(ctx context.Context, ten *tenancy.Service, c *config.Serve, stdou
 		return fmt.Errorf("bootstrap: %w (recover with: gatehouse admin issue-token)", err)
 	}
 	base := strings.TrimRight(c.Issuer, "/")
-	fmt.Fprintf(stdout, "Gatehouse bootstrapped: the platform administrator token is in %s (mode 0600). Use it as a bearer token:\n"+
+	if needed {
+		// The first human platform administrator: a one-time link (a day),
+		// printed once; `gatehouse admin setup-link` prints a fresh one.
+		link, err := accounts.CreateSetupLink(ctx)
+		if err != nil {
+			return fmt.Errorf("bootstrap: setup link: %w (print one with: gatehouse admin setup-link)", err)
+		}
+		fmt.Fprintf(stdout, "Gatehouse is ready. Open this link within 24 hours to create the first platform administrator\n"+
+			"(email and password), then sign in to the console; it works once:\n  %s\n", link.URL)
+	}
+	fmt.Fprintf(stdout, "For automation, the platform administrator token is in %s (mode 0600). Use it as a bearer token:\n"+
 		"  curl -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/organizations\n", path, path, base)
 	return nil
+}
+
+// newAccounts is the local accounts service of serve and the admin
+// commands: its links start with the issuer.
+func newAccounts(c *config.Serve, st *store.Store, ten *tenancy.Service, pw *connector.Password) *account.Service {
+	return &account.Service{Store: st, Password: pw, Issuer: c.Issuer, Now: time.Now, Rand: rand.Reader, NewID: ten.NewID}
 }
 
 func writeSecretFile(path, content string) error {
@@ -335,13 +365,9 @@ func writeSecretFile(path, content string) error {
 // newOIDCProvider builds the OpenID Connect provider on the local password
 // connector, the system OAuth2 providers, the client registry and the
 // signing keys.
-func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, km *keys.Manager, clientCAs *x509.CertPool, log *slog.Logger) (*oidc.Provider, error) {
-	pw, err := connector.NewPassword(st, connector.PasswordConfig{})
-	if err != nil {
-		return nil, err
-	}
+func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, pw *connector.Password, accounts *account.Service, km *keys.Manager, clientCAs *x509.CertPool, log *slog.Logger) (*oidc.Provider, error) {
 	return oidc.New(oidc.Config{
-		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten,
+		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten, Accounts: accounts,
 		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Onboarding: oidc.Onboarding(c.Onboarding), UIURL: c.UIURL,
 		BrowserSessionLifetime: c.BrowserSessionLifetime, ClientCAs: clientCAs,
 		Now: time.Now, Rand: rand.Reader, Logger: log, UpstreamTimeout: c.UpstreamTimeout,

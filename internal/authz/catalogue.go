@@ -171,6 +171,22 @@ var Catalogue = indexCatalogue([]Entry{
 	{"listSubjectSessions", EndpointSessions, Read, ScopeGlobal},
 	{"deleteSubjectSession", EndpointSessions, Delete, ScopeGlobal},
 	{"deleteSubjectSessions", EndpointSessions, Delete, ScopeGlobal},
+	// --- Local password accounts (issue 13). An organization's users'
+	// accounts are changes of its users: an invitation creates one, a
+	// reset updates it; the platform's own accounts need the platform
+	// role. The person's own account is every signed-in person's (the
+	// handler refuses machine principals); changing one's password is a
+	// write, audited.
+	{"getUserPassword", EndpointUsers, Read, ScopeOrganization},
+	{"deleteUserPassword", EndpointUsers, Delete, ScopeOrganization},
+	{"inviteUser", EndpointUsers, Create, ScopeOrganization},
+	{"resetUserPassword", EndpointUsers, Update, ScopeOrganization},
+	{"listLocalAccounts", EndpointUsers, Read, ScopeGlobal},
+	{"inviteLocalAccount", EndpointUsers, Create, ScopeGlobal},
+	{"resetLocalAccountPassword", EndpointUsers, Update, ScopeGlobal},
+	{"deleteLocalAccount", EndpointUsers, Delete, ScopeGlobal},
+	{"getAccount", "", "", ScopeAuthenticated},
+	{"changeAccountPassword", "", Update, ScopeAuthenticated},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

@@ -23,6 +23,9 @@ var unscopedServices = map[string]string{
 	"getGlobalAcl":       "acl",
 	"getOrganizationAcl": "acl",
 	"listOperations":     "operations",
+	// The signed-in person's own account (issue 13).
+	"getAccount":            "account",
+	"changeAccountPassword": "account",
 }
 
 // Service is the policy service of the operation: its endpoint name without

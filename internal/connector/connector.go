@@ -77,6 +77,10 @@ type Identity struct {
 	GivenName     string
 	FamilyName    string
 	Picture       string
+	// Organization owns the local account that vouched ("" for the
+	// platform, and for upstream identities): such a login is that
+	// organization's only (migration 00021).
+	Organization string
 }
 
 // RedirectConnector is an upstream login by browser redirect (OAuth2

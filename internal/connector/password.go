@@ -176,7 +176,8 @@ func (p *Password) Login(ctx context.Context, email, password string) (Identity,
 	if err != nil {
 		return Identity{}, fmt.Errorf("local login: %w", err)
 	}
-	return Identity{ConnectorID: LocalConnectorID, Subject: email, Email: email, EmailVerified: true}, nil
+	return Identity{ConnectorID: LocalConnectorID, Subject: email, Email: email, EmailVerified: true,
+		Organization: rec.OrganizationID}, nil
 }
 
 // SetPassword creates the local user email or replaces its password; it also
@@ -198,6 +199,25 @@ func (p *Password) SetPassword(ctx context.Context, email, password string) erro
 		return q.SetLocalPassword(ctx, email, h, p.cfg.Now())
 	})
 }
+
+// Hash checks password against the policy (CheckPasswordPolicy) and hashes
+// it with the current parameters, for a caller that stores it itself (in
+// the transaction that spends a link, for instance).
+func (p *Password) Hash(ctx context.Context, password string) (string, error) {
+	if err := CheckPasswordPolicy(password); err != nil {
+		return "", err
+	}
+	h, err := p.hash(ctx, password)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return h, nil
+}
+
+// CheckEmail accepts a bare address (no display name, no angle brackets, at
+// most 254 bytes) and returns its key form (trimmed, lower-cased), or an
+// error wrapping ErrInvalidEmail.
+func CheckEmail(email string) (string, error) { return checkEmail(email) }
 
 // CheckPasswordPolicy reports why password may not be set (an error wrapping
 // ErrPasswordPolicy), or nil.

@@ -47,6 +47,13 @@ type messages struct {
 	SignedOutTitle, SignedOutText             string
 	SignupDoneTitle, SignupDoneText           string
 	SignupErrorTitle, SignupErrorText         string
+
+	// Password link and setup pages (issue 13).
+	PasswordLinkTitle, PasswordLinkIntro, NewPassword, RepeatPassword, NewPasswordHint string
+	SavePassword, PasswordsDiffer, PasswordWeak, BadEmail                              string
+	SetupTitle, SetupIntro, CreateAdministrator                                        string
+	PasswordSetTitle, PasswordSetText, SignInLink                                      string
+	EmailTakenTitle, EmailTakenText, AdminExistsTitle, AdminExistsText                 string
 }
 
 var english = &messages{
@@ -128,6 +135,25 @@ var english = &messages{
 	SignupDoneText:       "Your account is active. You can now sign in to the applications of your organization.",
 	SignupErrorTitle:     "Sign-up link not valid",
 	SignupErrorText:      "The link is unknown, has expired or was already used. Ask an administrator of your organization for a new one.",
+	PasswordLinkTitle:    "Choose your password",
+	PasswordLinkIntro:    "Choose the password you will sign in with as",
+	NewPassword:          "New password",
+	RepeatPassword:       "New password again",
+	NewPasswordHint:      "At least 12 characters. A passphrase of several words is easy to remember and hard to guess.",
+	SavePassword:         "Save the password",
+	PasswordsDiffer:      "The two passwords differ.",
+	PasswordWeak:         "The password is too weak: it needs at least 12 characters (and at most 1024 bytes).",
+	BadEmail:             "That is not an email address.",
+	SetupTitle:           "Set up Gatehouse",
+	SetupIntro:           "Create the first platform administrator: the person who signs in to the console and administers everything.",
+	CreateAdministrator:  "Create the administrator",
+	PasswordSetTitle:     "Your password is set",
+	PasswordSetText:      "You can sign in with your email address and the new password.",
+	SignInLink:           "Go to the console",
+	EmailTakenTitle:      "This address is taken",
+	EmailTakenText:       "Another local account already uses this email address. Ask your administrator.",
+	AdminExistsTitle:     "Gatehouse is set up already",
+	AdminExistsText:      "A platform administrator exists: setup links no longer work. Sign in instead.",
 }
 
 var german = &messages{
@@ -209,6 +235,25 @@ var german = &messages{
 	SignupDoneText:       "Ihr Konto ist aktiv. Sie können sich jetzt bei den Anwendungen Ihrer Organisation anmelden.",
 	SignupErrorTitle:     "Registrierungslink ungültig",
 	SignupErrorText:      "Der Link ist unbekannt, abgelaufen oder wurde schon verwendet. Bitten Sie die Administration Ihrer Organisation um einen neuen.",
+	PasswordLinkTitle:    "Passwort wählen",
+	PasswordLinkIntro:    "Wählen Sie das Passwort, mit dem Sie sich anmelden werden, als",
+	NewPassword:          "Neues Passwort",
+	RepeatPassword:       "Neues Passwort wiederholen",
+	NewPasswordHint:      "Mindestens 12 Zeichen. Ein Satz aus mehreren Wörtern ist leicht zu merken und schwer zu erraten.",
+	SavePassword:         "Passwort speichern",
+	PasswordsDiffer:      "Die beiden Passwörter unterscheiden sich.",
+	PasswordWeak:         "Das Passwort ist zu schwach: Es braucht mindestens 12 Zeichen (und höchstens 1024 Bytes).",
+	BadEmail:             "Das ist keine E-Mail-Adresse.",
+	SetupTitle:           "Gatehouse einrichten",
+	SetupIntro:           "Legen Sie den ersten Plattform-Administrator an: die Person, die sich an der Konsole anmeldet und alles verwaltet.",
+	CreateAdministrator:  "Administrator anlegen",
+	PasswordSetTitle:     "Ihr Passwort ist gesetzt",
+	PasswordSetText:      "Sie können sich jetzt mit Ihrer E-Mail-Adresse und dem neuen Passwort anmelden.",
+	SignInLink:           "Zur Konsole",
+	EmailTakenTitle:      "Diese Adresse ist vergeben",
+	EmailTakenText:       "Ein anderes lokales Konto verwendet diese E-Mail-Adresse bereits. Wenden Sie sich an Ihre Administration.",
+	AdminExistsTitle:     "Gatehouse ist bereits eingerichtet",
+	AdminExistsText:      "Es gibt einen Plattform-Administrator: Einrichtungslinks gelten nicht mehr. Melden Sie sich stattdessen an.",
 }
 
 // UILocales are the languages the pages are shown in, English first (the

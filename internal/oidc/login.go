@@ -246,16 +246,19 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		err = p.mayLogIn(ctx, ident.Subject)
+		err = p.mayLogInLocal(ctx, ident)
 	}
 	if err != nil {
 		p.loginError(w, m, err)
 		return
 	}
 	now := p.cfg.Now()
-	// A local password is vouched for by this Gatehouse: trusted platform-wide.
+	// A platform-owned local account is vouched for by this Gatehouse:
+	// trusted platform-wide. One an organization owns vouches like that
+	// organization's own identity provider: the login acts there only
+	// (migration 00021).
 	a := store.Authentication{Subject: ident.Subject, AMR: "pwd", ACR: ACRPassword, AuthTime: now,
-		IdP: store.IdP{ID: connector.LocalConnectorID, Issuer: p.cfg.Issuer, Subject: ident.Subject}}
+		IdP: store.IdP{Org: ident.Organization, ID: connector.LocalConnectorID, Issuer: p.cfg.Issuer, Subject: ident.Subject}}
 	next, err := p.authenticated(ctx, w, r, req, a, true)
 	if err != nil {
 		p.loginError(w, m, err)

@@ -17,6 +17,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/connector"
@@ -68,6 +69,9 @@ type Config struct {
 	Clients  *client.Registry
 	Keys     *keys.Manager
 	Password *connector.Password
+	// Accounts runs local accounts: the pages of password links and of
+	// the setup link (nil refuses every link).
+	Accounts *account.Service
 	// Tenancy opens the client secrets of upstream providers; nil offers
 	// the local password only.
 	Tenancy *tenancy.Service
@@ -238,6 +242,10 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
 	mux.HandleFunc("GET "+SignupPath, p.signup)
 	mux.HandleFunc("GET "+SignupDonePath, p.signupDone)
+	mux.HandleFunc("GET "+account.PasswordPath, p.passwordPage)
+	mux.HandleFunc("POST "+account.PasswordPath, p.passwordSubmit)
+	mux.HandleFunc("GET "+account.SetupPath, p.setupPage)
+	mux.HandleFunc("POST "+account.SetupPath, p.setupSubmit)
 	// A token request reads its client through several zitadel callbacks:
 	// once from the database is enough.
 	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -272,6 +280,20 @@ func (p *Provider) mayLogIn(ctx context.Context, subject string) error {
 }
 
 var errInactive = errors.New("the account is not active in any organization")
+
+// mayLogInLocal is mayLogIn for a local password login: an account an
+// organization owns may log in only while its user there is active (it
+// reaches that organization only, so activity elsewhere does not count).
+func (p *Provider) mayLogInLocal(ctx context.Context, ident connector.Identity) error {
+	if ident.Organization == "" {
+		return p.mayLogIn(ctx, ident.Subject)
+	}
+	u, err := p.cfg.Store.Read().GetUserBySubject(ctx, ident.Organization, ident.Subject)
+	if errors.Is(err, store.ErrNotFound) || err == nil && u.State != activeState {
+		return errInactive
+	}
+	return err
+}
 
 // server is the op.Server: zitadel's LegacyServer with the endpoints that
 // need Gatehouse's rules overridden.

@@ -355,6 +355,15 @@ func (p *Provider) stillVouched(ctx context.Context, idp store.IdP, subject stri
 		return errNoVoucher
 	case !idp.Confined():
 		return nil
+	case idp.ID == connector.LocalConnectorID:
+		// An organization's local account: it must still be that
+		// organization's (deleting it, or the organization, ends its
+		// sessions too; this catches what raced with that).
+		acc, err := p.cfg.Store.Read().GetLocalPassword(ctx, subject)
+		if errors.Is(err, store.ErrNotFound) || err == nil && acc.OrganizationID != idp.Org {
+			return errVoucherGone
+		}
+		return err
 	}
 	org, err := p.cfg.Store.Read().VouchingOrganization(ctx, idp.Org, idp.ID)
 	if errors.Is(err, store.ErrNotFound) {

@@ -32,11 +32,12 @@ type fixture struct {
 	// accountAssignmentID: user jo on project mine); ids[permissionSetID]
 	// is one without.
 	assignedSet string
-	// personToken is user jo's own OpenID Connect access token (a password
-	// login), for the account operations; ids[sessionID] is a session of
-	// jo's that the organization's identity provider vouched for, and
-	// ids[clientID] a client jo consented to.
-	personToken string
+	// personToken is person pat's own OpenID Connect access token (a
+	// platform password login), for the account operations;
+	// ids[accountSessionID] is a session of pat's and ids[sessionID] one of
+	// user jo's that the organization's identity provider vouched for, and
+	// ids[clientID] a client both consented to.
+	personToken, personSubject string
 }
 
 func newFixture(t testing.TB, a *apiEnv) *fixture {
@@ -91,16 +92,26 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		"permissionSetID":     set,
 		"accountAssignmentID": assignment,
 	}
+	// In acme (the one fixture of most tests), jo has a local account the
+	// organization owns (invited, the link followed): an address has one
+	// local account, so the other fixtures' jo cannot. The platform owns
+	// one too (issue 13).
+	if name == "acme" {
+		completeLink(t, a.Env, a.must(t, http.StatusCreated, "POST", orgPath(f.org, "users", user, "invitation"), tok, nil).obj(t), "jo's long password")
+	}
+	f.ids["email"] = "root@" + name + ".platform.example"
+	if err := a.Password.SetPassword(context.Background(), f.ids["email"], "the root's password"); err != nil {
+		t.Fatal(err)
+	}
 	f.cloud = newCloudStand(t, a.Env)
 	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, f.admin.group, tok)
 	for k, v := range cloudIDs {
 		f.ids[k] = v
 	}
 	f.firstCredential = first
-	// Sessions (issue 13): jo signs in with a password, consents to the
-	// client, and holds a session the organization's provider vouched for.
+	// Sessions (issue 13): jo consented to the client, and holds a session
+	// the organization's provider vouched for.
 	rp := sessionClient(t, a.Env, name+"-web")
-	f.personToken = signIn(t, a.Env, rp, fixtureSubject).AccessToken
 	ctx := context.Background()
 	if err := a.Store.Tx(ctx, func(q *store.Q) error {
 		return q.GrantConsent(ctx, fixtureSubject, rp.ClientID, []string{"openid"}, a.OIDCClock.Now())
@@ -108,6 +119,17 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		t.Fatal(err)
 	}
 	_, f.ids["sessionID"] = vouchedSessions(t, a.Env, fixtureSubject, f.org, provider)
+	// The account operations' person (issue 13): pat, a platform password
+	// login (jo's address has acme's own local account), who consented to
+	// the client too and holds a session acme's provider vouched for.
+	f.personSubject = "pat@" + name + ".platform.example"
+	f.personToken = signIn(t, a.Env, rp, f.personSubject).AccessToken
+	if err := a.Store.Tx(ctx, func(q *store.Q) error {
+		return q.GrantConsent(ctx, f.personSubject, rp.ClientID, []string{"openid"}, a.OIDCClock.Now())
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, f.ids["accountSessionID"] = vouchedSessions(t, a.Env, f.personSubject, f.org, provider)
 	f.ids["subject"], f.ids["clientID"] = fixtureSubject, rp.ClientID
 	return f
 }
@@ -127,7 +149,7 @@ var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdenti
 
 // plainBodies are the operations whose body is not {metadata, spec}.
 var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true,
-	"issueCloudAccountCredentials": true}
+	"issueCloudAccountCredentials": true, "inviteLocalAccount": true, "resetLocalAccountPassword": true, "changeAccountPassword": true}
 
 // orgWrite is the fixture organization's body: its name, claiming the
 // domain <name>.example.
@@ -150,19 +172,29 @@ func (f *fixture) tokenFor(a *apiEnv, op specOp) string {
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
-// path fills an operation's path with the fixture's IDs, overridden by
-// over; system provider paths get the system provider.
+// path fills an operation's path with the fixture's IDs (param), overridden
+// by over.
 func (f *fixture) path(op specOp, over map[string]string) string {
 	return pathParam.ReplaceAllStringFunc(op.path, func(m string) string {
 		name := m[1 : len(m)-1]
 		if v, ok := over[name]; ok {
 			return v
 		}
-		if name == "providerID" && !strings.Contains(op.path, "{organizationID}") {
-			return f.systemProvider
-		}
-		return f.ids[name]
+		return f.param(op, name)
 	})
+}
+
+// param is the fixture's value of op's path parameter name: system
+// provider paths get the system provider, the account operations the
+// person's own session.
+func (f *fixture) param(op specOp, name string) string {
+	switch {
+	case name == "providerID" && !strings.Contains(op.path, "{organizationID}"):
+		return f.systemProvider
+	case name == "sessionID" && selfService[op.id]:
+		return f.ids["accountSessionID"]
+	}
+	return f.ids[name]
 }
 
 // body is a schema-valid request body for op that succeeds on the fixture
@@ -223,6 +255,12 @@ func (f *fixture) body(op specOp) map[string]any {
 		return permissionSetWrite(prefix+"-set", []string{f.roleID}, allowAll())
 	case "createAccountAssignments":
 		return assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.ids["permissionSetID"]}, []map[string]any{ref("project", f.otherProject)})
+	case "inviteLocalAccount":
+		return map[string]any{"email": "new-" + f.ids["email"]}
+	case "resetLocalAccountPassword":
+		return map[string]any{"email": f.ids["email"]}
+	case "changeAccountPassword":
+		return map[string]any{"currentPassword": "the current password", "newPassword": "the next password"}
 	}
 	return nil
 }
@@ -323,9 +361,14 @@ func success(op specOp) int {
 		return http.StatusAccepted
 	case strings.HasPrefix(op.id, "create"):
 		return http.StatusCreated
+	case linkOperations[op.id]:
+		return http.StatusCreated
 	}
 	return http.StatusOK
 }
+
+// linkOperations hand out a password link (issue 13): 201, like a creation.
+var linkOperations = map[string]bool{"inviteUser": true, "resetUserPassword": true, "inviteLocalAccount": true, "resetLocalAccountPassword": true}
 
 // clone deep-copies a JSON body through encoding/json.
 func clone(t testing.TB, v map[string]any) map[string]any {
@@ -596,6 +639,9 @@ func TestRequestValidation(t *testing.T) {
 		// Controls: the valid bodies go through; JSON with a charset is
 		// JSON; a 63-character name is a name; unknown fields are ignored.
 		for _, op := range specOperations(t) {
+			if op.id == "changeAccountPassword" {
+				continue // a person's own: oidc.TestAccountSelfService
+			}
 			if op.hasBody {
 				a.must(t, success(op), op.method, f.path(op, nil), f.tokenFor(a, op), f.body(op))
 			}
@@ -702,12 +748,17 @@ func TestPermissions(t *testing.T) {
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
 				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
 				"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions",
-				"listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent"),
+				"listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent",
+				// The platform's local accounts; the account operations are
+				// people's, and the members here are service accounts.
+				"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
+				"getAccount", "changeAccountPassword"),
 			// The audit log, the credential store, cloud connections and
 			// users' sessions are administrators'.
 			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
 				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection",
-				"listUserSessions", "listSubjectSessions", "listAccountSessions", "listAccountConsents"),
+				"listUserSessions", "listSubjectSessions", "listAccountSessions", "listAccountConsents",
+				"listLocalAccounts", "getAccount"),
 			"user": {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",

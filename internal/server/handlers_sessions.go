@@ -330,11 +330,3 @@ func consentToAPI(c *oidc.PersonConsent) api.Consent {
 	}
 	return api.Consent{ClientId: c.ClientID, ClientName: c.ClientName, Scopes: scopes, GrantedAt: c.GrantedAt.UTC()}
 }
-
-// optional is s as an optional field: absent when empty.
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}

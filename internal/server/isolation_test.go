@@ -41,6 +41,9 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	alloc := e.Must(http.StatusCreated, "POST", base+"/projects/"+projectID+"/allocations", tok, allocationBody("alloc", 1)).Map(t)
 	user := e.Must(http.StatusCreated, "POST", base+"/users", tok, map[string]any{
 		"metadata": map[string]any{"name": "jo"}, "spec": map[string]any{"subject": "jo@" + name + ".example", "state": "active", "groupIDs": []string{}}}).Map(t)
+	// Issue 13: jo has a local account the organization owns.
+	joEmail := "jo@" + name + ".example"
+	completeLink(t, e, e.Must(http.StatusCreated, "POST", base+"/users/"+mdID(t, user)+"/invitation", tok, nil).Map(t), "jo's password 1234")
 	prov := e.Must(http.StatusCreated, "POST", base+"/oauth2providers", tok, providerBody("idp")).Map(t)
 	// IAM: a custom role anyone may assume, an API key, a guardrail.
 	role := e.Must(http.StatusCreated, "POST", base+"/roles", tok, roleWrite("custom", allowAll(), allowAll())).Map(t)
@@ -64,6 +67,7 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 		"apiKeyID":            mdID(t, key),
 		"permissionSetID":     mdID(t, set),
 		"accountAssignmentID": mdID(t, assignment),
+		"email":               joEmail,
 	}}
 	for k, v := range cloudIDs {
 		o.ids[k] = v
@@ -134,6 +138,10 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 			"cloudIdentityID": b.ids["cloudIdentityID"]}},
 		"createPermissionSet": permissionSetWrite("intruder", []string{roleID}, nil),
 		"updatePermissionSet": permissionSetWrite("intruder", []string{roleID}, allowAll()),
+		// Local accounts (issue 13): B's person's address.
+		"inviteLocalAccount":        map[string]any{"email": b.ids["email"]},
+		"resetLocalAccountPassword": map[string]any{"email": b.ids["email"]},
+		"changeAccountPassword":     map[string]any{"currentPassword": "jo's password 1234", "newPassword": "intruder's password"},
 		"createAccountAssignments": assign([]map[string]any{ref("user", b.ids["userID"])}, []string{b.ids["permissionSetID"]},
 			[]map[string]any{ref("project", b.ids["projectID"])}),
 	}
@@ -148,7 +156,8 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
 		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
 		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities",
-		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments", "/users/" + o.ids["userID"] + "/sessions"} {
+		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments", "/users/" + o.ids["userID"] + "/sessions",
+		"/users/" + o.ids["userID"] + "/password"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -261,10 +270,13 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		return map[int]bool{http.StatusOK: true}
 	// Platform-only operations.
 	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
-		"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions":
+		"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions",
+		"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount":
 		return map[int]bool{http.StatusForbidden: true}
-	// A person's own sessions and consents: a service account has none.
-	case "listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent":
+	// A person's own sessions, consents and account: A's administrator is a
+	// service account.
+	case "listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent",
+		"getAccount", "changeAccountPassword":
 		return map[int]bool{http.StatusForbidden: true}
 	}
 	if mode == "foreign-organization" {
@@ -288,8 +300,9 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		// Permission sets and account assignments.
 		"getPermissionSet", "updatePermissionSet", "deletePermissionSet", "getAccountAssignment", "deleteAccountAssignment",
 		"listUserAccountAssignments", "listServiceAccountAccountAssignments",
-		// Sessions: B's user is not in A.
-		"listUserSessions", "deleteUserSession", "deleteUserSessions":
+		// Sessions and local accounts of B's user: B's user is not in A.
+		"listUserSessions", "deleteUserSession", "deleteUserSessions",
+		"getUserPassword", "deleteUserPassword", "inviteUser", "resetUserPassword":
 		return map[int]bool{http.StatusNotFound: true}
 	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
 		"createCredential", "createPermissionSet":

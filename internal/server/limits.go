@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -84,6 +85,11 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 			}
 		case r.URL.Path == oidc.AuthorizationPath:
 			if !l.allow(w, r, l.login, "login", "ip", "authorize:"+l.clientKey(r), true) {
+				return
+			}
+		case r.Method == http.MethodPost && (r.URL.Path == account.PasswordPath || r.URL.Path == account.SetupPath):
+			// Password and setup links: each post may hash a password.
+			if !l.allow(w, r, l.login, "login", "ip", "link:"+l.clientKey(r), true) {
 				return
 			}
 		case r.Method == http.MethodPost && r.URL.Path == oidc.LoginPath:

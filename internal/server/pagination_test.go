@@ -237,6 +237,13 @@ func pagedLists() []pagedList {
 			add: func(t *testing.T, w *pagingWorld) {
 				w.a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite(w.name("idp"), "c", nil))
 			}},
+		{op: "listLocalAccounts", path: func(*pagingWorld) string { return "/api/v1/localaccounts" }, token: adminToken,
+			key: func(it map[string]any) string { return str(it, "email") },
+			add: func(t *testing.T, w *pagingWorld) {
+				if err := w.a.Password.SetPassword(context.Background(), w.name("local")+"@platform.example", "a long password"); err != nil {
+					t.Fatal(err)
+				}
+			}},
 		{op: "listOperations", path: func(*pagingWorld) string { return "/api/v1/operations" }, token: acmeToken,
 			key: func(it map[string]any) string { return str(it, "operationId") }},
 		{op: "listAuditEvents", path: func(*pagingWorld) string { return "/api/v1/auditevents" }, token: adminToken, key: eventID,

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/access"
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/authn"
@@ -64,6 +65,9 @@ type Config struct {
 	// credential store and cloud connection operations, and the
 	// organizations' workload issuers at /oidc/organizations/{id}/. Required.
 	Cloud *cloud.Service
+	// Accounts runs local password accounts (the /api/v1 operations on
+	// them and the person's own account). Required.
+	Accounts *account.Service
 	// Limits are the rate and body limits of the OAuth2 and login
 	// endpoints; the zero value limits nothing.
 	Limits Limits
@@ -92,6 +96,8 @@ type Server struct {
 	// the key of rate limits and the sourceIP of policies.
 	ips   *clientip.Resolver
 	cloud *cloud.Service
+	// accounts runs local password accounts and the person's own account.
+	accounts *account.Service
 	// authFailures throttles failed bearer authentication per address.
 	authFailures *authThrottle
 	// sessions are people's sessions and consents (Config.PersonSessions).
@@ -108,9 +114,13 @@ func New(cfg Config) (*Server, error) {
 		now:      cfg.Now,
 		cloud:    cfg.Cloud,
 		sessions: cfg.PersonSessions,
+		accounts: cfg.Accounts,
 	}
 	if s.cloud == nil {
 		return nil, fmt.Errorf("server: no cloud service")
+	}
+	if s.accounts == nil {
+		return nil, fmt.Errorf("server: no local accounts service")
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -170,7 +180,10 @@ func New(cfg Config) (*Server, error) {
 		// proxies) with the browser sessions it starts.
 		withAddr := s.ips.Middleware(cfg.OIDC)
 		provider := oidcInput(withAddr)
-		mux.Handle("/oauth2/v2/", oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(withAddr)))
+		limited := oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(withAddr))
+		mux.Handle("/oauth2/v2/", limited)
+		// The setup link's page (issue 13): limited like the login form.
+		mux.Handle(account.SetupPath, named("setupPage", limited))
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", provider))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", provider))
 		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", provider))

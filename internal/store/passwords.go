@@ -18,20 +18,23 @@ type LocalPassword struct {
 	FailedAttempts int    // attempts since the last success, in flight ones included
 	LockedUntil    time.Time
 	UpdatedAt      time.Time // when the password was last set
+	// OrganizationID owns the account: "" for the platform, or the one
+	// organization whose logins it vouches for (migration 00021).
+	OrganizationID string
 }
 
 // normalizeEmail is the key form of an email: trimmed and lowercased, so
 // that Jo@Example.com and jo@example.com are one account.
 func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-const localPasswordColumns = "email, password_hash, failed_attempts, locked_until, updated_at"
+const localPasswordColumns = "email, password_hash, failed_attempts, locked_until, updated_at, COALESCE(organization_id, '')"
 
 func scanLocalPassword(row interface{ Scan(...any) error }) (*LocalPassword, error) {
 	var (
 		p               LocalPassword
 		locked, updated int64
 	)
-	if err := row.Scan(&p.Email, &p.Hash, &p.FailedAttempts, &locked, &updated); err != nil {
+	if err := row.Scan(&p.Email, &p.Hash, &p.FailedAttempts, &locked, &updated, &p.OrganizationID); err != nil {
 		return nil, err
 	}
 	p.LockedUntil = fromMillis(locked)
@@ -39,17 +42,34 @@ func scanLocalPassword(row interface{ Scan(...any) error }) (*LocalPassword, err
 	return &p, nil
 }
 
-// SetLocalPassword creates email's credential or replaces its hash. Either
-// way the failure count and any lock are cleared: an administrator setting a
-// password also unlocks the account.
+// SetLocalPassword creates email's platform-owned credential or replaces its
+// hash (see SetOwnedLocalPassword): ErrConflict when an organization owns
+// the address.
 func (q *Q) SetLocalPassword(ctx context.Context, email, hash string, now time.Time) error {
-	_, err := q.q.ExecContext(ctx, `INSERT INTO local_passwords (email, password_hash, failed_attempts, locked_until, updated_at)
-		VALUES ($1, $2, 0, 0, $3)
+	return q.SetOwnedLocalPassword(ctx, email, "", hash, now)
+}
+
+// SetOwnedLocalPassword creates email's credential owned by orgID ("" the
+// platform) or replaces its hash. Either way the failure count and any lock
+// are cleared: setting a password also unlocks the account. An address held
+// by another owner's account is not taken over: ErrConflict, and nothing
+// changes.
+func (q *Q) SetOwnedLocalPassword(ctx context.Context, email, orgID, hash string, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `INSERT INTO local_passwords (email, password_hash, failed_attempts, locked_until, updated_at, organization_id)
+		VALUES ($1, $2, 0, 0, $3, NULLIF($4, ''))
 		ON CONFLICT (email) DO UPDATE SET password_hash = excluded.password_hash, failed_attempts = 0,
-			locked_until = 0, updated_at = excluded.updated_at`,
-		normalizeEmail(email), hash, toMillis(now))
+			locked_until = 0, updated_at = excluded.updated_at
+		WHERE COALESCE(local_passwords.organization_id, '') = $4`,
+		normalizeEmail(email), hash, toMillis(now), orgID)
 	if err != nil {
 		return fmt.Errorf("set local password: %w", classify(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("set local password: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("set local password: %w: the address has a local account of another owner", ErrConflict)
 	}
 	return nil
 }
@@ -120,9 +140,21 @@ func (q *Q) ReplaceLocalPasswordHash(ctx context.Context, email, oldHash, newHas
 	return n == 1, nil
 }
 
-// DeleteLocalPassword removes email's credential (ErrNotFound if none).
+// DeleteLocalPassword removes email's credential, whoever owns it
+// (ErrNotFound if none).
 func (q *Q) DeleteLocalPassword(ctx context.Context, email string) error {
-	res, err := q.q.ExecContext(ctx, "DELETE FROM local_passwords WHERE email = $1", normalizeEmail(email))
+	return q.deleteLocalPassword(ctx, "email = $1", normalizeEmail(email))
+}
+
+// DeleteOwnedLocalPassword removes email's credential if orgID ("" the
+// platform) owns it (ErrNotFound otherwise: another owner's account is as
+// unknown as a missing one).
+func (q *Q) DeleteOwnedLocalPassword(ctx context.Context, email, orgID string) error {
+	return q.deleteLocalPassword(ctx, "email = $1 AND COALESCE(organization_id, '') = $2", normalizeEmail(email), orgID)
+}
+
+func (q *Q) deleteLocalPassword(ctx context.Context, where string, args ...any) error {
+	res, err := q.q.ExecContext(ctx, "DELETE FROM local_passwords WHERE "+where, args...)
 	if err != nil {
 		return fmt.Errorf("delete local password: %w", classify(err))
 	}

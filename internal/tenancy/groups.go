@@ -230,12 +230,38 @@ func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may ac
 			if ended, err = s.endSessionsIfInactive(ctx, q, old.Subject); err != nil {
 				return err
 			}
+			// A login this organization vouched for (its own provider, its
+			// local account) reaches it only: it ends here even when the
+			// person stays active elsewhere.
+			more, err := q.EndSessionsOfSubjectVouchedBy(ctx, old.Subject, orgID, s.Now().UTC())
+			if err != nil {
+				return err
+			}
+			ended = append(ended, more...)
+		}
+		if u.Subject != old.Subject {
+			// The organization's local account of the old address belonged
+			// to this user: it goes with the address.
+			if err := dropOwnedLocalAccount(ctx, q, orgID, old.Subject); err != nil {
+				return err
+			}
 		}
 		audit.Describe(ctx, "users", u.ID, old, u)
 		return nil
 	})
 	s.sessionsEnded(ctx, err, ended)
 	return err
+}
+
+// dropOwnedLocalAccount deletes the local account orgID owns at email, and
+// its pending links, when the organization's user of that address goes
+// (deleted, or given another subject): nobody else may use it, and it would
+// keep the address from other owners. Another owner's account stays.
+func dropOwnedLocalAccount(ctx context.Context, q *store.Q, orgID, email string) error {
+	if err := q.DeleteOwnedLocalPassword(ctx, email, orgID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return q.DeleteLocalAccountLinks(ctx, email, orgID)
 }
 
 // endSessionsIfInactive ends subject's OIDC sessions (refresh tokens, the
@@ -289,6 +315,14 @@ func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
 			if ended, err = s.endSessionsIfInactive(ctx, q, old.Subject); err != nil {
 				return err
 			}
+		}
+		more, err := q.EndSessionsOfSubjectVouchedBy(ctx, old.Subject, orgID, s.Now().UTC())
+		if err != nil {
+			return err
+		}
+		ended = append(ended, more...)
+		if err := dropOwnedLocalAccount(ctx, q, orgID, old.Subject); err != nil {
+			return err
 		}
 		audit.Describe(ctx, "users", id, before, nil)
 		return nil

@@ -28,6 +28,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/cloud"
@@ -190,6 +191,9 @@ type Env struct {
 	Keys      *keys.Manager
 	Clients   *client.Registry
 	Password  *connector.Password
+	// Accounts runs local password accounts (links, setup), on the OIDC
+	// clock.
+	Accounts *account.Service
 	// Cloud is cloud credential federation, on the OIDC clock. Tests point
 	// it at stand-in clouds (RootCAs, endpoints, Jitter, Sleep) before the
 	// first cloud call.
@@ -312,7 +316,8 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 		hs.Start()
 	}
 	t.Cleanup(hs.Close)
-	oc := oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten,
+	accounts := &account.Service{Store: st, Password: pw, Issuer: hs.URL, Now: oidcClock.Now, Rand: rand.Reader, NewID: newID}
+	oc := oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten, Accounts: accounts,
 		AllowInsecure: true, Onboarding: opts.Onboarding, UIURL: opts.UIURL, ClientCAs: opts.ClientCAs,
 		Now: oidcClock.Now, Logger: logger}
 	for _, f := range opts.EditOIDC {
@@ -323,9 +328,10 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 		t.Fatal(err)
 	}
 	ten.SessionsEnded = provider.NotifySessionsEnded
+	accounts.SessionsEnded = provider.NotifySessionsEnded
 	cl := &cloud.Service{Store: st, Sealer: sealer, Keys: km, Issuer: hs.URL, Now: oidcClock.Now, NewID: newID,
 		Rand: rand.Reader, Logger: logger}
-	sc := server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
+	sc := server.Config{Store: st, Tenancy: ten, Accounts: accounts, Now: clock.Now, Logger: logger,
 		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl,
 		PersonSessions: provider,
 		// Tests speak as clients anywhere: loopback is a trusted proxy, so a
@@ -347,7 +353,7 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	root.Store(&h)
 	return &Env{URL: hs.URL, Store: st, Tenancy: ten, Clock: clock, AdminToken: token, Client: hs.Client(),
-		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Cloud: cl, Handler: h, t: t, server: hs}
+		Provider: provider, OIDCClock: oidcClock, Keys: km, Clients: clients, Password: pw, Accounts: accounts, Cloud: cl, Handler: h, t: t, server: hs}
 }
 
 // ClientWithCertificate is an HTTP client of an HTTPS Env (Options.ClientCAs)
