@@ -289,7 +289,8 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	oidcClock := NewClock(time.Now())
-	km := &keys.Manager{Store: st, Sealer: sealer, Now: oidcClock.Now, TokenLifetime: time.Hour, Logger: logger}
+	km := &keys.Manager{Store: st, Sealer: sealer, Now: oidcClock.Now, TokenLifetime: time.Hour, Logger: logger,
+		NewPrivateKey: SigningKeyMaterial}
 	if err := km.Ensure(context.Background()); err != nil {
 		t.Fatalf("signing keys: %v", err)
 	}
