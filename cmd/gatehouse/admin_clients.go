@@ -65,6 +65,8 @@ replaces the whole list, and an empty value clears it):
   --tls-certificate-sha256 T       the same, given as the base64url SHA-256 thumbprint
   --require-pkce                   require PKCE of a confidential client (always for public)
   --require-consent                ask users to allow the client's scopes (remembered per user)
+  --id-token-signed-response-alg A RS256, ES256 or ES512: the algorithm of the client's ID tokens
+                                   (default, or "" on update: the server's --signing-algorithm)
   --access-token-lifetime D        default 1h, at most 24h
   --refresh-token-lifetime D       default 720h, at most 8760h
 
@@ -90,6 +92,7 @@ type clientOptions struct {
 	cmd                                          string
 	id, name, typ, authMethod, after             string
 	backchannelURI                               string
+	idTokenAlg                                   string
 	redirectURIs, postLogoutURIs, grants, scopes stringList
 	tlsCertFiles, tlsThumbprints                 stringList
 	tlsIdentity                                  map[string]*string
@@ -118,6 +121,7 @@ func (o *clientOptions) Bind(b *config.Binder) {
 		fs.BoolVar(&o.requireConsent, "require-consent", false, "ask users to allow the client's scopes")
 		fs.StringVar(&o.backchannelURI, "backchannel-logout-uri", "", "where the client receives logout tokens (https; \"\" for none)")
 		fs.BoolVar(&o.backchannelSessionRequired, "backchannel-logout-session-required", false, "logout tokens must carry sid")
+		fs.StringVar(&o.idTokenAlg, "id-token-signed-response-alg", "", "algorithm of the client's ID tokens: RS256, ES256 or ES512 (\"\": the server's default)")
 		o.tlsIdentity = map[string]*string{}
 		for flagName, field := range tlsIdentityFlags {
 			v := new(string)
@@ -155,6 +159,7 @@ type clientJSON struct {
 	TLSClientCertificates            []string   `json:"tlsClientCertificates,omitempty"`
 	BackchannelLogoutURI             string     `json:"backchannelLogoutURI,omitempty"`
 	BackchannelLogoutSessionRequired bool       `json:"backchannelLogoutSessionRequired,omitempty"`
+	IDTokenSignedResponseAlg         string     `json:"idTokenSignedResponseAlg,omitempty"`
 	AccessTokenLifetime              string     `json:"accessTokenLifetime"`
 	RefreshTokenLifetime             string     `json:"refreshTokenLifetime"`
 	CreatedAt                        time.Time  `json:"createdAt"`
@@ -168,8 +173,8 @@ func toClientJSON(c *client.Client) *clientJSON {
 		PostLogoutRedirectURIs: c.PostLogoutRedirectURIs, GrantTypes: c.GrantTypes, Scopes: c.Scopes,
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent,
 		TLSClientCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
-		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired,
-		AccessTokenLifetime:              c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
+		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		AccessTokenLifetime: c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
 		CreatedAt: c.CreatedAt,
 	}
 	if len(out.TLSClientCertificates) == 0 {
@@ -397,6 +402,9 @@ func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) error {
 	}
 	if set["backchannel-logout-session-required"] {
 		spec.BackchannelLogoutSessionRequired = o.backchannelSessionRequired
+	}
+	if set["id-token-signed-response-alg"] {
+		spec.IDTokenSignedResponseAlg = o.idTokenAlg
 	}
 	if set["access-token-lifetime"] {
 		spec.AccessTokenLifetime = o.accessTTL

@@ -111,10 +111,15 @@ type Client struct {
 	// BackchannelLogoutSessionRequired: the logout tokens carry the sid of
 	// the ended session (the ID tokens always carry it).
 	BackchannelLogoutSessionRequired bool
-	AccessTokenLifetime              time.Duration
-	RefreshTokenLifetime             time.Duration
-	CreatedAt                        time.Time
-	ModifiedAt                       time.Time // zero until the first change
+	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens
+	// (RS256, ES256 or ES512; OpenID Connect Dynamic Client Registration's
+	// id_token_signed_response_alg), or "" for the server's default
+	// (--signing-algorithm, ES256 unless changed).
+	IDTokenSignedResponseAlg string
+	AccessTokenLifetime      time.Duration
+	RefreshTokenLifetime     time.Duration
+	CreatedAt                time.Time
+	ModifiedAt               time.Time // zero until the first change
 }
 
 // Spec is what a caller chooses about a client. Zero values take defaults:
@@ -145,8 +150,14 @@ type Spec struct {
 	// BackchannelLogoutSessionRequired needs one.
 	BackchannelLogoutURI             string
 	BackchannelLogoutSessionRequired bool
-	AccessTokenLifetime              time.Duration
-	RefreshTokenLifetime             time.Duration
+	// IDTokenSignedResponseAlg: RS256, ES256 or ES512 (IDTokenAlgorithms),
+	// or "" for the server's default algorithm. Many relying parties
+	// accept RS256 only (the one OpenID Connect Core §15.1 makes
+	// mandatory). Access tokens are signed with the default algorithm
+	// whatever it is: they are Gatehouse's own to verify.
+	IDTokenSignedResponseAlg string
+	AccessTokenLifetime      time.Duration
+	RefreshTokenLifetime     time.Duration
 }
 
 // Lifetime defaults and bounds.
@@ -367,6 +378,7 @@ func fromRow(row *store.OAuth2Client) *Client {
 		TLSCertificates: row.TLSCertificates, BackchannelLogoutURI: row.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: row.BackchannelLogoutSessionRequired, AccessTokenLifetime: row.AccessTokenLifetime,
 		RefreshTokenLifetime: row.RefreshTokenLifetime, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
+		IDTokenSignedResponseAlg: row.IDTokenSignedResponseAlg,
 	}
 }
 
@@ -379,7 +391,7 @@ func SpecOf(c *Client) Spec {
 		RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent, TLSClientAuth: c.TLSClientAuth,
 		TLSCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, AccessTokenLifetime: c.AccessTokenLifetime,
-		RefreshTokenLifetime: c.RefreshTokenLifetime,
+		RefreshTokenLifetime: c.RefreshTokenLifetime, IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 	}
 }
 

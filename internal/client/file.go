@@ -49,6 +49,7 @@ type fileClient struct {
 	// OpenID Connect Back-Channel Logout 1.0.
 	BackchannelLogoutURI             string `json:"backchannelLogoutURI"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannelLogoutSessionRequired"`
+	IDTokenSignedResponseAlg         string `json:"idTokenSignedResponseAlg"`
 	AccessTokenLifetime              string `json:"accessTokenLifetime"`
 	RefreshTokenLifetime             string `json:"refreshTokenLifetime"`
 }
@@ -84,6 +85,7 @@ type Declared struct {
 //	      "requireConsent": false,              // ask users to allow the scopes
 //	      "backchannelLogoutURI": "https://grafana.example.com/backchannel-logout", // logout tokens go here
 //	      "backchannelLogoutSessionRequired": true, // logout tokens carry sid
+//	      "idTokenSignedResponseAlg": "RS256",  // RS256, ES256 or ES512; default: the server's (--signing-algorithm)
 //	      "accessTokenLifetime": "1h",          // Go durations
 //	      "refreshTokenLifetime": "720h"
 //	    }
@@ -161,6 +163,7 @@ func (fc *fileClient) declared(getenv func(string) string) (Declared, error) {
 		TokenEndpointAuthMethod: fc.TokenEndpointAuthMethod, RequirePKCE: fc.RequirePKCE,
 		RequireConsent: fc.RequireConsent, TLSCertificates: fc.TLSClientCertificates,
 		BackchannelLogoutURI: fc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: fc.BackchannelLogoutSessionRequired,
+		IDTokenSignedResponseAlg: fc.IDTokenSignedResponseAlg,
 	}
 	for field, value := range map[string]string{TLSSubjectDN: fc.TLSClientAuthSubjectDN, TLSSANDNS: fc.TLSClientAuthSANDNS,
 		TLSSANURI: fc.TLSClientAuthSANURI, TLSSANIP: fc.TLSClientAuthSANIP, TLSSANEmail: fc.TLSClientAuthSANEmail} {
@@ -359,6 +362,7 @@ func sameSettings(a, b *store.OAuth2Client) bool {
 		slices.Equal(a.TLSCertificates, b.TLSCertificates) &&
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
+		a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime &&
 		a.RefreshTokenLifetime == b.RefreshTokenLifetime
 }

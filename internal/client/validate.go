@@ -24,6 +24,12 @@ const (
 
 var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantTokenExchange}
 
+// IDTokenAlgorithms are the algorithms a client may choose for its ID tokens
+// (Spec.IDTokenSignedResponseAlg): the ones the platform publishes keys of
+// (internal/keys.Algorithms). Never "none" or a MAC: ID tokens are always
+// signed with a published key.
+var IDTokenAlgorithms = []string{"RS256", "ES256", "ES512"}
+
 // normalize applies defaults to spec, checks every rule, and returns the row
 // to store (without ID, secret or times).
 func normalize(spec Spec) (*store.OAuth2Client, error) {
@@ -37,6 +43,7 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		TLSClientAuthValue: spec.TLSClientAuth.Value, TLSCertificates: list(spec.TLSCertificates),
 		BackchannelLogoutURI: spec.BackchannelLogoutURI, BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
 		AccessTokenLifetime: spec.AccessTokenLifetime, RefreshTokenLifetime: spec.RefreshTokenLifetime,
+		IDTokenSignedResponseAlg: spec.IDTokenSignedResponseAlg,
 	}
 
 	if strings.TrimSpace(row.Name) == "" {
@@ -134,6 +141,11 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		if slices.Contains(row.Scopes[:i], s) {
 			return nil, bad("scope %q is listed twice", s)
 		}
+	}
+
+	if row.IDTokenSignedResponseAlg != "" && !slices.Contains(IDTokenAlgorithms, row.IDTokenSignedResponseAlg) {
+		return nil, bad("id_token_signed_response_alg %q: want %s, or nothing for the server's default", row.IDTokenSignedResponseAlg,
+			strings.Join(IDTokenAlgorithms, ", "))
 	}
 
 	var err error
