@@ -652,6 +652,66 @@ func (e RoleSessionTokenType) Valid() bool {
 	}
 }
 
+// Defines values for SigningKeyScope.
+const (
+	SigningKeyScopeOrganization SigningKeyScope = "organization"
+	SigningKeyScopePlatform     SigningKeyScope = "platform"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyScope enum.
+func (e SigningKeyScope) Valid() bool {
+	switch e {
+	case SigningKeyScopeOrganization:
+		return true
+	case SigningKeyScopePlatform:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyState.
+const (
+	SigningKeyStateActive  SigningKeyState = "active"
+	SigningKeyStateNext    SigningKeyState = "next"
+	SigningKeyStateRetired SigningKeyState = "retired"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyState enum.
+func (e SigningKeyState) Valid() bool {
+	switch e {
+	case SigningKeyStateActive:
+		return true
+	case SigningKeyStateNext:
+		return true
+	case SigningKeyStateRetired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyAlgorithm.
+const (
+	SigningKeyAlgorithmES256 SigningKeyAlgorithm = "ES256"
+	SigningKeyAlgorithmES512 SigningKeyAlgorithm = "ES512"
+	SigningKeyAlgorithmRS256 SigningKeyAlgorithm = "RS256"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyAlgorithm enum.
+func (e SigningKeyAlgorithm) Valid() bool {
+	switch e {
+	case SigningKeyAlgorithmES256:
+		return true
+	case SigningKeyAlgorithmES512:
+		return true
+	case SigningKeyAlgorithmRS256:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserState.
 const (
 	UserStateActive    UserState = "active"
@@ -2261,6 +2321,76 @@ type ServiceAccountWrite struct {
 // ServiceAccounts A list of service accounts.
 type ServiceAccounts = []ServiceAccountRead
 
+// SigningKey One token signing key, without private material.
+type SigningKey struct {
+	// ActivatedAt When the key started signing (absent for a next key).
+	ActivatedAt *time.Time `json:"activatedAt,omitempty"`
+
+	// Algorithm A JOSE signature algorithm Gatehouse signs tokens with.
+	Algorithm SigningKeyAlgorithm `json:"algorithm"`
+	CreatedAt time.Time           `json:"createdAt"`
+
+	// ExpiresAt When the retired key leaves the JWKS (retired keys only).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+
+	// Kid The key ID, as in the JWKS and the tokens' kid header.
+	Kid string `json:"kid"`
+
+	// OrganizationId The organization of an organization key.
+	OrganizationId *string `json:"organizationId,omitempty"`
+
+	// RetiredAt When the key stopped signing (retired keys only).
+	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+
+	// Scope platform: the OpenID Connect provider's keys (/oauth2/v2/jwks);
+	// organization: an organization's workload issuer keys
+	// (/oidc/organizations/{organizationId}/...).
+	Scope SigningKeyScope `json:"scope"`
+
+	// State next: published, not signing yet; active: signing; retired:
+	// published until expiresAt, no longer signing.
+	State SigningKeyState `json:"state"`
+}
+
+// SigningKeyScope platform: the OpenID Connect provider's keys (/oauth2/v2/jwks);
+// organization: an organization's workload issuer keys
+// (/oidc/organizations/{organizationId}/...).
+type SigningKeyScope string
+
+// SigningKeyState next: published, not signing yet; active: signing; retired:
+// published until expiresAt, no longer signing.
+type SigningKeyState string
+
+// SigningKeyAlgorithm A JOSE signature algorithm Gatehouse signs tokens with.
+type SigningKeyAlgorithm string
+
+// SigningKeyRotation What the rotation of one key set did.
+type SigningKeyRotation struct {
+	// ActiveKid The key now active (the next key before the rotation).
+	ActiveKid string `json:"activeKid"`
+
+	// Algorithm A JOSE signature algorithm Gatehouse signs tokens with.
+	Algorithm SigningKeyAlgorithm `json:"algorithm"`
+
+	// NextKid The fresh next key.
+	NextKid string `json:"nextKid"`
+
+	// RetiredKid The key retired (absent if none was active).
+	RetiredKid *string `json:"retiredKid,omitempty"`
+}
+
+// SigningKeyRotationRequest Which of the platform's key sets to rotate.
+type SigningKeyRotationRequest struct {
+	// Algorithm A JOSE signature algorithm Gatehouse signs tokens with.
+	Algorithm *SigningKeyAlgorithm `json:"algorithm,omitempty"`
+}
+
+// SigningKeyRotations What the rotations did, one per key set.
+type SigningKeyRotations = []SigningKeyRotation
+
+// SigningKeys Token signing keys.
+type SigningKeys = []SigningKey
+
 // StaticResourceMetadata This metadata is for resources that just exist, and don't require
 // any provisioning and health status, but benefit from a standardized
 // metadata format.
@@ -2928,6 +3058,19 @@ type ListUserAccountAssignmentsParams struct {
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
 }
 
+// ListSigningKeysParams defines parameters for ListSigningKeys.
+type ListSigningKeysParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -3044,6 +3187,9 @@ type CreateUserJSONRequestBody = UserWrite
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UserWrite
+
+// RotateSigningKeysJSONRequestBody defines body for RotateSigningKeys for application/json ContentType.
+type RotateSigningKeysJSONRequestBody = SigningKeyRotationRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -3329,6 +3475,12 @@ type ServerInterface interface {
 	// ListUserAccountAssignments List what a user can reach.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
 	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
+	// ListSigningKeys List the token signing keys.
+	// (GET /api/v1/signingkeys)
+	ListSigningKeys(w http.ResponseWriter, r *http.Request, params ListSigningKeysParams)
+	// RotateSigningKeys Rotate the platform's token signing keys now.
+	// (POST /api/v1/signingkeys/rotate)
+	RotateSigningKeys(w http.ResponseWriter, r *http.Request)
 }
 
 // ServerInterfaceWrapper converts contexts to parameters.
@@ -7403,6 +7555,66 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 	handler.ServeHTTP(w, r)
 }
 
+// ListSigningKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListSigningKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSigningKeysParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSigningKeys(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateSigningKeys operation middleware
+func (siw *ServerInterfaceWrapper) RotateSigningKeys(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateSigningKeys(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -7572,6 +7784,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.UpdateUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/operations", wrapper.ListOperations)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auditevents", wrapper.ListAuditEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/signingkeys", wrapper.ListSigningKeys)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/signingkeys/rotate", wrapper.RotateSigningKeys)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.DeleteRole)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.GetRole)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.UpdateRole)
@@ -7626,408 +7840,427 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37dtu2vigKvwqGvjVGpPXRspOm3avKOOMc1XYzvZranrbTrLUns12IhCRMU4AmAVpWc/Ic+4H2i52B",
-	"HwASJEGJkq9N1X8aiySuv/v1SyfiszlnhEnRGXzpTAmOSQr/ZOROnuMJueI3hKkfYiKilM4l5awz6LzH",
-	"kkx5JgjCcUzVj310nhJBmEScJUu0mBKGMPo9oTMqf0cLLNCE3qrfWIxmPCUho5LMBCJ3VMgBklOC+Bz/",
-	"KyPo97md93d0i5OMoDFP4QW1KKSe9jtBR0RTMsNqaXI5J51BR8iUsknn69evQWeOUzwj0mwGRxHPmBwK",
-	"QSdsRpg8OTq3L9T3NmTIfIBw/gU6OVKTUvXCHMtpJ+gwPFPTegbvBJ2U/CujKYk7A5lmxF3tHEtJUjXO",
-	"//rHwd6PeG/8+ct/fN3L//22xb9fv/n6b52gtvHALmbd/oafLvM9nhyh7us3KKYTKkUPySmWCKMo4VmM",
-	"Is4YidR3iI/1HaUTzOgfGH6LqYj4LUlJvPpsNjuRVdtLEh7B3Kt3iFIieJZGBBVfrLhBZ9RnvLo5/YUs",
-	"197c+Qm6IcsVmzHDPONGspjKYSR5+veMpMsV+zlTlILcKvKj4YsKhNWHAJSCpLdUXaEGosDuPUCCCAEw",
-	"maJMkBSJbPRPEslefiT/UhO7YCh5upJkmFWfOdC9bvEfqJB6yS5OvBJ2Q10q0Qwv0RTfEjQihKGYJESS",
-	"uIcoE5Lg2OLUPMFyzNPZXkJuSYI4I6JpJ+5UJ3GbLV0YTDiJN7kNPOKZ2V2OSg7IVVaV5nNssqKr5Zzc",
-	"d01qCtTFyMKKpVJzkmqkj7DECZ9kJECkP+mjScqzueit24laW5u9XFIWbbYJqaAWjyVJ9VYknZGm1Qg1",
-	"emkZCkyw7Aw6MZZkT33bjIIfmaTJJmsbkTFPyfplZWrgbZYFTOUw5ylraHiNBTXSvNq4z0f8YCknMWGS",
-	"ymWrDVLz8prtFWM+4+ZSAqvAyZqdCclTEqPi/RWbc8Z8vp2RGV6PK0PgNorCq7eV5JsS0Uiq4SU/lthH",
-	"9XUAeaLx6kUwqsRkeLX5XM1Iz3ekIPmv2IhPhbiaEjTDd3SWzRDLZiOSKoquFQXJUUpklrI++jQlLGR8",
-	"RqUksRLxzCs4JeYdEuu3QNVAjqYRKP4Qsv/aOyV3ck9pOHugaiiWMudMEKSVIBThNKVEADuR8IZXC/Hd",
-	"POy8dPNmT53B64ODg6Azo8z8mR8cZZJMSNr5GnTu9ib2aPbs0ei7+xqUBYA1smJJVm8ElPKIzwcv6kRX",
-	"7EeBhnqlgIMAjVM+Qwd9NNRP5hgkMoIIixFVaDqXy6ZLUl+U7igmY5wlsjNQF+Tel/7PubWD+q2Z9QMo",
-	"bQjz6qK04ntDloIAaFGmLw0AL0BY5GCNKAuZ2mMdgg3gWqEyJbeUZ0JDKjqRaJYJiUZEEbEYLaic6oEE",
-	"nhE0pomSSAq1Wc2pnipgIHCsWKJ5yuMsUouQq45V2wwq8P+BsImcdgbfv35Tu/01MD8n6YyCxH9J1qi2",
-	"qHgXqbNshPrKmM8I9uWFtJLXCrNEoTeVN954PbVtrxJxS2+f4hnZbnWkeit2zWpRrVaq5l631pSyiM6V",
-	"GLHxKiU3Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWmtg69emZlm7tppW9W8pGXcGnf/ffmGH3NdPxX7N",
-	"rnZeGkZvhCu9fx1J0G+toAV2mGekAim/pTFJ17J0nMnpG2RfX7knM+DzbSrlCVlnp+MJ0caepZBkpnTj",
-	"KBOSz3oN+9JjPu+etkLpxZSLGiGc8iQ2fFYdhIvoYNWoHAq81Wy7MEtbg/3qtY8Xp602oFbmYzaw2o8X",
-	"p6grJJaZ6JtBV67t48XpmqUZK86wjREbVcyDzahQHfX5gEfQP9aJuFWtB2vRFgCl2Uz0R4Mo+6Yiy65W",
-	"PdQKeSrXrJCnMUkHaExJEg+wiBR46j/Uu6irfgLvjwKemKbGeEMFSshYIp7JXhCylMwJlniUENRV8M1n",
-	"M7wniBJAwUSqlC1BbkmKE5CL38FwMI9ABEdTlFAhQ6YWLNBoCbofZYhKgZw1BwgngqsHIOoSEr8SSDB8",
-	"Q64jLEjIulFK1IzXWPZAFs/YDeMLpqdSq8bo7cGBOnpyN094TCzMeG+Cp2XFDy6xIgG/OTjwSMAzfHei",
-	"X/4hf4rTFC/VQyGXifphzNOZ+lvidLKVtGglHT2AojEFd2xEXjvbGuzVr20r72C7pjbSTjFVqzVtK+fo",
-	"r9sJOcVM20s4V8UYavGZWCcQaPdHI+XTAzwXvfuq5yVC/sRjSrQnNne1XehH6seIM0kY/BPP5wnVL+z/",
-	"U3DwPLc8zHzkTymVRM9fd+wW7kDJkcZ9cCPNYyzhbstHZU1yD71aGLR5oca413aJWio8NyLfQ6+1PPqq",
-	"0z0bZnKK3vQPCgG19RYcK9SDb8AZe9XyS/aytgs39POh12yGXQEilnC3XWhZDHro9ZZHX7HsqtjWdvmK",
-	"lj30otWYK5YKxLXd+oDWaQMy0LkRjs1iL8zPLRZN7vBsnsCbJE15CrLZLU5ofG0IqZJC1JPr8lKtkW7E",
-	"4yUaY5qQGOk9IvgcpgE5otWx6Mk9R3LRZp4AGTu5XVXMiUCMS6S2jykLGU6S/A11iEau6yPHPqrENm30",
-	"FJr5KolwhhMlApEYKUYXMp4iYMOu4bJLWZRkMWUTBIb4/dwk2QsQZ4VvWOlkJCUhs641CDB43X/bP0Ax",
-	"jWHJMY8yCP8xUqD18P2EY7XWBV7e734VNpD0Wv9pLvdK89HL44vfTg6Pr49Pj87PTk6vrk/Prq4vjoeH",
-	"fxv+9OG4ARKGny7R5dUlGgqRzcgFT8gnKqefyMjucWAN5HNOmcz3iZlYKKne8bamZJwJEj8A2CitwTpz",
-	"s0RPOFK3j6MpiQFeDDB15TTlUibq8kABUKeDYGARshFZchYbyJHq1nlCo2Wvj/JzUwL76oNDPA3Zx9Nf",
-	"Ts8+nZbu8zHx1Vzp4cXx0fHp1cnww/XJ6W/DDyCbtbvGARpGERHiiDBK4gH6KNR14ZQN8EIMKJ4NBq+d",
-	"/waKdu3nNnV1LHDNmZzylP5BYjDjkVRh0wAJKQbFVA904xb9qUDmVHLKoIHBABiiUjv+YDTrdwtZfnCB",
-	"q7sNP126QTrHxUsjImhM4N0JYSSlkRkDRTwm+qo5Gyc0uucd21Ea7g4X0SkLKqfacwIWHZykBMdL7YgU",
-	"D0KPzUR2SUJPiRmXU5IGKBMZTsCOQwWaEQy0lJiYpNz5ozUtNToTHxm+xTRRivn9TkmS2ZynOKXJ8jor",
-	"Bm04NLWWo9NLlHB+k82VwnVdOISiKU4Swiakj6MZ6ZvJKrQLdk4Z+l48EPyq5aibTBQJMvSJp9VZKYNQ",
-	"mXdI0SM8wZShBEuShqx7oWjU3nAsSdqD4x3zdETjmLD7nWw+TMNZFsFPFuuThC9IjEZLlI5w9ICCwAIL",
-	"FANFAhOMoS5GDNBAh5eK1kcYUH1kTIruiyHT7nW10im+VaS/JBuIiM91CDCG8MecioB4poQL9krmEB0q",
-	"/kWEwIo9pPSWJmRChOL72ilq1BIbcgf3QplSgXFyCewGSMrDc/UqlWDITmsIH4+iLE0fhOGCGYvczUkk",
-	"NdBmbIpZrCC4PJcivMUlYSRTzARV8o5+D7M4ZOqpyKKIqLEYwpr59tGJsYpQuACg61iQAM0TgoW6wDlP",
-	"JaISYaGujgqRaTLDuPyZZyy+3yEzLq/HaphGodgQRwVY+sX7n+xHBiZLydGYshgVtB42NsfLhOP4ivMP",
-	"OJ2QJxf9EzWrQg7M0OuDt//x/f/4AY2WkogHZukwGRWl+RzRPYrIXArUfY1+pT/1HKk+ZNa3r8VQkM8V",
-	"UkqieJdm81o9hNAOfktSAdLKCCxIcMgZK6SY+50wBonqWhOwJjyFd0wEUCHKKKSaYoHI3Zw+EM5mcqpE",
-	"dGOdKhgOEEx3Fc685kBENle4RuJfSUyxEofudzDOiNczNeS11HbNNRBIicijTGpTPQ4IAn+rTNXXrgw9",
-	"nMn/IEKcgvH+S8fCIE7OU8UrJdgmxzgRxDejUUJAjEszLUFZdQYnieij3FU2ymgi96jiZTExYt4gZF/C",
-	"Do3DzgC9DlAItln1R9hJeISTsKN+LFaobk8/VnrM8UXY+drvgJkpX+qXyutwdSybdQb/MB91AvOP6/cX",
-	"Zx/PO589DoeYinmCl2BEr9vOgw6NnZ+d8DTm/+BrPgWHYPxOkY1SGLg/UG29qZ9yPeNGIGwtLzMck0CJ",
-	"WnkkAfo//7vqS/0//zv3IKQxSeuHlvti8n9sZJy/IBjwvOyb+eqagv5hhv7c5ix+JRLHWOKWCUivlACv",
-	"v0Bd95RA8mEcpPhefdfGv/XT0nvJ8JRydkX1pbYJ5K6ARvFzJTnB7312D0sR3VpGQ2lJrU7yHE+IN/AD",
-	"T8Cn7oEtzzmpV9b5ZD2hTYspTwjq6gA6EvfAL9nv+AI7HwUAdeChH1XBMex/wlO5wr2rSSqJIfSwwdML",
-	"Pie7kRostMCSwJx5kMdiGj+2Wlu7i7fkoL6VT1OuhE4ngU+bED1kASB1Rpn1z74OmrZz74Al9xAMS6Xx",
-	"hnu1FL9+dZAMo6CUlelGKazNMgqlPXWMd6tT9Q54GYZnSfyWKvqrXvDcAJFTklZiSLQMhch4TCKp1Akq",
-	"rTe6j4au+xXfkJCZ94z/HtQTrM2TwI81cQOWPBtYJUWpNT8r5UVz6ZDlCWSFjKpkLZQQI3QWbAWDFSyP",
-	"yAlZboXY/1LhN4refrUry6dYTGk0dX96JZTUO6OMCpliyVNhVl2HRCXzZSm5INiIZrUrEBLLErun7Dzl",
-	"k5QIhU75/jtBR8uPnnusQKEesRUEAv1px6zqe5s53G4jJMrZpNr+nEQbD3CpPjJnl21OdS/1Z9Vzy/dj",
-	"VpWP3+ooL81GqhiDZYVo/ZNT5mFW1TBeH6zMXeK4Hd0qQk22DGWoHVuxqMATi2zmaneE+XV6GDaeEWDQ",
-	"i4YTRd0bMgeyIiSZa6NpSuCzHmSoK6o0d8jbmitoFKLLYbn+N8pEdMObcj4uYvvqp5KlbJCTMu0uCLOD",
-	"g+8iV/yCX4h5YGRptV79+37p95Mj82txDoJI846HUuq3+z5p0gnmWSsyVsOcfVHipeCgIvCwdNCtQOwq",
-	"B/0aZ0tJBay0wCSeUryoRAvdQ7ZwRtpIsNAnPUBFFJmnSkAAHjdcLjrQPTnSJqDXb/ag8oATxmlqEHBG",
-	"dBiksHy8cE6KSukByw7NMjrGq7eRNCMOgS17OBy8gsgtOJrLoC25/T0XIbh91Ug164h3WSNYAyhFlKCN",
-	"5rR/evSCPEp/e52jxAo2mdyEzm0/s2Ugm0zbRCxEnduITrHGFThyZMBsuYXhCIKktUAZg8yLoylS0ust",
-	"QTMCKqUTBGMB2uRWlUHGhnZ/onJ6jhVwOHa7TuHn3Y/z9a4T/GpDrjiFKzz5GfTbDU/hEwjD5b0a+1kR",
-	"Z3BDyFygruPjlXhyqG2WoqeoBBckZBFO0yVlE4QlSggWOYEAxQBPBOoWq+2Bk0iH3Lu0CCchyxiV8Biz",
-	"yjOkHiE84rcEqXdsCqiaqFt+9SOjME8/ZL+QJYgMulSNNn9yOUUzLKNpH6nz5Rn4QTRZsHdOBVJCCPi+",
-	"QzbDDE8IsBKAG1BQGCFxubyEGHygQs0sfgYnlfZwdMFPU3/vHKegS415ihrWXwM1dZTtsXYhrnCFMH2/",
-	"ljRUTJbFtVXMQfky16sxhuHB4v2AnPgsRAkV0liIiBAQoJTyRLscBdyqI97Uz2qS8FEb+To5NvE2QlvP",
-	"dCiOjahs8f1J9ZOKta3FEJdqT3FpIYZbeoToc8PO4SDiIlyochotKbtv7hrh9l2Z/cKf/uG7OWeB2mVc",
-	"LhVSv0Jrza6T73zT3dIQPRBnTTWRML/MQQn7wo5X0i1Czxpsb0VoGmwE0tuN69ouZ5NzP7PjrbXIMS0t",
-	"Owv8vPpKxCp0ui+85PfusXb6sKFVnvWnKUe3PIumJM5T+SOcJCTVkmheh8MGCYRM18IqHHNEB58lfGLM",
-	"Pvr7V6LsoIu4Uj/HKZ/1QwZVCMo59or0C6JLERQhCQvI8p5QAXZkHSqBZZmsA0kqJlbShNAmKKgr47zI",
-	"WbIcKKZDBcIhMzyYjxHjCIKDUG1cnYzGeB4cAZwoACVasa6QKVkcalf00XAEtd50UGY0pYy4WaHV2k0i",
-	"L94kgpABgzM1nIy+DbjqnKHQ4QKxrUlTXGhKIp7GJA6BjWtzmxIhtM0uS4ixzGOZ17CpKGRq4Ibcpmwu",
-	"ZErw7JWZP0VdTUXAVYfmWIgFT2MT25Iv6pUuKLTaIXLUZG93g87ByVgAgQsg7xAuzhyHLL+lHIK8K9Un",
-	"hFOCZJoJqQ4urze1oLFfJXeyR/2FGMzzVwKdHIEwlXszke/AvJOYql3rbwIQc0xJmuPtnKTg5w3Wmgvy",
-	"fdTo2ZqiAyXy2WD1dDlPTjpdfVRbeiFcHMedoKPjxztKTk5Iye7qKqY1flmbPpf81jDoMuQTd8DNJBb/",
-	"JTmlwTRG6FgtYwtBkq+/IfABFgvzch0nZ6jJAl2k9fBxviyxvRnaiEb6Iuxpq+k3NkfnK9N26DVm5NX7",
-	"95uNc1nIU/TQcwTOw9W3Kuw4prxjG+Ztvx3mk/h4eDt4UixtYaP/i1V7ackNZevGVK9sNGrlqmCKQAOs",
-	"e4arr0ynlzwJzNohYMpnhdOVwmEFONvJhGUS4BMLoexlowmvKJzp1tIZLY0vLkAmj10TdV1PZ87nWWKE",
-	"PioQZxHZ/nJcNv8AVAV2u6FnS3/zEO4sGKmRGNuT7nrO1NTs6u0OsjjIBqqeH+QrgdRQdEwLUlVh7Hdz",
-	"qk2UNUeF1lPUdQjJ5wIteHpD2eQdYkqkN2WaQa5Uw7YL/zE1OPziLCO5AQum1VpFN3cdQPysKWyhi16A",
-	"p76ob+HzIfT6reyZPjGvOOYGh2H5oDXINgTcNRTDVvseEZxCtqCC8skU31xrV9gNWVpXmflFkCglUv8U",
-	"2PgBE+iWF6FT6puf0UFtX79Qno0SGpnqwKg7x2nuj4FltThEPXrzGTZzM4v0NnrLBmo+Fztz8HobVgaf",
-	"r2RjVp9tz8MKqunjX1lM5fFtY5jFGSMI3iExWqgT8cGo5OuNiWqMklcHatGukZ1svVqCoilmE6IUfAXF",
-	"ipfGOFIUPUAsSxLQ0EC5sfxd/QqJP1ax0hr9mgnzUrTtZrRQ55+xKVzRamwnbcMZyws+ns3lEqavFHCG",
-	"+xFe9DVYcdIgrP7Xnsms2TvJq0M7iOQZTp9Xq1u3fBLAb4N4T5/GZt6sBW/aStvu2TrLdA/Ai3c5FqwW",
-	"IdVrpmpxe/wrY1gTDq6JKZzhmCh+BUDZ5O1vqZ5kgqSBzXjII8jwnCpCqtii9h0qztZv5MNNao/hpLgg",
-	"zTxFruXNb5NpD06XOTA5hpz2KpT9qBEMLhzY9sVJWcKwwKY0eOvbkI2BDlvUFW/BVddEYziH6Q9jNS5k",
-	"t0wYrl3lRnC4yhb3QFe4EDphWWtlpsTzhv7jIUMnw19t1WVjcLshyyb57BcrHNX3B8wjX5HnoBXN3gOx",
-	"C10SnJAYgSlWyMCIynlh4dp9Bx2g+GcsWbrlIIpDc1fXdFh5+vX2p2UFbyxr9mnEFzoAJ/dyaKgSAdho",
-	"TdJl2dnwSiByZ1IUoUSflo3tb6ZgVD1QYagD0NaL6+rFhuM4dEuebw41aqel8AuI8GssiuDZB5l47b6K",
-	"SFxeXSL9HHVNpTWUiT2Chdx73Wuk1OZYirCNcvL+m+/efv/D//iPHw9evxmo1/cjuheTecKXXjqtEf8o",
-	"azJQ2yeXJOIszrMVbOeMfOHf/XBwAGvOy8S9/e5NqVDcjwcHvmQGM9KVCReoXEGsydVUyrkY7O/jhejj",
-	"Gf6Ds37EZ/sQrhElmM5QtwicUr+WIfCaxoENLTP/Ni9DQpr7N4177zQIq8N7JbS3w1SI0FEZkAYNtQ6u",
-	"8OSyxgRHnCcE6zw1KZpdz2e3JE1pbEqDK2AoPMWw35bK6iroz0mAz0RrEuuXTnn9/H4tvFuZYTMqab6+",
-	"aETiQJsacphrZy/wEN8mgM417NXn526kPn5ltNKia5tsuIKzSnSFl8SUwxyxQEfw1oi4X5tEaOEN7CrC",
-	"fkysYtO51148hh4CrV5tuG139U3T1j2Yqy+mVky+Ool/eYH/IBq33XBpV3iyHa+Q2BPhfaNB1anc+PrN",
-	"fwTrIjQhDKxa8fH7H1pYXjr2Y9/uRji6ORuPL2WKJZlsE44ozKevhFMtaYDG9I7EP+Hoho/HqPuz+uuI",
-	"JHhpfrIT9iCKd4QFgae6jRu+M29d0RnRIXz/pFKS1E5GiegF8C7UDDhUN1g/6HzUEkmhTP7w1mVMPxy0",
-	"aJ7gbmez4bxcrrzFB1hfcQ6VvhBr+wuU+Ecxig9YSsHPHj26En0K+oSJyISc8wJlvTxkBU3BqT9xKXbj",
-	"aK133JOvBMUhhlKS2Vx605dMqxY/b9Lp654nrCn7Ik+oWstvckqlthjYgKm8yYs0fv18n+vuxeHxTlm7",
-	"jYNrDd93A5FqedS8lKOGJFcaVaukIo+RuRz/rqcpotTMHCBQrqaTAMLnIJ6ttwQXr9YiPCqLbjz2oj3U",
-	"1grW3/hCdx/BJsWvKgO8EsiJ4zVnMTDdkIppddXhvOuRopC5ZoK6RjYMcllutKyrc8NPlyHLdTlTZ4qg",
-	"ZvWtF6AxiQlUV1ZCt6l4HzJFnCsNpqzd6NNlpUXVoAxrC57eJBzHpoJPD2xWsxElTOqt5LFmOmu4XCPB",
-	"qPOMx0Y/DZn5uKSoBoj2SR8+PRn+WvIQEXZLU67zb5waI1Ckgdr2MMe/XKKTi8shWpCRM6j6/vjwcl89",
-	"NnUJSepK1CHLxXoTdHR8+AY692EWERsapw6ecdvvSgui7xAfj0lK4pAVrVAL6xFPEQEvWIz29uB89/BC",
-	"7Jm97zlLCNBYMV1BkvHelAtJ4gApVT0he5IwzCTSCiJguWazcNwLCnFyY6fRS1EgzxSeu744/vvH48sr",
-	"X8WASruxhroBRdeuhrQ201PB9zRdoWFUw8Or2JOL8FCrLujkYK0eFNDXMma8Bb1ocHTX+tO9FJ92Zfmb",
-	"OberHz+Al9u3nk0tW+vPuiiJslHSka0L4400rqcAtUhhKt4v4cmGB+/AuxOPWUqbWAivfLQtY4XsiSLN",
-	"p8VOi7SgKnw4224DEStSeXkmIz7LSX4BAa8ESrCQTuHZRllVrCw5o9NwUBcniZllBkSTZxKK0ps99lo7",
-	"mkrStweubKmQs8wjnCsZY4bZslidr/GyyXnSK8v7KvirjmyUJ1IxfGh9Vp0viYdyS4dhaQFBcSnlsVvA",
-	"yW/m9a2KOEFmmZ2wOTrh4cnIn4gE3AuLfysqTftCVDM4pHGWrMTYewHrKrhrsYE8uOVenKmpYPgzBMF4",
-	"BYEtomEq46x0zVePQ2xGNitSlw+d4LVVBnLnYd7IXmeTvLM5o3ihs/sm0RzstnkKhcBLX/TXok0mpLuo",
-	"r0FnEs3XdoGI5kMnsGwFluvhPrfNd2i+RiPXm42tvkWav7vZJVrdYeUV2pcewA6CpZsTNcNLFE05F8R0",
-	"DMcMkbumgA0ojngn/c3W5iYvOMEjkth84DivRqQu7ZXOACF3Uju0YAanp8pw73/ivT8O9n7sXw/2/5+9",
-	"z19eB2++/8HXL+VeZHvlZS9XazC00Qv65NkSpVVvobjknz6U2lJayxbWIp0rpYZ063CJ3BaDKIPeRzDZ",
-	"AJE7HMlk6ZApbaBpS6eymBIWNQS34CyPKbNX/sqm2/XRkXYIQzF446vFC9GP+Ax1h58ue+90t1gn82uc",
-	"JUkRMQNFXtj+PsWz/oTzSULwnML3FjzE/unHX386vtjP4//3dQL1vjUk5YmdnCdi//zs7MO+nU/sn1+c",
-	"/XZydHyBuu8Pz63LenVX2ZZ0uxRr0Jpy1z7blHY/nA20LdVvjIEuaKh6O/eeR5yN6cREEmgnuu3K9WCA",
-	"560vuSJFs2LitKBj8zU/XnzQjig9/Cv1e29V+uF5Ssb0zj+XkE4MtchGkNusa7vobIZxI4a3yHzTmwyK",
-	"w6uuae11NsSjD51TsSZivWBFS6AmFpUtSMiDOP+Lu9wg6CzoyOZQe+Nx+M9PV/5yUurLvCxuHm2TpWxA",
-	"iRwPwPkpBtDVagAv76kxBv9cyPWRfCagoJgjKO7Rbqd0o86RtbvOxxKCmmDiQUWiBxOFEjomNka5vIgP",
-	"5gkUbzPBTXk004/VYKbvfii5ZH/wu1ZXX8t99ELnrF+UVliWsbbRCXOxvUm4ND6R4sUgN6tRKYyv5MXY",
-	"zPNVbih1Ft89hMhZXsWmIFc78Xe5QKmQ03j9oeDqcm6qJHqV3VKo1hrpyRflWw1pbTOML/7VVyzIXV11",
-	"mnu4fKr36BeRSnVFTNvS2qn78vNsyGwrmcZx2wa6lxF4bUfLYv5BHg3+SoSsHutoNq34fFdIMTi2K4j9",
-	"wtAUi0tAyOY6vtigLFQv0Xs2Rbv0r1KQZAwl+Uvh0j1fiGXlWorZV9/NlpQ4/15dGCz9uUhvhcrci+6u",
-	"NODUgHIDE06ZsnvsNzGfYcp+I2mektqmAs/Aysp8bAIMKmCvhzWyAzRVCBlGtzANie3jlGeSCF2DR/TR",
-	"eTZKqJgiDP2arv7ryhSIAeoWh0z/dYpnuoc2ZRPzwm84yXRrMYbOzy6vUL/f39dz7MOc3qhwO5gfj4vp",
-	"XwlTJsrbxkongurJVhRGdRbqn0+XnJOlmTX+q72+Q4wsID9N6yy5ULa+rPScsFhnNtjj9+qv9uFQrsg9",
-	"Nve2wCK/y7apxt5a1YF7DeVD8iFMHhRWgU/dIs70OZoRIfCEBEjhA5Z0lJjmbbr3rYei+0cdIklSYVvZ",
-	"6W0gcjfHcJw2SOpvV1fnyGlNh6DllIAiPSMsdOAIvJk31H1TTgEP0EjJ9Ckxg9sMB7XIlBKJ06VJZQ6Z",
-	"mkIXQxuenwgTkAMte6Cyoh1YM5hiQreMTb0VkduE5zpKKIE6/tWGOm4fGZvabFvJ2DGhZIwpQO/0zGpu",
-	"H2c/zGe1P0xSzGRlVvjNTul2jHKa+M2InPL4Wj01ndIqg5Ra4BTd1z7X84Du9iYctMk904EbbvbQeAad",
-	"VpDryWVgNAinJhxEE3UrioUbLxSymvulN0CL6bLSs8Z0F8qzz295hEdZoqCGj7Wdb027RRc6TDPNTtCp",
-	"xBZ1gs7w8PD48vL69Ozo+Prw7NdfP56eHA6vTs5Or38ennw4PjKNalb2OfV2zVQvHZ+efXz/t+vz44tf",
-	"Ty4vT85OL9WMHz5cDw8Pzz6eXl2aSa6PTi4Pz347vvhvf0BpvalR9Xp+I+lI4YqhE0g/HdledTDCeotP",
-	"cz84H+GqOIc8tOb94XmpaFpQZPmUeyzz1D4pYgBLTSFWFjt4EDOQzTzMo7rK/SbcMK7P64w6bXJDrjyW",
-	"mlIaCCyo4dzvlX0G11I3tsw5T3LruQnWM8aUZIlw9c5CJjmiM13oDEuCulZ55oxUrjJvTlaSuSsJoXjm",
-	"eNraZDfZ3C2KZ64YWbbt97c03jQAqgFjn2lnfaLaD94IfmOcPYUePo3V7KDaqenz02VcunZdKEluTb2c",
-	"Jy0q5tUlLKgo6zlu4Lem3my+V3v0i8Wi6ktRbFebcPZs1YHeJp14qp1emtOIWibB2bUK2Qo2fK6eNolF",
-	"5WtsHCdYWfLvq+l302SygocvxSQFi9laTyy+btonNBRTpynyqqIpT4hAIDPpDtFySmb+JF9Tt7488skR",
-	"hKvVhrHzGCTKj3lboF01ebXyqM6HVqLy/VeRCQVXzXOr5w84YeXa7ey+0wjyS2kEhqbaPXpdOkrdNIsr",
-	"bNTxM1lKHgD4V9pH9ButbSIF1fBVM8Szwoe7kaSgLXYDC7O6m6VaIokBgGIS0VgrZoY1XOo3bVbeO4RD",
-	"Zj6wgG/KGi5Mu+q8O7O1+0K5VtOIeUxTfR5UipDp6rm6av7h8QelW6YmX5yCS1indKjX4K+BGn3Z66Oh",
-	"/m2hK/WTW5xkRRdTAQbDGzqf+6DJv6+SxVdtBkqmsqVXNrSn13z8qy+X4pmZ3gmFLoNUBQYbFu0sxQeV",
-	"OZxcZMmmVswzBs41+z5AhmiIebaCeesDLO7ZhzIVSFDEbDknaOSXhGrCuBG3nTkazqZ8B5vH2ii52Jz/",
-	"K2EDfIWLRx5OpiC+vumfeao3Cc8DZCBa+zmhQeI7B30AMZwT0rO1Jy5luPjaomGCe6GB2cT2vg+wlBbH",
-	"7i0qYnwLGYPmkGDbRN3FFMs9OkaCzrKkqNPnL7Bfl5hbxb0UxLWhZL0ZxrcxbbyzVeIb61XmNi+nFrti",
-	"hinB8UsRBstb2ZoxeoZpdyK+LDFKWGOaqH6al+5eUblXv9nkfHLGMg5jt4mjklaE6TC/yAv45GXvoQ+5",
-	"saZqyWZfSzWoC3VIKZuoVzkzwo5pRQOKqZvQ19N98E3tUp1WqIAjL9cobJl1IfFSuEbkEYmw6TepkyBD",
-	"RkWu+G8c/HR2cnRoIp0CRaFoBNaDBTQkkxzNSQol4XHmdBRaopQo9Lwl/orc7dqPlUHH23Usj4TJYWM9",
-	"DK5vOlbry9BHYUdrmmEHVJewM6NRygUfS/ULEPwx1QV+Q2Y1RKiD9rr/tn/wDoUdTuMo7KAu1g5WGumz",
-	"tXP0zMATKqfZSI8asrqVVriGUL0oSH02y+kEMFEnMAN52W/5QJpLbDbRqRcjtD8KkVopxpeSokwt/Pox",
-	"tWfFHo7h4ce5SX5lCeSiVpzmmjJvTAksixLhT8OP0ixe0XlAocbw8IMzfNfWsFY0KTAwEOgqnKQXIAJ1",
-	"KgFUGGd+VyNptPTY+ewbpfHKNfF0uyrGnSIBq9vgNJjjtKzhjIttdRGnrKQSxW7ICI/2IixIb/VETVUS",
-	"z+aEle7qpKFVhZYrV67X6l9dt1uPXrs13TrtgsJOizJRdlr3yKq1NfObCyqQ40Wttg2IivqG7XGnhBU+",
-	"tHGQ9agIIdhU1vf19hlaL/OtE5SwogQxTm9+s47t2kH8itMb13OdRyDYa0w4v1GyQzYHpfro9NL43vsh",
-	"O7ddWSo9n7Xv7u3Bd0WKflNkTP3WnINrJDklUvgA8mt6H2nVlX03iqcrfdkuou7zmhNbIXzXr948sfFT",
-	"YDjxMZk87UEdsvARceDJPy0butsIYN48593SKT7qF5NNheMr2hR8An4VdxwIuTATtC/ubos3bzqRZjcb",
-	"TbTC4Voqxuo8Mp2XXM9ZNjEN4w1/1ZEQM57m4ciVXJHXB2/e+kLgCE7k9LIVmNql/c39ZkVjk4zRf2Wl",
-	"/ibeS57xGCjNWrAxct56sLEjrrlNXL5LR4xsd5f+LnpDneqLfslGJGUEwrbwiCQ6bslVYKBSyZin5XQi",
-	"Y0qPMEMjEjLKYnJXxJorPB1hLUE5t/vDd9XSQ24MOt77Y7j3Pw/2fvzc/cde/sd1//O/O496//e/re3m",
-	"Fbfo5uU0rpLl4uYJZxPRpI25jao3A8fz+pdfg7yj56oRJJ58oEI2GVmg3G+JBHmXWUGi2pGtJdVNBonV",
-	"Jck0n27o4jjDNLGc3FNKoQTjUy6k2XHtVrRydwh9KvyN0SDiDZpCKxKVX75peGs+RCdHeRczPaQpGVWp",
-	"uxayKzUK2AwQFSjK0pQwqXCFKWxZ22/uqo1OX32/Res3XR6q1LlQFxTTNZV0BzCq+IFUWoBps2PfBWbc",
-	"D9nJWCnXkP0XdgxRT8kY3GccYV0lSmF6V7cK6TmhE3QcsrC0Vz0Egdz7SlxpHjeHmlSf0tJaZLo6L6+q",
-	"OHDVZG71iDitomcXNsVHR8pB/pYnkLYfsnp8rrqQeUqgfSDIhupU+gYrdDfKJrSqhvmuOh3PF2sFWr8B",
-	"yBZS1cjjtOCEREQI2PNiMxrGaMqjyhchmxHMDDvRTlodOxklmaC3RIkRcUxidEsxIndzpZ5L4xc1Ttwp",
-	"neual5mQIYObQa8EnbA9pSFQ/MrIJH2kVZv6misLmOGlDmIOmZpVTglNDbXCcZwSYSp65Z1GBVjDTKOc",
-	"mlFMBKZd6AzPde9RS/Q0TtStaI7hCsdTHnVsYLffSOWccrOJqq6EvBzjVE0nuade0dowtYH5qaroebTo",
-	"UsHDczzxyl1zPAFoKVdr9Okp/hKhitCbaKj6KBbxFlOeENixv/BQvuVWey/tq3HzZr+ecuT0j6YnPJVN",
-	"whp4s6BbZQz59bpOIRaRglf9h/rsHkEb+rOgY8McYQdmuWZtPkCrn4bvlkv38lJcVaWlb6b9lz99gIS6",
-	"+lrWHuP6bmuUJZSR803dl0Fz3NRVHnul+bvUwVNQuRXCNnA6UYjX9bdQEwpanQ5qorGFWjMQF/37Xzv1",
-	"/p34qzX9Bmyfge53Pxwc9Ps6NhOVgjcHaMoXSKk+EO6qT9wW6CnCXmGvwB7hEPrINqO3p+BGxswh0wzM",
-	"fLqHNb4liPGQOZ1Rmis2VyNIdbbwutrLKwKtfADcCuKa2s7lVXwP/YS6Wi6uVPfXOh4NcaiTxiz13GSW",
-	"skGetKSbU+h8pZLEDVlLA6fdMJH7+jUoBNKc1HRLUn+kyU/ZbK6VBZOulFfsqV3gmhuqnpreaDH12ptr",
-	"DJWrVD8uO5Wft+Odh+xuIeBoX8aRiS7yHYGNPCpqScxTHmcRib0NDmxGTUFznD4bBot95q6foS1kSnBS",
-	"ZCroVvQ57ndLWw60Xxz9ECC8rkq1uSko2AG0pedKwzauuhN0JhlO41SX+E51uVlNd03t2WKeTgWEoApE",
-	"rgGYyubM3/G7XMM6bnsYsqyNl7csSydljsbvJZs3hP7kmw8K26rtSZc3GjJTQFAhOAYbMhmx4KyxFPC2",
-	"e64twz95lpATFpOGIi/wKeSFZgkJ0N5rr6u01PlmhTMwD+UkTKbLyhlVPKeWO9rODCimcYuQujxHzVxc",
-	"4PgJi73mh96M5sd5oKY37suwVcnNBvroE5VTLWEEOWzhCaZMyFKlgQm9JSxkOQChrjpNt9msjq+AofSw",
-	"PJN25CIzSa07ZN1Sn7yh0yfvF7LUAxWfUJ35WwOdkHlkImcX6sLGPI106fYFz5L4XRFLDuE/uW8UMmzB",
-	"3mSmyp2lhQO1TgkLWrKJzMj4YoXdvtwiskggYXzRa2+9L/njV2r+/rIIe3QM/s13tVPXhkB9xMaQMcdy",
-	"+krUbLB1qpT3KHFW5UCw26ZxJV+Eoyx1PDVE30+ObB9276wAoa1VWjewso2InZOVhraMJ+fr82R8IQPN",
-	"FGBFs8uropgQdkJWBNFFJQqM+3dP0Gdzjw4wqhklqH3iBW3bobVlr8dVFMXpvHnh77zpM2kamGpU1Y0O",
-	"8+ICS23pxq0FxrWlH9s52e0B7fzrO//6zr++868/rn8dWpPEq7OBd977Wnfv4uRWsYImM6t+7BGMHZHA",
-	"m1apk/VMYppNqgRLX179wM3X3tBa37SPZiOQy8tfjH/rgRj5Sq+Wfae1Q8uVinzunKrrvckJPNWdtxLO",
-	"b7J5Kfgg0NfgBhNo52weQWDj++0XISP9SR+9h+CL/V9tqH4+UDWwAIZj3ihAny9Vr6OCPV6zz78yLnFj",
-	"9UTo84TgHZ/bbqaTURoK7s5sXz8g8DnpwskCL4U6FBN5XjduGA2yyVSi1Utdd8oon/kSfYOtEEGG6NZU",
-	"VSF38wQzfbJ8XAQ6wMgooTMq/XWCYyrmCV42F+QCeQXOQEyVSo9GBJmPdGY6YbH2x3vHH6eEbHbC8BcV",
-	"SH3pPxNbCKU+pnoC6fPFYPYMtI+ykef8K8N5qZL6uMbd0bRm/zJTAmEm8Rbbn+GlOmeQOQDVcCa5iHBS",
-	"ss+5bgix1TwUPBzeMf1N6/NjMlOaCw4cdHI2XgavMjAXeOIjpXBnjexjNWb/KcBjzfE2nolopHYEJtYv",
-	"1Q9F/76KMxVftuJLBeld5783Uzdvqfme3T1B5Umfj/5xtqYXdY+92dsfJrZY/zpQhop0EkNihG5qYDyS",
-	"8ZLhGY2gKEGTS/3x+NkG+NSdYRlNiUDY7Ei90dDP/8moox/VvARr1T3+raJ81xetZX/wROveEyUKYKWb",
-	"jN0wvmC5rrAEUjhJse7iqyuc+Vsd6ME2MQsphRUnCWTTlQ1C2vmogFz4Skq8LMPHX0J5v7eaugp6z706",
-	"tVd1z99rD8nuV+6fWgYglcfrQXwL6yd2O6nsTJ47k+fO5PmXoJrfjLFwFfUum7N2fH/H99fz/VJfrA0L",
-	"QRXJM2qcPAErr35ss2ZsU0DEU6cnKcJjSdKQyWnKpUwomwQ244boMt3d7+/udNgJI3LB0xvz4J3pfGAG",
-	"qCSAKJg2JbP1D3a0t3d3vT46IolSZaBsIE0SauqfvguZhgCZLhFD3YM8eQxqT/UG6Gd6R2L4+icc3fDx",
-	"2JYjQwsMVd3G6gXz7B06/leGk/9UukPqfR9F+2/Q/x+lmMV89o+DQP39WQfA/JwlDV86b382TfEj9H+h",
-	"GWXdGb4zbytaEoRMQScsF/07evO/WM/pPNe8tgAVn70+OAhCVh4XvTk4ODgI9DlB0Cf6rk4gRji6OSsG",
-	"XQe21de/BtURriqFuRrvohN0mjfXCTqNR7u+rJdvSbWF+rGMJ0Q3T2ks+wVxEPPVxRSkTJpC4XQ4YgJU",
-	"xynq6w/KtkHYr9cqwWrGpg2dFxGZvoaXeI5HNIGGTMaEyDh0CC1VAekrkkukW/lcU6OBArylflrvyl3E",
-	"u5FbwmxVpilxHkBgWchSMlb0iUrUHaUE3+xNEmz61FlYaliBX/PgCWkyralnfXTpZgtEOE2XuiKF9QwB",
-	"OdNR6KgLrhPKAnU2ISMxlXiUkN67co5Bt56k2EM4EdyMrzPaINHwWYpQqFVuln4CX6zJOmmCu8vmAoqA",
-	"SQYZAuPFrJXsNmIIi8jaeuzV8UcEp5CFq4YE4uvGYuoeQSilk2mDF2Wbcu7wDREnKzJBMiZpUjTKReaT",
-	"VgH9NlemuTVglfT+BIewnlyuqQ4PW6pUijdLabz5Bn+3gyzrc4pw3sRqi7wii6HNvZtkUaZIdwZUcs87",
-	"BKIBwiaRAWpJWRefTDN/gZqgA+LqymqrjuT55vvvA2+2kfvFD289ZzvDdwaprq4++DlMwtmECJlzmq5h",
-	"MD2Iyc0bIWJxA2KTjj9WJ20bN6QmwK99itBrb435Ig2mdXBohVlVbfVBRyv4JmJUXceWNTP9QNuYm2Th",
-	"tSEjyfAGz32kGYFTdhPT/ADUDl7NQmpg6x9zw7QibRd0UNSK1u7qe9skH9kDcra5OvNITdXoRHJX6M02",
-	"Ql2lyUBegSIxaIZvwINRpEZAvoDQu5dTyia9Z4pQKRjyFuEpeeR1k5ssh7fW2NcUlVIOCz6EU/c7+MrN",
-	"K7DDzUdL2+5T5zlILMnAIpXDg6Ac6JzPswRLyEFmMaj2IJyNtNVjlWjwPEHD5RPaTMiqfPsASb7lEZtd",
-	"zOXbyiOxUbd+LUoyM+Vee7tDX3/oTTJQ9dDXSEFtIwF9rWOoonqmxSkf3zcG0HtgbTbYlMi7WoSHpOiE",
-	"3pK41NDJNfXl5ipjH9Uqq/t2s3C/XNGez+4g10jiDEoJa3F4y059Ztb1gLMieqJ8sLmE+rxZtj4k3IKb",
-	"lYdZ3cmz0s+kNYvzkEUfs5NY0uhirXceqlHl1gIqSoZpY5P+ZwZ5gFRIzchizl7lrWhDhtmy7KGFhP0i",
-	"7CATuq3hiDAyplIXscHqEYtxGtM/SByyfAkaKr8tN+nL8l/sPI87v81mnkIvqQOF6uwBWjEgoEHA542W",
-	"1tXB1jocuxcy+9E7qJqSk4opNiKDQgYxxXOiZHV/THcxyCthXBnlNAidXa8TDozeBYf6jXWK8F3baj6l",
-	"r+Q+1dcbQcXXEwVPvO138QTN8HwO7CUdUZnidGnxj2tcFQqSiCC2WIyWSnECNdoom2iXm+JW+RqBVeGU",
-	"IKX1Q7td9UomCNgVbAw5lFqLY1SYxUJmKK6uamgJQqC7Mt/h2TwBYSvCkkygm663iEYTRTKUWG1avVIh",
-	"Hn7T2+26dtImrF/iSYvx/JThtrEbsyUpKwBJUabWIKPAoJRa7ZgSS23bmtRC9eyloK5ay2Z6HXzxANpc",
-	"PnPDCT2k4gbjba+tOd3K25wMREGLbGQT/v1yyCuhGDNnioObxu2ZyLQ4xcpVGVtU7TezBXnD8vx4Gs9e",
-	"em1M4EWFMEacHxtlpcqNkaS3uhKN7dguMjEHGuV1FToQU7/rnG7p2SwI1e87wUIO9dR+wzwW0gpjMJRp",
-	"TENiJLj6NdJuVsvRGZfgJMVMEkjMCdmIAPlNiITynFGUpeogYmJ2ijizo2IWgWgrZIqpUZFaKq3e22hU",
-	"SmErZTOs/rJfUo2sMD5wr81mk8YhG2lbbd8AilaWCm9qTFJ6C0ZcLb3bajRqGKis8ky6b0GeqgDfJEQA",
-	"V1xF6/PUq1bEPqfjPhOOIFGWUrm8VC8bXwX4BJVA4hU2S5YWqJAU676IUBDXNpIzAtX+7Zt948c0DTdC",
-	"1oUSRTUzsDNsL7Bld6HGTMh+H7oxQAOk3ZZIV06DT3TptN/VocC+wc+hnZv5rqdSzotOOcNSoFFTj2El",
-	"kpUDkCIeEzRO+ELHN9U230cfLz4I3fnI6SAFRNyF1nnCl0rjfCUgSkd9BRiY8IW2fbmzQi/86o8f06Qz",
-	"6DgnXXracdonW/dv7Qv4tYTS8KjzVf1E2ZivKrKsuVGWSLonCcN54zK5LM7iRN2sFEZzwJNJSiamuHCC",
-	"l4qN3ZIUfZfGaI5TuSy3kxKmShH8VS5+IwLDHANQPSC/NtCIEdSMP4HJBgrcHBibViPymko6yiq3JSoZ",
-	"NOVJP2Smqvjw/ETteUFTsuc0KwNtp94uy225lve90mAxw+mNaYyCfr/by8sG7hVlq2Wakd9Rt+g800M8",
-	"tU1OKQtZ9TsS7+V91X5HXXInU2xDUxTIQlVMsDIBFyjGhf2d4wk1qaS+AJWBIT35V6ZLnOlkZKX23yHp",
-	"9Hc40N/neELAcvs7+ldG0iUqShOBJpG3gUMjHi9NDziMRnBC/3l5doqASr3TlBzsMCkRWSKF3oaZG4Mo",
-	"DyTGxvgxpTlALV8qFA4a55KxGfz+X3un5E7uneMJ2TMLzJcyJRhapdnaWnZHckpCNs6SRB+EE4ES5GEj",
-	"WHigAMVc+9cSGhEmSKGXdIZzHE2JojBQajExFMo0MMfwtM/Tyb75VOx/ODk8Pr083nvTP+hP5QyqMkkq",
-	"E1JCS3cRjhN10IEFdYKOCzkFHO8pcFSiZ20PptgVw3PaGXS+6x/0v4OSvHIKhGofz+n+7et9HEFE28TX",
-	"kPACTktUUAsV7Di/PKtZlJpQdd4T+R6MFsMo0clbGtLVTG8ODnQynFIyYW5I7NTYvf9PU0FPc8N1vFLt",
-	"AWhfE+stb0D01dm8PXjdNG6+0P2MWeoM2g78qj7+Xq9+9cdKf04ZTi4hovY4TXlajAGS+myG06U+KB07",
-	"p008w0NgKtpspeTepPNZfZDfWRZTSW6JsaZ7765OD1D3ZPhrr4+G6mukP4dCB6YE5F5CbkliIs5tL4KQ",
-	"AUd949ZeL1mSrE2sFyCexERIHaz7zmdOCkIGlqR8arASlsucMCGhsxsE10F0MaKylCGzuu9UHQqVDg57",
-	"PtYnVi639g//LRav6NN2gxP/rgjjuX2h8zVoN4TVlq+Wc3LPIU7iLQcYRpKnW357SVm07cI/MkmTzb8F",
-	"Or7RFzn/cr76/JikxwEsHwlycK2v80isbbHG0JqmMt/sKwZ5brenJ3vbhgyNcHyh/YguBbsX+Xt78N36",
-	"j8c8HdE4JuwRCafC7ZyAIVw57ZyAOvTyc5mTWuJoos4cIqtl6rlrDvYSWrUEYS3C9VYVfnp06bU4b0qZ",
-	"Xj56+C3rK3m1OUlzgI0tTneY9AiYtBKKLTZVEaOOUa5Wo75Qh/sZIjpFK0mlj3QgWqP3q75CJVlgCY6M",
-	"cl8WJYWUSi855ZOQzm8Yk5SwiPRDdb4ypZHU9XLmfjGjjtF6tT6c7mjjERHyJx4vm+/LvkJJvS8vPDM5",
-	"hi6Wvn4wLPV1AvagqL9X+p8Sed4e/Lj+y4izcUKj8npft5hyjpcJx/EV5x9wOiHl779vs1+Rzec8lST+",
-	"lcQUK4nxEVH/0ARvNqL/PbH/tVI81ca35b37X4pGbV81AVGqQDtScgTvbkBKtqcDeqpGOlDnsZVkkobj",
-	"RyID/XWcJcmyKBTwJ0W8t+u/ZFz+zDP2mBq3vqoHg3kXjjeV4grYLgtl86wls/wI3pkngXA91VNzuk1w",
-	"JY+A+muhx46hOcitofRFMbRSL/oNDXbHkMtTStpFGYtN6pCO97E166Fd42Dz/vyBM3YX7OYO4iPK0A0Z",
-	"4dFehAXpmVAxKgVyXgqKeTCL0eHFx6Picci6On5szFPXIQFCOyMkRow7XV16fXQJ0IJGuVdKdz111tVH",
-	"Q7ZEpcYzbiIcpDvoAKO6/n1W3Me3p3Q7wOYR46GydH7XeTePb0infgzNWDafWk5IimNvTxeqPTZX+2H8",
-	"LTc1FjWFG6GTMcIsZKXAHt0j11hYjItN+/vAKW7S6ExEB2C7yMZjRWGYDNk8pbc0IRMdzjcl0Q2iY4R1",
-	"wIZvETW9vMEsdlY6jk0xE3b4LRqZy1Cy0npWO+S/vJ3spWgcQEZq15MTj9IV39ekNtT4m+cRQQIwI4ta",
-	"JyKfHctFwq2k+lJj3yaZ/s2jYMcK21V56zur1bditWL19lpb49SPncCV7hs59f6XkmN7tVHKmhpYpR0b",
-	"ThKFmFQ3L02L2ChUhEbppujjFAuZZpHMdJKiz+pUw9o6tlUi5Upud4FGBPoCkhm/3VmXHsi69JCwqem9",
-	"X3Uk0jdXLRhnNYwc7CjynxbgGiDgPtCmN/d5Y3NmmTK2MGlaa806ANbvPY10crCGXpYs8janEyJSTYDh",
-	"zv64sz8+CkIG9xFT9k1stdM4fSN7pKfxeq+PzhjRgbuerrOvRMg8XwVoTBNJUhKjri5VpP8GuwHTwbkI",
-	"WhS8gyDvUzwj6IaQudAhhG7nd11krtISesqT2BhG1PfGoIhHCSnK1cRDCXHoprnnKaRC5X8qGAlQqV21",
-	"fkO35ocVgXgW54XEQpYPPMAi6r1DECSLU4JGKQQ727nVMiWdGaMmonGQJ0fTlETaZGqOE/KLbsiyj/Li",
-	"H2D3zXLjinMYulqqOkoB59UQDqlvZOiAwcZeKzwhGxlNBP1jww94uplZRl/MduGV+tuTo22/VOCw+bfl",
-	"ZuhH9xxgyzW4AH+Pz7davot7m39uKcN2X368OK1++KiRolWcO8cT4jfmWWLqIZw7Ofn+Rjjvsbrh9jUe",
-	"udKeX342xxPKJp1Bh4/HgsjOw8rPLQPomji1Bj5TH6/KMiUPmXmQtzTnzLyrqZz2J0Y4lURQzNA85XEG",
-	"SZ0SzbiQ6PXBwUEPTBsh4yliHIrwDRRPNz1IisGD6gJ4aqcB78Hbg4MA4ZDJlM6Tog2a3pESt5OU4HgJ",
-	"b/6IGIZCl9RkmOqO9Xp6SCiyFWrQ0OWWPLe1IIlvCCLjMYmk2g5nEUFdt4RPyEDqJzGJezoXyrYMTwQH",
-	"J6Zmv1B9Fjwj2kKlrTpN1lYvK65oNY9Df4Sp9uchQZ/AocTNWfc7bgqsiXF5tGDE2jpNWRavI9MVffIa",
-	"RDvN6y9vFH5YCn8vBWv/Sw2iN45ibKLnV5bcCEQlmkBJAV27ZcIZCRlUFcuTK20VVZ9xRVssa8SoVdzi",
-	"sLa2XZDiA5uR69d/L3gOHkLlrz9xAoNq3cky4TVJt4W4x2EtTcZpYC2eI99B8/1t1A8Oyg8kXrfIZKzT",
-	"cVc834RJPGrOtWupfpmZ1zsUul+euK8/uy9pvLVd+btHcPdsgA9FWY81aZY4SUpFQIzRdLXjqBpZNnSm",
-	"+/aiP93DXI2axYu7QLEXZ6MqX06O1c7lbhAk9vQYPac3ZLlNsPtVzYEEke9qNNTVPeeg2VLIBIlSInXj",
-	"Co+LY05/USv4BhHc7MyH3Oakdvj80vDZvZkcmQ2SPJGAu5H9WCNjnobN7AbQSJ0WkhxxRkwzGcxCpgV2",
-	"8K86XWWgEWSpr4vHRWyQXheEY5MpvrnWJeJuyPLkSJeIM79olNc/6fqQOl49rwTFWbJ8pxuKQCnkqZ1Q",
-	"fwmWYCF5SuI+OpG2UxhYTOp9xMz+obwu7L1u47V2ZVvzs7uY0mgKha/BGgOB7+CADlDGEqiVVxiO1Q6k",
-	"IMnYHHDI1Cw8LXVRy+vkQEVn28TJa0oGwvBY5mMYXFeLbNCYDYg8sbkY1tVsynYW5pgnTA+JnaV4Fz7s",
-	"gu1mlHljcWj/i4bWLey/mh7bXHZZAPWggGdd4G6sS/KnfKZDZWYcLLKGToJxodH8WxCQtTZfww5Scstv",
-	"dobeewLjBZzivYAx2FTQPmM5DFnBWkGSZpQ9v7F2FXw8IDVfZZbND2gHcPe3xd4D2p7O6mpI5paK6L1K",
-	"JerM6yLYVxdH9FmdbPXDkEH5wwFaTHmAFlMsAyiFmkclFMVsR2TMUx1DqOscdo1GG7KUxDiCfmyoFHZc",
-	"qXcIdXbblm6oWcHuWxJxV89wV89wZ2R4SUaGevD1A5REfA7zYZTwLLZ1wPMACniSEqhagXVT5qf2/W1r",
-	"UCnFi3VNXj1Pa/X0tbUiZCX7CJplQqIRKULfoMV1JXhO8yQ4OTtcEDJjXwCXYcqzyRTsNibt0Bot3h58",
-	"h7icknRBBem5JdBnlEmBcMgWPL1R6l1RS8VpwS6yESx5UL3IgVnIwLnCwVwQOfhSCX3+OviizuT/Ffjr",
-	"4MvJ0deQAV/MYkpYRJCQoo9n+A/O8EL0Iz7T/NS2iYTwF1jK8NMlury6DNkwbzL+icrpJzLKK2Rb/ykY",
-	"WXKw3/9SOVCGZ+RryAyvtyeaf11++5XIzTVxZsuTOFEEIYM7hCZMI0IYiqmI+C0kQIyW9k48+Av3CZ2V",
-	"mE4LgOt6W7quQ7jzMaZJlhKBIpymS0QUsVCsGWFwGYdMg0Z+fw4mGegsfgCDWF6CHUIhMYtDptUEbUCD",
-	"yvZ8MtHd5sqyxokQGYFlFY2Fc7R9HPtU5J8tT/Eq9/HwW6UOHnY17qYbtBn3ElprNDD4T9+GSerbsCyp",
-	"Md60vzhFXxd42cDKz0YSUwaUzEVJS7/XhtDALA7BeDArVm3g9gpVH2n/fROFQy6BA0Ku2WAmIz6ztJGm",
-	"OhcKelOu8PUD4Tl01vnt+QCj6hZXevprR7wT3V+a6O69oi0x+jk8hn30m8ZKY50uVou6WFiUJdBYpRcA",
-	"ZJpUzqrCYqR+JXAYh4356ciITMtAEb5Md5klIbOilHa0IcoQwdEU6W5x9uN3WmqpLQ5chXQcsoKoIJPm",
-	"IfI9qR9z8UqJRm8PDvTScimrySdXoUWPKfwUszheuqdzxFXWsMqGWwX2v6bos/PGOd44DQtgk/502Zg2",
-	"vxkhLD8DVN0zDdNOTn8bfjg5ur44/vvH48urzj2koH1L2x7QHrFRqIYObyDxK5HT4LLVuNBDlLI4JdGN",
-	"MOXyZUkFQakinCbco3ILrwSaYYYnBJyJVgBVNBD6r9GoHJNaaMdioHRzh2CboBGjRBazByGDJ8OL01wC",
-	"rC6B3GmAQidHAcJoTGJFcdUwWk22ym2AjJZuwo8Zj8krgfiCITwbUeI2vYNGZQRCV+JeELIIJ4koHaBA",
-	"R3AJI1I2xuflPkTdaGN9B4ZtICo8TAN1P57+cnr26TRAFYAMQjY8PDy+vLw+PTs6vj48+/XXj6cnh8Or",
-	"k7PT65+HJx+OjwJ0eXzx28nh8fXx6dH52cnp1fXp2dX1xfHw8G/Dnz4cByE7vDg+Oj69Ohl+uDbjB0i9",
-	"c3x69vH9367Pjy9+Pbm8PDk7vfT4+ywsPQsHs5M/j95eXYbadpM7skatdlr8N8GRclLqIYYO1Xrx3OlL",
-	"BaTv1UGhLrj5A0l8NGNdRIlPMCz1fdt5/B+k4YHvDrdWNFubf94T6QMgXUFHivWGnfdEtoOqP48ys4PT",
-	"psiUhwXSJ3MS1kjtlg09yqYURhbQQt0InPMER3U7hpbEqa69j9E4JSI3nOTOJi0XW5eZrY7RrQumvabq",
-	"ey/dnHGwM2fszBkvqAHJw9GxRxIXy+EUD+DNKawJoOH30aUOatM91LUDuSiS6XXflHzF35znZrVT2HHa",
-	"uK7hnbvmZblratarsr/GueOX6Kq51K4Q7Kx/YPVcYzGDqPAicQqKeNrfqdBxsHs6z4rFSBCckBhhiVIi",
-	"ZE+nfYE1TxeRykzfobqdrGzUQ10x5QuGKLM1Q+zDk6Neo4sl38RjiSP5BM/jWMmnXymEFIbUvMVTEc+/",
-	"S3X6C0sjgO4lbN+OWG0lVux/Kf64X/fOKsnto6Erbuj+v/WAOZQJCIpjjEMQpTEngdrTazRglWlKK9tV",
-	"sZSd1erh23TWbn9Lfrupxarup0LVZCm/sWodBD0Lb9iB4wMYpx4MFp/OMOWQ4C1tUhfW8OSlxJ+0xBEy",
-	"MSdRHy/EEMTFX8iyr3Ek/1tn4+sR8qR8dEPmMkB07DhtdTL8yZF6nDFttIob7VIvUgbc4flO3nvW9rcP",
-	"Q6jay30xn2HK9m9JSsfL54mH6aNKZ6FXAqznfb02lPJMyZMJn1Am0GhpG2N2lR4LxU0EpG36jFugmtY6",
-	"Ts/wMmS3PIumaMzTng4phJwJOAdK4j46z0YJFVOE0dHpJbr6ryuUkoinMWSZxCEz2q5e42/wmaYTff0e",
-	"dJuY8iTWdajXvP0bTjLbWiLCSQLJ/4MirSdkCec3JhpHryOb5wHmSrBJieDJLUmVjO3PMA3ZDC8RZUIS",
-	"HEPCzAynN7+ZHeucojFPEWZLzggiCaSqDPMzQXr1IRuRhLOJsCVlSn727tuDH6G1KIN8FzTFohiAyt67",
-	"UDMGKDLqXPIM31gXSYLpDM0Ji6GMywRTZqNKESOLkJn936ojU+uDsCVohAa/8xRWpb8wq4B3TUTPO4TV",
-	"GPq0tA4yxjQR6sOYay8LwkwslMSoe36oL78/+M4ARYQU+IVMr9zk9OoH0HL1jthsHF3YQastaGjOz1ZB",
-	"D1lxLqJI3VnBOOGqlm5E0xGM+EgMlNcm0gvw8bK/8YUCB01G3qEvX/OsK4U90HC2TZGZp21odlXLCFeI",
-	"ZG4ppwQ7vvyX4stqjBYbiZn4yPAtpgkeJaQpIgnQwRsWCRxMg9omXaa2Y/I6a3SDZtUmzVQbaFKCYjKm",
-	"ijhZpF5fvfO9nvLb8waZs1zpCDLH13RaO8fQS3IMFc0+LBKaK37GpoubtYiG9Tb5WgARt2m7CKM291t8",
-	"/bAY1dh0VO/OXzZ4x5n/8sXgCuC/B/Zu25tRT7X/Bf5P45WuEoO90DBQvWIxmCFyRwWUrGzAY21RL/B4",
-	"nWsD3iz3O925Nh7UtXE/mGtsCm1ABCOlziamQqlSq0YEzXmS+HTC90Sugowdgf6zuy4egr59fkrPhSGG",
-	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9wf3803b5FNFew8cZat9c25KgZ22sG8ha1CM9gzvN8zm9P",
-	"0eeVHa7U+M+GmZyiN/2D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9josbrIINKPxNny1jCZPYS+o",
-	"ztgglzIPUu549c5kUMEcP97cjw7cz6pQmXP/i/3nmmDMovfk5pRBf7uGMqwTmE9qjvadEeIRO4w+NhR/",
-	"3ib2UlsufN3uWkBhpRNiKxDcsZRvoaz9Q8LyM0VsFlS6henD6o3b0Gr97fNIcR6q7y4EJ55oq9yis5O9",
-	"/vJ2kqeRvbY3pThVsMiG/SfK5aVty+05njQUig5Z5Ys+uuSphIZsoyWEGQba2Uvioa4SQGPUjckYZ4ks",
-	"ngywiHrvQgadhnFK0CiFOt+jZeEqlnRmowtpQw7vuVvde3N7jtrnRuRS0D82/ICn8olMP6VK5+d4QvzG",
-	"H3u31XvcSQT3NtXUjrQgCxUU3SAFf44nlE06gw4fjwUB9vYc1f/qhGJYbQ0wylicEAEJuSJkXX+vRghZ",
-	"dVo1Cm+vRl1fhIWMzy2LZgll4FKk0RJ11V5pQmLE+GKAMBrh2D6jSqZ/e3CgqBFlE50MbDogBCjNEt0M",
-	"Z84FNX0hT6Ruo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL2yO2L5Up62SWJplasCWKuL3AlZu5iYOuBu",
-	"Qzy3Fpv2a61CNu2dWCeRFyaYHsL63x78iLoCLxV5mfIFmmG27IVsMaUJ8ZTaF0iNTmWT2atOddbpPOdl",
-	"cv0XtWxtjXyPFZfzQHAf3FvoL/1qslcsoLYCzPdEtoHKHav5k0f3PBjEPp2Zq0zat8pN9hN4p0xe+TE0",
-	"zNW1poXO0alIsHgkCJMDxDgjvbxAZbW9U/5eyL77AVKydMHneUpZROe4KqQiydWfMYloDD2V8tp+tyRV",
-	"I4dsnPIZzMXInURGWkWcvTOR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
-	"0xY9bKt5iZbOQToW0X1TLKkZa9o4I7MRSYXuOzjHQqARETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEL/Zw",
-	"kpi51/rqzvVmH5EKUDwzkzRg/yTDaZxiWqx5J6DcU0CpGpM8Z+ygkfqFkictoJdthFglGaPYygoLWMhy",
-	"E5gSK6xNiwpTqaHXR+f+ds5gimdcIpGN/kkiiSQPmU/Ur7vzHFx6eJa/BRo9Ja/fYflfsHODZdKPQW42",
-	"5df75BYn2TM2BypkAMP2BZ1liaIpumiTMfVD9RNr0k+WIcPFafVsNs6Ix8vAaDC2eIgWHKCuhpCI3OFI",
-	"Jkq24IKEzB4q6i6mWO7RcS+vFIWM/lWoS1/kck4CROOvoOgoQpkSnECr5CD3ExSdklM0PD+BeqQeP4Xb",
-	"bl8vsdC9QoYFImzM00h3M1rwLIkHvsT6/AwCrUjaxb4SxnOi2xS7XpNiZqmQRb5SqplM6ciUncFK+wNN",
-	"Ly+EBS2IdBWRLFUMRXEJUC776CcOhUegfshiSqOpvUdIGskSYnfVR8fFlmwXI5hCaY3jjDU07Dg2APpk",
-	"LEOv30y7orOOvTjJzRafWE2EZR6RiIoVi4zN8x3f+AbKpGrKCNqdxrHidh+fUaREaL3u+bjEBZnx27o8",
-	"m2tvvT6CJDswZoVsypNYaYl8XCKbYpDZ8Jw4UAomU/QtJZVhgeiaqkagJc4CherOoNilq0VLuEK/BpLp",
-	"Uxx15epRSvDN3iRR+mtKJ1PpqfZ64R/gWTXPura80zzvJQ6KR9I9N8DxlCutbXUyHYIrN29uUBzn3A7+",
-	"7WXN5ee2Ml3OvrXLkXtxgVfOzeTIZe/0pVXE0QEPwjhbzDKRlcpzhFT6yCuxBi9NAJIeY5sQajN9c+z0",
-	"m4dGsuaSDOaFnedjFw2EC2DYEqO3z2Sz00AKm/pXqww24wI2q0ZXU6r1axRhEWGoCpqjLijVC5okJgZH",
-	"cWRXL1fohqF0nbGImGEDRFmUZDAY+GWThGtUFI1RQg5pqON1szY8xQKNCGFQJHtuq0fAmkdKzU/GNIFW",
-	"LGLJomnKGc9EsuyH7L95hmZ4CaVfjGHEEDY1wIwzKrkuag8x8kq+hoqpLEZTghM5NR1ZQiY5wgtMJVIg",
-	"VdQeAmHF7nQnsz5QDNIqbGsMLdLZc8639XCgJvA72LGVP2Xkzxo4ecq8NU2aW6etrQRVE7zyiHKULx7T",
-	"iH6+Yj07IWiXd3Z/IejHBxWC9h154wEtiNsj+2r1ijnyUZPmNMzf2Abpi/GfooKIO1tjqre75R0F2VUN",
-	"qeCApSIuJj+9NuUSkv0vxR8tFa01mK1fq2D2Ot2neH1X/uMxy388DDgerFNKVkPIeyJXgcfBjmT/maty",
-	"PCSIPauIs/4rl3RuogitRg/92uOLRjs824lGz1nU42EIxQPrWNBX1lQYoWTbbvlmwFdC96lFxYADSOnT",
-	"mUYQ6QYtt3kGuT0sBreTQGMSK4pAEGWSQ79unqL3h+cNnfTVHCfFmr/BbvqVHa7uqF858p2/+KX5i/EK",
-	"BCn1Lqwg40sq29XeIuIjFYUTurT/ZcXj1EcnilIYj4yOl1WPqRAZSQOEs5gSZpw7NmdgnpIxvdOJP7o3",
-	"Hs/iVwLJNBMSkn30UKgrCEExj8T+4Yezj0f9WdzcfN9BwMeKGHWRfPk8LfjdFazswFq6tJ08szP14BpM",
-	"bEvGHlaA2f9SAup7teav7BANq8RLt34Lmf7Z6c1v5Rmh4zs37dJfIz6tGvWX17Zr1v/gXuuHgvjNK8bW",
-	"Z6435m8BNDum8Sf3hz8cBL5wS1OFiN+/uX/55F4JNCMSx1hiLUrOSdTYg/8Fi4I7rN6Jgi8gbuDPIgru",
-	"RymBv3Dy/BEF9yWCrXXvXykY29CCpzcKvBz5FWrg2gjwCCeJ7sNfz0nNBEmBUpI73XldICqL5CVY6QAM",
-	"d5dXlyEbCpHNyAVPyCcqp5/IKO960JVkNucpTpcQ6ikEuiHLAAkSpUTX7zUViUIGq+sFxhSoBobivAHk",
-	"lWqzgB3VZtZWVh6gk+GvITssbh1NCAPJfAiTg4lL8QkgsyKPjjeVQqZ03kdA/6H7fZYSEbIIp+kSEYUX",
-	"Cr8GUPdAneHJ6W/DDydH1xfHf/94fHkVoMOL46Pj06uT4Ydr80xtMGSnZ1fXx6dnH9//7fr8+OLXk8vL",
-	"k7PTy3fo+4M3MNDl8cVvJ4fH18enR+dnJ6dX1+qDi+Ph4d+GP304hkP6ePrL6dmn037IgCY7G9RN9U2f",
-	"fG5tJYzcktSUY1AHmvCJt3v+iRBZmeM5h/cUzM+ZLvfkPAMndHfdxAiLV9pzQRj8p12u7MtqZf+m/cUp",
-	"ArvAywaOeDaSmDLDD0sA8mJZorQugR0zVMywixk6mxN2coQOtT0HnRwZXuQvUW+M070qH0V1NhoyqPpQ",
-	"4ZuuVmIN3IEejXOodoBlzncRlTqtWJDklgjUVe+ROzybJ0Tx3+tPxz9dnwDbufrv66uzX45Pr38++XBs",
-	"qmVECaYzgSI+I1CtwRSyyhRjlYpekhjWT9J3iLNkCbkh5E7m1R8SOiaSzgjwmWjKBWH9kK1koGpefX5U",
-	"rGFNbRiSdks9ASuCiZ6TCZV33MCG4GR3DOgbUakA3JvJ01PwkX9lXOIVgQBECqTfaZnM/Z7Iv+sxHxFh",
-	"9IqaDBd/z0hKjS/RWXul0wpOUAbVx3aWyntaKvUZu9BqoOoZk6N9RsPLjYFZ2zwceH54JqTXs7LQrFmy",
-	"5FBZvWnlT8eudti342JuyaH7koDt4/+hWFkj87oA6dO0jNGCdYQZdNQXJEajZcvaJBcwy7cXd6ZPzxtt",
-	"pggNH5uTUwqMidypHtYu8uwlRZ7pksYOEuobfmk1SpqLdzmBY07VLI8iPkDYVGZc5v3fLrUGfilTLMlE",
-	"Fxeck3TPauZpZvpBHR5/QORunmrTswhClle7BcV3OSd70ZREN+Xyt8UnviZQ1gAQhKzeBCoA9mebTWGw",
-	"l+/B3uweFlMOlQ30M13bgCfkXcgYZwTNCGYCMT7i8bIXoBm+u9RLubr6gLqCRJzFIkC2E953PxwcBAhL",
-	"NONCorffvTk46AVudz0RoASPSKLDcklMdZO9vJUedApDY3qnzkTmXfPUUahlhQyoKYWWVsXnN4TMdVF/",
-	"s60xT5W+71TMxEXlbmKGglJhQlfxhlrCAcKm6iMh8StLv2PeR4duZy+cEt1Yi8RITlOeTaYhm6Q8mwvU",
-	"BR+veu/kSPQClNCbcp8wXeFS0U6lbMFsiyksp01NHMURHkkeVKtrlAaHLl48bfctNeNKT7G7sJ2beBcx",
-	"WIHUdSxpO/MFjLb/RSP6xj21NNNxQgCdJdfba5leWobG2J5+FDymmOWFfKlAIwUh0CtF6iqOMyIEnhCU",
-	"xzjPgCXEIVOqkUuX+sgQ9rxzIbAJwuLm5ih6AzlNWhc+qF7c9ed6If257oElwaZNNBT5Br95AW+oq8Pv",
-	"+6OMJlIJ+Yrxh8z8mnP2MU4ECRDjEDzVA5BfJ6N5bYMroPRJ2NRfkT89SnDidhD7ZG5HzREepjVGCdKd",
-	"YMIgZCVBPHDK+mrBWsvY7wqpV+FNHi1j6vxO6C1hIYPywqnbjiPK0pQw3Yqmy2dUShIP0A2Zy15fBzHm",
-	"+GlizrXXMGQQcO5Ma7yJnJmLQ17x3Wg1P4L8rf5gy5CZTyUvE44mW+lzScY1EfQpDaLriI5twrUTjncx",
-	"lM8mHO9rwvOkwR9eKrxxQXdtxcVITHkq9xJ6S2I0IjglqYk0WEy5ILo8uggZTonTw4NYqt21QQ3+Cto9",
-	"J9JQfxEyj6HGGCts5AdJ+0jKJDfB9HS7MSCrdxEBywTRfRoV4yiZbZhx5AgAG/2YzrKZ2ZSNveijoabZ",
-	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoRN5PTpybe5F7/RxT3+ncfqz0+G",
-	"hxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bmHZhmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
-	"xwV57oOFpmZMWSGkDiti+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nt201tpHZk",
-	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtmRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
-	"/gJcZNSpD411sucPoDKRGUO73G8vlEpUdriyhFftLnaBVC8skMp3QxaTq7j3sjtAVdOSoOOqtaixEgEI",
-	"kO7RYpBfP7LJUBFmOkVopF7BcYMrWk9exvdtKnyW8ekpCqCXZ9T7aIqNLB+pDY7aSQK7sJdaUvpDUY7g",
-	"XsVAKzPvfylD+5rQGdtSFTdQk1t+Q2rUpClMxUMb1gWsXFZmTWE9OlizJMHopewqYD1QbMqDg/LnLYph",
-	"CcomCamtxSe+hswvv6J7iK/viWwFsY/Ag5qbTtUuZgfv945nuRewP1OQS5WKb9SuyrNhnxno6WS5HR7t",
-	"BLgXEJrxJxXg9s0zLASdsBlZZRby2aZzka74vpdz2eoTcPiFLCU4mrrJL/bdAQQc8AUzlSS4gAhR9aNO",
-	"0AjQHE9IHCABFxwy9d6YJpKkJNbZGgkV0mxvWMzcxsBU/2pji5Na3WakmP6x4Qc83cykJRUWSYUFf89I",
-	"utzi25Ojbb88xbMtZi2iIS+3m7w0wJZrsP7k7Q4u/3yr5duPt1t6yhOy/ZcfL06rHz6mARRXce4cTxrs",
-	"Jwq3FDXw0JWdJHt/2+UCylTXrVRY6cc4mpbakdR5xkrhtvxsjieUTTqDDh+PBQGR7kWIvg/KVlMusXza",
-	"qMk1Yr3X6nsBy/TI9a9E2SyzuZEXvpin5JbyTLi1nYyxpcqQ9VKeS2veWW6fnOzoC/fQnFoVo/v5Ttrj",
-	"NfQZauEVhff8IuVHGOLb81Tqo1npn8xPZeeUfEmMPb8Wi036Kl+2/zEvJYyF4BEtumRgW2NEK4RNrkSF",
-	"htsYndS8T+E21PM0GZjU051VaecWxAYS7oO725qOYKb9L+p/bVsgF1gbU+EgrpySmcHeJDGIq35cQi0O",
-	"bOqAIj5ucv7l2LzO5adeLPv5igndNTkx5H9FXHssz999oPUeTj47bc0FtwJudlT8z+NjawtWz+RO0yRy",
-	"IyeaH2L188cRXXZAvxNdntYh9iCiyz18X2UB5nn9XGoRmzq3TKGfrZ1bio7sXFo7l9bOpbVzaf2lXVqg",
-	"lX5jfqy6zAn7J1GWUrmEyXWpi2Emp53BPz6rMbm67TfDoo8HbOwfnxU66GoSetlZmnQGnX1AE3NUVRap",
-	"O2NB44+UJ8CXRK23SY716swZnpHOoIOjBPZXCdXVeYWKMZbKbIiIz0mMztSa0Zv+AdpHZydHh0XDg3nK",
-	"b2lsDJxmCr3N/IlnujNXckBdSRgGfu6M4b7hGeG9tilYq7fpSVbO/rClo9N0WeSVm/E1x/cMfG4a9Njq",
-	"yZX6584QtpWPZ5ALIniWqqUkCY/MNqHSh5DlAy4KcNv7Kb5Yc3D1b03tbs96ikraMwxuwrwAK3cMuWYY",
-	"U186WBPPLWy7GZqihLMJ0hVeXK+lO2rVh7Rmc7nV3Hxu/B9BG+uEkgqL2OEIS5zwSUZQxmKiMUQXdIR0",
-	"P0qEmsyFPfvpRvN5q9Pk5WdMDRvzp6CzLMGSpy44mcW0nNOUrXSKVnJG8sRgC0xzqt7ZYBs4i6lECZ8o",
-	"1ILSvmiRUlkaVL1Cbon/En0DG5wqN1JS594dfrqEs3l/eO7ppmIadFPOXNJQbamy3R29Ek7rL52LDdWA",
-	"UqJwX215j7NkWZrYbTfX7pI+XZYmFbb9uMa8alUjXdzYWdYtTmhcpTuw/6KNeetLyCVYJNQeu3ltDkXj",
-	"KEsos/DZMz3TPYoV0A0XaovKeaQ1PAw9A/OxU4VPr1DygoMJxJntW1Uil3UJ4uvnr/9fAAAA//8=",
+	"7P37duO2si8KvwqGvjWGpfXRsrvTyV5RjzPOUWwn0ysd29N2p9fak9kOREISpilAkwAtK336OfYD7Rc7",
+	"AwWABElQouRrOso/aYskroWqQl1+9bkT8dmcM8Kk6Aw+d6YExySFfzJyLy/whFzzW8LUDzERUUrnknLW",
+	"GXR+wpJMeSYIwnFM1Y99dJESQZhEnCVLtJgShjD6PaEzKn9HCyzQhN6p31iMZjwlIaOSzAQi91TIAZJT",
+	"gvgc/ysj6Pe57fd3dIeTjKAxT+EFNSiknvY7QUdEUzLDamhyOSedQUfIlLJJ58uXL0FnjlM8I9JMBkcR",
+	"z5gcCkEnbEaYPD2+sC/U5zZkyHyAcP4FOj1WnVL1whzLaSfoMDxT3Xoa7wSdlPwroymJOwOZZsQd7RxL",
+	"SVLVzv/6x+H+93h//Nvn//iyn//7XYt/v3n75d86QW3igR3MuvkNP13lczw9Rt03b1FMJ1SKHpJTLBFG",
+	"UcKzGEWcMRKp7xAf6z1KJ5jRPzD8FlMR8TuSknj12my2IqumlyQ8gr5XzxClRPAsjQgqvlixg06rL7h1",
+	"c/ozWa7duYtTdEuWKyZjmnnBiWQxlcNI8vTvGUmXK+ZzrjgFuVPsR9MXFQirD4EoBUnvqNpCTUSBnXuA",
+	"BBECaDJFmSApEtnonySSvXxJ/qU6dslQ8nQlyzCjPneoe93gP1Ah9ZDdM7En7IS6VKIZXqIpviNoRAhD",
+	"MUmIJHEPUSYkwbE9U/MEyzFPZ/sJuSMJ4oyIppm4XZ3GbaZ0aU7CabzJbuARz8zs8qPkkFxlVGnexyYj",
+	"ul7OyUPHpLpAXYwsrVguNSepPvQRljjhk4wEiPQnfTRJeTYXvXUzUWNrM5cryqLNJiEV1eKxJKmeiqQz",
+	"0jQaoVovDUORCZadQSfGkuyrb5uP4EcmabLJ2EZkzFOyfliZanibYYFQOcplyhoeXhNBjTyv1u7LMT8Y",
+	"ymlMmKRy2WqC1Ly8ZnpFmy84uZTAKHCyZmZC8pTEqHh/xeScNl9uZmSG15+VIUgbxeHV20rzTYloZNXw",
+	"kv+U2Ef1cQB7ovHqQTCq1GR4tXldTUsvt6Sg+a+YiO8KcT0laIbv6SybIZbNRiRVHF1fFCRHKZFZyvro",
+	"05SwkPEZlZLESsUzr+CUmHdIrN+CqwZybhqBkg8h+6/9M3Iv99UNZx+uGkqkzDkTBOlLEIpwmlIiQJxI",
+	"eMN7C/HtPMy8tPNmTp3Bm8PDw6Azo8z8mS8cZZJMSNr5EnTu9yd2afbt0ui9+xKUFYA1umJJV28klHKL",
+	"L0cvakVXzEeRhnqloIMAjVM+Q4d9NNRP5hg0MoIIixFVx3Qul02bpL4o7VFMxjhLZGegNsjdL/2fs2uH",
+	"9V0z4wdS2pDm1Ubpi+8tWQoCpEWZ3jQgvABhkZM1oixkao51CjaEa5XKlNxRnglNqehUolkmJBoRxcRi",
+	"tKByqhsSeEbQmCZKIymuzapP9VQRA4FlxRLNUx5nkRqEXLWs2mZQof8PhE3ktDP49s3b2u6vofk5SWcU",
+	"NP4rsuZqi4p3kVrLRqqvtPmCZF8eSCt9rTBLFPem8sQbt6c27VUqbuntMzwj242OVHfFjlkNqtVIVd/r",
+	"xppSFtG5UiM2HqXkZg1tG42DKjppO5ytlk3yYiyi3XK5/bUdW+sb2PqxqV7Wjq12q/q3lIw7g87/76Cw",
+	"Qx7op+KgZle7KDWjJ8LVvX8dS9BvreAFtpkX5AIpv6MxSdeKdJzJ6VtkX185J9Pgy00q5QlZZ6fjCdHG",
+	"nqWQZKbuxlEmJJ/1Gual23zZOW11pBdTLmqMcMqT2MhZtRDuQQerRmVR4K1m24UZ2prTr177eHnWagJq",
+	"ZD5hA6P9eHmGukJimYm+aXTl2D5enq0ZmrHiDNsYsVHFPNh8FKqtvhzxCPrHOhW3euvBWrUFQmk2E/3R",
+	"oMq+reiyq68eaoQ8lWtGyNOYpAM0piSJB1hEijz1H+pd1FU/gfdHEU9MU2O8oQIlZCwRz2QvCFlK5gRL",
+	"PEoI6ir65rMZ3hdEKaBgIlWXLUHuSIoT0IvfQ3PQj0AER1OUUCFDpgYs0GgJdz/KEJUCOWMOEE4EVw9A",
+	"1SUk3hNIMHxLbiIsSMi6UUpUjzdY9kAXz9gt4wumu1Kjxujd4aFaenI/T3hMLM14d4Kn5YsfbGJFA357",
+	"eOjRgGf4/lS//F3+FKcpXqqHQi4T9cOYpzP1t8TpZCtt0Wo6ugHFYwrp2Hh4bW9rTq9+bVt9B9sxtdF2",
+	"iq5ajWlbPUd/3U7JKXraXsO5LtpQg8/EOoVAuz8aOZ9u4KX43RfdLxHyBx5Toj2xuavtUj9SP0acScLg",
+	"n3g+T6h+4eCfgoPnueVi5i1/Sqkkuv+6Y7dwB0qO9NkHN9I8xhL2trxU1iT32KOFRpsHaox7bYeotcIL",
+	"o/I99ljLra9a3fNhJqfobf+wUFBbT8GxQj36BJy2Vw2/ZC9rO3DDPx97zKbZFSRiGXfbgZbVoMceb7n1",
+	"FcOuqm1th6942WMPWrW5YqjAXNuND3idNiADnxvh2Az20vzcYtDkHs/mCbxJ0pSnoJvd4YTGN4aRKi1E",
+	"PbkpD9Ua6UY8XqIxpgmJkZ4jgs+hG9AjWi2L7tyzJJdt+gmQsZPbUcWcCMS4RGr6mLKQ4STJ31CLaPS6",
+	"PnLso0pt00ZPoYWv0ghnOFEqEImREnQh4ykCMewaLruURUkWUzZBYIg/yE2SvQBxVviG1Z2MpCRk1rUG",
+	"AQZv+u/6hyimMQw55lEG4T9GC7Qevh9wrMa6wMuH7a86DSS90X+azb3WcvTq5PLX06OTm5Oz44vz07Pr",
+	"m7Pz65vLk+HR34Y/fDhpoIThpyt0dX2FhkJkM3LJE/KJyuknMrJzHFgD+ZxTJvN5YiYWSqt3vK0pGWeC",
+	"xI9ANurWYJ25WaI7HKndx9GUxEAvhpi6cppyKRO1eXABUKuDoGERshFZchYbypFq13lCo2Wvj/J1Uwr7",
+	"6oVDPA3Zx7Ofz84/nZX28ynPq9nSo8uT45Oz69Phh5vTs1+HH0A3a7eNAzSMIiLEMWGUxAP0Uajtwikb",
+	"4IUYUDwbDN44/w0U7zrIbepqWWCbMznlKf2DxGDGI6k6TQMkpBgUXT3SjtvjTwUyq5JzBk0MhsAQldrx",
+	"B61Zv1vI8oUL3Lvb8NOVG6RzUrw0IoLGBN6dEEZSGpk2UMRjoreas3FCowfusW2lYe9wEZ2yoHKqPSdg",
+	"0cFJSnC81I5I8Sj82HRkhyR0l5hxOSVpgDKR4QTsOFSgGcHAS4mJScqdP/qmpVpn4iPDd5gm6mL+sFWS",
+	"ZDbnKU5psrzJikYbFk2N5fjsCiWc32ZzdeG6KRxC0RQnCWET0sfRjPRNZxXeBTOnDH0rHol+1XDUTiaK",
+	"BRn+xNNqr5RBqMx7pPgRnmDKUIIlSUPWvVQ8an84liTtwfKOeTqicUzYw1Y2b6ZhLYvgJ3vqk4QvSIxG",
+	"S5SOcPSIisACCxQDRwITjOEuRg3QRIeXitdHGI76yJgU3RdDpt3raqRTfKdYf0k3EBGf6xBgDOGPORcB",
+	"9UwpF2xP5hQdKvlFhMBKPKT0jiZkQoSS+9opaq4lNuQO9oUydQXGyRWIG2Apjy/Vq1yCIdutYXw8irI0",
+	"fRSBC2Yscj8nkdREm7EpZrGi4HJfivEWm4SRTDETVOk7+j3M4pCppyKLIqLaYghr4dtHp8YqQmEDgK9j",
+	"QQI0TwgWagPnPJWISoSF2joqRKbZDOPyR56x+GGLzLi8GatmGpViwxwVYekXH76yHxmYLCVHY8piVPB6",
+	"mNgcLxOO42vOP+B0Qp5d9U9Ur+pwYIbeHL77j2//x3dotJREPLJIh86oKPXnqO5RROZSoO4b9Av9oedo",
+	"9SGzvn2thoJ+rg6lJEp2aTGvr4cQ2sHvSCpAWxmBBQkWOWOFFvOwFcagUd1oBtZ0TuEdEwFUqDLqUE2x",
+	"QOR+Th/pzGZyqlR0Y50qBA4wTHcUTr9mQUQ2V2eNxL+QmGKlDj1sYZwWb2aqyRup7ZprKJASkUeZ1Lp6",
+	"GhIE+Vbpqq9dGbo5k/9BhDgD4/3njqVBnFykSlZKsE2OcSKIr0dzCQE1Ls20BmWvMzhJRB/lrrJRRhO5",
+	"T5Usi4lR8wYh+xx2aBx2BuhNgEKwzao/wk7CI5yEHfVjMUK1e/qxusecXIadL/0OmJnyoX6uvA5bx7JZ",
+	"Z/AP81EnMP+4+eny/ONF5zePwyGmYp7gJRjR67bzoENj52cnPI35P/iSd8EhGL9TZKMUBu4PVFtv6qtc",
+	"z7gRCFvLywzHJFCqVh5JgP7P/676Uv/P/849CGlM0vqi5b6Y/B8bGecvCYZzXvbNfHFNQf8wTf/WZi1+",
+	"IRLHWOKWCUh7SoHXX6Cuu0qg+TAOWnyvPmvj3/ph6d1keEo5u6Z6U9sEcldIo/i5kpzg9z67i6WYbi2j",
+	"oTSkVit5gSfEG/iBJ+BT99CWZ53UK+t8sp7QpsWUJwR1dQAdiXvgl+x3fIGdT0KAOvDQf1TBMex/wlO5",
+	"wr2rWSqJIfSwwdMLPic7kRottDglgVnzII/FNH5sNbZ2G2/ZQX0qn6ZcKZ1OAp82IXrYAlDqjDLrn30T",
+	"NE3nwQFL7iIYkUrjDedqOX596yAZRlEpK/ONUlibFRTq9tQx3q1O1TvgFRieIfE7qvivesGzA0ROSVqJ",
+	"IdE6FCLjMYmkuk5Qab3RfTR03a/4loTMvGf893A9wdo8CfJYMzcQybOBvaSoa82P6vKipXTI8gSyQkdV",
+	"uhZKiFE6C7GCwQqWR+SELLdCHHyuyBvFb7/YkeVdLKY0mro/7Qml9c4oo0KmWPJUmFHXKVHpfFlKLgk2",
+	"qlltC4TEsiTuKbtI+SQlQh2nfP6doKP1R88+VqhQt9iKAoH/tBNW9bnNHGm30SHKxaSa/pxEGzdwpT4y",
+	"a5dtznWv9GfVdcvnY0aVt99qKa/MRKonBssK0/onp8wjrKphvD5ambvMcTu+VYSabBnKUFu2YlCBJxbZ",
+	"9NVuCfPt9AhsPCMgoBcNK4q6t2QObEVIMtdG05TAZz3IUFdcae6wtzVb0KhEl8Ny/W+UmeiGO+V8XMT2",
+	"1VclS9kgZ2XaXRBmh4ffRK76Bb8Q88Do0mq8+veD0u+nx+bXYh0EkeYdD6fUb/d92qQTzLNWZayGOfui",
+	"xEvBQUXgYWmhW5HYdU76NcmWkgpZaYVJPKd6UYkWeoBu4bS0kWKhV3qAiigyD0pAAB43XAYd6J4eaxPQ",
+	"m7f7gDzghHEaDALOiA6DFFaOF85JUYEesOLQDKNjvHobaTPiCMSyR8LBK4jcgaO5TNqS299zFYLbV41W",
+	"s455l28EawiliBK00Zz2T8+9II/S3/7OURIFm3RuQue279kKkE26bWIWoi5tRKcY44ozcmzIbLmF4QiC",
+	"pLVCGYPOi6MpUtrrHUEzAldKJwjGErTJrSqTjA3t/kTl9AIr4nDsdp3Cz3sQ5+Ndp/jVmlyxCtd48iPc",
+	"bzdchU+gDJfnauxnRZzBLSFzgbqOj1fiyZG2WYqe4hJckJBFOE2XlE0QlighWOQMAi4GeCJQtxhtD5xE",
+	"OuTe5UU4CVnGqITHmFWeIfUI4RG/I0i9Y1NAVUfd8qsfGYV++iH7mSxBZdBQNdr8yeUUzbCMpn2k1pdn",
+	"4AfRbMHuORVIKSHg+w7ZDDM8ISBKgG7ggsIIicvwEmLwgQrVs/gRnFTaw9EFP039vQucwl1qzFPUMP4a",
+	"qamlbH9qF+IaVxjTt2tZQ8VkWWxbxRyUD3P9NcYIPBi8n5ATn4UooUIaCxERAgKUUp5ol6OAXXXUm/pa",
+	"TRI+aqNfJycm3kZo65kOxbERlS2+P61+UrG2tWjiSs0pLg3ESEuPEn1hxDksRFyEC1VWoyVn9/VdY9y+",
+	"LbNf+NM/fDvnDFC7jMtQIfUttNbsOvvOJ90tNdEDddagiYT5Zg5Kpy/seDXdIvSswfZWhKbBRCC93biu",
+	"7XA2Wfdz295aixzT2rIzwN9Wb4lYdZweSi/5vnusnb7T0CrP+tOUozueRVMS56n8EU4SkmpNNMfhsEEC",
+	"IdNYWIVjjujgs4RPjNlHf78nyg66iKvr5zjls37IAIWgnGOvWL8gGoqgCElYQJb3hAqwI+tQCSzLbB1Y",
+	"UtGx0iaENkEBrozzImfJcqCEDhUIh8zIYD5GjCMIDkK1dnUyGuN5cARIogAu0Up0hUzp4oBd0UfDEWC9",
+	"6aDMaEoZcbNCq9hNIgdvEkHIQMAZDCdz34az6qyh0OECscWkKTY0JRFPYxKHIMa1uU2pENpmlyXEWOax",
+	"zDFsKhcy1XBDblM2FzIleLZn+k9RV3MRcNWhORZiwdPYxLbkg9rTgEKrHSLHTfZ2N+gcnIwFEbgE8h7h",
+	"Ys1xyPJdyinIO1K9QjglSKaZkGrhcrypBY39V3Ine9QPxGCe7wl0egzKVO7NRL4F83ZiULvW7wQczDEl",
+	"aX5u5yQFP2+w1lyQz6PGz9aADpTYZ4PV05U8Oet076Pa0gvh4jjuBB0dP95RenJCSnZX92Jak5e17nPN",
+	"b42ALlM+cRvcTGPxb5IDDaZPhI7VMrYQJPn6HQIfYDEwr9RxcoaaLNBFWg8f58MS25uhjWqkN8Kutup+",
+	"Y3N0PjJth15jRl49f7/ZONeFPKCHniVwHq7eVWHbMfCObYS3/XaYd+KT4e3oSYm0hY3+L0bt5SW3lK1r",
+	"U72yUauVrYIuAk2w7hqu3jKdXvIsNGubgC5flE5XKocV4mynE5ZZgE8tBNjLRhNeAZzpYumMlsYXFyCT",
+	"x66ZusbTmfN5lhiljwrEWUS23xxXzD8CV4HZbujZ0t88hjsLWmpkxnalu541NZhdvd1CFgvZwNXzhdwT",
+	"SDVFx7RgVRXBfj+n2kRZc1Toe4raDiH5XKAFT28pm7xHTKn0BqYZ9ErVbLvwH4PB4VdnGckNWNCtvlV0",
+	"c9cBxM8aYAsNegGe+gLfwudD6PVb2TN9al6xzA0Ow/JCa5JtCLhrAMNW8x4RnEK2oKLyyRTf3mhX2C1Z",
+	"WleZ+UWQKCVS/xTY+AET6JaD0Knrm1/QAbavXynPRgmNDDow6s5xmvtjYFgtFlG33ryGzdLMHnobvWUD",
+	"NV9KnDnnehtRBp+vFGP2PttehhVc0ye/spjKk7vGMItzRhC8Q2K0UCvio1HJ1xsTVRslrw5g0a7RnSxe",
+	"LUHRFLMJURd8RcVKlsY4Uhw9QCxLErihweXGynf1KyT+2IuVvtGv6TCHom3Xo6U6f49N4Yr2xnbaNpyx",
+	"POCT2VwuofsKgDPsj/AeX3MqThuU1f/aN5k1+6c5OrRzkDzN6fVqtetWTgL5bRDv6buxmTdrwZsWadtd",
+	"W2eY7gJ4z11+ClarkOo1g1rc/vyVT1jTGVwTUzjDMVHyCoiyydvf8nqSCZIGNuMhjyDDc6oYqRKL2neo",
+	"JFu/UQ43XXuMJMUFa+Ypci1vfptMe3K6yonJMeS0v0LZjxrJ4NKhbV+clGUMC2ygwVvvhmwMdNgCV7yF",
+	"VF0TjeEspj+M1biQXZgwXNvKjehwlS3ukbZwIXTCsr6VGYjnDf3HQ4ZOh79Y1GVjcLslyyb97GerHNXn",
+	"B8IjH5FnoRXP3ge1C10RnJAYgSlWyMCoyjmwcG2/gw5w/HOWLF04iGLR3NE1LVaefr39alnFG8uafRrx",
+	"hQ7Ayb0cmqpEADZak3RZdjbsCUTuTYoiQPRp3dj+ZgCj6oEKQx2Atl5dVy82LMeRC3m+OdWomZbCLyDC",
+	"rxEUwTMPMvHafRWTuLq+Qvo56hqkNZSJfYKF3H/Ta+TUZlmKsI1y8v7bb959+93/+I/vD9+8HajXDyK6",
+	"H5N5wpdePq0P/nHWZKC2T65IxFmcZyvYyhn5wL/57vAQxpzDxL375m0JKO77w0NfMoNp6dqEC1S2INbs",
+	"airlXAwODvBC9PEM/8FZP+KzAwjXiBJMZ6hbBE6pX8sUeEPjwIaWmX+blyEhzf2bxr33moTV4u0J7e0w",
+	"CBE6KgPSoAHr4BpPrmpCcMR5QrDOU5Oi2fV8fkfSlMYGGlwRQ+Ephvm2vKyuov6cBfhMtCaxfunA6+f7",
+	"a+nd6gybcUnz9WXjIQ60qSGnuXb2Ag/zbSLo/Ia9ev3cidTbr7RWGnRtkg1bcF6JrvCymHKYIxboGN4a",
+	"EfdrkwgtvIFdRdiPiVVsWvfaiydQQ6DVqw277Y6+qdu6B3P1xtTA5Kud+IcX+BeicdoNm3aNJ9vJCok9",
+	"Ed63mlQd5MY3b/8jWBehCWFgVcTHb79rYXnp2I99sxvh6PZ8PL6SKZZksk04ojCf7gkHLWmAxvSexD/g",
+	"6JaPx6j7o/rrmCR4aX6yHfYgineEBYGnuowbvjdvXdMZ0SF8/6RSktR2RonoBfAuYAYcqR2sL3Teaoml",
+	"UCa/e+cKpu8OWxRPcKezWXNeKVee4iOMr1iHSl2ItfUFSvKjaMVHLKXgZ889uhJ9CvcJE5EJOefFkfXK",
+	"kBU8Baf+xKXYjaO13nFPvhKAQwylJLO59KYvmVItftmk09c9T1hT9kWeULVW3uScSk0xsAFTeZEXafz6",
+	"+TzX7Ysj4x1Yu42Da43cdwORannUvJSjhiRXN6pWSUUeI3M5/l13U0SpmT5AoVzNJ4GEL0A9W28JLl6t",
+	"RXhUBt247EV5qK0vWH/jC119BJsUv6oOsCeQE8dr1mJgqiEV3WrU4bzqkeKQ+c0EdY1uGOS63GhZv84N",
+	"P12FLL/LGZwpgpqvb70AjUlMAF1ZKd0G8T5kijlXCkxZu9Gnq0qJqkGZ1hY8vU04jg2CTw9sVrMRJUzq",
+	"qeSxZjpruIyRYK7zjMfmfhoy83Hpohog2id9+PR0+EvJQ0TYHU25zr9xMEYApIHa8jAnP1+h08urIVqQ",
+	"kdOo+v7k6OpAPTa4hCR1NeqQ5Wq9CTo6OXoLlfswi4gNjVMLz7itd6UV0feIj8ckJXHIilKohfWIp4iA",
+	"FyxG+/uwvvt4IfbN3PedIQRorISuIMl4f8qFJHGA1FU9IfuSMMwk0hdEOOVazMJyLyjEyY2dQi8FQJ4B",
+	"nru5PPn7x5Orax9iQKXcWANuQFG1qyGtzdRU8D1NV9wwquHh1dOTq/CAVRd0crJWDwrqaxkz3oJfNDi6",
+	"a/XpXotPuzL8zZzb1Y8fwcvtG8+mlq31a11AomyUdGRxYbyRxvUUoBYpTMX7pXOy4cI79O7EY5bSJhbC",
+	"qx9tK1ghe6JI82kx0yItqEofzrTbUMSKVF6eyYjPcpZfUMCeQAkW0gGebdRVxUrIGZ2Gg7o4SUwvM2Ca",
+	"PJMASm/m2GvtaCpp3x66slAh55lHOVc6xgyzZTE6X+Flk/OkR5bXVfCjjmyUJ1IxfOj7rFpfEg/llg7D",
+	"0gCCYlPKbbegk1/N61uBOEFmme2wOTrh8dnIn4gFPOgU/1ogTftCVDNYpHGWrDyxDyLWVXTXYgJ5cMuD",
+	"JFMTYPgLBMF4FYEtomEq7ax0zVeXQ2zGNital+84wWurDOTOw7yQvc4meW9zRvFCZ/dNojnYbfMUCoGX",
+	"vuivRZtMSHdQX4LOJJqvrQIRzYdOYNmKU66b+61tvkPzNhq93kxs9S7S/N3NNtHeHVZuoX3pEewgWLo5",
+	"UTO8RNGUc0FMxXDMELlvCtgAcMR76S+2Njd5wQkekcTmA8c5GpHatD2dAULupXZoQQ9OTZXh/v/E+38c",
+	"7n/fvxkc/D/7v31+E7z99jtfvZQHse2Vm71cfYOhjV7QZ8+WKI16i4tL/uljXVtKY9nCWqRzpVSTLg6X",
+	"yG0xiDKofQSdDRC5x5FMlg6b0gaatnwqiylhUUNwC87ymDK75Xs23a6PjrVDGMDgja8WL0Q/4jPUHX66",
+	"6r3X1WKdzK9xliRFxAyAvLCDA4pn/Qnnk4TgOYXvLXmIg7OPv/xwcnmQx/8f6ATqA2tIyhM7OU/EwcX5",
+	"+YcD2584uLg8//X0+OQSdX86urAu69VVZVvy7VKsQWvOXftsU979eDbQtly/MQa64KHq7dx7HnE2phMT",
+	"SaCd6LYq16MRnhdfckWKZsXEaUnH5mt+vPygHVG6+T31e29V+uFFSsb03t+XkE4MtchGkNussV10NsO4",
+	"8YS3yHzTkwyKxauOae12NsSjD51VsSZiPWDFSwATi8oWLORRnP/FXm4QdBZ0ZHOovfE4/Oenaz+clPoy",
+	"h8XNo22ylA0okeMBOD/FAKpaDeDlfdXG4J8LuT6SzwQUFH0ExT7a6ZR21Fmydtv5VEpQE008qkr0aKpQ",
+	"QsfExiiXB/HBPAHwNhPclEczfV8NZvrmu5JL9ju/a3X1tjzkXuis9au6FZZ1rG3uhLna3qRcGp9I8WKQ",
+	"m9WoFMZX8mps5vkoN9Q6i+8eQ+Usj2JTkqut+PtcoVSH03j9AXB1OTcoid7LbilUa4325IvyrYa0tmnG",
+	"F//qAwtyR1ft5gEun+o++lWkEq6IKVtaW3Vffp4NmW2l0zhu20DXMgKv7WhZ9D/Io8H3RMjqsY5m0krO",
+	"d4UUgxM7gtivDE2xuIID2Yzji82RBfQSPWcD2qV/lYIkY4DkL4VL93whlpVtKXpfvTdbcuL8e7VhMPSX",
+	"Yr0VLvMgvrvSgFMjyg1MOGXO7rHfxHyGKfuVpHlKahsEnoHVlfnYBBhUyF43a3QHKKoQMozuoBsS28cp",
+	"zyQRGoNH9NFFNkqomCIM9Zqu/+vaAMQAd4tDpv86wzNdQ5uyiXnhV5xkurQYQxfnV9eo3+8f6D4OoE9v",
+	"VLhtzH+Oi+73hIGJ8pax0omgurMVwKjOQP39acg5WepZn3811/eIkQXkp+k7S66UrYeVnhMW68wGu/ze",
+	"+6t9OJQrco/Nvi2wyPeybaqxF6s6cLehvEi+A5MHhVXoU5eIM3WOZkQIPCEBUucBSzpKTPE2XfvWw9H9",
+	"rQ6RJKmwpez0NBC5n2NYThsk9bfr6wvklKZDUHJKAEjPCAsdOAJv5gV135ZTwAM0Ujp9SkzjNsNBDTKl",
+	"ROJ0aVKZQ6a60GBow4tTYQJyoGQPICvahrWAKTp0YWzqpYjcIjw3UUIJ4PhXC+q4dWRsarMtJWPbBMgY",
+	"A0Dv1MxqLh9nP8x7tT9MUsxkpVf4zXbpVoxyivjNiJzy+EY9NZXSKo2USuAU1dd+q+cB3e9PONwm900F",
+	"btjZI+MZdEpBrmeXgblBOJhwEE3UrVws3HihkNXcL70BWkyXlZo1prpQnn1+xyM8yhJFNXys7Xxryi26",
+	"1GGKaXaCTiW2qBN0hkdHJ1dXN2fnxyc3R+e//PLx7PRoeH16fnbz4/D0w8mxKVSzss6pt2qmeunk7Pzj",
+	"T3+7uTi5/OX06ur0/OxK9fjhw83w6Oj849n1lenk5vj06uj815PL//YHlNaLGlW351eSjtRZMXwC6acj",
+	"W6sOWlhv8WmuB+djXBXnkIfX/HR0UQJNC4osn3KNZZ7aJ0UMYKkoxEqwg0cxA9nMwzyqq1xvwg3j+m2d",
+	"UadNbsi1x1JTSgOBATWs+4Oyz2Bb6saWOedJbj03wXrGmJIsEa7uWcgkR3Smgc6wJKhrL8+ckcpW5sXJ",
+	"Sjp3JSEUzxxPW5vsJpu7RfHMVSPLtv3+lsabBkI1ZOwz7axPVPvOG8FvjLNnUMOnEc0O0E5NnZ8u49K1",
+	"6wIkuTX1cp60QMyra1iAKOtZbpC3Bm82n6td+sViUfWlKLGrTTj7FnWgt0klnmqll+Y0opZJcHasQrai",
+	"DZ+rp01iUXkbG9sJVkL+fTH1bppMVvDwtZikYDBb3xOLr5vmCQXF1GqKHFU05QkRCHQmXSFaTsnMn+Rr",
+	"cOvLLZ8eQ7harRnbjzlE+TJvS7SrOq8ij+p8aKUqP3wUmVB01dy3ev6IHVa23fbuW40g35RGYmjC7tHj",
+	"0lHqplhcYaOOX8hS8gjEv9I+ot9obRMpuIYPzRDPCh/uRpqCttgNLM3qapZqiCQGAopJRGN9MTOi4Uq/",
+	"abPy3iMcMvOBJXwDa7gw5arz6szW7gtwraYQ85imej2oFCHT6LkaNf/o5IO6W6YmX5yCS1indKjX4K+B",
+	"an3Z66Oh/m2hkfrJHU6yooqpAIPhLZ3PfdTkn1fJ4qsmA5CpbOnVDe3qNS//6s2leGa6d0KhyyRVocGG",
+	"QTtD8VFlTieXWbKpFfOcgXPNvg+UIRpinq1i3noBi332HZkKJShmtpwTNPJrQjVl3KjbTh8Na1Peg81j",
+	"bZRebNZ/T9gAX+GeI48kUxRfn/SPPNWThOcBMhSt/ZxQIPG9c3zgYDgrpHtrz1zKdPGlRcEEd0MDM4nt",
+	"fR9gKS2W3QsqYnwLGYPikGDbRN3FFMt9OkaCzrKkwOnzA+zXNeZWcS8Fc22ArDfN+CamjXcWJb4RrzK3",
+	"eTlY7EoYpgTHr0UZLE9la8HoaabdiviyxChhjWmi+mkO3b0CuVe/2eR8ctoyDmO3iKPSVoSpML/IAXxy",
+	"2HuoQ26sqVqzOdBaDeoCDillE/UqZ0bZMaVo4GLqJvT1dB18g12q0woVceRwjcLCrAuJl8I1Io9IhE29",
+	"SZ0EGTIq8ov/xsFP56fHRybSKVAcikZgPVhAQTLJ0ZykAAmPM6ei0BKlRB3PO+JH5G5XfqxMOt6qY3kk",
+	"TE4b62lwfdGxWl2GPgo7+qYZduDqEnZmNEq54GOpfgGGP6Ya4Ddk9oYIOGhv+u/6h+9R2OE0jsIO6mLt",
+	"YKWRXlvbR880PKFymo10qyGrW2mFawjVg4LUZzOcTgAddQLTkFf8lhekGWKziU+9GqX9SZjUSjW+lBRl",
+	"sPDry9ReFHskhkce5yb5lRDIBVaclpoyL0wJIosS4U/Dj9IsXlF5QB2N4dEHp/muxbBWPCkwNBBoFE7S",
+	"CxABnEogFcaZ39VIGi09tj/7Rqm9MiaeLlfFuAMSsLoMToM5TusaTrvYoos4sJJKFbslIzzaj7AgvdUd",
+	"NaEkns8JK+3VaUOpCq1XrhyvvX913Wo9euzWdOuUCwo7LWCibLfuklWxNfOdCyqU4z1abQsQFfiG7c9O",
+	"6VT4jo1zWI+LEIJNdX1fbZ+h9TLfOUEJKyCIcXr7q3Vs1xbiF5zeup7rPALBbmPC+a3SHbI5XKqPz66M",
+	"770fsgtblaVS81n77t4dflOk6DdFxtR3zVm4RpZTYoWPoL+mD9FWXd13o3i60pftIup+W7NiK5Tv+tab",
+	"JzZ+CgwnPiGTpz2oRRY+Jg4y+YdlQ3UbAcKb57JbOuCjfjXZIBxf06bgE/CruO1AyIXpoD24uwVv3rQj",
+	"LW426miFw7UExuo8MpWXXM9ZNjEF44181ZEQM57m4ciVXJE3h2/f+ULgCE7k9KoVmdqh/c39ZkVhk4zR",
+	"f2Wl+ibeTZ7xGDjNWrIxet56srEtrtlNXN5LR41st5f+KnpDneqLfs5GJGUEwrbwiCQ6bsm9wABSyZin",
+	"5XQiY0qPMEMjEjLKYnJfxJqrczrCWoNydve7b6rQQ24MOt7/Y7j/Pw/3v/+t+4/9/I+b/m//7jzq/d//",
+	"traaV9yimpdTuEqWwc0Tziai6TbmFqrejBwv6l9+CfKKnqtakHjygQrZZGQBuN8SC/IOs3KIaku2llU3",
+	"GSRWQ5JpOd1QxXGGaWIluQdKoUTjUy6kmXFtV/Tl7gjqVPgLo0HEGxSFViwq33xT8NZ8iE6P8ypmukkD",
+	"GVXBXQvZtWoFbAaIChRlaUqYVGeFqdOytt7cdZs7ffX9FqXfNDxUqXKhBhTTmEq6AhhV8kCqW4Aps2Pf",
+	"BWHcD9npWF2uIfsv7BimnpIxuM84wholSp30ri4V0nNCJ+g4ZGFprroJArn3lbjSPG4ONV19SkNrkenq",
+	"vLwKceC6ydzqUXFaRc8ubIqPjpSD/C1PIG0/ZPX4XLUh85RA+UDQDdWq9M2p0NUom45VNcx31ep4vlir",
+	"0PoNQBZIVR8epwQnJCJCwJ73NKNhjKY8qnwRshnBzIgT7aTVsZNRkgl6R5QaEcckRncUI3I/V9dzafyi",
+	"xok7pXONeZkJGTLYGbQn6ITtqxsCxXtGJ+kjfbWpj7kygBle6iDmkKle5ZTQ1HArHMcpEQbRK680KsAa",
+	"Zgrl1IxiIjDlQmd4rmuPWqanz0TdiuYYrnA85VHHBnb7jVTOKjebqOqXkNdjnKrdSR54r2htmNrA/FS9",
+	"6Hlu0SXAwws88epdczwBaimjNfruKX6IUMXoTTRUvRV78BZTnhCYsR94KJ9yq7mX5tU4eTNfDxw5/aPp",
+	"CU9lk7IG3iyoVhlDfr3GKcQiUvSq/1CfPSBoQ38WdGyYI8zADNeMzUdo9dXw7XJpX16Lq6o09M1u/+VP",
+	"HyGhrj6Wtcu4vtoaZQll5GJT92XQHDd1ncdeafkudfAUILdC2AZOJ+rgdf0l1ISiVqeCmmgsodZMxEX9",
+	"/jcO3r8Tf7Wm3oCtM9D95rvDw35fx2aiUvDmAE35AqmrD4S76hW3AD1F2CvMFcQjLEIf2WL0dhXcyJg5",
+	"ZJqBmU/XsMZ3BDEeMqcySjNiczWCVGcLr8NeXhFo5SPgVhTXVHYuR/E98jPqKlxcCffXOh4Nc6izxiz1",
+	"7GSWskGetKSLU+h8pZLGDVlLA6fcMJEH+jUAAmlOarojqT/S5IdsNteXBZOulCP21DZwzQ5VV01PtOh6",
+	"7c41hspV0I/LTuWXrXjnYbtbKDjal3Fsoot8S2AjjwosiXnK4ywisbfAgc2oKXiOU2fDnGKfuetHKAuZ",
+	"EpwUmQq6FH1+9rulKQfaL46+CxBeh1JtdgoAO4C39Fxt2MZVd4LOJMNpnGqI71TDzWq+a7Bni346FRIC",
+	"FIj8BmCQzZm/4ncZwzpuuxiyfBsvT1mWVsosjd9LNm8I/cknHxS2VVuTLi80ZLqAoEJwDDZkMmLBWSMU",
+	"8LZzrg3D33mWkFMWkwaQF/gU8kKzhARo/43XVVqqfLPCGZiHchIm02VljSqeUysdbWUGFNO4RUhdnqNm",
+	"Ni5w/ITFXPNFbz7mJ3mgpjfuy4hVyc0E+ugTlVOtYQQ5beEJpkzIEtLAhN4RFrKcgFBXraZbbFbHV0BT",
+	"ulmeSdtykZmkxh2ybqlO3tCpk/czWeqGik+ozvytkU7IPDqRMwu1YWOeRhq6fcGzJH5fxJJD+E/uG4UM",
+	"W7A3ma5yZ2nhQK1zwoKXbKIzMr5YYbcvl4gsEkgYX/TaW+9L/viVN38/LMI+HYN/831t1bUhUC+xMWTM",
+	"sZzuiZoNts6V8holzqgcCnbLNK6Ui7CUpYqnhun72ZGtw+7tFSi09ZXWDaxso2LnbKWhLOPpxfo8GV/I",
+	"QDMHWFHs8roAE8JOyIogGlSiOHH/7gn6bK7RAUY1cwlqn3hB21ZobVnrcRVHcSpvXvorb/pMmoamGq/q",
+	"5g7z6gJLLXTj1grjWujHdk52u0A7//rOv77zr+/860/rX4fSJPHqbOCd975W3btYuVWioMnMqh97FGNH",
+	"JfCmVepkPZOYZpMqwdKXox+4+dobWuub5tFsBHJl+avxbz2SIF/p1bLvtHZouVqRz51Tdb03OYGnuvJW",
+	"wvltNi8FHwR6G9xgAu2czSMIbHy//SJkpD/po58g+OLgFxuqnzdUDSyA5pg3CtDnS9XjqJwer9nnXxmX",
+	"uBE9Eeo8IXjH57ab6WSUBsDdma3rBww+Z104WeClUItiIs/rxg1zg2wylejrpcadMpfPfIi+xlaoIEN0",
+	"Z1BVyP08wUyvLB8XgQ7QMkrojEo/TnBMxTzBy2ZALtBXYA3EVF3p0Ygg85HOTCcs1v54b/vjlJDNVhj+",
+	"ogKpL/1rYoFQ6m2qJ5A+XzRm10D7KBtlzr8ynEOV1Ns17o6mMfuHmRIIM4m3mP4ML9U6g84BRw1nkosI",
+	"JyX7nOuGEFv1Q8HD4W3TX7Q+XybTpdngwDlOzsTL5FUm5uKc+Fgp7Fmj+Fh9sv8U5LFmeRvXRDRyOwId",
+	"65fqi6J/XyWZii9byaWC9a7z35uum6fUvM/unAB50uejf5qp6UE9YG5294eJBetfR8qASCcxJEboogbG",
+	"IxkvGZ7RCEAJmlzqTyfPNjhP3RmW0ZQIhM2M1BsN9fyfjTv6j5qXYa3ax79VLt/1QWvdHzzRuvZEiQNY",
+	"7SZjt4wvWH5XWAIrnKRYV/HVCGf+Uge6sU3MQurCipMEsunKBiHtfFRELnyQEq/L8PGXuLw/+Jq6inov",
+	"vHdq79U9f689JbtfuX9qHYBUHq8n8S2sn9itpLIzee5MnjuT51+Ca341xsJV3LtsztrJ/Z3cXy/3S3Wx",
+	"NgSCKpJnVDt5AlaOfmyzZmxRQMRTpyYpwmNJ0pDJacqlTCibBDbjhmiY7u639/c67IQRueDprXnw3lQ+",
+	"MA1UEkAUTRvIbP2Dbe3d/X2vj45Joq4yABtIk4Qa/NP3IdMUINMlYqh7mCePAfZUb4B+pPckhq9/wNEt",
+	"H48tHBlaYEB1G6sXzLP36ORfGU7+U90dUu/7KDp4i/7/KMUs5rN/HAbq7990AMyPWdLwpfP2b6YofoT+",
+	"LzSjrDvD9+ZtxUuCkCnqhOGif0dv/xfrOZXnmscWoOKzN4eHQcjK7aK3h4eHh4FeJwj6RN/UGcQIR7fn",
+	"RaPryLb6+peg2sJ1BZircS86Qad5cp2g07i062G9fEOqDdR/ynhCdPGURtgviIOYrwZTkDJpCoXT4YgJ",
+	"cB0H1NcflG2DsN+svQSrHpsmdFFEZPoKXuI5HtEECjIZEyLjUCG0hALSVyyXSBf5XHOjgSK8pX5ar8pd",
+	"xLuRO8IsKtOUOA8gsCxkKRkr/kQl6o5Sgm/3Jwk2deosLTWMwH/z4AlpMq2pZ3105WYLRDhNlxqRwnqG",
+	"gJ3pKHTUBdcJZYFam5CRmEo8SkjvfTnHoFtPUuwhnAhu2tcZbZBo+CIgFGqUm6WfwBdrsk6a6O6qGUAR",
+	"TpI5DIHxYtYgu40awiKyFo+92v6I4BSycFWTwHzdWExdIwildDJt8KJsA+cO3xBxuiITJGOSJkWhXGQ+",
+	"aRXQb3NlmksDVlnvD7AI69nlGnR4mFIFKd4MpXHnG/zdzmFZn1OE8yJWW+QV2RPaXLtJFjBFujKg0nve",
+	"I1ANEDaJDIAlZV18Ms38ADVBB9TVlWirjub59ttvA2+2kfvFd+88azvD9+ZQXV9/8EuYhLMJETKXNF0j",
+	"YHoQk5sXQsTiFtQmHX+sVtoWbkhNgF/7FKE3Xoz5Ig2mdXBoRVhVbfVBR1/wTcSo2o4tMTP9RNuYm2Tp",
+	"tSEjycgGz36kGYFVdhPT/ATUjl7NQGpk629zw7QibRd0jqhVrd3R97ZJPrIL5ExzdeaR6qrRieSO0Jtt",
+	"hLrqJgN5BYrFoBm+BQ9GkRoB+QJCz15OKZv0XihCpRDIW4Sn5JHXTW6ynN5an76mqJRyWPARrLrfwVcu",
+	"XoEdaT5a2nKfOs9BYkkG9lA5MgjgQOd8niVYQg4yi+FqD8rZSFs9VqkGLxM0XF6hzZSsyrePkORbbrHZ",
+	"xVzerTwSG3Xr26I0MwP32tst+vpFb9KBqou+RgtqGwnoKx1DFdczJU75+KExgN4FazPBpkTe1So8JEUn",
+	"9I7EpYJOrqkvN1cZ+6i+srpvNyv3yxXl+ewM8htJnAGUsFaHt6zUZ3pdTzgroifKC5trqC+bZes7hFtI",
+	"s3Izqyt5VuqZtBZxHrboE3Z0wiibmFq/9aIDmizMW+iWLIsqzvOU3ikJN8OSpNRfSEzCK6sLRN6Spa60",
+	"T+K8o65OE9Skjhi5l+q1DXLacDLhKZXT2dplyhdgmH9inaN24BvdiVfONSUSXBxqzgnBd8Y4/Z+ffr5C",
+	"XeehBgzdYL63TX5C1dPpMaCbGB8BdGZL/sD+ij10S2M0JdgEsz48Nr8OTKVG0hBMA9NuQSN8Pndp5CHr",
+	"Jfwhxzb3WxerPZ8TdnqMjnQ5xTzcd0/oLrsGL/rg7u3BPxe3ovc+ZO6MB54it0VhOABLh4ZC1j3gNI5K",
+	"CoM4+Fxe9C8H/X6/KVF9bbBxXuK1PF91sgZorovoKgWUcZkv8JLI9wjOsNJd9Y/vLQkPQpZ/Zmw9+QFQ",
+	"zejLeWq/c8etOoVqoarlTk4A6403t+CcLI52kJeEtVVEi2PrZbues+5hvf95fnUC48YySwnK+3M8S+qp",
+	"EbsCGKI7v8urt99+1wk6J/n/v33z1r8r+YAu1RWhMcPWXIhlfrY4M2eCSJs17mG95OdVXIHxhdldjVlt",
+	"uSwakTE3lmvbpz8M7qFMVvXYOMRxSsQ0H9QqzrFylpZJWIlCx0gno2NhZt9rk3NfkFyxssUEVhOb3dtL",
+	"Uz53M5fmJ6gsYVEezJHXLEjDcUluLpg+9I2HbNCXVrMSLUhWKCINgGrnmunZaNh2qkz9mKxUZXzhYVU9",
+	"RmzRu7dXNaDocm14I8B55u4WKkqefePU/2cGQApUSG0JiDnby2v5hwyzZTnEDRCPirjNTOi60CPCyJhK",
+	"jQKI1SMW4zSmf5A4ZPkQtJz8uuLMXlcAyC50axf4slmolVeOgEX6/BFqWSHgQWAoMWburs5W0/lsvZDZ",
+	"j94D7FzOKqbY2FzUYRBTPCfqOuFPiisa2RMmFqSsx2p4Ip2xaQzXsKhfWakt37atvujrLXlI+ZpGUvEV",
+	"lcMT32gknqAZns9BvKQjKlOcLu354/qsCkVJRBCLtqfNejgBkFvKJjpmSUmrfIwgqnBKEGWSsNicb6VJ",
+	"j5ZFEh5g1cYxKrSjkBmOq2GhLUMI4HNyj2fzBKxVEZZE6S1/EC8KWRNHMpxYTVq9UmEeft8lLIGfe5by",
+	"IiWetGjPzxl0Hz6ysixlBSEpztSaZBQZlLBpHF9sqe5tk11dPXstR1eNZTPDOHzxCObwvOeGFXpMyze0",
+	"t72527EFtFkZSCMT2cgiJvn1kD2hBDNnSoLDUQpQJjKtTrEyrHWLskemt+J6ny9P49r7zRsQhgZ5IDhf",
+	"NspK0NfWCDEnLNYZHiITc+BR3iu7QzH1vc75lu7NklB9vxMs5FB37Y9swEJaZQyaMpX9SIwEV79GOk7N",
+	"SnTGJUSZYSYJZDaHbESA/SZEAr55FGWpWoiYmJkizmyrmEWg2gqZYmpszC2t/t7daLTqw1TKfmz9Zb90",
+	"NbLK+MDdNgvHEYdspJ3dfUMo+rJUGGdiktI78IJr7d3C+almAJruhZwHBXuqEnyTEgFScRWvz3PXWzH7",
+	"nI/7fGCCRFlK5fJKvWyCPSCoSikkXmWz5KoCe2asC0tDRQFbidcxkppAMFOxLGRdsO7X/OhOs73A1i0A",
+	"kL6Q/T50g6gHSMd9IQ09C59o7Nnf+2AVVFPpDMxECgKeSjkvSg0OS5HaHj9IrpKVI7gjHhM0TvhCB4jX",
+	"Jt9HHy8/CF060inBCUzcpdZ5wpfqxrknIMxZfQUnMOELbcVxez3iMan9+DFNOoOOs9Klp9Y+qhqz8XO1",
+	"L+DX0pGGR50v6ifKxnxVlQotjbJE0n1JGM4rv8plsRanamelMDcHPJmkZGKqMyR4qcTYHUnRN2mM5jiV",
+	"y3I9TmFgHuGvMnqgCIxwDODqAQAlgT4YQc17Fph06sBNIrZ5ySIHpdRh6rkzVumgKU/6ITNlWYYXp2rO",
+	"C5qSfafaK9x26vVG3Zq1eeFQTRYznN6aynLo9/v9HHd5v6j7IdOM/I66Rem+HuKprRJPWciq35F4Py9M",
+	"+zvqknuZYhvbq0gWYMXBygRSoGgX5neBJ9RgcfgifAeG9eRfmTK7phSk1dp/B9SO32FBf5/jCQH72+/o",
+	"XxlJl6jAdoSbRF5HF414vDRFdDEawQr959X5GQIu9V5zcrDDpERkiRR6GqZvDKo8sBibJAHWYyiGQIU6",
+	"gyY6x9gMfv+v/TNyL/cv8ITsmwHmQzHOsByc1M5ITknIxlmS6IVwQniDPO4WCw8VoJjrAKWERoQJUtxL",
+	"OsM5jqZEcRjAqk4MhxocHCwWiz6Gp32eTg7Mp+Lgw+nRydnVyf7b/mF/KmcAaympTEjpWLqDcKLQBh0Y",
+	"UCfouJRT0PG+IkeletbmYNBCGZ7TzqDzTf+w/w3UNJBTYFQHeE4P7t4c4AhSAia+is6XsFqicrRQIY7z",
+	"zbM3i1IVz85PRP4ERothlOjsd03pqqe3h4caTUBdMrWdfT5PDF8/+KeBINbScJ2sVHMA3tckessTEH21",
+	"Nu8O3zS1mw/0IGOWO8NtB35VH3+rR7/6Y3V/ThlOriAl6SRNeVq0AZr6bIbTpV4onXygTTzDIxAq2myl",
+	"9N6k85v6IN+zLKaS3BETjuDduzo/QN3T4S+9Phqqr5H+HJCijJ9iPyF3JDEpe7aYU8hAor51i9eULEnW",
+	"JtYLEE9iIqTOdnrvMycFIQNLUt41WAnLOHFMSCiNC9kJkJ6FqCylGK8u3FmnQnUHhzmf6BUr49X+w7+L",
+	"xSt6td3sjr8rxnhhX+h8Cdo1YW/L18s5eWATp/GWDQwjydMtv72iLNp24B+ZpMnm3wIf3+iLXH45X/32",
+	"lKzHISwfC3LOWl8n4lrbYk2gNXVlvjlQAvLCTk939q4NGxrh2HgzXQ72IPb37vCb9R+PeTqicUzYEzJO",
+	"dbZzBoZwZbVzBurwy9/KktQyRxO27zBZrVPPXXOwl9GqIQhrEa7X+vLzoyuvxXlTzvT6j4ffsr5SVpuV",
+	"NAvYWCN+d5Ke4CStpGJ7mqoHo36i3FuN+kIt7m+QEiNaaSp9pCP5G71f9REqzQJLcGSUC9spLaSEXeng",
+	"TyKdIDomKWER6YdqfWVKI6kBB+d+NaN+ovVofWe6o41HRMgfeLxs3i/7CiVVp5YNRPlSO6VvHu2Uco8X",
+	"ynNEfS5Lo0r/2Q7Pu8Pv138ZcTZOaFQe75sWXc7xMuE4vub8A04npPz9t23mK7L5nKeSxL+QmGKlMT7h",
+	"0T8y2S+Nx/+Bp/+NuniqiW8rew8+F5Vuv2gGoq4C7VjJMby7ASvZng/orhr5QF3GVrJxG5YfiQzur+Ms",
+	"SZYF0tKf9OC9W/8l4/JHnrGnvHHrrXo0mnfpeFMtrqDtslI2z1oKy4/gnXkWCtddPbek2+Ss5BFQf63j",
+	"sRNozuHWVPqqBFpug9/CYHcCydAl1BOUsdjkXut4H1v0B+pdD3JfCgSLWydeESDJM4nCjl2WQdjpBU7b",
+	"XbCbOwcfUYZuyQiP9iMsSM+EilEpkPNSUPSDWYyOLj8eF49D1tXxY2Oeug4JUNoZITFi3CmL1+ujK6AW",
+	"NMq9UrpsvDOuPhqyJSpV7nORBCBfVAcY1e/f58V+fH2XbofYPGo8pP/ke52XQ/uK7tRPcTOWzauWM5Ji",
+	"2dvzhWqR8tV+GH/Ncn2KmsKN0OkYYRayUmCPeim3sBgXm/b3gVPc4BCYiA447SIbjxWHYTJk85Te0YRM",
+	"dDjflES3iI4R1gEbvkHU7uUNZrHz0nJsejJhhl+jkblMJSutZ7VF/svbyV7LjQPYSG17cuZR2uKHmtSG",
+	"+vzmidiAoMLIolbK0WfHcg/hVlq9832zTv/2SU7HCttVeeo7q9XXYrVi9fqkW5+p7zuBq903SupKvu9q",
+	"o5Q1NbBKPVucJOpgUl39PS1io1ARGqU0acrGKRYyzSKZaZQHn9Wpdmrrp60SKVdyuws0IlBYmcz43c66",
+	"9EjWpcekTc3v/VdHIn191YJxVtPI4Y4j/2kJroECHkJtenK/bWzOLHPGFiZNa61ZR8D6vefRTg7X8MuS",
+	"Rd7mdEJEqgkw3Nkfd/bHJzmQwUPUlAMTW42FoBM22ziAsIDPy7/v9dE5Izpw11O2f0+EzPNVgMY0kQTA",
+	"HjTWo/4b7AZMB+ciqPH0HoK8z/CMoFtC5kKHEDpNGZTewngISatTnsTGMKK+NwZFPEpIgfcXDyXEoZvq",
+	"6GeQCpX/qWgkcJq9IlK/IRUJwr+1ehbnSKwhyxseYBH13iMIksUpQaMUgp1t32qYks6MURPROMiTo2lK",
+	"Im0yNcsJ+UW3ZNlHOXoa2H2z3LjiLIaGm1dLKWC9GsIh9Y4MHTLY2GuFJ2Qjo4mgf2z4AU83M8vojdku",
+	"vFJ/e3q87ZeKHDb/tkRd23ReI88tmnAJ/gGfbzV89+xt/rnlDNt9+fHyrPrhk0aKVs/cBZ4QvzHPMlMP",
+	"49zpyQ83wnmX1Q23r8nIlfb88rM5nlA26Qw6fDwWRJdrfjz9uWUAXZOk1sRnAIarIlPykJkH9lhC9hH8",
+	"pLmc9idGOJVEUMzQPOVxBkmdEs24kOjN4eFhD0wbIeMpYhxQjAFczRRxKxoPqgPgqe0GvAfvDg8DhEMm",
+	"UzpPijqyekZK3U5SguMlvPk9YhiQwqnJMJU6kRS6h4Qii1CDhq605LmtBUl8SxAZj0kk1XQ4iwjquhA+",
+	"IQOtn8Qk7ulcKONthFQFRkisxS/A94NnRFuotFWnydrqFcWVW83T8B9h4JI9LEiDQnGz1v2OmwJrYlye",
+	"LBixNk4Dy+J1ZLqqT45BtLt5/eWNwo/L4R90wTr4XKPojaMYm/j5tWU3AlGJJgApoLFbJpyRkAGqWJ5c",
+	"aWHofcYVbbGsMaNWcYvD2th2QYqPbEaub/+D6Dl4jCt//YkTGFQr75oJr0m6LcU9jWhpMk6DaPEs+Y6a",
+	"H26jfnRSfiT1ukUmY52Pu+r5JkLiSXOuXUv168y83h2hh+WJe7D8vEnjre3K3zyBu2eD81DAeqxJs8RJ",
+	"UgIBMUbT1Y6jamTZ0Onu64v+dBdz9dEsXtwFir06G1V5c/JT7WzuBkFiz3+i5/TWYDtvGOx+XXMgQeS7",
+	"BvHXRXuhWmXIBIlSInXlL4+LY04BXforPOBmZr7DbVZqd55f23l2dyY/zOaQPJOCu5H9WB/GPA2b2Qmg",
+	"kVotJDkAxOtqfJiFTCvs4F91yvJBJe1SYTyPi9gceg0IxyZTfHujIeJuyfL0WEPEmV/0kdc/aXxIHa+e",
+	"I0Fxlizf64psAIWcg/HrL8ESLCRPSdxHp9KWWgWLSb0Qq5k/wOvqKgw1G6+1K1vMz+4CKgBEmGlrDAS+",
+	"gwM6QBlLACuvMByrGUhBkrFZ4JCpXnhaKkOb4+QAorOtguk1JQNjeCrzMTSu0SIbbsyGRJ7ZXAzjajZl",
+	"OwNzzBOmCNfOUrwLH3bJdjPOvLE6dPBZU+sW9l/Nj20uuyyIelDQswa4G2tI/pTPdKjMjINF1vBJMC40",
+	"mn8LBrLW5mvEQUru+O3O0PtAYryEVXwQMQabKtrnLKchq1grStKCsuc31q6ij0fk5qvMsvkC7Qju4bbY",
+	"B1Db81ldDcvc8iL6IKhEnXldBPtqcESf1cmiH4YM4A8HaDHlAVpMsQwACjWPSijAbE3pLqi2ADiHXXOj",
+	"DVlKYhxBQVtUCjuu4B0Czm5b6IaaFeyhkIg7PMMdnuHOyPCajAz14OtHgER8CfNhlPAstjjgeQAFPEkJ",
+	"oFbgBIjuuX1/2xpUSvFiXZNXz9Manr62VpRLk/bQLBMSjUgR+gblBSvBc1omwcrZ5oKQGfsCuAxTnk2m",
+	"YLcxaYfWaPHu8BvE5ZSkCypIz4VAn1EmBcIhK2qhWiwVfeUw2AAjGPKgupEDM5CBs4WDuSBy8LkS+vxl",
+	"8Fmtyf8r8JfB59PjLyEDuZjFlLCIICFFH8/wH5zhhehHfKblqa2zDeEvMJThpyt0dX0VsqEQ2Yxc8oR8",
+	"onL6iYxyhGzrPwUjS072B58rC8rwjHwJmZH1dkXzr8tv74ncXBNnFp7EiSIIGewhFGEaEcJQTEXE7yAB",
+	"YrS0e+I5v7CfUFmJ6bQA2K53pe06gj0fY5pkKREowmm6REQxCyWaEQaXccg0aeT755wkQ53FD2AQyyHY",
+	"IRQSszhk+pqgDWiAbM8nE11trqxrnAqRERiWie84co7t09inIn9veYpXuY6H3yp1+LijcSfdcJtxN6H1",
+	"jQYa/+HrMEl9HZYl1cbb9hun+OsCLxtE+flIYsqAk7lH0vLvtSE00IvDMB7NilVruP2Fqo+0/76JwyGX",
+	"wQEj12IwkxGfWd5IU50LBbUpV/j6gfEcOeP8+nyAUXWKKz39tSXeqe6vTXX3btGWJ/olPIZ99Ks+lcY6",
+	"XYwWdbGwR5ZAYZVeAJRpUjmrFxaj9SuFwzhszE/HRmVaBorxZbrKLAmZVaW0ow1RhgiOprZcuvn4vdZa",
+	"aoMDVyEdh6xgKsikeYh8TurHXL1SqtG7w0M9tFzLavLJVXjRUyo/RS+Ol+75HHGVMayy4VaJ/a+p+uy8",
+	"cY43TtMC2KQ/XTWmzW/GCMvP4Kjum4Jpp2e/Dj+cHt9cnvz948nVdecBWtCB5W2PaI/YKFRDhzeQeE/k",
+	"PLhsNS7uIeqyOCXRrTBw+bJ0BUGpYpwm3KOyC3sCzTDDEwLORKuAKh4I9ddoVI5JLW7HYqDu5g7DNkEj",
+	"5hJZ9B6EDJ4ML89yDbA6BHKvCQqdHgcIozGJFcdVzehrsr3cBsjc0k34MeMx2ROILxjCsxElbtE7KFRG",
+	"IHQl7gUhi3CSiNICCnQMmzAiZWN8Dvch6kYb6zswYgNR4REaqPvx7Oez809nAaoQZBCy4dHRydXVzdn5",
+	"8cnN0fkvv3w8Oz0aXp+en938ODz9cHIcoKuTy19Pj05uTs6OL85Pz65vzs6vby5Phkd/G/7w4SQI2dHl",
+	"yfHJ2fXp8MONaT9A6p2Ts/OPP/3t5uLk8pfTq6vT87Mrj7/P0tKLSDDb+cvc26vDUNNuckfWuNXuFv9V",
+	"SKSclXqYocO1Xr10+lwh6QdVUKgrbv5AEh/PWBdR4lMMS3Xfdh7/Ryl44NvDrS+arc0/PxHpIyCNoCPF",
+	"esPOT0S2o6o/z2VmR6dNkSmPS6TP5iSssdotC3qUTSmMLKCEulE45wmO6nYMrYlTjb2P0TglIjec5M4m",
+	"rRdbl5lFx+jWFdNeE/reazdnHO7MGTtzxisqQPJ4fOyJ1MVyOMUjeHMKawLc8PvoSge16Rrq2oFcgGR6",
+	"3TclX/FX57lZ7RR2nDaua3jnrnld7pqa9arsr3H2+DW6aq60KwQ74x/Ye66xmEFUeJE4BSCe9ncqdBzs",
+	"vs6zYjESBCckRliilAjZ02lfYM3TIFKZqTtUt5OVjXqoK6Z8wRBlFjPEPjw97jW6WPJJPJU6knfwMo6V",
+	"vPuVSkhhSM1LPBXx/LtUp7+wNgLHvXTat2NWW6kVB5+LPx5WvbPKcvto6Kobuv5vPWAOZQKC4hjjEERp",
+	"zElw7ek1GrDKPKWV7aoYys5q9fhlOmu7v6W83dRiVfdToWqylN9YtY6CXkQ27MjxEYxTj0aLz2eYcljw",
+	"ljapS2t48nLiT1rjCJmYk6iPF2II6uLPZNnXZyT/W2fj6xbypHx0S+YyQHTsOG11MvzpsXqcMW20ihvt",
+	"Uq9SB9yd852+96Llbx+HUbXX+2I+w5Qd3JGUjpcvEw/TR5XKQnsCrOd9PTaU8kzpkwmfUCbQaGkLY3bV",
+	"PRbATQSkbfqMW3A1rVWcnuFlyO54Fk3RmKc9HVIIOROwDpTEfXSRjRIqpgij47MrdP1f1yglEU9jyDKJ",
+	"Q2Zuu3qMv8Jnmk/09XtQbWLKk1jjUK95+1ecZLa0RISTBJL/B0VaT8gSzm9NNI4eRzbPA8yVYpMSwZM7",
+	"kiod259hGrIZXiLKhCQ4hoSZGU5vfzUz1jlFY54izJacEUQSSFUZ5muC9OhDNiIJZxNhIWVKfvbuu8Pv",
+	"obQog3wXNMWiaIDK3vtQCwYAGXU2eYZvrYskwXSG5oTFAOMywZTZqFLEyCJkZv53asnU+CBsCQqhwe88",
+	"hVHpL8wo4F0T0fMeYdWGXi19Bxljmgj1Ycy1lwVhJhZKY9Q1P9SX3x5+Y4giQor8QqZHbnJ69QMouXpP",
+	"bDaOBnbQ1xY0NOtnUdBDVqyLKFJ3VghO2KqlG9F0DC0+kQDltY70AHyy7G98ochBs5H36POXPOtKnR4o",
+	"ONsGZOZ5C5pd1zLC1UEyu5Rzgp1c/kvJZdVGi4nETHxk+A7TBI8S0hSRBMfBGxYJEkyT2iZVprYT8jpr",
+	"dINi1SbNVBtoUoJiMqaKOdlDvR698yfd5dfnDTJrudIRZJavabV2jqHX5Bgqin3YQ2i2+AWLLm5WIhrG",
+	"2+RrgYO4TdlFaLW53uKbxz1RjUVH9ez8sME7yfyXB4MriP8Bp3fb2oy6q4PP8H8ar3SVmNMLBQPVK/YE",
+	"M0TuqQDIyoZzrC3qxTle59qAN8v1TneujUd1bTyM5hqLQhsSwUhdZxODUKquVSOC5jxJfHfCn4hcRRk7",
+	"Bv1nd108Bn/77Tk9F4YZtnBa5PTuEropzdzkNngqdaYdH93Vjd6pIX7D/cOP6fYlormijbfWur22IEfN",
+	"2F4zkLfAIjyHPi/yPr++iz6vzHDljf98mMkpets/LK/h7qb/mm76JUeFn+hzO1zlSD1/5Y4mK0CBgr3u",
+	"FDdZBJqP8TZytXxMnsNeUO2xQS9lnkO5k9U7k0Hl5PjPzcP4wMOsCpU+Dz7bf64JxixqT27OGfS3azjD",
+	"OoX5tOZo3xkhnrDC6FNT8W/bxF5qy4Wv2l0LKqxUQmxFgjuR8jXA2j8mLb9QxGbBpVuYPuy9cRterb99",
+	"GS3Ow/XdgeDEE22VW3R2utdf3k7yPLrX9qYUBwWLbFh/ogwvbUtuz/GkASg6ZJUv+uiKpxIKso2WEGYY",
+	"aGcviYcaJYDGqBuTMc4SWTwZYBH13ocMKg3jlKBRCjjfo2XhKpZ0ZqMLaUMO74WL7r25PUfNcyN2Kegf",
+	"G37AU/lMpp8S0vkFnhC/8cfubXUfdxrBg001tSUt2ELliG6Qgj/HE8omnUGHj8eCgHh7CfS/OqMYVksD",
+	"jDIWJ0RAQq4IWddfqxFCVp1SjcJbq1Hji7CQ8bkV0SyhDFyKNFqirporTUiMGF8MEEYjHNtnVOn07w4P",
+	"FTeibKKTgU0FhAClWaKL4cy5oKYu5KnUZRQLsJKMSZogCkkjthxCk2mqxISeKKy1dLhXVkcsb8rzFkks",
+	"jXJVAGt1kDslaxcTUyfcbZjn1mrTQa1UyKa1E+ss8tIE00NY/7vD71FX4KViL1O+QDPMlr2QLaY0IR6o",
+	"fYFU61Q2mb3qXGfdneeizK7/opatrQ/fU8XlPBLdBw9W+ku/muwVS6itCPMnIttQ5U7U/Mmjex6NYp/P",
+	"zFVm7VvlJvsZvAOTV34MBXM11rTQOToVDRaPBGFygBhnpJcDVFbLO+Xvheyb7yAlSwM+z1PKIjrHVSUV",
+	"Sa7+jElEY6iplGP73ZFUtRyyccpn0Bcj9xIZbRVx9t5EZjMoAG4wutV77tnHEnIOmwx8f3Zd+AUYlA3P",
+	"2unEO504r9MMbOVFlGLgTlvUsK3mJVo+B+lYRNdNsaxmrHnjjMxGJBW67uAcC4FGRNBYs1OaavNALdE6",
+	"h53ijJiUV1PiBScJX+zjJDF9r/XVXejJPiEXoHhmOmk4/ZMMp3GKaTHmnYLyQAWlakzyrLFzjNQvlDwr",
+	"gF620cEq6RjFVFZYwEKWm8CUWmFtWlQYpIZeH134yzmDKZ5xiUQ2+ieJJJI8ZD5Vv+7Oc87S44v8LY7R",
+	"c8r63Sn/C1ZusEL6KdjNpvL6gNzhJHvB4kCFDmDEvqCzLFE8RYM2GVM/oJ9Yk36yDBkuVqtns3FGPF4G",
+	"5gZjwUO04gC4GkIico8jmSjdggsSMruoqLuYYrlPx70cKQqZ+1dxXfosl3MSIBp/gYuOYpQpwQmUSg5y",
+	"P0FRKTlFw4tTwCP1+Cnccvt6iMXdK2RYIMLGPI10NaMFz5J44Eusz9cg0BdJO9g9YTwnukyx6zUpepbq",
+	"sMg9dTWTKR0Z2Bmsbn9w08uBsKAEkUYRyVIlUJSUgMtlH/3AAXgE8EMWUxpN7T5C0kiWEDurPjoppmSr",
+	"GEEX6tY4zlhDwY4TQ6DPJjL0+E23Kyrr2I2T3Ezxma+JMMxjElGxYpCxeb6TG18BTKrmjHC702es2N2n",
+	"FxQpEfpe93JS4pLM+F1dn81vb70+giQ7MGaFbMqTWN0S+bjENsUgs+E5caAumEzxt5RUmgWma1CN4JY4",
+	"C9RRdxrFLl8tSsIV92tgmb6Lo0auHqUE3+5PEnV/TelkKj1or5f+Bl705lm/Le9ung9SB8UT3T03OOMp",
+	"V7e21cl0CLbcvLkBOM6Fbfzry5rL121lupx9a5cj9+oCr5ydyQ+X3dPXhoijAx6EcbaYYSKrlecHUt1H",
+	"9sSac2kCkHQb24RQm+6bY6ffPvYha4ZkMC/sPB+7aCBcEMOWJ3r7TDbbDaSwqX+1ymAzLmAzanQ9pfp+",
+	"jSIsIgyooPnRhUv1giaJicFREtm9l6vjhgG6zlhETLMBoixKMmgM/LJJwvVRFI1RQg5rqJ/r5tvwFAs0",
+	"IoQBSPbcokfAmEfqmp+MaQKlWMSSRdOUM56JZNkP2X/zDM3wEqBfjGHEMDbVwIwzKrkGtYcYeaVfA2Iq",
+	"i9GU4EROTUWWkEmO8AJTiRRJFdhDoKzYme501keKQVp12hpDi3T2nPNtPRyoifwOd2LlTxn5s4ZOnjNv",
+	"TbPm1mlrK0nVBK88oR7li8c0qp8PrGenBO3yzh6uBH3/qErQgaNvPKIFcfvDvvp6xRz9qOnmNMzf2ObQ",
+	"F+0/B4KI21tjqrc75R0H2aGGVM6A5SLuSX7+25TLSA4+F3+0vGitOdn6tcrJXnf3KV7fwX88JfzH45Dj",
+	"4bpLyWoK+YnIVeRxuGPZf2ZUjscksRdVcdZ/5bLOTS5Cq4+Hfu3pVaPdOdupRi8J6vE4jOKR71hQV9Yg",
+	"jFCybbV80+Ce0HVqUdHgAFL6dKYRRLpByW2eQW4Pi8HtJNCYxIojEESZ5FCvm6fop6OLhkr6qo/TYsxf",
+	"YTX9ygxXV9SvLPnOX/za/MV4xQEp1S6sHMbXBNvV3iLiYxWFE7o0/2XF49RHp4pTGI+MjpdVj6kQGUkD",
+	"hLOYEmacOzZnYJ6SMb3XiT+6Nh7P4j2BZJoJCck+uinUFYSgmEfi4OjD+cfj/ixuLr7vHMCnihh1D/ny",
+	"ZUrwuyNYWYG1tGk7fWZn6sE1mtiWjT2uAnPwuUTUDyrNX5khGlaZly79FjL9s1Ob3+ozQsd3blqlv8Z8",
+	"WhXqL49tV6z/0b3Wj0XxmyPG1nuuF+ZvQTQ7ofEn94c/HgW+cktThYk/vLh/eeX2BJoRiWMssVYl5yRq",
+	"rMH/ilXB3aneqYKvIG7gz6IKHkQpgb9w8vIRBQ9lgq3v3r9QMLahBU9vFXk5+itg4NoI8Agnia7DX89J",
+	"zQRJgVOSe115XSAqi+QlGOkADHdX11chGwqRzcglT8gnKqefyCivetCVZDbnKU6XEOopBLolywAJEqVE",
+	"4/caRKKQweh6gTEFqoYBnDeAvFJtFrCt2szaysgDdDr8JWRHxa6jCWGgmQ+hczBxKTkBbFbk0fEGKWRK",
+	"530E/B+q32cpESGLcJouEVHnQp2vAeAeqDU8Pft1+OH0+Oby5O8fT66uA3R0eXJ8cnZ9OvxwY56pCYbs",
+	"7Pz65uTs/ONPf7u5OLn85fTq6vT87Oo9+vbwLTR0dXL56+nRyc3J2fHF+enZ9Y364PJkePS34Q8fTmCR",
+	"Pp79fHb+6awfMuDJzgR1UX1TJ59bWwkjdyQ1cAxqQRM+8VbPPxUiK0s8Z/GeQ/g53eWenBeQhO6smwRh",
+	"8Up7KQiN/7DLlX1dpezftt84xWAXeNkgEc9HElNm5GGJQF6tSJTWJbAThkoYdjFD53PCTo/RkbbnoNNj",
+	"I4v8EPXGON2rylFUF6MhA9SHitx0byXWwB3o1jgHtAMsc7mLqNRpxYIkd0SgrnqP3OPZPCFK/t58Ovnh",
+	"5hTEzvV/31yf/3xydvPj6YcTg5YRJZjOBIr4jABagwGyypRglYpfkhjGT9L3iLNkCbkh5F7m6A8JHRNJ",
+	"ZwTkTDTlgrB+yFYKUNWvXj8q1oimNgJJu6WeQRRBRy8phMozbhBDsLI7AfSVXKmA3JvZ03PIkX9lXOIV",
+	"gQBECqTfaZnM/RORf9dtPuGB0SNqMlz8PSMpNb5EZ+yVSis4QRmgj+0slQ+0VOo1dqnVUNULJkf7jIZX",
+	"GxOztnk49Pz4QkiPZyXQrBmy5ICs3jTy5xNXu9O3k2Iu5NBDWcD28f8AVtYovC5B+zQlY7RiHWEGFfUF",
+	"idFo2RKb5BJ6+frizvTqeaPNFKPhY7Ny6gJjIneqi7WLPHtNkWca0tg5hHqHXxtGSTN4lxM45qBmeS7i",
+	"A4QNMuMyr/92pW/gVzLFkkw0uOCcpPv2Zp5mph7U0ckHRO7nqTY9iyBkOdotXHyXc7IfTUl0W4a/LT7x",
+	"FYGyBoAgZPUiUAGIP1tsCoO9fB/mZuewmHJANtDPNLYBT8j7kDHOCJoRzARifMTjZS9AM3x/pYdyff0B",
+	"dQWJOItFgGwlvG++OzwMEJZoxoVE7755e3jYC9zqeiJACR6RRIflkpjqInt5KT2oFIbG9F6ticyr5qml",
+	"UMMKGXBTCiWtis9vCZlrUH8zrTFP1X3fQczEBXI3MU0BVJjQKN6AJRwgbFAfCYn3LP+OeR8duZW9cEp0",
+	"YS0SIzlNeTaZhmyS8mwuUBd8vOq902PRC1BCb8t1wjTCpeKd6rIFvS2mMJw2mDhKIjyRPqhG16gNDt1z",
+	"8bzVt1SPKz3F7sB2buJdxGCFUteJpO3MF9DawWd90DeuqaWFjhMC6Ay5Xl7L1NIyPMbW9KPgMcUsB/Kl",
+	"Ao0UhUCtFKlRHGdECDwhKI9xnoFIiEOmrkYuX+ojw9jzyoUgJgiLm4uj6AnkPGld+KB6cVef65XU53rA",
+	"KQk2LaKh2Df4zQt6Q10dft8fZTSRSslXgj9k5tdcso9xIkiAGIfgqR6Q/DodzWsbXEGlzyKm/ory6UmC",
+	"E7ej2GdzO2qJ8DilMUqU7gQTBiErKeKBA+urFWutY78vtF51bvJoGYPzO6F3hIUM4IVTtxxHlKUpYboU",
+	"TZfPqJQkHqBbMpe9vg5izM+niTnXXsOQQcC5063xJnJmNg551Xdzq/ke9G/1B1uGzHwqeZlxNNlKX0oz",
+	"rqmgz2kQXcd0bBGunXK8i6F8MeX4QDOeZw3+8HLhjQHdtRUXIzHlqdxP6B2J0YjglKQm0mAx5YJoeHQR",
+	"MpwSp4YHsVy7a4Ma/AjaPSfSUH8RMo+hxhgrbOQHSftIyiQ3wfR0uTFgq/cRAcsE0XUaleAomW2YceQI",
+	"IBv9mM6ymZmUjb3oo6Hm2XmopGH2xlRkODpULzGXGWuSslcH4RZ/9KB5FgGcT8i6dSdNLNJWpkwIm8jp",
+	"87Nvsy9+o4u7/DuP1Z+fDQ/tyXk5Nqz+Kqoh/inVYlnUYwJ10tZUKpuydcyZ6ndgisnaalKxExkHrFSp",
+	"nXl1Ih0Tl9vutcWXxSFzgI4L9twHC03NmLJCSR1W1PCXqi1XlzE73XWnu77qsrHl27CfgJ+FlX4FDNQs",
+	"onUDespu5n7OtWU3tZHa0WFrN3yemuqdLW/yL8sadzxxxxP/nDzxqfmgUYssttbKikxQyaGaniB0oL5J",
+	"ysvj9XV0fh61DxFSVLg6l/UX4CKjTn1orJM9fwCVicwY2uF+faFUojLDlRBetb3YBVK9skAq3w7Zk1w9",
+	"e6+7AlQ1LQkqrlqLGisxgADpGi3m8OtHNhkqwkynCI3UKzhucEXrzsvnfRuEz/J5eg4A9HKPeh5NsZHl",
+	"JbXBUTtNYBf2UktKfyzOETwIDLTS88HnMrWvCZ2xJVVxAze547ekxk2awlQ8vGFdwMpVpdcUxqODNUsa",
+	"jB7KDgHrkWJTHp2Uf9sCDEtQNklIbSw+9TVkfv0VPUB9/YnIVhT7BDKouehUbWN29P7geJYHEfsLBblU",
+	"ufhG5ao8E/aZgZ5Pl9udo50C9wpCM/6kCtyBeYaFoBM2I6vMQj7bdK7SFd/3cilbfQIOv5ClBEdTN/nF",
+	"vjuAgAO+YAZJgguIEFU/6gSNAM3xhMQBErDBIVPvjWkiSUpina2RUCHN9IZFz20MTPWvNrY4qdFtxorp",
+	"Hxt+wNPNTFpSnSKpTsHfM5Iut/j29HjbL8/wbItei2jIq+06LzWw5RisP3m7hcs/32r49uPthp7yhGz/",
+	"5cfLs+qHT2kAxdUzd4EnDfYTdbYUN/DwlZ0m+3Db5QJgqutWKqzuxzialsqR1GXGSuW2/GyOJ5RNOoMO",
+	"H48FAZXuVai+jypWUy6xfN6oyTVqvdfqewnD9Oj1e6JsltncyAtfzFNyR3kmXGwnY2ypCmQ9lJe6Ne8s",
+	"t8/OdvSGe3hODcXoYb6T9uca6gy18IrCe36V8iM08fV5KvXSrPRP5quyc0q+JsGeb4s9TXorX7f/MYcS",
+	"xkLwiBZVMrDFGNEXwiZXojqG2xidVL/P4TbU/TQZmNTTnVVp5xbEhhIecna3NR1BTwef1f/alkAuTm1M",
+	"hXNw5ZTMzOlNEnNw1Y9LwOLABgcU8XGT8y8/zetcfurFsp+v6NAdkxND/lc8a0/l+XsItT7AyWe7rbng",
+	"VtDNjov/eXxsbcnqhdxpmkVu5ETzU6x+/jSqy47od6rL8zrEHkV1eYDvq6zAvKyfSw1iU+eWAfrZ2rml",
+	"+MjOpbVzae1cWjuX1l/apQW30q/Mj1XXOR3BqGZD2eSWLDcr1Q8Om2yUUDElsfHYmLaQamygc7cTLMc8",
+	"ne2JkHU5I2CQm6uLfzLhKZXTWYAur95++12ATtT/QNydXH375m2AQCDC1VuJPUbuZRAyHEl6p5FPM0bu",
+	"51SJu5RI+L/q9702FqihoNNjPTARlPxTQoeCJHzCM+NAED0NUnpH0mW1GktROQHKskAvuuIK5J3T0mSE",
+	"dlOwGIH63kdnEC6K2RLNU3qnHs6wJCnFSR9dmNVRkjsVMoBqZGhUHkFQNA/t5g4l53MczyijQqZY8lSA",
+	"f60hiEXv0M9qt7/CDClndk0YIA6J7twPT8RLZV6fp7rcuZPO4TqtExadj1yXeetKTdZ/XWZMpTEqAcsZ",
+	"AAbnR5qn6lfNGoqjCEnQgJtMhYZXCxBl+mOZYiZwpNGMgY0JIvc0DwP8zm7BOQVlkcZiTjDAa0ug/B7g",
+	"I6YyH14AXNCwP4MBavme01zGJE00IJBmbIhKaIIAuDRNieZ0GI1TIqbFkGhRyTDuo8uMMajcmBI4jAKN",
+	"eZLwhcVp/+YQiT46gTWJcJLocROBunLB4Rc7Oj0W1QMAeCywWYYRGfOUqNFNsTAjHCA8lopbwogUJaZ8",
+	"RgUJLJZcyBYGVG4BmMy9PhpmMYUhW26IWjFDE0BQYodPkYBesKRLs7MvVP+pPhAvj/wEpcEUyVpKRDH9",
+	"02a7fI3p4DoQosLD6twWMb7YkuOq/kiUpVQuQS/QOGjDTE47g3/8puQ+Vzv1dlgUeYOv//Gbku4aakxr",
+	"FFmadAadA5D6ZiBVRq3LpkJVuJQnYLQQtcJ3+ZVQzYjhGekMOjhKQAep5HFp0AnF4koYbCLicxKjczVm",
+	"9LZ/iA7Q+enxUVENa57yOxob77fpQk8zf+Lp7tw1K6GuJAyDscdpw33D08JP2uFkQyJMwdpyarCtK5Km",
+	"ywJ0yLSvzUGehi9M9UbLsivFcZwmbJ1HTyOXRPAsVUNJEh6ZaQIMnJDlBS6qs9j9Kb5Ys3D1b01hF894",
+	"ijIrMwwxZDk6P3e8/KYZU3wkWJPsJ2wtQpqihLMJ0vB/pSuD02o1wGjN5PKQCvO5CY4J2l6yisSyCEuc",
+	"8ElGUMZiok+IRvsGLAhKhOrMpT376Ub9eaELc2xCA3Bo/hR0liVKzrrkZAbTsk+Dae4gmiulyqLGWGKa",
+	"U+Bc7aeBlV6g7niF8rZIqSw1CqrDHfFvoq9hc6bKVTbVuneHn65gbX46uvCU2huT2OyEyxqq9fa226M9",
+	"4dSF1UA9ABWZEnX21ZT3lQpU6titRdxuk/4/hQejWAousPNSk6E5D/3ISx1YTxXmrLLEnMwU9HIH7H+o",
+	"OSQk0gD48CaoWV2soAE/uA1UxmXm5WTmwdKnJqSowDbqDi43kFMt4ljlVKLTgyMWg/PTkI5ohriwJB9R",
+	"g4EapLBLTVGKS8zhJeLTA5bqXwO80g68eRrcYrCGNxfQGsjICQO5kVAbWwsIAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

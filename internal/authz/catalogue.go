@@ -156,6 +156,11 @@ var Catalogue = indexCatalogue([]Entry{
 	// of an assignment of the permission set on the account (like
 	// assumeRole and its assume-role policy).
 	{"issueCloudAccountCredentials", EndpointCloudAccountCredentials, Create, ScopeOrganizationMember},
+
+	// --- Signing keys (issues 13 and 17): platform administrators list the
+	// token signing keys and rotate the platform's.
+	{"listSigningKeys", EndpointSigningKeys, Read, ScopeGlobal},
+	{"rotateSigningKeys", EndpointSigningKeys, Update, ScopeGlobal},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

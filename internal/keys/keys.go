@@ -13,13 +13,17 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -816,8 +820,8 @@ type KeyInfo struct {
 
 // List describes the published keys of every key set, the platform's (each
 // algorithm's) and every organization's: next, active and unexpired retired
-// keys, platform first, then by scope, algorithm and creation. Call it on
-// the platform Manager.
+// keys, platform first, then by scope, algorithm, creation and kid (the
+// order of Cursor). Call it on the platform Manager.
 func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 	if !m.isPlatform() {
 		return nil, errors.New("keys: List needs the platform Manager")
@@ -846,9 +850,50 @@ func (m *Manager) List(ctx context.Context) ([]KeyInfo, error) {
 		if a.Algorithm != b.Algorithm {
 			return a.Algorithm < b.Algorithm
 		}
-		return a.CreatedAt.Before(b.CreatedAt)
+		if !a.CreatedAt.Equal(b.CreatedAt) {
+			return a.CreatedAt.Before(b.CreatedAt)
+		}
+		return a.ID < b.ID
 	})
 	return out, nil
+}
+
+// Cursor is k's place in List's order, for paging: a later page starts
+// after it even if k itself has left the list meanwhile.
+func (k KeyInfo) Cursor() string {
+	return k.Scope + "\x1f" + k.Algorithm + "\x1f" + strconv.FormatInt(k.CreatedAt.UnixMilli(), 10) + "\x1f" + k.ID
+}
+
+// After is the part of ks (in List's order) after cursor; ks itself for an
+// empty cursor, and an error for a cursor Cursor did not make.
+func After(ks []KeyInfo, cursor string) ([]KeyInfo, error) {
+	if cursor == "" {
+		return ks, nil
+	}
+	parts := strings.Split(cursor, "\x1f")
+	if len(parts) != 4 {
+		return nil, errors.New("not a signing key cursor")
+	}
+	ms, err := strconv.ParseInt(parts[2], 10, 64)
+	if err != nil {
+		return nil, errors.New("not a signing key cursor")
+	}
+	at := KeyInfo{Scope: parts[0], Algorithm: parts[1], CreatedAt: time.UnixMilli(ms), ID: parts[3]}
+	i := sort.Search(len(ks), func(i int) bool { return !listedBefore(ks[i], at) })
+	return ks[i:], nil
+}
+
+// listedBefore is List's order, or equal.
+func listedBefore(a, b KeyInfo) bool {
+	switch {
+	case a.Scope != b.Scope:
+		return a.Scope < b.Scope
+	case a.Algorithm != b.Algorithm:
+		return a.Algorithm < b.Algorithm
+	case a.CreatedAt.UnixMilli() != b.CreatedAt.UnixMilli():
+		return a.CreatedAt.UnixMilli() < b.CreatedAt.UnixMilli()
+	}
+	return a.ID <= b.ID
 }
 
 // Rotation reports what a rotation of one key set did.
@@ -874,9 +919,12 @@ func (m *Manager) Rotate(ctx context.Context) error {
 }
 
 // RotateAlgorithms rotates now, as Rotate does, the platform's key sets of
-// algs (every algorithm when none is given), each in its own transaction,
-// and reports what each rotation did. On an organization Manager it rotates
-// its one set and algs must be empty.
+// algs (every algorithm when none is given), and reports what each rotation
+// did. On an organization Manager it rotates its one set and algs must be
+// empty. The sets rotate together in one transaction, which is the
+// caller's write: unlike the incidental writes of Ensure, it keeps ctx's
+// commit hook, and describes itself to the audit log of the request (each
+// set's active and next kid before, the rotations after; key IDs only).
 func (m *Manager) RotateAlgorithms(ctx context.Context, algs ...string) ([]Rotation, error) {
 	if err := m.check(); err != nil {
 		return nil, err
@@ -893,16 +941,61 @@ func (m *Manager) RotateAlgorithms(ctx context.Context, algs ...string) ([]Rotat
 			if err != nil {
 				return nil, err
 			}
+			if slices.Contains(sets, s) {
+				return nil, fmt.Errorf("keys: algorithm %s given twice", a)
+			}
 			sets = append(sets, s)
 		}
 	}
-	var out []Rotation
-	for _, s := range sets {
-		r, err := s.rotate(ctx, func(*store.SigningKey, time.Time) bool { return true })
-		if err != nil {
-			return out, err
+	now := m.now()
+	pools := make([]*pool, len(sets))
+	errs := make([]error, len(sets))
+	var wg sync.WaitGroup
+	for i, s := range sets {
+		if err := s.check(); err != nil {
+			return nil, err
 		}
-		out = append(out, *r)
+		wg.Go(func() { pools[i], errs[i] = s.newPool(now, 1) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var out []Rotation
+	always := func(*store.SigningKey, time.Time) bool { return true }
+	err := m.Store.Tx(ctx, func(q *store.Q) error {
+		out = nil
+		if err := q.LockSigningKeys(ctx); err != nil {
+			return err
+		}
+		var before []Rotation // the keys each set had: active and next
+		for i, s := range sets {
+			active, next, err := current(ctx, q, s.scope, s.storeAlg())
+			if err != nil {
+				return err
+			}
+			b := Rotation{Scope: s.scope, Algorithm: string(s.algorithm())}
+			if active != nil {
+				b.Activated = active.ID
+			}
+			if next != nil {
+				b.Next = next.ID
+			}
+			before = append(before, b)
+			r, err := s.rotateIn(ctx, q, pools[i], now, always)
+			if err != nil {
+				return err
+			}
+			out = append(out, *r)
+		}
+		audit.Describe(ctx, "signingkeys", "", before, out)
+		return nil
+	})
+	for _, s := range sets {
+		s.invalidate()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rotate signing keys: %w", err)
 	}
 	return out, nil
 }
@@ -990,61 +1083,68 @@ func (m *Manager) rotate(ctx context.Context, due func(active *store.SigningKey,
 		if err := q.LockSigningKeys(ctx); err != nil {
 			return err
 		}
-		active, next, err := current(ctx, q, m.scope, m.storeAlg())
-		if err != nil {
-			return err
-		}
-		if !due(active, now) {
-			return nil // another replica rotated first
-		}
-		if err := m.opens(active, next); err != nil {
-			return err
-		}
-		rot := &Rotation{Scope: m.scope, Algorithm: string(m.algorithm())}
-		if active != nil {
-			if err := q.RetireSigningKey(ctx, active.ID, now, now.Add(m.TokenLifetime+m.cacheTTL())); err != nil {
-				return err
-			}
-			rot.Retired = active.ID
-		}
-		if next != nil {
-			if err := q.ActivateSigningKey(ctx, next.ID, now); err != nil {
-				return err
-			}
-			rot.Activated, rot.Algorithm = next.ID, next.Algorithm
-		} else {
-			// Only when the next key is missing (Ensure never ran, or
-			// someone deleted it): activate a fresh key.
-			k, err := p.take()
-			if err != nil {
-				return err
-			}
-			k.State, k.ActivatedAt = store.SigningKeyActive, now
-			if err := q.CreateSigningKey(ctx, k); err != nil {
-				return err
-			}
-			rot.Activated, rot.Algorithm = k.ID, k.Algorithm
-		}
-		k, err := p.take()
-		if err != nil {
-			return err
-		}
-		k.State = store.SigningKeyNext
-		if err := q.CreateSigningKey(ctx, k); err != nil {
-			return err
-		}
-		rot.Next = k.ID
-		if rot.Deleted, err = q.DeleteExpiredSigningKeys(ctx, m.scope, m.storeAlg(), now); err != nil {
-			return err
-		}
-		r = rot
-		return nil
+		r, err = m.rotateIn(ctx, q, p, now, due)
+		return err
 	})
 	m.invalidate()
 	if err != nil {
 		return nil, fmt.Errorf("rotate signing keys: %w", err)
 	}
 	return r, nil
+}
+
+// rotateIn is one rotation of this key set inside a transaction holding the
+// key lock, with fresh keys from p; nil when due says no.
+func (m *Manager) rotateIn(ctx context.Context, q *store.Q, p *pool, now time.Time,
+	due func(active *store.SigningKey, now time.Time) bool) (*Rotation, error) {
+	active, next, err := current(ctx, q, m.scope, m.storeAlg())
+	if err != nil {
+		return nil, err
+	}
+	if !due(active, now) {
+		return nil, nil // another replica rotated first
+	}
+	if err := m.opens(active, next); err != nil {
+		return nil, err
+	}
+	rot := &Rotation{Scope: m.scope, Algorithm: string(m.algorithm())}
+	if active != nil {
+		if err := q.RetireSigningKey(ctx, active.ID, now, now.Add(m.TokenLifetime+m.cacheTTL())); err != nil {
+			return nil, err
+		}
+		rot.Retired = active.ID
+	}
+	if next != nil {
+		if err := q.ActivateSigningKey(ctx, next.ID, now); err != nil {
+			return nil, err
+		}
+		rot.Activated, rot.Algorithm = next.ID, next.Algorithm
+	} else {
+		// Only when the next key is missing (Ensure never ran, or
+		// someone deleted it): activate a fresh key.
+		k, err := p.take()
+		if err != nil {
+			return nil, err
+		}
+		k.State, k.ActivatedAt = store.SigningKeyActive, now
+		if err := q.CreateSigningKey(ctx, k); err != nil {
+			return nil, err
+		}
+		rot.Activated, rot.Algorithm = k.ID, k.Algorithm
+	}
+	k, err := p.take()
+	if err != nil {
+		return nil, err
+	}
+	k.State = store.SigningKeyNext
+	if err := q.CreateSigningKey(ctx, k); err != nil {
+		return nil, err
+	}
+	rot.Next = k.ID
+	if rot.Deleted, err = q.DeleteExpiredSigningKeys(ctx, m.scope, m.storeAlg(), now); err != nil {
+		return nil, err
+	}
+	return rot, nil
 }
 
 // DropRetired deletes every retired key now, expired or not, and reports how

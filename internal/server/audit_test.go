@@ -97,6 +97,8 @@ func auditFailures(f *fixture) map[string]auditCase {
 			[]map[string]any{ref("project", f.project)}), status: http.StatusConflict},
 		"deleteAccountAssignment":      {over: map[string]string{"accountAssignmentID": unknown}, status: http.StatusNotFound},
 		"issueCloudAccountCredentials": {over: map[string]string{"accountID": "999999999999"}, status: http.StatusNotFound},
+		// Signing keys (issues 13 and 17).
+		"rotateSigningKeys": {body: map[string]any{"algorithm": "PS256"}, status: http.StatusBadRequest},
 	}
 }
 

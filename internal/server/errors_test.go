@@ -192,6 +192,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return permissionSetWrite(prefix+"-set", []string{f.roleID}, allowAll())
 	case "createAccountAssignments":
 		return assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.ids["permissionSetID"]}, []map[string]any{ref("project", f.otherProject)})
+	case "rotateSigningKeys":
+		return map[string]any{"algorithm": "ES512"}
 	}
 	return nil
 }
@@ -204,7 +206,7 @@ func resourceBody(op specOp) bool {
 	}
 	switch op.id {
 	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy",
-		"createAccountAssignments", "verifyOrganizationDomain":
+		"createAccountAssignments", "verifyOrganizationDomain", "rotateSigningKeys":
 		return false
 	}
 	return true
@@ -270,6 +272,12 @@ var malformedBodies = map[string]map[string]any{
 }
 
 func init() {
+	malformedBodies["rotateSigningKeys"] = map[string]any{
+		"malformed JSON": `{"algorithm": `, "trailing garbage": `{}}`, "empty body": "", "JSON null": "null", "an array": "[]",
+		"a string": `"RS256"`, "unknown field": map[string]any{"alg": "RS256"}, "algorithm a number": map[string]any{"algorithm": 256},
+		"a MAC": map[string]any{"algorithm": "HS256"}, "unsigned": map[string]any{"algorithm": "none"},
+		"lower case": map[string]any{"algorithm": "rs256"}, "algorithm null": map[string]any{"algorithm": nil},
+	}
 	for _, op := range []string{"updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy"} {
 		malformedBodies[op] = malformedBodies["policy"]
 	}

@@ -90,6 +90,7 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 	meta := map[string]any{"name": "intruder"}
 	return map[string]any{
 		"createOrganization":               map[string]any{"metadata": meta, "spec": map[string]any{"organizationType": "adhoc"}},
+		"rotateSigningKeys":                map[string]any{"algorithm": "RS256"},
 		"updateOrganization":               map[string]any{"metadata": meta, "spec": map[string]any{"organizationType": "adhoc"}},
 		"createGroup":                      map[string]any{"metadata": meta, "spec": map[string]any{"roleIDs": []string{roleID}, "userIDs": []string{}, "serviceAccountIDs": []string{}}},
 		"updateGroup":                      map[string]any{"metadata": meta, "spec": map[string]any{"roleIDs": []string{roleID}, "userIDs": []string{}, "serviceAccountIDs": []string{}}},
@@ -255,7 +256,8 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	case "getGlobalAcl", "listOrganizations", "listSystemOauth2Providers", "listOperations":
 		return map[int]bool{http.StatusOK: true}
 	// Platform-only operations.
-	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents":
+	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
+		"listSigningKeys", "rotateSigningKeys":
 		return map[int]bool{http.StatusForbidden: true}
 	}
 	if mode == "foreign-organization" {

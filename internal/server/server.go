@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
@@ -64,6 +65,9 @@ type Config struct {
 	// credential store and cloud connection operations, and the
 	// organizations' workload issuers at /oidc/organizations/{id}/. Required.
 	Cloud *cloud.Service
+	// Keys are the platform's token signing keys, listed and rotated by
+	// /api/v1/signingkeys; Cloud.Keys (the same Manager in serve) when nil.
+	Keys *keys.Manager
 	// Limits are the rate and body limits of the OAuth2 and login
 	// endpoints; the zero value limits nothing.
 	Limits Limits
@@ -88,6 +92,7 @@ type Server struct {
 	// the key of rate limits and the sourceIP of policies.
 	ips   *clientip.Resolver
 	cloud *cloud.Service
+	keys  *keys.Manager
 	// authFailures throttles failed bearer authentication per address.
 	authFailures *authThrottle
 }
@@ -104,6 +109,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.cloud == nil {
 		return nil, fmt.Errorf("server: no cloud service")
+	}
+	if s.keys = cfg.Keys; s.keys == nil {
+		s.keys = s.cloud.Keys
+	}
+	if s.keys == nil {
+		return nil, fmt.Errorf("server: no signing keys")
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -327,7 +327,7 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	cl := &cloud.Service{Store: st, Sealer: sealer, Keys: km, Issuer: hs.URL, Now: oidcClock.Now, NewID: newID,
 		Rand: rand.Reader, Logger: logger}
 	sc := server.Config{Store: st, Tenancy: ten, Now: clock.Now, Logger: logger,
-		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl,
+		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl, Keys: km,
 		// Tests speak as clients anywhere: loopback is a trusted proxy, so a
 		// test sets the client address (rate limits, policies' sourceIP)
 		// with X-Forwarded-For.
