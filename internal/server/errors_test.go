@@ -674,10 +674,11 @@ func TestPermissions(t *testing.T) {
 		f := newFixture(t, a)
 		denied := map[string]map[string]bool{
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
-				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents"),
+				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
+				"listSigningKeys", "rotateSigningKeys"),
 			// The audit log, the credential store and cloud connections are
-			// administrators'.
-			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
+			// administrators'; the signing keys platform administrators'.
+			"reader": set("listOrganizationAuditEvents", "listAuditEvents", "listSigningKeys",
 				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection"),
 			"user": {},
 		}
