@@ -169,3 +169,43 @@ func TestListKeys(t *testing.T) {
 		}
 	})
 }
+
+// TestUpgradeToAlgorithmSets: a database from before migration 00022 that
+// was switching algorithm (an ES256 active key and an RS256 next key in the
+// one platform set) becomes three sets at the first Ensure: the ES256 key
+// stays active, the RS256 key (already published) becomes the RS256 set's
+// active key, and what is missing is created.
+func TestUpgradeToAlgorithmSets(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		c := newCluster(t, open)
+		es, rs := c.replica(keys.ES256), c.replica(keys.RS256)
+		must(t, es.Ensure(t.Context()))
+		must(t, rs.Ensure(t.Context()))
+		for _, q := range []string{
+			"DELETE FROM signing_keys WHERE algorithm = 'ES256' AND state = 'next'",
+			"DELETE FROM signing_keys WHERE algorithm = 'RS256' AND state = 'active'",
+		} {
+			_, err := c.st.DB().ExecContext(t.Context(), q)
+			must(t, err)
+		}
+		esActive := activeKey(t, c.replica(keys.ES256)).ID()
+		rsNext, err := c.st.Read().SigningKeyInState(t.Context(), store.PlatformScope, "RS256", store.SigningKeyNext)
+		must(t, err)
+
+		m := c.platform(keys.ES256)
+		must(t, m.Ensure(t.Context()))
+		s := states(t, c.st)
+		if len(s[store.SigningKeyActive]) != 3 || len(s[store.SigningKeyNext]) != 3 {
+			t.Fatalf("after the upgrade: %v, want an active and a next key per algorithm", s)
+		}
+		if k := activeKey(t, m); k.ID() != esActive {
+			t.Errorf("the ES256 active key changed: %s, was %s", k.ID(), esActive)
+		}
+		k, err := m.SigningKeyFor(t.Context(), "RS256")
+		must(t, err)
+		if k.ID() != rsNext.ID {
+			t.Errorf("the RS256 active key is %s, want the published next key %s", k.ID(), rsNext.ID)
+		}
+	})
+}
