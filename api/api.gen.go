@@ -670,6 +670,66 @@ func (e SessionKind) Valid() bool {
 	}
 }
 
+// Defines values for SigningKeyScope.
+const (
+	SigningKeyScopeOrganization SigningKeyScope = "organization"
+	SigningKeyScopePlatform     SigningKeyScope = "platform"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyScope enum.
+func (e SigningKeyScope) Valid() bool {
+	switch e {
+	case SigningKeyScopeOrganization:
+		return true
+	case SigningKeyScopePlatform:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyState.
+const (
+	SigningKeyStateActive  SigningKeyState = "active"
+	SigningKeyStateNext    SigningKeyState = "next"
+	SigningKeyStateRetired SigningKeyState = "retired"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyState enum.
+func (e SigningKeyState) Valid() bool {
+	switch e {
+	case SigningKeyStateActive:
+		return true
+	case SigningKeyStateNext:
+		return true
+	case SigningKeyStateRetired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for SigningKeyAlgorithm.
+const (
+	SigningKeyAlgorithmES256 SigningKeyAlgorithm = "ES256"
+	SigningKeyAlgorithmES512 SigningKeyAlgorithm = "ES512"
+	SigningKeyAlgorithmRS256 SigningKeyAlgorithm = "RS256"
+)
+
+// Valid indicates whether the value is a known member of the SigningKeyAlgorithm enum.
+func (e SigningKeyAlgorithm) Valid() bool {
+	switch e {
+	case SigningKeyAlgorithmES256:
+		return true
+	case SigningKeyAlgorithmES512:
+		return true
+	case SigningKeyAlgorithmRS256:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for UserState.
 const (
 	UserStateActive    UserState = "active"
@@ -2407,6 +2467,76 @@ type SessionProvider struct {
 // Sessions A list of sessions.
 type Sessions = []Session
 
+// SigningKey One token signing key, without private material.
+type SigningKey struct {
+	// ActivatedAt When the key started signing (absent for a next key).
+	ActivatedAt *time.Time `json:"activatedAt,omitempty"`
+
+	// Algorithm A JOSE signature algorithm Gatehouse signs tokens with.
+	Algorithm SigningKeyAlgorithm `json:"algorithm"`
+	CreatedAt time.Time           `json:"createdAt"`
+
+	// ExpiresAt When the retired key leaves the JWKS (retired keys only).
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+
+	// Kid The key ID, as in the JWKS and the tokens' kid header.
+	Kid string `json:"kid"`
+
+	// OrganizationId The organization of an organization key.
+	OrganizationId *string `json:"organizationId,omitempty"`
+
+	// RetiredAt When the key stopped signing (retired keys only).
+	RetiredAt *time.Time `json:"retiredAt,omitempty"`
+
+	// Scope platform: the OpenID Connect provider's keys (/oauth2/v2/jwks);
+	// organization: an organization's workload issuer keys
+	// (/oidc/organizations/{organizationId}/...).
+	Scope SigningKeyScope `json:"scope"`
+
+	// State next: published, not signing yet; active: signing; retired:
+	// published until expiresAt, no longer signing.
+	State SigningKeyState `json:"state"`
+}
+
+// SigningKeyScope platform: the OpenID Connect provider's keys (/oauth2/v2/jwks);
+// organization: an organization's workload issuer keys
+// (/oidc/organizations/{organizationId}/...).
+type SigningKeyScope string
+
+// SigningKeyState next: published, not signing yet; active: signing; retired:
+// published until expiresAt, no longer signing.
+type SigningKeyState string
+
+// SigningKeyAlgorithm A JOSE signature algorithm Gatehouse signs tokens with.
+type SigningKeyAlgorithm string
+
+// SigningKeyRotation What the rotation of one key set did.
+type SigningKeyRotation struct {
+	// ActiveKid The key now active (the next key before the rotation).
+	ActiveKid string `json:"activeKid"`
+
+	// Algorithm A JOSE signature algorithm Gatehouse signs tokens with.
+	Algorithm SigningKeyAlgorithm `json:"algorithm"`
+
+	// NextKid The fresh next key.
+	NextKid string `json:"nextKid"`
+
+	// RetiredKid The key retired (absent if none was active).
+	RetiredKid *string `json:"retiredKid,omitempty"`
+}
+
+// SigningKeyRotationRequest Which of the platform's key sets to rotate.
+type SigningKeyRotationRequest struct {
+	// Algorithm A JOSE signature algorithm Gatehouse signs tokens with.
+	Algorithm *SigningKeyAlgorithm `json:"algorithm,omitempty"`
+}
+
+// SigningKeyRotations What the rotations did, one per key set.
+type SigningKeyRotations = []SigningKeyRotation
+
+// SigningKeys Token signing keys.
+type SigningKeys = []SigningKey
+
 // StaticResourceMetadata This metadata is for resources that just exist, and don't require
 // any provisioning and health status, but benefit from a standardized
 // metadata format.
@@ -3138,6 +3268,19 @@ type ListUserSessionsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// ListSigningKeysParams defines parameters for ListSigningKeys.
+type ListSigningKeysParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
 // ListSubjectSessionsParams defines parameters for ListSubjectSessions.
 type ListSubjectSessionsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
@@ -3276,6 +3419,9 @@ type CreateUserJSONRequestBody = UserWrite
 
 // UpdateUserJSONRequestBody defines body for UpdateUser for application/json ContentType.
 type UpdateUserJSONRequestBody = UserWrite
+
+// RotateSigningKeysJSONRequestBody defines body for RotateSigningKeys for application/json ContentType.
+type RotateSigningKeysJSONRequestBody = SigningKeyRotationRequest
 
 // ServerInterface represents all server handlers.
 type ServerInterface interface {
@@ -3612,6 +3758,12 @@ type ServerInterface interface {
 	// DeleteUserSession End one of a user's sessions in the organization.
 	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/sessions/{sessionID})
 	DeleteUserSession(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, sessionID SessionIDParameter)
+	// ListSigningKeys List the token signing keys.
+	// (GET /api/v1/signingkeys)
+	ListSigningKeys(w http.ResponseWriter, r *http.Request, params ListSigningKeysParams)
+	// RotateSigningKeys Rotate the platform's token signing keys now.
+	// (POST /api/v1/signingkeys/rotate)
+	RotateSigningKeys(w http.ResponseWriter, r *http.Request)
 	// DeleteSubjectSessions Sign a person out everywhere.
 	// (DELETE /api/v1/subjects/{subject}/sessions)
 	DeleteSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
@@ -8250,6 +8402,66 @@ func (siw *ServerInterfaceWrapper) DeleteUserSession(w http.ResponseWriter, r *h
 	handler.ServeHTTP(w, r)
 }
 
+// ListSigningKeys operation middleware
+func (siw *ServerInterfaceWrapper) ListSigningKeys(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListSigningKeysParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListSigningKeys(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateSigningKeys operation middleware
+func (siw *ServerInterfaceWrapper) RotateSigningKeys(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateSigningKeys(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // DeleteSubjectSessions operation middleware
 func (siw *ServerInterfaceWrapper) DeleteSubjectSessions(w http.ResponseWriter, r *http.Request) {
 
@@ -8535,6 +8747,8 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}", wrapper.UpdateUser)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/operations", wrapper.ListOperations)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/auditevents", wrapper.ListAuditEvents)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/signingkeys", wrapper.ListSigningKeys)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/signingkeys/rotate", wrapper.RotateSigningKeys)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.DeleteRole)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.GetRole)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/roles/{roleID}", wrapper.UpdateRole)
@@ -8609,49 +8823,49 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39dts4niAM3wqO3j3H0i4tO6lUzbRy3vOMynZVeztlu22nMrPDjAsiIQltClAToGVVNs9t7AXtjT0H",
-	"PwAkSIISJctxKqX6ozsWSXz+vj8/dSI+m3NGmBSdwafOlOCYpPBPRh7lFZ6QW35PmPohJiJK6VxSzjqD",
-	"zs9YkinPBEE4jqn6sY+uUiIIk4izZIkWU8IQRr8ldEblb2iBBZrQB/Ubi9GMpyRkVJKZQOSRCjlAckoQ",
-	"n+N/ZgT9Nrfz/oYecJIRNOYpvKAWhdTTfifoiGhKZlgtTS7npDPoCJlSNul8/vw56MxximdEms3gKOIZ",
-	"k0Mh6ITNCJPnp1f2hfrehgyZDxDOv0Dnp2pSql6YYzntBB2GZ2paz+CdoJOSf2Y0JXFnINOMuKudYylJ",
+	"7P39dts4niAM3wqO3j3H0i4tO6lUzbRy3vOMynZVeyplu22nMrvDjAsiIQltClAToGVVNs9t7AXtjT0H",
+	"PwAkSIISJctxKq3+oysWSXz+vj8/dSI+m3NGmBSdwafOlOCYpPBPRh7lFZ6QW35PmPohJiJK6VxSzjqD",
+	"zs9YkinPBEE4jqn6sY+uUiIIk4izZIkWU8IQRr8ndEbl72iBBZrQB/Ubi9GMpyRkVJKZQOSRCjlAckoQ",
+	"n+N/ZAT9Prfz/o4ecJIRNOYpvKAWhdTTfifoiGhKZlgtTS7npDPoCJlSNul8/vw56MxximdEms3gKOIZ",
+	"k0Mh6ITNCJPnp1f2hfrehgyZDxDOv0Dnp2pSql6YYzntBB2GZ2paz+CdoJOSf2Q0JXFnINOMuKudYylJ",
 	"qsb5r/88PvwLPhx//PSvnw/zf79p8e9Xrz//t05Q23hgF7Nuf8MPN/kez09R99VrFNMJlaKH5BRLhFGU",
-	"8CxGEWeMROo7xMf6jtIJZvR3DL/FVET8gaQkXn02m53Iqu0lCY9g7tU7RCkRPEsjgoovVtygM+oLXt2c",
-	"/o0s197c1Tm6J8sVmzHDvOBGspjKYSR5+veMpMsV+7lUlII8KPKj4YsKhNWHAJSCpA9UXaEGosDuPUCC",
-	"CAEwmaJMkBSJbPQPEslefiT/VBO7YCh5upJkmFVfOtC9bvHvqJB6yS5OHAi7oS6VaIaXaIofCBoRwlBM",
-	"EiJJ3EOUCUlwbHFqnmA55unsMCEPJEGcEdG0E3eq87jNlq4NJpzHm9wGHvHM7C5HJQfkKqtK8zk2WdHt",
-	"ck6euiY1BepiZGHFUqk5STXSR1jihE8yEiDSn/TRJOXZXPTW7UStrc1ebiiLNtuEVFCLx5KkeiuSzkjT",
-	"aoQavbQMBSZYdgadGEtyqL5tRsH3TNJkk7WNyJinZP2yMjXwNssCpnKS85Q1NLzGghppXm3clyN+sJTz",
-	"mDBJ5bLVBql5ec32ijFfcHOcKQnvJKEtZKjLYSanr1EEL9/RuHFzdDOZaXj4v/Dh70pOKP7Zv/t/Dz9+",
-	"Og5evf6XpqWnBA4QJ2suRUiekhgV76+4F2fMl7sUMsPr0XwIjFIxJ/W2EtpTIhq5DLzkR3D7qL4OoKw0",
-	"Xr0IRpWED682n6sZ6eWOFJSWFRvxaT+3U4Jm+JHOshli2WxEUsWMtI4jOUqJzFLWRx+mhIWMz6iUJFbS",
-	"qXkFp8S8Q2L9FmhJyFGSAsXaQvbvhxfkUR4q5ewQtCTFDecKM5HW31CE05QSAZxQwhteBcp387Dz0s2b",
-	"PXUGr46Pj4POjDLzZ35wlEkyIWnnc9B5PJzYozm0R6Pv7nNQll3WEI+SmtEIKOURXw5e1Imu2I8CDfVK",
-	"AQcBGqd8ho77aKifzDEIkwQRFiOq0HQul02XpL4o3VFMxjhLZGegLsi9L/2fc2vH9Vsz6wdQ2hDm1UVp",
+	"8CxGEWeMROo7xMf6jtIJZvQPDL/FVET8gaQkXn02m53Iqu0lCY9g7tU7RCkRPEsjgoovVtygM+oLXt2c",
+	"/kKWa2/u6hzdk+WKzZhhXnAjWUzlMJI8/VtG0uWK/VwqSkEeFPnR8EUFwupDAEpB0geqrlADUWD3HiBB",
+	"hACYTFEmSIpENvo7iWQvP5J/qIldMJQ8XUkyzKovHehet/h3VEi9ZBcnDoTdUJdKNMNLNMUPBI0IYSgm",
+	"CZEk7iHKhCQ4tjg1T7Ac83R2mJAHkiDOiGjaiTvVedxmS9cGE87jTW4Dj3hmdpejkgNylVWl+RybrOh2",
+	"OSdPXZOaAnUxsrBiqdScpBrpIyxxwicZCRDpT/pokvJsLnrrdqLW1mYvN5RFm21CKqjFY0lSvRVJZ6Rp",
+	"NUKNXlqGAhMsO4NOjCU5VN82o+B7JmmyydpGZMxTsn5ZmRp4m2UBUznJecoaGl5jQY00rzbuyxE/WMp5",
+	"TJikctlqg9S8vGZ7xZgvuDnOlIR3ktAWMtTlMJPT1yiCl+9o3Lg5upnMNDz8X/jwDyUnFP/s3/2/hx8/",
+	"HQevXv9L09JTAgeIkzWXIiRPSYyK91fcizPmy10KmeH1aD4ERqmYk3pbCe0pEY1cBl7yI7h9VF8HUFYa",
+	"r14Eo0rCh1ebz9WM9HJHCkrLio34tJ/bKUEz/Ehn2QyxbDYiqWJGWseRHKVEZinrow9TwkLGZ1RKEivp",
+	"1LyCU2LeIbF+C7Qk5ChJgWJtIfuPwwvyKA+VcnYIWpLihnOFmUjrbyjCaUqJAE4o4Q2vAuW7edh56ebN",
+	"njqDV8fHx0FnRpn5Mz84yiSZkLTzOeg8Hk7s0Rzao9F39zkoyy5riEdJzWgElPKILwcv6kRX7EeBhnql",
+	"gIMAjVM+Q8d9NNRP5hiESYIIixFVaDqXy6ZLUl+U7igmY5wlsjNQF+Tel/6fc2vH9Vsz6wdQ2hDm1UVp",
 	"nf2eLAUB0KJMXxoAXoCwyMEaURYytcc6BBvAtfJwSh4oz4SGVHQu0SwTEo2IImIxWlA51QMJPCNoTBMl",
 	"TBUav5pTPVXAQOBYsUTzlMdZpBYhVx2rNndU4P8dYRM57Qy+f/W6dvtrYH5O0hkFZeWGrOGYqHgXqbNs",
 	"hPrKmC8I9uWFtBI1C4tKofKVN954PbVtr5LOS29f4BnZbnWkeit2zWpRrVaq5l631pSyiM6VGLHxKiU3",
 	"Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWiuP69emZlm7tppC+N9SMu4MOv+/o8KEeqSfiqOaSfCqNIze",
-	"CP8HidaSBP3WClpgh3lBKpDyBxqTdC1Lx6AP2NdX7skM+HKbSnlC1pkYeUK0nWopJJkptT7KhOSzXsO+",
+	"CP87idaSBP3WClpgh3lBKpDyBxqTdC1Lx6AP2NdX7skM+HKbSnlC1pkYeUK0nWopJJkptT7KhOSzXsO+",
 	"9Jgvu6etUHox5aJGCKc8iQ2fVQfhIjoYZCqHAm81m13M0tZgv3rt/fVFqw2olfmYDaz2/fUF6gqJZSb6",
 	"ZtCVa3t/fbFmacYANWxjf0cVy2YzKlRHfTngMSbXtRvTAHJ+OkAYjVK+APOs/vVAIEFj1P3uNZqSRxyT",
 	"iM5wkjseeIowCxmezxNqLPbFhykZp0RMrTqDZzRZou7r12iEBfnhTZYmKJriFEdKAOw1nqbZQ9tj7Obn",
-	"8t3rz/+7MDfcHX789Pr1517DUdHf12kDVQURay0AcKrZGPh7g9T/uiL2r9bS1Ap5KteskKcxSQdoTEkS",
+	"8t3rz/+7MDfcHX789Pr1517DUdE/1mkDVQURay0AcKrZGPhHg9T/uiL2r9bS1Ap5KteskKcxSQdoTEkS",
 	"D7CI1PXoP9S7qKt+Ah+fwrOYpsZERwVKyFginsleELKUzAmWeJQQ1FWkgM9m+FAQJauDIVzppYI8kBQn",
 	"oEK8heFgHoEIjqYooUKGTC1YoNES1GTKEJUCOWsOEE4EVw9AKyAkVrDG8D25i7AgIetGKVEz3mHZA7Ul",
 	"Y/eML5ieSq0aozfHx+royeM84TGxcOG9CZ6WdWS4xIqy8Pr42KMszPDjuX75h/wpTlO8VA+FXCbqhzFP",
 	"Z/C3dmusUxqERi39MhgJaNpg56ngg/5kJTa4O/r+TVAiMv/1b0dhKD7+j3/L/+VHCInTyVYKghVu9QCK",
 	"rRQCUSO9trOtIdj6tW1FXGzX1EbALaZqtaZtRVv9dTu5tphpe6H2thhDLT4T62RA7axrZHZ6gJdicZ/1",
-	"vETIH3lMiY4byB3D1/qR+jHiTBIG/3R41dE/BIc4iZaHmY/8IaWS6PnrYQiF81pypGkYOD3nMZZwt+Wj",
+	"vETIH3lMiY4byB3D1/qR+jHiTBIG/3R41dHfBYc4iZaHmY/8IaWS6PnrYQiF81pypGkYOD3nMZZwt+Wj",
 	"slbYXa8WBm1eqLHntl2i2lNiRJozRaZ2vdzaBL5VN9lwDclUWIQRjGTFNO9mtFZzZVSWXe+kPPoqUAFv",
 	"C3rdPy4UrLb34VpRd74BZ+xVyy/Ze9su3DCDXa/ZDLsC3i0XarvQshi/6/WWR1+x7Kra0Xb5ijDvetFq",
 	"zBVLBU7Rbn1AuLUDBIj2CMdmsdfm5xaLJo94Nk/gTZKmPAWB+QEnNL4zXEGJhurJXXmp1sg84vESjTFN",
 	"SIz0HhF8DtOAMNfqWPTkniO5bjNPgIyfx64q5kQgxiVS28dUqVdJkr+hDtEI233k0EMlS2ujvdCShBLT",
 	"ZzhRcimJkeLaIeMpApnCNbx3KYuSLKZsgsCRdJSb1HsB4qwIyxBKd0hJyKxXG2J7XvXf9I9RTGNYcsyj",
-	"DCLvjGhunes/4litdYGXT7tfhQ0kvdN/msu91ULBzdn1r+cnZ3dnF6dXl+cXt3cXl7d312fDk78Of3x3",
+	"DCLvjGhunes/4litdYGXT7tfhQ0kvdN/msu91ULBzdn1b+cnZ3dnF6dXl+cXt3cXl7d312fDk78Of3x3",
 	"1gAJww836Ob2Bg2FyGbkmifkA5XTD2Rk9ziwDp45p0zm+8RMLJSq5QQ6pGScCRLvAGwUR7NxFFmiJxyp",
-	"28fRlMQALwaYunKacikTdXmglanTQTCwCNmILDmLDeRIdes8odGy10f5uSktavXBIZ6G7P3F3y4uP1yU",
-	"7vM58dVc6cn12enZxe358N3d+cWvw3cgaLa7xgEaRhER4pQwSuIBei/UdeGUDfBCDCieDQavnP8GinYd",
-	"5T4hdSxwzZmc8pT+TmIwQ5NUYdMACSkGxVQ7unGL/lQgcyo5ZdDAYAAMUamFHhjN+o1Dlh9c4CrUww83",
+	"28fRlMQALwaYunKacikTdXmglanTQTCwCNmILDmLDeRIdes8odGy10f5uSktavXBIZ6G7P3FLxeXHy5K",
+	"9/mc+Gqu9OT67PTs4vZ8+O7u/OK34TsQNNtd4wANo4gIcUoYJfEAvRfqunDKBnghBhTPBoNXzv8GinYd",
+	"5T4hdSxwzZmc8pT+QWIwQ5NUYdMACSkGxVQ7unGL/lQgcyo5ZdDAYAAMUamFHhjN+o1Dlh9c4CrUww83",
 	"bnzcWfHSiAgaE3h3QhhJaWTGQBGPib5qzsYJjZ54x3aUhrvDRWDYgsqp9vyBRRInKcHxUjvSxU7osZnI",
 	"LknoKTHjckrSAGUiwwnYIalAM4KBlhITDpg7L7XaqEZn4j3DD5gmeJSQp52SJLM5T3FKk+VdVgzacGhq",
 	"LacXNyjh/D6bK7n3rnBoRlOcJIRNSB9HM9I3k1VoF+ycMvS92BH8quWom0wUCTL0iafVWSmDKLW3SNEj",
@@ -8660,13 +8874,13 @@ var swaggerSpec = []string{
 	"Dyl9oAmZEKH4vnbqG7XERrvCvVCm9Hmc3AC7AZKye65epRIM2WkN4eNRlKXpThgu2BbJ45xEUgNtxqaY",
 	"xQqCy3MpwltcEkYyxUxQJe/o9zCLQ6aeiiyKiBqLIayZbx+dGxMPhQsAuo4FCdA8IVioC5zzVCIqERbq",
 	"6qgQmSYzjMufeMbipx0y4/JurIZpFIoNcVSApV98+sm+Z2BHlhyNKYtRQethY3O8TDiObzl/h9MJ+eKi",
-	"f6JmVciBGXp1/OZfv/+XH9BoKYnYMUuHyagozeeI7lFE5lKg7iv0C/2x50j1IbNmDi2GgnyukFISxbs0",
+	"f6JmVciBGXp1/OZfv/+XH9BoKYnYMUuHyagozeeI7lFE5lKg7iv0K/2x50j1IbNmDi2GgnyukFISxbs0",
 	"m9fqIYQm8QeSCpBWRmAOg0POWCHFPO2EMUhUd5qANeEpvGNcPoUoo5BqigUij3O6I5zN5FSJ6MbUVjAc",
-	"IJjuKpx5zYGIbK5wjcS/kJhiJQ497WCcEe9masg7qY20ayCQEpFHSdWmeh4QBP5Wmaqv/Ut6OJN6RYS4",
+	"IJjuKpx5zYGIbK5wjcS/kphiJQ497WCcEe9masg7qY20ayCQEpFHSdWmeh4QBP5Wmaqv/Ut6OJN6RYS4",
 	"AI/Kp46FQZxcpYpXSjC0jnEiiG9Go4SAGJdmWoKy6gxOEtFHuat3lNFEHlLFy2JixLxByD6FHRqHnQF6",
 	"FaAQDM3qj1DbIMOO+rFYobo9/VjpMWfXYedzvwNmpnypnyqvw9WxbNYZ/Kf5qBOYf9z9fH35/qrz0eMF",
 	"iqmYJ3gJHoG6IyDo0Nj52QmvZP4PPudTcO3QKRLBCmv9O6qtN/VTrie7CYSt5WWGYxIoUSuPhEH/9/9U",
-	"YwH+7//J3SFpTNL6oeUOsvwfG3kargkGPC87zD67pqD/NEN/bHMWvxCJYyxxy9y/AyXA6y9Q1z0lkHwY",
+	"YwH+7//J3SFpTNL6oeUOsvwfG3kargkGPC87zD67pqD/NEN/bHMWvxKJYyxxy9y/AyXA6y9Q1z0lkHwY",
 	"Bym+V9+1cTr+uPReMjylnN1SfaltcigqoFH8XMkL8kdPuIeliG4tmai0pFYneYUnxOuWxBOICfHAluec",
 	"1CvrHOWe0LzFlCcEdXUAKIl74Czud3yByc8CgDpw1o+q4K33P+GpXOFz1ySVxBA62+B+Bwea3UgNFlpg",
 	"SWDOPMhjiU1wgVpbu4u35KC+lQ9TroROJ3dWmxA9ZAEgdUaZdTG/Cpq28+SAO/cQDEul8YZ7tRS/fnWQ",
@@ -8674,7 +8888,7 @@ var swaggerSpec = []string{
 	"35OQmfdMUAWoJ1ibJ4Efa+IGLHk2sEqKUmt+UsqL5tIhy3M3CxlVyVooIUboLNgKBitYHlEWstwKcfSp",
 	"wm8Uvf1sV5ZPsZjSaOr+dCCU1DujjAqZYslTYVZdh0Ql82UpuSbYiGa1KxASyxK7p+wq5ZOUCIVO+f47",
 	"QUfLj557rEChHrEVBAL9aces6nubOdxuIyTK2aTa/pxEGw9woz4yZ5dtTnVv9GfVc8v3Y1aVj9/qKG/M",
-	"RqoYg2WFaP2DU+ZhVtUwdB+szF3iuB3d6uThIFvGZdSOrVhU4ImlN3O1O8L8Oj0MG88IMOhFw4mi7j2Z",
+	"RqoYg2WFaP2dU+ZhVtUwdB+szF3iuB3d6uThIFvGZdSOrVhU4ImlN3O1O8L8Oj0MG88IMOhFw4mi7j2Z",
 	"A1kRksy10TQl8FkPikMoqjR3yNuaK2gUosth5f43ykR0w5tyPi5iU+unkqVskJMy7S4Is+Pj7yJX/IJf",
 	"iHlgZGm1Xv37Uen381Pza3EOgkjzjodS6rf7PmnSiUxaKzJWw/R9WQ6lSKcicLZ00K1A7DYH/RpnS0kF",
 	"rLTAJL6keFEJfXqCbOGMtJFgoU96gIqQOE+BjgA8brhc76N7fqpNQK9eH0LsrROGbMp/cEZ0bKqwfLxw",
@@ -8687,398 +8901,416 @@ var swaggerSpec = []string{
 	"CCcJnKPCKA3QLihXLGxZmpJiUd5DY2Sx4nnl3KoDlj9fcS5Wk33iaYB3gE4YiQ8pK5IgnEjd8gHoshV+",
 	"W3udwLbgljW6XAlsbiBFGjunWOTBxfbSQNoCMnwgDB1M1d0KhzCNOE8IZlW83JjVl+iQB7Vak70ig8TW",
 	"BSmdQXWZK+DiFk9+AjvuhsDxAYw+ZZ5u/ERFPN09IXOBuk4sk8STE+2bEz0lDXNBQhbhNF1SNkFYooRg",
-	"kQvCYADDE4G6xWp7wEkMU3N2iZOQZYzKQCe0VZ4h9QjhEX8gSL1jS3WoibrlV98zCvP0Q/Y3sgTVWFdD",
-	"1G4+LqdohmU07SMlR/AM/P1a/LXslAqklG1Al5DNMMMTAioTyEdgiGOExOUKZmLwjgo1s/gJgjG0J78L",
-	"8Qj1965wCjZDxUwb1l9DRnWU7UF2IW5xRQD/fq0IXHHNFddWgcl8mevNdUaxg8X7ATnxeUISKqTxhBAh",
-	"IBA35YkOrRFwq44aXz+rScJHbexIyZmJKxXbEbXER9B4RV5ZM8SN2lNcWojRCj3CwZVRW+Eg4iIstnIa",
-	"Lcmab+6aguK7MvuFP5vVd3POAo0IWapGV79C67Wts4N8093SED0w25iCdWF+mYMS9oUdr8RahFg3iORF",
-	"CDZsBMoQGdnRLmeTc7+04631PDEtOTkL/Lj6SsQqdHoqvOT37mF/PmxoVQ/Hp1lpOU1bXPJSb1ZdCJku",
-	"t1oEoJC40MfKcl4pECXiSrQep3zWDxlUiypLsor0C6KzQQt9awHVeCZUgL9UhwRiWSbrQJKKiZUOIbSr",
-	"BUoXOi9yliwHiukoZSNkhgfzMWIcQRAsqo2riwYwnit0wIkCMBYr1hUyJQWBLNFHw0IHnOFoShlxq3dU",
-	"y4OKvD6oCEIGDM7kexu7MuCqc4ZCh8XFtuxhcaEpiXgakzgENq7dSkqE0HpMllilBsu8TGKT2lxHwGwu",
-	"ZErw7MDMn6KupiJlcdDEcOaLOtBZ7U9Xw3UwTQEELoCU9G4csvyWXI29vlJ9QjglSKaZkOrg8pKmCxqT",
-	"HWntedQO8h3YOv199U0AYo4pSQuTA4jq/bXGnFWa/5riUCXy2eDdczlPTjpdu6v2aEJaFFZ6mM6T6ig5",
-	"OSEl/6JrgK3xy9r0ueS3hkFX9Cx3wM0kFv8lOdVnNUbomGRj80eSr78hiHUpFublOk6ib5OntcjF5eN8",
-	"WWJ7d6sRjfRF2NNW02/sds1Xpv2ta9ylq/fvd4/mspCnrrbnCJyHq29V2HFMBfE2zNt+O8wn8fHwdvCk",
-	"WNrCZrkVq/bSknvK1o2pXtlo1MpVwRSBBlj3DFdfmU6j/CIwa4eAKV8UTlcKhxXgbCcTlkmATyyEyuqN",
-	"rqqiNrtb83C0NDEnATL1hjRR13UP53yeJUboowJxFpHtL8dl8zugKrDbDSM49De7CNuAkRqJsT3prudM",
-	"TW3V3v4gi4NsoOr5QR4IpIaiY1qQqgpjf5xT7YqrOeS1nqKuQ0g+F2jB03vKJm8RUyK96QQCcqUatl2Y",
-	"q6mV5hdnGckNWDCt1iq6uYsc8kRMATJdnAwi0oo6ZD5fea/fym/X5OBxL2zNQWuQbQgsb+i3ovY9IjiF",
-	"rHgF5ZMpvr/TIR/3ZGlDQswvgkQpkfqnwMbJmYDuvFiwUt/8jA7aR/iF8myU0Mg0oEDdOU7zuANYVotD",
-	"1KM3n2EzN7NIb6OUbULCS7EzB6+3YWXw+Uo2ZvXZ9jysoJo+/pXFVJ49NIYTXjKC4B0So4U6ER+MSr7e",
-	"mKjGKEUvQLuDNbKTbYlArJ+rq6FY8dIYR4qiB4hlifbbgnJj+bv6FRJcrWKlNfo1E+bdDtrNaKHOP2NT",
-	"WL7V2M7bhu2XF3w2m8slTF/pEQL3I7zoa7DivEFY/fdDk0F6eJ43IHEQyTOcPq9Wt275JIDfBnkNPo3N",
-	"vFlLUrDNXNyzdZbpHoAX73IsWC1CqtdMY4z2+FfGsCYcXBM7P8MxUfwKgLIpqq2lepIJkgY2sy+PlMZz",
-	"qgipYos6RkZxtn4jH25SewwnxQVp5ilyLW9+m0x7cLrJgam1R9JVoexHjWBw7cC2Lx7YEoYFNt1nWt+G",
-	"bAzo26J1TQuuuibq0DlMf7qGCZVyy7ni2lVuBIfbx9K0vsKF0IU5tFZmWnFs6D8eMnQ+/MXGpBiD2z1Z",
-	"Nslnf7PCUX1/wDzyFXkOWtHsQxC70A3BCYkRmGKFDIyonDeAqN130AGKf8mSpVv2qDg0d3VNh5WXGdn+",
-	"tKzgjWXNPg2BKMMPN4WXQ0OVCMBGa4oLlJ0NBwKRR5OKD6WUtWxsfzNVHusBeUMdaL1eXFcvNhzHidtV",
-	"Z3OoUTsthRlCJHtj8R/PPsjEa/dVROLm9gbp56hryryiTBwSLOThq14jpTbHUoQnlovUvP7uzfc//Mu/",
-	"/uX41euBev0ooocxmSd86aXTGvFPsyYDtX1yQyLO4jzQy9YAzhf+3Q/Hx7DmvEbtm+9el6rU/uX42Je0",
-	"Z0a6NeEClSuINbmaSjkXg6MjvBB9PMO/c9aP+OwIwjWiBNMZ6hYBwurXMgTe0TiwIdTm3+ZlSLx2/6Zx",
-	"760GYXV4B0J7O0wlJB2VAeU+oKbPLZ7c1JigE78jpGh2PV8+kDSlsYmXU8BQeIphvy2V1VXQn5MAn4nW",
-	"FJBZOm2Q8vu18G5lhs2opPn6uhGJA21qyGGunb3AQ3ybADrXsFefn7uR+viV0UqLrm2y4Qqq0aBeElMO",
-	"58cCncJbI+J+bQp+CG8AcxH2Y8Kyms699uJZY9Bc7dUW0aNN064NQt0kZHMI+Sa+5QX+g2jcdsOl3eLJ",
-	"drxCYk8m070GVafI8qvX/xqsy0SAMLBaceYfWlheOvZj3+5GOLq/HI9vZIolmWwTdi/MpwfCqQo4QGP6",
-	"SOIfcXTPx2PU/Un9dUoSvDQ/2Ql7kK0ywoLAU90pGD+at27pjOgQvn9QKUlqJ6NE9AJ4F2rjnPjjP/NR",
-	"SySFMvnDG5cx/XDcosmVu53NhvNyufIWd7C+4hwq/bvW9oEq8Y9iFB+wlJJ8PHp0JcsC9AkTkQm1VQqU",
-	"9fKQFTQFp/4E3djNF7HecU9eLhRBGkpJZnPpTdMNVkQLmzItvvDppuD4PHF4Lb/JKZXaYmADpvJmfNL4",
-	"9fN9rrsXh8c75Vs3Dq6tBpz76oXwUi42klxpVK2SZ71B0m6el56miFJzYrzX0EkA4SsQz9ZbgotXaxEe",
-	"lUU3HnvRgXRrBeuvfKG7xGGTyl6VAQ4EcuJ4zVkMTNfKYlrd8iDvTqkoZK6ZoK6RDYNclhst6+rc8MNN",
-	"yHJdztRTJKhZfesFaExiAq0dlNBtOhOFTBHnSg9Tazf6cFPpgjoow9qCp/cJx7GpVKe7hMxGlDCpt5LH",
-	"munqGOVaQEadZzw2+mnIzMclRTVAtE/68On58JeSh4iwB5pynWfq1NKCYkTUtvE7+9sNOr++GaIFGTmD",
-	"qu/PTm6O1GNTf5ekrkQdslysN0FHZyevoTk0ZhGxoXHq4Bm3fUm1IPoW8fGYpCQOWdFtv7Ae8RQR8ILF",
-	"6PAQzvcQL8Sh2fuhs4QAjRXTFSQZH065kCQOkFLVE3IoCcNMIq0gApZrNgvHvaAQJzd2GvIVhWBNgdW7",
-	"67O/vz+7ufVVxql0tG2oj1N0V21I3za9r5pykppEzmp4eBV7chEearIGnRys1YMC+lrGjLegFw2O7loL",
-	"5K/Fp11Z/mbO7erHO/By+9azqWVr/VkXpb82yrix9c+8kcb1VNcW+TvF+yU82fDgHXh34jFLaRML4ZWP",
-	"tmWskD1RpPm02GmRFlTLQCtW3wYiVpSs4JmM+KxIrMs/OhAowUI6BdYbZVWxsrSaTsNBXZwkZpYZEE2e",
-	"SegkY/bYa+1oKknfHriyJbEuM49wrmSMGWbLYnWecAib86RXljd18lfX2ihPpGL40PqsOl8SD+WWDsPS",
-	"AoLiUspjt4CTX83rWxUrhMwyO2FzdMLuycgfiAQ8CYt/LToq+EJUMzikcZasxNgnAesquGuxgTy45Umc",
-	"qakxxgsEwXgFgS2iYSrjrHTNV49DbEY2K1KXD53gtVUGcuehrXVmskne2pxRvNDZfZNoDnbbPIVC4KUv",
-	"+mvRJhPSXdTnoDOJ5mtbN0XzoRNYtgLL9XAf2+Y7NF+jkespaXGLNH93s0u0usPKK7Qv7cAOgqWbEzXD",
-	"SxRNORdEhwUoVZY8NgVsQBHgR+lvijs3ecEJHpHE5gPHedU9dWkHOgOEPErt0IIZnEZoeVvK/t3g6N8O",
-	"P356Fbz+/gdfk7Mnke2Vl71crcHQRi/oF8+WKK16C8Ul/3RXaktpLVtYi3SulBrSrTcpclsMogwaFsJk",
-	"A0QecSSTpUOmtIGmLZ3KYkpY1BDcgrM8psxe+YFNt+ujU+0QhqYnxleLF6If8RnqDj/c9N7qrv5O5tc4",
-	"S5IiYgaKmbGjI4pn/Qnnk4TgOYXvLXiIo4v3v/x4dn2Ux/8f6QTqI2tIyhM7OU/E0dXl5bsjO584urq+",
-	"/PX89OwadX8+ubIu69Xd/1vS7VKsQWvKXftsU9q9OxtoW6rfGANd0FD1du49jzgb04mJJNBOdNtKc2eA",
-	"562jvCJFs2LitKBj8zXfX7/Tjig9/IH6vbcq/fAqJWP66J9LSCeGWmQjyG3WNcx0NsO4EcNbZL7pTQbF",
-	"4VXXtPY6G+LRh86pWBOxXrCiJVD7kcoWJGQnzv8VVaqag86CjmwOtTceh//54dZfNlF9mZd/z6NtspQN",
-	"KJHjATg/xQC6Nw7g5UM1xuAfC7k+ks8EFBRzBMU9FvVWnBt1jqzddT6XENQEEzsViXYmCiV0TGyMcnkR",
-	"78wTKFJqgpvyaKa/VIOZvvuh5JL9we9aXX0tT9ELnbP+qrTCsoy1jU7ImSDMDyRul3hsyyqZZktBToN8",
-	"jgdKmGyIxtcPG6ucQaWyTYxUQUdXeSlZeTYr156vt7S6fGB3USuOcLUiZt5pr4CZe1lpiGrSB4wbq3gx",
-	"yC2hVArj3vpq3Bz5KjdUFIrvdqEllFexKZWonfjbXAdQ9NQEakAt+OXcFHD22idK0XVrBF5fYHY1CrnN",
-	"ML6QZV99J3d11Wme4KWr3qNfqi2VgjHt4Wun7kuptFHOrcRQx9Me6DaL4GgfLYv5B3kA/4EIWT081Wxa",
-	"iWZdIcXgzK4g9suvUyxuACGbWwxgg7JQcEbv2dRZ079KQZIxdAsqRbj3fFGxlWspZl99N1syz/x7dWGw",
-	"9JfilhUqsw2rXGWsLEh9DSg3IPplyu6h/TGfYcp+JWmeRdymaNLAqjd8bGJCKmCvhzXiHvR7ChlGDzAN",
-	"ie3jlGeSmPqJoo+uslFCxRRhaCV5+++3pqYPULc4ZPovxUsheZiyiXnhV5xkuuspQ1eXN7eo3+8f6TmO",
-	"YE5vIL8dzI/HxfQHwlT28nbY1Lm7erIVNdudhfrn01UCZWlmjf9qr28RIwtIKdRqZi5Hr+94MScs1sko",
-	"9vi9Jgf7cChXpIube1tgkd9l2+xwbxuNwL2G8iH5ECaP46vAp+5ea1owzogQeEICpPABSzpKTF9Z3Zbf",
-	"Q9H9ow6RJKmwXXb1NhB5nGM4ThvX9tfb2yvkdM1F0A1TQF2lERY61gfezHv9vy5n7QdopNSwlJjBbVKK",
-	"WmRKicTp0mSfh0xNoevXDa/OhYmhgm6CUAzTDqwZTDGhW3mo3iXR7Q94p+VV7Y0t9fpzW9zZbHTb5c6O",
-	"CfKt6Y3jtPNs7mxrP8xntT+AgFyZFX6zU7rNLJ3+wjMipzy+U0+NXlEZpNSdr2gM+7GeuvV4OOFgADjU",
-	"QaIduNkT48x1ulSvJ5eBUfqcMn4QANat6IJuiFfIah6z3gAtpstKOz3T+DAvGPDAIzzKEgU1fKxNs2s6",
-	"QbvQYfp8d4JOJRysE3SGJydnNzd3F5enZ3cnl7/88v7i/GR4e355cffT8Pzd2anpobeyBbu3obd66ezi",
-	"8v3Pf727Orv+5fzm5vzy4kbN+O7d3fDk5PL9xe2NmeTu9Pzm5PLXs+v/8McA1/stVq/nV5KOFK4YOoH0",
-	"05FtowsjrDfSNbeq9RGuij/PQ2t+Prkq1bkLisSsUsE8xFP7pAjbLPWrWlmfYieWO5ssmgfilVthuZF3",
-	"H9fZ4dqk89x6jGulzB1YUMO5PylhEK6lbh+bc57kDg8TX2nsX8kS4eqdhUxyRGfa3oElQV2rPHNGKleZ",
-	"900tydyVHF48c5yjbRLSbLodxTNXjCy7Y/pb2tsaANWAsc8atz638Adv0oWxp19Ae8HGAoRQoNa0IOwy",
-	"Ll1TPHRLsdZ5zpMWRQ5XmIcqxw381pQIzvdqj36xWFTdX4rtaqvboS0U0dusmn4Z85ozv1rmLdq1CtkK",
-	"NnzeuTa5YOVrbBwnWNefAXoRNJms4OHXYpKCxWytJxZfN+0Tep2q0xR5IVjducEYGpWyLKdk5s/LNi11",
-	"yiOfn0KEYW0YO49BovyYtwXaVZNXi8XqFHYlKj99Fbo/RPPc6vkOJ6xcu53ddxpBfimNwNBUbkmvSycW",
-	"mD62hVshfiFLyQ6Af6V9RL/R2iZSUA1fAUo8K9zuG0kK2mI3sDCrG22rJZIYACgmEY21YmZYw41+0yZS",
-	"vkU4ZOYDC/imEuVCX6PWxdQI1u4LFXZHWiUY01SfB5UiZLrgsW50cHL2TumWqUnxp+DF11k46jX4a6BG",
-	"X/b6aKh/W+jmCuQBJ1nRYF2AwfCezuc+aPLvq2TxVZuBKrds6ZUN7ek1H//qy6V4ZqZ3otfLIFWBwYZF",
-	"O0vxQWUOJ9dZsqkV85KBP9S+D5AhGsLUrWDe+gCLe/ahTAUSFDFbzgka+SWhmjBuxG1njoazKd/B5uFR",
-	"Si42538gbEy2cPHIw8kybzujn3iqNwnPA2QgWrumoXfzWwd9ADGcE9KztScuZbj43KLHhXuhgdnE9r4P",
-	"t5FLLg7uoGsPjmN1JDojuNT9a0XXnlKi+5u1GnVjAr+7qR11IhpW+/jkfRa1xwPamZpnvU0aEyU8uiex",
-	"rzD3OINqOoJO2CFlwpbO41yndZhexiJAGZM0QXqg9+rf/lokzgvtVfftCs9DXWQqGxu8HfijtewBvp8/",
-	"LU/E5lLXx8vP2wc24DUoSJC3JpLxs2UMeriDnR91F1MsD+kYCTrLkqLMqL8/SH3XrcL2CkGjoeOGGca3",
-	"MW3Itk0uGsvt5vZfp5WEEgxTguOvRTEqb2VrIdEzTLsTaYw1acAN/TTvPLCi8Lh+s8kR64xlgifcXutK",
-	"clcIh7DQNSMPS107oojMpfEsaCn/SEv4qAtllBWZodAr3vysO2mBkcbNR4YOGyEzpZd1VrQCjrzarLBd",
-	"IoTES+E6VEYkwqYtvM7hDhkVuRFs49jNy/PTExOoGShuTSOwpC2gb7DkaE5S6GiBM6fx5xKlRKHnA/E3",
-	"FGjXJbgMOt7mwHkgXw4b62FwfW/gWluZPgo72uoSdkCNDzszGqVc8LFUv4DwM6a6PnnIrLUEyji+6r/p",
-	"H79FYYfTOAo7qIt1sAGN9NnaOXpm4AmV02ykRw1ZnUMK1ymgFwWVG8xyOgFM1AnMQF5RtHwgzRWCm+jU",
-	"V6PAPguRWqnSlliwaeVRP6b2YqmHY3hk09w9tbKCe1HqUnNNmfePB5ZFifBXEYnSLF7ROEWhxvDknTN8",
-	"15bgVzQpMDAQ6CLCpBcgAmV2AVQYZ363O2m0etr57Bul8colPXW3PcadGieru3g1mKa1rOGMi21xJKcq",
-	"rlJL7skIjw4jLEhv9URNRV4v54SV7uq8odOO1rFWrtfaIrpuszG9duvGcLqdhZ0WVe7stO6RVUsD5zcX",
-	"VCDHi1pt+6cV5Vnb404JK3xo4yDraRFOs9yJmmIiLh6cAJ0VFdRxev+rDfKoHcQvOL13ozjyaBx7jQnn",
-	"90p2yOag/5xe3Jg4lH7IrmxTKRzPKKNQxoun1o/95vi7osJIU5RY/dacg2skOZVu1E+WX9OnSKuu7LtR",
-	"bGnpy3bRpR/XnNgK4bt+9eaJjSUEI6KPyeRZW+qQhY+IA0/+cdnQnEsA8+Y575ZO7WS/mGwKtN/SpkAs",
-	"8DG640D4kZmgfW8KW3t+04k0u9loohXBB6Va0s4j0zjO9SJnE12ky/JXHRU042meTVFJdXt1/PqNLxyU",
-	"4EROb1qBqV3aX91vVvRlyhj9Z1Zqz+S95BmPgdKsBRsj560HGzvimtvE5bt0xMh2d+lvAjrUlQrQ37IR",
-	"SRmBEEY8IomO4XMVGCi0NOZpORvSuJUizNCIhIyymDwWqTIKT0dYS1DO7f7wXbVymptCgw9/Hx7+r+PD",
-	"v3zs/udh/sdd/+N/dx71/p//ttYmFLewCTl992S5N0PC2UQ0aWMgtirhibLJZuB4Vf/yc5A3JF41gsST",
-	"d1TIJiMLVCsvkSDvMitIVDuytaS6ySCxuqKi5tMNTWhnmCaWk3sqwZRgfMqFNDuu58eAcncCbXb8fR0h",
-	"+lMQUzs8v3zTr9t8iM5Pc7OgHtJUvKuUjQzZrRoFbAaICmRa0itcYQpb1rbLvG2j01ffb9G5Ule3KzVe",
-	"1fUQdUk43cCQKn4glRZguoTZd4EZ90N2PlbKNSQvhx1D1FMyBlcyR1gXuVOY3tWdjnpOGBEdhyws7VUP",
-	"QaB0SCXGOo8hRU2qT2lpLRL1nZdXFUy5bXI9eEScVpHkC5uhqKNGIf3UE1TeD1k9Vl1dyDwlYJQG2VCd",
-	"St9ghW6m24RW1ZD3Vafj+WKtQOs3ANk60Bp5nA7CkEcNwatebEbDGE15VPkiZDOCmWEnOmBBxxFHSSbo",
-	"A1FiRByTGD1QjMjjXKnn0sQImICGKZ3rkr2ZkCGDm0EHxkehPjswMkkfadWmvubKAmZ4qQP6Q6ZmlVNC",
-	"U0OtjBNJB8zljZIFWMNMn6+aUUwEptvxDM9162RL9DRO1K1ojuEKx1MedWySg99I5Zxys4mqroR8Pcap",
-	"mk7yRL2itWFqA/NTVdHzaNHWufOOsvudaM6mIKb6OaHsXsNoQqQoUk9tInTIirbIYsoXDHo6DtAUAFWa",
-	"6CmnubCnyx4Rm6SYZmmyPk5OvRQ4o/turlTm9gpPvOLqHE8Ayco1en3qnb8wtOKPJqCyPoqlV4spTwgA",
-	"ir/cXA4prUCmtK9mmJm4Pji3CQX9vekJT2WTjAtOQOhRHENVFV2dFotIobn+Q332hLgv/VnQsZHSsAOz",
-	"XLO2tbfcFPFYvpevxcNXWvpmRpPypzvIya2vZe0xru+xSVlCGbna1OsbNIde3ubhm1oskjr+Eup1Q+QX",
-	"TicK8br+xplCQavTN1M0Ns5sBuIZfjzXD185XV6cEM41XWZsd5nudz8cH/f7OrwbleK/B2jKF0hpjBAx",
-	"r0/clmUrIudhryBVwCH00ZWJ5Lan4AbXzSFZFayjIGRM8QNBjIfM6YfVXKe/GoSua0Ssq7i/IlbTB8Ct",
-	"IK6p2Wheu/3ET6irRUJL1d6tv9YQhzppzFLPTWYpG+R5j7olkU55LCkqkPg4cJrME3mkX4PyT815kQ8k",
-	"9Qer/ZjN5lrHMhmPeZ222gWuuaHqqemNFlOvvbnGaNtKzfuyL/5l+5x6yO4WcqF2AZ2aAEXfEdjgxaKC",
-	"0DzlcRaR2NvWxiblFTTHiWgyWOyzEv4EzYBTgpMi2SnQ81nc75a2HOhwAvRDoMW9Vb0JzE1BmSagLT1X",
-	"ibBBTp2gM8lwGqc6GCnVRcY13TUVx4t5OhUQgto/ueJk+lkw4lVJyp0L4raHIctGjPKWZemkzNH4nYvz",
-	"hoipfPNBYZK2nUjz9nJmCohLBn9qQzI0Fpw1FoDfds+1ZfgnzxJyzmLSUNoLPoXU8iwhATp85fUwl/qd",
-	"rfCh5tHghMl0WTmjisPZckfbjwfFNG4RlZunuZqLCxz3arHX/NCb0fwsj/X2hssZtiq52UAffaByqiWM",
-	"IIctPMGUCVkqVjKhD4SFLAcg1FWn6bYY12EpMJQelmfSjlwkN6p1h6xb6o46dLqj/o0s9UDFJ1QXD6iB",
-	"Tsg8MpGzC3VhY55GumHHgmdJ/LZIR4GoqdylDEn6YKYzU+U+5sLvXKeEBS3ZRGZkfLHC3VFuDFzkoDG+",
-	"6LV3epTCGFYaTPyVVQ7pGNzCb2unru2n+oiN/WeO5fRA1EzXnlhS25nKWZUDwW5z3pV8EY6y1OfaEH0/",
-	"OTI82D8rQGhrldaNR20jYudkpaEZ7/nVehOCL9KimQKsaHF8W5SQw06kjyC6Lk2Bcf99o3BpsEUaJah9",
-	"7hZt25e7ZYffVRTF6bd87e+37LMEG5hqVNWNDvPVxePagr1bC4xrC/62i02wB7QPS9iHJezDEvZhCc8b",
-	"lgANqeLVBQX2QQ+VC3FPbhUraDKz6scewdgRCbyZ2Trf1+S22rxssPTlBVTckg8bWuub9tFsBHJ5+Vfj",
-	"FtwRI1/pDLTvtPYDulKRz51TjVho8p1Pdb/FhPP7bF6K2Qj0NbgxGNqnnQde2LQI+0XISH/SRz9DzMrR",
-	"LzbDIR+oGo8BwzFv8KTPBa3XUcEer9nnnxmXuLEAKzgzEbzjc9vNdA5PQ5n1me3mCgQ+J104WeClUIdi",
-	"Avbrxg2jQTaZSrR6qUvXGeUzX6JvsBUiyBA9mMJM5HGeYKZPlo+L+BAYGSV0RqU/3zCmYp7gZXNNP5BX",
-	"4AzEVKn0aESQ+UgXtyAs1mEM3vHHKSGbnTD8RQVSX/rPxNZSqo+pnkAFjmIwewbaR9nIc/6Z4bzaUX1c",
-	"4+5oWrN/mSmB6Jx4i+3P8FKdM8gcgGo4k1xEOCnZ51w3hNhqHgoeDu+Y1ZbaFMrG5cdkpjQXHDjo5Gy8",
-	"DF5lYC7wxEdK4c4a2cdqzP5DgMea4208E9FI7QhMrF+qH4r+fRVnKr5sxZcK0rvOf2+mbt5S8z27e4Li",
-	"tT4f/fNsTS/qCXuztz9MbIuWdaAMRS0lhnwS3crGeCTjJcMzGkFdkyaX+vPxsw3wqTvDMpoSgbDZkXqj",
-	"1+DP+FLU0Y9qXoK16h7/WlG+64vWsj94onXHoRIFsNJNxu4ZX7BcV1gCKZykWPdu10US/Q1u9GCbmIWU",
-	"woqTBJIQywYh7XxUQC58VWm+LsPHn0J5f7Kaugp6r7w6tVd1z99rD8nuV+6fWgYglcfrQXwL6yd2+2ft",
-	"TZ57k+fe5PmnoJrfjLFwFfUum7P2fH/P99fz/VI3xA1ryRXZAWqcPG8tL6Buk41sK1jEU6cTtS7TFTI5",
-	"TbmUCWWTwCYqEV3pv/v946MOO2FELnh6bx68Nc1TzACVvBkF06bqvv7Bjvbm8bHXR6ckUaoMVB6lSUJN",
-	"CeW3IdMQINMlYqh7nOfcQfm63gD9RB9JDF//iKN7Ph7bioZogaEw5Fi9YJ69RWf/zHDyP5XukHrfR9HR",
-	"a/Q/UIpZzGf/eRyovz/qAJifsqThS+ftj7pRFIrQ/x/NKOvO8KN5W9GSIGQKOmG56L+j1//Fek6/0ea1",
-	"Baj47NXxcRCy8rjo9fHx8XGgzwmCPtF3dQIxwtH9ZTHoOrCtvv45qI5wW6nt13gXnaDTvLlO0Gk82vWV",
-	"AX1Lqi3Uj2U8Ibr/UmO1NIiDmK+uQSFl0hQKp8MRE6A6Tl1wf1C2DcJ+tVYJVjM2beiqiMj0tTnGczyi",
-	"CbThMyZExqEvdKl4Sl+RXCLd5gmaGg0U4C3101o0GSri3cgDYbaY1ZQ4DyCwLGQpGSv6RCXqjlKC7w8n",
-	"CTbdSS0sNazAr3nwhDSZ1tSzPrpxswUinKZLXcjDeoaAnOkodNQF1wllgTqbkJGYSjxKSO9tOcegW8/C",
-	"6iGcCG7G14mAkJ/5IrU71Co3Sz+BL9ZknTTB3U1zDVbAJIMMgfFi1qr+GzGERWRtS4fq+COCU0heVkMC",
-	"8XVjMXWbMZTSybTBi7JNRwiTo3a+IhNEV7XMG/Ai80mrgH6bK9PcELZKen+EQ1hPLtc0mIAtVZpNmKU0",
-	"3nyDv9tBlvU5RTjvg7dFXpHF0Ob2b7Ko7qT7wSq55y0C0QBhk8gAJbisi0+mmb+uT9ABcXVlweZSHdjv",
-	"A2+2kfvFD288ZzvDjwapbm/f+TlMwtmECJlzmq5hMD2Iyc3b32JxD2KTjj9WJ217v6QmwK99itArb5uK",
-	"Ig2mdXBohVlVbfVBRyv4JmJUXceWpUb9QNuYm2ThtSEjyfAGz32kGYFTdhPT/ADUDl7NQmpg6x9zw7Qi",
-	"bRd0UNSK1u7qe9skH9kDcra5OvNITdXoRHJX6M02Ql2lyUBegSIxaIbvwYNRpEZAvoDQu5dTyia9F4pQ",
-	"KRjyFuEpeeR1k5ssh7fW2NcUlVIOCz6BU/c7+Mr9b7DDzUdL2+RZ5zlILMnAIpXDg6CK6pzPswRL2xJZ",
-	"qfYgnI201WOVaPAyQcPlE9pMyKp8u4Mk3/KIzS7m8m3lkdioW78WJZmZKrm9/aGvP/QmGah66GukoLaR",
-	"gL7uU1RRPdMlmY+fGgPoPbA2G2xK5F0twkNSdEIfSFzqCeea+nJzlbGPapXVfbtZuF+u6PBpd5BrJHEG",
-	"FZi1OLxls08z63rAWRE9UT7YXEJ92SxbHxJuwc3Kw6xuBlxpidSaxXnI4ufGxH6vXpnyhSCpI13rcA8o",
-	"FsSZLvrTQxoY3U7/+QfYlDyHlh7jlIipAbMxntFk6SGtZk4j+DeFaFdXpnVqWI/CwBRa8HjXBPXNE7C8",
-	"KHQTKyq5D3XxopUrOBB5owws9QICy1kinjZlpJqy4vHKMvHaSO3Zw4oh/ZGQ51KY0sOmnUOegWqmcpyt",
-	"SFAWNVQhNo7fTcremGpvzellShMrkbwivF7LPTkwKQUOCzQik4xpdwcVVUho0Fi3qNfTkHFW7YRp5u8E",
-	"HeeivDa6BAv5XvjbLYMui6Hzu8aSrjMaYFgF9bpm3l7eoUPnLIP/AfxGcI3tva02knk9UYFztoXFV3VH",
-	"vLVF9MRqUN6sg9tw0ghOBU6+FyQ9hDc3QMtq4Z7Y9hl1Ad+FJefUCkD3U/vyoXmYMUcPPIumhrnLqaFm",
-	"nuIzDUSjVhbtQKDzU0jL141vQGjIW9ysadjw9NwcE/k2oUKS1IQV2KWV2srgvKlMUYdx3VLrV7Xi2Ndw",
-	"V/3OBlzVb68xojiNrtcGukE9zNzwTkXJx2vcu//IIKWeCql1wpizA2k95CHDbFkOdoLaN0UEXyZ0k/ER",
-	"YWRMpS6jh9UjFuM0pr+TOGT5EjSJ+LYijr6uUIB9EM8+BGKzoBsvQQPb5OUOmkEhoEGgMhuDZ1fnLWmO",
-	"3QtZQaupdKjVFBvtWyGDmOI5QVg0pEcVgxwIExVQZiO6UI3O3TMmTDjUb6xXle/aVjMlfSVP6f/SCCq+",
-	"DoV44luNxBM0w/M5sJd0RGWK06XFP65xVUCzQEFs3TVt4MEJVImlbKKjVxS3ytcIrAqnBFEmCYsNfmeC",
-	"gInepmNBsdc4RoWHKWSG4uq6ypYgBPA5ecSzeQJ2iwhLMuEp/Z1461E1USRDidWm1SsV4uH3YsER+Kln",
-	"KUNO4kmL8fyUQc/hAytLUlYAkqJMrUFGgUGpSonjlSuJ4E0WVvXsa0FdtZbNTKTwxQ4Mo/nMDSe0Sxso",
-	"jLe94VPvg7Q9GUgoEtnI1s7xyyEHQjFmzhQHB1QKUCYyLU6xcl3oFn2DzGx2pU79mMazl153DWijkBGA",
-	"82PT+lVeOzqS9EEXdWOxjvUXmZgDjfJq9A7E1O86p1t6NgtC9ftWev9QT91sFzDCGAxlWuMpHZ+rXyPb",
-	"tFVzdMYlxBthJgnkuIZsRID8JkRCgfAoylJ1EDExO0Wc2VExi0C0FTLF1FgbW9p/vbfRaN+FrZQ9mvrL",
-	"fkk1ssL4wL02W5ghDtlIuz37BlC0slQEJsUkpQ/gD9XSuy3spoaBImUvZEYuyFMV4JuECOCKq2h9nsXc",
-	"itjndNznDREkylIqlzfqZWOXhfAaJZB4hc2SBQ/MCLHuUg4GPNvW2QhURw+vj0xIkGn5FbIuqPw1j6oz",
-	"bC+whf+hXFvIfhu64bQDpCOAkC5CCp/oKqS/qUOBfYNVUMcJ5bueSjkvevUNSzG79a0WIlk5ljfiMUHj",
-	"hC90qHBt8330/vqd0L0XnR6WQMRdaJ0nfDnTBnOlwqivAAMTvtBuJHfWEx6T2o/v06Qz6DgnXXraccx1",
-	"NpKq9gX8WkJpeNT5rH6ibMxXtXnQ3ChLJD2UhOG8dapcFmdxrm5WCqM54MkkJRPT3iDBS8XGHkiKvktj",
-	"NMepXJYbWgpT8A/+KteRE4FhjgGoHlCqItCIEdT8KIFJrA3cdFKboSry8oQ6YDl3yykZNOVJP2Smr8nw",
-	"6lzteUFTcui0SwVtp96w0236mnfe1GAxw+m9ac2Gfns8zCvwHhaNM2Sakd9Qt+h9B6ZhRQBA+w1Z9TsS",
-	"H+adXX9DXfIoU2yjPBXIQoFpsDIBFyjGhf1d4Qk1VRl8sZ4DQ3ryr0yfWtNL0Urtv0H9ht/gQH+b4wkB",
-	"J+hv6J8ZSZeoqPKn247b5aIRj5emCy1GIzih/3lzeYGASr3VlBzsMCkRWSKF3oaZG4Morz1NxpzKlOYA",
-	"ZfGpUDho4jSMzeC3fz+8II/y8ApPyKFZYL6UKcHQrNWWqbQ7klMSsnGWJPognGDOII/AxMIDBSjm2vOU",
-	"0IgwQQq9pDOc42hKFIXpmJ4BQKEGR0eLxaKP4Wmfp5Mj86k4end+cnZxc3b4un/cn8oZFDiUVCakhJbu",
-	"Ipx4pEEHFtQJOi7kFHB8qMBRiZ61PZi6kQzPaWfQ+a5/3P8OqtvLKRCqIzynRw+vjgy2gWDra4vc1H5e",
-	"R+/pAr1jmpABMhwe4AikSAilDZnXbg7WfogkoxJsFrja/r0ruOkzor3qxk16lbeH1yUVelqiqIZ6C9uZ",
-	"mYVMy41aOuFjjcBFi1SnUq0AU4oR36G2uXqkILsL4T7qPdgNIKNrT9F2cu3frNhaDgTiC1aYWgqDv2Wi",
-	"MxyTXh8N2dJ2wTDFkKmJFlabuJwTdn6KTjhjcMgO432LZlitiRRlPQWaEIneHEOORak3aednIs1R6tR0",
-	"TXzUxb8+Ptap/krvB1BwHEJH/zD1gbWAsk58wa5T+3PV4KuT8PUrfQWob45fNY2YL/EoY5ZVguoJv+qP",
-	"v1v/8ZinIxrHhLlffq93vPpLyiRJGU5uIMfoLE15WowBCtdshtOlVWHg6g4pM3d5IIqNWkskBDnDDXws",
-	"47VFMRNO+jmooumRkvyJCUhoia+oa30oPYO64FM2ZsLKcpEpXhyELMcT4yPU5cQJdHKpwamcpjybTOvA",
-	"HzK+8PQEQtAo4M3xdwNktqTJs1aTTd8Au6Qo5UKETIeHuiWdypD9jgoL2if2mMplav/Tf9fFK0fAOa7s",
-	"353Pwdovco7pfPXxGTErh4AGtMoJs32xr1NBrU2zxkibJjTfHCnGfGU3qWd90wZvRji+1qFAZWT9FjD9",
-	"nRVlnHs0WYw6qt0cPuj3LuLnLs+tMf/ok+15/1ljf0J8CvwaOvAT16068lJetpKwRn8tOpngk67iiiCe",
-	"GQYn7oWuKh4Yxmde1NHM4l7o5EvCYmEGsjBpV4CweduG0jAT/B0TpQMEJjfJRltAdqPL8gSiLEqymMR9",
-	"9Ob4jRMvo7eh4yzcSzC25jLFOIXDK9OMBq5YPl3zLkrJA78nseFhfzSkeHP8Zv2XjMufeMbiZ8SmazhF",
-	"BUf6WLdAmE3pvJnpxKCSS7s9uGeFUrXpedZSSr4m8wRHJrk5F2uNuJljhOKOIA4CgIM8qPvPMwLSKKDc",
-	"gTDRJ6l6X+HvEC1Szia2WWc+PoSrvzk+1nHqoEcjyRc41SKymeJAjRvdQ4dxCic/xjQhcchMn8G3CCNG",
-	"FsWybRMBJ0+pC83bsJDo1WsUTXGKI3W0PbuEPjoDlIYu5HmUGOwtiYuRR2SCwdAk3laJhVIu++iK8HlS",
-	"dLbHZelZi/9GAFZStpWAg2YR+MSnUHS0nY8I+SOPl7sWhO0semrNRQuzogHhFnRHBxj/YenNX9Z/GXE2",
-	"TmhUXu+rFlPO8TLhOL7l/B1OJ6T8/fdt9iuy+ZynksS/kJji2+WcPCPR01fpFcI1ejrK8E5UBzfaalvV",
-	"wbdSpVvb14KQMbIgQurqB4Nq+KfwxygbgcHBsrw/mEBdRQrXhCkjN51dFpGrZanBCV0trAbVUGUqS1Gs",
-	"Qcn4Z8htH12yZJl3rTRkfIWKrrPjcJKEjEp1qlVT5/DqHN2TZWHWLE4s99ybHwaKqPX6IdtEDUN+LUwQ",
-	"IkImp8500nSM0i+4xhvOkuVKrevGQti3p3XlyLNO63LjFfda1zNpXd7TfrqKZb88+mT+9TQd60zpP7ie",
-	"pQG6kRKNQuZLyrB2RAq0yGRLrMjiGAACO9qS0ZAw2N7HEKGHJaQnWqJHU1TWprC0g4CelwnyNjcTaRMk",
-	"GuHo/jCaYsZIolaoZLH31+cwjeRJ3EdDBqJeyHKqmOd0APUgroamCCLjUlGgAIHA+GaNfmYLOLSRk8y7",
-	"CGID9trZk7DujMVweVXN5Qm4tyl/yNGxUU9LGqWaa3D5iIp/EBUxBbljwoZH1ezlP0Pk5TBKntdinviY",
-	"SxE/UN6AeLrdfMdw8rOpuGPiVIcn78pia9L5WCK6WUwledjYmH0+/EXpv+prpD+HxgcmReEwIQ8kMRXo",
-	"UFdHWYYMwgJeuy3sS+4bG9jbC5Rumouvb30xsYGWl4qpQWAqtz1hQhIcB7rYDlQbs2KlrZgZsiubVIHj",
-	"GWUUWgzyVKySstSezx62smvDabvFiv6ekXS5kcgFQ9iQP6UcPXGI83jLAYaR5OmW395QFm278PdM0mTz",
-	"b79+4RY7gOUjQQ6u7cXaZxJr8xwrXDntnIA69LK1ZAtmBOwkMW/k46945O042gho18sXTISsq2Q5CVm+",
-	"fFz2xPcCCByfYZr0UQPV8xO8d2r+PAX7j6lUtgr2S5yNNgT9rXKh77HyOZVNC+k1q1zp+C2aljFuO0Q9",
-	"ouyByjzCcc5Fa5cDyLoBKHsBwiYr+VC9lVB2j7o6r+tfUIyXohcynZcPUVcJsZitjUrRlHPTnt51Xmi/",
-	"QMVjUSMIqCvTDKLecsFsQWMSGHcDW+a/h6xmlXoLMUE8iQViXBvDdKk6GxcModNxr4/eHP8FXH9aJMsT",
-	"/ZOU4HhZCityYjDKdOZcHTVxKU3dEeAHKfsKJWUEPlOUzqBFp27Vf7Uztm2v5R1l900UQt363lvwx/cW",
-	"aDDNLc46xSpHOT9d2jlZshNA5dPnoUyv36Apz9J2tKnio7R99nN6HbJyoJ0NOjCEwgSp0rxRVWCCEBxH",
-	"QsganJWVuIMy9WMciSyaNlOda3WCLtFp9kLuic8fyvj2LRKfG8Jip96Dqa4MaAsSQYUOPRf5+QQ6xIYW",
-	"eSjcDhnsXlmuQhpCZmiDSYemUiCbg6X2q2MUCmcZPC8Rh5ARFvfRtZJaRhS+zGOMrbtO4uUa8hGy1fRD",
-	"76kmtawzi5/afi17g/gT0EGf4vPx35qi26j4HYh6viZV78yxnHZsdQfT7L8acBI4lL6U+fymXHnhv/7t",
-	"KAzFx//xb/m/PEUWSuZ4nY40dzPpvXYHpWIJm0xfUwMajAI33mT9b9Dj7N3nSg+BOUlzgHFTfYK9peAZ",
-	"LAUrodhSgSpi1OmAmxCmvlCH+xHqSreVtHU53MbCIfUVKuVZCcVsWfZiAAMsNYB2mjgj3WVhTFLCItIP",
-	"1fnKlEYm2Hbe1synV+vD6W0kYV4pp/H8YjD3FPDwoKiv2steLf8GgvhMCelG9H8i9r/6rqM33lpkrkxy",
-	"9Mn+c+NYlkJybk1KtqcDeqpGOrA23qPh+JUaHhEhxlmSLIt2hXvxdxfi725g/ilxIQVsl4Wy1jH676Gw",
-	"xReBcD3Vl+Z0m+BKXjzuT2ax2TO0Ark1lH5VDC0vX7BFmJDOQCm1DkMZi00DE50ADukslIiQZYIM8jIU",
-	"kIVj658UtSV5JlHYsccyCDu9wBm7q03GBeIjytA9GeHRYYQF6TlmJeeloJgHsxidXL8/LR6HrKtL70EI",
-	"dlHLAYR2RkiMGEdFf5teH90AtKBRXtAD0umYsy6dbO70PySxG5cJTRd8+XJK07ks7uPbU7odYGuwaRd3",
-	"HWGJEz7JyDekUz+XD73h1HJCUhx7e7rgxpisj/7MjSTlKhHS5r/6KrWh8zHUXijZ2NRLuYXFVCfRpVKg",
-	"npBp5mOKYQG2i2w8VhSGSchPe6AJmehKiFMS3SM6RljXuvItoqaXN5jFLkvHsSlmwg6/xdC2MpSstJ7V",
-	"DvlPbyf7WjQOICO168mJR+mKn2pSG2r8zbuZ5CEv7jRNdiwXCbeS6p3vm2X618+CHStsV+Wt761W34rV",
-	"itWAenuc+ksncKX7Rk599KkUTr/aKGVNDeWFBtB7no9BjDbF40xZOVRUlVOSNGXjFAuZZpHMdKskn9Wp",
-	"hrV1bKsUGSwF+ws0IpRNUEpm/GFvXdqRdWmXsKnpvV91JNI3Vy0FaDWMHO8p8h8W4Bog4CnQpjf3cWNz",
-	"ZpkytjBpWmvNOgDW730Z6eR4Db0sWeRtOwzIeje1Gff2x7398VkQMniKmGKTxLEQdMJmG6ctFj1o8+97",
-	"fXTJTISriRCr1s7zfBWgMU10y6auDlfVf+tql7quKZphGU3fQuz8BZ4RdE/I3BR6cIYybfkK4yH0+9CR",
-	"97o9FE+IMSjiUUKKprnxUAZOsZ0LqCKf/6lgJHCGvSFSvyEVCMK/tXgW5+3MQ5YPPMAi6r1FkJqLUyjQ",
-	"AbU7loVSJunMGDURjYO8rwxNSaRNpuY4oTT7PVn2Ud6CFOy+WW5ccQ5DPdFHKeC8Vpa6GDpgsLHXCk/I",
-	"RkYTQX/f8AOebmaW0RezXVKn/vb8dNsvFThs/m0JuraZvAaeWwzhAvwTPt9q+S7ubf65pQzbffn++qL6",
-	"4cfnLyZb4NwVtjW0qsY8S0w9hHMvJz/dCOc91lptKpdHrrTnl5/N8YSySWfQ4eOxICBb7lB+bhlA18Sp",
-	"NfCZLv1Vlil5UZ3WoGVR0lJTOe1PjHAqiaCYoXnK4wz6YUg040KiV8fHxz0wbYSMp4hxOaVsMlA8PWP3",
-	"UEU3HzyoLoCndhrwHrw5Pg4QDplMKTRdUrxcPRCmUpTNkMOQQcfwjLIJojIvisXs9FCL3Tb3Q0OXW/Lc",
-	"1oIkvieIjMdQ9cpUmum63Q8hnD0iJIasvVu33Kjg4MTU7Delkym0jzKt+bVVp8na6mXFz1jDz5lIL8BH",
-	"gj6AQ4mbs+531pf5e/V86zQd7fy5w85l5u0b95rXn94ovFsK/yQF6+hTDaK3qMjlp+e3ltxApwCTUgz6",
-	"xoQzEjJoyJr3pTBUBfmMK6UiVcVKW8UtDmtr2wcp7tiMXL/+J8FzsAuVv/7EzTdz2wbrXjCrujishbjn",
-	"YS0tOjuUjnwPzU+3Ue8clHckXreon1Sn4w2l3NYyiWet9OZaqr/Oem97FHpadTpPG2RvqbrWduXvnsHd",
-	"swE+FB3R1qRZ4iQp9U8zRtPVjqNqZNnQme7bi/50D3M1ahYv7gPFvjobVflycqx2LneDILEvj9Fzek+W",
-	"2wS739YcSEVZ8a7uiAI1fkMmSJQSJY36XRxz+je1gm8Qwc3OfMhtTmqPz18bPrs3kyOzQZIvJOBuZD/W",
-	"yJinYTO7ATRSp4UkhzpmUNasC+0JQSgG/6pJuoFnurFSJiS3P9RdxAbpdS9dNpni+zvdXfeeLM9PdXdd",
-	"84tGef2Tbq2t49XzJpqcJcu38L8IoykWUzuh/hIswULylMR9dC6FNZ7glOS9NG0fxQNh9q80WAx7r9t4",
-	"rV3Z9lvsLqY0mqIIM9N6EbOldkAHKGMJFCsvDMcUaq+QZGwOOGRqFp6Weifk1XkFnumVNZqSgTA8l/kY",
-	"BteNths0ZgMiX9hcDOtqNmU7C3PMEwBse0vx3lJcULbNKfPG4tDRJw2tW9h/NT12q0CZZQ8KeNbNJ3Wv",
-	"hHHKZzpUZsZnuq1d3jm4MXPdISBrbb6GHex7x+2yd9wTgDHYVNC+ZDkMWcFaQZJmlD2/sXYVfOyQmq8y",
-	"y+YHtAe4p9tinwBtX87qakjmlorokxo06MzrIthXt2TwWZ1sz4WQmZ5hiykPoDEpNAlnRauu1HQOQCMy",
-	"5qmOIdTdFbpGow1ZSmIc6erApbDjSpcF9el8k1rkJSvYUxsx7Lso7Lso7I0MX5ORoR58vYNGDC9hPowS",
-	"nsVFyVTzL3iSEqhagRMAui/t+9vWoFKKF+uavHqeokoPRWOtCFnJPoJmmZBoRIrQN1OHtRQ8Z1pGqpPL",
-	"28qGzNgXwGWouyqaLlhK1rNGizfH3+kGtwsqSK+PivXPKJMC4ZAteHqv1LuilopWOUxtgBEseVC9yIFZ",
-	"yMC5wsFcEDn4VAl9/jz4pM7kfwv8efDp/PRzyIAvZjElLCJISNHHM/w7Z3gh+hGfaX5KHiNoQArhL7CU",
-	"4YcbdHN7E7KhENmMXPOEfKBy+oGMzu3Crf8UjCw52B99qhwowzPyOWSG1+eNeu3X5beLTmIozmx5EieK",
-	"IGRwh9AFc0QIQzEVEX+ABIjR0u1MVsFfuM+QRbodp24l+ub4Tem6TuDOx5gmWUoEinCaLhFRxEKxZoTB",
-	"ZRwyDRr5/TmYZKCz+MG03dOpTHnTvZBpNUEb0BRMJXwCjXxr/QiEyAgsy7Yld9D2eexTkX+2PMWrda/i",
-	"3a3G3XRTx03nElprNDD4j/tC41+PZUmN8br9xSn6usDLBlZ+OZKYMqBkLko6XXFXh9DALA7B2JkVqzbw",
-	"Jq2YtP++icIhl8ABIddsMJMRn1naSFOdCwVNFlb4+oHwnDjr/PZ8gFF1iys9/bUj3ovuX5vo7r2iLTH6",
-	"JTyGffSrxkpjnS5Wi7pYWJQlKOZE9AKATJPKWVVYbH82zGLjsDE/nRqRaRkowpfN9Ewhs6KUdrQhyhDB",
-	"0HZA0odcAHurpZba4sBVSMchK4gKMmkeIt+T+jEXr5Ro9Ob4WC8tl7KafHIVWvScwk8xi+Ol+3KOuMoa",
-	"Vtlwq8D+5xR99t44xxunYQFs0h9uGtPmNyOE5WeAqoem48P5xa/Dd+end9dnf39/dnPbeYIUdGRp2w7t",
-	"ERuFaujwBhIfiJwGl63GhR6ilMUpie6FKZcvSyoIShXhNOEelVs4EGiGGZ4QcCZaAVTRwJCNsKBROSa1",
-	"0I7FQOnmDsE2QSNGiSxmD0IGT4bXF7kEWF0CedQAhc5PA4TRmMSK4qphtJpsldsAGS3dhB8zHpMDgfiC",
-	"ITwbUbWFXA+G9jUEQlfiXhCyCCeJKB2gQKdwCSNSNsbn5T5E3WhjfQeGbejm8FWmgbrvL/52cfnhIkAV",
-	"gAxCNjw5Obu5ubu4PD27O7n85Zf3F+cnw9vzy4u7n4bn785OA3Rzdv3r+cnZ3dnF6dXl+cXt3cXl7d31",
-	"2fDkr8Mf350FITu5Pjs9u7g9H767M+MHSL1zdnH5/ue/3l2dXf9yfnNzfnlx4/H3WVh6EQ5mJ38Zvb26",
-	"DLXtJndkjVrttfhvgiPlpNRDDB2q9dVzp08VkH5SB4W64OYPJPHRjHURJT7BsNRtfu/x30nDA98dbq1o",
-	"tjb//EykD4B0BR0p1ht2fiayHVT9cZSZPZw2RabsFki/mJOwRmq3bOhRNqUwskBiTiIjcM4THNXtGFoS",
-	"p7r2PkbjlIjccJI7m7RcbF1mtjpGty6Y9pqq733t5ozjvTljb874ihqQ7I6OPZO4WA6n2IE3p7AmgIbf",
-	"Rzc6qA3hlFgHclEk0+u+KfmKvznPzWqnsOO0cV3De3fN1+WuqVmvyv4a546/RlfNjXaFYGf9A6vnGosZ",
-	"RIUXiVNQxNP+ToWOgz3UeVYsRoLghMQIS5QSIXs67QusebqIVGb6DtXtZGWjHuqKKV8wRJmtGWIfnp/2",
-	"Gl0s+SaeSxzJJ3gZx0o+/UohpDCk5i2einj+farTn1gaAXQvYft2xGorseLoU/HH07p3VkluHw1dcUP3",
-	"/60HzKFMQFAcYxyCKI05CdSeXqMBq0xTWtmuiqXsrVa7b9NZu/0t+e2mFqu6nwpVk6X8xqp1EPQivGEP",
-	"jjswTu0MFr+cYcohwVvapK6t4clLiT9oiSNkYk6iPl6IIYiLfyPLvsaR/G+dja9HyJPy0T2ZywDRseO0",
-	"1cnw56fqcca00SputEt9lTLgHs/38t6Ltr/dDaFqL/fFfIYpO3ogKR0vXyYepo8qnYUOBFjP+3ptKOWZ",
-	"kicTPqFMoNHSNsbsKj0WipsISNv0GbdANa11nJ7hZcgeeBZN0ZinPR1SCDkTcA6UxH10lY0SKqYIo9OL",
-	"G3T777coJRFPY8gyiUNmtF29xl/hM00n+vo96DYx5Ums61CveftXnGS2tUSEkwSS/wdFWk/IEs7vTTSO",
-	"Xkc2zwPMlWCTEsGTB5IqGdufYRqyGV4iyoQkOIaEmRlO7381O9Y5RWOeIsyWnBFEEkhVGeZngvTqQzYi",
-	"CWcTYUvKlPzs3TfHf4HWogzyXdAUi2IAKntvQ80YoMioc8kzfG9dJAmmMzQnLIYyLhNMmY0qRYwsQmb2",
-	"/6COTK0PwpagERr8zlNYlf7CrALeNRE9bxFWY+jT0jrIGNNEqA9jrr0sCDOxUBKj7vmhvvz++DsDFBFS",
-	"4BcyvXKT06sfQMvVR2KzcXRhB622oKE5P1sFPWTFuYgidWcF44SrWroRTacw4jMxUF6bSC/Ax8v+yhcK",
-	"HDQZeYs+fc6zrhT2QMPZNkVmvmxDs9taRrhCJHNLOSXY8+U/FV9WY7TYSMzEe4YfME3wKCFNEUmADt6w",
-	"SOBgGtQ26TK1HZPXWaMbNKs2aabaQJMSFJMxVcTJIvX66p0/6ym/PW+QOcuVjiBzfE2ntXcMfU2OoaLZ",
-	"h0VCc8Uv2HRxsxbRsN4mXwsg4jZtF2HU5n6Lr3aLUY1NR/Xu/GWD95z5T18MrgD+J2Dvtr0Z9VRHn+D/",
-	"abzSVWKwFxoGqlcsBjNEHqmAkpUNeKwt6gUer3NtwJvlfqd718ZOXRtPg7nGptAGRDBS6mxiKpQqtWpE",
-	"0JwniU8n/JnIVZCxJ9B/dNfFLujbxy/puTDEsIXTIod3F9BNa+Ymt8FziTPt6Oi+b/ReDPEb7p+Optu3",
-	"iOYKNl5b6/bahhw1Y3vNQN6iFuElzHmVz/ntKfq8ssOVGv/lMJNT9Lp/XD7Dvab/NWn6JUeFH+hzO1wF",
-	"pb58544mK0BRBXsdFjdZBJrReBu+WkaTL2EvqM7YIJcyD1LuefXeZFDBHD/ePI0OPM2qUJnz6JP955pg",
-	"zKL35OaUQX+7hjKsE5jPa472vRHiGTuMPjcUf9wm9lJbLnzd7lpAYaUTYisQ3LOUb6Gs/S5h+YUiNgsq",
-	"3cL0YfXGbWi1/vZlpDgP1XcXghNPtFVu0dnLXn96O8mXkb22N6U4VbDIhv0nyuWlbcvtOZ40FIoOWeWL",
-	"PrrhqYSGbKMlhBkG2tlL4qGuEkBj1I3JGGeJLJ4MsIh6b0MGnYZxStAohTrfo2XhKpZ0ZqMLaUMO75Vb",
-	"3Xtze47a50bkUtDfN/yAp/ILmX5Klc6v8IT4jT/2bqv3uJcInmyqqR1pQRYqKLpBCv4cTyibdAYdPh4L",
-	"AuztJar/1QnFsNoaYJSxOCECEnJFyLr+Xo0Qsuq0ahTeXo26vggLGZ9bFs0SysClSKMl6qq90oTEiPHF",
-	"AGE0wrF9RpVM/+b4WFEjyiY6Gdh0QAhQmiW6Gc6cC2r6Qp5L3UaxKFaSMUkTRCFpxLZDaDJNlYjQM4W1",
-	"lpB7ZXfE8qV82SaJpVWuCmCtLnIvZO1jYuqAuw3x3FpsOqq1Ctm0d2KdRF6bYHoI639z/BfUFXipyMuU",
-	"L9AMs2UvZIspTYin1L5AanQqm8xedaqzTue5KpPrP6lla2vke664nB3BffBkob/0q8lesYDaCjB/JrIN",
-	"VO5ZzR88umdnEPvlzFxl0r5VbrKfwDtl8sqPoWGurjUtdI5ORYLFI0GYHCDGGenlBSqr7Z3y90L23Q+Q",
-	"kqULPs9TyiI6x1UhFUmu/oxJRGPoqZTX9nsgqRo5ZOOUz2AuRh4lMtIq4uyticxm0ADc1OhW77m4jyXk",
-	"HDYZ+P7osvALECgbnrWXifcycd6nGcjKiwjFQJ226GFbzUu0dA7SsYjum2JJzVjTxhmZjUgqdN/BORYC",
-	"jYigsSanNNXmgVqidV52ijNiUl5NixecJHxxiJPEzL3WV3elN/uMVIDimZmkAfsnGU7jFNNizXsB5YkC",
-	"StWY5DljB43UL5R80QJ62UaIVZIxiq2ssICFLDeBKbHC2rSoMJUaen105W/nDKZ4xiUS2egfJJJI8pD5",
-	"RP26O8/Bpd2z/C3Q6Evy+j2W/wk7N1gm/RzkZlN+fUQecJK9YHOgQgYwbF/QWZYomqKLNhlTP1Q/sSb9",
-	"ZBkyXJxWz2bjjHi8DIwGY4uHaMEB6moIicgjjmSiZAsuSMjsoaLuYorlIR338kpRyOhfhbr0SS7nJEA0",
-	"/gyKjiKUKcEJtEoOcj9B0Sk5RcOrc6hH6vFTuO329RIL3StkWCDCxjyNdDejBc+SeOBLrM/PINCKpF3s",
-	"gTCeE92m2PWaFDNLhSzyQKlmMqUjU3YGK+0PNL28EBa0INJVRLJUMRTFJUC57KMfORQegfohiymNpvYe",
-	"IWkkS4jdVR+dFVuyXYxgCqU1jjPW0LDjzADoF2MZev1m2hWddezFSW62+IXVRFjmKYmoWLHI2Dzf841v",
-	"oEyqpoyg3WkcK273+RlFSoTW616OS1yTGX+oy7O59tbrI0iyA2NWyKY8iZWWyMclsikGmQ3PiQOlYDJF",
-	"31JSGRaIrqlqBFriLFCo7gyKXbpatIQr9GsgmT7FUVeuHqUE3x9OEqW/pnQylZ5qr9f+AV5U86xry3vN",
-	"80nioHgm3XMDHE+50tpWJ9MhuHLz5gbFca7s4N9e1lx+bivT5exb+xy5ry7wyrmZHLnsnX5tFXF0wIMw",
-	"zhazTGSl8hwhlT5yINbgpQlA0mNsE0Jtpm+OnX69ayRrLslgXth7PvbRQLgAhi0xevtMNjsNpLCpf7XK",
-	"YDMuYLNqdDulWr9GERYRhqqgOeqCUr2gSWJicBRHdvVyhW4YStcZi4gZNkCURUkGg4FfNkm4RkXRGCXk",
-	"kIY6Xjdrw1Ms0IgQBkWy57Z6BKx5pNT8ZEwTaMUiliyappzxTCTLfsj+g2dohpdQ+sUYRgxhUwPMOKOS",
-	"66L2ECOv5GuomMpiNCU4kVPTkSVkkiO8wFQiBVJF7SEQVuxO9zLrjmKQVmFbY2iRzp5zvq2HAzWB3/Ge",
-	"rfwhI3/WwMmXzFvTpLl12tpKUDXBK88oR/niMY3o5yvWsxeC9nlnTxeC/rJTIejIkTd2aEHcHtlXq1fM",
-	"kY+aNKdh/sY2SF+M/yUqiLizNaZ6u1veU5B91ZAKDlgq4mLyl9emXEJy9Kn4o6WitQaz9WsVzF6n+xSv",
-	"78t/PGf5j92A4/E6pWQ1hPxM5CrwON6T7D9yVY5dgtiLijjrv3JJ5yaK0Gr00K89v2i0x7O9aPSSRT12",
-	"Qyh2rGNBX1lTYYSSbbvlmwEPhO5Ti4oBB5DSpzONININWm7zDHJ7WAxuJ4HGJFYUgSDKJId+3TxFP59c",
-	"NXTSV3OcF2v+BrvpV3a4uqN+5cj3/uKvzV+MVyBIqXdhBRm/prJd7S0iPlJROKFL+19WPE59dK4ohfHI",
-	"6HhZ9ZgKkZE0QDiLKWHGuWNzBuYpGdNHnfije+PxLD4QSKaZkJDso4dCXUEIinkkjk7eXb4/7c/i5ub7",
-	"DgI+V8Soi+TLl2nB765gZQfW0qXt5Zm9qQfXYGJbMrZbAeboUwmon9Sav7JDNKwSL936LWT6Z6c3v5Vn",
-	"hI7v3LRLf434tGrUX17bvln/zr3Wu4L4zSvG1meuN+ZvATR7pvEH94fvDgK/cktThYg/vbl/+eQOBJoR",
-	"iWMssRYl5yRq7MH/FYuCe6zei4JfQdzAH0UUPIpSAn/h5OUjCp5KBFvr3r9QMLahBU/vFXg58ivUwLUR",
-	"4BFOEt2Hv56TmgmSAqUkj7rzukBUFslLsNIBGO5ubm9CNhQim5FrnpAPVE4/kFHe9aAryWzOU5wuIdRT",
-	"CHRPlgESJEqJrt9rKhKFDFbXC4wpUA0MxXkDyCvVZgE7qs2sraw8QOfDX0J2Utw6mhAGkvkQJgcTl+IT",
-	"QGZFHh1vKoVM6byPgP5D9/ssJSJkEU7TJSIKLxR+DaDugTrD84tfh+/OT++uz/7+/uzmNkAn12enZxe3",
-	"58N3d+aZ2mDILi5v784uLt///Ne7q7PrX85vbs4vL27eou+PX8NAN2fXv56fnN2dXZxeXZ5f3N6pD67P",
-	"hid/Hf747gwO6f3F3y4uP1z0QwY02dmgbqpv+uRzayth5IGkphyDOtCET7zd88+FyMoczzm8L8H8nOly",
-	"T84LcEJ3102MsHilPReEwX/c58p+Xa3sX7e/OEVgF3jZwBEvRxJTZvhhCUC+WpYorUtgzwwVM+xihi7n",
-	"hJ2fohNtz0Hnp4YX+UvUG+N0r8pHUZ2NhgyqPlT4pquVWAN3oEfjHKodYJnzXUSlTisWJHkgAnXVe+QR",
-	"z+YJUfz37sPZj3fnwHZu/+Pu9vJvZxd3P52/OzPVMqIE05lAEZ8RqNZgClllirFKRS9JDOsn6VvEWbKE",
-	"3BDyKPPqDwkdE0lnBPhMNOWCsH7IVjJQNa8+PyrWsKY2DEm7pb4AK4KJXpIJlXfcwIbgZPcM6BtRqQDc",
-	"m8nTl+Aj/8y4xCsCAYgUSL/TMpn7ZyL/rsd8RoTRK2oyXPw9Iyk1vkRn7ZVOKzhBGVQf21sqn2ip1Gfs",
-	"QquBqhdMjvYZDW82BmZt83DgefdMSK9nZaFZs2TJobJ608q/HLvaY9+ei7klh55KAraP/4diZY3M6xqk",
-	"T9MyRgvWEWbQUV+QGI2WLWuTXMMs317cmT49b7SZIjR8bE5OKTAmcqd6WPvIs68p8kyXNHaQUN/w11aj",
-	"pLl4lxM45lTN8ijiA4RNZcZl3v/tRmvgNzLFkkx0ccE5SQ+tZp5mph/Uydk7RB7nqTY9iyBkebVbUHyX",
-	"c3IYTUl0Xy5/W3ziawJlDQBByOpNoAJgf7bZFAZ7+SHsze5hMeVQ2UA/07UNeELehoxxRtCMYCYQ4yMe",
-	"L3sBmuHHG72U29t3qCtIxFksAmQ74X33w/FxgLBEMy4kevPd6+PjXuB21xMBSvCIJDosl8RUN9nLW+lB",
-	"pzA0po/qTGTeNU8dhVpWyICaUmhpVXx+T8hcF/U32xrzVOn7TsVMXFTuJmYoKBUmdBVvqCUcIGyqPhIS",
-	"H1j6HfM+OnE7e+GU6MZaJEZymvJsMg3ZJOXZXKAu+HjVe+enoheghN6X+4TpCpeKdiplC2ZbTGE5bWri",
-	"KI7wTPKgWl2jNDh08eLLdt9SM670FLsL27uJ9xGDFUhdx5K2M1/AaEefNKJv3FNLMx0nBNBZcr29luml",
-	"ZWiM7elHwWOKWV7Ilwo0UhACvVKkruI4I0LgCUF5jPMMWEIcMqUauXSpjwxhzzsXApsgLG5ujqI3kNOk",
-	"deGD6sV9f66vpD/XE7Ak2LSJhiLf4Dcv4A11dfh9f5TRRCohXzH+kJlfc84+xokgAWIcgqd6APLrZDSv",
-	"bXAFlH4RNvVn5E/PEpy4HcR+Mbej5gi7aY1RgnQnmDAIWUkQD5yyvlqw1jL220LqVXiTR8uYOr8T+kBY",
-	"yKC8cOq244iyNCVMt6Lp8hmVksQDdE/mstfXQYw5fpqYc+01DBkEnDvTGm8iZ+bikFd8N1rNX0D+Vn+w",
-	"ZcjMp5KXCUeTrfSlJOOaCPolDaLriI5twrUXjvcxlC8mHB9pwvNFgz+8VHjjgu7aiouRmPJU/n/sXU1v",
-	"2zrW/itENo0BNymKAC+QrIzb+xYFBreZphd3Me6CsWibE5rMkJQ9nmL++4CHhxQlS7YsO3GSatXUkvh9",
-	"vg/P817wJcvIPaOaacw0WM2VYb48uhlLqlmC4cEC1z4PSQ31FbQHSaah/2Isaxw16KwImR9MXxBrRXTB",
-	"DDzcGLDVf08YeCaYx2l0gqPktpEYyDFwbPxjvsgXOKmQe3FBRp5nx1RJZPboKkKODuglaMwEl1QwHUwK",
-	"/lhTzbNI4HxC1u07aWKRAZlSMDmz8+dn37gv9U6XdPn7iNXrZ8OjQDmnY8PufwUa4qtUi22BxwTqZMBU",
-	"Kruyfc6Z6/cawWQDmlSWZMYBK3VqZ0Qn8jlx0XfvPb4yG8uk0HHBni/AQ7PhTNmipI4qavipsOU2ZUyv",
-	"u/a664uGjS1bw/UH+FlY6RtgoLiIIQxYA7sZ45w7YTe9kzrRYTcsfKURvbOlJX9a1tjzxJ4nvk6e+NR8",
-	"ENWiUFtrKyITIDlUrycYn6iPl/Jivr7Pzo9Z+5AhxU2qc4V4AS1u1LkP0Ts5qE+gwsyMURju20ulMpUZ",
-	"bi3htbEXfSLVC0ukqtuhQMlV2nvZCFDVa0mAuBo8arLEAIbEY7Qg8ftH4TLUhEp/RejevUKzhlC077xM",
-	"710qfJbp6TkKoJd79PNoyo0sL2lIjuo1gT7tZeNS+rE4x/CgYqCVni9/lk/7jtSZAKlKG7jJUj2wDW7S",
-	"lKZSwxt2JazcVXrVMB6frFnSYPxQ+gpYR8pNOfpR/tGhGJbhcibYxljq1NexrNdfyQHq62dmW53YJ5BB",
-	"zaBTGxvTn/eD81kOOuwnSnKpcvG94KpqJlznBno+Xa6no16BewGpGa9UgbvEZ9QYPpMLts0tVOebjipd",
-	"8f0gStnqEwj4jaVmdDJPL7+Ed68h4UCtJFaSUAYyRN2P/oLGkDzSGcuGxMAGj6V7b8qFZZpl/raG4Mbi",
-	"9EZFz20cTJtf7e1xcqPbjxXz/+z5gdL7ubSsoyLrqODvOdPrDt9++dT1yz/ookOvRTbkXbfOSw10HEOI",
-	"J3dbuPh5p+GHj7sNXSvBun/557c/qh8+pQOUVmnuls4a/CeOthw3qOErvSZ7uO9yBWWqN71U1NnHdDIv",
-	"wZFsyoytym352SOdcTk7uz5T06lhoNK9CNX3qGJVK0vt82ZN7lDra72+32CYNXr9O1N2y+zv5IUvHjVb",
-	"cpWbtLYTOluqAtkP5VRWc++5fXa24ze8hudsVDE6LHbSnq4BZ6hFVBTeq1cp/4Qm3l6k0i/N1vhkXJU+",
-	"KPmSBHvclkBNfitfdvwxlhKmxqgJL1AyaKgx4g3CplCiI8MuTifX73OEDX0/TQ4m97T3KvVhQYon4RDa",
-	"7eo6gp4uf7p/2kIgF1SbcZMQrp2zBVKvEEi47sc11OKgWAeUqGlT8C9S866Qn3uxHOcrOkzHlOSQ/4q0",
-	"9lSRv0NO6wFBvtDtRghuy7npufjribG1PVYnCqd5FrlXEK3+xPrnT6O69Ie+V12eNyB2FNXlgNhXWYE5",
-	"bZzLDWLf4BYW+ukc3HJ8pA9p9SGtPqTVh7R+6ZAWWKVvLI61qXN2FoxcLrmlfpI/T6w1t0ZoweoeQwg1",
-	"DaMp+N69Jbh8IOdLKnhG/o9kdG0GY+lrfQDBCWbxFjrTRkkymSv3DH6hxqyUzoAowREp1ISKsYyhiYAf",
-	"XqoGolbS3JCpEkKt4HalJQsKyc3kkckM8NK8b2Ri+RJDYzRbcMmN1dQqHQBOWLggjwO5ICM3DKbHEqYV",
-	"sqZhCCJjmigJ1f/yyRxTqWGc7kBjSVU/SS6JVWPp81pLY5diXbkDSrNMM2MIFZrRbE3m1M2kshLnG029",
-	"M9fEQMXBYh01M8zeECqVnbtJqJVk2r3IbQJ4DIAzLBvcRJg0Skxu3NqxzCuS5P/hV/f3WILzpvAjxToA",
-	"wigiGcvwjiyfzS2xypdcJOcQtmOf3Wc1GbtfHBk0eJqO5/cNC/M3Lh+arom6je5NqNMUWPSnIAgNqF4G",
-	"57440TX5fW38EZ3Zc+i4K0I54DHVTsHXGNpgZAQ5nBvAO0NMfv9PNrGIR+U5CrA0OKfmxrcSigT5F0JH",
-	"92xGJWEy8xwP1tRYujbkHFjkGvgU4XIskUOQFV0DmOM9IyCYnB00o1wOtvmGb8MatfERf+rxzo/t831n",
-	"jkQle7iAvzefaywqCsftnENtL5Ro3NQc7cGQ8Gm9UHfS9RoE41iWTvaKGiIoXPn015lWcwbn19eqEQqq",
-	"wNOpZRpQQVk2lu6sv+fSOGl7VUhbGKYTsVJJNvRVgT0toLBsdG3vOPZHEViwxDsy4out6G+WHKc8AM2O",
-	"T1mv0TYJswY18g2aJx+vyFzlup2B4g2S1ESJsj01UGptE+A2njflhmVDD5sQy+d5TUBkNaLbRBOEbLVA",
-	"rj5cuUlsMjViwDbx49up4aOh1EXDr0kpdMdmO6fsVftXxhzvvIXpzemKoYnr+0yaedB594UPCN8NLsjv",
-	"MjMVUhTouo/1/M1crcxYAiCAI7U6dFm1kgUI5KNWS54xbchS5ZM5yxy9BeCAUMTBztnignxXxNIHRuiK",
-	"YtFT5nP5KPKemAY8DOTqeYUPaAC5S0VQXUnZzpxi3od3eVQZDjCWLRp9mP3TJgBjH9trixoCTKon28PI",
-	"1hl6SLYqt3WF//0RWc2ZZuXkX9ymo8EaJAT4vbAGBF8me+5h35z41rLJbXaNUbwQ19tOgRdjOQoS3Zm+",
-	"99HNALV9lkxTUerDkFyifA2myk1iaSdNk/u1o1hB7VTpRezewy1U9EcoGwzoSbgHC58opRlwGunEaWyp",
-	"5KN0TMhxpzs/lkCiAx/PVInGMkR3plUw+N1QeRWSf3tlnrZzmmCPRidKj5r38qNLtO227c3IXqOlFiZ3",
-	"+RP/6oCrVFWMgPFtVYuGY0kNghKhkwJfIJli5oZQuUbtxBQYfFcfrlroHi1rzER9plcRDqSq32XmxcX0",
-	"TdJWmwt8SDkNFIlKgKMx/9dRbJDbemF/7REAQCeLWkdQ27D/Ulk4sCiaqjeVVYZeq39bWj1qtU6vP4EO",
-	"33yAweR0en3jAT6nkrAF5SIEvQHPQ4H2mirY3F6QkRzLXD5IpySH74PfHht6tGuQVE0FTTfI4FfTdKNX",
-	"IUUV6fXal6TXlh01iS/oGeQtktX+8u9Iaud2WZjoo2NZZiSAfdaoh7YTi73CeSKF86Wc9a4aopsUm+Sa",
-	"2zV07EGuRrmdn13/44drVrkt/Oh+YdIiZ4dnP4ZnHkfKDznX4uz67BJkBE6/egBHviqEkxZaCZB2BkRk",
-	"CNNwOSvgWNw6SrpgZ9dndCJgipXz7BEFnCJZ8q+ZiXpkGfnqxkw+Xnwgl+Trl0+/1fjYki78NOOTmu6+",
-	"lvxr55ZJCpn8SRvpGzUtfPZBqXDfHUZerfuM3kOq9bpAlMH2fVCrpuFbrYC7QeyLS4B+r1g72MQjvlnT",
-	"yDdmVK7dUIRQE5wmJNAYW17gf+XK0nRgyRc7Fm7zW/9D3XgAgAeWA32eEXpdJVe4sRlf7b7mkFTXFzHZ",
-	"uCZCQSbSkpVruqatVqtH7JhcvC+Pn2Plg2HbpJTgPG0M3aeNwxtbRtbUieEzybL3XBYaFdwsKZIDItX5",
-	"Qirtmy6qnk6opULNcoaOaEfhHooagAo4g2BySjvh032mUo+rF4HzEH0P/2v4IhdOJqfkgINp2ScCbidw",
-	"204GBEiTsGyP3L2zxzRonnFLhJo51uB1qJXmttSoe4UtWfutRp5AJkLlWeB9bt3PR3/dwdp8/u2WrJR+",
-	"EIpmBXOcsgx3ImVt0ErRSMc9emfIRDNohQqPIgM4hpo53uWm/F5JsS51HN9vvUl/3VViIRMlJZsg56i6",
-	"giC4mQ4L0iuqfBPmj+3scUhv490bYtwczyOqmOPRXAouw/kceFZXdyUspiiEU1tg/rLW52FU07CaJvjB",
-	"foRWFRLYqa0kSIxNxpDefWg5hoLl3Gu1ioU6CpsxGnfDSL7JU7z6P3ETR0lQYtbBgPzx3/8FAAD//w==",
+	"kQvCYADDE4G6xWp7wEkMU3N2iZOQZYzKQCe0VZ4h9QjhEX8gSL1jS3WoibrlV98zCvP0Q/YLWYJqrKsh",
+	"ajcfl1M0wzKa9pGSI3gG/n4t/lp2SgVSyjagS8hmmOEJAZUJ5CMwxDFC4nIFMzF4R4WaWfwEwRjak9+F",
+	"eIT6e1c4BZuhYqYN668hozrK9iC7ELe4IoB/v1YErrjmimurwGS+zPXmOqPYweL9gJz4PCEJFdJ4QogQ",
+	"EIib8kSH1gi4VUeNr5/VJOGjNnak5MzElYrtiFriI2i8Iq+sGeJG7SkuLcRohR7h4MqorXAQcREWWzmN",
+	"lmTNN3dNQfFdmf3Cn83quzlngUaELFWjq1+h9drW2UG+6W5piB6YbUzBujC/zEEJ+8KOV2ItQqwbRPIi",
+	"BBs2AmWIjOxol7PJuV/a8dZ6npiWnJwFflx9JWIVOj0VXvJ797A/Hza0qofj06y0nKYtLnmpN6suhEyX",
+	"Wy0CUEhc6GNlOa8UiBJxJVqPUz7rhwyqRZUlWUX6BdHZoIW+tYBqPBMqwF+qQwKxLJN1IEnFxEqHENrV",
+	"AqULnRc5S5YDxXSUshEyw4P5GDGOIAgW1cbVRQMYzxU64EQBGIsV6wqZkoJAluijYaEDznA0pYy41Tuq",
+	"5UFFXh9UBCEDBmfyvY1dGXDVOUOhw+JiW/awuNCURDyNSRwCG9duJSVCaD0mS6xSg2VeJrFJba4jYDYX",
+	"MiV4dmDmT1FXU5GyOGhiOPNFHeis9qer4TqYpgACF0BKejcOWX5LrsZeX6k+IZwSJNNMSHVweUnTBY3J",
+	"jrT2PGoH+Q5snf6++iYAMceUpIXJAUT1/lpjzirNf01xqBL5bPDuuZwnJ52u3VV7NCEtCis9TOdJdZSc",
+	"nJCSf9E1wNb4ZW36XPJbw6ArepY74GYSi/+SnOqzGiN0TLKx+SPJ198QxLoUC/NyHSfRt8nTWuTi8nG+",
+	"LLG9u9WIRvoi7Gmr6Td2u+Yr0/7WNe7S1fv3u0dzWchTV9tzBM7D1bcq7Dimgngb5m2/HeaT+Hh4O3hS",
+	"LG1hs9yKVXtpyT1l68ZUr2w0auWqYIpAA6x7hquvTKdRfhGYtUPAlC8KpyuFwwpwtpMJyyTAJxZCZfVG",
+	"V1VRm92teThampiTAJl6Q5qo67qHcz7PEiP0UYE4i8j2l+Oy+R1QFdjthhEc+ptdhG3ASI3E2J5013Om",
+	"prZqb3+QxUE2UPX8IA8EUkPRMS1IVYWxP86pdsXVHPJaT1HXISSfC7Tg6T1lk7eIKZHedAIBuVIN2y7M",
+	"1dRK84uzjOQGLJhWaxXd3EUOeSKmAJkuTgYRaUUdMp+vvNdv5bdrcvC4F7bmoDXINgSWN/RbUfseEZxC",
+	"VryC8skU39/pkI97srQhIeYXQaKUSP1TYOPkTEB3XixYqW9+RgftI/xCeTZKaGQaUKDuHKd53AEsq8Uh",
+	"6tGbz7CZm1mkt1HKNiHhpdiZg9fbsDL4fCUbs/psex5WUE0f/8piKs8eGsMJLxlB8A6J0UKdiA9GJV9v",
+	"TFRjlKIXoN3BGtnJtkQg1s/V1VCseGmMI0XRA8SyRPttQbmx/F39CgmuVrHSGv2aCfNuB+1mtFDnn7Ep",
+	"LN9qbOdtw/bLCz6bzeUSpq/0CIH7EV70NVhx3iCs/sehySA9PM8bkDiI5BlOn1erW7d8EsBvg7wGn8Zm",
+	"3qwlKdhmLu7ZOst0D8CLdzkWrBYh1WumMUZ7/CtjWBMOromdn+GYKH4FQNkU1dZSPckESQOb2ZdHSuM5",
+	"VYRUsUUdI6M4W7+RDzepPYaT4oI08xS5lje/TaY9ON3kwNTaI+mqUPajRjC4dmDbFw9sCcMCm+4zrW9D",
+	"Ngb0bdG6pgVXXRN16BymP13DhEq55Vxx7So3gsPtY2laX+FC6MIcWiszrTg29B8PGTof/mpjUozB7Z4s",
+	"m+SzX6xwVN8fMI98RZ6DVjT7EMQudENwQmIEplghAyMq5w0gavcddIDiX7Jk6ZY9Kg7NXV3TYeVlRrY/",
+	"LSt4Y1mzT0MgyvDDTeHl0FAlArDRmuICZWfDgUDk0aTiQyllLRvb30yVx3pA3lAHWq8X19WLDcdx4nbV",
+	"2Rxq1E5LYYYQyd5Y/MezDzLx2n0Vkbi5vUH6OeqaMq8oE4cEC3n4qtdIqc2xFOGJ5SI1r7978/0P//Kv",
+	"fzl+9XqgXj+K6GFM5glfeum0RvzTrMlAbZ/ckIizOA/0sjWA84V/98PxMaw5r1H75rvXpSq1fzk+9iXt",
+	"mZFuTbhA5QpiTa6mUs7F4OgIL0Qfz/AfnPUjPjuCcI0owXSGukWAsPq1DIF3NA5sCLX5t3kZEq/dv2nc",
+	"e6tBWB3egdDeDlMJSUdlQLkPqOlziyc3NSboxO8IKZpdz5cPJE1pbOLlFDAUnmLYb0tldRX05yTAZ6I1",
+	"BWSWThuk/H4tvFuZYTMqab6+bkTiQJsacphrZy/wEN8mgM417NXn526kPn5ltNKia5tsuIJqNKiXxJTD",
+	"+bFAp/DWiLhfm4IfwhvAXIT9mLCspnOvvXjWGDRXe7VF9GjTtGuDUDcJ2RxCvolveYH/IBq33XBpt3iy",
+	"Ha+Q2JPJdK9B1Smy/Or1vwbrMhEgDKxWnPmHFpaXjv3Yt7sRju4vx+MbmWJJJtuE3Qvz6YFwqgIO0Jg+",
+	"kvhHHN3z8Rh1f1J/nZIEL81PdsIeZKuMsCDwVHcKxo/mrVs6IzqE7+9USpLaySgRvQDehdo4J/74z3zU",
+	"EkmhTP7wxmVMPxy3aHLlbmez4bxcrrzFHayvOIdK/661faBK/KMYxQcspSQfjx5dybIAfcJEZEJtlQJl",
+	"vTxkBU3BqT9BN3bzRax33JOXC0WQhlKS2Vx603SDFdHCpkyLL3y6KTg+Txxey29ySqW2GNiAqbwZnzR+",
+	"/Xyf6+7F4fFO+daNg2urAee+eiG8lIuNJFcaVavkWW+QtJvnpacpotScGO81dBJA+ArEs/WW4OLVWoRH",
+	"ZdGNx150IN1awforX+gucdiksldlgAOBnDhecxYD07WymFa3PMi7UyoKmWsmqGtkwyCX5UbLujo3/HAT",
+	"slyXM/UUCWpW33oBGpOYQGsHJXSbzkQhU8S50sPU2o0+3FS6oA7KsLbg6X3CcWwq1ekuIbMRJUzqreSx",
+	"Zro6RrkWkFHnGY+Nfhoy83FJUQ0Q7ZM+fHo+/LXkISLsgaZc55k6tbSgGBG1bfzOfrlB59c3Q7QgI2dQ",
+	"9f3Zyc2Remzq75LUlahDlov1Jujo7OQ1NIfGLCI2NE4dPOO2L6kWRN8iPh6TlMQhK7rtF9YjniICXrAY",
+	"HR7C+R7ihTg0ez90lhCgsWK6giTjwykXksQBUqp6Qg4lYZhJpBVEwHLNZuG4FxTi5MZOQ76iEKwpsHp3",
+	"ffa392c3t77KOJWOtg31cYruqg3p26b3VVNOUpPIWQ0Pr2JPLsJDTdagk4O1elBAX8uY8Rb0osHRXWuB",
+	"/LX4tCvL38y5Xf14B15u33o2tWytP+ui9NdGGTe2/pk30rie6toif6d4v4QnGx68A+9OPGYpbWIhvPLR",
+	"towVsieKNJ8WOy3SgmoZaMXq20DEipIVPJMRnxWJdflHBwIlWEinwHqjrCpWllbTaTioi5PEzDIDoskz",
+	"CZ1kzB57rR1NJenbA1e2JNZl5hHOlYwxw2xZrM4TDmFznvTK8qZO/upaG+WJVAwfWp9V50viodzSYVha",
+	"QFBcSnnsFnDym3l9q2KFkFlmJ2yOTtg9GfkTkYAnYfFvRUcFX4hqBoc0zpKVGPskYF0Fdy02kAe3PIkz",
+	"NTXGeIEgGK8gsEU0TGWcla756nGIzchmReryoRO8tspA7jy0tc5MNslbmzOKFzq7bxLNwW6bp1AIvPRF",
+	"fy3aZEK6i/ocdCbRfG3rpmg+dALLVmC5Hu5j23yH5ms0cj0lLW6R5u9udolWd1h5hfalHdhBsHRzomZ4",
+	"iaIp54LosAClypLHpoANKAL8KP1NcecmLzjBI5LYfOA4r7qnLu1AZ4CQR6kdWjCD0wgtb0vZvxsc/dvh",
+	"x0+vgtff/+BrcvYksr3ysperNRja6AX94tkSpVVvobjkn+5KbSmtZQtrkc6VUkO69SZFbotBlEHDQphs",
+	"gMgjjmSydMiUNtC0pVNZTAmLGoJbcJbHlNkrP7Dpdn10qh3C0PTE+GrxQvQjPkPd4Yeb3lvd1d/J/Bpn",
+	"SVJEzEAxM3Z0RPGsP+F8khA8p/C9BQ9xdPH+1x/Pro/y+P8jnUB9ZA1JeWIn54k4urq8fHdk5xNHV9eX",
+	"v52fnl2j7s8nV9Zlvbr7f0u6XYo1aE25a59tSrt3ZwNtS/UbY6ALGqrezr3nEWdjOjGRBNqJbltp7gzw",
+	"vHWUV6RoVkycFnRsvub763faEaWHP1C/91alH16lZEwf/XMJ6cRQi2wEuc26hpnOZhg3YniLzDe9yaA4",
+	"vOqa1l5nQzz60DkVayLWC1a0BGo/UtmChOzE+b+iSlVz0FnQkc2h9sbj8O8fbv1lE9WXefn3PNomS9mA",
+	"EjkegPNTDKB74wBePlRjDP6+kOsj+UxAQTFHUNxjUW/FuVHnyNpd53MJQU0wsVORaGeiUELHxMYolxfx",
+	"zjyBIqUmuCmPZvpLNZjpux9KLtkf/K7V1dfyFL3QOeuvSissy1jb6IScCcL8QOJ2ice2rJJpthTkNMjn",
+	"eKCEyYZofP2wscoZVCrbxEgVdHSVl5KVZ7Ny7fl6S6vLB3YXteIIVyti5p32Cpi5l5WGqCZ9wLixiheD",
+	"3BJKpTDura/GzZGvckNFofhuF1pCeRWbUonaib/NdQBFT02gBtSCX85NAWevfaIUXbdG4PUFZlejkNsM",
+	"4wtZ9tV3cldXneYJXrrqPfql2lIpGNMevnbqvpRKG+XcSgx1PO2BbrMIjvbRsph/kAfwH4iQ1cNTzaaV",
+	"aNYVUgzO7Apiv/w6xeIGELK5xQA2KAsFZ/SeTZ01/asUJBlDt6BShHvPFxVbuZZi9tV3syXzzL9XFwZL",
+	"fyluWaEy27DKVcbKgtTXgHIDol+m7B7aH/MZpuw3kuZZxG2KJg2sesPHJiakAvZ6WCPuQb+nkGH0ANOQ",
+	"2D5OeSaJqZ8o+ugqGyVUTBGGVpK3/3FravoAdYtDpv9SvBSShymbmBd+w0mmu54ydHV5c4v6/f6RnuMI",
+	"5vQG8tvB/HhcTH8gTGUvb4dNnburJ1tRs91ZqH8+XSVQlmbW+K/2+hYxsoCUQq1m5nL0+o4Xc8JinYxi",
+	"j99rcrAPh3JFuri5twUW+V22zQ73ttEI3GsoH5IPYfI4vgp86u61pgXjjAiBJyRACh+wpKPE9JXVbfk9",
+	"FN0/6hBJkgrbZVdvA5HHOYbjtHFtf729vUJO11wE3TAF1FUaYaFjfeDNvNf/63LWfoBGSg1LiRncJqWo",
+	"RaaUSJwuTfZ5yNQUun7d8OpcmBgq6CYIxTDtwJrBFBO6lYfqXRLd/oB3Wl7V3thSrz+3xZ3NRrdd7uyY",
+	"IN+a3jhOO8/mzrb2w3xW+wMIyJVZ4Tc7pdvM0ukvPCNyyuM79dToFZVBSt35isawH+upW4+HEw4GgEMd",
+	"JNqBmz0xzlynS/V6chkYpc8p4wcBYN2KLuiGeIWs5jHrDdBiuqy00zOND/OCAQ88wqMsUVDDx9o0u6YT",
+	"tAsdps93J+hUwsE6QWd4cnJ2c3N3cXl6dndy+euv7y/OT4a355cXdz8Nz9+dnZoeeitbsHsbequXzi4u",
+	"3//817urs+tfz29uzi8vbtSM797dDU9OLt9f3N6YSe5Oz29OLn87u/6f/hjger/F6vX8RtKRwhVDJ5B+",
+	"OrJtdGGE9Ua65la1PsJV8ed5aM3PJ1elOndBkZhVKpiHeGqfFGGbpX5VK+tT7MRyZ5NF80C8cissN/Lu",
+	"4zo7XJt0nluPca2UuQMLajj3JyUMwrXU7WNzzpPc4WHiK439K1kiXL2zkEmO6EzbO7AkqGuVZ85I5Srz",
+	"vqklmbuSw4tnjnO0TUKaTbejeOaKkWV3TH9Le1sDoBow9lnj1ucW/uBNujD29AtoL9hYgBAK1JoWhF3G",
+	"pWuKh24p1jrPedKiyOEK81DluIHfmhLB+V7t0S8Wi6r7S7FdbXU7tIUieptV0y9jXnPmV8u8RbtWIVvB",
+	"hs871yYXrHyNjeME6/ozQC+CJpMVPPxaTFKwmK31xOLrpn1Cr1N1miIvBKs7NxhDo1KW5ZTM/HnZpqVO",
+	"eeTzU4gwrA1j5zFIlB/ztkC7avJqsVidwq5E5aevQveHaJ5bPd/hhJVrt7P7TiPIL6URGJrKLel16cQC",
+	"08e2cCvEL2Qp2QHwr7SP6Dda20QKquErQIlnhdt9I0lBW+wGFmZ1o221RBIDAMUkorFWzAxruNFv2kTK",
+	"twiHzHxgAd9Uolzoa9S6mBrB2n2hwu5IqwRjmurzoFKETBc81o0OTs7eKd0yNSn+FLz4OgtHvQZ/DdTo",
+	"y14fDfVvC91cgTzgJCsarAswGN7T+dwHTf59lSy+ajNQ5ZYtvbKhPb3m4199uRTPzPRO9HoZpCow2LBo",
+	"Zyk+qMzh5DpLNrViXjLwh9r3ATJEQ5i6FcxbH2Bxzz6UqUCCImbLOUEjvyRUE8aNuO3M0XA25TvYPDxK",
+	"ycXm/A+EjckWLh55OFnmbWf0E0/1JuF5gAxEa9c09G5+66APIIZzQnq29sSlDBefW/S4cC80MJvY3vfh",
+	"NnLJxcEddO3BcayORGcEl7p/rejaU0p0f7NWo25M4Hc3taNORMNqH5+8z6L2eEA7U/Ost0ljooRH9yT2",
+	"FeYeZ1BNR9AJO6RM2NJ5nOu0DtPLWAQoY5ImSA/0Xv3bX4vEeaG96r5d4Xmoi0xlY4O3A3+0lj3A9/On",
+	"5YnYXOr6ePl5+8AGvAYFCfLWRDJ+toxBD3ew86PuYorlIR0jQWdZUpQZ9fcHqe+6VdheIWg0dNwww/g2",
+	"pg3ZtslFY7nd3P7rtJJQgmFKcPy1KEblrWwtJHqGaXcijbEmDbihn+adB1YUHtdvNjlinbFM8ITba11J",
+	"7grhEBa6ZuRhqWtHFJG5NJ4FLeUfaQkfdaGMsiIzFHrFm591Jy0w0rj5yNBhI2Sm9LLOilbAkVebFbZL",
+	"hJB4KVyHyohE2LSF1zncIaMiN4JtHLt5eX56YgI1A8WtaQSWtAX0DZYczUkKHS1w5jT+XKKUKPR8IP6G",
+	"Au26BJdBx9scOA/ky2FjPQyu7w1cayvTR2FHW13CDqjxYWdGo5QLPpbqFxB+xlTXJw+ZtZZAGcdX/Tf9",
+	"47co7HAaR2EHdbEONqCRPls7R88MPKFymo30qCGrc0jhOgX0oqByg1lOJ4CJOoEZyCuKlg+kuUJwE536",
+	"ahTYZyFSK1XaEgs2rTzqx9ReLPVwDI9smrunVlZwL0pdaq4p8/7xwLIoEf4qIlGaxSsapyjUGJ68c4bv",
+	"2hL8iiYFBgYCXUSY9AJEoMwugArjzO92J41WTzuffaM0Xrmkp+62x7hT42R1F68G07SWNZxxsS2O5FTF",
+	"VWrJPRnh0WGEBemtnqipyOvlnLDSXZ03dNrROtbK9VpbRNdtNqbXbt0YTrezsNOiyp2d1j2yamng/OaC",
+	"CuR4Uatt/7SiPGt73ClhhQ9tHGQ9LcJpljtRU0zExYMToLOigjpO73+zQR61g/gVp/duFEcejWOvMeH8",
+	"XskO2Rz0n9OLGxOH0g/ZlW0qheMZZRTKePHU+rHfHH9XVBhpihKr35pzcI0kp9KN+snya/oUadWVfTeK",
+	"LS192S669OOaE1shfNev3jyxsYRgRPQxmTxrSx2y8BFx4Mk/Lhuacwlg3jzn3dKpnewXk02B9lvaFIgF",
+	"PkZ3HAg/MhO0701ha89vOpFmNxtNtCL4oFRL2nlkGse5XuRsoot0Wf6qo4JmPM2zKSqpbq+OX7/xhYMS",
+	"nMjpTSswtUv7q/vNir5MGaP/yErtmbyXPOMxUJq1YGPkvPVgY0dcc5u4fJeOGNnuLv1NQIe6UgH6JRuR",
+	"lBEIYcQjkugYPleBgUJLY56WsyGNWynCDI1IyCiLyWORKqPwdIS1BOXc7g/fVSunuSk0+PCP4eH/Oj78",
+	"y8fufx7mf9z1P/5351Hv//lva21CcQubkNN3T5Z7MyScTUSTNgZiqxKeKJtsBo5X9S8/B3lD4lUjSDx5",
+	"R4VsMrJAtfISCfIus4JEtSNbS6qbDBKrKypqPt3QhHaGaWI5uacSTAnGp1xIs+N6fgwodyfQZsff1xGi",
+	"PwUxtcPzyzf9us2H6Pw0NwvqIU3Fu0rZyJDdqlHAZoCoQKYlvcIVprBlbbvM2zY6ffX9Fp0rdXW7UuNV",
+	"XQ9Rl4TTDQyp4gdSaQGmS5h9F5hxP2TnY6VcQ/Jy2DFEPSVjcCVzhHWRO4XpXd3pqOeEEdFxyMLSXvUQ",
+	"BEqHVGKs8xhS1KT6lJbWIlHfeXlVwZTbJteDR8RpFUm+sBmKOmoU0k89QeX9kNVj1dWFzFMCRmmQDdWp",
+	"9A1W6Ga6TWhVDXlfdTqeL9YKtH4DkK0DrZHH6SAMedQQvOrFZjSM0ZRHlS9CNiOYGXaiAxZ0HHGUZII+",
+	"ECVGxDGJ0QPFiDzOlXouTYyACWiY0rku2ZsJGTK4GXRgfBTqswMjk/SRVm3qa64sYIaXOqA/ZGpWOSU0",
+	"NdTKOJF0wFzeKFmANcz0+aoZxURguh3P8Fy3TrZET+NE3YrmGK5wPOVRxyY5+I1Uzik3m6jqSsjXY5yq",
+	"6SRP1CtaG6Y2MD9VFT2PFm2dO+8ou9+J5mwKYqqfE8ruNYwmRIoi9dQmQoesaIsspnzBoKfjAE0BUKWJ",
+	"nnKaC3u67BGxSYpplibr4+TUS4Ezuu/mSmVur/DEK67O8QSQrFyj16fe+QtDK/5oAirro1h6tZjyhACg",
+	"+MvN5ZDSCmRK+2qGmYnrg3ObUNA/mp7wVDbJuOAEhB7FMVRV0dVpsYgUmus/1GdPiPvSnwUdGykNOzDL",
+	"NWtbe8tNEY/le/laPHylpW9mNCl/uoOc3Ppa1h7j+h6blCWUkatNvb5Bc+jlbR6+qcUiqeMvoV43RH7h",
+	"dKIQr+tvnCkUtDp9M0Vj48xmIJ7hx3P98JXT5cUJ4VzTZcZ2l+l+98Pxcb+vw7tRKf57gKZ8gZTGCBHz",
+	"+sRtWbYich72ClIFHEIfXZlIbnsKbnDdHJJVwToKQsYUPxDEeMicfljNdfqrQei6RsS6ivsrYjV9ANwK",
+	"4pqajea120/8hLpaJLRU7d36aw1xqJPGLPXcZJayQZ73qFsS6ZTHkqICiY8Dp8k8kUf6NSj/1JwX+UBS",
+	"f7Daj9lsrnUsk/GY12mrXeCaG6qemt5oMfXam2uMtq3UvC/74l+2z6mH7G4hF2oX0KkJUPQdgQ1eLCoI",
+	"zVMeZxGJvW1tbFJeQXOciCaDxT4r4U/QDDglOCmSnQI9n8X9bmnLgQ4nQD8EWtxb1ZvA3BSUaQLa0nOV",
+	"CBvk1Ak6kwyncaqDkVJdZFzTXVNxvJinUwEhqP2TK06mnwUjXpWk3LkgbnsYsmzEKG9Zlk7KHI3fuThv",
+	"iJjKNx8UJmnbiTRvL2emgLhk8Kc2JENjwVljAfht91xbhn/yLCHnLCYNpb3gU0gtzxISoMNXXg9zqd/Z",
+	"Ch9qHg1OmEyXlTOqOJwtd7T9eFBM4xZRuXmaq7m4wHGvFnvND70Zzc/yWG9vuJxhq5KbDfTRByqnWsII",
+	"ctjCE0yZkKViJRP6QFjIcgBCXXWabotxHZYCQ+lheSbtyEVyo1p3yLql7qhDpzvqL2SpByo+obp4QA10",
+	"QuaRiZxdqAsb8zTSDTsWPEvit0U6CkRN5S5lSNIHM52ZKvcxF37nOiUsaMkmMiPjixXujnJj4CIHjfFF",
+	"r73ToxTGsNJg4q+sckjH4BZ+Wzt1bT/VR2zsP3MspweiZrr2xJLazlTOqhwIdpvzruSLcJSlPteG6PvJ",
+	"keHB/lkBQlurtG48ahsROycrDc14z6/WmxB8kRbNFGBFi+PbooQcdiJ9BNF1aQqM++8bhUuDLdIoQe1z",
+	"t2jbvtwtO/yuoihOv+Vrf79lnyXYwFSjqm50mK8uHtcW7N1aYFxb8LddbII9oH1Ywj4sYR+WsA9LeN6w",
+	"BGhIFa8uKLAPeqhciHtyq1hBk5lVP/YIxo5I4M3M1vm+JrfV5mWDpS8voOKWfNjQWt+0j2YjkMvLvxq3",
+	"4I4Y+UpnoH2ntR/QlYp87pxqxEKT73yq+y0mnN9n81LMRqCvwY3B0D7tPPDCpkXYL0JG+pM++hliVo5+",
+	"tRkO+UDVeAwYjnmDJ30uaL2OCvZ4zT7/yLjEjQVYwZmJ4B2f226mc3gayqzPbDdXIPA56cLJAi+FOhQT",
+	"sF83bhgNsslUotVLXbrOKJ/5En2DrRBBhujBFGYij/MEM32yfFzEh8DIKKEzKv35hjEV8wQvm2v6gbwC",
+	"ZyCmSqVHI4LMR7q4BWGxDmPwjj9OCdnshOEvKpD60n8mtpZSfUz1BCpwFIPZM9A+ykae848M59WO6uMa",
+	"d0fTmv3LTAlE58RbbH+Gl+qcQeYAVMOZ5CLCSck+57ohxFbzUPBweMesttSmUDYuPyYzpbngwEEnZ+Nl",
+	"8CoDc4EnPlIKd9bIPlZj9p8CPNYcb+OZiEZqR2Bi/VL9UPTvqzhT8WUrvlSQ3nX+ezN185aa79ndExSv",
+	"9fnon2drelFP2Ju9/WFiW7SsA2Uoaikx5JPoVjbGIxkvGZ7RCOqaNLnUn4+fbYBP3RmW0ZQIhM2O1Bu9",
+	"Bn/Gl6KOflTzEqxV9/jXivJdX7SW/cETrTsOlSiAlW4yds/4guW6whJI4STFune7LpLob3CjB9vELKQU",
+	"VpwkkIRYNghp56MCcuGrSvN1GT7+KZT3J6upq6D3yqtTe1X3/L32kOx+5f6pZQBSebwexLewfmK3f9be",
+	"5Lk3ee5Nnv8UVPObMRauot5lc9ae7+/5/nq+X+qGuGEtuSI7QI2T563lBdRtspFtBYt46nSi1mW6Qian",
+	"KZcyoWwS2EQloiv9d79/fNRhJ4zIBU/vzYO3pnmKGaCSN6Ng2lTd1z/Y0d48Pvb66JQkSpWByqM0Sagp",
+	"ofw2ZBoCZLpEDHWP85w7KF/XG6Cf6COJ4esfcXTPx2Nb0RAtMBSGHKsXzLO36OwfGU7+XekOqfd9FB29",
+	"Rv8DpZjFfPafx4H6+6MOgPkpSxq+dN7+qBtFoQj9/9GMsu4MP5q3FS0JQqagE5aL/jt6/V+s5/QbbV5b",
+	"gIrPXh0fByErj4teHx8fHwf6nCDoE31XJxAjHN1fFoOuA9vq65+D6gi3ldp+jXfRCTrNm+sEncajXV8Z",
+	"0Lek2kL9WMYTovsvNVZLgziI+eoaFFImTaFwOhwxAarj1AX3B2XbIOxXa5VgNWPThq6KiExfm2M8xyOa",
+	"QBs+Y0JkHPpCl4qn9BXJJdJtnqCp0UAB3lI/rUWToSLejTwQZotZTYnzAALLQpaSsaJPVKLuKCX4/nCS",
+	"YNOd1MJSwwr8mgdPSJNpTT3roxs3WyDCabrUhTysZwjImY5CR11wnVAWqLMJGYmpxKOE9N6Wcwy69Sys",
+	"HsKJ4GZ8nQgI+ZkvUrtDrXKz9BP4Yk3WSRPc3TTXYAVMMsgQGC9mreq/EUNYRNa2dKiOPyI4heRlNSQQ",
+	"XzcWU7cZQymdTBu8KNt0hDA5aucrMkF0Vcu8AS8yn7QK6Le5Ms0NYauk90c4hPXkck2DCdhSpdmEWUrj",
+	"zTf4ux1kWZ9ThPM+eFvkFVkMbW7/JovqTrofrJJ73iIQDRA2iQxQgsu6+GSa+ev6BB0QV1cWbC7Vgf0+",
+	"8GYbuV/88MZztjP8aJDq9vadn8MknE2IkDmn6RoG04OY3Lz9LRb3IDbp+GN10rb3S2oC/NqnCL3ytqko",
+	"0mBaB4dWmFXVVh90tIJvIkbVdWxZatQPtI25SRZeGzKSDG/w3EeaEThlNzHND0Dt4NUspAa2/jE3TCvS",
+	"dkEHRa1o7a6+t03ykT0gZ5urM4/UVI1OJHeF3mwj1FWaDOQVKBKDZvgePBhFagTkCwi9ezmlbNJ7oQiV",
+	"giFvEZ6SR143uclyeGuNfU1RKeWw4BM4db+Dr9z/BjvcfLS0TZ51noPEkgwsUjk8CKqozvk8S7C0LZGV",
+	"ag/C2UhbPVaJBi8TNFw+oc2ErMq3O0jyLY/Y7GIu31YeiY269WtRkpmpktvbH/r6Q2+SgaqHvkYKahsJ",
+	"6Os+RRXVM12S+fipMYDeA2uzwaZE3tUiPCRFJ/SBxKWecK6pLzdXGfuoVlndt5uF++WKDp92B7lGEmdQ",
+	"gVmLw1s2+zSzrgecFdET5YPNJdSXzbL1IeEW3Kw8zOpmwJWWSK1ZnIcsfm5M7PfqlSlfCJI60rUO94Bi",
+	"QZzpoj89pIHR7fSff4BNyXNo6TFOiZgaMBvjGU2WHtJq5jSCf1OIdnVlWqeG9SgMTKEFj3dNUN88AcuL",
+	"QjexopL7UBcvWrmCA5E3ysBSLyCwnCXiaVNGqikrHq8sE6+N1J49rBjSHwl5LoUpPWzaOeQZqGYqx9mK",
+	"BGVRQxVi4/jdpOyNqfbWnF6mNLESySvC67XckwOTUuCwQCMyyZh2d1BRhYQGjXWLej0NGWfVTphm/k7Q",
+	"cS7Ka6NLsJDvhb/dMuiyGDq/ayzpOqMBhlVQr2vm7eUdOnTOMvgfwG8E19je22ojmdcTFThnW1h8VXfE",
+	"W1tET6wG5c06uA0njeBU4OR7QdJDeHMDtKwW7oltn1EX8F1Yck6tAHQ/tS8fmocZc/TAs2hqmLucGmrm",
+	"KT7TQDRqZdEOBDo/hbR83fgGhIa8xc2ahg1Pz80xkW8TKiRJTViBXVqprQzOm8oUdRjXLbV+VSuOfQ13",
+	"1e9swFX99hooQTVhlE1+IR5x65JZCcu8he7JMsgLcc9T+qCUxRmWJKX+tr4SXlndrv2eLHMGaCfqlg6b",
+	"kUepXtsgPRwnE55SOZ2tPZv8AIb5J9uxjRLBbthrSiREC6g9JwQ/GD/vv3/45QZ1nYe6ZPkG+71vwjE1",
+	"k8IpLKy7HSazDTjhfsUBuqcxmhJs8kKejkr10phqJQ1xqbDtFjDC53MXRp5yXsKfvWPReqCb4c8JOz9F",
+	"J7q5uUulYMqu6Vhx9PD66O+Le9F7GzJ3x4PqERwIp00z0C0YKGTdI07jqKR7i6NP5UP/fNTv95tqvqzN",
+	"24HAwvp+FWYN0DwbJVRMSQzes/yAl0S+RYDDZGB/fGtBeBCy/DPjNskRQA2j7dyp/c5dt5oUeverkTs5",
+	"AKz3g9wDfytQ227LXqeLtl7i6sF1D53998ubM1g3lllKUD6fE6ShnhrhTwBBdPd3ffP6+x86Qecs/+/3",
+	"r177byVf0DWXK4pVGNuyzHGLM4MTRNoCLB7SS35ZRRUYX5jb1V0zLJVFIzLmxgls5/TL1k8lsmrGxiVq",
+	"odIuahXlWLlLSyQsR6FjpOu6YGF232tTvqYAueJkiw2sBjZ7t9faCrBhdNAH6G1lCyblvezs9YPSoW21",
+	"vkJWT7mgz612JVqArFBAGgDUzjXRs4kl7eSXOpqsFGV8gn1VjhFbzO6dVS0oul6bKQAFxfPIBSpKQXIm",
+	"Pu7vGdQkokJqo3rM2YG0IYYhw2xZjhaH4oFFCkQmAkhoGRFGxlTqOsRYPWIxTmP6B4lDli9B88lvK2T7",
+	"64ql3EdB72NIN4ta9vIRcO5e7qCbJgIaBD4H4zHu6sRvbfLohaxQdql0qNUUG/eFQgYxxXOi1Al/fnkx",
+	"yIEwYZVlOVZX+tPFD4wPGA71G2v26bu21Vq9vpKnNNBrBBVfi2c88a1G4gma4fkc2Es6ojLF6dLiH9e4",
+	"KqDbsiC2cK32kOEEyuxTNtHhv4pb5WsEVoVTgiiThMUGv5UkPVoW+exQLT+OUSEdhcxQXN2YwhKEAD4n",
+	"j3g2T8DxE2FJlNzyB/EW9GyiSIYSq02rVyrEwx8GBEfgp56lEgMST1qM56cMeg4fWFmSsgKQFGVqDTIK",
+	"DEpl3pywppINs8lFrZ59Lair1rKZjxm+2IFnOZ+54YR26USG8bb3HDu2gDYnAxnZIhvZ4oN+OeRAKMbM",
+	"meLggEoBykSmxSlWbqzRovGima1Q7/PjaTx7v3kDzPmQUonzY9MG6rz5hjVCzAmLdbKkyMQcaJRXZXcg",
+	"pn7XOd3Ss1kQqt93goUc6qmbHStGGIOhTG9hEiPB1a+R7XqvOTrjEgK2MZMEioSEbESA/CZEQoeVKMpS",
+	"dRAxMTtFnNlRMYtAtBUyxdS4a1s60L230eggh62UQ8L0l/2SamSF8YF7bbayVRyykY4b6xtA0cpSYZyJ",
+	"SUofIKBMS++2Mq4aBqq8vpAfviBPVYBvEiKAK66i9XkZmFbEPqfjvnASQaIspXJ5o142jm2IT1YCiVfY",
+	"LLlAwZ4JMWTGAwqO/AOBHCOpiak2PVND1gXrfi0kzRm2F9jOSVDvNmS/D918pAHSIdRIV3GHT3QZ99/7",
+	"YBVUW+kMzEYKAJ5KOS+aHQ9LSU8eP0gukpWToSIeEzRO+ELnWtU230fvr98J3bzaaQIORNyF1nnClzMd",
+	"caBUGPUVYGDCF9qK4856wmNS+/F9mnQGHeekS087jr/ThqLXvoBfSygNjzqf1U+UjfmqPlmaG2WJpIeS",
+	"MJz3npfL4izO1c1KYTQHPJmkZGL6QyV4qdjYA0nRd2mM5jiVy3JHcGEqJsNf5UK8IjDMMQDVA2p9BRox",
+	"glogSmAqkwRuPQ5b4kPk9Z11xlce16Rk0JQn/ZCZxnDDq3O15wVNyaHTbx60nXrHc7drft66XIPFDKf3",
+	"prct+v3xMG9hcFh0HpNpRn5H3aJ5MPjWFQEA7Tdk1e9IfJi3xv8ddcmjTLFNk1EgCx06wMoEXKAYF/Z3",
+	"hSfUlLXyJcsMDOnJvzKN/k0zaiu1/w4FsH6HA/19jicE7G+/o39kJF2iokwyaBJ5J3804vHStPHHaAQn",
+	"9O83lxcIqNRbTcnBDpMSkSVS6G2YuTGI8jpUx/ijwXoMfYWoUDhoAl2NzeD3/zi8II/y8ApPyKFZYL4U",
+	"4wzL63zbHckpCdk4SxJ9EE42TJCnsGDhgQIUcx26k9CIMEEKvaQznONoShSF6ZimS0ChBkdHi8Wij+Fp",
+	"n6eTI/OpOHp3fnJ2cXN2+Lp/3J/KGVSIllQmpISW7iKcgO5BBxbUCTou5BRwfKjAUYmetT2YwtsMz2ln",
+	"0Pmuf9z/DtoDySkQqiM8p0cPr44MtoFgS2SbBnsaDnT6g+5wMKYJGSDD4QGOQIqEXKSQeQMPIFwCQvGp",
+	"BJsFNmEE1iuPuoKbRm06LNHEmV3Z56YmVS/I/aMlSqPGVaSOhcw4TkA64WONwEWPeafUvwBTihHfoTmM",
+	"eqQguwvx0uo92A0go2tP0b5vHSBWdyTyBStMLUXEhGWiMxyTXh8N2dK2ETPdJKhJt1KbqPg3Xcb7Fs2w",
+	"WhMp6qILNCESvTmGJNVSc/fOz0Sao9S1fTTxURf/+vhY10pSer92fRQRNUd/Nw0WtICyTnzBblTg56rB",
+	"V1cx0q/0FaC+OX7VNGK+xKOMWVYJqif8qj/+bv3HY56OaBwT5n75vd7x6i8pkyRlOLmBJO2zNOVpMQYo",
+	"XLMZTpdWhYGrO6TM3OWBKDZqLZGQJQY38LGM1xbFTD7O56CKpkdK8icmorMlvqKuDULpGdSFoDxjJqws",
+	"F5nuD0HIcjwxQVa6HwuBVng1OJXTlGeTaR34Q8YXnqaKCDotvTn+boDMljR51mqyabxklxSlXIiQ6fwa",
+	"tyZmGbLfUWFB+8QeU7nO/3/677p45Qg4x5X9u/M5WPtFzjGdrz4+I2blENCAVjlhti/2dS0Na9OsMdKm",
+	"Cc03R4oxX9lN6lnftMGbEY6NF7WMrN8Cpr+zooxzj6YMhE4LNIcP+r2L+HnM2NaYf/TJRPeeftbYnxCf",
+	"Ar+GDvzEda+zvBaqbcWg0V+LTiZ6t6u4IohnhsGJe6HbsgSG8ZkXdTqYuBe6egVhsTADWZi0K0DYvG1j",
+	"kZnJnouJ0gECk9xtw1WhPITL8gSiLEqymMR99Ob4jRNwrLehA1XdSzC25jLFOIXDK9OMBq5YPl3zLkrJ",
+	"A78nseFhfzakeHP8Zv2XjMufeMbiZ8SmazhFBUf6WLdAmE3pvJnpxKCSS7s9uGeFUrXpedZSSr4m8wRH",
+	"JmowF2uNuJljhOKOIA4CgIM8CBE+YAOTQqPcgTDhu6l6X+HvEC1Szia223k+PuT7vTk+1ol+oEcjyRc4",
+	"1SKymeJAjRvdK10poXDyY0wTEofMNGp+C5Gci2LZtguTk+jdhe63WEj06jWKpjjFkTranl1CH50BSnMQ",
+	"822YPewtiYuRR2SCwdAk3laJhVIu++iK8LlR2NWCcVl61uK/EYCVlG0l4KBZBD7xKRQdbecjQv7I4+Wu",
+	"BWE7i55ac9HCrGhAuAXd0Rlaf1p685f1X0acjRMaldf7qsWUc7xMOI5vOX+H0wkpf/99m/2KbD7nqSTx",
+	"rySm+HY5J89I9PRVeoVwjZ6OMrwT1cENV99WdfCtVOnW9rUgZIwsiJC6fNSgmj8j/EleRmBwsCxvsCpQ",
+	"V5HCNXleyK0HJIvUn7LU4OT+FFaDaq4XlaU0oKBk/DPkto8uWbLM234bMr5CRdflBXCShIxKdapVU+fw",
+	"6lwHKluzZnFiuefe/DBQRK3XD9kmahjya2GCEBEyOXWmk6blpn7BNd5wlixXal03FsK+Pa0rR551Wpeb",
+	"8LHXup5J6/Ke9tNVLPvl0Sfzr6fpWGdK/8H1NFfQjZRoFDJfVqu1I1KgRSbbZkUa7AAQ2NGWjIaEwfY+",
+	"hgg9LKG+gyV6NEVlbQpLOwjoeZkgb3MzkTZBohGO7g+jKWaMJGqFShZ7f30O00iexH00ZCDqhSyninlS",
+	"LFAP4mpoiiBCAgMhAQKB8c0a/cxWwGojJ5l3EcQG7LWzJ2HdGYvh8qqayxNwb1P+kKNjo56WNEo11+Dy",
+	"ERX/ICpiCnLHhA2PqtnLf4bIy2GUPK/FPPExlyJ+oLwB8XS7+Y7h5GdTstDEqQ5P3pXF1qTzsUR0s5hK",
+	"8rCxMft8+KvSf9XXSH8OnaNMssVhQh5IYkr4oq6OsgwZhAW8LlzUQdl9YwN7e4HSTXPx9a0vJjbQ8lIx",
+	"NQhM5b5xTEiC40BXK4RyrVastCXHQ3Zls1JxPKOMQo9mnopVUpba89nDVnZtOG232uPfMpIuNxK5YAgb",
+	"8qeUoycOcR5vOcAwkjzd8tsbyqJtF/6eSZps/u3XL9xiB7B8JMjBtb1Y+0xibZ6kjiunnRNQh162lmzB",
+	"jICdKjAb+fgrHnk7Tim7DQySIesqWU5CmRQ+LnviewEEjs8wTfqoger5Cd47NX9ew+bPqVS2CvZLnI02",
+	"BP2tcqHvsfI5lU0nj7MBIVw0LWPcdoh6RNkDLXKM51y0djmArBuAshcgbMq6HKq3EsruUVfndf0LivFS",
+	"9EKmCxtB1FVCLGZro1I05VBIuOK80H6BiseiRhBQV6YZRL3lgtmCxiQw7ga2zH8PWc0q9RZigngSC8S4",
+	"NobppHUbFwyh03Gvj94c/wVcf1okyyslJSnB8bIUVuTEYJTpzLk6auJSmrojwA9S9hVKygh8piidzR+u",
+	"W/Vf7Yxt22t5R9l9E4VQt773Fvz5vQUaTHOLs06xylHOT5d2TpbsBFA6/nko0+s3aMqztB1tqvgoa3n3",
+	"ISsH2tmgA0MoTJAqzTt9BiYIwXEkhKzBWVmJOyhTP8aRyKJpM9W5VifoEp1mL+Se+PypjG/fIvG5ISx2",
+	"CmaZ9hSAtiARVOjQc5GfT6BDbGiRh843kMHuleUqpCFkhjaYdGgqBbI5WGq/OkahcJbB8xJxCBlhcR9d",
+	"K6llROHLPMbYuuskXq4hHyFbTT/0nmpSyzqz+KlteLc3iD8BHfQpPh//rSm6jYrfgajna1KojYXltGOr",
+	"O3TgnU414CRwKH0p8/lNufLCf/3bURiKj//j3/J/eYoslMzxOh1p7mbSe+0OSsUSNpm+pgY0GAVuvMn6",
+	"36DH2bvPlR4Cc5LmAOOm+gR7S8EzWApWQrGlAlXEqNMBNyFMfaEO9yM05mgraet+Ao2FQ+orVMqzEorZ",
+	"suzFAAZoX4KEfxR29FhhB+k2VWOSEhaRfqjOV6Y0MsG287ZmPr1aH05vIwnzSjmN5xeDuaeAhwdFfdVe",
+	"9mr5NxDEZ3pwNKL/E7H/1XcdvfHWInNlkqNP9p8bx7IUknNrUrI9HdBTNdKBtfEeDcev1PCICDHOkmRZ",
+	"9Hvei7+7EH93A/NPiQspYLsslLWO0X8PhS2+CITrqb40p9sEV/Licf9kFps9QyuQW0PpV8XQ8vIFW4QJ",
+	"6QyUUu9VlLHYdIDTCeCQzkKJCFkmyCAvQwFZOLb+SVFbkmcShR17LIOw0wucsbvaZFwgPqIM3ZMRHh1G",
+	"WJCeY1ZyXgqKeTCL0cn1+9Picci6uvQehGAXtRxAaGeExIhxVDQI7PXRDUALGuUFPSCdjjnr0snmTgNp",
+	"ErtxmdC1ypcvpzSdy+I+vj2l2wG2Bpt2cdcRljjhk4x8Qzr1c/nQG04tJyTFsbenC26Myfroz9xIUq4S",
+	"IW3+q69SGzofQ+2Fko1NvZRbWEx1El0qBeoJmW6IphgWYLvIxmNFYZiE/LQHmpCJroQ4JdE9omOEda0r",
+	"3yJqenmDWeyydBybYibs8FsMbStDyUrrWe2Q/+ntZF+LxgFkpHY9OfEoXfFTTWpDjb95O7g85MWdpsmO",
+	"5SLhVlK9832zTP/6WbBjhe2qvPW91epbsVqxGlBvj1N/6QSudN/IqSutUlYbpaypobzQQDFZhZhKjDbF",
+	"40xZOVRUlVOSNGXjFAuZZpHMdK9Jn9WphrV1bKsUGSwF+ws0IpRNUEpm/GFvXdqRdWmXsKnpvV91JNI3",
+	"Vy0FaDWMHO8p8p8W4Bog4CnQpjf3cWNzZpkytjBpWmvNOgDW730Z6eR4Db0sWeRtOwzIeje1Gff2x739",
+	"8VkQMniKmGKTxLEQdMJmG6ctFk388+97fXTJTISriRCr1s7zfBWgMU10z8uuDlfVf+tql7quKZphGU3f",
+	"Quz8BZ4RdE/I3BR6cIYyfY0L4yH0+9CR97q/Jk+IMSjiUQINIPKubYFTbOcCqsjnfyoYCZxhb4jUb0gF",
+	"gvBvLZ7FqBuTMc4SGbJ84AEWUe8tgtRcnEKBDqjdsSyUMklnxqiJaBzkfWVoSiJtMjXHCaXZ78myj/Ie",
+	"7mD3zXLjinMY6ok+SgHntbLUxdABg429VnhCNjKaCPrHhh/wdDOzjL6Y7ZI69bfnp9t+qcBh829L0LXN",
+	"5DXw3GIIF+Cf8PlWy3dxb/PPLWXY7sv31xfVDz8+fzHZAueusK2hVTXmWWLqIZx7OfnpRjjvsdZqU7k8",
+	"cqU9v/xsjieUTTqDDh+PBQHZcofyc8sAuiZOrYFPmAyRCsuUvKhOa9CyKGmpqZz2J0Y4lURQzNA85XEG",
+	"/TAkmnEh0avj4+MemDZCxlPEuJxSNoG+tBm7hyq6+eBBdQE8tdOA9+DN8XGAcMhkSqHpkuLl6oEwlaJs",
+	"hhyGDDqGZ5RNEJV5USxmp4da7La5Hxq63JLnthYk8T1BZDyGqlem0kzX7X4I4ewRITFk7d265UYFByem",
+	"Zr8pnUyhfZSe0lh1mqytXlb8jDX8nIn0AnwkSPfT5Oas+531Zf5ePd86TUc7f+6wc5l5+8a95vVPbxTe",
+	"LYV/koJ19KkG0VtU5PLT81tLbqBTgEkpBn1jwhkJGTRkzftSGKqCfMaVUpGqYqWt4haHtbXtgxR3bEau",
+	"X/+T4DnYhcpff+Lmm7ltg3UvmFVdHNZC3POwlhadHUpHvofmp9uodw7KOxKvW9RPqtPxhlJua5nEs1Z6",
+	"cy3VX2e9tz0KPa06nacNsrdUXWu78nfP4O7ZAB+Kjmhr0ixxkpT6pxmj6WrHUTWybOhM9+1Ff7qHuRo1",
+	"ixf3gWJfnY2qfDk5VjuXu0GQ2JfH6Dm9J8ttgt1vaw6koqx4V3dEgRq/IRMkSomSRv0ujjn9Ra3gG0Rw",
+	"szMfcpuT2uPz14bP7s3kyGyQ5AsJuBvZjzUy5mnYzG4AjdRpIcmhjhmUNetCe0IQisG/apJu4JlurJQJ",
+	"ye0PdRexQXrdS5dNpvj+TnfXvSfL81PdXdf8olFe/6Rba+t49byJJmfJ8i38P8JoisXUTqi/BEuwkDwl",
+	"cR+dS2GNJzgleS9N20fxQJj9Kw0Ww97rNl5rV7b9FruLKY2mKMLMtF7EbKkd0AHKWALFygvDMYXaKyQZ",
+	"mwMOmZqFp6XeCXl1XoFnemWNpmQgDM9lPobBdaPtBo3ZgMgXNhfDuppN2c7CHPMEANveUry3FBeUbXPK",
+	"vLE4dPRJQ+sW9l9Nj90qUGbZgwKedfNJ3SthnPKZDpWZ8Zlua5d3Dm7MXHcIyFqbr2EH+95xu+wd9wRg",
+	"DDYVtC9ZDkNWsFaQpBllz2+sXQUfO6Tmq8yy+QHtAe7pttgnQNuXs7oakrmlIvqkBg0687oI9tUtGXxW",
+	"J9tzIWSmZ9hiygNoTApNwlnRqis1nQPQiIx5qmMIdXeFrtFoQ5aSGEe6OnAp7LjSZUF9Ot+kFnnJCvbU",
+	"Rgz7Lgr7Lgp7I8PXZGSoB1/voBHDS5gPo4RncVEy1fwLnqQEqlbgBIDuS/v+tjWolOLFuiavnqeo0kPR",
+	"WCtCVrKPoFkmJBqRIvTN1GEtBc+ZlpHq5PK2siEz9gVwGequiqYLlpL1rNHizfF3usHtggrS66Ni/TPK",
+	"pEA4ZAue3iv1rqilolUOUxtgBEseVC9yYBYycK5wMBdEDj5VQp8/Dz6pM/nfAn8efDo//Rwy4ItZTAmL",
+	"CBJS9PEM/8EZXoh+xGean5LHCBqQQvgLLGX44Qbd3N6EbChENiPXPCEfqJx+IKNzu3DrPwUjSw72R58q",
+	"B8rwjHwOmeH1eaNe+3X57aKTGIozW57EiSIIGdwhdMEcEcJQTEXEHyABYrR0O5NV8BfuM2SRbsepW4m+",
+	"OX5Tuq4TuPMxpkmWEoEinKZLRBSxUKwZYXAZh0yDRn5/DiYZ6Cx+MG33dCpT3nQvZFpN0AY0BVMJn0Aj",
+	"31o/AiEyAsuybckdtH0e+1Tkny1P8Wrdq3h3q3E33dRx07mE1hoNDP7jvtD412NZUmO8bn9xir4u8LKB",
+	"lV+OJKYMKJmLkk5X3NUhNDCLQzB2ZsWqDbxJKybtv2+icMglcEDINRvMZMRnljbSVOdCQZOFFb5+IDwn",
+	"zjq/PR9gVN3iSk9/7Yj3ovvXJrp7r2hLjH4Jj2Ef/aax0lini9WiLhYWZQmKORG9ACDTpHJWFRbbnw2z",
+	"2DhszE+nRmRaBorwZTM9U8isKKUdbYgyRDC0HZD0IRfA3mqppbY4cBXSccgKooJMmofI96R+zMUrJRq9",
+	"OT7WS8ulrCafXIUWPafwU8zieOm+nCOusoZVNtwqsP9zij57b5zjjdOwADbpDzeNafObEcLyM0DVQ9Px",
+	"4fzit+G789O767O/vT+7ue08QQo6srRth/aIjUI1dHgDiQ9EToPLVuNCD1HK4pRE98KUy5clFQSlinCa",
+	"cI/KLRwINMMMTwg4E60AqmhgyEZY0Kgck1pox2KgdHOHYJugEaNEFrMHIYMnw+uLXAKsLoE8aoBC56cB",
+	"wmhMYkVx1TBaTbbKbYCMlm7CjxmPyYFAfMEQno2o2kKuB0P7GgKhK3EvCFmEk0SUDlCgU7iEESkb4/Ny",
+	"H6JutLG+A8M2dHP4KtNA3fcXv1xcfrgIUAUgg5ANT07Obm7uLi5Pz+5OLn/99f3F+cnw9vzy4u6n4fm7",
+	"s9MA3Zxd/3Z+cnZ3dnF6dXl+cXt3cXl7d302PPnr8Md3Z0HITq7PTs8ubs+H7+7M+AFS75xdXL7/+a93",
+	"V2fXv57f3JxfXtx4/H0Wll6Eg9nJX0Zvry5DbbvJHVmjVnst/pvgSDkp9RBDh2p99dzpUwWkn9RBoS64",
+	"+QNJfDRjXUSJTzAsdZvfe/x30vDAd4dbK5qtzT8/E+kDIF1BR4r1hp2fiWwHVX8eZWYPp02RKbsF0i/m",
+	"JKyR2i0bepRNKYwskJiTyAic8wRHdTuGlsSprr2P0TglIjec5M4mLRdbl5mtjtGtC6a9pup7X7s543hv",
+	"ztibM76iBiS7o2PPJC6Wwyl24M0prAmg4ffRjQ5qQzgl1oFcFMn0um9KvuJvznOz2insOG1c1/DeXfN1",
+	"uWtq1quyv8a546/RVXOjXSHYWf/A6rnGYgZR4UXiFBTxtL9ToeNgD3WeFYuRIDghMcISpUTInk77Amue",
+	"LiKVmb5DdTtZ2aiHumLKFwxRZmuG2Ifnp71GF0u+iecSR/IJXsaxkk+/UggpDKl5i6cinn+f6vRPLI0A",
+	"upewfTtitZVYcfSp+ONp3TurJLePhq64ofv/1gPmUCYgKI4xDkGUxpwEak+v0YBVpimtbFfFUvZWq923",
+	"6azd/pb8dlOLVd1PharJUn5j1ToIehHesAfHHRindgaLX84w5ZDgLW1S19bw5KXEH7TEETIxJ1EfL8QQ",
+	"xMVfyLKvcST/W2fj6xHypHx0T+YyQHTsOG11Mvz5qXqcMW20ihvtUl+lDLjH872896Ltb3dDqNrLfTGf",
+	"YcqOHkhKx8uXiYfpo0pnoQMB1vO+XhtKeabkyYRPKBNotLSNMbtKj4XiJgLSNn3GLVBNax2nZ3gZsgee",
+	"RVM05mlPhxRCzgScAyVxH11lo4SKKcLo9OIG3f7HLUpJxNMYskzikBltV6/xN/hM04m+fg+6TUx5Eus6",
+	"1Gve/g0nmW0tEeEkgeT/QZHWE7KE83sTjaPXkc3zAHMl2KRE8OSBpErG9meYhmyGl4gyIQmOIWFmhtP7",
+	"38yOdU7RmKcIsyVnBJEEUlWG+ZkgvfqQjUjC2UTYkjIlP3v3zfFfoLUog3wXNMWiGIDK3ttQMwYoMupc",
+	"8gzfWxdJgukMzQmLoYzLBFNmo0oRI4uQmf0/qCNT64OwJWiEBr/zFFalvzCrgHdNRM9bhNUY+rS0DjLG",
+	"NBHqw5hrLwvCTCyUxKh7fqgvvz/+zgBFhBT4hUyv3OT06gfQcvWR2GwcXdhBqy1oaM7PVkEPWXEuokjd",
+	"WcE44aqWbkTTKYz4TAyU1ybSC/Dxsr/yhQIHTUbeok+f86wrhT3QcLZNkZkv29DstpYRrhDJ3FJOCfZ8",
+	"+Z+KL6sxWmwkZuI9ww+YJniUkKaIJEAHb1gkcDANapt0mdqOyeus0Q2aVZs0U22gSQmKyZgq4mSRen31",
+	"zp/1lN+eN8ic5UpHkDm+ptPaO4a+JsdQ0ezDIqG54hdsurhZi2hYb5OvBRBxm7aLMGpzv8VXu8Woxqaj",
+	"enf+ssF7zvxPXwyuAP4nYO+2vRn1VEef4L80XukqMdgLDQPVKxaDGSKPVEDJygY81hb1Ao/XuTbgzXK/",
+	"071rY6eujafBXGNTaAMiGCl1NjEVSpVaNSJozpPEpxP+TOQqyNgT6D+762IX9O3jl/RcGGLYwmmRw7sL",
+	"6KY1c5Pb4LnEmXZ0dN83ei+G+A33T0fT7VtEcwUbr611e21DjpqxvWYgb1GL8BLmvMrn/PYUfV7Z4UqN",
+	"/3KYySl63T8un+Fe0/+aNP2So8IP9LkdroJSX75zR5MVoKiCvQ6LmywCzWi8DV8to8mXsBdUZ2yQS5kH",
+	"Kfe8em8yqGCOH2+eRgeeZlWozHn0yf5zTTBm0Xtyc8qgv11DGdYJzOc1R/veCPGMHUafG4o/bhN7qS0X",
+	"vm53LaCw0gmxFQjuWcq3UNZ+l7D8QhGbBZVuYfqweuM2tFp/+zJSnIfquwvBiSfaKrfo7GWvf3o7yZeR",
+	"vbY3pThVsMiG/SfK5aVty+05njQUig5Z5Ys+uuGphIZsoyWEGQba2Uvioa4SQGPUjckYZ4ksngywiHpv",
+	"QwadhnFK0CiFOt+jZeEqlnRmowtpQw7vlVvde3N7jtrnRuRS0D82/ICn8guZfkqVzq/whPiNP/Zuq/e4",
+	"lwiebKqpHWlBFiooukEK/hxPKJt0Bh0+HgsC7O0lqv/VCcWw2hpglLE4IQISckXIuv5ejRCy6rRqFN5e",
+	"jbq+CAsZn1sWzRLKwKVIoyXqqr3ShMSI8cUAYTTCsX1GlUz/5vhYUSPKJjoZ2HRACFCaJboZzpwLavpC",
+	"nkvdRrEoVpIxSRNEIWnEtkNoMk2ViNAzhbWWkHtld8TypXzZJomlVa4KYK0uci9k7WNi6oC7DfHcWmw6",
+	"qrUK2bR3Yp1EXptgegjrf3P8F9QVeKnIy5Qv0AyzZS9kiylNiKfUvkBqdCqbzF51qrNO57kqk+t/UsvW",
+	"1sj3XHE5O4L74MlCf+lXk71iAbUVYP5MZBuo3LOaP3l0z84g9suZucqkfavcZD+Bd8rklR9Dw1xda1ro",
+	"HJ2KBItHgjA5QIwz0ssLVFbbO+Xvhey7HyAlSxd8nqeURXSOq0Iqklz9GZOIxtBTKa/t90BSNXLIximf",
+	"wVyMPEpkpFXE2VsTmc2gAbip0a3ec3EfS8g5bDLw/dll4RcgUDY8ay8T72XivE8zkJUXEYqBOm3Rw7aa",
+	"l2jpHKRjEd03xZKasaaNMzIbkVTovoNzLAQaEUFjTU5pqs0DtUTrvOwUZ8SkvJoWLzhJ+OIQJ4mZe62v",
+	"7kpv9hmpAMUzM0kD9k8ynMYppsWa9wLKEwWUqjHJc8YOGqlfKPmiBfSyjRCrJGMUW1lhAQtZbgJTYoW1",
+	"aVFhKjX0+ujK384ZTPGMSySy0d9JJJHkIfOJ+nV3noNLu2f5W6DRl+T1eyz/J+zcYJn0c5CbTfn1EXnA",
+	"SfaCzYEKGcCwfUFnWaJoii7aZEz9UP3EmvSTZchwcVo9m40z4vEyMBqMLR6iBQeoqyEkIo84komSLbgg",
+	"IbOHirqLKZaHdNzLK0Uho38V6tInuZyTANH4Myg6ilCmBCfQKjnI/QRFp+QUDa/OoR6px0/httvXSyx0",
+	"r5BhgQgb8zTS3YwWPEvigS+xPj+DQCuSdrEHwnhOdJti12tSzCwVssgDpZrJlI5M2RmstD/Q9PJCWNCC",
+	"SFcRyVLFUBSXAOWyj37kUHgE6ocspjSa2nuEpJEsIXZXfXRWbMl2MYIplNY4zlhDw44zA6BfjGXo9Ztp",
+	"V3TWsRcnudniF1YTYZmnJKJixSJj83zPN76BMqmaMoJ2p3GsuN3nZxQpEVqvezkucU1m/KEuz+baW6+P",
+	"IMkOjFkhm/IkVloiH5fIphhkNjwnDpSCyRR9S0llWCC6pqoRaImzQKG6Myh26WrREq7Qr4Fk+hRHXbl6",
+	"lBJ8fzhJlP6a0slUeqq9XvsHeFHNs64t7zXPJ4mD4pl0zw1wPOVKa1udTIfgys2bGxTHubKDf3tZc/m5",
+	"rUyXs2/tc+S+usAr52Zy5LJ3+rVVxNEBD8I4W8wykZXKc4RU+siBWIOXJgBJj7FNCLWZvjl2+vWukay5",
+	"JIN5Ye/52EcD4QIYtsTo7TPZ7DSQwqb+1SqDzbiAzarR7ZRq/RpFWEQYqoLmqAtK9YImiYnBURzZ1csV",
+	"umEoXWcsImbYAFEWJRkMBn7ZJOEaFUVjlJBDGup43awNT7FAI0IYFMme2+oRsOaRUvOTMU2gFYtYsmia",
+	"csYzkSz7IfufPEMzvITSL8YwYgibGmDGGZVcF7WHGHklX0PFVBajKcGJnJqOLCGTHOEFphIpkCpqD4Gw",
+	"Yne6l1l3FIO0CtsaQ4t09pzzbT0cqAn8jvds5U8Z+bMGTr5k3pomza3T1laCqgleeUY5yhePaUQ/X7Ge",
+	"vRC0zzt7uhD0l50KQUeOvLFDC+L2yL5avWKOfNSkOQ3zN7ZB+mL8L1FBxJ2tMdXb3fKeguyrhlRwwFIR",
+	"F5O/vDblEpKjT8UfLRWtNZitX6tg9jrdp3h9X/7jOct/7AYcj9cpJash5GciV4HH8Z5k/5mrcuwSxF5U",
+	"xFn/lUs6N1GEVqOHfu35RaM9nu1Fo5cs6rEbQrFjHQv6ypoKI5Rs2y3fDHggdJ9aVAw4gJQ+nWkEkW7Q",
+	"cptnkNvDYnA7CTQmsaIIBFEmOfTr5in6+eSqoZO+muO8WPM32E2/ssPVHfUrR773F39t/mK8AkFKvQsr",
+	"yPg1le1qbxHxkYrCCV3a/7Liceqjc0UpjEdGx8uqx1SIjKQBwllMCTPOHZszME/JmD7qxB/dG49n8YFA",
+	"Ms2EhGQfPRTqCkJQzCNxdPLu8v1pfxY3N993EPC5IkZdJF++TAt+dwUrO7CWLm0vz+xNPbgGE9uSsd0K",
+	"MEefSkD9pNb8lR2iYZV46dZvIdM/O735rTwjdHznpl36a8SnVaP+8tr2zfp37rXeFcRvXjG2PnO9MX8L",
+	"oNkzjT+5P3x3EPiVW5oqRPzpzf3LJ3cg0IxIHGOJtSg5J1FjD/6vWBTcY/VeFPwK4gb+LKLgUZQS+Asn",
+	"Lx9R8FQi2Fr3/pWCsQ0teHqvwMuRX6EGro0Aj3CS6D789ZzUTJAUKCV51J3XBaKySF6ClQ7AcHdzexOy",
+	"oRDZjFzzhHygcvqBjPKuB11JZnOe4nQJoZ5CoHuyDJAgUUp0/V5TkShksLpeYEyBamAozhtAXqk2C9hR",
+	"bWZtZeUBOh/+GrKT4tbRhDCQzIcwOZi4FJ8AMivy6HhTKWRK530E9B+632cpESGLcJouEVF4ofBrAHUP",
+	"1BmeX/w2fHd+end99rf3Zze3ATq5Pjs9u7g9H767M8/UBkN2cXl7d3Zx+f7nv95dnV3/en5zc355cfMW",
+	"fX/8Gga6Obv+7fzk7O7s4vTq8vzi9k59cH02PPnr8Md3Z3BI7y9+ubj8cNEPGdBkZ4O6qb7pk8+trYSR",
+	"B5KacgzqQBM+8XbPPxciK3M85/C+BPNzpss9OS/ACd1dNzHC4pX2XBAG/3GfK/t1tbJ/3f7iFIFd4GUD",
+	"R7wcSUyZ4YclAPlqWaK0LoE9M1TMsIsZupwTdn6KTrQ9B52fGl7kL1FvjNO9Kh9FdTYaMqj6UOGbrlZi",
+	"DdyBHo1zqHaAZc53EZU6rViQ5IEI1FXvkUc8mydE8d+7D2c/3p0D27n9n3e3l7+cXdz9dP7uzFTLiBJM",
+	"ZwJFfEagWoMpZJUpxioVvSQxrJ+kbxFnyRJyQ8ijzKs/JHRMJJ0R4DPRlAvC+iFbyUDVvPr8qFjDmtow",
+	"JO2W+gKsCCZ6SSZU3nEDG4KT3TOgb0SlAnBvJk9fgo/8I+MSrwgEIFIg/U7LZO6fifybHvMZEUavqMlw",
+	"8beMpNT4Ep21Vzqt4ARlUH1sb6l8oqVSn7ELrQaqXjA52mc0vNkYmLXNw4Hn3TMhvZ6VhWbNkiWHyupN",
+	"K/9y7GqPfXsu5pYceioJ2D7+H4qVNTKva5A+TcsYLVhHmEFHfUFiNFq2rE1yDbN8e3Fn+vS80WaK0PCx",
+	"OTmlwJjIneph7SPPvqbIM13S2EFCfcNfW42S5uJdTuCYUzXLo4gPEDaVGZd5/7cbrYHfyBRLMtHFBeck",
+	"PbSaeZqZflAnZ+8QeZyn2vQsgpDl1W5B8V3OyWE0JdF9ufxt8YmvCZQ1AAQhqzeBCoD92WZTGOzlh7A3",
+	"u4fFlENlA/1M1zbgCXkbMsYZQTOCmUCMj3i87AVohh9v9FJub9+hriARZ7EIkO2E990Px8cBwhLNuJDo",
+	"zXevj497wf/H3rU1t40j67+C8oulKkbOycmcU2s/uSbZVGq3ZrzxTM3DKg+wCElYU4AWAKXRpvLft7ob",
+	"IEGK1M2yfAmfEksibkR/3ehu9Bez69mEZfxOZJSWK1JJJHsFlR4yhbGx/BPWxBWsebAUMKyhQjSVSGlV",
+	"Pn4vxJyK+vtpjbWB835UMZOXlbuFbwpLhVmq4o21hBPGfdVHIdLzgN+pHrCfY2YvbgQRa4mUuanR+WQ6",
+	"VBOj87llPYzxwu8+f7D9hGXyvsoTRhUuATvhsIW9Lac4nF1q4oBGeCR7EEbXag1ex3JxWvYt6HFjpDge",
+	"WBcm7jIGazt1m0o6zH2BrV18I0Hfm1OLlE6UAhgNeZ1ey3NpeYwJnH4SI6ZcFYV8pWV3sEOQK8VRFceZ",
+	"sJZPBCtynGeoEtKhgqNRjEsD5oG9YC5ENSFU2k6OQhMoMGlb+iD8sOPneib8XA+QkmRfEg2Ab4ybl/uN",
+	"9Sj9fnCXy8yBkQ+Kf6j8p4VmH/PMioQpjclTfdzy22y0Rt/ghl16EjX1I+qnR0lOPGzHnizsSBrhONQY",
+	"lZ0eJRMmQ1UxxJOorC8Z1mRjX5VWL8hNkS3j6/xO5EKoocLywiam4xjlxghFVDQ9PZPOifSS3Yu56w8o",
+	"ibGQT59zTlHDocKE86hbH03Uyr841mi++1PNX9D+hj/Uaqj8o05XgaPNV/pUlvGaCXpKh+g20AkkXJ1x",
+	"3OVQPplxfEHAc9Lkj0YU3rugO3lxObNTbdybTC5Eyu4EN8L4TIPlVFtB5dHtUHEjIg4PEVC7F5Iamito",
+	"96NMQ3piqBocNd5ZETI/hBkw57LCBdMnujGE1T9HAj0TgngaQXFU3DbKB3Isbhv6Ws7ymZ9UyL0YsGvC",
+	"7CJV0oO9dxV5REf2En+YCS6pcHSwMfljQzXPMoHzEaGbOmmDyMBMmQk1cdPTw7d/L81Ol3j5u4jVy4fh",
+	"6yA5TwfD8FfJhvgizWJX8jGhORk4laqubMo5g34vPZlsYJNKo8w4hFIwOwt2IsqJK3z35PFV6VBFhY5L",
+	"eB6gh2bNmbLBSL2umeFPxS23rmM627WzXZ81bWz1NNy8gU8Cpa8AQP0ihjBgA+1mEefcSrtJTurIhl07",
+	"4Wvj2Tt3PMk/LTR2mNhh4svExMfGQW8WhdpaGxmZkMmhfj3BUqK+v5RX5OtTdn6RtY8ZUtLGNleIF/Dy",
+	"Rh086L2T/eYEKp+ZcR2G+/pSqWxthhtLeK29iy6R6pklUjW9oSDJddl73gxQ9WtJyLgaPGqqAgAJI44W",
+	"L/z0VbgMNeKKrgjdwU942hKKps6r8n5Ihc+qPJ2iAHq1R5pHW25kdUlDclRnCXRpL2uX0o+FHMmDioHW",
+	"er74Vt3tW1JnAqUqb0GThb4Xa2jSlqbSgA3bElZua70aHA8la1YsGBpKVwHrSLkpR9/KXw8ohmWlmmRi",
+	"bSxN5utQNduv7AHm6yfhdtqxj6CD2kmn1l5Mt98fnM/yoM3+REkudRTfi66qYcJNbqDT2XKdHHUG3DNI",
+	"zXihBtyF/45bKydqJja5hZp804VJVz7fL7Rs/RsM+A2VEXw0jS+/hN9eYsKBXipfSUJbzBCFD+mCRsLm",
+	"fCLShFl8wUMFvxvLzAkjUrqtkUnr/PSuy553cTCtP7W3xwlGtx8Uy//s+YA2+7m0HEiRAyn4Ry7M6oBn",
+	"P3849Mlf+OyAXstsyNvDOq80cOAYQjz5sIUrHj9o+OHhw4ZudCYOf/L3L7/UH3xMByivy9wNn7T4T0C2",
+	"AA0acKWzZB/uu1ximep1LxWH8zEfTSt0JOs6Y6NxW/1uzidSTc4uz/R4bAWadM/C9D2qWjXacXfarMkt",
+	"Zn2j1/cLDrPBrj+3VbfM/k5efGJuxELq3Ma1nbyzpa6QaShPdWruPLcnhx164Q2Ys1bF6GGxk93lGnmG",
+	"doiK4u+aTcrfsYnXF6mkpdkYnyxWpQtKPifFXryWIE30Kp93/LEoJcyt1SNZsmTwUGOEDoRtoUQQw0Oc",
+	"TtDvKcKG1E+bgwm+7bxKXViQ+53wENk91HWEPV18g392pUAupTaVNhJcNxUzL71Z5gUXPlxhLQ7u64Ay",
+	"PW4L/hXSvC3kBz+sxvnKDuMxRTnkP6KsPVbk7yG79QFBvtDtWghuw77pUPzlxNh23VZPFE4jiNwriNa8",
+	"Y+n7xzFduk3fmS6nDYgdxXR5QOyrasA8bZwLBrFvcMsX+jk4uAU40oW0upBWF9LqQlo/dEgLT6WvLI61",
+	"bnMerBilWkjHaZLfnthq3pmhxVf3SDDUlBRHwTfwq0yqe9Zb8Eym7P9Zyle2P1RU6wMFLhPO30IXxmrF",
+	"RlMN3+En3NqlNikKJToiMz3i2VAVoYnAH16pBqKXyl6xsc4yvcTblY7NOCY3s7lQKfKlkW9k5OTCh8Z4",
+	"OpNKWme40yYQnIhwQd4PZMCuYRjCDBVOK2RN4xCyVBimFVb/y0dTn0qN44QN7Uuq0iSlYk4PFeW1Vsau",
+	"slXtDihPUyOsZTwzgqcrNuUwk9pK9NaaOreXzGLFwXIdjbDCXTGutJvCJPRSCQM/lC4iPEbCGZH2rwqa",
+	"NM5sbmHtREqGJPsrfgr/Hyp03pR+pKIOQGY1U0Kk/o6snEwdc5pKLrIehu3EJ3isIWP3M4hBi6fpeH7f",
+	"sDB/l+q+7ZoovOjuCPU0BRZpFwSlgdXLcN+XO7ohv28Xf8TB8Bw6PpShHPmYGqdANYbWgIx5hIMBnFtm",
+	"87t/iZHzfFSEKAhpuE/tFbUSigTRD0JHd2LCFRMqJcTDNbWOryzrIUSuEKeYVEPlEYIt+QrJHO8EQ8UE",
+	"56AJl6q/yTd8E9ZoFx/xh47v/Ng+33N7JCnZwwX8W/u+9kVFcbv1JNb28hpN2oat3U+YHDcrddCul6gY",
+	"h6qys5fcsozjlU+6zrScCty/VKsm01gFno+dMMgKKtKhgr3+RioL2vZ9qW1xmKBilVYioarAJAteWba6",
+	"trds+6MoLFziLRnx5avobpYcpzwAT48vWS/xbBJmjWbkKzyevHvPpjo3ux1Q6EASH1EK3R4fUBrPJog2",
+	"hE25FWlCtAlF+TyyBLK0QXXb4gjCNp5A3r99D5NYBzVm8WxC49tq4fuD0iEWfkNKIWybzUjZmfYvDBxv",
+	"6YRJx+naQdOv74ks82Dz7ksfEJ7rD9hHldqaKGbedV/U87dTvbRDhYQAIGpN7LJ6qUoSyLnRC5kKY9lC",
+	"56OpSEHeAnFAKOLgpmI2YL9p5vi9YHzJfdFTQbl83GNPkQacBHElrKCABoq70sybKzHsTLnP+yCXRx1w",
+	"EFg2WPRh9o+bAOz72Fxb1DIEqU5sHya2cNDzYqtz11T4n7bIciqMqCb/+td0NFqDSAB/K08DmVxE75xo",
+	"30B9G9XmNrv0UbwQ19ssgYOhug4aHY6+d4WbAWv7LIThWaUPy3Ll9Ws4qlxFJ+2oaXa3AonNuBtrMyu6",
+	"J7qFmv2IZYORPcm/gxklShmBSKNAnRYtVXyUAEKATrc0liCifYpn6shiSbw702kc/HaqvJrIv74yT5uR",
+	"JpxHCydKx5r3/KNLfNfXtjeQvcSTWpjcxTf/vwN4leqGEQLfRrMoGSpuPSmRd1L4H7BUC3vFuFp568SW",
+	"HHzv377fwfbYscZMYc90JsIDpeqjSkldjF+lbO1ygc9LTotEWjlRUk3uxWqf3CV/ES+/y6QFe4Fu4vm2",
+	"GDR2SarbK/1z0PMkeg70OePZRBvpprOEfbl999P/Jewj/INq/+PtT//zLmGY6FQECEDXgGSi5Y8/y5X4",
+	"cy6NwCJy+C/0e0VJ4BgD+PyBBmaTyr1DS1f8Mz0Bo5E+IoODzhO1c9BSm/tM85RJa3NhsBeKXGA9cVmZ",
+	"jKXrZyplmJY5YL+g0QKQMTdyAV/OuBNG8mzAbvzqDNVYGusSGLoCuyseQVI2j+0WFwWjx6smFYVfm4sT",
+	"0Bv6G7ztV2gSRbNrO39FW7Qzfx7JigHJX0eECrRGqLOzJyV6KL4KvbsD1d9LrgJTZYygJ7TCo0wh0hoP",
+	"UwQNpSh6N4XCwtZIm5WAPsGHneHKAlJpdUkwZoU7JwxDXsZeiZxWqhHliWDoB+clteoj751xxfASREEP",
+	"f57bMeBe1FyunMzInULAxiQlbggkDZZGENJxNjbCTsshwSyEArwQ6YB9yZXCDBMjUBitT0QJ/Nv/+5bZ",
+	"AfuIazKCY5/xa9tzS42fhNHRWKAHPP0uuV+GOzHWBo656NWhEV764BbHEcFONHomrUgCR9hQLT1Z2BK5",
+	"dvsDdp2nEod803y+bAFDfzG8AoePUVi8hKQv/s0W6fTfv5+yjvj6QBox8g9YX9yyYSeyVL5YI/Q1lvmm",
+	"C+41DFtHW6b08uGIS14ZOIDR/47ioG6R1Euih0KgLVxSwafn+6/UDEZ3c1tpz6o/qXP5vi6Xr3d5gv3+",
+	"BA7e9g2MCjGTC9G6gXtcMTHjMgsZkUj2pvGUEHtfpRuwazVUubpXeqmK50NSh29o7lboxmirdr8mBj+a",
+	"G7QIOcWUc53T8zk5PatRvChQeAJnjBerNudIu/47kk9ysy6MnJVDVQUSJMZtdVLuphY7b+QTeSOfy14/",
+	"1H0IkxKj3Ei3wo6JAfU6d9Ozy39+hWY1vMJ38IlQziM7fvc1OSOSURpybrKzy7ML1BF++vUNeE2uO9AW",
+	"Rmeo7SyqyJDDAyZvcRkM1lHxmTi7POOjDKdY289ENwWGZCX4akd6LlL2K4yZvRu8ZRfs188ffm4IwEZd",
+	"0DSLbxq6+7USfO05oThe84zaiH/R0MInylgKxZBw5HVSEB9a5sasSrpB3z5lPDU0fGM0ols41HO15gr3",
+	"Tcz9Lxsa+SKszg0MJcv0yE8Ts6utqy7wv3PteDyw6IktC7f+LH3QNB5kZ8Tl8AFxzONCH3VU38c3Q1RI",
+	"DZukvr6esFcalmlMU1+IasH/uNV6abEtkyuKKfnHfVmsZGc3fHkObM7rjBvHX2wYWVsn5KF5I1VpUeG1",
+	"4zJztJA6qrK3e9NlSfwRdzzTk1z4LAWQcGjWs1hJgZmGseyER/eZSjPpcsGq7KmZ/Z9WzvIMdHIsDn4w",
+	"O/Z5ffOZjuR3oF5CAkPguwvLNpd4Nt99GjxPpWOZnpTuyaWRrtIoOscWYvdX7TGBjTKdpwH7YN1713/c",
+	"4tp8+vkmCokEcByL1L+JGNqwlbKRA9/RuWUjI7AVnhHFIJJcGwHYBVN+o1W2qnRc/H7nl/THbS1RZqSV",
+	"EiOPHPU4YRJiMWFYmHtbx02cv29nj016U1zMZhbm2CsoZwGjpcqkCvuzT1DXVC+gyF8Nu7ZoFRrddVka",
+	"GtZjNq+N0OlSA4PZyoLGWAeG+GLsjmMoIefO6GVRxa08MxaHu6QQ3+hbXxdqBBP3mqAC1uEAufPmbPC2",
+	"YRITeafQQXfVlu8U79LYJ/f96/f/BgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -190,6 +190,9 @@ var additionRoutes = []route{
 	{http.MethodDelete, "/api/v1/organizations/{organizationID}/accountassignments/{accountAssignmentID}", "deleteAccountAssignment"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/users/{userID}/accountassignments", "listUserAccountAssignments"},
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/serviceaccounts/{serviceAccountID}/accountassignments", "listServiceAccountAccountAssignments"},
+	// Signing keys (issues 13 and 17).
+	{http.MethodGet, "/api/v1/signingkeys", "listSigningKeys"},
+	{http.MethodPost, "/api/v1/signingkeys/rotate", "rotateSigningKeys"},
 }
 
 // seedStatuses are the status codes the seed documents for each operation;

@@ -116,6 +116,18 @@ timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-service --nam
 	--scope openid --scope email --scope offline_access >"$WORK/service.json"
 SERVICE_SECRET=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).secret)' "$WORK/service.json")
 [ -n "$SERVICE_SECRET" ] || die "admin clients create printed no secret"
+# One confidential client per ID token algorithm (issue 17: RS256 is what
+# OpenID Connect Core makes mandatory; ES256 is the default's).
+for alg in RS256 ES256; do
+	lower=$(printf '%s' "$alg" | tr 'A-Z' 'a-z')
+	timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id "e2e-$lower" --name "e2e $alg client" \
+		--type confidential --auth-method client_secret_basic --redirect-uri "$REDIRECT_URI" \
+		--grant authorization_code --grant refresh_token --id-token-signed-response-alg "$alg" \
+		--scope openid --scope email --scope offline_access >"$WORK/$lower.json"
+done
+RS256_SECRET=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).secret)' "$WORK/rs256.json")
+ES256_SECRET=$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).secret)' "$WORK/es256.json")
+[ -n "$RS256_SECRET" ] && [ -n "$ES256_SECRET" ] || die "admin clients create printed no secret for the RS256 or ES256 client"
 
 # `serve` has no switch for an http:// issuer: loopback issuers are accepted as
 # they are. The issuer's port may change between attempts: the clients'
@@ -189,6 +201,10 @@ export E2E_REDIRECT_URI="$REDIRECT_URI"
 export E2E_PUBLIC_CLIENT_ID=e2e-spa
 export E2E_CONFIDENTIAL_CLIENT_ID=e2e-service
 export E2E_CONFIDENTIAL_CLIENT_SECRET="$SERVICE_SECRET"
+export E2E_RS256_CLIENT_ID=e2e-rs256
+export E2E_RS256_CLIENT_SECRET="$RS256_SECRET"
+export E2E_ES256_CLIENT_ID=e2e-es256
+export E2E_ES256_CLIENT_SECRET="$ES256_SECRET"
 export E2E_BROWSER_EMAIL="$BROWSER_EMAIL"
 export E2E_OIDC_EMAIL="$OIDC_EMAIL"
 export E2E_PASSWORD="$USER_PASSWORD"

@@ -68,6 +68,8 @@ replaces the whole list, and an empty value clears it):
   --session-per-device             one session (refresh token family) per browser session, so that a
                                    login on a second device does not end the first (default: one per
                                    person, the next login ends the previous one)
+  --id-token-signed-response-alg A RS256, ES256 or ES512: the algorithm of the client's ID tokens
+                                   (default, or "" on update: the server's --signing-algorithm)
   --access-token-lifetime D        default 1h, at most 24h
   --refresh-token-lifetime D       default 720h, at most 8760h
 
@@ -93,6 +95,7 @@ type clientOptions struct {
 	cmd                                          string
 	id, name, typ, authMethod, after             string
 	backchannelURI                               string
+	idTokenAlg                                   string
 	redirectURIs, postLogoutURIs, grants, scopes stringList
 	tlsCertFiles, tlsThumbprints                 stringList
 	tlsIdentity                                  map[string]*string
@@ -122,6 +125,7 @@ func (o *clientOptions) Bind(b *config.Binder) {
 		fs.BoolVar(&o.perDevice, "session-per-device", false, "one session per browser session instead of one per person")
 		fs.StringVar(&o.backchannelURI, "backchannel-logout-uri", "", "where the client receives logout tokens (https; \"\" for none)")
 		fs.BoolVar(&o.backchannelSessionRequired, "backchannel-logout-session-required", false, "logout tokens must carry sid")
+		fs.StringVar(&o.idTokenAlg, "id-token-signed-response-alg", "", "algorithm of the client's ID tokens: RS256, ES256 or ES512 (\"\": the server's default)")
 		o.tlsIdentity = map[string]*string{}
 		for flagName, field := range tlsIdentityFlags {
 			v := new(string)
@@ -160,6 +164,7 @@ type clientJSON struct {
 	BackchannelLogoutURI             string     `json:"backchannelLogoutURI,omitempty"`
 	BackchannelLogoutSessionRequired bool       `json:"backchannelLogoutSessionRequired,omitempty"`
 	SessionPerDevice                 bool       `json:"sessionPerDevice,omitempty"`
+	IDTokenSignedResponseAlg         string     `json:"idTokenSignedResponseAlg,omitempty"`
 	AccessTokenLifetime              string     `json:"accessTokenLifetime"`
 	RefreshTokenLifetime             string     `json:"refreshTokenLifetime"`
 	CreatedAt                        time.Time  `json:"createdAt"`
@@ -174,7 +179,8 @@ func toClientJSON(c *client.Client) *clientJSON {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent,
 		TLSClientCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, SessionPerDevice: c.SessionPerDevice,
-		AccessTokenLifetime: c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		AccessTokenLifetime:      c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
 		CreatedAt: c.CreatedAt,
 	}
 	if len(out.TLSClientCertificates) == 0 {
@@ -405,6 +411,9 @@ func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) error {
 	}
 	if set["backchannel-logout-session-required"] {
 		spec.BackchannelLogoutSessionRequired = o.backchannelSessionRequired
+	}
+	if set["id-token-signed-response-alg"] {
+		spec.IDTokenSignedResponseAlg = o.idTokenAlg
 	}
 	if set["access-token-lifetime"] {
 		spec.AccessTokenLifetime = o.accessTTL

@@ -328,3 +328,45 @@ func TestAdminClientsSessionPerDevice(t *testing.T) {
 		}
 	}
 }
+
+// TestAdminClientsIDTokenAlgorithm: --id-token-signed-response-alg sets the
+// algorithm of a client's ID tokens, an update without it keeps it, "" goes
+// back to the server's default, and an algorithm without published keys
+// (or none) is refused.
+func TestAdminClientsIDTokenAlgorithm(t *testing.T) {
+	bin := binary(t)
+	db := "--data-dir=" + t.TempDir()
+	steps := []struct {
+		name    string
+		args    []string
+		want    any // nil: not printed (the server's default)
+		wantErr string
+	}{
+		{"create", []string{"create", db, "--id", "rp", "--name", "RP", "--redirect-uri", "https://rp.example.com/cb",
+			"--id-token-signed-response-alg", "RS256"}, "RS256", ""},
+		{"update keeps it", []string{"update", "rp", db, "--name", "Renamed"}, "RS256", ""},
+		{"ES512", []string{"update", "rp", db, "--id-token-signed-response-alg", "ES512"}, "ES512", ""},
+		{"a MAC", []string{"update", "rp", db, "--id-token-signed-response-alg", "HS256"}, nil, "id_token_signed_response_alg"},
+		{"unsigned", []string{"update", "rp", db, "--id-token-signed-response-alg", "none"}, nil, "id_token_signed_response_alg"},
+		{"back to the default", []string{"update", "rp", db, "--id-token-signed-response-alg", ""}, nil, ""},
+	}
+	for _, s := range steps {
+		out, errOut, code := cli(t, bin, append([]string{"admin", "clients"}, s.args...)...)
+		if s.wantErr != "" {
+			if code != 1 || !strings.Contains(errOut, s.wantErr) {
+				t.Errorf("%s: exit %d, stderr %q; want exit 1 saying %q", s.name, code, errOut, s.wantErr)
+			}
+			continue
+		}
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", s.name, code, errOut)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%s: printed %q: %v", s.name, out, err)
+		}
+		if m["idTokenSignedResponseAlg"] != s.want {
+			t.Errorf("%s: printed idTokenSignedResponseAlg %v, want %v", s.name, m["idTokenSignedResponseAlg"], s.want)
+		}
+	}
+}

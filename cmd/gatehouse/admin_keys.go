@@ -17,15 +17,19 @@ import (
 
 func init() {
 	adminCommands["rotate-keys"] = adminCommand{
-		usage: `rotate-keys [--drop-retired] [--organization ID] [flags]
-      Rotate the token signing keys now and print the new active key ID: the
-      next key (published since the last rotation) starts signing, the active
-      key is retired but stays published until its tokens expire, and a fresh
-      next key is generated with --signing-algorithm. Running servers follow
-      within 30 s. Runs racing each other (on any hosts) rotate once. After a
-      key compromise run it twice, the second time with --drop-retired, which
-      unpublishes every retired key at once. With --organization, the same for
-      that organization's workload issuer keys (--workload-signing-algorithm).`,
+		usage: `rotate-keys [--algorithm ALG] [--drop-retired] [--organization ID] [flags]
+      Rotate the token signing keys now: the next key (published since the
+      last rotation) starts signing, the active key is retired but stays
+      published until its tokens expire, and a fresh next key is generated.
+      The platform has a key set per algorithm (ES256, ES512, RS256): all are
+      rotated, and "ALG KID" of each new active key printed, one a line; with
+      --algorithm only that one, and only its new active KID is printed.
+      Running servers follow within 30 s. Runs racing each other (on any
+      hosts) rotate once. After a key compromise run it twice, the second time
+      with --drop-retired, which unpublishes every retired key (of every
+      algorithm, or of --algorithm) at once. With --organization, the same for
+      that organization's workload issuer keys (--workload-signing-algorithm),
+      printing the new active KID.`,
 		run: rotateKeys,
 	}
 }
@@ -36,6 +40,7 @@ type rotateKeysOptions struct {
 	config.Serve
 	dropRetired  bool
 	organization string
+	algorithm    string
 }
 
 func (o *rotateKeysOptions) Bind(b *config.Binder) {
@@ -43,6 +48,7 @@ func (o *rotateKeysOptions) Bind(b *config.Binder) {
 	b.FS.BoolVar(&o.dropRetired, "drop-retired", false,
 		"after rotating, delete every retired signing key, so that tokens they signed stop verifying at once (after a key compromise)")
 	b.FS.StringVar(&o.organization, "organization", "", "rotate this organization's workload issuer keys instead of the platform's")
+	b.FS.StringVar(&o.algorithm, "algorithm", "", "rotate only the platform's keys of this algorithm: ES256, ES512 or RS256")
 }
 
 func rotateKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -63,44 +69,86 @@ func rotateKeys(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if o.organization != "" {
+	// The key sets to rotate: the organization's one, the chosen
+	// algorithm's, or every algorithm's of the platform.
+	var sets []*keys.Manager
+	switch {
+	case o.organization != "" && o.algorithm != "":
+		return errors.New("--algorithm is for the platform's keys: an organization's workload keys have one algorithm (--workload-signing-algorithm)")
+	case o.organization != "":
 		if _, err := st.Read().GetOrganization(ctx, o.organization); err != nil {
 			return fmt.Errorf("--organization %s: %w", o.organization, err)
 		}
-		m = m.Organization(o.organization)
+		sets = []*keys.Manager{m.Organization(o.organization)}
+	case o.algorithm != "":
+		set, err := m.ForAlgorithm(o.algorithm)
+		if err != nil {
+			return fmt.Errorf("--algorithm: %w", err)
+		}
+		sets = []*keys.Manager{set}
+	default:
+		for _, a := range keys.Algorithms {
+			set, err := m.ForAlgorithm(string(a))
+			if err != nil {
+				return err
+			}
+			sets = append(sets, set)
+		}
 	}
 	// On a database no server has started on yet, this creates the first
-	// pair, which the rotation then moves on by one.
+	// pairs, which the rotation then moves on by one.
 	if err := m.Ensure(ctx); err != nil {
 		return err
 	}
-	active, err := st.Read().SigningKeyInState(ctx, m.Scope(), store.SigningKeyActive)
+	for _, set := range sets {
+		if err := rotateSet(ctx, st, set, o.dropRetired, len(sets) > 1, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rotateSet rotates one key set for rotate-keys and prints its new active
+// key: "ALG KID" when several sets are rotated, the KID alone otherwise.
+func rotateSet(ctx context.Context, st *store.Store, set *keys.Manager, dropRetired, named bool, stdout, stderr io.Writer) error {
+	if err := set.Ensure(ctx); err != nil {
+		return err
+	}
+	alg := ""
+	if set.Scope() == store.PlatformScope {
+		alg = set.Algorithm
+	}
+	active, err := st.Read().SigningKeyInState(ctx, set.Scope(), alg, store.SigningKeyActive)
 	if err != nil {
 		return fmt.Errorf("read the active signing key: %w", err)
 	}
 	// Rotate the key seen active, not whatever is active by the time the
 	// lock is ours: two runs racing (two operators, two cron jobs, on any
 	// hosts) rotate once and print the same new key.
-	rotated, err := m.RotateActive(ctx, active.ID)
+	rotated, err := set.RotateActive(ctx, active.ID)
 	if err != nil {
 		return err
 	}
 	if !rotated {
 		fmt.Fprintf(stderr, "signing key %s was retired by a concurrent rotation; not rotating again\n", active.ID)
 	}
-	if o.dropRetired {
-		n, err := m.DropRetired(ctx)
+	if dropRetired {
+		n, err := set.DropRetired(ctx)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "dropped %d retired signing key(s): tokens they signed no longer verify\n", n)
+		fmt.Fprintf(stderr, "dropped %d retired %s signing key(s): tokens they signed no longer verify\n", n, active.Algorithm)
 	}
 	// Reading the new key back also proves it opens with this encryption key.
-	k, err := m.SigningKey(ctx)
+	k, err := set.SigningKey(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(stdout, k.ID())
+	if named {
+		fmt.Fprintln(stdout, k.SignatureAlgorithm(), k.ID())
+	} else {
+		fmt.Fprintln(stdout, k.ID())
+	}
 	return nil
 }
 

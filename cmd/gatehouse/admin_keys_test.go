@@ -53,38 +53,38 @@ func kidsOf(set map[string]jwk) []string {
 	return out
 }
 
-// TestRotateKeys: serve publishes an active and a next key; `admin
-// rotate-keys` against the same data directory (while that server runs)
-// prints the new active kid, which is the key that was next; a server started
-// afterwards publishes the old key, the new active key and a fresh next key
-// of the requested algorithm, and the running one still publishes the old
-// and the new active key. A bad algorithm or another encryption key is
-// refused.
+// TestRotateKeys: serve publishes an active and a next key of each
+// algorithm (ES256, ES512, RS256); `admin rotate-keys --algorithm ES512`
+// against the same data directory (while that server runs) prints the new
+// active ES512 kid, which is the key that was next, and touches no other
+// algorithm; a plain `admin rotate-keys` rotates every algorithm and prints
+// "ALG KID" of each. A server started afterwards publishes the old keys and
+// the new ones, and the running one still publishes the old and the new
+// active keys. A bad algorithm or another encryption key is refused.
 func TestRotateKeys(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
 
 	p1 := start(t, bin, "--data-dir", dir)
 	first := jwksOf(t, p1.addr)
-	if len(first) != 2 {
-		t.Fatalf("a fresh server publishes %v, want an active and a next key", kidsOf(first))
-	}
+	perAlg := map[string][]string{}
 	for kid, k := range first {
-		if k.Alg != "ES256" {
-			t.Errorf("key %s: alg %q, want the default ES256", kid, k.Alg)
-		}
+		perAlg[k.Alg] = append(perAlg[k.Alg], kid)
+	}
+	if len(first) != 6 || len(perAlg["ES256"]) != 2 || len(perAlg["ES512"]) != 2 || len(perAlg["RS256"]) != 2 {
+		t.Fatalf("a fresh server publishes %v, want an active and a next key of ES256, ES512 and RS256", perAlg)
 	}
 
-	out, err := exec.Command(bin, "admin", "rotate-keys", "--data-dir", dir, "--signing-algorithm", "ES512").Output()
+	out, err := exec.Command(bin, "admin", "rotate-keys", "--data-dir", dir, "--algorithm", "ES512").Output()
 	if err != nil {
-		t.Fatalf("admin rotate-keys: %v", err)
+		t.Fatalf("admin rotate-keys --algorithm ES512: %v", err)
 	}
 	active := strings.TrimSpace(string(out))
-	if _, ok := first[active]; !ok {
-		t.Fatalf("rotate-keys made %q active; want the published next key, one of %v", active, kidsOf(first))
+	if !slices.Contains(perAlg["ES512"], active) {
+		t.Fatalf("rotate-keys --algorithm ES512 made %q active; want the published next ES512 key, one of %v", active, perAlg["ES512"])
 	}
 	var old string
-	for kid := range first {
+	for _, kid := range perAlg["ES512"] {
 		if kid != active {
 			old = kid
 		}
@@ -92,21 +92,38 @@ func TestRotateKeys(t *testing.T) {
 
 	p2 := start(t, bin, "--data-dir", dir)
 	second := jwksOf(t, p2.addr)
-	if len(second) != 3 {
-		t.Fatalf("after rotate-keys a server publishes %v, want old, active and next", kidsOf(second))
+	if len(second) != 7 {
+		t.Fatalf("after rotate-keys --algorithm ES512 a server publishes %v, want the 6 keys and a fresh ES512 next key", kidsOf(second))
 	}
-	for _, kid := range []string{old, active} {
+	for kid := range first {
 		if _, ok := second[kid]; !ok {
 			t.Errorf("after rotate-keys the JWKS %v lacks %s", kidsOf(second), kid)
 		}
 	}
 	for kid, k := range second {
-		if kid != old && kid != active && k.Alg != "ES512" {
-			t.Errorf("the fresh next key %s is %s, want ES512 (--signing-algorithm)", kid, k.Alg)
+		if _, ok := first[kid]; !ok && k.Alg != "ES512" {
+			t.Errorf("the fresh next key %s is %s, want ES512 (--algorithm)", kid, k.Alg)
 		}
 	}
 	if got := jwksOf(t, p1.addr); got[old].Kid == "" || got[active].Kid == "" {
 		t.Errorf("the server that was running publishes %v, want %s and %s", kidsOf(got), old, active)
+	}
+
+	out, err = exec.Command(bin, "admin", "rotate-keys", "--data-dir", dir).Output()
+	if err != nil {
+		t.Fatalf("admin rotate-keys: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var algs []string
+	for _, l := range lines {
+		alg, kid, ok := strings.Cut(l, " ")
+		if k, published := second[kid]; !ok || !published || k.Alg != alg {
+			t.Errorf("rotate-keys printed %q; want \"ALG KID\" of a key published as next", l)
+		}
+		algs = append(algs, alg)
+	}
+	if slices.Sort(algs); !slices.Equal(algs, []string{"ES256", "ES512", "RS256"}) {
+		t.Errorf("rotate-keys rotated %v, want every algorithm once", algs)
 	}
 	r, err := http.Get("http://" + p2.addr + "/metrics")
 	if err != nil {
@@ -126,6 +143,8 @@ func TestRotateKeys(t *testing.T) {
 		want string
 	}{
 		{"unsupported algorithm", []string{"--signing-algorithm", "HS256"}, "--signing-algorithm"},
+		{"unsupported algorithm to rotate", []string{"--algorithm", "HS256"}, "--algorithm"},
+		{"an algorithm of an organization", []string{"--algorithm", "RS256", "--organization", "x"}, "--algorithm"},
 		{"another encryption key", []string{"--encryption-key", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}, "--encryption-key"},
 	} {
 		msg, err := exec.Command(bin, append([]string{"admin", "rotate-keys", "--data-dir", dir}, tc.args...)...).CombinedOutput()

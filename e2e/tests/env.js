@@ -14,6 +14,11 @@ export const env = {
   publicClientID: need('E2E_PUBLIC_CLIENT_ID'),
   confidentialClientID: need('E2E_CONFIDENTIAL_CLIENT_ID'),
   confidentialClientSecret: need('E2E_CONFIDENTIAL_CLIENT_SECRET'),
+  // Confidential clients whose ID tokens are RS256 and ES256 (issue 17).
+  algClients: {
+    RS256: { id: need('E2E_RS256_CLIENT_ID'), secret: need('E2E_RS256_CLIENT_SECRET') },
+    ES256: { id: need('E2E_ES256_CLIENT_ID'), secret: need('E2E_ES256_CLIENT_SECRET') },
+  },
   browserEmail: need('E2E_BROWSER_EMAIL'),
   oidcEmail: need('E2E_OIDC_EMAIL'),
   password: need('E2E_PASSWORD'),
@@ -27,7 +32,7 @@ export const env = {
 // Every fetch of the tests is bounded.
 export const TIMEOUT_MS = 15000;
 
-const jwks = createRemoteJWKSet(new URL('/oauth2/v2/jwks', env.issuer), {
+export const jwks = createRemoteJWKSet(new URL('/oauth2/v2/jwks', env.issuer), {
   timeoutDuration: TIMEOUT_MS,
 });
 

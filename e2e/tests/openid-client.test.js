@@ -6,7 +6,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
-import { env, verifyJWT, loginWithForm, tamper, b64url, apiGet, TIMEOUT_MS } from './env.js';
+import { jwtVerify, decodeProtectedHeader } from 'jose';
+import { env, jwks, verifyJWT, loginWithForm, tamper, b64url, apiGet, TIMEOUT_MS } from './env.js';
 
 const insecure = { execute: [client.allowInsecureRequests], timeout: TIMEOUT_MS / 1000 };
 let publicConfig; // the public client (PKCE, no secret)
@@ -273,3 +274,55 @@ test('RFC 8693 token exchange, where discovery advertises it', async (t) => {
     subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
   }));
 });
+
+// Issue 17: OpenID Connect Core §15.1 makes RS256 mandatory, and many relying
+// parties accept nothing else. Discovery lists every algorithm published;
+// a client registered with --id-token-signed-response-alg gets its ID tokens
+// (code exchange and refresh) in that algorithm, accepted by openid-client
+// told to expect that algorithm only and by a JWKS verifier allowing it
+// alone, and refused by one allowing only another. Access tokens stay ES256.
+test('discovery lists RS256, ES256 and ES512, and the JWKS has keys of each', async () => {
+  const md = publicConfig.serverMetadata();
+  for (const alg of ['RS256', 'ES256', 'ES512']) {
+    assert.ok(md.id_token_signing_alg_values_supported.includes(alg), `discovery lists ${alg}`);
+  }
+  const res = await fetch(md.jwks_uri, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+  const { keys } = await res.json();
+  for (const alg of ['RS256', 'ES256', 'ES512']) {
+    assert.ok(keys.some((k) => k.alg === alg && k.kid && k.use === 'sig'), `the JWKS has a ${alg} key`);
+  }
+});
+
+for (const [alg, other] of [['RS256', 'ES256'], ['ES256', 'RS256']]) {
+  test(`a client choosing ${alg} ID tokens: code flow, refresh and userinfo`, async () => {
+    const c = env.algClients[alg];
+    const config = await client.discovery(
+      new URL(env.issuer),
+      c.id,
+      { id_token_signed_response_alg: alg },
+      client.ClientSecretBasic(c.secret),
+      insecure,
+    );
+    const check = async (tokens, step) => {
+      assert.ok(tokens.id_token, `${step}: an ID token`);
+      assert.equal(decodeProtectedHeader(tokens.id_token).alg, alg, `${step}: the ID token is ${alg}`);
+      const { payload } = await jwtVerify(tokens.id_token, jwks, {
+        issuer: env.issuer, audience: c.id, algorithms: [alg],
+      });
+      assert.equal(payload.sub, env.oidcEmail);
+      await assert.rejects(jwtVerify(tokens.id_token, jwks, { issuer: env.issuer, audience: c.id, algorithms: [other] }),
+        `${step}: a verifier allowing only ${other} refuses it`);
+      const at = await verifyJWT(tokens.access_token, { typ: 'at+jwt' });
+      assert.equal(at.header.alg, 'ES256', `${step}: access tokens stay ES256`);
+      assert.equal(at.payload.client_id, c.id);
+      const info = await client.fetchUserInfo(config, tokens.access_token, env.oidcEmail);
+      assert.equal(info.sub, env.oidcEmail);
+      assert.equal((await apiGet('/api/v1/acl', tokens.access_token)).status, 200);
+    };
+    const { tokens } = await codeFlow(config, env.oidcEmail);
+    await check(tokens, 'code exchange');
+    const fresh = await client.refreshTokenGrant(config, tokens.refresh_token);
+    assert.notEqual(fresh.refresh_token, tokens.refresh_token, 'rotated');
+    await check(fresh, 'refresh');
+  });
+}

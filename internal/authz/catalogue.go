@@ -187,6 +187,10 @@ var Catalogue = indexCatalogue([]Entry{
 	{"deleteLocalAccount", EndpointUsers, Delete, ScopeGlobal},
 	{"getAccount", "", "", ScopeAuthenticated},
 	{"changeAccountPassword", "", Update, ScopeAuthenticated},
+	// --- Signing keys (issues 13 and 17): platform administrators list the
+	// token signing keys and rotate the platform's.
+	{"listSigningKeys", EndpointSigningKeys, Read, ScopeGlobal},
+	{"rotateSigningKeys", EndpointSigningKeys, Update, ScopeGlobal},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

@@ -62,6 +62,9 @@ const (
 	// EndpointCloudConnections: connected cloud organizations and
 	// credential validation.
 	EndpointCloudConnections = "identity:cloudconnections"
+	// EndpointSigningKeys: the token signing keys (issues 13 and 17);
+	// platform administrators only.
+	EndpointSigningKeys = "identity:signingkeys"
 	// Permission sets and account assignments (issue 6).
 	EndpointPermissionSets     = "identity:permissionsets"
 	EndpointAccountAssignments = "identity:accountassignments"
@@ -254,8 +257,18 @@ var assignmentPermissions = []struct {
 	{role: RoleUser, organization: Permissions{EndpointPermissionSets: {Read}, EndpointAccountAssignments: {Read}}},
 }
 
+// --- Signing keys (issues 13 and 17): platform administrators only; no
+// organization role reads or rotates them. Merged into SystemRoles at init.
+
+var signingKeyPermissions = []struct {
+	role                 string
+	global, organization Permissions
+}{
+	{role: RolePlatformAdministrator, global: Permissions{EndpointSigningKeys: {Read, Update}}},
+}
+
 func init() {
-	for _, p := range append(iamPermissions, assignmentPermissions...) {
+	for _, p := range append(append(iamPermissions, assignmentPermissions...), signingKeyPermissions...) {
 		r, ok := RoleByName(p.role)
 		if !ok {
 			panic("authz: IAM permissions for unknown role " + p.role)

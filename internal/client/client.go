@@ -115,11 +115,16 @@ type Client struct {
 	// per browser session, so that the person's other devices keep theirs;
 	// false keeps the seed's one session per person and client, where the
 	// next login ends the previous one (see internal/oidc).
-	SessionPerDevice     bool
-	AccessTokenLifetime  time.Duration
-	RefreshTokenLifetime time.Duration
-	CreatedAt            time.Time
-	ModifiedAt           time.Time // zero until the first change
+	SessionPerDevice bool
+	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens
+	// (RS256, ES256 or ES512; OpenID Connect Dynamic Client Registration's
+	// id_token_signed_response_alg), or "" for the server's default
+	// (--signing-algorithm, ES256 unless changed).
+	IDTokenSignedResponseAlg string
+	AccessTokenLifetime      time.Duration
+	RefreshTokenLifetime     time.Duration
+	CreatedAt                time.Time
+	ModifiedAt               time.Time // zero until the first change
 }
 
 // Spec is what a caller chooses about a client. Zero values take defaults:
@@ -152,9 +157,15 @@ type Spec struct {
 	BackchannelLogoutSessionRequired bool
 	// SessionPerDevice: one session per browser session instead of one
 	// per person (Client.SessionPerDevice).
-	SessionPerDevice     bool
-	AccessTokenLifetime  time.Duration
-	RefreshTokenLifetime time.Duration
+	SessionPerDevice bool
+	// IDTokenSignedResponseAlg: RS256, ES256 or ES512 (IDTokenAlgorithms),
+	// or "" for the server's default algorithm. Many relying parties
+	// accept RS256 only (the one OpenID Connect Core §15.1 makes
+	// mandatory). Access tokens are signed with the default algorithm
+	// whatever it is: they are Gatehouse's own to verify.
+	IDTokenSignedResponseAlg string
+	AccessTokenLifetime      time.Duration
+	RefreshTokenLifetime     time.Duration
 }
 
 // Lifetime defaults and bounds.
@@ -376,6 +387,7 @@ func fromRow(row *store.OAuth2Client) *Client {
 		BackchannelLogoutSessionRequired: row.BackchannelLogoutSessionRequired, AccessTokenLifetime: row.AccessTokenLifetime,
 		SessionPerDevice:     row.SessionPerDevice,
 		RefreshTokenLifetime: row.RefreshTokenLifetime, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
+		IDTokenSignedResponseAlg: row.IDTokenSignedResponseAlg,
 	}
 }
 
@@ -389,6 +401,7 @@ func SpecOf(c *Client) Spec {
 		TLSCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, AccessTokenLifetime: c.AccessTokenLifetime,
 		RefreshTokenLifetime: c.RefreshTokenLifetime, SessionPerDevice: c.SessionPerDevice,
+		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
 	}
 }
 

@@ -65,6 +65,13 @@ func TestValidation(t *testing.T) {
 		{"name too long", func(s *client.Spec) { s.Name = strings.Repeat("n", 201) }, "client name"},
 		{"name with newline", func(s *client.Spec) { s.Name = "a\nb" }, "client name"},
 		{"unknown type", func(s *client.Spec) { s.Type = "trusted" }, "client type"},
+		{"RS256 ID tokens", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "RS256" }, ""},
+		{"ES256 ID tokens", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "ES256" }, ""},
+		{"ES512 ID tokens", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "ES512" }, ""},
+		{"unsigned ID tokens", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "none" }, "id_token_signed_response_alg"},
+		{"MAC ID tokens", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "HS256" }, "id_token_signed_response_alg"},
+		{"unpublished algorithm", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "PS256" }, "id_token_signed_response_alg"},
+		{"lower-case algorithm", func(s *client.Spec) { s.IDTokenSignedResponseAlg = "rs256" }, "id_token_signed_response_alg"},
 
 		{"unknown grant", func(s *client.Spec) { s.GrantTypes = []string{"password"} }, "not supported"},
 		{"implicit grant", func(s *client.Spec) { s.GrantTypes = []string{"implicit"} }, "not supported"},
@@ -242,7 +249,7 @@ func TestDefaults(t *testing.T) {
 		!reflect.DeepEqual(c.GrantTypes, []string{"authorization_code", "refresh_token"}) ||
 		!reflect.DeepEqual(c.Scopes, []string{"openid", "profile", "email"}) ||
 		c.AccessTokenLifetime != time.Hour || c.RefreshTokenLifetime != 30*24*time.Hour ||
-		!c.CreatedAt.Equal(t0) || !c.ModifiedAt.IsZero() || c.ID == "" {
+		!c.CreatedAt.Equal(t0) || !c.ModifiedAt.IsZero() || c.ID == "" || c.IDTokenSignedResponseAlg != "" {
 		t.Errorf("confidential defaults: %+v", c)
 	}
 	if !strings.HasPrefix(sec, client.SecretPrefix) || len(sec) < 40 {
@@ -424,14 +431,15 @@ func TestRegistryRoundTrip(t *testing.T) {
 		ctx := t.Context()
 		full := client.Spec{
 			ID: "full", Name: "Full", Type: client.Confidential,
-			RedirectURIs:            []string{"https://a.example/cb", "http://127.0.0.1/cb"},
-			PostLogoutRedirectURIs:  []string{"https://a.example/bye"},
-			GrantTypes:              []string{client.GrantAuthorizationCode, client.GrantRefreshToken, client.GrantClientCredentials, client.GrantTokenExchange},
-			Scopes:                  []string{"openid", "email", "api:write"},
-			TokenEndpointAuthMethod: client.AuthClientSecretPost,
-			RequirePKCE:             true,
-			AccessTokenLifetime:     15*time.Minute + 1500*time.Microsecond, // stored in whole milliseconds
-			RefreshTokenLifetime:    90 * 24 * time.Hour,
+			RedirectURIs:             []string{"https://a.example/cb", "http://127.0.0.1/cb"},
+			PostLogoutRedirectURIs:   []string{"https://a.example/bye"},
+			GrantTypes:               []string{client.GrantAuthorizationCode, client.GrantRefreshToken, client.GrantClientCredentials, client.GrantTokenExchange},
+			Scopes:                   []string{"openid", "email", "api:write"},
+			TokenEndpointAuthMethod:  client.AuthClientSecretPost,
+			RequirePKCE:              true,
+			IDTokenSignedResponseAlg: "RS256",
+			AccessTokenLifetime:      15*time.Minute + 1500*time.Microsecond, // stored in whole milliseconds
+			RefreshTokenLifetime:     90 * 24 * time.Hour,
 		}
 		c, sec, err := r.Create(ctx, full)
 		if err != nil {
@@ -441,7 +449,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 			ID: "full", Name: "Full", Type: client.Confidential, RedirectURIs: full.RedirectURIs,
 			PostLogoutRedirectURIs: full.PostLogoutRedirectURIs, GrantTypes: full.GrantTypes, Scopes: full.Scopes,
 			TokenEndpointAuthMethod: client.AuthClientSecretPost, RequirePKCE: true, TLSCertificates: []string{},
-			AccessTokenLifetime: 15*time.Minute + time.Millisecond, RefreshTokenLifetime: 90 * 24 * time.Hour, CreatedAt: t0,
+			IDTokenSignedResponseAlg: "RS256", AccessTokenLifetime: 15*time.Minute + time.Millisecond, RefreshTokenLifetime: 90 * 24 * time.Hour, CreatedAt: t0,
 		}
 		if !reflect.DeepEqual(c, want) {
 			t.Errorf("create returned\n %+v\nwant\n %+v", c, want)
@@ -511,7 +519,7 @@ func TestRegistryRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 		if u.Name != "Renamed" || !reflect.DeepEqual(u.RedirectURIs, []string{"https://b.example/cb"}) ||
-			u.TokenEndpointAuthMethod != client.AuthClientSecretBasic || u.RequirePKCE ||
+			u.TokenEndpointAuthMethod != client.AuthClientSecretBasic || u.RequirePKCE || u.IDTokenSignedResponseAlg != "" ||
 			!u.CreatedAt.Equal(t0) || !u.ModifiedAt.Equal(t0.Add(time.Hour)) {
 			t.Errorf("update: %+v", u)
 		}
@@ -529,6 +537,11 @@ func TestRegistryRoundTrip(t *testing.T) {
 		bad.Type, bad.RedirectURIs = "", []string{"http://b.example/cb"}
 		if _, err := r.Update(ctx, "full", bad); err == nil {
 			t.Error("update accepted an invalid redirect URI")
+		}
+		bad = upd
+		bad.Type, bad.IDTokenSignedResponseAlg = "", "HS256"
+		if _, err := r.Update(ctx, "full", bad); !isStatus(err, http.StatusBadRequest) {
+			t.Errorf("update to HS256 ID tokens: %v, want 400", err)
 		}
 		if got, _ := r.Get(ctx, "full"); !reflect.DeepEqual(got, u) {
 			t.Error("a refused update changed the client")

@@ -50,9 +50,10 @@ type fileClient struct {
 	BackchannelLogoutURI             string `json:"backchannelLogoutURI"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannelLogoutSessionRequired"`
 	// SessionPerDevice: one session per browser session (Spec).
-	SessionPerDevice     bool   `json:"sessionPerDevice"`
-	AccessTokenLifetime  string `json:"accessTokenLifetime"`
-	RefreshTokenLifetime string `json:"refreshTokenLifetime"`
+	SessionPerDevice         bool   `json:"sessionPerDevice"`
+	IDTokenSignedResponseAlg string `json:"idTokenSignedResponseAlg"`
+	AccessTokenLifetime      string `json:"accessTokenLifetime"`
+	RefreshTokenLifetime     string `json:"refreshTokenLifetime"`
 }
 
 // Declared is a client as a clients file declares it: its settings (with
@@ -87,6 +88,7 @@ type Declared struct {
 //	      "backchannelLogoutURI": "https://grafana.example.com/backchannel-logout", // logout tokens go here
 //	      "backchannelLogoutSessionRequired": true, // logout tokens carry sid
 //	      "sessionPerDevice": false,            // true: one session per browser, not per person
+//	      "idTokenSignedResponseAlg": "RS256",  // RS256, ES256 or ES512; default: the server's (--signing-algorithm)
 //	      "accessTokenLifetime": "1h",          // Go durations
 //	      "refreshTokenLifetime": "720h"
 //	    }
@@ -164,7 +166,8 @@ func (fc *fileClient) declared(getenv func(string) string) (Declared, error) {
 		TokenEndpointAuthMethod: fc.TokenEndpointAuthMethod, RequirePKCE: fc.RequirePKCE,
 		RequireConsent: fc.RequireConsent, TLSCertificates: fc.TLSClientCertificates,
 		BackchannelLogoutURI: fc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: fc.BackchannelLogoutSessionRequired,
-		SessionPerDevice: fc.SessionPerDevice,
+		SessionPerDevice:         fc.SessionPerDevice,
+		IDTokenSignedResponseAlg: fc.IDTokenSignedResponseAlg,
 	}
 	for field, value := range map[string]string{TLSSubjectDN: fc.TLSClientAuthSubjectDN, TLSSANDNS: fc.TLSClientAuthSANDNS,
 		TLSSANURI: fc.TLSClientAuthSANURI, TLSSANIP: fc.TLSClientAuthSANIP, TLSSANEmail: fc.TLSClientAuthSANEmail} {
@@ -364,6 +367,7 @@ func sameSettings(a, b *store.OAuth2Client) bool {
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
 		a.SessionPerDevice == b.SessionPerDevice &&
+		a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime &&
 		a.RefreshTokenLifetime == b.RefreshTokenLifetime
 }

@@ -54,6 +54,7 @@ var fileV1 = `{
       "grantTypes": ["authorization_code", "refresh_token", "client_credentials"],
       "tokenEndpointAuthMethod": "client_secret_post",
       "requirePKCE": true,
+      "idTokenSignedResponseAlg": "RS256",
       "refreshTokenLifetime": "168h"
     },
     {
@@ -95,6 +96,8 @@ func TestLoadFileRefuses(t *testing.T) {
 		{"lifetime out of bounds", entry(`,"secretEnv":"OK","refreshTokenLifetime":"9000h"`), "refresh token lifetime"},
 		{"invalid redirect", entry(`,"secretEnv":"OK","postLogoutRedirectURIs":["https://app.example/#x"]`), "fragment"},
 		{"unknown grant", entry(`,"secretEnv":"OK","grantTypes":["password"]`), "not supported"},
+		{"MAC ID tokens", entry(`,"secretEnv":"OK","idTokenSignedResponseAlg":"HS256"`), "id_token_signed_response_alg"},
+		{"unsigned ID tokens", entry(`,"secretEnv":"OK","idTokenSignedResponseAlg":"none"`), "id_token_signed_response_alg"},
 		{"two certificate identities", entry(`,"tokenEndpointAuthMethod":"tls_client_auth","tlsClientAuthSANDNS":"a.example","tlsClientAuthSubjectDN":"CN=a"`), "exactly one"},
 		{"certificate client with a secret", entry(`,"secretEnv":"OK","tokenEndpointAuthMethod":"tls_client_auth","tlsClientAuthSANDNS":"a.example"`), "has no secret"},
 		{"self-signed without thumbprints", entry(`,"tokenEndpointAuthMethod":"self_signed_tls_client_auth"`), "at least one certificate"},
@@ -186,7 +189,7 @@ func TestApplyFile(t *testing.T) {
 		}
 		if a, err := r.Authenticate(ctx, "argo", argoSecret); err != nil || !a.RequirePKCE ||
 			a.TokenEndpointAuthMethod != client.AuthClientSecretPost || !client.AllowsGrant(a, client.GrantClientCredentials) ||
-			a.RefreshTokenLifetime != 168*time.Hour {
+			a.RefreshTokenLifetime != 168*time.Hour || a.IDTokenSignedResponseAlg != "RS256" {
 			t.Errorf("argo (hashed secret, given in upper case): %+v, %v", a, err)
 		}
 		if _, err := r.Authenticate(ctx, "grafana", grafanaSecret); err != nil {
@@ -218,6 +221,7 @@ func TestApplyFile(t *testing.T) {
 		clock.Advance(time.Hour)
 		vars["GRAFANA_SECRET"] = grafanaSecret + "-rotated"
 		v2 := strings.Replace(fileV1, `"Argo CD"`, `"Argo"`, 1)
+		v2 = strings.Replace(v2, `"idTokenSignedResponseAlg": "RS256"`, `"idTokenSignedResponseAlg": "ES512"`, 1)
 		v2 = v2[:strings.Index(v2, `,
     {
       "id": "cli"`)] + "\n  ]\n}"
@@ -235,7 +239,7 @@ func TestApplyFile(t *testing.T) {
 			t.Errorf("grafana's new secret: %v", err)
 		}
 		a, _ := r.Get(ctx, "argo")
-		if a.Name != "Argo" || !a.CreatedAt.Equal(t0) || !a.ModifiedAt.Equal(t0.Add(2*time.Hour)) {
+		if a.Name != "Argo" || a.IDTokenSignedResponseAlg != "ES512" || !a.CreatedAt.Equal(t0) || !a.ModifiedAt.Equal(t0.Add(2*time.Hour)) {
 			t.Errorf("argo after the change: %+v", a)
 		}
 		if _, err := r.Authenticate(ctx, "argo", argoSecret); err != nil {

@@ -24,6 +24,12 @@ const (
 
 var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantTokenExchange}
 
+// IDTokenAlgorithms are the algorithms a client may choose for its ID tokens
+// (Spec.IDTokenSignedResponseAlg): the ones the platform publishes keys of
+// (internal/keys.Algorithms). Never "none" or a MAC: ID tokens are always
+// signed with a published key.
+var IDTokenAlgorithms = []string{"RS256", "ES256", "ES512"}
+
 // normalize applies defaults to spec, checks every rule, and returns the row
 // to store (without ID, secret or times).
 func normalize(spec Spec) (*store.OAuth2Client, error) {
@@ -38,6 +44,7 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		BackchannelLogoutURI: spec.BackchannelLogoutURI, BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
 		SessionPerDevice:    spec.SessionPerDevice,
 		AccessTokenLifetime: spec.AccessTokenLifetime, RefreshTokenLifetime: spec.RefreshTokenLifetime,
+		IDTokenSignedResponseAlg: spec.IDTokenSignedResponseAlg,
 	}
 
 	if strings.TrimSpace(row.Name) == "" {
@@ -135,6 +142,11 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		if slices.Contains(row.Scopes[:i], s) {
 			return nil, bad("scope %q is listed twice", s)
 		}
+	}
+
+	if row.IDTokenSignedResponseAlg != "" && !slices.Contains(IDTokenAlgorithms, row.IDTokenSignedResponseAlg) {
+		return nil, bad("id_token_signed_response_alg %q: want %s, or nothing for the server's default", row.IDTokenSignedResponseAlg,
+			strings.Join(IDTokenAlgorithms, ", "))
 	}
 
 	var err error

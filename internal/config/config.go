@@ -225,7 +225,7 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.LogFormat, "log-format", "json", "json or text")
 	b.Duration(&c.ShutdownTimeout, "shutdown-timeout", 20*time.Second, "how long in-flight requests may run after SIGTERM")
 	b.Duration(&c.ServiceAccountTTL, "service-account-ttl", 365*24*time.Hour, "lifetime of service account tokens")
-	b.String(&c.SigningAlgorithm, "signing-algorithm", "ES256", "algorithm of newly generated token signing keys: ES256, ES512 or RS256 (a change reaches signing two rotations later)")
+	b.String(&c.SigningAlgorithm, "signing-algorithm", "ES256", "default token signing algorithm (access tokens, logout tokens, ID tokens of clients that chose none): ES256, ES512 or RS256; keys of all three are always published")
 	b.Duration(&c.KeyRotationPeriod, "key-rotation-period", 720*time.Hour, "rotate the token signing keys when the active key is this old (0 disables the schedule)")
 	b.Duration(&c.AuditRetention, "audit-retention", 0, "delete audit events older than this (e.g. 8760h), oldest first, checked hourly by every replica; each purge is itself recorded (0 keeps every event)")
 	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")

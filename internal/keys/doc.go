@@ -7,7 +7,7 @@
 //
 // A key is born "next", becomes "active" at a rotation, and "retired" at the
 // rotation after that; a retired key is deleted once its ExpiresAt has passed.
-// There is always exactly one active and one next key (a unique index makes a
+// A key set always has exactly one active and one next key (a unique index makes a
 // second one impossible), and the JWKS holds the next key, the active key and
 // every unexpired retired key:
 //
@@ -65,15 +65,25 @@
 // lock is held for a few statements only; a replica that loses the race
 // throws its fresh key away.
 //
-// # Switching algorithms
+// # One key set per algorithm
 //
-// Changing Algorithm (--signing-algorithm) does not touch existing keys: the
-// next Rotate generates its new next key with the new algorithm, and that key
-// signs from the rotation after. So tokens switch algorithm two rotations after
-// the change (at most two rotation periods with the schedule alone), and no
-// key ever signs before it has been published. To switch sooner, run
-// `gatehouse admin rotate-keys` once after deploying the change, wait longer
-// than relying parties cache the JWKS, and run it again.
+// The platform publishes keys of three algorithms side by side: RS256
+// (mandatory for an OpenID Connect provider, and all many relying parties
+// accept), ES256 and ES512. Each is a key set of its own, with the states
+// above and its own rotation (on the same schedule, each on its own age), and
+// the JWKS holds them all, each key with its alg and kid. ForAlgorithm
+// returns one set's Manager; the platform Manager dispatches (SigningKey is
+// the default algorithm's active key, Ensure, Rotate, RotateIfDue and
+// DropRetired act on every set). A key is used only with its own algorithm:
+// verifiers look a token's kid up and require its alg to be the key's.
+//
+// Algorithm (--signing-algorithm) is the default: access tokens, logout
+// tokens and the ID tokens of clients that chose no algorithm. Changing it
+// touches no key: the new default's active key has been published since its
+// set was made, so it signs at once. An organization's workload issuer has
+// one set whatever its algorithm: a new OrganizationAlgorithm applies to the
+// next key generated, so the switch reaches signing two rotations later,
+// always through a key that was published first.
 //
 // # At rest
 //

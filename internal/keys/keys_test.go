@@ -3,6 +3,7 @@ package keys_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -51,10 +52,24 @@ func newCluster(t testing.TB, open func(testing.TB) *store.Store) *cluster {
 	return &cluster{st: open(t), sealer: newSealer(t), clock: testenv.NewClock(t0)}
 }
 
-// replica is a Manager as one Gatehouse process would have it.
-func (c *cluster) replica(alg jose.SignatureAlgorithm) *keys.Manager {
+// platform is the platform Manager as one Gatehouse process would have it:
+// default algorithm alg, one key set per algorithm.
+func (c *cluster) platform(alg jose.SignatureAlgorithm) *keys.Manager {
 	return &keys.Manager{Store: c.st, Sealer: c.sealer, Now: c.clock.Now, Algorithm: string(alg),
-		TokenLifetime: lifetime, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		TokenLifetime: lifetime, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		NewPrivateKey: testenv.SigningKeyMaterial}
+}
+
+// replica is the key set of algorithm alg of a fresh platform Manager: what
+// one Gatehouse process signs alg's tokens with. The tests of one key set's
+// life use it.
+func (c *cluster) replica(alg jose.SignatureAlgorithm) *keys.Manager {
+	m := c.platform(alg)
+	set, err := m.ForAlgorithm(string(alg))
+	if err != nil {
+		panic(err)
+	}
+	return set
 }
 
 func must(t testing.TB, err error) {
@@ -90,6 +105,12 @@ func verify(raw string, set jose.JSONWebKeySet, alg jose.SignatureAlgorithm) (jw
 	var c jwt.Claims
 	err = tok.Claims(found[0], &c)
 	return c, err
+}
+
+func sorted(l []string) []string {
+	out := slices.Clone(l)
+	slices.Sort(out)
+	return out
 }
 
 func kids(set jose.JSONWebKeySet) []string {
@@ -502,7 +523,7 @@ func TestPrivateKeysSealed(t *testing.T) {
 
 				// The next key's sealed value copied onto the active row:
 				// the AAD binds it to its own kid.
-				next, err := c.st.Read().SigningKeyInState(t.Context(), store.PlatformScope, store.SigningKeyNext)
+				next, err := c.st.Read().SigningKeyInState(t.Context(), store.PlatformScope, string(alg), store.SigningKeyNext)
 				must(t, err)
 				_, err = c.st.DB().ExecContext(t.Context(), "UPDATE signing_keys SET private_key = $1 WHERE id = $2", next.SealedPrivateKey, k.ID())
 				must(t, err)
@@ -566,13 +587,15 @@ func TestJWKSHasNoPrivateMaterial(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		t.Parallel()
 		c := newCluster(t, open)
-		m := c.replica(keys.ES256)
+		m := c.platform(keys.ES256)
+		m.NewPrivateKey = nil // real key material, RSA 3072 included
 		must(t, m.Ensure(t.Context()))
-		// One key of each algorithm in the set: ES256 retired, ES512 active, RS256 next.
-		m.Algorithm = string(keys.ES512)
-		must(t, m.Rotate(t.Context()))
-		m.Algorithm = string(keys.RS256)
-		must(t, m.Rotate(t.Context()))
+		// An active and a next key of each algorithm, and a retired RS256 key.
+		rot, err := m.RotateAlgorithms(t.Context(), "RS256")
+		must(t, err)
+		if len(rot) != 1 || rot[0].Algorithm != "RS256" || rot[0].Retired == "" {
+			t.Fatalf("RotateAlgorithms(RS256): %+v", rot)
+		}
 		set := jwks(t, m)
 		body, err := json.Marshal(set)
 		must(t, err)
@@ -580,8 +603,8 @@ func TestJWKSHasNoPrivateMaterial(t *testing.T) {
 			Keys []map[string]any `json:"keys"`
 		}
 		must(t, json.Unmarshal(body, &doc))
-		if len(doc.Keys) != 4 {
-			t.Fatalf("JWKS has %d keys, want 4: %s", len(doc.Keys), body)
+		if len(doc.Keys) != 7 {
+			t.Fatalf("JWKS has %d keys, want 7: %s", len(doc.Keys), body)
 		}
 		algs := map[string]bool{}
 		for _, k := range doc.Keys {
@@ -599,6 +622,9 @@ func TestJWKSHasNoPrivateMaterial(t *testing.T) {
 			if !jwk.IsPublic() {
 				t.Errorf("key %s is not public", jwk.KeyID)
 			}
+			if pub, ok := jwk.Key.(*rsa.PublicKey); ok && pub.N.BitLen() != keys.RSABits {
+				t.Errorf("RSA key %s has %d bits, want %d", jwk.KeyID, pub.N.BitLen(), keys.RSABits)
+			}
 		}
 		if !algs["ES256"] || !algs["ES512"] || !algs["RS256"] {
 			t.Errorf("JWKS algorithms %v, want ES256, ES512 and RS256", algs)
@@ -606,36 +632,39 @@ func TestJWKSHasNoPrivateMaterial(t *testing.T) {
 	})
 }
 
-// TestAlgorithmSwitch: a new Algorithm applies to the next key generated, so
-// the switch reaches signing two rotations later, always through a key that
-// was published first.
-func TestAlgorithmSwitch(t *testing.T) {
+// TestDefaultAlgorithmSwitch: every algorithm's key set is published from
+// the start, so a new default algorithm (Algorithm, --signing-algorithm)
+// signs at once with its set's active key, which verifiers have long known,
+// and changes nothing in the JWKS.
+func TestDefaultAlgorithmSwitch(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		t.Parallel()
 		c := newCluster(t, open)
-		m := c.replica(keys.ES256)
+		m := c.platform(keys.ES256)
 		must(t, m.Ensure(t.Context()))
+		before := kids(jwks(t, m))
+		if k := activeKey(t, m); k.SignatureAlgorithm() != keys.ES256 {
+			t.Fatalf("default key %s, want ES256", k.SignatureAlgorithm())
+		}
 		m.Algorithm = string(keys.ES512)
-		must(t, m.Ensure(t.Context())) // a restart with the new setting changes nothing
-		for i, want := range []struct {
-			active, next jose.SignatureAlgorithm
-		}{
-			{keys.ES256, keys.ES256},
-			{keys.ES256, keys.ES512},
-			{keys.ES512, keys.ES512},
-		} {
-			if i > 0 {
-				must(t, m.Rotate(t.Context()))
-			}
-			k := activeKey(t, m)
-			next, err := c.st.Read().SigningKeyInState(t.Context(), store.PlatformScope, store.SigningKeyNext)
-			must(t, err)
-			if k.SignatureAlgorithm() != want.active || next.Algorithm != string(want.next) {
-				t.Fatalf("after %d rotations: active %s, next %s; want %s, %s", i, k.SignatureAlgorithm(), next.Algorithm, want.active, want.next)
-			}
-			if _, err := verify(signJWT(t, k, "x"), jwks(t, m), want.active); err != nil {
-				t.Fatalf("after %d rotations: %v", i, err)
-			}
+		must(t, m.Ensure(t.Context())) // a restart with the new setting writes nothing
+		k := activeKey(t, m)
+		es512, err := m.SigningKeyFor(t.Context(), "ES512")
+		must(t, err)
+		if k.SignatureAlgorithm() != keys.ES512 || k.ID() != es512.ID() {
+			t.Fatalf("after the switch the default key is %s %s, want the ES512 set's active key %s", k.SignatureAlgorithm(), k.ID(), es512.ID())
+		}
+		if !slices.Contains(before, k.ID()) {
+			t.Errorf("the new default key %s was not published before: %v", k.ID(), before)
+		}
+		if got := kids(jwks(t, m)); !slices.Equal(sorted(got), sorted(before)) {
+			t.Errorf("the switch changed the JWKS: %v, was %v", got, before)
+		}
+		if got := jwks(t, m).Keys[0]; got.KeyID != k.ID() {
+			t.Errorf("the JWKS starts with %s %s, want the default algorithm's active key %s", got.Algorithm, got.KeyID, k.ID())
+		}
+		if _, err := verify(signJWT(t, k, "x"), jwks(t, m), keys.ES512); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -34,7 +34,7 @@ func TestOrganizationKeySets(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		t.Parallel()
 		c := newCluster(t, open)
-		platform := c.replica(keys.ES256)
+		platform := c.platform(keys.ES256)
 		must(t, platform.Ensure(t.Context()))
 		orgA, orgB := platform.Organization("org-a"), platform.Organization("org-b")
 		if platform.Organization("org-a") != orgA {
@@ -81,7 +81,7 @@ func TestOrganizationKeySets(t *testing.T) {
 		if _, err := c.st.DB().ExecContext(t.Context(), "UPDATE signing_keys SET scope = 'org-c' WHERE id = $1", keyA.ID()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.replica(keys.ES256).Organization("org-c").SigningKey(t.Context()); err == nil {
+		if _, err := c.platform(keys.ES256).Organization("org-c").SigningKey(t.Context()); err == nil {
 			t.Error("a private key sealed for org-a opened as org-c's")
 		}
 		if _, err := c.st.DB().ExecContext(t.Context(), "UPDATE signing_keys SET scope = 'org-a' WHERE id = $1", keyA.ID()); err != nil {
@@ -110,12 +110,12 @@ func TestOrganizationKeySets(t *testing.T) {
 		}
 
 		// An organization's set is a workload issuer's: ES256 or RS256 only.
-		bad := c.replica(keys.ES256)
+		bad := c.platform(keys.ES256)
 		bad.OrganizationAlgorithm = string(keys.ES512)
 		if _, err := bad.Organization("org-e").SigningKey(t.Context()); err == nil {
 			t.Error("an ES512 organization key set was created; AWS and GCP need ES256 or RS256")
 		}
-		rsa := c.replica(keys.ES256)
+		rsa := c.platform(keys.ES256)
 		rsa.OrganizationAlgorithm = string(keys.RS256)
 		if k := activeKey(t, rsa.Organization("org-f")); k.SignatureAlgorithm() != keys.RS256 {
 			t.Errorf("org-f signs with %s, want RS256", k.SignatureAlgorithm())

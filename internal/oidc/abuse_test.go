@@ -337,7 +337,7 @@ func TestCookieSecureOnHTTPS(t *testing.T) {
 	key := make([]byte, secret.KeySize)
 	sealer, _ := secret.NewSealer(key)
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	km := &keys.Manager{Store: st, Sealer: sealer, TokenLifetime: time.Hour, Logger: logger}
+	km := &keys.Manager{Store: st, Sealer: sealer, TokenLifetime: time.Hour, Logger: logger, NewPrivateKey: testenv.SigningKeyMaterial}
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

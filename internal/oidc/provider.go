@@ -199,7 +199,15 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, verified: newVerifiedCache()}
 
-	opts := []op.Option{op.WithCrypto(p.tokens)}
+	algs := make([]string, len(keys.Algorithms))
+	for i, a := range keys.Algorithms {
+		algs[i] = string(a)
+	}
+	opts := []op.Option{op.WithCrypto(p.tokens),
+		// ID token hints: only the algorithms the provider signs with (zitadel
+		// defaults to RS256, ES256 and PS256), each only with its own keys.
+		op.WithIDTokenHintKeySet(publishedKeySet{p}), op.WithAccessTokenKeySet(publishedKeySet{p}),
+		op.WithIDTokenHintVerifierOpts(op.WithSupportedIDTokenHintSigningAlgorithms(algs...))}
 	if cfg.AllowInsecure {
 		opts = append(opts, op.WithAllowInsecure())
 	}
@@ -424,7 +432,7 @@ func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.Acce
 	if err := checkCodeRedemption(authReq, r.Client.GetID(), r.Data.RedirectURI, r.Data.CodeVerifier); err != nil {
 		return nil, err
 	}
-	resp, err := op.CreateTokenResponse(ctx, authReq, r.Client, s.Provider(), true, r.Data.Code, "")
+	resp, err := op.CreateTokenResponse(withIDTokenAlgorithm(ctx, r.Client), authReq, r.Client, s.Provider(), true, r.Data.Code, "")
 	if err != nil {
 		return nil, err
 	}
@@ -453,7 +461,7 @@ func (s *server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 		}
 		return nil, err
 	}
-	resp, err := op.CreateTokenResponse(ctx, request, r.Client, s.Provider(), true, "", r.Data.RefreshToken)
+	resp, err := op.CreateTokenResponse(withIDTokenAlgorithm(ctx, r.Client), request, r.Client, s.Provider(), true, "", r.Data.RefreshToken)
 	if err != nil {
 		return nil, err
 	}

@@ -566,8 +566,12 @@ func (s *storage) GetRefreshTokenInfo(context.Context, string, string) (string, 
 	return "", "", op.ErrInvalidRefreshToken
 }
 
-// SigningKey is the keys manager's active key.
+// SigningKey is the key zitadel signs an ID token with: the active key of
+// the algorithm the client chose (see algorithms.go), or of the default.
 func (s *storage) SigningKey(ctx context.Context) (op.SigningKey, error) {
+	if alg, ok := idTokenAlgorithm(ctx); ok {
+		return s.p.cfg.Keys.SigningKeyFor(ctx, alg)
+	}
 	return s.p.cfg.Keys.SigningKey(ctx)
 }
 

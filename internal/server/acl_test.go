@@ -45,7 +45,7 @@ func TestACL(t *testing.T) {
 			"identity:groups", crud, "identity:oauth2providers", crud,
 			"identity:organizations", crud, "identity:permissionsets", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
 			"identity:quotas", crud, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:sessions", []string{"read", "delete"},
-			"identity:users", crud)
+			"identity:signingkeys", []string{"read", "update"}, "identity:users", crud)
 		if got := a.admin(t, http.StatusOK, "GET", "/api/v1/acl", nil).obj(t); !reflect.DeepEqual(got, map[string]any{"global": platform}) {
 			t.Errorf("platform administrator's global ACL = %v, want %v", got, platform)
 		}

@@ -136,6 +136,8 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"resetLocalAccountPassword": {body: map[string]any{"email": "nobody@platform.example"}, status: http.StatusNotFound,
 			okBody: map[string]any{"email": f.ids["email"]}, okID: f.ids["email"]},
 		"deleteLocalAccount": {over: map[string]string{"email": "nobody@platform.example"}, status: http.StatusNotFound},
+		// Signing keys (issues 13 and 17).
+		"rotateSigningKeys": {body: map[string]any{"algorithm": "PS256"}, status: http.StatusBadRequest},
 	}
 }
 

@@ -261,6 +261,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return map[string]any{"email": f.ids["email"]}
 	case "changeAccountPassword":
 		return map[string]any{"currentPassword": "the current password", "newPassword": "the next password"}
+	case "rotateSigningKeys":
+		return map[string]any{"algorithm": "ES512"}
 	}
 	return nil
 }
@@ -273,7 +275,7 @@ func resourceBody(op specOp) bool {
 	}
 	switch op.id {
 	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy",
-		"createAccountAssignments", "verifyOrganizationDomain":
+		"createAccountAssignments", "verifyOrganizationDomain", "rotateSigningKeys":
 		return false
 	}
 	return true
@@ -339,6 +341,12 @@ var malformedBodies = map[string]map[string]any{
 }
 
 func init() {
+	malformedBodies["rotateSigningKeys"] = map[string]any{
+		"malformed JSON": `{"algorithm": `, "trailing garbage": `{}}`, "empty body": "", "JSON null": "null", "an array": "[]",
+		"a string": `"RS256"`, "unknown field": map[string]any{"alg": "RS256"}, "algorithm a number": map[string]any{"algorithm": 256},
+		"a MAC": map[string]any{"algorithm": "HS256"}, "unsigned": map[string]any{"algorithm": "none"},
+		"lower case": map[string]any{"algorithm": "rs256"}, "algorithm null": map[string]any{"algorithm": nil},
+	}
 	for _, op := range []string{"updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy"} {
 		malformedBodies[op] = malformedBodies["policy"]
 	}
@@ -752,13 +760,13 @@ func TestPermissions(t *testing.T) {
 				// The platform's local accounts; the account operations are
 				// people's, and the members here are service accounts.
 				"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
-				"getAccount", "changeAccountPassword"),
+				"getAccount", "changeAccountPassword", "listSigningKeys", "rotateSigningKeys"),
 			// The audit log, the credential store, cloud connections and
 			// users' sessions are administrators'.
 			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
 				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection",
 				"listUserSessions", "listSubjectSessions", "listAccountSessions", "listAccountConsents",
-				"listLocalAccounts", "getAccount"),
+				"listLocalAccounts", "getAccount", "listSigningKeys"),
 			"user": {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",

@@ -99,6 +99,7 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 	meta := map[string]any{"name": "intruder"}
 	return map[string]any{
 		"createOrganization":               map[string]any{"metadata": meta, "spec": map[string]any{"organizationType": "adhoc"}},
+		"rotateSigningKeys":                map[string]any{"algorithm": "RS256"},
 		"updateOrganization":               map[string]any{"metadata": meta, "spec": map[string]any{"organizationType": "adhoc"}},
 		"createGroup":                      map[string]any{"metadata": meta, "spec": map[string]any{"roleIDs": []string{roleID}, "userIDs": []string{}, "serviceAccountIDs": []string{}}},
 		"updateGroup":                      map[string]any{"metadata": meta, "spec": map[string]any{"roleIDs": []string{roleID}, "userIDs": []string{}, "serviceAccountIDs": []string{}}},
@@ -271,7 +272,8 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	// Platform-only operations.
 	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
 		"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions",
-		"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount":
+		"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
+		"listSigningKeys", "rotateSigningKeys":
 		return map[int]bool{http.StatusForbidden: true}
 	// A person's own sessions, consents and account: A's administrator is a
 	// service account.

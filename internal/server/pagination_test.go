@@ -246,6 +246,12 @@ func pagedLists() []pagedList {
 			}},
 		{op: "listOperations", path: func(*pagingWorld) string { return "/api/v1/operations" }, token: acmeToken,
 			key: func(it map[string]any) string { return str(it, "operationId") }},
+		// Each rotation publishes one key more (the retired one stays).
+		{op: "listSigningKeys", path: func(*pagingWorld) string { return "/api/v1/signingkeys" }, token: adminToken,
+			key: func(it map[string]any) string { return str(it, "kid") },
+			add: func(t *testing.T, w *pagingWorld) {
+				w.a.admin(t, http.StatusOK, "POST", "/api/v1/signingkeys/rotate", map[string]any{"algorithm": "ES256"})
+			}},
 		{op: "listAuditEvents", path: func(*pagingWorld) string { return "/api/v1/auditevents" }, token: adminToken, key: eventID,
 			add: func(t *testing.T, w *pagingWorld) {
 				w.a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2providers", providerWrite(w.name("audited"), "c", nil))

@@ -30,6 +30,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
@@ -68,6 +69,9 @@ type Config struct {
 	// Accounts runs local password accounts (the /api/v1 operations on
 	// them and the person's own account). Required.
 	Accounts *account.Service
+	// Keys are the platform's token signing keys, listed and rotated by
+	// /api/v1/signingkeys; Cloud.Keys (the same Manager in serve) when nil.
+	Keys *keys.Manager
 	// Limits are the rate and body limits of the OAuth2 and login
 	// endpoints; the zero value limits nothing.
 	Limits Limits
@@ -98,6 +102,7 @@ type Server struct {
 	cloud *cloud.Service
 	// accounts runs local password accounts and the person's own account.
 	accounts *account.Service
+	keys     *keys.Manager
 	// authFailures throttles failed bearer authentication per address.
 	authFailures *authThrottle
 	// sessions are people's sessions and consents (Config.PersonSessions).
@@ -121,6 +126,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if s.accounts == nil {
 		return nil, fmt.Errorf("server: no local accounts service")
+	}
+	if s.keys = cfg.Keys; s.keys == nil {
+		s.keys = s.cloud.Keys
+	}
+	if s.keys == nil {
+		return nil, fmt.Errorf("server: no signing keys")
 	}
 	if s.log == nil {
 		s.log = slog.Default()

@@ -49,7 +49,7 @@ const signingKeysLock = 0x6761746b657973
 // take turns, and each sees what the previous one committed. On PostgreSQL it
 // takes a transaction-scoped advisory lock (the table may be empty, so there
 // is no row to lock); on SQLite BEGIN IMMEDIATE already holds the database's
-// single write lock. The unique index on (scope, state) is the backstop
+// single write lock. The unique indexes on the key sets' states are the backstop
 // either way. One lock serves every scope: key writes are rare and short.
 func (q *Q) LockSigningKeys(ctx context.Context) error {
 	if q.dialect != Postgres || !q.inTx {
@@ -61,8 +61,9 @@ func (q *Q) LockSigningKeys(ctx context.Context) error {
 	return nil
 }
 
-// CreateSigningKey inserts k. A second next or active key in k's scope is
-// refused with ErrConflict.
+// CreateSigningKey inserts k. A second next or active key in k's key set
+// (an organization's scope; the platform scope and k's algorithm) is refused
+// with ErrConflict.
 func (q *Q) CreateSigningKey(ctx context.Context, k *SigningKey) error {
 	_, err := q.q.ExecContext(ctx, "INSERT INTO signing_keys ("+signingKeyColumns+") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 		k.ID, k.Scope, k.Algorithm, string(k.State), k.SealedPrivateKey, k.PublicJWK,
@@ -73,10 +74,20 @@ func (q *Q) CreateSigningKey(ctx context.Context, k *SigningKey) error {
 	return nil
 }
 
-// SigningKeyInState reads the next or the active key of scope (there is at
-// most one of each); ErrNotFound if there is none.
-func (q *Q) SigningKeyInState(ctx context.Context, scope string, state SigningKeyState) (*SigningKey, error) {
-	ks, err := q.signingKeys(ctx, "scope = $1 AND state = $2", scope, string(state))
+// SigningKeyInState reads the next or the active key of one key set (there
+// is at most one of each): the platform's keys of algorithm alg, or, with alg
+// "", an organization's keys (one set, whatever its algorithm); ErrNotFound
+// if there is none.
+func (q *Q) SigningKeyInState(ctx context.Context, scope, alg string, state SigningKeyState) (*SigningKey, error) {
+	var (
+		ks  []*SigningKey
+		err error
+	)
+	if alg == "" {
+		ks, err = q.signingKeys(ctx, "scope = $1 AND state = $2", scope, string(state))
+	} else {
+		ks, err = q.signingKeys(ctx, "scope = $1 AND algorithm = $2 AND state = $3", scope, alg, string(state))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -86,18 +97,23 @@ func (q *Q) SigningKeyInState(ctx context.Context, scope string, state SigningKe
 	return ks[0], nil
 }
 
-// PublishedSigningKeys lists the keys of scope that JWKS publishes at now:
-// the next key, the active key, and the retired keys whose ExpiresAt is after
-// now. A scope holds a handful of rows (expired ones are deleted at each
-// rotation) and callers cache the result, so it is read whole.
-func (q *Q) PublishedSigningKeys(ctx context.Context, scope string, now time.Time) ([]*SigningKey, error) {
-	return q.signingKeys(ctx, "scope = $1 AND (state <> $2 OR expires_at > $3)", scope, string(SigningKeyRetired), toMillis(now))
+// PublishedSigningKeys lists the keys of one key set (scope and alg as in
+// SigningKeyInState; alg "" is every algorithm of scope) that JWKS publishes
+// at now: the next key, the active key, and the retired keys whose ExpiresAt
+// is after now. A scope holds a handful of rows (expired ones are deleted at
+// each rotation) and callers cache the result, so it is read whole.
+func (q *Q) PublishedSigningKeys(ctx context.Context, scope, alg string, now time.Time) ([]*SigningKey, error) {
+	if alg == "" {
+		return q.signingKeys(ctx, "scope = $1 AND (state <> $2 OR expires_at > $3)", scope, string(SigningKeyRetired), toMillis(now))
+	}
+	return q.signingKeys(ctx, "scope = $1 AND algorithm = $2 AND (state <> $3 OR expires_at > $4)",
+		scope, alg, string(SigningKeyRetired), toMillis(now))
 }
 
 // SigningKeyScopes lists the scopes that have an active key, sorted: the
 // rotation schedule walks them.
 func (q *Q) SigningKeyScopes(ctx context.Context) ([]string, error) {
-	rows, err := q.q.QueryContext(ctx, "SELECT scope FROM signing_keys WHERE state = $1 ORDER BY scope", string(SigningKeyActive))
+	rows, err := q.q.QueryContext(ctx, "SELECT DISTINCT scope FROM signing_keys WHERE state = $1 ORDER BY scope", string(SigningKeyActive))
 	if err != nil {
 		return nil, fmt.Errorf("list signing key scopes: %w", err)
 	}
@@ -163,17 +179,26 @@ func (q *Q) RetireSigningKey(ctx context.Context, id string, at, expires time.Ti
 	return expectOne(res, "active signing key", id)
 }
 
-// DeleteExpiredSigningKeys deletes the retired keys of scope whose ExpiresAt
-// is at or before now, and reports how many it deleted.
-func (q *Q) DeleteExpiredSigningKeys(ctx context.Context, scope string, now time.Time) (int64, error) {
-	return q.deleteSigningKeys(ctx, "scope = $1 AND state = $2 AND expires_at <= $3", scope, string(SigningKeyRetired), toMillis(now))
+// DeleteExpiredSigningKeys deletes the retired keys of one key set (scope
+// and alg as in PublishedSigningKeys) whose ExpiresAt is at or before now,
+// and reports how many it deleted.
+func (q *Q) DeleteExpiredSigningKeys(ctx context.Context, scope, alg string, now time.Time) (int64, error) {
+	if alg == "" {
+		return q.deleteSigningKeys(ctx, "scope = $1 AND state = $2 AND expires_at <= $3", scope, string(SigningKeyRetired), toMillis(now))
+	}
+	return q.deleteSigningKeys(ctx, "scope = $1 AND algorithm = $2 AND state = $3 AND expires_at <= $4",
+		scope, alg, string(SigningKeyRetired), toMillis(now))
 }
 
-// DeleteRetiredSigningKeys deletes every retired key of scope, expired or
-// not, and reports how many it deleted: after a key compromise, tokens signed
-// by the old keys must stop verifying at once.
-func (q *Q) DeleteRetiredSigningKeys(ctx context.Context, scope string) (int64, error) {
-	return q.deleteSigningKeys(ctx, "scope = $1 AND state = $2", scope, string(SigningKeyRetired))
+// DeleteRetiredSigningKeys deletes every retired key of one key set (alg ""
+// is every algorithm of scope), expired or not, and reports how many it
+// deleted: after a key compromise, tokens signed by the old keys must stop
+// verifying at once.
+func (q *Q) DeleteRetiredSigningKeys(ctx context.Context, scope, alg string) (int64, error) {
+	if alg == "" {
+		return q.deleteSigningKeys(ctx, "scope = $1 AND state = $2", scope, string(SigningKeyRetired))
+	}
+	return q.deleteSigningKeys(ctx, "scope = $1 AND algorithm = $2 AND state = $3", scope, alg, string(SigningKeyRetired))
 }
 
 func (q *Q) deleteSigningKeys(ctx context.Context, where string, args ...any) (int64, error) {

@@ -1432,10 +1432,10 @@ func TestQueryPlans(t *testing.T) {
 			}},
 			{"external ID", func(q *store.Q) error { _, err := q.CloudExternalID(ctx, sc.org); return err }},
 			{"active key of a scope", func(q *store.Q) error {
-				_, err := q.SigningKeyInState(ctx, sc.org, store.SigningKeyActive)
+				_, err := q.SigningKeyInState(ctx, sc.org, "", store.SigningKeyActive)
 				return err
 			}},
-			{"published keys of a scope", func(q *store.Q) error { _, err := q.PublishedSigningKeys(ctx, sc.org, t0); return err }},
+			{"published keys of a scope", func(q *store.Q) error { _, err := q.PublishedSigningKeys(ctx, sc.org, "", t0); return err }},
 			{"scopes with an active key", func(q *store.Q) error { _, err := q.SigningKeyScopes(ctx); return err }},
 		}
 		// Permission sets and account assignments (issue 6): the lists at
@@ -1506,7 +1506,7 @@ func TestQueryPlans(t *testing.T) {
 			{"delete service account", func(q *store.Q) error { return q.DeleteServiceAccount(ctx, sc.org, sas[0].ID) }},
 			{"update user", func(q *store.Q) error { return q.UpdateUser(ctx, users[1]) }},
 			{"delete expired keys of a scope", func(q *store.Q) error {
-				_, err := q.DeleteExpiredSigningKeys(ctx, sc.org, t0.Add(24*time.Hour))
+				_, err := q.DeleteExpiredSigningKeys(ctx, sc.org, "", t0.Add(24*time.Hour))
 				return err
 			}},
 			{"delete a project's cloud identity", func(q *store.Q) error {

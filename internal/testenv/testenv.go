@@ -293,7 +293,8 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	oidcClock := NewClock(time.Now())
-	km := &keys.Manager{Store: st, Sealer: sealer, Now: oidcClock.Now, TokenLifetime: time.Hour, Logger: logger}
+	km := &keys.Manager{Store: st, Sealer: sealer, Now: oidcClock.Now, TokenLifetime: time.Hour, Logger: logger,
+		NewPrivateKey: SigningKeyMaterial}
 	if err := km.Ensure(context.Background()); err != nil {
 		t.Fatalf("signing keys: %v", err)
 	}
@@ -332,7 +333,7 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	cl := &cloud.Service{Store: st, Sealer: sealer, Keys: km, Issuer: hs.URL, Now: oidcClock.Now, NewID: newID,
 		Rand: rand.Reader, Logger: logger}
 	sc := server.Config{Store: st, Tenancy: ten, Accounts: accounts, Now: clock.Now, Logger: logger,
-		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl,
+		JWKS: keys.JWKSHandler(km), OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), Cloud: cl, Keys: km,
 		PersonSessions: provider,
 		// Tests speak as clients anywhere: loopback is a trusted proxy, so a
 		// test sets the client address (rate limits, policies' sourceIP)
