@@ -454,6 +454,102 @@ func (e IamServicePolicyType) Valid() bool {
 	}
 }
 
+// Defines values for Oauth2ClientSpecGrantTypes.
+const (
+	Oauth2ClientSpecGrantTypesAuthorizationCode                        Oauth2ClientSpecGrantTypes = "authorization_code"
+	Oauth2ClientSpecGrantTypesClientCredentials                        Oauth2ClientSpecGrantTypes = "client_credentials"
+	Oauth2ClientSpecGrantTypesRefreshToken                             Oauth2ClientSpecGrantTypes = "refresh_token"
+	Oauth2ClientSpecGrantTypesUrnIetfParamsOauthGrantTypeTokenExchange Oauth2ClientSpecGrantTypes = "urn:ietf:params:oauth:grant-type:token-exchange"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientSpecGrantTypes enum.
+func (e Oauth2ClientSpecGrantTypes) Valid() bool {
+	switch e {
+	case Oauth2ClientSpecGrantTypesAuthorizationCode:
+		return true
+	case Oauth2ClientSpecGrantTypesClientCredentials:
+		return true
+	case Oauth2ClientSpecGrantTypesRefreshToken:
+		return true
+	case Oauth2ClientSpecGrantTypesUrnIetfParamsOauthGrantTypeTokenExchange:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Oauth2ClientSpecTokenEndpointAuthMethod.
+const (
+	Oauth2ClientSpecTokenEndpointAuthMethodClientSecretBasic       Oauth2ClientSpecTokenEndpointAuthMethod = "client_secret_basic"
+	Oauth2ClientSpecTokenEndpointAuthMethodClientSecretPost        Oauth2ClientSpecTokenEndpointAuthMethod = "client_secret_post"
+	Oauth2ClientSpecTokenEndpointAuthMethodNone                    Oauth2ClientSpecTokenEndpointAuthMethod = "none"
+	Oauth2ClientSpecTokenEndpointAuthMethodSelfSignedTlsClientAuth Oauth2ClientSpecTokenEndpointAuthMethod = "self_signed_tls_client_auth"
+	Oauth2ClientSpecTokenEndpointAuthMethodTlsClientAuth           Oauth2ClientSpecTokenEndpointAuthMethod = "tls_client_auth"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientSpecTokenEndpointAuthMethod enum.
+func (e Oauth2ClientSpecTokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case Oauth2ClientSpecTokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodClientSecretPost:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodNone:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodSelfSignedTlsClientAuth:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodTlsClientAuth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Oauth2ClientSpecType.
+const (
+	Oauth2ClientSpecTypeConfidential Oauth2ClientSpecType = "confidential"
+	Oauth2ClientSpecTypePublic       Oauth2ClientSpecType = "public"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientSpecType enum.
+func (e Oauth2ClientSpecType) Valid() bool {
+	switch e {
+	case Oauth2ClientSpecTypeConfidential:
+		return true
+	case Oauth2ClientSpecTypePublic:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Oauth2ClientTLSIdentityField.
+const (
+	Oauth2ClientTLSIdentityFieldSanDns    Oauth2ClientTLSIdentityField = "san_dns"
+	Oauth2ClientTLSIdentityFieldSanEmail  Oauth2ClientTLSIdentityField = "san_email"
+	Oauth2ClientTLSIdentityFieldSanIp     Oauth2ClientTLSIdentityField = "san_ip"
+	Oauth2ClientTLSIdentityFieldSanUri    Oauth2ClientTLSIdentityField = "san_uri"
+	Oauth2ClientTLSIdentityFieldSubjectDn Oauth2ClientTLSIdentityField = "subject_dn"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientTLSIdentityField enum.
+func (e Oauth2ClientTLSIdentityField) Valid() bool {
+	switch e {
+	case Oauth2ClientTLSIdentityFieldSanDns:
+		return true
+	case Oauth2ClientTLSIdentityFieldSanEmail:
+		return true
+	case Oauth2ClientTLSIdentityFieldSanIp:
+		return true
+	case Oauth2ClientTLSIdentityFieldSanUri:
+		return true
+	case Oauth2ClientTLSIdentityFieldSubjectDn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Oauth2ProviderType.
 const (
 	Oauth2ProviderTypeGithub    Oauth2ProviderType = "github"
@@ -1589,6 +1685,162 @@ type NamedPolicy struct {
 	Policy IamPolicy `json:"policy"`
 }
 
+// Oauth2ClientCreate An OAuth2 client as create and rotate return it, with status.clientSecret this once.
+type Oauth2ClientCreate struct {
+	// Metadata An OAuth2 client's metadata. id is its client_id.
+	Metadata Oauth2ClientReadMetadata `json:"metadata"`
+
+	// Spec An OAuth2 client's settings. Omitted fields take defaults: type
+	// confidential; grantTypes authorization_code and refresh_token; scopes
+	// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+	// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+	// responses carry every field, defaults applied. Redirect URIs are
+	// matched exactly (https, or http on a loopback host; no fragment or
+	// wildcard); public clients always require PKCE and never get
+	// client_credentials or token exchange.
+	Spec Oauth2ClientSpec `json:"spec"`
+
+	// Status What only create and rotate return.
+	Status Oauth2ClientStatus `json:"status"`
+}
+
+// Oauth2ClientRead An OAuth2 client (never its secret).
+type Oauth2ClientRead struct {
+	// Metadata An OAuth2 client's metadata. id is its client_id.
+	Metadata Oauth2ClientReadMetadata `json:"metadata"`
+
+	// Spec An OAuth2 client's settings. Omitted fields take defaults: type
+	// confidential; grantTypes authorization_code and refresh_token; scopes
+	// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+	// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+	// responses carry every field, defaults applied. Redirect URIs are
+	// matched exactly (https, or http on a loopback host; no fragment or
+	// wildcard); public clients always require PKCE and never get
+	// client_credentials or token exchange.
+	Spec Oauth2ClientSpec `json:"spec"`
+}
+
+// Oauth2ClientReadMetadata An OAuth2 client's metadata. id is its client_id.
+type Oauth2ClientReadMetadata struct {
+	// CreationTime When the client was registered.
+	CreationTime time.Time `json:"creationTime"`
+
+	// Id The client_id.
+	Id string `json:"id"`
+
+	// ModifiedTime When the client (or its secret) last changed.
+	ModifiedTime *time.Time `json:"modifiedTime,omitempty"`
+
+	// Name The client's display name (shown on the consent page).
+	Name string `json:"name"`
+
+	// OrganizationId The organization that owns the client; absent for a platform client.
+	OrganizationId *string `json:"organizationId,omitempty"`
+}
+
+// Oauth2ClientSpec An OAuth2 client's settings. Omitted fields take defaults: type
+// confidential; grantTypes authorization_code and refresh_token; scopes
+// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+// responses carry every field, defaults applied. Redirect URIs are
+// matched exactly (https, or http on a loopback host; no fragment or
+// wildcard); public clients always require PKCE and never get
+// client_credentials or token exchange.
+type Oauth2ClientSpec struct {
+	// AccessTokenLifetime Access token lifetime in seconds (60..86400).
+	AccessTokenLifetime              *int64 `json:"accessTokenLifetime,omitempty"`
+	BackchannelLogoutSessionRequired *bool  `json:"backchannelLogoutSessionRequired,omitempty"`
+
+	// BackchannelLogoutURI Where logout tokens are posted (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI   *string                       `json:"backchannelLogoutURI,omitempty"`
+	GrantTypes             *[]Oauth2ClientSpecGrantTypes `json:"grantTypes,omitempty"`
+	PostLogoutRedirectURIs *[]string                     `json:"postLogoutRedirectURIs,omitempty"`
+	RedirectURIs           *[]string                     `json:"redirectURIs,omitempty"`
+
+	// RefreshTokenLifetime Refresh token lifetime in seconds (60..31536000).
+	RefreshTokenLifetime *int64 `json:"refreshTokenLifetime,omitempty"`
+
+	// RequireConsent Users are asked once to allow the client's scopes.
+	RequireConsent *bool `json:"requireConsent,omitempty"`
+
+	// RequirePKCE Authorization requests must carry a PKCE S256 challenge (always true for public clients).
+	RequirePKCE *bool `json:"requirePKCE,omitempty"`
+
+	// Scopes The scopes the client may request.
+	Scopes *[]string `json:"scopes,omitempty"`
+
+	// TlsClientAuth What a tls_client_auth client's certificate must carry (RFC 8705
+	// §2.1.2): field is one of subject_dn, san_dns, san_uri, san_ip,
+	// san_email, value the expected value.
+	TlsClientAuth *Oauth2ClientTLSIdentity `json:"tlsClientAuth,omitempty"`
+
+	// TlsClientCertificates SHA-256 thumbprints (base64url) of a self_signed_tls_client_auth client's certificates.
+	TlsClientCertificates   *[]string                                `json:"tlsClientCertificates,omitempty"`
+	TokenEndpointAuthMethod *Oauth2ClientSpecTokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// Type confidential or public; fixed at creation (omit on update to keep it).
+	Type *Oauth2ClientSpecType `json:"type,omitempty"`
+}
+
+// Oauth2ClientSpecGrantTypes defines model for Oauth2ClientSpec.GrantTypes.
+type Oauth2ClientSpecGrantTypes string
+
+// Oauth2ClientSpecTokenEndpointAuthMethod defines model for Oauth2ClientSpec.TokenEndpointAuthMethod.
+type Oauth2ClientSpecTokenEndpointAuthMethod string
+
+// Oauth2ClientSpecType confidential or public; fixed at creation (omit on update to keep it).
+type Oauth2ClientSpecType string
+
+// Oauth2ClientStatus What only create and rotate return.
+type Oauth2ClientStatus struct {
+	// ClientSecret A confidential client's secret (ghcs_...), in the create and
+	// rotate responses only: it is stored hashed and cannot be read
+	// again. Absent for public clients and TLS-authenticated ones.
+	ClientSecret *string `json:"clientSecret,omitempty"`
+}
+
+// Oauth2ClientTLSIdentity What a tls_client_auth client's certificate must carry (RFC 8705
+// §2.1.2): field is one of subject_dn, san_dns, san_uri, san_ip,
+// san_email, value the expected value.
+type Oauth2ClientTLSIdentity struct {
+	Field Oauth2ClientTLSIdentityField `json:"field"`
+	Value string                       `json:"value"`
+}
+
+// Oauth2ClientTLSIdentityField defines model for Oauth2ClientTLSIdentity.Field.
+type Oauth2ClientTLSIdentityField string
+
+// Oauth2ClientWrite An OAuth2 client to register or update.
+type Oauth2ClientWrite struct {
+	// Metadata An OAuth2 client's metadata when registered or updated. id chooses a
+	// platform client's client_id at creation (generated when absent); an
+	// organization's client cannot choose it (400); on update it must be
+	// absent or the path's.
+	Metadata Oauth2ClientWriteMetadata `json:"metadata"`
+
+	// Spec An OAuth2 client's settings. Omitted fields take defaults: type
+	// confidential; grantTypes authorization_code and refresh_token; scopes
+	// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+	// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+	// responses carry every field, defaults applied. Redirect URIs are
+	// matched exactly (https, or http on a loopback host; no fragment or
+	// wildcard); public clients always require PKCE and never get
+	// client_credentials or token exchange.
+	Spec Oauth2ClientSpec `json:"spec"`
+}
+
+// Oauth2ClientWriteMetadata An OAuth2 client's metadata when registered or updated. id chooses a
+// platform client's client_id at creation (generated when absent); an
+// organization's client cannot choose it (400); on update it must be
+// absent or the path's.
+type Oauth2ClientWriteMetadata struct {
+	Id   *string `json:"id,omitempty"`
+	Name string  `json:"name"`
+}
+
+// Oauth2Clients A list of OAuth2 clients.
+type Oauth2Clients = []Oauth2ClientRead
+
 // Oauth2ProviderRead An OAuth 2.0 provider when read.
 type Oauth2ProviderRead struct {
 	// Metadata Metadata required by organization scoped resource reads.
@@ -2396,6 +2648,9 @@ type AuditSinceQueryParameter = time.Time
 // AuditUntilQueryParameter defines model for auditUntilQueryParameter.
 type AuditUntilQueryParameter = time.Time
 
+// ClientIDParameter defines model for clientIDParameter.
+type ClientIDParameter = string
+
 // CloudConnectionIDParameter defines model for cloudConnectionIDParameter.
 type CloudConnectionIDParameter = string
 
@@ -2518,6 +2773,9 @@ type AllocationRequest = AllocationWrite
 // GroupRequest A group when created or updated.
 type GroupRequest = GroupWrite
 
+// Oauth2ClientRequest An OAuth2 client to register or update.
+type Oauth2ClientRequest = Oauth2ClientWrite
+
 // Oauth2ProviderRequest An OAuth 2.0 provider when created or updated.
 type Oauth2ProviderRequest = Oauth2ProviderWrite
 
@@ -2554,6 +2812,19 @@ type ListAuditEventsParams struct {
 	// Until Only events before this time.
 	Until *AuditUntilQueryParameter `form:"until,omitempty" json:"until,omitempty"`
 
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListOauth2ClientsParams defines parameters for ListOauth2Clients.
+type ListOauth2ClientsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -2734,6 +3005,19 @@ type ListCredentialsParams struct {
 
 // ListGroupsParams defines parameters for ListGroups.
 type ListGroupsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListOrganizationOauth2ClientsParams defines parameters for ListOrganizationOauth2Clients.
+type ListOrganizationOauth2ClientsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -2928,6 +3212,12 @@ type ListUserAccountAssignmentsParams struct {
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
 }
 
+// CreateOauth2ClientJSONRequestBody defines body for CreateOauth2Client for application/json ContentType.
+type CreateOauth2ClientJSONRequestBody = Oauth2ClientWrite
+
+// UpdateOauth2ClientJSONRequestBody defines body for UpdateOauth2Client for application/json ContentType.
+type UpdateOauth2ClientJSONRequestBody = Oauth2ClientWrite
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -2972,6 +3262,12 @@ type CreateGroupJSONRequestBody = GroupWrite
 
 // UpdateGroupJSONRequestBody defines body for UpdateGroup for application/json ContentType.
 type UpdateGroupJSONRequestBody = GroupWrite
+
+// CreateOrganizationOauth2ClientJSONRequestBody defines body for CreateOrganizationOauth2Client for application/json ContentType.
+type CreateOrganizationOauth2ClientJSONRequestBody = Oauth2ClientWrite
+
+// UpdateOrganizationOauth2ClientJSONRequestBody defines body for UpdateOrganizationOauth2Client for application/json ContentType.
+type UpdateOrganizationOauth2ClientJSONRequestBody = Oauth2ClientWrite
 
 // CreateOrganizationOauth2ProviderJSONRequestBody defines body for CreateOrganizationOauth2Provider for application/json ContentType.
 type CreateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
@@ -3053,6 +3349,24 @@ type ServerInterface interface {
 	// ListAuditEvents List platform audit events.
 	// (GET /api/v1/auditevents)
 	ListAuditEvents(w http.ResponseWriter, r *http.Request, params ListAuditEventsParams)
+	// ListOauth2Clients List platform OAuth2 clients.
+	// (GET /api/v1/oauth2clients)
+	ListOauth2Clients(w http.ResponseWriter, r *http.Request, params ListOauth2ClientsParams)
+	// CreateOauth2Client Register a platform OAuth2 client.
+	// (POST /api/v1/oauth2clients)
+	CreateOauth2Client(w http.ResponseWriter, r *http.Request)
+	// DeleteOauth2Client Delete a platform OAuth2 client.
+	// (DELETE /api/v1/oauth2clients/{clientID})
+	DeleteOauth2Client(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
+	// GetOauth2Client Get a platform OAuth2 client.
+	// (GET /api/v1/oauth2clients/{clientID})
+	GetOauth2Client(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
+	// UpdateOauth2Client Update a platform OAuth2 client.
+	// (PUT /api/v1/oauth2clients/{clientID})
+	UpdateOauth2Client(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
+	// RotateOauth2ClientSecret Rotate a platform OAuth2 client's secret.
+	// (POST /api/v1/oauth2clients/{clientID}/rotatesecret)
+	RotateOauth2ClientSecret(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
 	// ListSystemOauth2Providers List system identity providers.
 	// (GET /api/v1/oauth2providers)
 	ListSystemOauth2Providers(w http.ResponseWriter, r *http.Request, params ListSystemOauth2ProvidersParams)
@@ -3170,6 +3484,24 @@ type ServerInterface interface {
 	// UpdateGroup Update a group.
 	// (PUT /api/v1/organizations/{organizationID}/groups/{groupid})
 	UpdateGroup(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, groupid GroupidParameter)
+	// ListOrganizationOauth2Clients List an organization's OAuth2 clients.
+	// (GET /api/v1/organizations/{organizationID}/oauth2clients)
+	ListOrganizationOauth2Clients(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationOauth2ClientsParams)
+	// CreateOrganizationOauth2Client Register an organization's OAuth2 client.
+	// (POST /api/v1/organizations/{organizationID}/oauth2clients)
+	CreateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteOrganizationOauth2Client Delete an organization's OAuth2 client.
+	// (DELETE /api/v1/organizations/{organizationID}/oauth2clients/{clientID})
+	DeleteOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
+	// GetOrganizationOauth2Client Get an organization's OAuth2 client.
+	// (GET /api/v1/organizations/{organizationID}/oauth2clients/{clientID})
+	GetOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
+	// UpdateOrganizationOauth2Client Update an organization's OAuth2 client.
+	// (PUT /api/v1/organizations/{organizationID}/oauth2clients/{clientID})
+	UpdateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
+	// RotateOrganizationOauth2ClientSecret Rotate an organization's OAuth2 client's secret.
+	// (POST /api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret)
+	RotateOrganizationOauth2ClientSecret(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
 	// ListOrganizationOauth2Providers List organization identity providers.
 	// (GET /api/v1/organizations/{organizationID}/oauth2providers)
 	ListOrganizationOauth2Providers(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationOauth2ProvidersParams)
@@ -3469,6 +3801,170 @@ func (siw *ServerInterfaceWrapper) ListAuditEvents(w http.ResponseWriter, r *htt
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListAuditEvents(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListOauth2Clients operation middleware
+func (siw *ServerInterfaceWrapper) ListOauth2Clients(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOauth2ClientsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListOauth2Clients(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) CreateOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateOauth2Client(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) DeleteOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteOauth2Client(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) GetOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOauth2Client(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) UpdateOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateOauth2Client(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateOauth2ClientSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateOauth2ClientSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateOauth2ClientSecret(w, r, clientID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5069,6 +5565,227 @@ func (siw *ServerInterfaceWrapper) UpdateGroup(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateGroup(w, r, organizationID, groupid)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListOrganizationOauth2Clients operation middleware
+func (siw *ServerInterfaceWrapper) ListOrganizationOauth2Clients(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationOauth2ClientsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListOrganizationOauth2Clients(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) CreateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateOrganizationOauth2Client(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) DeleteOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteOrganizationOauth2Client(w, r, organizationID, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) GetOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOrganizationOauth2Client(w, r, organizationID, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) UpdateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateOrganizationOauth2Client(w, r, organizationID, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateOrganizationOauth2ClientSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateOrganizationOauth2ClientSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateOrganizationOauth2ClientSecret(w, r, organizationID, clientID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -7528,6 +8245,18 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/oauth2providers", wrapper.CreateSystemOauth2Provider)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/oauth2providers/{providerID}", wrapper.DeleteSystemOauth2Provider)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/oauth2providers/{providerID}", wrapper.UpdateSystemOauth2Provider)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/oauth2clients", wrapper.ListOauth2Clients)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/oauth2clients", wrapper.CreateOauth2Client)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}", wrapper.DeleteOauth2Client)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}", wrapper.GetOauth2Client)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}", wrapper.UpdateOauth2Client)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}/rotatesecret", wrapper.RotateOauth2ClientSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients", wrapper.ListOrganizationOauth2Clients)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients", wrapper.CreateOrganizationOauth2Client)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", wrapper.DeleteOrganizationOauth2Client)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", wrapper.GetOrganizationOauth2Client)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", wrapper.UpdateOrganizationOauth2Client)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret", wrapper.RotateOrganizationOauth2ClientSecret)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations", wrapper.ListOrganizations)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations", wrapper.CreateOrganization)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}", wrapper.DeleteOrganization)
@@ -7626,408 +8355,452 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37dtu2vigKvwqGvjVGpPXRspOm3avKOOMc1XYzvZranrbTrLUns12IhCRMU4AmAVpWc/Ic+4H2i52B",
-	"HwASJEGJkq9N1X8aiySuv/v1SyfiszlnhEnRGXzpTAmOSQr/ZOROnuMJueI3hKkfYiKilM4l5awz6LzH",
-	"kkx5JgjCcUzVj310nhJBmEScJUu0mBKGMPo9oTMqf0cLLNCE3qrfWIxmPCUho5LMBCJ3VMgBklOC+Bz/",
-	"KyPo97md93d0i5OMoDFP4QW1KKSe9jtBR0RTMsNqaXI5J51BR8iUsknn69evQWeOUzwj0mwGRxHPmBwK",
-	"QSdsRpg8OTq3L9T3NmTIfIBw/gU6OVKTUvXCHMtpJ+gwPFPTegbvBJ2U/CujKYk7A5lmxF3tHEtJUjXO",
-	"//rHwd6PeG/8+ct/fN3L//22xb9fv/n6b52gtvHALmbd/oafLvM9nhyh7us3KKYTKkUPySmWCKMo4VmM",
-	"Is4YidR3iI/1HaUTzOgfGH6LqYj4LUlJvPpsNjuRVdtLEh7B3Kt3iFIieJZGBBVfrLhBZ9RnvLo5/YUs",
-	"197c+Qm6IcsVmzHDPONGspjKYSR5+veMpMsV+zlTlILcKvKj4YsKhNWHAJSCpLdUXaEGosDuPUCCCAEw",
-	"maJMkBSJbPRPEslefiT/UhO7YCh5upJkmFWfOdC9bvEfqJB6yS5OvBJ2Q10q0Qwv0RTfEjQihKGYJESS",
-	"uIcoE5Lg2OLUPMFyzNPZXkJuSYI4I6JpJ+5UJ3GbLV0YTDiJN7kNPOKZ2V2OSg7IVVaV5nNssqKr5Zzc",
-	"d01qCtTFyMKKpVJzkmqkj7DECZ9kJECkP+mjScqzueit24laW5u9XFIWbbYJqaAWjyVJ9VYknZGm1Qg1",
-	"emkZCkyw7Aw6MZZkT33bjIIfmaTJJmsbkTFPyfplZWrgbZYFTOUw5ylraHiNBTXSvNq4z0f8YCknMWGS",
-	"ymWrDVLz8prtFWM+4+ZSAqvAyZqdCclTEqPi/RWbc8Z8vp2RGV6PK0PgNorCq7eV5JsS0Uiq4SU/lthH",
-	"9XUAeaLx6kUwqsRkeLX5XM1Iz3ekIPmv2IhPhbiaEjTDd3SWzRDLZiOSKoquFQXJUUpklrI++jQlLGR8",
-	"RqUksRLxzCs4JeYdEuu3QNVAjqYRKP4Qsv/aOyV3ck9pOHugaiiWMudMEKSVIBThNKVEADuR8IZXC/Hd",
-	"POy8dPNmT53B64ODg6Azo8z8mR8cZZJMSNr5GnTu9ib2aPbs0ei7+xqUBYA1smJJVm8ElPKIzwcv6kRX",
-	"7EeBhnqlgIMAjVM+Qwd9NNRP5hgkMoIIixFVaDqXy6ZLUl+U7igmY5wlsjNQF+Tel/7PubWD+q2Z9QMo",
-	"bQjz6qK04ntDloIAaFGmLw0AL0BY5GCNKAuZ2mMdgg3gWqEyJbeUZ0JDKjqRaJYJiUZEEbEYLaic6oEE",
-	"nhE0pomSSAq1Wc2pnipgIHCsWKJ5yuMsUouQq45V2wwq8P+BsImcdgbfv35Tu/01MD8n6YyCxH9J1qi2",
-	"qHgXqbNshPrKmM8I9uWFtJLXCrNEoTeVN954PbVtrxJxS2+f4hnZbnWkeit2zWpRrVaq5l631pSyiM6V",
-	"GLHxKiU3Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWmtg69emZlm7tppW9W8pGXcGnf/ffmGH3NdPxX7N",
-	"rnZeGkZvhCu9fx1J0G+toAV2mGekAim/pTFJ17J0nMnpG2RfX7knM+DzbSrlCVlnp+MJ0caepZBkpnTj",
-	"KBOSz3oN+9JjPu+etkLpxZSLGiGc8iQ2fFYdhIvoYNWoHAq81Wy7MEtbg/3qtY8Xp602oFbmYzaw2o8X",
-	"p6grJJaZ6JtBV67t48XpmqUZK86wjREbVcyDzahQHfX5gEfQP9aJuFWtB2vRFgCl2Uz0R4Mo+6Yiy65W",
-	"PdQKeSrXrJCnMUkHaExJEg+wiBR46j/Uu6irfgLvjwKemKbGeEMFSshYIp7JXhCylMwJlniUENRV8M1n",
-	"M7wniBJAwUSqlC1BbkmKE5CL38FwMI9ABEdTlFAhQ6YWLNBoCbofZYhKgZw1BwgngqsHIOoSEr8SSDB8",
-	"Q64jLEjIulFK1IzXWPZAFs/YDeMLpqdSq8bo7cGBOnpyN094TCzMeG+Cp2XFDy6xIgG/OTjwSMAzfHei",
-	"X/4hf4rTFC/VQyGXifphzNOZ+lvidLKVtGglHT2AojEFd2xEXjvbGuzVr20r72C7pjbSTjFVqzVtK+fo",
-	"r9sJOcVM20s4V8UYavGZWCcQaPdHI+XTAzwXvfuq5yVC/sRjSrQnNne1XehH6seIM0kY/BPP5wnVL+z/",
-	"U3DwPLc8zHzkTymVRM9fd+wW7kDJkcZ9cCPNYyzhbstHZU1yD71aGLR5oca413aJWio8NyLfQ6+1PPqq",
-	"0z0bZnKK3vQPCgG19RYcK9SDb8AZe9XyS/aytgs39POh12yGXQEilnC3XWhZDHro9ZZHX7HsqtjWdvmK",
-	"lj30otWYK5YKxLXd+oDWaQMy0LkRjs1iL8zPLRZN7vBsnsCbJE15CrLZLU5ofG0IqZJC1JPr8lKtkW7E",
-	"4yUaY5qQGOk9IvgcpgE5otWx6Mk9R3LRZp4AGTu5XVXMiUCMS6S2jykLGU6S/A11iEau6yPHPqrENm30",
-	"FJr5KolwhhMlApEYKUYXMp4iYMOu4bJLWZRkMWUTBIb4/dwk2QsQZ4VvWOlkJCUhs641CDB43X/bP0Ax",
-	"jWHJMY8yCP8xUqD18P2EY7XWBV7e734VNpD0Wv9pLvdK89HL44vfTg6Pr49Pj87PTk6vrk/Prq4vjoeH",
-	"fxv+9OG4ARKGny7R5dUlGgqRzcgFT8gnKqefyMjucWAN5HNOmcz3iZlYKKne8bamZJwJEj8A2CitwTpz",
-	"s0RPOFK3j6MpiQFeDDB15TTlUibq8kABUKeDYGARshFZchYbyJHq1nlCo2Wvj/JzUwL76oNDPA3Zx9Nf",
-	"Ts8+nZbu8zHx1Vzp4cXx0fHp1cnww/XJ6W/DDyCbtbvGARpGERHiiDBK4gH6KNR14ZQN8EIMKJ4NBq+d",
-	"/waKdu3nNnV1LHDNmZzylP5BYjDjkVRh0wAJKQbFVA904xb9qUDmVHLKoIHBABiiUjv+YDTrdwtZfnCB",
-	"q7sNP126QTrHxUsjImhM4N0JYSSlkRkDRTwm+qo5Gyc0uucd21Ea7g4X0SkLKqfacwIWHZykBMdL7YgU",
-	"D0KPzUR2SUJPiRmXU5IGKBMZTsCOQwWaEQy0lJiYpNz5ozUtNToTHxm+xTRRivn9TkmS2ZynOKXJ8jor",
-	"Bm04NLWWo9NLlHB+k82VwnVdOISiKU4Swiakj6MZ6ZvJKrQLdk4Z+l48EPyq5aibTBQJMvSJp9VZKYNQ",
-	"mXdI0SM8wZShBEuShqx7oWjU3nAsSdqD4x3zdETjmLD7nWw+TMNZFsFPFuuThC9IjEZLlI5w9ICCwAIL",
-	"FANFAhOMoS5GDNBAh5eK1kcYUH1kTIruiyHT7nW10im+VaS/JBuIiM91CDCG8MecioB4poQL9krmEB0q",
-	"/kWEwIo9pPSWJmRChOL72ilq1BIbcgf3QplSgXFyCewGSMrDc/UqlWDITmsIH4+iLE0fhOGCGYvczUkk",
-	"NdBmbIpZrCC4PJcivMUlYSRTzARV8o5+D7M4ZOqpyKKIqLEYwpr59tGJsYpQuACg61iQAM0TgoW6wDlP",
-	"JaISYaGujgqRaTLDuPyZZyy+3yEzLq/HaphGodgQRwVY+sX7n+xHBiZLydGYshgVtB42NsfLhOP4ivMP",
-	"OJ2QJxf9EzWrQg7M0OuDt//x/f/4AY2WkogHZukwGRWl+RzRPYrIXArUfY1+pT/1HKk+ZNa3r8VQkM8V",
-	"UkqieJdm81o9hNAOfktSAdLKCCxIcMgZK6SY+50wBonqWhOwJjyFd0wEUCHKKKSaYoHI3Zw+EM5mcqpE",
-	"dGOdKhgOEEx3Fc685kBENle4RuJfSUyxEofudzDOiNczNeS11HbNNRBIicijTGpTPQ4IAn+rTNXXrgw9",
-	"nMn/IEKcgvH+S8fCIE7OU8UrJdgmxzgRxDejUUJAjEszLUFZdQYnieij3FU2ymgi96jiZTExYt4gZF/C",
-	"Do3DzgC9DlAItln1R9hJeISTsKN+LFaobk8/VnrM8UXY+drvgJkpX+qXyutwdSybdQb/MB91AvOP6/cX",
-	"Zx/PO589DoeYinmCl2BEr9vOgw6NnZ+d8DTm/+BrPgWHYPxOkY1SGLg/UG29qZ9yPeNGIGwtLzMck0CJ",
-	"WnkkAfo//7vqS/0//zv3IKQxSeuHlvti8n9sZJy/IBjwvOyb+eqagv5hhv7c5ix+JRLHWOKWCUivlACv",
-	"v0Bd95RA8mEcpPhefdfGv/XT0nvJ8JRydkX1pbYJ5K6ARvFzJTnB7312D0sR3VpGQ2lJrU7yHE+IN/AD",
-	"T8Cn7oEtzzmpV9b5ZD2hTYspTwjq6gA6EvfAL9nv+AI7HwUAdeChH1XBMex/wlO5wr2rSSqJIfSwwdML",
-	"Pie7kRostMCSwJx5kMdiGj+2Wlu7i7fkoL6VT1OuhE4ngU+bED1kASB1Rpn1z74OmrZz74Al9xAMS6Xx",
-	"hnu1FL9+dZAMo6CUlelGKazNMgqlPXWMd6tT9Q54GYZnSfyWKvqrXvDcAJFTklZiSLQMhch4TCKp1Akq",
-	"rTe6j4au+xXfkJCZ94z/HtQTrM2TwI81cQOWPBtYJUWpNT8r5UVz6ZDlCWSFjKpkLZQQI3QWbAWDFSyP",
-	"yAlZboXY/1LhN4refrUry6dYTGk0dX96JZTUO6OMCpliyVNhVl2HRCXzZSm5INiIZrUrEBLLErun7Dzl",
-	"k5QIhU75/jtBR8uPnnusQKEesRUEAv1px6zqe5s53G4jJMrZpNr+nEQbD3CpPjJnl21OdS/1Z9Vzy/dj",
-	"VpWP3+ooL81GqhiDZYVo/ZNT5mFW1TBeH6zMXeK4Hd0qQk22DGWoHVuxqMATi2zmaneE+XV6GDaeEWDQ",
-	"i4YTRd0bMgeyIiSZa6NpSuCzHmSoK6o0d8jbmitoFKLLYbn+N8pEdMObcj4uYvvqp5KlbJCTMu0uCLOD",
-	"g+8iV/yCX4h5YGRptV79+37p95Mj82txDoJI846HUuq3+z5p0gnmWSsyVsOcfVHipeCgIvCwdNCtQOwq",
-	"B/0aZ0tJBay0wCSeUryoRAvdQ7ZwRtpIsNAnPUBFFJmnSkAAHjdcLjrQPTnSJqDXb/ag8oATxmlqEHBG",
-	"dBiksHy8cE6KSukByw7NMjrGq7eRNCMOgS17OBy8gsgtOJrLoC25/T0XIbh91Ug164h3WSNYAyhFlKCN",
-	"5rR/evSCPEp/e52jxAo2mdyEzm0/s2Ugm0zbRCxEnduITrHGFThyZMBsuYXhCIKktUAZg8yLoylS0ust",
-	"QTMCKqUTBGMB2uRWlUHGhnZ/onJ6jhVwOHa7TuHn3Y/z9a4T/GpDrjiFKzz5GfTbDU/hEwjD5b0a+1kR",
-	"Z3BDyFygruPjlXhyqG2WoqeoBBckZBFO0yVlE4QlSggWOYEAxQBPBOoWq+2Bk0iH3Lu0CCchyxiV8Biz",
-	"yjOkHiE84rcEqXdsCqiaqFt+9SOjME8/ZL+QJYgMulSNNn9yOUUzLKNpH6nz5Rn4QTRZsHdOBVJCCPi+",
-	"QzbDDE8IsBKAG1BQGCFxubyEGHygQs0sfgYnlfZwdMFPU3/vHKegS415ihrWXwM1dZTtsXYhrnCFMH2/",
-	"ljRUTJbFtVXMQfky16sxhuHB4v2AnPgsRAkV0liIiBAQoJTyRLscBdyqI97Uz2qS8FEb+To5NvE2QlvP",
-	"dCiOjahs8f1J9ZOKta3FEJdqT3FpIYZbeoToc8PO4SDiIlyochotKbtv7hrh9l2Z/cKf/uG7OWeB2mVc",
-	"LhVSv0Jrza6T73zT3dIQPRBnTTWRML/MQQn7wo5X0i1Czxpsb0VoGmwE0tuN69ouZ5NzP7PjrbXIMS0t",
-	"Owv8vPpKxCp0ui+85PfusXb6sKFVnvWnKUe3PIumJM5T+SOcJCTVkmheh8MGCYRM18IqHHNEB58lfGLM",
-	"Pvr7V6LsoIu4Uj/HKZ/1QwZVCMo59or0C6JLERQhCQvI8p5QAXZkHSqBZZmsA0kqJlbShNAmKKgr47zI",
-	"WbIcKKZDBcIhMzyYjxHjCIKDUG1cnYzGeB4cAZwoACVasa6QKVkcalf00XAEtd50UGY0pYy4WaHV2k0i",
-	"L94kgpABgzM1nIy+DbjqnKHQ4QKxrUlTXGhKIp7GJA6BjWtzmxIhtM0uS4ixzGOZ17CpKGRq4Ibcpmwu",
-	"ZErw7JWZP0VdTUXAVYfmWIgFT2MT25Iv6pUuKLTaIXLUZG93g87ByVgAgQsg7xAuzhyHLL+lHIK8K9Un",
-	"hFOCZJoJqQ4urze1oLFfJXeyR/2FGMzzVwKdHIEwlXszke/AvJOYql3rbwIQc0xJmuPtnKTg5w3Wmgvy",
-	"fdTo2ZqiAyXy2WD1dDlPTjpdfVRbeiFcHMedoKPjxztKTk5Iye7qKqY1flmbPpf81jDoMuQTd8DNJBb/",
-	"JTmlwTRG6FgtYwtBkq+/IfABFgvzch0nZ6jJAl2k9fBxviyxvRnaiEb6Iuxpq+k3NkfnK9N26DVm5NX7",
-	"95uNc1nIU/TQcwTOw9W3Kuw4prxjG+Ztvx3mk/h4eDt4UixtYaP/i1V7ackNZevGVK9sNGrlqmCKQAOs",
-	"e4arr0ynlzwJzNohYMpnhdOVwmEFONvJhGUS4BMLoexlowmvKJzp1tIZLY0vLkAmj10TdV1PZ87nWWKE",
-	"PioQZxHZ/nJcNv8AVAV2u6FnS3/zEO4sGKmRGNuT7nrO1NTs6u0OsjjIBqqeH+QrgdRQdEwLUlVh7Hdz",
-	"qk2UNUeF1lPUdQjJ5wIteHpD2eQdYkqkN2WaQa5Uw7YL/zE1OPziLCO5AQum1VpFN3cdQPysKWyhi16A",
-	"p76ob+HzIfT6reyZPjGvOOYGh2H5oDXINgTcNRTDVvseEZxCtqCC8skU31xrV9gNWVpXmflFkCglUv8U",
-	"2PgBE+iWF6FT6puf0UFtX79Qno0SGpnqwKg7x2nuj4FltThEPXrzGTZzM4v0NnrLBmo+Fztz8HobVgaf",
-	"r2RjVp9tz8MKqunjX1lM5fFtY5jFGSMI3iExWqgT8cGo5OuNiWqMklcHatGukZ1svVqCoilmE6IUfAXF",
-	"ipfGOFIUPUAsSxLQ0EC5sfxd/QqJP1ax0hr9mgnzUrTtZrRQ55+xKVzRamwnbcMZyws+ns3lEqavFHCG",
-	"+xFe9DVYcdIgrP7Xnsms2TvJq0M7iOQZTp9Xq1u3fBLAb4N4T5/GZt6sBW/aStvu2TrLdA/Ai3c5FqwW",
-	"IdVrpmpxe/wrY1gTDq6JKZzhmCh+BUDZ5O1vqZ5kgqSBzXjII8jwnCpCqtii9h0qztZv5MNNao/hpLgg",
-	"zTxFruXNb5NpD06XOTA5hpz2KpT9qBEMLhzY9sVJWcKwwKY0eOvbkI2BDlvUFW/BVddEYziH6Q9jNS5k",
-	"t0wYrl3lRnC4yhb3QFe4EDphWWtlpsTzhv7jIUMnw19t1WVjcLshyyb57BcrHNX3B8wjX5HnoBXN3gOx",
-	"C10SnJAYgSlWyMCIynlh4dp9Bx2g+GcsWbrlIIpDc1fXdFh5+vX2p2UFbyxr9mnEFzoAJ/dyaKgSAdho",
-	"TdJl2dnwSiByZ1IUoUSflo3tb6ZgVD1QYagD0NaL6+rFhuM4dEuebw41aqel8AuI8GssiuDZB5l47b6K",
-	"SFxeXSL9HHVNpTWUiT2Chdx73Wuk1OZYirCNcvL+m+/efv/D//iPHw9evxmo1/cjuheTecKXXjqtEf8o",
-	"azJQ2yeXJOIszrMVbOeMfOHf/XBwAGvOy8S9/e5NqVDcjwcHvmQGM9KVCReoXEGsydVUyrkY7O/jhejj",
-	"Gf6Ds37EZ/sQrhElmM5QtwicUr+WIfCaxoENLTP/Ni9DQpr7N4177zQIq8N7JbS3w1SI0FEZkAYNtQ6u",
-	"8OSyxgRHnCcE6zw1KZpdz2e3JE1pbEqDK2AoPMWw35bK6iroz0mAz0RrEuuXTnn9/H4tvFuZYTMqab6+",
-	"aETiQJsacphrZy/wEN8mgM417NXn526kPn5ltNKia5tsuIKzSnSFl8SUwxyxQEfw1oi4X5tEaOEN7CrC",
-	"fkysYtO51148hh4CrV5tuG139U3T1j2Yqy+mVky+Ool/eYH/IBq33XBpV3iyHa+Q2BPhfaNB1anc+PrN",
-	"fwTrIjQhDKxa8fH7H1pYXjr2Y9/uRji6ORuPL2WKJZlsE44ozKevhFMtaYDG9I7EP+Hoho/HqPuz+uuI",
-	"JHhpfrIT9iCKd4QFgae6jRu+M29d0RnRIXz/pFKS1E5GiegF8C7UDDhUN1g/6HzUEkmhTP7w1mVMPxy0",
-	"aJ7gbmez4bxcrrzFB1hfcQ6VvhBr+wuU+Ecxig9YSsHPHj26En0K+oSJyISc8wJlvTxkBU3BqT9xKXbj",
-	"aK133JOvBMUhhlKS2Vx605dMqxY/b9Lp654nrCn7Ik+oWstvckqlthjYgKm8yYs0fv18n+vuxeHxTlm7",
-	"jYNrDd93A5FqedS8lKOGJFcaVaukIo+RuRz/rqcpotTMHCBQrqaTAMLnIJ6ttwQXr9YiPCqLbjz2oj3U",
-	"1grW3/hCdx/BJsWvKgO8EsiJ4zVnMTDdkIppddXhvOuRopC5ZoK6RjYMcllutKyrc8NPlyHLdTlTZ4qg",
-	"ZvWtF6AxiQlUV1ZCt6l4HzJFnCsNpqzd6NNlpUXVoAxrC57eJBzHpoJPD2xWsxElTOqt5LFmOmu4XCPB",
-	"qPOMx0Y/DZn5uKSoBoj2SR8+PRn+WvIQEXZLU67zb5waI1Ckgdr2MMe/XKKTi8shWpCRM6j6/vjwcl89",
-	"NnUJSepK1CHLxXoTdHR8+AY692EWERsapw6ecdvvSgui7xAfj0lK4pAVrVAL6xFPEQEvWIz29uB89/BC",
-	"7Jm97zlLCNBYMV1BkvHelAtJ4gApVT0he5IwzCTSCiJguWazcNwLCnFyY6fRS1EgzxSeu744/vvH48sr",
-	"X8WASruxhroBRdeuhrQ201PB9zRdoWFUw8Or2JOL8FCrLujkYK0eFNDXMma8Bb1ocHTX+tO9FJ92Zfmb",
-	"OberHz+Al9u3nk0tW+vPuiiJslHSka0L4400rqcAtUhhKt4v4cmGB+/AuxOPWUqbWAivfLQtY4XsiSLN",
-	"p8VOi7SgKnw4224DEStSeXkmIz7LSX4BAa8ESrCQTuHZRllVrCw5o9NwUBcniZllBkSTZxKK0ps99lo7",
-	"mkrStweubKmQs8wjnCsZY4bZslidr/GyyXnSK8v7KvirjmyUJ1IxfGh9Vp0viYdyS4dhaQFBcSnlsVvA",
-	"yW/m9a2KOEFmmZ2wOTrh4cnIn4gE3AuLfysqTftCVDM4pHGWrMTYewHrKrhrsYE8uOVenKmpYPgzBMF4",
-	"BYEtomEq46x0zVePQ2xGNitSlw+d4LVVBnLnYd7IXmeTvLM5o3ihs/sm0RzstnkKhcBLX/TXok0mpLuo",
-	"r0FnEs3XdoGI5kMnsGwFluvhPrfNd2i+RiPXm42tvkWav7vZJVrdYeUV2pcewA6CpZsTNcNLFE05F8R0",
-	"DMcMkbumgA0ojngn/c3W5iYvOMEjkth84DivRqQu7ZXOACF3Uju0YAanp8pw73/ivT8O9n7sXw/2/5+9",
-	"z19eB2++/8HXL+VeZHvlZS9XazC00Qv65NkSpVVvobjknz6U2lJayxbWIp0rpYZ063CJ3BaDKIPeRzDZ",
-	"AJE7HMlk6ZApbaBpS6eymBIWNQS34CyPKbNX/sqm2/XRkXYIQzF446vFC9GP+Ax1h58ue+90t1gn82uc",
-	"JUkRMQNFXtj+PsWz/oTzSULwnML3FjzE/unHX386vtjP4//3dQL1vjUk5YmdnCdi//zs7MO+nU/sn1+c",
-	"/XZydHyBuu8Pz63LenVX2ZZ0uxRr0Jpy1z7blHY/nA20LdVvjIEuaKh6O/eeR5yN6cREEmgnuu3K9WCA",
-	"560vuSJFs2LitKBj8zU/XnzQjig9/Cv1e29V+uF5Ssb0zj+XkE4MtchGkNusa7vobIZxI4a3yHzTmwyK",
-	"w6uuae11NsSjD51TsSZivWBFS6AmFpUtSMiDOP+Lu9wg6CzoyOZQe+Nx+M9PV/5yUurLvCxuHm2TpWxA",
-	"iRwPwPkpBtDVagAv76kxBv9cyPWRfCagoJgjKO7Rbqd0o86RtbvOxxKCmmDiQUWiBxOFEjomNka5vIgP",
-	"5gkUbzPBTXk004/VYKbvfii5ZH/wu1ZXX8t99ELnrF+UVliWsbbRCXOxvUm4ND6R4sUgN6tRKYyv5MXY",
-	"zPNVbih1Ft89hMhZXsWmIFc78Xe5QKmQ03j9oeDqcm6qJHqV3VKo1hrpyRflWw1pbTOML/7VVyzIXV11",
-	"mnu4fKr36BeRSnVFTNvS2qn78vNsyGwrmcZx2wa6lxF4bUfLYv5BHg3+SoSsHutoNq34fFdIMTi2K4j9",
-	"wtAUi0tAyOY6vtigLFQv0Xs2Rbv0r1KQZAwl+Uvh0j1fiGXlWorZV9/NlpQ4/15dGCz9uUhvhcrci+6u",
-	"NODUgHIDE06ZsnvsNzGfYcp+I2mektqmAs/Aysp8bAIMKmCvhzWyAzRVCBlGtzANie3jlGeSCF2DR/TR",
-	"eTZKqJgiDP2arv7ryhSIAeoWh0z/dYpnuoc2ZRPzwm84yXRrMYbOzy6vUL/f39dz7MOc3qhwO5gfj4vp",
-	"XwlTJsrbxkongurJVhRGdRbqn0+XnJOlmTX+q72+Q4wsID9N6yy5ULa+rPScsFhnNtjj9+qv9uFQrsg9",
-	"Nve2wCK/y7apxt5a1YF7DeVD8iFMHhRWgU/dIs70OZoRIfCEBEjhA5Z0lJjmbbr3rYei+0cdIklSYVvZ",
-	"6W0gcjfHcJw2SOpvV1fnyGlNh6DllIAiPSMsdOAIvJk31H1TTgEP0EjJ9Ckxg9sMB7XIlBKJ06VJZQ6Z",
-	"mkIXQxuenwgTkAMte6Cyoh1YM5hiQreMTb0VkduE5zpKKIE6/tWGOm4fGZvabFvJ2DGhZIwpQO/0zGpu",
-	"H2c/zGe1P0xSzGRlVvjNTul2jHKa+M2InPL4Wj01ndIqg5Ra4BTd1z7X84Du9iYctMk904EbbvbQeAad",
-	"VpDryWVgNAinJhxEE3UrioUbLxSymvulN0CL6bLSs8Z0F8qzz295hEdZoqCGj7Wdb027RRc6TDPNTtCp",
-	"xBZ1gs7w8PD48vL69Ozo+Prw7NdfP56eHA6vTs5Or38ennw4PjKNalb2OfV2zVQvHZ+efXz/t+vz44tf",
-	"Ty4vT85OL9WMHz5cDw8Pzz6eXl2aSa6PTi4Pz347vvhvf0BpvalR9Xp+I+lI4YqhE0g/HdledTDCeotP",
-	"cz84H+GqOIc8tOb94XmpaFpQZPmUeyzz1D4pYgBLTSFWFjt4EDOQzTzMo7rK/SbcMK7P64w6bXJDrjyW",
-	"mlIaCCyo4dzvlX0G11I3tsw5T3LruQnWM8aUZIlw9c5CJjmiM13oDEuCulZ55oxUrjJvTlaSuSsJoXjm",
-	"eNraZDfZ3C2KZ64YWbbt97c03jQAqgFjn2lnfaLaD94IfmOcPYUePo3V7KDaqenz02VcunZdKEluTb2c",
-	"Jy0q5tUlLKgo6zlu4Lem3my+V3v0i8Wi6ktRbFebcPZs1YHeJp14qp1emtOIWibB2bUK2Qo2fK6eNolF",
-	"5WtsHCdYWfLvq+l302SygocvxSQFi9laTyy+btonNBRTpynyqqIpT4hAIDPpDtFySmb+JF9Tt7488skR",
-	"hKvVhrHzGCTKj3lboF01ebXyqM6HVqLy/VeRCQVXzXOr5w84YeXa7ey+0wjyS2kEhqbaPXpdOkrdNIsr",
-	"bNTxM1lKHgD4V9pH9ButbSIF1fBVM8Szwoe7kaSgLXYDC7O6m6VaIokBgGIS0VgrZoY1XOo3bVbeO4RD",
-	"Zj6wgG/KGi5Mu+q8O7O1+0K5VtOIeUxTfR5UipDp6rm6av7h8QelW6YmX5yCS1indKjX4K+BGn3Z66Oh",
-	"/m2hK/WTW5xkRRdTAQbDGzqf+6DJv6+SxVdtBkqmsqVXNrSn13z8qy+X4pmZ3gmFLoNUBQYbFu0sxQeV",
-	"OZxcZMmmVswzBs41+z5AhmiIebaCeesDLO7ZhzIVSFDEbDknaOSXhGrCuBG3nTkazqZ8B5vH2ii52Jz/",
-	"K2EDfIWLRx5OpiC+vumfeao3Cc8DZCBa+zmhQeI7B30AMZwT0rO1Jy5luPjaomGCe6GB2cT2vg+wlBbH",
-	"7i0qYnwLGYPmkGDbRN3FFMs9OkaCzrKkqNPnL7Bfl5hbxb0UxLWhZL0ZxrcxbbyzVeIb61XmNi+nFrti",
-	"hinB8UsRBstb2ZoxeoZpdyK+LDFKWGOaqH6al+5eUblXv9nkfHLGMg5jt4mjklaE6TC/yAv45GXvoQ+5",
-	"saZqyWZfSzWoC3VIKZuoVzkzwo5pRQOKqZvQ19N98E3tUp1WqIAjL9cobJl1IfFSuEbkEYmw6TepkyBD",
-	"RkWu+G8c/HR2cnRoIp0CRaFoBNaDBTQkkxzNSQol4XHmdBRaopQo9Lwl/orc7dqPlUHH23Usj4TJYWM9",
-	"DK5vOlbry9BHYUdrmmEHVJewM6NRygUfS/ULEPwx1QV+Q2Y1RKiD9rr/tn/wDoUdTuMo7KAu1g5WGumz",
-	"tXP0zMATKqfZSI8asrqVVriGUL0oSH02y+kEMFEnMAN52W/5QJpLbDbRqRcjtD8KkVopxpeSokwt/Pox",
-	"tWfFHo7h4ce5SX5lCeSiVpzmmjJvTAksixLhT8OP0ixe0XlAocbw8IMzfNfWsFY0KTAwEOgqnKQXIAJ1",
-	"KgFUGGd+VyNptPTY+ewbpfHKNfF0uyrGnSIBq9vgNJjjtKzhjIttdRGnrKQSxW7ICI/2IixIb/VETVUS",
-	"z+aEle7qpKFVhZYrV67X6l9dt1uPXrs13TrtgsJOizJRdlr3yKq1NfObCyqQ40Wttg2IivqG7XGnhBU+",
-	"tHGQ9agIIdhU1vf19hlaL/OtE5SwogQxTm9+s47t2kH8itMb13OdRyDYa0w4v1GyQzYHpfro9NL43vsh",
-	"O7ddWSo9n7Xv7u3Bd0WKflNkTP3WnINrJDklUvgA8mt6H2nVlX03iqcrfdkuou7zmhNbIXzXr948sfFT",
-	"YDjxMZk87UEdsvARceDJPy0butsIYN48593SKT7qF5NNheMr2hR8An4VdxwIuTATtC/ubos3bzqRZjcb",
-	"TbTC4Voqxuo8Mp2XXM9ZNjEN4w1/1ZEQM57m4ciVXJHXB2/e+kLgCE7k9LIVmNql/c39ZkVjk4zRf2Wl",
-	"/ibeS57xGCjNWrAxct56sLEjrrlNXL5LR4xsd5f+LnpDneqLfslGJGUEwrbwiCQ6bslVYKBSyZin5XQi",
-	"Y0qPMEMjEjLKYnJXxJorPB1hLUE5t/vDd9XSQ24MOt77Y7j3Pw/2fvzc/cde/sd1//O/O496//e/re3m",
-	"Fbfo5uU0rpLl4uYJZxPRpI25jao3A8fz+pdfg7yj56oRJJ58oEI2GVmg3G+JBHmXWUGi2pGtJdVNBonV",
-	"Jck0n27o4jjDNLGc3FNKoQTjUy6k2XHtVrRydwh9KvyN0SDiDZpCKxKVX75peGs+RCdHeRczPaQpGVWp",
-	"uxayKzUK2AwQFSjK0pQwqXCFKWxZ22/uqo1OX32/Res3XR6q1LlQFxTTNZV0BzCq+IFUWoBps2PfBWbc",
-	"D9nJWCnXkP0XdgxRT8kY3GccYV0lSmF6V7cK6TmhE3QcsrC0Vz0Egdz7SlxpHjeHmlSf0tJaZLo6L6+q",
-	"OHDVZG71iDitomcXNsVHR8pB/pYnkLYfsnp8rrqQeUqgfSDIhupU+gYrdDfKJrSqhvmuOh3PF2sFWr8B",
-	"yBZS1cjjtOCEREQI2PNiMxrGaMqjyhchmxHMDDvRTlodOxklmaC3RIkRcUxidEsxIndzpZ5L4xc1Ttwp",
-	"neual5mQIYObQa8EnbA9pSFQ/MrIJH2kVZv6misLmOGlDmIOmZpVTglNDbXCcZwSYSp65Z1GBVjDTKOc",
-	"mlFMBKZd6AzPde9RS/Q0TtStaI7hCsdTHnVsYLffSOWccrOJqq6EvBzjVE0nuade0dowtYH5qaroebTo",
-	"UsHDczzxyl1zPAFoKVdr9Okp/hKhitCbaKj6KBbxFlOeENixv/BQvuVWey/tq3HzZr+ecuT0j6YnPJVN",
-	"whp4s6BbZQz59bpOIRaRglf9h/rsHkEb+rOgY8McYQdmuWZtPkCrn4bvlkv38lJcVaWlb6b9lz99gIS6",
-	"+lrWHuP6bmuUJZSR803dl0Fz3NRVHnul+bvUwVNQuRXCNnA6UYjX9bdQEwpanQ5qorGFWjMQF/37Xzv1",
-	"/p34qzX9Bmyfge53Pxwc9Ps6NhOVgjcHaMoXSKk+EO6qT9wW6CnCXmGvwB7hEPrINqO3p+BGxswh0wzM",
-	"fLqHNb4liPGQOZ1Rmis2VyNIdbbwutrLKwKtfADcCuKa2s7lVXwP/YS6Wi6uVPfXOh4NcaiTxiz13GSW",
-	"skGetKSbU+h8pZLEDVlLA6fdMJH7+jUoBNKc1HRLUn+kyU/ZbK6VBZOulFfsqV3gmhuqnpreaDH12ptr",
-	"DJWrVD8uO5Wft+Odh+xuIeBoX8aRiS7yHYGNPCpqScxTHmcRib0NDmxGTUFznD4bBot95q6foS1kSnBS",
-	"ZCroVvQ57ndLWw60Xxz9ECC8rkq1uSko2AG0pedKwzauuhN0JhlO41SX+E51uVlNd03t2WKeTgWEoApE",
-	"rgGYyubM3/G7XMM6bnsYsqyNl7csSydljsbvJZs3hP7kmw8K26rtSZc3GjJTQFAhOAYbMhmx4KyxFPC2",
-	"e64twz95lpATFpOGIi/wKeSFZgkJ0N5rr6u01PlmhTMwD+UkTKbLyhlVPKeWO9rODCimcYuQujxHzVxc",
-	"4PgJi73mh96M5sd5oKY37suwVcnNBvroE5VTLWEEOWzhCaZMyFKlgQm9JSxkOQChrjpNt9msjq+AofSw",
-	"PJN25CIzSa07ZN1Sn7yh0yfvF7LUAxWfUJ35WwOdkHlkImcX6sLGPI106fYFz5L4XRFLDuE/uW8UMmzB",
-	"3mSmyp2lhQO1TgkLWrKJzMj4YoXdvtwiskggYXzRa2+9L/njV2r+/rIIe3QM/s13tVPXhkB9xMaQMcdy",
-	"+krUbLB1qpT3KHFW5UCw26ZxJV+Eoyx1PDVE30+ObB9276wAoa1VWjewso2InZOVhraMJ+fr82R8IQPN",
-	"FGBFs8uropgQdkJWBNFFJQqM+3dP0Gdzjw4wqhklqH3iBW3bobVlr8dVFMXpvHnh77zpM2kamGpU1Y0O",
-	"8+ICS23pxq0FxrWlH9s52e0B7fzrO//6zr++868/rn8dWpPEq7OBd977Wnfv4uRWsYImM6t+7BGMHZHA",
-	"m1apk/VMYppNqgRLX179wM3X3tBa37SPZiOQy8tfjH/rgRj5Sq+Wfae1Q8uVinzunKrrvckJPNWdtxLO",
-	"b7J5Kfgg0NfgBhNo52weQWDj++0XISP9SR+9h+CL/V9tqH4+UDWwAIZj3ihAny9Vr6OCPV6zz78yLnFj",
-	"9UTo84TgHZ/bbqaTURoK7s5sXz8g8DnpwskCL4U6FBN5XjduGA2yyVSi1Utdd8oon/kSfYOtEEGG6NZU",
-	"VSF38wQzfbJ8XAQ6wMgooTMq/XWCYyrmCV42F+QCeQXOQEyVSo9GBJmPdGY6YbH2x3vHH6eEbHbC8BcV",
-	"SH3pPxNbCKU+pnoC6fPFYPYMtI+ykef8K8N5qZL6uMbd0bRm/zJTAmEm8Rbbn+GlOmeQOQDVcCa5iHBS",
-	"ss+5bgix1TwUPBzeMf1N6/NjMlOaCw4cdHI2XgavMjAXeOIjpXBnjexjNWb/KcBjzfE2nolopHYEJtYv",
-	"1Q9F/76KMxVftuJLBeld5783Uzdvqfme3T1B5Umfj/5xtqYXdY+92dsfJrZY/zpQhop0EkNihG5qYDyS",
-	"8ZLhGY2gKEGTS/3x+NkG+NSdYRlNiUDY7Ei90dDP/8moox/VvARr1T3+raJ81xetZX/wROveEyUKYKWb",
-	"jN0wvmC5rrAEUjhJse7iqyuc+Vsd6ME2MQsphRUnCWTTlQ1C2vmogFz4Skq8LMPHX0J5v7eaugp6z706",
-	"tVd1z99rD8nuV+6fWgYglcfrQXwL6yd2O6nsTJ47k+fO5PmXoJrfjLFwFfUum7N2fH/H99fz/VJfrA0L",
-	"QRXJM2qcPAErr35ss2ZsU0DEU6cnKcJjSdKQyWnKpUwomwQ244boMt3d7+/udNgJI3LB0xvz4J3pfGAG",
-	"qCSAKJg2JbP1D3a0t3d3vT46IolSZaBsIE0SauqfvguZhgCZLhFD3YM8eQxqT/UG6Gd6R2L4+icc3fDx",
-	"2JYjQwsMVd3G6gXz7B06/leGk/9UukPqfR9F+2/Q/x+lmMV89o+DQP39WQfA/JwlDV86b382TfEj9H+h",
-	"GWXdGb4zbytaEoRMQScsF/07evO/WM/pPNe8tgAVn70+OAhCVh4XvTk4ODgI9DlB0Cf6rk4gRji6OSsG",
-	"XQe21de/BtURriqFuRrvohN0mjfXCTqNR7u+rJdvSbWF+rGMJ0Q3T2ks+wVxEPPVxRSkTJpC4XQ4YgJU",
-	"xynq6w/KtkHYr9cqwWrGpg2dFxGZvoaXeI5HNIGGTMaEyDh0CC1VAekrkkukW/lcU6OBArylflrvyl3E",
-	"u5FbwmxVpilxHkBgWchSMlb0iUrUHaUE3+xNEmz61FlYaliBX/PgCWkyralnfXTpZgtEOE2XuiKF9QwB",
-	"OdNR6KgLrhPKAnU2ISMxlXiUkN67co5Bt56k2EM4EdyMrzPaINHwWYpQqFVuln4CX6zJOmmCu8vmAoqA",
-	"SQYZAuPFrJXsNmIIi8jaeuzV8UcEp5CFq4YE4uvGYuoeQSilk2mDF2Wbcu7wDREnKzJBMiZpUjTKReaT",
-	"VgH9NlemuTVglfT+BIewnlyuqQ4PW6pUijdLabz5Bn+3gyzrc4pw3sRqi7wii6HNvZtkUaZIdwZUcs87",
-	"BKIBwiaRAWpJWRefTDN/gZqgA+LqymqrjuT55vvvA2+2kfvFD289ZzvDdwaprq4++DlMwtmECJlzmq5h",
-	"MD2Iyc0bIWJxA2KTjj9WJ20bN6QmwK99itBrb435Ig2mdXBohVlVbfVBRyv4JmJUXceWNTP9QNuYm2Th",
-	"tSEjyfAGz32kGYFTdhPT/ADUDl7NQmpg6x9zw7QibRd0UNSK1u7qe9skH9kDcra5OvNITdXoRHJX6M02",
-	"Ql2lyUBegSIxaIZvwINRpEZAvoDQu5dTyia9Z4pQKRjyFuEpeeR1k5ssh7fW2NcUlVIOCz6EU/c7+MrN",
-	"K7DDzUdL2+5T5zlILMnAIpXDg6Ac6JzPswRLyEFmMaj2IJyNtNVjlWjwPEHD5RPaTMiqfPsASb7lEZtd",
-	"zOXbyiOxUbd+LUoyM+Vee7tDX3/oTTJQ9dDXSEFtIwF9rWOoonqmxSkf3zcG0HtgbTbYlMi7WoSHpOiE",
-	"3pK41NDJNfXl5ipjH9Uqq/t2s3C/XNGez+4g10jiDEoJa3F4y059Ztb1gLMieqJ8sLmE+rxZtj4k3IKb",
-	"lYdZ3cmz0s+kNYvzkEUfs5NY0uhirXceqlHl1gIqSoZpY5P+ZwZ5gFRIzchizl7lrWhDhtmy7KGFhP0i",
-	"7CATuq3hiDAyplIXscHqEYtxGtM/SByyfAkaKr8tN+nL8l/sPI87v81mnkIvqQOF6uwBWjEgoEHA542W",
-	"1tXB1jocuxcy+9E7qJqSk4opNiKDQgYxxXOiZHV/THcxyCthXBnlNAidXa8TDozeBYf6jXWK8F3baj6l",
-	"r+Q+1dcbQcXXEwVPvO138QTN8HwO7CUdUZnidGnxj2tcFQqSiCC2WIyWSnECNdoom2iXm+JW+RqBVeGU",
-	"IKX1Q7td9UomCNgVbAw5lFqLY1SYxUJmKK6uamgJQqC7Mt/h2TwBYSvCkkygm663iEYTRTKUWG1avVIh",
-	"Hn7T2+26dtImrF/iSYvx/JThtrEbsyUpKwBJUabWIKPAoJRa7ZgSS23bmtRC9eyloK5ay2Z6HXzxANpc",
-	"PnPDCT2k4gbjba+tOd3K25wMREGLbGQT/v1yyCuhGDNnioObxu2ZyLQ4xcpVGVtU7TezBXnD8vx4Gs9e",
-	"em1M4EWFMEacHxtlpcqNkaS3uhKN7dguMjEHGuV1FToQU7/rnG7p2SwI1e87wUIO9dR+wzwW0gpjMJRp",
-	"TENiJLj6NdJuVsvRGZfgJMVMEkjMCdmIAPlNiITynFGUpeogYmJ2ijizo2IWgWgrZIqpUZFaKq3e22hU",
-	"SmErZTOs/rJfUo2sMD5wr81mk8YhG2lbbd8AilaWCm9qTFJ6C0ZcLb3bajRqGKis8ky6b0GeqgDfJEQA",
-	"V1xF6/PUq1bEPqfjPhOOIFGWUrm8VC8bXwX4BJVA4hU2S5YWqJAU676IUBDXNpIzAtX+7Zt948c0DTdC",
-	"1oUSRTUzsDNsL7Bld6HGTMh+H7oxQAOk3ZZIV06DT3TptN/VocC+wc+hnZv5rqdSzotOOcNSoFFTj2El",
-	"kpUDkCIeEzRO+ELHN9U230cfLz4I3fnI6SAFRNyF1nnCl0rjfCUgSkd9BRiY8IW2fbmzQi/86o8f06Qz",
-	"6DgnXXracdonW/dv7Qv4tYTS8KjzVf1E2ZivKrKsuVGWSLonCcN54zK5LM7iRN2sFEZzwJNJSiamuHCC",
-	"l4qN3ZIUfZfGaI5TuSy3kxKmShH8VS5+IwLDHANQPSC/NtCIEdSMP4HJBgrcHBibViPymko6yiq3JSoZ",
-	"NOVJP2Smqvjw/ETteUFTsuc0KwNtp94uy225lve90mAxw+mNaYyCfr/by8sG7hVlq2Wakd9Rt+g800M8",
-	"tU1OKQtZ9TsS7+V91X5HXXInU2xDUxTIQlVMsDIBFyjGhf2d4wk1qaS+AJWBIT35V6ZLnOlkZKX23yHp",
-	"9Hc40N/neELAcvs7+ldG0iUqShOBJpG3gUMjHi9NDziMRnBC/3l5doqASr3TlBzsMCkRWSKF3oaZG4Mo",
-	"DyTGxvgxpTlALV8qFA4a55KxGfz+X3un5E7uneMJ2TMLzJcyJRhapdnaWnZHckpCNs6SRB+EE4ES5GEj",
-	"WHigAMVc+9cSGhEmSKGXdIZzHE2JojBQajExFMo0MMfwtM/Tyb75VOx/ODk8Pr083nvTP+hP5QyqMkkq",
-	"E1JCS3cRjhN10IEFdYKOCzkFHO8pcFSiZ20PptgVw3PaGXS+6x/0v4OSvHIKhGofz+n+7et9HEFE28TX",
-	"kPACTktUUAsV7Di/PKtZlJpQdd4T+R6MFsMo0clbGtLVTG8ODnQynFIyYW5I7NTYvf9PU0FPc8N1vFLt",
-	"AWhfE+stb0D01dm8PXjdNG6+0P2MWeoM2g78qj7+Xq9+9cdKf04ZTi4hovY4TXlajAGS+myG06U+KB07",
-	"p008w0NgKtpspeTepPNZfZDfWRZTSW6JsaZ7765OD1D3ZPhrr4+G6mukP4dCB6YE5F5CbkliIs5tL4KQ",
-	"AUd949ZeL1mSrE2sFyCexERIHaz7zmdOCkIGlqR8arASlsucMCGhsxsE10F0MaKylCGzuu9UHQqVDg57",
-	"PtYnVi639g//LRav6NN2gxP/rgjjuX2h8zVoN4TVlq+Wc3LPIU7iLQcYRpKnW357SVm07cI/MkmTzb8F",
-	"Or7RFzn/cr76/JikxwEsHwlycK2v80isbbHG0JqmMt/sKwZ5brenJ3vbhgyNcHyh/YguBbsX+Xt78N36",
-	"j8c8HdE4JuwRCafC7ZyAIVw57ZyAOvTyc5mTWuJoos4cIqtl6rlrDvYSWrUEYS3C9VYVfnp06bU4b0qZ",
-	"Xj56+C3rK3m1OUlzgI0tTneY9AiYtBKKLTZVEaOOUa5Wo75Qh/sZIjpFK0mlj3QgWqP3q75CJVlgCY6M",
-	"cl8WJYWUSi855ZOQzm8Yk5SwiPRDdb4ypZHU9XLmfjGjjtF6tT6c7mjjERHyJx4vm+/LvkJJvS8vPDM5",
-	"hi6Wvn4wLPV1AvagqL9X+p8Sed4e/Lj+y4izcUKj8npft5hyjpcJx/EV5x9wOiHl779vs1+Rzec8lST+",
-	"lcQUK4nxEVH/0ARvNqL/PbH/tVI81ca35b37X4pGbV81AVGqQDtScgTvbkBKtqcDeqpGOlDnsZVkkobj",
-	"RyID/XWcJcmyKBTwJ0W8t+u/ZFz+zDP2mBq3vqoHg3kXjjeV4grYLgtl86wls/wI3pkngXA91VNzuk1w",
-	"JY+A+muhx46hOcitofRFMbRSL/oNDXbHkMtTStpFGYtN6pCO97E166Fd42Dz/vyBM3YX7OYO4iPK0A0Z",
-	"4dFehAXpmVAxKgVyXgqKeTCL0eHFx6Picci6On5szFPXIQFCOyMkRow7XV16fXQJ0IJGuVdKdz111tVH",
-	"Q7ZEpcYzbiIcpDvoAKO6/n1W3Me3p3Q7wOYR46GydH7XeTePb0infgzNWDafWk5IimNvTxeqPTZX+2H8",
-	"LTc1FjWFG6GTMcIsZKXAHt0j11hYjItN+/vAKW7S6ExEB2C7yMZjRWGYDNk8pbc0IRMdzjcl0Q2iY4R1",
-	"wIZvETW9vMEsdlY6jk0xE3b4LRqZy1Cy0npWO+S/vJ3spWgcQEZq15MTj9IV39ekNtT4m+cRQQIwI4ta",
-	"JyKfHctFwq2k+lJj3yaZ/s2jYMcK21V56zur1bditWL19lpb49SPncCV7hs59f6XkmN7tVHKmhpYpR0b",
-	"ThKFmFQ3L02L2ChUhEbppujjFAuZZpHMdJKiz+pUw9o6tlUi5Upud4FGBPoCkhm/3VmXHsi69JCwqem9",
-	"X3Uk0jdXLRhnNYwc7CjynxbgGiDgPtCmN/d5Y3NmmTK2MGlaa806ANbvPY10crCGXpYs8janEyJSTYDh",
-	"zv64sz8+CkIG9xFT9k1stdM4fSN7pKfxeq+PzhjRgbuerrOvRMg8XwVoTBNJUhKjri5VpP8GuwHTwbkI",
-	"WhS8gyDvUzwj6IaQudAhhG7nd11krtISesqT2BhG1PfGoIhHCSnK1cRDCXHoprnnKaRC5X8qGAlQqV21",
-	"fkO35ocVgXgW54XEQpYPPMAi6r1DECSLU4JGKQQ727nVMiWdGaMmonGQJ0fTlETaZGqOE/KLbsiyj/Li",
-	"H2D3zXLjinMYulqqOkoB59UQDqlvZOiAwcZeKzwhGxlNBP1jww94uplZRl/MduGV+tuTo22/VOCw+bfl",
-	"ZuhH9xxgyzW4AH+Pz7davot7m39uKcN2X368OK1++KiRolWcO8cT4jfmWWLqIZw7Ofn+Rjjvsbrh9jUe",
-	"udKeX342xxPKJp1Bh4/HgsjOw8rPLQPomji1Bj5TH6/KMiUPmXmQtzTnzLyrqZz2J0Y4lURQzNA85XEG",
-	"SZ0SzbiQ6PXBwUEPTBsh4yliHIrwDRRPNz1IisGD6gJ4aqcB78Hbg4MA4ZDJlM6Tog2a3pESt5OU4HgJ",
-	"b/6IGIZCl9RkmOqO9Xp6SCiyFWrQ0OWWPLe1IIlvCCLjMYmk2g5nEUFdt4RPyEDqJzGJezoXyrYMTwQH",
-	"J6Zmv1B9Fjwj2kKlrTpN1lYvK65oNY9Df4Sp9uchQZ/AocTNWfc7bgqsiXF5tGDE2jpNWRavI9MVffIa",
-	"RDvN6y9vFH5YCn8vBWv/Sw2iN45ibKLnV5bcCEQlmkBJAV27ZcIZCRlUFcuTK20VVZ9xRVssa8SoVdzi",
-	"sLa2XZDiA5uR69d/L3gOHkLlrz9xAoNq3cky4TVJt4W4x2EtTcZpYC2eI99B8/1t1A8Oyg8kXrfIZKzT",
-	"cVc834RJPGrOtWupfpmZ1zsUul+euK8/uy9pvLVd+btHcPdsgA9FWY81aZY4SUpFQIzRdLXjqBpZNnSm",
-	"+/aiP93DXI2axYu7QLEXZ6MqX06O1c7lbhAk9vQYPac3ZLlNsPtVzYEEke9qNNTVPeeg2VLIBIlSInXj",
-	"Co+LY05/USv4BhHc7MyH3Oakdvj80vDZvZkcmQ2SPJGAu5H9WCNjnobN7AbQSJ0WkhxxRkwzGcxCpgV2",
-	"8K86XWWgEWSpr4vHRWyQXheEY5MpvrnWJeJuyPLkSJeIM79olNc/6fqQOl49rwTFWbJ8pxuKQCnkqZ1Q",
-	"fwmWYCF5SuI+OpG2UxhYTOp9xMz+obwu7L1u47V2ZVvzs7uY0mgKha/BGgOB7+CADlDGEqiVVxiO1Q6k",
-	"IMnYHHDI1Cw8LXVRy+vkQEVn28TJa0oGwvBY5mMYXFeLbNCYDYg8sbkY1tVsynYW5pgnTA+JnaV4Fz7s",
-	"gu1mlHljcWj/i4bWLey/mh7bXHZZAPWggGdd4G6sS/KnfKZDZWYcLLKGToJxodH8WxCQtTZfww5Scstv",
-	"dobeewLjBZzivYAx2FTQPmM5DFnBWkGSZpQ9v7F2FXw8IDVfZZbND2gHcPe3xd4D2p7O6mpI5paK6L1K",
-	"JerM6yLYVxdH9FmdbPXDkEH5wwFaTHmAFlMsAyiFmkclFMVsR2TMUx1DqOscdo1GG7KUxDiCfmyoFHZc",
-	"qXcIdXbblm6oWcHuWxJxV89wV89wZ2R4SUaGevD1A5REfA7zYZTwLLZ1wPMACniSEqhagXVT5qf2/W1r",
-	"UCnFi3VNXj1Pa/X0tbUiZCX7CJplQqIRKULfoMV1JXhO8yQ4OTtcEDJjXwCXYcqzyRTsNibt0Bot3h58",
-	"h7icknRBBem5JdBnlEmBcMgWPL1R6l1RS8VpwS6yESx5UL3IgVnIwLnCwVwQOfhSCX3+OviizuT/Ffjr",
-	"4MvJ0deQAV/MYkpYRJCQoo9n+A/O8EL0Iz7T/NS2iYTwF1jK8NMlury6DNkwbzL+icrpJzLKK2Rb/ykY",
-	"WXKw3/9SOVCGZ+RryAyvtyeaf11++5XIzTVxZsuTOFEEIYM7hCZMI0IYiqmI+C0kQIyW9k48+Av3CZ2V",
-	"mE4LgOt6W7quQ7jzMaZJlhKBIpymS0QUsVCsGWFwGYdMg0Z+fw4mGegsfgCDWF6CHUIhMYtDptUEbUCD",
-	"yvZ8MtHd5sqyxokQGYFlFY2Fc7R9HPtU5J8tT/Eq9/HwW6UOHnY17qYbtBn3ElprNDD4T9+GSerbsCyp",
-	"Md60vzhFXxd42cDKz0YSUwaUzEVJS7/XhtDALA7BeDArVm3g9gpVH2n/fROFQy6BA0Ku2WAmIz6ztJGm",
-	"OhcKelOu8PUD4Tl01vnt+QCj6hZXevprR7wT3V+a6O69oi0x+jk8hn30m8ZKY50uVou6WFiUJdBYpRcA",
-	"ZJpUzqrCYqR+JXAYh4356ciITMtAEb5Md5klIbOilHa0IcoQwdEU6W5x9uN3WmqpLQ5chXQcsoKoIJPm",
-	"IfI9qR9z8UqJRm8PDvTScimrySdXoUWPKfwUszheuqdzxFXWsMqGWwX2v6bos/PGOd44DQtgk/502Zg2",
-	"vxkhLD8DVN0zDdNOTn8bfjg5ur44/vvH48urzj2koH1L2x7QHrFRqIYObyDxK5HT4LLVuNBDlLI4JdGN",
-	"MOXyZUkFQakinCbco3ILrwSaYYYnBJyJVgBVNBD6r9GoHJNaaMdioHRzh2CboBGjRBazByGDJ8OL01wC",
-	"rC6B3GmAQidHAcJoTGJFcdUwWk22ym2AjJZuwo8Zj8krgfiCITwbUeI2vYNGZQRCV+JeELIIJ4koHaBA",
-	"R3AJI1I2xuflPkTdaGN9B4ZtICo8TAN1P57+cnr26TRAFYAMQjY8PDy+vLw+PTs6vj48+/XXj6cnh8Or",
-	"k7PT65+HJx+OjwJ0eXzx28nh8fXx6dH52cnp1fXp2dX1xfHw8G/Dnz4cByE7vDg+Oj69Ohl+uDbjB0i9",
-	"c3x69vH9367Pjy9+Pbm8PDk7vfT4+ywsPQsHs5M/j95eXYbadpM7skatdlr8N8GRclLqIYYO1Xrx3OlL",
-	"BaTv1UGhLrj5A0l8NGNdRIlPMCz1fdt5/B+k4YHvDrdWNFubf94T6QMgXUFHivWGnfdEtoOqP48ys4PT",
-	"psiUhwXSJ3MS1kjtlg09yqYURhbQQt0InPMER3U7hpbEqa69j9E4JSI3nOTOJi0XW5eZrY7RrQumvabq",
-	"ey/dnHGwM2fszBkvqAHJw9GxRxIXy+EUD+DNKawJoOH30aUOatM91LUDuSiS6XXflHzF35znZrVT2HHa",
-	"uK7hnbvmZblratarsr/GueOX6Kq51K4Q7Kx/YPVcYzGDqPAicQqKeNrfqdBxsHs6z4rFSBCckBhhiVIi",
-	"ZE+nfYE1TxeRykzfobqdrGzUQ10x5QuGKLM1Q+zDk6Neo4sl38RjiSP5BM/jWMmnXymEFIbUvMVTEc+/",
-	"S3X6C0sjgO4lbN+OWG0lVux/Kf64X/fOKsnto6Erbuj+v/WAOZQJCIpjjEMQpTEngdrTazRglWlKK9tV",
-	"sZSd1erh23TWbn9Lfrupxarup0LVZCm/sWodBD0Lb9iB4wMYpx4MFp/OMOWQ4C1tUhfW8OSlxJ+0xBEy",
-	"MSdRHy/EEMTFX8iyr3Ek/1tn4+sR8qR8dEPmMkB07DhtdTL8yZF6nDFttIob7VIvUgbc4flO3nvW9rcP",
-	"Q6jay30xn2HK9m9JSsfL54mH6aNKZ6FXAqznfb02lPJMyZMJn1Am0GhpG2N2lR4LxU0EpG36jFugmtY6",
-	"Ts/wMmS3PIumaMzTng4phJwJOAdK4j46z0YJFVOE0dHpJbr6ryuUkoinMWSZxCEz2q5e42/wmaYTff0e",
-	"dJuY8iTWdajXvP0bTjLbWiLCSQLJ/4MirSdkCec3JhpHryOb5wHmSrBJieDJLUmVjO3PMA3ZDC8RZUIS",
-	"HEPCzAynN7+ZHeucojFPEWZLzggiCaSqDPMzQXr1IRuRhLOJsCVlSn727tuDH6G1KIN8FzTFohiAyt67",
-	"UDMGKDLqXPIM31gXSYLpDM0Ji6GMywRTZqNKESOLkJn936ojU+uDsCVohAa/8xRWpb8wq4B3TUTPO4TV",
-	"GPq0tA4yxjQR6sOYay8LwkwslMSoe36oL78/+M4ARYQU+IVMr9zk9OoH0HL1jthsHF3YQastaGjOz1ZB",
-	"D1lxLqJI3VnBOOGqlm5E0xGM+EgMlNcm0gvw8bK/8YUCB01G3qEvX/OsK4U90HC2TZGZp21odlXLCFeI",
-	"ZG4ppwQ7vvyX4stqjBYbiZn4yPAtpgkeJaQpIgnQwRsWCRxMg9omXaa2Y/I6a3SDZtUmzVQbaFKCYjKm",
-	"ijhZpF5fvfO9nvLb8waZs1zpCDLH13RaO8fQS3IMFc0+LBKaK37GpoubtYiG9Tb5WgARt2m7CKM291t8",
-	"/bAY1dh0VO/OXzZ4x5n/8sXgCuC/B/Zu25tRT7X/Bf5P45WuEoO90DBQvWIxmCFyRwWUrGzAY21RL/B4",
-	"nWsD3iz3O925Nh7UtXE/mGtsCm1ABCOlziamQqlSq0YEzXmS+HTC90Sugowdgf6zuy4egr59fkrPhSGG",
-	"LZwWOby7gG5aMze5DR5LnGlHR3d9o3diiN9wf3803b5FNFew8cZat9c25KgZ22sG8ha1CM9gzvN8zm9P",
-	"0eeVHa7U+M+GmZyiN/2D8hnuNP2XpOmXHBV+oM/tcBWUevrOHU1WgKIK9josbrIINKPxNny1jCZPYS+o",
-	"ztgglzIPUu549c5kUMEcP97cjw7cz6pQmXP/i/3nmmDMovfk5pRBf7uGMqwTmE9qjvadEeIRO4w+NhR/",
-	"3ib2UlsufN3uWkBhpRNiKxDcsZRvoaz9Q8LyM0VsFlS6henD6o3b0Gr97fNIcR6q7y4EJ55oq9yis5O9",
-	"/vJ2kqeRvbY3pThVsMiG/SfK5aVty+05njQUig5Z5Ys+uuSphIZsoyWEGQba2Uvioa4SQGPUjckYZ4ks",
-	"ngywiHrvQgadhnFK0CiFOt+jZeEqlnRmowtpQw7vuVvde3N7jtrnRuRS0D82/ICn8olMP6VK5+d4QvzG",
-	"H3u31XvcSQT3NtXUjrQgCxUU3SAFf44nlE06gw4fjwUB9vYc1f/qhGJYbQ0wylicEAEJuSJkXX+vRghZ",
-	"dVo1Cm+vRl1fhIWMzy2LZgll4FKk0RJ11V5pQmLE+GKAMBrh2D6jSqZ/e3CgqBFlE50MbDogBCjNEt0M",
-	"Z84FNX0hT6Ruo1gUK8mYpAmikDRi2yE0maZKROiRwlpLyL2yO2L5Up62SWJplasCWKuL3AlZu5iYOuBu",
-	"Qzy3Fpv2a61CNu2dWCeRFyaYHsL63x78iLoCLxV5mfIFmmG27IVsMaUJ8ZTaF0iNTmWT2atOddbpPOdl",
-	"cv0XtWxtjXyPFZfzQHAf3FvoL/1qslcsoLYCzPdEtoHKHav5k0f3PBjEPp2Zq0zat8pN9hN4p0xe+TE0",
-	"zNW1poXO0alIsHgkCJMDxDgjvbxAZbW9U/5eyL77AVKydMHneUpZROe4KqQiydWfMYloDD2V8tp+tyRV",
-	"I4dsnPIZzMXInURGWkWcvTOR2QwagJsa3eo9F/exhJzDJgPfn10WfgYCZcOzdjLxTibO+zQDWXkWoRio",
-	"0xY9bKt5iZbOQToW0X1TLKkZa9o4I7MRSYXuOzjHQqARETTW5JSm2jxQS7TOy05xRkzKq2nxgpOEL/Zw",
-	"kpi51/rqzvVmH5EKUDwzkzRg/yTDaZxiWqx5J6DcU0CpGpM8Z+ygkfqFkictoJdthFglGaPYygoLWMhy",
-	"E5gSK6xNiwpTqaHXR+f+ds5gimdcIpGN/kkiiSQPmU/Ur7vzHFx6eJa/BRo9Ja/fYflfsHODZdKPQW42",
-	"5df75BYn2TM2BypkAMP2BZ1liaIpumiTMfVD9RNr0k+WIcPFafVsNs6Ix8vAaDC2eIgWHKCuhpCI3OFI",
-	"Jkq24IKEzB4q6i6mWO7RcS+vFIWM/lWoS1/kck4CROOvoOgoQpkSnECr5CD3ExSdklM0PD+BeqQeP4Xb",
-	"bl8vsdC9QoYFImzM00h3M1rwLIkHvsT6/AwCrUjaxb4SxnOi2xS7XpNiZqmQRb5SqplM6ciUncFK+wNN",
-	"Ly+EBS2IdBWRLFUMRXEJUC776CcOhUegfshiSqOpvUdIGskSYnfVR8fFlmwXI5hCaY3jjDU07Dg2APpk",
-	"LEOv30y7orOOvTjJzRafWE2EZR6RiIoVi4zN8x3f+AbKpGrKCNqdxrHidh+fUaREaL3u+bjEBZnx27o8",
-	"m2tvvT6CJDswZoVsypNYaYl8XCKbYpDZ8Jw4UAomU/QtJZVhgeiaqkagJc4CherOoNilq0VLuEK/BpLp",
-	"Uxx15epRSvDN3iRR+mtKJ1PpqfZ64R/gWTXPura80zzvJQ6KR9I9N8DxlCutbXUyHYIrN29uUBzn3A7+",
-	"7WXN5ee2Ml3OvrXLkXtxgVfOzeTIZe/0pVXE0QEPwjhbzDKRlcpzhFT6yCuxBi9NAJIeY5sQajN9c+z0",
-	"m4dGsuaSDOaFnedjFw2EC2DYEqO3z2Sz00AKm/pXqww24wI2q0ZXU6r1axRhEWGoCpqjLijVC5okJgZH",
-	"cWRXL1fohqF0nbGImGEDRFmUZDAY+GWThGtUFI1RQg5pqON1szY8xQKNCGFQJHtuq0fAmkdKzU/GNIFW",
-	"LGLJomnKGc9EsuyH7L95hmZ4CaVfjGHEEDY1wIwzKrkuag8x8kq+hoqpLEZTghM5NR1ZQiY5wgtMJVIg",
-	"VdQeAmHF7nQnsz5QDNIqbGsMLdLZc8639XCgJvA72LGVP2Xkzxo4ecq8NU2aW6etrQRVE7zyiHKULx7T",
-	"iH6+Yj07IWiXd3Z/IejHBxWC9h154wEtiNsj+2r1ijnyUZPmNMzf2Abpi/GfooKIO1tjqre75R0F2VUN",
-	"qeCApSIuJj+9NuUSkv0vxR8tFa01mK1fq2D2Ot2neH1X/uMxy388DDgerFNKVkPIeyJXgcfBjmT/maty",
-	"PCSIPauIs/4rl3RuogitRg/92uOLRjs824lGz1nU42EIxQPrWNBX1lQYoWTbbvlmwFdC96lFxYADSOnT",
-	"mUYQ6QYtt3kGuT0sBreTQGMSK4pAEGWSQ79unqL3h+cNnfTVHCfFmr/BbvqVHa7uqF858p2/+KX5i/EK",
-	"BCn1Lqwg40sq29XeIuIjFYUTurT/ZcXj1EcnilIYj4yOl1WPqRAZSQOEs5gSZpw7NmdgnpIxvdOJP7o3",
-	"Hs/iVwLJNBMSkn30UKgrCEExj8T+4Yezj0f9WdzcfN9BwMeKGHWRfPk8LfjdFazswFq6tJ08szP14BpM",
-	"bEvGHlaA2f9SAup7teav7BANq8RLt34Lmf7Z6c1v5Rmh4zs37dJfIz6tGvWX17Zr1v/gXuuHgvjNK8bW",
-	"Z6435m8BNDum8Sf3hz8cBL5wS1OFiN+/uX/55F4JNCMSx1hiLUrOSdTYg/8Fi4I7rN6Jgi8gbuDPIgru",
-	"RymBv3Dy/BEF9yWCrXXvXykY29CCpzcKvBz5FWrg2gjwCCeJ7sNfz0nNBEmBUpI73XldICqL5CVY6QAM",
-	"d5dXlyEbCpHNyAVPyCcqp5/IKO960JVkNucpTpcQ6ikEuiHLAAkSpUTX7zUViUIGq+sFxhSoBobivAHk",
-	"lWqzgB3VZtZWVh6gk+GvITssbh1NCAPJfAiTg4lL8QkgsyKPjjeVQqZ03kdA/6H7fZYSEbIIp+kSEYUX",
-	"Cr8GUPdAneHJ6W/DDydH1xfHf/94fHkVoMOL46Pj06uT4Ydr80xtMGSnZ1fXx6dnH9//7fr8+OLXk8vL",
-	"k7PTy3fo+4M3MNDl8cVvJ4fH18enR+dnJ6dX1+qDi+Ph4d+GP304hkP6ePrL6dmn037IgCY7G9RN9U2f",
-	"fG5tJYzcktSUY1AHmvCJt3v+iRBZmeM5h/cUzM+ZLvfkPAMndHfdxAiLV9pzQRj8p12u7MtqZf+m/cUp",
-	"ArvAywaOeDaSmDLDD0sA8mJZorQugR0zVMywixk6mxN2coQOtT0HnRwZXuQvUW+M070qH0V1NhoyqPpQ",
-	"4ZuuVmIN3IEejXOodoBlzncRlTqtWJDklgjUVe+ROzybJ0Tx3+tPxz9dnwDbufrv66uzX45Pr38++XBs",
-	"qmVECaYzgSI+I1CtwRSyyhRjlYpekhjWT9J3iLNkCbkh5E7m1R8SOiaSzgjwmWjKBWH9kK1koGpefX5U",
-	"rGFNbRiSdks9ASuCiZ6TCZV33MCG4GR3DOgbUakA3JvJ01PwkX9lXOIVgQBECqTfaZnM/Z7Iv+sxHxFh",
-	"9IqaDBd/z0hKjS/RWXul0wpOUAbVx3aWyntaKvUZu9BqoOoZk6N9RsPLjYFZ2zwceH54JqTXs7LQrFmy",
-	"5FBZvWnlT8eudti342JuyaH7koDt4/+hWFkj87oA6dO0jNGCdYQZdNQXJEajZcvaJBcwy7cXd6ZPzxtt",
-	"pggNH5uTUwqMidypHtYu8uwlRZ7pksYOEuobfmk1SpqLdzmBY07VLI8iPkDYVGZc5v3fLrUGfilTLMlE",
-	"Fxeck3TPauZpZvpBHR5/QORunmrTswhClle7BcV3OSd70ZREN+Xyt8UnviZQ1gAQhKzeBCoA9mebTWGw",
-	"l+/B3uweFlMOlQ30M13bgCfkXcgYZwTNCGYCMT7i8bIXoBm+u9RLubr6gLqCRJzFIkC2E953PxwcBAhL",
-	"NONCorffvTk46AVudz0RoASPSKLDcklMdZO9vJUedApDY3qnzkTmXfPUUahlhQyoKYWWVsXnN4TMdVF/",
-	"s60xT5W+71TMxEXlbmKGglJhQlfxhlrCAcKm6iMh8StLv2PeR4duZy+cEt1Yi8RITlOeTaYhm6Q8mwvU",
-	"BR+veu/kSPQClNCbcp8wXeFS0U6lbMFsiyksp01NHMURHkkeVKtrlAaHLl48bfctNeNKT7G7sJ2beBcx",
-	"WIHUdSxpO/MFjLb/RSP6xj21NNNxQgCdJdfba5leWobG2J5+FDymmOWFfKlAIwUh0CtF6iqOMyIEnhCU",
-	"xzjPgCXEIVOqkUuX+sgQ9rxzIbAJwuLm5ih6AzlNWhc+qF7c9ed6If257oElwaZNNBT5Br95AW+oq8Pv",
-	"+6OMJlIJ+Yrxh8z8mnP2MU4ECRDjEDzVA5BfJ6N5bYMroPRJ2NRfkT89SnDidhD7ZG5HzREepjVGCdKd",
-	"YMIgZCVBPHDK+mrBWsvY7wqpV+FNHi1j6vxO6C1hIYPywqnbjiPK0pQw3Yqmy2dUShIP0A2Zy15fBzHm",
-	"+GlizrXXMGQQcO5Ma7yJnJmLQ17x3Wg1P4L8rf5gy5CZTyUvE44mW+lzScY1EfQpDaLriI5twrUTjncx",
-	"lM8mHO9rwvOkwR9eKrxxQXdtxcVITHkq9xJ6S2I0IjglqYk0WEy5ILo8uggZTonTw4NYqt21QQ3+Cto9",
-	"J9JQfxEyj6HGGCts5AdJ+0jKJDfB9HS7MSCrdxEBywTRfRoV4yiZbZhx5AgAG/2YzrKZ2ZSNveijoabZ",
-	"eaikIfbGVGQoOnQvMcqMNUlZ1UG4zR891TyLAM5HJN16kiYSaTtTJoRN5PTpybe5F7/RxT3+ncfqz0+G",
-	"hxZzno8Mq7+Kboh/SrFYFv2YQJy0PZXKpmwdc6bmHZhmsrabVOxExgEpVWJn3p1Ix8Tltntt8WVxyJxC",
-	"xwV57oOFpmZMWSGkDiti+HP1lqvzmJ3supNdX3Tb2LI27AfgJyGl3wABNYdo3YCetpu5n3Nt201tpHZk",
-	"2JqGz1PTvbOlJv+8pHFHE3c08c9JEx+bDhqxyNbWWtmRCTo5VNMThA7UN0l5eby+js7Po/YhQooKV+ay",
-	"/gJcZNSpD411sucPoDKRGUO73G8vlEpUdriyhFftLnaBVC8skMp3QxaTq7j3sjtAVdOSoOOqtaixEgEI",
-	"kO7RYpBfP7LJUBFmOkVopF7BcYMrWk9exvdtKnyW8ekpCqCXZ9T7aIqNLB+pDY7aSQK7sJdaUvpDUY7g",
-	"XsVAKzPvfylD+5rQGdtSFTdQk1t+Q2rUpClMxUMb1gWsXFZmTWE9OlizJMHopewqYD1QbMqDg/LnLYph",
-	"CcomCamtxSe+hswvv6J7iK/viWwFsY/Ag5qbTtUuZgfv945nuRewP1OQS5WKb9SuyrNhnxno6WS5HR7t",
-	"BLgXEJrxJxXg9s0zLASdsBlZZRby2aZzka74vpdz2eoTcPiFLCU4mrrJL/bdAQQc8AUzlSS4gAhR9aNO",
-	"0AjQHE9IHCABFxwy9d6YJpKkJNbZGgkV0mxvWMzcxsBU/2pji5Na3WakmP6x4Qc83cykJRUWSYUFf89I",
-	"utzi25Ojbb88xbMtZi2iIS+3m7w0wJZrsP7k7Q4u/3yr5duPt1t6yhOy/ZcfL06rHz6mARRXce4cTxrs",
-	"Jwq3FDXw0JWdJHt/2+UCylTXrVRY6cc4mpbakdR5xkrhtvxsjieUTTqDDh+PBQGR7kWIvg/KVlMusXza",
-	"qMk1Yr3X6nsBy/TI9a9E2SyzuZEXvpin5JbyTLi1nYyxpcqQ9VKeS2veWW6fnOzoC/fQnFoVo/v5Ttrj",
-	"NfQZauEVhff8IuVHGOLb81Tqo1npn8xPZeeUfEmMPb8Wi036Kl+2/zEvJYyF4BEtumRgW2NEK4RNrkSF",
-	"htsYndS8T+E21PM0GZjU051VaecWxAYS7oO725qOYKb9L+p/bVsgF1gbU+EgrpySmcHeJDGIq35cQi0O",
-	"bOqAIj5ucv7l2LzO5adeLPv5igndNTkx5H9FXHssz999oPUeTj47bc0FtwJudlT8z+NjawtWz+RO0yRy",
-	"IyeaH2L188cRXXZAvxNdntYh9iCiyz18X2UB5nn9XGoRmzq3TKGfrZ1bio7sXFo7l9bOpbVzaf2lXVqg",
-	"lX5jfqy6zAn7J1GWUrmEyXWpi2Emp53BPz6rMbm67TfDoo8HbOwfnxU66GoSetlZmnQGnX1AE3NUVRap",
-	"O2NB44+UJ8CXRK23SY716swZnpHOoIOjBPZXCdXVeYWKMZbKbIiIz0mMztSa0Zv+AdpHZydHh0XDg3nK",
-	"b2lsDJxmCr3N/IlnujNXckBdSRgGfu6M4b7hGeG9tilYq7fpSVbO/rClo9N0WeSVm/E1x/cMfG4a9Njq",
-	"yZX6584QtpWPZ5ALIniWqqUkCY/MNqHSh5DlAy4KcNv7Kb5Yc3D1b03tbs96ikraMwxuwrwAK3cMuWYY",
-	"U186WBPPLWy7GZqihLMJ0hVeXK+lO2rVh7Rmc7nV3Hxu/B9BG+uEkgqL2OEIS5zwSUZQxmKiMUQXdIR0",
-	"P0qEmsyFPfvpRvN5q9Pk5WdMDRvzp6CzLMGSpy44mcW0nNOUrXSKVnJG8sRgC0xzqt7ZYBs4i6lECZ8o",
-	"1ILSvmiRUlkaVL1Cbon/En0DG5wqN1JS594dfrqEs3l/eO7ppmIadFPOXNJQbamy3R29Ek7rL52LDdWA",
-	"UqJwX215j7NkWZrYbTfX7pI+XZYmFbb9uMa8alUjXdzYWdYtTmhcpTuw/6KNeetLyCVYJNQeu3ltDkXj",
-	"KEsos/DZMz3TPYoV0A0XaovKeaQ1PAw9A/OxU4VPr1DygoMJxJntW1Uil3UJ4uvnr/9fAAAA//8=",
+	"7P37duO2viAIvwqWvl6rpP5o2VWp5Jyo1qwZxXay3anY3rYrdU5vph2IhCRsU4A2AVpWaqpfox9h3mP6",
+	"xWbhB4AESVCiZNmuVJR/UhZJXH/366dOxGdzzgiTojP41JkSHJMU/snIg7zEE3LD7whTP8RERCmdS8pZ",
+	"Z9D5CUsy5ZkgCMcxVT/20WVKBGEScZYs0WJKGMLo94TOqPwdLbBAE3qvfmMxmvGUhIxKMhOIPFAhB0hO",
+	"CeJz/K+MoN/ndt7f0T1OMoLGPIUX1KKQetrvBB0RTckMq6XJ5Zx0Bh0hU8omnc+fPwedOU7xjEizGRxF",
+	"PGNyKASdsBlh8uzk0r5Q39uQIfMBwvkX6OxETUrVC3Msp52gw/BMTesZvBN0UvKvjKYk7gxkmhF3tXMs",
+	"JUnVOP/jH0cH3+OD8W+f/v3zQf7vty3+/frN5//SCWobD+xi1u1v+PE63+PZCeq+foNiOqFS9JCcYokw",
+	"ihKexSjijJFIfYf4WN9ROsGM/oHht5iKiN+TlMSrz2azE1m1vSThEcy9eocoJYJnaURQ8cWKG3RGfcGr",
+	"m9OfyXLtzV2eoTuyXLEZM8wLbiSLqRxGkqd/z0i6XLGfC0UpyL0iPxq+qEBYfQhAKUh6T9UVaiAK7N4D",
+	"JIgQAJMpygRJkchG/ySR7OVH8i81sQuGkqcrSYZZ9YUD3esW/54KqZfs4sQrYTfUpRLN8BJN8T1BI0IY",
+	"iklCJIl7iDIhCY4tTs0TLMc8nR0k5J4kiDMimnbiTnUWt9nSlcGEs3iT28Ajnpnd5ajkgFxlVWk+xyYr",
+	"ulnOyWPXpKZAXYwsrFgqNSepRvoIS5zwSUYCRPqTPpqkPJuL3rqdqLW12cs1ZdFmm5AKavFYklRvRdIZ",
+	"aVqNUKOXlqHABMvOoBNjSQ7Ut80o+IFJmmyythEZ85SsX1amBt5mWVFC1zFfn2AxZOhimMnpG6QHeCXM",
+	"P25prC5/Qpi6bhKjDx/OTgLE05ApKDg7QThHLvMJSCIpmVAhFd9CCyqnvQZSapfbmpQOD/47PvhDsbDi",
+	"n/3b/3nw26ej4PWbf2ugl8Bqj3NOu4az1RhzIyeojftyLAGWchYTJqlcttogNS+v2V4x5gtuLiWwCpys",
+	"2ZmQXIFc8f6KzTljvtzOyAyvpyBD4MGK76m3FdqmRDQyMHjJTzvso/o6gGjTePUiGFXKA7zafK5mpJc7",
+	"UtCHNqR/N1OCZviBzrIZYtlsRFLF57T6JDlKicxS1kcfp4SFjM+oVKQQJ4l5BafEvENi/RYoYMjRvwLF",
+	"NUP2Hwfn5EEeKL3vABQwxWjnnAmCtGqIIpymlAhgshLe8OpmvpuHnZdu3uypM3h9dHQUdGaUmT/zg6NM",
+	"kglJO5+DzsPBxB7NgT0afXefg7JYtEaCLmkwjYBSHvHl4EWd6Ir9KNBQrxRwEKBxymfoqI+G+skcg5xK",
+	"EGExogpN53LZdEnqi9IdxWSMs0R2BuqC3PvS/zm3dlS/NbN+AKXNeb4xB9yRpSAAWpTpSwPACxAwcg3W",
+	"iDLN8usQbADXitopuac8ExpS0ZlEs0xINCKKiGlpQA8k8IygMU2UnFYYE9Sc6qkCBgLHiiWapzzOIrUI",
+	"uepYtSWlAv/vCZvIaWfw7es3tdtfA/Nzks4o6EHXZI3Cj4p3kTrLRqivjPmCYF9eSCsptjDWFNpkeeON",
+	"11Pb9irBv/T2OZ6R7VZHqrdi16wW1Wqlau51a00pi+hciREbr1Jyc4Z2jMZFFZO0Xc5WxyZ5sRbR7rjc",
+	"+dqurbVeun5tapa1a6vpmv8lJePOoPP/Oyyss4f6qTisWRsvS8PojfB/kmgtSdBvraAFdpgXpAIpv6cx",
+	"SdeydAzaoX195Z7MgC+3qZQnZJ31kidEm8CWQpIZ4imKMiH5rElT1WO+7J62QunFlIsaIZzyJDZ8Vh2E",
+	"i+hg66kcCrzVbNExS1uD/eq1D1fnrTagVuZjNrDaD1fnqCsklpnom0FXru3D1fmapRnb1rCNaR9VjKbN",
+	"qFAd9eWAR9A/1om4Va0Ha9EWAKXZePZHgyj7piLLrlY91Ap5KteskKcxSQdoTEkSD7CIFHjqP9S7qKt+",
+	"Ap+YAp6YpsZ4QwVKyFginsleELKUzAmWeJQQ1FXwzWczfCCIEkDBcKyULUHuSYoTkIvfwXAwj0AER1OU",
+	"UCFDphYs0GgJuh9liEqBnDUHCCeCqwcg6hISvxJIMHxHbiMsSMi6UUrUjLdY9kAWz9gd4wump1Krxujt",
+	"0ZE6evIwT3hMLMx4b4KnZcUPLrEiAb85OvJIwDP8cKZf/i5/itMUL9VDIZeJ+mHM05n6W+J0spW0aCUd",
+	"PYCiMQV3bEReO9sa7NWvbSvvYLumNtJOMVWrNW0r5+iv2wk5xUzbSzg3xRhq8ZlYJxBop1Aj5dMDvBS9",
+	"+6znJUL+wGNKtH86d0Be6Ufqx4gzSRj8E8/nCdUvHP5TcPDHtzzMfOSPKZVEz193dxdOUsmRxn1wrs1j",
+	"LOFuy0dlTXK7Xi0M2rxQY9xru0QtFR6DEX/XK3XHXnWyJb+FNtJo10OrtV8acfVpVm9HX7t+9KZ/VAjX",
+	"rY/fsaDtfAPO2KuWX7L1tV24of27XrMZdgV4W6bTdqFlEW7X6y2PvmLZVZGz7fIVHd71otWYK5YKjKHd",
+	"+oBOa+M30OgRjs1ir8zPLRZNHvBsnsCbJE15CnLlPU5ofGuYgJKg1JPb8lKtgXHE4yUaY5qQGOk9Ivgc",
+	"pgEZqNWx6Mk9R3LVZp4AGRu/XVXMiUCMS6S2jykLGU6S/A11iEYm7SPHtqtETm2wFVpwUNLsDCdKfCMx",
+	"Ukw6ZDxFIEK4RtcuZVGSxZRNEDgRDnNzai9AnBXefqVPkpSEzLoFIWTkdf9t/wjFNIYlxzzKIKDLSLDW",
+	"O/kDjtVaF3j5uPtV2EDSW/2nudwbLQNcn179enZ8ent6fnJ5cXZ+c3t+cXN7dTo8/tvwh/enDZAw/HiN",
+	"rm+u0VCIbEaueEI+Ujn9SEZ2jwNr3J9zymS+T8zEQmkkjqc4JeNMkHgHYKM0HuuIzhI94UjdPo6mJAZ4",
+	"McDUldOUS5moywPlRZ0OgoFFyEZkyVlsIEeqW+cJjZa9PsrPTSkbqw8O/P0fzn8+v/h4XrrPp8RXc6XH",
+	"V6cnp+c3Z8P3t2fnvw7fg1zZ7hoHaBhFRIgTwiiJB+iDUNeFUzbACzGgeDYYvHb+GyjadZj7A9SxwDVn",
+	"cspT+geJwQRJUoVNAySkGBRT7ejGLfpTgcyp5JRBA4MBMESldlrCaNZnGLL84AJX7xx+vHbDrk6Ll0ZE",
+	"0JjAuxDiQSMzBop4TPRVczZOaPTIO7ajNNwdLuKNFlROtdcHrFE4SQmOl9qJKnZCj81EdklCT4kZl1OS",
+	"BigTGU7ABkUFmhEMtJSYKLPccaW1RDU6Ex8Yvsc0waOEPO6UJJnNeYpTmixvs2LQhkNTazk5v0YJ53fZ",
+	"XCmLt4UzK5riJCFsQvo4mpG+maxCu2DnlKFvxY7gVy1H3WSiSJChTzytzkoZBD+9Q4oe4QmmDCVYkjRk",
+	"3StFow6GY0nSHhzvmKcjGseEPe5k82EazrIIZ7NYnyR8QWI0WqJ0hKMdCgILLFAMFAnMR4a6GDFAAx1e",
+	"KlofYUD1kTGHui+GTIcGqJVO8b0i/SXZQER8roO6MQS05lQExDMlXLBXMofoUPEvIgRW7CGl9zQhEyIU",
+	"39cOXaOW2DgvuBfKlPqOk2tgN0BSds/Vq1SCITutIXw8irI03QnDBRMceZiTSGqgzdgUs1hBcHkuRXiL",
+	"S8JIppgJUD71e5jFIVNPRRZFRI3FENbMt4/OjEWHwgUAXceCBGieECzUBc55KhGVCAt1dVSITJMZxuWP",
+	"PGPx4w6ZcXk7VsM0CsWGOCrA0i8+/mQ/MDC3So7GlMWooPWwsTleJhzHN5y/x+mEPLvon6hZFXJghl4f",
+	"vf33b//tOzRaSiJ2zNJhMipK8zmiexSRuRSo+xr9Qn/oOVJ9yGxcghZDQT5XSCmJ4l2azWv1EMJS+D1J",
+	"BUgrI7B+wSFnrJBiHnfCGCSqW03AmvAU3jHRS4Uoo5BqigUiD3O6I5zN5FSJ6MayVjAcIJjuKpx5zYGI",
+	"bK5wjcS/kJhiJQ497mCcEW9nashbqW2yayCQEpFHyNSmehoQBP5Wmaqv3TB6OJPRQ4Q4B8fDp46FQZxc",
+	"popXSrCrjnEiiG9Go4SAGJdmWoKy6gxOEtFHuZtvlNFEHlDFy2JixLxByD6FHRqHnQF6HaAQ7Mrqj7CT",
+	"8AgnYUf9WKxQ3Z5+rPSY06uw87nfATNTvtRPldfh6lg26wz+YT7qBOYftz9dXXy47PzmcZbEVMwTvAQH",
+	"QN3uH3Ro7PzshNYx/wef8yk4pFd0ivyiwjj/nmrrTf2U6zlUAmFreZnhmARK1MqjIND//l9VP/D//l+5",
+	"9yONSVo/tNyPlP9jI8fCFcGA52W/0mfXFPQPM/Rvbc7iFyJxjCVumVL2Sgnw+gvUdU8JJB/GQYrv1Xdt",
+	"fHM/LL2XDE8pZzdUX2qb0PwKaBQ/V9JN/J5z97AU0a3lqJSW1OokL/GEeINW8ATiATyw5Tkn9co6f7In",
+	"LGsx5QlBXR38R+Ie+FT7HV9Q6pMAoA6a9KMqOLX9T3gqV7imNUklMYRNNnipwV9mN1KDhRZYEpgzD/I4",
+	"UuODV2trd/GWHNS38nHKldDppGRqE6KHLACkziizvuXXQdN2Hh1s5R6CYak03nCvluLXrw7SmxSUsjLd",
+	"KIXkWUahtKeO8cx1qt4BL8PwLInfU0V/1QueGyByStJK/IuWoRAZj0kklTpBpfWk99HQdR3jOxIy856J",
+	"PQD1BGvzJPBjTdyAJc8GVklRas2PSnnRXDpkeUpgIaMqWQslxAidBVvBYAXLo4lCllshDj9V+I2it5/t",
+	"yvIpFlMaTd2fXgkl9c4oo0KmWPJUmFXXIVHJfFlKrgg2olntCoTEssTuKbtM+SQlQqFTvv9O0NHyo+ce",
+	"K1CoR2wFgUB/2jGr+t5mDrfbCIlyNqm2PyfRxgNcq4/M2WWbU91r/Vn13PL9mFXl47c6ymuzkSrGYFkh",
+	"Wv/klHmYVTUE2Qcrc5c4bke3ijCZLcMwasdWLCrwxFGbudodYX6dHoaNZwQY9KLhRFH3jsyBrAhJ5tpo",
+	"mhL4rAc1BxRVmjvkbc0VNArR5ZBi/xtlIrrhTTkfF3GJ9VPJUjbISZl2F4TZ0dE3kSt+wS/EPDCytFqv",
+	"/v2w9PvZifm1OAdBpHnHQyn1232fNOkEIq0VGash2r4I91JgUxE0WTroViB2k4N+jbOlpAJWWmASzyle",
+	"VCKdHiFbOCNtJFjokx6gIgLOU/dBZ9jichmJ7tmJNgG9fnMAtSScEFRTVYIzokM4heXjhXNSVIpJWHZo",
+	"ltExXr2NpBlxDGzZw+HgFUTuwdFcBm3J7e+5CMHtq0aqWUe8yxrBGkApIhxtJKr906MX5BkG2+scJVaw",
+	"yeQm7G/7mS0D2WTaJmIh6txGdIo1rsCREwNmyy0MRxDgrQXKGGReHE2Rkl7vCZoRUCmdIBgL0CYvrAwy",
+	"Niz9I5XTS6yAw7HbdQo/72Gcr3ed4FcbcsUp3ODJj6DfbngKH0EYLu/V2M+KOIM7QuYCdR0fr8STY22z",
+	"FD1FJbggIYtwmi4pmyAsUUKwyAkEKAZ4IlC3WG0PnEQ6XcClRTgJWcaohMeYVZ4h9QjhEb8nSL1j01fV",
+	"RN3yqx8YhXn6IfuZLEFk0MWHtPmTyymaYRlN+0idL8/AD6LJgr1zKpASQsD3HbIZZnhCgJUA3ICCwgiJ",
+	"ywVDxOA9FWpm8SM4qbSHowt+mvp7lzgFXWrMU9Sw/hqoqaNsj7ULcYMrhOnbtaShYrIsrq1iDsqXuV6N",
+	"MQwPFu8H5MRnIUqokMZCRISAAKWUJ9rlKOBWHfGmflaThI/ayNfJqYm3Edp6pkNxbERli+/Pqp9UrG0t",
+	"hrhWe4pLCzHc0iNEXxp2DgcRF+FCldNoSdl9c9cIt+/K7Bf+1BXfzTkL1C7jcvGX+hVaa3adfOeb7paG",
+	"6IE4a+rDhPllDkrYF3a8km4RetZgeytC02AjkJpvXNd2OZuc+4Udb61Fjmlp2Vngb6uvRKxCp8fCS37v",
+	"HmunDxta5Yh/nHJ0z7NoSuK8DEGEk4SkWhLNa4jYIIGQ6epmhWOO6OCzhE+M2Ud//0qUHXQRV+rnOOWz",
+	"fsiggkK5PoAi/YLoMgpFSEKl1AyESmBZJutAkoqJlTQhtAkKKgU5L3KWLAeK6VCBcMgMD+ZjxDiC4CBU",
+	"G1cn0jFeFMFRnCgAJVqxrpApWRzqbvTRcATV+3RQZjSljLgZrdVqXCIvxyWCkAGDM1W5jL4NuOqcodDh",
+	"ArGtMlRcaEoinsYkDoGNa3ObEiG0zS5LiLHMY5lXJaooZGrghrysbC5kSvDslZk/RV1NRcBVh+ZYiAVP",
+	"YxPbki/qlS4RtdohctJkb3eDzsHJWACBCyDvEC7OHIcsv6Ucgrwr1SeEU4JkmgmpDi6vILagsV8ldzJf",
+	"/UUkzPNXAukSSoU3E/kOzDuJqcO2/iYAMceUpDnezkkKft5grbkg30eNnq0pmFAinw1WT5fz5KTT1Ue1",
+	"pRfCxXHcCTo6fryj5OSElOyurmJa45e16XPJbw2DLkM+cQfcTGLxX5JT7E1jhI7VMrYQJPn6GwIfYLEw",
+	"L9dx8p2aLNBFShIf58sS25uhjWikL8Ketpp+Y3N0vjJth15jRl69f7/ZOJeFPGUsPUfgPFx9q8KOYwp2",
+	"tmHe9tthPomPh7eDJ8XSFjb6v1i1l5bcUbZuTPXKRqNWrgqmCDTAume4+sp0esmzwKwdAqZ8UThdKRxW",
+	"gLOdTFgmAT6xEAqZNprwilKobh2g0dL44gJkcvA1Ude1gOZ8niVG6KMCcRaR7S/HZfM7oCqw2w09W/qb",
+	"XbizYKRGYmxPuus5U1NvrLc/yOIgG6h6fpCvBFJD0TEtSFWFsT/MqTZR1hwVWk9R1yEknwu04OkdZZN3",
+	"iCmR3hTeBrlSDdsu/MfUD/GLs4zkBiyYVmsV3dx1APGzpiiHLtgBnvqiNofPh9Drt7Jn+sS84pgbHIbl",
+	"g9Yg2xBw11DeXO17RHAK2YIKyidTfHerXWF3ZGldZeYXQaKUSP1TYOMHTKBbXkBPqW9+RgfVmv1CeTZK",
+	"aGTqPaPuHKe5PwaW1eIQ9ejNZ9jMzSzS2+gtG6j5UuzMwettWBl8vpKNWX22PQ8rqKaPf2Uxlaf3jWEW",
+	"F4wgeIfEaKFOxAejkq83JqoxSl4dqC68RnayFYgJiqaYTYhS8BUUK14a40hR9ACxLElAQwPlxvJ39Ssk",
+	"/ljFSmv0aybMiwu3m9FCnX/GpnBFq7GdtQ1nLC/4dDaXS5i+UpIb7kd40ddgxVmDsPofByaz5uAsr/ft",
+	"IJJnOH1erW7d8kkAvw3iPX0am3mzFrxpa6e7Z+ss0z0AL97lWLBahFSvmTrU7fGvjGFNOLgmpnCGY6L4",
+	"FQBlk7e/pXqSCZIGNuMhjyDDc6oIqWKL2neoOFu/kQ83qT2Gk+KCNPMUuZY3v02mPThd58DkGHLaq1D2",
+	"o0YwuHJg2xcnZQnDApti761vQzYGOmxRKb4FV10TjeEcpj+M1biQ3RJnuHaVG8HhKlvcjq5wIXTCstbK",
+	"THnqDf3HQ4bOhr/YitHG4HZHlk3y2c9WOKrvD5hHviLPQSuafQBiF7omOCExAlOskIERlfOiyLX7DjpA",
+	"8S9YsnTLQRSH5q6u6bDy9OvtT8sK3ljW7NOIL3QATu7l0FAlArDRmqTLsrPhlUDkwaQoQnlBLRvb30yx",
+	"q3qgwlAHoK0X19WLDcdx7JZr3xxq1E5L4RcQ4ddYFMGzDzLx2n0Vkbi+uUb6OeqaKnEoEwcEC3nwutdI",
+	"qc2xFGEb5eT9N9+8/fa7f/v3749evxmo1w8jehCTecKXXjqtEf8kazJQ2yfXJOIszrMVbC+UfOHffHd0",
+	"BGvOS9y9/eZNqcjd90dHvmQGM9KNCReoXEGsydVUyrkYHB7ihejjGf6Ds37EZ4cQrhElmM5QtwicUr+W",
+	"IfCWxoENLTP/Ni9DQpr7N4177zQIq8N7JbS3w1SI0FEZkAYNtQ5u8OS6xgRHnCcE6zw1KZpdzxf3JE1p",
+	"bMqaK2AoPMWw35bK6iroz0mAz0RrEuuXTmuA/H4tvFuZYTMqab6+akTiQJsacphrZy/wEN8mgM417NXn",
+	"526kPn5ltNKia5tsuIKLSnSFl8SUwxyxQCfw1oi4X5tEaOEN7CrCfkysYtO51148hf4HrV5tuG139U3T",
+	"1j2Yqy+mVgi/Ool/eYH/IBq33XBpN3iyHa+Q2BPhfadB1ak6+frNvwfrIjQhDKxarfLb71pYXjr2Y9/u",
+	"Rji6uxiPr2WKJZlsE44ozKevhFMtaYDG9IHEP+Dojo/HqPuj+uuEJHhpfrIT9iCKd4QFgae6MR9+MG/d",
+	"0BnRIXz/pFKS1E5GiegF8C7UDDhWN1g/6HzUEkmhTH731mVM3x21aPzgbmez4bxcrrzFHayvOIdKT4u1",
+	"vRFK/KMYxQcspeBnjx5diT4FfcJEZELOeYGyXh6ygqbg1J+4FLtxtNY77slXguIQQynJbC696UumzYyf",
+	"N+n0dc8T1pR9kSdUreU3OaVSWwxswFTeoEYav36+z3X34vB4p6zdxsG1hu+7gUi1PGpeylFDkiuNqlVS",
+	"kcfIXI5/19MUUWpmDhAoV9NJAOFLEM/WW4KLV2sRHpVFNx570dpqawXrb3yhi3Jik+JXlQFeCeTE8Zqz",
+	"GJhOTsW0umJy3rFJUchcM0FdIxsGuSw3WtbVueHH65DlupypM0VQs/rWC9CYxKbxWTev1h8yRZwrzbGs",
+	"3ejjdaW91qAMawue3iUcx6aCTw9sVrMRVFCFreSxZjpruFwjwajzjMdGPw2Z+bikqAaI9kkfPj0b/lLy",
+	"EBF2T1Ou82+cGiNQpIHa1janP1+js6vrIVqQkTOo+v70+PpQPTZ1CUnqStQhy8V6E3R0evwGejFiFhEb",
+	"GqcOnnHbq0sLou8QH49JSuKQFc1tC+sRTxEBL1iMDg7gfA/wQhyYvR84SwjQWDFdQZLxwZQLSeIAKVU9",
+	"IQeSMMwk0goiYLlms3DcCwpxcmOnSU1RIM8Unru9Ov37h9PrG1/FgEqrtIa6AUXHsYa0NtMPwvc0XaFh",
+	"VMPDq9iTi/BQqy7o5GCtHhTQ1zJmvAW9aHB013rrfSk+7cryN3NuVz/egZfbt55NLVvrz7ooibJR0pGt",
+	"C+ONNK6nALVIYSreL+HJhgfvwLsTj1lKm1gIr3y0LWOF7IkizafFTou0oCp8ONtuAxErUnl5JiM+y0l+",
+	"AQGvBEqwkE7h2UZZVawsOaPTcFAXJ4mZZQZEk2cSCuqbPfZaO5pK0rcHrmypkIvMI5wrGWOG2bJYna+V",
+	"tsl50ivLe0L4q45slCdSMXxofVadL4mHckuHYWkBQXEp5bFbwMmv5vWtijhBZpmdsDk6Yfdk5E9EAh6F",
+	"xb8WlaZ9IaoZHNI4S1Zi7KOAdRXctdhAHtzyKM7UVDD8BYJgvILAFtEwlXFWuuarxyE2I5sVqcuHTvDa",
+	"KgO589DWgDHZJO9szihe6Oy+STQHu22eQiHw0hf9tWiTCeku6nPQmUTztR0sovnQCSxbgeV6uN/a5js0",
+	"X6OR683GVt8izd/d7BKt7rDyCu1LO7CDYOnmRM3wEkVTzgUxPeAxQ+ShKWADiiM+SH+juLnJC07wiCQ2",
+	"HzjOqxGpS3ulM0DIg9QOLZjB1+S7fzs4/L8Ofvv0Onjz7Xe+Xi+PItsrL3u5WoOhjV7QZ8+WKK16C8Ul",
+	"/3RXaktpLVtYi3SulBrSrcMlclsMogz6NsFkA0QecCSTpUOmtIGmLZ3KYkpY1BDcgrM8psxe+SubbtdH",
+	"J9ohDMXgja8WL0Q/4jPUHX687r3TnW6dzK9xliRFxAwUeWGHhxTP+hPOJwnBcwrfW/AQh+cffvnh9Oow",
+	"j/8/1AnUh9aQlCd2cp6Iw8uLi/eHdj5xeHl18evZyekV6v50fGld1qs74rak26VYg9aUu/bZprR7dzbQ",
+	"tlS/MQa6oKHq7dx7HnE2phMTSaCd6Laj2M4Az1tfckWKZsXEaUHH5mt+uHqvHVF6+Ffq996q9MPLlIzp",
+	"g38uIZ0YapGNILdZ13bR2QzjRgxvkfmmNxkUh1dd09rrbIhHHzqnYk3EesGKlkBNLCpbkJCdOP+Lu9wg",
+	"6CzoyOZQe+Nx+G8fb/zlpNSXeVncPNomS9mAEjkegPNTDKCr1QBePlBjDP65kOsj+UxAQTFHUNyj3U7p",
+	"Rp0ja3edTyUENcHETkWinYlCCR0TG6NcXsR78wSKt5ngpjya6ftqMNM335Vcst/5Xaurr+UxeqFz1l+U",
+	"VliWsbbRCXOxvUm4ND6R4sUgN6tRKYyv5Iuxmeer3FDqLL7bhchZXsWmIFc78Xe5QKmQ03j9oeDqcm6q",
+	"JHqV3VKo1hrpyRflWw1pbTOML/7VVyzIXV11mke4fKr36BeRSnVFTMvV2qn78vNsyGwrmcZx2wa6lxF4",
+	"bUfLYv5BHg3+SoSsHutoNq34fFdIMTi1K4j9wtAUi2tAyOY6vtigLFQv0Xs2Rbv0r1KQZAwl+Uvh0j1f",
+	"iGXlWorZV9/NlpQ4/15dGCz9pUhvhco8iu6uNODUgHIDE06ZsnvsNzGfYcp+JWmektqmAs/Aysp8bAIM",
+	"KmCvhzWyAzRVCBlG9zANie3jlGeSCF2DR/TRZTZKqJgiDP2abv7jxhSIAeoWh0z/dY5nuv83ZRPzwq84",
+	"yXRrMYYuL65vUL/fP9RzHMKc3qhwO5gfj4vpXwlTJsrbxkongurJVhRGdRbqn0+XnJOlmTX+q72+Q4ws",
+	"ID9N6yy5ULa+rPScsFhnNtjj9+qv9uFQrsg9Nve2wCK/y7apxt5a1YF7DeVD8iFMHhRWgU/dIs70OZoR",
+	"IfCEBEjhA5Z0lJjmbbr3rYei+0cdIklSYVvZ6W0g8jDHcJw2SOpvNzeXyGlNh6DllIAiPSMsdOAIvJk3",
+	"1H1TTgEP0EjJ9Ckxg9sMB7XIlBKJ06VJZQ6ZmkIXQxtengkTkAMte6Cyoh1YM5hiQreMTb0VkduE51b3",
+	"K9auvVJDHbePjE1ttq1k7JhQMsYUoHd6ZjW3j7Mf5rPaHyYpZrIyK/xmp3Q7RjlN/GZETnl8q56aTmmV",
+	"QUotcIrua7/V84AeDiYctMkD0z0cbvbYeAadVpDryWVgNAinJhxEE3UrioUbLxSymvulN0CL6bLSs8Z0",
+	"F8qzz+95hEdZoqCGj7Wdb027RRc6TDPNTtCpxBZ1gs7w+Pj0+vr2/OLk9Pb44pdfPpyfHQ9vzi7Ob38c",
+	"nr0/PTGNalb2OfV2zVQvnZ5ffPjpb7eXp1e/nF1fn12cX6sZ37+/HR4fX3w4v7k2k9yenF0fX/x6evWf",
+	"/oDSelOj6vX8StKRwhVDJ5B+OrK96mCE9Raf5n5wPsJVcQ55aM1Px5elomlBkeVT7rHMU/ukiAEsNYVY",
+	"WexgJ2Ygm3mYR3WV+024YVy/rTPqtMkNufFYakppILCghnN/VPYZXEvd2DLnPMmt5yZYzxhTkiXC1TsL",
+	"meSIznShMywJ6lrlmTNSucq8OVlJ5q4khOKZ42lrk91kc7conrliZNm239/SeNMAqAaMfaad9Ylq33kj",
+	"+I1x9hx6+DRWs4Nqp6bPT5dx6dp1oSS5NfVynrSomFeXsKCirOe4gd+aerP5Xu3RLxaLqi9FsV1twjmw",
+	"VQd6m3TiqXZ6aU4japkEZ9cqZCvY8Ll62iQWla+xcZxgZcm/z6bfTZPJCh5+KSYpWMzWemLxddM+oaGY",
+	"Ok2RVxVNeUIEAplJd4iWUzLzJ/mauvXlkc9OIFytNoydxyBRfszbAu2qyauVR3U+tBKVH7+KTCi4ap5b",
+	"Pd/hhJVrt7P7TiPIL6URGJpq9+h16Sh10yyusFHHL2Qp2QHwr7SP6Dda20QKquGrZohnhQ93I0lBW+wG",
+	"FmZ1N0u1RBIDAMUkorFWzAxruNZv2qy8dwiHzHxgAd+UNVyYdtV5d2Zr94VyraYR85im+jyoFCHT1XN1",
+	"1fzj0/dKt0xNvjgFl7BO6VCvwV8DNfqy10dD/dtCV+on9zjJii6mAgyGd3Q+90GTf18li6/aDJRMZUuv",
+	"bGhPr/n4V18uxTMzvRMKXQapCgw2LNpZig8qczi5ypJNrZgXDJxr9n2ADNEQ82wF89YHWNyzD2UqkKCI",
+	"2XJO0MgvCdWEcSNuO3M0nE35DjaPtVFysTn/V8IG+AoXjzycTEF8fdM/8lRvEp4HyEC09nNCg8R3DvoA",
+	"YjgnpGdrT1zKcPG5RcME90IDs4ntfR9gKS2O3VtUxPgWMgbNIcG2ibqLKZYHdIwEnWVJUafPX2C/LjG3",
+	"inspiGtDyXozjG9j2nh3DHaiFZVBQQZ/g7Q9CWHbn0+nLXOpw8WVYgVNQcDOZkqh6E+062InRUKdBW8j",
+	"Mrrfb+bHLH25A09mdSctDr6r/UaFb7j3JR3kFlJI4yLWnoXT67ePaAw9M6ENlnp4S+OGLr9OH98GW7w5",
+	"6nKrgfaFP5vqNpcWVq9HwWOwL7dbW5eXYEAn+ejo3Q1W2tzWIz9h0//a0DIx5QtmDfQRZ1Bpf44npEVl",
+	"/7htZX9TeNouolzRv2i7oJ+2rJ1uyODarsk1kG4DhYJISdlE9NGF6UYCmby6O6uVScVAdwlkEC6Yhx6A",
+	"/nezhEY6xlegi/pEPDbElYxTIqa3YPV5Z6wgIeNzwkzhnzFN9KuQZ/9O24esVUKt9Rew3VsA1DBzO8KC",
+	"RiHruuuB5GQGnZx0ndTeO2TtVAKMS0jrwd8coRgvRR8plA2ZdVsICHVaGlcanEKQH4Btl6w+imlKIok+",
+	"XJ2B7BEy6ANF4jwUQxcJAilc/UvBHEYJ5/MRju7QlAv5DjGOximeQGYzT0O2oEkc4TTuvbNVXvWOlai/",
+	"wEuR+/svfz4+hW1oYjohMmTmcErVgmyl2ubAeMeM+r7Rnjd0254kvsis7476/X//7q2x3dWKZ9TtdeoU",
+	"1JoYSd7zCc+kqdR0lQP+J0/FptpXH67Omho3JvCC7TOi5MM5JFej7sWcsLMTZJJQ0A84ujs41qMiPSx6",
+	"3T/yU4QC3Et5Y7nMVkMB8F06CABNC6s31QkaAhdhOh24qGMY7U36zefV1oBcSL0hC7AKXksLXztG+ogv",
+	"YdtrYOtKv7UOuL55/a3C3tbwZTDlWJP4+rQfwIajoAKLOyhsEREI9IHqYdLlIJpg+UuImWkUPnrQxgWG",
+	"QlUBz70mM1hj8vWbb79DedwA6hpsB40DCs+WiEGvoZpZg+0ZYmm15dnhvzO8dLMj29+qTITmLmp3mwhY",
+	"N++v3TD6fJxjRYzA4+1b/fXfhgfqdOQ0m43mKVXEsDvCgnz3NkuTni5qI0gyvtXxwrcyEcZnfKsmL64x",
+	"cubZcMt+duTivYczFYhuflXYCO5pBrJMeZ1gVWjcxQpsrx6Yyw1RDjvvdAEoZJupQ3FAPqPQm13bABX0",
+	"Q4clqkXyfGvOgIp9wHh+PXS1NLIq4g583k0Kma92RaGReTOe3ENwxBzQ4LqTaSRu+/1+r1qXHfor5lNb",
+	"icDtsWUCrqZYKF4PRVUwY1yikfpCSRJ4gikrNc6qsnIWo5v31wflhmOckYZkgpWH6iJVUwHdNhjhEqXu",
+	"1Y/H6N//7ejbkP2//8+b/uv+m95Ai0KICpuzZKLgb2MWIIHZbcyE/keWUv0POg9Cpv4BQl3gRDGRh7ku",
+	"QQU/eRrkq7nKFaTsZApN9GzmX1lKzb/o3PyDVGrHeYq2rRa49fyryrS5V9BcLL+s+EJJIa2M7SI4vLaE",
+	"F1d+y6vYRPvVXgmnIZrjmFCKsU5xEKV2aAUUW620TNyKgFqn+UXvHcKsVv7WXJDBZJNPQSXqKnn2nUMh",
+	"qTSNX0nIjE5nO5VhOX3V2Bbcmx7xm5sp8T8Pfvt0FLx+82/+PAmr57rFBo1TvLn4ls+Qtu4OV3pTStfX",
+	"3vBZMxJ5WKx+x3Z6XG1KQm/6R04/RQ06OP5SHLrlrTwSs0rDtDuRJm7ZFJVuoN+231vRfWs113XGMkkf",
+	"Thy9VHgpFAJhoRsnHJRaV0YRmUsTEamZ8aHBOZBSJGUTVBJWdDtpCC5xi3L1NA/n1oyR8hkAR8HObatE",
+	"IZWI7QSCjkiEYalg8SdJHDLF7kzwzsYJjBdnJ8cmWzFAcjmnEUQALUA3lRzNSQp0DGdOV3AlkycYWod7",
+	"u+oVQl97CISoqMasxBw21sPgTWM9fXCi8HG9t2ofhR0dLRJ2QPAJOzMapVzwsVS/gNNmTHWTrpBZUQZ6",
+	"Gbzuv+0fvUNhh9M4Cjuoi3WSBI302do5embgCZXTbKRHDVk90lK4Qq1eFJQvNMvpBDBRJzADeQWI8oGs",
+	"4fweOvXFON6fhEitZB4lM6npZ1k/pk25Solj+PiKDatd2cas6PegPV+KBEDalHaIUSL8pTSjNItXdA9V",
+	"qDE8fu8M37V96BRNCgwMBLqTDukFiECvGQAVpSZ6KQBpjNay89k3SuOV+1rolvOMO4U+V7eybgip0/5C",
+	"Z1xsKwQ7rWGUlnVHRnh0EGHRZGkvd+nx0NM5YaW7OmtoN6t9wyvXa2Moum7Hbb12G37ptPwOOy1Kvdtp",
+	"3SOr9sfJby6oQI4Xtdo2ES96lLTHnRJW+NDGQdaTIg1oU3+9rz/30GaK3DuJRSvaiOH07lebnFI7iF9w",
+	"eudmn+RZRPYaE87vlOyQzcHbdHJ+bfJn+iG7tKoEjmeUUahlzVMbf//26JuizGZTdlv91pyDayQ5JVK4",
+	"A/k1fYy06sq+m/mS3S/b+ZJ/W3NiK4Tv+tVb3dFOiEZLL5PJS5eoQxYNPlUS/7Bs6FAtgHnznHdLp4GQ",
+	"X0xe6aQFeYnOSGkccNWaCdp7P20Dtk0n0uxmo4lWJE2UGio5j0z3dDf6PZvoStWWv+ooixlP85IClXov",
+	"r4/evPWlsRKcyOl1KzC1S/ub+80KJ3fG6L+yUo/ild7utWBj5Lz1YLPaf57fJi7fpSNGPsZlPtTl+tDP",
+	"2YikjEDqJR6RRJvoXAUGqg2PeVouCWTCYSPMwDhCWUweinoRCk9HWEtQzu1+903VguEaSvDBH8OD/350",
+	"8P1v3X8c5H/c9n/7r86j3v/5X3bit3eaz8tyg8KEs4lo0sZAbFXCE2WTzcDxsv6lLs26dgSJJ++pkE2B",
+	"UhAtUCJB3mVWkKh2ZGtJdZNBYnVbAc2n/RcCdlvLyT3lUEswPuVCmh3XfbSg3B1Dr1mbquGJRhE2miu/",
+	"fOMhMx+isxMAdAjqhiFN2fdK74SQ3ahRcgt5lKUpYVLhClPYsjay5KaNTl99v5aMUj9QXeLdLedlmgLo",
+	"uui6iz9V/EAqLcC0yrbvAjPuh+xsrJRrqOAVdgxRT8kYQuA5wrrSu8L0rm7323PSn+g4ZGFpr3oIAvUz",
+	"K7nhee4ralJ9SktrUa3OeXlV1dCbppBJj4jTKgN+Ycv06GxXqMHkSYbvh6yeY68uZJ4SMC6DbKhOpW+w",
+	"gkKsThNaVVP1V52O54u1Aq3fAGSbIWnkcbxaUExMB+74sBkNYzTlUeWLkM0IZoadZLmTnjxESSboPVFi",
+	"RByTGN1TjMjDXKnn0uQ2mESMKZ3rvjWZkCGDm0GvBJ2wA6UhUPzKyCR9pFWb+porC5jhpS5EEDI1q5wS",
+	"mhpqheM4JcJU5bfORCzAGmaaXdeMYiKAwUM2w3OhTZTmejVO1K1ojuEKx1MedWxxBr+RyjnlZhNVXQn5",
+	"coxTNZ3kkXpFa8PUBuanqqLnC79xm5Zc4olX7prjCUBLueOKT0/xt/lRhN5kNNZHsYi3mPKEwI79xcPz",
+	"Lbfae2lfjZs3+/W0FKR/ND3hqWwS1iAiXcffQY1M3WsEi0jBq/5DffaIxCv9WdCxqcqwA7NcszYfoNVP",
+	"w3fLpXv5UlxVpaVvpv2XP91BKHl9LWuP8ZUol8vwuF9ZQhm53DQFIWjOfbzJ8yc1f5c6ABa6L0HqFU4n",
+	"CvG6umUSHiUEabnIfMZTyxjM33XWuCbTd4YfzvTD107PTieHck3PUNsrtPvNd0dH/b7Or0alBOwBmvIF",
+	"UqoPRFfpE7dFtovUddgrsEc4hD66NKnU9hTc7LY5VIsCMx9wyym+J4jxkDndjZu7rlWzwHXFv3X901Yk",
+	"S/oAuBXE6ZyQeiBt3onr2E+oqy0fSr27rOPREIc6acxSz01mKRvkhYd0g1ldc6gkcUPloUGxEUHkoX4N",
+	"ivk2Fya6J6k/W+yHbDbXyoIpOZQHF6+NzKwmjlVOTW+0mHrtzTWmu1Y6mJWdys3m5ueQbzxkdwsBR/sy",
+	"TkyGoO8IbPZgUQ92nvI4i0jsbVJqq+J4I68NFvvMXT9CWkNKcFJUGwn0fBb3u6UtB9ovjr4LEF7Xac7c",
+	"FBTdBdpSik200UCdoDPJcBqnuk1fqltGabpr+kcV83QqIASVXJ1YPBuj6ZOty33o4raHIcvaeHnLsnRS",
+	"5mj8XrJ5Q/pevvmgsK2ayYpm4WYKSEkAx2BDNTIsOGts57XtnmvL8E+eJeSMxaShUDN8CrXdsoQE6OC1",
+	"11Va6l69whmYp2MTJtNl5YwqnlPLHW13VRR7s6Cq1C2vM2UuLnD8hMVe80NvRvPTPNnam7tp2KrkZgN9",
+	"9JHKqZYwghy2IDRVyFK10Am9JyxkOQChLmTPuDFzJiA3IUIPyzNpRy6qC+nUoK5SmANULlwQIDynP5Ol",
+	"Hqj4hOrqfTXQCZlHJnJ2oS5szNNIt19c8CyJ3xX1ICD8J/eNQrge2JvMVLmztHCg1ilhQUs2kRkZX6yw",
+	"21s8MFeVF4FhfNFrb70v+eNXav7+cOADOgb/5rvaqWtDoD5iY8jQQY01G2ydKuV9hp1VORBsp1jLF+Eo",
+	"L/PXi7I+fnJkeLB/VoDQ1iqtmxzdRsTOyUo9/gDWdHa5PszYFzLQTAEu3VP0RN7pguDYCVkRREexFhj3",
+	"Xz25ts19dsGoZpSg9skSNF7fYTxe2RGyIuOuoCjQibTo894yft7AVKOqbnSYLy6w1LZf2VpgXNu+pZ2T",
+	"3R7Q3r++96/v/et7//rT+tehvXC8uqLf3ntfuRD35FaxgiYzq37sEYwdkcBbGk0X3DLFpWxhNLD05RVM",
+	"3ZqLG1rrm/bRbARyefkX49/aESNf6dWy77R2aLlSkc+dU3W9NzmBp7p7fsL5XTYvBR8E+hrcYALtnM0j",
+	"CGx8v/0iZKQ/6aOfIPji8Bcbqp8PVA0sgOGYNwrQ50vV66hgj9fs86+MS9zYAQV6tSN4x+e2m+lklIam",
+	"WTNdunesCXxOukwKOGU28rxu3DAaZJOpRKuXOuvSKJ/5En2DrRBBhujeVEYmD/MEM32yfFwEOsDIKKEz",
+	"Kv29vkwZluai+iCvwBmIqVLp0YjY2i26uiRhsfbHe8cfp4RsdsLwFxVIfek/E1vMuD6megIlMIvB7Blo",
+	"H2Ujz/lXhhuyddW4xt3RtOZ+Q6kDCDOJt9j+DC/VOYPMAaiGM8lFhJOSfc51Q4it5qHg4fCOWaF/cObO",
+	"MZkpzQUHDjo5Gy+DVxmYCzzxkVK4s0b2sRqz/xTgseZ4G89ENFI7AhPrl+qHon9fxZmKL1vxpYL0rvPf",
+	"m6mbt9R8z+6eoHuMz0f/NFvTi3rE3uztDxPbcHMdKENXCYkhMUI3JjUeyXjJ8IxGUASlyaX+dPxsA3zq",
+	"6mpLAmGzI/VGr8Gf8VzU0Y9qXoK16h7/VlG+64vWsj94onX/2BIFsNJNxu4YX7BcV1gCKZykOIa16C4F",
+	"/nalerBNzEJQ2ixJIJuubBDSzkcF5MJXFvbLMnz8JZT3R6upq6D30qtTe1X3/L32kOx+5f6pZQBSebwe",
+	"xLewfmK3G/Le5Lk3ee5Nnn8JqvnVGAtXUe81JXz2fH/P92uQU+ptv2Ex9yJ5Ro2TJ2DlHcxs1oyteol4",
+	"qu9EW6DwWJI0ZHKacikTyiaBzbghutVe99uHh54plCoXPL0zD96ZwqlmgEoCiILpUulGO9rbh4deH52Q",
+	"RKky0PqDJgk1dSrfhUxDgEyXiKHuUZ48BvXjewP0I30gMXz9A47u+HhsWwqgBYbODFCjzzx7h07/leHk",
+	"vyndIfW+j6LDN+j/j1LMYj77x1Gg/v5NB8D8mCUNXzpv/2aqnEfo/0Azyroz/GDeVrQkCJmCTlgu+q/o",
+	"zf9gsHUwpQxWrC1AxWevj46CkJXHRW+Ojo6OAn1OEPSJvqkTiBGO7i6KQdeBbfV1UyrW+emmUly/8S46",
+	"Qad5c52g03i060vz+5ZUW6gfy3hCdAPkxtL9EAcxX11MQcqkKRROhyMmQHWc4qv+oGwbhP16rRKsZmza",
+	"0GURkekr4YjneEQTaKpuTIiMS0UMSlVA+orkEul2L9TUaKAAb6mf1qLJUBHvRu4Js1WZpsR5AIFlIUvJ",
+	"ODPl4EYpwXcHkwQLUYpCbViBX/PgCWkyralnfXTtZgvoioxQkSIvlqfImY5CR11wnVAWqLMJGYmpxKOE",
+	"9N6Vcwy69STFHsKJ4GZ8ndEGiYYvUoRCrXKz9BP4Yk3WSRPcXTc3QQFMMsgQGC9mre3eqhYQeHUrxxHB",
+	"KbFFuYH4urGYus83Sulk2uBF2aYlI3xDxNmKTJCMSZrAEmy5cPikballyLLwe3Ddfo4WXX6AQ1hPLtd0",
+	"eIQtVbo9mqU03nyDv9tBlvU5RThvRL9FXpHF0Ob+67IoU6Tol5Z7vOV7rYtPphlpqAkN4urKjkluRclv",
+	"vw282UbuF9+99ZztDD8YpLq5ee/nMAlnEyJkzmm6hsH0ICYXYhfVdrG4A7FJxx+rk7bNV1MT4Nc+Rei1",
+	"t09kkQbTOji0wqyqtvqgoxV8EzGqrmPLvjd+oG3MTbLw2pCRZHiD5z5sXXE3Mc0PQO3g1SykBrb+MTdM",
+	"K9J2QQdFrWjtrr63TfKRPSBnm6szj9RUjU4kd4XebCPUVZoM5BUoEoNm+A48GEVqBOQLCL17OaVs0nuh",
+	"CJWCIW8RnpJHXje5yXJ4a419TVEp5bDgxuZPtQa02OHmI0/h8YFFKocHQTnQOZ9nCZaQg6yLf2vhzJT/",
+	"3kl3qJ0GDZdPaDMhq/LtDpJ8yyM2u5jLt5VHYqNu/VqgJrn2sPX2h77+0JtkoOqhr5GC2kYC+to/U0X1",
+	"dHAg4uPHxgB6D6zNBpsSeVeL8JAUndB7EpeasrumvtxcZeyjWmV1324W7pcrWmfZHeQaSZxBKWEtDre1",
+	"11e71etZ1wPOiuiJ8sHmEurLZtn6kHALblYeZiVfq/Ykbs3iPGTRx+wkljS6Wuudh2pUubWAipJh2tik",
+	"/5lBHiAVUjOymLNX0pr1Q4bZsuyhhYT9IuwgEwEEkYwII2MqdREbrB6xGKcx/YPEIcuXoKHy63KTfln+",
+	"i73nce+32cxT6CV1oFBd7KAVAwIaBHzeaGldHWytw7F7IbMfvYOqKTmpmGIjMihkEFM8J0pW98d0F4O8",
+	"EsaVUU6D0Nn1OuHA6F1wqF9Zpwjfta3mU/pKHlN9vRFUfO2z8MS3GoknaIbnc2Av6YjKFKdLi39c46pQ",
+	"kEQEscVitFSKE6jRRtlEu9wUt8rXCKwKpwQprZ/FBr8zQcCuYGPIodRaHKPCLAZ9LRXF1VUNLUEI4HPy",
+	"gGfzBIStCEsy4Sn9g3iLaDRRJEOJ1abVKxXi4Te95e2K6tSzFNYv8aTFeH7K0NzjyJKUFYCkKFNrkFFg",
+	"UEqtdkyJOayoy2lSC9WzLwV11Vo20+vgix1oc/nMDSe0S8UNxtteW9P7IG1PBqKgTauvZjnklVCMmTPF",
+	"wQGVApSJTItTrFyVsUXVfjObXamT9N549tJrYwIvKoQx4vzYKCtVbowkvdeVaFisAxRFJuZAo7yuQgdi",
+	"6ned0y09W95HunbfCRZyqKf2G+axkFYYg6FMYxoSI8HVr5F2s1qOzrgEJylmkkBiTshGBMhvQiSU54yi",
+	"LFUHEROzU8SZHRWzSPddlimmRkVqqbR6b6NRKYWtlM2w+st+STWywvjAvTabTRqHbKRttX0DKFpZKryp",
+	"MUnpPRhxtfRuq9GoYaCyygvpvgV5qgJ8kxABXHEVrc9Tr1oR+5yO+0w4gkRZSuXyWr1sfBXgE7QtRWvC",
+	"ZsnSAhWSwG4L+pRRnl8JZASqw/s3h8aPaRpuhKwLJYpqZmBn2F5gy+5CjZmQ/V5q3zpA2m2JdOU0+ESX",
+	"TvtdHQrsG/wc2rmZ73oq5bzolDMsBRrVt1qIZOUAJOilPU74Qsc31TbfRx+u3ptG1E4HKSDiLrTOE76c",
+	"6bZ5SoVRXwEGJnyhbV/urMc8JrUfP6RJZ9BxTrr0tOO0obXu39oXug2yi9LwqPNZ/UTZmK8qsqy5UZZI",
+	"eiAJw3njMrkszuJM3awURnPAk0lKJqa4cIKXio3dkxR9k8ZojlO5LLeTEqZKEfxVLn4jAsMcA1A9IL82",
+	"0IgR1Iw/gckGCtwcGJtWI/KaSjrKKrclKhk05Uk/ZKaq+PDyTO15QVNy4DQrA22n3i7LbbmW972y/cnT",
+	"O9MYBf3+cJCXDTwoylbLNCO/o27ReQa6qSsCANpvyKrfkfgg76v2O+qSB5liG5qiQBaqYoKVCbhAMS7s",
+	"7xJPqEkl9QWoDAzpyb8yXeJMJyMrtf8OSae/w4H+PscTApbb39G/MpIuUVGaCDSJvA0cGvF4aXrAYTSC",
+	"E/pv1xfnCKjUO03JwQ6TEgG932EbZm4MojyQGBvjx5TmALV8qVA4aJxLxmbw+38cnJMHeXCJJ+TALDBf",
+	"ypRgaJVma2vZHckpCdk4SxJ9EE4ESpCHjWDhgQIUc+1fS2hEmCCFXtIZznE0JYrCQKnFxFCoweHhYrHo",
+	"Y3ja5+nk0HwqDt+fHZ+eX58evOkf9adyBlWZJJUJKaGluwjHiTrowII6QceFnAKODxQ4KtGztgdT7Irh",
+	"Oe0MOt/0j/rfQEleOQVCdYjn9PD+9SGOIKJt4mtIeAWnJSqohQp2nF+e1SxKTag6PxH5ExgthlGik7c0",
+	"pKuZ3hwd6WQ4pWTC3JDYqbH78J+mgp7mhut4pdoD0L4m1lvegOirs3l79Lpp3Hyhhxmz1Bm0HfhVffyt",
+	"Xv3qj5X+nDKcXENE7Wma8rQYAyT12QynS31QOnZOm3iGx8BUtNlKyb1J5zf1QX5nWUwlubfdRr13V6cH",
+	"qHs2/KXXR0P1NdKfQ6EDUwLyICH3JDER57YXQchMz1Kn9nrJkmRtYr0A8SQmQupg3Xc+c1IQMrAk5VOD",
+	"lbBc5oQJCZ3dILgOoosRlaUMmdV9p+pQqHRw2POpPrFyubV/+G+xeEWfthuc+HdFGC/tC53PQbshrLZ8",
+	"s5yTRw5xFm85wDCSPN3y22vKom0X/oFJmmz+LdDxjb7I+Zfz1W9PSXocwPKRIAfX+jqPxNoWawytaSrz",
+	"zaFikJd2e3qyt23I0AjHV9qP6FKwR5G/t0ffrP94zNMRjWPCnpBwKtzOCRjCldPOCahDL38rc1JLHE3U",
+	"mUNktUwdFU2dW5LZPlKL0uYfu7JXotL6GXVTkizB/qokaKrLmOeDqffnhJ2dOH1nFKnU5ZiUXsJ4uQl3",
+	"711Z0H6F+IIVHfNTYqXQvD8nTcsjaOqJdHNi/YlO8bAyUx9dESFTCo3nJc83F7IyGfZT4ItSj+xNafCX",
+	"TwjKPcBXSiP1LuB7svCUZKF+3pYwlHF8NWkIOnMuWlKAK9OIX6lG/mUURrQ+jXWiRd423+3I39CFv4+G",
+	"Spoda9UdfC+2m79u462tpzZEx+07ruUu0IWM+gSIHzI/dqN1yK1jBl307miLGRHyBx4vm+/VvkJJtcU9",
+	"PDFplS66vn4SdDVRjx6cLTqyG/eouhxzwE6g4p8S5d4efb/+SwVjCY3K633dYso5XiYcxzecv8fphJS/",
+	"/7bNfkU2n/NUkvgXElOshOYnJBgWYZvxdUuq0SRQHH6yfeM/a5KidJt2xOUE3i2RFj3WwAVPIflchGzB",
+	"0zsbfqSf6tB9RFhsYFqHipcsw9roMtueKOg11ohCnfeWt6tfLWoh/EkR6+36LxmXP/KMPaVRQd/BziE6",
+	"aC8I/wSCZMP8Qd5iuoDafsgqjdVeWWZoPWdjdWpoSlKyvTz6E5EtQHPnfEa7czySIavezB7uH2lM2z3Q",
+	"b6avWOJeVj7mWWv5cZ7gyEfjQcCTkrKJQF0TtR8y6N4mkMR3xKSimtQ20dPhYXI5J4EjVkIGrGUU+BHS",
+	"3wfwDD+P9Pe8WAnhEiZa86+Jl3sJ0aEqGtBfQj481BlVGl3VlnZCilrrsj+Z+AxX3axSJYQRIwtDUYKy",
+	"986ngua60zvtD0xixBnRMisyImvIsNT6FRqieTZKaJRLDjyF93XKn9N5SmiJFqOb99chi0gqdRwXCSAu",
+	"lnFL9Lpvj4562wsQV3AjLtXTG3suSWJDjbW4m69Aa/0yhAwNAY3kILfD7IwuzN24ZK8Ers3OJjS53jPZ",
+	"b5a99oY+f33mWX+I90ozrTlJc4BxU7T33nb7BLbblVBcxqcCMeoY5YbXqC/U4f62kSVXU9rGNIz6CkOm",
+	"uRJbVhqEK2Jc6gHg1PFHutDOmKREkeZH2mJ9OL29VF4kJzyXVbacDtGsL5dwcW+F/fPL2MemikAj+j8S",
+	"+19/09Eb35b3Hn6y/3yU3bYlKXms+bWRDqwzw143HD8SGQRSjbMkWe6ttLu10u4G5h9jtCpge0uzldaR",
+	"nwXC9VTPzek2wZU8FXdvNNobjb4chpYHg28ROXoKnsJS9cginsgkntrmqSHLBBnkQf1dCPw02SRFpj7P",
+	"JAo79lgGYacXOGN3IYDbQXxEGbojIzw6iLAgPcfE4bwUFPNgFqPjqw8nxeOQdXUi85inbmQ8CO2MkBgx",
+	"7rQX7/XRNUALGuXpEdCYmznr6qMhW5bsULFbkQ3q7uhMV09YVHEfX2FMVLG5BlNVcdd5W+mvSKd+Cs1Y",
+	"Np9aTkiKY29PF9zgwfUJAbmRpPSdxqKmvFd0NkaYhayUYapeyi0sJtdDJ56ApdLUczOphYDtIhuPFYVh",
+	"MmTzlN7ThEx0XvmURHeIjhHWmYO+RdT08qZoxdJxbIqZsMOvMdq5DCUrrWe1Q/7L28m+FI0DyEjtenLi",
+	"Ubrix5rUhhp/84JWUImSkUWtJb43ptBtKrmNVO983yzTv3kS7FhhuypvfW+1+lqsVqwG1Nvj1PedwJXu",
+	"Gzn14adShtVqo5Q1NZQXGkD7ET4GMdqk4pokXVTk6EL8IBunWMg0i2Smq+V5g/6qWFvHtkrKdin/S6AR",
+	"oWyCUjLj93vr0o6sS7uETU3v/aojkb656tF3K2HkaE+R/9zBd7uFNr253zY2Z5YpYwuTprXWrANgE/P2",
+	"LNLJ0Rp6WbLI23A1KI1gs7b29se9/fEpEDJ4jJhyaIp8YCHohM02zmQvypDn3/f66IIRXUHClHUrB5KH",
+	"zPNVgMY0kSQlMerqRAj9N9gNmK4SgaBX7juoNnKOZwTdETIXOpfdGcp0OymMh1A9ccohMhd64/KEGIMi",
+	"HiWkqJseDyUURKEsonOcnENNrvzPG4jdLYa9JlK/IRUIwr+1eBbnHS1Clg88wCLqvUOQYopTgkYpJHrY",
+	"udUyJZ0ZoyaicZBX6aQpibTJ1BwnFLq6I8s+yqtQg903y40rzmHotl0JJMGp82rIy9c3MnTAYGOvFZ6Q",
+	"jYwmgv6x4Qc83cwsoy9muzx//e3ZybZfKnDY/NsSdG0zeQ08txjCBfhHfL7V8l3c2/xzSxm2+/LD1Xn1",
+	"wyctWVDFuUs8IX5jniWmHsK5l5Mfb4TzHqtb96XGI1fa88vP5nhC2aQz6PDxWBCQLXcoP7cMoGvi1Br4",
+	"TKOWKsuUPGTmgUVLKIOl8xSByml/YoRTSQTFDM1THmdQXVCiGRcSvT46OuqBaSNkPEWMQzeYgeLpphl2",
+	"MXhQXQBP7TTgPXh7dBQgHDKZ0rltNKMewB6UuJ2kBMdLePN7xDB0XKKm1KHUFQ1heqhsZUulo6HLLXlu",
+	"a9FZPGQ8JpFEJgQedd1a8iEDqZ/EJO7polzG2wg1cxghsWa/0AYNPCPaQqWtOk3WVi8rrmg1T0N/RHM4",
+	"+0dwKHFz1v2OW4vRxLg8WTBibZ2mPrjXkemKPnkx/L3m9Zc3Cu+Wwj9KwTr8VIPojaMYm+j5jSU3AlGJ",
+	"JlDbVhcRn3BGQgbtLfIqf7adl8+4oi2WNWLUKm5xWFvbPkhxx2bk+vU/Cp6DXaj89SdOYFCpCUvRsahm",
+	"km4LcU/DWlYlofqOfA/Nj7dR7xyUdyRetyipV6fjrni+CZN40uKfrqX6yywBukehxxUs9TSV8VYvbW1X",
+	"/uYJ3D0b4ENRX3pNmiVOklI1amM0Xe04qkaWDZ3pvr7oT/cwV6Nm8eI+UOyLs1GVLyfHaudyNwgSe36M",
+	"ntM7stwm2P2m5kCCyHc1GurqypimiqbO9NYdlD0ujjn9Wa3gK0RwszMfcpuT2uPzl4bP7s3kyGyQ5JkE",
+	"3I3sxxoZ8zRsZjeARlAITHKoBKK7mmMWMi2wg3/VaW+OoHuJ22Dc4yI2SK87k7DJFN/d6l4ld2R5dqJ7",
+	"lZhfNMrrn0ypzXpNzXe6szX05JvaCfPynCETkqck7qMzKazxBKck70xQ9IU3+4c6frD3uo3X2pVt86nu",
+	"YkqjKXRgBGsMBL6DAzpAGUugaUthOFY7kIIkY3PAIVOz8FQflakZmBdsh9aC6kmjKRkIw1OZj2Fw3bao",
+	"QWM2IPLM5mJY1+rKLGZhjnnCNDPeW4r34cMu2G5GmTcWhw4/aWjdwv6r6bHNZZcFUA8KeNadVsa6N2zK",
+	"ZzpUZsbBImvoJBgXGs2/BQFZa/M17CAl9/xub+h9dB1cdYqPAsZgU0H7guUwZAXroiJoz2+sXQUfO6Tm",
+	"q8yy+QHtAe7xtthHQNvzWV0NydxSEX1Uzx6deV0E++ouPT6rk23DEzLowzNAiykP0GKKZQAV5POohKKr",
+	"2oiMeapjCHXDna7RaEOWkhhHEuIMSmHHlcY70PCtbemGmhXssb159o119o119kaGL8nIUA++3kFvnpcw",
+	"H0YJz2LbkDIPoIAnKTHFUMXmNVkf7/vbvp6rEy/WNXn1PK01dtXWikqPITTLhEQjUoS+QZOjSvCc5klw",
+	"cna4IGTGvgAuw5RnkynYbUzaoTVavD36BnE5JemCCtJze3HOKPQx0g0NlHpX1FLRKoepDTCCJQ+qFzkw",
+	"Cxk4VziYCyIHnyqhz58Hn9SZ/N8Cfx58Ojv5HDLgi1lMCYsIElL08Qz/wRleiH7EZ5qfkodoitmEQPgL",
+	"LGX48Rpd31yHbChENiNXPCEfqZx+JKO8VaP1n4KRJQf7w0+VA2V4Rj6HzPB6e6L51+W3X+UtHlCc2fIk",
+	"ThRByOAOp/he8X3CUExFxO8hAWK0tHfiwV+4T2jxz3RaAFzX29J1HcOdjzFNspQIFOE0XSKiiIVizQiD",
+	"yzhkGjTy+3MwyUBn8QMYxPJqwhAKiVkcMq0maAMatFjlk4lS/qqyxpkQGYFlmfiOYwdtn8Y+Fflny1O8",
+	"yg2l/Vapo92uxt10U81g5xJaazQw+A9fh0nq67AsqTHetL84RV8XeNnAyi9GElMGlMxFSUu/14bQwCwO",
+	"wdiZFas28Hbd+XwUDrkEDgi5ZoOZjPjM0kaa6lyoe5zQeIWvHwjPsbPOr88HGFW3uNLTXzvivej+pYnu",
+	"3ivaEqNfwmPYR79qrDTW6WK1qIuFRVkCHb57AUCmSeWsKixG6lcCh3HYmJ9OjMi0DBThy2Z6ppBZUUo7",
+	"2hBliOBIfSXpfS6AvdNSS21x4Cqk45AVRAWZNA+R70n9mItXSjR6e3RkmnhZKavJJ1ehRU8p/BSzOF66",
+	"53PEVdawyoZbBfa/puiz98Y53jgNC2CT/njdmDa/GSEsPwNUPZDLOVEKyvmvw/dnJ7dXp3//cHp903mE",
+	"FHRoadsO7REbhWro8AYSvxI5DS5bjQs9RCmLUxLdCVMuX5ZUEJQqwmnCPSq38EqgGWZ4QsCZaAVQRQND",
+	"NsKCRuWY1EI7FgOlmzsE2wSNGCWymD0IGTwZXp3nEmB1CeRBAxQ6OwkQRmMSmyatRk22ym2AjJZuwo8Z",
+	"j8krAb2Z8Wyk+9pZPRj6uxIIXYl7QcginCSidIACncAljEjZGJ+X+xB1o431HRi2gajwMA3U/XD+8/nF",
+	"x/MAVQAyCNnw+Pj0+vr2/OLk9Pb44pdfPpyfHQ9vzi7Ob38cnr0/PQnQ9enVr2fHp7en5yeXF2fnN7fn",
+	"Fze3V6fD478Nf3h/GoTs+Or05PT85mz4/taMHyD1zun5xYef/nZ7eXr1y9n19dnF+bXH32dh6UU4mJ38",
+	"ZfT26jLUtpvckTVqtdfivwqOlJNSDzF0qNYXz50+VUD6UR0U6oKbP5DERzPWRZT4BEO0wGKfS7jbhge+",
+	"O9xa0dy0J23tgm2D5LWGnZ+IbAdVfx5lZg+njW1kdwqkz+YkrJHaLRt6lE0p0EZwTiIjcJoWtRU7hpbE",
+	"qa69j9E4JSI3nOTOJi0XW5eZrY7RrQumvabqe1+6OeNob87YmzO+oAYku6NjTyQulsMpduDNKawJoOH3",
+	"kW7RCnZT60AuimR63TclX/FX57lZ7RR2nDaua3jvrvmy3DU161XZX+Pc8ZfoqrnWrhDsrH9g9VxjMYOo",
+	"8CJxCop42t+p0HGwBzrPCnra44TECEuUEiF7Ou0LrHm6iFRm+g7V7WRlox7qiilfMKd/tX14dtJrdLHk",
+	"m3gqcSSf4GUcK/n0K4WQwpCat3gq4vn3qU5/YWkE0L2E7dsRq63EisNPxR+P695ZJbl9NHTFDd3/tx4w",
+	"hzIBQXGMcQiiNOYk04u+yYBVpimtbFfFUvZWq9236azd/pb8dlOLVd1PharJUn5j1ToIehHesAfHHRin",
+	"dgaLz2eYckjwljapK2t48lLij1riCJmYk6iPF2II4uLPZNnXOJL/rbPx9Qh5Uj66I3MZIDp2nLY6Gf7s",
+	"RD3OmDZaxY12qS9SBtzj+V7ee9H2t7shVO3lvpjPMGWH9ySl4+XLxMP0UaWz0CsB1vO+XhtKeabkyYRP",
+	"KBNotLSNMbtKj4XiJgLSNn3GLVBNax2nZ3gZsnueRVM05mlPhxRCzgScAyVxH11mo4SKKcLo5Pwa3fzH",
+	"DUpJxNMYskzikBltV6/xV/hM04m+fg+6TUx5Eus61Gve/hUnmW0tEeEkgeT/QZHWE7KE8zsTjaPXkc3z",
+	"AHMl2KRE8OSepErG9meYhmyGl4gyIQmOIWFmhtO7X82OdU7RmKcIsyVnBJEEUlWG+ZkgvfqQjUjC2UTY",
+	"kjIlP3v37dH30FqUQb4LmmJRDEBl712oGQMUGXUueYbvrIskwXSG5oTFUMZlgimzUaWIkUXIzP7v1ZGp",
+	"9UHYEjRCg995CqvSX5hVwLsmoucdwmoMfVpaBxljmgj1Ycy1lwVhJhZKYtQ9P9SX3x59Y4AiQgr8QqZX",
+	"bnJ69QNoufpAbDaOLuyg1RY0NOdnq6CHrDgXUaTurGCccFVLN6LpBEZ8IgbKaxPpBfh42d/4QoGDJiPv",
+	"0KfPedaVwh5oONumyMzzNjS7qWWEK0Qyt5RTgj1f/kvxZTVGi43ETHxg+B7TBI8S0hSRBOjgDYsEDqZB",
+	"bZMuU9sxeZ01ukGzapNmqg00KUExGVNFnCxSr6/e+ZOe8uvzBpmzXOkIMsfXdFp7x9CX5Bgqmn1YJDRX",
+	"/IJNFzdrEQ3rbfK1ACJu03YRRm3ut/h6txjV2HRU785fNnjPmf/yxeAK4H8E9m7bm1FPdfgJ/k/jla4S",
+	"g73QMFC9YjGYIfJABZSsbMBjbVEv8HidawPeLPc73bs2duraeBzMNTaFNiCCkVJnE1OhVKlVI4LmPEl8",
+	"OuFPRK6CjD2B/rO7LnZB3357Ts+FIYYtnBY5vLuAblozN7kNnkqcaUdH932j92KI33D/eDTdvkU0V7Dx",
+	"JkrohjUT3aDQi6EaA5lBaqQ8ZCmZUAH9n0sBoqhNfKhrsryAxR6bxX599gFe2t9KM0H5zPeWgS+uo0fN",
+	"LVW/sdxwV8LBLzGE9MogMCSLlzaC+ILpqmaepOgziXQHWo+AB8U/oGbHjMxGamjOkmWgK49J2yFAdzoE",
+	"ehHJvAFAyWukPtPl/fWKbmkMhf8nhJl08e6MSBxjifs0dqtmg5vHOlgU16E2pEuP9ErYtiOm+4DxxOmn",
+	"mpDpYkXVpgRQYq0W+spH/ySRRECHEFAJAvXdvm8Mdm0iftsIMS5xeQ7TjDvf6oL9+jydev3m0PVds4js",
+	"xaS/sJhkac86krotRd1SVjr8pP/xiCjXVXUgYQ6o9p/TICH5XKAFT+/AuW1SaU0hSoFIXkHJ9PA2TQJE",
+	"RmJEGRDVWZOFaCWhWafs6Ff3hqIdd4F9CmDfNCJ2LYjm6QdQfNaGyKKhCZ6ocsAU4SLCxEgQVIdNjNXB",
+	"ru1w2QI4d869Gs1XrHope8h/fJeCpwH7Z8wKp8RTOXrjwFudjSUlZROhULARE0NmFe8un1GpBN4xJUks",
+	"kMR3xFTSjMkYZ4kUvXe6gcxyTgJHXgahO2czeNlkQXt+efR5MVpJo9ZO99fE6b3o6bHQfamC52HKJZZE",
+	"I+6zFshvoHKtDQo/0XudklrXun1UDuGQQWEM2GlQRDw2KOW55vhOD5XEin5CM0BXhJZau0RDG4NpNVET",
+	"B6pjmDI5VQuMoESHrryB0c37axSRVOpgXBJAsCrjVnVtSDe7gvtqoqJ68c8l1WyokxfH/9fVy3et2QI0",
+	"rCMvr9zEs+egMzbUfW137tq6a9Hyoq1N/zKf82u16hc7XG/XR2/6R+Uz3Bv3vyTjfok1+YG+jKgFSj1/",
+	"G+8mtly0xFyHxe2t0xbIt9cH7AjPZ6EuZlyt5ZeQcq8W7OMHK5jjx5vH0YHHhRhW5jz8ZP+5xmbdaIJs",
+	"QRmazMklyrDOoHxWy7rbRyQ+k6H5KaD4t20KMegwxtLSRMTnJG4DhV6j8RoQ3LOUr816/FhYfiELckGl",
+	"W9iQG01ULbCkyab7HFKch+q7C8GJJ/U6D+/cy157k+yzyF7bx1U6LTHIhs2oy70mhWnePseTRgdQ5Ys+",
+	"uuapxKOEoNESag4EOvOLxENdMpjGqGtcQsWTARZR713IJDVJ6KMUQghGyyJvTNKZLTVAGwI2L91Wn5vb",
+	"c9Q+NyKXgv6x4Qc8lc9k+im1Pb3EE+I3/ti7rd7jXiJ4tKmmdqQFWaig6Ab1eOd4QtmkM+jw8VgQYG8v",
+	"0QqoTiiG1T7Bo4zFCRFQnVOErKt7SAJpEEshyUw/gULhmZA8/7tOaHq62DgLGZ9bFs0SyiC/iEZL1FV7",
+	"pQmJEeOLAcJohGP7jCqZ/u3RkaJGlE10sKhphxygNEt0Z/w5F7C3HsSOTlLMZFG5PGOSJohCwIjtjdxk",
+	"mioRoSeqcVFCbqdOVN2ZUr6UNsUsXj/NKlf5vauL3AtZ+wTZOuBuQzy3FpsOa33DNwu19JHIq3Lw9/eo",
+	"K/BSkZcpX6AZZsteyBZTmhBP312B1OhUNpm96lRnnc5zWSbXf1HL1tbI91RJujuC++DRQn/pV+ONt4Da",
+	"CjB/IrINVO5ZzZ881XdnEPt8Zq4yad8qXtJP4J0IyvJjE08PIq4u2FWRYPFIECYHiHFGetUQexRnqSlU",
+	"Z94L2TffQfqQ7v44TymL6BxXhVQkufozJhGNSYw4yxv93JNUQIbkOOUzE2bzIJGRVhFn70yZFqXE5w07",
+	"1Xsu7ts4pgYD359dFn4BAmVjQPcy8V4mztOQgKy8iFAM1GkjG+LZ8JceJCFWGvVqOgdxjTpLKCc1Y00b",
+	"bTLmLBMSzbEQaEQEjTU5pak2D9SqruY9KDgjpv6l6feOk4QvDnCSmLnX+uou9WafkApQPDOTNGD/JMNp",
+	"nGJarHkvoDxSQKkF9NbP2EEj9Qslz5oKnW2EWCUZo9jKCgtYyHITmBIrrE2LClO2uddHl97Ku6ZSApdI",
+	"ZDp/WPKQ+UT9ujvPwaXds/wt0Og5ef0ey/+CbZwtk34KcrMpvz4k9zjJsLZUvYR7oJABDNsXdJYliqbo",
+	"Dg7G1A+l0K1JP1mGDBen1bOVG0Y8XgZGg7GVxLXgAEW2hUTkAUcyUbIFFyRk9lBRdzHF8oCOe3nbCGT0",
+	"r0Jd+qTz0Wj8GRQdRShTghOUCZIGuZ8gN8jxFA0vz6A5mcdPASUkSkssdK+QYYEIG/M0Ikp3QgueJfHA",
+	"l9+an0GgFUm72FfCeE5CpuZxvSbFzFIhi3ylVDOZ0pGpQY+V9geaXt4VAy2mhOmS4lmqGIriEqBc9tEP",
+	"HKqQQzHxxZRGU3uPUEEqS4jdVR+dFlsKWYSTxOQPKq1xnLGG7t2nBkCfjWXo9ZtpV7TZtxcnudniM6uJ",
+	"sMwTElGxYpGxeb7nG19BzzRNGUG70zhW3O7TM4qUiJ2m723BJa7IjN/X5dlce+v1EVTcA2NWyKY8iaFk",
+	"z7hENsUgs+E5caAUTKboW0oqwwLRNVV4dFmKQKG6Myh26WreS9LRvIFk+hRH3cZylBJ8dzBJlP6a0slU",
+	"+nLx/AO8qOZZ15b3muejxEHxRLrnBjiecqW1rU6mQ3Dl5s0NKuVf2sG/vqy5/NxWpsvZt/Y5cl9c4JVz",
+	"Mzly2Tv90srj64AHYZwtZpnISuU5Qip95JVYg5cmAEmPsU0ItZm+OXb6za6RrLk+s3lh7/nYRwPhAhi2",
+	"xOjtM9nsNJDCpv7VKoPNuIDNqtHNlGr9GkVYRBhahOWoC0r1giaJicFRHNnVyxW6YWpKTjjDBoiyKMlg",
+	"MPDLJgnXqCgao4Qc0lDH62ZteIoFGhHCoGPm3JaShjWPlJqfjGkCfdnFkkXTlDOeiWTZD9l/8gzN8BLq",
+	"wBvDiCFsaoAZZ1Ry3eEWYuSVfG0rzE0JTuTU1NgImeQILzCVSIFU0YgAhBW7073MuqMYpFXY1hhapLPn",
+	"nG/r4UBN4He0Zyt/ysifNXDynHlrmjS3TltbCaomeOUJ5ShfPKYR/XyV+/dC0D7v7PFC0Pc7FYIOHXnj",
+	"WQuANSH7avWKOfJRk+Y0zN/YBumL8Z+jgog7W2Oqt7vlPQXZVw2p4IClIi4mP7825RKSw0/FHy0VrTWY",
+	"rV+rYPY63ad4fV/+4ynLf+wGHI/WKSWrIeQnIleBx9GeZP+Zq3LsEsReVMRZ/5VLOjdRhFajh37t6UWj",
+	"PZ7tRaOXLOqxG0KxYx0rSngWmwojlGzbJc0MCK0TeJaXsaJEDCClT2caQaRbyEyomwAjbCZIKtCYxNDP",
+	"CFEmORp+vEY8RT8dX/o9w8dqjrNizV+fgziq7HCln7h65Ht/8RfXMG0Fgri0oIqMX1LZrvYWER+pKJzQ",
+	"pf0vKx4n3evMemR0vKx6DJ1+0gDhLKaEGeeOzRmYp2RMH3Tij4Ty3jyLXwkk00xISPbRQ6GuIATFPBKH",
+	"x+8vPpz0Z3FjczKXxDxVxKiL5Esnr/D56meUVrAqZ7B8aXt5Zm/qwTWY2JaM7VaAOfxUAupHdDCr7RAN",
+	"q8RL91AImf454owRCEfP5RndUwFFmDEu0YhY+05TDwU9d534rHPt1HEULbDYW5N267XeFcRvXjG2PnPN",
+	"wtQGaPZM40/uD98dBH7hlqYKEX9sw7Hqyb0SyPbN1aLknERNhqkvWRTcY/VeFPwC4gb+LKLgYZQS05Dr",
+	"5SMKHksEW+vev1AwtkFrMAVejvwKNXBtBHiEk4SyiTcnNRPQpDhG5CGaYjaBSj1F8hKsdACGu+ub65AN",
+	"hchm5Ion5COV049klHc96Eoym/MUp0sI9RQC3ZFlYLtvAS0mJgsKVtcLjClQDQzFeQPIK9VmATuqzayt",
+	"rDxAZ8NfQnZc3DqyndOHMDmYuBSfADIr8uh4UylkSud9BPQfjTFNspSIkEU4TZeIKLxQ+DWAugfqDM/O",
+	"fx2+Pzu5vTr9+4fT65sAHV+dnpye35wN39+aZ7oZ5fnFze3p+cWHn/52e3l69cvZ9fXZxfn1O/Tt0RsY",
+	"6Pr06tez49Pb0/OTy4uz85tb9cHV6fD4b8Mf3p/CIX04//n84uN5P2RAk50N4pQULeS4tZUwck9SU45B",
+	"HWjCJxNfhdEzIbIyx3MO7zmYnzNd7sl5AU7o7rqJERavtOeCMPgP+1zZL4ejqTHetL84RWAXeNnAES9G",
+	"ElNm+GEJQL5YliitS2DPDBUz7GKGLuaEnZ2gY23PQWcnhhc1dAvXxulelY+iOhsNGVR9qPBNVyuxBu5A",
+	"j8Y5VDvAMue7iEqdVixIck8E6qr3yAOezROi+O/tx9Mfbs+A7dz85+3Nxc+n57c/nr0/NdUyogTTmUAR",
+	"nxGo1mAKWTltQGNYP0nfIc6SJeSGkAeZV39I6JhIOiPAZ6IpF4T1Q7aSgap5bcP+NaypDUPSbqlnYEUw",
+	"0UsyofKOG9gQnOyeAX0lKhWAezN5eg4+8q+MS7wiEIBIgfQ7LZO5fyLy73rMJ0QYvaImw8XfM5JS40t0",
+	"1l7ptIITlEH1sb2l8pGWSn3GLrQaqHrB5Gif0fB6Y2DWNg8HnnfPhPR6VhaaNUuWHCqrN638+djVHvv2",
+	"XMwtOfRYErB9/D8UK2tkXlcgfZqWMVqwjjBDIyh/EKPRsmVtkiuY5euLO9On5402U4SGj83JKQXGRO5U",
+	"D2sfefYlRZ7pksYOEuob/tJqlDQX73ICx5yqWR5FfICwqcy4zPu/XWsN/FqmWJKJLi44J+mB1czTzPSD",
+	"Oj59j8jDPNWmZxGELK92C4rvck4OoimJ7srlb4tPfE2grAEgCFm9CVQA7M82m8JgLz+Avdk9LKYcKhvo",
+	"Z7q2AU/Iu5AxzgiaEcwEYnzE42UvQDP8cK2XcnPzHnUFiTiLRYBsJ7xvvjs6ChCWaMaFRG+/eXN01Avc",
+	"7noiQAkekUSH5ZKY6iZ7eSs96BSGxvRBnYnMu+apo1DLChlQUwotrYrP7wiZ66L+Zltjnip936mYiYvK",
+	"3cQMBaXChK7iDbWEA4RN1UdC4leWfse8j47dzl44JbqxFomRnKY8m0xDNkl5NheoCz5e9d7ZiegFKKF3",
+	"5T5husKlop1K2YLZFlNYTpuaOIojPJE8qFbXKA0OXbx43u5basaVnmJ3YXs38T5isAKp61jSduYLGO3w",
+	"k0b0jXtqaabjhAA6S6631zK9tAyNsT39KHhMMcsL+VKBRgpCoFeK1FUcZ0QIPCEoj3GeAUuIQ6ZUI5cu",
+	"9ZEh7HnnQmAThMXNzVH0BnKatC58UL2478/1hfTnegSWBJs20VDkG/zmBbyhrg6/748ymkgl5CvGHzLz",
+	"a87ZxzgRJECMQ/BUD0B+nYzmtQ2ugNJnYVN/Rf70JMGJ20Hss7kdNUfYTWuMEqQ7wYRByEqCeOCU9dWC",
+	"tZax3xVSr8KbPFrG1Pmd0HvCQgblhVO3HUeUpSlhuhVNl8+olCQeoDsyl72+DmLM8dPEnGuvYcgg4NyZ",
+	"1ngTOTMXh7ziu9Fqvgf5W/3BliEzn0peJhxNttKXkoxrIuhzGkTXER3bhGsvHO9jKF9MOD7UhOdZgz+8",
+	"VHjjgu7aiouRmPJUHiT0nsRoRHBKUhNpsJhyQXR5dBEynBKnhwexVLtrgxr8FbR7TqSh/iJkHkONMVbY",
+	"yA+S9pGUSW6C6el2Y0BWHyIClgmi+zQqxlEy2zDjyBEANvoxnWUzsykbe9FHQ02z81BJQ+yNqchQdOhe",
+	"YpQZa5KyqoNwmz96qnkWAZxPSLr1JE0k0namTAibyOnzk29zL36ji3v8e4/Vn58MDy3mvBwZVn8V3RD/",
+	"lGKxLPoxgThpeyqVTdk65kzNOzDNZG03qdiJjANSqsTOvDuRjonLbffa4svikDmFjgvy3AcLTc2YskJI",
+	"HVbE8JfqLVfnMXvZdS+7ftFtY8vasB+An4WUfgUE1ByidQN62m7+f+xdS28jKRD+K8iXJJJns8oxN2tG",
+	"iuYyySYazWGSA9vGDloMFnQ78s6fH1FAN3Rjux9+JcMpiruhikcV1VXFV2Wcc2fZTeOk9mzYxhe+kLZ6",
+	"Z8sv+dOqxqQTk058nzrx0HrQmkUOW2trRSao5FC/nqBMor69lFfm65vs/DJrHzKkqPJtLhcvwNWNOt3Q",
+	"eiev4glUNjNj4tj9eKlUqjbCrRBejbVIiVRnlkgVWyEnyXXZO+8KUPVrSVBx1XnUeKAAxsjUaLHCbx65",
+	"y1AZ5uaK0L/6FTzdEIo2xEN574PwGcrTMQDQQ4pmHJtyI8MpdclRyRJIaS+NS+n70hzjQWCgNcrXv8Ld",
+	"viN1xpVUxRu0yUr8RxraZFOaSkQ37EpYeapRlcCPSdYMLBjDSkLA2lNuyt638ksPMCxF+ZyRBi8x8/WZ",
+	"x+1XNMB8vSN5qx17gDNoc9GpxsKk/T44n2XQZj9Rkktdi3cqVxUZcMwNdDxbLslRMuDOIDXjnRpw1/YZ",
+	"VorO+YJscwvFfNOlSVe1vypP2foTCPg9c0lw9upffnHv3kLCgXjjFklCKMgQ1T+aCxpjtMRzMh0jBQv8",
+	"zPV7M8pyIsnU3NZgVOV2eJOKchsHU7NVZ4+T5q6bKqb/d2wgZDeXVq6lKNdS8E9B5LpH269f+rb8hhc9",
+	"qFbZkE/9iAcd9OTBxZP7TVzZvBf7rnE/1qVgpH/L74/f6g0P6QDFdZl7wPMN/hMtW1obRPRKsmSH+y7f",
+	"AKa66aXC+vsYZ69BOZLmmbHVuA2fLfGc8vnodiRmM0XApDsL03evx6oUOc6PmzW5w6yPen0fgc2IXX+h",
+	"QrdMdycvtFhKsqKiUD62k3W21A9kw8qpvpqT5/boascseETnNFCMhsVO2ss11BlqERWF9+Im5Xfo4uNF",
+	"Ks3UbI1PlrOSgpLndLCXy+KkySzleccfSyhhrJTIaFUlAzuMEfNBuCmUqMWwj9NJ0z1G2NDQ2eRg0k+T",
+	"VymFBbHdCUNkt6/rCChd/9J/2pZArqR2SpUnuPkrWVjpZcwKrv5xDVgc2OKAIjHbFPwrpXlXyE+/GMb5",
+	"KoI+T14O+Z8oa4eK/A3ZrQOCfI5sIwS3Zd8kLf5+Ymxtt9WJwmlGRXYKosV3rHl+GNMlbfpkuhw3ILYX",
+	"02VA7Cs0YE4b59JMdA1uWaCf3sEtrUdSSCuFtFJIK4W0/uiQFnyVfrA4VtPmhPGTrJA0XwNxA3UxKfLX",
+	"0e3PF92n0Kt9M6nqeMDAfr5ocTBoEobtQrLR7egaxMROVf2INJWxoPCHFAzOJdWobVJKvZ5zjhdkdDvC",
+	"GYPx1VJ1zb1CfTAGMBsqE0syRfeaZ3Tz19/oGt1//fK5KniwlGJFp9bBaUmYYZZPIuTufcsBXeaEYzjP",
+	"vT78NyI93BmfgvN625pk4e0PBx0t5bq6V277Nyd+pOMHW6DHoSfX8M+9Llwpn0gnj0SJQmpWGBOZHSYg",
+	"fag8nOAKgNutT9Vix8Q121rs7gg/FZL2AkOYsARgFZ4j13Zj8aXHO/K5lSs3QyVigs+RQXjxo5Z+r/UY",
+	"0o7BlV5z29zGP8ZtvBPaKqxyhzOcYybmBUEFnxIjIQbQEa77UaI0MX/vuaad6EXRaUr4GYthY/9VdFEw",
+	"nAvpbyfLTEuaFrbSA60UnJQXg91mWlL9Todh4GJKc8TEXIsWQPuiN0nzoFP9ClmR+CLGOrYyFRZS0vN+",
+	"OfnxBHNz9/khUk3FFuimgvuqoV5Spd8aXSiv9Je5iw1oQJJo2ddD/iQ4WweE/XJz7Rbpx1NAVLny40by",
+	"6qhGBtzYY2uFGZ3W9Q6Mvypj3noRSgsWKT3GyxKbQ+s4yhnlbn9e2ZrpkQ8r0Bv+rq2Q80jr/TCJdCxm",
+	"Hgqf4TAX1QmmkOCublWgLpsWRDse4Ei7QRmjQP5SEraGMxNL2JpihspmF8pVG3OH2tUYLRnOZ0I2D81P",
+	"4o2b/IrgPLSUtKXwOwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -70,6 +70,9 @@ const (
 	// it: any member may ask (ScopeOrganizationMember), and the assignment
 	// is what decides; a custom role or the guardrail can still deny it.
 	EndpointCloudAccountCredentials = "identity:cloudaccountcredentials"
+	// EndpointOAuth2Clients: OAuth2 clients (issue 13), the platform's
+	// (global permission) and an organization's own.
+	EndpointOAuth2Clients = "identity:oauth2clients"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -116,7 +119,7 @@ var SystemRoles = []*Role{
 	{
 		ID:          roleID(RolePlatformAdministrator),
 		Name:        RolePlatformAdministrator,
-		Description: "Operates the platform: every operation on every organization, system identity providers and quotas.",
+		Description: "Operates the platform: every operation on every organization, system identity providers, OAuth2 clients and quotas.",
 		Global: Permissions{
 			EndpointOrganizations: crud(), EndpointGroups: crud(), EndpointProjects: crud(),
 			EndpointUsers: crud(), EndpointServiceAccounts: crud(), EndpointOAuth2Providers: crud(),
@@ -124,12 +127,14 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5): configuration only,
 			// never an organization's workload tokens or cloud credentials.
 			EndpointCloudIdentities: crud(), EndpointCredentials: crud(), EndpointCloudConnections: crud(),
+			// OAuth2 clients (issue 13): the platform's and every organization's.
+			EndpointOAuth2Clients: crud(),
 		},
 	},
 	{
 		ID:          roleID(RoleAdministrator),
 		Name:        RoleAdministrator,
-		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers, allocations, cloud identities, credential store and cloud connections; obtains cloud credentials in any project. Reads, but cannot raise, its quotas.",
+		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers, OAuth2 clients, allocations, cloud identities, credential store and cloud connections; obtains cloud credentials in any project. Reads, but cannot raise, its quotas.",
 		Assignable:  true,
 		Organization: Permissions{
 			EndpointOrganizations: {Read, Update}, EndpointGroups: crud(), EndpointProjects: crud(),
@@ -138,6 +143,8 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5).
 			EndpointCloudIdentities: crud(), EndpointCloudIdentityTokens: {Create},
 			EndpointCredentials: crud(), EndpointCloudConnections: crud(),
+			// The organization's own OAuth2 clients (issue 13).
+			EndpointOAuth2Clients: crud(),
 		},
 	},
 	{
@@ -167,6 +174,8 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5): the configuration of
 			// cloud identities, not the credential store or connections.
 			EndpointCloudIdentities: {Read},
+			// The organization's OAuth2 clients, never their secrets.
+			EndpointOAuth2Clients: {Read},
 		},
 	},
 }

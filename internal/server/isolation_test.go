@@ -52,6 +52,8 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 		assign([]map[string]any{ref("user", mdID(t, user))}, []string{mdID(t, set)}, []map[string]any{ref("project", projectID)})).Map(t)
 	assignment := created["items"].([]any)[0].(map[string]any)
 	cloudIDs, _ := stand.cloudIDs(t, admin.OrgID, projectID, admin.GroupID, tok)
+	// Issue 13: an OAuth2 client of the organization.
+	cl := e.Must(http.StatusCreated, "POST", base+"/oauth2clients", tok, clientBody("app")).Map(t)
 	o := &orgFixture{admin: admin, ids: map[string]string{
 		"organizationID":      admin.OrgID,
 		"groupid":             admin.GroupID,
@@ -64,6 +66,7 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 		"apiKeyID":            mdID(t, key),
 		"permissionSetID":     mdID(t, set),
 		"accountAssignmentID": mdID(t, assignment),
+		"clientID":            mdID(t, cl),
 	}}
 	for k, v := range cloudIDs {
 		o.ids[k] = v
@@ -79,6 +82,12 @@ func allocationBody(name string, gpus int) map[string]any {
 func providerBody(name string) map[string]any {
 	return map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{
 		"type": "oidc", "issuer": "https://idp.example.com", "clientID": "client", "clientSecret": "s3cret"}}
+}
+
+// clientBody is a valid OAuth2 client write (issue 13).
+func clientBody(name string) map[string]any {
+	return map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{
+		"redirectURIs": []string{"https://app.example.com/callback"}}}
 }
 
 // bodies holds a schema-valid request body for every operation that takes
@@ -115,6 +124,11 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"updateOrganizationPolicy":         allowAll(),
 		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
 		"createApiKey":                     apiKeyWrite("intruder", roleID),
+		// OAuth2 clients (issue 13).
+		"createOauth2Client":             clientBody("intruder"),
+		"updateOauth2Client":             clientBody("intruder"),
+		"createOrganizationOauth2Client": clientBody("intruder"),
+		"updateOrganizationOauth2Client": clientBody("intruder"),
 		// Cloud credential federation (issue 5).
 		"createCloudIdentity":           stand.identityWrite("intruder"),
 		"updateCloudIdentity":           stand.identityWrite("intruder"),
@@ -143,12 +157,14 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 	for _, p := range []string{"", "/groups", "/projects", "/users", "/serviceaccounts", "/oauth2providers", "/quotas", "/allocations",
 		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
 		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities",
-		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments"} {
+		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments", "/oauth2clients"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
 	r := e.Do("GET", "/api/v1/oauth2providers", e.AdminToken, nil)
 	b.WriteString("system providers " + string(r.Body) + "\n")
+	r = e.Do("GET", "/api/v1/oauth2clients", e.AdminToken, nil)
+	b.WriteString("platform clients " + string(r.Body) + "\n")
 	return b.String()
 }
 
@@ -255,7 +271,9 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	case "getGlobalAcl", "listOrganizations", "listSystemOauth2Providers", "listOperations":
 		return map[int]bool{http.StatusOK: true}
 	// Platform-only operations.
-	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents":
+	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
+		// Platform OAuth2 clients (issue 13).
+		"listOauth2Clients", "createOauth2Client", "getOauth2Client", "updateOauth2Client", "deleteOauth2Client", "rotateOauth2ClientSecret":
 		return map[int]bool{http.StatusForbidden: true}
 	}
 	if mode == "foreign-organization" {
@@ -278,10 +296,13 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"getCloudConnection", "updateCloudConnection", "deleteCloudConnection",
 		// Permission sets and account assignments.
 		"getPermissionSet", "updatePermissionSet", "deletePermissionSet", "getAccountAssignment", "deleteAccountAssignment",
-		"listUserAccountAssignments", "listServiceAccountAccountAssignments":
+		"listUserAccountAssignments", "listServiceAccountAccountAssignments",
+		// OAuth2 clients (issue 13): B's client is not A's.
+		"getOrganizationOauth2Client", "updateOrganizationOauth2Client", "deleteOrganizationOauth2Client",
+		"rotateOrganizationOauth2ClientSecret":
 		return map[int]bool{http.StatusNotFound: true}
 	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
-		"createCredential", "createPermissionSet":
+		"createCredential", "createPermissionSet", "createOrganizationOauth2Client":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
 	// The body names B's credential or cloud identity, or B's user,
 	// permission set and project: unknown in A. (The account of
