@@ -189,8 +189,9 @@ type Registry struct {
 	ObjectLimits objectlimit.Limits
 }
 
-// AuditResource is the resource type of client changes in the audit log.
-const AuditResource = "oauth2client"
+// AuditResource is the resource type of client changes in the audit log
+// (the operations' policy service).
+const AuditResource = "oauth2clients"
 
 // anyOwner is the owner argument of the operator's methods (Create, Get,
 // Update, Delete, RotateSecret): they reach every client.

@@ -25,6 +25,9 @@ type fixture struct {
 	// another AWS organization than the fixture's connection.
 	cloud           *cloudStand
 	firstCredential string
+	// platformClient is a platform OAuth2 client (issue 13), the clientID
+	// of the platform paths; ids["clientID"] is the organization's own.
+	platformClient string
 	// assignedSet is a permission set with an assignment (the fixture's
 	// accountAssignmentID: user jo on project mine); ids[permissionSetID]
 	// is one without.
@@ -82,7 +85,10 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		"apiKeyID":            apiKey,
 		"permissionSetID":     set,
 		"accountAssignmentID": assignment,
+		// Issue 13: a confidential client of the organization.
+		"clientID": id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "oauth2clients"), tok, clientWrite("app")).obj(t)),
 	}
+	f.platformClient = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2clients", clientWrite(name+"-platform-app")).obj(t))
 	f.cloud = newCloudStand(t, a.Env)
 	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, f.admin.group, tok)
 	for k, v := range cloudIDs {
@@ -90,6 +96,13 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 	}
 	f.firstCredential = first
 	return f
+}
+
+// clientWrite is an OAuth2 client write (issue 13): a confidential client
+// with one redirect URI, everything else defaulted.
+func clientWrite(name string) map[string]any {
+	return map[string]any{"metadata": map[string]any{"name": name},
+		"spec": map[string]any{"redirectURIs": []string{"https://app.example.com/callback"}}}
 }
 
 // issuing are the operations that mint tokens or cloud credentials: only
@@ -129,6 +142,9 @@ func (f *fixture) path(op specOp, over map[string]string) string {
 		}
 		if name == "providerID" && !strings.Contains(op.path, "{organizationID}") {
 			return f.systemProvider
+		}
+		if name == "clientID" && !strings.Contains(op.path, "{organizationID}") {
+			return f.platformClient
 		}
 		return f.ids[name]
 	})
@@ -190,6 +206,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": f.firstCredential}}
 	case "createPermissionSet", "updatePermissionSet":
 		return permissionSetWrite(prefix+"-set", []string{f.roleID}, allowAll())
+	case "createOauth2Client", "updateOauth2Client", "createOrganizationOauth2Client", "updateOrganizationOauth2Client":
+		return clientWrite(prefix + "-client")
 	case "createAccountAssignments":
 		return assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.ids["permissionSetID"]}, []map[string]any{ref("project", f.otherProject)})
 	}
