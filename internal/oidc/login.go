@@ -65,7 +65,7 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !slices.Contains(strings.Fields(req.Prompt), oidc.PromptSelectAccount) && acrAllowed(req, ACRFederated) {
-		rt, upstream, err := p.routeByEmail(ctx, req.LoginHint)
+		rt, upstream, err := p.chooseRouteFor(ctx, req, "", req.LoginHint)
 		if err != nil {
 			p.loginError(w, m, err)
 			return
@@ -107,7 +107,7 @@ func (p *Provider) loginView(ctx context.Context, r *http.Request, req *store.OI
 		v.Email = bs.Subject
 	}
 	if acrAllowed(req, ACRFederated) {
-		if v.Providers, err = p.systemProviders(ctx); err != nil {
+		if v.Providers, err = p.loginProviders(ctx, req.ClientID); err != nil {
 			return nil, err
 		}
 	}
@@ -208,7 +208,7 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.TrimSpace(f.Get("email"))
-	rt, upstream, err := p.chooseRoute(ctx, f.Get("provider"), email)
+	rt, upstream, err := p.chooseRouteFor(ctx, req, f.Get("provider"), email)
 	if err != nil {
 		p.loginError(w, m, err)
 		return
