@@ -684,10 +684,13 @@ func TestPermissions(t *testing.T) {
 		f := newFixture(t, a)
 		denied := map[string]map[string]bool{
 			"administrator": set("createOrganization", "deleteOrganization", "updateQuotas",
-				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents"),
+				"createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
+				// Platform OAuth2 clients (issue 13).
+				"listOauth2Clients", "createOauth2Client", "getOauth2Client", "updateOauth2Client", "deleteOauth2Client",
+				"rotateOauth2ClientSecret"),
 			// The audit log, the credential store and cloud connections are
 			// administrators'.
-			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
+			"reader": set("listOrganizationAuditEvents", "listAuditEvents", "listOauth2Clients", "getOauth2Client",
 				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection"),
 			"user": {},
 		}
