@@ -454,6 +454,102 @@ func (e IamServicePolicyType) Valid() bool {
 	}
 }
 
+// Defines values for Oauth2ClientSpecGrantTypes.
+const (
+	Oauth2ClientSpecGrantTypesAuthorizationCode                        Oauth2ClientSpecGrantTypes = "authorization_code"
+	Oauth2ClientSpecGrantTypesClientCredentials                        Oauth2ClientSpecGrantTypes = "client_credentials"
+	Oauth2ClientSpecGrantTypesRefreshToken                             Oauth2ClientSpecGrantTypes = "refresh_token"
+	Oauth2ClientSpecGrantTypesUrnIetfParamsOauthGrantTypeTokenExchange Oauth2ClientSpecGrantTypes = "urn:ietf:params:oauth:grant-type:token-exchange"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientSpecGrantTypes enum.
+func (e Oauth2ClientSpecGrantTypes) Valid() bool {
+	switch e {
+	case Oauth2ClientSpecGrantTypesAuthorizationCode:
+		return true
+	case Oauth2ClientSpecGrantTypesClientCredentials:
+		return true
+	case Oauth2ClientSpecGrantTypesRefreshToken:
+		return true
+	case Oauth2ClientSpecGrantTypesUrnIetfParamsOauthGrantTypeTokenExchange:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Oauth2ClientSpecTokenEndpointAuthMethod.
+const (
+	Oauth2ClientSpecTokenEndpointAuthMethodClientSecretBasic       Oauth2ClientSpecTokenEndpointAuthMethod = "client_secret_basic"
+	Oauth2ClientSpecTokenEndpointAuthMethodClientSecretPost        Oauth2ClientSpecTokenEndpointAuthMethod = "client_secret_post"
+	Oauth2ClientSpecTokenEndpointAuthMethodNone                    Oauth2ClientSpecTokenEndpointAuthMethod = "none"
+	Oauth2ClientSpecTokenEndpointAuthMethodSelfSignedTlsClientAuth Oauth2ClientSpecTokenEndpointAuthMethod = "self_signed_tls_client_auth"
+	Oauth2ClientSpecTokenEndpointAuthMethodTlsClientAuth           Oauth2ClientSpecTokenEndpointAuthMethod = "tls_client_auth"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientSpecTokenEndpointAuthMethod enum.
+func (e Oauth2ClientSpecTokenEndpointAuthMethod) Valid() bool {
+	switch e {
+	case Oauth2ClientSpecTokenEndpointAuthMethodClientSecretBasic:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodClientSecretPost:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodNone:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodSelfSignedTlsClientAuth:
+		return true
+	case Oauth2ClientSpecTokenEndpointAuthMethodTlsClientAuth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Oauth2ClientSpecType.
+const (
+	Oauth2ClientSpecTypeConfidential Oauth2ClientSpecType = "confidential"
+	Oauth2ClientSpecTypePublic       Oauth2ClientSpecType = "public"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientSpecType enum.
+func (e Oauth2ClientSpecType) Valid() bool {
+	switch e {
+	case Oauth2ClientSpecTypeConfidential:
+		return true
+	case Oauth2ClientSpecTypePublic:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Oauth2ClientTLSIdentityField.
+const (
+	Oauth2ClientTLSIdentityFieldSanDns    Oauth2ClientTLSIdentityField = "san_dns"
+	Oauth2ClientTLSIdentityFieldSanEmail  Oauth2ClientTLSIdentityField = "san_email"
+	Oauth2ClientTLSIdentityFieldSanIp     Oauth2ClientTLSIdentityField = "san_ip"
+	Oauth2ClientTLSIdentityFieldSanUri    Oauth2ClientTLSIdentityField = "san_uri"
+	Oauth2ClientTLSIdentityFieldSubjectDn Oauth2ClientTLSIdentityField = "subject_dn"
+)
+
+// Valid indicates whether the value is a known member of the Oauth2ClientTLSIdentityField enum.
+func (e Oauth2ClientTLSIdentityField) Valid() bool {
+	switch e {
+	case Oauth2ClientTLSIdentityFieldSanDns:
+		return true
+	case Oauth2ClientTLSIdentityFieldSanEmail:
+		return true
+	case Oauth2ClientTLSIdentityFieldSanIp:
+		return true
+	case Oauth2ClientTLSIdentityFieldSanUri:
+		return true
+	case Oauth2ClientTLSIdentityFieldSubjectDn:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Oauth2ProviderType.
 const (
 	Oauth2ProviderTypeGithub    Oauth2ProviderType = "github"
@@ -1124,7 +1220,9 @@ type AuditEvents = []AuditEventRead
 type AuditPrincipal struct {
 	Id string `json:"id"`
 
-	// Kind user, serviceaccount, apikey or assumedrole.
+	// Kind user, serviceaccount, apikey or assumedrole; operator for a
+	// `gatehouse admin` command run on the host (id is the operating
+	// system user).
 	Kind string `json:"kind"`
 
 	// RoleId The role of an API key or role session.
@@ -1737,6 +1835,168 @@ type NamedPolicy struct {
 	// evaluation fails is skipped.
 	Policy IamPolicy `json:"policy"`
 }
+
+// Oauth2ClientCreate An OAuth2 client as create and rotate return it, with status.clientSecret this once.
+type Oauth2ClientCreate struct {
+	// Metadata An OAuth2 client's metadata. id is its client_id.
+	Metadata Oauth2ClientReadMetadata `json:"metadata"`
+
+	// Spec An OAuth2 client's settings. Omitted fields take defaults: type
+	// confidential; grantTypes authorization_code and refresh_token; scopes
+	// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+	// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+	// responses carry every field, defaults applied. Redirect URIs are
+	// matched exactly (https, or http on a loopback host; no fragment or
+	// wildcard); public clients always require PKCE and never get
+	// client_credentials or token exchange.
+	Spec Oauth2ClientSpec `json:"spec"`
+
+	// Status What only create and rotate return.
+	Status Oauth2ClientStatus `json:"status"`
+}
+
+// Oauth2ClientRead An OAuth2 client (never its secret).
+type Oauth2ClientRead struct {
+	// Metadata An OAuth2 client's metadata. id is its client_id.
+	Metadata Oauth2ClientReadMetadata `json:"metadata"`
+
+	// Spec An OAuth2 client's settings. Omitted fields take defaults: type
+	// confidential; grantTypes authorization_code and refresh_token; scopes
+	// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+	// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+	// responses carry every field, defaults applied. Redirect URIs are
+	// matched exactly (https, or http on a loopback host; no fragment or
+	// wildcard); public clients always require PKCE and never get
+	// client_credentials or token exchange.
+	Spec Oauth2ClientSpec `json:"spec"`
+}
+
+// Oauth2ClientReadMetadata An OAuth2 client's metadata. id is its client_id.
+type Oauth2ClientReadMetadata struct {
+	// CreationTime When the client was registered.
+	CreationTime time.Time `json:"creationTime"`
+
+	// Id The client_id.
+	Id string `json:"id"`
+
+	// ModifiedTime When the client (or its secret) last changed.
+	ModifiedTime *time.Time `json:"modifiedTime,omitempty"`
+
+	// Name The client's name (shown on the consent page). Clients registered
+	// with `gatehouse admin clients` or a clients file may have names
+	// that are not labels.
+	Name string `json:"name"`
+
+	// OrganizationId The organization that owns the client; absent for a platform client.
+	OrganizationId *string `json:"organizationId,omitempty"`
+}
+
+// Oauth2ClientSpec An OAuth2 client's settings. Omitted fields take defaults: type
+// confidential; grantTypes authorization_code and refresh_token; scopes
+// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+// responses carry every field, defaults applied. Redirect URIs are
+// matched exactly (https, or http on a loopback host; no fragment or
+// wildcard); public clients always require PKCE and never get
+// client_credentials or token exchange.
+type Oauth2ClientSpec struct {
+	// AccessTokenLifetime Access token lifetime in seconds (60..86400).
+	AccessTokenLifetime              *int64 `json:"accessTokenLifetime,omitempty"`
+	BackchannelLogoutSessionRequired *bool  `json:"backchannelLogoutSessionRequired,omitempty"`
+
+	// BackchannelLogoutURI Where logout tokens are posted (OpenID Connect Back-Channel Logout 1.0).
+	BackchannelLogoutURI   *string                       `json:"backchannelLogoutURI,omitempty"`
+	GrantTypes             *[]Oauth2ClientSpecGrantTypes `json:"grantTypes,omitempty"`
+	PostLogoutRedirectURIs *[]string                     `json:"postLogoutRedirectURIs,omitempty"`
+	RedirectURIs           *[]string                     `json:"redirectURIs,omitempty"`
+
+	// RefreshTokenLifetime Refresh token lifetime in seconds (60..31536000).
+	RefreshTokenLifetime *int64 `json:"refreshTokenLifetime,omitempty"`
+
+	// RequireConsent Users are asked once to allow the client's scopes.
+	RequireConsent *bool `json:"requireConsent,omitempty"`
+
+	// RequirePKCE Authorization requests must carry a PKCE S256 challenge (always true for public clients).
+	RequirePKCE *bool `json:"requirePKCE,omitempty"`
+
+	// Scopes The scopes the client may request.
+	Scopes *[]string `json:"scopes,omitempty"`
+
+	// TlsClientAuth What a tls_client_auth client's certificate must carry (RFC 8705
+	// §2.1.2): field is one of subject_dn, san_dns, san_uri, san_ip,
+	// san_email, value the expected value.
+	TlsClientAuth *Oauth2ClientTLSIdentity `json:"tlsClientAuth,omitempty"`
+
+	// TlsClientCertificates SHA-256 thumbprints (base64url) of a self_signed_tls_client_auth client's certificates.
+	TlsClientCertificates   *[]string                                `json:"tlsClientCertificates,omitempty"`
+	TokenEndpointAuthMethod *Oauth2ClientSpecTokenEndpointAuthMethod `json:"tokenEndpointAuthMethod,omitempty"`
+
+	// Type confidential or public; fixed at creation (omit on update to keep it).
+	Type *Oauth2ClientSpecType `json:"type,omitempty"`
+}
+
+// Oauth2ClientSpecGrantTypes defines model for Oauth2ClientSpec.GrantTypes.
+type Oauth2ClientSpecGrantTypes string
+
+// Oauth2ClientSpecTokenEndpointAuthMethod defines model for Oauth2ClientSpec.TokenEndpointAuthMethod.
+type Oauth2ClientSpecTokenEndpointAuthMethod string
+
+// Oauth2ClientSpecType confidential or public; fixed at creation (omit on update to keep it).
+type Oauth2ClientSpecType string
+
+// Oauth2ClientStatus What only create and rotate return.
+type Oauth2ClientStatus struct {
+	// ClientSecret A confidential client's secret (ghcs_...), in the create and
+	// rotate responses only: it is stored hashed and cannot be read
+	// again. Absent for public clients and TLS-authenticated ones.
+	ClientSecret *string `json:"clientSecret,omitempty"`
+}
+
+// Oauth2ClientTLSIdentity What a tls_client_auth client's certificate must carry (RFC 8705
+// §2.1.2): field is one of subject_dn, san_dns, san_uri, san_ip,
+// san_email, value the expected value.
+type Oauth2ClientTLSIdentity struct {
+	Field Oauth2ClientTLSIdentityField `json:"field"`
+	Value string                       `json:"value"`
+}
+
+// Oauth2ClientTLSIdentityField defines model for Oauth2ClientTLSIdentity.Field.
+type Oauth2ClientTLSIdentityField string
+
+// Oauth2ClientWrite An OAuth2 client to register or update.
+type Oauth2ClientWrite struct {
+	// Metadata An OAuth2 client's metadata when registered or updated: its name (a
+	// label like every resource's name; shown on the consent page), and id,
+	// which chooses a platform client's client_id at creation (generated
+	// when absent); an organization's client cannot choose it (400); on
+	// update it must be absent or the path's. Clients have no description
+	// or tags: other fields are refused.
+	Metadata Oauth2ClientWriteMetadata `json:"metadata"`
+
+	// Spec An OAuth2 client's settings. Omitted fields take defaults: type
+	// confidential; grantTypes authorization_code and refresh_token; scopes
+	// openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+	// (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+	// responses carry every field, defaults applied. Redirect URIs are
+	// matched exactly (https, or http on a loopback host; no fragment or
+	// wildcard); public clients always require PKCE and never get
+	// client_credentials or token exchange.
+	Spec Oauth2ClientSpec `json:"spec"`
+}
+
+// Oauth2ClientWriteMetadata An OAuth2 client's metadata when registered or updated: its name (a
+// label like every resource's name; shown on the consent page), and id,
+// which chooses a platform client's client_id at creation (generated
+// when absent); an organization's client cannot choose it (400); on
+// update it must be absent or the path's. Clients have no description
+// or tags: other fields are refused.
+type Oauth2ClientWriteMetadata struct {
+	Id   *string `json:"id,omitempty"`
+	Name string  `json:"name"`
+}
+
+// Oauth2Clients A list of OAuth2 clients.
+type Oauth2Clients = []Oauth2ClientRead
 
 // Oauth2ProviderRead An OAuth 2.0 provider when read.
 type Oauth2ProviderRead struct {
@@ -2672,6 +2932,9 @@ type AuditSinceQueryParameter = time.Time
 // AuditUntilQueryParameter defines model for auditUntilQueryParameter.
 type AuditUntilQueryParameter = time.Time
 
+// ClientIDParameter defines model for clientIDParameter.
+type ClientIDParameter = string
+
 // CloudConnectionIDParameter defines model for cloudConnectionIDParameter.
 type CloudConnectionIDParameter = string
 
@@ -2806,6 +3069,9 @@ type GroupRequest = GroupWrite
 // LocalAccountEmailRequest Gatehouse addition. The address of a local account.
 type LocalAccountEmailRequest = LocalAccountEmail
 
+// Oauth2ClientRequest An OAuth2 client to register or update.
+type Oauth2ClientRequest = Oauth2ClientWrite
+
 // Oauth2ProviderRequest An OAuth 2.0 provider when created or updated.
 type Oauth2ProviderRequest = Oauth2ProviderWrite
 
@@ -2881,6 +3147,19 @@ type ListAuditEventsParams struct {
 
 // ListLocalAccountsParams defines parameters for ListLocalAccounts.
 type ListLocalAccountsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListOauth2ClientsParams defines parameters for ListOauth2Clients.
+type ListOauth2ClientsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -3061,6 +3340,19 @@ type ListCredentialsParams struct {
 
 // ListGroupsParams defines parameters for ListGroups.
 type ListGroupsParams struct {
+	// Limit Gatehouse addition. The maximum number of items to return. When
+	// omitted all items are returned. When more items exist, the
+	// X-Next-Page-Token response header carries the token for the next page.
+	Limit *LimitParameter `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// PageToken Gatehouse addition. An opaque keyset pagination token, as returned in
+	// the X-Next-Page-Token header of the previous page. It must be used with
+	// the same filter parameters as the request that produced it.
+	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
+}
+
+// ListOrganizationOauth2ClientsParams defines parameters for ListOrganizationOauth2Clients.
+type ListOrganizationOauth2ClientsParams struct {
 	// Limit Gatehouse addition. The maximum number of items to return. When
 	// omitted all items are returned. When more items exist, the
 	// X-Next-Page-Token response header carries the token for the next page.
@@ -3303,6 +3595,12 @@ type InviteLocalAccountJSONRequestBody = LocalAccountEmail
 // ResetLocalAccountPasswordJSONRequestBody defines body for ResetLocalAccountPassword for application/json ContentType.
 type ResetLocalAccountPasswordJSONRequestBody = LocalAccountEmail
 
+// CreateOauth2ClientJSONRequestBody defines body for CreateOauth2Client for application/json ContentType.
+type CreateOauth2ClientJSONRequestBody = Oauth2ClientWrite
+
+// UpdateOauth2ClientJSONRequestBody defines body for UpdateOauth2Client for application/json ContentType.
+type UpdateOauth2ClientJSONRequestBody = Oauth2ClientWrite
+
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
 type CreateSystemOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
 
@@ -3347,6 +3645,12 @@ type CreateGroupJSONRequestBody = GroupWrite
 
 // UpdateGroupJSONRequestBody defines body for UpdateGroup for application/json ContentType.
 type UpdateGroupJSONRequestBody = GroupWrite
+
+// CreateOrganizationOauth2ClientJSONRequestBody defines body for CreateOrganizationOauth2Client for application/json ContentType.
+type CreateOrganizationOauth2ClientJSONRequestBody = Oauth2ClientWrite
+
+// UpdateOrganizationOauth2ClientJSONRequestBody defines body for UpdateOrganizationOauth2Client for application/json ContentType.
+type UpdateOrganizationOauth2ClientJSONRequestBody = Oauth2ClientWrite
 
 // CreateOrganizationOauth2ProviderJSONRequestBody defines body for CreateOrganizationOauth2Provider for application/json ContentType.
 type CreateOrganizationOauth2ProviderJSONRequestBody = Oauth2ProviderWrite
@@ -3461,6 +3765,24 @@ type ServerInterface interface {
 	// DeleteLocalAccount Delete a platform local password account.
 	// (DELETE /api/v1/localaccounts/{email})
 	DeleteLocalAccount(w http.ResponseWriter, r *http.Request, email string)
+	// ListOauth2Clients List platform OAuth2 clients.
+	// (GET /api/v1/oauth2clients)
+	ListOauth2Clients(w http.ResponseWriter, r *http.Request, params ListOauth2ClientsParams)
+	// CreateOauth2Client Register a platform OAuth2 client.
+	// (POST /api/v1/oauth2clients)
+	CreateOauth2Client(w http.ResponseWriter, r *http.Request)
+	// DeleteOauth2Client Delete a platform OAuth2 client.
+	// (DELETE /api/v1/oauth2clients/{clientID})
+	DeleteOauth2Client(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
+	// GetOauth2Client Get a platform OAuth2 client.
+	// (GET /api/v1/oauth2clients/{clientID})
+	GetOauth2Client(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
+	// UpdateOauth2Client Update a platform OAuth2 client.
+	// (PUT /api/v1/oauth2clients/{clientID})
+	UpdateOauth2Client(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
+	// RotateOauth2ClientSecret Rotate a platform OAuth2 client's secret.
+	// (POST /api/v1/oauth2clients/{clientID}/rotatesecret)
+	RotateOauth2ClientSecret(w http.ResponseWriter, r *http.Request, clientID ClientIDParameter)
 	// ListSystemOauth2Providers List system identity providers.
 	// (GET /api/v1/oauth2providers)
 	ListSystemOauth2Providers(w http.ResponseWriter, r *http.Request, params ListSystemOauth2ProvidersParams)
@@ -3578,6 +3900,24 @@ type ServerInterface interface {
 	// UpdateGroup Update a group.
 	// (PUT /api/v1/organizations/{organizationID}/groups/{groupid})
 	UpdateGroup(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, groupid GroupidParameter)
+	// ListOrganizationOauth2Clients List an organization's OAuth2 clients.
+	// (GET /api/v1/organizations/{organizationID}/oauth2clients)
+	ListOrganizationOauth2Clients(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationOauth2ClientsParams)
+	// CreateOrganizationOauth2Client Register an organization's OAuth2 client.
+	// (POST /api/v1/organizations/{organizationID}/oauth2clients)
+	CreateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// DeleteOrganizationOauth2Client Delete an organization's OAuth2 client.
+	// (DELETE /api/v1/organizations/{organizationID}/oauth2clients/{clientID})
+	DeleteOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
+	// GetOrganizationOauth2Client Get an organization's OAuth2 client.
+	// (GET /api/v1/organizations/{organizationID}/oauth2clients/{clientID})
+	GetOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
+	// UpdateOrganizationOauth2Client Update an organization's OAuth2 client.
+	// (PUT /api/v1/organizations/{organizationID}/oauth2clients/{clientID})
+	UpdateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
+	// RotateOrganizationOauth2ClientSecret Rotate an organization's OAuth2 client's secret.
+	// (POST /api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret)
+	RotateOrganizationOauth2ClientSecret(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, clientID ClientIDParameter)
 	// ListOrganizationOauth2Providers List organization identity providers.
 	// (GET /api/v1/organizations/{organizationID}/oauth2providers)
 	ListOrganizationOauth2Providers(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationOauth2ProvidersParams)
@@ -4185,6 +4525,170 @@ func (siw *ServerInterfaceWrapper) DeleteLocalAccount(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.DeleteLocalAccount(w, r, email)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListOauth2Clients operation middleware
+func (siw *ServerInterfaceWrapper) ListOauth2Clients(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOauth2ClientsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListOauth2Clients(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) CreateOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateOauth2Client(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) DeleteOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteOauth2Client(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) GetOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOauth2Client(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) UpdateOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateOauth2Client(w, r, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateOauth2ClientSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateOauth2ClientSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateOauth2ClientSecret(w, r, clientID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -5785,6 +6289,227 @@ func (siw *ServerInterfaceWrapper) UpdateGroup(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateGroup(w, r, organizationID, groupid)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ListOrganizationOauth2Clients operation middleware
+func (siw *ServerInterfaceWrapper) ListOrganizationOauth2Clients(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListOrganizationOauth2ClientsParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "pageToken" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "pageToken", r.URL.Query(), &params.PageToken, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "pageToken"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "pageToken", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListOrganizationOauth2Clients(w, r, organizationID, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) CreateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateOrganizationOauth2Client(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) DeleteOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteOrganizationOauth2Client(w, r, organizationID, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) GetOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOrganizationOauth2Client(w, r, organizationID, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// UpdateOrganizationOauth2Client operation middleware
+func (siw *ServerInterfaceWrapper) UpdateOrganizationOauth2Client(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.UpdateOrganizationOauth2Client(w, r, organizationID, clientID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RotateOrganizationOauth2ClientSecret operation middleware
+func (siw *ServerInterfaceWrapper) RotateOrganizationOauth2ClientSecret(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "clientID" -------------
+	var clientID ClientIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "clientID", r.PathValue("clientID"), &clientID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "clientID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RotateOrganizationOauth2ClientSecret(w, r, organizationID, clientID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -8703,6 +9428,18 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/oauth2providers", wrapper.CreateSystemOauth2Provider)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/oauth2providers/{providerID}", wrapper.DeleteSystemOauth2Provider)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/oauth2providers/{providerID}", wrapper.UpdateSystemOauth2Provider)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/oauth2clients", wrapper.ListOauth2Clients)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/oauth2clients", wrapper.CreateOauth2Client)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}", wrapper.DeleteOauth2Client)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}", wrapper.GetOauth2Client)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}", wrapper.UpdateOauth2Client)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/oauth2clients/{clientID}/rotatesecret", wrapper.RotateOauth2ClientSecret)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients", wrapper.ListOrganizationOauth2Clients)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients", wrapper.CreateOrganizationOauth2Client)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", wrapper.DeleteOrganizationOauth2Client)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", wrapper.GetOrganizationOauth2Client)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", wrapper.UpdateOrganizationOauth2Client)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret", wrapper.RotateOrganizationOauth2ClientSecret)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations", wrapper.ListOrganizations)
 	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/organizations", wrapper.CreateOrganization)
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}", wrapper.DeleteOrganization)
@@ -8823,494 +9560,538 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39dts4niAM3wqO3j3H0i4tO6lUzbRy3vOMynZVeyplu22nMrvDjAsiIQltClAToGVVNs9t7AXtjT0H",
-	"PwAkSIISJctxKq3+oysWSXz+vj8/dSI+m3NGmBSdwafOlOCYpPBPRh7lFZ6QW35PmPohJiJK6VxSzjqD",
-	"zs9YkinPBEE4jqn6sY+uUiIIk4izZIkWU8IQRr8ndEbl72iBBZrQB/Ubi9GMpyRkVJKZQOSRCjlAckoQ",
-	"n+N/ZAT9Prfz/o4ecJIRNOYpvKAWhdTTfifoiGhKZlgtTS7npDPoCJlSNul8/vw56MxximdEms3gKOIZ",
-	"k0Mh6ITNCJPnp1f2hfrehgyZDxDOv0Dnp2pSql6YYzntBB2GZ2paz+CdoJOSf2Q0JXFnINOMuKudYylJ",
-	"qsb5r/88PvwLPhx//PSvnw/zf79p8e9Xrz//t05Q23hgF7Nuf8MPN/kez09R99VrFNMJlaKH5BRLhFGU",
-	"8CxGEWeMROo7xMf6jtIJZvQPDL/FVET8gaQkXn02m53Iqu0lCY9g7tU7RCkRPEsjgoovVtygM+oLXt2c",
-	"/kKWa2/u6hzdk+WKzZhhXnAjWUzlMJI8/VtG0uWK/VwqSkEeFPnR8EUFwupDAEpB0geqrlADUWD3HiBB",
-	"hACYTFEmSIpENvo7iWQvP5J/qIldMJQ8XUkyzKovHehet/h3VEi9ZBcnDoTdUJdKNMNLNMUPBI0IYSgm",
-	"CZEk7iHKhCQ4tjg1T7Ac83R2mJAHkiDOiGjaiTvVedxmS9cGE87jTW4Dj3hmdpejkgNylVWl+RybrOh2",
-	"OSdPXZOaAnUxsrBiqdScpBrpIyxxwicZCRDpT/pokvJsLnrrdqLW1mYvN5RFm21CKqjFY0lSvRVJZ6Rp",
-	"NUKNXlqGAhMsO4NOjCU5VN82o+B7JmmyydpGZMxTsn5ZmRp4m2UBUznJecoaGl5jQY00rzbuyxE/WMp5",
-	"TJikctlqg9S8vGZ7xZgvuDnOlIR3ktAWMtTlMJPT1yiCl+9o3Lg5upnMNDz8X/jwDyUnFP/s3/2/hx8/",
-	"HQevXv9L09JTAgeIkzWXIiRPSYyK91fcizPmy10KmeH1aD4ERqmYk3pbCe0pEY1cBl7yI7h9VF8HUFYa",
-	"r14Eo0rCh1ebz9WM9HJHCkrLio34tJ/bKUEz/Ehn2QyxbDYiqWJGWseRHKVEZinrow9TwkLGZ1RKEivp",
-	"1LyCU2LeIbF+C7Qk5ChJgWJtIfuPwwvyKA+VcnYIWpLihnOFmUjrbyjCaUqJAE4o4Q2vAuW7edh56ebN",
-	"njqDV8fHx0FnRpn5Mz84yiSZkLTzOeg8Hk7s0Rzao9F39zkoyy5riEdJzWgElPKILwcv6kRX7EeBhnql",
-	"gIMAjVM+Q8d9NNRP5hiESYIIixFVaDqXy6ZLUl+U7igmY5wlsjNQF+Tel/6fc2vH9Vsz6wdQ2hDm1UVp",
-	"nf2eLAUB0KJMXxoAXoCwyMEaURYytcc6BBvAtfJwSh4oz4SGVHQu0SwTEo2IImIxWlA51QMJPCNoTBMl",
-	"TBUav5pTPVXAQOBYsUTzlMdZpBYhVx2rNndU4P8dYRM57Qy+f/W6dvtrYH5O0hkFZeWGrOGYqHgXqbNs",
-	"hPrKmC8I9uWFtBI1C4tKofKVN954PbVtr5LOS29f4BnZbnWkeit2zWpRrVaq5l631pSyiM6VGLHxKiU3",
-	"Z2jHaFxUMUnb5Wx1bJIXaxHtjsudr+3aWiuP69emZlm7tppC+N9SMu4MOv+/o8KEeqSfiqOaSfCqNIze",
-	"CP87idaSBP3WClpgh3lBKpDyBxqTdC1Lx6AP2NdX7skM+HKbSnlC1pkYeUK0nWopJJkptT7KhOSzXsO+",
-	"9Jgvu6etUHox5aJGCKc8iQ2fVQfhIjoYZCqHAm81m13M0tZgv3rt/fVFqw2olfmYDaz2/fUF6gqJZSb6",
-	"ZtCVa3t/fbFmacYANWxjf0cVy2YzKlRHfTngMSbXtRvTAHJ+OkAYjVK+APOs/vVAIEFj1P3uNZqSRxyT",
-	"iM5wkjseeIowCxmezxNqLPbFhykZp0RMrTqDZzRZou7r12iEBfnhTZYmKJriFEdKAOw1nqbZQ9tj7Obn",
-	"8t3rz/+7MDfcHX789Pr1517DUdE/1mkDVQURay0AcKrZGPhHg9T/uiL2r9bS1Ap5KteskKcxSQdoTEkS",
-	"D7CI1PXoP9S7qKt+Ah+fwrOYpsZERwVKyFginsleELKUzAmWeJQQ1FWkgM9m+FAQJauDIVzppYI8kBQn",
-	"oEK8heFgHoEIjqYooUKGTC1YoNES1GTKEJUCOWsOEE4EVw9AKyAkVrDG8D25i7AgIetGKVEz3mHZA7Ul",
-	"Y/eML5ieSq0aozfHx+royeM84TGxcOG9CZ6WdWS4xIqy8Pr42KMszPDjuX75h/wpTlO8VA+FXCbqhzFP",
-	"Z/C3dmusUxqERi39MhgJaNpg56ngg/5kJTa4O/r+TVAiMv/1b0dhKD7+j3/L/+VHCInTyVYKghVu9QCK",
-	"rRQCUSO9trOtIdj6tW1FXGzX1EbALaZqtaZtRVv9dTu5tphpe6H2thhDLT4T62RA7axrZHZ6gJdicZ/1",
-	"vETIH3lMiY4byB3D1/qR+jHiTBIG/3R41dHfBYc4iZaHmY/8IaWS6PnrYQiF81pypGkYOD3nMZZwt+Wj",
-	"slbYXa8WBm1eqLHntl2i2lNiRJozRaZ2vdzaBL5VN9lwDclUWIQRjGTFNO9mtFZzZVSWXe+kPPoqUAFv",
-	"C3rdPy4UrLb34VpRd74BZ+xVyy/Ze9su3DCDXa/ZDLsC3i0XarvQshi/6/WWR1+x7Kra0Xb5ijDvetFq",
-	"zBVLBU7Rbn1AuLUDBIj2CMdmsdfm5xaLJo94Nk/gTZKmPAWB+QEnNL4zXEGJhurJXXmp1sg84vESjTFN",
-	"SIz0HhF8DtOAMNfqWPTkniO5bjNPgIyfx64q5kQgxiVS28dUqVdJkr+hDtEI233k0EMlS2ujvdCShBLT",
-	"ZzhRcimJkeLaIeMpApnCNbx3KYuSLKZsgsCRdJSb1HsB4qwIyxBKd0hJyKxXG2J7XvXf9I9RTGNYcsyj",
-	"DCLvjGhunes/4litdYGXT7tfhQ0kvdN/msu91ULBzdn1b+cnZ3dnF6dXl+cXt3cXl7d312fDk78Of3x3",
-	"1gAJww836Ob2Bg2FyGbkmifkA5XTD2Rk9ziwDp45p0zm+8RMLJSq5QQ6pGScCRLvAGwUR7NxFFmiJxyp",
-	"28fRlMQALwaYunKacikTdXmglanTQTCwCNmILDmLDeRIdes8odGy10f5uSktavXBIZ6G7P3FLxeXHy5K",
-	"9/mc+Gqu9OT67PTs4vZ8+O7u/OK34TsQNNtd4wANo4gIcUoYJfEAvRfqunDKBnghBhTPBoNXzv8GinYd",
-	"5T4hdSxwzZmc8pT+QWIwQ5NUYdMACSkGxVQ7unGL/lQgcyo5ZdDAYAAMUamFHhjN+o1Dlh9c4CrUww83",
-	"bnzcWfHSiAgaE3h3QhhJaWTGQBGPib5qzsYJjZ54x3aUhrvDRWDYgsqp9vyBRRInKcHxUjvSxU7osZnI",
-	"LknoKTHjckrSAGUiwwnYIalAM4KBlhITDpg7L7XaqEZn4j3DD5gmeJSQp52SJLM5T3FKk+VdVgzacGhq",
-	"LacXNyjh/D6bK7n3rnBoRlOcJIRNSB9HM9I3k1VoF+ycMvS92BH8quWom0wUCTL0iafVWSmDKLW3SNEj",
-	"PMGUoQRLkoase61o1OFwLEnag+Md83RE45iwp51sPkzDWRZxhxbrk4QvSIxGS5SOcLRDQWCBBYqBIoFd",
-	"zFAXIwZooMNLResjDKg+MiZx98WQaXuqWukUPyjSX5INRMTnOvoeQ+RxTkVAPFPCBTuQOUSHin8RIbBi",
-	"Dyl9oAmZEKH4vnbqG7XERrvCvVCm9Hmc3AC7AZKye65epRIM2WkN4eNRlKXpThgu2BbJ45xEUgNtxqaY",
-	"xQqCy3MpwltcEkYyxUxQJe/o9zCLQ6aeiiyKiBqLIayZbx+dGxMPhQsAuo4FCdA8IVioC5zzVCIqERbq",
-	"6qgQmSYzjMufeMbipx0y4/JurIZpFIoNcVSApV98+sm+Z2BHlhyNKYtRQethY3O8TDiObzl/h9MJ+eKi",
-	"f6JmVciBGXp1/OZfv/+XH9BoKYnYMUuHyagozeeI7lFE5lKg7iv0K/2x50j1IbNmDi2GgnyukFISxbs0",
-	"m9fqIYQm8QeSCpBWRmAOg0POWCHFPO2EMUhUd5qANeEpvGNcPoUoo5BqigUij3O6I5zN5FSJ6MbUVjAc",
-	"IJjuKpx5zYGIbK5wjcS/kphiJQ497WCcEe9masg7qY20ayCQEpFHSdWmeh4QBP5Wmaqv/Ut6OJN6RYS4",
-	"AI/Kp46FQZxcpYpXSjC0jnEiiG9Go4SAGJdmWoKy6gxOEtFHuat3lNFEHlLFy2JixLxByD6FHRqHnQF6",
-	"FaAQDM3qj1DbIMOO+rFYobo9/VjpMWfXYedzvwNmpnypnyqvw9WxbNYZ/Kf5qBOYf9z9fH35/qrz0eMF",
-	"iqmYJ3gJHoG6IyDo0Nj52QmvZP4PPudTcO3QKRLBCmv9O6qtN/VTrie7CYSt5WWGYxIoUSuPhEH/9/9U",
-	"YwH+7//J3SFpTNL6oeUOsvwfG3kargkGPC87zD67pqD/NEN/bHMWvxKJYyxxy9y/AyXA6y9Q1z0lkHwY",
-	"Bym+V9+1cTr+uPReMjylnN1SfaltcigqoFH8XMkL8kdPuIeliG4tmai0pFYneYUnxOuWxBOICfHAluec",
-	"1CvrHOWe0LzFlCcEdXUAKIl74Czud3yByc8CgDpw1o+q4K33P+GpXOFz1ySVxBA62+B+Bwea3UgNFlpg",
-	"SWDOPMhjiU1wgVpbu4u35KC+lQ9TroROJ3dWmxA9ZAEgdUaZdTG/Cpq28+SAO/cQDEul8YZ7tRS/fnWQ",
-	"h6aglJXpRiks0zIKpT11jKuuU/UOeBmGZ0n8gSr6q17w3ACRU5JWYqC0DIXIeEwiqdQJKq1rvY+Gri8Z",
-	"35OQmfdMUAWoJ1ibJ4Efa+IGLHk2sEqKUmt+UsqL5tIhy3M3CxlVyVooIUboLNgKBitYHlEWstwKcfSp",
-	"wm8Uvf1sV5ZPsZjSaOr+dCCU1DujjAqZYslTYVZdh0Ql82UpuSbYiGa1KxASyxK7p+wq5ZOUCIVO+f47",
-	"QUfLj557rEChHrEVBAL9aces6nubOdxuIyTK2aTa/pxEGw9woz4yZ5dtTnVv9GfVc8v3Y1aVj9/qKG/M",
-	"RqoYg2WFaP2dU+ZhVtUwdB+szF3iuB3d6uThIFvGZdSOrVhU4ImlN3O1O8L8Oj0MG88IMOhFw4mi7j2Z",
-	"A1kRksy10TQl8FkPikMoqjR3yNuaK2gUosth5f43ykR0w5tyPi5iU+unkqVskJMy7S4Is+Pj7yJX/IJf",
-	"iHlgZGm1Xv37Uen381Pza3EOgkjzjodS6rf7PmnSiUxaKzJWw/R9WQ6lSKcicLZ00K1A7DYH/RpnS0kF",
-	"rLTAJL6keFEJfXqCbOGMtJFgoU96gIqQOE+BjgA8brhc76N7fqpNQK9eH0LsrROGbMp/cEZ0bKqwfLxw",
-	"TopK1Q/LDs0yOsart5E0I06ALXs4HLyCyAM4msugLbn9PRchuH3VSDXriHdZI1gDKEXopg2xtX969II8",
-	"y2R7naPECjaZ3MQBbj+zZSCbTNtELESd24hOscYVOHJqwGy5heEIgvy1QBmDzIujKVLS6wNBMwIqpRME",
-	"YwHa5AaWQcamJnygcnqFFXA4drtO4ec9ivP1rhP8akOuOAUbPGBjwDY8DF+Um9LPHngWTUmcJwYnfEKZ",
-	"h4IKkek5V1scTpsUWieqS2eR8AUrXEE8LUfY2WW9RXgEpaTs8gqfUdDAxnW+kD/11jw/EOj8NCgmBb8W",
-	"mmMhFjyNvUPbCOkWzDFfw4rLdN3nO7jIWtycTlcU2v2oOIaGePDW8XH9eut3uPKaGwUpBdAeefDCyoJW",
-	"pxO58/BAmEosaJJiBi6slGxi1rDxxt5X1aN2Qk0tg7y236CIS86HtTtecdVXBqxOpphNyC4uG0UwlD3P",
-	"CCcJnKPCKA3QLihXLGxZmpJiUd5DY2Sx4nnl3KoDlj9fcS5Wk33iaYB3gE4YiQ8pK5IgnEjd8gHoshV+",
-	"W3udwLbgljW6XAlsbiBFGjunWOTBxfbSQNoCMnwgDB1M1d0KhzCNOE8IZlW83JjVl+iQB7Vak70ig8TW",
-	"BSmdQXWZK+DiFk9+AjvuhsDxAYw+ZZ5u/ERFPN09IXOBuk4sk8STE+2bEz0lDXNBQhbhNF1SNkFYooRg",
-	"kQvCYADDE4G6xWp7wEkMU3N2iZOQZYzKQCe0VZ4h9QjhEX8gSL1jS3WoibrlV98zCvP0Q/YLWYJqrKsh",
-	"ajcfl1M0wzKa9pGSI3gG/n4t/lp2SgVSyjagS8hmmOEJAZUJ5CMwxDFC4nIFMzF4R4WaWfwEwRjak9+F",
-	"eIT6e1c4BZuhYqYN668hozrK9iC7ELe4IoB/v1YErrjmimurwGS+zPXmOqPYweL9gJz4PCEJFdJ4QogQ",
-	"EIib8kSH1gi4VUeNr5/VJOGjNnak5MzElYrtiFriI2i8Iq+sGeJG7SkuLcRohR7h4MqorXAQcREWWzmN",
-	"lmTNN3dNQfFdmf3Cn83quzlngUaELFWjq1+h9drW2UG+6W5piB6YbUzBujC/zEEJ+8KOV2ItQqwbRPIi",
-	"BBs2AmWIjOxol7PJuV/a8dZ6npiWnJwFflx9JWIVOj0VXvJ797A/Hza0qofj06y0nKYtLnmpN6suhEyX",
-	"Wy0CUEhc6GNlOa8UiBJxJVqPUz7rhwyqRZUlWUX6BdHZoIW+tYBqPBMqwF+qQwKxLJN1IEnFxEqHENrV",
-	"AqULnRc5S5YDxXSUshEyw4P5GDGOIAgW1cbVRQMYzxU64EQBGIsV6wqZkoJAluijYaEDznA0pYy41Tuq",
-	"5UFFXh9UBCEDBmfyvY1dGXDVOUOhw+JiW/awuNCURDyNSRwCG9duJSVCaD0mS6xSg2VeJrFJba4jYDYX",
-	"MiV4dmDmT1FXU5GyOGhiOPNFHeis9qer4TqYpgACF0BKejcOWX5LrsZeX6k+IZwSJNNMSHVweUnTBY3J",
-	"jrT2PGoH+Q5snf6++iYAMceUpIXJAUT1/lpjzirNf01xqBL5bPDuuZwnJ52u3VV7NCEtCis9TOdJdZSc",
-	"nJCSf9E1wNb4ZW36XPJbw6ArepY74GYSi/+SnOqzGiN0TLKx+SPJ198QxLoUC/NyHSfRt8nTWuTi8nG+",
-	"LLG9u9WIRvoi7Gmr6Td2u+Yr0/7WNe7S1fv3u0dzWchTV9tzBM7D1bcq7Dimgngb5m2/HeaT+Hh4O3hS",
-	"LG1hs9yKVXtpyT1l68ZUr2w0auWqYIpAA6x7hquvTKdRfhGYtUPAlC8KpyuFwwpwtpMJyyTAJxZCZfVG",
-	"V1VRm92teThampiTAJl6Q5qo67qHcz7PEiP0UYE4i8j2l+Oy+R1QFdjthhEc+ptdhG3ASI3E2J5013Om",
-	"prZqb3+QxUE2UPX8IA8EUkPRMS1IVYWxP86pdsXVHPJaT1HXISSfC7Tg6T1lk7eIKZHedAIBuVIN2y7M",
-	"1dRK84uzjOQGLJhWaxXd3EUOeSKmAJkuTgYRaUUdMp+vvNdv5bdrcvC4F7bmoDXINgSWN/RbUfseEZxC",
-	"VryC8skU39/pkI97srQhIeYXQaKUSP1TYOPkTEB3XixYqW9+RgftI/xCeTZKaGQaUKDuHKd53AEsq8Uh",
-	"6tGbz7CZm1mkt1HKNiHhpdiZg9fbsDL4fCUbs/psex5WUE0f/8piKs8eGsMJLxlB8A6J0UKdiA9GJV9v",
-	"TFRjlKIXoN3BGtnJtkQg1s/V1VCseGmMI0XRA8SyRPttQbmx/F39CgmuVrHSGv2aCfNuB+1mtFDnn7Ep",
-	"LN9qbOdtw/bLCz6bzeUSpq/0CIH7EV70NVhx3iCs/sehySA9PM8bkDiI5BlOn1erW7d8EsBvg7wGn8Zm",
-	"3qwlKdhmLu7ZOst0D8CLdzkWrBYh1WumMUZ7/CtjWBMOromdn+GYKH4FQNkU1dZSPckESQOb2ZdHSuM5",
-	"VYRUsUUdI6M4W7+RDzepPYaT4oI08xS5lje/TaY9ON3kwNTaI+mqUPajRjC4dmDbFw9sCcMCm+4zrW9D",
-	"Ngb0bdG6pgVXXRN16BymP13DhEq55Vxx7So3gsPtY2laX+FC6MIcWiszrTg29B8PGTof/mpjUozB7Z4s",
-	"m+SzX6xwVN8fMI98RZ6DVjT7EMQudENwQmIEplghAyMq5w0gavcddIDiX7Jk6ZY9Kg7NXV3TYeVlRrY/",
-	"LSt4Y1mzT0MgyvDDTeHl0FAlArDRmuICZWfDgUDk0aTiQyllLRvb30yVx3pA3lAHWq8X19WLDcdx4nbV",
-	"2Rxq1E5LYYYQyd5Y/MezDzLx2n0Vkbi5vUH6OeqaMq8oE4cEC3n4qtdIqc2xFOGJ5SI1r7978/0P//Kv",
-	"fzl+9XqgXj+K6GFM5glfeum0RvzTrMlAbZ/ckIizOA/0sjWA84V/98PxMaw5r1H75rvXpSq1fzk+9iXt",
-	"mZFuTbhA5QpiTa6mUs7F4OgIL0Qfz/AfnPUjPjuCcI0owXSGukWAsPq1DIF3NA5sCLX5t3kZEq/dv2nc",
-	"e6tBWB3egdDeDlMJSUdlQLkPqOlziyc3NSboxO8IKZpdz5cPJE1pbOLlFDAUnmLYb0tldRX05yTAZ6I1",
-	"BWSWThuk/H4tvFuZYTMqab6+bkTiQJsacphrZy/wEN8mgM417NXn526kPn5ltNKia5tsuIJqNKiXxJTD",
-	"+bFAp/DWiLhfm4IfwhvAXIT9mLCspnOvvXjWGDRXe7VF9GjTtGuDUDcJ2RxCvolveYH/IBq33XBpt3iy",
-	"Ha+Q2JPJdK9B1Smy/Or1vwbrMhEgDKxWnPmHFpaXjv3Yt7sRju4vx+MbmWJJJtuE3Qvz6YFwqgIO0Jg+",
-	"kvhHHN3z8Rh1f1J/nZIEL81PdsIeZKuMsCDwVHcKxo/mrVs6IzqE7+9USpLaySgRvQDehdo4J/74z3zU",
-	"EkmhTP7wxmVMPxy3aHLlbmez4bxcrrzFHayvOIdK/661faBK/KMYxQcspSQfjx5dybIAfcJEZEJtlQJl",
-	"vTxkBU3BqT9BN3bzRax33JOXC0WQhlKS2Vx603SDFdHCpkyLL3y6KTg+Txxey29ySqW2GNiAqbwZnzR+",
-	"/Xyf6+7F4fFO+daNg2urAee+eiG8lIuNJFcaVavkWW+QtJvnpacpotScGO81dBJA+ArEs/WW4OLVWoRH",
-	"ZdGNx150IN1awforX+gucdiksldlgAOBnDhecxYD07WymFa3PMi7UyoKmWsmqGtkwyCX5UbLujo3/HAT",
-	"slyXM/UUCWpW33oBGpOYQGsHJXSbzkQhU8S50sPU2o0+3FS6oA7KsLbg6X3CcWwq1ekuIbMRJUzqreSx",
-	"Zro6RrkWkFHnGY+Nfhoy83FJUQ0Q7ZM+fHo+/LXkISLsgaZc55k6tbSgGBG1bfzOfrlB59c3Q7QgI2dQ",
-	"9f3Zyc2Remzq75LUlahDlov1Jujo7OQ1NIfGLCI2NE4dPOO2L6kWRN8iPh6TlMQhK7rtF9YjniICXrAY",
-	"HR7C+R7ihTg0ez90lhCgsWK6giTjwykXksQBUqp6Qg4lYZhJpBVEwHLNZuG4FxTi5MZOQ76iEKwpsHp3",
-	"ffa392c3t77KOJWOtg31cYruqg3p26b3VVNOUpPIWQ0Pr2JPLsJDTdagk4O1elBAX8uY8Rb0osHRXWuB",
-	"/LX4tCvL38y5Xf14B15u33o2tWytP+ui9NdGGTe2/pk30rie6toif6d4v4QnGx68A+9OPGYpbWIhvPLR",
-	"towVsieKNJ8WOy3SgmoZaMXq20DEipIVPJMRnxWJdflHBwIlWEinwHqjrCpWllbTaTioi5PEzDIDoskz",
-	"CZ1kzB57rR1NJenbA1e2JNZl5hHOlYwxw2xZrM4TDmFznvTK8qZO/upaG+WJVAwfWp9V50viodzSYVha",
-	"QFBcSnnsFnDym3l9q2KFkFlmJ2yOTtg9GfkTkYAnYfFvRUcFX4hqBoc0zpKVGPskYF0Fdy02kAe3PIkz",
-	"NTXGeIEgGK8gsEU0TGWcla756nGIzchmReryoRO8tspA7jy0tc5MNslbmzOKFzq7bxLNwW6bp1AIvPRF",
-	"fy3aZEK6i/ocdCbRfG3rpmg+dALLVmC5Hu5j23yH5ms0cj0lLW6R5u9udolWd1h5hfalHdhBsHRzomZ4",
-	"iaIp54LosAClypLHpoANKAL8KP1NcecmLzjBI5LYfOA4r7qnLu1AZ4CQR6kdWjCD0wgtb0vZvxsc/dvh",
-	"x0+vgtff/+BrcvYksr3ysperNRja6AX94tkSpVVvobjkn+5KbSmtZQtrkc6VUkO69SZFbotBlEHDQphs",
-	"gMgjjmSydMiUNtC0pVNZTAmLGoJbcJbHlNkrP7Dpdn10qh3C0PTE+GrxQvQjPkPd4Yeb3lvd1d/J/Bpn",
-	"SVJEzEAxM3Z0RPGsP+F8khA8p/C9BQ9xdPH+1x/Pro/y+P8jnUB9ZA1JeWIn54k4urq8fHdk5xNHV9eX",
-	"v52fnl2j7s8nV9Zlvbr7f0u6XYo1aE25a59tSrt3ZwNtS/UbY6ALGqrezr3nEWdjOjGRBNqJbltp7gzw",
-	"vHWUV6RoVkycFnRsvub763faEaWHP1C/91alH16lZEwf/XMJ6cRQi2wEuc26hpnOZhg3YniLzDe9yaA4",
-	"vOqa1l5nQzz60DkVayLWC1a0BGo/UtmChOzE+b+iSlVz0FnQkc2h9sbj8O8fbv1lE9WXefn3PNomS9mA",
-	"EjkegPNTDKB74wBePlRjDP6+kOsj+UxAQTFHUNxjUW/FuVHnyNpd53MJQU0wsVORaGeiUELHxMYolxfx",
-	"zjyBIqUmuCmPZvpLNZjpux9KLtkf/K7V1dfyFL3QOeuvSissy1jb6IScCcL8QOJ2ice2rJJpthTkNMjn",
-	"eKCEyYZofP2wscoZVCrbxEgVdHSVl5KVZ7Ny7fl6S6vLB3YXteIIVyti5p32Cpi5l5WGqCZ9wLixiheD",
-	"3BJKpTDura/GzZGvckNFofhuF1pCeRWbUonaib/NdQBFT02gBtSCX85NAWevfaIUXbdG4PUFZlejkNsM",
-	"4wtZ9tV3cldXneYJXrrqPfql2lIpGNMevnbqvpRKG+XcSgx1PO2BbrMIjvbRsph/kAfwH4iQ1cNTzaaV",
-	"aNYVUgzO7Apiv/w6xeIGELK5xQA2KAsFZ/SeTZ01/asUJBlDt6BShHvPFxVbuZZi9tV3syXzzL9XFwZL",
-	"fyluWaEy27DKVcbKgtTXgHIDol+m7B7aH/MZpuw3kuZZxG2KJg2sesPHJiakAvZ6WCPuQb+nkGH0ANOQ",
-	"2D5OeSaJqZ8o+ugqGyVUTBGGVpK3/3FravoAdYtDpv9SvBSShymbmBd+w0mmu54ydHV5c4v6/f6RnuMI",
-	"5vQG8tvB/HhcTH8gTGUvb4dNnburJ1tRs91ZqH8+XSVQlmbW+K/2+hYxsoCUQq1m5nL0+o4Xc8JinYxi",
-	"j99rcrAPh3JFuri5twUW+V22zQ73ttEI3GsoH5IPYfI4vgp86u61pgXjjAiBJyRACh+wpKPE9JXVbfk9",
-	"FN0/6hBJkgrbZVdvA5HHOYbjtHFtf729vUJO11wE3TAF1FUaYaFjfeDNvNf/63LWfoBGSg1LiRncJqWo",
-	"RaaUSJwuTfZ5yNQUun7d8OpcmBgq6CYIxTDtwJrBFBO6lYfqXRLd/oB3Wl7V3thSrz+3xZ3NRrdd7uyY",
-	"IN+a3jhOO8/mzrb2w3xW+wMIyJVZ4Tc7pdvM0ukvPCNyyuM79dToFZVBSt35isawH+upW4+HEw4GgEMd",
-	"JNqBmz0xzlynS/V6chkYpc8p4wcBYN2KLuiGeIWs5jHrDdBiuqy00zOND/OCAQ88wqMsUVDDx9o0u6YT",
-	"tAsdps93J+hUwsE6QWd4cnJ2c3N3cXl6dndy+euv7y/OT4a355cXdz8Nz9+dnZoeeitbsHsbequXzi4u",
-	"3//817urs+tfz29uzi8vbtSM797dDU9OLt9f3N6YSe5Oz29OLn87u/6f/hjger/F6vX8RtKRwhVDJ5B+",
-	"OrJtdGGE9Ua65la1PsJV8ed5aM3PJ1elOndBkZhVKpiHeGqfFGGbpX5VK+tT7MRyZ5NF80C8cissN/Lu",
-	"4zo7XJt0nluPca2UuQMLajj3JyUMwrXU7WNzzpPc4WHiK439K1kiXL2zkEmO6EzbO7AkqGuVZ85I5Srz",
-	"vqklmbuSw4tnjnO0TUKaTbejeOaKkWV3TH9Le1sDoBow9lnj1ucW/uBNujD29AtoL9hYgBAK1JoWhF3G",
-	"pWuKh24p1jrPedKiyOEK81DluIHfmhLB+V7t0S8Wi6r7S7FdbXU7tIUieptV0y9jXnPmV8u8RbtWIVvB",
-	"hs871yYXrHyNjeME6/ozQC+CJpMVPPxaTFKwmK31xOLrpn1Cr1N1miIvBKs7NxhDo1KW5ZTM/HnZpqVO",
-	"eeTzU4gwrA1j5zFIlB/ztkC7avJqsVidwq5E5aevQveHaJ5bPd/hhJVrt7P7TiPIL6URGJrKLel16cQC",
-	"08e2cCvEL2Qp2QHwr7SP6Dda20QKquErQIlnhdt9I0lBW+wGFmZ1o221RBIDAMUkorFWzAxruNFv2kTK",
-	"twiHzHxgAd9Uolzoa9S6mBrB2n2hwu5IqwRjmurzoFKETBc81o0OTs7eKd0yNSn+FLz4OgtHvQZ/DdTo",
-	"y14fDfVvC91cgTzgJCsarAswGN7T+dwHTf59lSy+ajNQ5ZYtvbKhPb3m4199uRTPzPRO9HoZpCow2LBo",
-	"Zyk+qMzh5DpLNrViXjLwh9r3ATJEQ5i6FcxbH2Bxzz6UqUCCImbLOUEjvyRUE8aNuO3M0XA25TvYPDxK",
-	"ycXm/A+EjckWLh55OFnmbWf0E0/1JuF5gAxEa9c09G5+66APIIZzQnq29sSlDBefW/S4cC80MJvY3vfh",
-	"NnLJxcEddO3BcayORGcEl7p/rejaU0p0f7NWo25M4Hc3taNORMNqH5+8z6L2eEA7U/Ost0ljooRH9yT2",
-	"FeYeZ1BNR9AJO6RM2NJ5nOu0DtPLWAQoY5ImSA/0Xv3bX4vEeaG96r5d4Xmoi0xlY4O3A3+0lj3A9/On",
-	"5YnYXOr6ePl5+8AGvAYFCfLWRDJ+toxBD3ew86PuYorlIR0jQWdZUpQZ9fcHqe+6VdheIWg0dNwww/g2",
-	"pg3ZtslFY7nd3P7rtJJQgmFKcPy1KEblrWwtJHqGaXcijbEmDbihn+adB1YUHtdvNjlinbFM8ITba11J",
-	"7grhEBa6ZuRhqWtHFJG5NJ4FLeUfaQkfdaGMsiIzFHrFm591Jy0w0rj5yNBhI2Sm9LLOilbAkVebFbZL",
-	"hJB4KVyHyohE2LSF1zncIaMiN4JtHLt5eX56YgI1A8WtaQSWtAX0DZYczUkKHS1w5jT+XKKUKPR8IP6G",
-	"Au26BJdBx9scOA/ky2FjPQyu7w1cayvTR2FHW13CDqjxYWdGo5QLPpbqFxB+xlTXJw+ZtZZAGcdX/Tf9",
-	"47co7HAaR2EHdbEONqCRPls7R88MPKFymo30qCGrc0jhOgX0oqByg1lOJ4CJOoEZyCuKlg+kuUJwE536",
-	"ahTYZyFSK1XaEgs2rTzqx9ReLPVwDI9smrunVlZwL0pdaq4p8/7xwLIoEf4qIlGaxSsapyjUGJ68c4bv",
-	"2hL8iiYFBgYCXUSY9AJEoMwugArjzO92J41WTzuffaM0Xrmkp+62x7hT42R1F68G07SWNZxxsS2O5FTF",
-	"VWrJPRnh0WGEBemtnqipyOvlnLDSXZ03dNrROtbK9VpbRNdtNqbXbt0YTrezsNOiyp2d1j2yamng/OaC",
-	"CuR4Uatt/7SiPGt73ClhhQ9tHGQ9LcJpljtRU0zExYMToLOigjpO73+zQR61g/gVp/duFEcejWOvMeH8",
-	"XskO2Rz0n9OLGxOH0g/ZlW0qheMZZRTKePHU+rHfHH9XVBhpihKr35pzcI0kp9KN+snya/oUadWVfTeK",
-	"LS192S669OOaE1shfNev3jyxsYRgRPQxmTxrSx2y8BFx4Mk/Lhuacwlg3jzn3dKpnewXk02B9lvaFIgF",
-	"PkZ3HAg/MhO0701ha89vOpFmNxtNtCL4oFRL2nlkGse5XuRsoot0Wf6qo4JmPM2zKSqpbq+OX7/xhYMS",
-	"nMjpTSswtUv7q/vNir5MGaP/yErtmbyXPOMxUJq1YGPkvPVgY0dcc5u4fJeOGNnuLv1NQIe6UgH6JRuR",
-	"lBEIYcQjkugYPleBgUJLY56WsyGNWynCDI1IyCiLyWORKqPwdIS1BOXc7g/fVSunuSk0+PCP4eH/Oj78",
-	"y8fufx7mf9z1P/5351Hv//lva21CcQubkNN3T5Z7MyScTUSTNgZiqxKeKJtsBo5X9S8/B3lD4lUjSDx5",
-	"R4VsMrJAtfISCfIus4JEtSNbS6qbDBKrKypqPt3QhHaGaWI5uacSTAnGp1xIs+N6fgwodyfQZsff1xGi",
-	"PwUxtcPzyzf9us2H6Pw0NwvqIU3Fu0rZyJDdqlHAZoCoQKYlvcIVprBlbbvM2zY6ffX9Fp0rdXW7UuNV",
-	"XQ9Rl4TTDQyp4gdSaQGmS5h9F5hxP2TnY6VcQ/Jy2DFEPSVjcCVzhHWRO4XpXd3pqOeEEdFxyMLSXvUQ",
-	"BEqHVGKs8xhS1KT6lJbWIlHfeXlVwZTbJteDR8RpFUm+sBmKOmoU0k89QeX9kNVj1dWFzFMCRmmQDdWp",
-	"9A1W6Ga6TWhVDXlfdTqeL9YKtH4DkK0DrZHH6SAMedQQvOrFZjSM0ZRHlS9CNiOYGXaiAxZ0HHGUZII+",
-	"ECVGxDGJ0QPFiDzOlXouTYyACWiY0rku2ZsJGTK4GXRgfBTqswMjk/SRVm3qa64sYIaXOqA/ZGpWOSU0",
-	"NdTKOJF0wFzeKFmANcz0+aoZxURguh3P8Fy3TrZET+NE3YrmGK5wPOVRxyY5+I1Uzik3m6jqSsjXY5yq",
-	"6SRP1CtaG6Y2MD9VFT2PFm2dO+8ou9+J5mwKYqqfE8ruNYwmRIoi9dQmQoesaIsspnzBoKfjAE0BUKWJ",
-	"nnKaC3u67BGxSYpplibr4+TUS4Ezuu/mSmVur/DEK67O8QSQrFyj16fe+QtDK/5oAirro1h6tZjyhACg",
-	"+MvN5ZDSCmRK+2qGmYnrg3ObUNA/mp7wVDbJuOAEhB7FMVRV0dVpsYgUmus/1GdPiPvSnwUdGykNOzDL",
-	"NWtbe8tNEY/le/laPHylpW9mNCl/uoOc3Ppa1h7j+h6blCWUkatNvb5Bc+jlbR6+qcUiqeMvoV43RH7h",
-	"dKIQr+tvnCkUtDp9M0Vj48xmIJ7hx3P98JXT5cUJ4VzTZcZ2l+l+98Pxcb+vw7tRKf57gKZ8gZTGCBHz",
-	"+sRtWbYich72ClIFHEIfXZlIbnsKbnDdHJJVwToKQsYUPxDEeMicfljNdfqrQei6RsS6ivsrYjV9ANwK",
-	"4pqajea120/8hLpaJLRU7d36aw1xqJPGLPXcZJayQZ73qFsS6ZTHkqICiY8Dp8k8kUf6NSj/1JwX+UBS",
-	"f7Daj9lsrnUsk/GY12mrXeCaG6qemt5oMfXam2uMtq3UvC/74l+2z6mH7G4hF2oX0KkJUPQdgQ1eLCoI",
-	"zVMeZxGJvW1tbFJeQXOciCaDxT4r4U/QDDglOCmSnQI9n8X9bmnLgQ4nQD8EWtxb1ZvA3BSUaQLa0nOV",
-	"CBvk1Ak6kwyncaqDkVJdZFzTXVNxvJinUwEhqP2TK06mnwUjXpWk3LkgbnsYsmzEKG9Zlk7KHI3fuThv",
-	"iJjKNx8UJmnbiTRvL2emgLhk8Kc2JENjwVljAfht91xbhn/yLCHnLCYNpb3gU0gtzxISoMNXXg9zqd/Z",
-	"Ch9qHg1OmEyXlTOqOJwtd7T9eFBM4xZRuXmaq7m4wHGvFnvND70Zzc/yWG9vuJxhq5KbDfTRByqnWsII",
-	"ctjCE0yZkKViJRP6QFjIcgBCXXWabotxHZYCQ+lheSbtyEVyo1p3yLql7qhDpzvqL2SpByo+obp4QA10",
-	"QuaRiZxdqAsb8zTSDTsWPEvit0U6CkRN5S5lSNIHM52ZKvcxF37nOiUsaMkmMiPjixXujnJj4CIHjfFF",
-	"r73ToxTGsNJg4q+sckjH4BZ+Wzt1bT/VR2zsP3MspweiZrr2xJLazlTOqhwIdpvzruSLcJSlPteG6PvJ",
-	"keHB/lkBQlurtG48ahsROycrDc14z6/WmxB8kRbNFGBFi+PbooQcdiJ9BNF1aQqM++8bhUuDLdIoQe1z",
-	"t2jbvtwtO/yuoihOv+Vrf79lnyXYwFSjqm50mK8uHtcW7N1aYFxb8LddbII9oH1Ywj4sYR+WsA9LeN6w",
-	"BGhIFa8uKLAPeqhciHtyq1hBk5lVP/YIxo5I4M3M1vm+JrfV5mWDpS8voOKWfNjQWt+0j2YjkMvLvxq3",
-	"4I4Y+UpnoH2ntR/QlYp87pxqxEKT73yq+y0mnN9n81LMRqCvwY3B0D7tPPDCpkXYL0JG+pM++hliVo5+",
-	"tRkO+UDVeAwYjnmDJ30uaL2OCvZ4zT7/yLjEjQVYwZmJ4B2f226mc3gayqzPbDdXIPA56cLJAi+FOhQT",
-	"sF83bhgNsslUotVLXbrOKJ/5En2DrRBBhujBFGYij/MEM32yfFzEh8DIKKEzKv35hjEV8wQvm2v6gbwC",
-	"ZyCmSqVHI4LMR7q4BWGxDmPwjj9OCdnshOEvKpD60n8mtpZSfUz1BCpwFIPZM9A+ykae848M59WO6uMa",
-	"d0fTmv3LTAlE58RbbH+Gl+qcQeYAVMOZ5CLCSck+57ohxFbzUPBweMesttSmUDYuPyYzpbngwEEnZ+Nl",
-	"8CoDc4EnPlIKd9bIPlZj9p8CPNYcb+OZiEZqR2Bi/VL9UPTvqzhT8WUrvlSQ3nX+ezN185aa79ndExSv",
-	"9fnon2drelFP2Ju9/WFiW7SsA2Uoaikx5JPoVjbGIxkvGZ7RCOqaNLnUn4+fbYBP3RmW0ZQIhM2O1Bu9",
-	"Bn/Gl6KOflTzEqxV9/jXivJdX7SW/cETrTsOlSiAlW4yds/4guW6whJI4STFune7LpLob3CjB9vELKQU",
-	"VpwkkIRYNghp56MCcuGrSvN1GT7+KZT3J6upq6D3yqtTe1X3/L32kOx+5f6pZQBSebwexLewfmK3f9be",
-	"5Lk3ee5Nnv8UVPObMRauot5lc9ae7+/5/nq+X+qGuGEtuSI7QI2T563lBdRtspFtBYt46nSi1mW6Qian",
-	"KZcyoWwS2EQloiv9d79/fNRhJ4zIBU/vzYO3pnmKGaCSN6Ng2lTd1z/Y0d48Pvb66JQkSpWByqM0Sagp",
-	"ofw2ZBoCZLpEDHWP85w7KF/XG6Cf6COJ4esfcXTPx2Nb0RAtMBSGHKsXzLO36OwfGU7+XekOqfd9FB29",
-	"Rv8DpZjFfPafx4H6+6MOgPkpSxq+dN7+qBtFoQj9/9GMsu4MP5q3FS0JQqagE5aL/jt6/V+s5/QbbV5b",
-	"gIrPXh0fByErj4teHx8fHwf6nCDoE31XJxAjHN1fFoOuA9vq65+D6gi3ldp+jXfRCTrNm+sEncajXV8Z",
-	"0Lek2kL9WMYTovsvNVZLgziI+eoaFFImTaFwOhwxAarj1AX3B2XbIOxXa5VgNWPThq6KiExfm2M8xyOa",
-	"QBs+Y0JkHPpCl4qn9BXJJdJtnqCp0UAB3lI/rUWToSLejTwQZotZTYnzAALLQpaSsaJPVKLuKCX4/nCS",
-	"YNOd1MJSwwr8mgdPSJNpTT3roxs3WyDCabrUhTysZwjImY5CR11wnVAWqLMJGYmpxKOE9N6Wcwy69Sys",
-	"HsKJ4GZ8nQgI+ZkvUrtDrXKz9BP4Yk3WSRPc3TTXYAVMMsgQGC9mreq/EUNYRNa2dKiOPyI4heRlNSQQ",
-	"XzcWU7cZQymdTBu8KNt0hDA5aucrMkF0Vcu8AS8yn7QK6Le5Ms0NYauk90c4hPXkck2DCdhSpdmEWUrj",
-	"zTf4ux1kWZ9ThPM+eFvkFVkMbW7/JovqTrofrJJ73iIQDRA2iQxQgsu6+GSa+ev6BB0QV1cWbC7Vgf0+",
-	"8GYbuV/88MZztjP8aJDq9vadn8MknE2IkDmn6RoG04OY3Lz9LRb3IDbp+GN10rb3S2oC/NqnCL3ytqko",
-	"0mBaB4dWmFXVVh90tIJvIkbVdWxZatQPtI25SRZeGzKSDG/w3EeaEThlNzHND0Dt4NUspAa2/jE3TCvS",
-	"dkEHRa1o7a6+t03ykT0gZ5urM4/UVI1OJHeF3mwj1FWaDOQVKBKDZvgePBhFagTkCwi9ezmlbNJ7oQiV",
-	"giFvEZ6SR143uclyeGuNfU1RKeWw4BM4db+Dr9z/BjvcfLS0TZ51noPEkgwsUjk8CKqozvk8S7C0LZGV",
-	"ag/C2UhbPVaJBi8TNFw+oc2ErMq3O0jyLY/Y7GIu31YeiY269WtRkpmpktvbH/r6Q2+SgaqHvkYKahsJ",
-	"6Os+RRXVM12S+fipMYDeA2uzwaZE3tUiPCRFJ/SBxKWecK6pLzdXGfuoVlndt5uF++WKDp92B7lGEmdQ",
-	"gVmLw1s2+zSzrgecFdET5YPNJdSXzbL1IeEW3Kw8zOpmwJWWSK1ZnIcsfm5M7PfqlSlfCJI60rUO94Bi",
-	"QZzpoj89pIHR7fSff4BNyXNo6TFOiZgaMBvjGU2WHtJq5jSCf1OIdnVlWqeG9SgMTKEFj3dNUN88AcuL",
-	"QjexopL7UBcvWrmCA5E3ysBSLyCwnCXiaVNGqikrHq8sE6+N1J49rBjSHwl5LoUpPWzaOeQZqGYqx9mK",
-	"BGVRQxVi4/jdpOyNqfbWnF6mNLESySvC67XckwOTUuCwQCMyyZh2d1BRhYQGjXWLej0NGWfVTphm/k7Q",
-	"cS7Ka6NLsJDvhb/dMuiyGDq/ayzpOqMBhlVQr2vm7eUdOnTOMvgfwG8E19je22ojmdcTFThnW1h8VXfE",
-	"W1tET6wG5c06uA0njeBU4OR7QdJDeHMDtKwW7oltn1EX8F1Yck6tAHQ/tS8fmocZc/TAs2hqmLucGmrm",
-	"KT7TQDRqZdEOBDo/hbR83fgGhIa8xc2ahg1Pz80xkW8TKiRJTViBXVqprQzOm8oUdRjXLbV+VSuOfQ13",
-	"1e9swFX99hooQTVhlE1+IR5x65JZCcu8he7JMsgLcc9T+qCUxRmWJKX+tr4SXlndrv2eLHMGaCfqlg6b",
-	"kUepXtsgPRwnE55SOZ2tPZv8AIb5J9uxjRLBbthrSiREC6g9JwQ/GD/vv3/45QZ1nYe6ZPkG+71vwjE1",
-	"k8IpLKy7HSazDTjhfsUBuqcxmhJs8kKejkr10phqJQ1xqbDtFjDC53MXRp5yXsKfvWPReqCb4c8JOz9F",
-	"J7q5uUulYMqu6Vhx9PD66O+Le9F7GzJ3x4PqERwIp00z0C0YKGTdI07jqKR7i6NP5UP/fNTv95tqvqzN",
-	"24HAwvp+FWYN0DwbJVRMSQzes/yAl0S+RYDDZGB/fGtBeBCy/DPjNskRQA2j7dyp/c5dt5oUeverkTs5",
-	"AKz3g9wDfytQ227LXqeLtl7i6sF1D53998ubM1g3lllKUD6fE6ShnhrhTwBBdPd3ffP6+x86Qecs/+/3",
-	"r177byVf0DWXK4pVGNuyzHGLM4MTRNoCLB7SS35ZRRUYX5jb1V0zLJVFIzLmxgls5/TL1k8lsmrGxiVq",
-	"odIuahXlWLlLSyQsR6FjpOu6YGF232tTvqYAueJkiw2sBjZ7t9faCrBhdNAH6G1lCyblvezs9YPSoW21",
-	"vkJWT7mgz612JVqArFBAGgDUzjXRs4kl7eSXOpqsFGV8gn1VjhFbzO6dVS0oul6bKQAFxfPIBSpKQXIm",
-	"Pu7vGdQkokJqo3rM2YG0IYYhw2xZjhaH4oFFCkQmAkhoGRFGxlTqOsRYPWIxTmP6B4lDli9B88lvK2T7",
-	"64ql3EdB72NIN4ta9vIRcO5e7qCbJgIaBD4H4zHu6sRvbfLohaxQdql0qNUUG/eFQgYxxXOi1Al/fnkx",
-	"yIEwYZVlOVZX+tPFD4wPGA71G2v26bu21Vq9vpKnNNBrBBVfi2c88a1G4gma4fkc2Es6ojLF6dLiH9e4",
-	"KqDbsiC2cK32kOEEyuxTNtHhv4pb5WsEVoVTgiiThMUGv5UkPVoW+exQLT+OUSEdhcxQXN2YwhKEAD4n",
-	"j3g2T8DxE2FJlNzyB/EW9GyiSIYSq02rVyrEwx8GBEfgp56lEgMST1qM56cMeg4fWFmSsgKQFGVqDTIK",
-	"DEpl3pywppINs8lFrZ59Lair1rKZjxm+2IFnOZ+54YR26USG8bb3HDu2gDYnAxnZIhvZ4oN+OeRAKMbM",
-	"meLggEoBykSmxSlWbqzRovGima1Q7/PjaTx7v3kDzPmQUonzY9MG6rz5hjVCzAmLdbKkyMQcaJRXZXcg",
-	"pn7XOd3Ss1kQqt93goUc6qmbHStGGIOhTG9hEiPB1a+R7XqvOTrjEgK2MZMEioSEbESA/CZEQoeVKMpS",
-	"dRAxMTtFnNlRMYtAtBUyxdS4a1s60L230eggh62UQ8L0l/2SamSF8YF7bbayVRyykY4b6xtA0cpSYZyJ",
-	"SUofIKBMS++2Mq4aBqq8vpAfviBPVYBvEiKAK66i9XkZmFbEPqfjvnASQaIspXJ5o142jm2IT1YCiVfY",
-	"LLlAwZ4JMWTGAwqO/AOBHCOpiak2PVND1gXrfi0kzRm2F9jOSVDvNmS/D918pAHSIdRIV3GHT3QZ99/7",
-	"YBVUW+kMzEYKAJ5KOS+aHQ9LSU8eP0gukpWToSIeEzRO+ELnWtU230fvr98J3bzaaQIORNyF1nnClzMd",
-	"caBUGPUVYGDCF9qK4856wmNS+/F9mnQGHeekS087jr/ThqLXvoBfSygNjzqf1U+UjfmqPlmaG2WJpIeS",
-	"MJz3npfL4izO1c1KYTQHPJmkZGL6QyV4qdjYA0nRd2mM5jiVy3JHcGEqJsNf5UK8IjDMMQDVA2p9BRox",
-	"glogSmAqkwRuPQ5b4kPk9Z11xlce16Rk0JQn/ZCZxnDDq3O15wVNyaHTbx60nXrHc7drft66XIPFDKf3",
-	"prct+v3xMG9hcFh0HpNpRn5H3aJ5MPjWFQEA7Tdk1e9IfJi3xv8ddcmjTLFNk1EgCx06wMoEXKAYF/Z3",
-	"hSfUlLXyJcsMDOnJvzKN/k0zaiu1/w4FsH6HA/19jicE7G+/o39kJF2iokwyaBJ5J3804vHStPHHaAQn",
-	"9O83lxcIqNRbTcnBDpMSkSVS6G2YuTGI8jpUx/ijwXoMfYWoUDhoAl2NzeD3/zi8II/y8ApPyKFZYL4U",
-	"4wzL63zbHckpCdk4SxJ9EE42TJCnsGDhgQIUcx26k9CIMEEKvaQznONoShSF6ZimS0ChBkdHi8Wij+Fp",
-	"n6eTI/OpOHp3fnJ2cXN2+Lp/3J/KGVSIllQmpISW7iKcgO5BBxbUCTou5BRwfKjAUYmetT2YwtsMz2ln",
-	"0Pmuf9z/DtoDySkQqiM8p0cPr44MtoFgS2SbBnsaDnT6g+5wMKYJGSDD4QGOQIqEXKSQeQMPIFwCQvGp",
-	"BJsFNmEE1iuPuoKbRm06LNHEmV3Z56YmVS/I/aMlSqPGVaSOhcw4TkA64WONwEWPeafUvwBTihHfoTmM",
-	"eqQguwvx0uo92A0go2tP0b5vHSBWdyTyBStMLUXEhGWiMxyTXh8N2dK2ETPdJKhJt1KbqPg3Xcb7Fs2w",
-	"WhMp6qILNCESvTmGJNVSc/fOz0Sao9S1fTTxURf/+vhY10pSer92fRQRNUd/Nw0WtICyTnzBblTg56rB",
-	"V1cx0q/0FaC+OX7VNGK+xKOMWVYJqif8qj/+bv3HY56OaBwT5n75vd7x6i8pkyRlOLmBJO2zNOVpMQYo",
-	"XLMZTpdWhYGrO6TM3OWBKDZqLZGQJQY38LGM1xbFTD7O56CKpkdK8icmorMlvqKuDULpGdSFoDxjJqws",
-	"F5nuD0HIcjwxQVa6HwuBVng1OJXTlGeTaR34Q8YXnqaKCDotvTn+boDMljR51mqyabxklxSlXIiQ6fwa",
-	"tyZmGbLfUWFB+8QeU7nO/3/677p45Qg4x5X9u/M5WPtFzjGdrz4+I2blENCAVjlhti/2dS0Na9OsMdKm",
-	"Cc03R4oxX9lN6lnftMGbEY6NF7WMrN8Cpr+zooxzj6YMhE4LNIcP+r2L+HnM2NaYf/TJRPeeftbYnxCf",
-	"Ar+GDvzEda+zvBaqbcWg0V+LTiZ6t6u4IohnhsGJe6HbsgSG8ZkXdTqYuBe6egVhsTADWZi0K0DYvG1j",
-	"kZnJnouJ0gECk9xtw1WhPITL8gSiLEqymMR99Ob4jRNwrLehA1XdSzC25jLFOIXDK9OMBq5YPl3zLkrJ",
-	"A78nseFhfzakeHP8Zv2XjMufeMbiZ8SmazhFBUf6WLdAmE3pvJnpxKCSS7s9uGeFUrXpedZSSr4m8wRH",
-	"JmowF2uNuJljhOKOIA4CgIM8CBE+YAOTQqPcgTDhu6l6X+HvEC1Szia223k+PuT7vTk+1ol+oEcjyRc4",
-	"1SKymeJAjRvdK10poXDyY0wTEofMNGp+C5Gci2LZtguTk+jdhe63WEj06jWKpjjFkTranl1CH50BSnMQ",
-	"822YPewtiYuRR2SCwdAk3laJhVIu++iK8LlR2NWCcVl61uK/EYCVlG0l4KBZBD7xKRQdbecjQv7I4+Wu",
-	"BWE7i55ac9HCrGhAuAXd0Rlaf1p685f1X0acjRMaldf7qsWUc7xMOI5vOX+H0wkpf/99m/2KbD7nqSTx",
-	"rySm+HY5J89I9PRVeoVwjZ6OMrwT1cENV99WdfCtVOnW9rUgZIwsiJC6fNSgmj8j/EleRmBwsCxvsCpQ",
-	"V5HCNXleyK0HJIvUn7LU4OT+FFaDaq4XlaU0oKBk/DPkto8uWbLM234bMr5CRdflBXCShIxKdapVU+fw",
-	"6lwHKluzZnFiuefe/DBQRK3XD9kmahjya2GCEBEyOXWmk6blpn7BNd5wlixXal03FsK+Pa0rR551Wpeb",
-	"8LHXup5J6/Ke9tNVLPvl0Sfzr6fpWGdK/8H1NFfQjZRoFDJfVqu1I1KgRSbbZkUa7AAQ2NGWjIaEwfY+",
-	"hgg9LKG+gyV6NEVlbQpLOwjoeZkgb3MzkTZBohGO7g+jKWaMJGqFShZ7f30O00iexH00ZCDqhSyninlS",
-	"LFAP4mpoiiBCAgMhAQKB8c0a/cxWwGojJ5l3EcQG7LWzJ2HdGYvh8qqayxNwb1P+kKNjo56WNEo11+Dy",
-	"ERX/ICpiCnLHhA2PqtnLf4bIy2GUPK/FPPExlyJ+oLwB8XS7+Y7h5GdTstDEqQ5P3pXF1qTzsUR0s5hK",
-	"8rCxMft8+KvSf9XXSH8OnaNMssVhQh5IYkr4oq6OsgwZhAW8LlzUQdl9YwN7e4HSTXPx9a0vJjbQ8lIx",
-	"NQhM5b5xTEiC40BXK4RyrVastCXHQ3Zls1JxPKOMQo9mnopVUpba89nDVnZtOG232uPfMpIuNxK5YAgb",
-	"8qeUoycOcR5vOcAwkjzd8tsbyqJtF/6eSZps/u3XL9xiB7B8JMjBtb1Y+0xibZ6kjiunnRNQh162lmzB",
-	"jICdKjAb+fgrHnk7Tim7DQySIesqWU5CmRQ+LnviewEEjs8wTfqoger5Cd47NX9ew+bPqVS2CvZLnI02",
-	"BP2tcqHvsfI5lU0nj7MBIVw0LWPcdoh6RNkDLXKM51y0djmArBuAshcgbMq6HKq3EsruUVfndf0LivFS",
-	"9EKmCxtB1FVCLGZro1I05VBIuOK80H6BiseiRhBQV6YZRL3lgtmCxiQw7ga2zH8PWc0q9RZigngSC8S4",
-	"NobppHUbFwyh03Gvj94c/wVcf1okyyslJSnB8bIUVuTEYJTpzLk6auJSmrojwA9S9hVKygh8piidzR+u",
-	"W/Vf7Yxt22t5R9l9E4VQt773Fvz5vQUaTHOLs06xylHOT5d2TpbsBFA6/nko0+s3aMqztB1tqvgoa3n3",
-	"ISsH2tmgA0MoTJAqzTt9BiYIwXEkhKzBWVmJOyhTP8aRyKJpM9W5VifoEp1mL+Se+PypjG/fIvG5ISx2",
-	"CmaZ9hSAtiARVOjQc5GfT6BDbGiRh843kMHuleUqpCFkhjaYdGgqBbI5WGq/OkahcJbB8xJxCBlhcR9d",
-	"K6llROHLPMbYuuskXq4hHyFbTT/0nmpSyzqz+KlteLc3iD8BHfQpPh//rSm6jYrfgajna1KojYXltGOr",
-	"O3TgnU414CRwKH0p8/lNufLCf/3bURiKj//j3/J/eYoslMzxOh1p7mbSe+0OSsUSNpm+pgY0GAVuvMn6",
-	"36DH2bvPlR4Cc5LmAOOm+gR7S8EzWApWQrGlAlXEqNMBNyFMfaEO9yM05mgraet+Ao2FQ+orVMqzEorZ",
-	"suzFAAZoX4KEfxR29FhhB+k2VWOSEhaRfqjOV6Y0MsG287ZmPr1aH05vIwnzSjmN5xeDuaeAhwdFfdVe",
-	"9mr5NxDEZ3pwNKL/E7H/1XcdvfHWInNlkqNP9p8bx7IUknNrUrI9HdBTNdKBtfEeDcev1PCICDHOkmRZ",
-	"9Hvei7+7EH93A/NPiQspYLsslLWO0X8PhS2+CITrqb40p9sEV/Licf9kFps9QyuQW0PpV8XQ8vIFW4QJ",
-	"6QyUUu9VlLHYdIDTCeCQzkKJCFkmyCAvQwFZOLb+SVFbkmcShR17LIOw0wucsbvaZFwgPqIM3ZMRHh1G",
-	"WJCeY1ZyXgqKeTCL0cn1+9Picci6uvQehGAXtRxAaGeExIhxVDQI7PXRDUALGuUFPSCdjjnr0snmTgNp",
-	"ErtxmdC1ypcvpzSdy+I+vj2l2wG2Bpt2cdcRljjhk4x8Qzr1c/nQG04tJyTFsbenC26Myfroz9xIUq4S",
-	"IW3+q69SGzofQ+2Fko1NvZRbWEx1El0qBeoJmW6IphgWYLvIxmNFYZiE/LQHmpCJroQ4JdE9omOEda0r",
-	"3yJqenmDWeyydBybYibs8FsMbStDyUrrWe2Q/+ntZF+LxgFkpHY9OfEoXfFTTWpDjb95O7g85MWdpsmO",
-	"5SLhVlK9832zTP/6WbBjhe2qvPW91epbsVqxGlBvj1N/6QSudN/IqSutUlYbpaypobzQQDFZhZhKjDbF",
-	"40xZOVRUlVOSNGXjFAuZZpHMdK9Jn9WphrV1bKsUGSwF+ws0IpRNUEpm/GFvXdqRdWmXsKnpvV91JNI3",
-	"Vy0FaDWMHO8p8p8W4Bog4CnQpjf3cWNzZpkytjBpWmvNOgDW730Z6eR4Db0sWeRtOwzIeje1Gff2x739",
-	"8VkQMniKmGKTxLEQdMJmG6ctFk388+97fXTJTISriRCr1s7zfBWgMU10z8uuDlfVf+tql7quKZphGU3f",
-	"Quz8BZ4RdE/I3BR6cIYyfY0L4yH0+9CR97q/Jk+IMSjiUQINIPKubYFTbOcCqsjnfyoYCZxhb4jUb0gF",
-	"gvBvLZ7FqBuTMc4SGbJ84AEWUe8tgtRcnEKBDqjdsSyUMklnxqiJaBzkfWVoSiJtMjXHCaXZ78myj/Ie",
-	"7mD3zXLjinMY6ok+SgHntbLUxdABg429VnhCNjKaCPrHhh/wdDOzjL6Y7ZI69bfnp9t+qcBh829L0LXN",
-	"5DXw3GIIF+Cf8PlWy3dxb/PPLWXY7sv31xfVDz8+fzHZAueusK2hVTXmWWLqIZx7OfnpRjjvsdZqU7k8",
-	"cqU9v/xsjieUTTqDDh+PBQHZcofyc8sAuiZOrYFPmAyRCsuUvKhOa9CyKGmpqZz2J0Y4lURQzNA85XEG",
-	"/TAkmnEh0avj4+MemDZCxlPEuJxSNoG+tBm7hyq6+eBBdQE8tdOA9+DN8XGAcMhkSqHpkuLl6oEwlaJs",
-	"hhyGDDqGZ5RNEJV5USxmp4da7La5Hxq63JLnthYk8T1BZDyGqlem0kzX7X4I4ewRITFk7d265UYFByem",
-	"Zr8pnUyhfZSe0lh1mqytXlb8jDX8nIn0AnwkSPfT5Oas+531Zf5ePd86TUc7f+6wc5l5+8a95vVPbxTe",
-	"LYV/koJ19KkG0VtU5PLT81tLbqBTgEkpBn1jwhkJGTRkzftSGKqCfMaVUpGqYqWt4haHtbXtgxR3bEau",
-	"X/+T4DnYhcpff+Lmm7ltg3UvmFVdHNZC3POwlhadHUpHvofmp9uodw7KOxKvW9RPqtPxhlJua5nEs1Z6",
-	"cy3VX2e9tz0KPa06nacNsrdUXWu78nfP4O7ZAB+Kjmhr0ixxkpT6pxmj6WrHUTWybOhM9+1Ff7qHuRo1",
-	"ixf3gWJfnY2qfDk5VjuXu0GQ2JfH6Dm9J8ttgt1vaw6koqx4V3dEgRq/IRMkSomSRv0ujjn9Ra3gG0Rw",
-	"szMfcpuT2uPz14bP7s3kyGyQ5AsJuBvZjzUy5mnYzG4AjdRpIcmhjhmUNetCe0IQisG/apJu4JlurJQJ",
-	"ye0PdRexQXrdS5dNpvj+TnfXvSfL81PdXdf8olFe/6Rba+t49byJJmfJ8i38P8JoisXUTqi/BEuwkDwl",
-	"cR+dS2GNJzgleS9N20fxQJj9Kw0Ww97rNl5rV7b9FruLKY2mKMLMtF7EbKkd0AHKWALFygvDMYXaKyQZ",
-	"mwMOmZqFp6XeCXl1XoFnemWNpmQgDM9lPobBdaPtBo3ZgMgXNhfDuppN2c7CHPMEANveUry3FBeUbXPK",
-	"vLE4dPRJQ+sW9l9Nj90qUGbZgwKedfNJ3SthnPKZDpWZ8Zlua5d3Dm7MXHcIyFqbr2EH+95xu+wd9wRg",
-	"DDYVtC9ZDkNWsFaQpBllz2+sXQUfO6Tmq8yy+QHtAe7pttgnQNuXs7oakrmlIvqkBg0687oI9tUtGXxW",
-	"J9tzIWSmZ9hiygNoTApNwlnRqis1nQPQiIx5qmMIdXeFrtFoQ5aSGEe6OnAp7LjSZUF9Ot+kFnnJCvbU",
-	"Rgz7Lgr7Lgp7I8PXZGSoB1/voBHDS5gPo4RncVEy1fwLnqQEqlbgBIDuS/v+tjWolOLFuiavnqeo0kPR",
-	"WCtCVrKPoFkmJBqRIvTN1GEtBc+ZlpHq5PK2siEz9gVwGequiqYLlpL1rNHizfF3usHtggrS66Ni/TPK",
-	"pEA4ZAue3iv1rqilolUOUxtgBEseVC9yYBYycK5wMBdEDj5VQp8/Dz6pM/nfAn8efDo//Rwy4ItZTAmL",
-	"CBJS9PEM/8EZXoh+xGean5LHCBqQQvgLLGX44Qbd3N6EbChENiPXPCEfqJx+IKNzu3DrPwUjSw72R58q",
-	"B8rwjHwOmeH1eaNe+3X57aKTGIozW57EiSIIGdwhdMEcEcJQTEXEHyABYrR0O5NV8BfuM2SRbsepW4m+",
-	"OX5Tuq4TuPMxpkmWEoEinKZLRBSxUKwZYXAZh0yDRn5/DiYZ6Cx+MG33dCpT3nQvZFpN0AY0BVMJn0Aj",
-	"31o/AiEyAsuybckdtH0e+1Tkny1P8Wrdq3h3q3E33dRx07mE1hoNDP7jvtD412NZUmO8bn9xir4u8LKB",
-	"lV+OJKYMKJmLkk5X3NUhNDCLQzB2ZsWqDbxJKybtv2+icMglcEDINRvMZMRnljbSVOdCQZOFFb5+IDwn",
-	"zjq/PR9gVN3iSk9/7Yj3ovvXJrp7r2hLjH4Jj2Ef/aax0lini9WiLhYWZQmKORG9ACDTpHJWFRbbnw2z",
-	"2DhszE+nRmRaBorwZTM9U8isKKUdbYgyRDC0HZD0IRfA3mqppbY4cBXSccgKooJMmofI96R+zMUrJRq9",
-	"OT7WS8ulrCafXIUWPafwU8zieOm+nCOusoZVNtwqsP9zij57b5zjjdOwADbpDzeNafObEcLyM0DVQ9Px",
-	"4fzit+G789O767O/vT+7ue08QQo6srRth/aIjUI1dHgDiQ9EToPLVuNCD1HK4pRE98KUy5clFQSlinCa",
-	"cI/KLRwINMMMTwg4E60AqmhgyEZY0Kgck1pox2KgdHOHYJugEaNEFrMHIYMnw+uLXAKsLoE8aoBC56cB",
-	"wmhMYkVx1TBaTbbKbYCMlm7CjxmPyYFAfMEQno2o2kKuB0P7GgKhK3EvCFmEk0SUDlCgU7iEESkb4/Ny",
-	"H6JutLG+A8M2dHP4KtNA3fcXv1xcfrgIUAUgg5ANT07Obm7uLi5Pz+5OLn/99f3F+cnw9vzy4u6n4fm7",
-	"s9MA3Zxd/3Z+cnZ3dnF6dXl+cXt3cXl7d302PPnr8Md3Z0HITq7PTs8ubs+H7+7M+AFS75xdXL7/+a93",
-	"V2fXv57f3JxfXtx4/H0Wll6Eg9nJX0Zvry5DbbvJHVmjVnst/pvgSDkp9RBDh2p99dzpUwWkn9RBoS64",
-	"+QNJfDRjXUSJTzAsdZvfe/x30vDAd4dbK5qtzT8/E+kDIF1BR4r1hp2fiWwHVX8eZWYPp02RKbsF0i/m",
-	"JKyR2i0bepRNKYwskJiTyAic8wRHdTuGlsSprr2P0TglIjec5M4mLRdbl5mtjtGtC6a9pup7X7s543hv",
-	"ztibM76iBiS7o2PPJC6Wwyl24M0prAmg4ffRjQ5qQzgl1oFcFMn0um9KvuJvznOz2insOG1c1/DeXfN1",
-	"uWtq1quyv8a546/RVXOjXSHYWf/A6rnGYgZR4UXiFBTxtL9ToeNgD3WeFYuRIDghMcISpUTInk77Amue",
-	"LiKVmb5DdTtZ2aiHumLKFwxRZmuG2Ifnp71GF0u+iecSR/IJXsaxkk+/UggpDKl5i6cinn+f6vRPLI0A",
-	"upewfTtitZVYcfSp+ONp3TurJLePhq64ofv/1gPmUCYgKI4xDkGUxpwEak+v0YBVpimtbFfFUvZWq923",
-	"6azd/pb8dlOLVd1PharJUn5j1ToIehHesAfHHRindgaLX84w5ZDgLW1S19bw5KXEH7TEETIxJ1EfL8QQ",
-	"xMVfyLKvcST/W2fj6xHypHx0T+YyQHTsOG11Mvz5qXqcMW20ihvtUl+lDLjH872896Ltb3dDqNrLfTGf",
-	"YcqOHkhKx8uXiYfpo0pnoQMB1vO+XhtKeabkyYRPKBNotLSNMbtKj4XiJgLSNn3GLVBNax2nZ3gZsgee",
-	"RVM05mlPhxRCzgScAyVxH11lo4SKKcLo9OIG3f7HLUpJxNMYskzikBltV6/xN/hM04m+fg+6TUx5Eus6",
-	"1Gve/g0nmW0tEeEkgeT/QZHWE7KE83sTjaPXkc3zAHMl2KRE8OSBpErG9meYhmyGl4gyIQmOIWFmhtP7",
-	"38yOdU7RmKcIsyVnBJEEUlWG+ZkgvfqQjUjC2UTYkjIlP3v3zfFfoLUog3wXNMWiGIDK3ttQMwYoMupc",
-	"8gzfWxdJgukMzQmLoYzLBFNmo0oRI4uQmf0/qCNT64OwJWiEBr/zFFalvzCrgHdNRM9bhNUY+rS0DjLG",
-	"NBHqw5hrLwvCTCyUxKh7fqgvvz/+zgBFhBT4hUyv3OT06gfQcvWR2GwcXdhBqy1oaM7PVkEPWXEuokjd",
-	"WcE44aqWbkTTKYz4TAyU1ybSC/Dxsr/yhQIHTUbeok+f86wrhT3QcLZNkZkv29DstpYRrhDJ3FJOCfZ8",
-	"+Z+KL6sxWmwkZuI9ww+YJniUkKaIJEAHb1gkcDANapt0mdqOyeus0Q2aVZs0U22gSQmKyZgq4mSRen31",
-	"zp/1lN+eN8ic5UpHkDm+ptPaO4a+JsdQ0ezDIqG54hdsurhZi2hYb5OvBRBxm7aLMGpzv8VXu8Woxqaj",
-	"enf+ssF7zvxPXwyuAP4nYO+2vRn1VEef4L80XukqMdgLDQPVKxaDGSKPVEDJygY81hb1Ao/XuTbgzXK/",
-	"071rY6eujafBXGNTaAMiGCl1NjEVSpVaNSJozpPEpxP+TOQqyNgT6D+762IX9O3jl/RcGGLYwmmRw7sL",
-	"6KY1c5Pb4LnEmXZ0dN83ei+G+A33T0fT7VtEcwUbr611e21DjpqxvWYgb1GL8BLmvMrn/PYUfV7Z4UqN",
-	"/3KYySl63T8un+Fe0/+aNP2So8IP9LkdroJSX75zR5MVoKiCvQ6LmywCzWi8DV8to8mXsBdUZ2yQS5kH",
-	"Kfe8em8yqGCOH2+eRgeeZlWozHn0yf5zTTBm0Xtyc8qgv11DGdYJzOc1R/veCPGMHUafG4o/bhN7qS0X",
-	"vm53LaCw0gmxFQjuWcq3UNZ+l7D8QhGbBZVuYfqweuM2tFp/+zJSnIfquwvBiSfaKrfo7GWvf3o7yZeR",
-	"vbY3pThVsMiG/SfK5aVty+05njQUig5Z5Ys+uuGphIZsoyWEGQba2Uvioa4SQGPUjckYZ4ksngywiHpv",
-	"QwadhnFK0CiFOt+jZeEqlnRmowtpQw7vlVvde3N7jtrnRuRS0D82/ICn8guZfkqVzq/whPiNP/Zuq/e4",
-	"lwiebKqpHWlBFiooukEK/hxPKJt0Bh0+HgsC7O0lqv/VCcWw2hpglLE4IQISckXIuv5ejRCy6rRqFN5e",
-	"jbq+CAsZn1sWzRLKwKVIoyXqqr3ShMSI8cUAYTTCsX1GlUz/5vhYUSPKJjoZ2HRACFCaJboZzpwLavpC",
-	"nkvdRrEoVpIxSRNEIWnEtkNoMk2ViNAzhbWWkHtld8TypXzZJomlVa4KYK0uci9k7WNi6oC7DfHcWmw6",
-	"qrUK2bR3Yp1EXptgegjrf3P8F9QVeKnIy5Qv0AyzZS9kiylNiKfUvkBqdCqbzF51qrNO57kqk+t/UsvW",
-	"1sj3XHE5O4L74MlCf+lXk71iAbUVYP5MZBuo3LOaP3l0z84g9suZucqkfavcZD+Bd8rklR9Dw1xda1ro",
-	"HJ2KBItHgjA5QIwz0ssLVFbbO+Xvhey7HyAlSxd8nqeURXSOq0Iqklz9GZOIxtBTKa/t90BSNXLIximf",
-	"wVyMPEpkpFXE2VsTmc2gAbip0a3ec3EfS8g5bDLw/dll4RcgUDY8ay8T72XivE8zkJUXEYqBOm3Rw7aa",
-	"l2jpHKRjEd03xZKasaaNMzIbkVTovoNzLAQaEUFjTU5pqs0DtUTrvOwUZ8SkvJoWLzhJ+OIQJ4mZe62v",
-	"7kpv9hmpAMUzM0kD9k8ynMYppsWa9wLKEwWUqjHJc8YOGqlfKPmiBfSyjRCrJGMUW1lhAQtZbgJTYoW1",
-	"aVFhKjX0+ujK384ZTPGMSySy0d9JJJHkIfOJ+nV3noNLu2f5W6DRl+T1eyz/J+zcYJn0c5CbTfn1EXnA",
-	"SfaCzYEKGcCwfUFnWaJoii7aZEz9UP3EmvSTZchwcVo9m40z4vEyMBqMLR6iBQeoqyEkIo84komSLbgg",
-	"IbOHirqLKZaHdNzLK0Uho38V6tInuZyTANH4Myg6ilCmBCfQKjnI/QRFp+QUDa/OoR6px0/httvXSyx0",
-	"r5BhgQgb8zTS3YwWPEvigS+xPj+DQCuSdrEHwnhOdJti12tSzCwVssgDpZrJlI5M2RmstD/Q9PJCWNCC",
-	"SFcRyVLFUBSXAOWyj37kUHgE6ocspjSa2nuEpJEsIXZXfXRWbMl2MYIplNY4zlhDw44zA6BfjGXo9Ztp",
-	"V3TWsRcnudniF1YTYZmnJKJixSJj83zPN76BMqmaMoJ2p3GsuN3nZxQpEVqvezkucU1m/KEuz+baW6+P",
-	"IMkOjFkhm/IkVloiH5fIphhkNjwnDpSCyRR9S0llWCC6pqoRaImzQKG6Myh26WrREq7Qr4Fk+hRHXbl6",
-	"lBJ8fzhJlP6a0slUeqq9XvsHeFHNs64t7zXPJ4mD4pl0zw1wPOVKa1udTIfgys2bGxTHubKDf3tZc/m5",
-	"rUyXs2/tc+S+usAr52Zy5LJ3+rVVxNEBD8I4W8wykZXKc4RU+siBWIOXJgBJj7FNCLWZvjl2+vWukay5",
-	"JIN5Ye/52EcD4QIYtsTo7TPZ7DSQwqb+1SqDzbiAzarR7ZRq/RpFWEQYqoLmqAtK9YImiYnBURzZ1csV",
-	"umEoXWcsImbYAFEWJRkMBn7ZJOEaFUVjlJBDGup43awNT7FAI0IYFMme2+oRsOaRUvOTMU2gFYtYsmia",
-	"csYzkSz7IfufPEMzvITSL8YwYgibGmDGGZVcF7WHGHklX0PFVBajKcGJnJqOLCGTHOEFphIpkCpqD4Gw",
-	"Yne6l1l3FIO0CtsaQ4t09pzzbT0cqAn8jvds5U8Z+bMGTr5k3pomza3T1laCqgleeUY5yhePaUQ/X7Ge",
-	"vRC0zzt7uhD0l50KQUeOvLFDC+L2yL5avWKOfNSkOQ3zN7ZB+mL8L1FBxJ2tMdXb3fKeguyrhlRwwFIR",
-	"F5O/vDblEpKjT8UfLRWtNZitX6tg9jrdp3h9X/7jOct/7AYcj9cpJash5GciV4HH8Z5k/5mrcuwSxF5U",
-	"xFn/lUs6N1GEVqOHfu35RaM9nu1Fo5cs6rEbQrFjHQv6ypoKI5Rs2y3fDHggdJ9aVAw4gJQ+nWkEkW7Q",
-	"cptnkNvDYnA7CTQmsaIIBFEmOfTr5in6+eSqoZO+muO8WPM32E2/ssPVHfUrR773F39t/mK8AkFKvQsr",
-	"yPg1le1qbxHxkYrCCV3a/7Liceqjc0UpjEdGx8uqx1SIjKQBwllMCTPOHZszME/JmD7qxB/dG49n8YFA",
-	"Ms2EhGQfPRTqCkJQzCNxdPLu8v1pfxY3N993EPC5IkZdJF++TAt+dwUrO7CWLm0vz+xNPbgGE9uSsd0K",
-	"MEefSkD9pNb8lR2iYZV46dZvIdM/O735rTwjdHznpl36a8SnVaP+8tr2zfp37rXeFcRvXjG2PnO9MX8L",
-	"oNkzjT+5P3x3EPiVW5oqRPzpzf3LJ3cg0IxIHGOJtSg5J1FjD/6vWBTcY/VeFPwK4gb+LKLgUZQS+Asn",
-	"Lx9R8FQi2Fr3/pWCsQ0teHqvwMuRX6EGro0Aj3CS6D789ZzUTJAUKCV51J3XBaKySF6ClQ7AcHdzexOy",
-	"oRDZjFzzhHygcvqBjPKuB11JZnOe4nQJoZ5CoHuyDJAgUUp0/V5TkShksLpeYEyBamAozhtAXqk2C9hR",
-	"bWZtZeUBOh/+GrKT4tbRhDCQzIcwOZi4FJ8AMivy6HhTKWRK530E9B+632cpESGLcJouEVF4ofBrAHUP",
-	"1BmeX/w2fHd+end99rf3Zze3ATq5Pjs9u7g9H767M8/UBkN2cXl7d3Zx+f7nv95dnV3/en5zc355cfMW",
-	"fX/8Gga6Obv+7fzk7O7s4vTq8vzi9k59cH02PPnr8Md3Z3BI7y9+ubj8cNEPGdBkZ4O6qb7pk8+trYSR",
-	"B5KacgzqQBM+8XbPPxciK3M85/C+BPNzpss9OS/ACd1dNzHC4pX2XBAG/3GfK/t1tbJ/3f7iFIFd4GUD",
-	"R7wcSUyZ4YclAPlqWaK0LoE9M1TMsIsZupwTdn6KTrQ9B52fGl7kL1FvjNO9Kh9FdTYaMqj6UOGbrlZi",
-	"DdyBHo1zqHaAZc53EZU6rViQ5IEI1FXvkUc8mydE8d+7D2c/3p0D27n9n3e3l7+cXdz9dP7uzFTLiBJM",
-	"ZwJFfEagWoMpZJUpxioVvSQxrJ+kbxFnyRJyQ8ijzKs/JHRMJJ0R4DPRlAvC+iFbyUDVvPr8qFjDmtow",
-	"JO2W+gKsCCZ6SSZU3nEDG4KT3TOgb0SlAnBvJk9fgo/8I+MSrwgEIFIg/U7LZO6fifybHvMZEUavqMlw",
-	"8beMpNT4Ep21Vzqt4ARlUH1sb6l8oqVSn7ELrQaqXjA52mc0vNkYmLXNw4Hn3TMhvZ6VhWbNkiWHyupN",
-	"K/9y7GqPfXsu5pYceioJ2D7+H4qVNTKva5A+TcsYLVhHmEFHfUFiNFq2rE1yDbN8e3Fn+vS80WaK0PCx",
-	"OTmlwJjIneph7SPPvqbIM13S2EFCfcNfW42S5uJdTuCYUzXLo4gPEDaVGZd5/7cbrYHfyBRLMtHFBeck",
-	"PbSaeZqZflAnZ+8QeZyn2vQsgpDl1W5B8V3OyWE0JdF9ufxt8YmvCZQ1AAQhqzeBCoD92WZTGOzlh7A3",
-	"u4fFlENlA/1M1zbgCXkbMsYZQTOCmUCMj3i87AVohh9v9FJub9+hriARZ7EIkO2E990Px8cBwhLNuJDo",
-	"zXevj497wf/H3rU1t40j67+C8oulKkbOycmcU2s/uSbZVGq3ZrzxTM3DKg+wCElYU4AWAKXRpvLft7ob",
-	"IEGK1M2yfAmfEksibkR/3ehu9Bez69mEZfxOZJSWK1JJJHsFlR4yhbGx/BPWxBWsebAUMKyhQjSVSGlV",
-	"Pn4vxJyK+vtpjbWB835UMZOXlbuFbwpLhVmq4o21hBPGfdVHIdLzgN+pHrCfY2YvbgQRa4mUuanR+WQ6",
-	"VBOj87llPYzxwu8+f7D9hGXyvsoTRhUuATvhsIW9Lac4nF1q4oBGeCR7EEbXag1ex3JxWvYt6HFjpDge",
-	"WBcm7jIGazt1m0o6zH2BrV18I0Hfm1OLlE6UAhgNeZ1ey3NpeYwJnH4SI6ZcFYV8pWV3sEOQK8VRFceZ",
-	"sJZPBCtynGeoEtKhgqNRjEsD5oG9YC5ENSFU2k6OQhMoMGlb+iD8sOPneib8XA+QkmRfEg2Ab4ybl/uN",
-	"9Sj9fnCXy8yBkQ+Kf6j8p4VmH/PMioQpjclTfdzy22y0Rt/ghl16EjX1I+qnR0lOPGzHnizsSBrhONQY",
-	"lZ0eJRMmQ1UxxJOorC8Z1mRjX5VWL8hNkS3j6/xO5EKoocLywiam4xjlxghFVDQ9PZPOifSS3Yu56w8o",
-	"ibGQT59zTlHDocKE86hbH03Uyr841mi++1PNX9D+hj/Uaqj8o05XgaPNV/pUlvGaCXpKh+g20AkkXJ1x",
-	"3OVQPplxfEHAc9Lkj0YU3rugO3lxObNTbdybTC5Eyu4EN8L4TIPlVFtB5dHtUHEjIg4PEVC7F5Iamito",
-	"96NMQ3piqBocNd5ZETI/hBkw57LCBdMnujGE1T9HAj0TgngaQXFU3DbKB3Isbhv6Ws7ymZ9UyL0YsGvC",
-	"7CJV0oO9dxV5REf2En+YCS6pcHSwMfljQzXPMoHzEaGbOmmDyMBMmQk1cdPTw7d/L81Ol3j5u4jVy4fh",
-	"6yA5TwfD8FfJhvgizWJX8jGhORk4laqubMo5g34vPZlsYJNKo8w4hFIwOwt2IsqJK3z35PFV6VBFhY5L",
-	"eB6gh2bNmbLBSL2umeFPxS23rmM627WzXZ81bWz1NNy8gU8Cpa8AQP0ihjBgA+1mEefcSrtJTurIhl07",
-	"4Wvj2Tt3PMk/LTR2mNhh4svExMfGQW8WhdpaGxmZkMmhfj3BUqK+v5RX5OtTdn6RtY8ZUtLGNleIF/Dy",
-	"Rh086L2T/eYEKp+ZcR2G+/pSqWxthhtLeK29iy6R6pklUjW9oSDJddl73gxQ9WtJyLgaPGqqAgAJI44W",
-	"L/z0VbgMNeKKrgjdwU942hKKps6r8n5Ihc+qPJ2iAHq1R5pHW25kdUlDclRnCXRpL2uX0o+FHMmDioHW",
-	"er74Vt3tW1JnAqUqb0GThb4Xa2jSlqbSgA3bElZua70aHA8la1YsGBpKVwHrSLkpR9/KXw8ohmWlmmRi",
-	"bSxN5utQNduv7AHm6yfhdtqxj6CD2kmn1l5Mt98fnM/yoM3+REkudRTfi66qYcJNbqDT2XKdHHUG3DNI",
-	"zXihBtyF/45bKydqJja5hZp804VJVz7fL7Rs/RsM+A2VEXw0jS+/hN9eYsKBXipfSUJbzBCFD+mCRsLm",
-	"fCLShFl8wUMFvxvLzAkjUrqtkUnr/PSuy553cTCtP7W3xwlGtx8Uy//s+YA2+7m0HEiRAyn4Ry7M6oBn",
-	"P3849Mlf+OyAXstsyNvDOq80cOAYQjz5sIUrHj9o+OHhw4ZudCYOf/L3L7/UH3xMByivy9wNn7T4T0C2",
-	"AA0acKWzZB/uu1ximep1LxWH8zEfTSt0JOs6Y6NxW/1uzidSTc4uz/R4bAWadM/C9D2qWjXacXfarMkt",
-	"Zn2j1/cLDrPBrj+3VbfM/k5efGJuxELq3Ma1nbyzpa6QaShPdWruPLcnhx164Q2Ys1bF6GGxk93lGnmG",
-	"doiK4u+aTcrfsYnXF6mkpdkYnyxWpQtKPifFXryWIE30Kp93/LEoJcyt1SNZsmTwUGOEDoRtoUQQw0Oc",
-	"TtDvKcKG1E+bgwm+7bxKXViQ+53wENk91HWEPV18g392pUAupTaVNhJcNxUzL71Z5gUXPlxhLQ7u64Ay",
-	"PW4L/hXSvC3kBz+sxvnKDuMxRTnkP6KsPVbk7yG79QFBvtDtWghuw77pUPzlxNh23VZPFE4jiNwriNa8",
-	"Y+n7xzFduk3fmS6nDYgdxXR5QOyrasA8bZwLBrFvcMsX+jk4uAU40oW0upBWF9LqQlo/dEgLT6WvLI61",
-	"bnMerBilWkjHaZLfnthq3pmhxVf3SDDUlBRHwTfwq0yqe9Zb8Eym7P9Zyle2P1RU6wMFLhPO30IXxmrF",
-	"RlMN3+En3NqlNikKJToiMz3i2VAVoYnAH16pBqKXyl6xsc4yvcTblY7NOCY3s7lQKfKlkW9k5OTCh8Z4",
-	"OpNKWme40yYQnIhwQd4PZMCuYRjCDBVOK2RN4xCyVBimFVb/y0dTn0qN44QN7Uuq0iSlYk4PFeW1Vsau",
-	"slXtDihPUyOsZTwzgqcrNuUwk9pK9NaaOreXzGLFwXIdjbDCXTGutJvCJPRSCQM/lC4iPEbCGZH2rwqa",
-	"NM5sbmHtREqGJPsrfgr/Hyp03pR+pKIOQGY1U0Kk/o6snEwdc5pKLrIehu3EJ3isIWP3M4hBi6fpeH7f",
-	"sDB/l+q+7ZoovOjuCPU0BRZpFwSlgdXLcN+XO7ohv28Xf8TB8Bw6PpShHPmYGqdANYbWgIx5hIMBnFtm",
-	"87t/iZHzfFSEKAhpuE/tFbUSigTRD0JHd2LCFRMqJcTDNbWOryzrIUSuEKeYVEPlEYIt+QrJHO8EQ8UE",
-	"56AJl6q/yTd8E9ZoFx/xh47v/Ng+33N7JCnZwwX8W/u+9kVFcbv1JNb28hpN2oat3U+YHDcrddCul6gY",
-	"h6qys5fcsozjlU+6zrScCty/VKsm01gFno+dMMgKKtKhgr3+RioL2vZ9qW1xmKBilVYioarAJAteWba6",
-	"trds+6MoLFziLRnx5avobpYcpzwAT48vWS/xbBJmjWbkKzyevHvPpjo3ux1Q6EASH1EK3R4fUBrPJog2",
-	"hE25FWlCtAlF+TyyBLK0QXXb4gjCNp5A3r99D5NYBzVm8WxC49tq4fuD0iEWfkNKIWybzUjZmfYvDBxv",
-	"6YRJx+naQdOv74ks82Dz7ksfEJ7rD9hHldqaKGbedV/U87dTvbRDhYQAIGpN7LJ6qUoSyLnRC5kKY9lC",
-	"56OpSEHeAnFAKOLgpmI2YL9p5vi9YHzJfdFTQbl83GNPkQacBHElrKCABoq70sybKzHsTLnP+yCXRx1w",
-	"EFg2WPRh9o+bAOz72Fxb1DIEqU5sHya2cNDzYqtz11T4n7bIciqMqCb/+td0NFqDSAB/K08DmVxE75xo",
-	"30B9G9XmNrv0UbwQ19ssgYOhug4aHY6+d4WbAWv7LIThWaUPy3Ll9Ws4qlxFJ+2oaXa3AonNuBtrMyu6",
-	"J7qFmv2IZYORPcm/gxklShmBSKNAnRYtVXyUAEKATrc0liCifYpn6shiSbw702kc/HaqvJrIv74yT5uR",
-	"JpxHCydKx5r3/KNLfNfXtjeQvcSTWpjcxTf/vwN4leqGEQLfRrMoGSpuPSmRd1L4H7BUC3vFuFp568SW",
-	"HHzv377fwfbYscZMYc90JsIDpeqjSkldjF+lbO1ygc9LTotEWjlRUk3uxWqf3CV/ES+/y6QFe4Fu4vm2",
-	"GDR2SarbK/1z0PMkeg70OePZRBvpprOEfbl999P/Jewj/INq/+PtT//zLmGY6FQECEDXgGSi5Y8/y5X4",
-	"cy6NwCJy+C/0e0VJ4BgD+PyBBmaTyr1DS1f8Mz0Bo5E+IoODzhO1c9BSm/tM85RJa3NhsBeKXGA9cVmZ",
-	"jKXrZyplmJY5YL+g0QKQMTdyAV/OuBNG8mzAbvzqDNVYGusSGLoCuyseQVI2j+0WFwWjx6smFYVfm4sT",
-	"0Bv6G7ztV2gSRbNrO39FW7Qzfx7JigHJX0eECrRGqLOzJyV6KL4KvbsD1d9LrgJTZYygJ7TCo0wh0hoP",
-	"UwQNpSh6N4XCwtZIm5WAPsGHneHKAlJpdUkwZoU7JwxDXsZeiZxWqhHliWDoB+clteoj751xxfASREEP",
-	"f57bMeBe1FyunMzInULAxiQlbggkDZZGENJxNjbCTsshwSyEArwQ6YB9yZXCDBMjUBitT0QJ/Nv/+5bZ",
-	"AfuIazKCY5/xa9tzS42fhNHRWKAHPP0uuV+GOzHWBo656NWhEV764BbHEcFONHomrUgCR9hQLT1Z2BK5",
-	"dvsDdp2nEod803y+bAFDfzG8AoePUVi8hKQv/s0W6fTfv5+yjvj6QBox8g9YX9yyYSeyVL5YI/Q1lvmm",
-	"C+41DFtHW6b08uGIS14ZOIDR/47ioG6R1Euih0KgLVxSwafn+6/UDEZ3c1tpz6o/qXP5vi6Xr3d5gv3+",
-	"BA7e9g2MCjGTC9G6gXtcMTHjMgsZkUj2pvGUEHtfpRuwazVUubpXeqmK50NSh29o7lboxmirdr8mBj+a",
-	"G7QIOcWUc53T8zk5PatRvChQeAJnjBerNudIu/47kk9ysy6MnJVDVQUSJMZtdVLuphY7b+QTeSOfy14/",
-	"1H0IkxKj3Ei3wo6JAfU6d9Ozy39+hWY1vMJ38IlQziM7fvc1OSOSURpybrKzy7ML1BF++vUNeE2uO9AW",
-	"Rmeo7SyqyJDDAyZvcRkM1lHxmTi7POOjDKdY289ENwWGZCX4akd6LlL2K4yZvRu8ZRfs188ffm4IwEZd",
-	"0DSLbxq6+7USfO05oThe84zaiH/R0MInylgKxZBw5HVSEB9a5sasSrpB3z5lPDU0fGM0ols41HO15gr3",
-	"Tcz9Lxsa+SKszg0MJcv0yE8Ts6utqy7wv3PteDyw6IktC7f+LH3QNB5kZ8Tl8AFxzONCH3VU38c3Q1RI",
-	"DZukvr6esFcalmlMU1+IasH/uNV6abEtkyuKKfnHfVmsZGc3fHkObM7rjBvHX2wYWVsn5KF5I1VpUeG1",
-	"4zJztJA6qrK3e9NlSfwRdzzTk1z4LAWQcGjWs1hJgZmGseyER/eZSjPpcsGq7KmZ/Z9WzvIMdHIsDn4w",
-	"O/Z5ffOZjuR3oF5CAkPguwvLNpd4Nt99GjxPpWOZnpTuyaWRrtIoOscWYvdX7TGBjTKdpwH7YN1713/c",
-	"4tp8+vkmCokEcByL1L+JGNqwlbKRA9/RuWUjI7AVnhHFIJJcGwHYBVN+o1W2qnRc/H7nl/THbS1RZqSV",
-	"EiOPHPU4YRJiMWFYmHtbx02cv29nj016U1zMZhbm2CsoZwGjpcqkCvuzT1DXVC+gyF8Nu7ZoFRrddVka",
-	"GtZjNq+N0OlSA4PZyoLGWAeG+GLsjmMoIefO6GVRxa08MxaHu6QQ3+hbXxdqBBP3mqAC1uEAufPmbPC2",
-	"YRITeafQQXfVlu8U79LYJ/f96/f/BgAA//8=",
+	"7P3rduM4liAKvwqWvlnL0jQtOy6ZXSWvb51W2s4sd0aG3bYjo88Uo50QCUkoU4CKAO1QxsS8xjzCeY8z",
+	"L3YWNi4ESVCiZMclI10/Kh0iicvG3hv7vj/0Er5YckaYFL3Rh96c4JTk8Ccj7+UFnpFrfkuY+iElIsnp",
+	"UlLOeqPeT1iSOS8EQThNqfpxiC5yIgiTiLNshe7nhCGMfsvogsrf0D0WaEbv1G8sRQuek5hRSRYCkfdU",
+	"yBGSc4L4Ev+zIOi3pZ33N3SHs4KgKc/hBbUopJ4Oe1FPJHOywGppcrUkvVFPyJyyWe/jx49Rb4lzvCDS",
+	"bAYnCS+YHAtBZ2xBmDw7ubAvNPc2Zsh8gLD7Ap2dqEmpemGJ5bwX9RheqGkDg/eiXk7+WdCcpL2RzAvi",
+	"r3aJpSS5Gue//n64/1e8P3334S8f993fLzv8/ez5x//Wixobj+xiNu1v/PbK7fHsBPWfPUcpnVEpBkjO",
+	"sUQYJRkvUpRwxkiivkN8qs8on2FGf8fwW0pFwu9ITtL1sNkOIuu2l2U8gbnX7xDlRPAiTwgqv1hzgt6o",
+	"X/DolvRnstp4chdn6Jas1mzGDPMFN1KkVI4TyfP/KEi+WrOfc8UpyJ1iPxq/qEBYfQhIKUh+R9URaiSK",
+	"7N4jJIgQgJM5KgTJkSgm/yCJHDiQ/FNN7KOh5PlalmFWfe5h96bFv6JC6iX7NLEn7Ib6VKIFXqE5viNo",
+	"QghDKcmIJOkAUSYkwamlqWWG5ZTni/2M3JEMcUZE2078qc7SLlu6NJRwlm5zGnjCC7M7R0oeytVWlbs5",
+	"tlnR9WpJHromNQXqY2RxxXKpJck10SdY4ozPChIhMpwN0SznxVIMNu1Era3LXq4oS7bbhFRYi6eS5Hor",
+	"ki5I22qEGr2yDIUmWPZGvRRLsq++bSfBN0zSbJu1TciU52Tzsgo18C7LSjK66fINCRZjhs7HhZw/R3qA",
+	"PWH+uKGpOvwZYeq4SYrevDk7iRDPY6aw4OwEYUdc5hOQRHIyo0KqewvdUzkftLBSu9zOrHS8/z/w/u/q",
+	"Civ/HN78r/13Hw6jZ8//tYVfwlV77G7aDTdb42JuvQka4365KwGWcpYSJqlcddogNS9v2F455hfcHGdK",
+	"7j3ejNx1RL6h6RdGvZwAAHG24VCE5IpayvfXnIs35pc7FLLAm5nfGMQHdWWrtxXHyYlovXvhpTDbs4+a",
+	"64D7hqbrF8Go0nvg1Xa4mpG+HEhBlduSdV/PCVrg93RRLBArFhOSqytaa36So5zIImdD9HZOWMz4gkrF",
+	"xXGWmVdwTsw7JNVvge6IPNUxUhd+zP5z/zV5L/eVyroPuqOSEZaKMpHWalGC85wSAfKBhDeCamXo5GHn",
+	"lZM3e+qNnh0eHka9BWXmnw5wlEkyI3nvY9R7vz+zoNm3oNFn9zGqSnQbmEdF+WpFlOqIXw5fFETX7Eeh",
+	"hnqlxIMITXO+QIdDNNZPlhhEbIIISxFVZLqUq7ZDUl9UziglU1xksjdSB+Sfl/6fd2qHzVMz6wdU2l5c",
+	"MZaMW7ISBFCLMn1ogHgRAhlEozWiTEsrTQw2iGu1hJzcUV4IjanoTKJFISSaEMXEtCCjBxJ4QdCUZkrE",
+	"LO0gak71VCEDAbBiiZY5T4tELUKuA6s2AtXw/xVhMznvjb579rxx+htwfknyBQUV7opsuDFR+S5SsGzF",
+	"+tqYXxDtqwvpJICXdqZSEa5uvPV4Gttep7NU3n6NF2S31ZH6qdg1q0V1Wqmae9Nac8oSulRixNarlNzA",
+	"0I7Ruqhykq7L2QlskpdrEd3A5c/XdW2dVerNa1OzbFxbQ03+bzmZ9ka9/99BaVg+0E/FQcNQelEZRm+E",
+	"/4MkG1mCfmsNL7DDfEEukPM7mpJ845WOQR+wr6/dkxnwy20q5xnZZHjlGdHWu5WQZIF4jpJCSL5oU7L1",
+	"mF92TzuR9P2ciwYjnPMsNfesAoRP6GCmqgEF3mo3RpmlbaB+9dqby9edNqBWFrpsYLVvLl+jvpBYFmJo",
+	"Bl27tjeXrzcszZjlxl28Eqhm720nhfqoXw55jCF648Y0gpydjBBGk5zfg9Fa/7onkKAp6r94jubkPU5J",
+	"Qhc4c+4YniPMYoaXy4waP0b5YU6mORFzq87gBc1WqP/8OZpgQb5/WeQZSuY4x4kSAAet0DR76ArGvoPL",
+	"i+cf/2dpbrjZf/fh+fOPgxZQ0d83aQN1BRFrLQBoqt1E+nuL1P+8Jvav19LUCnkuN6yQ5ynJR2hKSZaO",
+	"sEjU8eh/qHdRX/0Enk9FZynNjYmOCpSRqUS8kIMoZjlZEizxJCOor1gBXyzwviBKVgf3gNJLBbkjOc5A",
+	"hTiC4WAegQhO5iijQsZMLVigyQrUZMoQlQJ5a44QzgRXD0ArICRVuMbwLblJsCAx6yc5UTPeYDkAtaVg",
+	"t4zfMz2VWjVGLw8PFejJ+2XGU2LxIngSPK/qyHCINWXh+eFhQFlY4Pdn+uXv3VOc53ilHgq5ytQPU54v",
+	"4N/a2bNJaRCatPTLYCSgeYudp0YP+pO11ODv6LuXUYXJ/Ne/HcSxePcv/+b+ChOExPlsJwXBCrd6AHWt",
+	"lAJRK7+2s21g2Pq1XUVcbNfURcAtp+q0pl1FW/11N7m2nGl3ofa6HEMtvhCbZEDtwmy97PQAX+qK+6jn",
+	"JUL+wFNKdDSFc5df6kfqx4QzSRj86d1VB/8QHKJHOgLTjfw2p5Lo+ZvBGaVLX3KkeRi4gpcplnC2VVBZ",
+	"K+xjrxYGbV+osed2XaLaU2ZEmlPFph57uY0JQqtus+EalqmoCCMYyYppwc1orUZ7RB57H/7Y69Ck4mnR",
+	"Rkbt9dtwEHr8C6NufZrV29E3rh89Hx6WymFXXPItwI++AW/sdcuv2Kq7LtxcZI+9ZjPsGlq1N2jXhVZV",
+	"kMdeb3X0Ncuuq0xdl68ulcdetBpzzVLhluu2Prh0tPMGLpwJTs1iL83PHRZN3uPFMoM3SZ7zHIT9O5zR",
+	"9MbcaEqsVU9uqku1BvIJT1doimlGUqT3iOBzmAYE0U5g0ZMHQHLZZZ4IGR+VXVXKiUCMS6S2j6lSDbPM",
+	"vaGAaBSFIfJ4udIDtMNBaClIqRgLnCmZmqRISRwx4zkCech3GvQpS7IipWyGwAl24NwBgwhxVgbaCKX3",
+	"5CRm1iMP0VrPhi+HhyilKSw55UkBsZRGrbCBAT/gVK31Hq8edr6KGkh+o/9pDvdaCzRXp5e/nh2f3py+",
+	"Prk4P3t9ffP6/Prm8nR8/LfxD69OWzBh/PYKXV1fobEQxYJc8oy8pXL+lkzsHkfWObXklEm3T8zEvVIT",
+	"vSCNnEwLQdJHQBt1G9sYkCLTE07U6eNkTlLAF4NMfTnPuZSZOjzQKBV0EAwsYjYhK85SgzlSnTrPaLIa",
+	"DJGDm9IA1wMOQm3evP759fnb15Xz/JT0ao70+PL05PT19dn41c3Z61/Hr0BI7naMIzROEiLECWGUpCP0",
+	"Rqjjwjkb4XsxongxGj3z/jdSvOvA+bMUWOCYCznnOf2dpGBCJ7miphESUozKqR7pxC35U4EMVBxn0Mhg",
+	"EAxRqQU2GM36vGPmABf5xoDx2ys/4vG0fGlCBE0JvAvRVTQxY6CEp0QfNWfTjCYPPGM7SsvZ4TLU757K",
+	"ufZagjUVZznB6UoHAYhH4cdmIrskoafEjMs5ySNUiAJnYEOlAi0IBl5KTICnc7xqlVeNzsQbhu8wzfAk",
+	"Iw+DkiSLJc9xTrPVTVEO2gI0tZaT11co4/y2WCqZ/aZ0xiZznGWEzcgQJwsyNJPVeBfsnDL0nXgk/FXL",
+	"USeZKRZk+BPP67NSBnGHR0jxIzzDlKEMS5LHrH+peNT+eCpJPgDwTnk+oWlK2MMg64ZpgWUZSWqpPsv4",
+	"PUnRZIXyCU4eURC4xwKlwJHApme4ixEDNNLhleL1CQZSnxhzvv9izLQtWK10ju8U66/IBiLhS51PgSGW",
+	"3HEREM+UcMH2pMPoWN1fRAisroec3tGMzIhQ974OSDBqiQ2xhHOhTJKc4ewKrhtgKY9/q9e5BEN2WsP4",
+	"eJIUef4oFy7YRcn7JUmkRtqCzTFLFQZX51KMtzwkjGSOmQDlU7+HWRoz9VQUSULUWAxhffkO0ZkxT1E4",
+	"AODrWJAILTOChTrAJc8lohJhoY6OClFoNsO4/JEXLH0YkBmXN1M1TKtQbJijQiz94sMh+4aBDVxyNKUs",
+	"RSWvh40t8SrjOL3m/BXOZ+Szi/6ZmlURB2bo2eHLv3z3r9+jyUoS8chXOkxGRWU+T3RPErKUAvWfoV/o",
+	"DwNPqo+ZNdFoMRTkc0WUkqi7S1/zWj2EsCp+R3IB0soETHkA5IKVUszDIIxBorrRDKyNTuEd464qRRlF",
+	"VHMsEHm/pI9Es4WcKxHdmAnLCwcYpr8Kb14DEFEsFa2R9BeSUqzEoYcBxhvxZqGGvJHawLwBAykRLsKr",
+	"MdWnQUG432pTDbVvTA9nkumIEK/BG/ShZ3EQZxe5uislGImnOBMkNKNRQkCMywstQVl1BmeZGCLnpp4U",
+	"NJP7VN1lKTFi3ihmH+IeTePeCD2LUAxGcvWPWNtP4576sVyhOj39WOkxp5dx7+OwB2Ymt9QPtdfh6Fix",
+	"6I3+bj7qReaPm58uz99c9N4FPFgpFcsMr8Cb0XRiRD2aej97oaEs/MFHNwXXzqgyta/0NLyi2nrThHIz",
+	"fVEgbC0vC5ySSIlaLooH/Z//XY9j+D//27ly8pTkTaA55577YysvySXBQOdVZ99H3xT0dzP0uy6w+IVI",
+	"nGKJO2Zz7ikBXn+B+j6UQPJhHKT4QXPXxmH6wyp4yPCUcnZN9aF2yYqpoUb5cy3TKxz54QNLMd1Gelhl",
+	"SZ0geYFnJOhSxTOIZwngVgBO6pVNTv5AWOH9nGcE9XXwKkkH4Oge9kJB1Z8EAXXQb5hUIdIg/ITnck28",
+	"gGapJIWw35bQAXD+2Y00cKEDlUQG5pGLgzaBEWpt3Q7esoPmVt7OuRI6vWxobUIMsAXA1AVl1j3+LGrb",
+	"zoODBX0gmCuVplvu1XL85tFBZqHCUlblG5WQUntRKO2pZ9yMvbp3IHhhBJbE76jiv+qFwAkQOSd5LX5L",
+	"y1CITKckkUqdoNKGBQzR2PeD41sSM/OeCQgB9QRr8yTcx5q5wZW8GFklRak1PyrlRd/SMXPZuKWMqmQt",
+	"lBEjdJbXCgYrmIuGi5mzQhx8qN03it9+tCtzU9zPaTL3f9oTSupdUEaFzLHkuTCrbmKikvmKnFwSbESz",
+	"xhEIiWXluqfsIueznAhFTm7/vain5cfAOdawUI/YCQOB/3S7rJp7W3i33VZE5K5Jtf0lSbYe4Ep9ZGBX",
+	"bM91r/Rndbi5/ZhVufE7gfLKbKROMVjWmNY/OGWBy6oeQh/ClaXPHHfjWz0XyrJjTEkDbOWiokAegJmr",
+	"GwjdcQYubLwgcEHft0AU9W/JEtiKkGSpjaY5gc8GUO5DcaWlx942HEGrEF0NiQ+/UWWiW56U93EZV9uE",
+	"SpGzkWNl2l0QF4eHLxJf/IJfiHlgZGm1Xv37QeX3sxPzawkHQaR5J8Ap9dvDkDTpRVVtFBnrKQahDI1K",
+	"lFYZ9FsBdCcUu3ao37jZclJDKy0wic8pXtTCth4gW3gjbSVYaEiPUBnOFyi5opPbcbWCS//sRJuAnj3f",
+	"h7hhL4TaFHThjOi4WmHv8dI5KWp1XOx1aJbRM169raQZcQzXcuCGg1cQuQNHcxW1Jbe/OxGC21eNVLOJ",
+	"eVc1gg2IUoad2vBg+8+AXuAyZHbXOSpXwTaTmxjG3We2F8g207YxC9G8bUSvXOMaGjkxaLbawXAECQpa",
+	"oExB5sXJHCnp9Y6gBQGV0guCsQht8hqrKGPTKt5SOb/ACjk8u12v9PMepG69mwS/xpBroGCDB2wM2JbA",
+	"CEXoKf3sjhfJnKQuqTnjM8oCHFSIQs+53uJw0qbQelFdOgOG37PSFcTzanSgXdYRwhMoDmaXV/qMopZr",
+	"XOc6hdOGzfM9gXS9DzMp+LXQEgtxz/M0OLSN7u5wObo1rDlM333+CAfZiJvTqZZCux/VjaExHrx1fNo8",
+	"3uYZrj3mVkFKIXRAHnxtZUGr0wnnPNwTprYOmuWYgQsrJ9uYNWysdPBV9aibUNPIfm/sNypjqt2wdsdr",
+	"jvrCoNXxHLMZeYzDRgkMZeGZ4CwDOCqK0gjto3LNwlbkOSkXFQQaI/drntfgVh+w+vkauFhN9oHQAO8A",
+	"nTGS7lNWJnB4UcZVAOiSG2Fbe5PBdrgtG3y5FpTdwoo0dc6xcIHR9tBA2gI2vCcMH8zV2QqPMU04zwhm",
+	"dbrc+qqv8KEAaXVme2X2i61pUoFBfZlr8OIaz34EO+6WyPEWjD7VO934icp4ultClgL1vVgmiWfH2jcn",
+	"Bkoa5oLELMF5vqJshrBEGcHCCcJgAMMzgfrlagdwk5hLzdslzmJWMCojnYxXe4bUI4Qn/I4g9Y4tM6Im",
+	"6ldffcMozDOM2c9kBaqxrm+p3XxcztECy2Q+REqO4AX4+7X4a69TKpBStoFcYrbADM8IqEwgH4EhjhGS",
+	"VmvSidErKtTM4kcIxtCe/D7EIzTfu8A52AzVZdqy/gYxKlB2R9l7cY1rAvh3G0XgmmuuPLYaTrplbjbX",
+	"GcUOFh9G5CzkCcmokMYTQoSAQNycZzq0RsCpemp8E1azjE+62JGyUxNXKnZjalmIofGavLJhiCu1p7Sy",
+	"EKMVBoSDC6O2AiDSMiy2Bo2ObC00d0NBCR2Z/SKciRs6OW+BRoSs1BdsHqH12javA7fpfmWIAZhtTAnC",
+	"2B3mqEJ9cS8osZYh1i0ieRmCDRuBEkpGdrTL2Qbu53a8jZ4npiUnb4Hv1h+JWEdOD8UXd+6B6y9EDZ1q",
+	"+YQ0Ky2naYuLK1Nn1YWY6QK6ZQAKSUt9rCrnVQJREq5E62nOF8OYQaWrqiSrWL8gOpO11Ldq1QwhJBDL",
+	"KlsHllROrHQIoV0tUIzSe5GzbDVSl45SNmJm7mA+RYwjCIJFjXF1wQPGyzqL6iaKwFisrq6YKSkIZIkh",
+	"Gpc64AInc8qIX3mkXvBVuIqvIooZXHAmV93YlYFWPRgKHRaX2kKW5YHmJOF5StIYrnHtVlIihNZjiswq",
+	"NVi6wpdtanOTAIulkDnBiz0zf476motUxUETw+kWtacz8h+uhutgmhIJfASp6N04Zu6UfI29uVINIZwT",
+	"JPNCSAU4V6T2nqbkkbR2F7WDQgDbpL+vPwkgzCkleWlyAFF9uNGYs07z31DYqsI+W7x7/s3jWKdvd9Ue",
+	"TUiLwkoP03lSPSUnZ6TiX/QNsI37sjG9k/w2XNA1PcsfcDuJJXxIXj1hTRE6JtnY/JHkm08IYl3KhQVv",
+	"HS9Juc3TWuYR86lbltjd3WpEI30QFtpq+q3drm5l2t+6wV26fv9h96iThQKV0gMg8B6uP1VhxzE14btc",
+	"3vbbsZskdId3wyd1pd3bLLdy1UFeckvZpjHVK1uNWjsqmCLSCOvDcP2R6TTKz4KzdgiY8ovi6VrhsIac",
+	"3WTCKgsIiYVQK7/VVVVW2/frNU5WJuYkQqZWkmbqumbjki+LzAh9VCDOErL74fjX/CNwFdjtlhEc+pvH",
+	"CNuAkVqZsYV0PwBTUxd28ATIEpAtXN0Bck8gNRSd0pJV1S7290uqXXENh7zWU9RxCMmXAt3z/Jay2RFi",
+	"SqQ3vV1ArlTDdgtzNXXewuIsI86ABdNqraLvXOSQJ2KKp+nCahCRVtZQC/nKB8NOfrs2B49/YBsArVG2",
+	"JbC8pYOO2veE4Byy4hWWz+b49kaHfNySlQ0JMb8IkuRE6p8iGydnArpdoWOlvoUvOmgIEhbKi0lGE9NS",
+	"BPWXOHdxB7CsDkDUo7fDsP02s0Rvo5RtQsKXus48ut7lKoPP115jVp/tfoeVXDN0fxUplad3reGE54wg",
+	"eIek6F5BJISjkm82JqoxKtEL0MBig+xkm1wQ6+fqayxWd2mKE8XRI8SKTPttQbmx97v6FRJcrWKlNfoN",
+	"E7r+Fd1mtFgXnrEtLN9qbGddw/arCz5dLOUKpq91fYHzEUHyNVRx1iKs/ue+ySDdP3MtZTxCCgyn4dXp",
+	"1O09Cei3RV5DSGMzbzaSFGx7Hh+23jJ9AATpzlHBehFSvWZanXSnvyqFtdHghtj5BU6Juq8AKdui2jqq",
+	"J4UgeWQz+1ykNF5SxUjVtahjZNTNdmTsCzy35p/fZp6Nc0HZb7r4IEtRXjBrNJ5zIVGfQgFAr5kOm8XM",
+	"XMFqDWHjFVyobUqVuadxyfh5jny7Xtji0x1ZrxyqdvZ3+gqa/agVyS49yglFG1u2c49Nt6LOZy1bwwV3",
+	"aHXU4c7eENPoATOcDGICsfxCt7hxlFth+e6ROp2P8F7osh9a5zNNSrb0To8ZOhv/YiNejDnvlqzapL+f",
+	"rejV3B9cTW5FAUCrG2EfhDp0RXBGUgSGXiEjI4i71hiN8456cJ+cs2zlF1Uqgeavrg1YrojJ7tCyYj2W",
+	"Des3hLmM316VPhSNVSICC7ApXVB1ZewJRN6bRH8oMq0lb/ubqX/ZDPcb6zDuzcqAerEFHMd+v6HtsUbt",
+	"tBLECHHyraWFAvsgs6BVWTGJq+srpJ+jvimAiwqxT7CQ+8/aObUBSxn8WC2B8/zFy+++/9e//PXw2fOR",
+	"ev0gofspWWZ8FeTTmvBPijbzt31yRRLOUhdGZqsju4W/+P7wENbsqve+fPG8Ur/3r4eHoZRAM9K1CUao",
+	"HUGq2dVcyqUYHRzgezHEC/w7Z8OELw4gGCTJMF2gfhl+rH6tYuANTSMboG3+Ni9DWrf/b5oOjjQKK+Dt",
+	"Ce1LMXWWdMwHFBOBikHXeHbVuAS96CAhRbtj+/yO5DlNTTSeQobSDw377agKr8N+xwJCBmBTnmblNYhy",
+	"52vxXU2wPZc0X1+2EnGkDRkO57pZIwLMtw2hnf6+Hn7+Rprj10arLLqxyZYjqMeaBllMNVkAC3QCb02I",
+	"/7UpJyKC4dFlUJEJ+mqDe+PF09aQvMarHWJT26bdGOK6TUDoGLJZQsuLwoBo3XbLoV3j2W53hcSBPKlb",
+	"jape+elnz/8SbcpzgCCzRtnq7zvYdXr249DuJji5PZ9Or2SOJZntEtQvzKd7wqs5OEJT+p6kP+Dklk+n",
+	"qP+j+tcJyfDK/GQnHEAuzAQLAk91Z2n83rx1TRdEBwj+g0pJcjsZJWIQwbtQeec4HF3qRq2wFMrk9y/9",
+	"i+n7ww7tv/ztbDdc8JarbvER1lfCodbZbGOHrMr9UY4SQpZKClFAS6/lcIA+YeI9oXJLSbLBO2QNT8F5",
+	"OP039bNRrO89kPULJZbGUpLFUgaTgKM1scimCEwoOLst9N6lJW+8bxynUluMbDiWa1MoTdSA2+emc/Hu",
+	"eK847Nahu/Vw9lA1El7J9EaSK42qU2puMATbzyLT05QxcF4E+QY+CSh8AeLZZjtz+WojfqS26Fawl71Z",
+	"d1aw/sbvdWlrbBLl6zLAnkBelLCBxcj08yyn1c0gXN9OxSGdZoL6RjaMnCw3WTXVufHbq5g5Xc5UaySo",
+	"XX0bRGhKUtO5t+96NsVMMedad1drN3p7VesPO6ri2j3PbzOOU1MHT/dPWUygDjlsxUWy6dob1UpDRp1n",
+	"PDX6aczMxxVFNUJ0SIbw6dn4l4r/ibA7mnOdxepV6oJSR9Q2ODz9+QqdXV6N0T2ZeIOq70+Prw7UY1Pd",
+	"l+S+RB0zJ9abkKbT4+fQTByzhNjAOwV4xm3HVi2IHiE+nZKcpDHjLFuVPUqcgZCAjy1F+/sA3318L/bN",
+	"3ve9JURoqi5dQbLp/pwLSdIIKVU9I/uSMMwk0goiULm+ZgHc9xSi8KZeq8KyzKwp33pzefofb06vrkN1",
+	"d2q9fluq75R9Z1uSw01XsLaMpzaRsx58XqceJ8JDxdeo59BaPSixr2NEegd+0eJGbzSH/lo85rXlb+c6",
+	"r3/8CD700Hq2tWxthnVZWGyrfB5bXS0Yx9xMpO2QHVS+X6GTLQHv4bsX7VlJyrgXQflo14sVcjPKJKIO",
+	"Oy2Tjhr5beXqu2DEmoIYvJAJX5Rpe+6jPYEyLKRXvr1VVhVrC7fpJB/Ux1lmZlkA0+SFhB47Zo+Dzm6s",
+	"ivQdwCtbcOu8CAjnSsZYYLYqVxcItrAZVXplrt1VuHbXVlkoNcOH1mcVfEk6lju6IysLiMpDqY7dAU9+",
+	"Na/vVAoR8tbshO2xD4/PRv5ALOBBVPxr2a8hFABbAJCmRbaWYh+ErOvwrsMGXOjMg26mtrYbXyDEJigI",
+	"7BBrUxtnreO/Dg6xHdusSV0hcoLX1hnIvYe2kprJVTmyGan4XucOzpIl2G1dgobAq1Bs2X2XPEt/UR+j",
+	"3ixZbmxqlSzHXtjaGirXw73rmk3RfoxGrqekwylS9+52h2h1h7VHaF96BDsIln7G1QKvUDLnXBAdFqBU",
+	"WfK+LRwESgy/l+F2wUuTdZzhCclstnHqavqpQ9vT+SXkvdQOLZjBaxHnGnYOb0YH/7b/7sOz6Pl334fa",
+	"vz2Iba897NV6DYa2ekE/ey5GZdU7KC7u08dSWypr2cFapDOx1JB+NUvhbDGIMmjlCJONEHmPE5mtPDal",
+	"DTRd+VSRUsKSluAWXLiINXvkezaZb4hOtEMYWqoYXy2+F8OEL1B//PZqcBQzWc0rmxZZVkbMQKk0dnBA",
+	"8WI443yWEbyk8L1FD3Hw+s0vP5xeHrjsggOdnn1gDUkubZTzTBxcnJ+/OrDziYOLy/Nfz05OL1H/p+ML",
+	"67K2Fsbvnj0PJWp149uVWIPOnLvx2ba8+/FsoF25fmuEdclD1dvOe55wNqUzE0mgnei2yeijIV6wSvOa",
+	"BNCaidOijs0GfXP5Sjui9PB76vfBuuTGi5xM6fvwXEJ6EdqimEDmtK6QpnMlpq0U3iGvTm8yKoFXX9PG",
+	"42yJdh97ULEmYr1gxUugsiSVHVjIozj/19TAag86i3qyPZDfeBz+/e11uCij+tIVl3fRNkXORpTI6Qic",
+	"n2IEvSFH8PK+GmP0j3u5OZLPBBSUc0TlOZbVXLwT9UDW7Tg/lRDUhhOPKhI9miiU0SmxEdDVRbwyT6AE",
+	"qgluctFMf60HM734vuKS/T7sWl1/LA/RCz1Yf1VaYVXG2kUn5EwQFkYSv38+tkWbTCunyPGgkOOBEiZb",
+	"Yv31w9YaalAHbRsjVdTTNWQqVp7tisG79VZW5wb2F7UGhOsVMfNOdwXMnMtaQ1SbPmDcWOWLkbOEUimM",
+	"e+urcXO4VW6pKJTfPYaWUF3FtlyiAfEjpwMofmoCNaDS/GppykMH7ROV6LoNAm8oMLsehdxlmFDIcqh6",
+	"lL+6+jQP8NLVzzEs1VYKzZjG+Q2ohxI2bZRzJzHU87RHuokjONonq3L+kQvg3xMxa4anmk0r0awvpBid",
+	"2hWkYfl1jsUVEGR7AwNsSBbK2eg9mypu+lcpSDaFXkSVCPdBKCq2dizl7OvPZsfL032vDgyW/qVuyxqX",
+	"2eWqXGesLFl9Aym3YPpVzh7g/SlfYMp+JbnLUe5Skmlk1Rs+NTEhNbTXwxpxD7pJxQyjO5iGpPZxzgtJ",
+	"THVGMUQXxSSjYo4wNKq8/s9rUzEIuFsaM/0vdZdCajJlM/PCrzgrdE9Vhi7Or67RcDg80HMcwJzBQH47",
+	"WJiOy+n3hKkbFuzfqTOD9WRrKsJ7Cw3Pp2sQysrMmv7VXo8QI/eQP6bVTCdHb+6nsSQs1ckoFvxBk4N9",
+	"OJZrktHNud1j4c6ya+55sElH5B9DFUghgnFxfDX81L1xTYPHBRECz0iEFD1gSSeZ6Vqrm/4HOHp41DGS",
+	"JBe2h6/eBiLvlxjAaePa/nZ9fYG8nrwIem0KqNo0wULH+sCb5+NCztHz4eHzak2ACE2UGpYTM7hNSlGL",
+	"zCmROF+Z3PaYqSl0dbzxxZkwMVTQqxBKbdqB9QVTTujXNWr2YPS7D95oeVV7YyudBP0GejbX3fbQs2OC",
+	"fGs673jNQtv75toP3az2BxCQa7PCb3ZKv1Wm1714QeScpzfqqdEraoNUev+VbWffNVO33u/POBgA9nWQ",
+	"aA9O9tg4c70e2JvZZWSUPq9IIASA9Wu6oB/iFbOGx2wwQvfzVa1Zn2mr6MoR3PEET4pMYQ2fatPshj7T",
+	"PnaYLuK9qFcLB+tFvfHx8enV1c3r85PTm+PzX3558/rseHx9dv765sfx2avTE9Ohb22D92C7cPXS6evz",
+	"Nz/97ebi9PKXs6urs/PXV2rGV69uxsfH529eX1+ZSW5Ozq6Oz389vfy/wzHAzW6O9eP5leQTRSuGTyD9",
+	"dGKb9MIIm4107Y1wQ4yr5s8L8Jqfji8qVfSiMjGrUo4P8dw+KcM2K92w1la/eBTLnU0WdYF41UZbfuTd",
+	"u012uC7pPNcB41olcwcW1AL3ByUMwrE07WNLzjPn8DDxlcb+la0Qrp9ZzCRHdKHtHVgS1LfKM2ekdpSu",
+	"K2tF5q7l8OKF5xztkpBm0+0oXvhiZNUdM9zR3taCqAaNQ9a4zbmF3weTLow9/TU0L2wtbwjlb02Dwz7j",
+	"0jfFQy8Wa53nPOtQQnGNeagGbrhvTQFit1cL+vv7+7r7S1272uq2b8tQDLar1V+lvPbMr455i3atQnbC",
+	"jZB3rksuWPUYW8eJNnV/gE4HbSYrePi1mKRgMTvrieXXbfuETqoKmsKVmdV9IYyhUSnLck4W4bxs07Cn",
+	"OvLZCUQYNoax8xgicmDeFWnXTV4vRatT2JWo/PBV6O4T7XOr5484Ye3Y7ewhaETuUFqRoa2Yk16XTiww",
+	"XXJLt0L6hSwlj4D8a+0j+o3ONpGSa4TKW+JF6XbfSlLQFruRxVndxlstkaSAQClJaKoVM3M1XOk3bSLl",
+	"EcIxMx9YxDd1Lu/1MWpdTI1g7b5Qv3eiVYIpzTU8qBQx0+WUdRuF49NXSrfMTYo/BS++zsJRr8G/Rmr0",
+	"1WCIxvq3e926gdzhrCjbtwswGN7S5TKETeF9VSy+ajNQQ5etgrKhhV47+NcfLsULM70XvV5FqRoOtiza",
+	"W0oIKx2eXBbZtlbMcwb+UPs+YIZoCVO3gnlnAJbnHCKZGiYoZrZaEjQJS0INYdyI294cLbCpnsH24VFK",
+	"Ljbw3xM2Jlv4dBS4yYpgs6Qfea43Cc8jZDBau6ahM/SRRz5AGB6E9GzdmUsVLz526KDhH2hkNrG778Nv",
+	"E+PEwUfoCYTTVIFEZwRXeout6QlUSXR/uVGjbk3g9zf1SH2OxvUuQa6Lo/Z4QLNU82ywTdujjCe3JA2V",
+	"/Z4WUE1H0Bnbp0zYwnyc67QO0ylZRKhgkmZID/RG/R2uReK90F11362sPVRdprK1fdxeOFrLAvDN8mF5",
+	"IjaXujmeg3cIbcBrULKgYE0k42crGHSIBzs/6t/PsdynUyToosjKIqbh7iPNXXcK2ysFjZZ+HmaY0Ma0",
+	"IfsYbKZryiaDPvocadsqwrZJt666wKXOdpFFzqBjEticTSUn/Yl24z1KBWVvwbuoT/732/n0K18+gle/",
+	"vpMOgPc4inavDr4mQO4gkbcuYiMsQE3VLw+RLm2oe+Gqhzc01GDPVAe9DpqgnF/KgLrah6V7VeS2ovaV",
+	"hTXL6fAUfC3d1tbnFRzQOYo6+WCLlbb3PHIQ1jxMzPm9qyVpYn/QEs/IYIj00fmgihmQf70wpRlU/GYq",
+	"PZvvpjQjEEg4x3cm9MQ23MmJ1nvwhGRic2OVdKsbqIRmtaFK2fVGP+3YusIw2gqKbcL31oLfdTwXRErK",
+	"ZmKIzk0zKCh1IJDEt8RqgGKkm5EziKd2gT5gbbleQR8z45nTVc8Snhr2TaY5EfMbsLEeGZtjzPiSMFMZ",
+	"Dc5IvQqX55G2xloboFrrL+ApsyiusfJmggVNYtb31wPVGxg00tNlqgdHyFqFBZhykbY6vThEKV6JIVJM",
+	"IWbWSSggFnRlHNcAhcgBwDQcSdVHKc1JItGbyzOQ9GMGbfhI6gKfdBU10HnVXwiiCDPOlxOc3ELB1CPE",
+	"OJrmeAalH3iu8DpLE5yngyNbZNtiMc7u8Uq46JqLn49PYRuaXc+IjJkBTqWcmi0U3p455DktXrVaz8d+",
+	"16ksFLr6/eFw+JfvXxpLeaO6UNM6rqCg1sRI9orPeCFNKbtLh/gfAmJk46s3l2dt/eEzeMG2eVLEvoTq",
+	"E6h/viTs7ASZLD30A05u94/1qEgPi54ND8PxSiW6V0IunYbUIAGIFPAIwIVZ+ifVi1oiu2E6Hdmtg7zt",
+	"SYadVfUO5FxIvSGLsApft4kVVYvf/UvY9gbcutRvbUKuF8++U9TbGb8MpRy3Bfi+AYupwgosbqHyT0Ig",
+	"rA7KK0r/jtIMK6zXmGkUPQbIxkeG0jAAcTKazWBNyVfPv/seuSgd1DfUDvo91P2uMINBS7nHFk8PJBto",
+	"P493w6sb0Usf736qMhP6dlG720aEu3515ecZuXGOFTOC+JLQ6q/+Nt5X0JHzYjFZ5lQxw/4EC/L9yyLP",
+	"BlrHFySb3uiEihuZCROhcaMmL48x8ebZcsvh68in+8DNVBK6+VVRIwSDMJCWqusEG17rLtZQex1g/m2I",
+	"HO4c6Qp5CMuyc0KfL6hU95K2uCvshwZ3VAv9bmvegOr6gPHCVp/10si6+FaIMGlT+dpi7NsCR8eoAgRP",
+	"zAEdsT+bJ+JmOBwO6m0xoL2tm9pKBH6LQxPeOMdC3fVQdQozJURO1BdKksAzTFmlb2H9Kmcpun51tV/t",
+	"98gZacm2WgtUn6jaKox3oQifKfUvfzxGf/nXw+9i9v/+P8+Hz4bPByMtCiEqbFKnSRO6SVmEBGY3KRP6",
+	"jyKn+g+6jGKm/gChLvJiBsn7pa7RBz81TxfmqpbYs5MpMtGzmb+KnJq/6NL8UbfNBaparhe49fzr6lj6",
+	"R9Deq6SqWkPNNa3DPEb2TGMJX1y9rq5i6wqmbcq3dhB6zSpLH+EIlFStQ+KYgSKHMnpLjPxuPYFG0TxC",
+	"7YqmDoyhaRQz3clS552JpsK259kAqvzURcyrMVy/o8FRIOTY4IRhHibHjUrUVyL0EeIsZoYrU2l6fROr",
+	"Rlp7JpbzPVEqyFq/5cgDbMzUu3gmRn4FOy32mMpqbUX3gylv7/zst/+1/+7DYfTs+b+Gc9+s8u/Z1b9/",
+	"Ua+n6M+C938f7/8PNUv/7/vuHzfDd//dezT4v/7bRn0ZZt6ErGudtBVU7O5PadjbArKEfsd2FF5vlUPP",
+	"h4de315NBjj9WuJEqlt5IAupDNMNIq2pdyfrjE6uzeuaLo/rxQtvLJNL5qXnSMUNhKJaLHSDnv1Ki+Qk",
+	"IUtpAq211HFgCB3EMUnZDFWkMiWSacm9Up5xoIUVbu01OV8AcpRyi23JK6TSJbz48glJMCwVHIkkS2Om",
+	"7nUTE7h1Kvv52cmxyVuPkFwtaQKBhfeghEuOliQH7okLyZGrLItykmFJ70i4e2sp3XbHQAi2bM1Pd7ix",
+	"GQevWzurgG+WT5s9vIco7ukgtLgHN0ncW9Ak54JPpfoFfMFTqptBxszKbNDV5tnw5fDwCMU9TtMk7qE+",
+	"1rlXNNGwtXMMzMAzKufFRI8as6bDUPjSu14UFLI1y+lFMFEvMgMFJaUqQDaIOAE+9dXE83wSJrX28qjY",
+	"g03f5CaYtr1VKjdG6F6x0fpr22WWnX+0E1GxADCJa98iJSJcVDnJi3RNl2pFGuPjV97wfdvvVPGkyOBA",
+	"pDu2KWGLQE8zQBWlDwc5AGkNArXz2Tcq41U7HDFCTLN5V2I5bOlfvzvjevXGxbZWvNeCTKmTt2SCJ/sJ",
+	"FmSwfqI2f8L5krDKWZ21tDXXISdr12tDs/q60LCpBAxrt1Hdcc/VRY57HZp+2Gl9kNX7sLmTi2qYEyQt",
+	"l2fS4l9pdqvqTjsVqgiRjUesJ2V24epRojZMAtqdl6+4pl0lzm9/tTlvDUD8gvNbP6nNJSfaY8w4v1Wy",
+	"Q7EEnejk9ZVJyxvG7MIqMOAno9DVgOc2refl4Yuy4HJb0mzz1DzAtbKcCit8BPk1f4i06su+27nl/S+7",
+	"ueXfbYDYGuG7efRWD7YToskqeMm4IlYKyKLFPU3SH1ZhOisEXN7c3d3SayUXFpPX+rtBXqILUhkHvN5m",
+	"gu6OZNvoc9uJ9HWz1URrcrEqrfW8R5GJOvGSaoqZ7llg71cdsLLguSsuU6v89ezw+ctQdjzBmZxfdUJT",
+	"u7S/+d+siRcoGP1nUemFvzZwYCPaGDlvM9qsD0Vwp4mrZ+mJkQ+JPhjrwq3o52JCckYgoxvMRncmLdsp",
+	"MFB3fsrzanE4E2WfYIYmJGaUpeR9WTlI0ekEawnqMxg+dghQsNqvEf68RrgZZzPRpo2B2KqEJ8pm26Hj",
+	"RfNLXaR74wgSz15RIdtiziAsosKCgsusEVEDZBtZdZtBYn2DGX1Phw8EDNT2Jg8Uxq7g+JwLaXbcdEaD",
+	"cncMPc1tBlggsEfYwDh3+MYVaD5EZycuSlIPaRqA1LroxOxajeJcAUmR54RJRSvM2hLXYuh1F52+/n4j",
+	"x60JUN3swy/saNrD6A4ZcD+qBadEKi1Aa+HuXbiMhzE7myrlGmo5xj3D1HMyhcwajrDu+aEova972g68",
+	"rEo6jVlc2asegkAl5Zr916XUozbVp7K0DnVLvZfX1Y++bovEDog4nQpr3NuCbTqJHqrxBWpsDGPWLN2h",
+	"DmSZEzBpg2yooDI0VEEhKKmNrOoVQNZBJ/DFRoE2bACybfE08XjuOygrqSOUQtSMxima86T2RcwWBDNz",
+	"nRQuGoG8T7JC0DuixIg0JSm6oxiR90ulnkuTMmXyu+Z0qTuYFULGDE4G7ZmQbfXZnpFJhkirNs011xaw",
+	"wCtd3yRmalY5JzQ33MrE1Bs3iXGgYAHWMM1HmkYxEcHgMVvgpdAmSnO8miaaVjTPcIXTOU96tuZL2Ejl",
+	"QbndRNVUQr4e41RDJ3mgXtHZMLWF+amu6IXijEys+yvKbh9Fczb9gdTPGWW3GkczIkVZic/WhYyZnT1y",
+	"7r2EjNAcEFWaZFLzVahC1pLmRGxTca/Is80+ZPVS5I0eOrlK168LPAuKq0s8AyKrtiwLqXfhPnnqfjT5",
+	"5c1RLL+6n/OMAKKEu284TOmEMpV9tePMzHfF+z156e9tT3gu22RcyInQ8ZlQZFo368IiUWSu/6E+e0Aa",
+	"rP4s6tnCEbADs1yzto2n3JYAXj2Xr8XDV1n6dkaT6qePkMzQXMtGMO6JavGigK+bZZSRi22TYKL2TPRr",
+	"l82uxSKpA6ShfSEkwuJ8pgivr3sO4klGkBYnzWc8t/ep+XdTothQd2GB35/ph8+8ptdeRvuGptu22Xb/",
+	"xfeHh8OhrnaBKuUwRmjO75HSGCH6TkPcdqkoC4nAXkGqACAM0YUpbGGh4OcaL6F2H1hHQcgw8QwxE2WT",
+	"6/a2pfWaHLpk7qYGpGtS10MI3AnjdFZSM9DatbI8DjPqes+kSvNL6681zKHJGos8cJJFzkYuS0J3aNcV",
+	"4CqKCtSBG5UbEUQe6NegGn57mbg7kodzd38oFkutY5kCcC74fGPkbj2NtwY1vdFy6o0n11p8oNYCtOqL",
+	"b7fSfw6xMMB2d5ALtQvoxORrh0Bgc7nLgurLnKdFQtJgl29boywYmW+oOGQl/BHSXnKCs7L2U6Tns7Tf",
+	"r2w50uEE6PtIi3vrWrWak4Kq9cBbKrGrNnSrF/VmBc7TXOdm5rrnoua7pgFjOU+vhkJQCt2L1bQxvCGV",
+	"pNrINe0KDFk1YlS3LCuQMqAJOxeXLQmkbvNRaZI2k0FmqT8FpKyAP7WlNiQWnLX2w9x1z41lhCcvMnLG",
+	"UtLS6QA+hUqbRUYitP8s6GH2Bcp1PlRXHIMwma9qMKo5nO3taNuTozSYh1fnbq7qnzm4yHOvlnt1QG8n",
+	"81NX+iKYPWyuVcnNBoboLZVzLWFEDrcgdFnISu3mGb0jLGYOgVAfsqv8+EYTsJ0RoYflhbQjl7XedOpY",
+	"vxAkj1C1jEyE8JL+TFZ6oPITqmupNlAnZgGZyNuFOrApzxPdv/ieF1l6VFbngagp51KG0Eow05mpnI+5",
+	"9Ds3OWHJS7aRGRm/X+PusHRgjsqV5GL8ftDd6VEJY1hrMAmHi+/TKbiFjxpQ1/ZTDWJj/9ERqA3TdSC1",
+	"3jbq91blYbCdYuO9CKC8cK+XRdbC7MjcweFZAUM7q7R+en4XEduxlWbYBqzp7GKzCSEUadHOAS58KAYC",
+	"FnVHDexF+giiQ45LivvvW1WPAFukUYK6J9PQdCNqtvROCOe7rOMokAms+4+rW75jfoXBqVZV3egwX108",
+	"ru1ftrPAuLH/WbfYBAugp7CEp7CEp7CEp7CETxuWAP350/X1VZ+CHmoH4kNu3VXQZmbVjwOCsScSBAtV",
+	"6vKHptSfLVMJlj5XT9qvgLultb5tH+1GIP8u/2rcgo90ka91Btp3OvsBfako5M6pRyy0+c7n/F4dcsb5",
+	"bbGsxGxE+hj8GAzt03aBFzYtwn4RMzKcDdFPELNy8IvNcHAD1eMxYDgWDJ4MuaD1OmrUEzT7/LPgErf2",
+	"owJnJoJ3Qm67hc7haek6udCF1KeawTvWZUoEUGYD9pvGDaNBtplKtHqps3KN8umWGBpsjQgyRnemTj15",
+	"v8ww05Dl0zI+BEZGGV1QGa60k1KxzPCqvcUJyCsAAzFXKj2aEGQ+0rV+CUt1GENw/GlOyHYQhn9RgdSX",
+	"YZjY0vLNMdUTKEhcDmZhoH2UrXfOPwvcks2txjXujrY1D1tKYUB0TrrD9hd4peAMMgeQGi4kFwnOKvY5",
+	"3w0hdpqHgocjOGaN/wHMPTCZKc0BRx45eRuvolcVmUs6CbFSOLPW62M9Zf8h0GMDeFthIlq5HYGJ9UtN",
+	"oOjf191M5Zed7qWS9W7y35up27fUfs7+nqCXV8hH/2m2phf1gL3Z0x9ntmP1JlSGHj8SQz6J7uxtPJLp",
+	"iuEFTaBITptL/dPdZ1vQU19X4xIImx2pNwYt/ozPxR3DpBZkWOvO8W815bu5aC37gydaN2CvcAAr3RTs",
+	"lvF75nSFFbDCWY5TWIvuGRPu960H28YsBKXvsgySEKsGIe18VEguQkW6vy7Dx59CeX+wmroOey+COnVQ",
+	"dXfvdcdk/yv/n1oGILXHm1F8B+unwvInk+eTyfPJ5Pnn4prfjLFwHfdulHh6uvef7v0N977MVzu31iiz",
+	"A9Q4Lm/N9ZO0yUa2KiriuT4T07Z/KkkeMznPuZQZZbPIJioR3fi0/9379wNTSFfe8/zWPDgyhXXNALW8",
+	"GYXTldKedrSX798PhuiEZEqVgUZMNMuoqWN6FDONATJfIYb6hy7nDrp5DEboR/qepPD1Dzi55dOpbfCC",
+	"7jH0yYEajubZETr9Z4Gzf1e6Qx58HyUHz9G/oByzlC/+fhipf7/TATA/FlnLl97b70yd/QT9/9GCsv4C",
+	"vzdvK14SxUxhJywX/Xf0/L8YbB1MKaM1a4tQ+dmzw8MoZtVx0fPDw8PDSMMJgj7RiyaDmODk9rwcdBPa",
+	"1l83pYS9n65rrU5az6IX9do314t6raDd3CgltKTGQsNUxjOi29G3No+AOIjl+hoUUmZtoXA6HDEDruMV",
+	"5w0HZdsg7GcblWA1Y9uGLsqIzFCJT7zEE5pRuXImRMalYgaV4ilDxXKJ9HvJam40Uoi30k8b0WSojHcj",
+	"d4TZYlZz4j2AwLKY6Tp6EEgzyQm+3Z9lWIhKFGrLCsKaB89Im2lNPRuiKz9bQFfshEIerl6iYmc6Ch31",
+	"wXVCWaRgEzOSUoknGRkcVXMM+s0srAHCmeBmfJ0ICPmZX6R2h1rldukn8MWGrJM2vLtqb0kFlGSIITJe",
+	"zEYT1HVNSPD6xroTgnNii7YD8/VjMdXsewLldDZv8aLs0iDX5KidrckE0U1+1BJsOXn4pGspbsiyCHtw",
+	"/e66llx+ACBsZpcb+u3Clmq9d81SWk++xd/tEcvmnCIdcHapGNj2eUWWQoOZ/KaBuqvupPiXlnuC5Z2t",
+	"i0/mBWmpGa5bX6zrX1dpi/VdFMw28r/4/mUAtgv83hDV9fWr8A2TcTYjQrqbpm8umAHE5ELsotouFrcg",
+	"Nun4YwVp2wo7NwF+3VOEngW79pZpMJ2DQ2uXVd1WH/W0gm8iRtVx7Nh5KYy0rblJFl9bMpLM3RA4D1t3",
+	"3k9MCyNQN3w1C2mgbXjMLdOKtF3QI1ErWvurH+ySfGQB5G1zfeaRmqrVieSvMJhthPpKk4G8AsVi0ALf",
+	"ggejTI2AfAGhdy/nlM0GXyhCpbyQdwhPcZHXbW4yh2+dqa8tKqUaFtzafqzRDhx7t/kkUJh+ZInKu4Og",
+	"iuqSL4sMS8hB1sXhtXBmysM/Sn+yRw0arkJoOyGr9u0jJPlWR2x3MVdPy0Vio37zWKBmvfawDZ6Avhno",
+	"bTJQHegbpKCukYChZvxUcT0dHIj49KExgEGAddlgWyLvehEekqIzekfSMqTxljDf1OfMVcY+qlVW/+12",
+	"4X61pnmb3YHTSNICKjBrcbirvb7ez1LPuhlx1kRPVAHrJNQvm2UbIsIdbrPqMGvvtXqH+M5XXIAtfmxN",
+	"7A/qlTm/FyT3pGsd7gHFgjjTRX+gdxpmOgTJmDrdB7jsfpBXOjZN8YJmqwBrNXMawb8tRLu+Mq1Tw3oU",
+	"BebQkTy4JqhvnoHlRZGbWFPJfayLF61dwZ5wfYOx1AuI7M2S8LwtI9WUFV/bk9EYqQN7WDNkOBLyrOx3",
+	"MSkrZ9W6ShpnKxKUJS1ViI3jd5uyN6baW3t6mdLEKiyvDK/Xco9DJqXAYYEmZFYw7e6goo4JLRrrDvV6",
+	"WjLObDiRNTuY+XtRzzuooI0uw0K+ERZ6AV0WC+mopO+NBhRWI72+mXfg2kTqnGXwP4DfCI6xu7fVRjJv",
+	"ZioAZ1tYvGMLsbWo3D0LsBAkH89a0amkyTeC5Pvw5hZkGWqgacOtHOL7uORBrUT0MLevAi1wGXN0xwto",
+	"BWn9O7DqtkYrzc03yqLtCXR2Amn5ug+46SNqyl5taNjwSD1Nvf47fsx+W29TV4dx01KbR7UG7BtuV/3O",
+	"Frdq2F4DJahmjLLZzyQgbp0zK2GZt9AtWUWuEPcyp3fQUAtLklPdT6MuQEp4Jcg/nDB3S1buArQT9SvA",
+	"ZuS9VK9tkR6OsxnPqZwvNsLGAWDsPtnt2qgw7Ja95kRCtIDac0bwnfHz/vvbn69Q33uoS5Zvsd/bNhpT",
+	"MymawsK622EypbM7M7fYQ7c0RXOCTV7Iw0mpWRpTraQlLhW23QFH+HLp48hD4CXC2TuWrEcwa619qsel",
+	"YMq+6VhxcPf84B/3t2JwFDN/x6NAO6x7nt9mHKemjwwMFLP+AadpUtG9xcGHKtA/HgyHw7aaLxvzdiCw",
+	"sLlfRVkj3bdPzEkK3jMH4BWRRwhomIzsj0cWhUcxc58Zt4kjADWMtnPn9jt/3WpSJXzAyD2HAJv9ILdw",
+	"v5Wkbbdlj9Mn2yBzDdB6gM/++/nVKawbyyInyM3nBWmop8J23FUM0d/f5dXz777vRb1T99/vnj0Pn4pb",
+	"0CWXa4pVGNuydLTFmaEJIm0BlgDrJT+v4wqM35vT1V0zLJdFEzLlxgls5wzL1g9lsmrG1iVqodIuah3n",
+	"WLtLyyTsjUKnumu2Esv17gddyteUKFdCttzAemSzZ3uprQBbRge9hd5WtmCSIXnNgnRlS8mNrTZUyOoh",
+	"B/Sx065EB5QVCkkjwNqlZno2saSb/NIkk7WiTEiwr8sxYofZg7OqBSWXGzMFoKC4i1ygohIkZ+Lj/lFA",
+	"TSIqpDaqp5ztSRtiGDPMVtVocSgeWKZAFCKChJYJYWRKpa5DjNUjluI8pb+TNGZuCfqe/LZCtr+uWMqn",
+	"KOinGNLtopaD9wg4d88foZsmAh4EPgfjMe7rxG9t8hjErFR2qfS41Rwb94UiBjHHS6LUiXB+eTnInjBh",
+	"lVU5Vlf608UPjA8YgPqNNfsMHdt6rV4fyUMa6LWiSqjVO56FViPxDC3wcgnXSz6hMsf5ytIf17QqFCYR",
+	"QVwjXvCQ4QzK7FM20+G/6rZya4SrCucEUSYJSw19K0l6sirz2aFafpqiUjqKmeG4ujGFZQgRfE7e48Uy",
+	"A8dPgiVRcsvvJFjQs40jGU6sNq1eqTGPcBiQa63d5J6VEgMSzzqMF+YM7f24LUtZg0iKM3VGGYUGlTJv",
+	"XlhTxYbZ5qJWz74W0lVr2c7HDF88gmfZzdwCocd0IsN4u3uOPVtAF8hARrZpS98uh+wJdTFzpm5wIKUI",
+	"FaLQ4hSrNtbo0HjRzFaq9w48rbAPmzfAnA8pldiBTRuoXfMNa4RYEpbqZElRiCXwqKDK7mFM86wd39Kz",
+	"WRRqnneGhRzrqdsdK0YYg6FMb2GSIsHVr4kO+bY3OuMSArYxkwSKhMRsQoD9ZkRCh5UkKXIFiJSYnSLO",
+	"7KiYJbpJvMwxNe7ajg704Gm0OshhK9WQMP3lsKIaWWF85B+brWyVxmyi48aGBlG0slQaZ1KS0zsIKNPS",
+	"u62Mq4aBKq9fyA9fsqc6wrcJEXArruP1rgxMJ2bv+HgonESQpMipXF2pl41jG+KTlUASFDYrLlCwZ0IM",
+	"mfGAgiN/TyDPSGpiqk3P1Jj1wbrfCEnzhh1EtnMS1LuN2W9jPx9phHQINdJV3OETXcb9tyFYBdVWeiOz",
+	"kRKB51Iuy2bH40rSU8AP4kSyajJUwlOCphm/17lWjc0P0ZvLV0I3r/aagAMT97F1mfHVQkccKBVGfQUU",
+	"mPF7bcXxZz3mKWn8+CbPeqOeB+nK057n77Sh6I0v4NcKScOj3kf1E2VTvq5Plr6NikzSfUkYdr3n5aqE",
+	"xZk6WSmM5oBns5zMTH+oDK/UNXZHcvQiT9ES53JV7QguTMVk+Fe1EK+IzOUYgeoBtb4iTRhRIxAlMpVJ",
+	"Ir8ehy3xIVx9Z53x5eKalAya82wYM9MYbnxxpvZ8T3Oy7/WbB22n2fHc75rvWpdrtFjg/Nb0tkW/vd93",
+	"LQz2y85jMi/Ib6hfNg8G37piAKD9xqz+HUn3XWv831CfvJc5tmkyCmWhQwdYmeAWKMeF/V3gGTVlrULJ",
+	"MiPDetxXptG/aUZtpfbfoADWbwDQ35Z4RsD+9hv6Z0HyFSrLJIMm4Tr5owlPV6aNP0YTgNC/X52/RsCl",
+	"jjQnBztMTkSRSaG3YebGIMrrUB3jjwbrMfQVokLRoAl0NTaD3/5z/zV5L/cv8IzsmwW6pRhnmKvzbXck",
+	"5yRm0yLLNCC8bJjIpbBgEcAClHIdupPRhDBBSr2kN17iZE4Uh+mZpkvAoUYHB/f390MMT4c8nx2YT8XB",
+	"q7Pj09dXp/vPh4fDuVxAhWhJZUYqZOkvwgvoHvVgQb2o52NOicf7Ch2V6NnYgym8zfCS9ka9F8PD4Qto",
+	"DyTnwKgO8JIe3D07MNQGgi2RXRrsaTzQ6Q+6w8GUZmSEzA0PeARSJOQixSwYeADhEhCKTyXYLLAJI7Be",
+	"edQX3DRq02GJJs7swj43NakGkfOPVjiNGlexOhYz4zgB6YRPNQGXPea9Uv8CTClGfIfmMOqRwuw+xEur",
+	"92A3QIy+PUX7vnWAWNORyO9ZaWopIybsJbrAKRkM0ZitbBsx002CmnQrtYmaf9O/eI/QAqs1kbIuukAz",
+	"ItHLQ0hSrTR37/1EpAGlru2jmY86+OeHh7pWktL7teujjKg5+IdpsKAFlE3iC/ajAj/WDb66ipF+ZagQ",
+	"9eXhs7YR3RIPCmavSlA94Vf98YvNH095PqFpSpj/5Xd6x+u/pEySnOHsCpK0T/Oc5+UYoHAtFjhfWRUG",
+	"jm6fMnOWe6LcqLVEQpYYnMC7Kl1bEjP5OB+jOpkeKMmfmIjOjvSK+jYIZWBIF4LyjJmwtlxkuj9EMXN0",
+	"YoKsdD8WAq3wGngq5zkvZvMm8seM3weaKiLotPTy8MUImS1p9qzVZNN4yS4pybkQMdP5NX5NzCpmv6LC",
+	"ovaxBVO1zv/fw2ddvnIAN8eF/XfvY7TxC3djel+9+4SU5TCghawcY7YvDnUtDWvTbFykbROabw7UxXxh",
+	"N6lnfdmFbiY4NV7UKrF+C5T+yooy3jmaMhA6LdAAH/R7n/BdzNjOlH/wwUT3nnzU1J+RkAK/gQ/8yHWv",
+	"M1cL1bZi0OSvRScTvdtXtyKIZ+aCE7dCt2WJzMVnXtTpYOJW6OoVhKXCDGRx0q4AYfO2jUVmJnsuJUoH",
+	"iExytw1XhfIQ/pUnEGVJVqQkHaKXhy+9gGO9DR2o6h+CsTVXOcYJAK/KM1puxSp0zbsoJ3f8lqTmDvuj",
+	"EcXLw5ebv2Rc/sgLln5CaroEKCo80mDdgWC25fNmpmNDSj7vDtCeFUrVppdFRyn5kiwznJioQSfWGnHT",
+	"UYS6HUEcBAQHeRAifMAGJoUmuT1hwndz9b6i3zG6zzmb2W7nbnzI93t5eKgT/UCPRpLf41yLyGaKPTVu",
+	"cqt0pYwC5KeYZiSNmWnUfASRnPflsm0XJi/Ruw/db7GQ6NlzlMxxjhMF2oFdwhCdAklzEPNtmD3sLUvL",
+	"kSdkhsHQJI7qzEIpl0N0QfjSKOxqwbgqPWvx3wjASsq2EnDULgIfhxSKnrbzESF/4OnqsQVhO4ueWt+i",
+	"pVnRoHAHvqMztP6w/Oavm79MOJtmNKmu91mHKZd4lXGcXnP+CuczUv3+uy77FcVyyXNJ0l9ISvH1akk+",
+	"IdPTRxkUwjV5esrwo6gOfrj6rqpDaKVKt7avRTFj5J4IqctHjer5MyKc5GUEBo/KXINVgfqKFW7I80J+",
+	"PSBZpv5UpQYv96e0GtRzvaispAFFFeOfYbdDdM6ylWv7bdj4GhVdlxfAWRYzKhVU66bO8cWZDlS2Zs0S",
+	"Ys5zb34YKaY2GMZsGzUMhbUwQYiImZx700nTclO/4BtvOMtWa7WuK4th357W5Yhnk9blJ3w8aV2fSOsK",
+	"QvvhKpb98uCD+ethOtap0n9wM80VdCMlGsUslNVq7YgUeJHJtlmTBjsCAva0JaMhYbC9TyFCD0uo72CZ",
+	"Hs1RVZvC0g4Cel4hyJEzE2kTJJrg5HY/mWPGSKZWqGSxN5dnMI3kWTpEYwaiXswcV3RJscA9iK+hKYYI",
+	"CQyERAgExpcb9DNbAauLnGTeRRAb8KSdPYjqTlkKh1fXXB5Ae9veD44cW/W0rFWquQSXj6j5B1EZU+Ac",
+	"EzY8qmEv/wkiL8dJ9mkt5lnocinjB6obEA+3mz8ynvxkShaaONXx8auq2Jr13lWYbpFSSe62NmafjX9R",
+	"+q/6GunPoXOUSbbYz8gdyUwJX9TXUZYxg7CA56WLOqq6b2xg7yBSuqkTX49CMbGRlpfKqUFgqvaNY0IS",
+	"nEa6WiGUa7VipS05HrMLm5WK0wVlFHo081ysk7LUnk/vdrJrA7T9ao//UZB8tZXIBUPYkD+lHD1wiLN0",
+	"xwHGieT5jt9eUZbsuvA3TNJs+2+/fuEWe4gVYkEerT2JtZ9IrHVJ6rgGbcdAPX7ZWbIFMwL2qsBs5eOv",
+	"eeTtOJXsNjBIxqyvZDkJZVL4tOqJH0QQOL7ANBuiFq4XZniv1Pyuhs0fU6nsFOyXeRttCfpb50J/ospP",
+	"qWx6eZwtBOGTaZXidiPUA8ruaJljvOSis8sBZN0IlL0IYVPWZV+9lVF2i/o6r+tfUYpXYhAzXdgIoq4y",
+	"YilbG5WSOYdCwjXnhfYL1DwWDYaA+jIvIOrNCWb3NCWRcTewlfs9Zg2r1BHEBPEsFYhxbQzTSes2LhhC",
+	"p9PBEL08/Cu4/rRI5iolZTnB6aoSVuTFYFT5zJkCNfE5TdMREEYp+wolVQI+VZzO5g83rfrPHu3atsfy",
+	"irLbNg6hTv3JW/DH9xZoNHUWZ51i5UguzJcenS3ZCaB0/KfhTM9fojkv8m68qeajbOTdx6waaGeDDgyj",
+	"MEGq1HX6jEwQgudIiFmLs7IWd1DlfowjUSTzdq5zqSDoM512L+QT8/lDGd++ReZzRVjqFcwy7SmAbEEi",
+	"qPGhT8V+PoAOsaVFHjrfQAZ7UJarsYaYGd5g0qGpFMjmYKn96hiF0lkGzyvMIWaEpUN0qaSWCYUvXYyx",
+	"dddJvNrAPmK2nn/oPTWklk1m8RPb8O7JIP4ActBQ/HT3b0PRbVX89kQzX5NCbSws5z1b3aEH7/TqASeR",
+	"x+krmc8vq5UX/uvfDuJYvPuXf3N/BYosVMzxOh3J+I+2sjoopatBqcZ4a/1R/ZxkK/DtL7E24PNpmbWj",
+	"3td+eOfDhjtfu/6V3KSoyzdQDI6q9oo98JXb2XBObAJPwfRohObVEbTNFl2RJCfmEx2AaNNNlPyjIJWY",
+	"WMRS+eliBtFFAo4NOL893zqv7G+tD6SKCk9mj09tjGzC2zK0Ko1vZGhbKAq6pKfw+WtlGWX+8ZCmul+W",
+	"0QegvRy8c0NT1J8RpkiJpKYxCxQVg9hJpTVqswOUrbCxRQIIWCee20rr+qEmbX2PQ56CyTwDwo9ZmLo3",
+	"2jh16wefvHcR/33y+RySvz+faV7RFhQD73iilAGw12/iyTLxR1cOLMG20+uOXKNNoNg5AaJUBbyl6rFG",
+	"PnoKyZciZvc8v7WV2/RTI/QTlhqc1uaCSlK9zldd7M4U9BobTGFjZLBOpEifJPxPIuE/CkZH3QXhn0CQ",
+	"bJm/rOtcYu0wZuNG0KfJrjFFR6YKamhOcrK7PPoTkR1Q89HvmbY8UltGrTyZJ7x/YAjP4yP9lpk5gZSc",
+	"aIesmwaPBwFPSjDI9E3zpZhNKclSgSS+JSYy0nQoFANdWU8pupEnVkIjU3tR4AdIf2+gqM7nkf4+L1VC",
+	"pSlT6PLPSZdPEqLHVTSifwn58EAXW9bkCg6rx2BFnXXZn0xpK1/drHMl48TSS4yqhU9CKqjTnY5cKh1n",
+	"RMusyIisMTPx3pCqX0wymjjJwUViY4m8DvLExXlfv7qKWUJyqUvgkQj86JB/Agvovzw8HOwuQEBV6ArX",
+	"0xv7XJLElhpreTbfgNb6lWT7crmOHTg7zKPxhaVf0jUogWuzs6nq2ohHaTHLXgWrxn6DqU/Bfa410xpI",
+	"GgCmbYVyn2y3n8B2uxaLq/RUEkaTovzKZOoLBdx3W1lyNadtrWDdXGHM9K3EVtVwemDG9iWoPIvinh4r",
+	"7kEiUU6mJCeKNT/QFhui6d2l8rKu8+eyylYrSbfryxVafLLCfgPZ5KYZdCv5P5D6n73o6Y3vevcefLB/",
+	"Pshu25GVPNT82soHNiYetoAfiQLSt6ZFlq2erLSPa6V9HJx/iNGqxO0dzVZaR/4sGK6n+tw33Ta04rqY",
+	"PBmNnoxGX8+F5uro7pCvqkshjS/OynK8ZTyRqUQKdZUoETErBBm5eshQDsoW4i6bHPFCorhnwTKKe4PI",
+	"G7uvY5dLwkeUoVsywZP9BAsy8Ewc3ktROQ9mKTq+fHNSPo5ZX/eAgVogZVFhENoZISliHC1JvqCmVTK6",
+	"AmxBE1dZGuq6MW9duuqpb4dK/QIBOcFpsHAbhEWV5/ENxkSVm2sxVZVnnWCJMz4ryDekU3+qZK4WqDlG",
+	"UoK9O1/wgwc3lyFwRpJquWJpCzGGWoagsykUAa4Ee6qXnIXFlMnWNbvBUgmVHIXtygDULorpVHEYJqFQ",
+	"2h3NyEy35JmT5BbRKcK66UJoEQ29vC1asQKObSkTdvgt5lhXsWSt9awB5D+9nexr0TiAjTSOxzGPyhE/",
+	"1KQ21vRrS1OUuZf+NK0xhX6P4V2keu/7dpn++SehjjW2q+rWn6xW34rVijWQenea+msv8qX71pu61rN7",
+	"vVHKmhqqC43UJasIU4nRpouJ6W+CyvYmED/IpjkWMi8SWeSkNeivTrVNaqt1u6lUnRFoQiiboZws+N2T",
+	"demRrEuPiZua34dVRyJDczWj79biyOETR/5jB989Lrbpzb3b2pxZ5YwdTJrWWrMJgU3M22eRTg438MuK",
+	"Rd6Gq0H5VZu19WR/fLI/fgqCjB4ipthqpVgIOmOLrevnuYzn8vvBEJ0zU2rBpCrXm7gEvorQlGYSmrX0",
+	"dSKE/rduu6QbbKEFlsn8CIq4vMYLgm4JWZqKw95QyNR6cMZDaDytS8CAYUR9bwyKeJJBJ2LTcn4sI6/q",
+	"+2toZ+r+eQ2xu+WwV0TqN6RCQfhbi2cp6puw35i5gUdYJIMjBCmmOIdK0VBEelUqZZIujFET0TRyDc5p",
+	"ThJtMjXghB6ht2Q11DX5FYjA7ls444oHDPVEg1IAvNbWXB57aLC11wrPyFZGE0F/3/IDnm9nltEHs1t1",
+	"Qf3t2cmuXyp02P7bCnbtMnkDPXcYwkf4B3y+0/J92tv+c8sZdvvyzeXr+ofvPn1Xs5LmLvCMhI15lpkG",
+	"GOeTnPxwI1wQrI0mCf4dudaeX322xDPKZr1Rj0+ngoBs+Yjyc8cAurabWiOfMLmHtStT8rJNmiHLsreS",
+	"5nLan5jgXBJBMUPLnKcFNGaWaMGFRM8ODw8HYNqIGc8R43JO2Wyk7vSC3UI7Nzd4VF8Az+004D14eXgY",
+	"IRwzmVPo/q/ucvVAmJYFtlQbhlJuDC8omyEqXXcGZqeHpqDmZrYwMLcld7YWncVDplNov2BKnvfBR6IW",
+	"CJHxIPWTFMrHXft9rwQHJ6a+fnM6m0vwjGgLlbbqtFlbg1fxJ2wm403UHs7+FhxK3MB62Nvcb+bZp1un",
+	"otnWIpbeYdoTftK8nozCj8vhH6RgHXxoYPQOrSHC/PzashtoWWtqW4K+MeOMxGya80XZINlwFRQyrlS6",
+	"JZQr7RS3OG6s7SlI8ZHNyM3jfxA+R4+h8jef+IXPvIvT5qKtaSe8EeM+zdXSocVwBeRP2PxwG/Wjo/Ij",
+	"idcdCvk3+XhLT5GNl8QnbTniW6q/zsYjTyT0sDYplRQniPJOgz1TOtuVX3wCd88W9JBlPNkQA6fTLHGW",
+	"Ie9tazRd7ziqR5aNvem+vehPH5jrSbN88SlQ7KuzUVUPx1G1d7hbBIl9fope0luy2iXY/brhQCr7W/Z1",
+	"ZUxTRVNneotBi4tjSX9WK/gGCdzsLETcBlJP9Py10bN/Mo6YDZF8JgF3K/uxJkaXhs3sBtAECoFJDpVA",
+	"oL9GH7OYaYEd/Ksm6Qae6Q7/hZDc/tB0ERuih0p4MZvN8e1NXBwevkhuyersBP4k5hdN8vonU2qzWVPz",
+	"CP4fYTTHYm4ndOU5YyYkz0k6RGdSWOMJzon2OWcrbcLlGdkTZv9Qxw/23rTxWruyMfKi/v2cJnOUYKat",
+	"MRD4Dg7oCBUsg66ZpeGYQhFwkk0NgGOmZuF5pYmvaxMn8EKvrNWUDIzhU5mPYfC3OW0vgGJQ5DObi2Fd",
+	"6yuzmIV55glAtidL8ZOluORs23PmrcWhgw8aW3ew/2p+7LcjMMselfiMgBPqpr3TnC90qMyCg0XW8Ekw",
+	"LrSaf0sGstHma66DnNzx2ydD74Pr4CooPggZo20F7XPmcMgK1mVF0EHYWLsOPx6Rm68zyzoAPSHcw22x",
+	"D8C2z2d1NSxzR0X0QZ2CdeZ1GeyrewOHrE62+W/MoPvvCN3PeYTu51hGUEHeRSUoWRVa2KIJmfJcxxDq",
+	"Nr99o9HGLCcpTnSbukrYca3dr/p0uU1TzIoV7KEdgZ/a+T61830yMnxNRoZm8PUjdAT+EubDJONFWvbu",
+	"Mn/Bk5yYYqhi+5qsD/f97V7P1YsX65u8ep67Oh3WKaqtFbUeQ2hRCIkmpAx9Mw3BKsFz+k4CyNnhopgZ",
+	"+wK4DHNezOZgtzFph9Zo8fLwBeJyTvJ7KshgWDZEQgsKfYx0QwOl3pW1VLTKYWoDTGDJo/pBjsxCRt4R",
+	"jpaCyNGHWujzx9EHBZP/KfDH0Yezk48xg3uxSClhCUFCiiFe4N85w/dimPCFvk/J+2SO2YxA+AssZfz2",
+	"Cl1dX8VsLESxIJc8I2+pnL8lkzO7cOs/BSOLQ/uDDzWAMrwgH2Nm7noLUfd19e091+IBpYUtT+JFEcQM",
+	"znCO79S9TxhKqUj4HSRATFb2TAL0C+cZs4QzptMC4LheVo7rGM58imlW5ESgBOf5ChHFLNTVjDC4jGOm",
+	"UcOdn0dJBjvLH8Ag5qoJQygkZmnMtJqgDWgKpzI+mynlr9EYV4iCwLJMfMexR7afxj6VhGdzKV4fP262",
+	"Sh0+7mr8TbfVDPYOobNGA4P/8NTx8uuxLKkxnnc/OMVf7/Gq5So/n0hMGXAynyQt/94YQgOzeAzj0axY",
+	"jYF3684X4nDIZ3DAyPU1WMiELyxvpLnOhYJuv2t8/cB4jr11fns+wKS+xbWe/gaIn0T3r010Dx7RjhT9",
+	"JTyGQ/SrpkpjnS5Xi/pYWJIlKOVEDCLATJPKWVdYjNSvBA7jsDE/nRiRaRUpxlcs9Ewxs6KUdrQhyhDB",
+	"0P9W0jsngB1pqaWxOHAV0mnMSqaCTJqHcHtSPzrxSolGLw8PTRMvK2W1+eRqvOhTCj/lLJ6X7vM54mpr",
+	"WGfDrSP7n1P0efLGed44jQtgk3571Zo2vx0jrD4DUt03rYfPXv86fnV2cnN5+h9vTq+uew+Qgg4sb3tE",
+	"e8RWoRo6vIGke8Lx4KrVuNRDlLI4J8mtMOXyZUUFQblinCbco3YKewItMMMzAs5EK4AqHhizCRY0qcak",
+	"ltqxGCnd3GPYJmjEKJHl7FHM4Mn48rWTAOtLIO81QqGzkwhhNCWpadJq1GSr3EbIaOkm/JjxlOwJ6M2M",
+	"FxPd187qwdDflUDoSjqIYpbgLBMVAAp0AocwIVVjvCv3IZpGG+s7MNcGoiJwaaD+m9c/vz5/+zpCNYSM",
+	"YjY+Pj69urp5fX5yenN8/ssvb16fHY+vz85f3/w4Pnt1ehKhq9PLX8+OT29OX59cnJ+9vr55fX59c3k6",
+	"Pv7b+IdXp1HMji9PT05fX5+NX92Y8SOk3jl9ff7mp7/dXJxe/nJ2dXV2/voq4O+zuPRFbjA7+ZfR2+vL",
+	"UNtuc0c2uNWTFv9N3EiOlQaYoce1vvrb6UMNpR/UQaEpuIUDSUI8Y1NESUgwRPdYPOUSPm7Dg9AZ7qxo",
+	"btuTtnHAtkHyRsPOT0R2w6o/jjLzhKetbWQfFUk/m5OwwWp3bOhRNaVAG8ElSYzAaVrU1uwYWhKnuvY+",
+	"RtOcCGc4cc4mLRdbl5mtjtFvCqaDtup7X7s54/DJnPFkzviKGpA8Hh/7ROJiNZziEbw5pTUBNPwh0i1a",
+	"wW5qHchlkcyg+6biK/7mPDfrncKe08Z3DT+5a74ud03DelX113hn/DW6aq60KwR76x9ZPddYzCAqvEyc",
+	"giKe9ncqdBzsvs6zgp72OCMpwhLlRMiBTvsCa54uIlWYvkNNO1nVqIf6Ys7vmde/2j48Oxm0uljcJj6V",
+	"OOIm+DKOFTf9WiGkNKS6Fk9lPP9TqtOfWBoBcq9Q+27Maiex4uBD+Y+Hde+ss9whGvvihu7/2wyYQ4WA",
+	"oDjGOARRGnOS6UXfZsCq8pROtqtyKU9Wq8dv09k4/R3v220tVk0/FaonS4WNVZsw6IvcDU/o+AjGqUfD",
+	"xc9nmPJY8I42qUtreApy4rda4oiZWJJkiO/FGMTFn8lqqGnE/Vtn4+sRXFI+uiVLGSE69Zy2Ohn+7EQ9",
+	"Lpg2WqWtdqmvUgZ8ovMnee+Ltr99HEbVXe5L+QJTdnBHcjpdfZl4mCGqdRbaE2A9H+q1oZwXSp7M+Iwy",
+	"gSYr2xizr/RYKG4iIG0zZNwC1bTRcXqBVzG740UyR1OeD3RIIeRMABwoSYfoophkVMwRRievr9D1f16j",
+	"nCQ8TyHLJI2Z0Xb1Gn+FzzSfGOr3oNvEnGeprkO94e1fcVbY1hIJzjJI/h+VaT0xyzi/NdE4eh3F0gWY",
+	"K8EmJ4JndyRXMnY4wzRmC7xClAlJcAoJMwuc3/5qdqxziqY8R5itOCOIZJCqMnYwQXr1MZuQjLOZsCVl",
+	"Kn72/svDv0JrUQb5LmiORTkAlYOjWF8MUGTUO+QFvrUukgzTBVoSlkIZlxmmzEaVIkbuY2b2f6dAptYH",
+	"YUvQCA1+5zmsSn9hVgHvmoieI4TVGBpaWgeZYpoJ9WHKtZcFYSbulcSoe36oL787fGGQIkEK/WKmV25y",
+	"evUDaLn6nthsHF3YQastaGzgZ6ugx6yEiyhTd9ZcnHBUKz+i6QRG/EQXKG9MpBcQusv+xu8VOmg2coQ+",
+	"fHRZV4p6oOFslyIzn7eh2XUjI1wRkjklxwme7uU/1b2sxuiwkZSJNwzfYZrhSUbaIpKAHIJhkXCDaVTb",
+	"psvUbpe8zhrdolm1STPVBpqcoJRMqWJOlqg3V+/8SU/57XmDDCzXOoIM+Nqg9eQY+pocQ2WzD0uE5oi/",
+	"YNPF7VpEw3rbfC1AiLu0XYRR2/stPntcimptOqp3Fy4b/HQz/+mLwZXI/wDq3bU3o57q4AP8l6ZrXSWG",
+	"eqFhoHrFUjBD5D0VULKyhY61Rb2k402uDXiz2u/0ybXxqK6Nh+Fca1NogyIYKXU2MxVKlVo1IWjJsyyk",
+	"E/5E5DrMeGLQf3TXxWPwt3ef03NhmGEHp4XDdx/RTWvmNrfBpxJnuvHRp77RT2JI2HD/cDLdvUU0V7jx",
+	"PMnoljUT/aDQ87EaA5lBGqw8ZjmZUQH9nysBoqhLfKhvsjyHxR6bxX579gFe2d9aM0EV5k+Wga+uo0fD",
+	"LdU8MWe4q9Dg1xhCemkIGJLFKxtB/J7pqmaBpOgziXQH2oCAB8U/oGbHgiwmamjOslWkK49J2yFAdzoE",
+	"fpFI1wCg4jVSn+ny/npFNzSFwv8zwky6eH9BJE6xxEOa+lWzwc1jHSzq1qE2pEuPtCds2xHTfcB44vRT",
+	"zch0saJ6UwIosdYIfeWTf5BEIuBDCLgEgfpuf20Ndm1jfrsIMT5z+RymGX++9QX7NTy9ev0G6PqsWUKe",
+	"xKQ/sZhkec8mlrorR91RVjr4oP94QJTrujqQMAdU+3c8SEi+FOie57fg3DaptKYQpUDEVVAyPbxNkwBR",
+	"kBRRBkx10WYhWstoNik7+tUnQ9Ejd4H9FMi+bUTsRhR16QdQfNaGyKKxCZ6o34A5wmWEiZEgqA6bmCrA",
+	"buxw2QE5H/32ajVfsfqhPGH+w7sUfBq0/4xZ4ZQEKkdvHXirs7GkpGwmFAm2UmLMrOLd5wsqlcA7pSRL",
+	"BZL4lphKmimZ4iKTYnCkG8isliTy5GUQut01g1dtFrTPL49+XopW0qi10/05afpJ9AxY6L5WwfMg5xJL",
+	"ogn3sxbIb+FynQ0KP9E7nZLa1LpDXA7hmEFhDNhpVEY8tijlTnM80kNlqeKf0AzQF6Gl1i7R2MZgWk3U",
+	"xIHqGKZCztUCEyjRoStvYHT96golJJc6GJdEEKzKuFVdW9LNLuG82rioXvznkmq21MlL8P959fLH1mwB",
+	"Gzaxlz0/8exz8Bkb6r6xO3dj3Y1oedHVpn/h5vxWrfrlDjfb9dHz4WEVhk/G/a/JuF+5msJIXyXUkqQ+",
+	"fxvvtmu5bIm5iYq7W6ctku+uD9gRPp+FupxxvZZfIconteApfrBGOWG6eRgfeFiIYW3Ogw/2zw0261YT",
+	"ZAfO0GZOrnCGTQbls0bW3VNE4mcyNH8KLH63SyEGHcZYWZpI+JKkXbAwaDTegIJPV8q3Zj1+KC5/IQty",
+	"yaU72JBbTVQdqKTNpvs5pLgA1/cXgrNA6rUL73ySvZ5Msp9F9to9rtJriUG2bEZd7TUpTPP2JZ61OoBq",
+	"XwzRFc8lnmQETVZQcyDSmV8kHeuSwTRFfeMSKp+MsEgGRzGT1CShT3IIIZisyrwxSRe21ABtCdi88Ft9",
+	"bm/PUfvcil0K+vuWH/BcfibTT6Xt6QWekbDxx55t/RyfJIIHm2oaIC3ZQo1Et6jHu8Qzyma9UY9Pp4LA",
+	"9fYlWgE1GcW43id4UrA0IwKqc4qY9XUPSWANYiUkWegnUCi8EJK7fzcZzUAXG2cx40t7RbOMMsgvoskK",
+	"9dVeaUZSxPj9CGE0wal9RpVM//LwUHEjymY6WNS0Q45QXmS6M/6SC9jbAGJHZzlmsqxcXjBJM0QhYMT2",
+	"Rm4zTVWY0CeqcVEhbq9OVNOZUj2ULsUsnn2aVa7ze9cX+SRkPSXINhF3F+a5s9h00Ogbvl2oZYhFXlaD",
+	"v/+K+gKvFHuZ83u0wGw1iNn9nGYk0HdXIDU6lW1mrybX2aTzXFTZ9Z/UsrUz8X2qJN1HwvvowUJ/5Vfj",
+	"jbeI2gkxfyKyC1Y+XTV/8FTfR8PYz2fmqrL2neIlwwzei6CsPjbx9CDi6oJdNQkWTwRhcoQYZ2RQD7FH",
+	"aZGbQnXmvZi9+B7Sh3T3x2VOWUKXuC6kIsnVP1OS0JSkiDPX6OeO5AIyJKc5X5gwm/cSGWkVcXZkyrQo",
+	"Jd417FTv+bRv45haDHx/dFn4CzAoGwP6JBM/ycQuDQnYyhcRiv8/9q6tuW0cS/8VVF5sVTFyNpOZrXGe",
+	"1LEn45q07badSU0tp1IQCUlYU4AGAK1oU/3ft3AOQIIUKUuyLF+aT92xSNyIc798wJ028iGeDX7tQRFi",
+	"DagX+RzkNWKVUMFqRsgbfTHmNNeGzKjWZMg0T5GdcoXugaWuqwUGhRTM9b90eO80y+T8Lc0yN/e9sbpL",
+	"3OwjcgFOp26SFuof51SlivJyzZ2C8kAFZSmhd/mMAzKyf+Fsr6XQ+UaEVdExyq2s8IDFonCBWbXC+7S4",
+	"dm2be31y2dh513VKkIboHOuHjYxFk6q/HM4LaGn3In8LMtqnrO+o/A8I4+yF9GOwm03l9RG7o1lO0VP1",
+	"FOGBUgdwYl/zaZ5ZnoIIDs7VD63QvUs/W8SClqfV850bhjJdRM6C8Z3EUXGAJtvaEPaDJiazuoXULBb+",
+	"UMnhfELNWz7qFbARxNlfpbn0E+vRePo7GDqWUSpGM5JrpqIiTlA45KQig8szACdriFNAC4nKEkvbKxZU",
+	"EyZGUiXM2k5kLvMsPW6qby3OIEJD0i/2QLvISSzsPGHUpJzZWGIxB9Y0M4oPXQ96aq0/sPQKVAwynzCB",
+	"LcVzZQWKlRJgXPbJLxK6kEMz8fmEJxP/HaGDVJ4xv6s+OS23FIuEZpmrH7RW4ygXLejdp+6C7k1k4Prd",
+	"tCtg9v2HM9Jtcc9mIizzhCVcr1hk6n7v5MYrwExDzgjWHdJY+XUfX1AopndavreFlLhiU3m3rM8W1luv",
+	"T6DjHjizYjGRWQote0YVtqmPc5+ek0bWwBSWvylWGxaYruvCg20pIkvqwaA05KsFlmRgeQPLbDIcEcZy",
+	"qBi9fTvOrP2q+Hhimmrxmgd4Ustz2VruLM8HqYP6kWzPDWhcSWu1rS6mI/DJ3ZMbdMq/9IO/vqq54txW",
+	"lsv5p7oauWeXeBV8mYK4/Dd9bu3xMeFBu2CLWybxWnlBkNYeOdD30KVLQMIxtkmhdtO3506/3zWRtfdn",
+	"dg90kY8uG4iWl2FLit6+ks1PAyVs9v/WqmBzIWC3anIz4Whfk4TqhAJEWEG6YFTPeZa5HBwrkUO73JIb",
+	"5a7lRDBsRLhIshwGg7hslkkkRd2aJRSwhmW6breGJ1STIWMCEDNnvpU0rHlozfxsxDPAZdcLkUyUFDLX",
+	"2aIfi3/JnEzpAvrAO8eIY2x2gKkU3EhEuIUceatf+w5zE0YzM3E9NmJhJKFzyg2xV6oEIgBlxe+001l3",
+	"lIO0itpaU4uwei54dzkdqO36vevEyovM/Lnnnuyzbg1Z89playuvqkteeUQ9qikf06l+TZ37OyWoqzt7",
+	"uBL0150qQUeBvrHXBmBtxL7avBKBftRmOQ2KJ7Yh+nL8fXQQCWdrLfUOt9xxkK5rSI0GPBcJKXn/1lTI",
+	"SI5+lv9Y09C6h7LxsRpl32f7lI937T8es/3Hbq7ju/uMktU35DMzq67Hu45lv+SuHLu8Yk+q4tz/Vsg6",
+	"NzGEVpMHPvb4qlFHZ51q9JRNPXbDKHZsYyWZzFPXYYSzbVHS3IAAnSDzoo0VZ/oYSvqw0ggy3WLhUt00",
+	"OGFzzZQmI5YCnhHhwkgy+HZNpCKfP102R4Y/2TnOyjW/vgBxUtvhyjhx/ci7ePGzA0xbQSAhL6gT43Nq",
+	"27W+R6SJVZRB6Mr+F7WIE2Kd+YgM5svanwHpR0WE5ilnwgV3fM3ATLER/4GFPwbae8s8PdDEqFwbKPbB",
+	"ocihZoykMtFHn75cfD3pT9NWcLKQxTxWxmhI5IugrnB//TMqK1hVM1j9aJ0+07l66NKd2JaN7VaBOfpZ",
+	"udQPQDBb2iEZ1JkXYijEAv+cSCEYpKMX+gxiKpCECiENGTLv32nDUMC5l5nPfaGdZRolc6o7b9Juo9a7",
+	"uvGbd4xdnnnJw7TOpemExguPh+/uBj5zT1ONiT8UcKx+cgeaeNxcVCVnLGlzTD1nVbCj6k4VfAZ5Ay9F",
+	"FTxKFHOAXE+fUfBQJri27f0rB2cbQIPZ6xXor9AD12eAJzTLuBg31qTmGkCKU8J+JBMqxtCppyxegpUe",
+	"g+Pu+uY6FgOt8ym7khn7xs3kGxsWqAeHhk1nUlG1gFRPrcktW0QefQt4MXNVULC6XuRcgXZgaM4bQV0p",
+	"ugX8qL6ytrbyiJwNfo3Fp/KrE4+cPoDJwcVl5QSwWV1kx7tOIRM+6xPg/2REeZYrpmORUKUWhFm6sPR1",
+	"DH0P7Bmenf9z8OXs5PvV6W9fT69vIvLp6vTk9PzmbPDlu/sNwSjPL26+n55ffP389++Xp1e/nl1fn12c",
+	"X38kf373Hga6Pr3659mn0++n5yeXF2fnN9/tC1eng09/H/zy5RQO6ev5P84vvp33YwE8OdggVayEkJPe",
+	"VyLYHVOuHYM90EyOx00dRs+0zqsSLzi8fQi/YLoikvMEkjDcdZsgLB9ZXwrC4L90tbLPR6LZMd6v/+Es",
+	"g53TRYtEvBgayoWTh5UL8mxFovEhgU4YWmF4SAW5mDFxdkI+oT+HnJ04WdSCFo7O6V5djpJlMRoL6PpQ",
+	"k5uhVeId3BGOJiV0O6CmkLuEGywr1iy7Y5oc2ufYDzqdZczK3+/fTn/5fgZi5+Zf328u/nF6/v1vZ19O",
+	"XbeMJKN8qkkipwy6NbhGVgEMaArrZ+ojkSJbQG0I+2GK7g8ZHzHDpwzkTDKRmol+LFYKUDuvB+y/RzSt",
+	"I5AwLLUHUQQTPaUQqu64RQzByXYC6JWYVHDd29nTPuTIf3Jp6IpEAGY0wWfWLOb+zMxvOOYjEgyuqM1x",
+	"8VvOFHexxGDtNaQVmpEcuo91nsoHeirxjMPb6m7VExZHNzkNrze+zOjzCO7z7oUQrmdlo1m3ZCOhs3rb",
+	"yvcnrjrq66RY2HLooSxg+/x/aFbWKryuQPt0kDGoWCdUkCG0P0jJcLFmb5IrmOX15Z3h6TVmm1lGI0fu",
+	"5KwB4zJ36ofVZZ49p8wzbGkcECF+4efWo6S9eVeQOBZ0zWowxI8JdZ0ZFwX+2zVa4NdGUcPG2FxwxtRb",
+	"b5mr3OFBfTr9QtiPmULXs45iUXS7BcN3MWNvkwlLbqvtb8tXmkCgvAMgisUyCFQE4s+DTVHwl7+Fvfk9",
+	"zCcSOhvgb9jbQGbsYyyEFIxMGRWaCDmU6aIXkSn9cY1Lubn5Qg41S6RIdUQ8Et6f/vLuXUSoIVOpDfnw",
+	"p/fv3vWiEF1PRySjQ5ZhWi5LOYLsFVB6gBRGRvyHPRNToObZo7DLigVwUw6QVuXrt4zNsKm/29ZIKmvv",
+	"Bx0zadm5m7mhoFWYxi7e0Es4ItR1fWQsPfD8O5V98ilE9qKKIbAWS4mZKJmPJ7EYK5nPNDmEGK997uxE",
+	"9yKS8dsqThh2uLS80xpbMNt8AstZpyeOlQiPpA/a1bVqg4OQLvaLvmVnXBkpDhfWhYm7jMHaTb1PJG3n",
+	"voDRjn4ioW+MqYVCJ0gBDJa8DK/lsLQcj/GYfhwiplQUjXy5JkN7QwArxWAXxynTmo4ZKXKcpyAS0lhY",
+	"0yjkS33iGHuBXAhigom0HRwFN1DwpPvSB+2DHT7XM8HnegCVRJuCaFj2DXHz8r6RQ0y/7w9znhmr5FvB",
+	"Hwv310Kyj2imWUSEhOSpHlz5+3S0Rt/gilu6FzH1R5RPj5KcuN2N3VvYESXCbqAxKjc9SCaMYlFRxKOg",
+	"rS8q1qhjfyy1Xks3RbaM6/M75ndMxALaC6sQjiPJlWICoWgO5ZQbw9JjcstmptfHJMaCPl3OOUYNYwEJ",
+	"58G0LpoohftwpFF9d1bNX0H/tv8Qi1i4V42sMo42X+lTacZLKug+HaL3MR0PwtUpx10O5ZMpx0fIePaa",
+	"/NHIhTdu6I5eXEr0RCrzNuN3LCVDRhVTLtNgPpGaYXt0HQuqWIDhwTzXPvRJDc0dtHtBpiG+EYsGR41z",
+	"VvjMD6b6xJiscMH0EG4M2OqPhIFngiFOoxUcFbeNcIEcDdcGf+bTfOo25XMv+mSAPLtIlXTM3rmKHEcH",
+	"9BJnzHiXlDcddAj+2NDNs0zgfETWjZO0sUiPTJkxMTaT/bNv912anS7h8XcRq5fPhgeecp6ODdt/lWiI",
+	"L1ItNiUeE6iTHlOp6srGnDM777EDk/VoUmmQGQes1KqdBToR5sQVvnv0+Io0FkGj45I998FDs+RMWaGk",
+	"Dmpq+FNhyy3LmE537XTXZw0bW7WGmy/wXljpK2Cg7hB9GLABdrOIc94Lu4lO6kCHXbLwpXLonWta8k/L",
+	"Gjue2PHEl8kTH5sPOrXI99ZaicgESA718gSNifquKK/I18fs/CJrHzKkuA51Lh8voGVFnX3ReSd7zQlU",
+	"LjNj4Jf7+lKpdG2HK1t4LX2LLpHqmSVSNX0hT8l12nveCFD1siRAXPUeNVFhABFBjBZH/PiTL4ZKqMAS",
+	"oaF9hKYtoWicvErv23T4rNLTPhqgV2fEfbTlRlaP1CdHdZpAl/ayVJS+K84RPagZaG3mo5/V235P6oyH",
+	"VKUt3ORO3rIlbtKWptLAG+5LWLmuzapgPZisWdFgcCldB6wd5abs/Cr/e4tmWJqLccaW1tKkvsaiWX8l",
+	"D1BfPzOz1o19BBnUDjq19GG6+/7gfJYHXfYnSnKpc/GN4KoaNtzkBtqfLtfRUafAPYPUjBeqwB2536jW",
+	"fCymbJVbqMk3Xah05fu9QsrWf4GAXywUo8kkLH7xzx5DwoGcC9dJQmrIELV/xAKNiMzomKUR0fCBY2Gf",
+	"G/HMMMVSrNbIuDZue4Ny5nUcTMtvbexxsqvbjBXz/9vwBak2c2kZS0XGUsFvOVOLLd49O9n2zXM63WLW",
+	"MhvyervJKwNsuQYfT97u4IrXt1q+f3m7pSuZse3f/Hp1Xn/xMR2gtE5zl3Tc4j+xtGW5QQNf6TTZh/su",
+	"59CmetlLRa19TJNJBY5kWWasVG6rv83omIvxm+M3cjTSDFS6Z6H67lSsKmmo2W/W5D1qfaPX9wqW2aDX",
+	"H+iqW2ZzJy+8MVPsjstch72dnLOlLpBxKU9lNXee272zHfzgDTxnqYvRw2In69M14AytERWF55pVyq8w",
+	"xOuLVOLRrIxPFqfSBSWfk2AvPounJvyUzzv+WLQSplrLhJcoGdT3GEGDsC2UaMlwG6eTnXcfYUOcp83B",
+	"ZH/tvEpdWJC6m/AQ2t3WdQQzHf20/1kXArmk2pTrgHDNhE0d9WaZI1z7xwX04qCuDyiRo7bgX0HN94X8",
+	"7IPVOF85YbimIIf8j0hrjxX5e8htfUCQz0+7FIJbcW86Lv5yYmzrXqsnCqchi9woiNZ8Y/H3x1Fdukvf",
+	"qS77DYjtRHV5QOyrqsA8bZzLLmLT4JZr9LN1cMvykS6k1YW0upBWF9L6Q4e0wCp9ZXGsZZ1za8HIxR03",
+	"FDf584m15rURWlx3jwhCTVFhCr61T2Vc3JLDO5rxlPw3SelC92KBvT6A4DJmXBU6U1oKkkyk/Q3+QrWe",
+	"S5UCUYIjMpMJzWJRhCY8fnilG4icC/2RjGSWyTlUVxoypZDcTGZMpICXhr6RxPA7Fxqj6ZQLro2iRioP",
+	"cMJ8gbxbSJ8M7DKYigVsy2dNwxKylCkiBXT/y5OJS6WGddoL7Vqq4ia5IEbGAvNaK2sX2aJWA0rTVDGt",
+	"Cc0Uo+mCTKjdSe0kDpeGOtDHREPHwfIcFdPMfCRUSDOxm5BzwZR9kJsA8BgAZ1ja+1jApFGic23PjqWo",
+	"SJK/wV/t/8cCnDelH6noA5BpSQRjqauR5eOJIUZiy0VyCGE79tm+1pCxe2bJoMXTtDu/rz+YL1zctpWJ",
+	"2g/dmVBP02ARb4EXGtC9DO59eaMb8vvW8UdszZ79xNsilAMeU+MWsMfQEiMjjsPZBRxoovPh/7LEODwq",
+	"5CjA0uCe6o84im8ShA/4iYZsTAVhIkWOB2eqDV1ocggscgF8inARC8chyJwuAMxxyAgIJmsHjSkXvVW+",
+	"4Ut/Ruv4iE86vPNd+3wP9I6oZAMX8E37vXZNReG6HXLo7eUkGtcNV7sXET5qFupWuh6DYIxF5WbPqSYZ",
+	"hZJPLGeaTxjcX+xVk0noAk9HhilABWVpLOxdf8uFttL2QyltYZlWxAopWIRdgZEWnLBsdW3fc+13IrDg",
+	"iO/JiC8/RVdZspv2ADTdPWW9RNvE7xrUyFdonrz/QCYyV+sZKGiQhCZKIdtDA6XRNgFug7wp1yyNEDah",
+	"aJ+HmkCWNohuXZggZKUF8uHdB7uJZaZGNNgmuL57NXxnKG2j4TekFNprs5pTdqr9C2OO12hhojldMzTd",
+	"+e5JM/c676bwAf69Xp+cilTXSDFzrvuin7+eyLmOBQACWFJrQpeVc1GCQM6UvOMpU5rcyTyZsNTSmwcO",
+	"8E0czIRN++RGEkNvGaFz6pqeMszlo473FGnAkSdX5BUY0AByF5I4dSVkOxPq8j7Q5VFnOMBYVmj0fveP",
+	"mwDs5ljdW1QTYFId2T6MbK2h58hW5qap8T9ekfmEKVZN/nWfaWewBgEB3pTWQMbvgm+OsG9WfCvR5jY7",
+	"dlE8H9dbTYH9WAy8RLem77BwM0BvnzumaFaZQ5NcOPnqTZWPgaUdDE2GC0uxGTUjqabF9Ai3UNMfoW0w",
+	"oCe5bzDFRCnFgNMIK06LkSo+SsuELHe6xrV4Eu1hPFMGGkvk3JlGwuLvh8qrkfzra/O0mtN4e7RwonSo",
+	"ec8/ukTX/WwbM7KXaKn5zR39dP+3Ba5SXTECxrdSLYpiQbUDJXJOCvcASSXTHwkVC6ed6BKD78O7D2vo",
+	"Hmv2mCn0mU5FeCBVnYoUxcXoVdLWOgV8jnJaKFLzseBifMsWm+QuuUK8fJhxbfUFrMRzYxE72DGKbif0",
+	"D6ycR9IzVp4Tmo2l4mYyjcjV9fs//yUip/Y/IPZPr//8X+8jAolORYDAyhpLmaD5w2O5YD9mXDFoIgf/",
+	"tfN+xCRwiAGcneDCdFSpO9RY4p/JsVUa8U+ocKA9UbODSkR8rXOmYBaMXEA/cV7ZjMbyM5ESSMvsk3NQ",
+	"WizLmCl+Z3+cUsMUp1mfXLrTicWIK20iu3Rh9a5wBVE5PIxbFAoGr1dVKgy/NjcnwC/0D/u1X6FKFOyu",
+	"zf4Krmin/jySFmMpf5kjVFhrwHXW9qQEL4Wl0Os7UF1dcpUxVdZo5YQUYMoUJC3BmELWUJKic1MIaGwN",
+	"sFmRlSfwslFUaMuppDhGNqaZOUAeBriMhyXn1FwkmCcCoR/YF5eiB7h3yhTLi4ALOvbnsB093wuGy4Xh",
+	"GbpTkLERjokbDECDuWLI6SgZKaYn5ZLsLpiw/IKlfXKVCwEZJooBMWqXiOLxt//0jug+OYUzSazZp9zZ",
+	"Hpq5hL/41eFa7Axg/c6pO4YhG0llzVzw6uAKj11wi8KK7E1Ucso1izxGWCzmDixsDli7vT4Z5CmHJV82",
+	"25ctzNAVhlfY4WM0Fi9Z0pX7skU6/e+/77OP+PJCGnnkN3u+cGX9TSQpf7FK6Gts840F7jUetsxtiZDz",
+	"h3Nc9MpYAwz/bycO6hZKPUZ4KGC0hUvK+/Tc/JWeweBubmvtWfUndS7f1+XydS5Pq78/gYO3/QKDQMz4",
+	"HWu9wIdUEDalPPMZkQD2JsFKCL2v3PTJQMQiF7dCzkXxvk/qcAPNzALcGG3d7pfI4I/mBi1CTiHkXOf0",
+	"fE5Oz2oULwgU7sEZ48iqzTnSLv925JNcLQsDZ2UsqowEgHFbnZTricXOG/lE3sjncte3dR/aTbEkV9ws",
+	"YGJEQB3kZvLm+H/+bYeV9hO+t39hwjjODr/9O3qDIKO45Fxlb47fHIGMcNuvX8ABuu6stFAyA2mnQUT6",
+	"HB6r8hbFYPYcBZ2yN8dvaJLBFmv3GeGmrCJZCb7qRM5YSi7smsn7/jtyRC7OTj41BGCDKXCbxS8N011U",
+	"gq+HhgkKZZ7BGOETDSN8xowl3wwJVl4HBXGhZarUooQbdONjxlPDwJdKAnfzRj0VS65wN8TMPdkwyBXT",
+	"Mld2KVkmE7dNyK7WpnrA/8mloeHCgjfuObjld/EPTesBdEY4DhcQhzwu8FEH/X3cMAiF1HBJ6ufrAHu5",
+	"IpmENPU7Vm34H45aby12z+aKZkruddcWK1rbDV/agc15neHg8MSKlbVNgh6at1yUGhWUHZeZowXVYZe9",
+	"9YcuW+In1NBMjnPmshQshdthHYoVZ5BpGNKOf3WTrTSDLheoyg6a2f1T82meWZkckoNbzJpzDi7P0CQf",
+	"WvHiExg83p0/thkH23z9bdA85YZkcly6J+eKm8qg4By7Y+t/ascTSJLJPPW8z5774eDbNZzN50+XQUjE",
+	"M8cRS92XCFkbjFIOsuU3OtAkUQxGoRlCDALItWKWd9ktv5UiW1QmLp5f+yN9u64lyiRSCJY4zlGPE0Y+",
+	"FuOXBbm3db4J+3fjbHBJL4vCbKLtHg8LyFnLo7nIuPD3s4esrqlfQJG/6m9tMaoddN1jaRhYjsistkIj",
+	"Swls1VbiJcYyYwgLY9dcQ8lyhkrOiy5upc1YGHdRQb7Br64vVGI37iRBhVl7A3Lty9ngbYMkJvROgYPu",
+	"Y1u+U3hLQ5/cerODdvKeJBmHL3GoWLYA9YcqoFI5IsVrB5pczJg4Oyk0l14UrKqm/7yVc4EdVCuqjZvJ",
+	"Kn3/HwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

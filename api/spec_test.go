@@ -193,6 +193,19 @@ var additionRoutes = []route{
 	// Signing keys (issues 13 and 17).
 	{http.MethodGet, "/api/v1/signingkeys", "listSigningKeys"},
 	{http.MethodPost, "/api/v1/signingkeys/rotate", "rotateSigningKeys"},
+	// OAuth2 clients (issue 13).
+	{http.MethodGet, "/api/v1/oauth2clients", "listOauth2Clients"},
+	{http.MethodPost, "/api/v1/oauth2clients", "createOauth2Client"},
+	{http.MethodGet, "/api/v1/oauth2clients/{clientID}", "getOauth2Client"},
+	{http.MethodPut, "/api/v1/oauth2clients/{clientID}", "updateOauth2Client"},
+	{http.MethodDelete, "/api/v1/oauth2clients/{clientID}", "deleteOauth2Client"},
+	{http.MethodPost, "/api/v1/oauth2clients/{clientID}/rotatesecret", "rotateOauth2ClientSecret"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/oauth2clients", "listOrganizationOauth2Clients"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/oauth2clients", "createOrganizationOauth2Client"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", "getOrganizationOauth2Client"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", "updateOrganizationOauth2Client"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}", "deleteOrganizationOauth2Client"},
+	{http.MethodPost, "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret", "rotateOrganizationOauth2ClientSecret"},
 }
 
 // seedStatuses are the status codes the seed documents for each operation;

@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -277,6 +278,9 @@ func adminClients(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer st.Close()
 	reg := newClientRegistry(st)
+	if ctx, err = auditClientCommand(ctx, reg, cmd, pos); err != nil {
+		return plain(err)
+	}
 	out := json.NewEncoder(stdout)
 	out.SetIndent("", "  ")
 
@@ -340,6 +344,51 @@ func adminClients(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		result = map[string]string{"id": pos[0], "secret": sec}
 	}
 	return out.Encode(result)
+}
+
+// clientCommandOperations are the API operations the writing subcommands
+// are recorded as in the audit log: the platform client's, or the
+// organization's for an organization's client.
+var clientCommandOperations = map[string][2]string{
+	"create":        {"createOauth2Client", "createOrganizationOauth2Client"},
+	"update":        {"updateOauth2Client", "updateOrganizationOauth2Client"},
+	"delete":        {"deleteOauth2Client", "deleteOrganizationOauth2Client"},
+	"rotate-secret": {"rotateOauth2ClientSecret", "rotateOrganizationOauth2ClientSecret"},
+}
+
+// OperatorActor is the audit actor kind of a `gatehouse admin` command: the
+// operator on the host, who holds the database (trusted, but recorded).
+const OperatorActor = "operator"
+
+// auditClientCommand returns ctx carrying the audit entry of a writing
+// subcommand (reads are not recorded, as on the API): its change commits
+// with its event, in the organization's log for an organization's client,
+// under the operation the API records the same change as. The actor is
+// the operating-system user who ran it.
+func auditClientCommand(ctx context.Context, reg *client.Registry, cmd string, pos []string) (context.Context, error) {
+	ops, writes := clientCommandOperations[cmd]
+	if !writes {
+		return ctx, nil
+	}
+	var orgID, resourceID string
+	if len(pos) == 1 {
+		c, err := reg.Get(ctx, pos[0])
+		if err != nil {
+			return ctx, err
+		}
+		orgID, resourceID = c.OrganizationID, c.ID
+	}
+	op := ops[0]
+	if orgID != "" {
+		op = ops[1]
+	}
+	who := os.Getenv("USER")
+	if who == "" {
+		who = "unknown"
+	}
+	e := &audit.Entry{NewID: reg.NewID, Now: reg.Now, OrganizationID: orgID, OperationID: op,
+		RequestID: "cli-" + reg.NewID(), Actor: audit.Actor{Kind: OperatorActor, ID: who, Subject: "gatehouse admin clients " + cmd}}
+	return audit.Begin(ctx, e, client.AuditResource, resourceID), nil
 }
 
 // tlsIdentityFlags maps the flags of a tls_client_auth client's certificate

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,6 +185,47 @@ func TestAdminClients(t *testing.T) {
 	fails("not found", "delete", db, "web")
 	if err := authenticate(t, dir, "web", fresh); !errors.Is(err, client.ErrInvalidClient) {
 		t.Errorf("secret of a deleted client: %v", err)
+	}
+
+	// Every successful write, and only those, is in the audit log as the
+	// API operation, by the operator, without any secret.
+	st, err := store.Open(context.Background(), "", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rows, err := st.DB().Query("SELECT operation_id, actor_kind, resource_id, before_state || after_state FROM audit_events ORDER BY created_at, id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var ops []string
+	for rows.Next() {
+		var op, kind, id, states string
+		if err := rows.Scan(&op, &kind, &id, &states); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op+" "+id)
+		if kind != OperatorActor {
+			t.Errorf("%s: actor kind %q, want %q", op, kind, OperatorActor)
+		}
+		for _, bad := range []string{secret, fresh, client.SecretPrefix, "ecret", "ash"} {
+			if strings.Contains(states, bad) {
+				t.Errorf("%s: the event holds %q: %s", op, bad, states)
+			}
+		}
+	}
+	wantOps := []string{"createOauth2Client web", "createOauth2Client " + pubID, "updateOauth2Client web", "updateOauth2Client web",
+		"rotateOauth2ClientSecret web", "deleteOauth2Client web"}
+	if len(ops) != len(wantOps) {
+		t.Errorf("audit events %q, want %q", ops, wantOps)
+	} else {
+		// Events of one millisecond come in ID order: compare as sets.
+		for _, w := range wantOps {
+			if !slices.Contains(ops, w) {
+				t.Errorf("audit events %q lack %q", ops, w)
+			}
+		}
 	}
 
 	// Help.

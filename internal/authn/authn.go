@@ -55,6 +55,11 @@ type Principal struct {
 	// claim). nil for machine principals and for tokens issued before
 	// Gatehouse recorded it, which keep the behaviour of that time.
 	IdP *IdP
+	// ClientOrganization is the organization that owns the OAuth2 client a
+	// user's token was issued to (the token's gh_corg claim, issue 13); ""
+	// for a platform client. Such a token acts in that organization only,
+	// like one an organization's provider vouched for.
+	ClientOrganization string
 	// ExpiresAt is when the credential presented stops working (zero:
 	// never): what it derives (a role session, an API key) may not outlive
 	// it.
@@ -82,16 +87,41 @@ type IdP struct {
 	Subject string `json:"sub,omitempty"`
 }
 
-// VouchingOrganization is the organization whose own identity provider
-// vouched for p, or "" when none did (a platform provider, a local
-// password, a machine principal, a token from before the claim). Such a
-// principal is trusted by that organization only: it is a member of no
-// other and holds no platform role (internal/authz Load, internal/access).
+// NoOrganization is what VouchingOrganization answers for a principal
+// confined to two different organizations at once (an organization's client
+// signing in someone another organization's provider vouched for): it is no
+// organization's ID, so such a principal is a member of none.
+const NoOrganization = "none"
+
+// VouchingOrganization is the one organization p is confined to, or "" when
+// it is not confined (a platform provider or a local password through a
+// platform client, a machine principal, a token from before the claims). A
+// user is confined by the organization whose own identity provider vouched
+// for it (gh_idp) and by the organization that owns the OAuth2 client its
+// token was issued to (gh_corg). Such a principal is trusted by that
+// organization only: it is a member of no other and holds no platform role
+// (internal/authz Load, internal/access).
 func (p *Principal) VouchingOrganization() string {
-	if p == nil || p.Kind != KindUser || p.IdP == nil {
+	if p == nil || p.Kind != KindUser {
 		return ""
 	}
-	return p.IdP.Org
+	vouched := ""
+	if p.IdP != nil {
+		vouched = p.IdP.Org
+	}
+	return Confinement(vouched, p.ClientOrganization)
+}
+
+// Confinement combines two confinements ("" for none): the one that is set,
+// or NoOrganization when both are set and differ.
+func Confinement(a, b string) string {
+	switch {
+	case a == "" || a == b:
+		return b
+	case b == "":
+		return a
+	}
+	return NoOrganization
 }
 
 // Source is the principal that assumed a role: what audit events and

@@ -191,6 +191,22 @@ var Catalogue = indexCatalogue([]Entry{
 	// token signing keys and rotate the platform's.
 	{"listSigningKeys", EndpointSigningKeys, Read, ScopeGlobal},
 	{"rotateSigningKeys", EndpointSigningKeys, Update, ScopeGlobal},
+	// OAuth2 clients (issue 13): the platform's, for platform
+	// administrators only (a global permission); an organization's, for
+	// whoever holds the permission there (its administrators). Rotating a
+	// secret changes the client.
+	{"listOauth2Clients", EndpointOAuth2Clients, Read, ScopeGlobal},
+	{"createOauth2Client", EndpointOAuth2Clients, Create, ScopeGlobal},
+	{"getOauth2Client", EndpointOAuth2Clients, Read, ScopeGlobal},
+	{"updateOauth2Client", EndpointOAuth2Clients, Update, ScopeGlobal},
+	{"deleteOauth2Client", EndpointOAuth2Clients, Delete, ScopeGlobal},
+	{"rotateOauth2ClientSecret", EndpointOAuth2Clients, Update, ScopeGlobal},
+	{"listOrganizationOauth2Clients", EndpointOAuth2Clients, Read, ScopeOrganization},
+	{"createOrganizationOauth2Client", EndpointOAuth2Clients, Create, ScopeOrganization},
+	{"getOrganizationOauth2Client", EndpointOAuth2Clients, Read, ScopeOrganization},
+	{"updateOrganizationOauth2Client", EndpointOAuth2Clients, Update, ScopeOrganization},
+	{"deleteOrganizationOauth2Client", EndpointOAuth2Clients, Delete, ScopeOrganization},
+	{"rotateOrganizationOauth2ClientSecret", EndpointOAuth2Clients, Update, ScopeOrganization},
 })
 
 func indexCatalogue(entries []Entry) map[string]Entry {

@@ -79,6 +79,9 @@ const (
 	// providers vouched for); the account operations, a person's own, are
 	// ScopeAuthenticated and need no role.
 	EndpointSessions = "identity:sessions"
+	// EndpointOAuth2Clients: OAuth2 clients (issue 13), the platform's
+	// (global permission) and an organization's own.
+	EndpointOAuth2Clients = "identity:oauth2clients"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -125,7 +128,7 @@ var SystemRoles = []*Role{
 	{
 		ID:          roleID(RolePlatformAdministrator),
 		Name:        RolePlatformAdministrator,
-		Description: "Operates the platform: every operation on every organization, system identity providers and quotas.",
+		Description: "Operates the platform: every operation on every organization, system identity providers, OAuth2 clients and quotas.",
 		Global: Permissions{
 			EndpointOrganizations: crud(), EndpointGroups: crud(), EndpointProjects: crud(),
 			EndpointUsers: crud(), EndpointServiceAccounts: crud(), EndpointOAuth2Providers: crud(),
@@ -135,12 +138,14 @@ var SystemRoles = []*Role{
 			EndpointCloudIdentities: crud(), EndpointCredentials: crud(), EndpointCloudConnections: crud(),
 			// Sessions (issue 13): every session of every person.
 			EndpointSessions: {Read, Delete},
+			// OAuth2 clients (issue 13): the platform's and every organization's.
+			EndpointOAuth2Clients: crud(),
 		},
 	},
 	{
 		ID:          roleID(RoleAdministrator),
 		Name:        RoleAdministrator,
-		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers, allocations, cloud identities, credential store and cloud connections; obtains cloud credentials in any project. Reads, but cannot raise, its quotas.",
+		Description: "Administers one organization: its groups, users, service accounts, projects, identity providers, OAuth2 clients, allocations, cloud identities, credential store and cloud connections; obtains cloud credentials in any project. Reads, but cannot raise, its quotas.",
 		Assignable:  true,
 		Organization: Permissions{
 			EndpointOrganizations: {Read, Update}, EndpointGroups: crud(), EndpointProjects: crud(),
@@ -152,6 +157,8 @@ var SystemRoles = []*Role{
 			// Sessions (issue 13): its users' sessions that its own
 			// identity providers vouched for.
 			EndpointSessions: {Read, Delete},
+			// The organization's own OAuth2 clients (issue 13).
+			EndpointOAuth2Clients: crud(),
 		},
 	},
 	{
@@ -181,6 +188,8 @@ var SystemRoles = []*Role{
 			// Cloud credential federation (issue 5): the configuration of
 			// cloud identities, not the credential store or connections.
 			EndpointCloudIdentities: {Read},
+			// The organization's OAuth2 clients, never their secrets.
+			EndpointOAuth2Clients: {Read},
 		},
 	},
 }

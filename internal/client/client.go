@@ -1,7 +1,12 @@
 // Package client is the registry of OAuth2 clients: the relying parties (web
 // applications, single-page and native apps, backend services) that log users
 // in through Gatehouse's OpenID Connect provider or get tokens from its token
-// endpoint. Clients are platform-wide; they belong to no organization.
+// endpoint. A platform client belongs to no organization; an organization's
+// client (registered by its administrators over the API, issue 13) signs in
+// that organization's members only, and the tokens it gets are confined to
+// that organization (internal/oidc). Its client_id is always generated (a
+// tenant cannot choose an ID that passes for a platform client's), and it is
+// invisible from any other organization: looked up there, it does not exist.
 //
 // A client is confidential (it runs on a server and can keep a secret; it
 // authenticates to the token endpoint with client_secret_basic or
@@ -32,8 +37,12 @@
 // (a name can be resolved elsewhere) and its port flexibility is defined for
 // the IP literals only.
 //
-// Clients can be managed with `gatehouse admin clients ...` or declared in a
-// JSON file applied by `gatehouse serve` at start (see LoadFile).
+// Clients can be managed over /api/v1 (platform clients by platform
+// administrators, an organization's by its administrators: the *In methods),
+// with `gatehouse admin clients ...` (every client) or declared in a JSON
+// file applied by `gatehouse serve` at start (see LoadFile). Every change
+// made in an audited context (an API write, the CLI) is described to
+// internal/audit in its transaction; the secret never is.
 package client
 
 import (
@@ -45,6 +54,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -87,7 +98,10 @@ const SecretPrefix = "ghcs_"
 // Client is a registered client as the provider sees it. The secret hash is
 // not part of it: only Authenticate looks at it.
 type Client struct {
-	ID                      string
+	ID string
+	// OrganizationID is the organization that owns the client; "" for a
+	// platform client.
+	OrganizationID          string
 	Name                    string
 	Type                    Type
 	RedirectURIs            []string
@@ -189,19 +203,47 @@ type Registry struct {
 	Now   func() time.Time
 	NewID func() string
 	Rand  io.Reader
+	// ObjectLimits bounds the clients one organization may register
+	// (objectlimit.OAuth2Clients); platform clients are not limited.
+	ObjectLimits objectlimit.Limits
 }
+
+// AuditResource is the resource type of client changes in the audit log
+// (the operations' policy service).
+const AuditResource = "oauth2clients"
+
+// anyOwner is the owner argument of the operator's methods (Create, Get,
+// Update, Delete, RotateSecret): they reach every client.
+const anyOwner = "\x00any"
 
 func (r *Registry) now() time.Time { return r.Now().UTC().Truncate(time.Millisecond) }
 
-// Create registers a client. For a confidential client it returns the secret,
-// which exists nowhere else: only its hash is stored. A client that
-// authenticates with a TLS certificate gets no secret.
+// Create registers a platform client, with the chosen spec.ID or a generated
+// one. For a confidential client it returns the secret, which exists nowhere
+// else: only its hash is stored. A client that authenticates with a TLS
+// certificate gets no secret.
 func (r *Registry) Create(ctx context.Context, spec Spec) (*Client, string, error) {
+	return r.create(ctx, "", spec)
+}
+
+// CreateIn registers a client of organization orgID ("" for a platform
+// client, as Create). An organization's client cannot choose its ID (a 400):
+// it is generated, so that a tenant cannot register an ID that a relying
+// party, a clients file or an operator would take for a platform client's.
+// The organization's object limit applies.
+func (r *Registry) CreateIn(ctx context.Context, orgID string, spec Spec) (*Client, string, error) {
+	if orgID != "" && spec.ID != "" {
+		return nil, "", apierror.BadRequest("an organization's client cannot choose its client_id: it is generated")
+	}
+	return r.create(ctx, orgID, spec)
+}
+
+func (r *Registry) create(ctx context.Context, orgID string, spec Spec) (*Client, string, error) {
 	row, err := normalize(spec)
 	if err != nil {
 		return nil, "", err
 	}
-	row.ID = spec.ID
+	row.ID, row.OrganizationID = spec.ID, orgID
 	if row.ID == "" {
 		row.ID = r.NewID()
 	} else if err := validateID(row.ID); err != nil {
@@ -215,24 +257,59 @@ func (r *Registry) Create(ctx context.Context, spec Spec) (*Client, string, erro
 		row.SecretHash = secret.Hash(plain)
 	}
 	row.CreatedAt = r.now()
-	if err := r.Store.Tx(ctx, func(q *store.Q) error { return q.CreateOAuth2Client(ctx, row) }); err != nil {
+	err = r.Store.Tx(ctx, func(q *store.Q) error {
+		if err := r.ObjectLimits.Reserve(ctx, q, orgID, objectlimit.OAuth2Clients, 1); err != nil {
+			return err
+		}
+		if err := q.CreateOAuth2Client(ctx, row); err != nil {
+			return err
+		}
+		audit.Describe(ctx, AuditResource, row.ID, nil, fromRow(row))
+		return nil
+	})
+	if err != nil {
 		return nil, "", storeError(err, row.ID)
 	}
 	return fromRow(row), plain, nil
 }
 
-// Get reads a client.
+// Get reads any client (the provider's and the operator's lookup).
 func (r *Registry) Get(ctx context.Context, id string) (*Client, error) {
+	return r.GetIn(ctx, anyOwner, id)
+}
+
+// GetIn reads a client of organization orgID ("" for a platform client). A
+// client of another owner is not found, exactly like a missing one.
+func (r *Registry) GetIn(ctx context.Context, orgID, id string) (*Client, error) {
 	row, err := r.row(ctx, id)
+	if err == nil && !owns(orgID, row) {
+		err = store.ErrNotFound
+	}
 	if err != nil {
 		return nil, storeError(err, id)
 	}
 	return fromRow(row), nil
 }
 
-// List returns one page of clients in client_id order (see store.Page).
+// owns reports whether owner (an organization ID, "" for the platform, or
+// anyOwner) may reach row.
+func owns(owner string, row *store.OAuth2Client) bool {
+	return owner == anyOwner || row.OrganizationID == owner
+}
+
+// List returns one page of every client, platform and organizations', in
+// client_id order (see store.Page): the operator's list.
 func (r *Registry) List(ctx context.Context, page store.Page) ([]*Client, error) {
-	rows, err := r.Store.Read().ListOAuth2Clients(ctx, page)
+	return r.list(r.Store.Read().ListOAuth2Clients(ctx, page))
+}
+
+// ListIn returns one page of the clients of organization orgID, or with
+// orgID "" of the platform clients only, in client_id order.
+func (r *Registry) ListIn(ctx context.Context, orgID string, page store.Page) ([]*Client, error) {
+	return r.list(r.Store.Read().ListOAuth2ClientsOf(ctx, orgID, page))
+}
+
+func (r *Registry) list(rows []*store.OAuth2Client, err error) ([]*Client, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -246,13 +323,22 @@ func (r *Registry) List(ctx context.Context, page store.Page) ([]*Client, error)
 // Update replaces a client's settings with spec (defaults applied as on
 // Create). The type cannot change: it decides how the client authenticates,
 // so a confidential client becoming public (or the reverse) is a new client.
-// The secret is kept.
+// The secret and the owner are kept.
 func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, error) {
+	return r.UpdateIn(ctx, anyOwner, id, spec)
+}
+
+// UpdateIn is Update for a client of organization orgID ("" for a platform
+// client); a client of another owner is not found.
+func (r *Registry) UpdateIn(ctx context.Context, orgID, id string, spec Spec) (*Client, error) {
 	var out *store.OAuth2Client
 	err := r.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetOAuth2Client(ctx, id)
 		if err != nil {
 			return err
+		}
+		if !owns(orgID, old) {
+			return store.ErrNotFound
 		}
 		if spec.Type == "" {
 			spec.Type = Type(old.Type)
@@ -264,11 +350,12 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 		if err != nil {
 			return err
 		}
-		row.ID, row.SecretHash, row.CreatedAt = old.ID, old.SecretHash, old.CreatedAt
+		row.ID, row.OrganizationID, row.SecretHash, row.CreatedAt = old.ID, old.OrganizationID, old.SecretHash, old.CreatedAt
 		row.ModifiedAt = r.now()
 		if err := q.UpdateOAuth2Client(ctx, row); err != nil {
 			return err
 		}
+		audit.Describe(ctx, AuditResource, id, fromRow(old), fromRow(row))
 		out = row
 		return nil
 	})
@@ -278,22 +365,54 @@ func (r *Registry) Update(ctx context.Context, id string, spec Spec) (*Client, e
 	return fromRow(out), nil
 }
 
-// Delete removes a client. Its secret stops working at once.
+// Delete removes any client. Its secret stops working at once, and its
+// sessions end (with every token issued in them).
 func (r *Registry) Delete(ctx context.Context, id string) error {
-	return storeError(r.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteOAuth2Client(ctx, id) }), id)
+	return r.DeleteIn(ctx, anyOwner, id)
+}
+
+// DeleteIn is Delete for a client of organization orgID ("" for a platform
+// client); a client of another owner is not found.
+func (r *Registry) DeleteIn(ctx context.Context, orgID, id string) error {
+	return storeError(r.Store.Tx(ctx, func(q *store.Q) error {
+		old, err := q.GetOAuth2Client(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !owns(orgID, old) {
+			return store.ErrNotFound
+		}
+		if err := q.DeleteOAuth2Client(ctx, id); err != nil {
+			return err
+		}
+		audit.Describe(ctx, AuditResource, id, fromRow(old), nil)
+		return nil
+	}), id)
 }
 
 // RotateSecret gives a confidential client a new secret and returns it; the
 // old one is invalid as soon as this returns.
 func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) {
+	_, plain, err := r.RotateSecretIn(ctx, anyOwner, id)
+	return plain, err
+}
+
+// RotateSecretIn is RotateSecret for a client of organization orgID ("" for
+// a platform client); it also returns the client. A client of another owner
+// is not found.
+func (r *Registry) RotateSecretIn(ctx context.Context, orgID, id string) (*Client, string, error) {
 	plain, err := secret.NewToken(r.Rand, SecretPrefix)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
+	var out *Client
 	err = r.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetOAuth2Client(ctx, id)
 		if err != nil {
 			return err
+		}
+		if !owns(orgID, old) {
+			return store.ErrNotFound
 		}
 		if old.Type != string(Confidential) {
 			return apierror.BadRequest("client %q is public: public clients have no secret", id)
@@ -301,12 +420,21 @@ func (r *Registry) RotateSecret(ctx context.Context, id string) (string, error) 
 		if UsesCertificate(fromRow(old)) {
 			return apierror.BadRequest("client %q authenticates with a TLS certificate (%s), not a secret", id, old.TokenEndpointAuthMethod)
 		}
-		return q.SetOAuth2ClientSecret(ctx, id, secret.Hash(plain), r.now())
+		now := r.now()
+		if err := q.SetOAuth2ClientSecret(ctx, id, secret.Hash(plain), now); err != nil {
+			return err
+		}
+		out = fromRow(old)
+		out.ModifiedAt = now
+		// The snapshots cannot show a secret (Client has none): the event
+		// says that this client's secret changed, and when.
+		audit.Describe(ctx, AuditResource, id, fromRow(old), out)
+		return nil
 	})
 	if err != nil {
-		return "", storeError(err, id)
+		return nil, "", storeError(err, id)
 	}
-	return plain, nil
+	return out, plain, nil
 }
 
 // dummyHash is compared against when the client does not exist, so that an
@@ -377,7 +505,7 @@ func RequiresPKCE(c *Client) bool { return c.Type != Confidential || c.RequirePK
 
 func fromRow(row *store.OAuth2Client) *Client {
 	return &Client{
-		ID: row.ID, Name: row.Name, Type: Type(row.Type),
+		ID: row.ID, OrganizationID: row.OrganizationID, Name: row.Name, Type: Type(row.Type),
 		RedirectURIs: row.RedirectURIs, PostLogoutRedirectURIs: row.PostLogoutRedirectURIs,
 		GrantTypes: row.GrantTypes, Scopes: row.Scopes,
 		TokenEndpointAuthMethod: row.TokenEndpointAuthMethod, RequirePKCE: row.RequirePKCE,

@@ -1,7 +1,7 @@
 // Package objectlimit bounds how many objects of each kind one organization
 // may hold: what its members can create in bulk (API keys, service
 // accounts, users, groups, projects, custom roles, OAuth2 providers,
-// permission sets, account assignments). Without a bound a member could fill
+// permission sets, account assignments, OAuth2 clients). Without a bound a member could fill
 // the database, and every list and decision that reads the organization
 // would slow down with it (2,000 API keys took 3.7 s to create).
 //
@@ -37,6 +37,8 @@ const (
 	OAuth2Providers    = "oauth2providers"
 	PermissionSets     = "permissionsets"
 	AccountAssignments = "accountassignments"
+	// OAuth2Clients are an organization's own OAuth2 clients (issue 13).
+	OAuth2Clients = "oauth2clients"
 )
 
 // kind is what a limited kind is called in messages and where it is stored.
@@ -58,6 +60,7 @@ var kinds = map[string]kind{
 	OAuth2Providers:    {"OAuth2 providers", store.ObjectOAuth2Providers, 50},
 	PermissionSets:     {"permission sets", store.ObjectPermissionSets, 500},
 	AccountAssignments: {"account assignments", store.ObjectAccountAssignments, 50000},
+	OAuth2Clients:      {"OAuth2 clients", store.ObjectOAuth2Clients, 100},
 }
 
 // Kinds are the limited kinds, sorted.

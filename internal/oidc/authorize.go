@@ -182,6 +182,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 		return op.NewRedirect(LoginPath + "?state=" + url.QueryEscape(req.ID)), nil
 	}
 	a := sessionAuthentication(bs)
+	if err := p.admitsLogin(ctx, req.ClientID, a); err != nil {
+		return nil, err
+	}
 	step, err := p.nextStep(ctx, req, a, "")
 	if err != nil {
 		return nil, err
@@ -281,6 +284,14 @@ func (p *Provider) stepURL(id, step string) string {
 func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication, fresh bool) (string, error) {
 	if !acrAllowed(req, a.ACR) {
 		return p.errorRedirect(ctx, req, errUnmetACR())
+	}
+	// An organization's client signs in its members only (orgclients.go).
+	if err := p.admitsLogin(ctx, req.ClientID, a); err != nil {
+		var oe *oidc.Error
+		if errors.As(err, &oe) {
+			return p.errorRedirect(ctx, req, oe)
+		}
+		return "", err
 	}
 	step, err := p.nextStep(ctx, req, a, "")
 	if err != nil {

@@ -67,6 +67,10 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	if err != nil {
 		return nil, err
 	}
+	confined, err := exchangeConfinement(c, subj)
+	if err != nil {
+		return nil, err
+	}
 	scopes := []string(req.Scopes)
 	if len(scopes) == 0 {
 		scopes = subj.scopes
@@ -88,7 +92,7 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	claims := &AccessClaims{Issuer: p.cfg.Issuer, Subject: subj.sub, Audience: audience, ClientID: c.ID,
 		Scope: strings.Join(scopes, " "), IssuedAt: now.Unix(), ExpiresAt: exp.Unix(), JTI: jti, Kind: subj.kind,
 		Organizations: subj.orgs, Organization: subj.org, Name: subj.name, ACR: subj.acr, Confirmation: subj.cnf, IdP: subj.idp,
-		Family: subj.family, Parents: subj.parents, ServiceAccountToken: subj.sat}
+		Family: subj.family, Parents: subj.parents, ServiceAccountToken: subj.sat, ClientOrganization: confined}
 	if claims.Confirmation == nil {
 		if claims.Confirmation, err = binding(ctx, c); err != nil {
 			return nil, err
@@ -113,6 +117,9 @@ type exchangeSubject struct {
 	// idp is who vouched for the subject token's user, which the new token
 	// keeps: an exchange never escapes the organization it is confined to.
 	idp *authn.IdP
+	// clientOrg is the organization whose client the subject token was
+	// issued to, which the new token keeps (exchangeConfinement).
+	clientOrg string
 	// family, parents and sat are the new token's lineage: the subject
 	// token's session, the jtis of the subject token and its ancestors,
 	// the fingerprint of the service account token it comes from.
@@ -169,7 +176,7 @@ func (p *Provider) exchangeSubject(ctx context.Context, token string) (*exchange
 		return nil, oidc.ErrInvalidGrant().WithDescription("subject_token was exchanged too many times already")
 	}
 	return &exchangeSubject{kind: c.Kind, sub: c.Subject, org: c.Organization, name: c.Name, acr: c.ACR, orgs: c.Organizations,
-		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation, idp: c.IdP,
+		scopes: c.Scopes(), expires: time.Unix(c.ExpiresAt, 0), cnf: c.Confirmation, idp: c.IdP, clientOrg: c.ClientOrganization,
 		family: c.Family, parents: append(slices.Clone(c.Parents), c.JTI), sat: c.ServiceAccountToken}, nil
 }
 

@@ -77,7 +77,7 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !slices.Contains(strings.Fields(req.Prompt), oidc.PromptSelectAccount) && acrAllowed(req, ACRFederated) {
-		if view.Hinted, err = p.hintedProvider(ctx, req.LoginHint); err != nil {
+		if view.Hinted, err = p.hintedProvider(ctx, req); err != nil {
 			p.loginError(w, m, err)
 			return
 		}
@@ -88,8 +88,11 @@ func (p *Provider) loginPage(w http.ResponseWriter, r *http.Request) {
 // hintedProvider is the identity provider that the domain of login_hint
 // routes to (routeByEmail), as the login page offers it, or nil when it
 // routes to none.
-func (p *Provider) hintedProvider(ctx context.Context, hint string) (*hintedChoice, error) {
-	rt, upstream, err := p.routeByEmail(ctx, hint)
+func (p *Provider) hintedProvider(ctx context.Context, req *store.OIDCAuthRequest) (*hintedChoice, error) {
+	// The route the login form's own POST would take (an organization's
+	// client offers its organization's provider only).
+	hint := req.LoginHint
+	rt, upstream, err := p.chooseRouteFor(ctx, req, "", hint)
 	if err != nil || !upstream {
 		return nil, err
 	}
@@ -122,7 +125,7 @@ func (p *Provider) loginView(ctx context.Context, r *http.Request, req *store.OI
 		v.Email = bs.Subject
 	}
 	if acrAllowed(req, ACRFederated) {
-		if v.Providers, err = p.systemProviders(ctx); err != nil {
+		if v.Providers, err = p.loginProviders(ctx, req.ClientID); err != nil {
 			return nil, err
 		}
 	}
@@ -220,7 +223,7 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	email := strings.TrimSpace(f.Get("email"))
-	rt, upstream, err := p.chooseRoute(ctx, f.Get("provider"), email)
+	rt, upstream, err := p.chooseRouteFor(ctx, req, f.Get("provider"), email)
 	if err != nil {
 		p.loginError(w, m, err)
 		return

@@ -325,6 +325,7 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 	if c.Confirmation, err = binding(ctx, cl); err != nil {
 		return nil, err
 	}
+	c.ClientOrganization = cl.OrganizationID
 	if _, ok := req.(*clientRequest); ok {
 		c.Kind = kindClient
 	} else {
@@ -338,12 +339,21 @@ func (s *storage) newAccessToken(ctx context.Context, req op.TokenRequest, clien
 		if idp.ID != "" {
 			c.IdP = &authn.IdP{Org: idp.Org, ID: idp.ID, Issuer: idp.Issuer, Subject: idp.Subject}
 		}
+		// An organization's client: only its active members, whoever
+		// vouched for them (the code's login was checked; a refresh or a
+		// late redemption is checked again here).
+		if err := s.p.admits(ctx, cl, req.GetSubject(), idp.Org); errors.Is(err, errNotMember) {
+			return nil, oidc.ErrInvalidGrant().WithDescription("%s", errNotMember.Error())
+		} else if err != nil {
+			return nil, err
+		}
+		confined := authn.Confinement(idp.Org, cl.OrganizationID)
 		states, err := s.p.cfg.Store.Read().UserStatesOfSubject(ctx, req.GetSubject())
 		if err != nil {
 			return nil, err
 		}
 		for _, st := range states {
-			if st.State == activeState && (!idp.Confined() || st.OrganizationID == idp.Org) {
+			if st.State == activeState && (confined == "" || st.OrganizationID == confined) {
 				c.Organizations = append(c.Organizations, st.OrganizationID)
 			}
 		}

@@ -66,6 +66,11 @@ type AccessClaims struct {
 	// that organization only (internal/access). Tokens issued before
 	// Gatehouse recorded it have none and keep the behaviour of that time.
 	IdP *authn.IdP `json:"gh_idp,omitempty"`
+	// ClientOrganization is the organization that owns the client the
+	// token was issued to (an organization's client, issue 13): the token
+	// acts in that organization only (see orgclients.go). Kept by token
+	// exchange.
+	ClientOrganization string `json:"gh_corg,omitempty"`
 	// Family is the session (refresh token family) a user's token was
 	// issued in, kept by the tokens exchanged from it: the token dies with
 	// the session (see checkLineage).
@@ -297,7 +302,7 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	}
 	switch c.Kind {
 	case kindUser:
-		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP,
+		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP, ClientOrganization: c.ClientOrganization,
 			ExpiresAt: time.Unix(c.ExpiresAt, 0), TokenID: c.JTI, Lineage: credentialLineage(c)}, nil
 	case kindServiceAccount:
 		// The lineage of the exchanged token (its jti, its ancestors'):

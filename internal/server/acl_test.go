@@ -42,7 +42,7 @@ func TestACL(t *testing.T) {
 
 		platform := aclEndpoints("identity:accountassignments", crud, "identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
 			"identity:cloudconnections", crud, "identity:cloudidentities", crud, "identity:credentials", crud,
-			"identity:groups", crud, "identity:oauth2providers", crud,
+			"identity:groups", crud, "identity:oauth2clients", crud, "identity:oauth2providers", crud,
 			"identity:organizations", crud, "identity:permissionsets", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
 			"identity:quotas", crud, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:sessions", []string{"read", "delete"},
 			"identity:signingkeys", []string{"read", "update"}, "identity:users", crud)
@@ -56,7 +56,7 @@ func TestACL(t *testing.T) {
 
 		admin := aclEndpoints("identity:accountassignments", crud, "identity:allocations", crud, "identity:apikeys", crud, "identity:auditevents", readOp,
 			"identity:cloudconnections", crud, "identity:cloudidentities", crud, "identity:cloudidentitytokens", []string{"create"},
-			"identity:credentials", crud, "identity:groups", crud, "identity:oauth2providers", crud,
+			"identity:credentials", crud, "identity:groups", crud, "identity:oauth2clients", crud, "identity:oauth2providers", crud,
 			"identity:organizations", []string{"read", "update"}, "identity:permissionsets", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
 			"identity:quotas", readOp, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:sessions", []string{"read", "delete"},
 			"identity:users", crud)
@@ -67,7 +67,7 @@ func TestACL(t *testing.T) {
 		}
 
 		readerEPs := aclEndpoints("identity:accountassignments", readOp, "identity:allocations", readOp, "identity:apikeys", readOp, "identity:cloudidentities", readOp,
-			"identity:groups", readOp, "identity:oauth2providers", readOp, "identity:organizations", readOp, "identity:permissionsets", readOp, "identity:policies", readOp,
+			"identity:groups", readOp, "identity:oauth2clients", readOp, "identity:oauth2providers", readOp, "identity:organizations", readOp, "identity:permissionsets", readOp, "identity:policies", readOp,
 			"identity:projects", readOp, "identity:quotas", readOp, "identity:roles", readOp, "identity:serviceaccounts", readOp, "identity:users", readOp)
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "acl"), reader.token, nil).obj(t); !reflect.DeepEqual(got,
 			map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": readerEPs}}) {

@@ -28,6 +28,9 @@ type fixture struct {
 	// another AWS organization than the fixture's connection.
 	cloud           *cloudStand
 	firstCredential string
+	// platformClient is a platform OAuth2 client (issue 13), the clientID
+	// of the platform paths; ids["clientID"] is the organization's own.
+	platformClient string
 	// assignedSet is a permission set with an assignment (the fixture's
 	// accountAssignmentID: user jo on project mine); ids[permissionSetID]
 	// is one without.
@@ -91,6 +94,8 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		"apiKeyID":            apiKey,
 		"permissionSetID":     set,
 		"accountAssignmentID": assignment,
+		// Issue 13: a confidential client of the organization.
+		"clientID": id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "oauth2clients"), tok, clientWrite("app")).obj(t)),
 	}
 	// In acme (the one fixture of most tests), jo has a local account the
 	// organization owns (invited, the link followed): an address has one
@@ -103,6 +108,7 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 	if err := a.Password.SetPassword(context.Background(), f.ids["email"], "the root's password"); err != nil {
 		t.Fatal(err)
 	}
+	f.platformClient = id(a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2clients", clientWrite(name+"-platform-app")).obj(t))
 	f.cloud = newCloudStand(t, a.Env)
 	cloudIDs, first := f.cloud.cloudIDs(t, f.org, f.project, f.admin.group, tok)
 	for k, v := range cloudIDs {
@@ -130,7 +136,7 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		t.Fatal(err)
 	}
 	_, f.ids["accountSessionID"] = vouchedSessions(t, a.Env, f.personSubject, f.org, provider)
-	f.ids["subject"], f.ids["clientID"] = fixtureSubject, rp.ClientID
+	f.ids["subject"], f.ids["consentClientID"] = fixtureSubject, rp.ClientID
 	return f
 }
 
@@ -141,6 +147,13 @@ const fixtureSubject = "jo@acme.example"
 // consents, which only their own access token may call.
 var selfService = map[string]bool{"listAccountSessions": true, "deleteAccountSession": true, "listAccountConsents": true,
 	"deleteAccountConsent": true}
+
+// clientWrite is an OAuth2 client write (issue 13): a confidential client
+// with one redirect URI, everything else defaulted.
+func clientWrite(name string) map[string]any {
+	return map[string]any{"metadata": map[string]any{"name": name},
+		"spec": map[string]any{"redirectURIs": []string{"https://app.example.com/callback"}}}
+}
 
 // issuing are the operations that mint tokens or cloud credentials: only
 // members of the organization hold them, never the platform administrator
@@ -193,6 +206,10 @@ func (f *fixture) param(op specOp, name string) string {
 		return f.systemProvider
 	case name == "sessionID" && selfService[op.id]:
 		return f.ids["accountSessionID"]
+	case name == "clientID" && selfService[op.id]:
+		return f.ids["consentClientID"]
+	case name == "clientID" && !strings.Contains(op.path, "{organizationID}"):
+		return f.platformClient
 	}
 	return f.ids[name]
 }
@@ -253,6 +270,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return map[string]any{"credential": map[string]any{"type": "storedCredential", "credentialID": f.firstCredential}}
 	case "createPermissionSet", "updatePermissionSet":
 		return permissionSetWrite(prefix+"-set", []string{f.roleID}, allowAll())
+	case "createOauth2Client", "updateOauth2Client", "createOrganizationOauth2Client", "updateOrganizationOauth2Client":
+		return clientWrite(prefix + "-client")
 	case "createAccountAssignments":
 		return assign([]map[string]any{ref("user", f.ids["userID"])}, []string{f.ids["permissionSetID"]}, []map[string]any{ref("project", f.otherProject)})
 	case "inviteLocalAccount":
@@ -760,13 +779,16 @@ func TestPermissions(t *testing.T) {
 				// The platform's local accounts; the account operations are
 				// people's, and the members here are service accounts.
 				"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
-				"getAccount", "changeAccountPassword", "listSigningKeys", "rotateSigningKeys"),
+				"getAccount", "changeAccountPassword", "listSigningKeys", "rotateSigningKeys",
+				// Platform OAuth2 clients (issue 13).
+				"listOauth2Clients", "createOauth2Client", "getOauth2Client", "updateOauth2Client", "deleteOauth2Client",
+				"rotateOauth2ClientSecret"),
 			// The audit log, the credential store, cloud connections and
 			// users' sessions are administrators'.
 			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
 				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection",
 				"listUserSessions", "listSubjectSessions", "listAccountSessions", "listAccountConsents",
-				"listLocalAccounts", "getAccount", "listSigningKeys"),
+				"listLocalAccounts", "getAccount", "listSigningKeys", "listOauth2Clients", "getOauth2Client"),
 			"user": {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",

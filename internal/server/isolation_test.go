@@ -55,6 +55,8 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 		assign([]map[string]any{ref("user", mdID(t, user))}, []string{mdID(t, set)}, []map[string]any{ref("project", projectID)})).Map(t)
 	assignment := created["items"].([]any)[0].(map[string]any)
 	cloudIDs, _ := stand.cloudIDs(t, admin.OrgID, projectID, admin.GroupID, tok)
+	// Issue 13: an OAuth2 client of the organization.
+	cl := e.Must(http.StatusCreated, "POST", base+"/oauth2clients", tok, clientBody("app")).Map(t)
 	o := &orgFixture{admin: admin, ids: map[string]string{
 		"organizationID":      admin.OrgID,
 		"groupid":             admin.GroupID,
@@ -68,6 +70,7 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 		"permissionSetID":     mdID(t, set),
 		"accountAssignmentID": mdID(t, assignment),
 		"email":               joEmail,
+		"clientID":            mdID(t, cl),
 	}}
 	for k, v := range cloudIDs {
 		o.ids[k] = v
@@ -76,7 +79,7 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	// provider vouched for, and a client.
 	subject := "jo@" + name + ".example"
 	_, o.ids["sessionID"] = vouchedSessions(t, e, subject, admin.OrgID, mdID(t, prov))
-	o.ids["subject"], o.ids["clientID"] = subject, sessionClient(t, e, name+"-web").ClientID
+	o.ids["subject"], o.ids["consentClientID"] = subject, sessionClient(t, e, name+"-web").ClientID
 	return o
 }
 
@@ -88,6 +91,12 @@ func allocationBody(name string, gpus int) map[string]any {
 func providerBody(name string) map[string]any {
 	return map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{
 		"type": "oidc", "issuer": "https://idp.example.com", "clientID": "client", "clientSecret": "s3cret"}}
+}
+
+// clientBody is a valid OAuth2 client write (issue 13).
+func clientBody(name string) map[string]any {
+	return map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{
+		"redirectURIs": []string{"https://app.example.com/callback"}}}
 }
 
 // bodies holds a schema-valid request body for every operation that takes
@@ -125,6 +134,11 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"updateOrganizationPolicy":         allowAll(),
 		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
 		"createApiKey":                     apiKeyWrite("intruder", roleID),
+		// OAuth2 clients (issue 13).
+		"createOauth2Client":             clientBody("intruder"),
+		"updateOauth2Client":             clientBody("intruder"),
+		"createOrganizationOauth2Client": clientBody("intruder"),
+		"updateOrganizationOauth2Client": clientBody("intruder"),
 		// Cloud credential federation (issue 5).
 		"createCloudIdentity":           stand.identityWrite("intruder"),
 		"updateCloudIdentity":           stand.identityWrite("intruder"),
@@ -158,12 +172,14 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
 		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities",
 		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments", "/users/" + o.ids["userID"] + "/sessions",
-		"/users/" + o.ids["userID"] + "/password"} {
+		"/users/" + o.ids["userID"] + "/password", "/oauth2clients"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
 	r := e.Do("GET", "/api/v1/oauth2providers", e.AdminToken, nil)
 	b.WriteString("system providers " + string(r.Body) + "\n")
+	r = e.Do("GET", "/api/v1/oauth2clients", e.AdminToken, nil)
+	b.WriteString("platform clients " + string(r.Body) + "\n")
 	return b.String()
 }
 
@@ -273,7 +289,9 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
 		"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions",
 		"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
-		"listSigningKeys", "rotateSigningKeys":
+		"listSigningKeys", "rotateSigningKeys",
+		// Platform OAuth2 clients (issue 13).
+		"listOauth2Clients", "createOauth2Client", "getOauth2Client", "updateOauth2Client", "deleteOauth2Client", "rotateOauth2ClientSecret":
 		return map[int]bool{http.StatusForbidden: true}
 	// A person's own sessions, consents and account: A's administrator is a
 	// service account.
@@ -304,10 +322,13 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"listUserAccountAssignments", "listServiceAccountAccountAssignments",
 		// Sessions and local accounts of B's user: B's user is not in A.
 		"listUserSessions", "deleteUserSession", "deleteUserSessions",
-		"getUserPassword", "deleteUserPassword", "inviteUser", "resetUserPassword":
+		"getUserPassword", "deleteUserPassword", "inviteUser", "resetUserPassword",
+		// OAuth2 clients (issue 13): B's client is not A's.
+		"getOrganizationOauth2Client", "updateOrganizationOauth2Client", "deleteOrganizationOauth2Client",
+		"rotateOrganizationOauth2ClientSecret":
 		return map[int]bool{http.StatusNotFound: true}
 	case "createGroup", "createProject", "createUser", "createServiceAccount", "createOrganizationOauth2Provider", "createRole", "createApiKey",
-		"createCredential", "createPermissionSet":
+		"createCredential", "createPermissionSet", "createOrganizationOauth2Client":
 		return map[int]bool{http.StatusCreated: true, http.StatusAccepted: true}
 	// The body names B's credential or cloud identity, or B's user,
 	// permission set and project: unknown in A. (The account of

@@ -83,6 +83,7 @@ func TestObjectLimits(t *testing.T) {
 			{objectlimit.Roles, "roles", func(i int) any { return roleWrite(fmt.Sprintf("x-%d", i), allowAll(), nil) }, http.StatusCreated},
 			{objectlimit.OAuth2Providers, "oauth2providers", func(i int) any { return providerWrite(fmt.Sprintf("x-%d", i), "client", nil) }, http.StatusCreated},
 			{objectlimit.PermissionSets, "permissionsets", func(i int) any { return permissionSetWrite(fmt.Sprintf("x-%d", i), nil, nil) }, http.StatusCreated},
+			{objectlimit.OAuth2Clients, "oauth2clients", func(i int) any { return clientWrite(fmt.Sprintf("x-%d", i)) }, http.StatusCreated},
 		}
 		for _, k := range kinds {
 			org := a.newOrg(t, "org-"+k.kind)

@@ -269,6 +269,14 @@ func pagedLists() []pagedList {
 			return providerWrite(w.name("oidp"), "c", nil)
 		}), "oauth2providers"),
 		row("listOrganizationAllocations", false, acmeToken, allocationsAdd, "allocations"),
+		// OAuth2 clients (issue 13).
+		row("listOrganizationOauth2Clients", false, acmeToken, create(acmePath("oauth2clients"), func(w *pagingWorld) any {
+			return clientWrite(w.name("app"))
+		}), "oauth2clients"),
+		{op: "listOauth2Clients", path: func(*pagingWorld) string { return "/api/v1/oauth2clients" }, token: adminToken,
+			add: func(t *testing.T, w *pagingWorld) {
+				w.a.admin(t, http.StatusCreated, "POST", "/api/v1/oauth2clients", clientWrite(w.name("papp")))
+			}},
 		row("listRoles", false, acmeToken, create(acmePath("roles"), func(w *pagingWorld) any { return roleWrite(w.name("r"), allowAll(), nil) }), "roles"),
 		row("listApiKeys", false, acmeToken, create(acmePath("apikeys"), func(w *pagingWorld) any { return apiKeyWrite(w.name("k"), w.readerRole) }), "apikeys"),
 		func() pagedList {

@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
@@ -103,6 +104,9 @@ type Server struct {
 	// accounts runs local password accounts and the person's own account.
 	accounts *account.Service
 	keys     *keys.Manager
+	// clients is the OAuth2 client registry of the oauth2clients
+	// operations (platform and organizations' clients).
+	clients *client.Registry
 	// authFailures throttles failed bearer authentication per address.
 	authFailures *authThrottle
 	// sessions are people's sessions and consents (Config.PersonSessions).
@@ -154,6 +158,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.iam = &iam.Service{Store: cfg.Store, Access: s.access, Sessions: cfg.Sessions, MaxSessionLifetime: lifetime,
 		Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand, ObjectLimits: cfg.Tenancy.ObjectLimits}
+	s.clients = &client.Registry{Store: cfg.Store, Now: s.now, NewID: cfg.Tenancy.NewID, Rand: cfg.Tenancy.Rand,
+		ObjectLimits: cfg.Tenancy.ObjectLimits}
 	s.assignments = &assignment.Service{Store: cfg.Store, Access: s.access, Now: s.now, NewID: cfg.Tenancy.NewID,
 		ObjectLimits: cfg.Tenancy.ObjectLimits}
 	// Load api/openapi.yaml as written: the generator's embedded copy

@@ -2,17 +2,23 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
 // OAuth2Client is a relying party registered with Gatehouse's OpenID Connect
-// provider (table oauth2_clients). Clients are platform-wide: they have no
-// organization. The rules over these rows live in package client.
+// provider (table oauth2_clients). A platform client has no organization; an
+// organization's client (migration 00020) signs in that organization's
+// members only. The rules over these rows live in package client.
 type OAuth2Client struct {
-	ID                      string // the client_id
+	ID string // the client_id
+	// OrganizationID owns the client; "" for a platform client (stored as
+	// NULL). It never changes after creation.
+	OrganizationID          string
 	Name                    string
 	Type                    string // confidential | public; fixed at creation
 	SecretHash              string // SHA-256 hex of the secret; '' for public clients
@@ -54,7 +60,7 @@ const tClients = "oauth2_clients"
 const clientColumns = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, " +
 	"token_endpoint_auth_method, require_pkce, access_token_lifetime_ms, refresh_token_lifetime_ms, created_at, modified_at, " +
 	"require_consent, tls_client_auth_field, tls_client_auth_value, tls_client_certificates, " +
-	"backchannel_logout_uri, backchannel_logout_session_required, session_per_device, id_token_signed_response_alg"
+	"backchannel_logout_uri, backchannel_logout_session_required, session_per_device, id_token_signed_response_alg, organization_id"
 
 // clientLists are the JSON-encoded list columns of c, in column order.
 func clientLists(c *OAuth2Client) ([5]string, error) {
@@ -80,8 +86,11 @@ func clientValues(c *OAuth2Client) ([]any, error) {
 	return []any{c.ID, c.Name, c.Type, c.SecretHash, lists[0], lists[1], lists[2], lists[3],
 		c.TokenEndpointAuthMethod, c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(),
 		toMillis(c.CreatedAt), toMillis(c.ModifiedAt), c.RequireConsent, c.TLSClientAuthField, c.TLSClientAuthValue, lists[4],
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.SessionPerDevice, c.IDTokenSignedResponseAlg}, nil
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.SessionPerDevice, c.IDTokenSignedResponseAlg, orgValue(c.OrganizationID)}, nil
 }
+
+// orgValue stores a platform client's organization "" as NULL.
+func orgValue(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
 
 // clientScan holds the raw columns of one row while it is scanned.
 type clientScan struct {
@@ -89,13 +98,14 @@ type clientScan struct {
 	lists                 [5]string
 	accessMS, refreshMS   int64
 	createdMS, modifiedMS int64
+	org                   sql.NullString
 }
 
 func (s *clientScan) targets() []any {
 	return []any{&s.c.ID, &s.c.Name, &s.c.Type, &s.c.SecretHash, &s.lists[0], &s.lists[1], &s.lists[2], &s.lists[3],
 		&s.c.TokenEndpointAuthMethod, &s.c.RequirePKCE, &s.accessMS, &s.refreshMS, &s.createdMS, &s.modifiedMS,
 		&s.c.RequireConsent, &s.c.TLSClientAuthField, &s.c.TLSClientAuthValue, &s.lists[4],
-		&s.c.BackchannelLogoutURI, &s.c.BackchannelLogoutSessionRequired, &s.c.SessionPerDevice, &s.c.IDTokenSignedResponseAlg}
+		&s.c.BackchannelLogoutURI, &s.c.BackchannelLogoutSessionRequired, &s.c.SessionPerDevice, &s.c.IDTokenSignedResponseAlg, &s.org}
 }
 
 func (s *clientScan) finish() (*OAuth2Client, error) {
@@ -110,6 +120,7 @@ func (s *clientScan) finish() (*OAuth2Client, error) {
 	c.RefreshTokenLifetime = time.Duration(s.refreshMS) * time.Millisecond
 	c.CreatedAt = fromMillis(s.createdMS)
 	c.ModifiedAt = fromMillis(s.modifiedMS)
+	c.OrganizationID = s.org.String
 	return &c, nil
 }
 
@@ -158,13 +169,36 @@ func (q *Q) GetOAuth2Client(ctx context.Context, id string) (*OAuth2Client, erro
 	return s.finish()
 }
 
-// ListOAuth2Clients pages through the clients in id order.
+// ListOAuth2Clients pages through every client, platform and
+// organization-owned, in id order (the operator's view: `gatehouse admin
+// clients list`).
 func (q *Q) ListOAuth2Clients(ctx context.Context, page Page) ([]*OAuth2Client, error) {
+	return q.listClients(ctx, "", nil, page)
+}
+
+// ListOAuth2ClientsOf pages through the clients of organization orgID in id
+// order; orgID "" lists the platform clients only (organization NULL).
+func (q *Q) ListOAuth2ClientsOf(ctx context.Context, orgID string, page Page) ([]*OAuth2Client, error) {
+	if orgID == "" {
+		return q.listClients(ctx, "organization_id IS NULL", nil, page)
+	}
+	return q.listClients(ctx, "organization_id = $1", []any{orgID}, page)
+}
+
+// listClients pages through the clients matching where (with args, numbered
+// from $1; "" for all).
+func (q *Q) listClients(ctx context.Context, where string, args []any, page Page) ([]*OAuth2Client, error) {
 	query := "SELECT " + clientColumns + " FROM " + tClients
-	var args []any
+	var conds []string
+	if where != "" {
+		conds = append(conds, where)
+	}
 	if page.After != "" {
 		args = append(args, page.After)
-		query += " WHERE id > $1"
+		conds = append(conds, "id > $"+strconv.Itoa(len(args)))
+	}
+	if len(conds) > 0 {
+		query += " WHERE " + strings.Join(conds, " AND ")
 	}
 	query += " ORDER BY id"
 	if page.Limit != NoLimit {
@@ -173,7 +207,7 @@ func (q *Q) ListOAuth2Clients(ctx context.Context, page Page) ([]*OAuth2Client, 
 	}
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list clients: %w", err)
+		return nil, fmt.Errorf("list clients: %w", classify(err))
 	}
 	defer rows.Close()
 	var out []*OAuth2Client
@@ -230,11 +264,39 @@ func (q *Q) SetOAuth2ClientSecret(ctx context.Context, id, secretHash string, mo
 	return expectOne(res, tClients, id)
 }
 
-// DeleteOAuth2Client removes a client.
+// DeleteOAuth2Client removes a client with its sessions (refresh token
+// families: every access token issued in one dies with it), pending
+// authorization requests and remembered consents.
 func (q *Q) DeleteOAuth2Client(ctx context.Context, id string) error {
+	if err := q.clearClients(ctx, "client_id = $1", id); err != nil {
+		return fmt.Errorf("delete client %s: %w", id, err)
+	}
 	res, err := q.q.ExecContext(ctx, "DELETE FROM "+tClients+" WHERE id = $1", id)
 	if err != nil {
 		return fmt.Errorf("delete client %s: %w", id, classify(err))
 	}
 	return expectOne(res, tClients, id)
+}
+
+// DeleteOAuth2ClientsOf removes every client of organization orgID, as
+// DeleteOAuth2Client does one (DeleteOrganization calls it).
+func (q *Q) DeleteOAuth2ClientsOf(ctx context.Context, orgID string) error {
+	if err := q.clearClients(ctx, "client_id IN (SELECT id FROM "+tClients+" WHERE organization_id = $1)", orgID); err != nil {
+		return fmt.Errorf("delete clients of organization %s: %w", orgID, err)
+	}
+	if _, err := q.q.ExecContext(ctx, "DELETE FROM "+tClients+" WHERE organization_id = $1", orgID); err != nil {
+		return fmt.Errorf("delete clients of organization %s: %w", orgID, classify(err))
+	}
+	return nil
+}
+
+// clearClients deletes what the OpenID provider keeps per client for the
+// clients matching where (one argument, arg).
+func (q *Q) clearClients(ctx context.Context, where, arg string) error {
+	for _, table := range []string{"oidc_sessions", "oidc_auth_requests", "oidc_consents"} {
+		if _, err := q.q.ExecContext(ctx, "DELETE FROM "+table+" WHERE "+where, arg); err != nil {
+			return fmt.Errorf("clear %s: %w", table, classify(err))
+		}
+	}
+	return nil
 }

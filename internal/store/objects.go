@@ -17,6 +17,8 @@ const (
 	ObjectOAuth2Providers    = tProviders
 	ObjectPermissionSets     = tPermissionSets
 	ObjectAccountAssignments = tAccountAssignments
+	// ObjectOAuth2Clients are an organization's own OAuth2 clients.
+	ObjectOAuth2Clients = tClients
 )
 
 // objectsLockSpace keeps LockObjects' advisory locks apart from the others
@@ -47,7 +49,7 @@ func (q *Q) LockObjects(ctx context.Context, table, orgID string) error {
 func (q *Q) CountObjects(ctx context.Context, table, orgID string) (int, error) {
 	switch table {
 	case ObjectGroups, ObjectUsers, ObjectServiceAccounts, ObjectProjects, ObjectRoles, ObjectAPIKeys,
-		ObjectOAuth2Providers, ObjectPermissionSets, ObjectAccountAssignments:
+		ObjectOAuth2Providers, ObjectPermissionSets, ObjectAccountAssignments, ObjectOAuth2Clients:
 	default:
 		return 0, fmt.Errorf("count objects: table %q not allowed", table)
 	}

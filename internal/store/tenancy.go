@@ -76,6 +76,10 @@ func (q *Q) ListOrganizationsOfSubject(ctx context.Context, subject string, page
 // whose organization_id may be ” (platform rows) have no foreign key and are
 // cleared explicitly; the rest cascade.
 func (q *Q) DeleteOrganization(ctx context.Context, id string) error {
+	// Its OAuth2 clients, with their sessions: their tokens end with it.
+	if err := q.DeleteOAuth2ClientsOf(ctx, id); err != nil {
+		return err
+	}
 	for _, table := range []string{"group_members", tServiceAccounts, tProviders} {
 		if _, err := q.q.ExecContext(ctx, "DELETE FROM "+table+" WHERE organization_id = $1", id); err != nil {
 			return fmt.Errorf("delete organization %s: clear %s: %w", id, table, err)

@@ -1,0 +1,214 @@
+package oidc_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+// newOrgClient registers a client of organization orgID (newClient's
+// defaults, edited by edit).
+func newOrgClient(t testing.TB, env *testenv.Env, orgID string, edit func(*client.Spec)) (*client.Client, string) {
+	t.Helper()
+	spec := client.Spec{
+		Name: "portal", RedirectURIs: []string{redirectURI}, PostLogoutRedirectURIs: []string{logoutURI},
+		GrantTypes: []string{client.GrantAuthorizationCode, client.GrantRefreshToken},
+		Scopes:     []string{"openid", "profile", "email", "offline_access"},
+	}
+	if edit != nil {
+		edit(&spec)
+	}
+	c, sec, err := env.Clients.CreateIn(context.Background(), orgID, spec)
+	if err != nil {
+		t.Fatalf("create organization client: %v", err)
+	}
+	return c, sec
+}
+
+// loginAs runs the browser part of a login of r as subject and returns
+// where the provider finally sends the browser (the redirect URI, with a
+// code or an error).
+func loginAs(t testing.TB, r *rp, subject string) *url.URL {
+	t.Helper()
+	_, v := r.openLogin()
+	v.Set("email", subject)
+	v.Set("password", password)
+	resp := r.submit(v)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("login of %s: status %d", subject, resp.StatusCode)
+	}
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(loc.String(), redirectURI) {
+		final, body := r.get(loc.String())
+		if loc, err = url.Parse(final.Header.Get("Location")); err != nil || !strings.HasPrefix(loc.String(), redirectURI) {
+			t.Fatalf("login of %s ends at %d %q: %s", subject, final.StatusCode, final.Header.Get("Location"), body)
+		}
+	}
+	return loc
+}
+
+// TestOrganizationClientConfinement (issue 13): a client an organization
+// registered signs in the organization's active members only; its tokens
+// act in that organization only, even for a platform administrator (no
+// platform operation, no other organization), through refresh and token
+// exchange too; a member removed from the organization cannot refresh.
+func TestOrganizationClientConfinement(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		ctx := context.Background()
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		other := env.NewTenant("other", authz.RoleAdministrator)
+		// jo: administrator of acme and of other, and platform administrator.
+		addUser(t, env, acme, email, "active")
+		addUser(t, env, other, email, "active")
+		platformAdmin, _ := authz.RoleByName(authz.RolePlatformAdministrator)
+		if err := env.Store.Tx(ctx, func(q *store.Q) error {
+			return q.BindPlatformRole(ctx, store.MemberUser, email, platformAdmin.ID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// A stranger to acme: member of other only.
+		const stranger = "sam@other.example"
+		addUser(t, env, other, stranger, "active")
+		if err := env.Password.SetPassword(ctx, stranger, password); err != nil {
+			t.Fatal(err)
+		}
+
+		oc, osec := newOrgClient(t, env, acme.OrgID, nil)
+		org := newRP(t, env, oc, osec)
+		pc, psec := newClient(t, env, nil)
+		plat := newRP(t, env, pc, psec)
+
+		// Through the platform client jo has platform powers; through
+		// acme's client only acme's.
+		platTok := plat.signIn()
+		env.Must(http.StatusOK, "GET", "/api/v1/oauth2clients", platTok.AccessToken, nil)
+		orgTok := org.signIn()
+		c := claimsOf(t, orgTok.AccessToken)
+		if c["gh_corg"] != acme.OrgID || fmt.Sprint(c["org_ids"]) != fmt.Sprint([]any{acme.OrgID}) {
+			t.Errorf("claims gh_corg %v org_ids %v, want %s", c["gh_corg"], c["org_ids"], acme.OrgID)
+		}
+		confined := func(name, tok string) {
+			t.Helper()
+			env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+acme.OrgID+"/groups", tok, nil)
+			for _, call := range []struct{ method, path string }{
+				{"GET", "/api/v1/organizations/" + other.OrgID + "/groups"},
+				{"GET", "/api/v1/oauth2clients"},
+				{"GET", "/api/v1/auditevents"},
+				{"POST", "/api/v1/organizations"},
+			} {
+				var body any
+				if call.method == "POST" {
+					body = map[string]any{"metadata": map[string]any{"name": "evil"}, "spec": map[string]any{"organizationType": "adhoc"}}
+				}
+				if r := env.Do(call.method, call.path, tok, body); r.Status != http.StatusForbidden {
+					t.Errorf("%s: %s %s: %d %s, want 403", name, call.method, call.path, r.Status, r.Body)
+				}
+			}
+			var orgs []map[string]any
+			env.Must(http.StatusOK, "GET", "/api/v1/organizations", tok, nil).JSON(t, &orgs)
+			if len(orgs) != 1 || orgs[0]["metadata"].(map[string]any)["id"] != acme.OrgID {
+				t.Errorf("%s: listOrganizations %v, want acme only", name, orgs)
+			}
+		}
+		confined("access token", orgTok.AccessToken)
+		refreshed, err := org.refresh(orgTok.RefreshToken)
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		confined("refreshed token", refreshed.AccessToken)
+
+		// Token exchange: acme's client keeps the confinement of what it
+		// exchanges, even the platform client's token; a service account
+		// of another organization is refused.
+		ex, exSec := newOrgClient(t, env, acme.OrgID, func(s *client.Spec) {
+			s.GrantTypes = []string{client.GrantTokenExchange}
+			s.RedirectURIs, s.PostLogoutRedirectURIs = nil, nil
+		})
+		exchange := func(subject string) (int, map[string]any) {
+			return postToken(t, env, url.Values{"grant_type": {client.GrantTokenExchange}, "subject_token": {subject},
+				"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}}, ex.ID, exSec)
+		}
+		status, body := exchange(platTok.AccessToken)
+		if status != http.StatusOK {
+			t.Fatalf("exchange: %d %v", status, body)
+		}
+		confined("exchanged platform token", body["access_token"].(string))
+		if status, body := exchange(other.Token); status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("exchanging another organization's service account token: %d %v, want invalid_grant", status, body)
+		}
+		if status, body := exchange(acme.Token); status != http.StatusOK {
+			t.Errorf("exchanging acme's service account token: %d %v", status, body)
+		}
+		// A platform client's exchange of acme's client's token stays
+		// confined too.
+		pex, pexSec := newClient(t, env, func(s *client.Spec) {
+			s.GrantTypes = []string{client.GrantTokenExchange}
+			s.RedirectURIs, s.PostLogoutRedirectURIs = nil, nil
+		})
+		status, body = postToken(t, env, url.Values{"grant_type": {client.GrantTokenExchange}, "subject_token": {orgTok.AccessToken},
+			"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}}, pex.ID, pexSec)
+		if status != http.StatusOK {
+			t.Fatalf("platform exchange of an organization client's token: %d %v", status, body)
+		}
+		confined("token exchanged by a platform client", body["access_token"].(string))
+
+		// A stranger to acme cannot sign in through acme's client: the
+		// client gets access_denied, no code.
+		loc := loginAs(t, org, stranger)
+		if loc.Query().Get("error") != "access_denied" || loc.Query().Get("code") != "" {
+			t.Errorf("stranger through acme's client: %s, want error=access_denied", loc)
+		}
+		// ... but through a platform client, as before.
+		if loc := loginAs(t, plat, stranger); loc.Query().Get("code") == "" {
+			t.Errorf("stranger through a platform client: %s, want a code", loc)
+		}
+
+		// Suspended in acme: no more refresh through acme's client, and
+		// no new login.
+		env.Must(http.StatusOK, "PUT", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, acme, email), env.AdminToken,
+			map[string]any{"spec": map[string]any{"subject": email, "state": "suspended", "groupIDs": []string{acme.GroupID}}})
+		if _, err := org.refresh(refreshed.RefreshToken); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+			t.Errorf("refresh after suspension in acme: %v, want invalid_grant", err)
+		}
+		if loc := loginAs(t, org, email); loc.Query().Get("error") != "access_denied" {
+			t.Errorf("login after suspension in acme: %s, want error=access_denied", loc)
+		}
+	})
+}
+
+// TestOrganizationClientSingleSignOn: a browser session of someone who is
+// not a member does not sign them in through an organization's client
+// (prompt=none gets access_denied rather than a code).
+func TestOrganizationClientSingleSignOn(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	acme := env.NewTenant("acme", authz.RoleAdministrator)
+	other := env.NewTenant("other", authz.RoleAdministrator)
+	addUser(t, env, other, email, "active")
+	pc, psec := newClient(t, env, nil)
+	plat := newRP(t, env, pc, psec)
+	plat.signIn() // the browser now has a session of jo
+	oc, osec := newOrgClient(t, env, acme.OrgID, nil)
+	org := newRP(t, env, oc, osec)
+	org.browser = plat.browser
+	_, _, result, body := org.authorize(param("prompt", "none"))
+	if result.Get("error") != "access_denied" || result.Get("code") != "" {
+		t.Fatalf("single sign-on of a non-member: %v %s", result, body)
+	}
+	// Once a member, the same session signs in.
+	addUser(t, env, acme, email, "active")
+	if _, _, result, _ := org.authorize(param("prompt", "none")); result.Get("code") == "" {
+		t.Fatalf("single sign-on of a member: %v", result)
+	}
+}
