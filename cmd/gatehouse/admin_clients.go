@@ -356,15 +356,10 @@ var clientCommandOperations = map[string][2]string{
 	"rotate-secret": {"rotateOauth2ClientSecret", "rotateOrganizationOauth2ClientSecret"},
 }
 
-// OperatorActor is the audit actor kind of a `gatehouse admin` command: the
-// operator on the host, who holds the database (trusted, but recorded).
-const OperatorActor = "operator"
-
 // auditClientCommand returns ctx carrying the audit entry of a writing
 // subcommand (reads are not recorded, as on the API): its change commits
 // with its event, in the organization's log for an organization's client,
-// under the operation the API records the same change as. The actor is
-// the operating-system user who ran it.
+// under the operation the API records the same change as (audit.BeginCLI).
 func auditClientCommand(ctx context.Context, reg *client.Registry, cmd string, pos []string) (context.Context, error) {
 	ops, writes := clientCommandOperations[cmd]
 	if !writes {
@@ -382,13 +377,11 @@ func auditClientCommand(ctx context.Context, reg *client.Registry, cmd string, p
 	if orgID != "" {
 		op = ops[1]
 	}
-	who := os.Getenv("USER")
-	if who == "" {
-		who = "unknown"
-	}
-	e := &audit.Entry{NewID: reg.NewID, Now: reg.Now, OrganizationID: orgID, OperationID: op,
-		RequestID: "cli-" + reg.NewID(), Actor: audit.Actor{Kind: OperatorActor, ID: who, Subject: "gatehouse admin clients " + cmd}}
-	return audit.Begin(ctx, e, client.AuditResource, resourceID), nil
+	// The command's entry (actor kind cli, the operating-system user), under
+	// the operation the API records the same change as.
+	ctx, e := audit.BeginCLI(ctx, reg.NewID, reg.Now, "clients "+cmd, client.AuditResource, resourceID)
+	e.OperationID, e.OrganizationID = op, orgID
+	return ctx, nil
 }
 
 // tlsIdentityFlags maps the flags of a tls_client_auth client's certificate

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -206,8 +207,8 @@ func TestAdminClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		ops = append(ops, op+" "+id)
-		if kind != OperatorActor {
-			t.Errorf("%s: actor kind %q, want %q", op, kind, OperatorActor)
+		if kind != audit.ActorCLI {
+			t.Errorf("%s: actor kind %q, want %q", op, kind, audit.ActorCLI)
 		}
 		for _, bad := range []string{secret, fresh, client.SecretPrefix, "ecret", "ash"} {
 			if strings.Contains(states, bad) {
