@@ -46,3 +46,6 @@ rm -f "$OUT"/gatehouse-*.tar
 (cd scripts/image && go run . build --out "$OUT" "${args[@]}" --ca-certs "$CA_CERTS" \
 	--zoneinfo "$(go env GOROOT)/lib/time/zoneinfo.zip" --epoch "$SOURCE_DATE_EPOCH" \
 	--version "$VERSION" --revision "$COMMIT")
+# go-containerregistry writes blobs 0600: make the layout readable by the
+# tools (skopeo, crane) another user runs.
+chmod -R u=rwX,go=rX "$OUT/oci" "$OUT"/gatehouse-*.tar

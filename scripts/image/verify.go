@@ -231,8 +231,12 @@ func runEntrypoint(ctx context.Context, root string, cf *v1.ConfigFile, asRoot b
 		return fail(err)
 	}
 	fmt.Printf("ok   GET /readyz -> 200 from the image's entrypoint\n")
-	if _, err := os.Stat(filepath.Join(root, dataDir, "encryption-key")); err != nil {
+	fi, err := os.Stat(filepath.Join(root, dataDir, "encryption-key"))
+	if err != nil {
 		return fail(fmt.Errorf("verify: the server did not write its key into the volume: %w", err))
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); asRoot && (!ok || st.Uid != uid) {
+		return fail(fmt.Errorf("verify: the key in the volume is not owned by %d: the server did not run as the image's user", uid))
 	}
 	hc := cf.Config.Healthcheck.Test
 	probe := exec.CommandContext(ctx, filepath.Join(root, hc[1]), hc[2:]...)
