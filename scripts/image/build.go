@@ -263,7 +263,10 @@ func layer(files []file, created time.Time) (v1.Layer, error) {
 	}
 	raw := buf.Bytes()
 	return tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil },
-		tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression))
+		tarball.WithMediaType(types.OCILayer), tarball.WithCompressionLevel(gzip.BestCompression),
+		// Digest, the layout and each tarball all read the compressed
+		// layer: compress it once.
+		tarball.WithCompressedCaching)
 }
 
 func owner(id int) string {
