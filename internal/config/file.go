@@ -263,6 +263,9 @@ func (b *Binder) SourceOf(name string) Source {
 func (b *Binder) Print(w io.Writer) error {
 	m := &yaml.Node{Kind: yaml.MappingNode}
 	b.FS.VisitAll(func(f *flag.Flag) {
+		if f.Name == ConfigFlag {
+			return // the output is a configuration file, which cannot name one
+		}
 		val := f.Value.String()
 		kind := kindOf(f)
 		tag := "!!str"

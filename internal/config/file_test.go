@@ -241,10 +241,16 @@ func TestPrint(t *testing.T) {
 	if back["read-timeout"] != "9s" || back["cloud-access-node-enabled"] != true || back["log-level"] != "debug" {
 		t.Errorf("config print does not read back: %v", back)
 	}
-	// Every option of serve is printed.
+	// Every option of serve is printed, but not --config: the output
+	// reads back as a configuration file (which cannot name another).
 	n := 0
 	b.FS.VisitAll(func(*flag.Flag) { n++ })
-	if len(back) != n {
-		t.Errorf("config print has %d keys, the flag set %d", len(back), n)
+	if _, ok := back[ConfigFlag]; ok || len(back) != n-1 {
+		t.Errorf("config print has %d keys (config among them: %v), the flag set %d", len(back), ok, n)
+	}
+	path = writeFile(t, strings.ReplaceAll(text, Redacted, "c2VjcmV0LWtleQ=="))
+	c, _, err := load(nil, "--config", path)
+	if err != nil || c.ReadTimeout != 9*time.Second || c.Listen != "0.0.0.0:8080" || c.EncryptionKey != "c2VjcmV0LWtleQ==" {
+		t.Errorf("config print's output does not load as a configuration file: %v, %+v", err, c)
 	}
 }
