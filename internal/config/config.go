@@ -1,6 +1,10 @@
 // Package config binds command-line flags to GATEHOUSE_* environment
-// variables: every option can be given either way, flags win, and --help
-// names the variable beside each flag.
+// variables and to the keys of a YAML configuration file (--config,
+// GATEHOUSE_CONFIG): every option can be given any of the three ways, a flag
+// wins over the environment, the environment over the file, the file over
+// the default, and --help names the variable beside each flag. The file
+// works from the flag set alone (file.go), so every flag is a key without
+// further code.
 package config
 
 import (
@@ -26,6 +30,26 @@ type Binder struct {
 	FS     *flag.FlagSet
 	Getenv func(string) string
 	errs   []error
+
+	configPath string
+	// fromEnv and fromFile name the options the environment and the
+	// configuration file set (for the precedence and `config print`).
+	fromEnv, fromFile map[string]bool
+	// secrets are the options marked with Secret.
+	secrets map[string]bool
+}
+
+// env returns the value of name's GATEHOUSE_* variable ("" when unset or
+// empty) and remembers that the environment set it.
+func (b *Binder) env(name string) string {
+	v := b.Getenv(EnvName(name))
+	if v != "" {
+		if b.fromEnv == nil {
+			b.fromEnv = map[string]bool{}
+		}
+		b.fromEnv[name] = true
+	}
+	return v
 }
 
 // NewBinder binds to fs, reading the process environment.
@@ -37,7 +61,7 @@ func (b *Binder) usage(name, usage string) string {
 
 // String binds a string option.
 func (b *Binder) String(p *string, name, def, usage string) {
-	if v := b.Getenv(EnvName(name)); v != "" {
+	if v := b.env(name); v != "" {
 		def = v
 	}
 	b.FS.StringVar(p, name, def, b.usage(name, usage))
@@ -45,7 +69,7 @@ func (b *Binder) String(p *string, name, def, usage string) {
 
 // Duration binds a duration option.
 func (b *Binder) Duration(p *time.Duration, name string, def time.Duration, usage string) {
-	if v := b.Getenv(EnvName(name)); v != "" {
+	if v := b.env(name); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			b.errs = append(b.errs, fmt.Errorf("%s: %w", EnvName(name), err))
@@ -59,7 +83,7 @@ func (b *Binder) Duration(p *time.Duration, name string, def time.Duration, usag
 // Bool binds a boolean option; the environment takes what strconv.ParseBool
 // does (true, false, 1, 0, ...).
 func (b *Binder) Bool(p *bool, name string, def bool, usage string) {
-	if v := b.Getenv(EnvName(name)); v != "" {
+	if v := b.env(name); v != "" {
 		parsed, err := strconv.ParseBool(v)
 		if err != nil {
 			b.errs = append(b.errs, fmt.Errorf("%s: %w", EnvName(name), err))
@@ -70,12 +94,23 @@ func (b *Binder) Bool(p *bool, name string, def bool, usage string) {
 	b.FS.BoolVar(p, name, def, b.usage(name, usage))
 }
 
-// Parse parses args and reports bad environment values as well as bad flags.
+// Parse parses args and reports bad environment values as well as bad
+// flags; then it reads the configuration file that --config or
+// GATEHOUSE_CONFIG names, for the options neither set.
 func (b *Binder) Parse(args []string) error {
+	if b.FS.Lookup(ConfigFlag) == nil {
+		b.String(&b.configPath, ConfigFlag, "", "YAML file of options: keys are the flags' names (e.g. listen: 0.0.0.0:8080); flags and the environment win over it")
+	}
 	if len(b.errs) > 0 {
 		return b.errs[0]
 	}
-	return b.FS.Parse(args)
+	if err := b.FS.Parse(args); err != nil {
+		return err
+	}
+	if b.configPath == "" {
+		return nil
+	}
+	return b.applyFile(b.configPath)
 }
 
 // Options is a set of options that binds itself to a Binder.
@@ -84,11 +119,18 @@ type Options interface{ Bind(*Binder) }
 // Parse binds opts to a new flag set called name (usage and errors go to
 // out) and parses args into it.
 func Parse(name string, opts Options, args []string, out io.Writer) error {
+	_, err := Load(name, opts, args, out)
+	return err
+}
+
+// Load is Parse that also returns the Binder, which knows where each value
+// came from (for `gatehouse config print`).
+func Load(name string, opts Options, args []string, out io.Writer) (*Binder, error) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(out)
 	b := NewBinder(fs)
 	opts.Bind(b)
-	return b.Parse(args)
+	return b, b.Parse(args)
 }
 
 // Database selects and locates the database.

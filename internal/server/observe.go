@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/buildinfo"
 )
 
 // requestInfo travels in the request context so that inner layers (the API
@@ -136,4 +137,16 @@ func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handl
 		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
 	})
+}
+
+// newBuildInfo is the gatehouse_build_info gauge: always 1, labelled with
+// the build, so that dashboards can show which version each replica runs
+// (and join it onto other series).
+func newBuildInfo(info buildinfo.Info) prometheus.Collector {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gatehouse_build_info",
+		Help: "Build of the running Gatehouse: version, commit and Go version as labels; the value is always 1.",
+	}, []string{"version", "commit", "goversion"})
+	g.WithLabelValues(info.Version, info.Commit, info.GoVersion).Set(1)
+	return g
 }

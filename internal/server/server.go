@@ -28,6 +28,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/buildinfo"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
@@ -177,7 +178,8 @@ func New(cfg Config) (*Server, error) {
 	}
 
 	s.registry = prometheus.NewRegistry()
-	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newBuildInfo(buildinfo.Get()))
 	m := newMetrics(s.registry)
 	rateLimited := newRateLimited(s.registry)
 	s.authFailures = newAuthThrottle(cfg.Limits.AuthFailures, s.ips, rateLimited)
