@@ -248,7 +248,8 @@ function Shell() {
     }
   }, [p]);
 
-  const crumbs = route ? route.crumbs(params) : ["Not found"];
+  const home = p === BASE || p === BASE + "/";
+  const crumbs = route ? route.crumbs(params) : home ? [] : ["Not found"];
   const title = [...crumbs].reverse().concat(orgName ? [orgName] : [], ["Gatehouse"]).join(" · ");
   useEffect(() => {
     document.title = title;
@@ -306,7 +307,7 @@ function Shell() {
               ))}
             </ol>
           </nav>
-          {orgError ? <ErrorBox message={orgError} title="Could not open the organization" /> : !orgReady ? <Spinner /> : route ? route.view(params) : <NotFound />}
+          {orgError ? <ErrorBox message={orgError} title="Could not open the organization" /> : !orgReady ? <Spinner /> : route ? route.view(params) : home ? <Spinner /> : <NotFound />}
         </main>
       </div>
       <Toasts />
@@ -373,6 +374,8 @@ async function boot() {
     phase.value = s;
     return;
   }
+  // The callback replaced the URL with where the login started.
+  path.value = location.pathname;
   try {
     await loadGlobalAcl();
     orgs.value = await getAll<S["organizationRead"]>("/api/v1/organizations");
@@ -382,5 +385,7 @@ async function boot() {
   }
 }
 
-render(<App />, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(<App />, root);
 void boot();
