@@ -213,4 +213,6 @@ export E2E_CONSOLE_MEMBER_EMAIL="$CONSOLE_MEMBER_EMAIL"
 
 cd "$E2E"
 # One file at a time: each file has its own user, but the server is shared.
-timeout 300 node --test --test-concurrency=1 --test-timeout=120000 ${E2E_ONLY:-tests/}
+# The console walk (console.test.js) checks ~30 pages with axe-core: each
+# file may take up to 5 minutes.
+timeout 600 node --test --test-concurrency=1 --test-timeout=300000 ${E2E_ONLY:-tests/}

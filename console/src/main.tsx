@@ -239,11 +239,12 @@ function Shell() {
     }
   }, [org]);
 
-  // Home: the first organization, else the platform, else the account.
+  // Home: the platform's organizations, else the first organization, else the account.
   useEffect(() => {
     if (p === BASE || p === BASE + "/") {
-      if (orgs.value?.length) navigate(`/console/orgs/${orgs.value[0].metadata.id}`, true);
-      else if (canGlobal("identity:organizations", "read")) navigate("/console/platform/organizations", true);
+      // Platform administrators see every organization: they start at the list.
+      if (canGlobal("identity:organizations", "read")) navigate("/console/platform/organizations", true);
+      else if (orgs.value?.length) navigate(`/console/orgs/${orgs.value[0].metadata.id}`, true);
       else navigate("/console/account", true);
     }
   }, [p]);

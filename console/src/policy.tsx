@@ -19,7 +19,11 @@ export function PolicyEditor({ org, value, onSave, readOnly, saveLabel = "Save p
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string>();
   const [newService, setNewService] = useState("");
+  const [catalogue, setCatalogue] = useState<string[]>([]);
   useEffect(() => setP(value), [value]);
+  useEffect(() => {
+    if (!readOnly) getAll<S["operationRead"]>("/api/v1/operations").then((ops) => setCatalogue([...new Set(ops.map((o) => o.service))].sort()), () => setCatalogue([]));
+  }, [readOnly]);
 
   // Compile on the server as you type (debounced).
   useEffect(() => {
@@ -144,17 +148,28 @@ export function PolicyEditor({ org, value, onSave, readOnly, saveLabel = "Save p
             setNewService("");
           }}
         >
-          <Field label="Add a service" hint="A service of the operation catalogue, e.g. identity.">
-            {(id, by) => <input id={id} aria-describedby={by} class="input mono" value={newService} onInput={(e) => setNewService(e.currentTarget.value)} placeholder="identity" />}
+          <Field label="Add a service" hint="Services are the resource families of the operation catalogue.">
+            {(id, by) => (
+              <select id={id} aria-describedby={by} class="input" value={newService} onChange={(e) => setNewService(e.currentTarget.value)}>
+                <option value="">Choose a service…</option>
+                {catalogue
+                  .filter((x) => !p.services?.[x])
+                  .map((x) => (
+                    <option value={x}>{x}</option>
+                  ))}
+              </select>
+            )}
           </Field>
-          <Button type="submit">Add service</Button>
+          <Button type="submit" disabled={!newService}>
+            Add service
+          </Button>
         </form>
       )}
       <details class="help">
         <summary>What can an expression use?</summary>
         <p>
           CEL over <code>service</code>, <code>operation</code>, <code>now</code>, <code>sourceIP</code> (with <code>inIpRange</code>), <code>principal</code> (<code>type</code>, <code>id</code>, <code>email</code>,{" "}
-          <code>groupIDs</code>), <code>organization</code>, <code>project</code>, <code>parameters</code> and <code>resources</code>. Example: <code>operation.startsWith("list") &amp;&amp; project != ""</code>.
+          <code>groupIDs</code>), <code>organization</code>, <code>project</code>, <code>parameters</code> and <code>resources</code>. Example: <code>operation.startsWith("get") &amp;&amp; inIpRange(sourceIP, "10.0.0.0/8")</code>.
         </p>
       </details>
       {error && <ErrorBox message={error} />}
