@@ -223,6 +223,10 @@ function Shell() {
   }
   const org = route?.org ? params.org : undefined;
   const orgName = orgs.value?.find((o) => o.metadata.id === org)?.metadata.name ?? org;
+  // Outside an organization's pages (account, platform), the sidebar keeps
+  // the organization last visited, so that going back is one click.
+  const navOrg = org ?? orgAcl.value?.org;
+  const navOrgName = orgs.value?.find((o) => o.metadata.id === navOrg)?.metadata.name ?? navOrg;
 
   useEffect(() => {
     if (org && orgAcl.value?.org !== org) {
@@ -272,7 +276,7 @@ function Shell() {
           </span>
           Gatehouse
         </Link>
-        <OrgSwitcher current={org} />
+        <OrgSwitcher current={navOrg} />
         <div class="topbar-end">
           <button
             type="button"
@@ -291,7 +295,7 @@ function Shell() {
       </header>
       <div class="layout">
         <nav id="sidebar" class={navOpen ? "sidebar open" : "sidebar"} aria-label="Main">
-          {org && orgReady && <NavList label={orgName ?? "Organization"} items={orgNav(org)} current={p} />}
+          {navOrg && orgAcl.value?.org === navOrg && <NavList label={navOrgName ?? "Organization"} items={orgNav(navOrg)} current={p} />}
           <NavList label="Platform" items={platformNav} current={p} />
           <NavList label="You" items={[{ href: "/console/account", label: "Account", icon: "user", show: () => true }]} current={p} />
         </nav>

@@ -1,7 +1,7 @@
 // Every resource the generic pages cover, declared once. Adding a resource
 // (for example OAuth2 clients or signing keys once the API has them) is one
 // entry here and one line in the navigation (nav.ts).
-import { getAll, post, type S } from "./api/client";
+import { get, getAll, post, type S } from "./api/client";
 import type { Ctx, FieldDef, Form, Option, ResourceDef } from "./resource";
 import { Badge, fmtTime, relTime } from "./ui";
 
@@ -640,8 +640,9 @@ export const accountAssignments: ResourceDef<S["accountAssignmentRead"]> = {
       name: "permissionSetIDs",
       label: "Permission sets",
       kind: "checklist",
+      // An offset-paged list: the first 100 by name (the API's largest page).
       options: async (ctx) =>
-        (await getAll<S["permissionSetRead"]>("/api/v1/organizations/{organizationID}/permissionsets", org(ctx)).catch(() => [])).map((p) => ({ value: p.metadata.id, label: p.metadata.name })),
+        named((await get<S["permissionSetPage"]>("/api/v1/organizations/{organizationID}/permissionsets", org(ctx), { size: 100, sort: "name" })).items),
     },
     { name: "projectIDs", label: "Projects", kind: "checklist", options: projectOptions },
   ],

@@ -326,11 +326,14 @@ test('every other page of the organization and the platform, light and dark', as
   }, 'Create account assignment');
   await row(page, 'viewers').waitFor();
   await check(page, 'assignments');
-  await page.goto(`${env.issuer}/console/platform/providers`);
-  await page.getByRole('heading', { name: 'Identity providers', level: 1 }).waitFor();
-  await check(page, 'platform-providers');
-  await nav(page, 'Audit log');
-  await check(page, 'platform-audit');
+  for (const [url, heading, name] of [
+    ['platform/providers', 'Identity providers', 'platform-providers'],
+    ['platform/audit', 'Audit log', 'platform-audit'],
+  ]) {
+    await page.goto(`${env.issuer}/console/${url}`);
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    await check(page, name);
+  }
   await page.goto(`${env.issuer}/console/no/such/page`);
   await page.getByRole('heading', { name: 'Page not found' }).waitFor();
 });
