@@ -126,8 +126,14 @@ func newHandler(fsys fs.FS) (http.Handler, error) {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
 		}
-		name := strings.TrimPrefix(path.Clean(r.URL.Path), strings.TrimSuffix(Prefix, "/"))
-		name = strings.TrimPrefix(name, "/")
+		clean := path.Clean(r.URL.Path)
+		if clean != strings.TrimSuffix(Prefix, "/") && !strings.HasPrefix(clean, Prefix) {
+			// Not under the prefix once cleaned (../): nothing of ours.
+			w.Header().Set("Cache-Control", "no-store")
+			http.NotFound(w, r)
+			return
+		}
+		name := strings.TrimPrefix(strings.TrimPrefix(clean, strings.TrimSuffix(Prefix, "/")), "/")
 		f := files[name]
 		if f == nil {
 			if strings.HasPrefix(name, "assets/") || path.Ext(name) != "" {
