@@ -38,7 +38,8 @@ const html = readFileSync(join(here, "src", "index.html"), "utf8")
   .replace("%CSS%", `/console/assets/${css}`)
   .replace("%JS%", `/console/assets/${js}`);
 writeFileSync(join(out, "index.html"), html);
-writeFileSync(join(out, "assets", "favicon.svg"), readFileSync(join(here, "src", "favicon.svg")));
+// Not hashed, so not under assets/ (immutable): revalidated like the page.
+writeFileSync(join(out, "favicon.svg"), readFileSync(join(here, "src", "favicon.svg")));
 
 let total = 0;
 for (const f of [js, css]) {

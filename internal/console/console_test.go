@@ -19,7 +19,7 @@ var testFS = fstest.MapFS{
 	"dist/index.html":             {Data: []byte(`<!doctype html><script type="module" src="/console/assets/app-ABC123.js"></script>` + strings.Repeat(" ", 2000))},
 	"dist/assets/app-ABC123.js":   {Data: []byte("console.log(1);" + strings.Repeat("/* padding */", 200))},
 	"dist/assets/app-ABC123.css":  {Data: []byte("body{}")},
-	"dist/assets/favicon.svg":     {Data: []byte("<svg/>")},
+	"dist/favicon.svg":            {Data: []byte("<svg/>")},
 	"dist/not-an-asset/readme.md": {Data: []byte("x")},
 }
 
@@ -88,7 +88,7 @@ func TestHandler(t *testing.T) {
 		for path, want := range map[string]string{
 			"/console/assets/app-ABC123.js":  "text/javascript; charset=utf-8",
 			"/console/assets/app-ABC123.css": "text/css; charset=utf-8",
-			"/console/assets/favicon.svg":    "image/svg+xml",
+			"/console/favicon.svg":           "image/svg+xml",
 			"/console/":                      "text/html; charset=utf-8",
 		} {
 			if got := get(t, h, "GET", path).Header.Get("Content-Type"); got != want {
@@ -114,7 +114,7 @@ func TestHandler(t *testing.T) {
 			t.Error("gzip;q=0 got gzip")
 		}
 		// Too small to gain from compression: sent as it is.
-		if res := get(t, h, "GET", "/console/assets/favicon.svg", "Accept-Encoding", "gzip"); res.Header.Get("Content-Encoding") != "" {
+		if res := get(t, h, "GET", "/console/favicon.svg", "Accept-Encoding", "gzip"); res.Header.Get("Content-Encoding") != "" {
 			t.Error("a file gzip does not shrink was gzipped")
 		}
 	})
