@@ -12,6 +12,12 @@
 #                          the consent page, logout, German pages, and a new
 #                          user through the upstream provider who fills in
 #                          the onboarding form
+#   console.test.js        the web console at /console/ in chromium: a platform
+#                          administrator signs in, creates an organization and
+#                          in it creates, lists, edits and deletes resources,
+#                          sees a policy's compile error and the simulator's
+#                          decision; a member sees no admin action; axe-core
+#                          on every page; screenshots to e2e/artifacts/
 #   openid-client.test.js  panva's openid-client: discovery, code + PKCE with
 #                          the login form driven by fetch, refresh rotation,
 #                          userinfo, client_credentials, introspection,
@@ -104,6 +110,12 @@ USER_PASSWORD="e2e-$(rand)"
 for email in "$BROWSER_EMAIL" "$OIDC_EMAIL"; do
 	printf '%s\n' "$USER_PASSWORD" | timeout 60 "$BIN" admin users set-password --data-dir "$DATA" --email "$email" >/dev/null
 done
+# The console's users: a platform administrator (a person, not the bootstrap
+# token) and a member whose rights the console test gives in the browser.
+CONSOLE_ADMIN_EMAIL="console.admin@e2e.example"
+CONSOLE_MEMBER_EMAIL="console.member@e2e.example"
+printf '%s\n' "$USER_PASSWORD" | timeout 60 "$BIN" admin users set-password --data-dir "$DATA" --email "$CONSOLE_ADMIN_EMAIL" --platform-administrator >/dev/null
+printf '%s\n' "$USER_PASSWORD" | timeout 60 "$BIN" admin users set-password --data-dir "$DATA" --email "$CONSOLE_MEMBER_EMAIL" >/dev/null
 REDIRECT_URI="http://127.0.0.1:$RP_PORT/callback"
 timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-spa --name "e2e public client" \
 	--type public --redirect-uri "$REDIRECT_URI" --post-logout-redirect-uri "http://127.0.0.1:$RP_PORT/bye" \
@@ -212,7 +224,11 @@ export E2E_UPSTREAM_ISSUER="$UP_ISSUER"
 export E2E_UPSTREAM_NAME=e2e-upstream
 export E2E_NEWCOMER_EMAIL="founder.$(rand | tr -dc 'a-z0-9' | cut -c1-8)@startup.example"
 export E2E_ARTIFACTS="$E2E/artifacts"
+export E2E_CONSOLE_ADMIN_EMAIL="$CONSOLE_ADMIN_EMAIL"
+export E2E_CONSOLE_MEMBER_EMAIL="$CONSOLE_MEMBER_EMAIL"
 
 cd "$E2E"
 # One file at a time: each file has its own user, but the server is shared.
-timeout 300 node --test --test-concurrency=1 --test-timeout=120000 ${E2E_ONLY:-tests/}
+# The console walk (console.test.js) checks ~30 pages with axe-core: each
+# file may take up to 5 minutes.
+timeout 600 node --test --test-concurrency=1 --test-timeout=300000 ${E2E_ONLY:-tests/}

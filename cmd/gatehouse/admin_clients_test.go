@@ -255,6 +255,8 @@ func TestServeClientsFile(t *testing.T) {
 	}
 	t.Setenv("APP_CLIENT_SECRET", appSecret)
 	t.Setenv("GATEHOUSE_CLIENTS_FILE", file)
+	// Only the file's clients (the console's has its own test).
+	t.Setenv("GATEHOUSE_CONSOLE", "false")
 
 	p := start(t, bin, "--data-dir", dir)
 	p.stop(t)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/audit"
+	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -37,7 +39,7 @@ func init() {
 }
 
 const usersUsage = `Usage:
-  gatehouse admin users set-password --email EMAIL [flags] < password-file
+  gatehouse admin users set-password --email EMAIL [--platform-administrator] [flags] < password-file
   gatehouse admin users delete --email EMAIL [flags]
   gatehouse admin users invite --organization ORG_ID --email EMAIL [--lifetime 168h] [--issuer URL]
 
@@ -62,12 +64,19 @@ type userOptions struct {
 	cmd, email, organization, issuer string
 	lifetime                         time.Duration
 	fs                               *flag.FlagSet
+	// platformAdmin: set-password also makes the user a platform
+	// administrator (the console's first sign-in on a new install).
+	platformAdmin bool
 }
 
 func (o *userOptions) Bind(b *config.Binder) {
 	o.Database.Bind(b)
 	o.fs = b.FS
 	b.FS.StringVar(&o.email, "email", "", "the user's email address (required)")
+	if o.cmd == "set-password" {
+		b.FS.BoolVar(&o.platformAdmin, "platform-administrator", false,
+			"also grant the user the platform-administrator role (platform-wide, like the bootstrap account), e.g. to sign in to the console at /console/ as the first administrator")
+	}
 	if o.cmd == "invite" {
 		b.FS.StringVar(&o.organization, "organization", "", "ID of the organization of the pending user (required)")
 		b.FS.DurationVar(&o.lifetime, "lifetime", tenancy.DefaultSignupLifetime, "how long the link works (at most 720h)")
@@ -143,9 +152,28 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err := pw.SetPassword(ctx, o.email, password); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "password set for local user %s\n", strings.ToLower(strings.TrimSpace(o.email)))
+		email := strings.ToLower(strings.TrimSpace(o.email))
+		fmt.Fprintf(stdout, "password set for local user %s\n", email)
+		if o.platformAdmin {
+			if err := grantPlatformAdministrator(ctx, st, email); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s is a platform administrator\n", email)
+		}
 		return nil
 	}
+}
+
+// grantPlatformAdministrator binds the platform-administrator role to the
+// local user email (a local user's subject is its email).
+func grantPlatformAdministrator(ctx context.Context, st *store.Store, email string) error {
+	admin, ok := authz.RoleByName(authz.RolePlatformAdministrator)
+	if !ok {
+		return errors.New("no platform-administrator role")
+	}
+	return st.Tx(ctx, func(q *store.Q) error {
+		return q.BindPlatformRole(ctx, string(authn.KindUser), email, admin.ID)
+	})
 }
 
 // inviteUser prints the signup link of a pending user.

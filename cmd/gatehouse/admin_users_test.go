@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
@@ -154,5 +155,47 @@ func TestAdminUsers(t *testing.T) {
 	}
 	if _, errOut, code := runWithStdin(t, bin, "", "admin", "users", "frobnicate"); code != 1 || !strings.Contains(errOut, "unknown subcommand") {
 		t.Errorf("admin users frobnicate: exit %d: %s", code, errOut)
+	}
+}
+
+// TestAdminUsersPlatformAdministrator: set-password --platform-administrator
+// binds the platform-administrator role to the local user (and only that
+// user); a refused password binds nothing.
+func TestAdminUsersPlatformAdministrator(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	const pw = "correct horse battery"
+	roles := func(subject string) []string {
+		t.Helper()
+		st, err := store.Open(context.Background(), "", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		r, err := st.Read().PlatformRoles(context.Background(), store.MemberUser, subject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	admin, _ := authz.RoleByName(authz.RolePlatformAdministrator)
+	out, errOut, code := runWithStdin(t, bin, pw+"\n", "admin", "users", "set-password", "--data-dir", dir, "--email", "Admin@Example.com", "--platform-administrator")
+	if code != 0 || !strings.Contains(out, "admin@example.com is a platform administrator") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if r := roles("admin@example.com"); len(r) != 1 || r[0] != admin.ID {
+		t.Errorf("platform roles of the administrator: %v", r)
+	}
+	if _, _, code := runWithStdin(t, bin, pw+"\n", "admin", "users", "set-password", "--data-dir", dir, "--email", "plain@example.com"); code != 0 {
+		t.Fatal("plain set-password failed")
+	}
+	if r := roles("plain@example.com"); len(r) != 0 {
+		t.Errorf("a user set without the flag holds %v", r)
+	}
+	if _, _, code := runWithStdin(t, bin, "short\n", "admin", "users", "set-password", "--data-dir", dir, "--email", "refused@example.com", "--platform-administrator"); code != 1 {
+		t.Errorf("a refused password: exit %d, want 1", code)
+	}
+	if r := roles("refused@example.com"); len(r) != 0 {
+		t.Errorf("a refused set-password granted %v", r)
 	}
 }

@@ -27,8 +27,10 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/logbuf"
 	"github.com/gatehouse/gatehouse/internal/objectlimit"
@@ -217,6 +219,12 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := applyClientsFile(ctx, st, c.ClientsFile, log); err != nil {
 		return err
 	}
+	var consoleHandler http.Handler
+	if c.Console {
+		if consoleHandler, err = startConsole(ctx, st, c.Issuer, log); err != nil {
+			return err
+		}
+	}
 
 	pw, err := connector.NewPassword(st, connector.PasswordConfig{})
 	if err != nil {
@@ -256,7 +264,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Accounts: accounts, Logger: log, JWKS: keys.JWKSHandler(keyManager),
 		OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), TrustedProxies: proxies,
-		Cloud: cl, Limits: limits, PersonSessions: provider, Keys: keyManager,
+		Cloud: cl, Limits: limits, PersonSessions: provider, Keys: keyManager, Console: consoleHandler,
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, authn.APIKeys{Store: st, Now: time.Now},
 			provider.Authenticator()}})
 	if err != nil {
@@ -360,6 +368,19 @@ func writeSecretFile(path, content string) error {
 		return fmt.Errorf("chmod %s: %w", path, err)
 	}
 	return f.Close()
+}
+
+// startConsole registers (creates or updates) the console's public client
+// for issuer, like a clients file entry, and returns the console's handler.
+func startConsole(ctx context.Context, st *store.Store, issuer string, log *slog.Logger) (http.Handler, error) {
+	res, err := newClientRegistry(st).Apply(ctx, []client.Declared{console.Client(issuer)})
+	if err != nil {
+		return nil, fmt.Errorf("register the console's client: %w", err)
+	}
+	if len(res.Created)+len(res.Updated) > 0 {
+		log.Info("console client registered", "client_id", console.ClientID, "redirect_uri", console.Client(issuer).Spec.RedirectURIs[0])
+	}
+	return console.Handler()
 }
 
 // newOIDCProvider builds the OpenID Connect provider on the local password

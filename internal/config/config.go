@@ -178,6 +178,9 @@ type Serve struct {
 	AuditRetention   time.Duration
 	MaxTokenLifetime time.Duration
 	ClientsFile      string
+	// Console serves the web console at /console/ and registers its OAuth2
+	// client (internal/console).
+	Console bool
 	// TrustedProxies is a comma-separated list of CIDRs of reverse proxies
 	// whose X-Forwarded-For names the client (the address rate limits key on
 	// and the sourceIP policies see).
@@ -271,6 +274,7 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.KeyRotationPeriod, "key-rotation-period", 720*time.Hour, "rotate the token signing keys when the active key is this old (0 disables the schedule)")
 	b.Duration(&c.AuditRetention, "audit-retention", 0, "delete audit events older than this (e.g. 8760h), oldest first, checked hourly by every replica; each purge is itself recorded (0 keeps every event)")
 	b.Duration(&c.MaxTokenLifetime, "max-token-lifetime", 24*time.Hour, "longest lifetime of any token Gatehouse signs; a retired signing key stays published this long")
+	b.Bool(&c.Console, "console", true, "serve the web console at /console/ and register its public OAuth2 client gatehouse-console (redirect URI ISSUER/console/callback); false serves neither and leaves an existing registration alone")
 	b.String(&c.ClientsFile, "clients-file", "", "JSON file of OAuth2 clients to create or update at start (see README: OAuth2 clients)")
 	b.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of the load balancers whose X-Forwarded-For names the client: the address that rate limits key on and policies see as sourceIP (default: none, the peer is the client)")
 

@@ -81,6 +81,10 @@ type Config struct {
 	// sessions and consents (the OIDC provider); nil makes those operations
 	// answer 503.
 	PersonSessions SessionManager
+	// Console, when set, is the web console (internal/console), served at
+	// /console/ with its own Content-Security-Policy; / then redirects to
+	// it. Nil serves no console (serve --console=false).
+	Console http.Handler
 }
 
 // Server serves the HTTP API.
@@ -219,6 +223,12 @@ func New(cfg Config) (*Server, error) {
 		},
 	})
 	mux.Handle("/api/v1/", s.guard(apiHandler))
+	if cfg.Console != nil {
+		mux.Handle("/console/", named("console", cfg.Console))
+		toConsole := http.RedirectHandler("/console/", http.StatusFound)
+		mux.Handle("GET /console", named("console", toConsole))
+		mux.Handle("GET /{$}", named("console", toConsole))
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
 	})

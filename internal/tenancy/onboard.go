@@ -103,10 +103,16 @@ func dedupeList(ids []string) []string {
 
 // NeedsOnboarding reports whether subject belongs to no organization: no
 // user record anywhere, and an email domain that no organization owns (such
-// people are for that organization to add).
+// people are for that organization to add), and no platform role.
 func NeedsOnboarding(ctx context.Context, q *store.Q, subject string) (bool, error) {
 	states, err := q.UserStatesOfSubject(ctx, subject)
 	if err != nil || len(states) > 0 {
+		return false, err
+	}
+	// A platform administrator (admin users set-password
+	// --platform-administrator) has somewhere to go without an
+	// organization: the console's platform pages.
+	if roles, err := q.PlatformRoles(ctx, store.MemberUser, subject); err != nil || len(roles) > 0 {
 		return false, err
 	}
 	at := strings.LastIndexByte(subject, '@')

@@ -198,3 +198,32 @@ func TestNormalizeSubject(t *testing.T) {
 		}
 	}
 }
+
+// TestNeedsOnboardingPlatformAdministrator: a person holding a platform role
+// (the console's first administrator) is not asked to create an
+// organization; without the role, the same person with no membership is.
+func TestNeedsOnboardingPlatformAdministrator(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		st := open(t)
+		ctx := t.Context()
+		for _, subject := range []string{"admin@console.example", "other@console.example"} {
+			need, err := tenancy.NeedsOnboarding(ctx, st.Read(), subject)
+			if err != nil || !need {
+				t.Fatalf("%s before any role: need=%v err=%v, want true", subject, need, err)
+			}
+		}
+		platform, _ := authz.RoleByName(authz.RolePlatformAdministrator)
+		if err := st.Tx(ctx, func(q *store.Q) error {
+			return q.BindPlatformRole(ctx, store.MemberUser, "admin@console.example", platform.ID)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		for subject, want := range map[string]bool{"admin@console.example": false, "other@console.example": true} {
+			need, err := tenancy.NeedsOnboarding(ctx, st.Read(), subject)
+			if err != nil || need != want {
+				t.Errorf("%s: need=%v err=%v, want %v", subject, need, err, want)
+			}
+		}
+	})
+}

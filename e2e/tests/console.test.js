@@ -1,0 +1,372 @@
+// The web console (/console/) in Debian chromium: a platform administrator
+// (a person with a local password) signs in through the console's own code +
+// PKCE flow, creates an organization and, in it, creates, sees, edits and
+// deletes groups, projects, users, service accounts (token shown once) and
+// a custom role, whose policy editor shows the server's compile error for a
+// bad CEL expression; the simulator decides; an API error's description is
+// shown. A member with the reader role then sees no create, edit or delete
+// action. axe-core runs on every page (no serious or critical violation)
+// and every page is saved as a screenshot in e2e/artifacts/console-*.png.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { env } from './env.js';
+
+// axe-core, evaluated in the page through the DevTools protocol (which the
+// page's Content-Security-Policy does not govern), then run there.
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const adminEmail = process.env.E2E_CONSOLE_ADMIN_EMAIL;
+const memberEmail = process.env.E2E_CONSOLE_MEMBER_EMAIL;
+const orgName = `acme-${Date.now().toString(36)}`;
+let browser;
+let admin; // { context, page }
+let orgID;
+const a11y = []; // pages checked by axe
+
+before(async () => {
+  assert.ok(adminEmail && memberEmail, 'run with e2e/run.sh (E2E_CONSOLE_* not set)');
+  browser = await chromium.launch({
+    executablePath: env.chromium,
+    headless: true,
+    timeout: 60000,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await admin?.context.close();
+  await browser?.close();
+});
+
+async function newPage(colorScheme = 'light') {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 860 }, colorScheme });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20000);
+  page.problems = [];
+  page.on('console', (m) => {
+    // Refused API calls are logged by the browser as failed loads: the
+    // tests make some on purpose, and the page shows them in words.
+    if (/Failed to load resource/.test(m.text())) return;
+    if (m.type() === 'error' || /Content Security Policy/.test(m.text())) page.problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  await context.route('**/*', (route) => {
+    const u = new URL(route.request().url());
+    return u.hostname === '127.0.0.1' ? route.continue() : route.abort();
+  });
+  return { context, page };
+}
+
+// signIn opens the console, which sends the browser to the login page, and
+// signs in there; the console finishes the code flow and shows its shell.
+async function signIn(page, email) {
+  await page.goto(`${env.issuer}/console/`);
+  await page.waitForURL((u) => u.pathname === '/oauth2/v2/login');
+  await page.getByLabel('Email address').fill(email);
+  await page.getByLabel('Password').fill(env.password);
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.waitForURL((u) => u.pathname.startsWith('/console/') && u.pathname !== '/console/callback');
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+}
+
+// check runs axe-core on the page as it is and saves a screenshot.
+async function check(page, name) {
+  await page.locator('.loading').first().waitFor({ state: 'detached', timeout: 10000 }).catch(() => {});
+  await page.screenshot({ path: path.join(env.artifacts, `console-${name}.png`), fullPage: true });
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(axeSource);
+  const result = await page.evaluate(() =>
+    window.axe.run(document, { resultTypes: ['violations'], runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice'] } }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  a11y.push(name);
+  assert.deepEqual(
+    bad.map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`),
+    [],
+    `axe found serious or critical violations on ${name}`,
+  );
+  assert.deepEqual(page.problems, [], `the browser reported problems on ${name}`);
+}
+
+async function nav(page, label) {
+  // The organization's section comes first (its audit log before the platform's).
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: label, exact: true }).first().click();
+  await page.getByRole('heading', { level: 1 }).first().waitFor();
+}
+
+const dialog = (page) => page.getByRole('dialog');
+const row = (page, text) => page.getByRole('row').filter({ hasText: text });
+
+async function create(page, button, fill, submit) {
+  await page.getByRole('button', { name: button }).click();
+  const d = dialog(page);
+  await d.waitFor();
+  await fill(d);
+  await d.getByRole('button', { name: submit }).click();
+}
+
+test('the console serves its shell with a strict Content-Security-Policy', async () => {
+  const res = await fetch(`${env.issuer}/console/organizations/deep/link`);
+  assert.equal(res.status, 200);
+  const csp = res.headers.get('content-security-policy');
+  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /connect-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+  assert.match(await res.text(), /<script type="module" src="\/console\/assets\/app-/);
+  const root = await fetch(`${env.issuer}/`, { redirect: 'manual' });
+  assert.equal(root.status, 302);
+  assert.equal(root.headers.get('location'), '/console/');
+});
+
+test('a platform administrator signs in and creates an organization', async () => {
+  admin = await newPage();
+  const { page } = admin;
+  await signIn(page, adminEmail);
+  await page.getByRole('heading', { name: 'Organizations', level: 1 }).waitFor();
+  await check(page, 'platform-organizations');
+  await create(page, 'New organization', async (d) => {
+    await d.getByLabel('Name').fill(orgName);
+    await d.getByLabel('Description').fill('Made in the console');
+  }, 'Create organization');
+  await row(page, orgName).waitFor();
+  await row(page, orgName).getByRole('link').click();
+  await page.waitForURL(/\/console\/orgs\/[^/]+$/);
+  orgID = new URL(page.url()).pathname.split('/')[3];
+  await page.getByRole('heading', { name: orgName, level: 1 }).waitFor();
+  await check(page, 'org-overview');
+});
+
+test('groups: create, list, edit, an API error in words, delete', async () => {
+  const { page } = admin;
+  await nav(page, 'Groups');
+  await check(page, 'groups-empty');
+  await create(page, 'New group', async (d) => {
+    await d.getByLabel('Name').fill('readers');
+    await d.getByRole('checkbox', { name: /^reader\b/ }).check();
+  }, 'Create group');
+  await row(page, 'readers').waitFor();
+  await create(page, 'New group', (d) => d.getByLabel('Name').fill('temp'), 'Create group');
+  await row(page, 'temp').waitFor();
+  // The same name again: the API refuses it, and the dialog says why in words.
+  await create(page, 'New group', (d) => d.getByLabel('Name').fill('temp'), 'Create group');
+  const alert = dialog(page).getByRole('alert');
+  await alert.waitFor();
+  const text = await alert.textContent();
+  assert.match(text, /temp/);
+  assert.doesNotMatch(text, /[{}]|error_description/, 'the error is words, not JSON');
+  await check(page, 'groups-api-error');
+  await dialog(page).getByRole('button', { name: 'Cancel' }).click();
+  // Edit.
+  await row(page, 'temp').getByRole('button', { name: 'Edit temp' }).click();
+  await dialog(page).getByLabel('Description').fill('For a moment');
+  await dialog(page).getByRole('button', { name: 'Save changes' }).click();
+  await row(page, 'For a moment').waitFor();
+  await check(page, 'groups');
+  // Delete, with confirmation.
+  await row(page, 'temp').getByRole('button', { name: 'Delete temp' }).click();
+  await check(page, 'groups-delete-confirm');
+  await dialog(page).getByRole('button', { name: 'Delete' }).click();
+  await row(page, 'temp').waitFor({ state: 'detached' });
+});
+
+test('projects and users: create, edit, delete', async () => {
+  const { page } = admin;
+  await nav(page, 'Projects');
+  for (const name of ['website', 'scratch']) {
+    await create(page, 'New project', async (d) => {
+      await d.getByLabel('Name').fill(name);
+      await d.getByRole('checkbox', { name: 'readers' }).check();
+    }, 'Create project');
+    await row(page, name).waitFor();
+  }
+  await row(page, 'website').getByRole('button', { name: 'Edit website' }).click();
+  await dialog(page).getByLabel('Description').fill('The public site');
+  await dialog(page).getByRole('button', { name: 'Save changes' }).click();
+  await row(page, 'The public site').waitFor();
+  await row(page, 'scratch').getByRole('button', { name: 'Delete scratch' }).click();
+  await dialog(page).getByRole('button', { name: 'Delete' }).click();
+  await row(page, 'scratch').waitFor({ state: 'detached' });
+  await check(page, 'projects');
+
+  await nav(page, 'Users');
+  await create(page, 'New user', async (d) => {
+    await d.getByLabel('Email address').fill(memberEmail);
+    await d.getByRole('checkbox', { name: 'readers' }).check();
+  }, 'Create user');
+  await row(page, memberEmail).waitFor();
+  await create(page, 'New user', (d) => d.getByLabel('Email address').fill('leaver@e2e.example'), 'Create user');
+  await row(page, 'leaver@e2e.example').getByRole('button', { name: 'Edit leaver@e2e.example' }).click();
+  await dialog(page).getByLabel('State').selectOption('suspended');
+  await dialog(page).getByRole('button', { name: 'Save changes' }).click();
+  await row(page, 'leaver@e2e.example').filter({ hasText: 'suspended' }).waitFor();
+  await check(page, 'users');
+  await row(page, 'leaver@e2e.example').getByRole('button', { name: 'Delete leaver@e2e.example' }).click();
+  await dialog(page).getByRole('button', { name: 'Delete' }).click();
+  await row(page, 'leaver@e2e.example').waitFor({ state: 'detached' });
+});
+
+test('service accounts: the token is shown once, rotation shows a new one', async () => {
+  const { page } = admin;
+  await nav(page, 'Service accounts');
+  await create(page, 'New service account', (d) => d.getByLabel('Name').fill('deployer'), 'Create service account');
+  const secret = page.getByTestId('secret-value');
+  await secret.waitFor();
+  const first = (await secret.textContent()).trim();
+  assert.ok(first.length > 20, 'a token is shown');
+  await check(page, 'serviceaccount-token');
+  await dialog(page).getByRole('button', { name: 'I have stored it' }).click();
+  await row(page, 'deployer').waitFor();
+  assert.equal(await page.getByText(first).count(), 0, 'the token is not shown again');
+  // The token works against the API.
+  const res = await fetch(`${env.issuer}/api/v1/organizations/${orgID}/acl`, { headers: { authorization: `Bearer ${first}` } });
+  assert.equal(res.status, 200);
+  page.once('dialog', (d) => d.accept());
+  await row(page, 'deployer').getByRole('button', { name: 'Rotate token deployer' }).click();
+  await secret.waitFor();
+  const second = (await secret.textContent()).trim();
+  assert.notEqual(second, first);
+  await dialog(page).getByRole('button', { name: 'I have stored it' }).click();
+  const old = await fetch(`${env.issuer}/api/v1/organizations/${orgID}/acl`, { headers: { authorization: `Bearer ${first}` } });
+  assert.equal(old.status, 401, 'the rotated token stopped working');
+  await row(page, 'deployer').getByRole('button', { name: 'Edit deployer' }).click();
+  await dialog(page).getByLabel('Description').fill('CI deploys');
+  await dialog(page).getByRole('button', { name: 'Save changes' }).click();
+  await row(page, 'CI deploys').waitFor();
+  await check(page, 'serviceaccounts');
+  await row(page, 'deployer').getByRole('button', { name: 'Delete deployer' }).click();
+  await dialog(page).getByRole('button', { name: 'Delete' }).click();
+  await row(page, 'deployer').waitFor({ state: 'detached' });
+});
+
+test('roles: a custom role, its policy compiled as you type, saved; the simulator decides', async () => {
+  const { page } = admin;
+  await nav(page, 'Roles');
+  await create(page, 'New role', (d) => d.getByLabel('Name').fill('getter'), 'Create role');
+  await row(page, 'getter').waitFor();
+  await check(page, 'roles');
+  assert.equal(await row(page, 'administrator').getByRole('button', { name: /Edit|Delete/ }).count(), 0, 'system roles are read-only');
+  await row(page, 'getter').getByRole('link').click();
+  await page.getByRole('heading', { name: /getter/, level: 1 }).waitFor();
+  await page.getByLabel('Add a service').selectOption('groups');
+  await page.getByRole('button', { name: 'Add service' }).click();
+  const expr = page.getByLabel('Rule 1 CEL expression');
+  await expr.fill('operation.startsWith(');
+  const err = page.getByTestId('policy-error');
+  await err.waitFor();
+  assert.match(await err.textContent(), /Syntax error|mismatched input|expression/i);
+  assert.ok(await page.getByRole('button', { name: 'Save policy' }).isDisabled(), 'a policy that does not compile cannot be saved');
+  await check(page, 'role-policy-error');
+  await expr.fill('operation.startsWith("get")');
+  await err.waitFor({ state: 'detached' });
+  await page.getByTestId('policy-status').getByText('Compiles').waitFor();
+  await page.getByRole('button', { name: 'Save policy' }).click();
+  await page.getByText('Policy of getter saved').waitFor();
+  await check(page, 'role-policy');
+  await page.emulateMedia({ colorScheme: 'dark' });
+
+  await nav(page, 'Simulator');
+  await page.getByLabel(/^Principal( \*)?$/).selectOption({ label: memberEmail });
+  await page.getByLabel('Operation').selectOption('listGroups');
+  await page.getByRole('button', { name: 'Evaluate' }).click();
+  const decision = page.getByTestId('decision');
+  await decision.waitFor();
+  assert.match(await decision.textContent(), /Allowed/);
+  await check(page, 'simulator');
+  await page.getByLabel('Operation').selectOption('createGroup');
+  await page.getByRole('button', { name: 'Evaluate' }).click();
+  await decision.filter({ hasText: 'Denied' }).waitFor();
+});
+
+test('every other page of the organization and the platform, light and dark', async () => {
+  const { page } = admin;
+  await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+  for (const [label, name] of [['Overview', 'org-overview'], ['Guardrail', 'guardrail'], ['Audit log', 'audit']]) {
+    await nav(page, label);
+    await check(page, `${name}-dark`);
+  }
+  await page.getByRole('button', { name: 'Switch to light theme' }).click();
+  await nav(page, 'API keys');
+  await create(page, 'New API key', async (d) => {
+    await d.getByLabel('Name').fill('ci-key');
+    await d.getByLabel('Role').selectOption({ label: 'getter' });
+  }, 'Create API key');
+  await page.getByTestId('secret-value').waitFor();
+  await dialog(page).getByRole('button', { name: 'I have stored it' }).click();
+  await row(page, 'ci-key').waitFor();
+  await check(page, 'apikeys');
+  for (const [label, name] of [
+    ['Overview', 'org-overview'],
+    ['Guardrail', 'guardrail'],
+    ['Quotas', 'quotas'],
+    ['Identity providers', 'org-providers'],
+    ['Permission sets', 'permissionsets'],
+    ['Account assignments', 'assignments'],
+    ['Cloud identities', 'cloudidentities'],
+    ['Cloud connections', 'cloudconnections'],
+    ['Credential store', 'credentials'],
+    ['Audit log', 'audit'],
+    ['Account', 'account'],
+  ]) {
+    await nav(page, label);
+    await check(page, name);
+  }
+  await nav(page, 'Permission sets');
+  await create(page, 'New permission set', async (d) => {
+    await d.getByLabel('Name').fill('viewers');
+    await d.getByRole('checkbox', { name: /^reader\b/ }).check();
+  }, 'Create permission set');
+  await row(page, 'viewers').waitFor();
+  await nav(page, 'Account assignments');
+  await create(page, 'New account assignment', async (d) => {
+    await d.getByLabel('User').selectOption({ label: memberEmail });
+    await d.getByRole('checkbox', { name: 'viewers' }).check();
+    await d.getByRole('checkbox', { name: 'website' }).check();
+  }, 'Create account assignment');
+  await row(page, 'viewers').waitFor();
+  await check(page, 'assignments');
+  for (const [url, heading, name] of [
+    ['platform/providers', 'Identity providers', 'platform-providers'],
+    ['platform/audit', 'Audit log', 'platform-audit'],
+  ]) {
+    await page.goto(`${env.issuer}/console/${url}`);
+    await page.getByRole('heading', { name: heading, level: 1 }).waitFor();
+    await check(page, name);
+  }
+  await page.goto(`${env.issuer}/console/no/such/page`);
+  await page.getByRole('heading', { name: 'Page not found' }).waitFor();
+});
+
+test('a member with the reader role sees no admin action', async () => {
+  const { context, page } = await newPage();
+  try {
+    await signIn(page, memberEmail);
+    await page.waitForURL((u) => u.pathname === `/console/orgs/${orgID}`);
+    await page.getByRole('heading', { name: orgName, level: 1 }).waitFor();
+    const sidebar = page.getByRole('navigation', { name: 'Main' });
+    assert.equal(await sidebar.getByRole('link', { name: 'Organizations' }).count(), 0, 'no platform pages');
+    await check(page, 'member-overview');
+    await nav(page, 'Groups');
+    await row(page, 'readers').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'New group' }).count(), 0, 'no create');
+    assert.equal(await page.getByRole('button', { name: /^(Edit|Delete) / }).count(), 0, 'no edit or delete');
+    await check(page, 'member-groups');
+    await nav(page, 'Roles');
+    await row(page, 'getter').getByRole('link').click();
+    await page.getByText('You may read this policy but not change it.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Save policy' }).count(), 0);
+    await check(page, 'member-role');
+    // Signing out ends the session: the console then offers to sign in.
+    await page.getByRole('button', { name: /console\.member/ }).click();
+    await page.getByRole('menuitem', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'You are signed out' }).waitFor();
+    await check(page, 'signed-out');
+  } finally {
+    await context.close();
+  }
+});
+
+test('axe-core checked every page', () => {
+  assert.ok(a11y.length >= 25, `only ${a11y.length} pages checked`);
+});
