@@ -199,3 +199,58 @@ func TestRequestObjectsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestUserinfoServiceAccount: the seed's userinfo serves any access token
+// it issued. A service account's own token and a token exchanged for it
+// answer with the account's claims (its ID as sub, its name, its
+// organization, no email); once the token is rotated both are
+// invalid_token. Before issue 17 both were 401.
+func TestUserinfoServiceAccount(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		ex, exSec := exchanger(t, env, "exchanger")
+		ten := env.NewTenant("robots", "reader")
+		exchanged := mustExchange(t, env, ex.ID, exSec, ten.Token, nil)
+		get := func(t *testing.T, token string) (int, map[string]any) {
+			t.Helper()
+			req, _ := http.NewRequest("GET", env.URL+oidc.UserinfoPath, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := env.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			return resp.StatusCode, body
+		}
+		want := map[string]any{"sub": ten.ServiceAccountID, "name": "robots-reader",
+			"preferred_username": "serviceaccount:robots-reader", "gh_kind": "service_account", "gh_org": ten.OrgID}
+		for name, token := range map[string]string{"service account token": ten.Token, "exchanged token": exchanged} {
+			t.Run(name, func(t *testing.T) {
+				status, body := get(t, token)
+				if status != http.StatusOK {
+					t.Fatalf("status %d, body %v", status, body)
+				}
+				for k, v := range want {
+					if body[k] != v {
+						t.Errorf("%s = %v, want %v (body %v)", k, body[k], v, body)
+					}
+				}
+				if _, ok := body["email"]; ok {
+					t.Errorf("a service account has no email: %v", body)
+				}
+			})
+		}
+		env.Must(http.StatusOK, "POST", "/api/v1/organizations/"+ten.OrgID+"/serviceaccounts/"+ten.ServiceAccountID+"/rotate", env.AdminToken, nil)
+		for name, token := range map[string]string{"rotated service account token": ten.Token, "exchanged from a rotated token": exchanged, "forged": "ghsa_forged"} {
+			t.Run(name, func(t *testing.T) {
+				if status, body := get(t, token); status != http.StatusUnauthorized || body["error"] != "invalid_token" {
+					t.Errorf("status %d, body %v; want 401 invalid_token", status, body)
+				}
+			})
+		}
+	})
+}

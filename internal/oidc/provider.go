@@ -509,17 +509,56 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 
 // UserInfo answers for a valid, unrevoked user access token, presented with
 // its certificate if it is bound to one.
+//
+// The seed's userinfo serves every access token it issued, a service
+// account's included: a service account token (ghsa_, checked by the same
+// authenticator as /api/v1, so rotation and expiry apply at once) and an
+// access token exchanged for one answer with the account's claims
+// (serviceAccountUserinfo). Client credentials tokens and role sessions
+// carry no principal with claims and stay invalid_token.
 func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	invalid := op.NewStatusError(errInvalidToken(), http.StatusUnauthorized)
+	if strings.HasPrefix(r.Data.AccessToken, authn.ServiceAccountTokenPrefix) {
+		pr, err := authn.ServiceAccounts{Store: s.p.cfg.Store, Now: s.p.cfg.Now}.Authenticate(ctx, r.Data.AccessToken)
+		if errors.Is(err, authn.ErrInvalid) {
+			return nil, invalid
+		}
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		return op.NewResponse(serviceAccountUserinfo(pr.ID, strings.TrimPrefix(pr.Subject, "serviceaccount:"), pr.OrganizationID)), nil
+	}
 	c, err := s.p.tokens.verify(ctx, r.Data.AccessToken)
 	if err == nil {
 		err = checkBinding(ctx, c)
 	}
-	if err != nil || c.Kind != kindUser {
-		return nil, op.NewStatusError(errInvalidToken(), http.StatusUnauthorized)
+	if err != nil {
+		return nil, invalid
+	}
+	switch c.Kind {
+	case kindServiceAccount:
+		return op.NewResponse(serviceAccountUserinfo(c.Subject, c.Name, c.Organization)), nil
+	case kindUser:
+	default:
+		return nil, invalid
 	}
 	info := new(oidc.UserInfo)
 	setUserinfo(info, c.Subject, c.Scopes())
 	return op.NewResponse(info), nil
+}
+
+// serviceAccountUserinfo is what userinfo says of a service account: its
+// ID as sub (the sub of the tokens exchanged for it), its name, the
+// "serviceaccount:<name>" subject the audit log and the API's principal
+// use, and its organization. A service account has no scopes: these are
+// all its claims, never a user's (no email).
+func serviceAccountUserinfo(id, name, org string) *oidc.UserInfo {
+	info := &oidc.UserInfo{Subject: id}
+	info.Name = name
+	info.PreferredUsername = "serviceaccount:" + name
+	info.AppendClaims("gh_kind", kindServiceAccount)
+	info.AppendClaims("gh_org", org)
+	return info
 }
 
 // Introspect (RFC 7662) answers confidential clients only, authenticated by
