@@ -27,7 +27,7 @@ var notText = map[string]string{"NUL": "%00", "NUL inside": "ab%00cd", "invalid 
 // operationId (path-level ones included).
 func specParameters(t testing.TB) map[string][]*openapi3.Parameter {
 	t.Helper()
-	spec, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	spec, err := api.GuardSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -156,10 +155,12 @@ type operation struct {
 	method, path, id string
 }
 
-// operations lists every operation of api/openapi.yaml.
+// operations lists every /api/v1 guard operation of api/openapi.yaml (the
+// Gatehouse/OIDC ones, which no bearer token of a tenant reaches through
+// the guard, are left out).
 func operations(t *testing.T) []operation {
 	t.Helper()
-	spec, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	spec, err := api.GuardSpec()
 	if err != nil {
 		t.Fatal(err)
 	}
