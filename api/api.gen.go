@@ -770,8 +770,11 @@ type AccountAssignmentStatus struct {
 	Provisioning AccountAssignmentProvisioning `json:"provisioning"`
 
 	// RoleURN urn:gatehouse:iam::<organization>:<target type>/<target ID>/permissionset/<permission set name>.
-	RoleURN    string `json:"roleURN"`
-	TargetName string `json:"targetName"`
+	RoleURN string `json:"roleURN"`
+
+	// TargetEmail The email of a cloud account target, as its cloud connection last discovered it (the seed's target_account_email); absent for a project.
+	TargetEmail *string `json:"targetEmail,omitempty"`
+	TargetName  string  `json:"targetName"`
 }
 
 // AccountAssignmentTarget Where an assignment applies.
@@ -2564,6 +2567,27 @@ type RoleNameQueryParameter = string
 // RoleURNQueryParameter defines model for roleURNQueryParameter.
 type RoleURNQueryParameter = string
 
+// SeedInstanceID defines model for seedInstanceIDQueryParameter.
+type SeedInstanceID = string
+
+// SeedPermissionSetID defines model for seedPermissionSetIDQueryParameter.
+type SeedPermissionSetID = string
+
+// SeedPrincipalName defines model for seedPrincipalNameQueryParameter.
+type SeedPrincipalName = string
+
+// SeedRoleSRN defines model for seedRoleSRNQueryParameter.
+type SeedRoleSRN = string
+
+// SeedTargetAccountEmail defines model for seedTargetAccountEmailQueryParameter.
+type SeedTargetAccountEmail = string
+
+// SeedTargetAccountID defines model for seedTargetAccountIDQueryParameter.
+type SeedTargetAccountID = string
+
+// SeedTargetAccountName defines model for seedTargetAccountNameQueryParameter.
+type SeedTargetAccountName = string
+
 // ServiceAccountIDParameter defines model for serviceAccountIDParameter.
 type ServiceAccountIDParameter = string
 
@@ -2572,6 +2596,9 @@ type SizeParameter = int
 
 // SortParameter defines model for sortParameter.
 type SortParameter = []string
+
+// TargetEmailQueryParameter defines model for targetEmailQueryParameter.
+type TargetEmailQueryParameter = string
 
 // TargetIDQueryParameter defines model for targetIDQueryParameter.
 type TargetIDQueryParameter = string
@@ -2764,6 +2791,30 @@ type ListAccountAssignmentsParams struct {
 
 	// RoleURN Only the assignments of this role URN (status.roleURN).
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+
+	// TargetEmail Only assignments to the cloud account of this email (status.targetEmail).
+	TargetEmail *TargetEmailQueryParameter `form:"targetEmail,omitempty" json:"targetEmail,omitempty"`
+
+	// SeedInstanceID The seed's instance; in Gatehouse, the organization (another ID matches nothing).
+	SeedInstanceID *SeedInstanceID `form:"instance_id,omitempty" json:"instance_id,omitempty"`
+
+	// SeedTargetAccountID The seed's name of targetID.
+	SeedTargetAccountID *SeedTargetAccountID `form:"target_account_id,omitempty" json:"target_account_id,omitempty"`
+
+	// SeedTargetAccountName The seed's name of targetName.
+	SeedTargetAccountName *SeedTargetAccountName `form:"target_account_name,omitempty" json:"target_account_name,omitempty"`
+
+	// SeedTargetAccountEmail The seed's name of targetEmail.
+	SeedTargetAccountEmail *SeedTargetAccountEmail `form:"target_account_email,omitempty" json:"target_account_email,omitempty"`
+
+	// SeedPermissionSetID The seed's name of permissionSetID.
+	SeedPermissionSetID *SeedPermissionSetID `form:"permission_set_id,omitempty" json:"permission_set_id,omitempty"`
+
+	// SeedPrincipalName The seed's name of principalName.
+	SeedPrincipalName *SeedPrincipalName `form:"principal_name,omitempty" json:"principal_name,omitempty"`
+
+	// SeedRoleSRN The seed's name of roleURN.
+	SeedRoleSRN *SeedRoleSRN `form:"role_srn,omitempty" json:"role_srn,omitempty"`
 }
 
 // ListOrganizationAllocationsParams defines parameters for ListOrganizationAllocations.
@@ -2982,6 +3033,30 @@ type ListServiceAccountAccountAssignmentsParams struct {
 
 	// RoleURN Only the assignments of this role URN (status.roleURN).
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+
+	// TargetEmail Only assignments to the cloud account of this email (status.targetEmail).
+	TargetEmail *TargetEmailQueryParameter `form:"targetEmail,omitempty" json:"targetEmail,omitempty"`
+
+	// SeedInstanceID The seed's instance; in Gatehouse, the organization (another ID matches nothing).
+	SeedInstanceID *SeedInstanceID `form:"instance_id,omitempty" json:"instance_id,omitempty"`
+
+	// SeedTargetAccountID The seed's name of targetID.
+	SeedTargetAccountID *SeedTargetAccountID `form:"target_account_id,omitempty" json:"target_account_id,omitempty"`
+
+	// SeedTargetAccountName The seed's name of targetName.
+	SeedTargetAccountName *SeedTargetAccountName `form:"target_account_name,omitempty" json:"target_account_name,omitempty"`
+
+	// SeedTargetAccountEmail The seed's name of targetEmail.
+	SeedTargetAccountEmail *SeedTargetAccountEmail `form:"target_account_email,omitempty" json:"target_account_email,omitempty"`
+
+	// SeedPermissionSetID The seed's name of permissionSetID.
+	SeedPermissionSetID *SeedPermissionSetID `form:"permission_set_id,omitempty" json:"permission_set_id,omitempty"`
+
+	// SeedPrincipalName The seed's name of principalName.
+	SeedPrincipalName *SeedPrincipalName `form:"principal_name,omitempty" json:"principal_name,omitempty"`
+
+	// SeedRoleSRN The seed's name of roleURN.
+	SeedRoleSRN *SeedRoleSRN `form:"role_srn,omitempty" json:"role_srn,omitempty"`
 }
 
 // ListUsersParams defines parameters for ListUsers.
@@ -3040,6 +3115,30 @@ type ListUserAccountAssignmentsParams struct {
 
 	// RoleURN Only the assignments of this role URN (status.roleURN).
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+
+	// TargetEmail Only assignments to the cloud account of this email (status.targetEmail).
+	TargetEmail *TargetEmailQueryParameter `form:"targetEmail,omitempty" json:"targetEmail,omitempty"`
+
+	// SeedInstanceID The seed's instance; in Gatehouse, the organization (another ID matches nothing).
+	SeedInstanceID *SeedInstanceID `form:"instance_id,omitempty" json:"instance_id,omitempty"`
+
+	// SeedTargetAccountID The seed's name of targetID.
+	SeedTargetAccountID *SeedTargetAccountID `form:"target_account_id,omitempty" json:"target_account_id,omitempty"`
+
+	// SeedTargetAccountName The seed's name of targetName.
+	SeedTargetAccountName *SeedTargetAccountName `form:"target_account_name,omitempty" json:"target_account_name,omitempty"`
+
+	// SeedTargetAccountEmail The seed's name of targetEmail.
+	SeedTargetAccountEmail *SeedTargetAccountEmail `form:"target_account_email,omitempty" json:"target_account_email,omitempty"`
+
+	// SeedPermissionSetID The seed's name of permissionSetID.
+	SeedPermissionSetID *SeedPermissionSetID `form:"permission_set_id,omitempty" json:"permission_set_id,omitempty"`
+
+	// SeedPrincipalName The seed's name of principalName.
+	SeedPrincipalName *SeedPrincipalName `form:"principal_name,omitempty" json:"principal_name,omitempty"`
+
+	// SeedRoleSRN The seed's name of roleURN.
+	SeedRoleSRN *SeedRoleSRN `form:"role_srn,omitempty" json:"role_srn,omitempty"`
 }
 
 // CreateSystemOauth2ProviderJSONRequestBody defines body for CreateSystemOauth2Provider for application/json ContentType.
@@ -4084,6 +4183,110 @@ func (siw *ServerInterfaceWrapper) ListAccountAssignments(w http.ResponseWriter,
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetEmail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetEmail", r.URL.Query(), &params.TargetEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetEmail"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetEmail", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "instance_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "instance_id", r.URL.Query(), &params.SeedInstanceID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "instance_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "instance_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_id", r.URL.Query(), &params.SeedTargetAccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_name", r.URL.Query(), &params.SeedTargetAccountName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_email", r.URL.Query(), &params.SeedTargetAccountEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_email"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_email", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission_set_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission_set_id", r.URL.Query(), &params.SeedPermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission_set_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission_set_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principal_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principal_name", r.URL.Query(), &params.SeedPrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principal_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principal_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_srn" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_srn", r.URL.Query(), &params.SeedRoleSRN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_srn"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_srn", Err: err})
 		}
 		return
 	}
@@ -7078,6 +7281,110 @@ func (siw *ServerInterfaceWrapper) ListServiceAccountAccountAssignments(w http.R
 		return
 	}
 
+	// ------------- Optional query parameter "targetEmail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetEmail", r.URL.Query(), &params.TargetEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetEmail"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetEmail", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "instance_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "instance_id", r.URL.Query(), &params.SeedInstanceID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "instance_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "instance_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_id", r.URL.Query(), &params.SeedTargetAccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_name", r.URL.Query(), &params.SeedTargetAccountName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_email", r.URL.Query(), &params.SeedTargetAccountEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_email"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_email", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission_set_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission_set_id", r.URL.Query(), &params.SeedPermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission_set_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission_set_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principal_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principal_name", r.URL.Query(), &params.SeedPrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principal_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principal_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_srn" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_srn", r.URL.Query(), &params.SeedRoleSRN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_srn"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_srn", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListServiceAccountAccountAssignments(w, r, organizationID, serviceAccountID, params)
 	}))
@@ -7506,6 +7813,110 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 		return
 	}
 
+	// ------------- Optional query parameter "targetEmail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetEmail", r.URL.Query(), &params.TargetEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetEmail"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetEmail", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "instance_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "instance_id", r.URL.Query(), &params.SeedInstanceID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "instance_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "instance_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_id", r.URL.Query(), &params.SeedTargetAccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_name", r.URL.Query(), &params.SeedTargetAccountName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_email", r.URL.Query(), &params.SeedTargetAccountEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_email"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_email", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission_set_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission_set_id", r.URL.Query(), &params.SeedPermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission_set_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission_set_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principal_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principal_name", r.URL.Query(), &params.SeedPrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principal_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principal_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_srn" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_srn", r.URL.Query(), &params.SeedRoleSRN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_srn"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_srn", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListUserAccountAssignments(w, r, organizationID, userID, params)
 	}))
@@ -7740,430 +8151,437 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37duO2li8KvwqGvj1GSf3RsqtSSXdU44xzFNvJcqdie9muVPderO1AJCQhpgAtArSs1Knn2I/Q79H7",
-	"xc7ABECCJChR8jUV5Z+URRLXiYl5/c3PnYjP5pwRJkVn8LkzJTgmKfyTkTt5jifkit8Qpn6IiYhSOpeU",
-	"s86g8xOWZMozQRCOY6p+7KPzlAjCJOIsWaLFlDCE0W8JnVH5G1pggSb0Vv3GYjTjKQkZlWQmELmjQg6Q",
-	"nBLE5/ifGUG/zW2/v6FbnGQEjXkKL6hBIfW03wk6IpqSGVZDk8s56Qw6QqaUTTpfvnwJOnOc4hmRZjI4",
-	"injG5FAIOmEzwuTJ0bl9oT63IUPmA4TzL9DJkeqUqhfmWE47QYfhmerW03gn6KTknxlNSdwZyDQj7mjn",
-	"WEqSqnb+1z8O9r7He+NPn//ty17+77ct/v36zZf/0QlqEw/sYNbNb/jxMp/jyRHqvn6DYjqhUvSQnGKJ",
-	"MIoSnsUo4oyRSH2H+FjvUTrBjP6B4beYiojfkpTEq9dmsxVZNb0k4RH0vXqGKCWCZ2lEUPHFih10Wn3G",
-	"rZvTn8ly7c6dn6AbslwxGdPMM04ki6kcRpKnf89IulwxnzPFKcitYj+avqhAWH0IRClIekvVFmoiCuzc",
-	"AySIEECTKcoESZHIRr+TSPbyJfmn6tglQ8nTlSzDjPrMoe51g39PhdRDds/EK2En1KUSzfASTfEtQSNC",
-	"GIpJQiSJe4gyIQmO7ZmaJ1iOeTrbS8gtSRBnRDTNxO3qJG4zpQtzEk7iTXYDj3hmZpcfJYfkKqNK8z42",
-	"GdHVck7uOybVBepiZGnFcqk5SfWhj7DECZ9kJECkP+mjScqzueitm4kaW5u5XFIWbTYJqagWjyVJ9VQk",
-	"nZGm0QjVemkYikyw7Aw6MZZkT33bfAQ/MEmTTcY2ImOekvXDylTD2wwLLpXD/E5Zw8NrV1Ajz6u1+3zM",
-	"D4ZyEhMmqVy2miA1L6+ZXtHmM04uJTAKnKyZmZA8JTEq3l8xOafN55sZmeH1Z2UIt43i8OptJfmmRDSy",
-	"anjJf0rso/o4gD3RePUgGFViMrzavK6mpedbUpD8V0zEp0JcTQma4Ts6y2aIZbMRSRVH14qC5CglMktZ",
-	"H32cEhYyPqNSkliJeOYVnBLzDon1W6BqIEfTCNT9ELL/2Dsld3JPaTh7oGqoK2XOmSBIK0EowmlKiYDr",
-	"RMIbXi3Et/Mw89LOmzl1Bq8PDg6Czowy82e+cJRJMiFp50vQudub2KXZs0uj9+5LUBYA1siKJVm9kVDK",
-	"LT4fvagVXTEfRRrqlYIOAjRO+Qwd9NFQP5ljkMgIIixGVB3TuVw2bZL6orRHMRnjLJGdgdogd7/0f86u",
-	"HdR3zYwfSGlDmlcbpRXfG7IUBEiLMr1pQHgBwiIna0RZyNQc6xRsCNcKlSm5pTwTmlLRiUSzTEg0IoqJ",
-	"xWhB5VQ3JPCMoDFNlERSqM2qT/VUEQOBZcUSzVMeZ5EahFy1rNpmUKH/94RN5LQz+Pb1m9rur6H5OUln",
-	"FCT+S7JGtUXFu0itZSPVV9p8RrIvD6SVvFaYJQq9qTzxxu2pTXuViFt6+xTPyHajI9VdsWNWg2o1UtX3",
-	"urGmlEV0rsSIjUcpuVlD20bjoIpO2g5nq2WTvBiLaLdcbn9tx9ZaA1s/NtXL2rHVtKr/kZJxZ9D5/+0X",
-	"dsh9/VTs1+xq56Vm9ES40vvXsQT91gpeYJt5Ri6Q8lsak3TtlY4zOX2D7Osr52QafL5JpTwh6+x0PCHa",
-	"2LMUksyUbhxlQvJZr2Feus3nndNWR3ox5aLGCKc8ic09qxbCPehg1agsCrzVbLswQ1tz+tVrHy5OW01A",
-	"jcx32cBoP1ycoq6QWGaibxpdObYPF6drhmasOMM2RmxUMQ82H4Vqq89HPIL+sU7ErWo9WIu2QCjNZqI/",
-	"GkTZNxVZdrXqoUbIU7lmhDyNSTpAY0qSeIBFpMhT/6HeRV31E3h/FPHENDXGGypQQsYS8Uz2gpClZE6w",
-	"xKOEoK6ibz6b4T1BlAAKJlKlbAlyS1KcgFz8DpqDfgQiOJqihAoZMjVggUZL0P0oQ1QK5Iw5QDgRXD0A",
-	"UZeQ+JVAguEbch1hQULWjVKierzGsgeyeMZuGF8w3ZUaNUZvDw7U0pO7ecJjYmnGuxM8LSt+sIkVCfjN",
-	"wYFHAp7huxP98nf5U5ymeKkeCrlM1A9jns7U3xKnk62kRSvp6AYUjylux8bDa3tbc3r1a9vKO9iOqY20",
-	"U3TVakzbyjn663ZCTtHT9hLOVdGGGnwm1gkE2v3RyPl0A8/F777ofomQP/CYEu2JzV1tF/qR+jHiTBIG",
-	"/8TzeUL1C/u/Cw6e55aLmbf8MaWS6P7rjt3CHSg50mcf3EjzGEvY2/JSWZPcQ48WGm0eqDHutR2ilgrP",
-	"jcj30GMtt75qdc+GmZyiN/2DQkBtPQXHCvXgE3DaXjX8kr2s7cAN/3zoMZtmV5CIZdxtB1oWgx56vOXW",
-	"Vwy7Kra1Hb7iZQ89aNXmiqECc203PuB12oAMfG6EYzPYC/Nzi0GTOzybJ/AmSVOegmx2ixMaXxtGqqQQ",
-	"9eS6PFRrpBvxeInGmCYkRnqOCD6HbkCOaLUsunPPkly06SdAxk5uRxVzIhDjEqnpY8pChpMkf0MtopHr",
-	"+sixjyqxTRs9hb58lUQ4w4kSgUiM1EUXMp4iuIZdw2WXsijJYsomCAzx+7lJshcgzgrfsNLJSEpCZl1r",
-	"EGDwuv+2f4BiGsOQYx5lEP5jpMAvQWdEcErSY7VGG+ztfVf+x0P03b9+e4D++7++GSBLFdovsaByijD6",
-	"+PHjnuK/ai6RotcfYKAomuIkIWyihF3GGUGjTFvJ8wdaXGfc+DkipX1iqe5KEAmdqLBqH+WZ1QQA6w/9",
-	"AcdqZxd4eb/ToHgHSa/1n+YoXOlOL48vfj05PL4+Pj06Pzs5vbo+Pbu6vjgeHv5t+MP744ZzM/x4iS6v",
-	"LtFQiGxGLnhCPlI5/UhGliIG1p0w55TJnCowEwulAzm+6ZSMM0HiBzhkSseyru8s0R2O1FnB0ZTEcLrM",
-	"0evKacqlTBSpg7qkVgdBwyJkI7LkLDbnTKozwhMaLXt9lK+bUm9WLxziacg+nP58evbxFKjf7udjcjez",
-	"pYcXx0fHp1cnw/fXJ6e/Dt+DJNtuGwdoGEVEiCPCKIkH6INQ24VTNsALMaB4Nhi8dv4bKE6/n3sg1LLA",
-	"NmdyylP6B4nB6ElSxXsGSEgxKLp6oB23zJIKe7pzPqqJwRAYolK7SaE166UMWb5wgavpDj9euiFNx8VL",
-	"IyJoTODdCWEkpZFpA0U8JnqrORsnNLrnHttWGvYOF7E8wMfAzwT2L5ykBMdL7bYVD3J7mY7skIRhnYzL",
-	"KUkDlIkMJ2D1ogLNCIabh5gIrtxVpvVS1ToTHxi+xTTBo4Tcb5Ukmc15ilOaLK+zotGGRVNjOTq9RAnn",
-	"N9lcqafXhfssZ+t9HM1I33RW4V0wc8rQt+KB6FcNR+1koliQ4U88rfZKGQQWvUOKH+EJpgwlWJI0ZN0L",
-	"xaP2hmNJ0h4s75inIxrHhN1vZfNmGtayCBWzpz5J+ILEaLRE6QhHDyg2LbBAMXAkMFgZ7mKEJk10eKl4",
-	"fYThqI+MAdZ9MWT6klYjneJbxfpLkpSI+FwHTGMIFs25CAizShRjr2RO0aG6v4gQWF0PKb2lCZkQoaQk",
-	"7UI2SpwNUIR9oUySlOHkEq6bTeWglrd6lUswZLs1jI9HUZamD3LhgtGP3M1JJDXRZmyKWawouNyXYrzF",
-	"JmEkU8wEVdKhfg+zOGTqqciiiKi2GML68u2jE2NDorABwNexIAGaJwQLtYFznkpEJcJCbR0VItNshnH5",
-	"I89YfL9FZlxej1UzjSqEYY6KsPSL91/ZDwwMvJKjMWUxKng9TEzbFZ5YkC5ZKfS2dbVw/fZ79N//9W3/",
-	"TS9AOFngpbkdaosFY5/jZcJxfMX5e5xOyJMreYnqVR1szNDrg7f/9u2/fodGS0nEA4sj0BkVpf4cJS2K",
-	"yFwK1H2NfqE/9Bz9LWQ2ikOL0KCJKYYiibp3tYiiDQEQxMNvSSpA0hqBrRAWOWOFBHa/FcYgDV5r5tvE",
-	"Y+AdowMVYphiCFMsELmb0wfiN4UCpa6d4rIEZu+OwunXLIjI5opPkPgXElOsRLn7LYzT4vVMNXkttQV7",
-	"DQVSIvJ4olpXj0OCcDdXuuprp5VuzmT6ECFOwU3zuWNpECfnqbrnJVihxzgRxNejUaBABE0zLf1ZVQwn",
-	"ieij3Ck6ymgi96i6h2NiRNRByD6HHRqHnQF6HaAQrPDqj7CT8AgnYUf9WIxQ7Z5+rHSw44uw80Wp23Nn",
-	"qJ8rr8PWsWzWGfzDfNQJzD+uf7o4+3De+eRxLcVUzBO8BHdJXU0POjR2fnYCEZn/gy95FxzSLjpF3lHh",
-	"ynhPtZ2uvsr13CqBsLWxzXBMAiUm5jEj6P/876rX/P/879xXlMYkrS9a7nXL/7GRG+aCYDjnZS/cF9fo",
-	"9w/T9Kc2a/ELkTjGErdMNXullA/9Beq6qwRSG+OggfTqszaezB+W3k2Gp5SzK6o3tU3IfoU0ip8raSj+",
-	"OAN3sRTTreWulIbUaiXP8YR4Q3zwBKInPLTlWSf1yjrvuyeIbTHlCUFdHSpJ4h54oPsdXwjvoxCgDjH1",
-	"H1UIAfA/4alc4cjXLJXEEGTa4NMH76KdSI0WWpySwKx5kEfdmogFNbZ2G2/ZQX0qH6dcCcxOqqY2FnvY",
-	"AlDqjDLriX8dNE3n3qFp7iKYK5XGG87Vcvz61kHak6JSVuYbpQBGe1Eoza9j/Jidqh/Ie2F4hsRvqeK/",
-	"6gXPDhA5JWklWkjLUIiMxySSShWi0sYd9NHQdbTjGxIy856J1ADVCmvTKtzHmrnBlTwbWAVLqWQ/KsVL",
-	"39Ihy1MFCxlVyVooIUboLK4VDBa8PPYqZLkFZf9z5b5R/PaLHVnexWJKo6n70yuhpN4ZZVTIFEueCjPq",
-	"OiUqmS9LyQXBRjSrbYGQxrxud5Gy85RPUiLUccrn3wk6Wn707GOFCnWLrSgQ+E+7y6o+t5lz2210iPJr",
-	"Uk1/TqKNG7hUH5m1yzbnupf6s+q65fMxo8rbb7WUl2Yi1RODZYVp/c4p81xW1YBtH63MXea4Hd8qgoq2",
-	"DFqpLVsxqMATdW76areE+XZ6Lmw8I3BBLxpWFHVvyBzYipBkrlX6lMBnPcAiUFxp7rC3NVvQKESXA7D9",
-	"b5SZ6IY75XxcRHHWVyVL2SBnZdrVEWYHB99ErvgFvxDzwMjSarz69/3S7ydH5tdiHQSR5h0Pp9Rv933S",
-	"pBO2tVZkrAa0+/IBSmFgRYhpaaFbkdhVTvq1my0lFbLSApN4SvGiEhd2D9nCaWkjwUKv9AAV8YIePIgA",
-	"vIW4DC/RPTnSJqDXb/YAY8IJ2DVoE5wRHfAq7D1eOFZFBWTCXodmGB3jkdxImhGHcC17bjh4BZFbCCko",
-	"k7bk9vdchOD2VSPVrGPeZY1gDaEU8aA2btf+6dEL8nyM7XWO0lWwSecmSHL7nu0Fskm3TcxC1G8b0SnG",
-	"uOKMHBkyW25hOIJweC1QxiDz4miKlPR6S9CMgErphDtZgjZZdGWSsUH8H6mcnmNFHI7drlP4qPfjfLzr",
-	"BL9akytW4QpPfgT9dsNV+AjCcHmuxn5WxEjcEDIXqOv4pyWeHGqbpegpLsEFCVmE03RJ2QRhiRKCRc4g",
-	"QDHAE4G6xWh74ODSyRUuL8JJyDJGJTzGrPIMqUcIj/gtQeodm+yrOuqWX/3AKPTTD9nPZAkigwYl0uZP",
-	"LqdohmU07SO1vjwDH45mC3bPqUBKCAG/fchmmOEJgasE6AYUFEZIXAYSEYP3VKiexY/gH9HemS74mOrv",
-	"neMUdKkxT1HD+Gukppay/aldiCtcYUzfrmUNFZNlsW0Vc1A+zPVqjLnwYPB+Qk58FqKECmksREQICEVL",
-	"eaLdpQJ21RFv6ms1SfiojXydHJtYIaGtZzqMyMbOtvj+pPpJxdrWoolLNae4NBBzW3qE6HNzncNCxEWo",
-	"U2U1WnJ2X981xu3bMvuFP9HHt3POALW7uwwKU99Ca82us+980t1SEz0QZw1uTJhv5qB0+sKOV9Itggwb",
-	"bG9FECJMBIAMjNvdDmeTdT+z7a21yDEtLTsD/LR6S8Sq43Rfesn33WPt9J2GVhn1H6cc3fIsmpI4B22I",
-	"cJKQVEuiOeKKDXAImUY9cyIbdeBcwifG7KO/fyXKDrqIK/VznPJZP2SAN1FGU1CsXxANOlGEUywgn39C",
-	"BdiRdZgHlmW2Diyp6FhJE0KboABByHmRs2Q5UJcOFQiHzNzBfIwYRxDYhGrt6rRDxvPADriJAlCi1dUV",
-	"MiWLA0pJHw1HgOqnw2+jKWXEzf+tonSJHKZLBCGDC86gdRl9G86qs4ZChzrEFn2o2NCURDyNSRzCNa7N",
-	"bUqE0Da7LCHGMo9ljlZUUchUww1ZbNlcyJTg2SvTf4q6mouAqw7NsRALnsYmLicf1CsNHbXaIXLUZG93",
-	"0wvAyVgQgUsg7xAu1hyHLN+lnIK8I9UrhFOCZJoJqRYuRxZb0Nivkjt5wn7IDfP8lUAnRyBM5d5M5Fsw",
-	"bycGn239TsDBHFOS5ud2TlLw8wZrzQX5PGr8bA28RIl9Nlg93ZsnZ52uPqotvZAYgONO0NGZAh0lJyek",
-	"ZHd1FdPafVnrPpf81lzQZconboObSSz+TXJA4PSJ0HFmxhaCJF+/Q+ADLAbmvXWc7LAmC3SRwMXH+bDE",
-	"9mZoIxrpjbCrrbrf2Bydj0zbodeYkVfP3282zmUhD7ylZwmch6t3Vdh2DJBnm8vbfjvMO/Hd4e3oSV1p",
-	"C5vnUYzay0tuKFvXpnplo1YrWwVdBJpg3TVcvWU6kehJaNY2AV0+K52uFA4rxNlOJiyzAJ9YCACnjSa8",
-	"AiLVRU0aLY0vLkAGsUAzdY2cNOfzLDFCHxWIs4hsvznuNf8AXAVmu6FnS3/zEO4saKmRGduV7nrW1KCz",
-	"9XYLWSxkA1fPF/KVQKopOqYFq6pc7Hdzqk2UNUeF1lPUdgjJ5wIteHpD2eQdYkqkN4DcIFeqZtuF/xi0",
-	"Fb84y0huwIJutVbRzV0HEPtrIEw0vAl46gskE58PoddvZc/0iXnFMjc4DMsLrUm2IeCuAfZczVvn/xkF",
-	"cDLFN9faFXZDltZVZn4RJEqJ1D8FNn7ABLrlcINKffNfdIDi7BfKs1FCI4MDjbpznOb+GBhWi0XUrTev",
-	"YfNtZg+9jd6ygZrPdZ0553qbqww+X3mNWX22/R1WcE3f/ZXFVB7fNoZZnDGC4B0So4VaER+NSr7emKja",
-	"KHl1AHV4jexkkYkhPZRNiFLwFRWruzTGkeLoAWJZkoCGBsqNvd/Vr5C0ZBUrrdGv6TAHHW7Xo6U6f49N",
-	"4YpWYztpG85YHvDxbC6X0H0Fqhv2R3iPrzkVJw3C6n/smaygvZMcB9w5SJ7m9Hq12nV7TwL5bRDv6dPY",
-	"zJu14E2Lqe6urTNMdwG85y4/BatFSPWawaduf/7KJ6zpDK6JKZzhmKj7CoiyydvfUj3JBEkDm/GQR5Dh",
-	"OVWMVF2L2neobrZ+4z3cpPaYmxQXrJmnyLW8+W0y7cnpMicmx5DTXoWyHzWSwYVD2744KcsYFtiAwLfe",
-	"DdkY6LAFgnyLW3VNNIazmP4wVuNCdgHhcG0rN6LDVba4h9pCJz3xR57O/Dqw+5bldK9ECbjh7OToEB2q",
-	"2+C//+ub/uv+m/7rnu/yS6/BA+sPR44SSpi8bliWiMfkOs+QbeNOQN08t5KPreSlOxG9Pjr/+fA4QJdv",
-	"vv2uWZIrd3o9I3LK/cMzmRoNWRoa7+F6avxktTfAW9H8eIbvrssB5MUzpnTepqi12dzfYEo0vNt1ltKG",
-	"F7SQe23PYZ0alV63OgC29iSj12Bz9hJAVVcojcCljsrwvZS9EBpGQNsbDEz9hpERQ4ZOhr9Y5HhjSr4h",
-	"yybN42cr9tdXBMSifEQeFqKkkT0gQ3RJcEJiBE4GIQOjBObg6DUyDTogy5yxZOlC2hQr6Y6uabFyUITt",
-	"V8uqlFjWPC+IL3RoWe6/0/xSBOB9MKnQZTfaK4HInUkcBphRrfXZ3wzoXT0EZ6hDK9crourFhuU4dMs2",
-	"bE41aqalwCKIXW2EKvHMg0y8Hg11/V1eXSL9HHUNWiTKxB7BQu697jXKIGZZioCkMqTGm2/efvvdv/7b",
-	"9wev3wzU6/sR3YvJPOFLrwSir7SjrMn1Yp9ckoizOM/DsdV/8oF/893BAYw5h7p8+82bEtjl9wcHvjQd",
-	"09KVCYSpbEGsL+KplHMx2N/HC9HHM/wHZ/2Iz/YhEClKMJ2hbhESqH4tU+A1jQMbNGn+bV4GnuT+TePe",
-	"O03CavFeCe3HM7gtOt4IwAkAgeQKTy5r4t2I84RgnYEpRXNQxdktSVMam/IGihiKGAiYb0szzCrqz1mA",
-	"z/lg4C6WTomQfH8tvVtpeDMuab6+aDzEgTai5TTXzhLmYb5NBJ3bjlavnzuRevuV1kqDrk2yYQvOKnFD",
-	"XhZTDuDFAh3BWyPifm3gCYQ3ZLEIaDNRuE3rXnvxGOqgtHq1Ybfd0Td1W/fNr96YWkGMaif+4QX+hWic",
-	"dsOmXeHJdneFxJ7chRtNqg767Os3/xasiz0G8bqKWvvtdy1sih37sW92IxzdnI3HlzLFkky2CbQV5tOS",
-	"4jBAY3pH4h9wdMPHY9T9Uf11RBK8ND/ZDnsQnz7CgsBTXYoS35m3ruiM6ODU36mUJLWdUSJ6AbwLSB6H",
-	"agfrC523WmIplMnv3roX03cHLQrAuNPZrDnvLVee4gOMr1iHSm2btTVSyqJ53oqPWEph/R4LUSWuGjRl",
-	"E2sMaArFkfXeISt4Ck5Zk3JWRIjbuA9PJh5AtgylJLO59CbmmXJT/rtJAzP4VLSmvKImTal+3+ScSk0x",
-	"sKGAeaEqaSJW8nmu2xfnjnegOTcOGzf3vhtiV0MI4KXsSyS50qhapct53CflzA7dTRF/afoAgXI1nwQS",
-	"PgfxbL2Po3i1FrtUGXTjshcl7rZWsP7GF7qCEjbJq1UZ4JVAToS6WYuBqehWdKuR0/PKbYpD5poJ6hrZ",
-	"MMhludGyrs4NP16GLNflDPobQc3qWy9AYxITQIhXQrep2hEyxZwrRfKsRfTjZaXM3qBMawue3iQcxwZX",
-	"qwfW2NmIEib1VPIoSp0PX0b/MOo847HRT0NmPi4pqgGifdKHT0+Gv5R8n4Td0pTrzDIHPQfgR6gtcXX8",
-	"8yU6ubgcogUZOY2q748PL/fVY4OtSlJXog5ZLtabcLrjwzdQfRSziNigT7XwjNuafVoQfYf4eExSEoes",
-	"KOdc2EV5igj4d2O0twfru4cXYs/Mfc8ZQoDG6tIVJBnvTbmQJA6QUtUTsicJw0wirSDCKdfXLCz3gkIE",
-	"6NgpVlXAVho4yOuL479/OL688mFhVEomNiBiFJUHG0xfpi6M17i1QsOoJj5UT08uwgOCZNDJyVo9KKiv",
-	"ZTZEC37REMJRq7H5UqI1KsPfLGyj+vEDxG/4xrOpZWv9WhdgPxul01nEI28MfT25rUVyXvF+6ZxsuPAO",
-	"vTuRxqWEoIXwykfbXqyQF1QksLWYaZHwVqUPZ9ptKGJFkjrPZMRnOcsvKOCVQAkW0gHPbpRVxUowJZ1g",
-	"hro4SUwvM2CaPJNQWMPMsdfahVqSvj10ZUFwzjKPcK5kjBlmy2J0vuLxJptPjyyvDePH09koA6pi+ND6",
-	"rFpfEg/llq7w0gCCYlPKbbegk1/N61vBk0HOpO2wOe7m4dnIn4gF3OsU/1qg5fuCrzNYpHGWrDyx9yLW",
-	"VXTXYgJ52Na9bqamogfPEN7lFQS2iPOqtLMy6KS6HGIztlmRunzHCV5bZSB3Hlp0I5Mn9c5mQ+OFzlud",
-	"RHOw2+bJQQIvfXGNizY5vu6gvgSdSTRfW8kmmg+dkMkVp1w396ltJk/zNhq53kxs9S7S/N3NNtHqDiu3",
-	"0L70AHYQLN1svxleomjKuSA64EWpsuSuKRQJYD/vpL9g5NxkvCd4RBKb6R7nOFtq017p3CZyJ7VDC3pw",
-	"6kIN9/4n3vvjYO/7/vVg///Z+/T5dfDm2+98NZ/uxbZXbvZytQZDG72gT54HVBr1FopL/ulDqS2lsWxh",
-	"LdJZgKpJF2FO5LYYRBnUb4POBojc4UgmS4dNaQNNWz6VxZSwqCFsC2d5tKTd8lc2kbSPjrRDGEo0GF8t",
-	"Xoh+xGeoO/x42XunK147OY3jLEmKWDCAL2L7+xTP+hPOJwnBcwrfW/IQ+6cffvnh+GI/z2zZ19AA+9aQ",
-	"lKcsc56I/fOzs/f7tj+xf35x9uvJ0fEF6v50eG5d1qsrY7fk26VYg9acu/bZprz74Wygbbl+Y3R/wUPV",
-	"27n3POJsTCcmkkA70W1lwQcjPC9y6ork44qJ05KOzUT+cPFeO6J086/U771VibXnKRnTO39fQjrZASIb",
-	"Qda+Ri3SeTrjxhPeIqdTTzIoFq86prXb2ZBpMXRWxZqI9YAVLwG0NypbsJAHcf4Xe7lBOGXQkc1JJMbj",
-	"8O8fr/xAaerLHPA5j7bJUjagRI4H4PwUA0DQH8DLe6qNwe8LuT5G1QQUFH0ExT7a6ZR21Fmydtv5WEJQ",
-	"E008qEj0YKJQQsfERt+XB/HePAFYQhPclEczfV8NZvrmu5JL9ju/a3X1ttxHL3TW+kVphWUZaxudMBfb",
-	"m4RL4xMpXgxysxqVwvhKXozNPB/lhlJn8d1DiJzlUWxKcrUVf5cLlOpwGq8/QAkv5wb/06vslkK11khP",
-	"vijfakhrm2Z88a8+GCx3dNVu7uHyqe6jX0Qqhbib0su1VfdlntqQ2VYyjeO2DXSFMfDajpZF/4M8z+GV",
-	"CFk91tFMWt3zXSHF4NiOIPYLQ1MsLuFANiNUY3NkAZdHz9nA0elfpSDJGIpNlMKle74Qy8q2FL2v3pst",
-	"OXH+vdowGPpzsd4Kl7kX311pwKkR5QYmnDJn99hvYj7DlP1K0jzZuk0yyMDKynxsAgwqZK+bNbIDlAsJ",
-	"GUa30A2J7eOUZ5IIjS4l+ug8GyVUTBGGKmpX/3FloI+Au8Uh03+d4hmBHGvKJuaFX3GS6YJ/DJ2fXV6h",
-	"fr+/r/vYhz69UeG2Mf85Lrp/JQwAmre4nE5x1p2tgPx1BurvT4MpylLP+vyrub5DjCwg81LrLLlQth4w",
-	"fU5YrDMb7PJ79Vf7cChXZNWbfVtgke9l2yR6Lwp74G5DeZF8ByYPCqvQpy7caMpYzYgQeEICpM4DlnSU",
-	"mJKKus6Wh6P7Wx0iSVJhC0zqaSByN8ewnDZI6m9XV+fIKRiJoI6XAPipERY6cATezMttvSmDGwRQiFa9",
-	"rxu3GQ5qkCklEqdLk6QfMtWFhvkbnp8IE5ADxagAM9Q2rC+YokMXoKleZMstL3WtE4O0a69UKsqtkFTN",
-	"JrJt6iymoFrJrrmoo/0w79X+MEkxk5Ve4TfbpVvHzSmtqXPKrtVTU7+w0kipuFNRE/FTPQ/obm/CQZvc",
-	"0xGHHdjZQ+MZdAq0rmeXgdEgHLRDiCbqVhQLN14oZDX3S2+AFtNlpRqTqZuV4yrc8giPskRRDR9rO9+a",
-	"IqgudZgSt52gU4kt6gSd4eHh8eXl9enZ0fH14dkvv3w4PTkcXp2cnV7/ODx5f3xkSjCtrD7srWWrXjo+",
-	"Pfvw09+uz48vfjm5vDw5O71UPb5/fz08PDz7cHp1aTq5Pjq5PDz79fjiP/0BpfVyXdXt+ZWkI3VWDJ9A",
-	"+unIVpCEFtZbfJqrNPoYV8U55OE1Px2el+AAgyLLp1wnnqf2SREDWCp3shLG40HMQDanNo/qKldSccO4",
-	"Pq0z6rTJDbnyWGpKaSAwoIZ1v1f2GWxL3dgy5zzJrecmWM8YU5IlwtU9C5nkiM40hB+WBHWt8swZqWxl",
-	"XnavJHNXUp3xzPG0tclusrlbFM9cMbJs2+9vabxpIFRDxj7TzvpEte+8EfzGOHsK1akacRoBx9dUsOoy",
-	"Ll27LoDtW1Mv50kLLEh/rq5HYtf3rUFSzudql36xWFR9Kera1SacPYun0dukxlS1hlFzGlHLJDg7ViFb",
-	"0YbP1dMmsai8jY3tBCvBLL+YSk5NJit4+FJMUjCYrfXE4uumeUKpPLWaIsfLTXlCBAKZSddtl1My8yf5",
-	"mooM5ZZPjiBcrdaM7ccconyZtyXaVZ1XMXV1PrQSle8/ikwoumruWz1/wA4r2257961GkG9KIzE0oVLp",
-	"cekodVMGsbBRx89kKXkA4l9pH9FvtLaJFFzDh9OJZ4UPdyNJQVvsBpZmdZ1WNUQSAwHFJKKxVszM1XCp",
-	"37RZee8QDpn5wBK+AexcmCLyec10a/cFIGJTHn1MU70eVIqQaVxoXQ/i8Pi90i1Tky9OwSWsUzrUa/DX",
-	"QLW+7PXRUP+20DUoyC1OsqI+rwCD4Q2dz33U5J9XyeKrJgNgwGzplQ3t6jUv/+rNpXhmundCocskVaHB",
-	"hkE7Q/FRZU4nF1myqRXzjIFzzb4PlCEaYp6tYN56AYt99h2ZCiUoZracEzTyS0I1YdyI204fDWtT3oPN",
-	"Y22UXGzW/5WwAb7CPUeemyxLfFLZjzzVk4TnATIUrf2cUPrznXN84GA4K6R7a89cynTxpUUpEHdDAzOJ",
-	"7X0fvwvOPpLRz2R5Sbzpov9+eXYK6VMAkEmkrvr+r9++/lf03//1bc+bOV2Onq71ufKig899IwWbbkEg",
-	"XvgT4wXJGBRoBSss6i6mWO7RMRJ0liUFVqa/yEVdtm8VoVNcAw1lI0wzvolpM6Ot1NCIGVtU3y/qIahr",
-	"OyU4filia3kqW1/hnmbarYgvn40S1pjQqp/m8Pkr0LP1m01uMqct49p2C6kquUogKhEWGvhwr1R6IorI",
-	"XBq7r5bB9rX8hbqABUzZRL3KmRHLTDkoUKHd1EMoExEygx+sEyAVceSQqcKWOhASL4Vr7h6RCJuarzpd",
-	"M2RU5CaKjcO0AI9MvxAoXkojsHMsoCig5GhOUijLgDOnqtcSpUQdz1viR8VvVwKwTDreyn95zE5OG+tp",
-	"cH3hv1ptlD4KO1onDjugZIWdGY1SLvhYql/gahpTDbIdMqvLAhbh6/7b/sE7FHY4jaOwg7pYu4JppNfW",
-	"9tEzDU+onGYj3WrI6vZk4Zps9aAgSdsMpxNAR53ANOQVFMoL0gxz28SnXox68ShMaqXCUUrfMvUo6svU",
-	"Xmjw3BgeyYHPCaPxoRvG2XBc54SdHCGTfuEcyJhHGSRYd3PG4GSiozFNEvFOO5UERJ2NuZJOfNiDLorh",
-	"NXFMSx5Oi+lMXOcwJde5L8Z53cFrMu+X3mqv1XshBrdurfA4bd1EjlYo6IRRNrnGycTANm7dZHMU5u+L",
-	"G7EChRDE6PZbYT/IUrrJR8Y3OOPx9nMseRi3bkXbYrf9Wu/bSuIuv3KtjsV9aS4TJKVszFd13Bx97D2W",
-	"tak4hLJiqdsSr5ebWk/nypoJBbisFvFlXska5GtKhB/dJEqzeEWpIsUEh4fvnea7tuiFEqACc2EFGrab",
-	"9AJEANga7jXGmT+CgzQa0G1/9o1Se2UQXV3fknEHe2V13bwGL4dWjJx2sQVtcnColYZ7Q0Z4tBdhQXqr",
-	"O2qCVVa3SWmvThpqW2l1feV4rVmr65b302O3HjGnvmDYaYG+Z7t1l6wKxu3QfZlyVlLuuoqFBSBy+4u+",
-	"dCp8d7wjWRwVkVmbmlB8xQCHNnjn1on1WlGzAKc3v9p4odpC/ILTGzcgKA/sstuYcH6jFJ1sDrbKo9NL",
-	"E9LUD9m5LeOG4xllFODFeGpDIt4efFMgnzQFHNZ3zVm4RpZTktseQNlO76Nau4r6RmHKpS/bBSp/WrNi",
-	"KywF9a03T1AOBz1aeiXiPJtMLbLwMXFQIH5YNpTDE6Bp8FzRkA5auV+nNyURrmhTTB+4q912IJLNdNC+",
-	"Goyt9rBpR/q62aijFXEsJfR255Ep1egGJGQTDR5m71cdYDbjaZ7lUUnBe33w5q0vspjgRE4vW5GpHdrf",
-	"3G9WVELLGP1nViqI5t3kGY+B06wlG6OUricb2+Ka3cTlvXR03nZ76S+7O9QICujnbERSRiAaFo9IosNB",
-	"XWsLAECNeVrO0jQeyggzNCIhoywmd0UKjzqnI6wlKGd3v/umiujmpvbgvT+Ge//zYO/7T91/7OV/XPc/",
-	"/YvzqPd//4+15T/jFuU/nUqXslwNJeFsIppMR6BjK+GJsslm5Hhe//JLkJcAX9WCxJP3VMgmizBAqZdY",
-	"kHeYlUNUW7K1rLrJeroa6VHf0w1ln2eYJvYm9yDUlGh8yoU0M67tirZEHUJhK38lVQgkFsRgmuebbyrk",
-	"mw/RyVFe9lQ3aZD4KnCWIbtSrYAdA1GBoixNCZPqrDB1WtYWqL1qY4Csvt+iVqxG3SuVOtY4jRqqTpcM",
-	"peo+kEoLMHX57LtwGfdDdjJGoam3HnYMU0/JGKISOMIafE+d9K6uLdZzItLoOGRhaa66CQKQJpVw/Twc",
-	"GTWpPqWhtQAQcF5eBeRy1eTF8og4rZISFjZzUgcgQ1qsJz+hH7J62oPakHlKoN4wyIZqVfrmVOjy1U3H",
-	"qpo9sWp1PF+sFWj91mqLT60Pj1OzG/K7wQjhPc1oGKMpjypfhGxGMDPXiY590SHpUZIJekuUGBHHJEa3",
-	"FCNyN1fquTThJiY2ZkrnGko4EzJksDPolaATtqc0BIpfGZmkj7RqUx9zZQAzvNS5ISFTvcopoanhVjiO",
-	"UyIMUGJemlyA6d5U1qtZ8EVg6ovP8FwXK7dMT5+JusnfsbLjeMqjjs2X8VvUnVVutqfXlZCXY0mv6ST3",
-	"1CtaW9E3sJVXFT2PFl3CkT3HE6/cNccToJYyCK5PT/EjLytGb4JM663Yg7eY8oTAjP14bvmUW829NK/G",
-	"yZdL27hVHugfTU94KpuENXC9Q3nrGGBLNPwrFpGiV/2H+uwesXD6s6Bjo8dhBma4Zmw+Qquvhm+XS/vy",
-	"UvzqpaFvpv2XP32APOX6WNYu4/ryrJQllJHzTWMtguZw1Ks8pFXf71LHpAIgNkTD4XSiDl7XX3NVKGp1",
-	"Sq6KxpqrzUQ8w3cn+uFrp4yKE9a6poyLLd/S/ea7g4N+X4e8o1JM/ABN+QIp1QeyCPSKW9yzIpsA5grX",
-	"IyxCH52b6Ha7Cm7A4RwSeMHMB7flFN8SxHjInFJqzUD41cB8DcKwDtJ+Rfyqj4BbUVxTndocHP3Qz6ir",
-	"KJwlOHUbJWGYQ501ZqlnJ7OUDfJcUF3zR6eBliRuSAYdFBMRRO7r1wBfqTlX9Jak/gC+H7LZXCsLJgs0",
-	"B0KrbeCaHaqump5o0fXanWuMQK6AypcjYJ63RK6H7W4h4GhfxpEJ2vQtgQ3oLCB65imPs4jE3roxNlHR",
-	"6041p9hn7voR6kinBCdFAlig+7Nnv1uacqCDeNB3AcLrwP+dyoSat/Rcadimq3SCziTDaZzqygmpRvHW",
-	"fNdAehf9dCokZByWRgMwBSMY8crW5dIAcdvFkGVtvDxlWVopszR+L9m8IU4xn3xQ2FZtEdu8fpvpAmK1",
-	"wTHYkCCOBWeNCOvbzrk2DH/nWUJOWEwasLPgU0i3zxISoL3XXldpqaDYCmdgHiFPmEyXlTWqeE7t7WgL",
-	"3qCYxi0ilfPUX7NxgeMnLOaaL3rzMT/O49+9QarmWpXcTKCPPlI51RJGkNMWnmDKhCwBuEzoLWEhywkI",
-	"ddVqutXpdTAYNKWb5Zm0LRcJn2rcIeuWCusOncK6P5Olbqj4hGpAhRrphMwjEzmzUBs25mmkK2IseJbE",
-	"74oUHYhVzH2jAFwA9ibTVe4sLRyodU5Y8JJNZEbGFyvs9uWa0kVeHjOBTe2s9yV//ErN3482s0fH4N98",
-	"V1t1bQjUS2wMGXMsp69EzQZb50p56SdvXPbcreu88l6EpSyVSDdMv6maKdzB/l6BQlurtG4UeBsRO2cr",
-	"DXWcT87Xh8v4QgaaOcCK6thXBUYbdkJWBNFYPcWJ+xdPCF1z6SMwqhklaJNAs5Yl3VsWh17FUZxS3Rf+",
-	"Ut0+k6ahqUZV3egwLy4K3iLibi0wrkXUbedktwu086/v/Os7//rOv/64/nWo+BSvBlnYee8rG+Ku3Kqr",
-	"oMnMqh/30W9WBvhNQ4Ho8YL93ZCeIEppxcwoTOBUoQLhkOUIGNy456DGHRE9JXuOeLx0oDvhE/T24MAj",
-	"iztSiDdBXqddmxRjmx4PxsUcx8ZF3riHgyAfyoolbbZHuWLFi3G1PZBMsdLBZt9p7VtzBTSfZ6kaBdDk",
-	"j57q2ooJ5zfZvBQHEehtcOMatJ84D2aweVH2i5CR/qSPfoI4kP1fbIpT3lA1xgGaY96ARJ9bV4+jcpC9",
-	"Fqh/ZlziRnxcqOSH4B2fB3Gmk/gaINVntnIr3DU5F8XJAi/hwJsg+LqdxSizTVYbrelqZEGjB+dD9DW2",
-	"QhoaoluDm0Xu5glmemX5uIi5gJZRQmdU+pHgYyrmCV42Qy6C6ARrIKY8S2I0Ish8pLFHCIt1aIC3/XFK",
-	"yGYrDH9RgdSX/jWxUFf1NtUTAEgpGrNroN2ljdffPzOcg1HV2zWel6Yx+4eZEoh4ibeY/gwv1TqD+ANH",
-	"DWeSiwgnJVOh6xERW/VDwdnibbOaMk4B1S9fJtOl2eDAOU7OxMvkVSbm4pz4WCnsWeP1sfpk/ynIY83y",
-	"Nq6JaOR2BDrWL9UXRf++6mYqvmx1LxWsd52kYLpunlLzPrtzAmxhX7jA40xND+oec7O7P0xsOZZ1pAyY",
-	"oxJDjoYuW2Oco/GS4RmNAHamybv/ePfZBuepO8NSibUImxmpN3oNrpWn4o7+o+ZlWKv28W8VO0B90FoN",
-	"Aae4ri5U4gBWusnYDeMLlqstS2CFkxTrOu0aw9JfzEY3tomFSunOOEkgsa9sm9J+UEXkwgca9LJsMH8J",
-	"O8K9NeZV1HvuVe+9VoT8vfaU7H7l/qllAFJ5vJ7EtzDEYrdW1s76urO+7qyvfwmu+dXYLVdx77I5a3fv",
-	"7+799fd+qfLhhlB/RR6PaifPBcvx7W0Cjy37injqVJ1GeCxJGjI5TbmUCWWTwCb/EF2Iofvt3Z2OgGFE",
-	"Lnh6Yx68M7VtTAOVXBRF0y6YRt7a27u7Xh8dkUSpMgAMS5OEGoTrdyHTFCDTJWKoe5DnsQG6YG+AfqR3",
-	"JIavf8DRDR+PLeAkWmDA7RyrF8yzd+j4nxlO/l3pDqn3fRTtv0H/f5RiFvPZPw4C9fcnHYvzY5Y0fOm8",
-	"/UnX8UIR+r/QjLLuDN+ZtxUvCUKmqBOGi/4FvflfrOfUFm0eW4CKz14fHAQhK7eL3hwcHBwEep0g/hR9",
-	"U2cQIxzdnBWNriPb6utfgmoLVxXoxca96ASd5sl1gk7j0q4HbvQNqTZQ/ynjCdHlsRrhEiEkY74a10HK",
-	"pCkqT0dGJsB1HNh2f3y4jQd/vVYJVj02Tei8CA71lTTGczyiCZTcMyZExqEGdAmQpK9YLpFubQvNjQaK",
-	"8Jb6aS2wDRWhd+SWMItmNyXOA4hxC1lKxoo/UYm6o5Tgm71Jgk0lUktLDSPwax48IU2mNfWsjy7dxIUI",
-	"p+lSg2NYzxCwMx0Qj7rgOqEsUGsTMhJTiUcJ6b0rpzt06/mSPYQTwU37OrkOch6fBQ9DjXKzTBj4Yk0C",
-	"TBPdXTZD5MJJMochMN7NWlEGI4awiKytuFFtf0RwCgnBqklgvm5YqK4Ch1I6mTZ4UbYp2AHfEHGyIikl",
-	"Y5ImRSl0ZD5plVtg03aaIbKqrPcHWIT17HJN/Q+YUqUWiBlK4843uN6dw1JLb0JnOVYnNunmCRlLxDNp",
-	"wDvh6tZ+NnWHGvK6unofOEHnItCyowhM+QkdL9h7h0pu/JDxFM3wHEUJwalqu4+uiio+Yk4SJecI9NsM",
-	"3+0ZSt2TMvlNX/y/6ci8PTWVPR3D+BtIKpqNmepSbw8OUFcQFqPSeHUTOC/DqNlYz5t2U3plo4hdy6Sa",
-	"CxTKAjRKl79Vot87BNIRwiatBJC9rJdTppkfLijo6FVfBSnuCN9vvv028OZ+uV9899ZDXqWF9F+yCWcT",
-	"ImR+2XbNHduDCOm82i8WNyA56mhwtdK2OlFqwi3bJ2y99hZSKYiydahu5b6uuiuCjrZxmPhdtR1bwi37",
-	"z21jppg9sg35YeZ69OxHmhFYZTdN0E9A7ejVDKRGtv42N0zy0qZRh0tZ7cIdfW+bVDC7QM40V+eBqa4a",
-	"/WjuCL25X07QkuKyaIZvwIlTJKpA9obQs5dTyia9ZwrSKWSSLSJ08jj4Jk9hTm+tT19TYE45SPsQVt3v",
-	"4yxXaMKOQDNa2prWOutEYkkG9lA51zAgSc/5PEuwhIg0FoN1A+TTkTb8rJKOnieEu7xCm8mZlW8fIOW6",
-	"3GKzl728W3lcPOrWt0UJpwYpvLdb9PWL3iQGVhd9TZ572yBJX300CL00dbz5eMPwyHXTa7wtaxNsSqte",
-	"rcVAinpCb0lcqlroWjtzi50xEWut3X27Wb9ZrqhBa2eQK2VxBij0WiPYshyt6XU94awIICkvbC6hPm/O",
-	"s+8QbnGblZtZXa66UrSr9RXnYYu+y05iSaOLtQEKgA2WG0yoKNnmjVn+9wyyMqmQ+iKLOXuV11sPGWbL",
-	"spMa4BOKyItM6Nq9I8LImEoNKYTVIxbjNKZ/kDhk+RA0VX5dnuKX5cLZOV93rqvNnKVeVgcK1dkDVPFB",
-	"wIPgnjdaWlfHm+uI9B7kasBH7wDDJmcVU2xEBnUYxBTPiZLV/WHtRSOvhPHmlJNSNNaBzsUwehcs6ldW",
-	"ZMi3bavvKb0l9ync0UgqvmoCeOKtMY8naIbnc7he0hGVKU6X9vxxfVYFGAAFsdA9WirFCSDmUTbRXkd1",
-	"W+VjhKsKpwQprR9qyqtXMkHArmDD6AH4Lo5RYRYLmeG4GmPSMoQAPid3eDZPQNiKsCQTKBnvhTRp4kiG",
-	"E6tJq1cqzMNveoMl8HPPUmaDxJMW7fk5g+7DR1aWpawgJMWZWpOMIoNSortjSixXnmgqMKxIVcu+KRFZ",
-	"Iptk92u5uug3EdeU+fHgbN2HhvT/cUrEdMUbwiYINdTLkK1qfzvvBuUplSbg3TT12o88nXlPnFm7HN8m",
-	"R1FoKjd23ZBbb56KvIpY/Q0ek8YH1wY1P21AAbC1Zxp2IaYpieSKai/bblMt+y4fiG+tFSNpMmGoZy/l",
-	"mlFj2cwGAV88gOUh77lhhR7SyADtbW9Z0PMgbVcGkhZENrJQIX6Z+ZVQQiRnStoEth+gTGRa9GdlPNcW",
-	"9T5Mb3akwers0GKk/qAHqZ16dtkoK2G+RpLeagwrFut4YpGJOdynXs++QzH1vc7vWN2bJaH6fidYyKHu",
-	"2u9EwkJaxQGaMvX3SIwEV79G2mtppU/GJcQ0YCYJ5NGFbERAVEiIBGDfKMpStRAxMTNFnNlWMYtADRMy",
-	"xdSo8y0NLN7daDSgwFTKLgP9Zb+kxlvFceBum81Dj0M20n6FviEUrdgXwQ8xSektOBy0pmlxrFQzgMn0",
-	"THaagj1VCb5J4LWFoprKV2I6s7FzrtENEN0s9lAXyg8eKk37v//r2/43/Te9PhqGrGrM8kePMLFQQqTI",
-	"Rqir9JeTo16gD7hSSsiYpCmJr9U49amfTK8hjUftyGR6zVOPDjKiqZzG5sDWBZdG0Bx4Ym/UBiy9MZ7R",
-	"ZHndWBt2ok52w22sh970jKcT/yNFUc0dJjzCif/RjMZxQpo/bX5Ao5vm6rc0klna8Ky2Yw2v8TFtGLTI",
-	"Rt7fjUXjGku/vLkgI0EbtvwPzogl87VXQ+NBWakJ5inFrST4XODx2eUFibKUyuWletlQNMS6KNHda0Eo",
-	"mc8BhDDWFd0Bc96WwDZa8v7tm30Tn2NqWoWsCyiANd+e02wvsMj2AOMWst+GbmzrAOlwHKTBSeETjU76",
-	"m1oUmDecJB20k896KuW8qJw5LAXQrlJeyoG1ShJG44QvdNxubfJ99OHivdCVUJ2KsiDtuGx9nvDljDAl",
-	"0Y+wIOoruKoSvqiXrDw0cnnpxw9p0hl0nJUuPe3YcoKdwWerYtS+0MK2e/fBo84X9ZOfWRdz0GJblki6",
-	"JwnDeSFjuSzW4kTtrBTGHIQnk5RMDH5/gpdK3rslKfomjZVaI5fl8rLCAAHCX2V8OREYKTLIAUREoA9G",
-	"ULPoBybLNXBzO226qMhhC3X0cO4gijiTKU/6ITOFO4bnJ2rOC5qSPad4MZiw6uVz3RLMeR1cTRYznN7Y",
-	"uKbf7vZyZN69ojKETDPyG+oWxd16iKfAAMCkGbLqdyTey+ss/4a65E6m2IZcKpIF4GlwHYC4VLQL8zvH",
-	"E2ogEnxX58CwnvwrUzXaFAu0ppjfAEwBwrrQb3M8IeCO+w39MyPp0tVbkTG2w3A1xouuCY3RCFYIqr4D",
-	"l3qnRR4wrmv7gdDTMH1jsM8Ai7Gx64zcSQ2XT4U6gyZiwBiCf/uPvVNyJ/fO8YTsmQHmQ5kSDKWTLXyl",
-	"nZGckpCNsyTJgWtss0EeDomFhwpQzHXQREIjwgQpjE2d4RxHU6I4DKAZJ4ZDDfb3F4tFH8PTPk8n++ZT",
-	"sf/+5PD49PJ4703/oD+VMwA+lFSqy805lu4gnMiYQQcG1Ak6LuUUdLynyFHpaLU52GK+eE47g843/YP+",
-	"N4B6L6fAqPb7C5Ike5DvuK+L/u5Flaq/X4LOPp7T/dvX+zgCgWjiq2N+AYsqKicQFRJXvsdWUy+Vg+z8",
-	"RORPYLAeRolTKRSG+ebgQOeCM0k07DbgGmgmsP+7wbLVl+a6K1XNAVhk0w1dnoDoqyV8e/C6qd18oPsZ",
-	"s0wcrAfwq/r4Wz361R8rCSVlOLmEhJLjNOVp0QaIO7MZTpd6oXTouDbvDw/h7tEuC6VHJp1PX9w9y2Iq",
-	"yS0xnlTv3tXZBuqeDH9R8rn6GunPAefHgDHvJeSWJCbhylYFChlcvG/cKiglL4L1h/QCxJOYCKlzVd75",
-	"XAlByMCLkHcNHqIy4BgTEmqsQmw5JNcgKksJoqsrQNap8D0VEuZ8rFesDHz6D/8uFq/o1XZj8/+u+Oe5",
-	"faHzJWjXhLU+XS3n5J5NnMRbNjCMJE+3/PaSsmjbgX9gkiabfwvsfqMv8mvO+erTY7Ieh7B8LMg5a32d",
-	"Rmn9SrV7r6kr882+ukfP7fR0Z2/bsKERji+0tdrlYPdif28Pvln/8ZinIxrHhD0i41RnO2dgCFdWO2eg",
-	"Dr/8VL5wLXM0EccOk9Wi99x1BXoZrRqCsN7AetEoPz+69HobN+VML/94+L2qK+9qs5JmAeMmB+vuJD3C",
-	"SVpJxfY0VQ9G/US5yo/6Qi3uJ4jmF60klT7SQciNkQ/1ESrJAktwYpcrpCkppIQ86KAHIp3eNyYpYRHp",
-	"h2p9ZUojqeHi5n4xo36i9Wh9Z7qjTUxEyB94vGzeL/sKJdWABkNwJsXePaWvH+yUck8EgueI+sJVjCj9",
-	"Zzs8bw++X/+l0poSGpXH+7pFl3O8TDiOrzh/j9MJKX//bZv5imw+56kk8S8kplhJjI949A9N4H7j8b/n",
-	"6X+t9FM18W3v3v3PRcnUL5qBKFWgHSs5gnc3YCXb8wHdVSMfqN+xlVzKhuVHIgP9dZwlybLAyfmTHry3",
-	"679kXP7IM/aYGrfeqgejeZeON5XiCtouC2XzrOVl+QHcI09C4bqrp77pNjkrefTrX+t47C4053B/sMnW",
-	"L+dCy031WxjsjiGPs4RZgTIWm7RRHetps8GhcPIgd7l0wd5mfH1FcDzPJAo7dlkGYacXOG13wbzuHHxE",
-	"GbohIzzai7AgPRMmTKVAzktB0Q9mMTq8+HBUPA5ZV8cOj3nq+i1AaGeExIhxJ9W910eXQC1olDuvdP1x",
-	"Z1x9NGRLVCoB5yZBQ6qbDi6t699nxX58fUq3Q2weMR5qPOR7ndfV+op06sfQjGXzquWMpFj29nyhWu16",
-	"tR/GX/xan6Km8D10MkaYhawUKKer1RsLi/HEabcg+M5NCrWJkILTLrLxWHEYJkM2T+ktTchEh3JPSXSD",
-	"6BhhHQDlG0RNL28wi52VlmPTkwkz/BqNzGUqWWk9qy3yX95O9lI0DmAjte3JmUdpi+9rUhvq85vnkAL4",
-	"AyOLWk1Anx3LPYRbSfWlEvtNMv2bRzkdK2xX5anvrFZfi9WK1Qtdbn2mvu8ErnTfeFPvfy45tlcbpayp",
-	"gVUKo+IkUQeT6jLiaRFChYoIKiVJUzZOsZBpBrGXTVan2qmtn7ZKQF3J7S7QiECFXjLjtzvr0gNZlx6S",
-	"NjW/96uORPr6qgXjrKaRgx1H/tMSXAMF3Ifa9OQ+bWzOLHPGFiZNa61ZR8D6vaeRTg7W8MuSRd7m80Pg",
-	"qolD3Nkfd/bHRzmQwX3ElH0Tgo2FoBM22ziAsED+yr/v9dEZIzq+11P//ZUImeerAI1pIklKYtTVMHX6",
-	"b7AbMB3Di6BCzzuIBT/FM6KxMnUIodOUwVgtjIcAWDDlSWwMI+p7Y1DEo4QUUGXxUEK4uslmOoUko/xP",
-	"RSMu/OYlkfoNqUgQ/q3FszgHkQxZ3vAAi6j3DkGQLE4JGqUQE237VsOUdGaMmojGQQ6MAWm5YDI1ywn5",
-	"ejdk2Uc58BPYfbPcuOIshgYLV0spYL0awiH1jgwdMtjYa4UnZCOjiaB/bPgBTzczy+iN2S68Un97crTt",
-	"l4ocNv+2RF3bdF4jzy2acAn+Hp9vNXz37G3+ueUM23354eK0+uGjRopWz9w5nhC/Mc8yUw/j3MnJ9zfC",
-	"eZfVDbev3ZEr7fnlZ3M8oWzSGXT4eCyILrb7cPJzywC6pptaE5/BRq1emZKHzDzIE3w5M+9qLqf9iRFO",
-	"JREUMzRPeZxBkrREMy4ken1wcNAD0wbAUDMOAKwDdaebElxF40F1ADy13diy0gHCIZMpnSdFFVA9IyVu",
-	"JynB8RLe/B4xDCDH1GRsS52YDd1D3pFFJ0ND97bkua0FSXxDEBmPSSTVdDiLCOq68G0hA6mfxCTu6ZQp",
-	"422EVAVGSKyvXwBfB8+ItlBpq06TtdV7FVe0msfhP8IgvXpY0EdwKHGz1v2OmyhrYlweLRixNk4DyeV1",
-	"ZLqiT44/t9O8/vJG4Yfl8PdSsPY/1yh64yjGJn5+ZdmNQFQiQNohGrdrwhkJGSBK5jmYFkHbZ1zRFssa",
-	"M2oVtzisjW0XpPjAZuT69t+LnoOHUPnrT5zAoFpxzkx4TdJtKe5xrpYm4zRcLZ4l31Hz/W3UD07KDyRe",
-	"t8hkrPNxVzzf5JJ41Jxr11L9MjOvd0fofnniHhxXb9J4a7vyN4/g7tngPBToH2vSLHGSlLBCjNF0teOo",
-	"Glk2dLr7+qI/3cVcfTSLF3eBYi/ORlXenPxUO5u7QZDY05/oOb0hy22C3a9qDiSIfFetoa4uuQq1BkOm",
-	"cVN10SKPi2NOf1Yj+AoPuJmZ73Cbldqd55d2nt2dyQ+zOSRPJOBuZD/WhzFPw2Z2AmikVgtJjjgjppAY",
-	"ZlDyj04Y+FedimJQB7lU08vjIjaHXuPGsckU31xrJLkbsjw50khy5hd95PVPGm9Vx6vngFGcJct3upgU",
-	"wOBPbYf6S7AEC8lTEvfRibSFMsFiUi+jaeYP0Oow97qN19qVLYZudzGl0RSKHoA1BgLfwQEdoIwlAKlX",
-	"GI4pVH4kydgscMhULzwtFRHNcXIAzd8W8POakoExPJb5GBrX6KsNGrMhkSc2F8O4mk3ZzsAc84SpH7Sz",
-	"FO/Ch12y3YwzbywO7X/W1LqF/VfzY5vLLguiHhT0rHHwdJHWccpnOlRmxsEia/gkGBcazb8FA1lr8zXX",
-	"QUpu+c3O0HtPYryAVbwXMQabCtpnLKchK1grStIXZc9vrF1FHw/IzVeZZfMF2hHc/W2x96C2p7O6Gpa5",
-	"pSJ6L6hEnXldBPtqcESf1cmiH4YM4A8HaDHlAVpMsQwAMTWPSigwb0dkzFMdQ6hxDrtGow1ZSmIcQS1O",
-	"VAo7ruAdAhxvW+iGmhXsvpCIOzzDHZ7hzsjwkowM9eDrB4BEfA7zYZTwLLZw4XkABTxJCaBWYF2Q/6l9",
-	"f9saVErxYl2TV8/TGuy+tlaErGQfQbNMSDQiReib2uhq8Jy+k2DlbHNByIx9AVyGKc8mU7DbmLRDa7R4",
-	"e/AN4nJK0gUVpOcipc8okwLhkC14eqPUuwJLRascBhtgBEMeVDdyYAYycLZwMBdEDj5XQp+/DD6rNfl/",
-	"Bf4y+Hxy9CVkcC9mMSUsIkhI0ccz/AdneCH6EZ/p+9SWCIbwFxjK8OMlury6DNlQiGxGLnhCPlI5/UhG",
-	"OZC29Z+CkSUn+/3PlQVleEa+hMzc9XZF86/Lb78Subkmziw8iRNFEDLYQyjANyKEoZiKiN9CAsRoaffE",
-	"c35hP6GqHtNpAbBdb0vbdQh7PsY0yVIiUITTdImIYhbqakYYXMYh06SR759zkgx1Fj+AQSxHaodQSMzi",
-	"kGk1QRvQAACfTya60mhZ1jgRIiMwrKKofH5sH8c+Ffl7y1O8ytU+/Fapg4cdjTvpBm3G3YTWGg00/sPX",
-	"YZL6OixLqo037TdO8dcFXjZc5WcjiSkDTuYeScu/14bQQC8Ow3gwK1at4fYKVR9p/30Th0MugwNGrq/B",
-	"TEZ8ZnkjTXUuFNQlXuHrB8Zz6Izz6/MBRtUprvT015Z4J7q/NNHdu0Vbnujn8Bj20a/6VBrrdDFa1MXC",
-	"HlkC9Vd6AVCmSeWsKixG6lcCh3HYmJ+OjMi0DBTjy3SFcRIyK0ppRxuiDBEcTZGuvmg/fqelltrgwFVI",
-	"xyErmAoyaR4in5P6MRevlGj09uBADy2Xspp8chVe9JjCT9GL46V7OkdcZQyrbLhVYv9rij47b5zjjdO0",
-	"ADbpj5eNafObMcLyMziqe6au2snpr8P3J0fXF8d//3B8edW5hxS0b3nbA9ojNgrV0OENJH4lch5cthoX",
-	"eohSFqckuhEGLl+WVBCUKsZpwj0qu/BKoBlmeELAmWgFUMUDoUwbjcoxqYV2LAZKN3cYtgkaMUpk0XsQ",
-	"MngyvDjNJcDqEMidJih0chQgjMYkVhxXNaPVZKvcBsho6Sb8mPGYvBKILxjCsxElbm08qGdGIHQl7gUh",
-	"i3CSiNICCnQEmzAiZWN8Dvch6kYb6zsw1waiwnNpoO6H059Pzz6eBqhCkEHIhoeHx5eX16dnR8fXh2e/",
-	"/PLh9ORweHVydnr94/Dk/fFRgC6PL349OTy+Pj49Oj87Ob26Pj27ur44Hh7+bfjD++MgZIcXx0fHp1cn",
-	"w/fXpv0AqXeOT88+/PS36/Pji19OLi9Pzk4vPf4+S0vPcoPZzp9Hb68OQ027yR1Z41Y7Lf6ruJFyVuph",
-	"hg7XevG30+cKSd+rgkJdcPMHkvh4xrqIEp9gWKr7tvP4P0jBA98ebq1otjb//ESkj4A0go4U6w07PxHZ",
-	"jqr+PMrMjk6bIlMelkifzElYY7VbFvQom1IYWSAxJ5EROOcJjup2DC2JU429j9E4JSI3nOTOJi0XW5eZ",
-	"Rcfo1gXTXhP63ks3ZxzszBk7c8YLKkDycHzskcTFcjjFA3hzCmsCaPh9dKmD2nSpde1ALkAyve6bkq/4",
-	"q/PcrHYKO04b1zW8c9e8LHdNzXpV9tc4e/wSXTWX2hWCnfEPrJ5rLGYQFV4kTgGIp/2dCh0Hu6fzrFiM",
-	"BMEJiRGWKCVC9nTaF1jzNIhUZuoO1e1kZaMe6oopXzBEmcUMsQ9PjnqNLpZ8Eo8ljuQdPI9jJe9+pRBS",
-	"GFLzEk9FPP8u1ekvLI3AcS+d9u2Y1VZixf7n4o/7Ve+sstw+Grrihq7/Ww+YQ5mAoDjGOARRGnMSqD29",
-	"RgNWmae0sl0VQ9lZrR6+TGdt97e8bze1WNX9VKiaLOU3Vq2joGe5G3bk+ADGqQejxaczTDkseEub1IU1",
-	"PHk58UctcYRMzEnUxwsxBHHxZ7Ls6zOS/62z8XULeVI+uiFzGSA6dpy2Ohn+5Eg9zpg2WsWNdqkXKQPu",
-	"zvlO3nvW8rcPw6jay30xn2HK9m9JSsfL54mH6aNKZaFXAqznfT02lPJMyZMJn1Am0GhpC2N2lR4L4CYC",
-	"0jZ9xi1QTWsVp2d4GbJbnkVTNOZpT4cUQs4ErAMlcR+dZ6OEiinC6Oj0El39xxVKScTTGLJM4pAZbVeP",
-	"8Vf4TPOJvn4Pqk1MeRJrHOo1b/+Kk8yWlohwkkDy/6BI6wlZwvmNicbR48jmeYC5EmxSInhyS1IlY/sz",
-	"TEM2w0tEmZAEx5AwM8Ppza9mxjqnaMxThNmSM4JIAqkqw3xNkB59yEYk4WwiLKRMyc/efXvwPZQWZZDv",
-	"gqZYFA1Q2XsX6osBQEadTZ7hG+siSTCdoTlhMcC4TDBlNqoUMbIImZn/rVoyNT4IW4JCaPA7T2FU+gsz",
-	"CnjXRPS8Q1i1oVdL6yBjTBOhPoy59rIgzMRCSYy65of68tuDbwxRREiRX8j0yE1Or34AJVfviM3G0cAO",
-	"Wm1BQ7N+FgU9ZMW6iCJ1Z8XFCVu1dCOajqDFR7pAea0jPQDfXfY3vlDkoNnIO/T5S551pU4PFJxtAzLz",
-	"tAXNrmoZ4eogmV3KOcHuXv5L3cuqjRYTiZn4wPAtpgkeJaQpIgmOgzcsEm4wTWqbVJna7pLXWaMbFKs2",
-	"aabaQJMSFJMxVczJHur16J0/6S6/Pm+QWcuVjiCzfE2rtXMMvSTHUFHswx5Cs8XPWHRxsxLRMN4mXwsc",
-	"xG3KLkKrzfUWXz/siWosOqpn54cN3t3Mf3kwuIL473F6t63NqLva/wz/p/FKV4k5vVAwUL1iTzBD5I4K",
-	"gKxsOMfaol6c43WuDXizXO9059p4UNfG/WiusSi0IRGMlDqbGIRSpVaNCJrzJPHphD8RuYoydgz6z+66",
-	"eAj+9ukpPReGGbZwWuT07hK6Kc3c5DZ4LHGmHR/d1Y3eiSF+w/39j+n2JaK5oo031rq9tiBHzdheM5C3",
-	"wCI8gz7P8z6/PkWfV2a4UuM/G2Zyit70D8pruNP0X5KmX3JU+Ik+t8NVjtTTV+5osgIUKNjrTnGTRaD5",
-	"GG9zr5aPyVPYC6o9NsilzHMod3f1zmRQOTn+c3M/PnA/q0Klz/3P9p9rgjGL2pObcwb97RrOsE5gPqk5",
-	"2ndGiEesMPrYVPxpm9hLbbnwVbtrQYWVSoitSHB3pXwNsPYPScvPFLFZcOkWpg+rN27Dq/W3zyPFebi+",
-	"OxCceKKtcovOTvb6y9tJnkb22t6U4qBgkQ3rT5ThpW3J7TmeNABFh6zyRR9d8lRCQbbREsIMA+3sJfFQ",
-	"owTQGHVjMsZZIosnAyyi3ruQQaVhnBI0SgHne7QsXMWSzmx0IW3I4T130b03t+eoeW7ELgX9Y8MPeCqf",
-	"yPRTQjo/xxPiN/7Yva3u404iuLepprakBVuoHNENUvDneELZpDPo8PFYELjengP9r84ohtXSAKOMxQkR",
-	"kJArQtb112qEkFWnVKPw1mrU+CIsZHxur2iWUAYuRRotUVfNlSYkRowvBgijEY7tM6pk+rcHB4obUTbR",
-	"ycCmAkKA0izRxXDmXFBTF/JE6jKKBVhJxiRNEIWkEVsOock0VWJCjxTWWjrcK6sjljflaYsklka5KoC1",
-	"OsidkLWLiakT7jbMc2uxab9WKmTT2ol1FnlhgukhrP/twfeoK/BSsZcpX6AZZsteyBZTmhAP1L5AqnUq",
-	"m8xeda6zTuc5L7Prv6hla+vD91hxOQ9E98G9hf7SryZ7xRJqK8L8icg2VLm7av7k0T0PRrFPZ+Yqs/at",
-	"cpP9DN6BySs/hoK5Gmta6BydigSLR4IwOUCMM9LLASqr5Z3y90L2zXeQkqUBn+cpZRGd46qQiiRXf8Yk",
-	"ojHUVMqx/W5JqloO2TjlM+iLkTuJjLSKOHtnIrMZFAA3GN3qPffsYwk5h00Gvj+7LPwMDMqGZ+1k4p1M",
-	"nNdpBrbyLEIxcKctathW8xItn4N0LKLrplhWM9a8cUZmI5IKXXdwjoVAIyJorNkpTbV5oJZoncNOcUZM",
-	"yqsp8YKThC/2cJKYvtf66s71ZB+RC1A8M500nP5JhtM4xbQY805AuaeAUjUmedbYOUbqF0qeFEAv2+hg",
-	"lWSMYiorLGAhy01gSqywNi0qDFJDr4/O/eWcwRTPuEQiG/1OIokkD5lP1K+785yz9PBX/hbH6Cnv+t0p",
-	"/wtWbrCX9GOwm03v631yi5PsGYsDFTKAufYFnWWJ4ikatMmY+gH9xJr0k2XIcLFaPZuNM+LxMjAajAUP",
-	"0YID4GoIicgdjmSiZAsuSMjsoqLuYorlHh33cqQoZPSvQl36LJdzEiAafwFFRzHKlOAESiUHuZ+gqJSc",
-	"ouH5CeCRevwUbrl9PcRC9woZFoiwMU8jXc1owbMkHvgS6/M1CLQiaQf7ShjPiS5T7HpNip6lOizylVLN",
-	"ZEpHBnYGK+0PNL0cCAtKEGkUkSxVF4q6JUC57KMfOACPAH7IYkqjqd1HSBrJEmJn1UfHxZRsFSPoQmmN",
-	"44w1FOw4NgT6ZFeGHr/pdkVlHbtxkpspPrGaCMM8IhEVKwYZm+e7e+MrgEnVnBG0O33Git19/IsiJULr",
-	"dc93S1yQGb+ty7O59tbrI0iyA2NWyKY8iZWWyMcltikGmQ3PiQOlYDLF31JSaRaYrkE1Ai1xFqij7jSK",
-	"Xb5alIQr9GtgmT7FUSNXj1KCb/YmidJfUzqZSg/a64W/gWfVPOva8k7zvJc4KB5J99zgjKdcaW2rk+kQ",
-	"bLl5cwNwnHPb+NeXNZev28p0OfvWLkfuxQVeOTuTHy67py8NEUcHPAjjbDHDRFYqzw+k0kdeiTXn0gQg",
-	"6Ta2CaE23TfHTr956EPWDMlgXth5PnbRQLgghi1P9PaZbLYbSGFT/2qVwWZcwGbU6GpKtX6NIiwiDKig",
-	"+dEFpXpBk8TE4Kgb2dXL1XHDAF1nLCKm2QBRFiUZNAZ+2STh+iiKxighhzXUz3WzNjzFAo0IYQCSPbfo",
-	"ETDmkVLzkzFNoBSLWLJomnLGM5Es+yH7T56hGV4C9IsxjBjGphqYcUYl16D2ECOv5GtATGUxmhKcyKmp",
-	"yBIyyRFeYCqRIqkCewiEFTvTncz6QDFIq05bY2iRzp5zvq2HAzWR38HuWvlTRv6soZOnzFvTrLl12tpK",
-	"UjXBK48oR/niMY3o5wPr2QlBu7yz+wtB3z+oELTvyBsPaEHc/rCvVq+YIx81aU7D/I1tDn3R/lMgiLi9",
-	"NaZ6u1PecZAdakjlDFgu4p7kp9emXEay/7n4o6WiteZk69cqJ3ud7lO8voP/eEz4j4chx4N1SslqCvmJ",
-	"yFXkcbBj2X9mVI6HJLFnFXHWf+Wyzk0UodXHQ7/2+KLR7pztRKPnBPV4GEbxwDoW1JU1CCOUbFst3zT4",
-	"Sug6tahocAApfTrTCCLdoOQ2zyC3h8XgdhJoTGLFEQiiTHKo181T9NPheUMlfdXHSTHmr7CafmWGqyvq",
-	"V5Z85y9+af5ivOKAlGoXVg7jS4Ltam8R8bGKwgldmv+y4nHqoxPFKYxHRsfLqsdUiIykAcJZTAkzzh2b",
-	"MzBPyZje6cQfXRuPZ/ErgWSaCQnJProp1BWEoJhHYv/w/dmHo/4sbi6+7xzAx4oYdQ/58nlK8LsjWFmB",
-	"tbRpO3lmZ+rBNZrYlo09rACz/7lE1PcqzV+ZIRpWmZcu/RYy/bNTm9/KM0LHd25apb/GfFoV6i+PbVes",
-	"/8G91g9F8ZsjxtZ7rhfmb0E0u0vjT+4PfzgKfOGWpgoTv39x//LKvRJoRiSOscRalJyTqLEG/wsWBXen",
-	"eicKvoC4gT+LKLgfpQT+wsnzRxTclwm21r1/oWBsQwue3ijycuRXwMC1EeARThJdh7+ek5oJkgKnJHe6",
-	"8rpAVBbJSzDSARjuLq8uQzYUIpuRC56Qj1ROP5JRXvWgK8lszlOcLiHUUwh0Q5YBEiRKicbvNYhEIYPR",
-	"9QJjClQNAzhvAHml2ixgW7WZtZWRB+hk+EvIDotdRxPCQDIfQudg4lL3BLBZkUfHG6SQKZ33EfB/qH6f",
-	"pUSELMJpukREnQt1vgaAe6DW8OT01+H7k6Pri+O/fzi+vArQ4cXx0fHp1cnw/bV5piYYstOzq+vj07MP",
-	"P/3t+vz44peTy8uTs9PLd+jbgzfQ0OXxxa8nh8fXx6dH52cnp1fX6oOL4+Hh34Y/vD+GRfpw+vPp2cfT",
-	"fsiAJzsT1EX1TZ18bm0ljNyS1MAxqAVN+MRbPf9EiKx84zmL9xSXn9Nd7sl5hpvQnXXTRVi80v4WhMZ/",
-	"2OXKvqxS9m/ab5xisAu8bLgRz0YSU2buwxKBvNgrUVqXwO4yVJdhFzN0Nifs5AgdansOOjkyd5Efot4Y",
-	"p3vVexTVr9GQAepD5d50tRJr4A50a5wD2gGW+b2LqNRpxYIkt0SgrnqP3OHZPCHq/r3+ePzD9QlcO1f/",
-	"eX119vPx6fWPJ++PDVpGlGA6EyjiMwJoDQbIKlMXq1T8ksQwfpK+Q5wlS8gNIXcyR39I6JhIOiNwz0RT",
-	"Lgjrh2zlBar61etHxZqrqc2FpN1ST3AVQUfPeQmVZ9xwDcHK7i6gr0SlAnJvZk9PcY/8M+MSrwgEIFIg",
-	"/U7LZO6fiPy7bvMRD4weUZPh4u8ZSanxJTpjr1RawQnKAH1sZ6m8p6VSr7FLrYaqnjE52mc0vNyYmLXN",
-	"w6Hnh7+E9HhWAs2aIUsOyOpNI3+662p3+na3mAs5dF8WsH38P4CVNV5eFyB9mpIxWrCOMIOK+oLEaLRs",
-	"iU1yAb18fXFnevW80WaK0fCxWTmlwJjInepi7SLPXlLkmYY0dg6h3uGXhlHSDN7lBI45qFkeRXyAsEFm",
-	"XOb13y61Bn4pUyzJRIMLzkm6ZzXzNDP1oA6P3yNyN0+16VkEIcvRbkHxXc7JXjQl0U0Z/rb4xFcEyhoA",
-	"gpDVi0AFcP3ZYlMY7OV7MDc7h8WUA7KBfqaxDXhC3oWMcUbQjGAmEOMjHi97AZrhu0s9lKur96grSMRZ",
-	"LAJkK+F9893BQYCwRDMuJHr7zZuDg17gVtcTAUrwiCQ6LJfEVBfZy0vpQaUwNKZ3ak1kXjVPLYUaVsiA",
-	"m1IoaVV8fkPIXIP6m2mNear0fQcxExfI3cQ0BVBhQqN4A5ZwgLBBfSQkfmX5d8z76NCt7IVTogtrkRjJ",
-	"acqzyTRkk5Rnc4G64ONV750ciV6AEnpTrhOmES4V71TKFvS2mMJw2mDiqBvhkeRBNbpGaXDonounrb6l",
-	"elzpKXYHtnMT7yIGK5S67kraznwBre1/1gd945pa+tJxQgCdIdfLa5laWobH2Jp+FDymmOVAvlSgkaIQ",
-	"qJUiNYrjjAiBJwTlMc4zuBLikCnVyOVLfWQYe165EK4JwuLm4ih6AjlPWhc+qF7c1ed6IfW57nFKgk2L",
-	"aCj2DX7zgt5QV4ff90cZTaQS8tXFHzLza36zj3EiSIAYh+CpHpD8OhnNaxtcQaVPck39Fe+nRwlO3I5i",
-	"n8ztqG+EhymNUaJ0J5gwCFlJEA8cWF8tWGsZ+10h9apzk0fLGJzfCb0lLGQAL5y65TiiLE0J06VounxG",
-	"pSTxAN2Quez1dRBjfj5NzLn2GoYMAs6dbo03kTOzccgrvhut5nuQv9UfbBky86nkZcbRZCt9Lsm4JoI+",
-	"pUF0HdOxRbh2wvEuhvLZhON9zXieNPjDy4U3BnTXVlyMxJSnci+htyRGI4JTkppIg8WUC6Lh0UXIcEqc",
-	"Gh7Ecu2uDWrwI2j3nEhD/UXIPIYaY6ywkR8k7SMpk9wE09PlxoCt3kUELBNE12lUF0fJbMOMI0cA2ejH",
-	"dJbNzKRs7EUfDTXPzkMlDbM3piLD0aF6iVFmrEnKqg7CLf7oQfMsAjgfkXXrTppYpK1MmRA2kdOnZ99m",
-	"X/xGF3f5dx6rPz8bHtqT83xsWP1VVEP8U4rFsqjHBOKkralUNmXrmDPV78AUk7XVpGInMg5YqRI78+pE",
-	"OiYut91riy+LQ+YAHRfsuQ8WmpoxZYWQOqyI4c9VW65+x+xk153s+qLLxpa1YT8BPwkr/QoYqFlE6wb0",
-	"lN3M/Zxry25qI7Ujw9Y0fJ6a6p0tNfnnZY07nrjjiX9OnvjYfNCIRRZba2VFJqjkUE1PEDpQ3yTl5fH6",
-	"Ojo/j9qHCCkqXJnL+gtwkVGnPjTWyZ4/gMpEZgztcL++UCpRmeFKCK/aXuwCqV5YIJVvh+xJrp69l10B",
-	"qpqWBBVXrUWNlRhAgHSNFnP49SObDBVhplOERuoVHDe4onXn5fO+DcJn+Tw9BQB6uUc9j6bYyPKS2uCo",
-	"nSSwC3upJaU/FOcI7gUGWul5/3OZ2teEztiSqriBm9zyG1LjJk1hKh7esC5g5bLSawrj0cGaJQlGD2WH",
-	"gPVAsSkPTsqftgDDEpRNElIbi098DZlffkX3EF9/IrIVxT7CHdRcdKq2MTt6v3c8y72I/ZmCXKpcfKNy",
-	"VZ4J+8xATyfL7c7RToB7AaEZf1IBbt88w0LQCZuRVWYhn206F+mK73v5LVt9Ag6/kKUER1M3+cW+O4CA",
-	"A75gBkmCC4gQVT/qBI0AzfGExAESsMEhU++NaSJJSmKdrZFQIc30hkXPbQxM9a82tjip0W3GiukfG37A",
-	"081MWlKdIqlOwd8zki63+PbkaNsvT/Fsi16LaMjL7TovNbDlGKw/ebuFyz/favj24+2GnvKEbP/lh4vT",
-	"6oePaQDF1TN3jicN9hN1thQ38PCVnSR7f9vlAmCq61YqrPRjHE1L5Ujqd8ZK4bb8bI4nlE06gw4fjwUB",
-	"ke5FiL4Peq2mXGL5tFGTa8R6r9X3AobpketfibJZZnMjL3wxT8kt5ZlwsZ2MsaV6IeuhPJfWvLPcPjnb",
-	"0Rvu4Tk1FKP7+U7an2uoM9TCKwrv+UXKD9DE1+ep1Euz0j+Zr8rOKfmSLvZ8W+xp0lv5sv2POZQwFoJH",
-	"tKiSgS3GiFYIm1yJ6hhuY3RS/T6F21D302RgUk93VqWdWxAbSrjP2d3WdAQ97X9W/2tbArk4tTEVzsGV",
-	"UzIzpzdJzMFVPy4BiwMbHFDEx03Ov/w0r3P5qRfLfr6iQ3dMTgz5X/GsPZbn7z7Ueg8nn+225oJbQTc7",
-	"Lv7n8bG1JatncqdpFrmRE81Psfr544guO6LfiS5P6xB7ENHlHr6vsgDzvH4uNYhNnVsG6Gdr55biIzuX",
-	"1s6ltXNp7Vxaf2mXFmilX5kfqy5zOhejmk027ww+q9+42uI3+7dv9u1eYz2hytPfFzei9mPCJ7T+Kmcj",
-	"jtO49rutElP+VQ2VsjG3D2gc7Uc4SUY4ulG/qX0jUZZSuYRF0xAdw0xOO4N/fFJrodsaFvVHYPz/+KSO",
-	"sUbB0MudpUln0NmH4222uHq164peULAk5Qncp6JWkyXnVopWGJ6RzqCDowT2pRJirPMh1YVeggcREZ+T",
-	"GJ2pMaM3/QO0j85Ojg6LQg3zlN/S2BhmTRd6mvkTT3dnrsSDupIwDHKI04b7hqeFn7QtxFrrTS21ctaK",
-	"hbxO02WRD2/a15KKp+FzU1jIoj5XcNudJmwJIk8jF0TwLFVDSRIemWkCQomQ5QUugMPt/hRfrFm4+rcG",
-	"c9wzngIBfIbBvZkDx3LHAG2aMbjYwZo4dGHL5NAUJZxNkEamcb2tbqtV39eayeXWfvO58dsEbawqSpot",
-	"Yp4jLHHCJxlBGYuJPiEaiBLSFCkRqjOX9uynG/XnRdXJYXMM9o75U9BZlmDJU5eczGBa9mngNh2wTc5I",
-	"ntBsiWlO1TsbTANnMZUo4RN1tP4/zq6YJWMYiP6V2+wHVXe32sFNxA5dXAqNGAgXaEKl/17ukjSXGKS4",
-	"t0kud/fudeh7LEkM35v2xaL0iNpVO4mthWNPlQZQdO/dME98Ny/jW8MFJhqLa4sSGmormP/l6M4Jy7Lw",
-	"DzmrGG2Kep9CvrdojmJjaZN3LUnzVGzqkm166LxajSmIMotj7YvRa407HH+2X7+chJN5g6MYu1NThDBO",
-	"o9GY6vMWvd4bH4SMG7Jqs+KfulwPQ2Nh+ynUA8MJvc0TzIHF5LdVwOVv5vPHGR55eOX+fuIUVA5oaXD1",
-	"wQKMmEMPkSrQVOVRw8yEea/7wK5gU/H12wO8Wg+RywRIKLZGC+/PwyjwSaHfDlYZTcadK3wtuBolgYKI",
-	"B/GknwAAAP//",
+	"7P3rduO2ligKvwqGvj1GSf3RsuuSdEc1zjhHsZ0sdyq2l+1Kde/FbAciIQkxBWgRoGWlTj3HfoR+j94v",
+	"dgYmABIkQYmSr6kof1IWSWACmJj3y+dOxGdzzgiTojP43JkSHJMU/snInTzHE3LFbwhTP8RERCmdS8pZ",
+	"Z9D5EUsy5ZkgCMcxVT/20XlKBGEScZYs0WJKGMLot4TOqPwNLbBAE3qrfmMxmvGUhIxKMhOI3FEhB0hO",
+	"CeJz/M+MoN/mdt7f0C1OMoLGPIUXFFBIPe13go6IpmSGFWhyOSedQUfIlLJJ58uXL0FnjlM8I9IsBkcR",
+	"z5gcCkEnbEaYPDk6ty/U1zZkyHyAcP4FOjlSk1L1whzLaSfoMDxT03oG7wSdlPwzoymJOwOZZsSFdo6l",
+	"JKka53/942DvO7w3/vXzv33Zy//9rsW/X7/58j86QW3hgQVm3fqGny7zNZ4coe7rNyimEypFD8kplgij",
+	"KOFZjCLOGInUd4iP9RmlE8zoHxh+i6mI+C1JSbx6bzbbkVXLSxIewdyrV4hSIniWRgQVX6w4QWfUZzy6",
+	"Of2JLNee3PkJuiHLFYsxwzzjQrKYymEkefr3jKTLFes5U5SC3Cryo/GLCoTVh4CUgqS3VB2hRqLArj1A",
+	"gggBOJmiTJAUiWz0O4lkL9+Sf6qJXTSUPF1JMgzUZw52rwP+AxVSg+zeiVfCLqhLJZrhJZriW4JGhDAU",
+	"k4RIEvcQZUISHNs7NU+wHPN0tpeQW5IgzohoWok71UncZkkX5iacxJucBh7xzKwuv0oOylWgSvM5NoHo",
+	"ajkn94VJTYG6GFlcsVRqTlJ96SMsccInGQkQ6U/6aJLybC5661aiYGuzlkvKos0WIRXW4rEkqV6KpDPS",
+	"BI1Qo5fAUGiCZWfQibEke+rb5iv4kUmabALbiIx5StaDlamBtwELmMphzlPW0PAaC2qkebVxn4/4ASgn",
+	"MWGSymWrBVLz8prlFWM+4+JSAlDgZM3KhOQpiVHx/orFOWM+38rIDK+/K0PgNorCq7eV5JsS0Uiq4SX/",
+	"LbGP6nAAeaLxaiAYVWIyvNq8r2ak59tSkPxXLMSnQlxNCZrhOzrLZohlsxFJFUXXioLkKCUyS1kffZoS",
+	"FjI+o1KSWIl45hWcEvMOifVboGogR9MIFH8I2X/snZI7uac0nD1QNRRLmXMmCNJKEIpwmlIigJ1IeMOr",
+	"hfhOHlZeOnmzps7g9cHBQdCZUWb+zDeOMkkmJO18CTp3exO7NXt2a/TZfQnKAsAaWbEkqzciSnnE58MX",
+	"taMr1qNQQ71S4EGAximfoYM+GuoncwwSGUGExYiqazqXy6ZDUl+UzigmY5wlsjNQB+Sel/7PObWD+qkZ",
+	"+AGVNsR5dVBa8b0hS0EAtSjThwaIFyAscrRGlIVMrbGOwQZxrVCZklvKM6ExFZ1INMuERCOiiFiMFlRO",
+	"9UACzwga00RJJIXarOZUTxUyENhWLNE85XEWKSDkqm3VNoMK/n8gbCKnncE3r9/UTn8Nzs9JOqMg8V+S",
+	"NaotKt5Fai8bsb4y5jOifRmQVvJaYZYo9KbywhuPp7bsVSJu6e1TPCPbQUeqp2JhVkC1glTNvQ7WlLKI",
+	"zpUYsTGUkps9tGM0AlVM0hacrbZN8gIW0W673PnawtZaA1sPm5plLWw1rep/pGTcGXT+f/uFHXJfPxX7",
+	"NbvaeWkYvRCu9P51JEG/tYIW2GGekQqk/JbGJF3L0nEmp2+QfX3lmsyAz7eolCdknZ2OJ0Qbe5ZCkpnS",
+	"jaNMSD7rNaxLj/m8a9rqSi+mXNQI4ZQnseGzaiPciw5WjcqmwFvNtgsD2prbr177eHHaagEKMh+zAWg/",
+	"XpyirpBYZqJvBl0J28eL0zWgCULiEyYkZhFZT8aVRKi+eCXAoKY+eo8oQ7mQFdQt1l3MuJzCxUEzLKMp",
+	"EUj9QtmkEXY7+DVdad4CIYbvmY8uS0vpmMWdb8bsnRUCSvAxqjDw9dzzWhC5MeQVOHPwN2FqPuDd79dy",
+	"i2u2Bpk9cJe4oIH6gifkcj3Ce+A1WLsKqa9FyjaD0YBjobvC6YTIoWZ2x23MEB5AJQwCXzcBq1+5Nlz1",
+	"um6dWAt4HVLvGrZCaw1dMz5XoN8UnysAeuHeEqc1ZKsQugL75lhdA1PDDxbvYRuHH6q4UprFhuqoz8do",
+	"Bf1jnTmgaiHC2gwATLXZpP5Hg9r/pqL3rzbTKAh5KtdAyNOYpAM0piSJB1hEipXrP9S7qKt+Ak+5YlQx",
+	"TY2hmwqUkLFEPJO9IGQpmRMs8SghqKtkAT6b4T1BlLIO7qQxT5EgtyTFCdgQ3sNwMI9ABEdTlFAhQ6YA",
+	"Fmi0BDsZZYhKgRyYA4QTwdUDWaC5YPiGXEdYkJB1o5SoGa+x7IHdImM3jC+YnkpBjdG7gwO19eRunvCY",
+	"WJzxngRPy0YyOMSKteDNwYHHWjDDdyf65W/zpzhN8RIuhlwm6ocxT2fqb4c2bqcYEmOot5fHCkHaCmwl",
+	"IGea3mpKcLyO9OZA30OV1QMoIbJQf9bAtVanLUjdNmBhC1MbdbaYqhVM2yqy+ut2Wmwx0/Yq7FUxhgI+",
+	"E+s0Pu3fbiTXeoDnItJf9LxEyO95TIkOtcljKS70I/VjxJkkDP6J5/OE6hf2fxccQotabmY+8qeUSqLn",
+	"r0fuFPEekiNNsCBOYB5jCWdb3irrc3loaGHQZkCN96YtiFrtPzc6/UPDWh591e6eDTM5RW/6B4UFovUS",
+	"HDXswRfgjL0K/JIq2BZwQz8fGmYz7AoUsYS7LaBl2e2h4S2PvgLsqqzZFnxFyx4aaDXmClCBuLaDD2id",
+	"9hACnRvh2AB7YX5uATS5w7N5Am+SNOUpCJS3OKHxtSGkSnRST67LoFovzIjHSzTGNCEx0mtE8DlMA8JP",
+	"q23Rk3u25KLNPAEyjlALVcy1FQWp5WPKQoaTJH9DbaIRRvvIcYApWVN7tYRmvkqMneFEyW0kRorRhYyn",
+	"CNiw65nqUhYlWUzZBIGndT/3OfUCxFkR/COUbJ2SkNnYCYgge91/1z9AMY0B5JhHGcR3GtH1S9AZEZyS",
+	"9Fjt0QZne9+d/+EQffuv3xyg//6vtwNksUI7nhdUThFGnz592lP0V60lUvj6PQCKoilOEsImSkJnnBE0",
+	"yrQbNH+gdQzGjSM7UqorlopXgkjohP1W5yivrCYA2ICX73GsTnaBl/e7DYp2kPRa/2muwpWe9PL44peT",
+	"w+Pr49Oj87OT06vr07Or64vj4eHfht9/OG64N8NPl+jy6hINhchm5IIn5BOV009kZDFiYP3Fc06ZzLEC",
+	"M7FQipsTfJSScSZI/ACX7CrXKCKeJXrCkborOJqSGG6XuXpdOU25lIlCddDx1O4gGFiEbESWnMXmnkl1",
+	"R3hCo2Wvj/J9UzrZ6o1DPA3Zx9OfTs8+nQL22/N8TOpmjvTw4vjo+PTqZPjh+uT0l+EHkGTbHeMADaOI",
+	"CHFEGCXxAH0U6rhwygZ4IQYUzwaD185/A0Xp93MXs9oWOOZMTnlK/yAxeLVIqmjPAAkpBsVUD3TillhS",
+	"YW93Tkc1MhgEQ1TqOBgYzYahhCzfuMBVz4efLt2Y1ePipRERNCbw7oQwktLIjIEiHhN91JyNExrd84zt",
+	"KA1nh4tgTaBjEEgAxjOcpATHSx2XIx6Ee5mJLEjCkE5t8w9QJjKcgFuDCjQjGDgPMSG6eSyE1kvV6Ex8",
+	"ZPgW0wSPEnK/XZJkNucpTmmyvM6KQRs2TcFydHqJEs5vsrlST6+L+IicrPdxNCN9M1mFdsHKKUPfiAfC",
+	"XwWOOslEkSBDn3hanZUyiBx9jxQ9whNMGUqwJGnIuheKRu0Nx5KkPdjeMU9HNI4Ju9/O5sM07GURC2xv",
+	"fZLwBYnRaInSEY4eUGxaYIFioEhgZTPUxQhNGunwUtH6CMNVHxkPm/tiyDSTVpBO8a0i/SVJSkR8rjNi",
+	"MGQD5FQEhFklirFXMsfoUPEvIgRW7CGltzQhEyKUlKRjhIwSZyPQ4VwokyRlOLkEdrOpHNSSq1epBEN2",
+	"WkP4eBRlafogDBcsleRuTiKpkTZjU8xihcHluRThLQ4JI5liJqiSDvV7mMUhU09FFkVEjcUQ1sy3j06M",
+	"DYnCAQBdx4IEaJ4QLNQBznkqEZUIC3V0VIhMkxnG5Q88Y/H9NplxeT1WwzSqEIY4KsTSL95/Zz8ysEpL",
+	"jsaUxaig9bAwbVd4YkG6ZKXQx9bVwvW779B//9c3/Te9AOFkgZeGO9Q2C2Cf42XCcXzF+QecTsiTK3mJ",
+	"mlVdbMzQ64N3//bNv36LRktJxAOLIzAZFaX5HCUtishcCtR9jX6m3/cc/S1kNkxPi9CgiSmCIoniu1pE",
+	"0YYAiNLktyQVIGmNwFYIm5yxQgK73w5jkAavNfFtojHwjtGBCjFMEYQpFojczekD0ZtCgVJsp2CWQOxd",
+	"KJx5zYaIbK7oBIl/JjHFSpS738Y4I17P1JDXUluw12AgJSIPGK1N9TgoCLy5MlVfe9r0cCaVkwhxCr6l",
+	"zx2Lgzg5TxWfl2CFHuNEkMDrugUFCkTQNNPSn1XFcJKIPsqjXkYZTeQeVXw4JkZEHYTsc9ihcdgZoNcB",
+	"CsEKr/4IOwmPcBJ21I8FhOr09GOlgx1fhJ0vSt2eO6B+rrwOR8eyWWfwD/NRJzD/uP7x4uzjeedXjz8s",
+	"pmKe4CW4S3wOZRo7PzuR5sz/wZd8Cg55dZ0isbRwZXyg2k5X3+V68qxA2NrYZjgmgRIT8zAP9H/+dzUs",
+	"6v/879xXlMYkrW9a7irM/7GRG+aCYLjnZdfhF9fo9w8z9K9t9uJnInGMJW6ZS/xKKR/6C9R1dwmkNsZB",
+	"A+nVV23cr98vvYcMTylnV1QfapucrApqFD9X8gz9gWTuZimiW0tOLIHUaifP8YR4YzjxBKItPLjl2Sf1",
+	"yrqQAU+U8mLKE4K6OhaexD1wm/c7vhyNR0FAnUPgv6oQt+B/wlO5IvpAk1QSQxZBQyACeBftQmq40OKW",
+	"BGbPgzytwoRZKNjaHbwlB/WlfJpyJTA7ufjaWOwhC4CpM8ps+MDroGk59449djfBsFQab7hWS/HrRwd5",
+	"rQpLWZlulCLULaNQml/H+DE7VT+Ql2F4QOK3VNFf9YLnBAgETZbDQbUMhch4TCKpVCEqbdxBHw1dRzu+",
+	"ISEz75nwElCtsDatAj/WxA1Y8mxgFSylkv2gFC/NpUOW54IXMqqStVBCjNBZsBUMFrw8uDZkuQVl/3OF",
+	"3yh6+8VClk+xmNJo6v70Siipd0YZFTLFkqfCQF3HRCXzZSm5INiIZrUjENKY1+0pUnae8klKhLpO+fo7",
+	"QUfLj55zrGChHrEVBgL9aces6mubOdxuo0uUs0m1/DmJNh7gUn1k9i7bnOpe6s+q+5avx0CVj99qKy/N",
+	"Qqo3BssK0fqdU+ZhVtWMHB+uzF3iuB3dKiKhtgxaqW1bAVTgSSsyc7Xbwvw4PQwbzwgw6EXDjqLuDZkD",
+	"WRGSzLVKnxL4rAfFZhRVmjvkbc0RNArR5Qwb/xtlIrrhSTkfF2H69V3JUjbISZl2dYTZwcHbyBW/4Bdi",
+	"HhhZWsGrf98v/X5yZH4t9kEQad7xUEr9dt8nTboBbt7j1DFzirFVgur0lyCkqAOr5f4nWEin3gyiEnUd",
+	"P4gvurn3HuERVCQCa6mNp1gB+GmjPuRFfBOe5stUK8WvFckPJQxpdTeu8jtbY8kpqdwHLemJp5SLKgFt",
+	"9xCKnJE2koj0Tg+K8/VVKgrAzYnLhY+6J0fadvX6zR5UP3LCo00dJM6IDi8WVgApUFJUyh9ZPm7A6BhX",
+	"6kZimDgEecLDmuEVRG4hFqJ8JyW3v+eyD7evGnFsHdcpqzJrEKWIvrVR0vZPj0KTZwpuryyVeNgmk5vo",
+	"zu1ntpxvk2mbiIWos0nRKWBccUeODJott7B4QaKWloRjENZxNEVK7L4laEZAF3bitCxCm/zuMsrY9LJP",
+	"VE7PsUIOx+DYKZzr+3EO7zqJtTbkil24wpMfQDHfcBc+gRRfXqsx/BXc5YaQuagwlMmhNraKnqISXJCQ",
+	"RThNl5RNEJYoIYojGQIBGg2eCNQtoO2BZ06n/bm0CCchyxiV8BizyjOkHiE84rcEqXdsGQo1Ubf86kdG",
+	"YZ5+yH4iS5B1dLk8bbflcqpT3PpI7S/PwPmkyYI9cyqQkp4g4CBkM8zwhAArAbwBzYoREpdLXInBByrU",
+	"zOIHcOxot1IXnGP1985xCkqg4sEN8NdQTW1l+1u7EFe4Qpi+WUsaKrbW4tgqdqwczPX6l2F4ALwfkROf",
+	"aSuhQhrTFhECYuhSnmg/r4BTdeSy+l5NEj5qoxgkxybISWizn45/skG/Lb4/qX5SMRO2GOJSrSkuAWK4",
+	"pUf6PzfsHDYiLmK0KrvRkrL75q4Rbt+R2S/8aVW+k3MANJJnqVxZ/QitGd4jLttFd0tD9EAONxXNwvww",
+	"B6XbF3a8km4RHdlgNCyiJ2EhUGLHxAtYcDbZ9zM73lpTokmMcwD8dfWRiFXX6b74kp+7x0zruw2tar18",
+	"mnJ0y7NoSuK8nFCEk4SkWhLNa4HZyIyQ6XqcTkimjvhL+MTYq/T3r0TZsxhxpTePUz7rhwwqIZXr/CjS",
+	"L4guh1TEgSyg0syECjCA6/gULMtkHUhSMbGSJoS2nUFtO+dFzpLlQDEdKhAOmeHBfIwYRzoLuzauTohn",
+	"PI9IAU4UgPavWFfIlCwO6l0fDQvtboajKWXErUxRrR8p8gKSIggZMDhTR9IYCuCuOnsodIxGbOviFQea",
+	"koinMYlDYOPaTqhECG1szBJiXApY5nX0KgqZGrghZzCbC5kSPHtl5k9RV1MR8DGiORZiwdPYBBTlQL3S",
+	"RQ1Xe3KOmhwFbl4EeEcLJHARpKxRhyw/pRyDvJDqHcIpQTLNhFQbl9e8XNDYb0twKlj4i0GZ568EOjkC",
+	"YSp3wyLfhnknMZVD158EXMwxJWl+b+ckBQd1sNZckK+jRs/WFD4qkc8Gc63LeXLS6eqj2kQNGQ047gQd",
+	"neLQUXJyQkoGY1cxrfHL2vS55LeGQZcxn7gDbiax+A/JKU+qb4QOkDO2ECT5+hMC52UBmJfrOGltTabz",
+	"IvOMj3OwxPb2cyMa6YOwu62m39iOnkOmDehr7N+r1++3d+eykKfwsmcLnIerT1XYcUyJ6TbM2347zCfx",
+	"8fB2+KRY2sImqBRQe2nJDWXrxlSvbDRq5ahgikAjrLuHq49MZ0A9Cc7aIWDKZ8XTlcJhBTnbyYRlEuAT",
+	"C6H0dqMJryje7dbzGy2NEzFAJpNcE3Vd02/O51lihD4qEGcR2f5wXDb/AFQFVruhS05/8xB+OBipkRjb",
+	"ne569tTUDe3tNrLYyAaqnm/kK4HUUHRMC1JVYex3c6pNlDVHhdZT1HEIyecCLXh6Q9nkPWJKpDetIkCu",
+	"VMO2i1sydcD84iwjuQELptVaRTd3HUDQsimupQtvQYhBUWPL50Po9VvZM31iXrHNDZ7O8kZrlG2IFGxo",
+	"yKHWrRMXjQI4meKba+3DuyFL6+MzvwgSpUTqnwIb+GAi9PJCuEp98zM66C/gF8qzUUIj06EAdec4zf0x",
+	"AFaLTdSjN+9hMzezl96GndkI0+diZ8693oaVwecr2ZjVZ9vzsIJq+vhXFlN5fNsYH3LGCIJ3SIwWakd8",
+	"OCr5emOiGqPk1YF6+GtkJ1szH/Ja2YQoBV9hseKlMY4URQ8Qy5IENDRQbix/V79CtpVVrLRGv2bCvBx+",
+	"uxkt1vlnbIqztBrbSds4zDLAx7O5XML0lSYScD7Ce33NrThpEFb/Y8+kM+2d5B0qnIvkGU7vV6tTt3wS",
+	"0G+DQFWfxmberEWd2m4f7t46YLob4L13+S1YLUKq10znhPb3r3zDmu7gmmDIGY6J4leAlE3e/pbqSSZI",
+	"GthUjTz0Dc+pIqSKLWrfoeJs/UY+3KT2GE6KC9LMU+Ra3vw2mfbodJkjk2PIaa9C2Y8a0eDCwW1fgJcl",
+	"DAts2pO0Pg3ZGOiwRW+TFlx1TTSGs5n++FvjQnZLleLaUW6Eh6tscQ91hE5e5Q88nfl1YPctS+leiVLF",
+	"ibOTo0N0qLjBf//X2/7r/pv+656P+aXX4IH1x1FHCSW6dqH3KY/JdZ7a28adgLp5UigfW8lLTyJ6fXT+",
+	"0+FxgC7ffPNtsyRXnvR6RuSU+8EzKSYN6SW6UMX11PjJam+At6L58QzfXZcj34tnTOm8TeF2s7l/wJTo",
+	"YnrXWUobXtBC7rW9h3VsVHrd6sjd2pOMXoPN2YsAVV2hBIGLHRXwvZi9ELr+gbY3mAYqG0ZGDBk6Gf5s",
+	"e5oYU/INWTZpHj9Zsb++IyAW5RB5SIiSRvYADdElwQmJETgZhAyMEpi37aihadABWeaMJUu3Fk+xky50",
+	"TZuVV3PYfresSollzfOC+EKHluX+O00vRQDeB5PDXXajvRKI3JmMZyiArbU++5up1lcPwRnqmND1iqh6",
+	"sWE7Dt2GQptjjVppKbAIgm4ba6x41kEmXo+GYn+XV5dIP0ddU5sTZWKPYCH3XvcaZRCzLUVAUrkWyJu3",
+	"77759l//7buD128G6vX9iO7FZJ7wpVcC0SztKGtyvdgnlyTiLM4TiGxfuhzwt98eHADMeWHRd2/flEqL",
+	"fndw4MsvMiNdmUCYyhHEmhFPpZyLwf4+Xog+nuE/OOtHfLYPgUhRgukMdYuQQPVrGQOvaRzYoEnzb1t5",
+	"WUIJkeJvGvfeaxRWm/dKaD+eKTij442gqgKUTrnCk8uaeDfiPCFYp45K0RxUcXZL0pTGpvGOQoYiBgLW",
+	"29IMswr7cxLgcz6YOh1Lp3lVfr4W3600vBmVNF9fNF7iQBvRcpxrZwnzEN8mhM5tR6v3z11IffzKaCWg",
+	"a4tsOIKzStyQl8SUA3ixQEfw1oi4X5u6CsIbslgEtJko3KZ9r72Yh7Cvf7XhtF3om6at++ZXH0ytVVN1",
+	"Ej94gX8jGpfdcGhXeLIdr5DYk3Rxo1HVqfX7+s2/Betij0G8rtYI/ubbFjbFjv3Yt7oRjm7OxuNLmWJJ",
+	"JtsE2grzaUlxGKAxvSPx9zi64eMx6v6g/joiCV6an+yEPYhPH2FB4KlukozvzFtXdEZ0cOrvVEqS2sko",
+	"Eb0A3oUSJIfqBOsbnY9aIimUyW/fuYzp24MWrcnc5Ww2nJfLlZf4APAV+1Dpura2e1dZNM9H8SFLKazf",
+	"YyGqxFXrZBcdawxlIIor6+UhK2gKTlmTclZEiNu4D08KIdSaGUpJZnPpzSg0jRD9vElXlPCpaE0JUU2a",
+	"Up3f5JQKQzsFEwqYNymQJmIlX+e6c3F4vFNTdOOwccP33RC7WmkDXkobRZIrjapVnp/HfVLO7NDTFPGX",
+	"Zg4QKFfTSUDhcxDP1vs4ildrsUsVoBu3vWi+urWC9Te+0L39sMm6rcoArwRyItTNXgxMr9FiWl2nPu8p",
+	"qihkrpmgrpENg1yWGy3r6tzw02XIcl3OlK0jqFl96wVoTGIC9fiV0G36SYVMEedK+1ZrEf10WWkAOyjj",
+	"2oKnNwnHsSkI1gNr7GxECZN6KXkUpU7kL5ctMeo847HRT0NmPi4pqgGifdKHT0+GP5d8n4Td0pTrzDKn",
+	"7A/UTaG2+eLxT5fo5OJyiBZk5Ayqvj8+vNxXj01RWJK6EnXIcrHehNMdH77J2/jYoE+18YzbbrJaEH2P",
+	"+HhMUhKHjLNkWbRP0HZRniIC/t0Y7e3B/u7hhdgza99zQAjQWDFdQZLx3pQLSeIAKVU9IXuSMMwk0goi",
+	"3HLNZmG7FxQiQMdOG8Wi3qapY3l9cfz3j8eXV74iHpVmvg2lPIqeuA2mL9OxzGvcWqFhVBMfqrcnF+Gh",
+	"9GXQydFaPSiwr2U2RAt60RDCUcsAfSnRGhXwNwvbqH78APEbPng2tWyt3+uiStFG6XS2VJM3hr6e3NYi",
+	"Oa94v3RPNtx4B9+dSONSQtBCeOWjbRkr5AUVCWwtVlokvFXxw1l2G4xYkV3PMxnxWU7yCwx4JXTGdVH1",
+	"u1FWFSurQOkEM9TFSWJmmQHR5JmEjiBmjb3WLtSS9O3BK1u95yzzCOdKxphhtiyg8wT62Gw+DVneicdf",
+	"CGijDKiK4UPrs2p/STyUW7rCSwAExaGUx26BJ7+Y17eqqwY5k3bC5ribhycjfyIScK9b/EtR5t8XfJ3B",
+	"Jo2zZOWNvReyrsK7FgvIw7buxZmaujU8Q3iXVxDYIs6rMs7KoJPqdojNyGZF6vJdJ3htlYHceZgX8dB5",
+	"Uu9tNjRe6LzVSTQHu22eHCTw0hfXuGiT4+sC9SXoTKL52hY80XzohEyuuOV6uF/bZvI0H6OR683CVp8i",
+	"zd/d7BCt7rDyCO1LD2AHwdLN9pvhJYqmnAuiA16UKkvumkKRoF7pnfS3Mp6bjPcEj0hiM93jvECYOrRX",
+	"OreJ3Ent0IIZnIZWw73/iff+ONj7rn892P9/9n79/Dp48823vmZV9yLbKw97uVqDoY1e0CfPAypBvYXi",
+	"kn/6UGpLCZYtrEU6C1AN6ZbGE7ktBlEGjedgsgEidziSydIhU9pA05ZOZTElLGoI28JZHi1pj/yVTSTt",
+	"oyPtEIbeEsZXixeiH/EZ6g4/Xfbeh0yWcxrHWZIUsWBQd4nt71M86084nyQEzyl8b9FD7J9+/Pn744v9",
+	"PLNlX5cG2LeGpDxlmfNE7J+fnX3Yt/OJ/fOLs19Ojo4vUPfHw3PrsrYWxm9ev/ElCbaj26VYg9aUu/bZ",
+	"prT74Wygbal+Y3R/QUPV27n3POJsTCcmkkA70W1LxAdDPG/J1xXJxxUTp0Udm4n88eKDdkTp4V+p33ur",
+	"EmvPUzKmdw2NdKWTHSCyEWTt66pFOk9n3HjDW+R06kUGxeZVYVp7nA2ZFkNnV6yJWAOsaAmUqaOyBQl5",
+	"EOd/cZYbhFMGHdmcRGI8Dv/+6cpfKE19mVeqzqNtspQNKJHjATg/xQBK/w/g5T01xuD3hVwfo2oCCoo5",
+	"guIc7XJKJ+psWbvjfCwhqAknHlQkejBRKKFjYqPvy0B8ME+gnqIJbsqjmb6rBjO9/bbkkv3W71pdfSz3",
+	"0QudvX5RWmFZxtpGJ8zF9ibh0vhEiheD3KxGpTC+khdjM8+h3FDqLL57CJGzDMWmKFfb8fe5QKkup/H6",
+	"Qw3k5dwULvUqu6VQrTXSky/KtxrS2mYYX/yrrwyWC111mnu4fKrn6BeRSiHupmd0bdd9mac2ZLaVTOO4",
+	"bQPdGg28tqNlMf8gz3N4JUJWj3U0i4YipEKKwbGFIPYLQ1MsLuFCNpfWxubKQl0evWZTjk7/KgVJxtAl",
+	"oxQu3fOFWFaOpZh99dlsSYnz79WBAejPRXorVOZedHelAaeGlBuYcMqU3WO/ifkMU/YLSfNk6zbJIAMr",
+	"K/OxCTCooL0e1sgO0OckZBjdwjQkto9TnkkidHUp0Ufn2SihYoowtH+7+o8rU/oIqFscMv3XKZ4RyLGm",
+	"bGJe+AUnme5UyND52eUV6vf7+3qOfZjTGxVuB/Pf42L6V8IUQPN2xdMpznqyFbWKHUD98+liirI0s77/",
+	"aq3vESMLyLzUOksulK2v9D4nLNaZDXb7vfqrfTiUK7LqzbktsMjPsm0Svbd8fOAeQ3mTfBcmDwqr4Kfu",
+	"OGn6b82IEHhCAqTuA5Z0lJhekLpBmIei+0cdIklSYTtj6mUgcjfHsJ02SOpvV1fnyOl0iaABmYDyUyMs",
+	"dOAIvJn3CXtTLm4QQAdd9b4e3GY4KCBTSiROlyZJP2RqCl3mb3h+IkxADnTRgpqhdmDNYIoJ3QJN9e5g",
+	"bl+sa50YpF17pR5XbmunajaRHVNnMQXVFnzN3Sjth/ms9odJipmszAq/2SndBnROT1CdU3atnprGi5VB",
+	"Sl2pimaOv9bzgO72Jhy0yT0dcdiBkz00nkGns+x6chkYDcKpdgjRRN2KYuHGC4Ws5n7pDdBiuqy0kTIN",
+	"v/K6Crc8wqMsUVjDx9rOt6Z7q4sdpjdvJ+hUYos6QWd4eHh8eXl9enZ0fH149vPPH09PDodXJ2en1z8M",
+	"Tz4cH5neUSvbJnub8KqXjk/PPv74t+vz44ufTy4vT85OL9WMHz5cDw8Pzz6eXl2aSa6PTi4Pz345vvhP",
+	"f0Bpvc9Y9Xh+IelI3RVDJ5B+OrKtL2GE9Raf5vaSPsJVcQ55aM2Ph+elcoBBkeVTbnDPU/ukiAEs9WlZ",
+	"WcbjQcxANqc2j+oqt4Bxw7h+XWfUaZMbcuWx1JTSQACghn2/V/YZHEvd2DLnPMmt5yZYzxhTkiXC1TML",
+	"meSIznQJPywJ6lrlmTNSOcq8X2BJ5q6kOuOZ42lrk91kc7conrliZNm239/SeNOAqAaNfaad9Ylq33oj",
+	"+I1x9hTaajXWaYQ6vqb1Vpdx6dp1odi+NfVynrSoBenP1fVI7JrfmkrK+Vrt1i8Wi6ovRbFdbcLZs/U0",
+	"eps0x6o2X2pOI2qZBGdhFbIVbvhcPW0Si8rH2DhOsLKY5RfTgqrJZAUPX4pJCoDZWk8svm5aJ/T4U7sp",
+	"8nq5KU+IQCAz6Ybzckpm/iRf05GhPPLJEYSr1Yax85hLlG/ztki7avJqTV2dD61E5ftDkQmFV81zq+cP",
+	"OGHl2O3svt0I8kNpRIamqlQaLh2lbvo3Fjbq+JksJQ+A/CvtI/qN1jaRgmr46nTiWeHD3UhS0Ba7gcVZ",
+	"3WBWgUhiQKCYRDTWiplhDZf6TZuV9x7hkJkPLOKbgp0L0/0+b/Zu7b5QiNj0dR/TVO8HlSJkui607gdx",
+	"ePxB6ZapyRen4BLWKR3qNfhroEZf9vpoqH9b6B4U5BYnWdFYWIDB8IbO5z5s8q+rZPFVi4FiwGzplQ3t",
+	"7jVv/+rDpXhmpndCocsoVcHBBqAdUHxYmePJRZZsasU8Y+Bcs+8DZoiGmGcrmLfewOKcfVemggmKmC3n",
+	"BI38klBNGDfitjNHw96Uz2DzWBslF5v9fyVsgK9w75GHk2WJTyr7gad6kfA8QAajtZ8Tepa+d64PXAxn",
+	"h/Rs7YlLGS++tGgF4h5oYBaxve/jd8HZJzL6iSwviTdd9N8vz04hfQoKZBKp29X/6zev/xX993990/Nm",
+	"Tpejp2tzrmR08LkPUrDpFgjiLX9ivCAZg86yYIVF3cUUyz06RoLOsqSolelvclGX7VtF6BRsoKFthBnG",
+	"tzBtZrSdGhprxubWOacfgmLbKcHxSxFby0vZmoV7hmm3I758NkpYY0KrfpqXz19RPVu/2eQmc8Yyrm23",
+	"A6ySqwSiEmGhCx/ulVpPRBGZS2P31TLYvpa/UBdqAVM2Ua9yZsQy0w4KVGg39RDaRITM1A/WCZAKOfKS",
+	"qcK2OhASL4Vr7h6RCJtmtTpdM2RU5CaKjcO0oB6ZfiFQtJRGYOdYQFNAydGcpNCWAWdOV68lSom6nrfE",
+	"XxW/XQvAMup4O//lMTs5bqzHwfWN/2q9Ufoo7GidOOyAkhV2ZjRKueBjqX4B1jSmush2yKwuC7UIX/ff",
+	"9Q/eo7DDaRyFHdTF2hVMI723do6eGXhC5TQb6VFDVrcnC9dkq4GCJG0DTieAiTqBGcgrKJQ3pLnMbROd",
+	"ejHqxaMQqZUKRyl9y/SjqG9Te6HBwzE8kgOfE0bjQzeMs+G6zgk7OUIm/cK5kDGPMkiw7uaEwclER2Oa",
+	"JOK9dioJiDobcyWd+GoPulUMr4ljWvJQWkxn4jovU3Kd+2Kc1516Teb90lvttXpvicGtRys8TlsPkVcr",
+	"FHTCKJtc42RiyjZuPWRzFObvixuxogohiNHtj8J+kKV0k4+Mb3DG4+3XWPIwbj2KtsVu+7U+t5XIXX7l",
+	"Wl2L++JcJkhK2Zivmrg5+th7LWtLcRBlxVa3RV4vNbWezpU9E4rislrEl3kLbpCvKRH+6iZRmsUrWhUp",
+	"Ijg8/OAM37VNL5QAFRiGFeiy3aQXIAKFrYGvMc78ERyk0YBu57NvlMYrF9HV/S0Zd2qvrO6b1+Dl0IqR",
+	"My62RZucOtRKw70hIzzai7AgvdUTNZVVVtykdFYnDb2ttLq+El5r1uq67f007NYj5vQXDDstqu/Zad0t",
+	"qxbjdvC+jDkrMXddx8KiIHJ7Rl+6FT4e70gWR0Vk1qYmFF8zwKEN3rl1Yr1W9CzA6c0vNl6othE/4/TG",
+	"DQjKA7vsMSac3yhFJ5uDrfLo9NKENPVDdm7buOF4RhmF8mI8tSER7w7eFpVPmgIO66fmbFwjySnJbQ+g",
+	"bKf3Ua1dRX2jMOXSl+0ClX9ds2MrLAX1ozdPUF4OerT0SsR5NpnaZOEj4qBAfL9saIcnQNPguaIhnWrl",
+	"fp3etES4ok0xfeCudseBSDYzQftuMLbbw6YTaXaz0UQr4lhK1dudR6ZVoxuQkE108TDLX3WA2YyneZZH",
+	"JQXv9cGbd77IYoITOb1shaYWtL+536zohJYx+s+s1BDNe8gzHgOlWYs2RildjzZ2xDWnictn6ei87c7S",
+	"33Z3qCsooJ+yEUkZgWhYPCKJDgd1rS1QAGrM03KWpvFQRpihEQkZZTG5K1J41D0dYS1BOaf77dtqRTc3",
+	"tQfv/THc+58He9/92v3HXv7Hdf/Xf3Ee9f7v/7G2/Wfcov2n0+lSlruhJJxNRJPpCHRsJTxRNtkMHc/r",
+	"X34J8hbgq0aQePKBCtlkEYZS6iUS5AWzcolqW7aWVDdZT1dXetR8uqHt8wzTxHJyT4WaEo5PuZBmxbVT",
+	"0ZaoQ2hs5e+kCoHEgpia5vnhmw755kN0cpS3PdVDmkp8lXKWIbtSo4AdA1GBoixNCZPqrjB1W9Y2qL1q",
+	"Y4Csvt+iV6yuuldqdazrNOpSdbplKFX8QCotwPTls+8CM+6H7GSMQtNvPewYop6SMUQlcIR18T1107u6",
+	"t1jPiUij45CFpbXqIQiUNKmE6+fhyKhJ9SmB1qKAgPPyqkIuV01eLI+I0yopYWEzJ3UAMqTFevIT+iGr",
+	"pz2oA5mnBPoNg2yodqVvboVuX910rarZE6t2x/PFWoHWb6229an15XF6dkN+NxghvLcZDWM05VHli5DN",
+	"CGaGnejYFx2SHiWZoLdEiRFxTGJ0SzEid3OlnksTbmJiY6Z0rksJZ0KGDE4GvRJ0wvaUhkDxKyOT9JFW",
+	"beowVwCY4aXODQmZmlVOCU0NtcJxnBJhCiXmrckFmO5NZ72aBV8Epr/4DM91s3JL9PSdqJv8HSs7jqc8",
+	"6th8Gb9F3dnlZnt6XQl5OZb0mk5yT72itRV9A1t5VdHzaNGlOrLneOKVu+Z4AthSLoLr01P8lZcVoTdB",
+	"pvVR7MVbTHlCYMX+em75klutvbSuxsWXW9u4XR7oH01PeCqbhDVwvUN76xjKlujyr1hECl/1H+qze8TC",
+	"6c+Cjo0ehxUYcA1sPkSr74bvlEvn8lL86iXQN9P+y58+QJ5yHZa127i+PStlCWXkfNNYi6A5HPUqD2nV",
+	"/F3qmFQoiA3RcDidqIvX9fdcFQpbnZarorHnajMSz/DdiX742mmj4oS1rmnjYtu3dN9+e3DQ7+uQd1SK",
+	"iR+gKV8gpfpAFoHecVv3rMgmgLUCe4RN6KNzE91ud8ENOJxDAi+Y+YBbTvEtQYyHzGml1lwIvxqYr4sw",
+	"rCtpvyJ+1YfArTCuqU9tXhz90E+oq1U4S+XUbZSEIQ510pilnpPMUjbIc0F1zx+dBlqSuCEZdFAsRBC5",
+	"r1+D+krNuaK3JPUH8H2fzeZaWTBZoHkhtNoBrjmh6q7phRZTrz25xgjkSlH5cgTM87bI9ZDdLQQc7cs4",
+	"MkGbvi2wAZ1FiZ55yuMsIrG3b4xNVPS6U80t9pm7foA+0inBSZEAFuj57N3vlpYc6CAe9G2A8Lri/05n",
+	"Qk1beq40bNNVOkFnkuE0TnXnhFRX8dZ015T0LubpVFDIOCyNBmAaRjDila3LrQHitpshy9p4ecmytFNm",
+	"a/xesnlDnGK++KCwrdomtnn/NjMFxGqDY7AhQRwLzhorrG+75hoY/smzhJywmDTUzoJPId0+S0iA9l57",
+	"XaWlhmIrnIF5hDxhMl1W9qjiObXc0Ta8QTGNW0Qq56m/5uACx09YrDXf9OZrfpzHv3uDVA1bldwsoI8+",
+	"UTnVEkaQ4xaeYMqELBVwmdBbwkKWIxDqqt10u9PrYDAYSg/LM2lHLhI+Fdwh65Ya6w6dxro/kaUeqPiE",
+	"6oIKNdQJmUcmclahDmzM00h3xFjwLInfFyk6EKuY+0ahcAHYm8xUubO0cKDWKWFBSzaRGRlfrLDbl3tK",
+	"F3l5zAQ2tbPel/zxKzV/f7WZPToG/+b72q5rQ6DeYmPImGM5fSVqNtg6VcpbP3njsuduX+eVfBG2stQi",
+	"3RD9pm6mwIP9swKGtlZp3SjwNiJ2TlYa+jifnK8Pl/GFDDRTgBXdsa+KGm3YCVkRRNfqKW7cv3hC6Jpb",
+	"H4FRzShBmwSatWzp3rI59CqK4rTqvvC36vaZNA1ONarqRod5cVHwtiLu1gLj2oq67ZzsdoN2/vWdf33n",
+	"X9/51x/Xvw4dn+LVRRZ23vvKgbg7t4oVNJlZ9eM++s3KAL/pUiAaXrC/G9QTRCmtmBmFCZwqVCAcsrwC",
+	"BjfuOehxR0RPyZ4jHi+d0p3wCXp3cOCRxR0pxJsgr9OuTYqxTY8H42Jex8atvHEPB0EOyootbbZHuWLF",
+	"i3G1PZBMsdLBZt9p7VtzBTSfZ6kaBdDkj57q3ooJ5zfZvBQHEehjcOMatJ84D2aweVH2i5CR/qSPfoQ4",
+	"kP2fbYpTPlA1xgGGY96ARJ9bV8NRucheC9Q/My5xY31c6OSH4B2fB3Gmk/gaSqrPbOdW4DU5FcXJAi/h",
+	"wpsg+LqdxSizTVYbrenqyoJGD85B9A22QhoaoltTN4vczRPM9M7ycRFzASOjhM6o9FeCj6mYJ3jZXHIR",
+	"RCfYAzHlWRKjEUHmI117hLBYhwZ4xx+nhGy2w/AXFUh96d8TW+qqPqZ6AgVSisHsHmh3aSP7+2eG82JU",
+	"9XGN56UJZj+YKYGIl3iL5c/wUu0ziD9w1XAmuYhwUjIVuh4RsdU8FJwt3jGrKeMUqvrl22SmNAccONfJ",
+	"WXgZvcrIXNwTHymFM2tkH6tv9p8CPdZsb+OeiEZqR2Bi/VJ9U/TvqzhT8WUrvlSQ3nWSgpm6eUnN5+yu",
+	"CWoL+8IFHmdpGqh7rM2e/jCx7VjWoTLUHJUYcjR02xrjHI2XDM9oBGVnmrz7j8fPNrhP3RmWSqxF2KxI",
+	"vdFrcK08FXX0XzUvwVp1jn+r2AHqQGs1BJziurtQiQJY6SZjN4wvWK62LIEUTlKs+7TrGpb+ZjZ6sE0s",
+	"VEp3xkkCiX1l25T2gyokF76iQS/LBvOXsCPcW2Nehb3nXvXea0XI32uPye5X7p9aBiCVx+tRfAtDLHZ7",
+	"Ze2srzvr6876+pegml+N3XIV9S6bs3Z8f8f31/P9UufDDUv9FXk8apw8Fyyvb28TeGzbV8RTp+s0wmNJ",
+	"0pDJacqlTCibBDb5h+hGDN1v7u50BAwjcsHTG/PgveltYwao5KIonHaLaeSjvbu76/XREUmUKgOFYWmS",
+	"UFPh+n3INAbIdIkY6h7keWxQXbA3QD/QOxLD19/j6IaPx7bgJFpgqNs5Vi+YZ+/R8T8znPy70h1S7/so",
+	"2n+D/v8oxSzms38cBOrvX3Uszg9Z0vCl8/avuo8XitD/hWaUdWf4zrytaEkQMoWdAC76F/Tmf7Ge01u0",
+	"GbYAFZ+9PjgIQlYeF705ODg4CPQ+QfwpelsnECMc3ZwVg65D2+rrX4LqCFeV0ouNZ9EJOs2L6wSdxq1d",
+	"X7jRB1INUP8t4wnR7bEayyVCSMZ8dV0HKZOmqDwdGZkA1XHKtvvjw208+Ou1SrCasWlB50VwqK+lMZ7j",
+	"EU2g5Z4xITIOPaBLBUn6iuQS6fa20NRooBBvqZ/WAttQEXpHbgmz1eymxHkAMW4hS8lY0ScqUXeUEnyz",
+	"N0mw6URqcakBAr/mwRPSZFpTz/ro0k1ciHCaLnVxDOsZAnKmA+JRF1wnlAVqb0JGYirxKCG99+V0h249",
+	"X7KHcCK4GV8n10HO47PUw1BQbpYJA1+sSYBpwrvL5hK5cJPMZQiMd7PWlMGIISwiaztuVMcfEZxCQrAa",
+	"EoivGxaqu8ChlE6mDV6UbRp2wDdEnKxISsmYpEnRCh2ZT1rlFti0neYSWVXS+z1swnpyuab/Byyp0gvE",
+	"gNJ48g2ud+ey1NKb0FleqxObdPOEjCXimTTFO4F1az+b4qEGva6uPgRO0LkItOwoAtN+QscL9t6jkhs/",
+	"ZDxFMzxHUUJwqsbuo6uii4+Yk0TJOQL9NsN3ewZT96RMftOM/zcdmbenlrKnYxh/A0lFkzHTXerdwQHq",
+	"CsJiVIJXD4HzNoyajPW8aTelVzaK2LVEqrlBoSyKRun2t0r0e49AOkLYpJVAZS/r5ZRp5i8XFHT0rq8q",
+	"Ke4I32+++Sbw5n65X3z7zoNepY30M9mEswkRMme2XcNjexAhnXf7xeIGJEcdDa522nYnSk24ZfuErdfe",
+	"RioFUrYO1a3w66q7IuhoG4eJ31XHsWW5Zf+9bcwUs1e2IT/MsEfPeaQZgV120wT9CNQOXw0gNbT1j7lh",
+	"kpc2jTpUymoXLvS9bVLB7AY5y1ydB6amavSjuRB6c7+coCVFZdEM34ATp0hUgewNoVcvp5RNes8UpFPI",
+	"JFtE6ORx8E2ewhzfWt++psCccpD2Iey638dZ7tCEHYFmtLQ9rXXWicSSDOylctgwVJKe83mWYAkRaSwG",
+	"6wbIpyNt+FklHT1PCHd5hzaTMyvfPkDKdXnEZi97+bTyuHjUrR+LEk5NpfDebtPXb3qTGFjd9DV57m2D",
+	"JH390SD00vTx5uMNwyPXLa+RW9YW2JRWvVqLgRT1hN6SuNS10LV25hY7YyLWWrv7drN+s1zRg9auIFfK",
+	"4gyq0GuNYMt2tGbW9YizIoCkvLG5hPq8Oc++S7gFNysPs7pddaVpV2sW5yGLPmYnsaTRxdoABagNlhtM",
+	"qCjZ5o1Z/vcMsjKpkJqRxZy9yvuthwyzZdlJDeUTisiLTOjevSPCyJhKXVIIq0csxmlM/yBxyHIQNFZ+",
+	"XZ7il+XC2Tlfd66rzZylXlIHCtXZA3TxQUCDgM8bLa2r4811RHoPcjXgo/dQwyYnFVNsRAZ1GcQUz4mS",
+	"1f1h7cUgr4Tx5pSTUnStA52LYfQu2NSvrMmQ79hW8yl9JPdp3NGIKr5uAnji7TGPJ2iG53NgL+mIyhSn",
+	"S3v/uL6rAgyAgtjSPVoqxQlUzKNsor2OilvlMAKrwilBSuuHnvLqlUwQsCvYMHoofBfHqDCLhcxQXF1j",
+	"0hKEAD4nd3g2T0DYirAkE2gZ7y1p0kSRDCVWi1avVIiH3/QGW+CnnqXMBoknLcbzUwY9hw+tLElZgUiK",
+	"MrVGGYUGpUR3x5RY7jzR1GBYoaqWfVMiskQ2ye7XcnXTbyKuKfPXg7N9HxrS/8cpEdMVbwibINTQL0O2",
+	"6v3tvBuUl1RagPfQ1Gs/8HTmvXFm7/L6NnkVhaZ2Y9cNufXmqci7iNXf4DFpfHBtquanDVUAbO+ZhlOI",
+	"aUoiuaLby7bHVMu+ywHx7bUiJE0mDPXspbAZBctmNgj44gEsD/nMDTv0kEYGGG97y4JeB2m7M5C0ILKR",
+	"LRXil5lfCSVEcqakTSD7AcpEpkV/Vq7n2qLfh5nNQhqszg4tIPUHPUjt1LPbRlmp5msk6a2uYcViHU8s",
+	"MjEHfur17DsYUz/rnMfq2SwK1c87wUIO9dR+JxIW0ioOMJTpv0diJLj6NdJeSyt9Mi4hpgEzSSCPLmQj",
+	"AqJCQiQU9o2iLFUbEROzUsSZHRWzCNQwIVNMjTrf0sDiPY1GAwospewy0F/2S2q8VRwH7rHZPPQ4ZCPt",
+	"V+gbRNGKfRH8EJOU3oLDQWuato6VGgZqMj2TnaYgT1WEbxJ4baOopvaVmM5s7JxrdIOKbrb2UBfaDx4q",
+	"Tfu//+ub/tv+m14fDUNWNWb5o0eYWCghUmQj1FX6y8lRL9AXXCklZEzSlMTXCk596yfTa0jjUScymV7z",
+	"1KODjGgqp7G5sHXBpbFoDjyxHLWhlt4Yz2iyvG7sDTtRN7uBG2vQm57xdOJ/pDCqecKERzjxP5rROE5I",
+	"86fND2h009z9lkYySxue1U6s4TU+pg1Ai2zk/d1YNK6x9MubCzIStOHI/+CMWDRfyxoaL8pKTTBPKW4l",
+	"wecCj88uL0iUpVQuL9XLBqMh1kWJ7l4LQsl8DkUIY93RHWrO2xbYRkvev32zb+JzTE+rkHWhCmDNt+cM",
+	"2wtsZXso4xay34ZubOsA6XAcpIuTwie6OulvalNg3XCTdNBOvuqplPOic+awFEC7SnkpB9YqSRiNE77Q",
+	"cbu1xffRx4sPQndCdTrKgrTjkvV5wpczwpREP8KCqK+AVSV8UW9ZeWjk8tKPH9OkM+g4O1162rHtBDuD",
+	"z1bFqH2hhW2X98Gjzhf1k59YF2vQYluWSLonCcN5I2O5LPbiRJ2sFMYchCeTlExM/f4EL5W8d0tS9DaN",
+	"lVojl+X2ssIUAoS/yvXlRGCkyCAvICICfTGCmkU/MFmugZvbadNFRV62UEcP5w6iiDOZ8qQfMtO4Y3h+",
+	"ota8oCnZc5oXgwmr3j7XbcGc98HVaDHD6Y2Na/rtbi+vzLtXdIaQaUZ+Q92iuVsP8RQIAJg0Q1b9jsR7",
+	"eZ/l31CX3MkU25BLhbJQeBpcByAuFePC+s7xhJoSCT7WOTCkJ//KdI02zQKtKeY3KKYAYV3otzmeEHDH",
+	"/Yb+mZF06eqtyBjbAVxd40X3hMZoBDsEXd+BSr3XIg8Y17X9QOhlmLkx2GeAxNjYdUbupC6XT4W6gyZi",
+	"wBiCf/uPvVNyJ/fO8YTsGQBzUKYEQ+tkW77SrkhOScjGWZLkhWvssEEeDomFBwtQzHXQREIjwgQpjE2d",
+	"4RxHU6IoDFQzTgyFGuzvLxaLPoanfZ5O9s2nYv/DyeHx6eXx3pv+QX8qZ1D4UFKpmJtzLV0gnMiYQQcA",
+	"6gQdF3MKPN5T6Kh0tNoabDNfPKedQedt/6D/FqreyykQqv3+giTJHuQ77uumv3tRpevvl6Czj+d0//b1",
+	"Po5AIJr4+phfwKaKyg1EhcSVn7HV1EvtIDs/EvkjGKyHUeJ0CgUw3xwc6FxwJokuuw11DTQR2P/d1LLV",
+	"THMdS1VrABLZxKHLCxB9tYXvDl43jZsDup8xS8TBegC/qo+/0dCv/lhJKCnDySUklBynKU+LMUDcmc1w",
+	"utQbpUPHtXl/eAi8R7sslB6ZdH794p5ZFlNJbonxpHrPrk42UPdk+LOSz9XXSH8OdX5MMea9hNySxCRc",
+	"2a5AIQPG+8btglLyIlh/SC9APImJkDpX5b3PlRCEDLwI+dTgISoXHGNCQo9ViC2H5BpEZSlBdHUHyDoW",
+	"fqBCwpqP9Y6VC5/+w3+KxSt6t93Y/L8r+nluX+h8CdoNYa1PV8s5uecQJ/GWAwwjydMtv72kLNoW8I9M",
+	"0mTzb4Hcb/RFzuacr359TNLjIJaPBDl3ra/TKK1fqcb3mqYy3+wrPnpul6cne9eGDI1wfKGt1S4Fuxf5",
+	"e3fwdv3HY56OaBwT9oiEU93tnIAhXNntnIA69PLXMsO1xNFEHDtEVovec9cV6CW0CgRhvYH1plF+enTp",
+	"9TZuSple/vXwe1VX8mqzk2YD4yYH6+4mPcJNWonF9jZVL0b9RrnKj/pCbe6vEM0vWkkqfaSDkBsjH+oQ",
+	"KskCS3BilzukKSmkVHnQqR6IdHrfmKSERaQfqv2VKY2kLhc394sZ9RutofXd6Y42MREhv+fxsvm87CuU",
+	"VAMaDMKZFHv3lr5+sFvKPREInivqC1cxovSf7fK8O/hu/ZdKa0poVIb3dYsp53iZcBxfcf4BpxNS/v6b",
+	"NusV2XzOU0nin0lMsZIYH/HqH5rA/cbrf8/b/1rpp2rh2/Le/c9Fy9QvmoAoVaAdKTmCdzcgJdvTAT1V",
+	"Ix2o89hKLmXD9iORgf46zpJkWdTJ+ZNevHfrv2Rc/sAz9pgatz6qB8N5F483leIK3C4LZfOsJbP8CO6R",
+	"J8FwPdVTc7pN7koe/frXuh47huZc7o822frlMLTcVL+Fwe4Y8jhLNStQxmKTNqpjPW02ODROHuQuly7Y",
+	"24yvrwiO55lEYcduyyDs9AJn7C6Y152LjyhDN2SER3sRFqRnwoSpFMh5KSjmwSxGhxcfj4rHIevq2OEx",
+	"T12/BQjtjJAYMe6kuvf66BKwBY1y55XuP+7A1UdDtkSlFnBuEjSkuung0rr+fVacx9endDvI5hHjocdD",
+	"ftZ5X62vSKd+DM1YNu9aTkiKbW9PF6rdrlf7YfzNr/UtagrfQydjhFnISoFyulu9sbAYT5x2C4Lv3KRQ",
+	"mwgpuO0iG48VhWEyZPOU3tKETHQo95REN4iOEdYBUD4ganp5g1nsrLQdm95MWOHXaGQuY8lK61ltk//y",
+	"drKXonEAGakdT048Skd8X5PaUN/fPIcUij8wsqj1BPTZsdxLuJVUX2qx3yTTv3mU27HCdlVe+s5q9bVY",
+	"rVi90eXWd+q7TuBK942cev9zybG92ihlTQ2s0hgVJ4m6mFS3EU+LECpURFApSZqycYqFTDOIvWyyOtVu",
+	"bf22VQLqSm53gUYEOvSSGb/dWZceyLr0kLip6b1fdSTSN1ctGGc1jhzsKPKfFuEaMOA+2KYX9+vG5swy",
+	"ZWxh0rTWmnUIrN97GunkYA29LFnkbT4/BK6aOMSd/XFnf3yUCxncR0zZNyHYWAg6YbONAwiLyl/5970+",
+	"OmNEx/d6+r+/EiHzfBWgMU0kSUmMurpMnf4b7AZMx/Ai6NDzHmLBT/GM6FqZOoTQGcrUWC2Mh1CwYMqT",
+	"2BhG1Pe9Ug1MPVfItOm0KxVOyWsD5jWNA1T5SecfVX4Ec0MQsmLma0H053mGlPlSgXAtUhZAfCNmEbmm",
+	"cQ8S7HXkNmSeEUFjXVclwjOSHGJBEGdEQIFP08GkGrxddOAEiykeJaSoxRYPJcTjG2BOAZb8T3UJ3Pqi",
+	"l0SeOuuELQf5M86rZIYsH3iARdR7jyAKWK1jlELQt51bnYOkM2O1RWpTbOUPyDsGm7DBF0hIvCHLPsor",
+	"W4FhO8utR85p62ro6vwEIERDvKc+o6GD5xu75fCEbGQVEvSPDT/g6WZ2J30w28WP6m9Pjrb9UqHD5t+W",
+	"sGubyWvoucUQLsLf4/OtwHfv3uafW9K33ZcfL063Pe3j7Uypir6eGAq3zXap768AAHOBH2SQ7XawNsw9",
+	"9uT8vtcABrkfLqkhLnhCLutY8agB0lVKfI4nxG/DtjKER17YqYf3tz17t9XNMqmJhivdWOVnczyhbNIZ",
+	"dPh4LIjuMf1wamPLuNEmAVUjnykJXJUUJQ+ZeZDntXNm3tXUULvRI5xKIihmaJ7yOIPaABLNuJDo9cHB",
+	"QQ8selB9nXGoOzxw5bZ88KAKAE/tNFaWCxAOmUzpPCma3+oVKS0zSQmOl/Dmd4hhqO1NTaECqesRwPSQ",
+	"bmeL8qGhK0Px3MSIJL4hiIzHJJJqOZxFBHXdqoUhA2WXxCQ2UrRxskOGDiMk1kIZ9BwAh6A2zGpjZpOT",
+	"wSugVZT5x6E/whQ49pCgT+BH5Wav+x03P9yEdj1aDG4NTlOJzuu/dwXivOzizuDwl/eFPCyFv5ddYf9z",
+	"DaM3Dt5toudXltwIRCWCAlNEl6ubcEZCBoVU89RjWzjeZ1PUhvoaMWoVrjuswbaLzX1g70n9+O+Fz8FD",
+	"WLrqT5x4uFpP2kx4PTFtMe5xWEuTTwZYi2fLd9h8f9fMg6PyA4nXLRJ463TcFc83YRKPWmrAddC8zIID",
+	"uyt0v/IInvLF3loJrd0pbx/By7nBfSiK3qzJLsZJUiqRY0zpq/2l1YDKoTPd1xf07G7m6qtZvLiLj3xx",
+	"Nqry4eS32jncDWIjn/5Gz+kNWW6T43FV85tCwocaDXV1p2FosRkyXS5Y9+ryOL7m9CcFwVd4wc3KfJfb",
+	"7NTuPr+0++yeTH6ZzSV5IgF3I/uxvox59QFmF4BGareQ5IgzYvrnYQadLumEgdfdaaQH7b9Lrew8kRHm",
+	"0utyiWwyxTfXuoDiDVmeHOkCiuYXfeX1T7rMsE7TyOukcZYs3+seatD9YWon1F+CJVhInpK4j06k7Q8L",
+	"FpN691izfugoAGuv23itXdmWju4upjSaQq8PsMZAvgfEXQQoYwlUkiwMxxQanpJkbDY4ZGoWnpZ65+bl",
+	"oaCJhe1b6TUlA2F4LPMxDK6LDjdozAZFnthcDHA1m7IdwBzzhGmbtbMU76LmXbTdjDJvLA7tf9bYuoX9",
+	"V9NjW8JBFkg9KPBZl3/UvYnHKZ/pCLEZB4usoZNgXGg0/xYEZK3N17CDlNzym52h957IeAG7eC9kDDYV",
+	"tM9YjkNWsFaYpBllz2+sXYUfD0jNV5ll8w3aIdz9bbH3wLans7oakrmlInqvCqG64EAR465rgvqsTrbo",
+	"Z8ig6ucALaY8QIsplgEUCs6jEopSzyMy5qmOLNXlPbtGow1ZSmIcQQtaVIq2r5T5hCrUbSuW1Kxg960E",
+	"uivjuSvjuTMyvCQjQz3n4AEqgT6H+TBKeBbbKvl5AAU8SQkUa8EJIN1T+/62NaiU4sW6ppwET2vdJrS1",
+	"ImQl+wiaZUKiESlC39RBV4PnNE+CnbPDBSEz9gVwGaY8m0zBbmOyba3R4t3BW8TllKQLKkjPbRAwo0wK",
+	"hEO24OmNUu+KEkJa5TAlMUYA8qB6kAMDyMA5wsFcEDn4XAmI/zL4rPbk/xX4y+DzydGXkAFfzGJKWESQ",
+	"kKKPZ/gPzvBC9CM+0/zUdsaG8BcAZfjpEl1eXYZsKEQ2Ixc8IZ+onH4io7x+vPWfgpElR/v9z5UNZXhG",
+	"voTM8Hq7o/nX5bdfidxcE2e2Ko8TRRAyOEPoOzkihKGYiojfQt7PaGnPxHN/4TyhmSTTySJwXO9Kx3UI",
+	"Zz7GNMlSIlCE03SJiCIWijUjDC7jkGnUyM/PuUkGO4sfwCCWNyiAUEjM4pBpNUEb0KDvA59MdIPdsqxx",
+	"IkRGACwT33HoXNvHsU9F/tnyzMZykxu/VergYaFxF92gzbiH0FqjgcG//zpMUl+HZUmN8ab9wSn6usDL",
+	"BlZ+NpKYMqBk7pW09HttCA3M4hCMB7Ni1QZur1D1kfbfN1E45BI4IOSaDWYy4jNLG2mqM+SgHfcKXz8Q",
+	"nkMHzq/PBxhVl7jS01/b4p3o/tJEd+8RbXmjn8Nj2Ee/6FtprNMFtKiLhb2yBNoO9QLATJPBXFVYjNSv",
+	"BA7jsDE/HRmRaRkowpfpxvokZFaU0o42RBkiOJoi3XTUfvxeSy014MBVSMchK4gKMmkeIl+T+jEXr5Ro",
+	"9O7gQIOWS1lNPrkKLXpM4aeYxfHSPZ0jrgLDKhtuFdn/mqLPzhvneOM0LoBN+tNlY7WIzQhh+Rlc1T3T",
+	"TvDk9Jfhh5Oj64vjv388vrzq3EMK2re07QHtERuFasiinoOlwWWrcaGHKGVxSqIbYbpEyJIKglJFOE24",
+	"R+UUXgk0wwxPCDgTrQCqaCB0J6RROSa10I7FQOnmDsE2QSNGiSxmD0IGT4YXp7kEWAWB3GmEQidHAcJo",
+	"TGJFcdUwWk22ym2AjJZuwo8Zj8krgfiCITwbUeK2hIQ2fgRCV+JeELIIJ4kobaBAR3AII1I2xudVbkTd",
+	"aGN9B4ZtICo8TAN1P57+dHr26TRAFYQMQjY8PDy+vLw+PTs6vj48+/nnj6cnh8Ork7PT6x+GJx+OjwJ0",
+	"eXzxy8nh8fXx6dH52cnp1fXp2dX1xfHw8G/D7z8cByE7vDg+Oj69Ohl+uDbjB0i9c3x69vHHv12fH1/8",
+	"fHJ5eXJ2eunx91lcehYOZid/Hr29CoZadpM7skatdlr8V8GRclLqIYYO1Xrx3OlzBaXv1TikLrj5A0l8",
+	"NGNdRIlPMCy1O9x5/B+kz4fvDLdWNFubf34k0odAuq6SFOsNOz8S2Q6r/jzKzA5PmyJTHhZJn8xJWCO1",
+	"W/axKZtSGFkgMSeRETjnCY7qdgwtiVPdcgKjcUpEbjjJnU1aLrYuM1sdo1sXTHtNRSdfujnjYGfO2Jkz",
+	"XlDfnYejY48kLpbDKR7Am1NYE0DD76NLHdSGoH++diAXtWG97puSr/ir89ysdgo7ThvXNbxz17wsd03N",
+	"elX21zhn/BJdNZfaFYId+AdWzzUWM4gKLxKnoHat/Z0KHQe7p/OsWIwEwQmJEZYoJUL2dNoXWPN0EanM",
+	"tNuq28nKRj3UFVO+YIgyWzPEPjw56jW6WPJFPJY4kk/wPI6VfPqVQkhhSM07mxXx/LtUp7+wNALXvXTb",
+	"tyNWW4kV+5+LP+7XtLZKcvto6Iobuu11PWAOZQKC4hjjEERpzEmg9vQaDVhlmtLKdlWAsrNaPXx32trp",
+	"b8lvN7VY1f1UqJos5TdWrcOgZ+ENO3R8AOPUg+Hi0xmmHBK8pU3qwhqevJT4k5Y4QibmJOrjhRiCuPgT",
+	"Wfb1Hcn/1tn4eoQ8KR/dkLkMEB07TludDH9ypB5nTBut4ka71IuUAXf3fCfvPWvX54chVO3lvpjPMGX7",
+	"tySl4+XzxMP0UaWh1isB1vO+hg2lPFPyZMInlAk0Wtp+sF2lx0JxEwFpmz7jFqimtUbrM7wM2S3Poika",
+	"87SnQwohZwL2gZK4j86zUULFFGF0dHqJrv7jCqUk4mkMWSZxyIy2q2H8BT7TdKKv34MeJFOexLoO9Zq3",
+	"f8FJZhuORDhJIPl/UKT1hCzh/MZE42g4snkeYK4Em5QIntySVMnY/gzTkM3wErq4EBxDwswMpze/mBXr",
+	"nKIxTxFmS84IIgmkqgzzPUEa+pCNSMLZRNiSMiU/e/fdwXfQUZdBvguaYlEMQGXvfagZAxQZdQ55hm+s",
+	"iyTBdIbmhMVQxmWCKbNRpYiRRcjM+m/Vlin4IGwJ+v/B7zwFqPQXBgp410T0vEdYjaF3S+sgY0wToT6M",
+	"ufayIMzEQkmMuhOM+vKbg7cGKSKk0C9kGnKT06sfQKfhO2KzcXRhB622oKHZP1sFPWTFvogidWcF44Sj",
+	"WroRTUcw4iMxUF6bSAPg42V/4wuFDpqMvEefv+RZV+r2QJ/lNkVmnraP31UtI1xdJHNKOSXY8eW/FF9W",
+	"Y7RYSMzER4ZvMU3wKCFNEUlwHbxhkcDBNKpt0lxtOyavs0Y36NFu0ky1gSYlKCZjqoiTvdTrq3f+qKf8",
+	"+rxBZi9XOoLM9jXt1s4x9JIcQ0WzD3sJzRE/Y6/RzTqjA7xNvha4iNt0G4VRm9uMvn7YG9XYa1evzl82",
+	"eMeZ//LF4Arkv8ft3bYlqZ5q/zP8n8YrXSXm9kIbSfWKvcEMkTsqoGRlwz3WFvXiHq9zbcCb5Ta/O9fG",
+	"g7o27odzjb3QDYpgpNTZxFQoVWrViKA5TxKfTvgjkaswY0eg/+yui4egb78+pefCEMMWTosc311ENx3J",
+	"m9wGjyXOtKOju3bpOzHEb7i//zXdvjM6V7jxxlq31zbkqBnbawbyFrUIz2DO83zOr0/R55UVrtT4z4aZ",
+	"nKI3/YPyHu40/Zek6ZccFX6kz+1wlSv19J07mqwARRXsdbe4ySLQfI234avla/IU9oLqjA1yKfNcyh2v",
+	"3pkMKjfHf2/uRwfuZ1WozLn/2f5zTTBm0Xtyc8qgv11DGdYJzCc1R/vOCPGIHUYfG4t/3Sb2UlsufN3u",
+	"WmBhpRNiKxTcsZSvoaz9Q+LyM0VsFlS6henD6o3b0Gr97fNIcR6q7wKCE0+0VW7R2clef3k7ydPIXtub",
+	"UpwqWGTD/hPl8tK25fYcTxoKRYes8kUfXfJUQkO20RLCDAPt7CXxUFcJoDHqxmSMs0QWTwZYRL33IYNO",
+	"wzglaJRCne/RsnAVSzqz0YW0IYf33K3uvbk9R61zI3Ip6B8bfsBT+USmn1Kl83M8IX7jjz3b6jnuJIJ7",
+	"m2pqW1qQhcoV3SAFf44nlE06gw4fjwUB9vYc1f/qhGJYbQ0wylicEAEJuSJkXX+vRghZdVo1Cm+vRl1f",
+	"hIWMzy2LZgll4FKk0RJ11VppQmLE+GKAMBrh2D6jSqZ/d3CgqBFlE50MbDogBCjNEt0MZ84FNX0hT6Ru",
+	"o1gUK8mYpAmikDRi2yE0maZKROiRwlpLl3tld8TyoTxtk8QSlKsCWKtA7oSsXUxMHXG3IZ5bi037tVYh",
+	"m/ZOrJPICxNMD2H97w6+Q12Bl4q8TPkCzTBb9kK2mNKEeErtC6RGp7LJ7FWnOut0nvMyuf6LWra2vnyP",
+	"FZfzQHgf3FvoL/1qslcsorZCzB+JbIOVO1bzJ4/ueTCMfTozV5m0b5Wb7CfwTpm88mNomKtrTQudo1OR",
+	"YPFIECYHiHFGenmBymp7p/y9kL39FlKydMHneUpZROe4KqQiydWfMYloDD2V8tp+tyRVI4dsnPIZzMXI",
+	"nURGWkWcvTeR2QwagJsa3eo99+5jCTmHTQa+P7ss/AwEyoZn7WTinUyc92kGsvIsQjFQpy162FbzEi2d",
+	"g3QsovumWFIz1rRxRmYjkgrdd3COhUAjImisySlNtXmglmidl53ijJiUV9PiBScJX+zhJDFzr/XVnevF",
+	"PiIVoHhmJmm4/ZMMp3GKaQHzTkC5p4BSNSZ59ti5RuoXSp60gF620cUqyRjFUlZYwEKWm8CUWGFtWlSY",
+	"Sg29Pjr3t3MGUzzjEols9DuJJJI8ZD5Rv+7Oc+7Sw7P8La7RU/L63S3/C3ZusEz6McjNpvx6n9ziJHvG",
+	"5kCFDGDYvqCzLFE0RRdtMqZ+qH5iTfrJMmS42K2ezcYZ8XgZGA3GFg/RggPU1RASkTscyUTJFlyQkNlN",
+	"Rd3FFMs9Ou7llaKQ0b8KdemzXM5JgGj8BRQdRShTghNolRzkfoKiU3KKhucnUI/U46dw2+1rEAvdK2RY",
+	"IMLGPI10N6MFz5J44Eusz/cg0IqkBfaVMJ4T3abY9ZoUM0t1WeQrpZrJlI5M2RmstD/Q9PJCWNCCSFcR",
+	"yVLFUBSXAOWyj77nUHgE6ocspjSa2nOEpJEsIXZVfXRcLMl2MYIplNY4zlhDw45jg6BPxjI0/GbaFZ11",
+	"7MFJbpb4xGoigHlEIipWABmb5zu+8RWUSdWUEbQ7fceK0318RpESofW65+MSF2TGb+vybK699foIkuzA",
+	"mBWyKU9ipSXycYlsikFmw3PiQCmYTNG3lFSGBaJrqhqBljgL1FV3BsUuXS1awhX6NZBMn+KoK1ePUoJv",
+	"9iaJ0l9TOplKT7XXC/8Az6p51rXlneZ5L3FQPJLuucEdT7nS2lYn0yE4cvPmBsVxzu3gX1/WXL5vK9Pl",
+	"7Fu7HLkXF3jlnEx+ueyZvrSKODrgQRhniwETWak8v5BKH3kl1txLE4Ckx9gmhNpM3xw7/eahL1lzSQbz",
+	"ws7zsYsGwgUybHmjt89ks9NACpv6V6sMNuMCNlCjqynV+jWKsIgwVAXNry4o1QuaJCYGR3FkVy9X1w1D",
+	"6TpjETHDBoiyKMlgMPDLJgnXV1E0Rgk5pKF+r5u14SkWaEQIgyLZc1s9AmAeKTU/GdMEWrGIJYumKWc8",
+	"E8myH7L/5Bma4SWUfjGGEUPY1AAzzqjkuqg9xMgr+RoqprIYTQlO5NR0ZAmZ5AgvMJVIoVRRewiEFbvS",
+	"ncz6QDFIq25bY2iRzp5zvq2HAzWh38GOrfwpI3/W4MlT5q1p0tw6bW0lqprglUeUo3zxmEb08xXr2QlB",
+	"u7yz+wtB3z2oELTvyBsPaEHc/rKvVq+YIx81aU7D/I1tLn0x/lNUEHFna0z1dpe8oyC7qiGVO2CpiHuT",
+	"n16bcgnJ/ufij5aK1pqbrV+r3Ox1uk/x+q78x2OW/3gYdDxYp5SsxpAfiVyFHgc7kv1nrsrxkCj2rCLO",
+	"+q9c0rmJIrT6eujXHl802t2znWj0nEU9HoZQPLCOBX1lTYURSrbtlm8GfCV0n1pUDDiAlD6daQSRbtBy",
+	"m2eQ28NicDsJNCaxoggEUSY59OvmKfrx8Lyhk76a46SA+Svspl9Z4eqO+pUt3/mLX5q/GK+4IKXehZXL",
+	"+JLKdrW3iPhIReGELq1/WfE49dGJohTGI6PjZdVjKkRG0gDhLKaEGeeOzRmYp2RM73Tij+6Nx7P4lUAy",
+	"zYSEZB89FOoKQlDMI7F/+OHs41F/Fjc333cu4GNFjLqXfPk8LfhdCFZ2YC0d2k6e2Zl6cA0ntiVjDyvA",
+	"7H8uIfW9WvNXVoiGVeKlW7+FTP/s9Oa38ozQ8Z2bdumvEZ9WjfrLsO2a9T+41/qhMH7zirH1meuN+Vsg",
+	"zY5p/Mn94Q+HgS/c0lQh4vdv7l/euVcCzYjEMZZYi5JzEjX24H/BouDuVu9EwRcQN/BnEQX3o5TAXzh5",
+	"/oiC+xLB1rr3zxSMbWjB0xuFXo78CjVwbQR4hJNE9+Gv56RmgqRAKcmd7rwuEJVF8hJAOgDD3eXVZciG",
+	"QmQzcsET8onK6ScyyrsedCWZzXmK0yWEegqBbsgyQIJEKdH1e01FopABdL3AmALVwFCcN4C8Um0WsKPa",
+	"zNoK5AE6Gf4cssPi1NGEMJDMhzA5mLgUnwAyK/LoeFMpZErnfQT0H7rfZykRIYtwmi4RUfdC3a8B1D1Q",
+	"e3hy+svww8nR9cXx3z8eX14F6PDi+Oj49Opk+OHaPFMLDNnp2dX18enZxx//dn1+fPHzyeXlydnp5Xv0",
+	"zcEbGOjy+OKXk8Pj6+PTo/Ozk9Ora/XBxfHw8G/D7z8cwyZ9PP3p9OzTaT9kQJOdBeqm+qZPPre2EkZu",
+	"SWrKMagNTfjE2z3/RIiszPGczXsK5udMl3tynoETuqtuYoTFK+25IAz+/S5X9mW1sn/T/uAUgV3gZQNH",
+	"PBtJTJnhhyUEebEsUVqXwI4ZKmbYxQydzQk7OUKH2p6DTo4ML/KXqDfG6V6Vj6I6Gw0ZVH2o8E1XK7EG",
+	"7kCPxjlUO8Ay57uISp1WLEhySwTqqvfIHZ7NE6L47/Wn4++vT4DtXP3n9dXZT8en1z+cfDg21TKiBNOZ",
+	"QBGfEajWYApZZYqxSkUvSQzwk/Q94ixZQm4IuZN59YeEjomkMwJ8JppyQVg/ZCsZqJpX7x8Va1hTG4ak",
+	"3VJPwIpgoudkQuUVN7Ah2NkdA/pKVCpA92by9BR85J8Zl3hFIACRAul3WiZz/0jk3/WYj3hhNERNhou/",
+	"ZySlxpfowF7ptIITlEH1sZ2l8p6WSr3HLrYarHrG5Gif0fByY2TWNg8Hnx+eCWl4VhaaNSBLDpXVmyB/",
+	"Ona1u307LuaWHLovCdg+/h+KlTUyrwuQPk3LGC1YR5hBR31BYjRatqxNcgGzfH1xZ3r3vNFmitDwsdk5",
+	"pcCYyJ3qZu0iz15S5JkuaexcQn3CL61GSXPxLidwzKma5VHEBwibyozLvP/bpdbAL2WKJZno4oJzku5Z",
+	"zTzNTD+ow+MPiNzNU216FkHI8mq3oPgu52QvmpLoplz+tvjE1wTKGgCCkNWbQAXA/myzKQz28j1Ym13D",
+	"YsqhsoF+pmsb8IS8DxnjjKAZwUwgxkc8XvYCNMN3lxqUq6sPqCtIxFksAmQ74b399uAgQFiiGRcSvXv7",
+	"5uCgF7jd9USAEjwiiQ7LJTHVTfbyVnrQKQyN6Z3aE5l3zVNbocAKGVBTCi2tis9vCJnrov5mWWOeKn3f",
+	"qZiJi8rdxAwFpcKEruINtYQDhE3VR0LiV5Z+x7yPDt3OXjglurEWiZGcpjybTEM2SXk2F6gLPl713smR",
+	"6AUooTflPmG6wqWinUrZgtkWUwCnTU0cxREeSR5U0DVKg0P3Xjxt9y0140pPsQvYzk28ixisYOo6lrSd",
+	"+QJG2/+sL/rGPbU003FCAB2Q6+21TC8tQ2NsTz8KHlPM8kK+VKCRwhDolSJ1FccZEQJPCMpjnGfAEuKQ",
+	"KdXIpUt9ZAh73rkQ2ARhcXNzFL2AnCatCx9UL+76c72Q/lz3uCXBpk00FPkGv3mBb6irw+/7o4wmUgn5",
+	"ivGHzPyac/YxTgQJEOMQPNUDlF8no3ltgyuw9EnY1F+RPz1KcOJ2GPtkbkfNER6mNUYJ051gwiBkJUE8",
+	"cMr6asFay9jvC6lX3Zs8WsbU+Z3QW8JCBuWFU7cdR5SlKWG6FU2Xz6iUJB6gGzKXvb4OYszvp4k5117D",
+	"kEHAuTOt8SZyZg4OecV3o9V8B/K3+oMtQ2Y+lbxMOJpspc8lGddE0Kc0iK4jOrYJ10443sVQPptwvK8J",
+	"z5MGf3ip8MYF3bUVFyMx5ancS+gtidGI4JSkJtJgMeWC6PLoImQ4JU4PD2KpdtcGNfgraPecSEP9Rcg8",
+	"hhpjrLCRHyTtIymT3ATT0+3GgKzeRQQsE0T3aVSMo2S2YcaRIwBt9GM6y2ZmUTb2oo+GmmbnoZKG2BtT",
+	"kaHo0L3EKDPWJGVVB+E2f/RU8ywCOB+RdOtJmkik7UyZEDaR06cn3+Zc/EYXd/t3Hqs/Pxke2pvzfGRY",
+	"/VV0Q/xTisWy6McE4qTtqVQ2ZeuYMzXvwDSTtd2kYicyDkipEjvz7kQ6Ji633WuLL4tD5hQ6LshzHyw0",
+	"NWPKCiF1WBHDn6u3XJ3H7GTXnez6otvGlrVhPwI/CSn9Cgio2UTrBvS03cz9nGvbbmojtSPD1jR8npru",
+	"nS01+ecljTuauKOJf06a+Nh00IhFtrbWyo5M0Mmhmp4gdKC+ScrL4/V1dH4etQ8RUlS4Mpf1F+Aio059",
+	"aKyTPX8AlYnMGFpwv75QKlFZ4coSXrWz2AVSvbBAKt8J2ZtcvXsvuwNUNS0JOq5aixorEYAA6R4t5vLr",
+	"RzYZKsJMpwiN1Cs4bnBF68nL932bCp/l+/QUBdDLM+p1NMVGlrfUBkftJIFd2EstKf2hKEdwr2KglZn3",
+	"P5exfU3ojG2pihuoyS2/ITVq0hSm4qEN6wJWLiuzpgCPDtYsSTAalF0FrAeKTXlwVP51i2JYgrJJQmqw",
+	"+MTXkPnlV3QP8fVHIlth7CPwoOamU7WD2eH7veNZ7oXszxTkUqXiG7Wr8izYZwZ6Ollud492AtwLCM34",
+	"kwpw++YZFoJO2IysMgv5bNO5SFd838u5bPUJOPxClhIcTd3kF/vuAAIO+IKZShJcQISo+lEnaARojick",
+	"DpCAAw6Zem9ME0lSEutsjYQKaZY3LGZuY2Cqf7WxxUlBtxkppn9s+AFPNzNpSXWLpLoFf89Iutzi25Oj",
+	"bb88xbMtZi2iIS+3m7w0wJYwWH/ydhuXf74V+Pbj7UBPeUK2//Ljxem2p308wzTZ/GNBSHzChMQsItts",
+	"l/r+CgDIqdoDDLLdDtaGuceenN/3GsAg98MlNcQFT8hlHSse0yyOq5T4HE8arGqK4ioe4eE2O/3m/hbt",
+	"BRQvr9suMUPAxUtNauqSxEqVp/xsjieUTTqDDh+PBQFB/0UoRA8qbKVcYvm0sbRrlD2vL+ACwPRoe69E",
+	"2Vi3uekfvpin5JbyTLgVv4wJriqmaVCey5ays+c/OdnRB+6hObXaVvfzqLW/19B9qoWvHN7zKxofYYiv",
+	"z3+tt2al1zrflZ2r+iUx9vxY7G3SR/myvdJ5gWksBI9o0TsF28oz2kzQ5GBW13AbU6Sa9ymcyXqeJrOj",
+	"erqzNe6cxdhgwn3u7rYGRZhp/7P6X9vG2MWtjalwLq6ckpm5vUliLq76cQkVWrCpDov4uMklnN/mdY5g",
+	"9WLZ+1tM6MLkZBb8Fe/aY/mD74Ot93D92mlrjtkVeLOj4n8ez2tbtHomJ6smkRu5Vv0Yq58/juiyQ/qd",
+	"6PK0btIHEV3u4REtCzDP6/1UQGzq8jTln7Z2eSo6snN07hydO0fnztG5c3TuHJ07daLk6ARbxVfm3axr",
+	"Io64pFaTzTuDz+o3ro74zf7tm3171lgvqPL098WNqP2Y8Amtv8rZiOM0rv3+/3F2BbtthED0V5AvdSQ3",
+	"rnr0betKUS91lBxySHOgC3ZQMVjAuvLfVzMMC6xRbecY7zIMDDO8LOK9pChV/wquKrO16YES/bLnWv/m",
+	"/R/4DeIm+8GpcMJJi3Q+3RDeZ6vXN5iLaKvLWkXo/+sbpHFkzInTPTg9W82WmN4U4ingi+p/KG7krEaU",
+	"5c/0m8Y9DNaK4Xs5W814rzEuk+sI8e40wLyKSsj39iAF24DP7Ov9F7Zkmx/f11nU5eDsUQn6XE9dxGGO",
+	"TxrdbUoczOZBGo7otLBRvtGw8BC/kKUzHNJdrG+4JXp8506ZO4PsR/zaMPxIImSJIX6i8VCYSHJlDSNP",
+	"0tvBgSta256GiWxGPtQTnEUGUnxyiwsTd96W9Aka/mS1gD3HQ++RZNoWxxJkhjj0FxfurPgkqaUc09bs",
+	"WGSxKs/gS6vTE9ELgxvPgKg5neYtrvnWBv/j5PsRPQ9c290g2WCEjBkSSWvxSrOSHjor115qelN/TQau",
+	"kWKLeLroT6/2g+bBunI5kTNX9knUvAUxrzVyJD9Ii+mg4J0bhsEHoQLTdgephfTl7K9ToTIKr8ijbAex",
+	"ZZhyqhaLg3mfdy/PODcP68eGYtRWCopEWRqmslEfi9EnX8gbRr4JZDxzEnIfhvzZGn2qOi4lNa8L0stz",
+	"1SkWbCN7yrwpc1skcC/cOnKtxLTu4PjJzg2LNCNZ5mGM85F/CGqcMlqZtD7vYqlofSbAulGu2swOKq9e",
+	"D13DsN0WTKPRw2DzDuaZNUmbryqX58jnPz4scfPK+b3CEEzUEtPGtYhygYAcFoygAuyquNUgMkHc63+Z",
+	"eYWmqPndPftpAyMsE0tC1bWx7Olbty7qkzTBnZCROIn8CvbOjdCyLBQAPAAn/QsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -310,7 +310,9 @@ func TestRoleUpdateKeepsOmittedFields(t *testing.T) {
 			"labels": map[string]any{"team": "core"}, "permissions": []any{"resetOrganizationPolicy"}}}
 		roleID := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "roles"), acme.token, full).obj(t))
 		path := orgPath(acme.org, "roles", roleID)
-		spec := func() map[string]any { return a.must(t, http.StatusOK, "GET", path, acme.token, nil).obj(t)["spec"].(map[string]any) }
+		spec := func() map[string]any {
+			return a.must(t, http.StatusOK, "GET", path, acme.token, nil).obj(t)["spec"].(map[string]any)
+		}
 		want := func(what string, ttl float64, labels map[string]any, perms []any) {
 			t.Helper()
 			s := spec()
