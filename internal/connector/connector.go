@@ -77,6 +77,8 @@ type Identity struct {
 	GivenName     string
 	FamilyName    string
 	Picture       string
+	// Locale is the upstream's locale claim (an RFC 5646 language tag).
+	Locale string
 }
 
 // RedirectConnector is an upstream login by browser redirect (OAuth2

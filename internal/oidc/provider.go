@@ -16,6 +16,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
 
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/client"
@@ -151,6 +152,17 @@ type Provider struct {
 	upstreamCookie string
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
+	// activity records users' lastActive on sign-in and token use.
+	activity *tenancy.Activity
+}
+
+// touch records that a user was active (sign-in, token use), at most once
+// a minute per user (tenancy.Activity); a failure is logged, never
+// answered: lastActive is a hint, the request is not about it.
+func (p *Provider) touch(ctx context.Context, subject string) {
+	if err := p.activity.Touch(ctx, subject); err != nil {
+		p.log.Warn("could not record a user's activity", "error", err)
+	}
 }
 
 // New builds the provider.
@@ -186,6 +198,7 @@ func New(cfg Config) (*Provider, error) {
 		p.log = slog.Default()
 	}
 	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, verified: newVerifiedCache()}
+	p.activity = &tenancy.Activity{Store: cfg.Store, Now: cfg.Now}
 
 	opts := []op.Option{op.WithCrypto(p.tokens)}
 	if cfg.AllowInsecure {
@@ -242,7 +255,7 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Handler() http.Handler { return p.handler }
 
 // Authenticator verifies this provider's access tokens for /api/v1.
-func (p *Provider) Authenticator() authn.Authenticator { return Authenticator{t: p.tokens} }
+func (p *Provider) Authenticator() authn.Authenticator { return Authenticator{t: p.tokens, p: p} }
 
 // mayLogIn refuses subjects who exist only as pending or suspended users: an
 // identity with no user record at all may log in (it has no rights yet), and
@@ -542,9 +555,36 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 	default:
 		return nil, invalid
 	}
+	s.p.touch(ctx, c.Subject)
 	info := new(oidc.UserInfo)
 	setUserinfo(info, c.Subject, c.Scopes())
+	if slices.Contains(c.Scopes(), oidc.ScopeProfile) {
+		if err := s.p.profileClaims(ctx, info, c.Subject); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+	}
 	return op.NewResponse(info), nil
+}
+
+// profileClaims adds to info the profile claims the upstream identity
+// provider gave at the subject's last login through one (OIDC Core §5.4,
+// the profile scope): name, given and family name, picture, locale, and
+// updated_at. A subject that only ever logged in with a password has none
+// beyond preferred_username.
+func (p *Provider) profileClaims(ctx context.Context, info *oidc.UserInfo, subject string) error {
+	prof, err := p.cfg.Store.Read().GetUserProfile(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	info.Name, info.GivenName, info.FamilyName, info.Picture = prof.Name, prof.GivenName, prof.FamilyName, prof.Picture
+	if prof.Locale != "" {
+		info.Locale = oidc.NewLocale(language.Make(prof.Locale))
+	}
+	info.UpdatedAt = oidc.FromTime(prof.UpdatedAt)
+	return nil
 }
 
 // serviceAccountUserinfo is what userinfo says of a service account: its

@@ -495,6 +495,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	} else if err != nil {
 		return nil, err
 	}
+	s.p.touch(ctx, sess.Subject)
 	return &refreshRequest{s: sess, scopes: strings.Fields(sess.Scopes)}, nil
 }
 
