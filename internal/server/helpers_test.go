@@ -48,7 +48,7 @@ type apiEnv struct {
 // parallel subtests.
 func eachBackend(t *testing.T, f func(t *testing.T, a *apiEnv)) {
 	t.Helper()
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			a := &apiEnv{Env: testenv.NewEnv(t, b.Open(t))}

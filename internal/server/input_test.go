@@ -220,7 +220,7 @@ func TestMalformedIDs(t *testing.T) {
 	params := specParameters(t)
 	wellFormed := map[string]string{"accountID": "123456789012"}
 	const someID = "00000000-0000-7000-8000-999999999999"
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			a := &apiEnv{Env: testenv.NewEnv(t, b.Open(t))}

@@ -190,7 +190,7 @@ func fill(path string, ids map[string]string) string {
 // path's organization: 404). Afterwards B must be exactly as before, and no
 // response may carry any of B's IDs.
 func TestTenantIsolation(t *testing.T) {
-	for _, backend := range testenv.Backends() {
+	for _, backend := range testenv.Backends(t) {
 		t.Run(backend.Name, func(t *testing.T) {
 			t.Parallel()
 			e := testenv.NewEnv(t, backend.Open(t))
