@@ -998,6 +998,9 @@ func TestExpiry(t *testing.T) {
 	env.OIDCClock.Advance(oidc.CodeLifetime + time.Second)
 	_, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier))
 	wantTokenError(t, "an expired code", err, http.StatusBadRequest, "invalid_grant")
+	if re := (*oauth2.RetrieveError)(nil); errors.As(err, &re) && !strings.Contains(re.ErrorDescription, "expired") {
+		t.Errorf("an expired code: description %q does not say it expired", re.ErrorDescription)
+	}
 	// A refresh token dies with its lifetime (here the minimum, a minute).
 	short, shortSec := newClient(t, env, func(s *client.Spec) {
 		s.Name = "short"

@@ -399,10 +399,18 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 // own version skips PKCE for a confidential client that sends no verifier,
 // which would let a stolen code of a PKCE-protected request be redeemed by
 // simply leaving the verifier out.
+//
+// A refusal of the code keeps the description AuthRequestByCode gave it
+// ("authorization code expired: ...", "already used"): zitadel's helper
+// replaces every one with "invalid code".
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
-	authReq, err := op.AuthRequestByCode(ctx, s.Provider().Storage(), r.Data.Code)
+	authReq, err := s.Provider().Storage().AuthRequestByCode(ctx, r.Data.Code)
 	if err != nil {
-		return nil, err
+		var oe *oidc.Error
+		if errors.As(err, &oe) {
+			return nil, oe
+		}
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
 	}
 	if err := checkCodeRedemption(authReq, r.Client.GetID(), r.Data.RedirectURI, r.Data.CodeVerifier); err != nil {
 		return nil, err
