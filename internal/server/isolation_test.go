@@ -176,9 +176,17 @@ func operations(t *testing.T) []operation {
 	return ops
 }
 
-func fill(path string, ids map[string]string) string {
+// fill puts ids into path's {param}s; a {param} that ids has no value for
+// fails the test: sending it as it is would walk a path that names
+// nothing (a 404 for any caller), and the operation would pass the walk
+// without its isolation being tested.
+func fill(t testing.TB, path string, ids map[string]string) string {
+	t.Helper()
 	for k, v := range ids {
 		path = strings.ReplaceAll(path, "{"+k+"}", v)
+	}
+	if i := strings.Index(path, "{"); i >= 0 {
+		t.Fatalf("%s: no ID for %s: add it to the walk's fixture", path, path[i:strings.IndexByte(path[i:], '}')+i+1])
 	}
 	return path
 }
@@ -226,7 +234,7 @@ func TestTenantIsolation(t *testing.T) {
 					if !strings.Contains(op.path, "{organizationID}") {
 						ids["providerID"] = w.systemProviderID
 					}
-					path := fill(op.path, ids)
+					path := fill(t, op.path, ids)
 					r := e.Do(op.method, path, w.a.admin.Token, body[op.id])
 					for _, s := range secretsOfB {
 						if bytes.Contains(r.Body, []byte(s)) && !strings.Contains(path, s) {
