@@ -944,8 +944,11 @@ type AccountAssignmentStatus struct {
 	Provisioning AccountAssignmentProvisioning `json:"provisioning"`
 
 	// RoleURN urn:gatehouse:iam::<organization>:<target type>/<target ID>/permissionset/<permission set name>.
-	RoleURN    string `json:"roleURN"`
-	TargetName string `json:"targetName"`
+	RoleURN string `json:"roleURN"`
+
+	// TargetEmail The email of a cloud account target, as its cloud connection last discovered it (the seed's target_account_email); absent for a project.
+	TargetEmail *string `json:"targetEmail,omitempty"`
+	TargetName  string  `json:"targetName"`
 }
 
 // AccountAssignmentTarget Where an assignment applies.
@@ -1246,6 +1249,27 @@ type AuditSource struct {
 	Id      string `json:"id"`
 	Kind    string `json:"kind"`
 	Subject string `json:"subject"`
+}
+
+// AuthorizationForm An authorization request's parameters (OIDC Core §3.1.2.1).
+type AuthorizationForm struct {
+	AcrValues *string `json:"acr_values,omitempty"`
+	ClientId  string  `json:"client_id"`
+
+	// CodeChallenge Gatehouse addition (required of public clients). PKCE, S256 only.
+	CodeChallenge       *string `json:"code_challenge,omitempty"`
+	CodeChallengeMethod *string `json:"code_challenge_method,omitempty"`
+	Display             *string `json:"display,omitempty"`
+	IdTokenHint         *string `json:"id_token_hint,omitempty"`
+	LoginHint           *string `json:"login_hint,omitempty"`
+	MaxAge              *string `json:"max_age,omitempty"`
+	Nonce               *string `json:"nonce,omitempty"`
+	Prompt              *string `json:"prompt,omitempty"`
+	RedirectUri         string  `json:"redirect_uri"`
+	ResponseType        string  `json:"response_type"`
+	Scope               *string `json:"scope,omitempty"`
+	State               *string `json:"state,omitempty"`
+	UiLocales           *string `json:"ui_locales,omitempty"`
 }
 
 // AwsAccessKeyCredential An IAM user's access key.
@@ -1807,6 +1831,11 @@ type IamServicePolicy struct {
 // IamServicePolicyType defines model for IamServicePolicy.Type.
 type IamServicePolicyType string
 
+// JsonWebKeySet A JSON web key set (RFC 7517 §5).
+type JsonWebKeySet struct {
+	Keys []map[string]interface{} `json:"keys"`
+}
+
 // LocalAccountEmail Gatehouse addition. The address of a local account.
 type LocalAccountEmail struct {
 	Email string `json:"email"`
@@ -2043,6 +2072,26 @@ type Oauth2ProviderWrite struct {
 
 // Oauth2Providers A list of organization scoped OAuth 2.0 providers.
 type Oauth2Providers = []Oauth2ProviderRead
+
+// OpenidConfiguration The OpenID Connect discovery document (the fields Gatehouse fills; others may follow).
+type OpenidConfiguration struct {
+	AuthorizationEndpoint             string    `json:"authorization_endpoint"`
+	ClaimsParameterSupported          *bool     `json:"claims_parameter_supported,omitempty"`
+	ClaimsSupported                   *[]string `json:"claims_supported,omitempty"`
+	CodeChallengeMethodsSupported     *[]string `json:"code_challenge_methods_supported,omitempty"`
+	GrantTypesSupported               *[]string `json:"grant_types_supported,omitempty"`
+	IdTokenSigningAlgValuesSupported  []string  `json:"id_token_signing_alg_values_supported"`
+	Issuer                            string    `json:"issuer"`
+	JwksUri                           string    `json:"jwks_uri"`
+	RequestParameterSupported         *bool     `json:"request_parameter_supported,omitempty"`
+	RequestUriParameterSupported      *bool     `json:"request_uri_parameter_supported,omitempty"`
+	ResponseModesSupported            *[]string `json:"response_modes_supported,omitempty"`
+	ResponseTypesSupported            []string  `json:"response_types_supported"`
+	ScopesSupported                   *[]string `json:"scopes_supported,omitempty"`
+	TokenEndpoint                     string    `json:"token_endpoint"`
+	TokenEndpointAuthMethodsSupported *[]string `json:"token_endpoint_auth_methods_supported,omitempty"`
+	UserinfoEndpoint                  *string   `json:"userinfo_endpoint,omitempty"`
+}
 
 // OperationRead An API operation under the names policies use.
 type OperationRead struct {
@@ -2320,7 +2369,8 @@ type ProjectRead struct {
 	// Metadata Metadata required by organization scoped resource reads.
 	Metadata OrganizationScopedResourceReadMetadata `json:"metadata"`
 
-	// Spec A project.
+	// Spec A project. `groupIDs` is required, as in the seed (an empty list is a
+	// project no group reaches); a body without it is a 400.
 	Spec ProjectSpec `json:"spec"`
 }
 
@@ -2367,10 +2417,11 @@ type ProjectScopedResourceReadMetadata struct {
 	Tags *TagList `json:"tags,omitempty"`
 }
 
-// ProjectSpec A project.
+// ProjectSpec A project. `groupIDs` is required, as in the seed (an empty list is a
+// project no group reaches); a body without it is a 400.
 type ProjectSpec struct {
 	// GroupIDs IDs of groups whose members have access to the project.
-	GroupIDs *[]string `json:"groupIDs,omitempty"`
+	GroupIDs []string `json:"groupIDs"`
 }
 
 // ProjectWrite A project when created or updated.
@@ -2378,7 +2429,8 @@ type ProjectWrite struct {
 	// Metadata Metadata required for all API resource reads and writes.
 	Metadata ResourceWriteMetadata `json:"metadata"`
 
-	// Spec A project.
+	// Spec A project. `groupIDs` is required, as in the seed (an empty list is a
+	// project no group reaches); a body without it is a 400.
 	Spec ProjectSpec `json:"spec"`
 }
 
@@ -2556,7 +2608,11 @@ type RoleRead struct {
 	// Metadata Metadata required by all resource reads.
 	Metadata ResourceReadMetadata `json:"metadata"`
 
-	// Spec A custom role's specification.
+	// Spec A custom role's specification. On update a field left out keeps its
+	// value (maxSessionTTL, permissions, labels, the policies); an empty list
+	// or map clears it. The seed's spellings `max-session-ttl` and
+	// `assume-role-policy` are refused with 400 (send maxSessionTTL and
+	// assumeRolePolicy).
 	Spec *RoleSpec `json:"spec,omitempty"`
 
 	// Status A role's status.
@@ -2578,7 +2634,11 @@ type RoleSession struct {
 // RoleSessionTokenType defines model for RoleSession.TokenType.
 type RoleSessionTokenType string
 
-// RoleSpec A custom role's specification.
+// RoleSpec A custom role's specification. On update a field left out keeps its
+// value (maxSessionTTL, permissions, labels, the policies); an empty list
+// or map clears it. The seed's spellings `max-session-ttl` and
+// `assume-role-policy` are refused with 400 (send maxSessionTTL and
+// assumeRolePolicy).
 type RoleSpec struct {
 	// AssumeRolePolicy A policy: services not listed are decided by defaultServiceStrategy; a
 	// listed service is allowed or denied by its type, or by the first of its
@@ -2618,7 +2678,11 @@ type RoleWrite struct {
 	// Metadata Metadata required for all API resource reads and writes.
 	Metadata ResourceWriteMetadata `json:"metadata"`
 
-	// Spec A custom role's specification.
+	// Spec A custom role's specification. On update a field left out keeps its
+	// value (maxSessionTTL, permissions, labels, the policies); an empty list
+	// or map clears it. The seed's spellings `max-session-ttl` and
+	// `assume-role-policy` are refused with 400 (send maxSessionTTL and
+	// assumeRolePolicy).
 	Spec RoleSpec `json:"spec"`
 }
 
@@ -2855,6 +2919,28 @@ type Tag struct {
 // TagList A list of tags.
 type TagList = []Tag
 
+// Token OAuth 2.0 token result.
+type Token struct {
+	AccessToken  string  `json:"access_token"`
+	ExpiresIn    int     `json:"expires_in"`
+	IdToken      *string `json:"id_token,omitempty"`
+	RefreshToken *string `json:"refresh_token,omitempty"`
+	Scope        *string `json:"scope,omitempty"`
+	TokenType    string  `json:"token_type"`
+}
+
+// TokenForm A token request's parameters.
+type TokenForm struct {
+	ClientId     *string `json:"client_id,omitempty"`
+	ClientSecret *string `json:"client_secret,omitempty"`
+	Code         *string `json:"code,omitempty"`
+	CodeVerifier *string `json:"code_verifier,omitempty"`
+	GrantType    string  `json:"grant_type"`
+	RedirectUri  *string `json:"redirect_uri,omitempty"`
+	RefreshToken *string `json:"refresh_token,omitempty"`
+	Scope        *string `json:"scope,omitempty"`
+}
+
 // UserRead A user.
 type UserRead struct {
 	// Metadata Metadata required by organization scoped resource reads.
@@ -2897,6 +2983,31 @@ type UserWrite struct {
 
 	// Spec A user specification.
 	Spec UserSpec `json:"spec"`
+}
+
+// Userinfo The claims of an access token's principal (OIDC Core §5.3.2). A
+// service account (Gatehouse addition) answers sub (its ID), name,
+// preferred_username, gh_kind and gh_org.
+type Userinfo struct {
+	Birthdate         *string `json:"birthdate,omitempty"`
+	Email             *string `json:"email,omitempty"`
+	EmailVerified     *bool   `json:"email_verified,omitempty"`
+	FamilyName        *string `json:"family_name,omitempty"`
+	Gender            *string `json:"gender,omitempty"`
+	GhKind            *string `json:"gh_kind,omitempty"`
+	GhOrg             *string `json:"gh_org,omitempty"`
+	GivenName         *string `json:"given_name,omitempty"`
+	Locale            *string `json:"locale,omitempty"`
+	MiddleName        *string `json:"middle_name,omitempty"`
+	Name              *string `json:"name,omitempty"`
+	Nickname          *string `json:"nickname,omitempty"`
+	Picture           *string `json:"picture,omitempty"`
+	PreferredUsername *string `json:"preferred_username,omitempty"`
+	Profile           *string `json:"profile,omitempty"`
+	Sub               string  `json:"sub"`
+	UpdatedAt         *int    `json:"updated_at,omitempty"`
+	Website           *string `json:"website,omitempty"`
+	Zoneinfo          *string `json:"zoneinfo,omitempty"`
 }
 
 // Users A list of users.
@@ -2998,6 +3109,27 @@ type RoleNameQueryParameter = string
 // RoleURNQueryParameter defines model for roleURNQueryParameter.
 type RoleURNQueryParameter = string
 
+// SeedInstanceID defines model for seedInstanceIDQueryParameter.
+type SeedInstanceID = string
+
+// SeedPermissionSetID defines model for seedPermissionSetIDQueryParameter.
+type SeedPermissionSetID = string
+
+// SeedPrincipalName defines model for seedPrincipalNameQueryParameter.
+type SeedPrincipalName = string
+
+// SeedRoleSRN defines model for seedRoleSRNQueryParameter.
+type SeedRoleSRN = string
+
+// SeedTargetAccountEmail defines model for seedTargetAccountEmailQueryParameter.
+type SeedTargetAccountEmail = string
+
+// SeedTargetAccountID defines model for seedTargetAccountIDQueryParameter.
+type SeedTargetAccountID = string
+
+// SeedTargetAccountName defines model for seedTargetAccountNameQueryParameter.
+type SeedTargetAccountName = string
+
 // ServiceAccountIDParameter defines model for serviceAccountIDParameter.
 type ServiceAccountIDParameter = string
 
@@ -3012,6 +3144,9 @@ type SortParameter = []string
 
 // SubjectParameter defines model for subjectParameter.
 type SubjectParameter = string
+
+// TargetEmailQueryParameter defines model for targetEmailQueryParameter.
+type TargetEmailQueryParameter = string
 
 // TargetIDQueryParameter defines model for targetIDQueryParameter.
 type TargetIDQueryParameter = string
@@ -3029,6 +3164,9 @@ type UserIDParameter = string
 
 // BadRequestResponse Generic error message, compatible with oauth2.
 type BadRequestResponse = Error
+
+// BearerErrorResponse Generic error message, compatible with oauth2.
+type BearerErrorResponse = Error
 
 // CloudBadGatewayResponse Generic error message, compatible with oauth2.
 type CloudBadGatewayResponse = Error
@@ -3050,6 +3188,9 @@ type InternalServerErrorResponse = Error
 
 // NotFoundResponse Generic error message, compatible with oauth2.
 type NotFoundResponse = Error
+
+// Oauth2ErrorResponse Generic error message, compatible with oauth2.
+type Oauth2ErrorResponse = Error
 
 // PayloadTooLargeResponse Generic error message, compatible with oauth2.
 type PayloadTooLargeResponse = Error
@@ -3256,6 +3397,30 @@ type ListAccountAssignmentsParams struct {
 
 	// RoleURN Only the assignments of this role URN (status.roleURN).
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+
+	// TargetEmail Only assignments to the cloud account of this email (status.targetEmail).
+	TargetEmail *TargetEmailQueryParameter `form:"targetEmail,omitempty" json:"targetEmail,omitempty"`
+
+	// SeedInstanceID The seed's instance; in Gatehouse, the organization (another ID matches nothing).
+	SeedInstanceID *SeedInstanceID `form:"instance_id,omitempty" json:"instance_id,omitempty"`
+
+	// SeedTargetAccountID The seed's name of targetID.
+	SeedTargetAccountID *SeedTargetAccountID `form:"target_account_id,omitempty" json:"target_account_id,omitempty"`
+
+	// SeedTargetAccountName The seed's name of targetName.
+	SeedTargetAccountName *SeedTargetAccountName `form:"target_account_name,omitempty" json:"target_account_name,omitempty"`
+
+	// SeedTargetAccountEmail The seed's name of targetEmail.
+	SeedTargetAccountEmail *SeedTargetAccountEmail `form:"target_account_email,omitempty" json:"target_account_email,omitempty"`
+
+	// SeedPermissionSetID The seed's name of permissionSetID.
+	SeedPermissionSetID *SeedPermissionSetID `form:"permission_set_id,omitempty" json:"permission_set_id,omitempty"`
+
+	// SeedPrincipalName The seed's name of principalName.
+	SeedPrincipalName *SeedPrincipalName `form:"principal_name,omitempty" json:"principal_name,omitempty"`
+
+	// SeedRoleSRN The seed's name of roleURN.
+	SeedRoleSRN *SeedRoleSRN `form:"role_srn,omitempty" json:"role_srn,omitempty"`
 }
 
 // ListOrganizationAllocationsParams defines parameters for ListOrganizationAllocations.
@@ -3487,6 +3652,30 @@ type ListServiceAccountAccountAssignmentsParams struct {
 
 	// RoleURN Only the assignments of this role URN (status.roleURN).
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+
+	// TargetEmail Only assignments to the cloud account of this email (status.targetEmail).
+	TargetEmail *TargetEmailQueryParameter `form:"targetEmail,omitempty" json:"targetEmail,omitempty"`
+
+	// SeedInstanceID The seed's instance; in Gatehouse, the organization (another ID matches nothing).
+	SeedInstanceID *SeedInstanceID `form:"instance_id,omitempty" json:"instance_id,omitempty"`
+
+	// SeedTargetAccountID The seed's name of targetID.
+	SeedTargetAccountID *SeedTargetAccountID `form:"target_account_id,omitempty" json:"target_account_id,omitempty"`
+
+	// SeedTargetAccountName The seed's name of targetName.
+	SeedTargetAccountName *SeedTargetAccountName `form:"target_account_name,omitempty" json:"target_account_name,omitempty"`
+
+	// SeedTargetAccountEmail The seed's name of targetEmail.
+	SeedTargetAccountEmail *SeedTargetAccountEmail `form:"target_account_email,omitempty" json:"target_account_email,omitempty"`
+
+	// SeedPermissionSetID The seed's name of permissionSetID.
+	SeedPermissionSetID *SeedPermissionSetID `form:"permission_set_id,omitempty" json:"permission_set_id,omitempty"`
+
+	// SeedPrincipalName The seed's name of principalName.
+	SeedPrincipalName *SeedPrincipalName `form:"principal_name,omitempty" json:"principal_name,omitempty"`
+
+	// SeedRoleSRN The seed's name of roleURN.
+	SeedRoleSRN *SeedRoleSRN `form:"role_srn,omitempty" json:"role_srn,omitempty"`
 }
 
 // ListUsersParams defines parameters for ListUsers.
@@ -3545,6 +3734,30 @@ type ListUserAccountAssignmentsParams struct {
 
 	// RoleURN Only the assignments of this role URN (status.roleURN).
 	RoleURN *RoleURNQueryParameter `form:"roleURN,omitempty" json:"roleURN,omitempty"`
+
+	// TargetEmail Only assignments to the cloud account of this email (status.targetEmail).
+	TargetEmail *TargetEmailQueryParameter `form:"targetEmail,omitempty" json:"targetEmail,omitempty"`
+
+	// SeedInstanceID The seed's instance; in Gatehouse, the organization (another ID matches nothing).
+	SeedInstanceID *SeedInstanceID `form:"instance_id,omitempty" json:"instance_id,omitempty"`
+
+	// SeedTargetAccountID The seed's name of targetID.
+	SeedTargetAccountID *SeedTargetAccountID `form:"target_account_id,omitempty" json:"target_account_id,omitempty"`
+
+	// SeedTargetAccountName The seed's name of targetName.
+	SeedTargetAccountName *SeedTargetAccountName `form:"target_account_name,omitempty" json:"target_account_name,omitempty"`
+
+	// SeedTargetAccountEmail The seed's name of targetEmail.
+	SeedTargetAccountEmail *SeedTargetAccountEmail `form:"target_account_email,omitempty" json:"target_account_email,omitempty"`
+
+	// SeedPermissionSetID The seed's name of permissionSetID.
+	SeedPermissionSetID *SeedPermissionSetID `form:"permission_set_id,omitempty" json:"permission_set_id,omitempty"`
+
+	// SeedPrincipalName The seed's name of principalName.
+	SeedPrincipalName *SeedPrincipalName `form:"principal_name,omitempty" json:"principal_name,omitempty"`
+
+	// SeedRoleSRN The seed's name of roleURN.
+	SeedRoleSRN *SeedRoleSRN `form:"role_srn,omitempty" json:"role_srn,omitempty"`
 }
 
 // ListUserSessionsParams defines parameters for ListUserSessions.
@@ -5190,6 +5403,110 @@ func (siw *ServerInterfaceWrapper) ListAccountAssignments(w http.ResponseWriter,
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetEmail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetEmail", r.URL.Query(), &params.TargetEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetEmail"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetEmail", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "instance_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "instance_id", r.URL.Query(), &params.SeedInstanceID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "instance_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "instance_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_id", r.URL.Query(), &params.SeedTargetAccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_name", r.URL.Query(), &params.SeedTargetAccountName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_email", r.URL.Query(), &params.SeedTargetAccountEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_email"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_email", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission_set_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission_set_id", r.URL.Query(), &params.SeedPermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission_set_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission_set_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principal_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principal_name", r.URL.Query(), &params.SeedPrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principal_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principal_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_srn" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_srn", r.URL.Query(), &params.SeedRoleSRN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_srn"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_srn", Err: err})
 		}
 		return
 	}
@@ -8405,6 +8722,110 @@ func (siw *ServerInterfaceWrapper) ListServiceAccountAccountAssignments(w http.R
 		return
 	}
 
+	// ------------- Optional query parameter "targetEmail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetEmail", r.URL.Query(), &params.TargetEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetEmail"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetEmail", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "instance_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "instance_id", r.URL.Query(), &params.SeedInstanceID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "instance_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "instance_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_id", r.URL.Query(), &params.SeedTargetAccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_name", r.URL.Query(), &params.SeedTargetAccountName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_email", r.URL.Query(), &params.SeedTargetAccountEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_email"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_email", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission_set_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission_set_id", r.URL.Query(), &params.SeedPermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission_set_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission_set_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principal_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principal_name", r.URL.Query(), &params.SeedPrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principal_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principal_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_srn" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_srn", r.URL.Query(), &params.SeedRoleSRN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_srn"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_srn", Err: err})
+		}
+		return
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ListServiceAccountAccountAssignments(w, r, organizationID, serviceAccountID, params)
 	}))
@@ -8829,6 +9250,110 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "roleURN"})
 		} else {
 			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "roleURN", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "targetEmail" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "targetEmail", r.URL.Query(), &params.TargetEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "targetEmail"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "targetEmail", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "instance_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "instance_id", r.URL.Query(), &params.SeedInstanceID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "instance_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "instance_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_id", r.URL.Query(), &params.SeedTargetAccountID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_name", r.URL.Query(), &params.SeedTargetAccountName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "target_account_email" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "target_account_email", r.URL.Query(), &params.SeedTargetAccountEmail, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "target_account_email"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "target_account_email", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "permission_set_id" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "permission_set_id", r.URL.Query(), &params.SeedPermissionSetID, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "permission_set_id"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "permission_set_id", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "principal_name" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "principal_name", r.URL.Query(), &params.SeedPrincipalName, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "principal_name"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "principal_name", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "role_srn" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "role_srn", r.URL.Query(), &params.SeedRoleSRN, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "role_srn"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "role_srn", Err: err})
 		}
 		return
 	}
@@ -9560,538 +10085,566 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P3rduM4liAKvwqWvlnL0jQtOy6ZXSWvb51W2s4sd0aG3bYjo88Uo50QCUkoU4CKAO1QxsS8xjzCeY8z",
-	"L3YWNi4ESVCiZMclI10/Kh0iicvG3hv7vj/0Er5YckaYFL3Rh96c4JTk8Ccj7+UFnpFrfkuY+iElIsnp",
-	"UlLOeqPeT1iSOS8EQThNqfpxiC5yIgiTiLNshe7nhCGMfsvogsrf0D0WaEbv1G8sRQuek5hRSRYCkfdU",
-	"yBGSc4L4Ev+zIOi3pZ33N3SHs4KgKc/hBbUopJ4Oe1FPJHOywGppcrUkvVFPyJyyWe/jx49Rb4lzvCDS",
-	"bAYnCS+YHAtBZ2xBmDw7ubAvNPc2Zsh8gLD7Ap2dqEmpemGJ5bwX9RheqGkDg/eiXk7+WdCcpL2RzAvi",
-	"r3aJpSS5Gue//n64/1e8P3334S8f993fLzv8/ez5x//Wixobj+xiNu1v/PbK7fHsBPWfPUcpnVEpBkjO",
-	"sUQYJRkvUpRwxkiivkN8qs8on2FGf8fwW0pFwu9ITtL1sNkOIuu2l2U8gbnX7xDlRPAiTwgqv1hzgt6o",
-	"X/DolvRnstp4chdn6Jas1mzGDPMFN1KkVI4TyfP/KEi+WrOfc8UpyJ1iPxq/qEBYfQhIKUh+R9URaiSK",
-	"7N4jJIgQgJM5KgTJkSgm/yCJHDiQ/FNN7KOh5PlalmFWfe5h96bFv6JC6iX7NLEn7Ib6VKIFXqE5viNo",
-	"QghDKcmIJOkAUSYkwamlqWWG5ZTni/2M3JEMcUZE2078qc7SLlu6NJRwlm5zGnjCC7M7R0oeytVWlbs5",
-	"tlnR9WpJHromNQXqY2RxxXKpJck10SdY4ozPChIhMpwN0SznxVIMNu1Era3LXq4oS7bbhFRYi6eS5Hor",
-	"ki5I22qEGr2yDIUmWPZGvRRLsq++bSfBN0zSbJu1TciU52Tzsgo18C7LSjK66fINCRZjhs7HhZw/R3qA",
-	"PWH+uKGpOvwZYeq4SYrevDk7iRDPY6aw4OwEYUdc5hOQRHIyo0KqewvdUzkftLBSu9zOrHS8/z/w/u/q",
-	"Civ/HN78r/13Hw6jZ8//tYVfwlV77G7aDTdb42JuvQka4365KwGWcpYSJqlcddogNS9v2F455hfcHGdK",
-	"7j3ejNx1RL6h6RdGvZwAAHG24VCE5IpayvfXnIs35pc7FLLAm5nfGMQHdWWrtxXHyYlovXvhpTDbs4+a",
-	"64D7hqbrF8Go0nvg1Xa4mpG+HEhBlduSdV/PCVrg93RRLBArFhOSqytaa36So5zIImdD9HZOWMz4gkrF",
-	"xXGWmVdwTsw7JNVvge6IPNUxUhd+zP5z/zV5L/eVyroPuqOSEZaKMpHWalGC85wSAfKBhDeCamXo5GHn",
-	"lZM3e+qNnh0eHka9BWXmnw5wlEkyI3nvY9R7vz+zoNm3oNFn9zGqSnQbmEdF+WpFlOqIXw5fFETX7Eeh",
-	"hnqlxIMITXO+QIdDNNZPlhhEbIIISxFVZLqUq7ZDUl9UziglU1xksjdSB+Sfl/6fd2qHzVMz6wdU2l5c",
-	"MZaMW7ISBFCLMn1ogHgRAhlEozWiTEsrTQw2iGu1hJzcUV4IjanoTKJFISSaEMXEtCCjBxJ4QdCUZkrE",
-	"LO0gak71VCEDAbBiiZY5T4tELUKuA6s2AtXw/xVhMznvjb579rxx+htwfknyBQUV7opsuDFR+S5SsGzF",
-	"+tqYXxDtqwvpJICXdqZSEa5uvPV4Gttep7NU3n6NF2S31ZH6qdg1q0V1Wqmae9Nac8oSulRixNarlNzA",
-	"0I7Ruqhykq7L2QlskpdrEd3A5c/XdW2dVerNa1OzbFxbQ03+bzmZ9ka9/99BaVg+0E/FQcNQelEZRm+E",
-	"/4MkG1mCfmsNL7DDfEEukPM7mpJ845WOQR+wr6/dkxnwy20q5xnZZHjlGdHWu5WQZIF4jpJCSL5oU7L1",
-	"mF92TzuR9P2ciwYjnPMsNfesAoRP6GCmqgEF3mo3RpmlbaB+9dqby9edNqBWFrpsYLVvLl+jvpBYFmJo",
-	"Bl27tjeXrzcszZjlxl28Eqhm720nhfqoXw55jCF648Y0gpydjBBGk5zfg9Fa/7onkKAp6r94jubkPU5J",
-	"Qhc4c+4YniPMYoaXy4waP0b5YU6mORFzq87gBc1WqP/8OZpgQb5/WeQZSuY4x4kSAAet0DR76ArGvoPL",
-	"i+cf/2dpbrjZf/fh+fOPgxZQ0d83aQN1BRFrLQBoqt1E+nuL1P+8Jvav19LUCnkuN6yQ5ynJR2hKSZaO",
-	"sEjU8eh/qHdRX/0Enk9FZynNjYmOCpSRqUS8kIMoZjlZEizxJCOor1gBXyzwviBKVgf3gNJLBbkjOc5A",
-	"hTiC4WAegQhO5iijQsZMLVigyQrUZMoQlQJ5a44QzgRXD0ArICRVuMbwLblJsCAx6yc5UTPeYDkAtaVg",
-	"t4zfMz2VWjVGLw8PFejJ+2XGU2LxIngSPK/qyHCINWXh+eFhQFlY4Pdn+uXv3VOc53ilHgq5ytQPU54v",
-	"4N/a2bNJaRCatPTLYCSgeYudp0YP+pO11ODv6LuXUYXJ/Ne/HcSxePcv/+b+ChOExPlsJwXBCrd6AHWt",
-	"lAJRK7+2s21g2Pq1XUVcbNfURcAtp+q0pl1FW/11N7m2nGl3ofa6HEMtvhCbZEDtwmy97PQAX+qK+6jn",
-	"JUL+wFNKdDSFc5df6kfqx4QzSRj86d1VB/8QHKJHOgLTjfw2p5Lo+ZvBGaVLX3KkeRi4gpcplnC2VVBZ",
-	"K+xjrxYGbV+osed2XaLaU2ZEmlPFph57uY0JQqtus+EalqmoCCMYyYppwc1orUZ7RB57H/7Y69Ck4mnR",
-	"Rkbt9dtwEHr8C6NufZrV29E3rh89Hx6WymFXXPItwI++AW/sdcuv2Kq7LtxcZI+9ZjPsGlq1N2jXhVZV",
-	"kMdeb3X0Ncuuq0xdl68ulcdetBpzzVLhluu2Prh0tPMGLpwJTs1iL83PHRZN3uPFMoM3SZ7zHIT9O5zR",
-	"9MbcaEqsVU9uqku1BvIJT1doimlGUqT3iOBzmAYE0U5g0ZMHQHLZZZ4IGR+VXVXKiUCMS6S2j6lSDbPM",
-	"vaGAaBSFIfJ4udIDtMNBaClIqRgLnCmZmqRISRwx4zkCech3GvQpS7IipWyGwAl24NwBgwhxVgbaCKX3",
-	"5CRm1iMP0VrPhi+HhyilKSw55UkBsZRGrbCBAT/gVK31Hq8edr6KGkh+o/9pDvdaCzRXp5e/nh2f3py+",
-	"Prk4P3t9ffP6/Prm8nR8/LfxD69OWzBh/PYKXV1fobEQxYJc8oy8pXL+lkzsHkfWObXklEm3T8zEvVIT",
-	"vSCNnEwLQdJHQBt1G9sYkCLTE07U6eNkTlLAF4NMfTnPuZSZOjzQKBV0EAwsYjYhK85SgzlSnTrPaLIa",
-	"DJGDm9IA1wMOQm3evP759fnb15Xz/JT0ao70+PL05PT19dn41c3Z61/Hr0BI7naMIzROEiLECWGUpCP0",
-	"Rqjjwjkb4XsxongxGj3z/jdSvOvA+bMUWOCYCznnOf2dpGBCJ7miphESUozKqR7pxC35U4EMVBxn0Mhg",
-	"EAxRqQU2GM36vGPmABf5xoDx2ys/4vG0fGlCBE0JvAvRVTQxY6CEp0QfNWfTjCYPPGM7SsvZ4TLU757K",
-	"ufZagjUVZznB6UoHAYhH4cdmIrskoafEjMs5ySNUiAJnYEOlAi0IBl5KTICnc7xqlVeNzsQbhu8wzfAk",
-	"Iw+DkiSLJc9xTrPVTVEO2gI0tZaT11co4/y2WCqZ/aZ0xiZznGWEzcgQJwsyNJPVeBfsnDL0nXgk/FXL",
-	"USeZKRZk+BPP67NSBnGHR0jxIzzDlKEMS5LHrH+peNT+eCpJPgDwTnk+oWlK2MMg64ZpgWUZSWqpPsv4",
-	"PUnRZIXyCU4eURC4xwKlwJHApme4ixEDNNLhleL1CQZSnxhzvv9izLQtWK10ju8U66/IBiLhS51PgSGW",
-	"3HEREM+UcMH2pMPoWN1fRAisroec3tGMzIhQ974OSDBqiQ2xhHOhTJKc4ewKrhtgKY9/q9e5BEN2WsP4",
-	"eJIUef4oFy7YRcn7JUmkRtqCzTFLFQZX51KMtzwkjGSOmQDlU7+HWRoz9VQUSULUWAxhffkO0ZkxT1E4",
-	"AODrWJAILTOChTrAJc8lohJhoY6OClFoNsO4/JEXLH0YkBmXN1M1TKtQbJijQiz94sMh+4aBDVxyNKUs",
-	"RSWvh40t8SrjOL3m/BXOZ+Szi/6ZmlURB2bo2eHLv3z3r9+jyUoS8chXOkxGRWU+T3RPErKUAvWfoV/o",
-	"DwNPqo+ZNdFoMRTkc0WUkqi7S1/zWj2EsCp+R3IB0soETHkA5IKVUszDIIxBorrRDKyNTuEd464qRRlF",
-	"VHMsEHm/pI9Es4WcKxHdmAnLCwcYpr8Kb14DEFEsFa2R9BeSUqzEoYcBxhvxZqGGvJHawLwBAykRLsKr",
-	"MdWnQUG432pTDbVvTA9nkumIEK/BG/ShZ3EQZxe5uislGImnOBMkNKNRQkCMywstQVl1BmeZGCLnpp4U",
-	"NJP7VN1lKTFi3ihmH+IeTePeCD2LUAxGcvWPWNtP4576sVyhOj39WOkxp5dx7+OwB2Ymt9QPtdfh6Fix",
-	"6I3+bj7qReaPm58uz99c9N4FPFgpFcsMr8Cb0XRiRD2aej97oaEs/MFHNwXXzqgyta/0NLyi2nrThHIz",
-	"fVEgbC0vC5ySSIlaLooH/Z//XY9j+D//27ly8pTkTaA55577YysvySXBQOdVZ99H3xT0dzP0uy6w+IVI",
-	"nGKJO2Zz7ikBXn+B+j6UQPJhHKT4QXPXxmH6wyp4yPCUcnZN9aF2yYqpoUb5cy3TKxz54QNLMd1Gelhl",
-	"SZ0geYFnJOhSxTOIZwngVgBO6pVNTv5AWOH9nGcE9XXwKkkH4Oge9kJB1Z8EAXXQb5hUIdIg/ITnck28",
-	"gGapJIWw35bQAXD+2Y00cKEDlUQG5pGLgzaBEWpt3Q7esoPmVt7OuRI6vWxobUIMsAXA1AVl1j3+LGrb",
-	"zoODBX0gmCuVplvu1XL85tFBZqHCUlblG5WQUntRKO2pZ9yMvbp3IHhhBJbE76jiv+qFwAkQOSd5LX5L",
-	"y1CITKckkUqdoNKGBQzR2PeD41sSM/OeCQgB9QRr8yTcx5q5wZW8GFklRak1PyrlRd/SMXPZuKWMqmQt",
-	"lBEjdJbXCgYrmIuGi5mzQhx8qN03it9+tCtzU9zPaTL3f9oTSupdUEaFzLHkuTCrbmKikvmKnFwSbESz",
-	"xhEIiWXluqfsIueznAhFTm7/vain5cfAOdawUI/YCQOB/3S7rJp7W3i33VZE5K5Jtf0lSbYe4Ep9ZGBX",
-	"bM91r/Rndbi5/ZhVufE7gfLKbKROMVjWmNY/OGWBy6oeQh/ClaXPHHfjWz0XyrJjTEkDbOWiokAegJmr",
-	"GwjdcQYubLwgcEHft0AU9W/JEtiKkGSpjaY5gc8GUO5DcaWlx942HEGrEF0NiQ+/UWWiW56U93EZV9uE",
-	"SpGzkWNl2l0QF4eHLxJf/IJfiHlgZGm1Xv37QeX3sxPzawkHQaR5J8Ap9dvDkDTpRVVtFBnrKQahDI1K",
-	"lFYZ9FsBdCcUu3ao37jZclJDKy0wic8pXtTCth4gW3gjbSVYaEiPUBnOFyi5opPbcbWCS//sRJuAnj3f",
-	"h7hhL4TaFHThjOi4WmHv8dI5KWp1XOx1aJbRM169raQZcQzXcuCGg1cQuQNHcxW1Jbe/OxGC21eNVLOJ",
-	"eVc1gg2IUoad2vBg+8+AXuAyZHbXOSpXwTaTmxjG3We2F8g207YxC9G8bUSvXOMaGjkxaLbawXAECQpa",
-	"oExB5sXJHCnp9Y6gBQGV0guCsQht8hqrKGPTKt5SOb/ACjk8u12v9PMepG69mwS/xpBroGCDB2wM2JbA",
-	"CEXoKf3sjhfJnKQuqTnjM8oCHFSIQs+53uJw0qbQelFdOgOG37PSFcTzanSgXdYRwhMoDmaXV/qMopZr",
-	"XOc6hdOGzfM9gXS9DzMp+LXQEgtxz/M0OLSN7u5wObo1rDlM333+CAfZiJvTqZZCux/VjaExHrx1fNo8",
-	"3uYZrj3mVkFKIXRAHnxtZUGr0wnnPNwTprYOmuWYgQsrJ9uYNWysdPBV9aibUNPIfm/sNypjqt2wdsdr",
-	"jvrCoNXxHLMZeYzDRgkMZeGZ4CwDOCqK0gjto3LNwlbkOSkXFQQaI/drntfgVh+w+vkauFhN9oHQAO8A",
-	"nTGS7lNWJnB4UcZVAOiSG2Fbe5PBdrgtG3y5FpTdwoo0dc6xcIHR9tBA2gI2vCcMH8zV2QqPMU04zwhm",
-	"dbrc+qqv8KEAaXVme2X2i61pUoFBfZlr8OIaz34EO+6WyPEWjD7VO934icp4ultClgL1vVgmiWfH2jcn",
-	"Bkoa5oLELMF5vqJshrBEGcHCCcJgAMMzgfrlagdwk5hLzdslzmJWMCojnYxXe4bUI4Qn/I4g9Y4tM6Im",
-	"6ldffcMozDOM2c9kBaqxrm+p3XxcztECy2Q+REqO4AX4+7X4a69TKpBStoFcYrbADM8IqEwgH4EhjhGS",
-	"VmvSidErKtTM4kcIxtCe/D7EIzTfu8A52AzVZdqy/gYxKlB2R9l7cY1rAvh3G0XgmmuuPLYaTrplbjbX",
-	"GcUOFh9G5CzkCcmokMYTQoSAQNycZzq0RsCpemp8E1azjE+62JGyUxNXKnZjalmIofGavLJhiCu1p7Sy",
-	"EKMVBoSDC6O2AiDSMiy2Bo2ObC00d0NBCR2Z/SKciRs6OW+BRoSs1BdsHqH12javA7fpfmWIAZhtTAnC",
-	"2B3mqEJ9cS8osZYh1i0ieRmCDRuBEkpGdrTL2Qbu53a8jZ4npiUnb4Hv1h+JWEdOD8UXd+6B6y9EDZ1q",
-	"+YQ0Ky2naYuLK1Nn1YWY6QK6ZQAKSUt9rCrnVQJREq5E62nOF8OYQaWrqiSrWL8gOpO11Ldq1QwhJBDL",
-	"KlsHllROrHQIoV0tUIzSe5GzbDVSl45SNmJm7mA+RYwjCIJFjXF1wQPGyzqL6iaKwFisrq6YKSkIZIkh",
-	"Gpc64AInc8qIX3mkXvBVuIqvIooZXHAmV93YlYFWPRgKHRaX2kKW5YHmJOF5StIYrnHtVlIihNZjiswq",
-	"NVi6wpdtanOTAIulkDnBiz0zf476motUxUETw+kWtacz8h+uhutgmhIJfASp6N04Zu6UfI29uVINIZwT",
-	"JPNCSAU4V6T2nqbkkbR2F7WDQgDbpL+vPwkgzCkleWlyAFF9uNGYs07z31DYqsI+W7x7/s3jWKdvd9Ue",
-	"TUiLwkoP03lSPSUnZ6TiX/QNsI37sjG9k/w2XNA1PcsfcDuJJXxIXj1hTRE6JtnY/JHkm08IYl3KhQVv",
-	"HS9Juc3TWuYR86lbltjd3WpEI30QFtpq+q3drm5l2t+6wV26fv9h96iThQKV0gMg8B6uP1VhxzE14btc",
-	"3vbbsZskdId3wyd1pd3bLLdy1UFeckvZpjHVK1uNWjsqmCLSCOvDcP2R6TTKz4KzdgiY8ovi6VrhsIac",
-	"3WTCKgsIiYVQK7/VVVVW2/frNU5WJuYkQqZWkmbqumbjki+LzAh9VCDOErL74fjX/CNwFdjtlhEc+pvH",
-	"CNuAkVqZsYV0PwBTUxd28ATIEpAtXN0Bck8gNRSd0pJV1S7290uqXXENh7zWU9RxCMmXAt3z/Jay2RFi",
-	"SqQ3vV1ArlTDdgtzNXXewuIsI86ABdNqraLvXOSQJ2KKp+nCahCRVtZQC/nKB8NOfrs2B49/YBsArVG2",
-	"JbC8pYOO2veE4Byy4hWWz+b49kaHfNySlQ0JMb8IkuRE6p8iGydnArpdoWOlvoUvOmgIEhbKi0lGE9NS",
-	"BPWXOHdxB7CsDkDUo7fDsP02s0Rvo5RtQsKXus48ut7lKoPP115jVp/tfoeVXDN0fxUplad3reGE54wg",
-	"eIek6F5BJISjkm82JqoxKtEL0MBig+xkm1wQ6+fqayxWd2mKE8XRI8SKTPttQbmx97v6FRJcrWKlNfoN",
-	"E7r+Fd1mtFgXnrEtLN9qbGddw/arCz5dLOUKpq91fYHzEUHyNVRx1iKs/ue+ySDdP3MtZTxCCgyn4dXp",
-	"1O09Cei3RV5DSGMzbzaSFGx7Hh+23jJ9AATpzlHBehFSvWZanXSnvyqFtdHghtj5BU6Juq8AKdui2jqq",
-	"J4UgeWQz+1ykNF5SxUjVtahjZNTNdmTsCzy35p/fZp6Nc0HZb7r4IEtRXjBrNJ5zIVGfQgFAr5kOm8XM",
-	"XMFqDWHjFVyobUqVuadxyfh5jny7Xtji0x1ZrxyqdvZ3+gqa/agVyS49yglFG1u2c49Nt6LOZy1bwwV3",
-	"aHXU4c7eENPoATOcDGICsfxCt7hxlFth+e6ROp2P8F7osh9a5zNNSrb0To8ZOhv/YiNejDnvlqzapL+f",
-	"rejV3B9cTW5FAUCrG2EfhDp0RXBGUgSGXiEjI4i71hiN8456cJ+cs2zlF1Uqgeavrg1YrojJ7tCyYj2W",
-	"Des3hLmM316VPhSNVSICC7ApXVB1ZewJRN6bRH8oMq0lb/ubqX/ZDPcb6zDuzcqAerEFHMd+v6HtsUbt",
-	"tBLECHHyraWFAvsgs6BVWTGJq+srpJ+jvimAiwqxT7CQ+8/aObUBSxn8WC2B8/zFy+++/9e//PXw2fOR",
-	"ev0gofspWWZ8FeTTmvBPijbzt31yRRLOUhdGZqsju4W/+P7wENbsqve+fPG8Ur/3r4eHoZRAM9K1CUao",
-	"HUGq2dVcyqUYHRzgezHEC/w7Z8OELw4gGCTJMF2gfhl+rH6tYuANTSMboG3+Ni9DWrf/b5oOjjQKK+Dt",
-	"Ce1LMXWWdMwHFBOBikHXeHbVuAS96CAhRbtj+/yO5DlNTTSeQobSDw377agKr8N+xwJCBmBTnmblNYhy",
-	"52vxXU2wPZc0X1+2EnGkDRkO57pZIwLMtw2hnf6+Hn7+Rprj10arLLqxyZYjqMeaBllMNVkAC3QCb02I",
-	"/7UpJyKC4dFlUJEJ+mqDe+PF09aQvMarHWJT26bdGOK6TUDoGLJZQsuLwoBo3XbLoV3j2W53hcSBPKlb",
-	"jape+elnz/8SbcpzgCCzRtnq7zvYdXr249DuJji5PZ9Or2SOJZntEtQvzKd7wqs5OEJT+p6kP+Dklk+n",
-	"qP+j+tcJyfDK/GQnHEAuzAQLAk91Z2n83rx1TRdEBwj+g0pJcjsZJWIQwbtQeec4HF3qRq2wFMrk9y/9",
-	"i+n7ww7tv/ztbDdc8JarbvER1lfCodbZbGOHrMr9UY4SQpZKClFAS6/lcIA+YeI9oXJLSbLBO2QNT8F5",
-	"OP039bNRrO89kPULJZbGUpLFUgaTgKM1scimCEwoOLst9N6lJW+8bxynUluMbDiWa1MoTdSA2+emc/Hu",
-	"eK847Nahu/Vw9lA1El7J9EaSK42qU2puMATbzyLT05QxcF4E+QY+CSh8AeLZZjtz+WojfqS26Fawl71Z",
-	"d1aw/sbvdWlrbBLl6zLAnkBelLCBxcj08yyn1c0gXN9OxSGdZoL6RjaMnCw3WTXVufHbq5g5Xc5UaySo",
-	"XX0bRGhKUtO5t+96NsVMMedad1drN3p7VesPO6ri2j3PbzOOU1MHT/dPWUygDjlsxUWy6dob1UpDRp1n",
-	"PDX6aczMxxVFNUJ0SIbw6dn4l4r/ibA7mnOdxepV6oJSR9Q2ODz9+QqdXV6N0T2ZeIOq70+Prw7UY1Pd",
-	"l+S+RB0zJ9abkKbT4+fQTByzhNjAOwV4xm3HVi2IHiE+nZKcpDHjLFuVPUqcgZCAjy1F+/sA3318L/bN",
-	"3ve9JURoqi5dQbLp/pwLSdIIKVU9I/uSMMwk0goiULm+ZgHc9xSi8KZeq8KyzKwp33pzefofb06vrkN1",
-	"d2q9fluq75R9Z1uSw01XsLaMpzaRsx58XqceJ8JDxdeo59BaPSixr2NEegd+0eJGbzSH/lo85rXlb+c6",
-	"r3/8CD700Hq2tWxthnVZWGyrfB5bXS0Yx9xMpO2QHVS+X6GTLQHv4bsX7VlJyrgXQflo14sVcjPKJKIO",
-	"Oy2Tjhr5beXqu2DEmoIYvJAJX5Rpe+6jPYEyLKRXvr1VVhVrC7fpJB/Ux1lmZlkA0+SFhB47Zo+Dzm6s",
-	"ivQdwCtbcOu8CAjnSsZYYLYqVxcItrAZVXplrt1VuHbXVlkoNcOH1mcVfEk6lju6IysLiMpDqY7dAU9+",
-	"Na/vVAoR8tbshO2xD4/PRv5ALOBBVPxr2a8hFABbAJCmRbaWYh+ErOvwrsMGXOjMg26mtrYbXyDEJigI",
-	"7BBrUxtnreO/Dg6xHdusSV0hcoLX1hnIvYe2kprJVTmyGan4XucOzpIl2G1dgobAq1Bs2X2XPEt/UR+j",
-	"3ixZbmxqlSzHXtjaGirXw73rmk3RfoxGrqekwylS9+52h2h1h7VHaF96BDsIln7G1QKvUDLnXBAdFqBU",
-	"WfK+LRwESgy/l+F2wUuTdZzhCclstnHqavqpQ9vT+SXkvdQOLZjBaxHnGnYOb0YH/7b/7sOz6Pl334fa",
-	"vz2Iba897NV6DYa2ekE/ey5GZdU7KC7u08dSWypr2cFapDOx1JB+NUvhbDGIMmjlCJONEHmPE5mtPDal",
-	"DTRd+VSRUsKSluAWXLiINXvkezaZb4hOtEMYWqoYXy2+F8OEL1B//PZqcBQzWc0rmxZZVkbMQKk0dnBA",
-	"8WI443yWEbyk8L1FD3Hw+s0vP5xeHrjsggOdnn1gDUkubZTzTBxcnJ+/OrDziYOLy/Nfz05OL1H/p+ML",
-	"67K2Fsbvnj0PJWp149uVWIPOnLvx2ba8+/FsoF25fmuEdclD1dvOe55wNqUzE0mgnei2yeijIV6wSvOa",
-	"BNCaidOijs0GfXP5Sjui9PB76vfBuuTGi5xM6fvwXEJ6EdqimEDmtK6QpnMlpq0U3iGvTm8yKoFXX9PG",
-	"42yJdh97ULEmYr1gxUugsiSVHVjIozj/19TAag86i3qyPZDfeBz+/e11uCij+tIVl3fRNkXORpTI6Qic",
-	"n2IEvSFH8PK+GmP0j3u5OZLPBBSUc0TlOZbVXLwT9UDW7Tg/lRDUhhOPKhI9miiU0SmxEdDVRbwyT6AE",
-	"qgluctFMf60HM734vuKS/T7sWl1/LA/RCz1Yf1VaYVXG2kUn5EwQFkYSv38+tkWbTCunyPGgkOOBEiZb",
-	"Yv31w9YaalAHbRsjVdTTNWQqVp7tisG79VZW5wb2F7UGhOsVMfNOdwXMnMtaQ1SbPmDcWOWLkbOEUimM",
-	"e+urcXO4VW6pKJTfPYaWUF3FtlyiAfEjpwMofmoCNaDS/GppykMH7ROV6LoNAm8oMLsehdxlmFDIcqh6",
-	"lL+6+jQP8NLVzzEs1VYKzZjG+Q2ohxI2bZRzJzHU87RHuokjONonq3L+kQvg3xMxa4anmk0r0awvpBid",
-	"2hWkYfl1jsUVEGR7AwNsSBbK2eg9mypu+lcpSDaFXkSVCPdBKCq2dizl7OvPZsfL032vDgyW/qVuyxqX",
-	"2eWqXGesLFl9Aym3YPpVzh7g/SlfYMp+JbnLUe5Skmlk1Rs+NTEhNbTXwxpxD7pJxQyjO5iGpPZxzgtJ",
-	"THVGMUQXxSSjYo4wNKq8/s9rUzEIuFsaM/0vdZdCajJlM/PCrzgrdE9Vhi7Or67RcDg80HMcwJzBQH47",
-	"WJiOy+n3hKkbFuzfqTOD9WRrKsJ7Cw3Pp2sQysrMmv7VXo8QI/eQP6bVTCdHb+6nsSQs1ckoFvxBk4N9",
-	"OJZrktHNud1j4c6ya+55sElH5B9DFUghgnFxfDX81L1xTYPHBRECz0iEFD1gSSeZ6Vqrm/4HOHp41DGS",
-	"JBe2h6/eBiLvlxjAaePa/nZ9fYG8nrwIem0KqNo0wULH+sCb5+NCztHz4eHzak2ACE2UGpYTM7hNSlGL",
-	"zCmROF+Z3PaYqSl0dbzxxZkwMVTQqxBKbdqB9QVTTujXNWr2YPS7D95oeVV7YyudBP0GejbX3fbQs2OC",
-	"fGs673jNQtv75toP3az2BxCQa7PCb3ZKv1Wm1714QeScpzfqqdEraoNUev+VbWffNVO33u/POBgA9nWQ",
-	"aA9O9tg4c70e2JvZZWSUPq9IIASA9Wu6oB/iFbOGx2wwQvfzVa1Zn2mr6MoR3PEET4pMYQ2fatPshj7T",
-	"PnaYLuK9qFcLB+tFvfHx8enV1c3r85PTm+PzX3558/rseHx9dv765sfx2avTE9Ohb22D92C7cPXS6evz",
-	"Nz/97ebi9PKXs6urs/PXV2rGV69uxsfH529eX1+ZSW5Ozq6Oz389vfy/wzHAzW6O9eP5leQTRSuGTyD9",
-	"dGKb9MIIm4107Y1wQ4yr5s8L8Jqfji8qVfSiMjGrUo4P8dw+KcM2K92w1la/eBTLnU0WdYF41UZbfuTd",
-	"u012uC7pPNcB41olcwcW1AL3ByUMwrE07WNLzjPn8DDxlcb+la0Qrp9ZzCRHdKHtHVgS1LfKM2ekdpSu",
-	"K2tF5q7l8OKF5xztkpBm0+0oXvhiZNUdM9zR3taCqAaNQ9a4zbmF3weTLow9/TU0L2wtbwjlb02Dwz7j",
-	"0jfFQy8Wa53nPOtQQnGNeagGbrhvTQFit1cL+vv7+7r7S1272uq2b8tQDLar1V+lvPbMr455i3atQnbC",
-	"jZB3rksuWPUYW8eJNnV/gE4HbSYrePi1mKRgMTvrieXXbfuETqoKmsKVmdV9IYyhUSnLck4W4bxs07Cn",
-	"OvLZCUQYNoax8xgicmDeFWnXTV4vRatT2JWo/PBV6O4T7XOr5484Ye3Y7ewhaETuUFqRoa2Yk16XTiww",
-	"XXJLt0L6hSwlj4D8a+0j+o3ONpGSa4TKW+JF6XbfSlLQFruRxVndxlstkaSAQClJaKoVM3M1XOk3bSLl",
-	"EcIxMx9YxDd1Lu/1MWpdTI1g7b5Qv3eiVYIpzTU8qBQx0+WUdRuF49NXSrfMTYo/BS++zsJRr8G/Rmr0",
-	"1WCIxvq3e926gdzhrCjbtwswGN7S5TKETeF9VSy+ajNQQ5etgrKhhV47+NcfLsULM70XvV5FqRoOtiza",
-	"W0oIKx2eXBbZtlbMcwb+UPs+YIZoCVO3gnlnAJbnHCKZGiYoZrZaEjQJS0INYdyI294cLbCpnsH24VFK",
-	"Ljbw3xM2Jlv4dBS4yYpgs6Qfea43Cc8jZDBau6ahM/SRRz5AGB6E9GzdmUsVLz526KDhH2hkNrG778Nv",
-	"E+PEwUfoCYTTVIFEZwRXeout6QlUSXR/uVGjbk3g9zf1SH2OxvUuQa6Lo/Z4QLNU82ywTdujjCe3JA2V",
-	"/Z4WUE1H0Bnbp0zYwnyc67QO0ylZRKhgkmZID/RG/R2uReK90F11362sPVRdprK1fdxeOFrLAvDN8mF5",
-	"IjaXujmeg3cIbcBrULKgYE0k42crGHSIBzs/6t/PsdynUyToosjKIqbh7iPNXXcK2ysFjZZ+HmaY0Ma0",
-	"IfsYbKZryiaDPvocadsqwrZJt666wKXOdpFFzqBjEticTSUn/Yl24z1KBWVvwbuoT/732/n0K18+gle/",
-	"vpMOgPc4inavDr4mQO4gkbcuYiMsQE3VLw+RLm2oe+Gqhzc01GDPVAe9DpqgnF/KgLrah6V7VeS2ovaV",
-	"hTXL6fAUfC3d1tbnFRzQOYo6+WCLlbb3PHIQ1jxMzPm9qyVpYn/QEs/IYIj00fmgihmQf70wpRlU/GYq",
-	"PZvvpjQjEEg4x3cm9MQ23MmJ1nvwhGRic2OVdKsbqIRmtaFK2fVGP+3YusIw2gqKbcL31oLfdTwXRErK",
-	"ZmKIzk0zKCh1IJDEt8RqgGKkm5EziKd2gT5gbbleQR8z45nTVc8Snhr2TaY5EfMbsLEeGZtjzPiSMFMZ",
-	"Dc5IvQqX55G2xloboFrrL+ApsyiusfJmggVNYtb31wPVGxg00tNlqgdHyFqFBZhykbY6vThEKV6JIVJM",
-	"IWbWSSggFnRlHNcAhcgBwDQcSdVHKc1JItGbyzOQ9GMGbfhI6gKfdBU10HnVXwiiCDPOlxOc3ELB1CPE",
-	"OJrmeAalH3iu8DpLE5yngyNbZNtiMc7u8Uq46JqLn49PYRuaXc+IjJkBTqWcmi0U3p455DktXrVaz8d+",
-	"16ksFLr6/eFw+JfvXxpLeaO6UNM6rqCg1sRI9orPeCFNKbtLh/gfAmJk46s3l2dt/eEzeMG2eVLEvoTq",
-	"E6h/viTs7ASZLD30A05u94/1qEgPi54ND8PxSiW6V0IunYbUIAGIFPAIwIVZ+ifVi1oiu2E6Hdmtg7zt",
-	"SYadVfUO5FxIvSGLsApft4kVVYvf/UvY9gbcutRvbUKuF8++U9TbGb8MpRy3Bfi+AYupwgosbqHyT0Ig",
-	"rA7KK0r/jtIMK6zXmGkUPQbIxkeG0jAAcTKazWBNyVfPv/seuSgd1DfUDvo91P2uMINBS7nHFk8PJBto",
-	"P493w6sb0Usf736qMhP6dlG720aEu3515ecZuXGOFTOC+JLQ6q/+Nt5X0JHzYjFZ5lQxw/4EC/L9yyLP",
-	"BlrHFySb3uiEihuZCROhcaMmL48x8ebZcsvh68in+8DNVBK6+VVRIwSDMJCWqusEG17rLtZQex1g/m2I",
-	"HO4c6Qp5CMuyc0KfL6hU95K2uCvshwZ3VAv9bmvegOr6gPHCVp/10si6+FaIMGlT+dpi7NsCR8eoAgRP",
-	"zAEdsT+bJ+JmOBwO6m0xoL2tm9pKBH6LQxPeOMdC3fVQdQozJURO1BdKksAzTFmlb2H9Kmcpun51tV/t",
-	"98gZacm2WgtUn6jaKox3oQifKfUvfzxGf/nXw+9i9v/+P8+Hz4bPByMtCiEqbFKnSRO6SVmEBGY3KRP6",
-	"jyKn+g+6jGKm/gChLvJiBsn7pa7RBz81TxfmqpbYs5MpMtGzmb+KnJq/6NL8UbfNBaparhe49fzr6lj6",
-	"R9Deq6SqWkPNNa3DPEb2TGMJX1y9rq5i6wqmbcq3dhB6zSpLH+EIlFStQ+KYgSKHMnpLjPxuPYFG0TxC",
-	"7YqmDoyhaRQz3clS552JpsK259kAqvzURcyrMVy/o8FRIOTY4IRhHibHjUrUVyL0EeIsZoYrU2l6fROr",
-	"Rlp7JpbzPVEqyFq/5cgDbMzUu3gmRn4FOy32mMpqbUX3gylv7/zst/+1/+7DYfTs+b+Gc9+s8u/Z1b9/",
-	"Ua+n6M+C938f7/8PNUv/7/vuHzfDd//dezT4v/7bRn0ZZt6ErGudtBVU7O5PadjbArKEfsd2FF5vlUPP",
-	"h4de315NBjj9WuJEqlt5IAupDNMNIq2pdyfrjE6uzeuaLo/rxQtvLJNL5qXnSMUNhKJaLHSDnv1Ki+Qk",
-	"IUtpAq211HFgCB3EMUnZDFWkMiWSacm9Up5xoIUVbu01OV8AcpRyi23JK6TSJbz48glJMCwVHIkkS2Om",
-	"7nUTE7h1Kvv52cmxyVuPkFwtaQKBhfeghEuOliQH7okLyZGrLItykmFJ70i4e2sp3XbHQAi2bM1Pd7ix",
-	"GQevWzurgG+WT5s9vIco7ukgtLgHN0ncW9Ak54JPpfoFfMFTqptBxszKbNDV5tnw5fDwCMU9TtMk7qE+",
-	"1rlXNNGwtXMMzMAzKufFRI8as6bDUPjSu14UFLI1y+lFMFEvMgMFJaUqQDaIOAE+9dXE83wSJrX28qjY",
-	"g03f5CaYtr1VKjdG6F6x0fpr22WWnX+0E1GxADCJa98iJSJcVDnJi3RNl2pFGuPjV97wfdvvVPGkyOBA",
-	"pDu2KWGLQE8zQBWlDwc5AGkNArXz2Tcq41U7HDFCTLN5V2I5bOlfvzvjevXGxbZWvNeCTKmTt2SCJ/sJ",
-	"FmSwfqI2f8L5krDKWZ21tDXXISdr12tDs/q60LCpBAxrt1Hdcc/VRY57HZp+2Gl9kNX7sLmTi2qYEyQt",
-	"l2fS4l9pdqvqTjsVqgiRjUesJ2V24epRojZMAtqdl6+4pl0lzm9/tTlvDUD8gvNbP6nNJSfaY8w4v1Wy",
-	"Q7EEnejk9ZVJyxvG7MIqMOAno9DVgOc2refl4Yuy4HJb0mzz1DzAtbKcCit8BPk1f4i06su+27nl/S+7",
-	"ueXfbYDYGuG7efRWD7YToskqeMm4IlYKyKLFPU3SH1ZhOisEXN7c3d3SayUXFpPX+rtBXqILUhkHvN5m",
-	"gu6OZNvoc9uJ9HWz1URrcrEqrfW8R5GJOvGSaoqZ7llg71cdsLLguSsuU6v89ezw+ctQdjzBmZxfdUJT",
-	"u7S/+d+siRcoGP1nUemFvzZwYCPaGDlvM9qsD0Vwp4mrZ+mJkQ+JPhjrwq3o52JCckYgoxvMRncmLdsp",
-	"MFB3fsrzanE4E2WfYIYmJGaUpeR9WTlI0ekEawnqMxg+dghQsNqvEf68RrgZZzPRpo2B2KqEJ8pm26Hj",
-	"RfNLXaR74wgSz15RIdtiziAsosKCgsusEVEDZBtZdZtBYn2DGX1Phw8EDNT2Jg8Uxq7g+JwLaXbcdEaD",
-	"cncMPc1tBlggsEfYwDh3+MYVaD5EZycuSlIPaRqA1LroxOxajeJcAUmR54RJRSvM2hLXYuh1F52+/n4j",
-	"x60JUN3swy/saNrD6A4ZcD+qBadEKi1Aa+HuXbiMhzE7myrlGmo5xj3D1HMyhcwajrDu+aEova972g68",
-	"rEo6jVlc2asegkAl5Zr916XUozbVp7K0DnVLvZfX1Y++bovEDog4nQpr3NuCbTqJHqrxBWpsDGPWLN2h",
-	"DmSZEzBpg2yooDI0VEEhKKmNrOoVQNZBJ/DFRoE2bACybfE08XjuOygrqSOUQtSMxima86T2RcwWBDNz",
-	"nRQuGoG8T7JC0DuixIg0JSm6oxiR90ulnkuTMmXyu+Z0qTuYFULGDE4G7ZmQbfXZnpFJhkirNs011xaw",
-	"wCtd3yRmalY5JzQ33MrE1Bs3iXGgYAHWMM1HmkYxEcHgMVvgpdAmSnO8miaaVjTPcIXTOU96tuZL2Ejl",
-	"QbndRNVUQr4e41RDJ3mgXtHZMLWF+amu6IXijEys+yvKbh9Fczb9gdTPGWW3GkczIkVZic/WhYyZnT1y",
-	"7r2EjNAcEFWaZFLzVahC1pLmRGxTca/Is80+ZPVS5I0eOrlK168LPAuKq0s8AyKrtiwLqXfhPnnqfjT5",
-	"5c1RLL+6n/OMAKKEu284TOmEMpV9tePMzHfF+z156e9tT3gu22RcyInQ8ZlQZFo368IiUWSu/6E+e0Aa",
-	"rP4s6tnCEbADs1yzto2n3JYAXj2Xr8XDV1n6dkaT6qePkMzQXMtGMO6JavGigK+bZZSRi22TYKL2TPRr",
-	"l82uxSKpA6ShfSEkwuJ8pgivr3sO4klGkBYnzWc8t/ep+XdTothQd2GB35/ph8+8ptdeRvuGptu22Xb/",
-	"xfeHh8OhrnaBKuUwRmjO75HSGCH6TkPcdqkoC4nAXkGqACAM0YUpbGGh4OcaL6F2H1hHQcgw8QwxE2WT",
-	"6/a2pfWaHLpk7qYGpGtS10MI3AnjdFZSM9DatbI8DjPqes+kSvNL6681zKHJGos8cJJFzkYuS0J3aNcV",
-	"4CqKCtSBG5UbEUQe6NegGn57mbg7kodzd38oFkutY5kCcC74fGPkbj2NtwY1vdFy6o0n11p8oNYCtOqL",
-	"b7fSfw6xMMB2d5ALtQvoxORrh0Bgc7nLgurLnKdFQtJgl29boywYmW+oOGQl/BHSXnKCs7L2U6Tns7Tf",
-	"r2w50uEE6PtIi3vrWrWak4Kq9cBbKrGrNnSrF/VmBc7TXOdm5rrnoua7pgFjOU+vhkJQCt2L1bQxvCGV",
-	"pNrINe0KDFk1YlS3LCuQMqAJOxeXLQmkbvNRaZI2k0FmqT8FpKyAP7WlNiQWnLX2w9x1z41lhCcvMnLG",
-	"UtLS6QA+hUqbRUYitP8s6GH2Bcp1PlRXHIMwma9qMKo5nO3taNuTozSYh1fnbq7qnzm4yHOvlnt1QG8n",
-	"81NX+iKYPWyuVcnNBoboLZVzLWFEDrcgdFnISu3mGb0jLGYOgVAfsqv8+EYTsJ0RoYflhbQjl7XedOpY",
-	"vxAkj1C1jEyE8JL+TFZ6oPITqmupNlAnZgGZyNuFOrApzxPdv/ieF1l6VFbngagp51KG0Eow05mpnI+5",
-	"9Ds3OWHJS7aRGRm/X+PusHRgjsqV5GL8ftDd6VEJY1hrMAmHi+/TKbiFjxpQ1/ZTDWJj/9ERqA3TdSC1",
-	"3jbq91blYbCdYuO9CKC8cK+XRdbC7MjcweFZAUM7q7R+en4XEduxlWbYBqzp7GKzCSEUadHOAS58KAYC",
-	"FnVHDexF+giiQ45LivvvW1WPAFukUYK6J9PQdCNqtvROCOe7rOMokAms+4+rW75jfoXBqVZV3egwX108",
-	"ru1ftrPAuLH/WbfYBAugp7CEp7CEp7CEp7CETxuWAP350/X1VZ+CHmoH4kNu3VXQZmbVjwOCsScSBAtV",
-	"6vKHptSfLVMJlj5XT9qvgLultb5tH+1GIP8u/2rcgo90ka91Btp3OvsBfako5M6pRyy0+c7n/F4dcsb5",
-	"bbGsxGxE+hj8GAzt03aBFzYtwn4RMzKcDdFPELNy8IvNcHAD1eMxYDgWDJ4MuaD1OmrUEzT7/LPgErf2",
-	"owJnJoJ3Qm67hc7haek6udCF1KeawTvWZUoEUGYD9pvGDaNBtplKtHqps3KN8umWGBpsjQgyRnemTj15",
-	"v8ww05Dl0zI+BEZGGV1QGa60k1KxzPCqvcUJyCsAAzFXKj2aEGQ+0rV+CUt1GENw/GlOyHYQhn9RgdSX",
-	"YZjY0vLNMdUTKEhcDmZhoH2UrXfOPwvcks2txjXujrY1D1tKYUB0TrrD9hd4peAMMgeQGi4kFwnOKvY5",
-	"3w0hdpqHgocjOGaN/wHMPTCZKc0BRx45eRuvolcVmUs6CbFSOLPW62M9Zf8h0GMDeFthIlq5HYGJ9UtN",
-	"oOjf191M5Zed7qWS9W7y35up27fUfs7+nqCXV8hH/2m2phf1gL3Z0x9ntmP1JlSGHj8SQz6J7uxtPJLp",
-	"iuEFTaBITptL/dPdZ1vQU19X4xIImx2pNwYt/ozPxR3DpBZkWOvO8W815bu5aC37gydaN2CvcAAr3RTs",
-	"lvF75nSFFbDCWY5TWIvuGRPu960H28YsBKXvsgySEKsGIe18VEguQkW6vy7Dx59CeX+wmroOey+COnVQ",
-	"dXfvdcdk/yv/n1oGILXHm1F8B+unwvInk+eTyfPJ5Pnn4prfjLFwHfdulHh6uvef7v0N977MVzu31iiz",
-	"A9Q4Lm/N9ZO0yUa2KiriuT4T07Z/KkkeMznPuZQZZbPIJioR3fi0/9379wNTSFfe8/zWPDgyhXXNALW8",
-	"GYXTldKedrSX798PhuiEZEqVgUZMNMuoqWN6FDONATJfIYb6hy7nDrp5DEboR/qepPD1Dzi55dOpbfCC",
-	"7jH0yYEajubZETr9Z4Gzf1e6Qx58HyUHz9G/oByzlC/+fhipf7/TATA/FlnLl97b70yd/QT9/9GCsv4C",
-	"vzdvK14SxUxhJywX/Xf0/L8YbB1MKaM1a4tQ+dmzw8MoZtVx0fPDw8PDSMMJgj7RiyaDmODk9rwcdBPa",
-	"1l83pYS9n65rrU5az6IX9do314t6raDd3CgltKTGQsNUxjOi29G3No+AOIjl+hoUUmZtoXA6HDEDruMV",
-	"5w0HZdsg7GcblWA1Y9uGLsqIzFCJT7zEE5pRuXImRMalYgaV4ilDxXKJ9HvJam40Uoi30k8b0WSojHcj",
-	"d4TZYlZz4j2AwLKY6Tp6EEgzyQm+3Z9lWIhKFGrLCsKaB89Im2lNPRuiKz9bQFfshEIerl6iYmc6Ch31",
-	"wXVCWaRgEzOSUoknGRkcVXMM+s0srAHCmeBmfJ0ICPmZX6R2h1rldukn8MWGrJM2vLtqb0kFlGSIITJe",
-	"zEYT1HVNSPD6xroTgnNii7YD8/VjMdXsewLldDZv8aLs0iDX5KidrckE0U1+1BJsOXn4pGspbsiyCHtw",
-	"/e66llx+ACBsZpcb+u3Clmq9d81SWk++xd/tEcvmnCIdcHapGNj2eUWWQoOZ/KaBuqvupPiXlnuC5Z2t",
-	"i0/mBWmpGa5bX6zrX1dpi/VdFMw28r/4/mUAtgv83hDV9fWr8A2TcTYjQrqbpm8umAHE5ELsotouFrcg",
-	"Nun4YwVp2wo7NwF+3VOEngW79pZpMJ2DQ2uXVd1WH/W0gm8iRtVx7Nh5KYy0rblJFl9bMpLM3RA4D1t3",
-	"3k9MCyNQN3w1C2mgbXjMLdOKtF3QI1ErWvurH+ySfGQB5G1zfeaRmqrVieSvMJhthPpKk4G8AsVi0ALf",
-	"ggejTI2AfAGhdy/nlM0GXyhCpbyQdwhPcZHXbW4yh2+dqa8tKqUaFtzafqzRDhx7t/kkUJh+ZInKu4Og",
-	"iuqSL4sMS8hB1sXhtXBmysM/Sn+yRw0arkJoOyGr9u0jJPlWR2x3MVdPy0Vio37zWKBmvfawDZ6Avhno",
-	"bTJQHegbpKCukYChZvxUcT0dHIj49KExgEGAddlgWyLvehEekqIzekfSMqTxljDf1OfMVcY+qlVW/+12",
-	"4X61pnmb3YHTSNICKjBrcbirvb7ez1LPuhlx1kRPVAHrJNQvm2UbIsIdbrPqMGvvtXqH+M5XXIAtfmxN",
-	"7A/qlTm/FyT3pGsd7gHFgjjTRX+gdxpmOgTJmDrdB7jsfpBXOjZN8YJmqwBrNXMawb8tRLu+Mq1Tw3oU",
-	"BebQkTy4JqhvnoHlRZGbWFPJfayLF61dwZ5wfYOx1AuI7M2S8LwtI9WUFV/bk9EYqQN7WDNkOBLyrOx3",
-	"MSkrZ9W6ShpnKxKUJS1ViI3jd5uyN6baW3t6mdLEKiyvDK/Xco9DJqXAYYEmZFYw7e6goo4JLRrrDvV6",
-	"WjLObDiRNTuY+XtRzzuooI0uw0K+ERZ6AV0WC+mopO+NBhRWI72+mXfg2kTqnGXwP4DfCI6xu7fVRjJv",
-	"ZioAZ1tYvGMLsbWo3D0LsBAkH89a0amkyTeC5Pvw5hZkGWqgacOtHOL7uORBrUT0MLevAi1wGXN0xwto",
-	"BWn9O7DqtkYrzc03yqLtCXR2Amn5ug+46SNqyl5taNjwSD1Nvf47fsx+W29TV4dx01KbR7UG7BtuV/3O",
-	"Frdq2F4DJahmjLLZzyQgbp0zK2GZt9AtWUWuEPcyp3fQUAtLklPdT6MuQEp4Jcg/nDB3S1buArQT9SvA",
-	"ZuS9VK9tkR6OsxnPqZwvNsLGAWDsPtnt2qgw7Ja95kRCtIDac0bwnfHz/vvbn69Q33uoS5Zvsd/bNhpT",
-	"MymawsK622EypbM7M7fYQ7c0RXOCTV7Iw0mpWRpTraQlLhW23QFH+HLp48hD4CXC2TuWrEcwa619qsel",
-	"YMq+6VhxcPf84B/3t2JwFDN/x6NAO6x7nt9mHKemjwwMFLP+AadpUtG9xcGHKtA/HgyHw7aaLxvzdiCw",
-	"sLlfRVkj3bdPzEkK3jMH4BWRRwhomIzsj0cWhUcxc58Zt4kjADWMtnPn9jt/3WpSJXzAyD2HAJv9ILdw",
-	"v5Wkbbdlj9Mn2yBzDdB6gM/++/nVKawbyyInyM3nBWmop8J23FUM0d/f5dXz777vRb1T99/vnj0Pn4pb",
-	"0CWXa4pVGNuydLTFmaEJIm0BlgDrJT+v4wqM35vT1V0zLJdFEzLlxgls5wzL1g9lsmrG1iVqodIuah3n",
-	"WLtLyyTsjUKnumu2Esv17gddyteUKFdCttzAemSzZ3uprQBbRge9hd5WtmCSIXnNgnRlS8mNrTZUyOoh",
-	"B/Sx065EB5QVCkkjwNqlZno2saSb/NIkk7WiTEiwr8sxYofZg7OqBSWXGzMFoKC4i1ygohIkZ+Lj/lFA",
-	"TSIqpDaqp5ztSRtiGDPMVtVocSgeWKZAFCKChJYJYWRKpa5DjNUjluI8pb+TNGZuCfqe/LZCtr+uWMqn",
-	"KOinGNLtopaD9wg4d88foZsmAh4EPgfjMe7rxG9t8hjErFR2qfS41Rwb94UiBjHHS6LUiXB+eTnInjBh",
-	"lVU5Vlf608UPjA8YgPqNNfsMHdt6rV4fyUMa6LWiSqjVO56FViPxDC3wcgnXSz6hMsf5ytIf17QqFCYR",
-	"QVwjXvCQ4QzK7FM20+G/6rZya4SrCucEUSYJSw19K0l6sirz2aFafpqiUjqKmeG4ujGFZQgRfE7e48Uy",
-	"A8dPgiVRcsvvJFjQs40jGU6sNq1eqTGPcBiQa63d5J6VEgMSzzqMF+YM7f24LUtZg0iKM3VGGYUGlTJv",
-	"XlhTxYbZ5qJWz74W0lVr2c7HDF88gmfZzdwCocd0IsN4u3uOPVtAF8hARrZpS98uh+wJdTFzpm5wIKUI",
-	"FaLQ4hSrNtbo0HjRzFaq9w48rbAPmzfAnA8pldiBTRuoXfMNa4RYEpbqZElRiCXwqKDK7mFM86wd39Kz",
-	"WRRqnneGhRzrqdsdK0YYg6FMb2GSIsHVr4kO+bY3OuMSArYxkwSKhMRsQoD9ZkRCh5UkKXIFiJSYnSLO",
-	"7KiYJbpJvMwxNe7ajg704Gm0OshhK9WQMP3lsKIaWWF85B+brWyVxmyi48aGBlG0slQaZ1KS0zsIKNPS",
-	"u62Mq4aBKq9fyA9fsqc6wrcJEXArruP1rgxMJ2bv+HgonESQpMipXF2pl41jG+KTlUASFDYrLlCwZ0IM",
-	"mfGAgiN/TyDPSGpiqk3P1Jj1wbrfCEnzhh1EtnMS1LuN2W9jPx9phHQINdJV3OETXcb9tyFYBdVWeiOz",
-	"kRKB51Iuy2bH40rSU8AP4kSyajJUwlOCphm/17lWjc0P0ZvLV0I3r/aagAMT97F1mfHVQkccKBVGfQUU",
-	"mPF7bcXxZz3mKWn8+CbPeqOeB+nK057n77Sh6I0v4NcKScOj3kf1E2VTvq5Plr6NikzSfUkYdr3n5aqE",
-	"xZk6WSmM5oBns5zMTH+oDK/UNXZHcvQiT9ES53JV7QguTMVk+Fe1EK+IzOUYgeoBtb4iTRhRIxAlMpVJ",
-	"Ir8ehy3xIVx9Z53x5eKalAya82wYM9MYbnxxpvZ8T3Oy7/WbB22n2fHc75rvWpdrtFjg/Nb0tkW/vd93",
-	"LQz2y85jMi/Ib6hfNg8G37piAKD9xqz+HUn3XWv831CfvJc5tmkyCmWhQwdYmeAWKMeF/V3gGTVlrULJ",
-	"MiPDetxXptG/aUZtpfbfoADWbwDQ35Z4RsD+9hv6Z0HyFSrLJIMm4Tr5owlPV6aNP0YTgNC/X52/RsCl",
-	"jjQnBztMTkSRSaG3YebGIMrrUB3jjwbrMfQVokLRoAl0NTaD3/5z/zV5L/cv8IzsmwW6pRhnmKvzbXck",
-	"5yRm0yLLNCC8bJjIpbBgEcAClHIdupPRhDBBSr2kN17iZE4Uh+mZpkvAoUYHB/f390MMT4c8nx2YT8XB",
-	"q7Pj09dXp/vPh4fDuVxAhWhJZUYqZOkvwgvoHvVgQb2o52NOicf7Ch2V6NnYgym8zfCS9ka9F8PD4Qto",
-	"DyTnwKgO8JIe3D07MNQGgi2RXRrsaTzQ6Q+6w8GUZmSEzA0PeARSJOQixSwYeADhEhCKTyXYLLAJI7Be",
-	"edQX3DRq02GJJs7swj43NakGkfOPVjiNGlexOhYz4zgB6YRPNQGXPea9Uv8CTClGfIfmMOqRwuw+xEur",
-	"92A3QIy+PUX7vnWAWNORyO9ZaWopIybsJbrAKRkM0ZitbBsx002CmnQrtYmaf9O/eI/QAqs1kbIuukAz",
-	"ItHLQ0hSrTR37/1EpAGlru2jmY86+OeHh7pWktL7teujjKg5+IdpsKAFlE3iC/ajAj/WDb66ipF+ZagQ",
-	"9eXhs7YR3RIPCmavSlA94Vf98YvNH095PqFpSpj/5Xd6x+u/pEySnOHsCpK0T/Oc5+UYoHAtFjhfWRUG",
-	"jm6fMnOWe6LcqLVEQpYYnMC7Kl1bEjP5OB+jOpkeKMmfmIjOjvSK+jYIZWBIF4LyjJmwtlxkuj9EMXN0",
-	"YoKsdD8WAq3wGngq5zkvZvMm8seM3weaKiLotPTy8MUImS1p9qzVZNN4yS4pybkQMdP5NX5NzCpmv6LC",
-	"ovaxBVO1zv/fw2ddvnIAN8eF/XfvY7TxC3djel+9+4SU5TCghawcY7YvDnUtDWvTbFykbROabw7UxXxh",
-	"N6lnfdmFbiY4NV7UKrF+C5T+yooy3jmaMhA6LdAAH/R7n/BdzNjOlH/wwUT3nnzU1J+RkAK/gQ/8yHWv",
-	"M1cL1bZi0OSvRScTvdtXtyKIZ+aCE7dCt2WJzMVnXtTpYOJW6OoVhKXCDGRx0q4AYfO2jUVmJnsuJUoH",
-	"iExytw1XhfIQ/pUnEGVJVqQkHaKXhy+9gGO9DR2o6h+CsTVXOcYJAK/KM1puxSp0zbsoJ3f8lqTmDvuj",
-	"EcXLw5ebv2Rc/sgLln5CaroEKCo80mDdgWC25fNmpmNDSj7vDtCeFUrVppdFRyn5kiwznJioQSfWGnHT",
-	"UYS6HUEcBAQHeRAifMAGJoUmuT1hwndz9b6i3zG6zzmb2W7nbnzI93t5eKgT/UCPRpLf41yLyGaKPTVu",
-	"cqt0pYwC5KeYZiSNmWnUfASRnPflsm0XJi/Ruw/db7GQ6NlzlMxxjhMF2oFdwhCdAklzEPNtmD3sLUvL",
-	"kSdkhsHQJI7qzEIpl0N0QfjSKOxqwbgqPWvx3wjASsq2EnDULgIfhxSKnrbzESF/4OnqsQVhO4ueWt+i",
-	"pVnRoHAHvqMztP6w/Oavm79MOJtmNKmu91mHKZd4lXGcXnP+CuczUv3+uy77FcVyyXNJ0l9ISvH1akk+",
-	"IdPTRxkUwjV5esrwo6gOfrj6rqpDaKVKt7avRTFj5J4IqctHjer5MyKc5GUEBo/KXINVgfqKFW7I80J+",
-	"PSBZpv5UpQYv96e0GtRzvaispAFFFeOfYbdDdM6ylWv7bdj4GhVdlxfAWRYzKhVU66bO8cWZDlS2Zs0S",
-	"Ys5zb34YKaY2GMZsGzUMhbUwQYiImZx700nTclO/4BtvOMtWa7WuK4th357W5Yhnk9blJ3w8aV2fSOsK",
-	"QvvhKpb98uCD+ethOtap0n9wM80VdCMlGsUslNVq7YgUeJHJtlmTBjsCAva0JaMhYbC9TyFCD0uo72CZ",
-	"Hs1RVZvC0g4Cel4hyJEzE2kTJJrg5HY/mWPGSKZWqGSxN5dnMI3kWTpEYwaiXswcV3RJscA9iK+hKYYI",
-	"CQyERAgExpcb9DNbAauLnGTeRRAb8KSdPYjqTlkKh1fXXB5Ae9veD44cW/W0rFWquQSXj6j5B1EZU+Ac",
-	"EzY8qmEv/wkiL8dJ9mkt5lnocinjB6obEA+3mz8ynvxkShaaONXx8auq2Jr13lWYbpFSSe62NmafjX9R",
-	"+q/6GunPoXOUSbbYz8gdyUwJX9TXUZYxg7CA56WLOqq6b2xg7yBSuqkTX49CMbGRlpfKqUFgqvaNY0IS",
-	"nEa6WiGUa7VipS05HrMLm5WK0wVlFHo081ysk7LUnk/vdrJrA7T9ao//UZB8tZXIBUPYkD+lHD1wiLN0",
-	"xwHGieT5jt9eUZbsuvA3TNJs+2+/fuEWe4gVYkEerT2JtZ9IrHVJ6rgGbcdAPX7ZWbIFMwL2qsBs5eOv",
-	"eeTtOJXsNjBIxqyvZDkJZVL4tOqJH0QQOL7ANBuiFq4XZniv1Pyuhs0fU6nsFOyXeRttCfpb50J/ospP",
-	"qWx6eZwtBOGTaZXidiPUA8ruaJljvOSis8sBZN0IlL0IYVPWZV+9lVF2i/o6r+tfUYpXYhAzXdgIoq4y",
-	"YilbG5WSOYdCwjXnhfYL1DwWDYaA+jIvIOrNCWb3NCWRcTewlfs9Zg2r1BHEBPEsFYhxbQzTSes2LhhC",
-	"p9PBEL08/Cu4/rRI5iolZTnB6aoSVuTFYFT5zJkCNfE5TdMREEYp+wolVQI+VZzO5g83rfrPHu3atsfy",
-	"irLbNg6hTv3JW/DH9xZoNHUWZ51i5UguzJcenS3ZCaB0/KfhTM9fojkv8m68qeajbOTdx6waaGeDDgyj",
-	"MEGq1HX6jEwQgudIiFmLs7IWd1DlfowjUSTzdq5zqSDoM512L+QT8/lDGd++ReZzRVjqFcwy7SmAbEEi",
-	"qPGhT8V+PoAOsaVFHjrfQAZ7UJarsYaYGd5g0qGpFMjmYKn96hiF0lkGzyvMIWaEpUN0qaSWCYUvXYyx",
-	"dddJvNrAPmK2nn/oPTWklk1m8RPb8O7JIP4ActBQ/HT3b0PRbVX89kQzX5NCbSws5z1b3aEH7/TqASeR",
-	"x+krmc8vq5UX/uvfDuJYvPuXf3N/BYosVMzxOh3J+I+2sjoopatBqcZ4a/1R/ZxkK/DtL7E24PNpmbWj",
-	"3td+eOfDhjtfu/6V3KSoyzdQDI6q9oo98JXb2XBObAJPwfRohObVEbTNFl2RJCfmEx2AaNNNlPyjIJWY",
-	"WMRS+eliBtFFAo4NOL893zqv7G+tD6SKCk9mj09tjGzC2zK0Ko1vZGhbKAq6pKfw+WtlGWX+8ZCmul+W",
-	"0QegvRy8c0NT1J8RpkiJpKYxCxQVg9hJpTVqswOUrbCxRQIIWCee20rr+qEmbX2PQ56CyTwDwo9ZmLo3",
-	"2jh16wefvHcR/33y+RySvz+faV7RFhQD73iilAGw12/iyTLxR1cOLMG20+uOXKNNoNg5AaJUBbyl6rFG",
-	"PnoKyZciZvc8v7WV2/RTI/QTlhqc1uaCSlK9zldd7M4U9BobTGFjZLBOpEifJPxPIuE/CkZH3QXhn0CQ",
-	"bJm/rOtcYu0wZuNG0KfJrjFFR6YKamhOcrK7PPoTkR1Q89HvmbY8UltGrTyZJ7x/YAjP4yP9lpk5gZSc",
-	"aIesmwaPBwFPSjDI9E3zpZhNKclSgSS+JSYy0nQoFANdWU8pupEnVkIjU3tR4AdIf2+gqM7nkf4+L1VC",
-	"pSlT6PLPSZdPEqLHVTSifwn58EAXW9bkCg6rx2BFnXXZn0xpK1/drHMl48TSS4yqhU9CKqjTnY5cKh1n",
-	"RMusyIisMTPx3pCqX0wymjjJwUViY4m8DvLExXlfv7qKWUJyqUvgkQj86JB/Agvovzw8HOwuQEBV6ArX",
-	"0xv7XJLElhpreTbfgNb6lWT7crmOHTg7zKPxhaVf0jUogWuzs6nq2ohHaTHLXgWrxn6DqU/Bfa410xpI",
-	"GgCmbYVyn2y3n8B2uxaLq/RUEkaTovzKZOoLBdx3W1lyNadtrWDdXGHM9K3EVtVwemDG9iWoPIvinh4r",
-	"7kEiUU6mJCeKNT/QFhui6d2l8rKu8+eyylYrSbfryxVafLLCfgPZ5KYZdCv5P5D6n73o6Y3vevcefLB/",
-	"Pshu25GVPNT82soHNiYetoAfiQLSt6ZFlq2erLSPa6V9HJx/iNGqxO0dzVZaR/4sGK6n+tw33Ta04rqY",
-	"PBmNnoxGX8+F5uro7pCvqkshjS/OynK8ZTyRqUQKdZUoETErBBm5eshQDsoW4i6bHPFCorhnwTKKe4PI",
-	"G7uvY5dLwkeUoVsywZP9BAsy8Ewc3ktROQ9mKTq+fHNSPo5ZX/eAgVogZVFhENoZISliHC1JvqCmVTK6",
-	"AmxBE1dZGuq6MW9duuqpb4dK/QIBOcFpsHAbhEWV5/ENxkSVm2sxVZVnnWCJMz4ryDekU3+qZK4WqDlG",
-	"UoK9O1/wgwc3lyFwRpJquWJpCzGGWoagsykUAa4Ee6qXnIXFlMnWNbvBUgmVHIXtygDULorpVHEYJqFQ",
-	"2h3NyEy35JmT5BbRKcK66UJoEQ29vC1asQKObSkTdvgt5lhXsWSt9awB5D+9nexr0TiAjTSOxzGPyhE/",
-	"1KQ21vRrS1OUuZf+NK0xhX6P4V2keu/7dpn++SehjjW2q+rWn6xW34rVijWQenea+msv8qX71pu61rN7",
-	"vVHKmhqqC43UJasIU4nRpouJ6W+CyvYmED/IpjkWMi8SWeSkNeivTrVNaqt1u6lUnRFoQiiboZws+N2T",
-	"demRrEuPiZua34dVRyJDczWj79biyOETR/5jB989Lrbpzb3b2pxZ5YwdTJrWWrMJgU3M22eRTg438MuK",
-	"Rd6Gq0H5VZu19WR/fLI/fgqCjB4ipthqpVgIOmOLrevnuYzn8vvBEJ0zU2rBpCrXm7gEvorQlGYSmrX0",
-	"dSKE/rduu6QbbKEFlsn8CIq4vMYLgm4JWZqKw95QyNR6cMZDaDytS8CAYUR9bwyKeJJBJ2LTcn4sI6/q",
-	"+2toZ+r+eQ2xu+WwV0TqN6RCQfhbi2cp6puw35i5gUdYJIMjBCmmOIdK0VBEelUqZZIujFET0TRyDc5p",
-	"ThJtMjXghB6ht2Q11DX5FYjA7ls444oHDPVEg1IAvNbWXB57aLC11wrPyFZGE0F/3/IDnm9nltEHs1t1",
-	"Qf3t2cmuXyp02P7bCnbtMnkDPXcYwkf4B3y+0/J92tv+c8sZdvvyzeXr+ofvPn1Xs5LmLvCMhI15lpkG",
-	"GOeTnPxwI1wQrI0mCf4dudaeX322xDPKZr1Rj0+ngoBs+Yjyc8cAurabWiOfMLmHtStT8rJNmiHLsreS",
-	"5nLan5jgXBJBMUPLnKcFNGaWaMGFRM8ODw8HYNqIGc8R43JO2Wyk7vSC3UI7Nzd4VF8Az+004D14eXgY",
-	"IRwzmVPo/q/ucvVAmJYFtlQbhlJuDC8omyEqXXcGZqeHpqDmZrYwMLcld7YWncVDplNov2BKnvfBR6IW",
-	"CJHxIPWTFMrHXft9rwQHJ6a+fnM6m0vwjGgLlbbqtFlbg1fxJ2wm403UHs7+FhxK3MB62Nvcb+bZp1un",
-	"otnWIpbeYdoTftK8nozCj8vhH6RgHXxoYPQOrSHC/PzashtoWWtqW4K+MeOMxGya80XZINlwFRQyrlS6",
-	"JZQr7RS3OG6s7SlI8ZHNyM3jfxA+R4+h8jef+IXPvIvT5qKtaSe8EeM+zdXSocVwBeRP2PxwG/Wjo/Ij",
-	"idcdCvk3+XhLT5GNl8QnbTniW6q/zsYjTyT0sDYplRQniPJOgz1TOtuVX3wCd88W9JBlPNkQA6fTLHGW",
-	"Ie9tazRd7ziqR5aNvem+vehPH5jrSbN88SlQ7KuzUVUPx1G1d7hbBIl9fope0luy2iXY/brhQCr7W/Z1",
-	"ZUxTRVNneotBi4tjSX9WK/gGCdzsLETcBlJP9Py10bN/Mo6YDZF8JgF3K/uxJkaXhs3sBtAECoFJDpVA",
-	"oL9GH7OYaYEd/Ksm6Qae6Q7/hZDc/tB0ERuih0p4MZvN8e1NXBwevkhuyersBP4k5hdN8vonU2qzWVPz",
-	"CP4fYTTHYm4ndOU5YyYkz0k6RGdSWOMJzon2OWcrbcLlGdkTZv9Qxw/23rTxWruyMfKi/v2cJnOUYKat",
-	"MRD4Dg7oCBUsg66ZpeGYQhFwkk0NgGOmZuF5pYmvaxMn8EKvrNWUDIzhU5mPYfC3OW0vgGJQ5DObi2Fd",
-	"6yuzmIV55glAtidL8ZOluORs23PmrcWhgw8aW3ew/2p+7LcjMMselfiMgBPqpr3TnC90qMyCg0XW8Ekw",
-	"LrSaf0sGstHma66DnNzx2ydD74Pr4CooPggZo20F7XPmcMgK1mVF0EHYWLsOPx6Rm68zyzoAPSHcw22x",
-	"D8C2z2d1NSxzR0X0QZ2CdeZ1GeyrewOHrE62+W/MoPvvCN3PeYTu51hGUEHeRSUoWRVa2KIJmfJcxxDq",
-	"Nr99o9HGLCcpTnSbukrYca3dr/p0uU1TzIoV7KEdgZ/a+T61830yMnxNRoZm8PUjdAT+EubDJONFWvbu",
-	"Mn/Bk5yYYqhi+5qsD/f97V7P1YsX65u8ep67Oh3WKaqtFbUeQ2hRCIkmpAx9Mw3BKsFz+k4CyNnhopgZ",
-	"+wK4DHNezOZgtzFph9Zo8fLwBeJyTvJ7KshgWDZEQgsKfYx0QwOl3pW1VLTKYWoDTGDJo/pBjsxCRt4R",
-	"jpaCyNGHWujzx9EHBZP/KfDH0Yezk48xg3uxSClhCUFCiiFe4N85w/dimPCFvk/J+2SO2YxA+AssZfz2",
-	"Cl1dX8VsLESxIJc8I2+pnL8lkzO7cOs/BSOLQ/uDDzWAMrwgH2Nm7noLUfd19e091+IBpYUtT+JFEcQM",
-	"znCO79S9TxhKqUj4HSRATFb2TAL0C+cZs4QzptMC4LheVo7rGM58imlW5ESgBOf5ChHFLNTVjDC4jGOm",
-	"UcOdn0dJBjvLH8Ag5qoJQygkZmnMtJqgDWgKpzI+mynlr9EYV4iCwLJMfMexR7afxj6VhGdzKV4fP262",
-	"Sh0+7mr8TbfVDPYOobNGA4P/8NTx8uuxLKkxnnc/OMVf7/Gq5So/n0hMGXAynyQt/94YQgOzeAzj0axY",
-	"jYF3684X4nDIZ3DAyPU1WMiELyxvpLnOhYJuv2t8/cB4jr11fns+wKS+xbWe/gaIn0T3r010Dx7RjhT9",
-	"JTyGQ/SrpkpjnS5Xi/pYWJIlKOVEDCLATJPKWVdYjNSvBA7jsDE/nRiRaRUpxlcs9Ewxs6KUdrQhyhDB",
-	"0P9W0jsngB1pqaWxOHAV0mnMSqaCTJqHcHtSPzrxSolGLw8PTRMvK2W1+eRqvOhTCj/lLJ6X7vM54mpr",
-	"WGfDrSP7n1P0efLGed44jQtgk3571Zo2vx0jrD4DUt03rYfPXv86fnV2cnN5+h9vTq+uew+Qgg4sb3tE",
-	"e8RWoRo6vIGke8Lx4KrVuNRDlLI4J8mtMOXyZUUFQblinCbco3YKewItMMMzAs5EK4AqHhizCRY0qcak",
-	"ltqxGCnd3GPYJmjEKJHl7FHM4Mn48rWTAOtLIO81QqGzkwhhNCWpadJq1GSr3EbIaOkm/JjxlOwJ6M2M",
-	"FxPd187qwdDflUDoSjqIYpbgLBMVAAp0AocwIVVjvCv3IZpGG+s7MNcGoiJwaaD+m9c/vz5/+zpCNYSM",
-	"YjY+Pj69urp5fX5yenN8/ssvb16fHY+vz85f3/w4Pnt1ehKhq9PLX8+OT29OX59cnJ+9vr55fX59c3k6",
-	"Pv7b+IdXp1HMji9PT05fX5+NX92Y8SOk3jl9ff7mp7/dXJxe/nJ2dXV2/voq4O+zuPRFbjA7+ZfR2+vL",
-	"UNtuc0c2uNWTFv9N3EiOlQaYoce1vvrb6UMNpR/UQaEpuIUDSUI8Y1NESUgwRPdYPOUSPm7Dg9AZ7qxo",
-	"btuTtnHAtkHyRsPOT0R2w6o/jjLzhKetbWQfFUk/m5OwwWp3bOhRNaVAG8ElSYzAaVrU1uwYWhKnuvY+",
-	"RtOcCGc4cc4mLRdbl5mtjtFvCqaDtup7X7s54/DJnPFkzviKGpA8Hh/7ROJiNZziEbw5pTUBNPwh0i1a",
-	"wW5qHchlkcyg+6biK/7mPDfrncKe08Z3DT+5a74ud03DelX113hn/DW6aq60KwR76x9ZPddYzCAqvEyc",
-	"giKe9ncqdBzsvs6zgp72OCMpwhLlRMiBTvsCa54uIlWYvkNNO1nVqIf6Ys7vmde/2j48Oxm0uljcJj6V",
-	"OOIm+DKOFTf9WiGkNKS6Fk9lPP9TqtOfWBoBcq9Q+27Maiex4uBD+Y+Hde+ss9whGvvihu7/2wyYQ4WA",
-	"oDjGOARRGnOS6UXfZsCq8pROtqtyKU9Wq8dv09k4/R3v220tVk0/FaonS4WNVZsw6IvcDU/o+AjGqUfD",
-	"xc9nmPJY8I42qUtreApy4rda4oiZWJJkiO/FGMTFn8lqqGnE/Vtn4+sRXFI+uiVLGSE69Zy2Ohn+7EQ9",
-	"Lpg2WqWtdqmvUgZ8ovMnee+Ltr99HEbVXe5L+QJTdnBHcjpdfZl4mCGqdRbaE2A9H+q1oZwXSp7M+Iwy",
-	"gSYr2xizr/RYKG4iIG0zZNwC1bTRcXqBVzG740UyR1OeD3RIIeRMABwoSYfoophkVMwRRievr9D1f16j",
-	"nCQ8TyHLJI2Z0Xb1Gn+FzzSfGOr3oNvEnGeprkO94e1fcVbY1hIJzjJI/h+VaT0xyzi/NdE4eh3F0gWY",
-	"K8EmJ4JndyRXMnY4wzRmC7xClAlJcAoJMwuc3/5qdqxziqY8R5itOCOIZJCqMnYwQXr1MZuQjLOZsCVl",
-	"Kn72/svDv0JrUQb5LmiORTkAlYOjWF8MUGTUO+QFvrUukgzTBVoSlkIZlxmmzEaVIkbuY2b2f6dAptYH",
-	"YUvQCA1+5zmsSn9hVgHvmoieI4TVGBpaWgeZYpoJ9WHKtZcFYSbulcSoe36oL787fGGQIkEK/WKmV25y",
-	"evUDaLn6nthsHF3YQastaGzgZ6ugx6yEiyhTd9ZcnHBUKz+i6QRG/EQXKG9MpBcQusv+xu8VOmg2coQ+",
-	"fHRZV4p6oOFslyIzn7eh2XUjI1wRkjklxwme7uU/1b2sxuiwkZSJNwzfYZrhSUbaIpKAHIJhkXCDaVTb",
-	"psvUbpe8zhrdolm1STPVBpqcoJRMqWJOlqg3V+/8SU/57XmDDCzXOoIM+Nqg9eQY+pocQ2WzD0uE5oi/",
-	"YNPF7VpEw3rbfC1AiLu0XYRR2/stPntcimptOqp3Fy4b/HQz/+mLwZXI/wDq3bU3o57q4AP8l6ZrXSWG",
-	"eqFhoHrFUjBD5D0VULKyhY61Rb2k402uDXiz2u/0ybXxqK6Nh+Fca1NogyIYKXU2MxVKlVo1IWjJsyyk",
-	"E/5E5DrMeGLQf3TXxWPwt3ef03NhmGEHp4XDdx/RTWvmNrfBpxJnuvHRp77RT2JI2HD/cDLdvUU0V7jx",
-	"PMnoljUT/aDQ87EaA5lBGqw8ZjmZUQH9nysBoqhLfKhvsjyHxR6bxX579gFe2d9aM0EV5k+Wga+uo0fD",
-	"LdU8MWe4q9Dg1xhCemkIGJLFKxtB/J7pqmaBpOgziXQH2oCAB8U/oGbHgiwmamjOslWkK49J2yFAdzoE",
-	"fpFI1wCg4jVSn+ny/npFNzSFwv8zwky6eH9BJE6xxEOa+lWzwc1jHSzq1qE2pEuPtCds2xHTfcB44vRT",
-	"zch0saJ6UwIosdYIfeWTf5BEIuBDCLgEgfpuf20Ndm1jfrsIMT5z+RymGX++9QX7NTy9ev0G6PqsWUKe",
-	"xKQ/sZhkec8mlrorR91RVjr4oP94QJTrujqQMAdU+3c8SEi+FOie57fg3DaptKYQpUDEVVAyPbxNkwBR",
-	"kBRRBkx10WYhWstoNik7+tUnQ9Ejd4H9FMi+bUTsRhR16QdQfNaGyKKxCZ6o34A5wmWEiZEgqA6bmCrA",
-	"buxw2QE5H/32ajVfsfqhPGH+w7sUfBq0/4xZ4ZQEKkdvHXirs7GkpGwmFAm2UmLMrOLd5wsqlcA7pSRL",
-	"BZL4lphKmimZ4iKTYnCkG8isliTy5GUQut01g1dtFrTPL49+XopW0qi10/05afpJ9AxY6L5WwfMg5xJL",
-	"ogn3sxbIb+FynQ0KP9E7nZLa1LpDXA7hmEFhDNhpVEY8tijlTnM80kNlqeKf0AzQF6Gl1i7R2MZgWk3U",
-	"xIHqGKZCztUCEyjRoStvYHT96golJJc6GJdEEKzKuFVdW9LNLuG82rioXvznkmq21MlL8P959fLH1mwB",
-	"Gzaxlz0/8exz8Bkb6r6xO3dj3Y1oedHVpn/h5vxWrfrlDjfb9dHz4WEVhk/G/a/JuF+5msJIXyXUkqQ+",
-	"fxvvtmu5bIm5iYq7W6ctku+uD9gRPp+FupxxvZZfIconteApfrBGOWG6eRgfeFiIYW3Ogw/2zw0261YT",
-	"ZAfO0GZOrnCGTQbls0bW3VNE4mcyNH8KLH63SyEGHcZYWZpI+JKkXbAwaDTegIJPV8q3Zj1+KC5/IQty",
-	"yaU72JBbTVQdqKTNpvs5pLgA1/cXgrNA6rUL73ySvZ5Msp9F9to9rtJriUG2bEZd7TUpTPP2JZ61OoBq",
-	"XwzRFc8lnmQETVZQcyDSmV8kHeuSwTRFfeMSKp+MsEgGRzGT1CShT3IIIZisyrwxSRe21ABtCdi88Ft9",
-	"bm/PUfvcil0K+vuWH/BcfibTT6Xt6QWekbDxx55t/RyfJIIHm2oaIC3ZQo1Et6jHu8Qzyma9UY9Pp4LA",
-	"9fYlWgE1GcW43id4UrA0IwKqc4qY9XUPSWANYiUkWegnUCi8EJK7fzcZzUAXG2cx40t7RbOMMsgvoskK",
-	"9dVeaUZSxPj9CGE0wal9RpVM//LwUHEjymY6WNS0Q45QXmS6M/6SC9jbAGJHZzlmsqxcXjBJM0QhYMT2",
-	"Rm4zTVWY0CeqcVEhbq9OVNOZUj2ULsUsnn2aVa7ze9cX+SRkPSXINhF3F+a5s9h00Ogbvl2oZYhFXlaD",
-	"v/+K+gKvFHuZ83u0wGw1iNn9nGYk0HdXIDU6lW1mrybX2aTzXFTZ9Z/UsrUz8X2qJN1HwvvowUJ/5Vfj",
-	"jbeI2gkxfyKyC1Y+XTV/8FTfR8PYz2fmqrL2neIlwwzei6CsPjbx9CDi6oJdNQkWTwRhcoQYZ2RQD7FH",
-	"aZGbQnXmvZi9+B7Sh3T3x2VOWUKXuC6kIsnVP1OS0JSkiDPX6OeO5AIyJKc5X5gwm/cSGWkVcXZkyrQo",
-	"Jd417FTv+bRv45haDHx/dFn4CzAoGwP6JBM/ycQuDQnYyhcRiv8/9q6tuW0cS/8VVF5sVTFyNpOZrXGe",
-	"1LEn45q07badSU0tp1IQCUlYU4AGAK1oU/3ft3AOQIIUKUuyLF+aT92xSNyIc798wJ028iGeDX7tQRFi",
-	"DagX+RzkNWKVUMFqRsgbfTHmNNeGzKjWZMg0T5GdcoXugaWuqwUGhRTM9b90eO80y+T8Lc0yN/e9sbpL",
-	"3OwjcgFOp26SFuof51SlivJyzZ2C8kAFZSmhd/mMAzKyf+Fsr6XQ+UaEVdExyq2s8IDFonCBWbXC+7S4",
-	"dm2be31y2dh513VKkIboHOuHjYxFk6q/HM4LaGn3In8LMtqnrO+o/A8I4+yF9GOwm03l9RG7o1lO0VP1",
-	"FOGBUgdwYl/zaZ5ZnoIIDs7VD63QvUs/W8SClqfV850bhjJdRM6C8Z3EUXGAJtvaEPaDJiazuoXULBb+",
-	"UMnhfELNWz7qFbARxNlfpbn0E+vRePo7GDqWUSpGM5JrpqIiTlA45KQig8szACdriFNAC4nKEkvbKxZU",
-	"EyZGUiXM2k5kLvMsPW6qby3OIEJD0i/2QLvISSzsPGHUpJzZWGIxB9Y0M4oPXQ96aq0/sPQKVAwynzCB",
-	"LcVzZQWKlRJgXPbJLxK6kEMz8fmEJxP/HaGDVJ4xv6s+OS23FIuEZpmrH7RW4ygXLejdp+6C7k1k4Prd",
-	"tCtg9v2HM9Jtcc9mIizzhCVcr1hk6n7v5MYrwExDzgjWHdJY+XUfX1AopndavreFlLhiU3m3rM8W1luv",
-	"T6DjHjizYjGRWQote0YVtqmPc5+ek0bWwBSWvylWGxaYruvCg20pIkvqwaA05KsFlmRgeQPLbDIcEcZy",
-	"qBi9fTvOrP2q+Hhimmrxmgd4Ustz2VruLM8HqYP6kWzPDWhcSWu1rS6mI/DJ3ZMbdMq/9IO/vqq54txW",
-	"lsv5p7oauWeXeBV8mYK4/Dd9bu3xMeFBu2CLWybxWnlBkNYeOdD30KVLQMIxtkmhdtO3506/3zWRtfdn",
-	"dg90kY8uG4iWl2FLit6+ks1PAyVs9v/WqmBzIWC3anIz4Whfk4TqhAJEWEG6YFTPeZa5HBwrkUO73JIb",
-	"5a7lRDBsRLhIshwGg7hslkkkRd2aJRSwhmW6breGJ1STIWMCEDNnvpU0rHlozfxsxDPAZdcLkUyUFDLX",
-	"2aIfi3/JnEzpAvrAO8eIY2x2gKkU3EhEuIUceatf+w5zE0YzM3E9NmJhJKFzyg2xV6oEIgBlxe+001l3",
-	"lIO0itpaU4uwei54dzkdqO36vevEyovM/Lnnnuyzbg1Z89playuvqkteeUQ9qikf06l+TZ37OyWoqzt7",
-	"uBL0150qQUeBvrHXBmBtxL7avBKBftRmOQ2KJ7Yh+nL8fXQQCWdrLfUOt9xxkK5rSI0GPBcJKXn/1lTI",
-	"SI5+lv9Y09C6h7LxsRpl32f7lI937T8es/3Hbq7ju/uMktU35DMzq67Hu45lv+SuHLu8Yk+q4tz/Vsg6",
-	"NzGEVpMHPvb4qlFHZ51q9JRNPXbDKHZsYyWZzFPXYYSzbVHS3IAAnSDzoo0VZ/oYSvqw0ggy3WLhUt00",
-	"OGFzzZQmI5YCnhHhwkgy+HZNpCKfP102R4Y/2TnOyjW/vgBxUtvhyjhx/ci7ePGzA0xbQSAhL6gT43Nq",
-	"27W+R6SJVZRB6Mr+F7WIE2Kd+YgM5svanwHpR0WE5ilnwgV3fM3ATLER/4GFPwbae8s8PdDEqFwbKPbB",
-	"ocihZoykMtFHn75cfD3pT9NWcLKQxTxWxmhI5IugrnB//TMqK1hVM1j9aJ0+07l66NKd2JaN7VaBOfpZ",
-	"udQPQDBb2iEZ1JkXYijEAv+cSCEYpKMX+gxiKpCECiENGTLv32nDUMC5l5nPfaGdZRolc6o7b9Juo9a7",
-	"uvGbd4xdnnnJw7TOpemExguPh+/uBj5zT1ONiT8UcKx+cgeaeNxcVCVnLGlzTD1nVbCj6k4VfAZ5Ay9F",
-	"FTxKFHOAXE+fUfBQJri27f0rB2cbQIPZ6xXor9AD12eAJzTLuBg31qTmGkCKU8J+JBMqxtCppyxegpUe",
-	"g+Pu+uY6FgOt8ym7khn7xs3kGxsWqAeHhk1nUlG1gFRPrcktW0QefQt4MXNVULC6XuRcgXZgaM4bQV0p",
-	"ugX8qL6ytrbyiJwNfo3Fp/KrE4+cPoDJwcVl5QSwWV1kx7tOIRM+6xPg/2REeZYrpmORUKUWhFm6sPR1",
-	"DH0P7Bmenf9z8OXs5PvV6W9fT69vIvLp6vTk9PzmbPDlu/sNwSjPL26+n55ffP389++Xp1e/nl1fn12c",
-	"X38kf373Hga6Pr3659mn0++n5yeXF2fnN9/tC1eng09/H/zy5RQO6ev5P84vvp33YwE8OdggVayEkJPe",
-	"VyLYHVOuHYM90EyOx00dRs+0zqsSLzi8fQi/YLoikvMEkjDcdZsgLB9ZXwrC4L90tbLPR6LZMd6v/+Es",
-	"g53TRYtEvBgayoWTh5UL8mxFovEhgU4YWmF4SAW5mDFxdkI+oT+HnJ04WdSCFo7O6V5djpJlMRoL6PpQ",
-	"k5uhVeId3BGOJiV0O6CmkLuEGywr1iy7Y5oc2ufYDzqdZczK3+/fTn/5fgZi5+Zf328u/nF6/v1vZ19O",
-	"XbeMJKN8qkkipwy6NbhGVgEMaArrZ+ojkSJbQG0I+2GK7g8ZHzHDpwzkTDKRmol+LFYKUDuvB+y/RzSt",
-	"I5AwLLUHUQQTPaUQqu64RQzByXYC6JWYVHDd29nTPuTIf3Jp6IpEAGY0wWfWLOb+zMxvOOYjEgyuqM1x",
-	"8VvOFHexxGDtNaQVmpEcuo91nsoHeirxjMPb6m7VExZHNzkNrze+zOjzCO7z7oUQrmdlo1m3ZCOhs3rb",
-	"yvcnrjrq66RY2HLooSxg+/x/aFbWKryuQPt0kDGoWCdUkCG0P0jJcLFmb5IrmOX15Z3h6TVmm1lGI0fu",
-	"5KwB4zJ36ofVZZ49p8wzbGkcECF+4efWo6S9eVeQOBZ0zWowxI8JdZ0ZFwX+2zVa4NdGUcPG2FxwxtRb",
-	"b5mr3OFBfTr9QtiPmULXs45iUXS7BcN3MWNvkwlLbqvtb8tXmkCgvAMgisUyCFQE4s+DTVHwl7+Fvfk9",
-	"zCcSOhvgb9jbQGbsYyyEFIxMGRWaCDmU6aIXkSn9cY1Lubn5Qg41S6RIdUQ8Et6f/vLuXUSoIVOpDfnw",
-	"p/fv3vWiEF1PRySjQ5ZhWi5LOYLsFVB6gBRGRvyHPRNToObZo7DLigVwUw6QVuXrt4zNsKm/29ZIKmvv",
-	"Bx0zadm5m7mhoFWYxi7e0Es4ItR1fWQsPfD8O5V98ilE9qKKIbAWS4mZKJmPJ7EYK5nPNDmEGK997uxE",
-	"9yKS8dsqThh2uLS80xpbMNt8AstZpyeOlQiPpA/a1bVqg4OQLvaLvmVnXBkpDhfWhYm7jMHaTb1PJG3n",
-	"voDRjn4ioW+MqYVCJ0gBDJa8DK/lsLQcj/GYfhwiplQUjXy5JkN7QwArxWAXxynTmo4ZKXKcpyAS0lhY",
-	"0yjkS33iGHuBXAhigom0HRwFN1DwpPvSB+2DHT7XM8HnegCVRJuCaFj2DXHz8r6RQ0y/7w9znhmr5FvB",
-	"Hwv310Kyj2imWUSEhOSpHlz5+3S0Rt/gilu6FzH1R5RPj5KcuN2N3VvYESXCbqAxKjc9SCaMYlFRxKOg",
-	"rS8q1qhjfyy1Xks3RbaM6/M75ndMxALaC6sQjiPJlWICoWgO5ZQbw9JjcstmptfHJMaCPl3OOUYNYwEJ",
-	"58G0LpoohftwpFF9d1bNX0H/tv8Qi1i4V42sMo42X+lTacZLKug+HaL3MR0PwtUpx10O5ZMpx0fIePaa",
-	"/NHIhTdu6I5eXEr0RCrzNuN3LCVDRhVTLtNgPpGaYXt0HQuqWIDhwTzXPvRJDc0dtHtBpiG+EYsGR41z",
-	"VvjMD6b6xJiscMH0EG4M2OqPhIFngiFOoxUcFbeNcIEcDdcGf+bTfOo25XMv+mSAPLtIlXTM3rmKHEcH",
-	"9BJnzHiXlDcddAj+2NDNs0zgfETWjZO0sUiPTJkxMTaT/bNv912anS7h8XcRq5fPhgeecp6ODdt/lWiI",
-	"L1ItNiUeE6iTHlOp6srGnDM777EDk/VoUmmQGQes1KqdBToR5sQVvnv0+Io0FkGj45I998FDs+RMWaGk",
-	"Dmpq+FNhyy3LmE537XTXZw0bW7WGmy/wXljpK2Cg7hB9GLABdrOIc94Lu4lO6kCHXbLwpXLonWta8k/L",
-	"Gjue2PHEl8kTH5sPOrXI99ZaicgESA718gSNifquKK/I18fs/CJrHzKkuA51Lh8voGVFnX3ReSd7zQlU",
-	"LjNj4Jf7+lKpdG2HK1t4LX2LLpHqmSVSNX0hT8l12nveCFD1siRAXPUeNVFhABFBjBZH/PiTL4ZKqMAS",
-	"oaF9hKYtoWicvErv23T4rNLTPhqgV2fEfbTlRlaP1CdHdZpAl/ayVJS+K84RPagZaG3mo5/V235P6oyH",
-	"VKUt3ORO3rIlbtKWptLAG+5LWLmuzapgPZisWdFgcCldB6wd5abs/Cr/e4tmWJqLccaW1tKkvsaiWX8l",
-	"D1BfPzOz1o19BBnUDjq19GG6+/7gfJYHXfYnSnKpc/GN4KoaNtzkBtqfLtfRUafAPYPUjBeqwB2536jW",
-	"fCymbJVbqMk3Xah05fu9QsrWf4GAXywUo8kkLH7xzx5DwoGcC9dJQmrIELV/xAKNiMzomKUR0fCBY2Gf",
-	"G/HMMMVSrNbIuDZue4Ny5nUcTMtvbexxsqvbjBXz/9vwBak2c2kZS0XGUsFvOVOLLd49O9n2zXM63WLW",
-	"MhvyervJKwNsuQYfT97u4IrXt1q+f3m7pSuZse3f/Hp1Xn/xMR2gtE5zl3Tc4j+xtGW5QQNf6TTZh/su",
-	"59CmetlLRa19TJNJBY5kWWasVG6rv83omIvxm+M3cjTSDFS6Z6H67lSsKmmo2W/W5D1qfaPX9wqW2aDX",
-	"H+iqW2ZzJy+8MVPsjstch72dnLOlLpBxKU9lNXee272zHfzgDTxnqYvRw2In69M14AytERWF55pVyq8w",
-	"xOuLVOLRrIxPFqfSBSWfk2AvPounJvyUzzv+WLQSplrLhJcoGdT3GEGDsC2UaMlwG6eTnXcfYUOcp83B",
-	"ZH/tvEpdWJC6m/AQ2t3WdQQzHf20/1kXArmk2pTrgHDNhE0d9WaZI1z7xwX04qCuDyiRo7bgX0HN94X8",
-	"7IPVOF85YbimIIf8j0hrjxX5e8htfUCQz0+7FIJbcW86Lv5yYmzrXqsnCqchi9woiNZ8Y/H3x1Fdukvf",
-	"qS77DYjtRHV5QOyrqsA8bZzLLmLT4JZr9LN1cMvykS6k1YW0upBWF9L6Q4e0wCp9ZXGsZZ1za8HIxR03",
-	"FDf584m15rURWlx3jwhCTVFhCr61T2Vc3JLDO5rxlPw3SelC92KBvT6A4DJmXBU6U1oKkkyk/Q3+QrWe",
-	"S5UCUYIjMpMJzWJRhCY8fnilG4icC/2RjGSWyTlUVxoypZDcTGZMpICXhr6RxPA7Fxqj6ZQLro2iRioP",
-	"cMJ8gbxbSJ8M7DKYigVsy2dNwxKylCkiBXT/y5OJS6WGddoL7Vqq4ia5IEbGAvNaK2sX2aJWA0rTVDGt",
-	"Cc0Uo+mCTKjdSe0kDpeGOtDHREPHwfIcFdPMfCRUSDOxm5BzwZR9kJsA8BgAZ1ja+1jApFGic23PjqWo",
-	"SJK/wV/t/8cCnDelH6noA5BpSQRjqauR5eOJIUZiy0VyCGE79tm+1pCxe2bJoMXTtDu/rz+YL1zctpWJ",
-	"2g/dmVBP02ARb4EXGtC9DO59eaMb8vvW8UdszZ79xNsilAMeU+MWsMfQEiMjjsPZBRxoovPh/7LEODwq",
-	"5CjA0uCe6o84im8ShA/4iYZsTAVhIkWOB2eqDV1ocggscgF8inARC8chyJwuAMxxyAgIJmsHjSkXvVW+",
-	"4Ut/Ruv4iE86vPNd+3wP9I6oZAMX8E37vXZNReG6HXLo7eUkGtcNV7sXET5qFupWuh6DYIxF5WbPqSYZ",
-	"hZJPLGeaTxjcX+xVk0noAk9HhilABWVpLOxdf8uFttL2QyltYZlWxAopWIRdgZEWnLBsdW3fc+13IrDg",
-	"iO/JiC8/RVdZspv2ADTdPWW9RNvE7xrUyFdonrz/QCYyV+sZKGiQhCZKIdtDA6XRNgFug7wp1yyNEDah",
-	"aJ+HmkCWNohuXZggZKUF8uHdB7uJZaZGNNgmuL57NXxnKG2j4TekFNprs5pTdqr9C2OO12hhojldMzTd",
-	"+e5JM/c676bwAf69Xp+cilTXSDFzrvuin7+eyLmOBQACWFJrQpeVc1GCQM6UvOMpU5rcyTyZsNTSmwcO",
-	"8E0czIRN++RGEkNvGaFz6pqeMszlo473FGnAkSdX5BUY0AByF5I4dSVkOxPq8j7Q5VFnOMBYVmj0fveP",
-	"mwDs5ljdW1QTYFId2T6MbK2h58hW5qap8T9ekfmEKVZN/nWfaWewBgEB3pTWQMbvgm+OsG9WfCvR5jY7",
-	"dlE8H9dbTYH9WAy8RLem77BwM0BvnzumaFaZQ5NcOPnqTZWPgaUdDE2GC0uxGTUjqabF9Ai3UNMfoW0w",
-	"oCe5bzDFRCnFgNMIK06LkSo+SsuELHe6xrV4Eu1hPFMGGkvk3JlGwuLvh8qrkfzra/O0mtN4e7RwonSo",
-	"ec8/ukTX/WwbM7KXaKn5zR39dP+3Ba5SXTECxrdSLYpiQbUDJXJOCvcASSXTHwkVC6ed6BKD78O7D2vo",
-	"Hmv2mCn0mU5FeCBVnYoUxcXoVdLWOgV8jnJaKFLzseBifMsWm+QuuUK8fJhxbfUFrMRzYxE72DGKbif0",
-	"D6ycR9IzVp4Tmo2l4mYyjcjV9fs//yUip/Y/IPZPr//8X+8jAolORYDAyhpLmaD5w2O5YD9mXDFoIgf/",
-	"tfN+xCRwiAGcneDCdFSpO9RY4p/JsVUa8U+ocKA9UbODSkR8rXOmYBaMXEA/cV7ZjMbyM5ESSMvsk3NQ",
-	"WizLmCl+Z3+cUsMUp1mfXLrTicWIK20iu3Rh9a5wBVE5PIxbFAoGr1dVKgy/NjcnwC/0D/u1X6FKFOyu",
-	"zf4Krmin/jySFmMpf5kjVFhrwHXW9qQEL4Wl0Os7UF1dcpUxVdZo5YQUYMoUJC3BmELWUJKic1MIaGwN",
-	"sFmRlSfwslFUaMuppDhGNqaZOUAeBriMhyXn1FwkmCcCoR/YF5eiB7h3yhTLi4ALOvbnsB093wuGy4Xh",
-	"GbpTkLERjokbDECDuWLI6SgZKaYn5ZLsLpiw/IKlfXKVCwEZJooBMWqXiOLxt//0jug+OYUzSazZp9zZ",
-	"Hpq5hL/41eFa7Axg/c6pO4YhG0llzVzw6uAKj11wi8KK7E1Ucso1izxGWCzmDixsDli7vT4Z5CmHJV82",
-	"25ctzNAVhlfY4WM0Fi9Z0pX7skU6/e+/77OP+PJCGnnkN3u+cGX9TSQpf7FK6Gts840F7jUetsxtiZDz",
-	"h3Nc9MpYAwz/bycO6hZKPUZ4KGC0hUvK+/Tc/JWeweBubmvtWfUndS7f1+XydS5Pq78/gYO3/QKDQMz4",
-	"HWu9wIdUEDalPPMZkQD2JsFKCL2v3PTJQMQiF7dCzkXxvk/qcAPNzALcGG3d7pfI4I/mBi1CTiHkXOf0",
-	"fE5Oz2oULwgU7sEZ48iqzTnSLv925JNcLQsDZ2UsqowEgHFbnZTricXOG/lE3sjncte3dR/aTbEkV9ws",
-	"YGJEQB3kZvLm+H/+bYeV9hO+t39hwjjODr/9O3qDIKO45Fxlb47fHIGMcNuvX8ABuu6stFAyA2mnQUT6",
-	"HB6r8hbFYPYcBZ2yN8dvaJLBFmv3GeGmrCJZCb7qRM5YSi7smsn7/jtyRC7OTj41BGCDKXCbxS8N011U",
-	"gq+HhgkKZZ7BGOETDSN8xowl3wwJVl4HBXGhZarUooQbdONjxlPDwJdKAnfzRj0VS65wN8TMPdkwyBXT",
-	"Mld2KVkmE7dNyK7WpnrA/8mloeHCgjfuObjld/EPTesBdEY4DhcQhzwu8FEH/X3cMAiF1HBJ6ufrAHu5",
-	"IpmENPU7Vm34H45aby12z+aKZkruddcWK1rbDV/agc15neHg8MSKlbVNgh6at1yUGhWUHZeZowXVYZe9",
-	"9YcuW+In1NBMjnPmshQshdthHYoVZ5BpGNKOf3WTrTSDLheoyg6a2f1T82meWZkckoNbzJpzDi7P0CQf",
-	"WvHiExg83p0/thkH23z9bdA85YZkcly6J+eKm8qg4By7Y+t/ascTSJLJPPW8z5774eDbNZzN50+XQUjE",
-	"M8cRS92XCFkbjFIOsuU3OtAkUQxGoRlCDALItWKWd9ktv5UiW1QmLp5f+yN9u64lyiRSCJY4zlGPE0Y+",
-	"FuOXBbm3db4J+3fjbHBJL4vCbKLtHg8LyFnLo7nIuPD3s4esrqlfQJG/6m9tMaoddN1jaRhYjsistkIj",
-	"Swls1VbiJcYyYwgLY9dcQ8lyhkrOiy5upc1YGHdRQb7Br64vVGI37iRBhVl7A3Lty9ngbYMkJvROgYPu",
-	"Y1u+U3hLQ5/cerODdvKeJBmHL3GoWLYA9YcqoFI5IsVrB5pczJg4Oyk0l14UrKqm/7yVc4EdVCuqjZvJ",
-	"Kn3/HwAA//8=",
+	"7P37duM4kiCMvwqOfnuOpV1adl6qelo+v/ONynZVeyrL9tjOyvl2mOOCSEhCmwLUBGinKjf3NfYR5j1m",
+	"X+w7CFwIkqBEyc5LV7v+6E6LJBAIBAJxj4+9hC+WnBEmRW/0sTcnOCU5/JORD/ISz8gNvyNM/ZASkeR0",
+	"KSlnvVHvJyzJnBeCIJymVP04RJc5EYRJxFm2Qg9zwhBGv2V0QeVv6AELNKP36jeWogXPScyoJAuByAcq",
+	"5AjJOUF8if9WEPTb0s77G7rHWUHQlOfwggIKqafDXtQTyZwssAJNrpakN+oJmVM263369CnqLXGOF0Sa",
+	"xeAk4QWTYyHojC0Ik2cnl/aF5trGDJkPEHZfoLMTNSlVLyyxnPeiHsMLNW1g8F7Uy8nfCpqTtDeSeUF8",
+	"aJdYSpKrcf7j3w/3/4z3p+8//tOnfffv1x3+/eLlp//WixoLjywwm9Y3fnft1nh2gvovXqKUzqgUAyTn",
+	"WCKMkowXKUo4YyRR3yE+1XuUzzCjv2P4LaUi4fckJ+l63GyHkXXLyzKewNzrV4hyIniRJwSVX6zZQW/U",
+	"r7h1S/ozWW3cucszdEdWaxZjhvmKCylSKseJ5Pm/FiRfrVnPheIU5F6xH01fVCCsPgSiFCS/p2oLNRFF",
+	"du0REkQIoMkcFYLkSBSTv5JEDhxK/qYm9slQ8nwtyzBQX3jUvQn4N1RIDbJ/JvaEXVCfSrTAKzTH9wRN",
+	"CGEoJRmRJB0gyoQkOLVnaplhOeX5Yj8j9yRDnBHRthJ/qrO0y5KuzEk4S7fZDTzhhVmdO0oeydWgyt0c",
+	"20B0s1qSx8KkpkB9jCytWC61JLk+9AmWOOOzgkSIDGdDNMt5sRSDTStRsHVZyzVlyXaLkIpq8VSSXC9F",
+	"0gVpg0ao0StgKDLBsjfqpViSffVt+xF8yyTNtoFtQqY8J5vBKtTAu4CVZHTT5RsSLMYMXYwLOX+J9AB7",
+	"wvzjlqZq82eEqe0mKXr79uwkQjyPmaKCsxOE3eEyn4AkkpMZFVLdW+iByvmghZVacDuz0vH+/8T7v6sr",
+	"rPzn8PZ/77//eBi9ePmnFn4JV+2xu2k33GyNi7n1JmiM+/WuBADlLCVMUrnqtEBqXt6wvHLMr7g4zpTc",
+	"e7yZuOuEfEvTr0x6OQEE4mzDpgjJ1Wkp31+zL96YX29TyAJvZn5jEB/Ula3eVhwnJ6L17oWXwmzPPmrC",
+	"AfcNTdcDwajSe+DVdryakb4eSkGV25J138wJWuAPdFEsECsWE5KrK1prfpKjnMgiZ0P0bk5YzPiCSsXF",
+	"cZaZV3BOzDsk1W+B7og81TFSF37M/m3/nHyQ+0pl3QfdUckIS3UykdZqUYLznBIB8oGEN4JqZWjnYeWV",
+	"nTdr6o1eHB4eRr0FZeZPhzjKJJmRvPcp6n3Yn1nU7FvU6L37FFUlug3Mo6J8tRJKdcSvRy8Ko2vWo0hD",
+	"vVLSQYSmOV+gwyEa6ydLDCI2QYSliKpjupSrtk1SX1T2KCVTXGSyN1Ib5O+X/s/btcPmrhn4gZS2F1eM",
+	"JeOOrAQB0qJMbxoQXoRABtFkjSjT0kqTgg3hWi0hJ/eUF0JTKjqTaFEIiSZEMTEtyOiBBF4QNKWZEjFL",
+	"O4iaUz1VxEAArViiZc7TIlFAyHVo1UagGv2/IWwm573Rdy9eNnZ/A80vSb6goMJdkw03JirfRQqXrVRf",
+	"G/Mrkn0VkE4CeGlnKhXh6sJbt6ex7HU6S+Xtc7wgu0FH6rtiYVZAdYJUzb0J1pyyhC6VGLE1lJIbHNox",
+	"WoEqJ+kKzk5ok7yERXRDlz9fV9g6q9SbYVOzbIStoSb/t5xMe6Pe/++gNCwf6KfioGEovawMoxfC/0qS",
+	"jSxBv7WGF9hhviIXyPk9TUm+8UrHoA/Y19euyQz49RaV84xsMrzyjGjr3UpIskA8R0khJF+0Kdl6zK+7",
+	"pp2O9MOciwYjnPMsNfesQoR/0MFMVUMKvNVujDKgbTj96rW3V+edFqAgC102AO3bq3PUFxLLQgzNoGth",
+	"e3t1vgE0QUh6xoTELCGb2biSCNUXewIspOqjI0QZckJW1HRB9DHjcg4HBy2wTOZEIPULZbNW2O3gt3St",
+	"vRKEGL5vPrquLKVnFne53WXvrRBIgk9R7QLffHveCiK3hrwGpwN/m0stBLz//cbb4pZtIOYA3JVb0EB9",
+	"xTNyvZngA/Aaql1H1LciZ9vBaMCx0N3gfEbkWF92p13MEAFAJQwCX7cBq1+5NbfqbdM6sRHwJqTBNexE",
+	"1hq6dnquQb8tPdcADMK9I01ryNYRdA327am6AaaGH1wY4y4eXFTzjbWLDfVRv95Fa5x2GxemL9OzkxHC",
+	"aJLzB3Dw6V/3BBI0Rf1XL9GcfMApSegCZ851zXOEWczwcplR4/MtP8zJNCdibk0/eEGzFeq/fIkmWJDv",
+	"Xxd5hpI5znGilOVBKzbNGrqise/w8urlp/9VmmZv999/fPny06AFVfT3TZaTujENa4sJyB/t7qTfWywk",
+	"L2smkvUWLQUhz+UGCHmeknyEppRk6QiLRG2P/kO9i/rqJ4gSUXd6SnPjzqACZWQqES/kIIpZTpYESzzJ",
+	"COorsYkvFnhfkCUGh88AbHiC3JMcZ2BuOYLhYB6BCE7mKKNCxkwBLNBkBSZFyhCVAnkwRwhngqsHsuQI",
+	"guE7cptgQWLWT3KiZrzFcgAmnoLdMf7A9FQKaoxeHx4q1JMPy4ynxNJFcCd4XrUnwibWDCsvDw8DhpUF",
+	"/nCmX/7ePcV5jlfAQ+QqUz9Meb6Av7VjfJOBReijpV8GIYvmLTbx2nnQn6w9Df6KvnsdVZjMf/zzQRyL",
+	"9//jn92/wgfCuw53swUQ41ay/NLKvXqRVuj1phmsZ/6nm25bB/QjrBd6AKU3lBrvBrg2mjHK220XsLCF",
+	"qYsFo5yqE0y72i70190MF+VMu1stbsoxFPCF2KTk6xiV1htaD/C17uVPel4i5A88pUSHy7l4qCv9SP2Y",
+	"cCYJg396F+zBXwWH8MCOyHQjv8upJHr+ZvRdGbMlOdKMF2J9limWsLdVVFk321NDC4O2A2ocdl1BVGvK",
+	"fGH7qcFtTBCCus1JZ/i8OkUYwUiWVwYXo81W2uX91Ovwx15HJhVXuvYi6bCODRuhx7809rTPA70dfSP8",
+	"6OXwsLT+daUl3wTy5Avwxl4HfsUM0xVwc5E9Ncxm2DVn1d6gXQGt6k1PDW919DVg1/W8ruCrS+WpgVZj",
+	"rgEVbrlu8MGlo73zcOFMcGqAvTI/dwCafMCLZQZvkjznOWgo9zij6a250ZQsrp7cVkG1HtAJT1doimlG",
+	"UqTXiOBzmAak505o0ZMHUHLVZZ4ImSAEC1XKtQUTqeVjqvTZLHNvKCQa7WaIPF6ulBftURZaClJ60QJn",
+	"ShEgKVISR8x4jkAe8r3CfcqSrEgpmyGIcjhw/t5BhDgrIymFUtZyEjMbcgXhuC+Gr4eHKKUpgJzypIBg",
+	"eaMLfYp6E4Jzkp8qHG2xt4/F/I/H6Ps/fXeI/us/X42QpQqt+T9QOUcYvXv3bl/xX7WWRNHrDwAoSuY4",
+	"ywibKZWPcUbQpNAhCO6BVloZN5aEBC8IwlIJLSCbezkU9TmqK2tIYjZO7gecqp19wKvHnQbFO0h+q/80",
+	"R+FGT3p9evXr2fHp7en5yeXF2fnN7fnFze3V6fj4L+Mf3py2nJvxu2t0fXONxkIUC3LFM/KOyvk7MrEU",
+	"MbKxGktOmXRUgZl4IPnIj1nMybQQJH2CQ3bjVLuEF5mecKLOCk7mJIXTZY5eX85zLmWmSB2MBgo7CAYW",
+	"MZuQFWepOWdSnRGe0WQ1GCKHN6Xkr0ccRJ6+Pf/5/OLdOVC/3c/Pyd3Mlh5fnZ6cnt+cjd/cnp3/On4D",
+	"KkW3bRyhcZIQIU4IoyQdobdCbRfO2Qg/iBHFi9HohfffSHH6AxfeodAC21zIOc/p7yQFjzLJFe8ZISHF",
+	"qJzqiXbcMksq7Ol2fFQTgyEwRKUWb2E0GwIWM4e4yLf3jN9d+wkAp+VLEyJoSuBdCDamiRkDJTwleqs5",
+	"m2Y0eeQe21Fa9g6Xke/AxyCIBwzXOMsJTlc6Jk48ye1lJrIgCcM6tb8tQoUocAYuRSrQgmC4eYjJd3Bx",
+	"SNpAoEZn4i3D95hmeJKRx2FJksWS5zin2eq2KAdtQZqC5eT8GmWc3xVLpeHclrFJjq0PcbIgQzNZjXfB",
+	"yilD34knol8FjtrJTLEgw594Xp+VMgjDP0KKH+EZpgxlWJI8Zv0rxaP2x1NJ8gGgd8rzCU1Twh6HWTdM",
+	"Cy7LxAp76rOMP5AUTVYon+DkCcWmByxQChwJzLaGuxihSRMdXilen2A46hPj3fZfjJm+pBWkc3yvWH9F",
+	"khIJX+r0QgypVY6LgDCrRDG2Jx1Fx+r+IkJgdT3k9J5mZEaEkpJ0fJ5R4mzGAewLZZLkDGfXcN1sKwd1",
+	"vNXrXIIhO61hfDxJijx/kgsXTN/kw5IkUhNtweaYpYqCq3MpxltuEkYyx0yAqq7fwyyNmXoqiiQhaiyG",
+	"sL58h+jMGPMobADwdSxIhJYZwUJt4JLnElGJsFBbR4UoNJthXP7IC5Y+DsmMy9upGqZVhTDMURGWfvHx",
+	"mH3LwM0hOZpSlqKS18PCtF3hCwvSFSuF3ra+Fq5f/xn9139+N3w5iBDOHvDK3A4NZAHsS7zKOE5vOH+D",
+	"8xn54kpepmZVBxsz9OLw9T9996fv0WQliXhicQQmo6Iyn6ekJQlZSoH6L9Av9IeBp7/FzBrjtAgNmphi",
+	"KJKoe1eLKNoQABHS/J7kAiStCRhtAckFKyWwx2EYgzR4q5lvG4+Bd4wOVIphiiHMsUDkw5I+Eb8pFSh1",
+	"7ZSXJTB7HwpvXoMQUSwVnyDpLySlWIlyj0OMN+LtQg15K7UrYQMFUiJcsHZjqs9DgnA316YaatetHs7k",
+	"xRMhzsFZ+bFnaRBnl7m65yW4A6Y4EyQKhk2AAgUiaF5o6c+qYjjLxBC5iLNJQTO5T9U9nBIjoo5i9jHu",
+	"0TTujdCLCMXgDlF/xNpSHvfUjyWEavf0Y6WDnV7FvU9K3V56oH6svQ5bx4pFb/Tv5qNeZP5x+9PVxdvL",
+	"3vuAgzWlYpnhFfitQsEcNPV+9rI8WPiDT24Krn2lZZZ+6VN6Q7WdronlZiUCgbC1sS1wSiIlJroQK/R/",
+	"/089JPH//h/ntMtTkjeR5nzP7h9b+cOuCIZzXvVFf/KNfv9uhn7fBRe/EIlTLHHHwgx7SvnQX6C+jyWQ",
+	"2hgHDWTQXLXx5/+wCm4yPKWc3VC9qV0SXGukUf5cS9oOB3H6yFJMt5HpXQGpEyYv8YwEPf54BpFOAdoK",
+	"4Em9sikGJZAh8DDnGUF9nYdC0gHEYQx7ofyoz0KAOn8nfFQhECb8hOdyTTiLZqkkhQyelsgWcPPahTRo",
+	"ocMpiQzOI5fSZOJ2FGzdNt6yg+ZS3s25Epi9wibaWBxgC0CpC8ps9MaLqG05j47795FgrlSabrlWy/Gb",
+	"WwdFAhSVsirfqGSH2ItCaX4941Du1f1AwQsjABK/p4r/qhcCO0AgYLkaiq1lKESmU5JIpQpRaQNAhmjs",
+	"RzzgOxIz856JVwLVCmvTKtzHmrnBlbwYWQVLqWQ/KsVL39Ixc4U1ShlVyVooI0boLK8VDBY8F9geM2dB",
+	"OfhYu28Uv/1kIXNTPMxpMvd/2hNK6l1QRoXMseS5MFA3KVHJfEVOrgg2olljC4Q05nW7i5Rd5nyWE6GO",
+	"k1t/L+pp+TGwjzUq1CN2okDgP90uq+baFt5tt9UhctekWv6SJFsPcK0+Mrgrtue61/qzOt7cegxUbvxO",
+	"qLw2C6mfGCxrTOuvnLLAZVXPhgvRytJnjrvxrZ4LWtoxeqiBthKoKJDSZ+bqhkK3nYELGy8IXNAPLRhF",
+	"/TuyBLYiJFlqlT4n8NkAKncprrT02NuGLWgVoqvZbeE3qkx0y53yPi5TZJpYKXI2cqxMuzri4vDwVeKL",
+	"X/ALMQ+MLK3g1b8fVH4/OzG/lngQRJp3ApxSvz0MSZN+pGFwO3XwIkTsVKMb9ZcgpKgNa5QMybCQXvEu",
+	"RCXqe36QUGbB4AjhCZR3A2upjadYA/h5qz4UJHwTJxjKEq0EEpaJRxUK6XQ2btyZbVzJOamdBy3piS8p",
+	"F9UiCx8hFHkjbSURaUyPyv0NlX3TBXZwtYpc/+xE265evNyHeHwvNcEUleOM6Hh1YQWQkiRFrZacvccN",
+	"GD3jSt1KDBPHIE8ErmZ4BZF7iIWonknJ7e9O9uH2VSOObbp1qqrMBkIpw7lt2L39M6DQuCzd3ZWlyh22",
+	"zeQmzHb3me3Nt820bcxCNK9J0SthXHNGTgyZrXaweEGSpJaEUxDWcTJHSuy+J2hBQBf24rQsQZvaClWS",
+	"samd76icX2JFHJ7BsVc61w9SB+8mibUx5Bos2IgNG6a4JTJCQaRKsbznRTInqSuskvEZZQEOKkSh51xv",
+	"Kjlp08S9wEOdhcsfWOl/43k1gNWCVbnB/Lp7wUvMy7cOly4xz/cE0jXHzKTmesRCPPA8DQ5tsyY6XI4O",
+	"hjWb6ccsPMFGNkI7dbkHoX2+6sbQFA8uUj5tbm9zD9duc6sEqAg6IMieWyHWKqPCeWz3hKnvh2Y5ZuA3",
+	"zMk29hgbzh98VT3qJtQ0KvA01huVYf9uWLviNVt9acjqeI7ZjDzFZqMEhrL4THCWAR7VidIE7ZNyzTRY",
+	"5DkpgQoijZGHNc9reKsPWP18DV6sCv5IbIBbg84YSfcpKxOjvED4KgKIlc0DluAmg+1wWzb4ci1voIUV",
+	"6dM5x8LF7ttNA2kL2PCeMHwwV3srPMY04TwjmNXP5dZXfYUPBY5WZ7ZXZpXZpOYKDupgrqGLGzz7EQzQ",
+	"WxLHO7BWVe904+Aqtag7QpaipjjNjrVTUQyUNMwFiVmC83xF2QxhiTKiNC8jCIPlDs8E6pfQDuAmMZea",
+	"t0qcxaxgVEY6ybX2DKlHCE/4PUHqHVvqTE3Ur776llGYZxizn8kKdHpdY1v7J7mc6zIKQ6TkCF5AkIUW",
+	"f+11SgW6I0sdWBezBWZ4RkBlAvkILIiMkLRaF1eM3lChZhY/QgCDDp/oQxBI871LnIOxU12mLfA3DqNC",
+	"ZXeSfRA3uCaAf7dRBK75FMttq9GkA3OzndEodgB8mJCzkAsno0IaFw4RAmLFc57peCYBu+rZH5q4mmV8",
+	"0sUAlp2aYF6xG1PLQgyN1+SVDUNcqzWlFUCMVhgQDi6N2gqISMtY5Bo2OrK10NwNBSW0ZfaLcIZ7aOc8",
+	"AI0IWalx3NxC624OmIXsovuVIQZgbzJlkGO3maPK6Yt7QYm1zAJoEcnLLAFYCJRxNLKjBWcbvF/Y8Ta6",
+	"zEzxBQ/A9+u3RKw7To+lF7fvgesvdBo61RMMaVZaTtMWF1cq16oLMdNF/L3Ug7TUx6pyXiWCJuFKtJ7m",
+	"fDGMGVTbrEqyivULojPES32rVlEZ4jCxrLJ1YEnlxEqHENpHBAWxvRc5y1YjdekoZSNm5g7mU8Q40pV+",
+	"GuPqokuMl7We1U0UgZVbXV0xU1IQyBJDNC51wAVO5pQRv/pZvei8cFXnRRQzuOBMDQhjEIez6uFQ6FjE",
+	"1BbTLjc0JwnPU5LGcI1rf5gSIbQeU2RWqcHSFd9uU5ubB7BYCpkTvNgz8+eor7lIVRw0gbMOqD1d6eLx",
+	"ariOAiqJwCeQquU4Zm6XfI29CanGEM4JknkhpEKcK5T/QFPyRFq7CzdCIYRt0t/X7wQczCkleWlyAFF9",
+	"uNGYs07z31Bcs8I+W9yS/s3jWKdvd9WuWMjcw0oP06l8PSUnZ6TiGPUNsI37sjG9k/w2XNA1PcsfcDuJ",
+	"JbxJXk8DfSJ0ILix+SPJN+8QBOmUgAVvHS+Pvs1FXKa686kDS+zuJzaikd4Ii201/db+YgeZdhRv8POu",
+	"X3/Yr+tkoUC3lgAKvIfrd1XYcUxfmi6Xt/127CYJ3eHd6EldaQ82EbOEOshL7ijbNKZ6ZatRa1sFU0Sa",
+	"YH0crt8ynen7RWjWDgFTflU6XSsc1oizm0xYZQEhsRD69bS6qsqOP37N6MnKBMtEyJSu0Uxd141e8mWR",
+	"GaGPCsRZQnbfHP+afwKuAqvdMvREf/MU8SYwUisztpjuB3BqatMPnhFZIrKFqztE7gmkhqJTWrKq2sX+",
+	"YUm1K67hkNd6itoOIflSoAee31E2O0JMifSmvxzIlWrYbvG5ptZsWJxlxBmwYFqtVfSdixySc0wBV13c",
+	"FULpyjquIV/5YNjJb9fm4PE3bAOiNcm2RMS3dPFT69YJ+kYBnM3x3a2OVbkjKxvLYn4RJMmJ1D9FNsDP",
+	"RKK7ZgtKfQtfdNCULCyUF5OMJqatGeovce7iDgCsDkjUo7fjsP02s4fehlfbTIqvdZ1553qXqww+X3uN",
+	"WX22+x1Wcs3Q/VWkVJ7et8ZBXjCC4B2SogeFkRCNSr7ZmKjGqEQvQBOtDbKTbbRFrJ+rr6lY3aUpThRH",
+	"jxArMu23BeXG3u/qV8gqtoqV1ug3TOh6aHWb0VJdeMa2fAKrsZ11zTeoAny6WMoVTF/rPAf7I4LH15yK",
+	"sxZh9d/2Tdru/plra+cdpMBwGl+ddt3ek0B+WyRkhDQ282Yju8K2CPRx64HpIyB47twpWC9CqtdMu7Xu",
+	"5696wtrO4Iag/wVOibqvgCjboto6qieFIHlkUxJdiDdeUsVI1bWoY2TUzXZk7As8t+af32aejXNB2W+6",
+	"qCdLUV4wazSecyFRn0JhTa+hH5vFzFzBCoaw8Qou1DalytzTuGT8PEe+XS9s8elOrNeOVDv7O30FzX7U",
+	"SmRX3skJhUlbtvOATcfEznstW8MFd2i32OHO3hDT6CEznMViArH8Yvu4sZVbUfnukTrdt9CrTvAjzxdh",
+	"Ddt/y/LRPVGp23RxdnKMjtVd81//+Wr4Yvhy+GIQulrzW/DvhqNfXBu68FOekltXIKOLswL1XWkFPrVy",
+	"nZ5EDIbo8ufj0whdv/zu+3Y5sTrp7YLIOQ+DZxI1W+IvdLmn27nxwjXeAF9I++MF/nBbzR/zYlqURt0W",
+	"tL5YhgfMia5xfFvktOUFLULf2nPYpEalNa7Pf2kGLdFbsGgHCaCuiVQg8KmjBn6Qsh+EriKkrRmmBeCW",
+	"cRdjhs7Gv9hYLmOoviOrNr3mZ6tUNDECQpeDKMBClKyzD2SIrgnOSIrAhSFkZFRM13iuQaZRDySlC5at",
+	"/Ip2JSZ96NqQ5Woi7Y4tq7Bi2fDrQADX+N116R3U/FJE4NswlVCqTro9gcgHUzcEWrhondL+ZooPNwNZ",
+	"xzqzYrOaq15sQcex381ze6pRK62E50LqSmulssA6yCzoL1HX3/XNNdLPUd+UTEeF2CdYyP0X7TKIQUsZ",
+	"1lutqPXy1evvvv/TP/358MXLkXr9IKH7KVlmfBWUQPSVdlK0OXbsk2uScJa6AElbT98B/ur7w0OA2dV7",
+	"f/3qZaXi+58PD0NZumakGxNmU9uCVF/EcymXYnRwgB/EEC/w75wNE744gDCnJMN0gfplYL36tUqBtzSN",
+	"bOqB+bftHSKhEFf5N00HR5qEFfL2hPYSmrJtOpoJahNBAbIbPLtuiHde3JuQoj1k4+Ke5DlNTZypIoYy",
+	"wgLW29HIs476HQsIuTZMtauV137V7a+ldzXB9lzSfH3VeogjbaJzNNfNzhZgvm0E7SxT6/HnL6Q5fm20",
+	"CtCNRbZsQT2KOshiqmkwWKATeGtC/K9NdSIRDPwvw+VMOGMb3hsvnrYGmzZe7RB13TbtxuDtbUKdx5Cn",
+	"FQIvCiOiddktm3aDZ7vdFRIHUhfvNKl6DQtevPynaFMGD4jXjUYH33ewWPbsx6HVTXBydzGdXsscSzLb",
+	"JV1FmE8risMITekHkv6Akzs+naL+j+qvE5LhlfnJTjiALK8JFgSeQrDLAn8wb93QBdGhr3+lUpLcTkaJ",
+	"GETwLhTyOg7HTbtRKyyFMvn9a/9i+v6wQ3NdfznbDRe85apLfAL4SjzU+gZv7D9bFc3dKCFiqSTHBexP",
+	"tewknTKqI5mhmFJ5ZIN3yBqegnPWppyVeVY2qiSQiA8V28ZSksVSBvPyozVR9qYuU0hFa0sqadOUmveN",
+	"41QYGoKZQEPXZkuaeBi3zk374t3xXmXurYPS64kaoQJBvFJ8AUmuNKpO2fLB5AI/P1JPU0Z3erkRG/gk",
+	"kPAliGebPSjlq43IqBrQrWg/dpH6OytYf+EPuq8ANrUr6jLAnkBe/LvBxch0yy+n1e2DXFd8xSGdZoL6",
+	"RjaMnCw3WTXVufG765g5Xc4UfyWoXX0bRGhKUgJtkpTQbTqixkwx58TXts5OrEX03bXJFaeVis6O1h54",
+	"fpdxnJqymrrj1mICTSBgKS5GU5fDqRb/Muo846nRT2NmPq4oqhGiQzKET8/Gv1Q8q4Td05zr/GyveB5U",
+	"H6O2ffjpz9fo7Op6jB7IxBtUfX96fH2gHpvS6iT3JeqYObHeBOudHr90jShtSKlCPONmh5EWRI8Qn05J",
+	"TtKYcZatyq5WzvRNwHucov19wO8+fhD7Zu37HggRmqpLV5Bsuj/nQpI0QkpVz8i+JAwzibSCCKdcX7OA",
+	"7gcK8aVTrxF4WbXaVIO+vTr917en1zehUlhVamgriOXot830ZXrutuXytYmc9bSK+ulxIjwUkI56jqzV",
+	"g5L6OuZadOAXLQEijToK30osSA387YJC6h8/QXRICJ5tLVubcV3W+tsqU80WPAxG6DdTxDvkvZXvV87J",
+	"loj36N2LY66kGz2IoHy068UKWUdlelyHlZbpdI3MzRL6LhSxpkYNL2TCF2VCqvtoT+i6JWXvjFZZVayt",
+	"pajT11AfZ5mZZQFMkxcSGpyZNQ46O2gr0neArmwNvIsiIJwrGWOB2aqELhBGZHMFNWSuQWK4nN5W+VU1",
+	"w4fWZxV+STqWOzraKwBE5aZUx+5AJ7+a13eqTgoZmXbC9qiep2cjf0cs4FGn+NeyWU4otLsAJE2LbO2J",
+	"fRSxrqO7DgtwQWGPupnaeh59heCxoCCwQxRZbZy1IS11dIjt2GZN6godJ3htnYHce+hKYeksrCOba40f",
+	"dFbsLFmC3dalHgm8CkVNPnTJIPaB+hT1ZslyY0fBZDn2AjLXnHI93PuueULt22jkeko67CJ17263iVZ3",
+	"WLuF9qUnsINg6ecSLvAKJXPOBdEBL0qVJR/aAp2g6vcHGTTx86XJp8/whGQ2jz51ZTbVpu3pzCnyQWqH",
+	"Fszg9ed0LZ6Ht6ODf95///FF9PK770O9Nx/Fttdu9mq9BkNbvaBfPMuoAvUOiov79KnUlgosO1iLdI6h",
+	"GtIvMCucLQZRBn10YbIRIh9wIrOVx6a0gaYrnypSSljSEraFCxeLabd8z6apDtGJdghDhybjq8UPYpjw",
+	"BeqP310PjmImqxmT0yLLylgwqF7IDg4oXgxnnM8ygpcUvrfkIQ7O3/7yw+nVgcubOdCFBw6sIcklRHOe",
+	"iYPLi4s3B3Y+cXB5dfHr2cnpFer/dHxpXdbWwvjdi5ehFMRufLsSa9CZczc+25Z3P50NtCvXb80dKHmo",
+	"ett5zxPOpnRmIgm0E912eH4ywgsWTl+T2lwzcVrSsXnOb6/eaEeUHn5P/T5Yl7Z7mZMp/RCeS0gv90AU",
+	"E6gJoGv/6SygaesJ75AxqhcZlcirw7RxO1vyOMYeVqyJWAOseAkUe6WyAwt5Euf/mupu7eGUUU+2p6gY",
+	"j8O/vLsJlxtVX7p+Dy7apsjZiBI5HYHzU4yggc4IXt5XY4z++iA3x6iagIJyjqjcx7JOkbejHsq6befn",
+	"EoLaaOJJRaInE4UyOiU2tr8KxBvzBKoSm+AmF83053ow06vvKy7Z78Ou1fXb8hi90MP1N6UVVmWsXXRC",
+	"zgRhYSLxGs0gbMuRmc5wkeNBIccDJUy2ZLHoh63VAaHC3zZGKhM/W7XybNefwcFbgc4N7AO1BoXrFTHz",
+	"TncFzOzLWkNUmz5g3Fjli5GzhFIpjHvrm3FzOCi3VBTK755CS6hCsS2XaGD8yOkAip+aQA1o/rBamort",
+	"QftEJbpug8AbCsyuRyF3GSYUshyqi+ZDV5/mEV66+j6GpdpKVoKSOhFuYj2UimyjnDuJoZ6nPdI9YcHR",
+	"PlmV849casqeiFkzPNUsGqqvCylGpxaCNCy/zrG4hgPZ3lMEmyMLhZr0mk19Qv2rFCSbQnuwSoT7IBQV",
+	"W9uWcvb1e7Pj5em+VxsGoH+t27LGZXa5KtcZK0tW3yDKLZh+lbMHeH/KF5iyX0nusu+75O+MrHrDpyYm",
+	"pEb2elgj7kGDt5hhdA/TkNQ+znkhiak7KobosphkVMwRhr63N/92Y2phAXdLY6b/UncpJN1TNjMv/Iqz",
+	"QrdoZujy4voGDYfDAz3HAcwZDOS3g4XPcTn9njAV8YLtgHXOu55sTZMGD9DwfLq6pqzMrM+/WusRYuQB",
+	"MiO1munk6M0tbpaEpToZxaI/aHKwD8dyTZkFs28PWLi97FpVIdg3J/K3oYqk0IFxcXw1+tSttk3j0QUR",
+	"As9IhNR5wJJOMtMEW3dGDXD08KhjJEkubEtwvQxEPiwxoNPGtf3l5uYSeS2+EXReFVCPbIKFjvWBN12D",
+	"1JfVahcRmig1LCdmcJuUooDMKZE4X5mqDTFTU+i6j+PLM2FiqKB9KBSRtQPrC6ac0K/Y1WyL6jcEvdXy",
+	"qvbGVpp7+j0t6wlgdkydeBbVew+3t+G2H7pZ7Q8gINdmhd/slH7nXa8Zuk4DvFVPjV5RG6TSjrPsYv2+",
+	"mbr1YX/GwQCwr4NEe7Czx8aZ67XU38wuI6P0eeUvIQCsX9MF/RCvmDU8ZoMRepivav0zTadTV2jjnid4",
+	"UmSKavhUm2Y3tK33qePt+c/nF+/Oe1GvFg7Wi3rj4+PT6+vb84uT09vji19+eXt+djy+Obs4v/1xfPbm",
+	"9MQ0zTw7Pr09PT+5vDg7v7k9v7i5vTodH/9l/MOb017UO746PTk9vzkbv7k1E/Sinnrp9Pzi7U9/ub08",
+	"vfrl7Pr67OL8Ws345s3t+Pj44u35zbWZ5Pbk7Pr44tfTq/83HAPcbLBa355fST5RZ8XwCaSfTmzPbxhh",
+	"s5Guva92iHHV/HkBXvPT8WWlPmRUJmZVCk0intsnZdhmpUHd2rouT2K5s2nQLhCv2vvOj7x7v8kO1yWd",
+	"5yZgXKtk7gBALXh/VMIgbEvTPrbkPHMODxNfaexf2Qrh+p7FTHJEF9regSVBfas8c0ZqW+kaJVdk7lp2",
+	"Ol54ztEuCWk23Y7ihS9GVt0xwx3tbS2Easg4ZI3bnFv4fTDpwtjTz6GfaGvhTijsbHqO9hmXvikeugxZ",
+	"6zznWYfioGvMQzV0w31rSmu7tVrUPzw81N1f6trVVrd9W2BlsF0XiurJa8/86pi3aGEVshNthLxzXXLB",
+	"qtvYOk60qa8J9PBoM1nBw2/FJAXA7Kwnll+3rROaGytsCldAWXc8MYZGpSzLOVmE87JNK6rqyGcnEGHY",
+	"GMbOYw6RQ/OuRLtu8nqRZZ3CrkTlx0Oh+6q0z62eP+GEtW23s4ewEblNaSWGtjJlGi6dWGAaV5duhfQr",
+	"WUqegPjX2kf0G51tIiXXCBVuxYvS7b6VpKAtdiNLs7qzvgKRpEBAKUloqhUzczVc6zdtIuURwjEzH1jC",
+	"NxVcH/Q2al1MjWDtvlCZeqJVginNNT6oFDHThcJ1g5Dj0zdKt8xNij8FL77OwlGvwV8jNfpqMERj/duD",
+	"bkpC7nFWaIeN0jMEGAzv6HIZoqbwuioWX7UYqA7NVkHZ0GKvHf3rN5fihZnei16vklSNBluA9kAJUaWj",
+	"k6si29aKecHAH2rfB8oQLWHqVjDvjMByn0NHpkYJipmtlgRNwpJQQxg34rY3RwtuqnuwfXiUkosN/veE",
+	"jckW/jkK3GRFsA3YjzzXi4TnETIUrV3T0Kz9yDs+cDA8DOnZujOXKl186tAbxt/QyCxid9/HXwVn78jk",
+	"Z7K6JsEM33+5vjiHjDeomEok6l/9eIz+9N2LP6H/+s/vBsFk96ArtJxz7UUHn4cg9Vs1OcH1Cfpy4TRV",
+	"m6dzlyv9/db05aqk5L/eqPu3lhrwF/VEvcbG9U5drpOq9s1Ap2XzbLBN67GMJ3ckDZXenxZQ90fQGdun",
+	"TNjimJzrBBTTZl1EqGCSZkgP9Fb9O1w1xXuhu5Fht9YSUPmcytYWjnvhuDKLwLfLx2W02Kzv5ngO3yGy",
+	"Af9GySyD1ZuMR7BgKfjv1Ceo/zDHcp9OkaCLIisLCYc7ADVX3SnAsBSJWnrqmGFCC9Mm92Ow7q4pXQ6a",
+	"80tTAA5h2+Ff14fgUuflyCJn0LUMrOOm5pT+RDscn6SKuQfwLoqe//120QeVL58g/qC+kg6I9ziKdgQP",
+	"viVE7qA7tAKxERegUOuXh0iXF9X9qE2lu0CMkqnQexM0ljkPmkF1tRdS98rkbY0lKoA1C//wFLxC3WDr",
+	"8woN6GxKnSaxBaTtfccchjUPE3P+4Oq5migltMQzMhgivXU+qmIGx79eHNYWj/zNVFs3301pRiDkcY7v",
+	"TZCMbXqVE62h4QnJxObmRulWN1CJzXo7fNvTSD/t2D7GMNoKiW2i99ai+3U6F0RKymZiiC5MQzYoyiCQ",
+	"xHfE6qpiBEI0tGKfUheSBHahmxX0EvRrkd4mPDXsm0xzIua6yuaRsY7GjC8JMzXcYI/Uq3B5Hmm7sbVW",
+	"Klh/AZ+eJXFNlbcTLGgSs74PD9SZYNDMUpcUHRwha78WYHRG2j726hCleCWGSDGFmFl3poCo1ZVxsQMW",
+	"IocA0/QnVR/pEpfo7dUZ6CQxg1aYJHUhWrreG2jn6l8I4h0zzpcTnNxB0eIjxDia5ngGRSp4rug6SxOc",
+	"p4OjWkFUhLMHvBIuDujy5+NTWIZm1zMiY2aQUyn8Zov1t+c4ee6VN612/rHf+S0LBdl+fzgc/tP3r41N",
+	"v1EHqWnHV1hQMDGSveEzXkhTdO/KEf7HgBjZ+Ort1VmQm+XQwY4X0rZaU4d9CXUyUP9iSdjZCTL5hOgH",
+	"nNztH+tRkR4WvRgehiOrSnKvaEROl2scAYhp8A5AWSzVj/2JWmLQYTodg67D0e1Oht1qNU1TLVgvyBKs",
+	"otdtolrLaq67fAnL3kBbV/qtTcT16sV36vR2pi9zUo7bQpHfgm1XUQUWd1CjKCEQAAiFIKV/R2mGFdZr",
+	"zDTqPAaOTag2s9ARPZrNYH2SocyxiydCfXPawRIBtfdr1ZHDhSlbfFKQFqE9Ut4Nr25EL9G9+67KTOjb",
+	"Ra1uGxHu5s21nxHlxjlWzAgiYULQX/9lvK+wI+fFYrLMqWKG/QkW5PvXRZ4NtI4vSDa91akftzITJpbk",
+	"Vk1ebmPizbPlksPXkX/uAzdTedDNr+o0QtgKA2mpCidYG1tXsea01xHm34bI0c6RruWHsCy7l/T5gkp1",
+	"L2nfgKJ+aDJJtdDvluYNqK4PGC9sn1ovjayLxIVYmDaVry0boC3EdYwqSPDEHNAR+7N5Im6Hw+Gg3poG",
+	"Wky7qa1E4LcZNYGYcyzUXQ/1sTBTQuREfaEkCTzDlFV6h9avcpaimzfX+9Weq5yRlrywtUj1D1Vblf8u",
+	"J8JnSmAO/Kc/HX4Xs//6z5fDF8OXg5EWhRAVNv3UJDTdpixCArPblAn9jyKn+h90GcVM/QOEusiLbiQf",
+	"lrqaIPzU3F2Yq1oM0E6mjomezfyryKn5F12af9Rtc4H6m+sFbj3/uoqb/ha09wuqqtZQHU7rME+R59MA",
+	"4aur11Uotq612qZ8a1em1zC29GaOQEnVOiSOGShyKKN3xMjv1mdpFM0j1K5o6hAemkYx091kdYacaCps",
+	"e54NoMpPXWy/GsP1HBscBYKjDU0Y5mGy8ahEfSVCHyHOYma4MpWm3z6xaqS1Z2I53xOlgqz1W448xMZM",
+	"vYtnYuTX2tNij6kB19b4Ipic997P0/vf++8/HkYvXv4pnKVnlX/Prv79q3rlR38WvP/7eP9/qln6/77v",
+	"/rgdvv/v3qPB//PfNurLMPMmYl3rTq6QYnfPT8PeFpAl9Du2q/d6qxx6OTz0emfrY4DTbyWipbqUR7KQ",
+	"yjDdMNKaJHiyzujkWi2v6bS6XrzwxjJZb14ikVTcQKhTi4VukrVfaVOeJGQpTUi4ljoOzEEHcUxSNkMV",
+	"qUyJZFpyrxSSHGhhhVt7Tc4XQByl3GLbYgupdAkvEn5CEgyggsuTZGnM1L1uohe3TrqH7jL6hQjJ1ZIm",
+	"EAL5AEq45GhJcuCeuJAcuRq4KCcZlvSehDsol9JtdwqEsNDWTHpHG5tp8Ka1uxF4kfm02Ud/iOKeDpeL",
+	"e3CTxL0FTXIu+FSqX8BrPaW6IWvMrMwGnaVeDF8PD49Q3OM0TeIe6mOdJUYTjVs7x8AMPKNyXkz0qDFr",
+	"OgyFL71roKDkrgGnF8FEvcgMFJSUqgjZIOIE+NQ3E3n0WZjU2sujYg82vcubaNr2VqncGKF7Baypx35R",
+	"jpbjWjV+lQcy5UkBlsi+YwxeXWE0pVkmjrQcIcB8MOVZxh9CnaQqRjDiRZ0GOC2mC3Hris7fujSNsAHQ",
+	"vF95q7siH2wYtfNoZTLKzkO43lNK7adsdouzmWnCtfOQ7TU1/vpwJ9b0lAJjUPetsB8UOd3mI5M2tODp",
+	"7musJB/tPIo2iu36td63tcRdfQWU78fSXCFITtmUr5u4vZZM8Fg2luIRyhpUdyXeIDe1SVBr+2uXrQJ1",
+	"xINiS+C/04EQlIhwrfokL9IL+22YCY6P33jD922DdCVARebCinSLV6UZEmiCCvca4yyc3ElaY+vtfPaN",
+	"ynjVloiMkFQoHa6sXB92S65fnYkT8cbFtgWH17MUUYbuyARP9hMsyGD9RG3OT3WbVPbqLOx+NpF8a+G1",
+	"Ea99Xb/dFFgH2G2yTNxz5ebjXodeSnZaH2X1xq0e3VcpZy3ltpUkbra37H7RV05F6I73JIuTMml79SQh",
+	"Ziav995LA1/T3xrnd7/aVOIGIn7B+Z2fK+xyvu02ZpzfKUWnWIIB5+T82mQ7D2N2aa0t4NSn0CyG5zZb",
+	"8vXhq7KOfVstguaueYhrZTkVue0JlO38Maq1r6hvF0Pkf9kthuj9BoytsRQ0t94a7Vxzz8kqKBG72oAK",
+	"yaIlloakP6zC50zdg+hhzp2iIb3es2Gdfm1wDih3dEEq40CIjpmge9SL7Qy+7UT6utlqojUprpVevN6j",
+	"yITIebmKxUy3grH3q46uW/Dc1eyqFVR8cfjydajoCMGZnF93IlML2l/8b9YENxWM/q3wVnR2sjbKaSPZ",
+	"GKV0M9msj5tyu4mre+npvI8JlRrretjo52JCckagUAbYuO9NtQtnbYF2HlOeV2tumuSlBDM0ITGjLCUf",
+	"yoJs6pxOsJagvoCVdodoKmuqM8Kf1zk/42wm2kxHoGMr4Ymy2XbkeNn8Uvc+2DiCxLM3VMi2AFmI4aqw",
+	"oCCYtUPUQNlGVt1mPV3ft0vf0+ENAW+avckD/QYqND7nQpoVNyNnwBJ1XAjJFzaxNhCFKGwUr9t8E7dg",
+	"PkRnJy6kWw9p+irVmpPF7EaN4vyWSZHnhEl1Vph1fKyl0JsuBsj6+43U4SZCdQ8lv16u6bqlGw/B/agA",
+	"TpU+vTAmQ/cuXMbDmJ1NUdzTJXLjnmHqOZlCwiJHWLdSUie9r5vgD7xkdTqNWVxZqx6CQIH6mrPKVSpB",
+	"bapPBbQO5aC9l9eV5b9pS3AJiDid6hU92DqYujYJFDkNlC4axqxZEUltyDIn4H8D2VBhZWhOBYUIyrZj",
+	"VS+stA47gS82CrRha7XtNqoPjxdrANV6dThl6DSjcYrmPKl9EbMFwcxcJ4ULnSIfkqwQ9J4oMSJNSYru",
+	"KUbkw1Kp59Jkopq02Tld6saQhZAxg51Beya/RH22Z2SSIdKqTRPmGgALvNJlo2KmZpVzQnPDrUwCkPHp",
+	"Gm8vFmC613ykacEXEQweswVeCu1PMdurz0TT5O9Z2XE650nPltIKW9Q9LLfb05tKyLdjSW/oJI/UKzpb",
+	"0bewldcVvVBQpEnMeUPZ3ZNozqbtmvo5o+xO02hGpCgLnNpyuzGzs0cuFiEhIzQHQpUmR998FSo8uKQ5",
+	"EdsUMi3ybLOJUL0UeaOHdq7STPESz4Li6hLP4JBVO0GG1Ltw+1F1P5qyHc1RLL96mPOMAKGEmxo5SulE",
+	"MpV1tdPMzI8b8lud09/bnvBctsm4kMClg8mhdr/ugYhFoo65/kN99ojqAvqzqGfr8cAKDLgGto273FZX",
+	"o7ov30o4QgX07Ywm1U+fIPOqCctGNO6Jak24QGAOyygjl9tm7EXtBT5uXJEQLRZJnc0BXWGhvgDOZ+rg",
+	"9XUrVzzJCNLipPmM5/Y+NX83JYoN5WwW+MOZfvji8DBUKAQQdNLq0ry2QeKvvj88HA51ESFUqTI0QnP+",
+	"gJTGCKHCGuO2+U9ZnwnWClIFIGGILk29IIsFv4TDEkqignUUhAwTfBUzM34wSr211JGuRL6pr/OaiiAh",
+	"Au5EcTqFsunBdR2Cj8OMut6KrtJT2AaXGObQZI1FHtjJImcjl9I1ongxGunCmhVFBcprjsqFCCIP9GvQ",
+	"ZKS9+uY9ycMlEX4oFkutY5m6mi5TZmOaQb06Qg1reqHl1Bt3rrWmS62zcjVwqN1K/yXEwgDb3UEu1C6g",
+	"E1MGI4QCWyKj7FOxzHlaJEQJTgEKNqUfg15oc4pDVsIfIUcvJzgrS+pFej579vuVJUc69gl9H2lxb10H",
+	"bLNT0AwEeEsl0N7Gmfai3qzAeZrrRPJct7LVfNf0tS3n6dVIyPh5XWC5TTgIqSTV/thpV2TIqhGjumRZ",
+	"wZRBTdi5uGzJdneLj0qTtJkM0uD9KSC/DvypLSV3seCstc3wrmtugBGevMjIGUtJSwMZ+BQKGBcZidD+",
+	"i6CH2Rco1/lQXc0hwmS+quGo5nC2t6MwlW5QGkwarnM3V0zVbFzkuVfLtTqktx/zU1dRKFjqwFyrkpsF",
+	"DNE7KudawogcbUGehZCVkvgzek9YzBwBoT6kgvrB2Ca7JCNCD8sLaUcuS2jqPNd+IUgeoWp1rgjhJf2Z",
+	"rPRA5SdUl6hukE7MAjKRtwq1YVOeJ7ot/AMvsvSoLHoGIZ7OpQxx4GCmM1M5H3Ppd25ywpKXbCMzMv6w",
+	"xt1hz4HZKlfpkJl4sI71PfwwhrUGk3Buyz6dglv4qIF1bT/VKDb2Hx0u3zBdB+qAmFCmcKUbN8XGexFQ",
+	"eeleL2tXtoRf6Ts4PCtQaGeV1q8l0kXEdmylGbYBMJ1dbjYhhCIt2jnApY/FQHS1blSEvUgfQXR+RHni",
+	"/vtWpW7AFmmUoG3i8zaSZktLmnBy3jqOAmULoPlFqm75jslghqZaVXWjw3xzyQO2LeTOAuPGtpLdYhMs",
+	"gp7DEp7DEp7DEp7DEj5vWIJiNW1TWE70HPRQ2xAfc+uugjYzq348RL9ZGeA3XVxdwwv2d0N6giilFTOj",
+	"MIEvigpw29ia4tx4NXOCkzkRAyV7Tni68pqhwSfo9eFhQBb3pJBgyWFdyNYUbbUFh8G46DoD+LXMH+Eg",
+	"cKCsQWm7PcoXK74ZD+UTyRRr/ZL2nc4uSV9AC3mW6sETbW78OX9Qm59xflcsK+Ejkd4GPxxEu9ddDIhN",
+	"J7NfxIwMZ0P0E4TPHPxiM8PcQPXQEBiOBeM4Q95wDUftIActUH8ruMStHQfBr4rgnZAHcaFzH1v6Ci90",
+	"q4ypvmscFzWlVSizuQNNO4tRZtusNlrT1dUMjB7sQAwNtkYaGqN704mEfFhmmGnM8mkZqgIjo4wuqAxX",
+	"KEupWGZ41d7ECkQnwIGY8yJL0YQg85Gu5k5YqiMqguNPc0K2wzD8RQVSX4ZxYpuHNMdUT6DkfDmYxYF2",
+	"l7Zef38rcEsVDDWu8by0wTxsKSEEgULpDstf4JXCM4g/cNRwIblIcFYxFfoeEbHTPBScLcEx60V4KfRJ",
+	"cmgyU5oNjrzj5C28Sl5VYi7PSYiVwp61Xh/rT/bfBXlsQG8rTkQrtyMwsX6piRT9+7qbqfyy071Ust5N",
+	"koKZun1J7fvsrwm6NYbCBT7P0jRQj1ib3f1xlvGk1VrtkzJ0cZMYUlsok9w5R9MVwwuaQHGxNu/+57vP",
+	"tjhPfV3FUMmvekXqjUGLa+VLccfwUQsyrHX7+JeaHaAJtFZDwClOdGExnwNY6aZgd4w/MKe2rIAVznKc",
+	"Aiy6K9j7qN3Eu42FCkqGZhnkQ1ZtU9oPqohchNowfFs2mH8IO8KjNeZ11HsZVO+DVgT3XndK9r/y/9Qy",
+	"AKk93kziOxhiFZU/W1+fra/P1td/LK75h7FbruPejdJ4z/f+872/4d6X+Wrn5kllooIax6XQuY7BNu/J",
+	"VpNGPNd7oi1Q0O0lZnKecykzymaRzZkiurV1/7sPHwamALl84PmdeXBkCpKbAWopPIqmKyWR7WivP3wY",
+	"DNEJyZQqA632aJZRU//5KGaaAmS+Qgz1D136H/RrGozQj/QDSeHrH3Byx6dT28ILPWDohAa1b82zI3T6",
+	"twJn/6J0hzz4PkoOXqL/gXLMUr7498NI/f1ex+L8WGQtX3pvvzf9SRL0/0cLyvoL/MG8rXhJFDNFnQAu",
+	"+u/o5X8wWDqYUkZrYItQ+dmLw8MoZtVx0cvDw8PDSOMJ4k/RqyaDmODk7qIcdBPZ1l83Jdi9n25qzaxa",
+	"96IX9doX14t6rajd3AorBFID0PAp4xkZQ8xFa9MdCMlYri+HIWXWFpWnIyMz4DpeUfNwfLiNB3+xUQlW",
+	"M7Yt6LIMDg2VRsZLPKEZlStnQmRcKmZQqeMyVCyXSL9buOZGI0V4K/20EdiGytA7ck+YLQI4J94DiHGL",
+	"ma4/CjE9k5zgu/1ZhoWoBMS2QBDWPHhG2kxr6tkQXfuJC7rSMdQUcXVmFTvTAfGoD64TyiKFm5iRlEo8",
+	"ycjgqJru0G8mhA0QzgQ34+ucREgV/SplRBSU22XCwBcbEmDa6O66vekgnCRzGCLj3Wy0uV7XvAmvb50+",
+	"ITgnttkFMF8/LFTNvidQTmfzFi/KLi3QTbrc2ZqkFN0cTYFg23DAJ11bGEDCR3tlsTrr/QGQsJldbuio",
+	"DkuqdVc3oLTufIvr3TssjfQmdOFKnGKTpZ+RqUS8kKbmKVzd2s+m7lBDXjc3byIv6FxEpn9PZBp663hB",
+	"XXS5dONDJeQFXqIkIzhXY+tWgYKQVIOWKTlHoN8W+MO+odR9KbPf9MX/m47M21dL2dcxjL/5ZZQ10b0+",
+	"PER9QViKKvDqIfQIV4pBw/eDYNpN5ZWtInYtkwrWVYDqz7KstaVYuBb9gp0BrJdT5gVpaTehsb6uSWul",
+	"o+J3UTD3y//i+9cB8qogMnzJZpzNiJDusu2bO3YAEdIQSaqWi8UdSI46GlxhmrKZ4w/bJWy9CLamL4my",
+	"c6hu7b6uuyuinrZxmPhdtR07Nu0Ln9vWTDF7ZFvyw8z1GNgP27LETxMME1A3ejWANMg2POaWSV7aNOpx",
+	"Katd+NAPdkkFswjylrk+D0xN1epH8yEM5n55QUuKy6IFvgMnTpmoAtkbQq9ezimbDb5SkE4pk+wQoePi",
+	"4Ns8hY7eOp++tsCcapB2a+fKeoN6hD2BZhLoaTKyh8q7hqEA95IviwxLiEjTfUW0fGo6izxJa8snDeGu",
+	"Ymg7ObP27ROkXFdHbPeyV3fLxcWjfnNboN2JdjIOnpG+GeltYmAd6Rvy3LsGScoy7c0NDaGXOm4S8emW",
+	"4ZGbltd6WzYW2JZWvV6LgRT1jN6TtIz2vCPMt3Y6i50xEWut3X+7Xb9Zren7aVfglLK0gOL9WiPo6rKo",
+	"t0LWs24mnDUBJFXEOgn16+Y8hw7hDrdZdZi191oNEd2vuABb/NRaZiGoWuf8QZDck651xAuUbuJMl2CC",
+	"tpuY6SgsY+11H+CycU5eafY3xQuahfQgM6cR/NsC5uuQabMCwKNOYC6hQ1cIJmiNkYHxSR03saYJyFiX",
+	"kloLwZ5wLeex1ABE9mZJeN6WH2w6Uqxt52vs9IE1rBkyHAx6VrZKmpR1zGoNiY2/GQnKkpaa0Mb3vU0R",
+	"IlN7rz3ZT2liFZZXJjtouccRk1LgsEATMiuY9vhQUaeEFo11h+pJLfl/NqLKWl7M/L2o521U0EyZYSHf",
+	"Cou9gC6LhXSnpO+NBiesdvT6Zt6B6zCsM8jBBQNWCdjG7g5nG8y9makAnm1Pio7dJ9eS8nYl8MezVnIq",
+	"z+RbQfJ9eHOLYxnqvWwjzhzh+7TkYa0k9DC3ryItcBlzdM8L6CJsXVwAdVuPrubiG0Xq9gQ6O4EiCRlP",
+	"cGZbUJsiZBt6/TxRO2yvdZufttDWFttVxdwEanOr1qB9w+2q39niVg3ba6AgGDRD+JkExK0LZiUs8xa6",
+	"I6vIpQ4tc3oPvRixJDnVrZjqAqSEV4L8wwlzd2TlLkA7Ub+CbEY+SPXaFsn6OJvxnMr5YiNuHALG7pPd",
+	"ro0Kw25Za04kBEyoNWcE3xtX97+8+/ka9b2HuoD8Fuu9aztjaiZ1psq0MZhM6ezO0i/20B1N0Zxgkxrz",
+	"+KPULFSqIGkJzYVld6ARvlz6NPIYfIlwApM91iOYtdZ8yONSMGXfNDs6uH958NeHOzE4ipm/4lGgk+ID",
+	"z+8yjlPTggwGiln/gNM0qeje4uBjFemfDobDYVsFno2pSxBb2VyvOlkj3fJVzEkKDkSH4BWRRwjOMBnZ",
+	"H48sCY9i5j4zniN3ANQw2s6d2+98uNWkSviAkXuOADa7gu7gfiuPtl2W3U7/2AaZa+CsB/jsv1xcnwLc",
+	"WBY5QW4+L05FPRW2WbtiiP76rq5ffvd9L+qduv//7sXL8K44gK64XFM6xNiWpTtbnJkzQaQthxNgveTn",
+	"dVyB8Qezu7qHieWyaEKm3PjB7Zxh2fqxTFbN2AqiFiotUOs4x9pVWiZhbxQ6RbrKDhZm9YMuxYRKkisx",
+	"Wy5gPbHZvb3SVoAtA6TeQVtEW77KHHnNgnSdUcmNrTZUVuwxG/Sp06pEB5IVikgjoNqlZno2t6ab/NI8",
+	"JmtFmZBgX5djxA6zB2dVACVXG5MloLy7C96gohInaEIE/1pAhSgqpDaqp5ztSRtlGTPMVtWAeSjlWGaB",
+	"FCKCnJ4JYWRKpa4KjdUjluI8pb+TNGYOBH1P/rGi1r+tcNLnQPDnMNrtAreD9wg4dy+eoBEzAh4EPgfj",
+	"Me7r3Hdt8hhA3Qij7FLpcas5Nu4LdRjEHC+JUifCKfblIHvCRJZW5Vhdd1HXhTA+YEDqH6xPdGjb1mv1",
+	"ekse03u1lVRCDSHxLASNxDO0wMslXC/5hMoc5yt7/rg+qwKCkQRxPdzBQ4YzaHpA2UxHQKvbysEIVxXO",
+	"CaJMEpaa860k6cmqTOmH3gVpikrpKGaG4+o2IZYhRPA5+YAXywwcPwmWRMktv5NgedU2jmQ4sVq0eqXG",
+	"PMJhQICCMPesVFmQeNZhvDBn0HOEyMqylDWEpDhTZ5JRZFApuueFNVWbhwbsQ45UtZUoJ6LIZJsf8daN",
+	"0mY5uaUsXJvetu5sKUUImsKaN5yu39Ly1Ba/W7813rtRdUmVBQQ3Tb32o9LUQyfO4M7V2nUVHds6xt+2",
+	"2PnNU+EawTff4ClpfXBrGh/mLRUJbfvgll1IaU4SuaZh767b1KgE5AAJ4VoxkrZwCvXsW7lmFCzbxUPA",
+	"F08QBeFmbsHQUwY8wHi7Rzl4dqsumIECCqKY2LKlYZl5TyghkjMlbQLbj1AhCi36s2pLng4tW81spSlq",
+	"baWqEtKw60nqAGOLNu1McW17rMFsSViqc5tFIZZwnwbNSx7FNPfa3bF6NktCzf3OsJBjPXW7E9AoDjDU",
+	"kuRKUSApElz9mugIait9Mi4hvwIzSaCmT8wmBESFjEjozZQkRa4QkRKzUsSZHRWzBNQwIXNMTWhBx2CP",
+	"4G60BnPAUqrhi/rLYUWNt4rjyN82WxMvjdlExzgODaFoxb40JKYkp/cQ/Kg1TVtTWw0D9aG/UsxIyZ7q",
+	"BN8m8Npe323xAZgunFPV851DdXlbB7l/cXZyjI6Vpv1f//nd8NXw5WCIxjGrB9aEM1mYeFBCpCgmqK/0",
+	"l7OTQaQPuFJKyJTkOUlvFZz61M/mt1BSRO3IbH7L84AOMqG5nKfmwDYFl9YCvvDE3qgtdf11QMmtFU6b",
+	"V6462S23sQa97RnPZ+FHiqLaJwSna/jRgqZpRto/bX9Ak7vWh0uayCJvedbYsZbX+JS2AC2KSfB3Y9G4",
+	"xTIsbz6QiaAtW/47Z8SS+carofWgrNUEXXmzThK8E3hCMYKCJEVO5epavWwoGvJulOgetCBU4lrASQWB",
+	"wSasBY7hnkCe58vkCpm25DHrg8u2EWfsDTuIbHNCKCkfs9/Gfp7tCOnUIKQbpcAnulPKb0Nw9ailqJOk",
+	"E4jcqudSLsFXCaCNK8m865SXapKvkoTRNOMPOoe4sfghenv1BtJ+Y5aTDIP/xJgzfLa+zPhqocPIJlgQ",
+	"9RVcVRl/0EqRP+uxkcsrP77Ns96o52G68rTnBbFYFaPxhRa2/bsPHvU+qZ/CzLpcgxbbikzSfUkYZrKM",
+	"13C4OFM7K4UxB+HZLCcz04Ixwysl792THL3KU6XWyBUC/u4MG6YpAfxVrXUvIiNFRq6YqYj0wYga0YWR",
+	"qbgV+XWmbOkq4Voo6ExmF6yacCZzng1jZnqvji/P1JofaE721TnDkk4yY/w9sytXL70Yvh4eDlHzDjJk",
+	"scD5nc2x+u3DvusStF8295R5QX5D/bI/PwRMKQYAJs2Y1b8j6X5OxJIzQcRvqE8+yBzb9E9FstAEC1wH",
+	"IC6V48L6LvGMmnKNoatzZFiP+wpwtDQJs0trivkNCjtCihn6bYlnBJwqv6G/FSRf+XorMsZ2AFfXmxUS",
+	"kuXRBDD0L9cX5wi41JEWecC4ru0HQi/DzI3BPqPjL02QEbgEoXUfFeoMmuwFYwj+7d/2z8kHuX+JZ2Tf",
+	"AOhAMREOrpWGXZGck5hNiyxzRXTtsJFLzcQiQAUo5ToeM6MJYYKUxqbeeImTOVEcpmf6GgKHGh0cPDw8",
+	"DDE8HfJ8dmA+FQdvzo5Pz69P918OD4dzuYAmDJJKdbl5x9IHwsvSGfUAoF7U8ymnpON9RY5KR2uswfS2",
+	"YHhJe6Peq+Hh8BV04JNzYFQHwweSZftQe+lAvUfT/YSzKZ2VXc4+Rb0DvKQH9y8OzKEERZHILq1uNbno",
+	"1Dfda0hd6CNkJGYgNxCnIBU3ZsGgMwiVgzQsKsFejU0ImY3IQn3BTctUHZJuYowv7XNTknEQudiYCkOy",
+	"lZJZzIzTHKR9PtXn3PqKhN90B5JCrToMdgv1SB2APuTKqPdgNXBmfVu6jnvSwcHNIBL+wEozexktZ+/a",
+	"BU6JkpvZyjb0NH2dqMk2Vouoxbb49/MRWmAFEyklc4FmRKLXh1CjwfGJs1RtKJEGlbq0neZRauNfHh7q",
+	"UoFMmvhHL5ry4K+m1ZGWYzZJOdiPCP9Ud/bpIn76laGi59eHL9pGdCAeFMzeqGDKgV/1x682fzzl+YSm",
+	"KWH+l9/pFa//UgmaOcPZNdQoOc1znpdjgNS6WOB8ZU0CsHX7lJm93BPlQq0XCpKkYQfeV4+/PWImF7N5",
+	"TA+UJk1MNH/H84r6NgBxYI4u2B2Ni6gGLjJ9mKKYuXNiAmx1ZzQCTWkbdCrnOS9m8ybxx4oPNSNHEfQ8",
+	"fH34aoTMkjQX12Yn0wLRgpTkXIiY6dxKvyR0lbLfUGFJ+9iiqdpx59/De12+cgAXzKX9u/cp2viFu1i9",
+	"r95/xpPlKKDlWDnGbF8c6lJS1p/VuG/bJjTfHKj7+9IuUs/6usu5meDURNBUD+sf4aS/sRKPt4+mCpJO",
+	"CTfIB3uZf/BdvPDOJ//go8nsOPmkT39GQgaxDXzgR667jrpS4LYpkj7+WsIymRtgnAEpzlxw4k7oBmmR",
+	"ufjMizoVWNwJXbyJsFSYgSxNWggQNm/bPBRmMqdTolSFyNQ2sakKusKBd+UJRFmSFSlJh+j14Wsv2UQv",
+	"Qycp+Jtg/IxVjnECyKvyjJZbsYpd8y7KyT2/I6m5w/7eDsXrw9ebv2Rc/sgLln7G03QFWFR0pNG6w4HZ",
+	"ls+bmY7NUfJ5d+DsWaFULXpZdJSSr8gyw4mJGHdirRE33YlQtyOIg0Dg2loKwiwjII3CkdsTJnUjV++r",
+	"8ztGDzlnM2RSQtz4kOv9+vBQJ3mDuo0kf8C5FpHNFHtq3OROqVQZBcxPMc1IGjNI/qHsCKL4H0qwbT9E",
+	"r8hHH/rQYyHRi5comeMcJwq1AwvCEJ3CkeYg5tsUK1hblpYjT8gMgz1KHNWZhdJBh+iS8KXR6xXAuCo9",
+	"a/HfCMBKyrYScNQuAh+HFIqetgYSIX/g6eqpBWE7i55a36Kl8dGQcAe+o7Nz/275zZ83f6l01YwmVXhf",
+	"dJhyiVcZx+kN529wPiPV77/rsl5RLJc8lyT9haQU36yW5DMyPb2VQSFcH09PGX4S1cFPVdpVdQhBqnRr",
+	"+1oUM0YeiJC6euKonjspwgm+RmDwTplrdS5QX7HCDTm+yC+HJ8u0z6rU4OV9llaDep4vlZUU0KhiIzTs",
+	"doguWLbSHZmFVfHRGhVdl5bBWRYzKhVW6xbR8eWZTlKx1s8SYy5qy/wwUkxtMIzZNmoYCmthghARMzn3",
+	"ppOm+bV+wTfecJat1mpd15bC/nhalzs8m7QuP9nvWev6TFpXENuPV7Hslwcfzb8ep2OdKv0HN0scgG6k",
+	"RKOYhSoaWDsiBV5kMi3XlEAYwQH2tCWjIfn147CE2j6W6dEcVbUpLO0goOcVghw5M5E2QaIJTu72kzlm",
+	"jGQKQiWLvb06g2kkz9IhGjMQ9WLmuKIriADcg/gammKIkLxGSIRAYHy9QT+zBSC7yEnmXQSxNs/a2aNO",
+	"3SlLYfPqmssjzt6294M7jq16WtYq1VyBZ0jU3IioDBtxjgkbbtiwl/8EUffjJPu8FvMsdLmUYQbVBYjH",
+	"282fmE5+MhV7TY7C+PhNVWzNeu8rTLdIqST3Wxuzz8a/KP1XfY3059A40STa7WfknmSmgj3q6wj7mEH0",
+	"wMvSkx1V3Tc2qWMQKd3Uia9HoXyISMtL5dQgMFU7uDIhCU4jXawXqpVbsdJ23IjZpa1IgNMFZVTIHEue",
+	"i3VSllrz6f1Odm3Atl/s+F8Lkq+2ErlgCBtCq5SjRw5xlu44wDiRPN/x22vKkl0Bf8skzbb/9tsXbrFH",
+	"WCEW5J21Z7H2M4m1rkAJrmHbMVCPX3aWbMGMgL0KYFv5+GseeTtOJbMZDJIx6ytZTkKJLD6teuIHESQN",
+	"LTDNhqiF64UZ3hs1v6tf9vepVHaKCcy8hbbEBq5zoT+fys+pbHo5/C0Hwj+m1RO320E9oOyelvUlllx0",
+	"djmArBuBshchbEp67au3MsruUF/n9P4JpXglBjHTRe0gOCsj9mRro1Iy51BHv+a80H6BmseiwRBQX+YF",
+	"BMc5weyBpiQy7ga2cr/HrGGVOoKYIJ6lAjGujWG6YImNs4dUhHQwRK8P/wyuPy2SuSp5WU5wuqqEFXkx",
+	"GFU+c6ZQTXxO03QEhEnKvkJJ9QCfKk5na0c0rfovnuzattvyhrK7Ng6hdv3ZW/D37y3QZOoszjq91h25",
+	"MF96crZkJ4DOKZ+HM718jea8yLvxppqPslFzJWbVQDsbdGAYhYllpa7RdWSCEDxHQsxanJW1uIMq92Mc",
+	"iSKZt3OdK4VBn+m0eyGfmc/flfHtj8h8rglLvWKJpjsTHFuQCGp86HOxn4+gQ2xpkYfGb1C9JCjL1VhD",
+	"zAxvMKUwqBTI5jSq9eoYhdJZBs8rzCFmhKVDdKWklgmFL12MsXXXSbzawD5itp5/6DU1pJZNZvET2+/1",
+	"2SD+iOOgsfj57t+Gotuq+O2JZv4zhbqIWM57NsvPpD3WA04ij9NXql68rlbd+Y9/Pohj8f5//LP7V6DA",
+	"TsUcr7OWjP9oK6uDUroaJ9UYb60/qp+TbAW+/SXWBnw+LZN71PvaD+982HDna9e/kpvU6fINFIOjqr1i",
+	"D3zldjacE5vnUzA9GqF5dQRts0XXUMhBf6IDEG1WipJ/FKYSE4tYKj9dzCC6QMyxQecfz7fOK+tb6wOp",
+	"ksKz2eNzGyOb+LYMrXrGNzK0LRQFXc5Z+Py1AkaZzz+kqW4XafQB6K5qS66g/owwdZRIappyQUFJiJ2E",
+	"fCgwO0DJIhtbpCux6EIOtsuGfqiPtr7HIU/BJKjBwY9Z+HRvtHHqtj/+8d5F/PePz5eQ/P35TOOitqAY",
+	"eMcTpQyCvV5Dz5aJv3flwB7Y9vO6I9doEyh2ToAoVQEPVD3WyCdPIflSxOyB53e2aqd+aoR+wlJD09pc",
+	"UMm912mti92ZgoaxwRQ2RgbrRIr0WcL/LBL+k1B01F0Q/gkEyZb5y5r+JdUOYzZuBH2a7BpTxGeqsIbm",
+	"JCe7y6M/EdmBNJ/8nmnLI7UlNMudeab7R4bwPD3Rb5mZE0jJiXbIumnweBDwpASDTN803osZ9AYWSOI7",
+	"YiIjTXdaMdBVVZWiG3liJfTxthcFfoT09xaq2nwZ6e/Lnkqo3GaKHP9jnstnCdHjKm9tH+4vLh8e6EL7",
+	"ZYXNJ2FFnXXZn0ypOF/drHMl48TSIEbV+ighFdTpTkculY4zomVWZETWmJl4b0jVLyYZTZzk4CKxsYRK",
+	"SqbmEnFx3jdvrmOWkFzqkpIkAj865J8AAP3Xh4eD3QUI6AhQ4Xp6YV9KkthSYy335g+gtX4j2b5crmMH",
+	"zg7zZHxh6ZfzDkrg2uxsKno34lFazLLXwYrhf8DUp+A615ppDSYNAtO2IunPttvPYLtdS8XV81QejOaJ",
+	"8guYqS8Uct9vZcnVnLa1e0ETwpjpW4mtquH0wIztS1DJGcU9PVbcg0QiKD1JFGt+pC02dKZ3l8rLmv5f",
+	"yipb7SLQri9XzuKzFfYPkE0O5FuetcbheuTpf/Gqpxe+69178NH+81F2246s5LHm11Y+sDHxsAX9SBSQ",
+	"vjUtsmz1bKV9Wivt09D8Y4xWJW3vaLbSOvIXoXA91Ze+6bY5K66D1bPR6Nlo9O1caK7c7g75qroU0vjy",
+	"rKzaW8YTmUqkUFeJEhGzQpCRK5sM5aBsve6ywR0vJIp7Fi2juDeIvLH7Ona5PPiIMnRHJniyn2BBBp6J",
+	"w3spKufBLEXHV29Pyscx6+v+X1ALpKw9DEI7IyRFjKMlyRfUtMlH10AtaOIKUENdN+bBpaue+nao1C8Q",
+	"kBOcBgu3QVhUuR9/wJiocnEtpqpyrxMsccZnBfkD6dSfK5mrBWuOkZRo784X/ODBzWUInJGkWq5Y2kKM",
+	"oRY86GwKRYArwZ7qJWdhMdW0dWlvsFRCJUdhu5zAaRfFdKo4DJNQKO2eZmSm27HNSXKH6BRh3cQkBERD",
+	"L2+LVqygY9uTCSv8I+ZYV6lkrfWsgeR/eDvZt6JxABtpbI9jHpUtfqxJbazPry1NUeZe+tO0xhT6/eV3",
+	"keq979tl+pef5XSssV1Vl/5stfqjWK1Yg6h3P1N/7kW+dN96Ux98rNR1WW+UsqaGKqCRumTVwVRitGl2",
+	"YtqgoLILCsQPsmmOhcwL6J/UGvRXP7XN01ZrilOpOiPQhFA2QzlZ8Ptn69ITWZeekjY1vw+rjkSG5mpG",
+	"362lkcNnjvz3HXz3tNSmF/d+a3NmlTN2MGlaa80mAjYxb19EOjncwC8rFnkbrgblV23W1rP98dn++DkO",
+	"ZPQYMcVWK8VC0BlbbF0/z2U8l98PhuiCmVILJlW53sQl8FWEpjST0KylrxMh9N+67ZLuw4UWWCbzIyji",
+	"co4XBN0RsjQVh72hkKn14IyHSBBbAgYMI+p7V+WZpHvCzBUzbTrtS0VT8taAeUvTCNV+0j1Eaz/qPlVQ",
+	"sdTMfCuI/txVkjdfKhBuRc4iKO+HWUJuaTqAZE/dfQ26xxJBU1vndEGyYwxJYkQcKZQUDLpy1RuwaUML",
+	"VMy/5rnEkwza7OtetulYRl5Z+3OAxf15A8HJJfTXRJ576wSUg/yZor6Ja46ZG3iERTI4QpBDq9YxyXWV",
+	"7FWpdUq6MFZbpJBizEy6dzjYhA29QFPhO7Ia6qYDaklg2C6c9cjbbfVE758AglhbVHrs0fnWbjk8I1tZ",
+	"hQT9fcsPeL6d3UlvzG7lE/W3Zye7fqnIYftvK9S1y+QN8txhCJ/gH/H5TuD7Z2/7zy3r2+3Lt1fnu+72",
+	"6W6mVMVfzwyH2wVd6vsbAMAc4CcZZDcMNoZ5BE4uH3sMYJDH0ZIa4opn5LpJFe8/fzO/khNf4hkJ27Ct",
+	"DBGQF57Vw8fbnoNobfQG8UXDtW6s6rMlnlE26416fDoVBFSqJ1QbO8aNtgmomviESbmtSYqSl90BbW96",
+	"11JMc0PtRk9wLomgmKFlztMC+vtLtOBCoheHh4cDsOjFjOeIcTmnbDby5TY3eFQHgOd2GivLRQjHTOZ0",
+	"mZlkC/VAmE4dtkIhhgqGDC8omyEqXVMSZqeHlrlGXrM4MDIUdyZGnbxGplPoOmIq/ffBNagAhIQQUHZJ",
+	"ClUTb/x2b4KD714LZTmdzSU4BLVhVhsz25wMQQHtM/ZQ8iZqz+J4B35UbnA97G1us/Ti88Gpzmxr7VZv",
+	"M+0OPxscnn0hT8vhH2VXOPjYoOgdOqKE+fmNZTfQqdmUdAUtdMYZidk054uyfbjhKihkU6w0CSkh7RSu",
+	"O27A9hyb+8Tek+b2P4qeo6ewdDWf+PX+vIvTpmCu6aK9keI+z9XSobN2BeXP1Px418yTk/ITidcd+lc0",
+	"+XhLK52Nl8Rn7bTjO2i+zX47z0focd2BKpl9kNyQBlsFdXanvPoMXs4tzkOW8WRD6KfOLsZZhry3rSl9",
+	"vb+0HlA59qb74wU9+8hcfzTLF5/jI785G1V1c9yp9jZ3i9jIL3+il/SOrHbJ8bhp+E3Ltq59XRDWFI/V",
+	"BQ7EoMXxtaQ/Kwj+gAfcrCx0uA2mns/zt3ae/Z1xh9kcki8k4G5lP9aH0VUfYHYBaAL17ySHAjjQVqaP",
+	"Wcy0wA5ed5NrBs94jjBKCiG5/aEZGWEOPRSAjNlsju9u4+Lw8FVyR1ZnJ/BPYn7RR17/ZCrMNkvJHsH/",
+	"IozmWMzthK4qbcyE5DlJh+hMCms8wTnRoRbZSptweUb2hFk/lK+EtTdtvNaubIy8qP8wp8kcJZhpawzk",
+	"e0DcRYQKlkGz2NJwTKH2PcmmBsExU7PwvNK72nVHFHihIWs1JQNj+FzmYxj8XU7b6/4YEvnC5mKAa31B",
+	"IgOYZ54AYnu2FD9bikvOtj1n3locOvioqXUH+6/mx34XDgP2qKRnBJxQ96qe5nyhI8QWHCyyhk+CcaHV",
+	"/FsykI02X3Md5OSe3z0beh9d/llh8VHEGG0raF8wR0NWsC4L4Q7Cxtp19PGE3HydWdYh6JngHm+LfQS1",
+	"fTmrq2GZOyqij2qQrQsOlDHuuiV2yOpke17HDJpej9DDnEfoYY5lBI0TXFSCklWhczOakCnPdWSp7m7d",
+	"NxptzHKS4kR3Z6xE29e6XKtPl9v0gq1YwR7bCPu5i/VzF+tnI8O3ZGRo5hw8QSPsr2E+TDJepGXLOmxj",
+	"YD8dJDkxNYDF9qWIH+/7272MsRcv1jflJHjuytNYp6i2VtRaa6FFISSakDL0zfTBqwTP6TsJMGeHi2Jm",
+	"7AvgMsx5MZuD3cZk21qjxevDV4jLOckfqCCDYdkHDC0otO/SfTyUeleWENIqhymJMQGQR/WNHBlARt4W",
+	"jpaCyNHHWkD8p9FHhZP/JfCn0cezk08xg3uxSClhCUFCiiFe4N85ww9imPCFvk/Jh2SO2YxA+AuAMn53",
+	"ja5vrmM2FqJYkCuekXdUzt+RyZkF3PpPwcjiyP7gYw2hDC/Ip5iZu95i1H1dfXvPdTZBaWGr8nhRBDGD",
+	"PZzje3XvE4ZSKhJ+D3k/k5Xdk8D5hf2MWcIZ08kisF2vK9t1DHs+xTQrciJQgvN8hYhiFupqRhhcxjHT",
+	"pOH2zztJhjrLH8Ag5opoQygkZmnMtJqgDWiKpjI+mynlr9EPWoiCAFgmvuPYO7afxz6VhGdzmY2fPm22",
+	"Sh0+LTT+ottKZXub0FmjgcF/eG70+u1YltQYL7tvnOKvD3jVcpVfTCSmDDiZfyQt/94YQgOzeAzjyaxY",
+	"jYF3a0oZ4nDIZ3DAyPU1WMiELyxvpLnOkIMm12t8/cB4jj04/3g+wKS+xLWe/gaKn0X3b010D27Rjif6",
+	"a3gMh+hXfSqNdbqEFvWxsEeWoJQTMYiAMk0Gc11hMVK/EjiMw8b8dGJEplWkGF+x0DPFzIpS2tGGKEME",
+	"Q9tnSe+dAHakpZYGcOAqpNOYlUwFmTQP4dakfnTilRKNXh8emt51Vspq88nVeNHnFH7KWTwv3ZdzxNVg",
+	"WGfDrRP7P6bo8+yN87xxmhbAJv3uurVaxHaMsPoMjuq+6bh9dv7r+M3Zye3V6b++Pb2+6T1CCjqwvO0J",
+	"7RFbhWrIsp6D5cFVq3GphyhlcU6SO2G6RMiKCoJyxThNuEdtF/YEWmCGZwSciVYAVTwwZhMsaFKNSS21",
+	"YzFSurnHsE3QiFEiy9mjmMGT8dW5kwDrIJAPmqDQ2UmEMJqS1PQmNmqyVW4jZLR0E37MeEr2BLQkx4uJ",
+	"budo9WBoa0wgdCUdRDFLcJaJCgIFOoFNmJCqMd5VuRFNo431HZhrA1ERuDRQ/+35z+cX784jVCPIKGbj",
+	"4+PT6+vb84uT09vji19+eXt+djy+Obs4v/1xfPbm9CRC16dXv54dn96enp9cXpyd39yeX9zcXp2Oj/8y",
+	"/uHNaRSz46vTk9Pzm7Pxm1szfoTUO6fnF29/+svt5enVL2fX12cX59cBf5+lpa9yg9nJv47eXgdDLbvN",
+	"HdngVs9a/B/iRnKsNMAMPa71zd9OH2sk/ajGIU3BLRxIEuIZmyJKQoIhesDiOZfwaft8hPZwZ0Vz21bM",
+	"jQ22fcE3GnZ+IrIbVf39KDPPdNraPflJifSLOQkbrHbHPjZVUwp0z1ySxAicpjNzzY6hJXGqW05gNM2J",
+	"cIYT52zScrF1mdnqGP2mYDpoKzr5rZszDp/NGc/mjG+o787T8bHPJC5WwymewJtTWhNAwx8i3ZkY7KbW",
+	"gVzWhg26byq+4j+c52a9U9hz2viu4Wd3zbflrmlYr6r+Gm+Pv0VXzbV2hWAP/pHVc43FDKLCy8QpqF1r",
+	"f6dCx8Hu6zwrliJBcEZShCXKiZADnfYF1jxdRKow7baadrKqUQ/1xZw/MK9tu314djJodbG4RXwuccRN",
+	"8HUcK276tUJIaUh1nc3KeP7nVKd/YGkEjnvltO/GrHYSKw4+ln88rmltneUO0dgXN3Tb62bAHCoEBMUx",
+	"xiGI0piTQO0ZtBqwqjylk+2qBOXZavX03Wkbu7/jfbutxarpp0L1ZKmwsWoTBX2Vu+GZHJ/AOPVktPjl",
+	"DFMeC97RJnVlDU9BTvxOSxwxE0uSDPGDGIO4+DNZDfUZcX/rbHw9gkvKR3dkKSNEp57TVifDn52oxwXT",
+	"Rqu01S71TcqAz+f8Wd77ql2fn4ZRdZf7Ur7AlB3ck5xOV18nHmaIag219gRYz4caNpTzQsmTGZ9RJtBk",
+	"ZfvB9pUeC8VNBKRthoxboJo2Gq0v8Cpm97xI5mjK84EOKYScCcADJekQXRaTjIo5wujk/Brd/NsNyknC",
+	"8xSyTNKYGW1Xw/grfKb5xFC/Bz1I5jxLdR3qDW//irPCNhxJcJZB8v+oTOuJWcb5nYnG0XAUSxdgrgSb",
+	"nAie3ZNcydjhDNOYLfAKurgQnELCzALnd7+aFeucoinPEWYrzggiGaSqjB1OkIY+ZhOScTYTtqRMxc/e",
+	"f334Z+ioyyDfBc2xKAegcnAU64sBiox6m7zAd9ZFkmG6QEvCUijjMsOU2ahSxMhDzMz67xXKFHwQtgT9",
+	"/+B3ngNU+gsDBbxrInqOEFZjaGxpHWSKaSbUhynXXhaEmXhQEqPuBKO+/O7wlSGKBCnyi5mG3OT06gfQ",
+	"afgDsdk4urCDVlvQ2ODPVkGPWYkXUaburLk4YatWfkTTCYz4mS5Q3phIAxC6y/7CHxQ5aDZyhD5+cllX",
+	"6vRAn+UuRWb+P/a+rbltHMv/q6DyYquKkTPpzPyr7Sd14s26Jm27bfemtv7sSkEkJGFMAVoAtKJNzXff",
+	"wjkA79Td8iV8SiySuJ/7wfkdFsfvrnYj3BKS26WME3Ry+aeSy7aNNSYSC/2noA+UJ3SYsLaMJCCHxrRI",
+	"kGB41DYBV9tOyOOt0Q0w2t01U3TQKEZiNuKWOXmiXl298zN2+fqiQW4tlwaC3PK1rVYXGHpOgaEc7MMT",
+	"odviJ8Qa3QwZHcbbFmsBQtwGbRRabYcZ/dt+KaoVaxdn11w2uJPMP30xuPzw70C920KSYlcnP+BfHi8N",
+	"lTjqBRhJ+4qnYEHYd66hZGULHaNHPafjVaENeLMM89uFNvYa2tjtzLViobsjQok1ZxNXodSaVUNGZjJJ",
+	"mmzCz8wsOxkdg37poYt98Le/Dhm5cMxwjaBFdt6LB90hkreFDR5LnVmPj3Zw6Z0a0uy4351Mt0dGl/Zs",
+	"vI8SvmHNxGJS6NXAtkFcIzVWHgrFxlwD7HkpQZSskx9adFlewWA/usG+Pv+ALM1vqZugvOadZ+DZIXrU",
+	"wlL1HcscdyUafI4ppDeOgOGyeGkiRM4FVjVruBR9YQgi0DYoeFD8A2p2TNl0aJuWIlkEWHnMeIQARDoE",
+	"fhGZDACgFDWyn2F5fxzRNx5D4f8xE+66+PGUGRpTQ/s8LlbNhjCPD7BYqcN9She2dKQ97IhDH3CROHyK",
+	"jAyLFVVBCaDEWi31VQ7/xSJDgA8R4BIM6rv92prs2sb8tlFiiszlEK6ZYn/LC/bjehbq9btFx70WEevU",
+	"pJ9YTfK8ZxVL3ZajbqkrnfzA/+yQ5bqsDiT0AdX+Mx6kjZxpMpfqHoLb7iqtK0SpCcsqKDkMbwcSoFMW",
+	"Ey6AqU7bPERLGc0qYwdf7RxFe0aBfYzDvmlG7Mojml0/gOKzPkWWDFzyRFUCKkLzDBOnQXBMmxjZhV2J",
+	"cLnG4dy79Gp1X4nqpnQnf3eUgsc59ge8Fc5ZQ+XojRNv8TaWMVyMtSXBVkoMhTe8j+WUG6vwjjhLYk0M",
+	"vWeukmbMRjRNjO6dIYDMYsaCgr4MSncmZuiizYN2eH30sBRttVHvp/s5abpTPRs8dM9V8TxR0lDDkHAP",
+	"WiC/hcut7VD4zB/wSmrd6m7icoSGAgpjwEyDPOOxxSjPLMczbCqJLf8EMMCiCm3QuiQDn4PpLVGXB4o5",
+	"TKmZ2AFGUKIDK29QcvfllkRMGUzGZQEkqwrpTdeW62Y3sF9tXBQHfyitZkObPF/+n9cu37dlC6dhFXs5",
+	"Kl48OwSf8anuK9G5a+OuZcvrdX3611mfr9Wrn89wtV+fvO+/K69h59x/Ts79kmhqPvRlQs1J6vAw3m1i",
+	"OYfEXEXF63un/SHf3h7wLRzOQ533uNzKLxFlZxZ0+YMVymmmm934wG4phpU+T374/67wWbe6INfgDG3u",
+	"5BJnWOVQvqjduusyEg/kaH6MU/zXNoUYMI2xNDQdyRmL1zmFjU7jFUewEymvzXu861l+Ig9yzqXX8CG3",
+	"uqjWoJI2n+4htLgGrl8cCE0arl5n6Z2d7tW5ZA+ie22fV1mAxGAbglGXsSa1A2+f0XFrAKjyRZ/cSmXo",
+	"MGFkuICaAwHe/GLxAEsG85gcu5BQ/uSU6qh3FgrD3SX0oYIUguEivzdm+NSXGuAtCZvXRajPzf05dp4b",
+	"sUvN/3fDD6QyB3L9lGBPr+mYNTt//N5W97HTCHZ21dSWNGcLFRLdoB7vjI65GL85fSNHI81AvD0FFFCd",
+	"UQyqOMHDVMQJ01CdU4fiGDEkgTXohTZsik+gUHiqjcz+rjOaHhYbF6GQMy+iRcIF3C/i0YIc27nyhMVE",
+	"yPkpoWRIY/+MW53+w7t3lhtxMcZkUQeHHBCVJoiMP5Ma5taD3NGxosLklctTYXhCOCSMeGzkNtdUiQk9",
+	"Uo2LEnEX6kTVgynlTVmnmMXfHmeUy+Le1UF2SlZ3QbZ+cLdhnlurTSc13PDNUi2bWORNOfn7V3Ks6cKy",
+	"l4mckykVi14o5hOesAbcXU1s69y0ub3qXGeVzXNdZtc/qWdra+J7rEu6ezr3wc5Kf+lXF433B3Wtg/mZ",
+	"mXVOZSdqXvhV372d2MO5ucqsfat8yWYGX8igLD92+fSg4mLBrooGS4eaCXNKhBSsV02xJ3GqXKE6914o",
+	"fvkHXB9C9MeZ4iLiM1pVUomR9s+YRTxmMZEiA/p5YErDDcmRklOXZvPdEKetEinOXJkWa8RngJ32vSLt",
+	"+zymFgffS9eFn4BB+RzQTifudOLsGhKwlSdRioE7beRDvBj83oNLiBWgXuRzkNeIt4QyVjNC3ugvY05T",
+	"bciMak2GTPMY2SlX6B6oVV3NMCikYK7+pcN7p0ki529pkri+V8bqrnGyj8gFOJ26Tlqof5xSFSvK8zF3",
+	"CsqOCkotobe+xgUysr9wdtCr0OlGhFXSMfKpLPGAhSJzgVm1wvu0uHZlm3t9ct1YeddVSpCG6BTvDxsZ",
+	"iiZVvx7OK9DS/kX+FmR0SFnfUflPCOPshfRjsJtN5fUJe6BJStFT9RThgVwHcGJf82maWJ6CCA7O1Q+l",
+	"0L1LP1mEguar1fOVG4YyXgTOgvGVxFFxgCLb2hD2nUYmsbqF1CwUflHJ8XxCzVs+6mWwEcTZX7m59APv",
+	"o/H432DoWEapGE1IqpkKsjhB5pCTigyuLwCcrCFOASUkSkPMba9QUE2YGEkVMWs7kblMk/i06X5rtgYB",
+	"GpJ+sEfaRU5CYfspRk3yno0lFnNkTTOj+NDVoKfW+gNLL0PFIPMJE1hSPFVWoFgpAcZln/wmoQo5FBOf",
+	"T3g08fsIFaTShPlZ9cl5PqVQRDRJ3P1BazWOUtGC3n3uDujBRAaO33W7BGbfb5yRbooHNhNhmJ9YxPWS",
+	"QcbueSc3XgFmGnJGsO6QxvLdfXxBoZje6/W9LaTEDZvKh7o+m1lvvT6BinvgzArFRCYxlOwZldimPk19",
+	"ek4cWANTWP6mWKVZYLquCg+WpQgsqRcapUW+mmFJFixvYJlNhiPCWA4Vo/dvx4m1XxUfT0zTXbzmBp7U",
+	"8qxby53luZM6qB/J9tyAxpW0Vtvyy3QEtty9uUGl/Gvf+Ou7NZet29Lrcv6t7o7cs0u8KuxMRlx+T59b",
+	"eXxMeNAu2OKGSbxWnhGktUeO9Aq6dAlI2MY2KdSu+/bc6ff7JrL2+szuhS7y0WUD0fwwbEnR299k893A",
+	"FTb7v7VusLkQsBs1uZtwtK9JRHVEASIsI10wquc8SVwOjpXIRbvckhvlruREodmAcBElKTQGcdkkkUiK",
+	"ujVLqMAa6nTdbg1PqCZDxgQgZs58KWkY89Ca+cmIJ4DLrhcimigpZKqTRT8U/y1TMqULqAPvHCOOsdkG",
+	"plJwIxHhFnLkrX7tK8xNGE3MxNXYCIWRhM4pN8QeqRyIAJQVP9NOZ91TDtIyamtNLcLbc4Vv6+lAbcfv",
+	"XSdWXmTmz4pzcsh7a8ia1762tvSouuSVR9SjmvIxnerXVLm/U4K6e2e7K0G/7lUJOinoGwctANZG7MvN",
+	"K1HQj9osp0H2xjZEn7d/iAoixd5ar3oXp9xxkK5qSIUGPBcpUvLhrakiIzn5kf+xpqG1grLxtQplr7J9",
+	"8te78h+PWf5jP8fx3SqjZPkJ+czMsuPxrmPZL7kqxz6P2JOqOKu/KrLOTQyh5eSBrz2+atTRWacaPWVR",
+	"j/0wij3bWFEi09hVGOFsW5Q01yBAJ8g0K2PFmT6FK3140wgy3ULhUt00OGFTzZQmIxYDnhHhwkgy+HpL",
+	"pCKfP143R4Y/2j4u8jG/vgBxVJnh0jhxdcm7ePGzA0xbQiBFXlAlxudUtmt9j0gTq8iD0KX5LyoRJ8Q6",
+	"8xEZzJe1jwHpRwWEpjFnwgV3/J2BmWIj/h0v/hgo7y3T+EgTo1Jt4LIPNkWONWMklpE++fjl6s9P/Wnc",
+	"Ck5WZDGPlTFaJPJF4V7h4epnlEaw7M5gedM6faZz9dDamdiWje1XgTn5UTrUOyCY1WZIBlXmhRgKocCf",
+	"IykEg3T0TJ9BTAUSUSGkIUPm/TttGArYd535rArt1GmUzKnuvEn7jVrv68RvXjG23nPNw7TOoemExguP",
+	"h+/vBD5zT1OFie8KOFZduSNNPG4uqpIzFrU5pp6zKthRdacKPoO8gZeiCp5EijlArqfPKNiVCa5te//O",
+	"wdkG0GD2eBX0V6iB6zPAI5okXIwb76SmGkCKY8K+RxMqxlCpJ7+8BCM9Bcfd7d1tKAZap1N2IxP2lZvJ",
+	"VzbMUA+ODZvOpKJqAameWpN7tgg8+hbwYuZuQcHoeoFzBdqGoThvAPdK0S3gW/U3aysjD8jF4PdQfMx3",
+	"nXjk9AF0Di4uKyeAzeosO95VCpnwWZ8A/ycjypNUMR2KiCq1IMzShaWvU6h7YNfw4vK/Bl8uPn27Of/j",
+	"z/Pbu4B8vDn/dH55dzH48s09QzDKy6u7b+eXV39+/s9v1+c3v1/c3l5cXd6ekb+/ew8N3Z7f/NfFx/Nv",
+	"55efrq8uLu++2Q9uzgcf/3Pw25dzWKQ/L/95efX1sh8K4MmFCVLFcgg56X0lgj0w5cox2AVN5HjcVGH0",
+	"Quu0LPEKi3cI4VfoLovkPIEkLM66TRDmr6wvBaHx37q7ss9Hotk23q+/cZbBzumiRSJeDQ3lwsnD0gF5",
+	"tiLR+JBAJwytMDymglzNmLj4RD6iP4dcfHKyqAUtHJ3TvaocJXUxGgqo+lCRm0WrxDu4A2xNSqh2QE0m",
+	"dwk3eK1Ys+SBaXJs32Pf6XSWMCt/v309/+3bBYidu//+dnf1z/PLb/9x8eXcVcuIEsqnmkRyyqBagytk",
+	"VYABjWH8TJ0RKZIF3A1h301W/SHhI2b4lIGciSZSM9EPxVIBavv1gP0rRNM6AgnDUgcQRdDRUwqh8oxb",
+	"xBCsbCeAXolJBce9nT0dQo78TyoNXZIIwIwm+M6al7k/M/MHtvmIBIMjanNc/JEyxV0ssTD2CtIKTUgK",
+	"1cc6T+WOnkpc4+JpdafqCS9HNzkNbzc+zOjzKJzn/QshHM/SQrNuyEZCZfW2kR9OXHXU10mxYsmhXVnA",
+	"9vn/UKysVXjdgPbpIGNQsY6oIEMofxCT4WLN2iQ30MvryzvD1WvMNrOMRo7cylkDxmXuVBeryzx7Tpln",
+	"WNK4QIS4w8+tRkl78a5C4lihalaDIX5KqKvMuMjw327RAr81iho2xuKCM6beestcpQ4P6uP5F8K+zxS6",
+	"nnUQiqzaLRi+ixl7G01YdF8uf5t/0gQC5R0AQSjqIFABiD8PNkXBX/4W5ubnMJ9IqGyAz7C2gUzYWSiE",
+	"FIxMGRWaCDmU8aIXkCn9fotDubv7Qo41i6SIdUA8Et4v/3j3LiDUkKnUhnz45f27d72giK6nA5LQIUsw",
+	"LZfFHEH2Mig9QAojI/7dronJUPPsUthhhQK4KQdIq/zze8ZmWNTfTWsklbX3CxUzaV65m7mmoFSYxire",
+	"UEs4INRVfWQsPvL8O5Z98rGI7EUVQ2AtFhMzUTIdT0IxVjKdaXIMMV773sUn3QtIwu/LOGFY4dLyTmts",
+	"QW/zCQxnnZo4ViI8kj5oR9eqDQ6KdHFY9C3b49JIcXFgXZi4yxisnNRVImk79wW0dvIDCX1jTC0UOoUU",
+	"wMKQ6/BaDkvL8RiP6cchYkpFVsiXazK0JwSwUgxWcZwyremYkSzHeQoiIQ6FNY2KfKlPHGPPkAtBTDAR",
+	"t4Oj4AQynrQqfdC+2OFzPRN8rh2oJNgURMOyb4ib5+eNHGP6fX+Y8sRYJd8K/lC4XzPJPqKJZgEREpKn",
+	"enDkV+lojb7BJaf0IGLqZ5RPj5KcuN2JPVjYESXCfqAxSie9kEwYhKKkiAeFsr6oWKOOfZZrvZZusmwZ",
+	"V+d3zB+YCAWUF1ZFOI4oVYoJhKI5llNuDItPyT2bmV4fkxgz+nQ55xg1DAUknBe6ddFEKdzGkUb13Vk1",
+	"v4L+bf8Qi1C4T40sM442X+lTacY1FfSQDtFVTMeDcHXKcZdD+WTK8QkynoMmfzRy4Y0LuqMXlxI9kcq8",
+	"TfgDi8mQUcWUyzSYT6RmWB5dh4IqVsDwYJ5rH/ukhuYK2r1CpiF+EYoGR41zVvjMD6b6xJgkc8H0EG4M",
+	"2Or3iIFngiFOoxUcJbeNcIEcDccGH/NpOnWT8rkXfTJAnp2lSjpm71xFjqMDeokzZrxLypsOugj+2FDN",
+	"M0/gfETWjZ20sUiPTJkwMTaTw7Nvty/NTpfi8ncRq5fPhgeecp6ODdu/cjTEF6kWmxyPCdRJj6lUdmVj",
+	"zpnt99SByXo0qbiQGQes1KqdGToR5sRlvnv0+Io4FIVCxzl77oOHpuZMWaKkDipq+FNhy9VlTKe7drrr",
+	"s4aNLVvDzQf4IKz0FTBQt4g+DNgAu5nFOVfCbqKTuqDD1ix8qRx655qW/NOyxo4ndjzxZfLEx+aDTi3y",
+	"tbWWIjIBkkP1eoLGRH13KS/L18fs/CxrHzKkuC7qXD5eQPMbdfZD553sNSdQucyMgR/u60ul0pUZLi3h",
+	"VduLLpHqmSVSNe2Qp+Qq7T1vBKjqtSRAXPUeNVFiAAFBjBZH/PjIX4aKqMArQkP7Co1bQtHYeZnet6nw",
+	"WaanQxRAL/eI82jLjSwvqU+O6jSBLu2ldil9X5wj2KkYaKXnkx/l074idcZDqtIWbvIg71mNm7SlqTTw",
+	"hlUJK7eVXhWMB5M1SxoMDqWrgLWn3JS9H+W/tiiGpbkYJ6w2lib1NRTN+ivZQX39zMxaJ/YRZFA76FRt",
+	"Y7rzvnM+y06H/YmSXKpcfCO4qoYJN7mBDqfLdXTUKXDPIDXjhSpwJ+4Z1ZqPxZQtcws1+aYzlS7/vpdJ",
+	"2eoTCPiFQjEaTYqXX/y7p5BwIOfCVZKQGjJE7Y94QSMgMzpmcUA0bHAo7HsjnhimWIy3NRKujZveIO95",
+	"HQdT/auNPU52dJuxYv6/G34g1WYuLWOpyFgq+CNlarHFtxeftv3ykk636DXPhrzdrvNSA1uOwceTt1u4",
+	"7POthu8/3m7oSiZs+y//vLncdrfPp5Qnm3+sGYsvhDZURGyb5bLf38EAMq62h0a2W8FaMzusyfWuZACN",
+	"7HaWbBM3MmG39VPxmG5xWuXE13Tc4lWzHNfKiAZp09k3u3u051C8vO67pIKAFC+B1NQ1iaUmT/nZjI65",
+	"GL85fSNHI81A0X8WBtFelS0lDTWHzaVdYew1xgJuYJgN1t6RLjvrNnf9wxczxR64THWx4pdzwVXVNBzK",
+	"U/lSOn/+wdkObngDz6nVttotorY+XQP61Bqxcniv2dD4E5p4ffFrXJqlUetsVbpQ9XMS7Nm2eGrCrXze",
+	"UemswDTVWkY8x06hvvIMugnaAsyWDLdxRdp+DxFMxn7a3I72aedr7ILF1J2EXWh3W4ci9HTyw/6zLjB2",
+	"TrUx1wXCNRM2ddSbJI5w7Y8LqNBCXXVYIkdtIeGMmlcFgu2L5ehv3mFxTIWbBT8jrT1WPHiX07pD6Nd3",
+	"WwvMLjk3HRd/OZHXdY/VEwVZkUVuFFptPrH4/HFUl+7Qd6rLYcOke1FddoiIlhWYp41+2kFsGvJ05Z+2",
+	"DnlaPtIFOrtAZxfo7AKdXaCzC3R25kQp0Am+ilcW3axbIlurS1w8cENxkj+e2JZaG83JVQIKIAAZZA6C",
+	"t/athIt7cvxAEx6T/0diutC9UGBdICC4hBlXsYIpLQWJJtI+g1+o1nOpYiBKcE8nMqJJKLKAlT1StcpB",
+	"ci70GRnJJJFzuIltyJTCRQgyYyIGbEX0mEWGP7iAKY2nXHBtFDVSeTAk5otpuIH0ycAOg6lQwLT8DQsY",
+	"QhIzRaSASqFpNHHXLmCc9kC78ss4SS6IkaHAHPjS2EWyqNwXp3GsmNaEJorReEEm1M6kshLHtaaO9CnR",
+	"UJ00X0fFNDNnhAppJnYSci6Ysi9yUwBHB3AqFvfOMkhFSnSq7dqxGM0L8h/wq/1/KMCll3sXs5ohiZZE",
+	"MBa7+/R8PDHESCzPSo4hmMs+288asvsvLBm0+B/3Fw3wC/OFi/u2K+V2ozvD+mmKseIp8EIDKh3Cuc9P",
+	"dEMu8Dpeqq3Zs+94s4LGeSljwG5rnALWI6sxMuI4nB3AkSY6Hf6LRcZh1yFHAZYG51SfYSu+oBi+4Dsa",
+	"sjEVhIkYOR6sqTZ0ockxsMgF8CnCRSgchyBzugDg1yEjIJisdTymXPSWRQyu/RqtEzn49HOWO37MSMCR",
+	"3hOVbBAYuGs/164AMRy3Yw51AJ1E47rhaPcCwkfNQt1K11MQjKEonew51SShcD0crz7OJwzOL9a1SiQg",
+	"RtCRYQoQhFkcCnvW33KhrbT9kEtbGKYVsUIKFmAFcaQFJyxbAx4rjv1eBBYs8YrbM/lWdLfQ9lNKhMb7",
+	"p6yXaJv4WYMa+QrNk/cfyESmaj0DBQ2SoomSyfaigdJomwC3Qd6UahYHCLGSldpETSCJG0S3zkwQstQC",
+	"+fDug51EnakRDbYJjm+lhu8MpW00/IZEU3tslnPKTrV/YczxFi1MNKcrhqZb3wNp5l7n3RRqxH/X65Nz",
+	"EesKKSYuoJNhf+iJnOtQAHiIJbUmJGo5Fzlg7EzJBx4zpcmDTKMJiy29eZARX/DFTNi0T+4kMfSeETqn",
+	"rkAywwxP6nhPlhweeHJFXoFhLiB3IYlTV4psZ0JdNhC6PKoMBxjLEo3ez/5x08JdH8vrEGsCTKoj293I",
+	"1hp6jmxlappAQvCIzCdMsXJKuNumvUGgFAjwLrcGEv5Q2HOEiLTiW4k2t9mpi+36aO9yCuyHYuAlujV9",
+	"h5mbAeqAPTBFk1IfmqTCyVdvqpwVLO1C02S4sBSbUDOSapp1j9AsFf0RSowD0prbgymmzykGnEZYcZq1",
+	"VPJRWiZkudMtjsWTaA+j3LKgsQTOnWkkDH41rGaF5F9fSbjlnMbbo5kTpUPYfP7RJbrutm3MyF6ipeYn",
+	"d/LD/W8LDLaqYgSMb6laFISCagdg5pwU7gUSS6bPCBULp53oHK/zw7sPa+gea9ajyvSZTkXYkarORYzi",
+	"YvQqaWudhAVHOS0UqflYcDG+Z4tNMtrc9cx0mHBt9QW8n+naIraxUxTdTugfWTmPpGesPCc0GUvFzWQa",
+	"kJvb93//R0DO7T8g9s9v//639wGB9LcsQGBljaVM0PzhtVSw7zOuGBSchH9tv2d4NQBiABefcGA6KN1G",
+	"1VgOJJFjqzTiT6hwoD1RsYPmUt0nksaEa50yBb1g5AKwB3hpMhovJYqYQLJun1yC0mJZxkzxB/twSg1T",
+	"nCZ9cu1WJxQjrrQJ7NCF1buKIwjy5qHd7Ppo4fOySoXh1+ZCJrhD/7S7/QpVosLs2uyvwhHt1J9H0mIs",
+	"5dc5Qom1FrjO2p6UwkfFC/LrO1DdbfUyYyqN0coJKcCUyUhagjGFrCEnReemEFAEHyD2AitP4GOjqNCW",
+	"U0lximxMM3OEPAwwXI9zzqm5iDBPBEI/MC8uRQ8wMpXJhhcAF3Tsz+HAer5XaC4VhifoTkHGRjgmbjAA",
+	"GOeKIaejZKSYnuRDsrNgwvILFvfJTSoEZJgoBsSoXSKKx+r/5R3RfXIOaxJZs0+5tT02cwm/+NHhWGwP",
+	"YP3OqVuGIRtJZc1c8OrgCE9dcIvCiOxJVHLKNQs8nmAo5g5YcA643L0+GaQxhyFfN9uXLczQlQsoscPH",
+	"ACHIWdKN29nsksW//31IzIH6QBp55Fe7vnBk/UkkMX+xSuhrhATAsgcVHlbntkTI+V44bjp7c/qj+Bt6",
+	"aqxRhv/bi9O6hXpPEV4OmG/mpvJ+Ptd/qeY4uKDbSgOXfUydG/h1uYGdG9Tq9E/g9G0/wCAkE/7AWg/w",
+	"MRWETSlPfJYkgEVKsByKHllu+mQgQpGKeyHnIvveJ3q4hmZmAa6NNrSMGhn8bK7RLAxVhKzsHKHPyRFa",
+	"juwVgocHcNA4smpzmLTLvz35KZfLwoIDMxRlRgLA2q2Oy/XEYuehfCIP5XM56zu4FKXdo/cnD+9P/Gb5",
+	"KyDlp/+a3+vaj4kc8/qrUgwlhUTl8u/GseXyr6lmiouR9A94HJ1YY3RIo3v7m114FqWKmwUsDqI8D1Iz",
+	"eXP6//+yU8e27C9MGCd94NlfwRsEUsZlTVXy5vTNCcgxt0VVIhmgy9FKNCUTkMgaxLjPPbKqena10e61",
+	"oFP25vQNjRLYhgrNIaSeVXZLQWMdyRmLyZUdM3nff0dOyNXFp48NgeNCFzjN7ElDd1eloPGxYYLCpeVC",
+	"G8U3Glr4jJlWvrQXjLwKfORC4lSpRQ6p6trHTK2Ghq+VBA7snRFU1Fz4romZe7OhkRumZarsUJJERm6a",
+	"kBWuTXmB/yeVhhYHVvhixcLVv8UfmsYDCLSwHC6QD/ln4FsvVKtyzSDcW8Mhqa6vAyXniiQS0usfWBnU",
+	"pNhqtVDeisllpcHc567IW7B2+CC3X5vzUYuNwxtLRtbWCXqW3nKRa31wiT7PeM2oDmtGrt90DvsRUUMT",
+	"OU6Zy66wFG6bdUh9nEGGZJF2/KebTKUZWD5Djnfw8+5PzadpYvWGIjm4wazZ5+D6Al0JQysCfeKFx/T0",
+	"yzbj4FNYfxo0jbkhiRznbtW54qbUKDj1Htj6W+14AokSmcae99l1Px58vYW1+fzxuhDK8cxxxGK3E0XW",
+	"Bq3kjWy5R0eaRIpBKzRBGFUA8lfM8i475bdSJItSx9n7a2/S19tKgk8khWCR4xzV+GbgY0h+WJAzXOWb",
+	"MH/XzgaHNL+gTbSd43EGq215NBcJF/589pDVNVW/yPJu/anNWrWNrrssDQ3LEZlVRmhkLoGtak28xKgz",
+	"huKF3jXHkLOcoZLzrCZhbtdmBmiQkW/hqatyFtmJO0lQYtbeyF37cDZ4CSH5Cj1o4Fg8a8vTKp7Soi9x",
+	"vd5BO3lPooTDThwrlixA/aEKqFSOSPbZkSZXMyYuPmWaSy8ojKqi/7yVc4H1gEuqjetp2fBOQE3KOTFG",
+	"rF3XH/HwZ0MIXF78mIuAOKXUTgCUGvCSQpq9DsVx6Tq3n0GfXEpDnA2JzLvUtZDk5rfBx4IkYcKoRWAf",
+	"ZHEZMqEiTliRpVsV12rf/xcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

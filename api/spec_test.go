@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -28,9 +29,22 @@ func loadSpec(t *testing.T) *openapi3.T {
 	return spec
 }
 
-// loadFileSpec returns openapi.yaml as written (the embedded copy is the
-// generator's processed form, in which operationIds are Go-cased).
+// loadFileSpec returns the /api/v1 operations of openapi.yaml as written
+// (the embedded copy is the generator's processed form, in which
+// operationIds are Go-cased), the whole file validated first. The
+// Gatehouse/OIDC operations follow OAuth 2.0's conventions, not the API's:
+// TestProviderOperations checks them.
 func loadFileSpec(t *testing.T) *openapi3.T {
+	t.Helper()
+
+	spec := loadWholeFileSpec(t)
+	DropProviderOperations(spec)
+
+	return spec
+}
+
+// loadWholeFileSpec is openapi.yaml as written, every operation included.
+func loadWholeFileSpec(t *testing.T) *openapi3.T {
 	t.Helper()
 
 	spec, err := openapi3.NewLoader().LoadFromFile("openapi.yaml")
@@ -353,7 +367,9 @@ func TestNoUnknownRoutes(t *testing.T) {
 	}
 
 	for path, item := range spec.Paths.Map() {
-		if !strings.HasPrefix(path, "/api/v1/") {
+		// The generator leaves the path items of the operations it
+		// excludes (the provider's, TestProviderOperations), empty.
+		if !strings.HasPrefix(path, "/api/v1/") && len(item.Operations()) > 0 {
 			t.Errorf("path %s is outside /api/v1", path)
 		}
 
@@ -808,4 +824,73 @@ func successSchemaName(op *openapi3.Operation) string {
 	}
 
 	return ""
+}
+
+// providerRoutes are the seed's operations outside the /api/v1 guard: the
+// OpenID Connect provider, login, onboarding and signup (Identity API
+// 1.4.0's oidc operations).
+var providerRoutes = []route{
+	{"GET", "/.well-known/openid-configuration", "wellKnownOpenidConfigurationGet"},
+	{"GET", "/oauth2/v2/authorization", "oauth2V2AuthorizationGet"},
+	{"POST", "/oauth2/v2/authorization", "oauth2V2AuthorizationPost"},
+	{"GET", "/oauth2/v2/jwks", "oauth2V2JwksGet"},
+	{"POST", "/oauth2/v2/login", "oauth2V2LoginPost"},
+	{"POST", "/oauth2/v2/onboard", "oauth2V2OnboardPost"},
+	{"POST", "/oauth2/v2/token", "oauth2V2TokenPost"},
+	{"GET", "/oauth2/v2/userinfo", "oauth2V2UserinfoGet"},
+	{"POST", "/oauth2/v2/userinfo", "oauth2V2UserinfoPost"},
+	{"GET", "/oidc/callback", "oidcCallbackGet"},
+	{"GET", "/api/v1/signup", "apiV1SignupGet"},
+}
+
+// TestProviderOperations (issue 17): the document describes the whole
+// wire. The seed's 11 provider operations are present under the seed's
+// operationIds, each tagged oidc and marked x-gatehouse-provider; nothing
+// else is marked; GuardSpec, the generated spec and the generated
+// ServerInterface have none of them (oapi-codegen.yaml excludes the tag),
+// so no generated handler or guard route shadows internal/oidc.
+func TestProviderOperations(t *testing.T) {
+	whole := loadWholeFileSpec(t)
+	want := map[string]route{}
+	for _, r := range providerRoutes {
+		want[r.operationID] = r
+	}
+	seen := map[string]bool{}
+	for path, item := range whole.Paths.Map() {
+		for method, op := range item.Operations() {
+			r, listed := want[op.OperationID]
+			marked := IsProviderOperation(op)
+			switch {
+			case listed != marked:
+				t.Errorf("%s %s (%s): x-gatehouse-provider %v, but listed as a provider operation: %v", method, path, op.OperationID, marked, listed)
+			case !marked:
+				continue
+			case r.method != method || r.path != path:
+				t.Errorf("%s is %s %s, want %s %s", op.OperationID, method, path, r.method, r.path)
+			case !slices.Equal(op.Tags, []string{ProviderTag}):
+				t.Errorf("%s: tags %v, want [%s]", op.OperationID, op.Tags, ProviderTag)
+			}
+			seen[op.OperationID] = true
+			if _, ok := reflect.TypeFor[ServerInterface]().MethodByName(goName(op.OperationID)); ok {
+				t.Errorf("%s has a generated handler: oapi-codegen.yaml must exclude tag %s", op.OperationID, ProviderTag)
+			}
+		}
+	}
+	for id := range want {
+		if !seen[id] {
+			t.Errorf("provider operation %s is missing", id)
+		}
+	}
+	guard, err := GuardSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	embedded := loadSpec(t)
+	for _, r := range providerRoutes {
+		for name, spec := range map[string]*openapi3.T{"GuardSpec": guard, "the generated spec": embedded} {
+			if item := spec.Paths.Find(r.path); item != nil && item.GetOperation(r.method) != nil {
+				t.Errorf("%s has %s %s", name, r.method, r.path)
+			}
+		}
+	}
 }

@@ -123,9 +123,9 @@ POLICY=$(jq -nc '{defaultServiceStrategy: "deny", services: {projects: {type: "r
 DEV_READER=$(call 201 POST "/organizations/$ORG/roles" "$TOKEN" \
 	"$(jq -nc --argjson p "$POLICY" '{metadata: {name: "dev-reader"}, spec: {policy: $p}}')" | jq -r .metadata.id)
 DEV=$(call 202 POST "/organizations/$ORG/projects" "$TOKEN" \
-	'{"metadata":{"name":"web-dev","tags":[{"name":"env","value":"dev"}]},"spec":{}}' | jq -r .metadata.id)
+	'{"metadata":{"name":"web-dev","tags":[{"name":"env","value":"dev"}]},"spec":{"groupIDs":[]}}' | jq -r .metadata.id)
 PROD=$(call 202 POST "/organizations/$ORG/projects" "$TOKEN" \
-	'{"metadata":{"name":"web-prod","tags":[{"name":"env","value":"prod"}]},"spec":{}}' | jq -r .metadata.id)
+	'{"metadata":{"name":"web-prod","tags":[{"name":"env","value":"prod"}]},"spec":{"groupIDs":[]}}' | jq -r .metadata.id)
 
 # 11. An API key bound to that role; its token is shown this once.
 KEY_JSON=$(call 201 POST "/organizations/$ORG/apikeys" "$TOKEN" \

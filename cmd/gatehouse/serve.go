@@ -50,11 +50,46 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: l}
 	switch format {
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(quietLibrary{slog.NewJSONHandler(w, opts)}), nil
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(quietLibrary{slog.NewTextHandler(w, opts)}), nil
 	}
 	return nil, fmt.Errorf("--log-format: want json or text, got %q", format)
+}
+
+// libraryChatter are messages zitadel/oidc logs at INFO that say nothing
+// an operator acts on: seven "registered route" lines at every start.
+// quietLibrary logs them at DEBUG.
+var libraryChatter = map[string]bool{"registered route": true}
+
+// quietLibrary is a slog.Handler that demotes libraryChatter to DEBUG.
+type quietLibrary struct{ slog.Handler }
+
+// Enabled lets an INFO record through to Handle, which decides by its
+// message (Enabled does not see it).
+func (h quietLibrary) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.Handler.Enabled(ctx, l)
+}
+
+// Handle implements slog.Handler.
+func (h quietLibrary) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelInfo && libraryChatter[r.Message] {
+		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h quietLibrary) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietLibrary{h.Handler.WithAttrs(as)}
+}
+
+// WithGroup implements slog.Handler.
+func (h quietLibrary) WithGroup(name string) slog.Handler {
+	return quietLibrary{h.Handler.WithGroup(name)}
 }
 
 // openStore opens and migrates the configured database.

@@ -52,7 +52,7 @@ func BenchmarkDecide10Roles20Rules(b *testing.B) {
 // the target project's attributes, decide. "system-only" is the same
 // account holding only the user role (no policy: no resources, no CEL).
 func BenchmarkGuardDecision(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		for _, shape := range []struct {
 			name           string
 			custom, system bool

@@ -166,6 +166,10 @@ func (s *Service) CreateAssignments(ctx context.Context, o iam.Origin, orgID str
 		if err != nil {
 			return err
 		}
+		tEmails, err := targetEmails(ctx, q, orgID, targets)
+		if err != nil {
+			return err
+		}
 		sNames, err := q.NamesOf(ctx, store.RefPermissionSets, orgID, setIDs)
 		if err != nil {
 			return err
@@ -185,7 +189,8 @@ func (s *Service) CreateAssignments(ctx context.Context, o iam.Origin, orgID str
 					out = append(out, &store.AccountAssignment{ID: s.NewID(), OrganizationID: orgID,
 						PrincipalType: p.Type, PrincipalID: p.ID, PrincipalName: pNames[p],
 						PermissionSetID: set, PermissionSetName: sNames[set],
-						TargetType: t.Type, TargetID: t.ID, TargetName: tNames[t], CreatedAt: now, CreatedBy: o.Caller.Principal.Subject})
+						TargetType: t.Type, TargetID: t.ID, TargetName: tNames[t], TargetEmail: tEmails[t],
+						CreatedAt: now, CreatedBy: o.Caller.Principal.Subject})
 				}
 			}
 		}
@@ -272,10 +277,36 @@ func (s *Service) DeleteAssignment(ctx context.Context, orgID, id string) error 
 	})
 }
 
+// targetEmails are the emails of the cloud account targets among targets
+// (what the store reads with an assignment as its TargetEmail), so that a
+// create answers the assignments as a read would.
+func targetEmails(ctx context.Context, q *store.Q, orgID string, targets []Ref) (map[Ref]string, error) {
+	out := map[Ref]string{}
+	for _, t := range targets {
+		if t.Type != store.TargetCloudAccount {
+			continue
+		}
+		a, err := q.GetCloudAccount(ctx, orgID, t.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue // names() refused it already
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[t] = a.Email
+	}
+	return out, nil
+}
+
 // Filter narrows an assignment list; zero fields do not filter, every
 // field is an exact match.
 type Filter struct {
-	TargetType, TargetID, TargetName          string
+	TargetType, TargetID, TargetName string
+	// TargetEmail keeps the assignments to cloud accounts of that email.
+	TargetEmail string
+	// InstanceID is the seed's instance_id: Gatehouse's instance is the
+	// organization, so another ID keeps nothing.
+	InstanceID                                string
 	PermissionSetID, PermissionSetName        string
 	PrincipalType, PrincipalID, PrincipalName string
 	// RoleName keeps the assignments whose permission set holds the role
@@ -287,9 +318,12 @@ type Filter struct {
 
 // storeFilter resolves f in orgID; ok false when nothing can match.
 func (f Filter) storeFilter(ctx context.Context, q *store.Q, orgID string) (store.AssignmentFilter, bool, error) {
-	out := store.AssignmentFilter{TargetType: f.TargetType, TargetID: f.TargetID, TargetName: f.TargetName,
+	out := store.AssignmentFilter{TargetType: f.TargetType, TargetID: f.TargetID, TargetName: f.TargetName, TargetEmail: f.TargetEmail,
 		PermissionSetID: f.PermissionSetID, PermissionSetName: f.PermissionSetName,
 		PrincipalType: f.PrincipalType, PrincipalID: f.PrincipalID, PrincipalName: f.PrincipalName}
+	if f.InstanceID != "" && f.InstanceID != orgID {
+		return out, false, nil
+	}
 	if f.RoleURN != "" {
 		u, ours, err := parseRoleURN(orgID, f.RoleURN)
 		if err != nil || !ours {

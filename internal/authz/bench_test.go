@@ -79,7 +79,7 @@ func seedACL(b *testing.B, st *store.Store) (orgID string, sa, user *authn.Princ
 // alone, on memberships loaded once.
 func BenchmarkACL(b *testing.B) {
 	ctx := context.Background()
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			st := be.Open(b)
 			orgID, sa, user := seedACL(b, st)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-
 	"github.com/gatehouse/gatehouse/api"
 	"github.com/gatehouse/gatehouse/internal/authz"
 )
@@ -87,7 +85,7 @@ type request struct{ method, path string }
 // specRequests maps each operationId of api/openapi.yaml to its method and path.
 func specRequests(t *testing.T) map[string]request {
 	t.Helper()
-	spec, err := openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	spec, err := api.GuardSpec()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func TestAWSCredentials(t *testing.T) {
 			// about another project of A (the administrator may obtain one
 			// anywhere in A) does not pass its sub condition.
 			other := w.e.Must(http.StatusAccepted, "POST", a.base()+"/projects", a.admin.Token, map[string]any{
-				"metadata": map[string]any{"name": "other"}, "spec": map[string]any{}}).Map(t)["metadata"].(map[string]any)["id"].(string)
+				"metadata": map[string]any{"name": "other"}, "spec": map[string]any{"groupIDs": []string{}}}).Map(t)["metadata"].(map[string]any)["id"].(string)
 			id := w.createIdentity(orgWorld{admin: a.admin, project: other}, "other-ci",
 				map[string]any{"provider": "aws", "aws": map[string]any{"roleARN": ciRole, "stsEndpoint": w.aws.STS.URL}})
 			r := w.e.Do("POST", a.base()+"/projects/"+other+"/cloudidentities/"+id+"/credentials", a.admin.Token, map[string]any{})

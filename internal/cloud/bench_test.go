@@ -58,7 +58,7 @@ func post(b *testing.B, e *testenv.Env, path, token string, body []byte) {
 // HTTPS (keep-alive): authentication, authorization, the identity read, the
 // caller check and an ES256 signature with the organization's cached key.
 func BenchmarkIssueToken(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			o := newBenchOrg(b, be, nil)
 			path := "/api/v1/organizations/" + o.org + "/projects/" + o.project + "/cloudidentities/" + o.ci + "/token"
@@ -72,7 +72,7 @@ func BenchmarkIssueToken(b *testing.B) {
 // BenchmarkWorkloadJWKS is GET /oidc/organizations/{id}/jwks, what AWS and
 // GCP fetch: an organization lookup and the cached key set.
 func BenchmarkWorkloadJWKS(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			o := newBenchOrg(b, be, nil)
 			url := o.e.URL + "/oidc/organizations/" + o.org + "/jwks"
@@ -96,7 +96,7 @@ func BenchmarkWorkloadJWKS(b *testing.B) {
 // in which the stand-in fetches the discovery document and the JWKS from
 // Gatehouse and verifies the token (three HTTPS requests per exchange).
 func BenchmarkAWSCredentials(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			var aws *cloudtest.AWS
 			o := newBenchOrg(b, be, func(e *testenv.Env) string {

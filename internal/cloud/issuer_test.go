@@ -219,7 +219,7 @@ func TestWorkloadIssuer(t *testing.T) {
 func (w *world) otherProject(o orgWorld) string {
 	w.t.Helper()
 	return w.e.Must(http.StatusAccepted, "POST", o.base()+"/projects", o.admin.Token, map[string]any{
-		"metadata": map[string]any{"name": "elsewhere"}, "spec": map[string]any{}}).Map(w.t)["metadata"].(map[string]any)["id"].(string)
+		"metadata": map[string]any{"name": "elsewhere"}, "spec": map[string]any{"groupIDs": []string{}}}).Map(w.t)["metadata"].(map[string]any)["id"].(string)
 }
 
 func decodeHeader(t *testing.T, raw string) map[string]any {

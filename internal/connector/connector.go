@@ -81,6 +81,8 @@ type Identity struct {
 	// platform, and for upstream identities): such a login is that
 	// organization's only (migration 00021).
 	Organization string
+	// Locale is the upstream's locale claim (an RFC 5646 language tag).
+	Locale string
 }
 
 // RedirectConnector is an upstream login by browser redirect (OAuth2

@@ -42,6 +42,7 @@ type idClaims struct {
 	GivenName       string   `json:"given_name"`
 	FamilyName      string   `json:"family_name"`
 	Picture         string   `json:"picture"`
+	Locale          string   `json:"locale"`
 	AuthorizedParty string   `json:"azp"`
 	// Microsoft Entra ID.
 	TenantID string `json:"tid"`
@@ -275,6 +276,7 @@ func (c *oidcConnector) Exchange(ctx context.Context, code, verifier, nonce stri
 		ConnectorID: c.id, Subject: claims.Subject, Issuer: idt.Issuer,
 		Email: claims.Email, EmailVerified: claims.Email != "" && c.emailVerified(&claims),
 		Name: claims.Name, GivenName: claims.GivenName, FamilyName: claims.FamilyName, Picture: claims.Picture,
+		Locale: claims.Locale,
 	}
 	if c.requireVerifiedEmail && !id.EmailVerified {
 		return Identity{}, fmt.Errorf("%s: %w: the upstream does not vouch for email %q", c.name(), ErrEmailNotVerified, id.Email)
@@ -303,6 +305,7 @@ func (c *oidcConnector) fillFromUserinfo(ctx context.Context, tok *oauth2.Token,
 	}{
 		{&claims.Name, more.Name}, {&claims.GivenName, more.GivenName},
 		{&claims.FamilyName, more.FamilyName}, {&claims.Picture, more.Picture},
+		{&claims.Locale, more.Locale},
 	} {
 		if *f.dst == "" {
 			*f.dst = f.src

@@ -118,7 +118,7 @@ func wantErr(t testing.TB, err, sentinel error, parts ...string) {
 }
 
 var jo = connector.Identity{ConnectorID: "prov-oidc", Subject: "user-1234", Email: "jo@example.com", EmailVerified: true,
-	Name: "Jo Smith", GivenName: "Jo", FamilyName: "Smith", Picture: "https://example.com/jo.png"}
+	Name: "Jo Smith", GivenName: "Jo", FamilyName: "Smith", Picture: "https://example.com/jo.png", Locale: "en-GB"}
 
 // TestOIDCRoundTrip: a whole login against an ES256 upstream (go-oidc's
 // default verifier would accept RS256 only): the authorization request, PKCE

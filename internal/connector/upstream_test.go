@@ -180,7 +180,7 @@ func newIDP(t testing.TB, key signingKey, microsoft bool) *idp {
 		clientID:     "gatehouse-client",
 		clientSecret: "upstream-client-secret-0123456789abcdef", // ≥ 32 bytes: an HS256 key
 		redirectURI:  "https://id.gatehouse.example/oidc/callback",
-		user:         map[string]any{"sub": "user-1234", "email": "jo@example.com", "email_verified": true, "name": "Jo Smith", "given_name": "Jo", "family_name": "Smith", "picture": "https://example.com/jo.png"},
+		user:         map[string]any{"sub": "user-1234", "email": "jo@example.com", "email_verified": true, "name": "Jo Smith", "given_name": "Jo", "family_name": "Smith", "picture": "https://example.com/jo.png", "locale": "en-GB"},
 		grants:       map[string]*grant{},
 		tokens:       map[string]*grant{},
 		msDomains:    map[string]string{},

@@ -118,8 +118,11 @@ func decodeRole(c *store.IAMRole, limits policy.Limits) (*Role, error) {
 }
 
 // RoleInput is a custom role write. Nil fields are absent from the request:
-// on create they take their defaults; on update the policies are kept and
-// the rest take their defaults (a PUT replaces the role).
+// on create they take their defaults; on update they keep the role's value
+// (the policies, maxSessionTTL, permissions and labels: the seed's update
+// implies it, and an update that reset a role's labels silently changed
+// what the assume-role policies reading them decide, issue 17). An empty,
+// non-nil Permissions or Labels clears them.
 type RoleInput struct {
 	Meta             store.Meta
 	Policy           *policy.Policy
@@ -457,7 +460,15 @@ func (s *Service) UpdateRole(ctx context.Context, o Origin, orgID, id string, in
 			return apierror.BadRequest("spec.editable: fixed when the role was created (it is %v)", old.Custom.Editable)
 		}
 		r.Name, r.Description, r.Tags = in.Meta.Name, in.Meta.Description, in.Meta.Tags
-		r.MaxSessionTTL, r.Permissions, r.Labels = ttl, perms, in.Labels
+		if in.MaxSessionTTL != nil {
+			r.MaxSessionTTL = ttl
+		}
+		if in.Permissions != nil {
+			r.Permissions = perms
+		}
+		if in.Labels != nil {
+			r.Labels = in.Labels
+		}
 		if r.Labels == nil {
 			r.Labels = map[string]string{}
 		}

@@ -316,6 +316,7 @@ func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *
 	if cookie != nil {
 		http.SetCookie(w, cookie)
 	}
+	p.touch(ctx, a.Subject) // a sign-in
 	return p.stepURL(req.ID, step), nil
 }
 

@@ -77,7 +77,7 @@ func formRequest(path string, v url.Values, id, sec string) *http.Request {
 // signed), userinfo and introspection of a user's access token, and refresh
 // token rotations (each a conditional UPDATE plus a signed token).
 func BenchmarkOIDC(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			env := newEnv(b, be.Open)
 			svc, svcSec := newClient(b, env, func(s *client.Spec) {
@@ -150,7 +150,7 @@ func BenchmarkOIDC(b *testing.B) {
 // token), and userinfo with a certificate-bound user token (the binding
 // check on top of the usual verification).
 func BenchmarkOIDCMTLS(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			env := newEnvWith(b, be.Open, testenv.Options{ClientCAs: newTestCA(b, "CA").Pool})
 			cert := testenv.SelfSigned(b, testenv.CertOptions{})

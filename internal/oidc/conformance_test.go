@@ -199,3 +199,201 @@ func TestRequestObjectsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestUserinfoServiceAccount: the seed's userinfo serves any access token
+// it issued. A service account's own token and a token exchanged for it
+// answer with the account's claims (its ID as sub, its name, its
+// organization, no email); once the token is rotated both are
+// invalid_token. Before issue 17 both were 401.
+func TestUserinfoServiceAccount(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		ex, exSec := exchanger(t, env, "exchanger")
+		ten := env.NewTenant("robots", "reader")
+		exchanged := mustExchange(t, env, ex.ID, exSec, ten.Token, nil)
+		get := func(t *testing.T, token string) (int, map[string]any) {
+			t.Helper()
+			req, _ := http.NewRequest("GET", env.URL+oidc.UserinfoPath, nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := env.Client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			return resp.StatusCode, body
+		}
+		want := map[string]any{"sub": ten.ServiceAccountID, "name": "robots-reader",
+			"preferred_username": "serviceaccount:robots-reader", "gh_kind": "service_account", "gh_org": ten.OrgID}
+		for name, token := range map[string]string{"service account token": ten.Token, "exchanged token": exchanged} {
+			t.Run(name, func(t *testing.T) {
+				status, body := get(t, token)
+				if status != http.StatusOK {
+					t.Fatalf("status %d, body %v", status, body)
+				}
+				for k, v := range want {
+					if body[k] != v {
+						t.Errorf("%s = %v, want %v (body %v)", k, body[k], v, body)
+					}
+				}
+				if _, ok := body["email"]; ok {
+					t.Errorf("a service account has no email: %v", body)
+				}
+			})
+		}
+		env.Must(http.StatusOK, "POST", "/api/v1/organizations/"+ten.OrgID+"/serviceaccounts/"+ten.ServiceAccountID+"/rotate", env.AdminToken, nil)
+		for name, token := range map[string]string{"rotated service account token": ten.Token, "exchanged from a rotated token": exchanged, "forged": "ghsa_forged"} {
+			t.Run(name, func(t *testing.T) {
+				if status, body := get(t, token); status != http.StatusUnauthorized || body["error"] != "invalid_token" {
+					t.Errorf("status %d, body %v; want 401 invalid_token", status, body)
+				}
+			})
+		}
+	})
+}
+
+// TestUserinfoProfileClaims (issue 17): userinfo answers the profile claims
+// an upstream provider gave at the subject's last login (name, given and
+// family name, picture, locale, updated_at) when the token's scopes include
+// profile, and none of them without it.
+func TestUserinfoProfileClaims(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		at := time.Unix(1_700_000_000, 0).UTC()
+		if err := env.Store.Tx(t.Context(), func(q *store.Q) error {
+			return q.PutUserProfile(t.Context(), store.UserProfile{Subject: email, Name: "Jo Smith", GivenName: "Jo",
+				FamilyName: "Smith", Picture: "https://example.com/jo.png", Locale: "en-GB", UpdatedAt: at})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		claims := func(t *testing.T, scopes ...string) map[string]any {
+			t.Helper()
+			r, _, _ := webRP(t, env)
+			r.conf.Scopes = scopes
+			tok := r.signIn()
+			ui, err := r.userinfo(tok.AccessToken)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out map[string]any
+			if err := ui.Claims(&out); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		want := map[string]any{"name": "Jo Smith", "given_name": "Jo", "family_name": "Smith",
+			"picture": "https://example.com/jo.png", "locale": "en-GB", "updated_at": float64(at.Unix()), "preferred_username": email}
+		got := claims(t, "openid", "email", "profile")
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("with profile: %s = %v, want %v (claims %v)", k, got[k], v, got)
+			}
+		}
+		got = claims(t, "openid", "email")
+		for k := range want {
+			if _, ok := got[k]; ok {
+				t.Errorf("without profile: claim %s present (claims %v)", k, got)
+			}
+		}
+	})
+}
+
+// TestUpstreamLoginStoresProfile: an upstream login records what the
+// upstream said (here another Gatehouse, which names nobody: an empty
+// profile at the login's time), replacing an earlier login's, so that a
+// name dropped upstream is dropped here too.
+func TestUpstreamLoginStoresProfile(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		if err := f.down.Store.Tx(t.Context(), func(q *store.Q) error {
+			return q.PutUserProfile(t.Context(), store.UserProfile{Subject: email, Name: "Old Name", UpdatedAt: time.Unix(1, 0)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		fl, v := f.rp.openLogin()
+		v.Set("provider", f.provider)
+		resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, body := f.follow(t, resp)
+		uv := form(t, body)
+		uv.Set("email", email)
+		uv.Set("password", password)
+		if resp, err = f.rp.browser.PostForm(f.up.URL+oidc.LoginPath, uv); err != nil {
+			t.Fatal(err)
+		}
+		final, _ := f.follow(t, resp)
+		if loc, _ := url.Parse(final.Header.Get("Location")); loc == nil || loc.Query().Get("state") != fl.state {
+			t.Fatalf("no answer for the RP: %d %q", final.StatusCode, final.Header.Get("Location"))
+		}
+		p, err := f.down.Store.Read().GetUserProfile(t.Context(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Name != "" || !p.UpdatedAt.Equal(f.down.OIDCClock.Now().Truncate(time.Millisecond)) {
+			t.Errorf("profile after the login %+v, want no name, updated at %v", p, f.down.OIDCClock.Now())
+		}
+	})
+}
+
+// TestLastActive (issue 17, identity-api seed): userStatus.lastActive is
+// written on sign-in and on token use (the API, userinfo, refresh), at most
+// once a minute per user, on each organization the user is a member of.
+func TestLastActive(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme, other := env.NewTenant("acme", "reader"), env.NewTenant("other", "reader")
+		addUser(t, env, acme, email, "active")
+		addUser(t, env, other, email, "active")
+		lastActive := func(ten *testenv.Tenant) string {
+			t.Helper()
+			u := env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+ten.OrgID+"/users/"+userID(t, env, ten, email), env.AdminToken, nil).Map(t)
+			s, _ := u["status"].(map[string]any)["lastActive"].(string)
+			return s
+		}
+		if got := lastActive(acme); got != "" {
+			t.Fatalf("lastActive before any sign-in: %q", got)
+		}
+		stamp := func() string { return env.OIDCClock.Now().UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano) }
+		want := func(what, at string) {
+			t.Helper()
+			for _, ten := range []*testenv.Tenant{acme, other} {
+				if got := lastActive(ten); got != at {
+					t.Errorf("%s: lastActive %q, want %q", what, got, at)
+				}
+			}
+		}
+		r, _, _ := webRP(t, env)
+		tok := r.signIn()
+		signedIn := stamp()
+		want("sign-in", signedIn)
+
+		env.OIDCClock.Advance(30 * time.Second)
+		if _, err := r.userinfo(tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		env.Must(http.StatusOK, "GET", "/api/v1/acl", tok.AccessToken, nil)
+		want("token use within the minute", signedIn)
+
+		env.OIDCClock.Advance(31 * time.Second)
+		env.Must(http.StatusOK, "GET", "/api/v1/acl", tok.AccessToken, nil)
+		apiUse := stamp()
+		want("API use a minute later", apiUse)
+
+		env.OIDCClock.Advance(61 * time.Second)
+		if _, err := r.userinfo(tok.AccessToken); err != nil {
+			t.Fatal(err)
+		}
+		want("userinfo a minute later", stamp())
+
+		env.OIDCClock.Advance(61 * time.Second)
+		if _, err := r.refresh(tok.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		want("refresh a minute later", stamp())
+	})
+}

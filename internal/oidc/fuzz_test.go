@@ -262,7 +262,7 @@ var fuzzEndpoints = []struct{ method, path string }{
 // handler runs (TestOIDCInputText has the cases the review found). It runs
 // on PostgreSQL when GATEHOUSE_TEST_DATABASE_URL is set, SQLite otherwise.
 func FuzzOIDCEndpoints(f *testing.F) {
-	backends := testenv.Backends()
+	backends := testenv.Backends(f)
 	env := newEnv(f, backends[len(backends)-1].Open)
 	web, sec := newClient(f, env, nil)
 	for i := range fuzzEndpoints {

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -493,6 +494,39 @@ func checkAccessToken(t *testing.T, env *testenv.Env, raw, clientID string) {
 	}
 }
 
+// wantTokenError: err is the token endpoint's refusal, exactly status and
+// the OAuth 2.0 error code, with a description (a refusal for another
+// reason, or a transport failure, fails the test).
+func wantTokenError(t testing.TB, what string, err error, status int, code string) {
+	t.Helper()
+	var re *oauth2.RetrieveError
+	switch {
+	case err == nil:
+		t.Errorf("%s: accepted, want %d %s", what, status, code)
+	case !errors.As(err, &re) || re.Response == nil:
+		t.Errorf("%s: %v, want the token endpoint's %d %s", what, err, status, code)
+	case re.Response.StatusCode != status || re.ErrorCode != code || re.ErrorDescription == "":
+		t.Errorf("%s: %d %q (%q), want %d %s with a description", what, re.Response.StatusCode, re.ErrorCode, re.ErrorDescription, status, code)
+	}
+}
+
+// wantUserinfoRefused: userinfo answers token 401 invalid_token.
+func wantUserinfoRefused(t testing.TB, env *testenv.Env, what, token string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", env.URL+oidc.UserinfoPath, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := env.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusUnauthorized || body["error"] != "invalid_token" {
+		t.Errorf("%s: userinfo %d %v, want 401 invalid_token", what, resp.StatusCode, body)
+	}
+}
+
 func TestCodeReplayRevokes(t *testing.T) {
 	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
 		env := newEnv(t, open)
@@ -500,15 +534,11 @@ func TestCodeReplayRevokes(t *testing.T) {
 		r := newRP(t, env, c, sec)
 		f, code := r.login()
 		tok := r.exchange(f, code)
-		if _, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
-			t.Fatal("replayed code was accepted")
-		}
-		if _, err := r.userinfo(tok.AccessToken); err == nil {
-			t.Error("access token from a replayed code still works")
-		}
-		if _, err := r.refresh(tok.RefreshToken); err == nil {
-			t.Error("refresh token from a replayed code still works")
-		}
+		_, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier))
+		wantTokenError(t, "replayed code", err, http.StatusBadRequest, "invalid_grant")
+		wantUserinfoRefused(t, env, "access token from a replayed code", tok.AccessToken)
+		_, err = r.refresh(tok.RefreshToken)
+		wantTokenError(t, "refresh token from a replayed code", err, http.StatusBadRequest, "invalid_grant")
 	})
 }
 
@@ -614,14 +644,26 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.refresh(tok.RefreshToken); err == nil {
-			t.Fatal("an old refresh token was accepted")
-		}
-		if _, err := r.refresh(rotated.RefreshToken); err == nil {
-			t.Error("the family survived the reuse")
-		}
-		if _, err := r.userinfo(rotated.AccessToken); err == nil {
-			t.Error("the family's access token survived the reuse")
+		_, err = r.refresh(tok.RefreshToken)
+		wantTokenError(t, "an old refresh token", err, http.StatusBadRequest, "invalid_grant")
+		_, err = r.refresh(rotated.RefreshToken)
+		wantTokenError(t, "the family after the reuse", err, http.StatusBadRequest, "invalid_grant")
+		wantUserinfoRefused(t, env, "the family's access token after the reuse", rotated.AccessToken)
+	})
+}
+
+// TestRefreshTokenOfAnotherClient: a refresh token is redeemed only by the
+// client it was issued to; another client, authenticated, gets 400
+// invalid_grant and no token.
+func TestRefreshTokenOfAnotherClient(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		r, _, _ := webRP(t, env)
+		other, otherSec := newClient(t, env, func(s *client.Spec) { s.Name = "other" })
+		tok := r.signIn()
+		status, body := postToken(t, env, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}, other.ID, otherSec)
+		if status != http.StatusBadRequest || body["error"] != "invalid_grant" || body["access_token"] != nil || body["error_description"] == nil {
+			t.Fatalf("refresh by another client: %d %v, want 400 invalid_grant", status, body)
 		}
 	})
 }
@@ -954,8 +996,10 @@ func TestExpiry(t *testing.T) {
 	r := newRP(t, env, c, sec)
 	f, code := r.login()
 	env.OIDCClock.Advance(oidc.CodeLifetime + time.Second)
-	if _, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier)); err == nil {
-		t.Fatal("an expired code was accepted")
+	_, err := r.conf.Exchange(r.ctx, code, oauth2.VerifierOption(f.verifier))
+	wantTokenError(t, "an expired code", err, http.StatusBadRequest, "invalid_grant")
+	if re := (*oauth2.RetrieveError)(nil); errors.As(err, &re) && !strings.Contains(re.ErrorDescription, "expired") {
+		t.Errorf("an expired code: description %q does not say it expired", re.ErrorDescription)
 	}
 	// A refresh token dies with its lifetime (here the minimum, a minute).
 	short, shortSec := newClient(t, env, func(s *client.Spec) {
@@ -966,9 +1010,8 @@ func TestExpiry(t *testing.T) {
 	f, code = rs.login()
 	tok := rs.exchange(f, code)
 	env.OIDCClock.Advance(client.MinTokenLifetime + time.Second)
-	if _, err := rs.refresh(tok.RefreshToken); err == nil {
-		t.Fatal("an expired refresh token was accepted")
-	}
+	_, err = rs.refresh(tok.RefreshToken)
+	wantTokenError(t, "an expired refresh token", err, http.StatusBadRequest, "invalid_grant")
 	_, v := r.openLogin()
 	env.OIDCClock.Advance(oidc.AuthRequestLifetime + time.Second)
 	v.Set("email", email)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+	"golang.org/x/text/language"
 
 	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/authn"
@@ -158,6 +159,17 @@ type Provider struct {
 	secureCookies bool
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
+	// activity records users' lastActive on sign-in and token use.
+	activity *tenancy.Activity
+}
+
+// touch records that a user was active (sign-in, token use), at most once
+// a minute per user (tenancy.Activity); a failure is logged, never
+// answered: lastActive is a hint, the request is not about it.
+func (p *Provider) touch(ctx context.Context, subject string) {
+	if err := p.activity.Touch(ctx, subject); err != nil {
+		p.log.Warn("could not record a user's activity", "error", err)
+	}
 }
 
 // New builds the provider.
@@ -198,6 +210,7 @@ func New(cfg Config) (*Provider, error) {
 		p.log = slog.Default()
 	}
 	p.tokens = &tokens{issuer: cfg.Issuer, keys: cfg.Keys, store: cfg.Store, now: cfg.Now, rand: cfg.Rand, verified: newVerifiedCache()}
+	p.activity = &tenancy.Activity{Store: cfg.Store, Now: cfg.Now}
 
 	algs := make([]string, len(keys.Algorithms))
 	for i, a := range keys.Algorithms {
@@ -266,7 +279,7 @@ func New(cfg Config) (*Provider, error) {
 func (p *Provider) Handler() http.Handler { return p.handler }
 
 // Authenticator verifies this provider's access tokens for /api/v1.
-func (p *Provider) Authenticator() authn.Authenticator { return Authenticator{t: p.tokens} }
+func (p *Provider) Authenticator() authn.Authenticator { return Authenticator{t: p.tokens, p: p} }
 
 // mayLogIn refuses subjects who exist only as pending or suspended users: an
 // identity with no user record at all may log in (it has no rights yet), and
@@ -424,10 +437,18 @@ func (s *server) VerifyAuthRequest(ctx context.Context, r *op.Request[oidc.AuthR
 // own version skips PKCE for a confidential client that sends no verifier,
 // which would let a stolen code of a PKCE-protected request be redeemed by
 // simply leaving the verifier out.
+//
+// A refusal of the code keeps the description AuthRequestByCode gave it
+// ("authorization code expired: ...", "already used"): zitadel's helper
+// replaces every one with "invalid code".
 func (s *server) CodeExchange(ctx context.Context, r *op.ClientRequest[oidc.AccessTokenRequest]) (*op.Response, error) {
-	authReq, err := op.AuthRequestByCode(ctx, s.Provider().Storage(), r.Data.Code)
+	authReq, err := s.Provider().Storage().AuthRequestByCode(ctx, r.Data.Code)
 	if err != nil {
-		return nil, err
+		var oe *oidc.Error
+		if errors.As(err, &oe) {
+			return nil, oe
+		}
+		return nil, oidc.ErrInvalidGrant().WithDescription("invalid code").WithParent(err)
 	}
 	if err := checkCodeRedemption(authReq, r.Client.GetID(), r.Data.RedirectURI, r.Data.CodeVerifier); err != nil {
 		return nil, err
@@ -547,17 +568,83 @@ func (s *server) VerifyClient(ctx context.Context, r *op.Request[op.ClientCreden
 
 // UserInfo answers for a valid, unrevoked user access token, presented with
 // its certificate if it is bound to one.
+//
+// The seed's userinfo serves every access token it issued, a service
+// account's included: a service account token (ghsa_, checked by the same
+// authenticator as /api/v1, so rotation and expiry apply at once) and an
+// access token exchanged for one answer with the account's claims
+// (serviceAccountUserinfo). Client credentials tokens and role sessions
+// carry no principal with claims and stay invalid_token.
 func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoRequest]) (*op.Response, error) {
+	invalid := op.NewStatusError(errInvalidToken(), http.StatusUnauthorized)
+	if strings.HasPrefix(r.Data.AccessToken, authn.ServiceAccountTokenPrefix) {
+		pr, err := authn.ServiceAccounts{Store: s.p.cfg.Store, Now: s.p.cfg.Now}.Authenticate(ctx, r.Data.AccessToken)
+		if errors.Is(err, authn.ErrInvalid) {
+			return nil, invalid
+		}
+		if err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+		return op.NewResponse(serviceAccountUserinfo(pr.ID, strings.TrimPrefix(pr.Subject, "serviceaccount:"), pr.OrganizationID)), nil
+	}
 	c, err := s.p.tokens.verify(ctx, r.Data.AccessToken)
 	if err == nil {
 		err = checkBinding(ctx, c)
 	}
-	if err != nil || c.Kind != kindUser {
-		return nil, op.NewStatusError(errInvalidToken(), http.StatusUnauthorized)
+	if err != nil {
+		return nil, invalid
 	}
+	switch c.Kind {
+	case kindServiceAccount:
+		return op.NewResponse(serviceAccountUserinfo(c.Subject, c.Name, c.Organization)), nil
+	case kindUser:
+	default:
+		return nil, invalid
+	}
+	s.p.touch(ctx, c.Subject)
 	info := new(oidc.UserInfo)
 	setUserinfo(info, c.Subject, c.Scopes())
+	if slices.Contains(c.Scopes(), oidc.ScopeProfile) {
+		if err := s.p.profileClaims(ctx, info, c.Subject); err != nil {
+			return nil, oidc.ErrServerError().WithParent(err)
+		}
+	}
 	return op.NewResponse(info), nil
+}
+
+// profileClaims adds to info the profile claims the upstream identity
+// provider gave at the subject's last login through one (OIDC Core §5.4,
+// the profile scope): name, given and family name, picture, locale, and
+// updated_at. A subject that only ever logged in with a password has none
+// beyond preferred_username.
+func (p *Provider) profileClaims(ctx context.Context, info *oidc.UserInfo, subject string) error {
+	prof, err := p.cfg.Store.Read().GetUserProfile(ctx, subject)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	info.Name, info.GivenName, info.FamilyName, info.Picture = prof.Name, prof.GivenName, prof.FamilyName, prof.Picture
+	if prof.Locale != "" {
+		info.Locale = oidc.NewLocale(language.Make(prof.Locale))
+	}
+	info.UpdatedAt = oidc.FromTime(prof.UpdatedAt)
+	return nil
+}
+
+// serviceAccountUserinfo is what userinfo says of a service account: its
+// ID as sub (the sub of the tokens exchanged for it), its name, the
+// "serviceaccount:<name>" subject the audit log and the API's principal
+// use, and its organization. A service account has no scopes: these are
+// all its claims, never a user's (no email).
+func serviceAccountUserinfo(id, name, org string) *oidc.UserInfo {
+	info := &oidc.UserInfo{Subject: id}
+	info.Name = name
+	info.PreferredUsername = "serviceaccount:" + name
+	info.AppendClaims("gh_kind", kindServiceAccount)
+	info.AppendClaims("gh_org", org)
+	return info
 }
 
 // Introspect (RFC 7662) answers confidential clients only, authenticated by

@@ -23,8 +23,13 @@ import (
 const (
 	// AuthRequestLifetime is how long a user has to log in.
 	AuthRequestLifetime = 10 * time.Minute
-	// CodeLifetime is how long an authorization code can be redeemed.
-	CodeLifetime = 60 * time.Second
+	// CodeLifetime is how long an authorization code can be redeemed:
+	// 5 minutes (issue 17; 60 s was too short for a person copying a code
+	// from the address bar). RFC 6749 §4.1.2 recommends at most 10
+	// minutes; a code is single-use, bound to its client, redirect_uri
+	// and PKCE verifier, and its replay revokes what it gave, so the
+	// window adds little for an attacker.
+	CodeLifetime = 5 * time.Minute
 )
 
 // storage implements op.Storage (and ClientCredentialsStorage,
@@ -247,7 +252,7 @@ func (s *storage) AuthRequestByCode(ctx context.Context, code string) (op.AuthRe
 		s.p.log.Warn("authorization code replayed: tokens issued from it revoked", "client_id", r.ClientID)
 		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code already used")
 	case !now.Before(r.CodeExpiresAt):
-		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code expired")
+		return nil, oidc.ErrInvalidGrant().WithDescription("authorization code expired: a code must be exchanged within %s of the login", CodeLifetime)
 	case r.IdP.ID == "":
 		// Authenticated by a release (or an old replica) that did not
 		// record who vouched: its tokens would be unconfined.
@@ -522,6 +527,7 @@ func (s *storage) TokenRequestByRefreshToken(ctx context.Context, token string) 
 	} else if err != nil {
 		return nil, err
 	}
+	s.p.touch(ctx, sess.Subject)
 	return &refreshRequest{s: sess, scopes: strings.Fields(sess.Scopes)}, nil
 }
 

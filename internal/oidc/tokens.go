@@ -286,7 +286,10 @@ func (t *tokens) Decrypt(string) (string, error) {
 // Authenticator verifies Gatehouse access tokens presented to /api/v1. It
 // implements authn.Authenticator: tokens that are not JWTs are left to the
 // rest of the chain.
-type Authenticator struct{ t *tokens }
+type Authenticator struct {
+	t *tokens
+	p *Provider // records users' activity (nil: not recorded)
+}
 
 // Authenticate implements authn.Authenticator.
 func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.Principal, error) {
@@ -302,6 +305,9 @@ func (a Authenticator) Authenticate(ctx context.Context, token string) (*authn.P
 	}
 	switch c.Kind {
 	case kindUser:
+		if a.p != nil {
+			a.p.touch(ctx, c.Subject)
+		}
 		return &authn.Principal{Kind: authn.KindUser, ID: c.Subject, Subject: c.Subject, IdP: c.IdP, ClientOrganization: c.ClientOrganization,
 			ExpiresAt: time.Unix(c.ExpiresAt, 0), TokenID: c.JTI, Lineage: credentialLineage(c)}, nil
 	case kindServiceAccount:

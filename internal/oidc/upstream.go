@@ -301,11 +301,36 @@ func (p *Provider) finishUpstream(ctx context.Context, q url.Values, browser str
 	if err := p.mayLogIn(ctx, subject); err != nil {
 		return req, none, err
 	}
+	// The profile claims userinfo answers for the profile scope, as this
+	// upstream gave them now (issue 17).
+	if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.PutUserProfile(ctx, upstreamProfile(ident, subject, now)) }); err != nil {
+		return req, none, err
+	}
 	// Who vouched: an organization's own provider (ProviderOrg set) is
 	// trusted for that organization only, and every token of this login
 	// says so (gh_idp).
 	return req, store.Authentication{Subject: subject, AMR: "fed", ACR: ACRFederated, AuthTime: now,
 		IdP: store.IdP{Org: l.ProviderOrg, ID: l.ProviderID, Issuer: ident.Issuer, Subject: ident.Subject}}, nil
+}
+
+// maxProfileClaim bounds each profile claim kept from an upstream (a
+// picture URL is the longest in practice).
+const maxProfileClaim = 2048
+
+// upstreamProfile is what an upstream said of subject, each claim kept
+// only if it is text (no NUL, valid UTF-8: the rule of everything stored)
+// of at most maxProfileClaim bytes; a claim that is not is dropped, not
+// the login.
+func upstreamProfile(ident connector.Identity, subject string, now time.Time) store.UserProfile {
+	keep := func(v string) string {
+		v = strings.TrimSpace(v)
+		if len(v) > maxProfileClaim || tenancy.TextProblem(v) != "" {
+			return ""
+		}
+		return v
+	}
+	return store.UserProfile{Subject: subject, Name: keep(ident.Name), GivenName: keep(ident.GivenName),
+		FamilyName: keep(ident.FamilyName), Picture: keep(ident.Picture), Locale: keep(ident.Locale), UpdatedAt: now}
 }
 
 // checkDomain: an organization's own identity provider speaks for its own

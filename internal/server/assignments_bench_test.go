@@ -109,7 +109,7 @@ func seedAssignments(b *testing.B, e *testenv.Env) assignmentsBench {
 // (the assignment service: parse, one snapshot, total and page), with
 // per-request percentiles.
 func BenchmarkAccountAssignmentsList(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			e := testenv.NewEnv(b, be.Open(b))
 			bench := seedAssignments(b, e)

@@ -591,3 +591,77 @@ func TestAssignmentCascades(t *testing.T) {
 		}
 	})
 }
+
+// TestAssignmentSeedFilters (issue 17, the account-assignments seed): the
+// seed's snake_case filter names work beside the camelCase ones (both at
+// once if they agree), instance_id is the organization, target_account_email
+// and targetEmail filter by a cloud account's email and status.targetEmail
+// carries it; an unknown query parameter is a 400 (?target_account_id=x
+// used to answer the whole list).
+func TestAssignmentSeedFilters(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		newCloudStand(t, a.Env) // discovers standAccount (root@example.com) through the second organization
+		acme := a.tenant(t, "acme", "administrator")
+		tok := acme.token
+		base := orgPath(acme.org, "accountassignments")
+		second := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "credentials"), tok, credentialWrite("second", 2)).obj(t))
+		a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "cloudconnections"), tok, connectionWrite("walkers", second))
+		g := a.groupOf(t, acme.org, tok, "zeta")
+		set := a.setOf(t, acme.org, tok, "beta", []string{a.role(t, "reader")}, nil)
+		p := a.projectOf(t, acme.org, tok, "pp")
+		created := items(t, a.must(t, http.StatusCreated, "POST", base, tok,
+			assign([]map[string]any{ref("group", g)}, []string{set}, []map[string]any{ref("project", p), ref("cloudAccount", standAccount)})))
+		if len(created) != 2 {
+			t.Fatalf("created %v", created)
+		}
+		onProject, onAccount := id(created[0]), id(created[1])
+		if got := str(created[1], "status", "targetEmail"); got != "root@example.com" {
+			t.Errorf("created: status.targetEmail %q, want the account's email", got)
+		}
+		if has(created[0]["status"].(map[string]any), "targetEmail") {
+			t.Errorf("a project has no email: %v", created[0]["status"])
+		}
+		if got := str(a.must(t, http.StatusOK, "GET", orgPath(acme.org, "accountassignments", onAccount), tok, nil).obj(t), "status", "targetEmail"); got != "root@example.com" {
+			t.Errorf("get: status.targetEmail %q", got)
+		}
+		urn := fmt.Sprintf("urn:gatehouse:iam::%s:project/%s/permissionset/beta", acme.org, p)
+		both := []string{onProject, onAccount}
+		for query, want := range map[string][]string{
+			"target_account_id=" + standAccount:                     {onAccount},
+			"target_account_id=nonexistent":                         nil,
+			"target_account_name=pp":                                {onProject},
+			"target_account_email=root@example.com":                 {onAccount},
+			"targetEmail=root@example.com":                          {onAccount},
+			"target_account_email=nobody@example.com":               nil,
+			"permission_set_id=" + set:                              both,
+			"principal_name=zeta":                                   both,
+			"principal_name=nobody":                                 nil,
+			"role_srn=" + urn:                                       {onProject},
+			"instance_id=" + acme.org:                               both,
+			"instance_id=ssoins-12345":                              nil,
+			"targetID=" + p + "&target_account_id=" + p:             {onProject},
+			"instance_id=" + acme.org + "&target_account_id=" + p:   {onProject},
+			"principal_name=zeta&size=1&page=1&sort=created_at:asc": {onAccount},
+		} {
+			r := a.must(t, http.StatusOK, "GET", base+"?"+query, tok, nil)
+			got := ids(items(t, r))
+			if len(got) == 0 {
+				got = nil
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("?%s: %v, want %v", query, got, want)
+			}
+		}
+		// The same on the lists of what a principal reaches.
+		if got := ids(items(t, a.must(t, http.StatusOK, "GET", orgPath(acme.org, "serviceaccounts", acme.sa, "accountassignments")+"?target_account_id="+standAccount, tok, nil))); len(got) != 0 {
+			t.Errorf("the service account is not in zeta: %v", got)
+		}
+		for _, query := range []string{"target_account_id=nonexistent&bogus=1", "targetid=" + p, "target_id=" + p, "limit=5",
+			"targetID=" + p + "&target_account_id=" + standAccount, "principalName=zeta&principal_name=other"} {
+			for _, path := range []string{base, orgPath(acme.org, "serviceaccounts", acme.sa, "accountassignments")} {
+				wantError(t, a.call(t, "GET", path+"?"+query, tok, nil), http.StatusBadRequest, "invalid_request")
+			}
+		}
+	})
+}

@@ -23,7 +23,7 @@ import (
 func TestFailedAuthenticationThrottled(t *testing.T) {
 	t.Parallel()
 	const burst = 5
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			e := testenv.NewEnv(t, b.Open(t), testenv.WithServer(func(c *server.Config) {

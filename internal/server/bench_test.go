@@ -66,7 +66,7 @@ func benchACLSeed(b *testing.B, e *testenv.Env) (orgID, token string) {
 // Grants.ACL(), JSON encoding of 200 project sections, and the client's read
 // of the ~100 KB body.
 func BenchmarkACLHTTP(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			e := testenv.NewEnv(b, be.Open(b))
 			orgID, token := benchACLSeed(b, e)
@@ -100,7 +100,7 @@ func BenchmarkACLHTTP(b *testing.B) {
 // role only: what custom roles add to a request (loading their headers and
 // the target's attributes, evaluating the policies).
 func BenchmarkGuardHTTP(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		for _, shape := range []struct {
 			name   string
 			custom bool

@@ -14,7 +14,7 @@ import (
 // running build's labels.
 func TestBuildInfoMetric(t *testing.T) {
 	t.Parallel()
-	e := testenv.NewEnvWith(t, testenv.Backends()[0].Open(t), testenv.Options{})
+	e := testenv.NewEnvWith(t, testenv.Backends(t)[0].Open(t), testenv.Options{})
 	resp, err := e.Client.Get(e.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -172,7 +172,7 @@ func serviceAccountToAPI(sa *store.ServiceAccount, token string) api.ServiceAcco
 }
 
 func projectToAPI(p *store.Project) api.ProjectRead {
-	return api.ProjectRead{Metadata: orgMeta(p.Meta), Spec: api.ProjectSpec{GroupIDs: ptr(nonNil(p.GroupIDs))}}
+	return api.ProjectRead{Metadata: orgMeta(p.Meta), Spec: api.ProjectSpec{GroupIDs: nonNil(p.GroupIDs)}}
 }
 
 func providerFromAPI(in api.Oauth2ProviderWrite) *tenancy.ProviderInput {

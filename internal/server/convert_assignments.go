@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/pagination"
 	"github.com/gatehouse/gatehouse/internal/policy"
@@ -43,7 +44,8 @@ func assignmentToAPI(a *store.AccountAssignment) api.AccountAssignmentRead {
 		Spec: api.AccountAssignmentSpec{Principal: api.AccountAssignmentPrincipal{Type: api.AccountAssignmentPrincipalType(a.PrincipalType), Id: a.PrincipalID},
 			PermissionSetID: a.PermissionSetID, Target: api.AccountAssignmentTarget{Type: api.AccountAssignmentTargetType(a.TargetType), Id: a.TargetID}},
 		Status: api.AccountAssignmentStatus{PrincipalName: a.PrincipalName, PermissionSetName: a.PermissionSetName, TargetName: a.TargetName,
-			RoleURN: assignment.RoleURN(a), Provisioning: api.AccountAssignmentProvisioning{State: api.AccountAssignmentProvisioningState(assignment.ProvisioningSucceeded)}},
+			TargetEmail: optString(a.TargetEmail),
+			RoleURN:     assignment.RoleURN(a), Provisioning: api.AccountAssignmentProvisioning{State: api.AccountAssignmentProvisioningState(assignment.ProvisioningSucceeded)}},
 	}
 }
 
@@ -72,10 +74,32 @@ func createRequestFromAPI(in api.AccountAssignmentsCreate) assignment.CreateRequ
 
 // assignmentQuery is the paging and filters of the three assignment lists
 // (their generated parameter types have the same fields).
-func assignmentQuery(p api.ListAccountAssignmentsParams) (assignment.Filter, pagination.Request) {
-	f := assignment.Filter{TargetType: string(deref(p.TargetType)), TargetID: deref(p.TargetID), TargetName: deref(p.TargetName),
-		PermissionSetID: deref(p.PermissionSetID), PermissionSetName: deref(p.PermissionSetName),
-		PrincipalType: string(deref(p.PrincipalType)), PrincipalID: deref(p.PrincipalID), PrincipalName: deref(p.PrincipalName),
-		RoleName: deref(p.RoleName), RoleURN: deref(p.RoleURN)}
-	return f, pagination.Request{Page: p.Page, Size: p.Size, Sort: deref(p.Sort)}
+func assignmentQuery(p api.ListAccountAssignmentsParams) (assignment.Filter, pagination.Request, error) {
+	f := assignment.Filter{TargetType: string(deref(p.TargetType)), PermissionSetName: deref(p.PermissionSetName),
+		PrincipalType: string(deref(p.PrincipalType)), PrincipalID: deref(p.PrincipalID),
+		RoleName: deref(p.RoleName), InstanceID: deref(p.SeedInstanceID)}
+	// The seed's snake_case names of a filter beside ours: either, or both
+	// if they agree (a client migrating may send both).
+	for _, c := range []struct {
+		into             *string
+		ours, seed       string
+		oursVal, seedVal *string
+	}{
+		{&f.TargetID, "targetID", "target_account_id", p.TargetID, p.SeedTargetAccountID},
+		{&f.TargetName, "targetName", "target_account_name", p.TargetName, p.SeedTargetAccountName},
+		{&f.TargetEmail, "targetEmail", "target_account_email", p.TargetEmail, p.SeedTargetAccountEmail},
+		{&f.PermissionSetID, "permissionSetID", "permission_set_id", p.PermissionSetID, p.SeedPermissionSetID},
+		{&f.PrincipalName, "principalName", "principal_name", p.PrincipalName, p.SeedPrincipalName},
+		{&f.RoleURN, "roleURN", "role_srn", p.RoleURN, p.SeedRoleSRN},
+	} {
+		ours, seed := deref(c.oursVal), deref(c.seedVal)
+		if c.oursVal != nil && c.seedVal != nil && ours != seed {
+			return f, pagination.Request{}, apierror.BadRequest("query parameters %s and %s are one filter: they disagree (%q, %q)", c.ours, c.seed, ours, seed)
+		}
+		*c.into = ours
+		if c.seedVal != nil {
+			*c.into = seed
+		}
+	}
+	return f, pagination.Request{Page: p.Page, Size: p.Size, Sort: deref(p.Sort)}, nil
 }

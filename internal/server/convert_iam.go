@@ -73,10 +73,20 @@ func roleInputFromAPI(in api.RoleWrite, limits policy.Limits) (iam.RoleInput, er
 		return out, err
 	}
 	out.MaxSessionTTL, out.Editable = in.Spec.MaxSessionTTL, in.Spec.Editable
-	for _, p := range deref(in.Spec.Permissions) {
-		out.Permissions = append(out.Permissions, string(p))
+	// Absent stays nil (an update keeps the role's value); present, even
+	// empty, is non-nil.
+	if in.Spec.Permissions != nil {
+		out.Permissions = make([]string, 0, len(*in.Spec.Permissions))
+		for _, p := range *in.Spec.Permissions {
+			out.Permissions = append(out.Permissions, string(p))
+		}
 	}
-	out.Labels = deref(in.Spec.Labels)
+	if in.Spec.Labels != nil {
+		out.Labels = *in.Spec.Labels
+		if out.Labels == nil {
+			out.Labels = map[string]string{}
+		}
+	}
 	return out, nil
 }
 

@@ -24,7 +24,7 @@ const databaseTimeout = 300 * time.Millisecond
 const noHang = databaseTimeout + 10*time.Second
 
 // timedBackends open stores bounded by databaseTimeout on every backend.
-func timedBackends() map[string]func(t *testing.T) *store.Store {
+func timedBackends(tb testing.TB) map[string]func(t *testing.T) *store.Store {
 	out := map[string]func(t *testing.T) *store.Store{
 		"sqlite": func(t *testing.T) *store.Store {
 			st, err := store.Open(context.Background(), "", t.TempDir(), store.WithTimeout(databaseTimeout))
@@ -38,7 +38,7 @@ func timedBackends() map[string]func(t *testing.T) *store.Store {
 			return st
 		},
 	}
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(tb) {
 		if b.Name == "postgres" {
 			out["postgres"] = func(t *testing.T) *store.Store {
 				return testenv.OpenMigrated(t, testenv.PostgresURL(t), store.WithTimeout(databaseTimeout))
@@ -73,7 +73,7 @@ func (l *lockedLog) String() string {
 // same server answers normally once it does.
 func TestDatabaseTimeoutAnswers503(t *testing.T) {
 	t.Parallel()
-	for name, open := range timedBackends() {
+	for name, open := range timedBackends(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			st := open(t)
@@ -121,7 +121,7 @@ func TestDatabaseTimeoutAnswers503(t *testing.T) {
 // error that would page someone).
 func TestClientGoneIs499(t *testing.T) {
 	t.Parallel()
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			st := b.Open(t)

@@ -18,7 +18,7 @@ import (
 // 503 with Retry-After, never a 500.
 func TestDomainVerificationAPI(t *testing.T) {
 	t.Parallel()
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			dns := testenv.NewDNSServer(t)

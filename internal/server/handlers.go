@@ -317,7 +317,7 @@ func (h *handlers) CreateProject(w http.ResponseWriter, r *http.Request, organiz
 	if !h.decode(w, r, &in) {
 		return
 	}
-	p := &store.Project{Meta: writeMeta(in.Metadata), GroupIDs: ids(in.Spec.GroupIDs)}
+	p := &store.Project{Meta: writeMeta(in.Metadata), GroupIDs: idSet(in.Spec.GroupIDs)}
 	err := h.s.tenancy.CreateProject(r.Context(), principal(r), h.mayGrant(r), organizationID, p)
 	h.reply(w, r, http.StatusAccepted, later(err, func() any { return projectToAPI(p) }), err)
 }
@@ -332,7 +332,7 @@ func (h *handlers) UpdateProject(w http.ResponseWriter, r *http.Request, organiz
 	if !h.decode(w, r, &in) {
 		return
 	}
-	p := &store.Project{Meta: writeMeta(in.Metadata), GroupIDs: ids(in.Spec.GroupIDs)}
+	p := &store.Project{Meta: writeMeta(in.Metadata), GroupIDs: idSet(in.Spec.GroupIDs)}
 	h.reply(w, r, http.StatusOK, nil, h.s.tenancy.UpdateProject(r.Context(), principal(r), h.mayGrant(r), organizationID, projectID, p))
 }
 

@@ -59,7 +59,11 @@ func (h *handlers) DeletePermissionSet(w http.ResponseWriter, r *http.Request, o
 // --- account assignments ---
 
 func (h *handlers) ListAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID string, params api.ListAccountAssignmentsParams) {
-	f, req := assignmentQuery(params)
+	f, req, err := assignmentQuery(params)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
 	p, err := h.s.assignments.ListAssignments(r.Context(), organizationID, f, req)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return assignmentPageToAPI(p) }), err)
 }
@@ -84,7 +88,11 @@ func (h *handlers) DeleteAccountAssignment(w http.ResponseWriter, r *http.Reques
 
 // effective answers the assignments that reach a user or service account.
 func (h *handlers) effective(w http.ResponseWriter, r *http.Request, organizationID string, member assignment.Ref, params api.ListAccountAssignmentsParams) {
-	f, req := assignmentQuery(params)
+	f, req, err := assignmentQuery(params)
+	if err != nil {
+		h.s.writeError(w, r, err)
+		return
+	}
 	p, err := h.s.assignments.ListEffective(r.Context(), organizationID, member, f, req)
 	h.reply(w, r, http.StatusOK, later(err, func() any { return assignmentPageToAPI(p) }), err)
 }

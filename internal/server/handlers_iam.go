@@ -1,7 +1,10 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -64,8 +67,8 @@ func (h *handlers) ListRoles(w http.ResponseWriter, r *http.Request, organizatio
 }
 
 func (h *handlers) CreateRole(w http.ResponseWriter, r *http.Request, organizationID string) {
-	var in api.RoleWrite
-	if !h.decode(w, r, &in) {
+	in, ok := h.decodeRole(w, r)
+	if !ok {
 		return
 	}
 	ri, err := roleInputFromAPI(in, h.limits())
@@ -83,8 +86,8 @@ func (h *handlers) GetRole(w http.ResponseWriter, r *http.Request, organizationI
 }
 
 func (h *handlers) UpdateRole(w http.ResponseWriter, r *http.Request, organizationID, roleID string) {
-	var in api.RoleWrite
-	if !h.decode(w, r, &in) {
+	in, ok := h.decodeRole(w, r)
+	if !ok {
 		return
 	}
 	ri, err := roleInputFromAPI(in, h.limits())
@@ -98,6 +101,44 @@ func (h *handlers) UpdateRole(w http.ResponseWriter, r *http.Request, organizati
 
 func (h *handlers) DeleteRole(w http.ResponseWriter, r *http.Request, organizationID, roleID string) {
 	h.reply(w, r, http.StatusOK, nil, h.s.iam.DeleteRole(r.Context(), organizationID, roleID))
+}
+
+// seedRoleSpellings are the seed's (kebab-case) names of roleSpec fields
+// and Gatehouse's for them. A body that uses the seed's is refused rather
+// than read as if the field were absent: an update would otherwise keep
+// (or, on create, default) a max-session-ttl the caller believes it set.
+var seedRoleSpellings = [][2]string{
+	{"max-session-ttl", "maxSessionTTL"},
+	{"assume-role-policy", "assumeRolePolicy"},
+}
+
+// decodeRole reads a role create or update body, refusing the seed's
+// spellings of its fields (seedRoleSpellings) with a 400 naming ours.
+func (h *handlers) decodeRole(w http.ResponseWriter, r *http.Request) (api.RoleWrite, bool) {
+	var in api.RoleWrite
+	raw, err := io.ReadAll(r.Body)
+	if err != nil {
+		apierror.Write(w, apierror.BadRequest("request body: %v", err))
+		return in, false
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
+	if !h.decode(w, r, &in) {
+		return in, false
+	}
+	var keys struct {
+		Spec map[string]json.RawMessage `json:"spec"`
+	}
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		apierror.Write(w, apierror.BadRequest("request body: %v", err))
+		return in, false
+	}
+	for _, sp := range seedRoleSpellings {
+		if seed, ours := sp[0], sp[1]; keys.Spec[seed] != nil {
+			apierror.Write(w, apierror.BadRequest("spec.%s is the seed's spelling, which Gatehouse does not read: send spec.%s", seed, ours))
+			return in, false
+		}
+	}
+	return in, true
 }
 
 // decodePolicy reads a policy document body.

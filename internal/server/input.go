@@ -56,6 +56,9 @@ func checkParameters(route *routers.Route, pathParams map[string]string, u *url.
 	if what := valuesProblem(query); what != "" {
 		return apierror.BadRequest("query %s", what)
 	}
+	if err := unknownFilter(route.Operation, query); err != nil {
+		return err
+	}
 	for _, ps := range []openapi3.Parameters{route.PathItem.Parameters, route.Operation.Parameters} {
 		for _, ref := range ps {
 			p := ref.Value
@@ -65,6 +68,31 @@ func checkParameters(route *routers.Route, pathParams map[string]string, u *url.
 			if v := decoded[p.Name]; !compiled(p.Schema.Value.Pattern).MatchString(v) {
 				return apierror.NotFoundError("%s %q not found: not a well-formed ID", p.Name, v)
 			}
+		}
+	}
+	return nil
+}
+
+// unknownFilter refuses, on the lists paged the seed's way
+// (x-gatehouse-paging: offset), a query parameter the operation does not
+// declare: those lists filter by their parameters, and a filter misspelt
+// or from another API (the seed's ?target_account_id= before Gatehouse
+// read it) answered the whole list as if it had matched (issue 17).
+// Other operations keep ignoring unknown parameters, as Identity API
+// 1.4.0 does.
+func unknownFilter(op *openapi3.Operation, query url.Values) error {
+	if op.Extensions["x-gatehouse-paging"] != "offset" {
+		return nil
+	}
+	for _, name := range sortedKeys(query) {
+		if op.Parameters.GetByInAndName(openapi3.ParameterInQuery, name) == nil {
+			var known []string
+			for _, p := range op.Parameters {
+				if p.Value != nil && p.Value.In == openapi3.ParameterInQuery {
+					known = append(known, p.Value.Name)
+				}
+			}
+			return apierror.BadRequest("query parameter %q is not a filter of %s (known: %s)", name, op.OperationID, strings.Join(known, ", "))
 		}
 	}
 	return nil

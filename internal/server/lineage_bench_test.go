@@ -19,7 +19,7 @@ import (
 // lineage in one query). The difference to the old code is the lineage
 // query.
 func BenchmarkAuthenticateDerived(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		a := &apiEnv{Env: testenv.NewEnv(b, be.Open(b))}
 		l := a.lineageOrg(b, "bench")
 		session, _ := l.session(b, l.ops.token, 3600)
@@ -51,7 +51,7 @@ func BenchmarkAuthenticateDerived(b *testing.B) {
 // every use costs. cpu-ns/op is the process's user+system CPU time per
 // request (client and server: they share the process).
 func BenchmarkDerivedCredentialHTTP(b *testing.B) {
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		a := &apiEnv{Env: testenv.NewEnv(b, be.Open(b))}
 		l := a.lineageOrg(b, "bench")
 		session, _ := l.session(b, l.ops.token, 3600)

@@ -18,7 +18,7 @@ import (
 // eachBackendWith is eachBackend with options for testenv.
 func eachBackendWith(t *testing.T, opts []testenv.Option, f func(t *testing.T, a *apiEnv)) {
 	t.Helper()
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			t.Parallel()
 			f(t, &apiEnv{Env: testenv.NewEnv(t, b.Open(t), opts...)})

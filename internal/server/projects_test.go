@@ -29,9 +29,19 @@ func TestProjects(t *testing.T) {
 		if got := a.must(t, http.StatusOK, "GET", orgPath(acme.org, "projects", web), tok, nil).obj(t); !reflect.DeepEqual(got, created) {
 			t.Errorf("get = %v, want the create response %v", got, created)
 		}
-		bare := a.must(t, http.StatusAccepted, "POST", base, tok, map[string]any{"metadata": md("bare"), "spec": map[string]any{}}).obj(t)
+		// The seed requires spec.groupIDs: a body without it changes
+		// nothing and is a 400 (issue 17); an empty list is a project no
+		// group reaches.
+		for _, method := range []string{"POST", "PUT"} {
+			path := base
+			if method == "PUT" {
+				path = orgPath(acme.org, "projects", web)
+			}
+			wantError(t, a.call(t, method, path, tok, map[string]any{"metadata": md("bare"), "spec": map[string]any{}}), http.StatusBadRequest, "invalid_request")
+		}
+		bare := a.must(t, http.StatusAccepted, "POST", base, tok, projectWrite("bare", nil)).obj(t)
 		if g := strs(bare, "spec", "groupIDs"); g == nil || len(g) != 0 {
-			t.Errorf("a project created without groupIDs reads back %v, want []", get(bare, "spec"))
+			t.Errorf("a project created with groupIDs [] reads back %v, want []", get(bare, "spec"))
 		}
 		if got := a.must(t, http.StatusOK, "GET", base, tok, nil).arr(t); !reflect.DeepEqual(ids(got), []string{web, id(bare)}) || !reflect.DeepEqual(got[0], created) {
 			t.Errorf("list = %v, want [%s %s] in creation order", got, web, id(bare))

@@ -295,3 +295,64 @@ func excerptResp(r *resp) string {
 	}
 	return s
 }
+
+// TestRoleUpdateKeepsOmittedFields (issue 17, the iam-roles seed): an
+// update whose spec leaves out maxSessionTTL, labels or permissions keeps
+// their values (they were reset to 3600, {} and [], and assume-role
+// policies read the labels); an empty list or map clears them; the seed's
+// spelling max-session-ttl (and assume-role-policy) is a 400 that changes
+// nothing, never a field silently ignored.
+func TestRoleUpdateKeepsOmittedFields(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		acme := a.tenant(t, "acme", "administrator")
+		full := map[string]any{"metadata": md("deployer"), "spec": map[string]any{"maxSessionTTL": 1800,
+			"labels": map[string]any{"team": "core"}, "permissions": []any{"resetOrganizationPolicy"}}}
+		roleID := id(a.must(t, http.StatusCreated, "POST", orgPath(acme.org, "roles"), acme.token, full).obj(t))
+		path := orgPath(acme.org, "roles", roleID)
+		spec := func() map[string]any {
+			return a.must(t, http.StatusOK, "GET", path, acme.token, nil).obj(t)["spec"].(map[string]any)
+		}
+		want := func(what string, ttl float64, labels map[string]any, perms []any) {
+			t.Helper()
+			s := spec()
+			if s["maxSessionTTL"] != ttl || !reflect.DeepEqual(s["labels"], labels) || !reflect.DeepEqual(s["permissions"], perms) {
+				t.Errorf("%s: spec %v, want maxSessionTTL %v, labels %v, permissions %v", what, s, ttl, labels, perms)
+			}
+		}
+		core, reset := map[string]any{"team": "core"}, []any{"resetOrganizationPolicy"}
+		for _, leaveOut := range []string{"maxSessionTTL", "labels", "permissions"} {
+			body := clone(t, full)
+			delete(body["spec"].(map[string]any), leaveOut)
+			a.must(t, http.StatusOK, "PUT", path, acme.token, body)
+			want("without "+leaveOut, 1800, core, reset)
+		}
+		a.must(t, http.StatusOK, "PUT", path, acme.token, map[string]any{"metadata": md("deployer"), "spec": map[string]any{}})
+		want("an empty spec", 1800, core, reset)
+		a.must(t, http.StatusOK, "PUT", path, acme.token, map[string]any{"metadata": md("deployer"),
+			"spec": map[string]any{"labels": map[string]any{}, "permissions": []any{}, "maxSessionTTL": 600}})
+		want("cleared", 600, map[string]any{}, []any{})
+
+		before := a.roleState(t, acme.org)
+		for _, seed := range []string{"max-session-ttl", "assume-role-policy"} {
+			for _, method := range []string{"POST", "PUT"} {
+				p := path
+				if method == "POST" {
+					p = orgPath(acme.org, "roles")
+				}
+				value := any(900)
+				if seed == "assume-role-policy" {
+					value = map[string]any{}
+				}
+				r := a.call(t, method, p, acme.token, map[string]any{"metadata": md("seedish"), "spec": map[string]any{seed: value}})
+				wantError(t, r, http.StatusBadRequest, "invalid_request")
+				if !strings.Contains(string(r.Body), "spec."+seed) {
+					t.Errorf("%s %s: %s does not name spec.%s", method, seed, r.Body, seed)
+				}
+			}
+		}
+		if after := a.roleState(t, acme.org); after != before {
+			t.Errorf("the seed's spellings changed the roles:\n%s\nwas\n%s", after, before)
+		}
+	})
+}

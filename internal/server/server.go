@@ -167,12 +167,15 @@ func New(cfg Config) (*Server, error) {
 		ObjectLimits: cfg.Tenancy.ObjectLimits}
 	s.assignments = &assignment.Service{Store: cfg.Store, Access: s.access, Now: s.now, NewID: cfg.Tenancy.NewID,
 		ObjectLimits: cfg.Tenancy.ObjectLimits}
-	// Load api/openapi.yaml as written: the generator's embedded copy
-	// rewrites operationIds, which key the authorization catalogue.
+	// Load api/openapi.yaml as written (the generator's embedded copy
+	// rewrites operationIds, which key the authorization catalogue),
+	// without the Gatehouse/OIDC operations: internal/oidc serves those,
+	// and the guard must never route one (GET /api/v1/signup is matched by
+	// the mux before the guard; another method there stays a 404).
 	var swagger *openapi3.T
-	swagger, err = openapi3.NewLoader().LoadFromData(api.SpecYAML)
+	swagger, err = api.GuardSpec()
 	if err != nil {
-		return nil, fmt.Errorf("load OpenAPI spec: %w", err)
+		return nil, err
 	}
 	// Match on paths only: the servers list names public URLs that the
 	// request's Host need not equal behind a proxy.

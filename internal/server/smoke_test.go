@@ -8,7 +8,7 @@ import (
 )
 
 func TestSmokeTenant(t *testing.T) {
-	for _, b := range testenv.Backends() {
+	for _, b := range testenv.Backends(t) {
 		t.Run(b.Name, func(t *testing.T) {
 			e := testenv.NewEnv(t, b.Open(t))
 			ten := e.NewTenant("acme", "administrator")

@@ -222,16 +222,29 @@ type AccountAssignment struct {
 	TargetType, TargetID, TargetName          string
 	CreatedAt                                 time.Time
 	CreatedBy                                 string
+	// TargetEmail is a cloud account target's email as its connection
+	// last discovered it (the seed's target_account_email), read with the
+	// assignment rather than copied into it: discovery keeps it current
+	// without touching the assignments. "" for a project.
+	TargetEmail string
 }
 
 const assignmentColumns = "id, organization_id, principal_type, principal_id, principal_name, permission_set_id, permission_set_name, " +
 	"target_type, target_id, target_name, created_at, created_by"
 
+// targetEmailColumn is an assignment's TargetEmail: one primary key lookup
+// in cloud_accounts, for cloud account targets only.
+const targetEmailColumn = "COALESCE((SELECT c.email FROM cloud_accounts c WHERE account_assignments.target_type = 'cloudAccount' " +
+	"AND c.organization_id = account_assignments.organization_id AND c.id = account_assignments.target_id), '')"
+
+// assignmentReadColumns are what scanAssignment reads.
+const assignmentReadColumns = assignmentColumns + ", " + targetEmailColumn
+
 func scanAssignment(rows *sql.Rows) (*AccountAssignment, error) {
 	var a AccountAssignment
 	var created int64
 	if err := rows.Scan(&a.ID, &a.OrganizationID, &a.PrincipalType, &a.PrincipalID, &a.PrincipalName, &a.PermissionSetID,
-		&a.PermissionSetName, &a.TargetType, &a.TargetID, &a.TargetName, &created, &a.CreatedBy); err != nil {
+		&a.PermissionSetName, &a.TargetType, &a.TargetID, &a.TargetName, &created, &a.CreatedBy, &a.TargetEmail); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromMillis(created)
@@ -288,7 +301,7 @@ func (q *Q) addAssignmentCounts(ctx context.Context, added map[counted]int) erro
 
 // GetAccountAssignment reads one assignment of orgID.
 func (q *Q) GetAccountAssignment(ctx context.Context, orgID, id string) (*AccountAssignment, error) {
-	rows, err := q.q.QueryContext(ctx, "SELECT "+assignmentColumns+" FROM account_assignments WHERE organization_id = $1 AND id = $2", orgID, id)
+	rows, err := q.q.QueryContext(ctx, "SELECT "+assignmentReadColumns+" FROM account_assignments WHERE organization_id = $1 AND id = $2", orgID, id)
 	if err != nil {
 		return nil, fmt.Errorf("get account assignment %s: %w", id, err)
 	}
@@ -365,7 +378,10 @@ func (q *Q) renameInAssignments(ctx context.Context, orgID, of, typ, id, name st
 // AssignmentFilter narrows a list of assignments; zero fields do not filter.
 // Every filter is an exact match.
 type AssignmentFilter struct {
-	TargetType, TargetID, TargetName          string
+	TargetType, TargetID, TargetName string
+	// TargetEmail keeps the assignments to the cloud accounts of that
+	// email (TargetEmail).
+	TargetEmail                               string
 	PermissionSetID, PermissionSetName        string
 	PrincipalType, PrincipalID, PrincipalName string
 	// PermissionSetIDs, when not nil, keeps the assignments of these
@@ -423,7 +439,7 @@ func reachesMember(m Member, args *params) string {
 // kept reports whether the total of f is kept by the writes: with no
 // filter, or with a principal type alone.
 func (f AssignmentFilter) kept() bool {
-	return f.TargetType == "" && f.TargetID == "" && f.TargetName == "" && f.PermissionSetID == "" && f.PermissionSetName == "" &&
+	return f.TargetType == "" && f.TargetID == "" && f.TargetName == "" && f.TargetEmail == "" && f.PermissionSetID == "" && f.PermissionSetName == "" &&
 		f.PrincipalID == "" && f.PrincipalName == "" && f.PermissionSetIDs == nil && f.Member == nil
 }
 
@@ -439,6 +455,10 @@ func (f AssignmentFilter) query(orgID string) (cond string, args []any) {
 		if c.value != "" {
 			conds = append(conds, c.column+" = "+p.add(c.value))
 		}
+	}
+	if f.TargetEmail != "" {
+		conds = append(conds, "target_type = 'cloudAccount' AND target_id IN (SELECT id FROM cloud_accounts WHERE organization_id = $1 AND email = "+
+			p.add(f.TargetEmail)+")")
 	}
 	if f.PermissionSetIDs != nil {
 		if len(f.PermissionSetIDs) == 0 {
@@ -463,7 +483,7 @@ func (q *Q) ListAccountAssignments(ctx context.Context, orgID string, f Assignme
 		return nil, 0, fmt.Errorf("list account assignments: more than %d permission sets or groups", maxInList)
 	}
 	cond, args := f.query(orgID)
-	l := offsetQuery{table: tAccountAssignments, columns: assignmentColumns, cond: cond, args: args, sortable: AssignmentSortable}
+	l := offsetQuery{table: tAccountAssignments, columns: assignmentReadColumns, cond: cond, args: args, sortable: AssignmentSortable}
 	var total int
 	var err error
 	if f.kept() {
@@ -515,7 +535,7 @@ func (q *Q) ExistingAssignments(ctx context.Context, orgID string, principalIDs,
 		return nil, fmt.Errorf("existing assignments: more than %d IDs of a kind", maxInList)
 	}
 	args := params{orgID}
-	query := "SELECT " + assignmentColumns + " FROM account_assignments WHERE organization_id = $1 AND principal_id IN " + args.in(principalIDs) +
+	query := "SELECT " + assignmentReadColumns + " FROM account_assignments WHERE organization_id = $1 AND principal_id IN " + args.in(principalIDs) +
 		" AND permission_set_id IN " + args.in(permissionSetIDs) + " AND target_id IN " + args.in(targetIDs) + " ORDER BY id"
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -49,7 +49,7 @@ func seedUsers(b *testing.B, st *store.Store, n int) string {
 // included), pages/op counts them.
 func BenchmarkListUsersPaged(b *testing.B) {
 	const users = 10000
-	for _, be := range testenv.Backends() {
+	for _, be := range testenv.Backends(b) {
 		b.Run(be.Name, func(b *testing.B) {
 			st := be.Open(b)
 			orgID := seedUsers(b, st, users)

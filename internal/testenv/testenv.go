@@ -51,18 +51,38 @@ type Backend struct {
 	Open func(t testing.TB) *store.Store
 }
 
-// Backends lists SQLite, plus PostgreSQL when configured.
-func Backends() []Backend {
+// Backends lists SQLite, plus PostgreSQL when configured. Without
+// GATEHOUSE_TEST_DATABASE_URL the PostgreSQL half is not silently dropped:
+// t logs a SKIP line saying so, and under CI (CI set, as CI services and
+// .ci/run set it) t fails, so that a typo in .ci/run cannot halve the
+// coverage unnoticed.
+func Backends(t testing.TB) []Backend {
+	t.Helper()
 	bs := []Backend{{Name: "sqlite", Open: SQLite}}
 	if os.Getenv(PostgresURLEnv) != "" {
-		bs = append(bs, Backend{Name: "postgres", Open: Postgres})
+		return append(bs, Backend{Name: "postgres", Open: Postgres})
 	}
+	why := missingPostgres()
+	if os.Getenv("CI") != "" {
+		t.Fatal(why + " (CI is set)")
+	}
+	t.Log("SKIP postgres: " + why)
 	return bs
 }
 
-// ForEachBackend runs f as a subtest per backend.
+// missingPostgres is why the PostgreSQL backend is not run, or "".
+func missingPostgres() string {
+	if os.Getenv(PostgresURLEnv) != "" {
+		return ""
+	}
+	return PostgresURLEnv + " is not set: the PostgreSQL half of this test does not run"
+}
+
+// ForEachBackend runs f as a subtest per backend (see Backends for a
+// PostgreSQL backend that is not configured).
 func ForEachBackend(t *testing.T, f func(t *testing.T, open func(testing.TB) *store.Store)) {
-	for _, b := range Backends() {
+	t.Helper()
+	for _, b := range Backends(t) {
 		t.Run(b.Name, func(t *testing.T) { f(t, b.Open) })
 	}
 }
