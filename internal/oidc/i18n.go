@@ -47,6 +47,15 @@ type messages struct {
 	SignedOutTitle, SignedOutText             string
 	SignupDoneTitle, SignupDoneText           string
 	SignupErrorTitle, SignupErrorText         string
+	// Errors of the authorization endpoint that cannot go back to the
+	// application (authorizeErrors).
+	UnknownClientTitle, UnknownClientText   string
+	BadRedirectTitle, BadRedirectText       string
+	AuthorizeErrorTitle, AuthorizeErrorText string
+	// Locked is the login page's notice while sign-in attempts for an
+	// address are paused (see loginSubmit): it does not say whether an
+	// account exists.
+	LockedText string
 }
 
 var english = &messages{
@@ -128,6 +137,13 @@ var english = &messages{
 	SignupDoneText:       "Your account is active. You can now sign in to the applications of your organization.",
 	SignupErrorTitle:     "Sign-up link not valid",
 	SignupErrorText:      "The link is unknown, has expired or was already used. Ask an administrator of your organization for a new one.",
+	UnknownClientTitle:   "Unknown application",
+	UnknownClientText:    "The application that sent you here is not registered with Gatehouse. Go back and tell its administrator.",
+	BadRedirectTitle:     "Sign-in link not valid",
+	BadRedirectText:      "The application asked to return you to an address it has not registered, so Gatehouse will not send you there. Go back and tell the application's administrator.",
+	AuthorizeErrorTitle:  "Sign-in request not valid",
+	AuthorizeErrorText:   "The application sent a sign-in request that Gatehouse cannot accept. Go back to the application and try again.",
+	LockedText:           "Sign-in for this email address is paused after too many failed attempts. Wait %s and try again. If you did not make these attempts, or it keeps happening, contact an administrator of your organization.",
 }
 
 var german = &messages{
@@ -209,6 +225,13 @@ var german = &messages{
 	SignupDoneText:       "Ihr Konto ist aktiv. Sie können sich jetzt bei den Anwendungen Ihrer Organisation anmelden.",
 	SignupErrorTitle:     "Registrierungslink ungültig",
 	SignupErrorText:      "Der Link ist unbekannt, abgelaufen oder wurde schon verwendet. Bitten Sie die Administration Ihrer Organisation um einen neuen.",
+	UnknownClientTitle:   "Unbekannte Anwendung",
+	UnknownClientText:    "Die Anwendung, die Sie hierher geschickt hat, ist bei Gatehouse nicht registriert. Gehen Sie zurück und informieren Sie ihre Administration.",
+	BadRedirectTitle:     "Anmeldelink ungültig",
+	BadRedirectText:      "Die Anwendung möchte Sie an eine Adresse zurückschicken, die sie nicht registriert hat; Gatehouse leitet Sie dorthin nicht weiter. Gehen Sie zurück und informieren Sie die Administration der Anwendung.",
+	AuthorizeErrorTitle:  "Anmeldeanfrage ungültig",
+	AuthorizeErrorText:   "Die Anwendung hat eine Anmeldeanfrage gesendet, die Gatehouse nicht annehmen kann. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
+	LockedText:           "Die Anmeldung für diese E-Mail-Adresse ist nach zu vielen Fehlversuchen pausiert. Warten Sie %s und versuchen Sie es erneut. Wenn Sie diese Versuche nicht unternommen haben oder es wieder passiert, wenden Sie sich an die Administration Ihrer Organisation.",
 }
 
 // UILocales are the languages the pages are shown in, English first (the

@@ -224,6 +224,7 @@ func New(cfg Config) (*Provider, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
+	mux.Handle(AuthorizationPath, p.authorizeErrors(opHandler))
 	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
 	mux.Handle(UserinfoPath, p.bearerErrors(opHandler))
 	mux.Handle("POST "+IntrospectionPath, srv.introspectByCertificate(opHandler))

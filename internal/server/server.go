@@ -31,6 +31,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/iam"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // Config is what the server needs.
@@ -177,8 +178,19 @@ func New(cfg Config) (*Server, error) {
 		},
 	})
 	mux.Handle("/api/v1/", s.guard(apiHandler))
+	// The pages' stylesheet, and the landing page for a browser at / (an
+	// API client, asking for JSON or anything, keeps the JSON 404 of every
+	// unknown path); a browser's unknown path gets a 404 page.
+	mux.HandleFunc("GET "+webui.StylesheetPath, webui.Stylesheet)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
+		switch {
+		case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && webui.WantsHTML(r):
+			webui.Landing(w, r)
+		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && webui.WantsHTML(r):
+			webui.NotFound(w, r)
+		default:
+			apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
+		}
 	})
 	s.handler = observe(s.log, m, s.now, watchOutage(secureHeaders(peerCertificates(mux))))
 	return s, nil
