@@ -115,6 +115,14 @@ func NewPassword(st *store.Store, cfg PasswordConfig) (*Password, error) {
 	return &Password{store: st, cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrentHashes), dummy: dummy}, nil
 }
 
+// Lockout is the lockout policy: the consecutive failures that lock an
+// account and how long the lock lasts. The login page states it after every
+// failed attempt, known account or not, so that it says nothing about any
+// account.
+func (p *Password) Lockout() (maxFailures int, period time.Duration) {
+	return p.cfg.MaxFailures, p.cfg.LockoutPeriod
+}
+
 // Login checks email and password. It returns the local identity, or
 // ErrInvalidCredentials whatever the reason (wrong password, unknown email,
 // locked account), or an infrastructure error.

@@ -52,10 +52,10 @@ type messages struct {
 	UnknownClientTitle, UnknownClientText   string
 	BadRedirectTitle, BadRedirectText       string
 	AuthorizeErrorTitle, AuthorizeErrorText string
-	// Locked is the login page's notice while sign-in attempts for an
-	// address are paused (see loginSubmit): it does not say whether an
-	// account exists.
-	LockedText string
+	// LockoutHint follows every failed password sign-in, known account or
+	// not (so it says nothing about any account): after %d failures in a
+	// row sign-in pauses for %d minutes; what the owner does then.
+	LockoutHint string
 }
 
 var english = &messages{
@@ -143,7 +143,7 @@ var english = &messages{
 	BadRedirectText:      "The application asked to return you to an address it has not registered, so Gatehouse will not send you there. Go back and tell the application's administrator.",
 	AuthorizeErrorTitle:  "Sign-in request not valid",
 	AuthorizeErrorText:   "The application sent a sign-in request that Gatehouse cannot accept. Go back to the application and try again.",
-	LockedText:           "Sign-in for this email address is paused after too many failed attempts. Wait %s and try again. If you did not make these attempts, or it keeps happening, contact an administrator of your organization.",
+	LockoutHint:          "After %d failed attempts in a row, sign-in for an address is paused for %d minutes. If that happened, wait and try again; if you did not make these attempts or it keeps happening, contact an administrator of your organization.",
 }
 
 var german = &messages{
@@ -231,7 +231,7 @@ var german = &messages{
 	BadRedirectText:      "Die Anwendung möchte Sie an eine Adresse zurückschicken, die sie nicht registriert hat; Gatehouse leitet Sie dorthin nicht weiter. Gehen Sie zurück und informieren Sie die Administration der Anwendung.",
 	AuthorizeErrorTitle:  "Anmeldeanfrage ungültig",
 	AuthorizeErrorText:   "Die Anwendung hat eine Anmeldeanfrage gesendet, die Gatehouse nicht annehmen kann. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
-	LockedText:           "Die Anmeldung für diese E-Mail-Adresse ist nach zu vielen Fehlversuchen pausiert. Warten Sie %s und versuchen Sie es erneut. Wenn Sie diese Versuche nicht unternommen haben oder es wieder passiert, wenden Sie sich an die Administration Ihrer Organisation.",
+	LockoutHint:          "Nach %d Fehlversuchen in Folge wird die Anmeldung für eine Adresse %d Minuten lang pausiert. Falls das passiert ist, warten Sie und versuchen Sie es erneut; wenn Sie diese Versuche nicht unternommen haben oder es wieder passiert, wenden Sie sich an die Administration Ihrer Organisation.",
 }
 
 // UILocales are the languages the pages are shown in, English first (the

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -236,17 +237,23 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ident, err := p.cfg.Password.Login(ctx, email, f.Get("password"))
 	if errors.Is(err, errCredentials) {
+		p.auditSignInFailed(ctx, r, req, "", email, FactorPassword, "invalid_credentials")
 		view, verr := p.loginView(ctx, r, req, f.Get("csrf_token"), m)
 		if verr != nil {
 			p.loginError(w, m, verr)
 			return
 		}
 		view.Email, view.Error = email, m.WrongPassword
+		if n, period := p.cfg.Password.Lockout(); n > 0 {
+			view.Notice = fmt.Sprintf(m.LockoutHint, n, int((period+time.Minute-1)/time.Minute))
+		}
 		writePage(w, http.StatusUnauthorized, "login", view, origin(req.RedirectURI))
 		return
 	}
 	if err == nil {
-		err = p.mayLogIn(ctx, ident.Subject)
+		if err = p.mayLogIn(ctx, ident.Subject); errors.Is(err, errInactive) {
+			p.auditSignInFailed(ctx, r, req, ident.Subject, "", FactorPassword, "inactive")
+		}
 	}
 	if err != nil {
 		p.loginError(w, m, err)

@@ -19,7 +19,7 @@ var pages = template.Must(template.New("pages").Funcs(webui.Funcs).Parse(webui.P
 <main>
 <div class="card">
 <h1>{{.T.SignInTitle}}</h1>
-{{if .Error}}<p role="alert" class="alert" id="login-error">{{template "alert-icon"}}<span>{{.Error}}</span></p>{{end}}
+{{if .Error}}<div role="alert" class="alert" id="login-error">{{template "alert-icon"}}<div><p>{{.Error}}</p>{{if .Notice}}<p id="lockout-hint" class="alert-more">{{.Notice}}</p>{{end}}</div></div>{{end}}
 {{with .Hinted}}<form method="post" action="/oauth2/v2/login">
 <input type="hidden" name="state" value="{{$.State}}">
 <input type="hidden" name="csrf_token" value="{{$.CSRF}}">
@@ -175,11 +175,14 @@ var pages = template.Must(template.New("pages").Funcs(webui.Funcs).Parse(webui.P
 
 // loginView is what the login template shows.
 type loginView struct {
-	T         *messages
-	State     string
-	CSRF      string
-	Email     string
-	Error     string
+	T     *messages
+	State string
+	CSRF  string
+	Email string
+	Error string
+	// Notice follows Error: the lockout policy after a failed password
+	// (the same for every address, known or not).
+	Notice    string
 	Providers []providerChoice
 	// Session is the subject of the browser's session when the request
 	// may continue with it ("Continue as ...").

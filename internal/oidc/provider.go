@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -154,6 +155,9 @@ type Provider struct {
 	secureCookies bool
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
+	// failedAudits bounds the failed sign-ins recorded in the audit log
+	// (failedSignInAuditRate).
+	failedAudits *ratelimit.Limiter
 }
 
 // New builds the provider.
@@ -187,7 +191,7 @@ func New(cfg Config) (*Provider, error) {
 	if secure {
 		prefix = HostCookiePrefix
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
 		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/iam"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 	"github.com/gatehouse/gatehouse/internal/webui"
@@ -160,8 +161,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.OIDC != nil {
 		// oidcInput refuses parameters that are not text before anything,
 		// the limiter included, reads them.
-		provider := oidcInput(cfg.OIDC)
-		mux.Handle("/oauth2/v2/", oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(cfg.OIDC)))
+		// The provider records the client address (trusted proxies
+		// applied) in its sign-in events.
+		op := withClientAddr(s.ips, cfg.OIDC)
+		provider := oidcInput(op)
+		mux.Handle("/oauth2/v2/", oidcInput(newLimiter(cfg.Limits, s.ips, s.log, rateLimited).wrap(op)))
 		mux.Handle("/.well-known/openid-configuration", named("wellKnownOpenidConfigurationGet", provider))
 		mux.Handle("GET /oidc/callback", named("oidcCallbackGet", provider))
 		mux.Handle("GET /api/v1/signup", named("apiV1SignupGet", provider))
@@ -194,6 +198,18 @@ func New(cfg Config) (*Server, error) {
 	})
 	s.handler = observe(s.log, m, s.now, watchOutage(secureHeaders(peerCertificates(mux))))
 	return s, nil
+}
+
+// withClientAddr puts the request's client address, as ips resolves it, in
+// the context for the provider (oidc.WithClientAddr).
+func withClientAddr(ips *clientip.Resolver, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a, _ := ips.Addr(r)
+		if a.IsValid() {
+			r = r.WithContext(oidc.WithClientAddr(r.Context(), a.String()))
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // peerCertificates hands the TLS client certificate chain of the connection
