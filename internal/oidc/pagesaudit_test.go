@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -135,6 +137,22 @@ func TestSignInAudit(t *testing.T) {
 		fail("nobody@example.org", "wrong-password-2")
 		fail("Secret-Typed-As-Email", "wrong-password-3")
 		r.login()
+		// Sign out through the confirmation page (scanned like every page).
+		q := url.Values{"client_id": {c.ID}, "post_logout_redirect_uri": {logoutURI}}
+		resp, body := r.get(env.URL + oidc.EndSessionPath + "?" + q.Encode())
+		token := regexp.MustCompile(`name="logout_csrf" value="([^"]+)"`).FindStringSubmatch(body)
+		if resp.StatusCode != http.StatusOK || token == nil || webui.InlineCode(body) != "" {
+			t.Fatalf("confirmation page: %d %s", resp.StatusCode, body)
+		}
+		q.Set("logout_csrf", token[1])
+		out, err := r.browser.PostForm(env.URL+oidc.EndSessionPath, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Body.Close()
+		if !strings.HasPrefix(out.Header.Get("Location"), logoutURI) {
+			t.Fatalf("logout: %d %q", out.StatusCode, out.Header.Get("Location"))
+		}
 
 		events, err := env.Store.Read().ListAuditEvents(context.Background(), store.AuditFilter{}, store.Page{Limit: 100})
 		if err != nil {
@@ -157,7 +175,11 @@ func TestSignInAudit(t *testing.T) {
 			if err := json.Unmarshal([]byte(e.After), &d); err != nil {
 				t.Fatalf("%s: %v", e.After, err)
 			}
-			if d.ClientAddress == "" || d.UserAgent == "" || d.ClientID != c.ID || d.Factor != oidc.FactorPassword {
+			factor := oidc.FactorPassword
+			if e.OperationID == oidc.OpSignOut {
+				factor = oidc.FactorSession
+			}
+			if d.ClientAddress == "" || d.UserAgent == "" || d.ClientID != c.ID || d.Factor != factor {
 				t.Errorf("%s: detail %+v", e.OperationID, d)
 			}
 			got = append(got, e.OperationID+" "+e.ActorSubject+" "+d.Email+" "+d.Reason)
@@ -167,6 +189,14 @@ func TestSignInAudit(t *testing.T) {
 			"oidcSignInFailed  nobody@example.org invalid_credentials",
 			"oidcSignInFailed   invalid_credentials",
 			"oidcSignIn " + email + "  ",
+			"oidcSignOut " + email + "  ",
+		}
+		// The audit API lists them like every event.
+		listed := env.Must(http.StatusOK, "GET", "/api/v1/auditevents", env.AdminToken, nil)
+		for _, op := range []string{oidc.OpSignIn, oidc.OpSignInFailed, oidc.OpSignOut} {
+			if !strings.Contains(string(listed.Body), `"`+op+`"`) {
+				t.Errorf("GET /api/v1/auditevents lists no %s: %s", op, listed.Body)
+			}
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("sign-in events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
