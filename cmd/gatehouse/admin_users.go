@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/config"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/oidc"
@@ -106,6 +109,12 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	switch cmd {
 	case "invite":
 		return inviteUser(ctx, st, &o, stdout)
+	}
+	// set-password and delete are recorded in the audit log (platform
+	// level) in their own transaction, like an API write.
+	ctx = auditCLI(ctx, "adminUsers"+strings.ToUpper(cmd[:1])+strings.ReplaceAll(cmd[1:], "-p", "P"), "localUser",
+		strings.ToLower(strings.TrimSpace(o.email)))
+	switch cmd {
 	case "delete":
 		err := st.Tx(ctx, func(q *store.Q) error { return q.DeleteLocalPassword(ctx, o.email) })
 		if errors.Is(err, store.ErrNotFound) {
@@ -210,4 +219,14 @@ func stty(f *os.File, arg string) error {
 	cmd := exec.Command("stty", arg)
 	cmd.Stdin = f
 	return cmd.Run()
+}
+
+// auditCLI returns ctx carrying the audit entry of a `gatehouse admin`
+// write: platform level, the actor is the command line (whoever can run
+// it can open the database), the resource the one it names. The next
+// transaction run with ctx records it.
+func auditCLI(ctx context.Context, operation, resourceType, resourceID string) context.Context {
+	e := &audit.Entry{NewID: func() string { return uuid.Must(uuid.NewV7()).String() }, Now: time.Now, OperationID: operation,
+		Actor: audit.Actor{Kind: "cli", ID: "gatehouse admin", Subject: "gatehouse admin"}}
+	return audit.Begin(ctx, e, resourceType, resourceID)
 }
