@@ -238,6 +238,9 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	ident, err := p.cfg.Password.Login(ctx, email, f.Get("password"))
 	if errors.Is(err, errCredentials) {
 		p.auditSignInFailed(ctx, r, req, "", email, FactorPassword, "invalid_credentials")
+		if le := (*connector.LockError)(nil); errors.As(err, &le) {
+			p.auditLockout(ctx, r, req, email, le.Until)
+		}
 		view, verr := p.loginView(ctx, r, req, f.Get("csrf_token"), m)
 		if verr != nil {
 			p.loginError(w, m, verr)

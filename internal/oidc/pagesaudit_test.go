@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -200,6 +201,41 @@ func TestSignInAudit(t *testing.T) {
 		}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("sign-in events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
+}
+
+// TestLockoutAudited: the failed sign-in that locks a local account records
+// one oidcAccountLocked event (the account, when the lock ends); attempts
+// during the lock record failures but no second lock; an unknown address
+// is never "locked".
+func TestLockoutAudited(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		r, _, _ := webRP(t, env)
+		n, period := env.Password.Lockout()
+		for _, addr := range []string{email, "nobody@example.org"} {
+			for range n + 2 {
+				_, v := r.openLogin()
+				v.Set("email", addr)
+				v.Set("password", "not the password")
+				if resp := r.submit(v); resp.StatusCode != http.StatusUnauthorized {
+					t.Fatalf("failed login: %d", resp.StatusCode)
+				}
+			}
+		}
+		events, err := env.Store.Read().ListAuditEvents(context.Background(), store.AuditFilter{ResourceType: "localUser"}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].OperationID != oidc.OpAccountLocked || events[0].ResourceID != email || events[0].ActorSubject != email {
+			t.Fatalf("lock events: %+v", events)
+		}
+		var d struct{ LockedUntil time.Time }
+		// The password connector runs on the wall clock.
+		if err := json.Unmarshal([]byte(events[0].After), &d); err != nil || d.LockedUntil.Before(time.Now().Add(period-time.Minute)) ||
+			d.LockedUntil.After(time.Now().Add(period)) {
+			t.Errorf("lockedUntil %v (%v), want about %v", d.LockedUntil, err, time.Now().Add(period))
 		}
 	})
 }

@@ -23,6 +23,8 @@ const (
 	OpSignIn       = "oidcSignIn"
 	OpSignInFailed = "oidcSignInFailed"
 	OpSignOut      = "oidcSignOut"
+	// OpAccountLocked: failed password sign-ins locked a local account.
+	OpAccountLocked = "oidcAccountLocked"
 )
 
 // Factors of a sign-in event.
@@ -67,9 +69,11 @@ type signInDetail struct {
 	ClientID         string `json:"clientId,omitempty"`
 	Reason           string `json:"reason,omitempty"`
 	// Email is the address typed in a failed sign-in (see attemptedEmail).
-	Email         string `json:"email,omitempty"`
-	ClientAddress string `json:"clientAddress"`
-	UserAgent     string `json:"userAgent"`
+	Email string `json:"email,omitempty"`
+	// LockedUntil is when the lock of an OpAccountLocked event ends.
+	LockedUntil   *time.Time `json:"lockedUntil,omitempty"`
+	ClientAddress string     `json:"clientAddress"`
+	UserAgent     string     `json:"userAgent"`
 }
 
 func (p *Provider) auditEntry(op, subject string) *audit.Entry {
@@ -123,6 +127,21 @@ func (p *Provider) auditSignInFailed(ctx context.Context, r *http.Request, req *
 	audit.Describe(ctx, "", "", nil, detailOf(r, d))
 	if err := p.cfg.Store.Tx(ctx, func(*store.Q) error { return nil }); err != nil {
 		p.log.Error("failed sign-in not recorded in the audit log", "error", err)
+	}
+}
+
+// auditLockout records that a failed password sign-in locked the account
+// (connector.LockError): the owner or an administrator can see in the log
+// when and from where. At most one event per account and lockout period,
+// and only for accounts that exist. Errors are logged.
+func (p *Provider) auditLockout(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, email string, until time.Time) {
+	subject := strings.ToLower(strings.TrimSpace(email))
+	until = until.UTC()
+	d := signInDetail{Factor: FactorPassword, ClientID: req.ClientID, LockedUntil: &until}
+	ctx = audit.Begin(context.WithoutCancel(ctx), p.auditEntry(OpAccountLocked, subject), "localUser", subject)
+	audit.Describe(ctx, "", "", nil, detailOf(r, d))
+	if err := p.cfg.Store.Tx(ctx, func(*store.Q) error { return nil }); err != nil {
+		p.log.Error("lockout not recorded in the audit log", "error", err)
 	}
 }
 
