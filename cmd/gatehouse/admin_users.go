@@ -123,6 +123,8 @@ func adminUsers(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	switch cmd {
 	case "invite":
 		return inviteUser(ctx, st, &o, stdout)
+	}
+	switch cmd {
 	case "delete":
 		err := st.Tx(ctx, func(q *store.Q) error {
 			if err := q.DeleteLocalPassword(ctx, o.email); err != nil {

@@ -91,6 +91,23 @@ func TestAdminUsers(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 
+	// The audit log has the change (and no password).
+	func() {
+		st, err := store.Open(context.Background(), "", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		events, err := st.Read().ListAuditEvents(context.Background(), store.AuditFilter{}, store.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 1 || events[0].OperationID != "admin users set-password" || events[0].ResourceType != "localaccounts" ||
+			events[0].ResourceID != "jo@example.com" || events[0].ActorKind != "cli" || strings.Contains(events[0].After+events[0].Before, first) {
+			t.Errorf("audit events after set-password: %+v", events)
+		}
+	}()
+
 	// Replacing: the old password stops working. No trailing newline, CRLF.
 	if _, errOut, code := setPassword(second, "--email", "jo@example.com"); code != 0 {
 		t.Fatalf("replace: exit %d: %s", code, errOut)

@@ -211,7 +211,8 @@ test('the login page: labelled fields, no external loads, a strict CSP, a screen
     const response = page.waitForResponse((r) => new URL(r.url()).pathname === '/oauth2/v2/login');
     await toLoginPage(page);
     const csp = (await response).headers()['content-security-policy'];
-    assert.match(csp, /default-src 'none'/);
+    assert.match(csp, /default-src 'none'; style-src 'self'; img-src 'self';/);
+    assert.doesNotMatch(csp, /unsafe-inline/);
     assert.match(csp, new RegExp(`form-action 'self' ${rpOrigin};`), 'form-action names this origin and the relying party only');
     assert.equal(await page.title(), 'Sign in · Gatehouse');
     await page.getByRole('heading', { name: 'Sign in', exact: true }).waitFor();
@@ -220,6 +221,43 @@ test('the login page: labelled fields, no external loads, a strict CSP, a screen
     await page.getByRole('button', { name: env.upstreamName }).waitFor();
     await page.screenshot({ path: path.join(env.artifacts, 'login-page.png'), fullPage: true });
     assert.deepEqual(external, [], 'the login page loads nothing from elsewhere');
+  } finally {
+    await context.close();
+  }
+});
+
+// The pages outside the login flow, in the browser: the landing page at /,
+// the page of an authorization request naming an unknown client (never a
+// redirect, never JSON), and the login page in dark mode. The stylesheet
+// must load under the policy (no CSP violation in the console) and apply
+// (the card has the design's background and radius).
+test('the landing, error and dark pages: the stylesheet applies under the strict policy, screenshots', async () => {
+  const { context, page } = await newPage();
+  try {
+    const styled = async (what) => {
+      const card = await page.locator('.card').evaluate((e) => getComputedStyle(e).borderTopLeftRadius);
+      assert.equal(card, '12px', `${what}: the stylesheet applies`);
+      assert.deepEqual(page.consoleMessages.filter((m) => /Content Security Policy/.test(m)), [], `${what}: no CSP violation`);
+    };
+    let resp = await page.goto(`${env.issuer}/`);
+    assert.equal(resp.status(), 200);
+    assert.match(resp.headers()['content-type'], /^text\/html/);
+    await page.getByRole('link', { name: 'Open the console' }).waitFor();
+    await styled('landing');
+    await page.screenshot({ path: path.join(env.artifacts, 'landing-page.png'), fullPage: true });
+
+    resp = await page.goto(`${env.issuer}/oauth2/v2/authorization?client_id=nobody&redirect_uri=${encodeURIComponent('https://evil.example/cb')}&response_type=code&scope=openid`);
+    assert.equal(resp.status(), 400);
+    assert.equal(new URL(page.url()).origin, env.issuer, 'no redirect');
+    await page.getByRole('heading', { name: 'Unknown application' }).waitFor();
+    await styled('unknown client');
+    await page.screenshot({ path: path.join(env.artifacts, 'error-unknown-client.png'), fullPage: true });
+
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await toLoginPage(page);
+    const bg = await page.locator('body').evaluate((e) => getComputedStyle(e).backgroundColor);
+    assert.equal(bg, 'rgb(11, 11, 14)', 'dark background');
+    await page.screenshot({ path: path.join(env.artifacts, 'login-page-dark.png'), fullPage: true });
   } finally {
     await context.close();
   }

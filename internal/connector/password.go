@@ -115,6 +115,28 @@ func NewPassword(st *store.Store, cfg PasswordConfig) (*Password, error) {
 	return &Password{store: st, cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrentHashes), dummy: dummy}, nil
 }
 
+// Lockout is the lockout policy: the consecutive failures that lock an
+// account and how long the lock lasts. The login page states it after every
+// failed attempt, known account or not, so that it says nothing about any
+// account.
+func (p *Password) Lockout() (maxFailures int, period time.Duration) {
+	return p.cfg.MaxFailures, p.cfg.LockoutPeriod
+}
+
+// LockError is the ErrInvalidCredentials of the failed login that locked
+// its account (errors.Is it is ErrInvalidCredentials, so a caller that
+// shows the failure cannot tell it apart): for the audit log only, the
+// login page never says it.
+type LockError struct {
+	// Until is when the lock ends.
+	Until time.Time
+}
+
+func (e *LockError) Error() string { return ErrInvalidCredentials.Error() }
+
+// Is makes a LockError an ErrInvalidCredentials.
+func (e *LockError) Is(target error) bool { return target == ErrInvalidCredentials }
+
 // Login checks email and password. It returns the local identity, or
 // ErrInvalidCredentials whatever the reason (wrong password, unknown email,
 // locked account), or an infrastructure error.
@@ -155,6 +177,12 @@ func (p *Password) Login(ctx context.Context, email, password string) (Identity,
 		return Identity{}, fmt.Errorf("local login: %w", err)
 	}
 	if !ok {
+		if !rec.LockedUntil.IsZero() {
+			// This attempt was the one that reached MaxFailures: the row
+			// the counting update returned carries the lock it set (an
+			// attempt during a lock is not counted and gets no row).
+			return Identity{}, &LockError{Until: rec.LockedUntil}
+		}
 		return Identity{}, ErrInvalidCredentials // already counted
 	}
 	var rehashed string

@@ -60,7 +60,7 @@ func TestPasswordLogin(t *testing.T) {
 			{"too long", "jo@example.com", goodPassword + strings.Repeat("x", connector.MaxPasswordBytes)},
 		} {
 			id, err := p.Login(ctx, tc.email, tc.password)
-			if err != connector.ErrInvalidCredentials || id != (connector.Identity{}) {
+			if !errors.Is(err, connector.ErrInvalidCredentials) || id != (connector.Identity{}) {
 				t.Errorf("%s: %+v, %v; want exactly ErrInvalidCredentials", tc.name, id, err)
 			}
 		}
@@ -83,11 +83,18 @@ func TestPasswordLockout(t *testing.T) {
 			}
 		}
 		must(p.SetPassword(ctx, "jo@example.com", goodPassword))
+		// fail makes n failed logins; the one that locks the account
+		// (and only that one) is a LockError, for the audit log.
 		fail := func(n int) {
 			t.Helper()
-			for range n {
-				if _, err := p.Login(ctx, "jo@example.com", badPassword); err != connector.ErrInvalidCredentials {
+			for i := range n {
+				_, err := p.Login(ctx, "jo@example.com", badPassword)
+				if !errors.Is(err, connector.ErrInvalidCredentials) || err.Error() != connector.ErrInvalidCredentials.Error() {
 					t.Fatalf("wrong password: %v", err)
+				}
+				var le *connector.LockError
+				if locks := errors.As(err, &le); locks != (n == 5 && i == 4) {
+					t.Errorf("failure %d of %d locked: %v", i+1, n, locks)
 				}
 			}
 		}
@@ -97,7 +104,7 @@ func TestPasswordLockout(t *testing.T) {
 			if want && err != nil {
 				t.Fatalf("right password refused: %v", err)
 			}
-			if !want && err != connector.ErrInvalidCredentials {
+			if !want && !errors.Is(err, connector.ErrInvalidCredentials) {
 				t.Fatalf("right password on a locked account: %v, want ErrInvalidCredentials", err)
 			}
 		}
@@ -150,7 +157,7 @@ func TestPasswordLockoutConfig(t *testing.T) {
 	for range 2 {
 		_, _ = p.Login(ctx, "jo@example.com", badPassword)
 	}
-	if _, err := p.Login(ctx, "jo@example.com", goodPassword); err != connector.ErrInvalidCredentials {
+	if _, err := p.Login(ctx, "jo@example.com", goodPassword); !errors.Is(err, connector.ErrInvalidCredentials) {
 		t.Fatalf("not locked after 2 failures: %v", err)
 	}
 	clock.Advance(time.Minute)
@@ -181,7 +188,7 @@ func TestPasswordConcurrentGuesses(t *testing.T) {
 			return errs
 		}
 		for _, err := range burst(30, badPassword) {
-			if err != connector.ErrInvalidCredentials {
+			if !errors.Is(err, connector.ErrInvalidCredentials) {
 				t.Fatalf("wrong guess: %v", err)
 			}
 		}
@@ -194,7 +201,7 @@ func TestPasswordConcurrentGuesses(t *testing.T) {
 			t.Fatalf("after 30 concurrent guesses: attempts %d, locked until %v", rec.FailedAttempts, rec.LockedUntil)
 		}
 		for _, err := range burst(10, goodPassword) {
-			if err != connector.ErrInvalidCredentials {
+			if !errors.Is(err, connector.ErrInvalidCredentials) {
 				t.Fatalf("right password on a locked account: %v", err)
 			}
 		}
@@ -285,7 +292,7 @@ func TestPasswordParamsChange(t *testing.T) {
 	stronger := fastParams
 	stronger.Memory, stronger.Iterations = 512, 3
 	cur := newPassword(t, st, t0(), stronger)
-	if _, err := cur.Login(ctx, "jo@example.com", badPassword); err != connector.ErrInvalidCredentials {
+	if _, err := cur.Login(ctx, "jo@example.com", badPassword); !errors.Is(err, connector.ErrInvalidCredentials) {
 		t.Fatalf("wrong password: %v", err)
 	}
 	if rec, _ := st.Read().GetLocalPassword(ctx, "jo@example.com"); !strings.Contains(rec.Hash, "$m=256,t=1,p=1$") {

@@ -25,6 +25,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // limited is a Gatehouse with tight limits (3 token requests and 2 login
@@ -76,6 +77,9 @@ func want429(t *testing.T, what string, resp *http.Response, body string, html b
 	if html {
 		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(body, "Too many") {
 			t.Errorf("%s: want an HTML page, got %s: %s", what, resp.Header.Get("Content-Type"), body)
+		}
+		if strings.Contains(body, " 1 seconds") || resp.Header.Get("Content-Security-Policy") != webui.CSP() || webui.InlineCode(body) != "" {
+			t.Errorf("%s: grammar, policy %q or inline code in %s", what, resp.Header.Get("Content-Security-Policy"), body)
 		}
 		return
 	}

@@ -298,7 +298,12 @@ func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *
 		return "", err
 	}
 	var cookie *http.Cookie
-	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+	tctx := ctx
+	if fresh {
+		// A new sign-in: its audit event commits with the session.
+		tctx = p.auditSignIn(ctx, r, req, a)
+	}
+	err = p.cfg.Store.Tx(tctx, func(q *store.Q) error {
 		if fresh {
 			var err error
 			if cookie, a.SID, err = p.startBrowserSession(ctx, q, r.Header, a); err != nil {
@@ -389,7 +394,8 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 		if err != nil {
 			return nil, err
 		}
-		if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteBrowserSession(ctx, bs.IDHash) }); err != nil {
+		actx := p.auditSignOut(ctx, r.Header, bs.Subject, es.ClientID)
+		if err := p.cfg.Store.Tx(actx, func(q *store.Q) error { return q.DeleteBrowserSession(actx, bs.IDHash) }); err != nil {
 			return nil, err
 		}
 		ended = append(ended, reached...)

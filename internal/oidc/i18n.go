@@ -54,6 +54,15 @@ type messages struct {
 	SetupTitle, SetupIntro, CreateAdministrator                                        string
 	PasswordSetTitle, PasswordSetText, SignInLink                                      string
 	EmailTakenTitle, EmailTakenText, AdminExistsTitle, AdminExistsText                 string
+	// Errors of the authorization endpoint that cannot go back to the
+	// application (authorizeErrors).
+	UnknownClientTitle, UnknownClientText   string
+	BadRedirectTitle, BadRedirectText       string
+	AuthorizeErrorTitle, AuthorizeErrorText string
+	// LockoutHint follows every failed password sign-in, known account or
+	// not (so it says nothing about any account): after %d failures in a
+	// row sign-in pauses for %d minutes; what the owner does then.
+	LockoutHint string
 }
 
 var english = &messages{
@@ -154,6 +163,13 @@ var english = &messages{
 	EmailTakenText:       "Another local account already uses this email address. Ask your administrator.",
 	AdminExistsTitle:     "Gatehouse is set up already",
 	AdminExistsText:      "A platform administrator exists: setup links no longer work. Sign in instead.",
+	UnknownClientTitle:   "Unknown application",
+	UnknownClientText:    "The application that sent you here is not registered with Gatehouse. Go back and tell its administrator.",
+	BadRedirectTitle:     "Sign-in link not valid",
+	BadRedirectText:      "The application asked to return you to an address it has not registered, so Gatehouse will not send you there. Go back and tell the application's administrator.",
+	AuthorizeErrorTitle:  "Sign-in request not valid",
+	AuthorizeErrorText:   "The application sent a sign-in request that Gatehouse cannot accept. Go back to the application and try again.",
+	LockoutHint:          "After %d failed attempts in a row, sign-in for an address is paused for %d minutes. If that happened, wait and try again; if you did not make these attempts or it keeps happening, contact an administrator of your organization.",
 }
 
 var german = &messages{
@@ -254,6 +270,13 @@ var german = &messages{
 	EmailTakenText:       "Ein anderes lokales Konto verwendet diese E-Mail-Adresse bereits. Wenden Sie sich an Ihre Administration.",
 	AdminExistsTitle:     "Gatehouse ist bereits eingerichtet",
 	AdminExistsText:      "Es gibt einen Plattform-Administrator: Einrichtungslinks gelten nicht mehr. Melden Sie sich stattdessen an.",
+	UnknownClientTitle:   "Unbekannte Anwendung",
+	UnknownClientText:    "Die Anwendung, die Sie hierher geschickt hat, ist bei Gatehouse nicht registriert. Gehen Sie zurück und informieren Sie ihre Administration.",
+	BadRedirectTitle:     "Anmeldelink ungültig",
+	BadRedirectText:      "Die Anwendung möchte Sie an eine Adresse zurückschicken, die sie nicht registriert hat; Gatehouse leitet Sie dorthin nicht weiter. Gehen Sie zurück und informieren Sie die Administration der Anwendung.",
+	AuthorizeErrorTitle:  "Anmeldeanfrage ungültig",
+	AuthorizeErrorText:   "Die Anwendung hat eine Anmeldeanfrage gesendet, die Gatehouse nicht annehmen kann. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
+	LockoutHint:          "Nach %d Fehlversuchen in Folge wird die Anmeldung für eine Adresse %d Minuten lang pausiert. Falls das passiert ist, warten Sie und versuchen Sie es erneut; wenn Sie diese Versuche nicht unternommen haben oder es wieder passiert, wenden Sie sich an die Administration Ihrer Organisation.",
 }
 
 // UILocales are the languages the pages are shown in, English first (the

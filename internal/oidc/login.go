@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 
@@ -239,17 +240,26 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	ident, err := p.cfg.Password.Login(ctx, email, f.Get("password"))
 	if errors.Is(err, errCredentials) {
+		p.auditSignInFailed(ctx, r, req, "", email, FactorPassword, "invalid_credentials")
+		if le := (*connector.LockError)(nil); errors.As(err, &le) {
+			p.auditLockout(ctx, r, req, email, le.Until)
+		}
 		view, verr := p.loginView(ctx, r, req, f.Get("csrf_token"), m)
 		if verr != nil {
 			p.loginError(w, m, verr)
 			return
 		}
 		view.Email, view.Error = email, m.WrongPassword
+		if n, period := p.cfg.Password.Lockout(); n > 0 {
+			view.Notice = fmt.Sprintf(m.LockoutHint, n, int((period+time.Minute-1)/time.Minute))
+		}
 		writePage(w, http.StatusUnauthorized, "login", view, origin(req.RedirectURI))
 		return
 	}
 	if err == nil {
-		err = p.mayLogInLocal(ctx, ident)
+		if err = p.mayLogInLocal(ctx, ident); errors.Is(err, errInactive) {
+			p.auditSignInFailed(ctx, r, req, ident.Subject, "", FactorPassword, "inactive")
+		}
 	}
 	if err != nil {
 		p.loginError(w, m, err)

@@ -4,113 +4,133 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // The provider's HTML pages: server-rendered, no script, nothing loaded from
 // elsewhere, translated (i18n.go).
-var pages = template.Must(template.New("pages").Parse(`
-{{define "head"}}<!doctype html>
-<html lang="{{.T.Lang}}">
-<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem}
-label{display:block;margin-top:1rem}input[type=email],input[type=password],input[type=text],textarea{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}
-button{margin-top:1.5rem;margin-right:.5rem;padding:.6rem 1.2rem;font-size:1rem}[role=alert]{color:#a00;margin-top:1rem}
-fieldset{margin-top:1rem}fieldset label{display:inline;margin:0}small{color:#555}</style>
-{{end}}
-
+var pages = template.Must(template.New("pages").Funcs(webui.Funcs).Parse(webui.Partials + `
 {{define "login"}}{{template "head" .}}<title>{{.T.SignInTitle}} · Gatehouse</title></head>
 <body>
+{{template "brand" .}}
 <main>
+<div class="card">
 <h1>{{.T.SignInTitle}}</h1>
-{{if .Error}}<p role="alert" id="login-error">{{.Error}}</p>{{end}}
+{{if .Error}}<div role="alert" class="alert" id="login-error">{{template "alert-icon"}}<div><p>{{.Error}}</p>{{if .Notice}}<p id="lockout-hint" class="alert-more">{{.Notice}}</p>{{end}}</div></div>{{end}}
 {{with .Hinted}}<form method="post" action="/oauth2/v2/login">
 <input type="hidden" name="state" value="{{$.State}}">
 <input type="hidden" name="csrf_token" value="{{$.CSRF}}">
 <input type="hidden" name="email" value="{{.Email}}">
-<p>{{$.T.HintedProvider}} <strong id="hinted-email">{{.Email}}</strong></p>
+<p class="session">{{$.T.HintedProvider}} <strong id="hinted-email">{{.Email}}</strong></p>
 <button type="submit" id="hinted-provider" name="hinted" value="1">{{$.T.ContinueWith}} {{.Provider}}{{if .Organization}} ({{.Organization}}){{end}}</button>
 </form>
-<h2>{{$.T.UseAnother}}</h2>{{end}}
+<h2 class="divider">{{$.T.UseAnother}}</h2>{{end}}
 {{if .Session}}<form method="post" action="/oauth2/v2/login">
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
-<p>{{.T.SignedInAs}} <strong id="session-subject">{{.Session}}</strong>.</p>
+<p class="session">{{.T.SignedInAs}} <strong id="session-subject">{{.Session}}</strong></p>
 <button type="submit" name="continue" value="1">{{.T.ContinueAs}} {{.Session}}</button>
 </form>
-<h2>{{.T.UseAnother}}</h2>{{end}}
+<h2 class="divider">{{.T.UseAnother}}</h2>{{end}}
 <form method="post" action="/oauth2/v2/login">
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<div class="field">
 <label for="email">{{.T.Email}}</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}"{{if .Error}} aria-describedby="login-error"{{end}}>
+</div>
+<div class="field">
 <label for="password">{{.T.Password}}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" aria-describedby="password-hint">
-<p id="password-hint"><small>{{.T.PasswordHint}}</small></p>
-<button type="submit">{{.T.SignIn}}</button>
+<p id="password-hint" class="hint">{{.T.PasswordHint}}</p>
+</div>
+<button type="submit"{{if or .Session .Hinted}} class="secondary"{{end}}>{{.T.SignIn}}</button>
 </form>
-{{if .Providers}}<h2>{{.T.OrSignInWith}}</h2>
+{{if .Providers}}<h2 class="divider">{{.T.OrSignInWith}}</h2>
+<div class="providers">
 {{range .Providers}}<form method="post" action="/oauth2/v2/login">
 <input type="hidden" name="state" value="{{$.State}}">
 <input type="hidden" name="csrf_token" value="{{$.CSRF}}">
-<button type="submit" name="provider" value="{{.ID}}">{{.Name}}</button>
+<button type="submit" class="secondary" name="provider" value="{{.ID}}">{{.Name}}</button>
 </form>
-{{end}}{{end}}
+{{end}}</div>{{end}}
+</div>
 </main>
 </body>
 </html>{{end}}
 
 {{define "consent"}}{{template "head" .}}<title>{{.T.ConsentTitle}} · Gatehouse</title></head>
 <body>
+{{template "brand" .}}
 <main>
+<div class="card">
 <h1>{{.T.ConsentTitle}}</h1>
 <p><strong id="client-name">{{.Client}}</strong> {{.T.ConsentWants}}</p>
-<ul id="scopes">{{range .Scopes}}<li>{{.Text}}{{if .Raw}} <code>{{.Name}}</code>{{end}}</li>{{end}}</ul>
-<p><small>{{.T.SignedInAs}} {{.Subject}}</small></p>
+<ul id="scopes" class="scopes">{{range .Scopes}}<li>{{.Text}}{{if .Raw}} <code>{{.Name}}</code>{{end}}</li>{{end}}</ul>
+<p><small>{{.T.SignedInAs}} <strong>{{.Subject}}</strong></small></p>
 <form method="post" action="/oauth2/v2/consent">
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<div class="actions">
 <button type="submit" name="decision" value="allow">{{.T.Allow}}</button>
-<button type="submit" name="decision" value="deny">{{.T.Deny}}</button>
+<button type="submit" class="secondary" name="decision" value="deny">{{.T.Deny}}</button>
+</div>
 </form>
+</div>
 </main>
 </body>
 </html>{{end}}
 
 {{define "onboard"}}{{template "head" .}}<title>{{.T.OnboardTitle}} · Gatehouse</title></head>
 <body>
-<main>
+{{template "brand" .}}
+<main class="wide">
+<div class="card">
 <h1>{{.T.OnboardTitle}}</h1>
-<p>{{.T.OnboardIntro}}</p>
-<p><small>{{.T.SignedInAs}} {{.Subject}}</small></p>
-{{if .Error}}<p role="alert" id="onboard-error">{{.Error}}</p>{{end}}
+<p class="lead">{{.T.OnboardIntro}}</p>
+<p><small>{{.T.SignedInAs}} <strong>{{.Subject}}</strong></small></p>
+{{if .Error}}<p role="alert" class="alert" id="onboard-error">{{template "alert-icon"}}<span>{{.Error}}</span></p>{{end}}
 <form method="post" action="/oauth2/v2/onboard">
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<div class="field">
 <label for="organization_name">{{.T.OrgName}}</label>
 <input id="organization_name" name="organization_name" type="text" required maxlength="63" value="{{.OrgName}}" aria-describedby="name-hint">
-<p id="name-hint"><small>{{.T.NameHint}}</small></p>
+<p id="name-hint" class="hint">{{.T.NameHint}}</p>
+</div>
+<div class="field">
 <label for="organization_description">{{.T.OrgDescription}}</label>
 <textarea id="organization_description" name="organization_description" maxlength="1024">{{.OrgDescription}}</textarea>
+</div>
+<div class="field">
 <label for="group_name">{{.T.GroupName}}</label>
 <input id="group_name" name="group_name" type="text" required maxlength="63" value="{{.GroupName}}">
+</div>
+<div class="field">
 <label for="group_description">{{.T.GroupDescription}}</label>
 <textarea id="group_description" name="group_description" maxlength="1024">{{.GroupDescription}}</textarea>
+</div>
 <fieldset><legend>{{.T.Roles}}</legend>
-{{range .Roles}}<div><input type="checkbox" id="role-{{.Name}}" name="roles" value="{{.Name}}"{{if .Checked}} checked{{end}}>
+{{range .Roles}}<div class="check"><input type="checkbox" id="role-{{.Name}}" name="roles" value="{{.Name}}"{{if .Checked}} checked{{end}}>
 <label for="role-{{.Name}}">{{.Name}}</label> <small>{{.Text}}</small></div>
 {{end}}</fieldset>
 <button type="submit">{{.T.CreateOrganization}}</button>
 </form>
+</div>
 </main>
 </body>
 </html>{{end}}
 
 {{define "logout"}}{{template "head" .}}<title>{{.T.LogoutTitle}} · Gatehouse</title></head>
 <body>
+{{template "brand" .}}
 <main>
+<div class="card">
 <h1>{{.T.LogoutTitle}}</h1>
-<p>{{.T.SignedInAs}} <strong>{{.Subject}}</strong>.</p>
+<p class="session">{{.T.SignedInAs}} <strong>{{.Subject}}</strong></p>
 <form method="post" action="/oauth2/v2/logout">
 <input type="hidden" name="logout_csrf" value="{{.CSRF}}">
 {{if .ClientID}}<input type="hidden" name="client_id" value="{{.ClientID}}">{{end}}
@@ -119,6 +139,7 @@ fieldset{margin-top:1rem}fieldset label{display:inline;margin:0}small{color:#555
 <input type="hidden" name="ui_locales" value="{{.T.Lang}}">
 <button type="submit">{{.T.LogoutButton}}</button>
 </form>
+</div>
 </main>
 </body>
 </html>{{end}}
@@ -126,25 +147,42 @@ fieldset{margin-top:1rem}fieldset label{display:inline;margin:0}small{color:#555
 {{define "continue"}}{{template "head" .}}<title>{{.T.ContinueTitle}} · Gatehouse</title>
 <meta http-equiv="refresh" content="0;url={{.URL}}"></head>
 <body>
+{{template "brand" .}}
 <main>
+<div class="card">
 <h1>{{.T.ContinueTitle}}</h1>
-<p>{{.T.ContinueText}} <a id="continue" href="{{.URL}}">{{.T.ContinueLink}}</a></p>
+<p class="lead">{{.T.ContinueText}}</p>
+<a id="continue" href="{{.URL}}" class="button">{{.T.ContinueLink}}</a>
+</div>
 </main>
 </body>
 </html>{{end}}
 
 {{define "message"}}{{template "head" .}}<title>{{.Title}} · Gatehouse</title></head>
-<body><main><h1>{{.Title}}</h1><p>{{.Text}}</p></main></body>
+<body>
+{{template "brand" .}}
+<main>
+<div class="card">
+{{if .Status}}<p class="status">{{.Status}}</p>{{end}}
+<h1>{{.Title}}</h1>
+<p class="lead">{{.Text}}</p>
+{{if .Detail}}<p><small>{{.Detail}}</small></p>{{end}}
+</div>
+</main>
+</body>
 </html>{{end}}
 `))
 
 // loginView is what the login template shows.
 type loginView struct {
-	T         *messages
-	State     string
-	CSRF      string
-	Email     string
-	Error     string
+	T     *messages
+	State string
+	CSRF  string
+	Email string
+	Error string
+	// Notice follows Error: the lockout policy after a failed password
+	// (the same for every address, known or not).
+	Notice    string
 	Providers []providerChoice
 	// Session is the subject of the browser's session when the request
 	// may continue with it ("Continue as ...").
@@ -197,39 +235,29 @@ type continueView struct {
 	URL string
 }
 
+// messageView is a message page: a title, a text, for errors the status
+// line and what the client was told (Detail, e.g. an OAuth2 error's
+// description).
 type messageView struct {
-	T           *messages
-	Title, Text string
+	T                           *messages
+	Status, Title, Text, Detail string
 }
 
-// writePage renders page name. The Content-Security-Policy allows nothing
-// but the inline style sheet, and lets forms submit to this origin and to
-// formOrigins only: Chromium applies form-action to every redirect that
-// follows a form's POST, so a page whose form ends at a relying party (the
-// login, consent and onboarding forms end at the client's redirect_uri)
-// must list that origin, and no other.
+// writePage renders page name. The Content-Security-Policy (webui.CSP)
+// allows the pages' stylesheet and nothing inline, and lets forms submit to
+// this origin and to formOrigins only: Chromium applies form-action to
+// every redirect that follows a form's POST, so a page whose form ends at a
+// relying party (the login, consent and onboarding forms end at the
+// client's redirect_uri) must list that origin, and no other.
 func writePage(w http.ResponseWriter, status int, name string, data any, formOrigins ...string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", contentSecurityPolicy(formOrigins))
-	h.Set("Referrer-Policy", "no-referrer")
+	webui.SetPageHeaders(w.Header(), formOrigins...)
 	w.WriteHeader(status)
 	_ = pages.ExecuteTemplate(w, name, data)
 }
 
 // contentSecurityPolicy is the pages' policy with form-action extended by
 // origins (scheme://host[:port] each, already checked by origin).
-func contentSecurityPolicy(origins []string) string {
-	formAction := "'self'"
-	for _, o := range origins {
-		if o != "" && !strings.Contains(formAction, " "+o) {
-			formAction += " " + o
-		}
-	}
-	return "default-src 'none'; style-src 'unsafe-inline'; form-action " + formAction + "; frame-ancestors 'none'; base-uri 'none'"
-}
+func contentSecurityPolicy(origins []string) string { return webui.CSP(origins...) }
 
 // origin is the scheme://host[:port] of an absolute http(s) URI, as a CSP
 // source expression; "" when uri is not one or holds a character that could
@@ -248,5 +276,14 @@ func origin(uri string) string {
 }
 
 func writeMessage(w http.ResponseWriter, status int, m *messages, title, text string) {
-	writePage(w, status, "message", messageView{T: m, Title: title, Text: text})
+	writePage(w, status, "message", messageView{T: m, Status: statusLine(status), Title: title, Text: text})
+}
+
+// statusLine is what an error page shows above its title ("404 Not
+// Found"); nothing for a page that is not an error.
+func statusLine(status int) string {
+	if status < 400 {
+		return ""
+	}
+	return strconv.Itoa(status) + " " + http.StatusText(status)
 }

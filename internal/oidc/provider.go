@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -159,6 +160,9 @@ type Provider struct {
 	secureCookies bool
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
+	// failedAudits bounds the failed sign-ins recorded in the audit log
+	// (failedSignInAuditRate).
+	failedAudits *ratelimit.Limiter
 	// activity records users' lastActive on sign-in and token use.
 	activity *tenancy.Activity
 }
@@ -203,7 +207,7 @@ func New(cfg Config) (*Provider, error) {
 	if secure {
 		prefix = HostCookiePrefix
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
 		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {
@@ -249,6 +253,7 @@ func New(cfg Config) (*Provider, error) {
 
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
+	mux.Handle(AuthorizationPath, p.authorizeErrors(opHandler))
 	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
 	mux.Handle(UserinfoPath, p.bearerErrors(opHandler))
 	mux.Handle("POST "+IntrospectionPath, srv.introspectByCertificate(opHandler))

@@ -409,6 +409,19 @@ func notVouched(err error) bool {
 	return errors.Is(err, errNoVoucher) || errors.Is(err, errVoucherGone) || errors.Is(err, errForeignDomain)
 }
 
+// upstreamFailureReason is the reason a failed upstream sign-in's event records.
+func upstreamFailureReason(err error) string {
+	switch {
+	case errors.Is(err, errUnverified):
+		return "email_unverified"
+	case errors.Is(err, errForeignDomain):
+		return "foreign_domain"
+	case errors.Is(err, errInactive):
+		return "inactive"
+	}
+	return "upstream_error"
+}
+
 // upstreamCallback is GET /oidc/callback: a verified upstream login
 // completes its auth request (and starts a browser session) like a password
 // login does, in the browser that began it only (UpstreamCookiePrefix).
@@ -417,6 +430,9 @@ func (p *Provider) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	req, a, err := p.finishUpstream(ctx, r.URL.Query(), p.upstreamCookieValue(r))
 	m := requestLocale(r, req)
 	if err != nil {
+		if req != nil && (errors.Is(err, errUnverified) || errors.Is(err, errForeignDomain) || errors.Is(err, errInactive) || errors.Is(err, errUpstream)) {
+			p.auditSignInFailed(ctx, r, req, a.Subject, "", FactorUpstream, upstreamFailureReason(err))
+		}
 		p.loginError(w, m, err)
 		return
 	}

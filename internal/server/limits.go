@@ -1,8 +1,6 @@
 package server
 
 import (
-	"fmt"
-	"html"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -16,6 +14,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // Limits are the abuse protections of the OAuth2 and login endpoints. The
@@ -145,27 +144,11 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.L
 	e := apierror.RateLimited(retry, "too many requests; retry in %s seconds", apierror.RetryAfterSeconds(retry))
 	if page {
 		w.Header().Set("Retry-After", apierror.RetryAfterSeconds(retry))
-		writeStaticPage(w, http.StatusTooManyRequests, "Too many attempts",
-			"Too many sign-in attempts from here. Wait "+apierror.RetryAfterSeconds(retry)+" seconds and try again.")
+		webui.TooMany(w, r, apierror.RetryAfterSeconds(retry))
 		return false
 	}
 	apierror.Write(w, e)
 	return false
-}
-
-// writeStaticPage sends a small HTML page; title and text are escaped.
-func writeStaticPage(w http.ResponseWriter, status int, title, text string) {
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<!doctype html>
-<html lang="en">
-<head><meta charset="utf-8"><title>%s · Gatehouse</title>
-<style>body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem}</style></head>
-<body><main><h1>%s</h1><p>%s</p></main></body>
-</html>
-`, html.EscapeString(title), html.EscapeString(title), html.EscapeString(text))
 }
 
 // tokenResponsePaths answer with tokens or facts about tokens: never to be
@@ -176,8 +159,9 @@ var tokenResponsePaths = map[string]bool{
 
 // secureHeaders sets the headers every answer carries: no MIME sniffing,
 // no referrer, no framing (X-Frame-Options and CSP frame-ancestors), and a
-// CSP that allows nothing but inline style (the static pages'); pages that
-// need more (the login page's form) set their own. Token, userinfo,
+// CSP that allows nothing but this origin's stylesheet and images (the
+// pages', webui.CSP); pages that need more (the login page's form) set
+// their own. Token, userinfo,
 // introspection and revocation answers are never cached.
 func secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -185,7 +169,7 @@ func secureHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", webui.CSP())
 		if tokenResponsePaths[r.URL.Path] {
 			h.Set("Cache-Control", "no-store")
 			h.Set("Pragma", "no-cache")

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // oidcInput refuses, before the provider (and so before any database query)
@@ -37,11 +38,11 @@ func oidcInput(next http.Handler) http.Handler {
 			if errors.As(err, &mbe) {
 				status, msg = http.StatusRequestEntityTooLarge, fmt.Sprintf("the form could not be read (at most %d bytes)", MaxFormBytes)
 			}
-			refuseInput(w, page, status, msg)
+			refuseInput(w, r, page, status, msg)
 			return
 		}
 		if msg := inputProblem(r); msg != "" {
-			refuseInput(w, page, http.StatusBadRequest, msg)
+			refuseInput(w, r, page, http.StatusBadRequest, msg)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -84,9 +85,9 @@ func browserEndpoint(path string) bool {
 }
 
 // refuseInput answers 400 (or 413) in the endpoint's error style.
-func refuseInput(w http.ResponseWriter, page bool, status int, msg string) {
+func refuseInput(w http.ResponseWriter, r *http.Request, page bool, status int, msg string) {
 	if page {
-		writeStaticPage(w, status, "Bad request", msg)
+		webui.BadRequest(w, r, status, msg)
 		return
 	}
 	apierror.Write(w, &apierror.Error{Status: status, Code: apierror.InvalidRequest, Description: msg})

@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // Config is what the server needs.
@@ -227,13 +228,23 @@ func New(cfg Config) (*Server, error) {
 	})
 	mux.Handle("/api/v1/", s.guard(apiHandler))
 	if cfg.Console != nil {
+		// The console (issue 13); / is the landing page, which links to it.
 		mux.Handle("/console/", named("console", cfg.Console))
-		toConsole := http.RedirectHandler("/console/", http.StatusFound)
-		mux.Handle("GET /console", named("console", toConsole))
-		mux.Handle("GET /{$}", named("console", toConsole))
+		mux.Handle("GET /console", named("console", http.RedirectHandler("/console/", http.StatusFound)))
 	}
+	// The pages' stylesheet, and the landing page for a browser at / (an
+	// API client, asking for JSON or anything, keeps the JSON 404 of every
+	// unknown path); a browser's unknown path gets a 404 page.
+	mux.HandleFunc("GET "+webui.StylesheetPath, webui.Stylesheet)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
+		switch {
+		case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && webui.WantsHTML(r):
+			webui.Landing(w, r)
+		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && webui.WantsHTML(r):
+			webui.NotFound(w, r)
+		default:
+			apierror.Write(w, apierror.NotFoundError("nothing at %s", r.URL.Path))
+		}
 	})
 	s.handler = observe(s.log, m, s.now, watchOutage(secureHeaders(peerCertificates(mux))))
 	return s, nil
