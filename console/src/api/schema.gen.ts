@@ -79,6 +79,212 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/oauth2clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List platform OAuth2 clients.
+         * @description Gatehouse addition. Lists the platform's OAuth2 clients (relying
+         *     parties of Gatehouse's OpenID provider that belong to no
+         *     organization); organizations' own clients are listed under their
+         *     organization only. Secrets are never returned. Restricted to platform
+         *     administrators.
+         */
+        get: operations["listOauth2Clients"];
+        put?: never;
+        /**
+         * Register a platform OAuth2 client.
+         * @description Gatehouse addition. Registers a platform OAuth2 client. metadata.id
+         *     may choose its client_id (generated when absent). A confidential
+         *     client's secret is in status.clientSecret of this response only.
+         *     Restricted to platform administrators.
+         */
+        post: operations["createOauth2Client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oauth2clients/{clientID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get a platform OAuth2 client.
+         * @description Gatehouse addition. Gets a platform OAuth2 client, without its secret.
+         *     An organization's client is not found here. Restricted to platform
+         *     administrators.
+         */
+        get: operations["getOauth2Client"];
+        /**
+         * Update a platform OAuth2 client.
+         * @description Gatehouse addition. Replaces a platform client's settings (omitted
+         *     fields take their defaults); its type, client_id and secret stay.
+         *     Restricted to platform administrators.
+         */
+        put: operations["updateOauth2Client"];
+        post?: never;
+        /**
+         * Delete a platform OAuth2 client.
+         * @description Gatehouse addition. Deletes a platform client: its secret stops
+         *     working and its sessions end, with every token issued in them.
+         *     Restricted to platform administrators.
+         */
+        delete: operations["deleteOauth2Client"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oauth2clients/{clientID}/rotatesecret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a platform OAuth2 client's secret.
+         * @description Gatehouse addition. Gives a confidential platform client a new secret,
+         *     returned in status.clientSecret this once; the old one stops working
+         *     at once. A public client, or one that authenticates with a TLS
+         *     certificate, has no secret (400). Restricted to platform
+         *     administrators.
+         */
+        post: operations["rotateOauth2ClientSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/oauth2clients": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List an organization's OAuth2 clients.
+         * @description Gatehouse addition. Lists the OAuth2 clients the organization
+         *     registered. Secrets are never returned.
+         */
+        get: operations["listOrganizationOauth2Clients"];
+        put?: never;
+        /**
+         * Register an organization's OAuth2 client.
+         * @description Gatehouse addition. Registers an OAuth2 client owned by the
+         *     organization. It signs in the organization's active members only, and
+         *     the tokens it gets act in this organization only. Its client_id is
+         *     generated (metadata.id is refused with 400). A confidential client's
+         *     secret is in status.clientSecret of this response only. The
+         *     organization's object limit applies (409).
+         */
+        post: operations["createOrganizationOauth2Client"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Get an organization's OAuth2 client.
+         * @description Gatehouse addition. Gets one of the organization's clients, without
+         *     its secret. Another organization's or a platform client is not found.
+         */
+        get: operations["getOrganizationOauth2Client"];
+        /**
+         * Update an organization's OAuth2 client.
+         * @description Gatehouse addition. Replaces the settings of one of the organization's
+         *     clients (omitted fields take their defaults); its type, client_id and
+         *     secret stay.
+         */
+        put: operations["updateOrganizationOauth2Client"];
+        post?: never;
+        /**
+         * Delete an organization's OAuth2 client.
+         * @description Gatehouse addition. Deletes one of the organization's clients: its
+         *     secret stops working and its sessions end, with every token issued in
+         *     them.
+         */
+        delete: operations["deleteOrganizationOauth2Client"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate an organization's OAuth2 client's secret.
+         * @description Gatehouse addition. Gives a confidential client of the organization a
+         *     new secret, returned in status.clientSecret this once; the old one
+         *     stops working at once. A public client, or one that authenticates with
+         *     a TLS certificate, has no secret (400).
+         */
+        post: operations["rotateOrganizationOauth2ClientSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations": {
         parameters: {
             query?: never;
@@ -711,6 +917,59 @@ export interface paths {
         get: operations["listAuditEvents"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/signingkeys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the token signing keys.
+         * @description Gatehouse addition. The published token signing keys: the platform's
+         *     (one set per algorithm, RS256, ES256 and ES512, each with its next,
+         *     active and unexpired retired keys; they sign ID tokens, access tokens
+         *     and logout tokens) and every organization's workload issuer keys, with
+         *     their algorithm, state and dates. Never any private material. Platform
+         *     first, then by organization, algorithm and creation. Platform
+         *     administrators only.
+         */
+        get: operations["listSigningKeys"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/signingkeys/rotate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate the platform's token signing keys now.
+         * @description Gatehouse addition. Rotates the platform's signing keys of one
+         *     algorithm, or of every algorithm when none is given, in one
+         *     transaction: each set's next key (published since the last rotation)
+         *     starts signing, its active key is retired (published until the
+         *     tokens it signed expire) and a fresh next key is generated. Running
+         *     replicas follow within 30 s. Every call rotates (two calls retire the
+         *     key that was next before it has signed: after a key compromise, that is
+         *     what is wanted). Audited. Platform administrators only.
+         */
+        post: operations["rotateSigningKeys"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1430,7 +1689,10 @@ export interface paths {
          * List account assignments.
          * @description Gatehouse addition (account assignments). One page of the organization's
          *     account assignments, filtered (every filter is an exact match; roleName keeps
-         *     the assignments whose permission set holds that role). Sortable by createdAt,
+         *     the assignments whose permission set holds that role). The seed's filter
+         *     names (target_account_id, target_account_name, target_account_email,
+         *     permission_set_id, principal_name, role_srn, instance_id) are accepted
+         *     beside the camelCase ones; an unknown query parameter is a 400. Sortable by createdAt,
          *     principalName, principalType, permissionSetName, targetName and id (default
          *     createdAt:asc); ties are broken by creation time, then id, in the direction
          *     of the last key. count is the number of assignments the filters keep.
@@ -1529,6 +1791,662 @@ export interface paths {
          *     and filtered like listAccountAssignments.
          */
         get: operations["listServiceAccountAccountAssignments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the caller's sessions.
+         * @description Gatehouse addition (sessions). The signed-in person's live sessions,
+         *     newest first: browser sessions (single sign-on logins) and application
+         *     sessions (one client's refresh token family). The session the calling
+         *     access token belongs to, and the browser session it was begun in, are
+         *     marked current. Only a person's own OpenID Connect access token may call
+         *     it (service accounts, API keys and role sessions have no sessions: 403).
+         *     A person signed in through an organization's own identity provider sees
+         *     the sessions that provider vouched for only.
+         */
+        get: operations["listAccountSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/sessions/{sessionID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+                 *     application session's refresh token family (22 base64url characters).
+                 */
+                sessionID: components["parameters"]["sessionIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's sessions.
+         * @description Gatehouse addition (sessions). Ends a browser session (and every
+         *     application session a login in it started) or an application session:
+         *     their refresh tokens are refused at once and their access tokens at
+         *     their next use; clients with a back-channel logout URI are told. Another
+         *     person's session, or one the caller may not see, is 404.
+         */
+        delete: operations["deleteAccountSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/consents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the applications the caller consented to.
+         * @description Gatehouse addition (sessions). The clients the signed-in person allowed,
+         *     with the scopes and when. A person signed in through an organization's
+         *     own identity provider gets 403: consent is remembered per person across
+         *     every provider.
+         */
+        get: operations["listAccountConsents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/consents/{clientID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An OAuth2 client_id. */
+                clientID: components["parameters"]["consentClientIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a consent.
+         * @description Gatehouse addition (sessions). Forgets what the caller allowed the
+         *     client (its next login asks again, for a client that asks) and ends the
+         *     caller's sessions at that client on every device, their refresh and
+         *     access tokens included. 404 when the caller never consented to it.
+         */
+        delete: operations["deleteAccountConsent"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/users/{userID}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List a user's sessions in the organization.
+         * @description Gatehouse addition (sessions). The user's live sessions that concern
+         *     this organization only: those its own identity providers vouched for.
+         *     A person may be a user of several organizations under one subject;
+         *     sessions vouched for by a platform provider or a local password serve
+         *     all of them and are shown to platform administrators
+         *     (listSubjectSessions) and to the person, never to one organization.
+         */
+        get: operations["listUserSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * Sign a user out of the organization everywhere.
+         * @description Gatehouse addition (sessions). Ends every session listUserSessions shows
+         *     (the ones the organization's own identity providers vouched for), and
+         *     returns them. To take away the rest of a person's access, suspend the
+         *     user: when no other organization has them active, every session ends.
+         */
+        delete: operations["deleteUserSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/users/{userID}/sessions/{sessionID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+                /**
+                 * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+                 *     application session's refresh token family (22 base64url characters).
+                 */
+                sessionID: components["parameters"]["sessionIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of a user's sessions in the organization.
+         * @description Gatehouse addition (sessions). Ends one session listUserSessions shows,
+         *     as deleteAccountSession does; any other session is 404.
+         */
+        delete: operations["deleteUserSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subjects/{subject}/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * List every session of a person.
+         * @description Gatehouse addition (sessions). Platform administrators: every live
+         *     session of the subject (an email address), whoever vouched for it. An
+         *     unknown subject has none (an empty list).
+         */
+        get: operations["listSubjectSessions"];
+        put?: never;
+        post?: never;
+        /**
+         * Sign a person out everywhere.
+         * @description Gatehouse addition (sessions). Platform administrators: ends every
+         *     session of the subject and returns them.
+         */
+        delete: operations["deleteSubjectSessions"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subjects/{subject}/sessions/{sessionID}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+                /**
+                 * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+                 *     application session's refresh token family (22 base64url characters).
+                 */
+                sessionID: components["parameters"]["sessionIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one session of a person.
+         * @description Gatehouse addition (sessions). Platform administrators: ends one session
+         *     of the subject, as deleteAccountSession does.
+         */
+        delete: operations["deleteSubjectSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/users/{userID}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read a user's local password account.
+         * @description Gatehouse addition. The local password account of the user (its
+         *     address is the user's subject), if the organization owns one: when
+         *     its password was last set and whether it is locked after failed
+         *     sign-ins. 404 when the user has none, or another owner's.
+         */
+        get: operations["getUserPassword"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user's local password account.
+         * @description Gatehouse addition. Deletes the local password account the
+         *     organization owns at the user's subject, with its pending links; the
+         *     sessions its password began end. The user stays (it may sign in
+         *     another way, or be invited again).
+         */
+        delete: operations["deleteUserPassword"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/users/{userID}/invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite a user to a local password account.
+         * @description Gatehouse addition. Returns, once, a single-use link (valid 7 days)
+         *     whose page lets the person choose the password of a new local
+         *     account that the organization owns; following it makes a pending
+         *     user active. The administrator never sees the password. A newer
+         *     link revokes the older ones. Such an account signs its person in to
+         *     this organization only. 409 when the address already has a local
+         *     account (this organization's: send a password reset; another
+         *     owner's: it cannot be claimed); 400 for a suspended user. For a user
+         *     with groups the caller also needs the right to grant (createGroup).
+         */
+        post: operations["inviteUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/users/{userID}/passwordreset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a user a password reset link.
+         * @description Gatehouse addition. Returns, once, a single-use link (valid 24 hours)
+         *     whose page lets the person choose a new password of the local
+         *     account the organization owns; when it is used, every session the
+         *     old password began ends. A newer link revokes the older ones. 404
+         *     when the user has no such account; 400 for a suspended user. For a
+         *     user with groups the caller also needs the right to grant.
+         */
+        post: operations["resetUserPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/localaccounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the platform's local password accounts.
+         * @description Gatehouse addition. The local password accounts the platform owns
+         *     (not those of organizations), by email. Platform administrators.
+         */
+        get: operations["listLocalAccounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/localaccounts/invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Invite a person to a platform local password account.
+         * @description Gatehouse addition. Returns, once, a single-use link (valid 7 days)
+         *     whose page lets the person choose the password of a new local
+         *     account the platform owns (trusted platform-wide, like any platform
+         *     identity provider; it holds no role until one is granted). 409 when
+         *     the address already has a local account.
+         */
+        post: operations["inviteLocalAccount"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/localaccounts/passwordreset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a password reset link of a platform local account.
+         * @description Gatehouse addition. Returns, once, a single-use link (valid 24 hours)
+         *     whose page lets the person choose a new password of the platform's
+         *     local account at that address; when it is used, every session the
+         *     old password began ends. 404 when the platform owns no such account.
+         */
+        post: operations["resetLocalAccountPassword"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/localaccounts/{email}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account's email address. */
+                email: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a platform local password account.
+         * @description Gatehouse addition. Deletes the platform's local account at that
+         *     address, with its pending links; the sessions its password began
+         *     end. Role bindings of the person stay. 404 when the platform owns no
+         *     such account.
+         */
+        delete: operations["deleteLocalAccount"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in person's account.
+         * @description Gatehouse addition. The caller's profile: subject and email, who
+         *     vouched for the login, whether it has a local password (so that
+         *     changeAccountPassword applies), and the organizations it is an
+         *     active user of with the names of the roles its groups grant there
+         *     (only the vouching organization for a login an organization's own
+         *     provider or local account made). Any person signed in with an
+         *     OpenID Connect access token; machine principals get 403.
+         */
+        get: operations["getAccount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Change the signed-in person's local password.
+         * @description Gatehouse addition. Replaces the password of the caller's own local
+         *     account (the one its login's voucher owns). A wrong current password
+         *     is 400 and counts toward the account's lockout like a failed
+         *     sign-in; a new password against the policy (at least 12 characters)
+         *     is 400. Every other session the old password began ends; the
+         *     caller's stays. People without a local account, and machine
+         *     principals, get 403.
+         */
+        put: operations["changeAccountPassword"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/openid-configuration": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The OpenID Connect discovery document. */
+        get: operations["wellKnownOpenidConfigurationGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/v2/authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description OAuth 2.0 / OpenID Connect authorization request (the parameters of
+         *     OIDC Core §3.1.2.1 in the query). Answers a redirect to the login
+         *     page, or straight back to the client's validated redirect_uri (a
+         *     code, or an error). `request` and `request_uri` are refused
+         *     (request_not_supported, request_uri_not_supported); a response_mode
+         *     other than `query` is invalid_request.
+         */
+        get: operations["oauth2V2AuthorizationGet"];
+        put?: never;
+        /** @description The authorization request of the GET operation, its parameters in a form. */
+        post: operations["oauth2V2AuthorizationPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/v2/jwks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The public keys that verify the tokens this service signs. */
+        get: operations["oauth2V2JwksGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/v2/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The login form's answer: an email (routed to its organization's
+         *     provider, or checked with a password), or a chosen provider. The
+         *     form carries the CSRF token of the login page (Gatehouse addition).
+         */
+        post: operations["oauth2V2LoginPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/v2/onboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The onboarding form of a first login with no organization: creates
+         *     the organization, its first group and the user's membership.
+         */
+        post: operations["oauth2V2OnboardPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/v2/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The token endpoint: the authorization_code, refresh_token and
+         *     client_credentials grants (and, Gatehouse addition, RFC 8693 token
+         *     exchange). Every error carries error_description; a code must be
+         *     exchanged within its lifetime (see docs/SECURITY.md), a late one is
+         *     invalid_grant.
+         */
+        post: operations["oauth2V2TokenPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oauth2/v2/userinfo": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * @description The claims of the access token's principal: a user's (by the scopes
+         *     granted; the profile claims the upstream provider gave at the last
+         *     login), or a service account's.
+         */
+        get: operations["oauth2V2UserinfoGet"];
+        put?: never;
+        /** @description The GET operation, the token in the header or in the form. */
+        post: operations["oauth2V2UserinfoPost"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An upstream identity provider's authorization response. */
+        get: operations["oidcCallbackGet"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/signup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Complete the user signup process (the link of a signup email). */
+        get: operations["apiV1SignupGet"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1708,6 +2626,122 @@ export interface components {
         };
         /** @description A list of system OAuth 2.0 providers. */
         systemOauth2Providers: components["schemas"]["systemOauth2ProviderRead"][];
+        /** @description An OAuth2 client's metadata. id is its client_id. */
+        oauth2ClientReadMetadata: {
+            /** @description The client_id. */
+            id: string;
+            /**
+             * @description The client's name (shown on the consent page). Clients registered
+             *     with `gatehouse admin clients` or a clients file may have names
+             *     that are not labels.
+             */
+            name: string;
+            /** @description The organization that owns the client; absent for a platform client. */
+            organizationId?: string;
+            /**
+             * Format: date-time
+             * @description When the client was registered.
+             */
+            creationTime: string;
+            /**
+             * Format: date-time
+             * @description When the client (or its secret) last changed.
+             */
+            modifiedTime?: string;
+        };
+        /**
+         * @description An OAuth2 client's metadata when registered or updated: its name (a
+         *     label like every resource's name; shown on the consent page), and id,
+         *     which chooses a platform client's client_id at creation (generated
+         *     when absent); an organization's client cannot choose it (400); on
+         *     update it must be absent or the path's. Clients have no description
+         *     or tags: other fields are refused.
+         */
+        oauth2ClientWriteMetadata: {
+            id?: string;
+            name: string;
+        };
+        /**
+         * @description What a tls_client_auth client's certificate must carry (RFC 8705
+         *     §2.1.2): field is one of subject_dn, san_dns, san_uri, san_ip,
+         *     san_email, value the expected value.
+         */
+        oauth2ClientTLSIdentity: {
+            /** @enum {string} */
+            field: "subject_dn" | "san_dns" | "san_uri" | "san_ip" | "san_email";
+            value: string;
+        };
+        /**
+         * @description An OAuth2 client's settings. Omitted fields take defaults: type
+         *     confidential; grantTypes authorization_code and refresh_token; scopes
+         *     openid, profile and email; tokenEndpointAuthMethod client_secret_basic
+         *     (confidential) or none (public); lifetimes 3600 s and 30 days. Read
+         *     responses carry every field, defaults applied. Redirect URIs are
+         *     matched exactly (https, or http on a loopback host; no fragment or
+         *     wildcard); public clients always require PKCE and never get
+         *     client_credentials or token exchange.
+         */
+        oauth2ClientSpec: {
+            /**
+             * @description confidential or public; fixed at creation (omit on update to keep it).
+             * @enum {string}
+             */
+            type?: "confidential" | "public";
+            redirectURIs?: string[];
+            postLogoutRedirectURIs?: string[];
+            grantTypes?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:token-exchange")[];
+            /** @description The scopes the client may request. */
+            scopes?: string[];
+            /** @enum {string} */
+            tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "none" | "tls_client_auth" | "self_signed_tls_client_auth";
+            /** @description Authorization requests must carry a PKCE S256 challenge (always true for public clients). */
+            requirePKCE?: boolean;
+            /** @description Users are asked once to allow the client's scopes. */
+            requireConsent?: boolean;
+            tlsClientAuth?: components["schemas"]["oauth2ClientTLSIdentity"];
+            /** @description SHA-256 thumbprints (base64url) of a self_signed_tls_client_auth client's certificates. */
+            tlsClientCertificates?: string[];
+            /** @description Where logout tokens are posted (OpenID Connect Back-Channel Logout 1.0). */
+            backchannelLogoutURI?: string;
+            backchannelLogoutSessionRequired?: boolean;
+            /**
+             * Format: int64
+             * @description Access token lifetime in seconds (60..86400).
+             */
+            accessTokenLifetime?: number;
+            /**
+             * Format: int64
+             * @description Refresh token lifetime in seconds (60..31536000).
+             */
+            refreshTokenLifetime?: number;
+        };
+        /** @description What only create and rotate return. */
+        oauth2ClientStatus: {
+            /**
+             * @description A confidential client's secret (ghcs_...), in the create and
+             *     rotate responses only: it is stored hashed and cannot be read
+             *     again. Absent for public clients and TLS-authenticated ones.
+             */
+            clientSecret?: string;
+        };
+        /** @description An OAuth2 client to register or update. */
+        oauth2ClientWrite: {
+            metadata: components["schemas"]["oauth2ClientWriteMetadata"];
+            spec: components["schemas"]["oauth2ClientSpec"];
+        };
+        /** @description An OAuth2 client (never its secret). */
+        oauth2ClientRead: {
+            metadata: components["schemas"]["oauth2ClientReadMetadata"];
+            spec: components["schemas"]["oauth2ClientSpec"];
+        };
+        /** @description An OAuth2 client as create and rotate return it, with status.clientSecret this once. */
+        oauth2ClientCreate: {
+            metadata: components["schemas"]["oauth2ClientReadMetadata"];
+            spec: components["schemas"]["oauth2ClientSpec"];
+            status: components["schemas"]["oauth2ClientStatus"];
+        };
+        /** @description A list of OAuth2 clients. */
+        oauth2Clients: components["schemas"]["oauth2ClientRead"][];
         /** @description An organization when read. */
         organizationRead: {
             metadata: components["schemas"]["resourceReadMetadata"];
@@ -1795,10 +2829,13 @@ export interface components {
             metadata: components["schemas"]["organizationScopedResourceReadMetadata"];
             spec: components["schemas"]["projectSpec"];
         };
-        /** @description A project. */
+        /**
+         * @description A project. `groupIDs` is required, as in the seed (an empty list is a
+         *     project no group reaches); a body without it is a 400.
+         */
         projectSpec: {
             /** @description IDs of groups whose members have access to the project. */
-            groupIDs?: string[];
+            groupIDs: string[];
         };
         /** @description A project when created or updated. */
         projectWrite: {
@@ -2164,7 +3201,13 @@ export interface components {
          * @enum {string}
          */
         rolePermission: "resetOrganizationPolicy";
-        /** @description A custom role's specification. */
+        /**
+         * @description A custom role's specification. On update a field left out keeps its
+         *     value (maxSessionTTL, permissions, labels, the policies); an empty list
+         *     or map clears it. The seed's spellings `max-session-ttl` and
+         *     `assume-role-policy` are refused with 400 (send maxSessionTTL and
+         *     assumeRolePolicy).
+         */
         roleSpec: {
             policy?: components["schemas"]["iamPolicy"];
             assumeRolePolicy?: components["schemas"]["iamPolicy"];
@@ -2317,7 +3360,11 @@ export interface components {
         apiKeys: components["schemas"]["apiKeyRead"][];
         /** @description Who made a change. */
         auditPrincipal: {
-            /** @description user, serviceaccount, apikey or assumedrole. */
+            /**
+             * @description user, serviceaccount, apikey or assumedrole; operator for a
+             *     `gatehouse admin` command run on the host (id is the operating
+             *     system user).
+             */
             kind: string;
             id: string;
             subject: string;
@@ -2356,6 +3403,67 @@ export interface components {
         };
         /** @description A list of audit events. */
         auditEvents: components["schemas"]["auditEventRead"][];
+        /**
+         * @description A JOSE signature algorithm Gatehouse signs tokens with.
+         * @enum {string}
+         */
+        signingKeyAlgorithm: "RS256" | "ES256" | "ES512";
+        /** @description One token signing key, without private material. */
+        signingKey: {
+            /** @description The key ID, as in the JWKS and the tokens' kid header. */
+            kid: string;
+            algorithm: components["schemas"]["signingKeyAlgorithm"];
+            /**
+             * @description next: published, not signing yet; active: signing; retired:
+             *     published until expiresAt, no longer signing.
+             * @enum {string}
+             */
+            state: "next" | "active" | "retired";
+            /**
+             * @description platform: the OpenID Connect provider's keys (/oauth2/v2/jwks);
+             *     organization: an organization's workload issuer keys
+             *     (/oidc/organizations/{organizationId}/...).
+             * @enum {string}
+             */
+            scope: "platform" | "organization";
+            /** @description The organization of an organization key. */
+            organizationId?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the key started signing (absent for a next key).
+             */
+            activatedAt?: string;
+            /**
+             * Format: date-time
+             * @description When the key stopped signing (retired keys only).
+             */
+            retiredAt?: string;
+            /**
+             * Format: date-time
+             * @description When the retired key leaves the JWKS (retired keys only).
+             */
+            expiresAt?: string;
+        };
+        /** @description Token signing keys. */
+        signingKeys: components["schemas"]["signingKey"][];
+        /** @description Which of the platform's key sets to rotate. */
+        signingKeyRotationRequest: {
+            algorithm?: components["schemas"]["signingKeyAlgorithm"];
+        };
+        /** @description What the rotation of one key set did. */
+        signingKeyRotation: {
+            algorithm: components["schemas"]["signingKeyAlgorithm"];
+            /** @description The key now active (the next key before the rotation). */
+            activeKid: string;
+            /** @description The key retired (absent if none was active). */
+            retiredKid?: string;
+            /** @description The fresh next key. */
+            nextKid: string;
+        };
+        /** @description What the rotations did, one per key set. */
+        signingKeyRotations: components["schemas"]["signingKeyRotation"][];
         /**
          * @description How Gatehouse retries the cloud calls of an exchange or validation after
          *     throttling, server errors (5xx) and network errors; never after
@@ -2768,6 +3876,8 @@ export interface components {
             principalName: string;
             permissionSetName: string;
             targetName: string;
+            /** @description The email of a cloud account target, as its cloud connection last discovered it (the seed's target_account_email); absent for a project. */
+            targetEmail?: string;
             /** @description urn:gatehouse:iam::<organization>:<target type>/<target ID>/permissionset/<permission set name>. */
             roleURN: string;
             provisioning: components["schemas"]["accountAssignmentProvisioning"];
@@ -2805,6 +3915,201 @@ export interface components {
             size: number;
             /** @description The order applied, as field:asc or field:desc. */
             sort: string[];
+        };
+        /** @description A browser session (single sign-on login) or an application session (a client's refresh token family). */
+        session: {
+            id: string;
+            /** @enum {string} */
+            kind: "browser" | "application";
+            /** @description The client of an application session. */
+            clientId?: string;
+            /** @description Its name (absent when the client was deleted since). */
+            clientName?: string;
+            /** @description The scopes of an application session. */
+            scopes?: string[];
+            /** @description The browser session whose login started an application session, while it lives. */
+            browserSessionId?: string;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description The last refresh (application) or single sign-on (browser); absent when never used since.
+             */
+            lastUsedAt?: string;
+            /** Format: date-time */
+            expiresAt: string;
+            provider: components["schemas"]["sessionProvider"];
+            /** @description The browser's User-Agent at login, when recorded. */
+            userAgent?: string;
+            /** @description The browser's address at login, when recorded. */
+            clientAddress?: string;
+            /** @description The calling access token belongs to this session (or was begun in this browser session). */
+            current: boolean;
+        };
+        /** @description Who vouched for the login. */
+        sessionProvider: {
+            /** @description The identity provider's ID, or local for a password. */
+            id: string;
+            /** @description The organization that registered the provider; absent for a platform provider or a password. */
+            organizationId?: string;
+            issuer?: string;
+        };
+        /** @description A list of sessions. */
+        sessions: components["schemas"]["session"][];
+        /** @description An application a person allowed, and what. */
+        consent: {
+            clientId: string;
+            clientName: string;
+            scopes: string[];
+            /** Format: date-time */
+            grantedAt: string;
+        };
+        /** @description A list of consents. */
+        consents: components["schemas"]["consent"][];
+        /**
+         * @description Gatehouse addition. A single-use link that lets a person choose a
+         *     password, shown once: hand it to the person.
+         */
+        passwordLink: {
+            url: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        /** @description Gatehouse addition. A local password account (never its password). */
+        localAccountRead: {
+            email: string;
+            /** @description The organization that owns it; absent for the platform's. */
+            organizationID?: string;
+            /** Format: date-time */
+            passwordUpdatedAt: string;
+            /** @description Refusing sign-ins after too many failures, until lockedUntil. */
+            locked: boolean;
+            /** Format: date-time */
+            lockedUntil?: string;
+        };
+        /** @description Gatehouse addition. The address of a local account. */
+        localAccountEmail: {
+            email: string;
+        };
+        /** @description Gatehouse addition. A change of the caller's own local password. */
+        accountPasswordChange: {
+            currentPassword: string;
+            newPassword: string;
+        };
+        /** @description Gatehouse addition. Who vouched for the login. */
+        accountIdentityProvider: {
+            /** @description The organization whose own provider or local account vouched; absent for the platform. */
+            organizationID?: string;
+            /** @description The provider's ID, or local for a password. */
+            providerID: string;
+            issuer?: string;
+            subject?: string;
+        };
+        /** @description Gatehouse addition. An organization the person is an active user of. */
+        accountOrganization: {
+            organizationID: string;
+            organizationName: string;
+            userID: string;
+            userName: string;
+            /** @description Names of the roles the user's groups grant there. */
+            roles: string[];
+        };
+        /** @description Gatehouse addition. The signed-in person's account. */
+        accountRead: {
+            subject: string;
+            email: string;
+            identityProvider?: components["schemas"]["accountIdentityProvider"];
+            /** @description The person has a local password its login's voucher owns. */
+            localAccount: boolean;
+            organizations: components["schemas"]["accountOrganization"][];
+        };
+        /** @description The OpenID Connect discovery document (the fields Gatehouse fills; others may follow). */
+        openidConfiguration: {
+            issuer: string;
+            authorization_endpoint: string;
+            token_endpoint: string;
+            userinfo_endpoint?: string;
+            jwks_uri: string;
+            scopes_supported?: string[];
+            claims_supported?: string[];
+            response_types_supported: string[];
+            response_modes_supported?: string[];
+            grant_types_supported?: string[];
+            code_challenge_methods_supported?: string[];
+            id_token_signing_alg_values_supported: string[];
+            token_endpoint_auth_methods_supported?: string[];
+            request_parameter_supported?: boolean;
+            request_uri_parameter_supported?: boolean;
+            claims_parameter_supported?: boolean;
+        };
+        /** @description A JSON web key set (RFC 7517 §5). */
+        jsonWebKeySet: {
+            keys: Record<string, never>[];
+        };
+        /** @description An authorization request's parameters (OIDC Core §3.1.2.1). */
+        authorizationForm: {
+            response_type: string;
+            client_id: string;
+            redirect_uri: string;
+            scope?: string;
+            state?: string;
+            nonce?: string;
+            max_age?: string;
+            display?: string;
+            prompt?: string;
+            ui_locales?: string;
+            id_token_hint?: string;
+            login_hint?: string;
+            acr_values?: string;
+            /** @description Gatehouse addition (required of public clients). PKCE, S256 only. */
+            code_challenge?: string;
+            code_challenge_method?: string;
+        };
+        /** @description A token request's parameters. */
+        tokenForm: {
+            grant_type: string;
+            code?: string;
+            client_id?: string;
+            client_secret?: string;
+            redirect_uri?: string;
+            code_verifier?: string;
+            refresh_token?: string;
+            scope?: string;
+        };
+        /** @description OAuth 2.0 token result. */
+        token: {
+            token_type: string;
+            access_token: string;
+            refresh_token?: string;
+            id_token?: string;
+            expires_in: number;
+            scope?: string;
+        };
+        /**
+         * @description The claims of an access token's principal (OIDC Core §5.3.2). A
+         *     service account (Gatehouse addition) answers sub (its ID), name,
+         *     preferred_username, gh_kind and gh_org.
+         */
+        userinfo: {
+            sub: string;
+            email?: string;
+            email_verified?: boolean;
+            name?: string;
+            given_name?: string;
+            family_name?: string;
+            middle_name?: string;
+            nickname?: string;
+            preferred_username?: string;
+            profile?: string;
+            picture?: string;
+            website?: string;
+            gender?: string;
+            birthdate?: string;
+            zoneinfo?: string;
+            locale?: string;
+            updated_at?: number;
+            gh_kind?: string;
+            gh_org?: string;
         };
     };
     responses: {
@@ -3001,6 +4306,28 @@ export interface components {
                 "application/json": components["schemas"]["error"];
             };
         };
+        /** @description An OAuth 2.0 error (RFC 6749 §5.2), always with error_description. */
+        oauth2ErrorResponse: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["error"];
+            };
+        };
+        /**
+         * @description RFC 6750 §3: invalid_token with a WWW-Authenticate Bearer challenge
+         *     (none but the challenge when no token came at all).
+         */
+        bearerErrorResponse: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["error"];
+            };
+        };
     };
     parameters: {
         /** @description An organization ID. */
@@ -3013,6 +4340,11 @@ export interface components {
         allocationIDParameter: string;
         /** @description An oauth2 provider ID. */
         providerIDParameter: string;
+        /**
+         * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+         *     the ID a platform client was registered with).
+         */
+        clientIDParameter: string;
         /** @description A service account ID. */
         serviceAccountIDParameter: string;
         /** @description A user ID. */
@@ -3090,8 +4422,39 @@ export interface components {
         roleNameQueryParameter: string;
         /** @description Only the assignments of this role URN (status.roleURN). */
         roleURNQueryParameter: string;
+        /** @description Only assignments to the cloud account of this email (status.targetEmail). */
+        targetEmailQueryParameter: string;
+        /** @description The seed's instance; in Gatehouse, the organization (another ID matches nothing). */
+        seedInstanceIDQueryParameter: string;
+        /** @description The seed's name of targetID. */
+        seedTargetAccountIDQueryParameter: string;
+        /** @description The seed's name of targetName. */
+        seedTargetAccountNameQueryParameter: string;
+        /** @description The seed's name of targetEmail. */
+        seedTargetAccountEmailQueryParameter: string;
+        /** @description The seed's name of permissionSetID. */
+        seedPermissionSetIDQueryParameter: string;
+        /** @description The seed's name of principalName. */
+        seedPrincipalNameQueryParameter: string;
+        /** @description The seed's name of roleURN. */
+        seedRoleSRNQueryParameter: string;
+        /**
+         * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+         *     application session's refresh token family (22 base64url characters).
+         */
+        sessionIDParameter: string;
+        /** @description An OAuth2 client_id. */
+        consentClientIDParameter: string;
+        /** @description A person's subject, their email address. */
+        subjectParameter: string;
     };
     requestBodies: {
+        /** @description Gatehouse addition. The address of a local account. */
+        localAccountEmailRequest: {
+            content: {
+                "application/json": components["schemas"]["localAccountEmail"];
+            };
+        };
         /** @description An organization to create or update. */
         organizationRequest: {
             content: {
@@ -3108,6 +4471,12 @@ export interface components {
         oauth2ProviderRequest: {
             content: {
                 "application/json": components["schemas"]["oauth2ProviderWrite"];
+            };
+        };
+        /** @description An OAuth2 client to register or update. */
+        oauth2ClientRequest: {
+            content: {
+                "application/json": components["schemas"]["oauth2ClientWrite"];
             };
         };
         /** @description A project to create or update. */
@@ -3280,6 +4649,402 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listOauth2Clients: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A list of OAuth2 clients. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2Clients"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    createOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["oauth2ClientRequest"];
+        responses: {
+            /** @description The client, with its secret this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientCreate"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    getOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An OAuth2 client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    updateOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["oauth2ClientRequest"];
+        responses: {
+            /** @description The updated client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    rotateOauth2ClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client, with its new secret this once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientCreate"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listOrganizationOauth2Clients: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A list of OAuth2 clients. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2Clients"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    createOrganizationOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["oauth2ClientRequest"];
+        responses: {
+            /** @description The client, with its secret this once. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientCreate"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    getOrganizationOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An OAuth2 client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    updateOrganizationOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["oauth2ClientRequest"];
+        responses: {
+            /** @description The updated client. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteOrganizationOauth2Client: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Client deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    rotateOrganizationOauth2ClientSecret: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /**
+                 * @description Gatehouse addition. An OAuth2 client's client_id (a generated UUID, or
+                 *     the ID a platform client was registered with).
+                 */
+                clientID: components["parameters"]["clientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The client, with its new secret this once. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["oauth2ClientCreate"];
+                };
             };
             400: components["responses"]["badRequestResponse"];
             401: components["responses"]["unauthorizedResponse"];
@@ -4752,6 +6517,74 @@ export interface operations {
             500: components["responses"]["internalServerErrorResponse"];
         };
     };
+    listSigningKeys: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The signing keys. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["signingKeys"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    rotateSigningKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["signingKeyRotationRequest"];
+            };
+        };
+        responses: {
+            /** @description What each rotation did. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["signingKeyRotations"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
     getRole: {
         parameters: {
             query?: never;
@@ -6157,6 +7990,22 @@ export interface operations {
                 roleName?: components["parameters"]["roleNameQueryParameter"];
                 /** @description Only the assignments of this role URN (status.roleURN). */
                 roleURN?: components["parameters"]["roleURNQueryParameter"];
+                /** @description Only assignments to the cloud account of this email (status.targetEmail). */
+                targetEmail?: components["parameters"]["targetEmailQueryParameter"];
+                /** @description The seed's instance; in Gatehouse, the organization (another ID matches nothing). */
+                instance_id?: components["parameters"]["seedInstanceIDQueryParameter"];
+                /** @description The seed's name of targetID. */
+                target_account_id?: components["parameters"]["seedTargetAccountIDQueryParameter"];
+                /** @description The seed's name of targetName. */
+                target_account_name?: components["parameters"]["seedTargetAccountNameQueryParameter"];
+                /** @description The seed's name of targetEmail. */
+                target_account_email?: components["parameters"]["seedTargetAccountEmailQueryParameter"];
+                /** @description The seed's name of permissionSetID. */
+                permission_set_id?: components["parameters"]["seedPermissionSetIDQueryParameter"];
+                /** @description The seed's name of principalName. */
+                principal_name?: components["parameters"]["seedPrincipalNameQueryParameter"];
+                /** @description The seed's name of roleURN. */
+                role_srn?: components["parameters"]["seedRoleSRNQueryParameter"];
             };
             header?: never;
             path: {
@@ -6311,6 +8160,22 @@ export interface operations {
                 roleName?: components["parameters"]["roleNameQueryParameter"];
                 /** @description Only the assignments of this role URN (status.roleURN). */
                 roleURN?: components["parameters"]["roleURNQueryParameter"];
+                /** @description Only assignments to the cloud account of this email (status.targetEmail). */
+                targetEmail?: components["parameters"]["targetEmailQueryParameter"];
+                /** @description The seed's instance; in Gatehouse, the organization (another ID matches nothing). */
+                instance_id?: components["parameters"]["seedInstanceIDQueryParameter"];
+                /** @description The seed's name of targetID. */
+                target_account_id?: components["parameters"]["seedTargetAccountIDQueryParameter"];
+                /** @description The seed's name of targetName. */
+                target_account_name?: components["parameters"]["seedTargetAccountNameQueryParameter"];
+                /** @description The seed's name of targetEmail. */
+                target_account_email?: components["parameters"]["seedTargetAccountEmailQueryParameter"];
+                /** @description The seed's name of permissionSetID. */
+                permission_set_id?: components["parameters"]["seedPermissionSetIDQueryParameter"];
+                /** @description The seed's name of principalName. */
+                principal_name?: components["parameters"]["seedPrincipalNameQueryParameter"];
+                /** @description The seed's name of roleURN. */
+                role_srn?: components["parameters"]["seedRoleSRNQueryParameter"];
             };
             header?: never;
             path: {
@@ -6373,6 +8238,22 @@ export interface operations {
                 roleName?: components["parameters"]["roleNameQueryParameter"];
                 /** @description Only the assignments of this role URN (status.roleURN). */
                 roleURN?: components["parameters"]["roleURNQueryParameter"];
+                /** @description Only assignments to the cloud account of this email (status.targetEmail). */
+                targetEmail?: components["parameters"]["targetEmailQueryParameter"];
+                /** @description The seed's instance; in Gatehouse, the organization (another ID matches nothing). */
+                instance_id?: components["parameters"]["seedInstanceIDQueryParameter"];
+                /** @description The seed's name of targetID. */
+                target_account_id?: components["parameters"]["seedTargetAccountIDQueryParameter"];
+                /** @description The seed's name of targetName. */
+                target_account_name?: components["parameters"]["seedTargetAccountNameQueryParameter"];
+                /** @description The seed's name of targetEmail. */
+                target_account_email?: components["parameters"]["seedTargetAccountEmailQueryParameter"];
+                /** @description The seed's name of permissionSetID. */
+                permission_set_id?: components["parameters"]["seedPermissionSetIDQueryParameter"];
+                /** @description The seed's name of principalName. */
+                principal_name?: components["parameters"]["seedPrincipalNameQueryParameter"];
+                /** @description The seed's name of roleURN. */
+                role_srn?: components["parameters"]["seedRoleSRNQueryParameter"];
             };
             header?: never;
             path: {
@@ -6399,6 +8280,1095 @@ export interface operations {
             403: components["responses"]["forbiddenResponse"];
             404: components["responses"]["notFoundResponse"];
             500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listAccountSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's sessions. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sessions"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteAccountSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+                 *     application session's refresh token family (22 base64url characters).
+                 */
+                sessionID: components["parameters"]["sessionIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Session ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listAccountConsents: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's consents. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["consents"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteAccountConsent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An OAuth2 client_id. */
+                clientID: components["parameters"]["consentClientIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Consent revoked. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listUserSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user's sessions in the organization. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sessions"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteUserSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sessions"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteUserSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+                /**
+                 * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+                 *     application session's refresh token family (22 base64url characters).
+                 */
+                sessionID: components["parameters"]["sessionIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Session ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listSubjectSessions: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The person's sessions. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sessions"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteSubjectSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sessions ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["sessions"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteSubjectSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+                /**
+                 * @description A session ID: a browser session's sid (32 hexadecimal digits) or an
+                 *     application session's refresh token family (22 base64url characters).
+                 */
+                sessionID: components["parameters"]["sessionIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Session ended. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    getUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The local account. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["localAccountRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    inviteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["passwordLink"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            409: components["responses"]["conflictResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    resetUserPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The link. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["passwordLink"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    listLocalAccounts: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Gatehouse addition. The maximum number of items to return. When
+                 *     omitted all items are returned. When more items exist, the
+                 *     X-Next-Page-Token response header carries the token for the next page.
+                 */
+                limit?: components["parameters"]["limitParameter"];
+                /**
+                 * @description Gatehouse addition. An opaque keyset pagination token, as returned in
+                 *     the X-Next-Page-Token header of the previous page. It must be used with
+                 *     the same filter parameters as the request that produced it.
+                 */
+                pageToken?: components["parameters"]["pageTokenParameter"];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The accounts. */
+            200: {
+                headers: {
+                    "X-Next-Page-Token": components["headers"]["nextPageToken"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["localAccountRead"][];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    inviteLocalAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["localAccountEmailRequest"];
+        responses: {
+            /** @description The link. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["passwordLink"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    resetLocalAccountPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: components["requestBodies"]["localAccountEmailRequest"];
+        responses: {
+            /** @description The link. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["passwordLink"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteLocalAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The account's email address. */
+                email: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    getAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The account. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["accountRead"];
+                };
+            };
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    changeAccountPassword: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["accountPasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Changed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    wellKnownOpenidConfigurationGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoints and the algorithms and features supported. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["openidConfiguration"];
+                };
+            };
+        };
+    };
+    oauth2V2AuthorizationGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A login form. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A redirect back to the validated callback URL, or to the login page. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A redirect to the next step of a login already under way. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A generic HTML error page (no redirect_uri that can be trusted). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A generic HTML error page. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauth2V2AuthorizationPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["authorizationForm"];
+            };
+        };
+        responses: {
+            /** @description A login form. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A redirect back to the validated callback URL, or to the login page. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A redirect to the next step of a login already under way. */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A generic HTML error page. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A generic HTML error page. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauth2V2JwksGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A JSON web key set. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["jsonWebKeySet"];
+                };
+            };
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    oauth2V2LoginPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    /** @description The user's email address. */
+                    email?: string;
+                    /** @description The explicit provider (its ID). */
+                    provider?: string;
+                    /** @description The state string supplied by the authorization endpoint. */
+                    state: string;
+                    /** @description Gatehouse addition. The password of a local user. */
+                    password?: string;
+                    /** @description Gatehouse addition. The login page's CSRF token. */
+                    csrf_token?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description An HTML page that continues to the identity provider. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A redirect to the specified identity provider URI. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A redirect to the next step (consent, onboarding, or the client). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An HTML error page. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description The login form again, saying the credentials were refused. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description Too many attempts; an HTML page with Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauth2V2OnboardPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    state: string;
+                    organization_name: string;
+                    organization_description?: string;
+                    group_name: string;
+                    group_description?: string;
+                    /** @description A list of roles to grant the user. */
+                    roles?: string[];
+                    /** @description Gatehouse addition. The onboarding page's CSRF token. */
+                    csrf_token?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The onboarding form again, saying what to correct. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A redirect to the next step. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A redirect to the next step (consent, or the client). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An HTML error page. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    oauth2V2TokenPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["tokenForm"];
+            };
+        };
+        responses: {
+            /** @description The tokens. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["token"];
+                };
+            };
+            400: components["responses"]["oauth2ErrorResponse"];
+            401: components["responses"]["oauth2ErrorResponse"];
+            429: components["responses"]["oauth2ErrorResponse"];
+            500: components["responses"]["oauth2ErrorResponse"];
+        };
+    };
+    oauth2V2UserinfoGet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Information about the principal of the access token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["userinfo"];
+                };
+            };
+            401: components["responses"]["bearerErrorResponse"];
+        };
+    };
+    oauth2V2UserinfoPost: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/x-www-form-urlencoded": {
+                    access_token?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Information about the principal of the access token. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["userinfo"];
+                };
+            };
+            401: components["responses"]["bearerErrorResponse"];
+        };
+    };
+    oidcCallbackGet: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A redirect back to the browser with an authorization code. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A redirect to the next step (consent, onboarding, or the client). */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An HTML error page (an unknown or replayed state). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description An HTML error page. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description The upstream provider failed; an HTML page. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description The upstream provider timed out; an HTML page. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    apiV1SignupGet: {
+        parameters: {
+            query?: {
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page saying the signup is complete (no UI configured). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description A redirect to the UI. */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A dialog to explain a signup error. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
         };
     };
 }
