@@ -20,48 +20,72 @@ import (
 func init() {
 	template.Must(pages.New("password").Parse(`{{template "head" .}}<title>{{.T.PasswordLinkTitle}} · Gatehouse</title></head>
 <body>
+{{template "brand" .}}
 <main>
+<div class="card">
 <h1>{{.T.PasswordLinkTitle}}</h1>
-<p>{{.T.PasswordLinkIntro}} <strong id="account-email">{{.Email}}</strong>.</p>
-{{if .Error}}<p role="alert" id="form-error">{{.Error}}</p>{{end}}
+<p class="lead">{{.T.PasswordLinkIntro}} <strong id="account-email">{{.Email}}</strong>.</p>
+{{if .Error}}<div role="alert" class="alert" id="form-error">{{template "alert-icon"}}<div><p>{{.Error}}</p></div></div>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <input type="hidden" name="email" value="{{.Email}}" autocomplete="username">
+<div class="field">
 <label for="password">{{.T.NewPassword}}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="password-hint"{{if .Error}} aria-invalid="true"{{end}}>
-<p id="password-hint"><small>{{.T.NewPasswordHint}}</small></p>
+<p id="password-hint" class="hint">{{.T.NewPasswordHint}}</p>
+</div>
+<div class="field">
 <label for="password2">{{.T.RepeatPassword}}</label>
 <input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="12">
+</div>
 <button type="submit">{{.T.SavePassword}}</button>
 </form>
+</div>
 </main>
 </body>
 </html>`))
 	template.Must(pages.New("setup").Parse(`{{template "head" .}}<title>{{.T.SetupTitle}} · Gatehouse</title></head>
 <body>
+{{template "brand" .}}
 <main>
+<div class="card">
 <h1>{{.T.SetupTitle}}</h1>
-<p>{{.T.SetupIntro}}</p>
-{{if .Error}}<p role="alert" id="form-error">{{.Error}}</p>{{end}}
+<p class="lead">{{.T.SetupIntro}}</p>
+{{if .Error}}<div role="alert" class="alert" id="form-error">{{template "alert-icon"}}<div><p>{{.Error}}</p></div></div>{{end}}
 <form method="post" action="{{.Action}}">
 <input type="hidden" name="token" value="{{.Token}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<div class="field">
 <label for="email">{{.T.Email}}</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}">
+</div>
+<div class="field">
 <label for="password">{{.T.NewPassword}}</label>
 <input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="password-hint">
-<p id="password-hint"><small>{{.T.NewPasswordHint}}</small></p>
+<p id="password-hint" class="hint">{{.T.NewPasswordHint}}</p>
+</div>
+<div class="field">
 <label for="password2">{{.T.RepeatPassword}}</label>
 <input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="12">
+</div>
 <button type="submit">{{.T.CreateAdministrator}}</button>
 </form>
+</div>
 </main>
 </body>
 </html>`))
 	template.Must(pages.New("passwordset").Parse(`{{template "head" .}}<title>{{.T.PasswordSetTitle}} · Gatehouse</title></head>
-<body><main><h1>{{.T.PasswordSetTitle}}</h1><p>{{.T.PasswordSetText}}</p>
-<p><a id="console" href="{{.Action}}">{{.T.SignInLink}}</a></p></main></body>
+<body>
+{{template "brand" .}}
+<main>
+<div class="card">
+<h1>{{.T.PasswordSetTitle}}</h1>
+<p class="lead">{{.T.PasswordSetText}}</p>
+<p><a id="console" class="button" href="{{.Action}}">{{.T.SignInLink}}</a></p>
+</div>
+</main>
+</body>
 </html>`))
 }
 
