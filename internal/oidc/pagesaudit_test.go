@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/account"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -58,6 +59,16 @@ func TestPagesStrictCSP(t *testing.T) {
 	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	check("signed out", resp.Header, string(body))
+
+	// The link pages (issue 13): setup, and its wrong-link answer.
+	link, err := env.Accounts.CreateSetupLink(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range map[string]string{"setup": link.URL, "unknown setup link": env.URL + account.SetupPath + "?token=ghsetup_nope"} {
+		resp, page := fetch(t, linkBrowser(env), "GET", u, nil)
+		check(name, resp.Header, page)
+	}
 }
 
 // csp fetches the login page's policy once more (openLogin keeps only the
