@@ -273,6 +273,24 @@ func (p *Provider) setupSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.log.Info("setup completed: first human platform administrator created", "subject", admin)
+	// The new administrator has just proved the password: they are signed
+	// in (a browser session, audited as a sign-in), so that the console
+	// they are sent to continues it by single sign-on instead of asking for
+	// the password chosen a second ago. Failing that, the console asks.
+	now := p.cfg.Now()
+	a := store.Authentication{Subject: admin, AMR: "pwd", ACR: ACRPassword, AuthTime: now,
+		IdP: store.IdP{ID: connector.LocalConnectorID, Issuer: p.cfg.Issuer, Subject: admin}}
+	var cookie *http.Cookie
+	ctx := p.auditSignIn(r.Context(), r, nil, a)
+	if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		var err error
+		cookie, _, err = p.startBrowserSession(ctx, q, r.Header, a)
+		return err
+	}); err != nil {
+		p.log.Warn("setup completed, but no browser session was started: the console will ask to sign in", "error", err)
+	} else {
+		http.SetCookie(w, cookie)
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	http.Redirect(w, r, ConsolePath, http.StatusSeeOther)

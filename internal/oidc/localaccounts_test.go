@@ -382,8 +382,17 @@ func TestSetupLink(t *testing.T) {
 		if _, err := env.Accounts.CreateSetupLink(ctx); !errors.Is(err, account.ErrAdminExists) {
 			t.Errorf("setup link once an administrator exists: %v", err)
 		}
-		// The administrator signs in and holds the platform role.
+		// The setup's browser is signed in: an authorization request there
+		// (the console's, after the redirect) gets its code by single
+		// sign-on, with no login page.
 		c, sec := newClient(t, env, nil)
+		setupRP := newRP(t, env, c, sec)
+		setupRP.browser = b
+		if _, resp, result, body := setupRP.authorize(param("prompt", "none")); result.Get("code") == "" {
+			t.Errorf("authorization in the setup's browser: %d %s %v, want a code by single sign-on: %s",
+				resp.StatusCode, resp.Header.Get("Location"), result, body)
+		}
+		// The administrator signs in and holds the platform role.
 		tok, code := newRP(t, env, c, sec).signInAs(root, "the root password")
 		if code != http.StatusSeeOther {
 			t.Fatalf("login: %d", code)

@@ -94,7 +94,10 @@ func detailOf(r *http.Request, d signInDetail) signInDetail {
 func (p *Provider) auditSignIn(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication) context.Context {
 	e := p.auditEntry(OpSignIn, a.Subject)
 	ctx = audit.Begin(ctx, e, "browserSession", "")
-	d := signInDetail{Factor: FactorPassword, ClientID: req.ClientID}
+	d := signInDetail{Factor: FactorPassword}
+	if req != nil {
+		d.ClientID = req.ClientID
+	}
 	if a.AMR != "pwd" {
 		d.Factor, d.IdentityProvider = FactorUpstream, a.IdP.ID
 	}
