@@ -253,3 +253,29 @@ func TestExchangeAudienceStaysInTheOrganization(t *testing.T) {
 		}
 	})
 }
+
+// TestOrganizationClientBackchannelNotInternal (review): an organization
+// administrator chooses its client's back-channel logout URI, so Gatehouse
+// must not POST there to an address of its own network (loopback, private,
+// link-local): that would let a tenant reach services behind the server.
+// A platform client's URI (the platform administrator's) is delivered to
+// as before.
+func TestOrganizationClientBackchannelNotInternal(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		platformRP, orgRP := newBackchannelRP(t, false, 0), newBackchannelRP(t, false, 0)
+		pc, psec := newClient(t, env, func(s *client.Spec) { s.BackchannelLogoutURI = platformRP.uri() })
+		platformRP.rp = newRP(t, env, pc, psec)
+		oc, _ := newOrgClient(t, env, acme.OrgID, func(s *client.Spec) { s.BackchannelLogoutURI = orgRP.uri() })
+		env.Provider.NotifySessionsEnded(context.Background(), []*store.OIDCSession{
+			{ClientID: pc.ID, Subject: email, SID: "sid-platform"}, {ClientID: oc.ID, Subject: email, SID: "sid-org"}})
+		env.Provider.WaitLogoutNotifications()
+		if tokens, problems, _ := platformRP.got(); len(tokens) != 1 || len(problems) != 0 {
+			t.Errorf("platform client: tokens %v problems %v, want one token", tokens, problems)
+		}
+		if tokens, problems, _ := orgRP.got(); len(tokens) != 0 || len(problems) != 0 {
+			t.Errorf("organization client on loopback was posted to: tokens %v problems %v", tokens, problems)
+		}
+	})
+}
