@@ -3,12 +3,16 @@ package oidc
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -69,12 +73,19 @@ type logoutClaims struct {
 // logoutNotice is one logout token to deliver.
 type logoutNotice struct {
 	clientID, uri, token string
+	// tenant: the client is an organization's, whose administrators chose
+	// uri; it is delivered to public addresses only (publicOnly).
+	tenant bool
 }
 
 // backchannel delivers logout tokens.
 type backchannel struct {
-	client  *http.Client
-	timeout time.Duration
+	client *http.Client
+	// tenantClient delivers to organizations' clients: it connects to
+	// public addresses only, so that a tenant cannot make the server POST
+	// into its own network (loopback, private, link-local: a blind SSRF).
+	tenantClient *http.Client
+	timeout      time.Duration
 	// pending counts the deliveries still running.
 	pending sync.WaitGroup
 }
@@ -88,7 +99,37 @@ func newBackchannel(c *http.Client, timeout time.Duration) *backchannel {
 	if timeout <= 0 {
 		timeout = DefaultBackchannelLogoutTimeout
 	}
-	return &backchannel{client: c, timeout: timeout}
+	// No proxy: the address checked must be the one the token goes to.
+	tenant := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: timeout, Control: publicOnly}).DialContext,
+			TLSHandshakeTimeout: timeout, ForceAttemptHTTP2: true},
+	}
+	return &backchannel{client: c, tenantClient: tenant, timeout: timeout}
+}
+
+// errNotPublic refuses a connection of an organization's client's delivery
+// to an address of the server's own networks.
+var errNotPublic = errors.New("back-channel logout of an organization's client: not a public address")
+
+// publicOnly is a net.Dialer Control that refuses any address that is not
+// public unicast (after DNS resolution, so a name pointing inside does not
+// pass): loopback, private (RFC 1918, fc00::/7), link-local (cloud metadata
+// services), shared address space (100.64.0.0/10), unspecified, multicast.
+func publicOnly(_, address string, _ syscall.RawConn) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return errNotPublic
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return errNotPublic
+	}
+	ip = ip.Unmap()
+	if !ip.IsGlobalUnicast() || ip.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
+		return errNotPublic
+	}
+	return nil
 }
 
 // WaitLogoutNotifications waits until the logout tokens being delivered have
@@ -158,7 +199,7 @@ func (p *Provider) logoutNotices(ctx context.Context, ended []*store.OIDCSession
 			p.log.Error("back-channel logout: cannot sign the logout token", "client_id", s.ClientID, "error", err)
 			continue
 		}
-		out = append(out, logoutNotice{clientID: s.ClientID, uri: c.BackchannelLogoutURI, token: tok})
+		out = append(out, logoutNotice{clientID: s.ClientID, uri: c.BackchannelLogoutURI, token: tok, tenant: c.OrganizationID != ""})
 	}
 	return out
 }
@@ -214,7 +255,11 @@ func (p *Provider) deliverLogout(ctx context.Context, n logoutNotice) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Cache-Control", "no-store")
-	res, err := p.bcl.client.Do(req)
+	hc := p.bcl.client
+	if n.tenant {
+		hc = p.bcl.tenantClient
+	}
+	res, err := hc.Do(req)
 	if err != nil {
 		// The error names the URI and the cause, never the body.
 		fail(err)

@@ -59,15 +59,15 @@ func (p *Provider) exchange(ctx context.Context, c *client.Client, req *oidc.Tok
 	case req.ActorToken != "" || len(req.Resource) > 0:
 		return nil, oidc.ErrInvalidRequest().WithDescription("actor_token and resource are not supported")
 	}
-	audience, err := p.exchangeAudience(ctx, req.Audience)
-	if err != nil {
-		return nil, err
-	}
 	subj, err := p.exchangeSubject(ctx, req.SubjectToken)
 	if err != nil {
 		return nil, err
 	}
 	confined, err := exchangeConfinement(c, subj)
+	if err != nil {
+		return nil, err
+	}
+	audience, err := p.exchangeAudience(ctx, req.Audience, audienceOrganization(subj, confined))
 	if err != nil {
 		return nil, err
 	}
@@ -187,8 +187,13 @@ const maxAudiences = 8
 // (the token stays usable at /api/v1 and userinfo) and each requested
 // audience, which must be the client_id of a registered confidential client:
 // a resource server that authenticates to introspect the token (RFC 8693
-// §2.1, RFC 7662). Anything else is invalid_target.
-func (p *Provider) exchangeAudience(ctx context.Context, requested []string) ([]string, error) {
+// §2.1, RFC 7662). Anything else is invalid_target. A token that belongs to
+// organization org ("" for none) may name platform clients and org's own
+// clients only: another organization's resource server would take a token
+// in its audience for one of its own, though its subject is whatever org's
+// administrators made it (an address of that organization's people, for an
+// organization's own local account).
+func (p *Provider) exchangeAudience(ctx context.Context, requested []string, org string) ([]string, error) {
 	aud := []string{p.cfg.Issuer}
 	if len(requested) > maxAudiences {
 		return nil, oidc.ErrInvalidTarget().WithDescription("at most %d audiences", maxAudiences)
@@ -210,9 +215,28 @@ func (p *Provider) exchangeAudience(ctx context.Context, requested []string) ([]
 		if rs.Type != client.Confidential {
 			return nil, oidc.ErrInvalidTarget().WithDescription("audience %q is not a confidential client", a)
 		}
+		if org != "" && rs.OrganizationID != "" && rs.OrganizationID != org {
+			return nil, oidc.ErrInvalidTarget().WithDescription("audience %q is not a registered client", a)
+		}
 		aud = append(aud, a)
 	}
 	return aud, nil
+}
+
+// audienceOrganization is the organization an exchanged token belongs to,
+// for its audience (exchangeAudience): the one it is confined to (by its
+// client or who vouched for its user), or a service account's; "" for a
+// login trusted platform-wide. Confined to two organizations at once
+// (authn.NoOrganization), it may name platform clients only.
+func audienceOrganization(subj *exchangeSubject, confined string) string {
+	org := confined
+	if subj.idp != nil {
+		org = authn.Confinement(subj.idp.Org, org)
+	}
+	if subj.kind == kindServiceAccount {
+		org = authn.Confinement(subj.org, org)
+	}
+	return org
 }
 
 // serviceAccountScopes are what a service account token may be narrowed

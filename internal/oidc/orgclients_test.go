@@ -212,3 +212,70 @@ func TestOrganizationClientSingleSignOn(t *testing.T) {
 		t.Fatalf("single sign-on of a member: %v", result)
 	}
 }
+
+// TestExchangeAudienceStaysInTheOrganization (review): a token confined to
+// an organization (its client's, or the service account's) cannot be
+// exchanged for a token whose audience is another organization's client: that
+// organization's resource server would take it, by its aud, for one of its
+// own (the subject may carry the address of one of its people, as an
+// organization's own local account can). Its own organization's and
+// platform clients remain valid audiences.
+func TestExchangeAudienceStaysInTheOrganization(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		other := env.NewTenant("other", authz.RoleAdministrator)
+		exchangeOnly := func(s *client.Spec) {
+			s.GrantTypes = []string{client.GrantTokenExchange}
+			s.RedirectURIs, s.PostLogoutRedirectURIs = nil, nil
+		}
+		ex, exSec := newOrgClient(t, env, acme.OrgID, exchangeOnly)
+		acmeRS, _ := newOrgClient(t, env, acme.OrgID, exchangeOnly)
+		otherRS, _ := newOrgClient(t, env, other.OrgID, exchangeOnly)
+		platRS, _ := newClient(t, env, exchangeOnly)
+		pex, pexSec := newClient(t, env, exchangeOnly)
+
+		for _, tc := range []struct {
+			name, by, secret, audience string
+			want                       int
+		}{
+			{"acme's client, acme's resource server", ex.ID, exSec, acmeRS.ID, http.StatusOK},
+			{"acme's client, a platform resource server", ex.ID, exSec, platRS.ID, http.StatusOK},
+			{"acme's client, other's resource server", ex.ID, exSec, otherRS.ID, http.StatusBadRequest},
+			{"platform client, acme's service account, other's resource server", pex.ID, pexSec, otherRS.ID, http.StatusBadRequest},
+			{"platform client, acme's service account, acme's resource server", pex.ID, pexSec, acmeRS.ID, http.StatusOK},
+		} {
+			status, body := postToken(t, env, url.Values{"grant_type": {client.GrantTokenExchange}, "subject_token": {acme.Token},
+				"subject_token_type": {"urn:ietf:params:oauth:token-type:access_token"}, "audience": {tc.audience}}, tc.by, tc.secret)
+			if status != tc.want || (tc.want != http.StatusOK && body["error"] != "invalid_target") {
+				t.Errorf("%s: %d %v, want %d", tc.name, status, body, tc.want)
+			}
+		}
+	})
+}
+
+// TestOrganizationClientBackchannelNotInternal (review): an organization
+// administrator chooses its client's back-channel logout URI, so Gatehouse
+// must not POST there to an address of its own network (loopback, private,
+// link-local): that would let a tenant reach services behind the server.
+// A platform client's URI (the platform administrator's) is delivered to
+// as before.
+func TestOrganizationClientBackchannelNotInternal(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		platformRP, orgRP := newBackchannelRP(t, false, 0), newBackchannelRP(t, false, 0)
+		pc, psec := newClient(t, env, func(s *client.Spec) { s.BackchannelLogoutURI = platformRP.uri() })
+		platformRP.rp = newRP(t, env, pc, psec)
+		oc, _ := newOrgClient(t, env, acme.OrgID, func(s *client.Spec) { s.BackchannelLogoutURI = orgRP.uri() })
+		env.Provider.NotifySessionsEnded(context.Background(), []*store.OIDCSession{
+			{ClientID: pc.ID, Subject: email, SID: "sid-platform"}, {ClientID: oc.ID, Subject: email, SID: "sid-org"}})
+		env.Provider.WaitLogoutNotifications()
+		if tokens, problems, _ := platformRP.got(); len(tokens) != 1 || len(problems) != 0 {
+			t.Errorf("platform client: tokens %v problems %v, want one token", tokens, problems)
+		}
+		if tokens, problems, _ := orgRP.got(); len(tokens) != 0 || len(problems) != 0 {
+			t.Errorf("organization client on loopback was posted to: tokens %v problems %v", tokens, problems)
+		}
+	})
+}
