@@ -2,14 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // TestServeConsole: serve registers the console's public client (PKCE, the
 // exact redirect URIs of its issuer), serves the console at /console/ with
-// its CSP and sends / there; --console=false does neither.
+// its CSP, /console there, and the landing page at / links to it;
+// --console=false does neither.
 func TestServeConsole(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
@@ -23,13 +26,25 @@ func TestServeConsole(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") == "" || res.Header.Get("Cache-Control") != "no-cache" {
 		t.Errorf("/console/ deep link: %d %v", res.StatusCode, res.Header)
 	}
-	res, err = noRedirect.Get("http://" + p.addr + "/")
+	res, err = noRedirect.Get("http://" + p.addr + "/console")
 	if err != nil {
 		t.Fatal(err)
 	}
 	res.Body.Close()
 	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/console/" {
-		t.Errorf("/: %d to %q, want 302 to /console/", res.StatusCode, res.Header.Get("Location"))
+		t.Errorf("/console: %d to %q, want 302 to /console/", res.StatusCode, res.Header.Get("Location"))
+	}
+	// A browser at / gets the landing page, which leads to the console.
+	req, _ := http.NewRequest("GET", "http://"+p.addr+"/", nil)
+	req.Header.Set("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+	res, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	landing, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(landing), `href="/console/"`) {
+		t.Errorf("/ in a browser: %d, want the landing page linking to /console/: %s", res.StatusCode, landing)
 	}
 	p.stop(t)
 
