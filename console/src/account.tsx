@@ -331,7 +331,7 @@ export function PasswordLinkDialog({ user, org, kind, onClose }: { user: S["user
             </>
           ) : (
             <>
-              Create a link with which <strong>{user.spec.subject}</strong> chooses a new password. Their current password keeps working until they use it.
+              Create a link with which <strong>{user.spec.subject}</strong> chooses a new password. Their current password keeps working until they use it; then every session it began ends.
             </>
           )}{" "}
           Gatehouse sends no email: you hand the link to the person.
