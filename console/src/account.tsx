@@ -85,7 +85,7 @@ function SessionTable({ sessions, onEnd, label }: { sessions: S["session"][]; on
                     variant="ghost"
                     class="text-danger"
                     busy={busy === s.id}
-                    aria-label={`End session ${what}${s.current ? " (current)" : ""}`}
+                    aria-label={`${s.current ? "Sign out" : "End"} ${what}${s.current ? " (current session)" : ""}`}
                     onClick={async () => {
                       if (s.current && !confirm("This is the session you are using: ending it signs you out of the console. Continue?")) return;
                       setBusy(s.id);
