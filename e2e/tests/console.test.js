@@ -341,7 +341,10 @@ test('every other page of the organization and the platform, light and dark', as
 
 test('applications: the client secret is shown once, rotated, the client deleted', async () => {
   const { page } = admin;
-  await nav(page, 'Applications');
+  // The last test left the organization (a page reached by its address), so open the organization's page by its address.
+  await page.goto(`${env.issuer}/console/orgs/${orgID}/applications`);
+  await page.getByRole('heading', { name: 'Applications', level: 1 }).waitFor();
+  assert.match(await page.getByRole('navigation', { name: 'Breadcrumb' }).textContent(), new RegExp(orgName), "the organization's applications");
   await create(page, 'New application', async (d) => {
     await d.getByLabel('Name').fill('webapp');
     await d.getByLabel('Redirect URIs', { exact: true }).fill('https://app.e2e.example/callback');
@@ -373,7 +376,8 @@ test('applications: the client secret is shown once, rotated, the client deleted
 
 test("users: an invitation link shown once, a user's sessions", async () => {
   const { page } = admin;
-  await nav(page, 'Users');
+  await page.goto(`${env.issuer}/console/orgs/${orgID}/users`);
+  await page.getByRole('heading', { name: 'Users', level: 1 }).waitFor();
   await create(page, 'New user', async (d) => {
     await d.getByLabel(/^Email address/).fill('invitee@e2e.example');
     await d.getByLabel(/^State/).selectOption('pending');
