@@ -48,6 +48,8 @@ export interface Column<R> {
 export interface RowAction<R> {
   label: string;
   op: Op;
+  /** Whether the row has the action at all (a public client has no secret to rotate). */
+  when?: (r: R) => boolean;
   /** The ACL endpoint deciding the action, when not the resource's. */
   endpoint?: string;
   run?: (r: R, ctx: Ctx) => Promise<string | void>;
@@ -295,7 +297,7 @@ export function ResourcePage<R>({ def, ctx, header = true }: { def: ResourceDef<
                           <Badge>{locked}</Badge>
                         ) : (
                           <div class="row-actions">
-                            {actions.map((a) => (
+                            {actions.filter((a) => !a.when || a.when(r)).map((a) => (
                               <Button
                                 size="sm"
                                 variant="ghost"

@@ -730,6 +730,8 @@ const clientFields = (platform: boolean): FieldDef[] => [
   { name: "requireConsent", label: "Ask people once to allow the application's scopes", kind: "checkbox" },
   { name: "backchannelLogoutURI", label: "Back-channel logout URI", kind: "text", mono: true, hint: "Optional: where logout tokens are posted." },
 ];
+// Only a confidential client authenticating with a secret has one to rotate.
+const hasSecret = (c: S["oauth2ClientRead"]) => c.spec.type !== "public" && !String(c.spec.tokenEndpointAuthMethod ?? "").includes("tls");
 const clientBase = {
   key: (c: S["oauth2ClientRead"]) => c.metadata.id,
   name: (c: S["oauth2ClientRead"]) => c.metadata.name,
@@ -780,6 +782,8 @@ const clientBase = {
       },
     };
   },
+  // The console's own client is registered by serve at every start: changing it here would not last.
+  locked: (c: S["oauth2ClientRead"]) => (c.metadata.id === "gatehouse-console" ? "managed by serve" : undefined),
   secretOf: (c: S["oauth2ClientCreate"]) => c.status?.clientSecret,
   secretTitle: "Copy the application's client secret",
   emptyText: "Register an application to let it sign people in with Gatehouse (OpenID Connect).",
@@ -800,6 +804,7 @@ export const orgClients: ResourceDef<S["oauth2ClientRead"]> = {
     {
       label: "Rotate secret",
       op: "update",
+      when: hasSecret,
       secretTitle: "Copy the new client secret",
       confirm: "Rotate the client secret? The current secret stops working at once.",
       run: async (c, ctx) =>
@@ -824,6 +829,7 @@ export const platformClients: ResourceDef<S["oauth2ClientRead"]> = {
     {
       label: "Rotate secret",
       op: "update",
+      when: hasSecret,
       secretTitle: "Copy the new client secret",
       confirm: "Rotate the client secret? The current secret stops working at once.",
       run: async (c) => (await post<S["oauth2ClientCreate"]>("/api/v1/oauth2clients/{clientID}/rotatesecret", { clientID: c.metadata.id })).status?.clientSecret,
