@@ -9,7 +9,8 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { can, canAnyProject, canGlobal, loadGlobalAcl, loadOrgAcl, orgAcl } from "./acl";
 import { describe, getAll, type S } from "./api/client";
 import { me, signIn, signOut, start } from "./auth";
-import { Account, AuditLog, CloudConnections, CloudIdentities, Guardrail, NoAccess, OrgProviders, Overview, Quotas, SimulatorPage } from "./pages";
+import { Account, SigningKeys } from "./account";
+import { AuditLog, CloudConnections, CloudIdentities, Guardrail, NoAccess, OrgProviders, Overview, Quotas, SimulatorPage } from "./pages";
 import { RolePage } from "./policy";
 import { ResourcePage, type ResourceDef } from "./resource";
 import * as R from "./resources";
@@ -45,6 +46,7 @@ function orgNav(org: string): NavItem[] {
     { href: `${b}/guardrail`, label: "Guardrail", icon: "lock", show: () => can("identity:policies", "read") },
     { href: `${b}/simulator`, label: "Simulator", icon: "play", show: () => can("identity:policies", "read") },
     res(R.apiKeys),
+    res(R.orgClients),
     { href: `${b}/quotas`, label: "Quotas", icon: "gauge", show: () => can("identity:quotas", "read") },
     res(R.orgProviders),
     res(R.permissionSets),
@@ -59,6 +61,8 @@ function orgNav(org: string): NavItem[] {
 const platformNav: NavItem[] = [
   { href: "/console/platform/organizations", label: "Organizations", icon: "building", show: () => canGlobal("identity:organizations", "read") },
   { href: "/console/platform/providers", label: "Identity providers", icon: "id", show: () => canGlobal("identity:oauth2providers", "read") },
+  { href: "/console/platform/applications", label: "Applications", icon: "key", show: () => canGlobal("identity:oauth2clients", "read") },
+  { href: "/console/platform/signingkeys", label: "Signing keys", icon: "lock", show: () => canGlobal("identity:signingkeys", "read") },
   { href: "/console/platform/audit", label: "Audit log", icon: "list", show: () => canGlobal("identity:auditevents", "read") },
 ];
 
@@ -82,6 +86,16 @@ const routes: Route[] = [
   { pattern: "/console/account", crumbs: () => ["Account"], view: () => <Account /> },
   { pattern: "/console/platform/organizations", crumbs: () => ["Platform", "Organizations"], view: () => <ResourcePage def={R.organizations} ctx={{ org: "" }} /> },
   { pattern: "/console/platform/providers", crumbs: () => ["Platform", "Identity providers"], view: () => <ResourcePage def={R.platformProviders} ctx={{ org: "" }} /> },
+  {
+    pattern: "/console/platform/applications",
+    crumbs: () => ["Platform", "Applications"],
+    view: () => (canGlobal("identity:oauth2clients", "read") ? <ResourcePage def={R.platformClients} ctx={{ org: "" }} /> : <NoAccess what="the platform's applications" />),
+  },
+  {
+    pattern: "/console/platform/signingkeys",
+    crumbs: () => ["Platform", "Signing keys"],
+    view: () => (canGlobal("identity:signingkeys", "read") ? <SigningKeys /> : <NoAccess what="signing keys" />),
+  },
   { pattern: "/console/platform/audit", crumbs: () => ["Platform", "Audit log"], view: () => <AuditLog /> },
   { pattern: "/console/orgs/:org", org: true, crumbs: () => ["Overview"], view: (p) => <Overview org={p.org} /> },
   orgResource(R.users),
@@ -98,6 +112,7 @@ const routes: Route[] = [
   orgPage("guardrail", "Guardrail", (org) => <Guardrail org={org} />, () => can("identity:policies", "read")),
   orgPage("simulator", "Simulator", (org) => <SimulatorPage org={org} />, () => can("identity:policies", "read")),
   orgResource(R.apiKeys),
+  orgResource(R.orgClients),
   orgPage("quotas", "Quotas", (org) => <Quotas org={org} />, () => can("identity:quotas", "read")),
   orgResource(R.orgProviders, (org) => <OrgProviders org={org} />),
   orgResource(R.permissionSets),

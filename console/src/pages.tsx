@@ -1,12 +1,11 @@
 // The pages that are more than a resource list: the organization's
 // overview, the audit log, the guardrail, quotas, cloud identities (per
 // project), cloud connections (with validation), identity providers (with
-// the domain's verification state) and the account page.
+// the domain's verification state).
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { can, canAnyProject, globalAcl, isPlatformAdmin } from "./acl";
+import { can, canAnyProject, isPlatformAdmin } from "./acl";
 import { cloudErrorWords, describe, get, getAll, post, put, request, type S } from "./api/client";
-import { me } from "./auth";
 import { PolicyEditor, Simulator } from "./policy";
 import { ResourcePage, type Form } from "./resource";
 import * as R from "./resources";
@@ -578,72 +577,6 @@ export function OrgProviders({ org }: { org: string }) {
 }
 
 /** Account: the signed-in person. Sections are a list, so that sessions, password change and multi-factor enrolment slot in as they get an API. */
-export function Account() {
-  const orgs = useLoad(() => getAll<S["organizationRead"]>("/api/v1/organizations"), []);
-  const claims = me.value;
-  const idp = globalAcl.value?.identityProvider;
-  const sections: { id: string; title: string; body: ComponentChildren }[] = [
-    {
-      id: "profile",
-      title: "Profile",
-      body: (
-        <dl class="props">
-          <dt>Name</dt>
-          <dd>{claims?.name ?? ([claims?.given_name, claims?.family_name].filter(Boolean).join(" ") || "—")}</dd>
-          <dt>Email</dt>
-          <dd>
-            {claims?.email ?? "—"} {claims?.email_verified && <Badge tone="ok">verified</Badge>}
-          </dd>
-          <dt>Subject</dt>
-          <dd>
-            <code>{claims?.sub}</code>
-          </dd>
-          <dt>Signed in with</dt>
-          <dd>{idp ? (idp.providerID === "local" ? "Password (local account)" : <code>{idp.issuer ?? idp.providerID}</code>) : "—"}</dd>
-          {isPlatformAdmin() && (
-            <>
-              <dt>Platform role</dt>
-              <dd>
-                <Badge tone="accent">platform administrator</Badge>
-              </dd>
-            </>
-          )}
-        </dl>
-      ),
-    },
-    {
-      id: "organizations",
-      title: "Organizations",
-      body: orgs.error ? (
-        <ErrorBox message={orgs.error} />
-      ) : !orgs.data ? (
-        <Spinner />
-      ) : orgs.data.length === 0 ? (
-        <p class="muted">You are not a member of any organization yet.</p>
-      ) : (
-        <ul class="link-list">
-          {orgs.data.map((o) => (
-            <li key={o.metadata.id}>
-              <Link href={`/console/orgs/${o.metadata.id}`}>{o.metadata.name}</Link>
-              <span class="muted small">{o.metadata.description}</span>
-            </li>
-          ))}
-        </ul>
-      ),
-    },
-  ];
-  return (
-    <div class="stack narrow">
-      <PageHeader title="Your account" description="Who you are signed in as, and where you belong." />
-      {sections.map((s) => (
-        <Card key={s.id} title={s.title} id={`acct-${s.id}`}>
-          {s.body}
-        </Card>
-      ))}
-    </div>
-  );
-}
-
 export function NoAccess({ what }: { what: string }) {
   return <Empty title="Nothing to see here">You do not have access to {what}. Ask an administrator of the organization if you need it.</Empty>;
 }

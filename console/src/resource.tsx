@@ -48,7 +48,13 @@ export interface Column<R> {
 export interface RowAction<R> {
   label: string;
   op: Op;
-  run: (r: R, ctx: Ctx) => Promise<string | void>;
+  /** Whether the row has the action at all (a public client has no secret to rotate). */
+  when?: (r: R) => boolean;
+  /** The ACL endpoint deciding the action, when not the resource's. */
+  endpoint?: string;
+  run?: (r: R, ctx: Ctx) => Promise<string | void>;
+  /** A dialog of its own instead of run (links shown once, a user's sessions). */
+  dialog?: (r: R, ctx: Ctx, close: () => void) => ComponentChildren;
   /** The answer carries a secret to show once. */
   secretTitle?: string;
   confirm?: string;
@@ -96,10 +102,10 @@ export interface ResourceDef<R = any> {
   emptyText?: ComponentChildren;
 }
 
-export function allowed(def: ResourceDef, op: Op, ctx: Ctx): boolean {
-  if (def.scope === "global") return canGlobal(def.endpoint, op);
-  if (def.scope === "project" && ctx.project) return canInProject(def.endpoint, op, ctx.project);
-  return can(def.endpoint, op);
+export function allowed(def: ResourceDef, op: Op, ctx: Ctx, endpoint = def.endpoint): boolean {
+  if (def.scope === "global") return canGlobal(endpoint, op);
+  if (def.scope === "project" && ctx.project) return canInProject(endpoint, op, ctx.project);
+  return can(endpoint, op);
 }
 
 function params(def: ResourceDef, ctx: Ctx, id?: string): Record<string, string> {
@@ -183,7 +189,8 @@ export function ResourcePage<R>({ def, ctx, header = true }: { def: ResourceDef<
   const mayCreate = def.create && allowed(def, "create", ctx);
   const mayUpdate = def.update && allowed(def, "update", ctx);
   const mayDelete = def.remove && allowed(def, "delete", ctx);
-  const actions = (def.rowActions ?? []).filter((a) => allowed(def, a.op, ctx));
+  const actions = (def.rowActions ?? []).filter((a) => allowed(def, a.op, ctx, a.endpoint));
+  const [custom, setCustom] = useState<{ a: RowAction<R>; r: R } | null>(null);
   const hasRowActions = mayUpdate || mayDelete || actions.length > 0;
 
   const sortable = (i: number) => (def.paging === "offset" ? !!def.columns[i].serverSort : !!def.columns[i].sort);
@@ -290,15 +297,16 @@ export function ResourcePage<R>({ def, ctx, header = true }: { def: ResourceDef<
                           <Badge>{locked}</Badge>
                         ) : (
                           <div class="row-actions">
-                            {actions.map((a) => (
+                            {actions.filter((a) => !a.when || a.when(r)).map((a) => (
                               <Button
                                 size="sm"
                                 variant="ghost"
                                 aria-label={`${a.label} ${def.name(r)}`}
                                 onClick={async () => {
+                                  if (a.dialog) return setCustom({ a, r });
                                   if (a.confirm && !confirm(a.confirm)) return;
                                   try {
-                                    const s = await a.run(r, ctx);
+                                    const s = await a.run?.(r, ctx);
                                     if (s && a.secretTitle) setSecret({ title: a.secretTitle, value: s });
                                     else toast(`${a.label}: done`);
                                     reload();
@@ -379,6 +387,7 @@ export function ResourcePage<R>({ def, ctx, header = true }: { def: ResourceDef<
           reload();
         }}
       />
+      {custom?.a.dialog?.(custom.r, ctx, () => (setCustom(null), reload()))}
       <SecretDialog secret={secret?.value} title={secret?.title ?? ""} onClose={() => setSecret(undefined)} />
     </div>
   );

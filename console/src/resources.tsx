@@ -1,6 +1,7 @@
 // Every resource the generic pages cover, declared once. Adding a resource
 // (for example OAuth2 clients or signing keys once the API has them) is one
 // entry here and one line in the navigation (nav.ts).
+import { PasswordLinkDialog, UserSessionsDialog } from "./account";
 import { get, getAll, post, type S } from "./api/client";
 import type { Ctx, FieldDef, Form, Option, ResourceDef } from "./resource";
 import { Badge, fmtTime, relTime } from "./ui";
@@ -151,6 +152,11 @@ export const users: ResourceDef<S["userRead"]> = {
   ],
   toForm: (u) => ({ subject: u?.spec.subject ?? "", state: u?.spec.state ?? "active", groupIDs: u?.spec.groupIDs ?? [] }),
   toWrite: (f, u) => ({ ...(u ? { metadata: u.metadata } : {}), spec: { subject: u?.spec.subject ?? String(f.subject).trim(), state: f.state, groupIDs: f.groupIDs } }),
+  rowActions: [
+    { label: "Send invitation", op: "create", dialog: (u, ctx, close) => <PasswordLinkDialog user={u} org={ctx.org} kind="invitation" onClose={close} /> },
+    { label: "Reset password", op: "update", dialog: (u, ctx, close) => <PasswordLinkDialog user={u} org={ctx.org} kind="passwordreset" onClose={close} /> },
+    { label: "Sessions", op: "read", endpoint: "identity:sessions", dialog: (u, ctx, close) => <UserSessionsDialog user={u} org={ctx.org} onClose={close} /> },
+  ],
 };
 
 export const serviceAccounts: ResourceDef<S["serviceAccountRead"]> = {
@@ -685,4 +691,148 @@ export const allocations: ResourceDef<S["allocationRead"]> = {
     metadata: metaWrite(f),
     spec: { kind: "project", id: f.projectID, allocations: [{ kind: f.kind, committed: Number(f.committed ?? 0), reserved: Number(f.reserved ?? 0) }] },
   }),
+};
+
+// OAuth2 clients: the applications that sign people in with Gatehouse. The
+// secret is in the create and rotate answers only (stored hashed), so it is
+// shown once like a service account's token.
+const lines = (v: unknown) =>
+  String(v ?? "")
+    .split(/[\s,]+/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+const grantChoices: Option[] = [
+  { value: "authorization_code", label: "Authorization code", hint: "people sign in" },
+  { value: "refresh_token", label: "Refresh token" },
+  { value: "client_credentials", label: "Client credentials", hint: "the application itself; confidential only" },
+  { value: "urn:ietf:params:oauth:grant-type:token-exchange", label: "Token exchange", hint: "confidential only" },
+];
+const clientFields = (platform: boolean): FieldDef[] => [
+  { name: "name", label: "Name", kind: "text", required: true, hint: "Shown to people on the consent page.", mono: false },
+  ...(platform
+    ? [{ name: "id", label: "Client ID", kind: "text", createOnly: true, mono: true, hint: "Leave empty to have one generated." } as FieldDef]
+    : []),
+  {
+    name: "type",
+    label: "Type",
+    kind: "select",
+    required: true,
+    createOnly: true,
+    choices: [
+      { value: "confidential", label: "Confidential (a server that keeps a secret)" },
+      { value: "public", label: "Public (a browser or mobile app; PKCE, no secret)" },
+    ],
+  },
+  { name: "redirectURIs", label: "Redirect URIs", kind: "textarea", mono: true, hint: "One per line; matched exactly (https, or http on a loopback host).", placeholder: "https://app.example.com/callback" },
+  { name: "postLogoutRedirectURIs", label: "Post-logout redirect URIs", kind: "textarea", mono: true, hint: "One per line." },
+  { name: "grantTypes", label: "Grant types", kind: "checklist", choices: grantChoices },
+  { name: "scopes", label: "Scopes", kind: "text", mono: true, hint: "Separated by spaces.", placeholder: "openid profile email" },
+  { name: "requireConsent", label: "Ask people once to allow the application's scopes", kind: "checkbox" },
+  { name: "backchannelLogoutURI", label: "Back-channel logout URI", kind: "text", mono: true, hint: "Optional: where logout tokens are posted." },
+];
+// Only a confidential client authenticating with a secret has one to rotate.
+const hasSecret = (c: S["oauth2ClientRead"]) => c.spec.type !== "public" && !String(c.spec.tokenEndpointAuthMethod ?? "").includes("tls");
+const clientBase = {
+  key: (c: S["oauth2ClientRead"]) => c.metadata.id,
+  name: (c: S["oauth2ClientRead"]) => c.metadata.name,
+  singular: "application",
+  icon: "key",
+  endpoint: "identity:oauth2clients",
+  paging: "token" as const,
+  idParam: "clientID",
+  update: true,
+  remove: true,
+  columns: [
+    { label: "Name", value: (c: S["oauth2ClientRead"]) => <span class="name">{c.metadata.name}</span>, sort: (c: S["oauth2ClientRead"]) => c.metadata.name.toLowerCase() },
+    { label: "Client ID", value: (c: S["oauth2ClientRead"]) => <code class="id">{c.metadata.id}</code> },
+    { label: "Type", value: (c: S["oauth2ClientRead"]) => <Badge tone={c.spec.type === "public" ? "neutral" : "accent"}>{c.spec.type ?? "confidential"}</Badge> },
+    { label: "Redirect URIs", value: (c: S["oauth2ClientRead"]) => c.spec.redirectURIs?.length ?? 0 },
+    {
+      label: "Created",
+      value: (c: S["oauth2ClientRead"]) => <time dateTime={c.metadata.creationTime} title={fmtTime(c.metadata.creationTime)}>{relTime(c.metadata.creationTime)}</time>,
+      sort: (c: S["oauth2ClientRead"]) => c.metadata.creationTime,
+    },
+  ],
+  toForm: (c?: S["oauth2ClientRead"]) => ({
+    name: c?.metadata.name ?? "",
+    id: "",
+    type: c?.spec.type ?? "confidential",
+    redirectURIs: (c?.spec.redirectURIs ?? []).join("\n"),
+    postLogoutRedirectURIs: (c?.spec.postLogoutRedirectURIs ?? []).join("\n"),
+    grantTypes: c?.spec.grantTypes ?? ["authorization_code", "refresh_token"],
+    scopes: (c?.spec.scopes ?? ["openid", "profile", "email"]).join(" "),
+    requireConsent: c?.spec.requireConsent ?? true,
+    backchannelLogoutURI: c?.spec.backchannelLogoutURI ?? "",
+  }),
+  // An update sends the whole spec read (lifetimes, TLS settings) with the
+  // form's fields over it, so that fields the form lacks are kept.
+  toWrite: (f: Form, c?: S["oauth2ClientRead"]) => {
+    const { type: _t, ...kept } = c?.spec ?? {};
+    return {
+      metadata: { name: String(f.name ?? "").trim(), ...(c ? { id: c.metadata.id } : f.id ? { id: String(f.id).trim() } : {}) },
+      spec: {
+        ...kept,
+        ...(c ? {} : { type: f.type }),
+        redirectURIs: lines(f.redirectURIs),
+        postLogoutRedirectURIs: lines(f.postLogoutRedirectURIs),
+        grantTypes: f.grantTypes,
+        scopes: lines(f.scopes),
+        requireConsent: !!f.requireConsent,
+        ...(f.backchannelLogoutURI ? { backchannelLogoutURI: String(f.backchannelLogoutURI).trim() } : { backchannelLogoutURI: undefined }),
+      },
+    };
+  },
+  // The console's own client is registered by serve at every start: changing it here would not last.
+  locked: (c: S["oauth2ClientRead"]) => (c.metadata.id === "gatehouse-console" ? "managed by serve" : undefined),
+  secretOf: (c: S["oauth2ClientCreate"]) => c.status?.clientSecret,
+  secretTitle: "Copy the application's client secret",
+  emptyText: "Register an application to let it sign people in with Gatehouse (OpenID Connect).",
+};
+
+export const orgClients: ResourceDef<S["oauth2ClientRead"]> = {
+  ...clientBase,
+  id: "applications",
+  title: "Applications",
+  description:
+    "OAuth2 clients of this organization: applications that sign its people in with Gatehouse. A confidential client's secret is shown once, at creation and at every rotation; rotating makes the old secret stop working at once.",
+  scope: "org",
+  list: "/api/v1/organizations/{organizationID}/oauth2clients",
+  create: "/api/v1/organizations/{organizationID}/oauth2clients",
+  item: "/api/v1/organizations/{organizationID}/oauth2clients/{clientID}",
+  fields: clientFields(false),
+  rowActions: [
+    {
+      label: "Rotate secret",
+      op: "update",
+      when: hasSecret,
+      secretTitle: "Copy the new client secret",
+      confirm: "Rotate the client secret? The current secret stops working at once.",
+      run: async (c, ctx) =>
+        (await post<S["oauth2ClientCreate"]>("/api/v1/organizations/{organizationID}/oauth2clients/{clientID}/rotatesecret", { organizationID: ctx.org, clientID: c.metadata.id })).status
+          ?.clientSecret,
+    },
+  ],
+};
+
+export const platformClients: ResourceDef<S["oauth2ClientRead"]> = {
+  ...clientBase,
+  id: "applications",
+  title: "Applications",
+  description:
+    "The platform's OAuth2 clients: applications anyone may sign in to (organizations' own applications are on their pages). A confidential client's secret is shown once, at creation and at every rotation.",
+  scope: "global",
+  list: "/api/v1/oauth2clients",
+  create: "/api/v1/oauth2clients",
+  item: "/api/v1/oauth2clients/{clientID}",
+  fields: clientFields(true),
+  rowActions: [
+    {
+      label: "Rotate secret",
+      op: "update",
+      when: hasSecret,
+      secretTitle: "Copy the new client secret",
+      confirm: "Rotate the client secret? The current secret stops working at once.",
+      run: async (c) => (await post<S["oauth2ClientCreate"]>("/api/v1/oauth2clients/{clientID}/rotatesecret", { clientID: c.metadata.id })).status?.clientSecret,
+    },
+  ],
 };
