@@ -729,6 +729,18 @@ const clientFields = (platform: boolean): FieldDef[] => [
   { name: "scopes", label: "Scopes", kind: "text", mono: true, hint: "Separated by spaces.", placeholder: "openid profile email" },
   { name: "requireConsent", label: "Ask people once to allow the application's scopes", kind: "checkbox" },
   { name: "backchannelLogoutURI", label: "Back-channel logout URI", kind: "text", mono: true, hint: "Optional: where logout tokens are posted." },
+  {
+    name: "idTokenSignedResponseAlg",
+    label: "ID token algorithm",
+    kind: "select",
+    choices: [
+      { value: "", label: "The server's default" },
+      { value: "RS256", label: "RS256 (what most applications accept)" },
+      { value: "ES256", label: "ES256" },
+      { value: "ES512", label: "ES512" },
+    ],
+  },
+  { name: "sessionPerDevice", label: "One session per device (a sign-in on a second device keeps the first)", kind: "checkbox" },
 ];
 // Only a confidential client authenticating with a secret has one to rotate.
 const hasSecret = (c: S["oauth2ClientRead"]) => c.spec.type !== "public" && !String(c.spec.tokenEndpointAuthMethod ?? "").includes("tls");
@@ -763,6 +775,8 @@ const clientBase = {
     scopes: (c?.spec.scopes ?? ["openid", "profile", "email"]).join(" "),
     requireConsent: c?.spec.requireConsent ?? true,
     backchannelLogoutURI: c?.spec.backchannelLogoutURI ?? "",
+    idTokenSignedResponseAlg: c?.spec.idTokenSignedResponseAlg ?? "",
+    sessionPerDevice: c?.spec.sessionPerDevice ?? false,
   }),
   // An update sends the whole spec read (lifetimes, TLS settings) with the
   // form's fields over it, so that fields the form lacks are kept.
@@ -779,6 +793,8 @@ const clientBase = {
         scopes: lines(f.scopes),
         requireConsent: !!f.requireConsent,
         ...(f.backchannelLogoutURI ? { backchannelLogoutURI: String(f.backchannelLogoutURI).trim() } : { backchannelLogoutURI: undefined }),
+        idTokenSignedResponseAlg: f.idTokenSignedResponseAlg ? (f.idTokenSignedResponseAlg as "RS256" | "ES256" | "ES512") : undefined,
+        sessionPerDevice: !!f.sessionPerDevice,
       },
     };
   },

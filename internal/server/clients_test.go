@@ -92,6 +92,25 @@ func TestOAuth2ClientsAPI(t *testing.T) {
 		if _, err := reg.Authenticate(ctx, orgClient, orgSec); err != nil {
 			t.Errorf("update changed the secret: %v", err)
 		}
+		// The ID token algorithm and sessions per device (issue 17): set,
+		// read back, stored; an algorithm that is not offered is a 400.
+		upd["spec"].(map[string]any)["idTokenSignedResponseAlg"] = "RS256"
+		upd["spec"].(map[string]any)["sessionPerDevice"] = true
+		r = a.must(t, http.StatusOK, "PUT", base+"/"+orgClient, acme.token, upd)
+		if str(r.obj(t), "spec", "idTokenSignedResponseAlg") != "RS256" || get(r.obj(t), "spec", "sessionPerDevice") != true {
+			t.Errorf("update with an ID token algorithm and per-device sessions: %s", r)
+		}
+		if c, err := reg.Get(ctx, orgClient); err != nil || c.IDTokenSignedResponseAlg != "RS256" || !c.SessionPerDevice {
+			t.Errorf("stored client %+v, %v", c, err)
+		}
+		upd["spec"].(map[string]any)["idTokenSignedResponseAlg"] = "HS256"
+		a.must(t, http.StatusBadRequest, "PUT", base+"/"+orgClient, acme.token, upd)
+		delete(upd["spec"].(map[string]any), "idTokenSignedResponseAlg")
+		delete(upd["spec"].(map[string]any), "sessionPerDevice")
+		r = a.must(t, http.StatusOK, "PUT", base+"/"+orgClient, acme.token, upd)
+		if get(r.obj(t), "spec", "idTokenSignedResponseAlg") != nil || get(r.obj(t), "spec", "sessionPerDevice") != false {
+			t.Errorf("update without them: back to the defaults: %s", r)
+		}
 
 		// Rotation: a new secret, once; the old one fails at once.
 		r = a.must(t, http.StatusOK, "POST", base+"/"+orgClient+"/rotatesecret", acme.token, nil)

@@ -168,6 +168,8 @@ func clientSpec(in api.Oauth2ClientWrite) (client.Spec, error) {
 		TLSCertificates:                  deref(s.TlsClientCertificates),
 		BackchannelLogoutURI:             deref(s.BackchannelLogoutURI),
 		BackchannelLogoutSessionRequired: deref(s.BackchannelLogoutSessionRequired),
+		IDTokenSignedResponseAlg:         string(deref(s.IdTokenSignedResponseAlg)),
+		SessionPerDevice:                 deref(s.SessionPerDevice),
 		AccessTokenLifetime:              access,
 		RefreshTokenLifetime:             refresh,
 	}
@@ -199,8 +201,12 @@ func clientToAPI(c *client.Client) api.Oauth2ClientRead {
 		TlsClientCertificates:            ptr(nonNil(c.TLSCertificates)),
 		BackchannelLogoutURI:             ptr(c.BackchannelLogoutURI),
 		BackchannelLogoutSessionRequired: ptr(c.BackchannelLogoutSessionRequired),
+		SessionPerDevice:                 ptr(c.SessionPerDevice),
 		AccessTokenLifetime:              &access,
 		RefreshTokenLifetime:             &refresh,
+	}
+	if c.IDTokenSignedResponseAlg != "" {
+		spec.IdTokenSignedResponseAlg = ptr(api.Oauth2ClientSpecIdTokenSignedResponseAlg(c.IDTokenSignedResponseAlg))
 	}
 	if !c.TLSClientAuth.IsZero() {
 		spec.TlsClientAuth = &api.Oauth2ClientTLSIdentity{Field: api.Oauth2ClientTLSIdentityField(c.TLSClientAuth.Field), Value: c.TLSClientAuth.Value}

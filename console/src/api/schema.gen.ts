@@ -2705,6 +2705,20 @@ export interface components {
             backchannelLogoutURI?: string;
             backchannelLogoutSessionRequired?: boolean;
             /**
+             * @description The algorithm of the client's ID tokens (OpenID Connect Dynamic Client
+             *     Registration's id_token_signed_response_alg); absent for the server's
+             *     default (--signing-algorithm, ES256 unless changed). Many relying
+             *     parties accept RS256 only.
+             * @enum {string}
+             */
+            idTokenSignedResponseAlg?: "RS256" | "ES256" | "ES512";
+            /**
+             * @description One session (refresh token family) per browser session, so that a
+             *     sign-in on a second device does not end the first; false keeps one
+             *     session per person and client (the next sign-in ends the previous).
+             */
+            sessionPerDevice?: boolean;
+            /**
              * Format: int64
              * @description Access token lifetime in seconds (60..86400).
              */
