@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -848,7 +849,7 @@ func (p *Provider) emailVouched(ctx context.Context, org, subject string) (bool,
 		return false, nil
 	}
 	if err != nil {
-		return false, errors.Join(errors.New("organization that vouched for the login"), err)
+		return false, fmt.Errorf("organization that vouched for the login: %w", err)
 	}
 	return domainVouches(o, subject), nil
 }
