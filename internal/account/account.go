@@ -178,10 +178,10 @@ func (s *Service) userLink(ctx context.Context, may access.GrantCheck, orgID, us
 		if err := checkGrant(ctx, may, orgID, linkGrantChange(u)); err != nil {
 			return err
 		}
-		if err := checkDomain(ctx, q, orgID, u.Subject); err != nil {
+		if err := s.checkAccount(ctx, q, u.Subject, orgID, purpose); err != nil {
 			return err
 		}
-		if err := s.checkAccount(ctx, q, u.Subject, orgID, purpose); err != nil {
+		if err := checkDomain(ctx, q, orgID, u.Subject); err != nil {
 			return err
 		}
 		lifetime := InviteLifetime

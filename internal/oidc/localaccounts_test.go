@@ -242,8 +242,8 @@ func TestOrganizationLocalAccountConfined(t *testing.T) {
 
 		// The address is acme's: no other owner claims it.
 		otherBoss := "/api/v1/organizations/" + other.OrgID + "/users/" + userID(t, env, other, boss)
-		env.Must(http.StatusBadRequest, "POST", otherBoss+"/invitation", other.Token, nil)
-		env.Must(http.StatusBadRequest, "POST", otherBoss+"/passwordreset", other.Token, nil)
+		env.Must(http.StatusConflict, "POST", otherBoss+"/invitation", other.Token, nil)
+		env.Must(http.StatusNotFound, "POST", otherBoss+"/passwordreset", other.Token, nil)
 		env.Must(http.StatusNotFound, "DELETE", otherBoss+"/password", other.Token, nil)
 		env.Must(http.StatusConflict, "POST", "/api/v1/localaccounts/invitation", env.AdminToken, map[string]any{"email": boss})
 		env.Must(http.StatusNotFound, "DELETE", "/api/v1/localaccounts/"+boss, env.AdminToken, nil)
