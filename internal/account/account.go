@@ -181,6 +181,9 @@ func (s *Service) userLink(ctx context.Context, may access.GrantCheck, orgID, us
 		if err := s.checkAccount(ctx, q, u.Subject, orgID, purpose); err != nil {
 			return err
 		}
+		if err := checkDomain(ctx, q, orgID, u.Subject); err != nil {
+			return err
+		}
 		lifetime := InviteLifetime
 		if purpose == store.LinkReset {
 			lifetime = ResetLifetime
@@ -195,6 +198,40 @@ func (s *Service) userLink(ctx context.Context, may access.GrantCheck, orgID, us
 		return nil, err
 	}
 	return link, nil
+}
+
+// ErrForeignDomain: the organization may not own a local account at the
+// address, which is not in its verified email domain (any more). It is an
+// ErrLinkInvalid: what the link was for changed.
+var ErrForeignDomain = fmt.Errorf("%w: the address is not in the organization's verified email domain", ErrLinkInvalid)
+
+// mayOwn reports whether organization orgID may own a local account at
+// email: only an address of its verified email domain, the rule its own
+// identity provider follows (issue 12). Otherwise an organization
+// administrator could make Gatehouse vouch, at platform clients, for anyone's
+// address (ceo@victim.example) and take the one local account of an address
+// before its owner does.
+func mayOwn(ctx context.Context, q *store.Q, orgID, email string) (bool, error) {
+	org, err := q.GetOrganization(ctx, orgID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("organization of local account: %w", err)
+	}
+	return org.VouchesFor(email), nil
+}
+
+// checkDomain is mayOwn as a 400 for the API.
+func checkDomain(ctx context.Context, q *store.Q, orgID, email string) error {
+	ok, err := mayOwn(ctx, q, orgID, email)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return apierror.BadRequest("%s is not in the organization's verified email domain: an organization may own local accounts only for addresses of the domain it proved (verify the domain first)", email)
+	}
+	return nil
 }
 
 // checkAccount checks that email's local account is as a link of purpose
@@ -423,6 +460,15 @@ func (s *Service) CompleteLink(ctx context.Context, token, password string) (*st
 			entry.Actor = audit.Actor{Kind: string(authn.KindUser), ID: l.Email, Subject: l.Email}
 		}
 		if l.OrganizationID != "" {
+			// The domain may have stopped being the organization's
+			// since the link was handed out.
+			ok, err := mayOwn(ctx, q, l.OrganizationID, l.Email)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrForeignDomain
+			}
 			if err := s.activateUser(ctx, q, l); err != nil {
 				return err
 			}

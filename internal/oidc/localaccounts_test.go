@@ -163,6 +163,11 @@ func TestOrganizationLocalAccountConfined(t *testing.T) {
 		env.Must(http.StatusNotFound, "POST", "/api/v1/organizations/"+acme.OrgID+"/users/"+userID(t, env, other, boss)+"/invitation", acme.Token, nil)
 		env.Must(http.StatusNotFound, "GET", base+"/password", acme.Token, nil)
 
+		// acme may own a local account only in its verified domain
+		// (TestOrganizationLocalAccountDomain): here it proved corp.example,
+		// where a platform administrator's address happens to be.
+		env.Must(http.StatusBadRequest, "POST", base+"/invitation", acme.Token, nil)
+		env.OwnDomain(acme.OrgID, "corp.example")
 		link := linkURL(t, env.Must(http.StatusCreated, "POST", base+"/invitation", acme.Token, nil))
 		if !strings.HasPrefix(link, env.URL+account.PasswordPath+"?token=ghpw_") {
 			t.Fatalf("link %s", link)
@@ -286,6 +291,7 @@ func TestPasswordLinks(t *testing.T) {
 		env := newEnv(t, open)
 		acme := env.NewTenant("acme", "administrator")
 		const jo = "jo@corp.example"
+		env.OwnDomain(acme.OrgID, "corp.example")
 		addUser(t, env, acme, jo, "active")
 		base := "/api/v1/organizations/" + acme.OrgID + "/users/" + userID(t, env, acme, jo)
 		env.Must(http.StatusNotFound, "POST", base+"/passwordreset", acme.Token, nil)
@@ -487,6 +493,7 @@ func TestPlatformLocalAccount(t *testing.T) {
 		acme := env.NewTenant("acme", "administrator")
 		other := env.NewTenant("other", "reader")
 		const ops = "ops@corp.example"
+		env.OwnDomain(acme.OrgID, "corp.example") // so that only the platform's account makes acme's invitation a 409
 		addUser(t, env, acme, ops, "active")
 		addUser(t, env, other, ops, "active")
 		body := map[string]any{"email": ops}

@@ -257,8 +257,12 @@ func (p *Provider) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err == nil {
-		if err = p.mayLogInLocal(ctx, ident); errors.Is(err, errInactive) {
+		err = p.mayLogInLocal(ctx, ident)
+		switch {
+		case errors.Is(err, errInactive):
 			p.auditSignInFailed(ctx, r, req, ident.Subject, "", FactorPassword, "inactive")
+		case errors.Is(err, errForeignDomain):
+			p.auditSignInFailed(ctx, r, req, ident.Subject, "", FactorPassword, "foreign_domain")
 		}
 	}
 	if err != nil {

@@ -309,10 +309,16 @@ var errInactive = errors.New("the account is not active in any organization")
 
 // mayLogInLocal is mayLogIn for a local password login: an account an
 // organization owns may log in only while its user there is active (it
-// reaches that organization only, so activity elsewhere does not count).
+// reaches that organization only, so activity elsewhere does not count), and
+// only while its address is in that organization's verified email domain:
+// an organization vouches for no other address (issue 12), and a domain
+// that stopped being verified, or moved, vouches no more.
 func (p *Provider) mayLogInLocal(ctx context.Context, ident connector.Identity) error {
 	if ident.Organization == "" {
 		return p.mayLogIn(ctx, ident.Subject)
+	}
+	if err := p.checkDomain(ctx, ident.Organization, ident.Subject); err != nil {
+		return err
 	}
 	u, err := p.cfg.Store.Read().GetUserBySubject(ctx, ident.Organization, ident.Subject)
 	if errors.Is(err, store.ErrNotFound) || err == nil && u.State != activeState {
@@ -607,8 +613,16 @@ func (s *server) UserInfo(ctx context.Context, r *op.Request[oidc.UserInfoReques
 		return nil, invalid
 	}
 	s.p.touch(ctx, c.Subject)
+	var org string
+	if c.IdP != nil {
+		org = c.IdP.Org
+	}
+	verified, err := s.p.emailVouched(ctx, org, c.Subject)
+	if err != nil {
+		return nil, oidc.ErrServerError().WithParent(err)
+	}
 	info := new(oidc.UserInfo)
-	setUserinfo(info, c.Subject, c.Scopes())
+	setUserinfo(info, c.Subject, c.Scopes(), verified)
 	if slices.Contains(c.Scopes(), oidc.ScopeProfile) {
 		if err := s.p.profileClaims(ctx, info, c.Subject); err != nil {
 			return nil, oidc.ErrServerError().WithParent(err)

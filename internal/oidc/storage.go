@@ -3,6 +3,7 @@ package oidc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -677,8 +678,16 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 // token repeats the acr of the original login (zitadel takes acr from auth
 // requests only). Both carry the sid of the browser session of the login,
 // the one a back-channel logout token names (zitadel sets no sid).
-func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	setUserinfo(ui, req.GetSubject(), scopes)
+func (s *storage) SetUserinfoFromRequest(ctx context.Context, ui *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
+	var org string
+	if v, ok := req.(interface{ vouchedBy() store.IdP }); ok {
+		org = v.vouchedBy().Org
+	}
+	verified, err := s.p.emailVouched(ctx, org, req.GetSubject())
+	if err != nil {
+		return err
+	}
+	setUserinfo(ui, req.GetSubject(), scopes, verified)
 	var sid string
 	switch r := req.(type) {
 	case *refreshRequest:
@@ -696,12 +705,12 @@ func (s *storage) SetUserinfoFromRequest(_ context.Context, ui *oidc.UserInfo, r
 }
 
 // setUserinfo fills the claims of a user: the subject is the email, which
-// the local password connector verified (it is the login name).
-func setUserinfo(ui *oidc.UserInfo, subject string, scopes []string) {
+// verified says whoever vouched for the login may vouch for (emailVouched).
+func setUserinfo(ui *oidc.UserInfo, subject string, scopes []string, verified bool) {
 	ui.Subject = subject
 	if slices.Contains(scopes, oidc.ScopeEmail) {
 		ui.Email = subject
-		ui.EmailVerified = true
+		ui.EmailVerified = oidc.Bool(verified)
 	}
 	if slices.Contains(scopes, oidc.ScopeProfile) {
 		ui.PreferredUsername = subject
@@ -824,3 +833,23 @@ func (c *opClient) RestrictAdditionalAccessTokenScopes() func([]string) []string
 func (c *opClient) IsScopeAllowed(scope string) bool     { return client.AllowsScope(c.c, scope) }
 func (c *opClient) IDTokenUserinfoClaimsAssertion() bool { return true }
 func (c *opClient) ClockSkew() time.Duration             { return 0 }
+
+// emailVouched reports whether the party that vouched for a login of
+// subject may vouch for that address, so that email_verified is true only
+// then: the platform (its providers, its local accounts) for any address;
+// an organization (its own provider, the local accounts it owns) for its
+// verified email domain only (issue 12), checked again at every token,
+// as the domain may have stopped being verified or moved since.
+func (p *Provider) emailVouched(ctx context.Context, org, subject string) (bool, error) {
+	if org == "" {
+		return true, nil
+	}
+	o, err := p.cfg.Store.Read().GetOrganization(ctx, org)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("organization that vouched for the login: %w", err)
+	}
+	return domainVouches(o, subject), nil
+}

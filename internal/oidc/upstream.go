@@ -354,7 +354,7 @@ func (p *Provider) checkDomain(ctx context.Context, orgID, subject string) error
 // domainVouches: subject is an address of org's verified email domain, the
 // only addresses org's own provider speaks for.
 func domainVouches(org *store.Organization, subject string) bool {
-	return org.DomainVerified() && strings.HasSuffix(subject, "@"+strings.ToLower(org.Domain))
+	return org.VouchesFor(subject)
 }
 
 var errForeignDomain = errors.New("the identity provider answered for an email outside its organization's domain")
@@ -388,7 +388,22 @@ func (p *Provider) stillVouched(ctx context.Context, idp store.IdP, subject stri
 		if errors.Is(err, store.ErrNotFound) || err == nil && acc.OrganizationID != idp.Org {
 			return errVoucherGone
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// And its address still in the organization's verified domain,
+		// as for its provider.
+		org, err := p.cfg.Store.Read().GetOrganization(ctx, idp.Org)
+		if errors.Is(err, store.ErrNotFound) {
+			return errVoucherGone
+		}
+		if err != nil {
+			return err
+		}
+		if !domainVouches(org, subject) {
+			return errForeignDomain
+		}
+		return nil
 	}
 	org, err := p.cfg.Store.Read().VouchingOrganization(ctx, idp.Org, idp.ID)
 	if errors.Is(err, store.ErrNotFound) {

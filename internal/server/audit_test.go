@@ -30,10 +30,22 @@ type auditCase struct {
 	okID string
 }
 
-// withLocalAccount gives the fixture's user jo a local account the
-// organization owns (invited, the link followed).
+// withDomainUser makes the fixture's user one an invitation may be for: an
+// organization owns local accounts only in its verified domain, so the
+// organization proves its domain and the user is ann there (jo's address,
+// jo@acme.example, is acme's).
+func withDomainUser(t *testing.T, a *apiEnv, f *fixture) {
+	t.Helper()
+	a.VerifyDomain(f.org)
+	f.ids["userID"] = id(a.must(t, http.StatusCreated, "POST", orgPath(f.org, "users"), a.AdminToken,
+		userWrite("ann", "ann@"+f.orgName+".example", "active", nil)).obj(t))
+}
+
+// withLocalAccount gives the fixture's user (withDomainUser) a local account
+// the organization owns (invited, the link followed).
 func withLocalAccount(t *testing.T, a *apiEnv, f *fixture) {
 	t.Helper()
+	withDomainUser(t, a, f)
 	link := a.must(t, http.StatusCreated, "POST", orgPath(f.org, "users", f.ids["userID"], "invitation"), a.AdminToken, nil).obj(t)
 	completeLink(t, a.Env, link, "jo's long password")
 }
@@ -128,7 +140,7 @@ func auditFailures(f *fixture) map[string]auditCase {
 		// Local accounts (issue 13). jo has none until prepare (jo's address
 		// is every fixture's: the account blocks later fixtures' invitations); the
 		// platform's account is f.ids["email"].
-		"inviteUser":         {over: map[string]string{"userID": unknown}, status: http.StatusNotFound},
+		"inviteUser":         {over: map[string]string{"userID": unknown}, status: http.StatusNotFound, prepare: withDomainUser},
 		"resetUserPassword":  {status: http.StatusNotFound, prepare: withLocalAccount},
 		"deleteUserPassword": {status: http.StatusNotFound, prepare: withLocalAccount},
 		"inviteLocalAccount": {body: map[string]any{"email": f.ids["email"]}, status: http.StatusConflict,

@@ -39,8 +39,10 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	alloc := e.Must(http.StatusCreated, "POST", base+"/projects/"+projectID+"/allocations", tok, allocationBody("alloc", 1)).Map(t)
 	user := e.Must(http.StatusCreated, "POST", base+"/users", tok, map[string]any{
 		"metadata": map[string]any{"name": "jo"}, "spec": map[string]any{"subject": "jo@" + name + ".example", "state": "active", "groupIDs": []string{}}}).Map(t)
-	// Issue 13: jo has a local account the organization owns.
+	// Issue 13: jo has a local account the organization owns, which
+	// needs its domain verified.
 	joEmail := "jo@" + name + ".example"
+	e.OwnDomain(admin.OrgID, name+".example")
 	completeLink(t, e, e.Must(http.StatusCreated, "POST", base+"/users/"+mdID(t, user)+"/invitation", tok, nil).Map(t), "jo's password 1234")
 	prov := e.Must(http.StatusCreated, "POST", base+"/oauth2providers", tok, providerBody("idp")).Map(t)
 	// IAM: a custom role anyone may assume, an API key, a guardrail.

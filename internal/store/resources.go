@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,14 @@ func (o *Organization) targets() []any {
 
 // DomainVerified reports whether o's domain claim has been proven.
 func (o *Organization) DomainVerified() bool { return o.Domain != "" && !o.DomainVerifiedAt.IsZero() }
+
+// VouchesFor reports whether email is an address of o's verified email
+// domain: the only addresses o may vouch for, through its own identity
+// provider or the local accounts it owns (issues 12 and 13). A domain
+// merely claimed proves nothing.
+func (o *Organization) VouchesFor(email string) bool {
+	return o.DomainVerified() && strings.HasSuffix(strings.ToLower(email), "@"+strings.ToLower(o.Domain))
+}
 
 // Group collects users and service accounts and grants them roles. Its member
 // and role lists are views of the group_members and group_roles tables.
