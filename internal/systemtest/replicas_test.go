@@ -275,17 +275,36 @@ func testRotateKeysRace(t *testing.T, c *cluster) {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	// The platform's keys: one set per algorithm (ES256, ES512, RS256),
+	// each rotated by rotate-keys, which prints "ALG KID" per set.
 	count := func(state string) int {
 		var n int
-		if err := db.QueryRow("SELECT COUNT(*) FROM signing_keys WHERE state = $1", state).Scan(&n); err != nil {
+		if err := db.QueryRow("SELECT COUNT(*) FROM signing_keys WHERE scope = '' AND state = $1", state).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
-	var before string
-	if err := db.QueryRow("SELECT id FROM signing_keys WHERE state = 'active'").Scan(&before); err != nil {
-		t.Fatal(err)
+	active := func() string {
+		rows, err := db.Query("SELECT algorithm, id FROM signing_keys WHERE scope = '' AND state = 'active' ORDER BY algorithm")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var lines []string
+		for rows.Next() {
+			var alg, id string
+			if err := rows.Scan(&alg, &id); err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, alg+" "+id)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(lines, "\n")
 	}
+	before := active()
+	sets := count("active")
 	retired := count("retired")
 
 	// Make the two runs overlap for sure: hold writes to signing_keys (reads
@@ -332,17 +351,14 @@ func testRotateKeysRace(t *testing.T, c *cluster) {
 			t.Fatalf("rotate-keys: %v", err)
 		}
 	}
-	var after string
-	if err := db.QueryRow("SELECT id FROM signing_keys WHERE state = 'active'").Scan(&after); err != nil {
-		t.Fatal(err)
-	}
+	after := active()
 	if outs[0] != after || outs[1] != after || after == before {
 		t.Errorf("two racing rotate-keys printed %q and %q; active key %s before, %s after: want both to print the new one", outs[0], outs[1], before, after)
 	}
-	if got := count("retired"); got != retired+1 {
-		t.Errorf("two racing rotate-keys left %d retired keys, want %d (one rotation)", got, retired+1)
+	if got := count("retired"); sets != 3 || got != retired+sets {
+		t.Errorf("two racing rotate-keys left %d retired keys (of %d sets), want %d (one rotation per set)", got, sets, retired+sets)
 	}
-	if count("active") != 1 || count("next") != 1 {
-		t.Errorf("after the race: %d active and %d next keys, want 1 each", count("active"), count("next"))
+	if count("active") != sets || count("next") != sets {
+		t.Errorf("after the race: %d active and %d next keys, want %d each", count("active"), count("next"), sets)
 	}
 }
