@@ -225,6 +225,8 @@ export E2E_UPSTREAM_NAME=e2e-upstream
 export E2E_NEWCOMER_EMAIL="founder.$(rand | tr -dc 'a-z0-9' | cut -c1-8)@startup.example"
 export E2E_ARTIFACTS="$E2E/artifacts"
 export E2E_CONSOLE_ADMIN_EMAIL="$CONSOLE_ADMIN_EMAIL"
+# The bootstrap token, for what a test sets up through the API rather than the page it checks.
+export E2E_ADMIN_TOKEN="$ADMIN_TOKEN"
 export E2E_CONSOLE_MEMBER_EMAIL="$CONSOLE_MEMBER_EMAIL"
 
 cd "$E2E"
