@@ -3,29 +3,11 @@
 // Users page (a one-time password link, a user's sessions) and the
 // platform's signing keys.
 import type { ComponentChildren } from "preact";
-import { useEffect, useState } from "preact/hooks";
+import { useState } from "preact/hooks";
 import { can, canGlobal } from "./acl";
 import { del, describe, get, getAll, post, put, type S } from "./api/client";
 import { Link } from "./router";
-import { Badge, Button, Card, CopyButton, Dialog, Empty, ErrorBox, Field, Notice, PageHeader, Spinner, fmtTime, relTime, toast } from "./ui";
-
-function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data?: T; error?: string; reload: () => void } {
-  const [data, setData] = useState<T>();
-  const [error, setError] = useState<string>();
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    setError(undefined);
-    fn().then(
-      (d) => live && setData(d),
-      (e) => live && setError(describe(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [...deps, tick]);
-  return { data, error, reload: () => setTick((t) => t + 1) };
-}
+import { Badge, Button, Card, CopyButton, Dialog, Empty, ErrorBox, Field, Notice, PageHeader, Spinner, fmtTime, relTime, toast, useLoad } from "./ui";
 
 const When = ({ t }: { t?: string }) => (t ? <time dateTime={t} title={fmtTime(t)}>{relTime(t)}</time> : <span class="muted">—</span>);
 

@@ -11,25 +11,7 @@ import { ResourcePage, type Form } from "./resource";
 import * as R from "./resources";
 import { connectionCredential } from "./resources";
 import { Link } from "./router";
-import { Badge, Button, Card, CopyButton, Dialog, Empty, ErrorBox, Field, Icon, Notice, PageHeader, Spinner, fmtTime, relTime, toast } from "./ui";
-
-function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data?: T; error?: string; reload: () => void } {
-  const [data, setData] = useState<T>();
-  const [error, setError] = useState<string>();
-  const [tick, setTick] = useState(0);
-  useEffect(() => {
-    let live = true;
-    setError(undefined);
-    fn().then(
-      (d) => live && setData(d),
-      (e) => live && setError(describe(e)),
-    );
-    return () => {
-      live = false;
-    };
-  }, [...deps, tick]);
-  return { data, error, reload: () => setTick((t) => t + 1) };
-}
+import { Badge, Button, Card, CopyButton, Dialog, Empty, ErrorBox, Field, Icon, Notice, PageHeader, Spinner, fmtTime, relTime, toast, useLoad } from "./ui";
 
 function Stat({ label, value, href }: { label: string; value: ComponentChildren; href?: string }) {
   const body = (

@@ -116,6 +116,25 @@ interface Toast {
   kind: "ok" | "error";
 }
 export const toasts = signal<Toast[]>([]);
+/** useLoad runs fn when deps change (and on reload), keeping its result or its error in words. */
+export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]): { data?: T; error?: string; reload: () => void } {
+  const [data, setData] = useState<T>();
+  const [error, setError] = useState<string>();
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setError(undefined);
+    fn().then(
+      (d) => live && setData(d),
+      (e) => live && setError(describe(e)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  return { data, error, reload: () => setTick((t) => t + 1) };
+}
+
 export function toast(text: string, kind: Toast["kind"] = "ok") {
   const t = { id: ++nextID, text, kind };
   toasts.value = [...toasts.value, t];
