@@ -18,6 +18,16 @@ import (
 // site arrives without it). Showing a page never spends its link: only a
 // successful post does, in the transaction that sets the password.
 func init() {
+	// The new password, twice: the fields both link pages ask for.
+	template.Must(pages.New("new-password").Parse(`<div class="field">
+<label for="password">{{.T.NewPassword}}</label>
+<input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="password-hint"{{if .Error}} aria-invalid="true"{{end}}>
+<p id="password-hint" class="hint">{{.T.NewPasswordHint}}</p>
+</div>
+<div class="field">
+<label for="password2">{{.T.RepeatPassword}}</label>
+<input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="12">
+</div>`))
 	template.Must(pages.New("password").Parse(`{{template "head" .}}<title>{{.T.PasswordLinkTitle}} · Gatehouse</title></head>
 <body>
 {{template "brand" .}}
@@ -30,15 +40,7 @@ func init() {
 <input type="hidden" name="token" value="{{.Token}}">
 <input type="hidden" name="csrf_token" value="{{.CSRF}}">
 <input type="hidden" name="email" value="{{.Email}}" autocomplete="username">
-<div class="field">
-<label for="password">{{.T.NewPassword}}</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="password-hint"{{if .Error}} aria-invalid="true"{{end}}>
-<p id="password-hint" class="hint">{{.T.NewPasswordHint}}</p>
-</div>
-<div class="field">
-<label for="password2">{{.T.RepeatPassword}}</label>
-<input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="12">
-</div>
+{{template "new-password" .}}
 <button type="submit">{{.T.SavePassword}}</button>
 </form>
 </div>
@@ -60,15 +62,7 @@ func init() {
 <label for="email">{{.T.Email}}</label>
 <input id="email" name="email" type="email" autocomplete="username" required value="{{.Email}}">
 </div>
-<div class="field">
-<label for="password">{{.T.NewPassword}}</label>
-<input id="password" name="password" type="password" autocomplete="new-password" required minlength="12" aria-describedby="password-hint">
-<p id="password-hint" class="hint">{{.T.NewPasswordHint}}</p>
-</div>
-<div class="field">
-<label for="password2">{{.T.RepeatPassword}}</label>
-<input id="password2" name="password2" type="password" autocomplete="new-password" required minlength="12">
-</div>
+{{template "new-password" .}}
 <button type="submit">{{.T.CreateAdministrator}}</button>
 </form>
 </div>
