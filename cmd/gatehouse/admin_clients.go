@@ -51,7 +51,8 @@ replaces the whole list, and an empty value clears it):
   --redirect-uri URI               exact redirect URI (https, or http on 127.0.0.1/[::1]/localhost)
   --post-logout-redirect-uri URI   where RP-initiated logout may return to
   --grant GRANT                    authorization_code, refresh_token, client_credentials,
-                                   urn:ietf:params:oauth:grant-type:token-exchange
+                                   urn:ietf:params:oauth:grant-type:token-exchange,
+                                   urn:ietf:params:oauth:grant-type:device_code (RFC 8628)
                                    (default authorization_code + refresh_token)
   --scope SCOPE                    a scope the client may request (default openid, profile, email)
   --auth-method METHOD             client_secret_basic (default), client_secret_post, none (public),
@@ -69,6 +70,9 @@ replaces the whole list, and an empty value clears it):
   --session-per-device             one session (refresh token family) per browser session, so that a
                                    login on a second device does not end the first (default: one per
                                    person, the next login ends the previous one)
+  --require-pushed-authorization-requests
+                                   refuse authorization requests not pushed first to the
+                                   pushed authorization request endpoint (RFC 9126)
   --id-token-signed-response-alg A RS256, ES256 or ES512: the algorithm of the client's ID tokens
                                    (default, or "" on update: the server's --signing-algorithm)
   --access-token-lifetime D        default 1h, at most 24h
@@ -101,6 +105,7 @@ type clientOptions struct {
 	tlsCertFiles, tlsThumbprints                 stringList
 	tlsIdentity                                  map[string]*string
 	requirePKCE, requireConsent, perDevice       bool
+	requirePAR                                   bool
 	backchannelSessionRequired                   bool
 	accessTTL, refreshTTL                        time.Duration
 	limit                                        int
@@ -124,6 +129,7 @@ func (o *clientOptions) Bind(b *config.Binder) {
 		fs.BoolVar(&o.requirePKCE, "require-pkce", false, "require PKCE of a confidential client")
 		fs.BoolVar(&o.requireConsent, "require-consent", false, "ask users to allow the client's scopes")
 		fs.BoolVar(&o.perDevice, "session-per-device", false, "one session per browser session instead of one per person")
+		fs.BoolVar(&o.requirePAR, "require-pushed-authorization-requests", false, "refuse authorization requests that were not pushed first (RFC 9126)")
 		fs.StringVar(&o.backchannelURI, "backchannel-logout-uri", "", "where the client receives logout tokens (https; \"\" for none)")
 		fs.BoolVar(&o.backchannelSessionRequired, "backchannel-logout-session-required", false, "logout tokens must carry sid")
 		fs.StringVar(&o.idTokenAlg, "id-token-signed-response-alg", "", "algorithm of the client's ID tokens: RS256, ES256 or ES512 (\"\": the server's default)")
@@ -146,31 +152,32 @@ func (o *clientOptions) Bind(b *config.Binder) {
 // clientJSON is how the CLI prints a client: the clients file's field names,
 // plus the times and, once, the secret.
 type clientJSON struct {
-	ID                               string     `json:"id"`
-	Name                             string     `json:"name"`
-	Type                             string     `json:"type"`
-	RedirectURIs                     []string   `json:"redirectURIs"`
-	PostLogoutRedirectURIs           []string   `json:"postLogoutRedirectURIs"`
-	GrantTypes                       []string   `json:"grantTypes"`
-	Scopes                           []string   `json:"scopes"`
-	TokenEndpointAuthMethod          string     `json:"tokenEndpointAuthMethod"`
-	RequirePKCE                      bool       `json:"requirePKCE"`
-	RequireConsent                   bool       `json:"requireConsent"`
-	TLSClientAuthSubjectDN           string     `json:"tlsClientAuthSubjectDN,omitempty"`
-	TLSClientAuthSANDNS              string     `json:"tlsClientAuthSANDNS,omitempty"`
-	TLSClientAuthSANURI              string     `json:"tlsClientAuthSANURI,omitempty"`
-	TLSClientAuthSANIP               string     `json:"tlsClientAuthSANIP,omitempty"`
-	TLSClientAuthSANEmail            string     `json:"tlsClientAuthSANEmail,omitempty"`
-	TLSClientCertificates            []string   `json:"tlsClientCertificates,omitempty"`
-	BackchannelLogoutURI             string     `json:"backchannelLogoutURI,omitempty"`
-	BackchannelLogoutSessionRequired bool       `json:"backchannelLogoutSessionRequired,omitempty"`
-	SessionPerDevice                 bool       `json:"sessionPerDevice,omitempty"`
-	IDTokenSignedResponseAlg         string     `json:"idTokenSignedResponseAlg,omitempty"`
-	AccessTokenLifetime              string     `json:"accessTokenLifetime"`
-	RefreshTokenLifetime             string     `json:"refreshTokenLifetime"`
-	CreatedAt                        time.Time  `json:"createdAt"`
-	ModifiedAt                       *time.Time `json:"modifiedAt,omitempty"`
-	Secret                           string     `json:"secret,omitempty"`
+	ID                                 string     `json:"id"`
+	Name                               string     `json:"name"`
+	Type                               string     `json:"type"`
+	RedirectURIs                       []string   `json:"redirectURIs"`
+	PostLogoutRedirectURIs             []string   `json:"postLogoutRedirectURIs"`
+	GrantTypes                         []string   `json:"grantTypes"`
+	Scopes                             []string   `json:"scopes"`
+	TokenEndpointAuthMethod            string     `json:"tokenEndpointAuthMethod"`
+	RequirePKCE                        bool       `json:"requirePKCE"`
+	RequireConsent                     bool       `json:"requireConsent"`
+	TLSClientAuthSubjectDN             string     `json:"tlsClientAuthSubjectDN,omitempty"`
+	TLSClientAuthSANDNS                string     `json:"tlsClientAuthSANDNS,omitempty"`
+	TLSClientAuthSANURI                string     `json:"tlsClientAuthSANURI,omitempty"`
+	TLSClientAuthSANIP                 string     `json:"tlsClientAuthSANIP,omitempty"`
+	TLSClientAuthSANEmail              string     `json:"tlsClientAuthSANEmail,omitempty"`
+	TLSClientCertificates              []string   `json:"tlsClientCertificates,omitempty"`
+	BackchannelLogoutURI               string     `json:"backchannelLogoutURI,omitempty"`
+	BackchannelLogoutSessionRequired   bool       `json:"backchannelLogoutSessionRequired,omitempty"`
+	SessionPerDevice                   bool       `json:"sessionPerDevice,omitempty"`
+	RequirePushedAuthorizationRequests bool       `json:"requirePushedAuthorizationRequests,omitempty"`
+	IDTokenSignedResponseAlg           string     `json:"idTokenSignedResponseAlg,omitempty"`
+	AccessTokenLifetime                string     `json:"accessTokenLifetime"`
+	RefreshTokenLifetime               string     `json:"refreshTokenLifetime"`
+	CreatedAt                          time.Time  `json:"createdAt"`
+	ModifiedAt                         *time.Time `json:"modifiedAt,omitempty"`
+	Secret                             string     `json:"secret,omitempty"`
 }
 
 func toClientJSON(c *client.Client) *clientJSON {
@@ -180,8 +187,9 @@ func toClientJSON(c *client.Client) *clientJSON {
 		TokenEndpointAuthMethod: c.TokenEndpointAuthMethod, RequirePKCE: c.RequirePKCE, RequireConsent: c.RequireConsent,
 		TLSClientCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, SessionPerDevice: c.SessionPerDevice,
-		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
-		AccessTokenLifetime:      c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		IDTokenSignedResponseAlg:           c.IDTokenSignedResponseAlg,
+		AccessTokenLifetime:                c.AccessTokenLifetime.String(), RefreshTokenLifetime: c.RefreshTokenLifetime.String(),
 		CreatedAt: c.CreatedAt,
 	}
 	if len(out.TLSClientCertificates) == 0 {
@@ -398,6 +406,9 @@ func (o *clientOptions) apply(spec *client.Spec, set map[string]bool) error {
 	}
 	if set["session-per-device"] {
 		spec.SessionPerDevice = o.perDevice
+	}
+	if set["require-pushed-authorization-requests"] {
+		spec.RequirePushedAuthorizationRequests = o.requirePAR
 	}
 	var identities int
 	for flagName, field := range tlsIdentityFlags {

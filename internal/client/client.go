@@ -75,6 +75,11 @@ const (
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantDeviceCode is the device authorization grant (RFC 8628): a
+	// device without a browser (a CLI, a TV) shows a code that a person
+	// approves on another device. Public clients may use it: the person's
+	// approval, not a secret, is what it rests on.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2, RFC 8705 §2).
@@ -130,6 +135,11 @@ type Client struct {
 	// false keeps the seed's one session per person and client, where the
 	// next login ends the previous one (see internal/oidc).
 	SessionPerDevice bool
+	// RequirePushedAuthorizationRequests: the authorization endpoint
+	// refuses every request of this client that was not pushed first to
+	// the pushed authorization request endpoint (RFC 9126 §6), so that its
+	// parameters come authenticated from the client, never from the URL.
+	RequirePushedAuthorizationRequests bool
 	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens
 	// (RS256, ES256 or ES512; OpenID Connect Dynamic Client Registration's
 	// id_token_signed_response_alg), or "" for the server's default
@@ -172,6 +182,9 @@ type Spec struct {
 	// SessionPerDevice: one session per browser session instead of one
 	// per person (Client.SessionPerDevice).
 	SessionPerDevice bool
+	// RequirePushedAuthorizationRequests: refuse authorization requests
+	// that were not pushed (Client.RequirePushedAuthorizationRequests).
+	RequirePushedAuthorizationRequests bool
 	// IDTokenSignedResponseAlg: RS256, ES256 or ES512 (IDTokenAlgorithms),
 	// or "" for the server's default algorithm. Many relying parties
 	// accept RS256 only (the one OpenID Connect Core §15.1 makes
@@ -513,7 +526,7 @@ func fromRow(row *store.OAuth2Client) *Client {
 		TLSClientAuth:   TLSIdentity{Field: row.TLSClientAuthField, Value: row.TLSClientAuthValue},
 		TLSCertificates: row.TLSCertificates, BackchannelLogoutURI: row.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: row.BackchannelLogoutSessionRequired, AccessTokenLifetime: row.AccessTokenLifetime,
-		SessionPerDevice:     row.SessionPerDevice,
+		SessionPerDevice: row.SessionPerDevice, RequirePushedAuthorizationRequests: row.RequirePAR,
 		RefreshTokenLifetime: row.RefreshTokenLifetime, CreatedAt: row.CreatedAt, ModifiedAt: row.ModifiedAt,
 		IDTokenSignedResponseAlg: row.IDTokenSignedResponseAlg,
 	}
@@ -529,7 +542,8 @@ func SpecOf(c *Client) Spec {
 		TLSCertificates: c.TLSCertificates, BackchannelLogoutURI: c.BackchannelLogoutURI,
 		BackchannelLogoutSessionRequired: c.BackchannelLogoutSessionRequired, AccessTokenLifetime: c.AccessTokenLifetime,
 		RefreshTokenLifetime: c.RefreshTokenLifetime, SessionPerDevice: c.SessionPerDevice,
-		IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg,
+		RequirePushedAuthorizationRequests: c.RequirePushedAuthorizationRequests,
+		IDTokenSignedResponseAlg:           c.IDTokenSignedResponseAlg,
 	}
 }
 

@@ -50,10 +50,13 @@ type fileClient struct {
 	BackchannelLogoutURI             string `json:"backchannelLogoutURI"`
 	BackchannelLogoutSessionRequired bool   `json:"backchannelLogoutSessionRequired"`
 	// SessionPerDevice: one session per browser session (Spec).
-	SessionPerDevice         bool   `json:"sessionPerDevice"`
-	IDTokenSignedResponseAlg string `json:"idTokenSignedResponseAlg"`
-	AccessTokenLifetime      string `json:"accessTokenLifetime"`
-	RefreshTokenLifetime     string `json:"refreshTokenLifetime"`
+	SessionPerDevice bool `json:"sessionPerDevice"`
+	// RequirePushedAuthorizationRequests: authorization requests must be
+	// pushed first (Spec).
+	RequirePushedAuthorizationRequests bool   `json:"requirePushedAuthorizationRequests"`
+	IDTokenSignedResponseAlg           string `json:"idTokenSignedResponseAlg"`
+	AccessTokenLifetime                string `json:"accessTokenLifetime"`
+	RefreshTokenLifetime               string `json:"refreshTokenLifetime"`
 }
 
 // Declared is a client as a clients file declares it: its settings (with
@@ -88,6 +91,7 @@ type Declared struct {
 //	      "backchannelLogoutURI": "https://grafana.example.com/backchannel-logout", // logout tokens go here
 //	      "backchannelLogoutSessionRequired": true, // logout tokens carry sid
 //	      "sessionPerDevice": false,            // true: one session per browser, not per person
+//	      "requirePushedAuthorizationRequests": false, // true: refuse authorization requests not pushed first (RFC 9126)
 //	      "idTokenSignedResponseAlg": "RS256",  // RS256, ES256 or ES512; default: the server's (--signing-algorithm)
 //	      "accessTokenLifetime": "1h",          // Go durations
 //	      "refreshTokenLifetime": "720h"
@@ -166,8 +170,9 @@ func (fc *fileClient) declared(getenv func(string) string) (Declared, error) {
 		TokenEndpointAuthMethod: fc.TokenEndpointAuthMethod, RequirePKCE: fc.RequirePKCE,
 		RequireConsent: fc.RequireConsent, TLSCertificates: fc.TLSClientCertificates,
 		BackchannelLogoutURI: fc.BackchannelLogoutURI, BackchannelLogoutSessionRequired: fc.BackchannelLogoutSessionRequired,
-		SessionPerDevice:         fc.SessionPerDevice,
-		IDTokenSignedResponseAlg: fc.IDTokenSignedResponseAlg,
+		SessionPerDevice:                   fc.SessionPerDevice,
+		RequirePushedAuthorizationRequests: fc.RequirePushedAuthorizationRequests,
+		IDTokenSignedResponseAlg:           fc.IDTokenSignedResponseAlg,
 	}
 	for field, value := range map[string]string{TLSSubjectDN: fc.TLSClientAuthSubjectDN, TLSSANDNS: fc.TLSClientAuthSANDNS,
 		TLSSANURI: fc.TLSClientAuthSANURI, TLSSANIP: fc.TLSClientAuthSANIP, TLSSANEmail: fc.TLSClientAuthSANEmail} {
@@ -367,6 +372,7 @@ func sameSettings(a, b *store.OAuth2Client) bool {
 		a.BackchannelLogoutURI == b.BackchannelLogoutURI &&
 		a.BackchannelLogoutSessionRequired == b.BackchannelLogoutSessionRequired &&
 		a.SessionPerDevice == b.SessionPerDevice &&
+		a.RequirePAR == b.RequirePAR &&
 		a.IDTokenSignedResponseAlg == b.IDTokenSignedResponseAlg &&
 		a.AccessTokenLifetime == b.AccessTokenLifetime &&
 		a.RefreshTokenLifetime == b.RefreshTokenLifetime

@@ -22,7 +22,7 @@ const (
 	MaxScopeLength = 128
 )
 
-var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantTokenExchange}
+var knownGrants = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantTokenExchange, GrantDeviceCode}
 
 // IDTokenAlgorithms are the algorithms a client may choose for its ID tokens
 // (Spec.IDTokenSignedResponseAlg): the ones the platform publishes keys of
@@ -43,6 +43,7 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		TLSClientAuthValue: spec.TLSClientAuth.Value, TLSCertificates: list(spec.TLSCertificates),
 		BackchannelLogoutURI: spec.BackchannelLogoutURI, BackchannelLogoutSessionRequired: spec.BackchannelLogoutSessionRequired,
 		SessionPerDevice:    spec.SessionPerDevice,
+		RequirePAR:          spec.RequirePushedAuthorizationRequests,
 		AccessTokenLifetime: spec.AccessTokenLifetime, RefreshTokenLifetime: spec.RefreshTokenLifetime,
 		IDTokenSignedResponseAlg: spec.IDTokenSignedResponseAlg,
 	}
@@ -108,8 +109,11 @@ func normalize(spec Spec) (*store.OAuth2Client, error) {
 		}
 	}
 	code := slices.Contains(row.GrantTypes, GrantAuthorizationCode)
-	if slices.Contains(row.GrantTypes, GrantRefreshToken) && !code {
-		return nil, bad("the refresh_token grant needs the authorization_code grant, which issues refresh tokens")
+	if slices.Contains(row.GrantTypes, GrantRefreshToken) && !code && !slices.Contains(row.GrantTypes, GrantDeviceCode) {
+		return nil, bad("the refresh_token grant needs the authorization_code or device_code grant, which issue refresh tokens")
+	}
+	if row.RequirePAR && !code {
+		return nil, bad("requiring pushed authorization requests needs the authorization_code grant")
 	}
 
 	if err := validateURIs("redirect URI", row.RedirectURIs); err != nil {

@@ -157,21 +157,22 @@ func clientSpec(in api.Oauth2ClientWrite) (client.Spec, error) {
 		return client.Spec{}, err
 	}
 	spec := client.Spec{
-		Name:                             in.Metadata.Name,
-		Type:                             client.Type(deref(s.Type)),
-		RedirectURIs:                     deref(s.RedirectURIs),
-		PostLogoutRedirectURIs:           deref(s.PostLogoutRedirectURIs),
-		Scopes:                           deref(s.Scopes),
-		TokenEndpointAuthMethod:          string(deref(s.TokenEndpointAuthMethod)),
-		RequirePKCE:                      deref(s.RequirePKCE),
-		RequireConsent:                   deref(s.RequireConsent),
-		TLSCertificates:                  deref(s.TlsClientCertificates),
-		BackchannelLogoutURI:             deref(s.BackchannelLogoutURI),
-		BackchannelLogoutSessionRequired: deref(s.BackchannelLogoutSessionRequired),
-		IDTokenSignedResponseAlg:         string(deref(s.IdTokenSignedResponseAlg)),
-		SessionPerDevice:                 deref(s.SessionPerDevice),
-		AccessTokenLifetime:              access,
-		RefreshTokenLifetime:             refresh,
+		Name:                               in.Metadata.Name,
+		Type:                               client.Type(deref(s.Type)),
+		RedirectURIs:                       deref(s.RedirectURIs),
+		PostLogoutRedirectURIs:             deref(s.PostLogoutRedirectURIs),
+		Scopes:                             deref(s.Scopes),
+		TokenEndpointAuthMethod:            string(deref(s.TokenEndpointAuthMethod)),
+		RequirePKCE:                        deref(s.RequirePKCE),
+		RequireConsent:                     deref(s.RequireConsent),
+		TLSCertificates:                    deref(s.TlsClientCertificates),
+		BackchannelLogoutURI:               deref(s.BackchannelLogoutURI),
+		BackchannelLogoutSessionRequired:   deref(s.BackchannelLogoutSessionRequired),
+		IDTokenSignedResponseAlg:           string(deref(s.IdTokenSignedResponseAlg)),
+		SessionPerDevice:                   deref(s.SessionPerDevice),
+		RequirePushedAuthorizationRequests: deref(s.RequirePushedAuthorizationRequests),
+		AccessTokenLifetime:                access,
+		RefreshTokenLifetime:               refresh,
 	}
 	for _, g := range deref(s.GrantTypes) {
 		spec.GrantTypes = append(spec.GrantTypes, string(g))
@@ -190,20 +191,21 @@ func clientToAPI(c *client.Client) api.Oauth2ClientRead {
 	}
 	access, refresh := int64(c.AccessTokenLifetime/time.Second), int64(c.RefreshTokenLifetime/time.Second)
 	spec := api.Oauth2ClientSpec{
-		Type:                             ptr(api.Oauth2ClientSpecType(c.Type)),
-		RedirectURIs:                     ptr(nonNil(c.RedirectURIs)),
-		PostLogoutRedirectURIs:           ptr(nonNil(c.PostLogoutRedirectURIs)),
-		GrantTypes:                       &grants,
-		Scopes:                           ptr(nonNil(c.Scopes)),
-		TokenEndpointAuthMethod:          ptr(api.Oauth2ClientSpecTokenEndpointAuthMethod(c.TokenEndpointAuthMethod)),
-		RequirePKCE:                      ptr(client.RequiresPKCE(c)),
-		RequireConsent:                   ptr(c.RequireConsent),
-		TlsClientCertificates:            ptr(nonNil(c.TLSCertificates)),
-		BackchannelLogoutURI:             ptr(c.BackchannelLogoutURI),
-		BackchannelLogoutSessionRequired: ptr(c.BackchannelLogoutSessionRequired),
-		SessionPerDevice:                 ptr(c.SessionPerDevice),
-		AccessTokenLifetime:              &access,
-		RefreshTokenLifetime:             &refresh,
+		Type:                               ptr(api.Oauth2ClientSpecType(c.Type)),
+		RedirectURIs:                       ptr(nonNil(c.RedirectURIs)),
+		PostLogoutRedirectURIs:             ptr(nonNil(c.PostLogoutRedirectURIs)),
+		GrantTypes:                         &grants,
+		Scopes:                             ptr(nonNil(c.Scopes)),
+		TokenEndpointAuthMethod:            ptr(api.Oauth2ClientSpecTokenEndpointAuthMethod(c.TokenEndpointAuthMethod)),
+		RequirePKCE:                        ptr(client.RequiresPKCE(c)),
+		RequireConsent:                     ptr(c.RequireConsent),
+		TlsClientCertificates:              ptr(nonNil(c.TLSCertificates)),
+		BackchannelLogoutURI:               ptr(c.BackchannelLogoutURI),
+		BackchannelLogoutSessionRequired:   ptr(c.BackchannelLogoutSessionRequired),
+		SessionPerDevice:                   ptr(c.SessionPerDevice),
+		RequirePushedAuthorizationRequests: ptr(c.RequirePushedAuthorizationRequests),
+		AccessTokenLifetime:                &access,
+		RefreshTokenLifetime:               &refresh,
 	}
 	if c.IDTokenSignedResponseAlg != "" {
 		spec.IdTokenSignedResponseAlg = ptr(api.Oauth2ClientSpecIdTokenSignedResponseAlg(c.IDTokenSignedResponseAlg))

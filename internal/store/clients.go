@@ -46,6 +46,9 @@ type OAuth2Client struct {
 	// SessionPerDevice: one session (refresh token family) per browser
 	// session instead of one per person (migration 00023).
 	SessionPerDevice bool
+	// RequirePAR: the client's authorization requests must be pushed
+	// first (RFC 9126 §6; migration 00028).
+	RequirePAR bool
 	// IDTokenSignedResponseAlg is the algorithm of the client's ID tokens
 	// (RS256, ES256, ES512); '' for the server's default.
 	IDTokenSignedResponseAlg string
@@ -60,7 +63,7 @@ const tClients = "oauth2_clients"
 const clientColumns = "id, name, client_type, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types, scopes, " +
 	"token_endpoint_auth_method, require_pkce, access_token_lifetime_ms, refresh_token_lifetime_ms, created_at, modified_at, " +
 	"require_consent, tls_client_auth_field, tls_client_auth_value, tls_client_certificates, " +
-	"backchannel_logout_uri, backchannel_logout_session_required, session_per_device, id_token_signed_response_alg, organization_id"
+	"backchannel_logout_uri, backchannel_logout_session_required, session_per_device, id_token_signed_response_alg, organization_id, require_par"
 
 // clientLists are the JSON-encoded list columns of c, in column order.
 func clientLists(c *OAuth2Client) ([5]string, error) {
@@ -86,7 +89,7 @@ func clientValues(c *OAuth2Client) ([]any, error) {
 	return []any{c.ID, c.Name, c.Type, c.SecretHash, lists[0], lists[1], lists[2], lists[3],
 		c.TokenEndpointAuthMethod, c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(),
 		toMillis(c.CreatedAt), toMillis(c.ModifiedAt), c.RequireConsent, c.TLSClientAuthField, c.TLSClientAuthValue, lists[4],
-		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.SessionPerDevice, c.IDTokenSignedResponseAlg, orgValue(c.OrganizationID)}, nil
+		c.BackchannelLogoutURI, c.BackchannelLogoutSessionRequired, c.SessionPerDevice, c.IDTokenSignedResponseAlg, orgValue(c.OrganizationID), c.RequirePAR}, nil
 }
 
 // orgValue stores a platform client's organization "" as NULL.
@@ -105,7 +108,7 @@ func (s *clientScan) targets() []any {
 	return []any{&s.c.ID, &s.c.Name, &s.c.Type, &s.c.SecretHash, &s.lists[0], &s.lists[1], &s.lists[2], &s.lists[3],
 		&s.c.TokenEndpointAuthMethod, &s.c.RequirePKCE, &s.accessMS, &s.refreshMS, &s.createdMS, &s.modifiedMS,
 		&s.c.RequireConsent, &s.c.TLSClientAuthField, &s.c.TLSClientAuthValue, &s.lists[4],
-		&s.c.BackchannelLogoutURI, &s.c.BackchannelLogoutSessionRequired, &s.c.SessionPerDevice, &s.c.IDTokenSignedResponseAlg, &s.org}
+		&s.c.BackchannelLogoutURI, &s.c.BackchannelLogoutSessionRequired, &s.c.SessionPerDevice, &s.c.IDTokenSignedResponseAlg, &s.org, &s.c.RequirePAR}
 }
 
 func (s *clientScan) finish() (*OAuth2Client, error) {
@@ -241,11 +244,11 @@ func (q *Q) UpdateOAuth2Client(ctx context.Context, c *OAuth2Client) error {
 		"scopes = $5, token_endpoint_auth_method = $6, require_pkce = $7, access_token_lifetime_ms = $8, " +
 		"refresh_token_lifetime_ms = $9, modified_at = $10, require_consent = $11, tls_client_auth_field = $12, " +
 		"tls_client_auth_value = $13, tls_client_certificates = $14, backchannel_logout_uri = $15, " +
-		"backchannel_logout_session_required = $16, session_per_device = $17, id_token_signed_response_alg = $18 WHERE id = $19"
+		"backchannel_logout_session_required = $16, session_per_device = $17, id_token_signed_response_alg = $18, require_par = $19 WHERE id = $20"
 	res, err := q.q.ExecContext(ctx, query, c.Name, lists[0], lists[1], lists[2], lists[3], c.TokenEndpointAuthMethod,
 		c.RequirePKCE, c.AccessTokenLifetime.Milliseconds(), c.RefreshTokenLifetime.Milliseconds(), toMillis(c.ModifiedAt),
 		c.RequireConsent, c.TLSClientAuthField, c.TLSClientAuthValue, lists[4], c.BackchannelLogoutURI,
-		c.BackchannelLogoutSessionRequired, c.SessionPerDevice, c.IDTokenSignedResponseAlg, c.ID)
+		c.BackchannelLogoutSessionRequired, c.SessionPerDevice, c.IDTokenSignedResponseAlg, c.RequirePAR, c.ID)
 	if err != nil {
 		return fmt.Errorf("update client %s: %w", c.ID, classify(err))
 	}

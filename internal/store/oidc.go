@@ -655,6 +655,8 @@ func (q *Q) PurgeOIDC(ctx context.Context, now time.Time) error {
 		"DELETE FROM oidc_upstream_logins WHERE expires_at <= $1",
 		"DELETE FROM oidc_browser_sessions WHERE expires_at <= $1",
 		"DELETE FROM user_signups WHERE expires_at <= $1",
+		"DELETE FROM oidc_device_codes WHERE expires_at <= $1",
+		"DELETE FROM oidc_pushed_requests WHERE expires_at <= $1",
 		"DELETE FROM oidc_sessions WHERE refresh_expires_at <= $1 AND access_expires_at <= $1",
 	} {
 		if _, err := q.q.ExecContext(ctx, stmt, ms); err != nil {

@@ -2689,7 +2689,7 @@ export interface components {
             type?: "confidential" | "public";
             redirectURIs?: string[];
             postLogoutRedirectURIs?: string[];
-            grantTypes?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:token-exchange")[];
+            grantTypes?: ("authorization_code" | "refresh_token" | "client_credentials" | "urn:ietf:params:oauth:grant-type:token-exchange" | "urn:ietf:params:oauth:grant-type:device_code")[];
             /** @description The scopes the client may request. */
             scopes?: string[];
             /** @enum {string} */
@@ -2718,6 +2718,12 @@ export interface components {
              *     session per person and client (the next sign-in ends the previous).
              */
             sessionPerDevice?: boolean;
+            /**
+             * @description Refuse authorization requests of this client that were not pushed
+             *     first to the pushed authorization request endpoint (RFC 9126 §6).
+             *     Needs the authorization_code grant.
+             */
+            requirePushedAuthorizationRequests?: boolean;
             /**
              * Format: int64
              * @description Access token lifetime in seconds (60..86400).
