@@ -157,6 +157,9 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	if err := checkAuthRequest(oc.c, r.Data); err != nil {
 		return nil, err
 	}
+	if oc.c.RequirePushedAuthorizationRequests && !wasPushed(ctx) {
+		return nil, oidc.ErrInvalidRequest().WithDescription("this client must push its authorization requests to %s first (RFC 9126)", PARPath)
+	}
 	ap, err := s.parseAuthParams(ctx, r)
 	if err != nil {
 		return nil, err
@@ -239,6 +242,14 @@ func (p *Provider) nextStep(ctx context.Context, r *store.OIDCAuthRequest, a sto
 			return stepOnboard, err
 		}
 	}
+	if r.ResponseType == deviceResponseType {
+		// A device login ends at its approval page, which shows the
+		// client and its scopes every time (consent included).
+		if after == stepDevice {
+			return "", nil
+		}
+		return stepDevice, nil
+	}
 	if after == stepConsent {
 		return "", nil
 	}
@@ -272,6 +283,8 @@ func (p *Provider) stepURL(id, step string) string {
 		return p.cfg.Issuer + OnboardPath + "?state=" + url.QueryEscape(id)
 	case stepConsent:
 		return p.cfg.Issuer + ConsentPath + "?state=" + url.QueryEscape(id)
+	case stepDevice:
+		return p.cfg.Issuer + DeviceConfirmPath + "?state=" + url.QueryEscape(id)
 	}
 	return p.cfg.Issuer + CallbackPath + "?id=" + url.QueryEscape(id)
 }
@@ -329,6 +342,10 @@ func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *
 // request is deleted and the returned URL is the client's redirect_uri with
 // error, error_description and state.
 func (p *Provider) errorRedirect(ctx context.Context, r *store.OIDCAuthRequest, e *oidc.Error) (string, error) {
+	if r.ResponseType == deviceResponseType {
+		// No redirect_uri: the device hears access_denied when it polls.
+		return p.deviceRefused(ctx, r)
+	}
 	if err := p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.DeleteAuthRequest(ctx, r.ID) }); err != nil {
 		return "", err
 	}

@@ -404,7 +404,9 @@ func (p *Provider) authorizeCallback(next http.Handler) http.HandlerFunc {
 		req, err := p.cfg.Store.Read().GetAuthRequest(r.Context(), r.URL.Query().Get("id"), p.cfg.Now())
 		m := requestLocale(r, req)
 		switch {
-		case errors.Is(err, store.ErrNotFound) || (err == nil && !req.Done):
+		case errors.Is(err, store.ErrNotFound) || (err == nil && (!req.Done || req.ResponseType == deviceResponseType)):
+			// A device login never gets a code: its tokens go to the
+			// device's poll.
 			p.loginError(w, m, errNoRequest)
 		case err != nil:
 			p.loginError(w, m, err)

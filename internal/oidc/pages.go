@@ -84,6 +84,52 @@ var pages = template.Must(template.New("pages").Funcs(webui.Funcs).Parse(webui.P
 </body>
 </html>{{end}}
 
+{{define "device"}}{{template "head" .}}<title>{{.T.DeviceTitle}} · Gatehouse</title></head>
+<body>
+{{template "brand" .}}
+<main>
+<div class="card">
+<h1>{{.T.DeviceTitle}}</h1>
+<p class="lead">{{.T.DeviceIntro}}</p>
+{{if .Error}}<div role="alert" class="alert" id="device-error">{{template "alert-icon"}}<div><p>{{.Error}}</p></div></div>{{end}}
+{{if .Refused}}<div role="alert" class="alert" id="device-refused">{{template "alert-icon"}}<div><p>{{.T.DeviceRefused}}</p></div></div>{{end}}
+<form method="post" action="/oauth2/v2/device">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<div class="field">
+<label for="user_code">{{.T.UserCode}}</label>
+<input id="user_code" name="user_code" type="text" required autocomplete="off" autocapitalize="characters" spellcheck="false" maxlength="16" value="{{.UserCode}}" aria-describedby="user-code-hint{{if .Error}} device-error{{end}}">
+<p id="user-code-hint" class="hint">{{.T.UserCodeHint}}</p>
+</div>
+<button type="submit">{{.T.DeviceContinue}}</button>
+</form>
+</div>
+</main>
+</body>
+</html>{{end}}
+
+{{define "device-confirm"}}{{template "head" .}}<title>{{.T.DeviceConfirmTitle}} · Gatehouse</title></head>
+<body>
+{{template "brand" .}}
+<main>
+<div class="card">
+<h1>{{.T.DeviceConfirmTitle}}</h1>
+<p><strong id="client-name">{{.Client}}</strong> {{.T.DeviceConfirmWants}}</p>
+<ul id="scopes" class="scopes">{{range .Scopes}}<li>{{.Text}}{{if .Raw}} <code>{{.Name}}</code>{{end}}</li>{{end}}</ul>
+<div role="note" class="alert" id="device-warning">{{template "alert-icon"}}<div><p>{{.T.DeviceWarning}}</p></div></div>
+<p><small>{{.T.SignedInAs}} <strong id="session-subject">{{.Subject}}</strong></small></p>
+<form method="post" action="/oauth2/v2/device/confirm">
+<input type="hidden" name="state" value="{{.State}}">
+<input type="hidden" name="csrf_token" value="{{.CSRF}}">
+<div class="actions">
+<button type="submit" name="decision" value="approve">{{.T.Approve}}</button>
+<button type="submit" class="secondary" name="decision" value="deny">{{.T.Deny}}</button>
+</div>
+</form>
+</div>
+</main>
+</body>
+</html>{{end}}
+
 {{define "onboard"}}{{template "head" .}}<title>{{.T.OnboardTitle}} · Gatehouse</title></head>
 <body>
 {{template "brand" .}}

@@ -165,6 +165,9 @@ type Provider struct {
 	failedAudits *ratelimit.Limiter
 	// activity records users' lastActive on sign-in and token use.
 	activity *tenancy.Activity
+	// deviceGuesses counts the wrong user codes of each client address
+	// (deviceGuessRate).
+	deviceGuesses *ratelimit.Limiter
 }
 
 // touch records that a user was active (sign-in, token use), at most once
@@ -209,7 +212,7 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
-		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
+		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout), deviceGuesses: ratelimit.New(deviceGuessRate, 0, cfg.Now)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -247,18 +250,26 @@ func New(cfg Config) (*Provider, error) {
 		Revocation:    op.NewEndpoint(RevocationPath),
 		EndSession:    op.NewEndpoint(EndSessionPath),
 		JwksURI:       op.NewEndpoint(JWKSPath),
+		// zitadel routes it and authenticates the client as at the token
+		// endpoint; server.DeviceAuthorization answers (device.go).
+		DeviceAuthorization: op.NewEndpoint(DeviceAuthorizationPath),
 	}
 	srv := &server{LegacyServer: op.NewLegacyServer(provider, endpoints), p: p}
 	opHandler := op.RegisterLegacyServer(srv, op.AuthorizeCallbackHandler(provider))
 
 	mux := http.NewServeMux()
 	mux.Handle("/", opHandler)
-	mux.Handle(AuthorizationPath, p.authorizeErrors(opHandler))
+	mux.Handle(AuthorizationPath, p.authorizeErrors(p.expandPushed(opHandler)))
+	mux.HandleFunc("POST "+PARPath, srv.pushAuthorization)
 	mux.Handle(CallbackPath, p.authorizeCallback(opHandler))
 	mux.Handle(UserinfoPath, p.bearerErrors(opHandler))
 	mux.Handle("POST "+IntrospectionPath, srv.introspectByCertificate(opHandler))
 	mux.HandleFunc("GET "+LoginPath, p.loginPage)
 	mux.HandleFunc("POST "+LoginPath, p.loginSubmit)
+	mux.HandleFunc("GET "+DevicePath, p.devicePage)
+	mux.HandleFunc("POST "+DevicePath, p.deviceSubmit)
+	mux.HandleFunc("GET "+DeviceConfirmPath, p.deviceConfirmPage)
+	mux.HandleFunc("POST "+DeviceConfirmPath, p.deviceConfirmSubmit)
 	mux.HandleFunc("GET "+ConsentPath, p.consentPage)
 	mux.HandleFunc("POST "+ConsentPath, p.consentSubmit)
 	mux.HandleFunc("GET "+OnboardPath, p.onboardPage)
@@ -348,6 +359,10 @@ type discovery struct {
 	RequestURIParameterSupported bool `json:"request_uri_parameter_supported"`
 	// RFC 8705 §3.3.
 	TLSClientCertificateBoundAccessTokens bool `json:"tls_client_certificate_bound_access_tokens"`
+	// RFC 9126 §5: the PAR endpoint; requiring pushed requests is a
+	// per-client setting, so the server-wide flag is false.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 type encodedDiscovery struct {
@@ -402,7 +417,8 @@ func (s *server) discoveryDocument(names []string) *discovery {
 			ScopesSupported:                           []string{oidc.ScopeOpenID, oidc.ScopeProfile, oidc.ScopeEmail, oidc.ScopeOfflineAccess},
 			ResponseTypesSupported:                    []string{string(oidc.ResponseTypeCode)},
 			ResponseModesSupported:                    responseModes,
-			GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, oidc.GrantTypeTokenExchange},
+			GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, oidc.GrantTypeTokenExchange, oidc.GrantTypeDeviceCode},
+			DeviceAuthorizationEndpoint:               iss + DeviceAuthorizationPath,
 			ACRValuesSupported:                        supportedACRs,
 			SubjectTypesSupported:                     []string{"public"},
 			IDTokenSigningAlgValuesSupported:          names,
@@ -422,6 +438,7 @@ func (s *server) discoveryDocument(names []string) *discovery {
 		},
 		PromptValuesSupported:                 []string{oidc.PromptNone, oidc.PromptLogin, oidc.PromptConsent, oidc.PromptSelectAccount},
 		TLSClientCertificateBoundAccessTokens: s.p.mtlsEnabled(),
+		PushedAuthorizationRequestEndpoint:    iss + PARPath,
 	}
 }
 

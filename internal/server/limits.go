@@ -77,7 +77,10 @@ func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, refused *pro
 func (l *limiter) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
-		case r.Method == http.MethodPost && (r.URL.Path == oidc.TokenPath || r.URL.Path == oidc.IntrospectionPath || r.URL.Path == oidc.RevocationPath):
+		case r.Method == http.MethodPost && (r.URL.Path == oidc.TokenPath || r.URL.Path == oidc.IntrospectionPath || r.URL.Path == oidc.RevocationPath ||
+			r.URL.Path == oidc.DeviceAuthorizationPath || r.URL.Path == oidc.PARPath):
+			// The device authorization and PAR endpoints authenticate the
+			// client as the token endpoint does, and each call is a row.
 			if !l.allow(w, r, l.token, "token", "ip", "ip:"+l.clientKey(r), false) ||
 				!l.allow(w, r, l.token, "token", "client", "client:"+clientID(r), false) {
 				return
@@ -89,6 +92,11 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 		case r.Method == http.MethodPost && (r.URL.Path == account.PasswordPath || r.URL.Path == account.SetupPath):
 			// Password and setup links: each post may hash a password.
 			if !l.allow(w, r, l.login, "login", "ip", "link:"+l.clientKey(r), true) {
+				return
+			}
+		case r.Method == http.MethodPost && (r.URL.Path == oidc.DevicePath || r.URL.Path == oidc.DeviceConfirmPath):
+			// User codes (the provider also counts wrong ones per address).
+			if !l.allow(w, r, l.login, "login", "ip", "device:"+l.clientKey(r), true) {
 				return
 			}
 		case r.Method == http.MethodPost && r.URL.Path == oidc.LoginPath:
@@ -155,6 +163,7 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.L
 // cached by a browser or a proxy (RFC 6749 §5.1, RFC 7662 §2.2).
 var tokenResponsePaths = map[string]bool{
 	oidc.TokenPath: true, oidc.UserinfoPath: true, oidc.IntrospectionPath: true, oidc.RevocationPath: true,
+	oidc.DeviceAuthorizationPath: true, oidc.PARPath: true,
 }
 
 // secureHeaders sets the headers every answer carries: no MIME sniffing,
