@@ -259,12 +259,12 @@ func (p *Provider) redeemDevice(ctx context.Context, clientID, deviceCode string
 	hash := secret.Hash(deviceCode)
 	var outcome pollOutcome
 	var id string
+	var interval time.Duration
 	err := p.cfg.Store.Tx(ctx, func(q *store.Q) error {
 		d, err := q.GetDeviceCode(ctx, hash)
 		if err != nil {
 			return err
 		}
-		var interval time.Duration
 		outcome, interval = decidePoll(d, clientID, now)
 		switch outcome {
 		case pollOtherClient, pollUsed, pollExpired:
@@ -295,7 +295,7 @@ func (p *Provider) redeemDevice(ctx context.Context, clientID, deviceCode string
 	case pollDenied:
 		return nil, oidc.ErrAccessDenied().WithDescription("the user denied the request")
 	case pollSlowDown:
-		return nil, oidc.ErrSlowDown().WithDescription("polling too fast: wait the interval (now 5 seconds more) between requests")
+		return nil, oidc.ErrSlowDown().WithDescription("polling too fast: wait %d seconds between requests from now on", int(interval/time.Second))
 	case pollPending:
 		return nil, oidc.ErrAuthorizationPending().WithDescription("the user has not approved the device yet")
 	}
@@ -309,6 +309,10 @@ func (p *Provider) redeemDevice(ctx context.Context, clientID, deviceCode string
 	if !req.Done || req.Subject == "" || req.IdP.ID == "" {
 		return nil, oidc.ErrInvalidGrant().WithDescription("the device login is not complete")
 	}
+	// From here on the login is an authorization code request's (in
+	// memory only): zitadel issues a refresh token (offline_access) only
+	// to response_type=code requests.
+	req.ResponseType = string(oidc.ResponseTypeCode)
 	return req, nil
 }
 

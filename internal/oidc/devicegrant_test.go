@@ -1,0 +1,259 @@
+package oidc_test
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/oidc"
+	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/testenv"
+)
+
+const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
+
+// deviceClient registers a public client allowed the device grant (and
+// refresh tokens), with no redirect URI: a command-line tool.
+func deviceClient(t *testing.T, env *testenv.Env, name string) *client.Client {
+	t.Helper()
+	c, _ := newClient(t, env, func(s *client.Spec) {
+		s.Name, s.Type, s.TokenEndpointAuthMethod = name, client.Public, client.AuthNone
+		s.RedirectURIs, s.PostLogoutRedirectURIs = nil, nil
+		s.GrantTypes = []string{client.GrantDeviceCode, client.GrantRefreshToken}
+	})
+	return c
+}
+
+// startDevice asks the device authorization endpoint for codes.
+func startDevice(t *testing.T, env *testenv.Env, clientID string) map[string]any {
+	t.Helper()
+	status, body := postForm(t, env.Client, env.URL+oidc.DeviceAuthorizationPath,
+		url.Values{"client_id": {clientID}, "scope": {"openid email offline_access"}}, "", "")
+	if status != http.StatusOK {
+		t.Fatalf("device authorization: %d %v", status, body)
+	}
+	return body
+}
+
+// poll is one device_code grant request: the status and the answer.
+func poll(t *testing.T, env *testenv.Env, clientID, deviceCode string) (int, map[string]any) {
+	t.Helper()
+	return postToken(t, env, url.Values{"grant_type": {deviceGrant}, "client_id": {clientID}, "device_code": {deviceCode}}, "", "")
+}
+
+// wantPoll polls and checks the error code ("" for tokens).
+func wantPoll(t *testing.T, env *testenv.Env, clientID, deviceCode, want string) map[string]any {
+	t.Helper()
+	status, body := poll(t, env, clientID, deviceCode)
+	switch {
+	case want == "" && (status != http.StatusOK || body["access_token"] == nil):
+		t.Fatalf("poll: %d %v, want tokens", status, body)
+	case want != "" && (status != http.StatusBadRequest || body["error"] != want):
+		t.Fatalf("poll: %d %v, want 400 %s", status, body, want)
+	}
+	return body
+}
+
+var deviceCSRF = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
+
+// enterCode opens the user code page in r's browser and submits typed; it
+// returns the answer (redirects within Gatehouse followed) and its body.
+func enterCode(t *testing.T, r *rp, typed string) (*http.Response, string) {
+	t.Helper()
+	resp, body := r.get(r.env.URL + oidc.DevicePath)
+	m := deviceCSRF.FindStringSubmatch(body)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("device page: %d %s", resp.StatusCode, body)
+	}
+	resp, err := r.browser.PostForm(r.env.URL+oidc.DevicePath, url.Values{"csrf_token": {m[1]}, "user_code": {typed}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return resp, string(b)
+	}
+	return r.get(resp.Request.URL.ResolveReference(mustURL(t, resp.Header.Get("Location"))).String())
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// decide posts the approval page's form with decision.
+func decide(t *testing.T, r *rp, page, decision string) (int, string) {
+	t.Helper()
+	v := form(t, page)
+	v.Set("decision", decision)
+	resp, err := r.browser.PostForm(r.env.URL+oidc.DeviceConfirmPath, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestDeviceFlow (issue 16, RFC 8628): the device polls, the person enters
+// the user code, signs in with the ordinary login page and approves on a
+// page naming the client and its scopes; the device's next poll gets
+// tokens, once. Too-fast polls get slow_down (per device code, interval
+// raised), a code expires, another client cannot redeem it, a denial is
+// access_denied, and a browser with a session goes straight to approval.
+func TestDeviceFlow(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		c := deviceClient(t, env, "Gatehouse CLI")
+		r := newRP(t, env, c, "")
+
+		d := startDevice(t, env, c.ID)
+		userCode, _ := d["user_code"].(string)
+		deviceCode, _ := d["device_code"].(string)
+		if !regexp.MustCompile(`^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$`).MatchString(userCode) || len(deviceCode) < 40 ||
+			d["verification_uri"] != env.URL+oidc.DevicePath || d["interval"] != float64(5) || d["expires_in"] != float64(600) ||
+			d["verification_uri_complete"] != env.URL+oidc.DevicePath+"?user_code="+userCode {
+			t.Fatalf("device authorization %v", d)
+		}
+		// Nothing approved yet; polling again at once is too fast.
+		wantPoll(t, env, c.ID, deviceCode, "authorization_pending")
+		wantPoll(t, env, c.ID, deviceCode, "slow_down")
+		// slow_down raised the interval to 10 s: 6 s later is still too fast.
+		env.OIDCClock.Advance(6 * time.Second)
+		wantPoll(t, env, c.ID, deviceCode, "slow_down")
+		env.OIDCClock.Advance(16 * time.Second)
+		wantPoll(t, env, c.ID, deviceCode, "authorization_pending")
+
+		// The person types the code (lower case, without the dash), signs in
+		// and sees the approval page.
+		resp, login := enterCode(t, r, strings.ToLower(strings.ReplaceAll(userCode, "-", "")))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(login, `action="/oauth2/v2/login"`) {
+			t.Fatalf("after the code: %d %s", resp.StatusCode, login)
+		}
+		v := form(t, login)
+		v.Set("email", email)
+		v.Set("password", password)
+		resp = r.submit(v)
+		if resp.StatusCode != http.StatusSeeOther || !strings.Contains(resp.Header.Get("Location"), oidc.DeviceConfirmPath) {
+			t.Fatalf("login: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		resp, page := r.get(resp.Header.Get("Location"))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="client-name">Gatehouse CLI<`) ||
+			!strings.Contains(page, "refresh token") || !strings.Contains(page, `id="device-warning"`) {
+			t.Fatalf("approval page: %d %s", resp.StatusCode, page)
+		}
+		// The callback never issues a code for a device login.
+		if resp, _ := r.get(env.URL + oidc.CallbackPath + "?id=" + form(t, page).Get("state")); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("callback of a device login: %d", resp.StatusCode)
+		}
+		// A forged approval (wrong CSRF token) changes nothing.
+		forged := form(t, page)
+		forged.Set("csrf_token", "forged")
+		forged.Set("decision", "approve")
+		if resp, err := r.browser.PostForm(env.URL+oidc.DeviceConfirmPath, forged); err != nil || resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("forged approval: %v %v", resp.StatusCode, err)
+		}
+		env.OIDCClock.Advance(16 * time.Second)
+		wantPoll(t, env, c.ID, deviceCode, "authorization_pending")
+
+		if status, body := decide(t, r, page, "approve"); status != http.StatusOK || !strings.Contains(body, "Device connected") {
+			t.Fatalf("approve: %d %s", status, body)
+		}
+		env.OIDCClock.Advance(16 * time.Second)
+		tok := wantPoll(t, env, c.ID, deviceCode, "")
+		if tok["refresh_token"] == nil || tok["id_token"] == nil {
+			t.Fatalf("tokens %v", tok)
+		}
+		if ui, err := r.userinfo(tok["access_token"].(string)); err != nil || ui.Email != email {
+			t.Fatalf("userinfo %+v %v", ui, err)
+		}
+		if nt, err := r.refresh(tok["refresh_token"].(string)); err != nil || nt.AccessToken == "" {
+			t.Fatalf("refresh: %v", err)
+		}
+		// Single use.
+		env.OIDCClock.Advance(16 * time.Second)
+		wantPoll(t, env, c.ID, deviceCode, "invalid_grant")
+
+		// Another client cannot redeem a device code; an unknown one is refused.
+		other := deviceClient(t, env, "other")
+		d2 := startDevice(t, env, c.ID)
+		wantPoll(t, env, other.ID, d2["device_code"].(string), "invalid_grant")
+		wantPoll(t, env, c.ID, "not-a-device-code", "invalid_grant")
+
+		// Denied, from a browser that still has its session: straight to
+		// the approval page, no login.
+		resp, page = enterCode(t, r, d2["user_code"].(string))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `action="/oauth2/v2/device/confirm"`) {
+			t.Fatalf("code with a session: %d %s", resp.StatusCode, page)
+		}
+		if status, body := decide(t, r, page, "deny"); status != http.StatusOK || !strings.Contains(body, "Device not connected") {
+			t.Fatalf("deny: %d %s", status, body)
+		}
+		env.OIDCClock.Advance(16 * time.Second)
+		wantPoll(t, env, c.ID, d2["device_code"].(string), "access_denied")
+		// The denied code cannot be entered again.
+		if resp, _ := enterCode(t, r, d2["user_code"].(string)); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("denied code entered again: %d", resp.StatusCode)
+		}
+
+		// Expiry.
+		d3 := startDevice(t, env, c.ID)
+		env.OIDCClock.Advance(oidc.DeviceCodeLifetime + time.Second)
+		wantPoll(t, env, c.ID, d3["device_code"].(string), "expired_token")
+		if resp, _ := enterCode(t, r, d3["user_code"].(string)); resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("expired code entered: %d", resp.StatusCode)
+		}
+
+		// A client without the grant gets no codes.
+		web, sec := newClient(t, env, nil)
+		if status, body := postForm(t, env.Client, env.URL+oidc.DeviceAuthorizationPath, url.Values{"scope": {"openid"}}, web.ID, sec); status != http.StatusBadRequest || body["error"] != "unauthorized_client" {
+			t.Fatalf("device authorization of a web client: %d %v", status, body)
+		}
+	})
+}
+
+// TestDeviceCodeGuessing: wrong user codes are counted per address; past
+// the limit the page answers 429 even for a right one, and a wrong code
+// shows the form again with the error.
+func TestDeviceCodeGuessing(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	c := deviceClient(t, env, "cli")
+	r := newRP(t, env, c, "")
+	d := startDevice(t, env, c.ID)
+	for i := range 10 {
+		resp, err := postDeviceCode(t, r, "BCDF-GHJK")
+		if err != nil || resp != http.StatusBadRequest {
+			t.Fatalf("wrong code %d: %d %v", i, resp, err)
+		}
+	}
+	if status, _ := postDeviceCode(t, r, d["user_code"].(string)); status != http.StatusTooManyRequests {
+		t.Fatalf("after 10 wrong codes: %d, want 429", status)
+	}
+}
+
+// postDeviceCode submits typed on the user code page and returns the
+// status (redirects not followed).
+func postDeviceCode(t *testing.T, r *rp, typed string) (int, error) {
+	t.Helper()
+	_, body := r.get(r.env.URL + oidc.DevicePath)
+	m := deviceCSRF.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no form: %s", body)
+	}
+	resp, err := r.browser.PostForm(r.env.URL+oidc.DevicePath, url.Values{"csrf_token": {m[1]}, "user_code": {typed}})
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
