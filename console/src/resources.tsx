@@ -706,6 +706,7 @@ const grantChoices: Option[] = [
   { value: "refresh_token", label: "Refresh token" },
   { value: "client_credentials", label: "Client credentials", hint: "the application itself; confidential only" },
   { value: "urn:ietf:params:oauth:grant-type:token-exchange", label: "Token exchange", hint: "confidential only" },
+  { value: "urn:ietf:params:oauth:grant-type:device_code", label: "Device code", hint: "command-line tools and TVs; people approve on another device" },
 ];
 const clientFields = (platform: boolean): FieldDef[] => [
   { name: "name", label: "Name", kind: "text", required: true, hint: "Shown to people on the consent page.", mono: false },
@@ -741,6 +742,7 @@ const clientFields = (platform: boolean): FieldDef[] => [
     ],
   },
   { name: "sessionPerDevice", label: "One session per device (a sign-in on a second device keeps the first)", kind: "checkbox" },
+  { name: "requirePushedAuthorizationRequests", label: "Require pushed authorization requests (RFC 9126)", kind: "checkbox" },
 ];
 // Only a confidential client authenticating with a secret has one to rotate.
 const hasSecret = (c: S["oauth2ClientRead"]) => c.spec.type !== "public" && !String(c.spec.tokenEndpointAuthMethod ?? "").includes("tls");
@@ -777,6 +779,7 @@ const clientBase = {
     backchannelLogoutURI: c?.spec.backchannelLogoutURI ?? "",
     idTokenSignedResponseAlg: c?.spec.idTokenSignedResponseAlg ?? "",
     sessionPerDevice: c?.spec.sessionPerDevice ?? false,
+    requirePushedAuthorizationRequests: c?.spec.requirePushedAuthorizationRequests ?? false,
   }),
   // An update sends the whole spec read (lifetimes, TLS settings) with the
   // form's fields over it, so that fields the form lacks are kept.
@@ -795,6 +798,7 @@ const clientBase = {
         ...(f.backchannelLogoutURI ? { backchannelLogoutURI: String(f.backchannelLogoutURI).trim() } : { backchannelLogoutURI: undefined }),
         idTokenSignedResponseAlg: f.idTokenSignedResponseAlg ? (f.idTokenSignedResponseAlg as "RS256" | "ES256" | "ES512") : undefined,
         sessionPerDevice: !!f.sessionPerDevice,
+        requirePushedAuthorizationRequests: !!f.requirePushedAuthorizationRequests,
       },
     };
   },

@@ -1,6 +1,7 @@
 package oidc_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -256,4 +258,54 @@ func postDeviceCode(t *testing.T, r *rp, typed string) (int, error) {
 	}
 	resp.Body.Close()
 	return resp.StatusCode, nil
+}
+
+// TestDeviceFlowOrganizationClient: an organization's client confines the
+// device grant as the code flow: its members get tokens carrying gh_corg,
+// a person who is not a member is refused (the device gets access_denied,
+// the browser the user code page saying so).
+func TestDeviceFlowOrganizationClient(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		other := env.NewTenant("other", authz.RoleAdministrator)
+		addUser(t, env, acme, email, "active")
+		const stranger = "sam@other.example"
+		addUser(t, env, other, stranger, "active")
+		if err := env.Password.SetPassword(context.Background(), stranger, password); err != nil {
+			t.Fatal(err)
+		}
+		oc, _ := newOrgClient(t, env, acme.OrgID, func(s *client.Spec) {
+			s.Type, s.TokenEndpointAuthMethod = client.Public, client.AuthNone
+			s.RedirectURIs, s.PostLogoutRedirectURIs = nil, nil
+			s.GrantTypes = []string{client.GrantDeviceCode}
+		})
+		signIn := func(who string) (*rp, string, string) {
+			t.Helper()
+			r := newRP(t, env, oc, "")
+			d := startDevice(t, env, oc.ID)
+			_, login := enterCode(t, r, d["user_code"].(string))
+			v := form(t, login)
+			v.Set("email", who)
+			v.Set("password", password)
+			resp := r.submit(v)
+			_, page := r.get(resp.Header.Get("Location"))
+			return r, d["device_code"].(string), page
+		}
+
+		r, deviceCode, page := signIn(email)
+		if status, _ := decide(t, r, page, "approve"); status != http.StatusOK {
+			t.Fatalf("approve: %d", status)
+		}
+		tok := wantPoll(t, env, oc.ID, deviceCode, "")
+		if c := claimsOf(t, tok["access_token"].(string)); c["gh_corg"] != acme.OrgID {
+			t.Fatalf("gh_corg %v, want %s", c["gh_corg"], acme.OrgID)
+		}
+
+		_, deviceCode, page = signIn(stranger)
+		if !strings.Contains(page, `id="device-refused"`) {
+			t.Fatalf("stranger: %s", page)
+		}
+		wantPoll(t, env, oc.ID, deviceCode, "access_denied")
+	})
 }
