@@ -374,6 +374,45 @@ func TestAdminClientsSessionPerDevice(t *testing.T) {
 	}
 }
 
+// TestAdminClientsDeviceAndPAR (issue 16): a public command-line client
+// with the device grant; --require-pushed-authorization-requests on update,
+// printed as requirePushedAuthorizationRequests (absent when off), kept by
+// an update that does not name it; refused without the code grant.
+func TestAdminClientsDeviceAndPAR(t *testing.T) {
+	bin := binary(t)
+	db := "--data-dir=" + t.TempDir()
+	out, errOut, code := cli(t, bin, "admin", "clients", "create", db, "--id", "cli", "--name", "CLI", "--type", "public",
+		"--grant", "urn:ietf:params:oauth:grant-type:device_code", "--grant", "refresh_token")
+	if code != 0 || !strings.Contains(out, "device_code") {
+		t.Fatalf("device client: exit %d: %s %s", code, out, errOut)
+	}
+	if _, errOut, code := cli(t, bin, "admin", "clients", "update", "cli", db, "--require-pushed-authorization-requests"); code == 0 || !strings.Contains(errOut, "authorization_code") {
+		t.Fatalf("PAR without the code grant: exit %d: %s", code, errOut)
+	}
+	for _, s := range []struct {
+		name string
+		args []string
+		want any
+	}{
+		{"create", []string{"create", db, "--id", "web", "--name", "Web", "--redirect-uri", "https://web.example/cb",
+			"--require-pushed-authorization-requests"}, true},
+		{"update keeps it", []string{"update", "web", db, "--name", "Renamed"}, true},
+		{"turned off", []string{"update", "web", db, "--require-pushed-authorization-requests=false"}, nil},
+	} {
+		out, errOut, code := cli(t, bin, append([]string{"admin", "clients"}, s.args...)...)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", s.name, code, errOut)
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("%s printed %q: %v", s.name, out, err)
+		}
+		if m["requirePushedAuthorizationRequests"] != s.want {
+			t.Errorf("%s: requirePushedAuthorizationRequests %v, want %v", s.name, m["requirePushedAuthorizationRequests"], s.want)
+		}
+	}
+}
+
 // TestAdminClientsIDTokenAlgorithm: --id-token-signed-response-alg sets the
 // algorithm of a client's ID tokens, an update without it keeps it, "" goes
 // back to the server's default, and an algorithm without published keys

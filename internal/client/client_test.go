@@ -75,7 +75,10 @@ func TestValidation(t *testing.T) {
 
 		{"unknown grant", func(s *client.Spec) { s.GrantTypes = []string{"password"} }, "not supported"},
 		{"implicit grant", func(s *client.Spec) { s.GrantTypes = []string{"implicit"} }, "not supported"},
-		{"device grant", func(s *client.Spec) { s.GrantTypes = []string{"urn:ietf:params:oauth:grant-type:device_code"} }, "not supported"},
+		{"PAR required without the code grant", func(s *client.Spec) {
+			s.GrantTypes, s.RedirectURIs, s.PostLogoutRedirectURIs = []string{client.GrantDeviceCode}, nil, nil
+			s.RequirePushedAuthorizationRequests = true
+		}, "needs the authorization_code grant"},
 		{"duplicate grant", func(s *client.Spec) { s.GrantTypes = []string{"authorization_code", "authorization_code"} }, "twice"},
 		{"refresh without code", func(s *client.Spec) { s.GrantTypes = []string{"client_credentials", "refresh_token"} }, "needs the authorization_code"},
 		{"client credentials only, no redirect URIs", func(s *client.Spec) {

@@ -171,7 +171,7 @@ func TestTokenErrorsDescribed(t *testing.T) {
 
 // TestRequestObjectsRefused: discovery says request objects are not
 // supported, and an authorization request carrying one, by value or by
-// reference, is refused with the errors of OpenID Connect Core §6.1/§6.2
+// reference (other than a pushed request's request_uri, par.go), is refused with the errors of OpenID Connect Core §6.1/§6.2
 // rather than acted on without it.
 func TestRequestObjectsRefused(t *testing.T) {
 	env := newEnv(t, testenv.SQLite)
@@ -188,7 +188,6 @@ func TestRequestObjectsRefused(t *testing.T) {
 	}{
 		{"request", "request", b64JSON(map[string]string{"alg": "none"}) + "." + b64JSON(map[string]string{"scope": "openid"}) + ".", "request_not_supported"},
 		{"request_uri", "request_uri", "https://rp.example/request.jwt", "request_uri_not_supported"},
-		{"request_uri urn", "request_uri", "urn:ietf:params:oauth:request_uri:abc", "request_uri_not_supported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -197,6 +196,13 @@ func TestRequestObjectsRefused(t *testing.T) {
 				t.Fatalf("%d Location %q, want %s", resp.StatusCode, resp.Header.Get("Location"), tt.wantError)
 			}
 		})
+	}
+	// A request_uri of the PAR endpoint's form that names no pushed
+	// request (issue 16): a page, never a redirect, since none of the
+	// request's parameters can be trusted.
+	_, resp, _, _ := r.authorize(param("request_uri", "urn:ietf:params:oauth:request_uri:abc"))
+	if resp.StatusCode != http.StatusBadRequest || resp.Header.Get("Location") != "" {
+		t.Fatalf("unknown pushed request: %d Location %q, want a 400 page", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
 
