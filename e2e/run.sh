@@ -23,6 +23,11 @@
 #                          userinfo, client_credentials, introspection,
 #                          revocation, token exchange (when advertised) and
 #                          /api/v1 with the access token
+#   device-par.test.js     openid-client again (issue 16): the device grant, with
+#                          chromium entering the user code on Gatehouse's page,
+#                          signing in and approving; a code flow through
+#                          pushed authorization requests for a client that
+#                          requires them (clients made through /api/v1)
 #
 # Needs go, node 20+, `npm ci` done in e2e/, and chromium at /usr/bin/chromium
 # (or CHROMIUM=path). Run from anywhere: `bash e2e/run.sh`. Screenshots of the
