@@ -15,6 +15,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 const deviceGrant = "urn:ietf:params:oauth:grant-type:device_code"
@@ -308,4 +309,48 @@ func TestDeviceFlowOrganizationClient(t *testing.T) {
 		}
 		wantPoll(t, env, oc.ID, deviceCode, "access_denied")
 	})
+}
+
+// TestDevicePages: the user code and approval pages are in the product's
+// design under the strict policy (the one stylesheet, nothing inline, forms
+// to this origin only), in German for a German browser, and a user code
+// posted without the page's CSRF token is refused.
+func TestDevicePages(t *testing.T) {
+	env := newEnv(t, testenv.SQLite)
+	c := deviceClient(t, env, "Kommandozeile")
+	r := newRP(t, env, c, "")
+	r.browser.Transport = germanTransport{r.browser.Transport}
+	check := func(name string, resp *http.Response, body, want string) {
+		t.Helper()
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != webui.CSP() {
+			t.Errorf("%s: CSP %q", name, csp)
+		}
+		if !strings.Contains(body, `href="`+webui.StylesheetPath+`"`) || webui.InlineCode(body) != "" || !strings.Contains(body, want) {
+			t.Errorf("%s: %s", name, body)
+		}
+	}
+	d := startDevice(t, env, c.ID)
+	resp, page := r.get(d["verification_uri_complete"].(string))
+	check("user code page", resp, page, "Gerät verbinden")
+	if !strings.Contains(page, `value="`+d["user_code"].(string)+`"`) {
+		t.Errorf("the code is not filled in: %s", page)
+	}
+	if resp, err := r.browser.PostForm(env.URL+oidc.DevicePath, url.Values{"user_code": {d["user_code"].(string)}}); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("user code without CSRF token: %v %v", resp.StatusCode, err)
+	}
+	_, login := enterCode(t, r, d["user_code"].(string))
+	v := form(t, login)
+	v.Set("email", email)
+	v.Set("password", password)
+	resp, page = r.get(r.submit(v).Header.Get("Location"))
+	check("approval page", resp, page, "Dieses Gerät verbinden?")
+}
+
+// germanTransport asks for German pages.
+type germanTransport struct{ rt http.RoundTripper }
+
+func (g germanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Accept-Language", "de")
+	return g.rt.RoundTrip(req)
 }
