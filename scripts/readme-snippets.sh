@@ -15,6 +15,7 @@
 # "## Log in" (user, client, PKCE, the authorization address); the browser
 # step is done with curl (the login form, then the onboarding form, which must
 # appear in either order), and the second block exchanges the code. The
+# device sign-in blocks follow Log in, the person's part done with curl. The
 # ./gatehouse admin commands reach the server's database through DATA_DIR, or
 # through GATEHOUSE_DATABASE_URL and GATEHOUSE_ENCRYPTION_KEY when the caller
 # exports them. Each block stops at its first error; so does this script.
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 if [ $# -ne 4 ]; then
-	sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 fi
 BASE="${1%/}"
@@ -119,10 +120,50 @@ login() {
 	echo "ok   README Log in, steps 1-5 with onboarding into ana-team ($ORDER)" >&2
 }
 
+DEVICE_HEADING='Device sign-in (RFC 8628) and pushed authorization requests (RFC 9126)'
+
+# device runs the device sign-in blocks (after login: ana exists and has her
+# organization); the person's part (the user code page, the login as ana,
+# the approval) is done with curl between them.
+device() {
+	{ block "$DEVICE_HEADING" 1 && echo 'declare -p DEVICE_CODE INTERVAL >device-vars'; } >"$DIR/device1.sh"
+	(cd "$DIR" && timeout 60 bash device1.sh >"$DIR/device1.out") ||
+		{ cat "$DIR/device1.out" >&2; echo "FAIL the README's device sign-in, first block ($ORDER)" >&2; return 1; }
+	local line uri code jar="$DIR/device-cookies" page="$DIR/device.html" state csrf
+	line=$(tail -n1 "$DIR/device1.out")
+	uri=$(sed -n 's/^Open \([^ ]*\) and enter \([A-Z-]*\)$/\1/p' <<<"$line")
+	code=$(sed -n 's/^Open \([^ ]*\) and enter \([A-Z-]*\)$/\2/p' <<<"$line")
+	[[ $uri == "$BASE/oauth2/v2/device" && -n $code ]] || { echo "FAIL device sign-in step 2 printed '$line'" >&2; return 1; }
+	curl -sS --fail-with-body -c "$jar" -b "$jar" -o "$page" "$uri"
+	csrf=$(form_field "$page" csrf_token)
+	curl -sS --fail-with-body -c "$jar" -b "$jar" -L -o "$page" --data-urlencode "csrf_token=$csrf" \
+		--data-urlencode "user_code=$code" "$uri"
+	state=$(form_field "$page" state) csrf=$(form_field "$page" csrf_token)
+	curl -sS --fail-with-body -c "$jar" -b "$jar" -L -o "$page" --data-urlencode "state=$state" \
+		--data-urlencode "csrf_token=$csrf" --data-urlencode email=ana@example.com \
+		--data-urlencode 'password=correct horse battery staple' "$BASE/oauth2/v2/login"
+	grep -q 'Demo CLI' "$page" || { echo "FAIL device sign-in: no approval page naming Demo CLI ($ORDER)" >&2; return 1; }
+	state=$(form_field "$page" state) csrf=$(form_field "$page" csrf_token)
+	curl -sS --fail-with-body -c "$jar" -b "$jar" -o "$page" --data-urlencode "state=$state" \
+		--data-urlencode "csrf_token=$csrf" --data-urlencode decision=approve "$BASE/oauth2/v2/device/confirm"
+	grep -q 'Device connected' "$page" || { echo "FAIL device sign-in: the approval did not connect the device ($ORDER)" >&2; return 1; }
+	{
+		echo 'set -euo pipefail; step() { STEP=$1; }; trap '\''echo "device sign-in: step $STEP failed" >&2'\'' ERR; source device-vars'
+		block "$DEVICE_HEADING" 2
+	} >"$DIR/device2.sh"
+	(cd "$DIR" && timeout 30 bash device2.sh >"$DIR/device2.out") ||
+		{ cat "$DIR/device2.out" >&2; echo "FAIL the README's device sign-in, second block ($ORDER)" >&2; return 1; }
+	jq -e '.id_token and .refresh_token and .access_token' "$DIR/device2.out" >/dev/null ||
+		{ echo "FAIL device sign-in step 3 did not print the tokens: $(cat "$DIR/device2.out")" >&2; return 1; }
+	echo "ok   README device sign-in, steps 1-3 ($ORDER)" >&2
+}
+
 if [ "$ORDER" = login-first ]; then
 	login
+	device
 	walkthrough
 else
 	walkthrough
 	login
+	device
 fi
