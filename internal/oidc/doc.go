@@ -4,8 +4,9 @@
 // logout and discovery, at the seed's paths (see the Path constants); the
 // login page (local password, system providers, routing by email domain),
 // browser single sign-on sessions, the consent and onboarding pages, the
-// signup link, and RFC 8705 mutual-TLS client authentication with
-// certificate-bound tokens.
+// signup link, RFC 8705 mutual-TLS client authentication with
+// certificate-bound tokens, the device authorization grant (RFC 8628,
+// device.go) and pushed authorization requests (RFC 9126, par.go).
 //
 // # Built on zitadel/oidc, with our rules where it matters
 //
