@@ -14,6 +14,7 @@ import (
 	"github.com/zitadel/oidc/v3/pkg/op"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
+	"github.com/gatehouse/gatehouse/internal/audit"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/clientip"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
@@ -324,6 +325,14 @@ type deviceView struct {
 	Refused               bool
 }
 
+// deviceDetail is what the audit event of an approval or denial records.
+type deviceDetail struct {
+	ClientID      string `json:"clientId"`
+	Scopes        string `json:"scopes"`
+	ClientAddress string `json:"clientAddress"`
+	UserAgent     string `json:"userAgent"`
+}
+
 type deviceConfirmView struct {
 	T                            *messages
 	State, CSRF, Client, Subject string
@@ -488,10 +497,18 @@ func (p *Provider) deviceConfirmSubmit(w http.ResponseWriter, r *http.Request) {
 	now := p.cfg.Now()
 	var title, text string
 	var err error
+	// The answer is audited in its own transaction: who let which client
+	// in (or not), from where.
+	audited := func(op string) context.Context {
+		actx := audit.Begin(ctx, p.auditEntry(op, req.Subject), "deviceAuthorization", "")
+		audit.Describe(actx, "", "", nil, deviceDetail{ClientID: req.ClientID, Scopes: req.Scopes,
+			ClientAddress: clientAddr(ctx, r.RemoteAddr), UserAgent: truncate(r.UserAgent(), 256)})
+		return actx
+	}
 	switch f.Get("decision") {
 	case "approve":
 		title, text = m.DeviceApprovedTitle, m.DeviceApprovedText
-		err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		err = p.cfg.Store.Tx(audited(OpDeviceApproved), func(q *store.Q) error {
 			if err := q.DecideDeviceCode(ctx, req.ID, store.DeviceApproved, now); err != nil {
 				return err
 			}
@@ -499,7 +516,7 @@ func (p *Provider) deviceConfirmSubmit(w http.ResponseWriter, r *http.Request) {
 		})
 	case "deny":
 		title, text = m.DeviceDeniedTitle, m.DeviceDeniedText
-		err = p.cfg.Store.Tx(ctx, func(q *store.Q) error {
+		err = p.cfg.Store.Tx(audited(OpDeviceDenied), func(q *store.Q) error {
 			if err := q.DecideDeviceCode(ctx, req.ID, store.DeviceDenied, now); err != nil {
 				return err
 			}

@@ -172,6 +172,17 @@ func TestDeviceFlow(t *testing.T) {
 		if status, body := decide(t, r, page, "approve"); status != http.StatusOK || !strings.Contains(body, "Device connected") {
 			t.Fatalf("approve: %d %s", status, body)
 		}
+		events, err := env.Store.Read().ListAuditEvents(context.Background(), store.AuditFilter{}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		approved := false
+		for _, e := range events {
+			approved = approved || e.OperationID == oidc.OpDeviceApproved && e.ActorID == email && strings.Contains(e.After, c.ID)
+		}
+		if !approved {
+			t.Errorf("no %s event for %s", oidc.OpDeviceApproved, email)
+		}
 		env.OIDCClock.Advance(16 * time.Second)
 		tok := wantPoll(t, env, c.ID, deviceCode, "")
 		if tok["refresh_token"] == nil || tok["id_token"] == nil {

@@ -26,6 +26,10 @@ const (
 	OpSignOut      = "oidcSignOut"
 	// OpAccountLocked: failed password sign-ins locked a local account.
 	OpAccountLocked = "oidcAccountLocked"
+	// OpDeviceApproved and OpDeviceDenied: a person answered a device's
+	// request on the approval page (RFC 8628, device.go).
+	OpDeviceApproved = "oidcDeviceApproved"
+	OpDeviceDenied   = "oidcDeviceDenied"
 )
 
 // Factors of a sign-in event.
