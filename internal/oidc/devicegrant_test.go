@@ -2,6 +2,7 @@ package oidc_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -364,4 +365,34 @@ func (g germanTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set("Accept-Language", "de")
 	return g.rt.RoundTrip(req)
+}
+
+// TestDeviceFlowUpstream: the person signs in for a device through an
+// upstream identity provider (the login page's button), approves, and the
+// device's tokens say so (amr fed).
+func TestDeviceFlowUpstream(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		f := newFederation(t, open)
+		c := deviceClient(t, f.down, "TV")
+		f.rp = newRP(t, f.down, c, "")
+		d := startDevice(t, f.down, c.ID)
+		_, login := enterCode(t, f.rp, d["user_code"].(string))
+		v := form(t, login)
+		v.Set("provider", f.provider)
+		resp, err := f.rp.browser.PostForm(f.down.URL+oidc.LoginPath, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, body := f.upstreamLogin(t, resp)
+		if page.StatusCode != http.StatusOK || !strings.HasPrefix(page.Request.URL.String(), f.down.URL+oidc.DeviceConfirmPath) {
+			t.Fatalf("after the upstream login: %d at %s: %s", page.StatusCode, page.Request.URL, body)
+		}
+		if status, _ := decide(t, f.rp, body, "approve"); status != http.StatusOK {
+			t.Fatalf("approve: %d", status)
+		}
+		tok := wantPoll(t, f.down, c.ID, d["device_code"].(string), "")
+		if amr := claimsOf(t, tok["id_token"].(string))["amr"]; fmt.Sprint(amr) != "[fed]" {
+			t.Fatalf("amr %v, want [fed]", amr)
+		}
+	})
 }
