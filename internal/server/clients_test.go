@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +106,24 @@ func TestOAuth2ClientsAPI(t *testing.T) {
 		}
 		upd["spec"].(map[string]any)["idTokenSignedResponseAlg"] = "HS256"
 		a.must(t, http.StatusBadRequest, "PUT", base+"/"+orgClient, acme.token, upd)
+		// Issue 16: requirePushedAuthorizationRequests and the device grant
+		// on the organization's route; PAR without the code grant is a 400
+		// that changes nothing.
+		delete(upd["spec"].(map[string]any), "idTokenSignedResponseAlg")
+		upd["spec"].(map[string]any)["requirePushedAuthorizationRequests"] = true
+		upd["spec"].(map[string]any)["grantTypes"] = []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"}
+		r = a.must(t, http.StatusOK, "PUT", base+"/"+orgClient, acme.token, upd)
+		if get(r.obj(t), "spec", "requirePushedAuthorizationRequests") != true || !strings.Contains(r.String(), "device_code") {
+			t.Errorf("update with PAR required and the device grant: %s", r)
+		}
+		noCode := map[string]any{"metadata": upd["metadata"], "spec": map[string]any{"grantTypes": []string{"urn:ietf:params:oauth:grant-type:device_code"},
+			"requirePushedAuthorizationRequests": true}}
+		a.must(t, http.StatusBadRequest, "PUT", base+"/"+orgClient, acme.token, noCode)
+		if c, err := reg.Get(ctx, orgClient); err != nil || !c.RequirePushedAuthorizationRequests || len(c.GrantTypes) != 3 {
+			t.Errorf("stored client %+v, %v", c, err)
+		}
+		delete(upd["spec"].(map[string]any), "requirePushedAuthorizationRequests")
+		upd["spec"].(map[string]any)["grantTypes"] = []string{"authorization_code", "refresh_token"}
 		delete(upd["spec"].(map[string]any), "idTokenSignedResponseAlg")
 		delete(upd["spec"].(map[string]any), "sessionPerDevice")
 		r = a.must(t, http.StatusOK, "PUT", base+"/"+orgClient, acme.token, upd)
