@@ -161,8 +161,8 @@ type Provider struct {
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
 	// failedAudits bounds the failed sign-ins recorded in the audit log
-	// (failedSignInAuditRate).
-	failedAudits *ratelimit.Limiter
+	// (failedSignInAuditRate, per client address under a ceiling).
+	failedAudits *ratelimit.Ceiling
 	// activity records users' lastActive on sign-in and token use.
 	activity *tenancy.Activity
 }
@@ -207,7 +207,7 @@ func New(cfg Config) (*Provider, error) {
 	if secure {
 		prefix = HostCookiePrefix
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.NewCeiling(failedSignInAuditRate, failedSignInAuditCeiling, failedSignInAuditKeys, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
 		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {
