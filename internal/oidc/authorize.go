@@ -249,7 +249,7 @@ func (p *Provider) nextStep(ctx context.Context, r *store.OIDCAuthRequest, a sto
 	if err != nil {
 		return "", err
 	}
-	if !c.RequireConsent {
+	if !client.RequiresConsent(c) {
 		return "", nil
 	}
 	granted, err := p.cfg.Store.Read().ConsentedScopes(ctx, a.Subject, r.ClientID)
