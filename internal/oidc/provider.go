@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/netguard"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -109,9 +110,15 @@ type Config struct {
 	// BackchannelLogoutTimeout bounds each logout token POST;
 	// DefaultBackchannelLogoutTimeout when zero.
 	BackchannelLogoutTimeout time.Duration
-	Now                      func() time.Time
-	Rand                     io.Reader
-	Logger                   *slog.Logger
+	// AllowPrivateTenantEndpoints lets the requests to URLs an organization
+	// chose (its clients' back-channel logout URIs, its identity providers)
+	// reach loopback and private addresses: development and tests only
+	// (serve --allow-private-tenant-endpoints). Off, they go to public
+	// addresses only (package netguard).
+	AllowPrivateTenantEndpoints bool
+	Now                         func() time.Time
+	Rand                        io.Reader
+	Logger                      *slog.Logger
 }
 
 // Onboarding says who gets the onboarding form: a user who has just logged
@@ -160,6 +167,10 @@ type Provider struct {
 	secureCookies bool
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
+	// tenantHTTP makes the requests of organizations' identity providers
+	// (netguard: public addresses only, unless
+	// Config.AllowPrivateTenantEndpoints).
+	tenantHTTP *http.Client
 	// failedAudits bounds the failed sign-ins recorded in the audit log
 	// (failedSignInAuditRate, per client address under a ceiling).
 	failedAudits *ratelimit.Ceiling
@@ -209,7 +220,8 @@ func New(cfg Config) (*Provider, error) {
 	}
 	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.NewCeiling(failedSignInAuditRate, failedSignInAuditCeiling, failedSignInAuditKeys, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
-		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
+		bcl:        newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout, cfg.AllowPrivateTenantEndpoints),
+		tenantHTTP: &http.Client{Timeout: tenantUpstreamTimeout, Transport: netguard.Transport(tenantUpstreamTimeout, cfg.AllowPrivateTenantEndpoints)}}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
