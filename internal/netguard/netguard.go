@@ -65,13 +65,21 @@ func PublicOnly(_, address string, _ syscall.RawConn) error {
 // the address checked is the one connected to; timeout bounds the dial and
 // the TLS handshake.
 func Transport(timeout time.Duration, allowPrivate bool) *http.Transport {
+	t := &http.Transport{
+		ForceAttemptHTTP2: true, TLSHandshakeTimeout: timeout, MaxIdleConns: 100,
+		IdleConnTimeout: 90 * time.Second, ExpectContinueTimeout: time.Second,
+	}
+	Guard(t, timeout, allowPrivate)
+	return t
+}
+
+// Guard makes t connect as Transport's do: without a proxy, through a
+// dialer bounded by timeout that refuses addresses that are not public
+// unless allowPrivate. The rest of t (TLS roots, timeouts) is kept.
+func Guard(t *http.Transport, timeout time.Duration, allowPrivate bool) {
 	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
 	if !allowPrivate {
 		d.Control = PublicOnly
 	}
-	return &http.Transport{
-		Proxy: nil, DialContext: d.DialContext, ForceAttemptHTTP2: true,
-		TLSHandshakeTimeout: timeout, MaxIdleConns: 100, IdleConnTimeout: 90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
+	t.Proxy, t.DialContext, t.DialTLSContext, t.Dial, t.DialTLS = nil, d.DialContext, nil, nil, nil //nolint:staticcheck // the deprecated Dial fields are cleared so that none bypasses the guard
 }

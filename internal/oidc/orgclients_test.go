@@ -346,3 +346,48 @@ func TestOrganizationClientBackchannelNotInternal(t *testing.T) {
 		}
 	})
 }
+
+// TestOrganizationClientLogoutShowsDestination (review of issue 13): a
+// logout at an organization's client does not redirect from Gatehouse's
+// origin to the post_logout_redirect_uri the organization registered: the
+// logout is done, and a page of Gatehouse's names the destination's host
+// and links to it (state appended), for the person to follow or not. A
+// link to that page with a URI not registered for the client shows no
+// destination. A platform client's logout still redirects
+// (TestBackchannelLogout).
+func TestOrganizationClientLogoutShowsDestination(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		addUser(t, env, acme, email, "active")
+		oc, osec := newOrgClient(t, env, acme.OrgID, nil)
+		org := newRP(t, env, oc, osec)
+		org.consents = true
+		tok := org.signIn()
+		raw, _ := tok.Extra("id_token").(string)
+
+		// The browser follows Gatehouse's redirects and stops at the
+		// relying party's.
+		page, body := org.get(env.URL + oidc.EndSessionPath + "?" + url.Values{"id_token_hint": {raw},
+			"post_logout_redirect_uri": {logoutURI}, "state": {"bye"}}.Encode())
+		if page.Request.URL.Path != oidc.LogoutContinuePath {
+			t.Fatalf("logout at an organization's client: %d at %s (Location %q), want Gatehouse's page", page.StatusCode, page.Request.URL, page.Header.Get("Location"))
+		}
+		if page.StatusCode != http.StatusOK || page.Header.Get("Location") != "" ||
+			!strings.Contains(body, `id="destination">127.0.0.1:9999<`) || !strings.Contains(body, `href="`+logoutURI+`?state=bye"`) ||
+			!strings.Contains(body, `id="client-name">portal<`) {
+			t.Fatalf("the page after the logout: %d %q %s", page.StatusCode, page.Header.Get("Location"), body)
+		}
+		// The logout itself is done: the client's session has ended.
+		if _, err := org.refresh(tok.RefreshToken); err == nil {
+			t.Error("the refresh token survived the logout")
+		}
+		// A forged link to the page names no destination.
+		for _, uri := range []string{"https://evil.example/", ""} {
+			_, body := org.get(env.URL + oidc.LogoutContinuePath + "?" + url.Values{"client_id": {oc.ID}, "post_logout_redirect_uri": {uri}}.Encode())
+			if strings.Contains(body, `id="continue"`) || strings.Contains(body, "evil.example") {
+				t.Errorf("post_logout_redirect_uri %q not registered: %s", uri, body)
+			}
+		}
+	})
+}

@@ -51,6 +51,10 @@ const (
 	OnboardPath       = "/oauth2/v2/onboard"
 	ConsentPath       = "/oauth2/v2/consent"
 	LogoutConfirmPath = "/oauth2/v2/logout/confirm"
+	// LogoutContinuePath is where a logout at an organization's client
+	// lands: it names the post-logout destination and waits for a click
+	// (see logoutContinue).
+	LogoutContinuePath = "/oauth2/v2/logout/continue"
 	// SignupPath is the seed's signup link (GET /api/v1/signup?token=...);
 	// SignupDonePath is where it lands without a configured UI.
 	SignupPath     = "/api/v1/signup"
@@ -277,6 +281,7 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+OnboardPath, p.onboardSubmit)
 	mux.HandleFunc("GET "+LogoutConfirmPath, p.logoutConfirm)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
+	mux.HandleFunc("GET "+LogoutContinuePath, p.logoutContinue)
 	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
 	mux.HandleFunc("GET "+SignupPath, p.signup)
 	mux.HandleFunc("GET "+SignupDonePath, p.signupDone)
