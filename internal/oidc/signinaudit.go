@@ -53,19 +53,16 @@ var (
 
 const failedSignInAuditKeys = 10_000
 
-// auditKey is the key of a client address in the failed sign-in bound: the
-// address itself for IPv4, its /64 for IPv6 (an attacker with one /64 has
-// 2^64 addresses). Anything that is not an address is its own key.
+// auditKey is the key of a client address in the failed sign-in bound:
+// clientip.Key (the address for IPv4, its /64 for IPv6: an attacker with one
+// /64 has 2^64 addresses) of the unmapped address. Anything that is not an
+// address is its own key.
 func auditKey(addr string) string {
 	ip, err := netip.ParseAddr(addr)
 	if err != nil {
 		return addr
 	}
-	ip = ip.Unmap()
-	if ip.Is4() {
-		return ip.String()
-	}
-	return netip.PrefixFrom(ip.WithZone(""), 64).Masked().String()
+	return clientip.Key(ip.Unmap())
 }
 
 // clientAddr is the request's client address: the server's
