@@ -60,7 +60,7 @@ func newCloud(c *config.Serve, st *store.Store, ten *tenancy.Service, km *keys.M
 		Store: st, Sealer: ten.Sealer, Keys: km, Issuer: c.Issuer, Now: time.Now, Rand: rand.Reader, Logger: log,
 		NewID:          func() string { return uuid.Must(uuid.NewV7()).String() },
 		RequestTimeout: c.CloudRequestTimeout, AttemptTimeout: c.CloudAttemptTimeout,
-		AccessNodeDisabled: !c.CloudAccessNodeEnabled,
+		AccessNodeDisabled: !c.CloudAccessNodeEnabled, AllowPrivateTenantEndpoints: c.AllowPrivateTenantEndpoints,
 		AWS: cloud.AWSPlatform{AccessKeyID: c.CloudAWSAccessKeyID, SecretAccessKey: secretKey, Region: c.CloudAWSRegion,
 			STSEndpoint: c.CloudAWSSTSEndpoint, OrganizationsEndpoint: c.CloudAWSOrgsEndpoint,
 			AmbientCredentials: c.CloudAWSAmbientCreds, Ambient: ambient},

@@ -427,6 +427,7 @@ func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, pw 
 		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Onboarding: oidc.Onboarding(c.Onboarding), UIURL: c.UIURL,
 		BrowserSessionLifetime: c.BrowserSessionLifetime, ClientCAs: clientCAs,
 		Now: time.Now, Rand: rand.Reader, Logger: log, UpstreamTimeout: c.UpstreamTimeout,
+		AllowPrivateTenantEndpoints: c.AllowPrivateTenantEndpoints,
 	})
 }
 

@@ -116,7 +116,8 @@ type Client struct {
 	TokenEndpointAuthMethod string
 	RequirePKCE             bool // always true for public clients
 	// RequireConsent: users are asked to allow the client's scopes (once;
-	// the answer is remembered, see internal/oidc).
+	// the answer is remembered, see internal/oidc). Always true in effect
+	// for an organization's client: see RequiresConsent.
 	RequireConsent bool
 	// TLSClientAuth is what a tls_client_auth client's certificate must
 	// carry; TLSCertificates the thumbprints a self_signed_tls_client_auth
@@ -515,6 +516,14 @@ func AllowsScope(c *Client, scope string) bool {
 // code challenge (S256): always for public clients, on request
 // (Spec.RequirePKCE) for confidential ones, which may still send one.
 func RequiresPKCE(c *Client) bool { return c.Type != Confidential || c.RequirePKCE }
+
+// RequiresConsent reports whether users are asked to allow c's scopes before
+// c gets a code: always for an organization's client, on request
+// (Spec.RequireConsent) for the platform's. An organization's administrators
+// choose its client's redirect URIs; without consent, prompt=none at their
+// client would identify any member's signed-in browser without a click, so
+// the stored flag (which the API ignores for them) never skips it.
+func RequiresConsent(c *Client) bool { return c.OrganizationID != "" || c.RequireConsent }
 
 func fromRow(row *store.OAuth2Client) *Client {
 	return &Client{

@@ -26,7 +26,12 @@ func (s *Service) httpClient() *http.Client {
 // stsClient builds an STS client for one operation (each gets its own
 // retryer: see awsRetryer). endpoint ” means AWS's regional endpoint.
 func (s *Service) stsClient(ctx context.Context, region, endpoint string, creds aws.CredentialsProvider, p RetryPolicy) *sts.Client {
-	o := sts.Options{Region: region, Credentials: creds, HTTPClient: s.httpClient(), Retryer: awsRetryer(ctx, p, s.jitter(), s.sleeper())}
+	return s.stsClientWith(ctx, s.httpClient(), region, endpoint, creds, p)
+}
+
+// stsClientWith is stsClient over hc.
+func (s *Service) stsClientWith(ctx context.Context, hc *http.Client, region, endpoint string, creds aws.CredentialsProvider, p RetryPolicy) *sts.Client {
+	o := sts.Options{Region: region, Credentials: creds, HTTPClient: hc, Retryer: awsRetryer(ctx, p, s.jitter(), s.sleeper())}
 	if endpoint != "" {
 		o.BaseEndpoint = aws.String(endpoint)
 	}
@@ -50,7 +55,11 @@ func staticCredentials(c *AWSCredentials) aws.CredentialsProvider {
 // assumeRoleWithWebIdentity exchanges a workload token for the role's
 // temporary credentials. The call is unsigned: the token is the credential.
 func (s *Service) assumeRoleWithWebIdentity(ctx context.Context, a *AWSIdentity, token, session string, p RetryPolicy) (*AWSCredentials, error) {
-	c := s.stsClient(ctx, a.Region, a.STSEndpoint, aws.AnonymousCredentials{}, p)
+	hc := s.httpClient()
+	if a.STSEndpoint != "" {
+		hc = s.tenantClient() // the organization chose it
+	}
+	c := s.stsClientWith(ctx, hc, a.Region, a.STSEndpoint, aws.AnonymousCredentials{}, p)
 	out, err := c.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn: aws.String(a.RoleARN), RoleSessionName: aws.String(session), WebIdentityToken: aws.String(token),
 		DurationSeconds: aws.Int32(int32(a.SessionDuration)),

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/gatehouse/gatehouse/internal/netguard"
 )
 
 // ErrorType says why a cloud call failed, in the seed's
@@ -174,6 +176,9 @@ func transportReason(err error) string {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer within the timeout"
+	case errors.Is(err, netguard.ErrNotPublic) || strings.Contains(err.Error(), netguard.ErrNotPublic.Error()):
+		// The SDKs do not all keep the chain: the text says it as well.
+		return "not a public address (an organization's endpoints must be)"
 	case errors.As(err, &certErr), errors.As(err, &unknownAuthority), errors.As(err, &hostErr):
 		return "its TLS certificate is not trusted"
 	case strings.Contains(err.Error(), "connection refused"):

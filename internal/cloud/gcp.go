@@ -31,7 +31,11 @@ func (t subjectToken) SubjectToken(context.Context, externalaccount.SupplierOpti
 // x/oauth2's externalaccount client, over a transport that applies the
 // retry policy.
 func (s *Service) gcpToken(ctx context.Context, g *GCPIdentity, audience, token string, p RetryPolicy) (*GCPToken, error) {
-	rt := &retryTransport{base: s.httpClient().Transport, policy: p, jitter: s.jitter(), sleep: s.sleeper()}
+	hc := s.httpClient()
+	if g.STSEndpoint != "" || g.IAMCredentialsEndpoint != "" {
+		hc = s.tenantClient() // the organization chose them
+	}
+	rt := &retryTransport{base: hc.Transport, policy: p, jitter: s.jitter(), sleep: s.sleeper()}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: rt})
 	stsBase, iamBase := DefaultGCPSTSEndpoint, DefaultGCPIAMEndpoint
 	if g.STSEndpoint != "" {

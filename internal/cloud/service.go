@@ -21,6 +21,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/netguard"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -105,8 +106,16 @@ type Service struct {
 	// ever logged.
 	Logger *slog.Logger
 
+	// AllowPrivateTenantEndpoints lets the STS endpoints an organization
+	// names in its cloud identities reach loopback and private addresses
+	// (serve --allow-private-tenant-endpoints: development and tests).
+	// Off, those calls go to public addresses only (package netguard).
+	AllowPrivateTenantEndpoints bool
+
 	clientOnce sync.Once
 	client     *http.Client
+	tenantOnce sync.Once
+	tenant     *http.Client
 }
 
 func (s *Service) now() time.Time {
@@ -182,6 +191,20 @@ func (s *Service) transport() *http.Transport {
 		t.TLSClientConfig.RootCAs = s.RootCAs
 	}
 	return t
+}
+
+// tenantClient makes the calls to endpoints an organization chose (its
+// cloud identities' stsEndpoint and iamCredentialsEndpoint): the transport
+// of transport, guarded by netguard, so that an organization's
+// administrators cannot make Gatehouse post its workload tokens into its
+// own network (or read what answers there in the error).
+func (s *Service) tenantClient() *http.Client {
+	s.tenantOnce.Do(func() {
+		t := s.transport()
+		netguard.Guard(t, s.attemptTimeout(), s.AllowPrivateTenantEndpoints)
+		s.tenant = &http.Client{Transport: t}
+	})
+	return s.tenant
 }
 
 // randomHex returns n random bytes, hex-encoded.

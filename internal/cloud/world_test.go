@@ -152,6 +152,9 @@ func newWorld(t *testing.T, st *store.Store) *world {
 	c := w.e.Cloud
 	c.RootCAs, c.Jitter, c.Sleep = roots, w.jitter, w.sleeps.sleep
 	c.AttemptTimeout, c.RequestTimeout = 2*time.Second, 20*time.Second
+	// The stand-ins, which identities name as their stsEndpoint, listen
+	// on loopback (TestTenantEndpointsPublicOnly turns this off).
+	c.AllowPrivateTenantEndpoints = true
 	c.AWS = cloud.AWSPlatform{AccessKeyID: platformKeyID, SecretAccessKey: platformSecret,
 		STSEndpoint: w.aws.STS.URL, OrganizationsEndpoint: w.aws.Organizations.URL}
 

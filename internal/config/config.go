@@ -194,6 +194,11 @@ type Serve struct {
 	RateLimitLogin    string
 	UpstreamTimeout   time.Duration
 	ReadHeaderTimeout time.Duration
+	// AllowPrivateTenantEndpoints lets the URLs organizations choose
+	// (back-channel logout URIs, identity providers, cloud identities' STS
+	// endpoints) reach loopback and private addresses: development and
+	// tests only (internal/netguard).
+	AllowPrivateTenantEndpoints bool
 	// DNSResolver (host:port, '' for the system resolver) and DNSTimeout:
 	// where and how long domain verification looks up TXT challenges.
 	DNSResolver      string
@@ -285,6 +290,7 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.RateLimitAuthFailures, "rate-limit-auth-failures", "30/m", "limit per client address on failed bearer authentications (401) on /api/v1: past it the address gets 429 before its token is checked; successful ones count nothing. N/s, N/m, N/h or off; per replica")
 	b.Duration(&c.UpstreamTimeout, "upstream-timeout", 10*time.Second, "how long each step of a login at an upstream identity provider may take before the user gets an error page")
 	b.Duration(&c.DatabaseTimeout, "database-timeout", 5*time.Second, "longest a request's database work may take: each statement, each transaction (waiting for a pool connection included); past it the request gets 503 temporarily_unavailable with Retry-After. On PostgreSQL, connections also get statement_timeout and lock_timeout of 4/5 of it, unless --database-url sets them")
+	b.Bool(&c.AllowPrivateTenantEndpoints, "allow-private-tenant-endpoints", false, "let the URLs organizations choose (their OAuth2 clients' back-channel logout URIs, their identity providers, their cloud identities' STS endpoints) reach loopback and private addresses; for development and tests only (default: public addresses only, and no proxy for those requests)")
 	b.String(&c.DNSResolver, "dns-resolver", "", "DNS server (host:port) that domain verification asks for the _gatehouse-challenge TXT records, over UDP and TCP (default: the system resolver)")
 	b.Duration(&c.DNSTimeout, "dns-timeout", 5*time.Second, "how long one domain verification's DNS lookup may take before the request gets 503")
 	b.Duration(&c.ReadHeaderTimeout, "read-header-timeout", 10*time.Second, "how long a client may take to send a request's headers (slow clients are cut)")

@@ -250,6 +250,8 @@ func TestSecurityHeaders(t *testing.T) {
 		get("expired sign-in link", env.URL+oidc.LoginPath+"?state=unknown")
 		get("upstream callback refusal", env.URL+oidc.UpstreamCallbackPath+"?state=forged&code=x")
 		get("signed out", env.URL+oidc.LoggedOutPath)
+		get("signed out, on to the client", env.URL+oidc.LogoutContinuePath+"?"+url.Values{"client_id": {r.conf.ClientID},
+			"post_logout_redirect_uri": {logoutURI}, "state": {"s"}}.Encode())
 		_, form := r.openLogin()
 		form.Set("email", email)
 		form.Set("password", "wrong password")
@@ -274,11 +276,11 @@ func TestSecurityHeaders(t *testing.T) {
 				pages = append(pages, page{"rate limited login", resp})
 			}
 		}
-		if len(pages) != 7 {
-			t.Fatalf("%d pages collected, want 7 (is the rate limit page missing?)", len(pages))
+		if len(pages) != 8 {
+			t.Fatalf("%d pages collected, want 8 (is the rate limit page missing?)", len(pages))
 		}
 
-		wantStatus := map[string]int{"login page": 200, "expired sign-in link": 400, "upstream callback refusal": 400, "signed out": 200,
+		wantStatus := map[string]int{"login page": 200, "expired sign-in link": 400, "upstream callback refusal": 400, "signed out": 200, "signed out, on to the client": 200,
 			"wrong password": 401, "rate limited login": 429, "stale form": 403}
 		for _, p := range pages {
 			h := p.resp.Header

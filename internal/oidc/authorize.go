@@ -260,7 +260,7 @@ func (p *Provider) nextStep(ctx context.Context, r *store.OIDCAuthRequest, a sto
 	if err != nil {
 		return "", err
 	}
-	if !c.RequireConsent {
+	if !client.RequiresConsent(c) {
 		return "", nil
 	}
 	granted, err := p.cfg.Store.Read().ConsentedScopes(ctx, a.Subject, r.ClientID)
@@ -404,6 +404,21 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 		return op.NewRedirect(p.cfg.Issuer + LogoutConfirmPath + "?" + q.Encode()), nil
 	}
 	redirect := op.NewRedirect(es.RedirectURI)
+	if r.Data.PostLogoutRedirectURI != "" { // validated for es.ClientID
+		if c, err := p.cfg.Clients.Get(ctx, es.ClientID); err == nil && c.OrganizationID != "" {
+			// An organization's administrators chose this destination: the
+			// browser is not sent there from Gatehouse's origin without the
+			// person seeing where it goes (logoutContinue).
+			q := url.Values{"client_id": {es.ClientID}, "post_logout_redirect_uri": {r.Data.PostLogoutRedirectURI}}
+			if r.Data.State != "" {
+				q.Set("state", r.Data.State)
+			}
+			if l := oidc.Locales(r.Data.UILocales).String(); l != "" {
+				q.Set("ui_locales", l)
+			}
+			redirect = op.NewRedirect(p.cfg.Issuer + LogoutContinuePath + "?" + q.Encode())
+		}
+	}
 	if endBrowser {
 		// The clients the browser session's logins reached; their own
 		// sessions (refresh tokens) are theirs to end on the logout token.
@@ -420,6 +435,38 @@ func (s *server) EndSession(ctx context.Context, r *op.Request[oidc.EndSessionRe
 	}
 	p.notifyLogout(ctx, ended)
 	return redirect, nil
+}
+
+// logoutContinue is GET LogoutContinuePath, where a logout at an
+// organization's client lands instead of its post_logout_redirect_uri: the
+// logout is done, and the page shows the destination's host with a link to
+// it, which the person follows or not. A tenant thus gets no silent
+// redirect from Gatehouse's origin to a host of its choosing (a phishing
+// page that would look like Gatehouse's next step). The page changes
+// nothing, so a forged link to it does no harm; it names only a URI
+// registered for the client (a link with any other shows the signed-out
+// message alone), with the state appended as the end session endpoint
+// would.
+func (p *Provider) logoutContinue(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	m := texts(pickLocale(oidc.ParseLocales(strings.Fields(q.Get("ui_locales"))), r.Header.Get("Accept-Language")))
+	uri := q.Get("post_logout_redirect_uri")
+	c, err := p.cfg.Clients.Get(r.Context(), q.Get("client_id"))
+	if err != nil || uri == "" || !client.ValidPostLogoutRedirectURI(c, uri) {
+		writeMessage(w, http.StatusOK, m, m.SignedOutTitle, m.SignedOutText)
+		return
+	}
+	dest, err := url.Parse(uri)
+	if err != nil {
+		writeMessage(w, http.StatusOK, m, m.SignedOutTitle, m.SignedOutText)
+		return
+	}
+	if st := q.Get("state"); st != "" {
+		v := dest.Query()
+		v.Set("state", st)
+		dest.RawQuery = v.Encode()
+	}
+	writePage(w, http.StatusOK, "leave", leaveView{T: m, Client: c.Name, Host: dest.Host, URL: dest.String()})
 }
 
 // logoutConfirmToken is the CSRF token of the logout confirmation page of the

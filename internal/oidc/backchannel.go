@@ -3,20 +3,17 @@ package oidc
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/gatehouse/gatehouse/internal/netguard"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -74,7 +71,7 @@ type logoutClaims struct {
 type logoutNotice struct {
 	clientID, uri, token string
 	// tenant: the client is an organization's, whose administrators chose
-	// uri; it is delivered to public addresses only (publicOnly).
+	// uri; it is delivered to public addresses only (netguard).
 	tenant bool
 }
 
@@ -90,7 +87,7 @@ type backchannel struct {
 	pending sync.WaitGroup
 }
 
-func newBackchannel(c *http.Client, timeout time.Duration) *backchannel {
+func newBackchannel(c *http.Client, timeout time.Duration, allowPrivate bool) *backchannel {
 	if c == nil {
 		// Redirects are not followed: the token goes to the registered URI
 		// only, not wherever that answers to send it.
@@ -99,37 +96,11 @@ func newBackchannel(c *http.Client, timeout time.Duration) *backchannel {
 	if timeout <= 0 {
 		timeout = DefaultBackchannelLogoutTimeout
 	}
-	// No proxy: the address checked must be the one the token goes to.
 	tenant := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: timeout, Control: publicOnly}).DialContext,
-			TLSHandshakeTimeout: timeout, ForceAttemptHTTP2: true},
+		Transport:     netguard.Transport(timeout, allowPrivate),
 	}
 	return &backchannel{client: c, tenantClient: tenant, timeout: timeout}
-}
-
-// errNotPublic refuses a connection of an organization's client's delivery
-// to an address of the server's own networks.
-var errNotPublic = errors.New("back-channel logout of an organization's client: not a public address")
-
-// publicOnly is a net.Dialer Control that refuses any address that is not
-// public unicast (after DNS resolution, so a name pointing inside does not
-// pass): loopback, private (RFC 1918, fc00::/7), link-local (cloud metadata
-// services), shared address space (100.64.0.0/10), unspecified, multicast.
-func publicOnly(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return errNotPublic
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return errNotPublic
-	}
-	ip = ip.Unmap()
-	if !ip.IsGlobalUnicast() || ip.IsPrivate() || netip.MustParsePrefix("100.64.0.0/10").Contains(ip) {
-		return errNotPublic
-	}
-	return nil
 }
 
 // WaitLogoutNotifications waits until the logout tokens being delivered have

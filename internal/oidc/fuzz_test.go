@@ -250,7 +250,7 @@ func TestVerifiedTokenCache(t *testing.T) {
 var fuzzEndpoints = []struct{ method, path string }{
 	{"GET", oidc.AuthorizationPath}, {"GET", oidc.CallbackPath}, {"GET", oidc.LoginPath}, {"POST", oidc.LoginPath},
 	{"GET", oidc.ConsentPath}, {"POST", oidc.ConsentPath}, {"GET", oidc.OnboardPath}, {"POST", oidc.OnboardPath},
-	{"GET", oidc.EndSessionPath}, {"POST", oidc.LogoutConfirmPath}, {"POST", oidc.TokenPath},
+	{"GET", oidc.EndSessionPath}, {"POST", oidc.LogoutConfirmPath}, {"GET", oidc.LogoutContinuePath}, {"POST", oidc.TokenPath},
 	{"POST", oidc.IntrospectionPath}, {"POST", oidc.RevocationPath}, {"GET", oidc.UserinfoPath},
 	{"POST", oidc.UserinfoPath}, {"GET", oidc.UpstreamCallbackPath}, {"GET", oidc.SignupPath},
 }

@@ -30,6 +30,7 @@ type messages struct {
 
 	// Logout and the way to an upstream identity provider.
 	LogoutTitle, LogoutButton, ContinueTitle, ContinueText, ContinueLink string
+	LeaveText, LeaveFrom                                                 string
 
 	// Messages: a title and a text each.
 	LinkExpiredTitle, LinkExpiredText         string
@@ -123,6 +124,8 @@ var english = &messages{
 	ContinueTitle: "Continuing to your identity provider",
 	ContinueText:  "If nothing happens, follow this link:",
 	ContinueLink:  "Continue",
+	LeaveText:     "You have been signed out. The application asks to send you on to this site, which Gatehouse does not vouch for:",
+	LeaveFrom:     "Application:",
 
 	LinkExpiredTitle:     "Sign-in link expired",
 	LinkExpiredText:      "Go back to the application and start again.",
@@ -248,6 +251,8 @@ var german = &messages{
 	ContinueTitle: "Weiter zu Ihrem Identitätsanbieter",
 	ContinueText:  "Falls nichts passiert, folgen Sie diesem Link:",
 	ContinueLink:  "Weiter",
+	LeaveText:     "Sie wurden abgemeldet. Die Anwendung möchte Sie zu dieser Website weiterleiten, für die Gatehouse nicht bürgt:",
+	LeaveFrom:     "Anwendung:",
 
 	LinkExpiredTitle:     "Anmeldelink abgelaufen",
 	LinkExpiredText:      "Kehren Sie zur Anwendung zurück und beginnen Sie erneut.",

@@ -55,6 +55,10 @@ type rp struct {
 	wantAMR string
 	// page is the last login page shown.
 	page string
+	// consents: login allows the consent page when it is shown (the
+	// client of an organization, which always asks); otherwise a consent
+	// page fails the login.
+	consents bool
 }
 
 func newEnv(t testing.TB, open func(testing.TB) *store.Store) *testenv.Env {
@@ -240,6 +244,9 @@ func (r *rp) login(extra ...oauth2.AuthCodeOption) (flow, string) {
 		r.t.Fatalf("login: status %d", resp.StatusCode)
 	}
 	final, body := r.get(resp.Header.Get("Location"))
+	if r.consents {
+		final, body = r.allowConsent(final, body)
+	}
 	loc, err := url.Parse(final.Header.Get("Location"))
 	if err != nil || !strings.HasPrefix(loc.String(), redirectURI) {
 		r.t.Fatalf("callback: status %d, Location %q, body %s", final.StatusCode, final.Header.Get("Location"), body)
@@ -252,6 +259,23 @@ func (r *rp) login(extra ...oauth2.AuthCodeOption) (flow, string) {
 		r.t.Fatalf("no code in %s", loc)
 	}
 	return f, code
+}
+
+// allowConsent answers Allow when page (with body) is the consent page, and
+// returns the callback's answer (the redirect to the relying party); any
+// other page is returned as it is.
+func (r *rp) allowConsent(page *http.Response, body string) (*http.Response, string) {
+	r.t.Helper()
+	if page.StatusCode != http.StatusOK || page.Request.URL.Path != oidc.ConsentPath {
+		return page, body
+	}
+	v := form(r.t, body)
+	v.Set("decision", "allow")
+	resp, body := r.post(oidc.ConsentPath, v)
+	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && !strings.HasPrefix(loc, redirectURI) {
+		return r.get(loc) // the callback, which issues the code
+	}
+	return resp, body
 }
 
 // webRP is a relying party of a new confidential web client (newClient's

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
@@ -51,6 +52,9 @@ func loginAs(t testing.TB, r *rp, subject string) *url.URL {
 	}
 	if !strings.HasPrefix(loc.String(), redirectURI) {
 		final, body := r.get(loc.String())
+		if r.consents {
+			final, body = r.allowConsent(final, body)
+		}
 		if loc, err = url.Parse(final.Header.Get("Location")); err != nil || !strings.HasPrefix(loc.String(), redirectURI) {
 			t.Fatalf("login of %s ends at %d %q: %s", subject, final.StatusCode, final.Header.Get("Location"), body)
 		}
@@ -87,6 +91,7 @@ func TestOrganizationClientConfinement(t *testing.T) {
 
 		oc, osec := newOrgClient(t, env, acme.OrgID, nil)
 		org := newRP(t, env, oc, osec)
+		org.consents = true
 		pc, psec := newClient(t, env, nil)
 		plat := newRP(t, env, pc, psec)
 
@@ -206,11 +211,73 @@ func TestOrganizationClientSingleSignOn(t *testing.T) {
 	if result.Get("error") != "access_denied" || result.Get("code") != "" {
 		t.Fatalf("single sign-on of a non-member: %v %s", result, body)
 	}
-	// Once a member, the same session signs in.
+	// Once a member, the same session signs in, after consent (which an
+	// organization's client always asks: TestOrganizationClientConsent).
 	addUser(t, env, acme, email, "active")
+	if _, _, result, _ := org.authorize(param("prompt", "none")); result.Get("error") != "consent_required" {
+		t.Fatalf("single sign-on of a member before consent: %v", result)
+	}
+	_, page, _, body := org.authorize()
+	if resp, _ := org.allowConsent(page, body); org.toRP(resp).Query().Get("code") == "" {
+		t.Fatalf("no code after consent: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	if _, _, result, _ := org.authorize(param("prompt", "none")); result.Get("code") == "" {
 		t.Fatalf("single sign-on of a member: %v", result)
 	}
+}
+
+// TestOrganizationClientConsent (review of issue 13): an organization's
+// client asks for consent even when registered with requireConsent false
+// (the API reads it back as true): prompt=none at it with no remembered
+// consent gets consent_required, not a code, so a page of the
+// organization's cannot identify a member's signed-in browser without a
+// click. Once allowed, the consent is remembered like any other.
+func TestOrganizationClientConsent(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		addUser(t, env, acme, email, "active")
+		pc, psec := newClient(t, env, nil)
+		plat := newRP(t, env, pc, psec)
+		plat.signIn() // the browser has a session of jo, a member of acme
+
+		// Registered over the API with requireConsent false.
+		var created struct {
+			Metadata struct{ ID string } `json:"metadata"`
+			Spec     struct {
+				RequireConsent bool `json:"requireConsent"`
+			} `json:"spec"`
+			Secret string `json:"secret"`
+		}
+		env.Must(http.StatusCreated, "POST", "/api/v1/organizations/"+acme.OrgID+"/oauth2clients", acme.Token, map[string]any{
+			"metadata": map[string]any{"name": "portal"},
+			"spec": map[string]any{"redirectURIs": []string{redirectURI}, "requireConsent": false,
+				"scopes": []string{"openid", "profile", "email", "offline_access"}},
+		}).JSON(t, &created)
+		if !created.Spec.RequireConsent {
+			t.Error("an organization's client reads back requireConsent false")
+		}
+		oc, err := env.Clients.Get(t.Context(), created.Metadata.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		org := newRP(t, env, oc, created.Secret)
+		org.browser = plat.browser
+
+		if _, _, result, body := org.authorize(param("prompt", "none")); result.Get("error") != "consent_required" || result.Get("code") != "" {
+			t.Fatalf("prompt=none without consent: %v %s", result, body)
+		}
+		_, page, result, body := org.authorize()
+		if result != nil || page.Request.URL.Path != oidc.ConsentPath {
+			t.Fatalf("no consent page: %v %d at %s", result, page.StatusCode, page.Request.URL)
+		}
+		if resp, _ := org.allowConsent(page, body); org.toRP(resp).Query().Get("code") == "" {
+			t.Fatalf("no code after consent: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if _, _, result, _ := org.authorize(param("prompt", "none")); result.Get("code") == "" {
+			t.Fatalf("consent not remembered: %v", result)
+		}
+	})
 }
 
 // TestExchangeAudienceStaysInTheOrganization (review): a token confined to
@@ -276,6 +343,51 @@ func TestOrganizationClientBackchannelNotInternal(t *testing.T) {
 		}
 		if tokens, problems, _ := orgRP.got(); len(tokens) != 0 || len(problems) != 0 {
 			t.Errorf("organization client on loopback was posted to: tokens %v problems %v", tokens, problems)
+		}
+	})
+}
+
+// TestOrganizationClientLogoutShowsDestination (review of issue 13): a
+// logout at an organization's client does not redirect from Gatehouse's
+// origin to the post_logout_redirect_uri the organization registered: the
+// logout is done, and a page of Gatehouse's names the destination's host
+// and links to it (state appended), for the person to follow or not. A
+// link to that page with a URI not registered for the client shows no
+// destination. A platform client's logout still redirects
+// (TestBackchannelLogout).
+func TestOrganizationClientLogoutShowsDestination(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		acme := env.NewTenant("acme", authz.RoleAdministrator)
+		addUser(t, env, acme, email, "active")
+		oc, osec := newOrgClient(t, env, acme.OrgID, nil)
+		org := newRP(t, env, oc, osec)
+		org.consents = true
+		tok := org.signIn()
+		raw, _ := tok.Extra("id_token").(string)
+
+		// The browser follows Gatehouse's redirects and stops at the
+		// relying party's.
+		page, body := org.get(env.URL + oidc.EndSessionPath + "?" + url.Values{"id_token_hint": {raw},
+			"post_logout_redirect_uri": {logoutURI}, "state": {"bye"}}.Encode())
+		if page.Request.URL.Path != oidc.LogoutContinuePath {
+			t.Fatalf("logout at an organization's client: %d at %s (Location %q), want Gatehouse's page", page.StatusCode, page.Request.URL, page.Header.Get("Location"))
+		}
+		if page.StatusCode != http.StatusOK || page.Header.Get("Location") != "" ||
+			!strings.Contains(body, `id="destination">127.0.0.1:9999<`) || !strings.Contains(body, `href="`+logoutURI+`?state=bye"`) ||
+			!strings.Contains(body, `id="client-name">portal<`) {
+			t.Fatalf("the page after the logout: %d %q %s", page.StatusCode, page.Header.Get("Location"), body)
+		}
+		// The logout itself is done: the client's session has ended.
+		if _, err := org.refresh(tok.RefreshToken); err == nil {
+			t.Error("the refresh token survived the logout")
+		}
+		// A forged link to the page names no destination.
+		for _, uri := range []string{"https://evil.example/", ""} {
+			_, body := org.get(env.URL + oidc.LogoutContinuePath + "?" + url.Values{"client_id": {oc.ID}, "post_logout_redirect_uri": {uri}}.Encode())
+			if strings.Contains(body, `id="continue"`) || strings.Contains(body, "evil.example") {
+				t.Errorf("post_logout_redirect_uri %q not registered: %s", uri, body)
+			}
 		}
 	})
 }

@@ -190,6 +190,21 @@ var pages = template.Must(template.New("pages").Funcs(webui.Funcs).Parse(webui.P
 </body>
 </html>{{end}}
 
+{{define "leave"}}{{template "head" .}}<title>{{.T.SignedOutTitle}} · Gatehouse</title></head>
+<body>
+{{template "brand" .}}
+<main>
+<div class="card">
+<h1>{{.T.SignedOutTitle}}</h1>
+<p class="lead">{{.T.LeaveText}}</p>
+<p><strong id="destination">{{.Host}}</strong></p>
+<p><small>{{.T.LeaveFrom}} <span id="client-name">{{.Client}}</span></small></p>
+<a id="continue" href="{{.URL}}" class="button">{{.T.ContinueLink}}</a>
+</div>
+</main>
+</body>
+</html>{{end}}
+
 {{define "continue"}}{{template "head" .}}<title>{{.T.ContinueTitle}} · Gatehouse</title>
 <meta http-equiv="refresh" content="0;url={{.URL}}"></head>
 <body>
@@ -274,6 +289,13 @@ type onboardView struct {
 type logoutView struct {
 	T                                                     *messages
 	Subject, CSRF, ClientID, PostLogoutRedirectURI, State string
+}
+
+// leaveView is the page after a logout at an organization's client: the
+// destination's host, the client's name and the link.
+type leaveView struct {
+	T                 *messages
+	Client, Host, URL string
 }
 
 type continueView struct {

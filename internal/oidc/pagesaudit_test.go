@@ -3,6 +3,7 @@ package oidc_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -247,6 +248,70 @@ func TestLockoutAudited(t *testing.T) {
 		if err := json.Unmarshal([]byte(events[0].After), &d); err != nil || d.LockedUntil.Before(time.Now().Add(period-time.Minute)) ||
 			d.LockedUntil.After(time.Now().Add(period)) {
 			t.Errorf("lockedUntil %v (%v), want about %v", d.LockedUntil, err, time.Now().Add(period))
+		}
+	})
+}
+
+// headerTransport sets X-Forwarded-For to *from on every request (loopback
+// is a trusted proxy in tests: the server takes it as the client address).
+type headerTransport struct {
+	base http.RoundTripper
+	from *string
+}
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("X-Forwarded-For", *h.from)
+	return h.base.RoundTrip(r)
+}
+
+// TestFailedSignInAuditPerAddress (review of issue 13): the failed sign-ins
+// audited are bounded per client address (30 a minute, the clock does not
+// move here): a flood of 40 from one address records its 30, and takes
+// nothing from the others: the next failure, from another address, is
+// recorded too.
+func TestFailedSignInAuditPerAddress(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		env := newEnv(t, open)
+		r, _, _ := webRP(t, env)
+		from := "203.0.113.1"
+		base := r.browser.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		r.browser.Transport = headerTransport{base: base, from: &from}
+		fail := func(i int) {
+			t.Helper()
+			_, v := r.openLogin()
+			v.Set("email", fmt.Sprintf("nobody-%d@example.org", i))
+			v.Set("password", "wrong-password")
+			if resp := r.submit(v); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("failed login %d: %d", i, resp.StatusCode)
+			}
+		}
+		for i := range 40 {
+			fail(i)
+		}
+		from = "198.51.100.7"
+		fail(40)
+
+		events, err := env.Store.Read().ListAuditEvents(context.Background(), store.AuditFilter{}, store.Page{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, e := range events {
+			if e.OperationID != oidc.OpSignInFailed {
+				continue
+			}
+			var d struct{ ClientAddress string }
+			if err := json.Unmarshal([]byte(e.After), &d); err != nil {
+				t.Fatal(err)
+			}
+			per[d.ClientAddress]++
+		}
+		if per["203.0.113.1"] != 30 || per["198.51.100.7"] != 1 || len(per) != 2 {
+			t.Errorf("failed sign-ins audited per address: %v, want 30 from the flood and 1 from the other", per)
 		}
 	})
 }

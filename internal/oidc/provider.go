@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/netguard"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -50,6 +51,10 @@ const (
 	OnboardPath       = "/oauth2/v2/onboard"
 	ConsentPath       = "/oauth2/v2/consent"
 	LogoutConfirmPath = "/oauth2/v2/logout/confirm"
+	// LogoutContinuePath is where a logout at an organization's client
+	// lands: it names the post-logout destination and waits for a click
+	// (see logoutContinue).
+	LogoutContinuePath = "/oauth2/v2/logout/continue"
 	// SignupPath is the seed's signup link (GET /api/v1/signup?token=...);
 	// SignupDonePath is where it lands without a configured UI.
 	SignupPath     = "/api/v1/signup"
@@ -109,9 +114,15 @@ type Config struct {
 	// BackchannelLogoutTimeout bounds each logout token POST;
 	// DefaultBackchannelLogoutTimeout when zero.
 	BackchannelLogoutTimeout time.Duration
-	Now                      func() time.Time
-	Rand                     io.Reader
-	Logger                   *slog.Logger
+	// AllowPrivateTenantEndpoints lets the requests to URLs an organization
+	// chose (its clients' back-channel logout URIs, its identity providers)
+	// reach loopback and private addresses: development and tests only
+	// (serve --allow-private-tenant-endpoints). Off, they go to public
+	// addresses only (package netguard).
+	AllowPrivateTenantEndpoints bool
+	Now                         func() time.Time
+	Rand                        io.Reader
+	Logger                      *slog.Logger
 }
 
 // Onboarding says who gets the onboarding form: a user who has just logged
@@ -160,9 +171,13 @@ type Provider struct {
 	secureCookies bool
 	// bcl delivers back-channel logout tokens.
 	bcl *backchannel
+	// tenantHTTP makes the requests of organizations' identity providers
+	// (netguard: public addresses only, unless
+	// Config.AllowPrivateTenantEndpoints).
+	tenantHTTP *http.Client
 	// failedAudits bounds the failed sign-ins recorded in the audit log
-	// (failedSignInAuditRate).
-	failedAudits *ratelimit.Limiter
+	// (failedSignInAuditRate, per client address under a ceiling).
+	failedAudits *ratelimit.Ceiling
 	// activity records users' lastActive on sign-in and token use.
 	activity *tenancy.Activity
 	// deviceGuesses counts the wrong user codes of each client address
@@ -210,9 +225,11 @@ func New(cfg Config) (*Provider, error) {
 	if secure {
 		prefix = HostCookiePrefix
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.NewCeiling(failedSignInAuditRate, failedSignInAuditCeiling, failedSignInAuditKeys, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
-		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout), deviceGuesses: ratelimit.New(deviceGuessRate, 0, cfg.Now)}
+		bcl:           newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout, cfg.AllowPrivateTenantEndpoints),
+		tenantHTTP:    &http.Client{Timeout: tenantUpstreamTimeout, Transport: netguard.Transport(tenantUpstreamTimeout, cfg.AllowPrivateTenantEndpoints)},
+		deviceGuesses: ratelimit.New(deviceGuessRate, 0, cfg.Now)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -276,6 +293,7 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+OnboardPath, p.onboardSubmit)
 	mux.HandleFunc("GET "+LogoutConfirmPath, p.logoutConfirm)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
+	mux.HandleFunc("GET "+LogoutContinuePath, p.logoutContinue)
 	mux.HandleFunc("GET "+UpstreamCallbackPath, p.upstreamCallback)
 	mux.HandleFunc("GET "+SignupPath, p.signup)
 	mux.HandleFunc("GET "+SignupDonePath, p.signupDone)

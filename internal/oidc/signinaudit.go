@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -39,11 +40,34 @@ const (
 	FactorSession  = "session"
 )
 
-// failedSignInAudits bounds the failed sign-ins written to the audit log
-// per process: a password-spraying attack from many addresses (each within
-// the per-address login limit) must not fill the database. Past the bound
-// a failure is logged but not stored.
-var failedSignInAuditRate = ratelimit.Rate{N: 600, Per: time.Minute}
+// The failed sign-ins written to the audit log are bounded, so that a
+// password-spraying attack (each address within the per-address login
+// limit) cannot fill the database: per client address (failedSignInAuditRate,
+// IPv6 by /64, which one host usually holds whole) under a ceiling per
+// process (failedSignInAuditCeiling). An address past its own rate takes
+// nothing from the ceiling, so a flood from one address leaves the failures
+// of the others audited; only a flood from many addresses at once reaches
+// the ceiling. Past either bound a failure is logged but not stored. At most
+// failedSignInAuditKeys addresses are tracked (least recently used
+// forgotten first, which can only be more lenient to that address).
+var (
+	failedSignInAuditRate    = ratelimit.Rate{N: 30, Per: time.Minute}
+	failedSignInAuditCeiling = ratelimit.Rate{N: 1200, Per: time.Minute}
+)
+
+const failedSignInAuditKeys = 10_000
+
+// auditKey is the key of a client address in the failed sign-in bound:
+// clientip.Key (the address for IPv4, its /64 for IPv6: an attacker with one
+// /64 has 2^64 addresses) of the unmapped address. Anything that is not an
+// address is its own key.
+func auditKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	return clientip.Key(ip.Unmap())
+}
 
 // clientAddr is the request's client address: the server's
 // (clientip.Middleware: trusted proxies' X-Forwarded-For applied), else the
@@ -110,13 +134,13 @@ func (p *Provider) auditSignIn(ctx context.Context, r *http.Request, req *store.
 }
 
 // auditSignInFailed records a failed sign-in in its own small transaction
-// (a failure writes nothing else), within failedSignInAuditRate. subject
+// (a failure writes nothing else), within the bounds of failedSignInAuditRate. subject
 // is the account when known (an upstream identity), else "", and email the
 // address typed on the login page. A failure to record is logged: it must
 // not change the answer, which says nothing about the account either way.
 func (p *Provider) auditSignInFailed(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, subject, email, factor, reason string) {
-	if ok, _ := p.failedAudits.Allow("all"); !ok {
-		p.log.Warn("failed sign-in not recorded in the audit log: over the bound", "factor", factor, "reason", reason)
+	if addr := clientAddr(r.Context(), r.RemoteAddr); !p.failedAudits.Allow(auditKey(addr)) {
+		p.log.Warn("failed sign-in not recorded in the audit log: over the bound", "factor", factor, "reason", reason, "client_address", addr)
 		return
 	}
 	d := signInDetail{Factor: factor, Reason: reason, Email: attemptedEmail(email)}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,10 @@ var (
 
 // DefaultUpstreamTimeout is Config.UpstreamTimeout's default.
 const DefaultUpstreamTimeout = 10 * time.Second
+
+// tenantUpstreamTimeout bounds each request to an organization's identity
+// provider, as connector.New's default client does the platform's.
+const tenantUpstreamTimeout = 15 * time.Second
 
 // errUpstreamTimeout: the upstream did not answer within UpstreamTimeout.
 var errUpstreamTimeout = errors.New("the identity provider did not answer in time")
@@ -127,7 +132,14 @@ func (p *Provider) connectorFor(ctx context.Context, org, id string) (connector.
 	if err != nil {
 		return nil, fmt.Errorf("provider %s secret: %w", id, err)
 	}
-	c, err := connector.New(ctx, pr, sec, p.cfg.Issuer+UpstreamCallbackPath, p.cfg.ConnectorOptions...)
+	opts := p.cfg.ConnectorOptions
+	if pr.OrganizationID != "" {
+		// An organization's administrators chose this issuer: its
+		// discovery, token, userinfo and JWKS requests, and the redirects
+		// they answer with, go to public addresses only.
+		opts = append(slices.Clip(opts), connector.WithHTTPClient(p.tenantHTTP))
+	}
+	c, err := connector.New(ctx, pr, sec, p.cfg.Issuer+UpstreamCallbackPath, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errUpstream, err)
 	}

@@ -44,6 +44,10 @@ func newFederation(t *testing.T, open func(testing.TB) *store.Store) *federation
 // newFederationWith is newFederation with options for the downstream.
 func newFederationWith(t *testing.T, open func(testing.TB) *store.Store, opts testenv.Options) *federation {
 	t.Helper()
+	// The upstream listens on loopback: organizations' providers there
+	// are allowed, as serve --allow-private-tenant-endpoints does (a test
+	// of the guard turns it off again with a later EditOIDC).
+	opts.EditOIDC = append([]func(*oidc.Config){func(c *oidc.Config) { c.AllowPrivateTenantEndpoints = true }}, opts.EditOIDC...)
 	up, down := newEnv(t, open), testenv.NewEnvWith(t, open(t), opts)
 	uc, usec := newClient(t, up, func(s *client.Spec) {
 		s.Name = "downstream"

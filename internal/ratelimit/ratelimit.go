@@ -119,7 +119,8 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.evict(now)
+	_, known := l.buckets[key]
+	l.evict(now, !known)
 	var b *bucket
 	if e, ok := l.buckets[key]; ok {
 		b = e.Value.(*bucket)
@@ -161,11 +162,14 @@ func (l *Limiter) Blocked(key string) (bool, time.Duration) {
 }
 
 // evict drops buckets idle long enough to be full again (they equal a new
-// one), and the least recently used beyond maxKeys.
-func (l *Limiter) evict(now time.Time) {
+// one), and, when room is needed for a new key, the least recently used
+// beyond maxKeys. A key that has a bucket needs no room: at maxKeys 1 (one
+// shared bucket) evicting for it would drop the very bucket asked for, and
+// the limit would never hold.
+func (l *Limiter) evict(now time.Time, room bool) {
 	for e := l.order.Back(); e != nil; e = l.order.Back() {
 		b := e.Value.(*bucket)
-		if now.Sub(b.last) < l.rate.Per && l.order.Len() < l.maxKeys {
+		if now.Sub(b.last) < l.rate.Per && (!room || l.order.Len() < l.maxKeys) {
 			return
 		}
 		l.order.Remove(e)

@@ -38,6 +38,7 @@ func newCloudStand(t testing.TB, e *testenv.Env) *cloudStand {
 	roots := x509.NewCertPool()
 	roots.AddCert(s.aws.STS.Certificate())
 	e.Cloud.RootCAs = roots
+	e.Cloud.AllowPrivateTenantEndpoints = true // the stand-ins listen on loopback
 	e.Cloud.AWS = cloud.AWSPlatform{STSEndpoint: s.aws.STS.URL, OrganizationsEndpoint: s.aws.Organizations.URL}
 	for n := 1; n <= 2; n++ {
 		s.addOrganization(n, fmt.Sprintf("%d%d%d%d%d%d%d%d%d%d%d%d", n, n, n, n, n, n, n, n, n, n, n, n))

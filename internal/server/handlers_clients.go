@@ -198,7 +198,7 @@ func clientToAPI(c *client.Client) api.Oauth2ClientRead {
 		Scopes:                             ptr(nonNil(c.Scopes)),
 		TokenEndpointAuthMethod:            ptr(api.Oauth2ClientSpecTokenEndpointAuthMethod(c.TokenEndpointAuthMethod)),
 		RequirePKCE:                        ptr(client.RequiresPKCE(c)),
-		RequireConsent:                     ptr(c.RequireConsent),
+		RequireConsent:                     ptr(client.RequiresConsent(c)),
 		TlsClientCertificates:              ptr(nonNil(c.TLSCertificates)),
 		BackchannelLogoutURI:               ptr(c.BackchannelLogoutURI),
 		BackchannelLogoutSessionRequired:   ptr(c.BackchannelLogoutSessionRequired),

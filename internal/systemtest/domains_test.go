@@ -59,7 +59,8 @@ func TestDomainTakeoverReplay(t *testing.T) {
 			dns := testenv.NewDNSServer(t)
 			dir, addr := t.TempDir(), freeAddr(t)
 			db, cli := database(t, dir)
-			target := serveOn(t, addr, append(append([]string{"--issuer", "http://" + addr, "--onboarding", "off",
+			// Organizations' providers here listen on loopback.
+			target := serveOn(t, addr, append(append([]string{"--issuer", "http://" + addr, "--onboarding", "off", "--allow-private-tenant-endpoints",
 				"--dns-resolver", dns.Addr, "--dns-timeout", "2s"}, db...), noRateLimits...)...)
 			admin := readToken(t, filepath.Join(dir, "bootstrap-token"))
 			api := func(want int, token, method, path string, body any) map[string]any {

@@ -88,7 +88,8 @@ func testForeignProviderTakeover(t *testing.T, flags func(t *testing.T, dataDir 
 	rp := createClient(t, dbOnly(victimFlags), "web", "--redirect-uri", redirectURI,
 		"--grant", "authorization_code", "--scope", "openid", "--scope", "email")
 	rp.BaseURL, rp.HTTP = victimURL, hc
-	serveOn(t, victimAddr, append(append(victimFlags, "--issuer", victimURL), noRateLimits...)...)
+	// The attacker's provider listens on loopback, as everything here.
+	serveOn(t, victimAddr, append(append(victimFlags, "--issuer", victimURL, "--allow-private-tenant-endpoints"), noRateLimits...)...)
 	admin := readToken(t, filepath.Join(victimDir, "bootstrap-token"))
 	api := victimAPI(func(token string, want int, method, path string, body any) map[string]any {
 		t.Helper()

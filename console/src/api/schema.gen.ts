@@ -2696,7 +2696,7 @@ export interface components {
             tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post" | "none" | "tls_client_auth" | "self_signed_tls_client_auth";
             /** @description Authorization requests must carry a PKCE S256 challenge (always true for public clients). */
             requirePKCE?: boolean;
-            /** @description Users are asked once to allow the client's scopes. */
+            /** @description Users are asked once to allow the client's scopes (always true for an organization's client, whatever is sent). */
             requireConsent?: boolean;
             tlsClientAuth?: components["schemas"]["oauth2ClientTLSIdentity"];
             /** @description SHA-256 thumbprints (base64url) of a self_signed_tls_client_auth client's certificates. */
