@@ -17,10 +17,9 @@ import (
 type Metrics struct {
 	sentTotal, failedTotal *prometheus.CounterVec
 
-	mu     sync.Mutex
-	stats  store.OutboxStats
-	asOf   time.Time
-	hasAny bool
+	mu    sync.Mutex
+	stats store.OutboxStats
+	asOf  time.Time
 }
 
 // NewMetrics registers the outbox's metrics with reg.
@@ -74,5 +73,15 @@ func (m *Metrics) failed(kind string) {
 func (m *Metrics) setStats(st store.OutboxStats, now time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.stats, m.asOf, m.hasAny = st, now, true
+	m.stats, m.asOf = st, now
+}
+
+// SentCounter is the counter of sent messages of kind (for tests).
+func (m *Metrics) SentCounter(kind string) prometheus.Counter {
+	return m.sentTotal.WithLabelValues(kind)
+}
+
+// FailedCounter is the counter of given-up messages of kind (for tests).
+func (m *Metrics) FailedCounter(kind string) prometheus.Counter {
+	return m.failedTotal.WithLabelValues(kind)
 }

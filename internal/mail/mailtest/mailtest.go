@@ -68,6 +68,7 @@ type Server struct {
 	msgs     []Message
 	arrived  chan struct{}
 	srv      *smtp.Server
+	ln       net.Listener
 	rejectTo map[string]bool
 }
 
@@ -105,7 +106,7 @@ func (s *Server) serve(ln net.Listener) {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	s.mu.Lock()
-	s.srv = srv
+	s.srv, s.ln = srv, ln
 	s.mu.Unlock()
 	go func() { _ = srv.Serve(ln) }()
 }
@@ -113,9 +114,14 @@ func (s *Server) serve(ln net.Listener) {
 // Stop closes the server (connections fail until Restart).
 func (s *Server) Stop() {
 	s.mu.Lock()
-	srv := s.srv
-	s.srv = nil
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
 	s.mu.Unlock()
+	// Closing the listener too: Serve may not have registered it with the
+	// server yet, and then Close alone would leave it accepting.
+	if ln != nil {
+		_ = ln.Close()
+	}
 	if srv != nil {
 		_ = srv.Close()
 	}
