@@ -54,6 +54,8 @@ type messages struct {
 	SetupTitle, SetupIntro, CreateAdministrator                                        string
 	PasswordSetTitle, PasswordSetText, SignInLink                                      string
 	EmailTakenTitle, EmailTakenText, AdminExistsTitle, AdminExistsText                 string
+	// The "Forgot password?" page (issue 14).
+	ForgotPassword, ForgotTitle, ForgotIntro, SendResetLink, ForgotSentTitle, ForgotSentText, ForgotNoMail string
 	// Errors of the authorization endpoint that cannot go back to the
 	// application (authorizeErrors).
 	UnknownClientTitle, UnknownClientText   string
@@ -159,6 +161,13 @@ var english = &messages{
 	PasswordSetTitle:     "Your password is set",
 	PasswordSetText:      "You can sign in with your email address and the new password.",
 	SignInLink:           "Go to the console",
+	ForgotPassword:       "Forgot password?",
+	ForgotTitle:          "Reset your password",
+	ForgotIntro:          "Enter the address of your account. If it has a password here, we mail it a link to choose a new one.",
+	SendResetLink:        "Send the link",
+	ForgotSentTitle:      "Check your mail",
+	ForgotSentText:       "If the address has an account with a password here, a link to reset it is on its way. The link works once, for 24 hours. Nothing arrived? Check the spam folder, or ask your administrator.",
+	ForgotNoMail:         "This Gatehouse sends no mail. Ask your administrator for a password reset link.",
 	EmailTakenTitle:      "This address is taken",
 	EmailTakenText:       "Another local account already uses this email address. Ask your administrator.",
 	AdminExistsTitle:     "Gatehouse is set up already",
@@ -266,6 +275,13 @@ var german = &messages{
 	PasswordSetTitle:     "Ihr Passwort ist gesetzt",
 	PasswordSetText:      "Sie können sich jetzt mit Ihrer E-Mail-Adresse und dem neuen Passwort anmelden.",
 	SignInLink:           "Zur Konsole",
+	ForgotPassword:       "Passwort vergessen?",
+	ForgotTitle:          "Passwort zurücksetzen",
+	ForgotIntro:          "Geben Sie die Adresse Ihres Kontos ein. Hat es hier ein Passwort, senden wir ihr einen Link, um ein neues zu wählen.",
+	SendResetLink:        "Link senden",
+	ForgotSentTitle:      "Sehen Sie in Ihr Postfach",
+	ForgotSentText:       "Hat die Adresse hier ein Konto mit Passwort, ist ein Link zum Zurücksetzen unterwegs. Er funktioniert einmal, 24 Stunden lang. Nichts angekommen? Sehen Sie im Spam-Ordner nach oder fragen Sie Ihre Administration.",
+	ForgotNoMail:         "Dieses Gatehouse versendet keine E-Mails. Bitten Sie Ihre Administration um einen Link zum Zurücksetzen des Passworts.",
 	EmailTakenTitle:      "Diese Adresse ist vergeben",
 	EmailTakenText:       "Ein anderes lokales Konto verwendet diese E-Mail-Adresse bereits. Wenden Sie sich an Ihre Administration.",
 	AdminExistsTitle:     "Gatehouse ist bereits eingerichtet",

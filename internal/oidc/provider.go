@@ -110,8 +110,11 @@ type Config struct {
 	// DefaultBackchannelLogoutTimeout when zero.
 	BackchannelLogoutTimeout time.Duration
 	Now                      func() time.Time
-	Rand                     io.Reader
-	Logger                   *slog.Logger
+	// ForgotRate limits "Forgot password?" requests per client address and
+	// per account (nil: DefaultForgotRate; the zero Rate: off).
+	ForgotRate *ratelimit.Rate
+	Rand       io.Reader
+	Logger     *slog.Logger
 }
 
 // Onboarding says who gets the onboarding form: a user who has just logged
@@ -165,6 +168,8 @@ type Provider struct {
 	failedAudits *ratelimit.Limiter
 	// activity records users' lastActive on sign-in and token use.
 	activity *tenancy.Activity
+	// forgotLimits bound "Forgot password?" requests (nil: unlimited).
+	forgotLimits *forgotLimits
 }
 
 // touch records that a user was active (sign-in, token use), at most once
@@ -207,7 +212,7 @@ func New(cfg Config) (*Provider, error) {
 	if secure {
 		prefix = HostCookiePrefix
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.New(failedSignInAuditRate, 1, cfg.Now), forgotLimits: newForgotLimits(cfg.ForgotRate, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
 		bcl: newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout)}
 	if p.log == nil {
@@ -272,6 +277,8 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+account.PasswordPath, p.passwordSubmit)
 	mux.HandleFunc("GET "+account.SetupPath, p.setupPage)
 	mux.HandleFunc("POST "+account.SetupPath, p.setupSubmit)
+	mux.HandleFunc("GET "+ForgotPath, p.forgotPage)
+	mux.HandleFunc("POST "+ForgotPath, p.forgotSubmit)
 	// A token request reads its client through several zitadel callbacks:
 	// once from the database is enough.
 	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

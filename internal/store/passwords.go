@@ -21,27 +21,21 @@ type LocalPassword struct {
 	// OrganizationID owns the account: "" for the platform, or the one
 	// organization whose logins it vouches for (migration 00021).
 	OrganizationID string
-	// EmailVerifiedAt is when the owner proved the address by opening a
-	// link mailed to it (zero: not yet; migration 00027).
-	EmailVerifiedAt time.Time
 }
 
 // normalizeEmail is the key form of an email: trimmed and lowercased, so
 // that Jo@Example.com and jo@example.com are one account.
 func normalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-const localPasswordColumns = "email, password_hash, failed_attempts, locked_until, updated_at, COALESCE(organization_id, ''), email_verified_at"
+const localPasswordColumns = "email, password_hash, failed_attempts, locked_until, updated_at, COALESCE(organization_id, '')"
 
 func scanLocalPassword(row interface{ Scan(...any) error }) (*LocalPassword, error) {
 	var (
-		p                         LocalPassword
-		locked, updated, verified int64
+		p               LocalPassword
+		locked, updated int64
 	)
-	if err := row.Scan(&p.Email, &p.Hash, &p.FailedAttempts, &locked, &updated, &p.OrganizationID, &verified); err != nil {
+	if err := row.Scan(&p.Email, &p.Hash, &p.FailedAttempts, &locked, &updated, &p.OrganizationID); err != nil {
 		return nil, err
-	}
-	if verified != 0 {
-		p.EmailVerifiedAt = fromMillis(verified)
 	}
 	p.LockedUntil = fromMillis(locked)
 	p.UpdatedAt = fromMillis(updated)
@@ -170,25 +164,6 @@ func (q *Q) deleteLocalPassword(ctx context.Context, where string, args ...any) 
 	}
 	if n == 0 {
 		return fmt.Errorf("delete local password: %w", ErrNotFound)
-	}
-	return nil
-}
-
-// MarkLocalEmailVerified records that the owner of orgID's local account at
-// email ("" the platform's) proved the address at now (a link mailed to it
-// was opened). An account of another owner, or none, is ErrNotFound.
-func (q *Q) MarkLocalEmailVerified(ctx context.Context, email, orgID string, now time.Time) error {
-	res, err := q.q.ExecContext(ctx, "UPDATE local_passwords SET email_verified_at = $1 WHERE email = $2 AND COALESCE(organization_id, '') = $3",
-		toMillis(now), normalizeEmail(email), orgID)
-	if err != nil {
-		return fmt.Errorf("mark local email verified: %w", classify(err))
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("mark local email verified: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("mark local email verified: %w", ErrNotFound)
 	}
 	return nil
 }

@@ -33,11 +33,5 @@ CREATE TABLE mail_outbox (
 CREATE INDEX mail_outbox_due ON mail_outbox (state, next_attempt_at);
 CREATE INDEX mail_outbox_done ON mail_outbox (done_at);
 
--- A local account's address is verified once its owner opened a link
--- mailed to it (a verification, invitation or reset link): Unix
--- milliseconds, 0 while unverified.
-ALTER TABLE local_passwords ADD COLUMN email_verified_at BIGINT NOT NULL DEFAULT 0;
-
 -- +goose Down
-ALTER TABLE local_passwords DROP COLUMN email_verified_at;
 DROP TABLE mail_outbox;
