@@ -68,8 +68,13 @@ func startMail(ctx context.Context, c *config.Mail, st *store.Store, sealer *sec
 		log.Info("mail: no --smtp-url, so nothing is mailed: invitation and password reset links are handed out by the API, the console and `gatehouse admin`, and the sign-in page offers no \"Forgot password?\"")
 		return nil, func() {}, nil
 	}
-	if c.MailRetention <= 0 {
-		return nil, nil, fmt.Errorf("--mail-retention must be positive, got %v", c.MailRetention)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"--mail-retention", c.MailRetention}, {"--mail-poll-interval", c.MailPollInterval}, {"--mail-backoff", c.MailBackoff}} {
+		if d.v <= 0 {
+			return nil, nil, fmt.Errorf("%s must be positive, got %v", d.name, d.v)
+		}
 	}
 	sender, err := mail.NewSender(mc)
 	if err != nil {
@@ -84,7 +89,7 @@ func startMail(ctx context.Context, c *config.Mail, st *store.Store, sealer *sec
 		return nil, nil, fmt.Errorf("mail worker id: %w", err)
 	}
 	w := &outbox.Worker{Store: st, Sealer: sealer, Sender: sender, Log: log, Now: time.Now, Owner: hex.EncodeToString(owner),
-		Keep: c.MailRetention, Metrics: metrics}
+		Keep: c.MailRetention, Poll: c.MailPollInterval, Backoff: c.MailBackoff, Metrics: metrics}
 	q := &outbox.Queue{Sealer: sealer, NewID: newID, Now: time.Now, Wake: w.Wake}
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

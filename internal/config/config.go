@@ -230,6 +230,10 @@ type Mail struct {
 	// RateLimitForgot limits "Forgot password?" requests per client
 	// address and per account.
 	RateLimitForgot string
+	// MailPollInterval is how often the outbox worker looks for due
+	// messages; MailBackoff the wait after a first failed delivery
+	// (doubled after each further one, up to an hour).
+	MailPollInterval, MailBackoff time.Duration
 }
 
 // Bind registers the mail options.
@@ -239,6 +243,8 @@ func (c *Mail) Bind(b *Binder) {
 	b.String(&c.SMTPPasswordFile, "smtp-password-file", "", "file holding the password of the --smtp-url user")
 	b.String(&c.MailFrom, "mail-from", "", "sender of Gatehouse's mail, e.g. 'Gatehouse <noreply@id.example.com>' (required with --smtp-url)")
 	b.Duration(&c.MailRetention, "mail-retention", 7*24*time.Hour, "how long sent and failed messages stay in the outbox for inspection before they are pruned (their contents are erased as soon as they are sent)")
+	b.Duration(&c.MailPollInterval, "mail-poll-interval", 5*time.Second, "how often each replica looks in the outbox for mail to deliver (mail queued on a replica is sent by it at once)")
+	b.Duration(&c.MailBackoff, "mail-backoff", 30*time.Second, "wait after a failed delivery before the next attempt, doubled after each further failure up to an hour; a message is given up after 12 attempts")
 	b.String(&c.RateLimitForgot, "rate-limit-forgot", "5/h", "limit on \"Forgot password?\" requests per client address and per account: N/s, N/m, N/h or off; per replica")
 }
 

@@ -197,6 +197,20 @@ func TestSendPermanent(t *testing.T) {
 	if err := s.Send(context.Background(), "gone@example.com", raw); !mail.IsPermanent(err) {
 		t.Fatalf("rejected recipient: err = %v, want permanent", err)
 	}
+	// A refused password is the operator's to fix: the message waits.
+	authSrv := mailtest.Start(t, mailtest.Options{Mode: mailtest.Plain, User: "gh", Password: "right"})
+	ac, err := mail.ParseURL("smtp://gh@" + authSrv.Addr + "?tls=none")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac.From, ac.Password = &mailAddr, "wrong"
+	as, err := mail.NewSender(ac)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := as.Send(context.Background(), "jo@example.com", raw); err == nil || mail.IsPermanent(err) {
+		t.Fatalf("refused password: err = %v, want a transient error", err)
+	}
 	srv.Stop()
 	if err := s.Send(context.Background(), "jo@example.com", raw); err == nil || mail.IsPermanent(err) {
 		t.Fatalf("server down: err = %v, want a transient error", err)

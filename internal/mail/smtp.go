@@ -230,7 +230,9 @@ func (s *Sender) Send(ctx context.Context, to string, msg []byte) (err error) {
 		// PlainAuth refuses to send the password over a connection that
 		// is neither TLS nor to localhost.
 		if err := c.Auth(smtp.PlainAuth("", s.cfg.Username, s.cfg.Password, s.cfg.Host)); err != nil {
-			return classify("smtp AUTH", err)
+			// Never permanent: a wrong or rotated password is the
+			// operator's to fix, and the messages should wait for it.
+			return fmt.Errorf("smtp AUTH: %w", err)
 		}
 	}
 	if err := c.Mail(s.cfg.From.Address); err != nil {

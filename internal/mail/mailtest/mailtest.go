@@ -99,6 +99,8 @@ func (s *Server) serve(ln net.Listener) {
 	srv.Domain = "localhost"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.MaxMessageBytes = 1 << 20
+	// A relay on loopback may take a password in clear text (smtp://...?tls=none).
+	srv.AllowInsecureAuth = s.opts.Mode == Plain
 	if s.opts.Mode != Plain {
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{s.cert}, MinVersion: tls.VersionTLS12}
 	}
