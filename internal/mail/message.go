@@ -20,15 +20,13 @@ const (
 	// KindReset carries a password reset link (asked by an administrator
 	// or by the person on the "Forgot password?" page).
 	KindReset = "reset"
-	// KindVerify carries the link that confirms a local account's address.
-	KindVerify = "verify"
 	// KindPasswordChanged tells the owner their password changed (no
 	// link: if it was not them, they reset it or tell an administrator).
 	KindPasswordChanged = "password_changed"
 )
 
 // Kinds lists every kind, for tests and metrics.
-var Kinds = []string{KindInvite, KindReset, KindVerify, KindPasswordChanged}
+var Kinds = []string{KindInvite, KindReset, KindPasswordChanged}
 
 // Data is what a message says: the variables of its templates. It is what
 // the outbox keeps (sealed) until the message is delivered.

@@ -31,14 +31,6 @@ var catalog = map[string]map[string]texts{
 			Expiry:  "The link expires on {{.Expires}}.",
 			Ignore:  "If you did not ask for this, ignore this message: your password stays as it is.",
 		},
-		KindVerify: {
-			Subject: "Confirm your email address",
-			Heading: "Confirm your email address",
-			Intro:   "Confirm that {{.Email}} is the address of your Gatehouse account{{if .Organization}} in {{.Organization}}{{end}}. Open the link below; it works once.",
-			Button:  "Confirm the address",
-			Expiry:  "The link expires on {{.Expires}}.",
-			Ignore:  "If you do not have such an account, ignore this message.",
-		},
 		KindPasswordChanged: {
 			Subject: "Your Gatehouse password was changed",
 			Heading: "Your password was changed",
@@ -62,14 +54,6 @@ var catalog = map[string]map[string]texts{
 			Button:  "Neues Passwort wählen",
 			Expiry:  "Der Link läuft am {{.Expires}} ab.",
 			Ignore:  "Wenn Sie das nicht verlangt haben, ignorieren Sie diese Nachricht: Ihr Passwort bleibt, wie es ist.",
-		},
-		KindVerify: {
-			Subject: "Bestätigen Sie Ihre E-Mail-Adresse",
-			Heading: "E-Mail-Adresse bestätigen",
-			Intro:   "Bestätigen Sie, dass {{.Email}} die Adresse Ihres Gatehouse-Kontos{{if .Organization}} in {{.Organization}}{{end}} ist. Öffnen Sie den Link unten; er funktioniert einmal.",
-			Button:  "Adresse bestätigen",
-			Expiry:  "Der Link läuft am {{.Expires}} ab.",
-			Ignore:  "Wenn Sie kein solches Konto haben, ignorieren Sie diese Nachricht.",
 		},
 		KindPasswordChanged: {
 			Subject: "Ihr Gatehouse-Passwort wurde geändert",

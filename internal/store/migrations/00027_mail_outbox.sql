@@ -1,7 +1,7 @@
 -- +goose Up
 -- Email (issue 14). The outbox: every message Gatehouse sends is a row,
 -- written in the transaction of the event that causes it (an invitation,
--- a password reset, a verification, a password change), so that a message
+-- a password reset, a password change), so that a message
 -- exists if and only if its event committed. A worker in every replica
 -- claims due rows with a lease, delivers them over SMTP, and retries with
 -- backoff; claiming is a conditional UPDATE (FOR UPDATE SKIP LOCKED on
