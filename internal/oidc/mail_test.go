@@ -19,6 +19,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
+	"github.com/gatehouse/gatehouse/internal/webui"
 )
 
 // The mail of issue 14, end to end: links mailed through the outbox to a
@@ -100,9 +101,17 @@ func forgot(t *testing.T, env *testenv.Env, email, lang string) (int, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("forgot page: %d", resp.StatusCode)
+	}
+	// The page's policy: the one stylesheet, no script, nothing inline.
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.HasPrefix(csp, "default-src 'none'; style-src 'self'") || strings.Contains(csp, "unsafe") {
+		t.Errorf("forgot page CSP %q", csp)
+	}
+	if bad := webui.InlineCode(string(page)); bad != "" {
+		t.Errorf("forgot page: inline code %q", bad)
 	}
 	var csrf string
 	for _, c := range b.Jar.Cookies(resp.Request.URL) {
@@ -159,6 +168,10 @@ func TestMailedLinks(t *testing.T) {
 		codeUnknown, bodyUnknown := forgot(t, env, "nobody@corp.example", "de")
 		if codeKnown != http.StatusOK || codeKnown != codeUnknown || bodyKnown != bodyUnknown {
 			t.Fatalf("answers differ: %d / %d\n%s\n%s", codeKnown, codeUnknown, bodyKnown, bodyUnknown)
+		}
+		// Audited when it wrote (the account's request), not otherwise.
+		if n := strings.Count(string(env.Must(http.StatusOK, "GET", "/api/v1/organizations/"+acme.OrgID+"/auditevents", acme.Token, nil).Body), `"requestPasswordReset"`); n != 1 {
+			t.Errorf("%d requestPasswordReset audit events, want 1", n)
 		}
 		msgs = mb.deliver(t, 1)
 		if msgs[0].Subject != "Gatehouse-Passwort zurücksetzen" || msgs[0].Header.Get("To") != "<"+jo+">" {
