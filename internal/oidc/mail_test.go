@@ -183,7 +183,8 @@ func TestMailedLinks(t *testing.T) {
 		if resp, _ := fetch(t, linkBrowser(env), "GET", link, nil); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("used link: %d, want 400", resp.StatusCode)
 		}
-		if _, code := r.signInAs(jo, "jo's second password"); code != http.StatusSeeOther {
+		tok, code := r.signInAs(jo, "jo's second password")
+		if code != http.StatusSeeOther {
 			t.Fatalf("sign in with the new password: %d", code)
 		}
 		// The replaced password is told to its owner, in the language of
@@ -191,6 +192,16 @@ func TestMailedLinks(t *testing.T) {
 		msgs = mb.deliver(t, 1)
 		if msgs[0].Subject != "Your Gatehouse password was changed" || strings.Contains(msgs[0].Text, "token=") {
 			t.Fatalf("notice: %q\n%s", msgs[0].Subject, msgs[0].Text)
+		}
+		// So is a password changed by its owner through the API; a refused
+		// change sends nothing.
+		env.Must(http.StatusBadRequest, "PUT", "/api/v1/account/password", tok.AccessToken,
+			map[string]any{"currentPassword": "not the password", "newPassword": "jo's third password"})
+		mb.deliver(t, 0)
+		env.Must(http.StatusOK, "PUT", "/api/v1/account/password", tok.AccessToken,
+			map[string]any{"currentPassword": "jo's second password", "newPassword": "jo's third password"})
+		if msgs = mb.deliver(t, 1); msgs[0].Subject != "Your Gatehouse password was changed" {
+			t.Fatalf("notice of a change: %q", msgs[0].Subject)
 		}
 
 		// Rate limited per client address (3/h here): the fourth is 429, and mails nothing.
