@@ -15,8 +15,9 @@
 //
 // Delivery is at most once per lease: two workers never hold a row at the
 // same time, and a worker records an outcome only while its lease holds.
-// A replica that dies after the SMTP server accepted a message but before
-// it recorded so leaves the row to be sent again when the lease runs out:
+// A replica that dies (or loses the database) after the SMTP server
+// accepted a message but before it recorded so leaves the row to be sent
+// again when the lease runs out:
 // SMTP offers nothing better, and the lease (Worker.Lease) is much longer
 // than a delivery may take (mail.Config.Timeout), so only a crash at that
 // moment duplicates a message.
@@ -214,7 +215,12 @@ func (w *Worker) Run(ctx context.Context) {
 }
 
 func (w *Worker) prune(ctx context.Context) {
-	n, err := w.Store.Read().PruneMail(ctx, w.Now().Add(-w.Keep))
+	var n int64
+	err := w.Store.Tx(ctx, func(q *store.Q) error {
+		var err error
+		n, err = q.PruneMail(ctx, w.Now().Add(-w.Keep))
+		return err
+	})
 	if err != nil {
 		if ctx.Err() == nil {
 			w.Log.Warn("mail outbox: prune failed", "error", err)
@@ -244,7 +250,12 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	handled := 0
 	for ctx.Err() == nil {
 		now := w.Now().UTC()
-		batch, err := w.Store.Read().ClaimMail(ctx, w.Owner, now, now.Add(w.Lease), w.Batch)
+		var batch []*store.OutboxMessage
+		err := w.Store.Tx(ctx, func(q *store.Q) error {
+			var err error
+			batch, err = q.ClaimMail(ctx, w.Owner, now, now.Add(w.Lease), w.Batch)
+			return err
+		})
 		if err != nil {
 			return handled, err
 		}
@@ -265,11 +276,14 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 // database failure (a failed delivery is an outcome).
 func (w *Worker) deliver(ctx context.Context, m *store.OutboxMessage) error {
 	now := w.Now().UTC()
-	q := w.Store.Read()
+	// Each outcome is one write of its own (the message was claimed in
+	// an earlier one, and the SMTP dialogue runs between them outside any
+	// transaction).
+	record := func(f func(q *store.Q) error) error { return ignoreLost(w.Store.Tx(ctx, f)) }
 	giveUp := func(reason string) error {
 		w.Log.Warn("mail outbox: message given up", "id", m.ID, "kind", m.Kind, "attempts", m.Attempts, "reason", reason)
 		w.Metrics.failed(m.Kind)
-		return ignoreLost(q.FailMail(ctx, m.ID, w.Owner, reason, now))
+		return record(func(q *store.Q) error { return q.FailMail(ctx, m.ID, w.Owner, reason, now) })
 	}
 	if !m.ExpiresAt.IsZero() && !now.Before(m.ExpiresAt) {
 		return giveUp("its link expired before it could be delivered")
@@ -292,7 +306,7 @@ func (w *Worker) deliver(ctx context.Context, m *store.OutboxMessage) error {
 	case err == nil:
 		w.Log.Info("mail sent", "id", m.ID, "kind", m.Kind, "attempts", m.Attempts)
 		w.Metrics.sent(m.Kind)
-		return ignoreLost(q.MarkMailSent(ctx, m.ID, w.Owner, now))
+		return record(func(q *store.Q) error { return q.MarkMailSent(ctx, m.ID, w.Owner, now) })
 	case gmail.IsPermanent(err):
 		return giveUp(err.Error())
 	case m.Attempts >= w.MaxAttempts:
@@ -304,7 +318,7 @@ func (w *Worker) deliver(ctx context.Context, m *store.OutboxMessage) error {
 	default:
 		next := now.Add(w.BackoffAfter(m.Attempts))
 		w.Log.Warn("mail delivery failed; will retry", "id", m.ID, "kind", m.Kind, "attempts", m.Attempts, "next_attempt", next, "error", err)
-		return ignoreLost(q.RetryMail(ctx, m.ID, w.Owner, err.Error(), next))
+		return record(func(q *store.Q) error { return q.RetryMail(ctx, m.ID, w.Owner, err.Error(), next) })
 	}
 }
 
