@@ -124,8 +124,12 @@ func (s *Service) RequestReset(ctx context.Context, email string) error {
 		}
 		spec := linkSpec{purpose: store.LinkReset, email: email, orgID: acc.OrganizationID, lifetime: ResetLifetime}
 		if acc.OrganizationID != "" {
-			if ok, err := mayOwn(ctx, q, acc.OrganizationID, email); err != nil || !ok {
-				return errors.Join(err, errNothingToDo)
+			ok, err := mayOwn(ctx, q, acc.OrganizationID, email)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return errNothingToDo
 			}
 			u, err := q.GetUserBySubject(ctx, acc.OrganizationID, email)
 			if errors.Is(err, store.ErrNotFound) {
