@@ -305,6 +305,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	mailQueue, stopMail, err := startMail(ctx, &c.Mail, st, ten.Sealer, ten.NewID, srv.Registry(), log)
+	if err != nil {
+		return err
+	}
+	defer stopMail()
+	// Set before the first request is served: the account service and the
+	// pages read it.
+	accounts.Mail = mailQueue
 	hs := newHTTPServer(&c, srv.Handler(), log)
 	hs.TLSConfig = tlsConfig
 	stopDebug, err := startDebugServer(c.DebugListen, log)
@@ -422,7 +430,11 @@ func startConsole(ctx context.Context, st *store.Store, issuer string, log *slog
 // connector, the system OAuth2 providers, the client registry and the
 // signing keys.
 func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, pw *connector.Password, accounts *account.Service, km *keys.Manager, clientCAs *x509.CertPool, log *slog.Logger) (*oidc.Provider, error) {
-	return oidc.New(oidc.Config{
+	forgot, err := ratelimit.ParseRate(c.RateLimitForgot)
+	if err != nil {
+		return nil, fmt.Errorf("--rate-limit-forgot: %w", err)
+	}
+	return oidc.New(oidc.Config{ForgotRate: &forgot,
 		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten, Accounts: accounts,
 		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Onboarding: oidc.Onboarding(c.Onboarding), UIURL: c.UIURL,
 		BrowserSessionLifetime: c.BrowserSessionLifetime, ClientCAs: clientCAs,

@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/outbox"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -91,6 +92,9 @@ type Service struct {
 	// SessionsEnded hears of the OIDC sessions a committed write ended
 	// (back-channel logout); nil ignores them.
 	SessionsEnded func(context.Context, []*store.OIDCSession)
+	// Mail queues mail (invitation and reset links, password change
+	// notices); nil sends none (no --smtp-url).
+	Mail *outbox.Queue
 }
 
 // Link is a link handed out once: its URL holds the token.
@@ -126,9 +130,13 @@ func (s *Service) newLink(ctx context.Context, q *store.Q, spec linkSpec) (*Link
 }
 
 // linkRecord is what the audit log keeps of a link handed out (never its
-// token).
-func linkRecord(purpose, email string, exp time.Time) map[string]any {
-	return map[string]any{"link": purpose, "email": email, "expiresAt": exp}
+// token), and whether it was mailed.
+func (s *Service) linkRecord(purpose, email string, exp time.Time) map[string]any {
+	r := map[string]any{"link": purpose, "email": email, "expiresAt": exp}
+	if s.Mail != nil && purpose != store.LinkSetup {
+		r["mailed"] = true
+	}
+	return r
 }
 
 // orgUser reads user userID of orgID for a write about its local account.
@@ -191,9 +199,10 @@ func (s *Service) userLink(ctx context.Context, may access.GrantCheck, orgID, us
 		if link, err = s.newLink(ctx, q, linkSpec{purpose: purpose, email: u.Subject, orgID: orgID, userID: u.ID, lifetime: lifetime}); err != nil {
 			return err
 		}
-		audit.Describe(ctx, "users", u.ID, nil, linkRecord(purpose, u.Subject, link.ExpiresAt))
-		return nil
+		audit.Describe(ctx, "users", u.ID, nil, s.linkRecord(purpose, u.Subject, link.ExpiresAt))
+		return s.mailLink(ctx, q, purpose, u.Subject, orgID, link)
 	})
+	s.pokeMail(err)
 	if err != nil {
 		return nil, err
 	}
@@ -377,9 +386,10 @@ func (s *Service) platformLink(ctx context.Context, email, purpose string, lifet
 		if link, err = s.newLink(ctx, q, linkSpec{purpose: purpose, email: email, lifetime: lifetime}); err != nil {
 			return err
 		}
-		audit.Describe(ctx, "users", email, nil, linkRecord(purpose, email, link.ExpiresAt))
-		return nil
+		audit.Describe(ctx, "users", email, nil, s.linkRecord(purpose, email, link.ExpiresAt))
+		return s.mailLink(ctx, q, purpose, email, "", link)
 	})
+	s.pokeMail(err)
 	if err != nil {
 		return nil, err
 	}
@@ -501,8 +511,14 @@ func (s *Service) CompleteLink(ctx context.Context, token, password string) (*st
 			b = accountRecord(before)
 		}
 		audit.Describe(ctx, "localaccounts", l.Email, b, accountRecord(after))
+		if before != nil {
+			// A password replaced (not an account's first): its owner
+			// hears of it, in case it was not them.
+			return s.mailPasswordChanged(ctx, q, l.Email, l.OrganizationID, now)
+		}
 		return nil
 	})
+	s.pokeMail(err)
 	s.sessionsEnded(ctx, err, ended)
 	if err != nil {
 		return nil, err
@@ -564,7 +580,7 @@ func (s *Service) CreateSetupLink(ctx context.Context) (*Link, error) {
 		if link, err = s.newLink(ctx, q, linkSpec{purpose: store.LinkSetup, lifetime: SetupLifetime}); err != nil {
 			return err
 		}
-		audit.Describe(ctx, "localaccounts", "", nil, linkRecord(store.LinkSetup, "", link.ExpiresAt))
+		audit.Describe(ctx, "localaccounts", "", nil, s.linkRecord(store.LinkSetup, "", link.ExpiresAt))
 		return nil
 	})
 	if err != nil {

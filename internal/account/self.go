@@ -163,8 +163,9 @@ func (s *Service) ChangePassword(ctx context.Context, p *authn.Principal, curren
 		}
 		audit.Describe(ctx, "account", p.Subject, accountRecord(acc),
 			accountRecord(&store.LocalPassword{Email: acc.Email, OrganizationID: owner, UpdatedAt: now}))
-		return nil
+		return s.mailPasswordChanged(ctx, q, acc.Email, owner, now)
 	})
+	s.pokeMail(err)
 	s.sessionsEnded(ctx, err, ended)
 	return err
 }

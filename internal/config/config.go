@@ -215,6 +215,42 @@ type Serve struct {
 	// /api/v1 per client address.
 	RateLimitAuthFailures string
 	Cloud
+	Mail
+}
+
+// Mail configures email delivery (internal/mail, internal/outbox).
+type Mail struct {
+	// SMTPURL is smtp://[user@]host[:port][?tls=none] (STARTTLS) or
+	// smtps://[user@]host[:port] (implicit TLS); "" sends no mail.
+	SMTPURL string
+	// SMTPPassword (prefer the environment) or SMTPPasswordFile holds the
+	// password of the URL's user: never the URL itself.
+	SMTPPassword     string
+	SMTPPasswordFile string
+	// MailFrom is the sender address.
+	MailFrom string
+	// MailRetention is how long sent and failed messages stay in the
+	// outbox (their bodies are erased at once).
+	MailRetention time.Duration
+	// RateLimitForgot limits "Forgot password?" requests per client
+	// address and per account.
+	RateLimitForgot string
+	// MailPollInterval is how often the outbox worker looks for due
+	// messages; MailBackoff the wait after a first failed delivery
+	// (doubled after each further one, up to an hour).
+	MailPollInterval, MailBackoff time.Duration
+}
+
+// Bind registers the mail options.
+func (c *Mail) Bind(b *Binder) {
+	b.String(&c.SMTPURL, "smtp-url", "", "SMTP server that mail goes through: smtp://[user@]host[:port] (STARTTLS required; add ?tls=none only for a relay on loopback) or smtps://[user@]host[:port] (implicit TLS); the password goes in --smtp-password-file or GATEHOUSE_SMTP_PASSWORD, never the URL (default: no mail; links are handed out by the API, the console and the CLI)")
+	b.String(&c.SMTPPassword, "smtp-password", "", "password of the --smtp-url user (prefer the environment variable or --smtp-password-file)")
+	b.String(&c.SMTPPasswordFile, "smtp-password-file", "", "file holding the password of the --smtp-url user")
+	b.String(&c.MailFrom, "mail-from", "", "sender of Gatehouse's mail, e.g. 'Gatehouse <noreply@id.example.com>' (required with --smtp-url)")
+	b.Duration(&c.MailRetention, "mail-retention", 7*24*time.Hour, "how long sent and failed messages stay in the outbox for inspection before they are pruned (their contents are erased as soon as they are sent)")
+	b.Duration(&c.MailPollInterval, "mail-poll-interval", 5*time.Second, "how often each replica looks in the outbox for mail to deliver (mail queued on a replica is sent by it at once)")
+	b.Duration(&c.MailBackoff, "mail-backoff", 30*time.Second, "wait after a failed delivery before the next attempt, doubled after each further failure up to an hour; a message is given up after 12 attempts")
+	b.String(&c.RateLimitForgot, "rate-limit-forgot", "5/h", "limit on \"Forgot password?\" requests per client address and per account: N/s, N/m, N/h or off; per replica")
 }
 
 // TrustedProxyPrefixes parses TrustedProxies; a bare address is a /32 or
@@ -300,4 +336,5 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.LogFlushInterval, "log-flush-interval", 100*time.Millisecond, "log lines are written in batches this often (a crash loses at most this much); 0 writes each line at once")
 	b.String(&c.DebugListen, "debug-listen", "", "address of a separate listener serving Go's profiler (/debug/pprof/) for performance work, e.g. 127.0.0.1:6060; never expose it (default: off)")
 	c.Cloud.Bind(b)
+	c.Mail.Bind(b)
 }

@@ -205,8 +205,8 @@ func TestRedactValue(t *testing.T) {
 // it reads back as a configuration file with the same values.
 func TestPrint(t *testing.T) {
 	t.Parallel()
-	path := writeFile(t, "log-level: debug\ndatabase-url: postgres://gh:hunter2@db/gh\n")
-	env := map[string]string{"GATEHOUSE_ENCRYPTION_KEY": "c2VjcmV0LWtleQ==", "GATEHOUSE_LISTEN": "0.0.0.0:8080"}
+	path := writeFile(t, "log-level: debug\ndatabase-url: postgres://gh:hunter2@db/gh\nsmtp-url: smtps://gh:mailpass1@mail.example.com\n")
+	env := map[string]string{"GATEHOUSE_ENCRYPTION_KEY": "c2VjcmV0LWtleQ==", "GATEHOUSE_LISTEN": "0.0.0.0:8080", "GATEHOUSE_SMTP_PASSWORD": "mailpass2"}
 	_, b, err := load(env, "--config", path, "--read-timeout=9s")
 	if err != nil {
 		t.Fatal(err)
@@ -216,7 +216,7 @@ func TestPrint(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := out.String()
-	for _, leak := range []string{"c2VjcmV0LWtleQ==", "hunter2"} {
+	for _, leak := range []string{"c2VjcmV0LWtleQ==", "hunter2", "mailpass1", "mailpass2"} {
 		if strings.Contains(text, leak) {
 			t.Errorf("config print shows the secret %q:\n%s", leak, text)
 		}
@@ -229,6 +229,8 @@ func TestPrint(t *testing.T) {
 		"read-timeout: 9s # flag\n",
 		"cloud-access-node-enabled: true # default\n",
 		"database-url: postgres://gh:xxxxx@db/gh # file, password redacted\n",
+		"smtp-url: smtps://gh:xxxxx@mail.example.com # file, password redacted\n",
+		"smtp-password: <redacted> # env, redacted\n",
 	} {
 		if !strings.Contains(text, line) {
 			t.Errorf("config print lacks %q:\n%s", line, text)

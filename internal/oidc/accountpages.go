@@ -193,7 +193,8 @@ func (p *Provider) passwordSubmit(w http.ResponseWriter, r *http.Request) {
 		again(m.PasswordsDiffer)
 		return
 	}
-	done, err := p.cfg.Accounts.CompleteLink(r.Context(), token, pw)
+	// The notice of a replaced password is in the page's language.
+	done, err := p.cfg.Accounts.CompleteLink(account.WithLanguage(r.Context(), m.Lang), token, pw)
 	if errors.Is(err, connector.ErrPasswordPolicy) {
 		again(m.PasswordWeak)
 		return

@@ -55,6 +55,8 @@ type messages struct {
 	SetupTitle, SetupIntro, CreateAdministrator                                        string
 	PasswordSetTitle, PasswordSetText, SignInLink                                      string
 	EmailTakenTitle, EmailTakenText, AdminExistsTitle, AdminExistsText                 string
+	// The "Forgot password?" page (issue 14).
+	ForgotPassword, ForgotTitle, ForgotIntro, SendResetLink, ForgotSentTitle, ForgotSentText, ForgotNoMail string
 	// Errors of the authorization endpoint that cannot go back to the
 	// application (authorizeErrors).
 	UnknownClientTitle, UnknownClientText   string
@@ -200,6 +202,13 @@ var english = &messages{
 	AuthorizeErrorTitle: "Sign-in request not valid",
 	AuthorizeErrorText:  "The application sent a sign-in request that Gatehouse cannot accept. Go back to the application and try again.",
 	LockoutHint:         "After %d failed attempts in a row, sign-in for an address is paused for %d minutes. If that happened, wait and try again; if you did not make these attempts or it keeps happening, contact an administrator of your organization.",
+	ForgotPassword:      "Forgot password?",
+	ForgotTitle:         "Reset your password",
+	ForgotIntro:         "Enter the address of your account. If it has a password here, we mail it a link to choose a new one.",
+	SendResetLink:       "Send the link",
+	ForgotSentTitle:     "Check your mail",
+	ForgotSentText:      "If the address has an account with a password here, a link to reset it is on its way. The link works once, for 24 hours. Nothing arrived? Check the spam folder, or ask your administrator.",
+	ForgotNoMail:        "This Gatehouse sends no mail. Ask your administrator for a password reset link.",
 }
 
 var german = &messages{
@@ -327,6 +336,13 @@ var german = &messages{
 	AuthorizeErrorTitle: "Anmeldeanfrage ungültig",
 	AuthorizeErrorText:  "Die Anwendung hat eine Anmeldeanfrage gesendet, die Gatehouse nicht annehmen kann. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
 	LockoutHint:         "Nach %d Fehlversuchen in Folge wird die Anmeldung für eine Adresse %d Minuten lang pausiert. Falls das passiert ist, warten Sie und versuchen Sie es erneut; wenn Sie diese Versuche nicht unternommen haben oder es wieder passiert, wenden Sie sich an die Administration Ihrer Organisation.",
+	ForgotPassword:      "Passwort vergessen?",
+	ForgotTitle:         "Passwort zurücksetzen",
+	ForgotIntro:         "Geben Sie die Adresse Ihres Kontos ein. Hat es hier ein Passwort, senden wir ihr einen Link, um ein neues zu wählen.",
+	SendResetLink:       "Link senden",
+	ForgotSentTitle:     "Sehen Sie in Ihr Postfach",
+	ForgotSentText:      "Hat die Adresse hier ein Konto mit Passwort, ist ein Link zum Zurücksetzen unterwegs. Er funktioniert einmal, 24 Stunden lang. Nichts angekommen? Sehen Sie im Spam-Ordner nach oder fragen Sie Ihre Administration.",
+	ForgotNoMail:        "Dieses Gatehouse versendet keine E-Mails. Bitten Sie Ihre Administration um einen Link zum Zurücksetzen des Passworts.",
 }
 
 // UILocales are the languages the pages are shown in, English first (the

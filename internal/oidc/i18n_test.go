@@ -21,7 +21,8 @@ func TestTranslationsComplete(t *testing.T) {
 			t.Errorf("%s: Lang %q", lang, m.Lang)
 		}
 		views := map[string]any{
-			"login":    &loginView{T: m, State: "s", CSRF: "c", Session: "jo@x", Providers: []providerChoice{{ID: "p", Name: "P"}}, Error: "e"},
+			"login":    &loginView{T: m, State: "s", CSRF: "c", Session: "jo@x", Providers: []providerChoice{{ID: "p", Name: "P"}}, Error: "e", Forgot: ForgotPath},
+			"forgot":   linkView{T: m, Action: ForgotPath, CSRF: "c", Email: "jo@x", Error: "e"},
 			"consent":  consentView{T: m, State: "s", CSRF: "c", Client: "App", Subject: "jo@x", Scopes: []scopeView{describeScope(m, "openid"), describeScope(m, "x")}},
 			"onboard":  onboardView{T: m, State: "s", CSRF: "c", Subject: "jo@x", Error: "e", Roles: roleChoices(m, nil)},
 			"logout":   logoutView{T: m, Subject: "jo@x", CSRF: "c", ClientID: "app", PostLogoutRedirectURI: "https://app/bye", State: "s"},

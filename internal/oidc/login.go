@@ -113,6 +113,9 @@ func (p *Provider) hintedProvider(ctx context.Context, req *store.OIDCAuthReques
 // system providers unless the request's essential acr excludes them.
 func (p *Provider) loginView(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, csrf string, m *messages) (*loginView, error) {
 	v := &loginView{T: m, State: req.ID, CSRF: csrf, Email: req.LoginHint}
+	if p.forgotEnabled() {
+		v.Forgot = ForgotPath
+	}
 	if v.Email == "" {
 		v.Email = req.HintSubject
 	}

@@ -46,6 +46,7 @@ var pages = template.Must(template.New("pages").Funcs(webui.Funcs).Parse(webui.P
 <label for="password">{{.T.Password}}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" aria-describedby="password-hint">
 <p id="password-hint" class="hint">{{.T.PasswordHint}}</p>
+{{if .Forgot}}<p class="hint"><a id="forgot-password" href="{{.Forgot}}">{{.T.ForgotPassword}}</a></p>{{end}}
 </div>
 <button type="submit"{{if or .Session .Hinted}} class="secondary"{{end}}>{{.T.SignIn}}</button>
 </form>
@@ -252,6 +253,8 @@ type loginView struct {
 	// offered as a button ("Continue with ..."): the page never goes
 	// upstream by itself.
 	Hinted *hintedChoice
+	// Forgot is the "Forgot password?" link ("" when no mail is sent).
+	Forgot string
 }
 
 // hintedChoice is the identity provider that the domain of a login_hint

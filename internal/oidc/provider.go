@@ -121,8 +121,11 @@ type Config struct {
 	// addresses only (package netguard).
 	AllowPrivateTenantEndpoints bool
 	Now                         func() time.Time
-	Rand                        io.Reader
-	Logger                      *slog.Logger
+	// ForgotRate limits "Forgot password?" requests per client address and
+	// per account (nil: DefaultForgotRate; the zero Rate: off).
+	ForgotRate *ratelimit.Rate
+	Rand       io.Reader
+	Logger     *slog.Logger
 }
 
 // Onboarding says who gets the onboarding form: a user who has just logged
@@ -183,6 +186,8 @@ type Provider struct {
 	// deviceGuesses counts the wrong user codes of each client address
 	// (deviceGuessRate).
 	deviceGuesses *ratelimit.Limiter
+	// forgotLimits bound "Forgot password?" requests (nil: unlimited).
+	forgotLimits *forgotLimits
 }
 
 // touch records that a user was active (sign-in, token use), at most once
@@ -225,7 +230,7 @@ func New(cfg Config) (*Provider, error) {
 	if secure {
 		prefix = HostCookiePrefix
 	}
-	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.NewCeiling(failedSignInAuditRate, failedSignInAuditCeiling, failedSignInAuditKeys, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
+	p := &Provider{cfg: cfg, log: cfg.Logger, failedAudits: ratelimit.NewCeiling(failedSignInAuditRate, failedSignInAuditCeiling, failedSignInAuditKeys, cfg.Now), forgotLimits: newForgotLimits(cfg.ForgotRate, cfg.Now), cookieName: prefix + CSRFCookiePrefix + issuerHash, sessionCookie: prefix + SessionCookiePrefix + issuerHash,
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
 		bcl:           newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout, cfg.AllowPrivateTenantEndpoints),
 		tenantHTTP:    &http.Client{Timeout: tenantUpstreamTimeout, Transport: netguard.Transport(tenantUpstreamTimeout, cfg.AllowPrivateTenantEndpoints)},
@@ -301,6 +306,8 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+account.PasswordPath, p.passwordSubmit)
 	mux.HandleFunc("GET "+account.SetupPath, p.setupPage)
 	mux.HandleFunc("POST "+account.SetupPath, p.setupSubmit)
+	mux.HandleFunc("GET "+ForgotPath, p.forgotPage)
+	mux.HandleFunc("POST "+ForgotPath, p.forgotSubmit)
 	// A token request reads its client through several zitadel callbacks:
 	// once from the database is enough.
 	p.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
