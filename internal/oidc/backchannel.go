@@ -18,6 +18,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // OpenID Connect Back-Channel Logout 1.0: when a user's session ends at
@@ -102,10 +103,14 @@ func newBackchannel(c *http.Client, timeout time.Duration) *backchannel {
 	// No proxy: the address checked must be the one the token goes to.
 	tenant := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport: &http.Transport{DialContext: (&net.Dialer{Timeout: timeout, Control: publicOnly}).DialContext,
-			TLSHandshakeTimeout: timeout, ForceAttemptHTTP2: true},
+		Transport: telemetry.Transport(&http.Transport{DialContext: (&net.Dialer{Timeout: timeout, Control: publicOnly}).DialContext,
+			TLSHandshakeTimeout: timeout, ForceAttemptHTTP2: true}),
 	}
-	return &backchannel{client: c, tenantClient: tenant, timeout: timeout}
+	// Each delivery is a client span when tracing is on (on a copy of the
+	// configured client).
+	traced := *c
+	traced.Transport = telemetry.Transport(c.Transport)
+	return &backchannel{client: &traced, tenantClient: tenant, timeout: timeout}
 }
 
 // errNotPublic refuses a connection of an organization's client's delivery
