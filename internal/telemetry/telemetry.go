@@ -21,6 +21,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/embedded"
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -209,12 +211,14 @@ func Setup(ctx context.Context, c Config) (shutdown func(context.Context) error,
 		log.Warn("tracing", "error", err)
 	}))
 	otel.SetTextMapPropagator(propagator)
-	otel.SetTracerProvider(tp)
+	installOnce.Do(func() { otel.SetTracerProvider(installed) })
+	installed.current.Store(tp)
 	enabled.Store(true)
 	log.Info("tracing on", "otlp_endpoint", redact(s.url))
 	return func(ctx context.Context) error {
-		enabled.Store(false)
-		otel.SetTracerProvider(noop.NewTracerProvider())
+		if installed.current.CompareAndSwap(tp, nil) {
+			enabled.Store(false)
+		}
 		if err := tp.Shutdown(ctx); err != nil {
 			return fmt.Errorf("flush traces: %w", err)
 		}
@@ -256,9 +260,52 @@ func redact(raw string) string {
 	return u.String()
 }
 
-// tracer is Gatehouse's tracer from the global provider (looked up per span:
-// the provider changes when Setup or its shutdown runs).
-func tracer() trace.Tracer { return otel.GetTracerProvider().Tracer(ScopeName) }
+// tracer is Gatehouse's tracer.
+func tracer() trace.Tracer { return ownTracer }
+
+var ownTracer = installed.Tracer(ScopeName)
+
+// installed is the global tracer provider once Setup has run. It hands the
+// spans to the SDK provider of the Setup in force, or to none after its
+// shutdown. The indirection exists because OpenTelemetry's global provider
+// binds the tracers libraries took before it was set (the OpenID Connect
+// library takes its own at init) to the first provider set, for good: a
+// second Setup (tests run several) would otherwise never see their spans.
+var (
+	installed   = &switchProvider{}
+	installOnce sync.Once
+)
+
+// switchProvider is a trace.TracerProvider whose tracers start their spans
+// on the current SDK provider, or record nothing when there is none.
+type switchProvider struct {
+	embedded.TracerProvider
+	current atomic.Pointer[sdktrace.TracerProvider]
+}
+
+// Tracer implements trace.TracerProvider.
+func (p *switchProvider) Tracer(name string, opts ...trace.TracerOption) trace.Tracer {
+	return &switchTracer{p: p, name: name, opts: opts}
+}
+
+type switchTracer struct {
+	embedded.Tracer
+	p    *switchProvider
+	name string
+	opts []trace.TracerOption
+}
+
+// Start implements trace.Tracer.
+func (t *switchTracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
+	if tp := t.p.current.Load(); tp != nil {
+		return tp.Tracer(t.name, t.opts...).Start(ctx, name, opts...)
+	}
+	return noopTracer.Start(ctx, name, opts...)
+}
+
+// noopTracer starts the spans of a shut-down provider: they record
+// nothing but carry their parent's context on.
+var noopTracer = noop.NewTracerProvider().Tracer("")
 
 // noSpan is the span of untraced work: it records nothing.
 var noSpan = trace.SpanFromContext(context.Background())
