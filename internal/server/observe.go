@@ -113,9 +113,13 @@ func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handl
 		ri := &requestInfo{id: newRequestID()}
 		w.Header().Set("X-Request-Id", ri.id)
 		rec := &statusRecorder{ResponseWriter: w}
-		// With tracing off both return the request's own context and a
-		// span that records nothing.
-		ctx, span := telemetry.Start(telemetry.Extract(r.Context(), r.Header), r.Method, trace.SpanKindServer)
+		// With tracing off (and for the probes and the metrics scrape,
+		// which would bury the traces that matter) the context is the
+		// request's own and the span records nothing.
+		ctx, span := r.Context(), noSpan
+		if telemetry.Enabled() && !untraced[r.URL.Path] {
+			ctx, span = telemetry.Start(telemetry.Extract(ctx, r.Header), r.Method, trace.SpanKindServer)
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("panic serving request", "request_id", ri.id, "panic", p, "stack", string(debug.Stack()))
@@ -156,6 +160,13 @@ func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handl
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, infoKey{}, ri)))
 	})
 }
+
+// untraced are the paths that get no span: load balancers' probes and
+// Prometheus' scrapes, every few seconds each.
+var untraced = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// noSpan is the span of untraced requests; it records nothing.
+var noSpan = trace.SpanFromContext(context.Background())
 
 // endServerSpan names a request's server span after what served it and
 // ends it: "METHOD operationId" for the API and the named routes, "METHOD
