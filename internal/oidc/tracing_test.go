@@ -64,6 +64,15 @@ func TestTracing(t *testing.T) {
 		t.Cleanup(func() { _ = shutdown(context.Background()) })
 
 		const callerTrace, callerSpan = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+		// A probe is not traced, even with a traceparent.
+		const probeTrace = "5bf92f3577b34da6a3ce929d0e0e4736"
+		probe, _ := http.NewRequest("GET", env.URL+"/readyz", nil)
+		probe.Header.Set("Traceparent", "00-"+probeTrace+"-"+callerSpan+"-01")
+		if resp, err := env.Client.Do(probe); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("readyz: %v %v", resp, err)
+		} else {
+			resp.Body.Close()
+		}
 		req, _ := http.NewRequest("POST", env.URL+oidc.TokenPath,
 			strings.NewReader(url.Values{"grant_type": {"client_credentials"}, "scope": {"read"}}.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -85,6 +94,9 @@ func TestTracing(t *testing.T) {
 		byID := map[string]otlptest.Span{}
 		var server otlptest.Span
 		for _, s := range rcv.Spans() {
+			if s.TraceID() == probeTrace {
+				t.Errorf("the probe was traced: span %q", s.Name)
+			}
 			if s.TraceID() != callerTrace {
 				continue // another request of the set-up, in its own trace
 			}
