@@ -39,6 +39,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/server"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
 
@@ -211,6 +212,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	// zitadel/oidc logs through slog's default logger: make it ours.
 	slog.SetDefault(log)
+	// Tracing (off unless a collector is configured) starts before anything
+	// that makes spans, and flushes its last spans after the server stopped.
+	stopTracing, err := telemetry.Setup(ctx, telemetry.Config{Endpoint: c.OTLPEndpoint, ServiceVersion: version, Logger: log})
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	defer func() {
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(fctx); err != nil {
+			log.Warn("tracing", "error", err)
+		}
+	}()
 	if c.Issuer == "" {
 		c.Issuer = "http://" + c.Listen
 		if c.TLSCertFile != "" {

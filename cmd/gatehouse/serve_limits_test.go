@@ -24,7 +24,7 @@ func TestLimitFlags(t *testing.T) {
 		t.Fatalf("serve --help exited %d", code)
 	}
 	for _, name := range []string{"rate-limit-token", "rate-limit-login", "rate-limit-auth-failures", "database-timeout", "trusted-proxies", "upstream-timeout",
-		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval", "dns-resolver", "dns-timeout"} {
+		"read-header-timeout", "read-timeout", "write-timeout", "idle-timeout", "debug-listen", "log-flush-interval", "dns-resolver", "dns-timeout", "otlp-endpoint"} {
 		if !strings.Contains(errb.String(), "-"+name) || !strings.Contains(errb.String(), config.EnvName(name)) {
 			t.Errorf("serve --help does not document -%s / %s", name, config.EnvName(name))
 		}
@@ -41,6 +41,7 @@ func TestLimitFlags(t *testing.T) {
 		{[]string{"--database-timeout", "0s"}, "--database-timeout"},
 		{[]string{"--dns-resolver", "no-port"}, "--dns-resolver"},
 		{[]string{"--dns-timeout", "0s"}, "--dns-timeout"},
+		{[]string{"--otlp-endpoint", "collector:4318"}, "OTLP endpoint"},
 	} {
 		dir := t.TempDir()
 		var out, errb bytes.Buffer

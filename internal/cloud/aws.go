@@ -11,15 +11,18 @@ import (
 	orgtypes "github.com/aws/aws-sdk-go-v2/service/organizations/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
+
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // organizationsRegion is where AWS Organizations, a global service, signs.
 const organizationsRegion = "us-east-1"
 
 // httpClient is the client of every outbound cloud call: one transport, so
-// that connections to an endpoint are reused across calls.
+// that connections to an endpoint are reused across calls; each attempt is
+// a client span when tracing is on.
 func (s *Service) httpClient() *http.Client {
-	s.clientOnce.Do(func() { s.client = &http.Client{Transport: s.transport()} })
+	s.clientOnce.Do(func() { s.client = &http.Client{Transport: telemetry.Transport(s.transport())} })
 	return s.client
 }
 

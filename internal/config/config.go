@@ -208,6 +208,9 @@ type Serve struct {
 	IdleTimeout      time.Duration
 	DebugListen      string
 	LogFlushInterval time.Duration
+	// OTLPEndpoint is the OpenTelemetry collector that traces go to
+	// (internal/telemetry); empty leaves it to the OTEL_* variables.
+	OTLPEndpoint string
 	// DatabaseTimeout bounds each statement and transaction of serving
 	// (store.WithTimeout).
 	DatabaseTimeout time.Duration
@@ -335,6 +338,7 @@ func (c *Serve) Bind(b *Binder) {
 	b.Duration(&c.IdleTimeout, "idle-timeout", 120*time.Second, "how long an idle keep-alive connection stays open")
 	b.Duration(&c.LogFlushInterval, "log-flush-interval", 100*time.Millisecond, "log lines are written in batches this often (a crash loses at most this much); 0 writes each line at once")
 	b.String(&c.DebugListen, "debug-listen", "", "address of a separate listener serving Go's profiler (/debug/pprof/) for performance work, e.g. 127.0.0.1:6060; never expose it (default: off)")
+	b.String(&c.OTLPEndpoint, "otlp-endpoint", "", "OpenTelemetry collector to send traces to over OTLP/HTTP (protobuf), e.g. http://otel-collector:4318 (spans go to /v1/traces); default: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT, and without any, tracing is off")
 	c.Cloud.Bind(b)
 	c.Mail.Bind(b)
 }

@@ -55,6 +55,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // Identity is who an upstream (or the local password store) says the person
@@ -185,6 +186,11 @@ func New(ctx context.Context, p *store.OAuth2Provider, clientSecret, callbackURL
 	if o.client == nil {
 		return nil, errors.New("connector: nil HTTP client")
 	}
+	// Every call to the upstream is a client span when tracing is on (a
+	// copy: the caller's client is not changed).
+	traced := *o.client
+	traced.Transport = telemetry.Transport(o.client.Transport)
+	o.client = &traced
 	if p.ID == "" {
 		return nil, errors.New("connector: provider has no ID")
 	}

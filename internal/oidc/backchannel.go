@@ -15,6 +15,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/netguard"
 	"github.com/gatehouse/gatehouse/internal/store"
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // OpenID Connect Back-Channel Logout 1.0: when a user's session ends at
@@ -98,9 +99,13 @@ func newBackchannel(c *http.Client, timeout time.Duration, allowPrivate bool) *b
 	}
 	tenant := &http.Client{
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Transport:     netguard.Transport(timeout, allowPrivate),
+		Transport:     telemetry.Transport(netguard.Transport(timeout, allowPrivate)),
 	}
-	return &backchannel{client: c, tenantClient: tenant, timeout: timeout}
+	// Each delivery is a client span when tracing is on (on a copy of the
+	// configured client).
+	traced := *c
+	traced.Transport = telemetry.Transport(c.Transport)
+	return &backchannel{client: &traced, tenantClient: tenant, timeout: timeout}
 }
 
 // WaitLogoutNotifications waits until the logout tokens being delivered have

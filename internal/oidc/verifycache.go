@@ -20,9 +20,11 @@ const verifiedTokens = 8192
 // verify the same way, so an entry can only ever answer for the token that
 // produced it.
 type verifiedCache struct {
-	mu    sync.Mutex
-	m     map[[32]byte]*verifiedToken
-	order [][32]byte // insertion order, for eviction
+	mu sync.Mutex
+	m  map[[32]byte]*verifiedToken
+	// order is the insertion order, for eviction: it grows to
+	// verifiedTokens, then next walks it as a ring, at the oldest key.
+	order [][32]byte
 	next  int
 }
 
@@ -33,8 +35,11 @@ type verifiedToken struct {
 	expires time.Time
 }
 
+// newVerifiedCache returns an empty cache. It grows with use instead of
+// being sized for verifiedTokens up front: that was 1 MiB of an idle
+// server's 7 MiB of live heap (docs/PERFORMANCE.md).
 func newVerifiedCache() *verifiedCache {
-	return &verifiedCache{m: make(map[[32]byte]*verifiedToken, verifiedTokens), order: make([][32]byte, verifiedTokens)}
+	return &verifiedCache{m: map[[32]byte]*verifiedToken{}}
 }
 
 func tokenKey(raw string) [32]byte { return sha256.Sum256([]byte(raw)) }
@@ -58,10 +63,12 @@ func (c *verifiedCache) put(k [32]byte, v *verifiedToken) {
 	if _, ok := c.m[k]; ok {
 		return
 	}
-	if old := c.order[c.next]; len(c.m) >= verifiedTokens {
-		delete(c.m, old)
+	if len(c.order) < verifiedTokens {
+		c.order = append(c.order, k)
+	} else {
+		delete(c.m, c.order[c.next])
+		c.order[c.next] = k
+		c.next = (c.next + 1) % verifiedTokens
 	}
-	c.order[c.next] = k
-	c.next = (c.next + 1) % verifiedTokens
 	c.m[k] = v
 }

@@ -9,12 +9,17 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/buildinfo"
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // requestInfo travels in the request context so that inner layers (the API
@@ -98,14 +103,23 @@ func newRequestID() string {
 }
 
 // observe is the outermost middleware: request ID, panic recovery, one
-// structured log line per request and the request metrics. It never logs
-// headers or bodies, so bearer tokens and secrets cannot leak into logs.
+// structured log line per request, the request metrics and, when tracing is
+// on, the request's server span (continuing the caller's W3C traceparent)
+// whose trace ID the log line carries. It never logs headers or bodies, so
+// bearer tokens and secrets cannot leak into logs.
 func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := now()
 		ri := &requestInfo{id: newRequestID()}
 		w.Header().Set("X-Request-Id", ri.id)
 		rec := &statusRecorder{ResponseWriter: w}
+		// With tracing off (and for the probes and the metrics scrape,
+		// which would bury the traces that matter) the context is the
+		// request's own and the span records nothing.
+		ctx, span := r.Context(), noSpan
+		if telemetry.Enabled() && !untraced[r.URL.Path] {
+			ctx, span = telemetry.Start(telemetry.Extract(ctx, r.Header), r.Method, trace.SpanKindServer)
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				log.Error("panic serving request", "request_id", ri.id, "panic", p, "stack", string(debug.Stack()))
@@ -130,13 +144,57 @@ func observe(log *slog.Logger, m *metrics, now func() time.Time, next http.Handl
 			if status >= 500 {
 				level = slog.LevelError
 			}
-			log.Log(r.Context(), level, "request",
+			if !span.IsRecording() {
+				log.Log(r.Context(), level, "request",
+					"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "operation", ri.operation,
+					"status", status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
+					"subject", ri.subject, "remote", r.RemoteAddr)
+				return
+			}
+			endServerSpan(span, r, ri, status)
+			log.Log(ctx, level, "request",
 				"request_id", ri.id, "method", r.Method, "path", r.URL.Path, "operation", ri.operation,
 				"status", status, "bytes", rec.bytes, "duration_ms", float64(elapsed.Microseconds())/1000,
-				"subject", ri.subject, "remote", r.RemoteAddr)
+				"subject", ri.subject, "remote", r.RemoteAddr, "trace_id", telemetry.TraceID(ctx))
 		}()
-		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), infoKey{}, ri)))
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(ctx, infoKey{}, ri)))
 	})
+}
+
+// untraced are the paths that get no span: load balancers' probes and
+// Prometheus' scrapes, every few seconds each.
+var untraced = map[string]bool{"/healthz": true, "/readyz": true, "/metrics": true}
+
+// noSpan is the span of untraced requests; it records nothing.
+var noSpan = trace.SpanFromContext(context.Background())
+
+// endServerSpan names a request's server span after what served it and
+// ends it: "METHOD operationId" for the API and the named routes, "METHOD
+// path" for the OpenID Connect provider's endpoints (a fixed set under
+// /oauth2/v2/), just the method for anything else (unknown paths would make
+// names without bound). A 5xx marks the span as failed; a 4xx is the
+// client's error and does not (the OpenTelemetry HTTP conventions).
+func endServerSpan(span trace.Span, r *http.Request, ri *requestInfo, status int) {
+	route := ri.operation
+	if route == "" && strings.HasPrefix(r.URL.Path, "/oauth2/v2/") && status != http.StatusNotFound {
+		route = r.URL.Path
+	}
+	if route != "" {
+		span.SetName(r.Method + " " + route)
+		span.SetAttributes(attribute.String("http.route", route))
+	}
+	span.SetAttributes(
+		attribute.String("http.request.method", r.Method),
+		attribute.String("url.path", r.URL.Path),
+		attribute.Int("http.response.status_code", status),
+		attribute.String("gatehouse.request_id", ri.id))
+	if ri.operation != "" {
+		span.SetAttributes(attribute.String("gatehouse.operation", ri.operation))
+	}
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
 }
 
 // newBuildInfo is the gatehouse_build_info gauge: always 1, labelled with

@@ -27,6 +27,8 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 //go:embed migrations/*.sql
@@ -313,9 +315,9 @@ type Q struct {
 // Read returns a Q for reads that need no transaction.
 func (s *Store) Read() *Q {
 	if s.stmts != nil {
-		return &Q{q: watched{q: preparedDB{s.db, s.stmts}, timeout: s.timeout}, dialect: s.dialect}
+		return &Q{q: watched{q: preparedDB{s.db, s.stmts}, timeout: s.timeout, dialect: s.dialect}, dialect: s.dialect}
 	}
-	return &Q{q: watched{q: s.db, timeout: s.timeout}, dialect: s.dialect}
+	return &Q{q: watched{q: s.db, timeout: s.timeout, dialect: s.dialect}, dialect: s.dialect}
 }
 
 // Tx runs fn in one transaction: committed if fn returns nil, rolled back
@@ -326,7 +328,9 @@ func (s *Store) Read() *Q {
 // bounded by the store's timeout (WithTimeout): every statement of fn ends
 // at the transaction's deadline, whatever context fn passes it.
 func (s *Store) Tx(ctx context.Context, fn func(q *Q) error) (err error) {
-	b := s.bound(ctx)
+	spanCtx, span := startSpan(ctx, "db.transaction", s.dialect)
+	defer func() { telemetry.End(span, err) }()
+	b := s.bound(spanCtx)
 	defer b.end()
 	tx, err := s.db.BeginTx(b.ctx, nil)
 	if err != nil {

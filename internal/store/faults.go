@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.opentelemetry.io/otel/trace"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // ErrUnavailable: the database cannot be reached, or refuses service for the
@@ -223,6 +226,9 @@ type watched struct {
 	// tx is the transaction the statements belong to: they end at its
 	// deadline. Nil outside a transaction.
 	tx *unit
+	// dialect names the engine in the spans of statements outside a
+	// transaction (see startSpan).
+	dialect Dialect
 }
 
 // start returns the unit a statement belongs to, the context to run it in
@@ -239,16 +245,29 @@ func (w watched) start(ctx context.Context) (*unit, context.Context, context.Can
 	return u, u.ctx, u.stop
 }
 
-func (w watched) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+// span starts a statement's span: outside a transaction only (see
+// startSpan).
+func (w watched) span(ctx context.Context, query string) (context.Context, trace.Span) {
+	if w.tx != nil {
+		return ctx, trace.SpanFromContext(context.Background()) // the no-op span, allocating nothing
+	}
+	return startStatementSpan(ctx, w.dialect, query)
+}
+
+func (w watched) ExecContext(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	ctx, span := w.span(ctx, query)
+	defer func() { telemetry.End(span, err) }()
 	u, c, release := w.start(ctx)
 	defer release()
-	res, err := w.q.ExecContext(c, query, args...)
+	res, err = w.q.ExecContext(c, query, args...)
 	return res, note(ctx, u.classify(c, err))
 }
 
-func (w watched) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (w watched) QueryContext(ctx context.Context, query string, args ...any) (rows *sql.Rows, err error) {
+	ctx, span := w.span(ctx, query)
+	defer func() { telemetry.End(span, err) }()
 	u, c, release := w.start(ctx)
-	rows, err := w.q.QueryContext(c, query, args...)
+	rows, err = w.q.QueryContext(c, query, args...)
 	if err != nil {
 		release()
 		return rows, note(ctx, u.classify(c, err))
@@ -258,9 +277,11 @@ func (w watched) QueryContext(ctx context.Context, query string, args ...any) (*
 }
 
 func (w watched) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx, span := w.span(ctx, query)
 	u, c, release := w.start(ctx)
 	row := w.q.QueryRowContext(c, query, args...)
-	_ = note(ctx, u.classify(c, row.Err()))
+	err := note(ctx, u.classify(c, row.Err()))
 	u.keep(release)
+	telemetry.End(span, err)
 	return row
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/gatehouse/gatehouse/internal/telemetry"
 )
 
 // Offset paging: the lists of issue 6 (permission sets, account assignments)
@@ -141,12 +143,14 @@ func offsetList[T any](ctx context.Context, q *Q, l offsetQuery, p OffsetPage, t
 // same committed state (a list's total and its page agree). On PostgreSQL it
 // is REPEATABLE READ; on SQLite a deferred read transaction, which in WAL
 // mode reads one snapshot and takes no write lock.
-func (s *Store) Snapshot(ctx context.Context, fn func(q *Q) error) error {
+func (s *Store) Snapshot(ctx context.Context, fn func(q *Q) error) (err error) {
 	opts := &sql.TxOptions{ReadOnly: true}
 	if s.dialect == Postgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	b := s.bound(ctx)
+	spanCtx, span := startSpan(ctx, "db.snapshot", s.dialect)
+	defer func() { telemetry.End(span, err) }()
+	b := s.bound(spanCtx)
 	defer b.end()
 	tx, err := s.db.BeginTx(b.ctx, opts)
 	if err != nil {
