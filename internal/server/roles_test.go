@@ -93,7 +93,7 @@ func TestCustomRoles(t *testing.T) {
 		if !reflect.DeepEqual(paged, names(all)) {
 			t.Errorf("paged roles %v, want %v", paged, names(all))
 		}
-		if got := a.must(t, http.StatusOK, "GET", orgPath(other.org, "roles"), other.token, nil).arr(t); len(got) != 3 {
+		if got := a.must(t, http.StatusOK, "GET", orgPath(other.org, "roles"), other.token, nil).arr(t); len(got) != 4 {
 			t.Errorf("another organization lists %v", names(got))
 		}
 

@@ -497,4 +497,3 @@ func TestSCIMGrants(t *testing.T) {
 		a.scim(t, http.StatusOK, "PATCH", scimPath(org, "Users", al), f.admin.token, on)
 	})
 }
-
