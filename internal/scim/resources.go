@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 )
@@ -71,11 +72,38 @@ type User struct {
 	UserName    string      `json:"userName"`
 	Name        *Name       `json:"name,omitempty"`
 	DisplayName string      `json:"displayName,omitempty"`
-	Active      *bool       `json:"active,omitempty"`
+	Active      *Bool       `json:"active,omitempty"`
 	Emails      []Email     `json:"emails,omitempty"`
 	Groups      []Ref       `json:"groups,omitempty"`
 	Enterprise  *Enterprise `json:"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User,omitempty"`
 	Meta        *Meta       `json:"meta,omitempty"`
+}
+
+// Bool is a SCIM boolean. It also takes the strings "true" and "false" in
+// any case: Microsoft Entra ID's provisioning sends "active" so ("False")
+// in PATCH requests unless told otherwise, and refusing it would leave its
+// leavers active. Any other string, and any other type, is refused.
+type Bool bool
+
+// UnmarshalJSON reads a JSON boolean, or "true"/"false" as text.
+func (b *Bool) UnmarshalJSON(raw []byte) error {
+	var v bool
+	if err := json.Unmarshal(raw, &v); err == nil {
+		*b = Bool(v)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		switch strings.ToLower(s) {
+		case "true":
+			*b = true
+			return nil
+		case "false":
+			*b = false
+			return nil
+		}
+	}
+	return &json.UnmarshalTypeError{Value: string(raw), Type: reflect.TypeFor[bool](), Field: "active"}
 }
 
 // Group is a SCIM Group: a group of the organization the directory made.

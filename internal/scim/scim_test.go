@@ -193,6 +193,9 @@ func TestDecodeStrict(t *testing.T) {
 	}{
 		{`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a","title":"x","id":"ignored","meta":{}}`, ""},
 		{`{"UserName":"a","ACTIVE":false}`, ""},
+		{`{"userName":"a","active":"False"}`, ""},
+		{`{"userName":"a","active":"no"}`, InvalidValue},
+		{`{"userName":"a","active":1}`, InvalidValue},
 		{`{"userName":"a","foo":1}`, InvalidSyntax},
 		{`{"userName":"a","password":"x"}`, InvalidValue},
 		{`{"userName":"a","name":{"given":"x"}}`, InvalidValue},

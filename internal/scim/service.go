@@ -134,7 +134,7 @@ type userView struct {
 
 func (v userView) resource(base string) *User {
 	u := v.u
-	active := u.State == authz.ActiveUserState
+	active := Bool(u.State == authz.ActiveUserState)
 	out := &User{Schemas: []string{SchemaUser}, ID: u.ID, UserName: u.Subject, Active: &active,
 		Meta: &Meta{ResourceType: "User", Created: timestamp(u.CreatedAt), LastModified: timestamp(lastModified(u.Meta)),
 			Location: base + "/Users/" + u.ID, Version: version(u.Meta)}}

@@ -265,6 +265,9 @@ func TestSCIMProvisioning(t *testing.T) {
 			{map[string]any{"op": "replace", "value": map[string]any{"active": false}}, false},
 			{map[string]any{"op": "Replace", "path": "active", "value": true}, true},
 			{map[string]any{"op": "replace", "path": "active", "value": false}, false},
+			// Entra ID without aadOptscim062020 sends the booleans as text.
+			{map[string]any{"op": "Replace", "path": "active", "value": "True"}, true},
+			{map[string]any{"op": "Replace", "path": "active", "value": "False"}, false},
 		} {
 			r := a.scim(t, http.StatusOK, "PATCH", scimPath(org, "Users", uid), key, patchBody(c.op)).obj(t)
 			wantState := map[bool]string{true: "active", false: "suspended"}[c.active]
@@ -357,7 +360,8 @@ func TestSCIMBadInput(t *testing.T) {
 			{"PATCH bad path", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": "emails[type eq", "value": "x"}), nil, 400, "invalidPath"},
 			{"PATCH read-only", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": "id", "value": "x"}), nil, 400, "mutability"},
 			{"PATCH remove without path", "PATCH", user, patchBody(map[string]any{"op": "remove"}), nil, 400, "noTarget"},
-			{"PATCH active as text", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": "active", "value": "False"}), nil, 400, "invalidValue"},
+			{"PATCH active as other text", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": "active", "value": "no"}), nil, 400, "invalidValue"},
+			{"PATCH active as a number", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": "active", "value": 0}), nil, 400, "invalidValue"},
 			{"PATCH userName out of the domain", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": "userName", "value": "jo@evil.example"}), nil, 400, "invalidValue"},
 			{"PATCH no match", "PATCH", user, patchBody(map[string]any{"op": "replace", "path": `emails[type eq "home"].value`, "value": "x@acme.example"}), nil, 400, "noTarget"},
 			{"PATCH not a PatchOp", "PATCH", user, scimUserBody("jo@acme.example", nil), nil, 400, "invalidSyntax"},
