@@ -106,6 +106,18 @@ func applyOp(res map[string]any, op patchOp, attrs schemaAttrs) error {
 		// Each member is an operation on the attribute it names ("name",
 		// "name.givenName", or the enterprise extension's URN).
 		for k, v := range obj {
+			if slices.Contains(attrs.readOnly, strings.ToLower(k)) {
+				// Okta renames a group with {"id": …, "displayName": …}:
+				// read-only attributes given their present value are
+				// ignored (RFC 7644, section 3.5.1); another id is a
+				// change it may not make.
+				if strings.EqualFold(k, "id") {
+					if _, cur, _ := lookup(res, "id"); cur != v {
+						return badRequest(Mutability, "id is read-only")
+					}
+				}
+				continue
+			}
 			if strings.EqualFold(k, SchemaEnterprise) {
 				if err := applyAt(res, []string{SchemaEnterprise}, nil, kind, v, attrs); err != nil {
 					return err

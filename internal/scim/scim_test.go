@@ -108,6 +108,8 @@ func TestPatch(t *testing.T) {
 		{"remove all members", group, `[{"op":"remove","path":"members"}]`, groupPatch, `{"displayName":"G"}`, ""},
 		{"remove a missing member", group, `[{"op":"remove","path":"members[value eq \"z\"]"}]`, groupPatch, group, ""},
 		{"replace members", group, `[{"op":"replace","path":"members","value":[{"value":"z"}]}]`, groupPatch, `{"displayName":"G","members":[{"value":"z"}]}`, ""},
+		{"Okta's rename", `{"id":"g1","displayName":"G"}`, `[{"op":"replace","value":{"id":"g1","displayName":"H","schemas":["x"],"meta":{}}}]`, groupPatch, `{"id":"g1","displayName":"H"}`, ""},
+		{"another id", `{"id":"g1","displayName":"G"}`, `[{"op":"replace","value":{"id":"g2","displayName":"H"}}]`, groupPatch, "", Mutability},
 		{"unknown op", group, `[{"op":"copy","path":"members"}]`, groupPatch, "", InvalidSyntax},
 		{"unknown attribute", group, `[{"op":"add","path":"owner","value":"x"}]`, groupPatch, "", InvalidPath},
 		{"read-only", group, `[{"op":"replace","path":"id","value":"x"}]`, groupPatch, "", Mutability},

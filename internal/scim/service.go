@@ -373,7 +373,8 @@ func (s *Service) PatchUser(ctx context.Context, c *Caller, base, id string, bod
 			return nil, err
 		}
 		m := toMap(cur)
-		for _, k := range []string{"id", "meta", "groups"} {
+		// id stays for the PATCH to compare (decodeStrict ignores it).
+		for _, k := range []string{"meta", "groups"} {
 			delete(m, k)
 		}
 		if err := applyPatch(m, p, userPatch); err != nil {
@@ -705,9 +706,8 @@ func (s *Service) PatchGroup(ctx context.Context, c *Caller, base, id string, bo
 			return nil, err
 		}
 		m := toMap(cur)
-		for _, k := range []string{"id", "meta"} {
-			delete(m, k)
-		}
+		delete(m, "meta") // id stays for the PATCH to compare
+
 		if err := applyPatch(m, p, groupPatch); err != nil {
 			return nil, err
 		}

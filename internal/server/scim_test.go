@@ -246,7 +246,8 @@ func TestSCIMProvisioning(t *testing.T) {
 			{"remove by value (Entra ID)", []map[string]any{{"op": "Remove", "path": "members", "value": []map[string]any{{"value": uid}}}}, nil},
 			{"remove what is gone", []map[string]any{{"op": "remove", "path": `members[value eq "` + uid + `"]`}}, nil},
 			{"replace", []map[string]any{{"op": "replace", "path": "members", "value": []map[string]any{{"value": uid}, {"value": bo}}}}, sorted(uid, bo)},
-			{"rename and drop all", []map[string]any{{"op": "replace", "value": map[string]any{"displayName": "Eng"}}, {"op": "remove", "path": "members"}}, nil},
+			// Okta renames with the group's id in the value.
+			{"rename and drop all", []map[string]any{{"op": "replace", "value": map[string]any{"id": gid, "displayName": "Eng"}}, {"op": "remove", "path": "members"}}, nil},
 		} {
 			a.scim(t, http.StatusOK, "PATCH", scimPath(org, "Groups", gid), key, patchBody(c.ops...))
 			if got := members(); !slices.Equal(got, c.want) {
