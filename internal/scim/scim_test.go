@@ -212,3 +212,28 @@ func TestDecodeStrict(t *testing.T) {
 		}
 	}
 }
+
+// TestUserNameLookup: the filters answered by one indexed read, and those
+// that are not.
+func TestUserNameLookup(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		filter, subject string
+	}{
+		{`userName eq "Jo@Acme.example"`, "jo@acme.example"},
+		{`urn:ietf:params:scim:schemas:core:2.0:User:userName eq "jo@acme.example"`, "jo@acme.example"},
+		{`userName eq "not an address"`, ""},
+		{`userName co "jo"`, ""},
+		{`userName eq "jo@acme.example" and active eq true`, ""},
+		{`emails.value eq "jo@acme.example"`, ""},
+		{`userName eq true`, ""},
+	} {
+		e, err := parseFilter(c.filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, ok := userNameLookup(e); got != c.subject || ok != (c.subject != "") {
+			t.Errorf("%s: %q %v", c.filter, got, ok)
+		}
+	}
+}

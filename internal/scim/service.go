@@ -203,8 +203,18 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, base string, qy Quer
 		return nil, err
 	}
 	q := s.Store.Read()
-	users, err := q.ListUsers(ctx, c.OrganizationID, store.Page{Limit: store.NoLimit})
-	if err != nil {
+	var users []*store.User
+	if subject, ok := userNameLookup(expr); ok {
+		// The lookup every provisioning client makes before each create:
+		// one indexed read instead of the whole organization.
+		u, err := q.GetUserBySubject(ctx, c.OrganizationID, subject)
+		switch {
+		case err == nil:
+			users = []*store.User{u}
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("scim list users: %w", err)
+		}
+	} else if users, err = q.ListUsers(ctx, c.OrganizationID, store.Page{Limit: store.NoLimit}); err != nil {
 		return nil, fmt.Errorf("scim list users: %w", err)
 	}
 	recs, err := q.SCIMRecords(ctx, store.SCIMUsers, c.OrganizationID)
@@ -223,6 +233,30 @@ func (s *Service) ListUsers(ctx context.Context, c *Caller, base string, qy Quer
 		all = append(all, toMap(userView{u: u, rec: recs[u.ID], groups: groups}.resource(base)))
 	}
 	return page(all, expr, qy)
+}
+
+// userNameLookup reports whether expr is `userName eq "<address>"`, and
+// the subject it can only match: subjects are stored normalized (lower
+// case), and userName compares ignoring case, so no other user matches.
+// The filter is still evaluated on the result.
+func userNameLookup(expr filter.Expression) (string, bool) {
+	e, ok := expr.(*filter.AttributeExpression)
+	if !ok || e.Operator != filter.EQ || e.AttributePath.SubAttribute != nil ||
+		!strings.EqualFold(e.AttributePath.AttributeName, "userName") ||
+		e.AttributePath.URIPrefix != nil && !strings.EqualFold(e.AttributePath.URI(), SchemaUser) {
+		return "", false
+	}
+	v, ok := e.CompareValue.(string)
+	if !ok {
+		return "", false
+	}
+	subject, err := tenancy.NormalizeSubject(unescape(v))
+	if err != nil {
+		// Not an address: no stored subject can equal it, but let the
+		// general path say so.
+		return "", false
+	}
+	return subject, true
 }
 
 // toMap is a resource's JSON form.

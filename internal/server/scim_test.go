@@ -449,9 +449,11 @@ func TestSCIMIsolation(t *testing.T) {
 				a.unchanged(t, before, c.name, org, other.admin.org)
 			})
 		}
-		// The list shows the domain's users only.
-		if n, _ := listed(t, a.scim(t, http.StatusOK, "GET", scimPath(org, "Users"), acme.key, nil)); n != 0 {
-			t.Errorf("acme's directory sees %d users", n)
+		// The list shows the domain's users only, looked up by name or not.
+		for _, q := range []string{"", "?filter=" + url.QueryEscape(`userName eq "guest@partner.example"`), "?filter=" + url.QueryEscape(`userName co "guest"`)} {
+			if n, _ := listed(t, a.scim(t, http.StatusOK, "GET", scimPath(org, "Users")+q, acme.key, nil)); n != 0 {
+				t.Errorf("acme's directory sees %d users (%s)", n, q)
+			}
 		}
 		if n, _ := listed(t, a.scim(t, http.StatusOK, "GET", scimPath(org, "Groups"), acme.key, nil)); n != 0 {
 			t.Errorf("acme's directory sees %d groups", n)
