@@ -335,9 +335,13 @@ func userInput(org *store.Organization, in *User) (subject, state string, rec st
 			return "", "", rec, badRequest(InvalidValue, "emails: %q is not an address of the organization's verified domain (%s)", e.Value, verifiedDomain(org))
 		}
 	}
-	state = authz.ActiveUserState
-	if in.Active != nil && !*in.Active {
-		state = "suspended"
+	// No active: "" (a create makes the user active; a replace keeps the
+	// state, so a PUT of profile changes never reactivates a leaver).
+	if in.Active != nil {
+		state = authz.ActiveUserState
+		if !*in.Active {
+			state = "suspended"
+		}
 	}
 	attrs, err := json.Marshal(userAttributes{Name: in.Name, DisplayName: in.DisplayName, Emails: in.Emails, Enterprise: in.Enterprise})
 	if err != nil {
@@ -367,6 +371,9 @@ func (s *Service) CreateUser(ctx context.Context, c *Caller, base string, body [
 	subject, state, rec, err := userInput(org, &in)
 	if err != nil {
 		return nil, err
+	}
+	if state == "" {
+		state = authz.ActiveUserState
 	}
 	u := &store.User{Meta: store.Meta{Name: tenancy.NameFromSubject(subject)}, Subject: subject, State: state}
 	err = s.Tenancy.CreateUserWith(ctx, c.Principal, c.May, c.OrganizationID, u, tenancy.Hooks[store.User]{
@@ -437,8 +444,8 @@ func (s *Service) PatchUser(ctx context.Context, c *Caller, base, id string, bod
 // writeUser writes in over user id in one transaction (tenancy's, with
 // the directory's record): the user must be the directory's, at the
 // version If-Match names, and (for a PATCH) still at the version it was
-// applied to (base; errStale otherwise).
-func (s *Service) writeUser(ctx context.Context, c *Caller, id string, in *User, ifMatch, base string) error {
+// applied to (baseVersion; errStale otherwise).
+func (s *Service) writeUser(ctx context.Context, c *Caller, id string, in *User, ifMatch, baseVersion string) error {
 	org, err := s.organization(ctx, c.OrganizationID)
 	if err != nil {
 		return err
@@ -458,10 +465,13 @@ func (s *Service) writeUser(ctx context.Context, c *Caller, id string, in *User,
 			if err := checkIfMatch(ifMatch, old.Meta); err != nil {
 				return err
 			}
-			if base != "" && version(old.Meta) != base {
+			if baseVersion != "" && version(old.Meta) != baseVersion {
 				return errStale
 			}
 			u.Description, u.Tags, u.GroupIDs = old.Description, old.Tags, old.GroupIDs
+			if u.State == "" {
+				u.State = old.State
+			}
 			delegated, err = s.onlyDirectoryRights(ctx, q, c.OrganizationID, old)
 			return err
 		},
@@ -770,7 +780,7 @@ func (s *Service) PatchGroup(ctx context.Context, c *Caller, base, id string, bo
 // can make is the membership of one of the directory's groups, which is
 // the directory's to decide (see onlyDirectoryRights): the grant check is
 // passed.
-func (s *Service) writeGroup(ctx context.Context, c *Caller, id string, in *Group, ifMatch, base string) error {
+func (s *Service) writeGroup(ctx context.Context, c *Caller, id string, in *Group, ifMatch, baseVersion string) error {
 	org, err := s.organization(ctx, c.OrganizationID)
 	if err != nil {
 		return err
@@ -790,7 +800,7 @@ func (s *Service) writeGroup(ctx context.Context, c *Caller, id string, in *Grou
 			if err := checkIfMatch(ifMatch, old.Meta); err != nil {
 				return err
 			}
-			if base != "" && version(old.Meta) != base {
+			if baseVersion != "" && version(old.Meta) != baseVersion {
 				return errStale
 			}
 			g.Tags, g.RoleIDs, g.ServiceAccountIDs = old.Tags, old.RoleIDs, old.ServiceAccountIDs

@@ -287,6 +287,13 @@ func TestSCIMProvisioning(t *testing.T) {
 			t.Errorf("patched %v", patched)
 		}
 
+		// A PUT without active keeps the state: profile updates never
+		// reactivate a leaver.
+		if r := a.scim(t, http.StatusOK, "PUT", scimPath(org, "Users", uid), key, scimUserBody("joanna@acme.example", nil)).obj(t); r["active"] != false ||
+			str(apiUser(t, a, org, uid), "spec", "state") != "suspended" || str(r, "userName") != "joanna@acme.example" {
+			t.Errorf("PUT without active: %v", r)
+		}
+
 		// Delete.
 		a.scim(t, http.StatusNoContent, "DELETE", scimPath(org, "Groups", gid), key, nil)
 		a.scim(t, http.StatusNotFound, "GET", scimPath(org, "Groups", gid), key, nil)
