@@ -202,6 +202,12 @@ func (h *Handler) create(f func(r *http.Request, c *Caller, body []byte) (any, s
 			return
 		}
 		w.Header().Set("Location", location)
+		switch x := v.(type) {
+		case *User:
+			w.Header().Set("ETag", metaVersion(x, nil))
+		case *Group:
+			w.Header().Set("ETag", groupVersion(x, nil))
+		}
 		writeJSON(w, http.StatusCreated, v)
 	}
 }

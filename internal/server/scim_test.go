@@ -141,6 +141,9 @@ func TestSCIMProvisioning(t *testing.T) {
 		}))
 		u := created.obj(t)
 		uid := str(u, "id")
+		if created.Header.Get("ETag") != str(u, "meta", "version") || created.Header.Get("ETag") == "" {
+			t.Errorf("create's ETag %q, meta %v", created.Header.Get("ETag"), u["meta"])
+		}
 		if created.Header.Get("Location") != str(u, "meta", "location") || !strings.HasSuffix(str(u, "meta", "location"), scimPath(org, "Users", uid)) {
 			t.Errorf("Location %q, meta %v", created.Header.Get("Location"), u["meta"])
 		}
