@@ -313,7 +313,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	srv, err := server.New(server.Config{Store: st, Tenancy: ten, Accounts: accounts, Logger: log, JWKS: keys.JWKSHandler(keyManager),
 		OIDC: provider.Handler(), Sessions: provider, MaxSessionLifetime: provider.MaxSessionLifetime(), TrustedProxies: proxies,
-		Cloud: cl, Limits: limits, PersonSessions: provider, Keys: keyManager, Console: consoleHandler,
+		Cloud: cl, Limits: limits, PersonSessions: provider, Keys: keyManager, Console: consoleHandler, PublicURL: c.Issuer,
 		Authenticator: authn.Chain{authn.ServiceAccounts{Store: st, Now: time.Now}, authn.APIKeys{Store: st, Now: time.Now},
 			provider.Authenticator()}})
 	if err != nil {

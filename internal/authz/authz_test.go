@@ -3,6 +3,7 @@ package authz_test
 import (
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -52,9 +53,21 @@ func TestCatalogueMatchesSpec(t *testing.T) {
 			}
 		}
 	}
+	for id, r := range authz.SCIMRoutes {
+		if inSpec[id] {
+			t.Errorf("%s is a SCIM operation (%s %s) but in the spec too", id, r.Method, r.Path)
+		}
+		if _, ok := authz.Catalogue[id]; !ok {
+			t.Errorf("SCIM operation %s is not in the catalogue", id)
+		}
+		if !strings.HasPrefix(r.Path, authz.SCIMBase+"/") {
+			t.Errorf("SCIM operation %s answers at %s, outside %s", id, r.Path, authz.SCIMBase)
+		}
+		inSpec[id] = true // served, by the SCIM handler
+	}
 	for id := range authz.Catalogue {
 		if !inSpec[id] {
-			t.Errorf("catalogue declares %s, which the spec does not have", id)
+			t.Errorf("catalogue declares %s, which neither the spec nor SCIMRoutes has", id)
 		}
 	}
 	if providerOps == 0 {
@@ -206,7 +219,7 @@ func TestSystemRoles(t *testing.T) {
 	for _, r := range authz.AssignableRoles() {
 		assignable = append(assignable, r.Name)
 	}
-	if want := []string{"administrator", "reader", "user"}; !reflect.DeepEqual(assignable, want) {
+	if want := []string{"administrator", "reader", "scim-provisioner", "user"}; !reflect.DeepEqual(assignable, want) {
 		t.Errorf("assignable roles %v, want %v", assignable, want)
 	}
 	// Role IDs are stable across installations and releases: clients store them.

@@ -82,6 +82,10 @@ const (
 	// EndpointOAuth2Clients: OAuth2 clients (issue 13), the platform's
 	// (global permission) and an organization's own.
 	EndpointOAuth2Clients = "identity:oauth2clients"
+	// EndpointSCIM: SCIM 2.0 provisioning of an organization's users and
+	// groups by its directory (issue 18), served at /scim/v2/ rather
+	// than /api/v1 (see SCIMRoutes).
+	EndpointSCIM = "identity:scim"
 )
 
 // Permissions maps an endpoint to the operations allowed on it.
@@ -120,6 +124,9 @@ const (
 	RoleAdministrator         = "administrator"
 	RoleUser                  = "user"
 	RoleReader                = "reader"
+	// RoleSCIMProvisioner is the role of a directory's SCIM API key
+	// (issue 18): SCIM provisioning and nothing else.
+	RoleSCIMProvisioner = "scim-provisioner"
 )
 
 // SystemRoles are the built-in roles. Documented in docs/RBAC.md; a test keeps
@@ -190,6 +197,15 @@ var SystemRoles = []*Role{
 			EndpointCloudIdentities: {Read},
 			// The organization's OAuth2 clients, never their secrets.
 			EndpointOAuth2Clients: {Read},
+		},
+	},
+	{
+		ID:          roleID(RoleSCIMProvisioner),
+		Name:        RoleSCIMProvisioner,
+		Description: "The role of a directory's SCIM API key (Okta, Microsoft Entra ID): provisions the organization's users of its verified domain and the groups the directory made, through /scim/v2; nothing of /api/v1.",
+		Assignable:  true,
+		Organization: Permissions{
+			EndpointSCIM: crud(),
 		},
 	},
 }
@@ -276,8 +292,20 @@ var signingKeyPermissions = []struct {
 	{role: RolePlatformAdministrator, global: Permissions{EndpointSigningKeys: {Read, Update}}},
 }
 
+// --- SCIM provisioning (issue 18): the organization's administrators may
+// use it themselves (to look at what the directory provisioned, or to
+// repair it); the directory's API key is bound to scim-provisioner.
+// Merged into SystemRoles at init.
+
+var scimPermissions = []struct {
+	role                 string
+	global, organization Permissions
+}{
+	{role: RoleAdministrator, organization: Permissions{EndpointSCIM: crud()}},
+}
+
 func init() {
-	for _, p := range append(append(iamPermissions, assignmentPermissions...), signingKeyPermissions...) {
+	for _, p := range append(append(append(iamPermissions, assignmentPermissions...), signingKeyPermissions...), scimPermissions...) {
 		r, ok := RoleByName(p.role)
 		if !ok {
 			panic("authz: IAM permissions for unknown role " + p.role)

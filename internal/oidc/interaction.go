@@ -148,6 +148,11 @@ func roleChoices(m *messages, checked []string) []roleView {
 	text := map[string]string{authz.RoleAdministrator: m.RoleAdministrator, authz.RoleUser: m.RoleUser, authz.RoleReader: m.RoleReader}
 	var out []roleView
 	for _, r := range authz.AssignableRoles() {
+		if text[r.Name] == "" {
+			// A role for machines (scim-provisioner: a directory's API
+			// key), not for the people of a new organization's group.
+			continue
+		}
 		out = append(out, roleView{Name: r.Name, Text: text[r.Name], Checked: slices.Contains(checked, r.Name)})
 	}
 	return out

@@ -58,7 +58,7 @@ func TestACL(t *testing.T) {
 			"identity:cloudconnections", crud, "identity:cloudidentities", crud, "identity:cloudidentitytokens", []string{"create"},
 			"identity:credentials", crud, "identity:groups", crud, "identity:oauth2clients", crud, "identity:oauth2providers", crud,
 			"identity:organizations", []string{"read", "update"}, "identity:permissionsets", crud, "identity:policies", []string{"read", "update"}, "identity:projects", crud,
-			"identity:quotas", readOp, "identity:roles", crud, "identity:serviceaccounts", crud, "identity:sessions", []string{"read", "delete"},
+			"identity:quotas", readOp, "identity:roles", crud, "identity:scim", crud, "identity:serviceaccounts", crud, "identity:sessions", []string{"read", "delete"},
 			"identity:users", crud)
 		wantACL := map[string]any{"organization": map[string]any{"id": acme.org, "endpoints": admin},
 			"projects": []any{map[string]any{"id": p1, "endpoints": admin}}}

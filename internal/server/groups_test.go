@@ -106,8 +106,8 @@ func TestRoles(t *testing.T) {
 		reader := a.addMember(t, acme.org, "readers", "reader")
 		user := a.addMember(t, acme.org, "users", "user")
 		want := a.admin(t, http.StatusOK, "GET", orgPath(acme.org, "roles"), nil).arr(t)
-		if got := names(want); !reflect.DeepEqual(got, []string{"administrator", "reader", "user"}) {
-			t.Fatalf("roles = %v, want [administrator reader user]", got)
+		if got := names(want); !reflect.DeepEqual(got, []string{"administrator", "reader", "scim-provisioner", "user"}) {
+			t.Fatalf("roles = %v, want [administrator reader scim-provisioner user]", got)
 		}
 		seen := map[string]bool{}
 		for _, r := range want {

@@ -34,7 +34,7 @@ func TestCustomRoles(t *testing.T) {
 		// The seed's list first, exactly as before: the assignable system
 		// roles by name, each built in and not editable.
 		sys := a.must(t, http.StatusOK, "GET", base, acme.token, nil).arr(t)
-		if got := names(sys); !reflect.DeepEqual(got, []string{"administrator", "reader", "user"}) {
+		if got := names(sys); !reflect.DeepEqual(got, []string{"administrator", "reader", "scim-provisioner", "user"}) {
 			t.Fatalf("system roles %v", got)
 		}
 		for _, r := range sys {
@@ -75,7 +75,7 @@ func TestCustomRoles(t *testing.T) {
 		// The list: system roles, then custom roles in creation order,
 		// page by page across the two.
 		all := a.must(t, http.StatusOK, "GET", base, acme.token, nil).arr(t)
-		if got := names(all); !reflect.DeepEqual(got, []string{"administrator", "reader", "user", "dev-reader", "bare"}) {
+		if got := names(all); !reflect.DeepEqual(got, []string{"administrator", "reader", "scim-provisioner", "user", "dev-reader", "bare"}) {
 			t.Errorf("roles %v", got)
 		}
 		var paged []string
@@ -93,7 +93,7 @@ func TestCustomRoles(t *testing.T) {
 		if !reflect.DeepEqual(paged, names(all)) {
 			t.Errorf("paged roles %v, want %v", paged, names(all))
 		}
-		if got := a.must(t, http.StatusOK, "GET", orgPath(other.org, "roles"), other.token, nil).arr(t); len(got) != 3 {
+		if got := a.must(t, http.StatusOK, "GET", orgPath(other.org, "roles"), other.token, nil).arr(t); len(got) != 4 {
 			t.Errorf("another organization lists %v", names(got))
 		}
 

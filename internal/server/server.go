@@ -82,6 +82,10 @@ type Config struct {
 	// sessions and consents (the OIDC provider); nil makes those operations
 	// answer 503.
 	PersonSessions SessionManager
+	// PublicURL is Gatehouse's public base URL (the issuer), for the
+	// absolute locations of SCIM resources; when empty they are built
+	// from the request's Host.
+	PublicURL string
 	// Console, when set, is the web console (internal/console), served at
 	// /console/ with its own Content-Security-Policy; / then redirects to
 	// it. Nil serves no console (serve --console=false).
@@ -227,6 +231,8 @@ func New(cfg Config) (*Server, error) {
 		},
 	})
 	mux.Handle("/api/v1/", s.guard(apiHandler))
+	// SCIM 2.0 provisioning (issue 18), behind its own gate (scim.go).
+	s.scimHandler(cfg.PublicURL).Register(mux, s.scimGate)
 	if cfg.Console != nil {
 		// The console (issue 13); / is the landing page, which links to it.
 		mux.Handle("/console/", named("console", cfg.Console))

@@ -75,8 +75,17 @@ func (s *Service) validateGroup(ctx context.Context, q *store.Q, g *store.Group)
 
 // CreateGroup creates a group in orgID.
 func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID string, g *store.Group) error {
+	return s.CreateGroupWith(ctx, actor, orgID, g, Hooks[store.Group]{})
+}
+
+// CreateGroupWith is CreateGroup with the caller's own work in its
+// transaction (see Hooks).
+func (s *Service) CreateGroupWith(ctx context.Context, actor *authn.Principal, orgID string, g *store.Group, h Hooks[store.Group]) error {
 	s.newMeta(&g.Meta, actor, orgID)
 	return s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := h.prepare(q, nil, g); err != nil {
+			return err
+		}
 		if err := s.validateGroup(ctx, q, g); err != nil {
 			return err
 		}
@@ -87,7 +96,7 @@ func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID
 			return storeError(err, "group", g.Name)
 		}
 		audit.Describe(ctx, "groups", g.ID, nil, g)
-		return nil
+		return h.then(q, nil, g)
 	})
 }
 
@@ -95,10 +104,19 @@ func (s *Service) CreateGroup(ctx context.Context, actor *authn.Principal, orgID
 // holds which rights: that needs the right to grant (may) as well as the
 // right to update groups (a custom role may give one without the other).
 func (s *Service) UpdateGroup(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, g *store.Group) error {
+	return s.UpdateGroupWith(ctx, actor, may, orgID, id, g, Hooks[store.Group]{})
+}
+
+// UpdateGroupWith is UpdateGroup with the caller's own work in its
+// transaction (see Hooks).
+func (s *Service) UpdateGroupWith(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, g *store.Group, h Hooks[store.Group]) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetGroup(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "group", id)
+		}
+		if err := h.prepare(q, old, g); err != nil {
+			return err
 		}
 		if err := checkGrant(ctx, may, orgID, GroupGrantChange(old, g)); err != nil {
 			return err
@@ -111,7 +129,7 @@ func (s *Service) UpdateGroup(ctx context.Context, actor *authn.Principal, may a
 			return storeError(err, "group", g.Name)
 		}
 		audit.Describe(ctx, "groups", g.ID, old, g)
-		return nil
+		return h.then(q, old, g)
 	})
 }
 
@@ -123,10 +141,19 @@ func (s *Service) GetGroup(ctx context.Context, orgID, id string) (*store.Group,
 
 // DeleteGroup deletes a group and its account assignments.
 func (s *Service) DeleteGroup(ctx context.Context, orgID, id string) error {
+	return s.DeleteGroupWith(ctx, orgID, id, Hooks[store.Group]{})
+}
+
+// DeleteGroupWith is DeleteGroup with the caller's own work in its
+// transaction (see Hooks; the new row given to them is nil).
+func (s *Service) DeleteGroupWith(ctx context.Context, orgID, id string, h Hooks[store.Group]) error {
 	return s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetGroup(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "group", id)
+		}
+		if err := h.prepare(q, old, nil); err != nil {
+			return err
 		}
 		before, err := withRemovedAssignments(ctx, q, orgID, store.AssignmentFilter{PrincipalType: store.PrincipalGroup, PrincipalID: id}, old)
 		if err != nil {
@@ -166,11 +193,20 @@ func (s *Service) validateUser(ctx context.Context, q *store.Q, u *store.User) e
 // CreateUser adds a user to orgID. Putting it in groups grants it their
 // rights: that needs the right to grant (may).
 func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID string, u *store.User) error {
+	return s.CreateUserWith(ctx, actor, may, orgID, u, Hooks[store.User]{})
+}
+
+// CreateUserWith is CreateUser with the caller's own work in its
+// transaction (see Hooks).
+func (s *Service) CreateUserWith(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID string, u *store.User, h Hooks[store.User]) error {
 	s.newMeta(&u.Meta, actor, orgID)
 	if err := checkGrant(ctx, may, orgID, MemberGrantChange("user", nil, u.GroupIDs)); err != nil {
 		return err
 	}
 	return s.Store.Tx(ctx, func(q *store.Q) error {
+		if err := h.prepare(q, nil, u); err != nil {
+			return err
+		}
 		if err := s.validateUser(ctx, q, u); err != nil {
 			return err
 		}
@@ -181,7 +217,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *authn.Principal, may ac
 			return userError(err, u)
 		}
 		audit.Describe(ctx, "users", u.ID, nil, u)
-		return nil
+		return h.then(q, nil, u)
 	})
 }
 
@@ -197,11 +233,20 @@ func userError(err error, u *store.User) error {
 // active a user that has groups (see UserGrantChange): that needs the right
 // to grant (may).
 func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, u *store.User) error {
+	return s.UpdateUserWith(ctx, actor, may, orgID, id, u, Hooks[store.User]{})
+}
+
+// UpdateUserWith is UpdateUser with the caller's own work in its
+// transaction (see Hooks).
+func (s *Service) UpdateUserWith(ctx context.Context, actor *authn.Principal, may access.GrantCheck, orgID, id string, u *store.User, h Hooks[store.User]) error {
 	var ended []*store.OIDCSession
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetUser(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "user", id)
+		}
+		if err := h.prepare(q, old, u); err != nil {
+			return err
 		}
 		s.carryMeta(&u.Meta, old.Meta, actor)
 		u.LastActive = old.LastActive
@@ -247,7 +292,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor *authn.Principal, may ac
 			}
 		}
 		audit.Describe(ctx, "users", u.ID, old, u)
-		return nil
+		return h.then(q, old, u)
 	})
 	s.sessionsEnded(ctx, err, ended)
 	return err
@@ -298,11 +343,20 @@ func (s *Service) GetUser(ctx context.Context, orgID, id string) (*store.User, e
 
 // DeleteUser removes a user, its memberships and its account assignments.
 func (s *Service) DeleteUser(ctx context.Context, orgID, id string) error {
+	return s.DeleteUserWith(ctx, orgID, id, Hooks[store.User]{})
+}
+
+// DeleteUserWith is DeleteUser with the caller's own work in its
+// transaction (see Hooks; the new row given to them is nil).
+func (s *Service) DeleteUserWith(ctx context.Context, orgID, id string, h Hooks[store.User]) error {
 	var ended []*store.OIDCSession
 	err := s.Store.Tx(ctx, func(q *store.Q) error {
 		old, err := q.GetUser(ctx, orgID, id)
 		if err != nil {
 			return storeError(err, "user", id)
+		}
+		if err := h.prepare(q, old, nil); err != nil {
+			return err
 		}
 		before, err := withRemovedAssignments(ctx, q, orgID, store.AssignmentFilter{PrincipalType: store.PrincipalUser, PrincipalID: id}, old)
 		if err != nil {
