@@ -154,12 +154,21 @@ func TestMetricsExist(t *testing.T) {
 	// Traffic that makes every family appear: a refused API call (401), an
 	// authorization request refused by the login rate limit (1/h: the
 	// second one is a 429), the probes.
-	for _, p := range []string{"/healthz", "/readyz", "/api/v1/organizations", "/oauth2/v2/authorize?client_id=x", "/oauth2/v2/authorize?client_id=x"} {
-		resp, err := http.Get(gh + p)
+	for _, tc := range []struct {
+		path string
+		want int // 0: any
+	}{
+		{"/healthz", 200}, {"/readyz", 200}, {"/api/v1/organizations", 401},
+		{"/oauth2/v2/authorization?client_id=x", 0}, {"/oauth2/v2/authorization?client_id=x", 429},
+	} {
+		resp, err := http.Get(gh + tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
+		if tc.want != 0 && resp.StatusCode != tc.want {
+			t.Fatalf("GET %s: %d, want %d", tc.path, resp.StatusCode, tc.want)
+		}
 	}
 
 	dir := t.TempDir()
