@@ -36,6 +36,15 @@ func needTool(t *testing.T, name, install string) string {
 	return path
 }
 
+// TestMain removes the binary gatehouseBin built, if it built one.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 var (
 	binOnce sync.Once
 	binPath string
