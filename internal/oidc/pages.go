@@ -191,6 +191,9 @@ type loginView struct {
 	// offered as a button ("Continue with ..."): the page never goes
 	// upstream by itself.
 	Hinted *hintedChoice
+	// Brand is the look of the organization the sign-in is routed to
+	// (brandFor); nil for the platform's.
+	Brand *webui.Brand
 }
 
 // hintedChoice is the identity provider that the domain of a login_hint
