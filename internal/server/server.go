@@ -134,7 +134,6 @@ func New(cfg Config) (*Server, error) {
 		sessions: cfg.PersonSessions,
 		accounts: cfg.Accounts,
 	}
-	s.branding = &branding.Service{Store: cfg.Store, Now: cfg.Now}
 	if s.cloud == nil {
 		return nil, fmt.Errorf("server: no cloud service")
 	}
@@ -153,6 +152,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.branding = &branding.Service{Store: cfg.Store, Now: s.now}
 	if s.authn == nil {
 		s.authn = authn.Chain{authn.ServiceAccounts{Store: cfg.Store, Now: s.now}, authn.APIKeys{Store: cfg.Store, Now: s.now}}
 	}
