@@ -700,7 +700,7 @@ test("branding: edited in the console, shown on the organization's sign-in page"
   const { context, page: visitor } = await newPage();
   try {
     const q = new URLSearchParams({ client_id: clientID, response_type: 'code', scope: 'openid', redirect_uri: 'https://portal.acme.example/callback', state: 'e2e-state', code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256' });
-    await visitor.goto(`${env.issuer}/oauth2/v2/authorize?${q}`);
+    await visitor.goto(`${env.issuer}/oauth2/v2/authorization?${q}`);
     await visitor.waitForURL((u) => u.pathname === '/oauth2/v2/login');
     await visitor.locator('#brand-name').filter({ hasText: 'Acme Robotics' }).waitFor();
     await visitor.locator('img.brand-logo').waitFor();
@@ -777,7 +777,7 @@ test('account assignments: a page of 100,000 in the browser (timed, not asserted
   const principals = users.map((u) => ({ type: 'user', id: u.metadata.id }));
   const setIDs = sets.map((x) => x.metadata.id);
   const batches = projects.flatMap((p) => [...Array(10).keys()].map((k) => ({ project: p.metadata.id, sets: setIDs.slice(k * 10, k * 10 + 10) })));
-  await inBatches(batches, 4, (b) => api('POST', o('/accountassignments'), { principals, permissionSetIDs: b.sets, targets: [{ type: 'project', id: b.project }] }));
+  await inBatches(batches, 1, (b) => api('POST', o('/accountassignments'), { principals, permissionSetIDs: b.sets, targets: [{ type: 'project', id: b.project }] }));
   const first = await fetch(`${env.issuer}${o('/accountassignments')}?size=1`, { headers: { authorization: `Bearer ${process.env.E2E_ADMIN_TOKEN}` } });
   assert.equal((await first.json()).count, 100000);
 
