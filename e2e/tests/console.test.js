@@ -719,28 +719,6 @@ test("branding: edited in the console, shown on the organization's sign-in page"
   await page.getByText('Branding removed').waitFor();
 });
 
-test('account: profile, sessions with the current one, password changed', async () => {
-  const { page } = admin;
-  await nav(page, 'Account');
-  await page.getByText(adminEmail).first().waitFor();
-  const sessions = page.getByRole('table', { name: 'Your sessions' });
-  await sessions.getByText('current').first().waitFor();
-  await page.getByRole('heading', { name: 'Applications you allowed' }).waitFor();
-  await check(page, 'account');
-  // A wrong current password: the API's words, nothing changed.
-  await page.getByLabel(/^Current password/).fill('not-the-password');
-  await page.getByLabel(/^New password/).fill('a new passphrase for e2e');
-  await page.getByLabel(/^Repeat the new password/).fill('a new passphrase for e2e');
-  await page.getByRole('button', { name: 'Change password' }).click();
-  await page.getByText('The password was not changed').waitFor();
-  await check(page, 'account-password-error');
-  await page.getByLabel(/^Current password/).fill(env.password);
-  await page.getByRole('button', { name: 'Change password' }).click();
-  await page.getByText('Your password was changed').waitFor();
-  // The console's own session stays.
-  await sessions.getByText('current').first().waitFor();
-});
-
 // api calls /api/v1 as the platform administrator's bootstrap token (the
 // seeding below is set-up, not what the test looks at).
 async function api(method, p, body) {
@@ -761,6 +739,8 @@ async function inBatches(items, n, f) {
   return out;
 }
 
+// (Before the account test: its password change ends the browser session a
+// full page load signs in with.)
 test('account assignments: a page of 100,000 in the browser (timed, not asserted)', async () => {
   const { page } = admin;
   // 100 users × 100 permission sets × 10 projects, in requests of 1,000
@@ -781,8 +761,8 @@ test('account assignments: a page of 100,000 in the browser (timed, not asserted
   const first = await fetch(`${env.issuer}${o('/accountassignments')}?size=1`, { headers: { authorization: `Bearer ${process.env.E2E_ADMIN_TOKEN}` } });
   assert.equal((await first.json()).count, 100000);
 
-  // Opened from the sidebar, then sorted and filtered on the server: each
-  // from the click to the new rows shown.
+  // Opened from the sidebar, then sorted on the server: each from the click
+  // to the new rows shown.
   await page.goto(`${env.issuer}/console/orgs/${bulk}`);
   await page.getByRole('heading', { name: `bulk-${orgName}`, level: 1 }).waitFor();
   await nav(page, 'Account assignments');
@@ -792,8 +772,7 @@ test('account assignments: a page of 100,000 in the browser (timed, not asserted
     page.evaluate(
       ([step, act]) =>
         new Promise((resolve, reject) => {
-          const body = document.querySelector('main tbody');
-          const before = body?.textContent;
+          const before = [...document.querySelectorAll('main tbody tr')].map((r) => r.textContent).join();
           const t0 = performance.now();
           if (act.button) [...document.querySelectorAll('main th button')].find((b) => b.textContent.startsWith(act.button)).click();
           else {
@@ -801,9 +780,15 @@ test('account assignments: a page of 100,000 in the browser (timed, not asserted
             input.value = act.value;
             input.dispatchEvent(new Event('input', { bubbles: true }));
           }
+          // Done when the rows are the new ones: the expected first row
+          // (a sort), or only matching rows (a filter).
+          const done = () => {
+            const rows = [...document.querySelectorAll('main tbody tr')].map((r) => r.textContent);
+            if (!rows.length || rows.join() === before || document.querySelector('main .loading')) return false;
+            return act.every ? rows.every((r) => r.includes(act.every)) : rows[0].includes(act.first);
+          };
           const tick = () => {
-            const now = document.querySelector('main tbody')?.textContent;
-            if (now && now !== before && !document.querySelector('main .loading')) resolve({ step, ms: Math.round(performance.now() - t0) });
+            if (done()) resolve({ step, ms: Math.round(performance.now() - t0) });
             else if (performance.now() - t0 > 15000) reject(new Error(`${step}: no new rows`));
             else requestAnimationFrame(tick);
           };
@@ -811,13 +796,35 @@ test('account assignments: a page of 100,000 in the browser (timed, not asserted
         }),
       [step, act],
     );
-  timings.assignments100k.push(await timed('sort by principal', { button: 'Principal' }));
-  timings.assignments100k.push(await timed('sort by principal, descending', { button: 'Principal' }));
-  timings.assignments100k.push(await timed('sort by permission set', { button: 'Permission set' }));
-  // (The filter waits 300 ms for typing to pause before it asks: that wait is in the figure.)
-  timings.assignments100k.push(await timed('filter by principal name', { filter: 'Principal', value: 'person042@bulk.example' }));
+  timings.assignments100k.push(await timed('sort by principal', { button: 'Principal', first: 'person000' }));
+  timings.assignments100k.push(await timed('sort by principal, descending', { button: 'Principal', first: 'person099' }));
+  timings.assignments100k.push(await timed('sort by permission set', { button: 'Permission set', first: 'set-000' }));
   await check(page, 'assignments-100k');
-  await api('DELETE', o(''));
+  // (The organization stays: deleting 100,000 assignments outlasts the
+  // request deadline on SQLite, see docs/PERFORMANCE.md; the run's data
+  // directory is thrown away.)
+});
+
+test('account: profile, sessions with the current one, password changed', async () => {
+  const { page } = admin;
+  await nav(page, 'Account');
+  await page.getByText(adminEmail).first().waitFor();
+  const sessions = page.getByRole('table', { name: 'Your sessions' });
+  await sessions.getByText('current').first().waitFor();
+  await page.getByRole('heading', { name: 'Applications you allowed' }).waitFor();
+  await check(page, 'account');
+  // A wrong current password: the API's words, nothing changed.
+  await page.getByLabel(/^Current password/).fill('not-the-password');
+  await page.getByLabel(/^New password/).fill('a new passphrase for e2e');
+  await page.getByLabel(/^Repeat the new password/).fill('a new passphrase for e2e');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('The password was not changed').waitFor();
+  await check(page, 'account-password-error');
+  await page.getByLabel(/^Current password/).fill(env.password);
+  await page.getByRole('button', { name: 'Change password' }).click();
+  await page.getByText('Your password was changed').waitFor();
+  // The console's own session stays.
+  await sessions.getByText('current').first().waitFor();
 });
 
 test('a member with the reader role sees no admin action', async () => {
