@@ -140,6 +140,9 @@ var additionRoutes = []route{
 	{http.MethodGet, "/api/v1/organizations/{organizationID}/users/{userID}", "getUser"},
 	// Verified domains (issue 12).
 	{http.MethodPost, "/api/v1/organizations/{organizationID}/domain/verify", "verifyOrganizationDomain"},
+	{http.MethodGet, "/api/v1/organizations/{organizationID}/branding", "getOrganizationBranding"},
+	{http.MethodPut, "/api/v1/organizations/{organizationID}/branding", "updateOrganizationBranding"},
+	{http.MethodDelete, "/api/v1/organizations/{organizationID}/branding", "deleteOrganizationBranding"},
 
 	// IAM (issue 4).
 	{http.MethodGet, "/api/v1/operations", "listOperations"},
@@ -487,10 +490,10 @@ func TestErrorResponses(t *testing.T) {
 				t.Errorf("%s %s takes input but has no 400", method, path)
 			}
 
-			// Quotas and the organization guardrail are not named resources:
+			// Quotas, the organization guardrail and its branding are not named resources:
 			// nothing about them can conflict.
 			isWrite := strings.HasPrefix(op.OperationID, "create") || strings.HasPrefix(op.OperationID, "update")
-			unnamed := op.OperationID == "updateQuotas" || op.OperationID == "updateOrganizationPolicy"
+			unnamed := op.OperationID == "updateQuotas" || op.OperationID == "updateOrganizationPolicy" || op.OperationID == "updateOrganizationBranding"
 			if isWrite && !unnamed && op.Responses.Value("409") == nil {
 				t.Errorf("%s %s (%s) creates/updates a named resource but has no 409", method, path, op.OperationID)
 			}

@@ -42,7 +42,13 @@ export async function loadGlobalAcl() {
   globalAcl.value = await get<S["acl"]>("/api/v1/acl");
 }
 
+// The last call of loadOrgAcl wins: an earlier one answering later (the
+// sidebar's organization loaded on a platform page, then another opened)
+// must not replace the ACL of the organization now shown.
+let latest = 0;
+
 export async function loadOrgAcl(org: string) {
+  const n = ++latest;
   const acl = await get<S["acl"]>("/api/v1/organizations/{organizationID}/acl", { organizationID: org });
-  orgAcl.value = { org, acl };
+  if (n === latest) orgAcl.value = { org, acl };
 }

@@ -10,6 +10,7 @@ import { can, canAnyProject, canGlobal, loadGlobalAcl, loadOrgAcl, orgAcl } from
 import { describe, getAll, type S } from "./api/client";
 import { me, signIn, signOut, start } from "./auth";
 import { Account, SigningKeys } from "./account";
+import { BrandingPage } from "./branding";
 import { AuditLog, CloudConnections, CloudIdentities, Guardrail, NoAccess, OrgProviders, Overview, Quotas, SimulatorPage } from "./pages";
 import { RolePage } from "./policy";
 import { ResourcePage, type ResourceDef } from "./resource";
@@ -25,6 +26,12 @@ const applyTheme = () => (document.documentElement.dataset.theme = theme.value);
 applyTheme();
 
 const orgs = signal<S["organizationRead"][] | null>(null);
+
+// The organization last opened, remembered across reloads (an ID, no
+// secret): the sidebar keeps its section on the account and platform
+// pages, even when one of those is the page the browser (re)loads.
+const LAST_ORG = "gatehouse.org";
+const lastOrg = signal<string | null>(localStorage.getItem(LAST_ORG));
 
 interface NavItem {
   href: string;
@@ -54,6 +61,7 @@ function orgNav(org: string): NavItem[] {
     { href: `${b}/cloudidentities`, label: "Cloud identities", icon: "cloud", show: () => canAnyProject("identity:cloudidentities", "read") },
     res(R.cloudConnections),
     res(R.credentials),
+    { href: `${b}/branding`, label: "Branding", icon: "palette", show: () => can("identity:organizations", "read") },
     { href: `${b}/audit`, label: "Audit log", icon: "list", show: () => can("identity:auditevents", "read") },
   ];
 }
@@ -62,6 +70,7 @@ const platformNav: NavItem[] = [
   { href: "/console/platform/organizations", label: "Organizations", icon: "building", show: () => canGlobal("identity:organizations", "read") },
   { href: "/console/platform/providers", label: "Identity providers", icon: "id", show: () => canGlobal("identity:oauth2providers", "read") },
   { href: "/console/platform/applications", label: "Applications", icon: "key", show: () => canGlobal("identity:oauth2clients", "read") },
+  { href: "/console/platform/localaccounts", label: "Local accounts", icon: "users", show: () => canGlobal("identity:users", "read") },
   { href: "/console/platform/signingkeys", label: "Signing keys", icon: "lock", show: () => canGlobal("identity:signingkeys", "read") },
   { href: "/console/platform/audit", label: "Audit log", icon: "list", show: () => canGlobal("identity:auditevents", "read") },
 ];
@@ -92,6 +101,11 @@ const routes: Route[] = [
     view: () => (canGlobal("identity:oauth2clients", "read") ? <ResourcePage def={R.platformClients} ctx={{ org: "" }} /> : <NoAccess what="the platform's applications" />),
   },
   {
+    pattern: "/console/platform/localaccounts",
+    crumbs: () => ["Platform", "Local accounts"],
+    view: () => (canGlobal("identity:users", "read") ? <ResourcePage def={R.localAccounts} ctx={{ org: "" }} /> : <NoAccess what="the platform's local accounts" />),
+  },
+  {
     pattern: "/console/platform/signingkeys",
     crumbs: () => ["Platform", "Signing keys"],
     view: () => (canGlobal("identity:signingkeys", "read") ? <SigningKeys /> : <NoAccess what="signing keys" />),
@@ -120,6 +134,7 @@ const routes: Route[] = [
   orgPage("cloudidentities", "Cloud identities", (org) => <CloudIdentities org={org} />, () => canAnyProject("identity:cloudidentities", "read")),
   orgResource(R.cloudConnections, (org) => <CloudConnections org={org} />),
   orgResource(R.credentials),
+  orgPage("branding", "Branding", (org) => <BrandingPage org={org} />, () => can("identity:organizations", "read")),
   orgPage("audit", "Audit log", (org) => <AuditLog org={org} />, () => can("identity:auditevents", "read")),
 ];
 
@@ -239,8 +254,11 @@ function Shell() {
   const org = route?.org ? params.org : undefined;
   const orgName = orgs.value?.find((o) => o.metadata.id === org)?.metadata.name ?? org;
   // Outside an organization's pages (account, platform), the sidebar keeps
-  // the organization last visited, so that going back is one click.
-  const navOrg = org ?? orgAcl.value?.org;
+  // the organization last visited, so that going back is one click: the
+  // one whose ACL is loaded, else (after a reload) the one remembered, if
+  // the person still sees it.
+  const remembered = lastOrg.value && orgs.value?.some((o) => o.metadata.id === lastOrg.value) ? lastOrg.value : undefined;
+  const navOrg = org ?? orgAcl.value?.org ?? remembered;
   const navOrgName = orgs.value?.find((o) => o.metadata.id === navOrg)?.metadata.name ?? navOrg;
 
   useEffect(() => {
@@ -249,7 +267,16 @@ function Shell() {
       setOrgError(undefined);
       loadOrgAcl(org).catch((e) => setOrgError(describe(e)));
     }
+    if (org && lastOrg.value !== org) {
+      lastOrg.value = org;
+      localStorage.setItem(LAST_ORG, org);
+    }
   }, [org]);
+  // A reload on a platform or account page: the remembered organization's
+  // ACL, for its sidebar section (a failure only leaves the section out).
+  useEffect(() => {
+    if (!org && navOrg && orgAcl.value?.org !== navOrg) loadOrgAcl(navOrg).catch(() => undefined);
+  }, [org, navOrg]);
   useEffect(() => setNavOpen(false), [p]);
   // An organization created since the list was read (or reached by a link).
   useEffect(() => {

@@ -100,6 +100,8 @@ export interface ResourceDef<R = any> {
   /** Extra content above the list. */
   banner?: (ctx: Ctx) => ComponentChildren;
   emptyText?: ComponentChildren;
+  /** Words of a create that is not "New <singular>" (an invitation makes a link, not the account). */
+  createWords?: { button: string; submit: string; done: string };
 }
 
 export function allowed(def: ResourceDef, op: Op, ctx: Ctx, endpoint = def.endpoint): boolean {
@@ -209,7 +211,7 @@ export function ResourcePage<R>({ def, ctx, header = true }: { def: ResourceDef<
             mayCreate && (
               <Button variant="primary" onClick={() => setEditing({})}>
                 <Icon name="plus" />
-                New {def.singular}
+                {def.createWords?.button ?? `New ${def.singular}`}
               </Button>
             )
           }
@@ -219,7 +221,7 @@ export function ResourcePage<R>({ def, ctx, header = true }: { def: ResourceDef<
         <div class="row-end">
           <Button variant="primary" onClick={() => setEditing({})}>
             <Icon name="plus" />
-            New {def.singular}
+            {def.createWords?.button ?? `New ${def.singular}`}
           </Button>
         </div>
       )}
@@ -422,7 +424,7 @@ export function ResourceForm<R>({ def, ctx, item, onClose, onDone }: { def: Reso
       } else {
         const p = { ...params(def, ctx), ...(def.createParams?.(form, ctx) ?? {}) };
         const a = await request("POST", def.create!, p, { body });
-        toast(`${cap(def.singular)} ${String(form.name ?? "")} created`.replace(/ +created/, " created"));
+        toast(def.createWords?.done ?? `${cap(def.singular)} ${String(form.name ?? "")} created`.replace(/ +created/, " created"));
         onDone(a.data);
       }
     } catch (err) {
@@ -435,13 +437,13 @@ export function ResourceForm<R>({ def, ctx, item, onClose, onDone }: { def: Reso
     <Dialog
       open
       wide={fields.length > 4}
-      title={editing ? `Edit ${def.singular} ${def.name(item!)}` : `New ${def.singular}`}
+      title={editing ? `Edit ${def.singular} ${def.name(item!)}` : (def.createWords?.button ?? `New ${def.singular}`)}
       onClose={onClose}
       footer={
         <>
           <Button onClick={onClose}>Cancel</Button>
           <Button variant="primary" type="submit" form={formID} busy={busy}>
-            {editing ? "Save changes" : `Create ${def.singular}`}
+            {editing ? "Save changes" : (def.createWords?.submit ?? `Create ${def.singular}`)}
           </Button>
         </>
       }

@@ -856,3 +856,55 @@ export const platformClients: ResourceDef<S["oauth2ClientRead"]> = {
     },
   ],
 };
+
+// The platform's local password accounts (/api/v1/localaccounts): people
+// with a password Gatehouse keeps, owned by no organization. An invitation
+// and a password reset are single-use links shown once; the administrator
+// never sees or sets a password.
+export const localAccounts: ResourceDef<S["localAccountRead"]> = {
+  id: "localaccounts",
+  title: "Local accounts",
+  singular: "local account",
+  icon: "user",
+  description:
+    "People who sign in with a password Gatehouse keeps, owned by the platform (an organization's own accounts are on its Users page). Invite someone and hand them the link; it works once, for seven days, and the account exists once they choose a password.",
+  endpoint: "identity:users",
+  scope: "global",
+  paging: "token",
+  list: "/api/v1/localaccounts",
+  create: "/api/v1/localaccounts/invitation",
+  item: "/api/v1/localaccounts/{email}",
+  idParam: "email",
+  remove: true,
+  key: (a) => a.email,
+  name: (a) => a.email,
+  columns: [
+    { label: "Email address", value: (a) => <span class="name">{a.email}</span>, sort: (a) => a.email },
+    {
+      label: "State",
+      value: (a) => (a.locked ? <Badge tone="danger">locked until {fmtTime(a.lockedUntil)}</Badge> : <Badge tone="ok">active</Badge>),
+      sort: (a) => (a.locked ? 1 : 0),
+    },
+    {
+      label: "Password set",
+      value: (a) => <time dateTime={a.passwordUpdatedAt} title={fmtTime(a.passwordUpdatedAt)}>{relTime(a.passwordUpdatedAt)}</time>,
+      sort: (a) => a.passwordUpdatedAt,
+    },
+  ],
+  fields: [{ name: "email", label: "Email address", kind: "text", required: true, placeholder: "person@example.com", hint: "They choose their password with the link; it grants no role until one is given." }],
+  toForm: () => ({ email: "" }),
+  toWrite: (f) => ({ email: String(f.email ?? "").trim() }),
+  secretOf: (link: S["passwordLink"]) => link.url,
+  secretTitle: "Copy the invitation link",
+  createWords: { button: "Invite someone", submit: "Create invitation link", done: "Invitation link created" },
+  emptyText: "Nobody has a platform local account yet. Invite someone to create one.",
+  rowActions: [
+    {
+      label: "Reset password",
+      op: "update",
+      secretTitle: "Copy the password reset link",
+      confirm: "Create a password reset link? The current password keeps working until the link is used; then every session it began ends.",
+      run: async (a) => (await post<S["passwordLink"]>("/api/v1/localaccounts/passwordreset", {}, { email: a.email })).url,
+    },
+  ],
+};

@@ -52,6 +52,11 @@ var Catalogue = indexCatalogue([]Entry{
 	// changing the organization; marking it verified without DNS is the
 	// platform administrator's only (checked in the handler).
 	{"verifyOrganizationDomain", EndpointOrganizations, Update, ScopeOrganization},
+	// Branding (issue 14): the organization's look is part of the
+	// organization; reading it is reading the organization.
+	{"getOrganizationBranding", EndpointOrganizations, Read, ScopeOrganization},
+	{"updateOrganizationBranding", EndpointOrganizations, Update, ScopeOrganization},
+	{"deleteOrganizationBranding", EndpointOrganizations, Update, ScopeOrganization},
 
 	{"listGroups", EndpointGroups, Read, ScopeOrganization},
 	{"createGroup", EndpointGroups, Create, ScopeOrganization},

@@ -133,6 +133,9 @@ func (p *Provider) loginView(ctx context.Context, r *http.Request, req *store.OI
 			return nil, err
 		}
 	}
+	if v.Brand, err = p.brandFor(ctx, req); err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 

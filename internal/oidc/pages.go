@@ -255,6 +255,9 @@ type loginView struct {
 	Hinted *hintedChoice
 	// Forgot is the "Forgot password?" link ("" when no mail is sent).
 	Forgot string
+	// Brand is the look of the organization the sign-in is routed to
+	// (brandFor); nil for the platform's.
+	Brand *webui.Brand
 }
 
 // hintedChoice is the identity provider that the domain of a login_hint

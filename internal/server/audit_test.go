@@ -103,8 +103,14 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"updateOrganizationPolicy":         {body: rules("deny", "projects", "allow", "1"), status: http.StatusBadRequest},
 		"resetOrganizationPolicy":          {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
 		"verifyOrganizationDomain":         {over: map[string]string{"organizationID": unknown}, status: http.StatusNotFound},
-		"createApiKey":                     {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
-		"deleteApiKey":                     {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
+		// Branding (issue 14): a colour that is not #rrggbb; removing needs
+		// a branding to remove.
+		"updateOrganizationBranding": {body: map[string]any{"primaryColor": "red"}, status: http.StatusBadRequest},
+		"deleteOrganizationBranding": {status: http.StatusNotFound, prepare: func(t *testing.T, a *apiEnv, f *fixture) {
+			a.admin(t, http.StatusOK, "PUT", orgPath(f.org, "branding"), map[string]any{"displayName": "Branded"})
+		}},
+		"createApiKey": {body: apiKeyWrite("key", f.roleID), status: http.StatusConflict},
+		"deleteApiKey": {over: map[string]string{"apiKeyID": unknown}, status: http.StatusNotFound},
 		// Cloud credential federation (issue 5). Issuing tokens and
 		// credentials and validating a connection store nothing but are
 		// recorded like writes; deleting a credential succeeds on the one
@@ -173,6 +179,8 @@ func auditResourceType(opID string) string {
 		return "policies"
 	case "deleteAccountConsent": // a sessions operation on a consent
 		return "consents"
+	case "updateOrganizationBranding", "deleteOrganizationBranding": // an organizations operation on its branding
+		return "branding"
 	}
 	return authz.Catalogue[opID].Service()
 }

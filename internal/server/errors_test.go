@@ -250,6 +250,8 @@ func (f *fixture) body(op specOp) map[string]any {
 		return map[string]any{"ttl": 60}
 	case "verifyOrganizationDomain":
 		return map[string]any{"markVerified": true}
+	case "updateOrganizationBranding":
+		return map[string]any{"displayName": prefix + " branding", "primaryColor": "#123456"}
 	case "evaluateOrganizationPolicy":
 		return map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}}
 	case "createApiKey":
@@ -296,7 +298,7 @@ func resourceBody(op specOp) bool {
 	}
 	switch op.id {
 	case "updateQuotas", "updateRolePolicy", "updateRoleAssumeRolePolicy", "updateOrganizationPolicy", "assumeRole", "evaluateOrganizationPolicy",
-		"createAccountAssignments", "verifyOrganizationDomain", "rotateSigningKeys":
+		"createAccountAssignments", "verifyOrganizationDomain", "rotateSigningKeys", "updateOrganizationBranding":
 		return false
 	}
 	return true
@@ -328,6 +330,11 @@ var malformedBodies = map[string]map[string]any{
 	"verifyOrganizationDomain": {
 		"malformed JSON": `{"markVerified": `, "markVerified a string": map[string]any{"markVerified": "yes"},
 		"unknown field": map[string]any{"skipDNS": true}, "a list": "[]", "a string": `"verify"`,
+	},
+	"updateOrganizationBranding": {
+		"malformed JSON": `{"displayName": `, "colour by name": map[string]any{"primaryColor": "red"},
+		"CSS in a colour": map[string]any{"primaryColor": "#000000;}*{display:none"}, "unknown field": map[string]any{"css": "body{}"},
+		"logo not an image": map[string]any{"logo": "aGVsbG8="}, "a list": "[]",
 	},
 	"evaluateOrganizationPolicy": {
 		"malformed JSON": `{"service": `, "empty object": map[string]any{}, "no operation": map[string]any{"service": "projects", "roles": []any{}},
@@ -793,7 +800,7 @@ func TestPermissions(t *testing.T) {
 				"listLocalAccounts", "getAccount", "listSigningKeys", "listOauth2Clients", "getOauth2Client"),
 			"user": {},
 		}
-		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl",
+		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl", "getOrganizationBranding",
 			"listRoles", "getQuotas", "listProjects", "getProject", "updateProject",
 			"createAllocation", "getAllocation", "updateAllocation", "deleteAllocation",
 			"listOperations", "getRole", "assumeRole",
@@ -844,6 +851,10 @@ func TestPermissions(t *testing.T) {
 						// acme's domain is verified (jo's local
 						// account needs it): an empty body returns it.
 						invalid["markVerified"] = "yes"
+					}
+					if op.id == "updateOrganizationBranding" {
+						// Every field is optional: {} is valid.
+						invalid["primaryColor"] = "red"
 					}
 					wantError(t, a.send(t, op, f.path(op, nil), m.token, invalid), http.StatusBadRequest, "invalid_request")
 				default:

@@ -10,6 +10,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/branding"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
 )
@@ -155,6 +156,42 @@ func (h *handlers) VerifyOrganizationDomain(w http.ResponseWriter, r *http.Reque
 
 func (h *handlers) DeleteOrganization(w http.ResponseWriter, r *http.Request, organizationID string) {
 	h.reply(w, r, http.StatusAccepted, nil, h.s.tenancy.DeleteOrganization(r.Context(), organizationID))
+}
+
+// --- branding (issue 14) ---
+
+func (h *handlers) GetOrganizationBranding(w http.ResponseWriter, r *http.Request, organizationID string) {
+	b, err := h.s.branding.Get(r.Context(), organizationID)
+	h.reply(w, r, http.StatusOK, later(err, func() any { return brandingToAPI(b) }), err)
+}
+
+func (h *handlers) UpdateOrganizationBranding(w http.ResponseWriter, r *http.Request, organizationID string) {
+	var in api.BrandingWrite
+	if !h.decode(w, r, &in) {
+		return
+	}
+	b, err := h.s.branding.Put(r.Context(), organizationID, branding.Input{DisplayName: deref(in.DisplayName),
+		PrimaryColor: deref(in.PrimaryColor), BackgroundColor: deref(in.BackgroundColor), Logo: deref(in.Logo)})
+	h.reply(w, r, http.StatusOK, later(err, func() any { return brandingToAPI(b) }), err)
+}
+
+func (h *handlers) DeleteOrganizationBranding(w http.ResponseWriter, r *http.Request, organizationID string) {
+	h.reply(w, r, http.StatusOK, nil, h.s.branding.Delete(r.Context(), organizationID))
+}
+
+// brandingToAPI is b as the API answers it, with the URLs the pages load
+// (none for an organization without branding).
+func brandingToAPI(b *store.Branding) api.BrandingRead {
+	out := api.BrandingRead{DisplayName: b.DisplayName, PrimaryColor: b.PrimaryColor, BackgroundColor: b.BackgroundColor}
+	if b.Version != "" {
+		css, at := branding.StylesheetPath(b), b.UpdatedAt
+		out.StylesheetURL, out.UpdatedAt = &css, &at
+	}
+	if len(b.Logo) > 0 {
+		logo, typ, url := b.Logo, b.LogoType, branding.LogoPath(b)
+		out.Logo, out.LogoType, out.LogoURL = &logo, &typ, &url
+	}
+	return out
 }
 
 // later defers building a response body until we know there was no error

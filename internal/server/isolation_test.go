@@ -131,6 +131,7 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"updateRoleAssumeRolePolicy":       allowAll(),
 		"assumeRole":                       map[string]any{"ttl": 60},
 		"verifyOrganizationDomain":         map[string]any{},
+		"updateOrganizationBranding":       map[string]any{"displayName": "intruder"},
 		"updateOrganizationPolicy":         allowAll(),
 		"evaluateOrganizationPolicy":       map[string]any{"service": "projects", "operation": "get-project", "roles": []any{map[string]any{"name": "r", "policy": allowAll()}}},
 		"createApiKey":                     apiKeyWrite("intruder", roleID),
@@ -172,7 +173,7 @@ func snapshot(t *testing.T, e *testenv.Env, o *orgFixture) string {
 		"/projects/" + o.ids["projectID"] + "/allocations/" + o.ids["allocationID"], "/roles", "/policy", "/apikeys", "/auditevents",
 		"/credentials", "/cloudconnections", "/projects/" + o.ids["projectID"] + "/cloudidentities",
 		"/permissionsets", "/accountassignments", "/users/" + o.ids["userID"] + "/accountassignments", "/users/" + o.ids["userID"] + "/sessions",
-		"/users/" + o.ids["userID"] + "/password", "/oauth2clients"} {
+		"/users/" + o.ids["userID"] + "/password", "/oauth2clients", "/branding"} {
 		r := e.Do("GET", base+p, e.AdminToken, nil)
 		b.WriteString(p + " " + http.StatusText(r.Status) + " " + string(r.Body) + "\n")
 	}
@@ -351,6 +352,10 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	// A's organization claims no domain: nothing to verify.
 	case "verifyOrganizationDomain":
 		return map[int]bool{http.StatusBadRequest: true}
+	// Branding acts on A's own (B's is untouched: the snapshot below);
+	// removing it finds none unless A's update ran first.
+	case "deleteOrganizationBranding":
+		return map[int]bool{http.StatusOK: true, http.StatusNotFound: true}
 	}
 	return map[int]bool{http.StatusOK: true}
 }

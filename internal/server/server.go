@@ -27,6 +27,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/apierror"
 	"github.com/gatehouse/gatehouse/internal/assignment"
 	"github.com/gatehouse/gatehouse/internal/authn"
+	"github.com/gatehouse/gatehouse/internal/branding"
 	"github.com/gatehouse/gatehouse/internal/buildinfo"
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/clientip"
@@ -121,6 +122,8 @@ type Server struct {
 	authFailures *authThrottle
 	// sessions are people's sessions and consents (Config.PersonSessions).
 	sessions SessionManager
+	// branding is organizations' look on their sign-in pages.
+	branding *branding.Service
 }
 
 // New builds the server and its routes.
@@ -153,6 +156,7 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.branding = &branding.Service{Store: cfg.Store, Now: s.now}
 	if s.authn == nil {
 		s.authn = authn.Chain{authn.ServiceAccounts{Store: cfg.Store, Now: s.now}, authn.APIKeys{Store: cfg.Store, Now: s.now}}
 	}
@@ -242,6 +246,9 @@ func New(cfg Config) (*Server, error) {
 	// API client, asking for JSON or anything, keeps the JSON 404 of every
 	// unknown path); a browser's unknown path gets a 404 page.
 	mux.HandleFunc("GET "+webui.StylesheetPath, webui.Stylesheet)
+	// Organizations' branded stylesheets and logos, which their sign-in
+	// pages load (public, like the pages).
+	mux.Handle(branding.AssetsPattern, named("brandingAssetGet", branding.Assets(cfg.Store)))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && webui.WantsHTML(r):

@@ -69,14 +69,36 @@ const Partials = `
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="color-scheme" content="light dark">
 <link rel="stylesheet" href="{{stylesheet}}">
-{{end}}
+{{with brandOf .}}<link rel="stylesheet" href="{{.StyleURL}}">
+{{end}}{{end}}
 {{define "mark"}}<span class="logo" aria-hidden="true"><svg viewBox="0 0 32 32"><path d="M9 25V13l7-5 7 5v12h-5v-7h-4v7z"/></svg></span>{{end}}
-{{define "brand"}}<header class="brand">{{template "mark"}}<span>Gatehouse</span></header>{{end}}
+{{define "brand"}}<header class="brand">{{with brandOf .}}{{if .LogoURL}}<img class="brand-logo" src="{{.LogoURL}}" alt="">{{else}}{{template "mark"}}{{end}}<span id="brand-name">{{.Name}}</span>{{else}}{{template "mark"}}<span>Gatehouse</span>{{end}}</header>{{end}}
 {{define "alert-icon"}}<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="10"/><path d="M12 8v4M12 16h.01"/></svg>{{end}}
 `
 
+// Brand is an organization's look on a page (internal/branding): the name
+// and logo in the header, and the stylesheet of its colours, loaded after
+// the pages' own. Both URLs are Gatehouse's, so the policy stays 'self'.
+type Brand struct {
+	Name, LogoURL, StyleURL string
+}
+
+// Branded is a page's data that may carry a Brand; pages whose data does
+// not implement it, or returns nil, show Gatehouse's.
+type Branded interface {
+	PageBrand() *Brand
+}
+
+// brandOf is the Brand of a page's data, or nil.
+func brandOf(data any) *Brand {
+	if b, ok := data.(Branded); ok {
+		return b.PageBrand()
+	}
+	return nil
+}
+
 // Funcs are the template functions Partials need.
-var Funcs = template.FuncMap{"stylesheet": func() string { return StylesheetPath }}
+var Funcs = template.FuncMap{"stylesheet": func() string { return StylesheetPath }, "brandOf": brandOf}
 
 // SetPageHeaders sets the headers of an HTML page: its type, never cached,
 // never framed, the policy CSP(formOrigins...), no referrer.

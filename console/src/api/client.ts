@@ -31,7 +31,9 @@ function fill(path: string, params: Record<string, string>): string {
   return path.replace(/\{(\w+)\}/g, (_, k: string) => {
     const v = params[k];
     if (v === undefined) throw new Error(`missing path parameter ${k}`);
-    return encodeURIComponent(v);
+    // "@" is a legal character of a path segment (RFC 3986 pchar) and the
+    // API's email parameters match it unescaped (/localaccounts/{email}).
+    return encodeURIComponent(v).replace(/%40/g, "@");
   });
 }
 

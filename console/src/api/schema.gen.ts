@@ -377,6 +377,48 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/organizations/{organizationID}/branding": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * The organization's branding on its sign-in pages.
+         * @description Gatehouse addition. The display name, logo and colours that sign-in
+         *     pages routed to this organization show (by an organization-owned
+         *     client, or a login_hint in its verified domain). Empty values, and
+         *     no URLs, when it has none: its pages look like the platform's.
+         */
+        get: operations["getOrganizationBranding"];
+        /**
+         * Set the organization's branding.
+         * @description Gatehouse addition. Replaces the branding (every field; send back
+         *     the logo read to keep it). Theme values only, so that the pages
+         *     keep their strict Content-Security-Policy: colours as #rrggbb, the
+         *     logo as a PNG or JPEG file (base64, at most 64 KiB and 1024 pixels
+         *     on a side, decoded in full), stored and served by Gatehouse (never
+         *     an outside URL: a third party would learn of every sign-in). Any
+         *     other value is 400 and changes nothing. Audited (the logo by size
+         *     and hash).
+         */
+        put: operations["updateOrganizationBranding"];
+        post?: never;
+        /**
+         * Remove the organization's branding.
+         * @description Gatehouse addition. Its sign-in pages look like the platform's
+         *     again. 404 when it has none. Audited.
+         */
+        delete: operations["deleteOrganizationBranding"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/organizations/{organizationID}/acl": {
         parameters: {
             query?: never;
@@ -2800,6 +2842,45 @@ export interface components {
              *     Platform administrators only (403 otherwise).
              */
             markVerified?: boolean;
+        };
+        /**
+         * @description Gatehouse addition. An organization's branding when written. Every
+         *     field is optional; an empty or absent one is the platform's.
+         */
+        brandingWrite: {
+            /** @description The name shown above the sign-in form (else the organization's name). */
+            displayName?: string;
+            /** @description Buttons, links and focus rings, as #rrggbb. Text on it is black or white, whichever reads; the dark scheme lightens it until it reads. */
+            primaryColor?: string;
+            /** @description The page's backdrop around the sign-in card (light scheme), as #rrggbb. */
+            backgroundColor?: string;
+            /**
+             * Format: byte
+             * @description A PNG or JPEG file, base64; at most 64 KiB and 1024×1024 pixels.
+             */
+            logo?: string;
+        };
+        /** @description Gatehouse addition. An organization's branding. */
+        brandingRead: {
+            displayName: string;
+            primaryColor: string;
+            backgroundColor: string;
+            /**
+             * Format: byte
+             * @description The logo file, base64 (absent without a logo).
+             */
+            logo?: string;
+            /** @description The logo's media type, image/png or image/jpeg. */
+            logoType?: string;
+            /** @description Where Gatehouse serves the logo (path on the issuer; absent without a logo). */
+            logoURL?: string;
+            /** @description Where Gatehouse serves the stylesheet generated from the colours (path on the issuer; absent without branding). */
+            stylesheetURL?: string;
+            /**
+             * Format: date-time
+             * @description The last write (absent without branding).
+             */
+            updatedAt?: string;
         };
         /** @description An organization. */
         organizationSpec: {
@@ -5259,6 +5340,94 @@ export interface operations {
             415: components["responses"]["unsupportedMediaTypeResponse"];
             500: components["responses"]["internalServerErrorResponse"];
             503: components["responses"]["dnsUnavailableResponse"];
+        };
+    };
+    getOrganizationBranding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The branding. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["brandingRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    updateOrganizationBranding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["brandingWrite"];
+            };
+        };
+        responses: {
+            /** @description The branding as stored. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["brandingRead"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    deleteOrganizationBranding: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
         };
     };
     getOrganizationAcl: {
