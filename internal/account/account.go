@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/tenancy"
@@ -91,6 +92,8 @@ type Service struct {
 	// SessionsEnded hears of the OIDC sessions a committed write ended
 	// (back-channel logout); nil ignores them.
 	SessionsEnded func(context.Context, []*store.OIDCSession)
+	// MFA runs the person's second factors (issue 14; nil: none).
+	MFA *mfa.Service
 }
 
 // Link is a link handed out once: its URL holds the token.

@@ -63,6 +63,13 @@ type messages struct {
 	// not (so it says nothing about any account): after %d failures in a
 	// row sign-in pauses for %d minutes; what the owner does then.
 	LockoutHint string
+
+	// Second factor pages (issue 14): the code prompt, the recovery code
+	// prompt, the enrolment page and the page that shows recovery codes.
+	MFATitle, MFAIntro, MFACode, MFAVerify, MFAUseRecovery, MFAUseApp, MFAWrongCode, MFALocked string
+	RecoveryTitle, RecoveryIntro, RecoveryCode                                                 string
+	EnrolTitle, EnrolIntro, EnrolScan, EnrolSecret, EnrolConfirm                               string
+	CodesTitle, CodesIntro, CodesShown, CodesContinue                                          string
 }
 
 var english = &messages{
@@ -170,6 +177,26 @@ var english = &messages{
 	AuthorizeErrorTitle:  "Sign-in request not valid",
 	AuthorizeErrorText:   "The application sent a sign-in request that Gatehouse cannot accept. Go back to the application and try again.",
 	LockoutHint:          "After %d failed attempts in a row, sign-in for an address is paused for %d minutes. If that happened, wait and try again; if you did not make these attempts or it keeps happening, contact an administrator of your organization.",
+	MFATitle:             "Two-step verification",
+	MFAIntro:             "Enter the 6-digit code that your authenticator app shows for this account.",
+	MFACode:              "Code",
+	MFAVerify:            "Verify",
+	MFAUseRecovery:       "Use a recovery code instead",
+	MFAUseApp:            "Use the authenticator app instead",
+	MFAWrongCode:         "This code is not valid. Codes work once; wait for the next one if you just used it.",
+	MFALocked:            "Too many wrong codes: verification is paused for a while. Try again later, or ask an administrator of your organization to reset your factors.",
+	RecoveryTitle:        "Use a recovery code",
+	RecoveryIntro:        "Enter one of the recovery codes you saved when you set up two-step verification. Each code works once.",
+	RecoveryCode:         "Recovery code",
+	EnrolTitle:           "Set up two-step verification",
+	EnrolIntro:           "Your organization requires a second step at sign-in. Add this account to an authenticator app, then enter the code it shows.",
+	EnrolScan:            "Scan this QR code with the app:",
+	EnrolSecret:          "Or enter this key by hand:",
+	EnrolConfirm:         "Confirm",
+	CodesTitle:           "Save your recovery codes",
+	CodesIntro:           "If you lose your authenticator app, each of these codes signs you in once. Store them somewhere safe: they are shown only now.",
+	CodesShown:           "Your recovery codes were shown when you set up two-step verification; they are not shown again. You can make a new set in your account.",
+	CodesContinue:        "I have saved them, continue",
 }
 
 var german = &messages{
@@ -277,6 +304,26 @@ var german = &messages{
 	AuthorizeErrorTitle:  "Anmeldeanfrage ungültig",
 	AuthorizeErrorText:   "Die Anwendung hat eine Anmeldeanfrage gesendet, die Gatehouse nicht annehmen kann. Kehren Sie zur Anwendung zurück und versuchen Sie es erneut.",
 	LockoutHint:          "Nach %d Fehlversuchen in Folge wird die Anmeldung für eine Adresse %d Minuten lang pausiert. Falls das passiert ist, warten Sie und versuchen Sie es erneut; wenn Sie diese Versuche nicht unternommen haben oder es wieder passiert, wenden Sie sich an die Administration Ihrer Organisation.",
+	MFATitle:             "Bestätigung in zwei Schritten",
+	MFAIntro:             "Geben Sie den 6-stelligen Code ein, den Ihre Authenticator-App für dieses Konto anzeigt.",
+	MFACode:              "Code",
+	MFAVerify:            "Bestätigen",
+	MFAUseRecovery:       "Stattdessen einen Wiederherstellungscode verwenden",
+	MFAUseApp:            "Stattdessen die Authenticator-App verwenden",
+	MFAWrongCode:         "Dieser Code ist ungültig. Jeder Code gilt nur einmal; warten Sie auf den nächsten, wenn Sie ihn gerade verwendet haben.",
+	MFALocked:            "Zu viele falsche Codes: Die Bestätigung ist eine Weile pausiert. Versuchen Sie es später erneut oder bitten Sie die Administration Ihrer Organisation, Ihre Faktoren zurückzusetzen.",
+	RecoveryTitle:        "Wiederherstellungscode verwenden",
+	RecoveryIntro:        "Geben Sie einen der Wiederherstellungscodes ein, die Sie bei der Einrichtung gespeichert haben. Jeder Code gilt nur einmal.",
+	RecoveryCode:         "Wiederherstellungscode",
+	EnrolTitle:           "Bestätigung in zwei Schritten einrichten",
+	EnrolIntro:           "Ihre Organisation verlangt bei der Anmeldung einen zweiten Schritt. Fügen Sie dieses Konto einer Authenticator-App hinzu und geben Sie den angezeigten Code ein.",
+	EnrolScan:            "Scannen Sie diesen QR-Code mit der App:",
+	EnrolSecret:          "Oder geben Sie diesen Schlüssel von Hand ein:",
+	EnrolConfirm:         "Bestätigen",
+	CodesTitle:           "Wiederherstellungscodes speichern",
+	CodesIntro:           "Falls Sie Ihre Authenticator-App verlieren, meldet Sie jeder dieser Codes einmal an. Bewahren Sie sie sicher auf: Sie werden nur jetzt angezeigt.",
+	CodesShown:           "Ihre Wiederherstellungscodes wurden bei der Einrichtung angezeigt und werden nicht erneut angezeigt. In Ihrem Konto können Sie neue erstellen.",
+	CodesContinue:        "Gespeichert, weiter",
 }
 
 // UILocales are the languages the pages are shown in, English first (the
