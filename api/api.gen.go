@@ -100,6 +100,27 @@ func (e AccountAssignmentTargetType) Valid() bool {
 	}
 }
 
+// Defines values for AccountFactorsPolicy.
+const (
+	AccountFactorsPolicyOff      AccountFactorsPolicy = "off"
+	AccountFactorsPolicyOptional AccountFactorsPolicy = "optional"
+	AccountFactorsPolicyRequired AccountFactorsPolicy = "required"
+)
+
+// Valid indicates whether the value is a known member of the AccountFactorsPolicy enum.
+func (e AccountFactorsPolicy) Valid() bool {
+	switch e {
+	case AccountFactorsPolicyOff:
+		return true
+	case AccountFactorsPolicyOptional:
+		return true
+	case AccountFactorsPolicyRequired:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AccountTagFilterType.
 const (
 	AccountTagFilterTypeAccountTag            AccountTagFilterType = "accountTag"
@@ -448,6 +469,27 @@ func (e IamServicePolicyType) Valid() bool {
 	case IamServicePolicyTypeDeny:
 		return true
 	case IamServicePolicyTypeRules:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MfaPolicyMode.
+const (
+	MfaPolicyModeOff      MfaPolicyMode = "off"
+	MfaPolicyModeOptional MfaPolicyMode = "optional"
+	MfaPolicyModeRequired MfaPolicyMode = "required"
+)
+
+// Valid indicates whether the value is a known member of the MfaPolicyMode enum.
+func (e MfaPolicyMode) Valid() bool {
+	switch e {
+	case MfaPolicyModeOff:
+		return true
+	case MfaPolicyModeOptional:
+		return true
+	case MfaPolicyModeRequired:
 		return true
 	default:
 		return false
@@ -999,6 +1041,18 @@ type AccountDiscovery struct {
 	// RoleNameWithPath Example: /gatehouse/discovery
 	RoleNameWithPath string `json:"roleNameWithPath"`
 }
+
+// AccountFactors Gatehouse addition (issue 14). The caller's second factors.
+type AccountFactors struct {
+	Factors []FactorRead `json:"factors"`
+
+	// Policy The multi-factor policy that applies to the caller.
+	Policy            AccountFactorsPolicy `json:"policy"`
+	RecoveryCodesLeft int                  `json:"recoveryCodesLeft"`
+}
+
+// AccountFactorsPolicy The multi-factor policy that applies to the caller.
+type AccountFactorsPolicy string
 
 // AccountIdentityProvider Gatehouse addition. Who vouched for the login.
 type AccountIdentityProvider struct {
@@ -1753,6 +1807,39 @@ type ErrorCode string
 // the seed's AWSOrganizationErrorType.
 type ErrorErrorType string
 
+// FactorCode Gatehouse addition (issue 14). A code from the factor.
+type FactorCode struct {
+	Code string `json:"code"`
+}
+
+// FactorConfirmation Gatehouse addition (issue 14). A confirmed factor, and the recovery codes of a first factor (shown once).
+type FactorConfirmation struct {
+	// Factor Gatehouse addition (issue 14). One second factor of a person; never its secret.
+	Factor        FactorRead `json:"factor"`
+	RecoveryCodes *[]string  `json:"recoveryCodes,omitempty"`
+}
+
+// FactorProof Gatehouse addition (issue 14). Proof that the caller is the person,
+// beyond the access token: the current local password, or a code (TOTP
+// or recovery code). Exactly one.
+type FactorProof struct {
+	Code     *string `json:"code,omitempty"`
+	Password *string `json:"password,omitempty"`
+}
+
+// FactorRead Gatehouse addition (issue 14). One second factor of a person; never its secret.
+type FactorRead struct {
+	// Confirmed False while the enrolment waits for its first code.
+	Confirmed bool      `json:"confirmed"`
+	CreatedAt time.Time `json:"createdAt"`
+	Id        string    `json:"id"`
+
+	// Kind totp (an authenticator app); passkeys will be more kinds.
+	Kind       string     `json:"kind"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	Name       string     `json:"name"`
+}
+
 // GcpAccessToken A GCP access token, of the service account or of the federated principal.
 type GcpAccessToken struct {
 	AccessToken string             `json:"accessToken"`
@@ -1874,6 +1961,17 @@ type LocalAccountRead struct {
 	OrganizationID    *string   `json:"organizationID,omitempty"`
 	PasswordUpdatedAt time.Time `json:"passwordUpdatedAt"`
 }
+
+// MfaPolicy Gatehouse addition (issue 14). An organization's multi-factor policy.
+type MfaPolicy struct {
+	Mode MfaPolicyMode `json:"mode"`
+
+	// UpdatedAt When it was set (absent while the default applies).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+}
+
+// MfaPolicyMode defines model for MfaPolicy.Mode.
+type MfaPolicyMode string
 
 // NamedPolicy A role policy under a name (what-if simulation).
 type NamedPolicy struct {
@@ -2479,6 +2577,12 @@ type Projects = []ProjectRead
 // e.g. Google/Microsoft, when "organization", use an organization scoped provider.
 type ProviderScope string
 
+// QrCode Gatehouse addition (issue 14). A QR code as SVG path data of size×size modules (quiet zone included).
+type QrCode struct {
+	Path string `json:"path"`
+	Size int    `json:"size"`
+}
+
 // QuotaRead A single quota.
 type QuotaRead struct {
 	// Committed The amount of that resource always in use.
@@ -2528,6 +2632,11 @@ type QuotasRead struct {
 type QuotasWrite struct {
 	// Quotas A list of quotas.
 	Quotas []QuotaWrite `json:"quotas"`
+}
+
+// RecoveryCodes Gatehouse addition (issue 14). A new set of recovery codes, shown once.
+type RecoveryCodes struct {
+	Codes []string `json:"codes"`
 }
 
 // ResourceAllocation A single quota but taking into account dynamic allocation.
@@ -2979,6 +3088,24 @@ type TokenForm struct {
 	Scope        *string `json:"scope,omitempty"`
 }
 
+// TotpEnrolment Gatehouse addition (issue 14). A pending TOTP factor and its secret, shown once.
+type TotpEnrolment struct {
+	// Factor Gatehouse addition (issue 14). One second factor of a person; never its secret.
+	Factor     FactorRead `json:"factor"`
+	OtpauthURL string     `json:"otpauthURL"`
+
+	// QrCode Gatehouse addition (issue 14). A QR code as SVG path data of size×size modules (quiet zone included).
+	QrCode QrCode `json:"qrCode"`
+
+	// Secret The key in base32, to type into an app.
+	Secret string `json:"secret"`
+}
+
+// TotpEnrolmentRequest Gatehouse addition (issue 14). The name of the new factor.
+type TotpEnrolmentRequest struct {
+	Name *string `json:"name,omitempty"`
+}
+
 // UserRead A user.
 type UserRead struct {
 	// Metadata Metadata required by organization scoped resource reads.
@@ -3098,6 +3225,9 @@ type CredentialIDParameter = string
 
 // EmailQueryParameter defines model for emailQueryParameter.
 type EmailQueryParameter = openapi_types.Email
+
+// FactorIDParameter defines model for factorIDParameter.
+type FactorIDParameter = string
 
 // GroupidParameter defines model for groupidParameter.
 type GroupidParameter = string
@@ -3837,8 +3967,20 @@ type ListSubjectSessionsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// StartAccountTotpEnrolmentJSONRequestBody defines body for StartAccountTotpEnrolment for application/json ContentType.
+type StartAccountTotpEnrolmentJSONRequestBody = TotpEnrolmentRequest
+
+// ConfirmAccountFactorJSONRequestBody defines body for ConfirmAccountFactor for application/json ContentType.
+type ConfirmAccountFactorJSONRequestBody = FactorCode
+
+// RemoveAccountFactorJSONRequestBody defines body for RemoveAccountFactor for application/json ContentType.
+type RemoveAccountFactorJSONRequestBody = FactorProof
+
 // ChangeAccountPasswordJSONRequestBody defines body for ChangeAccountPassword for application/json ContentType.
 type ChangeAccountPasswordJSONRequestBody = AccountPasswordChange
+
+// RegenerateAccountRecoveryCodesJSONRequestBody defines body for RegenerateAccountRecoveryCodes for application/json ContentType.
+type RegenerateAccountRecoveryCodesJSONRequestBody = FactorProof
 
 // InviteLocalAccountJSONRequestBody defines body for InviteLocalAccount for application/json ContentType.
 type InviteLocalAccountJSONRequestBody = LocalAccountEmail
@@ -3896,6 +4038,9 @@ type CreateGroupJSONRequestBody = GroupWrite
 
 // UpdateGroupJSONRequestBody defines body for UpdateGroup for application/json ContentType.
 type UpdateGroupJSONRequestBody = GroupWrite
+
+// SetOrganizationMfaPolicyJSONRequestBody defines body for SetOrganizationMfaPolicy for application/json ContentType.
+type SetOrganizationMfaPolicyJSONRequestBody = MfaPolicy
 
 // CreateOrganizationOauth2ClientJSONRequestBody defines body for CreateOrganizationOauth2Client for application/json ContentType.
 type CreateOrganizationOauth2ClientJSONRequestBody = Oauth2ClientWrite
@@ -3989,9 +4134,24 @@ type ServerInterface interface {
 	// DeleteAccountConsent Revoke a consent.
 	// (DELETE /api/v1/account/consents/{clientID})
 	DeleteAccountConsent(w http.ResponseWriter, r *http.Request, clientID ConsentClientIDParameter)
+	// GetAccountFactors List the signed-in person's second factors.
+	// (GET /api/v1/account/factors)
+	GetAccountFactors(w http.ResponseWriter, r *http.Request)
+	// StartAccountTotpEnrolment Start enrolling an authenticator app (TOTP).
+	// (POST /api/v1/account/factors/totp)
+	StartAccountTotpEnrolment(w http.ResponseWriter, r *http.Request)
+	// ConfirmAccountFactor Confirm a pending TOTP factor with its first code.
+	// (POST /api/v1/account/factors/{factorID}/confirm)
+	ConfirmAccountFactor(w http.ResponseWriter, r *http.Request, factorID FactorIDParameter)
+	// RemoveAccountFactor Remove one of the signed-in person's factors.
+	// (POST /api/v1/account/factors/{factorID}/remove)
+	RemoveAccountFactor(w http.ResponseWriter, r *http.Request, factorID FactorIDParameter)
 	// ChangeAccountPassword Change the signed-in person's local password.
 	// (PUT /api/v1/account/password)
 	ChangeAccountPassword(w http.ResponseWriter, r *http.Request)
+	// RegenerateAccountRecoveryCodes Replace the signed-in person's recovery codes.
+	// (POST /api/v1/account/recoverycodes)
+	RegenerateAccountRecoveryCodes(w http.ResponseWriter, r *http.Request)
 	// ListAccountSessions List the caller's sessions.
 	// (GET /api/v1/account/sessions)
 	ListAccountSessions(w http.ResponseWriter, r *http.Request, params ListAccountSessionsParams)
@@ -4151,6 +4311,12 @@ type ServerInterface interface {
 	// UpdateGroup Update a group.
 	// (PUT /api/v1/organizations/{organizationID}/groups/{groupid})
 	UpdateGroup(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, groupid GroupidParameter)
+	// GetOrganizationMfaPolicy Read the organization's multi-factor policy.
+	// (GET /api/v1/organizations/{organizationID}/mfapolicy)
+	GetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// SetOrganizationMfaPolicy Set the organization's multi-factor policy.
+	// (PUT /api/v1/organizations/{organizationID}/mfapolicy)
+	SetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
 	// ListOrganizationOauth2Clients List an organization's OAuth2 clients.
 	// (GET /api/v1/organizations/{organizationID}/oauth2clients)
 	ListOrganizationOauth2Clients(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationOauth2ClientsParams)
@@ -4328,6 +4494,9 @@ type ServerInterface interface {
 	// ListUserAccountAssignments List what a user can reach.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
 	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
+	// ResetUserFactors Reset a user's second factors.
+	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/factors)
+	ResetUserFactors(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
 	// InviteUser Invite a user to a local password account.
 	// (POST /api/v1/organizations/{organizationID}/users/{userID}/invitation)
 	InviteUser(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
@@ -4355,6 +4524,9 @@ type ServerInterface interface {
 	// RotateSigningKeys Rotate the platform's token signing keys now.
 	// (POST /api/v1/signingkeys/rotate)
 	RotateSigningKeys(w http.ResponseWriter, r *http.Request)
+	// ResetSubjectFactors Reset a person's second factors (platform administrators).
+	// (DELETE /api/v1/subjects/{subject}/factors)
+	ResetSubjectFactors(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
 	// DeleteSubjectSessions Sign a person out everywhere.
 	// (DELETE /api/v1/subjects/{subject}/sessions)
 	DeleteSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
@@ -4461,11 +4633,105 @@ func (siw *ServerInterfaceWrapper) DeleteAccountConsent(w http.ResponseWriter, r
 	handler.ServeHTTP(w, r)
 }
 
+// GetAccountFactors operation middleware
+func (siw *ServerInterfaceWrapper) GetAccountFactors(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccountFactors(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartAccountTotpEnrolment operation middleware
+func (siw *ServerInterfaceWrapper) StartAccountTotpEnrolment(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartAccountTotpEnrolment(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ConfirmAccountFactor operation middleware
+func (siw *ServerInterfaceWrapper) ConfirmAccountFactor(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "factorID" -------------
+	var factorID FactorIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "factorID", r.PathValue("factorID"), &factorID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "factorID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ConfirmAccountFactor(w, r, factorID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemoveAccountFactor operation middleware
+func (siw *ServerInterfaceWrapper) RemoveAccountFactor(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "factorID" -------------
+	var factorID FactorIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "factorID", r.PathValue("factorID"), &factorID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "factorID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemoveAccountFactor(w, r, factorID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ChangeAccountPassword operation middleware
 func (siw *ServerInterfaceWrapper) ChangeAccountPassword(w http.ResponseWriter, r *http.Request) {
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ChangeAccountPassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegenerateAccountRecoveryCodes operation middleware
+func (siw *ServerInterfaceWrapper) RegenerateAccountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegenerateAccountRecoveryCodes(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -6644,6 +6910,58 @@ func (siw *ServerInterfaceWrapper) UpdateGroup(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateGroup(w, r, organizationID, groupid)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOrganizationMfaPolicy operation middleware
+func (siw *ServerInterfaceWrapper) GetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOrganizationMfaPolicy(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SetOrganizationMfaPolicy operation middleware
+func (siw *ServerInterfaceWrapper) SetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SetOrganizationMfaPolicy(w, r, organizationID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -9407,6 +9725,41 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 	handler.ServeHTTP(w, r)
 }
 
+// ResetUserFactors operation middleware
+func (siw *ServerInterfaceWrapper) ResetUserFactors(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetUserFactors(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // InviteUser operation middleware
 func (siw *ServerInterfaceWrapper) InviteUser(w http.ResponseWriter, r *http.Request) {
 
@@ -9741,6 +10094,32 @@ func (siw *ServerInterfaceWrapper) RotateSigningKeys(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RotateSigningKeys(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetSubjectFactors operation middleware
+func (siw *ServerInterfaceWrapper) ResetSubjectFactors(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "subject" -------------
+	var subject SubjectParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subject", r.PathValue("subject"), &subject, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subject", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetSubjectFactors(w, r, subject)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -10114,6 +10493,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/localaccounts/{email}", wrapper.DeleteLocalAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/account/password", wrapper.ChangeAccountPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account/factors", wrapper.GetAccountFactors)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/factors/totp", wrapper.StartAccountTotpEnrolment)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/factors/{factorID}/confirm", wrapper.ConfirmAccountFactor)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/factors/{factorID}/remove", wrapper.RemoveAccountFactor)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/recoverycodes", wrapper.RegenerateAccountRecoveryCodes)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/factors", wrapper.ResetUserFactors)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subjects/{subject}/factors", wrapper.ResetSubjectFactors)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/mfapolicy", wrapper.GetOrganizationMfaPolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/mfapolicy", wrapper.SetOrganizationMfaPolicy)
 
 	return m
 }
@@ -10123,569 +10511,601 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37duM4kiCMvwqOfnuOpV1adl6qelo+v/ONynZVeyrL9tjOyvl2mOOCSEhCmwLUBGinKjf3NfYR5j1m",
-	"X+w7CFwIkqBEyc5LV7v+6E6LJBAIBAJxj4+9hC+WnBEmRW/0sTcnOCU5/JORD/ISz8gNvyNM/ZASkeR0",
-	"KSlnvVHvJyzJnBeCIJymVP04RJc5EYRJxFm2Qg9zwhBGv2V0QeVv6AELNKP36jeWogXPScyoJAuByAcq",
-	"5AjJOUF8if9WEPTb0s77G7rHWUHQlOfwggIKqafDXtQTyZwssAJNrpakN+oJmVM263369CnqLXGOF0Sa",
-	"xeAk4QWTYyHojC0Ik2cnl/aF5trGDJkPEHZfoLMTNSlVLyyxnPeiHsMLNW1g8F7Uy8nfCpqTtDeSeUF8",
-	"aJdYSpKrcf7j3w/3/4z3p+8//tOnfffv1x3+/eLlp//WixoLjywwm9Y3fnft1nh2gvovXqKUzqgUAyTn",
-	"WCKMkowXKUo4YyRR3yE+1XuUzzCjv2P4LaUi4fckJ+l63GyHkXXLyzKewNzrV4hyIniRJwSVX6zZQW/U",
-	"r7h1S/ozWW3cucszdEdWaxZjhvmKCylSKseJ5Pm/FiRfrVnPheIU5F6xH01fVCCsPgSiFCS/p2oLNRFF",
-	"du0REkQIoMkcFYLkSBSTv5JEDhxK/qYm9slQ8nwtyzBQX3jUvQn4N1RIDbJ/JvaEXVCfSrTAKzTH9wRN",
-	"CGEoJRmRJB0gyoQkOLVnaplhOeX5Yj8j9yRDnBHRthJ/qrO0y5KuzEk4S7fZDTzhhVmdO0oeydWgyt0c",
-	"20B0s1qSx8KkpkB9jCytWC61JLk+9AmWOOOzgkSIDGdDNMt5sRSDTStRsHVZyzVlyXaLkIpq8VSSXC9F",
-	"0gVpg0ao0StgKDLBsjfqpViSffVt+xF8yyTNtoFtQqY8J5vBKtTAu4CVZHTT5RsSLMYMXYwLOX+J9AB7",
-	"wvzjlqZq82eEqe0mKXr79uwkQjyPmaKCsxOE3eEyn4AkkpMZFVLdW+iByvmghZVacDuz0vH+/8T7v6sr",
-	"rPzn8PZ/77//eBi9ePmnFn4JV+2xu2k33GyNi7n1JmiM+/WuBADlLCVMUrnqtEBqXt6wvHLMr7g4zpTc",
-	"e7yZuOuEfEvTr0x6OQEE4mzDpgjJ1Wkp31+zL96YX29TyAJvZn5jEB/Ula3eVhwnJ6L17oWXwmzPPmrC",
-	"AfcNTdcDwajSe+DVdryakb4eSkGV25J138wJWuAPdFEsECsWE5KrK1prfpKjnMgiZ0P0bk5YzPiCSsXF",
-	"cZaZV3BOzDsk1W+B7og81TFSF37M/m3/nHyQ+0pl3QfdUckIS3UykdZqUYLznBIB8oGEN4JqZWjnYeWV",
-	"nTdr6o1eHB4eRr0FZeZPhzjKJJmRvPcp6n3Yn1nU7FvU6L37FFUlug3Mo6J8tRJKdcSvRy8Ko2vWo0hD",
-	"vVLSQYSmOV+gwyEa6ydLDCI2QYSliKpjupSrtk1SX1T2KCVTXGSyN1Ib5O+X/s/btcPmrhn4gZS2F1eM",
-	"JeOOrAQB0qJMbxoQXoRABtFkjSjT0kqTgg3hWi0hJ/eUF0JTKjqTaFEIiSZEMTEtyOiBBF4QNKWZEjFL",
-	"O4iaUz1VxEAArViiZc7TIlFAyHVo1UagGv2/IWwm573Rdy9eNnZ/A80vSb6goMJdkw03JirfRQqXrVRf",
-	"G/Mrkn0VkE4CeGlnKhXh6sJbt6ex7HU6S+Xtc7wgu0FH6rtiYVZAdYJUzb0J1pyyhC6VGLE1lJIbHNox",
-	"WoEqJ+kKzk5ok7yERXRDlz9fV9g6q9SbYVOzbIStoSb/t5xMe6Pe/++gNCwf6KfioGEovawMoxfC/0qS",
-	"jSxBv7WGF9hhviIXyPk9TUm+8UrHoA/Y19euyQz49RaV84xsMrzyjGjr3UpIskA8R0khJF+0Kdl6zK+7",
-	"pp2O9MOciwYjnPMsNfesQoR/0MFMVUMKvNVujDKgbTj96rW3V+edFqAgC102AO3bq3PUFxLLQgzNoGth",
-	"e3t1vgE0QUh6xoTELCGb2biSCNUXewIspOqjI0QZckJW1HRB9DHjcg4HBy2wTOZEIPULZbNW2O3gt3St",
-	"vRKEGL5vPrquLKVnFne53WXvrRBIgk9R7QLffHveCiK3hrwGpwN/m0stBLz//cbb4pZtIOYA3JVb0EB9",
-	"xTNyvZngA/Aaql1H1LciZ9vBaMCx0N3gfEbkWF92p13MEAFAJQwCX7cBq1+5NbfqbdM6sRHwJqTBNexE",
-	"1hq6dnquQb8tPdcADMK9I01ryNYRdA327am6AaaGH1wY4y4eXFTzjbWLDfVRv95Fa5x2GxemL9OzkxHC",
-	"aJLzB3Dw6V/3BBI0Rf1XL9GcfMApSegCZ851zXOEWczwcplR4/MtP8zJNCdibk0/eEGzFeq/fIkmWJDv",
-	"Xxd5hpI5znGilOVBKzbNGrqise/w8urlp/9VmmZv999/fPny06AFVfT3TZaTujENa4sJyB/t7qTfWywk",
-	"L2smkvUWLQUhz+UGCHmeknyEppRk6QiLRG2P/kO9i/rqJ4gSUXd6SnPjzqACZWQqES/kIIpZTpYESzzJ",
-	"COorsYkvFnhfkCUGh88AbHiC3JMcZ2BuOYLhYB6BCE7mKKNCxkwBLNBkBSZFyhCVAnkwRwhngqsHsuQI",
-	"guE7cptgQWLWT3KiZrzFcgAmnoLdMf7A9FQKaoxeHx4q1JMPy4ynxNJFcCd4XrUnwibWDCsvDw8DhpUF",
-	"/nCmX/7ePcV5jlfAQ+QqUz9Meb6Av7VjfJOBReijpV8GIYvmLTbx2nnQn6w9Df6KvnsdVZjMf/zzQRyL",
-	"9//jn92/wgfCuw53swUQ41ay/NLKvXqRVuj1phmsZ/6nm25bB/QjrBd6AKU3lBrvBrg2mjHK220XsLCF",
-	"qYsFo5yqE0y72i70190MF+VMu1stbsoxFPCF2KTk6xiV1htaD/C17uVPel4i5A88pUSHy7l4qCv9SP2Y",
-	"cCYJg396F+zBXwWH8MCOyHQjv8upJHr+ZvRdGbMlOdKMF2J9limWsLdVVFk321NDC4O2A2ocdl1BVGvK",
-	"fGH7qcFtTBCCus1JZ/i8OkUYwUiWVwYXo81W2uX91Ovwx15HJhVXuvYi6bCODRuhx7809rTPA70dfSP8",
-	"6OXwsLT+daUl3wTy5Avwxl4HfsUM0xVwc5E9Ncxm2DVn1d6gXQGt6k1PDW919DVg1/W8ruCrS+WpgVZj",
-	"rgEVbrlu8MGlo73zcOFMcGqAvTI/dwCafMCLZQZvkjznOWgo9zij6a250ZQsrp7cVkG1HtAJT1doimlG",
-	"UqTXiOBzmAak505o0ZMHUHLVZZ4ImSAEC1XKtQUTqeVjqvTZLHNvKCQa7WaIPF6ulBftURZaClJ60QJn",
-	"ShEgKVISR8x4jkAe8r3CfcqSrEgpmyGIcjhw/t5BhDgrIymFUtZyEjMbcgXhuC+Gr4eHKKUpgJzypIBg",
-	"eaMLfYp6E4Jzkp8qHG2xt4/F/I/H6Ps/fXeI/us/X42QpQqt+T9QOUcYvXv3bl/xX7WWRNHrDwAoSuY4",
-	"ywibKZWPcUbQpNAhCO6BVloZN5aEBC8IwlIJLSCbezkU9TmqK2tIYjZO7gecqp19wKvHnQbFO0h+q/80",
-	"R+FGT3p9evXr2fHp7en5yeXF2fnN7fnFze3V6fj4L+Mf3py2nJvxu2t0fXONxkIUC3LFM/KOyvk7MrEU",
-	"MbKxGktOmXRUgZl4IPnIj1nMybQQJH2CQ3bjVLuEF5mecKLOCk7mJIXTZY5eX85zLmWmSB2MBgo7CAYW",
-	"MZuQFWepOWdSnRGe0WQ1GCKHN6Xkr0ccRJ6+Pf/5/OLdOVC/3c/Pyd3Mlh5fnZ6cnt+cjd/cnp3/On4D",
-	"KkW3bRyhcZIQIU4IoyQdobdCbRfO2Qg/iBHFi9HohfffSHH6AxfeodAC21zIOc/p7yQFjzLJFe8ZISHF",
-	"qJzqiXbcMksq7Ol2fFQTgyEwRKUWb2E0GwIWM4e4yLf3jN9d+wkAp+VLEyJoSuBdCDamiRkDJTwleqs5",
-	"m2Y0eeQe21Fa9g6Xke/AxyCIBwzXOMsJTlc6Jk48ye1lJrIgCcM6tb8tQoUocAYuRSrQgmC4eYjJd3Bx",
-	"SNpAoEZn4i3D95hmeJKRx2FJksWS5zin2eq2KAdtQZqC5eT8GmWc3xVLpeHclrFJjq0PcbIgQzNZjXfB",
-	"yilD34knol8FjtrJTLEgw594Xp+VMgjDP0KKH+EZpgxlWJI8Zv0rxaP2x1NJ8gGgd8rzCU1Twh6HWTdM",
-	"Cy7LxAp76rOMP5AUTVYon+DkCcWmByxQChwJzLaGuxihSRMdXilen2A46hPj3fZfjJm+pBWkc3yvWH9F",
-	"khIJX+r0QgypVY6LgDCrRDG2Jx1Fx+r+IkJgdT3k9J5mZEaEkpJ0fJ5R4mzGAewLZZLkDGfXcN1sKwd1",
-	"vNXrXIIhO61hfDxJijx/kgsXTN/kw5IkUhNtweaYpYqCq3MpxltuEkYyx0yAqq7fwyyNmXoqiiQhaiyG",
-	"sL58h+jMGPMobADwdSxIhJYZwUJt4JLnElGJsFBbR4UoNJthXP7IC5Y+DsmMy9upGqZVhTDMURGWfvHx",
-	"mH3LwM0hOZpSlqKS18PCtF3hCwvSFSuF3ra+Fq5f/xn9139+N3w5iBDOHvDK3A4NZAHsS7zKOE5vOH+D",
-	"8xn54kpepmZVBxsz9OLw9T9996fv0WQliXhicQQmo6Iyn6ekJQlZSoH6L9Av9IeBp7/FzBrjtAgNmphi",
-	"KJKoe1eLKNoQABHS/J7kAiStCRhtAckFKyWwx2EYgzR4q5lvG4+Bd4wOVIphiiHMsUDkw5I+Eb8pFSh1",
-	"7ZSXJTB7HwpvXoMQUSwVnyDpLySlWIlyj0OMN+LtQg15K7UrYQMFUiJcsHZjqs9DgnA316YaatetHs7k",
-	"xRMhzsFZ+bFnaRBnl7m65yW4A6Y4EyQKhk2AAgUiaF5o6c+qYjjLxBC5iLNJQTO5T9U9nBIjoo5i9jHu",
-	"0TTujdCLCMXgDlF/xNpSHvfUjyWEavf0Y6WDnV7FvU9K3V56oH6svQ5bx4pFb/Tv5qNeZP5x+9PVxdvL",
-	"3vuAgzWlYpnhFfitQsEcNPV+9rI8WPiDT24Krn2lZZZ+6VN6Q7WdronlZiUCgbC1sS1wSiIlJroQK/R/",
-	"/089JPH//h/ntMtTkjeR5nzP7h9b+cOuCIZzXvVFf/KNfv9uhn7fBRe/EIlTLHHHwgx7SvnQX6C+jyWQ",
-	"2hgHDWTQXLXx5/+wCm4yPKWc3VC9qV0SXGukUf5cS9oOB3H6yFJMt5HpXQGpEyYv8YwEPf54BpFOAdoK",
-	"4Em9sikGJZAh8DDnGUF9nYdC0gHEYQx7ofyoz0KAOn8nfFQhECb8hOdyTTiLZqkkhQyelsgWcPPahTRo",
-	"ocMpiQzOI5fSZOJ2FGzdNt6yg+ZS3s25Epi9wibaWBxgC0CpC8ps9MaLqG05j47795FgrlSabrlWy/Gb",
-	"WwdFAhSVsirfqGSH2ItCaX4941Du1f1AwQsjABK/p4r/qhcCO0AgYLkaiq1lKESmU5JIpQpRaQNAhmjs",
-	"RzzgOxIz856JVwLVCmvTKtzHmrnBlbwYWQVLqWQ/KsVL39Ixc4U1ShlVyVooI0boLK8VDBY8F9geM2dB",
-	"OfhYu28Uv/1kIXNTPMxpMvd/2hNK6l1QRoXMseS5MFA3KVHJfEVOrgg2olljC4Q05nW7i5Rd5nyWE6GO",
-	"k1t/L+pp+TGwjzUq1CN2okDgP90uq+baFt5tt9UhctekWv6SJFsPcK0+Mrgrtue61/qzOt7cegxUbvxO",
-	"qLw2C6mfGCxrTOuvnLLAZVXPhgvRytJnjrvxrZ4LWtoxeqiBthKoKJDSZ+bqhkK3nYELGy8IXNAPLRhF",
-	"/TuyBLYiJFlqlT4n8NkAKncprrT02NuGLWgVoqvZbeE3qkx0y53yPi5TZJpYKXI2cqxMuzri4vDwVeKL",
-	"X/ALMQ+MLK3g1b8fVH4/OzG/lngQRJp3ApxSvz0MSZN+pGFwO3XwIkTsVKMb9ZcgpKgNa5QMybCQXvEu",
-	"RCXqe36QUGbB4AjhCZR3A2upjadYA/h5qz4UJHwTJxjKEq0EEpaJRxUK6XQ2btyZbVzJOamdBy3piS8p",
-	"F9UiCx8hFHkjbSURaUyPyv0NlX3TBXZwtYpc/+xE265evNyHeHwvNcEUleOM6Hh1YQWQkiRFrZacvccN",
-	"GD3jSt1KDBPHIE8ErmZ4BZF7iIWonknJ7e9O9uH2VSOObbp1qqrMBkIpw7lt2L39M6DQuCzd3ZWlyh22",
-	"zeQmzHb3me3Nt820bcxCNK9J0SthXHNGTgyZrXaweEGSpJaEUxDWcTJHSuy+J2hBQBf24rQsQZvaClWS",
-	"samd76icX2JFHJ7BsVc61w9SB+8mibUx5Bos2IgNG6a4JTJCQaRKsbznRTInqSuskvEZZQEOKkSh51xv",
-	"Kjlp08S9wEOdhcsfWOl/43k1gNWCVbnB/Lp7wUvMy7cOly4xz/cE0jXHzKTmesRCPPA8DQ5tsyY6XI4O",
-	"hjWb6ccsPMFGNkI7dbkHoX2+6sbQFA8uUj5tbm9zD9duc6sEqAg6IMieWyHWKqPCeWz3hKnvh2Y5ZuA3",
-	"zMk29hgbzh98VT3qJtQ0KvA01huVYf9uWLviNVt9acjqeI7ZjDzFZqMEhrL4THCWAR7VidIE7ZNyzTRY",
-	"5DkpgQoijZGHNc9reKsPWP18DV6sCv5IbIBbg84YSfcpKxOjvED4KgKIlc0DluAmg+1wWzb4ci1voIUV",
-	"6dM5x8LF7ttNA2kL2PCeMHwwV3srPMY04TwjmNXP5dZXfYUPBY5WZ7ZXZpXZpOYKDupgrqGLGzz7EQzQ",
-	"WxLHO7BWVe904+Aqtag7QpaipjjNjrVTUQyUNMwFiVmC83xF2QxhiTKiNC8jCIPlDs8E6pfQDuAmMZea",
-	"t0qcxaxgVEY6ybX2DKlHCE/4PUHqHVvqTE3Ur776llGYZxizn8kKdHpdY1v7J7mc6zIKQ6TkCF5AkIUW",
-	"f+11SgW6I0sdWBezBWZ4RkBlAvkILIiMkLRaF1eM3lChZhY/QgCDDp/oQxBI871LnIOxU12mLfA3DqNC",
-	"ZXeSfRA3uCaAf7dRBK75FMttq9GkA3OzndEodgB8mJCzkAsno0IaFw4RAmLFc57peCYBu+rZH5q4mmV8",
-	"0sUAlp2aYF6xG1PLQgyN1+SVDUNcqzWlFUCMVhgQDi6N2gqISMtY5Bo2OrK10NwNBSW0ZfaLcIZ7aOc8",
-	"AI0IWalx3NxC624OmIXsovuVIQZgbzJlkGO3maPK6Yt7QYm1zAJoEcnLLAFYCJRxNLKjBWcbvF/Y8Ta6",
-	"zEzxBQ/A9+u3RKw7To+lF7fvgesvdBo61RMMaVZaTtMWF1cq16oLMdNF/L3Ug7TUx6pyXiWCJuFKtJ7m",
-	"fDGMGVTbrEqyivULojPES32rVlEZ4jCxrLJ1YEnlxEqHENpHBAWxvRc5y1YjdekoZSNm5g7mU8Q40pV+",
-	"GuPqokuMl7We1U0UgZVbXV0xU1IQyBJDNC51wAVO5pQRv/pZvei8cFXnRRQzuOBMDQhjEIez6uFQ6FjE",
-	"1BbTLjc0JwnPU5LGcI1rf5gSIbQeU2RWqcHSFd9uU5ubB7BYCpkTvNgz8+eor7lIVRw0gbMOqD1d6eLx",
-	"ariOAiqJwCeQquU4Zm6XfI29CanGEM4JknkhpEKcK5T/QFPyRFq7CzdCIYRt0t/X7wQczCkleWlyAFF9",
-	"uNGYs07z31Bcs8I+W9yS/s3jWKdvd9WuWMjcw0oP06l8PSUnZ6TiGPUNsI37sjG9k/w2XNA1PcsfcDuJ",
-	"JbxJXk8DfSJ0ILix+SPJN+8QBOmUgAVvHS+Pvs1FXKa686kDS+zuJzaikd4Ii201/db+YgeZdhRv8POu",
-	"X3/Yr+tkoUC3lgAKvIfrd1XYcUxfmi6Xt/127CYJ3eHd6EldaQ82EbOEOshL7ijbNKZ6ZatRa1sFU0Sa",
-	"YH0crt8ynen7RWjWDgFTflU6XSsc1oizm0xYZQEhsRD69bS6qsqOP37N6MnKBMtEyJSu0Uxd141e8mWR",
-	"GaGPCsRZQnbfHP+afwKuAqvdMvREf/MU8SYwUisztpjuB3BqatMPnhFZIrKFqztE7gmkhqJTWrKq2sX+",
-	"YUm1K67hkNd6itoOIflSoAee31E2O0JMifSmvxzIlWrYbvG5ptZsWJxlxBmwYFqtVfSdixySc0wBV13c",
-	"FULpyjquIV/5YNjJb9fm4PE3bAOiNcm2RMS3dPFT69YJ+kYBnM3x3a2OVbkjKxvLYn4RJMmJ1D9FNsDP",
-	"RKK7ZgtKfQtfdNCULCyUF5OMJqatGeovce7iDgCsDkjUo7fjsP02s4fehlfbTIqvdZ1553qXqww+X3uN",
-	"WX22+x1Wcs3Q/VWkVJ7et8ZBXjCC4B2SogeFkRCNSr7ZmKjGqEQvQBOtDbKTbbRFrJ+rr6lY3aUpThRH",
-	"jxArMu23BeXG3u/qV8gqtoqV1ug3TOh6aHWb0VJdeMa2fAKrsZ11zTeoAny6WMoVTF/rPAf7I4LH15yK",
-	"sxZh9d/2Tdru/plra+cdpMBwGl+ddt3ek0B+WyRkhDQ282Yju8K2CPRx64HpIyB47twpWC9CqtdMu7Xu",
-	"5696wtrO4Iag/wVOibqvgCjboto6qieFIHlkUxJdiDdeUsVI1bWoY2TUzXZk7As8t+af32aejXNB2W+6",
-	"qCdLUV4wazSecyFRn0JhTa+hH5vFzFzBCoaw8Qou1DalytzTuGT8PEe+XS9s8elOrNeOVDv7O30FzX7U",
-	"SmRX3skJhUlbtvOATcfEznstW8MFd2i32OHO3hDT6CEznMViArH8Yvu4sZVbUfnukTrdt9CrTvAjzxdh",
-	"Ddt/y/LRPVGp23RxdnKMjtVd81//+Wr4Yvhy+GIQulrzW/DvhqNfXBu68FOekltXIKOLswL1XWkFPrVy",
-	"nZ5EDIbo8ufj0whdv/zu+3Y5sTrp7YLIOQ+DZxI1W+IvdLmn27nxwjXeAF9I++MF/nBbzR/zYlqURt0W",
-	"tL5YhgfMia5xfFvktOUFLULf2nPYpEalNa7Pf2kGLdFbsGgHCaCuiVQg8KmjBn6Qsh+EriKkrRmmBeCW",
-	"cRdjhs7Gv9hYLmOoviOrNr3mZ6tUNDECQpeDKMBClKyzD2SIrgnOSIrAhSFkZFRM13iuQaZRDySlC5at",
-	"/Ip2JSZ96NqQ5Woi7Y4tq7Bi2fDrQADX+N116R3U/FJE4NswlVCqTro9gcgHUzcEWrhondL+ZooPNwNZ",
-	"xzqzYrOaq15sQcex381ze6pRK62E50LqSmulssA6yCzoL1HX3/XNNdLPUd+UTEeF2CdYyP0X7TKIQUsZ",
-	"1lutqPXy1evvvv/TP/358MXLkXr9IKH7KVlmfBWUQPSVdlK0OXbsk2uScJa6AElbT98B/ur7w0OA2dV7",
-	"f/3qZaXi+58PD0NZumakGxNmU9uCVF/EcymXYnRwgB/EEC/w75wNE744gDCnJMN0gfplYL36tUqBtzSN",
-	"bOqB+bftHSKhEFf5N00HR5qEFfL2hPYSmrJtOpoJahNBAbIbPLtuiHde3JuQoj1k4+Ke5DlNTZypIoYy",
-	"wgLW29HIs476HQsIuTZMtauV137V7a+ldzXB9lzSfH3VeogjbaJzNNfNzhZgvm0E7SxT6/HnL6Q5fm20",
-	"CtCNRbZsQT2KOshiqmkwWKATeGtC/K9NdSIRDPwvw+VMOGMb3hsvnrYGmzZe7RB13TbtxuDtbUKdx5Cn",
-	"FQIvCiOiddktm3aDZ7vdFRIHUhfvNKl6DQtevPynaFMGD4jXjUYH33ewWPbsx6HVTXBydzGdXsscSzLb",
-	"JV1FmE8risMITekHkv6Akzs+naL+j+qvE5LhlfnJTjiALK8JFgSeQrDLAn8wb93QBdGhr3+lUpLcTkaJ",
-	"GETwLhTyOg7HTbtRKyyFMvn9a/9i+v6wQ3NdfznbDRe85apLfAL4SjzU+gZv7D9bFc3dKCFiqSTHBexP",
-	"tewknTKqI5mhmFJ5ZIN3yBqegnPWppyVeVY2qiSQiA8V28ZSksVSBvPyozVR9qYuU0hFa0sqadOUmveN",
-	"41QYGoKZQEPXZkuaeBi3zk374t3xXmXurYPS64kaoQJBvFJ8AUmuNKpO2fLB5AI/P1JPU0Z3erkRG/gk",
-	"kPAliGebPSjlq43IqBrQrWg/dpH6OytYf+EPuq8ANrUr6jLAnkBe/LvBxch0yy+n1e2DXFd8xSGdZoL6",
-	"RjaMnCw3WTXVufG765g5Xc4UfyWoXX0bRGhKUgJtkpTQbTqixkwx58TXts5OrEX03bXJFaeVis6O1h54",
-	"fpdxnJqymrrj1mICTSBgKS5GU5fDqRb/Muo846nRT2NmPq4oqhGiQzKET8/Gv1Q8q4Td05zr/GyveB5U",
-	"H6O2ffjpz9fo7Op6jB7IxBtUfX96fH2gHpvS6iT3JeqYObHeBOudHr90jShtSKlCPONmh5EWRI8Qn05J",
-	"TtKYcZatyq5WzvRNwHucov19wO8+fhD7Zu37HggRmqpLV5Bsuj/nQpI0QkpVz8i+JAwzibSCCKdcX7OA",
-	"7gcK8aVTrxF4WbXaVIO+vTr917en1zehUlhVamgriOXot830ZXrutuXytYmc9bSK+ulxIjwUkI56jqzV",
-	"g5L6OuZadOAXLQEijToK30osSA387YJC6h8/QXRICJ5tLVubcV3W+tsqU80WPAxG6DdTxDvkvZXvV87J",
-	"loj36N2LY66kGz2IoHy068UKWUdlelyHlZbpdI3MzRL6LhSxpkYNL2TCF2VCqvtoT+i6JWXvjFZZVayt",
-	"pajT11AfZ5mZZQFMkxcSGpyZNQ46O2gr0neArmwNvIsiIJwrGWOB2aqELhBGZHMFNWSuQWK4nN5W+VU1",
-	"w4fWZxV+STqWOzraKwBE5aZUx+5AJ7+a13eqTgoZmXbC9qiep2cjf0cs4FGn+NeyWU4otLsAJE2LbO2J",
-	"fRSxrqO7DgtwQWGPupnaeh59heCxoCCwQxRZbZy1IS11dIjt2GZN6godJ3htnYHce+hKYeksrCOba40f",
-	"dFbsLFmC3dalHgm8CkVNPnTJIPaB+hT1ZslyY0fBZDn2AjLXnHI93PuueULt22jkeko67CJ17263iVZ3",
-	"WLuF9qUnsINg6ecSLvAKJXPOBdEBL0qVJR/aAp2g6vcHGTTx86XJp8/whGQ2jz51ZTbVpu3pzCnyQWqH",
-	"Fszg9ed0LZ6Ht6ODf95///FF9PK770O9Nx/Fttdu9mq9BkNbvaBfPMuoAvUOiov79KnUlgosO1iLdI6h",
-	"GtIvMCucLQZRBn10YbIRIh9wIrOVx6a0gaYrnypSSljSEraFCxeLabd8z6apDtGJdghDhybjq8UPYpjw",
-	"BeqP310PjmImqxmT0yLLylgwqF7IDg4oXgxnnM8ygpcUvrfkIQ7O3/7yw+nVgcubOdCFBw6sIcklRHOe",
-	"iYPLi4s3B3Y+cXB5dfHr2cnpFer/dHxpXdbWwvjdi5ehFMRufLsSa9CZczc+25Z3P50NtCvXb80dKHmo",
-	"ett5zxPOpnRmIgm0E912eH4ywgsWTl+T2lwzcVrSsXnOb6/eaEeUHn5P/T5Yl7Z7mZMp/RCeS0gv90AU",
-	"E6gJoGv/6SygaesJ75AxqhcZlcirw7RxO1vyOMYeVqyJWAOseAkUe6WyAwt5Euf/mupu7eGUUU+2p6gY",
-	"j8O/vLsJlxtVX7p+Dy7apsjZiBI5HYHzU4yggc4IXt5XY4z++iA3x6iagIJyjqjcx7JOkbejHsq6befn",
-	"EoLaaOJJRaInE4UyOiU2tr8KxBvzBKoSm+AmF83053ow06vvKy7Z78Ou1fXb8hi90MP1N6UVVmWsXXRC",
-	"zgRhYSLxGs0gbMuRmc5wkeNBIccDJUy2ZLHoh63VAaHC3zZGKhM/W7XybNefwcFbgc4N7AO1BoXrFTHz",
-	"TncFzOzLWkNUmz5g3Fjli5GzhFIpjHvrm3FzOCi3VBTK755CS6hCsS2XaGD8yOkAip+aQA1o/rBamort",
-	"QftEJbpug8AbCsyuRyF3GSYUshyqi+ZDV5/mEV66+j6GpdpKVoKSOhFuYj2UimyjnDuJoZ6nPdI9YcHR",
-	"PlmV849casqeiFkzPNUsGqqvCylGpxaCNCy/zrG4hgPZ3lMEmyMLhZr0mk19Qv2rFCSbQnuwSoT7IBQV",
-	"W9uWcvb1e7Pj5em+VxsGoH+t27LGZXa5KtcZK0tW3yDKLZh+lbMHeH/KF5iyX0nusu+75O+MrHrDpyYm",
-	"pEb2elgj7kGDt5hhdA/TkNQ+znkhiak7KobosphkVMwRhr63N/92Y2phAXdLY6b/UncpJN1TNjMv/Iqz",
-	"QrdoZujy4voGDYfDAz3HAcwZDOS3g4XPcTn9njAV8YLtgHXOu55sTZMGD9DwfLq6pqzMrM+/WusRYuQB",
-	"MiO1munk6M0tbpaEpToZxaI/aHKwD8dyTZkFs28PWLi97FpVIdg3J/K3oYqk0IFxcXw1+tSttk3j0QUR",
-	"As9IhNR5wJJOMtMEW3dGDXD08KhjJEkubEtwvQxEPiwxoNPGtf3l5uYSeS2+EXReFVCPbIKFjvWBN12D",
-	"1JfVahcRmig1LCdmcJuUooDMKZE4X5mqDTFTU+i6j+PLM2FiqKB9KBSRtQPrC6ac0K/Y1WyL6jcEvdXy",
-	"qvbGVpp7+j0t6wlgdkydeBbVew+3t+G2H7pZ7Q8gINdmhd/slH7nXa8Zuk4DvFVPjV5RG6TSjrPsYv2+",
-	"mbr1YX/GwQCwr4NEe7Czx8aZ67XU38wuI6P0eeUvIQCsX9MF/RCvmDU8ZoMRepivav0zTadTV2jjnid4",
-	"UmSKavhUm2Y3tK33qePt+c/nF+/Oe1GvFg7Wi3rj4+PT6+vb84uT09vji19+eXt+djy+Obs4v/1xfPbm",
-	"9MQ0zTw7Pr09PT+5vDg7v7k9v7i5vTodH/9l/MOb017UO746PTk9vzkbv7k1E/Sinnrp9Pzi7U9/ub08",
-	"vfrl7Pr67OL8Ws345s3t+Pj44u35zbWZ5Pbk7Pr44tfTq/83HAPcbLBa355fST5RZ8XwCaSfTmzPbxhh",
-	"s5Guva92iHHV/HkBXvPT8WWlPmRUJmZVCk0intsnZdhmpUHd2rouT2K5s2nQLhCv2vvOj7x7v8kO1yWd",
-	"5yZgXKtk7gBALXh/VMIgbEvTPrbkPHMODxNfaexf2Qrh+p7FTHJEF9regSVBfas8c0ZqW+kaJVdk7lp2",
-	"Ol54ztEuCWk23Y7ihS9GVt0xwx3tbS2Easg4ZI3bnFv4fTDpwtjTz6GfaGvhTijsbHqO9hmXvikeugxZ",
-	"6zznWYfioGvMQzV0w31rSmu7tVrUPzw81N1f6trVVrd9W2BlsF0XiurJa8/86pi3aGEVshNthLxzXXLB",
-	"qtvYOk60qa8J9PBoM1nBw2/FJAXA7Kwnll+3rROaGytsCldAWXc8MYZGpSzLOVmE87JNK6rqyGcnEGHY",
-	"GMbOYw6RQ/OuRLtu8nqRZZ3CrkTlx0Oh+6q0z62eP+GEtW23s4ewEblNaSWGtjJlGi6dWGAaV5duhfQr",
-	"WUqegPjX2kf0G51tIiXXCBVuxYvS7b6VpKAtdiNLs7qzvgKRpEBAKUloqhUzczVc6zdtIuURwjEzH1jC",
-	"NxVcH/Q2al1MjWDtvlCZeqJVginNNT6oFDHThcJ1g5Dj0zdKt8xNij8FL77OwlGvwV8jNfpqMERj/duD",
-	"bkpC7nFWaIeN0jMEGAzv6HIZoqbwuioWX7UYqA7NVkHZ0GKvHf3rN5fihZnei16vklSNBluA9kAJUaWj",
-	"k6si29aKecHAH2rfB8oQLWHqVjDvjMByn0NHpkYJipmtlgRNwpJQQxg34rY3RwtuqnuwfXiUkosN/veE",
-	"jckW/jkK3GRFsA3YjzzXi4TnETIUrV3T0Kz9yDs+cDA8DOnZujOXKl186tAbxt/QyCxid9/HXwVn78jk",
-	"Z7K6JsEM33+5vjiHjDeomEok6l/9eIz+9N2LP6H/+s/vBsFk96ArtJxz7UUHn4cg9Vs1OcH1Cfpy4TRV",
-	"m6dzlyv9/db05aqk5L/eqPu3lhrwF/VEvcbG9U5drpOq9s1Ap2XzbLBN67GMJ3ckDZXenxZQ90fQGdun",
-	"TNjimJzrBBTTZl1EqGCSZkgP9Fb9O1w1xXuhu5Fht9YSUPmcytYWjnvhuDKLwLfLx2W02Kzv5ngO3yGy",
-	"Af9GySyD1ZuMR7BgKfjv1Ceo/zDHcp9OkaCLIisLCYc7ADVX3SnAsBSJWnrqmGFCC9Mm92Ow7q4pXQ6a",
-	"80tTAA5h2+Ff14fgUuflyCJn0LUMrOOm5pT+RDscn6SKuQfwLoqe//120QeVL58g/qC+kg6I9ziKdgQP",
-	"viVE7qA7tAKxERegUOuXh0iXF9X9qE2lu0CMkqnQexM0ljkPmkF1tRdS98rkbY0lKoA1C//wFLxC3WDr",
-	"8woN6GxKnSaxBaTtfccchjUPE3P+4Oq5migltMQzMhgivXU+qmIGx79eHNYWj/zNVFs3301pRiDkcY7v",
-	"TZCMbXqVE62h4QnJxObmRulWN1CJzXo7fNvTSD/t2D7GMNoKiW2i99ai+3U6F0RKymZiiC5MQzYoyiCQ",
-	"xHfE6qpiBEI0tGKfUheSBHahmxX0EvRrkd4mPDXsm0xzIua6yuaRsY7GjC8JMzXcYI/Uq3B5Hmm7sbVW",
-	"Klh/AZ+eJXFNlbcTLGgSs74PD9SZYNDMUpcUHRwha78WYHRG2j726hCleCWGSDGFmFl3poCo1ZVxsQMW",
-	"IocA0/QnVR/pEpfo7dUZ6CQxg1aYJHUhWrreG2jn6l8I4h0zzpcTnNxB0eIjxDia5ngGRSp4rug6SxOc",
-	"p4OjWkFUhLMHvBIuDujy5+NTWIZm1zMiY2aQUyn8Zov1t+c4ee6VN612/rHf+S0LBdl+fzgc/tP3r41N",
-	"v1EHqWnHV1hQMDGSveEzXkhTdO/KEf7HgBjZ+Ort1VmQm+XQwY4X0rZaU4d9CXUyUP9iSdjZCTL5hOgH",
-	"nNztH+tRkR4WvRgehiOrSnKvaEROl2scAYhp8A5AWSzVj/2JWmLQYTodg67D0e1Oht1qjR5EsLHXEBR/",
-	"ZUh8nM1aUjGyGc+pnC9cQr3lD2cnFo113J2sGF7QxHDpmF0Bl85tDJCrravj8suoAZzNBg0JXccM7ImY",
-	"Wc9Jf39ffUnZbN9BF6FTKAtcsAx6k+lbaTBEvyjNJCfZCmp/LzHQOHhUlxJdVUoJ2+2CX3tR79T9/3cv",
-	"XgZRq2hH04Y9++robxMgXBbG3eVLoKANx/RKv7XpnL568Z1ihJ2PqmE6x21R3W/BTK4OGBZ3UO4pIRBL",
-	"CTU1K4SkeX9YRTTTKNYW4EChMtdCB0dpjo01U4RtdqFZqG8YJxh1oI1BrdB0uMZni3sPMky0c88TlpRw",
-	"4dUM2MYLAizvkuQn5J6GMqQumFeWNa9s7xQvaLYaoCXJ0STnD4Lk9tUICW7cFjEzKry+fzQdoBSmQyk3",
-	"NmpiHEZgADtCYJgwPas5IzGzIKi5bMg+S52wqD5l5IO05gI1njAuV3JPedGGZ5kJzTjU9m6jDty8ufaz",
-	"69w4x+pig6iq0PZd/2W8r8hDzovFZJlTdbH2J1iQ718XeTbQ9iJBsqllVzITJi7pVk1e0nHizbPdnreI",
-	"Nv4dEpByykvD/KrYEYRAMZC8q3CC5bp1FWtujjrCfMkKucNzpOtCIizLTjh9vqBS0Zj2M6njDw1LqVYg",
-	"3dK8AZUoAuOFbZ3rJdt1Ud0QV9VmPmjLLGkLlx6jChI8kRnsDf3ZPBG3w+FwUG9zBO3K3dRWuvRb1pqg",
-	"3jkWSm6EA4WZOo4T9YWSSvEMU1bpQ1sXC1mKbt5c71f793JGWnIM1yLVP1RtHSO6nAifK4Np+Z/+dPhd",
-	"zP7rP18OXwxfDkZarEZU2FRmkxx3myrOhdltyoT+R5FT/Q+6jGKm/gEKQuRFypIPS12ZEn5q7i7MVS0s",
-	"aSdTx0TPZv5V5NT8iy7NP+p23kAt1/XKm55/XfVWfwvae09VzTRQaVDrw0+RM9YA4aubaqpQbF23t82Q",
-	"o93iXvPh0jM+AoOHtkfgmIFRAGX0jhhd0Pq/jdHiCLUbLXQ4GE2jmOnOxDrbUjSV/z3PnlTlpy5PRI3h",
-	"+tcpmbkRaG9owjAPk9lJJeordewIcRYzw5Wp1GdzQqzobW3jWM73RGls0bYSjjzExky9i2di5Ndt1HKf",
-	"qSfY1kQlmOj53s/5/N/77z8eRi9e/imc8WkNSZ6P5vtX9Sqi/ix4//fx/v9Us/T/fd/9cTt8/9+9R4P/",
-	"579ttL3AzJuIdW1oQoUUu3sRG7bbgCyh37Ed4tdbeNHL4aHXh10fA5x+K9FR1aU8koVUhumGkdaE05N1",
-	"BkzXtntN19714oU3lsmg9JLSpOIGQp1aLHTDtf1Ky3vQbE16gZY6DsxBB3FMUjZDFalMi/SgavtFSQda",
-	"WOHW9pfzBRBHKbfYFutCKmXKy6qYkAQDqKA9kCyNmbrXTSTs1gUcoFORfiFCcrWkCYTTPoBBR3KlfAD3",
-	"xIXkyNVTVko/lvSehLtxl9JtdwqEEOPWqgyONjbT4E1rpyyISOBTL6TY0iKKezr0Mu7BTRL3FjTJueBT",
-	"qX6BCIgp1c19Y2ZlNuhS9mL4enh4hOIep2kS91Af64xDmmjc2jkGZuAZlfNiokeNWdP5LHzpXQMF5ZsN",
-	"OL0IJupFZqCgpFRFyAYRJ8Cnvpkots/CpNZeHhXfgumD30TTtrdK5cYI3StgmT/2C7y0HNeqMbA8kClP",
-	"ioWzDRhJoaSuKc0ycaTlCAH2kynPMv4Q6kpWMagSL4I5wGkxXYhb18Dg1qX8hI3J5v3KW90V+WDzsZ1H",
-	"KxObdh6iYmulbHaLs5lp6LbzkO31Wf76cCfW9CcDa1j3rbAfFDnd5iNjTF7wdPc1VhLZdh5FWwV3/Vrv",
-	"21rirr4Cyvdjaa4QJKdsytdN3F6XKHgsG0vxCGUNqrsSb5Cb2oS6tb3ay7aTOnoGTJZ4QYQOqqFEhPse",
-	"JHmRXthvw0xwfPzGG75vm+0rASoyF1ak2wUrzZBAQ1241xhn4URh0pqnYeezb1TGq7bXZISkQulwZReE",
-	"sIt7/epMzJE3LrbtXLz+t4gydEcmeLKfYEEG6ydqc6Sr26SyV2fhUAYTFboWXhs93de9AEyxfoDdJl7F",
-	"Pde6IO516Mtlp/VRVm8C7NF9lXLWUm5beetmq9TuF33lVITueE+yOCkLAKyeJFzR5IjfeyUF1vRKx/nd",
-	"rzYtvYGIX3B+5+edu/oBdhszzu+UolMswYBzcn5tMueHMbu01hYIENGOSZ7bzNvXh6/KnghtdS2au+Yh",
-	"rpXlVOS2J1C288eo1r6ivl08mv9lt3i09xswtsZS0Nx6a7RzjWInq6BE7OpMKiSLlrgskv6wCp8zdQ+i",
-	"hzl3iob0+hiHdfq1gV6g3NEFqYwD4V5mgu4RVLbL/LYT6etmq4nWpEtX+jp7jyITbunlvRYz3VbI3q86",
-	"UnPBc1f/rVac88Xhy9ehAjYEZ3J+3YlMLWh/8b9ZEyhXMPq3wlvR2cnaiLmNZGOU0s1ksz4Gz+0mru6l",
-	"p/M+JuxurGuro5+LCckZgaIrYOO+N5VTnLUFWsNMeV6t32oS4RLM0ITEjLKUfCiL+6lzOsFagvoCVtod",
-	"IvOsqc4If25tE5JxNhNtpiPQsZXwRNlsO3K8bH6p+2hsHEHi2RsqZFuwNcQDVlhQEMzaIWqgbCOrbrOe",
-	"ru8Bp+/p8IaAN83e5IHeFRUan3MhzYqbUVhgiTouhOQLm6QdiGgVNiLcbb4J3DAforMTF3ykhzQ9umqN",
-	"7mJ2o0ZxfsukyHPCpDorzDo+1lLoTRcDZP39Rhp6E6G6H5dfe9l0cNNNrOB+VACnSp9eGJOhexcu42HM",
-	"zqYo7ulyy3HPMPWcTCH5lSOs23Kpk94XKyHJYuAVPqDTmMWVteohCDQ7qDmrXNUb1Kb6VEDrUFrce3ld",
-	"i4ebtmSpgIjTqfbVg62pqmPWoGBuoAzWMGbN6lpqQ5Y5Af8byIYKK0NzKihE47Ydq3qRrnXYCXyxUaAN",
-	"W6tt51p9eLxYA6j8rENzQ6cZjVM050nti5gtCGbmOilc7Bj5kGSFoPdEiRFpSlJ0TzEiH5ZKPZcmq9mk",
-	"YM/pUjcZLYSMGewM2rPBR/cU7xmZZIi0atOEuQbAAq90CbKYqVnlnNDccCuTTGZ8usbbiwWY7jUfaVrw",
-	"RQSDx2yBl0L7U8z26jPRNPl7VnacznnSs2XZwhZ1D8vt9vSmEvLtWNIbOskj9YrOVvQtbOV1RS+gRdsk",
-	"rzeU3T2J5mxa+KmfM8ruNI1mRIqyWK4t3RwzO3vkYhESMkJzIFRp6j2Yr0JFLJc0J2KborhFnm02EaqX",
-	"Im/00M5VGnNe4llQXF3iGRyyalfRkHoXbmWr7kdTAqY5iuVXD3OeESCUcIMsRymdSKayrnaamflxQ37b",
-	"fPp72xOeyzYZF5IBdWIC9IHQ/TSxSNQx13+ozx5RqUJ/FvVsbSdYgQHXwLZxl9tqtFT35VsJR6iAvp3R",
-	"pPrpE2TxNWHZiMY9Ua0vGAjMYRll5HLb7M+ovVjMjSs4o8UiqTODoMMw1KrA+UwdvL5uC4wnGUFanDSf",
-	"8dzep+bvpkSxoTTSAn840w9fHB62hluftLo0r22U/KvvDw+HQ12QClUqVo3QnD8gpTFCqLDGuG0kVdb6",
-	"grWCVAFIGKJLU3vKYsEvB7KE8rpgHQUhwwRfubDrYJh+a9ksXdV+U4/wNdVlQgTcieJ0Om7Tg+u6TR+H",
-	"GXW9rWGlP7UNLjHMockaizywk0XORi49cETxYjTSRVorigqUah2VCxFEHujXoGFNeyXXe5KHy2v8UCyW",
-	"WscyNVpd1tXGPIt6pY0a1vRCy6k37lxrfaBal+5q4FC7lf5LiIUBtruDXKhdQCempEoIBbbcStnzZJnz",
-	"tEiIEpwCFGzKiAa90OYUh6yEP0K+Z05wVpZnjPR89uz3K0uOdOwT+j7S4t66bupmp6CxDPCWSqC9jTPt",
-	"Rb1ZgfM010UJct0WWfNd0yO5nKdXIyHj53WB5TbhIJgfVem1nnZFhqwaMapLlhVMGdSEnYvLlsoJbvFR",
-	"aZI2k0FJBX8KyNUEf2pL+WYsOGttWb3rmhtghCcvMnLGUtLSjAg+hWLYRUYitP8i6GH2Bcp1PlRXv4ow",
-	"ma9qOKo5nO3tKEzVJJQGE9Dr3M0V5jUbF3nu1XKtDuntx/zUVacKls0w16rkZgFD9I7KuZYwIkdbkGch",
-	"ZKW9wozeExYzR0CoD2nFfjC2yS7JiNDD8kLakctyrDpnul8IkkeoWuktQnhJfyYrPVD5CdXlzhukE7OA",
-	"TOStQm3YlOcJgdCrB15k6VFZQA9CPJ1LGeLAwUxnpnI+5tLv3OSEJS/ZRmZk/GGNu8OeA7NVrmomM/Fg",
-	"HWvF+GEMaw0m4dyWfToFt/BRA+vafqpRbOw/Oly+YboO1JQxoUzhqkluio33IqDy0r1e1kFtCb/Sd3B4",
-	"VqDQziqtX5emi4jt2EozbANgOrvcbEIIRVq0c4BLH4uB6Grd9Ap7kT6C6PyI8sT9963KJoEt0ihB28Tn",
-	"bSTNlvZG4eS8dRwFSmBAI5VU3fIdk8EMTbWq6kaH+eaSB2yL0Z0Fxo0tSrvFJlgEPYclPIclPIclPIcl",
-	"fN6wBMVq2qawnOg56KG2IT7m1l0FbWZW/XiIfrMywG+6UL+GF+zvhvQEUUorZkZhAl8UFeC2sfXpufFq",
-	"5gQncyIGSvac8HTlNdaDT9Drw8OALO5JIcHy1boosikAbItXg3HRdZnw6+I/wkHgQFmD0nZ7lC9WfDMe",
-	"yieSKdb6Je07nV2SvoAW8izVgyfa3Phz/qA2P+P8rlhWwkcivQ1+OIh2r7sYEJtOZr+IGRnOhugnCJ85",
-	"+MVmhrmB6qEhMBwLxnGGvOEajtpBDlqg/lZwiVu7V4JfFcE7IQ/iQuc+thRGWui2K1N91zguamrLUGZz",
-	"B5p2FqPMtllttKarqxkYPdiBGBpsjTQ0Rvemqw35sMww05jl0zJUBUZGGV1QGa52l1KxzPCqvSEaiE6A",
-	"AzHnRZaiCUHmI90ZgLBUR1QEx5/mhGyHYfiLCqS+DOPENqJpjqmeQPuCcjCLA+0ubb3+/lbglioYalzj",
-	"eWmDedhSQwkChdIdlr/AK4VnEH/gqOFCcpHgrGIq9D0iYqd5KDhbgmPWCzpT6Lnl0GSmNBscecfJW3iV",
-	"vKrEXJ6TECuFPWu9Ptaf7L8L8tiA3laciFZuR2Bi/VITKfr3dTdT+WWne6lkvZskBTN1+5La99lfE3T+",
-	"DIULfJ6laaAesTa7++Ms40mrtdonZegIKDGktlAmuXOOpqbiHnZDfcn7bIvz1NcVMZX8qlek3hi0uFa+",
-	"FHcMH7Ugw1q3j3+p2QGaQGs1BJziRBcW8zmAlW4Kdsf4A3NqywpY4SzHKcCiO8y9j9pNvNtYqKD8bJZB",
-	"PmTVNqX9oIrIRailx7dlg/mHsCM8WmNeR72XQfU+aEVw73WnZP8r/08tA5Da480kvoMhVlH5s/X12fr6",
-	"bH39x+Kafxi75Tru3SiN93zvP9/7G+59ma92bsRVJiqocVwKnes+bfOebGVyxHO9J9oCBZ2DYibnOZcy",
-	"o2wW2Zwpotuk97/78GFgitnLB57fmQdHpri9GaCWwqNoulIT2o72+sOHwRCdkEypMtC2kWYZNQWwj2Km",
-	"KUDmK8RQ/9Cl/0Hp48EI/Ug/kBS+/gEnd3w6te3g0AOGrnpQ+9Y8O0Knfytw9i9Kd8iD76Pk4CX6HyjH",
-	"LOWLfz+M1N/vdSzOj0XW8qX39nvT6yZB/3+0oKy/wB/M24qXRDFT1Angov+OXv4Hg6WDKWW0BrYIlZ+9",
-	"ODyMYlYdF708PDw8jDSeIP4UvWoyiAlO7i7KQTeRbf11U87f++mm1hitdS96Ua99cb2o14razW3VQiA1",
-	"AA2fMp6RMcRctDZwgpCM5fpyGFJmbVF5OjIyA67jVXUPx4fbePAXG5VgNWPbgi7L4NBQaWS8xBOaUbly",
-	"JkTGpWIGlTouQ8VyifQ7z2tuNFKEt9JPG4FtqAy9I/eE2SKAc+I9gBi3mOn6oxDTM8kJvtufZViISkBs",
-	"CwRhzYNnpM20pp4N0bWfuKArHUNNEVdnVrEzHRCP+uA6oSxSuIkZSanEk4wMjqrpDv1mQtgA4UxwM77O",
-	"SYRU0a9SRkRBuV0mDHyxIQGmje6u2xtYwklyle61d7PRMn1dIzC8vg3/hOCc2MYpwHz9sFA1+55AOZ3N",
-	"W7wou7TTN+lyZ2uSUnSjPQWCbekCn3Tt4QAJH+2Vxeqs9wdAwmZ2uaE7Pyyp1qnfgNK68y2ud++wNNKb",
-	"0IUrcYpNln5GphLxQpqap3B1az+bukMNed3cvIm8oHMRmV5QkWkOr+MFddHl0o0PlZAXeImSjOBcja3b",
-	"TgpCUg1apuQcgX5b4A/7hlL3pcx+0xf/bzoyb18tZV/HMP7ml1HWRPf68BD1BWEpqsCrh9AjXCkGDd8P",
-	"gmk3lVe2iti1TCpYVwGqP8uy1pZi4Vr0C3YGsF5OmRekpQ+Exvq6hr+V7pzfRcHcL/+L718HyKuCyPAl",
-	"m3E2I0KWTTfMHTuACGmIJFXLxeIOJEcdDa4wTdnM8YftErZehM6rR5SdQ3Vr93XdXRH1tI3DxO+q7dix",
-	"AWT43LZmitkj25IfZq7HwH7Yni1+mmCYgLrRqwGkQbbhMbdM8tKmUY9LWe3Ch36wSyqYRZC3zPV5YGqq",
-	"Vj+aD2Ew98sLWlJcFi3wHThxykQVyN4QevVyTtls8JWCdEqZZIcIHRcH3+YpdPTW+fS1BeZUg7Rbu6CW",
-	"uRouEbIUaCaBniYje6i8axgKcC/5ssiwhIg03VdEy6ems8iTtEl90hDuKoa2kzNr3z5BynV1xHYve3W3",
-	"XFw86je3BdqdaCfj4Bnpm5HeJgbWkb4hz71rkKQs097c0BB6qeMmEZ9uGR65aXmtt2VjgW1p1eu1GEhR",
-	"z+g9SctozzvCfGuns9gZE7HW2v232/Wb1ZoesnYFTilLCyjerzWCri6LelttPetmwlkTQFJFrJNQv27O",
-	"c+gQ7nCbVYdZe6/VENH9iguwxfaudkHVutqnDvVNxAuUbuJMl2CCFq6Y6SgsY+11H+CycU6wHV5AvNRz",
-	"GsG/LWC+Dpk2KwA86gTmEjp0hWCC1hgZGJ/UcRNrmoCMdSmptRDsCVtxSmlRAEBkb5aE5235waYjxdrW",
-	"0MZOH1jDmiHDwaBnZaukSVnHrNbc2vibkaAsaakJbXzf2xQhMrX32pP9lCZWYXllsoOWexwxKQUOCzQh",
-	"s4Jpjw8VdUpo0Vh3qJ7Ukv9nI6qs5cXM34t63kYFzZQZFvKtsNgL6LJYSHdK+t5ocMJqR69v5i27suoM",
-	"cnDBgFUCtrG7w9kGc29mKroJpn29W/vNtaS8XQn88ayVnMoz+VaQfB/e3OJYhvp424gzR/g+LXlYKwk9",
-	"zO2rSAtcxhzd8wI6UlsXF0Dd1qOrufhGkTpoBAxFEjKe4My2MzdFyDb0+nmi1upe6zY/baGtxbqrirkJ",
-	"1OZWrUH7httVv7PFrRq210BBMGiG8DNZhVvDav5m3kJ3ZBW51KFlTu+hFyOWJKe6FVNdgJTwSpB/OGHu",
-	"jqzcBWgn6leQDZ1f78hqi2R918t5I24cAsbuk92ujQrDbllrTiQETKg1ZwTfG1f3v7z7+Rr1vYe6gPwW",
-	"671rO2NqJnWmyrQxmAybfry66fYeuqMpmhNsUmMef5SahUoVJC2hubDsDjTCl0ufRh6DLxFOYLLHegSz",
-	"1poPeVwKpuybZkcH9y8P/vpwJwZHMfNXPAp0Unzg+V3GcWpakMFAMesfcJomFd1bHHysIv3TwXA4bKvA",
-	"szF1CWIrm+tVJ2ukW76KOUnBgegQvCLyCMEZJiP745El4VHM3GfGc+QOgBpG27lz+50Pt5pUCR8wcs8R",
-	"wGZX0B3cb+XRtsuy2+kf2yBzDZz1AJ/9l4vrU4AbyyL3m9aX/lP1VNiO9Yoh7tbyvQToiss1pUOMbVm6",
-	"s8WZORNE2nI4AdZLfl7HFRh/MLvr9ddWDyZkyo0f3M4Zlq0fy2TVjK0gaqHSArWOc6xdpWUS9kahU6Sr",
-	"7GBhVj/oUkyoJLkSs+UC1hOb3dsrbQXYMkDqHbRFtOWrzJHXLEjXGZXc2GpDZcUes0GfOq1KdCBZoYg0",
-	"AqpdaqZnc2u6yS/NY7JWlAkJ9nU5Ruwwe3BWBVBytTFZAsq7u+ANKipxgiZE8K8FVIiiQmqjesrZnrRR",
-	"ljHDbFUNmIdSjmUWSCEiyOmZEEamVOqq0Fg9YinOU/o7SWPmQND35B8rav3bCid9DgR/DqPdLnA7eI+A",
-	"c/fiCRoxI+BB4HMwHuO+zn3XJo8B1I0wyi6VHreaY+O+UIdBzPGSKHUinGJfDrInTGRpVY7VdRd1XQjj",
-	"Awak/sH6RIe2bb1Wr7fkMb1XW0kl1BASz0LQSDxDC7xcwvWST6jMcb6y54/rsyogGEkQ18MdPGQ4g6YH",
-	"lM10BLS6rRyMcFXhnCDKJGGpOd9Kkp6sypR+6F2QpqiUjmJmOK5uE2IZQgSfkw94sczA8ZNgSZTc8jsJ",
-	"lldt40iGE6tFq1dqzCMcBgQoCHPPSpUFiWcdxgtzBj1HiKwsS1lDSIozdSYZRQaVonteWFO1eWjAPuRI",
-	"VVuJciKKTLb5EW/dKG2Wk1vKwrXpbevOllKEoCmsecPp+i0tT23xu/Vb470bVZdUWUBw09RrPypNPXTi",
-	"DO5crV1X0bGtY/xti53fPBWuEXzzDZ6S1ge3pvFh3lKR0LYPbtmFlOYkkWsa9u66TY1KQA6QEK4VI2kL",
-	"p1DPvpVrRsGyXTwEfPEEURBu5hYMPWXAA4y3e5SDZ7fqghkooCCKiS1bGpaZ94QSIjlT0iaw/QgVotCi",
-	"P6u25OnQstXMVpqi1laqKiENu56kDjC2aNPOFNe2xxrMloSlOrdZFGIJ92nQvORRTHOv3R2rZ7Mk1Nzv",
-	"DAs51lO3OwGN4gBDLUmuFAWSIsHVr4mOoLbSJ+MS8iswkwRq+sRsQkBUyIiE3kxJUuQKESkxK0Wc2VEx",
-	"S0ANEzLH1IQWdAz2CO5GazAHLKUavqi/HFbUeKs4jvxtszXx0phNdIzj0BCKVuxLQ2JKcnoPwY9a07Q1",
-	"tdUwUB/6K8WMlOypTvBtAq/t9d0WH4DpwjlVPd85VJe3dZD7F2cnx+hYadr/9Z/fDV8NXw6GaByzemBN",
-	"OJOFiQclRIpigvpKfzk7GUT6gCulhExJnpP0VsGpT/1sfgslRdSOzOa3PA/oIBOay3lqDmxTcGkt4AtP",
-	"7I3aUtdfB5TcWuG0eeWqk91yG2vQ257xfBZ+pCiqfUJwuoYfLWiaZqT90/YHNLlrfbikiSzylmeNHWt5",
-	"jU9pC9CimAR/NxaNWyzD8uYDmQjasuW/c0YsmW+8GloPylpN0JU36yTBO4EnFCMoSFLkVK6u1cuGoiHv",
-	"RonuQQtCJa4FnFQQGGzCWuAY7gnkeb5MrpBpSx6zPrhsG3HG3rCDyDYnhJLyMftt7OfZjpBODUK6UQp8",
-	"ojul/DYEV49aijpJOoHIrXou5RJ8lQDauJLMu055qSb5KkkYTTP+oHOIG4sfordXbyDtN2Y5yTD4T4w5",
-	"w2fry4yvFjqMbIIFUV/BVZXxB60U+bMeG7m88uPbPOuNeh6mK097XhCLVTEaX2hh27/74FHvk/opzKzL",
-	"NWixrcgk3ZeEYSbLeA2HizO1s1IYcxCezXIyMy0YM7xS8t49ydGrPFVqjVwh4O/OsGGaEsBf1Vr3IjJS",
-	"ZOSKmYpIH4yoEV0YmYpbkV9nypauEq6Fgs5kdsGqCWcy59kwZqb36vjyTK35geZkX50zLOkkM8bfM7ty",
-	"9dKL4evh4RA17yBDFguc39kcq98+7LsuQftlc0+ZF+Q31C/780PAlGIAYNKMWf07ku7nRCw5E0T8hvrk",
-	"g8yxTf9UJAtNsMB1AOJSOS6s7xLPqCnXGLo6R4b1uK8AR0uTMLu0ppjfoLAjpJih35Z4RsCp8hv6W0Hy",
-	"la+3ImNsB3B1vVkhIVkeTQBD/3J9cY6ASx1pkQeM69p+IPQyzNwY7DM6/tIEGYFLEFr3UaHOoMleMIbg",
-	"3/5t/5x8kPuXeEb2DYAOFBPh4Fpp2BXJOYnZtMgyV0TXDhu51EwsAlSAUq7jMTOaECZIaWzqjZc4mRPF",
-	"YXqmryFwqNHBwcPDwxDD0yHPZwfmU3Hw5uz49Pz6dP/l8HA4lwtowiCpVJebdyx9ILwsnVEPAOpFPZ9y",
-	"SjreV+SodLTGGkxvC4aXtDfqvRoeDl9BBz45B0Z1MHwgWbYPtZcO1Hs03U84m9JZ2eXsU9Q7wEt6cP/i",
-	"wBxKUBSJ7NLqVpOLTn3TvYbUhT5CRmIGcgNxClJxYxYMOoNQOUjDohLs1diEkNmILNQX3LRM1SHpJsb4",
-	"0j43JRkHkYuNqTAkWymZxcw4zUHa51N9zq2vSPhNdyAp1KrDYLdQj9QB6EOujHoPVgNn1rel67gnHRzc",
-	"DCLhD6w0s5fRcvauXeCUKLmZrWxDT9PXiZpsY7WIWmyLfz8foQVWMJFSMhdoRiR6fQg1GhyfOEvVhhJp",
-	"UKlL22kepTb+5eGhLhXIpIl/9KIpD/5qWh1pOWaTlIP9iPBPdWefLuKnXxkqen59+KJtRAfiQcHsjQqm",
-	"HPhVf/xq88dTnk9omhLmf/mdXvH6L5WgmTOcXUONktM853k5BkitiwXOV9YkAFu3T5nZyz1RLtR6oSBJ",
-	"GnbgffX42yNmcjGbx/RAadLERPN3PK+obwMQB+bogt3RuIhq4CLThymKmTsnJsBWd0Yj0JS2QadynvNi",
-	"Nm8Sf6z4UDNyFEHPw9eHr0bILElzcW12Mi0QLUhJzoWImc6t9EtCVyn7DRWWtI8tmqodd/49vNflKwdw",
-	"wVzav3ufoo1fuIvV++r9ZzxZjgJajpVjzPbFoS4lZf1Zjfu2bULzzYG6vy/tIvWsr7ucmwlOTQRN9bD+",
-	"EU76GyvxePtoqiDplHCDfLCX+QffxQvvfPIPPprMjpNP+vRnJGQQ28AHfuS666grBW6bIunjryUsk7kB",
-	"xhmQ4swFJ+6EbpAWmYvPvKhTgcWd0MWbCEuFGcjSpIUAYfO2zUNhJnM6JUpViExtE5uqoCsceFeeQJQl",
-	"WZGSdIheH772kk30MnSSgr8Jxs9Y5RgngLwqz2i5FavYNe+inNzzO5KaO+zv7VC8Pny9+UvG5Y+8YOln",
-	"PE1XgEVFRxqtOxyYbfm8menYHCWfdwfOnhVK1aKXRUcp+YosM5yYiHEn1hpx050IdTuCOAgErq2lIMwy",
-	"AtIoHLk9YVI3cvW+Or9j9JBzNkMmJcSND7nerw8PdZI3qNtI8gecaxHZTLGnxk3ulEqVUcD8FNOMpDGD",
-	"5B/KjiCK/6EE2/ZD9Ip89KEPPRYSvXiJkjnOcaJQO7AgDNEpHGkOYr5NsYK1ZWk58oTMMNijxFGdWSgd",
-	"dIguCV8avV4BjKvSsxb/jQCspGwrAUftIvBxSKHoaWsgEfIHnq6eWhC2s+ip9S1aGh8NCXfgOzo79++W",
-	"3/x585dKV81oUoX3RYcpl3iVcZzecP4G5zNS/f67LusVxXLJc0nSX0hK8c1qST4j09NbGRTC9fH0lOEn",
-	"UR38VKVdVYcQpEq3tq9FMWPkgQipqyeO6rmTIpzgawQG75S5VucC9RUr3JDji/xyeLJM+6xKDV7eZ2k1",
-	"qOf5UllJAY0qNkLDbofogmUr3ZFZWBUfrVHRdWkZnGUxo1JhtW4RHV+e6SQVa/0sMeaitswPI8XUBsOY",
-	"baOGobAWJggRMZNzbzppml/rF3zjDWfZaq3WdW0p7I+ndbnDs0nr8pP9nrWuz6R1BbH9eBXLfnnw0fzr",
-	"cTrWqdJ/cLPEAehGSjSKWaiigbUjUuBFJtNyTQmEERxgT1syGpJfPw5LqO1jmR7NUVWbwtIOAnpeIciR",
-	"MxNpEySa4ORuP5ljxkimIFSy2NurM5hG8iwdojEDUS9mjiu6ggjAPYivoSmGCMlrhEQIBMbXG/QzWwCy",
-	"i5xk3kUQa/OsnT3q1J2yFDavrrk84uxtez+449iqp2WtUs0VeIZEzY2IyrAR55iw4YYNe/lPEHU/TrLP",
-	"azHPQpdLGWZQXYB4vN38ienkJ1Ox1+QojI/fVMXWrPe+wnSLlEpyv7Ux+2z8i9J/1ddIfw6NE02i3X5G",
-	"7klmKtijvo6wjxlED7wsPdlR1X1jkzoGkdJNnfh6FMqHiLS8VE4NAlO1gysTkuA00sV6oVq5FSttx42Y",
-	"XdqKBDhdUEaFzLHkuVgnZak1n97vZNcGbPvFjv+1IPlqK5ELhrAhtEo5euQQZ+mOA4wTyfMdv72mLNkV",
-	"8LdM0mz7b7994RZ7hBViQd5ZexZrP5NY6wqU4Bq2HQP1+GVnyRbMCNirALaVj7/mkbfjVDKbwSAZs76S",
-	"5SSUyOLTqid+EEHS0ALTbIhauF6Y4b1R87v6ZX+fSmWnmMDMW2hLbOA6F/rzqfycyqaXw99yIPxjWj1x",
-	"ux3UA8ruaVlfYslFZ5cDyLoRKHsRwqak1756K6PsDvV1Tu+fUIpXYhAzXdQOgrMyYk+2Niolcw519GvO",
-	"C+0XqHksGgwB9WVeQHCcE8weaEoi425gK/d7zBpWqSOICeJZKhDj2himC5bYOHtIRUgHQ/T68M/g+tMi",
-	"mauSl+UEp6tKWJEXg1HlM2cK1cTnNE1HQJik7CuUVA/wqeJ0tnZE06r/4smubbstbyi7a+MQatefvQV/",
-	"/94CTabO4qzTa92RC/OlJ2dLdgLonPJ5ONPL12jOi7wbb6r5KBs1V2JWDbSzQQeGUZhYVuoaXUcmCMFz",
-	"JMSsxVlZizuocj/GkSiSeTvXuVIY9JlOuxfymfn8XRnf/ojM55qw1CuWaLozwbEFiaDGhz4X+/kIOsSW",
-	"Fnlo/AbVS4KyXI01xMzwBlMKg0qBbE6jWq+OUSidZfC8whxiRlg6RFdKaplQ+NLFGFt3ncSrDewjZuv5",
-	"h15TQ2rZZBY/sf1enw3ijzgOGouf7/5tKLqtit+eaOY/U6iLiOW8Z7P8TNpjPeAk8jh9perF62rVnf/4",
-	"54M4Fu//xz+7fwUK7FTM8TpryfiPtrI6KKWrcVKN8db6o/o5yVbg219ibcDn0zK5R72v/fDOhw13vnb9",
-	"K7lJnS7fQDE4qtor9sBXbmfDObF5PgXToxGaV0fQNlt0DYUc9Cc6ANFmpSj5R2EqMbGIpfLTxQyiC8Qc",
-	"G3T+8XzrvLK+tT6QKik8mz0+tzGyiW/L0KpnfCND20JR0OWchc9fK2CU+fxDmup2kUYfgO6qtuQK6s8I",
-	"U0eJpKYpFxSUhNhJyIcCswOULLKxRboSiy7kYLts6If6aOt7HPIUTIIaHPyYhU/3RhunbvvjH+9dxH//",
-	"+HwJyd+fzzQuaguKgXc8Ucog2Os19GyZ+HtXDuyBbT+vO3KNNoFi5wSIUhXwQNVjjXzyFJIvRcweeH5n",
-	"q3bqp0boJyw1NK3NBZXce53WutidKWgYG0xhY2SwTqRInyX8zyLhPwlFR90F4Z9AkGyZv6zpX1LtMGbj",
-	"RtCnya4xRXymCmtoTnKyuzz6E5EdSPPJ75m2PFJbQrPcmWe6f2QIz9MT/ZaZOYGUnGiHrJsGjwcBT0ow",
-	"yPRN472YQW9ggSS+IyYy0nSnFQNdVVUpupEnVkIfb3tR4EdIf2+hqs2Xkf6+7KmEym2myPE/5rl8lhA9",
-	"rvLW9uH+4vLhgS60X1bYfBJW1FmX/cmUivPVzTpXMk4sDWJUrY8SUkGd7nTkUuk4I1pmRUZkjZmJ94ZU",
-	"/WKS0cRJDi4SG0uopGRqLhEX533z5jpmCcmlLilJIvCjQ/4JANB/fXg42F2AgI4AFa6nF/alJIktNdZy",
-	"b/4AWus3ku3L5Tp24OwwT8YXln4576AErs3OpqJ3Ix6lxSx7HawY/gdMfQquc62Z1mDSIDBtK5L+bLv9",
-	"DLbbtVRcPU/lwWieKL+AmfpCIff9VpZczWlbuxc0IYyZvpXYqhpOD8zYvgSVnFHc02PFPUgkgtKTRLHm",
-	"R9piQ2d6d6m8rOn/payy1S4C7fpy5Sw+W2H/ANnkQL7lWWscrkee/hevenrhu969Bx/tPx9lt+3ISh5r",
-	"fm3lAxsTD1vQj0QB6VvTIstWz1bap7XSPg3NP8ZoVdL2jmYrrSN/EQrXU33pm26bs+I6WD0bjZ6NRt/O",
-	"hebK7e6Qr6pLIY0vz8qqvWU8kalECnWVKBExKwQZubLJUA7K1usuG9zxQqK4Z9EyinuDyBu7r2OXy4OP",
-	"KEN3ZIIn+wkWZOCZOLyXonIezFJ0fPX2pHwcs77u/wW1QMrawyC0M0JSxDhaknxBTZt8dA3UgiauADXU",
-	"dWMeXLrqqW+HSv0CATnBabBwG4RFlfvxB4yJKhfXYqoq9zrBEmd8VpA/kE79uZK5WrDmGEmJ9u58wQ8e",
-	"3FyGwBlJquWKpS3EGGrBg86mUAS4EuypXnIWFlNNW5f2BkslVHIUtssJnHZRTKeKwzAJhdLuaUZmuh3b",
-	"nCR3iE4R1k1MQkA09PK2aMUKOrY9mbDCP2KOdZVK1lrPGkj+h7eTfSsaB7CRxvY45lHZ4sea1Mb6/NrS",
-	"FGXupT9Na0yh319+F6ne+75dpn/5WU7HGttVdenPVqs/itWKNYh69zP1517kS/etN/XBx0pdl/VGKWtq",
-	"qAIaqUtWHUwlRptmJ6YNCiq7oED8IJvmWMi8gP5JrUF/9VPbPG21pjiVqjMCTQhlM5STBb9/ti49kXXp",
-	"KWlT8/uw6khkaK5m9N1aGjl85sh/38F3T0ttenHvtzZnVjljB5OmtdZsImAT8/ZFpJPDDfyyYpG34WpQ",
-	"ftVmbT3bH5/tj5/jQEaPEVNstVIsBJ2xxdb181zGc/n9YIgumCm1YFKV601cAl9FaEozCc1a+joRQv+t",
-	"2y7pPlxogWUyP4IiLud4QdAdIUtTcdgbCplaD854iASxJWDAMKK+d1WeSbonzFwx06bTvlQ0JW8NmLc0",
-	"jVDtJ91DtPaj7lMFFUvNzLeC6M9dJXnzpQLhVuQsgvJ+mCXklqYDSPbU3degeywRNLV1ThckO8aQJEbE",
-	"kUJJwaArV70Bmza0QMX8a55LPMmgzb7uZZuOZeSVtT8HWNyfNxCcXEJ/TeS5t05AOcifKeqbuOaYuYFH",
-	"WCSDIwQ5tGodk1xXyV6VWqekC2O1RQopxsyke4eDTdjQCzQVviOroW46oJYEhu3CWY+83VZP9P4JIIi1",
-	"RaXHHp1v7ZbDM7KVVUjQ37f8gOfb2Z30xuxWPlF/e3ay65eKHLb/tkJdu0zeIM8dhvAJ/hGf7wS+f/a2",
-	"/9yyvt2+fHt1vutun+5mSlX89cxwuF3Qpb6/AQDMAX6SQXbDYGOYR+Dk8rHHAAZ5HC2pIa54Rq6bVPH+",
-	"8zfzKznxJZ6RsA3byhABeeFZPXy87TmI1kZvEF80XOvGqj5b4hlls96ox6dTQUClekK1sWPcaJuAqolP",
-	"mJTbmqQoedkd0Pamdy3FNDfUbvQE55IIihla5jwtoL+/RAsuJHpxeHg4AItezHiOGJdzymYjX25zg0d1",
-	"AHhup7GyXIRwzGROl5lJtlAPhOnUYSsUYqhgyPCCshmi0jUlYXZ6aJlr5DWLAyNDcWdi1MlrZDqFriOm",
-	"0n8fXIMKQEgIAWWXpFA18cZv9yY4+O61UJbT2VyCQ1AbZrUxs83JEBTQPmMPJW+i9iyOd+BH5QbXw97m",
-	"NksvPh+c6sy21m71NtPu8LPB4dkX8rQc/lF2hYOPDYreoSNKmJ/fWHYDnZpNSVfQQmeckZhNc74o24cb",
-	"roJCNsVKk5AS0k7huuMGbM+xuU/sPWlu/6PoOXoKS1fziV/vz7s4bQrmmi7aGynu81wtHTprV1D+TM2P",
-	"d808OSk/kXjdoX9Fk4+3tNLZeEl81k47voPm2+y383yEHtcdqJLZB8kNabBVUGd3yqvP4OXc4jxkGU82",
-	"hH7q7GKcZch725rS1/tL6wGVY2+6P17Qs4/M9UezfPE5PvKbs1FVN8edam9zt4iN/PIneknvyGqXHI+b",
-	"ht+0bOva1wVhTfFYXeBADFocX0v6s4LgD3jAzcpCh9tg6vk8f2vn2d8Zd5jNIflCAu5W9mN9GF31AWYX",
-	"gCZQ/05yKIADbWX6mMVMC+zgdTe5ZvCM5wijpBCS2x+akRHm0EMByJjN5vjuNi4OD18ld2R1dgL/JOYX",
-	"feT1T6bCbLOU7BH8L8JojsXcTuiq0sZMSJ6TdIjOpLDGE5wTHWqRrbQJl2dkT5j1Q/lKWHvTxmvtysbI",
-	"i/oPc5rMUYKZtsZAvgfEXUSoYBk0iy0NxxRq35NsahAcMzULzyu9q113RIEXGrJWUzIwhs9lPobB3+W0",
-	"ve6PIZEvbC4GuNYXJDKAeeYJILZnS/GzpbjkbNtz5q3FoYOPmlp3sP9qfux34TBgj0p6RsAJda/qac4X",
-	"OkJswcEia/gkGBdazb8lA9lo8zXXQU7u+d2zoffR5Z8VFh9FjNG2gvYFczRkBeuyEO4gbKxdRx9PyM3X",
-	"mWUdgp4J7vG22EdQ25ezuhqWuaMi+qgG2brgQBnjrltih6xOtud1zKDp9Qg9zHmEHuZYRtA4wUUlKFkV",
-	"OjejCZnyXEeW6u7WfaPRxiwnKU50d8ZKtH2ty7X6dLlNL9iKFeyxjbCfu1g/d7F+NjJ8S0aGZs7BEzTC",
-	"/hrmwyTjRVq2rMM2BvbTQZITUwNYbF+K+PG+v93LGHvxYn1TToLnrjyNdYpqa0WttRZaFEKiCSlD30wf",
-	"vErwnL6TAHN2uChmxr4ALsOcF7M52G1Mtq01Wrw+fIW4nJP8gQoyGJZ9wNCCQvsu3cdDqXdlCSGtcpiS",
-	"GBMAeVTfyJEBZORt4WgpiBx9rAXEfxp9VDj5XwJ/Gn08O/kUM7gXi5QSlhAkpBjiBf6dM/wghglf6PuU",
-	"fEjmmM0IhL8AKON31+j65jpmYyGKBbniGXlH5fwdmZxZwK3/FIwsjuwPPtYQyvCCfIqZuestRt3X1bf3",
-	"XGcTlBa2Ko8XRRAz2MM5vlf3PmEopSLh95D3M1nZPQmcX9jPmCWcMZ0sAtv1urJdx7DnU0yzIicCJTjP",
-	"V4goZqGuZoTBZRwzTRpu/7yTZKiz/AEMYq6INoRCYpbGTKsJ2oCmaCrjs5lS/hr9oIUoCIBl4juOvWP7",
-	"eexTSXg2l9n46dNmq9Th00LjL7qtVLa3CZ01Ghj8h+dGr9+OZUmN8bL7xin++oBXLVf5xURiyoCT+UfS",
-	"8u+NITQwi8cwnsyK1Rh4t6aUIQ6HfAYHjFxfg4VM+MLyRprrDDlocr3G1w+M59iD84/nA0zqS1zr6W+g",
-	"+Fl0/9ZE9+AW7Xiiv4bHcIh+1afSWKdLaFEfC3tkCUo5EYMIKNNkMNcVFiP1K4HDOGzMTydGZFpFivEV",
-	"Cz1TzKwopR1tiDJEMLR9lvTeCWBHWmppAAeuQjqNWclUkEnzEG5N6kcnXinR6PXhoeldZ6WsNp9cjRd9",
-	"TuGnnMXz0n05R1wNhnU23Dqx/2OKPs/eOM8bp2kBbNLvrlurRWzHCKvP4Kjum47bZ+e/jt+cndxenf7r",
-	"29Prm94jpKADy9ue0B6xVaiGLOs5WB5ctRqXeohSFuckuROmS4SsqCAoV4zThHvUdmFPoAVmeEbAmWgF",
-	"UMUDYzbBgibVmNRSOxYjpZt7DNsEjRglspw9ihk8GV+dOwmwDgL5oAkKnZ1ECKMpSU1vYqMmW+U2QkZL",
-	"N+HHjKdkT0BLcryY6HaOVg+GtsYEQlfSQRSzBGeZqCBQoBPYhAmpGuNdlRvRNNpY34G5NhAVgUsD9d+e",
-	"/3x+8e48QjWCjGI2Pj4+vb6+Pb84Ob09vvjll7fnZ8fjm7OL89sfx2dvTk8idH169evZ8ent6fnJ5cXZ",
-	"+c3t+cXN7dXp+Pgv4x/enEYxO746PTk9vzkbv7k140dIvXN6fvH2p7/cXp5e/XJ2fX12cX4d8PdZWvoq",
-	"N5id/Ovo7XUw1LLb3JENbvWsxf8hbiTHSgPM0ONa3/zt9LFG0o9qHNIU3MKBJCGesSmiJCQYogcsnnMJ",
-	"n7bPR2gPd1Y0t23F3Nhg2xd8o2HnJyK7UdXfjzLzTKet3ZOflEi/mJOwwWp37GNTNaVA98wlSYzAaToz",
-	"1+wYWhKnuuUERtOcCGc4cc4mLRdbl5mtjtFvCqaDtqKT37o54/DZnPFszviG+u48HR/7TOJiNZziCbw5",
-	"pTUBNPwh0p2JwW5qHchlbdig+6biK/7DeW7WO4U9p43vGn5213xb7pqG9arqr/H2+Ft01VxrVwj24B9Z",
-	"PddYzCAqvEycgtq19ncqdBzsvs6zYikSBGckRViinAg50GlfYM3TRaQK026raSerGvVQX8z5A/PattuH",
-	"ZyeDVheLW8TnEkfcBF/HseKmXyuElIZU19msjOd/TnX6B5ZG4LhXTvtuzGonseLgY/nH45rW1lnuEI19",
-	"cUO3vW4GzKFCQFAcYxyCKI05CdSeQasBq8pTOtmuSlCerVZP3522sfs73rfbWqyafipUT5YKG6s2UdBX",
-	"uRueyfEJjFNPRotfzjDlseAdbVJX1vAU5MTvtMQRM7EkyRA/iDGIiz+T1VCfEfe3zsbXI7ikfHRHljJC",
-	"dOo5bXUy/NmJelwwbbRKW+1S36QM+HzOn+W9r9r1+WkYVXe5L+ULTNnBPcnpdPV14mGGqNZQa0+A9Xyo",
-	"YUM5L5Q8mfEZZQJNVrYfbF/psVDcREDaZsi4Bappo9H6Aq9ids+LZI6mPB/okELImQA8UJIO0WUxyaiY",
-	"I4xOzq/Rzb/doJwkPE8hyySNmdF2NYy/wmeaTwz1e9CDZM6zVNeh3vD2rzgrbMORBGcZJP+PyrSemGWc",
-	"35loHA1HsXQB5kqwyYng2T3JlYwdzjCN2QKvoIsLwSkkzCxwfverWbHOKZryHGG24owgkkGqytjhBGno",
-	"YzYhGWczYUvKVPzs/deHf4aOugzyXdAci/+PvW/tbRvH+v8qRN8kBlQn2+nsH5O88rR5usF22kySeYrF",
-	"X4OClmibG5n0klRcbzHf/QHPIXWX73Eu1as2lsT7uR+eX94AN73zEAUDFBktbPKU3vkQSUL5lMyYiKGM",
-	"y5hy4bNKiWDzULj539sls+ODtCXA/4PfpYJR4RduFPCuy+g5J9S2gauFNsiI8kTbD2OJURZChZ5bjRGR",
-	"YOyXP5/+5A5FROzxCwWO3N3pxQeANPyN+ds4WNgBzRYycOvnq6CHIl8XnV/dWSI4YasWxYym99DiAwlQ",
-	"WesIB9Aky/4h5/Y4IBs5J9//ym5dWeoBnOV1iswcFsfvtnYj3BKS26WME3Ry+YeSy7aNNSYSC/2HoPeU",
-	"J3SYsLaMJCCHxrRIkGB41DYBV9tOyOOt0Q0w2t01U3TQKEZiNuKWOXmiXl298wN2+fKiQW4tlwaC3PK1",
-	"rVYXGHpKgaEc7MMTodviR8Qa3QwZHcbbFmsBQtwGbRRabYcZ/dt+KaoVaxdn11w2uJPMP3wxuPzw70C9",
-	"20KSYlcn3+FfHi8NlTjqBRhJ+4qnYEHYN66hZGULHaNHPafjVaENeLMM89uFNvYa2tjtzLViobsjQok1",
-	"ZxNXodSaVUNGZjJJmmzCD8wsOxkdg37uoYt98Lc/Dxm5cMxwjaBFdt6LB90hkreFDR5KnVmPj3Zw6Z0a",
-	"0uy4351Mt0dGl/ZsvIkSvmHNxGJS6OeBbYO4RmqsPBSKjbkG2PNSgihZJz+06LL8DIN95wb78vwDsjS/",
-	"pW6C8pp3noEnh+hRC0vVdyxz3JVo8CmmkF47AobL4qWJEDkXWNWs4VL0pSGIQNug4EHxD6jZMWXToW1a",
-	"imQRYOUx4xECEOkQ+EVkMgCAUtTIfobl/XFEX3kMhf/HTLjr4sdTZmhMDe3zuFg1G8I8PsBipQ73KV3Y",
-	"0pH2sCMOfcBF4vApMjIsVlQFJYASa7XUVzn8N4sMAT5EgEswqO/2S2uyaxvz20aJKTKXQ7hmiv0tL9iP",
-	"61mo1+8WHfdaRKxTk35gNcnznlUsdVuOuqWudPId/7NDluuyOpDQB1T7z3iQNnKmyVyqOwhuu6u0rhCl",
-	"JiyroOQwvB1IgE5ZTLgApjpt8xAtZTSrjB18tXMU7RkF9iEO+6YZsSuPaHb9AIrP+hRZMnDJE1UJqAjN",
-	"M0ycBsExbWJkF3YlwuUah3Pv0qvVfSWqm9Kd/N1RCh7m2B/wVjhnDZWjN068xdtYxnAx1pYEWykxFN7w",
-	"PpZTbqzCO+IsiTUx9I65SpoxG9E0Mbp3jgAyixkLCvoyKN2ZmKGLNg/a4fXRw1K01Ua9n+7HpOlO9Wzw",
-	"0D1VxfNESUMNQ8I9aIH8Fi63tkPhA7/HK6l1q7uJyxEaCiiMATMN8ozHFqM8sxzPsakktvwTwACLKrRB",
-	"65IMfA6mt0RdHijmMKVmYgcYQYkOrLxBye3HGxIxZTAZlwWQrCqkN11brptdw361cVEc/KG0mg1t8nz5",
-	"f1y7fN+WLZyGVezlqHjx7BB8xqe6r0Tnro27li2v1/XpX2V9vlSvfj7D1X598qZ/Wl7Dzrn/lJz7JdHU",
-	"fOjLhJqT1OFhvNvEcg6JuYqK1/dO+0O+vT3gWzichzrvcbmVXyLKzizo8gcrlNNMN7vxgd1SDCt9nnz3",
-	"/13hs251Qa7BGdrcySXOsMqhfFm7dddlJB7I0fwQp/jPbQoxYBpjaWg6kjMWr3MKG53GK45gJ1Jemvd4",
-	"17P8SB7knEuv4UNudVGtQSVtPt1DaHENXL84EJo0XL3O0js73atzyR5E99o+r7IAicE2BKMuY01qB94+",
-	"o+PWAFDliz65kcrQYcLIcAE1BwK8+cXiAZYM5jE5diGh/MkZ1VHvPBSGu0voQwUpBMNFfm/M8KkvNcBb",
-	"EjavilCfm/tz7Dw3Ypea/3fDD6QyB3L9lGBPr+iYNTt//N5W97HTCHZ21dSWNGcLFRLdoB7vjI65GL86",
-	"eyVHI81AvD0GFFCdUQyqOMHDVMQJ01CdU4fiGDEkgTXohTZsik+gUHiqjcz+rjOaHhYbF6GQMy+iRcIF",
-	"3C/i0YIc27nyhMVEyPkZoWRIY/+MW53+7emp5UZcjDFZ1MEhB0SlCSLjz6SGufUgd3SsqDB55fJUGJ4Q",
-	"DgkjHhu5zTVVYkIPVOOiRNyFOlH1YEp5U9YpZvG3hxnlsrh3dZCdktVdkK0f3G2Y59Zq00kNN3yzVMsm",
-	"FnldTv7+hRxrurDsZSLnZErFoheK+YQnrAF3VxPbOjdtbq8611ll81yV2fUP6tnamvge6pLuns59sLPS",
-	"X/rVReP9QV3rYH5gZp1T2YmaZ37Vd28n9nBurjJr3ypfspnBFzIoy49dPj2ouFiwq6LB0qFmwpwRIQXr",
-	"VVPsSZwqV6jOvReKn/4O14cQ/XGmuIj4jFaVVGKk/TNmEY9ZTKTIgH7umdJwQ3Kk5NSl2XwzxGmrRIpz",
-	"V6bFGvEZYKd9r0j7Po+pxcH33HXhR2BQPge004k7nTi7hgRs5VGUYuBOG/kQLwe/9eASYgWoF/kc5DXi",
-	"LaGM1YyQN/rLmNNUGzKjWpMh0zxGdsoVugdqVVczDAopmKt/6fDeaZLI+WuaJK7vlbG6K5zsA3IBTqeu",
-	"kxbqH6dUxYryfMydgrKjglJL6K2vcYGM7C+cHfQqdLoRYZV0jHwqSzxgochcYFat8D4trl3Z5l6fXDVW",
-	"3nWVEqQhOsX7w0aGoknVr4fzCrS0f5G/BRkdUtZ3VP4Dwjh7If0Q7GZTeX3C7mmSUvRUPUZ4INcBnNjX",
-	"fJomlqcggoNz9UMpdO/STxahoPlq9XzlhqGMF4GzYHwlcVQcoMi2NoR9o5FJrG4hNQuFX1RyPJ9Q85qP",
-	"ehlsBHH2V24ufcf7aDz+CwwdyygVowlJNVNBFifIHHJSkcHVJYCTNcQpoIREaYi57RUKqgkTI6kiZm0n",
-	"MpdpEp813W/N1iBAQ9IP9ki7yEkobD/FqEnes7HEYo6saWYUH7oa9NRaf2DpZagYZD5hAkuKp8oKFCsl",
-	"wLjsk18lVCGHYuLzCY8mfh+hglSaMD+rPrnIpxSKiCaJuz9orcZRKlrQuy/cAT2YyMDxu26XwOz7jTPS",
-	"TfHAZiIM8z2LuF4yyNg97+TGC8BMQ84I1h3SWL67Dy8oFNN7vb63hZS4ZlN5X9dnM+ut1ydQcQ+cWaGY",
-	"yCSGkj2jEtvUZ6lPz4kDa2AKy98UqzQLTNdV4cGyFIEl9UKjtMhXMyzJguUNLLPJcEQYy6Fi9O71OLH2",
-	"q+LjiWm6i9fcwKNannVrubM8d1IH9QPZnhvQuJLWalt+mY7Alrs3N6iUf+Ubf3m35rJ1W3pdzr/V3ZF7",
-	"colXhZ3JiMvv6VMrj48JD9oFW9wwidfKM4K09siRXkGXLgEJ29gmhdp13547/WbfRNZen9m90EU+umwg",
-	"mh+GLSl6+5tsvhu4wmb/t9YNNhcCdqMmtxOO9jWJqI4oQIRlpAtG9ZwnicvBsRK5aJdbcqPclZwoNBsQ",
-	"LqIkhcYgLpskEklRt2YJFVhDna7breEJ1WTImADEzJkvJQ1jHlozPxnxBHDZ9UJEEyWFTHWy6IfiXzIl",
-	"U7qAOvDOMeIYm21gKgU3EhFuIUfe6te+wtyE0cRMXI2NUBhJ6JxyQ+yRyoEIQFnxM+101j3lIC2jttbU",
-	"Irw9V/i2ng7UdvxOO7HyLDN/VpyTQ95bQ9a89rW1pUfVJa88oB7VlI/pVL+myv2dEtTdO9tdCfplr0rQ",
-	"SUHfOGgBsDZiX25eiYJ+1GY5DbI3tiH6vP1DVBAp9tZ61bs45Y6DdFVDKjTguUiRkg9vTRUZycn3/I81",
-	"Da0VlI2vVSh7le2Tv96V/3jI8h/7OY6nq4yS5SfkAzPLjsdpx7Kfc1WOfR6xR1VxVn9VZJ2bGELLyQNf",
-	"e3jVqKOzTjV6zKIe+2EUe7axokSmsaswwtm2KGmuQYBOkGlWxoozfQZX+vCmEWS6hcKlumlwwqaaKU1G",
-	"LAY8I8KFkWTw5YZIRT68u2qODL+zfVzmY355AeKoMsOlceLqknfx4icHmLaEQIq8oEqMT6ls1/oekSZW",
-	"kQehS/NfVCJOiHXmIzKYL2sfA9KPCghNY86EC+74OwMzxUb8G178MVDeW6bxkSZGpdrAZR9sihxrxkgs",
-	"I33y7uPnP973p3ErOFmRxTxUxmiRyBeFe4WHq59RGsGyO4PlTev0mc7VQ2tnYls2tl8F5uR76VDvgGBW",
-	"myEZVJkXYiiEAn+OpBAM0tEzfQYxFUhEhZCGDJn377RhKGDfdeazKrRTp1Eyp7rzJu03ar2vE795xdh6",
-	"zzUP0zqHphMazzwevr8T+MQ9TRUmvivgWHXljjTxuLmoSs5Y1OaYesqqYEfVnSr4BPIGnosqeBIp5gC5",
-	"Hj+jYFcmuLbt/RsHZxtAg9njVdBfoQauzwCPaJJwMW68k5pqACmOCfsWTagYQ6We/PISjPQMHHc3tzeh",
-	"GGidTtm1TNgXbiZf2DBDPTg2bDqTiqoFpHpqTe7YIvDoW8CLmbsFBaPrBc4VaBuG4rwB3CtFt4Bv1d+s",
-	"rYw8IJeD30LxLt914pHTB9A5uLisnAA2q7PseFcpZMJnfQL8n4woT1LFdCgiqtSCMEsXlr7OoO6BXcPL",
-	"T/87+Hj5/uv1xe9/XNzcBuTd9cX7i0+3l4OPX90zBKP89Pn268Wnz398+MfXq4vr3y5vbi4/f7o5Jz+f",
-	"voGGbi6u//fy3cXXi0/vrz5ffrr9aj+4vhi8+8fg148XsEh/fPrnp89fPvVDATy5MEGqWA4hJ72vRLB7",
-	"plw5BrugiRyPmyqMXmqdliVeYfEOIfwK3WWRnEeQhMVZtwnC/JX1pSA0/mt3V/bpSDTbxpv1N84y2Dld",
-	"tEjEz0NDuXDysHRAnqxIND4k0AlDKwyPqSCfZ0xcvifv0J9DLt87WdSCFo7O6V5VjpK6GA0FVH2oyM2i",
-	"VeId3AG2JiVUO6Amk7uEG7xWrFlyzzQ5tu+xb3Q6S5iVv1+/XPz69RLEzu2/vt5+/ufFp6//c/nxwlXL",
-	"iBLKp5pEcsqgWoMrZFWAAY1h/EydEymSBdwNYd9MVv0h4SNm+JSBnIkmUjPRD8VSAWr79YD9K0TTOgIJ",
-	"w1IHEEXQ0WMKofKMW8QQrGwngF6ISQXHvZ09HUKO/CeVhi5JBGBGE3xnzcvcH5j5Hdt8QILBEbU5Ln5P",
-	"meIullgYewVphSYkhepjnadyR08lrnHxtLpT9YiXo5uchjcbH2b0eRTO8/6FEI5naaFZN2QjobJ628gP",
-	"J6466uukWLHk0K4sYPv8fyhW1iq8rkH7dJAxqFhHVJAhlD+IyXCxZm2Sa+jl5eWd4eo1ZptZRiNHbuWs",
-	"AeMyd6qL1WWePaXMMyxpXCBC3OGnVqOkvXhXIXGsUDWrwRA/I9RVZlxk+G83aIHfGEUNG2NxwRlTr71l",
-	"rlKHB/Xu4iNh32YKXc86CEVW7RYM38WMvY4mLLorl7/NP2kCgfIOgCAUdRCoAMSfB5ui4C9/DXPzc5hP",
-	"JFQ2wGdY20Am7DwUQgpGpowKTYQcynjRC8iUfrvBodzefiTHmkVSxDogHgnvp7+fngaEGjKV2pC3P705",
-	"Pe0FRXQ9HZCEDlmCabks5giyl0HpAVIYGfFvdk1Mhppnl8IOKxTATTlAWuWf3zE2w6L+blojqay9X6iY",
-	"SfPK3cw1BaXCNFbxhlrCAaGu6iNj8ZHn37Hsk3dFZC+qGAJrsZiYiZLpeBKKsZLpTJNjiPHa9y7f615A",
-	"En5XxgnDCpeWd1pjC3qbT2A469TEsRLhgfRBO7pWbXBQpIvDom/ZHpdGiosD68LEXcZg5aSuEknbuS+g",
-	"tZPvSOgbY2qh0CmkABaGXIfXclhajsd4TD8OEVMqskK+XJOhPSGAlWKwiuOUaU3HjGQ5zlMQCXEorGlU",
-	"5Et94hh7hlwIYoKJuB0cBSeQ8aRV6YP2xQ6f64ngc+1AJcGmIBqWfUPcPD9v5BjT7/vDlCfGKvlW8IfC",
-	"/ZpJ9hFNNAuIkJA81YMjv0pHa/QNLjmlBxFTP6J8epDkxO1O7MHCjigR9gONUTrphWTCIBQlRTwolPVF",
-	"xRp17PNc67V0k2XLuDq/Y37PRCigvLAqwnFEqVJMIBTNsZxyY1h8Ru7YzPT6mMSY0afLOceoYSgg4bzQ",
-	"rYsmSuE2jjSq786q+QX0b/uHWITCfWpkmXG0+UofSzOuqaCHdIiuYjoehKtTjrscykdTjk+Q8Rw0+aOR",
-	"C29c0B29uJToiVTmdcLvWUyGjCqmXKbBfCI1w/LoOhRUsQKGB/Nc+9gnNTRX0O4VMg3xi1A0OGqcs8Jn",
-	"fjDVJ8YkmQumh3BjwFa/RQw8EwxxGq3gKLlthAvkaDg2+JhP06mblM+96JMB8uwsVdIxe+cqchwd0Euc",
-	"MeNdUt500EXwx4ZqnnkC5wOybuykjUV6ZMqEibGZHJ59u31pdroUl7+LWD1/NjzwlPN4bNj+laMhPku1",
-	"2OR4TKBOekylsisbc85sv2cOTNajScWFzDhgpVbtzNCJMCcu892jx1fEoSgUOs7Zcx88NDVnyhIldVBR",
-	"wx8LW64uYzrdtdNdnzRsbNkabj7AB2GlL4CBukX0YcAG2M0szrkSdhOd1AUdtmbhS+XQO9e05B+XNXY8",
-	"seOJz5MnPjQfdGqRr621FJEJkByq1xM0Juq7S3lZvj5m52dZ+5AhxXVR5/LxAprfqLMfOu9krzmBymVm",
-	"DPxwX14qla7McGkJr9pedIlUTyyRqmmHPCVXae9pI0BVryUB4qr3qIkSAwgIYrQ44sdH/jJURAVeERra",
-	"V2jcEorGzsv0vk2FzzI9HaIAerlHnEdbbmR5SX1yVKcJdGkvtUvp++IcwU7FQCs9n3wvn/YVqTMeUpW2",
-	"cJN7ecdq3KQtTaWBN6xKWLmp9KpgPJisWdJgcChdBaw95abs/Sj/uUUxLM3FOGG1sTSpr6Fo1l/JDurr",
-	"B2bWOrEPIIPaQadqG9Od953zWXY67I+U5FLl4hvBVTVMuMkNdDhdrqOjToF7AqkZz1SBO3HPqNZ8LKZs",
-	"mVuoyTedqXT5971MylafQMAvFIrRaFK8/OLfPYOEAzkXrpKE1JAhan/ECxoBmdExiwOiYYNDYd8b8cQw",
-	"xWK8rZFwbdz0BnnP6ziY6l9t7HGyo9uMFfP/bviBVJu5tIylImOp4PeUqcUW316+3/bLT3S6Ra95NuTN",
-	"dp2XGthyDD6evN3CZZ9vNXz/8XZDVzJh23/5x/WnbXf7Ykp5svnHmrH4UmhDRcS2WS77/S0MIONqe2hk",
-	"uxWsNbPDmlztSgbQyG5nyTZxLRN2Uz8VD+kWp1VOfEXHLV41y3GtjGiQNp19s7tHew7Fy+u+SyoISPES",
-	"SE1dk1hq8pSfzeiYi/Grs1dyNNIMFP0nYRDtVdlS0lBz2FzaFcZeYyzgGobZYO0d6bKzbnPXP3wxU+ye",
-	"y1QXK345F1xVTcOhPJYvpfPnH5zt4IY38JxabavdImrr0zWgT60RK4f3mg2NP6CJlxe/xqVZGrXOVqUL",
-	"VT8lwZ5ti6cm3MqnHZXOCkxTrWXEc+wU6ivPoJugLcBsyXAbV6Tt9xDBZOynze1on3a+xi5YTN1J2IV2",
-	"t3UoQk8n3+0/6wJj51Qbc10gXDNhU0e9SeII1/64gAot1FWHJXLUFhLOqHlVINi+WI7+5h0Wx1S4WfAj",
-	"0tpDxYN3Oa07hH59t7XA7JJz03Hx5xN5XfdYPVKQFVnkRqHV5hOLzx9GdekOfae6HDZMuhfVZYeIaFmB",
-	"edzopx3EpiFPV/5p65Cn5SNdoLMLdHaBzi7Q2QU6u0BnZ06UAp3gq3hh0c26JbK1usTFPTcUJ/n9kW2p",
-	"tdGcXCWgAAKQQeYgeG3fSri4I8f3NOEx+X8kpgvdCwXWBQKCS5hxFSuY0lKQaCLtM/iFaj2XKgaiBPd0",
-	"IiOahCILWNkjVascJOdCn5ORTBI5h5vYhkwpXIQgMyZiwFZEj1lk+L0LmNJ4ygXXRlEjlQdDYr6YhhtI",
-	"nwzsMJgKBUzL37CAISQxU0QKqBSaRhN37QLGaQ+0K7+Mk+SCGBkKzIEvjV0ki8p9cRrHimlNaKIYjRdk",
-	"Qu1MKitxXGvqSJ8RDdVJ83VUTDNzTqiQZmInIeeCKfsiNwVwdACnYnHvPINUpESn2q4di9G8IP8Dv9r/",
-	"hwJcerl3MasZkmhJBGOxu0/PxxNDjMTyrOQYgrnsg/2sIbv/0pJBi/9xf9EAvzAfubhru1JuN7ozrB+n",
-	"GCueAi80oNIhnPv8RDfkAq/jpdqaPfuONytonJcyBuy2xilgPbIaIyOOw9kBHGmi0+G/WWQcdh1yFGBp",
-	"cE71ObbiC4rhC76jIRtTQZiIkePBmmpDF5ocA4tcAJ8iXITCcQgypwsAfh0yAoLJWsdjykVvWcTgyq/R",
-	"OpGD9z9mueOHjAQc6T1RyQaBgdv2c+0KEMNxO+ZQB9BJNK4bjnYvIHzULNStdD0DwRiK0smeU00SCtfD",
-	"8erjfMLg/GJdq0QCYgQdGaYAQZjFobBn/TUX2krbt7m0hWFaESukYAFWEEdacMKyNeCx4tjvRWDBEq+4",
-	"PZNvRXcLbT+lRGi8f8p6jraJnzWokS/QPHnzlkxkqtYzUNAgKZoomWwvGiiNtglwG+RNqWZxgBArWalN",
-	"1ASSuEF068wEIUstkLenb+0k6kyNaLBNcHwrNXxnKG2j4Tckmtpjs5xTdqr9M2OON2hhojldMTTd+h5I",
-	"M/c676ZQI/67Xp9ciFhXSDFxAZ0M+0NP5FyHAsBDLKk1IVHLucgBY2dK3vOYKU3uZRpNWGzpzYOM+IIv",
-	"ZsKmfXIriaF3jNA5dQWSGWZ4Usd7suTwwJMr8goMcwG5C0mculJkOxPqsoHQ5VFlOMBYlmj0fvYPmxbu",
-	"+lheh1gTYFId2e5GttbQc2QrU9MEEoJHZD5hipVTwt027Q0CpUCAt7k1kPD7wp4jRKQV30q0uc3OXGzX",
-	"R3uXU2A/FAMv0a3pO8zcDFAH7J4pmpT60CQVTr56U+W8YGkXmibDhaXYhJqRVNOse4RmqeiPUGIckNbc",
-	"HkwxfU4x4DTCitOspZKP0jIhy51ucCyeRHsY5ZYFjSVw7kwjYfCrYTUrJP/ySsIt5zTeHs2cKB3C5tOP",
-	"LtF1t21jRvYcLTU/uZPv7n9bYLBVFSNgfEvVoiAUVDsAM+ekcC+QWDJ9TqhYOO1E53idb0/frqF7rFmP",
-	"KtNnOhVhR6q6EDGKi9GLpK11EhYc5bRQpOZjwcX4ji02yWhz1zPTYcK11RfwfqZri9jGzlB0O6F/ZOU8",
-	"kp6x8pzQZCwVN5NpQK5v3vz894Bc2H9A7F/c/Py3NwGB9LcsQGBljaVM0PzhtVSwbzOuGBSchH9tv+d4",
-	"NQBiAJfvcWA6KN1G1VgOJJFjqzTiT6hwoD1RsYPmUt0lksaEa50yBb1g5AKwB3hpMhovJYqYQLJun3wC",
-	"pcWyjJni9/bhlBqmOE365MqtTihGXGkT2KELq3cVRxDkzUO72fXRwudllQrDr82FTHCH/ml3+wWqRIXZ",
-	"tdlfhSPaqT8PpMVYyq9zhBJrLXCdtT0phY+KF+TXd6C62+plxlQao5UTUoApk5G0BGMKWUNOis5NIaAI",
-	"PkDsBVaewMdGUaEtp5LiDNmYZuYIeRhguB7nnFNzEWGeCIR+YF5cih5gZCqTDS8ALujYn8OB9Xyv0Fwq",
-	"DE/QnYKMjXBM3GAAMM4VQ05HyUgxPcmHZGfBhOUXLO6T61QIyDBRDIhRu0QUj9X/0ynRfXIBaxJZs0+5",
-	"tT02cwm/+NHhWGwPYP3OqVuGIRtJZc1c8OrgCM9ccIvCiOxJVHLKNQs8nmAo5g5YcA643L0+GaQxhyFf",
-	"NduXLczQlQsoscOHACHIWdK129nsksVffx0Sc6A+kEYe+cWuLxxZfxJJzJ+tEvoSIQGw7EGFh9W5LRFy",
-	"vheOm85enX0v/oaeGmuU4f/24rRuod4zhJcD5pu5qbyfz/VfqjkOLui20sBlH1PnBn5ZbmDnBrU6/SM4",
-	"fdsPMAjJhN+z1gN8TAVhU8oTnyUJYJESLIeiR5abPhmIUKTiTsi5yL73iR6uoZlZgGujDS2jRgY/mms0",
-	"C0MVISs7R+hTcoSWI3uF4OEBHDSOrNocJu3yb09+yuWysODADEWZkQCwdqvjcj2x2HkoH8lD+VTO+g4u",
-	"RWn36M3J/ZsTv1n+Ckj56b/nd7r2YyLHvP6qFENJIVG5/LtxbLn8a6qZ4mIk/QMeRyfWGB3S6M7+Zhee",
-	"RaniZgGLgyjPg9RMXp39/z/t1LEt+wsTxkkfePZn8AqBlHFZU5W8Ont1AnLMbVGVSAbocrQSTckEJLIG",
-	"Me5zj6yqnl1ttHst6JS9OntFowS2oUJzCKlnld1S0FhHcsZi8tmOmbzpn5IT8vny/buGwHGhC5xm9qSh",
-	"u8+loPGxYYLCpeVCG8U3Glr4gJlWvrQXjLwKfORC4lSpRQ6p6trHTK2Ghq+UBA7snRFU1Fz4romZe7Oh",
-	"kWumZarsUJJERm6akBWuTXmB/5NKQ4sDK3yxYuHq3+IPTeMBBFpYDhfIh/wz8K0XqlW5ZhDureGQVNfX",
-	"gZJzRRIJ6fX3rAxqUmy1WihvxeSy0mDuc1fkLVg7fJDbr835qMXG4Y0lI2vrBD1Lr7nItT64RJ9nvGZU",
-	"hzUj1286h/2IqKGJHKfMZVdYCrfNOqQ+ziBDskg7/tNNptIMLJ8hxzv4efen5tM0sXpDkRzcYNbsc3B1",
-	"ia6EoRWBPvHCY3r6ZZtx8CmsPw2axtyQRI5zt+pccVNqFJx692z9rXY8gUSJTGPP++y6Hw++3MDafHh3",
-	"VQjleOY4YrHbiSJrg1byRrbcoyNNIsWgFZogjCoA+StmeZed8mspkkWp4+z9tTfpy00lwSeSQrDIcY5q",
-	"fDPwMSQ/LMgZrvJNmL9rZ4NDml/QJtrO8TiD1bY8mouEC38+e8jqmqpfZHm3/tRmrdpG112WhobliMwq",
-	"IzQyl8BWtSZeYtQZQ/FC75pjyFnOUMl5VpMwt2szAzTIyLfw1FU5i+zEnSQoMWtv5K59OBu8hJB8hR40",
-	"cCyet+VpFU9p0Ze4Xu+gnbwhUcJhJ44VSxag/lAFVCpHJPvsSJPPMyYu32eaSy8ojKqi/7yWc4H1gEuq",
-	"jetp2fBOQE3KOTFGrF3X7/DwZ0MIXF78mIuAOKXUTgCUGvCSQpq9DsVx6Tq3n0GffJKGOBsSmXepayHJ",
-	"9a+DdwVJwoRRi8A+yOIyZEJFnLAiS7cqrtW+/y8AAP//",
+	"7P39dhu5lS8M3woW37OWyZkSJcvuTkKtdz2jltQdpd22RpLjeU7oUYMskERUBJgCSjLbx+c25hJyH5kb",
+	"exb2BlCoKhS/JLedHuWPtMWqwufGxv787Y+dsZwvpGBCq87gY2fGaMpy+KdgH/QFnbJrecuE+SFlapzz",
+	"heZSdAadH6hmM1koRmiacvNjn1zkTDGhiRTZktzPmCCU/JzxOdc/k3uqyJTfmd9ESuYyZ0PBNZsrwj5w",
+	"pQdEzxiRC/q3gpGfF67fn8kdzQpGJjKHF8ygiHna7yQdNZ6xOTVD08sF6ww6SudcTDufPn1KOgua0znT",
+	"djJ0PJaF0MdK8amYM6HPTy/cC825HQtiPyDUf0HOT02n3LywoHrWSTqCzk23kcY7SSdnfyt4ztLOQOcF",
+	"C0e7oFqz3LTzn3852PsD3Zu8//j7T3v+3y83+Pfzw0//q5M0Jp64wayb3/G7Kz/H81PSfX5IUj7lWvWI",
+	"nlFNKBlnskjJWArBxuY7Iie4R/mUCv4Lhd9SrsbyjuUsXb02263IqullmRxD36tnSHKmZJGPGSm/WLGD",
+	"QatfcOsW/Ee2XLtzF+fkli1XTMY28wUnUqRcH4+1zP+9YPlyxXzeGE7B7gz7QfriilDzIRClYvkdN1uI",
+	"RJS4uSdEMaWAJnNSKJYTVYz+ysa655fkb6bjkAy1zFeyDDvqNwF1rxv8K640Djk8E8+Um1CXazKnSzKj",
+	"d4yMGBMkZRnTLO0RLpRmNHVnapFRPZH5fC9jdywjUjDVNpOwq/N0kyld2pNwnm6zG3QkCzs7f5QCkquN",
+	"Kvd9bDOi6+WCPXRMpgvSpcTRiuNSC5bjoR9TTTM5LVhCWH/aJ9NcFgvVWzcTM7ZN5nLFxXi7SWhDtXSi",
+	"WY5T0XzO2kajTOuVYRgyoboz6KRUsz3zbfsRfCs0z7YZ24hNZM7WD6swDe8yrHHG112+McHiWJA3x4We",
+	"HRJs4Jmy/7jhqdn8KRNmu1lK3r49P02IzIfCUMH5KaH+cNlPQBLJ2ZQrbe4tcs/1rNfCSt1wN2alx3v/",
+	"m+79Yq6w8p/9m/+79/7jQfL88Hct/BKu2hN/06652RoXc+tN0Gj3y10JMJTzlAnN9XKjCXL78prplW1+",
+	"wclJYeTek/XEXSfkG55+YdLLGSwgzdZsitLSnJby/RX7ErT55TaFzel65ncM4oO5ss3bhuPkTLXevfBS",
+	"nO25R81xTED2WLe6bCxFSvDdZ6p9bV1rK9d1Tj+8YmKqZ53Bty9jY4I7kKerF0Zwo4vBq+3jsS19uW0G",
+	"9XLL6+R6xsicfuDzYk5EMR+x3IgNqI1qSXKmi1z0ybsZE0Mh51ybm4VmmX2F5sy+w1J8C/RZEqiziRFC",
+	"huI/9l6zD3rPqNF7oM8auWVhuAVBTZuMaZ5zpkBm0fBGVNWNUSPMvFPbdzOnzuD5wcFB0plzYf/0C8eF",
+	"ZlOWdz4lnQ97U7c0e25pcO8+JVUpcw1DqyiErYRSbfHL0YtZ0RXzMaRhXinpICGTXM7JQZ8c45MFBbGf",
+	"ESZSwg3rWOhl2yaZLyp7lLIJLTLdGZgNCvcL/xfs2kFz1+z4gZS2F6GsdeWWLRUD0uICNw0ILyEgFyFZ",
+	"Ey5QgmpSsCVcp7nk7I7LQiGlknNN5oXSZMQMY0XhChtSdM7IhGdG7C1tM6ZP89QQA4NlpZoscpkWYzMI",
+	"vWpZ0TDVwve+eX7Y2P01NL9g+ZyDWnnF1tzipHyXmLVspfpam1+Q7KsD2UgpKG1fpXJenXjr9jSmvUqP",
+	"qrz9ms7ZbqNj9V1xYzaD2mikpu91Y825GPOFEW22HqWWdg1dG62DKjvZdDg7LZuW5VjUZssV9rfp2DZW",
+	"89ePzfSydmwN1f1/5WzSGXT+f/ulsXsfn6r9hvH2otIMTkT+lY3XsgR8awUvcM18QS6QyzuesnztlU5B",
+	"R3Gvr5yTbfDLTSqXGVtnDJYZQ4viUmk2JzIn40JpOW9T/LHNLzunnY70/UyqBiOcySy196xZiPCgg+ms",
+	"tijwVruBzA5tzek3r729fL3RBMzIYpcNjPbt5WvSVZrqQvVtoyvH9vby9ZqhKcbSc6E0FWO2no0bidB8",
+	"8UyB1dZ8dES4IF7ISppukS4VUs/g4JA51eMZU8T8wsW0deyu8Ru+0oYKQozcsx9dVabSsZO72O6yD2YI",
+	"JCEnpHaBr789bxTTW4+8Nk4//G0utdjgw+/X3hY3Yg0xR8ZduQXtqC9lxq7WE3xkvJZqVxH1jcrFdmO0",
+	"w3Gju6b5lOljvOzONjGNRAaqoRH4um2w+MqNvVVvmhaTtQNvjjQ6h53IGkfXTs+10W9Lz7UBRse9I03j",
+	"yFYRdG3s21N1Y5g4fnCrHG/iVSY1f1272FBv9ctdtNaRuHZieJmenw4IJaNc3oPTEX99pojiKem+OCQz",
+	"9oGmbMznNPPudJkTKoaCLhYZt37o8sOcTXKmZs70Q+c8W5Lu4SEZUcW+fVnkGRnPaE7HRlnuta6mncOm",
+	"y9j16/Li8NP/Kc3FN3vvPx4efuq1LBX/ZZ3lpG5Mo2gxAfmj3cX1S4uF5LBmIllt0TIjlLleM0KZpywf",
+	"kAlnWTqgamy2B/8w75Ku+QkiV8ydnvLculi4IhmbaCIL3UuGImcLRjUdZYx0jdgk53O6p9iCghOqBzY8",
+	"xe5YTjMwtxxBc9CPIoyOZyTjSg+FGbAioyWYFLkgXCsSjDkhNFPSPNAlR1CC3rKbMVVsKLrjnJkeb6ju",
+	"gYmnELdC3gvsyoyakpcHB2bp2YdFJlPm6CK6EzKv2hNhE2uGlcODg4hhZU4/nOPL3/qnNM/pEniIXmZg",
+	"u5b5HP5GZ/06A4vCo4Uvg5DF8xY7fe084CebmsgPv3mZVJjMf/7b/nCo3v/rv/l/xQ9EcB3uZgtg1tXl",
+	"+KWTe3GSTugNuumtZv5n625bP+gHWC+wAaM3lBrvmnGtNWOUt9suw6JuTJtYMMquNhrTrrYL/Hozw0XZ",
+	"0+5Wi+uyDTP4Qq1T8jFupvWGxga+1L38CftlSn8nU84whM/HaF3iI/PjWArNBPwzuGD3/6okhCxuuJi+",
+	"5Xc51wz7b0YElnFkWhJkvBB/tEiphr2tLpVzsz32aKHR9oFah92mQzRzykJh+7GH2+ggNuo2J53l8+YU",
+	"UQItOV4ZnQyardAN/9jzCNteRSYV9z56kTDUZM1GYPsX1p72eUbvWl87fnLYPyitf5vSUmgCefQJBG2v",
+	"Gn7FDLPpwO1F9thjts2uOKvuBt10oFW96bHHW219xbDret6mwzeXymMP2rS5Yqhwy202Prh00DsPF86I",
+	"pnawl/bnDQbNPtD5IoM3WZ7LHDSUO5rx9MbeaEYWN09uqkN1HtCRTJdkQnnGUoJzJPA5dAPS80bLgp1H",
+	"luRyk34SYoMQ3KhSiRZMYqZPudFns8y/YRbRajd9EvByo7ygR1mhFGT0ojnNjCLAUmIkjqGQOQF5KPQK",
+	"d7kYZ0XKxZRAlMO+9/f2EiJFGd2pjLKWs6FwYWAQIvy8/7J/QFKewpBTOS4ggN/qQp+SzojRnOVnZo22",
+	"2NuHrvz3J+Tb331zQP7x9xcD4qgCNf97rmeEknfv3u0Z/mvmMjb0+h0MlIxnNMuYmBqVT0jByKjAEAT/",
+	"AJVWIa0lYUznjFBthBaQzYO8jnof1Zk1JDEXu/cdTc3O3tPlw06D4R0sv8E/7VG4xk6vzi7/fH5ydnP2",
+	"+vTizfnr65vXb65vLs+OT/54/N2rs5Zzc/zuilxdX5FjpYo5u5QZe8f17B0bOYoYuFiNheRCe6qgQt2z",
+	"fBDGUeZsUiiWPsIhu/aq3VgWGXY4MmeFjmcshdNlj15Xz3KpdWZIHYwGZnUINKyGYsSWUqT2nGlzRmTG",
+	"x8ten/h1M0r+6oWDaNi3r398/ebda6B+t5+fk7vZLT25PDs9e319fvzq5vz1n49fgUqx2TYOyPF4zJQ6",
+	"ZYKzdEDeKrNdNBcDeq8GnM4Hg+fB/waG0+/78A6zLLDNhZ7JnP/CUvAos9zwngFRWg3Krh5pxx2z5Mqd",
+	"bs9HkRgsgRGuUbyF1lwI2FD4hUtCe8/xu6swKeGsfGnEFE8ZvAsB0Hxs2yBjmTLcaikmGR8/cI9dKy17",
+	"R8tofOBjEMQDhmua5YymS4yJU49ye9mO3JCUZZ3ob0tIoQqagUuRKzJnFG4eZnMwfBwSGghM60K9FfSO",
+	"8oyOMvawVdJsvpA5zXm2vCnKRlsWzYzl9PUVyaS8LRZGw7kpY5M8W+/T8Zz1bWc13gUz54J8ox6Jfs1w",
+	"zE5mhgVZ/iTzeq9cQGrAETH8iE4pFySjmuVD0b00PGrveKJZ3oPlnch8xNOUiYetrG+mZS3LZA936rNM",
+	"3rOUjJYkH9HxI4pN91SRFDgSmG0td7FCExIdXRpeP6Zw1EfWux2+OBR4SZuRzuidYf0VSUqN5QJTHimk",
+	"e3kuAsKsEcXEM+0pemjuL6YUNddDzu94xqZMGSkJ4/OsEueyIGBfuNAsFzS7gutmWzlow1u9ziUEcd1a",
+	"xifH4yLPH+XCBdM3+7BgY41EW4gZFamh4GpfhvGWm0SJzqlQoKrje1SkQ2GeqmI8ZqYtQShevn1ybo15",
+	"HDYA+DpVLCGLjFFlNnAhc024JlSZreNKFchmhNTfy0KkD1tkIfXNxDTTqkJY5mgIC198+Mq+FeDm0JJM",
+	"uEhJyethYmhX+JUF6YqVAreti8L1yz+Qf/z9m/5hLyE0u6dLezs0FgvGvqDLTNL0WspXNJ+yX13Jy0yv",
+	"5mBTQZ4fvPz9N7/7loyWmqlHFkegM64q/QVK2njMFlqR7nPyE/+uF+hvQ+GMcShCgyZmGIpm5t5FEQUN",
+	"ARAhLe9YrkDSGoHRFha5EKUE9rAVpiAN3iDzbeMx8I7VgUoxzDCEGVWEfVjwR+I3pQJlrp3ysgRmH44i",
+	"6NcuiCoWhk+w9CeWcmpEuYctTNDizdw0eaPRlbCGAjlTPli70dXnIUG4m2td9dF1i83ZXH2m1GtwVn7s",
+	"OBqk2UVu7nkN7oAJzRRLomEToECBCJoXKP05VYxmmeoTH3E2Knim97i5h1NmRdTBUHwcdng67AzI84QM",
+	"wR1i/hiipXzYMT+WIzS7h4+NDnZ2Oex8Mur2Ihjqx9rrsHWimHcGf7EfdRL7j5sfLt+8vei8jzhYU64W",
+	"GV2C3yoWzMHT4Ocgy0PEP/jku5DoKy2RA0qf0iuOdrrmKjfRERShzsY2pylLjJjoQ6zIf/9XPSTxv//L",
+	"O+3ylOXNRfO+Z/+Prfxhl4zCOa/6oj+FRr+/2Kbfb7IWPzFNU6rphmARz4zygV+QbrhKILUJCRpIrzlr",
+	"68//bhndZHjKpbjmuKmbJN3WSKP8uZZIHg/iDBfLMN1G9nllSBut5AWdsqjHn04h0ilCW5F1Mq+si0GJ",
+	"ZAjcz2TGSBfzUFjagziMfieWH/VZCBDzd+JHFQJh4k9krleEsyBLZSlk8LREtoCb102kQQsbnJLErnni",
+	"U5ps3I4Z22Yb79hBcyrvZtIIzAHYChqLI2wBKHXOhYveeJ60TefBcf/hItgrladbztVx/ObWAXCBoVJR",
+	"5RuV7BB3URjNr2Mdyp26Hyh6YUSGJO+44b/mhcgOMAhYroZiowxF2GTCxtqoQly7AJA+OQ4jHugtGwr7",
+	"no1XAtWKomkV7mNkbnAlzwdOwTIq2fdG8cJbeig82EcpoxpZi2TMCp3ltULBgucD24fCW1D2P9buG8Nv",
+	"P7mR+S7uZ3w8C396pozUO+eCK51TLXNlR92kRCPzFTm7ZNSKZo0tUNqa190ucnGRy2nOlDlOfv6dpIPy",
+	"Y2Qfa1SILW5EgcB/NrusmnObB7fdVofIX5Nm+gs23rqBK/ORXbtie657hZ/V183Px47Kt7/RUl7ZidRP",
+	"DNU1pvVXyUXksqpnw8VoZREyx934VscHLe0YPdRYtnJQSSSlz/a12RL67Yxc2HTO4IK+b1lR0r1lC2Ar",
+	"SrMFqvQ5g896gCZmuNIiYG9rtqBViK5mt8XfqDLRLXcq+LhMkWmuSpGLgWdl6OoYFgcHL8ah+AW/MPvA",
+	"ytJmvPj7fuX381P7a7kOimn7ToRT4tv9mDQZRhpGtxODFyFipxrdiF+CkGI2rAFjklGlA0AxwjXpBn6Q",
+	"WGZB74jQEUDOgbXUxVOsGPjrVn0oSvg2TjCWJVoJJCwTjyoUstHZuPZntnEl56x2HlDSU7+mXFSLLHyA",
+	"UBS0tJVEhCs9KPc3BkWHoD+0imzXPT9F29Xzwz2Ixw9SEyzQnRQM49WVE0BKklQ1fDt3j9thdKwrdSsx",
+	"TJ2APBG5muEVwu4gFqJ6JrV0v3vZR7pXrTi27tapqjJrCKUM53Zh9+7PiELjs3R3V5Yqd9g2ndsw2917",
+	"djffNt22MQvVvCZVpxzjijNyaslsuYPFC5IkURJOQVin4xkxYvcdI3MGunAQp+UI2mIrVEnGpXa+43p2",
+	"QQ1xBAbHTulc30/9eNdJrI0mV6zC94Bto7Zcg2bsKOmC54U8f9lDP/uYZhmg/FRgdlRMpvcj2Iic8P1W",
+	"VR+CNeK8bl5kmu/h9zaqwwJvIof3CQIw9JD5yMmkk3TkApcnDGOL8Z+c4UadyJSpV2yiYxaGOkHjuBO/",
+	"HLFmVuyji7xx4aYP3tA+eTeT5E4W4xlLPUBOJqdcRG5Cs/f5epPXaZtFJQggxWxqeS9KP6rMq4HIblgV",
+	"SSTEdIwKI0HefByCxj4HKKik7NSKOVSpe5mn0aZd9ssGQo4fw4rNDGNPHmEjGyG6CNuh0Hdvbn7kXODq",
+	"lpPm9jb3cOU2t0ryhjFFFJLXThlxRgXlPe/PlMWOJNOcCvD/5mwbu5pLy4i+ah5tJpw2kJQa803K9A3f",
+	"rJvxiq2+sGR1MqNiyh5js8kYmnLr6fmwOVFI0CEp10y8RZ6zclDRRRPsfsXz2rrVG6x+vmJdnCnlgasB",
+	"7ik+FSzd46JMcAsSGqoLwJyOFbHoNxnsBlJPgy/X8j9aWBGezhlVPgfDbRpIzcCGnynLB3OztypgTCMp",
+	"M0ZF/VxuLbJV+FDkaG3M9srsQJecXlmD+jBX0MU1nX4PjoQtieMdWB2rspl1VJba8C1jC1VTgKcn6BxW",
+	"PaPVSMWGYkzzfMnFlFBNMmY0aKvQgAWWThXplqPtwU1iL7VgljQbikJwnWCycu0ZMY8IHck7Rsw7DrLO",
+	"dNStvvpWcOinPxQ/siXYZhC/Hf3MUs8QDqNPjDwoCwiWQTXGXadckVu2wADJoZhTQacMVF+Qc8ESLBhL",
+	"q5jLavCKK9Oz+h4CUTAMpgvBPM33LmgORmtzmbaMv3EYzVJuTrL36prWFKlv1qoyNd9wuW01mvTDXG8v",
+	"tgo6DD5OyFnMFZdxpa0rjikFMf+5zDAuTcGuBnak5lpNMznaxJCZndmgbLUbU8tiDE3W5JU1TVyZOaWV",
+	"gVjtPiIcXFjzAyxEWsaU11ZjQ7YW67uhaMa2zH0RRyqI7VwwQCtCVvCzm1vowgYi5j036W6liR7YDS3E",
+	"9tBv5qBy+oadqMRaZnO0iORltgdMBOA4rezohrPNur9x7a11fVoQjWCA71dviVp1nB5KL37fI9df7DRs",
+	"hAsZ06xQTkPLmYdhdurCUKCeGqSQpKU+VpXzKpFQY2lE60ku5/2hANTUqiRrWL9imOlf6ls1tO4RqslV",
+	"tg4sqezY6BAKfX0Ath68KEW2HJhLxygbQ2HvYDkhQhJEbGq0i+BZQpY44uYmSsBbYa6uoTBSEMgSfXJc",
+	"6oBzOp5xwUIUu3pBA+UrGqhkKOCCs1ge1rEBZzVYQ4UxpakDai831CjoecrSIVzj6Nc0IgTqMUXmlBqq",
+	"PbB7m9rcPIDFQumc0fkz239OushFquKgDYD2g3qGiCUPV8MxmqskgpBAqh6AofC7FGrszZHiCtGcEZ0X",
+	"SpuF80UY7nnKHklr92FjJLZg6/T31TsBB3PCWV6aHEBU7681yq3S/NeApFbYZ4t7Obx5POsMTVjoUgez",
+	"EjV6GKZkdoycnLGKgzs0pDfuy0b3XvJbc0HX9Kywwe0klvgmBfUy8ERgQH9p2Vu/QxBsVQ4seusEeAht",
+	"rv4SskBO/LDU7v5+KxrhRrjVNt1v7ff3I0OH/xp//er5x/3zXhaKVAKKLEHwcPWuKteOrXm0yeXtvj32",
+	"ncTu8M3oyVxp9y6hthx1lJfccrGuTfPKVq3Wtgq6SJBgwzVcvWWYsf2r0KxrArr8onS6UjisEedmMmGV",
+	"BcTEQqgF1epyLKtJhdjfo6UNekqIhSBCpo743wu5KDIr9HFFpBiz3TcnvOYfgavAbLcMIcJvHiNuCFpq",
+	"ZcZupbuRNbU1BnpPC1kuZAtX9wv5TBHTFJ/wklXVLvYPC54vo4EVqKeY7VBaLhS5l/ktF9MjIoxIb2sX",
+	"glxpmt0sztpiBsfFWcG8AQu6Ra2i60MdIMnKAvEiSC+ERJZ4vLGYh15/I/9rm4Mn3LA1C40k25LZ0FIh",
+	"0swbgRasAjid0dsbjDm6ZUsXk2R/UWycM40/JS5Q02YU+KIZRn2LX3RQ8C4ulBejjI9tyTzSXdDcx4/A",
+	"sDZYRGy9fQ3bbzN36F2YvMuI+VLXWXCud7nK4POV15jTZze/w0quGbu/ipTrs7vWeNY3ghF4h6Xk3qxI",
+	"jEa1XG9MNG1UolCgQNsa2ckVcWPOz9VFKjZ3aUrHhqMnRBQZ+m1BuXH3u/kVssOdYoUa/ZoOfX22zXp0",
+	"VBfvsS0vxGls55vmjVQHfDZf6CV0X6tqCPujosfXnorzFmH1P/Zs+vXeuS+ZGBykSHO4Xhvtursngfy2",
+	"SKyJaWz2zUaWjCs/Ga5tMMxwAaLnzp+C1SKkec2W8tv8/FVPWNsZXJO8MacpM/cVEGVbdOKG6kmhWJ64",
+	"1FIfqk8X3DBScy1irJO52Y6sfUHmzvzz8zSwcc65+BnBWUVK8kI4o/FMKk26HABSg2KRYjoU9go2Y4gb",
+	"r+BCbVOq7D1NS8YvcxLa9eIWn82J9cqT6sb+zlBBcx+1EtllcHJi4e6O7dxTW41z473WrWGfO5Ty3ODO",
+	"XhObGixmPBvJBtSFRRNoYyu3ovLdI3U238IAZeJ7mc/jGnb4luOjz1QFf+vN+ekJOTF3zT/+/qL/vH/Y",
+	"f96LXa35Dfh349EvvsRh/KlM2Y0HOtnEWUG6HiJDTpxch52oXp9c/HhylpCrw2++bZcTq53ezJmeyfjw",
+	"bMJtS/wFwnbdzKwXrvEG+ELaH8/ph5tqHmAQ02I06rbkg/ki3mDOEKv6psh5ywsoQt+4c9ikRqM1rs5j",
+	"agYt8RuwaEcJoK6JVEYQUkdt+FHKvleIBoXWDFtecsu4i2NBzo9/crFc1lB9y5Ztes2PTqlorggIXX5E",
+	"ERZiZJ09IENyxWjGUgIuDKUTq2L6AoINMk06ICm9EdkyRCYsVzIcXdtieWyr3VfLKaxUN/w6EMB1/O6q",
+	"9A4iv1QJ+DYsok3VSfdMEfbB4r9AKR7UKd1vFkS6GZB8jBky69Vc82LLcpyElWK3pxoz00qYNaQgtSLO",
+	"RebBplF/ibn+rq6vCD4nXQt9Twq1x6jSe8/bZRC7LGV4dhUZ7fDFy2++/d3v/3Dw/HBgXt8f872ULTK5",
+	"jEogeKWdFm2OHffkCgKofYCkq4vgB/7i24MDGLPH7X/54rCC3P+Hg4NYtrVt6dqG2dS2IMWLeKb1Qg32",
+	"9+m96tM5/UWK/ljO9yHMaZxRPifdMkHC/FqlwBueJi6FxP7b1YDRAKhW/s3T3hGSsFm8Zwq9hC5QG6KZ",
+	"AGMKgOSu6fSqId4FcW9Kq/aQjTd3LM95auNMDTGUERYw3w2NPKuo37OAmGvDopYtg9K+fn8dvZsOtueS",
+	"9uvL1kOcoInO09xmdrYI820jaG+ZWr1+4USa7ddaqwy6McmWLahHUUdZTDWdiSpyCm+NWPi1RZlS0QSO",
+	"MlzOhjO2rXvjxbPWYNPGqxtEXbd1uzZ4e5tQ52PIt4sNL4kvROu0Wzbtmk53uys0jaSg3iKpBoUnnh/+",
+	"PlmXiQXidaNgxbcbWCw77uPY7EZ0fPtmMrnSOdVsukvakbKfVhSHAZnwDyz9jo5v5WRCut+bv05ZRpf2",
+	"J9dhD7L1RlQxeArBLnP6wb51zecMQ1//yrVmueuMM9VL4F0AZDuJx037VisshQv97cvwYvr2YIMiyeF0",
+	"tmsuestVp/gI4yvXoVb/eW0d4apo7luJEUslyTFif6plmWHqL0YyAyhWeWSjd8gKnkJz0aaclflyLqok",
+	"AqgAyHvHWrP5QrckSLVH2Vt8rZiK1pZU0qYpNe8bz6koFHazgYa+XJq28TB+nuv2JbjjA4T1rYPS64ka",
+	"MaAnWQHRIFoajWoj1INockGY54rdlNGdQW7EGj4JJHzhE+5We1DKVxuRUbVBty77iY/U31nB+qO8x/oQ",
+	"1GKQ1GWAZ4oE8e92LQZEaZmztOwWy0DZP85PDYf0mgnpWtkw8bLcaNlU547fXQ2F1+UsiC8j7epbLyET",
+	"ljIod2WEblvZdigMcx6H2tb5qbOIvruyOf+8gsztae1e5reZpKmFR8XKafMRFPOAqfgYTYQ1qoK4WXVe",
+	"yNTqp0NhP64oqgnhfdaHT8+Pf6p4Vpm447nEPPsABBFQ5LgrA3/24xU5v7w6JvdsFDRqvj87udo3jy1E",
+	"PstDiXoovFhvg/XOTg59QVEXUmoWXki7wwQF0SMiJxOWs3QopMiWZXUyb/pm4D1Oyd4erO8evVd7du57",
+	"wRASMjGXrmLZZG8mlWZpQoyqnrE9zQQVmqCCCKccr1lY7nsO8aWToKB7iT5uUb1vLs/+/e3Z1XUM0qxK",
+	"DW3AZp5+20xftnZyWy5fm8hZT6uonx4vwgMQeNLxZG0elNS3Ya7FBvyiJUCkgYfxtcSC1Ia/XVBI/eNH",
+	"iA6JjWdby9b6tS4xG7fKVHPAldEI/Waq/wZ5b+X7lXOy5cIH9B7EMVfSje5VSwL5bhcrZB2V6XEbzLRM",
+	"p2tkbpaj34QiVmANyUKP5bxMSPUfPVOIP1PWQGmVVdVKTExMXyNdmmW2lzkwTVloKFRn59jb2EFbkb4j",
+	"dOWwDN8UEeHcyBhzKpbl6CJhRC5XEEfmC13GYRG3yq+qGT5QnzXry9JjvaOjvTKApNyUatsb0Mmf7es7",
+	"ocxCRqbrsD2q5/HZyD8RC3jQKf5zWfQoFtpdwCJNimzliX0Qsa6iuw0m4IPCHnQztdWu+gLBY1FBYIco",
+	"slo7K0Na6suhtmObNakrdpzgtVUG8uChhzTDLKwjl2tN7zErdjpegN3Wpx4puoxFTd5vkkEcDupT0pmO",
+	"F2srQ44Xx0FA5opTjs293zRPqH0brVzP2Qa7yP27222i0x1WbqF76RHsIFSHuYRzuiTjmZSKYcCLUWXZ",
+	"h7ZAJ0Bv/6CjJn4H2UMyOmKZy6NPPVyq2bRnmDnFPmh0aEEPQZ1VX6q7fzPY/7e99x+fJ4fffBurofog",
+	"tr1ys5erNRje6gX91bOMKqPeQXHxnz6W2lIZyw7WIswxNE2GQMHK22IIF1APGTobEPaBjnW2DNgUGmg2",
+	"5VNFypkYt4Rt0cLHYrotf+bSVPvkFB3CUGnL+mrpveqP5Zx0j99d9Y6GQlczJidFlpWxYIBCKfb3OZ33",
+	"p1JOM0YXHL535KH2X7/96buzy32fN7OPwAP7zpDkE6KlzNT+xZs3r/Zdf2r/4vLNn89Pzy5J94eTC+ey",
+	"dhbGb54fxlIQN+PblViDjTl347Nteffj2UA35fqtuQMlDzVve+/5WIoJn9pIAnSiu0rdj0Z4UQD8FanN",
+	"NROnIx2X5/z28hU6orD5Z+b33qq03YucTfiHeF9KB7kHqhgBJgBiOGIW0KT1hG+QMYqTTMrFq49p7Xa2",
+	"5HEcB6viTMQ4YMNLALSX6w1YyKM4/1egu7WHUyYd3Z6iYj0Of3p3HYeNNV/6uh0+2qbIxYAzPRmA81MN",
+	"oBDSAF7eM20M/nqv18eo2oCCso+k3McSpyjY0WDJNtvOzyUEtdHEo4pEjyYKZXzCXGx/dRCv7BNAl7bB",
+	"TT6a6Q/1YKYX31Zcst/GXaurt+UhemGw1l+VVliVsXbRCaVQTMSJJCgYRKiDI7MV/hLPg2KOB86Ebsli",
+	"wYet6ICA8LeNkcrGz1atPNvV2fDjrYzONxwOasUSrlbE7DubK2B2X1Yaotr0AevGKl9MvCWUa2XdW1+N",
+	"m8OPcktFofzuMbSE6ii25RKNFT/yOoDhpzZQA4p4LBcWeT9qn6hE160ReGOB2fUo5E2aiYUsx3DRwtHV",
+	"u3mAl66+j3GptpKVACi9tLnqsVRkF+W8kRgaeNoTrO0LjvbRsux/4FNTnqmhaIan2kkDir7SanDmRpDG",
+	"5dcZVVdwINtrw1B7ZAGoCeds8QnxV61YNoEyb5UI914sKra2LWXvq/dmx8vTf282DIb+pW7LGpfZ5apc",
+	"ZawsWX2DKLdg+lXOHuH9qZxTLv7Mcp99v0n+zsCpN3JiY0JqZI/NWnEPCvUNBSV30A1L3eNcFppZ3FHV",
+	"JxfFKONqRijUL77+j2uLhQXcLR0K/MvcpZB0z8XUvvBnmhVYaluQizdX16Tf7+9jH/vQZzSQ3zUWP8dl",
+	"98+URcSLlnXGnHfsbEWxjWCg8f4QXVNXesbzb+Z6RAS7h8xIVDO9HL2+VNGCiRSTUdzyR00O7uGxXgGz",
+	"YPftniq/l5uiKkTrHyXhNlQXKXZgfBxfjT6xZLotIDtnStEpS4g5D1TzUWaLmWOF2whHj7d6TDTLlSvt",
+	"jtMg7MOCwnK6uLY/Xl9fkKBUO4EKugrwyEZUYawPvOkL3R5W0S4SMjJqWM5s4y4pxQwy50zTfGlRG4bC",
+	"dIG4j8cX58rGUEEZWACRdQ3jBVN2GCJ2NcvbhoVdb1BeRW9spUhrWJu0ngDm2sTEs6ReQ7q9nLr70Pfq",
+	"fgABudYr/Oa6DCsoB0XtMQ3wxjy1ekWtkUpZ1bIa+ftm6taHvakEA8AeBol2YGdPrDPXx01twi4Tq/QF",
+	"8JcQANat6YJhiNdQNDxmvQG5ny1rdVBtxVoPtHEnx3RUZIZq5ARNs9bHffzuKnSLnrkZhNTx9vWPr9+8",
+	"e91JOrVwsE7SOT45Obu6unn95vTs5uTNTz+9fX1+cnx9/ub1zffH56/OTm3x0/OTs5uz16cXb85fX9+8",
+	"fnN9c3l2fPLH4+9enXWSzsnl2enZ6+vz41c3toNO0jEvnb1+8/aHP95cnF3+dH51df7m9ZXp8dWrm+OT",
+	"kzdvX19f2U5uTs+vTt78+ezy/43HADcL5da3588sH5mzYvkEwacjV7sdWlhvpGuvjx5jXFh+4WT7Qrhr",
+	"SmIcA9PBeEYzeOwnZrlJ66kH375cN0X4aNVsxIQbvv8Y5QQas4K2mSvwkXhcUFe+giArhAj1Cc+Vtm+S",
+	"rprJewFgVr22siDbFQOpVMx4gFXA9t2+ohdGnnrcpYQmXeanNwJasAQ0wCRDMWJLadc3xCi1Ub0Itt/A",
+	"3URYI0N+3es31xdDIfPq7vT65Kx0W+1KlElnEdQFCHNuDg6jJNyyuI8C/V9Z2zeCVcvQIDXiqjr8qVXm",
+	"EU/lTSb1vRkPuZ9xCzTFRC4ziGe+p9wCnsN/gfRB8ogmLNoqxNtYv7ZC+NBSLxD7qgQRllDGtncEtHLL",
+	"oHR/lpERI3OZI0xh3LuTUaXfqu1GKzYqtAGp6RZ7wSZolIsfrlLscNaCMSKC4g8nF5WDk5RZtRWUYII0",
+	"Apzax9xXqsSuBOV6FLeL20cfRV0tQBuGTb9f50TZJBfzOuIZqaRdwoBa1v1B2d6wLU3nxkLKzHurbXC8",
+	"dV5kS0LrezYUWhI+x1NNNSNdZ/mUgtW2En1pXFUNJjVoEToPIls2ySZ2udKczkMbQNWX3t/RWdJCqJaM",
+	"Y66U9Ynh30Yz5qwz9DUU9W5FXQZUflv4uyukDv2oUOrPuValzDZAdl5h268tNyhLti6Cn6tb+vv7+3rs",
+	"gmF46DLZc+hYve1KCFVPXnva7oZJ526sSm9EG7HQik0Seavb2NpOsq4oFRRgavM3wMOvxZ8Ag9nZyFd+",
+	"3TbPZ8qa81Up5UK5KuslsgXk5nFQDVsPstry+SmIxo1mXD/2EPll3pVoV3VeR8i3RfFy9gijwKJY7X2b",
+	"54/YYW3bXe+x1Uj8prQSQxvGJI4Ls8KsRFL6hNMvZOZ+BOJfadzGNzY2aJdcI4a6TedlzNRWkgK6WwaO",
+	"ZhUxN48ZIkuBgFI25ila1ezVcIVvuiz4I0KHwn7gCN/Cb9/jNqIhzbTgnHagQo3QnoNyPFavHQqs8oDV",
+	"nU7OXhH2YZFbfBYOIViYQmleg78GpvUlaM7w2z1WlGJ3NCvQ2z6hPFPg7bnli0WMmuLzqrjrzGQA2l8s",
+	"o7KhW7325V+9uZzObfdB6lGVpGo02DLoYCgxqvR0cllk2xpkjNJnBCL7PlCGaskxcoL5xgtY7nPsyNQo",
+	"wTCz5YKRUVwSagjjVtwO+mhZm+oebB/bKoWXJ58pl1CjwnMUucmKaA3H72WOk4TnCbEUjXFFMoeiIeXx",
+	"gYMRrBD2tjlzqdLFpw0Ke4UbmthJ7O64/quS4h0b/ciWVywKz/CnqzevIV0Z4K6ZJt3L70/I7755/jvy",
+	"j79/04silUQtVmWfKy86+Dw20rDOnhdcH6GoIk1Ts3loSKkUZ11RVLGCp7LWqslacWLCST1SocjjeplF",
+	"X868tA65Z71t6kZmcnwbsxtdskkBoG2KT8UeF8ohG0uJ2YPmIihyc5YKoXlGsKG35t9xC1LwwuZGht3q",
+	"AkHZCq5b6+8+i5uN3AK+XTwsHdFBdjTb8+sdI5v5hO7EKtcZwRs+9Uih6YhQaI2qu9WYLsIljPiAuQbf",
+	"L7Aeu0mljdIpzbY6Tq/VM5wzmpaYiOu2Zd7mhoCogIuWytwW89DG0RQihagX8wnp3s+o3uMTovi8yEr4",
+	"/XjdvCa5bRSWX8qiLZXobDOxiaGj+gR8oisKfoDJ4tDCphKqXBwpoCpJjdmsusgF1PoEn7JFasRPMEzn",
+	"UWp/BAPeRcMOv98uZq/y5SNE7dVnssHCd+uG/t7XtJA7KG2tg1i7FmDJwJf7BEG5zbJ4fNiIC8Ti2l9H",
+	"rZQ+7sQudbWC4Ob1PNrKMVUG1oTLkynEUmw2tq6s0ABiEGBy4RYjba/W6VcYeZjzcrroeuDFCzplvT7B",
+	"rQuXaijg+Nch1R3k8s/WmWe/mxiOPqdLMqN3NrTUlYrMGarGdMQytb4kYLrV1V+uZrUUYFmvEZ9uWHTN",
+	"OXpCEltH762laup0rpjWXExVn7yxZUwBykgRTW/9VagGoL0MBTibfCAvGOSul1CBN0TwvgFvKoLiTXKm",
+	"ZohNfWTN0kMhF0xY5FPYI/MqSC1HaLB3ZmIz1p8gEsaROFLlzYgqPh6KbjgeQGcSUAIagbh7R8Q5DhRY",
+	"+wkaJl8ckJQuVZ8YpjAULghIQa7H0gamwSokfgGsMJCajxAYmry9PAdlcCiggDRLfWAzoqSCWcT8i0CW",
+	"QCblYkTHtwD1f0SEJJOcTsEVKnND11k6pnnaO6rBiBOa3dOl8tGzFz+enME0kF1PmR4KuzgVuFRX4qY9",
+	"Mzjwa71qdbAch/VSs1hqyrcH/f7vv31pnSkN9MCmA8WsghmTYNkrOZWFtlC1l57wP0bk98ZXby/Po9ws",
+	"h7qvstCuQKk57AtAlyLdNwsmzk+JzcIn39Hx7d4JtkqwWfK8fxCPRy7JvaKKeiW6cQRARAwOQAkxHkbM",
+	"Ji2ZW9AdZm5hEpfbybg/s1G5Dzb2ClLJLi2JH2fTlgTGbCpzrmdzD0Pj+MP5qVvG+tqdLgWd87Hl0kNx",
+	"CVw6d1K+R6THbLYy1o5m015DNcJIu2dqKJz03d3bM19yMd3zo0vIGYDpFyKDip54K/X65CejEuYsW0LF",
+	"jAUFGgdX9kKTywoAv9su+LWTdM78f795fhhdWkM7SBvu7Jujv00ATQknv8uXQEFrjuklvrXunL54/o1h",
+	"hBsfVct0Ttpyod6Cf8IcMKpuASRxzCADAZCoK4SEvD+um9tuDGuLcKBYcQiFIcXIsSkyRdhmH9BMupZx",
+	"gjUNiv/UyjPEkbFb/KqQl4le1UBYMsJFgLSzjfsJWN4Fy0/ZHY/lFWNUjgUzzyvbO6Fzni17ZMFyMsrl",
+	"vWK5ezUhSlp/0VBY2wnePzbCJ4XuSCqtc4BZTx1YHo8IaPhQptnoUmwo3BBMXy7RTaReWDSfCvZBOzuN",
+	"ac8GZeXsjsuibZ11ppBxmO3dRh24fnUV5qT7dk7MxQaxyLHtu/rj8Z4hDz0r5qNFzs3F2h1Rxb59WeRZ",
+	"Dw11imUTx650pmw0743pvKTjcdDPdnveItqEd0hEyikvDfurYUcQOCxA8q6OE1wGrbNYcXPUFyyUrIg/",
+	"PEeIpkyoLuvHdeWca0NjaHQxxx/KfHNUIP3UggaNKALtxY3MqyXbVblQEI3cZj5oy8dsSzKy4ZtuEQKR",
+	"GewN3elsrG76/X6vXhyQCiNWuq6ddBkWerepMDOqjNwIB4oKcxxH5gsjldIp5aJSvb0uFoqUXL+62qtW",
+	"vZeCtWTmr1zU8FC11Vna5ESEXBls+r//3cE3Q/GPvx/2n/cPewMUqwkYaiBmx6aU36SGc1FxkwqF/yhy",
+	"jv/gi2QozD9AQUiC/BL2YYF4zvBTJEbW9FWFY3admWOCvdl/FTm3/+IL+4+6gT2CgL5aecP+V2Geh1vQ",
+	"XrGxaqYBfF7Uhx8j07oxhC9uqqmOYmu0+zZDDsYjBCX7y5CEARg80B5BhwKMAiTjt8zqgi7wwBotjki7",
+	"0QLj8HiaDAXW80eMAtVU/p8F9qQqP/XZlaYNX/XVyMwNU7qlCcs8LB4C16Rr1LEjIsVQWK7MNZ7NEXOi",
+	"t3NKUD17pkpjC9pKJAkWFkKiNZ2qQYh2jHKfReFtKz0WhUd4HyIl/N+99x8PkueHv4vjJDhDUhhc/aKO",
+	"vR32Qvd+Od7736aX7l/2/B83/ff/Ejzq/T//a63tBXpeR6wrY0IqpLi5+7Zhu43IEvjOhQ1NW23hJYf9",
+	"gxJYyR4Dmn4tYWnVqTyQhVSa2WxFWmEaTlcZMG0cbljquQXRoU28CNqygfVBKrc23ECZU0sVlindC+UH",
+	"1GxtUh5KHfv2oIM4prmYkopUhiI9qNohlHcPhRXpbH+5nANxlHJLQpCRKW2UqSAXccTGFIYK2gPL0qEw",
+	"97r10G0NewT1/fCFhOjlgo8hjvkeDDpaGuUDuCcttCS+CoFR+qnmd+aVOFiOlW43p0CI7W7FMvK0sZ4G",
+	"r1vrS0IoiJwEsdyOFsmwgzGvww7cJMPOnI9zqeREm18g9GTCsST+UDiZDWp7Pu+/7B8ckWFH8nQ87JAu",
+	"xTx9Psa1dX30bMNTrmfFCFsdiqYXV4XSOw4Kih7Y4XQS6KiT2IaiklJ1QdaIOBE+9dWED34WJrXy8qj4",
+	"FsDykEaWadtbpXJjxO4VsMyfhLBoLce1agwsD2Qqx8Xc2waspFBS14RnmTpCOUKB/WQis0zex2p5Vgyq",
+	"LAgdj3Bayufqxpf9ufGJsnFjsn2/8tbminy0ZOfOrZXpwDs3UbG1cjG9odnUlkHducl2VLO/3t+qFVU9",
+	"wRq2+Va4D4qcb/ORNSbPZbr7HCvp3zu3glbBXb/GfVtJ3NVXQPl+KM0ViuVcTOSqjtvR/KLHsjGVgFBW",
+	"LPWmxBvlpi4NvVX+NfdiWawZo2fAZEnnTGFQDWcqXi1onBfpG/dtnAken7wKmu/ibZWAAJXYCyvBIvtG",
+	"M2RQhh7uNWETSZuRs60JMq4/90alvWpRasFYqowOV9YOiru4V8/OxhwF7VJXBC2oGk+4ILdsREd7Y6pY",
+	"b3VHbY50c5tU9uo8Hspgw3FXjteFrXcx39SWuIGxu4y3YccX/Bl2Nqhm6boNl6xeOj+g+yrlrKTctqIQ",
+	"zQLjm1/0lVMRu+MDyeK0hM1ZPkqcqEVWuQuAeNprEcxpfvtnB+bSWIifaH4borV41B23jZmUt0bRKRZg",
+	"wDl9fWXxZvpDceGsLRAggo5JmTu8ipcHL8pKQm1oUM1dCxauleVU5LZHULbzh6jWoaK+XTxa+OVm8Wjv",
+	"16zYCktBc+ud0c6XVx8toxKxR2c2i6xa4rJY+t0yfs7MPUjuZ9IrGjqo/h/X6VcGeoFyx+es0g6Ee9kO",
+	"No+ggmtjh47wutmqoxUgI9dh88GjxIZbBgnHxRSL8bn7FSM1IVXeoqbWIK2jwAdJZ8ZopmdXG5GpG9of",
+	"w29WBMoVgv+tCGZ0froyYm4t2VildD3ZrI7B87tJq3sZ6LwPCbs7xook5MdixHLBAKoMbNx3Fm/MW1ug",
+	"oNoEADAC1HObgTimgozYUHCRsg8lJK45pyOKEtSvYKXdITLPmeqs8OfnNmKZFFPVZjoCHdsIT1xMtyPH",
+	"i+aXWH1qbQuaTl9xpduCrXlaDwSMDrN2iBpLtpZVt1lPV1dOxXs6viHgTXM3eaTiU4XGZ1JpO+NmFBZY",
+	"ok4KpeXcZcdHIlqViwj3m28DN+yH5PzUBx9hk7ayZa087FBcm1a839KiyJizIpzjYyWFXm9igKy/38j/",
+	"by4oVrEMKxbYuqdY+hHuRzPg1OjTc2sy9O/CZdwfivMJGXawSMGwY5l6ziaQdSwJxWKW5qR31VJpNu8F",
+	"iBN8MhTDylyxCQYlgmrOKo8VR9pUn8rQNijIEby8qjDSdVuWWkTE2Qgx8t6BEGHMGsDMR8Aj+0PRxKQ0",
+	"G7LImU04YbgqfXsqOETjth2rOrTlqtWJfLFWoI1bq129dzw8QawB1EvA0NzYaSbHKZnJce2LoZgzKux1",
+	"UvjYMfZhnBWK3zEjRqQpS8kdp4R9WBj1XNt0cpv7PuMLLM1dKD0UsDPkmQs+uuP0mZVJ+gRVm+aYawOY",
+	"0yUCdw6F6VXPGM8tt7JZfNana729VIHpHvlI04KvEmh8KOZ0odCfYrcXz0TT5B9Y2Wk6k+OOAzONW9SD",
+	"VW63pzeVkK/Hkt7QSR6oV2xsRd/CVl5X9CJatMuue8XF7aNozrbwrfk54+IWaTRjWpUQ867gwVCU8GUl",
+	"TNyAzIBQtQXasF/FoJ8XPGdqG3iqIs/WmwjNS0nQemznKuWsL+g0Kq4u6BQOWbUWd0y9ixeAN/ejxd5p",
+	"tuL41f1MZgwIJV5W0lPKRiRTmVc7zUzDuKGgM8V/aXsic90m40IyICYmQPUkrEJN1dgcc/zDfPYAiBD8",
+	"LOk4UC2YgR2uHdvaXW4Dx6nuy9cSjlAZ+nZGk+qnj5DF1xzL2mV8pqqovJHAHJFxwS62zf5M2lF6rj3S",
+	"D4pFGjODoC4/gITQfGoOXheL6dNRxgiKk/Yzmbv71P7dlCjWYFLN6YdzfPj84KA13Pq01aV55aLkX3x7",
+	"cNDvIxIYqUCFDchM3hOjMUKoMK64K79YgqzBXEGqgEUA6EoA/XKrEOKwLACUHqyjIGTY4Csfdh0N02/F",
+	"K8NaMJHyLyEBroL1iRHwRhSH6bhNDy7s95wJfRJn1PViwKT8ArwyjqDiHLrIIztZ5GLg0wMHnM4HA4Q2",
+	"rygqAHA+KCeimN7H16DMWzv++R3L47gm3xXzBepYFtncZ12tzbOoQ5zUVg0nWna9dudagZmqG1cLHGq3",
+	"0v8aYmGE7e4gF6IL6NRi2cSWwOHclJXCFrlMizEzglOEgi34dtQLbU9xzEr4PeR75oxmJS5mgv25s9+t",
+	"TDnB2CfybYLiXrhPSBAQ3W0NWLBTUI4NeEsl0N7FmXaSzrSgeZojGoQ592bpgO9e4h9lP50aCVk/rw8s",
+	"dwkH0fyo8MOYQS6+GLpqxKhOWVdWyi5N3Lm4aEFO8JNPSpO07QwgFcIuIFcT/KktRQ+oknHoUmCnO865",
+	"MYx450XGzkXKWkr4wadQQqLIWEL2nkc9zKFAucqH6oHDmND5srZGNYezux2VhasiaTQBvc7dPJy93bgk",
+	"cK+Wc/WL3n7MzzwsWBQ2w16rWtoJ9Mk7rmcoYSSetiDPQulKUaIpv2NiKDwBkS6kFYfB2Da7JGMKm5WF",
+	"di2XOLiYM90tFMsTUoXYSwhd8B/ZEhsqP+FYJKRBOkMRkYmCWZgNm8h8zBBbWRZZelQiF0KIp3cpQxw4",
+	"mOlsV97HXPqdm5yw5CXbyIxC3q9wd7hzYLfKw5UKGw+2IUhPGMaw0mASz23Z4xNwCx81Vh3tp7jE1v6D",
+	"4fIN03UEzMeGMsXhqnwXa+9FWMoL/3oJQNsSfoV3cLxXoNCNVdoQl2YTEduzlWbYBozp/GK9CSEWadHO",
+	"AS7CVYxEVyNKPA0ifRTD/IjyxP3LVnhVYIu0StA28XlrSbOlKGA8OW8VRwEIDCg/lppbfsNkMEtTraq6",
+	"1WG+uuQBV5h7Z4FxbWHvzWIT3AI9hSU8hSU8hSU8hSV83rAEw2raunCc6CnoobYh4cqtugrazKz4uE9+",
+	"djLAz1ghAccL9ndLeooZpZUKqzCBL4orcNu4wgDSejVzRsczpnpG9hzJdBmUo4VPyMuDg4gsHkghUdxw",
+	"RKO2yMsONRyMi768R1iQ4AEOAj+UFUvabo8KxYqvxkP5SDLFSr+ke2djl2QooMU8S/XgiTY3/kzem83P",
+	"pLwtFpXwkQS3IQwHQfe6jwFx6WTui6Fg/Wmf/ADhM/s/ucww31A9NASaE9E4zpg3HMdRO8hRC9TfPktJ",
+	"sn+/xLJQVJGrP/8Amh/cKoBbwH9h//1f5v/JXKYAc979W8GZJr9IwQgX46xIo3VTTDNxJanFBVjXkND1",
+	"Bs3EqO9vhdS0tf41+JgJvBPzps4xD7QFJGqOtX9sHS5/o1icHS5cHkXT5mQV+zYLFmr9iOxgbQJ+iLHG",
+	"VkiGx+TO1sVjHxYZFUhlclKG7UDLJONzruPIfylXi4wu20uqghgJa6BmsshSMmLEfoTlKZhIMbok2v4k",
+	"Z2y7FYa/uCLmy/iaxKtamTbNE6ihUTbm1sAC3LaJAn8raAsiiGnXeqHaxtxvwZOCoKl0h+nP6dKsM4iC",
+	"wHZooaUa06xiNg29Q2qnfjg4nqJt1lHFsQ6XXybbpd3gJDhOwcSr5FUl5vKctB7s1qt09cn+pyCPNcvb",
+	"uiaqldsx6Bhfai4K/r7qli6/3OiOLlnvOqnJdt0+pfZ9DucEtcNjoROfZ2o4qAfMrVGB8jGva8Hu3epU",
+	"i2uGMVLx6o0PqYaJ38dni7R+nGVy3OqnCA8uVFDWFJKauNDSu8VTi7VIfVO/5u29BffoIhaq0VxwRuaN",
+	"XotT7de6C+KMJcqeV+3jH2sWoOagUQGFcAiGkHIhv3NybSFuhbwXXmFdAuOf5jSFsWBF3vdJu3F/G9sk",
+	"AA9nGWTCVq2S6AE3R1rFquh8Xda3/xEWpAfbSlZR70XUsBO1H/n3Nqfk8KvwT5R4WO3xehLfwQRvqPzJ",
+	"7v5kd3+yu//P4pq/GYv1Ku7dAEV8uvef7v01977OlzvXviu1LdOOT56EWGezsi7jzWHSE5njnqC9DYp1",
+	"DYWe5VLrjItp4rLl4OpXpPvNhw89W8ZA38v81j5w5eZtA7XkLUPTFTRw19rLDx96fXLKMqPKQKVUnmXc",
+	"Qp8fDQVSgM6XRJDugU/8BNDr3oB8zz+wFL7+jo5v5WTiKjBilfqhANRj++yInP2toNmfjO6QR98n4/1D",
+	"8q8kpyKV878cJObv9xiF9X2RtXwZvP3eVjkak/8/mXPRndMP9m3DS5KhMNQJwyX/Qg7/U8DUwXA0WDG2",
+	"hJSfPT84SIai2i45PDg4OEhwnSDymLxoMogRHd++KRtdR7b1120hh+Cn61otwta96CSd9sl1kk7r0q6v",
+	"ZBgbUmOg8VMmM3YM0TatpbsgGGexGghF66wtHhNjYjPgOgGefzwzwGUCPF+rBJse2yZ0UYYFx0Cx6YKO",
+	"eMb10htMhdSGGVQQfPqG5TL9JvDdIDcaGMJb4tNGSCMpgy7ZHRMO/nHGggcQ3TgUiDwL0VyjnNHbvWlG",
+	"laqEQreMIK55yIy1GRLNsz65ClNWEOMa0GQ8wrBhZ5gKQbrgNOMiMWszFCzlmo4y1juqJrp0m1atHqGZ",
+	"krZ9zEaFJOEvAiBjRrldDhR8sSb1qY3urtprxsJJ8jUO0K+NxRDAB6+LXIDc3VoCLih2E2t/xGjOXMkc",
+	"YL5hQLDp/ZkiOZ/OWnxGkPTobXybSec2UfJ8RToS1rY0Q3DFfOCTTat3QKpPO6ZcnfV+B4uwnl2Gaxk2",
+	"FU6psiR+KK073xJ0ERyWRmIbeePBbanFZ8jYRBNZaIt2C1c3ehXNHWrJ6/r6VRKkG6jEVgHD6HwXKYpw",
+	"22UAB2Bgz+mCjDNGc9M2VnpVjKU4tMzIOYr8PKcf9iyl7mmd/YwX/88Yk7lnprKH0as/hwDaSHQvDw5I",
+	"VzGRksp4sQls4dIwaPi+F024qryyVay2Y1JRRA3A/dYlypph4Sj6RWtCOJ+uzgvWUgEEV31Vje1KQdxv",
+	"kmjWX/jFty9jZU3DhYxfspkUU6Z0WW7F3rE9iI2HGGIzXapuQXLEPACz0lxMPX/YLlXveey8BkS5cZB2",
+	"7b6ueyuSDto4bOS22Y4dS3/Gz21rjqA7si2ZgfZ6jOyHq9YTJojGCWgzerUDaZBtvM0t0/vQNBpwKadd",
+	"hKPv7ZIE6BYomObqDEDTVavXMBxhNOsvCFczXJbM6S04ccoUJcjbUTh7PeNi2vtC4VmlTLJDbJbPgGjz",
+	"i3p62/j0tYVkVcPzW+vfllk6PgW2FGhGkWo2A3eogmsYoNcXclFkVEMsIlaUQfnU1pR5lAK5jxq8X12h",
+	"7eTM2rePkGxfbbE9pqC6Wz4jgnSb2wKFbtDJ2Hta9PWL3iYG1hd9DcLBpuGxukx49E1D0C1GzBI52TIw",
+	"dt30Wm/LxgTbEupXazEATpDxO5aWcb63TITWTm+xsyZi1NrDt9v1m+WK6sFuBl4pSwso24AawaYui3ol",
+	"e+x1PeGsCJepLqyXUL9stnvsEO5wm1WbWXmv1RZi8ysuwhbb6xlGVetqhULStREvANolBYJvQfFeKjDm",
+	"zFp7/Qe0LJkULYQYES+xTyv4t6VK1EeGZgUYjzmBuYbabLExQVGUDIxP5ripFeVfjhFEbOUInimHNWa0",
+	"KBhA4m6WsczbMsNtLZKVRcGtnT4yhxVNxkNfz8siWaMSwa5W1tz6m4niYtyCBm5939vAT1nUxfY0T6OJ",
+	"VVhemeaCco8nJqPAUUVGbFoI9PhwVaeEFo11B9yslsxPF1HlLC+2/07SCTYqaqbMqNJvlVu9iC5Llfan",
+	"pBu0BiesdvS6tt+yHi9iB4ALBqwSsI2bO5xdGP96poLlT93rmxVeXUnK2xU/OJ62klN5Jt8qlu/Bm1sc",
+	"y1gFdxdx5gk/pKVg1UpCj3P76qJFLmNJ7mQBtcidiwtG3VadrTn5BjwhlIAGeIxMjmnmCtlb+Lk1VZ4e",
+	"qah+ULQvTFhpK67v8VDXDbW5VSuWfc3tiu9scavG7TWQBwJlMH5ky3hRYORv9i1yy5aJTxpb5PwOqnBS",
+	"zXKORbjqAqSGV6L8wwtzt2zpL0DXUbey2FDz95Ytt4Bp8FW8166NX4Bj/8lu10aFYbfMNWcaAibMnDNG",
+	"76yr+0/vfrwi3eAhlg7YYr63bWfM9GTOVJkwCJ1RW4kZy60/I7c8JTNGbVLUw49SE6LWjKQlNBemvQGN",
+	"yMUipJGHrJeKp665Yz2AXmtlpwIuBV12bZmr/bvD/b/e36re0VCEMx5Eamjey/w2kzS1xeegoaHo7kue",
+	"jiu6t9r/WF30T/v9fr8Ne2lt0hrEVjbna07WAIv9qhlLwYHoF3jJ9BGBM8wG7scjR8KDofCfWc+RPwCm",
+	"GbRz5+67cNymUyN8QMsdTwDrXUG3cL+VR9tNy21neGyjzDVy1iN89k9vrs5g3FQXOSO+vyBOxTy1wp8C",
+	"hrhbsf9yQJdSrwCNsbZl7c+WFPZMMO2AkCKsl/24iisIeW93N6isbh6M2ERaP7jrMy5bP5TJmh5bh4hC",
+	"pRvUKs6xcpaOSbgbhU8I4itRZWff2wRGqiS5cmXLCawmNre3l2gF2DJA6h0UxHTAZfbIIwtChFktra02",
+	"Bij3kA36tNGs1AYkqwyRJkC1C2R6LpNoM/mleUxWijIxwb4ux6gdeo/2agY0vlybLAHA/j54g6tKnKAN",
+	"EfxrAdhgXGk0qqdSPNMuynIoqFhWA+YBxLPMAilUAjk9IybYhGvEA6fmkUhpnvJfWDoUfgh4T/62ota/",
+	"rnDSp0DwpzDa7QK3o/cIOHffPEIJbgI8CHwO1mPcRdQDNHn0ADHEKrtcB9xqRq37whwGNaMLgCmIgyuU",
+	"jTxTNrK0Ksci4iYiglgfMCzqb6xCeGzbVmv1uCUPqbrbSiqxUqB0GhuNplMyp4sFXC/5iOuc5kt3/iSe",
+	"VQXBSIr56v3gIaMZlLvgYooR0Oa28mOEq4rmjHChmUjt+TaS9GhZAhhA1Yo0JaV0NBSW42KBGMcQEvic",
+	"faDzRQaOnzHVzMgtv7AosG4bR7Kc2EzavFJjHvEwIFiCOPesYEpoOt2gvThnwD5iZOVYygpCMpxpY5Ix",
+	"ZFCBWwzCmqplYyP2IU+qaCXKmSoy3eZHvPGttFlObriIVyVwRVtbQChBU1jxhtf1W4rdOtjD1VsTvJtU",
+	"p1SZQHTTzGvfG009duLs2nmUZY/lGZHNwPVx02Lnt0+x1n78DQtcE31wY0te5i1YlK5wdMsupDxnY72i",
+	"VPOu29TAgPIDia+1XpyJXGZza3N/zKz/BROAfnz95vqCTOhYA59L4bbEZV+d/o+frDuT+JZj3FIvDEN/",
+	"e/kqumolGtFKRAV8CwzMjjri+jIXkLnx4jCBS3q5YBYcAHwh61VlO0XfUWUCfrhrd243XXnNBl7XkLkF",
+	"u7e72H5lhMLky43QTc1V1hbQY559LYKOGct2ETnwxSPE4fieW1boMUNuoL3d42wCy+kmK4NHrBg5yOS4",
+	"1vZMGTVGCqPvAEEmpFAFKp+iWg5sg3LRtrfSGLoSJa8cadz5qTHE3S0buvN8yTBnsrWM0HRaqAVIdFED",
+	"Z0Axzb325xp7cyTU3O+MKn2MXbe7oa3qCk0tWG5UVZYSJc2vY4zhd/qPkBoyfKjQDDC0hmLEQFjNmIa6",
+	"cONxkZuFSJlj+VK4VqkYgyFA6ZxyG9yyYbhRdDdaw4lgKtUAWvyyXzEkOdPFINw2h8eZDsUIo2z7llDQ",
+	"tFRyypTl/A7Cb9HW4fD8TTOATf+FopZK9lQn+DaVy3zBxUS2RahQPvdu/SB6AypbOAz27pvz0xNyInNG",
+	"/vH3b/ov+ofm4h+KemhXPJdKqHujxqhiRLpGJjg/7SV4wI1azCYsz1l6Y8aJp346uwFQG7Mj09mNzCNa",
+	"8IjnepbaA9sUnVvBw+GJk+laaopgSNONu+uaQp852S3yIA697ZnMp/FHhqLaOwS3f/zRnKdpxto/bX/A",
+	"x7etDxd8rIu85Vljx1pekxPeMmhVjKK/W5vaDdVxjeeejRRv2fJfpGCOzNdeDa0HZaUtwsMJbqRDeoEn",
+	"FqWq2LjIuV5emZctRUPml1EeozasSmQVSG8Qmm4Dq+AYPlMk8L3abDWRLiQXeii6EDTQiHQPmu0lrjAq",
+	"lLMYip+Pw0zvAcHkNIJFmuATrNL0cx+cjWYq5iRhCpuf9UzrBYjsMLTjSjr5KvW5mmYOMKCTTN5jFntj",
+	"8n3y9vIVJJ4PRc4yCh48a1AL2foik8s5BjIaid58BVdVJu9RLQ979ZCm4Y9v86wz6AQrXXnaCcKonJLb",
+	"+ALVvfDug0edT+anOLMu54BiW5FpvqeZoEKXEUN+Lc7NzmplDZJ0Os3Z1JZ/zejSyHt3LCcv8tQo1npJ",
+	"gL9705otiAJ/VetsqMRKkYkHUlYJHoykEd+aWIS7JEQ6c+BpypdvwVx6Hy49lkLnMusPha37fHxxbuZ8",
+	"z3O2Z84Z1XyUWffDuZu5eel5/2X/oE+ad5AliznNb12W388f9nyFsr2ysLDOC/Yz6foMagUhe4YBgFF9",
+	"KOrfsXQvZ2ohhWLqZ9JlH3ROXQIywNIZEQmcVyAule3C/C7olFt41NjVObCsx38Fa7SwKdsLZwz8GYBU",
+	"IcmR/LygUwZuvZ/J3wqWL0PLCbHuHhguYl0rDXANZAQr9KerN68JcKkjFHnAvYMWLIXTsH1TsBBiBLAN",
+	"cwOnNJQN5cqcQZs/Y10RP//H3mv2Qe9d0CnbswP0Q7ExNr6Mj5uRnrGhmBRZ5gG8XbOJTw6mKkIFJJUY",
+	"EZzxMROKlbpr53hBxzNmOEzH1lQFDjXY37+/v+9TeNqX+XTffqr2X52fnL2+Ots77B/0Z3oOBWA01+Zy",
+	"C45lOIggT2zQgQF1kk5IOSUd7xlyNDpaYw62ro6gC94ZdF70D/ovLOgwMKr9/j3Lsj1A/9o37/F0byzF",
+	"hE/LCoufks4+XfD9u+f79lCCohizdMQK4pYFXLDOmbnQB8RKzEBuIE5BMvhQRMMeIVgTEgG5Bo8JtUGM",
+	"LiaQdJW05ZoxKcJGuV+45xYCtZf46KwKQ3Io7WIobNgGSPtygufceStVWPAL0pKdOgyWM/PIHIAuZGuZ",
+	"92A2cGZDbw5G3mF4ejOMSd6L0tFTxmu6u3ZOU2bkZrF0xYRtTTlu893NJGrRVeH9fETm1IyJlZK5IlOm",
+	"ycsDQAnxfOI8NRvKtF1KBFdEHmU2/vDgAMEqhXbWwDKed/+vtswayjHrpBwa5iR8qrubEUYSX+kben55",
+	"8LytRT/E/UK4GxVMOfArfvxi/ccTmY94mjIRfvkNznj1l0bQzAXNrgAl5yzPZV62AVLrfE7zpTMJwNbt",
+	"cWH38pkqJ+r8oJCmDzvwvnr83RGz2cDNY7pvNGlm80k2PK+k60JgrVEPLd/WSVkbLrE14JKh8OfEhnhj",
+	"VUYm0LRbo1M9y2UxnTWJf2j4UDN2mUC91ZcHLwbETgm5OJqdbPlVN6RxLpUaCszuDeHoq5T9iitH2idu",
+	"marVvv4S3+vylX24YC7c351Pydov/MUafPX+M54sTwEtx8ozZvdiH8HMnEe1cd+2dWi/2Tf394WbJPb6",
+	"cpNzM6KptUtXD+tv4aS/chJPsI8WhwtBCezig70sPPg+Yn3nk7//0eYWnX7C05+xmEFsDR/4XmLFYw+9",
+	"7wqy4fFHCcvmDoFxBqQ4e8GpW4XFGRN78dkXMRld3SqED2MiVbYhR5NuBITat10mlLC5+ykzqkJi0XVc",
+	"sgxibARXnvJlHPrk5cHLIN0Jp4FpMuEmWE93lWOcwuJVeUbLrVhdXfsuydmdvGWpvcP+2Q7Fy4OX678U",
+	"Un8vC5F+xtN0Cato6AiXdYcDsy2ftz2d2KMU8u7I2UO313aXbs2T5o+AbYt0QSgHszuQtzOdM+fUKwH3",
+	"rLe0l9igtRBBHYB1vAw8FGgAsN5Wi6yB59KXDDAvzvvkp52Exu/tUnx+2dH11HLP2XXs/wYvlYgMibA3",
+	"5aQfQZS0be1rqRdQ/Uaq7Ukbsf3Bw49E6tU8JPgEDIaafdCJi4JDB/dgf5+8vTzHUCej/rmSPt1KQZ9e",
+	"4hJBhwIdBrYerPYkYARHd3gwtaI8WSDDmusL4CSHAnuwzysUbcsGs0VGxyDsLknpzGLmlnkBt8xQ6PA0",
+	"VzPi0LJROYJyMoEUvQlgVMGJM7qgO3LNo3alae4O23UlPAPN1Uzp72S6fLTTFg0k+PQJreOVE/788/TZ",
+	"dsDd8kcjR0i3jBzp/bNev883+HJBl5mk6bWUr2g+ZdXvv9lk2KpYLGSuWfoTSzm9Xi7YZ+RhQL14h2Hi",
+	"tyABUKzZxsWCdA2/6D0qE/uI/zg//bRvTzcW9NpGJnBNVBW5ndjitUOwtf6JXM6duuC4k0JO4q97TCuC",
+	"1zmA1gk9IFyDxRJ88ADFC2I3dhCI1diVOyiZkmSUA+IdbSu7EmOqhpvf51JM/SheHhwgXhHY7YmW9zRP",
+	"A9Y7FJkc38pCH5VSuJBEFeNZ/fjyUD16FuF7JxGm/JlYHg4JY7yqXkArS3420cb1DFO1uTlN7nfi7q//",
+	"aXrFb5Ej2s0kNBoPWRVQ4OB9Lr6Ys7nEmKAvxhZfM5aCx0BOyIgtpTXch5r9wApYCLZQcwokiBuAUhzF",
+	"hYQ/IE5laW35IWPEZbDfVZgg4MSMZ57ZgjCrtMxAxgMPFs2kMCxLQJ6vzvmCUBcC6XklzqbBLE0bnlu6",
+	"8YPAGPDPZ4pYBtonl2Z7HGplRo20amkEN07FlD8tZZOTQkvs12OkF2YFtuCkVZLB0T6xut8Aq8OthMRV",
+	"61WLaLKPqcK6cwVMrdjQe3npdLzwZLoBl4rdvUDmA4ZHjGIDJ6NgwK/BFPpMWVCX3LyveoEEZfmXax9Q",
+	"INvFKdtFyQ9IxsEiNqE8Y+lQACwQF0eA73FfDhvkQWs2sNaeLtUkY1Rp8vyQjGc0p2PDx3tuCH1yBhxE",
+	"gvvVgS/B3LK0bHnEphTihNRR3Yir6VL1yQWTCxtvYQZMq15NNElFNN6k3cp0EnP0fibWRau9YNc7MzH8",
+	"/J+Xif1h/ZdGbcn4WP/m5TVED27hXlV55FGYmLvSfbXLBxjittD2jixgE7vjslDwpdJygaArXEydtOZT",
+	"WVHQoRDD0xAw8LjTwPRmhZeuYXrAau65QvSIurQCtcupLnEMw0qkX4ng8ni2r2qh1Rbbl9lLlPCe7Fxf",
+	"qagDQkQbm6gewEdhEyHW2a6RHzGGxu989Q6VDIVg90xpVEcHdfBFFUcItf7e4EwMRfkF6FCrQUJJWE9H",
+	"l7iRVadvABxZBn3VgUK5rmBIJpUQTyuV9ckbkS1BI7erYI7YiggrxKanWTYUXJtVrQe0Hl+cI8qVC14t",
+	"V8ynfdsfBkb26fWHYpsoGhIPolGMWTOi7w58ff6FMPYOTHyrgmauHIX99oJm/OFZFzQTogU+Bc18Jv9m",
+	"dLUfHiHjvtz/aP/1sBCZM5FCBHQdIxlCWwxzH4oYJLILA+XAiyxU4woMZTR4BcEuNsAlLEBDNQgAjunx",
+	"nFSDYah2jUCYTqHYkY/ywwhSMqLj273xjArBMjNCo7KB/zVnRMss7ZNjAWLaUAROZ4uoDNyDhQE2hiGC",
+	"VYyxBI1fL9eE17gKUpuoU/ZdAqmST8E1Dzp1ZyINLTKPcfa2vR/8cWwNs8lapZpLCOxXtSwQUmb9+YAD",
+	"ly3eiFz5AWB7jsfZ5w1ayWKXS5klVp3AI8StPDKd/GBL/lmQo+OTV1WxNeu8rzDdIuWa3W0di3x+/JPR",
+	"Vs3XBD83i+OQ+vYydscyWwKXdBGiZygg+euwTERKqnEXDhWqlxCZpV58PYoBKiXW7eq7BoGp0hwXSjOa",
+	"JuhJhXKnTqx0JbuH4sJBGtN0zgVXOqcQ1rVCyjJzPrvbKSwZVjuslvjvBcuXW4lc0IRDQDDa0QObOE93",
+	"bODYqN47fnvFxXjXgb8Vmmfbf/v1C7c0IKwYCwrO2pNY+5nEWo9wTmur7RlowC83lmzB2kiDEiJbpWjV",
+	"EqpcOxVoVPBbDEXXyHIaamzISTWRqpcA6tic8qxPWrhenOG9Mv37Aij/nErlRindWTDRltTuVRlQT6fy",
+	"cyqbAQhwy4EIj2n1xO12UPe5uOMlQPWm5vw+sbJuAspeQqitCbJn3sq4uCVdBAX9HUnpUvWGAqviQG5t",
+	"xtzJRqPSeCahEG/Nx4nuw5pjs8EQSFfnBeQ2e8HsnqcssV5JsfS/D0XDKnUEKZ0ySxUREo1hGJbrYFIA",
+	"SSbt9cnLgz8EMbW+zE6WM5ouK1mhQQpdlc+cm6VmIadpegziJOVe4ax6gM8Mp/NxsJ/REeC25RUXt20c",
+	"wuz6k1Pxn99dgGTqLc6Iz+mPXJwvPTpbch1A6fXPw5kOX5KZLPLNeFMtlKEB2g7RpUGetMsZs4zCQhFg",
+	"nnehIPcffC6BI2EoWmIaamljVe7nQlhbuc6lWcGQ6bQHKzwxn6ewrC8dk8/ANe9PAZx/PLYgEdT40Odi",
+	"Px9Bh9jSIt8naERWcVmuxhqGwvKGpAysdVG3Zr4YylQ6y+B5hTkMBRNpn1waqWXE4UsPEeHcdZou17CP",
+	"oVjNP3BODallnVn81FqfngziDzkOuIqf7/5tKLqtit8z1YSv5FBYiepZx4G0WdS6eoxKEnD6Cmz2yyps",
+	"/3/+2/5wqN7/67/5f0UQ+ivmeASdsv6jrawORulqnFRrvHX+qG7OsiX49hcUDfhyUmIzmffRD+992HDn",
+	"o+vfyE3mdIUGit5R1V7xDHzlrjeaMwfTVAhsjfG82oJNfrmCxDL8BBNvHaiQkX/MSo1tKnmp/GxiBkGE",
+	"+RO7nL8937qszG+lD6RKCk9mj89tjGyut2No1TO+lqFtoShgPUgV8tfKMEo41j5PhwIia1AfMLexx2wn",
+	"XRcWiKgztqAkRDpCkCGYHaDmgYstspmhgMPrynTjQzzaeI8DzIzFF4ODPxTx073WxnkCYLPh8d5F/A+P",
+	"z68h+Yf94Qxag2LgnUCUsguMJYAAsv3JMvHPH8iIB7b9vO7INdoEip3xa0pVIBgqtjUIyROimIfChjEH",
+	"eeNW6GcitTSN5oIKdCqiEs53Zwo4xgZTWJtAgDg46ZOE/1kk/Eeh6GRzQfgHECRb+i+LApdU2x+K40bQ",
+	"pwVHshjsE7NqZMZytrs8+gPTG5Dmo98zbTCArgZXuTNPdP/AEJ7HJ/otgZUiiErJDsl5DR4PAp7WYJDp",
+	"yjnXmqVDMeEsSxXR9JbZyMiUTWiRadXDsmxG0U0CsdJcB/6ioA+Q/t4CKPmvI/39uqcSCm/YKon/M8/l",
+	"k4QYcBUk9C8hH+5jpd6yCNOjsKKNddkfbKWPUN2scyXrxLLlrKrw1jEV1OtORz7jVgpWzbwbChvvDUir",
+	"xSjjYy85+EhsqkNgHebjvK9fXQ3FmOUaKwKxBPzokH+CuEkvDw56uwsQUFK4wvWuXOWqX4Vnbamxlnvz",
+	"G9BavxKwRqlXsQNvh3k0vrAI64FGJXA0O9uSoI14lBaz7FW05OhvMPUpOs+VZlq7knYB07Yqq0+2289g",
+	"u11JxdXzVB6M5okK60+YL8zivt/KkouctrX8cXOEQ4G3klhWw+mBGbuXoBAfGXawrWEHEomgchAzrPmB",
+	"ttjYmd5dKi+LAv9aVtlqGeJ2fblyFp+ssL8B0Akg3/KsNQ7XA0//8xcdnPiud+/+R/fPB9ltN2QlDzW/",
+	"tvKBtYmHLctPVAHpW5Miy5ZPVtrHtdI+Ds0/xGhV0vaOZivUkX8VCseufu2bbpuzYm1HT0ajJ6PR13Sh",
+	"+WppO+SrImLa8cV5WXStjCeyhaQAfo0zNRSFYgNf9a6LKL9YbtFWjbXun2HHLctg2OklQdtdjF0uDz7h",
+	"gtyyER3tjalivcDEEbyUlP1QkZKTy7en5eOh6LL5Qi8RC6QsHQdCu2AsJUKSBcvnHPykvT65AmohI18/",
+	"EOoPiGBcWLQqtEOlIUBAzmgarbsBYVHlfvwGY6LKybWYqsq9HlNNMzkt2G9Ip/5cyVwtq+YZSbnsm/OF",
+	"MHhwPQyBN5JUq81pV0cnVkGdnE+ghlsl2BPKFjgLiy2GiJUZwVIJhXiUK1INp10Vk4nhMEIDnuIdz9gU",
+	"apmOZ2x8S/iEUKxBHRtEQy9vi1asLMe2JxNm+FvMsa5SyUrrWWOR/8fbyb4WjQPYSGN7PPOobPFDTWrH",
+	"eH4dNEWZexl20xpTGLyzk1QffN8u0x9+ltOxwnZVnfqT1eq3YrUSDaLe/Uz9oZOE0n3rTb3/sYLrstoo",
+	"5UwN1YEm5pI1B9OI0bZWta1iTcoi1hA/KCY5VTovoPx9a9Bf/dQ2T1utpnkFdUaREeNiauHen6xLj2Nd",
+	"ekzaRH4fVx2ZjvXVjL5bSSMHTxz5nzv47nGpDSf3fmtzZpUzbmDSdNaadQRsY95+FenkYA2/rFjkXbga",
+	"1nCzWVtP9scn++PnOJDJQ8QUh1ZKleJTMd8aP89nPJff9/rkjbBQCzZVuV6DO/JVQiY801Bru4uJEPg3",
+	"Vs0n7AMdazKnejw7AhCX13TOyC1jC4s4HDRFLNaDNx4CmjxCwIBhxHzvUZ5ZChXLTF9DgabTrjY0pW/s",
+	"MG94mpDaT+bFxo9gbkgAsdT2fKMYfu4LTtgvzRBuVC4SgPejYsxueNqDZE86HrMFRBOPmOKpwzmds+yE",
+	"QpIYU0dmSQpxC8XM0Urj+S0aWqCwxpXMNR1ljIyWqPmx9FgnQfWL1zAW/+c1BCeXo79i+nUwT1hykD9T",
+	"0rVxzUPhGx5QNe4dEcihNfMY5YiSvSy1Ts3n1mpLzKJYM1PKczZGm7Cll4wqTW7Zso+1SVy1NlF461Gw",
+	"21C/CPZPAUGsBJU+Duh8a7ccnbKtrEKK/7LlBzLfzu6EG7MbfCJ+e36665eGHLb/tkJdu3TeIM8dmggJ",
+	"/gGf7zT88Oxt/7ljfbt9+fby9a67fbabKdXw13PL4XZZLvP9NQzAHuBHaWS3FWw084A1uXjoMYBGHkZL",
+	"polLmbGrJlW8//z1tEtOfEGnLG7DdjJERF54Ug8fbnuOLmujNkgoGq50Y1WfLeiUi2ln0JGTiWKgUj2i",
+	"2rhxTaK4gIrEp2zKbU1S1HIo7AN3wIgULj0XGICtjktzzRSngixymRZjnRCqyVwqTZ4fHBz0wKI3FDIn",
+	"QuoZF9NBKLf5xpP6AGTuunGyXELoUOicLzKbbGEeKFupwyEUUkAwFHTOxZTwsgq/cN0Trry85tbAylDS",
+	"mxgxeY1NJlB1xCL9d8E1aAYICSGg7LIUUBPLehUIUC18maacT2caHIJomEVjZpuTISqgfcZSa0FH7Vkc",
+	"78CPKu1a9zu/ZmWmxjjNmW3Fbg020+3wk8HhyRfyuBz+QXaF/Y8Nit6hIkqcn187dqMI1w7SFbTQqRRs",
+	"KHzFcyhIYrkKidkUK0VCypFuFK573BjbU2zuI3tPmtv/IHpOHsPS1XwS4v0FF6dLwYx5YjaluM9ztazK",
+	"vY4t+RM1P9w18+ik/Eji9Qb1K5p8vKWUztpL4rNW2gkdNF9nvZ2nI/Sw6kCVzD5IbkijpYI2dqe8+Axe",
+	"zi3OQ5bJ8ZrQT8wupllGgredKX21v7QeUHkcdPfbC3oOF3P10SxffIqP/OpsVNXN8ac62NwtYiN//RO9",
+	"4LdsuUuOx3XDb1qWde0iIKwFj0WAA9VrcXwt+I9mBL/BA25nFjvcdqWezvPXdp7DnfGH2R6SX0nA3cp+",
+	"jIfRow8INwEyAvw7LQEAB8rKdKkYChTYwetuc83gmcwJJeNCael+aEZG2EMPAJBDMZ3R25thcXDwYnzL",
+	"luen8E9mf8Ejjz9ZhNkmlOwR/D+hZEbVzHXoUWmHQmmZs7RPzrVyxhOaMwy1yJZowpUZe6bs/AG+Eube",
+	"tPE6u7I18pLu/YyPZ2RMBVpjIN8D4i4SUogMisWWhmMO2Pcsm9gFHgrTi8wrtat9dUQo/2+etJqSgTF8",
+	"LvMxNP4u5+24P5ZEfmVzMYxrNSCRHVhgngBie7IUP1mKS862PWfeWhza/4jUuoP9F/lxWIXDDntQ0jMB",
+	"Toi1qie5nGOE2FyCRdbySTAutJp/Sway1uZrr4Oc3cnbJ0Pvg+GfzSo+iBiTbQXtN8LTkBOsSyDcXtxY",
+	"u4o+HpGbrzLL+gV6IriH22IfQG2/ntXVsswdFdEHFchGwIEyxh1LYsesTq7m9VBA0esBuZ/JhNzPqE6g",
+	"cIKPSjCyKlRuJiM2kTlGlmJ1667VaIciZykdY3XGSrR9rcq1+XSxTS3YihXsoYWwn6pYP1WxfjIyfE1G",
+	"hmbOwSMUwv4S5sNxJou0LFlHXQzsp/1xziwGsNoeivjhvr/dYYyDeLGuhZOQuYencU5RtFbUSmuReaE0",
+	"GbEy9M3WwasEz+GdBCvnmkuGwtoXwGWYy2I6A7uNzbZ1RouXBy+I1DOW33PFev2yDhiZcyjfhXU8jHpX",
+	"QgihymEhMUYw5EF9Iwd2IINgCwcLxfTgYy0g/tPgo1mT/6Pop8HH89NPQwH3YpFyJsaMKK36dE5/kYLe",
+	"q/5YzvE+ZR/GMyqmDMJfYCjH767I1fXVUBwrVczZpczYO65n79jo3A3c+U/ByOLJfv9jbUEFnbNPQ2Hv",
+	"erei/uvq2898ZROSFg6VJ4giGArYwxm9M/c+EyTlaizvIO9ntHR7Ejm/sJ9DMZZCYLIIbNfLynadwJ5P",
+	"KM+KnCkypnm+JMwwC3M1Ewou46FA0vD7F5wkS53lD2AQ8yDaEApJRToUqCagAc3QVCanU6P8NepBK1Uw",
+	"GJaN7zgJju3nsU+N4735zMZPn9ZbpQ4edzThpNugsoNN2Fijgca/eyr0+vVYlkwbh5tvnOGv93TZcpW/",
+	"GWnKBXCy/4+9b2tuG8fW/SuovFiqYmRPJrNPjf2ktj1pVadtt+10zq7DLhdEQhLGFKBNgFa0U/PfT2Et",
+	"gHfqbtlx+JRYJAEQxLpfvjxJOv69MoUGZskxjL15sSoDbwdKWcfhSJ7BASNHMZjoQE4db+QxVsgByPWS",
+	"WD8wnvPcOt9eDDAov+LSSH9li1vV/bWp7rWfaEuKfomIYY/8iVRpvdPZakmHKkeyjISSqa4HJ9NWMJcN",
+	"Fqv1G4XDBmzsTxdWZVp4hvElU5zJF06VwkAb4YIwCrDPmj+lCtgZai2VxUGokI98kTEVYss8VPpO5sdU",
+	"vTKq0ceTE4td57SspphciRc9p/KTzZKL0h0uEFdawzIfbvmw/5yqTxuNy0Xj8CyAT/rrXWO3iM0YYfEa",
+	"kOp7i7g9uPqz/3lw8XB7+ceXy7v7dztoQceOt+3RH7FRqobO+jk4Hlz0Gmd2iDEWJyx4VBYlQhdMEBIb",
+	"xmnTPUpf4UiRKRV0zCCY6BRQwwN9MaSKB8Wc1Mw6VqfGNs8xbJs0Yo3IbHbPF3Clf3uVaoDlJbBveKDI",
+	"4MIjlIxYaLGJrZnsjFuPWCvdph8LGbIjBZDkdDpEOEdnBwOsMYPUlbDr+SKgUaQKG6jIBXyEISs649Mu",
+	"N6rqtHGxAys2CFc1QoN0vlz9dnX99cojpQPp+aJ/fn55d/dwdX1x+XB+/fvvX64G5/37wfXVw7/6g8+X",
+	"Fx65u7z9c3B++XB5dXFzPbi6f7i6vn+4veyf/9r/5fOl54vz28uLy6v7Qf/zgx3fI+aey6vrL59+fbi5",
+	"vP19cHc3uL66q4n3ubP0IhLMTf4ydnt5Gea1m8KRFW7VWvFvQiKlrLSGGea41quXTt9LR3on4JCq4laf",
+	"SFLHM1ZllNQphmROVVtLuF+cj7pvuLWhuSkUc+UDO1zwlY6dT0yvd6p+HGOmPaeN6Ml7PaQHCxJWWO2W",
+	"ODZFVwqgZ85YYBVOi8xc8mOgJs4RcoKSUcxU6jhJg02oF7uQmeuO0akqpt2mppOv3Z1x0rozWnfGK8Ld",
+	"2R8feyZ1sZhOsYdoTuZNAAu/RxCZGPymLoCc9YatDd8UYsVvLnKzPCicC9rkQ8NtuOZ1hWsq3qtivCb3",
+	"jV9jqOYOQyE0t/5TZ+dajxlkhWeFU9C71v3OFebBvsc6KxESxWjEQkI1iZnSXSz7Am8eNpFKLNxW1U9W",
+	"dOqRjprIucjBtruLg4tuY4glfYnnUkfSCV4msJJOv1QJyRypKbJZls/fljr9xNoIkHuB2rdjVlupFcff",
+	"sz92A60ts9we6efVDYS9ribMkURBUpwQEpIorTsJzJ5uowOryFPW8l1lS2m9VvtHp618/S3l7aYeq2qc",
+	"ipSLpeqdVatO0IvIhvY47sE5tbezeDjHVI4Fb+mTunWOp1pO/BU1Dl+oGQt6dK76oC7+xhY9pJH0b6zG",
+	"xxHSonzyyGbaI3yUC9piMfzgwlxOBDqtwka/1KvUAVs6b/W9F0V93g+jWl/vC+WUcnH8xGI+WrxMPkyP",
+	"lAC1jhR4z3u4NhLLxOiTkRxzochw4fBgO8aOheYmCso265xbYJpWgNandOGLJ5kEEzKScRdTCqFmAvaB",
+	"s7BHbpJhxNWEUHJxdUfu/+89iVkg4xCqTEJfWGsX1/gnPIZ8oof3AQbJREYh9qFecfefNEoc4EhAowiK",
+	"/0+zsh5fRFI+2mwcXEcySxPMjWITMyWjJxYbHbu+wtQXU7oAFBdGQyiYmdL48U/7xlhTNJIxoWIhBSMs",
+	"glKVfronBFfviyGLpBgr11KmEGfvfDz5JyDqCqh3IROqsgG47p75KBigyWjuI0/powuRRJRPyYyJENq4",
+	"jCkXLquUCDb3hX3/J7NlZn2QtgT4f/C7jGFV+IRdBdxrM3rOCDVj4G6hDTKiPFLmwVBilIVQoeZGY0Qk",
+	"GPPkP07+bg9FQMzx8wWu3Nb04gVAGv7GXDUONnZAs4X07f65Lui+yPZFZaU7SwQnfKpFPqPpAkZ8JgEq",
+	"KxPhAupk2a9ybo4DspEz8v0/adWVoR7AWV6nycxhcfzuKxXhhpDsV0o5QSuXfyq5bMZY40VCob4I+kR5",
+	"RIcRa8pIAnKoTYsECYZHbRNwte2EPFaNboDRbstM0UETMxKyETfMyRH16u6dn3DKtxcNsnu5NBBkt69p",
+	"t9rA0GsKDGVgH44I7Sd+QazRzZDRYb1NsRYgxG3QRmHUZpjRv+2XohqxdvHt6tsGt5L5p28Glx3+Hah3",
+	"W0hSnOr4O/zLw6WhEku9ACNpbnEULAj7xhW0rGygY/SoZ3S8KrQBdxZhftvQxl5DG7uduUYsdHtEKDHm",
+	"bGQ7lBqzasjITEZRnU34iellJ6Nl0D966GIf/O2vQ0YuLDNcI2iRnvf8QbeI5E1hg+dSZ9bjoy1cequG",
+	"1DvudyfT7ZHRpyM6kxEPFhv1S+RKJYz87WO3R+RoRDpCEiZiGUG5qByNWMzCrkckjEEjX3RQdwE0bUgY",
+	"c9480skeHMk4wLyyFMRsRpWayzj0heJj8Z4LcIaOaKDBVRswnDdCRyhVj/g8oljaR1ai5vw+oje4B88o",
+	"CKfpJA3eRPwMrdzbsbUuDet8ZtMk0vy9PTdup7dzne3VWE82J7i+OYIMIiiAIi8DGmV9NCopl0TOhbL9",
+	"SCU4qW2rjCmbDlmsjnIRHzdIB0ZROuaBZkpnDXkK+3SEGwlI+LimmgSru2Wktv+4Q4nKDhczaMn7p6kV",
+	"vmP6mVnM+uJbmi/9IYj4hi2P8zUd130zBrGDVF7NFzEbc6UZwGjk6jvIOuUdeeK/hsWe28W+Pfe+LLzf",
+	"Ui9/cc9bx/6rA+SqZJVUv1hK2QUafI0VILeWgKHXS+FFjHaATUlrepoMNEEA+Rr/zFFZj4BEGA8bh2oH",
+	"8INAxQyVjhS/p6ieiGiB6Dy4ogceAm7PmAnb7aUzZZqGVNMeD/OgF5Cl4fIjjNHIXUY2jnSkHGqYBQ+y",
+	"iTR4FRkZqjZlTCHokFqpXJHDf7NAE+BDTuOBnJXGWpUm5reNDyLPXA4RWcnPtxxvB/czB7djNx2/tQhY",
+	"6+X4ib0cjvesYqnbctQtdaXj7/ifHYpUlrVxhjkArCflQUrLmSJzGT9CbprthGH7SCvC0gaI6LxwGD8q",
+	"YSHhApjqtCnAs5TRrPJV4q1tnGfPIO7Pcdg3LWhZeUTT6kHoHe8qXEjf5j6WJWBMaOYusBoEx6zHkdnY",
+	"la62NQ7n3qVXY/RJlD9Ke/J3Bxl6nmN/wKYunNUAP2xcN4PF1FpzMVaGBBsp0RfO8O7IKddG4R1xFoWK",
+	"aPrIrN/Nes5V9wzx3xYz5uX0ZVC6UzFDF00BsMPro4elaKONujDbz0nTrepZE2B7rYrncSw11QwJ96D4",
+	"Ng1cbm2Hwif+hB0lqlZ3HZcj1BfQ1wre1MsKFhqM8tRyPMOhotDwT8DyzavQGq1L0nclFM4StWUcmIKc",
+	"6IlZYAAdtrBxFiX3n+9IwGKNtTTMg1oTIZ3p2lAtfgvfq4mL4uIPpdVsaJNn2//z2uX7tmzhNKxiL0f5",
+	"uvFD8BlXqdYcDkDXf3XdlWI3ta5P/yad86169bM3XO3XJx96J8U9bJ37r8m5XxBN9Ye+SKgZSa2fpfnc",
+	"fv4M0XoVFa/vnXaHfHt7wI1wOA91NuNyK79AlK1Z0Kb/lyinnm524wO7VQiU5jz+7v67wmfd6IJcgzM0",
+	"uZMLnGGVQ3lQKZpvCwoO5Gh+jlP81zZ9lLAKobA0FcgZC9c5hbVO4xVHsBUpb817vOtZfiEPcsal1/Ah",
+	"N7qo1qCSJp/uIbS4Gq6fXwiNajqnpNUZre7VumQPonttXxaRQ7RiGyVWkk4RKlp1e+RaMDKj48YAUOmJ",
+	"HrmTsabDiJHhAloGeVi4zcI+dvznIenYkFB25ZSqoHvmC81tD5lhDCkEw0VW9q351HUK4g0Jmzd5pO7N",
+	"/TnmPTdil4r/74YPyFgfyPVTQC2/oWNW7/xx37b8HVuNYGdXTWVLM7ZQItEN2unP6JiL8bvTd3I0UgzE",
+	"20sg+VUZRb8M8z9MRBgxBc21lS86CAENrEEtlGZTvAI4H4nSMv27ymi6iBUifOGqsggXEReuMoF0zLvy",
+	"iIVEyPkpoWRIQ3eNG53+48mJ4UZcjDFZVLH4iQfMI3ESMexkJRW8WxdyR8cxFToDHkmE5hHhGgu1zHvU",
+	"5YyjcV5gQs9UKlIg7lybx5rSjcJHWacX1d+eZ5XL4t7lRbZKVtvfonpwt2GeW6tNx98Lp3fjVMs6Fnlb",
+	"TP7+J+koujDsZSLnZErFouuL+YRHrAY2XxEzOtdNbq8q11ll89wU2fVP6tnamvieq8fGns69t7PSX/jV",
+	"RuPdQV3rYH5iep1T2YqaH7xTx95O7OHcXEXWvmVdcx2Dz2VQFi/bfHpQcbHfZkmDpUPFhD4lQgrWLafY",
+	"kzCJbZ9Ze58v/v5fUD6E4M2zmIuAz2hZSYW6aUVCFvCQhUSKFKfvicUKKiRHsZzaNJtvmlhtlUhxZrus",
+	"GSM+xduGGuwc7bs8pgYH34+uC78Ag3I5oK1O3OrEaRkSsJUXUYo3768y6P/ehSLEEs4+8jnIa8QqoZTV",
+	"jJA3umLMaaKweQoZMsVDZKc8RvdApWl6CiElBbPtqxVWcdIokvP3NIpyFe1LY3XP30iF0+nyTgvjhMZh",
+	"THnUtlTZl4JSSeit7nGOjGxXkNfYRwUJq6BjZK+yxAPmi9QFZtQK59PiyqIudHvkprZxvu2UIDVRCdYP",
+	"a+mLOlW/Gs571k4pW5DRIWV9S+U/YWcVJ6Sfg91sKq+P2RONEoqeqpcID2Q6gBX7ik+TyPAUBGCyrn5A",
+	"MnEu/WjhC5rtVtd1bhjKcOFZC8YBgaDiABgZShP2jQY6MrqFVMwXaWenznxC9Xs+6qaoT8TaX5m59B3r",
+	"0Xj4HzB0DKOMGY1IoljspXGC1CEnY9K/GQC2aE2cwraqyi0xs718QRVhAvrEQce4uUyi8LSuvjXdAw8N",
+	"SbfYI2UjJ74w8+SjJtnM2hCLPjKmmY750ELIUGP9gaWXglqR+YQJRARJYiNQjJQA47JHfpEAIgJYIPMJ",
+	"DybuO0IDyCRi7q165DJ7JV8ENIps/aCxGkeJCOpb5V/aA3owkYHrt9Oag9vAmt2H09K+4oHNRFjmBQu4",
+	"WrLI0F5v5cYb6MiFnBGsO6Sx7Os+v6CImdpr+d4WUuKWTeVTVZ9Nrbduj0DDXHBm+WIioxBa9oyKHf1O",
+	"E5eeE3rGwBSGv8WsNCwwXduFB9tSeIbUc4PSPF9NoaBzljewzDrDEVGohzGjj+/HkbFfYz6e6LpavPoB",
+	"XtTyrFrLreW5kzqonsn23IDGY2mstuXFdAQ+ub1zA6CbGzf426uaS/dtabmcu6utkXt1iVe5L5MSl/um",
+	"rw3dBhMelA222GUSp5WnBGnskSO1gi5tAhKOsU0KtZ2+OXf6w76JrBlewd7QRj7abCCaHYYtKXr7SjY3",
+	"DZSwmf+tVcFmQ8B21eR+wtG+JgFVAQWEz5R0waie8yiyOThGIuftckNulNuWE7lhPcJFECUwGMRlo0gi",
+	"KarGLKEca6jSdbM1PKGKDBkTAHg9c0gQsOahMfOjEYc+9lQtRDCJpZCJihY9X/y3TMiULgDGxTpGLGMz",
+	"A0yl4FoiQD3kyBv92nWYmzAa6YntseELLQmdU66JOVIZjhAoK+5NW511TzlIy6itMbUIq+dyz1bTgZqO",
+	"30krVn7IzJ8V5+SQdWvImtcuW1t6VG3yyjPqUXX5mFb1qwPeaZWgtu5sdyXon3tVgo5z+sZBG4A1Efty",
+	"80rk9KMmy6mf3rEN0WfjH6KDSH62xlLv/Cu3HKTtGlKiAcdF8pR8eGsqz0iOv2d/rGloraBsvK1E2ats",
+	"n+z2tv3Hc7b/2M9xPFlllCw/IZ+YXnY8TlqW/SN35djnEXtRFWf1U3nWuYkhtJw88LbnV41aOmtVo5ds",
+	"6rEfRrFnGyuIZBLaDiOcbYuSZgcE6ASZpG2sOFOnUNKHlUaQ6eaLFEmRihDCToqMWAh4RoQLLUn/6x2R",
+	"Mfl0flMfGT43cwyyNb+9AHFQesOlceLylrfx4lcHmLaEQPK8oEyMr6lt1/oekTpWkQWhC++/KEWcEOvM",
+	"RWQwX9ZcBqSf2CM0CTkTNrjjagZmMRvxb1j4o6G9t0zCI0V0nCgNxT44FOkoxkgoA3V8/vn6y0VvGjaC",
+	"k+VZzHNljOaJfJGrKzxc/4zCCpbVDBY/WqvPtK4eWjkT27Kx/Sowx98Lh3oHBLPKG5J+mXkhhoIv8OdA",
+	"CsEgHT3VZxBTgQRUCKnJkDn/ThOGAs5dZT6rQjtVGiVzqlpv0n6j1vs68Zt3jK3OXPEwrXNoWqHxg8fD",
+	"93cCX7mnqcTEdwUcK+/ckSIONxdVyRkLmhxTr1kVbKm6VQVfQd7Aj6IKHgcxs4BcL59RsCsTXNv2/p2D",
+	"sw2gwczxyumv0APXZYAHNIq4GNfWpCYKQIpDwr4FEyrG0KknK16ClZ6C4+7u/s4XfaWSKbuVEfvK9eQr",
+	"G6aoBx3NpjMZ03gBqZ5KkUe28Bz6FvBiZqugYHVdz7oCzcDQnNeDulJ0C7hRXWVtaeUeGfR/98V59tWJ",
+	"Q07vw+Tg4jJyAtisSrPjbaeQCZ/1CPB/MqI8SmKmfBHQOF4QZujC0Ncp9D0wezi4+rP/eXDxcHv5x5fL",
+	"u3uPnN9eXlxe3Q/6nx/sNQSjvLq+f7i8uv7y6deHm8vb3wd3d4Prq7sz8o+TDzDQ3eXtn4Pzy4fLq4ub",
+	"68HV/YN54Payf/5r/5fPl7BJX65+u7r+etXzBfDk3AvSmGUQctL5SgR7YrFtx2A2NJLjcV2H0YFSSVHi",
+	"5TbvEMIvN10ayXkBSZh/6yZBmN2yvhSEwX9pa2Vfj0QzY3xY/8MZBjuniwaJeD3UlAsrDwsH5NWKRO1C",
+	"Aq0wNMKwQwW5njExuCDn6M8hgwsrixrQwtE53S3LUVIVo76Arg8luZm3SpyD28PRpIRuB1SncpdwjWXF",
+	"ikVPTJGOuY99o9NZxIz8ffh6+cvDAMTO/X8/3F//dnn18K/B50vbLSOIKJ8qEsgpg24NtpFVDgY0hPWz",
+	"+IxIES2gNoR902n3h4iPmOZTBnImmEjFRM8XSwWomdcB9q8QTesIJAxLHUAUwUQvKYSKb9wghmBnWwH0",
+	"RkwqOO7N7OkQcuR/EqnpkkQAphXBe9Ys5v7E9B845jMSDK6oyXHxR8JibmOJubWXkFZoRBLoPtZ6Knf0",
+	"VOIe50+rPVUvWBxd5zS82/gwo88jd573L4RwPUsbzdolawmd1ZtWfjhx1VJfK8XyLYd2ZQHb5/9Ds7JG",
+	"4XUL2qeFjEHFOqCCDKH9QUiGizV7k9zCLG8v7wx3rzbbzDAaObI7ZwwYm7lT3qw28+w1ZZ5hS+McEeIX",
+	"fm09Spqbd+USx3Jds2oM8VNCbWfGRYr/docW+J2OqWZjbC44Y/F7Z5nHicWDOr/8TNi3WYyuZ+X5Iu12",
+	"C4bvYsbeBxMWPBbb32aP1IFAOQeA54sqCJQH4s+BTVHwl7+Hd3PvMJ9I6GyA17C3gYzYmS+EFIxMGRWK",
+	"CDmU4aLrkSn9dodLub//TDqKBVKEyiMOCe/v/3Vy4hGqyVQqTT7+/cPJSdfLo+spj0R0yCJMy2UhR5C9",
+	"FEoPkMLIiH8ze6JT1DyzFWZZvgBuygHSKnv8kbEZNvW3rzWSsbH3cx0zada5m9mhoFWYwi7e0EvYI9R2",
+	"fWQsPHL8O5Q9cp5H9qIxQ2AtFhI9iWUynvhiHMtkpkgHYrzmvsGF6nok4o9FnDDscGl4pzG2YLb5BJaz",
+	"Tk8cIxGeSR80q2vUBvt5ujgs+paZcWmkOL+wNkzcZgyWTuoqkbSd+wJGO/6OhL4xphYKnVwKYG7JVXgt",
+	"i6VleYzD9OMQMaUibeTLFRmaEwJYKRq7OE6ZUnTMSJrjPAWREPrCmEZ5vtQjlrGnyIUgJpgIm8FR8AVS",
+	"nrQqfdDc2OJzvRJ8rh2oxNsURMOwb4ibZ+eNdDD9vjdMeKSNkm8Evy/sr6lkH9FIMY8ICclTXTjyq3S0",
+	"Wt/gklN6EDH1M8qnZ0lO3O7EHizsiBJhP9AYhZOeSyb0fFFQxL1cW19UrFHHPsu0XkM3abaM7fM75k9M",
+	"+ALaC8d5OI4giWMmEIqmI6dcaxaekkc2090eJjGm9GlzzjFq6AtIOM9Na6OJUtgPR2rVd2vV/BP0b/OH",
+	"WPjCPqplkXE0+UpfSjOuqKCHdIiuYjoOhKtVjtscyhdTjo+R8Rw0+aOWC2/c0B29uJSoiYz1+4g/sZAM",
+	"GY1ZbDMN5hOpGLZHV76gMctheDDHtTsuqaG+g3Y3l2mIT/iixlFjnRUu84PFPaJ1lLpgugg3Bmz1W8DA",
+	"M8EQp9EIjoLbRthAjoJjg5f5NJnal3K5Fz3SR56dpkpaZm9dRZajA3qJNWacS8qZDioP/ljTzTNL4HxG",
+	"1o2TNLFIh0wZMTHWk8Ozb/td6p0u+e1vI1Y/PhvuO8p5OTZs/srQEH9ItVhneEygTjpMpaIrG3POzLyn",
+	"FkzWoUmFucw4YKVG7UzRiTAnLvXdo8dXhL7INTrO2HMPPDQVZ8oSJbVfUsNfCluuKmNa3bXVXV81bGzR",
+	"Gq4/wAdhpW+AgdpNdGHAGtjNNM65EnYTndQ5HbZi4cvYoneuacm/LGtseWLLE39MnvjcfNCqRa631lJE",
+	"JkByKJcnKEzUt0V5ab4+ZuenWfuQIcVVXudy8QKaVdSZB613slufQGUzM/puuW8vlUqV3nBpC6/Kt2gT",
+	"qV5ZIlXdF3KUXKa9140AVS5LAsRV51ETBQbgEcRoscSPl1wxVEAFlggNzS00bAhF4+RFet+mw2eRng7R",
+	"AL04I75HU25kcUtdclSrCbRpL5Wi9H1xDm+nZqClmY+/F0/7itQZB6lKG7jJk3xkFW7SlKZSwxtWJazc",
+	"lWaNYT2YrFnQYHApbQesPeWm7P0o/7VFMyzFxThilbXUqa++qNdfyQ7q6yem1zqxzyCDmkGnKh+mPe87",
+	"57PsdNhfKMmlzMU3gquqeeE6N9DhdLmWjloF7hWkZvygCtyxvUaV4mMxZcvcQnW+6VSly57vplK2fAUC",
+	"fr6IGQ0m+eIXd+8pJBzIubCdJKSCDFHzIxZoeGRGxyz0iIIP7Atz34hHmsUsxGqNiCttX6+fzbyOg6n6",
+	"1MYeJ7O6zVgx/98NH5DxZi4tbahIGyr4I2HxYotnBxfbPnlFp1vMmmVD3m03eWGALdfg4snbbVz6+FbL",
+	"dw9vt/RYRmz7J7/cXm37tS+nlEebP6wYCwdCaSoCts12mefvYQEpV9vDINvtYGWYHfbkZlcygEF2O0tm",
+	"iFsZsbvqqXhOtzgtc+IbOm7wqhmOa2REjbRp7ZvdPdpzaF5e9V1SQUCKF0BqqprEUpOneG1Gx1yM352+",
+	"k6ORYqDovwqDaK/KViw11YfNpV1h7NXGAm5hmTXW3pEqOus2d/3DE7OYPXGZqHzHL+uCK6tpuJSX8qW0",
+	"/vyDsx384DU8p9LbareI2vp0DehTa8TK4b56Q+MLDPH24te4NUuj1umutKHq1yTY08/iqAk/5euOSqcN",
+	"pqlSMuAZdgp1nWfQTdAUYDZkuI0r0sx7iGAyztPkdjRXW19jGyym9iTsQrvbOhRhpuPv5p91gbEzqg25",
+	"yhGunrCppd4osoRrflxAhxZqu8MSOWoKCafUvCoQbG4sRn+zCfNrylUW/Iy09lzx4F1O6w6hXzdtJTC7",
+	"5Ny0XPzHibyue6xeKMiKLHKj0Gr9icXrz6O6tIe+VV0OGybdi+qyQ0S0qMC8bPTTLGLTkKdt/7R1yNPw",
+	"kTbQ2QY620BnG+hsA51toLM1JwqBTvBVvLHoZtUS2VpdGtFAS/Thb9IwE8CPyN8+QhUzFgVA216C49l6",
+	"gECa33wRyDBtDGgmPlIkkgGNCuUDER+BsW9HiGTwKBON3R8otCxWEjr8kEgqgPyfnhFKXDGwq5ye0kfn",
+	"imIilhH2wyEU8ZOIYN80MR/8PRc9ci2iBU5QWlClPZCcCwXt1D4SqScsnnPFTgkls4jqkYynuXiq3VJw",
+	"ekFrDHuLL2g45YIrHVNzwxHRksRMMe3hP3fJ8N8s0P/C52ty0G/NXUbfs7es1+XTPNQylB3Le1XqoThS",
+	"BHs8uQ/9Q7kstmYUXDxxTfE1vr+w02Vt2DfbMsyDTAUv9SS+N3dFXDySzhONeEj+DwnpQnV9gQ3EQDJH",
+	"TNvWNsh5gok01+AXqtRcxiFIb4hjAffwRcY+aAMPOSMjGUVyDi0btOVWlMyYCAGEFV3rgeZPNrOiwDMc",
+	"ahpzXXfsQnqkb5bBYl/Aa7lSLFhCFLKYSAEthZNgYuuzYJ2GEdo+7fiSXBAtDafkqrR2ES1KjSVoGMZM",
+	"KUKjmNFwQSZUOT6a7USnMtSROiUK2hhn+wjs74xQAbzVF3IuDKFBoyDb5GxoUexY2D1LsVcpUYkye8dC",
+	"9EOQf8Gv5v++AN9/FoZImwtFShLBWGgbb/DxRBtWDH2cSQeyPtgn81gNCx4YMmgIVOwvbOg25jMXj029",
+	"J8yHbj1wL9O1GU+B0y6hJSrqD+mJrikaWEc2bM2e3cSbKXJZz3MAeax9BWxcWGFkxHI4JxJRd7Egl8hR",
+	"gKXBOVVnOIrrPIg3uImGbEwFYSJEjgd7qjRdKNIBFrkAPkW48IXlEGROF4AQPWQEBBMLUc/rLgst3rg9",
+	"Wkdtuvg5+6I/Z8gwVft3pZINIoj3zec6Z5CYg6aMfo4Sjauao931CB/VC3UjXU9BMPqicLLnVJGIQh8J",
+	"NHLmEwbnFxvgGRvHnNyRZjFAjbPQF9Y4UUbafsykLSzTiFghBfMQagBpwQrLxsjoimO/F4EFW7yizC77",
+	"FG256n6MEhrun7J+RNvEvTWokW/QPPnwkUxkEq9noKBBkjdRUtmeN1BqbRPgNsibEsVCzzp1XE9e1ASi",
+	"sEZ0q9QEIUstkI8nH81LVJkaUWCb4PpWavjWUNpGw1/iVmnmlK1q/4Mxxzu0MNGcLhmadn8PpJk7nXdT",
+	"F6t7rtsjlyJUJVKMbOQ3BQlSEzlXvgCUIUNqdZD1ci4yZOlZLJ94yGJFnmQSTFho6M2hEbnOUHrCpj1y",
+	"L4mmj4zQObWd1BmmglPLe9IqEs+RK/IKjIcDuQtJrLqSZzsTan216PIoMxxgLEs0evf2z1s/YudY3rBc",
+	"EWBSLdnuRrbG0LNkKxNdhyaER2Q+YTEr1o7Yz7Q3rKQcAd7nAhf8KffNEUvWiO9YNLnNTm0SiEsLWU6B",
+	"PV/0nUQ3pu8wdTNAw8AnFtOoMIciibDy1ZkqZzlLOzc0GS7yEQs3PcnFP1JGCVgEAMlov8EU82xjBpxG",
+	"GHGaxT4KcQ1fdAx3stEMR6JdTIeROY3Fs+5MLWHxq/F3SyT/9npHLuc0afTBOVFaKN7XH4am6362jRnZ",
+	"j2ipuZc7/m7/twVYY1kxAsa3VC3yfEGVRTq0Tgp7AwklU2eEioXVTlQG7Pvx5OMauseajetSfaZVEXak",
+	"qksRorgYvUnaWiezyVJOA0UqPhZcjB/ZYpPUV1vHnQwjroy+gIXcdixiBjstZDMcGTmPpKeNPCc0GsuY",
+	"68nUI7d3H/7xXx65NP+A2L+8+8ffPngE8mTTAIGRNYYyQfOH2xLBvs0gmSNmGv41855hDRHEAAYXuDDl",
+	"FcrWFfYNiuTYKI34EyocaE+U7KC5jB8jSUMCaSwxzIKRC0gS4YWXUVi9LEICWf09cgVKi2EZs5g/mYtT",
+	"qlnMadQjN2mux4jHSntm6cLoXfkVeNnwMG5aZ557vKhSYfi1vuMRfqHfzNd+gypR7u2a7K/cEW3Vn2fS",
+	"YgzlVzlCgbXmuM7anpTcQ/lOGus7UG1biyJjKqzRyAkpwJRJSVqCMYWsISNF66YQgJYBWJyekSfwsI6p",
+	"UIZTSXGKbEwxfYQ8DMCeOxnnVFwEmCcCoR94Ly5FF8B0Y50uzwMuaNmfBYx2fC83XCI0j9CdgoyNcEzc",
+	"YCFBdomcjpJRzNQkW5J5CyYMv2Bhj9wmQkCGScyAGJVNRAG2xwX5+wlRPXIJexIYsy+2e9vRcwm/uNXh",
+	"WswMYP3Oqd2GIRvJ2Ji54NXBFZ7a4BaFFZmTGMspV8xzwKO+mFsE0jkA+Hd7pJ+EHJZ8U29fNjBD21ek",
+	"wA6fA60kY0m39sum1Vj/+c8hwUmqC6nlkV/N/sKRdSeRhPyHVULfInYI9kcp8bAqtyVCzvfCcZPZu9Pv",
+	"+d/QU2OMMvzfC6QFW49XcyJwKRyO9/vCRcQbojrFlNo2X/bA+bJpdKCYMUs6Da7D7nPHq+0Bb7KcqoSw",
+	"h+hNgxg7RUBWhrTg/A6WHOz8BZQOiMU0NdMvOlvbeMjbiodY7miM2xeIfjQfYODtEX9ijQe4QwVhU8oj",
+	"ly4M8MoSTOh8aILrHukLXyTiUci5SJ93/N0ONNML8PE14UtVyOBnixHkOG4G8txGBF5TRKAY4s5F0Q/g",
+	"qdxa/u3JYb9cFuY8+b4oMhKPLPPgrycWW1f9C7nqX8tZ38G3Ls03+nD89OHYfSxXC1W8+u/5o6r8GMkx",
+	"r94qxVBSyNgv/q4tWy7+arRhLkbSXeBhcBzQKBrS4NH8ZjaeBUnM9QI2Z8hozOJ+oifvTv/fX+bVcSzz",
+	"CxPaSh+49pcHnTfdtiZx9O703THIMfuJykTSR9+7kWixjEAiKxDjLgnP2KxpMwDzrQWdsnen72gQwWco",
+	"0RyC0Bplt5A9oQI5YyG5NmsmH3on5JhcDy7OazIoclPga6ZXaqa7LmRPdDQTFNp85MbI31EzwidMOXTN",
+	"MGHlZahAmxtC43iRgZDb8TFlsWbgm1gCB3ZeOSoqsSw7xMzeWTPILVMyic1SokgG9jWhPELp4gb/TyI1",
+	"zS8s98SKjas+iz/UrQcw22E7bEYLJGJCkCnX39EOgwCpNYekvL/YXoXxmEQS6kyeWBEGLD9qubXsipdL",
+	"m2nax21bVG/tOFrmyKlPzM4PDncsWVnTJOhifc9FpvVB25ks9TulOuyyvP7QGVBWQDWN5DhhNs0Iiqjp",
+	"lFlsW84gVThPO+7RTV6lcCrHCY3D2NgMtqbbfmn3p+LTJDJ6Q54c7GLWnLN/M0Cf2tCIQJeB5FCw3bbN",
+	"ODjX1n8NmoRck0iOs/jCPOa6MCh4t5/Y+p/a8gQSRDIJHe8z+97pf72Dvfl0fpOLaTrmOGKh/RJ51gaj",
+	"ZINs+Y2OFAliBqPQCIHHjZ4XxMzwLvPK76WIFoWJ0/vX/khf70qZboEUggWWc5QD/Z4LprplQfJ8mW/C",
+	"+9txNjikWUsTosw7doBNYeBFEC4iLtz57CKrq+sXlSagu1ObjmoGXXdbagaWIzIrrVDLTAIb1Zo4iVFl",
+	"DPkWGGuuIWM5w1jO0y6+mV2bGqBeSr65q7YvaGBe3EqCArN2Ru7ah7PGXQ5ZiOhBAw/7GVnmdXRT55zq",
+	"680O2skHEkQcvkQnZtEC1B8aA5XKEUkfO1LkesbE4CLVXLpeblUl/ee9nAvsoF9QbexMy5Z3DGpSxokx",
+	"dcNOfY6HP12CZwtExlx4xCql5gVAqYFwAdSbKF90Cg1Q3Bv0yJXUxNqQyLwLUwtJbn/pn+ckCRM6Xnjm",
+	"QhqgJBMqwojlWbpRcY32/f8DAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
