@@ -326,3 +326,124 @@ func TestPlatformAdministratorsMustEnrol(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountFactorsAPI: the person's own factors over /api/v1 (enrol,
+// confirm, list, remove and regenerate with a proof), the administrators'
+// resets and the policy, with their refusals; every write audited.
+func TestAccountFactorsAPI(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		env := newEnv(t, open)
+		r, _, _ := webRP(t, env)
+		f, loc := r.passwordStep()
+		_, _, tok := r.finish(f, loc)
+		me := tok.AccessToken
+
+		var list struct {
+			Policy            string           `json:"policy"`
+			Factors           []map[string]any `json:"factors"`
+			RecoveryCodesLeft int              `json:"recoveryCodesLeft"`
+		}
+		env.Must(http.StatusOK, "GET", "/api/v1/account/factors", me, nil).JSON(t, &list)
+		if list.Policy != "optional" || len(list.Factors) != 0 {
+			t.Fatalf("before: %+v", list)
+		}
+		var enrol struct {
+			Factor     map[string]any `json:"factor"`
+			Secret     string         `json:"secret"`
+			OtpauthURL string         `json:"otpauthURL"`
+			QrCode     struct {
+				Size int    `json:"size"`
+				Path string `json:"path"`
+			} `json:"qrCode"`
+		}
+		env.Must(http.StatusCreated, "POST", "/api/v1/account/factors/totp", me, map[string]any{"name": "phone"}).JSON(t, &enrol)
+		id := enrol.Factor["id"].(string)
+		if enrol.Secret == "" || !strings.HasPrefix(enrol.OtpauthURL, "otpauth://totp/") || enrol.QrCode.Size == 0 || enrol.Factor["confirmed"] != false {
+			t.Fatalf("enrolment: %+v", enrol)
+		}
+		for _, c := range []struct {
+			name, method, path, token string
+			body                      any
+			want                      int
+		}{
+			{"wrong first code", "POST", "/api/v1/account/factors/" + id + "/confirm", me, map[string]any{"code": "000000"}, http.StatusBadRequest},
+			{"unknown factor", "POST", "/api/v1/account/factors/nope/confirm", me, map[string]any{"code": "000000"}, http.StatusNotFound},
+			{"unknown field", "POST", "/api/v1/account/factors/" + id + "/confirm", me, map[string]any{"code": "1", "x": 1}, http.StatusBadRequest},
+			{"recovery codes without a factor", "POST", "/api/v1/account/recoverycodes", me, map[string]any{"password": password}, http.StatusBadRequest},
+			{"a machine has no factors", "GET", "/api/v1/account/factors", env.AdminToken, nil, http.StatusForbidden},
+			{"bad policy", "PUT", "/api/v1/organizations/" + env.NewTenant("pol", "user").OrgID + "/mfapolicy", env.AdminToken, map[string]any{"mode": "sometimes"}, http.StatusBadRequest},
+			{"policy of no organization", "GET", "/api/v1/organizations/nope/mfapolicy", env.AdminToken, nil, http.StatusNotFound},
+			{"reset of nobody", "DELETE", "/api/v1/subjects/nobody@acme.example/factors", env.AdminToken, nil, http.StatusNotFound},
+			{"a person resets nobody", "DELETE", "/api/v1/subjects/" + email + "/factors", me, nil, http.StatusForbidden},
+		} {
+			if resp := env.Do(c.method, c.path, c.token, c.body); resp.Status != c.want {
+				t.Errorf("%s: %d, want %d", c.name, resp.Status, c.want)
+			}
+		}
+		var confirmed struct {
+			Factor        map[string]any `json:"factor"`
+			RecoveryCodes []string       `json:"recoveryCodes"`
+		}
+		env.Must(http.StatusOK, "POST", "/api/v1/account/factors/"+id+"/confirm", me, map[string]any{"code": totpCode(t, env, enrol.Secret)}).JSON(t, &confirmed)
+		if confirmed.Factor["confirmed"] != true || len(confirmed.RecoveryCodes) != mfa.RecoveryCodeCount {
+			t.Fatalf("confirmed: %+v", confirmed)
+		}
+		env.Must(http.StatusOK, "GET", "/api/v1/account/factors", me, nil).JSON(t, &list)
+		if len(list.Factors) != 1 || list.RecoveryCodesLeft != mfa.RecoveryCodeCount {
+			t.Fatalf("after: %+v", list)
+		}
+		// Proof needed: none, two, a wrong password, a wrong code.
+		for _, proof := range []map[string]any{{}, {"password": password, "code": "123456"}, {"password": "wrong password!"}, {"code": "000000"}} {
+			if resp := env.Do("POST", "/api/v1/account/recoverycodes", me, proof); resp.Status != http.StatusBadRequest {
+				t.Errorf("proof %v: %d", proof, resp.Status)
+			}
+		}
+		var fresh struct {
+			Codes []string `json:"codes"`
+		}
+		env.Must(http.StatusCreated, "POST", "/api/v1/account/recoverycodes", me, map[string]any{"password": password}).JSON(t, &fresh)
+		if len(fresh.Codes) != mfa.RecoveryCodeCount || fresh.Codes[0] == confirmed.RecoveryCodes[0] {
+			t.Fatalf("regenerated: %v", fresh.Codes)
+		}
+		// The old set is gone: it proves nothing.
+		if resp := env.Do("POST", "/api/v1/account/factors/"+id+"/remove", me, map[string]any{"code": confirmed.RecoveryCodes[0]}); resp.Status != http.StatusBadRequest {
+			t.Fatalf("old recovery code as proof: %d", resp.Status)
+		}
+		env.Must(http.StatusOK, "POST", "/api/v1/account/factors/"+id+"/remove", me, map[string]any{"code": fresh.Codes[0]})
+		env.Must(http.StatusOK, "GET", "/api/v1/account/factors", me, nil).JSON(t, &list)
+		if len(list.Factors) != 0 || list.RecoveryCodesLeft != 0 {
+			t.Fatalf("after removal: %+v", list)
+		}
+
+		// Administrators: a platform account's factors are the platform's
+		// to reset (404 for the organization), and the platform resets them.
+		ten := env.NewTenant("acme", "user")
+		addUser(t, env, ten, email, "active")
+		e2, _ := env.Accounts.MFA.StartTOTP(context.Background(), mfa.Account{Subject: email}, "")
+		env.OIDCClock.Advance(mfa.Period)
+		if _, _, err := env.Accounts.MFA.Confirm(context.Background(), email, e2.FactorID, totpCode(t, env, e2.Secret)); err != nil {
+			t.Fatal(err)
+		}
+		env.Must(http.StatusNotFound, "DELETE", "/api/v1/organizations/"+ten.OrgID+"/users/"+userID(t, env, ten, email)+"/factors", env.AdminToken, nil)
+		env.Must(http.StatusOK, "DELETE", "/api/v1/subjects/"+email+"/factors", env.AdminToken, nil)
+		if has, _ := env.Accounts.MFA.HasFactor(context.Background(), email); has {
+			t.Fatal("factor after the platform's reset")
+		}
+		var pol map[string]any
+		env.Must(http.StatusOK, "PUT", "/api/v1/organizations/"+ten.OrgID+"/mfapolicy", env.AdminToken, map[string]any{"mode": "off"}).JSON(t, &pol)
+		if pol["mode"] != "off" || pol["updatedAt"] == nil {
+			t.Fatalf("policy: %v", pol)
+		}
+		// Off: no enrolment for its members.
+		env.Must(http.StatusForbidden, "POST", "/api/v1/account/factors/totp", me, map[string]any{})
+
+		for _, op := range []string{"startAccountTotpEnrolment", "confirmAccountFactor", "regenerateAccountRecoveryCodes", "removeAccountFactor",
+			"resetSubjectFactors", "setOrganizationMfaPolicy"} {
+			var n int
+			if err := env.Store.DB().QueryRowContext(context.Background(), "SELECT COUNT(*) FROM audit_events WHERE operation_id = $1", op).Scan(&n); err != nil || n == 0 {
+				t.Errorf("no audit event of %s (%v)", op, err)
+			}
+		}
+	})
+}

@@ -27,7 +27,7 @@ func (h *handlers) GetAccountFactors(w http.ResponseWriter, r *http.Request) {
 
 func (h *handlers) StartAccountTotpEnrolment(w http.ResponseWriter, r *http.Request) {
 	var in api.TotpEnrolmentRequest
-	if r.ContentLength != 0 && !h.decode(w, r, &in) {
+	if !h.decode(w, r, &in) {
 		return
 	}
 	name := ""
