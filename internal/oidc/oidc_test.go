@@ -363,7 +363,7 @@ func TestDiscovery(t *testing.T) {
 		"response_modes_supported":              []any{"query"},
 		"device_authorization_endpoint":         nil,
 		"prompt_values_supported":               []any{"none", "login", "consent", "select_account"},
-		"acr_values_supported": []any{oidc.ACRPassword, oidc.ACRFederated, oidc.ACRMFA},
+		"acr_values_supported":                  []any{oidc.ACRPassword, oidc.ACRFederated, oidc.ACRMFA},
 		"ui_locales_supported":                  []any{"en", "de"},
 		"display_values_supported":              []any{"page", "popup", "touch", "wap"},
 		"claims_parameter_supported":            true,
