@@ -550,7 +550,8 @@ func (s *Service) Reset(ctx context.Context, subject string) (int64, error) {
 		for _, f := range fs {
 			before = append(before, factorRecord(f))
 		}
-		audit.Describe(ctx, "mfaFactors", subject, map[string]any{"subject": subject, "factors": before}, map[string]any{"subject": subject, "factors": []any{}})
+		// The route names the resource (the user, or the subject).
+		audit.Describe(ctx, "", "", map[string]any{"subject": subject, "factors": before}, nil)
 		return nil
 	})
 	return n, err
@@ -566,11 +567,10 @@ func (s *Service) SetPolicy(ctx context.Context, orgID string, mode Mode) error 
 		if err := q.SetMFAPolicy(ctx, orgID, string(mode), s.now().UTC()); err != nil {
 			return err
 		}
-		var b any
-		if before != "" {
-			b = map[string]any{"mode": before}
+		if before == "" {
+			before = string(Optional) // the default applied until now
 		}
-		audit.Describe(ctx, "mfaPolicy", orgID, b, map[string]any{"mode": mode})
+		audit.Describe(ctx, "", "", map[string]any{"mfaPolicy": before}, map[string]any{"mfaPolicy": mode})
 		return nil
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -138,6 +139,12 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		t.Fatal(err)
 	}
 	_, f.ids["accountSessionID"] = vouchedSessions(t, a.Env, f.personSubject, f.org, provider)
+	// Second factors (issue 14): pat's pending authenticator app.
+	enrol, err := a.Env.Accounts.MFA.StartTOTP(ctx, mfa.Account{Subject: f.personSubject}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ids["factorID"] = enrol.FactorID
 	f.ids["subject"], f.ids["consentClientID"] = fixtureSubject, rp.ClientID
 	return f
 }
@@ -148,7 +155,8 @@ const fixtureSubject = "jo@acme.example"
 // selfService are the account operations: a person's own sessions and
 // consents, which only their own access token may call.
 var selfService = map[string]bool{"listAccountSessions": true, "deleteAccountSession": true, "listAccountConsents": true,
-	"deleteAccountConsent": true}
+	"deleteAccountConsent": true, "getAccountFactors": true, "startAccountTotpEnrolment": true, "confirmAccountFactor": true,
+	"removeAccountFactor": true, "regenerateAccountRecoveryCodes": true}
 
 // clientWrite is an OAuth2 client write (issue 13): a confidential client
 // with one redirect URI, everything else defaulted.
