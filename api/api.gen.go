@@ -100,6 +100,27 @@ func (e AccountAssignmentTargetType) Valid() bool {
 	}
 }
 
+// Defines values for AccountFactorsPolicy.
+const (
+	AccountFactorsPolicyOff      AccountFactorsPolicy = "off"
+	AccountFactorsPolicyOptional AccountFactorsPolicy = "optional"
+	AccountFactorsPolicyRequired AccountFactorsPolicy = "required"
+)
+
+// Valid indicates whether the value is a known member of the AccountFactorsPolicy enum.
+func (e AccountFactorsPolicy) Valid() bool {
+	switch e {
+	case AccountFactorsPolicyOff:
+		return true
+	case AccountFactorsPolicyOptional:
+		return true
+	case AccountFactorsPolicyRequired:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AccountTagFilterType.
 const (
 	AccountTagFilterTypeAccountTag            AccountTagFilterType = "accountTag"
@@ -448,6 +469,27 @@ func (e IamServicePolicyType) Valid() bool {
 	case IamServicePolicyTypeDeny:
 		return true
 	case IamServicePolicyTypeRules:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for MfaPolicyMode.
+const (
+	MfaPolicyModeOff      MfaPolicyMode = "off"
+	MfaPolicyModeOptional MfaPolicyMode = "optional"
+	MfaPolicyModeRequired MfaPolicyMode = "required"
+)
+
+// Valid indicates whether the value is a known member of the MfaPolicyMode enum.
+func (e MfaPolicyMode) Valid() bool {
+	switch e {
+	case MfaPolicyModeOff:
+		return true
+	case MfaPolicyModeOptional:
+		return true
+	case MfaPolicyModeRequired:
 		return true
 	default:
 		return false
@@ -1002,6 +1044,18 @@ type AccountDiscovery struct {
 	// RoleNameWithPath Example: /gatehouse/discovery
 	RoleNameWithPath string `json:"roleNameWithPath"`
 }
+
+// AccountFactors Gatehouse addition (issue 14). The caller's second factors.
+type AccountFactors struct {
+	Factors []FactorRead `json:"factors"`
+
+	// Policy The multi-factor policy that applies to the caller.
+	Policy            AccountFactorsPolicy `json:"policy"`
+	RecoveryCodesLeft int                  `json:"recoveryCodesLeft"`
+}
+
+// AccountFactorsPolicy The multi-factor policy that applies to the caller.
+type AccountFactorsPolicy string
 
 // AccountIdentityProvider Gatehouse addition. Who vouched for the login.
 type AccountIdentityProvider struct {
@@ -1794,6 +1848,39 @@ type ErrorCode string
 // the seed's AWSOrganizationErrorType.
 type ErrorErrorType string
 
+// FactorCode Gatehouse addition (issue 14). A code from the factor.
+type FactorCode struct {
+	Code string `json:"code"`
+}
+
+// FactorConfirmation Gatehouse addition (issue 14). A confirmed factor, and the recovery codes of a first factor (shown once).
+type FactorConfirmation struct {
+	// Factor Gatehouse addition (issue 14). One second factor of a person; never its secret.
+	Factor        FactorRead `json:"factor"`
+	RecoveryCodes *[]string  `json:"recoveryCodes,omitempty"`
+}
+
+// FactorProof Gatehouse addition (issue 14). Proof that the caller is the person,
+// beyond the access token: the current local password, or a code (TOTP
+// or recovery code). Exactly one.
+type FactorProof struct {
+	Code     *string `json:"code,omitempty"`
+	Password *string `json:"password,omitempty"`
+}
+
+// FactorRead Gatehouse addition (issue 14). One second factor of a person; never its secret.
+type FactorRead struct {
+	// Confirmed False while the enrolment waits for its first code.
+	Confirmed bool      `json:"confirmed"`
+	CreatedAt time.Time `json:"createdAt"`
+	Id        string    `json:"id"`
+
+	// Kind totp (an authenticator app); passkeys will be more kinds.
+	Kind       string     `json:"kind"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	Name       string     `json:"name"`
+}
+
 // GcpAccessToken A GCP access token, of the service account or of the federated principal.
 type GcpAccessToken struct {
 	AccessToken string             `json:"accessToken"`
@@ -1915,6 +2002,17 @@ type LocalAccountRead struct {
 	OrganizationID    *string   `json:"organizationID,omitempty"`
 	PasswordUpdatedAt time.Time `json:"passwordUpdatedAt"`
 }
+
+// MfaPolicy Gatehouse addition (issue 14). An organization's multi-factor policy.
+type MfaPolicy struct {
+	Mode MfaPolicyMode `json:"mode"`
+
+	// UpdatedAt When it was set (absent while the default applies).
+	UpdatedAt *time.Time `json:"updatedAt,omitempty"`
+}
+
+// MfaPolicyMode defines model for MfaPolicy.Mode.
+type MfaPolicyMode string
 
 // NamedPolicy A role policy under a name (what-if simulation).
 type NamedPolicy struct {
@@ -2525,6 +2623,12 @@ type Projects = []ProjectRead
 // e.g. Google/Microsoft, when "organization", use an organization scoped provider.
 type ProviderScope string
 
+// QrCode Gatehouse addition (issue 14). A QR code as SVG path data of size×size modules (quiet zone included).
+type QrCode struct {
+	Path string `json:"path"`
+	Size int    `json:"size"`
+}
+
 // QuotaRead A single quota.
 type QuotaRead struct {
 	// Committed The amount of that resource always in use.
@@ -2574,6 +2678,11 @@ type QuotasRead struct {
 type QuotasWrite struct {
 	// Quotas A list of quotas.
 	Quotas []QuotaWrite `json:"quotas"`
+}
+
+// RecoveryCodes Gatehouse addition (issue 14). A new set of recovery codes, shown once.
+type RecoveryCodes struct {
+	Codes []string `json:"codes"`
 }
 
 // ResourceAllocation A single quota but taking into account dynamic allocation.
@@ -3025,6 +3134,24 @@ type TokenForm struct {
 	Scope        *string `json:"scope,omitempty"`
 }
 
+// TotpEnrolment Gatehouse addition (issue 14). A pending TOTP factor and its secret, shown once.
+type TotpEnrolment struct {
+	// Factor Gatehouse addition (issue 14). One second factor of a person; never its secret.
+	Factor     FactorRead `json:"factor"`
+	OtpauthURL string     `json:"otpauthURL"`
+
+	// QrCode Gatehouse addition (issue 14). A QR code as SVG path data of size×size modules (quiet zone included).
+	QrCode QrCode `json:"qrCode"`
+
+	// Secret The key in base32, to type into an app.
+	Secret string `json:"secret"`
+}
+
+// TotpEnrolmentRequest Gatehouse addition (issue 14). The name of the new factor.
+type TotpEnrolmentRequest struct {
+	Name *string `json:"name,omitempty"`
+}
+
 // UserRead A user.
 type UserRead struct {
 	// Metadata Metadata required by organization scoped resource reads.
@@ -3144,6 +3271,9 @@ type CredentialIDParameter = string
 
 // EmailQueryParameter defines model for emailQueryParameter.
 type EmailQueryParameter = openapi_types.Email
+
+// FactorIDParameter defines model for factorIDParameter.
+type FactorIDParameter = string
 
 // GroupidParameter defines model for groupidParameter.
 type GroupidParameter = string
@@ -3883,8 +4013,20 @@ type ListSubjectSessionsParams struct {
 	PageToken *PageTokenParameter `form:"pageToken,omitempty" json:"pageToken,omitempty"`
 }
 
+// StartAccountTotpEnrolmentJSONRequestBody defines body for StartAccountTotpEnrolment for application/json ContentType.
+type StartAccountTotpEnrolmentJSONRequestBody = TotpEnrolmentRequest
+
+// ConfirmAccountFactorJSONRequestBody defines body for ConfirmAccountFactor for application/json ContentType.
+type ConfirmAccountFactorJSONRequestBody = FactorCode
+
+// RemoveAccountFactorJSONRequestBody defines body for RemoveAccountFactor for application/json ContentType.
+type RemoveAccountFactorJSONRequestBody = FactorProof
+
 // ChangeAccountPasswordJSONRequestBody defines body for ChangeAccountPassword for application/json ContentType.
 type ChangeAccountPasswordJSONRequestBody = AccountPasswordChange
+
+// RegenerateAccountRecoveryCodesJSONRequestBody defines body for RegenerateAccountRecoveryCodes for application/json ContentType.
+type RegenerateAccountRecoveryCodesJSONRequestBody = FactorProof
 
 // InviteLocalAccountJSONRequestBody defines body for InviteLocalAccount for application/json ContentType.
 type InviteLocalAccountJSONRequestBody = LocalAccountEmail
@@ -3945,6 +4087,9 @@ type CreateGroupJSONRequestBody = GroupWrite
 
 // UpdateGroupJSONRequestBody defines body for UpdateGroup for application/json ContentType.
 type UpdateGroupJSONRequestBody = GroupWrite
+
+// SetOrganizationMfaPolicyJSONRequestBody defines body for SetOrganizationMfaPolicy for application/json ContentType.
+type SetOrganizationMfaPolicyJSONRequestBody = MfaPolicy
 
 // CreateOrganizationOauth2ClientJSONRequestBody defines body for CreateOrganizationOauth2Client for application/json ContentType.
 type CreateOrganizationOauth2ClientJSONRequestBody = Oauth2ClientWrite
@@ -4038,9 +4183,24 @@ type ServerInterface interface {
 	// DeleteAccountConsent Revoke a consent.
 	// (DELETE /api/v1/account/consents/{clientID})
 	DeleteAccountConsent(w http.ResponseWriter, r *http.Request, clientID ConsentClientIDParameter)
+	// GetAccountFactors List the signed-in person's second factors.
+	// (GET /api/v1/account/factors)
+	GetAccountFactors(w http.ResponseWriter, r *http.Request)
+	// StartAccountTotpEnrolment Start enrolling an authenticator app (TOTP).
+	// (POST /api/v1/account/factors/totp)
+	StartAccountTotpEnrolment(w http.ResponseWriter, r *http.Request)
+	// ConfirmAccountFactor Confirm a pending TOTP factor with its first code.
+	// (POST /api/v1/account/factors/{factorID}/confirm)
+	ConfirmAccountFactor(w http.ResponseWriter, r *http.Request, factorID FactorIDParameter)
+	// RemoveAccountFactor Remove one of the signed-in person's factors.
+	// (POST /api/v1/account/factors/{factorID}/remove)
+	RemoveAccountFactor(w http.ResponseWriter, r *http.Request, factorID FactorIDParameter)
 	// ChangeAccountPassword Change the signed-in person's local password.
 	// (PUT /api/v1/account/password)
 	ChangeAccountPassword(w http.ResponseWriter, r *http.Request)
+	// RegenerateAccountRecoveryCodes Replace the signed-in person's recovery codes.
+	// (POST /api/v1/account/recoverycodes)
+	RegenerateAccountRecoveryCodes(w http.ResponseWriter, r *http.Request)
 	// ListAccountSessions List the caller's sessions.
 	// (GET /api/v1/account/sessions)
 	ListAccountSessions(w http.ResponseWriter, r *http.Request, params ListAccountSessionsParams)
@@ -4209,6 +4369,12 @@ type ServerInterface interface {
 	// UpdateGroup Update a group.
 	// (PUT /api/v1/organizations/{organizationID}/groups/{groupid})
 	UpdateGroup(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, groupid GroupidParameter)
+	// GetOrganizationMfaPolicy Read the organization's multi-factor policy.
+	// (GET /api/v1/organizations/{organizationID}/mfapolicy)
+	GetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
+	// SetOrganizationMfaPolicy Set the organization's multi-factor policy.
+	// (PUT /api/v1/organizations/{organizationID}/mfapolicy)
+	SetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter)
 	// ListOrganizationOauth2Clients List an organization's OAuth2 clients.
 	// (GET /api/v1/organizations/{organizationID}/oauth2clients)
 	ListOrganizationOauth2Clients(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, params ListOrganizationOauth2ClientsParams)
@@ -4386,6 +4552,9 @@ type ServerInterface interface {
 	// ListUserAccountAssignments List what a user can reach.
 	// (GET /api/v1/organizations/{organizationID}/users/{userID}/accountassignments)
 	ListUserAccountAssignments(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter, params ListUserAccountAssignmentsParams)
+	// ResetUserFactors Reset a user's second factors.
+	// (DELETE /api/v1/organizations/{organizationID}/users/{userID}/factors)
+	ResetUserFactors(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
 	// InviteUser Invite a user to a local password account.
 	// (POST /api/v1/organizations/{organizationID}/users/{userID}/invitation)
 	InviteUser(w http.ResponseWriter, r *http.Request, organizationID OrganizationIDParameter, userID UserIDParameter)
@@ -4413,6 +4582,9 @@ type ServerInterface interface {
 	// RotateSigningKeys Rotate the platform's token signing keys now.
 	// (POST /api/v1/signingkeys/rotate)
 	RotateSigningKeys(w http.ResponseWriter, r *http.Request)
+	// ResetSubjectFactors Reset a person's second factors (platform administrators).
+	// (DELETE /api/v1/subjects/{subject}/factors)
+	ResetSubjectFactors(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
 	// DeleteSubjectSessions Sign a person out everywhere.
 	// (DELETE /api/v1/subjects/{subject}/sessions)
 	DeleteSubjectSessions(w http.ResponseWriter, r *http.Request, subject SubjectParameter)
@@ -4519,11 +4691,105 @@ func (siw *ServerInterfaceWrapper) DeleteAccountConsent(w http.ResponseWriter, r
 	handler.ServeHTTP(w, r)
 }
 
+// GetAccountFactors operation middleware
+func (siw *ServerInterfaceWrapper) GetAccountFactors(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetAccountFactors(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// StartAccountTotpEnrolment operation middleware
+func (siw *ServerInterfaceWrapper) StartAccountTotpEnrolment(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.StartAccountTotpEnrolment(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ConfirmAccountFactor operation middleware
+func (siw *ServerInterfaceWrapper) ConfirmAccountFactor(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "factorID" -------------
+	var factorID FactorIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "factorID", r.PathValue("factorID"), &factorID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "factorID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ConfirmAccountFactor(w, r, factorID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RemoveAccountFactor operation middleware
+func (siw *ServerInterfaceWrapper) RemoveAccountFactor(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "factorID" -------------
+	var factorID FactorIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "factorID", r.PathValue("factorID"), &factorID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "factorID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RemoveAccountFactor(w, r, factorID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ChangeAccountPassword operation middleware
 func (siw *ServerInterfaceWrapper) ChangeAccountPassword(w http.ResponseWriter, r *http.Request) {
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.ChangeAccountPassword(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RegenerateAccountRecoveryCodes operation middleware
+func (siw *ServerInterfaceWrapper) RegenerateAccountRecoveryCodes(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RegenerateAccountRecoveryCodes(w, r)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -6780,6 +7046,58 @@ func (siw *ServerInterfaceWrapper) UpdateGroup(w http.ResponseWriter, r *http.Re
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.UpdateGroup(w, r, organizationID, groupid)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetOrganizationMfaPolicy operation middleware
+func (siw *ServerInterfaceWrapper) GetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOrganizationMfaPolicy(w, r, organizationID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// SetOrganizationMfaPolicy operation middleware
+func (siw *ServerInterfaceWrapper) SetOrganizationMfaPolicy(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.SetOrganizationMfaPolicy(w, r, organizationID)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -9543,6 +9861,41 @@ func (siw *ServerInterfaceWrapper) ListUserAccountAssignments(w http.ResponseWri
 	handler.ServeHTTP(w, r)
 }
 
+// ResetUserFactors operation middleware
+func (siw *ServerInterfaceWrapper) ResetUserFactors(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "organizationID" -------------
+	var organizationID OrganizationIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "organizationID", r.PathValue("organizationID"), &organizationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "organizationID", Err: err})
+		return
+	}
+
+	// ------------- Path parameter "userID" -------------
+	var userID UserIDParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "userID", r.PathValue("userID"), &userID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "userID", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetUserFactors(w, r, organizationID, userID)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // InviteUser operation middleware
 func (siw *ServerInterfaceWrapper) InviteUser(w http.ResponseWriter, r *http.Request) {
 
@@ -9877,6 +10230,32 @@ func (siw *ServerInterfaceWrapper) RotateSigningKeys(w http.ResponseWriter, r *h
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.RotateSigningKeys(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// ResetSubjectFactors operation middleware
+func (siw *ServerInterfaceWrapper) ResetSubjectFactors(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "subject" -------------
+	var subject SubjectParameter
+
+	err = runtime.BindStyledParameterWithOptions("simple", "subject", r.PathValue("subject"), &subject, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: true})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "subject", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ResetSubjectFactors(w, r, subject)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -10253,6 +10632,15 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/localaccounts/{email}", wrapper.DeleteLocalAccount)
 	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account", wrapper.GetAccount)
 	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/account/password", wrapper.ChangeAccountPassword)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/account/factors", wrapper.GetAccountFactors)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/factors/totp", wrapper.StartAccountTotpEnrolment)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/factors/{factorID}/confirm", wrapper.ConfirmAccountFactor)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/factors/{factorID}/remove", wrapper.RemoveAccountFactor)
+	m.HandleFunc(http.MethodPost+" "+options.BaseURL+"/api/v1/account/recoverycodes", wrapper.RegenerateAccountRecoveryCodes)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/users/{userID}/factors", wrapper.ResetUserFactors)
+	m.HandleFunc(http.MethodDelete+" "+options.BaseURL+"/api/v1/subjects/{subject}/factors", wrapper.ResetSubjectFactors)
+	m.HandleFunc(http.MethodGet+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/mfapolicy", wrapper.GetOrganizationMfaPolicy)
+	m.HandleFunc(http.MethodPut+" "+options.BaseURL+"/api/v1/organizations/{organizationID}/mfapolicy", wrapper.SetOrganizationMfaPolicy)
 
 	return m
 }
@@ -10262,588 +10650,620 @@ func HandlerWithOptions(si ServerInterface, options StdHTTPServerOptions) http.H
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L39dts4li/6KliaWSvSObTsOKl0t7zuuuOyXdXuSiU+ttOZe1oZF0RCEtoUoCZAO6qcnNeYR+j36Hmx",
-	"u7A3QIIkKFGyU6mucf9R7YgkPjc29udvf+rFcrGUggmteqNPvTmjCcvgT8E+6gs6Y9fylgnzQ8JUnPGl",
-	"5lL0Rr3vqWZzmStGaJJw8+OQXGRMMaGJFOmK3M+ZIJT8lPIF1z+Re6rIjN+Z30RCFjJjY8E1WyjCPnKl",
-	"R0TPGZFL+reckZ+Wrt+fyB1Nc0amMoMXzKCIeTrsRT0Vz9mCmqHp1ZL1Rj2lMy5mvc+fP0e9Jc3ogmk7",
-	"GRrHMhf6WCk+Ewsm9PnphXuhObdjQewHhBZfkPNT0yk3LyypnveinqAL022g8V7Uy9jfcp6xpDfSWc78",
-	"0S6p1iwz7fzHXw72/kD3ph8+/f7zXvH3yw5/Pz/8/K+9qDHxyA1m0/yO318Vczw/Jf3nhyThM67VgOg5",
-	"1YSSOJV5QmIpBIvNd0ROcY+yGRX8Zwq/JVzF8o5lLFm/NtutyLrppamMoe/1MyQZUzLPYkbKL9bsoNfq",
-	"V9y6Jf+BrTbu3MU5uWWrNZOxzXzFieQJ18exltn/ylm2WjOft4ZTsDvDfpC+uCLUfAhEqVh2x80WIhFF",
-	"bu4RUUwpoMmM5IplROWTv7JYD4ol+Zvp2CdDLbO1LMOO+q1H3ZsG/5orjUP2z8Qz5SbU55os6IrM6R0j",
-	"E8YESVjKNEsGhAulGU3cmVqmVE9ltthL2R1LiRRMtc3E7+o86TKlS3sSzpNtdoNOZG5nVxwlj+Rqo8qK",
-	"PrYZ0fVqyR46JtMF6VPiaMVxqSXL8NDHVNNUznIWETacDcksk/lSDTbNxIyty1yuuIi3m4Q2VEunmmU4",
-	"Fc0XrG00yrReGYYhE6p7o15CNdsz37YfwXdC83SbsU3YVGZs87By0/Auw4pTvunyDQkWx4K8Pc71/JBg",
-	"A8+U/eOGJ2bzZ0yY7WYJeffu/DQiMhsLQwXnp4QWh8t+ApJIxmZcaXNvkXuu54MWVuqG25mVHu/9b7r3",
-	"s7nCyj+HN/9378Ong+j54e9a+CVctSfFTbvhZmtczK03QaPdr3clwFDOEyY016tOE+T25Q3TK9v8ipOT",
-	"wsi9J5uJu07INzz5yqSXMVhAmm7YFKWlOS3l+2v2xWvz620KW9DNzO8YxAdzZZu3DcfJmGq9e+GlMNtz",
-	"j5rjgPuGJ+sHIbjRe+DV9nW1LX29JQVVbkvWfT1nZEE/8kW+ICJfTFhmrmjU/LQkGdN5Jobk/ZyJsZAL",
-	"rg0Xp2lqX6EZs++wBN8C3ZF4qmNkLvyx+Pe9N+yj3jMq6x7ojkZGWJqTSVCrJTHNMs4UyAca3giqlaGd",
-	"h5lXdt7OqTd6fnBwEPUWXNh/FgvHhWYzlvU+R72PezO3NHtuaXDvPkdViW4D86goX62EUm3x69GLWdE1",
-	"8zGkYV4p6SAi00wuyMGQHOOTJQURmxEmEsLNMV3qVdsmmS8qe5SwKc1T3RuZDfL3C//n7dpBc9fs+IGU",
-	"thdXrCXjlq0UA9LiAjcNCC8iIIMgWRMuUFppUrAlXKclZOyOy1whpZJzTRa50mTCDBNDQQYbUnTByJSn",
-	"RsQs7SCmT/PUEAODZaWaLDOZ5LEZhF63rGgEqtH/ayZmet4bffP8sLH7G2h+ybIFBxXuim24MUn5LjFr",
-	"2Ur1tTa/ItlXB9JJAC/tTKUiXJ146/Y0pr1OZ6m8/YYu2G6jY/VdcWM2g+o0UtP3prFmXMR8acSIrUep",
-	"pV1D10broMpOug5np2XTshyL6rZcfn9dx9ZZpd48NtPLxrE11OR/zdi0N+r9y35pWN7Hp2q/YSi9qDSD",
-	"E5F/ZfFGloBvreEFrpmvyAUyeccTlm280inoA+71tXOyDX69SWUyZZsMrzJlaL1bKc0WRGYkzpWWizYl",
-	"G9v8unPa6Ujfz6VqMMK5TBN7z5qF8A86mKlqiwJvtRuj7NA2nH7z2rvLN50mYEYWumxgtO8u35C+0lTn",
-	"amgbXTu2d5dvNgxNMZacC6WpiNlmNm4kQvPFMwUWUvPREeGCFEJW1HRB9KmQeg4HhyyojudMEfMLF7PW",
-	"sbvGb/haeyUIMXLPfnRVmUrPTu5iu8vemyGQhJyS2gW++fa8UUxvPfLaOIvhb3OphQbvf7/xtrgRG4g5",
-	"MO7KLWhHfSlTdrWZ4APjtVS7jqhvVCa2G6MdjhvdNc1mTB/jZXfWxQwRGKiGRuDrtsHiKzf2Vr1pWic2",
-	"Drw50uAcdiJrHF07PddGvy091wYYHPeONI0jW0fQtbFvT9WNYeL4wYVx3MWDS2q+sXaxod7q17tordNu",
-	"48TwMj0/HRFKJpm8Bwcf/vpMEcUT0n9xSObsI01YzBc0LVzXMiNUjAVdLlNufb7lhxmbZkzNnemHLni6",
-	"Iv3DQzKhir16mWcpiec0o7FRlgetq2nn0HUZ+8W6vDj8/H9K0+zN3odPh4efBy1LxX/eZDmpG9MoWkxA",
-	"/mh3J/3cYiE5rJlI1lu0zAhlpjeMUGYJy0ZkylmajKiKzfbgP8y7pG9+gigRc6cnPLPuDK5IyqaayFwP",
-	"orHI2JJRTScpI30jNsnFgu4ptqTg8BmADU+xO5bRFMwtR9Ac9KMIo/GcpFzpsTADVmSyApMiF4RrRbwx",
-	"R4SmSpoHuuQIStBbdhNTxcaiH2fM9HhD9QBMPLm4FfJeYFdm1JS8PDgwS88+LlOZMEcXwZ2QWdWeCJtY",
-	"M6wcHhwEDCsL+vEcX35VPKVZRlfAQ/QqNT9MZbaAf6NjfJOBReHRwpdByOJZi028dh7wk7WnwZ/RNy+j",
-	"CpP5j3/bH4/Vh//5b8Vf4QPhXYe72QKYdSs5funkXpykE3q9bgbrmf/Zptu2GPQDrBfYgNEbSo13w7g2",
-	"mjHK222XYVE3pi4WjLKrTmPa1XaBX3czXJQ97W61uC7bMIPP1SYlH2NUWm9obOBr3cufsV+m9Lcy4QzD",
-	"5Yp4qEt8ZH6MpdBMwJ/eBbv/VyUhPLDjYhYtv8+4Zth/M/qujNnSkiDjhVifZUI17G11qZyb7bFHC422",
-	"D9Q67LoO0cwp9YXtxx5uo4PQqNucdJbPm1NECbTkeGVwMmi2Qpf3Y8/Db3sdmVRc6ehFwrCODRuB7V9Y",
-	"e9qXGb1rfeP4yeHwoLT+daUl3wTy6BPw2l43/IoZpuvA7UX22GO2za45q+4G7TrQqt702OOttr5m2HU9",
-	"r+vwzaXy2IM2ba4ZKtxy3cYHlw565+HCmdDEDvbS/txh0OwjXSxTeJNlmcxAQ7mjKU9u7I1mZHHz5KY6",
-	"VOcBnchkRaaUpywhOEcCn0M3ID13WhbsPLAkl136iYgNQnCjSiRaMImZPuVGn03T4g2ziFa7GRKPlxvl",
-	"BT3KCqUgoxctaGoUAZYQI3GMhcwIyEO+V7jPRZzmCRczAlEO+4W/dxARKcpISmWUtYyNhQu5gnDc58OX",
-	"wwOS8ASGnMg4h2B5qwt9jnoTRjOWnZk12mJvH7ry352QV7/75oD84+8vRsRRBWr+91zPCSXv37/fM/zX",
-	"zCU29PotDJTEc5qmTMyMyiekYGSSYwhC8QCVViGtJSGmC0aoNkILyOZeDkW9j+rMGpKYi5P7liZmZ+/p",
-	"6mGnwfAOlt3gP+1RuMZOr84u/3x+cnZz9ub04u35m+ubN2+vby7Pjk/+ePzt67OWc3P8/opcXV+RY6Xy",
-	"BbuUKXvP9fw9mziKGLlYjaXkQhdUQYW6Z9nIj1nM2DRXLHmEQ3ZdqHaxzFPscGLOCo3nLIHTZY9eX88z",
-	"qXVqSB2MBmZ1CDSsxmLCVlIk9pxpc0ZkyuPVYEiKdTNK/vqFg8jTd29+ePP2/RugfrefX5K72S09uTw7",
-	"PXtzfX78+ub8zZ+PX4NK0W0bR+Q4jplSp0xwlozIO2W2i2ZiRO/ViNPFaPTc+9/IcPr9IrzDLAtsc67n",
-	"MuM/swQ8yiwzvGdElFajsqtH2nHHLLlyp7vgo0gMlsAI1yjeQmsuBGwsioWLfHvP8fsrPwHgrHxpwhRP",
-	"GLwLwcY8tm2QWCYMt1qKacrjB+6xa6Vl72gZ+Q58DIJ4wHBN04zRZIUxcepRbi/bkRuSsqwT/W0RyVVO",
-	"U3ApckUWjMLNw2y+QxGHhAYC07pQ7wS9ozylk5Q9bJU0WyxlRjOerm7ystGWRTNjOX1zRVIpb/Ol0XBu",
-	"ytikgq0PabxgQ9tZjXfBzLkg36hHol8zHLOTqWFBlj/JrN4rFxCGf0QMP6IzygVJqWbZWPQvDY/aO55q",
-	"lg1geacym/AkYeJhK1s007KWZWKFO/VpKu9ZQiYrkk1o/Ihi0z1VJAGOBGZby12s0IRER1eG18cUjvrE",
-	"erf9F8cCL2kz0jm9M6y/IkmpWC4xvZBCalXBRUCYNaKYeKYLih6b+4spRc31kPE7nrIZU0ZKwvg8q8S5",
-	"jAPYFy40ywRNr+C62VYO6nir17mEIK5by/hkHOdZ9igXLpi+2cclizUSbS7mVCSGgqt9GcZbbhIlOqNC",
-	"gaqO71GRjIV5qvI4ZqYtQShevkNybo15HDYA+DpVLCLLlFFlNnApM024JlSZreNK5chmhNTfyVwkD1tk",
-	"IfXN1DTTqkJY5mgIC198+Mq+E+Dm0JJMuUhIyethYmhX+IUF6YqVAretj8L1yz+Qf/z9m+HhICI0vacr",
-	"ezs0FgvGvqSrVNLkWsrXNJuxX1zJS02v5mBTQZ4fvPz9N797RSYrzdQjiyPQGVeV/jwlLY7ZUivSf05+",
-	"5N8OPP1tLJwxDkVo0MQMQ9HM3LsooqAhACKk5R3LFEhaEzDawiLnopTAHrbCFKTBG2S+bTwG3rE6UCmG",
-	"GYYwp4qwj0v+SPymVKDMtVNelsDs/VF4/doFUfnS8AmW/MgSTo0o97CF8Vq8WZgmbzS6EjZQIGeqCNZu",
-	"dPVlSBDu5lpXQ3TdYnM2L54p9QaclZ96jgZpepGZe16DO2BKU8WiYNgEKFAggmY5Sn9OFaNpqoakiDib",
-	"5DzVe9zcwwmzIupoLD6NezwZ90bkeUTG4A4x/xijpXzcMz+WIzS7h4+NDnZ2Oe59Nur20hvqp9rrsHUi",
-	"X/RGf7Ef9SL7x833l2/fXfQ+BBysCVfLlK7AbxUK5uCJ97OX5SHCH3wuupDoKy2z9Euf0muOdrrmKjeR",
-	"CBShzsa2oAmLjJhYhFiR//rPekjif/1n4bTLEpY1F63wPRd/bOUPu2QUznnVF/3ZN/r9xTb9octa/Mg0",
-	"TaimHYEZnhnlA78gfX+VQGoTEjSQQXPW1p//7Sq4yfCUS3HNcVO7JLjWSKP8uZa0HQ7i9BfLMN1Gpndl",
-	"SJ1W8oLOWNDjT2cQ6RSgrcA6mVc2xaAEMgTu5zJlpI95KCwZQBzGsBfKj/oiBIj5O+GjCoEw4Scy02vC",
-	"WZClsgQyeFoiW8DN6ybSoIUOpySyax4VKU02bseMrdvGO3bQnMr7uTQCswdsgsbiAFsASl1w4aI3nkdt",
-	"03lw3L+/CPZK5cmWc3Ucv7l1ABJgqFRU+UYlO8RdFEbz61mHcq/uBwpeGIEhyTtu+K95IbADDAKWq6HY",
-	"KEMRNp2yWBtViGsXADIkx37EA71lY2Hfs/FKoFpRNK3CfYzMDa7kxcgpWEYl+84oXnhLj0UBrFHKqEbW",
-	"IimzQmd5rVCw4BWB7WNRWFD2P9XuG8NvP7uRFV3cz3k89396pozUu+CCK51RLTNlR92kRCPz5Rm7ZNSK",
-	"Zo0tUNqa190ucnGRyVnGlDlOxfx7UQ/lx8A+1qgQW+xEgcB/ul1WzbktvNtuq0NUXJNm+ksWb93AlfnI",
-	"rl2+Pde9ws/q61bMx46qaL/TUl7ZidRPDNU1pvVXyUXgsqpnw4VoZekzx934Vq8IWtoxeqixbOWgokBK",
-	"n+2r2xIW2xm4sOmCwQV937KipH/LlsBWlGZLVOkzBp8NALnLcKWlx942bEGrEF3Nbgu/UWWiW+6U93GZ",
-	"ItNclTwTo4KVoatjnB8cvIh98Qt+YfaBlaXNePH3/crv56f213IdFNP2nQCnxLeHIWnSjzQMbicGL0LE",
-	"TjW6Eb8EIcVsWAMyJKVKe+BdhGvS9/wgocyCwRGhE4B3A2upi6dYM/A3rfpQkPBtnGAoS7QSSFgmHlUo",
-	"pNPZuC7ObONKzljtPKCkp35JuagWWfgAochraSuJCFd6VO5vCPYNAXZoFUWuf36Ktqvnh3sQj++lJlhQ",
-	"OSkYxqsrJ4CUJKlqWHLuHrfD6FlX6lZimDoBeSJwNcMrhN1BLET1TGrpfi9kH+leteLYplunqspsIJQy",
-	"nNuF3bt/BhSaIkt3d2Wpcodt07kNs929Z3fzbdNtG7NQzWtS9coxrjkjp5bMVjtYvCBJEiXhBIR1Gs+J",
-	"EbvvGFkw0IW9OC1H0BZboUoyLrXzPdfzC2qIwzM49krn+n5SjHeTxNpocs0quIgNF6a45WKEgkiNYnkn",
-	"83jOkgJYJZUzLgIcVKkc+1xvKjlt08S9wEPMwpX3ovS/yawawOqGVbnBfNy94CXm5VuHoUvs82eKIOaY",
-	"7dRej1Spe5klwaZd1kSHy7EYw5rN9GMWHmEjG6GdCPeg0OdrbgykeHCRymlze5t7uHabWyVAQ9ABQfaN",
-	"E2KdMqoKj+0zZfH9yCyjAvyGGdvGHuPC+YOvmkfdhJoGAk9jvlEZ9l8062a8ZqsvLFmdzKmYscfYbBJD",
-	"U249Y5qmsI7mRCFB+6RcMw3mWcbKQQUXTbD7Nc9r61ZvsPr5mnVxKvgDVwPcGnwmWLLHRZkY5QXCVxeA",
-	"Odk8YAluMtgOt2WDL9fyBlpYEZ7OOVVF7L7bNJC2gA0/U5YPZmZvlceYJlKmjIr6udz6qq/wocDR6sz2",
-	"yqwyl9RcWYP6MNfQxTWdfQcG6C2J4z1Yq6p3unVwlVrULWNLVVOcZifoVFQDIw1LxcYiplm24mJGqCYp",
-	"M5qXFYTBckdnivTL0Q7gJrGXmjdLmo5FLriOMMm19oyYR4RO5B0j5h0HdWY66ldffSc49DMcix/YCnR6",
-	"xNhG/6TUc4RRGBIjR8gcgixQ/HXXKVfkli0xsG4sFlTQGQOVCeQjsCAKxpIqLq4avebK9Ky+gwAGDJ/o",
-	"QxBI870LmoGx01ymLeNvHEazlN1J9l5d05oA/s1GEbjmUyy3rUaTxTA32xmtYgeDDxNyGnLhpFxp68Jh",
-	"SkGseCZTjGdSsKue/aG5VrNUTroYwNIzG8yrdmNqaYihyZq8sqGJKzOnpDIQqxUGhIMLq7bCQiRlLHJt",
-	"NTqytVDfDQUltGXui3CGe2jnvAFaEbKCcdzcQuduDpiF3KT7lSYGYG+yMMjjYjNHldM37gUl1jILoEUk",
-	"L7MEYCIA42hlRzecbdb9rWtvo8vMgi94A/ywfkvUuuP0UHop9j1w/YVOQyc8wZBmhXIaWlwKqFynLowF",
-	"gvh7qQdJqY9V5bxKBE0sjWg9zeRiOBaAtlmVZA3rVwwzxEt9q4aoDHGYVFfZOrCksmOjQyj0EQEgtvei",
-	"FOlqZC4do2yMhb2D5ZQISRDpp9Eugi4JWWI9m5soAiu3ubrGwkhBIEsMyXGpAy5oPOeC+ehnddB5VaDO",
-	"q2gs4IKzGBDWIA5n1VtDhbGIiQPTLjc0Y7HMEpaM4RpHf5gRIVCPyVOn1FBdgG+3qc3NA5gvlc4YXTyz",
-	"/Wekj1ykKg7awNliUM8Q6eLhajhGAZVE4BNI1XI8FsUu+Rp7c6S4QjRjRGe50mbhCqD8e56wR9Lai3Aj",
-	"ElqwTfr7+p2AgznlLCtNDiCqDzcac9Zp/hvANSvss8Ut6d88Bev07a7oioXMPWr0MEzl6xk5OWUVx6hv",
-	"gG3cl43uC8lvwwVd07P8BreTWMKb5NU0wBOBgeDW5k+03LxDEKRTDix463h59G0u4jLVXU6LYand/cRW",
-	"NMKNcKttut/aX1yMDB3FG/y86+cf9usWslCgWktgCbyH63dVuXZsXZoul7f79rjoJHSHd6Mnc6Xdu0TM",
-	"ctRBXnLLxaY2zStbtVrbKugiQoL113D9lmGm7y9Cs64J6PKr0ula4bBGnN1kwioLCImFUK+n1VVVVvzx",
-	"MaMnKxssExELXYNMHXGjl3KZp1bo44pIEbPdN8e/5h+Bq8Bstww9wW8eI94EWmplxm6l+4E1tdj0g6eF",
-	"LBeyhasXC/lMEdMUn/KSVdUu9o9Ljq64hkMe9RSzHUrLpSL3MrvlYnZEhBHpbX05kCtNs93icy3WbFic",
-	"FawwYEG3qFX0Cxc5JOdYAFcEd4VQuhLHNeQrHww7+e3aHDz+hm1YaCTZloj4lip+Zt6YoG8VwNmc3t5g",
-	"rMotW7lYFvuLYnHGNP4UuQA/G4leFFsw6lv4ooOiZGGhPJ+kPLZlzUh/SbMi7gCG1WERsfX2NWy/zdyh",
-	"d+HVLpPia11n3rne5SqDz9deY06f7X6HlVwzdH/lCddnd61xkG8FI/AOS8i9WZEQjWq52Zho2qhEL0AR",
-	"rQ2ykyu0xZyfq49UbO7ShMaGo0dE5Cn6bUG5cfe7+RWyip1ihRr9hg6LGlrdenRUF+6xLZ/AaWznXfMN",
-	"qgM+Wyz1CrqvVZ6D/VHB42tPxXmLsPrvezZtd++8KGvnHaRAc7henXbd3ZNAflskZIQ0NvtmI7vClQj0",
-	"19Ybpr8AwXNXnIL1IqR5zZZb637+qies7QxuCPpf0ISZ+wqIsi2qraN6kiuWRS4lsQjxpktuGKm5FjFG",
-	"xtxsR9a+IDNn/vlp5tk4F1z8hKCeIiFZLpzReC6VJn0OwJpeQT8xGwt7BZsxhI1XcKG2KVX2nqYl45cZ",
-	"8e16YYtPd2K9Kki1s7/TV9DcR61EdumdnFCYtGM799RWTOy817o1XHCHcosd7uwNMY3eYoazWGwglg+2",
-	"TxtbuRWV7x6p030LPXSC72S2CGvY/luOjz5TFdymt+enJ+TE3DX/+PuL4fPh4fD5IHS1Zjfg3w1HvxRl",
-	"6MJPZcJuCoCMLs4K0i+gFeTUyXXYiRoMycUPJ2cRuTr85lW7nFjt9GbB9FyGh2cTNVviLxDu6WZuvXCN",
-	"N8AX0v54QT/eVPPHvJgWo1G3Ba0vluEGM4YYxzd5xlteQBH6xp3DJjUarXF9/kszaInfgEU7SAB1TaQy",
-	"Ap86asMPUva9QhQhtGbYEoBbxl0cC3J+/KOL5bKG6lu2atNrfnBKRXNFQOgqRhRgIUbW2QMyJFeMpiwh",
-	"4MJQOrIqZlF4rkGmUQ8kpbciXfmIduVK+qNrW6wCE2n31XIKK9UNvw4EcB2/vyq9g8gvVQS+DYuEUnXS",
-	"PVOEfbS4IVDCBXVK95sFH24Gsh5jZsVmNde82LIcJ341z+2pxsy0Ep4LqSutSGWBebBZ0F9irr+r6yuC",
-	"z0nfQqaTXO0xqvTe83YZxC5LGdZbRdQ6fPHym1e/+/0fDp4fjszr+zHfS9gylaugBIJX2mne5thxT65Y",
-	"LEVSBEg6PP1i4C9eHRzAmAu895cvDiuI7384OAhl6dqWrm2YTW0LEryI51ov1Wh/n96rIV3Qn6UYxnKx",
-	"D2FOcUr5gvTLwHrza5UCb3gSudQD+7erHaIBiKv8N08GR0jCZvGeKfQSWtg2jGYCbCIAILums6uGeOfF",
-	"vSmt2kM23t6xLOOJjTM1xFBGWMB8Oxp51lF/wQJCrg2LdrXyyq8W++vo3XSwPZe0X1+2HuIITXQFzXWz",
-	"swWYbxtBF5ap9evnT6TZfq21yqAbk2zZgnoUdZDFVNNgqCKn8NaE+V9bdCIVDPwvw+VsOGPbujdePGsN",
-	"Nm282iHquq3bjcHb24Q6H0OeVmh4UXghWqfdsmnXdLbbXaFpIHXxFknVK1jw/PD30aYMHhCvG4UOXnWw",
-	"WPbcx6HZTWh8+3Y6vdIZ1Wy2S7qKsp9WFIcRmfKPLPmWxrdyOiX978y/TllKV/Yn1+EAsrwmVDF4CsEu",
-	"C/rRvnXNFwxDX//KtWaZ64wzNYjgXQDyOgnHTRetVlgKF/rVS/9ienXQobiuP53tmgvectUpPsL4ynWo",
-	"1Q3eWH+2KpoXrQSJJaMi4WL2SHHwtRSQZ4q4DkJ7Gd/OMpmL5ESmMlunqbVmeqRyJsOil3lCpjxlka3T",
-	"Q/o2mOjehidTeGdQcQJNVjp4L5k325MizVNAk0k4JShu8AWdsf0lIsbiP/66ZLNhW+PvLl+3ZZeW6wzA",
-	"ScoF5EnSX1I9d4YvjN4qQqYCswzlUi+ooY625YeqMGrOmN52fOWXiHsKTmWAIMNY+FTmmeo0AUdA4Slg",
-	"eFFy3BJTBfnKoHI1tr/S7g5GYZ80a0sZNWh73dErPExf7Oyhz9Msg2ZiSM7uWLYai6L+kFxir0eECqyU",
-	"DaZYXC4pmDOlOpv/M9XpMIeLdpth0fg2yeSSUPgA6YXPxB4XJKZZQvopn801Qp6zAYhL/5Jls9lkAh17",
-	"RbL+xVYpOd777sOnV58H/++/9jYDc4XhDYiaG80XcyH8IUHEYZ+lCHJSX+MCJMq7xF+9jLqyqmNy8eZ7",
-	"s9x/ujj7vsKvjgjVZCGVJq9ekh/4t3A3Pj84fPlf/2n+S5b8I0tViHt5I/n97178/mWHk18d1Le51lKo",
-	"iKRc3CobrRrnipjPVWU/yDX7aFFnDJlMUhrfYiIK18yGYlqbCE1sja2EZrd2cwnsNAS/apILzVPzB7y7",
-	"y1aHguor6d+B9a/l3yIoAubqAFxgudtBLWmN1Ewz0XaplZnELm4yADUDmKTHWpsjGUSeidbkkVnkwZAR",
-	"su0ybbMFNjWqQhanUPLShtIXhSS1jfgs5vlhw754WqxXe2LrtKt6KmIIAk9W4IWIliRXrBMeTDB9zkcA",
-	"wG7K/AUv+2+DJgBC2gUYIDbHCJSvNmJ/a4NuXfaTIhdtZxPiH+U9Vs6hFp2pruUagajM8LJrMSJKy4wl",
-	"ZbdYIM/+4/wUuL2zvZG+tX5EhbVismoaLI/fX41FYa208OYNRu0ZKAcRmbLECiX9oub3WBhOF/v2xPNT",
-	"5/N7f2XRUHilZkFBa/cyu00lTSxwNNaUXEygzBFMpchCQMC3KrylNVgLmVgL7FjYjyum2IjwIRvCp+fH",
-	"P1Zih5i445lEBBIPHhbwNbmIUPY6++GKnF9eHZN7NvEaNd+fnVztm8e2eAjLfJvRWBSGKxuOfnZyWJRa",
-	"dkkTZuGFtDtM0NRyROR0yjKWjIUU6aqs21g4dxnERyVkbw/Wd4/eqz079z1vCJG5h8dCsXS6N5dKsyQi",
-	"iotZyvY0E1RogiZQOOWoSMJy33PIoEBQfzNED8Of2HoHN5dn/+vd2dV1COyxSg1tkI8F/bY5d2xV+bZs",
-	"9TajSj1xsH56CiMVlEiIegVZmwcl9XXMJuzAL1pCIBtIQb+WaMfa8LcLe6x//Ajxj6HxbOu72bzWJZrt",
-	"VrnYDtI3mIPWBEHpkNldvl85J1suvEfvXqZOJaH2XgXlo10vVsirLRPAO8y0TBhvYBOUo+9CEWtQ2GSu",
-	"Y7koIReKj54p1HTL6lCtsqpaixaMCdqkT9PU9rLwLAnFmgw6hyBVpO8AXTmU17d5QDg3MsaCilU5ukCg",
-	"rMuGx5EVJYDDgLFbZRDXTPtoseWevWEHq0FlAFG5KdW2O9DJn+3rO+FvA+aA67A9bvXx2cg/EQt40Cn+",
-	"c1kOLpS8lMMiTfN07Yl9ELGuo7sOE9jFKNW8mdqq+n2F8OigILBDnHStnbVBm/XlUNuxzZrUFTpO8No6",
-	"F7D3sAB7xDzjI4cmQu/RxDOLl2DaKZJrFV2F8gLuu2Bk+IP6HPVm8XJjzdx4eeylHKw55djch66ZsO3b",
-	"aOV6zjrsIi/e3W4Tne6wdgvdS49gB6Haz5Zf0BWJ51IqhiGdYOH92BbKC3UtPuqgE9sZiUlKJyx1SDFJ",
-	"ASRtNu0Z5gazjxpDNmomvL8c7/1vuvfzwd4fhjej/X/b+/DpeXT4zavP/9p7XLa9drNX6zUY3hrn84vn",
-	"0VZGvYPiUnz6WGpLZSw7WIswi9406UOoq8IWQ7iASvHQ2YiwjzTW6cpjU2ig6cqn8oQzEbdY/GleZBu4",
-	"LX/mgBiG5BRDnqAGoY1GovdqGMsF6R+/vxocjYWuYgJM8zQto50Bn1fs73O6GM6knKWMLjl878hD7b95",
-	"9+O3Z5f7RWboPkLr7DtDUgH5IWWq9i/evn297/pT+xeXb/98fnp2Sfrfn1zU3Q/fPD8MJdl349uVaLrO",
-	"nLvx2ba8+/FsoF25fmt2XMlDzdtFfFgsxZTPbKwcholhicJHJLxgaZA14B01E6cjHYfk8e7yNYZaYPPP",
-	"zO+DdcAUFxmb8o/hvpT2sutUPgHUG0S3xTzXaesJ74CJgJOMysWrj2njdrZkKh57q+JMxDhgw0sAzpzr",
-	"DizkUcLb1uCXticMRD3dnoRpPQ5/en8dBtQ2XxYVjYp40jwTI870dAThPWoEJeJG8PKeaWP013u9OQvD",
-	"hsyVfUTlPpZIfN6OekvWbTu/lBDURhOPKhI9miiU8ilz2WvVQby2TwB334bvFvG6f6iH6754VQk6ehUO",
-	"Hlq/LQ/RC721/lVphVUZaxedUArFRJhIvFJqhDrATVv7NCp4UMjxwJnQLXma+LA1KgowbLcxUtkMkaqV",
-	"Z7sKRMV4K6MrGvYHtWYJ1yti9p3uCpjdl7WGqDZ9wLqxyhejwhLKtbLurV+Nm6MY5ZaKQvndY2gJ1VFs",
-	"yyUaK35U6ACGn9pADShvtFramiRB+0QlfnyDwBtKParn2XRpJpSUE0L+9EdX7+YBXrr6Poal2krYmJE6",
-	"CW2ueghsw+XxdBJDPU975EX/TVZl/6Mi+fKZGotmAoadNNQXUVqNztwIkrD8OqfqCg5ke9Usao8sQBHi",
-	"nC0CL/6qFUunUACzksM1COV91Lal7H393ux4eRbfmw2DoX+t27LGZXa5KtcZK0tW3yDKLZh+lbMHeH8i",
-	"F5SLP7OswJfpkqE6cuqNnNqYkBrZY7NW3IMSpmNByR10wxL3OJO5ZhZZWw3JRT5JuZoTCpXdr//92qI9",
-	"AndLxgL/Ze5SgJXhYmZf+DNNcxYhaPLF26trMhwO97GPfegzmKrmGguf47J7G9gYhQveI6oLdramDJE3",
-	"0HB/iB+tKz3j+TdzPSKC3UPuP6qZhRy9uYjbkkHcay/queUPmhzcw2O9BkjI7ts9VcVe7hgx7OLivG2o",
-	"LlLowBRxfDX6NGyVx7a09oIpRWcsIuY8UM0nKcNwHKz9HeDo4VaPiWaZYrZVnAZhH5c2jNg6W/94fX1h",
-	"X4llwoYEaosrQNycUIWxPvBmUQL8sIrnFJGJUcMyZht3aZdmkBlnmmYri0s0FqYLRDY+vjhXNoYKCmQD",
-	"TLprGC+YskMfk7JZ+NsveX2D8ip6Yyvlq/2qzfUUZ9cmplZH9er62qbe8XR1kwt6RzkCtJQfFr26H0BA",
-	"rvUKv7ku/drysRTTlIOCjYnuN+ap1StqjVQKTk9lNuFJwkTzRAA8qAQDwB4GifZgZ0+sM7eIm+rCLiOr",
-	"9HkAzxAA1q/pgn6I11g0PGaDEbmfr2oVom0t7wJK6k7GdJKnhmrkFE2z1sd9/P7Kd4ueuRn41PHuzQ9v",
-	"3r5/04t6tXCwXtQ7Pjk5u7q6efP29Ozm5O2PP757c35yfH3+9s3Nd8fnr89ObVno85Ozm7M3pxdvz99c",
-	"37x5e31zeXZ88sfjb1+f9aLeyeXZ6dmb6/Pj1ze2g17UMy+dvXn77vs/3lycXf54fnV1/vbNlenx9eub",
-	"45OTt+/eXF/ZTm5Oz69O3v757PL/C8cAN0uI17fnzyybmLNi+QTBpxOby41nebORztF2s8MQ46r58wK8",
-	"5vuTiwoCclSmHleglInM3JMybLNSgnUtctmjWO4c0EcRiFet7upH3n3YZIfrkrB6HTCuVXJTYUAt6/6g",
-	"lHjYlqZ9bCllWjg8bHyltX+lK0LrezYWWhK+QHsH1Yz0nfIsBattJZpjuarK3DX8FbrwnKNdUq5dQjmn",
-	"C1+MrLpjhjva21oI1ZJxyBq3OXv+VTCt0NrT30DF7FZoaihdYKtq94XUvike6ug567yUaQf46zXmodpy",
-	"w31ri0cUc3VLf39/X3d/mWsXrW57Lp1osF2dperJa89t7piZ78aqdCfaCHnnumQ7V7extZ1oU+UuqFLV",
-	"ZrKCh78WkxQMZmc9sfy6bZ6QcGlWUxUlArCmlzU0GmVZz9kijDxiiy1WWz4/hQjDRjOuH3uIimXelWjX",
-	"dV4vI4AgLUZUfvgosHJYe9/m+SN2WNt213toNaJiU1qJoQ2IE8eFiQXoVUhKt0LylSwlj0D8a+0j+EZn",
-	"m0jJNULQ5HRRut23khTQYjdyNKuIuXnMEFkCBJSwmCeomNmr4QrfdFABR4SOhf3AEb7FKL/HbURdzLTg",
-	"7L5Qe2GCKsGUZ7geXKuxwFIYWALr5Oy10S0zC2LDwYuPWTjmNfjXyLS+GgzJMf52j2W32B1Nc3TYGD1D",
-	"gcHwli+XIWoKz6ti8TWTgfoHYhWUDd3qtS//+s3ldGG796LXqyRVT10OD9obSogqCzq5zNNtrZhvBfhD",
-	"3ftAGaolTN0J5p0XsNzn0JGpUYJhZqslI5OwJNQQxq247fXRsjbVPdg+PMrIxXb9nykXk638cxS4yfJg",
-	"ocvvZIaThOcRsRSNrmmZQWWV8vjAwfBWCHvrzlyqdPG5Q/Uzf0MjO4ndfR9/VVK8Z5Mf2OqKBTN8/3T1",
-	"9g1kvAEmONOkf/ndCfndN89/R/7x928GQTiXoCu07HPtRQefh0bqFyMsBNdHqDxJk8RsHuYuVyrYrqk8",
-	"WQGdeblR928F0/En9VgoIvValEWtcPTNmKvAPRtsU1wzlfEtS0LFZaY5INvZnH/l4J+lxAQUcxHkmTlL",
-	"mKSODb0zf4dxwbwXuhsZdiueBLU9uG4tUvwsHFfmFvDd8mEZLS7ru9lesd4hsgH/Rsksg/iE1iOYiwT8",
-	"d4DS0L+fU73Hp0TxRZ6WUPnhGnfNWXcKMCxFopaqcbaZ0MTQ5H4C1t01xTlAcz60EKeEKhcRAwhIUmNe",
-	"js4zAXU5wTpuURXxE3Q4PkqdDm/Auyh6/vfbRR9UvnyE+IP6TDosvMdR0BE8+DUt5A66Q+sgNq4FKNT4",
-	"8pAggLZZlgLLNRCjZDHor4PGssKDZpe6Wu2ve+2NttJJlYE1oe1kAl6hbmPrywoNYDYlpklsMdL2yprF",
-	"CiMPQ6gZWcQJAt9e0hkbDAlunb9UYwHHvw5/7uCRf7L1ROx3U54yCHmc0zsbJOPKOmYMNTQ6YanaXL4v",
-	"2eoGKlezWravrK2ITzsWSLOMtkJim+i9taxMnc4V05qLmRqSt7bkKIAyKKLpLXO6qhqBED0WEPldhCSB",
-	"Xeh6BdVyfbTtm1gmln2zacbUHHGkj6x1dCzkkgmLUgp7ZF6Fy/MI7cbOWmnG+iP49ByJI1XeTKji8Vj0",
-	"/fEAzoSAcs0Imj04Is5+rcDoTNA+9uKAJHSlhsQwhbFw7kwFUasr62KHVYiKBbBl7RLzEYI4k3eX56CT",
-	"jAUUe2ZJEaKFiKagnZu/CMQ7plIuJzS+BVj+IyIkmWZ0BiAVMjN0nSYxzZLBUQ3ym9D0nq5UEQd08cPJ",
-	"GUwD2fWM6bGwi1OBNnXlaNpznDz3yutWO/+xX9s0DQXZvjoYDn//6qW16TeQ/pp2fLMKZkyCpa/lTOba",
-	"wspeFoT/KSBGNr56d3nehsOWwguumKg57EvAySD9t0smzk+JzSck39L4du8EWyXYLHk+PAhHVpXkXtGI",
-	"Cl2ucQQgpsE7ACUcuB/7E7XEoEN3GIOO4ehuJ7t8kTCjPeMogl64RlE+oIMriKG/tCfiOJ21ZG6kM5lx",
-	"PV8U+feOnZyfulWvL/XpStAFjy1TH4tLYOqZCxkqwOYxjL8MMqDpbNAQ6DHE4JkaC+do6e/tmS+5mO0V",
-	"o4vIGeDk5yKFYp14iQ2G5EejyGQsXUExjCWFIwEO2KUmlxVsfbe78Gsv6p0V///N88Pg0hpSQ1JyrMJw",
-	"im3iiUuk+F2+BILbcKov8a1Nx/rF828M3+x8si2POmkLAn8HVnVzHqm6BXSomEHoJYBMVwjJOdIs9wPL",
-	"zLRZt/+Zk8rKSsVYYFnoQVgdtWM0bDTA7UJFIxQGYuHtQJEBA40UYWDNYdbLNqwdSq7mLKl0bbM9VIt+",
-	"zsLVLax/grs1QZHknllhZwn9jIW1dUlUjeHHcHseRvfldyfkD88PX5F//P3VYDgWbxhLUNAJ3PzAh1pA",
-	"wlu8p5DAg1vuyaJGdvMgGbZxMsGNcsGyU2CE4ZJaBa57VjkOU7rg6WpAliwjk0zeK5a5VyOipPUKjYVD",
-	"RYTrHc8NQb5LEmldAMz642DNjwjYfaBitVFV2Vi4IZi+XEaESApZ3Hwq2EddIDAyYZd9mbE7LvM20tKp",
-	"QkZryGobbev69ZWfvFi0c2LkBghaC23f1R+P98yJ0PN8MVlm3MgtfQRvzLN0gOY4xdKpY+86VTbs68Z0",
-	"Xp772Otnuz1vkRz9KzogRJZ3sv3VsG+IMBOg2FTHCY6B1lmsuWnrC+YLrqTgF0cILE2oLkvp9eWCA6wk",
-	"uvHMuYWK5xwZXDE1r0Ej6UF7YVPyesVhXdA8hK21WWfaEnfaotGPSWURPI0EzDn92TxWN8PhcFCvk0iF",
-	"kdpd105492ve25jpOUXeZg4UFeY4Thggao4FnVEuKoXs61K3SMj166s9szRmhDF6UwVrSeFcu6j+oWor",
-	"OdXlRPgXEbDk3//u4Jux+MffD4fPh4eDESmBbDFT3OYe3iSGc1FxkwiFf+QZxz/4MhoL8wfoX5EXiMw+",
-	"LhH4E35q7i70VcXtdJ2ZY4K92b/yjNu/+NL+UTejB8Dg1+vG2P86+Hd/C9qLV1atYADkiOaGx0jJawzh",
-	"q1vCqqPYGvi/zU6GUQelpcYLPBiBPQnNPXQswOZCUn7LrKrtwgusTeiItNuEMNqOJ9FYAJ6uTWZVTdvK",
-	"M89cV+WnRRqOaaMogDs4ahUtHfOwibNck77Rdo+IFGNhuTLXeDYnrECLtq4HqufPVGnLQlOUJN7CjoV5",
-	"l87UyIfFRDnZwjW2VWEL5tF+8FNq/+/eh08H0fPD34UTap2dzodsflEHafV7oXs/H+/9b9NL/y97xT9u",
-	"hh/+h/eoDZG44T7YRKxrIz8qpNjdSdswjQdkCXznwgagrTegk8PhQYnAYY8BTX4twWfVqTyQhVSa6bYi",
-	"rfm8p+vswzba1q963ZL62yZeeG3ZBFUv508bbgBI21QhKP6eLz+gJcBmb6DUsW8POohjmosZqUhlKNIj",
-	"3L+H+TpAYUU602omF0AcpdxigcGJ0kZ/9JJWJiymuQVaB4YwFh5A/db4GFDqEF+IiF4teQzRyvdgL9PS",
-	"KB/APWmuJSngqknGUqr5nXkljKpgpdvuFAgR3K2gFwVtbKbB9iIUEPAhp17EtqNFMu5hZOu4BzfJuLfg",
-	"cSaVnGrzCwSYTLmAMKuxcDIblDl9Pnw5PDgi457kSTzukT7FhE4e49q6Pga24RnX83yCrY5F07evfOkd",
-	"BwXo2HY4vQg66kW2oaCkVF2QDSJOgE/9aoIEvwiTWnt5VFw3YHlIAsu07a1SuTFC9wo4Pk58/JyW41o1",
-	"npYHMpFxvihsA1ZSKKlrytNUHaEcocB+MpVpKu9DZU0rhhvmBYgHOC3lC3VTVEC6KTKqwrZ6+37lre6K",
-	"fLB66c6tlXljOzdRsU1zMbuh6cxWhN25yXb4m7/e36o1BU7BGtZ9K9wHeca3+cga3xcy2X2OlTzBnVtB",
-	"q+CuX+O+rSXu6iugfD+U5nLFMi6mcl3H7bBPwWPZmIpHKGuWuivxBrmpy1dslX/NvVjWrcbgJG2LyCiM",
-	"WeJMhctKxFmevHXfhpng8clrr/k+3lYRCFCRvbAikrCUaaMZYrkeuNeEFOE8bNaaBuP6c29U2qvW5xZg",
-	"+xbSK3oRjiBYPzsb0uW1S109OK+APuGC3LIJnezFVLHB+o7a4hTMbVLZq/NwpIgNul07Xhec3sdSC9ZB",
-	"AGN3eW3jXlEZYtzrUNjTdesvWXVW3s5FNcpZS7lt6OHNWuvdL/rKqQjd8Z5kcVriK6weJRrUpuDfeYgN",
-	"7aDVC5rd/tll/TcW4kea3fpp/QU8g9vGVMpbo+jkSzDgnL65ssAEw7G4cNYWiL9BR67MXGLzy4MXZcmJ",
-	"NtiQ5q55C9fKcipy2yMo29lDVGtfUd8u3M//slu434cNK7bGUtDceme0KyrNT1ZBibiA8SzrUDXD3ljy",
-	"7Sp8zsw9SO7nslA0IDXNthnW6dfG0YFyxxes0g5E09kOugeowbWxQ0d43WzV0Zps9Gu/ee9RZKNZvbTi",
-	"fIZVm9z9ioGwC5kV8Ho17NPnB4ehemdzRlM9v+pEpm5of/S/WROHmAv+t9yb0fnp2oDEjWRjldLNZLM+",
-	"xLHYTVrdS0/nfUhU4zFC15Mf8gnLBANMG7Bx31lgmsLaApV3pjKrwuPaPMOYCjJhY8FFwj6W2InmnE4o",
-	"SlC/gJV2h8BHZ6qzwl8xtwlLpZipNtMR6NhGeOJith05XjS/xDIlG1vQdPaaK90Wyw7hlhUWFBxm7RA1",
-	"lmwjq26znq4vsYf3dHhDwJvmbvJAaZAKjc+l0nbGzSA3sESd5ErLhcuBDwQMKxdwX2y+DdywH5Lz0yJY",
-	"C5u0JdBqdQTH4tq0Uvgt4zzLmNDmrAjn+FhLodddDJD19xtZ/s0FxXJnPrS1LZCHNcLgfjQDTow+vbAm",
-	"w+JduIyHY3E+JeMeolmPe5apZ2wKucWSUKx6Zk56X62UZouBhyvBp2MxrswVm2BQS6LmrCpAhUib6lMZ",
-	"Wgfkdu/ldRU0rtty0QIiTidosXsHWYsxfoBHHEAZG45FE7zMbMgyY1jcFsh0yeKhPRUQFqbbjlUdA23d",
-	"6gS+2CjQhq3VrvR9GUplYw0AWBsjn0OnmRwnZC7j2hdjsWBU2OskL2Lt2Mc4zRW/Y0aMSBKWkDtOCfu4",
-	"NOq5tknjNsN9zpdYpTxXeixgZ8gzF3x0x+kzK5MMCao2zTHXBrCgK0R4GwvTq54znlluZXP1rE/Xenup",
-	"AtM98pGmBV9F0PhYLOhSoT/Fbi+eiabJ37Oy02Qu455DvQtb1L1VbrenN5WQX48lvaGTPFCv6GxF38JW",
-	"Xlf0Alq0y6F7zcXto2jOtkKi+Tnl4hZpNGValVjEDhl7LFzvURGLELMRmQOhlqGT8FUII3TJM6a2wRzO",
-	"s3SzidC8FHmth3auUvf0gs6C4uqSzuCQVYu2htS7cKVgqBONCDvNVhy/up/LlAGhhOuPFZTSiWQq82qn",
-	"mZkfN+R1pvjPbU9kpttkXMi1xLwPKLOB5Uqpis0xx3+Yzx4ABIKfRT0HnQUzsMO1Y9u4y20QONV9+bWE",
-	"I1SGvp3RpPrpIyRJNseycRmfqSp8YyAwR6RcsIttk2ujdiye6wLPB8UijQHWCmuNK6JpNjMHr49Vl+kk",
-	"ZQTFSfuZzNx9av/dlCg2IE8t6MdzfPj84KA13Pq01aV55bIKXrw6OBgOEe+LVADBRmQu74nRGCFUGFfc",
-	"1ekqodRgriBVYJQ5ubDQXm4VfLSVJaAXYyy74d02+KoIuw6mNbSikmHRgECdAJ8A14H3hAi4E8VhtnPT",
-	"g1sU8z4JM+p61chK+W8XXGKZQ5M15llgJ/NMjIrsyxGni9EIMXArigog4Y7KiSim9/E1qAfUDpR7x7Iw",
-	"esm3+WKJOpaFwC2S2jbmpdSBTGqrhhMtu964c63wS7Ui6NXAoXYr/S8hFgbY7g5yIbqATi1iTWgJHJpN",
-	"WVJmmckkj5kRnAIUbFFag15oe4pDVsLvIJ02YzQt0S8xA6g4+/3KlCOMfSKvIhT31hWrtzsFdXuAt1QC",
-	"7V2caS/qzXKaJRliPmRYdRr5ri1BXfbTq5GQ9fMWgeUu4SCYT1YpZZ90XQxdNWJUp6wrK2WXJuxcXLYA",
-	"UxSTj0qTtO0MECv8LiAVFvypLejYVEnRWhF81zk3hhHuPE/ZuUhYS60n+BSwxvOURWTvedDD7AuU63yo",
-	"BTwYEzpb1dao5nB2t6OyoFQkCeb317lbgXtsNy7y3KvlXItFbz/mZwX4VxCVxF6rWtoJDMl7rucoYUQF",
-	"bUGehdKV6hUzfsfEWBQERPqQte0HY9vskpQpbFbm2rVcot1iSno/VyyLSBVILyJ0yX9gK2yo/IQjmnyD",
-	"dMYiIBN5szAbNpVZzCD06l7maXJU4hNCiGfhUoY4cDDT2a4KH3Ppd25ywpKXbCMzCnm/xt3hzoHdqgKU",
-	"VNh4sI5QPH4Yw1qDSTi3ZY9PwS181Fh1tJ/iElv7D4bLN0zXAcgeG8oUBqUquth4L8JSXhSvlzCzLeFX",
-	"eAeHewUK7azS+rA/XUTsgq00wzZgTOcXm00IoUiLdg5w4a9iILoaa4pRL9JHMcyPKE/c/9gKlQpskVYJ",
-	"2iY+byNptlSPCifnreMogDACdWoSc8t3TAazNNWqqlsd5leXPOAquO4sMG6sANstNsEt0FNYwlNYwlNY",
-	"wlNYwpcNSzCspq0Lx4megh5qG+Kv3LqroM3Mio+H5CcnA/yEdRBwvGB/t6SnmFFaqbAKE/iiuAK3jYP/",
-	"l9armTEaz5kaGNlzIpOVV7cQPiEvDw4CsrgnhQTRwRFz2uIrO2xwMC4WRTz8sgMPcBAUQ1mzpO32KF+s",
-	"+NV4KB9Jpljrl3TvdHZJ+gJayLNUD55oc+PP5b3Z/FTK23xZCR+JcBv8cBB0rxcxIC6dzH0xFmw4G5Lv",
-	"IXxm/0eXGVY0VA8NgeZEMI4z5A3HcdQOctAC9bdcatpaHBT8qgTeCXkQF5j72AIktcCqNlO8awouauF0",
-	"uHC5A007i1Vm26w2qOkimoHVg4shhhpbIw0dkztbNIh9XKZU4MrKaRmqAi2TlC+4DoMJJlwtU7pqrzcH",
-	"ohOsgZrLPE3IhBH7ERZeYCLBiIpg+9OMse1WGP7FFTFfhtfE1flptmmeQHWIsjG3Bugubb3+/pbTFhQM",
-	"0671vLSNediCOQWBQskO01/QlVlnEH/gqNFcSxXTtGIq9D0iaqd+ODhbgm3W8bI5lDQrlsl2aTc48o6T",
-	"N/EqeVWJuTwnIVYKe9Z6faw/2f8U5LFheVvXRLVyOwYd40vNRcHf191M5Zed7qWS9W6SFGzX7VNq32d/",
-	"TlBYNRQu8GWmhoN6wNzc7h+nqYxbrdU+KUPBRU0htYULLQvnaGIRCmnR1C95n21xnvoIOGrkV5yReWPQ",
-	"4lr5pbhj+KgFGda6ffxjzQ7QHDSqIeAUZwgs5nMAJ93k4lbIe1GoLStghbOMJjAWLOD3IWo38W5joQJg",
-	"wjSFfMiqbQr9oIbIVahiyq/LBvPfwo7wYI15HfVeBNX7oBWheK87Jftf+f9EGYDVHm8m8R0MsYbKn6yv",
-	"T9bXJ+vrfy+u+ZuxW67j3g1ovKd7/+ne33Dv62y1c52zMlHBtFOk0BXFvV3ekwN+JzLDPUELFBRmGgs9",
-	"z6TWKRezyOVMMaxC3//m48eBrRWg72V2ax8c2doBtoFaCo+h6QoatGvt5cePgyE5ZalRZaAqJk9TbgHD",
-	"j8YCKUBnKyJI/6BI/wPo48GIfMc/sgS+/pbGt3I6ddX2yD2FooWAfWufHZGzv+U0/ZPRHbLg+yTePyT/",
-	"k2RUJHLxl4PI/PsDxuJ8l6ctX3pvf7ClhGLy/5AFF/0F/WjfNrwkGgtDnTBc8j/I4X8ImDqYUkZrxhaR",
-	"8rPnBwfRWFTbJYcHBwcHEa4TxJ+SF00GMaHx7duy0U1kW3/dVkvwfrqu1Z1r3Yte1GufXC/qtS7t5qp1",
-	"oSE1Bho+ZTJlxxBz0VofC0IyluvhMLRO26LyMDIyBa7joeCH48NdPPjzjUqw6bFtQhdlcGgIGpku6YSn",
-	"XK8KE6KQ2jCDCo7L0LBcpv3C/siNRobwVvi0EdhGytA7dseEAwGcM+8BxLiNBeKPQkzPJGP0dm+WUqUq",
-	"AbEtIwhrHjJlbaY182xIrvzEBUQ6BkyRAmfWsDMMiCd9cJ1wEZm1GQuWcE0nKRscVdMd+s2EsAGhqZK2",
-	"fcxJhFTRrwIjYka5XSYMfLEhAaaN7q7a64PCSSqQ7tG72ahIv67Oml+wP9D+hNGMubo0wHz9sFDT+zNF",
-	"Mj6bt3hRvKr/nTPrbLrc+ZqkFKxjaIbgKubAJ11rXkDCRzuyWJ31fguLsJld+mvpN+VPqbIkxVBad77F",
-	"9e4dlkZ6E3lbQJxSm6WfsqkmMtcW8xSubvSzmTvUktf19evICzpXkS21Fdna+xgviKDLpRsfkJAXdEni",
-	"lNHMtI1VPRVjCQ4tNXKOIj8t6Mc9S6l7Wqc/4cX/E0bm7Zmp7GEM408+jDIS3cuDA9JXTCSkMl5sAlu4",
-	"NAwavh8E024qr2wVseuYVBBXAdCfdYm1ZVg4in7BygDOy6mznLXUgcBVX1dPuVL89JsomPvlf/HqZYC8",
-	"KgsZvmRTKWZM6bLohr1jBxAhDZGkZrpU3YLkiNHgZqW5mBX8YbuEreeh8+oRZedQ3dp9XXdXRD20cdj4",
-	"XbMdO9bXDJ/b1kwxd2Rb8sPs9RjYD1emxk8TDBNQN3q1A2mQbbjNLZO80DTqcSmnXfijH+ySCuYWyJvm",
-	"+jww01WrH80fYTD3ywtaMlyWLOgtOHHKRBXI3lA4ez3nYjb4SkE6pUyyQ4ROEQff5iks6K3z6WsLzKkG",
-	"abcWmS1zNYpEyFKgmQRqmozcofKuYQDgXsplnlINEWlYVwTlU1tZ5FGq0D5qCHd1hbaTM2vfPkLKdbXF",
-	"di97dbeKuHjSb24LlDtBJ+PgadE3L3qbGFhf9A157l2DJHWZ9lY0DaGXGDdJ5HTL8MhN02u9LRsTbEur",
-	"Xq/FQIp6yu9YUkZ73jLhWzsLi13iatYZrd1/u12/Wa0p0etmUChlSQ7g/agRdHVZ1KuWY6+bCWdNAEl1",
-	"YQsJ9evmPIcO4Q63WbWZtfdabSG6X3EBtthe1S6oWlfr1JG+jXgB6CYpEIIJKuRSgVFY1tpbfEDLwjnB",
-	"cngB8RL7tIJ/W8B8fWRoVoDxmBOYaajQFRoTlMZIwfhkjptaUwTkGKGk1o7gmXKIU0aLggFE7maJZdaW",
-	"H2wrUqytvG3t9IE5rGkyHAx6XpZKmpQ4ZrXa4dbfTBQXcQsmtPV9bwNCZLH32pP9jCZWYXllsgPKPQUx",
-	"GQWOKjJhs1ygx4erOiW0aKw7oCe15P+5iCpnebH996Ket1FBM2VKlX6n3OoFdFmqdHFK+l5rcMJqR69v",
-	"+y2r2GIGObhgwCoB29jd4eyCuTczFSyC6V7vVn5zLSlvB4F/PGslp/JMvlMs24M3tziWoTLpLuKsIHyf",
-	"lrxVKwk9zO2rixa4jCW5kzkU/HYuLhh1W42u5uQbIHVQOBlAElIZ09RVi7cgZBtq/TxS5XqvdJufttBW",
-	"wb5Axdw01OZWrVn2DbcrvrPFrRq21wAgGBRD+IGtwqVhkb/Zt8gtW0VF6tAy43dQi5FqlnEsxVQXIDW8",
-	"EuQfhTB3y1bFBeg66lcWGyq/3rLVFsn6Re3rjWtTLMBx8clu10aFYbfMNWMaAibMnFNG76yr+0/vf7gi",
-	"fe8hAshvMd/btjNmejJnqkwbg86orceLRcqfkVuekDmjNjXm4UepCVRqRtISmgvT7kAjcrn0aeQh66XC",
-	"CUzuWI+g11rxIY9LQZd9W+xo/+5w/6/3t2pwNBb+jEeBSor3MrtNJU1sCTJoaCz6+5IncUX3Vvufqov+",
-	"eX84HLYh8GxMXYLYyuZ8zckaYclXNWcJOBCLBV4xfUTgDLOR+/HIkfBoLIrPrOeoOACmGbRzZ+47f9ym",
-	"UyN8QMu9ggA2u4Ju4X4rj7ablttO/9gGmWvgrAf47J/eXp3BuKnOM7/If+k/NU+Vq/BvGOJuJfLLAV1K",
-	"vQY6xNqWdXG2pLBngmkHhxNgveyHdVxByHu7u159bfNgwqbS+sFdn2HZ+qFM1vTYOkQUKt2g1nGOtbN0",
-	"TMLdKHxKEGWHKjv7QRcwoZLkypUtJ7Ce2Nze2mL2WwZIvYeyiA6+yh55ZEGIM6qltdWGYMUeskGfO81K",
-	"dSBZZYg0AqpdItNzuTXd5JfmMVkryoQE+7oco3boPdirGVB8uTFZAuDdi+ANripxgjZE8K85IERxpdGo",
-	"nkjxTLsoy7GgYlUNmAcoxzILJFcR5PRMmGBTrhEVmppHIqFZwn9myVgUQ8B78rcVtf7rCid9CgR/CqPd",
-	"LnA7eI+Ac/ftIxRiJsCDwOdgPcZ9zH1Hk8cAcCOsssu1x63m1LovzGFQc7pkRp0Ip9iXjTxTNrK0Ksci",
-	"7iLiQlgfMCzqb6xOdGjb1mv1uCUPqb3aSiqhgpB0FhqNpjOyoMslXC/ZhOuMZit3/iSeVQXBSIoVNdzB",
-	"Q0ZTKHrAxQwjoM1tVYwRriqaMcKFZiKx59tI0pNVmdIPtQuShJTS0VhYjotlQhxDiOBz9pEulik4fmKq",
-	"mZFbfmZBeNU2jmQ5sZm0eaXGPMJhQLAEYe5ZQVnQdNahvTBnwD5CZOVYyhpCMpypM8kYMqiA7nlhTdXi",
-	"oQH7UEGqaCXKmMpT3eZHvClaabOc3HARxqZ3pTtboAhBU1jzRqHrt5Q8deB367fGezeqTqkygeCmmde+",
-	"M5p66MTZtSuwdgtEx7aK8Tctdn77VBWF4JtvyIS1PrixhQ+zFkRCVz64ZRcSnrFYrynYu+s2NZCAioGE",
-	"1towkrZwCvPs13LNmLFsFw8BXzxCFETRc8sKPWbAA7S3e5SDZ7fqsjIAoKDyiYMtDcvMz5QRIqUw0iaw",
-	"/YjkKkfRX1RL8nQo2Wp7K01Ra5GqypGGXU8aA4zdsqEzpSjb4wxmSyYSzG1WuVrCfRo0L3kU09zr4o7F",
-	"3hwJNfc7pUofY9ftTkCrOEBTS5YZRYElREnza4wR1E76FFJDfgUVmgGmz1hMGIgKKdNQmymO88wsRMLs",
-	"TIkUrlUqYlDDlM4ot6EFHYM9grvRGswBU6mGL+KXw4oa7xTHkb9tDhMvGYsJxjgOLaGgYl8aEhOW8TsI",
-	"fkRN02Fqm2YAH/orxYyU7KlO8G0Cr6v13RYfQPmicKp6vnNAl3c4yP2356cn5MRo2v/4+zfDF8PDwZAc",
-	"j0U9sCacySLUvREiVT4hfaO/nJ8OIjzgRilhU5ZlLLkx48RTP5vfAKSI2ZHZ/EZmAR1kwjM9T+yBbQou",
-	"rQC+8MTdqC24/hhQcuOE0+aVa052y22MQ297JrNZ+JGhqPYOwekafrTgSZKy9k/bH/D4tvXhksc6z1qe",
-	"NXas5TU55S2DVvkk+Lu1aNxQHZY379lE8ZYt/1kK5sh849XQelDWaoIFvFknCb4QeEIxgorFecb16sq8",
-	"bCka8m6M6B60IFTiWsBJBYHBNqwFjuEzRTzPl80VsmXJx6IPLttGnLHX7CByxQkBUn4sfjr282xHBFOD",
-	"CBZKgU+wUspPQ3D1mKmYk4QJRMWs51ovwVcJQzuuJPOuU16qSb5GEibTVN5jDnFj8kPy7vI1pP2ORcZS",
-	"Cv4Ta87w2foylasFhpFNqGLmK7iqUnmPSpHf64mVyys/vsvS3qjnrXTlac8LYnEqRuMLFLb9uw8e9T6b",
-	"n8LMupwDim15qvmeZoIKXcZrFGtxbnZWK2sOorNZxma2BGNKV0beu2MZeZElRq3RKwL8vTBs2KIE8K8q",
-	"1r2KrBQZFWCmKsKDETWiCyOLuBX5OFMOukoVJRQwk7kIVo2l0JlMh2Nha68eX5ybOd/zjO2Zc0Y1n6TW",
-	"+HvuZm5eej58OTwYkuYdZMliQbNbl2P108e9okrQXlncU2c5+4n0y/r8EDBlGACYNMei/h1L9jKmllIo",
-	"pn4iffZRZ9SlfxqShSJY4DoAcalsF+Z3QWfcwjWGrs6RZT3FV7BGS5swu3SmmJ8A2BFSzMhPSzpj4FT5",
-	"ifwtZ9nK11uJNbbDcBFvVmlIlicTWKE/Xb19Q4BLHaHIA8Z1tB8onIbtm4J9BuMvbZARuAShdB9X5gza",
-	"7AVrCP7p3/fesI9674LO2J4dYDEUG+FQlNJwM9JzNhbTPE0LEF3XbFSkZlIVoAKSSIzHTHnMhGKlsal3",
-	"vKTxnBkO07N1DYFDjfb37+/vhxSeDmU227efqv3X5ydnb67O9g6HB8O5XkARBs21udy8Y+kPwsvSGfVg",
-	"QL2o51NOScd7hhyNjtaYg61tIeiS90a9F8OD4QuowKfnwKj2h/csTfcAe2nfvMeTvViKKZ+VVc4+R719",
-	"uuT7d8/37aEERZHpLqVukVww9Q1rDZkLfUSsxAzkBuIUpOKORTDoDELlIA2La7BXUxtC5iKySF9JWzIV",
-	"Q9JtjPGFe24hGQdRERtTYUgOKVmMhXWag7Qvp3jOna9I+UV3ICnUqcNgtzCPzAHoQ66MeQ9mA2fWt6Vj",
-	"3BMGBzeDSOS9KM3sZbScu2sXNGFGbhYrV9DT1nXiNtvYTKIW2+Lfz0dkQc2YWCmZKzJjmrw8AIyGgk+c",
-	"J2ZDmbZLidB2yKPMxh8eHCBUoNA2/tGLptz/qy11hHLMJimH+hHhn+vOPgTxw1eGhp5fHjxva7EY4n4u",
-	"3I0Kphz4FT9+sfnjqcwmPEmY8L/8Bme8/ksjaGaCpleAUXKWZTIr2wCpdbGg2cqZBGDr9riwe/lMlRN1",
-	"XihIkoYd+FA9/u6I2VzM5jHdN5o0s9H8Hc8r6bsAxIE9umB3tC6i2nCJrcMUjUVxTmyALVZGY1CUtkGn",
-	"ep7JfDZvEv/Y8KFm5CiBmocvD16MiJ0ScnE0O9kSiG5IcSaVGgvMrfQhoauU/ZorR9onbpmqFXf+Et7r",
-	"8pV9uGAu3L97n6ONXxQXq/fVhy94sgoKaDlWBWN2Lw4RSsr5sxr3bVuH9pt9c39fuEliry+7nJsJTWwE",
-	"TfWw/hZO+msn8Xj7aFGQMCXcLj7Yy/yDX8QL73zy9z/ZzI7Tz3j6UxYyiG3gA99JrDpaQIG7okh4/FHC",
-	"spkbYJwBKc5ecOpWYYG0yF589kVMBVa3CsGbmEiUbcjRpBsBofZtl4cibOZ0woyqEFlsE5eqgAgH3pWn",
-	"CBdxmicsGZKXBy+9ZBOcBiYp+Jtg/YxVjnEKi1flGS23YnV17bskY3fyliX2DvtnOxQvD15u/lJI/Z3M",
-	"RfIFT9MlrKKhI1zWHQ7Mtnze9nRij5LPuwNnzwmlZtLLvKOUfMmWKY1txHgh1lpxszgR5nYEcRAIHK2l",
-	"IMwKBtIoHLlnyqZuZOZ9c36PyX0mxYzYlJCifcj1fnlwgEneoG4TLe9phiKy7eKZaTe+NSpVymHlp5Sn",
-	"LBkLSP7h4gii+O/LYbt6iB7IRx/q0FOlyfNDEs9pRmOztAM3hCE5gyMtQcx3KVYwtzQpW56wGQV7lDqq",
-	"Mwujgw7JBZNLq9ebAdOq9IzivxWAjZTtJOCoXQQ+CSkUPbQGMqW/lcnqsQVh1wt2jbdoaXy0JNyB72B2",
-	"7j8tv/nD5i+NrpryuDre5x26XNJVKmlyLeVrms1Y9ftvusxX5culzDRLfmQJp9erJfuCTA+3MiiE4/H0",
-	"lOFHUR38VKVdVYfQSI1u7V6LxkKwe6Y0oieO6rmTKpzgawUG75QVpc4V6RtWuCHHl/hweLpM+6xKDV7e",
-	"Z2k1qOf5cl1JAY0qNkLLbofkrUhXWJFZORWfrFHREVqGpulYcG1WtW4RPb44xyQVZ/0sV6yI2rI/jAxT",
-	"GwzHYhs1jIS1MMWYGgs997rTtvg1vuAbb6RIV2u1ritHYb89ras4PJu0Lj/Z70nr+kJaV3C1H65iuS/3",
-	"P9m/HqZjnRn9hzYhDkA3MqLRWIQQDZwdkQMvspmWayAQRnCAPW3Jakg+fhzVgO3jmB7PSFWboto1Anpe",
-	"rthRYSZCEySZ0Ph2L55TIVhqRmhksXeX59CNlmkyJMcCRL2xKLhiAYgA3IP5GpphiJC8xlhEQGB8uUE/",
-	"cwCQXeQk+y6BWJsn7exBp+5MJLB5dc3lAWdv2/uhOI6telraKtVcgmdI1dyIpAwbKRwTLtywYS//HqLu",
-	"j+P0y1rM09DlUoYZVCegHm43f2Q6+d4i9tocheOT11WxNe19qDDdPOGa3W1tzD4//tHov+Zrgp9D4USb",
-	"aLeXsjuWWgR70scI+7GA6IHD0pMdVd03LqljEBndtBBfj0L5EBHKS2XXIDBVK7gKpRlNIgTrBbRyJ1a6",
-	"ihtjceEQCWiy4IIrnVEtM7VOyjJzPrvbya4Nq+2DHf+vnGWrrUQuaMKF0Brl6IFNnCc7NnAca5nt+O0V",
-	"F/GuA38nNE+3//bXL9xSj7BCLMg7a09i7RcSawuAElpb7YKBevyys2QLZgTqIYBt5eOveeRdO5XMZjBI",
-	"jkXfyHIaILLktOqJH0SQNLSgPB2SFq4XZnivTf8Fftk/p1LZKSYw9SbaEhu4zoX+dCq/pLLp5fC3HAj/",
-	"mFZP3G4HdZ+LO17iSyyl6uxyAFk3AmUvItRCeu2Zt1Iubkkfc3p/RxK6UoOxQFA7CM5KmTvZaFSK5xJw",
-	"9GvOC/QL1DwWDYZA+jrLITiuEMzuecIi624Qq+L3sWhYpY4gJkimiSJCojEMAUtcnD2kIiSDIXl58Adw",
-	"/aFIVqDkpRmjyaoSVuTFYFT5zLlZauZzmqYjIExS7hXOqgf4zHA6hx3RtOo/f7Rr223Lay5u2ziE2fUn",
-	"b8E/v7cAybSwOGN6bXHkwnzp0dmS6wAqp3wZznT4ksxlnnXjTTUfZQNzZSyqgXYu6MAyChvLyotC15EN",
-	"QvAcCWPR4qysxR1UuZ+QROXxvJ3rXJoV9JlOuxfyifn8UxnffovM54qJxANLtNWZ4NiCRFDjQ1+K/XwC",
-	"HWJLizwUfgP0kqAsV2MNY2F5g4XC4FoRl9No5osxCqWzDJ5XmMNYMJEMyaWRWiYcvixijJ27TtPVBvYx",
-	"Fuv5B86pIbVsMoufunqvTwbxBxwHXMUvd/82FN1Wxe+ZauY/c8BFpHrec1l+Nu2xHnASeZy+gnrxsoq6",
-	"8x//tj8eqw//89+KvwIAOxVzPGYtWf/RVlYHo3Q1Tqo13jp/VD9j6Qp8+0uKBnw5LZN7zPvohy982HDn",
-	"o+vfyE3mdPkGisFR1V7xDHzlrjeaMZfnkwtsjfGs2gLabMkVADngJxiA6LJSjPxjViq2sYil8tPFDIIA",
-	"MSd2OX97vnVZmd9aH0iVFJ7MHl/aGNlcb8fQqmd8I0PbQlFAOGfl89fKMMp8/iFPsFyk1QeguqqDXCH9",
-	"GRPmKLHEFuUCQEmInYR8KDA7AGSRiy1CJBYEcnBVNvAhHm28xyFPwSaowcEfi/Dp3mjjxLI//vHeRfz3",
-	"j88vIfn7/dnCRW1BMfCOJ0rZBfZqDT1ZJv7ZlQN3YNvP645co02g2DkBolQFvKFiWyOfPJWWSzUW9zK7",
-	"daid+NQK/UwklqbRXFDJvce01sXuTAHH2GAKGyODMZEieZLwv4iE/ygUHXUXhL8HQbKl/xLTv6Ta4Vgc",
-	"N4I+bXaNBfGZmlUjc5ax3eXR75nuQJqPfs+05ZE6CM1yZ57o/oEhPI9P9Ftm5gRScqIdsm4aPB4EPK3B",
-	"INO3hffGAmoDK6LpLbORkbY6rRogqqpRdCNPrIQ63u6ioA+Q/t4Bqs0vI/39sqcSkNssyPF/z3P5JCF6",
-	"XOWdq8P9i8uH+wi0XyJsPgor6qzLfm+h4nx1s86VrBMLhxhV8VFCKmihOx0VqXRSMJRZiRVZx8LGe0Oq",
-	"fj5JeVxIDkUkNtWApGQxl1gR5339+mosYpZphJRkEfjRIf8EBtB/eXAw2F2AgIoAFa6HE/ulJIktNdZy",
-	"b34DWuuvJNtX6nXsoLDDPBpfWPpw3kEJHM3OFtG7EY/SYpa9CiKG/wZTn4LzXGumtStpFzBpA0l/st1+",
-	"AdvtWiqunqfyYDRPlA9gZr4wi/thK0suctrW6gXNEY4F3kpiVQ2nB2bsXgIkZzLuYVvjHiQSAfQkM6z5",
-	"gbbY0JneXSovMf1/KatstYpAu75cOYtPVtjfQDY5kG951hqH64Gn//mLHk5817t3/5P780F2246s5KHm",
-	"11Y+sDHxsGX5icohfWuap+nqyUr7uFbax6H5hxitStre0WyFOvIvQuHY1S99021zVooKVk9Goyej0a/n",
-	"QivgdnfIV0UopOOL8xK1t4wnskikgKvEmRqLXLFRAZsMcFAOr7sscCdzTcY9tyyjcW8QeW33MXa5PPiE",
-	"C3LLJnSyF1PFBp6Jw3spKvuhIiEnl+9Oy8dj0cf6X4AFUmIPg9AuGEuIkGTJsgW3ZfLJFVALmRQA1IDr",
-	"JrxxIeqpb4dKfICAjNEkCNwGYVHlfvwGY6LKybWYqsq9jqmmqZzl7DekU3+pZK6WVSsYSbns3fmCHzy4",
-	"GYagMJJU4Yq1A2IMleAh51MAAa4Ee5qXCguLRdNGaG+wVAKSo3JVTuC0q3w6NRxGaABKu+Mpm2E5tjmL",
-	"bwmfEopFTEKDaOjlbdGKleXY9mTCDH+LOdZVKllrPWss8n97O9mvReMANtLYnoJ5VLb4oSa1Yzy/Dpqi",
-	"zL30u2mNKfTry+8i1Xvft8v0h1/kdKyxXVWn/mS1+q1YrUSDqHc/U3/oRb5033pT73+q4LqsN0o5U0N1",
-	"oJG5ZM3BNGK0LXZiy6CQsgoKxA+KaUaVznKon9Qa9Fc/tc3TViuKU0GdUWTCuJiRjC3k3ZN16ZGsS49J",
-	"m8jvw6oj06G+mtF3a2nk4Ikj/3MH3z0uteHkPmxtzqxyxg4mTWet2UTANubtF5FODjbwy4pF3oWrAfyq",
-	"y9p6sj8+2R+/xIGMHiKmOLRSqhSficXW+HlFxnP5/WBI3goLtWBTletFXAJfRWTKUw3FWvqYCIH/xrJL",
-	"WIeLLKiO50cA4vKGLhi5ZWxpEYe9pojFeiiMh0QxBwEDhhHzfYHyzJJnyvY1Fmg67WtDU/rGDvOGJxGp",
-	"/YQ1RGs/Yp0qQCy1Pd8ohp8XSPL2SzOEG5WJCOD9qIjZDU8GkOyJ1degeixTPHE4pwuWnlBIEmPqyCxJ",
-	"LqAqV70AGxpaADH/SmaaTlIos4+1bJNjHXmw9m9gLMU/ryE4uRz9FdNvvHnCkoP8mZC+jWsei6LhEVXx",
-	"4IhADq2ZxyRDlOxVqXVqvrBWW2IWxZqZsHY42IQtvUBR4Vu2GmLRATMlMGznhfXI223zBPdPAUGsBZU+",
-	"9uh8a7ccnbGtrEKK/7zlBzLbzu6EG7MbfCJ+e36665eGHLb/tkJdu3TeIM8dmvAJ/gGf7zR8/+xt/7lj",
-	"fbt9+e7yza67fbabKdXw13PL4XZZLvP9NQzAHuBHaWS3FWw084A1uXjoMYBGHkZLpolLmbKrJlV8+PLF",
-	"/EpOfEFnLGzDdjJEQF54Ug8fbnsOLmujNogvGq51Y1WfLemMi1lv1JPTqWKgUj2i2tgxbrRNQEXiUzbl",
-	"tiYpallWB3S16YuSYsgN0Y0e00wzxakgy0wmOdT312QhlSbPDw4OBmDRGwuZESH1nIvZyJfbisaj+gBk",
-	"5rpxslxE6FjojC9Tm2xhHihbqcMhFFJAMBR0wcWMcF0UJRGueyiZa+U1twZWhpKFiRGT19h0ClVHLNJ/",
-	"H1yDZoCQEALKLksANfHaL/emJPjuUSjL+GyuwSGIhlk0ZrY5GYIC2hesoeR11J7F8R78qNKu9bC3uczS",
-	"8y83TnNmW7Fbvc10O/xkcHjyhTwuh3+QXWH/U4Oid6iIEubn147dQKVmC+kKWuhMCjYW00wuyvLhlquQ",
-	"kE2xUiSkHGmncN3jxtieYnMf2XvS3P4H0XP0GJau5hMf78+7OF0K5poq2hsp7stcLR0qa1eW/ImaH+6a",
-	"eXRSfiTxukP9iiYfbymls/GS+KKVdnwHza+z3s7TEXpYdaBKZh8kNyTBUkGd3SkvvoCXc4vzkKYy3hD6",
-	"idnFNE2J97Yzpa/3l9YDKo+97n57Qc/+Yq4/muWLT/GRvzobVXVzilPtbe4WsZG//Ile8lu22iXH47rh",
-	"Ny3LuvYRENaCxyLAgRq0OL6W/Aczgt/gAbczCx1uu1JP5/nXdp79nSkOsz0kv5CAu5X9GA9jgT4g3ATI",
-	"BPDvtAQAHCgr06diLFBgB6+7zTWDZzIjlMS50tL90IyMsIceACDHYjantzfj/ODgRXzLVuen8Cezv+CR",
-	"x58swmwTSvYI/ksomVM1dx0WqLRjobTMWDIk51o54wnNGIZapCs04cqUPVN2/gBfCXNv2nidXdkaeUn/",
-	"fs7jOYmpQGsM5HtA3EVEcpFCsdjScMwB+56lU7vAY2F6kVmldnVRHVHRBY6s1ZQMjOFLmY+h8fcZb8f9",
-	"sSTyC5uLYVzrAYnswDzzBBDbk6X4yVJccrbtOfPW4tD+J6TWHey/yI/9Khx22KOSnglwQqxVPc3kAiPE",
-	"FhIsspZPgnGh1fxbMpCNNl97HWTsTt4+GXofDP9sVvFBxBhtK2i/FQUNOcG6BMIdhI216+jjEbn5OrNs",
-	"sUBPBPdwW+wDqO2Xs7palrmjIvqgAtkIOFDGuGNJ7JDVydW8Hgsoej0i93MZkfs51REUTiiiEoysCpWb",
-	"yYRNZYaRpVjdum812rHIWEJjrM5YibavVbk2ny63qQVbsYI9tBD2UxXrpyrWT0aGX5ORoZlz8AiFsL+G",
-	"+XCSUSj6ti3EmVHpFZ+JPS4giFKRVMpbrJdbr2pJZ5QLr4Ic1xajV7AhATo3Yu3mHNNv3Vi7iM2XT1ml",
-	"jyIum1UMkbsjnG1SjHYsLnENKRxqmdIVweSWVM4k3MmxTGWe2awbS49jgQSZydxijSEUcsWTN5f3pD9Z",
-	"1ROm9uS9YImrsRShVS2VMy5u5lxoI48Y0f2OZXzKWUISuaBcGPkFoIbuaJozzKEeCyHJu8vXKmoQ/cjW",
-	"YVx3aja6mzcchke5otwer9MSSjp4OmgPOGjX7SeMSCS6Crvd/dh94dTatUUutEcwZRYeS5MjophIyITG",
-	"t2hLgRMOeFpaQtIV4RrN1wtmjxkYnyOiZAlGBEszFvA+VsdAyEFygsdh74rFecb1au9CpjxejQoGQhX5",
-	"lyybzSaTCOsoI4tRhJKLN98bPvCni7PvyZSnjPQnVLFXL8tY7FcvyQ/8W2BIzw8OX5Il/8hSNRZGjyAK",
-	"CsknLJYW+Giap+kgImgct/U5sjsEHitXDw0FY2EYVK4hTe/d5esRoYabZQlZ0kyvyL3M04SkjGZgvbb1",
-	"oJFQBoBWNhZSz1mGa0a4Ii8PDpB1zqkwHMiGbhc3MUaew/Qnpq2fmRlEAjb+QZcU6QpnenzzuKMfz0C+",
-	"yQb+dTiioR7rAXkqKv0bKCqtv4QY1F1Sj1OZJ2Vxaeqy1T7vxxmz1TrU9kVDHh6lt3vBES+zo2+B32RW",
-	"AEm68EX0K9aK4JJFrjSZsDJJxVasrqS5oPUIVs41F42F9QRCcF8m89kcPKwWF8e5F18evCDAOe+5YoOh",
-	"x5kXHArtYsU9Q8Il2Cc6Byx43QSGPKpv5MgOZORt4WipmB59qqWufh59MmvyfxT9PPp0fvoZ+bDRJ5mI",
-	"GVFaDemC/iwFvVfDWC7Q8sU+Os7ONQ7l+P0Vubq+GotjpfIFu5Qpe8/1/D2bnLuBu0hHcIcWxLr/qbag",
-	"Rvr+PBbWKudWtPi6+vazogYhSXKHn+nF+44F7OGc3jEyYUwYGT+Wd5ChP1m5PQmcOdjPsYilEJjWDdv1",
-	"srJdJ7DnU8rTPGOKxDTLVoSZ8234hGHNU5kZOd+8Vuyfd5IsdZY/gOu6KHcDSUso5oNB397mMjM35yyk",
-	"z54rlTMYlo3EPvGO7Ze5KuNwbwUGyS97d8Jo/Em3FbXxNqHzxQmNf/t0e/56bk/TxmH3jTP89Z6uWm7f",
-	"txNNuQBO5h9Jx783BrtDLx7DeNxb2W94t/LxIQ5HfAYHjByvwVzHcuF4I///2fu25rZxbN2/gsqLrSpG",
-	"9s5k5lTbT2pbk1F12nbbTufsOuxyQSQkYUwB2gRoRTs1//0U1gJ4p+6WHYdPiUUSAEGs++WLsZfFE414",
-	"uCQrFxjPRW6dby9bLyi/4tKc3MoWt0721+Zkr/1EW1L0S+T2dcmfSJXW85GtlhxT5UiWkVAy1fHgZNpe",
-	"Q+XQgtX6jcJhU6vsT5dWZVp4hvElU5zJF06VwpQ4wgVhNDBPaf6UKmDnqLVUFgdJfXzki4ypEFuQrdJ3",
-	"Mj+m6pVRjT6enlqUaadlNWXPlXjRcyo/2SwbuAv+67nWsMxrUD7sP6fq0+bN5fLm8CxA9sjXu8a+bpsx",
-	"wuI1INX3ejFjxkC5+rP3eXD5cNv/40v/7v7dDlrQieNte/RHbJRUrbPOa44HF/M7MjvEGIsTFjwqi+em",
-	"CyYIiQ3jtInZpa9wpMiUCjpmkPbnFFDDA30xpIoHxZhTZh2rM2Ob5xi2Te+2RmQ2u+cLuNK7vUo1wPIS",
-	"2Dc8UGRw6RFKRiw0HBegjMFMdsatR6yVbgsFhQzZkSJyLgidDhF43dnBELFikGQedjxfBDSKVGEDFbmE",
-	"jzBkxbSZtB+lqjptXJaPFRvOGV0UGuT4y9VvV9dfrzxSOpCeL3oXF/27u4er68v+w8X1779/uRpc9O4H",
-	"11cP/+wNPvcvPXLXv/1zcNF/6F9d3lwPru4frq7vH277vYt/9X793Pd8cXHbv+xf3Q96nx/s+B4x9/Sv",
-	"rr98+tfDTf/298Hd3eD66q7G2e3O0otIMDf5y9jt5WWY125KHKxwq9aKfxMSKWWlNcwwx7VevXT6XjrS",
-	"O0H8VRW3+kyWOp6xKomlTjEkc6rarh/7ReSr+4ZbG5pru38+MV13gLADqlarHTufmF7vVP04xkx7Tpty",
-	"yPd7SA8WJKyw2i1zSIquFMC5n7HAKpy59JI8owRNnCM4HCWjmKnUcZIGm1AvLiVDkOOqYtqY+/Da3Rmn",
-	"rTujdWe8IoTM/fGxZ1IXi+kUe4jmZN4EsPC75A7LTwiNmQsgZygOteGbQqz4zUVulgeFc0GbfGi4Dde8",
-	"rnBNxXtVjNfkvvFrDNXcYSiE5tZ/5uxc6zGD+s2sxQGgTLjfucKKtffYEQGSOmnEQkI1iZnSHUwlB28e",
-	"tntNLDBu1U9WdOqRYzWRc0G4cN393MXBZacxxJK+xHOpI+kELxNYSadfqoRkjtQUgzirvG2bEvzE2giQ",
-	"e4Hat2NWW6kVJ9+zP3byPVVYbpf08uoGBDRoNWGOJAqS4oSQkERp3Ulg9nQaHVhFnrKW7ypbSuu12rvX",
-	"qvr1t5S3m3qsqnEqUm5rUO+sWnWCXkQ2tMdxD86pvZ3Fwzmmcix417qmWk78FTUOX6gZC7p0rnqgLv7G",
-	"Fl2kkfRv7JuFI6Tts8gjm2mP8FEuaIttqwaX5nIi0GkVNvqlXqUO2NJ5q++9pPdpT4xqfb0PS4RPoGR4",
-	"8TL5MF1Sgr49UuA97+LasFJaYZ2zIsOFLwBokBwbOxbaECposFLn3ALT1OWNQC/6kMVkShe+eJJJMCEj",
-	"GXcwpRBqJlzpdJfcJMOIqwmh5PLqjtz/33sSs0DGIVSZhL6w1i6u8U94DPlEF+8DtMCJjEJEjFlx9580",
-	"Shw0YECjCIrCz7KyHl9EUj7abBxcRzJLE8yNYhMzJaMnFhsdu74XjC+mdAF4i4yGUDAzpfHjn65YHGqK",
-	"RjImVCykYIRFUKrSK5eT+2LIIinGyjV/LMTZjz+e/mKkArWFnROaq0fnunPuo2AAOIDcR57SRxciiSif",
-	"khmzVYpjyoXLKiWCzX1h3x9KRs36IG0JkLrhdxnDqvCJmvLSc0LNGLhbaIOMKI+UeTCUGGUhVKi50RgR",
-	"s9E8+ffTv9lDERBz/HyBK7fdd/CCSkYj/o25ahxswYZmC+nZ/XN4Rb7I9kVlpTtLBCd8qkU+o+kSRnwm",
-	"ASorE+EC6mTZv+TcHAdkI+fk+3/SqitDPcGEBY/rtIM8LOL2faV3kyEk+5VSTtDK5Z9KLpsx1niRUKgv",
-	"gj5RHtFhxJoykoAcatMiQYLhUXv+4lysGl0NNZFGMmyZKTpoYkZCNuKGOTmiXt1n/xNO+faiQXYvlwaC",
-	"7PY17VYbGHpNgaEMls8Rof3Em4CQ/3WAuFAviuRcZWjScoQaEb5BU6wFCLGqIdRvobuFM3vQ02LcZ4yW",
-	"2InqZXQP364e4KOVzD992+bs8O9AvbhF+KJ/bSxXT77DvzxcGiqx1AuA7+YWR8GCsG9cQXP5BjpGj3pG",
-	"x6tCG3BnrllptGhDG/sNbex25v5qimnYI0KJMWcjiyVgzKohIzMZRXU24Seml52MlkH/6KGLffC3vw4Z",
-	"ubDMcI2gRXre8wc9AVdoY9jgudSZ9fioXVyukKx1ELSO+/2oIb9srYZIczY+YFPQbZNCr3tmDGIHqbBy",
-	"X8RszJVmgJiTSxAl6+SH5l2W17DYC7vYt+cfkIX3W+omKO556xl4ddh7lbBU9YuljrsCDb7GFNJbS8BQ",
-	"LF54EQJthclwUVcUPcDOxbUQm9D8A3p2TNl0aIbGpqfQeUw7LC/EJAd+EegUqqsQNTKPYdduXNEDDwGi",
-	"a8yELRc/njJNQ6ppl4d5fBsI87gAi5E63KV04UhHygEEWpwwG4nDq8jIsFlRGT4MWqxVUl/l8N8s0AT4",
-	"EAEuwaC/2y+Nya5NzG8bJSbPXA7hmsnPtxxay7WkTpG17KbjtxYBa9Wkn1hNcrxnFUvdlqNuqSudfMf/",
-	"7JDluqwPJMwB7dRTHqS0nCkyl/EjBLdtKa1tRKkISzsoYa9kB+elEmjODEx1ug4YQYXRrDJ28NbWUbRX",
-	"R9HzHPZNM2JXHtG0/ACaz7oUWdKzyRNlCRgTmmWYWA2CY9rEyGzsSnCANQ7n3qVXo/tKlD9Ke/J3xxN7",
-	"nmN/wKpwlAr7ABRQTGsuxsqQYCMlOkgPRY7llGuj8ALwgCKaIvgGj0nIRjSJtOqcI9TjYsa8nL4MSncq",
-	"ZuhinWb4h9FHD0vRRht1frqfk6Zb1bPGQ/daFc+TWGqqGRLuQRvkN3C5tR0Kn/gTlqRWre46LkeoL6Ax",
-	"Brypl2U8NhjlqeV4jkNFoeGfANudV6E1Wpek53Iwc+BIht9iDlOiJ2aBAbTowM4blNx/viMBizUm4zLP",
-	"QiA507Wh3OwWvlcTF8XFH0qr2dAmz7b/57XL923ZwmlYxV6O8oVnh+AzLtW9ORyArv/quivZ8mpdn/5N",
-	"Oudb9epnb7jar08+dE+Le9g691+Tc78gmuoPfZFQM5JaP83juf38GXj9Kipe3zvtDvn29oAb4XAe6mzG",
-	"5VZ+gShbs6DNHyxRTj3d7MYHdksxLM158t39d4XPutEFuQZnaHInFzjDKofyoFJ112YkHsjR/Byn+K9t",
-	"GjFgGmMR2jaQMxaucwprncYrjmArUt6a93jXs/xCHuSMS6/hQ250Ua1BJU0+3UNocTVcP78QGtWUXqfp",
-	"na3u1bpkD6J7bZ9XmYPEYBslVpLjItak6nTJtUAA6KYAUOmJLrmTsabDiJGhw5WHyi8W9rBlMA/JsQ0J",
-	"ZVfOqAo6577Q3BahD2NIIRgusroxzaeu1QBvSNi8yUN9bu7PMe+5EbtU/H83fEDG+kCunwLs6Q0ds3rn",
-	"j/u25e/YagQ7u2oqW5qxhRKJbtCPd0bHXIzfnb2To5FiIN5eAgqoyih6ZZzgYSLCiCnozql8cYwYksAa",
-	"1EJpNsUr0Cg8UVqmf1cZTQebjQtfyJkT0SLiAuqLeLAgx+ZdecRCIuT8jFAypKG7xo1O//H01HAjLsaY",
-	"LGrhkD0SJxHDVhhSwbt1IHd0HFOhs87lidA8IhwSRhw2cpNrqsCEnqnHRYG4c32iqsGU4kdZp5nFfz3P",
-	"KpfFvcuLbJWstkC2enC3YZ5bq00nFdzwzVIt61jkbTH5+xdyrOjCsJeJnJMpFYuOL+YTHrEa3F1FzOhc",
-	"N7m9qlxnlc1zU2TXP6lna2vie64i3T2de29npb/wq43Gu4O61sH8xPQ6p7IVNT94qe/eTuzh3FxF1r5V",
-	"vmQ9g89lUBYv23x6UHGxYVdJg6VDxYQ+I0IK1imn2JMwiW2jOnufL/72DygfQvTHWcxFwGe0rKQSLc2f",
-	"IQt4yEIiRQr088RiBRWSo1hObZrNN02stkqkOLdtWowRnwJ2mvvytO/ymBocfD+6LvwCDMrlgLY6casT",
-	"p2VIwFZeRCkG7rSRD3HQ+70DRYgloF7kc5DXiFVCKasZIW90xZjTRGkyo0qRIVM8RHbKY3QPVLquphgU",
-	"UjDb/9LivdMokvP3NIrs3CtjdTf4ss/IBTid2kkaqH+c0DiMKc/W3CooOyoolYTe6h7nyMj8wtlBS6GT",
-	"jQiroGNkr7LEA+aL1AVm1Arn0+LKtm3udMlNbedd2ylBaqISrB/W0hd1qn41nJejpf2L/C3I6JCyvqXy",
-	"nxDG2Qnp52A3m8rrE/ZEo4Sip+olwgOZDmDFvuLTJDI8BREcrKsfWqE7l3608AXNdqvjOjcMZbjwrAXj",
-	"Oomj4gBNtpUm7BsNdGR0C6mYL9ymkuP5hOr3fNRJYSOItb8yc+k71qPx8D9g6BhGGTMakUSx2EvjBKlD",
-	"TsakdzMAcLKaOAW0kCgsMbO9fEEVYWIk44AZ24nMZRKFZ3X1rekeeGhIusUeKRs58YWZJx81yWbWhlj0",
-	"kTHNdMyHtgc9NdYfWHopKgaZT5jAluJJbASKkRJgXHbJrxK6kEMz8fmEBxP3HaGDVBIx91Zd0s9eyRcB",
-	"jSJbP2isxlEiGtC7+/aAHkxk4PrttEtg9t2H09K+4oHNRFjmJQu4WrLI0F5v5cYbwExDzgjWHdJY9nWf",
-	"X1DETO21fG8LKXHLpvKpqs+m1lunS6DjHjizfDGRUQgte0YFtqnOEpeeE3rGwBSGv8WsNCwwXduFB9tS",
-	"eIbUc4PSPF9NsSRzljewzDrDEWEshzGjj+/HkbFfYz6e6LpavPoBXtTyrFrLreW5kzqonsn23IDGY2ms",
-	"tuXFdAQ+ub1zg075N27wt1c1l+7b0nI5d1dbI/fqEq9yXyYlLvdNX1t7fEx4UDbYYpdJnFaeEqSxR47U",
-	"Crq0CUg4xjYp1Hb65tzpD/smsub+zPaGNvLRZgPR7DBsSdHbV7K5aaCEzfxvrQo2GwK2qyb3E472NQmo",
-	"CihAhKWkC0b1nEeRzcExEjlvlxtyo9y2nMgN6xEugiiBwSAuG0USSVE1ZgnlWEOVrput4QlVZMiYAMTM",
-	"mWslDWseGjM/GvEIcNnVQgSTWAqZqGjR9cV/y4RM6QL6wFvHiGVsZoCpFFxLRLiFHHmjX7sOcxNGIz2x",
-	"PTZ8oSWhc8o1MUcqAyIAZcW9aauz7ikHaRm1NaYWYfVc7tlqOlDT8TttxcoPmfmz4pwcsm4NWfPaZWtL",
-	"j6pNXnlGPaouH9OqfnWd+1slqK07210J+mWvStBJTt84aAOwJmJfbl6JnH7UZDn10ju2Ifps/EN0EMnP",
-	"1ljqnX/lloO0XUNKNOC4SJ6SD29N5RnJyffsjzUNrRWUjbeVKHuV7ZPd3rb/eM72H/s5jqerjJLlJ+QT",
-	"08uOx2nLsn/krhz7PGIvquKsfirPOjcxhJaTB972/KpRS2etavSSTT32wyj2bGMFkUxC22GEs21R0uyA",
-	"AJ0gk7SNFWfqDEr6sNIIMt18YVPdFDhhE8ViRUYsBDwjwoWWpPf1jsiYfLq4qY8MX5g5Btma316AOCi9",
-	"4dI4cXnL23jxqwNMW0IgeV5QJsbX1LZrfY9IHavIgtCF91+UIk6IdeYiMpgvay4D0k/sEZqEnAkb3HE1",
-	"A7OYjfg3LPzR0N5bJuGRIjpOlIZiHxyKHCvGSCgDdXLx+frLZXcaNoKT5VnMc2WM5ol8kasrPFz/jMIK",
-	"ltUMFj9aq8+0rh5aORPbsrH9KjAn3wuHegcEs8obkl6ZeSGGgi/w50AKwSAdPdVnEFOBBFQIqcmQOf9O",
-	"E4YCzl1lPqtCO1UaJXOqWm/SfqPW+zrxm3eMrc5c8TCtc2haofGDx8P3dwJfuaepxMR3BRwr79yRIg43",
-	"F1XJGQuaHFOvWRVsqbpVBV9B3sCPogqeBDGzgFwvn1GwKxNc2/b+nYOzDaDBzPHK6a/QA9dlgAc0irgY",
-	"19akJgpAikPCvgUTKsbQqScrXoKVnoHj7u7+zhc9pZIpu5UR+8r15CsbpqgHx5pNZzKm8QJSPZUij2zh",
-	"OfQt4MXMVkHB6jqedQWagaE5rwd1pegWcKO6ytrSyj0y6P3ui4vsqxOHnN6DycHFZeQEsFmVZsfbTiET",
-	"PusS4P9kRHmUxEz5IqBxvCDM0IWhrzPoe2D2cHD1Z+/z4PLhtv/Hl/7dvUcubvuX/av7Qe/zg72GYJRX",
-	"1/cP/avrL5/+9XDTv/19cHc3uL66Oyd/P/0AA931b/8cXPQf+leXN9eDq/sH88Btv3fxr96vn/uwSV+u",
-	"fru6/nrV9QXw5NwL0phlEHLS+UoEe2KxbcdgNjSS43Fdh9GBUklR4uU27xDCLzddGsl5AUmYf+smQZjd",
-	"sr4UhMF/bWtlX49EM2N8WP/DGQY7p4sGiXg91JQLKw8LB+TVikTtQgKtMDTC8JgKcj1jYnBJLtCfQwaX",
-	"VhY1oIWjc7pTlqOkKkZ9AV0fSnIzb5U4B7eHo0kJ3Q6oTuUu4RrLihWLnpgix+Y+9o1OZxEz8vfha//X",
-	"hwGInfv/fri//q1/9fDPwee+7ZYRRJRPFQnklEG3BtvIKgcDGsL6WXxOpIgWUBvCvum0+0PER0zzKQM5",
-	"E0ykYqLri6UC1MzrAPtXiKZ1BBKGpQ4gimCilxRCxTduEEOws60AeiMmFRz3ZvZ0CDnyP4nUdEkiANOK",
-	"4D1rFnN/YvoPHPMZCQZX1OS4+CNhMbexxNzaS0grNCIJdB9rPZU7eipxj/On1Z6qFyyOrnMa3m18mNHn",
-	"kTvP+xdCuJ6ljWbtkrWEzupNKz+cuGqpr5Vi+ZZDu7KA7fP/oVlZo/C6Be3TQsagYh1QQYbQ/iAkw8Wa",
-	"vUluYZa3l3eGu1ebbWYYjRzZnTMGjM3cKW9Wm3n2mjLPsKVxjgjxC7+2HiXNzbtyiWO5rlk1hvgZobYz",
-	"4yLFf7tDC/xOx1SzMTYXnLH4vbPM48TiQV30PxP2bRaj61l5vki73YLhu5ix98GEBY/F9rfZI3UgUM4B",
-	"4PmiCgLlgfhzYFMU/OXv4d3cO8wnEjob4DXsbSAjdu4LIQUjU0aFIkIOZbjoeGRKv93hUu7vP5NjxQIp",
-	"QuURh4T3t3+cnnqEajKVSpOPf/twetrx8uh6yiMRHbII03JZyBFkL4XSA6QwMuLfzJ7oFDXPbIVZli+A",
-	"m3KAtMoef2Rshk397WuNZGzs/VzHTJp17mZ2KGgVprCLN/QS9gi1XR8ZC48c/w5ll1zkkb1ozBBYi4VE",
-	"T2KZjCe+GMcymSlyDDFec9/gUnU8EvHHIk4Ydrg0vNMYWzDbfALLWacnjpEIz6QPmtU1aoO9PF0cFn3L",
-	"zLg0UpxfWBsmbjMGSyd1lUjazn0Bo518R0LfGFMLhU4uBTC35Cq8lsXSsjzGYfpxiJhSkTby5YoMzQkB",
-	"rBSNXRynTCk6ZiTNcZ6CSAh9YUyjPF/qEsvYU+RCEBNMhM3gKPgCKU9alT5obmzxuV4JPtcOVOJtCqJh",
-	"2DfEzbPzRo4x/b47THikjZJvBL8v7K+pZB/RSDGPCAnJUx048qt0tFrf4JJTehAx9TPKp2dJTtzuxB4s",
-	"7IgSYT/QGIWTnksm9HxRUMS9XFtfVKxRxz7PtF5DN2m2jO3zO+ZPTPgC2gvHeTiOIIljJhCK5lhOudYs",
-	"PCOPbKY7XUxiTOnT5pxj1NAXkHCem9ZGE6WwH47Uqu/WqvkF9G/zh1j4wj6qZZFxNPlKX0ozrqigh3SI",
-	"rmI6DoSrVY7bHMoXU45PkPEcNPmjlgtv3NAdvbiUqImM9fuIP7GQDBmNWWwzDeYTqRi2R1e+oDHLYXgw",
-	"x7WPXVJDfQftTi7TEJ/wRY2jxjorXOYHi7tE6yh1wXQQbgzY6reAgWeCIU6jERwFt42wgRwFxwYv82ky",
-	"tS/lci+6pIc8O02VtMzeuoosRwf0EmvMOJeUMx1UHvyxpptnlsD5jKwbJ2likQ6ZMmJirCeHZ9/2u9Q7",
-	"XfLb30asfnw23HOU83Js2PyVoSH+kGqxzvCYQJ10mEpFVzbmnJl5zyyYrEOTCnOZccBKjdqZohNhTlzq",
-	"u0ePrwh9kWt0nLHnLnhoKs6UJUpqr6SGvxS2XFXGtLprq7u+atjYojVcf4APwkrfAAO1m+jCgDWwm2mc",
-	"cyXsJjqpczpsxcKXsUXvXNOSf1nW2PLElif+mDzxufmgVYtcb62liEyA5FAuT1CYqG+L8tJ8fczOT7P2",
-	"IUOKq7zO5eIFNKuoMw9a72SnPoHKZmb03HLfXiqVKr3h0hZelW/RJlK9skSqui/kKLlMe68bAapclgSI",
-	"q86jJgoMwCOI0WKJHy+5YqiACiwRGppbaNgQisbJi/S+TYfPIj0dogF6cUZ8j6bcyOKWuuSoVhNo014q",
-	"Ren74hzeTs1ASzOffC+e9hWpMw5SlTZwkyf5yCrcpClNpYY3rEpYuSvNGsN6MFmzoMHgUtoOWHvKTdn7",
-	"Uf5ri2ZYiotxxCprqVNffVGvv5Id1NdPTK91Yp9BBjWDTlU+THved85n2emwv1CSS5mLbwRXVfPCdW6g",
-	"w+lyLR21CtwrSM34QRW4E3uNKsXHYsqWuYXqfNOpSpc930mlbPkKBPx8ETMaTPLFL+7eM0g4kHNhO0lI",
-	"BRmi5kcs0PDIjI5Z6BEFH9gX5r4RjzSLWYjVGhFX2r5eL5t5HQdT9amNPU5mdZuxYv6/Gz4g481cWtpQ",
-	"kTZU8EfC4sUWzw4ut33yik63mDXLhrzbbvLCAFuuwcWTt9u49PGtlu8e3m7psYzY9k9+ub3a9mv3p5RH",
-	"mz+sGAsHQmkqArbNdpnn72EBKVfbwyDb7WBlmB325GZXMoBBdjtLZohbGbG76ql4Trc4LXPiGzpu8KoZ",
-	"jmtkRI20ae2b3T3ac2heXvVdUkFAihdAaqqaxFKTp3htRsdcjN+dvZOjkWKg6L8Kg2ivylYsNdWHzaVd",
-	"YezVxgJuYZk11t6RKjrrNnf9wxOzmD1xmah8xy/rgiurabiUl/KltP78g7Md/OA1PKfS22q3iNr6dA3o",
-	"U2vEyuG+ekPjCwzx9uLXuDVLo9bprrSh6tck2NPP4qgJP+XrjkqnDaapUjLgGXYKdZ1n0E3QFGA2ZLiN",
-	"K9LMe4hgMs7T5HY0V1tfYxsspvYk7EK72zoUYaaT7+afdYGxM6oNucoRrp6wqaXeKLKEa35cQIcWarvD",
-	"EjlqCgmn1LwqEGxuLEZ/swnza8pVFvyMtPZc8eBdTusOoV83bSUwu+TctFz8x4m8rnusXijIiixyo9Bq",
-	"/YnF68+jurSHvlVdDhsm3YvqskNEtKjAvGz00yxi05Cnbf+0dcjT8JE20NkGOttAZxvobAOdbaCzNScK",
-	"gU7wVbyx6GbVEtlaXeLiiWuKL/n9hW2ptdGcbCcgDwKQXuogeG/uirh4JMdPNOIh+T8kpAvV8QX2BQKC",
-	"i5i2HStYrKQgwUSaa/ALVWou4xCIEtzTkQxo5Is0YGWOVKVzkJwLdU5GMorkHCqxNZlSKIQgMyZCwFZE",
-	"j1mg+ZMNmNJwygVXOqZaxg4MiblmGnYhXdIzy2CxL+C1XIUFLCEKWUykgE6hSTCxZRewTnOgbftlfEku",
-	"iJa+wBz4wtpFtCjVi9MwjJlShEYxo+GCTKh5k9JOHFeGOlJnREF30mwfY6aYPidUSD0xLyHngsXmRq5z",
-	"4OgATsXCznkKqUiJSpTZOxaieUH+Cb+a//sCXHqZdzHtGRIpSQRjoa2n5+OJJlpie1ZyDMFc9sk8VpPd",
-	"PzBk0OB/3F80wG3MZy4em0rKzYduDeuXacaKp8AJDeh0COc+O9E1ucDreKm2Zs9u4s0aGmetjAG7rfYV",
-	"sB9ZhZERy+HMAo4UUcnw3yzQFrsOOQqwNDin6hxHcQ3F8AY30ZCNqSBMhMjxYE+VpgtFjoFFLoBPES58",
-	"YTkEmdMFAL8OGQHBZKzjMeWisyxicOP2aJ3IweXP2e74OSMBR2pPVLJBYOC++VzbBsRw3I459AG0Eo2r",
-	"mqPd8Qgf1Qt1I13PQDD6onCy51SRiEJ5OJY+zicMzi/2tYokIEbQkWYxIAiz0BfmrL/nQhlp+zGTtrBM",
-	"I2KFFMzDDuJIC1ZYNgY8Vhz7vQgs2OIV1TPZp2ir0PbTSoSG+6esH9E2cW8NauQbNE8+fCQTmcTrGSho",
-	"kORNlFS25w2UWtsEuA3ypkSx0EOIlbTVJmoCUVgjulVqgpClFsjH04/mJapMjSiwTXB9KzV8ayhto+HX",
-	"JJqaY7OcU7aq/Q/GHO/QwkRzumRo2v09kGbudN5NoUbcc50u6YtQlUgxsgGdFPtDTeRc+QLAQwyp1SFR",
-	"y7nIAGNnsXziIYsVeZJJMGGhoTcHMuIavugJm3bJvSSaPjJC59Q2SGaY4Ukt70mTwz1HrsgrMMwF5C4k",
-	"sepKnu1MqM0GQpdHmeEAY1mi0bu3f960cDvH8j7EigCTasl2N7I1hp4lW5noOpAQPCLzCYtZMSXcfqa9",
-	"QaDkCPA+swYi/pT75ggRacR3LJrcZmc2tuuivcspsOuLnpPoxvQdpm4G6AP2xGIaFeZQJBFWvjpT5Txn",
-	"aeeGJsOFodiI6pGMp+n0CM1S0h+hxTggrdlvMMX0uZgBpxFGnKYjFXyUhgkZ7nSHa3Ek2sEot8xpLJ51",
-	"Z2oJi18Nq1ki+bfXEm45p3H2aOpEaRE2X390ia772TZmZD+ipeZe7uS7/d8WGGxlxQgY31K1yPMFVRbA",
-	"zDop7A0klEydEyoWVjtRGV7nx9OPa+gea/ajSvWZVkXYkar6IkRxMXqTtLVOwoKlnAaKVHwsuBg/ssUm",
-	"GW22PDMZRlwZfQHrM+1YxAx2hqLbCv0jI+eR9LSR54RGYxlzPZl65Pbuw9//4ZG++QfEfv/u7//1wSOQ",
-	"/pYGCIysMZQJmj/clgj2bcZjBg0n4V8z7zmWBkAMYHCJC1NeoRpVYTuQSI6N0og/ocKB9kTJDprL+DGS",
-	"NCRcqYTFMAtGLgB7gBdeRmFRoggJJOt2yRUoLYZlzGL+ZC5OqWYxp1GX3Njd8cWIx0p7ZunC6F35FXjZ",
-	"8DBuWj6ae7yoUmH4tb6RCX6h38zXfoMqUe7tmuyv3BFt1Z9n0mIM5Vc5QoG15rjO2p6U3EP5Avn1Hai2",
-	"Wr3ImAprNHJCCjBlUpKWYEwha8hI0bopBDTBB4g9z8gTeFjHVCjDqaQ4QzammD5CHgYYrscZ51RcBJgn",
-	"AqEfeC8uRQcwMmOdLs8DLmjZn8WBdXwvN1wiNI/QnYKMjXBM3GAAMM5jhpyOklHM1CRbknkLJgy/YGGX",
-	"3CZCQIZJzIAYlU1EAbbHBfnbKVFd0oc9CYzZF9u9PdZzCb+41eFazAxg/c6p3YYhG8nYmLng1cEVntng",
-	"FoUVmZMYyylXzHN4gr6YW2DBOeByd7qkl4QclnxTb182MEPbLqDADp8DhCBjSbf2y6ZFFv/5zyExB6oL",
-	"qeWRX83+wpF1J5GE/IdVQt8iJAC2PSjxsCq3JULO98Jxk9m7s+/539BTY4wy/N9enNYN1HuG8HLAfFM3",
-	"lfPz2fkLPcfBBd3UGrjoY2rdwG/LDWzdoEanfwGnb/MBBiEZ8SfWeICPqSBsSnnksiQBLFKC5ZD3yHLd",
-	"JT3hi0Q8CjkX6fMu0cMONNMLcG00oWVUyOBnc42mYag8ZGXrCH1NjtBiZC8XPDyAg8aSVZPDpFn+7clP",
-	"uVwW5hyYvigyEgDWbnRcricWWw/lC3koX8tZ38GlKM03+nDy9OHEfSxXAlK8+u/5o6r8GMkxr94qxVBS",
-	"SFQu/q4tWy7+migWczGS7gIPgxNjjA5p8Gh+MxvPgiTmegGbgyjPvURP3p39v7/Mq+NY5hcmtJU+cO0v",
-	"7x0CKeO2JnH07uzdCcgx+4nKRNJDl6ORaLGMQCIrEOMu98io6mlpo/nWgk7Zu7N3NIjgM5RoDiH1jLJb",
-	"CBqrQM5YSK7NmsmH7ik5IdeDy4uawHFuCnzN9ErNdNeFoPGxZoJC0XJujPwdNSN8wkwr19oLVl4GPrIh",
-	"cRrHiwxS1Y6PmVo1A9/EEjiwc0ZQUXHh2yFm9s6aQW6ZkklslhJFMrCvCVnhShc3+H8SqWl+YbknVmxc",
-	"9Vn8oW49gEAL22ED+ZB/Br71XLcqOwzCvdUckvL+WlByHpNIQnr9EyuCmuRHLTfKW/FyaWsw+7ht8uat",
-	"HT7I7Nf6fNT84HDHkpU1TYKepfdcZFofFNFnGa8p1WHPyPWHzmA/AqppJMcJs9kVhsLNsBapjzPIkMzT",
-	"jnt0k1epB5ZPkeMt/Lz9U/FpEhm9IU8OdjFrztm7GaArYWhEoEu8cJiebttmHHwK678GTUKuSSTHmVt1",
-	"HnNdGBScek9s/U9teQIJIpmEjveZfT/ufb2Dvfl0cZML5TjmOGKh/RJ51gajZINs+Y2OFAliBqPQCGFU",
-	"Acg/ZoZ3mVd+L0W0KEyc3r/2R/p6V0rwCaQQLLCcoxzf9FwMyS0LcobLfBPe346zwSHNCrSJMu94nMJq",
-	"Gx7NRcSFO58dZHV13S/SvFt3atNRzaDrbkvNwHJEZqUVaplJYKNaEycxqowhX9C75hoyljOM5TztSZjZ",
-	"takB6qXkm7tqu5wF5sWtJCgwa2fkrn04a7yEkHyFHjRwLJ435WnlT2nel7je7KCdfCBBxOFLHMcsWoD6",
-	"Q2OgUjki6WNHilzPmBhcpppLx8utqqT/vJdzgf2AC6qNnWnZ8k5ATco4MUas7dQXePjTJXg2L37MhUes",
-	"UmpeAJQa8JJCmr3yxXGhnNu9QZdcSU2sDYnMuzC1kOT2195FTpIwoeOFZy6kcRkyoSKMWJ6lGxXXaN//",
-	"PwAA//8=",
+	"7P39dhu5lS8M3woWz6xl8pwSJcvuTiKtd72jltQdpd22RpLjeSb0qEEWSCIqAkwBJZndj89tzCXkPjI3",
+	"9izsDaBQVSiySMntTo/zR9piVeFzY2N//vbPvYlcLKVgQqve0c+9OaMpy+Gfgn3Ql3TGbuQdE+aHlKlJ",
+	"zpeaS9E76n1HNZvLQjFC05SbH4fkMmeKCU2kyFbkYc4EoeTHjC+4/pE8UEVm/N78JlKykDkbCa7ZQhH2",
+	"gSt9RPScEbmkfysY+XHp+v2R3NOsYGQqc3jBDIqYp8Ne0lOTOVtQMzS9WrLeUU/pnItZ7+PHj0lvSXO6",
+	"YNpOhk4mshD6RCk+Ewsm9MXZpXuhObcTQewHhPovyMWZ6ZSbF5ZUz3tJT9CF6TbSeC/p5exvBc9Z2jvS",
+	"ecHC0S6p1iw37fznXw72/kD3pu9//v3HPf/vlx3+/fzw47/0ksbEEzeYTfM7eXft53hxRvrPD0nKZ1yr",
+	"AdFzqgklk0wWKZlIIdjEfEfkFPcon1HBf6LwW8rVRN6znKXr12a7FVk3vSyTE+h7/QxJzpQs8gkj5Rdr",
+	"djBo9TNu3ZJ/z1Ybd+7ygtyx1ZrJ2GY+40SKlOuTiZb5vxUsX62ZzxvDKdi9YT9IX1wRaj4EolQsv+dm",
+	"C5GIEjf3hCimFNBkTgrFcqKK8V/ZRA/8kvzNdBySoZb5WpZhR/0moO5Ng3/FlcYhh2fimXIT6nNNFnRF",
+	"5vSekTFjgqQsY5qlA8KF0oym7kwtM6qnMl/sZeyeZUQKptpmEnZ1kXaZ0pU9CRfpNrtBx7Kws/NHKSC5",
+	"2qhy38c2I7pZLdljx2S6IH1KHK04LrVkOR76CdU0k7OCJYQNZ0Myy2WxVINNMzFj6zKXay4m201CG6ql",
+	"U81ynIrmC9Y2GmVarwzDkAnVvaNeSjXbM9+2H8G3QvNsm7GN2VTmbPOwCtPwLsOaZHzT5RsTLE4EeXNS",
+	"6PkhwQaeKfuPW56azZ8xYbabpeTt24uzhMh8JAwVXJwR6g+X/QQkkZzNuNLm3iIPXM8HLazUDbczKz3Z",
+	"+w+695O5wsp/Dm//7977nw+S54e/a+GXcNWe+pt2w83WuJhbb4JGu5/vSoChXKRMaK5XnSbI7csbple2",
+	"+RknJ4WRe083E3edkG95+plJL2ewgDTbsClKS3NayvfX7EvQ5ufbFLagm5nfCYgP5so2bxuOkzPVevfC",
+	"S3G25x41xzEF2WPT6rKJFCnBd5+p9rV1rX2+dYX7k6frF1Vwo8fBq+1zsS19vqmAarrlVXQzZ2RBP/BF",
+	"sSCiWIxZbkQO1GS1JDnTRS6G5N2ciZGQC67NrUSzzL5Cc2bfYSm+BbowCVThxAgwI/Hve6/ZB71nVPA9",
+	"0IWNzLM0nIaglk4mNM85UyDvaHgjqibHKBlmXqFkO6fe0fODg4Okt+DC/ukXjgvNZizvfUx6H/Zmbmn2",
+	"3NLg3n1MqhLqBmZYUSZbCaXa4uejF7Oia+ZjSMO8UtJBQqa5XJCDITnBJ0sKKgMjTKSEG7az1Ku2TTJf",
+	"VPYoZVNaZLp3ZDYo3C/8X7BrB81ds+MHUtpe/LKWmTu2UgxIiwvcNCC8hIBMhWRNuEDpq0nBlnCd1pOz",
+	"ey4LhZRKLjRZFEqTMTNMGQUzbEjRBSNTnhmRubTrmD7NU0MMDJaVarLMZVpMzCD0umVFo1aN/l8xMdPz",
+	"3tFXzw8bu7+B5pcsX3BQSa/ZBgmAlO8Ss5atVF9r8zOSfXUgnRSK0m5WKvbVibduT2Pa63Swytuv6YLt",
+	"NjpW3xU3ZjOoTiM1fW8aa87FhC+NWLT1KLW0a+jaaB1U2UnX4ey0bFqWY1Hdlivsr+vYOpsINo/N9LJx",
+	"bA21/19yNu0d9f7Xfmko38enar9h+L2sNIMTkX9lk40sAd9awwtcM5+RC+Tynqcs33ilU9Bv3Otr52Qb",
+	"/HyTymXGNhmSZcbQGrlSmi2IzMmkUFou2owG2ObnndNOR/phLlWDEc5lltp71ixEeNDB7FZbFHir3bhm",
+	"h7bh9JvX3l697jQBM7LYZQOjfXv1mvSVprpQQ9vo2rG9vXq9YWiKsfRCKE3FhG1m40YiNF88U2DxNR8d",
+	"Ey6IF7KSpkulT4XUczg4ZEH1ZM4UMb9wMWsdu2v8lq+1v4IQI/fsR9eVqfTs5C63u+yDGQJJyCmpXeCb",
+	"b89bxfTWI6+N0w9/m0stNvjw+423xa3YQMyRcVduQTvqK5mx680EHxmvpdp1RH2rcrHdGO1w3OhuaD5j",
+	"+gQvu/MuZpXIQDU0Al+3DRZfubW36m3T2rJx4M2RRuewE1nj6NrpuTb6bem5NsDouHekaRzZOoKujX17",
+	"qm4ME8cPLpmTLh5pUvP1tYsN9VY/30VrnZAbJ4aX6cXZEaFknMsHcFjir88UUTwl/ReHZM4+0JRN+IJm",
+	"3hUvc0LFSNDlMuPWh11+mLNpztTcmX7ogmcr0j88JGOq2NcvizwjkznN6cQoy4PW1bRz6LqMfb8uLw4/",
+	"/r+lqfl27/3Ph4cfBy1LxX/aZDmpG9MoWkxA/mh3j/3UYiE5rJlI1lu0zAhlrjeMUOYpy4/IlLMsPaJq",
+	"YrYH/zDvkr75CaJezJ2e8ty6Z7giGZtqIgs9SEYiZ0tGNR1njPSN2CQXC7qn2JKCA2sANjzF7llOMzC3",
+	"HENz0I8ijE7mJONKj4QZsCLjFZgUuSBcKxKMOSE0U9I80CVHUILesdsJVWwk+pOcmR5vqR6AiacQd0I+",
+	"COzKjJqSlwcHZunZh2UmU+boIroTMq/aE2ETa4aVw4ODiGFlQT9c4Mtf+6c0z+kKeIheZWD3lvkC/kZH",
+	"/yYDi8KjhS+DkMXzFht/7TzgJ2tPQzijr14mFSbzn/+6Pxqp9//nX/2/4gciuA53swUw6yZz/NLJvThJ",
+	"J/QG3QzWM//zTbetH/QjrBfYgNEbSo13w7g2mjHK222XYVE3pi4WjLKrTmPa1XaBX3czXJQ97W61uCnb",
+	"MIMv1CYlH2NuWm9obOBz3csfsV+m9Dcy5QzD/3x81xU+Mj9OpNBMwD+DC3b/r0pCuGPHxfQtv8u5Zth/",
+	"M5qwjEHTkiDjhdilZUo17G11qZyb7alHC422D9Q67LoO0cwpC4Xtpx5uo4PYqNucdJbPm1NECbTkeGV0",
+	"Mmi2Qhf+U88jbHsdmVRCA9CLhGEqGzYC27+09rRPM3rX+sbxk8PhQWn960pLoQnkyScQtL1u+BUzTNeB",
+	"24vsqcdsm11zVt0N2nWgVb3pqcdbbX3NsOt6Xtfhm0vlqQdt2lwzVLjluo0PLh30zsOFM6apHeyV/bnD",
+	"oNkHulhm8CbLc5mDhnJPM57e2hvNyOLmyW11qM4DOpbpikwpz1hKcI4EPoduQHrutCzYeWRJrrr0kxAb",
+	"hOBGlUq0YBIzfcqNPptl/g2ziFa7GZKAlxvlBT3KCqUgoxctaGYUAZYSI3GMhMwJyEOhV7jPxSQrUi5m",
+	"BKIc9r2/d5AQKcrIUGWUtZyNhAshg/Di58OXwwOS8hSGnMpJAcH/Vhf6mPTGjOYsPzdrtMXePnblvz0l",
+	"X//uqwPyj7+/OCKOKlDzf+B6Tih59+7dnuG/Zi4TQ6/fwEDJZE6zjImZUfmEFIyMCwxB8A9QaRXSWhIm",
+	"dMEI1UZoAdk8yAmp91GdWUMSc3F/39DU7OwDXT3uNBjewfJb/NMehRvs9Pr86s8Xp+e356/PLt9cvL65",
+	"ff3m5vbq/OT0jyffvDpvOTcn767J9c01OVGqWLArmbF3XM/fsbGjiCMXq7GUXGhPFVSoB5YfhTGYOZsW",
+	"iqVPcMhuvGo3kUWGHY7NWaGTOUvhdNmj19fzXGqdGVIHo4FZHQINq5EYs5UUqT1n2pwRmfHJajAkft2M",
+	"kr9+4SCS9u3r71+/efcaqN/t56fkbnZLT6/Oz85f31ycvLq9eP3nk1egUnTbxiNyMpkwpc6Y4Cw9Im+V",
+	"2S6aiyP6oI44XRwdPQ/+d2Q4/b4P7zDLAttc6LnM+U8sBY8yyw3vOSJKq6OyqyfacccsuXKn2/NRJAZL",
+	"YIRrFG+hNRcCNhJ+4ZLQ3nPy7jpMaDgvXxozxVMG70LwNJ/YNshEpgy3WoppxieP3GPXSsve0TKSH/gY",
+	"BPGA4ZpmOaPpCmPi1JPcXrYjNyRlWSf62xJSqIJm4FLkiiwYhZuH2fwNH4eEBgLTulBvBb2nPKPjjD1u",
+	"lTRbLGVOc56tbouy0ZZFM2M5e31NMinviqXRcG7L2CTP1od0smBD21mNd8HMuSBfqSeiXzMcs5OZYUGW",
+	"P8m83isXkFZwTAw/ojPKBcmoZvlI9K8Mj9o7mWqWD2B5pzIf8zRl4nEr65tpWcsyUcSd+iyTDywl4xXJ",
+	"x3TyhGLTA1UkBY4EZlvLXazQhERHV4bXTygc9bH1bocvjgRe0makc3pvWH9FklITucR0SQqpYp6LgDBr",
+	"RDHxTHuKHpn7iylFzfWQ83uesRlTRkrC+DyrxLkMCtgXLjTLBc2u4brZVg7qeKvXuYQgrlvL+ORkUuT5",
+	"k1y4YPpmH5ZsopFoCzGnIjUUXO3LMN5ykyjRORUKVHV8j4p0JMxTVUwmzLQlCMXLd0gurDGPwwYAX6eK",
+	"JWSZMarMBi5lrgnXhCqzdVypAtmMkPpbWYj0cYsspL6dmmZaVQjLHA1h4YuPX9m3AtwcWpIpFykpeT1M",
+	"DO0Kv7AgXbFS4Lb1Ubh++Qfyj79/NTwcJIRmD3Rlb4fGYsHYl3SVSZreSPmK5jP2iyt5menVHGwqyPOD",
+	"l7//6ndfk/FKM/XE4gh0xlWlv0BJm0zYUivSf05+4N8MAv1tJJwxDkVo0MQMQ9HM3LsooqAhACKk5T3L",
+	"FUhaYzDawiIXopTAHrfCFKTBW2S+bTwG3rE6UCmGGYYwp4qwD0v+RPymVKDMtVNelsDsw1EE/doFUcXS",
+	"8AmW/sBSTo0o97iFCVq8XZgmbzW6EjZQIGfKB2s3uvo0JAh3c62rIbpusTmb58+Ueg3Oyp97jgZpdpmb",
+	"e16DO2BKM8WSaNgEKFAgguYFSn9OFaNZpobER5yNC57pPW7u4ZRZEfVoJH4e9Xg66h2R5wkZgTvE/DFC",
+	"S/moZ34sR2h2Dx8bHez8atT7aNTtZTDUn2uvw9aJYtE7+ov9qJfYf9x+d/Xm7WXvfcTBmnK1zOgK/Fax",
+	"YA6eBj8HWR4i/sFH34VEX2mJOlD6lF5xtNM1V7mJrKAIdTa2BU1ZYsREH2JF/vu/6iGJ//1f3mmXpyxv",
+	"Lpr3Pft/bOUPu2IUznnVF/0xNPr9xTb9vsta/MA0TammHYEmnhnlA78g/XCVQGoTEjSQQXPW1p//zSq6",
+	"yfCUS3HDcVO7JOzWSKP8uZaEHg/iDBfLMN1G5nplSJ1W8pLOWNTjT2cQ6RShrcg6mVc2xaBEMgQe5jJj",
+	"pI95KCwdQBzGsBfLj/okBIj5O/GjCoEw8Scy12vCWZClshQyeFoiW8DN6ybSoIUOpySxa574lCYbt2PG",
+	"1m3jHTtoTuXdXBqBOQBqQWNxhC0ApS64cNEbz5O26Tw67j9cBHul8nTLuTqO39w6AD0wVCqqfKOSHeIu",
+	"CqP59axDuVf3A0UvjMiQ5D03/Ne8ENkBBgHL1VBslKEIm07ZRBtViGsXADIkJ2HEA71jI2Hfs/FKoFpR",
+	"NK3CfYzMDa7kxZFTsIxK9q1RvPCWHgkPFFLKqEbWIhmzQmd5rVCw4PnA9pHwFpT9n2v3jeG3H93IfBcP",
+	"cz6Zhz89U0bqXXDBlc6plrmyo25SopH5ipxdMWpFs8YWKG3N624XubjM5SxnyhwnP/9e0kP5MbKPNSrE",
+	"FjtRIPCfbpdVc26L4Lbb6hD5a9JMf8kmWzdwbT6ya1dsz3Wv8bP6uvn52FH59jst5bWdSP3EUF1jWn+V",
+	"XEQuq3o2XIxWliFz3I1v9XzQ0o7RQ41lKweVRFL6bF/dltBvZ+TCpgsGF/RDy4qS/h1bAltRmi1Rpc8Z",
+	"fDYAJDLDlZYBe9uwBa1CdDW7Lf5GlYluuVPBx2WKTHNVilwceVaGro5RcXDwYhKKX/ALsw+sLG3Gi7/v",
+	"V36/OLO/luugmLbvRDglvj2MSZNhpGF0OzF4ESJ2qtGN+CUIKWbDGhAoGVU6ACMjXJN+4AeJZRYMjgkd",
+	"A1wdWEtdPMWagb9u1YeihG/jBGNZopVAwjLxqEIhnc7GjT+zjSs5Z7XzgJKe+iXlolpk4SOEoqClrSQi",
+	"XOmjcn9jMHYIGESrqHj9izO0XT0/3IN4/CA1wYLkScEwXl05AaQkSVXDxnP3uB1Gz7pStxLD1CnIE5Gr",
+	"GV4h7B5iIapnUkv3u5d9pHvVimObbp2qKrOBUMpwbhd27/6MKDQ+S3d3Zalyh23TuQ2z3b1nd/Nt020b",
+	"s1DNa1L1yjGuOSNnlsxWO1i8IEkSJeEUhHU6mRMjdt8zsmCgCwdxWo6gLbZClWRcauc7rueX1BBHYHDs",
+	"lc71/dSPd5PE2mhyzSp8C7g4ass1aMaOkj54XsjzlwP0s09olgFCUAWiR8Vkej+CTuSE77eq+hCsEed1",
+	"iyLTfA+/t1EdFrQTObxPEIChh8xHTqe9pCeXuDxhGFuM/+QMN+pUpky9YlMdszDUCRrHnfjliDWzZh9d",
+	"5I0LN330hg7Ju7kk97KYzFnqAXIyOeMichOavc83m7zO2iwqQQApZlPLB1H6UWVeDUR2w6pIIiEeZFQY",
+	"CfLm4xA09jnASCVlp1bMoUo9yDyNNu2yXzoIOX4MazYzjD15go1shOgibIdC3725+ZFzgatbTpvb29zD",
+	"tdvcKskbxhRRSF47ZcQZFZT3vD9TFneSzHIqwP+bs23sai4tI/qqedRNOG0gKTXmm5TpG75ZN+M1W31p",
+	"yep0TsWMPcVmkwk05dbT82FzopCgQ1KumXiLPGfloKKLJtjDmue1das3WP18zbo4U8ojVwPcU3wmWLrH",
+	"RZngFiQ0VBeAOR0rYtFvMtgOUk+DL9fyP1pYEZ7OOVU+B8NtGkjNwIafKcsHc7O3KmBMYykzRkX9XG4t",
+	"slX4UORodWZ7ZXagS06vrEF9mGvo4obOvgVHwpbE8Q6sjlXZzDoqS234jrGlqinAs1N0DquB0WqkYiMx",
+	"oXm+4mJGqCYZMxq0VWjAAktnivTL0Q7gJrGXWjBLmo1EIbhOMFm59oyYR4SO5T0j5h0HWWc66ldffSs4",
+	"9DMcie/ZCmwziP2Ofmap5wiHMSRGHpQFBMugGuOuU67IHVtigORILKigMwaqL8i5YAkWjKVVvGZ19Ior",
+	"07P6FgJRMAymD8E8zfcuaQ5Ga3OZtoy/cRjNUnYn2Qd1Q2uK1FcbVZmab7jcthpN+mFuthdbBR0GHyfk",
+	"LOaKy7jS1hXHlIKY/1xmGJemYFcDO1JzrWaZHHcxZGbnNihb7cbUshhDkzV5ZUMT12ZOaWUgVruPCAeX",
+	"1vwAC5GWMeW11ejI1mJ9NxTN2Ja5L+JIBbGdCwZoRcgK9nZzC13YQMS85ybdrzQxALuhhece+c08qpy+",
+	"US8qsZbZHC0ieZntARMBOE4rO7rhbLPub1x7G12fFkQjGOD79Vui1h2nx9KL3/fI9Rc7DZ1wIWOaFcpp",
+	"aDnzEM5OXRgJ1FODFJK01Meqcl4lEmoijWg9zeViOBKAmlqVZA3rVwwz/Ut9q4b0PUY1ucrWgSWVHRsd",
+	"QqGvD4DagxelyFZH5tIxysZI2DtYTomQBBGbGu0ieJaQJQa5uYkS8FaYq2skjBQEssSQnJQ64IJO5lyw",
+	"EMWuXgxB+WoIKhkJuOAslod1bMBZDdZQYUxp6kDeyw01CnqesnQE1zj6NY0IgXpMkTmlhmoPCt+mNjcP",
+	"YLFUOmd08cz2n5M+cpGqOGgDoP2gniFiyePVcIzmKokgJJCqB2Ak/C6FGntzpLhCNGdE54XSZuF8AYcH",
+	"nrIn0tp92BiJLdgm/X39TsDBnHKWlyYHENWHG41y6zT/DSCpFfbZ4l4Obx7POkMTFrrUwaxEjR6GKZk9",
+	"IydnrOLgDg3pjfuy0b2X/DZc0DU9K2xwO4klvklBrQ08ERjQX1r2Nu8QBFuVA4veOgEeQpurv4QskFM/",
+	"LLW7v9+KRrgRbrVN91v7/f3I0OG/wV+/fv5x/7yXhSJVhCJLEDxcv6vKtWPrJXW5vN23J76T2B3ejZ7M",
+	"lfbgEmrLUUd5yR0Xm9o0r2zVam2roIsECTZcw/VbhhnbvwjNuiagy89Kp2uFwxpxdpMJqywgJhZCHalW",
+	"l2NZiSrE/h6vbNBTQiwEETJ1xP9eymWRWaGPKyLFhO2+OeE1/wRcBWa7ZQgRfvMUcUPQUiszdivdj6yp",
+	"rTEw+LKQ5UK2cHW/kM8UMU3xKS9ZVe1i/7Dk+SoaWIF6itkOpeVSkQeZ33ExOybCiPS27iHIlabZbnHW",
+	"FjM4Ls4K5g1Y0C1qFX0f6gBJVhaIF0F6ISSyxOONxTwMhp38r20OnnDDNiw0kmxLZkNLdUkzbwRasArg",
+	"bE7vbjHm6I6tXEyS/UWxSc40/pS4QE2bUeCLZhj1LX7RQbG8uFBejDM+seX2SH9Jcx8/AsPqsIjYevsa",
+	"tt9m7tC7MHmXEfO5rrPgXO9ylcHna68xp892v8NKrhm7v4qU6/P71njWN4IReIel5MGsSIxGtdxsTDRt",
+	"VKJQoLjbBtnJFYBjzs/VRyo2d2lKJ4ajJ0QUGfptQblx97v5FbLDnWKFGv2GDn1tt249OqqL99iWF+I0",
+	"touueSPVAZ8vlnoF3dcqIsL+qOjxtafiokVY/fc9m369d+HLLQYHKdIcrlenXXf3JJDfFok1MY3NvtnI",
+	"knGlK8O1DYYZLkD03PlTsF6ENK/ZMoDdz1/1hLWdwQ3JGwuaMnNfAVG2RSd2VE8KxfLEpZb6UH265IaR",
+	"mmsRY53MzXZs7Qsyd+afH2eBjXPBxY8IzipSkhfCGY3nUmnS5wCQGhSaFLORsFewGUPceAUXaptSZe9p",
+	"WjJ+mZPQrhe3+HQn1mtPqp39naGC5j5qJbKr4OTEwt0d23mgtpJn573WrWGfO5QB7XBnb4hNDRYzno1k",
+	"A+rCogm0sZVbUfnukTrdtzBAmfhW5ou4hh2+5fjoM1XB33pzcXZKTs1d84+/vxg+Hx4Onw9iV2t+C/7d",
+	"ePSLL48YfypTduuBTro4K0jfQ2TIqZPrsBM1GJLL70/PE3J9+NXX7XJitdPbBdNzGR+eTbhtib9A2K7b",
+	"ufXCNd4AX0j74wX9cFvNAwxiWoxG3ZZ8sFjGG8wZYlXfFjlveQFF6Ft3DpvUaLTG9XlMzaAlfgsW7SgB",
+	"1DWRyghC6qgNP0rZDwrRoNCaYUtTbhl3cSLIxckPLpbLGqrv2KpNr/neKRXNFQGhy48owkKMrLMHZEiu",
+	"Gc1YSsCFoXRiVUxfQLBBpkkPJKU3IluFyITlSoaja1ssj221+2o5hZXqhl8HArhO3l2X3kHklyoB34ZF",
+	"tKk66Z4pwj5Y/BcoxYM6pfvNgkg3A5JPMENms5prXmxZjtOwyuz2VGNmWgmzhhSkVsS5yDzYLOovMdff",
+	"9c01weekb6HvSaH2GFV673m7DGKXpQzPriKjHb54+dXXv/v9Hw6eHx6Z1/cnfC9ly0yuohIIXmlnRZtj",
+	"xz25hgBqHyDp6iL4gb/4+uAAxuxx+1++OKwg9//h4CCWbW1burFhNrUtSPEinmu9VEf7+/RBDemC/iTF",
+	"cCIX+xDmNMkoX5B+mSBhfq1S4C1PE5dCYv/tasBoAFQr/+bp4BhJ2CzeM4VeQheoDdFMgDEFQHI3dHbd",
+	"EO+CuDelVXvIxpt7luc8tXGmhhjKCAuYb0cjzzrq9ywg5tqwqGWroCyw319H76aD7bmk/fqq9RAnaKLz",
+	"NNfNzhZhvm0E7S1T69cvnEiz/VprlUE3JtmyBfUo6iiLqaYzUUXO4K0xC7+2KFMqmsBRhsvZcMa2dW+8",
+	"eN4abNp4tUPUdVu3G4O3twl1PoF8u9jwkvhCtE67ZdNu6Gy3u0LTSArqHZJqUHji+eHvk02ZWCBeNwpW",
+	"fN3BYtlzH8dmN6aTuzfT6bXOqWazXdKOlP20ojgckSn/wNJv6OROTqek/63564xldGV/ch0OIFtvTBWD",
+	"pxDssqAf7Fs3fMEw9PWvXGuWu844U4ME3gVAttN43LRvtcJSuNBfvwwvpq8POhRJDqezXXPRW646xScY",
+	"X7kOtfrPG+sIV0Vz30qUWHIqUi5mTxQHX0sBeaaI6yC2l5O7WS4LkZ7KTObrNLXWTI9MzmRc9DJPyJRn",
+	"LLH1lkjfBhM92PBkCu8MKk6g8UpH7yXzZntyq3kKqEAppwTFDb6gM7a/RORf/OOvSzYbtjX+9upVW5Zw",
+	"uc4AgKVcQJ4k/SXVc2f4wugtHzIVmWUsJ35BDXW0LT9U91FzxvS24yu/RPxacCoDlBzGwmeyyFWnCTgC",
+	"ik8Bw4vSk5aYKsg7B5Wrsf2VdncwCoekWVvKpEHb646e9zB9srOHPk+zDJqJITm/Z/lqJHwdKZdveEyo",
+	"wIrnYIrF5ZKCOVOqs/k/U50Oc7z4uhkWndyluVwSCh8gvfCZ2OOCTGiekn7GZ3ON0PVsAOLS/8rz2Ww8",
+	"ho6DYmf/y1abOdn79v3PX38c/P//pbcZYC0OU0HU3Gi+mAsRDgkiDvssQ7Ca+hp7sK/gEv/6ZdKVVZ2Q",
+	"y9ffmeX+0+X5dxV+dUyoJgupNPn6JfmefwN34/ODw5f//V/m/8mSf2CZinGvYCS//92L37/scPKrg/qm",
+	"0FoKlZCMiztlo1UnhSLmc1XZD3LDPlj0IEMm44xO7jARhWtmQzGtTYSmtlZaSvM7u7kEdhqCXzUphOaZ",
+	"+Qe8u8tWx4LqK2n8kfWv5VEjuAXm6gDsY7nbUS1pjdRMc9F2qZUZ4S5uMgIZBNiyJ1qbI9mSAtyeR2YR",
+	"JGNGyLbLtM0W2NSovCxOoXSpDaX3BUG1jfj083y/YV8CLTaoIbJ12lU9FTEGZSgrMFFES1Io1gnXJ5o+",
+	"FyI5YDdl/kKQ/bdBEwAh7dKnlK+PEShfbcT+1gbduuynPhdtZxPiH+UDVkCiFmWrruUagajM8LJrcUSU",
+	"ljlLy26x0KH94+IMuL2zvZG+tX4k3loxXjUNlifvrkfCWystTH2DUQcGykFCpiy1Qknf124fCcPpJqE9",
+	"8eLM+fzeXVtUG16pPeFp7UHmd5mkqQUAx9qgizGUq4Kp+CwEBO6rwpRag7WQqbXAjoT9uGKKTQgfsiF8",
+	"enHyQyV2iIl7nktEkglgfgEnlYsEZa/z76/JxdX1CXlg46BR8/356fW+eWyLwLA8tBmNhDdc2XD089ND",
+	"XzLbJU2YhRfS7jBBU8sxkdMpy1k6ElJkq7L+pnfuMoiPSsneHqzvHn1Qe3bue8EQEnMPj4Ri2XRvLpVm",
+	"aUIUF7OM7WkmqNAETaBwylGRhOV+4JBBgcUZzBCDWgzE1q24vTr/t7fn1zcx0M4qNbRBd3r6bXPuIIW1",
+	"Zqu3GVXqiYP10+ONVFDqIul5sjYPSurrmE3YgV+0hEA2EJ9+LdGOteFvF/ZY//gJ4h9j49nWd7N5rUtU",
+	"4q1ysR00czQHrQlm0yGzu3y/ck62XPiA3oNMnUpC7YNqgUjZ7WKFvNoyAbzDTMuE8QY2QTn6LhSxBk1P",
+	"FnoiFyXkgv/omUJNt6zy1SqrqrWoz5igTfo0y2wvi8CS4Ndk0DkEqSJ9R+jKofW+KSLCuZExFlSsytFF",
+	"AmVdNjyOzJdyjgP/bpVBXDPto8WWB/aGHawGlQEk5aZU2+5AJ3+2r++Eow6YA67D9rjVp2cj/0Qs4FGn",
+	"+M9lWb9Y8lIBizQtsrUn9lHEuo7uOkxgF6NU82Zqq874GcKjo4LADnHStXbWBm3Wl0NtxzZrUlfsOMFr",
+	"61zAwUMP2ol5xscOTYQ+oIlnNlmCaccn1yq6iuUFPHTByAgH9THpzSbLjbWPJ8uTIOVgzSnH5t53zYRt",
+	"30Yr13PWYRe5f3e7TXS6w9otdC89gR2E6jBbfkFXZDKXUjEM6QQL74e2UF6oT/JBR53YzkhMMjpmmUOK",
+	"ST0guNm0Z5gbzD5oDNmomfD+crL3H3Tvp4O9Pwxvj/b/de/9z8+Tw6++/vgvvadl22s3e7Veg+GtcT6/",
+	"eB5tZdQ7KC7+06dSWypj2cFahFn0pskQCl95WwzhAir+Q2dHhH2gE52tAjaFBpqufKpIOROTFos/LXy2",
+	"gdvyZw6IYUjOMOQJaknaaCT6oIYTuSD9k3fXg+OR0FVMgGmRZWW0M+Asi/19ThfDmZSzjNElh+8deaj9",
+	"129/+Ob8at9nhu4jtM6+MyR5yA8pM7V/+ebNq33Xn9q/vHrz54uz8yvS/+70su5++Or5YSzJvhvfrkTT",
+	"debcjc+25d1PZwPtyvVbs+NKHmre9vFhEymmfGZj5TBMDEtNPiHhRUu8rAHvqJk4Hek4JI+3V68w1AKb",
+	"f2Z+H6wDprjM2ZR/iPeldJBdp4oxoN4gSjHmuU5bT3gHTAScZFIuXn1MG7ezJVPxJFgVZyLGARteArD0",
+	"XHdgIU8S3rYGv7Q9YSDp6fYkTOtx+NO7mzgwuvnSV6by8aRFLo4409MjCO9RR1Dq7whe3jNtHP31QW/O",
+	"wrAhc2UfSbmPJRJfsKPBknXbzk8lBLXRxJOKRE8mCmV8ylz2WnUQr+wTqJ9gw3d9vO4f6uG6L76uBB19",
+	"HQ8eWr8tj9ELg7X+VWmFVRlrF51QCsVEnEiCkniEOsBNW8M28Two5njgTOiWPE182BoVBRi22xipbIZI",
+	"1cqzXSUpP97K6HzD4aDWLOF6Rcy+010Bs/uy1hDVpg9YN1b5YuItoVwr69761bg5/Ci3VBTK755CS6iO",
+	"Ylsu0VjxY68DGH5qAzWgTNVqaWvLRO0TlfjxDQJvLPWonmfTpZlYUk4M+TMcXb2bR3jp6vsYl2orYWOA",
+	"Q0+bqx4D23B5PJ3E0MDTngTRf+NV2f+RT758pkaimYBhJw11YpRWR+duBGlcfp1TdQ0Hsr36GbVHFqAI",
+	"cc4WgRd/1YplUyhkWsnhGsTyPmrbUva+fm92vDz992bDYOif67ascZldrsp1xsqS1TeIcgumX+XsEd6f",
+	"ygXl4s8s9/gyXTJUj5x6I6c2JqRG9tisFfegFO1IUHIP3bDUPc5loZlF1lZDclmMM67mhEKF/pt/v7Fo",
+	"j8Dd0pHAv8xdCrAyXMzsC3+mWcESBE2+fHN9Q4bD4T72sQ99RlPVXGPxc1x2bwMbE3Jb4gX61Nohorpg",
+	"Z2vKSQUDjfeH+NG60jOefzPXYyLYA+T+o5rp5ejNxfiWDOJee0nPLX/U5OAenug1QEJ23x6o8nu5Y8Sw",
+	"i4sLtqG6SLED4+P4avRp2Cqf2BLpC6YUnbGEmPNANR9nDMNxsIZ7hKPHWz0hmuWK2VZxGoR9WNowYuts",
+	"/ePNzaV9ZSJTNiRQI14B4uaYKoz1gTd9KffDKp5TQsZGDcuZbdylXZpB5pxpmq8sLtFImC4Q2fjk8kLZ",
+	"GCoodA4w6a5hvGDKDkNMymYB97B0+S3Kq+iNrZQhD6tv11OcXZuYWo1lO1l+iwub9LRNvePZ6rYQ9J5y",
+	"BGgpP/S9uh9AQK71Cr+5LoXUt1j6H+TlacZBwcZE91vz1OoVtUYqhcOnMh/zNGWieSIAHlSCAWAPg0R7",
+	"sLOn1pnr46a6sMvEKn0BwDMEgPVrumAY4jUSDY/Z4Ig8zFe1St+2JruHkrqXEzouMkM1coqmWevjPnl3",
+	"HbpFz90MQup4+/r712/eve4lvVo4WC/pnZyenl9f375+c3Z+e/rmhx/evr44Pbm5ePP69tuTi1fnZ7a8",
+	"98Xp+e3567PLNxevb25fv7m5vTo/Of3jyTevzntJ7/Tq/Oz89c3Fyatb20Ev6ZmXzl+/efvdH28vz69+",
+	"uLi+vnjz+tr0+OrV7cnp6Zu3r2+ubSe3ZxfXp2/+fH71/8RjgJul4Ovb82eWj81ZsXyC4NOxzeXGs7zZ",
+	"SOdou9lhjHFhgaHT7Uu9byj6dAJMp8wlwX5ilpu0nlwXicuva7Hmo3WzEVNu+P5TFMxpzAraZq6EVeKR",
+	"r12BJoKsECLUpzxX2r5J+pi6IMUkVnd82gklq1ruqlIT6hFWAdt3+4peGnnqaZcSmnTYBt4I6HJYwACT",
+	"jMSYraRd3xCF20b1YjmZBrI0AvcZ8uvfvLm5HAmZV3dnMCTnpdtqV6JMesug8k2YVXpw+LJT0kOwm0+6",
+	"tm8EqxZaQ2rEVXUIi+vMI57Km0zqWzMe8jDnFkqRiVxmEM/8QLkt6QH/BdIHySOakm/r7G9j/doKw0pL",
+	"vUR0xxImX0Kh9sEx0ModWynywLOMjBlZyByBeOPenYwq/VZtN1rRqZQUgK9YdCGboFEufrhKscNZC8aI",
+	"CIrfnV5WDk5S4kZUcPAJ0ghwah9zX6mDvhZ28kncLm4ffRR1tcR6GDb9fpMTpQvawE3EM1IBFoABtaz7",
+	"o/BMYFuazo2llJn3VtvgeOu8yFaE1vdsJLQkfIGnmmpG+s7yKQWrbSX60riqGkxq4Fl0EUS2dMHLcGgg",
+	"nC5CG0DVlz7c0VnSQqiWjGOulM3QJ19Hc8KtM/R1sRi3uXBd2VsB75C+kDr0o0IxW+dalTLrULtgjW2/",
+	"ttygLNnKP36ubukfHh7qsQuG4aHLZM/lgg62K5JXPXntwBQdYVXcWJXuRBux0IouUBXVbWxtJ9lUdhFK",
+	"DLb5G+Dhr8WfAIPZ2chXft02T8iWN6upSikXCjJaL5EtkbqIw0bZisfVli/OQDRuNOP6sYfIL/OuRLuu",
+	"83oNGFv2NWdPMAos+9jet3n+hB3Wtt31HluNxG9KKzG0oSjjuDArzEokpU84/Uxm7icg/rXGbXyjs0G7",
+	"5BqxuhJ0UcZMbSUpoLvlyNGsIubmMUNkKRBQyiY8RauavRqu8U2H83JM6EjYDxzh2wITD7iNaEgzLTin",
+	"HahQY7TnoByP9dlHAusYYf3C0/NXhH1Y5haBjEMIFqZQmtfgryPT+go0Z/jtAWsmsnuaFehtn1KeKfD2",
+	"3PHlMkZN8XlV3HVmMlC8RqyisqFbvfblX7+5nC5s90HqUZWk6rgT8UEHQ4lRpaeTqyLb1iBjlD4jENn3",
+	"gTJUS46RE8w7L2C5z7EjU6MEw8xWS0bGcUmoIYxbcTvoo2VtqnuwfWyrFF6efKZcQo0Kz1HkJiuiVYq/",
+	"lTlOEp4nxFI0xhXJHMpilccHDkawQthbd+ZSpYuPHUpXhhua2Ens7rj+q5LiHRt/z1bXLArP8KfrN68h",
+	"XRkKOjBN+lffnpLfffX8d+Qff/9qEMXiilqsyj7XXnTweWykYSVZL7g+QdlgmqZm89CQUik/vqZscAUx",
+	"bKNVk7UioYWTeioIqHohYadf9UvrkHs22KYyciYndzG70RWbFgBLagFblMPulxKzB81FUOTmLCHCCDb0",
+	"1vw7bkEKXuhuZNit8h0UZuK6tcL8s7jZyC3g2+Xj0hEdZEezPb/eMbJZTOlOrHKTEbzhU18UmeZ71tSI",
+	"EktEKLRGVcei5HQKePw4qF4w4/fbIUiBD5hr8P0C63EQUt5G6ZRmW/+tHUsqZzQtUX83bcuizQ0BUQHl",
+	"0kdRfW0cTSFSiHoBbKP+w5zqPT4lii+KrCwwE68M2yS3TmH5pSzaUmvVNhObGDqqT8EnuqakFZgsDi0w",
+	"OKHKxZECbqDUmM2qi1xANWvwKVssYvwEw3SepLpVMOBdNOzw++1i9ipfPkHUXn0mHRa+Xzf0D35NC7mD",
+	"0tY6iI1rAZYMfHlIsOyEWRaPgB5xgdjKLTdRK6WPO7FLXa2R271iVVvBwcrAmoCwMoVYim5j68sKDSAG",
+	"ASYXbjHS9nrUfoWRhzkvp4uuB168pDM2GBLcunCpRgKOf71oiCsq8KN15tnvpoajL+iKzOm9DS11xZBz",
+	"hqoxHbNMbS56m2519ZerWS12W1Ykxqcdy4o6R09IYpvovbUYW53OFdOai5kakje2UDdAGSmi6Z2/CtUR",
+	"aC8jAc4mH8gLBrmbFdSYD2tU3II3FWFfpzlTc6y+cGzN0iMhl0xYbG/YI/MqSC3HaLB3ZmIz1h8gEsaR",
+	"OFLl7ZgqPhmJfjgeQGcSRmnrY6mJwTFxjgMF1n6ChskXBySlKzUkhimMhAsCUpDrsbKBabAKiV8AKwyk",
+	"5iMsfUDeXl2AMjgSC6qhHLcLbEYccDCLmH8RyBLIpFyO6eQOitkcEyHJNKczcIXK3NB1lk5ong6Oa4Uy",
+	"CM0e6Er56NnL70/PYRrIrmdMj4RdnAoguCvi1p4ZHPi1XrU6WE7CiuBZLDXl64Ph8Pdfv7TOlAY+btOB",
+	"YlbBjEmw7JWcyUJbMPYrT/g/R+T3xldvry7a0EszeMGV4DaHfQnoUqT/ZsnExRmxWfjkGzq52zvFVgk2",
+	"S54PD+LxyCW5V1RRr0Q3jgCIiMEBKItohBGzSUvmFnSHmVuYxOV2sssXKbvnE3ZbC31pN0TzFOjgGjLP",
+	"ruyJOMlmLfmO2UzmXM8XHrXGsZOLM7fq9aU+Wwm64BPL1EfiCph67pQCX6IFk9/K0DyazQYNTQoD856p",
+	"kXDCen9vz3zJxWzPjy4h51BdphAZlLjGS2wwJD8YDTJn2QpKSC0pHAnwfC81uapUpHG7C7/2kt65/+9X",
+	"zw+jS2tIDUnJsQrDKbaJtynrq+zyJRDchlN9hW9tOtYvnn9l+Gbnk2151Glb6tRbcGeY80jVHWAqThgk",
+	"LEBphgohOQ+m5X5gEoNLtKFO4idlfX+wDjOhB3E7gB2jYaMRbhcrtaQwfBlvB4oMGGjEB083h1kvdrR2",
+	"KIWas7TStc2RVC2GERavCWUdQ9ytCYokD8wKO0voZySskVGiTQJ+jLcXVLa4+vaU/OH54dfkH3//ejAc",
+	"ideMpSjoRG5+4EMtpTVa3NaQ9opbHsiiRnYLgIy28e7BjXLJ8jNghPFClL4aSl45DlO64NlqQJYsJ+Nc",
+	"PiiWu1cToqR1x42EwxKG690GUCHfJam0vhdmHaGw5scEDCjkjrGlUVXZSLghmL5cHqFIvSxuPhXsg/a4",
+	"xUzYZV/m7J7Loo20dKaQ0Rqy2kbbunl1Hab8+3ZOjdwAod6x7bv+48meORF6XizGy5wbuaWPkMdFng3Q",
+	"DqpYNnXsXWfKBkvfms7Lcz8J+tluz1skx/CKjgiR5Z1sfzXsG+KyBSg21XGCR6Z1Fmtu2vqChYIr8fzi",
+	"GMsxEKrLArR9ueAAxow2LXNuDf0QjgzOTy1o0Eh60F7chr9ecViXagbB3m3WmbZ017YcLhsd6xYh0EjA",
+	"nNOfzSfqdjgcDurVhakwUrvr2gnvZmxHFrHaZhrNKfI2c6CoMMdxzACHeiTojHIxJCelWFGXukVKbl5d",
+	"7wXxgHBhsRbgg7WLGh6qtkKNXU5EeBEBS/797w6+Gol//P1w+Hx4ODgiJfw74qvYjP3b1HAuKm5TofAf",
+	"Rc7xH3yZjIT5B+hfSZC+wz4sES4bfoqEIJu+qmjXrjNzTLA3+68i5/ZffGn/UfdfREqorNeNsf91RVPC",
+	"LWgv+Vy1ggH8MZobniKRvTGEz24Jq45i63I5bXYyDPcoLTVBxMcR2JPQ3ENHAmwuJON3zKraLq7D2oSO",
+	"SbtNCMMceZqMBKDQWwgI1bStPAvMdVV+6pNXTRu+bPzguFW0dMzDwk1wTfpG2z0mUoyE5cpc49kcM19j",
+	"wfp8qJ4/U6UtC01RkgQLCxHnms7UUQgmjXKyBTluq10aRZ94HwJR/N+99z8fJM8PfxeHoXB2ujB2/UUd",
+	"2jzshe79dLL3H6aX/l/2/B+3w/f/O3jUhuPfcB9sIta1ITcVUuzuHW+YxiOyBL5zaSP/1hvQyeHwoMSt",
+	"sseApr+WqL/qVB7JQirNdFuRVhSMs3X2YRvm7HIL47Vh14oXQVs2byHIlNeGG0B9CqqwlMxeKD+gJcDm",
+	"PKLUsW8POohjmosZqUhlKNJjkZwAKX2Awop0ptVcLoA4SrnFltMgShv9MUj1HLMJLWx5EmAIIxGUddka",
+	"VQoKBOMLCdGrJZ9AmPgD2Mu0NMoHcE9aaEl8kQeSs4xqfm9eiWMRWem2OwVC6HwrVJSnjc002F66CSJt",
+	"5DQIlXe0SEY9DCke9eAmGfUWfJJLJafa/AKRPVMuIL5tJJzMBsXBnw9fDg+OyagneToZ9UifIgwCn+Da",
+	"uj4GtuEZ1/NijK2ORNNJrkLpHQcFNSXscHoJdNRLbENRSam6IBtEnAif+tVEZ34SJrX28qi4bsDykEaW",
+	"adtbpXJjxO4VcHychqhzLce1ajwtD2QqJ8XC2waspFBS15RnmTpGOUKB/WQqs0w+xIqBVww3LIjMj3Ba",
+	"yhfq1tcNvPV5yHFbvX2/8lZ3RT5a83vn1sps652bqNimuZjd0mxm66jv3GQ7aNxfH+7UmrLgYA3rvhXu",
+	"gyLn23xkje8Lme4+x0p2/c6toFVw169x39YSd/UVUL4fS3OFYjkXU7mu43awxOixbEwlIJQ1S92VeKPc",
+	"1GX5t8q/5l70b9ngJG1LrymMWeJMxYsxTfIifeO+jTPBk9NXQfN9vK0SEKASe2ElJGUZ00YzxCJ3cK8J",
+	"m6fbDExuzT9y/bk3Ku2VtW3MQATYvoUMSkXFIwjWz86GdAXtUldF1f92AQHCd2xMx3sTqthgfUdtcQrm",
+	"Nqns1UU8UsRGO68dr8sK6GM6r3UQwNhdQuGo5+spjXodymG7bsMlq84q2LmkRjlrKbet5oZf8wnVNJMz",
+	"tG91u+grpyJ2xweSxVmJSrR6kjBcC1xzH+ActZd6WND87s8OK6exED/Q/C4Ew/GgRm4bMynvjKJTLMGA",
+	"c/b62sL5DEfi0llbIP4GHbkyd3AgLw9elIWa2sC2mrsWLFwry6nIbU+gbOePUa1DRX27cL/wy27hfu83",
+	"rNgaS0Fz653RznVIxquoROzBr8vqjc2wN5Z+s4qfM3MPkoe59IoGIl9gm3Gdfm0cHSh3fMEq7UA0ne2g",
+	"e4AaXBs7dITXzVYdrcFwuQmbDx4lNpo1yOcuZljr0N2vGAgLSAQWlLaGGB7FlUh6c0YzPb/uRKZuaH8M",
+	"v1kTh1gI/rcimNHF2dqAxI1kY5XSzWSzPsTR7yat7mWg8z4mqvEEC76Q74sxywUDJDiwcd9bODdvbYF6",
+	"dVPAFwlA5W2C54QKMmYjwUXKPpSIw+acjilKUL+AlXaHwEdnqrPCn5/bmGVSzFSb6Qh0bCM8cTHbjhwv",
+	"m19ica+NLWg6e8WVbotl52k9zjI6zNohaizZRlbdZj1dX5gW7+n4hoA3zd3kkYJaFRqfS6XtjJtBbmCJ",
+	"Oi2UlgsHPhAJGFYu4N5vvg3csB+SizMfrIVN2sKhteq7I3FjWvF+SwvSY86KcI6PtRR608UAWX+/Aa/Q",
+	"XFAsEhoWhLBlZbGyJtyPZsCp0acX1mTo34XLeDgSF1My6mENiFHPMvWcTSGpWxKKtULNSe+rldJsMQgA",
+	"Pfh0JEaVuWITDCow1ZxVHoqPtKk+laF1qHcSvLyu7tRNWxJgRMTpBMj54DCeMMYPUPwj2JzDkWhCfpoN",
+	"WebM5vMwXJWhPRUQFqbbjlUdOXTd6kS+2CjQxq3VZ4jZxspQKhtrAOUoMPI5dprJSUrmclL7YiQWjAp7",
+	"nRQ+1o59mGSF4vfMiBFpylJyzylhH5ZGPdc2W99CC8z5EuzXi0LpkYCdIc9c8NE9p8+sTDIkqNo0x1wb",
+	"wIKuEBd1JEyves54brmVTZK0Pl3r7aUKTPfIR5oWfJVA4yOxoEuF/hS7vXgmmib/wMpO07mc9BxWbNyi",
+	"Hqxyuz29qYT8eizpDZ3kkXpFZyv6FrbyuqIX0aJd8uIrLu6eRHO2dYXNzxkXd0ijGdOqRPB39SRGokSH",
+	"K1H4jsgcCLUMnYSvYsjaS54ztQ36V5Fnm02E5qUkaD22c5Vq4Zd0FhVXl3QGh6xa6jym3sXr65v70UIb",
+	"NVtx/OphLjMGhBKv2ukppRPJVObVTjOzMG4o6Ezxn9qeyFy3ybiQa4l5H1CcCot8UzUxxxz/MJ89AoEF",
+	"P0t6DrMMZmCHa8e2cZfbsIeq+/JrCUeoDH07o0n10ydIkmyOZeMyPlNV0ONIYI7IuGCX2ybXJu0gSDce",
+	"SAnFIo0B1ooYgUcromk+MwevT5W5qek4YwTFSfuZzN19av9uShQbIL8W9MMFPnx+cNAabn3W6tK8dlkF",
+	"L74+OBgOEWiNVJDYjshcPhCjMUKoMK64q25ZYtjBXEGqwChzcmkx1dwqhDA3S8D8x1h2w7tt8JUPu46m",
+	"NbTCwWGpnUh1nZAA16EmxQi4E8VhtnPTgwv7vWBCn8YZdb3WMim/AK+MI6g4hy7yyE4WuTjy2ZdHnC6O",
+	"jhA5vqKoAH78UTkRxfQ+vgZV9Nrh5e9ZHoeN+aZYLFHHssDxPqltY15KHUGmtmo40bLrjTvXintV3bha",
+	"4FC7lf6XEAsjbHcHuRBdQGcWKii2BA5GqCzEtsxlWkyYEZwiFGyxzaNeaHuKY1bCbyGdNmc0K2FHMQPI",
+	"n/1+ZcoJxj6RrxMU98J9QoKA6G5rwIKdgmp3wFsqgfYuzrSX9GYFzdMcwTbMuTdLB3z3Cv8o++nVSMj6",
+	"eX1guUs4iOaThR/GDHLxxdBVI0Z1yrqyUnZp4s7FZQswhZ98UpqkbWeAWBF2Aamw4E9tqSlBlYwjwwI7",
+	"3XHOjWHEOy8ydiFS1lIhET6FCh1FxhKy9zzqYQ4FynU+VI/LxoTOV7U1qjmc3e2oLBoYSaP5/XXu5qsF",
+	"2I1LAvdqOVe/6O3H/NyjrkVRSey1qqWdwJC843qOEkbiaQvyLJSu1Hya8XsmRsITEOlD1nYYjG2zSzKm",
+	"sFlZaNdyCTOMKen9QrE8IVUEw4TQJf+erbCh8hOONVgapDMSEZkomIXZsKnMJwyhq2WRpcclMCSEeHqX",
+	"MsSBg5nOduV9zKXfuckJS16yjcwo5MMad4c7B3arPBqssPFgHTGQwjCGtQaTeG7LHp+CW/i4sepoP8Ul",
+	"tvYfDJdvmK4jWEk2lCmOBua72HgvwlJe+tdLfN+W8Cu8g+O9AoV2VmlD2J8uIrZnK82wDRjTxeVmE0Is",
+	"0qKdA1yGqxiJrkYQfhpE+iiG+RHlifvfW8GBgS3SKkHbxOdtJM2Wmovx5Lx1HAUQRqC6W2pu+Y7JYJam",
+	"WlV1q8P86pIHXN3znQXGjXXTu8UmuAX6EpbwJSzhS1jCl7CETxuWYFhNWxeOE30JeqhtSLhy666CNjMr",
+	"Ph6SH50M8CMWoMDxgv3dkp5iRmmlwipM4IviCtw2ru6CtF7NnNHJnKmBkT3HMl0F1X7hE/Ly4CAiiwdS",
+	"SBSWHcG+LbC1A2UH46KvnhLWe3iEg8APZc2SttujQrHiV+OhfCKZYq1f0r3T2SUZCmgxz1I9eKLNjT+X",
+	"D2bzMynvimUlfCTBbQjDQdC97mNAXDqZ+2Ik2HA2JN9B+Mz+Dy4zzDdUDw2B5kQ0jjPmDcdx1A5y1AL1",
+	"t09S8e3frrDqFlXk+s/fgeYHtwrgFvCf2H//l/l/spApoMj3/1ZwpslPUjDCxSQr0mhZGtNMXElqcQHW",
+	"NSR0vUEzMer7WyE1bS0vDj5mAu/EvKkLzANtAdVaYGklW+bM3ygWWogLl0fRtDlZxb7NgoVaPyI7WJuA",
+	"H2KssTWS4Qm5t2UH2YdlRgVSmZyWYTvQMsn4gus4sGLK1TKjq/aKtSBGwhqouSyylIwZsR9h9Q8mUowu",
+	"ibY/zRnbboXhL66I+TK+JvGiYaZN8wRKlJSNuTWw+MFtosDfCtqCCGLatV6otjEPW/C3IGgq3WH6C7oy",
+	"6wyiILAdWmipJjSrmE1D75DaqR8Ojqdom3XQdixz5pfJdmk3OAmOUzDxKnlVibk8J60Hu/UqXX+y/ynI",
+	"Y8Pytq6JauV2DDrGl5qLgr+vu6XLLzvd0SXr3SQ12a7bp9S+z+GcoDR7LHTi00wNB/WIuTUKfD7ldS3Y",
+	"g1udau3SMEYqXhzzMcVG8fv4bJHWT7JMTlr9FOHBhQLVmkJSExdaerd4arEpqW/ql7y9t+AefYSaNZoL",
+	"zsi8MWhxqv1Sd0GcsUTZ87p9/GPNAtQcNCqgEA7BEFIu5HdOri3EnZAPwiusK2D8s5ymMBYsePw+aTfu",
+	"b2ObBEjKLINM2KpVEj3g5kirWJGiX5f17X+EBenRtpJ11HsZNexE7Uf+ve6UHH4V/okSD6s93kziO5jg",
+	"DZV/sbt/sbt/sbv/z+KavxmL9Tru3QBF/HLvf7n3N9z7Ol/tXFqw1LZMOz55EmKdzcq6jDcH+U9kjnuC",
+	"9jaohTYSep5LrTMuZonLloOrX5H+Vx8+DGyVCP0g8zv7wFXztw3UkrcMTVdwwF1rLz98GAzJGcuMKgOF",
+	"aHmWcQsVfzwSSAE6XxFB+gc+8RNArwdH5Fv+gaXw9Td0cienU1fgkjxQqBMKqMf22TE5/1tBsz8Z3SGP",
+	"vk8m+4fk/5CcilQu/nKQmL/fYxTWt0XW8mXw9ntbRGpC/n9kwUV/QT/Ytw0vSUbCUCcMl/xvcvifAqYO",
+	"hqOjNWNLSPnZ84ODZCSq7ZLDg4ODgwTXCSKPyYsmgxjTyd2bstFNZFt/3dbJCH66qZV6bN2LXtJrn1wv",
+	"6bUu7eZCkbEhNQYaP2UyYycQbdNaGQ2CcZbrgVC0ztriMTEmNgOuE9Q/iGcGuEyA5xuVYNNj24Quy7Dg",
+	"GCg2XdIxz7heeYOpkNowgwqCz9CwXKbfBL4b5EZHhvBW+LQR0kjKoEt2z4SDf5yz4AFEN44EIs9CNNc4",
+	"Z/Rub5ZRpSqh0C0jiGseMmNthkTzbEiuw5QVxLgGNBmPMGzYGaZCkD44zbhIzNqMBEu5puOMDY6riS79",
+	"plVrQGimpG0fs1EhSfizAMiYUW6XAwVfbEh9aqO76/aSvHCSfI0D9GtjMQTwwesiFyB3t1bYC2oJxdof",
+	"M5ozV5EImG8YEGx6f6ZIzmfzFp8RJD16G1836dwmSl6sSUfC0qFmCK5WEnzStdoJpPq0Y8rVWe83sAib",
+	"2WW4lmFT4ZQqS+KH0rrzLUEXwWFpJLaRNx7cllp8hoxNNZGFtmi3cHWjV9HcoZa8bm5eJUG6gUpskTWM",
+	"zneRogi3XQZwAAb2gi7JJGM0N21jIV3FWIpDy4yco8iPC/phz1LqntbZj3jx/4gxmXtmKnsYvfpjCKCN",
+	"RPfy4ID0FRMpqYwXm8AWrgyDhu8H0YSryitbxWo7JhVF1ADcb12irBkWjqJftCaE8+nqvGAtFUBw1deV",
+	"MK/UG/4qiWb9hV98/TJWNTZcyPglm0kxY0qX5VbsHTuA2HiIITbTpeoOJEfMAzArzcXM84ftUvWex85r",
+	"QJSdg7Rr93XdW5H00MZhI7fNduxYWTV+bltzBN2RbckMtNdjZD9cgaIwQTROQN3o1Q6kQbbxNrdM70PT",
+	"aMClnHYRjn6wSxKgW6BgmuszAE1XrV7DcITRrL8gXM1wWbKgd+DEKVOUIG9H4ez1nIvZ4DOFZ5UyyQ6x",
+	"WT4Dos0v6umt8+lrC8mqhue3lhcus3R8Cmwp0Iwj1WyO3KEKrmGAXl/KZZFRDbGIWFEG5VNbU+ZJ6g8/",
+	"afB+dYW2kzNr3z5Bsn21xfaYgupu+YwI0m9uCxS6QSfj4Muib170NjGwvugbEA66hsfqMuHRNw1Btxgx",
+	"S+R0y8DYTdNrvS0bE2xLqF+vxQA4QcbvWVrG+d4xEVo7vcUuddUKjdYevt2u36zWFGd2M/BKWVpA2QbU",
+	"CLq6LGqkZHvdTDhrwmWqC+sl1M+b7R47hDvcZtVm1t5rtYXofsVF2GJ7PcOoal2tUEj6NuIFQLukQPAt",
+	"qI1MBcacWWuv/4CWJZOihRAj4iX2aQX/tlSJ+sjQrADjMScw11CbLTYmKIqSgfHJHDe1pvzLCYKIrR3B",
+	"M+WwxowWBQNI3M0ykXlbZritRbK25rq100fmsKbJeOjrRVkka1wi2NWqxlt/M1FcTFrQwK3vexv4KYu6",
+	"2J7maTSxCssr01xQ7vHEZBQ4qsiYzQqBHh+u6pTQorHugJvVkvnpIqqc5cX230t6wUZFzZQZVfqtcqsX",
+	"0WWp0v6U9IPW4ITVjl7f9lvWL0bsAHDBgFUCtrG7w9mF8W9mKlj+1L3erfDqWlLervjByayVnMoz+Vax",
+	"fA/e3OJYxgrku4gzT/ghLQWrVhJ6nNtXFy1yGUtyLwso9e5cXDDqtupszck34AmhZDbAY2RyQjMUGoiD",
+	"n9tQ5enxOXI2+M8X7QsTVipFt4P6eh4PddNQm1u1Ztk33K74zha3atxeA3kgUAbje7aKFwVG/mbfInds",
+	"lfiksWXO76EKJ9Us51iEqy5Aanglyj+8MHfHVv4CdB31K4sNNX/v2GoLmAZf9Xzj2vgFOPGf7HZtVBh2",
+	"y1xzpiFgwsw5Y/Teurr/9O77a9IPHmLpgC3me9d2xkxP5kyVCYPQGbWVmLE8/TNyx1MyZ9QmRT3+KDUh",
+	"as1IWkJzYdodaEQulyGNPGa9VDx1zR3rI+i1VnYq4FLQZd+Wudq/P9z/68OdGhyPRDjjo0gNzQeZ32WS",
+	"prb4HDQ0Ev19ydNJRfdW+z9XF/3j/nA4bMNe2pi0BrGVzfmak3WExX7VnKXgQPQLvGL6mMAZZkfux2NH",
+	"wkcj4T+zniN/AEwzaOfO3XfhuE2nRviAlnueADa7gu7gfiuPtpuW287w2EaZa+SsR/jsn95cn8O4qS5y",
+	"Rnx/QZyKeWqFPwUMMZzf1fXhV1/3kt65/+9Xzw/ju+IHdCX1GtAYa1vW/mxJYc8E0w4IKcJ62ffruIKQ",
+	"D3Z3g8rq5sGYTaX1g7s+47L1Y5ms6bF1iChUukGt4xxrZ+mYhLtR+JQgvhJVdvaDLjBSJcmVK1tOYD2x",
+	"ub29QivAlgFS76AgpgMus0ceWRAizGppbbUxQLnHbNDHTrNSHUhWGSJNgGqXyPRcJlE3+aV5TNaKMjHB",
+	"vi7HqB16j/ZqBjS52pgsAcD+PniDq0qcoA0R/GsB2GBcaTSqp1I80y7KciSoWFUD5gHEs8wCKVQCOT1j",
+	"JtiUa8QDp+aRSGme8p9YOhJ+CHhP/rai1n9d4aRfAsG/hNFuF7gdvUfAufvmCUpwE+BB4HOwHuM+oh6g",
+	"yWMAiCFW2eU64FZzat0X5jCoOV0CTEEcXKFs5JmykaVVORYRNxERxPqAYVF/YxXCY9u2XqvHLXlM1d1W",
+	"UomVAqWz2Gg0nZEFXS7hesnHXOc0X7nzJ/GsKghGUsxX7wcPGc2g3AUXM4yANreVHyNcVTRnhAvNRGrP",
+	"t5Gkx6sSwACqVqQpKaWjkbAcFwvEOIaQwOfsA10sM3D8TKhmRm75iUWBdds4kuXEZtLmlRrziIcBwRLE",
+	"uWcFU0LTWYf24pwB+4iRlWMpawjJcKbOJGPIoAK3GIQ1VcvGRuxDnlTRSpQzVWS6zY9461tps5zcchGv",
+	"SuCKtraAUIKmsOYNr+u3FLt1sIfrtyZ4N6lOqTKB6KaZ1741mnrsxNm18yjLHsszIpuB6+O2xc5vn2Kt",
+	"/fgbFrgm+uDWlrzMW7AoXeHoll1Iec4mek2p5l23qYEB5QcSX2u9PBe5zBbW5v6UWf9LJgD9+ObNzSWZ",
+	"0okGPpfCbYnLvj79Hz/ZdCbxLce4pV4ahv726lV01Uo0orWICvgWGJgddcT1ZS4gc+PFYQKX9GrJLDgA",
+	"+EI2q8p2ir6jygT8cDfu3G668oYNvKkhcwv2YHex/coIhcmXndBNzVXWFtBjnv1aBB0zlu0icuCLJ4jD",
+	"8T23rNBThtxAe7vH2QSW0y4rg0esGDvI5LjW9kwZNUYKo+8AQSakUAUqn6JaDqxDuWjbW2kMXYuSV440",
+	"7vzUGOLulg3deb5kmDPZWkZoOi3UEiS6qIEzoJjmXvtzjb05Emrud0aVPsGu293QVnWFppYsN6oqS4mS",
+	"5tcJxvA7/UdIDRk+VGgGGFojMWYgrGZMQ124yaTIzUKkzLF8KVyrVEzAEKB0TrkNbukYbhTdjdZwIphK",
+	"NYAWvxxWDEnOdHEUbpvD40xHYoxRtkNLKGhaKjllynJ+D+G3aOtweP6mGcCm/0xRSyV7qhN8m8plvuBi",
+	"KtsiVChfeLd+EL0BlS0cBnv/zcXZKTmVOSP/+PtXwxfDQ3Pxj0Q9tCueSyXUg1FjVDEmfSMTXJwNEjzg",
+	"Ri1mU5bnLL0148RTP5vfAqiN2ZHZ/FbmES14zHM9T+2BbYrOreDh8MTJdC01RTCk6dbddU2hz5zsFnkQ",
+	"h972TOaz+CNDUe0dgts//mjB0zRj7Z+2P+CTu9aHSz7RRd7yrLFjLa/JKW8ZtCrG0d+tTe2W6rjG88DG",
+	"irds+U9SMEfmG6+G1oOy1hbh4QQ76ZBe4IlFqSo2KXKuV9fmZUvRkPlllMeoDasSWQXSG4Sm28AqOIbP",
+	"FAl8rzZbTaRLyYUeiT4EDTQi3YNmB4krjArlLEbix5Mw0/uIYHIawSJN8AlWafpxCM5GMxVzkjCFzc96",
+	"rvUSRHYY2kklnXyd+lxNMwcY0GkmHzCLvTH5IXl79QoSz0ciZxkFD541qIVsfZnJ1QIDGY1Eb76CqyqT",
+	"D6iWh716SNPwx7d51jvqBStdedoLwqicktv4AtW98O6DR72P5qc4sy7ngGJbkWm+p5mgQpcRQ34tLszO",
+	"amUNknQ2y9nMln/N6MrIe/csJy/y1CjWekWAv3vTmi2IAn9V62yoxEqRiQdSVgkejKQR35pYhLskRDpz",
+	"4GnKl2/BXHofLj2RQucyG46Erft8cnlh5vzAc7ZnzhnVfJxZ98OFm7l56fnw5fBgSJp3kCWLBc3vXJbf",
+	"jx/2fIWyvbKwsM4L9iPp+wxqBSF7hgGAUX0k6t+xdC9naimFYupH0mcfdE5dAjLA0hkRCZxXIC6V7cL8",
+	"LumMW3jU2NV5ZFmP/wrWaGlTtpfOGPgjAKlCkiP5cUlnDNx6P5K/FSxfhZYTYt09MFzEulYa4BrIGFbo",
+	"T9dvXhPgUsco8oB7By1YCqdh+6ZgIcQIYBvmBk5pKBvKlTmDNn/GuiJ+/Pe91+yD3rukM7ZnB+iHYmNs",
+	"fBkfNyM9ZyMxLbLMA3i7ZhOfHExVhApIKjEiOOMTJhQrddfeyZJO5sxwmJ6tqQoc6mh//+HhYUjh6VDm",
+	"s337qdp/dXF6/vr6fO9weDCc6wUUgNFcm8stOJbhIII8saMeDKiX9ELKKel4z5Cj0dEac7B1dQRd8t5R",
+	"78XwYPjCgg4Do9ofPrAs2wP0r33zHk/3JlJM+ayssPgx6e3TJd+/f75vDyUoijFLR6wgblnABeucmQv9",
+	"iFiJGcgNxClIBh+JaNgjBGtCIiDX4DGhNojRxQSSvpK2XDMmRdgo90v33EKgDhIfnVVhSA6lXYyEDdsA",
+	"aV9O8Zw7b6UKC35BWrJTh8FyZh6ZA9CHbC3zHswGzmzozcHIOwxPb4YxyQdROnrKeE131y5oyozcLFau",
+	"mLCtKcdtvruZRC26Kryfj8mCmjGxUjJXZMY0eXkAKCGeT1ykZkOZtkuJ4IrIo8zGHx4cIFil0M4aWMbz",
+	"7v/VlllDOWaTlEPDnISPdXczwkjiK0NDzy8Pnre16Ie4Xwh3o4IpB37Fj19s/ngq8zFPUybCL7/CGa//",
+	"0giauaDZNaDknOe5zMs2QGpdLGi+ciYB2Lo9LuxePlPlRJ0fFNL0YQfeV4+/O2I2G7h5TPeNJs1sPknH",
+	"80r6LgTWGvXQ8m2dlLXhElsDLhkJf05siDdWZWQCTbs1OtXzXBazeZP4R4YPNWOXCdRbfXnw4ojYKSEX",
+	"R7OTLb/qhjTJpVIjgdm9IRx9lbJfceVI+9QtU7Xa11/ie12+sg8XzKX7u/cx2fiFv1iDr95/wpPlKaDl",
+	"WHnG7F4cIpiZ86g27tu2Du03++b+vnSTxF5fdjk3Y5pau3T1sP4WTvorJ/EE+2hxuBCUwC4+2MvCg+8j",
+	"1nc++fs/29yis494+jMWM4ht4APfSqx47KH3XUE2PP4oYdncITDOgBRnLzh1p7A4Y2IvPvsiJqOrO4Xw",
+	"YUykyjbkaNKNgFD7tsuEEjZ3P2VGVUgsuo5LlkGMjeDKU76Mw5C8PHgZpDvhNDBNJtwE6+mucowzWLwq",
+	"z2i5Faura98lObuXdyy1d9g/26F4efBy85dC6m9lIdJPeJquYBUNHeGy7nBgtuXztqdTe5RC3h05e+j2",
+	"2u7SrXnS/BGwbZE+COVgdgfydqZz5px6JeCe9ZYOEhu0FiKoA7COl4FHAg0A1ttqkTXwXPqSAebFxZD8",
+	"sJPQ+K1dik8vO7qeWu45u47D3+ClEpEhEfamnPQTiJK2rX0t9RKq30i1PWkjtj94+JFIvZqHBJ+AwVCz",
+	"DzpxUXDo4D7a3ydvry4w1Mmof66kT79S0GeQuETQkUCHga0Hqz0JGMHRHR5MrShPFsiw5voCOMmRwB7s",
+	"8wpF27LBbJnRCQi7K1I6s5i5ZV7ALTMSOjzN1Yw4tGxUjqCcTiFFbwoYVXDijC7ojlzzqF1rmrvDdlMJ",
+	"z0BzNVP6G5munuy0RQMJPlaN45bF1k78808zhrYD77YjGklC+mUkyeCf9Tp+3uHLJV1lkqY3Ur6i+YxV",
+	"v/+qy7BVsVzKXLP0B5ZyerNask/I04Ca8U7DRHBBAuBYs43LJekb/jF4Uqb2M/7j4uzjvj3tWOBrGxnB",
+	"NVFV7HZikzcO0db6K3K5cOqD41YKOYu//jHNCF7nAGIn9BHhGiyY4JMHaF4Qw7GDQMzGrtxByZQk4xwQ",
+	"8GhbGZYYkzXc/SGXYuZH8fLgAPGLwI5PtHygeRqw4pHI5OROFvq4lMqFJKqYzOvHl4fq0rMIHzyNMOlP",
+	"xAJxSBjz1YXxHTx5zzBVm6vT5H6n7j77n6Zn/BY5ot1MQqPxkVWBBQ7ep+KLOVtIjBH6bGzxNWMpeBDk",
+	"lIzZSlpDfqjpH1mBC8EXak6CBHEEUKqjuJDwB8StrKxtP2SMuAz2uwoTBNyYydwzWxBulZYZyHzg0aKZ",
+	"FIZlCcj71TlfEupCIj2vxNk0mKVpw3NLN34QIAP++UwRy0CH5Mpsj0OxzKiRXi2N4MapmDKopWxyUmiJ",
+	"/XKM9NKswBactEoyONovrO43wOpwKyGR1XrZIprtU6q07lwBUys6ejOvnM4Xnkw34FLRexDIfMAQiVFt",
+	"4HQUDPg1mEafKQvykpv31SCQoCz/cu0DKmS7OGW7KPkByThYyKaUZywdCYAJ4uIY8D4eymGDPGjNCNb6",
+	"06eaZIwqTZ4fksmc5nRi+PjADWFIzoGDSHDHOjAmmFuWli2P2YxC3JA6rht1NV2pIblkcmnjL8yAadXL",
+	"iSaqiAactFudTmOO30/Eumi1F+x6ZyaGn//zMrE/bP7SqC0Zn+jfvLyGaMIt3KsqjzwJE3NXuq9++QjD",
+	"3Bba3rEFcGL3XBYKvlRaLhGEhYuZk9Z8aisKOhRiehoCBh53GpjirPDSN0wPWM0DV4gmUZdWoJY51SWu",
+	"YViZ9FciuDyd7ataeLXF9mX2EiW8L3auX6moA0JEG5uoHsAnYRMh9tmukSAxhsbvfTUPlYyEYA9MaVRH",
+	"j+pgjCqOGGr9v8GZGInyC9Ch1oOGkrC+ji5xJKtO4ABIsgwCqwOHcl3BlEwqIZ9WKhuSNyJbgUZuV8Ec",
+	"sTURV4hVT7NsJLg2q1oPcD25vEDUKxfMWq6YTwO3PxwZ2WcwHIltompIPKhGMWbNiL478P35F8JYPDDx",
+	"rQuiuXYU9tsLovGHZ1MQTYge+CWI5hP5O6Or/fiIGffl/s/2X48LmTkXKURE1zGTIdTFMPeRiEEku7BQ",
+	"DrzIQjeuwVRGg1cQ/GIDXsKCNFSDAOCYHs9JNTiGatcIhO0Uih37qD+MKCVjOrnbm8ypECwzIzQqG/hj",
+	"c0a0zNIhOREgpo1E4IS2CMvAPVgYcGMYIljFGEvQ+PVyQ7iNqyjVRZ2y7xJInfwSbPOoU3cu0tAi8xRn",
+	"b9v7wR/H1rCbrFWquYJAf1XLCiFlFqAPQHDZ441Ilu8Axudkkn3aIJYsdrmUWWPVCTxBHMsT08l3tgSg",
+	"BT06OX1VFVuz3vsK0y1Srtn91rHJFyc/GG3VfE3wc7M4DrlvL2P3LLMlcUkfIXtGApLBDsvEpKQah+FQ",
+	"ogYJkVnqxdfjGMBSYt2uvmsQmCrNcaE0o2mCnlQof+rESlfCeyQuHcQxTRdccKVzCmFea6QsM+fz+53C",
+	"lGG1w+qJ/1awfLWVyAVNOEQEox09somLdMcGTozqveO311xMdh34W6F5tv23v37hlgaEFWNBwVn7ItZ+",
+	"IrHWI57T2mp7Bhrwy86SLVgbaVBSZKuUrVqClWunApUKfouR6BtZTkPNDTmtJlYNEkAhW1CeDUkL14sz",
+	"vFemf18Q5Z9TqeyU4p0FE21J9V6XEfXlVH5KZTMABW45EOExrZ643Q7qPhf3vASs7mrOHxIr6yag7CWE",
+	"2hohe+atjIs70keQ0N+RlK7UYCSwSg7k2mbMnWw0Kk3mEgrz1nyc6D6sOTYbDIH0dV5ArrMXzB54yhLr",
+	"lRQr//tINKxSx5DiKbNUESHRGIZhug42BZBl0sGQvDz4QxBj68vuZDmj6aqSJRqk1FX5zIVZahZymqbH",
+	"IE5S7hXOqgf43HA6Hxf7CR0BbltecXHXxiHMrn9xKv7zuwuQTL3FGfE6/ZGL86UnZ0uuAyjF/mk40+FL",
+	"MpdF3o031UIZGiDuEF0a5E27HDLLKCw0AeZ9FwqwAMDnEjgSRqIlpqGWRlblfi6EtZXrXJkVDJlOe7DC",
+	"F+bzJSzrc8fkM3DN+1MA5x+PLUgENT70qdjPz6BDbGmRHxI0Iqu4LFdjDSNheUNSBta6qFszXwxlKp1l",
+	"8LzCHEaCiXRIrozUMubwpYeMcO46TVcb2MdIrOcfOKeG1LLJLH5mrU9fDOKPOQ64ip/u/m0ouq2K3zPV",
+	"hLPkUGiJ6nnPgbZZFLt6jEoScPoKjPbLKoz/f/7r/mik3v+ff/X/iiD2V8zxCEJl/UdbWR2M0tU4qdZ4",
+	"6/xR/ZxlK/DtLyka8OW0xGoy76Mf3vuw4c5H17+Rm8zpCg0Ug+OqveIZ+MpdbzRnDrapENga43m1BZv8",
+	"cg2JZfgJJuI6kCEj/5iVmtjU8lL56WIGQcT5U7ucvz3fuqzMb60PpEoKX8wen9oY2Vxvx9CqZ3wjQ9tC",
+	"UcD6kCrkr5VhlPCsQ56OBETWoD5gbmOP4U76LiwQUWhsgUmIdIQgQzA7QA0EF1tkM0MBl9eV7caHeLTx",
+	"HgfYGYs3Bgd/JOKne6ON8xTAZ8PjvYv4Hx6fX0LyD/vDGbQGxcA7gShlFxhLAgGE+xfLxD9/ICMe2Pbz",
+	"uiPXaBModsazKVWBYKjY1lFInhDFPBI2jDnIG7dCPxOppWk0F1SgVBGlcLE7U8AxNpjCxgQCxMVJv0j4",
+	"n0TCfxKKTroLwt+BINnSf1kkuKTa4UicNII+LViSxWSfmlUjc5az3eXR75juQJpPfs+0wQK6mlzlznyh",
+	"+0eG8Dw90W8JtBRBWEp2SM5r8HgQ8LQGg0xfLrjWLB2JKWdZqoimd8xGRqZsSotMqwGWaTOKbhKIleY6",
+	"8BcFfYT09xZAyn8Z6e+XPZVQiMNWTfyfeS6/SIgBV0FC/xzy4T5W7i2LMj0JK+qsy35nK3+E6madK1kn",
+	"li1vVYW7jqmgXnc69hm3UrBq5t1I2HhvQF4txhmfeMnBR2JTHQLrMB/nffPqeiQmLNdYIYgl4EeH/BPE",
+	"TXp5cDDYXYCAEsMVrnftKln9IjxrS4213JvfgNb6KwFvlHodO/B2mCfjC8uwPmhUAkezsy0R2ohHaTHL",
+	"XkdLkP4GU5+i81xrprUraRcwbau6+sV2+wlst2upuHqeyoPRPFFhPQrzhVnc91tZcpHTtpZDbo5wJPBW",
+	"EqtqOD0wY/cSFOYjox62NepBIhFUEmKGNT/SFhs707tL5WWR4F/KKlstS9yuL1fO4hcr7G8AdALItzxr",
+	"jcP1yNP//EUPJ77r3bv/s/vno+y2HVnJY82vrXxgY+Jhy/ITVUD61rTIstUXK+3TWmmfhuYfY7QqaXtH",
+	"sxXqyL8IhWNXv/RNt81ZsbajL0ajL0ajX9OF5qun7ZCviohpJ5cXZRG2Mp7IFpYC+DXO1EgUih35Knh9",
+	"RPnF8ou2iqx1/4x6blmORr1BErTdx9jl8uATLsgdG9Px3oQqNghMHMFLSdkPFSk5vXp7Vj4eiT5bLPUK",
+	"sUDKUnIgtAvGUiIkWbJ8wcFPOhiSa6AWMvb1BKEegQjGhUWsQjtUGgIE5Iym0TocEBZV7sdvMCaqnFyL",
+	"qarc6wnVNJOzgv2GdOpPlczVsmqekZTL3p0vhMGDm2EIvJGkWn1Ou7o6sYrq5GIKNd0qwZ5QxsBZWGxx",
+	"RKzUCJZKKMyjXNFqOO2qmE4NhxEa8BTvecZmUNt0MmeTO8KnhGJN6tggGnp5W7RiZTm2PZkww99ijnWV",
+	"StZazxqL/D/eTvZr0TiAjTS2xzOPyhY/1qR2gufXQVOUuZdhN60xhcE7O0n1wfftMv3hJzkda2xX1al/",
+	"sVr9VqxWokHUu5+pP/SSULpvvan3f67guqw3SjlTQ3WgiblkzcE0YrStXW2rWpOyqDXED4ppTpXOCyiH",
+	"3xr0Vz+1zdNWq3FeQZ1RZMy4mFm49y/WpaexLj0lbSK/j6uOTMf6akbfraWRgy8c+Z87+O5pqQ0n935r",
+	"c2aVM3YwaTprzSYCtjFvv4h0crCBX1Ys8i5cDWu62aytL/bHL/bHT3Egk8eIKQ6tlCrFZ2KxNX6ez3gu",
+	"vx8MyRthoRZsqnK9Jnfkq4RMeaah9nYfEyHwb6yiT9gHOtFkQfVkfgwgLq/pgpE7xpYWcThoilisB288",
+	"BDR5hIABw4j53qM8sxQqlpm+RgJNp31taErf2mHe8jQhtZ/Mi40fwdyQAGKp7flWMfzcF5ywX5oh3Kpc",
+	"JADvR8WE3fJ0AMmedDJhS4gmHjPFU4dzumDZKYUkMaaOzZIU4g6Km6OVxvNbNLRAYY1rmWs6zhgZr1Dz",
+	"Y+mJToLqF69hLP7PGwhOLkd/zfTrYJ6w5CB/pqRv45pHwjd8RNVkcEwgh9bMY5wjSvaq1Do1X1irLTGL",
+	"Ys1MKc/ZBG3Cll4yqjS5Y6sh1iZx1dpE4a1HwW5D/SLYPwUEsRZU+iSg863dcnTGtrIKKf7Tlh/IfDu7",
+	"E27MbvCJ+O3F2a5fGnLY/tsKde3SeYM8d2giJPhHfL7T8MOzt/3njvXt9uXbq9e77vb5bqZUw18vLIfb",
+	"ZbnM9zcwAHuAn6SR3Vaw0cwj1uTysccAGnkcLZkmrmTGrptU8f7T19cuOfElnbG4DdvJEBF54Yt6+Hjb",
+	"c3RZG7VBQtFwrRur+mxJZ1zMekc9OZ0qBirVE6qNnWsSxQVUJD5lU25rkqKWI2EfuANGpHDpucAAbHVc",
+	"mmumOBVkmcu0mOiEUE0WUmny/ODgYAAWvZGQORFSz7mYHYVym288qQ9A5q4bJ8slhI6Ezvkys8kW5oGy",
+	"lTocQiEFBENBF1zMCC+r8gvXPeHKy2tuDawMJb2JEZPX2HQKVUcs0n8fXINmgJAQAsouSwE1saxXgQDV",
+	"wpdpyvlsrsEhiIZZNGa2ORmiAtonLLUWdNSexfEO/KjSrvWw90tWZmqM05zZVuzWYDPdDn8xOHzxhTwt",
+	"h3+UXWH/5wZF71ARJc7Pbxy7UYRrB+kKWuhMCjYSvuI5FCSxXIXEbIqVIiHlSDuF6540xvYlNveJvSfN",
+	"7X8UPSdPYelqPgnx/oKL06VgxjwxXSnu01wt63KvY0v+hZof75p5clJ+IvG6Q/2KJh9vKaWz8ZL4pJV2",
+	"QgfNr7Pezpcj9LjqQJXMPkhuSKOlgjq7U158Ai/nFuchy+RkQ+gnZhfTLCPB286Uvt5fWg+oPAm6++0F",
+	"PYeLuf5oli9+iY/81dmoqpvjT3WwuVvERv7yJ3rJ79hqlxyPm4bftCzr2kdAWAseiwAHatDi+Fry780I",
+	"foMH3M4sdrjtSn05z7+28xzujD/M9pD8QgLuVvZjPIwefUC4CZAx4N9pCQA4UFamT8VIoMAOXnebawbP",
+	"ZE4omRRKS/dDMzLCHnoAgByJ2Zze3Y6Kg4MXkzu2ujiDfzL7Cx55/MkizDahZI/h/wklc6rmrkOPSjsS",
+	"SsucpUNyoZUzntCcYajF/8fetz23jWN9/iunsg+WqhjZnc7M1thPatuT8XbadttOZ79adqUgEpIwpgB9",
+	"BGlFk+3//SucA/AikbpLdhw+dcciARDAuV9+0ZRcuCriR9p+P7avxG+f9/E6v7J18kJrMhTBEAImyRuD",
+	"9R6Yd+FBKiMEi80dxwJ73/OobzfYl2YWFZewqzN0RIT/N7/UupKRMezLfYyDf45Ffd8fe0UO7C7GdS1u",
+	"SGQXVnBP4GVrPMWNpzjnbOtz5rXVoeNvdFs38P8SPy6icNhln+b3GZATElZ1P1YjyhAbKfTIWj6JzoVa",
+	"92/OQJb6fK04iPmTemwcvVu3fza7uNVl9NZVtG9kdoecYp03wm1XO2sX3Y8dcvNFbtlsg5oLt70vdovb",
+	"djivq2WZGxqiWwFkU8OBPMedILGrvE4O89qXCHp9CpOh8mAyZImHwAlZVoLRVRG5GXq8r2LKLCV065a1",
+	"aH0Z85AFhM5YyrafQbk2r47XwYItecG2BcJuUKwbFOvGyfCSnAzzNQc7AMJ+DvdhL2YI+rZuizNj0msx",
+	"kG+FxCRKDZFSj4SXO4tqyQZMyAKCnEhsj17JO4D33Ki1y2tMf3FrXUVtvmuqSneiLptdrLru7uKsU2K0",
+	"IbjEA5Zw6HHEpkDFLZEaKJTJgYpUGtuqG3sffUkXMlap7TVGrZBLkbyhmkCrN50tmHqrJpKHDmPJI69a",
+	"pAZCfhkKmRh9xKjuTzwWfcFDCNWICWn0F2w19MSilFMNtS+lgk93H7U3d+lPLQ7jIqpZGm5eQgw7EVHu",
+	"jBdZCfk9aAhtC0J7qKcwUHTpSux2c7Lbc2ntQpCLpHBh8io8HoVnoLkMoceCR/KlIIVjP61EYdEViITc",
+	"1yNuyQydzx5olTcjwq3xJT5P6BjUchDOiRze3vMgjUUyfXurIhFMTzMGwjT8rzgeDHo9j3CUicVoYHB7",
+	"/cHwgf9ze/kB+iLi0Ooxzf/+Ps/F/vt7+FX8ggzpp5N372EsvvJI+9LYEaARSD7kgbKNj/ppFLU9IOe4",
+	"xeeIn6jxWL575CjwpWFQaYJlep/uPp4CM9wsDmHM4mQKE5VGIUScxei9tnjQdFHa2K3MlyoZ8pj2DISG",
+	"9ycnxDqHTBoOZFO3M0lMmef4+T0z1n+4WUSIPv72KiXSJc60e/e4uz8FB/kyH/jzcERze2wEpAGVfgWg",
+	"0sk+1KDVNfUgUmmYg0szV63213EQc4vWodcHDdk+S29zwJFCZUfLNn5TcdZI0qUvUlxxBgQXRqlOoMfz",
+	"IhWLWF0qcyHvEe6cG87zpY0EYnJfrNLBECOsti+OCy++P/kZkHNOhObtToEzjwQC7RLinrnCebNPCg7Y",
+	"5nU9XPLp7EGe2oWcFo7wdKx5cvptpnT1r9NvZk/+v2Z/nX67uviL+LCxJ7kMOOhEd9iI/UdJNtGdQI3I",
+	"88W/Os4uElpK9/M93D/c+7KrdTridyrin0Uy/Mx7V27hLtMRw6HZZT3+NrOhRvv+y5fWK+d2NHu7/PRR",
+	"hkEIYer6ZxbyfX2JZzhkTxx6nEuj4wfqCSv0e1N3JhU0h+fpy0BJSWXdeFzvS8d1jmfeZyJKY64hYHE8",
+	"BW7o2/AJw5r7KjZ6vnksO78CJdnbmf8BQ9cZ3A0WLZGajw59K81VbCTnoMqevdI65bgsm4l9XiDb/YjK",
+	"oHq2rAfJYWUnrqb40XWgNoVDWFlw4uC/NNLz5UhPM8a71Q/O8NcJm9ZI35tewoRETlYkSce/lya74ywF",
+	"hrFbqVwceDP4+CoOB0UGh4ycxGCaBGrkeKOIqZfFE4tEuCArFxnPeWGdry9bL5j9xIU5uXNb3DjZX5qT",
+	"vfKINqTo58jt68AfRJXW85GvFlpMO5LlECqu2x7eTNtraDa0YLV+o3DY1Cr7pwurMk09w/jSEc3kS6dK",
+	"UUocCAmcBeatRDxlCtgZaS1zi8OkPtH3Zc5UwBZk6+ybzB8z9cqoRu9PTizKtNOy6rLnZnjRPpWffJY1",
+	"3AU/7WsNi7wGs5f9x1R9mry5Qt4c3QXMHvl8X9vXbT1GWP4NSfVtMh1zY6Bc/9H9eHXx5e7y90+X9w9v",
+	"ttCCjh1v26E/Yq2k6iTvvOZ4cDm/I7dDjLE45MGjtnhuSckEgdgwTpuYPXMKRxpGTLIBx7Q/p4AaHujL",
+	"HtMiKMeccutYnxrbvMCwbXq3NSLz2T1f4i/du+tMA5xdAv9KFwquLjxg0Oeh4bgIZYxmsjNuPbBWui0U",
+	"lCrkRxrURAIb9Qh43dnBGLHimGQetj1fBiyKdGkDNVzgIfR4OW0m60ep5502LsvHig3njC4LDWh9uv71",
+	"+ubztQczF9LzZff8/PL+/sv1zcXll/Ob3377dH113n24urn+8s/u1cfLCw/uL+/+uDq//HJ5fXF7c3X9",
+	"8OX65uHL3WX3/F/dXz5eer48v7u8uLx+uOp+/GLH98A8c3l98+nDv77cXt79dnV/f3VzfV/h7HZ36Vkk",
+	"mJv8eez22WWYz65LHJzjVo0V/yokUsZKK5hhgWu9eOn0beZKbwXxN6+4VWeyVPGMZUksVYohTJhuun7s",
+	"FpGv6gw3NjRXdv984EnVBaIOqIle7tj5wJPVbtX3Y8w097Quh3y3l/RgQcI5VrthDknZlYI492MeWIWz",
+	"kF5SZJSoiQsCh2PQj7nOHCdZsIn04plkCGjNK6a1uQ8v3Z1x0rgzGnfGC0LI3B0f25O6WE6n2EE0J/cm",
+	"oIXfgXsqPwEWcxdAzlEcKsM3pVjxq4vcLA4KF4I2xdBwE655WeGaOe9VOV5TOOOXGKq5p1AIK6z/1Nm5",
+	"1mOG9Zt5iwNEmXB/F5oq1t5SRwRM6mQRD4ElEHOdtCmVHL151O41tcC4836yslMPWnqoJhKEdN393I9X",
+	"F+3aEEv2EftSR7IJniewkk2/UAnJHakZBnFeeds0JfiBtREk9xK1b8asNlIrjr/l/9jK9zTHcjvQLaob",
+	"GNBg8wlzkGpMipNSYRKldSeh2dOudWCVecpKvqt8KY3Xaudeq/nT31Deruuxmo9TwWxbg2pn1bIb9Cyy",
+	"obmOO3BO7ewuHs4xVWDB29Y1VXLiz6Rx+FKPedBhE91FdfFXPu0QjWT/pr5ZNELWPgse+TjxQPQLQVtq",
+	"W3V1YX5OJTmtwlq/1IvUARs6b/S95/Q+7YhRra73UYnwMZYMT58nH6YDM9C3Rxq95x1aG1VKa6pz1tCb",
+	"+hKBBqFl7FhsQ6ixwUqVcwtNU5c3gr3oQx7DiE19+aTSYAh9FbcppRBrJlzpdAdu014k9BAYXFzfw8P/",
+	"fYCYByoOscok9KW1dmmNf+BrxCc69ByiBQ5VFBJizJKn/2BR6qABAxZFWBR+mpf1+DJS6tFm49A60nGW",
+	"YG4Um5hrFT3x2OjY1b1gfDliU8Rb5CzEgpkRix//cMXiWFPUVzEwOVWSA4+wVKU7W07uyx6PlBxo1/yx",
+	"FGdvvT/5h5EKzBZ2DlmhHl0k7TOfBAPCARQOecQeXYgkYmIEY26rFAdMSJdVCpJPfGm/H0tGzfowbQmR",
+	"uvHvKsZV0RsV5aVnwMwYtFtkg/SZiLR5MVQUZQEm9cRojITZaN7828nP9lIEYK6fL2nltvsO/aDTfl98",
+	"5a4ah1qwkdkCXbt/Dq/Il/m+6Lx0Z4HgxKOaFjOaLnDEPQlQNTcRLaBKlv1LTcx1IDZyBt/+yqquDPUE",
+	"Qx48rtIO8rCI2w9zvZsMIdlTyjhBI5d/KLlsxljhQ0KpP0n2xETEehGvy0hCcqhMi0QJRldt/8W5VDW6",
+	"HGoii2TYMlNy0MQcQt4Xhjk5ol7eZ/8DTfn6okF2LxcGguz21e1WExh6SYGhHJbPEaE94nVAyP88QFyo",
+	"G0VqonM0adUnjYi+oC7WgoQ4ryFUb6F7RHB70bNi3D1GS+xE1TK6S19XDfDRSOYfvm1zfvm3oF7aIvrQ",
+	"P9eWq8ff8L8iXBgqsdSLgO/mEUfBEvhXobG5fA0dk0c9p+NloQ18stCsNJo2oY3dhja2u3N/1sU07BVh",
+	"YMzZyGIJGLOqx2GsoqjKJvzAk0U3o2HQ33voYhf87c9DRi4sM1whaJHd9+JFT9EVWhs22Jc6sxoftYsr",
+	"FJI1DoLGcb8bNeQfG6shoz4bY8PAtTqbC61TDj+9b3dA9fvQkgq4jFWE5aKq3+cxD9seKByDRb5ske7S",
+	"Z2lECWPOmwet/MW+igPKK8vghsdM64mKQ18WWv9BnwUJumoDTvNG5Ahl+pHeL3ULXNpw9Lc+o6aJ+xSE",
+	"o2ySGm8iHUMj97bs6svCKp/ZKI0S8dbeG7fT302f0RLBdc0V5Jq6/3KIVMCivI/GXMolqInUFjlAoZPa",
+	"tsoY8VGPx/qoEPFxg7RwFGowynWSN+Qp7dMRbaRZC6M1VSRY3S8itd3HHWao7HAxg4a8f/R+mTtkMauL",
+	"b2VO+h319N60puOma8YAO8jcp/ky5gOhE46Ad4X6DlilvKNI/De42HO72Nfn3lel71vo5S/veePYf3HQ",
+	"uXNZJfMnllF2iQZfYgXInSVg7PVS+hBAVADoTat6mlwR8EAlQvbRrB5he5Zj49DEQXFip9YBJ6UjQ9os",
+	"qycymhLoBq3oiwgRYXPApe320hrxhIUsYR0RFuHpMEvD5UcYo1G4jGwa6Ug7fF8L82kTaehXYmSk2syi",
+	"f2KH1LnKFdX7Nw8SQD7kNB7MWamtValjfpv4IIrM5RCRleJ8i5ExHaJEBoxpN53OWga88XL8wF4Ox3uW",
+	"sdRNOeqGutLxN/qfLYpUFrVxxjkQDSXjQTpRYw0TFT9ibprthGH7SGvgWQNEcl44NE6dIrYCMtXRKlhC",
+	"c4xmma+SHm3iPDuN8+znsq9b0LL0imbVg9g73lW4QNfmPs5KwBhY7i6wGoSgrMe+2dilrrYVLufOpVdt",
+	"9EnOHkpz87eHA93PtT9gUxeSCrvAA9I8SYQcaEOCtZToELk0tNRIJEbhRdwgDQkj7CwRO8+5bp8RUvN0",
+	"zL2CvoxKdyZm2HQVLJvD6KOHpWijjbow249J043qWRFge6mK53GsEpZwItyD4tvUcLmVHQofxBN1lJi3",
+	"uqu4HDBfYl8r/FIvL1ioMcozy/GMhopCwz99OaNCJ2RdQteVUBSwDQ2/pRTkNBmaBQbYYYsaZzF4+HgP",
+	"AY8TqqXhnkUwdKZrTbX4HZ5XHRelxR9Kq1nTJs+3/8e1y3dt2eJtWMZejop144fgM65SrT4cQK7/+XXP",
+	"FbvpVX36t9mcr9Wrn3/hcr8+vOuclPewce6/JOd+STRVX/oyoeYktXqW5r79/C6JeTkVr+6ddpd8c3vA",
+	"jXA4D3U+42Irv0SUjVnQpP/PUE413WzHB7arEJiZ8/ib+98lPutaF+QKnKHOnVziDMscyldzRfNNQcGB",
+	"HM37uMV/btJHiaoQysj0gRrzcJVbWOk0XnIFG5Hy2rzH297lZ/Ig51x6BR9yrYtqBSqp8+keQour4PrF",
+	"hbCoonNKVp3R6F6NS/YgutfmZREFRCu+VmIltMpQ0brdgRvJYcwGtQGgmTc6cK/ihPUiDr0ptgzyqHCb",
+	"h13q+C9CaNmQUP7LKdNB+8yXibA9ZHoxphD0pnnZdyJGrlOQqEnYvC0ida/vzzHfuRa71OI/a76g4uRA",
+	"rp8SavktG/Bq548729lzbDSCrV01c1uas4UZEl2jnf6YDYQcvDl9o/p9zVG8PQeS3zyj6M7C/PdSGUZc",
+	"Y3Nt7csWQUAja9BTnfAR/YI4H6lOVPbveUbTJqwQ6UtXlQVCRkK6ygRomW8VEQ9BqskpMOix0P0mjE7/",
+	"/uTEcCMhB5Qsqnn8JALuQZxGnDpZKY3f1sbc0UHMZJIDj6QyERGIhAq1zHdU5YyTcV5iQnsqFSkRd6HN",
+	"Y0XpRulQVulF9dN+Vrko7j27yEbJavpbzF/cTZjnxmrT8bfS7V071bKKRd6Vk7//AS3Npoa9DNUERkxO",
+	"276cDEXEK2DzNZjRRVLn9prnOstsntsyu/5BPVsbE9++emzs6N57Wyv9pb/aaLy7qCtdzA88WeVWNqLm",
+	"O+/UsbMbezg3V5m1b1jXXMXgCxmU5Z9tPj2quNRvc0aDZT3NZXIKUknenk2xhzCNbZ9Z+5wvf/47lg8R",
+	"ePM4FjIQYzarpGLdtIaQByLkISiZ4fQ98VhjhWQ/ViObZvM1AautgpJntsuaMeIzvG2swS7QvstjqnHw",
+	"fe+68DMwKJcD2ujEjU6clSEhW3kWpXj9/ipX3d/aWIQ4g7NPfA7zGqlKKGM1feKNrhhzlGpqngI9rkVI",
+	"7FTE5B6Ya5qeQUgpyW37ak1VnCyK1OQti6JCRfvCWN3+G6kINlrcaWGQsjiMmYialiq7UlDmEnrn97hA",
+	"RrYryEvso0KEVdIx8k9Z4AHzZeYCM2qF82kJbVEX2h24rWycbzslqAR0SvXDifJllao/H87ba6eUDcjo",
+	"kLK+ofIfsLOKE9L7YDfryutj/sSilJGn6jnCA7kOYMW+FqM0MjyFAJisqx+RTJxLP5r6kuW71XadG3oq",
+	"nHrWgnFAIKQ4IEaGToB/ZUESGd1Cae7LrLNTazJkyVvRb2eoT2Dtr9xc+kb1aCL8Cw0dwyhjziJINY+9",
+	"LE6QOeRUDN3bK8QWrYhT2FZVhSXmtpcvmQYusU8cdoybqDQKT6vqW7M98MiQdIs90jZy4kszTzFqks+c",
+	"GGJJjoxplsSiZyFkmLH+0NLLQK1gMuSSEEHS2AgUIyXQuOzALwpBRBALZDIUwdCdIzaATCPuvqoDl/kn",
+	"+TJgUWTrB43V2E9lUN0q/9Je0IOJDFq/ndZc3BrW7A4uUfYTD2wm4jIveCD0gkWG9vdGbryCjlzEGdG6",
+	"IxrLT3f/giLmeqflextIiTs+Uk/z+mxmvbU7gA1z0Znly6GKQmzZ0y939DtNXXpO6BkDUxr+FvOZYZHp",
+	"2i481JbCM6ReGJQV+WoGBV2wvJFlVhmOhELdizl7fDuIjP0ai8EwqarFqx7gWS3PeWu5sTy3Ugf1nmzP",
+	"NWg8VsZqW1xMB3jk9sk1gG5u3eCvr2ou27eF5XLuqaZG7sUlXhVOJiMud6YvDd2GEh60DbbYZYLTyjOC",
+	"NPbIkV5ClzYBicbYJIXaTl+fO/1u10RWD69gH2giH002EMsvw4YUvXklm5sGS9jM/61UwWZDwHbV8DAU",
+	"ZF9DwHTAEOEzI100qiciimwOjpHIRbvckBsTtuVEYVgPhAyiFAfDuGwUKSJFXZslVGAN83Rdbw0PmYYe",
+	"5xIBr8cOCQLX3DNmftQX2Mee6akMhrGSKtXRtOPL/1IpjNgUYVysY8QyNjPASEmRKAKoxxx5o1+7DnND",
+	"zqJkaHts+DJRwCZMJGCuVI4jhMqK+9JGZ91RDtIiaqtNLaLqucK78+lAddfvpBEr32Xmz5J7csi6NWLN",
+	"K5etLbyqNnllj3pUVT6mVf2qgHcaJaipO9teCfrHTpWg44K+cdAGYHXEvti8kgX9qM5y6mZPbEL0+fiH",
+	"6CBSnK221Lv4yQ0HabqGzNCA4yJFSj68NVVkJMff8n+saGgtoWx6bIayl9k++eNN+499tv/YzXU8WWaU",
+	"LL4hH3iy6HqcNCz7e+7Kscsr9qwqzvK3iqxzHUNoMXnQY/tXjRo6a1Sj52zqsRtGsWMbK4hUGtoOI4Jv",
+	"ipJmB0ToBJVmbawE16dY0keVRpjp5ssMSZHJEMNOGvo8RDwjEDJR0P18DyqGD+e31ZHhczPHVb7m1xcg",
+	"Dma+cGGceHbLm3jxiwNMW0AgRV4wS4wvqW3X6h6RKlaRB6FL3z+diTgR1pmLyFC+rPkZkX5iD1gaCi5t",
+	"cMfVDIxj3hdfqfAnwfbeKg2PNCRxqhMs9qGhoKU5h1AF+vj8482ni84orAUnK7KYfWWMFol8WqgrPFz/",
+	"jNIKFtUMlg+t0WcaVw+buxObsrHdKjDH30qXegsEs7kvhO4s8yIMBV/SnwMlJcd09EyfIUwFCJiUKoEe",
+	"d/6dOgwFmnue+SwL7czTKEyYbrxJu41a7+rGr98xdn7mOQ/TKpemERrfeTx8dzfwhXuaZpj4toBjszt3",
+	"pMHh5pIqOeZBnWPqJauCDVU3quALyBv4XlTB4yDmFpDr+TMKtmWCK9vevwl0tiE0mLleBf0Ve+C6DPCA",
+	"RZGQg8qa1FQjSHEI/GswZHKAnXry4iVc6Sk67u4f7n3Z1Tod8TsV8c8iGX7mvQz1oJXw0VjFLJ5iqqfW",
+	"8MinnkPfQl7MbRUUrq7tWVegGRib83pYV0puATeqq6ydWbkHV93ffHmenzo45PQuTo4uLiMnkM3qLDve",
+	"dgoZinEHkP9Dn4kojbn2ZcDieArc0IWhr1Pse2D28Or6j+7Hq4svd5e/f7q8f/Dg/O7y4vL64ar78Yv9",
+	"jcAor28evlxe33z68K8vt5d3v13d31/dXN+fwd9O3uFA95d3f1ydX365vL64vbm6fvhiXri77J7/q/vL",
+	"x0vcpE/Xv17ffL7u+BJ5cuEDWcxzCDnlfCWSP/HYtmMwGxqpwaCqw+iV1mlZ4hU27xDCrzBdFsl5BklY",
+	"/Oo6QZg/sroUxMF/aWplX45EM2O8W/3gDIOdsGmNRLzpJUxIKw9LF+TFisTEhQQaYWiEYYtJuBlzeXUB",
+	"5+TPgasLK4tq0MLJOd2elaMwL0Z9iV0fZuRm0SpxDm6PRlMKux2wJJO7IBIqK9Y8euIaWuY5/pWNxhE3",
+	"8vfL58tfvlyh2Hn4ry8PN79eXn/559XHS9stI4iYGGkI1IhjtwbbyKoAAxri+nl8BkpGU6wN4V+TrPtD",
+	"JPo8ESOOciYYKs1lx5cLBaiZ1wH2LxFNqwgkCksdQBThRM8phMpfXCOGcGcbAfRKTCq87vXs6RBy5L9T",
+	"lbAFiQA80UDPrFjM/YEnv9OYeyQYWlGd4+L3lMfCxhILa59BWmERpNh9rPFUbumppD0u3lZ7q56xOLrK",
+	"aXi/9mUmn0fhPu9eCNF6FjaatUtOFHZWr1v54cRVQ32NFCu2HNqWBWye/4/NymqF1x1qnxYyhhTrgEno",
+	"YfuDEHrTFXuT3OEsry/vjHavMtvMMBrVtztnDBibuTO7WU3m2UvKPKOWxgUipBN+aT1K6pt3FRLHCl2z",
+	"KgzxU2C2M+M0w3+7Jwv8PolZwgfUXHDM47fOMo9Tiwd1fvkR+NdxTK5n7fky63aLhu90zN8GQx48ltvf",
+	"5q9UgUA5B4Dny3kQKA/FnwObYugvf4vf5r5hMlTY2YB+o94GKuJnvpRKchhxJjVI1VPhtO3BiH29p6U8",
+	"PHyEluaBkqH2wCHh/fz3kxMPWAIjpRN4//O7k5O2V0TX0x5ErMcjSsvloSCQvQxKD5HCoC++mj1JMtQ8",
+	"sxVmWb5EbioQ0ip//ZHzMTX1t5/VV7Gx9wsdM1neuZvbobBVmKYu3thL2ANmuz5yHh45/h2qDpwXkb1Y",
+	"zAlYi4eQDGOVDoa+HMQqHWtoYYzXPHd1odseROKxjBNGHS4N7zTGFs42GeJyVumJYyTCnvRBs7pabbBb",
+	"pIvDom+ZGRdGiosLa8LETcbgzE1dJpI2c1/gaMffiNDXxtQioVNIASwseR5ey2JpWR7jMP0ERkyZzBr5",
+	"Cg09c0MQKyWhLo4jrjUbcMhynEcoEkJfGtOoyJc6YBl7hlyIYoLLsB4chT4g40nL0gfNgw0+1wvB59qC",
+	"Srx1QTQM+8a4eX7foEXp951eKqLEKPlG8PvS/jWT7H0Wae6BVJg81cYrv0xHq/QNLrilBxFTP6J82kty",
+	"4mY39mBhR5IIu4HGKN30QjKh58uSIu4V2vqSYk069lmu9Rq6ybJlbJ/fgXji0pfYXjguwnEEaRxzSVA0",
+	"LTUSScLDU3jk46TdoSTGjD5tzjlFDX2JCeeFaW00UUl7cFCpvlur5h+of5t/yKkv7auJKjOOOl/pc2nG",
+	"cyroIR2iy5iOA+FqlOMmh/LZlONjYjwHTf6o5MJrN3QnLy4DPVRx8jYSTzyEHmcxj22mwWSoNKf26NqX",
+	"LOYFDA/uuHbLJTVUd9BuFzIN6Q1fVjhqrLPCZX7wuANJEmUumDbBjSFb/Rpw9Exwwmk0gqPktpE2kKPx",
+	"2tDPYpSO7Ee53IsOdIlnZ6mSltlbV5Hl6IheYo0Z55JypoMugj9WdPPMEzj3yLppkjoW6ZApIy4HyfDw",
+	"7NueS7XTpbj9TcTq+2fDXUc5z8eGzb9yNMTvUi1OcjwmVCcdplLZlU05Z2beUwsm69CkwkJmHLJSo3Zm",
+	"6ESUE5f57snjK0NfFhod5+y5gx6aOWfKAiW1O6OGPxe23LyMaXTXRnd90bCxZWu4+gIfhJW+AgZqN9GF",
+	"AStgN7M451LYTXJSF3TYOQtfxRa9c0VL/nlZY8MTG574ffLEffNBqxa53loLEZkQyWG2PEFTor4tysvy",
+	"9Sk7P8vaxwwpoYs6l4sXsLyizrxovZPt6gQqm5nRdct9falUeuYLF7bwmjuLJpHqhSVSVZ2Qo+RZ2nvZ",
+	"CFCzZUmIuOo8arLEADwgjBZL/PSTK4YKmKQSoZ55hIU1oWiavEzvm3T4LNPTIRqgl2ek76jLjSxvqUuO",
+	"ajSBJu1lrih9V5zD26oZ6MzMx9/Kt31J6oyDVGU13ORJPfI5blKXplLBG5YlrNzPzBrjeihZs6TB0FKa",
+	"Dlg7yk3Z+VX+c4NmWFrIQcTn1lKlvvqyWn+FLdTXDzxZ6cbuQQbVg07NHUxz37fOZ9nqsj9TksssF18L",
+	"rqrig6vcQIfT5Ro6ahS4F5Ca8Z0qcMf2N6a1GMgRX+QWqvJNZypd/n47k7Kzv2DAz5cxZ8GwWPzinj3F",
+	"hAM1kbaThNKYIWr+SAUaHozZgIceaDxgX5rn+iJKeMxDqtaIhE7s53XzmVdxMM2/tbbHyaxuPVYs/rPm",
+	"Cypez6WVGCpKDBX8nvJ4usG7VxebvnnNRhvMmmdD3m82eWmADdfg4smbbVz2+kbLdy9vtvRYRXzzNz/d",
+	"XW962pcjJqL1X9ach1dSJ0wGfJPtMu8/4AIyrraDQTbbwblhttiT223JAAfZ7i6ZIe5UxO/nb8U+3eJs",
+	"lhPfskGNV81wXCMjKqRNY99s79GeYPPyed8lk4BSvARSM69JLDR5yr+N2UDIwZvTN6rf1xwV/RdhEO1U",
+	"2YpVwpLD5tIuMfYqYwF3uMwKa+9Il51167v+8Y1xzJ+ESnWx45d1wc2qabSU5/KlNP78g7MdOvAKnjPX",
+	"22q7iNrqdI3oUyvEyvG5akPjEw7x+uLXtDULo9bZrjSh6pck2LNjcdRER/myo9JZg2mmtQpEjp3CXOcZ",
+	"chPUBZgNGW7iijTzHiKYTPPUuR3Nr42vsQkWM3sTtqHdTR2KONPxN/OfVYGxc6oNhS4QbjLkI0u9UWQJ",
+	"1/xxih1amO0OC6pfFxLOqHlZINg8WI7+5hMW11SoLPgRaW1f8eBtbusWoV837VxgdsG9abj49xN5XfVa",
+	"PVOQlVjkWqHV6htLv+9HdWkufaO6HDZMuhPVZYuIaFmBed7op1nEuiFP2/5p45Cn4SNNoLMJdDaBzibQ",
+	"2QQ6m0BnY06UAp3oq3hl0c15S2RjdanPgkSRD3+dhpkIfgQ/vccqZioKwLa9QOPZeoBAmb/5MlBh1hjQ",
+	"THykIVIBi0rlA5Hoo7FvR4hU8KjShLo/MGxZrBV2+IFIaYT8H50BA1cM7CqnR+zRuaK4jFVE/XCAEX4S",
+	"SP41AXPgb4XswI2MpjTBzILm2gOpidTYTu09qGTI44nQ/BQYjCOW9FU8KsRT7Zai0wtbY9hHfMnCkZBC",
+	"JzEzDxxBoiDmmice/ec+7f2bB8k/6f2KHPQ785TR9+wjq3X5NC81DGXL8l6deSiONFCPJ3fQ35XLYmNG",
+	"IeSTSBh9xrdndrqsDPtmW4Z5mKngZZ7Et+apSMhHaD2xSITwvyFkU932JTUQQ8kc8cS2tiHOEwyV+Q3/",
+	"wrSeqDhE6Y1xLOQevszZB6vhIWfQV1GkJtiyIbHcisGYyxBBWMm1HiTiyWZWlHiGQ03jruuOXUgHumYZ",
+	"PPYlfpYrxcIlRCGPQUlsKZwGQ1ufhes0jND2aaePFBISZTil0DNrl9F0prEEC8OYaw0sijkLpzBk2vHR",
+	"fCdac0Md6VPQ2MY430dkf2fAJPJWX6qJNISGjYJsk7OeRbHjYfssw15loFNt9o6H5IeAf+Jfzf/7En3/",
+	"eRgiay4UaQWS89A23hCDYWJYMfZxhhZmffAP5rUKFnxlyKAmULG7sKHbmI9CPtb1njAH3XjgnqdrM90C",
+	"p11iS1TSH7IbXVE0sIps2Jg9u4nXU+TynucI8lj5CdS4cI6RgeVwTiSS7mJBLomjIEvDe6rPaBTXeZAe",
+	"cBP1+IBJ4DIkjod7qhM21dBCFjlFPgVC+tJyCJiwKSJE9zigYOIh6XntRaHFW7dHq6hNFz9mX/R9hgwz",
+	"tX9bKlkjgvhQf68LBom5aNro5yTRhK642m0PRL9aqBvpeoqC0Zelmz1hGiKGfSTIyJkMOd5faoBnbBxz",
+	"c/sJjxFqnIe+tMaJNtL2fS5tcZlGxEoluUdQA0QLVljWRkaXXPudCCzc4iVldvlRNOWquzFKWLh7yvoe",
+	"bRP31ahGvkLz5N17GKo0Xs1AIYOkaKJksr1ooFTaJshtiDelmoeedeq4nrykCURhhejWmQkCCy2Q9yfv",
+	"zUfMMzXQaJvQ+pZq+NZQ2kTDX+BWqeeUjWr/nTHHe7IwyZyeMTTt/h5IM3c677ouVvdeuwOXMtQzpBjZ",
+	"yG8GEqSHaqJ9iShDhtSqIOvVRObI0uNYPYmQxxqeVBoMeWjozaERuc5QyZCPOvCgIGGPHNiE2U7qnFLB",
+	"meU9WRWJ58iVeAXFw5HcpQKrrhTZzpBZXy25PGYZDjKWBRq9+/r91o/YORY3LNeATKoh2+3I1hh6lmxV",
+	"mlShCdEVmQx5zMu1I/aYdoaVVCDAh0LgQjwVzpywZI34jmWd2+zUJoG4tJDFFNjxZddJdGP69jI3AzYM",
+	"fOIxi0pzaEilla/OVDkrWNqFoaE3LUYs3PRQiH9kjBKxCBCS0Z7BiPJsY46cRhpxmsc+SnENX7YMd7LR",
+	"DEeibUqHUQWNxbPuzETh4pfj786Q/OvrHbmY02TRB+dEaaB4X34Ymq16bGszsu/RUnMfd/zN/t8GYI2z",
+	"ihEyvoVqkedLpi3SoXVS2AcgVFyfAZNTq53oHNj3/cn7FXSPFRvXZfpMoyJsSVWXMiRx0X+VtLVKZpOl",
+	"nBqK1GIghRw88uk6qa+2jjvtRUIbfYEKue1YYAY7LWUzHBk5T6SXGHkOLBqoWCTDkQd39+/+9ncPLs1/",
+	"UOxf3v/tp3ceYJ5sFiAwssZQJmr++Fgq+dcxJnPEPMH/mnnPqIYIYwBXF7Qw7ZXK1jX1DYrUwCiN9CdS",
+	"OMiemLGDJip+jBQLAdNYYpyFIheYJCJKH6OpelmGgFn9HbhGpcWwjHEsnsyPI5bwWLCoA7dZrkdfxDrx",
+	"zNKl0buKK/Dy4XHcrM688HpZpaLwa3XHIzqhX81pv0KVqPB1dfZX4Yo26s+etBhD+fMcocRaC1xnZU9K",
+	"4aViJ43VHai2rUWZMZXWaOSEkmjKZCSt0Jgi1pCTonVTSETLQCxOz8gTfDmJmdSGUyl5SmxM8+SIeBiC",
+	"PbdyzqmFDChPBEM/+F1CyTaC6cZJtjwPuaBlfxYw2vG9wnCpTERE7hRibCAocYOHQOySOB2Dfsz1MF+S",
+	"+QouDb/gYQfuUikxwyTmSIzaJqIg2xMSfj4B3YFL3JPAmH2x3dtWMlH4F7c6WouZAa3fCbPb0ON9FRsz",
+	"F706tMJTG9xiuCJzE2M1Epp7DnjUlxOLQDpBAP92B7ppKHDJt9X2ZQ0ztH1FSuxwH2glOUu6syebVWP9",
+	"9dchwUnmF1LJIz+b/cUr624ihOK7VUJfI3YI9UeZ4WHz3BakmuyE46bjN6ffin8jT40xyuj/niEt2Hq8",
+	"6hOBZ8Lh9LwvXUS8JqpTTqlt8mUPnC+bRQfKGbPQqnEdtvcdr7YXvM5ymieEHURvasTYKQGycqIF53ew",
+	"5GDnL6F0YCymrpl+2dnaxENeVzzEckdj3D5D9KP+AiNvj8QTr73ALSaBj5iIXLowwisrNKGLoQmRdKAr",
+	"fZnKR6kmMnvf8Xc70DiZoo+vDl9qjgx+tBhBgePmIM9NROAlRQTKIe5CFP0AnsqN5d+OHPaLZWHBk+/L",
+	"MiPxYJEHfzWx2Ljqn8lV/1Lu+ha+dWXO6N3x07tjd1iuFqr8678nj3ruj5EaiPlHlewphhn75b8nli2X",
+	"/2q0YSH7yv0gwuA4YFHUY8Gj+ZvZeB6ksUimuDk9zmIed9Nk+Ob0//1pPp3GMn/hMrHSB3/708POm25b",
+	"0zh6c/rmGOWYPaJZIumS791ItFhFKJE1inGXhGds1qwZgDlryUb8zekbFkR4DDM0RyC0RtktZU/oQI15",
+	"CDdmzfCucwLHcHN1cV6RQVGYgj4z+6ViuptS9kQr4ZJhm4/CGMUnKkb4QCmHrhkmrnwWKtDmhrA4nuYg",
+	"5HZ8SlmsGPg2VsiBnVeOyblYlh1ibJ+sGOSOa5XGZilRpAL7mVgeoZPyBv93qhJWXFjhjSUbN/8u/aFq",
+	"PYjZjtthM1owERODTIX+jnYYAkituCSz+0vtVbiIIVJYZ/LEyzBgxVFnW8su+bismaZ93bZF9VaOo+WO",
+	"nOrE7OLg+MSCldVNQi7Wt0LmWh+2nclTvzOqoy7Lqw+dA2UFLGGRGqTcphlhETUbcYttKzimChdpx726",
+	"zqeUbuUgZXEYG5vB1nTbk3b/1GKURkZvKJKDXcyKc3Zvr8in1jMi0GUgORRst21jgc611T+DpaFIIFKD",
+	"PL4wiUVSGhS920989aO2PAGCSKWh431m31vdz/e4Nx/ObwsxTccc+zy0J1FkbThKPsiGZ3SkIYg5jsIi",
+	"Ah43el4Qc8O7zCe/VTKalibOnl/5kD7fz2S6BUpKHljOMRvo91ww1S0Lk+dn+SZ+vx1njUuatzQBbb6x",
+	"hWyKAi8ShIyEdPezTayuql9UloDubm02qhl01W2pGFj1YTyzwkTlEtio1uAkxjxjKLbAWHENOcvpxWqS",
+	"dfHN7drMAPUy8i38avuCBubDrSQoMWtn5K58OSvc5ZiFSB409LCfwSKvo5u64FRfbXbUTt5BEAk8iVbM",
+	"oymqPyxGKlV9yF470nAz5vLqItNc2l5hVTP6z1s1kdRBv6Ta2JkWLe8Y1aScE1Pqhp36nC5/tgTPFogM",
+	"hPTAKqXmA1CpwXAB1ptoX7ZKDVDcF3TgWiVgbUhi3qWppYK7X7rnBUnCZRJPPfNDFqCEIZNhxIss3ai4",
+	"Rvv+nwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

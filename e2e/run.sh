@@ -18,6 +18,10 @@
 #                          sees a policy's compile error and the simulator's
 #                          decision; a member sees no admin action; axe-core
 #                          on every page; screenshots to e2e/artifacts/
+#   mfa.test.js            two-step verification in chromium: an organization
+#                          requiring a second factor, the forced TOTP
+#                          enrolment (code computed in the test), recovery
+#                          codes, a replayed code refused; screenshots
 #   openid-client.test.js  panva's openid-client: discovery, code + PKCE with
 #                          the login form driven by fetch, refresh rotation,
 #                          userinfo, client_credentials, introspection,
@@ -121,6 +125,9 @@ done
 CONSOLE_ADMIN_EMAIL="console.admin@e2e.example"
 CONSOLE_MEMBER_EMAIL="console.member@e2e.example"
 printf '%s\n' "$USER_PASSWORD" | timeout 60 "$BIN" admin users set-password --data-dir "$DATA" --email "$CONSOLE_MEMBER_EMAIL" >/dev/null
+# The person of mfa.test.js, whose organization (made by the test) requires a second factor.
+MFA_EMAIL="mfa.user@e2e.example"
+printf '%s\n' "$USER_PASSWORD" | timeout 60 "$BIN" admin users set-password --data-dir "$DATA" --email "$MFA_EMAIL" >/dev/null
 REDIRECT_URI="http://127.0.0.1:$RP_PORT/callback"
 timeout 60 "$BIN" admin clients create --data-dir "$DATA" --id e2e-spa --name "e2e public client" \
 	--type public --redirect-uri "$REDIRECT_URI" --post-logout-redirect-uri "http://127.0.0.1:$RP_PORT/bye" \
@@ -153,8 +160,11 @@ ready=""
 for attempt in 1 2 3 4 5; do
 	ISSUER="http://127.0.0.1:$PORT"
 	echo "starting gatehouse serve --issuer $ISSUER"
+	# Platform administrators' second factor is optional here: the console
+	# test signs one in with a password alone; mfa.test.js covers the factor.
 	"$BIN" serve --data-dir "$DATA" --listen "127.0.0.1:$PORT" --issuer "$ISSUER" --log-format text --onboarding all \
 		--object-limits accountassignments=100000 \
+		--mfa-platform-administrators optional \
 		>"$WORK/server.stdout" 2>"$WORK/server.stderr" </dev/null &
 	SERVER_PID=$!
 	for _ in $(seq 1 150); do
@@ -242,6 +252,7 @@ export E2E_SETUP_LINK="$SETUP_LINK"
 # The bootstrap token, for what a test sets up through the API rather than the page it checks.
 export E2E_ADMIN_TOKEN="$ADMIN_TOKEN"
 export E2E_CONSOLE_MEMBER_EMAIL="$CONSOLE_MEMBER_EMAIL"
+export E2E_MFA_EMAIL="$MFA_EMAIL"
 
 cd "$E2E"
 # One file at a time: each file has its own user, but the server is shared.

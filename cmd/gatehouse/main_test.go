@@ -31,7 +31,7 @@ func TestHelpDocumentsEveryOption(t *testing.T) {
 	for _, name := range []string{"listen", "issuer", "data-dir", "database-url", "bootstrap-token-file", "encryption-key",
 		"encryption-key-file", "log-level", "log-format", "shutdown-timeout", "service-account-ttl",
 		"signing-algorithm", "key-rotation-period", "audit-retention", "max-token-lifetime", "clients-file", "tls-cert-file", "tls-key-file",
-		"tls-client-ca-file", "onboarding", "ui-url", "browser-session-lifetime",
+		"tls-client-ca-file", "onboarding", "ui-url", "browser-session-lifetime", "mfa-platform-administrators",
 		"workload-signing-algorithm", "cloud-access-node-enabled", "cloud-request-timeout", "cloud-attempt-timeout",
 		"cloud-aws-access-key-id", "cloud-aws-secret-access-key", "cloud-aws-secret-access-key-file", "cloud-aws-region",
 		"cloud-aws-sts-endpoint", "cloud-aws-organizations-endpoint", "cloud-aws-ambient-credentials"} {

@@ -33,6 +33,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/console"
 	"github.com/gatehouse/gatehouse/internal/keys"
 	"github.com/gatehouse/gatehouse/internal/logbuf"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
@@ -235,6 +236,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if m, ok := mfa.ParseMode(c.MFAPlatformAdministrators); !ok || m == mfa.Off {
+		return fmt.Errorf("--mfa-platform-administrators: %q is not required or optional", c.MFAPlatformAdministrators)
+	}
 	if _, err := oidc.ParseOnboarding(c.Onboarding); err != nil {
 		return fmt.Errorf("--onboarding: %w", err)
 	}
@@ -280,6 +284,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	accounts := newAccounts(&c, st, ten, pw)
+	accounts.MFA = newMFA(&c, st, ten, pw)
 	if err := bootstrap(ctx, ten, accounts, &c, stdout, log); err != nil {
 		return err
 	}
@@ -408,6 +413,24 @@ func newAccounts(c *config.Serve, st *store.Store, ten *tenancy.Service, pw *con
 	return &account.Service{Store: st, Password: pw, Issuer: c.Issuer, Now: time.Now, Rand: rand.Reader, NewID: ten.NewID}
 }
 
+// newMFA is the second factors' service of serve: TOTP secrets sealed with
+// the encryption key, the local passwords' lockout, and the platform
+// administrators' policy of --mfa-platform-administrators.
+func newMFA(c *config.Serve, st *store.Store, ten *tenancy.Service, pw *connector.Password) *mfa.Service {
+	n, period := pw.Lockout()
+	return &mfa.Service{Store: st, Sealer: ten.Sealer, Issuer: mfaIssuer(c.Issuer), MaxFailures: n, LockoutPeriod: period,
+		PlatformAdministrators: mfa.Mode(c.MFAPlatformAdministrators), Now: time.Now, Rand: rand.Reader, NewID: ten.NewID}
+}
+
+// mfaIssuer is the label authenticator apps show for Gatehouse's accounts:
+// the issuer's host.
+func mfaIssuer(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return "Gatehouse (" + u.Host + ")"
+	}
+	return "Gatehouse"
+}
+
 func writeSecretFile(path, content string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create directory for %s: %w", path, err)
@@ -449,7 +472,7 @@ func newOIDCProvider(c *config.Serve, st *store.Store, ten *tenancy.Service, pw 
 		return nil, fmt.Errorf("--rate-limit-forgot: %w", err)
 	}
 	return oidc.New(oidc.Config{ForgotRate: &forgot,
-		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten, Accounts: accounts,
+		Issuer: c.Issuer, Store: st, Clients: newClientRegistry(st), Keys: km, Password: pw, Tenancy: ten, Accounts: accounts, MFA: accounts.MFA,
 		AllowInsecure: strings.HasPrefix(c.Issuer, "http://"), Onboarding: oidc.Onboarding(c.Onboarding), UIURL: c.UIURL,
 		BrowserSessionLifetime: c.BrowserSessionLifetime, ClientCAs: clientCAs,
 		Now: time.Now, Rand: rand.Reader, Logger: log, UpstreamTimeout: c.UpstreamTimeout,

@@ -139,6 +139,182 @@ function PasswordForm() {
   );
 }
 
+/** ProofFields asks for what removing a factor or replacing the recovery codes needs besides the token: the password or a code. */
+function ProofFields({ proof, setProof }: { proof: { kind: "password" | "code"; value: string }; setProof: (p: { kind: "password" | "code"; value: string }) => void }) {
+  return (
+    <Field label={proof.kind === "password" ? "Current password" : "A code from your app, or a recovery code"} required hint="Needed to change your second factors.">
+      {(id, by) => (
+        <div class="row-between">
+          {proof.kind === "password" ? (
+            <input id={id} aria-describedby={by} class="input" type="password" autocomplete="current-password" value={proof.value} onInput={(e) => setProof({ ...proof, value: e.currentTarget.value })} />
+          ) : (
+            <input id={id} aria-describedby={by} class="input" type="text" autocomplete="one-time-code" value={proof.value} onInput={(e) => setProof({ ...proof, value: e.currentTarget.value })} />
+          )}
+          <Button size="sm" variant="ghost" onClick={() => setProof({ kind: proof.kind === "password" ? "code" : "password", value: "" })}>
+            {proof.kind === "password" ? "Use a code" : "Use the password"}
+          </Button>
+        </div>
+      )}
+    </Field>
+  );
+}
+
+/** RecoveryCodes shows a new set of recovery codes, once. */
+function RecoveryCodeList({ codes }: { codes: string[] }) {
+  return (
+    <Notice kind="warn">
+      <p>
+        <strong>Save your recovery codes.</strong> Each signs you in once if you lose your authenticator app. They are shown only now.
+      </p>
+      <ul class="mfa-codes" id="mfa-recovery-codes">
+        {codes.map((c) => (
+          <li key={c}>
+            <code>{c}</code>
+          </li>
+        ))}
+      </ul>
+      <CopyButton value={codes.join("\n")} label="Copy the codes" />
+    </Notice>
+  );
+}
+
+/** TwoFactor is the account's second factors (issue 14): list, add an authenticator app, remove, new recovery codes. */
+function TwoFactor() {
+  const f = useLoad(() => get<S["accountFactors"]>("/api/v1/account/factors"), []);
+  const [enrol, setEnrol] = useState<S["totpEnrolment"]>();
+  const [code, setCode] = useState("");
+  const [codes, setCodes] = useState<string[]>();
+  const [proof, setProof] = useState<{ kind: "password" | "code"; value: string }>({ kind: "password", value: "" });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string>();
+  const run = async (what: () => Promise<void>) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await what();
+    } catch (err) {
+      setError(describe(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const proofBody = () => (proof.kind === "password" ? { password: proof.value } : { code: proof.value });
+  if (f.error) return <ErrorBox message={f.error} />;
+  if (!f.data) return <Spinner />;
+  const confirmed = f.data.factors.filter((x) => x.confirmed);
+  return (
+    <div class="stack">
+      <p class="muted">
+        Policy: <Badge tone={f.data.policy === "required" ? "accent" : "neutral"}>{f.data.policy}</Badge> · recovery codes left: {f.data.recoveryCodesLeft}
+      </p>
+      {confirmed.length === 0 ? (
+        <p class="muted">No second factor yet.</p>
+      ) : (
+        <ul class="link-list">
+          {confirmed.map((x) => (
+            <li key={x.id} class="row-between">
+              <span class="name-cell">
+                <span class="name">{x.name}</span>
+                <span class="muted small">
+                  {x.kind === "totp" ? "Authenticator app" : x.kind} · added <When t={x.createdAt} /> · last used <When t={x.lastUsedAt} />
+                </span>
+              </span>
+              <Button
+                size="sm"
+                variant="ghost"
+                class="text-danger"
+                disabled={!proof.value}
+                aria-label={`Remove ${x.name}`}
+                onClick={() =>
+                  run(async () => {
+                    await post("/api/v1/account/factors/{factorID}/remove", { factorID: x.id }, proofBody());
+                    toast(`${x.name} removed`);
+                    setProof({ ...proof, value: "" });
+                    f.reload();
+                  })
+                }
+              >
+                Remove
+              </Button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {codes && <RecoveryCodeList codes={codes} />}
+      {enrol ? (
+        <form
+          class="stack"
+          onSubmit={(e) => {
+            e.preventDefault();
+            void run(async () => {
+              const res = await post<S["factorConfirmation"]>("/api/v1/account/factors/{factorID}/confirm", { factorID: enrol.factor.id }, { code });
+              setEnrol(undefined);
+              setCode("");
+              if (res.recoveryCodes?.length) setCodes(res.recoveryCodes);
+              toast("Authenticator app added");
+              f.reload();
+            });
+          }}
+        >
+          <p>Scan this QR code with your authenticator app, or enter the key by hand.</p>
+          <svg class="mfa-qr" viewBox={`0 0 ${enrol.qrCode.size} ${enrol.qrCode.size}`} role="img" aria-label="QR code of the new factor" shape-rendering="crispEdges">
+            <path d={enrol.qrCode.path} />
+          </svg>
+          <p>
+            Key: <code id="mfa-secret">{enrol.secret.replace(/(.{4})/g, "$1 ").trim()}</code>
+          </p>
+          <Field label="Code from the app" required>
+            {(id, by) => <input id={id} aria-describedby={by} class="input" inputMode="numeric" autocomplete="one-time-code" required maxLength={6} value={code} onInput={(e) => setCode(e.currentTarget.value)} />}
+          </Field>
+          <div>
+            <Button type="submit" variant="primary" busy={busy} disabled={code.length !== 6}>
+              Confirm
+            </Button>
+          </div>
+        </form>
+      ) : (
+        f.data.policy !== "off" && (
+          <div>
+            <Button
+              busy={busy}
+              onClick={() =>
+                run(async () => {
+                  setCodes(undefined);
+                  setEnrol(await post<S["totpEnrolment"]>("/api/v1/account/factors/totp", {}, { name: "Authenticator app" }));
+                })
+              }
+            >
+              Add an authenticator app
+            </Button>
+          </div>
+        )
+      )}
+      {confirmed.length > 0 && (
+        <div class="stack">
+          <ProofFields proof={proof} setProof={setProof} />
+          <div>
+            <Button
+              busy={busy}
+              disabled={!proof.value}
+              onClick={() =>
+                run(async () => {
+                  const res = await post<S["recoveryCodes"]>("/api/v1/account/recoverycodes", {}, proofBody());
+                  setCodes(res.codes);
+                  setProof({ ...proof, value: "" });
+                  f.reload();
+                })
+              }
+            >
+              New recovery codes
+            </Button>
+          </div>
+        </div>
+      )}
+      {error && <ErrorBox message={error} title="Your second factors were not changed" />}
+    </div>
+  );
+}
+
 export function Account() {
   const acct = useLoad(() => get<S["accountRead"]>("/api/v1/account"), []);
   const sessions = useLoad(() => getAll<S["session"]>("/api/v1/account/sessions"), []);
@@ -192,6 +368,7 @@ export function Account() {
         ),
       )}
       {a?.localAccount && section("password", "Password", <PasswordForm />)}
+      {a?.localAccount && section("twofactor", "Two-factor", <TwoFactor />)}
       {section(
         "sessions",
         "Where you are signed in",

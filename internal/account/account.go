@@ -35,6 +35,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/authn"
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/connector"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/outbox"
 	"github.com/gatehouse/gatehouse/internal/secret"
 	"github.com/gatehouse/gatehouse/internal/store"
@@ -95,6 +96,8 @@ type Service struct {
 	// Mail queues mail (invitation and reset links, password change
 	// notices); nil sends none (no --smtp-url).
 	Mail *outbox.Queue
+	// MFA runs the person's second factors (issue 14; nil: none).
+	MFA *mfa.Service
 }
 
 // Link is a link handed out once: its URL holds the token.

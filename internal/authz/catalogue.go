@@ -192,6 +192,21 @@ var Catalogue = indexCatalogue([]Entry{
 	{"deleteLocalAccount", EndpointUsers, Delete, ScopeGlobal},
 	{"getAccount", "", "", ScopeAuthenticated},
 	{"changeAccountPassword", "", Update, ScopeAuthenticated},
+	// --- Second factors (issue 14). The person's own are every signed-in
+	// person's (the handler refuses machine principals; removing a factor
+	// and replacing recovery codes need a password or code besides the
+	// token). An organization's administrators reset the factors of the
+	// local accounts it owns (a change of its users) and set its policy (a
+	// change of the organization); platform administrators reset anyone's.
+	{"getAccountFactors", "", "", ScopeAuthenticated},
+	{"startAccountTotpEnrolment", "", Create, ScopeAuthenticated},
+	{"confirmAccountFactor", "", Update, ScopeAuthenticated},
+	{"removeAccountFactor", "", Delete, ScopeAuthenticated},
+	{"regenerateAccountRecoveryCodes", "", Update, ScopeAuthenticated},
+	{"resetUserFactors", EndpointUsers, Update, ScopeOrganization},
+	{"resetSubjectFactors", EndpointUsers, Delete, ScopeGlobal},
+	{"getOrganizationMfaPolicy", EndpointOrganizations, Read, ScopeOrganization},
+	{"setOrganizationMfaPolicy", EndpointOrganizations, Update, ScopeOrganization},
 	// --- Signing keys (issues 13 and 17): platform administrators list the
 	// token signing keys and rotate the platform's.
 	{"listSigningKeys", EndpointSigningKeys, Read, ScopeGlobal},

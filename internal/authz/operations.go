@@ -26,6 +26,12 @@ var unscopedServices = map[string]string{
 	// The signed-in person's own account (issue 13).
 	"getAccount":            "account",
 	"changeAccountPassword": "account",
+	// The person's own second factors (issue 14).
+	"getAccountFactors":              "account",
+	"startAccountTotpEnrolment":      "account",
+	"confirmAccountFactor":           "account",
+	"removeAccountFactor":            "account",
+	"regenerateAccountRecoveryCodes": "account",
 }
 
 // Service is the policy service of the operation: its endpoint name without

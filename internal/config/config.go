@@ -161,9 +161,12 @@ type Serve struct {
 	TLSKeyFile      string
 	TLSClientCAFile string
 	// Onboarding is off, local or all (see internal/oidc.Onboarding).
-	Onboarding             string
-	UIURL                  string
-	BrowserSessionLifetime time.Duration
+	Onboarding string
+	UIURL      string
+	// MFAPlatformAdministrators is the multi-factor policy of platform
+	// administrators: required (the default) or optional (internal/mfa).
+	MFAPlatformAdministrators string
+	BrowserSessionLifetime    time.Duration
 
 	BootstrapTokenFile string
 	EncryptionKey      string
@@ -305,6 +308,7 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.TLSKeyFile, "tls-key-file", "", "PEM private key of --tls-cert-file")
 	b.String(&c.TLSClientCAFile, "tls-client-ca-file", "", "PEM CA certificates of OAuth2 clients' TLS certificates: request (not require) client certificates and offer RFC 8705 client authentication")
 	b.String(&c.Onboarding, "onboarding", "local", "who may create an organization at their first login: off, local (local password users) or all (upstream logins too)")
+	b.String(&c.MFAPlatformAdministrators, "mfa-platform-administrators", "required", "multi-factor policy of people holding the platform administrator role: required (enrolment forced at the next password sign-in) or optional")
 	b.String(&c.UIURL, "ui-url", "", "where a completed signup link (GET /api/v1/signup) sends the browser (default: Gatehouse's own page)")
 	b.Duration(&c.BrowserSessionLifetime, "browser-session-lifetime", 12*time.Hour, "how long a browser login is reused for single sign-on")
 	b.String(&c.BootstrapTokenFile, "bootstrap-token-file", "", "where the first start writes the platform administrator token (default DATA_DIR/bootstrap-token)")

@@ -71,8 +71,14 @@ type authParams struct {
 	locale       string
 }
 
-// supportedACRs are the acr values Gatehouse can honour.
-var supportedACRs = []string{ACRPassword, ACRFederated}
+// supportedACRs are the acr values Gatehouse can honour: the second
+// factor's only when second factors are configured (Config.MFA).
+func (p *Provider) supportedACRs() []string {
+	if p.cfg.MFA == nil {
+		return []string{ACRPassword, ACRFederated}
+	}
+	return []string{ACRPassword, ACRFederated, ACRMFA}
+}
 
 // parseAuthParams checks id_token_hint (one of our ID tokens, for this
 // client; an expired one is fine, it only names the user), the acr requested
@@ -100,7 +106,7 @@ func (s *server) parseAuthParams(ctx context.Context, r *op.ClientRequest[oidc.A
 			ap.acrValues, ap.acrEssential = values, essential
 		}
 	}
-	if ap.acrEssential && !slices.ContainsFunc(ap.acrValues, func(v string) bool { return slices.Contains(supportedACRs, v) }) {
+	if ap.acrEssential && !slices.ContainsFunc(ap.acrValues, func(v string) bool { return slices.Contains(s.p.supportedACRs(), v) }) {
 		return nil, errUnmetACR()
 	}
 	return ap, nil
@@ -188,11 +194,24 @@ func (s *server) Authorize(ctx context.Context, r *op.ClientRequest[oidc.AuthReq
 	if err := p.admitsLogin(ctx, req.ClientID, a); err != nil {
 		return nil, err
 	}
-	step, err := p.nextStep(ctx, req, a, "")
+	// A session without the second factor this request needs (a factor
+	// enrolled since, a policy, or acr_values asking for it) steps up: the
+	// browser goes to the factor's page, and the session is renewed with it.
+	step, err := p.secondFactorStep(ctx, req, a)
 	if err != nil {
 		return nil, err
 	}
+	if step != "" && !acrAllowed(req, ACRMFA) {
+		return nil, errUnmetACR()
+	}
+	if step == "" {
+		if step, err = p.nextStep(ctx, req, a, ""); err != nil {
+			return nil, err
+		}
+	}
 	switch {
+	case none && (step == stepMFA || step == stepEnrol):
+		return nil, oidc.ErrInteractionRequired().WithDescription("prompt=none: the request needs a second factor")
 	case none && step == stepOnboard:
 		return nil, oidc.ErrInteractionRequired().WithDescription("prompt=none: the user must first create an organization")
 	case none && step == stepConsent:
@@ -285,6 +304,12 @@ func (p *Provider) stepURL(id, step string) string {
 		return p.cfg.Issuer + ConsentPath + "?state=" + url.QueryEscape(id)
 	case stepDevice:
 		return p.cfg.Issuer + DeviceConfirmPath + "?state=" + url.QueryEscape(id)
+	case stepMFA:
+		return p.cfg.Issuer + MFAPath + "?state=" + url.QueryEscape(id)
+	case stepEnrol:
+		return p.cfg.Issuer + MFAEnrolPath + "?state=" + url.QueryEscape(id)
+	case stepRecoveryCodes:
+		return p.cfg.Issuer + MFARecoveryCodesPath + "?state=" + url.QueryEscape(id)
 	}
 	return p.cfg.Issuer + CallbackPath + "?id=" + url.QueryEscape(id)
 }
@@ -292,9 +317,46 @@ func (p *Provider) stepURL(id, step string) string {
 // authenticated completes the login step of request r as a: a fresh login
 // (password or upstream) also starts a browser session, whose cookie goes
 // into w's headers. It returns where the browser goes next: the callback,
-// the consent or onboarding page, or (an essential acr the login did not
-// meet) the client's redirect_uri with unmet_authentication_requirements.
+// the consent or onboarding page, a second factor's page (a password login
+// of a person with a factor, or whom a policy or the request's acr_values
+// requires one: no session is started until the factor is given), or (an
+// essential acr the login did not meet) the client's redirect_uri with
+// unmet_authentication_requirements.
 func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication, fresh bool) (string, error) {
+	step, err := p.secondFactorStep(ctx, req, a)
+	if err != nil {
+		return "", err
+	}
+	if step == "" {
+		return p.completeLogin(ctx, w, r, req, a, fresh, "", "")
+	}
+	if !acrAllowed(req, ACRMFA) {
+		return p.errorRedirect(ctx, req, errUnmetACR())
+	}
+	if err := p.admitsLogin(ctx, req.ClientID, a); err != nil {
+		var oe *oidc.Error
+		if errors.As(err, &oe) {
+			return p.errorRedirect(ctx, req, oe)
+		}
+		return "", err
+	}
+	// The password is proved; the request waits for the factor, with no
+	// browser session and no code.
+	err = p.cfg.Store.Tx(ctx, func(q *store.Q) error { return q.AuthenticateAuthRequest(ctx, req.ID, a, step, p.cfg.Now()) })
+	if errors.Is(err, store.ErrNotFound) {
+		return "", errNoRequest
+	}
+	if err != nil {
+		return "", err
+	}
+	return p.stepURL(req.ID, step), nil
+}
+
+// completeLogin finishes the authentication of request r as a (see
+// authenticated). from is the second-factor step r waits at ("" for a
+// request nobody authenticated yet), and second the factor given there
+// (for the audit log).
+func (p *Provider) completeLogin(ctx context.Context, w http.ResponseWriter, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication, fresh bool, from, second string) (string, error) {
 	if !acrAllowed(req, a.ACR) {
 		return p.errorRedirect(ctx, req, errUnmetACR())
 	}
@@ -314,7 +376,7 @@ func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *
 	tctx := ctx
 	if fresh {
 		// A new sign-in: its audit event commits with the session.
-		tctx = p.auditSignIn(ctx, r, req, a)
+		tctx = p.auditSignInWith(ctx, r, req, a, second)
 	}
 	err = p.cfg.Store.Tx(tctx, func(q *store.Q) error {
 		if fresh {
@@ -322,6 +384,9 @@ func (p *Provider) authenticated(ctx context.Context, w http.ResponseWriter, r *
 			if cookie, a.SID, err = p.startBrowserSession(ctx, q, r.Header, a); err != nil {
 				return err
 			}
+		}
+		if from != "" {
+			return q.CompleteSecondFactor(ctx, req.ID, from, a, step, p.cfg.Now())
 		}
 		return q.AuthenticateAuthRequest(ctx, req.ID, a, step, p.cfg.Now())
 	})

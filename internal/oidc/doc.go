@@ -88,9 +88,11 @@
 // consent_required or interaction_required when a page would be needed.
 // prompt=select_account shows the login page with "Continue as" the
 // session's account. ui_locales (then Accept-Language) picks English or
-// German for the pages. acr values: urn:gatehouse:acr:password and
-// urn:gatehouse:acr:federated; an essential acr (claims parameter) the login
-// does not meet gets unmet_authentication_requirements.
+// German for the pages. acr values: urn:gatehouse:acr:password,
+// urn:gatehouse:acr:federated and urn:gatehouse:acr:mfa (a password and a
+// second factor, mfa.go: asking for it steps a password session up); an
+// essential acr (claims parameter) the login does not meet gets
+// unmet_authentication_requirements.
 //
 // # Login, consent and onboarding pages
 //

@@ -75,6 +75,12 @@ type messages struct {
 	DeviceApprovedTitle, DeviceApprovedText                          string
 	DeviceDeniedTitle, DeviceDeniedText                              string
 	DeviceTooManyTitle, DeviceTooManyText                            string
+	// Second factor pages (issue 14): the code prompt, the recovery code
+	// prompt, the enrolment page and the page that shows recovery codes.
+	MFATitle, MFAIntro, MFACode, MFAVerify, MFAUseRecovery, MFAUseApp, MFAWrongCode, MFALocked string
+	RecoveryTitle, RecoveryIntro, RecoveryCode                                                 string
+	EnrolTitle, EnrolIntro, EnrolScan, EnrolSecret, EnrolConfirm                               string
+	CodesTitle, CodesIntro, CodesShown, CodesContinue                                          string
 }
 
 var english = &messages{
@@ -209,6 +215,26 @@ var english = &messages{
 	ForgotSentTitle:     "Check your mail",
 	ForgotSentText:      "If the address has an account with a password here, a link to reset it is on its way. The link works once, for 24 hours. Nothing arrived? Check the spam folder, or ask your administrator.",
 	ForgotNoMail:        "This Gatehouse sends no mail. Ask your administrator for a password reset link.",
+	MFATitle:            "Two-step verification",
+	MFAIntro:            "Enter the 6-digit code that your authenticator app shows for this account.",
+	MFACode:             "Code",
+	MFAVerify:           "Verify",
+	MFAUseRecovery:      "Use a recovery code instead",
+	MFAUseApp:           "Use the authenticator app instead",
+	MFAWrongCode:        "This code is not valid. Codes work once; wait for the next one if you just used it.",
+	MFALocked:           "Too many wrong codes: verification is paused for a while. Try again later, or ask an administrator of your organization to reset your factors.",
+	RecoveryTitle:       "Use a recovery code",
+	RecoveryIntro:       "Enter one of the recovery codes you saved when you set up two-step verification. Each code works once.",
+	RecoveryCode:        "Recovery code",
+	EnrolTitle:          "Set up two-step verification",
+	EnrolIntro:          "Your organization requires a second step at sign-in. Add this account to an authenticator app, then enter the code it shows.",
+	EnrolScan:           "Scan this QR code with the app:",
+	EnrolSecret:         "Or enter this key by hand:",
+	EnrolConfirm:        "Confirm",
+	CodesTitle:          "Save your recovery codes",
+	CodesIntro:          "If you lose your authenticator app, each of these codes signs you in once. Store them somewhere safe: they are shown only now.",
+	CodesShown:          "Your recovery codes were shown when you set up two-step verification; they are not shown again. You can make a new set in your account.",
+	CodesContinue:       "I have saved them, continue",
 }
 
 var german = &messages{
@@ -343,6 +369,26 @@ var german = &messages{
 	ForgotSentTitle:     "Sehen Sie in Ihr Postfach",
 	ForgotSentText:      "Hat die Adresse hier ein Konto mit Passwort, ist ein Link zum Zurücksetzen unterwegs. Er funktioniert einmal, 24 Stunden lang. Nichts angekommen? Sehen Sie im Spam-Ordner nach oder fragen Sie Ihre Administration.",
 	ForgotNoMail:        "Dieses Gatehouse versendet keine E-Mails. Bitten Sie Ihre Administration um einen Link zum Zurücksetzen des Passworts.",
+	MFATitle:            "Bestätigung in zwei Schritten",
+	MFAIntro:            "Geben Sie den 6-stelligen Code ein, den Ihre Authenticator-App für dieses Konto anzeigt.",
+	MFACode:             "Code",
+	MFAVerify:           "Bestätigen",
+	MFAUseRecovery:      "Stattdessen einen Wiederherstellungscode verwenden",
+	MFAUseApp:           "Stattdessen die Authenticator-App verwenden",
+	MFAWrongCode:        "Dieser Code ist ungültig. Jeder Code gilt nur einmal; warten Sie auf den nächsten, wenn Sie ihn gerade verwendet haben.",
+	MFALocked:           "Zu viele falsche Codes: Die Bestätigung ist eine Weile pausiert. Versuchen Sie es später erneut oder bitten Sie die Administration Ihrer Organisation, Ihre Faktoren zurückzusetzen.",
+	RecoveryTitle:       "Wiederherstellungscode verwenden",
+	RecoveryIntro:       "Geben Sie einen der Wiederherstellungscodes ein, die Sie bei der Einrichtung gespeichert haben. Jeder Code gilt nur einmal.",
+	RecoveryCode:        "Wiederherstellungscode",
+	EnrolTitle:          "Bestätigung in zwei Schritten einrichten",
+	EnrolIntro:          "Ihre Organisation verlangt bei der Anmeldung einen zweiten Schritt. Fügen Sie dieses Konto einer Authenticator-App hinzu und geben Sie den angezeigten Code ein.",
+	EnrolScan:           "Scannen Sie diesen QR-Code mit der App:",
+	EnrolSecret:         "Oder geben Sie diesen Schlüssel von Hand ein:",
+	EnrolConfirm:        "Bestätigen",
+	CodesTitle:          "Wiederherstellungscodes speichern",
+	CodesIntro:          "Falls Sie Ihre Authenticator-App verlieren, meldet Sie jeder dieser Codes einmal an. Bewahren Sie sie sicher auf: Sie werden nur jetzt angezeigt.",
+	CodesShown:          "Ihre Wiederherstellungscodes wurden bei der Einrichtung angezeigt und werden nicht erneut angezeigt. In Ihrem Konto können Sie neue erstellen.",
+	CodesContinue:       "Gespeichert, weiter",
 }
 
 // UILocales are the languages the pages are shown in, English first (the

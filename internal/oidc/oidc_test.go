@@ -389,7 +389,7 @@ func TestDiscovery(t *testing.T) {
 		"pushed_authorization_request_endpoint": env.URL + "/oauth2/v2/par",
 		"require_pushed_authorization_requests": false,
 		"prompt_values_supported":               []any{"none", "login", "consent", "select_account"},
-		"acr_values_supported":                  []any{oidc.ACRPassword, oidc.ACRFederated},
+		"acr_values_supported":                  []any{oidc.ACRPassword, oidc.ACRFederated, oidc.ACRMFA},
 		"ui_locales_supported":                  []any{"en", "de"},
 		"display_values_supported":              []any{"page", "popup", "touch", "wap"},
 		"claims_parameter_supported":            true,

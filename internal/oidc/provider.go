@@ -23,6 +23,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/client"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/netguard"
 	"github.com/gatehouse/gatehouse/internal/ratelimit"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -55,6 +56,12 @@ const (
 	// lands: it names the post-logout destination and waits for a click
 	// (see logoutContinue).
 	LogoutContinuePath = "/oauth2/v2/logout/continue"
+	// MFAPath is the second factor's code prompt (GET shows it, POST
+	// checks the code); MFAEnrolPath the forced TOTP enrolment;
+	// MFARecoveryCodesPath the page after it that shows the recovery codes.
+	MFAPath              = "/oauth2/v2/mfa"
+	MFAEnrolPath         = "/oauth2/v2/mfa/enrol"
+	MFARecoveryCodesPath = "/oauth2/v2/mfa/recoverycodes"
 	// SignupPath is the seed's signup link (GET /api/v1/signup?token=...);
 	// SignupDonePath is where it lands without a configured UI.
 	SignupPath     = "/api/v1/signup"
@@ -79,6 +86,8 @@ type Config struct {
 	// Accounts runs local accounts: the pages of password links and of
 	// the setup link (nil refuses every link).
 	Accounts *account.Service
+	// MFA runs second factors (issue 14); nil: password logins need none.
+	MFA *mfa.Service
 	// Tenancy opens the client secrets of upstream providers; nil offers
 	// the local password only.
 	Tenancy *tenancy.Service
@@ -296,6 +305,12 @@ func New(cfg Config) (*Provider, error) {
 	mux.HandleFunc("POST "+ConsentPath, p.consentSubmit)
 	mux.HandleFunc("GET "+OnboardPath, p.onboardPage)
 	mux.HandleFunc("POST "+OnboardPath, p.onboardSubmit)
+	mux.HandleFunc("GET "+MFAPath, p.mfaPage)
+	mux.HandleFunc("POST "+MFAPath, p.mfaSubmit)
+	mux.HandleFunc("GET "+MFAEnrolPath, p.enrolPage)
+	mux.HandleFunc("POST "+MFAEnrolPath, p.enrolSubmit)
+	mux.HandleFunc("GET "+MFARecoveryCodesPath, p.recoveryCodesPage)
+	mux.HandleFunc("POST "+MFARecoveryCodesPath, p.recoveryCodesSubmit)
 	mux.HandleFunc("GET "+LogoutConfirmPath, p.logoutConfirm)
 	mux.HandleFunc("GET "+LoggedOutPath, p.loggedOut)
 	mux.HandleFunc("GET "+LogoutContinuePath, p.logoutContinue)
@@ -444,7 +459,7 @@ func (s *server) discoveryDocument(names []string) *discovery {
 			ResponseModesSupported:                    responseModes,
 			GrantTypesSupported:                       []oidc.GrantType{oidc.GrantTypeCode, oidc.GrantTypeRefreshToken, oidc.GrantTypeClientCredentials, oidc.GrantTypeTokenExchange, oidc.GrantTypeDeviceCode},
 			DeviceAuthorizationEndpoint:               iss + DeviceAuthorizationPath,
-			ACRValuesSupported:                        supportedACRs,
+			ACRValuesSupported:                        s.p.supportedACRs(),
 			SubjectTypesSupported:                     []string{"public"},
 			IDTokenSigningAlgValuesSupported:          names,
 			TokenEndpointAuthMethodsSupported:         tokenAuth,

@@ -38,6 +38,10 @@ const (
 	ACRPassword = "urn:gatehouse:acr:password"
 	// ACRFederated: an upstream identity provider vouched for the user.
 	ACRFederated = "urn:gatehouse:acr:federated"
+	// ACRMFA: the local password and a second factor (a TOTP code or a
+	// recovery code). Asking for it in acr_values steps up a password
+	// session (issue 14).
+	ACRMFA = "urn:gatehouse:acr:mfa"
 )
 
 // acrOf is the acr of a login by its amr.
@@ -52,6 +56,11 @@ func acrOf(amr string) string {
 const (
 	stepOnboard = "onboard"
 	stepConsent = "consent"
+	// The second factor of a password login (mfa.go): the code prompt,
+	// the forced enrolment, and the page that shows new recovery codes.
+	stepMFA           = "mfa"
+	stepEnrol         = "mfa_enrol"
+	stepRecoveryCodes = "mfa_recovery_codes"
 )
 
 // sessionCookieValue reads the browser session cookie from a request's
@@ -163,7 +172,10 @@ func (p *Provider) reusable(ctx context.Context, r *store.OIDCAuthRequest, bs *s
 	if strings.Contains(r.LoginHint, "@") && !strings.EqualFold(strings.TrimSpace(r.LoginHint), bs.Subject) {
 		return false, nil
 	}
-	if acrs := strings.Fields(r.ACRValues); len(acrs) > 0 && !slices.Contains(acrs, bs.ACR) {
+	if acrs := strings.Fields(r.ACRValues); len(acrs) > 0 && !slices.Contains(acrs, bs.ACR) &&
+		!(bs.ACR == ACRPassword && slices.Contains(acrs, ACRMFA)) {
+		// A password session asked for the second factor is reused and
+		// stepped up (secondFactorStep); any other acr means a new login.
 		return false, nil
 	}
 	if err := p.mayLogIn(ctx, bs.Subject); errors.Is(err, errInactive) {

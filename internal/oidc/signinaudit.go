@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -85,7 +86,10 @@ func clientAddr(ctx context.Context, remoteAddr string) string {
 // signInDetail is what a sign-in event records besides its actor: never a
 // password, a token or a cookie.
 type signInDetail struct {
-	Factor           string `json:"factor"`
+	Factor string `json:"factor"`
+	// SecondFactor is the second factor of a sign-in that gave one: totp
+	// or recovery_code (issue 14).
+	SecondFactor     string `json:"secondFactor,omitempty"`
 	IdentityProvider string `json:"identityProvider,omitempty"`
 	ClientID         string `json:"clientId,omitempty"`
 	Reason           string `json:"reason,omitempty"`
@@ -120,13 +124,19 @@ func detailOf(r *http.Request, d signInDetail) signInDetail {
 // that completes the auth request (and starts the browser session) records
 // it, so the sign-in and its event commit together.
 func (p *Provider) auditSignIn(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication) context.Context {
+	return p.auditSignInWith(ctx, r, req, a, "")
+}
+
+// auditSignInWith is auditSignIn for a sign-in that gave a second factor
+// (second: mfa.KindTOTP or mfa.MethodRecovery; "" for none).
+func (p *Provider) auditSignInWith(ctx context.Context, r *http.Request, req *store.OIDCAuthRequest, a store.Authentication, second string) context.Context {
 	e := p.auditEntry(OpSignIn, a.Subject)
 	ctx = audit.Begin(ctx, e, "browserSession", "")
-	d := signInDetail{Factor: FactorPassword}
+	d := signInDetail{Factor: FactorPassword, SecondFactor: second}
 	if req != nil {
 		d.ClientID = req.ClientID
 	}
-	if a.AMR != "pwd" {
+	if !slices.Contains(strings.Fields(a.AMR), "pwd") {
 		d.Factor, d.IdentityProvider = FactorUpstream, a.IdP.ID
 	}
 	audit.Describe(ctx, "", "", nil, detailOf(r, d))

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"reflect"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gatehouse/gatehouse/internal/authz"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 )
 
 // The audit log over HTTP (issue 4).
@@ -55,6 +57,12 @@ func withLocalAccount(t *testing.T, a *apiEnv, f *fixture) {
 // OpenID Connect token, which only a login gives.
 var auditedElsewhere = map[string]string{
 	"changeAccountPassword": "oidc.TestAccountSelfService",
+	// A person's second factors (issue 14): confirming, removing and
+	// replacing recovery codes need codes of the person's authenticator.
+	"startAccountTotpEnrolment":      "oidc.TestAccountFactorsAPI",
+	"confirmAccountFactor":           "oidc.TestAccountFactorsAPI",
+	"removeAccountFactor":            "oidc.TestAccountFactorsAPI",
+	"regenerateAccountRecoveryCodes": "oidc.TestAccountFactorsAPI",
 }
 
 // auditFailures says how each write operation of the catalogue fails. Most
@@ -154,6 +162,17 @@ func auditFailures(f *fixture) map[string]auditCase {
 		"resetLocalAccountPassword": {body: map[string]any{"email": "nobody@platform.example"}, status: http.StatusNotFound,
 			okBody: map[string]any{"email": f.ids["email"]}, okID: f.ids["email"]},
 		"deleteLocalAccount": {over: map[string]string{"email": "nobody@platform.example"}, status: http.StatusNotFound},
+		// Second factors (issue 14): a user without a local account of the
+		// organization, a person without factors; a mode that is none.
+		"resetUserFactors": {status: http.StatusNotFound, prepare: withLocalAccount},
+		"resetSubjectFactors": {over: map[string]string{"subject": "nobody@platform.example"}, status: http.StatusNotFound,
+			prepare: func(t *testing.T, a *apiEnv, f *fixture) {
+				if _, err := a.Env.Accounts.MFA.StartTOTP(context.Background(), mfa.Account{Subject: fixtureSubject}, ""); err != nil {
+					t.Fatal(err)
+				}
+			}},
+		"setOrganizationMfaPolicy": {body: map[string]any{"mode": "sometimes"}, status: http.StatusBadRequest,
+			okBody: map[string]any{"mode": "required"}},
 		// Signing keys (issues 13 and 17).
 		"rotateSigningKeys": {body: map[string]any{"algorithm": "PS256"}, status: http.StatusBadRequest},
 		// OAuth2 clients (issue 13): a taken client_id; another owner's

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/store"
 )
 
@@ -138,6 +139,12 @@ func newFixtureNamed(t testing.TB, a *apiEnv, name string) *fixture {
 		t.Fatal(err)
 	}
 	_, f.ids["accountSessionID"] = vouchedSessions(t, a.Env, f.personSubject, f.org, provider)
+	// Second factors (issue 14): pat's pending authenticator app.
+	enrol, err := a.Env.Accounts.MFA.StartTOTP(ctx, mfa.Account{Subject: f.personSubject}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ids["factorID"] = enrol.FactorID
 	f.ids["subject"], f.ids["consentClientID"] = fixtureSubject, rp.ClientID
 	return f
 }
@@ -148,7 +155,8 @@ const fixtureSubject = "jo@acme.example"
 // selfService are the account operations: a person's own sessions and
 // consents, which only their own access token may call.
 var selfService = map[string]bool{"listAccountSessions": true, "deleteAccountSession": true, "listAccountConsents": true,
-	"deleteAccountConsent": true}
+	"deleteAccountConsent": true, "getAccountFactors": true, "startAccountTotpEnrolment": true, "confirmAccountFactor": true,
+	"removeAccountFactor": true, "regenerateAccountRecoveryCodes": true}
 
 // clientWrite is an OAuth2 client write (issue 13): a confidential client
 // with one redirect URI, everything else defaulted.
@@ -164,7 +172,9 @@ var issuing = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdenti
 
 // plainBodies are the operations whose body is not {metadata, spec}.
 var plainBodies = map[string]bool{"issueCloudIdentityToken": true, "issueCloudIdentityCredentials": true, "validateCloudConnection": true,
-	"issueCloudAccountCredentials": true, "inviteLocalAccount": true, "resetLocalAccountPassword": true, "changeAccountPassword": true}
+	"issueCloudAccountCredentials": true, "inviteLocalAccount": true, "resetLocalAccountPassword": true, "changeAccountPassword": true,
+	"startAccountTotpEnrolment": true, "confirmAccountFactor": true, "removeAccountFactor": true, "regenerateAccountRecoveryCodes": true,
+	"setOrganizationMfaPolicy": true}
 
 // orgWrite is the fixture organization's body: its name, claiming the
 // domain <name>.example.
@@ -286,6 +296,15 @@ func (f *fixture) body(op specOp) map[string]any {
 		return map[string]any{"currentPassword": "the current password", "newPassword": "the next password"}
 	case "rotateSigningKeys":
 		return map[string]any{"algorithm": "ES512"}
+	// Second factors (issue 14).
+	case "startAccountTotpEnrolment":
+		return map[string]any{"name": "phone"}
+	case "confirmAccountFactor":
+		return map[string]any{"code": "000000"}
+	case "removeAccountFactor", "regenerateAccountRecoveryCodes":
+		return map[string]any{"password": "the current password"}
+	case "setOrganizationMfaPolicy":
+		return map[string]any{"mode": "optional"}
 	}
 	return nil
 }
@@ -397,7 +416,8 @@ func success(op specOp) int {
 		return http.StatusAccepted
 	case strings.HasPrefix(op.id, "create"):
 		return http.StatusCreated
-	case linkOperations[op.id]:
+	case linkOperations[op.id], op.id == "startAccountTotpEnrolment", op.id == "regenerateAccountRecoveryCodes":
+		// A link, a pending factor or a set of codes handed out: 201.
 		return http.StatusCreated
 	}
 	return http.StatusOK
@@ -675,8 +695,11 @@ func TestRequestValidation(t *testing.T) {
 		// Controls: the valid bodies go through; JSON with a charset is
 		// JSON; a 63-character name is a name; unknown fields are ignored.
 		for _, op := range specOperations(t) {
-			if op.id == "changeAccountPassword" {
+			switch op.id {
+			case "changeAccountPassword":
 				continue // a person's own: oidc.TestAccountSelfService
+			case "confirmAccountFactor", "removeAccountFactor", "regenerateAccountRecoveryCodes":
+				continue // need a code of the person's app: oidc.TestAccountFactorsAPI
 			}
 			if op.hasBody {
 				a.must(t, success(op), op.method, f.path(op, nil), f.tokenFor(a, op), f.body(op))
@@ -789,6 +812,9 @@ func TestPermissions(t *testing.T) {
 				// people's, and the members here are service accounts.
 				"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
 				"getAccount", "changeAccountPassword", "listSigningKeys", "rotateSigningKeys",
+				// Second factors (issue 14): a person's own; anyone's, the platform's.
+				"getAccountFactors", "startAccountTotpEnrolment", "confirmAccountFactor", "removeAccountFactor",
+				"regenerateAccountRecoveryCodes", "resetSubjectFactors",
 				// Platform OAuth2 clients (issue 13).
 				"listOauth2Clients", "createOauth2Client", "getOauth2Client", "updateOauth2Client", "deleteOauth2Client",
 				"rotateOauth2ClientSecret"),
@@ -797,7 +823,7 @@ func TestPermissions(t *testing.T) {
 			"reader": set("listOrganizationAuditEvents", "listAuditEvents",
 				"listCredentials", "getCredential", "listCloudConnections", "getCloudConnection",
 				"listUserSessions", "listSubjectSessions", "listAccountSessions", "listAccountConsents",
-				"listLocalAccounts", "getAccount", "listSigningKeys", "listOauth2Clients", "getOauth2Client"),
+				"listLocalAccounts", "getAccount", "listSigningKeys", "listOauth2Clients", "getOauth2Client", "getAccountFactors"),
 			"user": {},
 		}
 		userMay := set("getGlobalAcl", "listSystemOauth2Providers", "listOrganizations", "getOrganization", "getOrganizationAcl", "getOrganizationBranding",
@@ -806,7 +832,7 @@ func TestPermissions(t *testing.T) {
 			"listOperations", "getRole", "assumeRole",
 			"listCloudIdentities", "getCloudIdentity", "issueCloudIdentityToken", "issueCloudIdentityCredentials",
 			"listPermissionSets", "getPermissionSet", "listAccountAssignments", "getAccountAssignment",
-			"listUserAccountAssignments", "listServiceAccountAccountAssignments")
+			"listUserAccountAssignments", "listServiceAccountAccountAssignments", "getOrganizationMfaPolicy")
 		// A reader's POSTs that change nothing: the simulator (a read of
 		// the policies) and assuming a role (every member may ask; the
 		// role's assume-role policy decides).

@@ -2,12 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/gatehouse/gatehouse/api"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/testenv"
 )
 
@@ -80,6 +82,12 @@ func newOrgFixture(t *testing.T, e *testenv.Env, stand *cloudStand, name string)
 	subject := "jo@" + name + ".example"
 	_, o.ids["sessionID"] = vouchedSessions(t, e, subject, admin.OrgID, mdID(t, prov))
 	o.ids["subject"], o.ids["consentClientID"] = subject, sessionClient(t, e, name+"-web").ClientID
+	// Second factors (issue 14): jo's pending authenticator app.
+	enrol, err := e.Accounts.MFA.StartTOTP(context.Background(), mfa.Account{Subject: subject}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.ids["factorID"] = enrol.FactorID
 	return o
 }
 
@@ -158,6 +166,12 @@ func bodies(roleID string, stand *cloudStand, b *orgFixture) map[string]any {
 		"inviteLocalAccount":        map[string]any{"email": b.ids["email"]},
 		"resetLocalAccountPassword": map[string]any{"email": b.ids["email"]},
 		"changeAccountPassword":     map[string]any{"currentPassword": "jo's password 1234", "newPassword": "intruder's password"},
+		// Second factors (issue 14).
+		"startAccountTotpEnrolment":      map[string]any{},
+		"confirmAccountFactor":           map[string]any{"code": "000000"},
+		"removeAccountFactor":            map[string]any{"password": "jo's password 1234"},
+		"regenerateAccountRecoveryCodes": map[string]any{"password": "jo's password 1234"},
+		"setOrganizationMfaPolicy":       map[string]any{"mode": "optional"},
 		"createAccountAssignments": assign([]map[string]any{ref("user", b.ids["userID"])}, []string{b.ids["permissionSetID"]},
 			[]map[string]any{ref("project", b.ids["projectID"])}),
 	}
@@ -300,14 +314,15 @@ func expectIsolated(op operation, mode string) map[int]bool {
 	case "createOrganization", "createSystemOauth2Provider", "updateSystemOauth2Provider", "deleteSystemOauth2Provider", "listAuditEvents",
 		"listSubjectSessions", "deleteSubjectSession", "deleteSubjectSessions",
 		"listLocalAccounts", "inviteLocalAccount", "resetLocalAccountPassword", "deleteLocalAccount",
-		"listSigningKeys", "rotateSigningKeys",
+		"listSigningKeys", "rotateSigningKeys", "resetSubjectFactors",
 		// Platform OAuth2 clients (issue 13).
 		"listOauth2Clients", "createOauth2Client", "getOauth2Client", "updateOauth2Client", "deleteOauth2Client", "rotateOauth2ClientSecret":
 		return map[int]bool{http.StatusForbidden: true}
 	// A person's own sessions, consents and account: A's administrator is a
 	// service account.
 	case "listAccountSessions", "deleteAccountSession", "listAccountConsents", "deleteAccountConsent",
-		"getAccount", "changeAccountPassword":
+		"getAccount", "changeAccountPassword",
+		"getAccountFactors", "startAccountTotpEnrolment", "confirmAccountFactor", "removeAccountFactor", "regenerateAccountRecoveryCodes":
 		return map[int]bool{http.StatusForbidden: true}
 	}
 	if mode == "foreign-organization" {
@@ -333,7 +348,7 @@ func expectIsolated(op operation, mode string) map[int]bool {
 		"listUserAccountAssignments", "listServiceAccountAccountAssignments",
 		// Sessions and local accounts of B's user: B's user is not in A.
 		"listUserSessions", "deleteUserSession", "deleteUserSessions",
-		"getUserPassword", "deleteUserPassword", "inviteUser", "resetUserPassword",
+		"getUserPassword", "deleteUserPassword", "inviteUser", "resetUserPassword", "resetUserFactors",
 		// OAuth2 clients (issue 13): B's client is not A's.
 		"getOrganizationOauth2Client", "updateOrganizationOauth2Client", "deleteOrganizationOauth2Client",
 		"rotateOrganizationOauth2ClientSecret":

@@ -99,6 +99,12 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 			if !l.allow(w, r, l.login, "login", "ip", "device:"+l.clientKey(r), true) {
 				return
 			}
+		case r.Method == http.MethodPost && (r.URL.Path == oidc.MFAPath || r.URL.Path == oidc.MFAEnrolPath):
+			// Second-factor codes: per address here; per person, the
+			// factor lockout (internal/mfa) counts every attempt.
+			if !l.allow(w, r, l.login, "login", "ip", "mfa:"+l.clientKey(r), true) {
+				return
+			}
 		case r.Method == http.MethodPost && r.URL.Path == oidc.LoginPath:
 			if !l.allow(w, r, l.login, "login", "ip", "login:"+l.clientKey(r), true) {
 				return

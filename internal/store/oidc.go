@@ -183,6 +183,23 @@ func (q *Q) AuthenticateAuthRequest(ctx context.Context, id string, a Authentica
 	return expectOne(res, "oidc_auth_requests", id)
 }
 
+// CompleteSecondFactor records the login of a request waiting at
+// interaction from (a second-factor step) for a.Subject: a (the factor
+// added to amr and acr) replaces the password-only authentication, and the
+// request moves to interaction ("" makes it done). ErrNotFound when the
+// request is not at from for that subject, done or expired, so a factor
+// completes a request once.
+func (q *Q) CompleteSecondFactor(ctx context.Context, id, from string, a Authentication, interaction string, now time.Time) error {
+	res, err := q.q.ExecContext(ctx, `UPDATE oidc_auth_requests SET amr = $3, acr = $4, auth_time = $5,
+		interaction = $6, done = $7, sid = $9
+		WHERE id = $1 AND interaction = $2 AND subject = $10 AND done = FALSE AND expires_at > $8`,
+		id, from, a.AMR, a.ACR, toMillis(a.AuthTime), interaction, interaction == "", toMillis(now), a.SID, a.Subject)
+	if err != nil {
+		return fmt.Errorf("complete second factor: %w", classify(err))
+	}
+	return expectOne(res, "oidc_auth_requests", id)
+}
+
 // AdvanceAuthRequest moves an authenticated request from interaction from to
 // interaction to ("" makes it done). ErrNotFound when the request is not at
 // from (a form posted twice, or for another step), done or expired.

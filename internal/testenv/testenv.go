@@ -34,6 +34,7 @@ import (
 	"github.com/gatehouse/gatehouse/internal/cloud"
 	"github.com/gatehouse/gatehouse/internal/connector"
 	"github.com/gatehouse/gatehouse/internal/keys"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/objectlimit"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/secret"
@@ -230,6 +231,11 @@ var FastArgon2 = connector.Argon2Params{Memory: 256, Iterations: 1, Parallelism:
 
 // Options change the Gatehouse a test runs (NewEnvWith).
 type Options struct {
+	// MFAPlatformAdministrators is the platform administrators'
+	// multi-factor policy: Optional when empty, because most tests sign
+	// platform administrators in with a password alone (serve's default,
+	// --mfa-platform-administrators, is Required).
+	MFAPlatformAdministrators mfa.Mode
 	// TLS serves over HTTPS with httptest's certificate (Env.Client trusts
 	// it): cloud providers accept only https issuers.
 	TLS bool
@@ -338,7 +344,14 @@ func NewEnvWith(t testing.TB, st *store.Store, opts Options) *Env {
 	}
 	t.Cleanup(hs.Close)
 	accounts := &account.Service{Store: st, Password: pw, Issuer: hs.URL, Now: oidcClock.Now, Rand: rand.Reader, NewID: newID}
-	oc := oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten, Accounts: accounts,
+	adminMFA := opts.MFAPlatformAdministrators
+	if adminMFA == "" {
+		adminMFA = mfa.Optional
+	}
+	maxFailures, lockout := pw.Lockout()
+	accounts.MFA = &mfa.Service{Store: st, Sealer: sealer, Issuer: "Gatehouse test", MaxFailures: maxFailures, LockoutPeriod: lockout,
+		PlatformAdministrators: adminMFA, Now: oidcClock.Now, Rand: rand.Reader, NewID: newID}
+	oc := oidc.Config{Issuer: hs.URL, Store: st, Clients: clients, Keys: km, Password: pw, Tenancy: ten, Accounts: accounts, MFA: accounts.MFA,
 		AllowInsecure: true, Onboarding: opts.Onboarding, UIURL: opts.UIURL, ClientCAs: opts.ClientCAs,
 		Now: oidcClock.Now, Logger: logger}
 	for _, f := range opts.EditOIDC {

@@ -2318,6 +2318,216 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/account/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the signed-in person's second factors.
+         * @description Gatehouse addition (issue 14). The caller's factors (confirmed and
+         *     pending enrolments; never a secret), the recovery codes left, and the
+         *     multi-factor policy that applies to them. Machine principals get 403.
+         */
+        get: operations["getAccountFactors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/factors/totp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Start enrolling an authenticator app (TOTP).
+         * @description Gatehouse addition (issue 14). A new TOTP secret for the caller, as
+         *     text, as an otpauth:// URI and as a QR code (SVG path data), in this
+         *     answer only; the factor is pending until confirmed with its first
+         *     code (confirmAccountFactor) and replaces any pending one. 403 when
+         *     the caller's organization turned multi-factor off, or for machine
+         *     principals.
+         */
+        post: operations["startAccountTotpEnrolment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/factors/{factorID}/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A second factor's ID. */
+                factorID: components["parameters"]["factorIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Confirm a pending TOTP factor with its first code.
+         * @description Gatehouse addition (issue 14). The first code from the app confirms
+         *     the enrolment (the code is spent: it does not work again). The
+         *     caller's first factor also brings a set of recovery codes, in this
+         *     answer only. A wrong code is 400 and counts toward the factor
+         *     lockout; 404 when no such pending factor is the caller's.
+         */
+        post: operations["confirmAccountFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/factors/{factorID}/remove": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A second factor's ID. */
+                factorID: components["parameters"]["factorIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Remove one of the signed-in person's factors.
+         * @description Gatehouse addition (issue 14). Needs proof beyond the access token:
+         *     the current local password, or a code (a TOTP code of any of the
+         *     caller's factors, or a recovery code, which is spent). A stolen
+         *     token alone cannot strip a factor. A wrong proof is 400 and counts
+         *     toward the password's or the factor's lockout. Removing the last
+         *     factor removes the recovery codes too.
+         */
+        post: operations["removeAccountFactor"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/account/recoverycodes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replace the signed-in person's recovery codes.
+         * @description Gatehouse addition (issue 14). A new set of recovery codes, in this
+         *     answer only; the previous set stops working. Needs the same proof as
+         *     removeAccountFactor, and a confirmed factor (400 otherwise).
+         */
+        post: operations["regenerateAccountRecoveryCodes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/users/{userID}/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Reset a user's second factors.
+         * @description Gatehouse addition (issue 14). Removes every factor and recovery
+         *     code of the user's local account and lifts a factor lockout, for a
+         *     person who lost them; a required policy makes them enrol again at
+         *     the next sign-in. Only for a local account the organization owns
+         *     (404 otherwise: a platform account's factors are the platform
+         *     administrators' to reset, resetSubjectFactors).
+         */
+        delete: operations["resetUserFactors"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/subjects/{subject}/factors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Reset a person's second factors (platform administrators).
+         * @description Gatehouse addition (issue 14). Removes every factor and recovery
+         *     code of the person and lifts a factor lockout. 404 when the person
+         *     has none.
+         */
+        delete: operations["resetSubjectFactors"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/organizations/{organizationID}/mfapolicy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        /**
+         * Read the organization's multi-factor policy.
+         * @description Gatehouse addition (issue 14). off (no enrolment offered), optional
+         *     (the default) or required (enrolment forced at the next password
+         *     sign-in). A factor once enrolled is asked at every sign-in.
+         */
+        get: operations["getOrganizationMfaPolicy"];
+        /**
+         * Set the organization's multi-factor policy.
+         * @description Gatehouse addition (issue 14). Applies to the local accounts the
+         *     organization owns, and to its active members' platform accounts (the
+         *     strictest of their organizations' policies applies).
+         */
+        put: operations["setOrganizationMfaPolicy"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -4092,6 +4302,78 @@ export interface components {
         localAccountEmail: {
             email: string;
         };
+        /** @description Gatehouse addition (issue 14). One second factor of a person; never its secret. */
+        factorRead: {
+            id: string;
+            /** @description totp (an authenticator app); passkeys will be more kinds. */
+            kind: string;
+            name: string;
+            /** @description False while the enrolment waits for its first code. */
+            confirmed: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            lastUsedAt?: string;
+        };
+        /** @description Gatehouse addition (issue 14). The caller's second factors. */
+        accountFactors: {
+            /**
+             * @description The multi-factor policy that applies to the caller.
+             * @enum {string}
+             */
+            policy: "off" | "optional" | "required";
+            factors: components["schemas"]["factorRead"][];
+            recoveryCodesLeft: number;
+        };
+        /** @description Gatehouse addition (issue 14). The name of the new factor. */
+        totpEnrolmentRequest: {
+            name?: string;
+        };
+        /** @description Gatehouse addition (issue 14). A QR code as SVG path data of size×size modules (quiet zone included). */
+        qrCode: {
+            size: number;
+            path: string;
+        };
+        /** @description Gatehouse addition (issue 14). A pending TOTP factor and its secret, shown once. */
+        totpEnrolment: {
+            factor: components["schemas"]["factorRead"];
+            /** @description The key in base32, to type into an app. */
+            secret: string;
+            otpauthURL: string;
+            qrCode: components["schemas"]["qrCode"];
+        };
+        /** @description Gatehouse addition (issue 14). A code from the factor. */
+        factorCode: {
+            code: string;
+        };
+        /** @description Gatehouse addition (issue 14). A confirmed factor, and the recovery codes of a first factor (shown once). */
+        factorConfirmation: {
+            factor: components["schemas"]["factorRead"];
+            recoveryCodes?: string[];
+        };
+        /**
+         * @description Gatehouse addition (issue 14). Proof that the caller is the person,
+         *     beyond the access token: the current local password, or a code (TOTP
+         *     or recovery code). Exactly one.
+         */
+        factorProof: {
+            password?: string;
+            code?: string;
+        };
+        /** @description Gatehouse addition (issue 14). A new set of recovery codes, shown once. */
+        recoveryCodes: {
+            codes: string[];
+        };
+        /** @description Gatehouse addition (issue 14). An organization's multi-factor policy. */
+        mfaPolicy: {
+            /** @enum {string} */
+            mode: "off" | "optional" | "required";
+            /**
+             * Format: date-time
+             * @description When it was set (absent while the default applies).
+             */
+            readonly updatedAt?: string;
+        };
         /** @description Gatehouse addition. A change of the caller's own local password. */
         accountPasswordChange: {
             currentPassword: string;
@@ -4546,6 +4828,8 @@ export interface components {
         sessionIDParameter: string;
         /** @description An OAuth2 client_id. */
         consentClientIDParameter: string;
+        /** @description A second factor's ID. */
+        factorIDParameter: string;
         /** @description A person's subject, their email address. */
         subjectParameter: string;
     };
@@ -9094,6 +9378,271 @@ export interface operations {
             401: components["responses"]["unauthorizedResponse"];
             403: components["responses"]["forbiddenResponse"];
             409: components["responses"]["conflictResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    getAccountFactors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The factors. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["accountFactors"];
+                };
+            };
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    startAccountTotpEnrolment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["totpEnrolmentRequest"];
+            };
+        };
+        responses: {
+            /** @description The pending factor and its secret (shown once). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["totpEnrolment"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    confirmAccountFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A second factor's ID. */
+                factorID: components["parameters"]["factorIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["factorCode"];
+            };
+        };
+        responses: {
+            /** @description Confirmed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["factorConfirmation"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    removeAccountFactor: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A second factor's ID. */
+                factorID: components["parameters"]["factorIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["factorProof"];
+            };
+        };
+        responses: {
+            /** @description Removed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    regenerateAccountRecoveryCodes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["factorProof"];
+            };
+        };
+        responses: {
+            /** @description The new codes (shown once). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["recoveryCodes"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            413: components["responses"]["payloadTooLargeResponse"];
+            415: components["responses"]["unsupportedMediaTypeResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    resetUserFactors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+                /** @description A user ID. */
+                userID: components["parameters"]["userIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Reset. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    resetSubjectFactors: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A person's subject, their email address. */
+                subject: components["parameters"]["subjectParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Reset. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    getOrganizationMfaPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["mfaPolicy"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
+            500: components["responses"]["internalServerErrorResponse"];
+        };
+    };
+    setOrganizationMfaPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description An organization ID. */
+                organizationID: components["parameters"]["organizationIDParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["mfaPolicy"];
+            };
+        };
+        responses: {
+            /** @description The policy. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["mfaPolicy"];
+                };
+            };
+            400: components["responses"]["badRequestResponse"];
+            401: components["responses"]["unauthorizedResponse"];
+            403: components["responses"]["forbiddenResponse"];
+            404: components["responses"]["notFoundResponse"];
             413: components["responses"]["payloadTooLargeResponse"];
             415: components["responses"]["unsupportedMediaTypeResponse"];
             500: components["responses"]["internalServerErrorResponse"];
