@@ -35,6 +35,24 @@ func TestPublicOnly(t *testing.T) {
 		{"[fe80::1]:443", false},
 		{"224.0.0.1:80", false},
 		{"255.255.255.255:80", false},
+		// Forms that reach an IPv4 address through IPv6: NAT64 (RFC 6052;
+		// an IPv6-only cluster's DNS64 gateway translates them, private
+		// destinations included), 6to4, IPv4-compatible. The embedded
+		// address decides; a public one through NAT64 still passes.
+		{"[64:ff9b::a9fe:a9fe]:80", false}, // 169.254.169.254
+		{"[64:ff9b::a00:5]:443", false},    // 10.0.0.5
+		{"[64:ff9b::7f00:1]:80", false},    // 127.0.0.1
+		{"[64:ff9b::5db8:d70e]:443", true}, // 93.184.215.14
+		{"[64:ff9b:1::a00:5]:443", false},  // local-use NAT64 (RFC 8215)
+		{"[2002:a9fe:a9fe::1]:80", false},  // 6to4 of 169.254.169.254
+		{"[2002:a00:5::1]:443", false},     // 6to4 of 10.0.0.5
+		{"[2002:5db8:d70e::1]:443", true},  // 6to4 of a public address
+		{"[::a00:5]:443", false},           // IPv4-compatible 10.0.0.5
+		{"[::a9fe:a9fe]:80", false},        // IPv4-compatible 169.254.169.254
+		{"0.1.2.3:80", false},              // "this network" (RFC 791)
+		{"198.18.0.1:80", false},           // benchmarking (RFC 2544), used inside
+		{"192.0.0.170:80", false},          // IETF protocol assignments
+		{"240.0.0.1:80", false},            // reserved
 		{"not-an-address", false},
 		{"example.com:443", false}, // a name is never dialled as such
 	} {

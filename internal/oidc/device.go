@@ -38,9 +38,10 @@ import (
 // replica answers any step. The device code is a 32-byte bearer secret kept
 // as its SHA-256; the user code is 8 letters of a 20-consonant alphabet
 // (RFC 8628 §6.1: no vowels, so no words, and no 0/O or 1/I to confuse),
-// about 34 bits, also kept hashed. Guessing one is bounded twice: a code
-// lives DeviceCodeLifetime, and each client address may submit
-// deviceGuessRate wrong codes (then the page answers 429).
+// about 34 bits, also kept hashed. Guessing one is bounded: a code lives
+// DeviceCodeLifetime, each client address may submit deviceGuessRate wrong
+// codes, and all of them together deviceGuessCeiling (then the page
+// answers 429).
 //
 // Why not zitadel's device flow: its storage interface knows nothing of
 // the polling interval (no slow_down), checks expiry with the wall clock,
@@ -82,6 +83,41 @@ const (
 // submit: 10 per 10 minutes, a code's whole lifetime, so that an attacker
 // needs around 10^9 addresses to find one live code among a thousand.
 var deviceGuessRate = ratelimit.Rate{N: 10, Per: 10 * time.Minute}
+
+// deviceGuessCeiling bounds the wrong user codes of all addresses together,
+// per process. The per-address bound alone does not hold against many
+// addresses: an IPv6 /48 (free from tunnel brokers) is 65,536 keys of /64,
+// and past the limiter's DefaultMaxKeys the least recently used key is
+// forgotten (its bucket full again), so a rotation of addresses could try
+// codes as fast as the server answers. With the ceiling, 1000 wrong codes
+// per 10 minutes find one of a thousand live codes with a chance of about
+// 4·10^-5 per replica. The price: a flood of wrong codes from many
+// addresses makes every address wait (429) until tokens come back, which
+// RFC 8628 §5.1 accepts for a code this short.
+var deviceGuessCeiling = ratelimit.Rate{N: 1000, Per: 10 * time.Minute}
+
+// deviceGuessLimits counts wrong user codes: per client address
+// (deviceGuessRate) and in total (deviceGuessCeiling).
+type deviceGuessLimits struct{ perAddr, total *ratelimit.Limiter }
+
+func newDeviceGuessLimits(now func() time.Time) *deviceGuessLimits {
+	return &deviceGuessLimits{perAddr: ratelimit.New(deviceGuessRate, 0, now), total: ratelimit.New(deviceGuessCeiling, 1, now)}
+}
+
+// blocked reports whether a code from address key may not be looked up,
+// and the wait: its own bound or the ceiling is spent.
+func (l *deviceGuessLimits) blocked(key string) (bool, time.Duration) {
+	if blocked, wait := l.perAddr.Blocked(key); blocked {
+		return true, wait
+	}
+	return l.total.Blocked("")
+}
+
+// wrong counts a wrong code from address key against both bounds.
+func (l *deviceGuessLimits) wrong(key string) {
+	l.perAddr.Allow(key)
+	l.total.Allow("")
+}
 
 // newUserCode draws a user code from rnd (unbiased: bytes at or above the
 // largest multiple of the alphabet's size are drawn again).
@@ -380,7 +416,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 	if a, ok := clientip.FromContext(ctx); ok {
 		key = clientip.Key(a)
 	}
-	if blocked, retry := p.deviceGuesses.Blocked(key); blocked {
+	if blocked, retry := p.deviceGuesses.blocked(key); blocked {
 		w.Header().Set("Retry-After", apierror.RetryAfterSeconds(retry))
 		writeMessage(w, http.StatusTooManyRequests, m, m.DeviceTooManyTitle, m.DeviceTooManyText)
 		return
@@ -394,7 +430,7 @@ func (p *Provider) deviceSubmit(w http.ResponseWriter, r *http.Request) {
 		d, err = p.cfg.Store.Read().PendingDeviceCode(ctx, secret.Hash(code), now)
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		p.deviceGuesses.Allow(key)
+		p.deviceGuesses.wrong(key)
 		writePage(w, http.StatusBadRequest, "device", deviceView{T: m, CSRF: csrf, UserCode: typed, Error: m.DeviceWrongCode})
 		return
 	}

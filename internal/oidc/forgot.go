@@ -68,7 +68,12 @@ func newForgotLimits(rp *ratelimit.Rate, now func() time.Time) *forgotLimits {
 }
 
 // allow takes a token for the client address and one for the account;
-// false with the wait when either is empty.
+// false with the wait when either is empty. The account's bucket is keyed
+// by the normalized address (at most 254 bytes), and text that is no
+// address gets none (nothing can be mailed to it, and the page says so):
+// keyed by what was typed, each post could keep up to the form's 16 KiB
+// for an hour, and posts from many addresses fill the limiter's keys with
+// hundreds of megabytes.
 func (l *forgotLimits) allow(r *http.Request, email string) (bool, time.Duration) {
 	if l == nil {
 		return true, 0
@@ -80,7 +85,11 @@ func (l *forgotLimits) allow(r *http.Request, email string) (bool, time.Duration
 	if ok, wait := l.byAddr.Allow(addr); !ok {
 		return false, wait
 	}
-	return l.byAccount.Allow(strings.ToLower(email))
+	account, err := connector.CheckEmail(email)
+	if err != nil {
+		return true, 0
+	}
+	return l.byAccount.Allow(account)
 }
 
 // forgotEnabled: a mailed reset needs local accounts and mail.

@@ -192,9 +192,9 @@ type Provider struct {
 	failedAudits *ratelimit.Ceiling
 	// activity records users' lastActive on sign-in and token use.
 	activity *tenancy.Activity
-	// deviceGuesses counts the wrong user codes of each client address
-	// (deviceGuessRate).
-	deviceGuesses *ratelimit.Limiter
+	// deviceGuesses counts the wrong user codes, per client address and
+	// in total (deviceGuessRate, deviceGuessCeiling).
+	deviceGuesses *deviceGuessLimits
 	// forgotLimits bound "Forgot password?" requests (nil: unlimited).
 	forgotLimits *forgotLimits
 }
@@ -243,7 +243,7 @@ func New(cfg Config) (*Provider, error) {
 		upstreamCookie: prefix + UpstreamCookiePrefix + issuerHash, secureCookies: secure,
 		bcl:           newBackchannel(cfg.BackchannelLogoutClient, cfg.BackchannelLogoutTimeout, cfg.AllowPrivateTenantEndpoints),
 		tenantHTTP:    &http.Client{Timeout: tenantUpstreamTimeout, Transport: netguard.Transport(tenantUpstreamTimeout, cfg.AllowPrivateTenantEndpoints)},
-		deviceGuesses: ratelimit.New(deviceGuessRate, 0, cfg.Now)}
+		deviceGuesses: newDeviceGuessLimits(cfg.Now)}
 	if p.log == nil {
 		p.log = slog.Default()
 	}

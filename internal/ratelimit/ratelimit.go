@@ -6,7 +6,9 @@
 // completely are indistinguishable from new ones and are dropped; when more
 // than MaxKeys keys are live at once (a flood from many addresses) the least
 // recently used bucket goes first, which can only make the limiter more
-// lenient towards that key, never stricter.
+// lenient towards that key, never stricter. A key longer than 256 bytes (a
+// client_id or an email is what a request sent) is kept as its SHA-256, so
+// that the memory is bounded by the number of keys alone.
 //
 // The limits are per process: with N replicas behind a load balancer, a key
 // gets up to N times the rate.
@@ -14,6 +16,8 @@ package ratelimit
 
 import (
 	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -107,6 +111,21 @@ func New(r Rate, maxKeys int, now func() time.Time) *Limiter {
 	return &Limiter{rate: r, maxKeys: maxKeys, now: now, buckets: map[string]*list.Element{}, order: list.New()}
 }
 
+// maxKeyBytes bounds the keys a Limiter keeps: a key is whatever a request
+// sent (a client_id of up to a form's 64 KiB, an address typed on a page),
+// and DefaultMaxKeys of them kept as such would be gigabytes. A longer key
+// is kept as its SHA-256, still one bucket per key.
+const maxKeyBytes = 256
+
+// storedKey is the form key is kept in.
+func storedKey(key string) string {
+	if len(key) <= maxKeyBytes {
+		return key
+	}
+	h := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
 // Rate is the limiter's rate.
 func (l *Limiter) Rate() Rate { return l.rate }
 
@@ -116,6 +135,7 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	if l == nil || !l.rate.Enabled() {
 		return true, 0
 	}
+	key = storedKey(key)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -147,6 +167,7 @@ func (l *Limiter) Blocked(key string) (bool, time.Duration) {
 	if l == nil || !l.rate.Enabled() {
 		return false, 0
 	}
+	key = storedKey(key)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
