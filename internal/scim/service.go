@@ -472,6 +472,11 @@ func (s *Service) writeUser(ctx context.Context, c *Caller, id string, in *User,
 			if u.State == "" {
 				u.State = old.State
 			}
+			if u.State != authz.ActiveUserState {
+				if err := keepAnAdministrator(ctx, q, c.OrganizationID, old); err != nil {
+					return err
+				}
+			}
 			delegated, err = s.onlyDirectoryRights(ctx, q, c.OrganizationID, old)
 			return err
 		},
@@ -518,13 +523,66 @@ func (s *Service) DeleteUser(ctx context.Context, c *Caller, id, ifMatch string)
 		return err
 	}
 	return s.Tenancy.DeleteUserWith(ctx, c.OrganizationID, id, tenancy.Hooks[store.User]{
-		Prepare: func(_ *store.Q, old, _ *store.User) error {
+		Prepare: func(q *store.Q, old, _ *store.User) error {
 			if !org.VouchesFor(old.Subject) {
 				return notFound("User", id)
 			}
-			return checkIfMatch(ifMatch, old.Meta)
+			if err := checkIfMatch(ifMatch, old.Meta); err != nil {
+				return err
+			}
+			return keepAnAdministrator(ctx, q, c.OrganizationID, old)
 		},
 	})
+}
+
+// keepAnAdministrator refuses (409) to delete or deactivate u when it is
+// the organization's last active administrator: an active user in a group
+// holding the administrator role. The directory may act on anyone of the
+// verified domain, also on administrators whose rights it did not give;
+// without this check a directory sync (or a compromised directory token)
+// could leave the organization with nobody able to administer it, and only
+// a platform administrator could repair that. It runs inside the write's
+// transaction, on the rows that transaction sees.
+func keepAnAdministrator(ctx context.Context, q *store.Q, orgID string, u *store.User) error {
+	if u.State != authz.ActiveUserState {
+		return nil
+	}
+	admin, _ := authz.RoleByName(authz.RoleAdministrator)
+	groups, err := q.ListGroups(ctx, orgID, store.Page{Limit: store.NoLimit})
+	if err != nil {
+		return fmt.Errorf("list the groups of organization %s: %w", orgID, err)
+	}
+	isAdmin := false
+	others := map[string]bool{}
+	for _, g := range groups {
+		if !slices.Contains(g.RoleIDs, admin.ID) {
+			continue
+		}
+		for _, id := range g.UserIDs {
+			if id == u.ID {
+				isAdmin = true
+			} else {
+				others[id] = true
+			}
+		}
+	}
+	if !isAdmin {
+		return nil
+	}
+	for id := range others {
+		o, err := q.GetUser(ctx, orgID, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read administrator %s: %w", id, err)
+		}
+		if o.State == authz.ActiveUserState {
+			return nil
+		}
+	}
+	return Errorf(http.StatusConflict, "mutability",
+		"%s is the organization's last active administrator: make another user an administrator before deleting or deactivating this one", u.Subject)
 }
 
 // --- groups ---

@@ -502,7 +502,9 @@ func TestSCIMGrants(t *testing.T) {
 
 		// al is put in the administrators' group by an administrator: the
 		// directory may suspend al, not give the administrator role back.
+		// (bo is another administrator, so that al is not the last one.)
 		a.admin(t, http.StatusOK, "PUT", orgPath(org, "users", al), userWrite("al-acme.example", "al@acme.example", "active", []string{f.admin.group}))
+		a.admin(t, http.StatusCreated, "POST", orgPath(org, "users"), userWrite("", "bo@acme.example", "active", []string{f.admin.group}))
 		a.scim(t, http.StatusOK, "PATCH", scimPath(org, "Users", al), key, off)
 		before := a.snapshot(t, org)
 		r := a.scim(t, http.StatusForbidden, "PATCH", scimPath(org, "Users", al), key, on)
@@ -512,5 +514,58 @@ func TestSCIMGrants(t *testing.T) {
 		a.unchanged(t, before, "reactivating an administrator", org)
 		// An administrator's SCIM request may (it holds the right to grant).
 		a.scim(t, http.StatusOK, "PATCH", scimPath(org, "Users", al), f.admin.token, on)
+	})
+}
+
+// TestSCIMLastAdministrator: the directory may act on any user of the
+// verified domain, also on administrators whose rights it did not give, but
+// it cannot delete or deactivate the organization's last active
+// administrator (an active user of a group holding the administrator role):
+// that would lock the organization out. Each refusal is a SCIM 409 that
+// changes nothing; once another administrator is active, it may.
+func TestSCIMLastAdministrator(t *testing.T) {
+	t.Parallel()
+	eachBackend(t, func(t *testing.T, a *apiEnv) {
+		f := newSCIMFixture(t, a, "acme")
+		org, key := f.admin.org, f.key
+		al := id(a.admin(t, http.StatusCreated, "POST", orgPath(org, "users"), userWrite("", "al@acme.example", "active", []string{f.admin.group})).obj(t))
+		bo := id(a.admin(t, http.StatusCreated, "POST", orgPath(org, "users"), userWrite("", "bo@acme.example", "active", []string{f.admin.group})).obj(t))
+		// A person who is no administrator goes as before.
+		jo := str(a.scim(t, http.StatusCreated, "POST", scimPath(org, "Users"), key, scimUserBody("jo@acme.example", nil)).obj(t), "id")
+		a.scim(t, http.StatusNoContent, "DELETE", scimPath(org, "Users", jo), key, nil)
+
+		// With bo active, al may be suspended.
+		off := patchBody(map[string]any{"op": "replace", "path": "active", "value": false})
+		a.scim(t, http.StatusOK, "PATCH", scimPath(org, "Users", al), key, off)
+
+		// bo is now the last active administrator.
+		for _, c := range []struct {
+			name, method string
+			body         any
+		}{
+			{"delete", "DELETE", nil},
+			{"patch active false", "PATCH", off},
+			{"put active false", "PUT", scimUserBody("bo@acme.example", map[string]any{"active": false})},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				before := a.snapshot(t, org)
+				r := a.call(t, c.method, scimPath(org, "Users", bo), key, c.body, header{"Content-Type", "application/scim+json"})
+				if r.Status != http.StatusConflict {
+					t.Fatalf("%s: want 409", r)
+				}
+				wantSCIMError(t, r, "mutability")
+				if !strings.Contains(str(r.obj(t), "detail"), "last active administrator") {
+					t.Errorf("refusal %s", r)
+				}
+				a.unchanged(t, before, c.name, org)
+			})
+		}
+		// A PUT that keeps bo active is fine.
+		a.scim(t, http.StatusOK, "PUT", scimPath(org, "Users", bo), key, scimUserBody("bo@acme.example", map[string]any{"active": true}))
+
+		// Once an administrator reactivates al, the directory may delete bo.
+		a.admin(t, http.StatusOK, "PUT", orgPath(org, "users", al), userWrite("al-acme.example", "al@acme.example", "active", []string{f.admin.group}))
+		a.scim(t, http.StatusNoContent, "DELETE", scimPath(org, "Users", bo), key, nil)
+		a.scim(t, http.StatusConflict, "DELETE", scimPath(org, "Users", al), key, nil)
 	})
 }
