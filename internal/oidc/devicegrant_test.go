@@ -13,6 +13,7 @@ import (
 
 	"github.com/gatehouse/gatehouse/internal/authz"
 	"github.com/gatehouse/gatehouse/internal/client"
+	"github.com/gatehouse/gatehouse/internal/mfa"
 	"github.com/gatehouse/gatehouse/internal/oidc"
 	"github.com/gatehouse/gatehouse/internal/store"
 	"github.com/gatehouse/gatehouse/internal/testenv"
@@ -394,5 +395,78 @@ func TestDeviceFlowUpstream(t *testing.T) {
 		if amr := claimsOf(t, tok["id_token"].(string))["amr"]; fmt.Sprint(amr) != "[fed]" {
 			t.Fatalf("amr %v, want [fed]", amr)
 		}
+	})
+}
+
+// TestDeviceFlowSecondFactor: a device login of a person with TOTP
+// enrolled asks for the code after the password and before the approval
+// page; the approval page (GET or POST, with the login's state) cannot be
+// reached by skipping the code, and the device gets nothing until the code
+// is given and the person approves.
+func TestDeviceFlowSecondFactor(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		env := newEnv(t, open)
+		// The person enrols a TOTP factor through the account API.
+		web, _, _ := webRP(t, env)
+		f, loc := web.passwordStep()
+		_, _, tok := web.finish(f, loc)
+		var enrol struct {
+			Factor map[string]any `json:"factor"`
+			Secret string         `json:"secret"`
+		}
+		env.Must(http.StatusCreated, "POST", "/api/v1/account/factors/totp", tok.AccessToken, map[string]any{"name": "phone"}).JSON(t, &enrol)
+		env.Must(http.StatusOK, "POST", "/api/v1/account/factors/"+enrol.Factor["id"].(string)+"/confirm", tok.AccessToken,
+			map[string]any{"code": totpCode(t, env, enrol.Secret)})
+
+		// A device login in a new browser: the code prompt after the password.
+		c := deviceClient(t, env, "Gatehouse CLI")
+		r := newRP(t, env, c, "")
+		d := startDevice(t, env, c.ID)
+		deviceCode := d["device_code"].(string)
+		resp, login := enterCode(t, r, d["user_code"].(string))
+		if resp.StatusCode != http.StatusOK || !strings.Contains(login, `action="/oauth2/v2/login"`) {
+			t.Fatalf("after the code: %d %s", resp.StatusCode, login)
+		}
+		v := form(t, login)
+		v.Set("email", email)
+		v.Set("password", password)
+		status, loc, body := r.do(http.MethodPost, env.URL+oidc.LoginPath, v)
+		if status != http.StatusSeeOther || !strings.HasPrefix(loc, env.URL+oidc.MFAPath+"?") {
+			t.Fatalf("after the password: %d %q %s, want the code prompt", status, loc, body)
+		}
+		state := mustURL(t, loc).Query().Get("state")
+		if state == "" {
+			t.Fatalf("no state in %s", loc)
+		}
+
+		// Skipping the code: the approval page and its form refuse the state.
+		_, _, prompt := r.do(http.MethodGet, loc, nil)
+		csrf := form(t, prompt).Get("csrf_token")
+		if status, _, page := r.do(http.MethodGet, env.URL+oidc.DeviceConfirmPath+"?state="+url.QueryEscape(state), nil); status == http.StatusOK || strings.Contains(page, `action="/oauth2/v2/device/confirm"`) {
+			t.Fatalf("approval page before the code: %d %s", status, page)
+		}
+		skip := url.Values{"state": {state}, "csrf_token": {csrf}, "decision": {"approve"}}
+		if status, _, body := r.do(http.MethodPost, env.URL+oidc.DeviceConfirmPath, skip); status == http.StatusOK || strings.Contains(body, "Device connected") {
+			t.Fatalf("approval before the code: %d %s", status, body)
+		}
+		env.OIDCClock.Advance(16 * time.Second)
+		wantPoll(t, env, c.ID, deviceCode, "authorization_pending")
+
+		// The code, then the approval page, then tokens.
+		env.OIDCClock.Advance(mfa.Period)
+		status, next, _ := r.postCode(loc, totpCode(t, env, enrol.Secret))
+		if status != http.StatusSeeOther || !strings.Contains(next, oidc.DeviceConfirmPath) {
+			t.Fatalf("after the code: %d %s", status, next)
+		}
+		resp, page := r.get(next)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(page, `id="client-name">Gatehouse CLI<`) {
+			t.Fatalf("approval page: %d %s", resp.StatusCode, page)
+		}
+		if status, body := decide(t, r, page, "approve"); status != http.StatusOK || !strings.Contains(body, "Device connected") {
+			t.Fatalf("approve: %d %s", status, body)
+		}
+		env.OIDCClock.Advance(16 * time.Second)
+		wantPoll(t, env, c.ID, deviceCode, "")
 	})
 }
