@@ -542,10 +542,16 @@ func (s *Service) DeleteUser(ctx context.Context, c *Caller, id, ifMatch string)
 // without this check a directory sync (or a compromised directory token)
 // could leave the organization with nobody able to administer it, and only
 // a platform administrator could repair that. It runs inside the write's
-// transaction, on the rows that transaction sees.
+// transaction and first locks the organization, so that two directory
+// requests removing the last two administrators at once (on PostgreSQL,
+// where they would not otherwise wait for each other) are checked one
+// after the other.
 func keepAnAdministrator(ctx context.Context, q *store.Q, orgID string, u *store.User) error {
 	if u.State != authz.ActiveUserState {
 		return nil
+	}
+	if err := q.LockOrganization(ctx, orgID); err != nil {
+		return fmt.Errorf("lock organization %s: %w", orgID, err)
 	}
 	admin, _ := authz.RoleByName(authz.RoleAdministrator)
 	groups, err := q.ListGroups(ctx, orgID, store.Page{Limit: store.NoLimit})
