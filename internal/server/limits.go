@@ -72,7 +72,8 @@ func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, refused *pro
 
 // wrap limits the provider's endpoints that an attacker could use to guess
 // secrets or passwords, or to make Gatehouse write: the token, introspection
-// and revocation endpoints (per client and per address), authorization
+// revocation, device authorization and PAR endpoints (per address, and per
+// client for failed client authentications only), authorization
 // requests (per address: each one is a row) and login posts (per address,
 // and per account for password checks). oidcInput, in front of it, has
 // capped (MaxFormBytes) and parsed their form bodies.
