@@ -327,7 +327,7 @@ func (c *Serve) Bind(b *Binder) {
 	b.String(&c.TrustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of the load balancers whose X-Forwarded-For names the client: the address that rate limits key on and policies see as sourceIP (default: none, the peer is the client)")
 
 	// Abuse protections and timeouts.
-	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client ID and per client address on the token, introspection and revocation endpoints: N/s, N/m, N/h (bursts of N) or off; per replica")
+	b.String(&c.RateLimitToken, "rate-limit-token", "100/s", "limit per client address on the token, introspection, revocation, device authorization and PAR endpoints, and per client ID for failed client authentications there: N/s, N/m, N/h (bursts of N) or off; per replica")
 	b.String(&c.RateLimitLogin, "rate-limit-login", "60/m", "limit per client address on authorization requests and login posts, and per account on password checks: N/s, N/m, N/h or off; per replica")
 	b.String(&c.ObjectLimits, "object-limits", "", "per-organization limits on what members create, as kind=N,... (kinds: accountassignments, apikeys, groups, oauth2providers, permissionsets, projects, roles, serviceaccounts, users); unnamed kinds keep their defaults (see docs/OPERATIONS.md)")
 	b.String(&c.RateLimitAuthFailures, "rate-limit-auth-failures", "30/m", "limit per client address on failed bearer authentications (401) on /api/v1: past it the address gets 429 before its token is checked; successful ones count nothing. N/s, N/m, N/h or off; per replica")

@@ -109,20 +109,22 @@ func TestRateLimits(t *testing.T) {
 		})
 		cc := url.Values{"grant_type": {"client_credentials"}}
 
-		// Per client: from ever new addresses, the 4th request of svc is
-		// refused (a wrong secret counts too: guesses are what it limits),
-		// while another client goes on.
-		for i := range 3 {
-			sec := svcSec
-			if i == 0 {
-				sec = "wrong"
+		// Per client: only failed authentications count. Requests that
+		// name svc with its secret, from ever new addresses, are never
+		// refused; after 3 wrong secrets from 3 addresses, svc's requests
+		// are refused, while another client goes on.
+		for i := range 5 {
+			if resp, body := post(t, env, oidc.TokenPath, fmt.Sprintf("198.51.100.%d", i), cc, svc.ID, svcSec); resp.StatusCode != http.StatusOK {
+				t.Fatalf("request %d with the right secret: %d %s", i+1, resp.StatusCode, body)
 			}
-			if resp, body := post(t, env, oidc.TokenPath, fmt.Sprintf("198.51.100.%d", i), cc, svc.ID, sec); resp.StatusCode/100 == 5 || resp.StatusCode == 429 {
-				t.Fatalf("request %d: %d %s", i+1, resp.StatusCode, body)
+		}
+		for i := range 3 {
+			if resp, body := post(t, env, oidc.TokenPath, fmt.Sprintf("198.51.101.%d", i), cc, svc.ID, "wrong"); resp.StatusCode != http.StatusUnauthorized {
+				t.Fatalf("wrong secret %d: %d %s", i+1, resp.StatusCode, body)
 			}
 		}
 		resp, body := post(t, env, oidc.TokenPath, "198.51.100.9", cc, svc.ID, svcSec)
-		want429(t, "4th token request of one client", resp, body, false)
+		want429(t, "request after 3 failed authentications of one client", resp, body, false)
 		if resp, body := post(t, env, oidc.TokenPath, "198.51.100.10", cc, other.ID, otherSec); resp.StatusCode != http.StatusOK {
 			t.Errorf("another client: %d %s", resp.StatusCode, body)
 		}
@@ -415,4 +417,31 @@ func TestCookieSecureOnHTTPS(t *testing.T) {
 	if rec.Code != http.StatusForbidden && rec.Code != http.StatusBadRequest {
 		t.Errorf("a login posted with an unprefixed CSRF cookie: %d, want it refused", rec.Code)
 	}
+}
+
+// TestClientLimitNotExhaustedByStrangers: a public client's ID is no
+// secret; posting it from many addresses (none over its own limit) at the
+// token, PAR and device authorization endpoints must not exhaust the
+// client's limit and answer its real users 429.
+func TestClientLimitNotExhaustedByStrangers(t *testing.T) {
+	testenv.ForEachBackend(t, func(t *testing.T, open func(testing.TB) *store.Store) {
+		t.Parallel()
+		env := limited(t, open)
+		pub, _ := newClient(t, env, func(s *client.Spec) {
+			s.Name = "spa"
+			s.Type, s.TokenEndpointAuthMethod = client.Public, client.AuthNone
+			s.GrantTypes = []string{client.GrantAuthorizationCode, client.GrantDeviceCode}
+		})
+		code := url.Values{"grant_type": {"authorization_code"}, "code": {"forged"}, "redirect_uri": {redirectURI},
+			"code_verifier": {strings.Repeat("v", 43)}, "client_id": {pub.ID}}
+		for i, path := range []string{oidc.TokenPath, oidc.PARPath, oidc.DeviceAuthorizationPath, oidc.TokenPath, oidc.PARPath, oidc.TokenPath} {
+			if resp, body := post(t, env, path, fmt.Sprintf("198.51.100.%d", i), code, "", ""); resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode/100 == 5 {
+				t.Fatalf("stranger's request %d at %s: %d %s", i+1, path, resp.StatusCode, body)
+			}
+		}
+		resp, body := post(t, env, oidc.TokenPath, "192.0.2.50", code, "", "")
+		if resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("the client's user got 429 after strangers used its ID: %s", body)
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -21,8 +22,9 @@ import (
 // zero value limits nothing (tests); `gatehouse serve` sets them from its
 // flags. They are per process: with N replicas a key gets N times the rate.
 type Limits struct {
-	// Token limits each client ID and each client address on the token,
-	// introspection and revocation endpoints.
+	// Token limits each client address on the token, introspection,
+	// revocation, device authorization and PAR endpoints, and each client
+	// ID's failed client authentications there.
 	Token ratelimit.Rate
 	// Login limits each client address on authorization requests and login
 	// form posts, and each account (the email posted) on password checks.
@@ -70,7 +72,8 @@ func newLimiter(l Limits, ips *clientip.Resolver, log *slog.Logger, refused *pro
 
 // wrap limits the provider's endpoints that an attacker could use to guess
 // secrets or passwords, or to make Gatehouse write: the token, introspection
-// and revocation endpoints (per client and per address), authorization
+// revocation, device authorization and PAR endpoints (per address, and per
+// client for failed client authentications only), authorization
 // requests (per address: each one is a row) and login posts (per address,
 // and per account for password checks). oidcInput, in front of it, has
 // capped (MaxFormBytes) and parsed their form bodies.
@@ -81,10 +84,13 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 			r.URL.Path == oidc.DeviceAuthorizationPath || r.URL.Path == oidc.PARPath):
 			// The device authorization and PAR endpoints authenticate the
 			// client as the token endpoint does, and each call is a row.
-			if !l.allow(w, r, l.token, "token", "ip", "ip:"+l.clientKey(r), false) ||
-				!l.allow(w, r, l.token, "token", "client", "client:"+clientID(r), false) {
+			// Every request costs its address; a client's own bucket counts
+			// only its failed authentications (see clientFailures).
+			if !l.allow(w, r, l.token, "token", "ip", "ip:"+l.clientKey(r), false) {
 				return
 			}
+			l.clientFailures(w, r, next)
+			return
 		case r.URL.Path == oidc.AuthorizationPath:
 			if !l.allow(w, r, l.login, "login", "ip", "authorize:"+l.clientKey(r), true) {
 				return
@@ -120,6 +126,54 @@ func (l *limiter) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// clientFailures serves a request of the client endpoints under the
+// client's failure budget. The client_id of a request is not authenticated
+// before the provider checks it: charging the client for every request that
+// names it let anyone exhaust a client (a public one needs no secret) and
+// answer its users 429. So the client's bucket is charged only when client
+// authentication fails (401, RFC 6749 §5.2), which is what it exists to
+// slow down: secret guessing spread over many addresses. While it is empty,
+// the client's requests are refused. A stranger can still lock a
+// confidential client out by failing its authentication on purpose, for
+// at most the limit's period; the per-address limit bounds how fast.
+func (l *limiter) clientFailures(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	key := "client:" + clientID(r)
+	if blocked, retry := l.token.Blocked(key); blocked {
+		l.refuse(w, r, "token", "client", retry, false)
+		return
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	next.ServeHTTP(sw, r)
+	if sw.status == http.StatusUnauthorized {
+		l.token.Allow(key)
+	}
+}
+
+// statusWriter records the status code of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+// WriteHeader records the status before writing it.
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the implicit 200 of a body written without WriteHeader.
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 // clientKey is the rate limiting key of the request's client address.
 func (l *limiter) clientKey(r *http.Request) string {
 	a, untrusted := l.ips.Addr(r)
@@ -134,8 +188,8 @@ func (l *limiter) clientKey(r *http.Request) string {
 
 // clientID is the client a token request claims to be: HTTP Basic's user
 // (form-urlencoded, RFC 6749 §2.3.1) or the client_id field. It is not
-// authenticated yet; a flood under someone else's client ID slows that
-// client down, which the per-address limit bounds per attacker.
+// authenticated yet, which is why only failed authentications are charged
+// to it (clientFailures).
 func clientID(r *http.Request) string {
 	if id, _, ok := r.BasicAuth(); ok {
 		if u, err := url.QueryUnescape(id); err == nil {
@@ -154,15 +208,20 @@ func (l *limiter) allow(w http.ResponseWriter, r *http.Request, lim *ratelimit.L
 	if ok {
 		return true
 	}
+	l.refuse(w, r, name, kind, retry, page)
+	return false
+}
+
+// refuse answers 429 with Retry-After and counts the refusal.
+func (l *limiter) refuse(w http.ResponseWriter, r *http.Request, name, kind string, retry time.Duration, page bool) {
 	l.refused.WithLabelValues(name, kind).Inc()
 	e := apierror.RateLimited(retry, "too many requests; retry in %s seconds", apierror.RetryAfterSeconds(retry))
 	if page {
 		w.Header().Set("Retry-After", apierror.RetryAfterSeconds(retry))
 		webui.TooMany(w, r, apierror.RetryAfterSeconds(retry))
-		return false
+		return
 	}
 	apierror.Write(w, e)
-	return false
 }
 
 // tokenResponsePaths answer with tokens or facts about tokens: never to be

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -95,6 +96,12 @@ func (e *exporter) send(ctx context.Context, body []byte) (retry bool, err error
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
+		// The client's *url.Error quotes the URL with its user name and
+		// query, where a collector's credentials may be: keep neither.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redact(ue.URL)
+		}
 		return true, fmt.Errorf("otlp: send spans: %w", err)
 	}
 	defer resp.Body.Close()

@@ -112,7 +112,7 @@ func settings(c Config, getenv func(string) string) (exportSettings, bool, error
 		return s, false, nil
 	}
 	if u, err := url.Parse(s.url); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return s, false, fmt.Errorf("OTLP endpoint %q: want an http(s) URL such as http://otel-collector:4318", s.url)
+		return s, false, fmt.Errorf("OTLP endpoint %q: want an http(s) URL such as http://otel-collector:4318", redact(s.url))
 	}
 	// Only OTLP/HTTP in protobuf is built in: the gRPC exporter would add
 	// the gRPC stack to the binary (see docs/PERFORMANCE.md).
@@ -249,15 +249,15 @@ func newResource(ctx context.Context, version string, getenv func(string) string
 	return res, nil
 }
 
-// redact drops a URL's user information (a collector URL may carry a
-// password) for logging.
+// redact keeps only a URL's scheme, host and path, for logs and errors: a
+// collector URL may carry a password in its user information or a token in
+// its query.
 func redact(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable)"
 	}
-	u.User = nil
-	return u.String()
+	return safeURL(u)
 }
 
 // tracer is Gatehouse's tracer.
@@ -321,12 +321,33 @@ func Start(ctx context.Context, name string, kind trace.SpanKind) (context.Conte
 	return tracer().Start(ctx, name, trace.WithSpanKind(kind))
 }
 
-// End records err on span (status Error with err's message) and ends it.
+// End records err on span (status Error with err's kind, ErrorKind) and
+// ends it.
 func End(span trace.Span, err error) {
 	if err != nil && span.IsRecording() {
-		span.SetStatus(codes.Error, err.Error())
+		span.SetStatus(codes.Error, ErrorKind(err))
 	}
 	span.End()
+}
+
+// ErrorKind names err's class for a span status: context.Canceled or
+// context.DeadlineExceeded, otherwise the Go type of the innermost error of
+// its chain. Never its message: messages carry personal data (an invalid
+// email address, a SCIM userName) and spans leave for a collector that
+// keeps them under other rules than Gatehouse's database.
+func ErrorKind(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.Canceled):
+		return "context.Canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "context.DeadlineExceeded"
+	}
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(err) {
+		err = next
+	}
+	return fmt.Sprintf("%T", err)
 }
 
 // Extract returns ctx carrying the remote span context of an incoming

@@ -3,6 +3,8 @@ package telemetry_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -58,19 +60,25 @@ func TestSetupRefuses(t *testing.T) {
 		vars map[string]string
 		want string
 	}{
-		"grpc":             {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
-		"other exporter":   {map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"},
-		"not a URL":        {map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4318"}, "http(s) URL"},
-		"bad headers":      {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, "OTEL_EXPORTER_OTLP_HEADERS"},
-		"bad timeout":      {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_TIMEOUT": "10s"}, "OTEL_EXPORTER_OTLP_TIMEOUT"},
-		"bad compression":  {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "OTEL_EXPORTER_OTLP_COMPRESSION"},
-		"traces protocol":  {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, "http/protobuf"},
-		"headers not echo": {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "api-key"}, "key=value"},
+		"grpc":                       {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, "OTEL_EXPORTER_OTLP_PROTOCOL"},
+		"other exporter":             {map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, "OTEL_TRACES_EXPORTER"},
+		"not a URL":                  {map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "collector:4318"}, "http(s) URL"},
+		"not http, with credentials": {map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://alice:pw-s3cret@c:4318/v1/traces?api_key=key-s3cret"}, "http(s) URL"},
+		"bad headers":                {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "novalue"}, "OTEL_EXPORTER_OTLP_HEADERS"},
+		"bad timeout":                {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_TIMEOUT": "10s"}, "OTEL_EXPORTER_OTLP_TIMEOUT"},
+		"bad compression":            {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "OTEL_EXPORTER_OTLP_COMPRESSION"},
+		"traces protocol":            {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, "http/protobuf"},
+		"headers not echo":           {map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4318", "OTEL_EXPORTER_OTLP_HEADERS": "api-key"}, "key=value"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := telemetry.Setup(context.Background(), telemetry.Config{Getenv: env(tc.vars)})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one naming %q", err, tc.want)
+			}
+			for _, secret := range []string{"alice", "pw-s3cret", "key-s3cret"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("err = %v: it quotes the endpoint's credentials", err)
+				}
 			}
 			if telemetry.Enabled() {
 				t.Fatal("tracing on after a refused configuration")
@@ -130,7 +138,7 @@ func TestExport(t *testing.T) {
 				t.Fatalf("TraceID = %q, want the incoming %s", telemetry.TraceID(ctx), incomingTrace)
 			}
 			_, child := telemetry.Start(ctx, "db.transaction", trace.SpanKindInternal)
-			telemetry.End(child, errors.New("constraint violated"))
+			telemetry.End(child, fmt.Errorf("create user alice@example.com: %w", errors.New("invalid email address")))
 			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, upstream.URL+"/token?code=secret", nil)
 			resp, err := (&http.Client{Transport: telemetry.Transport(nil)}).Do(req)
 			if err != nil {
@@ -173,8 +181,8 @@ func TestExport(t *testing.T) {
 			if srv.Attr("http.response.status_code") != "200" || srv.Attr("flag") != "true" || !strings.Contains(srv.Attr("list"), `"b"`) {
 				t.Errorf("server span attributes %v", srv.Attributes)
 			}
-			if db.ParentID() != srv.ID() || db.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || db.Status.GetMessage() != "constraint violated" {
-				t.Errorf("db span parent %s status %v, want child of %s with the error", db.ParentID(), db.Status, srv.ID())
+			if db.ParentID() != srv.ID() || db.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || db.Status.GetMessage() != "*errors.errorString" {
+				t.Errorf("db span parent %s status %v, want child of %s with the error's kind (not its message)", db.ParentID(), db.Status, srv.ID())
 			}
 			if cl.ParentID() != srv.ID() || cl.Kind != tracepb.Span_SPAN_KIND_CLIENT || cl.Attr("http.response.status_code") != "502" ||
 				cl.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR {
@@ -205,3 +213,55 @@ func TestExport(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorKind: a span's error status names the error's class, never its
+// message (which may carry an email address or a userName).
+func TestErrorKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("tx: %w", context.DeadlineExceeded), "context.DeadlineExceeded"},
+		{fmt.Errorf("tx: %w", context.Canceled), "context.Canceled"},
+		{fmt.Errorf("user bob@example.com: %w", errors.New("invalid email address bob@example.com")), "*errors.errorString"},
+		{fmt.Errorf("dial: %w", &net.AddrError{Err: "bad", Addr: "alice@example.com"}), "*net.AddrError"},
+		{errors.Join(errors.New("a@example.com"), errors.New("b")), "*errors.joinError"},
+	} {
+		got := telemetry.ErrorKind(tc.err)
+		if got != tc.want || strings.Contains(got, "@") {
+			t.Errorf("ErrorKind(%v) = %q, want %q", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestClientSpanError: a failed outgoing request's span records the
+// error's kind, not its text.
+func TestClientSpanError(t *testing.T) {
+	rcv := otlptest.Start(t)
+	shutdown, err := telemetry.Setup(context.Background(), telemetry.Config{Getenv: env(map[string]string{}), Endpoint: rcv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failing := roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, errors.New("upstream refused alice@example.com")
+	})
+	req, _ := http.NewRequest(http.MethodGet, "http://upstream.example/token?code=secret", nil)
+	if _, err := (&http.Client{Transport: telemetry.Transport(failing)}).Do(req); err == nil {
+		t.Fatal("request succeeded")
+	}
+	if err := shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	spans := rcv.Spans()
+	if len(spans) != 1 || spans[0].Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || spans[0].Status.GetMessage() != "*errors.errorString" {
+		t.Fatalf("spans %v, want one client span with the error's kind", spans)
+	}
+}
+
+// roundTripFunc is a RoundTripper made of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+// RoundTrip calls f.
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

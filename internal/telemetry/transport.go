@@ -45,7 +45,8 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 	propagator.Inject(ctx, propagation.HeaderCarrier(r.Header))
 	resp, err := t.base.RoundTrip(r)
 	if err != nil {
-		span.SetStatus(codes.Error, err.Error())
+		// The error's kind, not its text, as for every span (ErrorKind).
+		span.SetStatus(codes.Error, ErrorKind(err))
 		return resp, err
 	}
 	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
