@@ -369,12 +369,6 @@ type deviceDetail struct {
 	UserAgent     string `json:"userAgent"`
 }
 
-type deviceConfirmView struct {
-	T                            *messages
-	State, CSRF, Client, Subject string
-	Scopes                       []scopeView
-}
-
 // devicePage is GET DevicePath: the user code form (filled in from
 // ?user_code=, never submitted by itself: the person presses Continue).
 // It sets a fresh CSRF cookie that the form carries back.
@@ -501,24 +495,9 @@ func (p *Provider) startDeviceLogin(ctx context.Context, r *http.Request, d *sto
 // the client's name and the scopes it asks for, a warning against codes
 // from someone else, Approve and Deny.
 func (p *Provider) deviceConfirmPage(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	cookie := p.csrfCookie(r)
-	req, err := p.pendingRequest(ctx, r.URL.Query().Get("state"), stepDevice, cookie, cookie)
-	m := requestLocale(r, req)
-	if err != nil {
-		p.loginError(w, m, err)
-		return
+	if _, view, ok := p.clientQuestion(w, r, stepDevice); ok {
+		writePage(w, http.StatusOK, "device-confirm", view)
 	}
-	c, err := p.cfg.Clients.Get(ctx, req.ClientID)
-	if err != nil {
-		p.loginError(w, m, err)
-		return
-	}
-	view := deviceConfirmView{T: m, State: req.ID, CSRF: cookie, Client: c.Name, Subject: req.Subject}
-	for _, sc := range strings.Fields(req.Scopes) {
-		view.Scopes = append(view.Scopes, describeScope(m, sc))
-	}
-	writePage(w, http.StatusOK, "device-confirm", view)
 }
 
 // deviceConfirmSubmit is POST DeviceConfirmPath: approve (the login is

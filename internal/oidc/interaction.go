@@ -60,24 +60,34 @@ func (p *Provider) advance(ctx context.Context, req *store.OIDCAuthRequest, step
 // consentPage is GET ConsentPath?state=ID: the client's name, the scopes it
 // asks for, Allow and Deny.
 func (p *Provider) consentPage(w http.ResponseWriter, r *http.Request) {
+	if req, view, ok := p.clientQuestion(w, r, stepConsent); ok {
+		writePage(w, http.StatusOK, "consent", view, origin(req.RedirectURI))
+	}
+}
+
+// clientQuestion reads the pending request of a page that asks the
+// signed-in person about a client (consent, a device's approval): the
+// request at step, its client's name and the scopes it asks for, in the
+// person's language. It has answered with an error page when ok is false.
+func (p *Provider) clientQuestion(w http.ResponseWriter, r *http.Request, step string) (*store.OIDCAuthRequest, consentView, bool) {
 	ctx := r.Context()
 	cookie := p.csrfCookie(r)
-	req, err := p.pendingRequest(ctx, r.URL.Query().Get("state"), stepConsent, cookie, cookie)
+	req, err := p.pendingRequest(ctx, r.URL.Query().Get("state"), step, cookie, cookie)
 	m := requestLocale(r, req)
 	if err != nil {
 		p.loginError(w, m, err)
-		return
+		return nil, consentView{}, false
 	}
 	c, err := p.cfg.Clients.Get(ctx, req.ClientID)
 	if err != nil {
 		p.loginError(w, m, err)
-		return
+		return nil, consentView{}, false
 	}
 	view := consentView{T: m, State: req.ID, CSRF: cookie, Client: c.Name, Subject: req.Subject}
 	for _, sc := range strings.Fields(req.Scopes) {
 		view.Scopes = append(view.Scopes, describeScope(m, sc))
 	}
-	writePage(w, http.StatusOK, "consent", view, origin(req.RedirectURI))
+	return req, view, true
 }
 
 // describeScope is how the consent page words a scope.

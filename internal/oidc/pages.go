@@ -273,6 +273,8 @@ type scopeView struct {
 	Raw        bool
 }
 
+// consentView is a page that asks about a client: consent, and a
+// device's approval (clientQuestion).
 type consentView struct {
 	T                            *messages
 	State, CSRF, Client, Subject string
